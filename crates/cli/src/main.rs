@@ -1,0 +1,161 @@
+//! `rulewatch`: Rulewatch's engine without a window.
+
+mod demo;
+mod output;
+mod scan;
+mod tenant;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow};
+use clap::{Args, Parser, Subcommand};
+use rulewatch_core::cloud::{Cloud, Endpoints};
+use rulewatch_core::engine::EngineConfig;
+use rulewatch_core::store::Store;
+
+/// Watches the Microsoft 365 audit log of every client tenant for inbox rules and
+/// forwarding that leak or hide mail.
+#[derive(Parser)]
+#[command(name = "rulewatch", version)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Where the database lives [default: the platform's data folder]
+    #[arg(long, env = "RULEWATCH_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// One base URL serving every Microsoft endpoint (the sandbox)
+    #[arg(long, env = "RULEWATCH_ENDPOINTS", global = true, conflicts_with = "cloud")]
+    endpoints: Option<String>,
+    /// Microsoft cloud: global, gcc, gcchigh or dod
+    #[arg(long, env = "RULEWATCH_CLOUD", global = true)]
+    cloud: Option<String>,
+    /// Your MSP's own tenant id, sent as PublisherIdentifier [default: each tenant's id]
+    #[arg(long, env = "RULEWATCH_PUBLISHER_ID", global = true)]
+    publisher_id: Option<String>,
+    /// Hours of audit history a tenant's first scan reads (1 to 167)
+    #[arg(long, env = "RULEWATCH_BACKFILL_HOURS", global = true, default_value_t = 24,
+          value_parser = clap::value_parser!(u16).range(1..=167))]
+    backfill_hours: u16,
+    /// Tenants scanned at once
+    #[arg(long, env = "RULEWATCH_CONCURRENCY", global = true, default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+    /// More detail on stderr (-v: retries and progress, -vv: debugging)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Add, list or remove client tenants
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+    /// Scan every tenant once now; new alerts go to stdout
+    Scan {
+        /// One JSON object per new alert per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every stored alert, newest first
+    Alerts {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each tenant's state, last successful scan and how far its data is complete
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Watch planted attacks arrive from a built-in sandbox tenant (nothing to configure)
+    Demo,
+}
+
+impl Global {
+    fn data_dir(&self) -> Result<PathBuf> {
+        match &self.data_dir {
+            Some(d) => Ok(d.clone()),
+            None => rulewatch_core::default_data_dir()
+                .ok_or_else(|| anyhow!("no home folder found for the database; give one with --data-dir")),
+        }
+    }
+
+    fn store(&self) -> Result<Arc<Store>> {
+        Ok(Arc::new(Store::open(&self.data_dir()?)?))
+    }
+
+    fn endpoints(&self) -> Result<Endpoints> {
+        if let Some(url) = &self.endpoints {
+            return Endpoints::single(url).map_err(|e| anyhow!(e));
+        }
+        let cloud: Cloud = self.cloud.as_deref().unwrap_or("global").parse().map_err(|e: String| anyhow!(e))?;
+        Ok(Endpoints::for_cloud(cloud))
+    }
+
+    fn engine_config(&self) -> Result<EngineConfig> {
+        let mut config = EngineConfig::new(self.endpoints()?);
+        if let Some(p) = &self.publisher_id {
+            config.publisher_id = Some(rulewatch_core::tenants::parse_guid(p, "--publisher-id")?);
+        }
+        config.backfill = chrono::Duration::hours(self.backfill_hours.into());
+        config.concurrency = self.concurrency.into();
+        Ok(config)
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RULEWATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Tenant(cmd) => tenant::run(g, cmd).await,
+        Command::Scan { json } => scan::scan(g, json).await,
+        Command::Alerts { json } => {
+            let store = g.store()?;
+            let alerts = store.alerts().context("reading the alerts")?;
+            output::alerts(&alerts, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { json } => {
+            let store = g.store()?;
+            output::statuses(&store.statuses().context("reading the tenants' status")?, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => demo::run(g).await,
+    }
+}

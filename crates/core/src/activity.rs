@@ -1,0 +1,191 @@
+//! The Office 365 Management Activity API: subscriptions, content listing (windows of
+//! at most 24 h, every page) and content blobs (m365-api.md A3–A9).
+
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde::Deserialize;
+
+use crate::api::{Api, ApiError, CallError};
+use crate::auth::{AppIdentity, Resource};
+use crate::http::RetryStats;
+use crate::problem::{Problem, ProblemKind};
+
+pub const AUDIT_EXCHANGE: &str = "Audit.Exchange";
+
+/// One content blob as listed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentBlob {
+    pub content_id: String,
+    pub content_uri: String,
+    pub content_created: DateTime<Utc>,
+}
+
+/// Why a blob could not be read.
+#[derive(Debug)]
+pub enum BlobError {
+    /// AF20051: older than 7 days; its events are lost to Rulewatch.
+    Expired,
+    /// Read but not valid, or kept failing.
+    Unreadable(String),
+    /// A tenant-wide problem (credentials, permissions): stop the tenant's scan.
+    Tenant(Problem),
+}
+
+pub struct ActivityApi<'a> {
+    pub api: &'a Api,
+    pub app: &'a AppIdentity,
+    /// The MSP's own tenant id, sent as `PublisherIdentifier` on every call.
+    pub publisher: &'a str,
+    pub stats: &'a RetryStats,
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`, the most precise format the API takes (A4).
+pub fn api_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+impl ActivityApi<'_> {
+    fn feed_url(&self, path: &str) -> String {
+        format!("{}/api/v1.0/{}/activity/feed/{path}", self.api.endpoints.management, self.app.tenant_id)
+    }
+
+    fn with_publisher(&self, url: &str) -> Result<String, Problem> {
+        let mut parsed = url::Url::parse(url).map_err(|e| {
+            Problem::new(ProblemKind::BadResponse, format!("Microsoft returned an unusable URL '{url}' ({e})"))
+        })?;
+        if !parsed.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("PublisherIdentifier")) {
+            parsed.query_pairs_mut().append_pair("PublisherIdentifier", self.publisher);
+        }
+        Ok(parsed.into())
+    }
+
+    async fn call(&self, method: Method, url: &str, what: &str) -> Result<crate::http::Reply, CallError> {
+        let url = self.with_publisher(url)?;
+        self.api.call(self.app, Resource::Management, method, &url, what, self.stats).await
+    }
+
+    /// Starts the subscription for a content type (after AF20022).
+    pub async fn start_subscription(&self, content_type: &str) -> Result<(), Problem> {
+        let url = self.feed_url(&format!("subscriptions/start?contentType={content_type}"));
+        let what = format!("starting the {content_type} subscription of tenant {}", self.app.tenant_id);
+        match self.call(Method::POST, &url, &what).await {
+            Ok(_) => {
+                tracing::info!("{what}: started");
+                Ok(())
+            }
+            Err(e) => Err(self.problem(e, &what)),
+        }
+    }
+
+    /// Lists every blob created in `[start, end)` (at most 24 h), following all pages.
+    /// `Ok(None)` means there is no subscription yet (AF20022).
+    pub async fn list_content(
+        &self,
+        content_type: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Option<Vec<ContentBlob>>, Problem> {
+        let mut url = self.feed_url(&format!(
+            "subscriptions/content?contentType={content_type}&startTime={}&endTime={}",
+            api_time(start),
+            api_time(end)
+        ));
+        let what = format!(
+            "listing {content_type} content of tenant {} from {} to {}",
+            self.app.tenant_id,
+            api_time(start),
+            api_time(end)
+        );
+        let mut blobs = Vec::new();
+        loop {
+            let reply = match self.call(Method::GET, &url, &what).await {
+                Ok(r) => r,
+                Err(CallError::Api(e)) if e.code == "AF20022" => return Ok(None),
+                Err(e) => return Err(self.problem(e, &what)),
+            };
+            let page: Vec<ContentBlob> = serde_json::from_slice(&reply.body).map_err(|e| {
+                Problem::new(ProblemKind::BadResponse, format!("{what}: the listing cannot be read ({e})"))
+            })?;
+            blobs.extend(page);
+            // The reference calls the header NextPageUri, the troubleshooting page
+            // NextPageUrl (A5); HeaderMap lookups are case-insensitive.
+            let next = ["NextPageUri", "NextPageUrl"]
+                .iter()
+                .find_map(|h| reply.headers.get(*h))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                .filter(|v| !v.is_empty());
+            match next {
+                Some(n) => url = n,
+                None => return Ok(Some(blobs)),
+            }
+        }
+    }
+
+    /// Downloads one blob's body (a JSON array of records).
+    pub async fn fetch_blob(&self, blob: &ContentBlob) -> Result<bytes::Bytes, BlobError> {
+        let what = format!("downloading blob {} of tenant {}", blob.content_id, self.app.tenant_id);
+        match self.call(Method::GET, &blob.content_uri, &what).await {
+            Ok(reply) => Ok(reply.body),
+            Err(CallError::Api(e)) if e.code == "AF20051" => Err(BlobError::Expired),
+            Err(CallError::Api(e)) if e.code == "AF20050" || e.code == "AF20052" => {
+                Err(BlobError::Unreadable(format!("{what}: {} ({})", e.message, e.code)))
+            }
+            Err(CallError::Problem(p)) if matches!(p.kind, ProblemKind::Unreachable | ProblemKind::Throttled) => {
+                Err(BlobError::Unreadable(p.message))
+            }
+            Err(e) => Err(BlobError::Tenant(self.problem(e, &what))),
+        }
+    }
+
+    fn problem(&self, e: CallError, what: &str) -> Problem {
+        match e {
+            CallError::Problem(p) => p,
+            CallError::Api(e) => api_problem(&e, what, self.app),
+        }
+    }
+}
+
+fn api_problem(e: &ApiError, what: &str, app: &AppIdentity) -> Problem {
+    let detail = format!("{} {}", e.code, e.message);
+    match e.code.as_str() {
+        "AF20023" => Problem::new(
+            ProblemKind::SubscriptionDisabled,
+            format!(
+                "the Audit.Exchange subscription of tenant {} was disabled by an admin ({detail}). \
+                 Rulewatch cannot restart it; ask the tenant's admin why, then re-enable it",
+                app.tenant_id
+            ),
+        ),
+        "AF10001" => Problem::new(
+            ProblemKind::PermissionMissing,
+            format!(
+                "the app lacks the ActivityFeed.Read permission in tenant {} ({detail}). In the app registration add \
+                 Office 365 Management APIs → Application permissions → ActivityFeed.Read, then grant admin \
+                 consent at https://login.microsoftonline.com/{}/adminconsent?client_id={}",
+                app.tenant_id, app.tenant_id, app.client_id
+            ),
+        ),
+        _ if e.message.contains("DataServiceException") || e.code == "AF20011" => Problem::new(
+            ProblemKind::AuditDisabled,
+            format!(
+                "audit logging is off in tenant {} ({detail}). Turn it on in Microsoft Purview → Audit → \
+                 'Start recording user and admin activity'; it can take up to 60 minutes to apply",
+                app.tenant_id
+            ),
+        ),
+        _ if e.message.contains("service principal for resource") => Problem::new(
+            ProblemKind::ConsentMissing,
+            format!(
+                "the Office 365 Management API is disabled in tenant {} ({detail}); the tenant may have no \
+                 Exchange Online licence",
+                app.tenant_id
+            ),
+        ),
+        _ => Problem::new(
+            ProblemKind::BadResponse,
+            format!("{what}: Microsoft answered HTTP {}: {detail}", e.status.as_u16()),
+        ),
+    }
+}

@@ -1,0 +1,49 @@
+//! `Set-Mailbox` forwarding every message to an outside address, through
+//! `ForwardingSmtpAddress` (with or without `smtp:`) or `ForwardingAddress`.
+
+use serde_json::json;
+
+use super::address::{addresses, is_external};
+use super::record::AuditRecord;
+use super::target::mailbox;
+use super::text::{list, visible};
+use super::{Finding, MAILBOX_EXTERNAL_FORWARD, Severity, TenantContext};
+
+pub(super) fn detect(record: &AuditRecord, ctx: &TenantContext, findings: &mut Vec<Finding>) {
+    if !record.is("Set-Mailbox") {
+        return;
+    }
+    let outside: Vec<String> = ["ForwardingSmtpAddress", "ForwardingAddress"]
+        .iter()
+        .filter_map(|p| record.param(p))
+        .flat_map(addresses)
+        .filter(|a| is_external(a, &ctx.accepted_domains))
+        .collect();
+    if outside.is_empty() {
+        return;
+    }
+    let keep_copy = record.param("DeliverToMailboxAndForward").map(|v| v.trim().eq_ignore_ascii_case("true"));
+    let (severity, copy) = match keep_copy {
+        Some(false) => (Severity::Critical, "no copy is kept in the mailbox"),
+        Some(true) => (Severity::High, "a copy is kept in the mailbox"),
+        None => (Severity::High, "whether a copy is kept was not changed"),
+    };
+    let target = mailbox(record);
+    findings.push(Finding {
+        rule: MAILBOX_EXTERNAL_FORWARD,
+        severity,
+        summary: format!(
+            "Mailbox {} now forwards all mail to {} (outside the organisation); {copy}.",
+            visible(&target),
+            list(&outside)
+        ),
+        target,
+        actor: record.user_id.clone(),
+        details: json!({
+            "destinations": outside,
+            "deliver_to_mailbox_and_forward": keep_copy,
+            "forwarding_smtp_address": record.param("ForwardingSmtpAddress"),
+            "forwarding_address": record.param("ForwardingAddress"),
+        }),
+    });
+}

@@ -1,0 +1,110 @@
+//! Detection: a pure function from one audit record and the tenant's context to the
+//! threats it shows. Each rule lives in its own module and adds its findings; a new
+//! rule is a new module listed in [`detect`].
+
+pub mod address;
+mod inbox_rule;
+mod mailbox_forward;
+pub mod record;
+mod target;
+mod text;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use record::AuditRecord;
+pub use text::visible as visible_text;
+
+/// What detection knows of the tenant besides the record.
+#[derive(Debug, Clone, Default)]
+pub struct TenantContext {
+    /// Accepted (verified) domains, lower-cased. Anything else is outside.
+    pub accepted_domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+}
+
+/// One threat shown by one record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub severity: Severity,
+    /// The mailbox that was changed.
+    pub target: String,
+    /// Who made the change (`UserId`).
+    pub actor: String,
+    /// One plain sentence for the technician.
+    pub summary: String,
+    /// Rule-specific evidence (destinations, rule name, actions…).
+    pub details: Value,
+}
+
+pub const INBOX_RULE_EXTERNAL_FORWARD: &str = "inbox-rule-external-forward";
+pub const INBOX_RULE_HIDES_MAIL: &str = "inbox-rule-hides-mail";
+pub const MAILBOX_EXTERNAL_FORWARD: &str = "mailbox-external-forward";
+
+/// Operations any rule looks at, lower-cased; the cheap pre-filter in
+/// [`is_candidate`] keys on them.
+const WATCHED: [&str; 2] = ["inboxrule", "set-mailbox"];
+
+/// Cheap test on a record's raw JSON: can any rule fire on it? Most of a blob is mail
+/// access noise that never needs a full parse.
+pub fn is_candidate(raw_json: &str) -> bool {
+    let bytes = raw_json.as_bytes();
+    WATCHED.iter().any(|needle| {
+        let n = needle.as_bytes();
+        bytes.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    })
+}
+
+/// Every finding of every rule for one record.
+pub fn detect(record: &AuditRecord, ctx: &TenantContext) -> Vec<Finding> {
+    // Failed attempts changed nothing, and Exchange's own housekeeping is no threat.
+    if record.failed() || record.by_system() {
+        return Vec::new();
+    }
+    let mut findings = Vec::new();
+    inbox_rule::detect(record, ctx, &mut findings);
+    mailbox_forward::detect(record, ctx, &mut findings);
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefilter_keeps_watched_operations_only() {
+        assert!(is_candidate(r#"{"Operation":"New-InboxRule"}"#));
+        assert!(is_candidate(r#"{"Operation":"set-MAILBOX"}"#));
+        assert!(!is_candidate(r#"{"Operation":"MailItemsAccessed"}"#));
+    }
+}

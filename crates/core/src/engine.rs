@@ -1,0 +1,388 @@
+//! One scan of every tenant: token, accepted domains, subscription, content listing
+//! from the cursor, each unprocessed blob downloaded, cut to candidates, judged, and
+//! committed with its alerts in one transaction.
+
+use std::sync::Arc;
+
+use chrono::{Duration, DurationRound, Utc};
+use futures::StreamExt;
+use serde_json::value::RawValue;
+
+use crate::activity::{AUDIT_EXCHANGE, ActivityApi, BlobError, ContentBlob};
+use crate::api::Api;
+use crate::auth::{AppIdentity, TokenProvider};
+use crate::cloud::Endpoints;
+use crate::detect::{self, AuditRecord, TenantContext};
+use crate::graph;
+use crate::http::{Http, RetryPolicy, RetryStats};
+use crate::problem::{Problem, ProblemKind};
+use crate::secrets::SecretStore;
+use crate::store::{Alert, BlobCommit, NewAlert, StatusUpdate, Store, TenantRow, TenantState};
+
+/// The Management Activity API serves content for 7 days (A6).
+const RETENTION: Duration = Duration::days(7);
+/// Listing windows are at most 24 hours (A4).
+const MAX_WINDOW: Duration = Duration::hours(24);
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub endpoints: Endpoints,
+    /// The MSP's own tenant id for `PublisherIdentifier`; each tenant's own id when unset.
+    pub publisher_id: Option<String>,
+    /// How far back the first scan of a tenant reads (at most 7 days).
+    pub backfill: Duration,
+    /// How far behind the cursor each scan lists again, for blobs listed late.
+    pub overlap: Duration,
+    /// Tenants scanned at once.
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// Accepted domains are read again after this long.
+    pub domains_max_age: Duration,
+    /// Downloads of a blob that arrives malformed before it is recorded as failed.
+    pub blob_attempts: u32,
+}
+
+impl EngineConfig {
+    pub fn new(endpoints: Endpoints) -> Self {
+        EngineConfig {
+            endpoints,
+            publisher_id: None,
+            backfill: Duration::hours(24),
+            overlap: Duration::hours(4),
+            concurrency: 8,
+            retry: RetryPolicy::default(),
+            domains_max_age: Duration::hours(24),
+            blob_attempts: 4,
+        }
+    }
+}
+
+/// How one tenant's scan went.
+#[derive(Debug, Clone)]
+pub struct TenantReport {
+    pub tenant_id: String,
+    pub name: String,
+    pub state: TenantState,
+    /// Why the tenant failed, or what was incomplete.
+    pub problems: Vec<Problem>,
+    pub blobs: usize,
+    pub records: usize,
+    pub new_alerts: usize,
+    pub throttled: u64,
+    pub retried: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct ScanReport {
+    pub tenants: Vec<TenantReport>,
+}
+
+impl ScanReport {
+    pub fn all_scanned(&self) -> bool {
+        self.tenants.iter().all(|t| t.state == TenantState::Ok)
+    }
+}
+
+pub struct Engine {
+    store: Arc<Store>,
+    api: Api,
+    config: EngineConfig,
+}
+
+#[derive(Default)]
+struct Collected {
+    blobs: usize,
+    records: usize,
+    new_alerts: usize,
+    issues: Vec<Problem>,
+}
+
+impl Engine {
+    pub fn new(store: Arc<Store>, secrets: Arc<dyn SecretStore>, mut config: EngineConfig) -> Result<Self, reqwest::Error> {
+        config.backfill = config.backfill.clamp(Duration::minutes(1), RETENTION - Duration::minutes(10));
+        config.concurrency = config.concurrency.max(1);
+        let http = Http::new(config.retry.clone())?;
+        let tokens = Arc::new(TokenProvider::new(http.clone(), config.endpoints.clone(), secrets));
+        let api = Api { http, endpoints: config.endpoints.clone(), tokens };
+        Ok(Engine { store, api, config })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Scans every configured tenant, a bounded number at once. A failing tenant never
+    /// stops the others.
+    pub async fn scan(&self) -> Result<ScanReport, crate::store::StoreError> {
+        let tenants = self.store.tenants()?;
+        let reports = futures::stream::iter(tenants)
+            .map(|t| self.scan_tenant(t))
+            .buffer_unordered(self.config.concurrency)
+            .collect::<Vec<_>>()
+            .await;
+        let mut tenants = reports;
+        tenants.sort_by(|a, b| a.name.cmp(&b.name).then(a.tenant_id.cmp(&b.tenant_id)));
+        Ok(ScanReport { tenants })
+    }
+
+    async fn scan_tenant(&self, t: TenantRow) -> TenantReport {
+        let stats = RetryStats::default();
+        let result = self.collect(&t, &stats).await;
+        let (state, problems, collected) = match result {
+            Ok(c) if c.issues.is_empty() => (TenantState::Ok, Vec::new(), c),
+            Ok(mut c) => (TenantState::Partial, std::mem::take(&mut c.issues), c),
+            Err(p) => (TenantState::Error, vec![p], Collected::default()),
+        };
+        let message = problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; ");
+        let update = StatusUpdate {
+            tenant_id: &t.tenant_id,
+            state,
+            problem: problems.first().map(|p| p.kind.as_str()),
+            message: (!message.is_empty()).then_some(message.as_str()),
+            throttled: stats.throttled(),
+            retried: stats.transient(),
+        };
+        let mut problems = problems;
+        if let Err(e) = self.store.set_status(&update) {
+            problems.push(Problem::new(ProblemKind::BadResponse, format!("could not save the tenant's status: {e}")));
+        }
+        TenantReport {
+            tenant_id: t.tenant_id,
+            name: t.name,
+            state,
+            problems,
+            blobs: collected.blobs,
+            records: collected.records,
+            new_alerts: collected.new_alerts,
+            throttled: stats.throttled(),
+            retried: stats.transient(),
+        }
+    }
+
+    async fn accepted_domains(&self, t: &TenantRow, app: &AppIdentity, stats: &RetryStats) -> Result<Vec<String>, Problem> {
+        let cached = self.store.accepted_domains(&t.tenant_id).map_err(store_problem)?;
+        if let Some((domains, at)) = &cached
+            && Utc::now() - *at < self.config.domains_max_age
+        {
+            return Ok(domains.clone());
+        }
+        match graph::accepted_domains(&self.api, app, stats).await {
+            Ok(domains) if !domains.is_empty() => {
+                self.store.set_accepted_domains(&t.tenant_id, &domains).map_err(store_problem)?;
+                Ok(domains)
+            }
+            Ok(_) => Err(Problem::new(
+                ProblemKind::BadResponse,
+                format!("Graph lists no verified domain for tenant {}; cannot tell inside from outside", t.tenant_id),
+            )),
+            Err(p) => match cached {
+                Some((domains, _)) => {
+                    tracing::warn!("{}: using the accepted domains read earlier: {p}", t.name);
+                    Ok(domains)
+                }
+                None => Err(p),
+            },
+        }
+    }
+
+    async fn collect(&self, t: &TenantRow, stats: &RetryStats) -> Result<Collected, Problem> {
+        let app = AppIdentity {
+            tenant_id: t.tenant_id.clone(),
+            client_id: t.client_id.clone(),
+            method: t.auth_method.clone(),
+        };
+        let ctx = TenantContext { accepted_domains: self.accepted_domains(t, &app, stats).await? };
+        let publisher = self.config.publisher_id.as_deref().unwrap_or(&t.tenant_id);
+        let activity = ActivityApi { api: &self.api, app: &app, publisher, stats };
+        let ct = AUDIT_EXCHANGE;
+
+        let now = Utc::now().duration_trunc(Duration::seconds(1)).unwrap_or_else(|_| Utc::now());
+        let earliest = now - RETENTION + Duration::minutes(10);
+        let cursor = self.store.cursor(&t.tenant_id, ct).map_err(store_problem)?;
+        let mut out = Collected::default();
+        let mut start = match cursor {
+            Some(c) => c - self.config.overlap,
+            None => now - self.config.backfill,
+        };
+        if start < earliest {
+            if let Some(c) = cursor.filter(|c| *c < earliest) {
+                let msg = format!(
+                    "content created between {} and {} is older than 7 days and can no longer be read: events in that range are lost",
+                    crate::store::ts(c),
+                    crate::store::ts(earliest)
+                );
+                self.store.record_event(&t.tenant_id, "data_gap", None, &msg).map_err(store_problem)?;
+                out.issues.push(Problem::new(ProblemKind::DataGap, msg));
+            }
+            start = earliest;
+        }
+
+        // A blob that stays unreadable holds the cursor where it is, so the next scan
+        // lists it again; blobs after it are still processed.
+        let mut held = false;
+        let mut window_start = start;
+        while window_start < now {
+            let window_end = (window_start + MAX_WINDOW).min(now);
+            let mut blobs = match activity.list_content(ct, window_start, window_end).await? {
+                Some(b) => b,
+                None => {
+                    activity.start_subscription(ct).await?;
+                    activity.list_content(ct, window_start, window_end).await?.ok_or_else(|| {
+                        Problem::new(
+                            ProblemKind::SubscriptionDisabled,
+                            format!("the {ct} subscription of tenant {} did not start; try again in 15 minutes", t.tenant_id),
+                        )
+                    })?
+                }
+            };
+            blobs.sort_by_key(|b| b.content_created);
+            blobs.dedup_by(|a, b| a.content_id == b.content_id);
+            for blob in &blobs {
+                if self.store.is_processed(&t.tenant_id, &blob.content_id).map_err(store_problem)? {
+                    continue;
+                }
+                match self.read_blob(&activity, blob, &ctx, t).await {
+                    Ok((records, alerts)) => {
+                        let new = self
+                            .store
+                            .commit_blob(BlobCommit {
+                                tenant_id: &t.tenant_id,
+                                content_type: ct,
+                                content_id: &blob.content_id,
+                                content_created: blob.content_created,
+                                records,
+                                expired: false,
+                                alerts: &alerts,
+                                cursor: (!held).then_some(blob.content_created),
+                            })
+                            .map_err(store_problem)?;
+                        out.blobs += 1;
+                        out.records += records;
+                        out.new_alerts += new.len();
+                    }
+                    Err(BlobError::Expired) => {
+                        let msg = format!(
+                            "blob {} (created {}) expired before it could be read: its events are lost",
+                            blob.content_id,
+                            crate::store::ts(blob.content_created)
+                        );
+                        self.store
+                            .commit_blob(BlobCommit {
+                                tenant_id: &t.tenant_id,
+                                content_type: ct,
+                                content_id: &blob.content_id,
+                                content_created: blob.content_created,
+                                records: 0,
+                                expired: true,
+                                alerts: &[],
+                                cursor: (!held).then_some(blob.content_created),
+                            })
+                            .map_err(store_problem)?;
+                        self.store
+                            .record_event(&t.tenant_id, "data_gap", Some(&blob.content_id), &msg)
+                            .map_err(store_problem)?;
+                        out.issues.push(Problem::new(ProblemKind::DataGap, msg));
+                    }
+                    Err(BlobError::Unreadable(why)) => {
+                        held = true;
+                        let msg = format!("blob {} could not be read and will be tried again next scan: {why}", blob.content_id);
+                        tracing::warn!("{}: {msg}", t.name);
+                        self.store
+                            .record_event(&t.tenant_id, "blob_failed", Some(&blob.content_id), &msg)
+                            .map_err(store_problem)?;
+                        out.issues.push(Problem::new(ProblemKind::BlobFailed, msg));
+                    }
+                    Err(BlobError::Tenant(p)) => return Err(p),
+                }
+            }
+            if !held {
+                self.store.advance_cursor(&t.tenant_id, ct, window_end).map_err(store_problem)?;
+            }
+            window_start = window_end;
+        }
+        Ok(out)
+    }
+
+    /// Downloads a blob until it parses (a truncated body is fetched again), then judges
+    /// its candidate records.
+    async fn read_blob(
+        &self,
+        activity: &ActivityApi<'_>,
+        blob: &ContentBlob,
+        ctx: &TenantContext,
+        t: &TenantRow,
+    ) -> Result<(usize, Vec<NewAlert>), BlobError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let body = activity.fetch_blob(blob).await?;
+            match serde_json::from_slice::<Vec<&RawValue>>(&body) {
+                Ok(records) => return Ok((records.len(), judge(&records, ctx, t))),
+                Err(e) if attempt < self.config.blob_attempts => {
+                    activity.stats.transient.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let wait = self.api.http.backoff(attempt);
+                    tracing::info!("blob {} arrived malformed ({e}); downloading it again in {:.1} s", blob.content_id, wait.as_secs_f64());
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => {
+                    return Err(BlobError::Unreadable(format!(
+                        "it was malformed {attempt} times in a row (last: {e})"
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// Cuts a blob to candidate records and runs detection on them.
+pub fn judge(records: &[&RawValue], ctx: &TenantContext, t: &TenantRow) -> Vec<NewAlert> {
+    let mut alerts = Vec::new();
+    for raw in records.iter().filter(|r| detect::is_candidate(r.get())) {
+        let record: AuditRecord = match serde_json::from_str(raw.get()) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("{}: skipped an audit record that cannot be read ({e})", t.name);
+                continue;
+            }
+        };
+        for f in detect::detect(&record, ctx) {
+            alerts.push(NewAlert {
+                tenant_name: t.name.clone(),
+                record_id: record.id.clone(),
+                rule: f.rule.to_string(),
+                severity: f.severity.as_str().to_string(),
+                operation: record.operation.clone(),
+                target: f.target,
+                actor: f.actor,
+                client_ip: record.client_address(),
+                summary: f.summary,
+                details: f.details,
+                event_time: record.event_time(),
+                raw_record: raw.get().to_string(),
+            });
+        }
+    }
+    alerts
+}
+
+fn store_problem(e: crate::store::StoreError) -> Problem {
+    Problem::new(ProblemKind::BadResponse, format!("the local database failed: {e}"))
+}
+
+/// Delivers the outbox through `deliver` and marks each alert delivered once it
+/// returns; an alert whose delivery failed stays queued for the next call.
+pub fn deliver_outbox(
+    store: &Store,
+    mut deliver: impl FnMut(&Alert) -> std::io::Result<()>,
+) -> Result<usize, crate::store::StoreError> {
+    let pending = store.pending_outbox()?;
+    let mut done = Vec::new();
+    for alert in &pending {
+        if deliver(alert).is_err() {
+            break;
+        }
+        done.push(alert.id);
+    }
+    store.mark_delivered(&done)?;
+    Ok(done.len())
+}

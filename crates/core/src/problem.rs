@@ -1,0 +1,88 @@
+//! Why a tenant could not be scanned, in words that tell the technician what to do.
+
+use serde::Serialize;
+
+use crate::http::HttpError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// The client secret or certificate was refused.
+    BadCredentials,
+    /// The app is not consented (installed) in the tenant.
+    ConsentMissing,
+    /// Consented, but an API permission is not granted.
+    PermissionMissing,
+    TenantNotFound,
+    AuditDisabled,
+    SubscriptionDisabled,
+    /// Still throttled after every retry.
+    Throttled,
+    /// Microsoft could not be reached or kept failing.
+    Unreachable,
+    /// The OS keychain is unreachable or lacks the tenant's secret.
+    Keychain,
+    /// Microsoft answered something Rulewatch cannot read.
+    BadResponse,
+    /// A content blob stayed unreadable; the others were processed.
+    BlobFailed,
+    /// Content expired before it could be read: events in that range are lost.
+    DataGap,
+}
+
+impl ProblemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::BadCredentials => "bad_credentials",
+            ProblemKind::ConsentMissing => "consent_missing",
+            ProblemKind::PermissionMissing => "permission_missing",
+            ProblemKind::TenantNotFound => "tenant_not_found",
+            ProblemKind::AuditDisabled => "audit_disabled",
+            ProblemKind::SubscriptionDisabled => "subscription_disabled",
+            ProblemKind::Throttled => "throttled",
+            ProblemKind::Unreachable => "unreachable",
+            ProblemKind::Keychain => "keychain",
+            ProblemKind::BadResponse => "bad_response",
+            ProblemKind::BlobFailed => "blob_failed",
+            ProblemKind::DataGap => "data_gap",
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct Problem {
+    pub kind: ProblemKind,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(kind: ProblemKind, message: impl Into<String>) -> Self {
+        Problem { kind, message: message.into() }
+    }
+}
+
+impl From<HttpError> for Problem {
+    fn from(e: HttpError) -> Self {
+        match &e {
+            HttpError::GaveUp { throttled: true, .. } => Problem::new(
+                ProblemKind::Throttled,
+                format!("{e}. Microsoft is throttling this tenant; Rulewatch will resume from where it stopped on the next scan"),
+            ),
+            HttpError::GaveUp { .. } => Problem::new(
+                ProblemKind::Unreachable,
+                format!("{e}. Check the network; the next scan resumes from where this one stopped"),
+            ),
+            HttpError::Status { reply, .. } => Problem::new(
+                ProblemKind::BadResponse,
+                format!("{e}: {}", crate::http::short(&reply.text())),
+            ),
+        }
+    }
+}
+
+impl From<crate::secrets::SecretError> for Problem {
+    fn from(e: crate::secrets::SecretError) -> Self {
+        Problem::new(ProblemKind::Keychain, e.to_string())
+    }
+}

@@ -1,0 +1,143 @@
+//! Secrets (client secrets, certificate keys) live only in the OS keychain: Windows
+//! Credential Manager, macOS Keychain, the Secret Service on Linux. Nothing here ever
+//! formats a secret into an error or log line.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use secrecy::{ExposeSecret, SecretSlice};
+
+const SERVICE: &str = "rulewatch";
+
+/// Which secret of a tenant an entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecretKind {
+    ClientSecret,
+    /// The certificate's RSA private key, PKCS#1 DER.
+    CertificateKey,
+}
+
+impl SecretKind {
+    pub const ALL: [SecretKind; 2] = [SecretKind::ClientSecret, SecretKind::CertificateKey];
+
+    fn account(self, tenant_id: &str) -> String {
+        match self {
+            SecretKind::ClientSecret => format!("tenant/{tenant_id}/client-secret"),
+            SecretKind::CertificateKey => format!("tenant/{tenant_id}/certificate-key"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error(
+        "no OS keychain is reachable ({detail}). Rulewatch keeps secrets only in the keychain. \
+         On Linux start a Secret Service provider (for example gnome-keyring or KeePassXC) in \
+         your desktop session, or run inside `dbus-run-session` with \
+         `gnome-keyring-daemon --unlock` for a headless machine; then try again"
+    )]
+    Unavailable { detail: String },
+    #[error("the keychain has no {what} for tenant {tenant_id}: add the tenant again with `rulewatch tenant add`")]
+    Missing { tenant_id: String, what: &'static str },
+    #[error("the keychain refused the operation ({detail})")]
+    Failed { detail: String },
+}
+
+/// Where secrets are kept. The keychain in normal use; memory for the throwaway demo.
+pub trait SecretStore: Send + Sync {
+    fn set(&self, tenant_id: &str, kind: SecretKind, secret: &[u8]) -> Result<(), SecretError>;
+    fn get(&self, tenant_id: &str, kind: SecretKind) -> Result<SecretSlice<u8>, SecretError>;
+    /// Removes the entry; an absent entry is not an error.
+    fn delete(&self, tenant_id: &str, kind: SecretKind) -> Result<(), SecretError>;
+}
+
+fn describe(kind: SecretKind) -> &'static str {
+    match kind {
+        SecretKind::ClientSecret => "client secret",
+        SecretKind::CertificateKey => "certificate key",
+    }
+}
+
+/// The OS keychain through the `keyring` crate.
+#[derive(Debug, Default)]
+pub struct Keychain;
+
+impl Keychain {
+    fn entry(tenant_id: &str, kind: SecretKind) -> Result<keyring::Entry, SecretError> {
+        keyring::Entry::new(SERVICE, &kind.account(tenant_id)).map_err(map_keyring_error)
+    }
+}
+
+// keyring's error texts never contain the secret itself, only platform diagnostics.
+fn map_keyring_error(e: keyring::Error) -> SecretError {
+    match e {
+        keyring::Error::NoStorageAccess(inner) => SecretError::Unavailable { detail: inner.to_string() },
+        keyring::Error::NoDefaultStore => SecretError::Unavailable {
+            detail: "no credential store could be opened".into(),
+        },
+        keyring::Error::PlatformFailure(inner) => SecretError::Unavailable { detail: inner.to_string() },
+        other => SecretError::Failed { detail: other.to_string() },
+    }
+}
+
+impl SecretStore for Keychain {
+    fn set(&self, tenant_id: &str, kind: SecretKind, secret: &[u8]) -> Result<(), SecretError> {
+        Self::entry(tenant_id, kind)?.set_secret(secret).map_err(map_keyring_error)
+    }
+
+    fn get(&self, tenant_id: &str, kind: SecretKind) -> Result<SecretSlice<u8>, SecretError> {
+        match Self::entry(tenant_id, kind)?.get_secret() {
+            Ok(bytes) => Ok(SecretSlice::from(bytes)),
+            Err(keyring::Error::NoEntry) => Err(SecretError::Missing {
+                tenant_id: tenant_id.into(),
+                what: describe(kind),
+            }),
+            Err(e) => Err(map_keyring_error(e)),
+        }
+    }
+
+    fn delete(&self, tenant_id: &str, kind: SecretKind) -> Result<(), SecretError> {
+        match Self::entry(tenant_id, kind)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(map_keyring_error(e)),
+        }
+    }
+}
+
+/// Secrets held in process memory only; for the demo's sandbox tenants, whose
+/// credentials are public test values and must not clutter the user's keychain.
+#[derive(Default)]
+pub struct MemorySecrets {
+    entries: Mutex<HashMap<(String, SecretKind), Vec<u8>>>,
+}
+
+impl SecretStore for MemorySecrets {
+    fn set(&self, tenant_id: &str, kind: SecretKind, secret: &[u8]) -> Result<(), SecretError> {
+        self.entries
+            .lock()
+            .expect("secret map poisoned")
+            .insert((tenant_id.to_string(), kind), secret.to_vec());
+        Ok(())
+    }
+
+    fn get(&self, tenant_id: &str, kind: SecretKind) -> Result<SecretSlice<u8>, SecretError> {
+        self.entries
+            .lock()
+            .expect("secret map poisoned")
+            .get(&(tenant_id.to_string(), kind))
+            .map(|v| SecretSlice::from(v.clone()))
+            .ok_or(SecretError::Missing { tenant_id: tenant_id.into(), what: describe(kind) })
+    }
+
+    fn delete(&self, tenant_id: &str, kind: SecretKind) -> Result<(), SecretError> {
+        self.entries.lock().expect("secret map poisoned").remove(&(tenant_id.to_string(), kind));
+        Ok(())
+    }
+}
+
+/// Reads a secret as UTF-8 text (client secrets are text).
+pub fn secret_text(secret: &SecretSlice<u8>) -> Result<String, SecretError> {
+    String::from_utf8(secret.expose_secret().to_vec()).map_err(|_| SecretError::Failed {
+        detail: "the stored client secret is not text; add the tenant again".into(),
+    })
+}

@@ -1,0 +1,363 @@
+//! The SQLite store: one file, WAL, versioned migrations, foreign keys on. Processing a
+//! blob commits its alerts, their outbox entries, the blob's "processed" mark and the
+//! cursor in one transaction, so a crash at any instant loses and repeats nothing.
+
+mod models;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite_migration::{M, Migrations};
+
+pub use models::{Alert, NewAlert, TenantRow, TenantState, TenantStatus};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the Rulewatch database {path} cannot be opened: {source}. Check that the folder is writable, or choose another with --data-dir")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("the Rulewatch database {path} cannot be upgraded: {detail}. It may come from a newer Rulewatch; nothing in it was changed")]
+    Migrate { path: PathBuf, detail: String },
+    #[error("tenant {0} is already configured; remove it first with `rulewatch tenant remove {0}`")]
+    TenantExists(String),
+    #[error("no tenant {0} is configured; `rulewatch tenant list` shows the configured ones")]
+    NoTenant(String),
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc))
+}
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(include_str!("schema.sql"))])
+}
+
+impl Store {
+    /// Opens (creating if needed) `rulewatch.db` in `dir`.
+    pub fn open(dir: &Path) -> Result<Store> {
+        let path = dir.join("rulewatch.db");
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            source: rusqlite::Error::InvalidPath(PathBuf::from(e.to_string())),
+        })?;
+        let open_err = |source| StoreError::Open { path: path.clone(), source };
+        let mut conn = Connection::open(&path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        migrations()
+            .to_latest(&mut conn)
+            .map_err(|e| StoreError::Migrate { path: path.clone(), detail: e.to_string() })?;
+        Ok(Store { conn: Mutex::new(conn) })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().expect("database lock poisoned");
+        f(&mut conn)
+    }
+
+    // ---- tenants -------------------------------------------------------------
+
+    pub fn add_tenant(&self, t: &TenantRow) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let exists: bool =
+                tx.query_row("SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = ?1)", [&t.tenant_id], |r| r.get(0))?;
+            if exists {
+                return Err(StoreError::TenantExists(t.tenant_id.clone()));
+            }
+            tx.execute(
+                "INSERT INTO tenants (tenant_id, name, client_id, auth_method, cert_thumbprint, added_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![t.tenant_id, t.name, t.client_id, t.auth_method_str(), t.cert_thumbprint(), ts(Utc::now())],
+            )?;
+            tx.execute(
+                "INSERT INTO tenant_status (tenant_id, state) VALUES (?1, ?2)",
+                params![t.tenant_id, TenantState::NotScanned.as_str()],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    pub fn tenants(&self) -> Result<Vec<TenantRow>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT tenant_id, name, client_id, auth_method, cert_thumbprint FROM tenants ORDER BY name, tenant_id",
+            )?;
+            let rows = stmt.query_map([], TenantRow::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    pub fn tenant(&self, tenant_id: &str) -> Result<TenantRow> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT tenant_id, name, client_id, auth_method, cert_thumbprint FROM tenants WHERE tenant_id = ?1",
+                [tenant_id],
+                TenantRow::from_row,
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NoTenant(tenant_id.to_string()))
+        })
+    }
+
+    /// Removes the tenant and its scan state; its alerts stay as history.
+    pub fn remove_tenant(&self, tenant_id: &str) -> Result<()> {
+        self.with(|c| {
+            let n = c.execute("DELETE FROM tenants WHERE tenant_id = ?1", [tenant_id])?;
+            if n == 0 { Err(StoreError::NoTenant(tenant_id.to_string())) } else { Ok(()) }
+        })
+    }
+
+    // ---- scan state ----------------------------------------------------------
+
+    pub fn accepted_domains(&self, tenant_id: &str) -> Result<Option<(Vec<String>, DateTime<Utc>)>> {
+        self.with(|c| {
+            let row: Option<(String, String)> = c
+                .query_row(
+                    "SELECT domains, fetched_at FROM accepted_domains WHERE tenant_id = ?1",
+                    [tenant_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            Ok(row.and_then(|(d, at)| Some((serde_json::from_str(&d).ok()?, parse_ts(&at)?))))
+        })
+    }
+
+    pub fn set_accepted_domains(&self, tenant_id: &str, domains: &[String]) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO accepted_domains (tenant_id, domains, fetched_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant_id) DO UPDATE SET domains = excluded.domains, fetched_at = excluded.fetched_at",
+                params![tenant_id, serde_json::to_string(domains).expect("strings serialise"), ts(Utc::now())],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn cursor(&self, tenant_id: &str, content_type: &str) -> Result<Option<DateTime<Utc>>> {
+        self.with(|c| {
+            let s: Option<String> = c
+                .query_row(
+                    "SELECT complete_until FROM cursors WHERE tenant_id = ?1 AND content_type = ?2",
+                    [tenant_id, content_type],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(s.as_deref().and_then(parse_ts))
+        })
+    }
+
+    pub fn advance_cursor(&self, tenant_id: &str, content_type: &str, to: DateTime<Utc>) -> Result<()> {
+        self.with(|c| Ok(advance_cursor(c, tenant_id, content_type, to)?))
+    }
+
+    pub fn is_processed(&self, tenant_id: &str, content_id: &str) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM processed_blobs WHERE tenant_id = ?1 AND content_id = ?2)",
+                [tenant_id, content_id],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// Commits one processed blob: new alerts (duplicates ignored) with their outbox
+    /// entries, the blob's mark, and optionally the cursor. Returns the alerts that
+    /// were new.
+    pub fn commit_blob(&self, commit: BlobCommit<'_>) -> Result<Vec<Alert>> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let now = ts(Utc::now());
+            let mut inserted = Vec::new();
+            for a in commit.alerts {
+                let id: Option<i64> = tx
+                    .query_row(
+                        "INSERT INTO alerts (tenant_id, tenant_name, record_id, rule, severity, operation, target, actor,
+                                             client_ip, summary, details, event_time, detected_at, content_id, raw_record)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                         ON CONFLICT (tenant_id, record_id, rule) DO NOTHING
+                         RETURNING id",
+                        params![
+                            commit.tenant_id,
+                            a.tenant_name,
+                            a.record_id,
+                            a.rule,
+                            a.severity,
+                            a.operation,
+                            a.target,
+                            a.actor,
+                            a.client_ip,
+                            a.summary,
+                            a.details.to_string(),
+                            a.event_time.map(ts),
+                            now,
+                            commit.content_id,
+                            a.raw_record,
+                        ],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(id) = id {
+                    tx.execute("INSERT INTO outbox (alert_id, queued_at) VALUES (?1, ?2)", params![id, now])?;
+                    inserted.push(id);
+                }
+            }
+            tx.execute(
+                "INSERT INTO processed_blobs (tenant_id, content_id, content_created, processed_at, records, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                params![
+                    commit.tenant_id,
+                    commit.content_id,
+                    ts(commit.content_created),
+                    now,
+                    commit.records as i64,
+                    if commit.expired { "expired" } else { "processed" }
+                ],
+            )?;
+            if let Some(to) = commit.cursor {
+                advance_cursor(&tx, commit.tenant_id, commit.content_type, to)?;
+            }
+            let alerts = inserted.iter().map(|id| alert_by_id(&tx, *id)).collect::<Result<Vec<_>>>()?;
+            tx.commit()?;
+            Ok(alerts)
+        })
+    }
+
+    pub fn record_event(&self, tenant_id: &str, kind: &str, content_id: Option<&str>, message: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO tenant_events (tenant_id, at, kind, content_id, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![tenant_id, ts(Utc::now()), kind, content_id, message],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn set_status(&self, s: &StatusUpdate<'_>) -> Result<()> {
+        self.with(|c| {
+            let now = ts(Utc::now());
+            c.execute(
+                "UPDATE tenant_status SET state = ?2, problem = ?3, message = ?4, last_attempt_at = ?5,
+                        last_success_at = CASE WHEN ?6 THEN ?5 ELSE last_success_at END,
+                        throttled = ?7, retried = ?8
+                 WHERE tenant_id = ?1",
+                params![
+                    s.tenant_id,
+                    s.state.as_str(),
+                    s.problem,
+                    s.message,
+                    now,
+                    s.state != TenantState::Error,
+                    s.throttled as i64,
+                    s.retried as i64
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn statuses(&self) -> Result<Vec<TenantStatus>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT t.tenant_id, t.name, s.state, s.problem, s.message, s.last_attempt_at, s.last_success_at,
+                        s.throttled, s.retried,
+                        (SELECT MIN(complete_until) FROM cursors k WHERE k.tenant_id = t.tenant_id),
+                        (SELECT COUNT(*) FROM alerts a WHERE a.tenant_id = t.tenant_id AND a.status = 'open')
+                 FROM tenants t JOIN tenant_status s USING (tenant_id)
+                 ORDER BY t.name, t.tenant_id",
+            )?;
+            let rows = stmt.query_map([], TenantStatus::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    // ---- alerts and outbox ---------------------------------------------------
+
+    pub fn alerts(&self) -> Result<Vec<Alert>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!("{ALERT_SELECT} ORDER BY a.event_time DESC, a.id DESC"))?;
+            let rows = stmt.query_map([], Alert::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Alerts queued and not yet delivered, oldest first.
+    pub fn pending_outbox(&self) -> Result<Vec<Alert>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "{ALERT_SELECT} JOIN outbox o ON o.alert_id = a.id WHERE o.delivered_at IS NULL ORDER BY a.id"
+            ))?;
+            let rows = stmt.query_map([], Alert::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    pub fn mark_delivered(&self, alert_ids: &[i64]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let now = ts(Utc::now());
+            for id in alert_ids {
+                tx.execute("UPDATE outbox SET delivered_at = ?2 WHERE alert_id = ?1", params![id, now])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}
+
+/// What [`Store::commit_blob`] writes.
+pub struct BlobCommit<'a> {
+    pub tenant_id: &'a str,
+    pub content_type: &'a str,
+    pub content_id: &'a str,
+    pub content_created: DateTime<Utc>,
+    pub records: usize,
+    /// The blob expired before it could be read: marked done, nothing inserted.
+    pub expired: bool,
+    pub alerts: &'a [NewAlert],
+    pub cursor: Option<DateTime<Utc>>,
+}
+
+pub struct StatusUpdate<'a> {
+    pub tenant_id: &'a str,
+    pub state: TenantState,
+    pub problem: Option<&'a str>,
+    pub message: Option<&'a str>,
+    pub throttled: u64,
+    pub retried: u64,
+}
+
+/// Moves the cursor forward only: a later, smaller value never rewinds it.
+fn advance_cursor(c: &Connection, tenant_id: &str, content_type: &str, to: DateTime<Utc>) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO cursors (tenant_id, content_type, complete_until) VALUES (?1, ?2, ?3)
+         ON CONFLICT (tenant_id, content_type) DO UPDATE SET complete_until = MAX(complete_until, excluded.complete_until)",
+        params![tenant_id, content_type, ts(to)],
+    )?;
+    Ok(())
+}
+
+const ALERT_SELECT: &str = "SELECT a.id, a.tenant_id, a.tenant_name, a.rule, a.severity, a.record_id, a.operation,
+        a.target, a.actor, a.client_ip, a.summary, a.details, a.event_time, a.detected_at, a.status, a.content_id
+        FROM alerts a";
+
+fn alert_by_id(c: &Connection, id: i64) -> Result<Alert> {
+    Ok(c.query_row(&format!("{ALERT_SELECT} WHERE a.id = ?1"), [id], Alert::from_row)?)
+}

@@ -1,0 +1,191 @@
+//! Rows as the rest of Rulewatch sees them.
+
+use chrono::{DateTime, Utc};
+use rusqlite::Row;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::parse_ts;
+use crate::auth::AuthMethod;
+
+/// A configured tenant (no secret: those are in the keychain).
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantRow {
+    pub tenant_id: String,
+    pub name: String,
+    pub client_id: String,
+    #[serde(serialize_with = "method_name")]
+    pub auth_method: AuthMethod,
+}
+
+fn method_name<S: serde::Serializer>(m: &AuthMethod, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match m {
+        AuthMethod::ClientSecret => "client_secret",
+        AuthMethod::Certificate { .. } => "certificate",
+    })
+}
+
+impl TenantRow {
+    pub(super) fn auth_method_str(&self) -> &'static str {
+        match self.auth_method {
+            AuthMethod::ClientSecret => "client_secret",
+            AuthMethod::Certificate { .. } => "certificate",
+        }
+    }
+
+    pub(super) fn cert_thumbprint(&self) -> Option<&str> {
+        match &self.auth_method {
+            AuthMethod::Certificate { thumbprint_s256 } => Some(thumbprint_s256),
+            AuthMethod::ClientSecret => None,
+        }
+    }
+
+    pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        let method: String = r.get(3)?;
+        let thumbprint: Option<String> = r.get(4)?;
+        Ok(TenantRow {
+            tenant_id: r.get(0)?,
+            name: r.get(1)?,
+            client_id: r.get(2)?,
+            auth_method: match (method.as_str(), thumbprint) {
+                ("certificate", Some(thumbprint_s256)) => AuthMethod::Certificate { thumbprint_s256 },
+                _ => AuthMethod::ClientSecret,
+            },
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantState {
+    NotScanned,
+    /// Scanned completely.
+    Ok,
+    /// Scanned, but some content could not be read or was lost; see the message.
+    Partial,
+    /// Could not be scanned; see the problem and message.
+    Error,
+}
+
+impl TenantState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantState::NotScanned => "not_scanned",
+            TenantState::Ok => "ok",
+            TenantState::Partial => "partial",
+            TenantState::Error => "error",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "ok" => TenantState::Ok,
+            "partial" => TenantState::Partial,
+            "error" => TenantState::Error,
+            _ => TenantState::NotScanned,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantStatus {
+    pub tenant_id: String,
+    pub name: String,
+    pub state: TenantState,
+    pub problem: Option<String>,
+    pub message: Option<String>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Every content blob created before this instant has been read.
+    pub data_complete_until: Option<DateTime<Utc>>,
+    pub throttled_last_scan: u64,
+    pub retried_last_scan: u64,
+    pub open_alerts: u64,
+}
+
+impl TenantStatus {
+    pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        let state: String = r.get(2)?;
+        let at = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+            Ok(r.get::<_, Option<String>>(i)?.as_deref().and_then(parse_ts))
+        };
+        Ok(TenantStatus {
+            tenant_id: r.get(0)?,
+            name: r.get(1)?,
+            state: TenantState::parse(&state),
+            problem: r.get(3)?,
+            message: r.get(4)?,
+            last_attempt_at: at(5)?,
+            last_success_at: at(6)?,
+            throttled_last_scan: r.get::<_, i64>(7)? as u64,
+            retried_last_scan: r.get::<_, i64>(8)? as u64,
+            data_complete_until: at(9)?,
+            open_alerts: r.get::<_, i64>(10)? as u64,
+        })
+    }
+}
+
+/// An alert about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub tenant_name: String,
+    pub record_id: String,
+    pub rule: String,
+    pub severity: String,
+    pub operation: String,
+    pub target: String,
+    pub actor: String,
+    pub client_ip: Option<String>,
+    pub summary: String,
+    pub details: Value,
+    pub event_time: Option<DateTime<Utc>>,
+    pub raw_record: String,
+}
+
+/// A stored alert, as `scan --json` and `alerts --json` print it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    pub id: i64,
+    pub tenant_id: String,
+    pub tenant_name: String,
+    pub rule: String,
+    pub severity: String,
+    pub record_id: String,
+    pub operation: String,
+    pub target: String,
+    pub actor: String,
+    pub client_ip: Option<String>,
+    pub summary: String,
+    pub details: Value,
+    pub event_time: Option<DateTime<Utc>>,
+    pub detected_at: Option<DateTime<Utc>>,
+    pub status: String,
+    pub content_id: Option<String>,
+}
+
+impl Alert {
+    pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        let details: String = r.get(11)?;
+        let at = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+            Ok(r.get::<_, Option<String>>(i)?.as_deref().and_then(parse_ts))
+        };
+        Ok(Alert {
+            id: r.get(0)?,
+            tenant_id: r.get(1)?,
+            tenant_name: r.get(2)?,
+            rule: r.get(3)?,
+            severity: r.get(4)?,
+            record_id: r.get(5)?,
+            operation: r.get(6)?,
+            target: r.get(7)?,
+            actor: r.get(8)?,
+            client_ip: r.get(9)?,
+            summary: r.get(10)?,
+            details: serde_json::from_str(&details).unwrap_or(Value::Null),
+            event_time: at(12)?,
+            detected_at: at(13)?,
+            status: r.get(14)?,
+            content_id: r.get(15)?,
+        })
+    }
+}

@@ -1,0 +1,107 @@
+//! Adding and removing tenants: validation, the secret into the keychain, the rest into
+//! the database. A failure leaves neither half behind.
+
+use std::path::Path;
+
+use crate::auth::AuthMethod;
+use crate::auth::certificate::parse_pem_bundle;
+use crate::secrets::{SecretKind, SecretStore};
+use crate::store::{Store, StoreError, TenantRow};
+use secrecy::{ExposeSecret, SecretString};
+
+/// How the new tenant's app authenticates.
+pub enum NewCredential {
+    ClientSecret(SecretString),
+    /// A PEM file with the certificate and its RSA private key.
+    CertificateFile(std::path::PathBuf),
+}
+
+pub struct NewTenant {
+    pub tenant_id: String,
+    pub name: String,
+    pub client_id: String,
+    pub credential: NewCredential,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
+}
+
+/// A GUID in its canonical lower-case hyphenated form, or an error naming `what`.
+pub fn parse_guid(value: &str, what: &str) -> Result<String, TenantError> {
+    uuid::Uuid::parse_str(value.trim())
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| {
+            TenantError::Invalid(format!(
+                "{what} '{}' is not a GUID (like 8d4121ed-0008-406d-bff9-0d5bb312183c); find it in the Entra admin center",
+                crate::detect::visible_text(value)
+            ))
+        })
+}
+
+pub fn add_tenant(store: &Store, secrets: &dyn SecretStore, t: NewTenant) -> Result<TenantRow, TenantError> {
+    let tenant_id = parse_guid(&t.tenant_id, "tenant id")?;
+    let client_id = parse_guid(&t.client_id, "client id")?;
+    let name = t.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(TenantError::Invalid(
+            "the tenant name must be 1 to 200 printable characters, e.g. --name \"Contoso Ltd\"".into(),
+        ));
+    }
+    if store.tenant(&tenant_id).is_ok() {
+        return Err(StoreError::TenantExists(tenant_id).into());
+    }
+    let (kind, secret, auth_method) = match &t.credential {
+        NewCredential::ClientSecret(s) => {
+            let text = s.expose_secret().trim_end_matches(['\r', '\n']);
+            if text.trim().is_empty() {
+                return Err(TenantError::Invalid(
+                    "the client secret read from standard input is empty; pipe the secret's value, e.g. \
+                     `printf %s \"$SECRET\" | rulewatch tenant add … --client-secret-stdin`"
+                        .into(),
+                ));
+            }
+            (SecretKind::ClientSecret, text.as_bytes().to_vec(), AuthMethod::ClientSecret)
+        }
+        NewCredential::CertificateFile(path) => {
+            let cred = read_certificate(path)?;
+            (
+                SecretKind::CertificateKey,
+                cred.private_key_pkcs1.expose_secret().to_vec(),
+                AuthMethod::Certificate { thumbprint_s256: cred.thumbprint_s256 },
+            )
+        }
+    };
+    let row = TenantRow { tenant_id: tenant_id.clone(), name, client_id, auth_method };
+    secrets.set(&tenant_id, kind, &secret)?;
+    if let Err(e) = store.add_tenant(&row) {
+        secrets.delete(&tenant_id, kind)?;
+        return Err(e.into());
+    }
+    Ok(row)
+}
+
+fn read_certificate(path: &Path) -> Result<crate::auth::certificate::CertificateCredential, TenantError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        TenantError::Invalid(format!("cannot read the certificate file {} ({e})", path.display()))
+    })?;
+    parse_pem_bundle(&text, &path.display().to_string()).map_err(|e| TenantError::Invalid(e.to_string()))
+}
+
+/// Removes the tenant's configuration, scan state and keychain entries. Its alerts
+/// stay as history.
+pub fn remove_tenant(store: &Store, secrets: &dyn SecretStore, tenant_id: &str) -> Result<(), TenantError> {
+    let tenant_id = parse_guid(tenant_id, "tenant id")?;
+    store.tenant(&tenant_id)?;
+    for kind in SecretKind::ALL {
+        secrets.delete(&tenant_id, kind)?;
+    }
+    store.remove_tenant(&tenant_id)?;
+    Ok(())
+}
