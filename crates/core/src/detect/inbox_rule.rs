@@ -169,7 +169,7 @@ pub(super) fn detect(record: &AuditRecord, ctx: &TenantContext, findings: &mut V
         quoted(&rule.name),
         visible(&target),
         rule.scope(),
-        list(&rule.actions(&external))
+        rule.actions(&external).join(", ")
     );
     let details = |destinations: Vec<String>| {
         json!({

@@ -8,6 +8,8 @@ mod mailbox_forward;
 pub mod record;
 mod target;
 mod text;
+#[cfg(test)]
+mod tests;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -95,16 +97,4 @@ pub fn detect(record: &AuditRecord, ctx: &TenantContext) -> Vec<Finding> {
     inbox_rule::detect(record, ctx, &mut findings);
     mailbox_forward::detect(record, ctx, &mut findings);
     findings
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefilter_keeps_watched_operations_only() {
-        assert!(is_candidate(r#"{"Operation":"New-InboxRule"}"#));
-        assert!(is_candidate(r#"{"Operation":"set-MAILBOX"}"#));
-        assert!(!is_candidate(r#"{"Operation":"MailItemsAccessed"}"#));
-    }
 }
