@@ -38,6 +38,15 @@ pub struct ActivityApi<'a> {
     /// The MSP's own tenant id, sent as `PublisherIdentifier` on every call.
     pub publisher: &'a str,
     pub stats: &'a RetryStats,
+    /// Downloads of an answer that arrives malformed (cut short) before giving up.
+    pub attempts: u32,
+}
+
+/// Why a GET did not give a readable answer.
+enum Fetch {
+    Call(CallError),
+    /// Still malformed after every attempt.
+    Malformed(String),
 }
 
 /// `YYYY-MM-DDTHH:MM:SS`, the most precise format the API takes (A4).
@@ -63,6 +72,31 @@ impl ActivityApi<'_> {
     async fn call(&self, method: Method, url: &str, what: &str) -> Result<crate::http::Reply, CallError> {
         let url = self.with_publisher(url)?;
         self.api.call(self.app, Resource::Management, method, &url, what, self.stats).await
+    }
+
+    /// GETs `url` until `parse` accepts the answer: a body cut short by the network
+    /// parses badly and is downloaded again, with backoff.
+    async fn get_parsed<T>(
+        &self,
+        url: &str,
+        what: &str,
+        parse: impl Fn(&crate::http::Reply) -> Result<T, serde_json::Error>,
+    ) -> Result<T, Fetch> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let reply = self.call(Method::GET, url, what).await.map_err(Fetch::Call)?;
+            match parse(&reply) {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt < self.attempts => {
+                    self.stats.transient.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let wait = self.api.http.backoff(attempt);
+                    tracing::info!("{what}: answer malformed ({e}); downloading it again in {:.1} s", wait.as_secs_f64());
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(Fetch::Malformed(format!("it was malformed {attempt} times in a row (last: {e})"))),
+            }
+        }
     }
 
     /// Starts the subscription for a content type (after AF20022).
@@ -99,23 +133,19 @@ impl ActivityApi<'_> {
         );
         let mut blobs = Vec::new();
         loop {
-            let reply = match self.call(Method::GET, &url, &what).await {
-                Ok(r) => r,
-                Err(CallError::Api(e)) if e.code == "AF20022" => return Ok(None),
-                Err(e) => return Err(self.problem(e, &what)),
+            let page = self.get_parsed(&url, &what, |reply| {
+                let page: Vec<ContentBlob> = serde_json::from_slice(&reply.body)?;
+                Ok((page, next_page(&reply.headers)))
+            });
+            let (page, next) = match page.await {
+                Ok(p) => p,
+                Err(Fetch::Call(CallError::Api(e))) if e.code == "AF20022" => return Ok(None),
+                Err(Fetch::Call(e)) => return Err(self.problem(e, &what)),
+                Err(Fetch::Malformed(why)) => {
+                    return Err(Problem::new(ProblemKind::BadResponse, format!("{what}: the listing {why}")));
+                }
             };
-            let page: Vec<ContentBlob> = serde_json::from_slice(&reply.body).map_err(|e| {
-                Problem::new(ProblemKind::BadResponse, format!("{what}: the listing cannot be read ({e})"))
-            })?;
             blobs.extend(page);
-            // The reference calls the header NextPageUri, the troubleshooting page
-            // NextPageUrl (A5); HeaderMap lookups are case-insensitive.
-            let next = ["NextPageUri", "NextPageUrl"]
-                .iter()
-                .find_map(|h| reply.headers.get(*h))
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-                .filter(|v| !v.is_empty());
             match next {
                 Some(n) => url = n,
                 None => return Ok(Some(blobs)),
@@ -123,19 +153,25 @@ impl ActivityApi<'_> {
         }
     }
 
-    /// Downloads one blob's body (a JSON array of records).
-    pub async fn fetch_blob(&self, blob: &ContentBlob) -> Result<bytes::Bytes, BlobError> {
+    /// Downloads one blob and hands its body to `parse` (the records are judged there,
+    /// borrowing the body instead of copying it).
+    pub async fn fetch_blob<T>(
+        &self,
+        blob: &ContentBlob,
+        parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<T, BlobError> {
         let what = format!("downloading blob {} of tenant {}", blob.content_id, self.app.tenant_id);
-        match self.call(Method::GET, &blob.content_uri, &what).await {
-            Ok(reply) => Ok(reply.body),
-            Err(CallError::Api(e)) if e.code == "AF20051" => Err(BlobError::Expired),
-            Err(CallError::Api(e)) if e.code == "AF20050" || e.code == "AF20052" => {
-                Err(BlobError::Unreadable(format!("{what}: {} ({})", e.message, e.code)))
+        match self.get_parsed(&blob.content_uri, &what, |reply| parse(&reply.body)).await {
+            Ok(v) => Ok(v),
+            Err(Fetch::Malformed(why)) => Err(BlobError::Unreadable(why)),
+            Err(Fetch::Call(CallError::Api(e))) if e.code == "AF20051" => Err(BlobError::Expired),
+            Err(Fetch::Call(CallError::Api(e))) if e.code == "AF20050" || e.code == "AF20052" => {
+                Err(BlobError::Unreadable(format!("{} ({})", e.message, e.code)))
             }
-            Err(CallError::Problem(p)) if matches!(p.kind, ProblemKind::Unreachable | ProblemKind::Throttled) => {
+            Err(Fetch::Call(CallError::Problem(p))) if matches!(p.kind, ProblemKind::Unreachable | ProblemKind::Throttled) => {
                 Err(BlobError::Unreadable(p.message))
             }
-            Err(e) => Err(BlobError::Tenant(self.problem(e, &what))),
+            Err(Fetch::Call(e)) => Err(BlobError::Tenant(self.problem(e, &what))),
         }
     }
 
@@ -145,6 +181,17 @@ impl ActivityApi<'_> {
             CallError::Api(e) => api_problem(&e, what, self.app),
         }
     }
+}
+
+/// The next page's URL. The reference calls the header NextPageUri, the
+/// troubleshooting page NextPageUrl (A5); header lookups ignore case.
+fn next_page(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    ["NextPageUri", "NextPageUrl"]
+        .iter()
+        .find_map(|h| headers.get(*h))
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
 }
 
 fn api_problem(e: &ApiError, what: &str, app: &AppIdentity) -> Problem {

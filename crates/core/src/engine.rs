@@ -38,7 +38,7 @@ pub struct EngineConfig {
     pub retry: RetryPolicy,
     /// Accepted domains are read again after this long.
     pub domains_max_age: Duration,
-    /// Downloads of a blob that arrives malformed before it is recorded as failed.
+    /// Downloads of a listing page or blob that arrives malformed before giving up.
     pub blob_attempts: u32,
 }
 
@@ -193,7 +193,7 @@ impl Engine {
         };
         let ctx = TenantContext { accepted_domains: self.accepted_domains(t, &app, stats).await? };
         let publisher = self.config.publisher_id.as_deref().unwrap_or(&t.tenant_id);
-        let activity = ActivityApi { api: &self.api, app: &app, publisher, stats };
+        let activity = ActivityApi { api: &self.api, app: &app, publisher, stats, attempts: self.config.blob_attempts };
         let ct = AUDIT_EXCHANGE;
 
         let now = Utc::now().duration_trunc(Duration::seconds(1)).unwrap_or_else(|_| Utc::now());
@@ -303,8 +303,7 @@ impl Engine {
         Ok(out)
     }
 
-    /// Downloads a blob until it parses (a truncated body is fetched again), then judges
-    /// its candidate records.
+    /// Downloads a blob (again while it arrives malformed) and judges its records.
     async fn read_blob(
         &self,
         activity: &ActivityApi<'_>,
@@ -312,25 +311,12 @@ impl Engine {
         ctx: &TenantContext,
         t: &TenantRow,
     ) -> Result<(usize, Vec<NewAlert>), BlobError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let body = activity.fetch_blob(blob).await?;
-            match serde_json::from_slice::<Vec<&RawValue>>(&body) {
-                Ok(records) => return Ok((records.len(), judge(&records, ctx, t))),
-                Err(e) if attempt < self.config.blob_attempts => {
-                    activity.stats.transient.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let wait = self.api.http.backoff(attempt);
-                    tracing::info!("blob {} arrived malformed ({e}); downloading it again in {:.1} s", blob.content_id, wait.as_secs_f64());
-                    tokio::time::sleep(wait).await;
-                }
-                Err(e) => {
-                    return Err(BlobError::Unreadable(format!(
-                        "it was malformed {attempt} times in a row (last: {e})"
-                    )));
-                }
-            }
-        }
+        activity
+            .fetch_blob(blob, |body| {
+                let records: Vec<&RawValue> = serde_json::from_slice(body)?;
+                Ok((records.len(), judge(&records, ctx, t)))
+            })
+            .await
     }
 }
 

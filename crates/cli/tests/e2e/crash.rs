@@ -1,0 +1,69 @@
+//! `kill -9` at random instants, then restart: no alert lost, none stored twice, and
+//! every alert still printed by a later run.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+#[test]
+fn killed_at_random_instants_loses_nothing_and_repeats_nothing() {
+    // Slow answers stretch the scan so the kills land inside it.
+    let faults = json!({"slow": 0.3, "slow_ms": 150, "throttle": 0.05, "duplicate_records": 0.2, "seed": 21});
+    let (mut scenario, tenants, expected) = world(6, 1500, faults);
+    // Spread the planted records over the noise so kills fall between them.
+    for (i, r) in scenario["records"].as_array_mut().unwrap().iter_mut().enumerate() {
+        r["release_after_s"] = json!(-(i as i64 * 97 % 3600) - 10);
+    }
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::new(&sandbox);
+    for t in &tenants {
+        rw.add_tenant(t);
+    }
+
+    let mut rng = rand::rng();
+    let mut printed: Vec<Value> = Vec::new();
+    let mut kills = 0;
+    let started = Instant::now();
+    loop {
+        let mut child = rw.command(&["scan", "--json"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let kill_after = Duration::from_millis(rng.random_range(30..1200));
+        let deadline = Instant::now() + kill_after;
+        let finished = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() >= deadline && kills < 12 {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        if finished.is_none() {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            kills += 1;
+        }
+        let mut out = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        // A kill can cut the last line short; whole lines are alerts.
+        printed.extend(out.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()));
+        if let Some(status) = finished {
+            assert!(status.success(), "the scan that ran to its end failed");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(240), "scans never finished");
+    }
+    assert!(kills >= 3, "only {kills} kills landed inside a scan");
+
+    assert_exactly(&rw.alerts(), &expected);
+    let printed_keys: BTreeSet<_> = keys(&printed).into_iter().collect();
+    assert_eq!(&printed_keys, &expected, "every stored alert must have been printed by some run");
+    let rescan = rw.scan();
+    assert_eq!(rescan.code, 0);
+    assert!(rescan.json_lines().is_empty());
+}

@@ -1,0 +1,276 @@
+//! The harness of the end-to-end tests: the sandbox served over loopback, a throwaway
+//! data folder, and the real `rulewatch` binary run as a user would run it. Tests run
+//! inside scripts/with-keyring.sh, so tenant secrets go to a real gnome-keyring.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use chrono::Utc;
+use m365_sandbox::attacks::{self, ForwardKind, RecordCtx};
+use m365_sandbox::{RunningSandbox, Scenario};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rulewatch")
+}
+
+/// The sandbox on a free loopback port, with a runtime of its own.
+pub struct Sandbox {
+    rt: tokio::runtime::Runtime,
+    running: Option<RunningSandbox>,
+    pub url: String,
+}
+
+impl Sandbox {
+    pub fn start(scenario: &Value) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let scenario = Scenario::from_json(&scenario.to_string()).expect("valid scenario");
+        let running = rt.block_on(m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario)).unwrap();
+        let url = running.base_url().to_string();
+        Sandbox { rt, running: Some(running), url }
+    }
+
+    pub fn stats(&self) -> Value {
+        let url = format!("{}/_sandbox/stats", self.url);
+        self.rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+    }
+
+    /// Changes a tenant mid-test (secret, audit switch, subscription…).
+    pub fn patch_tenant(&self, tenant_id: &str, patch: Value) {
+        let url = format!("{}/_sandbox/tenants/{tenant_id}", self.url);
+        let status = self.rt.block_on(async {
+            reqwest::Client::new().post(url).json(&patch).send().await.unwrap().status()
+        });
+        assert!(status.is_success(), "patching tenant {tenant_id}: {status}");
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            self.rt.block_on(r.shutdown());
+        }
+    }
+}
+
+/// One sandbox tenant and what was planted in it.
+#[derive(Clone)]
+pub struct TenantSpec {
+    pub tenant_id: String,
+    pub name: String,
+    pub client_id: String,
+    pub secret: String,
+    pub domain: String,
+    pub initial_domain: String,
+    pub users: Vec<String>,
+}
+
+impl TenantSpec {
+    pub fn new(i: usize) -> Self {
+        let domain = format!("client{i}-{}.example.com", &Uuid::new_v4().simple().to_string()[..6]);
+        let initial_domain = format!("client{i}x.onmicrosoft.com");
+        TenantSpec {
+            tenant_id: Uuid::new_v4().to_string(),
+            name: format!("Client {i:02}"),
+            client_id: Uuid::new_v4().to_string(),
+            secret: format!("s3cr3t~{}", Uuid::new_v4().simple()),
+            users: ["adele", "megan", "lidia", "admin"].iter().map(|u| format!("{u}@{domain}")).collect(),
+            domain,
+            initial_domain,
+        }
+    }
+
+    pub fn scenario_json(&self) -> Value {
+        json!({
+            "tenant_id": self.tenant_id,
+            "name": self.name,
+            "domains": [self.domain, self.initial_domain],
+            "client_id": self.client_id,
+            "client_secret": self.secret,
+            "audit_enabled": true,
+            "users": self.users.iter().map(|u| json!({"upn": u, "display_name": u})).collect::<Vec<_>>(),
+        })
+    }
+
+    fn ctx(&self, actor: usize, target: usize) -> RecordCtx {
+        RecordCtx {
+            tenant_id: self.tenant_id.clone(),
+            tenant_initial_domain: self.initial_domain.clone(),
+            actor_upn: self.users[actor].clone(),
+            target_upn: self.users[target].clone(),
+            client_ip: "203.0.113.77:50123".into(),
+            creation_time: Utc::now() - chrono::Duration::minutes(30),
+            record_id: Uuid::new_v4(),
+        }
+    }
+}
+
+/// A threat the scan must report: (tenant, record id, rule).
+pub type Expected = BTreeSet<(String, String, String)>;
+
+/// Planted records, one of each kind the detection rules cover, for one tenant; each
+/// released at `release_after_s`.
+pub fn plant_attacks(t: &TenantSpec, release_after_s: i64, records: &mut Vec<Value>, expected: &mut Expected) {
+    let mut plant = |record: Value, rules: &[&str]| {
+        let id = record["Id"].as_str().unwrap().to_string();
+        for rule in rules {
+            expected.insert((t.tenant_id.clone(), id.clone(), rule.to_string()));
+        }
+        records.push(json!({"tenant_id": t.tenant_id, "content_type": "Audit.Exchange",
+                            "release_after_s": release_after_s, "record": record}));
+    };
+    plant(
+        attacks::new_inbox_rule_forward(&t.ctx(0, 0), "Sync", &["bob@contoso-partner.example", "exfil@evil.example"], ForwardKind::ForwardTo),
+        &["inbox-rule-external-forward"],
+    );
+    plant(attacks::new_inbox_rule_delete_all(&t.ctx(1, 1), "."), &["inbox-rule-hides-mail"]);
+    plant(
+        attacks::set_mailbox_forwarding(&t.ctx(3, 2), Some("smtp:drop@evil.example"), None, false),
+        &["mailbox-external-forward"],
+    );
+    plant(
+        attacks::set_inbox_rule_forward(&t.ctx(3, 0), "Sync", &["relay@evil.example"], ForwardKind::RedirectTo),
+        &["inbox-rule-external-forward"],
+    );
+    // Internal forwarding must stay quiet.
+    plant(attacks::new_inbox_rule_forward(&t.ctx(2, 2), "Team", &[&t.users[0]], ForwardKind::ForwardTo), &[]);
+}
+
+/// A scenario of `tenants` tenants, each with every attack kind and `noise` records.
+pub fn world(tenants: usize, noise: usize, faults: Value) -> (Value, Vec<TenantSpec>, Expected) {
+    let specs: Vec<TenantSpec> = (0..tenants).map(TenantSpec::new).collect();
+    let mut records = Vec::new();
+    let mut expected = Expected::new();
+    for t in &specs {
+        // A few seconds old: content created in the scan's own second is listed next scan.
+        plant_attacks(t, -5, &mut records, &mut expected);
+    }
+    let scenario = json!({
+        "tenants": specs.iter().map(TenantSpec::scenario_json).collect::<Vec<_>>(),
+        "records": records,
+        "noise": {"records_per_tenant": noise, "seed": 7},
+        "page_size": 20,
+        "records_per_blob": 50,
+        "faults": faults,
+    });
+    (scenario, specs, expected)
+}
+
+/// A data folder with the sandbox's endpoints, and the binary run against them.
+pub struct Rulewatch {
+    pub dir: tempfile::TempDir,
+    pub endpoints: String,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    pub fn json_lines(&self) -> Vec<Value> {
+        self.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+}
+
+impl Rulewatch {
+    pub fn new(sandbox: &Sandbox) -> Self {
+        Rulewatch { dir: tempfile::tempdir().unwrap(), endpoints: sandbox.url.clone() }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .env("RULEWATCH_DATA_DIR", self.dir.path())
+            .env("RULEWATCH_ENDPOINTS", &self.endpoints)
+            .env_remove("RULEWATCH_LOG");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).stdin(Stdio::null()).output().unwrap())
+    }
+
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    }
+
+    pub fn add_tenant(&self, t: &TenantSpec) {
+        let r = self.run_with_stdin(
+            &["tenant", "add", "--tenant-id", &t.tenant_id, "--name", &t.name, "--client-id", &t.client_id, "--client-secret-stdin"],
+            &t.secret,
+        );
+        assert_eq!(r.code, 0, "tenant add failed: {}", r.stderr);
+    }
+
+    pub fn remove_tenant(&self, t: &TenantSpec) {
+        let r = self.run(&["tenant", "remove", &t.tenant_id]);
+        assert_eq!(r.code, 0, "tenant remove failed: {}", r.stderr);
+    }
+
+    pub fn scan(&self) -> Run {
+        self.run(&["scan", "--json"])
+    }
+
+    pub fn alerts(&self) -> Vec<Value> {
+        let r = self.run(&["alerts", "--json"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.json_lines()
+    }
+
+    pub fn status(&self) -> Vec<Value> {
+        let r = self.run(&["status", "--json"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.json().as_array().unwrap().clone()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// The (tenant, record, rule) triples of alert objects.
+pub fn keys(alerts: &[Value]) -> Vec<(String, String, String)> {
+    alerts
+        .iter()
+        .map(|a| {
+            (
+                a["tenant_id"].as_str().unwrap().to_string(),
+                a["record_id"].as_str().unwrap().to_string(),
+                a["rule"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Asserts that `alerts` are exactly `expected`, each once.
+pub fn assert_exactly(alerts: &[Value], expected: &Expected) {
+    let got = keys(alerts);
+    let unique: Expected = got.iter().cloned().collect();
+    assert_eq!(got.len(), unique.len(), "duplicate alerts: {got:#?}");
+    let missing: Vec<_> = expected.difference(&unique).collect();
+    let extra: Vec<_> = unique.difference(expected).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:#?}\nunexpected {extra:#?}");
+}
+
+pub fn tenant_status<'a>(statuses: &'a [Value], t: &TenantSpec) -> &'a Value {
+    statuses.iter().find(|s| s["tenant_id"] == t.tenant_id.as_str()).expect("tenant in status")
+}

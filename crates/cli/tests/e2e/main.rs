@@ -1,0 +1,8 @@
+//! End-to-end tests: the `rulewatch` binary against the sandbox over loopback HTTP,
+//! with a real SQLite file and the real keychain (run under scripts/with-keyring.sh).
+
+mod crash;
+mod faults;
+mod harness;
+mod keychain;
+mod scan;

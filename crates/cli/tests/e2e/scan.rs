@@ -1,0 +1,183 @@
+//! A clean scan: every planted threat reported once, nothing twice, truthful status,
+//! and per-tenant failures that say what to do.
+
+use serde_json::json;
+
+use crate::harness::*;
+
+#[test]
+fn every_planted_threat_once_then_nothing_new() {
+    let (scenario, tenants, expected) = world(3, 300, json!({}));
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::new(&sandbox);
+    for t in &tenants {
+        rw.add_tenant(t);
+    }
+
+    let first = rw.scan();
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let alerts = first.json_lines();
+    assert_exactly(&alerts, &expected);
+    for a in &alerts {
+        for field in ["id", "tenant_id", "rule", "severity", "record_id", "target", "actor", "client_ip", "summary", "event_time"] {
+            assert!(!a[field].is_null(), "alert lacks {field}: {a}");
+        }
+        assert_eq!(a["client_ip"], "203.0.113.77");
+    }
+    for t in &tenants {
+        assert!(first.stderr.contains(&format!("{}: scanned", t.name)), "{}", first.stderr);
+    }
+
+    let second = rw.scan();
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(second.stdout, "", "a second scan reported alerts again");
+    assert_exactly(&rw.alerts(), &expected);
+
+    let statuses = rw.status();
+    for t in &tenants {
+        let s = tenant_status(&statuses, t);
+        assert_eq!(s["state"], "ok", "{s}");
+        assert!(s["last_success_at"].is_string());
+        let complete: chrono::DateTime<chrono::Utc> = s["data_complete_until"].as_str().unwrap().parse().unwrap();
+        assert!(chrono::Utc::now() - complete < chrono::Duration::minutes(2), "{s}");
+        assert_eq!(s["open_alerts"], expected.iter().filter(|e| e.0 == t.tenant_id).count());
+    }
+    assert_eq!(sandbox.stats()["missing_publisher_identifier"], 0);
+}
+
+#[test]
+fn the_summary_names_mailbox_destination_and_actor() {
+    let (scenario, tenants, _) = world(1, 0, json!({}));
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::new(&sandbox);
+    rw.add_tenant(&tenants[0]);
+    let alerts = rw.scan().json_lines();
+    let t = &tenants[0];
+    let forwarding = alerts.iter().find(|a| a["rule"] == "mailbox-external-forward").expect("mailbox forwarding alert");
+    assert_eq!(forwarding["severity"], "critical");
+    assert_eq!(forwarding["target"], t.users[2].as_str());
+    assert_eq!(forwarding["actor"], t.users[3].as_str());
+    assert_eq!(
+        forwarding["summary"],
+        format!("Mailbox {} now forwards all mail to drop@evil.example (outside the organisation); no copy is kept in the mailbox.", t.users[2])
+    );
+    let rule = alerts
+        .iter()
+        .find(|a| a["rule"] == "inbox-rule-external-forward" && a["operation"] == "New-InboxRule")
+        .expect("rule forwarding alert");
+    // Both outside addresses are named, whichever comes first.
+    assert_eq!(rule["details"]["destinations"], json!(["bob@contoso-partner.example", "exfil@evil.example"]));
+    let text = rw.run(&["alerts"]);
+    assert!(text.stdout.contains("changed by"), "{}", text.stdout);
+}
+
+#[test]
+fn a_missing_subscription_is_started() {
+    let (mut scenario, tenants, expected) = world(1, 50, json!({}));
+    scenario["tenants"][0]["subscription"] = json!("absent");
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::new(&sandbox);
+    rw.add_tenant(&tenants[0]);
+    let run = rw.scan();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_exactly(&run.json_lines(), &expected);
+    assert_eq!(sandbox.stats()["subscriptions_started"], 1);
+}
+
+#[test]
+fn each_failing_tenant_says_what_to_do_while_the_others_are_scanned() {
+    let (mut scenario, tenants, expected) = world(6, 20, json!({}));
+    scenario["tenants"][1]["subscription"] = json!("disabled");
+    scenario["tenants"][2]["audit_enabled"] = json!(false);
+    scenario["tenants"][3]["consented"] = json!(false);
+    scenario["tenants"][4]["roles"] = json!(["Domain.Read.All"]);
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::new(&sandbox);
+    for t in &tenants {
+        rw.add_tenant(t);
+    }
+    // Tenant 5's secret was rotated in Entra after it was added here.
+    sandbox.patch_tenant(&tenants[5].tenant_id, json!({"client_secret": "rotated-elsewhere"}));
+
+    let run = rw.scan();
+    assert_eq!(run.code, 3, "a failed tenant must fail the scan: {}", run.stderr);
+    let healthy: Expected = expected.iter().filter(|e| e.0 == tenants[0].tenant_id).cloned().collect();
+    assert_exactly(&run.json_lines(), &healthy);
+
+    let statuses = rw.status();
+    assert_eq!(tenant_status(&statuses, &tenants[0])["state"], "ok");
+    let cases = [
+        (1, "subscription_disabled", "disabled by an admin"),
+        (2, "audit_disabled", "Start recording user and admin activity"),
+        (3, "consent_missing", "adminconsent?client_id="),
+        (4, "permission_missing", "ActivityFeed.Read"),
+        (5, "bad_credentials", "Create a new client secret"),
+    ];
+    for (i, problem, hint) in cases {
+        let s = tenant_status(&statuses, &tenants[i]);
+        assert_eq!(s["state"], "error", "{s}");
+        assert_eq!(s["problem"], problem, "{s}");
+        assert!(s["message"].as_str().unwrap().contains(hint), "{s}");
+        assert!(s["last_success_at"].is_null(), "{s}");
+        assert!(run.stderr.contains(&format!("{}: FAILED", tenants[i].name)), "{}", run.stderr);
+    }
+    let text = rw.run(&["status"]);
+    assert!(text.stdout.contains("error; last successful scan never"), "{}", text.stdout);
+}
+
+#[test]
+fn bad_input_is_refused_clearly_and_loses_nothing() {
+    let (scenario, tenants, expected) = world(1, 10, json!({}));
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::new(&sandbox);
+    let t = &tenants[0];
+    rw.add_tenant(t);
+
+    let bad_guid = rw.run_with_stdin(
+        &["tenant", "add", "--tenant-id", "contoso.com", "--name", "X", "--client-id", &t.client_id, "--client-secret-stdin"],
+        "x",
+    );
+    assert_eq!(bad_guid.code, 1);
+    assert!(bad_guid.stderr.contains("tenant id 'contoso.com' is not a GUID"), "{}", bad_guid.stderr);
+
+    let again = rw.run_with_stdin(
+        &["tenant", "add", "--tenant-id", &t.tenant_id, "--name", "Again", "--client-id", &t.client_id, "--client-secret-stdin"],
+        "a-different-secret",
+    );
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("already configured"), "{}", again.stderr);
+
+    let empty = rw.run_with_stdin(
+        &["tenant", "add", "--tenant-id", &uuid::Uuid::new_v4().to_string(), "--name", "Y", "--client-id", &t.client_id, "--client-secret-stdin"],
+        "\n",
+    );
+    assert_eq!(empty.code, 1);
+    assert!(empty.stderr.contains("client secret read from standard input is empty"), "{}", empty.stderr);
+
+    // The refused attempts changed nothing: the original tenant and secret still work.
+    let listed = rw.run(&["tenant", "list", "--json"]).json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let run = rw.scan();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_exactly(&run.json_lines(), &expected);
+}
+
+#[test]
+fn demo_shows_planted_attacks_without_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(bin())
+        .arg("demo")
+        .env("RULEWATCH_DATA_DIR", dir.path())
+        .env_remove("RULEWATCH_ENDPOINTS")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for rule in ["inbox-rule-external-forward", "inbox-rule-hides-mail", "mailbox-external-forward"] {
+        assert!(stdout.contains(rule), "demo output lacks {rule}:\n{stdout}");
+    }
+    assert!(stderr.contains("not Microsoft"), "{stderr}");
+    // The demo works in a throwaway folder and leaves the user's data alone.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

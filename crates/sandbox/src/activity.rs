@@ -1,0 +1,389 @@
+//! The Office 365 Management Activity API under `/api/v1.0/{tenant}/activity/feed/` (A3–A9).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use url::form_urlencoded;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::feed::RETENTION;
+use crate::scenario::{ContentType, SubscriptionState};
+use crate::times::{content_time, now_ms, parse_window_time};
+use crate::token::{Audience, Bearer};
+
+const MAX_WINDOW: Duration = Duration::hours(24);
+
+/// A refused call, rendered as Microsoft's error body for this API.
+pub(crate) enum AfError {
+    /// A bad, expired or missing token: the service's ASP.NET default answer, as seen from
+    /// manage.office.com in the wild (`{"Message":…}` with `WWW-Authenticate: Bearer`).
+    Unauthorized,
+    Api {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+}
+
+pub(crate) fn af_error(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> AfError {
+    AfError::Api {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+impl IntoResponse for AfError {
+    fn into_response(self) -> Response {
+        match self {
+            AfError::Unauthorized => {
+                let body =
+                    Json(json!({"Message": "Authorization has been denied for this request."}));
+                let mut response = (StatusCode::UNAUTHORIZED, body).into_response();
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                response
+            }
+            AfError::Api {
+                status,
+                code,
+                message,
+            } => (
+                status,
+                Json(json!({"error": {"code": code, "message": message}})),
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// The query string as pairs; names match case-insensitively and empty values count as absent.
+pub(crate) struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub fn parse(raw: Option<&str>) -> Query {
+        Query(
+            form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The checks every operation makes, in order; answers the tenant's index.
+fn authorize(
+    app: &App,
+    headers: &HeaderMap,
+    url_tenant: &str,
+    query: &Query,
+) -> Result<usize, AfError> {
+    let grant = match app.tokens.bearer(headers) {
+        Bearer::Valid(grant) if grant.audience == Audience::Manage => grant,
+        _ => return Err(AfError::Unauthorized),
+    };
+    if Uuid::parse_str(url_tenant).is_err() {
+        return Err(af_error(
+            StatusCode::BAD_REQUEST,
+            "AF20013",
+            format!("The tenant ID passed in the URL ({url_tenant}) is not a valid GUID."),
+        ));
+    }
+    let token_tenant = &app.tenants[grant.tenant];
+    if !token_tenant.id.eq_ignore_ascii_case(url_tenant) {
+        return Err(af_error(
+            StatusCode::UNAUTHORIZED,
+            "AF20010",
+            format!(
+                "The tenant ID passed in the URL ({url_tenant}) does not match the tenant ID passed in the access \
+                 token ({}).",
+                token_tenant.id
+            ),
+        ));
+    }
+    if !grant.roles.iter().any(|r| r == "ActivityFeed.Read") {
+        return Err(af_error(
+            StatusCode::UNAUTHORIZED,
+            "AF10001",
+            format!(
+                "The permission set ({}) sent in the request does not include the expected permission \
+                 ActivityFeed.Read.",
+                grant.roles.join(",")
+            ),
+        ));
+    }
+    // Microsoft accepts calls without it (shared quota, A8); the sandbox refuses them so a
+    // client that forgets it is caught in tests.
+    if query.get("PublisherIdentifier").is_none() {
+        app.stats.missing_publisher_identifier();
+        return Err(af_error(
+            StatusCode::BAD_REQUEST,
+            "AF20001",
+            "Missing parameter: PublisherIdentifier.",
+        ));
+    }
+    if !token_tenant.live().audit_enabled {
+        // Guess: the status code; the message is the one reported for tenants without auditing (A1).
+        return Err(af_error(
+            StatusCode::BAD_REQUEST,
+            "AF20011",
+            format!(
+                "Microsoft.Office.Compliance.Audit.DataServiceException: Tenant {} does not exist.",
+                token_tenant.id
+            ),
+        ));
+    }
+    Ok(grant.tenant)
+}
+
+fn content_type(query: &Query) -> Result<ContentType, AfError> {
+    let text = query.get("contentType").ok_or_else(|| {
+        af_error(
+            StatusCode::BAD_REQUEST,
+            "AF20001",
+            "Missing parameter: contentType.",
+        )
+    })?;
+    ContentType::parse(text).ok_or_else(|| {
+        af_error(
+            StatusCode::BAD_REQUEST,
+            "AF20020",
+            "The specified content type is not valid.",
+        )
+    })
+}
+
+fn subscription_json(content_type: ContentType, state: SubscriptionState) -> Value {
+    let status = if state == SubscriptionState::Disabled {
+        "disabled"
+    } else {
+        "enabled"
+    };
+    json!({"contentType": content_type.as_str(), "status": status, "webhook": null})
+}
+
+fn disabled() -> AfError {
+    // Guess: which admin Microsoft names; the reference only says "a tenant admin" or "a service admin".
+    af_error(
+        StatusCode::BAD_REQUEST,
+        "AF20023",
+        "The subscription was disabled by a tenant admin.",
+    )
+}
+
+/// `POST subscriptions/start?contentType=…`. Webhooks are not simulated: any body is ignored.
+pub(crate) async fn start_subscription(
+    State(app): State<Arc<App>>,
+    Path(tenant): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, AfError> {
+    let query = Query::parse(raw.as_deref());
+    let t = authorize(&app, &headers, &tenant, &query)?;
+    let content_type = content_type(&query)?;
+    let mut live = app.tenants[t].live_mut();
+    let state = &mut live.subscriptions[content_type.index()];
+    // Guess: starting does not override a subscription an admin disabled.
+    if *state == SubscriptionState::Disabled {
+        return Err(disabled());
+    }
+    *state = SubscriptionState::Enabled;
+    app.stats.subscription_started();
+    Ok(Json(subscription_json(content_type, SubscriptionState::Enabled)).into_response())
+}
+
+/// `GET subscriptions/list`.
+pub(crate) async fn list_subscriptions(
+    State(app): State<Arc<App>>,
+    Path(tenant): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, AfError> {
+    let query = Query::parse(raw.as_deref());
+    let t = authorize(&app, &headers, &tenant, &query)?;
+    let live = app.tenants[t].live();
+    let list: Vec<Value> = ContentType::ALL
+        .into_iter()
+        .filter(|ct| live.subscriptions[ct.index()] != SubscriptionState::Absent)
+        .map(|ct| subscription_json(ct, live.subscriptions[ct.index()]))
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+/// `startTime`/`endTime`, checked against the rules of A4.
+fn window(query: &Query, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>), AfError> {
+    let window_rule = || {
+        af_error(
+            StatusCode::BAD_REQUEST,
+            "AF20030",
+            "Start time and end time must both be specified (or both omitted) and must be less than or equal to 24 \
+             hours apart, with the start time no more than 7 days in the past.",
+        )
+    };
+    let parse = |name: &str, text: &str| {
+        parse_window_time(text).ok_or_else(|| {
+            // Guess: Microsoft's answer to an unreadable time; AF20002 is its wrong-type code.
+            af_error(
+                StatusCode::BAD_REQUEST,
+                "AF20002",
+                format!("Invalid parameter type: {name}. Expected type: DateTime."),
+            )
+        })
+    };
+    match (query.get("startTime"), query.get("endTime")) {
+        // The reference page's reading of an omitted window (A4 notes the conflict).
+        (None, None) => Ok((now - MAX_WINDOW, now)),
+        (Some(start), Some(end)) => {
+            let (start, end) = (parse("startTime", start)?, parse("endTime", end)?);
+            if start >= end {
+                return Err(af_error(
+                    StatusCode::BAD_REQUEST,
+                    "AF20055",
+                    "Start time and end time must both be specified (or both omitted) and must be less than or equal \
+                     to 24 hours apart, with the start time prior to end time and start time no more than 7 days in \
+                     the past.",
+                ));
+            }
+            if end - start > MAX_WINDOW || start < now - RETENTION {
+                return Err(window_rule());
+            }
+            Ok((start, end))
+        }
+        _ => Err(window_rule()),
+    }
+}
+
+/// `GET subscriptions/content?contentType=…&startTime=…&endTime=…[&nextPage=…]`.
+pub(crate) async fn list_content(
+    State(app): State<Arc<App>>,
+    Path(tenant): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, AfError> {
+    let query = Query::parse(raw.as_deref());
+    let t = authorize(&app, &headers, &tenant, &query)?;
+    let content_type = content_type(&query)?;
+    let now = now_ms();
+    let window = window(&query, now)?;
+    match app.tenants[t].live().subscriptions[content_type.index()] {
+        SubscriptionState::Enabled => {}
+        SubscriptionState::Absent => {
+            return Err(af_error(
+                StatusCode::BAD_REQUEST,
+                "AF20022",
+                "No subscription found for the specified content type.",
+            ));
+        }
+        SubscriptionState::Disabled => return Err(disabled()),
+    }
+
+    let blobs = app.feed.listable(t, content_type, window, now);
+    let first = match query.get("nextPage") {
+        None => 0,
+        Some(token) => blobs
+            .iter()
+            .position(|b| b.page_token() == token)
+            .ok_or_else(|| {
+                af_error(
+                    StatusCode::BAD_REQUEST,
+                    "AF20031",
+                    format!("Invalid nextPage Input: {token}."),
+                )
+            })?,
+    };
+    let tenant_id = &app.tenants[t].id;
+    let page = &blobs[first..blobs.len().min(first + app.page_size)];
+    let items: Vec<Value> = page
+        .iter()
+        .map(|b| {
+            json!({
+                "contentType": b.content_type.as_str(),
+                "contentId": b.id,
+                "contentUri": format!("{}/api/v1.0/{tenant_id}/activity/feed/audit/{}", app.base_url, b.id),
+                "contentCreated": content_time(b.created),
+                "contentExpiration": content_time(b.expires()),
+            })
+        })
+        .collect();
+    let mut response = Json(items).into_response();
+    if let Some(next) = blobs.get(first + app.page_size) {
+        let mut params = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in query
+            .0
+            .iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("nextPage"))
+        {
+            params.append_pair(name, value);
+        }
+        params.append_pair("nextPage", &next.page_token());
+        let url = format!(
+            "{}/api/v1.0/{tenant_id}/activity/feed/subscriptions/content?{}",
+            app.base_url,
+            params.finish()
+        );
+        response.headers_mut().insert(
+            app.next_page_header.clone(),
+            HeaderValue::from_str(&url).expect("URL-encoded text is a valid header"),
+        );
+    }
+    Ok(response)
+}
+
+/// `GET audit/{contentId}`: the blob's records.
+pub(crate) async fn fetch_blob(
+    State(app): State<Arc<App>>,
+    Path((tenant, content_id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, AfError> {
+    let query = Query::parse(raw.as_deref());
+    let t = authorize(&app, &headers, &tenant, &query)?;
+    let now = now_ms();
+    let Some(blob) = app
+        .feed
+        .blob(&content_id)
+        .filter(|b| b.tenant == t && b.listable_at <= now)
+    else {
+        return Err(af_error(
+            StatusCode::NOT_FOUND,
+            "AF20050",
+            format!("The specified content ({content_id}) does not exist."),
+        ));
+    };
+    if blob.expired || blob.expires() <= now {
+        return Err(expired(&content_id));
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        app.feed.body(blob),
+    )
+        .into_response())
+}
+
+pub(crate) fn expired(content_id: &str) -> AfError {
+    af_error(
+        StatusCode::BAD_REQUEST,
+        "AF20051",
+        format!(
+            "Content requested with the key {content_id} has already expired. Content older than 7 days cannot be \
+             retrieved."
+        ),
+    )
+}

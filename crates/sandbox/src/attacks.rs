@@ -1,0 +1,308 @@
+//! Generators of Exchange admin audit records (RecordType 1) in the exact shape the
+//! Management Activity API serves them (see the real samples in the reference corpus),
+//! for planting attacks in scenarios and tests.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::ids;
+use crate::times::record_time;
+
+/// Exchange Online's first-party app id, which Exchange admin records carry as `AppId`.
+const EXCHANGE_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
+
+/// Who did what to whom, where and when: the parts of a record that vary between attacks.
+#[derive(Debug, Clone)]
+pub struct RecordCtx {
+    pub tenant_id: String,
+    /// The tenant's `*.onmicrosoft.com` domain (`OrganizationName`, and part of rule ObjectIds).
+    pub tenant_initial_domain: String,
+    /// The account that ran the cmdlet (`UserId`).
+    pub actor_upn: String,
+    /// The mailbox the cmdlet changed; equal to the actor for a user's own rules.
+    pub target_upn: String,
+    /// As real records show it, with a port: `203.0.113.7:51234` or `[2001:db8::7]:51234`.
+    pub client_ip: String,
+    pub creation_time: DateTime<Utc>,
+    pub record_id: Uuid,
+}
+
+/// The inbox-rule action that sends mail on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardKind {
+    ForwardTo,
+    ForwardAsAttachmentTo,
+    RedirectTo,
+}
+
+impl ForwardKind {
+    /// The cmdlet parameter name, which is also the record's `Parameters` name.
+    pub fn parameter(self) -> &'static str {
+        match self {
+            ForwardKind::ForwardTo => "ForwardTo",
+            ForwardKind::ForwardAsAttachmentTo => "ForwardAsAttachmentTo",
+            ForwardKind::RedirectTo => "RedirectTo",
+        }
+    }
+}
+
+/// `New-InboxRule` with no condition that forwards every message to `forward_to`.
+/// ObjectId: `<forest>/Microsoft Exchange Hosted Organizations/<initial domain>/<alias>\<rule>`.
+pub fn new_inbox_rule_forward(
+    ctx: &RecordCtx,
+    rule_name: &str,
+    forward_to: &[&str],
+    kind: ForwardKind,
+) -> Value {
+    let mut params = rule_header(ctx, "Name", rule_name);
+    params.push((kind.parameter(), recipients(forward_to)));
+    params.push(("StopProcessingRules", "True".into()));
+    admin_record(ctx, "New-InboxRule", rule_object_id(ctx, rule_name), params)
+}
+
+/// `New-InboxRule` with no condition that deletes and marks read every message, like the
+/// real rule named "." in the reference corpus.
+pub fn new_inbox_rule_delete_all(ctx: &RecordCtx, rule_name: &str) -> Value {
+    let mut params = rule_header(ctx, "Name", rule_name);
+    params.extend([
+        ("DeleteMessage", "True".to_string()),
+        ("MarkAsRead", "True".to_string()),
+        ("StopProcessingRules", "True".to_string()),
+    ]);
+    admin_record(ctx, "New-InboxRule", rule_object_id(ctx, rule_name), params)
+}
+
+/// `Set-InboxRule` adding a forwarding action to an existing rule. Like real Set-InboxRule
+/// records it carries only the changed parameters; ObjectId is `<mailbox GUID>\<rule id>`.
+pub fn set_inbox_rule_forward(
+    ctx: &RecordCtx,
+    rule_identity: &str,
+    forward_to: &[&str],
+    kind: ForwardKind,
+) -> Value {
+    let mut params = rule_header(ctx, "Identity", rule_identity);
+    params.push((kind.parameter(), recipients(forward_to)));
+    let rule_id = ids::seed(&[
+        b"rule",
+        ctx.target_upn.to_ascii_lowercase().as_bytes(),
+        rule_identity.as_bytes(),
+    ]);
+    let object_id = format!(
+        "{}\\{rule_id}",
+        ids::mailbox_guid(&ctx.tenant_id, &ctx.target_upn)
+    );
+    admin_record(ctx, "Set-InboxRule", object_id, params)
+}
+
+/// `Set-Mailbox` on the target (`Identity` = target UPN) setting mailbox forwarding.
+/// `forwarding_smtp` is copied verbatim, so pass `"smtp:x@example.net"` or a bare address.
+pub fn set_mailbox_forwarding(
+    ctx: &RecordCtx,
+    forwarding_smtp: Option<&str>,
+    forwarding_address: Option<&str>,
+    deliver_to_mailbox_and_forward: bool,
+) -> Value {
+    let mut params = vec![("Identity", ctx.target_upn.clone())];
+    if let Some(smtp) = forwarding_smtp {
+        params.push(("ForwardingSmtpAddress", smtp.to_string()));
+    }
+    if let Some(address) = forwarding_address {
+        params.push(("ForwardingAddress", address.to_string()));
+    }
+    params.push((
+        "DeliverToMailboxAndForward",
+        title_bool(deliver_to_mailbox_and_forward),
+    ));
+    let object_id = ids::mailbox_guid(&ctx.tenant_id, &ctx.target_upn).to_string();
+    admin_record(ctx, "Set-Mailbox", object_id, params)
+}
+
+/// The parameters every inbox-rule record starts with, plus `Mailbox` when an admin
+/// acts on someone else's mailbox (`New-InboxRule -Mailbox`).
+pub(crate) fn rule_header(
+    ctx: &RecordCtx,
+    name_param: &'static str,
+    name: &str,
+) -> Vec<(&'static str, String)> {
+    let mut params = vec![
+        ("AlwaysDeleteOutlookRulesBlob", "False".to_string()),
+        ("Force", "False".to_string()),
+        (name_param, name.to_string()),
+    ];
+    if !ctx.actor_upn.eq_ignore_ascii_case(&ctx.target_upn) {
+        params.push(("Mailbox", ctx.target_upn.clone()));
+    }
+    params
+}
+
+pub(crate) fn rule_object_id(ctx: &RecordCtx, rule_name: &str) -> String {
+    format!(
+        "{}/Microsoft Exchange Hosted Organizations/{}/{}\\{rule_name}",
+        ids::forest(&[ctx.tenant_id.as_bytes()]),
+        ctx.tenant_initial_domain,
+        ids::alias(&ctx.target_upn),
+    )
+}
+
+/// Several recipients in one parameter value: guessed `;`-separated, as PowerShell
+/// renders a multi-valued parameter in the audit log.
+fn recipients(addresses: &[&str]) -> String {
+    addresses.join(";")
+}
+
+pub(crate) fn title_bool(value: bool) -> String {
+    if value { "True" } else { "False" }.to_string()
+}
+
+/// An Exchange admin (cmdlet) record with the fields real ones carry.
+pub(crate) fn admin_record(
+    ctx: &RecordCtx,
+    operation: &str,
+    object_id: String,
+    parameters: Vec<(&str, String)>,
+) -> Value {
+    let id = ctx.record_id.as_bytes().as_slice();
+    let own_mailbox = ctx.actor_upn.eq_ignore_ascii_case(&ctx.target_upn);
+    // Outlook on the web logs the OWA pool; admin tooling (EXO V3, REST) the admin API pool.
+    let app_pool = if own_mailbox {
+        "MSExchangeOWAAppPool"
+    } else {
+        "MSExchangeAdminApiNetCore"
+    };
+    let parameters: Vec<Value> = parameters
+        .into_iter()
+        .map(|(name, value)| json!({"Name": name, "Value": value}))
+        .collect();
+    json!({
+        "AppAccessContext": {
+            "IssuedAtTime": record_time(ctx.creation_time - Duration::minutes(12)),
+            "UniqueTokenId": ids::hex(&[b"token", id], 22),
+        },
+        "CreationTime": record_time(ctx.creation_time),
+        "Id": ctx.record_id.to_string(),
+        "Operation": operation,
+        "OrganizationId": ctx.tenant_id,
+        "RecordType": 1,
+        "ResultStatus": "True",
+        "UserKey": ids::puid(&ctx.tenant_id, &ctx.actor_upn),
+        "UserType": 2,
+        "Version": 1,
+        "Workload": "Exchange",
+        "ClientIP": ctx.client_ip,
+        "ObjectId": object_id,
+        "UserId": ctx.actor_upn,
+        "AppId": EXCHANGE_APP_ID,
+        "AppPoolName": app_pool,
+        "ClientAppId": "",
+        "ExternalAccess": false,
+        "OrganizationName": ctx.tenant_initial_domain,
+        "OriginatingServer": format!("{} (15.20.8857.021)", ids::server(&[b"origin", id])),
+        "Parameters": parameters,
+        "RequestId": ids::guid(&[b"request", id]).to_string(),
+        "SessionId": ids::guid(&[b"session", ctx.actor_upn.as_bytes(), ctx.tenant_id.as_bytes()]).to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn ctx(actor: &str, target: &str) -> RecordCtx {
+        RecordCtx {
+            tenant_id: "6f1c2a3b-1111-4222-8333-944455556666".into(),
+            tenant_initial_domain: "contoso.onmicrosoft.com".into(),
+            actor_upn: actor.into(),
+            target_upn: target.into(),
+            client_ip: "203.0.113.7:51234".into(),
+            creation_time: Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 5).unwrap(),
+            record_id: Uuid::parse_str("3afb17e9-3e04-4b8c-3bc4-08dc25d38dd4").unwrap(),
+        }
+    }
+
+    fn params(record: &Value) -> Vec<(String, String)> {
+        record["Parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["Name"].as_str().unwrap().into(),
+                    p["Value"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn forward_rule_matches_the_real_shape() {
+        let r = new_inbox_rule_forward(
+            &ctx("adele@contoso.com", "adele@contoso.com"),
+            "sync",
+            &["a@evil.example", "b@evil.example"],
+            ForwardKind::ForwardTo,
+        );
+        assert_eq!(r["RecordType"], 1);
+        assert_eq!(r["Workload"], "Exchange");
+        assert_eq!(r["ResultStatus"], "True");
+        assert_eq!(r["Operation"], "New-InboxRule");
+        assert_eq!(r["CreationTime"], "2026-11-27T10:00:05");
+        assert_eq!(r["Id"], "3afb17e9-3e04-4b8c-3bc4-08dc25d38dd4");
+        assert_eq!(r["UserId"], "adele@contoso.com");
+        let object_id = r["ObjectId"].as_str().unwrap();
+        assert!(
+            object_id.ends_with(
+                "/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/adele\\sync"
+            ),
+            "{object_id}"
+        );
+        let p = params(&r);
+        assert_eq!(
+            &p[..3],
+            &[
+                ("AlwaysDeleteOutlookRulesBlob".into(), "False".into()),
+                ("Force".into(), "False".into()),
+                ("Name".into(), "sync".into())
+            ]
+        );
+        assert!(p.contains(&("ForwardTo".into(), "a@evil.example;b@evil.example".into())));
+        assert!(!p.iter().any(|(n, _)| n == "Mailbox"));
+    }
+
+    #[test]
+    fn admin_acting_on_another_mailbox_names_it() {
+        let c = ctx("admin@contoso.com", "megan@contoso.com");
+        let r = new_inbox_rule_delete_all(&c, ".");
+        let p = params(&r);
+        assert!(p.contains(&("Mailbox".into(), "megan@contoso.com".into())));
+        for action in ["DeleteMessage", "MarkAsRead", "StopProcessingRules"] {
+            assert!(p.contains(&(action.into(), "True".into())), "{action}");
+        }
+        let r = set_inbox_rule_forward(
+            &c,
+            "Team sync",
+            &["x@evil.example"],
+            ForwardKind::RedirectTo,
+        );
+        let p = params(&r);
+        assert_eq!(r["Operation"], "Set-InboxRule");
+        assert!(p.contains(&("Identity".into(), "Team sync".into())));
+        assert!(p.contains(&("RedirectTo".into(), "x@evil.example".into())));
+        assert!(r["ObjectId"].as_str().unwrap().contains('\\'));
+    }
+
+    #[test]
+    fn mailbox_forwarding_keeps_the_value_verbatim() {
+        let c = ctx("megan@contoso.com", "megan@contoso.com");
+        let r = set_mailbox_forwarding(&c, Some("smtp:x@evil.example"), None, false);
+        assert_eq!(
+            params(&r),
+            vec![
+                ("Identity".to_string(), "megan@contoso.com".to_string()),
+                ("ForwardingSmtpAddress".into(), "smtp:x@evil.example".into()),
+                ("DeliverToMailboxAndForward".into(), "False".into()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! Endpoints for tests, not Microsoft's: counters, and changing a tenant while running.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::app::App;
+use crate::scenario::{ContentType, Endpoint, FaultKind, SubscriptionState};
+
+/// Request, fault and action counters since start.
+#[derive(Default)]
+pub(crate) struct Stats {
+    token: AtomicU64,
+    subscriptions: AtomicU64,
+    content: AtomicU64,
+    blob: AtomicU64,
+    domains: AtomicU64,
+    throttle: AtomicU64,
+    server_error: AtomicU64,
+    truncated_body: AtomicU64,
+    cut_connection: AtomicU64,
+    slow: AtomicU64,
+    expired: AtomicU64,
+    missing_publisher_identifier: AtomicU64,
+    tokens_issued: AtomicU64,
+    subscriptions_started: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+fn read(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+impl Stats {
+    pub fn request(&self, endpoint: Endpoint) {
+        match endpoint {
+            Endpoint::Token => bump(&self.token),
+            Endpoint::Subscriptions => bump(&self.subscriptions),
+            Endpoint::Content => bump(&self.content),
+            Endpoint::Blob => bump(&self.blob),
+            Endpoint::Domains => bump(&self.domains),
+            Endpoint::Any => unreachable!("requests are always to one endpoint"),
+        }
+    }
+
+    pub fn fault(&self, fault: FaultKind) {
+        bump(match fault {
+            FaultKind::Throttle | FaultKind::ThrottleAf429 => &self.throttle,
+            FaultKind::ServerError => &self.server_error,
+            FaultKind::TruncatedBody => &self.truncated_body,
+            FaultKind::CutConnection => &self.cut_connection,
+            FaultKind::Slow => &self.slow,
+            FaultKind::Expired => &self.expired,
+        });
+    }
+
+    pub fn missing_publisher_identifier(&self) {
+        bump(&self.missing_publisher_identifier);
+    }
+
+    pub fn tokens_issued(&self) {
+        bump(&self.tokens_issued);
+    }
+
+    pub fn subscription_started(&self) {
+        bump(&self.subscriptions_started);
+    }
+
+    fn snapshot(&self) -> Value {
+        json!({
+            "requests": {
+                "token": read(&self.token),
+                "subscriptions": read(&self.subscriptions),
+                "content": read(&self.content),
+                "blob": read(&self.blob),
+                "domains": read(&self.domains),
+            },
+            "faults": {
+                "throttle": read(&self.throttle),
+                "server_error": read(&self.server_error),
+                "truncated_body": read(&self.truncated_body),
+                "cut_connection": read(&self.cut_connection),
+                "slow": read(&self.slow),
+                "expired": read(&self.expired),
+            },
+            "missing_publisher_identifier": read(&self.missing_publisher_identifier),
+            "tokens_issued": read(&self.tokens_issued),
+            "subscriptions_started": read(&self.subscriptions_started),
+        })
+    }
+}
+
+/// `GET /_sandbox/stats`.
+pub(crate) async fn stats(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(app.stats.snapshot())
+}
+
+/// Fields of a tenant a test may change; `subscription` applies to every content type.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TenantUpdate {
+    client_secret: Option<String>,
+    audit_enabled: Option<bool>,
+    subscription: Option<SubscriptionState>,
+    consented: Option<bool>,
+    roles: Option<Vec<String>>,
+}
+
+/// `POST /_sandbox/tenants/{tenant_id}`: answers the tenant's resulting state.
+pub(crate) async fn update_tenant(
+    State(app): State<Arc<App>>,
+    Path(tenant_id): Path<String>,
+    Json(update): Json<TenantUpdate>,
+) -> Response {
+    let Some(t) = app.tenant_by_id(&tenant_id) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no tenant {tenant_id}")})),
+        )
+            .into_response();
+    };
+    let entry = &app.tenants[t];
+    let mut live = entry.live_mut();
+    if let Some(secret) = update.client_secret {
+        live.client_secret = secret;
+    }
+    if let Some(enabled) = update.audit_enabled {
+        live.audit_enabled = enabled;
+    }
+    if let Some(state) = update.subscription {
+        live.subscriptions = [state; ContentType::ALL.len()];
+    }
+    if let Some(consented) = update.consented {
+        live.consented = consented;
+    }
+    if let Some(roles) = update.roles {
+        live.roles = roles;
+    }
+    let subscriptions: Map<String, Value> = ContentType::ALL
+        .into_iter()
+        .map(|ct| {
+            (
+                ct.as_str().to_string(),
+                json!(live.subscriptions[ct.index()]),
+            )
+        })
+        .collect();
+    Json(json!({
+        "tenant_id": entry.id,
+        "audit_enabled": live.audit_enabled,
+        "consented": live.consented,
+        "roles": live.roles,
+        "subscriptions": subscriptions,
+    }))
+    .into_response()
+}

@@ -1,0 +1,266 @@
+//! Per-request faults, played by a middleware in front of each Microsoft endpoint.
+//!
+//! Scripted faults come first (the first N matching requests); then each random fault
+//! that can happen on the endpoint is drawn in turn from a seeded RNG, first hit wins.
+//! Faults change only the answer to the request they hit, never the feed itself.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes, to_bytes};
+use axum::extract::{RawPathParams, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::activity::{self, Query, af_error};
+use crate::app::App;
+use crate::graph::graph_error;
+use crate::scenario::{Endpoint, FaultKind, Faults, ScriptedFault};
+use crate::token::{Bearer, entra_error};
+
+/// Keeps the per-request stream apart from the build-time one seeded with the same number.
+const REQUEST_STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// How long a cut response stalls after its first half, so the status and headers reach the client.
+const CUT_PAUSE: Duration = Duration::from_millis(50);
+
+pub(crate) struct FaultInjector {
+    config: Faults,
+    rng: Mutex<StdRng>,
+    script: Mutex<Vec<(ScriptedFault, u32)>>,
+    throttles: AtomicU64,
+    server_errors: AtomicU64,
+}
+
+impl FaultInjector {
+    pub fn new(config: &Faults) -> FaultInjector {
+        FaultInjector {
+            rng: Mutex::new(StdRng::seed_from_u64(config.seed ^ REQUEST_STREAM)),
+            script: Mutex::new(config.script.iter().map(|s| (s.clone(), s.count)).collect()),
+            throttles: AtomicU64::new(0),
+            server_errors: AtomicU64::new(0),
+            config: config.clone(),
+        }
+    }
+
+    fn pick(&self, endpoint: Endpoint, tenant: Option<&str>) -> Option<Pick> {
+        let mut script = self.script.lock().unwrap_or_else(PoisonError::into_inner);
+        let scripted = script.iter_mut().find(|(entry, remaining)| {
+            *remaining > 0
+                && (entry.endpoint == endpoint || entry.endpoint == Endpoint::Any)
+                && entry.fault.applies_to(endpoint)
+                && entry
+                    .tenant_id
+                    .as_deref()
+                    .is_none_or(|want| tenant.is_some_and(|t| t.eq_ignore_ascii_case(want)))
+        });
+        if let Some((entry, remaining)) = scripted {
+            *remaining -= 1;
+            return Some(Pick {
+                fault: entry.fault,
+                scripted: true,
+            });
+        }
+        drop(script);
+        let c = &self.config;
+        let microsoft_api = endpoint != Endpoint::Token;
+        let listing_or_blob = matches!(endpoint, Endpoint::Content | Endpoint::Blob);
+        let candidates = [
+            (FaultKind::Throttle, c.throttle, microsoft_api),
+            (FaultKind::ServerError, c.server_error, microsoft_api),
+            (FaultKind::TruncatedBody, c.truncated_body, listing_or_blob),
+            (FaultKind::CutConnection, c.cut_connection, microsoft_api),
+            (FaultKind::Slow, c.slow, true),
+        ];
+        let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
+        candidates
+            .into_iter()
+            .find(|&(_, p, applies)| applies && p > 0.0 && rng.random_bool(p))
+            .map(|(fault, _, _)| Pick {
+                fault,
+                scripted: false,
+            })
+    }
+
+    /// Random throttles alternate 429 and 403 (Microsoft's own example shows AF429 on a 403).
+    fn throttle_status(&self, pick: Pick) -> StatusCode {
+        match (pick.fault, pick.scripted) {
+            (FaultKind::ThrottleAf429, _) => StatusCode::FORBIDDEN,
+            (_, true) => StatusCode::TOO_MANY_REQUESTS,
+            _ if self
+                .throttles
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(2) =>
+            {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            _ => StatusCode::FORBIDDEN,
+        }
+    }
+
+    fn server_error_status(&self) -> StatusCode {
+        if self
+            .server_errors
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(2)
+        {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pick {
+    fault: FaultKind,
+    scripted: bool,
+}
+
+/// The middleware: counts the request, then plays at most one fault on it.
+pub(crate) async fn inject(
+    State((app, endpoint)): State<(Arc<App>, Endpoint)>,
+    path: RawPathParams,
+    request: Request,
+    next: Next,
+) -> Response {
+    app.stats.request(endpoint);
+    let path_param = |name: &str| {
+        path.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.to_string())
+    };
+    let tenant = match endpoint {
+        Endpoint::Token => path_param("tenant").and_then(|t| app.tenant_by_name(&t)),
+        Endpoint::Domains => match app.tokens.bearer(request.headers()) {
+            Bearer::Valid(grant) => Some(grant.tenant),
+            _ => None,
+        },
+        _ => path_param("tenant").and_then(|t| app.tenant_by_id(&t)),
+    };
+    let Some(pick) = app
+        .faults
+        .pick(endpoint, tenant.map(|t| app.tenants[t].id.as_str()))
+    else {
+        return next.run(request).await;
+    };
+    app.stats.fault(pick.fault);
+    match pick.fault {
+        FaultKind::Throttle | FaultKind::ThrottleAf429 => throttled(&app, endpoint, pick, &request),
+        FaultKind::ServerError => server_error(&app, endpoint),
+        FaultKind::Expired => {
+            activity::expired(&path_param("content_id").unwrap_or_default()).into_response()
+        }
+        FaultKind::Slow => {
+            tokio::time::sleep(Duration::from_millis(app.faults.config.slow_ms)).await;
+            next.run(request).await
+        }
+        FaultKind::TruncatedBody => truncate(next.run(request).await).await,
+        FaultKind::CutConnection => cut(next.run(request).await).await,
+    }
+}
+
+/// Each service's own throttling answer, with `Retry-After`.
+fn throttled(app: &App, endpoint: Endpoint, pick: Pick, request: &Request) -> Response {
+    let mut response = match endpoint {
+        // Guess: Entra's throttling answer (its tenant-throttling code).
+        Endpoint::Token => entra_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            90055,
+            "The request has been throttled. There are too many incoming requests.",
+        )
+        .into_response(),
+        Endpoint::Domains => graph_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "Too many requests. Please retry after the time in the Retry-After header.",
+        ),
+        _ => {
+            let query = Query::parse(request.uri().query());
+            let publisher = query
+                .get("PublisherIdentifier")
+                .unwrap_or("00000000-0000-0000-0000-000000000000");
+            let message = format!(
+                "Too many requests. Method={}, PublisherId={publisher}",
+                request.method()
+            );
+            af_error(app.faults.throttle_status(pick), "AF429", message).into_response()
+        }
+    };
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(app.faults.config.retry_after_s),
+    );
+    response
+}
+
+/// Each service's own 500 or 503 answer, without `Retry-After`.
+fn server_error(app: &App, endpoint: Endpoint) -> Response {
+    let status = app.faults.server_error_status();
+    match endpoint {
+        // Guess: Entra's transient-failure answer.
+        Endpoint::Token => entra_error(
+            status,
+            "temporarily_unavailable",
+            90033,
+            "A transient error has occurred. Please try again.",
+        )
+        .into_response(),
+        Endpoint::Domains if status == StatusCode::INTERNAL_SERVER_ERROR => graph_error(
+            status,
+            "generalException",
+            "General exception while processing.",
+        ),
+        Endpoint::Domains => graph_error(status, "serviceNotAvailable", "Service unavailable."),
+        _ => af_error(
+            status,
+            "AF50000",
+            "An internal server error occurred. Retry the request.",
+        )
+        .into_response(),
+    }
+}
+
+/// The same status and headers with half the body, and a Content-Length that matches it.
+async fn truncate(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = whole(body).await;
+    let half = bytes.slice(..bytes.len() / 2);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(half.len()));
+    Response::from_parts(parts, Body::from(half))
+}
+
+/// Promises the whole body, sends half, then fails the stream so hyper aborts the connection.
+async fn cut(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = whole(body).await;
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let half = bytes.slice(..bytes.len() / 2);
+    let failure = futures::stream::once(async {
+        tokio::time::sleep(CUT_PAUSE).await;
+        Err(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            "sandbox fault: connection cut",
+        ))
+    });
+    let stream = futures::stream::iter([Ok::<Bytes, io::Error>(half)]).chain(failure);
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// Handlers answer from memory, so reading their body cannot fail or be unbounded.
+async fn whole(body: Body) -> Bytes {
+    to_bytes(body, usize::MAX)
+        .await
+        .expect("in-memory response bodies are readable")
+}

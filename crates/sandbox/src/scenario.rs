@@ -1,0 +1,479 @@
+//! The scenario file: tenants, planted audit records, background noise and faults.
+
+use std::collections::HashSet;
+
+use axum::http::HeaderName;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::certs;
+
+/// Everything the sandbox serves, read from a JSON scenario file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub tenants: Vec<Tenant>,
+    #[serde(default)]
+    pub records: Vec<PlantedRecord>,
+    #[serde(default)]
+    pub noise: Noise,
+    /// Blobs per page of `subscriptions/content`.
+    #[serde(default = "default_page_size")]
+    pub page_size: usize,
+    /// Set each planted record's `CreationTime` to its release time.
+    #[serde(default)]
+    pub rebase_times: bool,
+    #[serde(default)]
+    pub faults: Faults,
+    #[serde(default = "default_records_per_blob")]
+    pub records_per_blob: usize,
+    #[serde(default = "default_token_lifetime_s")]
+    pub token_lifetime_s: u64,
+    /// Name of the pagination header; Microsoft's pages disagree (A5).
+    #[serde(default = "default_next_page_header")]
+    pub next_page_header: String,
+}
+
+/// One customer tenant with its app registration as seen from that tenant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    pub tenant_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: String,
+    #[serde(default = "yes")]
+    pub audit_enabled: bool,
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// PEM `CERTIFICATE`s registered on the app, for client-assertion sign-in.
+    #[serde(default)]
+    pub certificates: Vec<String>,
+    #[serde(default)]
+    pub subscription: SubscriptionState,
+    /// Whether the tenant's admin consented to the app.
+    #[serde(default = "yes")]
+    pub consented: bool,
+    /// App roles granted by consent, copied into every token issued.
+    #[serde(default = "default_roles")]
+    pub roles: Vec<String>,
+}
+
+/// A mailbox user; noise records are about these people.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub upn: String,
+    pub display_name: String,
+}
+
+/// A raw audit record served verbatim in the feed of `tenant_id`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlantedRecord {
+    pub tenant_id: String,
+    pub content_type: ContentType,
+    /// Seconds after sandbox start when the record's blob is created (may be negative).
+    #[serde(default)]
+    pub release_after_s: i64,
+    pub record: Value,
+    /// The blob is listed but fetching it answers AF20051.
+    #[serde(default)]
+    pub expired: bool,
+}
+
+/// Background Exchange traffic per tenant, generated from `seed`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Noise {
+    #[serde(default)]
+    pub records_per_tenant: usize,
+    #[serde(default)]
+    pub seed: u64,
+    /// Noise blobs are created over `[start - spread_s, start]`.
+    #[serde(default = "default_spread_s")]
+    pub spread_s: u64,
+}
+
+/// Fault probabilities (per request unless noted) and scripted faults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    #[serde(default)]
+    pub throttle: f64,
+    #[serde(default)]
+    pub server_error: f64,
+    #[serde(default)]
+    pub truncated_body: f64,
+    #[serde(default)]
+    pub cut_connection: f64,
+    #[serde(default)]
+    pub slow: f64,
+    /// Per record, at build time: the record also appears in a later blob.
+    #[serde(default)]
+    pub duplicate_records: f64,
+    /// Per blob, at build time: listable only `late_delay_s` after its contentCreated.
+    #[serde(default)]
+    pub late_blobs: f64,
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default = "default_retry_after_s")]
+    pub retry_after_s: u64,
+    #[serde(default = "default_slow_ms")]
+    pub slow_ms: u64,
+    #[serde(default = "default_late_delay_s")]
+    pub late_delay_s: u64,
+    #[serde(default)]
+    pub script: Vec<ScriptedFault>,
+}
+
+/// The first `count` requests matching `endpoint` (and `tenant_id` if given) get `fault`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedFault {
+    pub endpoint: Endpoint,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    pub fault: FaultKind,
+    pub count: u32,
+}
+
+/// The Management Activity API's content types (A7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ContentType {
+    #[serde(rename = "Audit.AzureActiveDirectory")]
+    AzureActiveDirectory,
+    #[serde(rename = "Audit.Exchange")]
+    Exchange,
+    #[serde(rename = "Audit.SharePoint")]
+    SharePoint,
+    #[serde(rename = "Audit.General")]
+    General,
+    #[serde(rename = "DLP.All")]
+    Dlp,
+}
+
+impl ContentType {
+    pub const ALL: [ContentType; 5] = [
+        ContentType::AzureActiveDirectory,
+        ContentType::Exchange,
+        ContentType::SharePoint,
+        ContentType::General,
+        ContentType::Dlp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentType::AzureActiveDirectory => "Audit.AzureActiveDirectory",
+            ContentType::Exchange => "Audit.Exchange",
+            ContentType::SharePoint => "Audit.SharePoint",
+            ContentType::General => "Audit.General",
+            ContentType::Dlp => "DLP.All",
+        }
+    }
+
+    /// Case-insensitive, as Microsoft's query parameters are.
+    pub fn parse(text: &str) -> Option<ContentType> {
+        ContentType::ALL
+            .into_iter()
+            .find(|ct| ct.as_str().eq_ignore_ascii_case(text))
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A tenant's feed subscription, the same for every content type at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionState {
+    #[default]
+    Enabled,
+    Absent,
+    Disabled,
+}
+
+/// Which endpoint a scripted fault targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    Token,
+    Subscriptions,
+    Content,
+    Blob,
+    Domains,
+    Any,
+}
+
+/// A fault a script can play; see each variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// HTTP 429 with an AF429 body (Graph: TooManyRequests).
+    Throttle,
+    /// HTTP 403 with an AF429 body, as in Microsoft's own example.
+    ThrottleAf429,
+    ServerError,
+    TruncatedBody,
+    CutConnection,
+    Slow,
+    /// A blob GET answers AF20051.
+    Expired,
+}
+
+impl FaultKind {
+    /// Whether this fault can be played on a request to `endpoint` (never `Any`).
+    pub(crate) fn applies_to(self, endpoint: Endpoint) -> bool {
+        match self {
+            FaultKind::Throttle
+            | FaultKind::ThrottleAf429
+            | FaultKind::ServerError
+            | FaultKind::Slow => true,
+            FaultKind::TruncatedBody | FaultKind::CutConnection => endpoint != Endpoint::Token,
+            FaultKind::Expired => matches!(endpoint, Endpoint::Blob | Endpoint::Any),
+        }
+    }
+}
+
+/// A scenario that cannot be used, naming the offending field.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("scenario field `{path}`: {message}")]
+    Parse { path: String, message: String },
+    #[error("scenario field `{field}`: {message}")]
+    Invalid { field: String, message: String },
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+    ScenarioError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+impl Scenario {
+    /// Parses and validates a scenario file's text.
+    pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let scenario: Scenario =
+            serde_path_to_error::deserialize(&mut de).map_err(|err| ScenarioError::Parse {
+                path: err.path().to_string(),
+                message: err.into_inner().to_string(),
+            })?;
+        de.end().map_err(|err| ScenarioError::Parse {
+            path: ".".into(),
+            message: err.to_string(),
+        })?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// Checks what serde cannot: identifiers, references between fields, ranges.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        let mut ids = HashSet::new();
+        for (i, tenant) in self.tenants.iter().enumerate() {
+            let at = |field: &str| format!("tenants[{i}].{field}");
+            if Uuid::parse_str(&tenant.tenant_id).is_err() {
+                return Err(invalid(
+                    at("tenant_id"),
+                    format!("`{}` is not a GUID", tenant.tenant_id),
+                ));
+            }
+            if !ids.insert(tenant.tenant_id.to_ascii_lowercase()) {
+                return Err(invalid(
+                    at("tenant_id"),
+                    format!("`{}` is listed twice", tenant.tenant_id),
+                ));
+            }
+            if Uuid::parse_str(&tenant.client_id).is_err() {
+                return Err(invalid(
+                    at("client_id"),
+                    format!("`{}` is not a GUID", tenant.client_id),
+                ));
+            }
+            if tenant.domains.is_empty() {
+                return Err(invalid(at("domains"), "needs at least one domain"));
+            }
+            if let Some(j) = tenant
+                .domains
+                .iter()
+                .position(|d| d.is_empty() || d.contains(['@', '/', ' ']))
+            {
+                return Err(invalid(
+                    at(&format!("domains[{j}]")),
+                    "is not a domain name",
+                ));
+            }
+            if let Some(j) = tenant.users.iter().position(|u| !u.upn.contains('@')) {
+                return Err(invalid(
+                    at(&format!("users[{j}].upn")),
+                    "is not a user principal name",
+                ));
+            }
+            for (j, pem) in tenant.certificates.iter().enumerate() {
+                certs::RegisteredCert::from_pem(pem)
+                    .map_err(|msg| invalid(at(&format!("certificates[{j}]")), msg))?;
+            }
+        }
+        for (i, record) in self.records.iter().enumerate() {
+            if !ids.contains(&record.tenant_id.to_ascii_lowercase()) {
+                return Err(invalid(
+                    format!("records[{i}].tenant_id"),
+                    format!("no tenant `{}`", record.tenant_id),
+                ));
+            }
+            if !record.record.is_object() {
+                return Err(invalid(
+                    format!("records[{i}].record"),
+                    "must be a JSON object",
+                ));
+            }
+        }
+        for (field, value) in [
+            ("page_size", self.page_size),
+            ("records_per_blob", self.records_per_blob),
+        ] {
+            if value == 0 {
+                return Err(invalid(field, "must be at least 1"));
+            }
+        }
+        if self.token_lifetime_s == 0 {
+            return Err(invalid("token_lifetime_s", "must be at least 1"));
+        }
+        if HeaderName::from_bytes(self.next_page_header.as_bytes()).is_err() {
+            return Err(invalid("next_page_header", "is not an HTTP header name"));
+        }
+        self.faults.validate(&ids)
+    }
+}
+
+impl Faults {
+    fn validate(&self, tenant_ids: &HashSet<String>) -> Result<(), ScenarioError> {
+        let probabilities = [
+            ("throttle", self.throttle),
+            ("server_error", self.server_error),
+            ("truncated_body", self.truncated_body),
+            ("cut_connection", self.cut_connection),
+            ("slow", self.slow),
+            ("duplicate_records", self.duplicate_records),
+            ("late_blobs", self.late_blobs),
+        ];
+        for (name, p) in probabilities {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(invalid(
+                    format!("faults.{name}"),
+                    "must be a probability between 0 and 1",
+                ));
+            }
+        }
+        for (i, entry) in self.script.iter().enumerate() {
+            if let Some(tenant) = &entry.tenant_id
+                && !tenant_ids.contains(&tenant.to_ascii_lowercase())
+            {
+                return Err(invalid(
+                    format!("faults.script[{i}].tenant_id"),
+                    format!("no tenant `{tenant}`"),
+                ));
+            }
+            if !entry.fault.applies_to(entry.endpoint) {
+                return Err(invalid(
+                    format!("faults.script[{i}].fault"),
+                    format!(
+                        "{:?} cannot happen on the {:?} endpoint",
+                        entry.fault, entry.endpoint
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Tenant {
+    /// The `*.onmicrosoft.com` domain, which Exchange records name as the organization.
+    pub fn initial_domain(&self) -> &str {
+        self.domains
+            .iter()
+            .find(|d| is_initial(d))
+            .or(self.domains.first())
+            .map_or("", String::as_str)
+    }
+
+    /// The default domain: the first vanity domain, else the initial one.
+    pub fn primary_domain(&self) -> &str {
+        self.domains
+            .iter()
+            .find(|d| !is_initial(d))
+            .or(self.domains.first())
+            .map_or("", String::as_str)
+    }
+}
+
+pub(crate) fn is_initial(domain: &str) -> bool {
+    domain.to_ascii_lowercase().ends_with(".onmicrosoft.com")
+}
+
+impl Default for Noise {
+    fn default() -> Self {
+        Noise {
+            records_per_tenant: 0,
+            seed: 0,
+            spread_s: default_spread_s(),
+        }
+    }
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            throttle: 0.0,
+            server_error: 0.0,
+            truncated_body: 0.0,
+            cut_connection: 0.0,
+            slow: 0.0,
+            duplicate_records: 0.0,
+            late_blobs: 0.0,
+            seed: 0,
+            retry_after_s: default_retry_after_s(),
+            slow_ms: default_slow_ms(),
+            late_delay_s: default_late_delay_s(),
+            script: Vec::new(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_page_size() -> usize {
+    100
+}
+fn default_records_per_blob() -> usize {
+    100
+}
+fn default_token_lifetime_s() -> u64 {
+    3599
+}
+fn default_next_page_header() -> String {
+    "NextPageUri".into()
+}
+fn default_spread_s() -> u64 {
+    21600
+}
+fn default_retry_after_s() -> u64 {
+    1
+}
+fn default_slow_ms() -> u64 {
+    1500
+}
+fn default_late_delay_s() -> u64 {
+    4
+}
+pub(crate) fn default_roles() -> Vec<String> {
+    vec!["ActivityFeed.Read".into(), "Domain.Read.All".into()]
+}

@@ -1,0 +1,129 @@
+//! The listener and its routes: one loopback server stands in for every Microsoft host.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{MethodRouter, get, post};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::activity::{self, AfError, af_error};
+use crate::app::App;
+use crate::scenario::{Endpoint, Scenario};
+use crate::times::now_ms;
+use crate::{control, faults, graph, token};
+
+/// How long `shutdown` lets in-flight requests (a slow fault, say) finish.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// A sandbox serving in a background task.
+pub struct RunningSandbox {
+    base_url: String,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningSandbox {
+    /// E.g. `http://127.0.0.1:41234`, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Stops accepting, lets requests in flight finish for a few seconds, then stops.
+    pub async fn shutdown(self) {
+        // The receiver is gone only if the server already stopped, which is the goal anyway.
+        let _ = self.stop.send(());
+        let abort = self.task.abort_handle();
+        match tokio::time::timeout(GRACE, self.task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => tracing::warn!("sandbox server stopped with an error: {err}"),
+            Ok(Err(err)) => tracing::warn!("sandbox server task failed: {err}"),
+            Err(_) => abort.abort(),
+        }
+    }
+}
+
+/// Validates the scenario, binds `listen` (port 0 picks a free port) and serves in a spawned task.
+pub async fn start(listen: SocketAddr, scenario: Scenario) -> anyhow::Result<RunningSandbox> {
+    scenario.validate()?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let mut local = listener.local_addr()?;
+    // A wildcard bind is still reached over loopback.
+    if local.ip().is_unspecified() {
+        local.set_ip(match local.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        });
+    }
+    let base_url = format!("http://{local}");
+    let app = Arc::new(App::new(scenario, base_url.clone(), now_ms()));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router(app))
+            .with_graceful_shutdown(async {
+                // A dropped sender means the handle is gone; stop then too.
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(RunningSandbox {
+        base_url,
+        stop,
+        task,
+    })
+}
+
+fn router(app: Arc<App>) -> Router {
+    let faulty = |route: MethodRouter<Arc<App>>, endpoint: Endpoint| {
+        route.layer(from_fn_with_state((app.clone(), endpoint), faults::inject))
+    };
+    let feed = "/api/v1.0/{tenant}/activity/feed";
+    Router::new()
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            faulty(post(token::issue), Endpoint::Token),
+        )
+        .route(
+            &format!("{feed}/subscriptions/start"),
+            faulty(post(activity::start_subscription), Endpoint::Subscriptions),
+        )
+        .route(
+            &format!("{feed}/subscriptions/list"),
+            faulty(get(activity::list_subscriptions), Endpoint::Subscriptions),
+        )
+        .route(
+            &format!("{feed}/subscriptions/content"),
+            faulty(get(activity::list_content), Endpoint::Content),
+        )
+        .route(
+            &format!("{feed}/audit/{{content_id}}"),
+            faulty(get(activity::fetch_blob), Endpoint::Blob),
+        )
+        .route(
+            "/v1.0/domains",
+            faulty(get(graph::domains), Endpoint::Domains),
+        )
+        .route("/_sandbox/stats", get(control::stats))
+        .route(
+            "/_sandbox/tenants/{tenant_id}",
+            post(control::update_tenant),
+        )
+        .fallback(not_found)
+        .with_state(app)
+}
+
+async fn not_found() -> AfError {
+    af_error(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        "The sandbox does not serve this path.",
+    )
+}

@@ -1,0 +1,70 @@
+//! The time formats Microsoft uses in records, blob listings and query windows.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SubsecRound, Utc};
+
+/// Audit records: UTC without a zone suffix, e.g. `2023-05-29T12:29:35`.
+pub(crate) fn record_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// Blob listings: milliseconds and `Z`, e.g. `2015-05-23T17:35:00.000Z`.
+pub(crate) fn content_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Entra error bodies: `2024-02-05 10:11:12Z`.
+pub(crate) fn entra_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// Now, at the millisecond precision blob listings show.
+pub(crate) fn now_ms() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+/// `startTime`/`endTime`: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM` or `YYYY-MM-DDTHH:MM:SS`, UTC;
+/// a trailing `Z` and fractional seconds are accepted too since clients send them.
+pub(crate) fn parse_window_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.strip_suffix(['Z', 'z']).unwrap_or(text);
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
+        .ok()
+        .or_else(|| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()?
+                .and_hms_opt(0, 0, 0)
+        })?;
+    Some(naive.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_times_accept_the_documented_formats() {
+        let cases = [
+            ("2026-11-27", "2026-11-27T00:00:00.000Z"),
+            ("2026-11-27T10:05", "2026-11-27T10:05:00.000Z"),
+            ("2026-11-27T10:05:09", "2026-11-27T10:05:09.000Z"),
+            ("2026-11-27T10:05:09Z", "2026-11-27T10:05:09.000Z"),
+            ("2026-11-27T10:05:09.25Z", "2026-11-27T10:05:09.250Z"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                parse_window_time(input).map(content_time).as_deref(),
+                Some(expected),
+                "{input}"
+            );
+        }
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-11-27 10:05",
+            "2026-11-27T10",
+        ] {
+            assert_eq!(parse_window_time(bad), None, "{bad}");
+        }
+    }
+}

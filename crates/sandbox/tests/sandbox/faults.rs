@@ -1,0 +1,300 @@
+//! Each injected fault, random and scripted, seen from the client.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+/// The Exchange blobs listed for Contoso in the hour around now.
+async fn listing(api: &Api, token: &str) -> reqwest::Response {
+    let (start, end) = around_now();
+    let q = [
+        ("contentType", "Audit.Exchange"),
+        ("startTime", start.as_str()),
+        ("endTime", end.as_str()),
+    ];
+    api.feed(token, CONTOSO, "subscriptions/content", &q).await
+}
+
+#[tokio::test]
+async fn throttling_alternates_429_and_403_with_af429_and_retry_after() {
+    let sandbox = sandbox(json!({"faults": {"throttle": 1.0, "retry_after_s": 7}})).await;
+    let api = Api::new(&sandbox);
+    // The token endpoint is not throttled by the random fault.
+    let token = api.token(CONTOSO, MANAGE).await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let response = api.feed(&token, CONTOSO, "subscriptions/list", &[]).await;
+        statuses.push(response.status());
+        assert_eq!(response.headers()["retry-after"], "7");
+        let m = af_error_any(response, "AF429").await;
+        assert_eq!(
+            m,
+            format!("Too many requests. Method=GET, PublisherId={PUBLISHER}")
+        );
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::FORBIDDEN,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::FORBIDDEN
+        ]
+    );
+    let graph = api.token(CONTOSO, GRAPH).await;
+    let response = api
+        .http
+        .get(format!("{}/v1.0/domains", api.base))
+        .bearer_auth(&graph)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "7");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["code"],
+        "TooManyRequests"
+    );
+    assert_eq!(api.stats().await["faults"]["throttle"], 5);
+    sandbox.shutdown().await;
+}
+
+async fn af_error_any(response: reqwest::Response, code: &str) -> String {
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code, "{body}");
+    body["error"]["message"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn server_errors_alternate_500_and_503_without_retry_after() {
+    let sandbox = sandbox(json!({"faults": {"server_error": 1.0}})).await;
+    let api = Api::new(&sandbox);
+    let token = api.token(CONTOSO, MANAGE).await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = listing(&api, &token).await;
+        statuses.push(response.status());
+        assert!(response.headers().get("retry-after").is_none());
+        af_error_any(response, "AF50000").await;
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::INTERNAL_SERVER_ERROR
+        ]
+    );
+    assert_eq!(api.stats().await["faults"]["server_error"], 3);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn truncated_bodies_fail_to_parse_but_the_blob_stays_right() {
+    let records = vec![planted(CONTOSO, "kept", 0)];
+    let scripted = json!({"records": records, "faults": {"script": [
+        {"endpoint": "content", "fault": "truncated_body", "count": 1},
+        {"endpoint": "blob", "fault": "truncated_body", "count": 1}]}});
+    let sandbox = sandbox(scripted).await;
+    let api = Api::new(&sandbox);
+    let token = api.token(CONTOSO, MANAGE).await;
+    let cut = listing(&api, &token).await;
+    assert_eq!(cut.status(), StatusCode::OK);
+    let length: usize = cut.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let text = cut.text().await.unwrap();
+    assert_eq!(text.len(), length);
+    assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
+    let listed: Vec<Value> = listing(&api, &token).await.json().await.unwrap();
+    assert!(text.len() * 2 <= serde_json::to_string(&listed).unwrap().len() + 1);
+    let uri = listed[0]["contentUri"].as_str().unwrap();
+    let cut = api.blob(&token, uri).await.text().await.unwrap();
+    assert!(serde_json::from_str::<Value>(&cut).is_err());
+    let whole: Vec<Value> = api.blob(&token, uri).await.json().await.unwrap();
+    assert_eq!(whole[0]["Id"], "kept");
+    assert_eq!(api.stats().await["faults"]["truncated_body"], 2);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn cut_connections_fail_mid_body() {
+    let sandbox =
+        sandbox(json!({"records": [planted(CONTOSO, "r", 0)], "faults": {"cut_connection": 1.0}}))
+            .await;
+    let api = Api::new(&sandbox);
+    let token = api.token(CONTOSO, MANAGE).await;
+    for _ in 0..2 {
+        let response = listing(&api, &token).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "status and headers arrive"
+        );
+        assert!(response.bytes().await.is_err(), "the body does not");
+    }
+    assert_eq!(api.stats().await["faults"]["cut_connection"], 2);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn slow_answers_are_delayed() {
+    let sandbox = sandbox(json!({"faults": {"slow": 1.0, "slow_ms": 400}})).await;
+    let api = Api::new(&sandbox);
+    let began = Instant::now();
+    let token = api.token(CONTOSO, MANAGE).await;
+    assert!(began.elapsed() >= Duration::from_millis(400));
+    let began = Instant::now();
+    assert_eq!(listing(&api, &token).await.status(), StatusCode::OK);
+    assert!(began.elapsed() >= Duration::from_millis(400));
+    assert_eq!(api.stats().await["faults"]["slow"], 2);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn scripted_faults_hit_the_first_matching_requests_only() {
+    let script = json!([
+        {"endpoint": "token", "tenant_id": FABRIKAM, "fault": "throttle", "count": 1},
+        {"endpoint": "blob", "fault": "expired", "count": 1},
+        {"endpoint": "any", "tenant_id": CONTOSO, "fault": "throttle", "count": 1},
+        {"endpoint": "subscriptions", "fault": "server_error", "count": 2},
+        {"endpoint": "content", "fault": "throttle_af429", "count": 1}
+    ]);
+    let sandbox = sandbox(json!({"records": [planted(CONTOSO, "r", 0)], "faults": {"script": script, "throttle": 0.0}})).await;
+    let api = Api::new(&sandbox);
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", CLIENT_ID),
+        ("client_secret", SECRET),
+        ("scope", MANAGE),
+    ];
+
+    // Contoso's first request of any kind is throttled: a token request, so Entra-style.
+    let throttled = api.token_response(CONTOSO, &form).await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    let token = api.token(CONTOSO, MANAGE).await;
+
+    let throttled = api.token_response(FABRIKAM, &form).await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(throttled.headers()["retry-after"], "1");
+    assert_eq!(
+        throttled.json::<Value>().await.unwrap()["error"],
+        "temporarily_unavailable"
+    );
+    assert_eq!(
+        api.token_response(FABRIKAM, &form).await.status(),
+        StatusCode::OK
+    );
+
+    for expected in [
+        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::SERVICE_UNAVAILABLE,
+        StatusCode::OK,
+    ] {
+        assert_eq!(
+            api.feed(&token, CONTOSO, "subscriptions/list", &[])
+                .await
+                .status(),
+            expected
+        );
+    }
+
+    let throttled = listing(&api, &token).await;
+    assert_eq!(throttled.status(), StatusCode::FORBIDDEN);
+    af_error_any(throttled, "AF429").await;
+    let listed: Vec<Value> = listing(&api, &token).await.json().await.unwrap();
+    let uri = listed[0]["contentUri"].as_str().unwrap();
+    let expired = api.blob(&token, uri).await;
+    assert_eq!(expired.status(), StatusCode::BAD_REQUEST);
+    af_error_any(expired, "AF20051").await;
+    let records: Vec<Value> = api.blob(&token, uri).await.json().await.unwrap();
+    assert_eq!(records[0]["Id"], "r");
+
+    let faults = api.stats().await["faults"].clone();
+    assert_eq!(
+        faults,
+        json!({"throttle": 3, "server_error": 2, "truncated_body": 0, "cut_connection": 0, "slow": 0, "expired": 1})
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn random_faults_follow_the_seed() {
+    let statuses = |seed: u64| async move {
+        let sandbox =
+            sandbox(json!({"faults": {"throttle": 0.3, "server_error": 0.3, "seed": seed}})).await;
+        let api = Api::new(&sandbox);
+        let token = api.token(CONTOSO, MANAGE).await;
+        let mut statuses = Vec::new();
+        for _ in 0..20 {
+            statuses.push(
+                api.feed(&token, CONTOSO, "subscriptions/list", &[])
+                    .await
+                    .status()
+                    .as_u16(),
+            );
+        }
+        sandbox.shutdown().await;
+        statuses
+    };
+    let first = statuses(11).await;
+    assert_eq!(first, statuses(11).await);
+    assert!(
+        first.contains(&200) && first.iter().any(|s| *s != 200),
+        "{first:?}"
+    );
+}
+
+#[tokio::test]
+async fn duplicate_records_reappear_in_a_later_blob() {
+    let records = [planted(CONTOSO, "twice", 0), planted(CONTOSO, "anchor", 1)];
+    let sandbox = sandbox(json!({"records": records, "faults": {"duplicate_records": 1.0}})).await;
+    let api = Api::new(&sandbox);
+    let token = api.token(CONTOSO, MANAGE).await;
+    // The copy goes into the next blob, released a second after start.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut seen = Vec::new();
+    let listed: Vec<Value> = listing(&api, &token).await.json().await.unwrap();
+    for blob in &listed {
+        let records: Vec<Value> = api
+            .blob(&token, blob["contentUri"].as_str().unwrap())
+            .await
+            .json()
+            .await
+            .unwrap();
+        seen.extend(
+            records
+                .into_iter()
+                .filter(|r| r["Id"] == "twice")
+                .map(|r| (blob["contentId"].clone(), r)),
+        );
+    }
+    assert_eq!(seen.len(), 2, "the record is served twice");
+    assert_ne!(seen[0].0, seen[1].0, "from two different blobs");
+    assert_eq!(seen[0].1, seen[1].1, "as the same record");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn late_blobs_appear_inside_an_already_read_window() {
+    let sandbox = sandbox(json!({"records": [planted(CONTOSO, "late", 0)], "faults": {"late_blobs": 1.0, "late_delay_s": 1}})).await;
+    let api = Api::new(&sandbox);
+    let token = api.token(CONTOSO, MANAGE).await;
+    let before: Vec<Value> = listing(&api, &token).await.json().await.unwrap();
+    assert!(before.is_empty(), "not listable yet");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let after: Vec<Value> = listing(&api, &token).await.json().await.unwrap();
+    assert_eq!(after.len(), 1);
+    let created =
+        chrono::DateTime::parse_from_rfc3339(after[0]["contentCreated"].as_str().unwrap()).unwrap();
+    assert!(
+        chrono::Utc::now().signed_duration_since(created) >= chrono::Duration::seconds(1),
+        "contentCreated is unchanged"
+    );
+    sandbox.shutdown().await;
+}

@@ -1,0 +1,144 @@
+//! Graph's domain list and the sandbox's own control endpoints.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+#[tokio::test]
+async fn domains_come_from_the_tokens_tenant() {
+    let sandbox = sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let url = format!("{}/v1.0/domains", api.base);
+    let token = api.token(CONTOSO, GRAPH).await;
+    let response = api.http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["@odata.context"],
+        "https://graph.microsoft.com/v1.0/$metadata#domains"
+    );
+    assert_eq!(
+        body["value"],
+        json!([
+            {"id": "contoso.com", "authenticationType": "Managed", "isDefault": true, "isInitial": false,
+             "isRoot": true, "isVerified": true, "supportedServices": ["Email"]},
+            {"id": "contoso.onmicrosoft.com", "authenticationType": "Managed", "isDefault": false, "isInitial": true,
+             "isRoot": true, "isVerified": true, "supportedServices": ["Email"]}
+        ])
+    );
+    let fabrikam: Value = api
+        .http
+        .get(&url)
+        .bearer_auth(api.token(FABRIKAM, GRAPH).await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fabrikam["value"][0]["id"], "fabrikam.onmicrosoft.com");
+    assert_eq!(fabrikam["value"][0]["isDefault"], true);
+    assert_eq!(fabrikam["value"][0]["isInitial"], true);
+
+    let manage = api.token(CONTOSO, MANAGE).await;
+    let wrong_audience = api
+        .http
+        .get(&url)
+        .bearer_auth(&manage)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_audience.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        wrong_audience.json::<Value>().await.unwrap()["error"]["code"],
+        "InvalidAuthenticationToken"
+    );
+    assert_eq!(
+        api.http.get(&url).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    api.update_tenant(CONTOSO, json!({"roles": ["ActivityFeed.Read"]}))
+        .await;
+    let weak = api.token(CONTOSO, GRAPH).await;
+    let denied = api.http.get(&url).bearer_auth(&weak).send().await.unwrap();
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    let body: Value = denied.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "Authorization_RequestDenied");
+    assert_eq!(
+        body["error"]["message"],
+        "Insufficient privileges to complete the operation."
+    );
+    // A token issued before the change keeps the roles it was issued with.
+    assert_eq!(
+        api.http
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn stats_count_requests_by_endpoint() {
+    let sandbox = sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let empty = api.stats().await;
+    assert_eq!(
+        empty,
+        json!({"requests": {"token": 0, "subscriptions": 0, "content": 0, "blob": 0, "domains": 0},
+               "faults": {"throttle": 0, "server_error": 0, "truncated_body": 0, "cut_connection": 0, "slow": 0, "expired": 0},
+               "missing_publisher_identifier": 0, "tokens_issued": 0, "subscriptions_started": 0})
+    );
+    let manage = api.token(CONTOSO, MANAGE).await;
+    let graph = api.token(CONTOSO, GRAPH).await;
+    api.start_subscription(&manage, CONTOSO, "Audit.Exchange")
+        .await;
+    api.feed(&manage, CONTOSO, "subscriptions/list", &[]).await;
+    api.feed(
+        &manage,
+        CONTOSO,
+        "subscriptions/content",
+        &[("contentType", "Audit.Exchange")],
+    )
+    .await;
+    api.http
+        .get(format!("{}/v1.0/domains", api.base))
+        .bearer_auth(&graph)
+        .send()
+        .await
+        .unwrap();
+    let stats = api.stats().await;
+    assert_eq!(
+        stats["requests"],
+        json!({"token": 2, "subscriptions": 2, "content": 1, "blob": 0, "domains": 1})
+    );
+    assert_eq!(stats["tokens_issued"], 2);
+    assert_eq!(stats["subscriptions_started"], 1);
+
+    let unknown = api
+        .update_tenant(
+            "00000000-0000-4000-8000-000000000000",
+            json!({"audit_enabled": false}),
+        )
+        .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let changed = api
+        .update_tenant(FABRIKAM, json!({"subscription": "disabled"}))
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(
+        changed.json::<Value>().await.unwrap()["subscriptions"]["Audit.Exchange"],
+        "disabled"
+    );
+    let typo = api
+        .update_tenant(FABRIKAM, json!({"audit_enabledd": false}))
+        .await;
+    assert!(typo.status().is_client_error());
+    sandbox.shutdown().await;
+}

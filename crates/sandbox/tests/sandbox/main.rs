@@ -1,0 +1,7 @@
+//! The sandbox over real loopback HTTP, as Rulewatch reaches it.
+
+mod common;
+mod faults;
+mod feed;
+mod graph_control;
+mod token;
