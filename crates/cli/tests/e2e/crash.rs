@@ -21,10 +21,7 @@ fn killed_at_random_instants_loses_nothing_and_repeats_nothing() {
         r["release_after_s"] = json!(-(i as i64 * 97 % 3600) - 10);
     }
     let sandbox = Sandbox::start(&scenario);
-    let rw = Rulewatch::new(&sandbox);
-    for t in &tenants {
-        rw.add_tenant(t);
-    }
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
 
     let mut rng = rand::rng();
     let mut printed: Vec<Value> = Vec::new();

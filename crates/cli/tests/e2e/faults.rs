@@ -11,10 +11,7 @@ use crate::harness::*;
 fn scan_with(faults: Value) -> (Sandbox, Rulewatch, Run, Expected) {
     let (scenario, tenants, expected) = world(2, 150, faults);
     let sandbox = Sandbox::start(&scenario);
-    let rw = Rulewatch::new(&sandbox);
-    for t in &tenants {
-        rw.add_tenant(t);
-    }
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let run = rw.scan();
     (sandbox, rw, run, expected)
 }
@@ -61,8 +58,7 @@ fn a_blob_listed_late_inside_a_window_already_read_is_still_found() {
     // Planted 5 s before start, listable only 10 s after creation: 5 s after start.
     let (scenario, tenants, expected) = world(1, 40, json!({"late_blobs": 1.0, "late_delay_s": 10}));
     let sandbox = Sandbox::start(&scenario);
-    let rw = Rulewatch::new(&sandbox);
-    rw.add_tenant(&tenants[0]);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let early = rw.scan();
     assert_eq!(early.code, 0, "{}", early.stderr);
     assert!(early.json_lines().is_empty(), "the planted blob was not listable yet");
@@ -101,10 +97,7 @@ fn a_blob_that_stays_malformed_is_named_and_read_on_a_later_scan() {
     // Every attempt of the first scan gets a cut-off body; the script then runs out.
     scenario["faults"] = json!({"script": [{"endpoint": "blob", "tenant_id": bad.tenant_id, "fault": "truncated_body", "count": 4}]});
     let sandbox = Sandbox::start(&scenario);
-    let rw = Rulewatch::new(&sandbox);
-    for t in &tenants {
-        rw.add_tenant(t);
-    }
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let first = rw.scan();
     assert_eq!(first.code, 3, "{}", first.stderr);
     let others: Expected = expected.iter().filter(|e| e.0 != bad.tenant_id).cloned().collect();
@@ -133,10 +126,7 @@ fn fifty_tenants_with_every_fault_mixed_in() {
         r["release_after_s"] = json!(-60);
     }
     let sandbox = Sandbox::start(&scenario);
-    let rw = Rulewatch::new(&sandbox);
-    for t in &tenants {
-        rw.add_tenant(t);
-    }
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let first = rw.scan();
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_exactly(&first.json_lines(), &expected);

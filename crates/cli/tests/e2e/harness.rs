@@ -194,6 +194,15 @@ impl Rulewatch {
         Rulewatch { dir: tempfile::tempdir().unwrap(), endpoints: sandbox.url.clone() }
     }
 
+    /// A data folder with every one of `tenants` added.
+    pub fn with_tenants(sandbox: &Sandbox, tenants: &[TenantSpec]) -> Self {
+        let rw = Rulewatch::new(sandbox);
+        for t in tenants {
+            rw.add_tenant(t);
+        }
+        rw
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(bin());
         c.args(args)

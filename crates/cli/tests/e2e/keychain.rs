@@ -94,8 +94,7 @@ fn certificate_sign_in_works_and_no_secret_leaks_anywhere() {
     scenario["tenants"][1]["certificates"] = json!([good_cert]);
     scenario["tenants"][2]["certificates"] = json!([good_cert]);
     let sandbox = Sandbox::start(&scenario);
-    let rw = Rulewatch::new(&sandbox);
-    rw.add_tenant(&tenants[0]);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants[..1]);
     let mut outputs = Vec::new();
     for (t, bundle) in [(&tenants[1], &good), (&tenants[2], &other)] {
         let r = rw.run(&["tenant", "add", "--tenant-id", &t.tenant_id, "--name", &t.name, "--client-id", &t.client_id, "--certificate", bundle.to_str().unwrap()]);

@@ -9,10 +9,7 @@ use crate::harness::*;
 fn every_planted_threat_once_then_nothing_new() {
     let (scenario, tenants, expected) = world(3, 300, json!({}));
     let sandbox = Sandbox::start(&scenario);
-    let rw = Rulewatch::new(&sandbox);
-    for t in &tenants {
-        rw.add_tenant(t);
-    }
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
 
     let first = rw.scan();
     assert_eq!(first.code, 0, "{}", first.stderr);
@@ -49,8 +46,7 @@ fn every_planted_threat_once_then_nothing_new() {
 fn the_summary_names_mailbox_destination_and_actor() {
     let (scenario, tenants, _) = world(1, 0, json!({}));
     let sandbox = Sandbox::start(&scenario);
-    let rw = Rulewatch::new(&sandbox);
-    rw.add_tenant(&tenants[0]);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let alerts = rw.scan().json_lines();
     let t = &tenants[0];
     let forwarding = alerts.iter().find(|a| a["rule"] == "mailbox-external-forward").expect("mailbox forwarding alert");
@@ -76,8 +72,7 @@ fn a_missing_subscription_is_started() {
     let (mut scenario, tenants, expected) = world(1, 50, json!({}));
     scenario["tenants"][0]["subscription"] = json!("absent");
     let sandbox = Sandbox::start(&scenario);
-    let rw = Rulewatch::new(&sandbox);
-    rw.add_tenant(&tenants[0]);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let run = rw.scan();
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_exactly(&run.json_lines(), &expected);
@@ -92,10 +87,7 @@ fn each_failing_tenant_says_what_to_do_while_the_others_are_scanned() {
     scenario["tenants"][3]["consented"] = json!(false);
     scenario["tenants"][4]["roles"] = json!(["Domain.Read.All"]);
     let sandbox = Sandbox::start(&scenario);
-    let rw = Rulewatch::new(&sandbox);
-    for t in &tenants {
-        rw.add_tenant(t);
-    }
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     // Tenant 5's secret was rotated in Entra after it was added here.
     sandbox.patch_tenant(&tenants[5].tenant_id, json!({"client_secret": "rotated-elsewhere"}));
 
@@ -180,4 +172,39 @@ fn demo_shows_planted_attacks_without_configuration() {
     assert!(stderr.contains("not Microsoft"), "{stderr}");
     // The demo works in a throwaway folder and leaves the user's data alone.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_long_backfill_is_read_in_windows_of_at_most_a_day() {
+    let (mut scenario, tenants, expected) = world(1, 200, json!({}));
+    // Noise over the last 60 hours and the attacks 50 hours ago: three listing windows.
+    scenario["noise"]["spread_s"] = json!(60 * 3600);
+    for r in scenario["records"].as_array_mut().unwrap() {
+        r["release_after_s"] = json!(-50 * 3600);
+    }
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let short = rw.scan();
+    assert_eq!(short.code, 0, "{}", short.stderr);
+    assert!(short.json_lines().is_empty(), "the default backfill is 24 hours");
+
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let long = rw.run(&["--backfill-hours", "72", "scan", "--json"]);
+    assert_eq!(long.code, 0, "the sandbox refuses windows over 24 h: {}", long.stderr);
+    assert_exactly(&long.json_lines(), &expected);
+}
+
+#[test]
+fn tokens_are_renewed_before_they_expire() {
+    // Two-second tokens and slow answers: one scan outlives several tokens.
+    let (mut scenario, tenants, expected) = world(1, 300, json!({"slow": 1.0, "slow_ms": 400}));
+    scenario["token_lifetime_s"] = json!(2);
+    scenario["records_per_blob"] = json!(40);
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let run = rw.scan();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_exactly(&run.json_lines(), &expected);
+    let issued = sandbox.stats()["tokens_issued"].as_u64().unwrap();
+    assert!(issued > 2, "only {issued} tokens for a scan longer than a token's life");
 }

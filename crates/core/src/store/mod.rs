@@ -3,6 +3,8 @@
 //! cursor in one transaction, so a crash at any instant loses and repeats nothing.
 
 mod models;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
