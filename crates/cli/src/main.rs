@@ -1,5 +1,6 @@
 //! `rulewatch`: Rulewatch's engine without a window.
 
+mod check;
 mod demo;
 mod output;
 mod scan;
@@ -76,6 +77,18 @@ enum Command {
     },
     /// Watch planted attacks arrive from a built-in sandbox tenant (nothing to configure)
     Demo,
+    /// Run detection over exported audit records (JSON array, JSON lines or a CSV with
+    /// an AuditData column); exit 1 when some records could not be read
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The organisation's domains, comma-separated [default: assumed from the records]
+        #[arg(long)]
+        accepted_domains: Option<String>,
+        /// One JSON object per alert per line
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl Global {
@@ -157,5 +170,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo => demo::run(g).await,
+        Command::Check { files, accepted_domains, json } => check::run(&files, accepted_domains.as_deref(), json),
     }
 }

@@ -1,14 +1,15 @@
-//! Inbox rules made or changed with `New-InboxRule` / `Set-InboxRule`: forwarding
-//! outside the organisation (every address, not the first), and rules that delete
-//! every incoming message.
+//! Inbox rules, read into one shape whether made with `New-InboxRule` / `Set-InboxRule`
+//! or in Outlook (`UpdateInboxRules`, see [`outlook_rule`](super::outlook_rule)), and
+//! the forwarding check: every address outside the organisation, not only the first.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::address::{addresses, is_external};
 use super::record::AuditRecord;
+use super::signals::{Keyword, hidden_folder, keyword};
 use super::target::inbox_rule_mailbox;
 use super::text::{list, quoted, visible};
-use super::{Finding, INBOX_RULE_EXTERNAL_FORWARD, INBOX_RULE_HIDES_MAIL, Severity, TenantContext};
+use super::{Finding, INBOX_RULE_EXTERNAL_FORWARD, Severity, TenantContext};
 
 /// Condition parameters of New-/Set-InboxRule (Exchange docs). A rule with none of
 /// them applies to every message; `ExceptIf*` only narrows that.
@@ -42,24 +43,38 @@ const CONDITIONS: [&str; 26] = [
 ];
 
 /// Forwarding actions and how to say them.
-const FORWARDS: [(&str, &str); 3] = [
-    ("ForwardTo", "forwards it to"),
-    ("ForwardAsAttachmentTo", "forwards it as an attachment to"),
-    ("RedirectTo", "redirects it to"),
-];
+pub(super) const FORWARD: &str = "forwards it to";
+pub(super) const FORWARD_AS_ATTACHMENT: &str = "forwards it as an attachment to";
+pub(super) const REDIRECT: &str = "redirects it to";
+const FORWARDS: [(&str, &str); 3] =
+    [("ForwardTo", FORWARD), ("ForwardAsAttachmentTo", FORWARD_AS_ATTACHMENT), ("RedirectTo", REDIRECT)];
 
 const DELETES: [&str; 3] = ["DeleteMessage", "SoftDeleteMessage", "PermanentDelete"];
 
-struct Rule<'a> {
-    record: &'a AuditRecord,
-    name: String,
-    created: bool,
-    conditions: Vec<(String, String)>,
-    exceptions: Vec<String>,
+/// What one record says a rule does, however it was made.
+#[derive(Debug, Default)]
+pub(super) struct InboxRule {
+    pub name: String,
+    pub target: String,
+    /// The record shows the whole rule (a new rule), not only what changed.
+    pub created: bool,
+    pub conditions: Vec<(String, String)>,
+    pub exceptions: Vec<String>,
+    /// Each forwarding verb with the addresses it sends to.
+    pub forwards: Vec<(&'static str, Vec<String>)>,
+    pub move_to: Option<String>,
+    pub deletes: bool,
+    pub deletes_permanently: bool,
+    pub marks_read: bool,
+    pub stops_other_rules: bool,
 }
 
-impl<'a> Rule<'a> {
-    fn read(record: &'a AuditRecord) -> Self {
+impl InboxRule {
+    /// A `New-InboxRule` / `Set-InboxRule` record; `None` for other operations.
+    pub fn from_cmdlet(record: &AuditRecord) -> Option<Self> {
+        if !(record.is("New-InboxRule") || record.is("Set-InboxRule")) {
+            return None;
+        }
         let name = record
             .param("Name")
             .map(str::to_string)
@@ -75,25 +90,75 @@ impl<'a> Rule<'a> {
         let exceptions = record
             .parameters
             .iter()
-            .filter(|p| p.name.len() > 8 && p.name[..8].eq_ignore_ascii_case("ExceptIf") && !p.value.is_empty())
+            .filter(|p| p.name.len() > 8 && p.name.is_char_boundary(8))
+            .filter(|p| p.name[..8].eq_ignore_ascii_case("ExceptIf") && !p.value.is_empty())
             .map(|p| p.name[8..].to_string())
             .collect();
-        Rule { record, name, created: record.is("New-InboxRule"), conditions, exceptions }
+        let forwards = FORWARDS
+            .iter()
+            .filter_map(|(param, verb)| {
+                let found = record.param(param).map(addresses).unwrap_or_default();
+                (!found.is_empty()).then_some((*verb, found))
+            })
+            .collect();
+        Some(InboxRule {
+            name,
+            target: inbox_rule_mailbox(record),
+            created: record.is("New-InboxRule"),
+            conditions,
+            exceptions,
+            forwards,
+            move_to: record.param("MoveToFolder").filter(|f| !f.is_empty()).map(str::to_string),
+            deletes: DELETES.iter().any(|d| record.flag(d)),
+            deletes_permanently: record.flag("PermanentDelete"),
+            marks_read: record.flag("MarkAsRead"),
+            stops_other_rules: record.flag("StopProcessingRules"),
+        })
+    }
+
+    /// Conditions that match every message: the NUL character (Permiso's
+    /// "Inboxfuscation") or a minimum size no message is below.
+    fn catch_all(&self) -> bool {
+        !self.conditions.is_empty()
+            && self.conditions.iter().all(|(name, value)| {
+                value.contains('\0')
+                    || (name.eq_ignore_ascii_case("WithinSizeRangeMinimum") && size_in_bytes(value).is_some_and(|b| b <= 1023))
+            })
     }
 
     /// Only a new rule's record shows all its conditions; Set-InboxRule logs the
-    /// parameters that changed (m365-api.md A11).
-    fn applies_to_all(&self) -> bool {
-        self.created && self.conditions.is_empty()
+    /// parameters that changed (m365-api.md A11). A catch-all condition counts either way.
+    pub fn applies_to_all(&self) -> bool {
+        (self.created && self.conditions.is_empty()) || self.catch_all()
     }
 
-    fn deletes(&self) -> bool {
-        DELETES.iter().any(|d| self.record.flag(d))
+    pub fn hides_in_folder(&self) -> bool {
+        self.move_to.as_deref().is_some_and(hidden_folder)
+    }
+
+    /// The most telling sensitive word in the conditions, security before finance.
+    pub fn keyword(&self) -> Option<(Keyword, &'static str)> {
+        let found: Vec<_> = self.conditions.iter().filter_map(|(_, v)| keyword(v)).collect();
+        found.iter().find(|(k, _)| *k == Keyword::Security).or(found.first()).copied()
+    }
+
+    pub fn external(&self, ctx: &TenantContext) -> Vec<(&'static str, Vec<String>)> {
+        self.forwards
+            .iter()
+            .map(|(verb, addrs)| {
+                (*verb, addrs.iter().filter(|a| is_external(a, &ctx.accepted_domains)).cloned().collect::<Vec<_>>())
+            })
+            .filter(|(_, addrs)| !addrs.is_empty())
+            .collect()
     }
 
     fn scope(&self) -> String {
         if self.applies_to_all() {
             let mut s = "applies to every incoming message".to_string();
+            if self.catch_all() {
+                let parts: Vec<String> = self.conditions.iter().map(|(n, v)| condition_words(n, v)).collect();
+                s.push_str(&format!(" (its condition, messages {}, matches everything)", list(&parts)));
+            }
             if !self.exceptions.is_empty() {
                 s.push_str(&format!(" (except by {})", visible(&self.exceptions.join(", "))));
             }
@@ -112,22 +177,63 @@ impl<'a> Rule<'a> {
         for (verb, addrs) in external {
             out.push(format!("{verb} {} (outside the organisation)", list(addrs)));
         }
-        if let Some(folder) = self.record.param("MoveToFolder").filter(|f| !f.is_empty()) {
+        if let Some(folder) = &self.move_to {
             out.push(format!("moves it to {}", quoted(folder)));
         }
-        if self.record.flag("PermanentDelete") {
+        if self.deletes_permanently {
             out.push("deletes it permanently".into());
-        } else if self.deletes() {
+        } else if self.deletes {
             out.push("deletes it".into());
         }
-        if self.record.flag("MarkAsRead") {
+        if self.marks_read {
             out.push("marks it as read".into());
         }
-        if self.record.flag("StopProcessingRules") {
+        if self.stops_other_rules {
             out.push("stops other rules".into());
         }
         out
     }
+
+    /// The one sentence both rule checks show.
+    pub fn sentence(&self, ctx: &TenantContext) -> String {
+        let name = if self.name.is_empty() { "(no name logged)".to_string() } else { quoted(&self.name) };
+        format!("Rule {name} on {} {}: {}.", visible(&self.target), self.scope(), self.actions(&self.external(ctx)).join(", "))
+    }
+
+    pub fn details(&self, operation: &str, destinations: Vec<String>) -> Value {
+        json!({
+            "rule_name": self.name,
+            "operation": operation,
+            "applies_to_all": self.applies_to_all(),
+            "conditions": self.conditions.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>(),
+            "destinations": destinations,
+            "move_to_folder": self.move_to,
+            "deletes": self.deletes,
+            "marks_as_read": self.marks_read,
+            "stops_other_rules": self.stops_other_rules,
+            "keyword": self.keyword().map(|(_, w)| w),
+        })
+    }
+}
+
+/// `1023`, `1KB`, `2 MB`, or Exchange's own `1 KB (1,024 bytes)`.
+fn size_in_bytes(value: &str) -> Option<u64> {
+    let v = value.trim().to_ascii_lowercase();
+    if let Some((_, inner)) = v.split_once('(') {
+        let digits: String = inner.chars().take_while(|c| c.is_ascii_digit() || *c == ',').filter(|c| *c != ',').collect();
+        return digits.parse().ok();
+    }
+    let digits: String = v.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let number: u64 = digits.parse().ok()?;
+    let unit = v[digits.len()..].trim();
+    let factor: u64 = match unit {
+        "" | "b" | "bytes" => 1,
+        "kb" => 1 << 10,
+        "mb" => 1 << 20,
+        "gb" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(factor)
 }
 
 fn condition_words(name: &str, value: &str) -> String {
@@ -140,68 +246,41 @@ fn condition_words(name: &str, value: &str) -> String {
         "fromaddresscontainswords" => format!("whose sender address contains {v}"),
         "sentto" | "recipientaddress" => format!("sent to {v}"),
         "hasattachment" => "with attachments".into(),
+        "withinsizerangeminimum" => format!("of at least {v} in size"),
+        "condition" => format!("matching {v}"),
         _ => format!("matching {} {v}", visible(name)),
     }
 }
 
-pub(super) fn detect(record: &AuditRecord, ctx: &TenantContext, findings: &mut Vec<Finding>) {
-    if !(record.is("New-InboxRule") || record.is("Set-InboxRule")) {
+/// Forwarding outside the organisation. Critical when it takes all mail, also deletes or
+/// hides it, or filters on security or finance words; high otherwise.
+pub(super) fn detect(rule: &InboxRule, record: &AuditRecord, ctx: &TenantContext, findings: &mut Vec<Finding>) {
+    let external = rule.external(ctx);
+    if external.is_empty() {
         return;
     }
-    let rule = Rule::read(record);
-    let target = inbox_rule_mailbox(record);
+    let destinations: Vec<String> = external.iter().flat_map(|(_, a)| a.clone()).collect();
+    let aggravated = rule.applies_to_all() || rule.deletes || rule.hides_in_folder() || rule.keyword().is_some();
+    findings.push(Finding {
+        rule: INBOX_RULE_EXTERNAL_FORWARD,
+        severity: if aggravated { Severity::Critical } else { Severity::High },
+        target: rule.target.clone(),
+        actor: record.user_id.clone(),
+        summary: rule.sentence(ctx),
+        details: rule.details(&record.operation, destinations),
+    });
+}
 
-    let mut external: Vec<(&str, Vec<String>)> = Vec::new();
-    for (param, verb) in FORWARDS {
-        let outside: Vec<String> = record
-            .param(param)
-            .map(addresses)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|a| is_external(a, &ctx.accepted_domains))
-            .collect();
-        if !outside.is_empty() {
-            external.push((verb, outside));
-        }
-    }
-    let sentence = format!(
-        "Rule {} on {} {}: {}.",
-        quoted(&rule.name),
-        visible(&target),
-        rule.scope(),
-        rule.actions(&external).join(", ")
-    );
-    let details = |destinations: Vec<String>| {
-        json!({
-            "rule_name": rule.name,
-            "operation": record.operation,
-            "applies_to_all": rule.applies_to_all(),
-            "conditions": rule.conditions.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>(),
-            "destinations": destinations,
-            "deletes": rule.deletes(),
-        })
-    };
+#[cfg(test)]
+mod tests {
+    use super::size_in_bytes;
 
-    if !external.is_empty() {
-        let destinations: Vec<String> = external.iter().flat_map(|(_, a)| a.clone()).collect();
-        let severity = if rule.applies_to_all() || rule.deletes() { Severity::Critical } else { Severity::High };
-        findings.push(Finding {
-            rule: INBOX_RULE_EXTERNAL_FORWARD,
-            severity,
-            target: target.clone(),
-            actor: record.user_id.clone(),
-            summary: sentence.clone(),
-            details: details(destinations),
-        });
-    }
-    if rule.deletes() && rule.applies_to_all() {
-        findings.push(Finding {
-            rule: INBOX_RULE_HIDES_MAIL,
-            severity: Severity::High,
-            target,
-            actor: record.user_id.clone(),
-            summary: sentence,
-            details: details(Vec::new()),
-        });
+    #[test]
+    fn sizes_as_exchange_writes_them() {
+        assert_eq!(size_in_bytes("1023"), Some(1023));
+        assert_eq!(size_in_bytes("1KB"), Some(1024));
+        assert_eq!(size_in_bytes("1 KB (1,024 bytes)"), Some(1024));
+        assert_eq!(size_in_bytes("2 mb"), Some(2 << 20));
+        assert_eq!(size_in_bytes("lots"), None);
     }
 }

@@ -3,11 +3,18 @@
 //! rule is a new module listed in [`detect`].
 
 pub mod address;
+mod audit_tampering;
+mod delegation;
+mod hides_mail;
 mod inbox_rule;
+pub mod input;
 mod mailbox_forward;
+mod outlook_rule;
 pub mod record;
+mod signals;
 mod target;
 mod text;
+mod transport_rule;
 #[cfg(test)]
 mod tests;
 
@@ -42,16 +49,6 @@ impl Severity {
             Severity::Critical => "critical",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "low" => Some(Severity::Low),
-            "medium" => Some(Severity::Medium),
-            "high" => Some(Severity::High),
-            "critical" => Some(Severity::Critical),
-            _ => None,
-        }
-    }
 }
 
 /// One threat shown by one record.
@@ -72,10 +69,23 @@ pub struct Finding {
 pub const INBOX_RULE_EXTERNAL_FORWARD: &str = "inbox-rule-external-forward";
 pub const INBOX_RULE_HIDES_MAIL: &str = "inbox-rule-hides-mail";
 pub const MAILBOX_EXTERNAL_FORWARD: &str = "mailbox-external-forward";
+pub const TRANSPORT_RULE_REDIRECT: &str = "transport-rule-redirect";
+pub const MAILBOX_DELEGATION: &str = "mailbox-delegation";
+pub const AUDIT_TAMPERING: &str = "audit-tampering";
 
 /// Operations any rule looks at, lower-cased; the cheap pre-filter in
 /// [`is_candidate`] keys on them.
-const WATCHED: [&str; 2] = ["inboxrule", "set-mailbox"];
+/// (`set-mailbox` also covers Set-MailboxAuditBypassAssociation and
+/// Set-MailboxFolderPermission; `inboxrule` covers UpdateInboxRules.)
+const WATCHED: [&str; 7] = [
+    "inboxrule",
+    "set-mailbox",
+    "transportrule",
+    "mailboxpermission",
+    "recipientpermission",
+    "folderpermission",
+    "adminauditlogconfig",
+];
 
 /// Cheap test on a record's raw JSON: can any rule fire on it? Most of a blob is mail
 /// access noise that never needs a full parse.
@@ -94,7 +104,13 @@ pub fn detect(record: &AuditRecord, ctx: &TenantContext) -> Vec<Finding> {
         return Vec::new();
     }
     let mut findings = Vec::new();
-    inbox_rule::detect(record, ctx, &mut findings);
+    if let Some(rule) = inbox_rule::InboxRule::from_cmdlet(record).or_else(|| outlook_rule::read(record)) {
+        inbox_rule::detect(&rule, record, ctx, &mut findings);
+        hides_mail::detect(&rule, record, ctx, &mut findings);
+    }
     mailbox_forward::detect(record, ctx, &mut findings);
+    transport_rule::detect(record, ctx, &mut findings);
+    delegation::detect(record, ctx, &mut findings);
+    audit_tampering::detect(record, &mut findings);
     findings
 }

@@ -57,6 +57,19 @@ pub struct AuditRecord {
     pub result_status: String,
     #[serde(rename = "Parameters", default, deserialize_with = "params")]
     pub parameters: Vec<Param>,
+    /// Mailbox-audit records (`UpdateInboxRules`, `ModifyFolderPermissions`) carry their
+    /// facts here instead of in `Parameters`.
+    #[serde(rename = "OperationProperties", default, deserialize_with = "params")]
+    pub operation_properties: Vec<Param>,
+    /// The item a mailbox-audit record acted on (for folder permissions, the folder).
+    #[serde(rename = "Item", default)]
+    pub item: Value,
+    #[serde(rename = "MailboxOwnerUPN", default, deserialize_with = "lenient_string")]
+    pub mailbox_owner_upn: String,
+    #[serde(rename = "OrganizationId", default, deserialize_with = "lenient_string")]
+    pub organization_id: String,
+    #[serde(rename = "OrganizationName", default, deserialize_with = "lenient_string")]
+    pub organization_name: String,
 }
 
 impl AuditRecord {
@@ -67,6 +80,11 @@ impl AuditRecord {
     /// The value of a parameter (names compared without case, as PowerShell does).
     pub fn param(&self, name: &str) -> Option<&str> {
         self.parameters.iter().find(|p| p.name.eq_ignore_ascii_case(name)).map(|p| p.value.as_str())
+    }
+
+    /// The value of an `OperationProperties` entry.
+    pub fn property(&self, name: &str) -> Option<&str> {
+        self.operation_properties.iter().find(|p| p.name.eq_ignore_ascii_case(name)).map(|p| p.value.as_str())
     }
 
     /// A switch parameter set to true (`"True"`, as Exchange logs it).

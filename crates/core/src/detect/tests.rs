@@ -1,5 +1,5 @@
 //! Detection on crafted records: every address judged, actor versus target, system
-//! and failed operations ignored.
+//! and failed operations ignored, evasions seen through, everyday changes left alone.
 
 use serde_json::{Value, json};
 
@@ -36,7 +36,8 @@ fn every_forward_address_is_judged_not_only_the_first() {
     let f = run(&v);
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].rule, INBOX_RULE_EXTERNAL_FORWARD);
-    assert_eq!(f[0].severity, Severity::High);
+    // Forwarding filtered on a finance word is how invoice fraud starts.
+    assert_eq!(f[0].severity, Severity::Critical);
     assert_eq!(f[0].details["destinations"], json!(["eve@evil.example"]));
     assert_eq!(
         f[0].summary,
@@ -102,9 +103,14 @@ fn system_actor_and_failed_operations_raise_nothing() {
 
 #[test]
 fn set_inbox_rule_without_conditions_is_not_taken_as_all_mail() {
-    // Set-InboxRule logs only what changed, so the rule may well have conditions.
+    // Set-InboxRule logs only what changed, so the rule may well have conditions: a
+    // rule turned into a deleting one is worth a look, not an all-mail alarm.
     let v = record("Set-InboxRule", "adele@contoso.com", &[("Identity", "Sync"), ("DeleteMessage", "True")]);
-    assert!(run(&v).is_empty());
+    let f = run(&v);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!((f[0].rule, f[0].severity), (INBOX_RULE_HIDES_MAIL, Severity::Medium));
+    assert_eq!(f[0].details["applies_to_all"], json!(false));
+    assert_eq!(f[0].summary, r#"Rule "Sync" on adele@contoso.com was changed: deletes it."#);
 }
 
 #[test]
@@ -123,4 +129,188 @@ fn prefilter_keeps_watched_operations_only() {
     assert!(is_candidate(r#"{"Operation":"New-InboxRule"}"#));
     assert!(is_candidate(r#"{"Operation":"set-MAILBOX"}"#));
     assert!(!is_candidate(r#"{"Operation":"MailItemsAccessed"}"#));
+}
+
+fn one(v: &Value) -> Finding {
+    let f = run(v);
+    assert_eq!(f.len(), 1, "{f:?}");
+    f.into_iter().next().unwrap()
+}
+
+#[test]
+fn nul_character_condition_is_all_mail() {
+    let v = record(
+        "New-InboxRule",
+        "adele@contoso.com",
+        &[("Name", "Archive sync"), ("BodyContainsWords", "\u{0}"), ("MoveToFolder", "Archive")],
+    );
+    let f = one(&v);
+    assert_eq!((f.rule, f.severity), (INBOX_RULE_HIDES_MAIL, Severity::Critical));
+    assert_eq!(
+        f.summary,
+        r#"Rule "Archive sync" on adele@contoso.com applies to every incoming message (its condition, messages whose body contains "\u{0}", matches everything): moves it to "Archive"."#
+    );
+    let tiny = record("Set-InboxRule", "adele@contoso.com", &[("Identity", "x1"), ("WithinSizeRangeMinimum", "1"), ("SoftDeleteMessage", "True")]);
+    assert_eq!(one(&tiny).severity, Severity::Critical);
+}
+
+#[test]
+fn lookalike_folder_names_still_hide_mail() {
+    for folder in ["Junk \u{415}mail", "\u{408}unk Email", "ＲＳＳ Ｆｅｅｄｓ", ":\\Deleted Items", "Inbox\\RSS Subscriptions", "Conversation\u{a0}History"] {
+        let v = record(
+            "New-InboxRule",
+            "adele@contoso.com",
+            &[("Name", "Vendor mail"), ("From", "billing@vendor.example"), ("MoveToFolder", folder), ("MarkAsRead", "True")],
+        );
+        let f = one(&v);
+        assert_eq!((f.rule, f.severity), (INBOX_RULE_HIDES_MAIL, Severity::Medium), "{folder}");
+    }
+}
+
+#[test]
+fn mixed_case_operations_and_string_parameters_are_read() {
+    let v = json!({
+        "Id": "2", "Operation": "nEW-inBOXrule", "ResultStatus": "True", "UserId": "adele@contoso.com",
+        "ObjectId": "x/contoso.onmicrosoft.com/adele\\x",
+        "Parameters": "[{\"Name\":\"Name\",\"Value\":\"x\"},{\"Name\":\"SubjectContainsWords\",\"Value\":\"phishing alert\"},{\"Name\":\"DeleteMessage\",\"Value\":\"True\"}]",
+    });
+    assert!(is_candidate(&v.to_string()));
+    let f = one(&v);
+    assert_eq!((f.rule, f.severity), (INBOX_RULE_HIDES_MAIL, Severity::Critical));
+    assert_eq!(f.details["keyword"], json!("phish"));
+}
+
+#[test]
+fn hiding_severity_follows_keywords_and_names() {
+    let sev = |params: &[(&str, &str)]| one(&record("New-InboxRule", "adele@contoso.com", params)).severity;
+    assert_eq!(sev(&[("Name", "Accounts"), ("SubjectContainsWords", "Wire transfer"), ("DeleteMessage", "True")]), Severity::High);
+    assert_eq!(sev(&[("Name", "zz"), ("From", "bob@contoso.com"), ("DeleteMessage", "True")]), Severity::High);
+    assert_eq!(sev(&[("Name", "Cleanup"), ("From", "bob@contoso.com"), ("DeleteMessage", "True")]), Severity::Medium);
+    assert_eq!(sev(&[("Name", "."), ("MarkAsRead", "True")]), Severity::High);
+    assert_eq!(sev(&[("Name", "Alerts"), ("SubjectContainsWords", "security alert"), ("MarkAsRead", "True")]), Severity::High);
+}
+
+#[test]
+fn everyday_noise_raises_nothing() {
+    let mut mail_access = record("MailItemsAccessed", "adele@contoso.com", &[]);
+    mail_access["OperationProperties"] = json!([{"Name": "MailAccessType", "Value": "Bind"}]);
+    let noise = [
+        mail_access,
+        record("Send", "adele@contoso.com", &[]),
+        record("New-InboxRule", "adele@contoso.com", &[("Name", "Newsletters"), ("From", "newsletter@contoso.com"), ("MoveToFolder", "Newsletters")]),
+        record("New-InboxRule", "adele@contoso.com", &[("Name", "Team News"), ("From", "communications@contoso.com"), ("MoveToFolder", "Team News"), ("MarkAsRead", "True")]),
+        record("New-InboxRule", "adele@contoso.com", &[("Name", "To Bob"), ("ForwardTo", "bob@contoso.com")]),
+        record("Set-Mailbox", "admin@contoso.com", &[("Identity", "adele@contoso.com"), ("MaxSendSize", "150 MB (157,286,400 bytes)")]),
+        record("Set-Mailbox", "admin@contoso.com", &[("Identity", "adele@contoso.com"), ("AuditLogAgeLimit", "180.00:00:00"), ("AuditEnabled", "True")]),
+        record("Set-Mailbox", "admin@contoso.com", &[("Identity", "adele@contoso.com"), ("ForwardingSmtpAddress", "smtp:bob@contoso.com")]),
+        record("New-TransportRule", "admin@contoso.com", &[("Name", "Legal copy"), ("BlindCopyTo", "legal@contoso.com")]),
+        record("Set-MailboxFolderPermission", "adele@contoso.com", &[("Identity", "adele@contoso.com:\\Calendar"), ("User", "Default"), ("AccessRights", "Reviewer")]),
+        record("Add-MailboxPermission", "admin@contoso.com", &[("Identity", "adele"), ("User", "bob"), ("AccessRights", "ReadPermission")]),
+        record("Remove-InboxRule", "adele@contoso.com", &[("Identity", "."), ("Confirm", "False")]),
+        record("Set-CASMailbox", "admin@contoso.com", &[("Identity", "adele"), ("PopEnabled", "False")]),
+    ];
+    for v in &noise {
+        assert!(run(v).is_empty(), "{}: {:?}", v["Operation"], run(v));
+    }
+}
+
+#[test]
+fn transport_rule_redirecting_outside_is_organisation_wide() {
+    let v = record(
+        "New-TransportRule",
+        "admin@contoso.com",
+        &[("Name", "Journal"), ("RedirectMessageTo", "drop@evil.example"), ("SentToScope", "InOrganization")],
+    );
+    let f = one(&v);
+    assert_eq!((f.rule, f.severity), (TRANSPORT_RULE_REDIRECT, Severity::Critical));
+    assert_eq!(f.target, "the whole organisation");
+    assert_eq!(f.summary, r#"Mail-flow rule "Journal" for the whole organisation redirects messages to drop@evil.example (outside the organisation)."#);
+    let bcc = record(
+        "Set-TransportRule",
+        "admin@contoso.com",
+        &[("Identity", "Copy"), ("BlindCopyTo", "bob@contoso.com;x@evil.example"), ("RedirectMessageTo", "legal@contoso.com")],
+    );
+    assert_eq!(one(&bcc).severity, Severity::High);
+    let drop = record("New-TransportRule", "admin@contoso.com", &[("Name", "Quiet"), ("DeleteMessage", "True")]);
+    assert_eq!(one(&drop).severity, Severity::Critical);
+}
+
+#[test]
+fn delegation_names_mailbox_and_grantee() {
+    let full = one(&record("Add-MailboxPermission", "admin@contoso.com", &[("Identity", "ceo@contoso.com"), ("User", "adele@contoso.com"), ("AccessRights", "FullAccess"), ("InheritanceType", "All")]));
+    assert_eq!((full.rule, full.severity), (MAILBOX_DELEGATION, Severity::Medium));
+    assert_eq!(full.target, "ceo@contoso.com");
+    assert_eq!(full.summary, "adele@contoso.com was given full access to mailbox ceo@contoso.com.");
+    let outside = one(&record("Add-MailboxPermission", "admin@contoso.com", &[("Identity", "ceo@contoso.com"), ("User", "eve@evil.example"), ("AccessRights", "FullAccess")]));
+    assert_eq!(outside.severity, Severity::High);
+    let behalf = one(&record("set-mailbox", "admin@contoso.com", &[("Identity", "ceo@contoso.com"), ("GrantSendOnBehalfTo", "adele")]));
+    assert_eq!((behalf.rule, behalf.severity), (MAILBOX_DELEGATION, Severity::Low));
+    let inbox = one(&record("Add-MailboxFolderPermission", "adele@contoso.com", &[("Identity", "adele@contoso.com:\\Inbox"), ("User", "Default"), ("AccessRights", "Reviewer")]));
+    assert_eq!((inbox.severity, inbox.target.as_str()), (Severity::High, "adele@contoso.com"));
+    assert_eq!(inbox.summary, "Default was given Reviewer access to the inbox of adele@contoso.com.");
+    let mut audited = record("ModifyFolderPermissions", "adele@contoso.com", &[]);
+    audited["MailboxOwnerUPN"] = json!("adele@contoso.com");
+    audited["Item"] = json!({"ParentFolder": {"Name": "Inbox", "Path": "\\Inbox", "MemberUpn": "Everyone", "MemberRights": "ReadAny"}});
+    assert!(is_candidate(&audited.to_string()));
+    assert_eq!(one(&audited).rule, MAILBOX_DELEGATION);
+}
+
+#[test]
+fn audit_tampering_by_how_much_it_blinds() {
+    let off = one(&record("Set-AdminAuditLogConfig", "admin@contoso.com", &[("UnifiedAuditLogIngestionEnabled", "False")]));
+    assert_eq!((off.rule, off.severity), (AUDIT_TAMPERING, Severity::Critical));
+    assert!(is_candidate(&record("Set-AdminAuditLogConfig", "a", &[]).to_string()));
+    let mailbox = one(&record("Set-Mailbox", "admin@contoso.com", &[("Identity", "ceo@contoso.com"), ("AuditEnabled", "False")]));
+    assert_eq!((mailbox.severity, mailbox.summary.as_str()), (Severity::High, "Mailbox auditing was turned off for ceo@contoso.com."));
+    let short = one(&record("Set-Mailbox", "admin@contoso.com", &[("Identity", "ceo@contoso.com"), ("AuditLogAgeLimit", "7.00:00:00")]));
+    assert_eq!((short.severity, short.summary.as_str()), (Severity::Medium, "The mailbox audit log of ceo@contoso.com is now kept for only 7 days."));
+}
+
+fn outlook(properties: Value) -> Value {
+    json!({
+        "Id": "3", "Operation": "UpdateInboxRules", "RecordType": 2, "ResultStatus": "Succeeded",
+        "UserId": "admin@contoso.com", "MailboxOwnerUPN": "adele@contoso.com", "ClientIP": "203.0.113.9",
+        "OperationProperties": properties,
+    })
+}
+
+#[test]
+fn outlook_rules_in_both_layouts() {
+    let server_rule = json!({"Actions": [{"Recipients": [{"Values": [{"Value": "eve@evil.example"}, {"Value": "bob@contoso.com"}]}]}]});
+    let ews = outlook(json!([
+        {"Name": "RuleOperation", "Value": "Create"},
+        {"Name": "Name", "Value": "Backup"},
+        {"Name": "Actions", "Value": "RedirectToRecipientsAction"},
+        {"Name": "ServerRule", "Value": server_rule.to_string()},
+    ]));
+    assert!(is_candidate(&ews.to_string()));
+    let f = one(&ews);
+    assert_eq!((f.rule, f.severity), (INBOX_RULE_EXTERNAL_FORWARD, Severity::Critical));
+    assert_eq!((f.target.as_str(), f.actor.as_str()), ("adele@contoso.com", "admin@contoso.com"));
+    assert_eq!(f.summary, r#"Rule "Backup" on adele@contoso.com applies to every incoming message: redirects it to eve@evil.example (outside the organisation)."#);
+
+    let actions = json!([{"ActionType": "Forward", "Recipients": [{"SmtpAddress": "x@evil.example"}]}, {"ActionType": "Delete"}]);
+    let mapi = outlook(json!([
+        {"Name": "RuleOperation", "Value": "AddMailboxRule"},
+        {"Name": "RuleState", "Value": "Enabled, ExitAfterExecution"},
+        {"Name": "RuleCondition", "Value": "(Subject Contains invoice)"},
+        {"Name": "RuleActions", "Value": actions.to_string()},
+    ]));
+    let f = run(&mapi);
+    let rules: Vec<_> = f.iter().map(|f| (f.rule, f.severity)).collect();
+    assert_eq!(rules, vec![(INBOX_RULE_EXTERNAL_FORWARD, Severity::Critical), (INBOX_RULE_HIDES_MAIL, Severity::High)]);
+    assert!(f[0].summary.starts_with("Rule (no name logged) on adele@contoso.com applies to messages matching"), "{}", f[0].summary);
+}
+
+#[test]
+fn outlook_resyncs_and_deletions_raise_nothing() {
+    for properties in [
+        json!([{"Name": "RuleOperation", "Value": "ModifyMailboxRule"}, {"Name": "RuleCondition", "Value": "{}"}, {"Name": "RuleActions", "Value": "[]"}]),
+        json!([{"Name": "RuleOperation", "Value": "RemoveMailboxRule"}, {"Name": "RuleName", "Value": "."}, {"Name": "RuleActions", "Value": "[{\"ActionType\":\"Delete\"}]"}]),
+        json!([{"Name": "RuleOperation", "Value": "Delete"}, {"Name": "Actions", "Value": "RedirectToRecipientsAction"}, {"Name": "ServerRule", "Value": "{\"Actions\":[{\"Recipients\":[{\"Values\":[{\"Value\":\"eve@evil.example\"}]}]}]}"}]),
+        json!([{"Name": "RuleOperation", "Value": "AddMailboxRule"}, {"Name": "RuleActions", "Value": "not json"}]),
+        json!("garbage"),
+    ] {
+        assert!(run(&outlook(properties.clone())).is_empty(), "{properties}");
+    }
 }

@@ -1,0 +1,79 @@
+//! `rulewatch check FILE...`: detection over audit records a technician already has
+//! (JSON arrays, JSON lines, Purview / Search-UnifiedAuditLog CSV exports). Reading and
+//! judging live in rulewatch_core::detect::input; this file only prints.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use rulewatch_core::detect::input::{self, CheckedAlert, Records};
+use rulewatch_core::detect::{TenantContext, visible_text};
+use serde_json::json;
+
+pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Result<ExitCode> {
+    let mut complete = true;
+    let mut read: Vec<(String, Records)> = Vec::new();
+    for path in files {
+        let name = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => read.push((name, input::read(&text))),
+            Err(e) => {
+                eprintln!("error: cannot read {name}: {e}");
+                complete = false;
+            }
+        }
+    }
+    let accepted: Vec<String> = match accepted_domains {
+        Some(list) => list.split(',').map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty()).collect(),
+        None => {
+            let assumed = input::assumed_domains(read.iter().flat_map(|(_, r)| r.records.iter().map(|(_, rec)| rec)));
+            if assumed.is_empty() {
+                eprintln!("No --accepted-domains given and none found in the records: every address counts as outside.");
+            } else {
+                eprintln!("No --accepted-domains given; assumed the organisation's domains are: {}.", assumed.join(", "));
+            }
+            assumed
+        }
+    };
+    let ctx = TenantContext { accepted_domains: accepted };
+
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut alerts = 0;
+    for (file, records) in &read {
+        for bad in &records.unreadable {
+            eprintln!("{file}: {}: skipped, cannot be read: {}", bad.position, visible_text(&bad.reason));
+            complete = false;
+        }
+        for (position, record) in &records.records {
+            for alert in input::judge(*position, record, &ctx) {
+                write(&mut out, file, &alert, json)?;
+                alerts += 1;
+            }
+        }
+    }
+    if !json && alerts == 0 {
+        writeln!(out, "No alerts.")?;
+    }
+    Ok(if complete { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn write(out: &mut impl Write, file: &str, a: &CheckedAlert, json: bool) -> std::io::Result<()> {
+    if json {
+        let mut value = serde_json::to_value(a)?;
+        value["file"] = json!(file);
+        serde_json::to_writer(&mut *out, &value)?;
+        return writeln!(out);
+    }
+    writeln!(out, "{} {} — {file}, {}", a.severity.to_uppercase(), a.rule, a.position)?;
+    writeln!(out, "    {}", a.summary)?;
+    writeln!(
+        out,
+        "    {} changed by {} from {} at {}",
+        visible_text(&a.target),
+        visible_text(&a.actor),
+        a.client_ip.as_deref().map(visible_text).unwrap_or_else(|| "an unknown address".into()),
+        a.event_time.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string()).unwrap_or_else(|| "an unknown time".into())
+    )
+}

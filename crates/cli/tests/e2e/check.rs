@@ -1,0 +1,131 @@
+//! `rulewatch check`: detection over exported audit records, in each layout a
+//! technician has them, with unreadable records named and the rest still judged.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::harness::bin;
+
+fn corpus(file: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/records").join(file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{} is needed by this test ({e}); see README.md", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The "." rule, the smtp: forwarding and the Set-CASMailbox change (which is no threat).
+fn records() -> Vec<Value> {
+    ["new-inboxrule-noconditions-delete-markasread.json", "set-mailbox-forwardingsmtpaddress-smtp-prefix.json", "set-casmailbox-enable-pop-imap.json"]
+        .iter()
+        .flat_map(|f| corpus(f).as_array().unwrap().clone())
+        .collect()
+}
+
+fn check(args: &[&str]) -> Output {
+    Command::new(bin()).arg("check").args(args).output().unwrap()
+}
+
+fn alerts(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn rules(alerts: &[Value]) -> Vec<(String, String)> {
+    alerts.iter().map(|a| (a["rule"].as_str().unwrap().to_string(), a["position"].as_str().unwrap().to_string())).collect()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn json_array_alerts_carry_the_record_facts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "export.json", &serde_json::to_string_pretty(&records()).unwrap());
+    let out = check(&["--json", "--accepted-domains", "contoso.com,contoso.onmicrosoft.com", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let a = alerts(&out);
+    assert_eq!(
+        rules(&a),
+        vec![("inbox-rule-hides-mail".into(), "record 1".into()), ("mailbox-external-forward".into(), "record 2".into())]
+    );
+    assert_eq!(a[0]["tenant_id"], "7c1aec86-7bc7-44d0-a01c-72c2f196f29b");
+    assert_eq!(a[0]["severity"], "critical");
+    assert_eq!(a[0]["operation"], "New-InboxRule");
+    assert_eq!(a[0]["target"], "stinger@contoso.com");
+    assert_eq!(a[0]["client_ip"], "154.66.247.79");
+    assert_eq!(a[0]["file"], file.as_str());
+    assert_eq!(
+        a[0]["summary"],
+        r#"Rule "." on stinger@contoso.com applies to every incoming message: deletes it, marks it as read, stops other rules."#
+    );
+    for field in ["record_id", "actor", "event_time", "details"] {
+        assert!(!a[0][field].is_null(), "{field} missing: {}", a[0]);
+    }
+}
+
+#[test]
+fn json_lines_without_domains_assumes_them_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = records().iter().map(Value::to_string).collect();
+    let file = write(dir.path(), "export.jsonl", &lines.join("\n"));
+    let out = check(&[&file]);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("assumed the organisation's domains are: contoso.com, contoso.onmicrosoft.com"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("CRITICAL inbox-rule-hides-mail"), "{stdout}");
+    assert!(stdout.contains("now forwards all mail to bla@bla.com"), "{stdout}");
+    assert!(stdout.contains("export.jsonl, line 2"), "{stdout}");
+}
+
+#[test]
+fn purview_csv_export_is_read_from_its_audit_data_column() {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(["CreationDate", "UserIds", "Operations", "auditdata"]).unwrap();
+    for r in records() {
+        let mut r = r;
+        // Search-UnifiedAuditLog exports keep Parameters as text inside AuditData.
+        r["Parameters"] = Value::String(r["Parameters"].to_string());
+        writer.write_record(["2024-02-04T22:49:32", r["UserId"].as_str().unwrap(), r["Operation"].as_str().unwrap(), &r.to_string()]).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "purview.csv", &String::from_utf8(writer.into_inner().unwrap()).unwrap());
+    let out = check(&["--json", "--accepted-domains", "contoso.com", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        rules(&alerts(&out)),
+        vec![("inbox-rule-hides-mail".into(), "line 2".into()), ("mailbox-external-forward".into(), "line 3".into())]
+    );
+}
+
+#[test]
+fn a_bad_line_is_named_and_the_rest_still_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = records();
+    let text = format!("{}\n{{\"Id\": \"x\", broken\n[1, 2]\n{}\n", r[0], r[1]);
+    let file = write(dir.path(), "mixed.jsonl", &text);
+    let out = check(&["--json", "--accepted-domains", "contoso.com", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("mixed.jsonl: line 2: skipped"), "{stderr}");
+    assert!(stderr.contains("mixed.jsonl: line 3: skipped, cannot be read: not a JSON object"), "{stderr}");
+    assert_eq!(
+        rules(&alerts(&out)),
+        vec![("inbox-rule-hides-mail".into(), "line 1".into()), ("mailbox-external-forward".into(), "line 4".into())]
+    );
+}
+
+#[test]
+fn missing_file_and_wrong_columns_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = write(dir.path(), "wrong.csv", "Date,User\n2024-01-01,a\n");
+    let out = check(&[&wrong, "/no/such/export.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot read /no/such/export.json"), "{stderr}");
+    assert!(stderr.contains("wrong.csv: line 1: skipped, cannot be read: neither JSON nor a CSV export with an AuditData column"), "{stderr}");
+}

@@ -1,0 +1,39 @@
+//! Inbox rules that keep mail from its owner: deleting it, parking it in a folder nobody
+//! opens, or marking it read so it goes unnoticed.
+//!
+//! Severity: deleting or hiding in a folder is critical for all mail or behind a
+//! security word (the attacker silencing warnings), high behind a finance word or under
+//! a machine-made name, medium otherwise. Marking read alone is a step lower (high,
+//! medium) and nothing with an ordinary condition into an ordinary folder.
+
+use super::inbox_rule::InboxRule;
+use super::record::AuditRecord;
+use super::signals::{Keyword, suspicious_name};
+use super::{Finding, INBOX_RULE_HIDES_MAIL, Severity, TenantContext};
+
+pub(super) fn detect(rule: &InboxRule, record: &AuditRecord, ctx: &TenantContext, findings: &mut Vec<Finding>) {
+    let removes = rule.deletes || rule.hides_in_folder();
+    if !removes && !rule.marks_read {
+        return;
+    }
+    let keyword = rule.keyword().map(|(k, _)| k);
+    let grave = rule.applies_to_all() || keyword == Some(Keyword::Security);
+    let telling = keyword == Some(Keyword::Finance) || suspicious_name(&rule.name);
+    let severity = match (removes, grave, telling) {
+        (true, true, _) => Severity::Critical,
+        (true, false, true) | (false, true, _) => Severity::High,
+        (true, false, false) | (false, false, true) => Severity::Medium,
+        (false, false, false) => return,
+    };
+    let mut details = rule.details(&record.operation, Vec::new());
+    details["hidden_folder"] = rule.hides_in_folder().into();
+    details["suspicious_name"] = suspicious_name(&rule.name).into();
+    findings.push(Finding {
+        rule: INBOX_RULE_HIDES_MAIL,
+        severity,
+        target: rule.target.clone(),
+        actor: record.user_id.clone(),
+        summary: rule.sentence(ctx),
+        details,
+    });
+}

@@ -1,0 +1,221 @@
+//! Audit records a technician already has, read for `rulewatch check`: a JSON array of
+//! records, JSON lines, or a CSV export (Purview audit search, `Search-UnifiedAuditLog`)
+//! whose `AuditData` column holds each record. Records that cannot be read are reported
+//! one by one so the rest are still judged.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::record::AuditRecord;
+use super::{Finding, TenantContext, detect};
+
+/// Where a record sits in its file; serialised as shown ("record 2", "line 7").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// 1-based index in a JSON array.
+    Record(usize),
+    /// 1-based line of a JSON-lines or CSV file.
+    Line(usize),
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Position::Record(n) => write!(f, "record {n}"),
+            Position::Line(n) => write!(f, "line {n}"),
+        }
+    }
+}
+
+impl Serialize for Position {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A record that could not be read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub position: Position,
+    pub reason: String,
+}
+
+/// The records of one file.
+#[derive(Debug, Default)]
+pub struct Records {
+    pub records: Vec<(Position, AuditRecord)>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl Records {
+    fn take(&mut self, position: Position, value: Result<Value, String>) {
+        match value.and_then(record) {
+            Ok(r) => self.records.push((position, r)),
+            Err(reason) => self.unreadable.push(Unreadable { position, reason }),
+        }
+    }
+}
+
+/// An object with an `Id` and an `Operation`: the least a record needs to be judged.
+fn record(value: Value) -> Result<AuditRecord, String> {
+    let Value::Object(map) = &value else {
+        return Err("not a JSON object".into());
+    };
+    for field in ["Id", "Operation"] {
+        if map.get(field).is_none_or(|v| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty())) {
+            return Err(format!("no {field}"));
+        }
+    }
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+/// Reads a file's text in whichever of the three layouts it is.
+pub fn read(text: &str) -> Records {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut out = Records::default();
+    match text.trim_start().chars().next() {
+        None => {}
+        Some('[') => match serde_json::from_str::<Vec<Value>>(text) {
+            Ok(items) => {
+                for (i, v) in items.into_iter().enumerate() {
+                    out.take(Position::Record(i + 1), Ok(v));
+                }
+            }
+            Err(e) => out.unreadable.push(Unreadable { position: Position::Line(e.line()), reason: format!("not a JSON array of records: {e}") }),
+        },
+        Some('{') => {
+            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                out.take(Position::Line(i + 1), serde_json::from_str(line).map_err(|e| format!("not JSON: {e}")));
+            }
+        }
+        Some(_) => read_csv(text, &mut out),
+    }
+    out
+}
+
+fn read_csv(text: &str, out: &mut Records) {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let column = match reader.headers() {
+        Ok(h) => h.iter().position(|name| name.trim().eq_ignore_ascii_case("AuditData")),
+        Err(e) => {
+            out.unreadable.push(Unreadable { position: Position::Line(1), reason: format!("not CSV: {e}") });
+            return;
+        }
+    };
+    let Some(column) = column else {
+        out.unreadable.push(Unreadable {
+            position: Position::Line(1),
+            reason: "neither JSON nor a CSV export with an AuditData column".into(),
+        });
+        return;
+    };
+    for row in reader.records() {
+        match row {
+            Ok(row) => {
+                let line = row.position().map_or(0, |p| p.line() as usize);
+                let value = match row.get(column) {
+                    Some(data) => serde_json::from_str(data).map_err(|e| format!("AuditData is not JSON: {e}")),
+                    None => Err("no AuditData value".into()),
+                };
+                out.take(Position::Line(line), value);
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                out.unreadable.push(Unreadable { position: Position::Line(line), reason: format!("bad CSV row: {e}") });
+            }
+        }
+    }
+}
+
+/// The domains taken as the organisation's when none are given: those of each record's
+/// `OrganizationName` and of each person (not system account) who acted.
+pub fn assumed_domains<'a>(records: impl IntoIterator<Item = &'a AuditRecord>) -> Vec<String> {
+    let mut domains: Vec<String> = Vec::new();
+    for r in records {
+        let org = r.organization_name.trim();
+        let actor = if r.by_system() { None } else { r.user_id.rsplit_once('@').map(|(_, d)| d) };
+        for d in [Some(org), actor].into_iter().flatten() {
+            let d = d.trim().to_ascii_lowercase();
+            if d.contains('.') && !d.contains(['\\', ' ', '@']) && !domains.contains(&d) {
+                domains.push(d);
+            }
+        }
+    }
+    domains.sort();
+    domains
+}
+
+/// One finding with the record facts an alert shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckedAlert {
+    pub tenant_id: String,
+    pub rule: &'static str,
+    pub severity: &'static str,
+    pub record_id: String,
+    pub operation: String,
+    pub target: String,
+    pub actor: String,
+    pub client_ip: Option<String>,
+    pub summary: String,
+    pub event_time: Option<chrono::DateTime<chrono::Utc>>,
+    pub details: Value,
+    pub position: Position,
+}
+
+/// Every finding of one record, as alerts.
+pub fn judge(position: Position, record: &AuditRecord, ctx: &TenantContext) -> Vec<CheckedAlert> {
+    detect(record, ctx)
+        .into_iter()
+        .map(|f: Finding| CheckedAlert {
+            tenant_id: record.organization_id.clone(),
+            rule: f.rule,
+            severity: f.severity.as_str(),
+            record_id: record.id.clone(),
+            operation: record.operation.clone(),
+            target: f.target,
+            actor: f.actor,
+            client_ip: record.client_address(),
+            summary: f.summary,
+            event_time: record.event_time(),
+            details: f.details,
+            position,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_three_layouts() {
+        let array = read(r#"[{"Id":"1","Operation":"Send"},{"Id":"2","Operation":"Set-Mailbox"}]"#);
+        assert_eq!(array.records.len(), 2);
+        assert_eq!(array.records[1].0, Position::Record(2));
+
+        let lines = read("{\"Id\":\"1\",\"Operation\":\"Send\"}\n\nnot json\n{\"Operation\":\"Send\"}\n");
+        assert_eq!(lines.records.len(), 1);
+        let bad: Vec<_> = lines.unreadable.iter().map(|u| (u.position, u.reason.as_str())).collect();
+        assert_eq!(bad[0].0, Position::Line(3));
+        assert_eq!(bad[1], (Position::Line(4), "no Id"));
+
+        let csv = read("CreationDate,UserIds,Operations,AuditData\n2026-11-27,a,Send,\"{\"\"Id\"\":\"\"1\"\",\"\"Operation\"\":\"\"Send\"\"}\"\n");
+        assert_eq!(csv.records.len(), 1);
+        assert_eq!(csv.records[0].0, Position::Line(2));
+
+        let wrong = read("a,b\n1,2\n");
+        assert_eq!(wrong.unreadable[0].position, Position::Line(1));
+    }
+
+    #[test]
+    fn domains_of_the_organisation_and_its_people_not_of_the_system() {
+        let r = |v: &str| serde_json::from_str::<AuditRecord>(v).unwrap();
+        let records = [
+            r(r#"{"Id":"1","OrganizationName":"contoso.onmicrosoft.com","UserId":"adele@Contoso.com"}"#),
+            r(r#"{"Id":"2","UserId":"NT AUTHORITY\\SYSTEM (Microsoft.Exchange.ServiceHost)"}"#),
+        ];
+        assert_eq!(assumed_domains(&records), vec!["contoso.com", "contoso.onmicrosoft.com"]);
+    }
+}
