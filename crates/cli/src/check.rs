@@ -59,20 +59,21 @@ pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Res
     Ok(if complete { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn write(out: &mut impl Write, file: &str, a: &CheckedAlert, json: bool) -> std::io::Result<()> {
+fn write(out: &mut impl Write, file: &str, checked: &CheckedAlert, json: bool) -> std::io::Result<()> {
     if json {
-        let mut value = serde_json::to_value(a)?;
+        let mut value = serde_json::to_value(checked)?;
         value["file"] = json!(file);
         serde_json::to_writer(&mut *out, &value)?;
         return writeln!(out);
     }
-    writeln!(out, "{} {} — {file}, {}", a.severity.to_uppercase(), a.rule, a.position)?;
-    writeln!(out, "    {}", a.summary)?;
+    let (a, f) = (&checked.alert, &checked.alert.finding);
+    writeln!(out, "{} {} — {file}, {}", f.severity.as_str().to_uppercase(), f.rule, checked.position)?;
+    writeln!(out, "    {}", f.summary)?;
     writeln!(
         out,
         "    {} changed by {} from {} at {}",
-        visible_text(&a.target),
-        visible_text(&a.actor),
+        visible_text(&f.target),
+        visible_text(&f.actor),
         a.client_ip.as_deref().map(visible_text).unwrap_or_else(|| "an unknown address".into()),
         a.event_time.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string()).unwrap_or_else(|| "an unknown time".into())
     )

@@ -331,19 +331,19 @@ pub fn judge(records: &[&RawValue], ctx: &TenantContext, t: &TenantRow) -> Vec<N
                 continue;
             }
         };
-        for f in detect::detect(&record, ctx) {
+        for a in detect::alerts(&record, ctx) {
             alerts.push(NewAlert {
                 tenant_name: t.name.clone(),
-                record_id: record.id.clone(),
-                rule: f.rule.to_string(),
-                severity: f.severity.as_str().to_string(),
-                operation: record.operation.clone(),
-                target: f.target,
-                actor: f.actor,
-                client_ip: record.client_address(),
-                summary: f.summary,
-                details: f.details,
-                event_time: record.event_time(),
+                record_id: a.record_id,
+                rule: a.finding.rule.to_string(),
+                severity: a.finding.severity.as_str().to_string(),
+                operation: a.operation,
+                target: a.finding.target,
+                actor: a.finding.actor,
+                client_ip: a.client_ip,
+                summary: a.finding.summary,
+                details: a.finding.details,
+                event_time: a.event_time,
                 raw_record: raw.get().to_string(),
             });
         }

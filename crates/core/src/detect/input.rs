@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::record::AuditRecord;
-use super::{Finding, TenantContext, detect};
+use super::{RecordAlert, TenantContext, alerts};
 
 /// Where a record sits in its file; serialised as shown ("record 2", "line 7").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,41 +147,20 @@ pub fn assumed_domains<'a>(records: impl IntoIterator<Item = &'a AuditRecord>) -
     domains
 }
 
-/// One finding with the record facts an alert shows.
+/// An alert of `check`: the tenant the record names and where the record was read.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckedAlert {
     pub tenant_id: String,
-    pub rule: &'static str,
-    pub severity: &'static str,
-    pub record_id: String,
-    pub operation: String,
-    pub target: String,
-    pub actor: String,
-    pub client_ip: Option<String>,
-    pub summary: String,
-    pub event_time: Option<chrono::DateTime<chrono::Utc>>,
-    pub details: Value,
+    #[serde(flatten)]
+    pub alert: RecordAlert,
     pub position: Position,
 }
 
 /// Every finding of one record, as alerts.
 pub fn judge(position: Position, record: &AuditRecord, ctx: &TenantContext) -> Vec<CheckedAlert> {
-    detect(record, ctx)
+    alerts(record, ctx)
         .into_iter()
-        .map(|f: Finding| CheckedAlert {
-            tenant_id: record.organization_id.clone(),
-            rule: f.rule,
-            severity: f.severity.as_str(),
-            record_id: record.id.clone(),
-            operation: record.operation.clone(),
-            target: f.target,
-            actor: f.actor,
-            client_ip: record.client_address(),
-            summary: f.summary,
-            event_time: record.event_time(),
-            details: f.details,
-            position,
-        })
+        .map(|alert| CheckedAlert { tenant_id: record.organization_id.clone(), alert, position })
         .collect()
 }
 

@@ -66,6 +66,32 @@ pub struct Finding {
     pub details: Value,
 }
 
+/// A finding with the facts of the record that showed it: what `scan` stores and
+/// `check` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordAlert {
+    pub record_id: String,
+    pub operation: String,
+    pub client_ip: Option<String>,
+    pub event_time: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(flatten)]
+    pub finding: Finding,
+}
+
+/// Every finding of one record, with the record's facts.
+pub fn alerts(record: &AuditRecord, ctx: &TenantContext) -> Vec<RecordAlert> {
+    detect(record, ctx)
+        .into_iter()
+        .map(|finding| RecordAlert {
+            record_id: record.id.clone(),
+            operation: record.operation.clone(),
+            client_ip: record.client_address(),
+            event_time: record.event_time(),
+            finding,
+        })
+        .collect()
+}
+
 pub const INBOX_RULE_EXTERNAL_FORWARD: &str = "inbox-rule-external-forward";
 pub const INBOX_RULE_HIDES_MAIL: &str = "inbox-rule-hides-mail";
 pub const MAILBOX_EXTERNAL_FORWARD: &str = "mailbox-external-forward";
