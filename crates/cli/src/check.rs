@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use rulewatch_core::detect::fan_in::FanIn;
 use rulewatch_core::detect::input::{self, CheckedAlert, Records};
 use rulewatch_core::detect::{TenantContext, visible_text};
 use serde_json::json;
@@ -36,11 +37,11 @@ pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Res
             assumed
         }
     };
-    let ctx = TenantContext { accepted_domains: accepted };
+    let ctx = TenantContext { accepted_domains: accepted, ..Default::default() };
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let mut alerts = 0;
+    let mut found = Vec::new();
     for (file, records) in &read {
         for bad in &records.unreadable {
             eprintln!("{file}: {}: skipped, cannot be read: {}", bad.position, visible_text(&bad.reason));
@@ -49,11 +50,15 @@ pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Res
         for (position, record) in &records.records {
             for alert in input::judge(*position, record, &ctx) {
                 write(&mut out, file, &alert, json)?;
-                alerts += 1;
+                found.push(alert);
             }
         }
     }
-    if !json && alerts == 0 {
+    let campaigns = input::fan_ins(&found);
+    for campaign in &campaigns {
+        write_fan_in(&mut out, campaign, json)?;
+    }
+    if !json && found.is_empty() {
         writeln!(out, "No alerts.")?;
     }
     Ok(if complete { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -77,4 +82,27 @@ fn write(out: &mut impl Write, file: &str, checked: &CheckedAlert, json: bool) -
         a.client_ip.as_deref().map(visible_text).unwrap_or_else(|| "an unknown address".into()),
         a.event_time.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string()).unwrap_or_else(|| "an unknown time".into())
     )
+}
+
+/// A fan-in spans records (and files), so it has no one position; its details list
+/// every forward.
+fn write_fan_in(out: &mut impl Write, campaign: &FanIn, json: bool) -> std::io::Result<()> {
+    let f = &campaign.finding;
+    if json {
+        let value = json!({
+            "tenant_id": campaign.forwards[0].tenant_id,
+            "tenant_name": campaign.tenant_names(),
+            "event_time": campaign.last_event(),
+            "rule": f.rule,
+            "severity": f.severity,
+            "target": f.target,
+            "actor": f.actor,
+            "summary": f.summary,
+            "details": f.details,
+        });
+        serde_json::to_writer(&mut *out, &value)?;
+        return writeln!(out);
+    }
+    writeln!(out, "{} {} — across the records checked", f.severity.as_str().to_uppercase(), f.rule)?;
+    writeln!(out, "    {}", f.summary)
 }

@@ -1,5 +1,6 @@
 //! `rulewatch`: Rulewatch's engine without a window.
 
+mod allow;
 mod check;
 mod demo;
 mod output;
@@ -65,6 +66,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Trusted forwarding destinations and rule names, per tenant
+    #[command(subcommand)]
+    Allow(allow::AllowCommand),
     /// Every stored alert, newest first
     Alerts {
         #[arg(long)]
@@ -158,6 +162,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Tenant(cmd) => tenant::run(g, cmd).await,
         Command::Scan { json } => scan::scan(g, json).await,
+        Command::Allow(cmd) => allow::run(g, cmd),
         Command::Alerts { json } => {
             let store = g.store()?;
             let alerts = store.alerts().context("reading the alerts")?;

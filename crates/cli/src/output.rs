@@ -33,7 +33,11 @@ pub fn write_alert(out: &mut impl Write, a: &Alert, json: bool) -> std::io::Resu
         a.target,
         a.actor,
         a.client_ip.as_deref().unwrap_or("an unknown address")
-    )
+    )?;
+    match &a.suppressed_by {
+        Some(why) => writeln!(out, "    suppressed: {why}"),
+        None => Ok(()),
+    }
 }
 
 pub fn alerts(alerts: &[Alert], json: bool) -> Result<()> {

@@ -191,7 +191,10 @@ impl Engine {
             client_id: t.client_id.clone(),
             method: t.auth_method.clone(),
         };
-        let ctx = TenantContext { accepted_domains: self.accepted_domains(t, &app, stats).await? };
+        let ctx = TenantContext {
+            accepted_domains: self.accepted_domains(t, &app, stats).await?,
+            allowlist: self.store.allowlist(&t.tenant_id).map_err(store_problem)?,
+        };
         let publisher = self.config.publisher_id.as_deref().unwrap_or(&t.tenant_id);
         let activity = ActivityApi { api: &self.api, app: &app, publisher, stats, attempts: self.config.blob_attempts };
         let ct = AUDIT_EXCHANGE;
@@ -258,7 +261,7 @@ impl Engine {
                             .map_err(store_problem)?;
                         out.blobs += 1;
                         out.records += records;
-                        out.new_alerts += new.len();
+                        out.new_alerts += new.iter().filter(|a| a.suppressed_by.is_none()).count();
                     }
                     Err(BlobError::Expired) => {
                         let msg = format!(
@@ -333,6 +336,7 @@ pub fn judge(records: &[&RawValue], ctx: &TenantContext, t: &TenantRow) -> Vec<N
         };
         for a in detect::alerts(&record, ctx) {
             alerts.push(NewAlert {
+                suppressed_by: ctx.allowlist.covers(a.finding.rule, &a.finding.details),
                 tenant_name: t.name.clone(),
                 record_id: a.record_id,
                 rule: a.finding.rule.to_string(),

@@ -3,6 +3,7 @@
 //! shell are thin front ends over [`engine::Engine`].
 
 pub mod activity;
+pub mod allowlist;
 pub mod api;
 pub mod auth;
 pub mod cloud;

@@ -16,6 +16,7 @@ fn findings(file: &str) -> Vec<Finding> {
     let raw: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&text).unwrap();
     let ctx = TenantContext {
         accepted_domains: vec!["contoso.com".into(), "contoso.onmicrosoft.com".into()],
+        ..Default::default()
     };
     raw.iter()
         .filter(|r| is_candidate(r.get()))

@@ -74,7 +74,7 @@ proptest! {
         });
         is_candidate(&record.to_string());
         if let Ok(r) = serde_json::from_value::<AuditRecord>(record) {
-            let ctx = TenantContext { accepted_domains: vec!["contoso.com".into()] };
+            let ctx = TenantContext { accepted_domains: vec!["contoso.com".into()], ..Default::default() };
             for f in detect(&r, &ctx) {
                 prop_assert!(!f.summary.chars().any(char::is_control), "{}", f.summary);
             }

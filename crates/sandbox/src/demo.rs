@@ -128,7 +128,8 @@ impl Scenario {
                         "198.51.100.77:44321",
                     ),
                     "Archive copy",
-                    &["records@offsite-archive.example"],
+                    // The drop box Contoso's rule feeds too: the demo's fan-in.
+                    &["ap-desk@payments-portal.example"],
                     ForwardKind::ForwardAsAttachmentTo,
                 ),
             ),

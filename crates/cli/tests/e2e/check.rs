@@ -129,3 +129,31 @@ fn missing_file_and_wrong_columns_are_named() {
     assert!(stderr.contains("cannot read /no/such/export.json"), "{stderr}");
     assert!(stderr.contains("wrong.csv: line 1: skipped, cannot be read: neither JSON nor a CSV export with an AuditData column"), "{stderr}");
 }
+
+#[test]
+fn one_destination_fed_from_two_mailboxes_across_files_is_a_fan_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = corpus("set-mailbox-forwardingsmtpaddress-smtp-prefix.json");
+    let mut second = first.clone();
+    second[0]["Id"] = "0f0e0d0c-0000-4000-8000-000000000002".into();
+    second[0]["CreationTime"] = "2023-06-02T08:00:00".into();
+    second[0]["Parameters"][0]["Value"] = "megan@contoso.onmicrosoft.com".into();
+    let a = write(dir.path(), "a.json", &first.to_string());
+    let b = write(dir.path(), "b.json", &second.to_string());
+    let out = check(&["--json", "--accepted-domains", "contoso.onmicrosoft.com", &a, &b]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let found = alerts(&out);
+    let fan_in: Vec<&Value> = found.iter().filter(|x| x["rule"] == "forwarding-fan-in").collect();
+    assert_eq!(fan_in.len(), 1, "{found:?}");
+    assert_eq!(fan_in[0]["target"], "bla@bla.com");
+    assert_eq!(fan_in[0]["severity"], "high");
+    assert_eq!(fan_in[0]["details"]["mailboxes"], 2);
+    let summary = fan_in[0]["summary"].as_str().unwrap();
+    assert!(summary.contains("megan@contoso.onmicrosoft.com (contoso.onmicrosoft.com)"), "{summary}");
+
+    // More than a week apart, the same two forwards are no campaign.
+    second[0]["CreationTime"] = "2023-06-20T08:00:00".into();
+    let b = write(dir.path(), "b.json", &second.to_string());
+    let out = check(&["--json", "--accepted-domains", "contoso.onmicrosoft.com", &a, &b]);
+    assert!(alerts(&out).iter().all(|x| x["rule"] != "forwarding-fan-in"));
+}

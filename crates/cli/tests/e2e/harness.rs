@@ -95,7 +95,13 @@ impl TenantSpec {
         })
     }
 
-    fn ctx(&self, actor: usize, target: usize) -> RecordCtx {
+    /// An attacker's address of this tenant's own: tenants of one world share no
+    /// destination, so no forwarding-fan-in arises unless a test plants one.
+    pub fn drop_box(&self, name: &str) -> String {
+        format!("{name}.{}@evil.example", self.domain.split('.').next().unwrap_or_default())
+    }
+
+    pub fn ctx(&self, actor: usize, target: usize) -> RecordCtx {
         RecordCtx {
             tenant_id: self.tenant_id.clone(),
             tenant_initial_domain: self.initial_domain.clone(),
@@ -123,16 +129,16 @@ pub fn plant_attacks(t: &TenantSpec, release_after_s: i64, records: &mut Vec<Val
                             "release_after_s": release_after_s, "record": record}));
     };
     plant(
-        attacks::new_inbox_rule_forward(&t.ctx(0, 0), "Sync", &["bob@contoso-partner.example", "exfil@evil.example"], ForwardKind::ForwardTo),
+        attacks::new_inbox_rule_forward(&t.ctx(0, 0), "Sync", &[&t.drop_box("bob"), &t.drop_box("exfil")], ForwardKind::ForwardTo),
         &["inbox-rule-external-forward"],
     );
     plant(attacks::new_inbox_rule_delete_all(&t.ctx(1, 1), "."), &["inbox-rule-hides-mail"]);
     plant(
-        attacks::set_mailbox_forwarding(&t.ctx(3, 2), Some("smtp:drop@evil.example"), None, false),
+        attacks::set_mailbox_forwarding(&t.ctx(3, 2), Some(&format!("smtp:{}", t.drop_box("drop"))), None, false),
         &["mailbox-external-forward"],
     );
     plant(
-        attacks::set_inbox_rule_forward(&t.ctx(3, 0), "Sync", &["relay@evil.example"], ForwardKind::RedirectTo),
+        attacks::set_inbox_rule_forward(&t.ctx(3, 0), "Sync", &[&t.drop_box("relay")], ForwardKind::RedirectTo),
         &["inbox-rule-external-forward"],
     );
     // Internal forwarding must stay quiet.

@@ -55,14 +55,18 @@ fn the_summary_names_mailbox_destination_and_actor() {
     assert_eq!(forwarding["actor"], t.users[3].as_str());
     assert_eq!(
         forwarding["summary"],
-        format!("Mailbox {} now forwards all mail to drop@evil.example (outside the organisation); no copy is kept in the mailbox.", t.users[2])
+        format!(
+            "Mailbox {} now forwards all mail to {} (outside the organisation); no copy is kept in the mailbox.",
+            t.users[2],
+            t.drop_box("drop")
+        )
     );
     let rule = alerts
         .iter()
         .find(|a| a["rule"] == "inbox-rule-external-forward" && a["operation"] == "New-InboxRule")
         .expect("rule forwarding alert");
     // Both outside addresses are named, whichever comes first.
-    assert_eq!(rule["details"]["destinations"], json!(["bob@contoso-partner.example", "exfil@evil.example"]));
+    assert_eq!(rule["details"]["destinations"], json!([t.drop_box("bob"), t.drop_box("exfil")]));
     let text = rw.run(&["alerts"]);
     assert!(text.stdout.contains("changed by"), "{}", text.stdout);
 }
@@ -166,7 +170,7 @@ fn demo_shows_planted_attacks_without_configuration() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    for rule in ["inbox-rule-external-forward", "inbox-rule-hides-mail", "mailbox-external-forward"] {
+    for rule in ["inbox-rule-external-forward", "inbox-rule-hides-mail", "mailbox-external-forward", "forwarding-fan-in"] {
         assert!(stdout.contains(rule), "demo output lacks {rule}:\n{stdout}");
     }
     assert!(stderr.contains("not Microsoft"), "{stderr}");

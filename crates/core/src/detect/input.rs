@@ -8,6 +8,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::fan_in::{self, FanIn, Forward};
 use super::record::AuditRecord;
 use super::{RecordAlert, TenantContext, alerts};
 
@@ -151,6 +152,8 @@ pub fn assumed_domains<'a>(records: impl IntoIterator<Item = &'a AuditRecord>) -
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckedAlert {
     pub tenant_id: String,
+    /// The record's `OrganizationName`, or its tenant id when it has none.
+    pub tenant_name: String,
     #[serde(flatten)]
     pub alert: RecordAlert,
     pub position: Position,
@@ -160,8 +163,38 @@ pub struct CheckedAlert {
 pub fn judge(position: Position, record: &AuditRecord, ctx: &TenantContext) -> Vec<CheckedAlert> {
     alerts(record, ctx)
         .into_iter()
-        .map(|alert| CheckedAlert { tenant_id: record.organization_id.clone(), alert, position })
+        .map(|alert| CheckedAlert {
+            tenant_id: record.organization_id.clone(),
+            tenant_name: if record.organization_name.trim().is_empty() {
+                record.organization_id.clone()
+            } else {
+                record.organization_name.clone()
+            },
+            alert,
+            position,
+        })
         .collect()
+}
+
+/// `forwarding-fan-in` over every alert found in the files checked together.
+pub fn fan_ins(found: &[CheckedAlert]) -> Vec<FanIn> {
+    let mut by_destination: std::collections::BTreeMap<String, Vec<Forward>> = Default::default();
+    for c in found.iter().filter(|c| fan_in::is_forwarding(c.alert.finding.rule)) {
+        let Some(event_time) = c.alert.event_time else { continue };
+        let destinations = c.alert.finding.details["destinations"].as_array().cloned().unwrap_or_default();
+        for d in destinations.iter().filter_map(Value::as_str) {
+            by_destination.entry(d.to_lowercase()).or_default().push(Forward {
+                alert_id: None,
+                tenant_id: c.tenant_id.clone(),
+                tenant_name: c.tenant_name.clone(),
+                mailbox: c.alert.finding.target.clone(),
+                actor: c.alert.finding.actor.clone(),
+                operation: c.alert.operation.clone(),
+                event_time,
+            });
+        }
+    }
+    by_destination.into_iter().flat_map(|(d, forwards)| fan_in::campaigns(&d, forwards)).collect()
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 pub mod address;
 mod audit_tampering;
 mod delegation;
+pub mod fan_in;
 mod hides_mail;
 mod inbox_rule;
 pub mod input;
@@ -29,6 +30,9 @@ pub use text::visible as visible_text;
 pub struct TenantContext {
     /// Accepted (verified) domains, lower-cased. Anything else is outside.
     pub accepted_domains: Vec<String>,
+    /// What the technician trusts. Rules never read it: findings stay true, and the
+    /// engine stores the ones it covers as suppressed.
+    pub allowlist: crate::allowlist::Allowlist,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -98,6 +102,7 @@ pub const MAILBOX_EXTERNAL_FORWARD: &str = "mailbox-external-forward";
 pub const TRANSPORT_RULE_REDIRECT: &str = "transport-rule-redirect";
 pub const MAILBOX_DELEGATION: &str = "mailbox-delegation";
 pub const AUDIT_TAMPERING: &str = "audit-tampering";
+pub const FORWARDING_FAN_IN: &str = "forwarding-fan-in";
 
 /// Operations any rule looks at, lower-cased; the cheap pre-filter in
 /// [`is_candidate`] keys on them.

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::*;
 
 fn ctx() -> TenantContext {
-    TenantContext { accepted_domains: vec!["contoso.com".into(), "contoso.onmicrosoft.com".into()] }
+    TenantContext { accepted_domains: vec!["contoso.com".into(), "contoso.onmicrosoft.com".into()], ..Default::default() }
 }
 
 fn record(operation: &str, user: &str, params: &[(&str, &str)]) -> Value {

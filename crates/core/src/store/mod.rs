@@ -2,6 +2,7 @@
 //! blob commits its alerts, their outbox entries, the blob's "processed" mark and the
 //! cursor in one transaction, so a crash at any instant loses and repeats nothing.
 
+mod allowlist;
 mod models;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,8 @@ pub enum StoreError {
     TenantExists(String),
     #[error("no tenant {0} is configured; `rulewatch tenant list` shows the configured ones")]
     NoTenant(String),
+    #[error("no allowlist entry {0}; `rulewatch allow list` shows the entries")]
+    NoTrustEntry(i64),
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
 }
@@ -45,7 +48,7 @@ pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("schema.sql"))])
+    Migrations::new(vec![M::up(include_str!("schema.sql")), M::up(include_str!("allowlist.sql"))])
 }
 
 impl Store {
@@ -181,19 +184,22 @@ impl Store {
     }
 
     /// Commits one processed blob: new alerts (duplicates ignored) with their outbox
-    /// entries, the blob's mark, and optionally the cursor. Returns the alerts that
-    /// were new.
+    /// entries (none for suppressed alerts), any forwarding-fan-in they complete, the
+    /// blob's mark, and optionally the cursor. Returns the alerts that were new.
     pub fn commit_blob(&self, commit: BlobCommit<'_>) -> Result<Vec<Alert>> {
         self.with(|c| {
             let tx = c.transaction()?;
             let now = ts(Utc::now());
             let mut inserted = Vec::new();
+            let mut forwarded: Vec<(String, DateTime<Utc>)> = Vec::new();
             for a in commit.alerts {
                 let id: Option<i64> = tx
                     .query_row(
                         "INSERT INTO alerts (tenant_id, tenant_name, record_id, rule, severity, operation, target, actor,
-                                             client_ip, summary, details, event_time, detected_at, content_id, raw_record)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                                             client_ip, summary, details, event_time, detected_at, content_id, raw_record,
+                                             status, suppressed_by)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                                 CASE WHEN ?16 IS NULL THEN 'open' ELSE 'suppressed' END, ?16)
                          ON CONFLICT (tenant_id, record_id, rule) DO NOTHING
                          RETURNING id",
                         params![
@@ -212,14 +218,26 @@ impl Store {
                             now,
                             commit.content_id,
                             a.raw_record,
+                            a.suppressed_by,
                         ],
                         |r| r.get(0),
                     )
                     .optional()?;
-                if let Some(id) = id {
-                    tx.execute("INSERT INTO outbox (alert_id, queued_at) VALUES (?1, ?2)", params![id, now])?;
-                    inserted.push(id);
+                let Some(id) = id else { continue };
+                inserted.push(id);
+                if a.suppressed_by.is_some() {
+                    continue;
                 }
+                tx.execute("INSERT INTO outbox (alert_id, queued_at) VALUES (?1, ?2)", params![id, now])?;
+                if crate::detect::fan_in::is_forwarding(&a.rule) {
+                    let at = a.event_time.unwrap_or_else(Utc::now);
+                    for d in allowlist::index_forwards(&tx, id, &a.details)? {
+                        forwarded.push((d, at));
+                    }
+                }
+            }
+            for (destination, at) in forwarded {
+                inserted.extend(allowlist::update_fan_in(&tx, &destination, at, &now)?);
             }
             tx.execute(
                 "INSERT INTO processed_blobs (tenant_id, content_id, content_created, processed_at, records, outcome)
@@ -357,8 +375,8 @@ fn advance_cursor(c: &Connection, tenant_id: &str, content_type: &str, to: DateT
 }
 
 const ALERT_SELECT: &str = "SELECT a.id, a.tenant_id, a.tenant_name, a.rule, a.severity, a.record_id, a.operation,
-        a.target, a.actor, a.client_ip, a.summary, a.details, a.event_time, a.detected_at, a.status, a.content_id
-        FROM alerts a";
+        a.target, a.actor, a.client_ip, a.summary, a.details, a.event_time, a.detected_at, a.status, a.content_id,
+        a.suppressed_by FROM alerts a";
 
 fn alert_by_id(c: &Connection, id: i64) -> Result<Alert> {
     Ok(c.query_row(&format!("{ALERT_SELECT} WHERE a.id = ?1"), [id], Alert::from_row)?)

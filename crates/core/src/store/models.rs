@@ -140,6 +140,8 @@ pub struct NewAlert {
     pub details: Value,
     pub event_time: Option<DateTime<Utc>>,
     pub raw_record: String,
+    /// Why the allowlist covers it: stored as suppressed and never delivered.
+    pub suppressed_by: Option<String>,
 }
 
 /// A stored alert, as `scan --json` and `alerts --json` print it.
@@ -161,6 +163,7 @@ pub struct Alert {
     pub detected_at: Option<DateTime<Utc>>,
     pub status: String,
     pub content_id: Option<String>,
+    pub suppressed_by: Option<String>,
 }
 
 impl Alert {
@@ -186,6 +189,7 @@ impl Alert {
             detected_at: at(13)?,
             status: r.get(14)?,
             content_id: r.get(15)?,
+            suppressed_by: r.get(16)?,
         })
     }
 }

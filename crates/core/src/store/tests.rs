@@ -32,6 +32,7 @@ fn alert(record_id: &str) -> NewAlert {
         details: json!({}),
         event_time: Some(Utc::now()),
         raw_record: "{}".into(),
+        suppressed_by: None,
     }
 }
 
@@ -101,4 +102,124 @@ fn removing_a_tenant_keeps_its_alerts_and_refuses_unknown_ids() {
     assert!(store.tenants().unwrap().is_empty());
     assert_eq!(store.alerts().unwrap().len(), 1);
     assert!(matches!(store.remove_tenant(&t.tenant_id), Err(StoreError::NoTenant(_))));
+}
+
+fn commit_one<'a>(tenant_id: &'a str, content_id: &'a str, alerts: &'a [NewAlert]) -> BlobCommit<'a> {
+    BlobCommit {
+        tenant_id,
+        content_type: "Audit.Exchange",
+        content_id,
+        content_created: Utc::now(),
+        records: alerts.len(),
+        expired: false,
+        alerts,
+        cursor: None,
+    }
+}
+
+fn forward(tenant: &TenantRow, record_id: &str, mailbox: &str, to: &str, days_ago: i64) -> NewAlert {
+    NewAlert {
+        tenant_name: tenant.name.clone(),
+        target: mailbox.into(),
+        actor: mailbox.into(),
+        details: json!({"destinations": [to]}),
+        event_time: Some(Utc::now() - Duration::days(days_ago)),
+        ..alert(record_id)
+    }
+}
+
+#[test]
+fn a_suppressed_alert_is_kept_but_never_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = tenant(&store);
+    let quiet = NewAlert { suppressed_by: Some("trusted destination partner.example (allowlist entry 1)".into()), ..alert("r1") };
+    store.commit_blob(commit_one(&t.tenant_id, "b", &[quiet, alert("r2")])).unwrap();
+    let stored = store.alerts().unwrap();
+    let suppressed: Vec<_> = stored.iter().filter(|a| a.status == "suppressed").collect();
+    assert_eq!(suppressed.len(), 1);
+    assert_eq!(suppressed[0].record_id, "r1");
+    assert!(suppressed[0].suppressed_by.as_deref().unwrap().contains("partner.example"));
+    let queued: Vec<_> = store.pending_outbox().unwrap().into_iter().map(|a| a.record_id).collect();
+    assert_eq!(queued, ["r2"]);
+    assert_eq!(store.statuses().unwrap()[0].open_alerts, 1);
+}
+
+#[test]
+fn forwarding_from_several_mailboxes_to_one_address_raises_one_fan_in_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let contoso = tenant(&store);
+    let fabrikam = TenantRow { tenant_id: "0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001".into(), name: "Fabrikam".into(), ..contoso.clone() };
+    store.add_tenant(&fabrikam).unwrap();
+    let fan_ins = |store: &Store| -> Vec<Alert> {
+        store.alerts().unwrap().into_iter().filter(|a| a.rule == crate::detect::FORWARDING_FAN_IN).collect()
+    };
+
+    let first = [forward(&contoso, "r1", "adele@contoso.com", "Eve@Evil.example", 3)];
+    store.commit_blob(commit_one(&contoso.tenant_id, "b1", &first)).unwrap();
+    let other = [forward(&contoso, "r0", "lee@contoso.com", "other@evil.example", 3)];
+    store.commit_blob(commit_one(&contoso.tenant_id, "b0", &other)).unwrap();
+    assert!(fan_ins(&store).is_empty(), "one mailbox per destination is no fan-in");
+
+    let second = [forward(&fabrikam, "r2", "bob@fabrikam.com", "eve@evil.example", 1)];
+    let new = store.commit_blob(commit_one(&fabrikam.tenant_id, "b2", &second)).unwrap();
+    assert_eq!(new.len(), 2, "the forwarding alert and the fan-in alert are new");
+    let fan = &fan_ins(&store)[0];
+    assert_eq!(fan.target, "eve@evil.example");
+    assert_eq!(fan.severity, "critical");
+    assert_eq!(fan.tenant_name, "Contoso + Fabrikam");
+    assert!(fan.summary.contains("adele@contoso.com (Contoso) and bob@fabrikam.com (Fabrikam)"), "{}", fan.summary);
+    assert!(store.pending_outbox().unwrap().iter().any(|a| a.id == fan.id));
+
+    // The same records again, and a third mailbox: one alert, widened, not queued again.
+    store.commit_blob(commit_one(&fabrikam.tenant_id, "b2-again", &second)).unwrap();
+    store.mark_delivered(&store.pending_outbox().unwrap().iter().map(|a| a.id).collect::<Vec<_>>()).unwrap();
+    let third = [forward(&contoso, "r3", "carol@contoso.com", "eve@evil.example", 0)];
+    store.commit_blob(commit_one(&contoso.tenant_id, "b3", &third)).unwrap();
+    let all = fan_ins(&store);
+    assert_eq!(all.len(), 1);
+    assert!(all[0].summary.contains("from 3 mailboxes in 2 tenants"), "{}", all[0].summary);
+    let queued: Vec<String> = store.pending_outbox().unwrap().into_iter().map(|a| a.record_id).collect();
+    assert_eq!(queued, ["r3"]);
+}
+
+#[test]
+fn suppressed_and_distant_forwards_make_no_fan_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = tenant(&store);
+    let trusted = NewAlert {
+        suppressed_by: Some("trusted".into()),
+        ..forward(&t, "r1", "adele@contoso.com", "books@accountant.example", 1)
+    };
+    let alerts = [
+        trusted,
+        forward(&t, "r2", "bob@contoso.com", "books@accountant.example", 0),
+        forward(&t, "r3", "carol@contoso.com", "eve@evil.example", 20),
+        forward(&t, "r4", "dan@contoso.com", "eve@evil.example", 0),
+    ];
+    store.commit_blob(commit_one(&t.tenant_id, "b", &alerts)).unwrap();
+    assert!(store.alerts().unwrap().iter().all(|a| a.rule != crate::detect::FORWARDING_FAN_IN));
+}
+
+#[test]
+fn allowlist_entries_belong_to_a_configured_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = tenant(&store);
+    use crate::allowlist::TrustKind;
+    let e = store.add_trust(&t.tenant_id, TrustKind::Destination, "partner.example", Some("their accountant")).unwrap();
+    let again = store.add_trust(&t.tenant_id, TrustKind::Destination, "PARTNER.example", None).unwrap();
+    assert_eq!(e.id, again.id, "the same entry is not added twice");
+    assert!(matches!(
+        store.add_trust("0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001", TrustKind::RuleName, "x", None),
+        Err(StoreError::NoTenant(_))
+    ));
+    assert_eq!(store.trust_entries(None).unwrap().len(), 1);
+    store.remove_trust(e.id).unwrap();
+    assert!(matches!(store.remove_trust(e.id), Err(StoreError::NoTrustEntry(_))));
+    store.add_trust(&t.tenant_id, TrustKind::RuleName, "News", None).unwrap();
+    store.remove_tenant(&t.tenant_id).unwrap();
+    assert!(store.trust_entries(None).unwrap().is_empty(), "a removed tenant's entries go with it");
 }

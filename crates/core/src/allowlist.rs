@@ -1,0 +1,226 @@
+//! What a technician has said is fine for one tenant: forwarding destinations (an
+//! address or a whole domain) and rule names. An alert the allowlist covers is still
+//! stored, as suppressed, but never notified.
+//!
+//! A trusted rule name quiets what a rule does inside the mailbox (delete, move, mark
+//! read). Mail leaving the organisation is quiet only when every outside destination
+//! is trusted, so an attacker who copies a trusted rule's name still gets noticed.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::detect::address::{addresses, domain_of};
+use crate::detect::{
+    INBOX_RULE_EXTERNAL_FORWARD, INBOX_RULE_HIDES_MAIL, MAILBOX_EXTERNAL_FORWARD, TRANSPORT_RULE_REDIRECT,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustKind {
+    Destination,
+    RuleName,
+}
+
+impl TrustKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrustKind::Destination => "destination",
+            TrustKind::RuleName => "rule_name",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "destination" => Some(TrustKind::Destination),
+            "rule_name" => Some(TrustKind::RuleName),
+            _ => None,
+        }
+    }
+}
+
+/// One stored allowlist entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustEntry {
+    pub id: i64,
+    pub tenant_id: String,
+    pub kind: TrustKind,
+    pub value: String,
+    pub note: Option<String>,
+    pub added_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TrustError {
+    #[error("'{0}' is neither a mail address nor a domain; give an address such as accountant@partner.example or a domain such as partner.example")]
+    NotADestination(String),
+    #[error(
+        "trusting all of {0} would also hide an attacker's forwarding to any {0} mailbox; trust the one address instead (for example name@{0})"
+    )]
+    PublicMailDomain(String),
+    #[error("a rule name cannot be empty")]
+    EmptyRuleName,
+}
+
+/// Public mail services anyone can open a mailbox at: attackers forward to these.
+const PUBLIC_MAIL_DOMAINS: [&str; 16] = [
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "ymail.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "mail.com",
+    "yandex.com",
+];
+
+/// The stored form of a destination: a lower-cased address, or a lower-cased domain.
+pub fn normalize_destination(input: &str) -> Result<String, TrustError> {
+    let text = input.trim().trim_start_matches("smtp:").trim_start_matches("SMTP:");
+    if text.contains('@') {
+        let found = addresses(text);
+        return match found.as_slice() {
+            [one] if one.len() == text.len() => Ok(one.clone()),
+            _ => Err(TrustError::NotADestination(input.trim().to_string())),
+        };
+    }
+    let domain = text.trim_matches('.').to_lowercase();
+    let valid = domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    if !valid {
+        return Err(TrustError::NotADestination(input.trim().to_string()));
+    }
+    if PUBLIC_MAIL_DOMAINS.contains(&domain.as_str()) {
+        return Err(TrustError::PublicMailDomain(domain));
+    }
+    Ok(domain)
+}
+
+pub fn normalize_rule_name(input: &str) -> Result<String, TrustError> {
+    let name = input.trim();
+    if name.is_empty() { Err(TrustError::EmptyRuleName) } else { Ok(name.to_string()) }
+}
+
+/// A tenant's allowlist, ready to judge alerts.
+#[derive(Debug, Clone, Default)]
+pub struct Allowlist {
+    entries: Vec<TrustEntry>,
+}
+
+impl Allowlist {
+    pub fn new(entries: Vec<TrustEntry>) -> Self {
+        Allowlist { entries }
+    }
+
+    fn trusted_destination(&self, address: &str) -> Option<&TrustEntry> {
+        let domain = domain_of(address);
+        self.entries.iter().filter(|e| e.kind == TrustKind::Destination).find(|e| {
+            if e.value.contains('@') {
+                e.value.eq_ignore_ascii_case(address)
+            } else {
+                domain.eq_ignore_ascii_case(&e.value)
+                    || domain.len() > e.value.len()
+                        && domain.to_ascii_lowercase().ends_with(&format!(".{}", e.value))
+            }
+        })
+    }
+
+    fn trusted_rule_name(&self, name: &str) -> Option<&TrustEntry> {
+        let name = name.trim();
+        self.entries
+            .iter()
+            .filter(|e| e.kind == TrustKind::RuleName)
+            .find(|e| !name.is_empty() && e.value.to_lowercase() == name.to_lowercase())
+    }
+
+    /// Why the allowlist covers an alert of `rule` with these `details`, or `None`
+    /// when it does not.
+    pub fn covers(&self, rule: &str, details: &Value) -> Option<String> {
+        let destinations: Vec<&str> = details["destinations"]
+            .as_array()
+            .map(|d| d.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let forwards = [INBOX_RULE_EXTERNAL_FORWARD, MAILBOX_EXTERNAL_FORWARD, TRANSPORT_RULE_REDIRECT].contains(&rule);
+        if forwards && !destinations.is_empty() {
+            let mut reasons = Vec::new();
+            for d in &destinations {
+                let entry = self.trusted_destination(d)?;
+                let reason = format!("trusted destination {} (allowlist entry {})", entry.value, entry.id);
+                if !reasons.contains(&reason) {
+                    reasons.push(reason);
+                }
+            }
+            return Some(reasons.join(", "));
+        }
+        let keeps_mail_inside = rule == INBOX_RULE_HIDES_MAIL || (rule == TRANSPORT_RULE_REDIRECT && destinations.is_empty());
+        if keeps_mail_inside {
+            let entry = self.trusted_rule_name(details["rule_name"].as_str()?)?;
+            return Some(format!("trusted rule name \"{}\" (allowlist entry {})", entry.value, entry.id));
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn entry(id: i64, kind: TrustKind, value: &str) -> TrustEntry {
+        TrustEntry { id, tenant_id: "t".into(), kind, value: value.into(), note: None, added_at: None }
+    }
+
+    #[test]
+    fn destinations_are_addresses_or_domains() {
+        assert_eq!(normalize_destination(" Accountant@Partner.Example ").unwrap(), "accountant@partner.example");
+        assert_eq!(normalize_destination("smtp:a@b.example").unwrap(), "a@b.example");
+        assert_eq!(normalize_destination("Partner.Example.").unwrap(), "partner.example");
+        assert!(matches!(normalize_destination("partner"), Err(TrustError::NotADestination(_))));
+        assert!(matches!(normalize_destination("a@b.example;c@d.example"), Err(TrustError::NotADestination(_))));
+        assert!(matches!(normalize_destination("bad domain.example"), Err(TrustError::NotADestination(_))));
+        assert_eq!(normalize_destination("GMAIL.com"), Err(TrustError::PublicMailDomain("gmail.com".into())));
+        assert_eq!(normalize_destination("me.myself@gmail.com").unwrap(), "me.myself@gmail.com");
+        assert_eq!(normalize_rule_name("   "), Err(TrustError::EmptyRuleName));
+    }
+
+    #[test]
+    fn forwarding_is_covered_only_when_every_destination_is_trusted() {
+        let list = Allowlist::new(vec![
+            entry(1, TrustKind::Destination, "partner.example"),
+            entry(2, TrustKind::Destination, "bob@gmail.com"),
+            entry(3, TrustKind::RuleName, "To accountant"),
+        ]);
+        let forward = |d: Value| json!({"rule_name": "To accountant", "destinations": d});
+        assert!(list.covers(INBOX_RULE_EXTERNAL_FORWARD, &forward(json!(["x@partner.example"]))).is_some());
+        assert!(list.covers(INBOX_RULE_EXTERNAL_FORWARD, &forward(json!(["x@eu.partner.example"]))).is_some());
+        assert!(list.covers(MAILBOX_EXTERNAL_FORWARD, &forward(json!(["bob@gmail.com"]))).is_some());
+        assert!(list.covers(MAILBOX_EXTERNAL_FORWARD, &forward(json!(["eve@gmail.com"]))).is_none());
+        assert!(list.covers(INBOX_RULE_EXTERNAL_FORWARD, &forward(json!(["x@partner.example", "eve@evil.example"]))).is_none());
+        assert!(list.covers(INBOX_RULE_EXTERNAL_FORWARD, &forward(json!(["x@notpartner.example"]))).is_none());
+        assert!(list.covers(INBOX_RULE_EXTERNAL_FORWARD, &forward(json!(["x@partner.example.evil"]))).is_none());
+    }
+
+    #[test]
+    fn rule_names_quiet_only_what_stays_in_the_mailbox() {
+        let list = Allowlist::new(vec![entry(3, TrustKind::RuleName, "Newsletters")]);
+        let hides = json!({"rule_name": "NEWSLETTERS ", "destinations": []});
+        assert_eq!(
+            list.covers(INBOX_RULE_HIDES_MAIL, &hides).as_deref(),
+            Some("trusted rule name \"Newsletters\" (allowlist entry 3)")
+        );
+        assert!(list.covers(INBOX_RULE_HIDES_MAIL, &json!({"rule_name": "Other"})).is_none());
+        let forwards = json!({"rule_name": "Newsletters", "destinations": ["eve@evil.example"]});
+        assert!(list.covers(INBOX_RULE_EXTERNAL_FORWARD, &forwards).is_none());
+        assert!(list.covers(crate::detect::MAILBOX_DELEGATION, &hides).is_none());
+    }
+}
