@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::{Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use futures::StreamExt;
 use serde_json::value::RawValue;
 
@@ -17,6 +17,7 @@ use crate::graph;
 use crate::http::{Http, RetryPolicy, RetryStats};
 use crate::problem::{Problem, ProblemKind};
 use crate::secrets::SecretStore;
+use crate::sign_ins::{self, AUDIT_AZURE_AD, SignIn};
 use crate::store::{Alert, BlobCommit, NewAlert, StatusUpdate, Store, TenantRow, TenantState};
 
 /// The Management Activity API serves content for 7 days (A6).
@@ -40,6 +41,8 @@ pub struct EngineConfig {
     pub domains_max_age: Duration,
     /// Downloads of a listing page or blob that arrives malformed before giving up.
     pub blob_attempts: u32,
+    /// Also read `Audit.AzureActiveDirectory` for where users sign in from.
+    pub sign_ins: bool,
 }
 
 impl EngineConfig {
@@ -53,6 +56,7 @@ impl EngineConfig {
             retry: RetryPolicy::default(),
             domains_max_age: Duration::hours(24),
             blob_attempts: 4,
+            sign_ins: false,
         }
     }
 }
@@ -197,12 +201,29 @@ impl Engine {
         };
         let publisher = self.config.publisher_id.as_deref().unwrap_or(&t.tenant_id);
         let activity = ActivityApi { api: &self.api, app: &app, publisher, stats, attempts: self.config.blob_attempts };
-        let ct = AUDIT_EXCHANGE;
-
         let now = Utc::now().duration_trunc(Duration::seconds(1)).unwrap_or_else(|_| Utc::now());
+        let mut out = Collected::default();
+        // Sign-ins first, so a rule made minutes after its author signed in is judged
+        // against that sign-in.
+        if self.config.sign_ins {
+            self.collect_feed(t, &activity, AUDIT_AZURE_AD, now, &ctx, &mut out).await?;
+        }
+        self.collect_feed(t, &activity, AUDIT_EXCHANGE, now, &ctx, &mut out).await?;
+        Ok(out)
+    }
+
+    /// Reads one content type from its cursor up to `now`.
+    async fn collect_feed(
+        &self,
+        t: &TenantRow,
+        activity: &ActivityApi<'_>,
+        ct: &str,
+        now: DateTime<Utc>,
+        ctx: &TenantContext,
+        out: &mut Collected,
+    ) -> Result<(), Problem> {
         let earliest = now - RETENTION + Duration::minutes(10);
         let cursor = self.store.cursor(&t.tenant_id, ct).map_err(store_problem)?;
-        let mut out = Collected::default();
         let mut start = match cursor {
             Some(c) => c - self.config.overlap,
             None => now - self.config.backfill,
@@ -210,7 +231,7 @@ impl Engine {
         if start < earliest {
             if let Some(c) = cursor.filter(|c| *c < earliest) {
                 let msg = format!(
-                    "content created between {} and {} is older than 7 days and can no longer be read: events in that range are lost",
+                    "{ct} content created between {} and {} is older than 7 days and can no longer be read: events in that range are lost",
                     crate::store::ts(c),
                     crate::store::ts(earliest)
                 );
@@ -244,43 +265,34 @@ impl Engine {
                 if self.store.is_processed(&t.tenant_id, &blob.content_id).map_err(store_problem)? {
                     continue;
                 }
-                match self.read_blob(&activity, blob, &ctx, t).await {
-                    Ok((records, alerts)) => {
+                let commit = |records, expired, alerts, sign_ins| BlobCommit {
+                    tenant_id: &t.tenant_id,
+                    content_type: ct,
+                    content_id: &blob.content_id,
+                    content_created: blob.content_created,
+                    records,
+                    expired,
+                    alerts,
+                    sign_ins,
+                    cursor: (!held).then_some(blob.content_created),
+                };
+                match self.read_blob(activity, blob, ct, ctx, t).await {
+                    Ok(content) => {
                         let new = self
                             .store
-                            .commit_blob(BlobCommit {
-                                tenant_id: &t.tenant_id,
-                                content_type: ct,
-                                content_id: &blob.content_id,
-                                content_created: blob.content_created,
-                                records,
-                                expired: false,
-                                alerts: &alerts,
-                                cursor: (!held).then_some(blob.content_created),
-                            })
+                            .commit_blob(commit(content.records, false, &content.alerts, &content.sign_ins))
                             .map_err(store_problem)?;
                         out.blobs += 1;
-                        out.records += records;
+                        out.records += content.records;
                         out.new_alerts += new.iter().filter(|a| a.suppressed_by.is_none()).count();
                     }
                     Err(BlobError::Expired) => {
                         let msg = format!(
-                            "blob {} (created {}) expired before it could be read: its events are lost",
+                            "{ct} blob {} (created {}) expired before it could be read: its events are lost",
                             blob.content_id,
                             crate::store::ts(blob.content_created)
                         );
-                        self.store
-                            .commit_blob(BlobCommit {
-                                tenant_id: &t.tenant_id,
-                                content_type: ct,
-                                content_id: &blob.content_id,
-                                content_created: blob.content_created,
-                                records: 0,
-                                expired: true,
-                                alerts: &[],
-                                cursor: (!held).then_some(blob.content_created),
-                            })
-                            .map_err(store_problem)?;
+                        self.store.commit_blob(commit(0, true, &[], &[])).map_err(store_problem)?;
                         self.store
                             .record_event(&t.tenant_id, "data_gap", Some(&blob.content_id), &msg)
                             .map_err(store_problem)?;
@@ -288,7 +300,7 @@ impl Engine {
                     }
                     Err(BlobError::Unreadable(why)) => {
                         held = true;
-                        let msg = format!("blob {} could not be read and will be tried again next scan: {why}", blob.content_id);
+                        let msg = format!("{ct} blob {} could not be read and will be tried again next scan: {why}", blob.content_id);
                         tracing::warn!("{}: {msg}", t.name);
                         self.store
                             .record_event(&t.tenant_id, "blob_failed", Some(&blob.content_id), &msg)
@@ -303,24 +315,38 @@ impl Engine {
             }
             window_start = window_end;
         }
-        Ok(out)
+        Ok(())
     }
 
-    /// Downloads a blob (again while it arrives malformed) and judges its records.
+    /// Downloads a blob (again while it arrives malformed) and reads its records:
+    /// sign-ins from Azure AD content, alerts from Exchange content.
     async fn read_blob(
         &self,
         activity: &ActivityApi<'_>,
         blob: &ContentBlob,
+        ct: &str,
         ctx: &TenantContext,
         t: &TenantRow,
-    ) -> Result<(usize, Vec<NewAlert>), BlobError> {
+    ) -> Result<BlobContent, BlobError> {
         activity
             .fetch_blob(blob, |body| {
                 let records: Vec<&RawValue> = serde_json::from_slice(body)?;
-                Ok((records.len(), judge(&records, ctx, t)))
+                let mut content = BlobContent { records: records.len(), alerts: Vec::new(), sign_ins: Vec::new() };
+                if ct == AUDIT_AZURE_AD {
+                    content.sign_ins = sign_ins::sign_ins(&records);
+                } else {
+                    content.alerts = judge(&records, ctx, t);
+                }
+                Ok(content)
             })
             .await
     }
+}
+
+struct BlobContent {
+    records: usize,
+    alerts: Vec<NewAlert>,
+    sign_ins: Vec<SignIn>,
 }
 
 /// Cuts a blob to candidate records and runs detection on them.
@@ -337,6 +363,7 @@ pub fn judge(records: &[&RawValue], ctx: &TenantContext, t: &TenantRow) -> Vec<N
         for a in detect::alerts(&record, ctx) {
             alerts.push(NewAlert {
                 suppressed_by: ctx.allowlist.covers(a.finding.rule, &a.finding.details),
+                origin: None,
                 tenant_name: t.name.clone(),
                 record_id: a.record_id,
                 rule: a.finding.rule.to_string(),

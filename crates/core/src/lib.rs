@@ -13,6 +13,7 @@ pub mod graph;
 pub mod http;
 pub mod problem;
 pub mod secrets;
+pub mod sign_ins;
 pub mod store;
 pub mod tenants;
 

@@ -118,6 +118,47 @@ pub fn set_mailbox_forwarding(
     admin_record(ctx, "Set-Mailbox", object_id, params)
 }
 
+/// A successful Entra sign-in (`Audit.AzureActiveDirectory`, RecordType 15) by the
+/// actor from `client_ip`, in the shape of the real UserLoggedIn records in the corpus
+/// (which carry the address without a port).
+pub fn user_logged_in(ctx: &RecordCtx) -> Value {
+    let id = ctx.record_id.as_bytes().as_slice();
+    let user_key = ids::guid(&[b"user", ctx.tenant_id.as_bytes(), ctx.actor_upn.to_ascii_lowercase().as_bytes()]).to_string();
+    let ip = ctx.client_ip.rsplit_once(':').filter(|(host, _)| !host.contains(':')).map_or(ctx.client_ip.as_str(), |(host, _)| host);
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    json!({
+        "CreationTime": record_time(ctx.creation_time),
+        "Id": ctx.record_id.to_string(),
+        "Operation": "UserLoggedIn",
+        "OrganizationId": ctx.tenant_id,
+        "RecordType": 15,
+        "ResultStatus": "Success",
+        "UserKey": user_key,
+        "UserType": 0,
+        "Version": 1,
+        "Workload": "AzureActiveDirectory",
+        "ClientIP": ip,
+        "ObjectId": "00000002-0000-0ff1-ce00-000000000000",
+        "UserId": ctx.actor_upn,
+        "AzureActiveDirectoryEventType": 1,
+        "ExtendedProperties": [
+            {"Name": "ResultStatusDetail", "Value": "Success"},
+            {"Name": "UserAgent", "Value": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"},
+            {"Name": "RequestType", "Value": "OAuth2:Authorize"},
+        ],
+        "ModifiedProperties": [],
+        "Actor": [{"ID": user_key, "Type": 0}, {"ID": ctx.actor_upn, "Type": 5}],
+        "ActorContextId": ctx.tenant_id,
+        "ActorIpAddress": ip,
+        "InterSystemsId": ids::guid(&[b"intersystems", id]).to_string(),
+        "IntraSystemId": ctx.record_id.to_string(),
+        "Target": [{"ID": "00000002-0000-0ff1-ce00-000000000000", "Type": 0}],
+        "TargetContextId": ctx.tenant_id,
+        "ApplicationId": "00000002-0000-0ff1-ce00-000000000000",
+        "ErrorNumber": "0",
+    })
+}
+
 /// The parameters every inbox-rule record starts with, plus `Mailbox` when an admin
 /// acts on someone else's mailbox (`New-InboxRule -Mailbox`).
 pub(crate) fn rule_header(

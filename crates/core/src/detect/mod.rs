@@ -45,6 +45,19 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub fn parse(s: &str) -> Option<Self> {
+        [Severity::Low, Severity::Medium, Severity::High, Severity::Critical].into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// One step graver; critical stays critical.
+    pub fn raised(self) -> Self {
+        match self {
+            Severity::Low => Severity::Medium,
+            Severity::Medium => Severity::High,
+            Severity::High | Severity::Critical => Severity::Critical,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Low => "low",

@@ -103,21 +103,23 @@ impl AuditRecord {
         self.user_id.trim_start().to_ascii_uppercase().starts_with("NT AUTHORITY\\SYSTEM")
     }
 
-    /// `CreationTime` is UTC without a zone suffix.
     pub fn event_time(&self) -> Option<DateTime<Utc>> {
-        let t = self.creation_time.trim();
-        if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-            return Some(dt.with_timezone(&Utc));
-        }
-        NaiveDateTime::parse_from_str(t.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
-            .ok()
-            .map(|n| n.and_utc())
+        parse_creation_time(&self.creation_time)
     }
 
     /// The IP address of `ClientIP` without its port or brackets; `None` when empty.
     pub fn client_address(&self) -> Option<String> {
         normalize_ip(&self.client_ip)
     }
+}
+
+/// `CreationTime` is UTC without a zone suffix.
+pub fn parse_creation_time(text: &str) -> Option<DateTime<Utc>> {
+    let t = text.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Some(dt.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(t.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc())
 }
 
 /// `a.b.c.d`, `a.b.c.d:port`, `[v6]:port` and bare v6 to the bare address.

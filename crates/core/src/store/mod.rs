@@ -14,6 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
+use serde_json::Value;
 
 pub use models::{Alert, NewAlert, TenantRow, TenantState, TenantStatus};
 
@@ -48,7 +49,9 @@ pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("schema.sql")), M::up(include_str!("allowlist.sql"))])
+    Migrations::new(vec![M::up(include_str!("schema.sql")), M::up(include_str!("allowlist.sql")),
+        M::up(include_str!("enrichment.sql")),
+    ])
 }
 
 impl Store {
@@ -197,9 +200,9 @@ impl Store {
                     .query_row(
                         "INSERT INTO alerts (tenant_id, tenant_name, record_id, rule, severity, operation, target, actor,
                                              client_ip, summary, details, event_time, detected_at, content_id, raw_record,
-                                             status, suppressed_by)
+                                             status, suppressed_by, origin)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                                 CASE WHEN ?16 IS NULL THEN 'open' ELSE 'suppressed' END, ?16)
+                                 CASE WHEN ?16 IS NULL THEN 'open' ELSE 'suppressed' END, ?16, ?17)
                          ON CONFLICT (tenant_id, record_id, rule) DO NOTHING
                          RETURNING id",
                         params![
@@ -219,6 +222,7 @@ impl Store {
                             commit.content_id,
                             a.raw_record,
                             a.suppressed_by,
+                            a.origin.as_ref().map(Value::to_string),
                         ],
                         |r| r.get(0),
                     )
@@ -235,6 +239,16 @@ impl Store {
                         forwarded.push((d, at));
                     }
                 }
+            }
+            for s in commit.sign_ins {
+                tx.execute(
+                    "INSERT INTO sign_ins (tenant_id, user, ip, first_seen, last_seen, sign_ins) VALUES (?1, ?2, ?3, ?4, ?4, 1)
+                     ON CONFLICT (tenant_id, user, ip) DO UPDATE SET
+                        first_seen = MIN(first_seen, excluded.first_seen),
+                        last_seen = MAX(last_seen, excluded.last_seen),
+                        sign_ins = sign_ins + 1",
+                    params![commit.tenant_id, s.user, s.ip, ts(s.at)],
+                )?;
             }
             for (destination, at) in forwarded {
                 inserted.extend(allowlist::update_fan_in(&tx, &destination, at, &now)?);
@@ -257,6 +271,19 @@ impl Store {
             let alerts = inserted.iter().map(|id| alert_by_id(&tx, *id)).collect::<Result<Vec<_>>>()?;
             tx.commit()?;
             Ok(alerts)
+        })
+    }
+
+    /// The addresses `user` signed in from, most recent first.
+    pub fn sign_in_ips(&self, tenant_id: &str, user: &str, limit: usize) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT ip FROM sign_ins WHERE tenant_id = ?1 AND user = ?2 ORDER BY last_seen DESC LIMIT ?3",
+            )?;
+            let rows = stmt
+                .query_map(params![tenant_id, user.trim().to_lowercase(), limit as i64], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(rows)
         })
     }
 
@@ -352,6 +379,7 @@ pub struct BlobCommit<'a> {
     /// The blob expired before it could be read: marked done, nothing inserted.
     pub expired: bool,
     pub alerts: &'a [NewAlert],
+    pub sign_ins: &'a [crate::sign_ins::SignIn],
     pub cursor: Option<DateTime<Utc>>,
 }
 
@@ -376,7 +404,7 @@ fn advance_cursor(c: &Connection, tenant_id: &str, content_type: &str, to: DateT
 
 const ALERT_SELECT: &str = "SELECT a.id, a.tenant_id, a.tenant_name, a.rule, a.severity, a.record_id, a.operation,
         a.target, a.actor, a.client_ip, a.summary, a.details, a.event_time, a.detected_at, a.status, a.content_id,
-        a.suppressed_by FROM alerts a";
+        a.suppressed_by, a.origin FROM alerts a";
 
 fn alert_by_id(c: &Connection, id: i64) -> Result<Alert> {
     Ok(c.query_row(&format!("{ALERT_SELECT} WHERE a.id = ?1"), [id], Alert::from_row)?)

@@ -142,6 +142,8 @@ pub struct NewAlert {
     pub raw_record: String,
     /// Why the allowlist covers it: stored as suppressed and never delivered.
     pub suppressed_by: Option<String>,
+    /// Where the change came from (see `enrich`).
+    pub origin: Option<Value>,
 }
 
 /// A stored alert, as `scan --json` and `alerts --json` print it.
@@ -164,6 +166,7 @@ pub struct Alert {
     pub status: String,
     pub content_id: Option<String>,
     pub suppressed_by: Option<String>,
+    pub origin: Option<Value>,
 }
 
 impl Alert {
@@ -190,6 +193,7 @@ impl Alert {
             status: r.get(14)?,
             content_id: r.get(15)?,
             suppressed_by: r.get(16)?,
+            origin: r.get::<_, Option<String>>(17)?.and_then(|o| serde_json::from_str(&o).ok()),
         })
     }
 }

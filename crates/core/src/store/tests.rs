@@ -33,6 +33,7 @@ fn alert(record_id: &str) -> NewAlert {
         event_time: Some(Utc::now()),
         raw_record: "{}".into(),
         suppressed_by: None,
+        origin: None,
     }
 }
 
@@ -51,6 +52,7 @@ fn recommitting_a_blob_inserts_and_queues_nothing_twice() {
         records: 2,
         expired: false,
         alerts,
+        sign_ins: &[],
         cursor: Some(created),
     };
     assert_eq!(store.commit_blob(commit("blob-1", &alerts)).unwrap().len(), 2);
@@ -94,6 +96,7 @@ fn removing_a_tenant_keeps_its_alerts_and_refuses_unknown_ids() {
             records: 1,
             expired: false,
             alerts: &alerts,
+            sign_ins: &[],
             cursor: None,
         })
         .unwrap();
@@ -113,6 +116,7 @@ fn commit_one<'a>(tenant_id: &'a str, content_id: &'a str, alerts: &'a [NewAlert
         records: alerts.len(),
         expired: false,
         alerts,
+        sign_ins: &[],
         cursor: None,
     }
 }

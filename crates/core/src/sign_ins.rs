@@ -1,0 +1,75 @@
+//! Where each user signs in from, read from `Audit.AzureActiveDirectory` `UserLoggedIn`
+//! records when sign-in collection is on. An inbox rule made from an address, country
+//! or network the user has never signed in from is more likely an intruder's.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::detect::record::normalize_ip;
+
+pub const AUDIT_AZURE_AD: &str = "Audit.AzureActiveDirectory";
+
+/// One successful sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    /// Lower-cased UPN.
+    pub user: String,
+    pub ip: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(rename = "Operation", default)]
+    operation: String,
+    #[serde(rename = "ResultStatus", default)]
+    result_status: String,
+    #[serde(rename = "UserId", default)]
+    user_id: String,
+    #[serde(rename = "ClientIP", default)]
+    client_ip: String,
+    #[serde(rename = "ActorIpAddress", default)]
+    actor_ip: String,
+    #[serde(rename = "CreationTime", default)]
+    creation_time: String,
+}
+
+/// The successful sign-ins among a blob's records; anything else is skipped unparsed.
+pub fn sign_ins(records: &[&RawValue]) -> Vec<SignIn> {
+    records
+        .iter()
+        .filter(|r| r.get().contains("UserLoggedIn"))
+        .filter_map(|r| serde_json::from_str::<Raw>(r.get()).ok())
+        .filter(|r| r.operation == "UserLoggedIn" && r.result_status.eq_ignore_ascii_case("success"))
+        .filter_map(|r| {
+            let ip = normalize_ip(&r.client_ip).or_else(|| normalize_ip(&r.actor_ip))?;
+            let at = crate::detect::record::parse_creation_time(&r.creation_time)?;
+            let user = r.user_id.trim().to_lowercase();
+            (!user.is_empty() && ip.parse::<std::net::IpAddr>().is_ok()).then_some(SignIn { user, ip, at })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn successful_sign_ins_with_their_address() {
+        let records = [
+            r#"{"Operation":"UserLoggedIn","ResultStatus":"Success","UserId":"Lidia@Contoso.com","ClientIP":"104.28.196.199","CreationTime":"2023-06-18T12:26:59"}"#,
+            r#"{"Operation":"UserLoginFailed","ResultStatus":"Failed","UserId":"lidia@contoso.com","ClientIP":"198.51.100.1","CreationTime":"2023-06-18T12:26:59"}"#,
+            r#"{"Operation":"UserLoggedIn","ResultStatus":"Success","UserId":"a@contoso.com","ClientIP":"","ActorIpAddress":"[2001:db8::1]:443","CreationTime":"2023-06-18T12:27:00"}"#,
+            r#"{"Operation":"UserLoggedIn","ResultStatus":"Success","UserId":"b@contoso.com","ClientIP":"XXX","CreationTime":"2023-06-18T12:27:00"}"#,
+            r#"{"Operation":"MailItemsAccessed","UserId":"c@contoso.com"}"#,
+        ];
+        let raw: Vec<Box<RawValue>> = records.iter().map(|r| RawValue::from_string(r.to_string()).unwrap()).collect();
+        let refs: Vec<&RawValue> = raw.iter().map(|r| r.as_ref()).collect();
+        let found = sign_ins(&refs);
+        assert_eq!(found.len(), 2);
+        assert_eq!((found[0].user.as_str(), found[0].ip.as_str()), ("lidia@contoso.com", "104.28.196.199"));
+        assert_eq!(found[0].at.to_rfc3339(), "2023-06-18T12:26:59+00:00");
+        assert_eq!(found[1].ip, "2001:db8::1");
+    }
+}
