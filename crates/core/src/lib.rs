@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cloud;
 pub mod detect;
 pub mod engine;
+pub mod geo;
 pub mod graph;
 pub mod http;
 pub mod problem;

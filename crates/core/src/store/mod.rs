@@ -2,6 +2,7 @@
 //! blob commits its alerts, their outbox entries, the blob's "processed" mark and the
 //! cursor in one transaction, so a crash at any instant loses and repeats nothing.
 
+mod geo;
 mod models;
 #[cfg(test)]
 mod tests;
@@ -14,6 +15,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 
+pub use geo::CacheHit;
 pub use models::{Alert, NewAlert, TenantRow, TenantState, TenantStatus};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +28,8 @@ pub enum StoreError {
     TenantExists(String),
     #[error("no tenant {0} is configured; `rulewatch tenant list` shows the configured ones")]
     NoTenant(String),
+    #[error("the setting {key} in the database cannot be read ({detail}); set it again (for geolocation: `rulewatch geo off`, then choose a provider)")]
+    BadSetting { key: String, detail: String },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
 }
@@ -45,7 +49,10 @@ pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("schema.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("schema.sql")),
+        M::up(include_str!("geo.sql")),
+    ])
 }
 
 impl Store {
