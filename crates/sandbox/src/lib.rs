@@ -12,6 +12,7 @@ mod faults;
 mod feed;
 mod graph;
 mod ids;
+mod ipstack;
 mod noise;
 mod scenario;
 mod server;
@@ -22,4 +23,5 @@ pub use scenario::{
     ContentType, Endpoint, FaultKind, Faults, Noise, PlantedRecord, Scenario, ScenarioError,
     ScriptedFault, SubscriptionState, Tenant, User,
 };
+pub use ipstack::{GeoScenario, IpLocation};
 pub use server::{RunningSandbox, start};
