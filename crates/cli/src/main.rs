@@ -2,6 +2,7 @@
 
 mod check;
 mod demo;
+mod geo;
 mod output;
 mod scan;
 mod tenant;
@@ -75,6 +76,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Where alerts' addresses are located: ipstack, offline databases, or off
+    #[command(subcommand)]
+    Geo(geo::GeoCommand),
     /// Watch planted attacks arrive from a built-in sandbox tenant (nothing to configure)
     Demo,
     /// Run detection over exported audit records (JSON array, JSON lines or a CSV with
@@ -169,6 +173,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             output::statuses(&store.statuses().context("reading the tenants' status")?, json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Geo(cmd) => geo::run(g, cmd).await,
         Command::Demo => demo::run(g).await,
         Command::Check { files, accepted_domains, json } => check::run(&files, accepted_domains.as_deref(), json),
     }

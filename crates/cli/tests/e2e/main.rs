@@ -4,6 +4,7 @@
 mod check;
 mod crash;
 mod faults;
+mod geo;
 mod harness;
 mod keychain;
 mod scan;
