@@ -56,8 +56,15 @@ impl GeoScenario {
         if self.ipstack_key.trim().is_empty() {
             return Err(invalid("geo.ipstack_key", "must not be empty"));
         }
-        if let Some(bad) = self.locations.keys().find(|ip| ip.parse::<IpAddr>().is_err()) {
-            return Err(invalid(format!("geo.locations.{bad}"), "is not an IP address"));
+        if let Some(bad) = self
+            .locations
+            .keys()
+            .find(|ip| ip.parse::<IpAddr>().is_err())
+        {
+            return Err(invalid(
+                format!("geo.locations.{bad}"),
+                "is not an IP address",
+            ));
         }
         Ok(())
     }
@@ -74,7 +81,10 @@ pub(crate) async fn lookup(
     Query(query): Query<HashMap<String, String>>,
 ) -> Json<Value> {
     app.stats.ipstack_request();
-    let key = query.get("access_key").map(String::as_str).unwrap_or_default();
+    let key = query
+        .get("access_key")
+        .map(String::as_str)
+        .unwrap_or_default();
     if key.is_empty() {
         return error(
             101,
@@ -91,13 +101,19 @@ pub(crate) async fn lookup(
     };
     let Ok(addr) = ip.parse::<IpAddr>() else {
         // Guessed: ipstack's documentation lists no code for a malformed address.
-        return error(106, "invalid_ip_address", "The IP Address supplied is invalid.");
+        return error(
+            106,
+            "invalid_ip_address",
+            "The IP Address supplied is invalid.",
+        );
     };
     let quota = geo.quota.unwrap_or(u64::MAX);
-    let counted = app
-        .stats
-        .ipstack_answered
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < quota).then_some(n + 1));
+    let counted =
+        app.stats
+            .ipstack_answered
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < quota).then_some(n + 1)
+            });
     if counted.is_err() {
         return error(
             104,

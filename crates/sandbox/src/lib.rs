@@ -19,9 +19,9 @@ mod server;
 mod times;
 mod token;
 
+pub use ipstack::{GeoScenario, IpLocation};
 pub use scenario::{
     ContentType, Endpoint, FaultKind, Faults, Noise, PlantedRecord, Scenario, ScenarioError,
     ScriptedFault, SubscriptionState, Tenant, User,
 };
-pub use ipstack::{GeoScenario, IpLocation};
 pub use server::{RunningSandbox, start};

@@ -169,7 +169,7 @@ impl Failure {
 enum Backend {
     Off,
     Ipstack(ipstack::Ipstack),
-    Mmdb(mmdb::Databases),
+    Mmdb(Box<mmdb::Databases>),
     /// Configured, but cannot work (unreadable setting, database file gone…).
     Broken(String),
 }
@@ -201,7 +201,7 @@ impl Geo {
                 Err(e) => Backend::Broken(format!("the HTTP client for ipstack cannot start ({e}); alerts are not affected")),
             },
             Ok(GeoProvider::Mmdb { city, asn }) => match mmdb::Databases::open(&city, asn.as_deref()) {
-                Ok(dbs) => Backend::Mmdb(dbs),
+                Ok(dbs) => Backend::Mmdb(Box::new(dbs)),
                 Err(e) => Backend::Broken(format!("{e}; alerts are not affected")),
             },
             Err(e) => Backend::Broken(format!("{e}; alerts are not affected")),

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Result, Store, StoreError, parse_ts, ts};
+use super::{Result, Store, StoreError, ts};
 use crate::geo::{GeoProvider, Location};
 
 const PROVIDER: &str = "geo.provider";
@@ -15,7 +15,6 @@ const PROBLEM: &str = "geo.problem";
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheHit {
     pub location: Option<Location>,
-    pub fetched_at: DateTime<Utc>,
 }
 
 fn read_setting<T: DeserializeOwned>(c: &Connection, key: &str) -> Result<Option<T>> {
@@ -91,20 +90,16 @@ impl Store {
     /// The cached answer for `ip` unless it expired by `now`.
     pub fn cached_location(&self, ip: &str, now: DateTime<Utc>) -> Result<Option<CacheHit>> {
         self.with(|c| {
-            let row: Option<(Option<String>, String)> = c
+            let row: Option<Option<String>> = c
                 .query_row(
-                    "SELECT location, fetched_at FROM geo_cache WHERE ip = ?1 AND expires_at > ?2",
+                    "SELECT location FROM geo_cache WHERE ip = ?1 AND expires_at > ?2",
                     params![ip, ts(now)],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| r.get(0),
                 )
                 .optional()?;
-            let Some((location, fetched_at)) = row else { return Ok(None) };
+            let Some(location) = row else { return Ok(None) };
             // A row this version cannot read is a miss: the provider is asked again.
-            let location = match location.map(|l| serde_json::from_str::<Location>(&l)).transpose() {
-                Ok(l) => l,
-                Err(_) => return Ok(None),
-            };
-            Ok(parse_ts(&fetched_at).map(|fetched_at| CacheHit { location, fetched_at }))
+            Ok(location.map(|l| serde_json::from_str::<Location>(&l)).transpose().ok().map(|location| CacheHit { location }))
         })
     }
 
