@@ -62,7 +62,8 @@ pub async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
                 },
             };
             let cached = store.location_cache_size(chrono::Utc::now())?;
-            let problem = store.geo_problem()?;
+            // Opening the provider finds today's problems too (a database file gone since).
+            let problem = Geo::new(store.clone(), Arc::new(Keychain), &g.endpoints()?).problem();
             if json {
                 let view = json!({"provider": provider, "ipstack_key": key, "cached_locations": cached, "problem": problem});
                 println!("{view}");
@@ -111,7 +112,7 @@ pub async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
             eprintln!("Geolocation is off; no ipstack key is left in the keychain.");
         }
         GeoCommand::Lookup { ip, json } => {
-            let geo = Geo::new(store, Arc::new(Keychain) as Arc<dyn SecretStore>, &g.endpoints()?);
+            let geo = Geo::new(store, Arc::new(Keychain), &g.endpoints()?);
             let (location, reason) = match geo.resolve(&ip).await {
                 Answer::Found(location) => (Some(location), None),
                 Answer::Unknown => (None, Some("the provider knows nothing of this address".to_string())),

@@ -166,3 +166,22 @@ pub fn secret_text(secret: &SecretSlice<u8>) -> Result<String, SecretError> {
         detail: "the stored client secret is not text; add the tenant again".into(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ipstack_key_belongs_to_no_tenant() {
+        let secrets = MemorySecrets::default();
+        secrets.set("tenant-a", SecretKind::IpstackKey, b"key-1").unwrap();
+        assert_eq!(secret_text(&secrets.get(NO_TENANT, SecretKind::IpstackKey).unwrap()).unwrap(), "key-1");
+        assert_eq!(SecretKind::IpstackKey.account("tenant-b"), "geo/ipstack-api-key");
+        assert!(!SecretKind::PER_TENANT.contains(&SecretKind::IpstackKey), "removing a tenant must keep the key");
+        secrets.delete("tenant-b", SecretKind::IpstackKey).unwrap();
+        let e = secrets.get(NO_TENANT, SecretKind::IpstackKey).unwrap_err().to_string();
+        assert!(e.contains("no ipstack API key") && e.contains("rulewatch geo ipstack"), "{e}");
+        let e = secrets.get("t1", SecretKind::ClientSecret).unwrap_err().to_string();
+        assert!(e.contains("client secret for tenant t1"), "{e}");
+    }
+}

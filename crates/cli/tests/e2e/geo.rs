@@ -215,4 +215,12 @@ fn offline_databases_locate_and_a_bad_file_changes_nothing() {
     let show = rw.run(&["geo", "show", "--json"]).json();
     assert_eq!(show["provider"]["city"], city.canonicalize().unwrap().to_str().unwrap(), "the previous setting stays");
     assert_eq!(rw.run(&["geo", "lookup", "41.58.1.1"]).code, 0);
+
+    // A database deleted after it was chosen: said by show and lookup, not a crash.
+    std::fs::remove_file(&city).unwrap();
+    let show = rw.run(&["geo", "show", "--json"]).json();
+    assert!(show["problem"].as_str().unwrap().contains("GeoLite2-City.mmdb"), "{show}");
+    let gone = rw.run(&["geo", "lookup", "41.58.1.1"]);
+    assert_eq!(gone.code, 1);
+    assert!(gone.stderr.contains("cannot open"), "{}", gone.stderr);
 }
