@@ -3,8 +3,10 @@
 mod allow;
 mod check;
 mod demo;
+mod geo;
 mod output;
 mod scan;
+mod sign_ins;
 mod tenant;
 
 use std::path::PathBuf;
@@ -66,6 +68,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Whether scans read Entra sign-ins, to tell changes made from somewhere new
+    #[command(subcommand)]
+    SignIns(sign_ins::SignInsCommand),
     /// Trusted forwarding destinations and rule names, per tenant
     #[command(subcommand)]
     Allow(allow::AllowCommand),
@@ -79,6 +84,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Where alerts' addresses are located: ipstack, offline databases, or off
+    #[command(subcommand)]
+    Geo(geo::GeoCommand),
     /// Watch planted attacks arrive from a built-in sandbox tenant (nothing to configure)
     Demo,
     /// Run detection over exported audit records (JSON array, JSON lines or a CSV with
@@ -163,6 +171,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tenant(cmd) => tenant::run(g, cmd).await,
         Command::Scan { json } => scan::scan(g, json).await,
         Command::Allow(cmd) => allow::run(g, cmd),
+        Command::SignIns(cmd) => sign_ins::run(g, cmd),
         Command::Alerts { json } => {
             let store = g.store()?;
             let alerts = store.alerts().context("reading the alerts")?;
@@ -174,6 +183,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             output::statuses(&store.statuses().context("reading the tenants' status")?, json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Geo(cmd) => geo::run(g, cmd).await,
         Command::Demo => demo::run(g).await,
         Command::Check { files, accepted_domains, json } => check::run(&files, accepted_domains.as_deref(), json),
     }

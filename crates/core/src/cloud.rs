@@ -40,6 +40,8 @@ pub struct Endpoints {
     pub management_resource: String,
     pub graph_resource: String,
     pub exchange_resource: String,
+    /// ipstack's geolocation API; not Microsoft's, but the sandbox stands in for it too.
+    pub ipstack: String,
 }
 
 impl Endpoints {
@@ -79,11 +81,13 @@ impl Endpoints {
             management_resource: management.into(),
             graph_resource: graph.into(),
             exchange_resource: exchange.into(),
+            // ipstack's free plan answers over plain HTTP only.
+            ipstack: "http://api.ipstack.com".into(),
         }
     }
 
-    /// One base URL serving every endpoint (the sandbox); tokens are still requested
-    /// for the global cloud's resources, as the sandbox expects.
+    /// One base URL serving every endpoint (the sandbox, ipstack under `/ipstack`); tokens
+    /// are still requested for the global cloud's resources, as the sandbox expects.
     pub fn single(base: &str) -> Result<Self, String> {
         let parsed = url::Url::parse(base).map_err(|e| {
             format!("--endpoints '{base}' is not a URL ({e}): give e.g. http://127.0.0.1:8080")
@@ -99,6 +103,7 @@ impl Endpoints {
             login: base.clone(),
             management: base.clone(),
             graph: base.clone(),
+            ipstack: format!("{base}/ipstack"),
             exchange: base,
             ..global
         })
@@ -121,6 +126,7 @@ mod tests {
         assert_eq!(e.login, "http://127.0.0.1:9");
         assert_eq!(e.management, "http://127.0.0.1:9");
         assert_eq!(e.management_resource, "https://manage.office.com");
+        assert_eq!(e.ipstack, "http://127.0.0.1:9/ipstack");
         assert!(Endpoints::single("ftp://x").is_err());
         assert!(Endpoints::single("not a url").is_err());
     }
@@ -130,6 +136,7 @@ mod tests {
         let dod = Endpoints::for_cloud("dod".parse().unwrap());
         assert_eq!(dod.management, "https://manage.protection.apps.mil");
         assert_eq!(dod.login, "https://login.microsoftonline.us");
+        assert_eq!(dod.ipstack, "http://api.ipstack.com");
         assert!("mars".parse::<Cloud>().is_err());
     }
 }

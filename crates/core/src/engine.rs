@@ -13,6 +13,8 @@ use crate::api::Api;
 use crate::auth::{AppIdentity, TokenProvider};
 use crate::cloud::Endpoints;
 use crate::detect::{self, AuditRecord, TenantContext};
+use crate::enrich;
+use crate::geo::Geo;
 use crate::graph;
 use crate::http::{Http, RetryPolicy, RetryStats};
 use crate::problem::{Problem, ProblemKind};
@@ -41,8 +43,6 @@ pub struct EngineConfig {
     pub domains_max_age: Duration,
     /// Downloads of a listing page or blob that arrives malformed before giving up.
     pub blob_attempts: u32,
-    /// Also read `Audit.AzureActiveDirectory` for where users sign in from.
-    pub sign_ins: bool,
 }
 
 impl EngineConfig {
@@ -56,7 +56,6 @@ impl EngineConfig {
             retry: RetryPolicy::default(),
             domains_max_age: Duration::hours(24),
             blob_attempts: 4,
-            sign_ins: false,
         }
     }
 }
@@ -90,6 +89,7 @@ impl ScanReport {
 pub struct Engine {
     store: Arc<Store>,
     api: Api,
+    geo: Geo,
     config: EngineConfig,
 }
 
@@ -106,9 +106,10 @@ impl Engine {
         config.backfill = config.backfill.clamp(Duration::minutes(1), RETENTION - Duration::minutes(10));
         config.concurrency = config.concurrency.max(1);
         let http = Http::new(config.retry.clone())?;
-        let tokens = Arc::new(TokenProvider::new(http.clone(), config.endpoints.clone(), secrets));
+        let tokens = Arc::new(TokenProvider::new(http.clone(), config.endpoints.clone(), secrets.clone()));
         let api = Api { http, endpoints: config.endpoints.clone(), tokens };
-        Ok(Engine { store, api, config })
+        let geo = Geo::new(store.clone(), secrets, &config.endpoints);
+        Ok(Engine { store, api, geo, config })
     }
 
     pub fn store(&self) -> &Store {
@@ -205,7 +206,7 @@ impl Engine {
         let mut out = Collected::default();
         // Sign-ins first, so a rule made minutes after its author signed in is judged
         // against that sign-in.
-        if self.config.sign_ins {
+        if sign_ins::enabled(&self.store).map_err(store_problem)? {
             self.collect_feed(t, &activity, AUDIT_AZURE_AD, now, &ctx, &mut out).await?;
         }
         self.collect_feed(t, &activity, AUDIT_EXCHANGE, now, &ctx, &mut out).await?;
@@ -277,7 +278,8 @@ impl Engine {
                     cursor: (!held).then_some(blob.content_created),
                 };
                 match self.read_blob(activity, blob, ct, ctx, t).await {
-                    Ok(content) => {
+                    Ok(mut content) => {
+                        enrich::enrich(&mut content.alerts, &t.tenant_id, &self.store, &self.geo).await;
                         let new = self
                             .store
                             .commit_blob(commit(content.records, false, &content.alerts, &content.sign_ins))

@@ -51,7 +51,8 @@ fn compare(location: Option<&Location>, seen: &[Location]) -> Familiarity {
 /// Adds the origin to each alert with an address. Never fails: what cannot be learnt
 /// is left out.
 pub async fn enrich(alerts: &mut [NewAlert], tenant_id: &str, store: &Store, geo: &Geo) {
-    for alert in alerts.iter_mut() {
+    // Suppressed alerts are never shown, so they spend no lookups (ipstack counts them).
+    for alert in alerts.iter_mut().filter(|a| a.suppressed_by.is_none()) {
         let Some(ip) = alert.client_ip.clone() else { continue };
         let location = geo.locate(&ip).await;
         let history = store.sign_in_ips(tenant_id, &alert.actor, HISTORY).unwrap_or_else(|e| {

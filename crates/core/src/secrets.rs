@@ -1,4 +1,4 @@
-//! Secrets (client secrets, certificate keys) live only in the OS keychain: Windows
+//! Secrets (client secrets, certificate keys, the ipstack API key) live only in the OS keychain: Windows
 //! Credential Manager, macOS Keychain, the Secret Service on Linux. Nothing here ever
 //! formats a secret into an error or log line.
 
@@ -9,21 +9,46 @@ use secrecy::{ExposeSecret, SecretSlice};
 
 const SERVICE: &str = "rulewatch";
 
-/// Which secret of a tenant an entry holds.
+/// Which secret an entry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SecretKind {
     ClientSecret,
     /// The certificate's RSA private key, PKCS#1 DER.
     CertificateKey,
+    /// The geolocation API key. It belongs to no tenant: the tenant id given with it is
+    /// ignored (pass [`NO_TENANT`]).
+    IpstackKey,
 }
 
+/// The tenant id to pass with secrets that belong to no tenant.
+pub const NO_TENANT: &str = "";
+
 impl SecretKind {
-    pub const ALL: [SecretKind; 2] = [SecretKind::ClientSecret, SecretKind::CertificateKey];
+    /// The kinds a tenant owns, all removed with the tenant.
+    pub const PER_TENANT: [SecretKind; 2] = [SecretKind::ClientSecret, SecretKind::CertificateKey];
 
     fn account(self, tenant_id: &str) -> String {
         match self {
             SecretKind::ClientSecret => format!("tenant/{tenant_id}/client-secret"),
             SecretKind::CertificateKey => format!("tenant/{tenant_id}/certificate-key"),
+            SecretKind::IpstackKey => "geo/ipstack-api-key".into(),
+        }
+    }
+
+    /// Entries of kinds that belong to no tenant are one per keychain, whatever id is given.
+    fn owner(self, tenant_id: &str) -> &str {
+        match self {
+            SecretKind::IpstackKey => NO_TENANT,
+            SecretKind::ClientSecret | SecretKind::CertificateKey => tenant_id,
+        }
+    }
+
+    fn missing(self, tenant_id: &str) -> SecretError {
+        match self {
+            SecretKind::IpstackKey => SecretError::MissingIpstackKey,
+            SecretKind::ClientSecret | SecretKind::CertificateKey => {
+                SecretError::Missing { tenant_id: tenant_id.into(), what: describe(self) }
+            }
         }
     }
 }
@@ -39,6 +64,8 @@ pub enum SecretError {
     Unavailable { detail: String },
     #[error("the keychain has no {what} for tenant {tenant_id}: add the tenant again with `rulewatch tenant add`")]
     Missing { tenant_id: String, what: &'static str },
+    #[error("the keychain has no ipstack API key: store one with `rulewatch geo ipstack` (it reads the key from standard input)")]
+    MissingIpstackKey,
     #[error("the keychain refused the operation ({detail})")]
     Failed { detail: String },
 }
@@ -55,6 +82,7 @@ fn describe(kind: SecretKind) -> &'static str {
     match kind {
         SecretKind::ClientSecret => "client secret",
         SecretKind::CertificateKey => "certificate key",
+        SecretKind::IpstackKey => "ipstack API key",
     }
 }
 
@@ -88,10 +116,7 @@ impl SecretStore for Keychain {
     fn get(&self, tenant_id: &str, kind: SecretKind) -> Result<SecretSlice<u8>, SecretError> {
         match Self::entry(tenant_id, kind)?.get_secret() {
             Ok(bytes) => Ok(SecretSlice::from(bytes)),
-            Err(keyring::Error::NoEntry) => Err(SecretError::Missing {
-                tenant_id: tenant_id.into(),
-                what: describe(kind),
-            }),
+            Err(keyring::Error::NoEntry) => Err(kind.missing(tenant_id)),
             Err(e) => Err(map_keyring_error(e)),
         }
     }
@@ -116,7 +141,7 @@ impl SecretStore for MemorySecrets {
         self.entries
             .lock()
             .expect("secret map poisoned")
-            .insert((tenant_id.to_string(), kind), secret.to_vec());
+            .insert((kind.owner(tenant_id).to_string(), kind), secret.to_vec());
         Ok(())
     }
 
@@ -124,13 +149,13 @@ impl SecretStore for MemorySecrets {
         self.entries
             .lock()
             .expect("secret map poisoned")
-            .get(&(tenant_id.to_string(), kind))
+            .get(&(kind.owner(tenant_id).to_string(), kind))
             .map(|v| SecretSlice::from(v.clone()))
-            .ok_or(SecretError::Missing { tenant_id: tenant_id.into(), what: describe(kind) })
+            .ok_or_else(|| kind.missing(tenant_id))
     }
 
     fn delete(&self, tenant_id: &str, kind: SecretKind) -> Result<(), SecretError> {
-        self.entries.lock().expect("secret map poisoned").remove(&(tenant_id.to_string(), kind));
+        self.entries.lock().expect("secret map poisoned").remove(&(kind.owner(tenant_id).to_string(), kind));
         Ok(())
     }
 }
@@ -140,4 +165,23 @@ pub fn secret_text(secret: &SecretSlice<u8>) -> Result<String, SecretError> {
     String::from_utf8(secret.expose_secret().to_vec()).map_err(|_| SecretError::Failed {
         detail: "the stored client secret is not text; add the tenant again".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ipstack_key_belongs_to_no_tenant() {
+        let secrets = MemorySecrets::default();
+        secrets.set("tenant-a", SecretKind::IpstackKey, b"key-1").unwrap();
+        assert_eq!(secret_text(&secrets.get(NO_TENANT, SecretKind::IpstackKey).unwrap()).unwrap(), "key-1");
+        assert_eq!(SecretKind::IpstackKey.account("tenant-b"), "geo/ipstack-api-key");
+        assert!(!SecretKind::PER_TENANT.contains(&SecretKind::IpstackKey), "removing a tenant must keep the key");
+        secrets.delete("tenant-b", SecretKind::IpstackKey).unwrap();
+        let e = secrets.get(NO_TENANT, SecretKind::IpstackKey).unwrap_err().to_string();
+        assert!(e.contains("no ipstack API key") && e.contains("rulewatch geo ipstack"), "{e}");
+        let e = secrets.get("t1", SecretKind::ClientSecret).unwrap_err().to_string();
+        assert!(e.contains("client secret for tenant t1"), "{e}");
+    }
 }

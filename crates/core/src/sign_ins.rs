@@ -7,8 +7,16 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::detect::record::normalize_ip;
+use crate::store::Store;
 
 pub const AUDIT_AZURE_AD: &str = "Audit.AzureActiveDirectory";
+
+/// The setting that turns collection on (a JSON boolean; off when absent).
+pub const SETTING: &str = "sign_ins.collect";
+
+pub fn enabled(store: &Store) -> crate::store::Result<bool> {
+    Ok(store.setting::<bool>(SETTING)?.unwrap_or(false))
+}
 
 /// One successful sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -99,7 +99,7 @@ fn read_certificate(path: &Path) -> Result<crate::auth::certificate::Certificate
 pub fn remove_tenant(store: &Store, secrets: &dyn SecretStore, tenant_id: &str) -> Result<(), TenantError> {
     let tenant_id = parse_guid(tenant_id, "tenant id")?;
     store.tenant(&tenant_id)?;
-    for kind in SecretKind::ALL {
+    for kind in SecretKind::PER_TENANT {
         secrets.delete(&tenant_id, kind)?;
     }
     store.remove_tenant(&tenant_id)?;

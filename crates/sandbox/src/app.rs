@@ -9,6 +9,7 @@ use crate::certs::RegisteredCert;
 use crate::control::Stats;
 use crate::faults::FaultInjector;
 use crate::feed::Feed;
+use crate::ipstack::GeoScenario;
 use crate::scenario::{ContentType, Scenario, SubscriptionState, Tenant};
 use crate::token::TokenStore;
 
@@ -23,6 +24,7 @@ pub(crate) struct App {
     pub tokens: TokenStore,
     pub faults: FaultInjector,
     pub stats: Stats,
+    pub geo: Option<GeoScenario>,
 }
 
 pub(crate) struct TenantEntry {
@@ -80,6 +82,7 @@ impl App {
             tokens: TokenStore::default(),
             faults,
             stats: Stats::default(),
+            geo: scenario.geo,
         }
     }
 

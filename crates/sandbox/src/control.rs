@@ -30,6 +30,9 @@ pub(crate) struct Stats {
     missing_publisher_identifier: AtomicU64,
     tokens_issued: AtomicU64,
     subscriptions_started: AtomicU64,
+    ipstack_requests: AtomicU64,
+    /// Lookups answered with a location or nulls: what counts against the quota.
+    pub ipstack_answered: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -75,6 +78,10 @@ impl Stats {
         bump(&self.subscriptions_started);
     }
 
+    pub fn ipstack_request(&self) {
+        bump(&self.ipstack_requests);
+    }
+
     fn snapshot(&self) -> Value {
         json!({
             "requests": {
@@ -95,6 +102,10 @@ impl Stats {
             "missing_publisher_identifier": read(&self.missing_publisher_identifier),
             "tokens_issued": read(&self.tokens_issued),
             "subscriptions_started": read(&self.subscriptions_started),
+            "ipstack": {
+                "requests": read(&self.ipstack_requests),
+                "answered": read(&self.ipstack_answered),
+            },
         })
     }
 }

@@ -158,6 +158,8 @@ impl Scenario {
             records_per_blob: 100,
             token_lifetime_s: 3599,
             next_page_header: "NextPageUri".into(),
+            // The planted attacks come from documentation ranges, which are never located.
+            geo: None,
         }
     }
 }

@@ -12,12 +12,15 @@ mod faults;
 mod feed;
 mod graph;
 mod ids;
+mod ipstack;
+pub mod mmdb;
 mod noise;
 mod scenario;
 mod server;
 mod times;
 mod token;
 
+pub use ipstack::{GeoScenario, IpLocation};
 pub use scenario::{
     ContentType, Endpoint, FaultKind, Faults, Noise, PlantedRecord, Scenario, ScenarioError,
     ScriptedFault, SubscriptionState, Tenant, User,

@@ -8,6 +8,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::certs;
+use crate::ipstack::GeoScenario;
 
 /// Everything the sandbox serves, read from a JSON scenario file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +34,9 @@ pub struct Scenario {
     /// Name of the pagination header; Microsoft's pages disagree (A5).
     #[serde(default = "default_next_page_header")]
     pub next_page_header: String,
+    /// The ipstack stand-in; without it every ipstack key is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo: Option<GeoScenario>,
 }
 
 /// One customer tenant with its app registration as seen from that tenant.
@@ -249,7 +253,7 @@ pub enum ScenarioError {
     Invalid { field: String, message: String },
 }
 
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
     ScenarioError::Invalid {
         field: field.into(),
         message: message.into(),
@@ -347,6 +351,9 @@ impl Scenario {
         }
         if HeaderName::from_bytes(self.next_page_header.as_bytes()).is_err() {
             return Err(invalid("next_page_header", "is not an HTTP header name"));
+        }
+        if let Some(geo) = &self.geo {
+            geo.validate()?;
         }
         self.faults.validate(&ids)
     }

@@ -17,7 +17,7 @@ use crate::activity::{self, AfError, af_error};
 use crate::app::App;
 use crate::scenario::{Endpoint, Scenario};
 use crate::times::now_ms;
-use crate::{control, faults, graph, token};
+use crate::{control, faults, graph, ipstack, token};
 
 /// How long `shutdown` lets in-flight requests (a slow fault, say) finish.
 const GRACE: Duration = Duration::from_secs(5);
@@ -111,6 +111,7 @@ fn router(app: Arc<App>) -> Router {
             "/v1.0/domains",
             faulty(get(graph::domains), Endpoint::Domains),
         )
+        .route("/ipstack/{ip}", get(ipstack::lookup))
         .route("/_sandbox/stats", get(control::stats))
         .route(
             "/_sandbox/tenants/{tenant_id}",

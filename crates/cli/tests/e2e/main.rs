@@ -4,7 +4,9 @@
 mod allow;
 mod check;
 mod crash;
+mod enrich;
 mod faults;
+mod geo;
 mod harness;
 mod keychain;
 mod scan;

@@ -3,6 +3,7 @@
 //! cursor in one transaction, so a crash at any instant loses and repeats nothing.
 
 mod allowlist;
+mod geo;
 mod models;
 #[cfg(test)]
 mod tests;
@@ -16,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 use serde_json::Value;
 
+pub use geo::CacheHit;
 pub use models::{Alert, NewAlert, TenantRow, TenantState, TenantStatus};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,8 @@ pub enum StoreError {
     NoTenant(String),
     #[error("no allowlist entry {0}; `rulewatch allow list` shows the entries")]
     NoTrustEntry(i64),
+    #[error("the setting {key} in the database cannot be read ({detail}); set it again (for geolocation: `rulewatch geo off`, then choose a provider)")]
+    BadSetting { key: String, detail: String },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
 }
@@ -49,7 +53,10 @@ pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("schema.sql")), M::up(include_str!("allowlist.sql")),
+    Migrations::new(vec![
+        M::up(include_str!("schema.sql")),
+        M::up(include_str!("allowlist.sql")),
+        M::up(include_str!("geo.sql")),
         M::up(include_str!("enrichment.sql")),
     ])
 }

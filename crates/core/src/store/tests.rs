@@ -227,3 +227,74 @@ fn allowlist_entries_belong_to_a_configured_tenant() {
     store.remove_tenant(&t.tenant_id).unwrap();
     assert!(store.trust_entries(None).unwrap().is_empty(), "a removed tenant's entries go with it");
 }
+
+fn location(ip: &str) -> crate::geo::Location {
+    crate::geo::Location {
+        ip: ip.into(),
+        country_code: Some("NG".into()),
+        country: Some("Nigeria".into()),
+        region: None,
+        city: Some("Lagos".into()),
+        asn: Some(36873),
+        network: Some("Airtel Networks".into()),
+        hosting: None,
+        proxy: Some(false),
+        source: "ipstack".into(),
+    }
+}
+
+#[test]
+fn geo_cache_answers_until_expiry_and_remembers_unknown_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let now = Utc::now();
+    store.cache_location("41.58.1.1", "ipstack", Some(&location("41.58.1.1")), now, Duration::days(30)).unwrap();
+    store.cache_location("2a09:bac5::1", "ipstack", None, now, Duration::days(1)).unwrap();
+
+    let hit = store.cached_location("41.58.1.1", now + Duration::days(29)).unwrap().unwrap();
+    assert_eq!(hit.location, Some(location("41.58.1.1")));
+    let unknown = store.cached_location("2a09:bac5::1", now + Duration::hours(23)).unwrap().unwrap();
+    assert_eq!(unknown.location, None, "an unknown address is a hit with no location");
+    assert_eq!(store.location_cache_size(now).unwrap(), 2);
+
+    assert_eq!(store.cached_location("2a09:bac5::1", now + Duration::hours(25)).unwrap(), None);
+    assert_eq!(store.cached_location("41.58.1.1", now + Duration::days(31)).unwrap(), None);
+    assert_eq!(store.cached_location("8.8.8.8", now).unwrap(), None);
+
+    // The next write drops what expired.
+    let later = now + Duration::days(2);
+    store.cache_location("8.8.8.8", "ipstack", None, later, Duration::days(1)).unwrap();
+    let rows: i64 = store.with(|c| Ok(c.query_row("SELECT COUNT(*) FROM geo_cache", [], |r| r.get(0))?)).unwrap();
+    assert_eq!(rows, 2);
+
+    // Reopening keeps the cache: it is in the file.
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert!(store.cached_location("41.58.1.1", later).unwrap().is_some());
+}
+
+#[test]
+fn changing_the_geo_provider_empties_the_cache_and_forgets_its_problem() {
+    use crate::geo::GeoProvider;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.geo_provider().unwrap(), GeoProvider::Off);
+    store.set_geo_provider(&GeoProvider::Ipstack).unwrap();
+    let now = Utc::now();
+    store.cache_location("41.58.1.1", "ipstack", Some(&location("41.58.1.1")), now, Duration::days(30)).unwrap();
+    store.set_geo_problem(Some("ipstack says the monthly quota is used up (code 104)")).unwrap();
+
+    store.set_geo_provider(&GeoProvider::Ipstack).unwrap();
+    assert_eq!(store.location_cache_size(now).unwrap(), 1, "saving the same provider keeps the cache");
+    assert!(store.geo_problem().unwrap().is_some());
+
+    let mmdb = GeoProvider::Mmdb { city: "/x/GeoLite2-City.mmdb".into(), asn: Some("/x/GeoLite2-ASN.mmdb".into()) };
+    store.set_geo_provider(&mmdb).unwrap();
+    assert_eq!(store.location_cache_size(now).unwrap(), 0);
+    assert_eq!(store.geo_problem().unwrap(), None);
+    assert_eq!(store.geo_provider().unwrap(), mmdb);
+
+    store.set_setting("geo.provider", &serde_json::json!({"provider": "carrier-pigeon"})).unwrap();
+    let e = store.geo_provider().unwrap_err().to_string();
+    assert!(e.contains("geo.provider") && e.contains("rulewatch geo off"), "{e}");
+}

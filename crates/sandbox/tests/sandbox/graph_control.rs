@@ -93,7 +93,8 @@ async fn stats_count_requests_by_endpoint() {
         empty,
         json!({"requests": {"token": 0, "subscriptions": 0, "content": 0, "blob": 0, "domains": 0},
                "faults": {"throttle": 0, "server_error": 0, "truncated_body": 0, "cut_connection": 0, "slow": 0, "expired": 0},
-               "missing_publisher_identifier": 0, "tokens_issued": 0, "subscriptions_started": 0})
+               "missing_publisher_identifier": 0, "tokens_issued": 0, "subscriptions_started": 0,
+               "ipstack": {"requests": 0, "answered": 0}})
     );
     let manage = api.token(CONTOSO, MANAGE).await;
     let graph = api.token(CONTOSO, GRAPH).await;

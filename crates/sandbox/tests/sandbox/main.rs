@@ -4,4 +4,5 @@ mod common;
 mod faults;
 mod feed;
 mod graph_control;
+mod ipstack;
 mod token;

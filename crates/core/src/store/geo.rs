@@ -1,0 +1,138 @@
+//! The geolocation cache and the settings table.
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Result, Store, StoreError, ts};
+use crate::geo::{GeoProvider, Location};
+
+const PROVIDER: &str = "geo.provider";
+const PROBLEM: &str = "geo.problem";
+
+/// An unexpired cache entry: `location` is `None` when the provider knew nothing of the IP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheHit {
+    pub location: Option<Location>,
+}
+
+fn read_setting<T: DeserializeOwned>(c: &Connection, key: &str) -> Result<Option<T>> {
+    let text: Option<String> =
+        c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?;
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| StoreError::BadSetting { key: key.into(), detail: e.to_string() })
+    })
+    .transpose()
+}
+
+fn write_setting<T: Serialize>(c: &Connection, key: &str, value: &T) -> Result<()> {
+    let json = serde_json::to_string(value)
+        .map_err(|e| StoreError::BadSetting { key: key.into(), detail: e.to_string() })?;
+    c.execute(
+        "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        params![key, json, ts(Utc::now())],
+    )?;
+    Ok(())
+}
+
+impl Store {
+    pub fn setting<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        self.with(|c| read_setting(c, key))
+    }
+
+    pub fn set_setting<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        self.with(|c| write_setting(c, key, value))
+    }
+
+    pub fn remove_setting(&self, key: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM settings WHERE key = ?1", [key])?;
+            Ok(())
+        })
+    }
+
+    /// The chosen geolocation provider; `Off` until one is chosen.
+    pub fn geo_provider(&self) -> Result<GeoProvider> {
+        Ok(self.setting(PROVIDER)?.unwrap_or(GeoProvider::Off))
+    }
+
+    /// Saves the provider. A different provider empties the cache (its answers came from
+    /// another source) and forgets the old provider's problem, all in one transaction.
+    pub fn set_geo_provider(&self, provider: &GeoProvider) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            // An unreadable old value counts as different.
+            let old: Option<GeoProvider> = read_setting(&tx, PROVIDER).unwrap_or(None);
+            if old.as_ref() != Some(provider) {
+                tx.execute("DELETE FROM geo_cache", [])?;
+                tx.execute("DELETE FROM settings WHERE key = ?1", [PROBLEM])?;
+            }
+            write_setting(&tx, PROVIDER, provider)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// The provider's last problem, kept so that `rulewatch geo show` can tell it.
+    pub fn geo_problem(&self) -> Result<Option<String>> {
+        self.setting(PROBLEM)
+    }
+
+    pub fn set_geo_problem(&self, problem: Option<&str>) -> Result<()> {
+        match problem {
+            Some(p) => self.set_setting(PROBLEM, &p),
+            None => self.remove_setting(PROBLEM),
+        }
+    }
+
+    /// The cached answer for `ip` unless it expired by `now`.
+    pub fn cached_location(&self, ip: &str, now: DateTime<Utc>) -> Result<Option<CacheHit>> {
+        self.with(|c| {
+            let row: Option<Option<String>> = c
+                .query_row(
+                    "SELECT location FROM geo_cache WHERE ip = ?1 AND expires_at > ?2",
+                    params![ip, ts(now)],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(location) = row else { return Ok(None) };
+            // A row this version cannot read is a miss: the provider is asked again.
+            Ok(location.map(|l| serde_json::from_str::<Location>(&l)).transpose().ok().map(|location| CacheHit { location }))
+        })
+    }
+
+    /// Caches an answer (`None`: the provider knows nothing of `ip`) for `ttl` from
+    /// `now`, and drops every expired entry on the way.
+    pub fn cache_location(
+        &self,
+        ip: &str,
+        source: &str,
+        location: Option<&Location>,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<()> {
+        let json = location.map(|l| serde_json::to_string(l).expect("a location serialises"));
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM geo_cache WHERE expires_at <= ?1", [ts(now)])?;
+            tx.execute(
+                "INSERT INTO geo_cache (ip, location, source, fetched_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (ip) DO UPDATE SET location = excluded.location, source = excluded.source,
+                        fetched_at = excluded.fetched_at, expires_at = excluded.expires_at",
+                params![ip, json, source, ts(now), ts(now + ttl)],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Unexpired entries in the cache.
+    pub fn location_cache_size(&self, now: DateTime<Utc>) -> Result<u64> {
+        self.with(|c| {
+            let n: i64 = c.query_row("SELECT COUNT(*) FROM geo_cache WHERE expires_at > ?1", [ts(now)], |r| r.get(0))?;
+            Ok(n as u64)
+        })
+    }
+}
