@@ -75,6 +75,26 @@ pub struct TenantReport {
     pub retried: u64,
 }
 
+/// One step of [`Engine::test_connection`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConnectionStep {
+    /// "token", "subscription" or "domains".
+    pub step: &'static str,
+    pub ok: bool,
+    /// What was found, or what is missing and how to grant it.
+    pub detail: String,
+}
+
+impl ConnectionStep {
+    fn ok(step: &'static str, detail: String) -> Self {
+        ConnectionStep { step, ok: true, detail }
+    }
+
+    fn failed(step: &'static str, detail: String) -> Self {
+        ConnectionStep { step, ok: false, detail }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct ScanReport {
     pub tenants: Vec<TenantReport>,
@@ -119,12 +139,23 @@ impl Engine {
     /// Scans every configured tenant, a bounded number at once. A failing tenant never
     /// stops the others.
     pub async fn scan(&self) -> Result<ScanReport, crate::store::StoreError> {
+        self.scan_with_progress(|_, _| {}).await
+    }
+
+    /// [`Engine::scan`], calling `progress(done, total)` as each tenant finishes.
+    pub async fn scan_with_progress(
+        &self,
+        progress: impl Fn(usize, usize),
+    ) -> Result<ScanReport, crate::store::StoreError> {
         let tenants = self.store.tenants()?;
-        let reports = futures::stream::iter(tenants)
-            .map(|t| self.scan_tenant(t))
-            .buffer_unordered(self.config.concurrency)
-            .collect::<Vec<_>>()
-            .await;
+        let total = tenants.len();
+        progress(0, total);
+        let mut reports = Vec::with_capacity(total);
+        let mut stream = futures::stream::iter(tenants).map(|t| self.scan_tenant(t)).buffer_unordered(self.config.concurrency);
+        while let Some(report) = stream.next().await {
+            reports.push(report);
+            progress(reports.len(), total);
+        }
         let mut tenants = reports;
         tenants.sort_by(|a, b| a.name.cmp(&b.name).then(a.tenant_id.cmp(&b.tenant_id)));
         Ok(ScanReport { tenants })
@@ -162,6 +193,42 @@ impl Engine {
             throttled: stats.throttled(),
             retried: stats.transient(),
         }
+    }
+
+    /// Checks what a scan of `t` needs, one step at a time, so a technician sees which
+    /// permission or setting is missing: a token, the audit subscription, the domains.
+    pub async fn test_connection(&self, t: &TenantRow) -> Vec<ConnectionStep> {
+        let stats = RetryStats::default();
+        let app = AppIdentity { tenant_id: t.tenant_id.clone(), client_id: t.client_id.clone(), method: t.auth_method.clone() };
+        let mut steps = Vec::new();
+        if let Err(p) = self.api.tokens.token(&app, crate::auth::Resource::Management, &stats).await {
+            steps.push(ConnectionStep::failed("token", p.message));
+            for step in ["subscription", "domains"] {
+                steps.push(ConnectionStep::failed(step, "not tried: Rulewatch could not sign in".into()));
+            }
+            return steps;
+        }
+        steps.push(ConnectionStep::ok("token", format!("signed in to tenant {} as app {}", t.tenant_id, t.client_id)));
+        let publisher = self.config.publisher_id.as_deref().unwrap_or(&t.tenant_id);
+        let activity = ActivityApi { api: &self.api, app: &app, publisher, stats: &stats, attempts: self.config.blob_attempts };
+        let now = Utc::now();
+        let subscription = match activity.list_content(AUDIT_EXCHANGE, now - Duration::hours(1), now).await {
+            Ok(Some(_)) => Ok(format!("the {AUDIT_EXCHANGE} subscription is on")),
+            Ok(None) => activity
+                .start_subscription(AUDIT_EXCHANGE)
+                .await
+                .map(|()| format!("the {AUDIT_EXCHANGE} subscription was off and has been started")),
+            Err(p) => Err(p),
+        };
+        steps.push(match subscription {
+            Ok(detail) => ConnectionStep::ok("subscription", detail),
+            Err(p) => ConnectionStep::failed("subscription", p.message),
+        });
+        steps.push(match graph::accepted_domains(&self.api, &app, &stats).await {
+            Ok(domains) => ConnectionStep::ok("domains", format!("{} verified domain(s): {}", domains.len(), domains.join(", "))),
+            Err(p) => ConnectionStep::failed("domains", p.message),
+        });
+        steps
     }
 
     async fn accepted_domains(&self, t: &TenantRow, app: &AppIdentity, stats: &RetryStats) -> Result<Vec<String>, Problem> {

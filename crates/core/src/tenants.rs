@@ -14,6 +14,8 @@ pub enum NewCredential {
     ClientSecret(SecretString),
     /// A PEM file with the certificate and its RSA private key.
     CertificateFile(std::path::PathBuf),
+    /// The same PEM text, as the desktop panel reads it from the chosen file.
+    CertificatePem { pem: SecretString, source: String },
 }
 
 pub struct NewTenant {
@@ -69,14 +71,10 @@ pub fn add_tenant(store: &Store, secrets: &dyn SecretStore, t: NewTenant) -> Res
             }
             (SecretKind::ClientSecret, text.as_bytes().to_vec(), AuthMethod::ClientSecret)
         }
-        NewCredential::CertificateFile(path) => {
-            let cred = read_certificate(path)?;
-            (
-                SecretKind::CertificateKey,
-                cred.private_key_pkcs1.expose_secret().to_vec(),
-                AuthMethod::Certificate { thumbprint_s256: cred.thumbprint_s256 },
-            )
-        }
+        NewCredential::CertificateFile(path) => certificate_secret(read_certificate(path)?),
+        NewCredential::CertificatePem { pem, source } => certificate_secret(
+            parse_pem_bundle(pem.expose_secret(), source).map_err(|e| TenantError::Invalid(e.to_string()))?,
+        ),
     };
     let row = TenantRow { tenant_id: tenant_id.clone(), name, client_id, auth_method };
     secrets.set(&tenant_id, kind, &secret)?;
@@ -85,6 +83,15 @@ pub fn add_tenant(store: &Store, secrets: &dyn SecretStore, t: NewTenant) -> Res
         return Err(e.into());
     }
     Ok(row)
+}
+
+/// The certificate's private key goes to the keychain; its thumbprint to the database.
+fn certificate_secret(cred: crate::auth::certificate::CertificateCredential) -> (SecretKind, Vec<u8>, AuthMethod) {
+    (
+        SecretKind::CertificateKey,
+        cred.private_key_pkcs1.expose_secret().to_vec(),
+        AuthMethod::Certificate { thumbprint_s256: cred.thumbprint_s256 },
+    )
 }
 
 fn read_certificate(path: &Path) -> Result<crate::auth::certificate::CertificateCredential, TenantError> {

@@ -30,6 +30,10 @@ pub enum StoreError {
     TenantExists(String),
     #[error("no tenant {0} is configured; `rulewatch tenant list` shows the configured ones")]
     NoTenant(String),
+    #[error("no alert {0}; it may have been removed")]
+    NoAlert(i64),
+    #[error("an alert cannot be set to '{0}': use open, acknowledged or false_positive")]
+    BadStatus(String),
     #[error("no allowlist entry {0}; `rulewatch allow list` shows the entries")]
     NoTrustEntry(i64),
     #[error("the setting {key} in the database cannot be read ({detail}); set it again (for geolocation: `rulewatch geo off`, then choose a provider)")]
@@ -58,6 +62,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("allowlist.sql")),
         M::up(include_str!("geo.sql")),
         M::up(include_str!("enrichment.sql")),
+        M::up(include_str!("review.sql")),
     ])
 }
 
@@ -352,6 +357,49 @@ impl Store {
         })
     }
 
+    /// One alert and the audit record it came from, as Microsoft served it.
+    pub fn alert_with_record(&self, id: i64) -> Result<(Alert, String)> {
+        self.with(|c| {
+            c.query_row(&format!("SELECT {ALERT_COLUMNS}, a.raw_record FROM alerts a WHERE a.id = ?1"), [id], |r| {
+                Ok((Alert::from_row(r)?, r.get(ALERT_COLUMN_COUNT)?))
+            })
+            .optional()?
+            .ok_or(StoreError::NoAlert(id))
+        })
+    }
+
+    /// The alerts about one mailbox of one tenant, newest first.
+    pub fn alerts_about(&self, tenant_id: &str, target: &str) -> Result<Vec<Alert>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "{ALERT_SELECT} WHERE a.tenant_id = ?1 AND a.target = ?2 COLLATE NOCASE ORDER BY a.event_time DESC, a.id DESC"
+            ))?;
+            let rows = stmt.query_map([tenant_id, target], Alert::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Records the technician's decision. Suppressed alerts can be reviewed too.
+    pub fn set_alert_status(&self, id: i64, status: &str, note: Option<&str>) -> Result<Alert> {
+        if !["open", "acknowledged", "false_positive"].contains(&status) {
+            return Err(StoreError::BadStatus(status.to_string()));
+        }
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE alerts SET status = ?2, status_note = ?3, status_changed_at = ?4 WHERE id = ?1",
+                params![id, status, note, ts(Utc::now())],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NoAlert(id));
+            }
+            alert_by_id(c, id)
+        })
+    }
+
+    pub fn open_alert_count(&self) -> Result<u64> {
+        self.with(|c| Ok(c.query_row("SELECT COUNT(*) FROM alerts WHERE status = 'open'", [], |r| r.get::<_, i64>(0))? as u64))
+    }
+
     /// Alerts queued and not yet delivered, oldest first.
     pub fn pending_outbox(&self) -> Result<Vec<Alert>> {
         self.with(|c| {
@@ -409,9 +457,17 @@ fn advance_cursor(c: &Connection, tenant_id: &str, content_type: &str, to: DateT
     Ok(())
 }
 
-const ALERT_SELECT: &str = "SELECT a.id, a.tenant_id, a.tenant_name, a.rule, a.severity, a.record_id, a.operation,
-        a.target, a.actor, a.client_ip, a.summary, a.details, a.event_time, a.detected_at, a.status, a.content_id,
-        a.suppressed_by, a.origin FROM alerts a";
+/// The columns `Alert::from_row` reads, in its order.
+macro_rules! alert_columns {
+    () => {
+        "a.id, a.tenant_id, a.tenant_name, a.rule, a.severity, a.record_id, a.operation, a.target, a.actor,
+         a.client_ip, a.summary, a.details, a.event_time, a.detected_at, a.status, a.content_id, a.suppressed_by,
+         a.origin, a.status_note"
+    };
+}
+const ALERT_COLUMNS: &str = alert_columns!();
+const ALERT_COLUMN_COUNT: usize = 19;
+const ALERT_SELECT: &str = concat!("SELECT ", alert_columns!(), " FROM alerts a");
 
 fn alert_by_id(c: &Connection, id: i64) -> Result<Alert> {
     Ok(c.query_row(&format!("{ALERT_SELECT} WHERE a.id = ?1"), [id], Alert::from_row)?)

@@ -167,6 +167,8 @@ pub struct Alert {
     pub content_id: Option<String>,
     pub suppressed_by: Option<String>,
     pub origin: Option<Value>,
+    /// The technician's note when they marked it (a false positive's reason).
+    pub status_note: Option<String>,
 }
 
 impl Alert {
@@ -194,6 +196,7 @@ impl Alert {
             content_id: r.get(15)?,
             suppressed_by: r.get(16)?,
             origin: r.get::<_, Option<String>>(17)?.and_then(|o| serde_json::from_str(&o).ok()),
+            status_note: r.get(18)?,
         })
     }
 }

@@ -1,0 +1,24 @@
+// Listing the app's commands makes Tauri deny any command a capability does not grant,
+// so the panel can call exactly what capabilities/panel.json names.
+const COMMANDS: &[&str] = &[
+    "overview",
+    "list_alerts",
+    "get_alert",
+    "set_alert_status",
+    "scan_now",
+    "list_tenants",
+    "add_tenant",
+    "test_connection",
+    "remove_tenant",
+    "get_settings",
+    "save_settings",
+    "start_sandbox",
+    "leave_sandbox",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri build step failed");
+}

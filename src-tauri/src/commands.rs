@@ -1,0 +1,376 @@
+//! The commands the panel calls (ui/src/api.ts). Each returns what the panel shows, or
+//! a plain-language error. No command ever returns a secret.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rulewatch_core::allowlist::{TrustKind, normalize_destination};
+use rulewatch_core::engine::ConnectionStep;
+use rulewatch_core::geo::{self, GeoProvider};
+use rulewatch_core::secrets::{Keychain, NO_TENANT, SecretKind, SecretStore};
+use rulewatch_core::sign_ins;
+use rulewatch_core::store::{Alert, TenantStatus};
+use rulewatch_core::tenants::{self, NewCredential, NewTenant as CoreTenant};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tauri::{AppHandle, Emitter, State};
+use tauri_plugin_autostart::ManagerExt;
+
+use crate::scheduler::CHANGED;
+use crate::state::{DesktopSettings, NotifyPrefs, Progress, Shared};
+use crate::tray;
+
+type AppState<'a> = State<'a, Arc<Shared>>;
+type Reply<T> = Result<T, String>;
+
+fn text(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Something stored changed: the tray and every open view refresh.
+async fn changed(app: &AppHandle, shared: &Shared) {
+    shared.recount().await;
+    tray::refresh(app);
+    let _ = app.emit(CHANGED, ());
+}
+
+#[derive(Serialize)]
+pub struct Overview {
+    sandbox: bool,
+    tenants: usize,
+    open_alerts: u64,
+    scanning: Option<Progress>,
+    last_scan_at: Option<DateTime<Utc>>,
+    next_scan_at: Option<DateTime<Utc>>,
+    paused_until: Option<DateTime<Utc>>,
+    error: bool,
+}
+
+#[tauri::command]
+pub async fn overview(shared: AppState<'_>) -> Reply<Overview> {
+    let mode = shared.mode.read().await;
+    let state = shared.scan_state();
+    Ok(Overview {
+        sandbox: mode.sandbox.is_some(),
+        tenants: mode.store.tenants().map_err(text)?.len(),
+        open_alerts: mode.store.open_alert_count().map_err(text)?,
+        scanning: state.scanning,
+        last_scan_at: state.last_scan_at,
+        next_scan_at: state.next_scan_at,
+        paused_until: state.paused_until.filter(|p| *p > Utc::now()),
+        error: state.error,
+    })
+}
+
+#[tauri::command]
+pub async fn list_alerts(shared: AppState<'_>) -> Reply<Vec<Alert>> {
+    shared.mode.read().await.store.alerts().map_err(text)
+}
+
+#[derive(Serialize)]
+pub struct AlertDetail {
+    #[serde(flatten)]
+    alert: Alert,
+    parameters: Vec<Field>,
+    raw_record: String,
+    related: Vec<Alert>,
+}
+
+#[derive(Serialize, Debug, PartialEq)]
+pub struct Field {
+    name: String,
+    value: String,
+}
+
+/// Every field of an audit record as name and text; `Parameters` and
+/// `OperationProperties` entries each get a row of their own.
+fn fields(raw: &str) -> Vec<Field> {
+    let as_text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(raw) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, value) in &map {
+        let entries = match value {
+            Value::Array(items) if name == "Parameters" || name == "OperationProperties" => Some(items),
+            _ => None,
+        };
+        match entries {
+            Some(items) => out.extend(items.iter().map(|p| Field {
+                name: format!("{name} · {}", as_text(&p["Name"])),
+                value: as_text(&p["Value"]),
+            })),
+            None => out.push(Field { name: name.clone(), value: as_text(value) }),
+        }
+    }
+    out
+}
+
+#[tauri::command]
+pub async fn get_alert(shared: AppState<'_>, id: i64) -> Reply<AlertDetail> {
+    let mode = shared.mode.read().await;
+    let (alert, raw) = mode.store.alert_with_record(id).map_err(text)?;
+    let related = mode
+        .store
+        .alerts_about(&alert.tenant_id, &alert.target)
+        .map_err(text)?
+        .into_iter()
+        .filter(|a| a.id != id)
+        .collect();
+    let raw_record = serde_json::from_str::<Value>(&raw)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| raw.clone());
+    Ok(AlertDetail { parameters: fields(&raw), raw_record, related, alert })
+}
+
+#[tauri::command]
+pub async fn set_alert_status(
+    app: AppHandle,
+    shared: AppState<'_>,
+    id: i64,
+    status: String,
+    note: Option<String>,
+    trust_destination: bool,
+) -> Reply<()> {
+    let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+    {
+        let mode = shared.mode.read().await;
+        let alert = mode.store.set_alert_status(id, &status, note.as_deref()).map_err(text)?;
+        if trust_destination && status == "false_positive" {
+            let destinations: Vec<String> = alert.details["destinations"]
+                .as_array()
+                .map(|d| d.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            if destinations.is_empty() {
+                return Err("this alert names no destination to trust".into());
+            }
+            let why = note.clone().unwrap_or_else(|| format!("marked a false positive on alert {id}"));
+            for d in destinations {
+                let value = normalize_destination(&d).map_err(text)?;
+                mode.store.add_trust(&alert.tenant_id, TrustKind::Destination, &value, Some(&why)).map_err(text)?;
+            }
+        }
+    }
+    changed(&app, &shared).await;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn scan_now(shared: AppState<'_>) -> Reply<()> {
+    shared.wake.notify_one();
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn list_tenants(shared: AppState<'_>) -> Reply<Vec<TenantStatus>> {
+    shared.mode.read().await.store.statuses().map_err(text)
+}
+
+#[derive(Deserialize)]
+pub struct NewTenant {
+    tenant_id: String,
+    name: String,
+    client_id: String,
+    client_secret: Option<String>,
+    certificate_pem: Option<String>,
+}
+
+#[tauri::command]
+pub async fn add_tenant(app: AppHandle, shared: AppState<'_>, tenant: NewTenant) -> Reply<()> {
+    let credential = match (tenant.client_secret, tenant.certificate_pem) {
+        (Some(secret), None) => NewCredential::ClientSecret(SecretString::from(secret)),
+        (None, Some(pem)) => {
+            NewCredential::CertificatePem { pem: SecretString::from(pem), source: "the chosen certificate file".into() }
+        }
+        _ => return Err("give either a client secret or a certificate file, not both".into()),
+    };
+    let new = CoreTenant { tenant_id: tenant.tenant_id, name: tenant.name, client_id: tenant.client_id, credential };
+    let home = shared.home.clone();
+    // The keychain is reached over D-Bus or the platform's API: blocking calls.
+    tokio::task::spawn_blocking(move || tenants::add_tenant(&home, &Keychain, new))
+        .await
+        .map_err(text)?
+        .map_err(text)?;
+    // A real tenant ends the sandbox: from now on the user's own tenants are watched.
+    shared.leave_sandbox().await.map_err(text)?;
+    shared.wake.notify_one();
+    changed(&app, &shared).await;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn test_connection(shared: AppState<'_>, tenant_id: String) -> Reply<Vec<ConnectionStep>> {
+    let (engine, store) = {
+        let mode = shared.mode.read().await;
+        (mode.engine.clone(), mode.store.clone())
+    };
+    let tenant = store.tenant(&tenant_id).map_err(text)?;
+    Ok(engine.test_connection(&tenant).await)
+}
+
+#[tauri::command]
+pub async fn remove_tenant(app: AppHandle, shared: AppState<'_>, tenant_id: String) -> Reply<()> {
+    let (store, secrets) = {
+        let mode = shared.mode.read().await;
+        (mode.store.clone(), mode.secrets.clone())
+    };
+    tokio::task::spawn_blocking(move || tenants::remove_tenant(&store, secrets.as_ref(), &tenant_id))
+        .await
+        .map_err(text)?
+        .map_err(text)?;
+    changed(&app, &shared).await;
+    Ok(())
+}
+
+#[derive(Serialize)]
+#[serde(tag = "provider", rename_all = "snake_case")]
+pub enum GeoSetting {
+    Off,
+    Ipstack { key_stored: bool },
+    Mmdb { city: String, asn: Option<String> },
+}
+
+#[derive(Serialize)]
+pub struct Settings {
+    scan_interval_minutes: u32,
+    backfill_hours: u32,
+    notify: NotifyPrefs,
+    start_at_login: bool,
+    sign_ins: bool,
+    geo: GeoSetting,
+}
+
+#[tauri::command]
+pub async fn get_settings(app: AppHandle, shared: AppState<'_>) -> Reply<Settings> {
+    let desktop = shared.settings();
+    let geo = match shared.home.geo_provider().map_err(text)? {
+        GeoProvider::Off => GeoSetting::Off,
+        GeoProvider::Ipstack => {
+            let key_stored = tokio::task::spawn_blocking(|| Keychain.get(NO_TENANT, SecretKind::IpstackKey).is_ok())
+                .await
+                .map_err(text)?;
+            GeoSetting::Ipstack { key_stored }
+        }
+        GeoProvider::Mmdb { city, asn } => GeoSetting::Mmdb {
+            city: city.display().to_string(),
+            asn: asn.map(|a| a.display().to_string()),
+        },
+    };
+    Ok(Settings {
+        scan_interval_minutes: desktop.scan_interval_minutes,
+        backfill_hours: desktop.backfill_hours,
+        notify: desktop.notify,
+        start_at_login: app.autolaunch().is_enabled().unwrap_or(false),
+        sign_ins: sign_ins::enabled(&shared.home).map_err(text)?,
+        geo,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "provider", rename_all = "snake_case")]
+pub enum GeoUpdate {
+    Off,
+    Ipstack { key: Option<String> },
+    Mmdb { city: String, asn: Option<String> },
+}
+
+#[derive(Deserialize)]
+pub struct SettingsUpdate {
+    scan_interval_minutes: u32,
+    backfill_hours: u32,
+    notify: NotifyPrefs,
+    start_at_login: bool,
+    sign_ins: bool,
+    geo: GeoUpdate,
+}
+
+#[tauri::command]
+pub async fn save_settings(app: AppHandle, shared: AppState<'_>, settings: SettingsUpdate) -> Reply<()> {
+    if !(1..=1440).contains(&settings.scan_interval_minutes) {
+        return Err("the scan interval must be 1 to 1440 minutes".into());
+    }
+    if !(1..=167).contains(&settings.backfill_hours) {
+        return Err("the first-run backfill must be 1 to 167 hours (Microsoft keeps 7 days)".into());
+    }
+    let provider = match settings.geo {
+        GeoUpdate::Off => GeoProvider::Off,
+        GeoUpdate::Ipstack { key } => {
+            let key = key.map(|k| k.trim().to_string()).filter(|k| !k.is_empty());
+            let stored = tokio::task::spawn_blocking(move || match key {
+                Some(k) => Keychain.set(NO_TENANT, SecretKind::IpstackKey, k.as_bytes()).map(|()| true),
+                None => Ok(Keychain.get(NO_TENANT, SecretKind::IpstackKey).is_ok()),
+            })
+            .await
+            .map_err(text)?
+            .map_err(text)?;
+            if !stored {
+                return Err("ipstack needs an API key: type it once; it is kept in the OS keychain".into());
+            }
+            GeoProvider::Ipstack
+        }
+        GeoUpdate::Mmdb { city, asn } => {
+            let city = std::path::PathBuf::from(city.trim());
+            let asn = asn.map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).map(std::path::PathBuf::from);
+            geo::check_mmdb(&city, asn.as_deref()).map_err(text)?;
+            GeoProvider::Mmdb { city, asn }
+        }
+    };
+    if provider == GeoProvider::Off {
+        tokio::task::spawn_blocking(|| Keychain.delete(NO_TENANT, SecretKind::IpstackKey)).await.map_err(text)?.map_err(text)?;
+    }
+    shared.home.set_geo_provider(&provider).map_err(text)?;
+    shared.home.set_setting(sign_ins::SETTING, &settings.sign_ins).map_err(text)?;
+    shared
+        .save_settings(&DesktopSettings {
+            scan_interval_minutes: settings.scan_interval_minutes,
+            backfill_hours: settings.backfill_hours,
+            notify: settings.notify,
+        })
+        .map_err(text)?;
+    let launcher = app.autolaunch();
+    let result = if settings.start_at_login { launcher.enable() } else { launcher.disable() };
+    result.map_err(|e| format!("cannot change start at login: {e}"))?;
+    // The engine reads the backfill and the geolocation provider when it is built.
+    shared.rebuild_engine().await.map_err(text)?;
+    shared.reschedule.notify_one();
+    changed(&app, &shared).await;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn start_sandbox(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
+    shared.start_sandbox().await.map_err(|e| format!("{e:#}"))?;
+    shared.wake.notify_one();
+    changed(&app, &shared).await;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn leave_sandbox(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
+    shared.leave_sandbox().await.map_err(text)?;
+    shared.reschedule.notify_one();
+    changed(&app, &shared).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_record_field_and_parameter_is_a_row_of_text() {
+        let raw = r#"{"Operation":"New-InboxRule","ResultStatus":"True","RecordType":1,
+                      "Parameters":[{"Name":"Name","Value":"<img src=x onerror=alert(1)>"},{"Name":"DeleteMessage","Value":"True"}]}"#;
+        let rows = fields(raw);
+        let row = |name: &str| rows.iter().find(|f| f.name == name).map(|f| f.value.as_str());
+        assert_eq!(row("Operation"), Some("New-InboxRule"));
+        assert_eq!(row("RecordType"), Some("1"));
+        assert_eq!(row("Parameters · Name"), Some("<img src=x onerror=alert(1)>"));
+        assert_eq!(row("Parameters · DeleteMessage"), Some("True"));
+        assert!(fields("not json").is_empty());
+    }
+}

@@ -1,0 +1,82 @@
+//! Rulewatch's desktop shell: a tray icon that scans every client tenant in the
+//! background with the same engine, store and keychain entries as the CLI, notifies
+//! new alerts natively and opens the review panel (ui/).
+
+mod commands;
+mod notifier;
+mod scheduler;
+mod state;
+mod tray;
+mod window;
+
+use std::sync::Arc;
+
+use tauri::{Manager, WindowEvent};
+
+use crate::state::{Launch, Shared};
+
+/// Passed by the login item, so a start at login stays in the tray.
+const MINIMIZED: &str = "--minimized";
+
+pub fn run() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RULEWATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+
+    let shared = match Launch::from_env().and_then(Shared::new) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("error: Rulewatch cannot start: {e:#}");
+            std::process::exit(1);
+        }
+    };
+    let first_run = shared.home.tenants().map(|t| t.is_empty()).unwrap_or(true);
+    let minimized = std::env::args().any(|a| a == MINIMIZED);
+
+    let result = tauri::Builder::default()
+        // First, so a second launch is caught before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| window::open(app, None)))
+        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, Some(vec![MINIMIZED])))
+        .manage(shared)
+        .invoke_handler(tauri::generate_handler![
+            commands::overview,
+            commands::list_alerts,
+            commands::get_alert,
+            commands::set_alert_status,
+            commands::scan_now,
+            commands::list_tenants,
+            commands::add_tenant,
+            commands::test_connection,
+            commands::remove_tenant,
+            commands::get_settings,
+            commands::save_settings,
+            commands::start_sandbox,
+            commands::leave_sandbox,
+        ])
+        .on_window_event(|window, event| {
+            // Closing the panel hides it; the app keeps watching until Quit.
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
+        .setup(move |app| {
+            tray::build(app.handle())?;
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                handle.state::<Arc<Shared>>().recount().await;
+                tray::refresh(&handle);
+                scheduler::run(handle).await;
+            });
+            // A newcomer sees the first-run screen; a start at login stays in the tray.
+            if first_run || !minimized {
+                window::open(app.handle(), None);
+            }
+            Ok(())
+        })
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("error: Rulewatch stopped: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,206 @@
+//! Native notifications for new alerts, delivered from the store's outbox: an alert is
+//! marked delivered only once the notification daemon took it, so one found just before
+//! a crash is notified after the restart, and none twice. More than three at once
+//! become one summary.
+
+use std::collections::BTreeMap;
+
+use notify_rust::{Notification, Timeout};
+use rulewatch_core::store::{Alert, Store};
+use tauri::AppHandle;
+
+use crate::state::NotifyPrefs;
+use crate::window;
+
+/// Above this many new alerts, one summary notification instead of one each.
+const SUMMARY_ABOVE: usize = 3;
+
+pub fn deliver(app: &AppHandle, store: &Store, prefs: &NotifyPrefs) {
+    let pending = match store.pending_outbox() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("cannot read the alerts waiting to be notified: {e}");
+            return;
+        }
+    };
+    let (wanted, muted): (Vec<Alert>, Vec<Alert>) = pending.into_iter().partition(|a| prefs.allows(&a.severity));
+    let mut delivered: Vec<i64> = muted.iter().map(|a| a.id).collect();
+    if wanted.len() > SUMMARY_ABOVE {
+        if show(app, summary(&wanted), None) {
+            delivered.extend(wanted.iter().map(|a| a.id));
+        }
+    } else {
+        for alert in &wanted {
+            if !show(app, single(alert), Some(alert.id)) {
+                break;
+            }
+            delivered.push(alert.id);
+        }
+    }
+    if let Err(e) = store.mark_delivered(&delivered) {
+        tracing::error!("cannot record the notified alerts: {e}");
+    }
+}
+
+/// What one notification says.
+pub struct Message {
+    pub title: String,
+    pub body: String,
+    pub critical: bool,
+}
+
+fn rule_words(rule: &str) -> &str {
+    match rule {
+        "inbox-rule-external-forward" => "inbox rule forwards mail outside",
+        "inbox-rule-hides-mail" => "inbox rule hides mail",
+        "mailbox-external-forward" => "mail forwarded outside",
+        "transport-rule-redirect" => "transport rule redirects mail",
+        "mailbox-delegation" => "mailbox access granted",
+        "audit-tampering" => "auditing weakened",
+        "forwarding-fan-in" => "several mailboxes forward to one address",
+        other => other,
+    }
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+pub fn single(a: &Alert) -> Message {
+    let destinations: Vec<&str> = a.details["destinations"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let action = if destinations.is_empty() { a.summary.clone() } else { format!("to {}", destinations.join(", ")) };
+    let place = a.origin.as_ref().and_then(|o| o["location"]["country"].as_str().map(str::to_string));
+    let from = match (&a.client_ip, place) {
+        (Some(ip), Some(country)) => format!("from {ip} ({country})"),
+        (Some(ip), None) => format!("from {ip}"),
+        (None, _) => "from an unknown address".into(),
+    };
+    Message {
+        title: format!("{}: {} — {}", capitalised(&a.severity), rule_words(&a.rule), a.tenant_name),
+        body: format!("{}\n{action}\n{from}", a.target),
+        critical: a.severity == "critical",
+    }
+}
+
+pub fn summary(alerts: &[Alert]) -> Message {
+    let mut by_severity: BTreeMap<u8, (&str, usize)> = BTreeMap::new();
+    let mut tenants: Vec<&str> = Vec::new();
+    for a in alerts {
+        let rank = match a.severity.as_str() {
+            "critical" => 0,
+            "high" => 1,
+            "medium" => 2,
+            _ => 3,
+        };
+        by_severity.entry(rank).or_insert((a.severity.as_str(), 0)).1 += 1;
+        if !tenants.contains(&a.tenant_name.as_str()) {
+            tenants.push(&a.tenant_name);
+        }
+    }
+    let counts: Vec<String> = by_severity.values().map(|(s, n)| format!("{n} {s}")).collect();
+    Message {
+        title: format!("{} new alerts: {}", alerts.len(), counts.join(", ")),
+        body: format!("In {}. Open Rulewatch to review them.", tenants.join(", ")),
+        critical: by_severity.contains_key(&0),
+    }
+}
+
+/// Notification bodies may carry markup; attacker-chosen text must show as written.
+fn escape_markup(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Shows `m`; clicking it (or **Review**) opens the panel, on `alert` when given.
+/// False when no notification daemon took it.
+fn show(app: &AppHandle, m: Message, alert: Option<i64>) -> bool {
+    let mut n = Notification::new();
+    n.appname("Rulewatch")
+        .summary(&m.title)
+        .body(&escape_markup(&m.body))
+        .icon("mail-unread")
+        .timeout(Timeout::Milliseconds(if m.critical { 0 } else { 15_000 }));
+    #[cfg(all(unix, not(target_os = "macos")))]
+    n.urgency(if m.critical { notify_rust::Urgency::Critical } else { notify_rust::Urgency::Normal }).action("default", "Review").action("review", "Review");
+    match n.show() {
+        Ok(handle) => {
+            wait_for_click(app.clone(), handle, alert);
+            true
+        }
+        Err(e) => {
+            tracing::warn!("no notification daemon took the alert; it stays queued for the next scan: {e}");
+            false
+        }
+    }
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+fn wait_for_click(app: AppHandle, handle: notify_rust::NotificationHandle, alert: Option<i64>) {
+    // The D-Bus wait blocks until the notification is clicked or closed.
+    std::thread::spawn(move || {
+        handle.wait_for_action(|action| {
+            if action == "default" || action == "review" {
+                window::open(&app, alert);
+            }
+        });
+    });
+}
+
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn wait_for_click(_app: AppHandle, _handle: notify_rust::NotificationHandle, _alert: Option<i64>) {}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn alert(severity: &str, tenant: &str) -> Alert {
+        Alert {
+            id: 1,
+            tenant_id: "t".into(),
+            tenant_name: tenant.into(),
+            rule: "mailbox-external-forward".into(),
+            severity: severity.into(),
+            record_id: "r".into(),
+            operation: "Set-Mailbox".into(),
+            target: "adele@contoso.com".into(),
+            actor: "adele@contoso.com".into(),
+            client_ip: Some("41.58.1.1".into()),
+            summary: "s".into(),
+            details: json!({"destinations": ["x@evil.example"]}),
+            event_time: None,
+            detected_at: None,
+            status: "open".into(),
+            content_id: None,
+            suppressed_by: None,
+            origin: Some(json!({"location": {"country": "Nigeria"}})),
+            status_note: None,
+        }
+    }
+
+    #[test]
+    fn one_alert_names_severity_rule_tenant_mailbox_destination_and_place() {
+        let m = single(&alert("high", "Contoso"));
+        assert_eq!(m.title, "High: mail forwarded outside — Contoso");
+        assert_eq!(m.body, "adele@contoso.com\nto x@evil.example\nfrom 41.58.1.1 (Nigeria)");
+        assert!(!m.critical);
+    }
+
+    #[test]
+    fn many_alerts_are_counted_by_severity_and_tenant() {
+        let alerts = [alert("high", "Contoso"), alert("critical", "Fabrikam"), alert("high", "Contoso"), alert("low", "Contoso")];
+        let m = summary(&alerts);
+        assert_eq!(m.title, "4 new alerts: 1 critical, 2 high, 1 low");
+        assert_eq!(m.body, "In Contoso, Fabrikam. Open Rulewatch to review them.");
+        assert!(m.critical);
+    }
+
+    #[test]
+    fn markup_in_attacker_text_is_shown_not_interpreted() {
+        assert_eq!(escape_markup("<b>x</b> & <img src=x>"), "&lt;b&gt;x&lt;/b&gt; &amp; &lt;img src=x&gt;");
+    }
+}

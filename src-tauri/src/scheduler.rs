@@ -1,0 +1,95 @@
+//! Background scans on tokio: the first a few seconds after launch, then one every
+//! interval (with a little jitter so many installs do not hit Microsoft in step).
+//! **Scan now** wakes it; scans never overlap, and a request made during a scan runs
+//! once that scan ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::Rng;
+use tauri::{AppHandle, Emitter, Manager};
+
+use rulewatch_core::store::TenantState;
+
+use crate::state::{Progress, Shared};
+use crate::{notifier, tray};
+
+/// How soon after launch the first scan starts.
+const FIRST_SCAN: Duration = Duration::from_secs(2);
+/// The sandbox's attacks arrive a minute apart; it is scanned often enough to show it.
+const SANDBOX_INTERVAL: Duration = Duration::from_secs(20);
+
+pub const CHANGED: &str = "rulewatch://changed";
+
+pub async fn run(app: AppHandle) {
+    let shared = app.state::<Arc<Shared>>().inner().clone();
+    shared.update_scan(|s| s.next_scan_at = Some(Utc::now() + chrono::Duration::from_std(FIRST_SCAN).unwrap_or_default()));
+    loop {
+        let wait = until_next(&shared);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {
+                if shared.scan_state().paused_until.is_some_and(|p| p > Utc::now()) {
+                    continue;
+                }
+            }
+            () = shared.wake.notified() => {}
+            () = shared.reschedule.notified() => {
+                schedule_next(&shared).await;
+                continue;
+            }
+        }
+        scan_once(&app, &shared).await;
+        schedule_next(&shared).await;
+    }
+}
+
+fn until_next(shared: &Shared) -> Duration {
+    let state = shared.scan_state();
+    let due = match (state.paused_until, state.next_scan_at) {
+        (Some(p), _) if p > Utc::now() => p,
+        (_, Some(n)) => n,
+        (_, None) => Utc::now(),
+    };
+    (due - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+}
+
+async fn schedule_next(shared: &Shared) {
+    let interval = if shared.mode.read().await.sandbox.is_some() {
+        SANDBOX_INTERVAL
+    } else {
+        Duration::from_secs(u64::from(shared.settings().scan_interval_minutes.clamp(1, 1440)) * 60)
+    };
+    let jitter = rand::rng().random_range(0.95..1.05);
+    let next = Utc::now() + chrono::Duration::from_std(interval.mul_f64(jitter)).unwrap_or_default();
+    shared.update_scan(|s| s.next_scan_at = Some(next));
+}
+
+async fn scan_once(app: &AppHandle, shared: &Shared) {
+    let (engine, store) = {
+        let mode = shared.mode.read().await;
+        (mode.engine.clone(), mode.store.clone())
+    };
+    let progress = |done, total| {
+        shared.update_scan(|s| s.scanning = Some(Progress { done, total }));
+        tray::refresh(app);
+        let _ = app.emit(CHANGED, ());
+    };
+    let report = engine.scan_with_progress(progress).await;
+    let error = match &report {
+        Ok(r) => r.tenants.iter().any(|t| t.state == TenantState::Error),
+        Err(e) => {
+            tracing::error!("scan failed: {e}");
+            true
+        }
+    };
+    shared.update_scan(|s| {
+        s.scanning = None;
+        s.last_scan_at = Some(Utc::now());
+        s.error = error;
+    });
+    notifier::deliver(app, &store, &shared.settings().notify);
+    shared.recount().await;
+    tray::refresh(app);
+    let _ = app.emit(CHANGED, ());
+}

@@ -1,0 +1,192 @@
+//! The tray icon: its look says all clear, open alerts, error or paused; its menu has
+//! the status line, Scan now, Open, Pause/Resume, Start at login and Quit.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Local, Utc};
+use tauri::image::Image;
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
+use tauri::{AppHandle, Manager, Wry};
+use tauri_plugin_autostart::ManagerExt;
+
+use crate::state::{ScanState, Shared};
+use crate::window;
+
+const TRAY_ID: &str = "main";
+const PAUSE: chrono::Duration = chrono::Duration::hours(1);
+
+/// The menu items whose text changes.
+pub struct TrayItems {
+    status: MenuItem<Wry>,
+    pause: MenuItem<Wry>,
+    autostart: CheckMenuItem<Wry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Look {
+    Clear,
+    Alerts,
+    Error,
+    Paused,
+}
+
+impl Look {
+    fn icon(self) -> &'static [u8] {
+        match self {
+            Look::Clear => include_bytes!("../../icons/tray-clear.png"),
+            Look::Alerts => include_bytes!("../../icons/tray-alerts.png"),
+            Look::Error => include_bytes!("../../icons/tray-error.png"),
+            Look::Paused => include_bytes!("../../icons/tray-paused.png"),
+        }
+    }
+}
+
+fn paused(s: &ScanState) -> Option<DateTime<Utc>> {
+    s.paused_until.filter(|p| *p > Utc::now())
+}
+
+/// Threats first: an open alert outranks a tenant that could not be scanned.
+pub fn look(s: &ScanState) -> Look {
+    if paused(s).is_some() {
+        Look::Paused
+    } else if s.open_alerts > 0 {
+        Look::Alerts
+    } else if s.error {
+        Look::Error
+    } else {
+        Look::Clear
+    }
+}
+
+fn local_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local).format("%H:%M").to_string()
+}
+
+/// The status line: "Last scan 10:42 · 3 open alerts".
+pub fn status_line(s: &ScanState) -> String {
+    let activity = match (&s.scanning, paused(s), s.last_scan_at) {
+        (Some(p), _, _) => format!("Scanning {}/{} tenants", p.done, p.total),
+        (None, Some(until), _) => format!("Paused until {}", local_time(until)),
+        (None, None, Some(last)) => format!("Last scan {}", local_time(last)),
+        (None, None, None) => "Not scanned yet".to_string(),
+    };
+    let alerts = match s.open_alerts {
+        1 => "1 open alert".to_string(),
+        n => format!("{n} open alerts"),
+    };
+    let error = if s.error { " · a tenant cannot be scanned" } else { "" };
+    format!("{activity} · {alerts}{error}")
+}
+
+pub fn build(app: &AppHandle) -> tauri::Result<()> {
+    let status = MenuItem::with_id(app, "status", "Starting…", false, None::<&str>)?;
+    let scan = MenuItem::with_id(app, "scan", "Scan now", true, None::<&str>)?;
+    let open = MenuItem::with_id(app, "open", "Open Rulewatch", true, None::<&str>)?;
+    let pause = MenuItem::with_id(app, "pause", "Pause for 1 hour", true, None::<&str>)?;
+    let at_login = app.autolaunch().is_enabled().unwrap_or(false);
+    let autostart = CheckMenuItem::with_id(app, "autostart", "Start at login", true, at_login, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+    let menu = Menu::with_items(
+        app,
+        &[
+            &status,
+            &PredefinedMenuItem::separator(app)?,
+            &scan,
+            &open,
+            &pause,
+            &autostart,
+            &PredefinedMenuItem::separator(app)?,
+            &quit,
+        ],
+    )?;
+    TrayIconBuilder::with_id(TRAY_ID)
+        .icon(Image::from_bytes(Look::Clear.icon())?)
+        .tooltip("Rulewatch")
+        .menu(&menu)
+        .show_menu_on_left_click(false)
+        .on_menu_event(|app, event| on_menu(app, event.id.as_ref()))
+        .on_tray_icon_event(|tray, event| {
+            if let TrayIconEvent::Click { button: MouseButton::Left, button_state: MouseButtonState::Up, .. } = event {
+                window::open(tray.app_handle(), None);
+            }
+        })
+        .build(app)?;
+    app.manage(TrayItems { status, pause, autostart });
+    Ok(())
+}
+
+fn on_menu(app: &AppHandle, id: &str) {
+    let shared = app.state::<Arc<Shared>>();
+    match id {
+        "scan" => shared.wake.notify_one(),
+        "open" => window::open(app, None),
+        "pause" => {
+            let now_paused = paused(&shared.scan_state()).is_some();
+            shared.update_scan(|s| s.paused_until = if now_paused { None } else { Some(Utc::now() + PAUSE) });
+            shared.reschedule.notify_one();
+            refresh(app);
+        }
+        "autostart" => {
+            let launcher = app.autolaunch();
+            let result = if launcher.is_enabled().unwrap_or(false) { launcher.disable() } else { launcher.enable() };
+            if let Err(e) = result {
+                tracing::error!("cannot change start at login: {e}");
+            }
+            refresh(app);
+        }
+        "quit" => app.exit(0),
+        _ => {}
+    }
+}
+
+/// Brings icon, tooltip and menu up to date with the scan state.
+pub fn refresh(app: &AppHandle) {
+    let state = app.state::<Arc<Shared>>().scan_state();
+    let line = status_line(&state);
+    if let Some(tray) = app.tray_by_id(TRAY_ID) {
+        if let Ok(image) = Image::from_bytes(look(&state).icon()) {
+            let _ = tray.set_icon(Some(image));
+        }
+        let _ = tray.set_tooltip(Some(format!("Rulewatch — {line}")));
+    }
+    if let Some(items) = app.try_state::<TrayItems>() {
+        let _ = items.status.set_text(&line);
+        let _ = items.pause.set_text(if paused(&state).is_some() { "Resume" } else { "Pause for 1 hour" });
+        let _ = items.autostart.set_checked(app.autolaunch().is_enabled().unwrap_or(false));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Progress;
+
+    #[test]
+    fn the_icon_says_paused_then_alerts_then_error() {
+        let mut s = ScanState::default();
+        assert_eq!(look(&s), Look::Clear);
+        s.error = true;
+        assert_eq!(look(&s), Look::Error);
+        s.open_alerts = 2;
+        assert_eq!(look(&s), Look::Alerts);
+        s.paused_until = Some(Utc::now() + chrono::Duration::minutes(30));
+        assert_eq!(look(&s), Look::Paused);
+        s.paused_until = Some(Utc::now() - chrono::Duration::minutes(1));
+        assert_eq!(look(&s), Look::Alerts, "an expired pause is no pause");
+    }
+
+    #[test]
+    fn the_status_line_tells_progress_and_count() {
+        let mut s = ScanState { open_alerts: 3, ..ScanState::default() };
+        assert_eq!(status_line(&s), "Not scanned yet · 3 open alerts");
+        s.scanning = Some(Progress { done: 2, total: 5 });
+        assert_eq!(status_line(&s), "Scanning 2/5 tenants · 3 open alerts");
+        s.scanning = None;
+        s.open_alerts = 1;
+        s.error = true;
+        s.last_scan_at = Some(Utc::now());
+        assert!(status_line(&s).starts_with("Last scan "));
+        assert!(status_line(&s).ends_with(" · 1 open alert · a tenant cannot be scanned"));
+    }
+}
