@@ -10,7 +10,8 @@ export const state = {
 };
 
 export async function invoke(cmd: string, args?: Record<string, unknown>): Promise<unknown> {
-  state.calls.push({ cmd, args });
+  // Record a copy, as the real IPC serialises the arguments when the command is sent.
+  state.calls.push({ cmd, args: args === undefined ? undefined : structuredClone(args) });
   const f = state.handlers[cmd];
   // Tauri commands reject with a plain string.
   if (!f) throw `unmocked command ${cmd}`;
