@@ -108,7 +108,7 @@ export function startApp(root: HTMLElement): App {
     navigate: (p) => navigate(p),
     openAlert: (id) => {
       navigate("alerts", false);
-      void alerts.openDetail(id);
+      void alerts.openDetail(id).then(() => alerts.reloadList());
     },
     overview: () => ov,
     refreshAll: () => refreshAll(),

@@ -227,3 +227,22 @@ describe("alert detail", () => {
     expect(visible($("#alert-detail"))).toBe(false);
   });
 });
+
+describe("refresh while reviewing", () => {
+  it("keeps a half-typed false-positive note when a change arrives", async () => {
+    await mount();
+    $(`[data-testid=alert-row][data-alert-id="5"]`).click();
+    await flush();
+    $("#mark-false-positive").click();
+    $<HTMLTextAreaElement>("#status-note").value = "checking with the client";
+    $<HTMLInputElement>("#trust-destination").click();
+    const fetched = callsOf("get_alert").length;
+    emit("rulewatch://changed");
+    await new Promise((r) => setTimeout(r, 260));
+    await flush();
+    expect(callsOf("get_alert").length).toBe(fetched + 1);
+    expect(visible($("#status-note"))).toBe(true);
+    expect($<HTMLTextAreaElement>("#status-note").value).toBe("checking with the client");
+    expect($<HTMLInputElement>("#trust-destination").checked).toBe(true);
+  });
+});

@@ -49,6 +49,8 @@ const statusTag = (s: AlertStatus): HTMLElement =>
 
 export interface AlertsPage extends Page {
   openDetail(id: number): Promise<void>;
+  /** Re-reads the list (for when the detail was opened from outside the page). */
+  reloadList(): Promise<void>;
   closeDetail(): void;
 }
 
@@ -214,6 +216,9 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
 
   function renderList(): void {
     const shown = alerts.filter((a) => matches(a, filters));
+    const focused = tbody.contains(document.activeElement)
+      ? document.activeElement?.closest<HTMLElement>("[data-testid=alert-row]")?.dataset.alertId
+      : undefined;
     replace(
       tbody,
       shown.map((a) => {
@@ -235,6 +240,10 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
         return tr;
       }),
     );
+    if (focused) {
+      const again = Array.from(tbody.querySelectorAll<HTMLElement>("[data-testid=alert-row]")).find((r) => r.dataset.alertId === focused);
+      again?.querySelector<HTMLButtonElement>(".row-open")?.focus();
+    }
     table.hidden = shown.length === 0;
     count.textContent = loaded ? `Showing ${shown.length} of ${alerts.length} alert${alerts.length === 1 ? "" : "s"}` : "Loading…";
     empty.hidden = !loaded || shown.length > 0;
@@ -254,6 +263,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     detailId = null;
     detailSeq++;
     detailView.hidden = true;
+    delete detailView.dataset.alertId;
     replace(detailView);
     listView.hidden = false;
     renderList();
@@ -274,6 +284,10 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   function renderDetail(a: AlertDetail): void {
     const wasOpen = !detailView.hidden && detailView.dataset.alertId === String(a.id);
     const hadFocus = wasOpen && detailView.contains(document.activeElement) ? document.activeElement?.id : null;
+    // A change event re-renders the open alert; keep a half-typed false-positive note.
+    const prevForm = wasOpen ? detailView.querySelector<HTMLElement>("#false-positive-form") : null;
+    const prevNote = wasOpen ? detailView.querySelector<HTMLTextAreaElement>("#status-note") : null;
+    const prevTrust = wasOpen ? detailView.querySelector<HTMLInputElement>("#trust-destination") : null;
     detailView.dataset.alertId = String(a.id);
     const loc = a.origin?.location ?? null;
     const destinations = destinationsOf(a.details);
@@ -419,6 +433,14 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
       h("div", { class: "table-wrap" }, params),
       h("details", { class: "raw" }, h("summary", null, "Raw audit record"), h("pre", { id: "alert-raw" }, a.raw_record)),
     );
+    if (prevForm && !prevForm.hidden && a.status !== "false_positive") {
+      fpForm.hidden = false;
+      if (prevNote) {
+        note.value = prevNote.value;
+        note.setSelectionRange(prevNote.selectionStart, prevNote.selectionEnd);
+      }
+      if (prevTrust && trust) trust.checked = prevTrust.checked;
+    }
     if (!wasOpen) detailView.querySelector<HTMLButtonElement>("#back-to-alerts")?.focus();
     else if (hadFocus) detailView.querySelector<HTMLElement>(`#${hadFocus}`)?.focus();
   }
@@ -438,9 +460,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     detailView.hidden = fr || detailId === null;
   }
 
-  async function refresh(): Promise<void> {
-    showSection();
-    if (isFirstRun() && detailId === null) return;
+  async function reloadList(): Promise<void> {
     const list = await ctx.run(api.listAlerts());
     if (list) {
       alerts = list;
@@ -448,6 +468,12 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
       renderTenantOptions();
       renderList();
     }
+  }
+
+  async function refresh(): Promise<void> {
+    showSection();
+    if (isFirstRun() && detailId === null) return;
+    await reloadList();
     if (detailId !== null) {
       const id = detailId;
       const seq = detailSeq;
@@ -462,5 +488,5 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   }
 
   renderList();
-  return { el, refresh, enter, openDetail, closeDetail };
+  return { el, refresh, enter, openDetail, closeDetail, reloadList };
 }
