@@ -45,6 +45,13 @@ export function localDateTime(iso: string | null | undefined): string {
   });
 }
 
+/** Compact local date and time for lists, e.g. "27 Nov, 10:42". */
+export function shortDateTime(iso: string | null | undefined): string {
+  const d = parse(iso);
+  if (!d) return iso ? iso : "—";
+  return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
 /** Hours and minutes in local time, e.g. "10:42". */
 export function localTime(iso: string | null | undefined): string {
   const d = parse(iso);

@@ -9,6 +9,7 @@ import {
   STATUS_LABEL,
   localDateTime,
   locationText,
+  shortDateTime,
   severityRank,
 } from "../format";
 
@@ -229,12 +230,12 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
         );
         const tr = h(
           "tr",
-          { "data-testid": "alert-row", "data-alert-id": a.id, class: `row-${a.status}`, on: { click: () => void openDetail(a.id) } },
+          { "data-testid": "alert-row", "data-alert-id": a.id, class: `status-row-${a.status}`, on: { click: () => void openDetail(a.id) } },
           h("td", null, severityTag(a.severity)),
           h("td", null, a.tenant_name),
           h("td", { class: "wrap" }, a.target),
           h("td", { class: "wrap" }, open),
-          h("td", { class: "nowrap" }, localDateTime(a.event_time)),
+          h("td", { class: "nowrap", title: localDateTime(a.event_time) }, shortDateTime(a.event_time)),
           h("td", null, statusTag(a.status)),
         );
         return tr;
@@ -431,7 +432,8 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
       related,
       h("h3", null, "Parameters"),
       h("div", { class: "table-wrap" }, params),
-      h("details", { class: "raw" }, h("summary", null, "Raw audit record"), h("pre", { id: "alert-raw" }, a.raw_record)),
+      h("h3", null, "Raw audit record"),
+      h("pre", { id: "alert-raw", class: "raw", tabindex: 0 }, a.raw_record),
     );
     if (prevForm && !prevForm.hidden && a.status !== "false_positive") {
       fpForm.hidden = false;

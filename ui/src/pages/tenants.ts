@@ -140,7 +140,7 @@ export function createTenantsPage(ctx: Ctx): Page {
     const showMessage = (t.state === "error" || t.state === "partial") && t.message;
     return h(
       "article",
-      { "data-testid": "tenant-row", "data-tenant-id": t.tenant_id, class: `card tenant state-${t.state}` },
+      { "data-testid": "tenant-row", "data-tenant-id": t.tenant_id, class: `card tenant tenant-${t.state}` },
       h(
         "div",
         { class: "tenant-head" },
