@@ -225,7 +225,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
       shown.map((a) => {
         const open = h(
           "button",
-          { type: "button", class: "row-open", title: a.summary, on: { click: (e) => { e.stopPropagation(); void openDetail(a.id); } } },
+          { type: "button", class: "row-open", "data-testid": "open-alert", title: a.summary, on: { click: (e) => { e.stopPropagation(); void openDetail(a.id); } } },
           a.rule,
         );
         const tr = h(
