@@ -157,3 +157,26 @@ describe("add tenant", () => {
     expect($("#tenant-message").textContent).toBe("");
   });
 });
+
+describe("refresh during a connection test", () => {
+  it("puts the answer in the row shown after a change event rebuilt the list", async () => {
+    let answer!: (v: unknown) => void;
+    await openTenants(() => {
+      state.handlers.test_connection = () => new Promise((r) => (answer = r));
+    });
+    ($$("[data-testid=tenant-row]")[0].querySelector("[data-testid=test-connection]") as HTMLElement).click();
+    await flush();
+    const { emit } = await import("./tauri-mock");
+    emit("rulewatch://changed");
+    await new Promise((r) => setTimeout(r, 260));
+    await flush();
+    const row = $$("[data-testid=tenant-row]")[0];
+    expect(row.querySelector("[data-testid=connection-result]")!.textContent).toBe("Testing…");
+    expect((row.querySelector("[data-testid=test-connection]") as HTMLButtonElement).disabled).toBe(true);
+    answer([{ step: "token", ok: true, detail: "Got a token" }]);
+    await flush();
+    const live = $$("[data-testid=tenant-row]")[0];
+    expect(live.querySelector("[data-testid=connection-result]")!.textContent).toMatch(/✓ .*Got a token/);
+    expect((live.querySelector("[data-testid=test-connection]") as HTMLButtonElement).disabled).toBe(false);
+  });
+});

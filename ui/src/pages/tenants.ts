@@ -62,6 +62,10 @@ export function createTenantsPage(ctx: Ctx): Page {
     h("button", { id: "leave-sandbox", type: "button", on: { click: () => void leaveSandbox() } }, "Leave the sandbox"),
   );
 
+  function findRow(tenantId: string): HTMLElement | undefined {
+    return Array.from(list.querySelectorAll<HTMLElement>("[data-testid=tenant-row]")).find((r) => r.dataset.tenantId === tenantId);
+  }
+
   async function leaveSandbox(): Promise<void> {
     ctx.clearError();
     const ok = await ctx.run(api.leaveSandbox().then(() => true));
@@ -82,13 +86,17 @@ export function createTenantsPage(ctx: Ctx): Page {
             result.hidden = false;
             replace(result, h("span", { class: "muted" }, "Testing…"));
             const steps = await ctx.run(api.testConnection(t.tenant_id));
-            testBtn.disabled = false;
+            // A change event may have rebuilt the list meanwhile: answer in the row shown now.
+            const live = findRow(t.tenant_id);
+            const out = live?.querySelector<HTMLElement>("[data-testid=connection-result]") ?? result;
+            const btn = live?.querySelector<HTMLButtonElement>("[data-testid=test-connection]") ?? testBtn;
+            btn.disabled = false;
             if (!steps) {
-              result.hidden = true;
+              out.hidden = true;
               return;
             }
             replace(
-              result,
+              out,
               h(
                 "ul",
                 { class: "steps" },
@@ -306,9 +314,7 @@ export function createTenantsPage(ctx: Ctx): Page {
 
   // A refresh rebuilds the rows; keep any open connection result or confirm step.
   function renderTenantSafe(t: TenantStatus): HTMLElement {
-    const old = Array.from(list.querySelectorAll<HTMLElement>("[data-testid=tenant-row]")).find(
-      (r) => r.dataset.tenantId === t.tenant_id,
-    );
+    const old = findRow(t.tenant_id);
     const row = renderTenant(t);
     if (old) {
       const oldResult = old.querySelector<HTMLElement>("[data-testid=connection-result]");
@@ -320,6 +326,9 @@ export function createTenantsPage(ctx: Ctx): Page {
         newResult.hidden = oldResult.hidden;
       }
       if (oldConfirm && newConfirm) newConfirm.hidden = oldConfirm.hidden;
+      const oldTest = old.querySelector<HTMLButtonElement>("[data-testid=test-connection]");
+      const newTest = row.querySelector<HTMLButtonElement>("[data-testid=test-connection]");
+      if (oldTest && newTest) newTest.disabled = oldTest.disabled;
     }
     return row;
   }
