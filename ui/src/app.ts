@@ -1,0 +1,196 @@
+// The panel's shell: header (sandbox banner, scan state, Scan now, navigation), the error
+// area, and the page shown. Pages are built once and refreshed in place, so a refresh
+// never throws away what the user is typing.
+import { api, onChanged, onOpenAlert, type Overview } from "./api";
+import { h, replace } from "./h";
+import { scanStateText } from "./format";
+import { createAlertsPage } from "./pages/alerts";
+import { createTenantsPage } from "./pages/tenants";
+import { createSettingsPage } from "./pages/settings";
+
+export type PageName = "alerts" | "tenants" | "settings";
+
+export interface Page {
+  el: HTMLElement;
+  /** Re-reads what the page shows. Called on entering the page and on every change. */
+  refresh(): Promise<void>;
+  /** Called when the page is entered (defaults to refresh). */
+  enter?(): Promise<void>;
+}
+
+export interface Ctx {
+  /** Runs a command; a rejection shows its message in #error and resolves to undefined. */
+  run<T>(p: Promise<T>): Promise<T | undefined>;
+  showError(message: string): void;
+  clearError(): void;
+  navigate(page: PageName): void;
+  openAlert(id: number): void;
+  /** The latest overview (null until the first one arrived). */
+  overview(): Overview | null;
+  /** Refreshes header and the current page now. */
+  refreshAll(): Promise<void>;
+}
+
+export interface App {
+  ctx: Ctx;
+  refreshAll(): Promise<void>;
+  destroy(): void;
+}
+
+export const HEADER_POLL_MS = 5000;
+export const CHANGE_DEBOUNCE_MS = 200;
+
+export function errorMessage(e: unknown): string {
+  if (typeof e === "string") return e;
+  if (e instanceof Error) return e.message;
+  if (e && typeof e === "object" && "message" in e) return String((e as { message: unknown }).message);
+  return String(e);
+}
+
+export function startApp(root: HTMLElement): App {
+  let current: PageName = "alerts";
+  let ov: Overview | null = null;
+  let destroyed = false;
+
+  const errorText = h("span", { id: "error-text" });
+  const errorBox = h(
+    "div",
+    { id: "error", role: "alert", class: "error-box", hidden: true },
+    errorText,
+    h("button", { id: "error-dismiss", type: "button", class: "link", "aria-label": "Dismiss error", on: { click: () => ctx.clearError() } }, "Dismiss"),
+  );
+
+  const sandboxBanner = h(
+    "div",
+    { id: "sandbox-banner", class: "sandbox-banner", hidden: true },
+    "SANDBOX — watching the built-in test tenant; no real Microsoft 365 tenant is touched",
+  );
+  const scanState = h("span", { id: "scan-state", class: "scan-state", "aria-live": "polite" }, "…");
+  const scanNow: HTMLButtonElement = h("button", { id: "scan-now", type: "button", on: { click: () => void doScanNow() } }, "Scan now");
+  const openCount = h("span", { class: "badge", hidden: true });
+  const navButtons: Record<PageName, HTMLButtonElement> = {
+    alerts: h("button", { id: "nav-alerts", type: "button", on: { click: () => navigate("alerts") } }, "Alerts", openCount),
+    tenants: h("button", { id: "nav-tenants", type: "button", on: { click: () => navigate("tenants") } }, "Tenants"),
+    settings: h("button", { id: "nav-settings", type: "button", on: { click: () => navigate("settings") } }, "Settings"),
+  };
+  const header = h(
+    "header",
+    { class: "app-header" },
+    h(
+      "div",
+      { class: "header-row" },
+      h("h1", { class: "app-name" }, "Rulewatch"),
+      scanState,
+      scanNow,
+    ),
+    h("nav", { class: "nav", "aria-label": "Pages" }, navButtons.alerts, navButtons.tenants, navButtons.settings),
+  );
+  const main = h("main", { id: "page", class: "page" });
+  replace(root, sandboxBanner, header, errorBox, main);
+
+  const ctx: Ctx = {
+    async run<T>(p: Promise<T>): Promise<T | undefined> {
+      try {
+        return await p;
+      } catch (e) {
+        ctx.showError(errorMessage(e));
+        return undefined;
+      }
+    },
+    showError(message: string) {
+      errorText.textContent = message;
+      errorBox.hidden = false;
+    },
+    clearError() {
+      errorText.textContent = "";
+      errorBox.hidden = true;
+    },
+    navigate: (p) => navigate(p),
+    openAlert: (id) => {
+      navigate("alerts", false);
+      void alerts.openDetail(id).then(() => alerts.reloadList());
+    },
+    overview: () => ov,
+    refreshAll: () => refreshAll(),
+  };
+
+  const alerts = createAlertsPage(ctx);
+  const pages: Record<PageName, Page> = {
+    alerts,
+    tenants: createTenantsPage(ctx),
+    settings: createSettingsPage(ctx),
+  };
+
+  async function refreshHeader(): Promise<void> {
+    let o: Overview;
+    try {
+      o = await api.overview();
+    } catch (e) {
+      ctx.showError(errorMessage(e));
+      return;
+    }
+    ov = o;
+    sandboxBanner.hidden = !o.sandbox;
+    const s = scanStateText(o);
+    scanState.textContent = s.text;
+    scanState.classList.toggle("scan-error", s.error);
+    scanNow.disabled = o.scanning !== null;
+    openCount.hidden = o.open_alerts === 0;
+    openCount.textContent = String(o.open_alerts);
+    openCount.setAttribute("aria-label", `${o.open_alerts} open`);
+  }
+
+  function navigate(page: PageName, enter = true): void {
+    current = page;
+    for (const [name, b] of Object.entries(navButtons)) {
+      const on = name === page;
+      b.classList.toggle("active", on);
+      if (on) b.setAttribute("aria-current", "page");
+      else b.removeAttribute("aria-current");
+    }
+    replace(main, pages[page].el);
+    if (page === "alerts" && !enter) return;
+    const p = pages[page];
+    void (p.enter ? p.enter() : p.refresh());
+  }
+
+  async function doScanNow(): Promise<void> {
+    ctx.clearError();
+    scanNow.disabled = true;
+    await ctx.run(api.scanNow());
+    await refreshHeader();
+  }
+
+  async function refreshAll(): Promise<void> {
+    await refreshHeader();
+    await pages[current].refresh();
+  }
+
+  let debounce: ReturnType<typeof setTimeout> | undefined;
+  const unlisten: (() => void)[] = [];
+  onChanged(() => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => void refreshAll(), CHANGE_DEBOUNCE_MS);
+  })
+    .then((u) => (destroyed ? u() : unlisten.push(u)))
+    .catch((e) => ctx.showError(errorMessage(e)));
+  onOpenAlert((id) => ctx.openAlert(id))
+    .then((u) => (destroyed ? u() : unlisten.push(u)))
+    .catch((e) => ctx.showError(errorMessage(e)));
+  const poll = setInterval(() => void refreshHeader(), HEADER_POLL_MS);
+
+  // The alerts page decides between the list and the first-run screen from the overview.
+  navigate("alerts", false);
+  void refreshHeader().then(() => alerts.refresh());
+
+  return {
+    ctx,
+    refreshAll,
+    destroy() {
+      destroyed = true;
+      clearInterval(poll);
+      clearTimeout(debounce);
+      for (const u of unlisten) u();
+    },
+  };
+}

@@ -1,0 +1,94 @@
+// Words and times as a technician reads them. Pure functions, no DOM.
+import type { AlertStatus, Location, Origin, Overview, Severity, TenantState } from "./api";
+
+export const SEVERITIES: Severity[] = ["low", "medium", "high", "critical"];
+export const severityRank = (s: Severity): number => SEVERITIES.indexOf(s);
+
+export const STATUS_LABEL: Record<AlertStatus, string> = {
+  open: "Open",
+  acknowledged: "Acknowledged",
+  false_positive: "False positive",
+  suppressed: "Suppressed",
+};
+
+export const SEVERITY_LABEL: Record<Severity, string> = {
+  low: "Low",
+  medium: "Medium",
+  high: "High",
+  critical: "Critical",
+};
+
+export const TENANT_STATE_LABEL: Record<TenantState, string> = {
+  ok: "OK",
+  partial: "Partial",
+  error: "Error",
+  not_scanned: "Not scanned",
+};
+
+function parse(iso: string | null | undefined): Date | null {
+  if (!iso) return null;
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** Date and time in the user's local time zone, e.g. "27 Nov 2026, 10:42:05". */
+export function localDateTime(iso: string | null | undefined): string {
+  const d = parse(iso);
+  if (!d) return iso ? iso : "—";
+  return d.toLocaleString(undefined, {
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  });
+}
+
+/** Compact local date and time for lists, e.g. "27 Nov, 10:42". */
+export function shortDateTime(iso: string | null | undefined): string {
+  const d = parse(iso);
+  if (!d) return iso ? iso : "—";
+  return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+/** Hours and minutes in local time, e.g. "10:42". */
+export function localTime(iso: string | null | undefined): string {
+  const d = parse(iso);
+  if (!d) return iso ? iso : "—";
+  return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+}
+
+export function scanStateText(o: Overview): { text: string; error: boolean } {
+  if (o.scanning) return { text: `Scanning ${o.scanning.done}/${o.scanning.total} tenants…`, error: false };
+  if (o.paused_until) return { text: `Paused until ${localTime(o.paused_until)}`, error: false };
+  if (o.error) return { text: "Error: a tenant cannot be scanned", error: true };
+  if (o.last_scan_at) {
+    const next = o.next_scan_at ? ` · next ${localTime(o.next_scan_at)}` : "";
+    return { text: `Last scan ${localTime(o.last_scan_at)}${next}`, error: false };
+  }
+  if (o.next_scan_at) return { text: `First scan ${localTime(o.next_scan_at)}`, error: false };
+  return { text: "Not scanned yet", error: false };
+}
+
+/** "Lyon, Auvergne-Rhône-Alpes, France (FR) · AS16276 OVH SAS · VPN/proxy" */
+export function locationText(l: Location): string {
+  const parts: string[] = [];
+  const place = [l.city, l.region, l.country].filter((x): x is string => !!x);
+  let where = place.join(", ");
+  if (l.country_code) where = where ? `${where} (${l.country_code})` : l.country_code;
+  if (where) parts.push(where);
+  const net = [l.asn !== null ? `AS${l.asn}` : null, l.network].filter((x): x is string => !!x).join(" ");
+  if (net) parts.push(net);
+  if (l.proxy) parts.push("VPN/proxy");
+  if (l.hosting) parts.push("hosting provider");
+  return parts.length ? parts.join(" · ") : "location unknown";
+}
+
+export const FAMILIARITY_TEXT: Record<Origin["familiarity"], string> = {
+  unknown: "no sign-in history to compare with",
+  known_address: "signed in from this address before",
+  known_network: "signed in from this network before, not this address",
+  new_network: "never signed in from this network before",
+  new_country: "never signed in from this country before",
+};

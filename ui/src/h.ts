@@ -1,0 +1,67 @@
+// The only way the panel builds DOM. Text goes in as text nodes (never parsed as HTML),
+// attributes through setAttribute, listeners only as functions. Every string an audit
+// record carries is attacker-chosen, so nothing here can turn a string into markup or code.
+
+export type Child = Node | string | number | null | undefined | false | Child[];
+export type AttrValue = string | number | boolean | null | undefined;
+export type Listeners = { [K in keyof HTMLElementEventMap]?: (ev: HTMLElementEventMap[K]) => void };
+export interface Attrs {
+  [name: string]: AttrValue | Listeners;
+  on?: Listeners;
+}
+
+// Properties that must be set as properties so the live state follows (not just the default).
+const PROPS = new Set(["value", "checked", "disabled", "hidden", "selected", "multiple", "required", "readOnly"]);
+
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs?: Attrs | null,
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  if (attrs) {
+    for (const [name, value] of Object.entries(attrs)) {
+      if (name === "on") continue;
+      // Handlers from strings are code from strings; inline style is refused by the CSP.
+      if (/^on/i.test(name) || name.toLowerCase() === "style") {
+        throw new Error(`h(): refusing attribute ${name}`);
+      }
+      if (value === null || value === undefined || value === false) continue;
+      if (PROPS.has(name)) {
+        (el as unknown as Record<string, unknown>)[name] = value;
+      } else {
+        el.setAttribute(name === "className" ? "class" : name, value === true ? "" : String(value));
+      }
+    }
+    const on = attrs.on as Record<string, EventListener> | undefined;
+    if (on) {
+      for (const [type, fn] of Object.entries(on)) {
+        if (typeof fn !== "function") throw new Error(`h(): listener for ${type} is not a function`);
+        el.addEventListener(type, fn);
+      }
+    }
+  }
+  append(el, ...children);
+  return el;
+}
+
+/** Appends children; strings and numbers become text nodes. */
+export function append(parent: Node, ...children: Child[]): void {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    if (Array.isArray(c)) append(parent, ...c);
+    else if (c instanceof Node) parent.appendChild(c);
+    else parent.appendChild(document.createTextNode(String(c)));
+  }
+}
+
+/** Replaces every child of `parent`. */
+export function replace(parent: Node, ...children: Child[]): void {
+  while (parent.firstChild) parent.removeChild(parent.firstChild);
+  append(parent, ...children);
+}
+
+/** Sets an element's text (textContent: never parsed). */
+export function setText(el: Element, text: string): void {
+  el.textContent = text;
+}

@@ -1,0 +1,494 @@
+// Alerts: the first-run screen (no tenant yet), the filtered list, and one alert's detail.
+import { api, type AlertDetail, type AlertStatus, type AlertSummary, type Severity } from "../api";
+import type { Ctx, Page } from "../app";
+import { h, replace, type Child } from "../h";
+import {
+  FAMILIARITY_TEXT,
+  SEVERITIES,
+  SEVERITY_LABEL,
+  STATUS_LABEL,
+  localDateTime,
+  locationText,
+  shortDateTime,
+  severityRank,
+} from "../format";
+
+export type StatusFilter = "active" | "all" | AlertStatus;
+export interface Filters {
+  status: StatusFilter;
+  severity: "any" | Severity;
+  tenant: string; // "" = every tenant
+  search: string;
+}
+
+export function matches(a: AlertSummary, f: Filters): boolean {
+  if (f.status === "active") {
+    if (a.status !== "open" && a.status !== "acknowledged") return false;
+  } else if (f.status !== "all" && a.status !== f.status) return false;
+  if (f.severity !== "any" && severityRank(a.severity) < severityRank(f.severity)) return false;
+  if (f.tenant && a.tenant_id !== f.tenant) return false;
+  const q = f.search.trim().toLocaleLowerCase();
+  if (q) {
+    const hay = [a.summary, a.target, a.actor, a.tenant_name, a.rule, a.client_ip ?? ""];
+    if (!hay.some((s) => s.toLocaleLowerCase().includes(q))) return false;
+  }
+  return true;
+}
+
+/** Destinations a false positive can trust: `details.destinations`, when a non-empty array. */
+export function destinationsOf(details: unknown): string[] {
+  if (!details || typeof details !== "object") return [];
+  const d = (details as Record<string, unknown>).destinations;
+  if (!Array.isArray(d)) return [];
+  return d.map((x) => (typeof x === "string" ? x : JSON.stringify(x)));
+}
+
+const severityTag = (s: Severity): HTMLElement =>
+  h("span", { class: `sev sev-${SEVERITIES.includes(s) ? s : "low"}` }, SEVERITY_LABEL[s] ?? String(s));
+const statusTag = (s: AlertStatus): HTMLElement =>
+  h("span", { class: `status status-${s}` }, STATUS_LABEL[s] ?? String(s));
+
+export interface AlertsPage extends Page {
+  openDetail(id: number): Promise<void>;
+  /** Re-reads the list (for when the detail was opened from outside the page). */
+  reloadList(): Promise<void>;
+  closeDetail(): void;
+}
+
+export function createAlertsPage(ctx: Ctx): AlertsPage {
+  const filters: Filters = { status: "active", severity: "any", tenant: "", search: "" };
+  let alerts: AlertSummary[] = [];
+  let loaded = false;
+  let detailId: number | null = null;
+  let detailSeq = 0;
+
+  // ---- first run -------------------------------------------------------------------
+  const firstRun = h(
+    "section",
+    { id: "first-run", class: "first-run", hidden: true, "aria-labelledby": "first-run-title" },
+    h("h2", { id: "first-run-title" }, "Welcome to Rulewatch"),
+    h(
+      "p",
+      null,
+      "Rulewatch reads the Microsoft 365 audit logs of your client tenants and alerts you when someone " +
+        "creates an inbox rule or mail forwarding that looks malicious: hiding, deleting or forwarding mail " +
+        "is what an attacker usually does first with a stolen mailbox.",
+    ),
+    h(
+      "div",
+      { class: "card" },
+      h("h3", null, "Try it first with the sandbox"),
+      h(
+        "p",
+        null,
+        "The sandbox is a stand-in for Microsoft built into Rulewatch. Planted attacks arrive in it over the " +
+          "next minutes, so you can see alerts, notifications and the review panel at work. Nothing real is " +
+          "touched: no tenant, no mailbox, no credentials.",
+      ),
+      h(
+        "button",
+        { id: "start-sandbox", type: "button", class: "primary", on: { click: () => void startSandbox() } },
+        "Watch the sandbox tenant",
+      ),
+    ),
+    h(
+      "div",
+      { class: "card" },
+      h("h3", null, "Add a real tenant"),
+      h(
+        "ol",
+        null,
+        h("li", null, "In the client's Microsoft Entra admin center, register an app (App registrations → New registration)."),
+        h(
+          "li",
+          null,
+          "Give it the application permissions ActivityFeed.Read (Office 365 Management APIs) and Domain.Read.All (Microsoft Graph).",
+        ),
+        h("li", null, "Grant admin consent for the tenant."),
+        h("li", null, "Create a client secret, or upload a certificate, for the app."),
+        h("li", null, "Here, open Tenants → Add and enter the tenant id, the app's client id and the secret or certificate."),
+      ),
+      h(
+        "button",
+        { id: "first-run-tenants", type: "button", on: { click: () => ctx.navigate("tenants") } },
+        "Go to Tenants",
+      ),
+    ),
+  );
+
+  async function startSandbox(): Promise<void> {
+    ctx.clearError();
+    const btn = firstRun.querySelector<HTMLButtonElement>("#start-sandbox");
+    if (btn) btn.disabled = true;
+    const ok = await ctx.run(api.startSandbox().then(() => true));
+    if (btn) btn.disabled = false;
+    if (ok) await ctx.refreshAll();
+  }
+
+  // ---- list ------------------------------------------------------------------------
+  const statusSel = h(
+    "select",
+    { id: "filter-status" },
+    h("option", { value: "active" }, "Open + acknowledged"),
+    h("option", { value: "all" }, "All"),
+    h("option", { value: "open" }, "Open"),
+    h("option", { value: "acknowledged" }, "Acknowledged"),
+    h("option", { value: "false_positive" }, "False positive"),
+    h("option", { value: "suppressed" }, "Suppressed"),
+  );
+  const severitySel = h(
+    "select",
+    { id: "filter-severity" },
+    h("option", { value: "any" }, "Any"),
+    ...SEVERITIES.map((s) => h("option", { value: s }, `${SEVERITY_LABEL[s]} or worse`)),
+  );
+  const tenantSel = h("select", { id: "filter-tenant" }, h("option", { value: "" }, "All tenants"));
+  const search = h("input", { id: "search", type: "search", placeholder: "Mailbox, rule, IP, tenant…", autocomplete: "off" });
+  statusSel.value = filters.status;
+  statusSel.addEventListener("change", () => {
+    filters.status = statusSel.value as StatusFilter;
+    renderList();
+  });
+  severitySel.addEventListener("change", () => {
+    filters.severity = severitySel.value as Filters["severity"];
+    renderList();
+  });
+  tenantSel.addEventListener("change", () => {
+    filters.tenant = tenantSel.value;
+    renderList();
+  });
+  search.addEventListener("input", () => {
+    filters.search = search.value;
+    renderList();
+  });
+
+  const field = (label: string, control: HTMLElement): HTMLElement =>
+    h("label", { class: "filter" }, h("span", null, label), control);
+  const count = h("span", { id: "alerts-count", class: "muted" });
+  const tbody = h("tbody");
+  const table = h(
+    "table",
+    { class: "alerts", id: "alerts-table" },
+    h(
+      "thead",
+      null,
+      h(
+        "tr",
+        null,
+        h("th", { scope: "col" }, "Severity"),
+        h("th", { scope: "col" }, "Tenant"),
+        h("th", { scope: "col" }, "Mailbox"),
+        h("th", { scope: "col" }, "Rule"),
+        h("th", { scope: "col" }, "Event time"),
+        h("th", { scope: "col" }, "Status"),
+      ),
+    ),
+    tbody,
+  );
+  const empty = h("p", { id: "alerts-empty", class: "empty", hidden: true });
+  const listView = h(
+    "section",
+    { id: "alert-list", class: "alert-list", "aria-label": "Alerts" },
+    h(
+      "div",
+      { class: "filters" },
+      field("Status", statusSel),
+      field("Severity", severitySel),
+      field("Tenant", tenantSel),
+      field("Search", search),
+    ),
+    count,
+    h("div", { class: "table-wrap" }, table),
+    empty,
+  );
+
+  function renderTenantOptions(): void {
+    const names = new Map<string, string>();
+    for (const a of alerts) if (!names.has(a.tenant_id)) names.set(a.tenant_id, a.tenant_name);
+    if (filters.tenant && !names.has(filters.tenant)) names.set(filters.tenant, filters.tenant);
+    const sorted = [...names.entries()].sort((x, y) => x[1].localeCompare(y[1]));
+    replace(
+      tenantSel,
+      h("option", { value: "" }, "All tenants"),
+      sorted.map(([id, name]) => h("option", { value: id }, name)),
+    );
+    tenantSel.value = filters.tenant;
+  }
+
+  function renderList(): void {
+    const shown = alerts.filter((a) => matches(a, filters));
+    const focused = tbody.contains(document.activeElement)
+      ? document.activeElement?.closest<HTMLElement>("[data-testid=alert-row]")?.dataset.alertId
+      : undefined;
+    replace(
+      tbody,
+      shown.map((a) => {
+        const open = h(
+          "button",
+          { type: "button", class: "row-open", "data-testid": "open-alert", title: a.summary, on: { click: (e) => { e.stopPropagation(); void openDetail(a.id); } } },
+          a.rule,
+        );
+        const tr = h(
+          "tr",
+          { "data-testid": "alert-row", "data-alert-id": a.id, class: `status-row-${a.status}`, on: { click: () => void openDetail(a.id) } },
+          h("td", null, severityTag(a.severity)),
+          h("td", null, a.tenant_name),
+          h("td", { class: "wrap" }, a.target),
+          h("td", { class: "wrap" }, open),
+          h("td", { class: "nowrap", title: localDateTime(a.event_time) }, shortDateTime(a.event_time)),
+          h("td", null, statusTag(a.status)),
+        );
+        return tr;
+      }),
+    );
+    if (focused) {
+      const again = Array.from(tbody.querySelectorAll<HTMLElement>("[data-testid=alert-row]")).find((r) => r.dataset.alertId === focused);
+      again?.querySelector<HTMLButtonElement>(".row-open")?.focus();
+    }
+    table.hidden = shown.length === 0;
+    count.textContent = loaded ? `Showing ${shown.length} of ${alerts.length} alert${alerts.length === 1 ? "" : "s"}` : "Loading…";
+    empty.hidden = !loaded || shown.length > 0;
+    empty.textContent =
+      alerts.length === 0
+        ? "No alerts yet. Rulewatch checks each tenant's audit log on every scan and lists suspicious inbox rules and forwarding here."
+        : "No alerts match these filters.";
+  }
+
+  // ---- detail ----------------------------------------------------------------------
+  const detailView = h("section", { id: "alert-detail", class: "alert-detail", hidden: true, "aria-label": "Alert" });
+  detailView.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") closeDetail();
+  });
+
+  function closeDetail(): void {
+    detailId = null;
+    detailSeq++;
+    detailView.hidden = true;
+    delete detailView.dataset.alertId;
+    replace(detailView);
+    listView.hidden = false;
+    renderList();
+  }
+
+  async function openDetail(id: number): Promise<void> {
+    detailId = id;
+    const seq = ++detailSeq;
+    showSection();
+    const a = await ctx.run(api.getAlert(id));
+    if (a && seq === detailSeq) renderDetail(a);
+  }
+
+  function row(label: string, id: string, ...value: Child[]): HTMLElement[] {
+    return [h("dt", null, label), h("dd", { id }, ...value)];
+  }
+
+  function renderDetail(a: AlertDetail): void {
+    const wasOpen = !detailView.hidden && detailView.dataset.alertId === String(a.id);
+    const hadFocus = wasOpen && detailView.contains(document.activeElement) ? document.activeElement?.id : null;
+    // A change event re-renders the open alert; keep a half-typed false-positive note.
+    const prevForm = wasOpen ? detailView.querySelector<HTMLElement>("#false-positive-form") : null;
+    const prevNote = wasOpen ? detailView.querySelector<HTMLTextAreaElement>("#status-note") : null;
+    const prevTrust = wasOpen ? detailView.querySelector<HTMLInputElement>("#trust-destination") : null;
+    detailView.dataset.alertId = String(a.id);
+    const loc = a.origin?.location ?? null;
+    const destinations = destinationsOf(a.details);
+
+    const actions = h("div", { class: "actions", id: "status-actions" });
+    const setStatus = async (status: Exclude<AlertStatus, "suppressed">, note: string | null, trust: boolean) => {
+      ctx.clearError();
+      for (const b of detailView.querySelectorAll("button")) b.disabled = true;
+      const ok = await ctx.run(api.setAlertStatus(a.id, status, note, trust).then(() => true));
+      for (const b of detailView.querySelectorAll("button")) b.disabled = false;
+      if (ok) await ctx.refreshAll();
+    };
+    const fpForm = h("div", { id: "false-positive-form", class: "fp-form", hidden: true });
+    const note = h("textarea", { id: "status-note", rows: 3, placeholder: "e.g. the client confirmed this forwarding" });
+    const trust = destinations.length ? h("input", { id: "trust-destination", type: "checkbox" }) : null;
+    replace(
+      fpForm,
+      h("label", { for: "status-note" }, "Why is this a false positive? (optional)"),
+      note,
+      trust
+        ? h(
+            "div",
+            { class: "trust" },
+            h("label", { class: "check" }, trust, " Trust this destination for this tenant"),
+            h(
+              "ul",
+              { id: "trust-destinations", class: "destinations" },
+              destinations.map((d) => h("li", null, h("code", null, d))),
+            ),
+            h("p", { class: "muted" }, "Later alerts forwarding to a trusted destination are stored as suppressed, without a notification."),
+          )
+        : null,
+      h(
+        "div",
+        { class: "actions" },
+        h(
+          "button",
+          {
+            id: "confirm-status",
+            type: "button",
+            class: "primary",
+            on: { click: () => void setStatus("false_positive", note.value.trim() || null, trust?.checked ?? false) },
+          },
+          "Mark as false positive",
+        ),
+        h("button", { id: "cancel-status", type: "button", on: { click: () => { fpForm.hidden = true; } } }, "Cancel"),
+      ),
+    );
+    if (a.status !== "acknowledged")
+      actions.append(
+        h("button", { id: "mark-acknowledged", type: "button", on: { click: () => void setStatus("acknowledged", null, false) } }, "Acknowledge"),
+      );
+    if (a.status !== "open")
+      actions.append(h("button", { id: "mark-open", type: "button", on: { click: () => void setStatus("open", null, false) } }, "Reopen"));
+    if (a.status !== "false_positive")
+      actions.append(
+        h(
+          "button",
+          {
+            id: "mark-false-positive",
+            type: "button",
+            on: {
+              click: () => {
+                fpForm.hidden = false;
+                note.focus();
+              },
+            },
+          },
+          "False positive…",
+        ),
+      );
+
+    const params = h(
+      "table",
+      { id: "alert-parameters", class: "params" },
+      h("thead", null, h("tr", null, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Value"))),
+      h(
+        "tbody",
+        null,
+        a.parameters.map((p) => h("tr", null, h("th", { scope: "row" }, p.name), h("td", null, p.value))),
+      ),
+    );
+
+    const related = h(
+      "ul",
+      { id: "alert-related", class: "related" },
+      a.related.length
+        ? a.related.map((r) =>
+            h(
+              "li",
+              null,
+              h(
+                "button",
+                { type: "button", class: "link", "data-testid": "related-alert", "data-alert-id": r.id, on: { click: () => void openDetail(r.id) } },
+                severityTag(r.severity),
+                " ",
+                localDateTime(r.event_time),
+                " · ",
+                r.rule,
+                " · ",
+                STATUS_LABEL[r.status] ?? r.status,
+              ),
+              h("div", { class: "muted wrap" }, r.summary),
+            ),
+          )
+        : h("li", { class: "muted" }, "No other alert about this mailbox."),
+    );
+
+    replace(
+      detailView,
+      h(
+        "div",
+        { class: "detail-top" },
+        h("button", { id: "back-to-alerts", type: "button", on: { click: () => closeDetail() } }, "← All alerts"),
+        severityTag(a.severity),
+        statusTag(a.status),
+      ),
+      h("h2", { id: "alert-summary", class: "summary wrap" }, a.summary),
+      actions,
+      fpForm,
+      h(
+        "dl",
+        { class: "facts" },
+        row("Severity", "alert-severity", SEVERITY_LABEL[a.severity] ?? a.severity),
+        row("Rule", "alert-rule", a.rule),
+        row("Status", "alert-status", STATUS_LABEL[a.status] ?? a.status),
+        a.status === "suppressed" && a.suppressed_by ? row("Suppressed by", "alert-suppressed-by", a.suppressed_by) : [],
+        a.status_note ? row("Note", "alert-status-note", a.status_note) : [],
+        row("Tenant", "alert-tenant", a.tenant_name, " ", h("span", { class: "muted" }, `(${a.tenant_id})`)),
+        row("Mailbox", "alert-target", a.target),
+        row("Changed by", "alert-actor", a.actor),
+        row("Operation", "alert-operation", a.operation),
+        row("IP address", "alert-ip", a.client_ip ?? "—"),
+        loc ? row("Location", "alert-location", locationText(loc)) : [],
+        a.origin && a.client_ip ? row("Familiarity", "alert-familiarity", FAMILIARITY_TEXT[a.origin.familiarity] ?? a.origin.familiarity) : [],
+        row("Event time", "alert-event-time", localDateTime(a.event_time)),
+        row("Detected", "alert-detected-at", localDateTime(a.detected_at)),
+        row("Record id", "alert-record-id", a.record_id),
+      ),
+      h("h3", null, "Other alerts for this mailbox"),
+      related,
+      h("h3", null, "Parameters"),
+      h("div", { class: "table-wrap" }, params),
+      h("h3", null, "Raw audit record"),
+      h("pre", { id: "alert-raw", class: "raw", tabindex: 0 }, a.raw_record),
+    );
+    if (prevForm && !prevForm.hidden && a.status !== "false_positive") {
+      fpForm.hidden = false;
+      if (prevNote) {
+        note.value = prevNote.value;
+        note.setSelectionRange(prevNote.selectionStart, prevNote.selectionEnd);
+      }
+      if (prevTrust && trust) trust.checked = prevTrust.checked;
+    }
+    if (!wasOpen) detailView.querySelector<HTMLButtonElement>("#back-to-alerts")?.focus();
+    else if (hadFocus) detailView.querySelector<HTMLElement>(`#${hadFocus}`)?.focus();
+  }
+
+  // ---- page ------------------------------------------------------------------------
+  const el = h("div", { id: "alerts-page" }, firstRun, listView, detailView);
+
+  function isFirstRun(): boolean {
+    const o = ctx.overview();
+    return !!o && o.tenants === 0 && !o.sandbox;
+  }
+
+  function showSection(): void {
+    const fr = isFirstRun() && detailId === null;
+    firstRun.hidden = !fr;
+    listView.hidden = fr || detailId !== null;
+    detailView.hidden = fr || detailId === null;
+  }
+
+  async function reloadList(): Promise<void> {
+    const list = await ctx.run(api.listAlerts());
+    if (list) {
+      alerts = list;
+      loaded = true;
+      renderTenantOptions();
+      renderList();
+    }
+  }
+
+  async function refresh(): Promise<void> {
+    showSection();
+    if (isFirstRun() && detailId === null) return;
+    await reloadList();
+    if (detailId !== null) {
+      const id = detailId;
+      const seq = detailSeq;
+      const a = await ctx.run(api.getAlert(id));
+      if (a && seq === detailSeq && detailId === id) renderDetail(a);
+    }
+  }
+
+  async function enter(): Promise<void> {
+    if (detailId !== null) closeDetail();
+    await refresh();
+  }
+
+  renderList();
+  return { el, refresh, enter, openDetail, closeDetail, reloadList };
+}

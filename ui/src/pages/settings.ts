@@ -1,0 +1,153 @@
+// Settings: scan interval, backfill, notifications, start at login, sign-ins and the
+// geolocation provider. The form is filled when the page is entered, never while the
+// user edits it. The ipstack key is sent only when a new one was typed.
+import { api, type Settings, type SettingsUpdate, type Severity } from "../api";
+import type { Ctx, Page } from "../app";
+import { h } from "../h";
+import { SEVERITIES, SEVERITY_LABEL } from "../format";
+
+export function createSettingsPage(ctx: Ctx): Page {
+  const interval = h("input", { id: "scan-interval", type: "number", min: 1, max: 1440, step: 1, required: true });
+  const backfill = h("input", { id: "backfill-hours", type: "number", min: 1, max: 167, step: 1, required: true });
+  const notify = Object.fromEntries(
+    SEVERITIES.map((s) => [s, h("input", { id: `notify-${s}`, type: "checkbox" })]),
+  ) as Record<Severity, HTMLInputElement>;
+  const startAtLogin = h("input", { id: "start-at-login", type: "checkbox" });
+  const signIns = h("input", { id: "sign-ins", type: "checkbox" });
+  const provider = h(
+    "select",
+    { id: "geo-provider" },
+    h("option", { value: "off" }, "Off"),
+    h("option", { value: "ipstack" }, "ipstack (online, needs a key)"),
+    h("option", { value: "mmdb" }, "MaxMind database files (offline)"),
+  );
+  const ipstackKey = h("input", { id: "ipstack-key", type: "password", autocomplete: "off" });
+  const mmdbCity = h("input", { id: "mmdb-city", type: "text", spellcheck: "false", placeholder: "/path/to/GeoLite2-City.mmdb" });
+  const mmdbAsn = h("input", { id: "mmdb-asn", type: "text", spellcheck: "false", placeholder: "/path/to/GeoLite2-ASN.mmdb (optional)" });
+  const message = h("p", { id: "settings-message", role: "status" });
+  const saveBtn = h("button", { id: "save-settings", type: "submit", class: "primary" }, "Save settings");
+  let keyStored = false;
+
+  const check = (input: HTMLInputElement, label: string, hint?: string) =>
+    h("div", { class: "field check-field" }, h("label", { class: "check" }, input, " ", label), hint ? h("div", { class: "hint" }, hint) : null);
+  const labelled = (label: string, input: HTMLElement, hint?: string) =>
+    h("div", { class: "field" }, h("label", { for: input.id }, label), input, hint ? h("div", { class: "hint" }, hint) : null);
+
+  const ipstackBox = h("div", { id: "ipstack-fields", hidden: true }, labelled("ipstack access key", ipstackKey));
+  const mmdbBox = h(
+    "div",
+    { id: "mmdb-fields", hidden: true },
+    labelled("City database (.mmdb)", mmdbCity),
+    labelled("ASN database (.mmdb, optional)", mmdbAsn),
+  );
+  provider.addEventListener("change", () => showProvider());
+  function showProvider(): void {
+    ipstackBox.hidden = provider.value !== "ipstack";
+    mmdbBox.hidden = provider.value !== "mmdb";
+  }
+
+  const form = h(
+    "form",
+    { id: "settings-form", class: "card settings", novalidate: true },
+    h(
+      "fieldset",
+      null,
+      h("legend", null, "Scanning"),
+      labelled("Scan every (minutes)", interval, "1 to 1440"),
+      labelled("On a new tenant, look back (hours)", backfill, "1 to 167; Microsoft keeps 7 days of audit content"),
+      check(signIns, "Read Entra sign-ins", "Tells whether an address is new for a mailbox; needs the sign-in audit content"),
+    ),
+    h(
+      "fieldset",
+      null,
+      h("legend", null, "Notify me about"),
+      SEVERITIES.map((s) => check(notify[s], `${SEVERITY_LABEL[s]} alerts`)),
+    ),
+    h("fieldset", null, h("legend", null, "Desktop"), check(startAtLogin, "Start Rulewatch when I sign in")),
+    h("fieldset", null, h("legend", null, "IP geolocation"), labelled("Provider", provider), ipstackBox, mmdbBox),
+    h("div", { class: "actions" }, saveBtn),
+    message,
+  );
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    void save();
+  });
+
+  function fill(s: Settings): void {
+    interval.value = String(s.scan_interval_minutes);
+    backfill.value = String(s.backfill_hours);
+    for (const sev of SEVERITIES) notify[sev].checked = !!s.notify[sev];
+    startAtLogin.checked = s.start_at_login;
+    signIns.checked = s.sign_ins;
+    provider.value = s.geo.provider;
+    ipstackKey.value = "";
+    keyStored = s.geo.provider === "ipstack" && s.geo.key_stored;
+    ipstackKey.placeholder = keyStored ? "stored in the keychain; type a new key to replace it" : "paste your ipstack key";
+    mmdbCity.value = s.geo.provider === "mmdb" ? s.geo.city : "";
+    mmdbAsn.value = s.geo.provider === "mmdb" ? s.geo.asn ?? "" : "";
+    showProvider();
+  }
+
+  function intIn(input: HTMLInputElement, min: number, max: number): number | null {
+    const v = input.value.trim();
+    if (!/^\d+$/.test(v)) return null;
+    const n = Number(v);
+    return n >= min && n <= max ? n : null;
+  }
+
+  async function save(): Promise<void> {
+    ctx.clearError();
+    message.textContent = "";
+    message.classList.remove("field-error");
+    const fail = (text: string, focus: HTMLElement) => {
+      message.textContent = text;
+      message.classList.add("field-error");
+      focus.focus();
+    };
+    const minutes = intIn(interval, 1, 1440);
+    if (minutes === null) return fail("Scan every: a whole number of minutes from 1 to 1440.", interval);
+    const hours = intIn(backfill, 1, 167);
+    if (hours === null) return fail("Look back: a whole number of hours from 1 to 167.", backfill);
+    let geo: SettingsUpdate["geo"];
+    if (provider.value === "ipstack") {
+      const key = ipstackKey.value.trim();
+      if (!key && !keyStored) return fail("Enter the ipstack access key.", ipstackKey);
+      geo = { provider: "ipstack", key: key || null };
+    } else if (provider.value === "mmdb") {
+      const city = mmdbCity.value.trim();
+      if (!city) return fail("Enter the path of the City .mmdb file.", mmdbCity);
+      geo = { provider: "mmdb", city, asn: mmdbAsn.value.trim() || null };
+    } else geo = { provider: "off" };
+    const update: SettingsUpdate = {
+      scan_interval_minutes: minutes,
+      backfill_hours: hours,
+      notify: Object.fromEntries(SEVERITIES.map((s) => [s, notify[s].checked])) as Record<Severity, boolean>,
+      start_at_login: startAtLogin.checked,
+      sign_ins: signIns.checked,
+      geo,
+    };
+    saveBtn.disabled = true;
+    const ok = await ctx.run(api.saveSettings(update).then(() => true));
+    saveBtn.disabled = false;
+    if (!ok) return;
+    ipstackKey.value = "";
+    await load();
+    message.textContent = "Settings saved.";
+  }
+
+  async function load(): Promise<void> {
+    const s = await ctx.run(api.getSettings());
+    if (s) fill(s);
+  }
+
+  const el = h("div", { id: "settings-page" }, h("h2", null, "Settings"), form);
+  return {
+    el,
+    // Changes elsewhere (alerts, scans) do not touch the form being edited.
+    refresh: async () => {},
+    enter: async () => {
+      message.textContent = "";
+      await load();
+    },
+  };
+}

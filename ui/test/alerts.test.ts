@@ -1,0 +1,248 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { $, $$, HOSTILE_RAW, HOSTILE_RULE, HOSTILE_SUMMARY, T2, alert, detail, flush, mount, rowIds, setValue, unmount, visible } from "./fixtures";
+import { callsOf, emit, state } from "./tauri-mock";
+import { matches } from "../src/pages/alerts";
+
+afterEach(() => unmount());
+
+const noMarkup = () => expect(document.querySelector("img, script, iframe, object")).toBeNull();
+
+describe("alert list", () => {
+  it("is the default page, newest first, open + acknowledged by default", async () => {
+    await mount();
+    expect(visible($("#alert-list"))).toBe(true);
+    expect($("#nav-alerts").getAttribute("aria-current")).toBe("page");
+    expect($<HTMLSelectElement>("#filter-status").value).toBe("active");
+    expect(rowIds()).toEqual([5, 4, 3]);
+    const row = $(`[data-testid=alert-row][data-alert-id="4"]`);
+    expect(row.textContent).toContain("Fabrikam");
+    expect(row.textContent).toContain("ap@fabrikam.com");
+    expect(row.textContent).toContain("delete_rule");
+    expect(row.textContent).toContain("Medium");
+    expect(row.textContent).toContain("Open");
+  });
+
+  it("shows a hostile rule name and summary as literal text", async () => {
+    await mount();
+    noMarkup();
+    const row = $(`[data-testid=alert-row][data-alert-id="5"]`);
+    expect(row.textContent).toContain(HOSTILE_RULE);
+    expect(row.querySelector(".row-open")!.textContent).toBe(HOSTILE_RULE);
+    expect(row.querySelector(".row-open")!.getAttribute("title")).toBe(HOSTILE_SUMMARY);
+    // The tenant filter, built from alert fields, is text too.
+    expect($$("#filter-tenant option").map((o) => o.textContent)).toEqual(["All tenants", "Contoso", "Fabrikam"]);
+  });
+
+  it("narrows by status, severity (at least), tenant and search", async () => {
+    await mount();
+    setValue($<HTMLSelectElement>("#filter-status"), "all");
+    expect(rowIds()).toEqual([5, 4, 3, 2, 1]);
+    setValue($<HTMLSelectElement>("#filter-status"), "false_positive");
+    expect(rowIds()).toEqual([2]);
+    setValue($<HTMLSelectElement>("#filter-status"), "suppressed");
+    expect(rowIds()).toEqual([1]);
+    setValue($<HTMLSelectElement>("#filter-status"), "all");
+    setValue($<HTMLSelectElement>("#filter-severity"), "high");
+    expect(rowIds()).toEqual([5, 2, 1]);
+    setValue($<HTMLSelectElement>("#filter-severity"), "any");
+    setValue($<HTMLSelectElement>("#filter-tenant"), T2);
+    expect(rowIds()).toEqual([4]);
+    setValue($<HTMLSelectElement>("#filter-tenant"), "");
+    setValue($<HTMLInputElement>("#search"), "SALES@");
+    expect(rowIds()).toEqual([2]);
+    setValue($<HTMLInputElement>("#search"), "198.51.100");
+    expect(rowIds()).toEqual([4]);
+    setValue($<HTMLInputElement>("#search"), "<IMG SRC");
+    expect(rowIds()).toEqual([5]);
+    setValue($<HTMLInputElement>("#search"), "nothing like this");
+    expect(rowIds()).toEqual([]);
+    expect(visible($("#alerts-empty"))).toBe(true);
+    expect($("#alerts-empty").textContent).toMatch(/No alerts match/);
+  });
+
+  it("search covers summary, target, actor, tenant, rule and IP", () => {
+    const a = alert({ id: 1, summary: "S-one", target: "t@x", actor: "act@y", tenant_name: "TenantZ", rule: "RuleQ", client_ip: "10.9.8.7" });
+    const f = { status: "all" as const, severity: "any" as const, tenant: "" };
+    for (const q of ["s-ONE", "T@X", "act@", "tenantz", "ruleq", "10.9.8"]) expect(matches(a, { ...f, search: q })).toBe(true);
+    expect(matches(a, { ...f, search: "absent" })).toBe(false);
+  });
+
+  it("says so when there are no alerts at all", async () => {
+    await mount(() => (state.handlers.list_alerts = () => []));
+    expect(rowIds()).toEqual([]);
+    expect(visible($("#alerts-empty"))).toBe(true);
+    expect($("#alerts-empty").textContent).toMatch(/No alerts yet/);
+  });
+
+  it("keeps filters through a change event, debounced", async () => {
+    await mount();
+    setValue($<HTMLSelectElement>("#filter-severity"), "critical");
+    expect(rowIds()).toEqual([5]);
+    const before = callsOf("list_alerts").length;
+    emit("rulewatch://changed");
+    emit("rulewatch://changed");
+    emit("rulewatch://changed");
+    await new Promise((r) => setTimeout(r, 260));
+    await flush();
+    expect(callsOf("list_alerts").length).toBe(before + 1);
+    expect(rowIds()).toEqual([5]);
+  });
+});
+
+describe("alert detail", () => {
+  it("opens on a row click and shows every field as text", async () => {
+    await mount();
+    $(`[data-testid=alert-row][data-alert-id="5"]`).click();
+    await flush();
+    expect(callsOf("get_alert").at(-1)!.args).toEqual({ id: 5 });
+    expect(visible($("#alert-detail"))).toBe(true);
+    expect(visible($("#alert-list"))).toBe(false);
+    noMarkup();
+    expect($("#alert-summary").textContent).toBe(HOSTILE_SUMMARY);
+    expect($("#alert-rule").textContent).toBe(HOSTILE_RULE);
+    expect($("#alert-raw").tagName).toBe("PRE");
+    expect($("#alert-raw").textContent).toBe(HOSTILE_RAW);
+    expect($("#alert-raw").children.length).toBe(0);
+    expect($("#alert-status").textContent).toBe("Open");
+    expect($("#alert-target").textContent).toBe("cfo@contoso.com");
+    expect($("#alert-actor").textContent).toBe("ceo@contoso.com");
+    expect($("#alert-target").previousElementSibling!.textContent).toBe("Mailbox");
+    expect($("#alert-actor").previousElementSibling!.textContent).toBe("Changed by");
+    expect($("#alert-ip").textContent).toBe("203.0.113.9");
+    expect($("#alert-location").textContent).toBe(
+      "Amsterdam, North Holland, Netherlands (NL) · AS64500 Example Hosting BV · VPN/proxy",
+    );
+    expect($("#alert-familiarity").textContent).toBe("never signed in from this country before");
+    const cells = $$("#alert-parameters tbody tr").map((r) => [r.children[0].textContent, r.children[1].textContent]);
+    expect(cells).toEqual([
+      ["Name", HOSTILE_RULE],
+      ["ForwardTo", "evil@example.net"],
+    ]);
+  });
+
+  it("marks a false positive with the note and the trust flag", async () => {
+    await mount();
+    $(`[data-testid=alert-row][data-alert-id="5"]`).click();
+    await flush();
+    expect(visible(document.querySelector("#status-note"))).toBe(false);
+    $("#mark-false-positive").click();
+    expect(visible($("#status-note"))).toBe(true);
+    expect(visible($("#trust-destination"))).toBe(true);
+    expect($("#trust-destinations").textContent).toBe("evil@example.net");
+    $<HTMLTextAreaElement>("#status-note").value = "  client's own archive <b>box</b> ";
+    $<HTMLInputElement>("#trust-destination").click();
+    const refreshes = callsOf("list_alerts").length;
+    $("#confirm-status").click();
+    await flush();
+    expect(callsOf("set_alert_status")).toEqual([
+      { cmd: "set_alert_status", args: { id: 5, status: "false_positive", note: "client's own archive <b>box</b>", trustDestination: true } },
+    ]);
+    expect(callsOf("list_alerts").length).toBeGreaterThan(refreshes);
+    expect(callsOf("get_alert").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("sends no note and no trust when left empty", async () => {
+    await mount();
+    $(`[data-testid=alert-row][data-alert-id="5"]`).click();
+    await flush();
+    $("#mark-false-positive").click();
+    $("#confirm-status").click();
+    await flush();
+    expect(callsOf("set_alert_status")[0].args).toEqual({ id: 5, status: "false_positive", note: null, trustDestination: false });
+  });
+
+  it("offers trusting a destination only when the alert has destinations", async () => {
+    for (const details of [null, {}, { destinations: [] }, { destinations: "x" }]) {
+      await mount(() => (state.handlers.get_alert = (a) => detail({ id: a!.id as number, details })));
+      $(`[data-testid=alert-row][data-alert-id="4"]`).click();
+      await flush();
+      $("#mark-false-positive").click();
+      expect(visible($("#status-note"))).toBe(true);
+      expect(document.querySelector("#trust-destination")).toBeNull();
+    }
+  });
+
+  it("acknowledges and reopens", async () => {
+    await mount();
+    $(`[data-testid=alert-row][data-alert-id="5"]`).click();
+    await flush();
+    expect(document.querySelector("#mark-open")).toBeNull();
+    $("#mark-acknowledged").click();
+    await flush();
+    expect(callsOf("set_alert_status")[0].args).toEqual({ id: 5, status: "acknowledged", note: null, trustDestination: false });
+
+    state.handlers.get_alert = (a) => detail({ id: a!.id as number, status: "acknowledged" });
+    $("#back-to-alerts").click();
+    $(`[data-testid=alert-row][data-alert-id="3"]`).click();
+    await flush();
+    expect(document.querySelector("#mark-acknowledged")).toBeNull();
+    $("#mark-open").click();
+    await flush();
+    expect(callsOf("set_alert_status")[1].args).toEqual({ id: 3, status: "open", note: null, trustDestination: false });
+  });
+
+  it("shows who suppressed a suppressed alert", async () => {
+    await mount();
+    setValue($<HTMLSelectElement>("#filter-status"), "all");
+    $(`[data-testid=alert-row][data-alert-id="1"]`).click();
+    await flush();
+    expect($("#alert-status").textContent).toBe("Suppressed");
+    expect($("#alert-suppressed-by").textContent).toBe("destination partner.example");
+  });
+
+  it("lists related alerts and opens one on click", async () => {
+    await mount(() => {
+      state.handlers.get_alert = (a) =>
+        detail({ id: a!.id as number, related: a!.id === 5 ? [alert({ id: 1, rule: HOSTILE_RULE, summary: HOSTILE_SUMMARY })] : [] });
+    });
+    $(`[data-testid=alert-row][data-alert-id="5"]`).click();
+    await flush();
+    const rel = $$("#alert-related [data-testid=related-alert]");
+    expect(rel.map((r) => r.dataset.alertId)).toEqual(["1"]);
+    noMarkup();
+    expect($("#alert-related").textContent).toContain(HOSTILE_RULE);
+    rel[0].click();
+    await flush();
+    expect(callsOf("get_alert").at(-1)!.args).toEqual({ id: 1 });
+    expect($("#alert-related").textContent).toMatch(/No other alert/);
+  });
+
+  it("opens the alert a notification asks for, from any page", async () => {
+    await mount();
+    $("#nav-settings").click();
+    await flush();
+    emit("rulewatch://open-alert", 4);
+    await flush();
+    expect($("#nav-alerts").getAttribute("aria-current")).toBe("page");
+    expect(visible($("#alert-detail"))).toBe(true);
+    expect($("#alert-detail").dataset.alertId).toBe("4");
+  });
+
+  it("goes back to the list", async () => {
+    await mount();
+    $(`[data-testid=alert-row][data-alert-id="5"]`).click();
+    await flush();
+    $("#back-to-alerts").click();
+    expect(visible($("#alert-list"))).toBe(true);
+    expect(visible($("#alert-detail"))).toBe(false);
+  });
+});
+
+describe("refresh while reviewing", () => {
+  it("keeps a half-typed false-positive note when a change arrives", async () => {
+    await mount();
+    $(`[data-testid=alert-row][data-alert-id="5"]`).click();
+    await flush();
+    $("#mark-false-positive").click();
+    $<HTMLTextAreaElement>("#status-note").value = "checking with the client";
+    $<HTMLInputElement>("#trust-destination").click();
+    const fetched = callsOf("get_alert").length;
+    emit("rulewatch://changed");
+    await new Promise((r) => setTimeout(r, 260));
+    await flush();
+    expect(callsOf("get_alert").length).toBe(fetched + 1);
+    expect(visible($("#status-note"))).toBe(true);
+    expect($<HTMLTextAreaElement>("#status-note").value).toBe("checking with the client");
+    expect($<HTMLInputElement>("#trust-destination").checked).toBe(true);
+  });
+});

@@ -1,0 +1,91 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { $, flush, mount, settings, unmount, visible } from "./fixtures";
+import { callsOf, state } from "./tauri-mock";
+
+afterEach(() => unmount());
+
+async function openSettings(configure?: () => void) {
+  await mount(configure);
+  $("#nav-settings").click();
+  await flush();
+}
+
+const save = async () => {
+  $("#save-settings").click();
+  await flush();
+};
+
+describe("settings", () => {
+  it("fills the form from the stored settings", async () => {
+    await openSettings();
+    expect($<HTMLInputElement>("#scan-interval").value).toBe("5");
+    expect($<HTMLInputElement>("#backfill-hours").value).toBe("24");
+    expect($<HTMLInputElement>("#notify-low").checked).toBe(false);
+    expect($<HTMLInputElement>("#notify-critical").checked).toBe(true);
+    expect($<HTMLInputElement>("#start-at-login").checked).toBe(true);
+    expect($<HTMLInputElement>("#sign-ins").checked).toBe(false);
+    expect($<HTMLSelectElement>("#geo-provider").value).toBe("ipstack");
+    expect(visible($("#ipstack-key"))).toBe(true);
+    expect(visible($("#mmdb-city"))).toBe(false);
+    expect($<HTMLInputElement>("#ipstack-key").type).toBe("password");
+    expect($<HTMLInputElement>("#ipstack-key").placeholder).toMatch(/stored in the keychain/);
+  });
+
+  it("keeps the stored ipstack key when the field is left empty", async () => {
+    await openSettings();
+    $<HTMLInputElement>("#scan-interval").value = "10";
+    $<HTMLInputElement>("#notify-low").click();
+    await save();
+    expect(callsOf("save_settings")[0].args).toEqual({
+      settings: {
+        scan_interval_minutes: 10,
+        backfill_hours: 24,
+        notify: { low: true, medium: true, high: true, critical: true },
+        start_at_login: true,
+        sign_ins: false,
+        geo: { provider: "ipstack", key: null },
+      },
+    });
+    expect($("#settings-message").textContent).toBe("Settings saved.");
+  });
+
+  it("sends a newly typed key once and clears the field", async () => {
+    await openSettings();
+    $<HTMLInputElement>("#ipstack-key").value = "abc123";
+    await save();
+    expect((callsOf("save_settings")[0].args!.settings as { geo: unknown }).geo).toEqual({ provider: "ipstack", key: "abc123" });
+    expect($<HTMLInputElement>("#ipstack-key").value).toBe("");
+  });
+
+  it("sends database paths for mmdb", async () => {
+    await openSettings(() => (state.handlers.get_settings = () => settings({ geo: { provider: "off" } })));
+    const sel = $<HTMLSelectElement>("#geo-provider");
+    sel.value = "mmdb";
+    sel.dispatchEvent(new Event("change"));
+    expect(visible($("#mmdb-city"))).toBe(true);
+    $<HTMLInputElement>("#mmdb-city").value = " /data/GeoLite2-City.mmdb ";
+    await save();
+    expect((callsOf("save_settings")[0].args!.settings as { geo: unknown }).geo).toEqual({
+      provider: "mmdb",
+      city: "/data/GeoLite2-City.mmdb",
+      asn: null,
+    });
+  });
+
+  it("refuses out-of-range numbers and a missing key", async () => {
+    await openSettings(() => (state.handlers.get_settings = () => settings({ geo: { provider: "ipstack", key_stored: false } })));
+    for (const [id, bad] of [["scan-interval", "0"], ["scan-interval", "1441"], ["backfill-hours", "168"], ["backfill-hours", "2.5"]]) {
+      $<HTMLInputElement>("#scan-interval").value = "5";
+      $<HTMLInputElement>("#backfill-hours").value = "24";
+      $<HTMLInputElement>(`#${id}`).value = bad;
+      await save();
+      expect(callsOf("save_settings")).toHaveLength(0);
+      expect($("#settings-message").textContent).toMatch(id === "scan-interval" ? /1 to 1440/ : /1 to 167/);
+    }
+    $<HTMLInputElement>("#scan-interval").value = "5";
+    $<HTMLInputElement>("#backfill-hours").value = "24";
+    await save();
+    expect(callsOf("save_settings")).toHaveLength(0);
+    expect($("#settings-message").textContent).toMatch(/ipstack access key/);
+  });
+});

@@ -1,0 +1,113 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { $, alerts, flush, mount, overview, rowIds, unmount, visible } from "./fixtures";
+import { callsOf, state } from "./tauri-mock";
+import { scanStateText, locationText } from "../src/format";
+
+afterEach(() => unmount());
+
+describe("first run", () => {
+  it("explains Rulewatch and starts the sandbox when no tenant is set up", async () => {
+    let started = false;
+    await mount(() => {
+      state.handlers.overview = () => (started ? overview({ sandbox: true, tenants: 2 }) : overview({ tenants: 0, open_alerts: 0, last_scan_at: null, next_scan_at: null }));
+      state.handlers.list_alerts = () => (started ? alerts() : []);
+      state.handlers.start_sandbox = () => {
+        started = true;
+        return null;
+      };
+    });
+    expect(visible($("#first-run"))).toBe(true);
+    expect(visible($("#alert-list"))).toBe(false);
+    expect(visible($("#sandbox-banner"))).toBe(false);
+    const text = $("#first-run").textContent!;
+    expect(text).toMatch(/Nothing real is touched/);
+    expect(text).toMatch(/ActivityFeed\.Read/);
+    expect(text).toMatch(/Domain\.Read\.All/);
+    expect(text).toMatch(/admin consent/);
+    expect($("#start-sandbox").textContent).toBe("Watch the sandbox tenant");
+
+    $("#start-sandbox").click();
+    await flush();
+    expect(callsOf("start_sandbox")).toHaveLength(1);
+    expect(visible($("#first-run"))).toBe(false);
+    expect(visible($("#sandbox-banner"))).toBe(true);
+    expect($("#sandbox-banner").textContent).toMatch(/SANDBOX/);
+    expect(rowIds()).toEqual([5, 4, 3]);
+  });
+
+  it("leads to the Tenants page to add a real tenant", async () => {
+    await mount(() => (state.handlers.overview = () => overview({ tenants: 0 })));
+    $("#first-run-tenants").click();
+    await flush();
+    expect($("#nav-tenants").getAttribute("aria-current")).toBe("page");
+    expect(visible($("#add-tenant-form"))).toBe(true);
+  });
+
+  it("is not shown in sandbox mode or once a tenant exists", async () => {
+    await mount(() => (state.handlers.overview = () => overview({ tenants: 0, sandbox: true })));
+    expect(visible($("#first-run"))).toBe(false);
+    await mount();
+    expect(visible($("#first-run"))).toBe(false);
+  });
+});
+
+describe("header", () => {
+  it("shows the scan state in words", async () => {
+    await mount(() => (state.handlers.overview = () => overview({ scanning: { done: 2, total: 5 } })));
+    expect($("#scan-state").textContent).toBe("Scanning 2/5 tenants…");
+    expect($<HTMLButtonElement>("#scan-now").disabled).toBe(true);
+    expect(scanStateText(overview()).text).toMatch(/^Last scan \d\d?[:.]\d\d.*· next \d\d?[:.]\d\d/);
+    expect(scanStateText(overview({ paused_until: "2026-11-27T11:42:00Z" })).text).toMatch(/^Paused until /);
+    expect(scanStateText(overview({ error: true }))).toEqual({ text: "Error: a tenant cannot be scanned", error: true });
+  });
+
+  it("Scan now asks for a scan", async () => {
+    await mount();
+    expect($<HTMLButtonElement>("#scan-now").disabled).toBe(false);
+    $("#scan-now").click();
+    await flush();
+    expect(callsOf("scan_now")).toHaveLength(1);
+  });
+
+  it("shows a rejected command's message in #error, as text", async () => {
+    await mount(() => {
+      state.handlers.scan_now = () => {
+        throw "A scan is already running <b>now</b>";
+      };
+    });
+    expect(visible($("#error"))).toBe(false);
+    $("#scan-now").click();
+    await flush();
+    expect(visible($("#error"))).toBe(true);
+    expect($("#error-text").textContent).toBe("A scan is already running <b>now</b>");
+    expect($("#error").querySelector("b")).toBeNull();
+    $("#error-dismiss").click();
+    expect(visible($("#error"))).toBe(false);
+  });
+
+  it("shows a failed status change in #error", async () => {
+    await mount(() => {
+      state.handlers.set_alert_status = () => Promise.reject("The alert no longer exists");
+    });
+    $(`[data-testid=alert-row][data-alert-id="5"]`).click();
+    await flush();
+    $("#mark-acknowledged").click();
+    await flush();
+    expect($("#error-text").textContent).toBe("The alert no longer exists");
+  });
+
+  it("shows a failed load in #error", async () => {
+    await mount(() => (state.handlers.list_alerts = () => Promise.reject("The database is locked")));
+    expect($("#error-text").textContent).toBe("The database is locked");
+  });
+});
+
+describe("words", () => {
+  it("writes a location with only what is known", () => {
+    const base = { ip: "1", country_code: null, country: null, region: null, city: null, asn: null, network: null, hosting: null, proxy: null, source: "x" };
+    expect(locationText(base)).toBe("location unknown");
+    expect(locationText({ ...base, country: "France", country_code: "FR", asn: 16276, network: "OVH SAS", hosting: true })).toBe(
+      "France (FR) · AS16276 OVH SAS · hosting provider",
+    );
+  });
+});
