@@ -76,11 +76,11 @@ impl ActivityApi<'_> {
 
     /// GETs `url` until `parse` accepts the answer: a body cut short by the network
     /// parses badly and is downloaded again, with backoff.
-    async fn get_parsed<T>(
+    async fn get_parsed<T, E: std::fmt::Display>(
         &self,
         url: &str,
         what: &str,
-        parse: impl Fn(&crate::http::Reply) -> Result<T, serde_json::Error>,
+        parse: impl Fn(&crate::http::Reply) -> Result<T, E>,
     ) -> Result<T, Fetch> {
         let mut attempt = 0;
         loop {
@@ -135,7 +135,7 @@ impl ActivityApi<'_> {
         loop {
             let page = self.get_parsed(&url, &what, |reply| {
                 let page: Vec<ContentBlob> = serde_json::from_slice(&reply.body)?;
-                Ok((page, next_page(&reply.headers)))
+                Ok::<_, serde_json::Error>((page, next_page(&reply.headers)))
             });
             let (page, next) = match page.await {
                 Ok(p) => p,
@@ -155,10 +155,10 @@ impl ActivityApi<'_> {
 
     /// Downloads one blob and hands its body to `parse` (the records are judged there,
     /// borrowing the body instead of copying it).
-    pub async fn fetch_blob<T>(
+    pub async fn fetch_blob<T, E: std::fmt::Display>(
         &self,
         blob: &ContentBlob,
-        parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
+        parse: impl Fn(&[u8]) -> Result<T, E>,
     ) -> Result<T, BlobError> {
         let what = format!("downloading blob {} of tenant {}", blob.content_id, self.app.tenant_id);
         match self.get_parsed(&blob.content_uri, &what, |reply| parse(&reply.body)).await {

@@ -22,6 +22,8 @@ use crate::secrets::SecretStore;
 use crate::sign_ins::{self, AUDIT_AZURE_AD, SignIn};
 use crate::store::{Alert, BlobCommit, NewAlert, StatusUpdate, Store, TenantRow, TenantState};
 
+pub mod split;
+
 /// The Management Activity API serves content for 7 days (A6).
 const RETENTION: Duration = Duration::days(7);
 /// Listing windows are at most 24 hours (A4).
@@ -398,15 +400,14 @@ impl Engine {
         t: &TenantRow,
     ) -> Result<BlobContent, BlobError> {
         activity
-            .fetch_blob(blob, |body| {
-                let records: Vec<&RawValue> = serde_json::from_slice(body)?;
-                let mut content = BlobContent { records: records.len(), alerts: Vec::new(), sign_ins: Vec::new() };
+            .fetch_blob(blob, |body| -> Result<BlobContent, split::Malformed> {
                 if ct == AUDIT_AZURE_AD {
-                    content.sign_ins = sign_ins::sign_ins(&records);
+                    let (records, sign_ins) = sign_ins::sign_ins(split::records(body))?;
+                    Ok(BlobContent { records, alerts: Vec::new(), sign_ins })
                 } else {
-                    content.alerts = judge(&records, ctx, t);
+                    let (records, alerts) = judge(split::records(body), ctx, t)?;
+                    Ok(BlobContent { records, alerts, sign_ins: Vec::new() })
                 }
-                Ok(content)
             })
             .await
     }
@@ -418,13 +419,29 @@ struct BlobContent {
     sign_ins: Vec<SignIn>,
 }
 
-/// Cuts a blob to candidate records and runs detection on them.
-pub fn judge(records: &[&RawValue], ctx: &TenantContext, t: &TenantRow) -> Vec<NewAlert> {
+/// Cuts a blob's records (from [`split::records`]) to candidates and runs detection on
+/// them: (records, alerts). A blob cut short, or a candidate that is not JSON, is
+/// malformed, as the full parse of the blob used to find; a candidate that is JSON but
+/// no audit record is skipped.
+pub fn judge<'a>(
+    records: impl IntoIterator<Item = Result<&'a str, split::Malformed>>,
+    ctx: &TenantContext,
+    t: &TenantRow,
+) -> Result<(usize, Vec<NewAlert>), split::Malformed> {
+    let mut count = 0;
     let mut alerts = Vec::new();
-    for raw in records.iter().filter(|r| detect::is_candidate(r.get())) {
-        let record: AuditRecord = match serde_json::from_str(raw.get()) {
+    for raw in records {
+        let raw = raw?;
+        count += 1;
+        if !detect::is_candidate(raw) {
+            continue;
+        }
+        let record: AuditRecord = match serde_json::from_str(raw) {
             Ok(r) => r,
             Err(e) => {
+                // Only text that is not JSON at all fails the blob; a record too deep for
+                // serde_json or of another shape is skipped, as before.
+                serde_json::from_str::<&RawValue>(raw)?;
                 tracing::warn!("{}: skipped an audit record that cannot be read ({e})", t.name);
                 continue;
             }
@@ -444,11 +461,11 @@ pub fn judge(records: &[&RawValue], ctx: &TenantContext, t: &TenantRow) -> Vec<N
                 summary: a.finding.summary,
                 details: a.finding.details,
                 event_time: a.event_time,
-                raw_record: raw.get().to_string(),
+                raw_record: raw.to_string(),
             });
         }
     }
-    alerts
+    Ok((count, alerts))
 }
 
 fn store_problem(e: crate::store::StoreError) -> Problem {
@@ -472,3 +489,6 @@ pub fn deliver_outbox(
     store.mark_delivered(&done)?;
     Ok(done.len())
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use crate::detect::record::normalize_ip;
+use crate::engine::split::Malformed;
 use crate::store::Store;
 
 pub const AUDIT_AZURE_AD: &str = "Audit.AzureActiveDirectory";
@@ -43,12 +43,23 @@ struct Raw {
     creation_time: String,
 }
 
-/// The successful sign-ins among a blob's records; anything else is skipped unparsed.
-pub fn sign_ins(records: &[&RawValue]) -> Vec<SignIn> {
-    records
-        .iter()
-        .filter(|r| r.get().contains("UserLoggedIn"))
-        .filter_map(|r| serde_json::from_str::<Raw>(r.get()).ok())
+/// The successful sign-ins among a blob's records (from `split::records`), with the
+/// number of records; anything else is skipped unparsed.
+pub fn sign_ins<'a>(
+    records: impl IntoIterator<Item = Result<&'a str, Malformed>>,
+) -> Result<(usize, Vec<SignIn>), Malformed> {
+    let mut count = 0;
+    let mut texts = Vec::new();
+    for r in records {
+        let r = r?;
+        count += 1;
+        if r.contains("UserLoggedIn") {
+            texts.push(r);
+        }
+    }
+    let found = texts
+        .into_iter()
+        .filter_map(|r| serde_json::from_str::<Raw>(r).ok())
         .filter(|r| r.operation == "UserLoggedIn" && r.result_status.eq_ignore_ascii_case("success"))
         .filter_map(|r| {
             let ip = normalize_ip(&r.client_ip).or_else(|| normalize_ip(&r.actor_ip))?;
@@ -56,7 +67,8 @@ pub fn sign_ins(records: &[&RawValue]) -> Vec<SignIn> {
             let user = r.user_id.trim().to_lowercase();
             (!user.is_empty() && ip.parse::<std::net::IpAddr>().is_ok()).then_some(SignIn { user, ip, at })
         })
-        .collect()
+        .collect();
+    Ok((count, found))
 }
 
 #[cfg(test)]
@@ -72,9 +84,9 @@ mod tests {
             r#"{"Operation":"UserLoggedIn","ResultStatus":"Success","UserId":"b@contoso.com","ClientIP":"XXX","CreationTime":"2023-06-18T12:27:00"}"#,
             r#"{"Operation":"MailItemsAccessed","UserId":"c@contoso.com"}"#,
         ];
-        let raw: Vec<Box<RawValue>> = records.iter().map(|r| RawValue::from_string(r.to_string()).unwrap()).collect();
-        let refs: Vec<&RawValue> = raw.iter().map(|r| r.as_ref()).collect();
-        let found = sign_ins(&refs);
+        let body = format!("[{}]", records.join(","));
+        let (count, found) = sign_ins(crate::engine::split::records(body.as_bytes())).unwrap();
+        assert_eq!(count, 5);
         assert_eq!(found.len(), 2);
         assert_eq!((found[0].user.as_str(), found[0].ip.as_str()), ("lidia@contoso.com", "104.28.196.199"));
         assert_eq!(found[0].at.to_rfc3339(), "2023-06-18T12:26:59+00:00");

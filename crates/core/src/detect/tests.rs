@@ -131,6 +131,73 @@ fn prefilter_keeps_watched_operations_only() {
     assert!(!is_candidate(r#"{"Operation":"MailItemsAccessed"}"#));
 }
 
+#[test]
+fn prefilter_ignores_case_finds_needles_anywhere_and_passes_mail_access_noise() {
+    assert!(is_candidate(r#"{"Operation":"New-INBOXRule"}"#));
+    assert!(is_candidate(r#"{"Operation":"UpdateInboxRules"}"#));
+    // A needle that is the whole text, or touches either end, is still found.
+    assert!(is_candidate("InboxRule"));
+    assert!(is_candidate("inboxrule\"}"));
+    assert!(is_candidate("{\"x\":\"SET-MAILBOX"));
+    // Outside Operation too: a watched word in any field keeps the record.
+    assert!(is_candidate(r#"{"Operation":"Custom","Cmdlet":"Remove-TransportRule"}"#));
+    // Near misses: split words and subjects that talk about rules.
+    assert!(!is_candidate("inbox rule set mailbox transport-rule"));
+    // Folding maps `\r` onto `-`; the check on the raw text must still say no.
+    assert!(!is_candidate("set\rmailbox"));
+    let noise = json!({
+        "Operation": "MailItemsAccessed",
+        "RecordType": 50,
+        "UserId": "adele@contoso.com",
+        "OperationProperties": [{"Name": "MailAccessType", "Value": "Bind"}],
+        "Folders": [{"Path": "\\Inbox", "FolderItems": [
+            {"InternetMessageId": "<A1B2@contoso.com>", "Subject": "New inbox rules policy", "SizeInBytes": 40211},
+            {"InternetMessageId": "<C3D4@contoso.com>", "Subject": "Re: mailbox permissions for the rules team", "SizeInBytes": 9120},
+        ]}],
+    });
+    assert!(!is_candidate(&noise.to_string()));
+}
+
+/// The pre-filter's meaning, written plainly: any watched needle anywhere, ASCII case ignored.
+fn has_watched_needle(text: &str) -> bool {
+    WATCHED.iter().any(|(needle, _)| text.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes())))
+}
+
+#[test]
+fn prefilter_finds_needles_across_its_windows() {
+    for at in [WINDOW - 20, WINDOW - 9, WINDOW - 1, WINDOW, 2 * WINDOW - 30] {
+        let mut text = "a".repeat(at);
+        text.push_str("AdminAuditLogConfig");
+        text.push_str(&"b".repeat(100));
+        assert!(is_candidate(&text), "needle at {at}");
+        assert!(!is_candidate(&text.replace("AdminAuditLogConfig", "AdminAuditLog Config")), "near miss at {at}");
+    }
+}
+
+proptest::proptest! {
+    /// Both searches (vectorised, and the automaton for CPUs without it) agree with the
+    /// plain meaning on text made of needle pieces in any case, across window edges.
+    #[test]
+    fn prefilter_means_any_needle_in_any_case(
+        pad in 0usize..4200,
+        pieces in proptest::collection::vec((0usize..18, proptest::prelude::any::<u32>()), 0..24),
+    ) {
+        const PIECES: [&str; 18] = [
+            "inbox", "rule", "set-", "mail", "box", "permission", "x", "t", "r", "folder",
+            "recipient", "transport", "admin", "auditlog", "config", "é\\\"", "set\r", "@[",
+        ];
+        let mut text = "a".repeat(pad);
+        for (piece, case) in pieces {
+            text.extend(PIECES[piece].chars().enumerate().map(|(i, c)| {
+                if case >> (i % 32) & 1 == 1 { c.to_ascii_uppercase() } else { c }
+            }));
+        }
+        let expected = has_watched_needle(&text);
+        proptest::prop_assert_eq!(is_candidate(&text), expected);
+        proptest::prop_assert_eq!(is_candidate_with(&TailSearch::new(false), &text), expected);
+    }
+}
+
 fn one(v: &Value) -> Finding {
     let f = run(v);
     assert_eq!(f.len(), 1, "{f:?}");

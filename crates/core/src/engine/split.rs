@@ -1,0 +1,269 @@
+//! Cuts a blob, a JSON array, into the raw text of its elements without parsing them.
+//! Strings and brackets are tracked 64 bytes at a time, so a noise record costs a
+//! fraction of a full parse; the few candidates are parsed, and so validated, later.
+
+/// Why a body is not one whole JSON array; the blob is downloaded again.
+#[derive(Debug, thiserror::Error)]
+pub enum Malformed {
+    #[error("{0} at byte {1}")]
+    Shape(&'static str, usize),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+/// The elements of a blob's top-level array, each as its exact text, in order. They are
+/// read lazily, so a record is checked and judged while it is still in cache.
+///
+/// Yields an error for what serde_json would reject at the top level (not an array,
+/// missing or extra commas, characters after it), for text that is not UTF-8, and for
+/// any body cut short: an open string or bracket, a missing `]`. Inside an object or
+/// array only strings and brackets are checked; a full parse of candidates does the rest.
+pub fn records(body: &[u8]) -> Records<'_> {
+    Records { b: body, i: 0, started: false, done: false }
+}
+
+/// The iterator [`records`] returns; it ends after its first error.
+pub struct Records<'a> {
+    b: &'a [u8],
+    /// Where the next element starts, or the previous one ended.
+    i: usize,
+    started: bool,
+    done: bool,
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<&'a str, Malformed>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.step();
+        self.done = !matches!(next, Ok(Some(_)));
+        next.transpose()
+    }
+}
+
+impl<'a> Records<'a> {
+    fn step(&mut self) -> Result<Option<&'a str>, Malformed> {
+        let b = self.b;
+        if self.started {
+            let i = skip_ws(b, self.i);
+            match b.get(i) {
+                Some(b',') => self.i = skip_ws(b, i + 1),
+                Some(b']') => return self.finish(i + 1),
+                Some(_) => return Err(Malformed::Shape("expected , or ] after an element", i)),
+                None => return Err(Malformed::Shape("the body ends inside the array", i)),
+            }
+        } else {
+            self.started = true;
+            let i = skip_ws(b, 0);
+            if b.get(i) != Some(&b'[') {
+                return Err(Malformed::Shape("expected the array's [", i));
+            }
+            self.i = skip_ws(b, i + 1);
+            if b.get(self.i) == Some(&b']') {
+                return self.finish(self.i + 1);
+            }
+        }
+        let start = self.i;
+        let end = match b.get(start) {
+            Some(b'{' | b'[') => container_end(b, start)?,
+            Some(_) => scalar_end(b, start)?,
+            None => return Err(Malformed::Shape("the body ends inside the array", start)),
+        };
+        self.i = end;
+        // Every byte outside the elements was matched as ASCII above, so checking each
+        // element, while it is in cache, checks the whole body. The vectorised check is
+        // several times faster than std's, which then says where a bad byte is.
+        let element = &b[start..end];
+        let text = simdutf8::basic::from_utf8(element)
+            .or_else(|_| std::str::from_utf8(element))
+            .map_err(|e| Malformed::Shape("text that is not UTF-8", start + e.valid_up_to()))?;
+        Ok(Some(text))
+    }
+
+    fn finish(&self, after: usize) -> Result<Option<&'a str>, Malformed> {
+        let i = skip_ws(self.b, after);
+        if i == self.b.len() { Ok(None) } else { Err(Malformed::Shape("characters after the array", i)) }
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// One past the string, number or literal at `start`; rare in a blob, so serde_json
+/// reads it.
+fn scalar_end(b: &[u8], start: usize) -> Result<usize, Malformed> {
+    let mut values = serde_json::Deserializer::from_slice(&b[start..]).into_iter::<serde::de::IgnoredAny>();
+    match values.next() {
+        Some(Ok(_)) => Ok(start + values.byte_offset()),
+        Some(Err(e)) => Err(e.into()),
+        None => Err(Malformed::Shape("the body ends inside the array", b.len())),
+    }
+}
+
+/// One past the bracket that closes the object or array opening at `start`.
+fn container_end(b: &[u8], start: usize) -> Result<usize, Malformed> {
+    let mut strings = Strings::default();
+    let mut open = Open::default();
+    let mut pos = start;
+    while pos < b.len() {
+        let masks = match b.get(pos..pos + 64) {
+            Some(block) => classify(block.try_into().expect("64 bytes")),
+            None => {
+                // Spaces are none of the classified bytes.
+                let mut block = [b' '; 64];
+                block[..b.len() - pos].copy_from_slice(&b[pos..]);
+                classify(&block)
+            }
+        };
+        let mut brackets = strings.brackets_outside(&masks);
+        while brackets != 0 {
+            let at = pos + brackets.trailing_zeros() as usize;
+            brackets &= brackets - 1;
+            match b[at] {
+                c @ (b'{' | b'[') => open.push(c == b'{'),
+                c => {
+                    if (c == b'}') != open.pop() {
+                        return Err(Malformed::Shape("mismatched bracket", at));
+                    }
+                    if open.depth == 0 {
+                        return Ok(at + 1);
+                    }
+                }
+            }
+        }
+        pos += 64;
+    }
+    Err(Malformed::Shape("the body ends inside an element", b.len()))
+}
+
+/// The open brackets, one bit each (set for `{`), innermost lowest. serde_json skips
+/// values of any depth, so this does too; levels past 64 spill to the heap.
+#[derive(Default)]
+struct Open {
+    low: u64,
+    spilled: Vec<u64>,
+    depth: usize,
+}
+
+impl Open {
+    fn push(&mut self, object: bool) {
+        if self.depth > 0 && self.depth.is_multiple_of(64) {
+            self.spilled.push(self.low);
+            self.low = 0;
+        }
+        self.low = self.low << 1 | u64::from(object);
+        self.depth += 1;
+    }
+
+    /// Whether the innermost bracket, now closed, was an object's. Only called while
+    /// `depth > 0`: the scan returns when the element's own bracket closes.
+    fn pop(&mut self) -> bool {
+        let object = self.low & 1 == 1;
+        self.low >>= 1;
+        self.depth -= 1;
+        if self.depth > 0 && self.depth.is_multiple_of(64) {
+            self.low = self.spilled.pop().unwrap_or_default();
+        }
+        object
+    }
+}
+
+/// Bit i stands for byte i of a 64-byte block.
+#[derive(Debug, Default, PartialEq)]
+struct Masks {
+    quote: u64,
+    backslash: u64,
+    bracket: u64,
+}
+
+/// String state carried from one block to the next.
+#[derive(Default)]
+struct Strings {
+    /// All ones when the previous block ended inside a string.
+    inside: u64,
+    /// 1 when the previous block ended with an escaping backslash.
+    escaped: u64,
+}
+
+const ODD_BITS: u64 = 0xAAAA_AAAA_AAAA_AAAA;
+
+impl Strings {
+    /// The block's brackets that are not inside a string.
+    fn brackets_outside(&mut self, m: &Masks) -> u64 {
+        let escaped = if m.backslash == 0 {
+            std::mem::take(&mut self.escaped)
+        } else {
+            // simdjson's carry trick: a subtraction runs through each backslash run at
+            // once and leaves bits where an odd run escapes the next byte.
+            let starts = m.backslash & !self.escaped;
+            let code = ((starts << 1 | ODD_BITS).wrapping_sub(starts)) ^ ODD_BITS;
+            let escaped = code ^ (m.backslash | self.escaped);
+            self.escaped = (code & m.backslash) >> 63;
+            escaped
+        };
+        let inside = prefix_xor(m.quote & !escaped) ^ self.inside;
+        self.inside = ((inside as i64) >> 63) as u64;
+        m.bracket & !inside
+    }
+}
+
+/// Bit i becomes the xor of bits 0..=i: set from an opening quote up to its closing one.
+fn prefix_xor(mut x: u64) -> u64 {
+    for shift in [1, 2, 4, 8, 16, 32] {
+        x ^= x << shift;
+    }
+    x
+}
+
+#[cfg(target_arch = "x86_64")]
+fn classify(block: &[u8; 64]) -> Masks {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+    let mut m = Masks::default();
+    for k in 0..4 {
+        // SAFETY: SSE2 is part of every x86_64 CPU; the load reads 16 of the block's 64
+        // bytes and allows any alignment.
+        unsafe {
+            let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast::<__m128i>());
+            let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+            let bits = |x| u64::from(_mm_movemask_epi8(x) as u16) << (16 * k);
+            // `[` `]` differ from `{` `}` only in bit 5.
+            let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+            let fold_eq = |c: u8| _mm_cmpeq_epi8(folded, _mm_set1_epi8(c as i8));
+            m.quote |= bits(eq(b'"'));
+            m.backslash |= bits(eq(b'\\'));
+            m.bracket |= bits(_mm_or_si128(fold_eq(b'{'), fold_eq(b'}')));
+        }
+    }
+    m
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn classify(block: &[u8; 64]) -> Masks {
+    classify_bytes(block)
+}
+
+/// The portable classifier, byte by byte; on x86_64 it checks the vector one in tests.
+#[cfg(any(not(target_arch = "x86_64"), test))]
+fn classify_bytes(block: &[u8; 64]) -> Masks {
+    let mut m = Masks::default();
+    for (i, &c) in block.iter().enumerate() {
+        let bit = 1 << i;
+        match c {
+            b'"' => m.quote |= bit,
+            b'\\' => m.backslash |= bit,
+            b'{' | b'}' | b'[' | b']' => m.bracket |= bit,
+            _ => {}
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests;
