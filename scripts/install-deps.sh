@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Installs what Rulewatch needs on Debian that is not already there.
-# Usage: scripts/install-deps.sh run|test
+# Installs what Rulewatch needs on Debian that is not already there, and the panel's
+# npm packages. Usage: scripts/install-deps.sh run|test
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 purpose=${1:-run}
-packages=(ca-certificates pkg-config)
+# The desktop app: the system webview (webkit2gtk), the tray (appindicator), icons
+# (librsvg), keyboard input (xdo), and the OS keychain over D-Bus.
+packages=(ca-certificates pkg-config build-essential file libwebkit2gtk-4.1-dev
+          libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
 case "$purpose" in
     run) ;;
     # The tests use the real keychain (gnome-keyring in a private D-Bus session),
-    # secret-tool to look inside it, and openssl to make test certificates.
-    test) packages+=(gnome-keyring dbus dbus-daemon libsecret-tools openssl) ;;
+    # secret-tool to look inside it, openssl to make test certificates, and drive the
+    # real webview (WebKitWebDriver) on a virtual display with a real notification
+    # daemon (dunst).
+    test) packages+=(gnome-keyring dbus dbus-daemon dbus-x11 libsecret-tools openssl xvfb xauth
+                     webkit2gtk-driver dunst) ;;
     *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 
@@ -25,7 +32,20 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-if ! command -v cargo >/dev/null; then
-    echo "cargo is missing: install Rust with rustup (https://rustup.rs), then run this again" >&2
-    exit 1
+for tool in cargo npm; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "$tool is missing: install Rust with rustup (https://rustup.rs) and Node.js 20 with npm, then run this again" >&2
+        exit 1
+    fi
+done
+
+# The panel's packages, exactly as locked; again only when the lock file changed.
+if [[ ! -f node_modules/.package-lock.json ]] || ! cmp -s package-lock.json node_modules/.rulewatch-lock; then
+    npm ci --no-audit --no-fund >&2
+    cp package-lock.json node_modules/.rulewatch-lock
+fi
+
+if [[ "$purpose" == test ]] && ! command -v tauri-driver >/dev/null && [[ ! -x "$HOME/.cargo/bin/tauri-driver" ]]; then
+    echo "Installing tauri-driver (drives the real webview through WebKitWebDriver)" >&2
+    cargo install tauri-driver --locked --version 2.1.0 >&2
 fi

@@ -8,10 +8,17 @@ if [[ ! -d ../shared/corpus/records ]]; then
     echo "The detection tests read real audit records from ../shared/corpus/records (beside this checkout); it is missing." >&2
     exit 1
 fi
+export PATH="$HOME/.cargo/bin:$PATH"
+# The panel first: its checks, and the build the desktop binary embeds.
+npm run typecheck
+npm run test:ui
+npm run build:ui
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-scripts/with-keyring.sh cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
+# A virtual display for the webview and the notification daemon, inside the private
+# keyring session.
+scripts/with-keyring.sh xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"

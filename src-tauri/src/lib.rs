@@ -17,6 +17,9 @@ use crate::state::{Launch, Shared};
 
 /// Passed by the login item, so a start at login stays in the tray.
 const MINIMIZED: &str = "--minimized";
+/// Watch the embedded sandbox tenant at once (scripts/run.sh passes it when nothing is
+/// configured).
+const SANDBOX: &str = "--sandbox";
 
 pub fn run() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RULEWATCH_LOG")
@@ -32,6 +35,7 @@ pub fn run() {
     };
     let first_run = shared.home.tenants().map(|t| t.is_empty()).unwrap_or(true);
     let minimized = std::env::args().any(|a| a == MINIMIZED);
+    let sandbox = std::env::args().any(|a| a == SANDBOX);
 
     let result = tauri::Builder::default()
         // First, so a second launch is caught before anything else starts.
@@ -64,7 +68,11 @@ pub fn run() {
             tray::build(app.handle())?;
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
-                handle.state::<Arc<Shared>>().recount().await;
+                let shared = handle.state::<Arc<Shared>>().inner().clone();
+                if sandbox && let Err(e) = shared.start_sandbox().await {
+                    tracing::error!("cannot start the sandbox tenant: {e:#}");
+                }
+                shared.recount().await;
                 tray::refresh(&handle);
                 scheduler::run(handle).await;
             });
