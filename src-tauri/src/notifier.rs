@@ -114,7 +114,8 @@ fn escape_markup(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// Shows `m`; clicking it (or **Review**) opens the panel, on `alert` when given.
+/// Shows `m`; clicking it (its default action, labelled **Review** where the daemon
+/// shows actions as buttons) opens the panel, on `alert` when given.
 /// False when no notification daemon took it.
 fn show(app: &AppHandle, m: Message, alert: Option<i64>) -> bool {
     let mut n = Notification::new();
@@ -124,7 +125,7 @@ fn show(app: &AppHandle, m: Message, alert: Option<i64>) -> bool {
         .icon("mail-unread")
         .timeout(Timeout::Milliseconds(if m.critical { 0 } else { 15_000 }));
     #[cfg(all(unix, not(target_os = "macos")))]
-    n.urgency(if m.critical { notify_rust::Urgency::Critical } else { notify_rust::Urgency::Normal }).action("default", "Review").action("review", "Review");
+    n.urgency(if m.critical { notify_rust::Urgency::Critical } else { notify_rust::Urgency::Normal }).action("default", "Review");
     match n.show() {
         Ok(handle) => {
             wait_for_click(app.clone(), handle, alert);
@@ -142,7 +143,7 @@ fn wait_for_click(app: AppHandle, handle: notify_rust::NotificationHandle, alert
     // The D-Bus wait blocks until the notification is clicked or closed.
     std::thread::spawn(move || {
         handle.wait_for_action(|action| {
-            if action == "default" || action == "review" {
+            if action == "default" {
                 window::open(&app, alert);
             }
         });

@@ -261,7 +261,7 @@ fn planted(t: &Tenant, record: Value) -> Value {
 }
 
 #[test]
-fn an_attack_arrives_is_notified_reviewed_and_its_hostile_name_stays_text() {
+fn an_attack_arrives_is_notified_opened_from_the_notification_and_reviewed_as_text() {
     let t = Tenant::new();
     let scenario = json!({
         "tenants": [t.scenario("Contoso")],
@@ -276,6 +276,15 @@ fn an_attack_arrives_is_notified_reviewed_and_its_hostile_name_stays_text() {
     // The first background scan finds both attacks without anyone touching anything.
     app.wait_for("[data-testid=alert-row]", Duration::from_secs(40));
     wait_until("both alerts in the list", Duration::from_secs(20), || app.count("[data-testid=alert-row]") == 2);
+
+    // Clicking a notification opens the panel on its alert.
+    wait_until("notifications on screen", Duration::from_secs(20), || {
+        Command::new("dunstctl").arg("count").arg("displayed").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() != "0")
+    });
+    app.click("#nav-settings");
+    assert!(Command::new("dunstctl").args(["action", "0"]).status().unwrap().success());
+    app.wait_for("#alert-detail", Duration::from_secs(10));
+    assert!(app.text("#alert-summary").contains(&t.user("")[1..]), "the detail of a notified alert");
 
     // Each raised a native notification through the real daemon.
     let shown = {
@@ -293,6 +302,7 @@ fn an_attack_arrives_is_notified_reviewed_and_its_hostile_name_stays_text() {
     assert!(forward.1.contains(&t.user("megan")) && forward.1.contains("drop@evil.example"), "{forward:?}");
 
     // The hostile rule name is shown as the characters it is and runs nothing.
+    app.click("#back-to-alerts");
     app.open_row("inbox-rule-hides-mail");
     let summary = app.text("#alert-summary");
     assert!(summary.contains(HOSTILE), "{summary}");
