@@ -66,6 +66,7 @@ pub fn run() {
         })
         .setup(move |app| {
             tray::build(app.handle())?;
+            tracing::info!("tray ready");
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let shared = handle.state::<Arc<Shared>>().inner().clone();
