@@ -1,12 +1,13 @@
 //! The state every endpoint shares.
 
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use axum::http::HeaderName;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::certs::RegisteredCert;
 use crate::control::Stats;
+use crate::directory::Directory;
 use crate::faults::FaultInjector;
 use crate::feed::Feed;
 use crate::ipstack::GeoScenario;
@@ -33,6 +34,7 @@ pub(crate) struct TenantEntry {
     pub config: Tenant,
     pub certs: Vec<RegisteredCert>,
     live: RwLock<Live>,
+    directory: Mutex<Directory>,
 }
 
 /// What tests may change while the sandbox runs.
@@ -42,6 +44,7 @@ pub(crate) struct Live {
     pub audit_enabled: bool,
     pub consented: bool,
     pub roles: Vec<String>,
+    pub directory_roles: Vec<String>,
     /// Indexed by `ContentType::index`.
     pub subscriptions: [SubscriptionState; ContentType::ALL.len()],
 }
@@ -51,24 +54,40 @@ impl App {
     pub fn new(scenario: Scenario, base_url: String, start: DateTime<Utc>) -> App {
         let feed = Feed::build(&scenario, start);
         let faults = FaultInjector::new(&scenario.faults);
+        let records = &scenario.records;
         let tenants = scenario
             .tenants
             .into_iter()
-            .map(|config| TenantEntry {
-                id: config.tenant_id.to_ascii_lowercase(),
-                certs: config
-                    .certificates
+            .map(|config| {
+                let id = config.tenant_id.to_ascii_lowercase();
+                let released = records
                     .iter()
-                    .map(|pem| RegisteredCert::from_pem(pem).expect("validated scenario"))
-                    .collect(),
-                live: RwLock::new(Live {
-                    client_secret: config.client_secret.clone(),
-                    audit_enabled: config.audit_enabled,
-                    consented: config.consented,
-                    roles: config.roles.clone(),
-                    subscriptions: [config.subscription; ContentType::ALL.len()],
-                }),
-                config,
+                    .filter(|r| r.tenant_id.eq_ignore_ascii_case(&id))
+                    .map(|r| {
+                        (
+                            start + Duration::seconds(r.release_after_s),
+                            r.record.clone(),
+                        )
+                    })
+                    .collect();
+                TenantEntry {
+                    directory: Mutex::new(Directory::new(&config, &id, released, start)),
+                    id,
+                    certs: config
+                        .certificates
+                        .iter()
+                        .map(|pem| RegisteredCert::from_pem(pem).expect("validated scenario"))
+                        .collect(),
+                    live: RwLock::new(Live {
+                        client_secret: config.client_secret.clone(),
+                        audit_enabled: config.audit_enabled,
+                        consented: config.consented,
+                        roles: config.roles.clone(),
+                        directory_roles: config.directory_roles.clone(),
+                        subscriptions: [config.subscription; ContentType::ALL.len()],
+                    }),
+                    config,
+                }
             })
             .collect();
         App {
@@ -113,5 +132,22 @@ impl TenantEntry {
 
     pub fn live_mut(&self) -> RwLockWriteGuard<'_, Live> {
         self.live.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Accounts and mailboxes, with every planted record released by now applied.
+    pub fn directory(&self) -> MutexGuard<'_, Directory> {
+        let mut directory = self
+            .directory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        directory.catch_up(Utc::now());
+        directory
+    }
+
+    pub fn has_directory_role(&self, role: &str) -> bool {
+        self.live()
+            .directory_roles
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(role))
     }
 }

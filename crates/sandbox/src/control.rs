@@ -21,6 +21,8 @@ pub(crate) struct Stats {
     content: AtomicU64,
     blob: AtomicU64,
     domains: AtomicU64,
+    users: AtomicU64,
+    invoke_command: AtomicU64,
     throttle: AtomicU64,
     server_error: AtomicU64,
     truncated_body: AtomicU64,
@@ -51,6 +53,8 @@ impl Stats {
             Endpoint::Content => bump(&self.content),
             Endpoint::Blob => bump(&self.blob),
             Endpoint::Domains => bump(&self.domains),
+            Endpoint::Users => bump(&self.users),
+            Endpoint::InvokeCommand => bump(&self.invoke_command),
             Endpoint::Any => unreachable!("requests are always to one endpoint"),
         }
     }
@@ -90,6 +94,8 @@ impl Stats {
                 "content": read(&self.content),
                 "blob": read(&self.blob),
                 "domains": read(&self.domains),
+                "users": read(&self.users),
+                "invoke_command": read(&self.invoke_command),
             },
             "faults": {
                 "throttle": read(&self.throttle),
@@ -124,6 +130,7 @@ pub(crate) struct TenantUpdate {
     subscription: Option<SubscriptionState>,
     consented: Option<bool>,
     roles: Option<Vec<String>>,
+    directory_roles: Option<Vec<String>>,
 }
 
 /// `POST /_sandbox/tenants/{tenant_id}`: answers the tenant's resulting state.
@@ -133,11 +140,7 @@ pub(crate) async fn update_tenant(
     Json(update): Json<TenantUpdate>,
 ) -> Response {
     let Some(t) = app.tenant_by_id(&tenant_id) else {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": format!("no tenant {tenant_id}")})),
-        )
-            .into_response();
+        return not_found(format!("no tenant {tenant_id}"));
     };
     let entry = &app.tenants[t];
     let mut live = entry.live_mut();
@@ -156,6 +159,9 @@ pub(crate) async fn update_tenant(
     if let Some(roles) = update.roles {
         live.roles = roles;
     }
+    if let Some(roles) = update.directory_roles {
+        live.directory_roles = roles;
+    }
     let subscriptions: Map<String, Value> = ContentType::ALL
         .into_iter()
         .map(|ct| {
@@ -170,7 +176,26 @@ pub(crate) async fn update_tenant(
         "audit_enabled": live.audit_enabled,
         "consented": live.consented,
         "roles": live.roles,
+        "directory_roles": live.directory_roles,
         "subscriptions": subscriptions,
     }))
     .into_response()
+}
+
+/// `GET /_sandbox/tenants/{tenant_id}/users/{upn}`: an account and its mailbox.
+pub(crate) async fn user_state(
+    State(app): State<Arc<App>>,
+    Path((tenant_id, upn)): Path<(String, String)>,
+) -> Response {
+    let Some(t) = app.tenant_by_id(&tenant_id) else {
+        return not_found(format!("no tenant {tenant_id}"));
+    };
+    match app.tenants[t].directory().account(&upn) {
+        Some(account) => Json(account.state()).into_response(),
+        None => not_found(format!("no user {upn} in tenant {tenant_id}")),
+    }
+}
+
+fn not_found(message: String) -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({"error": message}))).into_response()
 }

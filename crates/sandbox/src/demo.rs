@@ -9,7 +9,7 @@ use crate::attacks::{self, ForwardKind, RecordCtx};
 use crate::ids;
 use crate::scenario::{
     ContentType, Faults, Noise, PlantedRecord, Scenario, SubscriptionState, Tenant, User,
-    default_roles,
+    default_directory_roles, default_roles,
 };
 
 /// One multi-tenant app consented in both tenants, as an MSP's would be.
@@ -26,15 +26,13 @@ fn tenant(tenant_id: &str, name: &str, domains: &[&str], users: &[(&str, &str)])
         audit_enabled: true,
         users: users
             .iter()
-            .map(|(upn, name)| User {
-                upn: upn.to_string(),
-                display_name: name.to_string(),
-            })
+            .map(|(upn, name)| User::new(upn, name))
             .collect(),
         certificates: Vec::new(),
         subscription: SubscriptionState::Enabled,
         consented: true,
         roles: default_roles(),
+        directory_roles: default_directory_roles(),
     }
 }
 

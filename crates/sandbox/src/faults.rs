@@ -20,6 +20,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::activity::{self, Query, af_error};
 use crate::app::App;
+use crate::exchange::exo_error;
 use crate::graph::graph_error;
 use crate::scenario::{Endpoint, FaultKind, Faults, ScriptedFault};
 use crate::token::{Bearer, entra_error};
@@ -137,8 +138,11 @@ pub(crate) async fn inject(
             .map(|(_, value)| value.to_string())
     };
     let tenant = match endpoint {
-        Endpoint::Token => path_param("tenant").and_then(|t| app.tenant_by_name(&t)),
-        Endpoint::Domains => match app.tokens.bearer(request.headers()) {
+        // Both take a tenant GUID or one of its domains in the path.
+        Endpoint::Token | Endpoint::InvokeCommand => {
+            path_param("tenant").and_then(|t| app.tenant_by_name(&t))
+        }
+        Endpoint::Domains | Endpoint::Users => match app.tokens.bearer(request.headers()) {
             Bearer::Valid(grant) => Some(grant.tenant),
             _ => None,
         },
@@ -177,11 +181,18 @@ fn throttled(app: &App, endpoint: Endpoint, pick: Pick, request: &Request) -> Re
             "The request has been throttled. There are too many incoming requests.",
         )
         .into_response(),
-        Endpoint::Domains => graph_error(
+        Endpoint::Domains | Endpoint::Users => graph_error(
             StatusCode::TOO_MANY_REQUESTS,
             "TooManyRequests",
             "Too many requests. Please retry after the time in the Retry-After header.",
         ),
+        // Guess: EXO publishes no throttling answer for this API (E3).
+        Endpoint::InvokeCommand => exo_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "The request was throttled. Please retry after the time in the Retry-After header.",
+        )
+        .into_response(),
         _ => {
             let query = Query::parse(request.uri().query());
             let publisher = query
@@ -213,12 +224,29 @@ fn server_error(app: &App, endpoint: Endpoint) -> Response {
             "A transient error has occurred. Please try again.",
         )
         .into_response(),
-        Endpoint::Domains if status == StatusCode::INTERNAL_SERVER_ERROR => graph_error(
+        Endpoint::Domains | Endpoint::Users if status == StatusCode::INTERNAL_SERVER_ERROR => {
+            graph_error(
+                status,
+                "generalException",
+                "General exception while processing.",
+            )
+        }
+        Endpoint::Domains | Endpoint::Users => {
+            graph_error(status, "serviceNotAvailable", "Service unavailable.")
+        }
+        // Guess: the OData error body EXO uses elsewhere.
+        Endpoint::InvokeCommand if status == StatusCode::INTERNAL_SERVER_ERROR => exo_error(
             status,
-            "generalException",
-            "General exception while processing.",
-        ),
-        Endpoint::Domains => graph_error(status, "serviceNotAvailable", "Service unavailable."),
+            "InternalServerError",
+            "An internal server error occurred. Retry the request.",
+        )
+        .into_response(),
+        Endpoint::InvokeCommand => exo_error(
+            status,
+            "ServiceUnavailable",
+            "The service is temporarily unavailable. Retry the request.",
+        )
+        .into_response(),
         _ => af_error(
             status,
             "AF50000",

@@ -1,4 +1,4 @@
-//! The Microsoft Graph call Rulewatch makes: `GET /v1.0/domains` (B5).
+//! Microsoft Graph's error body and bearer check, and `GET /v1.0/domains` (B5).
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::scenario::is_initial;
-use crate::token::{Audience, Bearer};
+use crate::token::{Audience, Bearer, Grant};
 
 /// Graph's error body, with the `innerError` it always adds.
 pub(crate) fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -31,33 +31,56 @@ pub(crate) fn graph_error(status: StatusCode, code: &str, message: &str) -> Resp
     (status, Json(body)).into_response()
 }
 
-fn unauthenticated(message: &str) -> Response {
+/// Graph's 401 for a missing, unknown, expired or misdirected token.
+pub(crate) struct Unauthenticated(&'static str);
+
+impl IntoResponse for Unauthenticated {
+    fn into_response(self) -> Response {
+        graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            self.0,
+        )
+    }
+}
+
+/// A valid Graph token's grant.
+pub(crate) fn graph_grant(app: &App, headers: &HeaderMap) -> Result<Grant, Unauthenticated> {
+    match app.tokens.bearer(headers) {
+        Bearer::Missing => Err(Unauthenticated("Access token is empty.")),
+        Bearer::Unknown => Err(Unauthenticated("Access token validation failure.")),
+        Bearer::Expired => Err(Unauthenticated(
+            "Lifetime validation failed, the token is expired.",
+        )),
+        Bearer::Valid(grant) if grant.audience != Audience::Graph => Err(Unauthenticated(
+            "Access token validation failure. Invalid audience.",
+        )),
+        Bearer::Valid(grant) => Ok(grant),
+    }
+}
+
+/// Whether the grant holds any of `roles`.
+pub(crate) fn has_any_role(grant: &Grant, roles: &[&str]) -> bool {
+    grant.roles.iter().any(|r| roles.contains(&r.as_str()))
+}
+
+/// Graph's 403 for a missing permission or directory role.
+pub(crate) fn insufficient_privileges() -> Response {
     graph_error(
-        StatusCode::UNAUTHORIZED,
-        "InvalidAuthenticationToken",
-        message,
+        StatusCode::FORBIDDEN,
+        "Authorization_RequestDenied",
+        "Insufficient privileges to complete the operation.",
     )
 }
 
 /// `GET /v1.0/domains` for the token's tenant.
 pub(crate) async fn domains(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let grant = match app.tokens.bearer(&headers) {
-        Bearer::Missing => return unauthenticated("Access token is empty."),
-        Bearer::Unknown => return unauthenticated("Access token validation failure."),
-        Bearer::Expired => {
-            return unauthenticated("Lifetime validation failed, the token is expired.");
-        }
-        Bearer::Valid(grant) if grant.audience != Audience::Graph => {
-            return unauthenticated("Access token validation failure. Invalid audience.");
-        }
-        Bearer::Valid(grant) => grant,
+    let grant = match graph_grant(&app, &headers) {
+        Ok(grant) => grant,
+        Err(refused) => return refused.into_response(),
     };
-    if !grant.roles.iter().any(|r| r == "Domain.Read.All") {
-        return graph_error(
-            StatusCode::FORBIDDEN,
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation.",
-        );
+    if !has_any_role(&grant, &["Domain.Read.All"]) {
+        return insufficient_privileges();
     }
     let tenant = &app.tenants[grant.tenant].config;
     let default = tenant.primary_domain();

@@ -1,5 +1,6 @@
 //! A loopback stand-in for the Microsoft 365 endpoints Rulewatch calls: Entra's token
-//! endpoint, the Office 365 Management Activity API and Graph's domain list, playing a
+//! endpoint, the Office 365 Management Activity API, Graph's domain list and user calls and
+//! Exchange's admin `InvokeCommand` for remediation, playing a
 //! scenario of tenants, planted audit records, background noise and injected faults.
 
 mod activity;
@@ -8,6 +9,8 @@ pub mod attacks;
 mod certs;
 mod control;
 mod demo;
+mod directory;
+mod exchange;
 mod faults;
 mod feed;
 mod graph;
@@ -19,10 +22,11 @@ mod scenario;
 mod server;
 mod times;
 mod token;
+mod users;
 
 pub use ipstack::{GeoScenario, IpLocation};
 pub use scenario::{
-    ContentType, Endpoint, FaultKind, Faults, Noise, PlantedRecord, Scenario, ScenarioError,
-    ScriptedFault, SubscriptionState, Tenant, User,
+    ContentType, Endpoint, FaultKind, Faults, InboxRule, Noise, PlantedRecord, Scenario,
+    ScenarioError, ScriptedFault, SubscriptionState, Tenant, User,
 };
 pub use server::{RunningSandbox, start};

@@ -387,14 +387,8 @@ mod tests {
     fn records_are_deterministic_and_well_formed() {
         let mut t = tenant();
         t.users = vec![
-            User {
-                upn: "adele@contoso.com".into(),
-                display_name: "Adele Vance".into(),
-            },
-            User {
-                upn: "megan@contoso.com".into(),
-                display_name: "Megan Bowen".into(),
-            },
+            User::new("adele@contoso.com", "Adele Vance"),
+            User::new("megan@contoso.com", "Megan Bowen"),
         ];
         let population = Population::new(&t);
         let created = Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap();

@@ -65,6 +65,9 @@ pub struct Tenant {
     /// App roles granted by consent, copied into every token issued.
     #[serde(default = "default_roles")]
     pub roles: Vec<String>,
+    /// Entra roles held by the app's service principal, checked on each call (B3, B7).
+    #[serde(default = "default_directory_roles")]
+    pub directory_roles: Vec<String>,
 }
 
 /// A mailbox user; noise records are about these people.
@@ -73,6 +76,67 @@ pub struct Tenant {
 pub struct User {
     pub upn: String,
     pub display_name: String,
+    #[serde(default = "yes")]
+    pub account_enabled: bool,
+    /// Synced from on-premises AD (Graph's `onPremisesSyncEnabled`).
+    #[serde(default)]
+    pub on_premises_sync: bool,
+    /// Mailbox forwarding at start, `x@y` or `smtp:x@y`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarding_smtp_address: Option<String>,
+    /// Inbox rules at start, in priority order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inbox_rules: Vec<InboxRule>,
+}
+
+impl User {
+    /// An enabled cloud user with an empty mailbox.
+    pub fn new(upn: &str, display_name: &str) -> User {
+        User {
+            upn: upn.into(),
+            display_name: display_name.into(),
+            account_enabled: true,
+            on_premises_sync: false,
+            forwarding_smtp_address: None,
+            inbox_rules: Vec::new(),
+        }
+    }
+}
+
+/// An inbox rule: the `New-InboxRule` parameters the sandbox models (empty lists are unset).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxRule {
+    pub name: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Listed by `Get-InboxRule` only with `IncludeHidden`.
+    #[serde(default)]
+    pub hidden: bool,
+    #[serde(default)]
+    pub forward_to: Vec<String>,
+    #[serde(default)]
+    pub forward_as_attachment_to: Vec<String>,
+    #[serde(default)]
+    pub redirect_to: Vec<String>,
+    #[serde(default)]
+    pub delete_message: bool,
+    #[serde(default)]
+    pub soft_delete_message: bool,
+    #[serde(default)]
+    pub move_to_folder: Option<String>,
+    #[serde(default)]
+    pub mark_as_read: bool,
+    #[serde(default)]
+    pub stop_processing_rules: bool,
+    #[serde(default)]
+    pub from: Vec<String>,
+    #[serde(default)]
+    pub subject_contains_words: Vec<String>,
+    #[serde(default)]
+    pub subject_or_body_contains_words: Vec<String>,
+    #[serde(default)]
+    pub body_contains_words: Vec<String>,
 }
 
 /// A raw audit record served verbatim in the feed of `tenant_id`.
@@ -211,6 +275,10 @@ pub enum Endpoint {
     Content,
     Blob,
     Domains,
+    /// Graph's user calls: read, update, revokeSignInSessions.
+    Users,
+    /// Exchange's admin REST `InvokeCommand`.
+    InvokeCommand,
     Any,
 }
 
@@ -318,6 +386,21 @@ impl Scenario {
                     at(&format!("users[{j}].upn")),
                     "is not a user principal name",
                 ));
+            }
+            let mut upns = HashSet::new();
+            for (j, user) in tenant.users.iter().enumerate() {
+                if !upns.insert(user.upn.to_ascii_lowercase()) {
+                    return Err(invalid(
+                        at(&format!("users[{j}].upn")),
+                        format!("`{}` is listed twice", user.upn),
+                    ));
+                }
+                if let Some(k) = user.inbox_rules.iter().position(|r| r.name.is_empty()) {
+                    return Err(invalid(
+                        at(&format!("users[{j}].inbox_rules[{k}].name")),
+                        "must not be empty",
+                    ));
+                }
             }
             for (j, pem) in tenant.certificates.iter().enumerate() {
                 certs::RegisteredCert::from_pem(pem)
@@ -482,5 +565,18 @@ fn default_late_delay_s() -> u64 {
     4
 }
 pub(crate) fn default_roles() -> Vec<String> {
-    vec!["ActivityFeed.Read".into(), "Domain.Read.All".into()]
+    [
+        "ActivityFeed.Read",
+        "Domain.Read.All",
+        "User.Read.All",
+        "User.EnableDisableAccount.All",
+        "User.RevokeSessions.All",
+        "User-PasswordProfile.ReadWrite.All",
+        "Exchange.ManageAsApp",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+pub(crate) fn default_directory_roles() -> Vec<String> {
+    vec!["User Administrator".into(), "Exchange Administrator".into()]
 }

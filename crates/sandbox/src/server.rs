@@ -17,7 +17,7 @@ use crate::activity::{self, AfError, af_error};
 use crate::app::App;
 use crate::scenario::{Endpoint, Scenario};
 use crate::times::now_ms;
-use crate::{control, faults, graph, ipstack, token};
+use crate::{control, exchange, faults, graph, ipstack, token, users};
 
 /// How long `shutdown` lets in-flight requests (a slow fault, say) finish.
 const GRACE: Duration = Duration::from_secs(5);
@@ -111,11 +111,27 @@ fn router(app: Arc<App>) -> Router {
             "/v1.0/domains",
             faulty(get(graph::domains), Endpoint::Domains),
         )
+        .route(
+            "/v1.0/users/{user}",
+            faulty(get(users::get).patch(users::update), Endpoint::Users),
+        )
+        .route(
+            "/v1.0/users/{user}/revokeSignInSessions",
+            faulty(post(users::revoke_sessions), Endpoint::Users),
+        )
+        .route(
+            "/adminapi/beta/{tenant}/InvokeCommand",
+            faulty(post(exchange::invoke), Endpoint::InvokeCommand),
+        )
         .route("/ipstack/{ip}", get(ipstack::lookup))
         .route("/_sandbox/stats", get(control::stats))
         .route(
             "/_sandbox/tenants/{tenant_id}",
             post(control::update_tenant),
+        )
+        .route(
+            "/_sandbox/tenants/{tenant_id}/users/{upn}",
+            get(control::user_state),
         )
         .fallback(not_found)
         .with_state(app)

@@ -5,4 +5,5 @@ mod faults;
 mod feed;
 mod graph_control;
 mod ipstack;
+mod remediation;
 mod token;

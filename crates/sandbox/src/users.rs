@@ -1,0 +1,212 @@
+//! Graph's user calls remediation makes (B1–B3): read a user, block sign-in or reset the
+//! password (`PATCH`), and revoke sign-in sessions. The user is looked up in the token's tenant.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::App;
+use crate::directory::graph_time;
+use crate::graph::{graph_error, graph_grant, has_any_role, insufficient_privileges};
+
+const ENABLE_ROLES: [&str; 2] = ["User.EnableDisableAccount.All", "User.ReadWrite.All"];
+const PASSWORD_ROLES: [&str; 2] = ["User-PasswordProfile.ReadWrite.All", "User.ReadWrite.All"];
+const REVOKE_ROLES: [&str; 2] = ["User.RevokeSessions.All", "User.ReadWrite.All"];
+const READ_ROLES: [&str; 5] = [
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "User.EnableDisableAccount.All",
+    "User.RevokeSessions.All",
+    "User-PasswordProfile.ReadWrite.All",
+];
+
+/// App-only password resets also need one of these Entra roles on the app (B3).
+const PASSWORD_DIRECTORY_ROLES: [&str; 3] = [
+    "User Administrator",
+    "Privileged Authentication Administrator",
+    "Global Administrator",
+];
+
+/// The fields of a user `PATCH` the sandbox models.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct UserUpdate {
+    account_enabled: Option<bool>,
+    password_profile: Option<PasswordProfile>,
+}
+
+/// Deliberately not `Debug`, so the password cannot end up in a log line.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PasswordProfile {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    force_change_password_next_sign_in: bool,
+}
+
+fn not_found(user: &str) -> Response {
+    graph_error(
+        StatusCode::NOT_FOUND,
+        "Request_ResourceNotFound",
+        &format!(
+            "Resource '{user}' does not exist or one of its queried reference-property objects are not present."
+        ),
+    )
+}
+
+/// `GET /v1.0/users/{id-or-upn}`; `$select` is ignored, so every modelled property comes back.
+pub(crate) async fn get(
+    State(app): State<Arc<App>>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let grant = match graph_grant(&app, &headers) {
+        Ok(grant) => grant,
+        Err(refused) => return refused.into_response(),
+    };
+    if !has_any_role(&grant, &READ_ROLES) {
+        return insufficient_privileges();
+    }
+    let directory = app.tenants[grant.tenant].directory();
+    let Some(account) = directory.account(&user) else {
+        return not_found(&user);
+    };
+    let baseline = directory.baseline();
+    Json(json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+        "id": account.id.to_string(),
+        "userPrincipalName": account.upn,
+        "displayName": account.display_name,
+        "accountEnabled": account.account_enabled,
+        // Graph shows null, not false, for cloud-only users.
+        "onPremisesSyncEnabled": account.on_premises_sync.then_some(true),
+        "signInSessionsValidFromDateTime": graph_time(account.sessions_revoked_at.unwrap_or(baseline)),
+        "lastPasswordChangeDateTime": graph_time(account.password_changed_at.unwrap_or(baseline)),
+    }))
+    .into_response()
+}
+
+/// `PATCH /v1.0/users/{id-or-upn}` with `accountEnabled` and/or `passwordProfile`: 204.
+pub(crate) async fn update(
+    State(app): State<Arc<App>>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let grant = match graph_grant(&app, &headers) {
+        Ok(grant) => grant,
+        Err(refused) => return refused.into_response(),
+    };
+    let mut de = serde_json::Deserializer::from_slice(&body);
+    let update: UserUpdate = match serde_path_to_error::deserialize(&mut de) {
+        Ok(update) => update,
+        // Only the path: serde's message could quote a value, and values may be passwords.
+        Err(err) => {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                &format!(
+                    "Invalid or unsupported property '{}' in the request body.",
+                    err.path()
+                ),
+            );
+        }
+    };
+    let entry = &app.tenants[grant.tenant];
+    if update.account_enabled.is_some() && !has_any_role(&grant, &ENABLE_ROLES) {
+        return insufficient_privileges();
+    }
+    if update.password_profile.is_some()
+        && (!has_any_role(&grant, &PASSWORD_ROLES)
+            || !PASSWORD_DIRECTORY_ROLES
+                .iter()
+                .any(|role| entry.has_directory_role(role)))
+    {
+        return insufficient_privileges();
+    }
+    let mut directory = entry.directory();
+    let Some(account) = directory.account_mut(&user) else {
+        return not_found(&user);
+    };
+    if let Some(profile) = &update.password_profile
+        && !complex_enough(&profile.password)
+    {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            "The specified password does not comply with password complexity requirements. Please provide a \
+             different password.",
+        );
+    }
+    if let Some(enabled) = update.account_enabled {
+        account.account_enabled = enabled;
+    }
+    // Only the fact and time of the change are kept, never the password.
+    if let Some(profile) = update.password_profile {
+        account.password_changed_at = Some(Utc::now());
+        account.force_change_password = profile.force_change_password_next_sign_in;
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `POST /v1.0/users/{id-or-upn}/revokeSignInSessions`.
+pub(crate) async fn revoke_sessions(
+    State(app): State<Arc<App>>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let grant = match graph_grant(&app, &headers) {
+        Ok(grant) => grant,
+        Err(refused) => return refused.into_response(),
+    };
+    if !has_any_role(&grant, &REVOKE_ROLES) {
+        return insufficient_privileges();
+    }
+    let mut directory = app.tenants[grant.tenant].directory();
+    let Some(account) = directory.account_mut(&user) else {
+        return not_found(&user);
+    };
+    account.sessions_revoked_at = Some(Utc::now());
+    Json(json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean",
+        "value": true,
+    }))
+    .into_response()
+}
+
+/// Entra's rule for cloud users: at least 8 characters from at least 3 of lower case,
+/// upper case, digits and symbols.
+fn complex_enough(password: &str) -> bool {
+    let classes = [
+        password.chars().any(|c| c.is_lowercase()),
+        password.chars().any(|c| c.is_uppercase()),
+        password.chars().any(|c| c.is_ascii_digit()),
+        password
+            .chars()
+            .any(|c| !c.is_alphanumeric() && !c.is_whitespace()),
+    ];
+    password.chars().count() >= 8 && classes.into_iter().filter(|&c| c).count() >= 3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::complex_enough;
+
+    #[test]
+    fn complexity_needs_length_and_three_classes() {
+        for good in ["Summer2026", "summer-2026", "SUMMER-2026", "Abc!defg"] {
+            assert!(complex_enough(good), "{good}");
+        }
+        for bad in ["", "Ab1!", "summer2026", "SUMMERTIME", "Abcdefgh"] {
+            assert!(!complex_enough(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,831 @@
+//! Remediation: Graph's user calls and Exchange's `InvokeCommand`, against mailbox state
+//! that planted audit records built.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use m365_sandbox::attacks::{self, ForwardKind, RecordCtx};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::common::*;
+
+const OUTLOOK: &str = "https://outlook.office365.com/.default";
+const PASSWORD: &str = "Tr0ub4dor&3-horse";
+
+/// Contoso's users, Megan with two rules (one hidden) and mailbox forwarding.
+fn remediation_tenants() -> Value {
+    let mut tenants = tenants();
+    tenants[0]["users"][1] = json!({
+        "upn": "megan@contoso.com", "display_name": "Megan Bowen",
+        "forwarding_smtp_address": "x@evil.example",
+        "inbox_rules": [
+            {"name": "Invoices", "subject_contains_words": ["invoice"], "move_to_folder": "RSS Feeds",
+             "mark_as_read": true, "stop_processing_rules": true},
+            {"name": "sync", "hidden": true, "forward_to": ["a@evil.example", "b@evil.example"]}
+        ]
+    });
+    tenants
+}
+
+async fn remediation_sandbox(extra: Value) -> m365_sandbox::RunningSandbox {
+    let mut text = json!({"tenants": remediation_tenants()});
+    text.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let scenario = m365_sandbox::Scenario::from_json(&text.to_string()).unwrap();
+    m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario)
+        .await
+        .unwrap()
+}
+
+async fn invoke(
+    api: &Api,
+    token: &str,
+    anchor: Option<&str>,
+    cmdlet: &str,
+    parameters: Value,
+) -> Response {
+    let mut request = api
+        .http
+        .post(format!(
+            "{}/adminapi/beta/{CONTOSO}/InvokeCommand",
+            api.base
+        ))
+        .bearer_auth(token)
+        .json(&json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}));
+    if let Some(anchor) = anchor {
+        request = request.header("X-AnchorMailbox", anchor);
+    }
+    request.send().await.unwrap()
+}
+
+/// A successful `InvokeCommand`'s `value`.
+async fn values(response: Response) -> Vec<Value> {
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["@adminapi.warnings"], json!([]));
+    assert_eq!(body["adminapi.warnings@odata.type"], "#Collection(String)");
+    assert!(
+        body["@odata.context"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://outlook.office365.com/adminapi/beta/")
+    );
+    body["value"].as_array().unwrap().clone()
+}
+
+/// The message a client shows for an EXO error: `details[0]`'s, after the exception name.
+async fn exo_failure(response: Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.unwrap();
+    let detail = body["error"]["details"][0]["message"].as_str().unwrap();
+    assert_eq!(
+        body["error"]["innererror"]["type"],
+        "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"
+    );
+    assert_eq!(
+        body["error"]["innererror"]["internalException"]["message"],
+        body["error"]["message"]
+    );
+    detail.rsplit('|').next().unwrap().to_string()
+}
+
+async fn user_state(api: &Api, tenant: &str, upn: &str) -> Response {
+    api.http
+        .get(format!(
+            "{}/_sandbox/tenants/{tenant}/users/{upn}",
+            api.base
+        ))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn state(api: &Api, upn: &str) -> Value {
+    let response = user_state(api, CONTOSO, upn).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn rule_names(state: &Value) -> Vec<&str> {
+    state["inbox_rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect()
+}
+
+fn ctx(actor: &str, target: &str) -> RecordCtx {
+    RecordCtx {
+        tenant_id: CONTOSO.into(),
+        tenant_initial_domain: "contoso.onmicrosoft.com".into(),
+        actor_upn: actor.into(),
+        target_upn: target.into(),
+        client_ip: "203.0.113.7:51234".into(),
+        creation_time: Utc::now(),
+        record_id: Uuid::new_v4(),
+    }
+}
+
+fn exchange_record(record: Value, release_after_s: i64) -> Value {
+    json!({"tenant_id": CONTOSO, "content_type": "Audit.Exchange", "release_after_s": release_after_s,
+           "record": record})
+}
+
+#[tokio::test]
+async fn released_audit_records_build_rules_and_forwarding() {
+    let diego = ctx("diego@contoso.com", "diego@contoso.com");
+    let records = [
+        exchange_record(
+            attacks::new_inbox_rule_forward(
+                &diego,
+                "sync",
+                &["a@evil.example", "b@evil.example"],
+                ForwardKind::ForwardTo,
+            ),
+            -60,
+        ),
+        exchange_record(
+            attacks::set_inbox_rule_forward(
+                &diego,
+                "sync",
+                &["c@evil.example"],
+                ForwardKind::RedirectTo,
+            ),
+            -30,
+        ),
+        exchange_record(
+            attacks::set_mailbox_forwarding(
+                &ctx("diego@contoso.com", "adele@contoso.com"),
+                Some("smtp:x@evil.example"),
+                None,
+                true,
+            ),
+            -10,
+        ),
+        exchange_record(
+            attacks::new_inbox_rule_delete_all(&ctx("diego@contoso.com", "megan@contoso.com"), "."),
+            2,
+        ),
+    ];
+    let sandbox = sandbox(json!({"records": records})).await;
+    let api = Api::new(&sandbox);
+
+    // Diego exists because a released record names him.
+    let diego = state(&api, "Diego@Contoso.com").await;
+    assert_eq!(diego["upn"], "diego@contoso.com");
+    let rules = diego["inbox_rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1, "{diego}");
+    assert_eq!(rules[0]["name"], "sync");
+    assert_eq!(
+        rules[0]["forward_to"],
+        json!(["a@evil.example", "b@evil.example"])
+    );
+    assert_eq!(rules[0]["redirect_to"], json!(["c@evil.example"]));
+    assert_eq!(rules[0]["stop_processing_rules"], true);
+    assert_eq!(rules[0]["enabled"], true);
+    let rule_identity = rules[0]["rule_identity"].as_str().unwrap();
+    assert_eq!(
+        rules[0]["identity"],
+        format!("diego@contoso.com\\{rule_identity}")
+    );
+    rule_identity.parse::<u64>().unwrap();
+
+    let adele = state(&api, "adele@contoso.com").await;
+    assert_eq!(adele["forwarding_smtp_address"], "smtp:x@evil.example");
+    assert_eq!(adele["deliver_to_mailbox_and_forward"], true);
+    assert_eq!(adele["forwarding_address"], Value::Null);
+
+    // Megan's rule is planted 2 s after start: absent now, present once released.
+    assert_eq!(
+        rule_names(&state(&api, "megan@contoso.com").await),
+        Vec::<&str>::new()
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let megan = state(&api, "megan@contoso.com").await;
+    assert_eq!(rule_names(&megan), ["."]);
+    assert_eq!(megan["inbox_rules"][0]["delete_message"], true);
+    assert_eq!(megan["inbox_rules"][0]["mark_as_read"], true);
+
+    // Exchange sees the same rule.
+    let token = api.token(CONTOSO, OUTLOOK).await;
+    let listed = values(
+        invoke(
+            &api,
+            &token,
+            Some("megan@contoso.com"),
+            "Get-InboxRule",
+            json!({"Mailbox": "megan@contoso.com", "IncludeHidden": true}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["Name"], ".");
+    assert_eq!(listed[0]["DeleteMessage"], true);
+    assert_eq!(listed[0]["MailboxOwnerId"], "megan@contoso.com");
+    assert_eq!(
+        listed[0]["Description"],
+        "Take the following actions:\r\n\tdelete the message\r\n\tand mark the message as read\r\n\tand stop \
+         processing more rules on this message\r\n"
+    );
+
+    assert_eq!(
+        user_state(&api, CONTOSO, "nobody@contoso.com")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        user_state(&api, FABRIKAM, "adele@contoso.com")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        user_state(
+            &api,
+            "00000000-0000-4000-8000-000000000000",
+            "adele@contoso.com"
+        )
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn inbox_rules_are_disabled_enabled_removed_and_restored() {
+    let sandbox = remediation_sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let token = api.token(CONTOSO, OUTLOOK).await;
+    let anchor = Some("megan@contoso.com");
+    let get = |include_hidden: bool| {
+        invoke(
+            &api,
+            &token,
+            anchor,
+            "Get-InboxRule",
+            json!({"Mailbox": "megan@contoso.com", "IncludeHidden": include_hidden}),
+        )
+    };
+
+    let visible = values(get(false).await).await;
+    assert_eq!(visible.len(), 1, "the hidden rule needs IncludeHidden");
+    let invoices = &visible[0];
+    assert_eq!(invoices["Name"], "Invoices");
+    assert_eq!(invoices["Priority"], 1);
+    assert_eq!(invoices["SubjectContainsWords"], json!(["invoice"]));
+    assert_eq!(invoices["MoveToFolder"], "RSS Feeds");
+    assert_eq!(invoices["ForwardTo"], Value::Null);
+    assert_eq!(invoices["InError"], false);
+    assert_eq!(
+        invoices["Description"],
+        "If the message:\r\n\tincludes 'invoice' in the subject\r\nTake the following actions:\r\n\tmove the \
+         message to folder 'RSS Feeds'\r\n\tand mark the message as read\r\n\tand stop processing more rules \
+         on this message\r\n"
+    );
+    let all = values(get(true).await).await;
+    assert_eq!(all.len(), 2);
+    let sync = all[1].clone();
+    assert_eq!(sync["Name"], "sync");
+    assert_eq!(sync["Priority"], 2);
+    assert_eq!(
+        sync["ForwardTo"],
+        json!(["a@evil.example", "b@evil.example"])
+    );
+    let sync_identity = sync["Identity"].as_str().unwrap().to_string();
+    let sync_id = sync["RuleIdentity"].as_str().unwrap().to_string();
+    assert_eq!(sync_identity, format!("megan@contoso.com\\{sync_id}"));
+
+    // Disable by the full Identity, enable by name, remove by RuleIdentity.
+    let changed = invoke(
+        &api,
+        &token,
+        anchor,
+        "Disable-InboxRule",
+        json!({"Identity": sync_identity, "Confirm": false}),
+    )
+    .await;
+    assert!(values(changed).await.is_empty());
+    let megan = state(&api, "megan@contoso.com").await;
+    assert_eq!(megan["inbox_rules"][1]["enabled"], false);
+    assert_eq!(megan["inbox_rules"][1]["hidden"], true);
+    values(
+        invoke(
+            &api,
+            &token,
+            anchor,
+            "Enable-InboxRule",
+            json!({"Identity": "SYNC", "Confirm": false}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        state(&api, "megan@contoso.com").await["inbox_rules"][1]["enabled"],
+        true
+    );
+    values(
+        invoke(
+            &api,
+            &token,
+            anchor,
+            "Remove-InboxRule",
+            json!({"Identity": sync_id, "Confirm": false}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        rule_names(&state(&api, "megan@contoso.com").await),
+        ["Invoices"]
+    );
+
+    let again = invoke(
+        &api,
+        &token,
+        anchor,
+        "Remove-InboxRule",
+        json!({"Identity": sync_identity, "Confirm": false}),
+    )
+    .await;
+    let message = exo_failure(again, StatusCode::NOT_FOUND).await;
+    assert!(
+        message.starts_with(&format!(
+            "The operation couldn't be performed because object '{sync_identity}' couldn't be found on '"
+        )),
+        "{message}"
+    );
+
+    // Undo: New-InboxRule puts the rule back, under a new id.
+    let created = values(
+        invoke(
+            &api,
+            &token,
+            anchor,
+            "New-InboxRule",
+            json!({"Mailbox": "megan@contoso.com", "Name": "sync",
+                   "ForwardTo": ["a@evil.example", "b@evil.example"], "StopProcessingRules": true}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0]["Name"], "sync");
+    assert_eq!(created[0]["Enabled"], true);
+    assert_eq!(created[0]["StopProcessingRules"], true);
+    assert_ne!(created[0]["RuleIdentity"], sync_id);
+    let megan = state(&api, "megan@contoso.com").await;
+    assert_eq!(rule_names(&megan), ["Invoices", "sync"]);
+    assert_eq!(
+        megan["inbox_rules"][1]["forward_to"],
+        json!(["a@evil.example", "b@evil.example"])
+    );
+    assert_eq!(megan["inbox_rules"][1]["hidden"], false);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn mailbox_forwarding_is_read_and_cleared() {
+    let sandbox = remediation_sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let token = api.token(CONTOSO, OUTLOOK).await;
+    let anchor = Some("UPN:megan@contoso.com");
+    let mailbox = values(
+        invoke(
+            &api,
+            &token,
+            anchor,
+            "Get-Mailbox",
+            json!({"Identity": "megan@contoso.com"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        mailbox,
+        [
+            json!({"UserPrincipalName": "megan@contoso.com", "PrimarySmtpAddress": "megan@contoso.com",
+                "Identity": "megan", "ForwardingSmtpAddress": "smtp:x@evil.example",
+                "ForwardingAddress": null, "DeliverToMailboxAndForward": false})
+        ]
+    );
+
+    values(
+        invoke(
+            &api,
+            &token,
+            anchor,
+            "Set-Mailbox",
+            json!({"Identity": "megan@contoso.com", "ForwardingSmtpAddress": "keep@contoso.com",
+                   "DeliverToMailboxAndForward": true}),
+        )
+        .await,
+    )
+    .await;
+    let megan = state(&api, "megan@contoso.com").await;
+    assert_eq!(megan["forwarding_smtp_address"], "smtp:keep@contoso.com");
+    assert_eq!(megan["deliver_to_mailbox_and_forward"], true);
+
+    let cleared = invoke(
+        &api,
+        &token,
+        anchor,
+        "Set-Mailbox",
+        json!({"Identity": "megan", "ForwardingSmtpAddress": null, "ForwardingAddress": null,
+               "DeliverToMailboxAndForward": false}),
+    )
+    .await;
+    assert!(values(cleared).await.is_empty());
+    let megan = state(&api, "megan@contoso.com").await;
+    assert_eq!(megan["forwarding_smtp_address"], Value::Null);
+    assert_eq!(megan["forwarding_address"], Value::Null);
+    assert_eq!(megan["deliver_to_mailbox_and_forward"], false);
+
+    let unknown = invoke(
+        &api,
+        &token,
+        anchor,
+        "Get-Mailbox",
+        json!({"Identity": "nobody@contoso.com"}),
+    )
+    .await;
+    let message = exo_failure(unknown, StatusCode::NOT_FOUND).await;
+    assert!(
+        message.contains("'nobody@contoso.com' couldn't be found"),
+        "{message}"
+    );
+
+    let org = "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com";
+    let domains =
+        values(invoke(&api, &token, Some(org), "Get-AcceptedDomain", json!({})).await).await;
+    assert_eq!(
+        domains,
+        [
+            json!({"DomainName": "contoso.com", "Name": "contoso.com", "DomainType": "Authoritative", "Default": true}),
+            json!({"DomainName": "contoso.onmicrosoft.com", "Name": "contoso.onmicrosoft.com",
+                   "DomainType": "Authoritative", "Default": false}),
+        ]
+    );
+
+    let unknown_cmdlet = invoke(&api, &token, Some(org), "Get-Nothing", json!({})).await;
+    let message = exo_failure(unknown_cmdlet, StatusCode::BAD_REQUEST).await;
+    assert!(
+        message.starts_with("The term 'Get-Nothing' is not recognized as the name of a cmdlet"),
+        "{message}"
+    );
+
+    let no_anchor = invoke(&api, &token, None, "Get-AcceptedDomain", json!({})).await;
+    assert_eq!(no_anchor.status(), StatusCode::BAD_REQUEST);
+    let body: Value = no_anchor.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("X-AnchorMailbox")
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn invoke_command_checks_audience_tenant_and_roles() {
+    let sandbox = remediation_sandbox(json!({})).await;
+    let api = &Api::new(&sandbox);
+    let anchor = Some("megan@contoso.com");
+    let call = |token: String| async move {
+        invoke(
+            api,
+            &token,
+            anchor,
+            "Get-Mailbox",
+            json!({"Identity": "megan@contoso.com"}),
+        )
+        .await
+    };
+    let unauthorized = |response: Response| async move {
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "Unauthorized", "{body}");
+        body["error"]["message"].as_str().unwrap().to_string()
+    };
+    unauthorized(call(api.token(CONTOSO, GRAPH).await).await).await;
+    unauthorized(call(api.token(FABRIKAM, OUTLOOK).await).await).await;
+    unauthorized(call("not-a-token".into()).await).await;
+
+    api.update_tenant(CONTOSO, json!({"directory_roles": ["User Administrator"]}))
+        .await;
+    let message = unauthorized(call(api.token(CONTOSO, OUTLOOK).await).await).await;
+    assert!(
+        message.starts_with(&format!(
+            "The role assigned to application {CLIENT_ID} isn't supported in this scenario."
+        )),
+        "{message}"
+    );
+    let restored = api
+        .update_tenant(
+            CONTOSO,
+            json!({"directory_roles": ["Exchange Administrator"], "roles": ["ActivityFeed.Read"]}),
+        )
+        .await;
+    assert_eq!(
+        restored.json::<Value>().await.unwrap()["directory_roles"],
+        json!(["Exchange Administrator"])
+    );
+    unauthorized(call(api.token(CONTOSO, OUTLOOK).await).await).await;
+    api.update_tenant(CONTOSO, json!({"roles": ["Exchange.ManageAsApp"]}))
+        .await;
+    assert_eq!(
+        call(api.token(CONTOSO, OUTLOOK).await).await.status(),
+        StatusCode::OK
+    );
+    sandbox.shutdown().await;
+}
+
+fn parse_time(value: &Value) -> DateTime<Utc> {
+    let text = value.as_str().unwrap();
+    assert!(text.ends_with('Z'), "{text}");
+    DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+}
+
+#[tokio::test]
+async fn account_remediation_blocks_sign_in_revokes_and_resets_password() {
+    let sandbox = remediation_sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let token = api.token(CONTOSO, GRAPH).await;
+    let user_url = format!("{}/v1.0/users/megan@contoso.com", api.base);
+    let get = || async {
+        let response = api
+            .http
+            .get(&user_url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.unwrap()
+    };
+    let before = get().await;
+    assert_eq!(before["userPrincipalName"], "megan@contoso.com");
+    assert_eq!(before["displayName"], "Megan Bowen");
+    assert_eq!(before["accountEnabled"], true);
+    assert_eq!(before["onPremisesSyncEnabled"], Value::Null);
+    let sessions_before = parse_time(&before["signInSessionsValidFromDateTime"]);
+    let password_before = parse_time(&before["lastPasswordChangeDateTime"]);
+    let id = before["id"].as_str().unwrap();
+    Uuid::parse_str(id).unwrap();
+    let by_id: Value = api
+        .http
+        .get(format!(
+            "{}/v1.0/users/{id}?$select=id,accountEnabled",
+            api.base
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_id["userPrincipalName"], "megan@contoso.com");
+
+    let blocked = api
+        .http
+        .patch(&user_url)
+        .bearer_auth(&token)
+        .json(&json!({"accountEnabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blocked.status(), StatusCode::NO_CONTENT);
+    assert_eq!(get().await["accountEnabled"], false);
+
+    let revoked = api
+        .http
+        .post(format!("{user_url}/revokeSignInSessions"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(
+        revoked.json::<Value>().await.unwrap(),
+        json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean", "value": true})
+    );
+
+    let reset = api
+        .http
+        .patch(&user_url)
+        .bearer_auth(&token)
+        .json(&json!({"passwordProfile": {"password": PASSWORD, "forceChangePasswordNextSignIn": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), StatusCode::NO_CONTENT);
+    let after = get().await;
+    assert!(parse_time(&after["signInSessionsValidFromDateTime"]) > sessions_before);
+    assert!(parse_time(&after["lastPasswordChangeDateTime"]) > password_before);
+
+    let megan = state(&api, "megan@contoso.com").await;
+    assert_eq!(megan["account_enabled"], false);
+    assert_eq!(megan["force_change_password"], true);
+    let revoked_at = parse_time(&megan["sessions_revoked_at"]);
+    let changed_at = parse_time(&megan["password_changed_at"]);
+    let now = Utc::now();
+    for t in [revoked_at, changed_at] {
+        assert!((now - t).num_seconds().abs() < 10, "{t}");
+    }
+    assert!(!megan.to_string().contains(PASSWORD));
+    assert!(!api.stats().await.to_string().contains(PASSWORD));
+    assert_eq!(
+        state(&api, "adele@contoso.com").await["account_enabled"],
+        true
+    );
+
+    let missing = api
+        .http
+        .get(format!("{}/v1.0/users/nobody@contoso.com", api.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "Request_ResourceNotFound");
+    assert_eq!(
+        body["error"]["message"],
+        "Resource 'nobody@contoso.com' does not exist or one of its queried reference-property objects are not \
+         present."
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn user_calls_check_audience_roles_and_password_rules() {
+    let sandbox = remediation_sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let user_url = format!("{}/v1.0/users/adele@contoso.com", api.base);
+    let patch = |token: String, body: Value| {
+        let request = api.http.patch(&user_url).bearer_auth(token).json(&body);
+        async move { request.send().await.unwrap() }
+    };
+    let graph_error = |response: Response, status: StatusCode, code: &'static str| async move {
+        assert_eq!(response.status(), status);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{body}");
+        body["error"]["message"].as_str().unwrap().to_string()
+    };
+
+    let manage = api.token(CONTOSO, MANAGE).await;
+    graph_error(
+        patch(manage, json!({"accountEnabled": false})).await,
+        StatusCode::UNAUTHORIZED,
+        "InvalidAuthenticationToken",
+    )
+    .await;
+
+    let token = api.token(CONTOSO, GRAPH).await;
+    let weak = graph_error(
+        patch(
+            token.clone(),
+            json!({"passwordProfile": {"password": "password1"}}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "Request_BadRequest",
+    )
+    .await;
+    assert_eq!(
+        weak,
+        "The specified password does not comply with password complexity requirements. Please provide a \
+         different password."
+    );
+    assert_eq!(
+        state(&api, "adele@contoso.com").await["password_changed_at"],
+        Value::Null
+    );
+
+    // Without User Administrator the password stays, though blocking sign-in works.
+    api.update_tenant(
+        CONTOSO,
+        json!({"directory_roles": ["Exchange Administrator"]}),
+    )
+    .await;
+    let denied = graph_error(
+        patch(
+            token.clone(),
+            json!({"passwordProfile": {"password": PASSWORD}}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "Authorization_RequestDenied",
+    )
+    .await;
+    assert_eq!(denied, "Insufficient privileges to complete the operation.");
+    assert_eq!(
+        patch(token.clone(), json!({"accountEnabled": false}))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+
+    api.update_tenant(CONTOSO, json!({"roles": ["User.Read.All"]}))
+        .await;
+    let reader = api.token(CONTOSO, GRAPH).await;
+    graph_error(
+        patch(reader.clone(), json!({"accountEnabled": true})).await,
+        StatusCode::FORBIDDEN,
+        "Authorization_RequestDenied",
+    )
+    .await;
+    let revoke = api
+        .http
+        .post(format!("{user_url}/revokeSignInSessions"))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
+    graph_error(revoke, StatusCode::FORBIDDEN, "Authorization_RequestDenied").await;
+    let read = api
+        .http
+        .get(&user_url)
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+
+    api.update_tenant(CONTOSO, json!({"roles": ["Domain.Read.All"]}))
+        .await;
+    let stranger = api.token(CONTOSO, GRAPH).await;
+    let read = api
+        .http
+        .get(&user_url)
+        .bearer_auth(&stranger)
+        .send()
+        .await
+        .unwrap();
+    graph_error(read, StatusCode::FORBIDDEN, "Authorization_RequestDenied").await;
+
+    let adele = state(&api, "adele@contoso.com").await;
+    assert_eq!(adele["account_enabled"], false);
+    assert_eq!(adele["sessions_revoked_at"], Value::Null);
+    assert_eq!(adele["password_changed_at"], Value::Null);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn scripted_faults_hit_user_calls_and_invoke_command() {
+    let sandbox = remediation_sandbox(json!({"faults": {"retry_after_s": 3, "script": [
+        {"endpoint": "users", "fault": "throttle", "count": 1},
+        {"endpoint": "invoke_command", "tenant_id": CONTOSO, "fault": "throttle", "count": 1},
+        {"endpoint": "invoke_command", "fault": "server_error", "count": 1}
+    ]}}))
+    .await;
+    let api = Api::new(&sandbox);
+    let graph = api.token(CONTOSO, GRAPH).await;
+    let get = || {
+        api.http
+            .get(format!("{}/v1.0/users/megan@contoso.com", api.base))
+            .bearer_auth(&graph)
+            .send()
+    };
+    let throttled = get().await.unwrap();
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(throttled.headers()["retry-after"], "3");
+    assert_eq!(
+        throttled.json::<Value>().await.unwrap()["error"]["code"],
+        "TooManyRequests"
+    );
+    assert_eq!(get().await.unwrap().status(), StatusCode::OK);
+
+    let outlook = api.token(CONTOSO, OUTLOOK).await;
+    let call = || {
+        invoke(
+            &api,
+            &outlook,
+            Some("megan@contoso.com"),
+            "Get-InboxRule",
+            json!({}),
+        )
+    };
+    let throttled = call().await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(throttled.headers()["retry-after"], "3");
+    let failed = call().await;
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(failed.headers().get("retry-after").is_none());
+    // Without a Mailbox parameter the anchor mailbox is listed.
+    assert_eq!(values(call().await).await.len(), 1);
+
+    let stats = api.stats().await;
+    assert_eq!(stats["requests"]["users"], 2);
+    assert_eq!(stats["requests"]["invoke_command"], 3);
+    assert_eq!(stats["faults"]["throttle"], 2);
+    assert_eq!(stats["faults"]["server_error"], 1);
+    sandbox.shutdown().await;
+}
