@@ -5,6 +5,7 @@ mod check;
 mod demo;
 mod geo;
 mod output;
+mod remediate;
 mod scan;
 mod sign_ins;
 mod tenant;
@@ -91,6 +92,39 @@ enum Command {
     Demo,
     /// Run detection over exported audit records (JSON array, JSON lines or a CSV with
     /// an AuditData column); exit 1 when some records could not be read
+    /// Secure and Remediate an alert's mailbox: shows the plan with the live state, asks,
+    /// then runs each step and verifies it (exit 4 when a step failed)
+    Remediate {
+        alert_id: i64,
+        /// Comma-separated: block-sign-in, revoke-sessions, reset-password, disable-rule,
+        /// remove-rule, clear-forwarding [default: the checked steps of the plan]
+        #[arg(long, value_delimiter = ',')]
+        actions: Option<Vec<String>>,
+        /// Also block, revoke and reset the account that made the change, when it is another
+        #[arg(long)]
+        contain_actor: bool,
+        /// Do not ask
+        #[arg(long)]
+        yes: bool,
+        /// One JSON object per step per line (the plan and question go to stderr)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reverse one recorded remediation step (its id is in the output and in `audit`)
+    Undo {
+        action_id: i64,
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The hash-chained record of every remediation step: list, verify, export
+    Audit {
+        #[command(subcommand)]
+        command: Option<remediate::AuditCommand>,
+        #[arg(long)]
+        json: bool,
+    },
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -185,6 +219,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Geo(cmd) => geo::run(g, cmd).await,
         Command::Demo => demo::run(g).await,
+        Command::Remediate { alert_id, actions, contain_actor, yes, json } => {
+            remediate::remediate(g, alert_id, actions, contain_actor, yes, json).await
+        }
+        Command::Undo { action_id, yes, json } => remediate::undo(g, action_id, yes, json).await,
+        Command::Audit { command, json } => remediate::audit(g, command, json),
         Command::Check { files, accepted_domains, json } => check::run(&files, accepted_domains.as_deref(), json),
     }
 }

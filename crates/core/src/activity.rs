@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde::Deserialize;
 
-use crate::api::{Api, ApiError, CallError};
+use crate::api::{Api, ApiError, CallError, Request};
 use crate::auth::{AppIdentity, Resource};
 use crate::http::RetryStats;
 use crate::problem::{Problem, ProblemKind};
@@ -71,7 +71,7 @@ impl ActivityApi<'_> {
 
     async fn call(&self, method: Method, url: &str, what: &str) -> Result<crate::http::Reply, CallError> {
         let url = self.with_publisher(url)?;
-        self.api.call(self.app, Resource::Management, method, &url, what, self.stats).await
+        self.api.send(self.app, Resource::Management, method, &url, what, self.stats, Request::default()).await
     }
 
     /// GETs `url` until `parse` accepts the answer: a body cut short by the network

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 use secrecy::ExposeSecret;
-use serde::Deserialize;
+use serde_json::Value;
 
 use crate::auth::{AppIdentity, Resource, TokenProvider};
 use crate::cloud::Endpoints;
@@ -27,29 +27,27 @@ pub struct ApiError {
     pub message: String,
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorInner,
-}
-
-#[derive(Deserialize)]
-struct ErrorInner {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    message: String,
-}
-
 impl ApiError {
+    /// Graph's and the Management API's `error.code` / `error.message`; for Exchange's
+    /// `InvokeCommand` the cmdlet's own words, which sit in `error.details[].message`
+    /// (as `Ex6F9304|Type|text`) or `error.innererror.internalException.message`
+    /// (m365-api.md B7).
     fn from_reply(reply: &Reply) -> Self {
-        match serde_json::from_slice::<ErrorBody>(&reply.body) {
-            Ok(b) => ApiError { status: reply.status, code: b.error.code, message: b.error.message },
-            Err(_) => ApiError {
-                status: reply.status,
-                code: String::new(),
-                message: crate::http::short(&reply.text()),
-            },
+        let Ok(body) = serde_json::from_slice::<Value>(&reply.body) else {
+            return ApiError { status: reply.status, code: String::new(), message: crate::http::short(&reply.text()) };
+        };
+        let error = &body["error"];
+        let text = |v: &Value| v.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let detail = match &error["details"] {
+            Value::Array(items) => items.iter().find_map(|d| text(&d["message"])),
+            d => text(&d["message"]),
         }
+        .map(|m| m.rsplit('|').next().unwrap_or(&m).trim().to_string());
+        let message = detail
+            .or_else(|| text(&error["innererror"]["internalException"]["message"]))
+            .or_else(|| text(&error["message"]))
+            .unwrap_or_else(|| crate::http::short(&reply.text()));
+        ApiError { status: reply.status, code: text(&error["code"]).unwrap_or_default(), message }
     }
 }
 
@@ -68,8 +66,18 @@ impl From<Problem> for CallError {
     }
 }
 
+/// A JSON body and extra headers for [`Api::send`].
+#[derive(Default)]
+pub struct Request<'a> {
+    /// Sent as `application/json`. May hold a secret (a new password): it is never
+    /// logged or put in an error.
+    pub json: Option<&'a serde_json::Value>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
 impl Api {
-    pub async fn call(
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send(
         &self,
         app: &AppIdentity,
         resource: Resource,
@@ -77,6 +85,7 @@ impl Api {
         url: &str,
         what: &str,
         stats: &RetryStats,
+        request: Request<'_>,
     ) -> Result<Reply, CallError> {
         let mut refreshed = false;
         loop {
@@ -84,9 +93,16 @@ impl Api {
             let result = self
                 .http
                 .send(what, stats, || {
-                    let req = self.http.client().request(method.clone(), url).bearer_auth(token.expose_secret());
-                    // Microsoft answers 411 to a POST without a length.
-                    if method == Method::POST { req.body("") } else { req }
+                    let mut req = self.http.client().request(method.clone(), url).bearer_auth(token.expose_secret());
+                    for (name, value) in &request.headers {
+                        req = req.header(*name, value);
+                    }
+                    match request.json {
+                        Some(json) => req.json(json),
+                        // Microsoft answers 411 to a POST without a length.
+                        None if method == Method::POST => req.body(""),
+                        None => req,
+                    }
                 })
                 .await;
             match result {

@@ -138,6 +138,11 @@ impl Engine {
         &self.store
     }
 
+    /// Secure and Remediate with this engine's Microsoft connection, recorded as `operator`.
+    pub fn remediator(&self, operator: crate::remediate::Operator) -> crate::remediate::Remediator<'_> {
+        crate::remediate::Remediator { api: &self.api, store: &self.store, operator }
+    }
+
     /// Scans every configured tenant, a bounded number at once. A failing tenant never
     /// stops the others.
     pub async fn scan(&self) -> Result<ScanReport, crate::store::StoreError> {

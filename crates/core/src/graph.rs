@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde::Deserialize;
 
-use crate::api::{Api, CallError};
+use crate::api::{Api, CallError, Request};
 use crate::auth::{AppIdentity, Resource};
 use crate::http::RetryStats;
 use crate::problem::{Problem, ProblemKind};
@@ -25,7 +25,7 @@ struct Domain {
 pub async fn accepted_domains(api: &Api, app: &AppIdentity, stats: &RetryStats) -> Result<Vec<String>, Problem> {
     let url = format!("{}/v1.0/domains", api.endpoints.graph);
     let what = format!("reading the domains of tenant {}", app.tenant_id);
-    let reply = match api.call(app, Resource::Graph, Method::GET, &url, &what, stats).await {
+    let reply = match api.send(app, Resource::Graph, Method::GET, &url, &what, stats, Request::default()).await {
         Ok(r) => r,
         Err(CallError::Problem(p)) => return Err(p),
         Err(CallError::Api(e)) if e.status.as_u16() == 403 => {

@@ -14,6 +14,7 @@ pub mod geo;
 pub mod graph;
 pub mod http;
 pub mod problem;
+pub mod remediate;
 pub mod secrets;
 pub mod sign_ins;
 pub mod store;

@@ -38,6 +38,12 @@ impl Sandbox {
         self.rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
     }
 
+    /// A user's account and mailbox as the sandbox holds them now.
+    pub fn user(&self, tenant_id: &str, upn: &str) -> Value {
+        let url = format!("{}/_sandbox/tenants/{tenant_id}/users/{upn}", self.url);
+        self.rt.block_on(async { reqwest::get(url).await.unwrap().error_for_status().unwrap().json().await.unwrap() })
+    }
+
     /// Changes a tenant mid-test (secret, audit switch, subscription…).
     pub fn patch_tenant(&self, tenant_id: &str, patch: Value) {
         let url = format!("{}/_sandbox/tenants/{tenant_id}", self.url);

@@ -9,4 +9,5 @@ mod faults;
 mod geo;
 mod harness;
 mod keychain;
+mod remediate;
 mod scan;

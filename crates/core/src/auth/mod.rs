@@ -22,6 +22,8 @@ use crate::secrets::{SecretKind, SecretStore, secret_text};
 pub enum Resource {
     Management,
     Graph,
+    /// Exchange Online admin REST (`InvokeCommand`).
+    Exchange,
 }
 
 /// How a tenant's app proves itself.
@@ -87,6 +89,7 @@ impl TokenProvider {
         match resource {
             Resource::Management => &self.endpoints.management_resource,
             Resource::Graph => &self.endpoints.graph_resource,
+            Resource::Exchange => &self.endpoints.exchange_resource,
         }
     }
 

@@ -236,6 +236,33 @@ fn is_candidate_with(search: &TailSearch, raw_json: &str) -> bool {
 }
 
 /// Every finding of every rule for one record.
+/// A rule as it stands in a mailbox now, given as its cmdlet parameters (what
+/// `Get-InboxRule` shows), read as a new rule is read: its sentence, and what the rules
+/// find in it.
+pub fn live_rule(mailbox: &str, name: &str, parameters: Vec<(String, String)>, ctx: &TenantContext) -> (String, Vec<Finding>) {
+    let mut parameters: Vec<record::Param> =
+        parameters.into_iter().map(|(name, value)| record::Param { name, value }).collect();
+    parameters.push(record::Param { name: "Mailbox".into(), value: mailbox.into() });
+    parameters.push(record::Param { name: "Name".into(), value: name.into() });
+    let record = AuditRecord {
+        id: String::new(),
+        creation_time: String::new(),
+        operation: "New-InboxRule".into(),
+        user_id: mailbox.into(),
+        client_ip: String::new(),
+        object_id: format!("{mailbox}\\{name}"),
+        result_status: "True".into(),
+        parameters,
+        operation_properties: Vec::new(),
+        item: Value::Null,
+        mailbox_owner_upn: mailbox.into(),
+        organization_id: String::new(),
+        organization_name: String::new(),
+    };
+    let sentence = inbox_rule::InboxRule::from_cmdlet(&record).map(|r| r.sentence(ctx)).unwrap_or_default();
+    (sentence, detect(&record, ctx))
+}
+
 pub fn detect(record: &AuditRecord, ctx: &TenantContext) -> Vec<Finding> {
     // Failed attempts changed nothing, and Exchange's own housekeeping is no threat.
     if record.failed() || record.by_system() {

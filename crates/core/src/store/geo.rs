@@ -17,7 +17,7 @@ pub struct CacheHit {
     pub location: Option<Location>,
 }
 
-fn read_setting<T: DeserializeOwned>(c: &Connection, key: &str) -> Result<Option<T>> {
+pub(super) fn read_setting<T: DeserializeOwned>(c: &Connection, key: &str) -> Result<Option<T>> {
     let text: Option<String> =
         c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?;
     text.map(|t| {
@@ -26,7 +26,7 @@ fn read_setting<T: DeserializeOwned>(c: &Connection, key: &str) -> Result<Option
     .transpose()
 }
 
-fn write_setting<T: Serialize>(c: &Connection, key: &str, value: &T) -> Result<()> {
+pub(super) fn write_setting<T: Serialize>(c: &Connection, key: &str, value: &T) -> Result<()> {
     let json = serde_json::to_string(value)
         .map_err(|e| StoreError::BadSetting { key: key.into(), detail: e.to_string() })?;
     c.execute(

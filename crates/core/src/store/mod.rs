@@ -5,6 +5,7 @@
 mod allowlist;
 mod geo;
 mod models;
+mod remediation;
 #[cfg(test)]
 mod tests;
 
@@ -19,6 +20,7 @@ use serde_json::Value;
 
 pub use geo::CacheHit;
 pub use models::{Alert, NewAlert, TenantRow, TenantState, TenantStatus};
+pub use remediation::{ChainReport, LogEntry, NewLogEntry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -38,6 +40,8 @@ pub enum StoreError {
     NoTrustEntry(i64),
     #[error("the setting {key} in the database cannot be read ({detail}); set it again (for geolocation: `rulewatch geo off`, then choose a provider)")]
     BadSetting { key: String, detail: String },
+    #[error("no remediation step {0}; `rulewatch audit` lists the recorded steps")]
+    NoLogEntry(i64),
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
 }
@@ -63,6 +67,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("geo.sql")),
         M::up(include_str!("enrichment.sql")),
         M::up(include_str!("review.sql")),
+        M::up(include_str!("remediation.sql")),
     ])
 }
 

@@ -1,0 +1,278 @@
+//! `rulewatch remediate`, `undo` and `audit`: Secure and Remediate from the terminal,
+//! and the hash-chained record of every step.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Subcommand, ValueEnum};
+use rulewatch_core::engine::Engine;
+use rulewatch_core::remediate::{Action, Operator, Outcome, Plan, Remediator, StepResult};
+use rulewatch_core::secrets::Keychain;
+use rulewatch_core::store::LogEntry;
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use crate::Global;
+
+/// Exit status when a step failed (the others still ran).
+pub const STEP_FAILED: u8 = 4;
+/// Exit status when the remediation log's chain is broken.
+pub const CHAIN_BROKEN: u8 = 5;
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Check that no recorded step was changed, deleted or inserted
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the whole log to FILE
+    Export {
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+fn engine(g: &Global) -> Result<Engine> {
+    Ok(Engine::new(g.store()?, Arc::new(Keychain), g.engine_config()?)?)
+}
+
+fn parse_actions(list: &[String]) -> Result<Vec<Action>> {
+    list.iter()
+        .map(|a| {
+            Action::parse(a).ok_or_else(|| {
+                let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+                anyhow!("unknown action '{a}': use {}", known.join(", "))
+            })
+        })
+        .collect()
+}
+
+/// Asks on the terminal; anything but yes declines.
+fn confirm(question: &str) -> Result<bool> {
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).context("reading the answer")?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+fn print_plan(plan: &Plan, chosen: &[String]) {
+    eprintln!("Secure and Remediate alert {} in {} ({})", plan.alert_id, plan.tenant_name, plan.tenant_id);
+    let sign_in = match plan.account_enabled {
+        Some(true) => "sign-in allowed",
+        Some(false) => "sign-in blocked",
+        None => "sign-in state unknown",
+    };
+    eprintln!("  Mailbox: {} ({sign_in})", plan.mailbox);
+    if plan.actor_differs {
+        eprintln!("  The change was made by another account, {}; add --contain-actor to contain it too.", plan.actor);
+    }
+    if let Some(f) = &plan.forwarding {
+        eprintln!("  Mailbox forwarding: {}", f.words());
+    }
+    eprintln!("  Inbox rules ({}):", plan.rules.len());
+    for r in &plan.rules {
+        let state = if r.enabled { "enabled" } else { "disabled" };
+        let about = if r.about_alert { "  <- the alert's rule" } else { "" };
+        eprintln!("    - {} [{state}]{about}", r.description);
+        for mark in &r.marks {
+            eprintln!("        ! {mark}");
+        }
+    }
+    for p in &plan.problems {
+        eprintln!("  Could not read: {p}");
+    }
+    eprintln!("  Steps:");
+    for s in plan.steps.iter().filter(|s| chosen.contains(&s.key)) {
+        eprintln!("    [x] {} (now: {})", s.label, s.current);
+        if let Some(w) = &s.warning {
+            eprintln!("        warning: {w}");
+        }
+    }
+}
+
+fn print_result(r: &StepResult, json: bool) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        let mut v = serde_json::to_value(r)?;
+        if let Some(p) = &r.password {
+            v["password"] = p.expose_secret().into();
+        }
+        writeln!(out, "{v}")?;
+    } else {
+        let rule = r.rule_name.as_deref().map(|n| format!(" rule \"{n}\"")).unwrap_or_default();
+        writeln!(out, "{:<11} {} {}{rule}: {} (step {})", r.outcome.words(), r.action, r.account, r.detail, r.action_id)?;
+        if let Some(w) = &r.warning {
+            writeln!(out, "            warning: {w}")?;
+        }
+        if let Some(p) = &r.password {
+            writeln!(out, "            New password for {} (shown once, stored nowhere): {}", r.account, p.expose_secret())?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn remediate(
+    g: &Global,
+    alert_id: i64,
+    actions: Option<Vec<String>>,
+    contain_actor: bool,
+    yes: bool,
+    json: bool,
+) -> Result<ExitCode> {
+    let engine = engine(g)?;
+    let remediator = engine.remediator(Operator::current());
+    let plan = remediator.plan(alert_id).await?;
+    let mut chosen = match actions {
+        Some(list) => Remediator::choose(&plan, &parse_actions(&list)?),
+        None => plan.steps.iter().filter(|s| s.selected).map(|s| s.key.clone()).collect(),
+    };
+    if contain_actor {
+        if !plan.actor_differs {
+            bail!("--contain-actor: the change was made by {}, not by another account", plan.actor);
+        }
+        chosen.extend(
+            plan.steps.iter().filter(|s| s.account.eq_ignore_ascii_case(&plan.actor) && s.rule_identity.is_none()).map(|s| s.key.clone()),
+        );
+    }
+    print_plan(&plan, &chosen);
+    if chosen.is_empty() {
+        eprintln!("Nothing to do: every chosen step's state is already as it should be. Choose steps with --actions.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let question = format!("Run these {} step(s) on tenant {}, mailbox {}?", chosen.len(), plan.tenant_name, plan.mailbox);
+    if !yes && !confirm(&question)? {
+        eprintln!("Nothing was changed.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = false;
+    let mut printing = Ok(());
+    remediator
+        .run(&plan, &chosen, |r| {
+            failed |= r.outcome == Outcome::Failed;
+            if printing.is_ok() {
+                printing = print_result(r, json);
+            }
+        })
+        .await?;
+    printing?;
+    Ok(if failed { ExitCode::from(STEP_FAILED) } else { ExitCode::SUCCESS })
+}
+
+pub async fn undo(g: &Global, action_id: i64, yes: bool, json: bool) -> Result<ExitCode> {
+    let engine = engine(g)?;
+    let entry = engine.store().log_entry(action_id)?;
+    eprintln!(
+        "Undo step {action_id}: {} on {} in tenant {} ({} at {}). Before it: {}",
+        entry.step.action,
+        entry.step.mailbox,
+        entry.step.tenant_id,
+        entry.step.result,
+        entry.at,
+        entry.step.before.as_ref().map_or("not recorded".into(), |b| b.to_string())
+    );
+    if !yes && !confirm("Restore that state?")? {
+        eprintln!("Nothing was changed.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let r = engine.remediator(Operator::current()).undo(action_id).await?;
+    print_result(&r, json)?;
+    Ok(if r.outcome == Outcome::Failed { ExitCode::from(STEP_FAILED) } else { ExitCode::SUCCESS })
+}
+
+pub fn audit(g: &Global, cmd: Option<AuditCommand>, json: bool) -> Result<ExitCode> {
+    let store = g.store()?;
+    match cmd {
+        None => {
+            let log = store.log()?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                for e in &log {
+                    writeln!(out, "{}", serde_json::to_string(e)?)?;
+                }
+            } else if log.is_empty() {
+                eprintln!("No remediation has been recorded.");
+            } else {
+                for e in &log {
+                    let alert = e.step.alert_id.map(|a| format!(" alert {a}")).unwrap_or_default();
+                    writeln!(
+                        out,
+                        "{:>4} {} {}@{} {} {}{alert} {} {}: {}",
+                        e.id, e.at, e.step.os_user, e.step.machine, e.step.tenant_id, e.step.mailbox, e.step.action, e.step.result, e.step.detail
+                    )?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(AuditCommand::Verify { json }) => {
+            let report = store.verify_log()?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else if report.intact {
+                println!("The remediation log is intact: {} row(s), each chained to the one before.", report.rows);
+            } else {
+                println!(
+                    "The remediation log is BROKEN from row {}: {}.",
+                    report.broken_at.unwrap_or_default(),
+                    report.reason.as_deref().unwrap_or("unknown")
+                );
+            }
+            Ok(if report.intact { ExitCode::SUCCESS } else { ExitCode::from(CHAIN_BROKEN) })
+        }
+        Some(AuditCommand::Export { format, file }) => {
+            let log = store.log()?;
+            export(&log, format, &file).with_context(|| format!("writing {}", file.display()))?;
+            eprintln!("Wrote {} step(s) to {}.", log.len(), file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn export(log: &[LogEntry], format: ExportFormat, file: &Path) -> Result<()> {
+    match format {
+        ExportFormat::Json => std::fs::write(file, serde_json::to_string_pretty(&json!(log))?)?,
+        ExportFormat::Csv => {
+            let mut w = csv::Writer::from_path(file)?;
+            w.write_record([
+                "id", "at", "os_user", "machine", "operator", "tenant_id", "mailbox", "alert_id", "action", "request", "before",
+                "after", "result", "detail", "undoes", "prev_hash", "hash",
+            ])?;
+            let json_text = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+            let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+            for e in log {
+                w.write_record([
+                    e.id.to_string(),
+                    e.at.clone(),
+                    e.step.os_user.clone(),
+                    e.step.machine.clone(),
+                    e.step.operator.clone().unwrap_or_default(),
+                    e.step.tenant_id.clone(),
+                    e.step.mailbox.clone(),
+                    opt(e.step.alert_id),
+                    e.step.action.clone(),
+                    e.step.request.clone(),
+                    json_text(&e.step.before),
+                    json_text(&e.step.after),
+                    e.step.result.clone(),
+                    e.step.detail.clone(),
+                    opt(e.step.undoes),
+                    e.prev_hash.clone(),
+                    e.hash.clone(),
+                ])?;
+            }
+            w.flush()?;
+        }
+    }
+    Ok(())
+}
