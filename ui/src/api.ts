@@ -109,11 +109,115 @@ export interface Settings {
   start_at_login: boolean;
   sign_ins: boolean;
   geo: GeoSetting;
+  /** Steps Secure and Remediate checks by default. */
+  remediation_defaults: RemediationAction[];
 }
 
 /** What the Settings page sends: the ipstack key only when the user typed a new one. */
 export interface SettingsUpdate extends Omit<Settings, "geo"> {
   geo: { provider: "off" } | { provider: "ipstack"; key: string | null } | { provider: "mmdb"; city: string; asn: string | null };
+}
+
+export type RemediationAction =
+  | "block-sign-in"
+  | "revoke-sessions"
+  | "reset-password"
+  | "disable-rule"
+  | "remove-rule"
+  | "clear-forwarding";
+
+export interface Forwarding {
+  forwarding_smtp_address: string | null;
+  forwarding_address: string | null;
+  deliver_to_mailbox_and_forward: boolean;
+}
+
+/** A rule in the mailbox now. Name and description may come from an attacker. */
+export interface LiveRule {
+  identity: string;
+  name: string;
+  enabled: boolean;
+  /** What the rule does, in Rulewatch's words. */
+  description: string;
+  /** What detection finds in it ("inbox-rule-external-forward: …"). */
+  marks: string[];
+  /** The rule the alert is about. */
+  about_alert: boolean;
+  /** Exchange's own rule (junk mail, out of office): never offered. */
+  system: boolean;
+}
+
+export interface PlannedStep {
+  /** Names the step in `remediate`. */
+  key: string;
+  action: RemediationAction;
+  /** The account or mailbox the step changes. */
+  account: string;
+  rule_identity: string | null;
+  rule_name: string | null;
+  label: string;
+  /** The state read live, in words. */
+  current: string;
+  /** Checked by default (configurable in Settings). */
+  selected: boolean;
+  warning: string | null;
+}
+
+export interface Plan {
+  alert_id: number;
+  tenant_id: string;
+  tenant_name: string;
+  mailbox: string;
+  actor: string;
+  /** The change was made by another account; its steps are offered unchecked. */
+  actor_differs: boolean;
+  account_enabled: boolean | null;
+  synced_from_on_premises: boolean;
+  forwarding: Forwarding | null;
+  rules: LiveRule[];
+  /** Reads that failed, in words. */
+  problems: string[];
+  steps: PlannedStep[];
+}
+
+export type Outcome = "done" | "already_so" | "skipped" | "failed";
+
+export interface StepResult {
+  /** The remediation-log row; `undoStep` takes it. */
+  action_id: number;
+  key: string;
+  /** An action, or "undo-<action>". */
+  action: string;
+  account: string;
+  rule_name: string | null;
+  outcome: Outcome;
+  detail: string;
+  warning: string | null;
+  reversible: boolean;
+  /** Only on a done reset-password step, once: show it, offer copy, never keep it. */
+  password: string | null;
+}
+
+/** One row of the hash-chained remediation log. */
+export interface LogEntry {
+  id: number;
+  at: string;
+  os_user: string;
+  machine: string;
+  /** The partner account used, when not the app's own sign-in. */
+  operator: string | null;
+  tenant_id: string;
+  mailbox: string;
+  alert_id: number | null;
+  action: string;
+  request: string;
+  before: unknown;
+  after: unknown;
+  result: Outcome;
+  detail: string;
+  undoes: number | null;
+  prev_hash: string;
+  hash: string;
 }
 
 export const api = {
@@ -130,11 +234,23 @@ export const api = {
   getSettings: () => invoke<Settings>("get_settings"),
   saveSettings: (settings: SettingsUpdate) => invoke<void>("save_settings", { settings }),
   startSandbox: () => invoke<void>("start_sandbox"),
+  /** Reads the live state of the alert's mailbox and account; takes a few seconds. */
+  remediationPlan: (alertId: number) => invoke<Plan>("remediation_plan", { alertId }),
+  /** Runs the chosen steps in order; each also arrives as an `onRemediationStep` event. */
+  remediate: (alertId: number, keys: string[]) => invoke<StepResult[]>("remediate", { alertId, keys }),
+  undoStep: (actionId: number) => invoke<StepResult>("undo_step", { actionId }),
+  /** Every remediation step recorded for the alert, oldest first. */
+  alertHistory: (alertId: number) => invoke<LogEntry[]>("alert_history", { alertId }),
+  /** Writes the HTML incident report; answers the file's path. */
+  exportReport: (alertId: number) => invoke<string>("export_report", { alertId }),
   leaveSandbox: () => invoke<void>("leave_sandbox"),
 };
 
 /** Something stored changed (alerts, tenants, scan state): refresh what is shown. */
 export const onChanged = (f: () => void): Promise<UnlistenFn> => listen("rulewatch://changed", () => f());
+/** One remediation step finished (never carries the password). */
+export const onRemediationStep = (f: (step: { alert_id: number; result: StepResult }) => void): Promise<UnlistenFn> =>
+  listen<{ alert_id: number; result: StepResult }>("rulewatch://remediation-step", (e) => f(e.payload));
 /** A notification (or the tray) asks to show one alert. */
 export const onOpenAlert = (f: (id: number) => void): Promise<UnlistenFn> =>
   listen<number>("rulewatch://open-alert", (e) => f(e.payload));
