@@ -14,6 +14,11 @@ const COMMANDS: &[&str] = &[
     "save_settings",
     "start_sandbox",
     "leave_sandbox",
+    "remediation_plan",
+    "remediate",
+    "undo_step",
+    "alert_history",
+    "export_report",
 ];
 
 fn main() {

@@ -1,19 +1,21 @@
 //! The commands the panel calls (ui/src/api.ts). Each returns what the panel shows, or
 //! a plain-language error. No command ever returns a secret.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use chrono::{DateTime, Utc};
 use rulewatch_core::allowlist::{TrustKind, normalize_destination};
 use rulewatch_core::engine::ConnectionStep;
 use rulewatch_core::geo::{self, GeoProvider};
+use rulewatch_core::remediate::{self, Action, Operator, Plan, StepResult, default_actions};
+use rulewatch_core::report;
 use rulewatch_core::secrets::{Keychain, NO_TENANT, SecretKind, SecretStore};
 use rulewatch_core::sign_ins;
-use rulewatch_core::store::{Alert, TenantStatus};
+use rulewatch_core::store::{Alert, LogEntry, TenantStatus};
 use rulewatch_core::tenants::{self, NewCredential, NewTenant as CoreTenant};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tauri::{AppHandle, Emitter, State};
 use tauri_plugin_autostart::ManagerExt;
 
@@ -22,6 +24,9 @@ use crate::state::{DesktopSettings, NotifyPrefs, Progress, Shared};
 use crate::tray;
 
 type AppState<'a> = State<'a, Arc<Shared>>;
+
+/// One remediation step finished: `{alert_id, result}`, never the password.
+const REMEDIATION_STEP: &str = "rulewatch://remediation-step";
 type Reply<T> = Result<T, String>;
 
 fn text(e: impl std::fmt::Display) -> String {
@@ -242,6 +247,7 @@ pub struct Settings {
     start_at_login: bool,
     sign_ins: bool,
     geo: GeoSetting,
+    remediation_defaults: Vec<Action>,
 }
 
 #[tauri::command]
@@ -267,6 +273,7 @@ pub async fn get_settings(app: AppHandle, shared: AppState<'_>) -> Reply<Setting
         start_at_login: app.autolaunch().is_enabled().unwrap_or(false),
         sign_ins: sign_ins::enabled(&shared.home).map_err(text)?,
         geo,
+        remediation_defaults: default_actions(&shared.home).map_err(text)?,
     })
 }
 
@@ -286,6 +293,7 @@ pub struct SettingsUpdate {
     start_at_login: bool,
     sign_ins: bool,
     geo: GeoUpdate,
+    remediation_defaults: Vec<Action>,
 }
 
 #[tauri::command]
@@ -324,6 +332,7 @@ pub async fn save_settings(app: AppHandle, shared: AppState<'_>, settings: Setti
     }
     shared.home.set_geo_provider(&provider).map_err(text)?;
     shared.home.set_setting(sign_ins::SETTING, &settings.sign_ins).map_err(text)?;
+    shared.home.set_setting(remediate::DEFAULTS_SETTING, &settings.remediation_defaults).map_err(text)?;
     shared
         .save_settings(&DesktopSettings {
             scan_interval_minutes: settings.scan_interval_minutes,
@@ -339,6 +348,82 @@ pub async fn save_settings(app: AppHandle, shared: AppState<'_>, settings: Setti
     shared.reschedule.notify_one();
     changed(&app, &shared).await;
     Ok(())
+}
+
+/// What a remediation step did, as the panel shows it: the new password, for the one
+/// display, only here (never in an event, the log or the store).
+#[derive(Serialize)]
+pub struct StepView {
+    #[serde(flatten)]
+    result: StepResult,
+    password: Option<String>,
+}
+
+impl From<StepResult> for StepView {
+    fn from(mut result: StepResult) -> StepView {
+        let password = result.password.take().map(|p| p.expose_secret().to_string());
+        StepView { result, password }
+    }
+}
+
+/// The engine of the watched tenants and the remediation defaults.
+async fn remediator_parts(shared: &Shared) -> Reply<(Arc<rulewatch_core::engine::Engine>, Vec<Action>)> {
+    let engine = shared.mode.read().await.engine.clone();
+    Ok((engine, default_actions(&shared.home).map_err(text)?))
+}
+
+#[tauri::command]
+pub async fn remediation_plan(shared: AppState<'_>, alert_id: i64) -> Reply<Plan> {
+    let (engine, defaults) = remediator_parts(&shared).await?;
+    let plan = engine.remediator(Operator::current(), defaults).plan(alert_id).await.map_err(text)?;
+    shared.plans.lock().unwrap_or_else(PoisonError::into_inner).insert(alert_id, plan.clone());
+    Ok(plan)
+}
+
+#[tauri::command]
+pub async fn remediate(app: AppHandle, shared: AppState<'_>, alert_id: i64, keys: Vec<String>) -> Reply<Vec<StepView>> {
+    let plan = shared
+        .plans
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&alert_id)
+        .cloned()
+        .ok_or("the plan for this alert was not read yet: open Secure and Remediate again")?;
+    let (engine, defaults) = remediator_parts(&shared).await?;
+    let results = engine
+        .remediator(Operator::current(), defaults)
+        .run(&plan, &keys, |r| {
+            let _ = app.emit(REMEDIATION_STEP, json!({"alert_id": alert_id, "result": r}));
+        })
+        .await
+        .map_err(text)?;
+    changed(&app, &shared).await;
+    Ok(results.into_iter().map(StepView::from).collect())
+}
+
+#[tauri::command]
+pub async fn undo_step(app: AppHandle, shared: AppState<'_>, action_id: i64) -> Reply<StepView> {
+    let (engine, defaults) = remediator_parts(&shared).await?;
+    let result = engine.remediator(Operator::current(), defaults).undo(action_id).await.map_err(text)?;
+    changed(&app, &shared).await;
+    Ok(result.into())
+}
+
+#[tauri::command]
+pub async fn alert_history(shared: AppState<'_>, alert_id: i64) -> Reply<Vec<LogEntry>> {
+    shared.mode.read().await.store.log_for_alert(alert_id).map_err(text)
+}
+
+/// Reports go beside the database, in `reports/`, where the panel says they are.
+#[tauri::command]
+pub async fn export_report(shared: AppState<'_>, alert_id: i64) -> Reply<String> {
+    let store = shared.mode.read().await.store.clone();
+    let dir = shared.launch.data_dir.join("reports");
+    let path = tokio::task::spawn_blocking(move || report::write_incident_report(&store, alert_id, &dir))
+        .await
+        .map_err(text)?
+        .map_err(text)?;
+    Ok(path.display().to_string())
 }
 
 #[tauri::command]

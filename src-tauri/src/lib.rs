@@ -56,6 +56,11 @@ pub fn run() {
             commands::save_settings,
             commands::start_sandbox,
             commands::leave_sandbox,
+            commands::remediation_plan,
+            commands::remediate,
+            commands::undo_step,
+            commands::alert_history,
+            commands::export_report,
         ])
         .on_window_event(|window, event| {
             // Closing the panel hides it; the app keeps watching until Quit.

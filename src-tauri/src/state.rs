@@ -1,6 +1,7 @@
 //! What the app holds while it runs: the watched tenants' store and engine (real, or
 //! the embedded sandbox), the scan state the tray and panel show, and the settings.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -9,6 +10,7 @@ use chrono::{DateTime, Utc};
 use m365_sandbox::{RunningSandbox, Scenario};
 use rulewatch_core::cloud::{Cloud, Endpoints};
 use rulewatch_core::engine::{Engine, EngineConfig};
+use rulewatch_core::remediate::Plan;
 use rulewatch_core::secrets::{Keychain, MemorySecrets, SecretStore};
 use rulewatch_core::store::Store;
 use rulewatch_core::tenants::{NewCredential, NewTenant, add_tenant};
@@ -130,6 +132,8 @@ pub struct Shared {
     pub wake: Notify,
     /// The interval or the pause changed: the scheduler recomputes its next scan.
     pub reschedule: Notify,
+    /// The last Secure and Remediate plan read per alert: the steps the panel may run.
+    pub plans: Mutex<HashMap<i64, Plan>>,
 }
 
 impl Shared {
@@ -144,6 +148,7 @@ impl Shared {
             scan: Mutex::new(ScanState::default()),
             wake: Notify::new(),
             reschedule: Notify::new(),
+            plans: Mutex::new(HashMap::new()),
         })
     }
 

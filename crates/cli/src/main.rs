@@ -118,6 +118,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write an alert's HTML incident report for the customer (what happened, the
+    /// evidence, what was done); prints the file's path
+    Report {
+        alert_id: i64,
+        /// The folder to write it in
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
     /// The hash-chained record of every remediation step: list, verify, export
     Audit {
         #[command(subcommand)]
@@ -223,6 +231,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             remediate::remediate(g, alert_id, actions, contain_actor, yes, json).await
         }
         Command::Undo { action_id, yes, json } => remediate::undo(g, action_id, yes, json).await,
+        Command::Report { alert_id, dir } => remediate::report(g, alert_id, &dir),
         Command::Audit { command, json } => remediate::audit(g, command, json),
         Command::Check { files, accepted_domains, json } => check::run(&files, accepted_domains.as_deref(), json),
     }

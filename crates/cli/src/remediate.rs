@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
 use rulewatch_core::engine::Engine;
-use rulewatch_core::remediate::{Action, Operator, Outcome, Plan, Remediator, StepResult};
+use rulewatch_core::remediate::{Action, Operator, Outcome, Plan, Remediator, StepResult, default_actions};
 use rulewatch_core::secrets::Keychain;
 use rulewatch_core::store::LogEntry;
 use secrecy::ExposeSecret;
@@ -132,7 +132,7 @@ pub async fn remediate(
     json: bool,
 ) -> Result<ExitCode> {
     let engine = engine(g)?;
-    let remediator = engine.remediator(Operator::current());
+    let remediator = engine.remediator(Operator::current(), default_actions(engine.store())?);
     let plan = remediator.plan(alert_id).await?;
     let mut chosen = match actions {
         Some(list) => Remediator::choose(&plan, &parse_actions(&list)?),
@@ -186,9 +186,15 @@ pub async fn undo(g: &Global, action_id: i64, yes: bool, json: bool) -> Result<E
         eprintln!("Nothing was changed.");
         return Ok(ExitCode::SUCCESS);
     }
-    let r = engine.remediator(Operator::current()).undo(action_id).await?;
+    let r = engine.remediator(Operator::current(), Vec::new()).undo(action_id).await?;
     print_result(&r, json)?;
     Ok(if r.outcome == Outcome::Failed { ExitCode::from(STEP_FAILED) } else { ExitCode::SUCCESS })
+}
+
+pub fn report(g: &Global, alert_id: i64, dir: &Path) -> Result<ExitCode> {
+    let path = rulewatch_core::report::write_incident_report(&*g.store()?, alert_id, dir)?;
+    println!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn audit(g: &Global, cmd: Option<AuditCommand>, json: bool) -> Result<ExitCode> {

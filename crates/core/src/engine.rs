@@ -138,9 +138,14 @@ impl Engine {
         &self.store
     }
 
-    /// Secure and Remediate with this engine's Microsoft connection, recorded as `operator`.
-    pub fn remediator(&self, operator: crate::remediate::Operator) -> crate::remediate::Remediator<'_> {
-        crate::remediate::Remediator { api: &self.api, store: &self.store, operator }
+    /// Secure and Remediate with this engine's Microsoft connection, recorded as
+    /// `operator`, with `defaults` checked in plans.
+    pub fn remediator(
+        &self,
+        operator: crate::remediate::Operator,
+        defaults: Vec<crate::remediate::Action>,
+    ) -> crate::remediate::Remediator<'_> {
+        crate::remediate::Remediator { api: &self.api, store: &self.store, operator, defaults }
     }
 
     /// Scans every configured tenant, a bounded number at once. A failing tenant never

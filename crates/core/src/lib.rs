@@ -15,6 +15,7 @@ pub mod graph;
 pub mod http;
 pub mod problem;
 pub mod remediate;
+pub mod report;
 pub mod secrets;
 pub mod sign_ins;
 pub mod store;

@@ -147,6 +147,16 @@ fn a_forwarding_rule_is_contained_verified_repeated_undone_and_recorded() {
     assert_eq!((csv_rows, json_rows.as_array().unwrap().len()), (14, 14));
     let exported = std::fs::read_to_string(&csv_path).unwrap();
     assert!(!exported.contains(&password));
+
+    // The customer's report: the evidence and every step, the password nowhere.
+    let reports = rw.data_dir().join("reports");
+    let written = rw.run(&["report", &id, "--dir", reports.to_str().unwrap()]);
+    assert_eq!(written.code, 0, "{}", written.stderr);
+    let html = std::fs::read_to_string(written.stdout.trim()).unwrap();
+    for expected in [megan.as_str(), drop_box.as_str(), "block-sign-in", "reset-password", "remediation record is intact"] {
+        assert!(html.contains(expected), "the report lacks {expected}");
+    }
+    assert!(!html.contains(&password));
 }
 
 #[test]

@@ -213,6 +213,8 @@ pub struct Remediator<'a> {
     pub api: &'a Api,
     pub store: &'a Store,
     pub operator: Operator,
+    /// The steps checked by default ([`default_actions`]).
+    pub defaults: Vec<Action>,
 }
 
 /// The alert, its tenant's app and context: what every step needs.
@@ -276,7 +278,7 @@ impl<'a> Remediator<'a> {
     /// Reads the live state and lays out the steps, the default ones checked.
     pub async fn plan(&self, alert_id: i64) -> Result<Plan, RemediateError> {
         let t = self.target(alert_id)?;
-        let defaults = default_actions(self.store)?;
+        let defaults = &self.defaults;
         let stats = RetryStats::default();
         let ms = Microsoft { api: self.api, app: &t.app, stats: &stats };
         let mailbox = t.alert.target.clone();
@@ -284,7 +286,7 @@ impl<'a> Remediator<'a> {
         let mut steps = Vec::new();
 
         let account = ms.account(&mailbox).await.map_err(|r| problems.push(r.message)).ok();
-        self.account_steps(&mailbox, account.as_ref(), Some(&defaults), &mut steps);
+        self.account_steps(&mailbox, account.as_ref(), Some(defaults), &mut steps);
         let actor = Self::actor_to_contain(&t.alert);
         if let Some(actor) = &actor {
             let actor_account = ms.account(actor).await.map_err(|r| problems.push(r.message)).ok();

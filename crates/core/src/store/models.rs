@@ -147,7 +147,7 @@ pub struct NewAlert {
 }
 
 /// A stored alert, as `scan --json` and `alerts --json` print it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Alert {
     pub id: i64,
     pub tenant_id: String,

@@ -1,0 +1,198 @@
+//! The incident report for the customer: one self-contained HTML file saying what
+//! happened, the evidence, and what was done and when. Every value is escaped: rule
+//! names and addresses come from the attacker.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::store::{Alert, ChainReport, LogEntry, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the report cannot be written to {path}: {source}. Check that the folder is writable")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// Text made safe for HTML content and quoted attributes.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}\
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d0d7de}\
+table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid #eaeef2}\
+th{width:14rem;color:#57606a;font-weight:600}pre{white-space:pre-wrap;word-break:break-all;background:#f6f8fa;padding:.75rem}\
+.failed{color:#cf222e}.done{color:#1a7f37}.muted{color:#57606a}";
+
+fn row(out: &mut String, label: &str, value: &str) {
+    let _ = write!(out, "<tr><th>{}</th><td>{}</td></tr>", escape(label), escape(value));
+}
+
+fn when(t: Option<DateTime<Utc>>) -> String {
+    t.map_or("unknown".into(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+}
+
+fn location(origin: &Option<Value>) -> Option<String> {
+    let l = &origin.as_ref()?["location"];
+    let parts: Vec<&str> = ["city", "region", "country"].iter().filter_map(|k| l[*k].as_str()).collect();
+    let mut s = parts.join(", ");
+    if let Some(n) = l["network"].as_str() {
+        s.push_str(&format!(" · {n}"));
+    }
+    (!s.is_empty()).then_some(s)
+}
+
+/// The report as HTML.
+pub fn incident_html(alert: &Alert, raw_record: &str, steps: &[LogEntry], chain: &ChainReport, generated: DateTime<Utc>) -> String {
+    let mut h = String::new();
+    let title = format!("Incident report: {} — {}", alert.target, alert.tenant_name);
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>",
+        escape(&title)
+    );
+    let _ = write!(h, "<h1>{}</h1><p class=\"muted\">Written by Rulewatch on {}.</p>", escape(&title), when(Some(generated)));
+
+    h.push_str("<h2>What happened</h2>");
+    let _ = write!(h, "<p>{}</p><table>", escape(&alert.summary));
+    row(&mut h, "Organisation", &format!("{} ({})", alert.tenant_name, alert.tenant_id));
+    row(&mut h, "Mailbox", &alert.target);
+    row(&mut h, "Changed by", &alert.actor);
+    row(&mut h, "Severity", &alert.severity);
+    row(&mut h, "Detection", &alert.rule);
+    row(&mut h, "Operation", &alert.operation);
+    row(&mut h, "When it happened", &when(alert.event_time));
+    row(&mut h, "When Rulewatch found it", &when(alert.detected_at));
+    row(&mut h, "From address", alert.client_ip.as_deref().unwrap_or("not recorded"));
+    if let Some(l) = location(&alert.origin) {
+        row(&mut h, "Location of that address", &l);
+    }
+    let status = match &alert.status_note {
+        Some(n) => format!("{} ({n})", alert.status),
+        None => alert.status.clone(),
+    };
+    row(&mut h, "Status", &status);
+    h.push_str("</table>");
+
+    h.push_str("<h2>What was done</h2>");
+    if steps.is_empty() {
+        h.push_str("<p>No containment step has been recorded for this incident.</p>");
+    } else {
+        h.push_str("<table><tr><th>Time</th><th>Step</th><th>Account</th><th>Result</th><th>By</th></tr>");
+        for s in steps {
+            let e = &s.step;
+            let by = match &e.operator {
+                Some(op) => format!("{}@{} (signed in as {op})", e.os_user, e.machine),
+                None => format!("{}@{}", e.os_user, e.machine),
+            };
+            let class = if e.result == "failed" { "failed" } else if e.result == "done" { "done" } else { "" };
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}: {}</td><td>{}</td></tr>",
+                escape(&s.at),
+                escape(&e.action),
+                escape(&e.mailbox),
+                escape(&e.result.replace('_', " ")),
+                escape(&e.detail),
+                escape(&by)
+            );
+        }
+        h.push_str("</table>");
+    }
+    let chain_words = if chain.intact {
+        format!("The remediation record is intact ({} step(s) in all, each chained to the one before).", chain.rows)
+    } else {
+        format!(
+            "Warning: the remediation record is broken from step {}: {}.",
+            chain.broken_at.unwrap_or_default(),
+            chain.reason.as_deref().unwrap_or("unknown")
+        )
+    };
+    let _ = write!(h, "<p class=\"muted\">{}</p>", escape(&chain_words));
+
+    h.push_str("<h2>Evidence: the audit record</h2>");
+    let pretty = serde_json::from_str::<Value>(raw_record)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| raw_record.to_string());
+    let _ = write!(h, "<pre>{}</pre></body></html>", escape(&pretty));
+    h
+}
+
+/// Writes the report of `alert_id` into `dir`; answers the file's path.
+pub fn write_incident_report(store: &Store, alert_id: i64, dir: &Path) -> Result<PathBuf, ReportError> {
+    let (alert, raw) = store.alert_with_record(alert_id)?;
+    let steps = store.log_for_alert(alert_id)?;
+    let chain = store.verify_log()?;
+    let now = Utc::now();
+    let html = incident_html(&alert, &raw, &steps, &chain, now);
+    let path = dir.join(format!("rulewatch-incident-{alert_id}-{}.html", now.format("%Y%m%d-%H%M%S")));
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&path, html))
+        .map_err(|source| ReportError::Write { path: path.clone(), source })?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::NewLogEntry;
+
+    #[test]
+    fn attacker_chosen_text_is_escaped_and_every_step_is_listed() {
+        let hostile = "<img src=x onerror=alert(1)>";
+        let alert: Alert = serde_json::from_value(json!({
+            "id": 3, "tenant_id": "t", "tenant_name": "Contoso", "rule": "inbox-rule-hides-mail", "severity": "critical",
+            "record_id": "r", "operation": "New-InboxRule", "target": "adele@contoso.example", "actor": "adele@contoso.example",
+            "client_ip": "203.0.113.7", "summary": format!("Rule \"{hostile}\" deletes every message."), "details": {},
+            "event_time": "2026-11-27T10:00:00Z", "detected_at": "2026-11-27T10:05:00Z", "status": "open",
+            "content_id": null, "suppressed_by": null, "origin": {"location": {"city": "Lagos", "country": "Nigeria"}},
+            "status_note": null
+        }))
+        .unwrap();
+        let step = LogEntry {
+            id: 1,
+            at: "2026-11-27T10:10:00.000Z".into(),
+            step: NewLogEntry {
+                os_user: "tech".into(),
+                machine: "desk".into(),
+                operator: None,
+                tenant_id: "t".into(),
+                mailbox: "adele@contoso.example".into(),
+                alert_id: Some(3),
+                action: "disable-rule".into(),
+                request: "InvokeCommand Disable-InboxRule".into(),
+                before: None,
+                after: None,
+                result: "done".into(),
+                detail: format!("rule {hostile} disabled"),
+                undoes: None,
+            },
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        let chain = ChainReport { rows: 1, intact: true, broken_at: None, reason: None };
+        let raw = json!({"Parameters": [{"Name": "Name", "Value": hostile}]}).to_string();
+        let html = incident_html(&alert, &raw, &[step], &chain, Utc::now());
+        assert!(!html.contains("<img"), "{html}");
+        assert_eq!(html.matches("&lt;img src=x onerror=alert(1)&gt;").count(), 3, "summary, step and record");
+        assert!(html.contains("Lagos, Nigeria") && html.contains("tech@desk") && html.contains("intact"));
+    }
+}
