@@ -13,8 +13,7 @@ use rulewatch_core::engine::{Engine, EngineConfig};
 use rulewatch_core::remediate::Plan;
 use rulewatch_core::secrets::{Keychain, MemorySecrets, SecretStore};
 use rulewatch_core::store::Store;
-use rulewatch_core::tenants::{NewCredential, NewTenant, add_tenant};
-use secrecy::SecretString;
+use rulewatch_core::tenants::add_test_tenants;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, RwLock};
 
@@ -204,18 +203,8 @@ impl Shared {
         let store = Arc::new(Store::open(&dir)?);
         // The sandbox's credentials are public test values: kept in memory, not the keychain.
         let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecrets::default());
-        for t in &scenario.tenants {
-            add_tenant(
-                &store,
-                secrets.as_ref(),
-                NewTenant {
-                    tenant_id: t.tenant_id.clone(),
-                    name: t.name.clone(),
-                    client_id: t.client_id.clone(),
-                    credential: NewCredential::ClientSecret(SecretString::from(t.client_secret.clone())),
-                },
-            )?;
-        }
+        let credentials = scenario.tenants.iter().map(|t| (&*t.tenant_id, &*t.name, &*t.client_id, &*t.client_secret));
+        add_test_tenants(&store, secrets.as_ref(), credentials)?;
         let endpoints = Endpoints::single(sandbox.base_url()).map_err(anyhow::Error::msg)?;
         let engine = engine(&store, secrets.clone(), &self.launch, endpoints)?;
         *mode = Mode { store, engine, secrets, sandbox: Some(sandbox) };

@@ -10,8 +10,7 @@ use rulewatch_core::cloud::Endpoints;
 use rulewatch_core::engine::Engine;
 use rulewatch_core::secrets::MemorySecrets;
 use rulewatch_core::store::Store;
-use rulewatch_core::tenants::{NewCredential, NewTenant, add_tenant};
-use secrecy::SecretString;
+use rulewatch_core::tenants::add_test_tenants;
 
 use crate::{Global, scan};
 
@@ -24,18 +23,8 @@ pub async fn run(g: &Global) -> Result<ExitCode> {
     let store = Arc::new(Store::open(dir.path())?);
     // The sandbox's credentials are public test values: kept in memory, not the keychain.
     let secrets = Arc::new(MemorySecrets::default());
-    for t in &scenario.tenants {
-        add_tenant(
-            &store,
-            secrets.as_ref(),
-            NewTenant {
-                tenant_id: t.tenant_id.clone(),
-                name: t.name.clone(),
-                client_id: t.client_id.clone(),
-                credential: NewCredential::ClientSecret(SecretString::from(t.client_secret.clone())),
-            },
-        )?;
-    }
+    let credentials = scenario.tenants.iter().map(|t| (&*t.tenant_id, &*t.name, &*t.client_id, &*t.client_secret));
+    add_test_tenants(&store, secrets.as_ref(), credentials)?;
     eprintln!(
         "Rulewatch demo: scanning {} sandbox tenants served at {} (not Microsoft; nothing real is touched).\n",
         scenario.tenants.len(),

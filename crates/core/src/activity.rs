@@ -200,7 +200,7 @@ fn api_problem(e: &ApiError, what: &str, app: &AppIdentity) -> Problem {
         "AF20023" => Problem::new(
             ProblemKind::SubscriptionDisabled,
             format!(
-                "the Audit.Exchange subscription of tenant {} was disabled by an admin ({detail}). \
+                "{what}: the subscription was disabled by an admin of tenant {} ({detail}). \
                  Rulewatch cannot restart it; ask the tenant's admin why, then re-enable it",
                 app.tenant_id
             ),

@@ -47,6 +47,29 @@ pub fn parse_guid(value: &str, what: &str) -> Result<String, TenantError> {
         })
 }
 
+/// Adds tenants whose client secrets are public test values (the sandbox's), given as
+/// (tenant id, name, client id, secret); their secrets go to `secrets`, which for them
+/// is memory, never the OS keychain.
+pub fn add_test_tenants<'a>(
+    store: &Store,
+    secrets: &dyn SecretStore,
+    tenants: impl IntoIterator<Item = (&'a str, &'a str, &'a str, &'a str)>,
+) -> Result<(), TenantError> {
+    for (tenant_id, name, client_id, secret) in tenants {
+        add_tenant(
+            store,
+            secrets,
+            NewTenant {
+                tenant_id: tenant_id.into(),
+                name: name.into(),
+                client_id: client_id.into(),
+                credential: NewCredential::ClientSecret(SecretString::from(secret.to_string())),
+            },
+        )?;
+    }
+    Ok(())
+}
+
 pub fn add_tenant(store: &Store, secrets: &dyn SecretStore, t: NewTenant) -> Result<TenantRow, TenantError> {
     let tenant_id = parse_guid(&t.tenant_id, "tenant id")?;
     let client_id = parse_guid(&t.client_id, "client id")?;
