@@ -67,7 +67,7 @@ fn a_forwarding_rule_is_contained_verified_repeated_undone_and_recorded() {
     assert_eq!(sandbox.user(&t.tenant_id, megan)["account_enabled"], true);
 
     // Confirmed: every default step done and verified in the sandbox.
-    let run = rw.run_with_stdin(&["remediate", &id, "--json"], "y\n");
+    let run = rw.run_with_stdin(&["remediate", &id, "--json", "-vv"], "y\n");
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let done = steps(&run);
     let actions: Vec<&str> = done.iter().map(|s| s["action"].as_str().unwrap()).collect();
@@ -173,14 +173,31 @@ fn mailbox_forwarding_is_cleared_and_restored() {
     assert_eq!(rw.scan().code, 0);
     let id = alert_id(&rw, "mailbox-external-forward", lidia);
 
-    // The change was made by the admin account: the plan says so.
-    let run = rw.run(&["remediate", &id, "--yes", "--json", "--actions", "clear-forwarding"]);
+    // The change was made by the admin account: the plan says so; the default steps
+    // contain the mailbox, and --contain-actor adds the admin's account.
+    let run = rw.run(&["remediate", &id, "--yes", "--json", "--contain-actor"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains(&format!("made by another account, {}", t.users[3])), "{}", run.stderr);
-    let clear = step(&steps(&run), "clear-forwarding").clone();
-    assert_eq!(clear["outcome"], "done", "{clear}");
+    let results = steps(&run);
+    let done: Vec<(&str, &str)> = results.iter().map(|s| (s["action"].as_str().unwrap(), s["account"].as_str().unwrap())).collect();
+    let (admin, lidia_s) = (t.users[3].as_str(), lidia.as_str());
+    assert_eq!(
+        done,
+        [
+            ("block-sign-in", lidia_s),
+            ("block-sign-in", admin),
+            ("revoke-sessions", lidia_s),
+            ("revoke-sessions", admin),
+            ("reset-password", lidia_s),
+            ("reset-password", admin),
+            ("clear-forwarding", lidia_s)
+        ]
+    );
+    assert!(results.iter().all(|s| s["outcome"] == "done"), "{results:?}");
+    let clear = step(&results, "clear-forwarding").clone();
     let user = sandbox.user(&t.tenant_id, lidia);
     assert_eq!((&user["forwarding_smtp_address"], &user["deliver_to_mailbox_and_forward"]), (&Value::Null, &json!(false)));
+    assert_eq!((&user["account_enabled"], &sandbox.user(&t.tenant_id, admin)["account_enabled"]), (&json!(false), &json!(false)));
 
     let undo = rw.run(&["undo", &clear["action_id"].to_string(), "--yes", "--json"]);
     assert_eq!(undo.json_lines()[0]["outcome"], "done", "{}", undo.stdout);
@@ -200,7 +217,10 @@ fn refusals_and_throttling_are_readable_step_results_and_never_stop_the_others()
     let scenario = json!({
         "tenants": [tenant],
         "records": [planted(&t, attacks::new_inbox_rule_delete_all(&t.ctx(0, 0), "."))],
-        "faults": {"retry_after_s": 1, "script": [{"endpoint": "users", "tenant_id": t.tenant_id, "fault": "throttle", "count": 2}]},
+        "faults": {"retry_after_s": 1, "script": [
+            {"endpoint": "users", "tenant_id": t.tenant_id, "fault": "throttle", "count": 2},
+            {"endpoint": "invoke_command", "tenant_id": t.tenant_id, "fault": "server_error", "count": 2},
+        ]},
     });
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
@@ -210,6 +230,7 @@ fn refusals_and_throttling_are_readable_step_results_and_never_stop_the_others()
     let run = rw.run(&["remediate", &id, "--yes", "--json", "-v", "--actions", "block-sign-in,revoke-sessions,disable-rule"]);
     assert_eq!(run.code, 4, "a failed step exits 4: {}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("throttled"), "throttling is retried and said: {}", run.stderr);
+    assert!(run.stderr.contains("failed (HTTP 50"), "an outage is retried and said: {}", run.stderr);
     let results = steps(&run);
     let block = step(&results, "block-sign-in");
     assert_eq!(block["outcome"], "failed");
