@@ -287,6 +287,21 @@ describe("Secure and Remediate: running", () => {
     expect(visible($("#remediation"))).toBe(true);
     expect(resultRow(K.block)!.dataset.outcome).toBe("done");
   });
+
+  it("keeps the results when Secure and Remediate is pressed again; Close then open reads afresh", async () => {
+    await openPlan();
+    await runChecked();
+    $("#secure-remediate").click();
+    await flush();
+    expect(callsOf("remediation_plan")).toHaveLength(1);
+    expect(resultRow(K.block)!.dataset.outcome).toBe("done");
+    $("#remediation-close").click();
+    expect($("#secure-remediate").getAttribute("aria-expanded")).toBe("false");
+    $("#secure-remediate").click();
+    await flush();
+    expect(callsOf("remediation_plan")).toHaveLength(2);
+    expect(resultRow(K.block)).toBeUndefined();
+  });
 });
 
 describe("Secure and Remediate: the new password", () => {

@@ -99,8 +99,10 @@ export function createRemediation(ctx: Ctx, alertId: number): Remediation {
   }
 
   async function open(): Promise<void> {
-    if (disposed || busy) {
-      panel.hidden = false;
+    if (disposed) return;
+    // Already open: keep the plan, the results and any password on screen; Close, then
+    // open again, to read the mailbox afresh.
+    if (!panel.hidden) {
       panel.focus();
       return;
     }
