@@ -16,6 +16,8 @@ export interface Page {
   refresh(): Promise<void>;
   /** Called when the page is entered (defaults to refresh). */
   enter?(): Promise<void>;
+  /** Called when another page is shown instead (drop anything secret on screen). */
+  leave?(): void;
 }
 
 export interface Ctx {
@@ -141,6 +143,7 @@ export function startApp(root: HTMLElement): App {
   }
 
   function navigate(page: PageName, enter = true): void {
+    if (page !== current) pages[current].leave?.();
     current = page;
     for (const [name, b] of Object.entries(navButtons)) {
       const on = name === page;

@@ -1,5 +1,5 @@
 // Words and times as a technician reads them. Pure functions, no DOM.
-import type { AlertStatus, Location, Origin, Overview, Severity, TenantState } from "./api";
+import type { AlertStatus, Location, Origin, Outcome, Overview, RemediationAction, Severity, TenantState } from "./api";
 
 export const SEVERITIES: Severity[] = ["low", "medium", "high", "critical"];
 export const severityRank = (s: Severity): number => SEVERITIES.indexOf(s);
@@ -91,4 +91,30 @@ export const FAMILIARITY_TEXT: Record<Origin["familiarity"], string> = {
   known_network: "signed in from this network before, not this address",
   new_network: "never signed in from this network before",
   new_country: "never signed in from this country before",
+};
+
+/** In the order the steps run. */
+export const REMEDIATION_ACTIONS: RemediationAction[] = [
+  "block-sign-in",
+  "revoke-sessions",
+  "reset-password",
+  "disable-rule",
+  "remove-rule",
+  "clear-forwarding",
+];
+
+export const REMEDIATION_ACTION_LABEL: Record<RemediationAction, { text: string; hint: string }> = {
+  "block-sign-in": { text: "Block sign-in", hint: "Of the alert's mailbox account; undoable" },
+  "revoke-sessions": { text: "Revoke every session", hint: "Signs the account out everywhere" },
+  "reset-password": { text: "Reset the password", hint: "A new random password, shown once, to be changed at next sign-in" },
+  "disable-rule": { text: "Disable the alert's inbox rule", hint: "Keeps it as evidence; undoable" },
+  "remove-rule": { text: "Remove the alert's inbox rule", hint: "Deletes evidence; off unless you choose it" },
+  "clear-forwarding": { text: "Clear mailbox forwarding", hint: "When the mailbox forwards mail; undoable" },
+};
+
+export const OUTCOME_WORDS: Record<Outcome, string> = {
+  done: "done ✓",
+  already_so: "already so",
+  skipped: "skipped",
+  failed: "failed ✗",
 };

@@ -1,4 +1,4 @@
-import type { AlertDetail, AlertSummary, Overview, Settings, TenantStatus } from "../src/api";
+import type { AlertDetail, AlertSummary, LogEntry, Overview, Plan, PlannedStep, Settings, StepResult, TenantStatus } from "../src/api";
 import { startApp, type App } from "../src/app";
 import { resetMock, state } from "./tauri-mock";
 
@@ -121,6 +121,7 @@ export function settings(over: Partial<Settings> = {}): Settings {
     start_at_login: true,
     sign_ins: false,
     geo: { provider: "ipstack", key_stored: true },
+    remediation_defaults: ["block-sign-in", "revoke-sessions", "reset-password", "disable-rule", "clear-forwarding"],
     ...over,
   };
 }
@@ -141,6 +142,12 @@ export function defaultHandlers(): void {
     save_settings: () => null,
     start_sandbox: () => null,
     leave_sandbox: () => null,
+    remediation_plan: (a) => plan({ alert_id: a!.alertId as number }),
+    remediate: (a) => (a!.keys as string[]).map((key, i) => stepResult({ key, action_id: 100 + i })),
+    undo_step: () =>
+      stepResult({ key: `block-sign-in:${MAILBOX}`, action: "undo-block-sign-in", action_id: 200, reversible: false, detail: "sign-in is allowed again" }),
+    alert_history: () => [],
+    export_report: () => "/home/tech/Rulewatch/reports/alert-5.html",
   };
 }
 
@@ -190,4 +197,118 @@ export function rowIds(): number[] {
 export function setValue(el: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, value: string): void {
   el.value = value;
   el.dispatchEvent(new Event(el instanceof HTMLSelectElement ? "change" : "input", { bubbles: true }));
+}
+
+export const MAILBOX = "cfo@contoso.com";
+export const RULE_ID = "cfo@contoso.com\\123456";
+
+export function step(over: Partial<PlannedStep> & { key: string; action: PlannedStep["action"] }): PlannedStep {
+  return {
+    account: MAILBOX,
+    rule_identity: null,
+    rule_name: null,
+    label: `${over.action} ${MAILBOX}`,
+    current: "sign-in is allowed",
+    selected: false,
+    warning: null,
+    ...over,
+  };
+}
+
+/** A plan for alert 5: the mailbox's account, its hostile rule, a system rule, forwarding. */
+export function plan(over: Partial<Plan> = {}): Plan {
+  return {
+    alert_id: 5,
+    tenant_id: T1,
+    tenant_name: "Contoso",
+    mailbox: MAILBOX,
+    actor: MAILBOX,
+    actor_differs: false,
+    account_enabled: true,
+    synced_from_on_premises: false,
+    forwarding: { forwarding_smtp_address: "smtp:evil@example.net", forwarding_address: null, deliver_to_mailbox_and_forward: true },
+    rules: [
+      {
+        identity: RULE_ID,
+        name: HOSTILE_RULE,
+        enabled: true,
+        description: `moves mail to RSS Feeds; ${HOSTILE_RULE}`,
+        marks: ["inbox-rule-hidden-folder: moves mail to RSS Feeds"],
+        about_alert: true,
+        system: false,
+      },
+      { identity: "junk", name: "Junk E-mail Rule", enabled: true, description: "junk mail", marks: [], about_alert: false, system: true },
+    ],
+    problems: [],
+    steps: [
+      step({ key: `block-sign-in:${MAILBOX}`, action: "block-sign-in", label: `Block sign-in for ${MAILBOX}`, selected: true }),
+      step({ key: `revoke-sessions:${MAILBOX}`, action: "revoke-sessions", label: `Revoke every session of ${MAILBOX}`, selected: true }),
+      step({ key: `reset-password:${MAILBOX}`, action: "reset-password", label: `Reset the password of ${MAILBOX}`, selected: true }),
+      step({
+        key: `disable-rule:${MAILBOX}:${RULE_ID}`,
+        action: "disable-rule",
+        rule_identity: RULE_ID,
+        rule_name: HOSTILE_RULE,
+        label: `Disable inbox rule "${HOSTILE_RULE}" (keeps it as evidence)`,
+        current: `enabled: ${HOSTILE_RULE}`,
+        selected: true,
+      }),
+      step({
+        key: `remove-rule:${MAILBOX}:${RULE_ID}`,
+        action: "remove-rule",
+        rule_identity: RULE_ID,
+        rule_name: HOSTILE_RULE,
+        label: `Remove inbox rule "${HOSTILE_RULE}"`,
+        current: `enabled: ${HOSTILE_RULE}`,
+      }),
+      step({
+        key: `clear-forwarding:${MAILBOX}`,
+        action: "clear-forwarding",
+        label: `Clear mailbox forwarding of ${MAILBOX}`,
+        current: "forwards all mail to smtp:evil@example.net, keeping a copy",
+        selected: true,
+      }),
+    ],
+    ...over,
+  };
+}
+
+/** As the core answers: reversible only when done and the action can be put back. */
+export function stepResult(over: Partial<StepResult> & { key: string }): StepResult {
+  const action = over.key.split(":")[0];
+  const outcome = over.outcome ?? "done";
+  return {
+    action_id: 100,
+    action,
+    account: MAILBOX,
+    rule_name: null,
+    outcome: "done",
+    detail: `${action}: verified`,
+    warning: null,
+    reversible: outcome === "done" && action !== "revoke-sessions" && action !== "reset-password",
+    password: null,
+    ...over,
+  };
+}
+
+export function logEntry(over: Partial<LogEntry> & { id: number }): LogEntry {
+  return {
+    at: "2026-11-27T10:50:00Z",
+    os_user: "tech",
+    machine: "DESK-01",
+    operator: null,
+    tenant_id: T1,
+    mailbox: MAILBOX,
+    alert_id: 5,
+    action: "block-sign-in",
+    request: `PATCH /v1.0/users/${MAILBOX} accountEnabled=false`,
+    before: { account_enabled: true },
+    after: { account_enabled: false },
+    result: "done",
+    detail: "sign-in is blocked",
+    undoes: null,
+    prev_hash: "0",
+    hash: "1",
+    ...over,
+  };
 }

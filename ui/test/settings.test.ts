@@ -44,6 +44,7 @@ describe("settings", () => {
         start_at_login: true,
         sign_ins: false,
         geo: { provider: "ipstack", key: null },
+        remediation_defaults: ["block-sign-in", "revoke-sessions", "reset-password", "disable-rule", "clear-forwarding"],
       },
     });
     expect($("#settings-message").textContent).toBe("Settings saved.");

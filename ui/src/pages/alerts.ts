@@ -12,6 +12,7 @@ import {
   shortDateTime,
   severityRank,
 } from "../format";
+import { createRemediation, type Remediation } from "./remediation";
 
 export type StatusFilter = "active" | "all" | AlertStatus;
 export interface Filters {
@@ -61,6 +62,13 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   let loaded = false;
   let detailId: number | null = null;
   let detailSeq = 0;
+  /** Secure and Remediate and the remediation log of the alert shown; kept across re-renders. */
+  let remediation: Remediation | null = null;
+
+  function dropRemediation(): void {
+    remediation?.dispose();
+    remediation = null;
+  }
 
   // ---- first run -------------------------------------------------------------------
   const firstRun = h(
@@ -263,6 +271,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   function closeDetail(): void {
     detailId = null;
     detailSeq++;
+    dropRemediation();
     detailView.hidden = true;
     delete detailView.dataset.alertId;
     replace(detailView);
@@ -284,7 +293,8 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
 
   function renderDetail(a: AlertDetail): void {
     const wasOpen = !detailView.hidden && detailView.dataset.alertId === String(a.id);
-    const hadFocus = wasOpen && detailView.contains(document.activeElement) ? document.activeElement?.id : null;
+    const focused = wasOpen && detailView.contains(document.activeElement) ? document.activeElement : null;
+    const hadFocus = focused?.id || null;
     // A change event re-renders the open alert; keep a half-typed false-positive note.
     const prevForm = wasOpen ? detailView.querySelector<HTMLElement>("#false-positive-form") : null;
     const prevNote = wasOpen ? detailView.querySelector<HTMLTextAreaElement>("#status-note") : null;
@@ -292,13 +302,18 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     detailView.dataset.alertId = String(a.id);
     const loc = a.origin?.location ?? null;
     const destinations = destinationsOf(a.details);
+    if (remediation && remediation.alertId !== a.id) dropRemediation();
+    const rem = remediation ?? (remediation = createRemediation(ctx, a.id));
+    if (wasOpen) void rem.refreshHistory();
 
     const actions = h("div", { class: "actions", id: "status-actions" });
     const setStatus = async (status: Exclude<AlertStatus, "suppressed">, note: string | null, trust: boolean) => {
       ctx.clearError();
-      for (const b of detailView.querySelectorAll("button")) b.disabled = true;
+      // Only the status buttons: the remediation view keeps its own enabled states.
+      const buttons = [...actions.querySelectorAll("button"), ...fpForm.querySelectorAll("button")];
+      for (const b of buttons) b.disabled = true;
       const ok = await ctx.run(api.setAlertStatus(a.id, status, note, trust).then(() => true));
-      for (const b of detailView.querySelectorAll("button")) b.disabled = false;
+      for (const b of buttons) b.disabled = false;
       if (ok) await ctx.refreshAll();
     };
     const fpForm = h("div", { id: "false-positive-form", class: "fp-form", hidden: true });
@@ -337,6 +352,27 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
         h("button", { id: "cancel-status", type: "button", on: { click: () => { fpForm.hidden = true; } } }, "Cancel"),
       ),
     );
+    // Secure and Remediate contains a mailbox: offered when the alert is about one.
+    if (a.target.includes("@")) {
+      const secure = h(
+        "button",
+        {
+          id: "secure-remediate",
+          type: "button",
+          class: "primary prominent",
+          "aria-controls": "remediation",
+          "aria-expanded": rem.panel.hidden ? "false" : "true",
+          on: {
+            click: () => {
+              secure.setAttribute("aria-expanded", "true");
+              void rem.open();
+            },
+          },
+        },
+        "Secure and Remediate…",
+      );
+      actions.append(secure);
+    }
     if (a.status !== "acknowledged")
       actions.append(
         h("button", { id: "mark-acknowledged", type: "button", on: { click: () => void setStatus("acknowledged", null, false) } }, "Acknowledge"),
@@ -409,6 +445,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
       h("h2", { id: "alert-summary", class: "summary wrap" }, a.summary),
       actions,
       fpForm,
+      rem.panel,
       h(
         "dl",
         { class: "facts" },
@@ -428,6 +465,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
         row("Detected", "alert-detected-at", localDateTime(a.detected_at)),
         row("Record id", "alert-record-id", a.record_id),
       ),
+      rem.history,
       h("h3", null, "Other alerts for this mailbox"),
       related,
       h("h3", null, "Parameters"),
@@ -444,7 +482,8 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
       if (prevTrust && trust) trust.checked = prevTrust.checked;
     }
     if (!wasOpen) detailView.querySelector<HTMLButtonElement>("#back-to-alerts")?.focus();
-    else if (hadFocus) detailView.querySelector<HTMLElement>(`#${hadFocus}`)?.focus();
+    else if (focused instanceof HTMLElement && focused.isConnected) focused.focus();
+    else if (hadFocus) document.getElementById(hadFocus)?.focus();
   }
 
   // ---- page ------------------------------------------------------------------------
@@ -489,6 +528,11 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     await refresh();
   }
 
+  // Leaving the page forgets the remediation view (and any password it shows).
+  function leave(): void {
+    remediation?.close();
+  }
+
   renderList();
-  return { el, refresh, enter, openDetail, closeDetail, reloadList };
+  return { el, refresh, enter, leave, openDetail, closeDetail, reloadList };
 }

@@ -1,10 +1,10 @@
 // Settings: scan interval, backfill, notifications, start at login, sign-ins and the
-// geolocation provider. The form is filled when the page is entered, never while the
+// geolocation provider, and the steps Secure and Remediate checks by default. The form is filled when the page is entered, never while the
 // user edits it. The ipstack key is sent only when a new one was typed.
-import { api, type Settings, type SettingsUpdate, type Severity } from "../api";
+import { api, type RemediationAction, type Settings, type SettingsUpdate, type Severity } from "../api";
 import type { Ctx, Page } from "../app";
 import { h } from "../h";
-import { SEVERITIES, SEVERITY_LABEL } from "../format";
+import { REMEDIATION_ACTIONS, REMEDIATION_ACTION_LABEL, SEVERITIES, SEVERITY_LABEL } from "../format";
 
 export function createSettingsPage(ctx: Ctx): Page {
   const interval = h("input", { id: "scan-interval", type: "number", min: 1, max: 1440, step: 1, required: true });
@@ -12,6 +12,9 @@ export function createSettingsPage(ctx: Ctx): Page {
   const notify = Object.fromEntries(
     SEVERITIES.map((s) => [s, h("input", { id: `notify-${s}`, type: "checkbox" })]),
   ) as Record<Severity, HTMLInputElement>;
+  const remediationDefaults = Object.fromEntries(
+    REMEDIATION_ACTIONS.map((a) => [a, h("input", { id: `remediation-default-${a}`, type: "checkbox" })]),
+  ) as Record<RemediationAction, HTMLInputElement>;
   const startAtLogin = h("input", { id: "start-at-login", type: "checkbox" });
   const signIns = h("input", { id: "sign-ins", type: "checkbox" });
   const provider = h(
@@ -65,6 +68,13 @@ export function createSettingsPage(ctx: Ctx): Page {
     ),
     h("fieldset", null, h("legend", null, "Desktop"), check(startAtLogin, "Start Rulewatch when I sign in")),
     h("fieldset", null, h("legend", null, "IP geolocation"), labelled("Provider", provider), ipstackBox, mmdbBox),
+    h(
+      "fieldset",
+      { id: "remediation-defaults" },
+      h("legend", null, "Secure and Remediate"),
+      h("p", { class: "hint" }, "The steps checked when a remediation plan opens. You still confirm every run."),
+      REMEDIATION_ACTIONS.map((a) => check(remediationDefaults[a], REMEDIATION_ACTION_LABEL[a].text, REMEDIATION_ACTION_LABEL[a].hint)),
+    ),
     h("div", { class: "actions" }, saveBtn),
     message,
   );
@@ -79,6 +89,8 @@ export function createSettingsPage(ctx: Ctx): Page {
     for (const sev of SEVERITIES) notify[sev].checked = !!s.notify[sev];
     startAtLogin.checked = s.start_at_login;
     signIns.checked = s.sign_ins;
+    const defaults = Array.isArray(s.remediation_defaults) ? s.remediation_defaults : [];
+    for (const a of REMEDIATION_ACTIONS) remediationDefaults[a].checked = defaults.includes(a);
     provider.value = s.geo.provider;
     ipstackKey.value = "";
     keyStored = s.geo.provider === "ipstack" && s.geo.key_stored;
@@ -125,6 +137,7 @@ export function createSettingsPage(ctx: Ctx): Page {
       start_at_login: startAtLogin.checked,
       sign_ins: signIns.checked,
       geo,
+      remediation_defaults: REMEDIATION_ACTIONS.filter((a) => remediationDefaults[a].checked),
     };
     saveBtn.disabled = true;
     const ok = await ctx.run(api.saveSettings(update).then(() => true));
