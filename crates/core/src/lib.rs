@@ -13,6 +13,7 @@ pub mod engine;
 pub mod geo;
 pub mod graph;
 pub mod http;
+pub mod partner;
 pub mod problem;
 pub mod remediate;
 pub mod report;

@@ -22,6 +22,8 @@ pub enum ProblemKind {
     Unreachable,
     /// The OS keychain is unreachable or lacks the tenant's secret.
     Keychain,
+    /// The partner account's sign-in lapsed or was revoked: sign in again.
+    SignInNeeded,
     /// Microsoft answered something Rulewatch cannot read.
     BadResponse,
     /// A content blob stayed unreadable; the others were processed.
@@ -42,6 +44,7 @@ impl ProblemKind {
             ProblemKind::Throttled => "throttled",
             ProblemKind::Unreachable => "unreachable",
             ProblemKind::Keychain => "keychain",
+            ProblemKind::SignInNeeded => "sign_in_needed",
             ProblemKind::BadResponse => "bad_response",
             ProblemKind::BlobFailed => "blob_failed",
             ProblemKind::DataGap => "data_gap",

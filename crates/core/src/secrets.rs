@@ -18,6 +18,9 @@ pub enum SecretKind {
     /// The geolocation API key. It belongs to no tenant: the tenant id given with it is
     /// ignored (pass [`NO_TENANT`]).
     IpstackKey,
+    /// The signed-in partner account's refresh token; one per installation, like the
+    /// ipstack key.
+    PartnerRefreshToken,
 }
 
 /// The tenant id to pass with secrets that belong to no tenant.
@@ -32,13 +35,14 @@ impl SecretKind {
             SecretKind::ClientSecret => format!("tenant/{tenant_id}/client-secret"),
             SecretKind::CertificateKey => format!("tenant/{tenant_id}/certificate-key"),
             SecretKind::IpstackKey => "geo/ipstack-api-key".into(),
+            SecretKind::PartnerRefreshToken => "partner/refresh-token".into(),
         }
     }
 
     /// Entries of kinds that belong to no tenant are one per keychain, whatever id is given.
     fn owner(self, tenant_id: &str) -> &str {
         match self {
-            SecretKind::IpstackKey => NO_TENANT,
+            SecretKind::IpstackKey | SecretKind::PartnerRefreshToken => NO_TENANT,
             SecretKind::ClientSecret | SecretKind::CertificateKey => tenant_id,
         }
     }
@@ -46,6 +50,7 @@ impl SecretKind {
     fn missing(self, tenant_id: &str) -> SecretError {
         match self {
             SecretKind::IpstackKey => SecretError::MissingIpstackKey,
+            SecretKind::PartnerRefreshToken => SecretError::NotSignedIn,
             SecretKind::ClientSecret | SecretKind::CertificateKey => {
                 SecretError::Missing { tenant_id: tenant_id.into(), what: describe(self) }
             }
@@ -66,6 +71,8 @@ pub enum SecretError {
     Missing { tenant_id: String, what: &'static str },
     #[error("the keychain has no ipstack API key: store one with `rulewatch geo ipstack` (it reads the key from standard input)")]
     MissingIpstackKey,
+    #[error("no partner account is signed in: sign in with `rulewatch partner login` or on the Tenants page")]
+    NotSignedIn,
     #[error("the keychain refused the operation ({detail})")]
     Failed { detail: String },
 }
@@ -83,6 +90,7 @@ fn describe(kind: SecretKind) -> &'static str {
         SecretKind::ClientSecret => "client secret",
         SecretKind::CertificateKey => "certificate key",
         SecretKind::IpstackKey => "ipstack API key",
+        SecretKind::PartnerRefreshToken => "partner refresh token",
     }
 }
 

@@ -32,6 +32,8 @@ pub enum AuthMethod {
     ClientSecret,
     /// `thumbprint_s256` is the certificate's base64url SHA-256 thumbprint.
     Certificate { thumbprint_s256: String },
+    /// Delegated, through the signed-in partner account's refresh token (GDAP).
+    Partner,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +53,8 @@ pub struct TokenProvider {
     endpoints: Endpoints,
     secrets: Arc<dyn SecretStore>,
     cache: Mutex<HashMap<(String, Resource), Cached>>,
+    /// Each partner exchange rotates the refresh token the next one uses: one at a time.
+    partner: tokio::sync::Mutex<()>,
 }
 
 #[derive(Deserialize)]
@@ -82,7 +86,7 @@ struct AssertionClaims<'a> {
 
 impl TokenProvider {
     pub fn new(http: Http, endpoints: Endpoints, secrets: Arc<dyn SecretStore>) -> Self {
-        TokenProvider { http, endpoints, secrets, cache: Mutex::new(HashMap::new()) }
+        TokenProvider { http, endpoints, secrets, cache: Mutex::new(HashMap::new()), partner: tokio::sync::Mutex::new(()) }
     }
 
     fn resource_url(&self, resource: Resource) -> &str {
@@ -91,6 +95,11 @@ impl TokenProvider {
             Resource::Graph => &self.endpoints.graph_resource,
             Resource::Exchange => &self.endpoints.exchange_resource,
         }
+    }
+
+    /// Drops every cached token (after the partner account signed out).
+    pub fn clear(&self) {
+        self.cache.lock().expect("token cache poisoned").clear();
     }
 
     /// Drops a cached token, e.g. after the API answered 401.
@@ -126,6 +135,7 @@ impl TokenProvider {
         let kind = match app.method {
             AuthMethod::ClientSecret => SecretKind::ClientSecret,
             AuthMethod::Certificate { .. } => SecretKind::CertificateKey,
+            AuthMethod::Partner => unreachable!("request() exchanges the partner refresh token instead"),
         };
         // Keychain calls block on D-Bus or the platform API.
         let secret = tokio::task::spawn_blocking(move || secrets.get(&tenant, kind))
@@ -133,6 +143,7 @@ impl TokenProvider {
             .map_err(|e| Problem::new(ProblemKind::Keychain, format!("keychain lookup failed ({e})")))??;
         match &app.method {
             AuthMethod::ClientSecret => Ok(vec![("client_secret", secret_text(&secret)?)]),
+            AuthMethod::Partner => unreachable!("request() exchanges the partner refresh token instead"),
             AuthMethod::Certificate { thumbprint_s256 } => {
                 let assertion = client_assertion(app, thumbprint_s256, secret.expose_secret(), token_url)?;
                 Ok(vec![
@@ -149,6 +160,12 @@ impl TokenProvider {
         resource: Resource,
         stats: &RetryStats,
     ) -> Result<(SecretString, Duration), Problem> {
+        if app.method == AuthMethod::Partner {
+            let _one_at_a_time = self.partner.lock().await;
+            let resource = self.resource_url(resource);
+            return crate::partner::exchange(&self.http, &self.endpoints, self.secrets.clone(), &app.client_id, &app.tenant_id, resource, stats)
+                .await;
+        }
         let url = format!("{}/{}/oauth2/v2.0/token", self.endpoints.login, app.tenant_id);
         let mut form = vec![
             ("grant_type", "client_credentials".to_string()),

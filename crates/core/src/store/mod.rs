@@ -68,6 +68,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("enrichment.sql")),
         M::up(include_str!("review.sql")),
         M::up(include_str!("remediation.sql")),
+        M::up(include_str!("partner.sql")).foreign_key_check(),
     ])
 }
 
@@ -84,10 +85,13 @@ impl Store {
         conn.busy_timeout(Duration::from_secs(10)).map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        // Off while migrating: a table rebuilt to change a CHECK must not cascade its
+        // drop into the tables that refer to it. Each migration checks the keys after.
+        conn.pragma_update(None, "foreign_keys", "OFF").map_err(open_err)?;
         migrations()
             .to_latest(&mut conn)
             .map_err(|e| StoreError::Migrate { path: path.clone(), detail: e.to_string() })?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
         Ok(Store { conn: Mutex::new(conn) })
     }
 

@@ -19,24 +19,26 @@ pub struct TenantRow {
 }
 
 fn method_name<S: serde::Serializer>(m: &AuthMethod, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(match m {
+    s.serialize_str(method_str(m))
+}
+
+fn method_str(m: &AuthMethod) -> &'static str {
+    match m {
         AuthMethod::ClientSecret => "client_secret",
         AuthMethod::Certificate { .. } => "certificate",
-    })
+        AuthMethod::Partner => "partner",
+    }
 }
 
 impl TenantRow {
     pub(super) fn auth_method_str(&self) -> &'static str {
-        match self.auth_method {
-            AuthMethod::ClientSecret => "client_secret",
-            AuthMethod::Certificate { .. } => "certificate",
-        }
+        method_str(&self.auth_method)
     }
 
     pub(super) fn cert_thumbprint(&self) -> Option<&str> {
         match &self.auth_method {
             AuthMethod::Certificate { thumbprint_s256 } => Some(thumbprint_s256),
-            AuthMethod::ClientSecret => None,
+            AuthMethod::ClientSecret | AuthMethod::Partner => None,
         }
     }
 
@@ -49,6 +51,7 @@ impl TenantRow {
             client_id: r.get(2)?,
             auth_method: match (method.as_str(), thumbprint) {
                 ("certificate", Some(thumbprint_s256)) => AuthMethod::Certificate { thumbprint_s256 },
+                ("partner", _) => AuthMethod::Partner,
                 _ => AuthMethod::ClientSecret,
             },
         })

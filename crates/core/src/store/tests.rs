@@ -298,3 +298,31 @@ fn changing_the_geo_provider_empties_the_cache_and_forgets_its_problem() {
     let e = store.geo_provider().unwrap_err().to_string();
     assert!(e.contains("geo.provider") && e.contains("rulewatch geo off"), "{e}");
 }
+
+#[test]
+fn the_partner_migration_keeps_tenants_and_their_data_and_cascades_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // A database as the release before partner sign-in left it.
+        let mut conn = Connection::open(dir.path().join("rulewatch.db")).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrations().to_version(&mut conn, 6).unwrap();
+        conn.execute_batch(
+            "INSERT INTO tenants VALUES ('t1', 'Contoso', 'c1', 'certificate', 'thumb', '2026-11-01T00:00:00.000Z');
+             INSERT INTO tenant_status (tenant_id, state) VALUES ('t1', 'ok');
+             INSERT INTO cursors VALUES ('t1', 'Audit.Exchange', '2026-11-02T00:00:00.000Z');",
+        )
+        .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let kept = store.tenant("t1").unwrap();
+    assert_eq!(kept.auth_method, AuthMethod::Certificate { thumbprint_s256: "thumb".into() });
+    assert!(store.cursor("t1", "Audit.Exchange").unwrap().is_some(), "the cursor survived the rebuild");
+    let partner = TenantRow { tenant_id: "t2".into(), name: "Fabrikam".into(), client_id: "c2".into(), auth_method: AuthMethod::Partner };
+    store.add_tenant(&partner).unwrap();
+    assert_eq!(store.tenant("t2").unwrap().auth_method, AuthMethod::Partner);
+    // The rebuilt table is still the one the others refer to: removal cascades.
+    store.remove_tenant("t1").unwrap();
+    assert!(store.cursor("t1", "Audit.Exchange").unwrap().is_none());
+    assert_eq!(store.statuses().unwrap().len(), 1);
+}

@@ -1,0 +1,336 @@
+//! Partner sign-in: a technician of the MSP signs in once, with MFA, in the browser
+//! (authorization code with PKCE, answered on a loopback port) or with a device code;
+//! the refresh token goes to the keychain and is exchanged at each customer tenant's
+//! token endpoint for that tenant's tokens (m365-api.md C2). Rotated refresh tokens
+//! replace the stored one at once.
+
+pub mod oauth;
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, CsrfToken, DeviceAuthorizationUrl, EndpointNotSet, PkceCodeChallenge, RedirectUrl, RefreshToken,
+    Scope, TokenResponse, TokenUrl,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::cloud::Endpoints;
+use crate::http::{Http, RetryStats};
+use crate::problem::{Problem, ProblemKind};
+use crate::secrets::{NO_TENANT, SecretKind, SecretStore};
+use crate::store::{Store, StoreError};
+use oauth::{DeviceMessage, EntraClient, Tokens, token_problem, transport};
+
+/// Where the signed-in partner account is described (never its tokens).
+pub const ACCOUNT_SETTING: &str = "partner.account";
+
+/// How long a browser sign-in may take before Rulewatch stops waiting.
+const SIGN_IN_WAIT: Duration = Duration::from_secs(300);
+
+/// The signed-in partner account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartnerAccount {
+    pub tenant_id: String,
+    pub client_id: String,
+    /// Who signed in (the ID token's `preferred_username`).
+    pub upn: String,
+    pub signed_in_at: DateTime<Utc>,
+    /// When the refresh token was last used (and rotated).
+    pub refreshed_at: DateTime<Utc>,
+    /// When Entra says the refresh token lapses, if it says.
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+}
+
+pub fn account(store: &Store) -> Result<Option<PartnerAccount>, StoreError> {
+    store.setting(ACCOUNT_SETTING)
+}
+
+/// The scopes a sign-in asks for: Graph (to list customers) and a refresh token.
+fn sign_in_scopes(endpoints: &Endpoints) -> Vec<Scope> {
+    vec![Scope::new(format!("{}/.default", endpoints.graph_resource)), Scope::new("offline_access".into())]
+}
+
+fn client(endpoints: &Endpoints, tenant_id: &str, client_id: &str) -> Result<EntraClient, Problem> {
+    let url = |path: &str| format!("{}/{tenant_id}/oauth2/v2.0/{path}", endpoints.login);
+    let token_url = TokenUrl::new(url("token")).map_err(|e| Problem::new(ProblemKind::BadResponse, format!("bad token URL ({e})")))?;
+    Ok(EntraClient::<EndpointNotSet, EndpointNotSet, EndpointNotSet>::new(ClientId::new(client_id.into())).set_token_uri(token_url))
+}
+
+/// The claims of an ID token, read without checking its signature: it came straight
+/// from Entra's token endpoint over TLS, and only names who signed in.
+fn signed_in_user(tokens: &Tokens) -> String {
+    let claims = tokens.extra_fields().id_token.as_deref().and_then(|t| t.split('.').nth(1)).and_then(|payload| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()
+    });
+    let claims: serde_json::Value = claims.and_then(|c| serde_json::from_slice(&c).ok()).unwrap_or_default();
+    ["preferred_username", "upn", "email", "name"]
+        .iter()
+        .find_map(|k| claims[*k].as_str().map(str::to_string))
+        .unwrap_or_else(|| "unknown account".into())
+}
+
+/// The partner account's connection: sign-in, refresh, sign-out.
+pub struct Partner<'a> {
+    pub http: &'a Http,
+    pub endpoints: &'a Endpoints,
+    pub secrets: &'a dyn SecretStore,
+    pub store: &'a Store,
+}
+
+impl Partner<'_> {
+    /// Keeps the new refresh token in the keychain and the account in the settings.
+    fn keep(&self, tenant_id: &str, client_id: &str, tokens: &Tokens) -> Result<PartnerAccount, Problem> {
+        let refresh = tokens.refresh_token().ok_or_else(|| {
+            Problem::new(ProblemKind::BadResponse, "Microsoft gave no refresh token; the sign-in must ask for offline_access")
+        })?;
+        self.secrets
+            .set(NO_TENANT, SecretKind::PartnerRefreshToken, refresh.secret().as_bytes())
+            .map_err(|e| Problem::new(ProblemKind::Keychain, e.to_string()))?;
+        let now = Utc::now();
+        let account = PartnerAccount {
+            tenant_id: tenant_id.into(),
+            client_id: client_id.into(),
+            upn: signed_in_user(tokens),
+            signed_in_at: now,
+            refreshed_at: now,
+            refresh_expires_at: tokens.extra_fields().refresh_token_expires_in.map(|s| now + chrono::Duration::seconds(s as i64)),
+        };
+        self.store
+            .set_setting(ACCOUNT_SETTING, &account)
+            .map_err(|e| Problem::new(ProblemKind::BadResponse, format!("could not save the partner account: {e}")))?;
+        Ok(account)
+    }
+
+    /// Signs in in the browser: `open` is given the sign-in page's address (and may
+    /// fail: the address is also for the user to open by hand); Microsoft sends the
+    /// browser back to a loopback port Rulewatch listens on for one request.
+    pub async fn sign_in_browser(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+        open: impl FnOnce(&str),
+    ) -> Result<PartnerAccount, Problem> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| Problem::new(ProblemKind::Unreachable, format!("cannot listen on a loopback port for the sign-in ({e})")))?;
+        let port = listener.local_addr().map_err(|e| Problem::new(ProblemKind::Unreachable, e.to_string()))?.port();
+        let redirect = format!("http://127.0.0.1:{port}/");
+        let auth_url = AuthUrl::new(format!("{}/{tenant_id}/oauth2/v2.0/authorize", self.endpoints.login))
+            .map_err(|e| Problem::new(ProblemKind::BadResponse, format!("bad sign-in URL ({e})")))?;
+        let client = client(self.endpoints, tenant_id, client_id)?
+            .set_auth_uri(auth_url)
+            .set_redirect_uri(RedirectUrl::new(redirect).map_err(|e| Problem::new(ProblemKind::BadResponse, e.to_string()))?);
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state) = client
+            .authorize_url(CsrfToken::new_random)
+            .add_scopes(sign_in_scopes(self.endpoints))
+            .set_pkce_challenge(challenge)
+            .add_extra_param("prompt", "select_account")
+            .url();
+        open(url.as_str());
+        let query = tokio::time::timeout(SIGN_IN_WAIT, answer_one_redirect(&listener)).await.map_err(|_| {
+            Problem::new(ProblemKind::SignInNeeded, "the sign-in was not finished within 5 minutes; start it again")
+        })??;
+        let param = |name: &str| url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+        if let Some(error) = param("error") {
+            let description = param("error_description").unwrap_or_default();
+            return Err(Problem::new(ProblemKind::SignInNeeded, format!("Microsoft did not sign you in: {error}: {description}")));
+        }
+        if param("state").as_deref() != Some(state.secret().as_str()) {
+            return Err(Problem::new(ProblemKind::SignInNeeded, "the sign-in answer does not belong to this sign-in; start it again"));
+        }
+        let code = param("code").ok_or_else(|| Problem::new(ProblemKind::SignInNeeded, "the sign-in answer carries no code"))?;
+        let stats = RetryStats::default();
+        let what = "signing in the partner account";
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(verifier)
+            .request_async(&transport(self.http, &stats, what))
+            .await
+            .map_err(|e| token_problem(e, what, |r| (r.error().to_string(), r.error_description().cloned().unwrap_or_default())))?;
+        self.keep(tenant_id, client_id, &tokens)
+    }
+
+    /// Signs in with a device code: `show` gets Microsoft's sentence naming the page and
+    /// the code; Rulewatch polls until the user approved.
+    pub async fn sign_in_device(&self, tenant_id: &str, client_id: &str, show: impl FnOnce(&str)) -> Result<PartnerAccount, Problem> {
+        let device_url = DeviceAuthorizationUrl::new(format!("{}/{tenant_id}/oauth2/v2.0/devicecode", self.endpoints.login))
+            .map_err(|e| Problem::new(ProblemKind::BadResponse, format!("bad device code URL ({e})")))?;
+        let client = client(self.endpoints, tenant_id, client_id)?.set_device_authorization_url(device_url);
+        let stats = RetryStats::default();
+        let what = "asking Microsoft for a device code";
+        let details: oauth2::DeviceAuthorizationResponse<DeviceMessage> = client
+            .exchange_device_code()
+            .add_scopes(sign_in_scopes(self.endpoints))
+            .request_async(&transport(self.http, &stats, what))
+            .await
+            .map_err(|e| token_problem(e, what, |r| (r.error().to_string(), r.error_description().cloned().unwrap_or_default())))?;
+        let message = details.extra_fields().message.clone().unwrap_or_else(|| {
+            format!("To sign in, open {} and enter the code {}", details.verification_uri().as_str(), details.user_code().secret())
+        });
+        show(&message);
+        let what = "waiting for the device sign-in";
+        let tokens = client
+            .exchange_device_access_token(&details)
+            .request_async(&transport(self.http, &stats, what), tokio::time::sleep, None)
+            .await
+            .map_err(|e| token_problem(e, what, |r| (r.error().to_string(), r.error_description().cloned().unwrap_or_default())))?;
+        self.keep(tenant_id, client_id, &tokens)
+    }
+
+    /// Removes the refresh token and the account; cached access tokens go with the process.
+    pub fn sign_out(&self) -> Result<(), Problem> {
+        self.secrets
+            .delete(NO_TENANT, SecretKind::PartnerRefreshToken)
+            .map_err(|e| Problem::new(ProblemKind::Keychain, e.to_string()))?;
+        self.store
+            .remove_setting(ACCOUNT_SETTING)
+            .map_err(|e| Problem::new(ProblemKind::BadResponse, format!("could not forget the partner account: {e}")))
+    }
+}
+
+/// Exchanges the stored refresh token at `tenant_id`'s token endpoint for `resource`,
+/// keeping the rotated refresh token. Callers serialise these exchanges: each one
+/// replaces the token the next one uses.
+pub async fn exchange(
+    http: &Http,
+    endpoints: &Endpoints,
+    secrets: std::sync::Arc<dyn SecretStore>,
+    client_id: &str,
+    tenant_id: &str,
+    resource: &str,
+    stats: &RetryStats,
+) -> Result<(SecretString, Duration), Problem> {
+    // Keychain calls block on D-Bus or the platform API.
+    let keychain = secrets.clone();
+    let stored = tokio::task::spawn_blocking(move || keychain.get(NO_TENANT, SecretKind::PartnerRefreshToken))
+        .await
+        .map_err(|e| Problem::new(ProblemKind::Keychain, format!("keychain lookup failed ({e})")))?
+        .map_err(|e| match e {
+        crate::secrets::SecretError::NotSignedIn => Problem::new(ProblemKind::SignInNeeded, e.to_string()),
+        other => Problem::new(ProblemKind::Keychain, other.to_string()),
+    })?;
+    let refresh = RefreshToken::new(
+        String::from_utf8(stored.expose_secret().to_vec())
+            .map_err(|_| Problem::new(ProblemKind::Keychain, "the stored partner refresh token is not text; sign in again"))?,
+    );
+    let what = format!("getting a partner token for tenant {tenant_id}");
+    let tokens = client(endpoints, tenant_id, client_id)?
+        .exchange_refresh_token(&refresh)
+        .add_scope(Scope::new(format!("{resource}/.default")))
+        .add_scope(Scope::new("offline_access".into()))
+        .request_async(&transport(http, stats, &what))
+        .await
+        .map_err(|e| token_problem(e, &what, |r| (r.error().to_string(), r.error_description().cloned().unwrap_or_default())))?;
+    if let Some(rotated) = tokens.refresh_token() {
+        let rotated = rotated.secret().clone().into_bytes();
+        tokio::task::spawn_blocking(move || secrets.set(NO_TENANT, SecretKind::PartnerRefreshToken, &rotated))
+            .await
+            .map_err(|e| Problem::new(ProblemKind::Keychain, format!("keychain update failed ({e})")))?
+            .map_err(|e| Problem::new(ProblemKind::Keychain, e.to_string()))?;
+    }
+    let lifetime = tokens.expires_in().unwrap_or(Duration::from_secs(3600));
+    Ok((SecretString::from(tokens.access_token().secret().clone()), lifetime))
+}
+
+/// Reads one HTTP request on the loopback port and answers it with a page telling the
+/// user to go back to Rulewatch; returns the query string.
+async fn answer_one_redirect(listener: &TcpListener) -> Result<String, Problem> {
+    loop {
+        let (mut socket, _) = listener.accept().await.map_err(|e| Problem::new(ProblemKind::Unreachable, e.to_string()))?;
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut read = 0;
+        while read < buf.len() {
+            match socket.read(&mut buf[read..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+            if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+        let head = String::from_utf8_lossy(&buf[..read]);
+        let target = head.lines().next().and_then(|line| line.split_whitespace().nth(1)).unwrap_or_default().to_string();
+        // Browsers also ask for /favicon.ico: only the redirect carries a query.
+        let Some((_, query)) = target.split_once('?') else {
+            let _ = socket.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+            continue;
+        };
+        let page = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Rulewatch</title></head><body>\
+                    <p>Sign-in received. You can close this tab and return to Rulewatch.</p></body></html>";
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+            page.len()
+        );
+        let _ = socket.write_all(response.as_bytes()).await;
+        return Ok(query.to_string());
+    }
+}
+
+/// One customer of the partner (Graph `delegatedAdminCustomers`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub tenant_id: String,
+    pub name: String,
+}
+
+#[derive(Deserialize)]
+struct CustomerPage {
+    #[serde(default)]
+    value: Vec<CustomerEntry>,
+    #[serde(rename = "@odata.nextLink")]
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CustomerEntry {
+    tenant_id: String,
+    #[serde(default)]
+    display_name: String,
+}
+
+/// Every customer the partner account reaches through GDAP.
+pub async fn customers(api: &crate::api::Api, account: &PartnerAccount, stats: &RetryStats) -> Result<Vec<Customer>, Problem> {
+    let app = crate::auth::AppIdentity {
+        tenant_id: account.tenant_id.clone(),
+        client_id: account.client_id.clone(),
+        method: crate::auth::AuthMethod::Partner,
+    };
+    let what = "listing the partner's customers";
+    let mut url = format!("{}/v1.0/tenantRelationships/delegatedAdminCustomers", api.endpoints.graph);
+    let mut found = Vec::new();
+    loop {
+        let reply = api
+            .send(&app, crate::auth::Resource::Graph, reqwest::Method::GET, &url, what, stats, crate::api::Request::default())
+            .await
+            .map_err(|e| match e {
+                crate::api::CallError::Problem(p) => p,
+                crate::api::CallError::Api(e) => Problem::new(
+                    ProblemKind::PermissionMissing,
+                    format!(
+                        "{what}: Microsoft answered HTTP {} ({} {}). The partner app needs the delegated Graph permission \
+                         DelegatedAdminRelationship.Read.All, and the account a role that may read GDAP relationships",
+                        e.status.as_u16(),
+                        e.code,
+                        e.message
+                    ),
+                ),
+            })?;
+        let page: CustomerPage = serde_json::from_slice(&reply.body)
+            .map_err(|e| Problem::new(ProblemKind::BadResponse, format!("{what}: the answer cannot be read ({e})")))?;
+        found.extend(page.value.into_iter().map(|c| Customer {
+            name: if c.display_name.is_empty() { c.tenant_id.clone() } else { c.display_name },
+            tenant_id: c.tenant_id.to_ascii_lowercase(),
+        }));
+        match page.next {
+            Some(next) => url = next,
+            None => return Ok(found),
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The `oauth2` crate's flows against Entra, sent through Rulewatch's own HTTP layer
+//! (its retries, its reqwest), with Entra's answers turned into plain words. Token
+//! bodies never reach an error: a parse failure drops the body it could not read.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
+use oauth2::{
+    Client, EndpointNotSet, EndpointSet, ErrorResponse, ExtraDeviceAuthorizationFields, ExtraTokenFields, HttpRequest,
+    HttpResponse, RequestTokenError, StandardRevocableToken, StandardTokenResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::http::{Http, HttpError, RetryStats};
+use crate::problem::{Problem, ProblemKind};
+
+/// Entra adds the ID token to the token answer; it names who signed in.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct IdToken {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// Seconds the refresh token lives, when Entra says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_expires_in: Option<u64>,
+}
+impl ExtraTokenFields for IdToken {}
+
+/// Entra's device-code answer carries the sentence to show the user.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct DeviceMessage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+impl ExtraDeviceAuthorizationFields for DeviceMessage {}
+
+pub type Tokens = StandardTokenResponse<IdToken, BasicTokenType>;
+
+/// A public client (no secret: a desktop app cannot keep one) of one Entra tenant.
+pub type EntraClient<Auth = EndpointNotSet, Device = EndpointNotSet, Token = EndpointSet> = Client<
+    BasicErrorResponse,
+    Tokens,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    Auth,
+    Device,
+    EndpointNotSet,
+    EndpointNotSet,
+    Token,
+>;
+
+/// What `oauth2` sends through: Rulewatch's retrying HTTP. Error answers are handed
+/// back as answers, for `oauth2` to read Entra's error.
+pub fn transport<'a>(
+    http: &'a Http,
+    stats: &'a RetryStats,
+    what: &'a str,
+) -> impl Fn(HttpRequest) -> Pin<Box<dyn Future<Output = Result<HttpResponse, Problem>> + Send + 'a>> + 'a {
+    move |request: HttpRequest| {
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let url = parts.uri.to_string();
+            let sent = http
+                .send(what, stats, || {
+                    http.client().request(parts.method.clone(), &url).headers(parts.headers.clone()).body(body.clone())
+                })
+                .await;
+            let reply = match sent {
+                Ok(reply) | Err(HttpError::Status { reply, .. }) => reply,
+                Err(e) => return Err(Problem::from(e)),
+            };
+            let mut response = HttpResponse::new(reply.body.to_vec());
+            *response.status_mut() = reply.status;
+            *response.headers_mut() = reply.headers;
+            Ok(response)
+        })
+    }
+}
+
+/// The AADSTS number at the start of Entra's error description.
+pub fn aadsts(description: &str) -> Option<u32> {
+    let digits: String = description.strip_prefix("AADSTS")?.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Entra refused or failed a token request of the partner account.
+pub fn token_problem<T: ErrorResponse + 'static>(
+    e: RequestTokenError<Problem, T>,
+    what: &str,
+    describe: impl Fn(&T) -> (String, String),
+) -> Problem {
+    match e {
+        RequestTokenError::ServerResponse(answer) => {
+            let (error, description) = describe(&answer);
+            let said = description.lines().next().unwrap_or(&error).trim().to_string();
+            let (kind, advice) = match aadsts(&description) {
+                // Expired for inactivity, revoked, or the user must sign in again (MFA, password change).
+                Some(700082 | 50173 | 70008 | 700084 | 50076 | 50079 | 50078 | 50133 | 50089) => (
+                    ProblemKind::SignInNeeded,
+                    "The partner sign-in has lapsed: sign in again (`rulewatch partner login`, or Sign in on the Tenants page)",
+                ),
+                Some(65001 | 700016 | 7000229 | 650052) => (
+                    ProblemKind::ConsentMissing,
+                    "Rulewatch's app is not consented in this customer tenant: a Global Administrator of the customer, \
+                     or a partner admin through GDAP, must grant consent to the app",
+                ),
+                Some(50020 | 50177 | 90072 | 50034) => (
+                    ProblemKind::PermissionMissing,
+                    "The partner account has no access to this customer: check that a GDAP relationship is active and \
+                     that the account is in a security group with roles in it",
+                ),
+                _ => (ProblemKind::BadResponse, "Check the partner app's registration and try again"),
+            };
+            Problem::new(kind, format!("{what}: Microsoft refused ({said}). {advice}"))
+        }
+        RequestTokenError::Request(problem) => problem,
+        // The unreadable body may hold tokens: it is dropped, never shown.
+        RequestTokenError::Parse(e, _body) => {
+            Problem::new(ProblemKind::BadResponse, format!("{what}: Microsoft's answer cannot be read ({})", e.path()))
+        }
+        RequestTokenError::Other(e) => Problem::new(ProblemKind::BadResponse, format!("{what}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aadsts_numbers_are_read_from_the_start_of_the_description() {
+        assert_eq!(aadsts("AADSTS700082: The refresh token has expired due to inactivity."), Some(700082));
+        assert_eq!(aadsts("AADSTS65001: The user or administrator has not consented"), Some(65001));
+        assert_eq!(aadsts("something else"), None);
+    }
+}
