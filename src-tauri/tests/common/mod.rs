@@ -124,13 +124,17 @@ impl Tenant {
     }
 }
 
-/// The app, its sandbox and its data folder, driven through tauri-driver.
+/// The app, its sandbox, its data folder and its home folder, driven through
+/// tauri-driver.
 pub struct Desktop {
     rt: tokio::runtime::Runtime,
     sandbox: Option<RunningSandbox>,
-    driver: Child,
+    driver: Option<Child>,
     client: Option<Client>,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
+    /// HOME and XDG_CONFIG_HOME of the app, so a login item or anything else it writes
+    /// there never lands in the real ones.
+    home: tempfile::TempDir,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -142,6 +146,7 @@ impl Desktop {
         let scenario = Scenario::from_json(&scenario.to_string()).expect("valid scenario");
         let sandbox = rt.block_on(m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario)).unwrap();
         let data = tempfile::tempdir().unwrap();
+        let home = tempfile::tempdir().unwrap();
         let store = Store::open(data.path()).unwrap();
         for (t, name) in tenants {
             let new = NewTenant {
@@ -153,19 +158,62 @@ impl Desktop {
             add_tenant(&store, &Keychain, new).expect("tenant added to the real keychain");
         }
         drop(store);
+        let mut app = Desktop { rt, sandbox: Some(sandbox), driver: None, client: None, data, home, _turn: turn };
+        app.launch();
+        app
+    }
+
+    /// The environment the app runs with: a second launch by hand uses it too.
+    pub fn env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        vec![
+            ("RULEWATCH_DATA_DIR", self.data.path().into()),
+            ("RULEWATCH_ENDPOINTS", self.sandbox.as_ref().unwrap().base_url().into()),
+            ("HOME", self.home.path().into()),
+            ("XDG_CONFIG_HOME", self.home.path().join(".config").into()),
+        ]
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// The app binary under test.
+    pub fn binary() -> &'static str {
+        env!("CARGO_BIN_EXE_rulewatch-desktop")
+    }
+
+    /// Every running process of the app binary under test in this test's D-Bus
+    /// session (where single-instance holds), so a parallel run elsewhere is not counted.
+    pub fn app_pids() -> Vec<u32> {
+        let binary = std::fs::canonicalize(Self::binary()).unwrap();
+        let bus = format!("DBUS_SESSION_BUS_ADDRESS={}", std::env::var("DBUS_SESSION_BUS_ADDRESS").unwrap_or_default());
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary))
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == bus.as_bytes()))
+            })
+            .collect()
+    }
+
+    /// Starts the app through tauri-driver and connects to it.
+    fn launch(&mut self) {
         let (port, native) = (free_port(), free_port());
         let driver = Command::new(tool("tauri-driver", "cargo install tauri-driver --locked (scripts/install-deps.sh test)"))
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .arg("--native-driver")
             .arg(tool("WebKitWebDriver", "install the webkit2gtk-driver package (scripts/install-deps.sh test)"))
-            .env("RULEWATCH_DATA_DIR", data.path())
-            .env("RULEWATCH_ENDPOINTS", sandbox.base_url())
+            .envs(self.env())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let caps = json!({"browserName": "wry", "tauri:options": {"application": env!("CARGO_BIN_EXE_rulewatch-desktop")}});
-        let client = rt.block_on(async {
+        self.driver = Some(driver);
+        let caps = json!({"browserName": "wry", "tauri:options": {"application": Self::binary()}});
+        let client = self.rt.block_on(async {
             let start = Instant::now();
             loop {
                 let mut builder = ClientBuilder::rustls().expect("TLS for the WebDriver client");
@@ -178,7 +226,30 @@ impl Desktop {
                 }
             }
         });
-        Desktop { rt, sandbox: Some(sandbox), driver, client: Some(client), _data: data, _turn: turn }
+        self.client = Some(client);
+    }
+
+    /// Ends the app (the WebDriver session takes it along) and its driver, and waits
+    /// until it is gone: the next app would otherwise hand over to it and exit.
+    pub fn stop(&mut self) {
+        if let Some(c) = self.client.take() {
+            let _ = self.rt.block_on(c.close());
+        }
+        if let Some(mut d) = self.driver.take() {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+        let start = Instant::now();
+        while !Self::app_pids().is_empty() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Quits the app and starts it again on the same data and home folders.
+    pub fn restart(&mut self) {
+        self.stop();
+        assert!(Self::app_pids().is_empty(), "the app did not quit");
+        self.launch();
     }
 
     pub fn client(&self) -> &Client {
@@ -241,15 +312,38 @@ impl Desktop {
     pub fn script(&self, js: &str) -> Value {
         self.rt.block_on(self.client().execute(js, vec![])).unwrap()
     }
+
+    /// A property of the element (`value`, `checked`…), read in one script call.
+    pub fn prop(&self, css: &str, name: &str) -> Value {
+        self.wait_for(css, Duration::from_secs(10));
+        let js = format!("return document.querySelector({})?.[{}] ?? null", json!(css), json!(name));
+        self.script(&js)
+    }
+
+    pub fn value(&self, css: &str) -> Value {
+        self.prop(css, "value")
+    }
+
+    pub fn clear(&self, css: &str) {
+        let el = self.wait_for(css, Duration::from_secs(10));
+        self.rt.block_on(el.clear()).unwrap();
+    }
+
+    /// Calls one of the app's commands as the panel does: its reply, or its error.
+    pub fn invoke(&self, command: &str, args: Value) -> Result<Value, Value> {
+        let js = "const [command, args, done] = arguments; \
+                  window.__TAURI_INTERNALS__.invoke(command, args).then(ok => done({ok}), err => done({err}));";
+        let reply = self.rt.block_on(self.client().execute_async(js, vec![json!(command), args])).unwrap();
+        match reply.get("err") {
+            Some(err) => Err(err.clone()),
+            None => Ok(reply.get("ok").cloned().unwrap_or(Value::Null)),
+        }
+    }
 }
 
 impl Drop for Desktop {
     fn drop(&mut self) {
-        if let Some(c) = self.client.take() {
-            let _ = self.rt.block_on(c.close());
-        }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        self.stop();
         if let Some(s) = self.sandbox.take() {
             self.rt.block_on(s.shutdown());
         }
