@@ -14,9 +14,10 @@ case "$purpose" in
     # The tests use the real keychain (gnome-keyring in a private D-Bus session),
     # secret-tool to look inside it, openssl to make test certificates, and drive the
     # real webview (WebKitWebDriver) on a virtual display with a real notification
-    # daemon (dunst).
+    # daemon (dunst); the shell tests look at the app's windows on that display
+    # (xwininfo, in x11-utils).
     test) packages+=(gnome-keyring dbus dbus-daemon dbus-x11 libsecret-tools openssl xvfb xauth
-                     webkit2gtk-driver dunst) ;;
+                     webkit2gtk-driver dunst x11-utils) ;;
     *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 

@@ -1,0 +1,351 @@
+//! What the desktop end-to-end tests share: the tools they need, the notification
+//! daemon, the sandbox tenants and `Desktop`, the real app driven through tauri-driver
+//! (WebKitWebDriver) against the sandbox over loopback. Each test file has `mod common;`.
+// Not every test file uses every helper.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use m365_sandbox::RunningSandbox;
+use m365_sandbox::Scenario;
+use m365_sandbox::attacks::RecordCtx;
+use rulewatch_core::secrets::Keychain;
+use rulewatch_core::store::Store;
+use rulewatch_core::tenants::{NewCredential, NewTenant, add_tenant};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+/// One app at a time: it is single-instance per D-Bus session.
+pub fn one_app() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn tool(name: &str, hint: &str) -> String {
+    let home = std::env::var("HOME").unwrap_or_default();
+    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain([format!("{home}/.cargo/bin").as_str(), "/usr/bin"]) {
+        let p = Path::new(dir).join(name);
+        if p.is_file() {
+            return p.display().to_string();
+        }
+    }
+    panic!("{name} is needed by this test and is missing: {hint}");
+}
+
+/// dunst, started once for every test in this D-Bus session; it goes with the session.
+pub fn notification_daemon() {
+    static DUNST: OnceLock<Mutex<Child>> = OnceLock::new();
+    DUNST.get_or_init(|| {
+        assert!(std::env::var_os("DISPLAY").is_some(), "no DISPLAY: run the tests under xvfb-run (scripts/test.sh does)");
+        let dunst = tool("dunst", "install the dunst package (scripts/install-deps.sh test)");
+        let config = std::env::temp_dir().join(format!("rulewatch-dunstrc-{}", std::process::id()));
+        std::fs::write(&config, "[global]\n    history_length = 100\n").unwrap();
+        let child = Command::new(dunst).arg("-config").arg(&config).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        wait_until("dunst to take the notification service", Duration::from_secs(10), || {
+            Command::new("dunstctl").arg("is-paused").output().is_ok_and(|o| o.status.success())
+        });
+        Mutex::new(child)
+    });
+}
+
+/// Every notification dunst has shown or holds, as (title, body).
+pub fn notifications() -> Vec<(String, String)> {
+    let _ = Command::new("dunstctl").arg("close-all").status();
+    let out = Command::new("dunstctl").arg("history").output().unwrap();
+    let history: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    history["data"][0]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|n| (n["summary"]["data"].as_str().unwrap_or("").into(), n["body"]["data"].as_str().unwrap_or("").into()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+pub struct Tenant {
+    pub id: String,
+    pub client_id: String,
+    pub secret: String,
+    pub domain: String,
+}
+
+impl Tenant {
+    pub fn new() -> Self {
+        let domain = format!("client-{}.example.com", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        Tenant {
+            id: uuid::Uuid::new_v4().to_string(),
+            client_id: uuid::Uuid::new_v4().to_string(),
+            secret: format!("s3cr3t~{}", uuid::Uuid::new_v4().simple()),
+            domain,
+        }
+    }
+
+    pub fn user(&self, name: &str) -> String {
+        format!("{name}@{}", self.domain)
+    }
+
+    pub fn ctx(&self, user: &str) -> RecordCtx {
+        RecordCtx {
+            tenant_id: self.id.clone(),
+            tenant_initial_domain: "clientx.onmicrosoft.com".into(),
+            actor_upn: self.user(user),
+            target_upn: self.user(user),
+            client_ip: "203.0.113.77:50123".into(),
+            creation_time: chrono::Utc::now() - chrono::Duration::minutes(30),
+            record_id: uuid::Uuid::new_v4(),
+        }
+    }
+
+    pub fn scenario(&self, name: &str) -> Value {
+        json!({
+            "tenant_id": self.id, "name": name, "domains": [self.domain, "clientx.onmicrosoft.com"],
+            "client_id": self.client_id, "client_secret": self.secret, "audit_enabled": true,
+            "users": (["adele", "megan"].iter().map(|u| json!({"upn": self.user(u), "display_name": u})).collect::<Vec<_>>()),
+        })
+    }
+}
+
+/// The app, its sandbox, its data folder and its home folder, driven through
+/// tauri-driver.
+pub struct Desktop {
+    rt: tokio::runtime::Runtime,
+    sandbox: Option<RunningSandbox>,
+    driver: Option<Child>,
+    client: Option<Client>,
+    data: tempfile::TempDir,
+    /// HOME and XDG_CONFIG_HOME of the app, so a login item or anything else it writes
+    /// there never lands in the real ones.
+    home: tempfile::TempDir,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl Desktop {
+    pub fn start(scenario: Value, tenants: &[(&Tenant, &str)]) -> Desktop {
+        let turn = one_app();
+        notification_daemon();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let scenario = Scenario::from_json(&scenario.to_string()).expect("valid scenario");
+        let sandbox = rt.block_on(m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario)).unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let store = Store::open(data.path()).unwrap();
+        for (t, name) in tenants {
+            let new = NewTenant {
+                tenant_id: t.id.clone(),
+                name: name.to_string(),
+                client_id: t.client_id.clone(),
+                credential: NewCredential::ClientSecret(SecretString::from(t.secret.clone())),
+            };
+            add_tenant(&store, &Keychain, new).expect("tenant added to the real keychain");
+        }
+        drop(store);
+        let mut app = Desktop { rt, sandbox: Some(sandbox), driver: None, client: None, data, home, _turn: turn };
+        app.launch();
+        app
+    }
+
+    /// The environment the app runs with: a second launch by hand uses it too.
+    pub fn env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        vec![
+            ("RULEWATCH_DATA_DIR", self.data.path().into()),
+            ("RULEWATCH_ENDPOINTS", self.sandbox.as_ref().unwrap().base_url().into()),
+            ("HOME", self.home.path().into()),
+            ("XDG_CONFIG_HOME", self.home.path().join(".config").into()),
+        ]
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// The app binary under test.
+    pub fn binary() -> &'static str {
+        env!("CARGO_BIN_EXE_rulewatch-desktop")
+    }
+
+    /// Every running process of the app binary under test in this test's D-Bus
+    /// session (where single-instance holds), so a parallel run elsewhere is not counted.
+    pub fn app_pids() -> Vec<u32> {
+        let binary = std::fs::canonicalize(Self::binary()).unwrap();
+        let bus = format!("DBUS_SESSION_BUS_ADDRESS={}", std::env::var("DBUS_SESSION_BUS_ADDRESS").unwrap_or_default());
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary))
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == bus.as_bytes()))
+            })
+            .collect()
+    }
+
+    /// Starts the app through tauri-driver and connects to it.
+    fn launch(&mut self) {
+        let (port, native) = (free_port(), free_port());
+        let driver = Command::new(tool("tauri-driver", "cargo install tauri-driver --locked (scripts/install-deps.sh test)"))
+            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .arg("--native-driver")
+            .arg(tool("WebKitWebDriver", "install the webkit2gtk-driver package (scripts/install-deps.sh test)"))
+            .envs(self.env())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.driver = Some(driver);
+        let caps = json!({"browserName": "wry", "tauri:options": {"application": Self::binary()}});
+        let client = self.rt.block_on(async {
+            let start = Instant::now();
+            loop {
+                let mut builder = ClientBuilder::rustls().expect("TLS for the WebDriver client");
+                builder.capabilities(caps.as_object().unwrap().clone());
+                match builder.connect(&format!("http://127.0.0.1:{port}")).await {
+                    Ok(c) => break c,
+                    // tauri-driver takes a moment to listen.
+                    Err(_) if start.elapsed() < Duration::from_secs(30) => tokio::time::sleep(Duration::from_millis(300)).await,
+                    Err(e) => panic!("tauri-driver did not start the app: {e}"),
+                }
+            }
+        });
+        self.client = Some(client);
+    }
+
+    /// Ends the app (the WebDriver session takes it along) and its driver, and waits
+    /// until it is gone: the next app would otherwise hand over to it and exit.
+    pub fn stop(&mut self) {
+        if let Some(c) = self.client.take() {
+            let _ = self.rt.block_on(c.close());
+        }
+        if let Some(mut d) = self.driver.take() {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+        let start = Instant::now();
+        while !Self::app_pids().is_empty() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Quits the app and starts it again on the same data and home folders.
+    pub fn restart(&mut self) {
+        self.stop();
+        assert!(Self::app_pids().is_empty(), "the app did not quit");
+        self.launch();
+    }
+
+    pub fn client(&self) -> &Client {
+        self.client.as_ref().unwrap()
+    }
+
+    pub fn stats(&self) -> Value {
+        let url = format!("{}/_sandbox/stats", self.sandbox.as_ref().unwrap().base_url());
+        self.rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+    }
+
+    /// Waits for an element, up to `limit`.
+    pub fn wait_for(&self, css: &str, limit: Duration) -> fantoccini::elements::Element {
+        self.rt
+            .block_on(self.client().wait().at_most(limit).for_element(Locator::Css(css)))
+            .unwrap_or_else(|e| panic!("{css} did not appear within {limit:?}: {e}"))
+    }
+
+    /// Clicks, finding the element again if a re-render replaced it meanwhile.
+    pub fn click(&self, css: &str) {
+        for _ in 0..5 {
+            let el = self.wait_for(css, Duration::from_secs(10));
+            match self.rt.block_on(el.click()) {
+                Ok(()) => return,
+                Err(e) if e.to_string().contains("not found") || e.to_string().contains("stale") => continue,
+                Err(e) => panic!("clicking {css}: {e}"),
+            }
+        }
+        panic!("{css} kept being replaced before it could be clicked");
+    }
+
+    /// The element's text, read in one script call: the panel re-renders on every
+    /// change, so an element found a moment earlier may be gone.
+    pub fn text(&self, css: &str) -> String {
+        self.wait_for(css, Duration::from_secs(10));
+        let js = format!("return document.querySelector({})?.textContent ?? ''", json!(css));
+        self.script(&js).as_str().unwrap_or_default().to_string()
+    }
+
+    pub fn type_into(&self, css: &str, text: &str) {
+        let el = self.wait_for(css, Duration::from_secs(10));
+        self.rt.block_on(el.send_keys(text)).unwrap();
+    }
+
+    pub fn count(&self, css: &str) -> usize {
+        self.rt.block_on(self.client().find_all(Locator::Css(css))).unwrap().len()
+    }
+
+    /// Opens the alert whose list row mentions `text`.
+    pub fn open_row(&self, text: &str) {
+        let js = format!(
+            "return [...document.querySelectorAll('[data-testid=alert-row]')].find(r => r.textContent.includes({}))?.dataset.alertId ?? null",
+            json!(text)
+        );
+        let id = self.script(&js);
+        let id = id.as_str().unwrap_or_else(|| panic!("no alert row mentions {text}"));
+        self.click(&format!("[data-testid=alert-row][data-alert-id='{id}'] [data-testid=open-alert]"));
+    }
+
+    pub fn script(&self, js: &str) -> Value {
+        self.rt.block_on(self.client().execute(js, vec![])).unwrap()
+    }
+
+    /// A property of the element (`value`, `checked`…), read in one script call.
+    pub fn prop(&self, css: &str, name: &str) -> Value {
+        self.wait_for(css, Duration::from_secs(10));
+        let js = format!("return document.querySelector({})?.[{}] ?? null", json!(css), json!(name));
+        self.script(&js)
+    }
+
+    pub fn value(&self, css: &str) -> Value {
+        self.prop(css, "value")
+    }
+
+    pub fn clear(&self, css: &str) {
+        let el = self.wait_for(css, Duration::from_secs(10));
+        self.rt.block_on(el.clear()).unwrap();
+    }
+
+    /// Calls one of the app's commands as the panel does: its reply, or its error.
+    pub fn invoke(&self, command: &str, args: Value) -> Result<Value, Value> {
+        let js = "const [command, args, done] = arguments; \
+                  window.__TAURI_INTERNALS__.invoke(command, args).then(ok => done({ok}), err => done({err}));";
+        let reply = self.rt.block_on(self.client().execute_async(js, vec![json!(command), args])).unwrap();
+        match reply.get("err") {
+            Some(err) => Err(err.clone()),
+            None => Ok(reply.get("ok").cloned().unwrap_or(Value::Null)),
+        }
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(s) = self.sandbox.take() {
+            self.rt.block_on(s.shutdown());
+        }
+    }
+}
