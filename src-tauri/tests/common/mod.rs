@@ -261,6 +261,17 @@ impl Desktop {
         self.rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
     }
 
+    /// A user's account and mailbox as the sandbox holds them now.
+    pub fn user(&self, tenant_id: &str, upn: &str) -> Value {
+        let url = format!("{}/_sandbox/tenants/{tenant_id}/users/{upn}", self.sandbox.as_ref().unwrap().base_url());
+        self.rt.block_on(async { reqwest::get(url).await.unwrap().error_for_status().unwrap().json().await.unwrap() })
+    }
+
+    /// The app's data folder.
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
     /// Waits for an element, up to `limit`.
     pub fn wait_for(&self, css: &str, limit: Duration) -> fantoccini::elements::Element {
         self.rt

@@ -24,7 +24,7 @@ use crate::http::{Http, RetryStats};
 use crate::problem::{Problem, ProblemKind};
 use crate::secrets::{NO_TENANT, SecretKind, SecretStore};
 use crate::store::{Store, StoreError};
-use oauth::{DeviceMessage, EntraClient, Tokens, token_problem, transport};
+use oauth::{DeviceMessage, EntraClient, Tokens, Transport, token_problem};
 
 /// Where the signed-in partner account is described (never its tokens).
 pub const ACCOUNT_SETTING: &str = "partner.account";
@@ -145,12 +145,11 @@ impl Partner<'_> {
             return Err(Problem::new(ProblemKind::SignInNeeded, "the sign-in answer does not belong to this sign-in; start it again"));
         }
         let code = param("code").ok_or_else(|| Problem::new(ProblemKind::SignInNeeded, "the sign-in answer carries no code"))?;
-        let stats = RetryStats::default();
         let what = "signing in the partner account";
         let tokens = client
             .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(verifier)
-            .request_async(&transport(self.http, &stats, what))
+            .request_async(&Transport::new(self.http, what))
             .await
             .map_err(|e| token_problem(e, what, |r| (r.error().to_string(), r.error_description().cloned().unwrap_or_default())))?;
         self.keep(tenant_id, client_id, &tokens)
@@ -162,12 +161,11 @@ impl Partner<'_> {
         let device_url = DeviceAuthorizationUrl::new(format!("{}/{tenant_id}/oauth2/v2.0/devicecode", self.endpoints.login))
             .map_err(|e| Problem::new(ProblemKind::BadResponse, format!("bad device code URL ({e})")))?;
         let client = client(self.endpoints, tenant_id, client_id)?.set_device_authorization_url(device_url);
-        let stats = RetryStats::default();
         let what = "asking Microsoft for a device code";
         let details: oauth2::DeviceAuthorizationResponse<DeviceMessage> = client
             .exchange_device_code()
             .add_scopes(sign_in_scopes(self.endpoints))
-            .request_async(&transport(self.http, &stats, what))
+            .request_async(&Transport::new(self.http, what))
             .await
             .map_err(|e| token_problem(e, what, |r| (r.error().to_string(), r.error_description().cloned().unwrap_or_default())))?;
         let message = details.extra_fields().message.clone().unwrap_or_else(|| {
@@ -177,7 +175,7 @@ impl Partner<'_> {
         let what = "waiting for the device sign-in";
         let tokens = client
             .exchange_device_access_token(&details)
-            .request_async(&transport(self.http, &stats, what), tokio::time::sleep, None)
+            .request_async(&Transport::new(self.http, what), tokio::time::sleep, None)
             .await
             .map_err(|e| token_problem(e, what, |r| (r.error().to_string(), r.error_description().cloned().unwrap_or_default())))?;
         self.keep(tenant_id, client_id, &tokens)
@@ -220,12 +218,15 @@ pub async fn exchange(
             .map_err(|_| Problem::new(ProblemKind::Keychain, "the stored partner refresh token is not text; sign in again"))?,
     );
     let what = format!("getting a partner token for tenant {tenant_id}");
-    let tokens = client(endpoints, tenant_id, client_id)?
+    let transport = Transport::new(http, &what);
+    let answer = client(endpoints, tenant_id, client_id)?
         .exchange_refresh_token(&refresh)
         .add_scope(Scope::new(format!("{resource}/.default")))
         .add_scope(Scope::new("offline_access".into()))
-        .request_async(&transport(http, stats, &what))
-        .await
+        .request_async(&transport)
+        .await;
+    transport.count_into(stats);
+    let tokens = answer
         .map_err(|e| token_problem(e, &what, |r| (r.error().to_string(), r.error_description().cloned().unwrap_or_default())))?;
     if let Some(rotated) = tokens.refresh_token() {
         let rotated = rotated.secret().clone().into_bytes();

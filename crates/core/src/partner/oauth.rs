@@ -4,10 +4,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
 use oauth2::{
-    Client, EndpointNotSet, EndpointSet, ErrorResponse, ExtraDeviceAuthorizationFields, ExtraTokenFields, HttpRequest,
+    AsyncHttpClient, Client, EndpointNotSet, EndpointSet, ErrorResponse, ExtraDeviceAuthorizationFields, ExtraTokenFields, HttpRequest,
     HttpResponse, RequestTokenError, StandardRevocableToken, StandardTokenResponse,
 };
 use serde::{Deserialize, Serialize};
@@ -51,19 +53,38 @@ pub type EntraClient<Auth = EndpointNotSet, Device = EndpointNotSet, Token = End
 >;
 
 /// What `oauth2` sends through: Rulewatch's retrying HTTP. Error answers are handed
-/// back as answers, for `oauth2` to read Entra's error.
-pub fn transport<'a>(
-    http: &'a Http,
-    stats: &'a RetryStats,
-    what: &'a str,
-) -> impl Fn(HttpRequest) -> Pin<Box<dyn Future<Output = Result<HttpResponse, Problem>> + Send + 'a>> + 'a {
-    move |request: HttpRequest| {
+/// back as answers, for `oauth2` to read Entra's error. It owns what it uses (no
+/// lifetimes), so the futures stay `Send` wherever the desktop's tasks need them.
+pub struct Transport {
+    pub http: Http,
+    pub stats: Arc<RetryStats>,
+    pub what: String,
+}
+
+impl Transport {
+    pub fn new(http: &Http, what: impl Into<String>) -> Transport {
+        Transport { http: http.clone(), stats: Arc::default(), what: what.into() }
+    }
+
+    /// Adds this transport's retries to a caller's counts.
+    pub fn count_into(&self, stats: &RetryStats) {
+        stats.throttled.fetch_add(self.stats.throttled(), Ordering::Relaxed);
+        stats.transient.fetch_add(self.stats.transient(), Ordering::Relaxed);
+    }
+}
+
+impl<'c> AsyncHttpClient<'c> for Transport {
+    type Error = Problem;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Problem>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
             let (parts, body) = request.into_parts();
             let url = parts.uri.to_string();
-            let sent = http
-                .send(what, stats, || {
-                    http.client().request(parts.method.clone(), &url).headers(parts.headers.clone()).body(body.clone())
+            let sent = self
+                .http
+                .send(&self.what, &self.stats, || {
+                    self.http.client().request(parts.method.clone(), &url).headers(parts.headers.clone()).body(body.clone())
                 })
                 .await;
             let reply = match sent {
