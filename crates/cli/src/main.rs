@@ -5,6 +5,7 @@ mod check;
 mod demo;
 mod geo;
 mod output;
+mod partner;
 mod remediate;
 mod scan;
 mod sign_ins;
@@ -53,6 +54,10 @@ struct Global {
     #[arg(long, env = "RULEWATCH_CONCURRENCY", global = true, default_value_t = 8,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
+    /// Hours between listings of the partner's customers (0: before every scan)
+    #[arg(long, env = "RULEWATCH_DISCOVERY_HOURS", global = true, default_value_t = 24,
+          value_parser = clap::value_parser!(u16).range(0..=168))]
+    discovery_hours: u16,
     /// More detail on stderr (-v: retries and progress, -vv: debugging)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
@@ -72,6 +77,9 @@ enum Command {
     /// Whether scans read Entra sign-ins, to tell changes made from somewhere new
     #[command(subcommand)]
     SignIns(sign_ins::SignInsCommand),
+    /// Partner sign-in (GDAP): sign in once with MFA and watch every customer
+    #[command(subcommand)]
+    Partner(partner::PartnerCommand),
     /// Trusted forwarding destinations and rule names, per tenant
     #[command(subcommand)]
     Allow(allow::AllowCommand),
@@ -173,6 +181,7 @@ impl Global {
         }
         config.backfill = chrono::Duration::hours(self.backfill_hours.into());
         config.concurrency = self.concurrency.into();
+        config.discovery_every = chrono::Duration::hours(self.discovery_hours.into());
         Ok(config)
     }
 }
@@ -213,6 +222,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tenant(cmd) => tenant::run(g, cmd).await,
         Command::Scan { json } => scan::scan(g, json).await,
         Command::Allow(cmd) => allow::run(g, cmd),
+        Command::Partner(cmd) => partner::run(g, cmd).await,
         Command::SignIns(cmd) => sign_ins::run(g, cmd),
         Command::Alerts { json } => {
             let store = g.store()?;

@@ -17,8 +17,11 @@ pub const TENANT_FAILED: u8 = 3;
 
 pub async fn scan(g: &Global, json: bool) -> Result<ExitCode> {
     let store = g.store()?;
-    if store.tenants()?.is_empty() {
-        eprintln!("No tenant is configured. Add one with `rulewatch tenant add`, or try `rulewatch demo`.");
+    if store.tenants()?.is_empty() && rulewatch_core::partner::account(&store)?.is_none() {
+        eprintln!(
+            "No tenant is configured. Add one with `rulewatch tenant add`, sign in as your partner account with \
+             `rulewatch partner login`, or try `rulewatch demo`."
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let report = run_scan(store.clone(), Arc::new(Keychain), g).await?;
@@ -50,6 +53,15 @@ pub fn exit_code(report: &ScanReport) -> ExitCode {
 }
 
 fn summarise(report: &ScanReport) {
+    match &report.discovery {
+        Some(Ok(d)) => {
+            for c in &d.now_watched {
+                eprintln!("Coverage grew: now watching {} ({}), a new customer of the partner account.", c.name, c.tenant_id);
+            }
+        }
+        Some(Err(p)) => eprintln!("The partner's customers could not be listed: {p}"),
+        None => {}
+    }
     for t in &report.tenants {
         let retries = if t.throttled + t.retried > 0 {
             format!(", {} throttled and {} failed requests retried", t.throttled, t.retried)

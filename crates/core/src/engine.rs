@@ -45,6 +45,8 @@ pub struct EngineConfig {
     pub domains_max_age: Duration,
     /// Downloads of a listing page or blob that arrives malformed before giving up.
     pub blob_attempts: u32,
+    /// The partner's customers are listed again after this long (zero: every scan).
+    pub discovery_every: Duration,
 }
 
 impl EngineConfig {
@@ -58,6 +60,7 @@ impl EngineConfig {
             retry: RetryPolicy::default(),
             domains_max_age: Duration::hours(24),
             blob_attempts: 4,
+            discovery_every: Duration::hours(24),
         }
     }
 }
@@ -100,6 +103,8 @@ impl ConnectionStep {
 #[derive(Debug, Default)]
 pub struct ScanReport {
     pub tenants: Vec<TenantReport>,
+    /// The partner's customers listed before this scan (when due), or why they could not be.
+    pub discovery: Option<Result<crate::partner::Discovery, Problem>>,
 }
 
 impl ScanReport {
@@ -110,6 +115,7 @@ impl ScanReport {
 
 pub struct Engine {
     store: Arc<Store>,
+    secrets: Arc<dyn SecretStore>,
     api: Api,
     geo: Geo,
     config: EngineConfig,
@@ -130,8 +136,8 @@ impl Engine {
         let http = Http::new(config.retry.clone())?;
         let tokens = Arc::new(TokenProvider::new(http.clone(), config.endpoints.clone(), secrets.clone()));
         let api = Api { http, endpoints: config.endpoints.clone(), tokens };
-        let geo = Geo::new(store.clone(), secrets, &config.endpoints);
-        Ok(Engine { store, api, geo, config })
+        let geo = Geo::new(store.clone(), secrets.clone(), &config.endpoints);
+        Ok(Engine { store, secrets, api, geo, config })
     }
 
     pub fn store(&self) -> &Store {
@@ -159,6 +165,7 @@ impl Engine {
         &self,
         progress: impl Fn(usize, usize),
     ) -> Result<ScanReport, crate::store::StoreError> {
+        let discovery = self.discover_if_due().await?;
         let tenants = self.store.tenants()?;
         let total = tenants.len();
         progress(0, total);
@@ -170,7 +177,41 @@ impl Engine {
         }
         let mut tenants = reports;
         tenants.sort_by(|a, b| a.name.cmp(&b.name).then(a.tenant_id.cmp(&b.tenant_id)));
-        Ok(ScanReport { tenants })
+        Ok(ScanReport { tenants, discovery })
+    }
+
+    /// Lists the partner's customers when a partner account is signed in and the last
+    /// listing is older than `discovery_every`, so new customers are scanned at once.
+    async fn discover_if_due(&self) -> Result<Option<Result<crate::partner::Discovery, Problem>>, crate::store::StoreError> {
+        let Some(account) = crate::partner::account(&self.store)? else { return Ok(None) };
+        if !crate::partner::discovery_due(&self.store, self.config.discovery_every)? {
+            return Ok(None);
+        }
+        let found = crate::partner::discover(&self.api, &self.store, &account, &RetryStats::default()).await;
+        match &found {
+            Ok(d) if !d.now_watched.is_empty() => tracing::info!("coverage grew: {} new customer(s) watched", d.now_watched.len()),
+            Ok(_) => {}
+            Err(p) => tracing::warn!("listing the partner's customers failed: {p}"),
+        }
+        Ok(Some(found))
+    }
+
+    /// The partner account's connection, for sign-in and sign-out.
+    pub fn partner(&self) -> crate::partner::Partner<'_> {
+        crate::partner::Partner { http: &self.api.http, endpoints: &self.api.endpoints, secrets: self.secrets.as_ref(), store: &self.store }
+    }
+
+    /// Lists the partner's customers now (after sign-in, or when asked).
+    pub async fn discover(&self) -> Result<crate::partner::Discovery, Problem> {
+        let account = crate::partner::account(&self.store)
+            .map_err(store_problem)?
+            .ok_or_else(|| Problem::new(ProblemKind::SignInNeeded, crate::secrets::SecretError::NotSignedIn.to_string()))?;
+        crate::partner::discover(&self.api, &self.store, &account, &RetryStats::default()).await
+    }
+
+    /// Forgets every cached token (after the partner account signed out).
+    pub fn forget_tokens(&self) {
+        self.api.tokens.clear();
     }
 
     async fn scan_tenant(&self, t: TenantRow) -> TenantReport {

@@ -335,3 +335,70 @@ pub async fn customers(api: &crate::api::Api, account: &PartnerAccount, stats: &
         }
     }
 }
+
+/// Whether every customer is watched unless excluded (on unless turned off).
+pub const WATCH_ALL_SETTING: &str = "partner.watch_all";
+/// When the customers were last listed.
+pub const DISCOVERED_AT_SETTING: &str = "partner.discovered_at";
+
+pub fn watch_all(store: &Store) -> Result<bool, StoreError> {
+    Ok(store.setting(WATCH_ALL_SETTING)?.unwrap_or(true))
+}
+
+/// What one listing of the customers changed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Discovery {
+    pub customers: usize,
+    /// Customers Rulewatch started watching: coverage grew.
+    pub now_watched: Vec<Customer>,
+}
+
+fn store_problem(e: StoreError) -> Problem {
+    Problem::new(ProblemKind::BadResponse, format!("the partner's customers could not be saved: {e}"))
+}
+
+/// Lists the customers, records them, and with "watch all" on starts watching each one
+/// not excluded and not watched yet.
+pub async fn discover(api: &crate::api::Api, store: &Store, account: &PartnerAccount, stats: &RetryStats) -> Result<Discovery, Problem> {
+    let listed = customers(api, account, stats).await?;
+    let pairs: Vec<(String, String)> = listed.iter().map(|c| (c.tenant_id.clone(), c.name.clone())).collect();
+    store.record_customers(&pairs).map_err(store_problem)?;
+    store.set_setting(DISCOVERED_AT_SETTING, &Utc::now()).map_err(store_problem)?;
+    let mut now_watched = Vec::new();
+    if watch_all(store).map_err(store_problem)? {
+        let rows = store.customers().map_err(store_problem)?;
+        for c in &listed {
+            if rows.iter().any(|r| r.tenant_id == c.tenant_id && !r.excluded && !r.watched) {
+                watch(store, account, c).map_err(store_problem)?;
+                now_watched.push(c.clone());
+            }
+        }
+    }
+    Ok(Discovery { customers: listed.len(), now_watched })
+}
+
+/// Starts watching one customer through the partner account.
+pub fn watch(store: &Store, account: &PartnerAccount, c: &Customer) -> Result<(), StoreError> {
+    store.set_customer_excluded(&c.tenant_id, false)?;
+    store.add_tenant(&crate::store::TenantRow {
+        tenant_id: c.tenant_id.clone(),
+        name: c.name.clone(),
+        client_id: account.client_id.clone(),
+        auth_method: crate::auth::AuthMethod::Partner,
+    })
+}
+
+/// Stops watching one customer and keeps it out of "watch all"; its alerts stay.
+pub fn exclude(store: &Store, tenant_id: &str) -> Result<bool, StoreError> {
+    let known = store.set_customer_excluded(tenant_id, true)?;
+    if store.partner_tenants()?.iter().any(|t| t == tenant_id) {
+        store.remove_tenant(tenant_id)?;
+    }
+    Ok(known)
+}
+
+/// Whether the customers should be listed again: never listed, or `every` ago.
+pub fn discovery_due(store: &Store, every: chrono::Duration) -> Result<bool, StoreError> {
+    let last: Option<DateTime<Utc>> = store.setting(DISCOVERED_AT_SETTING)?;
+    Ok(last.is_none_or(|at| Utc::now() - at >= every))
+}

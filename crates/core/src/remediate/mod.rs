@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::api::Api;
-use crate::auth::AppIdentity;
+use crate::auth::{AppIdentity, AuthMethod};
 use crate::detect::TenantContext;
 use crate::http::RetryStats;
 use crate::store::{Alert, LogEntry, NewLogEntry, Store, StoreError, parse_ts};
@@ -188,13 +188,12 @@ pub fn default_actions(store: &Store) -> Result<Vec<Action>, StoreError> {
     }))
 }
 
-/// Who is doing it, for the record.
+/// Who is doing it, for the record. (A step in a tenant reached through the partner
+/// account also records that account.)
 #[derive(Debug, Clone)]
 pub struct Operator {
     pub os_user: String,
     pub machine: String,
-    /// The partner account signed in, when its delegated rights are used.
-    pub partner_account: Option<String>,
 }
 
 impl Operator {
@@ -203,7 +202,6 @@ impl Operator {
         Operator {
             os_user: whoami::username().unwrap_or_else(|_| "unknown user".into()),
             machine: whoami::hostname().unwrap_or_else(|_| "unknown machine".into()),
-            partner_account: None,
         }
     }
 }
@@ -466,10 +464,14 @@ impl<'a> Remediator<'a> {
         done: StepDone,
         undoes: Option<i64>,
     ) -> Result<StepResult, RemediateError> {
+        let partner = match t.app.method {
+            AuthMethod::Partner => crate::partner::account(self.store)?.map(|a| a.upn),
+            _ => None,
+        };
         let entry = self.store.append_log(&NewLogEntry {
             os_user: self.operator.os_user.clone(),
             machine: self.operator.machine.clone(),
-            operator: self.operator.partner_account.clone(),
+            operator: partner,
             tenant_id: t.alert.tenant_id.clone(),
             mailbox: step.account.clone(),
             alert_id: Some(t.alert.id),

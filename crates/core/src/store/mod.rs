@@ -5,6 +5,7 @@
 mod allowlist;
 mod geo;
 mod models;
+mod partner;
 mod remediation;
 #[cfg(test)]
 mod tests;
@@ -20,6 +21,7 @@ use serde_json::Value;
 
 pub use geo::CacheHit;
 pub use models::{Alert, NewAlert, TenantRow, TenantState, TenantStatus};
+pub use partner::CustomerRow;
 pub use remediation::{ChainReport, LogEntry, NewLogEntry};
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,176 @@
+//! `rulewatch partner`: sign in once as the MSP's partner account (with MFA, in the
+//! browser or with a device code) and watch every customer it reaches through GDAP.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use rulewatch_core::engine::Engine;
+use rulewatch_core::partner::{self, Customer};
+use rulewatch_core::secrets::Keychain;
+use rulewatch_core::store::TenantStatus;
+use serde_json::json;
+
+use crate::Global;
+
+#[derive(Subcommand)]
+pub enum PartnerCommand {
+    /// Sign in as the partner account: in the browser (Microsoft sends it back to a
+    /// loopback port), or with --device-code on a machine without one
+    Login {
+        /// The partner (MSP) tenant id
+        #[arg(long)]
+        tenant: String,
+        /// The partner app's client id (a multi-tenant public client)
+        #[arg(long)]
+        client_id: String,
+        /// Print a code to enter at Microsoft's device login page instead
+        #[arg(long)]
+        device_code: bool,
+        /// Only print the sign-in address; do not start a browser
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// List the customers now, with whether each is watched and its access state
+    Customers {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Watch one customer (again)
+    Watch { tenant_id: String },
+    /// Stop watching one customer, and keep it out of "watch all"
+    Exclude { tenant_id: String },
+    /// Whether new customers are watched automatically (on unless turned off)
+    WatchAll {
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+    /// The signed-in account (never its tokens)
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the refresh token from the keychain and forget the account
+    Logout,
+}
+
+fn engine(g: &Global) -> Result<Engine> {
+    Ok(Engine::new(g.store()?, Arc::new(Keychain), g.engine_config()?)?)
+}
+
+pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
+    match cmd {
+        PartnerCommand::Login { tenant, client_id, device_code, no_browser } => {
+            let tenant = rulewatch_core::tenants::parse_guid(&tenant, "--tenant")?;
+            let client_id = rulewatch_core::tenants::parse_guid(&client_id, "--client-id")?;
+            let engine = engine(g)?;
+            let partner = engine.partner();
+            let account = if device_code {
+                partner.sign_in_device(&tenant, &client_id, |message| eprintln!("{message}")).await?
+            } else {
+                partner
+                    .sign_in_browser(&tenant, &client_id, |url| {
+                        eprintln!("Sign in to Microsoft in your browser. If it does not open, visit:\n{url}");
+                        if !no_browser && let Err(e) = opener::open_browser(url) {
+                            eprintln!("(the browser could not be started: {e})");
+                        }
+                    })
+                    .await?
+            };
+            eprintln!("Signed in as {} (partner tenant {}). The refresh token is in the OS keychain.", account.upn, account.tenant_id);
+            let found = engine.discover().await?;
+            eprintln!("{} customer(s) found; {} now watched.", found.customers, found.now_watched.len());
+            for c in &found.now_watched {
+                eprintln!("  watching {} ({})", c.name, c.tenant_id);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PartnerCommand::Customers { json } => {
+            let engine = engine(g)?;
+            engine.discover().await?;
+            customers(engine.store(), json)
+        }
+        PartnerCommand::Watch { tenant_id } => {
+            let store = g.store()?;
+            let account = partner::account(&store)?.context("no partner account is signed in: run `rulewatch partner login`")?;
+            let Some(c) = store.customers()?.into_iter().find(|c| c.tenant_id.eq_ignore_ascii_case(&tenant_id)) else {
+                bail!("{tenant_id} is not one of the partner's customers; `rulewatch partner customers` lists them");
+            };
+            if c.watched {
+                eprintln!("{} is already watched.", c.name);
+            } else {
+                partner::watch(&store, &account, &Customer { tenant_id: c.tenant_id, name: c.name.clone() })?;
+                eprintln!("Watching {}.", c.name);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PartnerCommand::Exclude { tenant_id } => {
+            let store = g.store()?;
+            if !partner::exclude(&store, &tenant_id.to_ascii_lowercase())? {
+                bail!("{tenant_id} is not one of the partner's customers; `rulewatch partner customers` lists them");
+            }
+            eprintln!("{tenant_id} is no longer watched, and stays out of \"watch all\"; its alerts are kept.");
+            Ok(ExitCode::SUCCESS)
+        }
+        PartnerCommand::WatchAll { state } => {
+            g.store()?.set_setting(partner::WATCH_ALL_SETTING, &(state == "on"))?;
+            eprintln!("New customers are {} watched automatically.", if state == "on" { "now" } else { "no longer" });
+            Ok(ExitCode::SUCCESS)
+        }
+        PartnerCommand::Status { json } => {
+            let store = g.store()?;
+            let account = partner::account(&store)?;
+            if json {
+                println!("{}", json!({"account": account, "watch_all": partner::watch_all(&store)?}));
+            } else {
+                match account {
+                    Some(a) => println!(
+                        "Signed in as {} (partner tenant {}, app {}) since {}; last refreshed {}.",
+                        a.upn, a.tenant_id, a.client_id, a.signed_in_at, a.refreshed_at
+                    ),
+                    None => println!("No partner account is signed in."),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PartnerCommand::Logout => {
+            let engine = engine(g)?;
+            engine.partner().sign_out()?;
+            engine.forget_tokens();
+            eprintln!("Signed out: the refresh token is removed from the keychain.");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn customers(store: &rulewatch_core::store::Store, json: bool) -> Result<ExitCode> {
+    let rows = store.customers()?;
+    let statuses = store.statuses()?;
+    let status = |id: &str| statuses.iter().find(|s: &&TenantStatus| s.tenant_id == id);
+    let mut out = std::io::stdout().lock();
+    if json {
+        let list: Vec<_> = rows
+            .iter()
+            .map(|c| {
+                let s = status(&c.tenant_id);
+                json!({
+                    "tenant_id": c.tenant_id, "name": c.name, "watched": c.watched, "excluded": c.excluded,
+                    "access": s.map(|s| s.state), "problem": s.and_then(|s| s.problem.clone()), "message": s.and_then(|s| s.message.clone()),
+                })
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string(&list)?)?;
+    } else {
+        for c in &rows {
+            let watch = if c.watched { "watched" } else if c.excluded { "excluded" } else { "not watched" };
+            let access = match status(&c.tenant_id) {
+                Some(s) => format!("{:?}{}", s.state, s.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()),
+                None => "not scanned yet".into(),
+            };
+            writeln!(out, "{}  {}  {watch}  {access}", c.tenant_id, c.name)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

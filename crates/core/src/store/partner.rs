@@ -1,0 +1,77 @@
+//! The partner's customers as last listed, and which of them are watched.
+
+use chrono::Utc;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Result, Store, ts};
+use crate::auth::AuthMethod;
+
+/// One customer as the Tenants page and `rulewatch partner customers` show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerRow {
+    pub tenant_id: String,
+    pub name: String,
+    pub excluded: bool,
+    /// Rulewatch scans it (through the partner account, or its own app registration).
+    pub watched: bool,
+    pub first_seen_at: String,
+    pub last_seen_at: String,
+}
+
+impl Store {
+    /// Records the customers listed now; answers the ones never seen before.
+    pub fn record_customers(&self, listed: &[(String, String)]) -> Result<Vec<String>> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let now = ts(Utc::now());
+            let mut new = Vec::new();
+            for (tenant_id, name) in listed {
+                let known: Option<i64> =
+                    tx.query_row("SELECT 1 FROM partner_customers WHERE tenant_id = ?1", [tenant_id], |r| r.get(0)).optional()?;
+                if known.is_none() {
+                    new.push(tenant_id.clone());
+                }
+                tx.execute(
+                    "INSERT INTO partner_customers (tenant_id, name, first_seen_at, last_seen_at) VALUES (?1, ?2, ?3, ?3)
+                     ON CONFLICT (tenant_id) DO UPDATE SET name = excluded.name, last_seen_at = excluded.last_seen_at",
+                    params![tenant_id, name, now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(new)
+        })
+    }
+
+    pub fn customers(&self) -> Result<Vec<CustomerRow>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT p.tenant_id, p.name, p.excluded, t.tenant_id IS NOT NULL, p.first_seen_at, p.last_seen_at
+                 FROM partner_customers p LEFT JOIN tenants t ON t.tenant_id = p.tenant_id ORDER BY p.name, p.tenant_id",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(CustomerRow {
+                        tenant_id: r.get(0)?,
+                        name: r.get(1)?,
+                        excluded: r.get(2)?,
+                        watched: r.get(3)?,
+                        first_seen_at: r.get(4)?,
+                        last_seen_at: r.get(5)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Excludes a customer from "watch all" (or includes it again).
+    pub fn set_customer_excluded(&self, tenant_id: &str, excluded: bool) -> Result<bool> {
+        self.with(|c| Ok(c.execute("UPDATE partner_customers SET excluded = ?2 WHERE tenant_id = ?1", params![tenant_id, excluded])? == 1))
+    }
+
+    /// The tenants reached through the partner account.
+    pub fn partner_tenants(&self) -> Result<Vec<String>> {
+        Ok(self.tenants()?.into_iter().filter(|t| t.auth_method == AuthMethod::Partner).map(|t| t.tenant_id).collect())
+    }
+}
