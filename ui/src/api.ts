@@ -220,6 +220,42 @@ export interface LogEntry {
   hash: string;
 }
 
+/** The signed-in partner (GDAP) account; never its tokens. */
+export interface PartnerAccount {
+  tenant_id: string;
+  client_id: string;
+  /** Who signed in. */
+  upn: string;
+  signed_in_at: string;
+  refreshed_at: string;
+  refresh_expires_at: string | null;
+}
+
+/** One customer the partner account reaches. Names come from Microsoft, shown as text. */
+export interface Customer {
+  tenant_id: string;
+  name: string;
+  /** Scanned by Rulewatch. */
+  watched: boolean;
+  /** Kept out of "watch all" by the technician. */
+  excluded: boolean;
+  /** The last scan's state, null before the first. */
+  access: TenantState | null;
+  /** e.g. "consent_missing", "sign_in_needed", "permission_missing". */
+  problem: string | null;
+  /** What is missing and how to grant it. */
+  message: string | null;
+}
+
+export interface PartnerState {
+  account: PartnerAccount | null;
+  /** New customers are watched automatically (on by default). */
+  watch_all: boolean;
+  customers: Customer[];
+  /** Why the customers could not be listed last time, or the sign-in lapsed. */
+  problem: string | null;
+}
+
 export const api = {
   overview: () => invoke<Overview>("overview"),
   listAlerts: () => invoke<AlertSummary[]>("list_alerts"),
@@ -243,6 +279,15 @@ export const api = {
   alertHistory: (alertId: number) => invoke<LogEntry[]>("alert_history", { alertId }),
   /** Writes the HTML incident report; answers the file's path. */
   exportReport: (alertId: number) => invoke<string>("export_report", { alertId }),
+  partnerState: () => invoke<PartnerState>("partner_state"),
+  /** Opens Microsoft's sign-in in the default browser; resolves once signed in (up to 5 minutes). */
+  partnerSignIn: (tenantId: string, clientId: string) => invoke<PartnerAccount>("partner_sign_in", { tenantId, clientId }),
+  partnerSignOut: () => invoke<void>("partner_sign_out"),
+  /** Lists the customers now; new ones are watched when watch-all is on. */
+  refreshCustomers: () => invoke<PartnerState>("refresh_customers"),
+  setWatchAll: (on: boolean) => invoke<void>("set_watch_all", { on }),
+  watchCustomer: (tenantId: string) => invoke<void>("watch_customer", { tenantId }),
+  excludeCustomer: (tenantId: string) => invoke<void>("exclude_customer", { tenantId }),
   leaveSandbox: () => invoke<void>("leave_sandbox"),
 };
 
@@ -251,6 +296,9 @@ export const onChanged = (f: () => void): Promise<UnlistenFn> => listen("rulewat
 /** One remediation step finished (never carries the password). */
 export const onRemediationStep = (f: (step: { alert_id: number; result: StepResult }) => void): Promise<UnlistenFn> =>
   listen<{ alert_id: number; result: StepResult }>("rulewatch://remediation-step", (e) => f(e.payload));
+/** A notification asks to show a page (e.g. "tenants" after the partner sign-in lapsed). */
+export const onOpenPage = (f: (page: string) => void): Promise<UnlistenFn> =>
+  listen<string>("rulewatch://open-page", (e) => f(e.payload));
 /** A notification (or the tray) asks to show one alert. */
 export const onOpenAlert = (f: (id: number) => void): Promise<UnlistenFn> =>
   listen<number>("rulewatch://open-alert", (e) => f(e.payload));
