@@ -19,6 +19,13 @@ const COMMANDS: &[&str] = &[
     "undo_step",
     "alert_history",
     "export_report",
+    "partner_state",
+    "partner_sign_in",
+    "partner_sign_out",
+    "refresh_customers",
+    "set_watch_all",
+    "watch_customer",
+    "exclude_customer",
 ];
 
 fn main() {

@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use rulewatch_core::allowlist::{TrustKind, normalize_destination};
 use rulewatch_core::engine::ConnectionStep;
 use rulewatch_core::geo::{self, GeoProvider};
+use rulewatch_core::partner::{self, PartnerAccount};
 use rulewatch_core::remediate::{self, Action, Operator, Plan, StepResult, default_actions};
 use rulewatch_core::report;
 use rulewatch_core::secrets::{Keychain, NO_TENANT, SecretKind, SecretStore};
 use rulewatch_core::sign_ins;
-use rulewatch_core::store::{Alert, LogEntry, TenantStatus};
+use rulewatch_core::store::{Alert, LogEntry, TenantState, TenantStatus};
 use rulewatch_core::tenants::{self, NewCredential, NewTenant as CoreTenant};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -424,6 +425,153 @@ pub async fn export_report(shared: AppState<'_>, alert_id: i64) -> Reply<String>
         .map_err(text)?
         .map_err(text)?;
     Ok(path.display().to_string())
+}
+
+/// One customer as the Tenants page shows it.
+#[derive(Serialize)]
+pub struct CustomerView {
+    tenant_id: String,
+    name: String,
+    watched: bool,
+    excluded: bool,
+    access: Option<TenantState>,
+    problem: Option<String>,
+    message: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct PartnerState {
+    account: Option<PartnerAccount>,
+    watch_all: bool,
+    customers: Vec<CustomerView>,
+    problem: Option<String>,
+}
+
+fn partner_view(shared: &Shared) -> Reply<PartnerState> {
+    let store = &shared.home;
+    let statuses = store.statuses().map_err(text)?;
+    let customers = store
+        .customers()
+        .map_err(text)?
+        .into_iter()
+        .map(|c| {
+            let status = statuses.iter().find(|s| s.tenant_id == c.tenant_id);
+            CustomerView {
+                access: status.map(|s| s.state),
+                problem: status.and_then(|s| s.problem.clone()),
+                message: status.and_then(|s| s.message.clone()),
+                tenant_id: c.tenant_id,
+                name: c.name,
+                watched: c.watched,
+                excluded: c.excluded,
+            }
+        })
+        .collect();
+    Ok(PartnerState {
+        account: partner::account(store).map_err(text)?,
+        watch_all: partner::watch_all(store).map_err(text)?,
+        customers,
+        problem: shared.partner_problem.lock().unwrap_or_else(PoisonError::into_inner).clone(),
+    })
+}
+
+#[tauri::command]
+pub async fn partner_state(shared: AppState<'_>) -> Reply<PartnerState> {
+    partner_view(&shared)
+}
+
+/// Lists the customers now, noting why it failed for the panel.
+async fn discover(app: &AppHandle, shared: &Shared) -> Reply<()> {
+    let engine = shared.mode.read().await.engine.clone();
+    let found = engine.discover().await;
+    *shared.partner_problem.lock().unwrap_or_else(PoisonError::into_inner) = found.as_ref().err().map(|p| p.message.clone());
+    let found = found.map_err(text)?;
+    if !found.now_watched.is_empty() {
+        shared.wake.notify_one();
+    }
+    changed(app, shared).await;
+    Ok(())
+}
+
+/// Signs the partner account in through the default browser (Microsoft sends it back to
+/// a loopback port), then lists and watches its customers. The user's own tenants are
+/// watched from then on, so the sandbox ends.
+#[tauri::command]
+pub async fn partner_sign_in(app: AppHandle, shared: AppState<'_>, tenant_id: String, client_id: String) -> Reply<PartnerAccount> {
+    let tenant_id = tenants::parse_guid(&tenant_id, "the partner tenant id").map_err(text)?;
+    let client_id = tenants::parse_guid(&client_id, "the partner app's client id").map_err(text)?;
+    shared.leave_sandbox().await.map_err(text)?;
+    let engine = shared.mode.read().await.engine.clone();
+    let account = engine
+        .partner()
+        .sign_in_browser(&tenant_id, &client_id, |url| {
+            if let Err(e) = opener::open_browser(url) {
+                tracing::warn!("the browser could not be started for the partner sign-in: {e}");
+            }
+        })
+        .await
+        .map_err(text)?;
+    shared.partner_warned.store(false, std::sync::atomic::Ordering::Relaxed);
+    discover(&app, &shared).await?;
+    shared.wake.notify_one();
+    Ok(account)
+}
+
+#[tauri::command]
+pub async fn partner_sign_out(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
+    let engine = shared.mode.read().await.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        engine.partner().sign_out()?;
+        engine.forget_tokens();
+        Ok::<_, rulewatch_core::problem::Problem>(())
+    })
+    .await
+    .map_err(text)?
+    .map_err(text)?;
+    *shared.partner_problem.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    changed(&app, &shared).await;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn refresh_customers(app: AppHandle, shared: AppState<'_>) -> Reply<PartnerState> {
+    discover(&app, &shared).await?;
+    partner_view(&shared)
+}
+
+#[tauri::command]
+pub async fn set_watch_all(app: AppHandle, shared: AppState<'_>, on: bool) -> Reply<()> {
+    shared.home.set_setting(partner::WATCH_ALL_SETTING, &on).map_err(text)?;
+    if on {
+        discover(&app, &shared).await?;
+    }
+    changed(&app, &shared).await;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn watch_customer(app: AppHandle, shared: AppState<'_>, tenant_id: String) -> Reply<()> {
+    let store = &shared.home;
+    let account = partner::account(store).map_err(text)?.ok_or("no partner account is signed in")?;
+    let c = store
+        .customers()
+        .map_err(text)?
+        .into_iter()
+        .find(|c| c.tenant_id == tenant_id)
+        .ok_or("not one of the partner's customers: refresh the list")?;
+    if !c.watched {
+        partner::watch(store, &account, &partner::Customer { tenant_id: c.tenant_id, name: c.name }).map_err(text)?;
+        shared.wake.notify_one();
+    }
+    changed(&app, &shared).await;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn exclude_customer(app: AppHandle, shared: AppState<'_>, tenant_id: String) -> Reply<()> {
+    partner::exclude(&shared.home, &tenant_id).map_err(text)?;
+    changed(&app, &shared).await;
+    Ok(())
 }
 
 #[tauri::command]

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use tauri::{Manager, WindowEvent};
 
 use crate::state::{Launch, Shared};
+use crate::window::View;
 
 /// Passed by the login item, so a start at login stays in the tray.
 const MINIMIZED: &str = "--minimized";
@@ -39,7 +40,7 @@ pub fn run() {
 
     let result = tauri::Builder::default()
         // First, so a second launch is caught before anything else starts.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| window::open(app, None)))
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| window::open(app, View::Current)))
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, Some(vec![MINIMIZED])))
         .manage(shared)
         .invoke_handler(tauri::generate_handler![
@@ -61,6 +62,13 @@ pub fn run() {
             commands::undo_step,
             commands::alert_history,
             commands::export_report,
+            commands::partner_state,
+            commands::partner_sign_in,
+            commands::partner_sign_out,
+            commands::refresh_customers,
+            commands::set_watch_all,
+            commands::watch_customer,
+            commands::exclude_customer,
         ])
         .on_window_event(|window, event| {
             // Closing the panel hides it; the app keeps watching until Quit.
@@ -84,7 +92,7 @@ pub fn run() {
             });
             // A newcomer sees the first-run screen; a start at login stays in the tray.
             if first_run || !minimized {
-                window::open(app.handle(), None);
+                window::open(app.handle(), View::Current);
             }
             Ok(())
         })

@@ -10,7 +10,7 @@ use rulewatch_core::store::{Alert, Store};
 use tauri::AppHandle;
 
 use crate::state::NotifyPrefs;
-use crate::window;
+use crate::window::{self, View};
 
 /// Above this many new alerts, one summary notification instead of one each.
 const SUMMARY_ABOVE: usize = 3;
@@ -26,12 +26,12 @@ pub fn deliver(app: &AppHandle, store: &Store, prefs: &NotifyPrefs) {
     let (wanted, muted): (Vec<Alert>, Vec<Alert>) = pending.into_iter().partition(|a| prefs.allows(&a.severity));
     let mut delivered: Vec<i64> = muted.iter().map(|a| a.id).collect();
     if wanted.len() > SUMMARY_ABOVE {
-        if show(app, summary(&wanted), None) {
+        if show(app, summary(&wanted), View::Current) {
             delivered.extend(wanted.iter().map(|a| a.id));
         }
     } else {
         for alert in &wanted {
-            if !show(app, single(alert), Some(alert.id)) {
+            if !show(app, single(alert), View::Alert(alert.id)) {
                 break;
             }
             delivered.push(alert.id);
@@ -114,10 +114,30 @@ fn escape_markup(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// Customers the partner account reaches that Rulewatch now watches.
+pub fn coverage_grew(app: &AppHandle, names: &[String]) {
+    let m = Message {
+        title: format!("Rulewatch now watches {} more customer(s)", names.len()),
+        body: format!("New through your partner account: {}.", names.join(", ")),
+        critical: false,
+    };
+    show(app, m, View::Page("tenants"));
+}
+
+/// The partner sign-in lapsed (expired or revoked), or is about to.
+pub fn sign_in_needed(app: &AppHandle, why: &str) {
+    let m = Message {
+        title: "Partner sign-in needed".into(),
+        body: format!("{why} Click to sign in again; until then the customers reached through it are not watched."),
+        critical: true,
+    };
+    show(app, m, View::Page("tenants"));
+}
+
 /// Shows `m`; clicking it (its default action, labelled **Review** where the daemon
-/// shows actions as buttons) opens the panel, on `alert` when given.
+/// shows actions as buttons) opens the panel on `view`.
 /// False when no notification daemon took it.
-fn show(app: &AppHandle, m: Message, alert: Option<i64>) -> bool {
+fn show(app: &AppHandle, m: Message, view: View) -> bool {
     let mut n = Notification::new();
     n.appname("Rulewatch")
         .summary(&m.title)
@@ -128,7 +148,7 @@ fn show(app: &AppHandle, m: Message, alert: Option<i64>) -> bool {
     n.urgency(if m.critical { notify_rust::Urgency::Critical } else { notify_rust::Urgency::Normal }).action("default", "Review");
     match n.show() {
         Ok(handle) => {
-            wait_for_click(app.clone(), handle, alert);
+            wait_for_click(app.clone(), handle, view);
             true
         }
         Err(e) => {
@@ -139,19 +159,19 @@ fn show(app: &AppHandle, m: Message, alert: Option<i64>) -> bool {
 }
 
 #[cfg(all(unix, not(target_os = "macos")))]
-fn wait_for_click(app: AppHandle, handle: notify_rust::NotificationHandle, alert: Option<i64>) {
+fn wait_for_click(app: AppHandle, handle: notify_rust::NotificationHandle, view: View) {
     // The D-Bus wait blocks until the notification is clicked or closed.
     std::thread::spawn(move || {
         handle.wait_for_action(|action| {
             if action == "default" {
-                window::open(&app, alert);
+                window::open(&app, view);
             }
         });
     });
 }
 
 #[cfg(not(all(unix, not(target_os = "macos"))))]
-fn wait_for_click(_app: AppHandle, _handle: notify_rust::NotificationHandle, _alert: Option<i64>) {}
+fn wait_for_click(_app: AppHandle, _handle: notify_rust::NotificationHandle, _view: View) {}
 
 #[cfg(test)]
 mod tests {

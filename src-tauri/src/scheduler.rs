@@ -10,7 +10,13 @@ use chrono::Utc;
 use rand::Rng;
 use tauri::{AppHandle, Emitter, Manager};
 
-use rulewatch_core::store::TenantState;
+use std::sync::PoisonError;
+use std::sync::atomic::Ordering;
+
+use rulewatch_core::engine::ScanReport;
+use rulewatch_core::partner;
+use rulewatch_core::problem::ProblemKind;
+use rulewatch_core::store::{Store, TenantState};
 
 use crate::state::{Progress, Shared};
 use crate::{notifier, tray};
@@ -88,8 +94,42 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
         s.last_scan_at = Some(Utc::now());
         s.error = error;
     });
+    if let Ok(r) = &report {
+        partner_news(app, shared, &store, r);
+    }
     notifier::deliver(app, &store, &shared.settings().notify);
     shared.recount().await;
     tray::refresh(app);
     let _ = app.emit(CHANGED, ());
+}
+
+/// What the partner account's part of a scan means for the technician: coverage that
+/// grew, and a sign-in that lapsed or is about to (said once until signed in again).
+fn partner_news(app: &AppHandle, shared: &Shared, store: &Store, report: &ScanReport) {
+    let mut problem = shared.partner_problem.lock().unwrap_or_else(PoisonError::into_inner);
+    match &report.discovery {
+        Some(Ok(d)) => {
+            *problem = None;
+            if !d.now_watched.is_empty() {
+                notifier::coverage_grew(app, &d.now_watched.iter().map(|c| c.name.clone()).collect::<Vec<_>>());
+            }
+        }
+        Some(Err(p)) => *problem = Some(p.message.clone()),
+        None => {}
+    }
+    let lapsed = report.tenants.iter().flat_map(|t| &t.problems).find(|p| p.kind == ProblemKind::SignInNeeded);
+    let expiring = partner::account(store).ok().flatten().and_then(|a| a.refresh_expires_at).filter(|at| *at - Utc::now() < chrono::Duration::days(3));
+    let why = match (lapsed, expiring) {
+        (Some(p), _) => {
+            *problem = Some(p.message.clone());
+            Some("Your partner sign-in has lapsed or was revoked.".to_string())
+        }
+        (None, Some(at)) => Some(format!("Your partner sign-in expires on {}.", at.format("%Y-%m-%d %H:%M UTC"))),
+        (None, None) => None,
+    };
+    match why {
+        Some(why) if !shared.partner_warned.swap(true, Ordering::Relaxed) => notifier::sign_in_needed(app, &why),
+        Some(_) => {}
+        None => shared.partner_warned.store(false, Ordering::Relaxed),
+    }
 }

@@ -133,6 +133,10 @@ pub struct Shared {
     pub reschedule: Notify,
     /// The last Secure and Remediate plan read per alert: the steps the panel may run.
     pub plans: Mutex<HashMap<i64, Plan>>,
+    /// Why the partner's customers could not be listed, or its sign-in lapsed.
+    pub partner_problem: Mutex<Option<String>>,
+    /// The technician was told the partner sign-in lapsed (or is about to): once.
+    pub partner_warned: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -148,6 +152,8 @@ impl Shared {
             wake: Notify::new(),
             reschedule: Notify::new(),
             plans: Mutex::new(HashMap::new()),
+            partner_problem: Mutex::new(None),
+            partner_warned: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

@@ -11,7 +11,7 @@ use tauri::{AppHandle, Manager, Wry};
 use tauri_plugin_autostart::ManagerExt;
 
 use crate::state::{ScanState, Shared};
-use crate::window;
+use crate::window::{self, View};
 
 const TRAY_ID: &str = "main";
 const PAUSE: chrono::Duration = chrono::Duration::hours(1);
@@ -108,7 +108,7 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
         .on_menu_event(|app, event| on_menu(app, event.id.as_ref()))
         .on_tray_icon_event(|tray, event| {
             if let TrayIconEvent::Click { button: MouseButton::Left, button_state: MouseButtonState::Up, .. } = event {
-                window::open(tray.app_handle(), None);
+                window::open(tray.app_handle(), View::Current);
             }
         })
         .build(app)?;
@@ -120,7 +120,7 @@ fn on_menu(app: &AppHandle, id: &str) {
     let shared = app.state::<Arc<Shared>>();
     match id {
         "scan" => shared.wake.notify_one(),
-        "open" => window::open(app, None),
+        "open" => window::open(app, View::Current),
         "pause" => {
             let now_paused = paused(&shared.scan_state()).is_some();
             shared.update_scan(|s| s.paused_until = if now_paused { None } else { Some(Utc::now() + PAUSE) });

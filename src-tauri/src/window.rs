@@ -4,15 +4,27 @@
 use tauri::{AppHandle, Emitter, Manager};
 
 pub const OPEN_ALERT: &str = "rulewatch://open-alert";
+pub const OPEN_PAGE: &str = "rulewatch://open-page";
 
-/// Shows the panel, on one alert when given.
-pub fn open(app: &AppHandle, alert: Option<i64>) {
+/// What the panel opens on.
+#[derive(Debug, Clone, Copy)]
+pub enum View {
+    Current,
+    Alert(i64),
+    /// A page by its name in the panel ("tenants").
+    Page(&'static str),
+}
+
+/// Shows the panel, on `view`.
+pub fn open(app: &AppHandle, view: View) {
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.show();
         let _ = w.unminimize();
         let _ = w.set_focus();
     }
-    if let Some(id) = alert {
-        let _ = app.emit(OPEN_ALERT, id);
-    }
+    let _ = match view {
+        View::Current => Ok(()),
+        View::Alert(id) => app.emit(OPEN_ALERT, id),
+        View::Page(page) => app.emit(OPEN_PAGE, page),
+    };
 }
