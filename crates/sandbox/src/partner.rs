@@ -583,7 +583,9 @@ pub(crate) fn redeem(
         );
         return Err(unknown_client(client_id, &directory));
     }
-    let home = partner.is_home(tenant_name);
+    // The partner may also be a scenario tenant, named by one of its domains.
+    let home =
+        partner.is_home(tenant_name) || tenant.is_some_and(|t| partner.is_home(&app.tenants[t].id));
     let now = Utc::now();
     let mut live = partner.live();
     // Codes and device codes are redeemed where they were issued: at the partner tenant.

@@ -808,3 +808,63 @@ async fn device_codes_expire() {
     .await;
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn faults_reach_the_partner_endpoints() {
+    let sandbox = partner_sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let rt = sign_in(&api).await;
+    let (home, _) = delegated(&api, PARTNER, &rt, GRAPH).await;
+    sandbox.shutdown().await;
+
+    // A fresh sandbox with scripted faults; the token above is no longer known there.
+    let mut tenants = tenants();
+    tenants.as_array_mut().unwrap().truncate(1);
+    let text = json!({
+        "tenants": tenants,
+        "partner": {"tenant_id": PARTNER, "client_id": APP, "users": [{"upn": TECH}], "customers": [CONTOSO]},
+        "faults": {"script": [
+            {"endpoint": "device_code", "fault": "throttle", "count": 1},
+            {"endpoint": "customers", "fault": "server_error", "count": 1}
+        ]}
+    })
+    .to_string();
+    let scenario = m365_sandbox::Scenario::from_json(&text).unwrap();
+    let sandbox = m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario)
+        .await
+        .unwrap();
+    let api = Api::new(&sandbox);
+    let throttled = api
+        .http
+        .post(format!("{}/{PARTNER}/oauth2/v2.0/devicecode", api.base))
+        .form(&[("client_id", APP), ("scope", GRAPH)])
+        .send()
+        .await
+        .unwrap();
+    assert!(throttled.headers().contains_key("retry-after"));
+    entra(
+        throttled,
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+        90055,
+    )
+    .await;
+    device_code(&api, GRAPH).await;
+    let failed = graph_get(&api, &home, "tenantRelationships/delegatedAdminCustomers").await;
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: Value = failed.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "generalException");
+    let stats = api.stats().await;
+    assert_eq!(stats["faults"]["throttle"], 1);
+    assert_eq!(stats["faults"]["server_error"], 1);
+
+    // Scenario validation covers the partner.
+    let bad = json!({"tenants": tenants, "partner": {"tenant_id": PARTNER, "client_id": APP,
+                      "users": [{"upn": TECH}], "customers": [NORTHWIND]}});
+    let err = m365_sandbox::Scenario::from_json(&bad.to_string()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("scenario field `partner.customers[0]`: no tenant `{NORTHWIND}`")
+    );
+    sandbox.shutdown().await;
+}
