@@ -11,6 +11,7 @@ use crate::directory::Directory;
 use crate::faults::FaultInjector;
 use crate::feed::Feed;
 use crate::ipstack::GeoScenario;
+use crate::partner::PartnerState;
 use crate::scenario::{ContentType, Scenario, SubscriptionState, Tenant};
 use crate::token::TokenStore;
 
@@ -26,6 +27,7 @@ pub(crate) struct App {
     pub faults: FaultInjector,
     pub stats: Stats,
     pub geo: Option<GeoScenario>,
+    pub partner: Option<PartnerState>,
 }
 
 pub(crate) struct TenantEntry {
@@ -102,6 +104,7 @@ impl App {
             faults,
             stats: Stats::default(),
             geo: scenario.geo,
+            partner: scenario.partner.map(PartnerState::new),
         }
     }
 

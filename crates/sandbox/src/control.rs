@@ -11,7 +11,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::app::App;
+use crate::partner::PartnerState;
 use crate::scenario::{ContentType, Endpoint, FaultKind, SubscriptionState};
+use crate::token::GrantKind;
 
 /// Request, fault and action counters since start.
 #[derive(Default)]
@@ -23,6 +25,14 @@ pub(crate) struct Stats {
     domains: AtomicU64,
     users: AtomicU64,
     invoke_command: AtomicU64,
+    device_code: AtomicU64,
+    customers: AtomicU64,
+    authorize: AtomicU64,
+    device_login: AtomicU64,
+    client_credentials: AtomicU64,
+    authorization_code: AtomicU64,
+    refresh_token: AtomicU64,
+    device_code_grant: AtomicU64,
     throttle: AtomicU64,
     server_error: AtomicU64,
     truncated_body: AtomicU64,
@@ -55,6 +65,8 @@ impl Stats {
             Endpoint::Domains => bump(&self.domains),
             Endpoint::Users => bump(&self.users),
             Endpoint::InvokeCommand => bump(&self.invoke_command),
+            Endpoint::DeviceCode => bump(&self.device_code),
+            Endpoint::Customers => bump(&self.customers),
             Endpoint::Any => unreachable!("requests are always to one endpoint"),
         }
     }
@@ -68,6 +80,24 @@ impl Stats {
             FaultKind::Slow => &self.slow,
             FaultKind::Expired => &self.expired,
         });
+    }
+
+    /// Token requests by grant type, whatever their outcome.
+    pub fn token_grant(&self, kind: GrantKind) {
+        bump(match kind {
+            GrantKind::ClientCredentials => &self.client_credentials,
+            GrantKind::AuthorizationCode => &self.authorization_code,
+            GrantKind::RefreshToken => &self.refresh_token,
+            GrantKind::DeviceCode => &self.device_code_grant,
+        });
+    }
+
+    pub fn authorize(&self) {
+        bump(&self.authorize);
+    }
+
+    pub fn device_login(&self) {
+        bump(&self.device_login);
     }
 
     pub fn missing_publisher_identifier(&self) {
@@ -96,6 +126,16 @@ impl Stats {
                 "domains": read(&self.domains),
                 "users": read(&self.users),
                 "invoke_command": read(&self.invoke_command),
+                "authorize": read(&self.authorize),
+                "device_code": read(&self.device_code),
+                "device_login": read(&self.device_login),
+                "customers": read(&self.customers),
+            },
+            "token_grants": {
+                "client_credentials": read(&self.client_credentials),
+                "authorization_code": read(&self.authorization_code),
+                "refresh_token": read(&self.refresh_token),
+                "device_code": read(&self.device_code_grant),
             },
             "faults": {
                 "throttle": read(&self.throttle),
@@ -180,6 +220,86 @@ pub(crate) async fn update_tenant(
         "subscriptions": subscriptions,
     }))
     .into_response()
+}
+
+/// A scenario tenant other than the partner, by GUID, as the partner endpoints take.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CustomerRef {
+    tenant_id: String,
+}
+
+/// A customer's GDAP roles, replaced whole.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GdapUpdate {
+    tenant_id: String,
+    roles: Vec<String>,
+}
+
+/// The partner and a scenario tenant that may be its customer, else why not.
+fn partner_and_customer<'a>(
+    app: &'a App,
+    tenant_id: &str,
+) -> Result<(&'a PartnerState, String), String> {
+    let Some(partner) = app.partner.as_ref() else {
+        return Err("the scenario has no partner".into());
+    };
+    match app.tenant_by_id(tenant_id) {
+        Some(t) if !partner.is_home(tenant_id) => Ok((partner, app.tenants[t].id.clone())),
+        _ => Err(format!("no customer tenant {tenant_id}")),
+    }
+}
+
+/// `POST /_sandbox/partner/customers` `{"tenant_id"}`: a new GDAP customer; answers the partner's state.
+pub(crate) async fn add_customer(
+    State(app): State<Arc<App>>,
+    Json(customer): Json<CustomerRef>,
+) -> Response {
+    match partner_and_customer(&app, &customer.tenant_id) {
+        Ok((partner, id)) => {
+            partner.add_customer(&id);
+            Json(partner.state()).into_response()
+        }
+        Err(message) => not_found(message),
+    }
+}
+
+/// `DELETE /_sandbox/partner/customers/{tenant_id}`: the relationship ended.
+pub(crate) async fn remove_customer(
+    State(app): State<Arc<App>>,
+    Path(tenant_id): Path<String>,
+) -> Response {
+    match partner_and_customer(&app, &tenant_id) {
+        Ok((partner, id)) if partner.remove_customer(&id) => Json(partner.state()).into_response(),
+        Ok(_) => not_found(format!("{tenant_id} is no customer")),
+        Err(message) => not_found(message),
+    }
+}
+
+/// `POST /_sandbox/partner/revoke`: the technician's sessions were revoked.
+pub(crate) async fn revoke_partner(State(app): State<Arc<App>>) -> Response {
+    match app.partner.as_ref() {
+        Some(partner) => {
+            partner.revoke();
+            Json(partner.state()).into_response()
+        }
+        None => not_found("the scenario has no partner".into()),
+    }
+}
+
+/// `POST /_sandbox/partner/gdap` `{"tenant_id", "roles"}`: applies to tokens issued afterwards.
+pub(crate) async fn set_gdap_roles(
+    State(app): State<Arc<App>>,
+    Json(update): Json<GdapUpdate>,
+) -> Response {
+    match partner_and_customer(&app, &update.tenant_id) {
+        Ok((partner, id)) => {
+            partner.set_gdap_roles(&id, update.roles);
+            Json(partner.state()).into_response()
+        }
+        Err(message) => not_found(message),
+    }
 }
 
 /// `GET /_sandbox/tenants/{tenant_id}/users/{upn}`: an account and its mailbox.

@@ -158,6 +158,7 @@ impl Scenario {
             next_page_header: "NextPageUri".into(),
             // The planted attacks come from documentation ranges, which are never located.
             geo: None,
+            partner: None,
         }
     }
 }

@@ -220,23 +220,40 @@ fn run(app: &App, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<Vec<
         ));
     }
     let entry = &app.tenants[grant.tenant];
-    // Guess: the service's refusal when consent lacks the app role (not documented).
-    if !grant.roles.iter().any(|r| r == "Exchange.ManageAsApp") {
-        return Err(unauthorized(
-            "The access token does not carry the Exchange.ManageAsApp application permission.",
-        ));
-    }
-    // The refusal the EXO V3 module relays when the app holds no suitable Entra role.
-    if !EXCHANGE_DIRECTORY_ROLES
-        .iter()
-        .any(|role| entry.has_directory_role(role))
-    {
-        return Err(unauthorized(&format!(
-            "The role assigned to application {} isn't supported in this scenario. Please check online \
-             documentation for assigning correct Directory Roles to Azure AD Application for EXO App-Only \
-             Authentication.",
-            entry.config.client_id
-        )));
+    match &grant.delegated {
+        // A technician's GDAP roles alone decide, as consent gave the app Exchange.Manage (C3).
+        // Guess: the wording of the refusal.
+        Some(delegation) => {
+            if !EXCHANGE_DIRECTORY_ROLES
+                .iter()
+                .any(|role| delegation.has_role(role))
+            {
+                return Err(unauthorized(&format!(
+                    "The user {} isn't assigned to any management roles in this organization.",
+                    delegation.upn
+                )));
+            }
+        }
+        None => {
+            // Guess: the service's refusal when consent lacks the app role (not documented).
+            if !grant.roles.iter().any(|r| r == "Exchange.ManageAsApp") {
+                return Err(unauthorized(
+                    "The access token does not carry the Exchange.ManageAsApp application permission.",
+                ));
+            }
+            // The refusal the EXO V3 module relays when the app holds no suitable Entra role.
+            if !EXCHANGE_DIRECTORY_ROLES
+                .iter()
+                .any(|role| entry.has_directory_role(role))
+            {
+                return Err(unauthorized(&format!(
+                    "The role assigned to application {} isn't supported in this scenario. Please check online \
+                     documentation for assigning correct Directory Roles to Azure AD Application for EXO \
+                     App-Only Authentication.",
+                    entry.config.client_id
+                )));
+            }
+        }
     }
     let Some(anchor) = headers
         .get("X-AnchorMailbox")

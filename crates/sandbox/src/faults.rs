@@ -70,7 +70,7 @@ impl FaultInjector {
         }
         drop(script);
         let c = &self.config;
-        let microsoft_api = endpoint != Endpoint::Token;
+        let microsoft_api = !matches!(endpoint, Endpoint::Token | Endpoint::DeviceCode);
         let listing_or_blob = matches!(endpoint, Endpoint::Content | Endpoint::Blob);
         let candidates = [
             (FaultKind::Throttle, c.throttle, microsoft_api),
@@ -138,8 +138,8 @@ pub(crate) async fn inject(
             .map(|(_, value)| value.to_string())
     };
     let tenant = match endpoint {
-        // Both take a tenant GUID or one of its domains in the path.
-        Endpoint::Token | Endpoint::InvokeCommand => {
+        // These take a tenant GUID or one of its domains in the path.
+        Endpoint::Token | Endpoint::DeviceCode | Endpoint::InvokeCommand => {
             path_param("tenant").and_then(|t| app.tenant_by_name(&t))
         }
         Endpoint::Domains | Endpoint::Users => match app.tokens.bearer(request.headers()) {
@@ -174,14 +174,14 @@ pub(crate) async fn inject(
 fn throttled(app: &App, endpoint: Endpoint, pick: Pick, request: &Request) -> Response {
     let mut response = match endpoint {
         // Guess: Entra's throttling answer (its tenant-throttling code).
-        Endpoint::Token => entra_error(
+        Endpoint::Token | Endpoint::DeviceCode => entra_error(
             StatusCode::TOO_MANY_REQUESTS,
             "temporarily_unavailable",
             90055,
             "The request has been throttled. There are too many incoming requests.",
         )
         .into_response(),
-        Endpoint::Domains | Endpoint::Users => graph_error(
+        Endpoint::Domains | Endpoint::Users | Endpoint::Customers => graph_error(
             StatusCode::TOO_MANY_REQUESTS,
             "TooManyRequests",
             "Too many requests. Please retry after the time in the Retry-After header.",
@@ -217,21 +217,23 @@ fn server_error(app: &App, endpoint: Endpoint) -> Response {
     let status = app.faults.server_error_status();
     match endpoint {
         // Guess: Entra's transient-failure answer.
-        Endpoint::Token => entra_error(
+        Endpoint::Token | Endpoint::DeviceCode => entra_error(
             status,
             "temporarily_unavailable",
             90033,
             "A transient error has occurred. Please try again.",
         )
         .into_response(),
-        Endpoint::Domains | Endpoint::Users if status == StatusCode::INTERNAL_SERVER_ERROR => {
+        Endpoint::Domains | Endpoint::Users | Endpoint::Customers
+            if status == StatusCode::INTERNAL_SERVER_ERROR =>
+        {
             graph_error(
                 status,
                 "generalException",
                 "General exception while processing.",
             )
         }
-        Endpoint::Domains | Endpoint::Users => {
+        Endpoint::Domains | Endpoint::Users | Endpoint::Customers => {
             graph_error(status, "serviceNotAvailable", "Service unavailable.")
         }
         // Guess: the OData error body EXO uses elsewhere.

@@ -31,31 +31,56 @@ pub(crate) fn graph_error(status: StatusCode, code: &str, message: &str) -> Resp
     (status, Json(body)).into_response()
 }
 
-/// Graph's 401 for a missing, unknown, expired or misdirected token.
-pub(crate) struct Unauthenticated(&'static str);
+/// Graph's refusal of a token: 401 for a missing, unknown, expired or misdirected one, 403
+/// for one that may not act here.
+pub(crate) enum Refused {
+    Unauthenticated(&'static str),
+    Forbidden,
+}
 
-impl IntoResponse for Unauthenticated {
+impl IntoResponse for Refused {
     fn into_response(self) -> Response {
-        graph_error(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            self.0,
-        )
+        match self {
+            Refused::Unauthenticated(message) => graph_error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                message,
+            ),
+            Refused::Forbidden => insufficient_privileges(),
+        }
     }
 }
 
-/// A valid Graph token's grant.
-pub(crate) fn graph_grant(app: &App, headers: &HeaderMap) -> Result<Grant, Unauthenticated> {
+/// Who a valid Graph token speaks for.
+pub(crate) enum GraphCaller {
+    Tenant(Grant),
+    /// A technician in the partner's own tenant, when that is no tenant of the scenario.
+    PartnerHome,
+}
+
+/// A valid Graph token's caller.
+pub(crate) fn graph_caller(app: &App, headers: &HeaderMap) -> Result<GraphCaller, Refused> {
+    let invalid_audience =
+        Refused::Unauthenticated("Access token validation failure. Invalid audience.");
     match app.tokens.bearer(headers) {
-        Bearer::Missing => Err(Unauthenticated("Access token is empty.")),
-        Bearer::Unknown => Err(Unauthenticated("Access token validation failure.")),
-        Bearer::Expired => Err(Unauthenticated(
+        Bearer::Missing => Err(Refused::Unauthenticated("Access token is empty.")),
+        Bearer::Unknown => Err(Refused::Unauthenticated("Access token validation failure.")),
+        Bearer::Expired => Err(Refused::Unauthenticated(
             "Lifetime validation failed, the token is expired.",
         )),
-        Bearer::Valid(grant) if grant.audience != Audience::Graph => Err(Unauthenticated(
-            "Access token validation failure. Invalid audience.",
-        )),
-        Bearer::Valid(grant) => Ok(grant),
+        Bearer::Valid(grant) if grant.audience != Audience::Graph => Err(invalid_audience),
+        Bearer::PartnerHome(home) if home.audience != Audience::Graph => Err(invalid_audience),
+        Bearer::Valid(grant) => Ok(GraphCaller::Tenant(grant)),
+        Bearer::PartnerHome(_) => Ok(GraphCaller::PartnerHome),
+    }
+}
+
+/// A valid Graph token's grant for one of the scenario's tenants.
+pub(crate) fn graph_grant(app: &App, headers: &HeaderMap) -> Result<Grant, Refused> {
+    match graph_caller(app, headers)? {
+        GraphCaller::Tenant(grant) => Ok(grant),
+        // The partner's own directory is not modelled, so it holds nothing the token may read.
+        GraphCaller::PartnerHome => Err(Refused::Forbidden),
     }
 }
 

@@ -18,6 +18,7 @@ mod ids;
 mod ipstack;
 pub mod mmdb;
 mod noise;
+mod partner;
 mod scenario;
 mod server;
 mod times;
@@ -26,7 +27,7 @@ mod users;
 
 pub use ipstack::{GeoScenario, IpLocation};
 pub use scenario::{
-    ContentType, Endpoint, FaultKind, Faults, InboxRule, Noise, PlantedRecord, Scenario,
-    ScenarioError, ScriptedFault, SubscriptionState, Tenant, User,
+    ContentType, Endpoint, FaultKind, Faults, InboxRule, Noise, Partner, PartnerUser,
+    PlantedRecord, Scenario, ScenarioError, ScriptedFault, SubscriptionState, Tenant, User,
 };
 pub use server::{RunningSandbox, start};

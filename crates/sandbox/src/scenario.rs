@@ -1,6 +1,6 @@
 //! The scenario file: tenants, planted audit records, background noise and faults.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use axum::http::HeaderName;
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,49 @@ pub struct Scenario {
     /// The ipstack stand-in; without it every ipstack key is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geo: Option<GeoScenario>,
+    /// A partner (GDAP) tenant whose technicians sign in and act in customer tenants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner: Option<Partner>,
+}
+
+/// The MSP's tenant, its multi-tenant app and technicians, and its GDAP customers (C1, C2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partner {
+    pub tenant_id: String,
+    /// The partner's multi-tenant app, a public client signing technicians in.
+    pub client_id: String,
+    /// How Entra names the app in its error messages.
+    #[serde(default = "default_app_name")]
+    pub app_name: String,
+    /// Technicians; the first signs in unless `login_hint` names another.
+    pub users: Vec<PartnerUser>,
+    /// Tenants of this scenario with an active GDAP relationship at start.
+    #[serde(default)]
+    pub customers: Vec<String>,
+    /// The technicians' Entra roles per customer tenant; see `default_gdap_roles`.
+    #[serde(default)]
+    pub gdap_roles: BTreeMap<String, Vec<String>>,
+    /// Inactivity lifetime of each refresh token.
+    #[serde(default = "default_refresh_token_lifetime_s")]
+    pub refresh_token_lifetime_s: u64,
+    /// A redeemed refresh token stops working, so a client must keep the new one.
+    #[serde(default = "yes")]
+    pub rotate_refresh_tokens: bool,
+    /// The polling interval the device code flow asks for.
+    #[serde(default = "default_device_interval_s")]
+    pub device_interval_s: u64,
+    #[serde(default = "default_device_code_lifetime_s")]
+    pub device_code_lifetime_s: u64,
+}
+
+/// A partner technician.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerUser {
+    pub upn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
 }
 
 /// One customer tenant with its app registration as seen from that tenant.
@@ -279,6 +322,10 @@ pub enum Endpoint {
     Users,
     /// Exchange's admin REST `InvokeCommand`.
     InvokeCommand,
+    /// Entra's device authorization endpoint (`devicecode`).
+    DeviceCode,
+    /// Graph's `tenantRelationships/delegatedAdminCustomers`.
+    Customers,
     Any,
 }
 
@@ -306,7 +353,9 @@ impl FaultKind {
             | FaultKind::ThrottleAf429
             | FaultKind::ServerError
             | FaultKind::Slow => true,
-            FaultKind::TruncatedBody | FaultKind::CutConnection => endpoint != Endpoint::Token,
+            FaultKind::TruncatedBody | FaultKind::CutConnection => {
+                !matches!(endpoint, Endpoint::Token | Endpoint::DeviceCode)
+            }
             FaultKind::Expired => matches!(endpoint, Endpoint::Blob | Endpoint::Any),
         }
     }
@@ -438,7 +487,83 @@ impl Scenario {
         if let Some(geo) = &self.geo {
             geo.validate()?;
         }
+        if let Some(partner) = &self.partner {
+            partner.validate(&ids)?;
+        }
         self.faults.validate(&ids)
+    }
+}
+
+impl Partner {
+    fn validate(&self, tenant_ids: &HashSet<String>) -> Result<(), ScenarioError> {
+        let at = |field: &str| format!("partner.{field}");
+        for (field, value) in [
+            ("tenant_id", &self.tenant_id),
+            ("client_id", &self.client_id),
+        ] {
+            if Uuid::parse_str(value).is_err() {
+                return Err(invalid(at(field), format!("`{value}` is not a GUID")));
+            }
+        }
+        if self.users.is_empty() {
+            return Err(invalid(at("users"), "needs at least one technician"));
+        }
+        let mut upns = HashSet::new();
+        for (i, user) in self.users.iter().enumerate() {
+            if !user.upn.contains('@') {
+                return Err(invalid(
+                    at(&format!("users[{i}].upn")),
+                    "is not a user principal name",
+                ));
+            }
+            if !upns.insert(user.upn.to_ascii_lowercase()) {
+                return Err(invalid(
+                    at(&format!("users[{i}].upn")),
+                    format!("`{}` is listed twice", user.upn),
+                ));
+            }
+        }
+        let mut customers = HashSet::new();
+        for (i, customer) in self.customers.iter().enumerate() {
+            let id = customer.to_ascii_lowercase();
+            if !tenant_ids.contains(&id) {
+                return Err(invalid(
+                    at(&format!("customers[{i}]")),
+                    format!("no tenant `{customer}`"),
+                ));
+            }
+            if id.eq_ignore_ascii_case(&self.tenant_id) {
+                return Err(invalid(
+                    at(&format!("customers[{i}]")),
+                    "the partner cannot be its own customer",
+                ));
+            }
+            if !customers.insert(id) {
+                return Err(invalid(
+                    at(&format!("customers[{i}]")),
+                    format!("`{customer}` is listed twice"),
+                ));
+            }
+        }
+        if let Some(tenant) = self
+            .gdap_roles
+            .keys()
+            .find(|t| !tenant_ids.contains(&t.to_ascii_lowercase()))
+        {
+            return Err(invalid(
+                at(&format!("gdap_roles.{tenant}")),
+                format!("no tenant `{tenant}`"),
+            ));
+        }
+        for (field, value) in [
+            ("refresh_token_lifetime_s", self.refresh_token_lifetime_s),
+            ("device_code_lifetime_s", self.device_code_lifetime_s),
+        ] {
+            if value == 0 {
+                return Err(invalid(at(field), "must be at least 1"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -573,6 +698,29 @@ pub(crate) fn default_roles() -> Vec<String> {
         "User.RevokeSessions.All",
         "User-PasswordProfile.ReadWrite.All",
         "Exchange.ManageAsApp",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+fn default_app_name() -> String {
+    "Rulewatch".into()
+}
+fn default_refresh_token_lifetime_s() -> u64 {
+    90 * 24 * 3600
+}
+fn default_device_interval_s() -> u64 {
+    1
+}
+/// Entra's device codes live 15 minutes.
+fn default_device_code_lifetime_s() -> u64 {
+    900
+}
+/// What a GDAP relationship grants a customer unless the scenario says otherwise.
+pub(crate) fn default_gdap_roles() -> Vec<String> {
+    [
+        "Exchange Administrator",
+        "User Administrator",
+        "Security Reader",
     ]
     .map(String::from)
     .to_vec()

@@ -8,7 +8,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -17,7 +17,7 @@ use crate::activity::{self, AfError, af_error};
 use crate::app::App;
 use crate::scenario::{Endpoint, Scenario};
 use crate::times::now_ms;
-use crate::{control, exchange, faults, graph, ipstack, token, users};
+use crate::{control, exchange, faults, graph, ipstack, partner, token, users};
 
 /// How long `shutdown` lets in-flight requests (a slow fault, say) finish.
 const GRACE: Duration = Duration::from_secs(5);
@@ -91,6 +91,13 @@ fn router(app: Arc<App>) -> Router {
             "/{tenant}/oauth2/v2.0/token",
             faulty(post(token::issue), Endpoint::Token),
         )
+        // A browser page, so no API faults.
+        .route("/{tenant}/oauth2/v2.0/authorize", get(partner::authorize))
+        .route(
+            "/{tenant}/oauth2/v2.0/devicecode",
+            faulty(post(partner::device_code), Endpoint::DeviceCode),
+        )
+        .route("/devicelogin", get(partner::device_login))
         .route(
             &format!("{feed}/subscriptions/start"),
             faulty(post(activity::start_subscription), Endpoint::Subscriptions),
@@ -120,6 +127,10 @@ fn router(app: Arc<App>) -> Router {
             faulty(post(users::revoke_sessions), Endpoint::Users),
         )
         .route(
+            "/v1.0/tenantRelationships/delegatedAdminCustomers",
+            faulty(get(partner::delegated_admin_customers), Endpoint::Customers),
+        )
+        .route(
             "/adminapi/beta/{tenant}/InvokeCommand",
             faulty(post(exchange::invoke), Endpoint::InvokeCommand),
         )
@@ -133,6 +144,13 @@ fn router(app: Arc<App>) -> Router {
             "/_sandbox/tenants/{tenant_id}/users/{upn}",
             get(control::user_state),
         )
+        .route("/_sandbox/partner/customers", post(control::add_customer))
+        .route(
+            "/_sandbox/partner/customers/{tenant_id}",
+            delete(control::remove_customer),
+        )
+        .route("/_sandbox/partner/revoke", post(control::revoke_partner))
+        .route("/_sandbox/partner/gdap", post(control::set_gdap_roles))
         .fallback(not_found)
         .with_state(app)
 }

@@ -1,4 +1,5 @@
-//! Entra ID's v2 token endpoint for the client-credentials grant, and the bearer tokens it issues.
+//! Entra ID's v2 token endpoint for the client-credentials grant, and the bearer tokens it
+//! issues; the partner's user grants are in `partner.rs`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -19,6 +20,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::app::{App, TenantEntry};
+use crate::partner;
 use crate::times::entra_time;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -35,7 +37,7 @@ pub(crate) enum Audience {
 }
 
 impl Audience {
-    fn from_scope(scope: &str) -> Option<Audience> {
+    pub(crate) fn from_scope(scope: &str) -> Option<Audience> {
         match scope.trim() {
             "https://manage.office.com/.default" => Some(Audience::Manage),
             "https://graph.microsoft.com/.default" => Some(Audience::Graph),
@@ -43,15 +45,76 @@ impl Audience {
             _ => None,
         }
     }
+
+    /// The `.default` scope naming this resource.
+    pub(crate) fn default_scope(self) -> &'static str {
+        match self {
+            Audience::Manage => "https://manage.office.com/.default",
+            Audience::Graph => "https://graph.microsoft.com/.default",
+            Audience::Outlook => "https://outlook.office365.com/.default",
+        }
+    }
 }
 
-/// What a token was issued for.
+/// What a token for one of the scenario's tenants was issued for.
 #[derive(Debug, Clone)]
 pub(crate) struct Grant {
     pub tenant: usize,
     pub audience: Audience,
+    /// App roles; for a delegated token, the app roles its GDAP roles amount to, so every
+    /// API checks both kinds of token alike.
     pub roles: Vec<String>,
-    expires: DateTime<Utc>,
+    /// Set when a partner technician signed in: app-only tokens have none.
+    pub delegated: Option<Delegation>,
+    pub expires: DateTime<Utc>,
+}
+
+/// The technician a delegated token acts as, and their Entra roles in the token's tenant.
+#[derive(Debug, Clone)]
+pub(crate) struct Delegation {
+    pub upn: String,
+    pub directory_roles: Vec<String>,
+}
+
+impl Delegation {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.directory_roles
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(role))
+    }
+}
+
+impl Grant {
+    /// The app's service principal holds the role, or for a delegated token the technician.
+    pub fn has_directory_role(&self, entry: &TenantEntry, role: &str) -> bool {
+        match &self.delegated {
+            Some(delegation) => delegation.has_role(role),
+            None => entry.has_directory_role(role),
+        }
+    }
+}
+
+/// A delegated token for the partner's own tenant when that is no tenant of the scenario:
+/// good only for the partner-level Graph calls.
+#[derive(Debug, Clone)]
+pub(crate) struct HomeGrant {
+    pub audience: Audience,
+    pub expires: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+enum Issued {
+    Tenant(Grant),
+    PartnerHome(HomeGrant),
+}
+
+impl Issued {
+    fn expires(&self) -> DateTime<Utc> {
+        match self {
+            Issued::Tenant(grant) => grant.expires,
+            Issued::PartnerHome(home) => home.expires,
+        }
+    }
 }
 
 /// The `Authorization` header of a request, checked.
@@ -60,22 +123,36 @@ pub(crate) enum Bearer {
     Unknown,
     Expired,
     Valid(Grant),
+    PartnerHome(HomeGrant),
 }
 
 /// Issued tokens are opaque random strings remembered here.
 #[derive(Default)]
 pub(crate) struct TokenStore {
-    grants: Mutex<HashMap<String, Grant>>,
+    grants: Mutex<HashMap<String, Issued>>,
+}
+
+/// An opaque random token.
+pub(crate) fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::rng().random::<[u8; 48]>())
 }
 
 impl TokenStore {
-    fn issue(&self, grant: Grant) -> String {
-        let token = URL_SAFE_NO_PAD.encode(rand::rng().random::<[u8; 48]>());
+    fn remember(&self, issued: Issued) -> String {
+        let token = random_token();
         let mut grants = self.grants.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Utc::now();
-        grants.retain(|_, g| g.expires > now);
-        grants.insert(token.clone(), grant);
+        grants.retain(|_, g| g.expires() > now);
+        grants.insert(token.clone(), issued);
         token
+    }
+
+    pub fn issue(&self, grant: Grant) -> String {
+        self.remember(Issued::Tenant(grant))
+    }
+
+    pub fn issue_home(&self, home: HomeGrant) -> String {
+        self.remember(Issued::PartnerHome(home))
     }
 
     pub fn bearer(&self, headers: &HeaderMap) -> Bearer {
@@ -95,8 +172,9 @@ impl TokenStore {
             .get(token)
         {
             None => Bearer::Unknown,
-            Some(grant) if grant.expires <= Utc::now() => Bearer::Expired,
-            Some(grant) => Bearer::Valid(grant.clone()),
+            Some(issued) if issued.expires() <= Utc::now() => Bearer::Expired,
+            Some(Issued::Tenant(grant)) => Bearer::Valid(grant.clone()),
+            Some(Issued::PartnerHome(home)) => Bearer::PartnerHome(home.clone()),
         }
     }
 }
@@ -107,59 +185,49 @@ pub(crate) async fn issue(
     Path(tenant_name): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, EntraError> {
-    let Some(tenant) = app.tenant_by_name(&tenant_name) else {
-        return Err(entra_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            90002,
-            &format!(
-                "Tenant '{tenant_name}' not found. Check to make sure you have the correct tenant ID and are signing \
-                 into the correct cloud. Check with your subscription administrator, this may happen if there are no \
-                 active subscriptions for the tenant."
-            ),
-        ));
-    };
+    let tenant = app.tenant_by_name(&tenant_name);
+    let partner_tenant = app.partner.as_ref().filter(|p| p.is_home(&tenant_name));
+    if tenant.is_none() && partner_tenant.is_none() {
+        return Err(tenant_not_found(&tenant_name));
+    }
     let field = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
     let Some(grant_type) = field("grant_type") else {
         return Err(missing_parameter("grant_type"));
     };
-    if grant_type != "client_credentials" {
+    // User grants exist only for the partner's app, so without a partner they are unsupported.
+    let grant_kind = match grant_type {
+        "client_credentials" => Some(GrantKind::ClientCredentials),
+        "authorization_code" if app.partner.is_some() => Some(GrantKind::AuthorizationCode),
+        "refresh_token" if app.partner.is_some() => Some(GrantKind::RefreshToken),
+        DEVICE_CODE_GRANT if app.partner.is_some() => Some(GrantKind::DeviceCode),
+        _ => None,
+    };
+    let Some(grant_kind) = grant_kind else {
         return Err(entra_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             70003,
             &format!("The app requested an unsupported grant type '{grant_type}'."),
         ));
+    };
+    app.stats.token_grant(grant_kind);
+    if grant_kind != GrantKind::ClientCredentials {
+        return partner::redeem(&app, &tenant_name, tenant, grant_kind, &form);
     }
+    let Some(tenant) = tenant else {
+        return Err(tenant_not_found(&tenant_name));
+    };
     let Some(client_id) = field("client_id") else {
         return Err(missing_parameter("client_id"));
     };
     let entry = &app.tenants[tenant];
     let live = entry.live().clone();
     if !client_id.eq_ignore_ascii_case(&entry.config.client_id) || !live.consented {
-        return Err(entra_error(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            700016,
-            &format!(
-                "Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the \
-                 application has not been installed by the administrator of the tenant or consented to by any user in \
-                 the tenant. You may have sent your authentication request to the wrong tenant.",
-                entry.config.name
-            ),
-        ));
+        return Err(unknown_client(client_id, &entry.config.name));
     }
     let scope = field("scope").unwrap_or_default();
     let Some(audience) = Audience::from_scope(scope) else {
-        return Err(entra_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            70011,
-            &format!(
-                "The provided request must include a 'scope' input parameter. The provided value for the input \
-                 parameter 'scope' is not valid. The scope {scope} is not valid."
-            ),
-        ));
+        return Err(invalid_scope(scope));
     };
     match (field("client_secret"), field("client_assertion")) {
         (Some(secret), _) => {
@@ -206,6 +274,7 @@ pub(crate) async fn issue(
         tenant,
         audience,
         roles: live.roles,
+        delegated: None,
         expires: Utc::now() + Duration::seconds(i64::try_from(lifetime).unwrap_or(i64::MAX)),
     });
     app.stats.tokens_issued();
@@ -345,7 +414,56 @@ fn bad_client(code: u32, description: &str) -> EntraError {
     )
 }
 
-fn missing_parameter(name: &str) -> EntraError {
+/// The grants the token endpoint serves, counted in `/_sandbox/stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GrantKind {
+    ClientCredentials,
+    AuthorizationCode,
+    RefreshToken,
+    DeviceCode,
+}
+
+pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+pub(crate) fn unknown_client(client_id: &str, directory: &str) -> EntraError {
+    entra_error(
+        StatusCode::BAD_REQUEST,
+        "unauthorized_client",
+        700016,
+        &format!(
+            "Application with identifier '{client_id}' was not found in the directory '{directory}'. This can happen \
+             if the application has not been installed by the administrator of the tenant or consented to by any \
+             user in the tenant. You may have sent your authentication request to the wrong tenant."
+        ),
+    )
+}
+
+pub(crate) fn invalid_scope(scope: &str) -> EntraError {
+    entra_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_scope",
+        70011,
+        &format!(
+            "The provided request must include a 'scope' input parameter. The provided value for the input \
+             parameter 'scope' is not valid. The scope {scope} is not valid."
+        ),
+    )
+}
+
+pub(crate) fn tenant_not_found(tenant_name: &str) -> EntraError {
+    entra_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        90002,
+        &format!(
+            "Tenant '{tenant_name}' not found. Check to make sure you have the correct tenant ID and are signing \
+             into the correct cloud. Check with your subscription administrator, this may happen if there are no \
+             active subscriptions for the tenant."
+        ),
+    )
+}
+
+pub(crate) fn missing_parameter(name: &str) -> EntraError {
     entra_error(
         StatusCode::BAD_REQUEST,
         "invalid_request",
@@ -355,11 +473,12 @@ fn missing_parameter(name: &str) -> EntraError {
 }
 
 /// A refused token request, rendered as Entra's error JSON.
+#[derive(Debug)]
 pub(crate) struct EntraError {
     status: StatusCode,
-    error: &'static str,
-    code: u32,
-    description: String,
+    pub error: &'static str,
+    pub code: u32,
+    pub description: String,
 }
 
 pub(crate) fn entra_error(

@@ -27,7 +27,8 @@ const READ_ROLES: [&str; 5] = [
     "User-PasswordProfile.ReadWrite.All",
 ];
 
-/// App-only password resets also need one of these Entra roles on the app (B3).
+/// Password resets also need one of these Entra roles: on the app for app-only tokens (B3),
+/// on the technician for delegated ones.
 const PASSWORD_DIRECTORY_ROLES: [&str; 3] = [
     "User Administrator",
     "Privileged Authentication Administrator",
@@ -128,7 +129,7 @@ pub(crate) async fn update(
         && (!has_any_role(&grant, &PASSWORD_ROLES)
             || !PASSWORD_DIRECTORY_ROLES
                 .iter()
-                .any(|role| entry.has_directory_role(role)))
+                .any(|role| grant.has_directory_role(entry, role)))
     {
         return insufficient_privileges();
     }

@@ -92,7 +92,10 @@ async fn stats_count_requests_by_endpoint() {
     assert_eq!(
         empty,
         json!({"requests": {"token": 0, "subscriptions": 0, "content": 0, "blob": 0, "domains": 0,
-                            "users": 0, "invoke_command": 0},
+                            "users": 0, "invoke_command": 0, "authorize": 0, "device_code": 0,
+                            "device_login": 0, "customers": 0},
+               "token_grants": {"client_credentials": 0, "authorization_code": 0, "refresh_token": 0,
+                                "device_code": 0},
                "faults": {"throttle": 0, "server_error": 0, "truncated_body": 0, "cut_connection": 0, "slow": 0, "expired": 0},
                "missing_publisher_identifier": 0, "tokens_issued": 0, "subscriptions_started": 0,
                "ipstack": {"requests": 0, "answered": 0}})
@@ -119,8 +122,10 @@ async fn stats_count_requests_by_endpoint() {
     assert_eq!(
         stats["requests"],
         json!({"token": 2, "subscriptions": 2, "content": 1, "blob": 0, "domains": 1,
-               "users": 0, "invoke_command": 0})
+               "users": 0, "invoke_command": 0, "authorize": 0, "device_code": 0,
+               "device_login": 0, "customers": 0})
     );
+    assert_eq!(stats["token_grants"]["client_credentials"], 2);
     assert_eq!(stats["tokens_issued"], 2);
     assert_eq!(stats["subscriptions_started"], 1);
 

@@ -5,5 +5,6 @@ mod faults;
 mod feed;
 mod graph_control;
 mod ipstack;
+mod partner;
 mod remediation;
 mod token;

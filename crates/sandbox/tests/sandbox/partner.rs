@@ -1,0 +1,870 @@
+//! Partner (GDAP) sign-in: authorization code with PKCE, device code, refresh tokens redeemed
+//! at customer tenants, delegated rights, `delegatedAdminCustomers` and the control endpoints.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use m365_sandbox::RunningSandbox;
+use reqwest::redirect::Policy;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::common::*;
+use crate::token::entra;
+
+const PARTNER: &str = "3c4d5e6f-3333-4444-8555-b66677778888";
+const NORTHWIND: &str = "8f3e4c5d-4444-4555-a666-c77788889999";
+const APP: &str = "22222222-3333-4444-8555-666666666666";
+const TECH: &str = "tech@msp.example";
+const OUTLOOK: &str = "https://outlook.office365.com/.default";
+const REDIRECT: &str = "http://127.0.0.1:53682/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-0123456789";
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// Contoso and Fabrikam are customers at start; Northwind is a tenant that is not (yet).
+async fn partner_sandbox(partner: Value) -> RunningSandbox {
+    let mut tenants = tenants();
+    tenants.as_array_mut().unwrap().push(json!(
+        {"tenant_id": NORTHWIND, "name": "Northwind", "domains": ["northwind.onmicrosoft.com"],
+         "client_id": CLIENT_ID, "client_secret": SECRET}
+    ));
+    let mut config = json!({
+        "tenant_id": PARTNER, "client_id": APP,
+        "users": [{"upn": TECH, "display_name": "Tech One"}, {"upn": "second@msp.example"}],
+        "customers": [CONTOSO, FABRIKAM]
+    });
+    config
+        .as_object_mut()
+        .unwrap()
+        .extend(partner.as_object().unwrap().clone());
+    let text = json!({"tenants": tenants, "partner": config}).to_string();
+    let scenario = m365_sandbox::Scenario::from_json(&text).unwrap();
+    m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario)
+        .await
+        .unwrap()
+}
+
+fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+fn no_redirects() -> Client {
+    Client::builder().redirect(Policy::none()).build().unwrap()
+}
+
+/// The authorize request a native app sends, with `changes` replacing or adding parameters
+/// (an empty value drops one).
+async fn authorize(api: &Api, changes: &[(&str, &str)]) -> Response {
+    let code_challenge = challenge(VERIFIER);
+    let mut params: Vec<(&str, &str)> = vec![
+        ("client_id", APP),
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT),
+        (
+            "scope",
+            "https://graph.microsoft.com/.default offline_access openid profile",
+        ),
+        ("state", "st4te"),
+        ("code_challenge", &code_challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    for (name, value) in changes {
+        params.retain(|(n, _)| n != name);
+        if !value.is_empty() {
+            params.push((name, value));
+        }
+    }
+    no_redirects()
+        .get(format!("{}/{PARTNER}/oauth2/v2.0/authorize", api.base))
+        .query(&params)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The redirect's query parameters.
+fn redirected(response: &Response) -> Vec<(String, String)> {
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+async fn code(api: &Api, changes: &[(&str, &str)]) -> String {
+    let pairs = redirected(&authorize(api, changes).await);
+    assert_eq!(param(&pairs, "state"), Some("st4te"));
+    param(&pairs, "code").unwrap().to_string()
+}
+
+async fn redeem_code(api: &Api, code: &str, verifier: &str) -> Response {
+    api.token_response(
+        PARTNER,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", APP),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+            (
+                "scope",
+                "https://graph.microsoft.com/.default offline_access openid profile",
+            ),
+        ],
+    )
+    .await
+}
+
+async fn ok_json(response: Response) -> Value {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// Signs the technician in and answers their refresh token.
+async fn sign_in(api: &Api) -> String {
+    let code = code(api, &[]).await;
+    let body = ok_json(redeem_code(api, &code, VERIFIER).await).await;
+    body["refresh_token"].as_str().unwrap().to_string()
+}
+
+async fn refresh(api: &Api, tenant: &str, refresh_token: &str, scope: &str) -> Response {
+    api.token_response(
+        tenant,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", APP),
+            ("refresh_token", refresh_token),
+            ("scope", scope),
+        ],
+    )
+    .await
+}
+
+/// A delegated access token for `tenant` and `scope`, and the rotated refresh token.
+async fn delegated(api: &Api, tenant: &str, refresh_token: &str, scope: &str) -> (String, String) {
+    let body = ok_json(refresh(api, tenant, refresh_token, scope).await).await;
+    (
+        body["access_token"].as_str().unwrap().to_string(),
+        body["refresh_token"].as_str().unwrap().to_string(),
+    )
+}
+
+fn claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+async fn graph_get(api: &Api, token: &str, path: &str) -> Response {
+    api.http
+        .get(format!("{}/v1.0/{path}", api.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn control(api: &Api, method: reqwest::Method, path: &str, body: Option<Value>) -> Response {
+    let mut request = api
+        .http
+        .request(method, format!("{}/_sandbox/partner/{path}", api.base));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn authorization_code_with_pkce_signs_the_technician_in() {
+    let sandbox = partner_sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let code = code(&api, &[]).await;
+
+    let wrong = redeem_code(
+        &api,
+        &code,
+        "not-the-verifier-that-made-the-challenge-at-all",
+    )
+    .await;
+    let d = entra(wrong, StatusCode::BAD_REQUEST, "invalid_grant", 501481).await;
+    assert!(d.contains("Code_Verifier does not match"), "{d}");
+
+    let body = ok_json(redeem_code(&api, &code, VERIFIER).await).await;
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3599);
+    assert_eq!(body["ext_expires_in"], 3599);
+    assert_eq!(
+        body["scope"],
+        "https://graph.microsoft.com/.default offline_access openid profile"
+    );
+    assert!(body["access_token"].is_string());
+    assert!(body["refresh_token"].is_string());
+    let id = claims(body["id_token"].as_str().unwrap());
+    assert_eq!(id["tid"], PARTNER);
+    assert_eq!(id["aud"], APP);
+    assert_eq!(id["preferred_username"], TECH);
+    assert_eq!(id["name"], "Tech One");
+    assert_eq!(id["iss"], format!("{}/{PARTNER}/v2.0", api.base));
+    assert!(id["oid"].as_str().unwrap().len() == 36);
+    assert!(id["exp"].as_i64().unwrap() > id["iat"].as_i64().unwrap());
+
+    let again = redeem_code(&api, &code, VERIFIER).await;
+    entra(again, StatusCode::BAD_REQUEST, "invalid_grant", 54005).await;
+
+    // The redirect URI must be the one the code was issued for.
+    let other = self::code(&api, &[]).await;
+    let response = api
+        .token_response(
+            PARTNER,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", APP),
+                ("code", &other),
+                ("redirect_uri", "http://localhost:1/other"),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    entra(response, StatusCode::BAD_REQUEST, "invalid_grant", 50011).await;
+
+    // Without offline_access there is no refresh token; login_hint picks the technician.
+    let code = self::code(
+        &api,
+        &[
+            ("scope", "https://graph.microsoft.com/.default openid"),
+            ("login_hint", "second@msp.example"),
+        ],
+    )
+    .await;
+    let response = api
+        .token_response(
+            PARTNER,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", APP),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    let body = ok_json(response).await;
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    let id = claims(body["id_token"].as_str().unwrap());
+    assert_eq!(id["preferred_username"], "second@msp.example");
+    assert_eq!(id["name"], "second@msp.example");
+
+    let stats = api.stats().await;
+    assert_eq!(stats["requests"]["authorize"], 3);
+    assert_eq!(stats["token_grants"]["authorization_code"], 5);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn authorize_refuses_like_entra() {
+    let sandbox = partner_sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+
+    // Not a loopback redirect URI: an error page, never a redirect.
+    for uri in ["https://evil.example/cb", "http://evil.example/cb", ""] {
+        let response = authorize(&api, &[("redirect_uri", uri)]).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(response.text().await.unwrap().contains("AADSTS50011"));
+    }
+    let at_customer = no_redirects()
+        .get(format!("{}/{CONTOSO}/oauth2/v2.0/authorize", api.base))
+        .query(&[("client_id", APP), ("redirect_uri", REDIRECT)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(at_customer.status(), StatusCode::BAD_REQUEST);
+
+    // With a good redirect URI the error goes back to the app.
+    let cases = [
+        (
+            ("client_id", CLIENT_ID),
+            "unauthorized_client",
+            "AADSTS700016: ",
+        ),
+        (
+            ("response_type", "token"),
+            "unsupported_response_type",
+            "AADSTS700054: ",
+        ),
+        (("code_challenge", ""), "invalid_request", "AADSTS900144: "),
+        (
+            ("code_challenge_method", "plain"),
+            "invalid_request",
+            "AADSTS50149: ",
+        ),
+        (
+            ("code_challenge_method", ""),
+            "invalid_request",
+            "AADSTS50149: ",
+        ),
+        (
+            ("code_challenge", "short"),
+            "invalid_request",
+            "AADSTS501491: ",
+        ),
+        (("scope", "User.Read"), "invalid_scope", "AADSTS70011: "),
+    ];
+    for (change, error, prefix) in cases {
+        let pairs = redirected(&authorize(&api, &[change]).await);
+        assert_eq!(param(&pairs, "error"), Some(error), "{change:?}");
+        assert!(
+            param(&pairs, "error_description")
+                .unwrap()
+                .starts_with(prefix),
+            "{change:?}: {pairs:?}"
+        );
+        assert_eq!(param(&pairs, "state"), Some("st4te"));
+        assert!(param(&pairs, "code").is_none());
+    }
+    // localhost with any port is a loopback redirect too.
+    let response = authorize(&api, &[("redirect_uri", "http://localhost:8400/")]).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn refresh_at_a_customer_reads_its_feed_and_domains() {
+    let sandbox = partner_sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let rt = sign_in(&api).await;
+
+    let body = ok_json(refresh(&api, CONTOSO, &rt, MANAGE).await).await;
+    assert_eq!(body["scope"], MANAGE);
+    assert_eq!(claims(body["id_token"].as_str().unwrap())["tid"], CONTOSO);
+    let manage = body["access_token"].as_str().unwrap();
+    let rt = body["refresh_token"].as_str().unwrap();
+    let list = api.feed(manage, CONTOSO, "subscriptions/list", &[]).await;
+    assert_eq!(list.status(), StatusCode::OK);
+    let (start, end) = around_now();
+    let content = api
+        .feed(
+            manage,
+            CONTOSO,
+            "subscriptions/content",
+            &[
+                ("contentType", "Audit.Exchange"),
+                ("startTime", &start),
+                ("endTime", &end),
+            ],
+        )
+        .await;
+    assert_eq!(content.status(), StatusCode::OK);
+    // The token is for Contoso only.
+    let other = api.feed(manage, FABRIKAM, "subscriptions/list", &[]).await;
+    af_error(other, StatusCode::UNAUTHORIZED, "AF20010").await;
+
+    // A customer's domain name works in place of its id, as for app-only tokens.
+    let (graph, _) = delegated(&api, "contoso.onmicrosoft.com", rt, GRAPH).await;
+    let domains: Value = graph_get(&api, &graph, "domains")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(domains["value"][0]["id"], "contoso.com");
+    let user = graph_get(&api, &graph, "users/adele@contoso.com").await;
+    assert_eq!(user.status(), StatusCode::OK);
+
+    let stats = api.stats().await;
+    assert_eq!(stats["token_grants"]["refresh_token"], 2);
+    assert_eq!(stats["tokens_issued"], 3);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn rotation_invalidates_the_old_refresh_token() {
+    let sandbox = partner_sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let first = sign_in(&api).await;
+    let (_, second) = delegated(&api, CONTOSO, &first, GRAPH).await;
+    assert_ne!(first, second);
+    let reused = refresh(&api, FABRIKAM, &first, GRAPH).await;
+    entra(reused, StatusCode::BAD_REQUEST, "invalid_grant", 70000).await;
+    let (_, third) = delegated(&api, FABRIKAM, &second, GRAPH).await;
+    let garbage = refresh(&api, FABRIKAM, "not-a-refresh-token", GRAPH).await;
+    entra(garbage, StatusCode::BAD_REQUEST, "invalid_grant", 9002313).await;
+    // A failed redemption does not use the token up.
+    let bad_scope = refresh(&api, FABRIKAM, &third, "User.Read").await;
+    entra(bad_scope, StatusCode::BAD_REQUEST, "invalid_scope", 70011).await;
+    delegated(&api, FABRIKAM, &third, GRAPH).await;
+    sandbox.shutdown().await;
+
+    // Without rotation the old token keeps working.
+    let sandbox = partner_sandbox(json!({"rotate_refresh_tokens": false})).await;
+    let api = Api::new(&sandbox);
+    let first = sign_in(&api).await;
+    let (_, second) = delegated(&api, CONTOSO, &first, GRAPH).await;
+    assert_ne!(first, second);
+    delegated(&api, CONTOSO, &first, GRAPH).await;
+    delegated(&api, CONTOSO, &second, GRAPH).await;
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn revoked_refresh_tokens_fail_with_50173() {
+    let sandbox = partner_sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let rt = sign_in(&api).await;
+    let (_, rt) = delegated(&api, CONTOSO, &rt, MANAGE).await;
+    let state: Value = control(&api, reqwest::Method::POST, "revoke", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(state["tokens_valid_from"].is_string());
+    let d = entra(
+        refresh(&api, CONTOSO, &rt, MANAGE).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        50173,
+    )
+    .await;
+    assert!(
+        d.contains("The provided grant has expired due to it being revoked"),
+        "{d}"
+    );
+    assert!(d.contains("TokensValidFrom"), "{d}");
+    // Signing in again gives a working token.
+    let rt = sign_in(&api).await;
+    delegated(&api, CONTOSO, &rt, MANAGE).await;
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_refresh_tokens_fail_with_700082() {
+    let sandbox = partner_sandbox(json!({"refresh_token_lifetime_s": 1})).await;
+    let api = Api::new(&sandbox);
+    let rt = sign_in(&api).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let d = entra(
+        refresh(&api, CONTOSO, &rt, GRAPH).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        700082,
+    )
+    .await;
+    assert!(d.contains("was inactive for 00:00:01."), "{d}");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn customers_without_consent_or_relationship_are_refused() {
+    let sandbox = partner_sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let rt = sign_in(&api).await;
+    api.update_tenant(FABRIKAM, json!({"consented": false}))
+        .await;
+    let d = entra(
+        refresh(&api, FABRIKAM, &rt, GRAPH).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        65001,
+    )
+    .await;
+    assert!(
+        d.contains(&format!(
+            "has not consented to use the application with ID '{APP}' named 'Rulewatch'"
+        )),
+        "{d}"
+    );
+    let (_, rt) = delegated(&api, CONTOSO, &rt, GRAPH).await;
+    let d = entra(
+        refresh(&api, NORTHWIND, &rt, GRAPH).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        50020,
+    )
+    .await;
+    assert!(d.contains(&format!("User account '{TECH}'")), "{d}");
+    assert!(d.contains("does not exist in tenant 'Northwind'"), "{d}");
+    let unknown = refresh(&api, "00000000-1111-4222-8333-000000000000", &rt, GRAPH).await;
+    entra(unknown, StatusCode::BAD_REQUEST, "invalid_request", 90002).await;
+    let wrong_app = api
+        .token_response(
+            CONTOSO,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", CLIENT_ID),
+                ("refresh_token", &rt),
+                ("scope", GRAPH),
+            ],
+        )
+        .await;
+    entra(
+        wrong_app,
+        StatusCode::BAD_REQUEST,
+        "unauthorized_client",
+        700016,
+    )
+    .await;
+    // A removed customer is refused from then on.
+    let removed = control(
+        &api,
+        reqwest::Method::DELETE,
+        &format!("customers/{CONTOSO}"),
+        None,
+    )
+    .await;
+    assert_eq!(removed.status(), StatusCode::OK);
+    let refused = refresh(&api, CONTOSO, &rt, GRAPH).await;
+    entra(refused, StatusCode::BAD_REQUEST, "invalid_grant", 50020).await;
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn missing_gdap_roles_forbid_changes_but_not_reads() {
+    let sandbox = partner_sandbox(json!({"gdap_roles": {CONTOSO: ["Security Reader"]}})).await;
+    let api = Api::new(&sandbox);
+    let rt = sign_in(&api).await;
+    let (graph, rt) = delegated(&api, CONTOSO, &rt, GRAPH).await;
+    assert_eq!(
+        graph_get(&api, &graph, "users/adele@contoso.com")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let patch = |token: String| {
+        let api = &api;
+        async move {
+            api.http
+                .patch(format!("{}/v1.0/users/adele@contoso.com", api.base))
+                .bearer_auth(token)
+                .json(&json!({"accountEnabled": false}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let refused = patch(graph.clone()).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "Authorization_RequestDenied");
+    let (outlook, rt) = delegated(&api, CONTOSO, &rt, OUTLOOK).await;
+    let exo = api
+        .http
+        .post(format!(
+            "{}/adminapi/beta/{CONTOSO}/InvokeCommand",
+            api.base
+        ))
+        .bearer_auth(&outlook)
+        .header("X-AnchorMailbox", "adele@contoso.com")
+        .json(&json!({"CmdletInput": {"CmdletName": "Get-AcceptedDomain", "Parameters": {}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exo.status(), StatusCode::UNAUTHORIZED);
+
+    // Granting the roles applies to tokens issued afterwards.
+    let state: Value = control(
+        &api,
+        reqwest::Method::POST,
+        "gdap",
+        Some(json!({"tenant_id": CONTOSO, "roles": ["User Administrator", "Exchange Administrator"]})),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        state["gdap_roles"][CONTOSO],
+        json!(["User Administrator", "Exchange Administrator"])
+    );
+    assert_eq!(patch(graph).await.status(), StatusCode::FORBIDDEN);
+    let (graph, rt) = delegated(&api, CONTOSO, &rt, GRAPH).await;
+    assert_eq!(patch(graph).await.status(), StatusCode::NO_CONTENT);
+    let (outlook, _) = delegated(&api, CONTOSO, &rt, OUTLOOK).await;
+    let exo = api
+        .http
+        .post(format!(
+            "{}/adminapi/beta/{CONTOSO}/InvokeCommand",
+            api.base
+        ))
+        .bearer_auth(&outlook)
+        .header("X-AnchorMailbox", "adele@contoso.com")
+        .json(&json!({"CmdletInput": {"CmdletName": "Get-AcceptedDomain", "Parameters": {}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exo.status(), StatusCode::OK);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn delegated_admin_customers_lists_customers_and_additions() {
+    let sandbox = partner_sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let rt = sign_in(&api).await;
+    let (home, rt) = delegated(&api, PARTNER, &rt, GRAPH).await;
+    let listed = |token: String| {
+        let api = &api;
+        async move { graph_get(api, &token, "tenantRelationships/delegatedAdminCustomers").await }
+    };
+    let body = ok_json(listed(home.clone()).await).await;
+    assert_eq!(
+        body,
+        json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#tenantRelationships/delegatedAdminCustomers",
+            "value": [
+                {"@odata.type": "#microsoft.graph.delegatedAdminCustomer", "id": CONTOSO, "tenantId": CONTOSO,
+                 "displayName": "Contoso"},
+                {"@odata.type": "#microsoft.graph.delegatedAdminCustomer", "id": FABRIKAM, "tenantId": FABRIKAM,
+                 "displayName": "Fabrikam"}
+            ]
+        })
+    );
+    // A partner-tenant token reads nothing of a customer's.
+    assert_eq!(
+        graph_get(&api, &home, "domains").await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let added = control(
+        &api,
+        reqwest::Method::POST,
+        "customers",
+        Some(json!({"tenant_id": NORTHWIND})),
+    )
+    .await;
+    assert_eq!(added.status(), StatusCode::OK);
+    let body = ok_json(listed(home.clone()).await).await;
+    let ids: Vec<&str> = body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["tenantId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [CONTOSO, FABRIKAM, NORTHWIND]);
+    // The new customer's tokens work at once.
+    let (_, rt) = delegated(&api, NORTHWIND, &rt, GRAPH).await;
+
+    let unknown = control(
+        &api,
+        reqwest::Method::POST,
+        "customers",
+        Some(json!({"tenant_id": PARTNER})),
+    )
+    .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+
+    // Customer-tenant and app-only tokens are refused, a manage token is for another API.
+    let (customer, _) = delegated(&api, CONTOSO, &rt, GRAPH).await;
+    assert_eq!(listed(customer).await.status(), StatusCode::FORBIDDEN);
+    let app_only = api.token(CONTOSO, GRAPH).await;
+    assert_eq!(listed(app_only).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        listed("garbage".into()).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(api.stats().await["requests"]["customers"], 5);
+    sandbox.shutdown().await;
+}
+
+async fn device_code(api: &Api, scope: &str) -> Value {
+    let response = api
+        .http
+        .post(format!("{}/{PARTNER}/oauth2/v2.0/devicecode", api.base))
+        .form(&[("client_id", APP), ("scope", scope)])
+        .send()
+        .await
+        .unwrap();
+    ok_json(response).await
+}
+
+async fn poll(api: &Api, device_code: &str) -> Response {
+    api.token_response(
+        PARTNER,
+        &[
+            ("grant_type", DEVICE_GRANT),
+            ("client_id", APP),
+            ("device_code", device_code),
+        ],
+    )
+    .await
+}
+
+async fn device_login(api: &Api, user_code: &str) -> Response {
+    api.http
+        .get(format!("{}/devicelogin", api.base))
+        .query(&[("user_code", user_code)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn device_code_flow_pends_until_approved() {
+    let sandbox = partner_sandbox(json!({"device_interval_s": 2})).await;
+    let api = Api::new(&sandbox);
+    let flow = device_code(&api, "https://graph.microsoft.com/.default offline_access").await;
+    let user_code = flow["user_code"].as_str().unwrap();
+    let device = flow["device_code"].as_str().unwrap();
+    let uri = format!("{}/devicelogin", api.base);
+    assert_eq!(flow["verification_uri"], uri);
+    assert_eq!(flow["expires_in"], 900);
+    assert_eq!(flow["interval"], 2);
+    assert_eq!(
+        flow["message"],
+        format!(
+            "To sign in, use a web browser to open the page {uri} and enter the code {user_code} to authenticate."
+        )
+    );
+
+    let d = entra(
+        poll(&api, device).await,
+        StatusCode::BAD_REQUEST,
+        "authorization_pending",
+        70016,
+    )
+    .await;
+    assert!(d.contains("Authorization is pending"), "{d}");
+    assert_eq!(
+        device_login(&api, "NOTACODE1").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let page = device_login(&api, user_code).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Rulewatch"));
+
+    let body = ok_json(poll(&api, device).await).await;
+    assert_eq!(
+        claims(body["id_token"].as_str().unwrap())["preferred_username"],
+        TECH
+    );
+    let rt = body["refresh_token"].as_str().unwrap();
+    delegated(&api, CONTOSO, rt, MANAGE).await;
+    // A device code gives tokens once.
+    entra(
+        poll(&api, device).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        9002313,
+    )
+    .await;
+    let stats = api.stats().await;
+    assert_eq!(stats["requests"]["device_code"], 1);
+    assert_eq!(stats["token_grants"]["device_code"], 3);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn device_codes_expire() {
+    let sandbox = partner_sandbox(json!({"device_code_lifetime_s": 1})).await;
+    let api = Api::new(&sandbox);
+    let flow = device_code(&api, GRAPH).await;
+    assert_eq!(flow["expires_in"], 1);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let d = entra(
+        poll(&api, flow["device_code"].as_str().unwrap()).await,
+        StatusCode::BAD_REQUEST,
+        "expired_token",
+        70020,
+    )
+    .await;
+    assert!(d.contains("This device code has expired."), "{d}");
+    // Too late to approve as well.
+    assert_eq!(
+        device_login(&api, flow["user_code"].as_str().unwrap())
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+    let wrong_app = api
+        .http
+        .post(format!("{}/{PARTNER}/oauth2/v2.0/devicecode", api.base))
+        .form(&[("client_id", CLIENT_ID), ("scope", GRAPH)])
+        .send()
+        .await
+        .unwrap();
+    entra(
+        wrong_app,
+        StatusCode::BAD_REQUEST,
+        "unauthorized_client",
+        700016,
+    )
+    .await;
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_reach_the_partner_endpoints() {
+    let sandbox = partner_sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let rt = sign_in(&api).await;
+    let (home, _) = delegated(&api, PARTNER, &rt, GRAPH).await;
+    sandbox.shutdown().await;
+
+    // A fresh sandbox with scripted faults; the token above is no longer known there.
+    let mut tenants = tenants();
+    tenants.as_array_mut().unwrap().truncate(1);
+    let text = json!({
+        "tenants": tenants,
+        "partner": {"tenant_id": PARTNER, "client_id": APP, "users": [{"upn": TECH}], "customers": [CONTOSO]},
+        "faults": {"script": [
+            {"endpoint": "device_code", "fault": "throttle", "count": 1},
+            {"endpoint": "customers", "fault": "server_error", "count": 1}
+        ]}
+    })
+    .to_string();
+    let scenario = m365_sandbox::Scenario::from_json(&text).unwrap();
+    let sandbox = m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario)
+        .await
+        .unwrap();
+    let api = Api::new(&sandbox);
+    let throttled = api
+        .http
+        .post(format!("{}/{PARTNER}/oauth2/v2.0/devicecode", api.base))
+        .form(&[("client_id", APP), ("scope", GRAPH)])
+        .send()
+        .await
+        .unwrap();
+    assert!(throttled.headers().contains_key("retry-after"));
+    entra(
+        throttled,
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+        90055,
+    )
+    .await;
+    device_code(&api, GRAPH).await;
+    let failed = graph_get(&api, &home, "tenantRelationships/delegatedAdminCustomers").await;
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: Value = failed.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "generalException");
+    let stats = api.stats().await;
+    assert_eq!(stats["faults"]["throttle"], 1);
+    assert_eq!(stats["faults"]["server_error"], 1);
+
+    // Scenario validation covers the partner.
+    let bad = json!({"tenants": tenants, "partner": {"tenant_id": PARTNER, "client_id": APP,
+                      "users": [{"upn": TECH}], "customers": [NORTHWIND]}});
+    let err = m365_sandbox::Scenario::from_json(&bad.to_string()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("scenario field `partner.customers[0]`: no tenant `{NORTHWIND}`")
+    );
+    sandbox.shutdown().await;
+}
