@@ -9,5 +9,6 @@ mod faults;
 mod geo;
 mod harness;
 mod keychain;
+mod partner;
 mod remediate;
 mod scan;
