@@ -147,6 +147,11 @@ impl Desktop {
         let sandbox = rt.block_on(m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario)).unwrap();
         let data = tempfile::tempdir().unwrap();
         let home = tempfile::tempdir().unwrap();
+        // The app's "browser": it notes each address it is asked to open, for a test to
+        // follow (and no real browser ever starts).
+        let browser = home.path().join("browser");
+        std::fs::write(&browser, "#!/bin/sh\necho \"$1\" >> \"$(dirname \"$0\")/opened\"\n").unwrap();
+        std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let store = Store::open(data.path()).unwrap();
         for (t, name) in tenants {
             let new = NewTenant {
@@ -170,6 +175,7 @@ impl Desktop {
             ("RULEWATCH_ENDPOINTS", self.sandbox.as_ref().unwrap().base_url().into()),
             ("HOME", self.home.path().into()),
             ("XDG_CONFIG_HOME", self.home.path().join(".config").into()),
+            ("BROWSER", self.home.path().join("browser").into()),
         ]
     }
 
@@ -265,6 +271,16 @@ impl Desktop {
     pub fn user(&self, tenant_id: &str, upn: &str) -> Value {
         let url = format!("{}/_sandbox/tenants/{tenant_id}/users/{upn}", self.sandbox.as_ref().unwrap().base_url());
         self.rt.block_on(async { reqwest::get(url).await.unwrap().error_for_status().unwrap().json().await.unwrap() })
+    }
+
+    /// The addresses the app asked the browser to open, oldest first.
+    pub fn opened(&self) -> Vec<String> {
+        std::fs::read_to_string(self.home.path().join("opened")).unwrap_or_default().lines().map(str::to_string).collect()
+    }
+
+    /// The sandbox's base URL.
+    pub fn sandbox_url(&self) -> &str {
+        self.sandbox.as_ref().unwrap().base_url()
     }
 
     /// The app's data folder.
