@@ -177,6 +177,7 @@ impl Engine {
         }
         let mut tenants = reports;
         tenants.sort_by(|a, b| a.name.cmp(&b.name).then(a.tenant_id.cmp(&b.tenant_id)));
+        self.note_partner_refresh(&tenants)?;
         Ok(ScanReport { tenants, discovery })
     }
 
@@ -194,6 +195,18 @@ impl Engine {
             Err(p) => tracing::warn!("listing the partner's customers failed: {p}"),
         }
         Ok(Some(found))
+    }
+
+    /// Records that the partner refresh token was used (and rotated) when a tenant
+    /// reached through it was scanned, so the panel can say when it last worked.
+    fn note_partner_refresh(&self, reports: &[TenantReport]) -> Result<(), crate::store::StoreError> {
+        let Some(mut account) = crate::partner::account(&self.store)? else { return Ok(()) };
+        let partner_tenants = self.store.partner_tenants()?;
+        if reports.iter().any(|r| r.state != TenantState::Error && partner_tenants.contains(&r.tenant_id)) {
+            account.refreshed_at = Utc::now();
+            self.store.set_setting(crate::partner::ACCOUNT_SETTING, &account)?;
+        }
+        Ok(())
     }
 
     /// The partner account's connection, for sign-in and sign-out.

@@ -179,6 +179,11 @@ fn browser_sign_in_watches_every_customer_and_the_refresh_token_lives_only_in_th
     assert_eq!(refused["problem"], "consent_missing", "{refused}");
     assert!(refused["message"].as_str().unwrap().contains("consent"), "{refused}");
 
+    let status = rw.run(&["partner", "status", "--json"]).json();
+    let account = &status["account"];
+    assert!(account["refreshed_at"].as_str() > account["signed_in_at"].as_str(), "the scan used the token: {status}");
+    assert_eq!(status["watch_all"], true);
+
     // Each exchange rotated the refresh token; the keychain holds the newest, which works.
     let rotated = keychain_token().unwrap();
     assert_ne!(rotated, first, "the rotated refresh token replaced the first");
