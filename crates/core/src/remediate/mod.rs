@@ -395,6 +395,8 @@ impl<'a> Remediator<'a> {
         plan.steps
             .iter()
             .filter(|s| actions.contains(&s.action) && s.account.eq_ignore_ascii_case(&plan.mailbox))
+            // Account steps; rule steps for the alert's rule, also when it is no longer in
+            // the mailbox (so a repeat says "already so").
             .filter(|s| {
                 s.rule_identity.is_none()
                     || plan.rules.iter().any(|r| r.about_alert && Some(&r.identity) == s.rule_identity.as_ref())
