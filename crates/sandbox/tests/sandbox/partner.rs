@@ -564,18 +564,20 @@ async fn missing_gdap_roles_forbid_changes_but_not_reads() {
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["code"], "Authorization_RequestDenied");
     let (outlook, rt) = delegated(&api, CONTOSO, &rt, OUTLOOK).await;
-    let exo = api
-        .http
-        .post(format!(
-            "{}/adminapi/beta/{CONTOSO}/InvokeCommand",
-            api.base
-        ))
-        .bearer_auth(&outlook)
-        .header("X-AnchorMailbox", "adele@contoso.com")
-        .json(&json!({"CmdletInput": {"CmdletName": "Get-AcceptedDomain", "Parameters": {}}}))
-        .send()
-        .await
-        .unwrap();
+    let exchange = |token: String| {
+        let api = &api;
+        async move {
+            api.http
+                .post(format!("{}/adminapi/beta/{CONTOSO}/InvokeCommand", api.base))
+                .bearer_auth(token)
+                .header("X-AnchorMailbox", "adele@contoso.com")
+                .json(&json!({"CmdletInput": {"CmdletName": "Get-AcceptedDomain", "Parameters": {}}}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let exo = exchange(outlook).await;
     assert_eq!(exo.status(), StatusCode::UNAUTHORIZED);
 
     // Granting the roles applies to tokens issued afterwards.
@@ -597,18 +599,7 @@ async fn missing_gdap_roles_forbid_changes_but_not_reads() {
     let (graph, rt) = delegated(&api, CONTOSO, &rt, GRAPH).await;
     assert_eq!(patch(graph).await.status(), StatusCode::NO_CONTENT);
     let (outlook, _) = delegated(&api, CONTOSO, &rt, OUTLOOK).await;
-    let exo = api
-        .http
-        .post(format!(
-            "{}/adminapi/beta/{CONTOSO}/InvokeCommand",
-            api.base
-        ))
-        .bearer_auth(&outlook)
-        .header("X-AnchorMailbox", "adele@contoso.com")
-        .json(&json!({"CmdletInput": {"CmdletName": "Get-AcceptedDomain", "Parameters": {}}}))
-        .send()
-        .await
-        .unwrap();
+    let exo = exchange(outlook).await;
     assert_eq!(exo.status(), StatusCode::OK);
     sandbox.shutdown().await;
 }
