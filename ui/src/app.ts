@@ -1,7 +1,7 @@
 // The panel's shell: header (sandbox banner, scan state, Scan now, navigation), the error
 // area, and the page shown. Pages are built once and refreshed in place, so a refresh
 // never throws away what the user is typing.
-import { api, onChanged, onOpenAlert, type Overview } from "./api";
+import { api, onChanged, onOpenAlert, onOpenPage, type Overview } from "./api";
 import { h, replace } from "./h";
 import { scanStateText } from "./format";
 import { createAlertsPage } from "./pages/alerts";
@@ -123,6 +123,8 @@ export function startApp(root: HTMLElement): App {
     settings: createSettingsPage(ctx),
   };
 
+  const isPageName = (p: unknown): p is PageName => typeof p === "string" && Object.hasOwn(pages, p);
+
   async function refreshHeader(): Promise<void> {
     let o: Overview;
     try {
@@ -178,6 +180,13 @@ export function startApp(root: HTMLElement): App {
     .then((u) => (destroyed ? u() : unlisten.push(u)))
     .catch((e) => ctx.showError(errorMessage(e)));
   onOpenAlert((id) => ctx.openAlert(id))
+    .then((u) => (destroyed ? u() : unlisten.push(u)))
+    .catch((e) => ctx.showError(errorMessage(e)));
+  // A notification names a page (e.g. "tenants" when the partner sign-in lapsed); an
+  // unknown name is ignored rather than trusted.
+  onOpenPage((page) => {
+    if (isPageName(page)) navigate(page);
+  })
     .then((u) => (destroyed ? u() : unlisten.push(u)))
     .catch((e) => ctx.showError(errorMessage(e)));
   const poll = setInterval(() => void refreshHeader(), HEADER_POLL_MS);

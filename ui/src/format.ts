@@ -1,6 +1,9 @@
 // Words and times as a technician reads them. Pure functions, no DOM.
 import type { AlertStatus, Location, Origin, Outcome, Overview, RemediationAction, Severity, TenantState } from "./api";
 
+/** A tenant or client id as Entra shows it. */
+export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export const SEVERITIES: Severity[] = ["low", "medium", "high", "critical"];
 export const severityRank = (s: Severity): number => SEVERITIES.indexOf(s);
 

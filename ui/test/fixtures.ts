@@ -1,4 +1,17 @@
-import type { AlertDetail, AlertSummary, LogEntry, Overview, Plan, PlannedStep, Settings, StepResult, TenantStatus } from "../src/api";
+import type {
+  AlertDetail,
+  AlertSummary,
+  Customer,
+  LogEntry,
+  Overview,
+  PartnerAccount,
+  PartnerState,
+  Plan,
+  PlannedStep,
+  Settings,
+  StepResult,
+  TenantStatus,
+} from "../src/api";
 import { startApp, type App } from "../src/app";
 import { resetMock, state } from "./tauri-mock";
 
@@ -126,6 +139,54 @@ export function settings(over: Partial<Settings> = {}): Settings {
   };
 }
 
+export const PARTNER_TENANT = "99999999-aaaa-bbbb-cccc-dddddddddddd";
+export const PARTNER_CLIENT = "88888888-1111-2222-3333-444444444444";
+export const C1 = "c1c1c1c1-0000-0000-0000-000000000001";
+export const C2 = "c2c2c2c2-0000-0000-0000-000000000002";
+export const C3 = "c3c3c3c3-0000-0000-0000-000000000003";
+
+export function partnerAccount(over: Partial<PartnerAccount> = {}): PartnerAccount {
+  return {
+    tenant_id: PARTNER_TENANT,
+    client_id: PARTNER_CLIENT,
+    upn: "tech@msp.example",
+    signed_in_at: "2026-11-27T09:00:00Z",
+    refreshed_at: "2026-11-27T10:40:00Z",
+    refresh_expires_at: "2027-02-25T09:00:00Z",
+    ...over,
+  };
+}
+
+export function customer(over: Partial<Customer> & { tenant_id: string }): Customer {
+  return {
+    name: "Northwind",
+    watched: true,
+    excluded: false,
+    access: "ok",
+    problem: null,
+    message: null,
+    ...over,
+  };
+}
+
+/** Signed out, watch all on (the default), nothing listed: what partner_state answers at first. */
+export function partnerState(over: Partial<PartnerState> = {}): PartnerState {
+  return { account: null, watch_all: true, customers: [], problem: null, ...over };
+}
+
+/** Signed in with three customers: watched, excluded, and new and not scanned yet. */
+export function signedIn(over: Partial<PartnerState> = {}): PartnerState {
+  return partnerState({
+    account: partnerAccount(),
+    customers: [
+      customer({ tenant_id: C1, name: "Northwind" }),
+      customer({ tenant_id: C2, name: "Tailspin", watched: false, excluded: true, access: null }),
+      customer({ tenant_id: C3, name: "Woodgrove", watched: false, access: null }),
+    ],
+    ...over,
+  });
+}
+
 /** Default answers for every command; tests override what they look at. */
 export function defaultHandlers(): void {
   state.handlers = {
@@ -148,6 +209,13 @@ export function defaultHandlers(): void {
       stepResult({ key: `block-sign-in:${MAILBOX}`, action: "undo-block-sign-in", action_id: 200, reversible: false, detail: "sign-in is allowed again" }),
     alert_history: () => [],
     export_report: () => "/home/tech/Rulewatch/reports/alert-5.html",
+    partner_state: () => partnerState(),
+    partner_sign_in: () => partnerAccount(),
+    partner_sign_out: () => null,
+    refresh_customers: () => partnerState(),
+    set_watch_all: () => null,
+    watch_customer: () => null,
+    exclude_customer: () => null,
   };
 }
 

@@ -4,9 +4,10 @@
 import { api, type ConnectionStep, type NewTenant, type TenantStatus } from "../api";
 import type { Ctx, Page } from "../app";
 import { h, replace } from "../h";
-import { TENANT_STATE_LABEL, localDateTime } from "../format";
+import { GUID, TENANT_STATE_LABEL, localDateTime } from "../format";
+import { createPartnerSection } from "./partner";
 
-export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export { GUID };
 
 const STEP_LABEL: Record<ConnectionStep["step"], string> = {
   token: "Sign in (token)",
@@ -48,6 +49,7 @@ function readText(file: File): Promise<string> {
 }
 
 export function createTenantsPage(ctx: Ctx): Page {
+  const partner = createPartnerSection(ctx);
   const list = h("div", { id: "tenant-list", class: "tenant-list" });
   const empty = h("p", { id: "tenants-empty", class: "empty", hidden: true }, "No tenant is watched yet. Add one below.");
   const sandboxBox = h(
@@ -299,6 +301,8 @@ export function createTenantsPage(ctx: Ctx): Page {
     { id: "tenants-page" },
     h("h2", null, "Tenants"),
     sandboxBox,
+    partner.el,
+    h("h3", { id: "watched-tenants-title" }, "Watched tenants"),
     list,
     empty,
     form,
@@ -306,6 +310,10 @@ export function createTenantsPage(ctx: Ctx): Page {
 
   async function refresh(): Promise<void> {
     sandboxBox.hidden = !ctx.overview()?.sandbox;
+    await Promise.all([partner.refresh(), refreshTenants()]);
+  }
+
+  async function refreshTenants(): Promise<void> {
     const tenants = await ctx.run(api.listTenants());
     if (!tenants) return;
     replace(list, tenants.map(renderTenantSafe));
