@@ -128,7 +128,12 @@ fn read_certificate(path: &Path) -> Result<crate::auth::certificate::Certificate
 /// stay as history.
 pub fn remove_tenant(store: &Store, secrets: &dyn SecretStore, tenant_id: &str) -> Result<(), TenantError> {
     let tenant_id = parse_guid(tenant_id, "tenant id")?;
-    store.tenant(&tenant_id)?;
+    if store.tenant(&tenant_id)?.auth_method == AuthMethod::Partner {
+        // A customer reached through the partner account has no secret of its own; kept
+        // out of "watch all", or the next listing would add it back.
+        crate::partner::exclude(store, &tenant_id)?;
+        return Ok(());
+    }
     for kind in SecretKind::PER_TENANT {
         secrets.delete(&tenant_id, kind)?;
     }
