@@ -239,5 +239,13 @@ fn a_device_code_sign_in_then_a_new_customer_between_two_scans_is_scanned_and_re
     let new_alerts = second.json_lines();
     assert!(new_alerts.iter().any(|a| a["tenant_id"] == w.customers[2].tenant_id.as_str()), "{new_alerts:?}");
 
+    // Removing a customer keeps it out of "watch all": the next listing does not add it back.
+    assert_eq!(rw.run(&["tenant", "remove", &w.customers[2].tenant_id]).code, 0);
+    let third = rw.run(&["scan", "--json", "--discovery-hours", "0"]);
+    assert!(!third.stderr.contains("Coverage grew"), "{}", third.stderr);
+    let listed = rw.run(&["partner", "customers", "--json"]).json();
+    let removed = listed.as_array().unwrap().iter().find(|c| c["tenant_id"] == w.customers[2].tenant_id.as_str()).unwrap();
+    assert_eq!((&removed["watched"], &removed["excluded"]), (&json!(false), &json!(true)), "{removed}");
+
     assert_eq!(rw.run(&["partner", "logout"]).code, 0);
 }
