@@ -434,6 +434,7 @@ pub struct CustomerView {
     name: String,
     watched: bool,
     excluded: bool,
+    gdap_roles: Option<Vec<String>>,
     access: Option<TenantState>,
     problem: Option<String>,
     message: Option<String>,
@@ -464,6 +465,7 @@ fn partner_view(shared: &Shared) -> Reply<PartnerState> {
                 name: c.name,
                 watched: c.watched,
                 excluded: c.excluded,
+                gdap_roles: c.gdap_roles,
             }
         })
         .collect();

@@ -69,6 +69,7 @@ fn a_technician_signs_in_once_in_the_browser_and_every_customer_is_watched() {
     wait_until("the customer watched", Duration::from_secs(20), || {
         app.count(&row) == 1 && app.text(&format!("{row} [data-testid=customer-watch]")).contains("watched")
     });
+    assert!(app.text(&format!("{row} [data-testid=customer-roles]")).contains("Exchange Administrator"));
     app.click("#nav-alerts");
     app.wait_for("[data-testid=alert-row]", Duration::from_secs(40));
     assert!(app.text("#alert-list").contains("Contoso"));

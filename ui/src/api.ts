@@ -239,6 +239,8 @@ export interface Customer {
   watched: boolean;
   /** Kept out of "watch all" by the technician. */
   excluded: boolean;
+  /** The roles the partner's GDAP relationships grant in it; null when they could not be read. */
+  gdap_roles: string[] | null;
   /** The last scan's state, null before the first. */
   access: TenantState | null;
   /** e.g. "consent_missing", "sign_in_needed", "permission_missing". */

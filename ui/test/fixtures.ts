@@ -162,6 +162,7 @@ export function customer(over: Partial<Customer> & { tenant_id: string }): Custo
     name: "Northwind",
     watched: true,
     excluded: false,
+    gdap_roles: ["Exchange Administrator", "User Administrator"],
     access: "ok",
     problem: null,
     message: null,

@@ -265,6 +265,22 @@ describe("partner signed in", () => {
     expect(visible($("#partner-problem"))).toBe(false);
   });
 
+  it("shows each customer's GDAP roles, or that they are unknown", async () => {
+    await openTenants(() => {
+      state.handlers.partner_state = () =>
+        signedIn({
+          customers: [
+            customer({ tenant_id: C1, gdap_roles: ["Exchange Administrator", "User Administrator"] }),
+            customer({ tenant_id: C2, gdap_roles: null }),
+            customer({ tenant_id: C3, gdap_roles: [] }),
+          ],
+        });
+    });
+    expect(inRow(C1, "customer-roles")!.textContent).toBe("GDAP roles: Exchange Administrator, User Administrator");
+    expect(inRow(C2, "customer-roles")!.textContent).toMatch(/unknown/);
+    expect(inRow(C3, "customer-roles")!.textContent).toMatch(/none/);
+  });
+
   it("renders a hostile customer name as text", async () => {
     await openTenants(() => {
       state.handlers.partner_state = () =>

@@ -156,7 +156,7 @@ fn customers(store: &rulewatch_core::store::Store, json: bool) -> Result<ExitCod
             .map(|c| {
                 let s = status(&c.tenant_id);
                 json!({
-                    "tenant_id": c.tenant_id, "name": c.name, "watched": c.watched, "excluded": c.excluded,
+                    "tenant_id": c.tenant_id, "name": c.name, "watched": c.watched, "excluded": c.excluded, "gdap_roles": c.gdap_roles,
                     "access": s.map(|s| s.state), "problem": s.and_then(|s| s.problem.clone()), "message": s.and_then(|s| s.message.clone()),
                 })
             })
@@ -169,7 +169,8 @@ fn customers(store: &rulewatch_core::store::Store, json: bool) -> Result<ExitCod
                 Some(s) => format!("{:?}{}", s.state, s.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()),
                 None => "not scanned yet".into(),
             };
-            writeln!(out, "{}  {}  {watch}  {access}", c.tenant_id, c.name)?;
+            let roles = c.gdap_roles.as_ref().map_or("roles unknown".into(), |r| if r.is_empty() { "no GDAP roles".into() } else { r.join(", ") });
+            writeln!(out, "{}  {}  {watch}  {access}  [{roles}]", c.tenant_id, c.name)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -867,17 +867,24 @@ fn user_tokens(
     Json(body).into_response()
 }
 
-/// `GET /v1.0/tenantRelationships/delegatedAdminCustomers`, for a technician's partner-tenant token.
-pub(crate) async fn delegated_admin_customers(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-) -> Response {
-    let caller = match graph_caller(&app, &headers) {
-        Ok(caller) => caller,
-        Err(refused) => return refused.into_response(),
-    };
+/// Entra's role template ids (a GDAP relationship names roles by them).
+pub(crate) const ROLE_TEMPLATES: [(&str, &str); 8] = [
+    ("Global Administrator", "62e90394-69f5-4237-9190-012177145e10"),
+    ("Exchange Administrator", "29232cdf-9323-42fd-ade2-1d097af3e4de"),
+    ("User Administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1"),
+    ("Security Reader", "5d6b6bb7-de71-4623-b4af-96380a352509"),
+    ("Security Administrator", "194ae4cb-b126-40b2-bd5b-6091b380977d"),
+    ("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451"),
+    ("Helpdesk Administrator", "729827e3-9c14-49f7-bb1b-9608f156bbb8"),
+    ("Privileged Authentication Administrator", "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"),
+];
+
+/// The partner's current customers (scenario tenant indexes), for a technician's
+/// partner-tenant Graph token; otherwise the refusal to answer.
+fn partner_customers(app: &App, headers: &HeaderMap) -> Result<Vec<usize>, Refused> {
+    let caller = graph_caller(app, headers)?;
     let Some(partner) = app.partner.as_ref() else {
-        return Refused::Forbidden.into_response();
+        return Err(Refused::Forbidden);
     };
     let allowed = match &caller {
         GraphCaller::PartnerHome => true,
@@ -886,12 +893,23 @@ pub(crate) async fn delegated_admin_customers(
         }
     };
     if !allowed {
-        return Refused::Forbidden.into_response();
+        return Err(Refused::Forbidden);
     }
     let customers = partner.live().customers.clone();
+    Ok(customers.iter().filter_map(|id| app.tenant_by_id(id)).collect())
+}
+
+/// `GET /v1.0/tenantRelationships/delegatedAdminCustomers`, for a technician's partner-tenant token.
+pub(crate) async fn delegated_admin_customers(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Response {
+    let customers = match partner_customers(&app, &headers) {
+        Ok(c) => c,
+        Err(refused) => return refused.into_response(),
+    };
     let value: Vec<Value> = customers
-        .iter()
-        .filter_map(|id| app.tenant_by_id(id))
+        .into_iter()
         .map(|t| {
             let entry = &app.tenants[t];
             json!({
@@ -904,6 +922,45 @@ pub(crate) async fn delegated_admin_customers(
         .collect();
     Json(json!({
         "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#tenantRelationships/delegatedAdminCustomers",
+        "value": value,
+    }))
+    .into_response()
+}
+
+/// `GET /v1.0/tenantRelationships/delegatedAdminRelationships`: one active relationship
+/// per customer, granting its GDAP roles (by role template id).
+pub(crate) async fn delegated_admin_relationships(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+) -> Response {
+    let customers = match partner_customers(&app, &headers) {
+        Ok(c) => c,
+        Err(refused) => return refused.into_response(),
+    };
+    let partner = app.partner.as_ref().expect("checked by partner_customers");
+    let live = partner.live();
+    let value: Vec<Value> = customers
+        .into_iter()
+        .map(|t| {
+            let entry = &app.tenants[t];
+            let roles: Vec<Value> = live
+                .roles_in(&entry.id)
+                .iter()
+                .filter_map(|name| ROLE_TEMPLATES.iter().find(|(n, _)| n == name))
+                .map(|(_, id)| json!({"roleDefinitionId": id}))
+                .collect();
+            json!({
+                "@odata.type": "#microsoft.graph.delegatedAdminRelationship",
+                "id": format!("{}-{}", entry.id, partner.id),
+                "displayName": format!("Rulewatch GDAP {}", entry.config.name),
+                "status": "active",
+                "customer": {"tenantId": entry.id, "displayName": entry.config.name},
+                "accessDetails": {"unifiedRoles": roles},
+            })
+        })
+        .collect();
+    Json(json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#tenantRelationships/delegatedAdminRelationships",
         "value": value,
     }))
     .into_response()

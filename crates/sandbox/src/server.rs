@@ -131,6 +131,10 @@ fn router(app: Arc<App>) -> Router {
             faulty(get(partner::delegated_admin_customers), Endpoint::Customers),
         )
         .route(
+            "/v1.0/tenantRelationships/delegatedAdminRelationships",
+            faulty(get(partner::delegated_admin_relationships), Endpoint::Customers),
+        )
+        .route(
             "/adminapi/beta/{tenant}/InvokeCommand",
             faulty(post(exchange::invoke), Endpoint::InvokeCommand),
         )

@@ -222,6 +222,11 @@ export function createPartnerSection(ctx: Ctx): PartnerSection {
     customersEmpty.hidden = !a || s.customers.length > 0;
   }
 
+  function rolesText(roles: string[] | null): string {
+    if (roles === null) return "GDAP roles: unknown (they could not be read)";
+    return roles.length ? `GDAP roles: ${roles.join(", ")}` : "GDAP roles: none (no active relationship grants a role)";
+  }
+
   function renderCustomer(c: Customer): HTMLElement {
     const w = watchState(c);
     const access = c.access ?? "not_scanned";
@@ -309,6 +314,7 @@ export function createPartnerSection(ctx: Ctx): PartnerSection {
         ),
       ),
       h("div", { class: "muted mono" }, c.tenant_id),
+      h("div", { class: "muted wrap", "data-testid": "customer-roles" }, rolesText(c.gdap_roles)),
       c.message ? h("p", { class: `tenant-message state-error`, "data-testid": "customer-problem", "data-problem": c.problem ?? "" }, c.message) : null,
       h("div", { class: "actions" }, action),
       confirm,

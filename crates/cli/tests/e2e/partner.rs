@@ -167,6 +167,8 @@ fn browser_sign_in_watches_every_customer_and_the_refresh_token_lives_only_in_th
     let customers = listed.json();
     let names: Vec<&str> = customers.as_array().unwrap().iter().filter(|c| c["watched"] == true).map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names.len(), 2, "{customers}");
+    let roles = &customers[0]["gdap_roles"];
+    assert!(roles.as_array().unwrap().contains(&json!("Exchange Administrator")), "each customer's GDAP roles: {customers}");
 
     // The consented customer is scanned; the other is named as lacking consent.
     let scan = rw.scan();

@@ -281,30 +281,28 @@ pub struct Customer {
 }
 
 #[derive(Deserialize)]
-struct CustomerPage {
+struct Page {
     #[serde(default)]
-    value: Vec<CustomerEntry>,
+    value: Vec<serde_json::Value>,
     #[serde(rename = "@odata.nextLink")]
     next: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CustomerEntry {
-    tenant_id: String,
-    #[serde(default)]
-    display_name: String,
-}
-
-/// Every customer the partner account reaches through GDAP.
-pub async fn customers(api: &crate::api::Api, account: &PartnerAccount, stats: &RetryStats) -> Result<Vec<Customer>, Problem> {
+/// Every item of a Graph collection under `tenantRelationships/`, read with the partner
+/// account's own token, following `@odata.nextLink`.
+async fn partner_collection(
+    api: &crate::api::Api,
+    account: &PartnerAccount,
+    collection: &str,
+    what: &str,
+    stats: &RetryStats,
+) -> Result<Vec<serde_json::Value>, Problem> {
     let app = crate::auth::AppIdentity {
         tenant_id: account.tenant_id.clone(),
         client_id: account.client_id.clone(),
         method: crate::auth::AuthMethod::Partner,
     };
-    let what = "listing the partner's customers";
-    let mut url = format!("{}/v1.0/tenantRelationships/delegatedAdminCustomers", api.endpoints.graph);
+    let mut url = format!("{}/v1.0/tenantRelationships/{collection}", api.endpoints.graph);
     let mut found = Vec::new();
     loop {
         let reply = api
@@ -323,17 +321,60 @@ pub async fn customers(api: &crate::api::Api, account: &PartnerAccount, stats: &
                     ),
                 ),
             })?;
-        let page: CustomerPage = serde_json::from_slice(&reply.body)
+        let page: Page = serde_json::from_slice(&reply.body)
             .map_err(|e| Problem::new(ProblemKind::BadResponse, format!("{what}: the answer cannot be read ({e})")))?;
-        found.extend(page.value.into_iter().map(|c| Customer {
-            name: if c.display_name.is_empty() { c.tenant_id.clone() } else { c.display_name },
-            tenant_id: c.tenant_id.to_ascii_lowercase(),
-        }));
+        found.extend(page.value);
         match page.next {
             Some(next) => url = next,
             None => return Ok(found),
         }
     }
+}
+
+/// Every customer the partner account reaches through GDAP.
+pub async fn customers(api: &crate::api::Api, account: &PartnerAccount, stats: &RetryStats) -> Result<Vec<Customer>, Problem> {
+    let items = partner_collection(api, account, "delegatedAdminCustomers", "listing the partner's customers", stats).await?;
+    Ok(items
+        .iter()
+        .filter_map(|c| {
+            let tenant_id = c["tenantId"].as_str()?.to_ascii_lowercase();
+            let name = c["displayName"].as_str().filter(|n| !n.is_empty()).map_or_else(|| tenant_id.clone(), str::to_string);
+            Some(Customer { tenant_id, name })
+        })
+        .collect())
+}
+
+/// Entra's role template ids, for naming the roles a GDAP relationship grants.
+const ROLE_NAMES: [(&str, &str); 8] = [
+    ("62e90394-69f5-4237-9190-012177145e10", "Global Administrator"),
+    ("29232cdf-9323-42fd-ade2-1d097af3e4de", "Exchange Administrator"),
+    ("fe930be7-5e62-47db-91af-98c3a49a38b1", "User Administrator"),
+    ("5d6b6bb7-de71-4623-b4af-96380a352509", "Security Reader"),
+    ("194ae4cb-b126-40b2-bd5b-6091b380977d", "Security Administrator"),
+    ("f2ef992c-3afb-46b9-b7cf-a126ee74c451", "Global Reader"),
+    ("729827e3-9c14-49f7-bb1b-9608f156bbb8", "Helpdesk Administrator"),
+    ("7be44c8a-adaf-4e2a-84d6-ab2649e08a13", "Privileged Authentication Administrator"),
+];
+
+/// The roles each customer's active GDAP relationships grant, by customer tenant id.
+pub async fn gdap_roles(
+    api: &crate::api::Api,
+    account: &PartnerAccount,
+    stats: &RetryStats,
+) -> Result<std::collections::HashMap<String, Vec<String>>, Problem> {
+    let items = partner_collection(api, account, "delegatedAdminRelationships", "reading the GDAP relationships", stats).await?;
+    let mut roles: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for r in items.iter().filter(|r| r["status"] == "active") {
+        let Some(tenant) = r["customer"]["tenantId"].as_str() else { continue };
+        let granted = roles.entry(tenant.to_ascii_lowercase()).or_default();
+        for id in r["accessDetails"]["unifiedRoles"].as_array().into_iter().flatten().filter_map(|u| u["roleDefinitionId"].as_str()) {
+            let name = ROLE_NAMES.iter().find(|(t, _)| t.eq_ignore_ascii_case(id)).map_or(id, |(_, n)| n).to_string();
+            if !granted.contains(&name) {
+                granted.push(name);
+            }
+        }
+    }
+    Ok(roles)
 }
 
 /// Whether every customer is watched unless excluded (on unless turned off).
@@ -361,8 +402,13 @@ fn store_problem(e: StoreError) -> Problem {
 /// not excluded and not watched yet.
 pub async fn discover(api: &crate::api::Api, store: &Store, account: &PartnerAccount, stats: &RetryStats) -> Result<Discovery, Problem> {
     let listed = customers(api, account, stats).await?;
-    let pairs: Vec<(String, String)> = listed.iter().map(|c| (c.tenant_id.clone(), c.name.clone())).collect();
-    store.record_customers(&pairs).map_err(store_problem)?;
+    // Roles are shown, not needed: a failure to read them leaves them unknown.
+    let roles = gdap_roles(api, account, stats).await.map_err(|p| tracing::warn!("reading the GDAP roles failed: {p}")).ok();
+    let rows: Vec<(String, String, Option<Vec<String>>)> = listed
+        .iter()
+        .map(|c| (c.tenant_id.clone(), c.name.clone(), roles.as_ref().map(|r| r.get(&c.tenant_id).cloned().unwrap_or_default())))
+        .collect();
+    store.record_customers(&rows).map_err(store_problem)?;
     store.set_setting(DISCOVERED_AT_SETTING, &Utc::now()).map_err(store_problem)?;
     let mut now_watched = Vec::new();
     if watch_all(store).map_err(store_problem)? {

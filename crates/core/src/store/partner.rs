@@ -13,6 +13,8 @@ pub struct CustomerRow {
     pub tenant_id: String,
     pub name: String,
     pub excluded: bool,
+    /// The GDAP roles granted in it; `None` when they could not be read.
+    pub gdap_roles: Option<Vec<String>>,
     /// Rulewatch scans it (through the partner account, or its own app registration).
     pub watched: bool,
     pub first_seen_at: String,
@@ -20,22 +22,26 @@ pub struct CustomerRow {
 }
 
 impl Store {
-    /// Records the customers listed now; answers the ones never seen before.
-    pub fn record_customers(&self, listed: &[(String, String)]) -> Result<Vec<String>> {
+    /// Records the customers listed now (tenant id, name, GDAP roles when known);
+    /// answers the ones never seen before.
+    pub fn record_customers(&self, listed: &[(String, String, Option<Vec<String>>)]) -> Result<Vec<String>> {
         self.with(|c| {
             let tx = c.transaction()?;
             let now = ts(Utc::now());
             let mut new = Vec::new();
-            for (tenant_id, name) in listed {
+            for (tenant_id, name, roles) in listed {
+                let roles = roles.as_ref().map(|r| serde_json::to_string(r).unwrap_or_default());
                 let known: Option<i64> =
                     tx.query_row("SELECT 1 FROM partner_customers WHERE tenant_id = ?1", [tenant_id], |r| r.get(0)).optional()?;
                 if known.is_none() {
                     new.push(tenant_id.clone());
                 }
                 tx.execute(
-                    "INSERT INTO partner_customers (tenant_id, name, first_seen_at, last_seen_at) VALUES (?1, ?2, ?3, ?3)
-                     ON CONFLICT (tenant_id) DO UPDATE SET name = excluded.name, last_seen_at = excluded.last_seen_at",
-                    params![tenant_id, name, now],
+                    "INSERT INTO partner_customers (tenant_id, name, gdap_roles, first_seen_at, last_seen_at)
+                     VALUES (?1, ?2, ?3, ?4, ?4)
+                     ON CONFLICT (tenant_id) DO UPDATE SET
+                         name = excluded.name, gdap_roles = excluded.gdap_roles, last_seen_at = excluded.last_seen_at",
+                    params![tenant_id, name, roles, now],
                 )?;
             }
             tx.commit()?;
@@ -46,12 +52,14 @@ impl Store {
     pub fn customers(&self) -> Result<Vec<CustomerRow>> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT p.tenant_id, p.name, p.excluded, t.tenant_id IS NOT NULL, p.first_seen_at, p.last_seen_at
+                "SELECT p.tenant_id, p.name, p.excluded, t.tenant_id IS NOT NULL, p.first_seen_at, p.last_seen_at, p.gdap_roles
                  FROM partner_customers p LEFT JOIN tenants t ON t.tenant_id = p.tenant_id ORDER BY p.name, p.tenant_id",
             )?;
             let rows = stmt
                 .query_map([], |r| {
+                    let roles: Option<String> = r.get(6)?;
                     Ok(CustomerRow {
+                        gdap_roles: roles.and_then(|r| serde_json::from_str(&r).ok()),
                         tenant_id: r.get(0)?,
                         name: r.get(1)?,
                         excluded: r.get(2)?,

@@ -20,6 +20,9 @@ CREATE TABLE partner_customers (
     name           TEXT NOT NULL,
     -- The technician chose not to watch it, even with "watch all customers" on.
     excluded       INTEGER NOT NULL DEFAULT 0,
+    -- The GDAP roles the partner's active relationships grant in it (JSON array of
+    -- names); NULL when they could not be read.
+    gdap_roles     TEXT,
     first_seen_at  TEXT NOT NULL,
     last_seen_at   TEXT NOT NULL
 );

@@ -632,6 +632,13 @@ async fn delegated_admin_customers_lists_customers_and_additions() {
         graph_get(&api, &home, "domains").await.status(),
         StatusCode::FORBIDDEN
     );
+    // Each customer's relationship names its GDAP roles by role template id.
+    let relationships = ok_json(graph_get(&api, &home, "tenantRelationships/delegatedAdminRelationships").await).await;
+    let contoso = relationships["value"].as_array().unwrap().iter().find(|r| r["customer"]["tenantId"] == CONTOSO).unwrap();
+    assert_eq!(contoso["status"], "active");
+    let roles: Vec<&str> =
+        contoso["accessDetails"]["unifiedRoles"].as_array().unwrap().iter().map(|r| r["roleDefinitionId"].as_str().unwrap()).collect();
+    assert!(roles.contains(&"29232cdf-9323-42fd-ade2-1d097af3e4de"), "Exchange Administrator: {roles:?}");
 
     let added = control(
         &api,
@@ -670,7 +677,7 @@ async fn delegated_admin_customers_lists_customers_and_additions() {
         listed("garbage".into()).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(api.stats().await["requests"]["customers"], 5);
+    assert_eq!(api.stats().await["requests"]["customers"], 6, "five customer listings and one of relationships");
     sandbox.shutdown().await;
 }
 
