@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 use uuid::Uuid;
 
-use crate::app::App;
+use crate::app::{App, TenantEntry};
 use crate::graph::{GraphCaller, Refused, graph_caller};
 use crate::ids;
 use crate::scenario::{Partner, default_gdap_roles};
@@ -899,32 +899,33 @@ fn partner_customers(app: &App, headers: &HeaderMap) -> Result<Vec<usize>, Refus
     Ok(customers.iter().filter_map(|id| app.tenant_by_id(id)).collect())
 }
 
+/// A `tenantRelationships` collection with one item per current customer.
+fn per_customer(app: &App, headers: &HeaderMap, collection: &str, item: impl Fn(&TenantEntry) -> Value) -> Response {
+    let customers = match partner_customers(app, headers) {
+        Ok(c) => c,
+        Err(refused) => return refused.into_response(),
+    };
+    let value: Vec<Value> = customers.into_iter().map(|t| item(&app.tenants[t])).collect();
+    Json(json!({
+        "@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#tenantRelationships/{collection}"),
+        "value": value,
+    }))
+    .into_response()
+}
+
 /// `GET /v1.0/tenantRelationships/delegatedAdminCustomers`, for a technician's partner-tenant token.
 pub(crate) async fn delegated_admin_customers(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
 ) -> Response {
-    let customers = match partner_customers(&app, &headers) {
-        Ok(c) => c,
-        Err(refused) => return refused.into_response(),
-    };
-    let value: Vec<Value> = customers
-        .into_iter()
-        .map(|t| {
-            let entry = &app.tenants[t];
-            json!({
-                "@odata.type": "#microsoft.graph.delegatedAdminCustomer",
-                "id": entry.id,
-                "tenantId": entry.id,
-                "displayName": entry.config.name,
-            })
+    per_customer(&app, &headers, "delegatedAdminCustomers", |entry| {
+        json!({
+            "@odata.type": "#microsoft.graph.delegatedAdminCustomer",
+            "id": entry.id,
+            "tenantId": entry.id,
+            "displayName": entry.config.name,
         })
-        .collect();
-    Json(json!({
-        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#tenantRelationships/delegatedAdminCustomers",
-        "value": value,
-    }))
-    .into_response()
+    })
 }
 
 /// `GET /v1.0/tenantRelationships/delegatedAdminRelationships`: one active relationship
@@ -933,37 +934,26 @@ pub(crate) async fn delegated_admin_relationships(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
 ) -> Response {
-    let customers = match partner_customers(&app, &headers) {
-        Ok(c) => c,
-        Err(refused) => return refused.into_response(),
+    let Some(partner) = app.partner.as_ref() else {
+        return Refused::Forbidden.into_response();
     };
-    let partner = app.partner.as_ref().expect("checked by partner_customers");
-    let live = partner.live();
-    let value: Vec<Value> = customers
-        .into_iter()
-        .map(|t| {
-            let entry = &app.tenants[t];
-            let roles: Vec<Value> = live
-                .roles_in(&entry.id)
-                .iter()
-                .filter_map(|name| ROLE_TEMPLATES.iter().find(|(n, _)| n == name))
-                .map(|(_, id)| json!({"roleDefinitionId": id}))
-                .collect();
-            json!({
-                "@odata.type": "#microsoft.graph.delegatedAdminRelationship",
-                "id": format!("{}-{}", entry.id, partner.id),
-                "displayName": format!("Rulewatch GDAP {}", entry.config.name),
-                "status": "active",
-                "customer": {"tenantId": entry.id, "displayName": entry.config.name},
-                "accessDetails": {"unifiedRoles": roles},
-            })
+    per_customer(&app, &headers, "delegatedAdminRelationships", |entry| {
+        let roles: Vec<Value> = partner
+            .live()
+            .roles_in(&entry.id)
+            .iter()
+            .filter_map(|name| ROLE_TEMPLATES.iter().find(|(n, _)| n == name))
+            .map(|(_, id)| json!({"roleDefinitionId": id}))
+            .collect();
+        json!({
+            "@odata.type": "#microsoft.graph.delegatedAdminRelationship",
+            "id": format!("{}-{}", entry.id, partner.id),
+            "displayName": format!("Rulewatch GDAP {}", entry.config.name),
+            "status": "active",
+            "customer": {"tenantId": entry.id, "displayName": entry.config.name},
+            "accessDetails": {"unifiedRoles": roles},
         })
-        .collect();
-    Json(json!({
-        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#tenantRelationships/delegatedAdminRelationships",
-        "value": value,
-    }))
-    .into_response()
+    })
 }
 
 #[cfg(test)]
