@@ -68,6 +68,8 @@ pub struct Launch {
     pub data_dir: PathBuf,
     pub endpoints: Endpoints,
     pub publisher_id: Option<String>,
+    /// Hours between listings of the partner's customers (`RULEWATCH_DISCOVERY_HOURS`).
+    pub discovery_hours: u16,
 }
 
 impl Launch {
@@ -90,7 +92,16 @@ impl Launch {
             .ok()
             .map(|p| rulewatch_core::tenants::parse_guid(&p, "RULEWATCH_PUBLISHER_ID"))
             .transpose()?;
-        Ok(Launch { data_dir, endpoints, publisher_id })
+        let discovery_hours = match std::env::var("RULEWATCH_DISCOVERY_HOURS") {
+            Ok(h) => h
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|h| *h <= 168)
+                .with_context(|| format!("RULEWATCH_DISCOVERY_HOURS is '{h}': give whole hours from 0 to 168"))?,
+            Err(_) => 24,
+        };
+        Ok(Launch { data_dir, endpoints, publisher_id, discovery_hours })
     }
 }
 
@@ -234,6 +245,7 @@ fn engine(store: &Arc<Store>, secrets: Arc<dyn SecretStore>, launch: &Launch, en
     let settings: DesktopSettings = store.setting(SETTINGS_KEY).ok().flatten().unwrap_or_default();
     let mut config = EngineConfig::new(endpoints);
     config.publisher_id = launch.publisher_id.clone();
+    config.discovery_every = chrono::Duration::hours(launch.discovery_hours.into());
     config.backfill = chrono::Duration::hours(settings.backfill_hours.clamp(1, 167).into());
     Ok(Arc::new(Engine::new(store.clone(), secrets, config)?))
 }

@@ -9,7 +9,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Desktop, Tenant, wait_until};
+use common::{Desktop, Tenant, notifications, wait_until};
 use m365_sandbox::attacks::{self, ForwardKind};
 use serde_json::json;
 use uuid::Uuid;
@@ -26,11 +26,11 @@ fn keychain_token() -> String {
 
 #[test]
 fn a_technician_signs_in_once_in_the_browser_and_every_customer_is_watched() {
-    let t = Tenant::new();
+    let (t, later) = (Tenant::new(), Tenant::new());
     let (partner_tenant, client_id) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
     let record = attacks::new_inbox_rule_forward(&t.ctx("megan"), "Sync", &["drop@evil.example"], ForwardKind::ForwardTo);
     let scenario = json!({
-        "tenants": [t.scenario("Contoso")],
+        "tenants": [t.scenario("Contoso"), later.scenario("Northwind")],
         "records": [{"tenant_id": t.id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record}],
         "partner": {"tenant_id": partner_tenant, "client_id": client_id, "users": [{"upn": TECH}], "customers": [t.id]},
     });
@@ -73,6 +73,21 @@ fn a_technician_signs_in_once_in_the_browser_and_every_customer_is_watched() {
     app.click("#nav-alerts");
     app.wait_for("[data-testid=alert-row]", Duration::from_secs(40));
     assert!(app.text("#alert-list").contains("Contoso"));
+
+    // A customer added later is watched at the next scan, and the technician is told.
+    rt.block_on(async {
+        let added = reqwest::Client::new()
+            .post(format!("{}/_sandbox/partner/customers", app.sandbox_url()))
+            .json(&json!({"tenant_id": later.id}))
+            .send()
+            .await
+            .unwrap();
+        assert!(added.status().is_success());
+    });
+    app.click("#scan-now");
+    wait_until("the coverage notification", Duration::from_secs(40), || {
+        notifications().iter().any(|(title, body)| title.contains("watches 1 more customer") && body.contains("Northwind"))
+    });
 
     // Signing out removes the refresh token.
     app.click("#nav-tenants");

@@ -176,6 +176,8 @@ impl Desktop {
             ("HOME", self.home.path().into()),
             ("XDG_CONFIG_HOME", self.home.path().join(".config").into()),
             ("BROWSER", self.home.path().join("browser").into()),
+            // A partner's customers are listed before every scan, not daily.
+            ("RULEWATCH_DISCOVERY_HOURS", "0".into()),
         ]
     }
 
