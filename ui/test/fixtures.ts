@@ -268,6 +268,18 @@ export function setValue(el: HTMLInputElement | HTMLSelectElement | HTMLTextArea
   el.dispatchEvent(new Event(el instanceof HTMLSelectElement ? "change" : "input", { bubbles: true }));
 }
 
+/** A fresh panel on the Tenants page (the partner section and the add form live there). */
+export async function openTenants(configure?: () => void): Promise<void> {
+  await mount(configure);
+  $("#nav-tenants").click();
+  await flush();
+}
+
+/** Sets inputs by id without an input event, as a form read only on submit sees them (`setValue` fires one). */
+export function fill(values: Record<string, string>): void {
+  for (const [id, v] of Object.entries(values)) $<HTMLInputElement>(`#${id}`).value = v;
+}
+
 export const MAILBOX = "cfo@contoso.com";
 export const RULE_ID = "cfo@contoso.com\\123456";
 

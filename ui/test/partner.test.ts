@@ -8,8 +8,10 @@ import {
   PARTNER_CLIENT,
   PARTNER_TENANT,
   customer,
+  fill,
   flush,
   mount,
+  openTenants,
   partnerAccount,
   partnerState,
   signedIn,
@@ -24,16 +26,6 @@ afterEach(() => unmount());
 const MSP_TENANT = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
 const MSP_CLIENT = "12345678-90ab-cdef-1234-567890abcdef";
 const HOSTILE_NAME = '<img src=x onerror=alert("customer")>Contoso';
-
-async function openTenants(configure?: () => void) {
-  await mount(configure);
-  $("#nav-tenants").click();
-  await flush();
-}
-
-function fill(values: Record<string, string>) {
-  for (const [id, v] of Object.entries(values)) $<HTMLInputElement>(`#${id}`).value = v;
-}
 
 const row = (tenantId: string) => $$("[data-testid=customer-row]").find((r) => r.dataset.tenantId === tenantId)!;
 const inRow = <T extends HTMLElement = HTMLElement>(tenantId: string, testid: string) =>

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { $, $$, T1, T2, flush, mount, overview, unmount, visible } from "./fixtures";
+import { $, $$, T1, T2, fill, flush, openTenants, overview, unmount, visible } from "./fixtures";
 import { callsOf, state } from "./tauri-mock";
 import { validateTenant } from "../src/pages/tenants";
 
@@ -7,16 +7,6 @@ afterEach(() => unmount());
 
 const GOOD_TENANT = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
 const GOOD_CLIENT = "12345678-90ab-cdef-1234-567890abcdef";
-
-async function openTenants(configure?: () => void) {
-  await mount(configure);
-  $("#nav-tenants").click();
-  await flush();
-}
-
-function fill(values: Record<string, string>) {
-  for (const [id, v] of Object.entries(values)) $<HTMLInputElement>(`#${id}`).value = v;
-}
 
 function setFile(input: HTMLInputElement, file: File | null) {
   const files = file ? [file] : [];
