@@ -6,7 +6,8 @@
 import { api, type Customer, type PartnerAccount, type PartnerState } from "../api";
 import { errorMessage, type Ctx } from "../app";
 import { h, replace } from "../h";
-import { GUID, localDateTime } from "../format";
+import { localDateTime } from "../format";
+import { checkId, fieldErrors, idInput, labelled } from "../fields";
 
 export interface PartnerSection {
   el: HTMLElement;
@@ -17,12 +18,8 @@ export interface PartnerSection {
 /** Field id → message for the sign-in form. Empty when it can be sent. */
 export function validatePartner(tenantId: string, clientId: string): Record<string, string> {
   const errors: Record<string, string> = {};
-  const t = tenantId.trim();
-  const c = clientId.trim();
-  if (!t) errors["partner-tenant-id"] = "Enter your own (MSP) tenant id: Directory (tenant) ID in Entra.";
-  else if (!GUID.test(t)) errors["partner-tenant-id"] = "The tenant id is a GUID like 00000000-0000-0000-0000-000000000000.";
-  if (!c) errors["partner-client-id"] = "Enter the partner app's client id: Application (client) ID in Entra.";
-  else if (!GUID.test(c)) errors["partner-client-id"] = "The client id is a GUID like 00000000-0000-0000-0000-000000000000.";
+  checkId(errors, "partner-tenant-id", tenantId, "tenant id", "Enter your own (MSP) tenant id: Directory (tenant) ID in Entra.");
+  checkId(errors, "partner-client-id", clientId, "client id", "Enter the partner app's client id: Application (client) ID in Entra.");
   return errors;
 }
 
@@ -60,31 +57,10 @@ export function createPartnerSection(ctx: Ctx): PartnerSection {
   const confirming = new Set<string>();
 
   // ---- signed out: the form ----------------------------------------------------------
-  const fieldErr = (id: string) => h("div", { id: `${id}-error`, class: "field-error", hidden: true });
-  const tenantInput = h("input", {
-    id: "partner-tenant-id",
-    type: "text",
-    autocomplete: "off",
-    spellcheck: "false",
-    "aria-describedby": "partner-tenant-id-error",
-    on: { input: () => (typed = true) },
-  });
-  const clientInput = h("input", {
-    id: "partner-client-id",
-    type: "text",
-    autocomplete: "off",
-    spellcheck: "false",
-    "aria-describedby": "partner-client-id-error",
-    on: { input: () => (typed = true) },
-  });
-  const errs: Record<string, HTMLElement> = {
-    "partner-tenant-id": fieldErr("partner-tenant-id"),
-    "partner-client-id": fieldErr("partner-client-id"),
-  };
-  const inputs: Record<string, HTMLInputElement> = { "partner-tenant-id": tenantInput, "partner-client-id": clientInput };
+  const tenantInput = idInput("partner-tenant-id", { input: () => (typed = true) });
+  const clientInput = idInput("partner-client-id", { input: () => (typed = true) });
+  const errs = fieldErrors({ "partner-tenant-id": [tenantInput], "partner-client-id": [clientInput] });
   const signInBtn: HTMLButtonElement = h("button", { id: "partner-sign-in", type: "submit", class: "primary" }, "Sign in with the partner account");
-  const labelled = (label: string, input: HTMLInputElement, hint: string) =>
-    h("div", { class: "field" }, h("label", { for: input.id }, label), input, h("div", { class: "hint" }, hint));
   const form = h(
     "form",
     { id: "partner-sign-in-form", class: "partner-form", novalidate: true },
@@ -95,9 +71,9 @@ export function createPartnerSection(ctx: Ctx): PartnerSection {
         "your GDAP relationships reach, and picks up new ones as they appear. The app-only tenants below keep working beside it.",
     ),
     labelled("Partner tenant id", tenantInput, "Your own (MSP) tenant: Directory (tenant) ID"),
-    errs["partner-tenant-id"],
+    errs.boxes["partner-tenant-id"],
     labelled("Partner app client id", clientInput, "Application (client) ID of the partner app registered in your tenant"),
-    errs["partner-client-id"],
+    errs.boxes["partner-client-id"],
     h("div", { class: "actions" }, signInBtn),
   );
   form.addEventListener("submit", (e) => {
@@ -322,24 +298,8 @@ export function createPartnerSection(ctx: Ctx): PartnerSection {
   }
 
   // ---- actions ----------------------------------------------------------------------
-  function showErrors(found: Record<string, string>): void {
-    for (const [key, box] of Object.entries(errs)) {
-      const msg = found[key];
-      box.textContent = msg ?? "";
-      box.hidden = !msg;
-      if (msg) inputs[key].setAttribute("aria-invalid", "true");
-      else inputs[key].removeAttribute("aria-invalid");
-    }
-  }
-
   async function submit(): Promise<void> {
-    const found = validatePartner(tenantInput.value, clientInput.value);
-    showErrors(found);
-    const first = Object.keys(found)[0];
-    if (first) {
-      inputs[first].focus();
-      return;
-    }
+    if (errs.show(validatePartner(tenantInput.value, clientInput.value))) return;
     await signIn(tenantInput.value.trim(), clientInput.value.trim());
   }
 

@@ -4,10 +4,9 @@
 import { api, type ConnectionStep, type NewTenant, type TenantStatus } from "../api";
 import type { Ctx, Page } from "../app";
 import { h, replace } from "../h";
-import { GUID, TENANT_STATE_LABEL, localDateTime } from "../format";
+import { TENANT_STATE_LABEL, localDateTime } from "../format";
+import { checkId, fieldErrors, idInput, labelled } from "../fields";
 import { createPartnerSection } from "./partner";
-
-export { GUID };
 
 const STEP_LABEL: Record<ConnectionStep["step"], string> = {
   token: "Sign in (token)",
@@ -26,13 +25,9 @@ export interface TenantFormInput {
 /** Field id → message, for every problem in the add form. Empty when it can be sent. */
 export function validateTenant(f: TenantFormInput): Record<string, string> {
   const errors: Record<string, string> = {};
-  if (!f.tenant_id.trim()) errors["tenant-id"] = "Enter the tenant id (Directory (tenant) ID in Entra).";
-  else if (!GUID.test(f.tenant_id.trim()))
-    errors["tenant-id"] = "The tenant id is a GUID like 00000000-0000-0000-0000-000000000000.";
+  checkId(errors, "tenant-id", f.tenant_id, "tenant id", "Enter the tenant id (Directory (tenant) ID in Entra).");
   if (!f.name.trim()) errors["tenant-name"] = "Enter a name you will recognise, e.g. the client's company name.";
-  if (!f.client_id.trim()) errors["client-id"] = "Enter the app's client id (Application (client) ID in Entra).";
-  else if (!GUID.test(f.client_id.trim()))
-    errors["client-id"] = "The client id is a GUID like 00000000-0000-0000-0000-000000000000.";
+  checkId(errors, "client-id", f.client_id, "client id", "Enter the app's client id (Application (client) ID in Entra).");
   const hasSecret = f.secret.length > 0;
   if (hasSecret && f.hasCertificate) errors["credential"] = "Give either a client secret or a certificate, not both.";
   else if (!hasSecret && !f.hasCertificate) errors["credential"] = "Give the app's client secret or its certificate.";
@@ -176,28 +171,19 @@ export function createTenantsPage(ctx: Ctx): Page {
   }
 
   // ---- add form --------------------------------------------------------------------
-  const fieldErr = (id: string) => h("div", { id: `${id}-error`, class: "field-error", hidden: true });
-  const tenantId = h("input", { id: "tenant-id", type: "text", autocomplete: "off", spellcheck: "false", "aria-describedby": "tenant-id-error" });
+  const tenantId = idInput("tenant-id");
   const tenantName = h("input", { id: "tenant-name", type: "text", autocomplete: "off", "aria-describedby": "tenant-name-error" });
-  const clientId = h("input", { id: "client-id", type: "text", autocomplete: "off", spellcheck: "false", "aria-describedby": "client-id-error" });
+  const clientId = idInput("client-id");
   const secret = h("input", { id: "client-secret", type: "password", autocomplete: "new-password", "aria-describedby": "credential-error" });
   const certFile = h("input", { id: "certificate-file", type: "file", accept: ".pem,.crt,.cer,.key,application/x-pem-file", "aria-describedby": "credential-error" });
   const message = h("p", { id: "tenant-message", class: "ok-message", role: "status" });
   const saveBtn = h("button", { id: "save-tenant", type: "submit", class: "primary" }, "Add tenant");
-  const errs: Record<string, HTMLElement> = {
-    "tenant-id": fieldErr("tenant-id"),
-    "tenant-name": fieldErr("tenant-name"),
-    "client-id": fieldErr("client-id"),
-    credential: fieldErr("credential"),
-  };
-  const inputs: Record<string, HTMLInputElement[]> = {
+  const errs = fieldErrors({
     "tenant-id": [tenantId],
     "tenant-name": [tenantName],
     "client-id": [clientId],
     credential: [secret, certFile],
-  };
-  const labelled = (label: string, input: HTMLInputElement, hint?: string) =>
-    h("div", { class: "field" }, h("label", { for: input.id }, label), input, hint ? h("div", { class: "hint" }, hint) : null);
+  });
 
   const form = h(
     "form",
@@ -210,11 +196,11 @@ export function createTenantsPage(ctx: Ctx): Page {
         "(Office 365 Management APIs) and Domain.Read.All (Microsoft Graph), grant admin consent, then enter its details here.",
     ),
     labelled("Tenant id", tenantId, "Directory (tenant) ID"),
-    errs["tenant-id"],
+    errs.boxes["tenant-id"],
     labelled("Name", tenantName, "How Rulewatch shows this tenant"),
-    errs["tenant-name"],
+    errs.boxes["tenant-name"],
     labelled("Client id", clientId, "Application (client) ID of the registered app"),
-    errs["client-id"],
+    errs.boxes["client-id"],
     h(
       "fieldset",
       { class: "credential" },
@@ -222,7 +208,7 @@ export function createTenantsPage(ctx: Ctx): Page {
       labelled("Client secret", secret),
       h("div", { class: "or" }, "or"),
       labelled("Certificate (PEM file with the private key)", certFile),
-      errs.credential,
+      errs.boxes.credential,
     ),
     h("div", { class: "actions" }, saveBtn),
     message,
@@ -231,18 +217,6 @@ export function createTenantsPage(ctx: Ctx): Page {
     e.preventDefault();
     void submit();
   });
-
-  function showErrors(found: Record<string, string>): void {
-    for (const [key, el] of Object.entries(errs)) {
-      const msg = found[key];
-      el.textContent = msg ?? "";
-      el.hidden = !msg;
-      for (const i of inputs[key]) {
-        if (msg) i.setAttribute("aria-invalid", "true");
-        else i.removeAttribute("aria-invalid");
-      }
-    }
-  }
 
   async function submit(): Promise<void> {
     ctx.clearError();
@@ -267,12 +241,7 @@ export function createTenantsPage(ctx: Ctx): Page {
         pem = null;
       }
     }
-    showErrors(found);
-    const first = Object.keys(found)[0];
-    if (first) {
-      inputs[first][0].focus();
-      return;
-    }
+    if (errs.show(found)) return;
     const name = tenantName.value.trim();
     const tenant: NewTenant = {
       tenant_id: tenantId.value.trim(),
