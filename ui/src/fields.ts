@@ -1,6 +1,6 @@
-// Form pieces the add-tenant form and the partner sign-in share: id fields, their error
-// boxes and how a validation's messages are shown. One copy, so both forms keep the same
-// attributes, messages and accessibility (aria-describedby / aria-invalid) behaviour.
+// Form pieces the panel's forms share (add tenant, partner sign-in, settings): labelled
+// fields, id fields, their error boxes and how a validation's messages are shown. One copy,
+// so the forms keep the same attributes, messages and aria-describedby / aria-invalid use.
 import { h, type Listeners } from "./h";
 import { GUID } from "./format";
 
@@ -9,8 +9,8 @@ export function idInput(id: string, on?: Listeners): HTMLInputElement {
   return h("input", { id, type: "text", autocomplete: "off", spellcheck: "false", "aria-describedby": `${id}-error`, on });
 }
 
-/** Label, input and an optional hint, as one field. */
-export function labelled(label: string, input: HTMLInputElement, hint?: string): HTMLElement {
+/** Label, input (or select) and an optional hint, as one field. */
+export function labelled(label: string, input: HTMLElement, hint?: string): HTMLElement {
   return h("div", { class: "field" }, h("label", { for: input.id }, label), input, hint ? h("div", { class: "hint" }, hint) : null);
 }
 

@@ -5,6 +5,7 @@ import { api, type RemediationAction, type Settings, type SettingsUpdate, type S
 import type { Ctx, Page } from "../app";
 import { h } from "../h";
 import { REMEDIATION_ACTIONS, REMEDIATION_ACTION_LABEL, SEVERITIES, SEVERITY_LABEL } from "../format";
+import { labelled } from "../fields";
 
 export function createSettingsPage(ctx: Ctx): Page {
   const interval = h("input", { id: "scan-interval", type: "number", min: 1, max: 1440, step: 1, required: true });
@@ -33,8 +34,6 @@ export function createSettingsPage(ctx: Ctx): Page {
 
   const check = (input: HTMLInputElement, label: string, hint?: string) =>
     h("div", { class: "field check-field" }, h("label", { class: "check" }, input, " ", label), hint ? h("div", { class: "hint" }, hint) : null);
-  const labelled = (label: string, input: HTMLElement, hint?: string) =>
-    h("div", { class: "field" }, h("label", { for: input.id }, label), input, hint ? h("div", { class: "hint" }, hint) : null);
 
   const ipstackBox = h("div", { id: "ipstack-fields", hidden: true }, labelled("ipstack access key", ipstackKey));
   const mmdbBox = h(
