@@ -123,6 +123,7 @@ describe("Secure and Remediate: the plan", () => {
     expect(rules[1].textContent).toContain("left alone");
 
     const steps = $$("#plan-steps [data-testid=plan-step]");
+    // Spelled out, not REMEDIATION_ACTIONS: the rows follow the plan's order, which this checks on its own.
     expect(steps.map((s) => s.dataset.action)).toEqual([
       "block-sign-in",
       "revoke-sessions",
