@@ -3,11 +3,9 @@
 //! mailbox, each step's verified result, the new password shown once and kept nowhere,
 //! an undo, the alert's history and the customer report.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Desktop, Tenant, wait_until};
+use crate::common::{Desktop, Tenant, wait_until};
 use m365_sandbox::attacks::{self, ForwardKind};
 use serde_json::json;
 

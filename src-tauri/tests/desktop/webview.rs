@@ -1,14 +1,11 @@
-//! The desktop app end to end, in the real webview: tauri-driver with WebKitWebDriver
-//! drives rulewatch-desktop against the sandbox over loopback, with the real keychain
-//! (scripts/with-keyring.sh), a virtual display (xvfb-run) and a real notification
-//! daemon (dunst) in the test's D-Bus session.
-
-mod common;
+//! Alerts in the real webview: an attack arrives by itself, is notified through the real
+//! daemon, opened from the notification and reviewed as text; a tenant is added in the
+//! panel, its secret goes to the keychain, and its connection test passes.
 
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Desktop, Tenant, notifications, wait_until};
+use crate::common::{Desktop, Tenant, notifications, wait_until};
 use m365_sandbox::attacks::{self, ForwardKind};
 use serde_json::{Value, json};
 

@@ -4,12 +4,10 @@
 //! in the keychain, watches the customer and finds its attack by itself; sign-out
 //! removes the token.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Desktop, Tenant, notifications, wait_until};
+use crate::common::{Desktop, Tenant, notifications, wait_until};
 use m365_sandbox::attacks::{self, ForwardKind};
 use serde_json::json;
 use uuid::Uuid;

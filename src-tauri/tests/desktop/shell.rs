@@ -4,14 +4,12 @@
 //! the real app through tauri-driver, the sandbox over loopback, the real keychain in a
 //! private D-Bus session (scripts/with-keyring.sh) on a virtual display (xvfb-run).
 
-mod common;
-
 use std::ffi::{CString, c_char, c_int, c_long, c_ulong, c_void};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Desktop, Tenant, tool, wait_until};
+use crate::common::{Desktop, Tenant, tool, wait_until};
 use serde_json::json;
 
 const TITLE: &str = "Rulewatch";
