@@ -376,7 +376,7 @@ async fn refresh_at_a_customer_reads_its_feed_and_domains() {
     assert_eq!(content.status(), StatusCode::OK);
     // The token is for Contoso only.
     let other = api.feed(manage, FABRIKAM, "subscriptions/list", &[]).await;
-    af_error(other, StatusCode::UNAUTHORIZED, "AF20010").await;
+    api_error(other, StatusCode::UNAUTHORIZED, "AF20010").await;
 
     // A customer's domain name works in place of its id, as for app-only tokens.
     let (graph, _) = delegated(&api, "contoso.onmicrosoft.com", rt, GRAPH).await;
