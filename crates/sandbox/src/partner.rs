@@ -316,33 +316,37 @@ fn loopback_redirect(uri: &str) -> Option<Url> {
     (url.scheme() == "http" && loopback && url.fragment().is_none()).then_some(url)
 }
 
-fn found(url: &Url) -> Response {
-    (StatusCode::FOUND, [(header::LOCATION, url.as_str())]).into_response()
+/// A refused sign-in sent back to the app, as Entra does once the redirect URI is trusted.
+fn redirect_error(url: Url, state: Option<&str>, err: &EntraError) -> Response {
+    let (trace_id, correlation_id) = (Uuid::new_v4(), Uuid::new_v4());
+    let description = format!(
+        "AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {}",
+        err.code,
+        err.description,
+        entra_time(Utc::now())
+    );
+    let uri = format!("https://login.microsoftonline.com/error?code={}", err.code);
+    redirect_back(
+        url,
+        &[
+            ("error", err.error),
+            ("error_description", &description),
+            ("error_uri", &uri),
+        ],
+        state,
+    )
 }
 
-/// A refused sign-in sent back to the app, as Entra does once the redirect URI is trusted.
-fn redirect_error(mut url: Url, state: Option<&str>, err: &EntraError) -> Response {
-    let (trace_id, correlation_id) = (Uuid::new_v4(), Uuid::new_v4());
+/// Redirects to the app with `pairs` and then the `state` it sent, whether it is signed in or refused.
+fn redirect_back(mut url: Url, pairs: &[(&str, &str)], state: Option<&str>) -> Response {
     {
         let mut query = url.query_pairs_mut();
-        query.append_pair("error", err.error).append_pair(
-            "error_description",
-            &format!(
-                "AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {}",
-                err.code,
-                err.description,
-                entra_time(Utc::now())
-            ),
-        );
-        query.append_pair(
-            "error_uri",
-            &format!("https://login.microsoftonline.com/error?code={}", err.code),
-        );
+        query.extend_pairs(pairs);
         if let Some(state) = state {
             query.append_pair("state", state);
         }
     }
-    found(&url)
+    (StatusCode::FOUND, [(header::LOCATION, url.as_str())]).into_response()
 }
 
 /// `GET /{partner}/oauth2/v2.0/authorize`: signs the technician in at once and redirects with a code.
@@ -454,15 +458,7 @@ pub(crate) async fn authorize(
             redeemed: false,
         },
     );
-    let mut url = redirect;
-    {
-        let mut query = url.query_pairs_mut();
-        query.append_pair("code", &code);
-        if let Some(state) = state {
-            query.append_pair("state", state);
-        }
-    }
-    found(&url)
+    redirect_back(redirect, &[("code", &code)], state)
 }
 
 /// `POST /{partner}/oauth2/v2.0/devicecode`.

@@ -8,12 +8,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::App;
-use crate::directory::graph_time;
+use crate::directory::{Account, graph_time};
 use crate::graph::{graph_error, graph_grant, has_any_role, insufficient_privileges};
 
 const ENABLE_ROLES: [&str; 2] = ["User.EnableDisableAccount.All", "User.ReadWrite.All"];
@@ -69,30 +69,20 @@ pub(crate) async fn get(
     Path(user): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let grant = match graph_grant(&app, &headers) {
-        Ok(grant) => grant,
-        Err(refused) => return refused.into_response(),
-    };
-    if !has_any_role(&grant, &READ_ROLES) {
-        return insufficient_privileges();
-    }
-    let directory = app.tenants[grant.tenant].directory();
-    let Some(account) = directory.account(&user) else {
-        return not_found(&user);
-    };
-    let baseline = directory.baseline();
-    Json(json!({
-        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
-        "id": account.id.to_string(),
-        "userPrincipalName": account.upn,
-        "displayName": account.display_name,
-        "accountEnabled": account.account_enabled,
-        // Graph shows null, not false, for cloud-only users.
-        "onPremisesSyncEnabled": account.on_premises_sync.then_some(true),
-        "signInSessionsValidFromDateTime": graph_time(account.sessions_revoked_at.unwrap_or(baseline)),
-        "lastPasswordChangeDateTime": graph_time(account.password_changed_at.unwrap_or(baseline)),
-    }))
-    .into_response()
+    on_user(&app, &headers, &user, &READ_ROLES, |account, baseline| {
+        Json(json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+            "id": account.id.to_string(),
+            "userPrincipalName": account.upn,
+            "displayName": account.display_name,
+            "accountEnabled": account.account_enabled,
+            // Graph shows null, not false, for cloud-only users.
+            "onPremisesSyncEnabled": account.on_premises_sync.then_some(true),
+            "signInSessionsValidFromDateTime": graph_time(account.sessions_revoked_at.unwrap_or(baseline)),
+            "lastPasswordChangeDateTime": graph_time(account.password_changed_at.unwrap_or(baseline)),
+        }))
+        .into_response()
+    })
 }
 
 /// `PATCH /v1.0/users/{id-or-upn}` with `accountEnabled` and/or `passwordProfile`: 204.
@@ -164,23 +154,39 @@ pub(crate) async fn revoke_sessions(
     Path(user): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let grant = match graph_grant(&app, &headers) {
+    on_user(&app, &headers, &user, &REVOKE_ROLES, |account, _| {
+        account.sessions_revoked_at = Some(Utc::now());
+        Json(json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean",
+            "value": true,
+        }))
+        .into_response()
+    })
+}
+
+/// The checks of a call on one user, in Graph's order: a valid token, one of `roles`, then
+/// the user in the token's tenant. `act` answers with the account and the directory's
+/// baseline time, which stands for changes never made.
+fn on_user(
+    app: &App,
+    headers: &HeaderMap,
+    user: &str,
+    roles: &[&str],
+    act: impl FnOnce(&mut Account, DateTime<Utc>) -> Response,
+) -> Response {
+    let grant = match graph_grant(app, headers) {
         Ok(grant) => grant,
         Err(refused) => return refused.into_response(),
     };
-    if !has_any_role(&grant, &REVOKE_ROLES) {
+    if !has_any_role(&grant, roles) {
         return insufficient_privileges();
     }
     let mut directory = app.tenants[grant.tenant].directory();
-    let Some(account) = directory.account_mut(&user) else {
-        return not_found(&user);
+    let baseline = directory.baseline();
+    let Some(account) = directory.account_mut(user) else {
+        return not_found(user);
     };
-    account.sessions_revoked_at = Some(Utc::now());
-    Json(json!({
-        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean",
-        "value": true,
-    }))
-    .into_response()
+    act(account, baseline)
 }
 
 /// Entra's rule for cloud users: at least 8 characters from at least 3 of lower case,

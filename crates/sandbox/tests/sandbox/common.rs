@@ -1,7 +1,7 @@
 //! Shared helpers: a two-tenant scenario and a client that talks to the sandbox over loopback.
 
 use m365_sandbox::{RunningSandbox, Scenario};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 pub const CONTOSO: &str = "6f1c2a3b-1111-4222-8333-944455556666";
@@ -11,6 +11,7 @@ pub const SECRET: &str = "s3cret~value";
 pub const PUBLISHER: &str = "99999999-8888-4777-8666-555555555555";
 pub const MANAGE: &str = "https://manage.office.com/.default";
 pub const GRAPH: &str = "https://graph.microsoft.com/.default";
+pub const OUTLOOK: &str = "https://outlook.office365.com/.default";
 
 pub fn tenants() -> Value {
     json!([
@@ -23,19 +24,20 @@ pub fn tenants() -> Value {
     ])
 }
 
-/// The two tenants plus `extra` top-level fields.
-pub fn scenario(extra: Value) -> Scenario {
-    let mut text = json!({"tenants": tenants()});
+/// A sandbox of `tenants` plus `extra` top-level fields.
+pub async fn sandbox_with(tenants: Value, extra: Value) -> RunningSandbox {
+    let mut text = json!({"tenants": tenants});
     text.as_object_mut()
         .unwrap()
         .extend(extra.as_object().unwrap().clone());
-    Scenario::from_json(&text.to_string()).unwrap()
+    let scenario = Scenario::from_json(&text.to_string()).unwrap();
+    m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario)
+        .await
+        .unwrap()
 }
 
 pub async fn sandbox(extra: Value) -> RunningSandbox {
-    m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario(extra))
-        .await
-        .unwrap()
+    sandbox_with(tenants(), extra).await
 }
 
 /// A planted record with a recognisable Id.
@@ -150,6 +152,50 @@ impl Api {
             .unwrap()
     }
 
+    /// A Graph call to `/v1.0/{path}`, with `body` as JSON if given.
+    pub async fn graph(
+        &self,
+        method: Method,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self
+            .http
+            .request(method, format!("{}/v1.0/{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn graph_get(&self, token: &str, path: &str) -> Response {
+        self.graph(Method::GET, token, path, None).await
+    }
+
+    /// Contoso's Exchange `InvokeCommand`, routed by `anchor` as `X-AnchorMailbox`.
+    pub async fn invoke(
+        &self,
+        token: &str,
+        anchor: Option<&str>,
+        cmdlet: &str,
+        parameters: Value,
+    ) -> Response {
+        let mut request = self
+            .http
+            .post(format!(
+                "{}/adminapi/beta/{CONTOSO}/InvokeCommand",
+                self.base
+            ))
+            .bearer_auth(token)
+            .json(&json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}));
+        if let Some(anchor) = anchor {
+            request = request.header("X-AnchorMailbox", anchor);
+        }
+        request.send().await.unwrap()
+    }
+
     pub async fn update_tenant(&self, tenant: &str, change: Value) -> Response {
         self.http
             .post(format!("{}/_sandbox/tenants/{tenant}", self.base))
@@ -170,8 +216,9 @@ pub fn around_now() -> (String, String) {
     )
 }
 
-/// Asserts a Management API error and returns its message.
-pub async fn af_error(response: Response, status: StatusCode, code: &str) -> String {
+/// Asserts an error in the shape the Management API, Graph and Exchange share
+/// (`{"error": {"code", "message"}}`) and returns its message.
+pub async fn api_error(response: Response, status: StatusCode, code: &str) -> String {
     assert_eq!(response.status(), status, "expected {code}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], code, "{body}");

@@ -48,14 +48,14 @@ async fn feed_calls_need_a_manage_token_for_the_tenant_and_a_publisher_id() {
     );
 
     let token = api.token(CONTOSO, MANAGE).await;
-    let m = af_error(
+    let m = api_error(
         api.feed(&token, FABRIKAM, "subscriptions/list", &[]).await,
         StatusCode::UNAUTHORIZED,
         "AF20010",
     )
     .await;
     assert!(m.contains(FABRIKAM) && m.contains(CONTOSO), "{m}");
-    af_error(
+    api_error(
         api.feed(&token, "contoso", "subscriptions/list", &[]).await,
         StatusCode::BAD_REQUEST,
         "AF20013",
@@ -69,14 +69,14 @@ async fn feed_calls_need_a_manage_token_for_the_tenant_and_a_publisher_id() {
         .send()
         .await
         .unwrap();
-    let m = af_error(no_publisher, StatusCode::BAD_REQUEST, "AF20001").await;
+    let m = api_error(no_publisher, StatusCode::BAD_REQUEST, "AF20001").await;
     assert!(m.contains("PublisherIdentifier"), "{m}");
     assert_eq!(api.stats().await["missing_publisher_identifier"], 1);
 
     api.update_tenant(CONTOSO, json!({"roles": ["ActivityFeed.ReadDlp"]}))
         .await;
     let weak = api.token(CONTOSO, MANAGE).await;
-    let m = af_error(
+    let m = api_error(
         api.feed(&weak, CONTOSO, "subscriptions/list", &[]).await,
         StatusCode::UNAUTHORIZED,
         "AF10001",
@@ -99,7 +99,7 @@ async fn feed_calls_need_a_manage_token_for_the_tenant_and_a_publisher_id() {
         ("startTime", start.as_str()),
         ("endTime", end.as_str()),
     ];
-    let m = af_error(
+    let m = api_error(
         api.feed(&token, CONTOSO, "subscriptions/content", &query)
             .await,
         StatusCode::BAD_REQUEST,
@@ -154,7 +154,7 @@ async fn subscriptions_start_list_and_gate_the_content_listing() {
     let contoso = api.token(CONTOSO, MANAGE).await;
     let list = api.feed(&contoso, CONTOSO, "subscriptions/list", &[]).await;
     assert_eq!(list.json::<Value>().await.unwrap(), json!([]));
-    let m = af_error(
+    let m = api_error(
         api.feed(&contoso, CONTOSO, "subscriptions/content", &query)
             .await,
         StatusCode::BAD_REQUEST,
@@ -181,7 +181,7 @@ async fn subscriptions_start_list_and_gate_the_content_listing() {
             .status(),
         StatusCode::OK
     );
-    af_error(
+    api_error(
         api.start_subscription(&contoso, CONTOSO, "Audit.Everything")
             .await,
         StatusCode::BAD_REQUEST,
@@ -190,14 +190,14 @@ async fn subscriptions_start_list_and_gate_the_content_listing() {
     .await;
 
     let fabrikam = api.token(FABRIKAM, MANAGE).await;
-    af_error(
+    api_error(
         api.feed(&fabrikam, FABRIKAM, "subscriptions/content", &query)
             .await,
         StatusCode::BAD_REQUEST,
         "AF20023",
     )
     .await;
-    af_error(
+    api_error(
         api.start_subscription(&fabrikam, FABRIKAM, "Audit.Exchange")
             .await,
         StatusCode::BAD_REQUEST,
@@ -293,7 +293,7 @@ async fn content_listing_validates_its_window() {
         ),
     ];
     for (query, code) in cases {
-        af_error(listing(query).await, StatusCode::BAD_REQUEST, code).await;
+        api_error(listing(query).await, StatusCode::BAD_REQUEST, code).await;
     }
     let fine = [
         vec![ct()],
@@ -485,13 +485,13 @@ async fn listing_shows_released_blobs_in_the_window_and_pages() {
         .as_str()
         .unwrap()
         .replace(FABRIKAM, CONTOSO);
-    af_error(
+    api_error(
         api.blob(&token, &foreign).await,
         StatusCode::NOT_FOUND,
         "AF20050",
     )
     .await;
-    let m = af_error(
+    let m = api_error(
         api.feed(
             &token,
             CONTOSO,
@@ -564,7 +564,7 @@ async fn expired_content_and_the_other_page_header_name() {
         }
     }
     assert_eq!(uris.len(), 3);
-    let m = af_error(
+    let m = api_error(
         api.blob(&token, &uris[2]).await,
         StatusCode::BAD_REQUEST,
         "AF20051",

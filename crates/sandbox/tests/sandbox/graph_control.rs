@@ -9,9 +9,8 @@ use crate::common::*;
 async fn domains_come_from_the_tokens_tenant() {
     let sandbox = sandbox(json!({})).await;
     let api = Api::new(&sandbox);
-    let url = format!("{}/v1.0/domains", api.base);
     let token = api.token(CONTOSO, GRAPH).await;
-    let response = api.http.get(&url).bearer_auth(&token).send().await.unwrap();
+    let response = api.graph_get(&token, "domains").await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(
@@ -28,12 +27,8 @@ async fn domains_come_from_the_tokens_tenant() {
         ])
     );
     let fabrikam: Value = api
-        .http
-        .get(&url)
-        .bearer_auth(api.token(FABRIKAM, GRAPH).await)
-        .send()
+        .graph_get(&api.token(FABRIKAM, GRAPH).await, "domains")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -42,43 +37,36 @@ async fn domains_come_from_the_tokens_tenant() {
     assert_eq!(fabrikam["value"][0]["isInitial"], true);
 
     let manage = api.token(CONTOSO, MANAGE).await;
-    let wrong_audience = api
-        .http
-        .get(&url)
-        .bearer_auth(&manage)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong_audience.status(), StatusCode::UNAUTHORIZED);
+    let wrong_audience = api.graph_get(&manage, "domains").await;
+    api_error(
+        wrong_audience,
+        StatusCode::UNAUTHORIZED,
+        "InvalidAuthenticationToken",
+    )
+    .await;
+    // No bearer token at all.
     assert_eq!(
-        wrong_audience.json::<Value>().await.unwrap()["error"]["code"],
-        "InvalidAuthenticationToken"
-    );
-    assert_eq!(
-        api.http.get(&url).send().await.unwrap().status(),
+        api.http
+            .get(format!("{}/v1.0/domains", api.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         StatusCode::UNAUTHORIZED
     );
 
     api.update_tenant(CONTOSO, json!({"roles": ["ActivityFeed.Read"]}))
         .await;
     let weak = api.token(CONTOSO, GRAPH).await;
-    let denied = api.http.get(&url).bearer_auth(&weak).send().await.unwrap();
-    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
-    let body: Value = denied.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "Authorization_RequestDenied");
+    let denied = api.graph_get(&weak, "domains").await;
+    let message = api_error(denied, StatusCode::FORBIDDEN, "Authorization_RequestDenied").await;
     assert_eq!(
-        body["error"]["message"],
+        message,
         "Insufficient privileges to complete the operation."
     );
     // A token issued before the change keeps the roles it was issued with.
     assert_eq!(
-        api.http
-            .get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        api.graph_get(&token, "domains").await.status(),
         StatusCode::OK
     );
     sandbox.shutdown().await;
@@ -112,12 +100,7 @@ async fn stats_count_requests_by_endpoint() {
         &[("contentType", "Audit.Exchange")],
     )
     .await;
-    api.http
-        .get(format!("{}/v1.0/domains", api.base))
-        .bearer_auth(&graph)
-        .send()
-        .await
-        .unwrap();
+    api.graph_get(&graph, "domains").await;
     let stats = api.stats().await;
     assert_eq!(
         stats["requests"],

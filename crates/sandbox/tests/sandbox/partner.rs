@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use m365_sandbox::RunningSandbox;
 use reqwest::redirect::Policy;
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -19,7 +19,6 @@ const PARTNER: &str = "3c4d5e6f-3333-4444-8555-b66677778888";
 const NORTHWIND: &str = "8f3e4c5d-4444-4555-a666-c77788889999";
 const APP: &str = "22222222-3333-4444-8555-666666666666";
 const TECH: &str = "tech@msp.example";
-const OUTLOOK: &str = "https://outlook.office365.com/.default";
 const REDIRECT: &str = "http://127.0.0.1:53682/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-0123456789";
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -40,11 +39,7 @@ async fn partner_sandbox(partner: Value) -> RunningSandbox {
         .as_object_mut()
         .unwrap()
         .extend(partner.as_object().unwrap().clone());
-    let text = json!({"tenants": tenants, "partner": config}).to_string();
-    let scenario = m365_sandbox::Scenario::from_json(&text).unwrap();
-    m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario)
-        .await
-        .unwrap()
+    sandbox_with(tenants, json!({"partner": config})).await
 }
 
 fn challenge(verifier: &str) -> String {
@@ -55,28 +50,38 @@ fn no_redirects() -> Client {
     Client::builder().redirect(Policy::none()).build().unwrap()
 }
 
-/// The authorize request a native app sends, with `changes` replacing or adding parameters
-/// (an empty value drops one).
-async fn authorize(api: &Api, changes: &[(&str, &str)]) -> Response {
-    let code_challenge = challenge(VERIFIER);
-    let mut params: Vec<(&str, &str)> = vec![
-        ("client_id", APP),
-        ("response_type", "code"),
-        ("redirect_uri", REDIRECT),
-        (
-            "scope",
-            "https://graph.microsoft.com/.default offline_access openid profile",
-        ),
-        ("state", "st4te"),
-        ("code_challenge", &code_challenge),
-        ("code_challenge_method", "S256"),
-    ];
-    for (name, value) in changes {
-        params.retain(|(n, _)| n != name);
+/// `params` with `changes` replacing or adding parameters (an empty value drops one).
+fn changed<'a>(
+    mut params: Vec<(&'a str, &'a str)>,
+    changes: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    for &(name, value) in changes {
+        params.retain(|&(n, _)| n != name);
         if !value.is_empty() {
             params.push((name, value));
         }
     }
+    params
+}
+
+/// The authorize request a native app sends, with `changes` as for [`changed`].
+async fn authorize(api: &Api, changes: &[(&str, &str)]) -> Response {
+    let code_challenge = challenge(VERIFIER);
+    let params = changed(
+        vec![
+            ("client_id", APP),
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            (
+                "scope",
+                "https://graph.microsoft.com/.default offline_access openid profile",
+            ),
+            ("state", "st4te"),
+            ("code_challenge", &code_challenge),
+            ("code_challenge_method", "S256"),
+        ],
+        changes,
+    );
     no_redirects()
         .get(format!("{}/{PARTNER}/oauth2/v2.0/authorize", api.base))
         .query(&params)
@@ -110,22 +115,23 @@ async fn code(api: &Api, changes: &[(&str, &str)]) -> String {
     param(&pairs, "code").unwrap().to_string()
 }
 
-async fn redeem_code(api: &Api, code: &str, verifier: &str) -> Response {
-    api.token_response(
-        PARTNER,
-        &[
+/// Redeems `code` as the app that asked for it, with `changes` as for [`changed`].
+async fn redeem(api: &Api, code: &str, changes: &[(&str, &str)]) -> Response {
+    let form = changed(
+        vec![
             ("grant_type", "authorization_code"),
             ("client_id", APP),
             ("code", code),
             ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier),
+            ("code_verifier", VERIFIER),
             (
                 "scope",
                 "https://graph.microsoft.com/.default offline_access openid profile",
             ),
         ],
-    )
-    .await
+        changes,
+    );
+    api.token_response(PARTNER, &form).await
 }
 
 async fn ok_json(response: Response) -> Value {
@@ -138,16 +144,34 @@ async fn ok_json(response: Response) -> Value {
 /// Signs the technician in and answers their refresh token.
 async fn sign_in(api: &Api) -> String {
     let code = code(api, &[]).await;
-    let body = ok_json(redeem_code(api, &code, VERIFIER).await).await;
+    let body = ok_json(redeem(api, &code, &[]).await).await;
     body["refresh_token"].as_str().unwrap().to_string()
 }
 
+/// A partner sandbox with `partner` settings, and the technician's refresh token there.
+async fn signed_in(partner: Value) -> (RunningSandbox, Api, String) {
+    let sandbox = partner_sandbox(partner).await;
+    let api = Api::new(&sandbox);
+    let refresh_token = sign_in(&api).await;
+    (sandbox, api, refresh_token)
+}
+
 async fn refresh(api: &Api, tenant: &str, refresh_token: &str, scope: &str) -> Response {
+    refresh_as(api, APP, tenant, refresh_token, scope).await
+}
+
+async fn refresh_as(
+    api: &Api,
+    client_id: &str,
+    tenant: &str,
+    refresh_token: &str,
+    scope: &str,
+) -> Response {
     api.token_response(
         tenant,
         &[
             ("grant_type", "refresh_token"),
-            ("client_id", APP),
+            ("client_id", client_id),
             ("refresh_token", refresh_token),
             ("scope", scope),
         ],
@@ -164,18 +188,16 @@ async fn delegated(api: &Api, tenant: &str, refresh_token: &str, scope: &str) ->
     )
 }
 
-fn claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+/// Entra's 400 answer to a token or device code request; its description.
+async fn bad_request(response: Response, error: &str, code: u32) -> String {
+    entra(response, StatusCode::BAD_REQUEST, error, code).await
 }
 
-async fn graph_get(api: &Api, token: &str, path: &str) -> Response {
-    api.http
-        .get(format!("{}/v1.0/{path}", api.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
+/// The claims of a token answer's `id_token`.
+fn id_claims(body: &Value) -> Value {
+    let jwt = body["id_token"].as_str().unwrap();
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 async fn control(api: &Api, method: reqwest::Method, path: &str, body: Option<Value>) -> Response {
@@ -194,16 +216,19 @@ async fn authorization_code_with_pkce_signs_the_technician_in() {
     let api = Api::new(&sandbox);
     let code = code(&api, &[]).await;
 
-    let wrong = redeem_code(
+    let wrong = redeem(
         &api,
         &code,
-        "not-the-verifier-that-made-the-challenge-at-all",
+        &[(
+            "code_verifier",
+            "not-the-verifier-that-made-the-challenge-at-all",
+        )],
     )
     .await;
-    let d = entra(wrong, StatusCode::BAD_REQUEST, "invalid_grant", 501481).await;
+    let d = bad_request(wrong, "invalid_grant", 501481).await;
     assert!(d.contains("Code_Verifier does not match"), "{d}");
 
-    let body = ok_json(redeem_code(&api, &code, VERIFIER).await).await;
+    let body = ok_json(redeem(&api, &code, &[]).await).await;
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3599);
     assert_eq!(body["ext_expires_in"], 3599);
@@ -213,7 +238,7 @@ async fn authorization_code_with_pkce_signs_the_technician_in() {
     );
     assert!(body["access_token"].is_string());
     assert!(body["refresh_token"].is_string());
-    let id = claims(body["id_token"].as_str().unwrap());
+    let id = id_claims(&body);
     assert_eq!(id["tid"], PARTNER);
     assert_eq!(id["aud"], APP);
     assert_eq!(id["preferred_username"], TECH);
@@ -222,24 +247,18 @@ async fn authorization_code_with_pkce_signs_the_technician_in() {
     assert!(id["oid"].as_str().unwrap().len() == 36);
     assert!(id["exp"].as_i64().unwrap() > id["iat"].as_i64().unwrap());
 
-    let again = redeem_code(&api, &code, VERIFIER).await;
-    entra(again, StatusCode::BAD_REQUEST, "invalid_grant", 54005).await;
+    let again = redeem(&api, &code, &[]).await;
+    bad_request(again, "invalid_grant", 54005).await;
 
     // The redirect URI must be the one the code was issued for.
     let other = self::code(&api, &[]).await;
-    let response = api
-        .token_response(
-            PARTNER,
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", APP),
-                ("code", &other),
-                ("redirect_uri", "http://localhost:1/other"),
-                ("code_verifier", VERIFIER),
-            ],
-        )
-        .await;
-    entra(response, StatusCode::BAD_REQUEST, "invalid_grant", 50011).await;
+    let response = redeem(
+        &api,
+        &other,
+        &[("redirect_uri", "http://localhost:1/other"), ("scope", "")],
+    )
+    .await;
+    bad_request(response, "invalid_grant", 50011).await;
 
     // Without offline_access there is no refresh token; login_hint picks the technician.
     let code = self::code(
@@ -250,21 +269,9 @@ async fn authorization_code_with_pkce_signs_the_technician_in() {
         ],
     )
     .await;
-    let response = api
-        .token_response(
-            PARTNER,
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", APP),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", VERIFIER),
-            ],
-        )
-        .await;
-    let body = ok_json(response).await;
+    let body = ok_json(redeem(&api, &code, &[("scope", "")]).await).await;
     assert!(body.get("refresh_token").is_none(), "{body}");
-    let id = claims(body["id_token"].as_str().unwrap());
+    let id = id_claims(&body);
     assert_eq!(id["preferred_username"], "second@msp.example");
     assert_eq!(id["name"], "second@msp.example");
 
@@ -349,13 +356,11 @@ async fn authorize_refuses_like_entra() {
 
 #[tokio::test]
 async fn refresh_at_a_customer_reads_its_feed_and_domains() {
-    let sandbox = partner_sandbox(json!({})).await;
-    let api = Api::new(&sandbox);
-    let rt = sign_in(&api).await;
+    let (sandbox, api, rt) = signed_in(json!({})).await;
 
     let body = ok_json(refresh(&api, CONTOSO, &rt, MANAGE).await).await;
     assert_eq!(body["scope"], MANAGE);
-    assert_eq!(claims(body["id_token"].as_str().unwrap())["tid"], CONTOSO);
+    assert_eq!(id_claims(&body)["tid"], CONTOSO);
     let manage = body["access_token"].as_str().unwrap();
     let rt = body["refresh_token"].as_str().unwrap();
     let list = api.feed(manage, CONTOSO, "subscriptions/list", &[]).await;
@@ -376,17 +381,13 @@ async fn refresh_at_a_customer_reads_its_feed_and_domains() {
     assert_eq!(content.status(), StatusCode::OK);
     // The token is for Contoso only.
     let other = api.feed(manage, FABRIKAM, "subscriptions/list", &[]).await;
-    af_error(other, StatusCode::UNAUTHORIZED, "AF20010").await;
+    api_error(other, StatusCode::UNAUTHORIZED, "AF20010").await;
 
     // A customer's domain name works in place of its id, as for app-only tokens.
     let (graph, _) = delegated(&api, "contoso.onmicrosoft.com", rt, GRAPH).await;
-    let domains: Value = graph_get(&api, &graph, "domains")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let domains: Value = api.graph_get(&graph, "domains").await.json().await.unwrap();
     assert_eq!(domains["value"][0]["id"], "contoso.com");
-    let user = graph_get(&api, &graph, "users/adele@contoso.com").await;
+    let user = api.graph_get(&graph, "users/adele@contoso.com").await;
     assert_eq!(user.status(), StatusCode::OK);
 
     let stats = api.stats().await;
@@ -397,26 +398,22 @@ async fn refresh_at_a_customer_reads_its_feed_and_domains() {
 
 #[tokio::test]
 async fn rotation_invalidates_the_old_refresh_token() {
-    let sandbox = partner_sandbox(json!({})).await;
-    let api = Api::new(&sandbox);
-    let first = sign_in(&api).await;
+    let (sandbox, api, first) = signed_in(json!({})).await;
     let (_, second) = delegated(&api, CONTOSO, &first, GRAPH).await;
     assert_ne!(first, second);
     let reused = refresh(&api, FABRIKAM, &first, GRAPH).await;
-    entra(reused, StatusCode::BAD_REQUEST, "invalid_grant", 70000).await;
+    bad_request(reused, "invalid_grant", 70000).await;
     let (_, third) = delegated(&api, FABRIKAM, &second, GRAPH).await;
     let garbage = refresh(&api, FABRIKAM, "not-a-refresh-token", GRAPH).await;
-    entra(garbage, StatusCode::BAD_REQUEST, "invalid_grant", 9002313).await;
+    bad_request(garbage, "invalid_grant", 9002313).await;
     // A failed redemption does not use the token up.
     let bad_scope = refresh(&api, FABRIKAM, &third, "User.Read").await;
-    entra(bad_scope, StatusCode::BAD_REQUEST, "invalid_scope", 70011).await;
+    bad_request(bad_scope, "invalid_scope", 70011).await;
     delegated(&api, FABRIKAM, &third, GRAPH).await;
     sandbox.shutdown().await;
 
     // Without rotation the old token keeps working.
-    let sandbox = partner_sandbox(json!({"rotate_refresh_tokens": false})).await;
-    let api = Api::new(&sandbox);
-    let first = sign_in(&api).await;
+    let (sandbox, api, first) = signed_in(json!({"rotate_refresh_tokens": false})).await;
     let (_, second) = delegated(&api, CONTOSO, &first, GRAPH).await;
     assert_ne!(first, second);
     delegated(&api, CONTOSO, &first, GRAPH).await;
@@ -426,19 +423,16 @@ async fn rotation_invalidates_the_old_refresh_token() {
 
 #[tokio::test]
 async fn revoked_refresh_tokens_fail_with_50173() {
-    let sandbox = partner_sandbox(json!({})).await;
-    let api = Api::new(&sandbox);
-    let rt = sign_in(&api).await;
+    let (sandbox, api, rt) = signed_in(json!({})).await;
     let (_, rt) = delegated(&api, CONTOSO, &rt, MANAGE).await;
-    let state: Value = control(&api, reqwest::Method::POST, "revoke", None)
+    let state: Value = control(&api, Method::POST, "revoke", None)
         .await
         .json()
         .await
         .unwrap();
     assert!(state["tokens_valid_from"].is_string());
-    let d = entra(
+    let d = bad_request(
         refresh(&api, CONTOSO, &rt, MANAGE).await,
-        StatusCode::BAD_REQUEST,
         "invalid_grant",
         50173,
     )
@@ -456,13 +450,10 @@ async fn revoked_refresh_tokens_fail_with_50173() {
 
 #[tokio::test]
 async fn expired_refresh_tokens_fail_with_700082() {
-    let sandbox = partner_sandbox(json!({"refresh_token_lifetime_s": 1})).await;
-    let api = Api::new(&sandbox);
-    let rt = sign_in(&api).await;
+    let (sandbox, api, rt) = signed_in(json!({"refresh_token_lifetime_s": 1})).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let d = entra(
+    let d = bad_request(
         refresh(&api, CONTOSO, &rt, GRAPH).await,
-        StatusCode::BAD_REQUEST,
         "invalid_grant",
         700082,
     )
@@ -473,14 +464,11 @@ async fn expired_refresh_tokens_fail_with_700082() {
 
 #[tokio::test]
 async fn customers_without_consent_or_relationship_are_refused() {
-    let sandbox = partner_sandbox(json!({})).await;
-    let api = Api::new(&sandbox);
-    let rt = sign_in(&api).await;
+    let (sandbox, api, rt) = signed_in(json!({})).await;
     api.update_tenant(FABRIKAM, json!({"consented": false}))
         .await;
-    let d = entra(
+    let d = bad_request(
         refresh(&api, FABRIKAM, &rt, GRAPH).await,
-        StatusCode::BAD_REQUEST,
         "invalid_grant",
         65001,
     )
@@ -492,9 +480,8 @@ async fn customers_without_consent_or_relationship_are_refused() {
         "{d}"
     );
     let (_, rt) = delegated(&api, CONTOSO, &rt, GRAPH).await;
-    let d = entra(
+    let d = bad_request(
         refresh(&api, NORTHWIND, &rt, GRAPH).await,
-        StatusCode::BAD_REQUEST,
         "invalid_grant",
         50020,
     )
@@ -502,47 +489,23 @@ async fn customers_without_consent_or_relationship_are_refused() {
     assert!(d.contains(&format!("User account '{TECH}'")), "{d}");
     assert!(d.contains("does not exist in tenant 'Northwind'"), "{d}");
     let unknown = refresh(&api, "00000000-1111-4222-8333-000000000000", &rt, GRAPH).await;
-    entra(unknown, StatusCode::BAD_REQUEST, "invalid_request", 90002).await;
-    let wrong_app = api
-        .token_response(
-            CONTOSO,
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", CLIENT_ID),
-                ("refresh_token", &rt),
-                ("scope", GRAPH),
-            ],
-        )
-        .await;
-    entra(
-        wrong_app,
-        StatusCode::BAD_REQUEST,
-        "unauthorized_client",
-        700016,
-    )
-    .await;
+    bad_request(unknown, "invalid_request", 90002).await;
+    let wrong_app = refresh_as(&api, CLIENT_ID, CONTOSO, &rt, GRAPH).await;
+    bad_request(wrong_app, "unauthorized_client", 700016).await;
     // A removed customer is refused from then on.
-    let removed = control(
-        &api,
-        reqwest::Method::DELETE,
-        &format!("customers/{CONTOSO}"),
-        None,
-    )
-    .await;
+    let removed = control(&api, Method::DELETE, &format!("customers/{CONTOSO}"), None).await;
     assert_eq!(removed.status(), StatusCode::OK);
     let refused = refresh(&api, CONTOSO, &rt, GRAPH).await;
-    entra(refused, StatusCode::BAD_REQUEST, "invalid_grant", 50020).await;
+    bad_request(refused, "invalid_grant", 50020).await;
     sandbox.shutdown().await;
 }
 
 #[tokio::test]
 async fn missing_gdap_roles_forbid_changes_but_not_reads() {
-    let sandbox = partner_sandbox(json!({"gdap_roles": {CONTOSO: ["Security Reader"]}})).await;
-    let api = Api::new(&sandbox);
-    let rt = sign_in(&api).await;
+    let (sandbox, api, rt) = signed_in(json!({"gdap_roles": {CONTOSO: ["Security Reader"]}})).await;
     let (graph, rt) = delegated(&api, CONTOSO, &rt, GRAPH).await;
     assert_eq!(
-        graph_get(&api, &graph, "users/adele@contoso.com")
+        api.graph_get(&graph, "users/adele@contoso.com")
             .await
             .status(),
         StatusCode::OK
@@ -550,31 +513,29 @@ async fn missing_gdap_roles_forbid_changes_but_not_reads() {
     let patch = |token: String| {
         let api = &api;
         async move {
-            api.http
-                .patch(format!("{}/v1.0/users/adele@contoso.com", api.base))
-                .bearer_auth(token)
-                .json(&json!({"accountEnabled": false}))
-                .send()
+            let body = json!({"accountEnabled": false});
+            api.graph(Method::PATCH, &token, "users/adele@contoso.com", Some(body))
                 .await
-                .unwrap()
         }
     };
     let refused = patch(graph.clone()).await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    let body: Value = refused.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "Authorization_RequestDenied");
+    api_error(
+        refused,
+        StatusCode::FORBIDDEN,
+        "Authorization_RequestDenied",
+    )
+    .await;
     let (outlook, rt) = delegated(&api, CONTOSO, &rt, OUTLOOK).await;
     let exchange = |token: String| {
         let api = &api;
         async move {
-            api.http
-                .post(format!("{}/adminapi/beta/{CONTOSO}/InvokeCommand", api.base))
-                .bearer_auth(token)
-                .header("X-AnchorMailbox", "adele@contoso.com")
-                .json(&json!({"CmdletInput": {"CmdletName": "Get-AcceptedDomain", "Parameters": {}}}))
-                .send()
-                .await
-                .unwrap()
+            api.invoke(
+                &token,
+                Some("adele@contoso.com"),
+                "Get-AcceptedDomain",
+                json!({}),
+            )
+            .await
         }
     };
     let exo = exchange(outlook).await;
@@ -583,7 +544,7 @@ async fn missing_gdap_roles_forbid_changes_but_not_reads() {
     // Granting the roles applies to tokens issued afterwards.
     let state: Value = control(
         &api,
-        reqwest::Method::POST,
+        Method::POST,
         "gdap",
         Some(json!({"tenant_id": CONTOSO, "roles": ["User Administrator", "Exchange Administrator"]})),
     )
@@ -606,13 +567,14 @@ async fn missing_gdap_roles_forbid_changes_but_not_reads() {
 
 #[tokio::test]
 async fn delegated_admin_customers_lists_customers_and_additions() {
-    let sandbox = partner_sandbox(json!({})).await;
-    let api = Api::new(&sandbox);
-    let rt = sign_in(&api).await;
+    let (sandbox, api, rt) = signed_in(json!({})).await;
     let (home, rt) = delegated(&api, PARTNER, &rt, GRAPH).await;
     let listed = |token: String| {
         let api = &api;
-        async move { graph_get(api, &token, "tenantRelationships/delegatedAdminCustomers").await }
+        async move {
+            api.graph_get(&token, "tenantRelationships/delegatedAdminCustomers")
+                .await
+        }
     };
     let body = ok_json(listed(home.clone()).await).await;
     assert_eq!(
@@ -629,20 +591,36 @@ async fn delegated_admin_customers_lists_customers_and_additions() {
     );
     // A partner-tenant token reads nothing of a customer's.
     assert_eq!(
-        graph_get(&api, &home, "domains").await.status(),
+        api.graph_get(&home, "domains").await.status(),
         StatusCode::FORBIDDEN
     );
     // Each customer's relationship names its GDAP roles by role template id.
-    let relationships = ok_json(graph_get(&api, &home, "tenantRelationships/delegatedAdminRelationships").await).await;
-    let contoso = relationships["value"].as_array().unwrap().iter().find(|r| r["customer"]["tenantId"] == CONTOSO).unwrap();
+    let relationships = ok_json(
+        api.graph_get(&home, "tenantRelationships/delegatedAdminRelationships")
+            .await,
+    )
+    .await;
+    let contoso = relationships["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["customer"]["tenantId"] == CONTOSO)
+        .unwrap();
     assert_eq!(contoso["status"], "active");
-    let roles: Vec<&str> =
-        contoso["accessDetails"]["unifiedRoles"].as_array().unwrap().iter().map(|r| r["roleDefinitionId"].as_str().unwrap()).collect();
-    assert!(roles.contains(&"29232cdf-9323-42fd-ade2-1d097af3e4de"), "Exchange Administrator: {roles:?}");
+    let roles: Vec<&str> = contoso["accessDetails"]["unifiedRoles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["roleDefinitionId"].as_str().unwrap())
+        .collect();
+    assert!(
+        roles.contains(&"29232cdf-9323-42fd-ade2-1d097af3e4de"),
+        "Exchange Administrator: {roles:?}"
+    );
 
     let added = control(
         &api,
-        reqwest::Method::POST,
+        Method::POST,
         "customers",
         Some(json!({"tenant_id": NORTHWIND})),
     )
@@ -661,7 +639,7 @@ async fn delegated_admin_customers_lists_customers_and_additions() {
 
     let unknown = control(
         &api,
-        reqwest::Method::POST,
+        Method::POST,
         "customers",
         Some(json!({"tenant_id": PARTNER})),
     )
@@ -677,19 +655,25 @@ async fn delegated_admin_customers_lists_customers_and_additions() {
         listed("garbage".into()).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(api.stats().await["requests"]["customers"], 6, "five customer listings and one of relationships");
+    assert_eq!(
+        api.stats().await["requests"]["customers"],
+        6,
+        "five customer listings and one of relationships"
+    );
     sandbox.shutdown().await;
 }
 
-async fn device_code(api: &Api, scope: &str) -> Value {
-    let response = api
-        .http
+async fn device_code_response(api: &Api, client_id: &str, scope: &str) -> Response {
+    api.http
         .post(format!("{}/{PARTNER}/oauth2/v2.0/devicecode", api.base))
-        .form(&[("client_id", APP), ("scope", scope)])
+        .form(&[("client_id", client_id), ("scope", scope)])
         .send()
         .await
-        .unwrap();
-    ok_json(response).await
+        .unwrap()
+}
+
+async fn device_code(api: &Api, scope: &str) -> Value {
+    ok_json(device_code_response(api, APP, scope).await).await
 }
 
 async fn poll(api: &Api, device_code: &str) -> Response {
@@ -731,13 +715,7 @@ async fn device_code_flow_pends_until_approved() {
         )
     );
 
-    let d = entra(
-        poll(&api, device).await,
-        StatusCode::BAD_REQUEST,
-        "authorization_pending",
-        70016,
-    )
-    .await;
+    let d = bad_request(poll(&api, device).await, "authorization_pending", 70016).await;
     assert!(d.contains("Authorization is pending"), "{d}");
     assert_eq!(
         device_login(&api, "NOTACODE1").await.status(),
@@ -748,20 +726,11 @@ async fn device_code_flow_pends_until_approved() {
     assert!(page.text().await.unwrap().contains("Rulewatch"));
 
     let body = ok_json(poll(&api, device).await).await;
-    assert_eq!(
-        claims(body["id_token"].as_str().unwrap())["preferred_username"],
-        TECH
-    );
+    assert_eq!(id_claims(&body)["preferred_username"], TECH);
     let rt = body["refresh_token"].as_str().unwrap();
     delegated(&api, CONTOSO, rt, MANAGE).await;
     // A device code gives tokens once.
-    entra(
-        poll(&api, device).await,
-        StatusCode::BAD_REQUEST,
-        "invalid_grant",
-        9002313,
-    )
-    .await;
+    bad_request(poll(&api, device).await, "invalid_grant", 9002313).await;
     let stats = api.stats().await;
     assert_eq!(stats["requests"]["device_code"], 1);
     assert_eq!(stats["token_grants"]["device_code"], 3);
@@ -775,9 +744,8 @@ async fn device_codes_expire() {
     let flow = device_code(&api, GRAPH).await;
     assert_eq!(flow["expires_in"], 1);
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let d = entra(
+    let d = bad_request(
         poll(&api, flow["device_code"].as_str().unwrap()).await,
-        StatusCode::BAD_REQUEST,
         "expired_token",
         70020,
     )
@@ -790,55 +758,33 @@ async fn device_codes_expire() {
             .status(),
         StatusCode::BAD_REQUEST
     );
-    let wrong_app = api
-        .http
-        .post(format!("{}/{PARTNER}/oauth2/v2.0/devicecode", api.base))
-        .form(&[("client_id", CLIENT_ID), ("scope", GRAPH)])
-        .send()
-        .await
-        .unwrap();
-    entra(
-        wrong_app,
-        StatusCode::BAD_REQUEST,
-        "unauthorized_client",
-        700016,
-    )
-    .await;
+    let wrong_app = device_code_response(&api, CLIENT_ID, GRAPH).await;
+    bad_request(wrong_app, "unauthorized_client", 700016).await;
     sandbox.shutdown().await;
 }
 
 #[tokio::test]
 async fn faults_reach_the_partner_endpoints() {
-    let sandbox = partner_sandbox(json!({})).await;
-    let api = Api::new(&sandbox);
-    let rt = sign_in(&api).await;
+    let (sandbox, api, rt) = signed_in(json!({})).await;
     let (home, _) = delegated(&api, PARTNER, &rt, GRAPH).await;
     sandbox.shutdown().await;
 
     // A fresh sandbox with scripted faults; the token above is no longer known there.
     let mut tenants = tenants();
     tenants.as_array_mut().unwrap().truncate(1);
-    let text = json!({
-        "tenants": tenants,
-        "partner": {"tenant_id": PARTNER, "client_id": APP, "users": [{"upn": TECH}], "customers": [CONTOSO]},
-        "faults": {"script": [
-            {"endpoint": "device_code", "fault": "throttle", "count": 1},
-            {"endpoint": "customers", "fault": "server_error", "count": 1}
-        ]}
-    })
-    .to_string();
-    let scenario = m365_sandbox::Scenario::from_json(&text).unwrap();
-    let sandbox = m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario)
-        .await
-        .unwrap();
+    let sandbox = sandbox_with(
+        tenants.clone(),
+        json!({
+            "partner": {"tenant_id": PARTNER, "client_id": APP, "users": [{"upn": TECH}], "customers": [CONTOSO]},
+            "faults": {"script": [
+                {"endpoint": "device_code", "fault": "throttle", "count": 1},
+                {"endpoint": "customers", "fault": "server_error", "count": 1}
+            ]}
+        }),
+    )
+    .await;
     let api = Api::new(&sandbox);
-    let throttled = api
-        .http
-        .post(format!("{}/{PARTNER}/oauth2/v2.0/devicecode", api.base))
-        .form(&[("client_id", APP), ("scope", GRAPH)])
-        .send()
-        .await
-        .unwrap();
+    let throttled = device_code_response(&api, APP, GRAPH).await;
     assert!(throttled.headers().contains_key("retry-after"));
     entra(
         throttled,
@@ -848,10 +794,15 @@ async fn faults_reach_the_partner_endpoints() {
     )
     .await;
     device_code(&api, GRAPH).await;
-    let failed = graph_get(&api, &home, "tenantRelationships/delegatedAdminCustomers").await;
-    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let body: Value = failed.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "generalException");
+    let failed = api
+        .graph_get(&home, "tenantRelationships/delegatedAdminCustomers")
+        .await;
+    api_error(
+        failed,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "generalException",
+    )
+    .await;
     let stats = api.stats().await;
     assert_eq!(stats["faults"]["throttle"], 1);
     assert_eq!(stats["faults"]["server_error"], 1);

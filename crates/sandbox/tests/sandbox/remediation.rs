@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use m365_sandbox::attacks::{self, ForwardKind, RecordCtx};
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::common::*;
 
-const OUTLOOK: &str = "https://outlook.office365.com/.default";
 const PASSWORD: &str = "Tr0ub4dor&3-horse";
 
 /// Contoso's users, Megan with two rules (one hidden) and mailbox forwarding.
@@ -27,38 +26,6 @@ fn remediation_tenants() -> Value {
         ]
     });
     tenants
-}
-
-async fn remediation_sandbox(extra: Value) -> m365_sandbox::RunningSandbox {
-    let mut text = json!({"tenants": remediation_tenants()});
-    text.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    let scenario = m365_sandbox::Scenario::from_json(&text.to_string()).unwrap();
-    m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario)
-        .await
-        .unwrap()
-}
-
-async fn invoke(
-    api: &Api,
-    token: &str,
-    anchor: Option<&str>,
-    cmdlet: &str,
-    parameters: Value,
-) -> Response {
-    let mut request = api
-        .http
-        .post(format!(
-            "{}/adminapi/beta/{CONTOSO}/InvokeCommand",
-            api.base
-        ))
-        .bearer_auth(token)
-        .json(&json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}));
-    if let Some(anchor) = anchor {
-        request = request.header("X-AnchorMailbox", anchor);
-    }
-    request.send().await.unwrap()
 }
 
 /// A successful `InvokeCommand`'s `value`.
@@ -213,8 +180,7 @@ async fn released_audit_records_build_rules_and_forwarding() {
     // Exchange sees the same rule.
     let token = api.token(CONTOSO, OUTLOOK).await;
     let listed = values(
-        invoke(
-            &api,
+        api.invoke(
             &token,
             Some("megan@contoso.com"),
             "Get-InboxRule",
@@ -260,13 +226,12 @@ async fn released_audit_records_build_rules_and_forwarding() {
 
 #[tokio::test]
 async fn inbox_rules_are_disabled_enabled_removed_and_restored() {
-    let sandbox = remediation_sandbox(json!({})).await;
+    let sandbox = sandbox_with(remediation_tenants(), json!({})).await;
     let api = Api::new(&sandbox);
     let token = api.token(CONTOSO, OUTLOOK).await;
     let anchor = Some("megan@contoso.com");
     let get = |include_hidden: bool| {
-        invoke(
-            &api,
+        api.invoke(
             &token,
             anchor,
             "Get-InboxRule",
@@ -303,21 +268,20 @@ async fn inbox_rules_are_disabled_enabled_removed_and_restored() {
     assert_eq!(sync_identity, format!("megan@contoso.com\\{sync_id}"));
 
     // Disable by the full Identity, enable by name, remove by RuleIdentity.
-    let changed = invoke(
-        &api,
-        &token,
-        anchor,
-        "Disable-InboxRule",
-        json!({"Identity": sync_identity, "Confirm": false}),
-    )
-    .await;
+    let changed = api
+        .invoke(
+            &token,
+            anchor,
+            "Disable-InboxRule",
+            json!({"Identity": sync_identity, "Confirm": false}),
+        )
+        .await;
     assert!(values(changed).await.is_empty());
     let megan = state(&api, "megan@contoso.com").await;
     assert_eq!(megan["inbox_rules"][1]["enabled"], false);
     assert_eq!(megan["inbox_rules"][1]["hidden"], true);
     values(
-        invoke(
-            &api,
+        api.invoke(
             &token,
             anchor,
             "Enable-InboxRule",
@@ -331,8 +295,7 @@ async fn inbox_rules_are_disabled_enabled_removed_and_restored() {
         true
     );
     values(
-        invoke(
-            &api,
+        api.invoke(
             &token,
             anchor,
             "Remove-InboxRule",
@@ -346,14 +309,14 @@ async fn inbox_rules_are_disabled_enabled_removed_and_restored() {
         ["Invoices"]
     );
 
-    let again = invoke(
-        &api,
-        &token,
-        anchor,
-        "Remove-InboxRule",
-        json!({"Identity": sync_identity, "Confirm": false}),
-    )
-    .await;
+    let again = api
+        .invoke(
+            &token,
+            anchor,
+            "Remove-InboxRule",
+            json!({"Identity": sync_identity, "Confirm": false}),
+        )
+        .await;
     let message = exo_failure(again, StatusCode::NOT_FOUND).await;
     assert!(
         message.starts_with(&format!(
@@ -364,8 +327,7 @@ async fn inbox_rules_are_disabled_enabled_removed_and_restored() {
 
     // Undo: New-InboxRule puts the rule back, under a new id.
     let created = values(
-        invoke(
-            &api,
+        api.invoke(
             &token,
             anchor,
             "New-InboxRule",
@@ -392,13 +354,12 @@ async fn inbox_rules_are_disabled_enabled_removed_and_restored() {
 
 #[tokio::test]
 async fn mailbox_forwarding_is_read_and_cleared() {
-    let sandbox = remediation_sandbox(json!({})).await;
+    let sandbox = sandbox_with(remediation_tenants(), json!({})).await;
     let api = Api::new(&sandbox);
     let token = api.token(CONTOSO, OUTLOOK).await;
     let anchor = Some("UPN:megan@contoso.com");
     let mailbox = values(
-        invoke(
-            &api,
+        api.invoke(
             &token,
             anchor,
             "Get-Mailbox",
@@ -417,8 +378,7 @@ async fn mailbox_forwarding_is_read_and_cleared() {
     );
 
     values(
-        invoke(
-            &api,
+        api.invoke(
             &token,
             anchor,
             "Set-Mailbox",
@@ -432,29 +392,29 @@ async fn mailbox_forwarding_is_read_and_cleared() {
     assert_eq!(megan["forwarding_smtp_address"], "smtp:keep@contoso.com");
     assert_eq!(megan["deliver_to_mailbox_and_forward"], true);
 
-    let cleared = invoke(
-        &api,
-        &token,
-        anchor,
-        "Set-Mailbox",
-        json!({"Identity": "megan", "ForwardingSmtpAddress": null, "ForwardingAddress": null,
+    let cleared = api
+        .invoke(
+            &token,
+            anchor,
+            "Set-Mailbox",
+            json!({"Identity": "megan", "ForwardingSmtpAddress": null, "ForwardingAddress": null,
                "DeliverToMailboxAndForward": false}),
-    )
-    .await;
+        )
+        .await;
     assert!(values(cleared).await.is_empty());
     let megan = state(&api, "megan@contoso.com").await;
     assert_eq!(megan["forwarding_smtp_address"], Value::Null);
     assert_eq!(megan["forwarding_address"], Value::Null);
     assert_eq!(megan["deliver_to_mailbox_and_forward"], false);
 
-    let unknown = invoke(
-        &api,
-        &token,
-        anchor,
-        "Get-Mailbox",
-        json!({"Identity": "nobody@contoso.com"}),
-    )
-    .await;
+    let unknown = api
+        .invoke(
+            &token,
+            anchor,
+            "Get-Mailbox",
+            json!({"Identity": "nobody@contoso.com"}),
+        )
+        .await;
     let message = exo_failure(unknown, StatusCode::NOT_FOUND).await;
     assert!(
         message.contains("'nobody@contoso.com' couldn't be found"),
@@ -462,8 +422,11 @@ async fn mailbox_forwarding_is_read_and_cleared() {
     );
 
     let org = "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com";
-    let domains =
-        values(invoke(&api, &token, Some(org), "Get-AcceptedDomain", json!({})).await).await;
+    let domains = values(
+        api.invoke(&token, Some(org), "Get-AcceptedDomain", json!({}))
+            .await,
+    )
+    .await;
     assert_eq!(
         domains,
         [
@@ -473,14 +436,18 @@ async fn mailbox_forwarding_is_read_and_cleared() {
         ]
     );
 
-    let unknown_cmdlet = invoke(&api, &token, Some(org), "Get-Nothing", json!({})).await;
+    let unknown_cmdlet = api
+        .invoke(&token, Some(org), "Get-Nothing", json!({}))
+        .await;
     let message = exo_failure(unknown_cmdlet, StatusCode::BAD_REQUEST).await;
     assert!(
         message.starts_with("The term 'Get-Nothing' is not recognized as the name of a cmdlet"),
         "{message}"
     );
 
-    let no_anchor = invoke(&api, &token, None, "Get-AcceptedDomain", json!({})).await;
+    let no_anchor = api
+        .invoke(&token, None, "Get-AcceptedDomain", json!({}))
+        .await;
     assert_eq!(no_anchor.status(), StatusCode::BAD_REQUEST);
     let body: Value = no_anchor.json().await.unwrap();
     assert!(
@@ -494,12 +461,11 @@ async fn mailbox_forwarding_is_read_and_cleared() {
 
 #[tokio::test]
 async fn invoke_command_checks_audience_tenant_and_roles() {
-    let sandbox = remediation_sandbox(json!({})).await;
+    let sandbox = sandbox_with(remediation_tenants(), json!({})).await;
     let api = &Api::new(&sandbox);
     let anchor = Some("megan@contoso.com");
     let call = |token: String| async move {
-        invoke(
-            api,
+        api.invoke(
             &token,
             anchor,
             "Get-Mailbox",
@@ -507,12 +473,8 @@ async fn invoke_command_checks_audience_tenant_and_roles() {
         )
         .await
     };
-    let unauthorized = |response: Response| async move {
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "Unauthorized", "{body}");
-        body["error"]["message"].as_str().unwrap().to_string()
-    };
+    let unauthorized =
+        |response: Response| api_error(response, StatusCode::UNAUTHORIZED, "Unauthorized");
     unauthorized(call(api.token(CONTOSO, GRAPH).await).await).await;
     unauthorized(call(api.token(FABRIKAM, OUTLOOK).await).await).await;
     unauthorized(call("not-a-token".into()).await).await;
@@ -554,18 +516,12 @@ fn parse_time(value: &Value) -> DateTime<Utc> {
 
 #[tokio::test]
 async fn account_remediation_blocks_sign_in_revokes_and_resets_password() {
-    let sandbox = remediation_sandbox(json!({})).await;
+    let sandbox = sandbox_with(remediation_tenants(), json!({})).await;
     let api = Api::new(&sandbox);
     let token = api.token(CONTOSO, GRAPH).await;
-    let user_url = format!("{}/v1.0/users/megan@contoso.com", api.base);
+    let user = "users/megan@contoso.com";
     let get = || async {
-        let response = api
-            .http
-            .get(&user_url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let response = api.graph_get(&token, user).await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json::<Value>().await.unwrap()
     };
@@ -579,38 +535,32 @@ async fn account_remediation_blocks_sign_in_revokes_and_resets_password() {
     let id = before["id"].as_str().unwrap();
     Uuid::parse_str(id).unwrap();
     let by_id: Value = api
-        .http
-        .get(format!(
-            "{}/v1.0/users/{id}?$select=id,accountEnabled",
-            api.base
-        ))
-        .bearer_auth(&token)
-        .send()
+        .graph_get(&token, &format!("users/{id}?$select=id,accountEnabled"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(by_id["userPrincipalName"], "megan@contoso.com");
 
     let blocked = api
-        .http
-        .patch(&user_url)
-        .bearer_auth(&token)
-        .json(&json!({"accountEnabled": false}))
-        .send()
-        .await
-        .unwrap();
+        .graph(
+            Method::PATCH,
+            &token,
+            user,
+            Some(json!({"accountEnabled": false})),
+        )
+        .await;
     assert_eq!(blocked.status(), StatusCode::NO_CONTENT);
     assert_eq!(get().await["accountEnabled"], false);
 
     let revoked = api
-        .http
-        .post(format!("{user_url}/revokeSignInSessions"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .graph(
+            Method::POST,
+            &token,
+            &format!("{user}/revokeSignInSessions"),
+            None,
+        )
+        .await;
     assert_eq!(revoked.status(), StatusCode::OK);
     assert_eq!(
         revoked.json::<Value>().await.unwrap(),
@@ -618,13 +568,13 @@ async fn account_remediation_blocks_sign_in_revokes_and_resets_password() {
     );
 
     let reset = api
-        .http
-        .patch(&user_url)
-        .bearer_auth(&token)
-        .json(&json!({"passwordProfile": {"password": PASSWORD, "forceChangePasswordNextSignIn": true}}))
-        .send()
-        .await
-        .unwrap();
+        .graph(
+            Method::PATCH,
+            &token,
+            user,
+            Some(json!({"passwordProfile": {"password": PASSWORD, "forceChangePasswordNextSignIn": true}})),
+        )
+        .await;
     assert_eq!(reset.status(), StatusCode::NO_CONTENT);
     let after = get().await;
     assert!(parse_time(&after["signInSessionsValidFromDateTime"]) > sessions_before);
@@ -646,18 +596,10 @@ async fn account_remediation_blocks_sign_in_revokes_and_resets_password() {
         true
     );
 
-    let missing = api
-        .http
-        .get(format!("{}/v1.0/users/nobody@contoso.com", api.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-    let body: Value = missing.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "Request_ResourceNotFound");
+    let missing = api.graph_get(&token, "users/nobody@contoso.com").await;
+    let message = api_error(missing, StatusCode::NOT_FOUND, "Request_ResourceNotFound").await;
     assert_eq!(
-        body["error"]["message"],
+        message,
         "Resource 'nobody@contoso.com' does not exist or one of its queried reference-property objects are not \
          present."
     );
@@ -666,22 +608,16 @@ async fn account_remediation_blocks_sign_in_revokes_and_resets_password() {
 
 #[tokio::test]
 async fn user_calls_check_audience_roles_and_password_rules() {
-    let sandbox = remediation_sandbox(json!({})).await;
+    let sandbox = sandbox_with(remediation_tenants(), json!({})).await;
     let api = Api::new(&sandbox);
-    let user_url = format!("{}/v1.0/users/adele@contoso.com", api.base);
+    let user = "users/adele@contoso.com";
     let patch = |token: String, body: Value| {
-        let request = api.http.patch(&user_url).bearer_auth(token).json(&body);
-        async move { request.send().await.unwrap() }
-    };
-    let graph_error = |response: Response, status: StatusCode, code: &'static str| async move {
-        assert_eq!(response.status(), status);
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"]["code"], code, "{body}");
-        body["error"]["message"].as_str().unwrap().to_string()
+        let api = &api;
+        async move { api.graph(Method::PATCH, &token, user, Some(body)).await }
     };
 
     let manage = api.token(CONTOSO, MANAGE).await;
-    graph_error(
+    api_error(
         patch(manage, json!({"accountEnabled": false})).await,
         StatusCode::UNAUTHORIZED,
         "InvalidAuthenticationToken",
@@ -689,7 +625,7 @@ async fn user_calls_check_audience_roles_and_password_rules() {
     .await;
 
     let token = api.token(CONTOSO, GRAPH).await;
-    let weak = graph_error(
+    let weak = api_error(
         patch(
             token.clone(),
             json!({"passwordProfile": {"password": "password1"}}),
@@ -715,7 +651,7 @@ async fn user_calls_check_audience_roles_and_password_rules() {
         json!({"directory_roles": ["Exchange Administrator"]}),
     )
     .await;
-    let denied = graph_error(
+    let denied = api_error(
         patch(
             token.clone(),
             json!({"passwordProfile": {"password": PASSWORD}}),
@@ -736,40 +672,29 @@ async fn user_calls_check_audience_roles_and_password_rules() {
     api.update_tenant(CONTOSO, json!({"roles": ["User.Read.All"]}))
         .await;
     let reader = api.token(CONTOSO, GRAPH).await;
-    graph_error(
+    api_error(
         patch(reader.clone(), json!({"accountEnabled": true})).await,
         StatusCode::FORBIDDEN,
         "Authorization_RequestDenied",
     )
     .await;
     let revoke = api
-        .http
-        .post(format!("{user_url}/revokeSignInSessions"))
-        .bearer_auth(&reader)
-        .send()
-        .await
-        .unwrap();
-    graph_error(revoke, StatusCode::FORBIDDEN, "Authorization_RequestDenied").await;
-    let read = api
-        .http
-        .get(&user_url)
-        .bearer_auth(&reader)
-        .send()
-        .await
-        .unwrap();
+        .graph(
+            Method::POST,
+            &reader,
+            &format!("{user}/revokeSignInSessions"),
+            None,
+        )
+        .await;
+    api_error(revoke, StatusCode::FORBIDDEN, "Authorization_RequestDenied").await;
+    let read = api.graph_get(&reader, user).await;
     assert_eq!(read.status(), StatusCode::OK);
 
     api.update_tenant(CONTOSO, json!({"roles": ["Domain.Read.All"]}))
         .await;
     let stranger = api.token(CONTOSO, GRAPH).await;
-    let read = api
-        .http
-        .get(&user_url)
-        .bearer_auth(&stranger)
-        .send()
-        .await
-        .unwrap();
-    graph_error(read, StatusCode::FORBIDDEN, "Authorization_RequestDenied").await;
+    let read = api.graph_get(&stranger, user).await;
+    api_error(read, StatusCode::FORBIDDEN, "Authorization_RequestDenied").await;
 
     let adele = state(&api, "adele@contoso.com").await;
     assert_eq!(adele["account_enabled"], false);
@@ -780,33 +705,26 @@ async fn user_calls_check_audience_roles_and_password_rules() {
 
 #[tokio::test]
 async fn scripted_faults_hit_user_calls_and_invoke_command() {
-    let sandbox = remediation_sandbox(json!({"faults": {"retry_after_s": 3, "script": [
-        {"endpoint": "users", "fault": "throttle", "count": 1},
-        {"endpoint": "invoke_command", "tenant_id": CONTOSO, "fault": "throttle", "count": 1},
-        {"endpoint": "invoke_command", "fault": "server_error", "count": 1}
-    ]}}))
+    let sandbox = sandbox_with(
+        remediation_tenants(),
+        json!({"faults": {"retry_after_s": 3, "script": [
+            {"endpoint": "users", "fault": "throttle", "count": 1},
+            {"endpoint": "invoke_command", "tenant_id": CONTOSO, "fault": "throttle", "count": 1},
+            {"endpoint": "invoke_command", "fault": "server_error", "count": 1}
+        ]}}),
+    )
     .await;
     let api = Api::new(&sandbox);
     let graph = api.token(CONTOSO, GRAPH).await;
-    let get = || {
-        api.http
-            .get(format!("{}/v1.0/users/megan@contoso.com", api.base))
-            .bearer_auth(&graph)
-            .send()
-    };
-    let throttled = get().await.unwrap();
-    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    let get = || api.graph_get(&graph, "users/megan@contoso.com");
+    let throttled = get().await;
     assert_eq!(throttled.headers()["retry-after"], "3");
-    assert_eq!(
-        throttled.json::<Value>().await.unwrap()["error"]["code"],
-        "TooManyRequests"
-    );
-    assert_eq!(get().await.unwrap().status(), StatusCode::OK);
+    api_error(throttled, StatusCode::TOO_MANY_REQUESTS, "TooManyRequests").await;
+    assert_eq!(get().await.status(), StatusCode::OK);
 
     let outlook = api.token(CONTOSO, OUTLOOK).await;
     let call = || {
-        invoke(
-            &api,
+        api.invoke(
             &outlook,
             Some("megan@contoso.com"),
             "Get-InboxRule",
