@@ -254,7 +254,8 @@ fn settings_survive_a_restart_and_a_bad_interval_is_refused() {
         "save_settings",
         json!({"settings": {"scan_interval_minutes": 0, "backfill_hours": 24,
             "notify": {"low": true, "medium": true, "high": true, "critical": true},
-            "start_at_login": false, "sign_ins": false, "geo": {"provider": "off"}}}),
+            "start_at_login": false, "sign_ins": false, "geo": {"provider": "off"},
+            "remediation_defaults": ["block-sign-in"]}}),
     );
     assert_eq!(refused, Err(json!("the scan interval must be 1 to 1440 minutes")));
     let stored = app.invoke("get_settings", json!({})).unwrap();
