@@ -57,6 +57,17 @@ pub fn notification_daemon() {
     });
 }
 
+/// How many match rules on the session bus listen for notification clicks
+/// (`ActionInvoked`), read through the bus's own statistics interface.
+pub fn action_listeners() -> usize {
+    let out = Command::new("dbus-send")
+        .args(["--session", "--dest=org.freedesktop.DBus", "--type=method_call", "--print-reply", "/org/freedesktop/DBus"])
+        .arg("org.freedesktop.DBus.Debug.Stats.GetAllMatchRules")
+        .output()
+        .expect("dbus-send (the dbus package) is needed by this test");
+    String::from_utf8_lossy(&out.stdout).matches("member='ActionInvoked'").count()
+}
+
 /// Every notification dunst has shown or holds, as (title, body).
 pub fn notifications() -> Vec<(String, String)> {
     let _ = Command::new("dunstctl").arg("close-all").status();
@@ -142,6 +153,8 @@ impl Desktop {
     pub fn start(scenario: Value, tenants: &[(&Tenant, &str)]) -> Desktop {
         let turn = one_app();
         notification_daemon();
+        // Nothing left on screen from an earlier test's app (critical ones never expire).
+        let _ = Command::new("dunstctl").arg("close-all").status();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let scenario = Scenario::from_json(&scenario.to_string()).expect("valid scenario");
         let sandbox = rt.block_on(m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario)).unwrap();

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{Desktop, Tenant, notifications, wait_until};
+use crate::common::{Desktop, Tenant, action_listeners, notifications, wait_until};
 use m365_sandbox::attacks::{self, ForwardKind};
 use serde_json::{Value, json};
 
@@ -36,6 +36,9 @@ fn an_attack_arrives_is_notified_opened_from_the_notification_and_reviewed_as_te
     wait_until("notifications on screen", Duration::from_secs(20), || {
         Command::new("dunstctl").arg("count").arg("displayed").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() != "0")
     });
+    // The app hears a click through a D-Bus match rule it adds just after showing each
+    // notification; a click before that would be lost, so wait until the bus has both.
+    wait_until("the app to listen for clicks", Duration::from_secs(20), || action_listeners() >= 2);
     app.click("#nav-settings");
     assert!(Command::new("dunstctl").args(["action", "0"]).status().unwrap().success());
     app.wait_for("#alert-detail", Duration::from_secs(10));
