@@ -118,7 +118,7 @@ fn partner_news(app: &AppHandle, shared: &Shared, store: &Store, report: &ScanRe
         None => {}
     }
     let lapsed = report.tenants.iter().flat_map(|t| &t.problems).find(|p| p.kind == ProblemKind::SignInNeeded);
-    let expiring = partner::account(store).ok().flatten().and_then(|a| a.refresh_expires_at).filter(|at| *at - Utc::now() < chrono::Duration::days(3));
+    let expiring = partner::account(store).ok().flatten().and_then(|a| a.lapses_soon(Utc::now()));
     let why = match (lapsed, expiring) {
         (Some(p), _) => {
             *problem = Some(p.message.clone());

@@ -251,3 +251,24 @@ fn a_device_code_sign_in_then_a_new_customer_between_two_scans_is_scanned_and_re
 
     assert_eq!(rw.run(&["partner", "logout"]).code, 0);
 }
+
+#[test]
+fn a_refresh_token_that_lapses_asks_for_a_new_sign_in_by_name() {
+    let _turn = one_partner();
+    let (w, mut scenario) = World::new();
+    scenario["partner"]["refresh_token_lifetime_s"] = json!(3);
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::new(&sandbox);
+    device_sign_in(&rw, &w, &sandbox);
+
+    // Inactivity expiry: the token must go unused for its whole lifetime (each use would
+    // rotate it into a fresh one), so here time has to pass.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(rw.scan().code, 3);
+    let statuses = rw.status();
+    let lapsed = status_of(&statuses, &w.customers[0]);
+    assert_eq!(lapsed["problem"], "sign_in_needed", "{lapsed}");
+    let message = lapsed["message"].as_str().unwrap();
+    assert!(message.contains("AADSTS700082") && message.contains("sign in again"), "{message}");
+    assert_eq!(rw.run(&["partner", "logout"]).code, 0);
+}

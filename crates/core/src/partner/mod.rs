@@ -46,6 +46,16 @@ pub struct PartnerAccount {
     pub refresh_expires_at: Option<DateTime<Utc>>,
 }
 
+impl PartnerAccount {
+    /// When the refresh token lapses, if within 3 days of `now`: when Entra said, or
+    /// else 90 days after its last use (Entra's inactivity limit; every scan of a
+    /// partner customer uses and renews it).
+    pub fn lapses_soon(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let at = self.refresh_expires_at.unwrap_or(self.refreshed_at + chrono::Duration::days(90));
+        (at - now < chrono::Duration::days(3)).then_some(at)
+    }
+}
+
 pub fn account(store: &Store) -> Result<Option<PartnerAccount>, StoreError> {
     store.setting(ACCOUNT_SETTING)
 }
@@ -447,4 +457,29 @@ pub fn exclude(store: &Store, tenant_id: &str) -> Result<bool, StoreError> {
 pub fn discovery_due(store: &Store, every: chrono::Duration) -> Result<bool, StoreError> {
     let last: Option<DateTime<Utc>> = store.setting(DISCOVERED_AT_SETTING)?;
     Ok(last.is_none_or(|at| Utc::now() - at >= every))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(refreshed_days_ago: i64, expires_in_days: Option<i64>, now: DateTime<Utc>) -> PartnerAccount {
+        PartnerAccount {
+            tenant_id: "p".into(),
+            client_id: "c".into(),
+            upn: "tech@msp.example".into(),
+            signed_in_at: now - chrono::Duration::days(100),
+            refreshed_at: now - chrono::Duration::days(refreshed_days_ago),
+            refresh_expires_at: expires_in_days.map(|d| now + chrono::Duration::days(d)),
+        }
+    }
+
+    #[test]
+    fn a_token_unused_for_almost_90_days_or_near_its_stated_expiry_lapses_soon() {
+        let now = Utc::now();
+        assert!(account(1, None, now).lapses_soon(now).is_none(), "used yesterday");
+        assert_eq!(account(88, None, now).lapses_soon(now), Some(now + chrono::Duration::days(2)));
+        assert!(account(1, Some(2), now).lapses_soon(now).is_some(), "Entra's own expiry wins");
+        assert!(account(88, Some(30), now).lapses_soon(now).is_none());
+    }
 }
