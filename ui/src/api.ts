@@ -67,6 +67,8 @@ export interface TenantStatus {
   last_success_at: string | null;
   data_complete_until: string | null;
   open_alerts: number;
+  /** Reached through the partner account: removing it excludes the customer. */
+  partner: boolean;
 }
 
 export interface Overview {

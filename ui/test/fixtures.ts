@@ -111,6 +111,7 @@ export function tenants(): TenantStatus[] {
       last_success_at: "2026-11-27T10:42:00Z",
       data_complete_until: "2026-11-27T10:30:00Z",
       open_alerts: 1,
+      partner: false,
     },
     {
       tenant_id: T2,
@@ -122,6 +123,7 @@ export function tenants(): TenantStatus[] {
       last_success_at: null,
       data_complete_until: null,
       open_alerts: 1,
+      partner: true,
     },
   ];
 }

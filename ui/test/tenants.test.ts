@@ -65,6 +65,16 @@ describe("tenants page", () => {
     expect(callsOf("remove_tenant")[0].args).toEqual({ tenantId: T1 });
   });
 
+  it("offers to stop watching a partner customer rather than to delete a secret it does not have", async () => {
+    await openTenants();
+    const [own, partner] = $$("[data-testid=tenant-row]");
+    expect(own.querySelector("[data-testid=remove-tenant]")!.textContent).toBe("Remove…");
+    expect(own.textContent).toContain("deletes its keychain secret");
+    expect(partner.querySelector("[data-testid=remove-tenant]")!.textContent).toBe("Stop watching…");
+    expect(partner.textContent).not.toContain("keychain");
+    expect(partner.textContent).toContain('stays out of "watch all"');
+  });
+
   it("leaves the sandbox from the Tenants page", async () => {
     await openTenants(() => (state.handlers.overview = () => overview({ sandbox: true })));
     expect(visible($("#leave-sandbox"))).toBe(true);

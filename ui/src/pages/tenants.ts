@@ -118,7 +118,13 @@ export function createTenantsPage(ctx: Ctx): Page {
     const confirm = h(
       "div",
       { class: "confirm", hidden: true },
-      h("span", null, `Remove ${t.name}? Rulewatch stops watching it and deletes its keychain secret.`),
+      h(
+        "span",
+        null,
+        t.partner
+          ? `Stop watching ${t.name}? It stays out of "watch all"; its alerts are kept.`
+          : `Remove ${t.name}? Rulewatch stops watching it and deletes its keychain secret.`,
+      ),
       h(
         "button",
         {
@@ -133,14 +139,14 @@ export function createTenantsPage(ctx: Ctx): Page {
             },
           },
         },
-        "Remove",
+        t.partner ? "Stop watching" : "Remove",
       ),
       h("button", { type: "button", "data-testid": "cancel-remove", on: { click: () => { confirm.hidden = true; } } }, "Cancel"),
     );
     const removeBtn = h(
       "button",
       { type: "button", "data-testid": "remove-tenant", on: { click: () => { confirm.hidden = false; } } },
-      "Remove…",
+      t.partner ? "Stop watching…" : "Remove…",
     );
     const showMessage = (t.state === "error" || t.state === "partial") && t.message;
     return h(

@@ -349,7 +349,8 @@ impl Store {
                 "SELECT t.tenant_id, t.name, s.state, s.problem, s.message, s.last_attempt_at, s.last_success_at,
                         s.throttled, s.retried,
                         (SELECT MIN(complete_until) FROM cursors k WHERE k.tenant_id = t.tenant_id),
-                        (SELECT COUNT(*) FROM alerts a WHERE a.tenant_id = t.tenant_id AND a.status = 'open')
+                        (SELECT COUNT(*) FROM alerts a WHERE a.tenant_id = t.tenant_id AND a.status = 'open'),
+                        t.auth_method = 'partner'
                  FROM tenants t JOIN tenant_status s USING (tenant_id)
                  ORDER BY t.name, t.tenant_id",
             )?;

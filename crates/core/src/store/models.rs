@@ -104,6 +104,8 @@ pub struct TenantStatus {
     pub throttled_last_scan: u64,
     pub retried_last_scan: u64,
     pub open_alerts: u64,
+    /// Reached through the partner account (removing it excludes the customer).
+    pub partner: bool,
 }
 
 impl TenantStatus {
@@ -124,6 +126,7 @@ impl TenantStatus {
             retried_last_scan: r.get::<_, i64>(8)? as u64,
             data_complete_until: at(9)?,
             open_alerts: r.get::<_, i64>(10)? as u64,
+            partner: r.get(11)?,
         })
     }
 }
