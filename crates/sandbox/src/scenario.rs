@@ -324,7 +324,7 @@ pub enum Endpoint {
     InvokeCommand,
     /// Entra's device authorization endpoint (`devicecode`).
     DeviceCode,
-    /// Graph's `tenantRelationships/delegatedAdminCustomers`.
+    /// Graph's `tenantRelationships` collections (customers and their relationships).
     Customers,
     Any,
 }
