@@ -64,6 +64,7 @@ fn a_forwarding_rule_is_contained_verified_repeated_undone_and_recorded() {
     assert_eq!(declined.code, 0, "{}", declined.stderr);
     assert!(declined.stderr.contains(&format!("mailbox {megan}")) && declined.stderr.contains("Nothing was changed"), "{}", declined.stderr);
     assert!(declined.stderr.contains("<- the alert's rule") && declined.stderr.contains(&drop_box), "the plan shows the live rule: {}", declined.stderr);
+    assert!(declined.stderr.contains("client-only rules"), "rule steps warn what Exchange deletes besides: {}", declined.stderr);
     assert_eq!(sandbox.user(&t.tenant_id, megan)["account_enabled"], true);
 
     // Confirmed: every default step done and verified in the sandbox.

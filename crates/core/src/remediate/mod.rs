@@ -326,7 +326,7 @@ impl<'a> Remediator<'a> {
                     label: rules::label(action, &rule.name),
                     current: format!("{}: {}", if rule.enabled { "enabled" } else { "disabled" }, rule.description),
                     selected: rule.about_alert && defaults.contains(&action),
-                    warning: None,
+                    warning: Some(rules::CLIENT_ONLY_RULES.into()),
                 });
             }
         }

@@ -25,6 +25,10 @@ pub struct LiveRule {
     pub system: bool,
 }
 
+/// What changing any rule through Exchange does besides (m365-api.md B7).
+pub(super) const CLIENT_ONLY_RULES: &str = "Changing a rule through Exchange also deletes the rules this mailbox's \
+     desktop Outlook keeps only on the computer (client-only rules); the user may need to recreate those";
+
 /// Mailbox-level forwarding (`Get-Mailbox`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Forwarding {
