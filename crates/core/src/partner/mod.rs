@@ -161,7 +161,7 @@ impl Partner<'_> {
             .set_pkce_verifier(verifier)
             .request_async(&Transport::new(self.http, what))
             .await
-            .map_err(|e| token_problem(e, what, |r| (r.error().to_string(), r.error_description().cloned().unwrap_or_default())))?;
+            .map_err(|e| token_problem(e, what))?;
         self.keep(tenant_id, client_id, &tokens)
     }
 
@@ -177,7 +177,7 @@ impl Partner<'_> {
             .add_scopes(sign_in_scopes(self.endpoints))
             .request_async(&Transport::new(self.http, what))
             .await
-            .map_err(|e| token_problem(e, what, |r| (r.error().to_string(), r.error_description().cloned().unwrap_or_default())))?;
+            .map_err(|e| token_problem(e, what))?;
         let message = details.extra_fields().message.clone().unwrap_or_else(|| {
             format!("To sign in, open {} and enter the code {}", details.verification_uri().as_str(), details.user_code().secret())
         });
@@ -187,7 +187,7 @@ impl Partner<'_> {
             .exchange_device_access_token(&details)
             .request_async(&Transport::new(self.http, what), tokio::time::sleep, None)
             .await
-            .map_err(|e| token_problem(e, what, |r| (r.error().to_string(), r.error_description().cloned().unwrap_or_default())))?;
+            .map_err(|e| token_problem(e, what))?;
         self.keep(tenant_id, client_id, &tokens)
     }
 
@@ -237,7 +237,7 @@ pub async fn exchange(
         .await;
     transport.count_into(stats);
     let tokens = answer
-        .map_err(|e| token_problem(e, &what, |r| (r.error().to_string(), r.error_description().cloned().unwrap_or_default())))?;
+        .map_err(|e| token_problem(e, &what))?;
     if let Some(rotated) = tokens.refresh_token() {
         let rotated = rotated.secret().clone().into_bytes();
         tokio::task::spawn_blocking(move || secrets.set(NO_TENANT, SecretKind::PartnerRefreshToken, &rotated))

@@ -2,6 +2,7 @@
 //! (its retries, its reqwest), with Entra's answers turned into plain words. Token
 //! bodies never reach an error: a parse failure drops the body it could not read.
 
+use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -9,8 +10,8 @@ use std::sync::atomic::Ordering;
 
 use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
 use oauth2::{
-    AsyncHttpClient, Client, EndpointNotSet, EndpointSet, ErrorResponse, ExtraDeviceAuthorizationFields, ExtraTokenFields, HttpRequest,
-    HttpResponse, RequestTokenError, StandardRevocableToken, StandardTokenResponse,
+    AsyncHttpClient, Client, EndpointNotSet, EndpointSet, ErrorResponseType, ExtraDeviceAuthorizationFields, ExtraTokenFields, HttpRequest,
+    HttpResponse, RequestTokenError, StandardErrorResponse, StandardRevocableToken, StandardTokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -106,14 +107,14 @@ pub fn aadsts(description: &str) -> Option<u32> {
 }
 
 /// Entra refused or failed a token request of the partner account.
-pub fn token_problem<T: ErrorResponse + 'static>(
-    e: RequestTokenError<Problem, T>,
+pub fn token_problem<T: ErrorResponseType + Display + 'static>(
+    e: RequestTokenError<Problem, StandardErrorResponse<T>>,
     what: &str,
-    describe: impl Fn(&T) -> (String, String),
 ) -> Problem {
     match e {
         RequestTokenError::ServerResponse(answer) => {
-            let (error, description) = describe(&answer);
+            let error = answer.error().to_string();
+            let description = answer.error_description().cloned().unwrap_or_default();
             let said = description.lines().next().unwrap_or(&error).trim().to_string();
             let (kind, advice) = match aadsts(&description) {
                 // Expired for inactivity, revoked, or the user must sign in again (MFA, password change).
