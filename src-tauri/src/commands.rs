@@ -12,7 +12,7 @@ use rulewatch_core::remediate::{self, Action, Operator, Plan, StepResult, defaul
 use rulewatch_core::report;
 use rulewatch_core::secrets::{Keychain, NO_TENANT, SecretKind, SecretStore};
 use rulewatch_core::sign_ins;
-use rulewatch_core::store::{Alert, LogEntry, TenantState, TenantStatus};
+use rulewatch_core::store::{Alert, CustomerRow, LogEntry, TenantStatus};
 use rulewatch_core::tenants::{self, NewCredential, NewTenant as CoreTenant};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -427,52 +427,20 @@ pub async fn export_report(shared: AppState<'_>, alert_id: i64) -> Reply<String>
     Ok(path.display().to_string())
 }
 
-/// One customer as the Tenants page shows it.
-#[derive(Serialize)]
-pub struct CustomerView {
-    tenant_id: String,
-    name: String,
-    watched: bool,
-    excluded: bool,
-    gdap_roles: Option<Vec<String>>,
-    access: Option<TenantState>,
-    problem: Option<String>,
-    message: Option<String>,
-}
-
 #[derive(Serialize)]
 pub struct PartnerState {
     account: Option<PartnerAccount>,
     watch_all: bool,
-    customers: Vec<CustomerView>,
+    customers: Vec<CustomerRow>,
     problem: Option<String>,
 }
 
 fn partner_view(shared: &Shared) -> Reply<PartnerState> {
     let store = &shared.home;
-    let statuses = store.statuses().map_err(text)?;
-    let customers = store
-        .customers()
-        .map_err(text)?
-        .into_iter()
-        .map(|c| {
-            let status = statuses.iter().find(|s| s.tenant_id == c.tenant_id);
-            CustomerView {
-                access: status.map(|s| s.state),
-                problem: status.and_then(|s| s.problem.clone()),
-                message: status.and_then(|s| s.message.clone()),
-                tenant_id: c.tenant_id,
-                name: c.name,
-                watched: c.watched,
-                excluded: c.excluded,
-                gdap_roles: c.gdap_roles,
-            }
-        })
-        .collect();
     Ok(PartnerState {
         account: partner::account(store).map_err(text)?,
         watch_all: partner::watch_all(store).map_err(text)?,
-        customers,
+        customers: store.customers().map_err(text)?,
         problem: shared.partner_problem.lock().unwrap_or_else(PoisonError::into_inner).clone(),
     })
 }

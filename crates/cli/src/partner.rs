@@ -10,7 +10,6 @@ use clap::Subcommand;
 use rulewatch_core::engine::Engine;
 use rulewatch_core::partner::{self, Customer};
 use rulewatch_core::secrets::Keychain;
-use rulewatch_core::store::TenantStatus;
 use serde_json::json;
 
 use crate::Global;
@@ -147,26 +146,14 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
 
 fn customers(store: &rulewatch_core::store::Store, json: bool) -> Result<ExitCode> {
     let rows = store.customers()?;
-    let statuses = store.statuses()?;
-    let status = |id: &str| statuses.iter().find(|s: &&TenantStatus| s.tenant_id == id);
     let mut out = std::io::stdout().lock();
     if json {
-        let list: Vec<_> = rows
-            .iter()
-            .map(|c| {
-                let s = status(&c.tenant_id);
-                json!({
-                    "tenant_id": c.tenant_id, "name": c.name, "watched": c.watched, "excluded": c.excluded, "gdap_roles": c.gdap_roles,
-                    "access": s.map(|s| s.state), "problem": s.and_then(|s| s.problem.clone()), "message": s.and_then(|s| s.message.clone()),
-                })
-            })
-            .collect();
-        writeln!(out, "{}", serde_json::to_string(&list)?)?;
+        writeln!(out, "{}", serde_json::to_string(&rows)?)?;
     } else {
         for c in &rows {
             let watch = if c.watched { "watched" } else if c.excluded { "excluded" } else { "not watched" };
-            let access = match status(&c.tenant_id) {
-                Some(s) => format!("{:?}{}", s.state, s.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()),
+            let access = match c.access {
+                Some(state) => format!("{state:?}{}", c.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()),
                 None => "not scanned yet".into(),
             };
             let roles = c.gdap_roles.as_ref().map_or("roles unknown".into(), |r| if r.is_empty() { "no GDAP roles".into() } else { r.join(", ") });

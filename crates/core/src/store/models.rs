@@ -80,7 +80,7 @@ impl TenantState {
         }
     }
 
-    fn parse(s: &str) -> Self {
+    pub(super) fn parse(s: &str) -> Self {
         match s {
             "ok" => TenantState::Ok,
             "partial" => TenantState::Partial,

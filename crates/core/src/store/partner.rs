@@ -1,10 +1,10 @@
 //! The partner's customers as last listed, and which of them are watched.
 
 use chrono::Utc;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use serde::Serialize;
 
-use super::{Result, Store, ts};
+use super::{Result, Store, TenantState, ts};
 use crate::auth::AuthMethod;
 
 /// One customer as the Tenants page and `rulewatch partner customers` show it.
@@ -17,25 +17,23 @@ pub struct CustomerRow {
     pub gdap_roles: Option<Vec<String>>,
     /// Rulewatch scans it (through the partner account, or its own app registration).
     pub watched: bool,
+    /// The last scan's state; `None` before the first.
+    pub access: Option<TenantState>,
+    /// The last scan's problem code and what to do about it.
+    pub problem: Option<String>,
+    pub message: Option<String>,
     pub first_seen_at: String,
     pub last_seen_at: String,
 }
 
 impl Store {
-    /// Records the customers listed now (tenant id, name, GDAP roles when known);
-    /// answers the ones never seen before.
-    pub fn record_customers(&self, listed: &[(String, String, Option<Vec<String>>)]) -> Result<Vec<String>> {
+    /// Records the customers listed now (tenant id, name, GDAP roles when known).
+    pub fn record_customers(&self, listed: &[(String, String, Option<Vec<String>>)]) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             let now = ts(Utc::now());
-            let mut new = Vec::new();
             for (tenant_id, name, roles) in listed {
                 let roles = roles.as_ref().map(|r| serde_json::to_string(r).unwrap_or_default());
-                let known: Option<i64> =
-                    tx.query_row("SELECT 1 FROM partner_customers WHERE tenant_id = ?1", [tenant_id], |r| r.get(0)).optional()?;
-                if known.is_none() {
-                    new.push(tenant_id.clone());
-                }
                 tx.execute(
                     "INSERT INTO partner_customers (tenant_id, name, gdap_roles, first_seen_at, last_seen_at)
                      VALUES (?1, ?2, ?3, ?4, ?4)
@@ -45,20 +43,29 @@ impl Store {
                 )?;
             }
             tx.commit()?;
-            Ok(new)
+            Ok(())
         })
     }
 
+    /// Every customer listed, with whether it is watched and how its last scan went.
     pub fn customers(&self) -> Result<Vec<CustomerRow>> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT p.tenant_id, p.name, p.excluded, t.tenant_id IS NOT NULL, p.first_seen_at, p.last_seen_at, p.gdap_roles
-                 FROM partner_customers p LEFT JOIN tenants t ON t.tenant_id = p.tenant_id ORDER BY p.name, p.tenant_id",
+                "SELECT p.tenant_id, p.name, p.excluded, t.tenant_id IS NOT NULL, p.first_seen_at, p.last_seen_at, p.gdap_roles,
+                        s.state, s.problem, s.message
+                 FROM partner_customers p
+                 LEFT JOIN tenants t ON t.tenant_id = p.tenant_id
+                 LEFT JOIN tenant_status s ON s.tenant_id = p.tenant_id
+                 ORDER BY p.name, p.tenant_id",
             )?;
             let rows = stmt
                 .query_map([], |r| {
                     let roles: Option<String> = r.get(6)?;
+                    let state: Option<String> = r.get(7)?;
                     Ok(CustomerRow {
+                        access: state.as_deref().map(TenantState::parse),
+                        problem: r.get(8)?,
+                        message: r.get(9)?,
                         gdap_roles: roles.and_then(|r| serde_json::from_str(&r).ok()),
                         tenant_id: r.get(0)?,
                         name: r.get(1)?,
