@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::api::{Api, ApiError, CallError, Request};
 use crate::auth::{AppIdentity, Resource};
-use crate::http::RetryStats;
+use crate::http::{BLOB_LIMIT, PAGE_LIMIT, RetryStats};
 use crate::problem::{Problem, ProblemKind};
 
 pub const AUDIT_EXCHANGE: &str = "Audit.Exchange";
@@ -69,9 +69,9 @@ impl ActivityApi<'_> {
         Ok(parsed.into())
     }
 
-    async fn call(&self, method: Method, url: &str, what: &str) -> Result<crate::http::Reply, CallError> {
+    async fn call(&self, method: Method, url: &str, what: &str, limit: usize) -> Result<crate::http::Reply, CallError> {
         let url = self.with_publisher(url)?;
-        self.api.send(self.app, Resource::Management, method, &url, what, self.stats, Request::default()).await
+        self.api.send_capped(self.app, Resource::Management, method, &url, what, self.stats, Request::default(), limit).await
     }
 
     /// GETs `url` until `parse` accepts the answer: a body cut short by the network
@@ -80,12 +80,13 @@ impl ActivityApi<'_> {
         &self,
         url: &str,
         what: &str,
+        limit: usize,
         parse: impl Fn(&crate::http::Reply) -> Result<T, E>,
     ) -> Result<T, Fetch> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let reply = self.call(Method::GET, url, what).await.map_err(Fetch::Call)?;
+            let reply = self.call(Method::GET, url, what, limit).await.map_err(Fetch::Call)?;
             match parse(&reply) {
                 Ok(v) => return Ok(v),
                 Err(e) if attempt < self.attempts => {
@@ -103,7 +104,7 @@ impl ActivityApi<'_> {
     pub async fn start_subscription(&self, content_type: &str) -> Result<(), Problem> {
         let url = self.feed_url(&format!("subscriptions/start?contentType={content_type}"));
         let what = format!("starting the {content_type} subscription of tenant {}", self.app.tenant_id);
-        match self.call(Method::POST, &url, &what).await {
+        match self.call(Method::POST, &url, &what, PAGE_LIMIT).await {
             Ok(_) => {
                 tracing::info!("{what}: started");
                 Ok(())
@@ -133,7 +134,7 @@ impl ActivityApi<'_> {
         );
         let mut blobs = Vec::new();
         loop {
-            let page = self.get_parsed(&url, &what, |reply| {
+            let page = self.get_parsed(&url, &what, PAGE_LIMIT, |reply| {
                 let page: Vec<ContentBlob> = serde_json::from_slice(&reply.body)?;
                 Ok::<_, serde_json::Error>((page, next_page(&reply.headers)))
             });
@@ -161,14 +162,19 @@ impl ActivityApi<'_> {
         parse: impl Fn(&[u8]) -> Result<T, E>,
     ) -> Result<T, BlobError> {
         let what = format!("downloading blob {} of tenant {}", blob.content_id, self.app.tenant_id);
-        match self.get_parsed(&blob.content_uri, &what, |reply| parse(&reply.body)).await {
+        match self.get_parsed(&blob.content_uri, &what, BLOB_LIMIT, |reply| parse(&reply.body)).await {
             Ok(v) => Ok(v),
             Err(Fetch::Malformed(why)) => Err(BlobError::Unreadable(why)),
             Err(Fetch::Call(CallError::Api(e))) if e.code == "AF20051" => Err(BlobError::Expired),
             Err(Fetch::Call(CallError::Api(e))) if e.code == "AF20050" || e.code == "AF20052" => {
                 Err(BlobError::Unreadable(format!("{} ({})", e.message, e.code)))
             }
-            Err(Fetch::Call(CallError::Problem(p))) if matches!(p.kind, ProblemKind::Unreachable | ProblemKind::Throttled) => {
+            Err(Fetch::Call(CallError::Problem(p)))
+                if matches!(
+                    p.kind,
+                    ProblemKind::Unreachable | ProblemKind::Throttled | ProblemKind::TooLarge | ProblemKind::ForeignHost
+                ) =>
+            {
                 Err(BlobError::Unreadable(p.message))
             }
             Err(Fetch::Call(e)) => Err(BlobError::Tenant(self.problem(e, &what))),
