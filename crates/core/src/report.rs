@@ -142,8 +142,9 @@ pub fn write_incident_report(store: &Store, alert_id: i64, dir: &Path) -> Result
     let now = Utc::now();
     let html = incident_html(&alert, &raw, &steps, &chain, now);
     let path = dir.join(format!("rulewatch-incident-{alert_id}-{}.html", now.format("%Y%m%d-%H%M%S")));
+    // The report names mailboxes and attackers' addresses: the user's eyes only.
     std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(&path, html))
+        .and_then(|()| crate::folder::write_private(&path, html.as_bytes()))
         .map_err(|source| ReportError::Write { path: path.clone(), source })?;
     Ok(path)
 }
