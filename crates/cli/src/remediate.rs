@@ -4,13 +4,11 @@
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
 use rulewatch_core::engine::Engine;
 use rulewatch_core::remediate::{Action, Operator, Outcome, Plan, Remediator, StepResult, default_actions};
-use rulewatch_core::secrets::Keychain;
 use rulewatch_core::store::LogEntry;
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -44,7 +42,7 @@ pub enum ExportFormat {
 }
 
 fn engine(g: &Global) -> Result<Engine> {
-    Ok(Engine::new(g.store()?, Arc::new(Keychain), g.engine_config()?)?)
+    Ok(Engine::new(g.store()?, g.keychain(), g.engine_config()?)?)
 }
 
 fn parse_actions(list: &[String]) -> Result<Vec<Action>> {
