@@ -24,7 +24,8 @@ const SANDBOX: &str = "--sandbox";
 
 pub fn run() {
     let mut launch = Launch::from_env();
-    let log_dir = rulewatch_core::logging::init("warn", launch.as_ref().ok().map(|l| l.data_dir.as_path()));
+    let log_dir =
+        rulewatch_core::logging::init("warn", launch.as_ref().ok().map(|l| l.data_dir.as_path()));
     if let Ok(l) = &mut launch {
         l.log_dir = log_dir;
     }
@@ -41,8 +42,13 @@ pub fn run() {
 
     let result = tauri::Builder::default()
         // First, so a second launch is caught before anything else starts.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| window::open(app, View::Current)))
-        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, Some(vec![MINIMIZED])))
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            window::open(app, View::Current)
+        }))
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec![MINIMIZED]),
+        ))
         .manage(shared)
         .invoke_handler(tauri::generate_handler![
             commands::overview,

@@ -39,7 +39,12 @@ struct Global {
     #[arg(long, env = "RULEWATCH_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
     /// One base URL serving every Microsoft endpoint (the sandbox)
-    #[arg(long, env = "RULEWATCH_ENDPOINTS", global = true, conflicts_with = "cloud")]
+    #[arg(
+        long,
+        env = "RULEWATCH_ENDPOINTS",
+        global = true,
+        conflicts_with = "cloud"
+    )]
     endpoints: Option<String>,
     /// Send the keychain's secrets to an --endpoints URL on another machine
     #[arg(long, env = "RULEWATCH_TRUST_ENDPOINTS", global = true)]
@@ -161,8 +166,9 @@ impl Global {
     fn data_dir(&self) -> Result<PathBuf> {
         match &self.data_dir {
             Some(d) => Ok(d.clone()),
-            None => rulewatch_core::default_data_dir()
-                .ok_or_else(|| anyhow!("no home folder found for the database; give one with --data-dir")),
+            None => rulewatch_core::default_data_dir().ok_or_else(|| {
+                anyhow!("no home folder found for the database; give one with --data-dir")
+            }),
         }
     }
 
@@ -179,7 +185,12 @@ impl Global {
         if let Some(url) = &self.endpoints {
             return Endpoints::single(url).map_err(|e| anyhow!(e));
         }
-        let cloud: Cloud = self.cloud.as_deref().unwrap_or("global").parse().map_err(|e: String| anyhow!(e))?;
+        let cloud: Cloud = self
+            .cloud
+            .as_deref()
+            .unwrap_or("global")
+            .parse()
+            .map_err(|e: String| anyhow!(e))?;
         Ok(Endpoints::for_cloud(cloud))
     }
 
@@ -203,7 +214,9 @@ fn init_logging(cli: &Cli) {
         1 => "info",
         _ => "debug",
     };
-    let data_dir = matches!(cli.command, Command::Scan { .. }).then(|| cli.global.data_dir().ok()).flatten();
+    let data_dir = matches!(cli.command, Command::Scan { .. })
+        .then(|| cli.global.data_dir().ok())
+        .flatten();
     rulewatch_core::logging::init(level, data_dir.as_deref());
 }
 
@@ -248,17 +261,32 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status { json } => {
             let store = g.store()?;
-            output::statuses(&store.statuses().context("reading the tenants' status")?, json)?;
+            output::statuses(
+                &store.statuses().context("reading the tenants' status")?,
+                json,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Geo(cmd) => geo::run(g, cmd).await,
         Command::Demo => demo::run(g).await,
-        Command::Remediate { alert_id, actions, contain_actor, yes, json } => {
-            remediate::remediate(g, alert_id, actions, contain_actor, yes, json).await
-        }
-        Command::Undo { action_id, yes, json } => remediate::undo(g, action_id, yes, json).await,
+        Command::Remediate {
+            alert_id,
+            actions,
+            contain_actor,
+            yes,
+            json,
+        } => remediate::remediate(g, alert_id, actions, contain_actor, yes, json).await,
+        Command::Undo {
+            action_id,
+            yes,
+            json,
+        } => remediate::undo(g, action_id, yes, json).await,
         Command::Report { alert_id, dir } => remediate::report(g, alert_id, &dir),
         Command::Audit { command, json } => remediate::audit(g, command, json),
-        Command::Check { files, accepted_domains, json } => check::run(&files, accepted_domains.as_deref(), json),
+        Command::Check {
+            files,
+            accepted_domains,
+            json,
+        } => check::run(&files, accepted_domains.as_deref(), json),
     }
 }

@@ -120,8 +120,10 @@ impl Endpoints {
 impl Endpoints {
     /// The Microsoft services' origins (`scheme://host[:port]`), for messages.
     pub fn hosts(&self) -> Vec<String> {
-        let mut hosts: Vec<String> =
-            [&self.login, &self.management, &self.graph, &self.exchange].iter().map(|u| origin(u)).collect();
+        let mut hosts: Vec<String> = [&self.login, &self.management, &self.graph, &self.exchange]
+            .iter()
+            .map(|u| origin(u))
+            .collect();
         hosts.dedup();
         hosts
     }
@@ -168,7 +170,11 @@ pub fn origin(url: &str) -> String {
 
 impl fmt::Display for Endpoints {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "login {}, audit {}, graph {}", self.login, self.management, self.graph)
+        write!(
+            f,
+            "login {}, audit {}, graph {}",
+            self.login, self.management, self.graph
+        )
     }
 }
 
@@ -189,14 +195,31 @@ mod tests {
 
     #[test]
     fn plain_http_is_only_for_this_machine() {
-        for local in ["http://127.0.0.1:9", "http://127.8.0.1", "http://[::1]:80/", "http://localhost:8080", "https://sandbox.example"] {
+        for local in [
+            "http://127.0.0.1:9",
+            "http://127.8.0.1",
+            "http://[::1]:80/",
+            "http://localhost:8080",
+            "https://sandbox.example",
+        ] {
             assert!(Endpoints::single(local).is_ok(), "{local}");
         }
-        for remote in ["http://sandbox.example:8080", "http://10.0.0.5", "http://[2001:db8::1]", "http://localhost.evil.example"] {
+        for remote in [
+            "http://sandbox.example:8080",
+            "http://10.0.0.5",
+            "http://[2001:db8::1]",
+            "http://localhost.evil.example",
+        ] {
             let e = Endpoints::single(remote).unwrap_err();
-            assert!(e.contains("unencrypted") && e.contains("https://"), "{remote}: {e}");
+            assert!(
+                e.contains("unencrypted") && e.contains("https://"),
+                "{remote}: {e}"
+            );
         }
-        assert_eq!(override_host("https://sandbox.example:8443/x"), "sandbox.example:8443");
+        assert_eq!(
+            override_host("https://sandbox.example:8443/x"),
+            "sandbox.example:8443"
+        );
         assert_eq!(override_host("http://127.0.0.1:9"), "127.0.0.1:9");
     }
 
@@ -206,12 +229,18 @@ mod tests {
         assert!(global.owns("https://manage.office.com/api/v1.0/t/activity/feed/audit/1"));
         assert!(global.owns("https://graph.microsoft.com/v1.0/users?$skiptoken=x"));
         assert!(!global.owns("https://manage.office.com.evil.example/api"));
-        assert!(!global.owns("http://manage.office.com/api"), "another scheme is another origin");
+        assert!(
+            !global.owns("http://manage.office.com/api"),
+            "another scheme is another origin"
+        );
         assert!(!global.owns("https://graph.microsoft.us/v1.0/users"));
         assert!(!global.owns("not a url"));
         let sandbox = Endpoints::single("http://127.0.0.1:9").unwrap();
         assert!(sandbox.owns("http://127.0.0.1:9/api/v1.0/x"));
-        assert!(!sandbox.owns("http://127.0.0.1:10/api/v1.0/x"), "another port is another host");
+        assert!(
+            !sandbox.owns("http://127.0.0.1:10/api/v1.0/x"),
+            "another port is another host"
+        );
     }
 
     #[test]

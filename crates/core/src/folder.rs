@@ -9,9 +9,13 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FolderError {
-    #[error("cannot create the data folder {path}: {source}. Choose another with --data-dir (RULEWATCH_DATA_DIR)")]
+    #[error(
+        "cannot create the data folder {path}: {source}. Choose another with --data-dir (RULEWATCH_DATA_DIR)"
+    )]
     Create { path: PathBuf, source: io::Error },
-    #[error("the data folder {path} is not a folder: remove it or choose another with --data-dir (RULEWATCH_DATA_DIR)")]
+    #[error(
+        "the data folder {path} is not a folder: remove it or choose another with --data-dir (RULEWATCH_DATA_DIR)"
+    )]
     NotAFolder { path: PathBuf },
     #[error(
         "the data folder {path} belongs to another user (uid {owner}), who could change what Rulewatch reads: \
@@ -33,10 +37,18 @@ pub fn prepare(dir: &Path) -> Result<(), FolderError> {
     match std::fs::metadata(dir) {
         Ok(meta) if !meta.is_dir() => Err(FolderError::NotAFolder { path: dir.into() }),
         Ok(meta) => check_owner_and_mode(dir, &meta),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => private_dir_builder()
-            .create(dir)
-            .map_err(|source| FolderError::Create { path: dir.into(), source }),
-        Err(source) => Err(FolderError::Create { path: dir.into(), source }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            private_dir_builder()
+                .create(dir)
+                .map_err(|source| FolderError::Create {
+                    path: dir.into(),
+                    source,
+                })
+        }
+        Err(source) => Err(FolderError::Create {
+            path: dir.into(),
+            source,
+        }),
     }
 }
 
@@ -45,7 +57,12 @@ pub fn private_subfolder(dir: &Path) -> Result<(), FolderError> {
     if dir.is_dir() {
         return Ok(());
     }
-    private_dir_builder().create(dir).map_err(|source| FolderError::Create { path: dir.into(), source })
+    private_dir_builder()
+        .create(dir)
+        .map_err(|source| FolderError::Create {
+            path: dir.into(),
+            source,
+        })
 }
 
 #[cfg(unix)]
@@ -80,10 +97,16 @@ fn check_owner_and_mode(_dir: &Path, _meta: &std::fs::Metadata) -> Result<(), Fo
 #[cfg(unix)]
 fn judge(dir: &Path, owner: u32, mode: u32, me: u32) -> Result<(), FolderError> {
     if owner != me {
-        return Err(FolderError::OtherOwner { path: dir.into(), owner });
+        return Err(FolderError::OtherOwner {
+            path: dir.into(),
+            owner,
+        });
     }
     if mode & 0o022 != 0 {
-        return Err(FolderError::WritableByOthers { path: dir.into(), mode: mode & 0o7777 });
+        return Err(FolderError::WritableByOthers {
+            path: dir.into(),
+            mode: mode & 0o7777,
+        });
     }
     Ok(())
 }
@@ -91,7 +114,10 @@ fn judge(dir: &Path, owner: u32, mode: u32, me: u32) -> Result<(), FolderError> 
 /// Makes an existing file readable and writable by its owner only (0600); a missing
 /// file is created empty so that what opens it next (SQLite) keeps that mode.
 pub fn private_file(path: &Path) -> Result<(), FolderError> {
-    let err = |source| FolderError::Private { path: path.into(), source };
+    let err = |source| FolderError::Private {
+        path: path.into(),
+        source,
+    };
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);
     #[cfg(unix)]
@@ -138,21 +164,35 @@ mod tests {
         prepare(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         let e = prepare(&dir).unwrap_err().to_string();
-        assert!(e.contains(&format!("chmod 700 {}", dir.display())) && e.contains("777"), "{e}");
+        assert!(
+            e.contains(&format!("chmod 700 {}", dir.display())) && e.contains("777"),
+            "{e}"
+        );
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         prepare(&dir).expect("readable by others is not writable by others");
         let file = tmp.path().join("file");
         std::fs::write(&file, "").unwrap();
-        assert!(prepare(&file).unwrap_err().to_string().contains("not a folder"));
+        assert!(
+            prepare(&file)
+                .unwrap_err()
+                .to_string()
+                .contains("not a folder")
+        );
     }
 
     #[test]
     fn a_folder_of_another_user_is_refused() {
         let dir = Path::new("/srv/rulewatch");
         let e = judge(dir, 1001, 0o700, 1000).unwrap_err().to_string();
-        assert!(e.contains("another user (uid 1001)") && e.contains("--data-dir"), "{e}");
+        assert!(
+            e.contains("another user (uid 1001)") && e.contains("--data-dir"),
+            "{e}"
+        );
         assert!(judge(dir, 1000, 0o700, 1000).is_ok());
-        assert!(judge(dir, 1000, 0o770, 1000).is_err(), "group-writable is writable by others");
+        assert!(
+            judge(dir, 1000, 0o770, 1000).is_err(),
+            "group-writable is writable by others"
+        );
     }
 
     #[test]
@@ -167,7 +207,11 @@ mod tests {
         }
         drop(store);
         // A database from before, readable by everyone, is closed up on the next start.
-        std::fs::set_permissions(dir.join("rulewatch.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(
+            dir.join("rulewatch.db"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
         crate::store::Store::open(&dir).unwrap();
         assert_eq!(mode(&dir.join("rulewatch.db")), 0o600);
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o757)).unwrap();
@@ -183,10 +227,17 @@ mod tests {
         std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
         private_file(&loose).unwrap();
         assert_eq!(mode(&loose), 0o600);
-        assert_eq!(std::fs::read_to_string(&loose).unwrap(), "x", "the contents stay");
+        assert_eq!(
+            std::fs::read_to_string(&loose).unwrap(),
+            "x",
+            "the contents stay"
+        );
         let report = tmp.path().join("report.html");
         write_private(&report, b"<html>").unwrap();
         assert_eq!(mode(&report), 0o600);
-        assert_eq!(std::fs::metadata(&report).unwrap().uid(), std::fs::metadata(tmp.path()).unwrap().uid());
+        assert_eq!(
+            std::fs::metadata(&report).unwrap().uid(),
+            std::fs::metadata(tmp.path()).unwrap().uid()
+        );
     }
 }

@@ -81,7 +81,12 @@ pub const BLOB_LIMIT: usize = 64 << 20;
 pub enum HttpError {
     /// Still throttled or failing after every attempt.
     #[error("{what}: gave up after {attempts} attempts; last answer: {last}")]
-    GaveUp { what: String, attempts: u32, last: String, throttled: bool },
+    GaveUp {
+        what: String,
+        attempts: u32,
+        last: String,
+        throttled: bool,
+    },
     /// A definite answer that is not success and not worth retrying here.
     #[error("{what}: HTTP {}", .reply.status)]
     Status { what: String, reply: Reply },
@@ -134,12 +139,16 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
     }
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .ok()
 }
 
 /// Same scheme, host and port: reqwest's own test for a cross-host redirect.
 fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
-    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// Follows a redirect only within the origin first asked. reqwest's default drops the
@@ -186,7 +195,10 @@ impl Http {
             .connect_timeout(Duration::from_secs(15))
             .redirect(redirect_policy())
             .build()?;
-        Ok(Http { client, policy: Arc::new(policy) })
+        Ok(Http {
+            client,
+            policy: Arc::new(policy),
+        })
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -211,7 +223,12 @@ impl Http {
     /// Sends the request `build` makes, again as often as the policy allows while the
     /// answer is throttling or a transient failure. `what` names the call in messages
     /// (never a secret: URLs here carry none). Reads at most [`PAGE_LIMIT`].
-    pub async fn send(&self, what: &str, stats: &RetryStats, build: impl Fn() -> RequestBuilder) -> Result<Reply, HttpError> {
+    pub async fn send(
+        &self,
+        what: &str,
+        stats: &RetryStats,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Reply, HttpError> {
         self.send_capped(what, stats, PAGE_LIMIT, build).await
     }
 
@@ -228,30 +245,56 @@ impl Http {
             attempt += 1;
             let (verdict, wait_hint, last) = match build().send().await {
                 Ok(resp) if resp.status().is_redirection() => {
-                    let to = resp.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok());
-                    return Err(HttpError::Redirected { what: what.into(), to: crate::cloud::origin(to.unwrap_or("?")) });
+                    let to = resp
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|l| l.to_str().ok());
+                    return Err(HttpError::Redirected {
+                        what: what.into(),
+                        to: crate::cloud::origin(to.unwrap_or("?")),
+                    });
                 }
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
                     match read_capped(resp, limit).await {
-                        Read::TooLarge => return Err(HttpError::TooLarge { what: what.into(), limit }),
+                        Read::TooLarge => {
+                            return Err(HttpError::TooLarge {
+                                what: what.into(),
+                                limit,
+                            });
+                        }
                         Read::Body(body) => {
                             let verdict = classify(status, &body);
-                            let reply = Reply { status, headers, body };
+                            let reply = Reply {
+                                status,
+                                headers,
+                                body,
+                            };
                             match verdict {
                                 Verdict::Done => return Ok(reply),
                                 Verdict::Final => {
-                                    return Err(HttpError::Status { what: what.into(), reply });
+                                    return Err(HttpError::Status {
+                                        what: what.into(),
+                                        reply,
+                                    });
                                 }
                                 v => {
                                     let hint = retry_after(&reply.headers);
-                                    let last = format!("HTTP {} {}", status.as_u16(), short(&reply.text()));
+                                    let last = format!(
+                                        "HTTP {} {}",
+                                        status.as_u16(),
+                                        short(&reply.text())
+                                    );
                                     (v, hint, last)
                                 }
                             }
                         }
-                        Read::Cut(e) => (Verdict::Transient, None, format!("connection cut while reading the answer ({e})")),
+                        Read::Cut(e) => (
+                            Verdict::Transient,
+                            None,
+                            format!("connection cut while reading the answer ({e})"),
+                        ),
                     }
                 }
                 Err(e) => (Verdict::Transient, None, describe_send_error(&e)),
@@ -264,7 +307,12 @@ impl Http {
             }
             if attempt >= self.policy.max_attempts {
                 tracing::warn!("{what}: giving up after {attempt} attempts: {last}");
-                return Err(HttpError::GaveUp { what: what.into(), attempts: attempt, last, throttled });
+                return Err(HttpError::GaveUp {
+                    what: what.into(),
+                    attempts: attempt,
+                    last,
+                    throttled,
+                });
             }
             let wait = match wait_hint {
                 Some(hint) => hint.min(self.policy.max_retry_after),
@@ -306,10 +354,22 @@ mod tests {
 
     #[test]
     fn af429_on_403_is_throttling_but_other_403_is_final() {
-        assert!(matches!(classify(StatusCode::FORBIDDEN, br#"{"error":{"code":"AF429"}}"#), Verdict::Throttled));
-        assert!(matches!(classify(StatusCode::FORBIDDEN, br#"{"error":{"code":"AF10001"}}"#), Verdict::Final));
-        assert!(matches!(classify(StatusCode::TOO_MANY_REQUESTS, b""), Verdict::Throttled));
-        assert!(matches!(classify(StatusCode::BAD_GATEWAY, b""), Verdict::Transient));
+        assert!(matches!(
+            classify(StatusCode::FORBIDDEN, br#"{"error":{"code":"AF429"}}"#),
+            Verdict::Throttled
+        ));
+        assert!(matches!(
+            classify(StatusCode::FORBIDDEN, br#"{"error":{"code":"AF10001"}}"#),
+            Verdict::Final
+        ));
+        assert!(matches!(
+            classify(StatusCode::TOO_MANY_REQUESTS, b""),
+            Verdict::Throttled
+        ));
+        assert!(matches!(
+            classify(StatusCode::BAD_GATEWAY, b""),
+            Verdict::Transient
+        ));
         assert!(matches!(classify(StatusCode::OK, b""), Verdict::Done));
     }
 

@@ -25,8 +25,12 @@ pub fn log_dir(data_dir: &Path) -> PathBuf {
 /// the file is in; `None` when there is none (the store then reports why the data
 /// folder cannot be used).
 pub fn init(stderr_level: &str, data_dir: Option<&Path>) -> Option<PathBuf> {
-    let stderr_filter = EnvFilter::try_from_env("RULEWATCH_LOG").unwrap_or_else(|_| EnvFilter::new(stderr_level));
-    let stderr = fmt::layer().with_writer(std::io::stderr).with_target(false).with_filter(stderr_filter);
+    let stderr_filter =
+        EnvFilter::try_from_env("RULEWATCH_LOG").unwrap_or_else(|_| EnvFilter::new(stderr_level));
+    let stderr = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_filter(stderr_filter);
     let file = data_dir.and_then(|d| match daily_file(d) {
         Ok(appender) => Some((log_dir(d), appender)),
         Err(e) => {
@@ -36,9 +40,16 @@ pub fn init(stderr_level: &str, data_dir: Option<&Path>) -> Option<PathBuf> {
     });
     let (dir, appender) = file.unzip();
     let file_layer = appender.map(|a| {
-        fmt::layer().with_writer(a).with_ansi(false).with_target(false).with_filter(EnvFilter::new(FILE_LEVEL))
+        fmt::layer()
+            .with_writer(a)
+            .with_ansi(false)
+            .with_target(false)
+            .with_filter(EnvFilter::new(FILE_LEVEL))
     });
-    tracing_subscriber::registry().with(stderr).with(file_layer).init();
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(file_layer)
+        .init();
     dir
 }
 

@@ -51,9 +51,10 @@ impl SecretKind {
         match self {
             SecretKind::IpstackKey => SecretError::MissingIpstackKey,
             SecretKind::PartnerRefreshToken => SecretError::NotSignedIn,
-            SecretKind::ClientSecret | SecretKind::CertificateKey => {
-                SecretError::Missing { tenant_id: tenant_id.into(), what: describe(self) }
-            }
+            SecretKind::ClientSecret | SecretKind::CertificateKey => SecretError::Missing {
+                tenant_id: tenant_id.into(),
+                what: describe(self),
+            },
         }
     }
 }
@@ -67,11 +68,20 @@ pub enum SecretError {
          `gnome-keyring-daemon --unlock` for a headless machine; then try again"
     )]
     Unavailable { detail: String },
-    #[error("the keychain has no {what} for tenant {tenant_id}: add the tenant again with `rulewatch tenant add`")]
-    Missing { tenant_id: String, what: &'static str },
-    #[error("the keychain has no ipstack API key: store one with `rulewatch geo ipstack` (it reads the key from standard input)")]
+    #[error(
+        "the keychain has no {what} for tenant {tenant_id}: add the tenant again with `rulewatch tenant add`"
+    )]
+    Missing {
+        tenant_id: String,
+        what: &'static str,
+    },
+    #[error(
+        "the keychain has no ipstack API key: store one with `rulewatch geo ipstack` (it reads the key from standard input)"
+    )]
     MissingIpstackKey,
-    #[error("no partner account is signed in: sign in with `rulewatch partner login` or on the Tenants page")]
+    #[error(
+        "no partner account is signed in: sign in with `rulewatch partner login` or on the Tenants page"
+    )]
     NotSignedIn,
     #[error("the keychain refused the operation ({detail})")]
     Failed { detail: String },
@@ -113,18 +123,26 @@ impl Keychain {
 // keyring's error texts never contain the secret itself, only platform diagnostics.
 fn map_keyring_error(e: keyring::Error) -> SecretError {
     match e {
-        keyring::Error::NoStorageAccess(inner) => SecretError::Unavailable { detail: inner.to_string() },
+        keyring::Error::NoStorageAccess(inner) => SecretError::Unavailable {
+            detail: inner.to_string(),
+        },
         keyring::Error::NoDefaultStore => SecretError::Unavailable {
             detail: "no credential store could be opened".into(),
         },
-        keyring::Error::PlatformFailure(inner) => SecretError::Unavailable { detail: inner.to_string() },
-        other => SecretError::Failed { detail: other.to_string() },
+        keyring::Error::PlatformFailure(inner) => SecretError::Unavailable {
+            detail: inner.to_string(),
+        },
+        other => SecretError::Failed {
+            detail: other.to_string(),
+        },
     }
 }
 
 impl SecretStore for Keychain {
     fn set(&self, tenant_id: &str, kind: SecretKind, secret: &[u8]) -> Result<(), SecretError> {
-        Self::entry(tenant_id, kind)?.set_secret(secret).map_err(map_keyring_error)
+        Self::entry(tenant_id, kind)?
+            .set_secret(secret)
+            .map_err(map_keyring_error)
     }
 
     fn get(&self, tenant_id: &str, kind: SecretKind) -> Result<SecretSlice<u8>, SecretError> {
@@ -169,7 +187,10 @@ impl SecretStore for MemorySecrets {
     }
 
     fn delete(&self, tenant_id: &str, kind: SecretKind) -> Result<(), SecretError> {
-        self.entries.lock().expect("secret map poisoned").remove(&(kind.owner(tenant_id).to_string(), kind));
+        self.entries
+            .lock()
+            .expect("secret map poisoned")
+            .remove(&(kind.owner(tenant_id).to_string(), kind));
         Ok(())
     }
 }
@@ -192,9 +213,14 @@ impl<S: SecretStore> SecretStore for Withheld<S> {
     fn get(&self, tenant_id: &str, kind: SecretKind) -> Result<SecretSlice<u8>, SecretError> {
         if matches!(
             kind,
-            SecretKind::ClientSecret | SecretKind::CertificateKey | SecretKind::PartnerRefreshToken | SecretKind::IpstackKey
+            SecretKind::ClientSecret
+                | SecretKind::CertificateKey
+                | SecretKind::PartnerRefreshToken
+                | SecretKind::IpstackKey
         ) {
-            return Err(SecretError::Withheld { host: self.host.clone() });
+            return Err(SecretError::Withheld {
+                host: self.host.clone(),
+            });
         }
         self.inner.get(tenant_id, kind)
     }
@@ -206,12 +232,17 @@ impl<S: SecretStore> SecretStore for Withheld<S> {
 
 /// The OS keychain as the front ends hand it to the engine: with an endpoint override on
 /// another machine that the user has not trusted, the secrets that travel are withheld.
-pub fn keychain_for(endpoints_override: Option<&str>, trusted: bool) -> std::sync::Arc<dyn SecretStore> {
-    let remote = endpoints_override.filter(|base| url::Url::parse(base).is_ok_and(|u| !crate::cloud::is_loopback(&u)));
+pub fn keychain_for(
+    endpoints_override: Option<&str>,
+    trusted: bool,
+) -> std::sync::Arc<dyn SecretStore> {
+    let remote = endpoints_override
+        .filter(|base| url::Url::parse(base).is_ok_and(|u| !crate::cloud::is_loopback(&u)));
     match remote {
-        Some(base) if !trusted => {
-            std::sync::Arc::new(Withheld { inner: Keychain, host: crate::cloud::override_host(base) })
-        }
+        Some(base) if !trusted => std::sync::Arc::new(Withheld {
+            inner: Keychain,
+            host: crate::cloud::override_host(base),
+        }),
         _ => std::sync::Arc::new(Keychain),
     }
 }
@@ -230,28 +261,66 @@ mod tests {
     #[test]
     fn the_ipstack_key_belongs_to_no_tenant() {
         let secrets = MemorySecrets::default();
-        secrets.set("tenant-a", SecretKind::IpstackKey, b"key-1").unwrap();
-        assert_eq!(secret_text(&secrets.get(NO_TENANT, SecretKind::IpstackKey).unwrap()).unwrap(), "key-1");
-        assert_eq!(SecretKind::IpstackKey.account("tenant-b"), "geo/ipstack-api-key");
-        assert!(!SecretKind::PER_TENANT.contains(&SecretKind::IpstackKey), "removing a tenant must keep the key");
+        secrets
+            .set("tenant-a", SecretKind::IpstackKey, b"key-1")
+            .unwrap();
+        assert_eq!(
+            secret_text(&secrets.get(NO_TENANT, SecretKind::IpstackKey).unwrap()).unwrap(),
+            "key-1"
+        );
+        assert_eq!(
+            SecretKind::IpstackKey.account("tenant-b"),
+            "geo/ipstack-api-key"
+        );
+        assert!(
+            !SecretKind::PER_TENANT.contains(&SecretKind::IpstackKey),
+            "removing a tenant must keep the key"
+        );
         secrets.delete("tenant-b", SecretKind::IpstackKey).unwrap();
-        let e = secrets.get(NO_TENANT, SecretKind::IpstackKey).unwrap_err().to_string();
-        assert!(e.contains("no ipstack API key") && e.contains("rulewatch geo ipstack"), "{e}");
-        let e = secrets.get("t1", SecretKind::ClientSecret).unwrap_err().to_string();
+        let e = secrets
+            .get(NO_TENANT, SecretKind::IpstackKey)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no ipstack API key") && e.contains("rulewatch geo ipstack"),
+            "{e}"
+        );
+        let e = secrets
+            .get("t1", SecretKind::ClientSecret)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("client secret for tenant t1"), "{e}");
     }
 
     #[test]
     fn secrets_that_travel_are_withheld_from_an_untrusted_override() {
-        let withheld = Withheld { inner: MemorySecrets::default(), host: "sandbox.example:8443".into() };
-        withheld.set("t1", SecretKind::ClientSecret, b"s3cret").unwrap();
-        withheld.set(NO_TENANT, SecretKind::PartnerRefreshToken, b"refresh").unwrap();
-        for kind in [SecretKind::ClientSecret, SecretKind::PartnerRefreshToken, SecretKind::CertificateKey, SecretKind::IpstackKey] {
+        let withheld = Withheld {
+            inner: MemorySecrets::default(),
+            host: "sandbox.example:8443".into(),
+        };
+        withheld
+            .set("t1", SecretKind::ClientSecret, b"s3cret")
+            .unwrap();
+        withheld
+            .set(NO_TENANT, SecretKind::PartnerRefreshToken, b"refresh")
+            .unwrap();
+        for kind in [
+            SecretKind::ClientSecret,
+            SecretKind::PartnerRefreshToken,
+            SecretKind::CertificateKey,
+            SecretKind::IpstackKey,
+        ] {
             let e = withheld.get("t1", kind).unwrap_err().to_string();
-            assert!(e.contains("sandbox.example:8443") && e.contains("--trust-endpoints"), "{e}");
+            assert!(
+                e.contains("sandbox.example:8443") && e.contains("--trust-endpoints"),
+                "{e}"
+            );
             assert!(!e.contains("s3cret") && !e.contains("refresh"));
         }
-        assert_eq!(secret_text(&withheld.inner.get("t1", SecretKind::ClientSecret).unwrap()).unwrap(), "s3cret");
+        assert_eq!(
+            secret_text(&withheld.inner.get("t1", SecretKind::ClientSecret).unwrap()).unwrap(),
+            "s3cret"
+        );
         withheld.delete("t1", SecretKind::ClientSecret).unwrap();
         assert!(withheld.inner.get("t1", SecretKind::ClientSecret).is_err());
     }

@@ -15,9 +15,9 @@ use tokio::task::JoinHandle;
 
 use crate::activity::{self, AfError, af_error};
 use crate::app::App;
+use crate::elsewhere::{self, Recorder};
 use crate::scenario::{Endpoint, Scenario};
 use crate::times::now_ms;
-use crate::elsewhere::{self, Recorder};
 use crate::{control, exchange, faults, graph, ipstack, partner, token, users};
 
 /// How long `shutdown` lets in-flight requests (a slow fault, say) finish.
@@ -76,7 +76,13 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> anyhow::Result<Run
     app.elsewhere = recorder.clone();
     let app = Arc::new(app);
     let recorder_task = tokio::spawn(async move {
-        axum::serve(elsewhere, Router::new().fallback(elsewhere::record).with_state(recorder)).await
+        axum::serve(
+            elsewhere,
+            Router::new()
+                .fallback(elsewhere::record)
+                .with_state(recorder),
+        )
+        .await
     });
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -146,7 +152,10 @@ fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/v1.0/tenantRelationships/delegatedAdminRelationships",
-            faulty(get(partner::delegated_admin_relationships), Endpoint::Customers),
+            faulty(
+                get(partner::delegated_admin_relationships),
+                Endpoint::Customers,
+            ),
         )
         .route(
             "/adminapi/beta/{tenant}/InvokeCommand",

@@ -8,7 +8,12 @@ use serde_json::json;
 use crate::harness::*;
 
 fn run_with_endpoints(rw: &Rulewatch, endpoints: &str, args: &[&str]) -> Run {
-    let out = rw.command(args).env("RULEWATCH_ENDPOINTS", endpoints).stdin(Stdio::null()).output().unwrap();
+    let out = rw
+        .command(args)
+        .env("RULEWATCH_ENDPOINTS", endpoints)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -23,7 +28,11 @@ fn plain_http_to_another_machine_is_refused() {
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let run = run_with_endpoints(&rw, "http://sandbox.example:8080", &["scan"]);
     assert_ne!(run.code, 0);
-    assert!(run.stderr.contains("unencrypted") && run.stderr.contains("https://"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unencrypted") && run.stderr.contains("https://"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -50,7 +59,13 @@ fn keychain_secrets_are_not_sent_to_an_untrusted_override() {
     let run = run_with_endpoints(&rw, "https://rulewatch-override.invalid", &["scan"]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     let status = rw.status();
-    let message = tenant_status(&status, &tenants[0])["message"].as_str().unwrap().to_string();
-    assert!(message.contains("rulewatch-override.invalid") && message.contains("--trust-endpoints"), "{message}");
+    let message = tenant_status(&status, &tenants[0])["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("rulewatch-override.invalid") && message.contains("--trust-endpoints"),
+        "{message}"
+    );
     assert!(!run.stderr.contains(&tenants[0].secret));
 }

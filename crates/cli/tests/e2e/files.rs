@@ -15,21 +15,43 @@ fn mode(p: &Path) -> u32 {
 #[test]
 fn a_scan_writes_the_daily_log_and_no_secret_in_it() {
     // One listing fails once, so the log holds a retry line as `-v` shows it.
-    let (scenario, tenants, _) = world(1, 20, json!({"script": [{"endpoint": "content", "fault": "server_error", "count": 1}]}));
+    let (scenario, tenants, _) = world(
+        1,
+        20,
+        json!({"script": [{"endpoint": "content", "fault": "server_error", "count": 1}]}),
+    );
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let logs = rw.data_dir().join("logs");
-    assert!(!logs.exists(), "adding a tenant is not a long run and writes no log");
+    assert!(
+        !logs.exists(),
+        "adding a tenant is not a long run and writes no log"
+    );
     let run = rw.scan();
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let files: Vec<_> = std::fs::read_dir(&logs).unwrap().map(|e| e.unwrap().path()).collect();
+    let files: Vec<_> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     let name = files[0].file_name().unwrap().to_string_lossy().to_string();
-    assert!(name.starts_with("rulewatch.") && name.ends_with(".log"), "{name}");
+    assert!(
+        name.starts_with("rulewatch.") && name.ends_with(".log"),
+        "{name}"
+    );
     let text = std::fs::read_to_string(&files[0]).unwrap();
-    assert!(text.contains("HTTP 500") && text.contains(&tenants[0].tenant_id), "{text}");
-    assert!(!text.contains(&tenants[0].secret), "the client secret is in the log");
-    assert!(!run.stderr.contains("HTTP 500"), "stderr stays at its own level without -v");
+    assert!(
+        text.contains("HTTP 500") && text.contains(&tenants[0].tenant_id),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&tenants[0].secret),
+        "the client secret is in the log"
+    );
+    assert!(
+        !run.stderr.contains("HTTP 500"),
+        "stderr stays at its own level without -v"
+    );
     assert_eq!(mode(&logs), 0o700);
 }
 
@@ -56,5 +78,10 @@ fn a_data_folder_others_may_write_is_refused_with_the_fix() {
     std::fs::set_permissions(rw.data_dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let run = rw.run(&["status"]);
     assert_ne!(run.code, 0);
-    assert!(run.stderr.contains(&format!("chmod 700 {}", rw.data_dir().display())), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("chmod 700 {}", rw.data_dir().display())),
+        "{}",
+        run.stderr
+    );
 }

@@ -19,39 +19,63 @@ fn scan_with_script(script: Value, faults: Value) -> (Sandbox, TenantSpec, Rulew
 
 #[test]
 fn a_token_request_redirected_to_another_host_does_not_send_the_secret_there() {
-    let (sandbox, t, rw, run) =
-        scan_with_script(json!([{"endpoint": "token", "fault": "redirect_elsewhere", "count": 1}]), json!({}));
+    let (sandbox, t, rw, run) = scan_with_script(
+        json!([{"endpoint": "token", "fault": "redirect_elsewhere", "count": 1}]),
+        json!({}),
+    );
     let received = sandbox.elsewhere();
     assert!(received.is_empty(), "the other host received {received:#?}");
     assert!(!run.stderr.contains(&t.secret));
     assert_eq!(run.code, 3, "{}", run.stderr);
     let status = rw.status();
-    let message = tenant_status(&status, &t)["message"].as_str().unwrap().to_string();
-    assert!(message.contains("redirected to http://127.0.0.1:") && message.contains("another host"), "{message}");
+    let message = tenant_status(&status, &t)["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("redirected to http://127.0.0.1:") && message.contains("another host"),
+        "{message}"
+    );
 }
 
 #[test]
 fn an_api_call_redirected_to_another_host_does_not_send_the_token_there() {
-    let (sandbox, t, rw, run) =
-        scan_with_script(json!([{"endpoint": "content", "fault": "redirect_elsewhere", "count": 1}]), json!({}));
+    let (sandbox, t, rw, run) = scan_with_script(
+        json!([{"endpoint": "content", "fault": "redirect_elsewhere", "count": 1}]),
+        json!({}),
+    );
     let received = sandbox.elsewhere();
     assert!(received.is_empty(), "the other host received {received:#?}");
     assert_eq!(run.code, 3, "{}", run.stderr);
     let status = rw.status();
-    let message = tenant_status(&status, &t)["message"].as_str().unwrap().to_string();
-    assert!(message.contains("redirected to") && message.contains("does not follow"), "{message}");
+    let message = tenant_status(&status, &t)["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("redirected to") && message.contains("does not follow"),
+        "{message}"
+    );
 }
 
 #[test]
 fn content_links_to_another_host_are_refused() {
-    let (sandbox, t, rw, run) =
-        scan_with_script(json!([{"endpoint": "content", "fault": "foreign_links", "count": 1}]), json!({}));
+    let (sandbox, t, rw, run) = scan_with_script(
+        json!([{"endpoint": "content", "fault": "foreign_links", "count": 1}]),
+        json!({}),
+    );
     let received = sandbox.elsewhere();
     assert!(received.is_empty(), "the other host received {received:#?}");
     assert_eq!(run.code, 3, "{}", run.stderr);
     let status = rw.status();
-    let message = tenant_status(&status, &t)["message"].as_str().unwrap().to_string();
-    assert!(message.contains("not one of this tenant's Microsoft hosts"), "{message}");
+    let message = tenant_status(&status, &t)["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("not one of this tenant's Microsoft hosts"),
+        "{message}"
+    );
     // The next scan, with honest links, reads everything.
     let again = rw.scan();
     assert_eq!(again.code, 0, "{}", again.stderr);
@@ -68,8 +92,18 @@ fn a_huge_listing_or_blob_is_refused_with_the_limit_named() {
     );
     assert_eq!(run.code, 3, "{}", run.stderr);
     let status = rw.status();
-    let message = tenant_status(&status, &t)["message"].as_str().unwrap().to_string();
-    assert!(message.contains("larger than 16 MiB"), "the listing's limit: {message}");
+    let message = tenant_status(&status, &t)["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("larger than 16 MiB"),
+        "the listing's limit: {message}"
+    );
     let second = rw.scan();
-    assert!(second.stderr.contains("larger than 64 MiB"), "the blob's limit: {}", second.stderr);
+    assert!(
+        second.stderr.contains("larger than 64 MiB"),
+        "the blob's limit: {}",
+        second.stderr
+    );
 }
