@@ -51,6 +51,10 @@ pub struct Overview {
     next_scan_at: Option<DateTime<Utc>>,
     paused_until: Option<DateTime<Utc>>,
     error: bool,
+    /// `RULEWATCH_ENDPOINTS`'s host: every call goes there, not to Microsoft.
+    endpoints_override: Option<String>,
+    /// The folder of the daily log file.
+    log_dir: Option<String>,
 }
 
 #[tauri::command]
@@ -66,6 +70,12 @@ pub async fn overview(shared: AppState<'_>) -> Reply<Overview> {
         next_scan_at: state.next_scan_at,
         paused_until: state.paused_until.filter(|p| *p > Utc::now()),
         error: state.error,
+        endpoints_override: shared.launch.override_host(),
+        log_dir: shared
+            .launch
+            .log_dir
+            .as_ref()
+            .map(|d| d.display().to_string()),
     })
 }
 

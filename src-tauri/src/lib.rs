@@ -23,15 +23,13 @@ const MINIMIZED: &str = "--minimized";
 const SANDBOX: &str = "--sandbox";
 
 pub fn run() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RULEWATCH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
-
-    let shared = match Launch::from_env().and_then(Shared::new) {
+    let mut launch = Launch::from_env();
+    let log_dir =
+        rulewatch_core::logging::init("warn", launch.as_ref().ok().map(|l| l.data_dir.as_path()));
+    if let Ok(l) = &mut launch {
+        l.log_dir = log_dir;
+    }
+    let shared = match launch.and_then(Shared::new) {
         Ok(s) => Arc::new(s),
         Err(e) => {
             eprintln!("error: Rulewatch cannot start: {e:#}");

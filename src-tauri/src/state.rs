@@ -11,7 +11,7 @@ use m365_sandbox::{RunningSandbox, Scenario};
 use rulewatch_core::cloud::{Cloud, Endpoints};
 use rulewatch_core::engine::{Engine, EngineConfig};
 use rulewatch_core::remediate::Plan;
-use rulewatch_core::secrets::{Keychain, MemorySecrets, SecretStore};
+use rulewatch_core::secrets::{MemorySecrets, SecretStore, keychain_for};
 use rulewatch_core::store::Store;
 use rulewatch_core::tenants::add_test_tenants;
 use serde::{Deserialize, Serialize};
@@ -79,6 +79,12 @@ pub struct Launch {
     pub publisher_id: Option<String>,
     /// Hours between listings of the partner's customers (`RULEWATCH_DISCOVERY_HOURS`).
     pub discovery_hours: u16,
+    /// `RULEWATCH_ENDPOINTS`, when set: the panel names its host in a banner.
+    pub endpoints_override: Option<String>,
+    /// `RULEWATCH_TRUST_ENDPOINTS=1`: the keychain's secrets may go to an override on another machine.
+    pub trust_endpoints: bool,
+    /// Where the daily log file is written, when it is.
+    pub log_dir: Option<PathBuf>,
 }
 
 impl Launch {
@@ -88,9 +94,10 @@ impl Launch {
             None => rulewatch_core::default_data_dir()
                 .context("no home folder for the database; set RULEWATCH_DATA_DIR")?,
         };
-        let endpoints = match std::env::var("RULEWATCH_ENDPOINTS") {
-            Ok(url) => Endpoints::single(&url).map_err(anyhow::Error::msg)?,
-            Err(_) => {
+        let endpoints_override = std::env::var("RULEWATCH_ENDPOINTS").ok();
+        let endpoints = match &endpoints_override {
+            Some(url) => Endpoints::single(url).map_err(anyhow::Error::msg)?,
+            None => {
                 let cloud: Cloud = std::env::var("RULEWATCH_CLOUD")
                     .unwrap_or_else(|_| "global".into())
                     .parse()
@@ -113,12 +120,29 @@ impl Launch {
                 })?,
             Err(_) => 24,
         };
+        let trust_endpoints =
+            std::env::var("RULEWATCH_TRUST_ENDPOINTS").is_ok_and(|v| v.trim() == "1");
         Ok(Launch {
             data_dir,
             endpoints,
             publisher_id,
             discovery_hours,
+            endpoints_override,
+            trust_endpoints,
+            log_dir: None,
         })
+    }
+
+    /// The keychain, withholding its secrets from an untrusted override on another machine.
+    pub fn keychain(&self) -> Arc<dyn SecretStore> {
+        keychain_for(self.endpoints_override.as_deref(), self.trust_endpoints)
+    }
+
+    /// The override's host, for the panel's banner.
+    pub fn override_host(&self) -> Option<String> {
+        self.endpoints_override
+            .as_deref()
+            .map(rulewatch_core::cloud::override_host)
     }
 }
 
@@ -170,7 +194,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(launch: Launch) -> Result<Shared> {
         let home = Arc::new(Store::open(&launch.data_dir)?);
-        let secrets: Arc<dyn SecretStore> = Arc::new(Keychain);
+        let secrets = launch.keychain();
         let engine = engine(&home, secrets.clone(), &launch, launch.endpoints.clone())?;
         Ok(Shared {
             mode: RwLock::new(Mode {
@@ -241,12 +265,7 @@ impl Shared {
         let sandbox = m365_sandbox::start("127.0.0.1:0".parse()?, scenario.clone())
             .await
             .context("starting the sandbox")?;
-        let dir = self.launch.data_dir.join("sandbox");
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).with_context(|| {
-                format!("clearing the previous sandbox folder {}", dir.display())
-            })?;
-        }
+        let dir = m365_sandbox::folder::throwaway_folder(&self.launch.data_dir)?;
         let store = Arc::new(Store::open(&dir)?);
         // The sandbox's credentials are public test values: kept in memory, not the keychain.
         let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecrets::default());
@@ -272,7 +291,7 @@ impl Shared {
         let Some(sandbox) = mode.sandbox.take() else {
             return Ok(());
         };
-        let secrets: Arc<dyn SecretStore> = Arc::new(Keychain);
+        let secrets = self.launch.keychain();
         let engine = engine(
             &self.home,
             secrets.clone(),

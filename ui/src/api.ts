@@ -82,6 +82,10 @@ export interface Overview {
   paused_until: string | null;
   /** A tenant could not be scanned at the last scan. */
   error: boolean;
+  /** RULEWATCH_ENDPOINTS's host when set: every call goes there, not to Microsoft. */
+  endpoints_override: string | null;
+  /** The folder of the daily log file, when one is written. */
+  log_dir: string | null;
 }
 
 export interface NewTenant {

@@ -67,6 +67,8 @@ export function startApp(root: HTMLElement): App {
     { id: "sandbox-banner", class: "sandbox-banner", hidden: true },
     "SANDBOX — watching the built-in test tenant; no real Microsoft 365 tenant is touched",
   );
+  // Permanent while set: real tenants' data and secrets would go to this host.
+  const endpointsBanner = h("div", { id: "endpoints-banner", class: "endpoints-banner", role: "alert", hidden: true });
   const scanState = h("span", { id: "scan-state", class: "scan-state", "aria-live": "polite" }, "…");
   const scanNow: HTMLButtonElement = h("button", { id: "scan-now", type: "button", on: { click: () => void doScanNow() } }, "Scan now");
   const openCount = h("span", { class: "badge", hidden: true });
@@ -88,7 +90,7 @@ export function startApp(root: HTMLElement): App {
     h("nav", { class: "nav", "aria-label": "Pages" }, navButtons.alerts, navButtons.tenants, navButtons.settings),
   );
   const main = h("main", { id: "page", class: "page" });
-  replace(root, sandboxBanner, header, errorBox, main);
+  replace(root, endpointsBanner, sandboxBanner, header, errorBox, main);
 
   const ctx: Ctx = {
     async run<T>(p: Promise<T>): Promise<T | undefined> {
@@ -135,6 +137,9 @@ export function startApp(root: HTMLElement): App {
     }
     ov = o;
     sandboxBanner.hidden = !o.sandbox;
+    endpointsBanner.hidden = o.endpoints_override === null;
+    endpointsBanner.textContent =
+      o.endpoints_override === null ? "" : `NOT MICROSOFT — RULEWATCH_ENDPOINTS is set: every call goes to ${o.endpoints_override}`;
     const s = scanStateText(o);
     scanState.textContent = s.text;
     scanState.classList.toggle("scan-error", s.error);

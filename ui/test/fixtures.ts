@@ -32,6 +32,8 @@ export function overview(over: Partial<Overview> = {}): Overview {
     next_scan_at: "2026-11-27T10:47:00Z",
     paused_until: null,
     error: false,
+    endpoints_override: null,
+    log_dir: "/home/tech/.local/share/Rulewatch/logs",
     ...over,
   };
 }

@@ -31,6 +31,13 @@ describe("settings", () => {
     expect($<HTMLInputElement>("#ipstack-key").placeholder).toMatch(/stored in the keychain/);
   });
 
+  it("shows where the log files are", async () => {
+    await openSettings();
+    expect(visible($("#log-file"))).toBe(true);
+    expect($("#log-dir").textContent).toBe("/home/tech/.local/share/Rulewatch/logs");
+    expect($("#log-file").textContent).toMatch(/a week kept/);
+  });
+
   it("keeps the stored ipstack key when the field is left empty", async () => {
     await openSettings();
     $<HTMLInputElement>("#scan-interval").value = "10";

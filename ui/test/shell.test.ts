@@ -52,6 +52,19 @@ describe("first run", () => {
 });
 
 describe("header", () => {
+  it("names the endpoint override's host in a banner that stays while it is set", async () => {
+    await mount();
+    expect(visible($("#endpoints-banner"))).toBe(false);
+    await mount(() => (state.handlers.overview = () => overview({ endpoints_override: "sandbox.example:8443" })));
+    expect(visible($("#endpoints-banner"))).toBe(true);
+    expect($("#endpoints-banner").textContent).toMatch(/NOT MICROSOFT.*sandbox\.example:8443/);
+    for (const page of ["#nav-tenants", "#nav-settings", "#nav-alerts"]) {
+      $(page).click();
+      await flush();
+      expect(visible($("#endpoints-banner"))).toBe(true);
+    }
+  });
+
   it("shows the scan state in words", async () => {
     await mount(() => (state.handlers.overview = () => overview({ scanning: { done: 2, total: 5 } })));
     expect($("#scan-state").textContent).toBe("Scanning 2/5 tenants…");

@@ -19,7 +19,11 @@ pub async fn run(g: &Global) -> Result<ExitCode> {
     let sandbox = m365_sandbox::start("127.0.0.1:0".parse()?, scenario.clone())
         .await
         .context("starting the built-in sandbox")?;
-    let dir = tempfile::tempdir().context("creating a throwaway data folder")?;
+    // A new folder of its own, marked by its name, removed when the demo ends.
+    let dir = tempfile::Builder::new()
+        .prefix("rulewatch-demo-")
+        .tempdir()
+        .context("creating a throwaway data folder")?;
     let store = Arc::new(Store::open(dir.path())?);
     // The sandbox's credentials are public test values: kept in memory, not the keychain.
     let secrets = Arc::new(MemorySecrets::default());

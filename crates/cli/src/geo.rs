@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Subcommand;
@@ -64,7 +63,7 @@ pub async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
             };
             let cached = store.location_cache_size(chrono::Utc::now())?;
             // Opening the provider finds today's problems too (a database file gone since).
-            let problem = Geo::new(store.clone(), Arc::new(Keychain), &g.endpoints()?).problem();
+            let problem = Geo::new(store.clone(), g.keychain(), &g.endpoints()?).problem();
             if json {
                 let view = json!({"provider": provider, "ipstack_key": key, "cached_locations": cached, "problem": problem});
                 println!("{view}");
@@ -130,7 +129,7 @@ pub async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
             eprintln!("Geolocation is off; no ipstack key is left in the keychain.");
         }
         GeoCommand::Lookup { ip, json } => {
-            let geo = Geo::new(store, Arc::new(Keychain), &g.endpoints()?);
+            let geo = Geo::new(store, g.keychain(), &g.endpoints()?);
             let (location, reason) = match geo.resolve(&ip).await {
                 Answer::Found(location) => (Some(location), None),
                 Answer::Unknown => (

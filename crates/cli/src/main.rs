@@ -19,6 +19,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::{Args, Parser, Subcommand};
 use rulewatch_core::cloud::{Cloud, Endpoints};
 use rulewatch_core::engine::EngineConfig;
+use rulewatch_core::secrets::{SecretStore, keychain_for};
 use rulewatch_core::store::Store;
 
 /// Watches the Microsoft 365 audit log of every client tenant for inbox rules and
@@ -45,6 +46,9 @@ struct Global {
         conflicts_with = "cloud"
     )]
     endpoints: Option<String>,
+    /// Send the keychain's secrets to an --endpoints URL on another machine
+    #[arg(long, env = "RULEWATCH_TRUST_ENDPOINTS", global = true)]
+    trust_endpoints: bool,
     /// Microsoft cloud: global, gcc, gcchigh or dod
     #[arg(long, env = "RULEWATCH_CLOUD", global = true)]
     cloud: Option<String>,
@@ -172,6 +176,11 @@ impl Global {
         Ok(Arc::new(Store::open(&self.data_dir()?)?))
     }
 
+    /// The keychain, withholding its secrets from an untrusted override on another machine.
+    fn keychain(&self) -> Arc<dyn SecretStore> {
+        keychain_for(self.endpoints.as_deref(), self.trust_endpoints)
+    }
+
     fn endpoints(&self) -> Result<Endpoints> {
         if let Some(url) = &self.endpoints {
             return Endpoints::single(url).map_err(|e| anyhow!(e));
@@ -197,24 +206,29 @@ impl Global {
     }
 }
 
-fn init_logging(verbose: u8) {
-    let default = match verbose {
+/// Diagnostics on stderr at the `-v` level; a scan (the command run on a schedule)
+/// also writes them to the daily log file in the data folder.
+fn init_logging(cli: &Cli) {
+    let level = match cli.global.verbose {
         0 => "warn",
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RULEWATCH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    let data_dir = matches!(cli.command, Command::Scan { .. })
+        .then(|| cli.global.data_dir().ok())
+        .flatten();
+    rulewatch_core::logging::init(level, data_dir.as_deref());
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.global.verbose);
+    init_logging(&cli);
+    if let Some(url) = &cli.global.endpoints {
+        eprintln!(
+            "warning: RULEWATCH_ENDPOINTS (--endpoints) is set: Rulewatch is not talking to Microsoft; every call goes to {}",
+            rulewatch_core::cloud::override_host(url)
+        );
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

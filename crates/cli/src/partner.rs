@@ -3,13 +3,11 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use rulewatch_core::engine::Engine;
 use rulewatch_core::partner::{self, Customer};
-use rulewatch_core::secrets::Keychain;
 use serde_json::json;
 
 use crate::Global;
@@ -56,11 +54,7 @@ pub enum PartnerCommand {
 }
 
 fn engine(g: &Global) -> Result<Engine> {
-    Ok(Engine::new(
-        g.store()?,
-        Arc::new(Keychain),
-        g.engine_config()?,
-    )?)
+    Ok(Engine::new(g.store()?, g.keychain(), g.engine_config()?)?)
 }
 
 pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {

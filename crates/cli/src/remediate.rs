@@ -4,7 +4,6 @@
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
@@ -12,7 +11,6 @@ use rulewatch_core::engine::Engine;
 use rulewatch_core::remediate::{
     Action, Operator, Outcome, Plan, Remediator, StepResult, default_actions,
 };
-use rulewatch_core::secrets::Keychain;
 use rulewatch_core::store::LogEntry;
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -46,11 +44,7 @@ pub enum ExportFormat {
 }
 
 fn engine(g: &Global) -> Result<Engine> {
-    Ok(Engine::new(
-        g.store()?,
-        Arc::new(Keychain),
-        g.engine_config()?,
-    )?)
+    Ok(Engine::new(g.store()?, g.keychain(), g.engine_config()?)?)
 }
 
 fn parse_actions(list: &[String]) -> Result<Vec<Action>> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use rulewatch_core::engine::{Engine, ScanReport, deliver_outbox};
-use rulewatch_core::secrets::{Keychain, SecretStore};
+use rulewatch_core::secrets::SecretStore;
 use rulewatch_core::store::{Store, TenantState};
 
 use crate::{Global, output};
@@ -24,7 +24,7 @@ pub async fn scan(g: &Global, json: bool) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let report = run_scan(store.clone(), Arc::new(Keychain), g).await?;
+    let report = run_scan(store.clone(), g.keychain(), g).await?;
     print_new_alerts(&store, json)?;
     Ok(exit_code(&report))
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::api::{Api, ApiError, CallError, Request};
 use crate::auth::{AppIdentity, Resource};
-use crate::http::RetryStats;
+use crate::http::{BLOB_LIMIT, PAGE_LIMIT, RetryStats};
 use crate::problem::{Problem, ProblemKind};
 
 pub const AUDIT_EXCHANGE: &str = "Audit.Exchange";
@@ -85,10 +85,11 @@ impl ActivityApi<'_> {
         method: Method,
         url: &str,
         what: &str,
+        limit: usize,
     ) -> Result<crate::http::Reply, CallError> {
         let url = self.with_publisher(url)?;
         self.api
-            .send(
+            .send_capped(
                 self.app,
                 Resource::Management,
                 method,
@@ -96,6 +97,7 @@ impl ActivityApi<'_> {
                 what,
                 self.stats,
                 Request::default(),
+                limit,
             )
             .await
     }
@@ -106,13 +108,14 @@ impl ActivityApi<'_> {
         &self,
         url: &str,
         what: &str,
+        limit: usize,
         parse: impl Fn(&crate::http::Reply) -> Result<T, E>,
     ) -> Result<T, Fetch> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let reply = self
-                .call(Method::GET, url, what)
+                .call(Method::GET, url, what, limit)
                 .await
                 .map_err(Fetch::Call)?;
             match parse(&reply) {
@@ -144,7 +147,7 @@ impl ActivityApi<'_> {
             "starting the {content_type} subscription of tenant {}",
             self.app.tenant_id
         );
-        match self.call(Method::POST, &url, &what).await {
+        match self.call(Method::POST, &url, &what, PAGE_LIMIT).await {
             Ok(_) => {
                 tracing::info!("{what}: started");
                 Ok(())
@@ -174,7 +177,7 @@ impl ActivityApi<'_> {
         );
         let mut blobs = Vec::new();
         loop {
-            let page = self.get_parsed(&url, &what, |reply| {
+            let page = self.get_parsed(&url, &what, PAGE_LIMIT, |reply| {
                 let page: Vec<ContentBlob> = serde_json::from_slice(&reply.body)?;
                 Ok::<_, serde_json::Error>((page, next_page(&reply.headers)))
             });
@@ -209,7 +212,9 @@ impl ActivityApi<'_> {
             blob.content_id, self.app.tenant_id
         );
         match self
-            .get_parsed(&blob.content_uri, &what, |reply| parse(&reply.body))
+            .get_parsed(&blob.content_uri, &what, BLOB_LIMIT, |reply| {
+                parse(&reply.body)
+            })
             .await
         {
             Ok(v) => Ok(v),
@@ -219,7 +224,13 @@ impl ActivityApi<'_> {
                 Err(BlobError::Unreadable(format!("{} ({})", e.message, e.code)))
             }
             Err(Fetch::Call(CallError::Problem(p)))
-                if matches!(p.kind, ProblemKind::Unreachable | ProblemKind::Throttled) =>
+                if matches!(
+                    p.kind,
+                    ProblemKind::Unreachable
+                        | ProblemKind::Throttled
+                        | ProblemKind::TooLarge
+                        | ProblemKind::ForeignHost
+                ) =>
             {
                 Err(BlobError::Unreadable(p.message))
             }

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::auth::{AppIdentity, Resource, TokenProvider};
 use crate::cloud::Endpoints;
-use crate::http::{Http, HttpError, Reply, RetryStats};
-use crate::problem::Problem;
+use crate::http::{Http, HttpError, PAGE_LIMIT, Reply, RetryStats};
+use crate::problem::{Problem, ProblemKind};
 
 #[derive(Clone)]
 pub struct Api {
@@ -89,6 +89,7 @@ pub struct Request<'a> {
 }
 
 impl Api {
+    /// Sends an authenticated request, reading at most [`PAGE_LIMIT`] of the answer.
     #[allow(clippy::too_many_arguments)]
     pub async fn send(
         &self,
@@ -100,12 +101,42 @@ impl Api {
         stats: &RetryStats,
         request: Request<'_>,
     ) -> Result<Reply, CallError> {
+        self.send_capped(app, resource, method, url, what, stats, request, PAGE_LIMIT)
+            .await
+    }
+
+    /// [`Api::send`] reading at most `limit` bytes. A URL outside the cloud's hosts (a
+    /// `nextLink`, `NextPageUri` or `contentUri` Microsoft's answer named) is refused
+    /// before the token is fetched, so the tenant's token never goes there.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send_capped(
+        &self,
+        app: &AppIdentity,
+        resource: Resource,
+        method: Method,
+        url: &str,
+        what: &str,
+        stats: &RetryStats,
+        request: Request<'_>,
+        limit: usize,
+    ) -> Result<Reply, CallError> {
+        if !self.endpoints.owns(url) {
+            return Err(CallError::Problem(Problem::new(
+                ProblemKind::ForeignHost,
+                format!(
+                    "{what}: Microsoft's answer pointed to {}, which is not one of this tenant's Microsoft hosts ({}); \
+                     Rulewatch refused to send the tenant's token there",
+                    crate::cloud::origin(url),
+                    self.endpoints.hosts().join(", ")
+                ),
+            )));
+        }
         let mut refreshed = false;
         loop {
             let token = self.tokens.token(app, resource, stats).await?;
             let result = self
                 .http
-                .send(what, stats, || {
+                .send_capped(what, stats, limit, || {
                     let mut req = self
                         .http
                         .client()

@@ -97,6 +97,13 @@ impl Endpoints {
                 "--endpoints '{base}' must start with http:// or https://"
             ));
         }
+        // Tokens and secrets would cross the network readable by anyone on the way.
+        if parsed.scheme() == "http" && !is_loopback(&parsed) {
+            return Err(format!(
+                "--endpoints '{base}' is plain http:// to another machine, which would send tokens and secrets \
+                 unencrypted: use https://, or http:// only on this machine (127.0.0.1, [::1] or localhost)"
+            ));
+        }
         let base = base.trim_end_matches('/').to_string();
         let global = Endpoints::for_cloud(Cloud::Global);
         Ok(Endpoints {
@@ -107,6 +114,57 @@ impl Endpoints {
             exchange: base,
             ..global
         })
+    }
+}
+
+impl Endpoints {
+    /// The Microsoft services' origins (`scheme://host[:port]`), for messages.
+    pub fn hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = [&self.login, &self.management, &self.graph, &self.exchange]
+            .iter()
+            .map(|u| origin(u))
+            .collect();
+        hosts.dedup();
+        hosts
+    }
+
+    /// Whether `url` is on one of the Microsoft services' origins: links in Microsoft's
+    /// answers (`nextLink`, `NextPageUri`, `contentUri`) must be, or the tenant's token
+    /// would go to whoever the answer named. With an override, its host is the cloud.
+    pub fn owns(&self, url: &str) -> bool {
+        let asked = origin(url);
+        url::Url::parse(url).is_ok() && self.hosts().contains(&asked)
+    }
+}
+
+/// Whether the URL's host is this machine: `localhost`, 127.0.0.0/8 or `[::1]`.
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The `--endpoints` override's host, e.g. `sandbox.example:8443`, for warnings.
+pub fn override_host(base: &str) -> String {
+    match url::Url::parse(base) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => crate::http::short(base),
+        },
+        Err(_) => crate::http::short(base),
+    }
+}
+
+/// `scheme://host[:port]` of a URL (its path and query may carry anything), or the
+/// text cut short when it is not a URL.
+pub fn origin(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => u.origin().ascii_serialization(),
+        Err(_) => crate::http::short(url),
     }
 }
 
@@ -133,6 +191,56 @@ mod tests {
         assert_eq!(e.ipstack, "http://127.0.0.1:9/ipstack");
         assert!(Endpoints::single("ftp://x").is_err());
         assert!(Endpoints::single("not a url").is_err());
+    }
+
+    #[test]
+    fn plain_http_is_only_for_this_machine() {
+        for local in [
+            "http://127.0.0.1:9",
+            "http://127.8.0.1",
+            "http://[::1]:80/",
+            "http://localhost:8080",
+            "https://sandbox.example",
+        ] {
+            assert!(Endpoints::single(local).is_ok(), "{local}");
+        }
+        for remote in [
+            "http://sandbox.example:8080",
+            "http://10.0.0.5",
+            "http://[2001:db8::1]",
+            "http://localhost.evil.example",
+        ] {
+            let e = Endpoints::single(remote).unwrap_err();
+            assert!(
+                e.contains("unencrypted") && e.contains("https://"),
+                "{remote}: {e}"
+            );
+        }
+        assert_eq!(
+            override_host("https://sandbox.example:8443/x"),
+            "sandbox.example:8443"
+        );
+        assert_eq!(override_host("http://127.0.0.1:9"), "127.0.0.1:9");
+    }
+
+    #[test]
+    fn links_must_stay_on_the_clouds_hosts() {
+        let global = Endpoints::for_cloud(Cloud::Global);
+        assert!(global.owns("https://manage.office.com/api/v1.0/t/activity/feed/audit/1"));
+        assert!(global.owns("https://graph.microsoft.com/v1.0/users?$skiptoken=x"));
+        assert!(!global.owns("https://manage.office.com.evil.example/api"));
+        assert!(
+            !global.owns("http://manage.office.com/api"),
+            "another scheme is another origin"
+        );
+        assert!(!global.owns("https://graph.microsoft.us/v1.0/users"));
+        assert!(!global.owns("not a url"));
+        let sandbox = Endpoints::single("http://127.0.0.1:9").unwrap();
+        assert!(sandbox.owns("http://127.0.0.1:9/api/v1.0/x"));
+        assert!(
+            !sandbox.owns("http://127.0.0.1:10/api/v1.0/x"),
+            "another port is another host"
+        );
     }
 
     #[test]

@@ -2,6 +2,12 @@
 //! on HTTP 403) honours `Retry-After` or backs off exponentially with jitter; other 5xx,
 //! timeouts and cut connections back off too. Every retry is counted and logged, so
 //! throttling is never silent.
+//!
+//! Two limits keep a hostile or broken answer from doing harm: a redirect to another
+//! origin (scheme, host or port) is never followed, so neither a bearer token nor a
+//! form's client secret (which reqwest re-sends on 307/308) leaves for another host; and
+//! an answer's body is read in chunks up to a cap ([`PAGE_LIMIT`], [`BLOB_LIMIT`]), so a
+//! huge body is refused without ever being held whole.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,6 +70,13 @@ impl Reply {
     }
 }
 
+/// The most Rulewatch reads of a listing page, a Graph or Exchange page or a token
+/// answer. Real pages are far smaller (a page of 1,000 Graph users is about 1 MB).
+pub const PAGE_LIMIT: usize = 16 << 20;
+/// The most Rulewatch reads of one Management Activity API content blob. Microsoft
+/// documents no size; blobs seen in production hold a few MB.
+pub const BLOB_LIMIT: usize = 64 << 20;
+
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     /// Still throttled or failing after every attempt.
@@ -77,6 +90,16 @@ pub enum HttpError {
     /// A definite answer that is not success and not worth retrying here.
     #[error("{what}: HTTP {}", .reply.status)]
     Status { what: String, reply: Reply },
+    /// The answer sent us to another origin; not followed, so no credential went there.
+    #[error(
+        "{what}: the answer redirected to {to}, another host than the one asked; Rulewatch does not follow \
+         redirects to another host, so that no token or secret leaves for it. Check for a proxy or a \
+         wrong --endpoints"
+    )]
+    Redirected { what: String, to: String },
+    /// The body was larger than the cap for its kind of answer.
+    #[error("{what}: the answer is larger than {} MiB, the most Rulewatch reads of such an answer; it was not read", .limit >> 20)]
+    TooLarge { what: String, limit: usize },
 }
 
 #[derive(Clone)]
@@ -121,12 +144,56 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .ok()
 }
 
+/// Same scheme, host and port: reqwest's own test for a cross-host redirect.
+fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Follows a redirect only within the origin first asked. reqwest's default drops the
+/// `Authorization` header across hosts but re-sends the body of a POST on 307/308,
+/// which for a token request holds the client secret or assertion.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().cloned();
+        match first {
+            Some(first) if !same_origin(&first, attempt.url()) => attempt.stop(),
+            _ if attempt.previous().len() > 10 => attempt.error("too many redirects"),
+            _ => attempt.follow(),
+        }
+    })
+}
+
+enum Read {
+    Body(bytes::Bytes),
+    TooLarge,
+    Cut(reqwest::Error),
+}
+
+/// Reads the body chunk by chunk and stops at `limit`, so a huge answer is never held whole.
+async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Read {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Read::TooLarge;
+    }
+    let mut body = bytes::BytesMut::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) if body.len() + chunk.len() > limit => return Read::TooLarge,
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => return Read::Body(body.freeze()),
+            Err(e) => return Read::Cut(e),
+        }
+    }
+}
+
 impl Http {
     pub fn new(policy: RetryPolicy) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("Rulewatch/", env!("CARGO_PKG_VERSION")))
             .timeout(policy.request_timeout)
             .connect_timeout(Duration::from_secs(15))
+            .redirect(redirect_policy())
             .build()?;
         Ok(Http {
             client,
@@ -155,22 +222,49 @@ impl Http {
 
     /// Sends the request `build` makes, again as often as the policy allows while the
     /// answer is throttling or a transient failure. `what` names the call in messages
-    /// (never a secret: URLs here carry none).
+    /// (never a secret: URLs here carry none). Reads at most [`PAGE_LIMIT`].
     pub async fn send(
         &self,
         what: &str,
         stats: &RetryStats,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Reply, HttpError> {
+        self.send_capped(what, stats, PAGE_LIMIT, build).await
+    }
+
+    /// [`Http::send`] reading at most `limit` bytes of the answer.
+    pub async fn send_capped(
+        &self,
+        what: &str,
+        stats: &RetryStats,
+        limit: usize,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Reply, HttpError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let (verdict, wait_hint, last) = match build().send().await {
+                Ok(resp) if resp.status().is_redirection() => {
+                    let to = resp
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|l| l.to_str().ok());
+                    return Err(HttpError::Redirected {
+                        what: what.into(),
+                        to: crate::cloud::origin(to.unwrap_or("?")),
+                    });
+                }
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
-                    match resp.bytes().await {
-                        Ok(body) => {
+                    match read_capped(resp, limit).await {
+                        Read::TooLarge => {
+                            return Err(HttpError::TooLarge {
+                                what: what.into(),
+                                limit,
+                            });
+                        }
+                        Read::Body(body) => {
                             let verdict = classify(status, &body);
                             let reply = Reply {
                                 status,
@@ -196,7 +290,7 @@ impl Http {
                                 }
                             }
                         }
-                        Err(e) => (
+                        Read::Cut(e) => (
                             Verdict::Transient,
                             None,
                             format!("connection cut while reading the answer ({e})"),

@@ -30,6 +30,10 @@ pub enum ProblemKind {
     BlobFailed,
     /// Content expired before it could be read: events in that range are lost.
     DataGap,
+    /// An answer was larger than Rulewatch reads of its kind.
+    TooLarge,
+    /// A URL in Microsoft's answer, or a redirect, pointed outside the tenant's cloud.
+    ForeignHost,
 }
 
 impl ProblemKind {
@@ -48,6 +52,8 @@ impl ProblemKind {
             ProblemKind::BadResponse => "bad_response",
             ProblemKind::BlobFailed => "blob_failed",
             ProblemKind::DataGap => "data_gap",
+            ProblemKind::TooLarge => "too_large",
+            ProblemKind::ForeignHost => "foreign_host",
         }
     }
 }
@@ -89,6 +95,8 @@ impl From<HttpError> for Problem {
                 ProblemKind::BadResponse,
                 format!("{e}: {}", crate::http::short(&reply.text())),
             ),
+            HttpError::Redirected { .. } => Problem::new(ProblemKind::ForeignHost, e.to_string()),
+            HttpError::TooLarge { .. } => Problem::new(ProblemKind::TooLarge, e.to_string()),
         }
     }
 }

@@ -192,8 +192,9 @@ pub fn write_incident_report(
         "rulewatch-incident-{alert_id}-{}.html",
         now.format("%Y%m%d-%H%M%S")
     ));
+    // The report names mailboxes and attackers' addresses: the user's eyes only.
     std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(&path, html))
+        .and_then(|()| crate::folder::write_private(&path, html.as_bytes()))
         .map_err(|source| ReportError::Write {
             path: path.clone(),
             source,

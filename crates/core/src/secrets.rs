@@ -85,6 +85,12 @@ pub enum SecretError {
     NotSignedIn,
     #[error("the keychain refused the operation ({detail})")]
     Failed { detail: String },
+    #[error(
+        "the endpoint override (RULEWATCH_ENDPOINTS or --endpoints) points at {host}, which is neither Microsoft \
+         nor this machine: Rulewatch does not send the keychain's secrets there unless you trust it with \
+         --trust-endpoints (RULEWATCH_TRUST_ENDPOINTS=1)"
+    )]
+    Withheld { host: String },
 }
 
 /// Where secrets are kept. The keychain in normal use; memory for the throwaway demo.
@@ -189,6 +195,58 @@ impl SecretStore for MemorySecrets {
     }
 }
 
+/// A keychain whose secrets that travel (client secrets, certificate keys, the partner's
+/// refresh token, the ipstack key) are not handed out, because every request goes to an
+/// endpoint override on another machine the user has not said to trust. Writing and
+/// removing still work, so `tenant add` and `tenant remove` do.
+pub struct Withheld<S> {
+    pub inner: S,
+    /// The override's host, named in the refusal.
+    pub host: String,
+}
+
+impl<S: SecretStore> SecretStore for Withheld<S> {
+    fn set(&self, tenant_id: &str, kind: SecretKind, secret: &[u8]) -> Result<(), SecretError> {
+        self.inner.set(tenant_id, kind, secret)
+    }
+
+    fn get(&self, tenant_id: &str, kind: SecretKind) -> Result<SecretSlice<u8>, SecretError> {
+        if matches!(
+            kind,
+            SecretKind::ClientSecret
+                | SecretKind::CertificateKey
+                | SecretKind::PartnerRefreshToken
+                | SecretKind::IpstackKey
+        ) {
+            return Err(SecretError::Withheld {
+                host: self.host.clone(),
+            });
+        }
+        self.inner.get(tenant_id, kind)
+    }
+
+    fn delete(&self, tenant_id: &str, kind: SecretKind) -> Result<(), SecretError> {
+        self.inner.delete(tenant_id, kind)
+    }
+}
+
+/// The OS keychain as the front ends hand it to the engine: with an endpoint override on
+/// another machine that the user has not trusted, the secrets that travel are withheld.
+pub fn keychain_for(
+    endpoints_override: Option<&str>,
+    trusted: bool,
+) -> std::sync::Arc<dyn SecretStore> {
+    let remote = endpoints_override
+        .filter(|base| url::Url::parse(base).is_ok_and(|u| !crate::cloud::is_loopback(&u)));
+    match remote {
+        Some(base) if !trusted => std::sync::Arc::new(Withheld {
+            inner: Keychain,
+            host: crate::cloud::override_host(base),
+        }),
+        _ => std::sync::Arc::new(Keychain),
+    }
+}
+
 /// Reads a secret as UTF-8 text (client secrets are text).
 pub fn secret_text(secret: &SecretSlice<u8>) -> Result<String, SecretError> {
     String::from_utf8(secret.expose_secret().to_vec()).map_err(|_| SecretError::Failed {
@@ -232,5 +290,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("client secret for tenant t1"), "{e}");
+    }
+
+    #[test]
+    fn secrets_that_travel_are_withheld_from_an_untrusted_override() {
+        let withheld = Withheld {
+            inner: MemorySecrets::default(),
+            host: "sandbox.example:8443".into(),
+        };
+        withheld
+            .set("t1", SecretKind::ClientSecret, b"s3cret")
+            .unwrap();
+        withheld
+            .set(NO_TENANT, SecretKind::PartnerRefreshToken, b"refresh")
+            .unwrap();
+        for kind in [
+            SecretKind::ClientSecret,
+            SecretKind::PartnerRefreshToken,
+            SecretKind::CertificateKey,
+            SecretKind::IpstackKey,
+        ] {
+            let e = withheld.get("t1", kind).unwrap_err().to_string();
+            assert!(
+                e.contains("sandbox.example:8443") && e.contains("--trust-endpoints"),
+                "{e}"
+            );
+            assert!(!e.contains("s3cret") && !e.contains("refresh"));
+        }
+        assert_eq!(
+            secret_text(&withheld.inner.get("t1", SecretKind::ClientSecret).unwrap()).unwrap(),
+            "s3cret"
+        );
+        withheld.delete("t1", SecretKind::ClientSecret).unwrap();
+        assert!(withheld.inner.get("t1", SecretKind::ClientSecret).is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! The state every endpoint shares.
 
-use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use axum::http::HeaderName;
 use chrono::{DateTime, Duration, Utc};
@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::certs::RegisteredCert;
 use crate::control::Stats;
 use crate::directory::Directory;
+use crate::elsewhere::Recorder;
 use crate::faults::FaultInjector;
 use crate::feed::Feed;
 use crate::ipstack::GeoScenario;
@@ -28,6 +29,8 @@ pub(crate) struct App {
     pub stats: Stats,
     pub geo: Option<GeoScenario>,
     pub partner: Option<PartnerState>,
+    /// The hostile-network recorder (elsewhere.rs).
+    pub elsewhere: Arc<Recorder>,
 }
 
 pub(crate) struct TenantEntry {
@@ -105,6 +108,7 @@ impl App {
             stats: Stats::default(),
             geo: scenario.geo,
             partner: scenario.partner.map(PartnerState::new),
+            elsewhere: Arc::default(),
         }
     }
 

@@ -39,6 +39,7 @@ pub(crate) struct Stats {
     cut_connection: AtomicU64,
     slow: AtomicU64,
     expired: AtomicU64,
+    hostile: AtomicU64,
     missing_publisher_identifier: AtomicU64,
     tokens_issued: AtomicU64,
     subscriptions_started: AtomicU64,
@@ -79,6 +80,9 @@ impl Stats {
             FaultKind::CutConnection => &self.cut_connection,
             FaultKind::Slow => &self.slow,
             FaultKind::Expired => &self.expired,
+            FaultKind::RedirectElsewhere | FaultKind::ForeignLinks | FaultKind::HugeBody => {
+                &self.hostile
+            }
         });
     }
 
@@ -144,6 +148,7 @@ impl Stats {
                 "cut_connection": read(&self.cut_connection),
                 "slow": read(&self.slow),
                 "expired": read(&self.expired),
+                "hostile": read(&self.hostile),
             },
             "missing_publisher_identifier": read(&self.missing_publisher_identifier),
             "tokens_issued": read(&self.tokens_issued),

@@ -20,6 +20,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::activity::{self, Query, af_error};
 use crate::app::App;
+use crate::elsewhere;
 use crate::exchange::exo_error;
 use crate::graph::graph_error;
 use crate::scenario::{Endpoint, FaultKind, Faults, ScriptedFault};
@@ -167,6 +168,9 @@ pub(crate) async fn inject(
         }
         FaultKind::TruncatedBody => truncate(next.run(request).await).await,
         FaultKind::CutConnection => cut(next.run(request).await).await,
+        FaultKind::RedirectElsewhere => elsewhere::redirect(&app, &request),
+        FaultKind::ForeignLinks => elsewhere::foreign_links(&app, next.run(request).await).await,
+        FaultKind::HugeBody => elsewhere::huge_body(app.faults.config.huge_body_mb),
     }
 }
 

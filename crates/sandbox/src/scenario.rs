@@ -240,6 +240,9 @@ pub struct Faults {
     pub late_delay_s: u64,
     #[serde(default)]
     pub script: Vec<ScriptedFault>,
+    /// Size of a `huge_body` answer (elsewhere.rs).
+    #[serde(default = "default_huge_body_mb")]
+    pub huge_body_mb: u64,
 }
 
 /// The first `count` requests matching `endpoint` (and `tenant_id` if given) get `fault`.
@@ -343,6 +346,12 @@ pub enum FaultKind {
     Slow,
     /// A blob GET answers AF20051.
     Expired,
+    /// Scripted only, a hostile network's answers (elsewhere.rs): HTTP 307 to the recorder.
+    RedirectElsewhere,
+    /// The real answer with its links moved to the recorder (elsewhere.rs).
+    ForeignLinks,
+    /// A streamed answer of `huge_body_mb` MiB (elsewhere.rs).
+    HugeBody,
 }
 
 impl FaultKind {
@@ -352,7 +361,10 @@ impl FaultKind {
             FaultKind::Throttle
             | FaultKind::ThrottleAf429
             | FaultKind::ServerError
-            | FaultKind::Slow => true,
+            | FaultKind::Slow
+            | FaultKind::RedirectElsewhere
+            | FaultKind::ForeignLinks
+            | FaultKind::HugeBody => true,
             FaultKind::TruncatedBody | FaultKind::CutConnection => {
                 !matches!(endpoint, Endpoint::Token | Endpoint::DeviceCode)
             }
@@ -658,6 +670,7 @@ impl Default for Faults {
             slow_ms: default_slow_ms(),
             late_delay_s: default_late_delay_s(),
             script: Vec::new(),
+            huge_body_mb: default_huge_body_mb(),
         }
     }
 }
@@ -682,6 +695,9 @@ fn default_spread_s() -> u64 {
 }
 fn default_retry_after_s() -> u64 {
     1
+}
+fn default_huge_body_mb() -> u64 {
+    1024
 }
 fn default_slow_ms() -> u64 {
     1500

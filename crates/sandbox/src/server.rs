@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::activity::{self, AfError, af_error};
 use crate::app::App;
+use crate::elsewhere::{self, Recorder};
 use crate::scenario::{Endpoint, Scenario};
 use crate::times::now_ms;
 use crate::{control, exchange, faults, graph, ipstack, partner, token, users};
@@ -27,6 +28,7 @@ pub struct RunningSandbox {
     base_url: String,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    recorder_task: JoinHandle<std::io::Result<()>>,
 }
 
 impl RunningSandbox {
@@ -39,6 +41,7 @@ impl RunningSandbox {
     pub async fn shutdown(self) {
         // The receiver is gone only if the server already stopped, which is the goal anyway.
         let _ = self.stop.send(());
+        self.recorder_task.abort();
         let abort = self.task.abort_handle();
         match tokio::time::timeout(GRACE, self.task).await {
             Ok(Ok(Ok(()))) => {}
@@ -64,7 +67,23 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> anyhow::Result<Run
         });
     }
     let base_url = format!("http://{local}");
-    let app = Arc::new(App::new(scenario, base_url.clone(), now_ms()));
+    // Another port on loopback is another origin: the hostile network's host (elsewhere.rs).
+    let elsewhere = TcpListener::bind((local.ip(), 0))
+        .await
+        .context("cannot listen for the hostile-network recorder")?;
+    let recorder = Arc::new(Recorder::new(format!("http://{}", elsewhere.local_addr()?)));
+    let mut app = App::new(scenario, base_url.clone(), now_ms());
+    app.elsewhere = recorder.clone();
+    let app = Arc::new(app);
+    let recorder_task = tokio::spawn(async move {
+        axum::serve(
+            elsewhere,
+            Router::new()
+                .fallback(elsewhere::record)
+                .with_state(recorder),
+        )
+        .await
+    });
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, router(app))
@@ -78,6 +97,7 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> anyhow::Result<Run
         base_url,
         stop,
         task,
+        recorder_task,
     })
 }
 
@@ -143,6 +163,7 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/ipstack/{ip}", get(ipstack::lookup))
         .route("/_sandbox/stats", get(control::stats))
+        .route("/_sandbox/elsewhere", get(elsewhere::received))
         .route(
             "/_sandbox/tenants/{tenant_id}",
             post(control::update_tenant),

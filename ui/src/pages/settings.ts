@@ -152,13 +152,21 @@ export function createSettingsPage(ctx: Ctx): Page {
     if (s) fill(s);
   }
 
-  const el = h("div", { id: "settings-page" }, h("h2", null, "Settings"), form);
+  const logDir = h("code", { id: "log-dir" });
+  const logs = h("p", { id: "log-file", class: "card hint" }, "Log files (one a day, a week kept): ", logDir);
+  const el = h("div", { id: "settings-page" }, h("h2", null, "Settings"), form, logs);
+  function showLogDir(): void {
+    const dir = ctx.overview()?.log_dir ?? null;
+    logs.hidden = dir === null;
+    logDir.textContent = dir ?? "";
+  }
   return {
     el,
     // Changes elsewhere (alerts, scans) do not touch the form being edited.
     refresh: async () => {},
     enter: async () => {
       message.textContent = "";
+      showLogDir();
       await load();
     },
   };

@@ -52,6 +52,15 @@ impl Sandbox {
             .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
     }
 
+    /// What the sandbox's hostile-network recorder received (another host than the sandbox's).
+    pub fn elsewhere(&self) -> Vec<Value> {
+        let url = format!("{}/_sandbox/elsewhere", self.url);
+        let got: Value = self
+            .rt
+            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() });
+        got["received"].as_array().unwrap().clone()
+    }
+
     /// A user's account and mailbox as the sandbox holds them now.
     pub fn user(&self, tenant_id: &str, upn: &str) -> Value {
         let url = format!("{}/_sandbox/tenants/{tenant_id}/users/{upn}", self.url);

@@ -4,11 +4,14 @@
 mod allow;
 mod check;
 mod crash;
+mod endpoint_override;
 mod enrich;
 mod faults;
+mod files;
 mod geo;
 mod harness;
 mod keychain;
+mod network;
 mod partner;
 mod remediate;
 mod scan;

@@ -55,6 +55,8 @@ pub enum StoreError {
     NoLogEntry(i64),
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Folder(#[from] crate::folder::FolderError),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -89,10 +91,15 @@ impl Store {
     /// Opens (creating if needed) `rulewatch.db` in `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
         let path = dir.join("rulewatch.db");
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
-            path: path.clone(),
-            source: rusqlite::Error::InvalidPath(PathBuf::from(e.to_string())),
-        })?;
+        crate::folder::prepare(dir)?;
+        // SQLite gives the WAL and shared-memory files the database's own mode.
+        crate::folder::private_file(&path)?;
+        for companion in ["rulewatch.db-wal", "rulewatch.db-shm"] {
+            let companion = dir.join(companion);
+            if companion.exists() {
+                crate::folder::private_file(&companion)?;
+            }
+        }
         let open_err = |source| StoreError::Open {
             path: path.clone(),
             source,

@@ -298,3 +298,80 @@ async fn late_blobs_appear_inside_an_already_read_window() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn hostile_network_faults_point_elsewhere_and_the_recorder_keeps_what_it_got() {
+    let sandbox = sandbox(json!({"faults": {"huge_body_mb": 2, "script": [
+        {"endpoint": "token", "fault": "redirect_elsewhere", "count": 1},
+        {"endpoint": "content", "fault": "foreign_links", "count": 1},
+        {"endpoint": "blob", "fault": "huge_body", "count": 1},
+    ]}}))
+    .await;
+    let api = Api::new(&sandbox);
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_secret", SECRET),
+    ];
+    let token_url = format!("{}/{CONTOSO}/oauth2/v2.0/token", api.base);
+    let redirected = no_redirects
+        .post(&token_url)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirected.status(), StatusCode::TEMPORARY_REDIRECT);
+    let location = redirected.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let control: Value = api
+        .http
+        .get(format!("{}/_sandbox/elsewhere", api.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let elsewhere = control["url"].as_str().unwrap().to_string();
+    assert_ne!(elsewhere, api.base);
+    assert_eq!(location, format!("{elsewhere}/{CONTOSO}/oauth2/v2.0/token"));
+    // A client that follows the 307 re-sends the form: the recorder keeps it.
+    no_redirects
+        .post(&location)
+        .bearer_auth("tok")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let control: Value = api
+        .http
+        .get(format!("{}/_sandbox/elsewhere", api.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let got = &control["received"][0];
+    assert_eq!(got["method"], "POST");
+    assert_eq!(got["authorization"], "Bearer tok");
+    assert!(got["body"].as_str().unwrap().contains(SECRET), "{got}");
+
+    let token = api.token(CONTOSO, MANAGE).await;
+    let listed: Value = listing(&api, &token).await.json().await.unwrap();
+    let uri = listed[0]["contentUri"].as_str().unwrap();
+    assert!(uri.starts_with(&elsewhere), "{uri}");
+    let honest: Value = listing(&api, &token).await.json().await.unwrap();
+    let uri = honest[0]["contentUri"].as_str().unwrap();
+    assert!(uri.starts_with(&api.base), "{uri}");
+
+    let huge = api.blob(&token, uri).await;
+    assert_eq!(huge.status(), StatusCode::OK);
+    assert!(huge.headers().get("content-length").is_none());
+    assert!(huge.bytes().await.unwrap().len() >= 2 << 20);
+}

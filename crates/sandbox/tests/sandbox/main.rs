@@ -3,6 +3,7 @@
 mod common;
 mod faults;
 mod feed;
+mod folder;
 mod graph_control;
 mod ipstack;
 mod partner;
