@@ -38,7 +38,12 @@ struct Global {
     #[arg(long, env = "RULEWATCH_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
     /// One base URL serving every Microsoft endpoint (the sandbox)
-    #[arg(long, env = "RULEWATCH_ENDPOINTS", global = true, conflicts_with = "cloud")]
+    #[arg(
+        long,
+        env = "RULEWATCH_ENDPOINTS",
+        global = true,
+        conflicts_with = "cloud"
+    )]
     endpoints: Option<String>,
     /// Microsoft cloud: global, gcc, gcchigh or dod
     #[arg(long, env = "RULEWATCH_CLOUD", global = true)]
@@ -58,6 +63,10 @@ struct Global {
     #[arg(long, env = "RULEWATCH_DISCOVERY_HOURS", global = true, default_value_t = 24,
           value_parser = clap::value_parser!(u16).range(0..=168))]
     discovery_hours: u16,
+    /// Seconds to wait before each further read-back of a remediation change that does not
+    /// show yet, comma-separated [default: 1,2,4,8]
+    #[arg(long, env = "RULEWATCH_VERIFY_DELAYS", global = true)]
+    verify_delays: Option<String>,
     /// More detail on stderr (-v: retries and progress, -vv: debugging)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
@@ -157,8 +166,9 @@ impl Global {
     fn data_dir(&self) -> Result<PathBuf> {
         match &self.data_dir {
             Some(d) => Ok(d.clone()),
-            None => rulewatch_core::default_data_dir()
-                .ok_or_else(|| anyhow!("no home folder found for the database; give one with --data-dir")),
+            None => rulewatch_core::default_data_dir().ok_or_else(|| {
+                anyhow!("no home folder found for the database; give one with --data-dir")
+            }),
         }
     }
 
@@ -170,7 +180,12 @@ impl Global {
         if let Some(url) = &self.endpoints {
             return Endpoints::single(url).map_err(|e| anyhow!(e));
         }
-        let cloud: Cloud = self.cloud.as_deref().unwrap_or("global").parse().map_err(|e: String| anyhow!(e))?;
+        let cloud: Cloud = self
+            .cloud
+            .as_deref()
+            .unwrap_or("global")
+            .parse()
+            .map_err(|e: String| anyhow!(e))?;
         Ok(Endpoints::for_cloud(cloud))
     }
 
@@ -182,8 +197,25 @@ impl Global {
         config.backfill = chrono::Duration::hours(self.backfill_hours.into());
         config.concurrency = self.concurrency.into();
         config.discovery_every = chrono::Duration::hours(self.discovery_hours.into());
+        if let Some(delays) = &self.verify_delays {
+            config.verify_delays = parse_delays(delays)?;
+        }
         Ok(config)
     }
+}
+
+/// `--verify-delays`: seconds, comma-separated, each from 0 to 60.
+fn parse_delays(text: &str) -> Result<Vec<std::time::Duration>> {
+    text.split(',')
+        .map(|d| {
+            d.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| (0.0..=60.0).contains(s))
+                .map(std::time::Duration::from_secs_f64)
+                .ok_or_else(|| anyhow!("--verify-delays: '{}' is not a number of seconds from 0 to 60; write e.g. 1,2,4,8", d.trim()))
+        })
+        .collect()
 }
 
 fn init_logging(verbose: u8) {
@@ -194,7 +226,11 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RULEWATCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 fn main() -> ExitCode {
@@ -232,17 +268,32 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status { json } => {
             let store = g.store()?;
-            output::statuses(&store.statuses().context("reading the tenants' status")?, json)?;
+            output::statuses(
+                &store.statuses().context("reading the tenants' status")?,
+                json,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Geo(cmd) => geo::run(g, cmd).await,
         Command::Demo => demo::run(g).await,
-        Command::Remediate { alert_id, actions, contain_actor, yes, json } => {
-            remediate::remediate(g, alert_id, actions, contain_actor, yes, json).await
-        }
-        Command::Undo { action_id, yes, json } => remediate::undo(g, action_id, yes, json).await,
+        Command::Remediate {
+            alert_id,
+            actions,
+            contain_actor,
+            yes,
+            json,
+        } => remediate::remediate(g, alert_id, actions, contain_actor, yes, json).await,
+        Command::Undo {
+            action_id,
+            yes,
+            json,
+        } => remediate::undo(g, action_id, yes, json).await,
         Command::Report { alert_id, dir } => remediate::report(g, alert_id, &dir),
         Command::Audit { command, json } => remediate::audit(g, command, json),
-        Command::Check { files, accepted_domains, json } => check::run(&files, accepted_domains.as_deref(), json),
+        Command::Check {
+            files,
+            accepted_domains,
+            json,
+        } => check::run(&files, accepted_domains.as_deref(), json),
     }
 }
