@@ -173,7 +173,12 @@ export interface Plan {
   alert_id: number;
   tenant_id: string;
   tenant_name: string;
+  /** The mailbox's UPN, as Microsoft resolved the alert's target. */
   mailbox: string;
+  /** The alert's own name for the mailbox (GUID, alias or another address), when not the UPN. */
+  resolved_from: string | null;
+  /** The owner's Entra object id, when Microsoft gave it. */
+  mailbox_id: string | null;
   actor: string;
   /** The change was made by another account; its steps are offered unchecked. */
   actor_differs: boolean;
@@ -186,7 +191,8 @@ export interface Plan {
   steps: PlannedStep[];
 }
 
-export type Outcome = "done" | "already_so" | "skipped" | "failed";
+/** `sent_not_visible`: Microsoft accepted the change, but reading it back did not show it yet. */
+export type Outcome = "done" | "already_so" | "skipped" | "failed" | "sent_not_visible";
 
 export interface StepResult {
   /** The remediation-log row; `undoStep` takes it. */

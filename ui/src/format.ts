@@ -120,4 +120,5 @@ export const OUTCOME_WORDS: Record<Outcome, string> = {
   already_so: "already so",
   skipped: "skipped",
   failed: "failed ✗",
+  sent_not_visible: "sent, not yet visible — check again",
 };

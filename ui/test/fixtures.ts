@@ -307,6 +307,8 @@ export function plan(over: Partial<Plan> = {}): Plan {
     tenant_id: T1,
     tenant_name: "Contoso",
     mailbox: MAILBOX,
+    resolved_from: null,
+    mailbox_id: null,
     actor: MAILBOX,
     actor_differs: false,
     account_enabled: true,

@@ -249,6 +249,33 @@ describe("Secure and Remediate: running", () => {
     expect($$("[data-testid=retry-step]")).toHaveLength(0);
   });
 
+  it("names the alert's own name for a mailbox Microsoft resolved", async () => {
+    await openPlan(() => (state.handlers.remediation_plan = () => plan({ resolved_from: "311b45d6-1a3e-46ac-8434-721367961e19" })));
+    expect($("#plan-mailbox").textContent).toBe(`${MAILBOX} (resolved from 311b45d6-1a3e-46ac-8434-721367961e19)`);
+  });
+
+  it("shows a change Microsoft accepted but does not show yet as sent, never as failed", async () => {
+    await openPlan(() => {
+      state.handlers.remediate = (a) =>
+        (a!.keys as string[]).map((key, i) =>
+          key === K.revoke
+            ? stepResult({ key, action_id: 70 + i, outcome: "sent_not_visible", detail: "sent, not yet visible — check again: run this step again later" })
+            : stepResult({ key, action_id: 70 + i }),
+        );
+    });
+    await runChecked();
+    const row = resultRow(K.revoke)!;
+    expect(row.dataset.outcome).toBe("sent_not_visible");
+    expect(row.textContent).toContain("sent, not yet visible — check again");
+    expect(row.textContent).not.toContain("failed");
+    expect(row.querySelector(".outcome-sent_not_visible")).not.toBeNull();
+    const again = row.querySelector<HTMLButtonElement>("[data-testid=retry-step]")!;
+    expect(again.textContent).toBe("Check again");
+    again.click();
+    await flush();
+    expect(callsOf("remediate").at(-1)!.args).toEqual({ alertId: 5, keys: [K.revoke] });
+  });
+
   it("shows a rejected run in #remediation-error and marks its steps without a result", async () => {
     await openPlan(() => (state.handlers.remediate = () => Promise.reject("both disable-rule and remove-rule are chosen")));
     await runChecked();

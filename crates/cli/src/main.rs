@@ -67,6 +67,10 @@ struct Global {
     #[arg(long, env = "RULEWATCH_DISCOVERY_HOURS", global = true, default_value_t = 24,
           value_parser = clap::value_parser!(u16).range(0..=168))]
     discovery_hours: u16,
+    /// Seconds to wait before each further read-back of a remediation change that does not
+    /// show yet, comma-separated [default: 1,2,4,8]
+    #[arg(long, env = "RULEWATCH_VERIFY_DELAYS", global = true)]
+    verify_delays: Option<String>,
     /// More detail on stderr (-v: retries and progress, -vv: debugging)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
@@ -202,8 +206,25 @@ impl Global {
         config.backfill = chrono::Duration::hours(self.backfill_hours.into());
         config.concurrency = self.concurrency.into();
         config.discovery_every = chrono::Duration::hours(self.discovery_hours.into());
+        if let Some(delays) = &self.verify_delays {
+            config.verify_delays = parse_delays(delays)?;
+        }
         Ok(config)
     }
+}
+
+/// `--verify-delays`: seconds, comma-separated, each from 0 to 60.
+fn parse_delays(text: &str) -> Result<Vec<std::time::Duration>> {
+    text.split(',')
+        .map(|d| {
+            d.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| (0.0..=60.0).contains(s))
+                .map(std::time::Duration::from_secs_f64)
+                .ok_or_else(|| anyhow!("--verify-delays: '{}' is not a number of seconds from 0 to 60; write e.g. 1,2,4,8", d.trim()))
+        })
+        .collect()
 }
 
 /// Diagnostics on stderr at the `-v` level; a scan (the command run on a schedule)

@@ -83,7 +83,12 @@ fn print_plan(plan: &Plan, chosen: &[String]) {
         Some(false) => "sign-in blocked",
         None => "sign-in state unknown",
     };
-    eprintln!("  Mailbox: {} ({sign_in})", plan.mailbox);
+    let resolved = plan
+        .resolved_from
+        .as_deref()
+        .map(|from| format!(", resolved from {from}"))
+        .unwrap_or_default();
+    eprintln!("  Mailbox: {} ({sign_in}{resolved})", plan.mailbox);
     if plan.actor_differs {
         eprintln!(
             "  The change was made by another account, {}; add --contain-actor to contain it too.",

@@ -24,43 +24,101 @@ pub struct Api {
 pub struct ApiError {
     pub status: StatusCode,
     pub code: String,
+    /// Empty when the body held nothing readable (Exchange's NUL-byte 403, m365-api.md §G 6).
     pub message: String,
+    /// The .NET exception Exchange names, e.g. `…ManagementObjectNotFoundException`.
+    pub exception: Option<String>,
+}
+
+/// Exchange's `error.message` on every failure, which says nothing (§G 6).
+const EXCHANGE_NO_REASON: &str = "Invalid Operation";
+
+/// `v[name]`, matching the key in any case: Exchange sends `internalexception` where
+/// clients written in PowerShell read `internalException` (§G 6).
+fn field<'v>(v: &'v Value, name: &str) -> &'v Value {
+    v.as_object()
+        .and_then(|o| {
+            o.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
+        .unwrap_or(&Value::Null)
+}
+
+/// Splits Exchange's `details[].message`, `[id|]Type|text`, into the type and the text.
+fn exchange_detail(message: &str) -> (Option<String>, String) {
+    let parts: Vec<&str> = message.splitn(3, '|').collect();
+    match parts.iter().position(|p| p.ends_with("Exception")) {
+        Some(i) if i + 1 < parts.len() => (
+            Some(parts[i].to_string()),
+            parts[i + 1..].join("|").trim().to_string(),
+        ),
+        _ => (None, message.trim().to_string()),
+    }
 }
 
 impl ApiError {
     /// Graph's and the Management API's `error.code` / `error.message`; for Exchange's
     /// `InvokeCommand` the cmdlet's own words, which sit in `error.details[].message`
-    /// (as `Ex6F9304|Type|text`) or `error.innererror.internalException.message`
-    /// (m365-api.md B7).
+    /// (as `Ex6F9304|Type|text`, absent on some errors) or
+    /// `error.innererror.internalexception.message`, never the bare "Invalid Operation"
+    /// of `error.message` (m365-api.md §G 6).
     fn from_reply(reply: &Reply) -> Self {
+        let raw = reply.text();
         let Ok(body) = serde_json::from_slice::<Value>(&reply.body) else {
+            let readable = raw.chars().any(|c| !c.is_control() && !c.is_whitespace());
+            let message = if readable {
+                crate::http::short(&raw)
+            } else {
+                String::new()
+            };
             return ApiError {
                 status: reply.status,
                 code: String::new(),
-                message: crate::http::short(&reply.text()),
+                message,
+                exception: None,
             };
         };
-        let error = &body["error"];
+        let error = field(&body, "error");
         let text = |v: &Value| {
             v.as_str()
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
         };
-        let detail = match &error["details"] {
-            Value::Array(items) => items.iter().find_map(|d| text(&d["message"])),
-            d => text(&d["message"]),
+        let detail = match field(error, "details") {
+            Value::Array(items) => items.iter().find_map(|d| text(field(d, "message"))),
+            d => text(field(d, "message")),
         }
-        .map(|m| m.rsplit('|').next().unwrap_or(&m).trim().to_string());
+        .map(|m| exchange_detail(&m));
+        let internal = field(field(error, "innererror"), "internalexception");
+        let exception = detail
+            .as_ref()
+            .and_then(|(t, _)| t.clone())
+            .or_else(|| text(field(internal, "type")));
         let message = detail
-            .or_else(|| text(&error["innererror"]["internalException"]["message"]))
-            .or_else(|| text(&error["message"]))
-            .unwrap_or_else(|| crate::http::short(&reply.text()));
+            .map(|(_, m)| m)
+            .filter(|m| !m.is_empty())
+            .or_else(|| text(field(internal, "message")))
+            .or_else(|| text(field(error, "message")).filter(|m| m != EXCHANGE_NO_REASON))
+            .unwrap_or_else(|| match text(field(error, "message")) {
+                Some(_) => "Exchange gave no reason beyond \"Invalid Operation\"".into(),
+                None => crate::http::short(&raw),
+            });
         ApiError {
             status: reply.status,
-            code: text(&error["code"]).unwrap_or_default(),
+            code: text(field(error, "code")).unwrap_or_default(),
             message,
+            exception,
         }
+    }
+
+    /// Exchange could not find the object, whatever the status (§G 6).
+    pub fn not_found(&self) -> bool {
+        self.exception
+            .as_deref()
+            .is_some_and(|t| t.ends_with("ManagementObjectNotFoundException"))
+            || (self.status == StatusCode::NOT_FOUND && self.exception.is_none())
     }
 }
 
@@ -173,5 +231,57 @@ impl Api {
                 Err(e) => return Err(CallError::Problem(e.into())),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(status: u16, body: &[u8]) -> ApiError {
+        let reply = Reply {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: Default::default(),
+            body: bytes::Bytes::copy_from_slice(body),
+        };
+        ApiError::from_reply(&reply)
+    }
+
+    #[test]
+    fn exchange_words_come_from_the_lowercase_internal_exception_never_invalid_operation() {
+        let e = error(
+            400,
+            br#"{"error":{"code":"BadRequest","message":"Invalid Operation","innererror":{"internalexception":
+                {"message":"Rule 'x' has a problem.","type":"System.Management.Automation.ParameterBindingException"}}}}"#,
+        );
+        assert_eq!(e.message, "Rule 'x' has a problem.");
+        assert!(!e.not_found());
+        let bare = error(
+            400,
+            br#"{"error":{"code":"BadRequest","message":"Invalid Operation"}}"#,
+        );
+        assert_ne!(bare.message, "Invalid Operation");
+        assert!(bare.message.contains("no reason"), "{}", bare.message);
+    }
+
+    #[test]
+    fn not_found_is_the_exception_type_whatever_the_status() {
+        let body = br#"{"error":{"code":"BadRequest","message":"Invalid Operation","details":[{"message":
+            "Ex6F9304|Microsoft.Exchange.Management.Tasks.ManagementObjectNotFoundException|The operation couldn't be performed because object 'a|b' couldn't be found."}]}}"#;
+        for status in [400, 403] {
+            let e = error(status, body);
+            assert!(e.not_found(), "{status}");
+            assert_eq!(
+                e.message,
+                "The operation couldn't be performed because object 'a|b' couldn't be found."
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_of_nul_bytes_reads_as_no_message() {
+        let e = error(403, &[0u8; 32]);
+        assert_eq!((e.message.as_str(), e.code.as_str()), ("", ""));
+        assert_eq!(error(403, b"\x01\x02\r\n").message, "");
     }
 }

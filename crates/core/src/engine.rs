@@ -47,6 +47,8 @@ pub struct EngineConfig {
     pub blob_attempts: u32,
     /// The partner's customers are listed again after this long (zero: every scan).
     pub discovery_every: Duration,
+    /// Waits between read-backs of a remediation change that does not show yet.
+    pub verify_delays: Vec<std::time::Duration>,
 }
 
 impl EngineConfig {
@@ -61,6 +63,7 @@ impl EngineConfig {
             domains_max_age: Duration::hours(24),
             blob_attempts: 4,
             discovery_every: Duration::hours(24),
+            verify_delays: crate::remediate::default_verify_delays(),
         }
     }
 }
@@ -179,11 +182,13 @@ impl Engine {
         operator: crate::remediate::Operator,
         defaults: Vec<crate::remediate::Action>,
     ) -> crate::remediate::Remediator<'_> {
+        let verify_delays = self.config.verify_delays.clone();
         crate::remediate::Remediator {
             api: &self.api,
             store: &self.store,
             operator,
             defaults,
+            verify_delays,
         }
     }
 

@@ -50,6 +50,8 @@ pub(crate) struct Live {
     pub consented: bool,
     pub roles: Vec<String>,
     pub directory_roles: Vec<String>,
+    /// How long a remediation write stays invisible to reads (§G 11).
+    pub write_visible_after_ms: u64,
     /// Indexed by `ContentType::index`.
     pub subscriptions: [SubscriptionState; ContentType::ALL.len()],
 }
@@ -89,6 +91,7 @@ impl App {
                         consented: config.consented,
                         roles: config.roles.clone(),
                         directory_roles: config.directory_roles.clone(),
+                        write_visible_after_ms: config.write_visible_after_ms,
                         subscriptions: [config.subscription; ContentType::ALL.len()],
                     }),
                     config,
@@ -148,6 +151,7 @@ impl TenantEntry {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         directory.catch_up(Utc::now());
+        directory.write_delay = Duration::milliseconds(self.live().write_visible_after_ms as i64);
         directory
     }
 

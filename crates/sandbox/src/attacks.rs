@@ -83,7 +83,7 @@ pub fn set_inbox_rule_forward(
 ) -> Value {
     let mut params = rule_header(ctx, "Identity", rule_identity);
     params.push((kind.parameter(), recipients(forward_to)));
-    let rule_id = ids::seed(&[
+    let rule_id = ids::rule_id(&[
         b"rule",
         ctx.target_upn.to_ascii_lowercase().as_bytes(),
         rule_identity.as_bytes(),

@@ -176,6 +176,7 @@ pub(crate) struct TenantUpdate {
     consented: Option<bool>,
     roles: Option<Vec<String>>,
     directory_roles: Option<Vec<String>>,
+    write_visible_after_ms: Option<u64>,
 }
 
 /// `POST /_sandbox/tenants/{tenant_id}`: answers the tenant's resulting state.
@@ -206,6 +207,9 @@ pub(crate) async fn update_tenant(
     }
     if let Some(roles) = update.directory_roles {
         live.directory_roles = roles;
+    }
+    if let Some(delay) = update.write_visible_after_ms {
+        live.write_visible_after_ms = delay;
     }
     let subscriptions: Map<String, Value> = ContentType::ALL
         .into_iter()

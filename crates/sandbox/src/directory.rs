@@ -3,6 +3,13 @@
 //! State starts from the scenario's users and follows the tenant's planted audit records
 //! as they are released (the attacker's `New-InboxRule`, `Set-Mailbox`, …), applied lazily
 //! whenever the state is read. Remediation calls then change the same state.
+//!
+//! Users carry an object id, a mailbox GUID, an alias, a primary SMTP address (which the
+//! scenario can set apart from the UPN) and further addresses, as real mailboxes do
+//! (m365-api.md §G 12). With the tenant's `write_visible_after_ms`, a remediation write is
+//! made at once but reads keep showing the account as it was until that long after the
+//! latest write (§G 11: Entra is eventually consistent; Exchange's REST calls are not
+//! pinned to one backend).
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
@@ -25,12 +32,27 @@ pub(crate) struct Directory {
     /// Planted records of this tenant not yet released, by release time.
     pending: VecDeque<(DateTime<Utc>, Value)>,
     baseline: DateTime<Utc>,
+    /// How long a write stays invisible to reads (the tenant's `write_visible_after_ms`).
+    pub write_delay: Duration,
+    /// Accounts as reads still see them after a write, until the time given (§G 11).
+    stale: BTreeMap<String, (Account, DateTime<Utc>)>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct Account {
     pub upn: String,
+    /// The Entra object id (Exchange's `ExternalDirectoryObjectId`).
     pub id: Uuid,
+    /// Exchange's own id for the mailbox, which rule identities and records use.
+    pub mailbox_guid: Uuid,
+    /// The mail nickname: the UPN's local part unless the scenario says otherwise.
+    pub alias: String,
+    /// Where mail is sent from; differs from the UPN for some users (m365-api.md §G 12).
+    pub primary_smtp: String,
+    /// Further SMTP addresses the mailbox receives at.
+    pub proxy_addresses: Vec<String>,
+    /// Entra admin roles the user holds: changing a privileged user needs more (§G 5).
+    pub directory_roles: Vec<String>,
     pub display_name: String,
     pub account_enabled: bool,
     pub on_premises_sync: bool,
@@ -45,6 +67,13 @@ pub(crate) struct Account {
     pub inbox_rules: Vec<Rule>,
     /// Every rule id this mailbox has used, so a re-created rule gets a fresh one.
     issued: HashSet<u64>,
+}
+
+/// Why an identity names no single mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    NotFound,
+    Ambiguous,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +96,8 @@ impl Directory {
             accounts: BTreeMap::new(),
             pending: released.into(),
             baseline: start - ACCOUNT_AGE,
+            write_delay: Duration::zero(),
+            stale: BTreeMap::new(),
         };
         for user in &tenant.users {
             directory.add_user(user);
@@ -76,6 +107,21 @@ impl Directory {
 
     fn add_user(&mut self, user: &User) {
         let mut account = Account::new(&self.tenant_id, &user.upn, &user.display_name);
+        if let Some(primary) = &user.primary_smtp_address {
+            account.primary_smtp = primary.clone();
+        }
+        if let Some(alias) = &user.alias {
+            account.alias = alias.clone();
+        }
+        account.proxy_addresses = user.proxy_addresses.clone();
+        if let Some(guid) = user
+            .mailbox_guid
+            .as_deref()
+            .and_then(|g| Uuid::parse_str(g).ok())
+        {
+            account.mailbox_guid = guid;
+        }
+        account.directory_roles = user.directory_roles.clone();
         account.account_enabled = user.account_enabled;
         account.on_premises_sync = user.on_premises_sync;
         account.forwarding_smtp_address = user.forwarding_smtp_address.as_deref().map(smtp);
@@ -113,6 +159,35 @@ impl Directory {
         self.accounts.get_mut(&key)
     }
 
+    /// The account as a Graph or Exchange read shows it: while a write is not yet
+    /// visible, as it was before (m365-api.md §G 11: Entra is eventually consistent and
+    /// Exchange's REST calls are not pinned to one backend).
+    pub fn visible(&self, key: &str) -> Option<&Account> {
+        let key = self.key(key)?;
+        match self.stale.get(&key) {
+            Some((before, until)) if Utc::now() < *until => Some(before),
+            _ => self.accounts.get(&key),
+        }
+    }
+
+    /// The account for a remediation write: with a write delay, reads keep showing it as
+    /// it is now until the delay has passed since the latest write.
+    pub fn write(&mut self, key: &str) -> Option<&mut Account> {
+        let key = self.key(key)?;
+        if self.write_delay > Duration::zero() {
+            let now = Utc::now();
+            let until = now + self.write_delay;
+            match self.stale.get_mut(&key) {
+                Some((_, shown_until)) if now < *shown_until => *shown_until = until,
+                _ => {
+                    let before = self.accounts.get(&key)?.clone();
+                    self.stale.insert(key.clone(), (before, until));
+                }
+            }
+        }
+        self.accounts.get_mut(&key)
+    }
+
     fn key(&self, key: &str) -> Option<String> {
         let lower = key.to_ascii_lowercase();
         if self.accounts.contains_key(&lower) {
@@ -125,23 +200,40 @@ impl Directory {
             .map(|(k, _)| k.clone())
     }
 
-    /// A mailbox named as Exchange accepts it: UPN, alias, mailbox GUID, or a
-    /// distinguished name ending in one of those (as real `Set-Mailbox` records show).
+    /// A mailbox named as Exchange accepts it, else `None` (not found or ambiguous).
     pub fn mailbox_key(&self, identity: &str) -> Option<String> {
+        self.find_mailbox(identity).ok()
+    }
+
+    /// A mailbox named as Exchange accepts it: UPN, object id, mailbox GUID, any of its
+    /// SMTP addresses, alias or display name, or a distinguished name ending in one of
+    /// those (as real `Set-Mailbox` records show). An alias or name can match several.
+    pub fn find_mailbox(&self, identity: &str) -> Result<String, Lookup> {
         let identity = identity.trim();
         if let Some(key) = self.key(identity) {
-            return Some(key);
+            return Ok(key);
         }
         let last = identity.rsplit(['/', '\\']).next().unwrap_or(identity);
-        self.accounts
+        let exact = self.accounts.iter().find(|(_, a)| {
+            a.smtp_addresses().any(|s| s.eq_ignore_ascii_case(last))
+                || Uuid::parse_str(last).is_ok_and(|guid| guid == a.mailbox_guid)
+        });
+        if let Some((key, _)) = exact {
+            return Ok(key.clone());
+        }
+        let named: Vec<&String> = self
+            .accounts
             .iter()
-            .find(|(key, a)| {
-                last.eq_ignore_ascii_case(ids::alias(key))
-                    || last.eq_ignore_ascii_case(&a.display_name)
-                    || last
-                        .eq_ignore_ascii_case(&ids::mailbox_guid(&self.tenant_id, key).to_string())
+            .filter(|(_, a)| {
+                last.eq_ignore_ascii_case(&a.alias) || last.eq_ignore_ascii_case(&a.display_name)
             })
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| k)
+            .collect();
+        match named.as_slice() {
+            [] => Err(Lookup::NotFound),
+            [one] => Ok((*one).clone()),
+            _ => Err(Lookup::Ambiguous),
+        }
     }
 
     /// The account for `upn`, created on first mention by an audit record.
@@ -272,6 +364,11 @@ impl Account {
                 tenant_id.as_bytes(),
                 upn.to_ascii_lowercase().as_bytes(),
             ]),
+            mailbox_guid: ids::mailbox_guid(tenant_id, upn),
+            alias: ids::alias(upn).to_string(),
+            primary_smtp: upn.to_string(),
+            proxy_addresses: Vec::new(),
+            directory_roles: Vec::new(),
             display_name: display_name.to_string(),
             account_enabled: true,
             on_premises_sync: false,
@@ -291,9 +388,9 @@ impl Account {
         // The first rule of a name gets the id `attacks::set_inbox_rule_forward` puts in
         // its ObjectId; a re-created one gets a fresh id, as in Exchange.
         let upn = self.upn.to_ascii_lowercase();
-        let mut id = ids::seed(&[b"rule", upn.as_bytes(), spec.name.as_bytes()]);
+        let mut id = ids::rule_id(&[b"rule", upn.as_bytes(), spec.name.as_bytes()]);
         while !self.issued.insert(id) {
-            id = ids::seed(&[b"rule again", upn.as_bytes(), &id.to_le_bytes()]);
+            id = ids::rule_id(&[b"rule again", upn.as_bytes(), &id.to_le_bytes()]);
         }
         self.inbox_rules.push(Rule { id, spec });
         self.inbox_rules.len() - 1
@@ -312,9 +409,31 @@ impl Account {
             })
     }
 
-    /// `upn\id`, the rule `Identity` Exchange shows.
+    /// `<mailbox GUID>\<rule id>`, the rule `Identity` Exchange shows (§G 7).
     pub fn rule_identity(&self, rule: &Rule) -> String {
-        format!("{}\\{}", self.upn, rule.id)
+        format!("{}\\{}", self.mailbox_guid, rule.id)
+    }
+
+    /// Every SMTP address the mailbox receives at, the primary one first.
+    pub fn smtp_addresses(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.primary_smtp.as_str())
+            .chain(std::iter::once(self.upn.as_str()))
+            .chain(self.proxy_addresses.iter().map(String::as_str))
+    }
+
+    /// Exchange's `EmailAddresses`: `SMTP:` marks the primary address, `smtp:` the others.
+    pub fn email_addresses(&self) -> Vec<String> {
+        let mut seen = HashSet::new();
+        self.smtp_addresses()
+            .filter(|a| seen.insert(a.to_ascii_lowercase()))
+            .enumerate()
+            .map(|(i, a)| format!("{}:{a}", if i == 0 { "SMTP" } else { "smtp" }))
+            .collect()
+    }
+
+    /// Whether the user holds an Entra admin role (§G 5).
+    pub fn privileged(&self) -> bool {
+        !self.directory_roles.is_empty()
     }
 
     /// For `GET /_sandbox/tenants/{id}/users/{upn}`; never holds a password.

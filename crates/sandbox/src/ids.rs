@@ -91,6 +91,12 @@ pub(crate) fn forest(parts: &[&[u8]]) -> String {
     )
 }
 
+/// An inbox rule's `RuleIdentity`: Exchange's are numbers above `i64::MAX` (m365-api.md §G 7),
+/// so a client that reads them through `i64` or `f64` breaks here as it would there.
+pub(crate) fn rule_id(parts: &[&[u8]]) -> u64 {
+    seed(parts) | 1 << 63
+}
+
 /// The mailbox alias Exchange shows in ObjectIds: the UPN's local part.
 pub(crate) fn alias(upn: &str) -> &str {
     upn.split('@').next().unwrap_or(upn)

@@ -817,6 +817,7 @@ fn user_tokens(
             delegated: Some(Delegation {
                 upn: upn.clone(),
                 directory_roles: target.directory_roles.clone(),
+                scopes: partner.config.delegated_scopes.clone(),
             }),
             expires,
         }),

@@ -71,6 +71,10 @@ pub struct Partner {
     pub device_interval_s: u64,
     #[serde(default = "default_device_code_lifetime_s")]
     pub device_code_lifetime_s: u64,
+    /// The delegated permissions consented for the app: a delegated token's `scp`
+    /// (m365-api.md §G 5). See `default_delegated_scopes`.
+    #[serde(default = "default_delegated_scopes")]
+    pub delegated_scopes: Vec<String>,
 }
 
 /// A partner technician.
@@ -111,6 +115,9 @@ pub struct Tenant {
     /// Entra roles held by the app's service principal, checked on each call (B3, B7).
     #[serde(default = "default_directory_roles")]
     pub directory_roles: Vec<String>,
+    /// Reads show a remediation write only this long after it (m365-api.md §G 11).
+    #[serde(default)]
+    pub write_visible_after_ms: u64,
 }
 
 /// A mailbox user; noise records are about these people.
@@ -130,6 +137,22 @@ pub struct User {
     /// Inbox rules at start, in priority order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inbox_rules: Vec<InboxRule>,
+    /// The mailbox's primary SMTP address when it is not the UPN (m365-api.md §G 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_smtp_address: Option<String>,
+    /// The mail nickname when it is not the UPN's local part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// Further SMTP addresses the mailbox receives at.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy_addresses: Vec<String>,
+    /// Entra admin roles the user holds, e.g. "Global Administrator" (§G 5).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub directory_roles: Vec<String>,
+    /// Exchange's mailbox GUID, when a planted record names the mailbox by a given one
+    /// (the corpus's Set-Mailbox record does, §G 12); else derived from the UPN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox_guid: Option<String>,
 }
 
 impl User {
@@ -142,6 +165,11 @@ impl User {
             on_premises_sync: false,
             forwarding_smtp_address: None,
             inbox_rules: Vec::new(),
+            primary_smtp_address: None,
+            alias: None,
+            proxy_addresses: Vec::new(),
+            directory_roles: Vec::new(),
+            mailbox_guid: None,
         }
     }
 }
@@ -456,6 +484,25 @@ impl Scenario {
                         format!("`{}` is listed twice", user.upn),
                     ));
                 }
+                if let Some(k) = user
+                    .primary_smtp_address
+                    .iter()
+                    .chain(&user.proxy_addresses)
+                    .position(|a| !a.contains('@') || a.contains(char::is_whitespace))
+                {
+                    return Err(invalid(
+                        at(&format!("users[{j}]")),
+                        format!("address {k} of `{}` is not an SMTP address", user.upn),
+                    ));
+                }
+                if let Some(guid) = &user.mailbox_guid
+                    && Uuid::parse_str(guid).is_err()
+                {
+                    return Err(invalid(
+                        at(&format!("users[{j}].mailbox_guid")),
+                        format!("`{guid}` is not a GUID"),
+                    ));
+                }
                 if let Some(k) = user.inbox_rules.iter().position(|r| r.name.is_empty()) {
                     return Err(invalid(
                         at(&format!("users[{j}].inbox_rules[{k}].name")),
@@ -730,6 +777,21 @@ fn default_device_interval_s() -> u64 {
 /// Entra's device codes live 15 minutes.
 fn default_device_code_lifetime_s() -> u64 {
     900
+}
+/// The delegated permissions the README asks the partner app for, with
+/// `Directory.AccessAsUser.All`, which password resets and changes to privileged users
+/// need in delegated mode (m365-api.md §G 5; CIPP's SAM manifest carries it).
+pub(crate) fn default_delegated_scopes() -> Vec<String> {
+    [
+        "ActivityFeed.Read",
+        "DelegatedAdminRelationship.Read.All",
+        "Domain.Read.All",
+        "User.ReadWrite.All",
+        "Directory.AccessAsUser.All",
+        "Exchange.Manage",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 /// What a GDAP relationship grants a customer unless the scenario says otherwise.
 pub(crate) fn default_gdap_roles() -> Vec<String> {

@@ -74,6 +74,8 @@ pub(crate) struct Grant {
 pub(crate) struct Delegation {
     pub upn: String,
     pub directory_roles: Vec<String>,
+    /// The delegated permissions in the token's `scp` claim (§G 5).
+    pub scopes: Vec<String>,
 }
 
 impl Delegation {
@@ -81,6 +83,12 @@ impl Delegation {
         self.directory_roles
             .iter()
             .any(|r| r.eq_ignore_ascii_case(role))
+    }
+
+    pub fn has_scope(&self, scopes: &[&str]) -> bool {
+        self.scopes
+            .iter()
+            .any(|s| scopes.iter().any(|w| s.eq_ignore_ascii_case(w)))
     }
 }
 

@@ -1,5 +1,13 @@
 //! Graph's user calls remediation makes (B1–B3): read a user, block sign-in or reset the
 //! password (`PATCH`), and revoke sign-in sessions. The user is looked up in the token's tenant.
+//!
+//! As Graph answers (m365-api.md §G): `/users/{x}` takes an object id or UPN only, so a
+//! primary SMTP address that is not the UPN, or an alias, is 404 (§G 12). A delegated
+//! token needs `Directory.AccessAsUser.All` or `User-PasswordProfile.ReadWrite.All` in its
+//! `scp` to change a password, and `Directory.AccessAsUser.All` to change
+//! `accountEnabled` of a user holding an admin role; without, 403
+//! `Authorization_RequestDenied` (§G 5). Reads show a write only after the tenant's
+//! `write_visible_after_ms` (§G 11).
 
 use std::sync::Arc;
 
@@ -26,6 +34,10 @@ const READ_ROLES: [&str; 5] = [
     "User.RevokeSessions.All",
     "User-PasswordProfile.ReadWrite.All",
 ];
+
+/// The delegated permission that lets a partner technician act with all their rights (§G 5).
+const ACCESS_AS_USER: &str = "Directory.AccessAsUser.All";
+const DELEGATED_PASSWORD_SCOPES: [&str; 2] = [ACCESS_AS_USER, "User-PasswordProfile.ReadWrite.All"];
 
 /// Password resets also need one of these Entra roles: on the app for app-only tokens (B3),
 /// on the technician for delegated ones.
@@ -69,8 +81,14 @@ pub(crate) async fn get(
     Path(user): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    on_user(&app, &headers, &user, &READ_ROLES, |account, baseline| {
-        Json(json!({
+    on_user(
+        &app,
+        &headers,
+        &user,
+        &READ_ROLES,
+        Access::Read,
+        |account, baseline| {
+            Json(json!({
             "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
             "id": account.id.to_string(),
             "userPrincipalName": account.upn,
@@ -82,7 +100,8 @@ pub(crate) async fn get(
             "lastPasswordChangeDateTime": graph_time(account.password_changed_at.unwrap_or(baseline)),
         }))
         .into_response()
-    })
+        },
+    )
 }
 
 /// `PATCH /v1.0/users/{id-or-upn}` with `accountEnabled` and/or `passwordProfile`: 204.
@@ -124,7 +143,25 @@ pub(crate) async fn update(
         return insufficient_privileges();
     }
     let mut directory = entry.directory();
-    let Some(account) = directory.account_mut(&user) else {
+    let privileged = match directory.visible(&user) {
+        Some(account) => account.privileged(),
+        None => return not_found(&user),
+    };
+    if let Some(delegation) = &grant.delegated {
+        // m365-api.md §G 5: in delegated mode, a password needs `Directory.AccessAsUser.All`
+        // or `User-PasswordProfile.ReadWrite.All` in `scp`, and a privileged user's
+        // `accountEnabled` needs `Directory.AccessAsUser.All`.
+        if update.password_profile.is_some() && !delegation.has_scope(&DELEGATED_PASSWORD_SCOPES) {
+            return insufficient_privileges();
+        }
+        if update.account_enabled.is_some()
+            && privileged
+            && !delegation.has_scope(&[ACCESS_AS_USER])
+        {
+            return insufficient_privileges();
+        }
+    }
+    let Some(account) = directory.write(&user) else {
         return not_found(&user);
     };
     if let Some(profile) = &update.password_profile
@@ -154,14 +191,29 @@ pub(crate) async fn revoke_sessions(
     Path(user): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    on_user(&app, &headers, &user, &REVOKE_ROLES, |account, _| {
-        account.sessions_revoked_at = Some(Utc::now());
-        Json(json!({
-            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean",
-            "value": true,
-        }))
-        .into_response()
-    })
+    on_user(
+        &app,
+        &headers,
+        &user,
+        &REVOKE_ROLES,
+        Access::Write,
+        |account, _| {
+            account.sessions_revoked_at = Some(Utc::now());
+            Json(json!({
+                "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean",
+                "value": true,
+            }))
+            .into_response()
+        },
+    )
+}
+
+/// Whether a call reads the user (and may see it as it was before a recent write) or
+/// changes it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
 }
 
 /// The checks of a call on one user, in Graph's order: a valid token, one of `roles`, then
@@ -172,6 +224,7 @@ fn on_user(
     headers: &HeaderMap,
     user: &str,
     roles: &[&str],
+    access: Access,
     act: impl FnOnce(&mut Account, DateTime<Utc>) -> Response,
 ) -> Response {
     let grant = match graph_grant(app, headers) {
@@ -183,10 +236,16 @@ fn on_user(
     }
     let mut directory = app.tenants[grant.tenant].directory();
     let baseline = directory.baseline();
-    let Some(account) = directory.account_mut(user) else {
-        return not_found(user);
-    };
-    act(account, baseline)
+    match access {
+        Access::Read => match directory.visible(user) {
+            Some(account) => act(&mut account.clone(), baseline),
+            None => not_found(user),
+        },
+        Access::Write => match directory.write(user) {
+            Some(account) => act(account, baseline),
+            None => not_found(user),
+        },
+    }
 }
 
 /// Entra's rule for cloud users: at least 8 characters from at least 3 of lower case,

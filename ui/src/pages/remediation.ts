@@ -384,8 +384,11 @@ export function createRemediation(ctx: Ctx, alertId: number): Remediation {
         };
         controls.append(undoBtn);
       }
-      if (r.outcome === "failed")
-        controls.append(h("button", { type: "button", "data-testid": "retry-step", on: { click: () => retry(row) } }, "Retry"));
+      // Running a step again reads the state first: a change that now shows says "already so".
+      if (r.outcome === "failed" || r.outcome === "sent_not_visible")
+        controls.append(
+          h("button", { type: "button", "data-testid": "retry-step", on: { click: () => retry(row) } }, r.outcome === "failed" ? "Retry" : "Check again"),
+        );
       replace(
         row,
         h("div", { class: "result-head" }, h("span", { class: "step-label wrap" }, label), h("span", { class: outcomeClass(r.outcome), "data-testid": "step-outcome" }, outcomeWords(r.outcome))),
@@ -407,7 +410,7 @@ export function createRemediation(ctx: Ctx, alertId: number): Remediation {
         h("dt", null, "Tenant"),
         h("dd", { id: "plan-tenant" }, p.tenant_name),
         h("dt", null, "Mailbox"),
-        h("dd", { id: "plan-mailbox", class: "wrap" }, p.mailbox),
+        h("dd", { id: "plan-mailbox", class: "wrap" }, p.mailbox, p.resolved_from ? h("span", { class: "muted" }, ` (resolved from ${p.resolved_from})`) : null),
         h("dt", null, "Account"),
         account,
         h("dt", null, "Forwarding"),

@@ -446,3 +446,68 @@ fn a_refresh_token_that_lapses_asks_for_a_new_sign_in_by_name() {
     );
     assert_eq!(rw.run(&["partner", "logout"]).code, 0);
 }
+
+#[test]
+fn a_partner_password_reset_or_block_of_an_admin_without_the_delegated_permission_says_which_delegated_one()
+ {
+    let _turn = one_partner();
+    let (w, mut scenario) = World::new();
+    // The partner app lacks Directory.AccessAsUser.All; the mailbox's owner is an admin.
+    scenario["partner"]["delegated_scopes"] = json!([
+        "ActivityFeed.Read",
+        "DelegatedAdminRelationship.Read.All",
+        "Domain.Read.All",
+        "User.ReadWrite.All",
+        "Exchange.Manage"
+    ]);
+    scenario["tenants"][0]["users"][0]["directory_roles"] = json!(["Global Administrator"]);
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::new(&sandbox);
+    device_sign_in(&rw, &w, &sandbox);
+    rw.scan();
+    let customer = &w.customers[0];
+    let id = rw
+        .alerts()
+        .iter()
+        .find(|a| a["tenant_id"] == customer.tenant_id.as_str())
+        .unwrap()["id"]
+        .to_string();
+
+    let run = rw.run(&[
+        "remediate",
+        &id,
+        "--yes",
+        "--json",
+        "--actions",
+        "block-sign-in,revoke-sessions,reset-password",
+    ]);
+    assert_eq!(run.code, 4, "{}\n{}", run.stdout, run.stderr);
+    let results = run.json_lines();
+    let outcome = |action: &str| {
+        results
+            .iter()
+            .find(|s| s["action"] == action)
+            .unwrap()
+            .clone()
+    };
+    for action in ["block-sign-in", "reset-password"] {
+        let s = outcome(action);
+        assert_eq!(s["outcome"], "failed", "{s}");
+        let why = s["detail"].as_str().unwrap();
+        assert!(
+            why.contains("permission denied")
+                && why.contains("delegated")
+                && why.contains("Directory.AccessAsUser.All"),
+            "{why}"
+        );
+        assert!(
+            !why.contains("application permission"),
+            "a partner tenant is not told about application permissions: {why}"
+        );
+    }
+    assert_eq!(outcome("revoke-sessions")["outcome"], "done");
+    assert_eq!(
+        sandbox.user(&customer.tenant_id, &customer.users[0])["account_enabled"],
+        true
+    );
+}

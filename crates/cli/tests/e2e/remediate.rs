@@ -196,7 +196,25 @@ fn a_forwarding_rule_is_contained_verified_repeated_undone_and_recorded() {
         refused.stderr
     );
 
-    // Removing the rule; a second removal is already so (the rule is gone).
+    // Removing the rule while it is disabled; a second removal is already so (the rule is gone).
+    let disabled = rw.run(&[
+        "remediate",
+        &id,
+        "--yes",
+        "--json",
+        "--actions",
+        "disable-rule",
+    ]);
+    assert_eq!(
+        step(&steps(&disabled), "disable-rule")["outcome"],
+        "done",
+        "{}",
+        disabled.stdout
+    );
+    let rule_number = rule(&sandbox.user(&t.tenant_id, megan), "Sync").unwrap()["rule_identity"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let removed = rw.run(&[
         "remediate",
         &id,
@@ -229,20 +247,36 @@ fn a_forwarding_rule_is_contained_verified_repeated_undone_and_recorded() {
             .contains("no longer in the mailbox"),
         "{second}"
     );
-    // Undoing the removal re-creates the rule from its recorded definition.
+    // The record keeps Exchange's RuleIdentity, a number above i64::MAX, digit for digit.
     let remove_id = step(&steps(&removed), "remove-rule")["action_id"].to_string();
+    let log = rw.run(&["audit", "--json"]).json_lines();
+    let row = log
+        .iter()
+        .find(|e| e["id"].to_string() == remove_id)
+        .unwrap();
     assert_eq!(
-        rw.run(&["undo", &remove_id, "--yes", "--json"])
-            .json_lines()[0]["outcome"],
-        "done"
+        row["before"]["RuleIdentity"].to_string(),
+        rule_number,
+        "{row}"
+    );
+    // Undoing the removal re-creates the rule from its recorded definition with
+    // New-InboxRule's own parameters (the recipient as a bare address), then disables it
+    // again, as it was (§G 7).
+    let undone = rw.run(&["undo", &remove_id, "--yes", "--json"]);
+    assert_eq!(
+        undone.json_lines()[0]["outcome"],
+        "done",
+        "{}",
+        undone.stdout
     );
     let back = sandbox.user(&t.tenant_id, megan);
     let recreated = rule(&back, "Sync").expect("the rule is back");
     assert_eq!(recreated["forward_to"], json!([drop_box]), "{recreated}");
+    assert_eq!(recreated["enabled"], false, "{recreated}");
 
     // Every step is in the log; the chain verifies; both exports hold every row.
     let log = rw.run(&["audit", "--json"]).json_lines();
-    assert_eq!(log.len(), 4 + 4 + 3 + 2 + 1, "{log:?}");
+    assert_eq!(log.len(), 4 + 4 + 3 + 3 + 1, "{log:?}");
     assert!(
         log.iter()
             .all(|e| e["os_user"].as_str().is_some_and(|u| !u.is_empty())
@@ -251,7 +285,7 @@ fn a_forwarding_rule_is_contained_verified_repeated_undone_and_recorded() {
     let verify = rw.run(&["audit", "verify"]);
     assert_eq!(verify.code, 0, "{}", verify.stdout);
     assert!(
-        verify.stdout.contains("intact: 14 row(s)"),
+        verify.stdout.contains("intact: 15 row(s)"),
         "{}",
         verify.stdout
     );
@@ -281,7 +315,7 @@ fn a_forwarding_rule_is_contained_verified_repeated_undone_and_recorded() {
     );
     let csv_rows = csv::Reader::from_path(&csv_path).unwrap().records().count();
     let json_rows: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
-    assert_eq!((csv_rows, json_rows.as_array().unwrap().len()), (14, 14));
+    assert_eq!((csv_rows, json_rows.as_array().unwrap().len()), (15, 15));
     let exported = std::fs::read_to_string(&csv_path).unwrap();
     assert!(!exported.contains(&password));
 
@@ -451,6 +485,26 @@ fn refusals_and_throttling_are_readable_step_results_and_never_stop_the_others()
     );
     assert_eq!(sandbox.user(&t.tenant_id, adele)["account_enabled"], true);
 
+    // Consented but without an Exchange role, Exchange answers 403 with NUL bytes (§G 6).
+    sandbox.patch_tenant(&t.tenant_id, json!({"roles": ["ActivityFeed.Read", "Domain.Read.All", "User.Read.All", "Exchange.ManageAsApp"]}));
+    let empty = rw.run(&[
+        "remediate",
+        &id,
+        "--yes",
+        "--json",
+        "--actions",
+        "disable-rule",
+    ]);
+    let why = step(&steps(&empty), "disable-rule")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        why.contains("Exchange refused (HTTP 403) with an empty answer: the app's service principal probably lacks the Exchange Administrator role"),
+        "{why}"
+    );
+    assert!(!why.contains('\0'), "{why:?}");
+
     // Granted, the failed steps succeed on retry.
     sandbox.patch_tenant(&t.tenant_id, json!({"roles": ["ActivityFeed.Read", "Domain.Read.All", "User.ReadWrite.All", "Exchange.ManageAsApp"], "directory_roles": ["Exchange Administrator"]}));
     let retry = rw.run(&[
@@ -470,4 +524,255 @@ fn refusals_and_throttling_are_readable_step_results_and_never_stop_the_others()
     let user = sandbox.user(&t.tenant_id, adele);
     assert_eq!(user["account_enabled"], false);
     assert_eq!(rule(&user, ".").unwrap()["enabled"], false);
+}
+
+/// The corpus's own Set-Mailbox record (its mailbox named by GUID), planted in `t` as a
+/// change its admin made.
+fn corpus_set_mailbox(t: &TenantSpec) -> Value {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/records/set-mailbox-forwardingsmtpaddress-smtp-prefix.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{} is needed by this test ({e}); see README.md",
+            path.display()
+        )
+    });
+    let mut record = serde_json::from_str::<Value>(&text).unwrap()[0].clone();
+    record["OrganizationId"] = json!(t.tenant_id);
+    record["OrganizationName"] = json!(t.initial_domain);
+    record["UserId"] = json!(t.users[3]);
+    record
+}
+
+#[test]
+fn a_mailbox_named_by_guid_or_by_an_address_that_is_not_the_upn_is_resolved_before_anything_is_planned()
+ {
+    const GUID: &str = "311b45d6-1a3e-46ac-8434-721367961e19";
+    let t = TenantSpec::new(0);
+    let lidia = &t.users[2];
+    let primary = format!("lidia.b@{}", t.domain);
+    let mut tenant = t.scenario_json();
+    tenant["users"][2]["mailbox_guid"] = json!(GUID);
+    tenant["users"][2]["primary_smtp_address"] = json!(primary);
+    // Two mailboxes share a display name: "Finance" names neither.
+    tenant["users"][0]["display_name"] = json!("Finance");
+    tenant["users"][1]["display_name"] = json!("Finance");
+    // The admin's rule in Lidia's mailbox names it by her primary address, which Graph does not know.
+    let mut rule_record = attacks::new_inbox_rule_forward(
+        &t.ctx(3, 2),
+        "Sync",
+        &[&t.drop_box("sync")],
+        ForwardKind::ForwardTo,
+    );
+    for p in rule_record["Parameters"].as_array_mut().unwrap() {
+        if p["Name"] == "Mailbox" {
+            p["Value"] = json!(primary);
+        }
+    }
+    let mut finance = attacks::set_mailbox_forwarding(
+        &t.ctx(3, 0),
+        Some(&format!("smtp:{}", t.drop_box("fin"))),
+        None,
+        true,
+    );
+    finance["ObjectId"] = json!("Finance");
+    for p in finance["Parameters"].as_array_mut().unwrap() {
+        if p["Name"] == "Identity" {
+            p["Value"] = json!("Finance");
+        }
+    }
+    let scenario = json!({
+        "tenants": [tenant],
+        "records": [planted(&t, corpus_set_mailbox(&t)), planted(&t, rule_record), planted(&t, finance)],
+        "rebase_times": true,
+    });
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
+    assert_eq!(rw.scan().code, 0);
+    assert_eq!(
+        sandbox.user(&t.tenant_id, lidia)["forwarding_smtp_address"],
+        "smtp:bla@bla.com"
+    );
+
+    // By GUID: the corpus record's mailbox is Lidia's, contained under her UPN.
+    let id = alert_id(&rw, "mailbox-external-forward", GUID);
+    let run = rw.run(&["remediate", &id, "--yes", "--json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "Mailbox: {lidia} (sign-in allowed, resolved from {GUID})"
+        )),
+        "{}",
+        run.stderr
+    );
+    let results = steps(&run);
+    let done: Vec<(&str, &str, &str)> = results
+        .iter()
+        .map(|s| {
+            (
+                s["action"].as_str().unwrap(),
+                s["account"].as_str().unwrap(),
+                s["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let l = lidia.as_str();
+    assert_eq!(
+        done,
+        [
+            ("block-sign-in", l, "done"),
+            ("revoke-sessions", l, "done"),
+            ("reset-password", l, "done"),
+            ("clear-forwarding", l, "done")
+        ]
+    );
+    let user = sandbox.user(&t.tenant_id, lidia);
+    assert_eq!(
+        (&user["account_enabled"], &user["forwarding_smtp_address"]),
+        (&json!(false), &Value::Null)
+    );
+
+    // By a primary SMTP address that is not the UPN: Graph would answer 404 for it.
+    let id = alert_id(&rw, "inbox-rule-external-forward", &primary);
+    let run = rw.run(&[
+        "remediate",
+        &id,
+        "--yes",
+        "--json",
+        "--actions",
+        "disable-rule",
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!("resolved from {primary}")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        step(&steps(&run), "disable-rule")["outcome"],
+        "done",
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        rule(&sandbox.user(&t.tenant_id, lidia), "Sync").unwrap()["enabled"],
+        false
+    );
+
+    // A name that matches two mailboxes is refused before anything is planned or changed.
+    let rows = rw.run(&["audit", "--json"]).json_lines().len();
+    let id = alert_id(&rw, "mailbox-external-forward", "Finance");
+    let refused = rw.run(&["remediate", &id, "--yes", "--json"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused
+            .stderr
+            .contains("does not resolve to exactly one mailbox"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("matches multiple entries"),
+        "Exchange's reason: {}",
+        refused.stderr
+    );
+    assert_eq!(
+        rw.run(&["audit", "--json"]).json_lines().len(),
+        rows,
+        "nothing was recorded"
+    );
+    for user in &t.users[..2] {
+        assert_eq!(sandbox.user(&t.tenant_id, user)["account_enabled"], true);
+    }
+}
+
+#[test]
+fn a_change_that_shows_late_is_done_and_one_that_never_shows_is_sent_not_yet_visible() {
+    let t = TenantSpec::new(0);
+    let megan = &t.users[1];
+    let mut tenant = t.scenario_json();
+    // Each write shows in reads only a second later (m365-api.md §G 11).
+    tenant["write_visible_after_ms"] = json!(1000);
+    let scenario = json!({
+        "tenants": [tenant],
+        "records": [planted(&t, attacks::new_inbox_rule_forward(&t.ctx(1, 1), "Sync", &[&t.drop_box("sync")], ForwardKind::ForwardTo))],
+    });
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
+    assert_eq!(rw.scan().code, 0);
+    let id = alert_id(&rw, "inbox-rule-external-forward", megan);
+
+    // Read back again and again, the changes show before the schedule ends: done.
+    let run = rw.run(&[
+        "remediate",
+        &id,
+        "--yes",
+        "--json",
+        "-v",
+        "--verify-delays",
+        "0.3,0.6,1.2",
+        "--actions",
+        "block-sign-in,disable-rule",
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    for s in steps(&run) {
+        assert_eq!(s["outcome"], "done", "{s}");
+    }
+    assert!(
+        run.stderr.contains("does not show yet"),
+        "the read-backs are visible at -v: {}",
+        run.stderr
+    );
+    let block_id = step(&steps(&run), "block-sign-in")["action_id"].to_string();
+
+    // Never visible within the schedule: sent, not yet visible, never failed.
+    sandbox.patch_tenant(&t.tenant_id, json!({"write_visible_after_ms": 600_000}));
+    let late = rw.run(&[
+        "remediate",
+        &id,
+        "--yes",
+        "--verify-delays",
+        "0.1,0.1",
+        "--actions",
+        "revoke-sessions",
+    ]);
+    assert_eq!(
+        late.code, 0,
+        "not a failure: {}\n{}",
+        late.stdout, late.stderr
+    );
+    assert!(
+        late.stdout
+            .starts_with("sent, not yet visible revoke-sessions"),
+        "{}",
+        late.stdout
+    );
+    assert!(late.stdout.contains("check again"), "{}", late.stdout);
+    assert!(
+        sandbox.user(&t.tenant_id, megan)["sessions_revoked_at"].is_string(),
+        "the change was made"
+    );
+    let undo = rw.run(&[
+        "undo",
+        &block_id,
+        "--yes",
+        "--json",
+        "--verify-delays",
+        "0.1",
+    ]);
+    let undone = &undo.json_lines()[0];
+    assert_eq!(undone["outcome"], "sent_not_visible", "{undone}");
+    assert_eq!(sandbox.user(&t.tenant_id, megan)["account_enabled"], true);
+    let log = rw.run(&["audit", "--json"]).json_lines();
+    let results: Vec<&str> = log
+        .iter()
+        .rev()
+        .take(2)
+        .map(|e| e["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results,
+        ["sent_not_visible", "sent_not_visible"],
+        "recorded as such"
+    );
 }

@@ -3,6 +3,7 @@
 //! back, and is recorded in the hash-chained log with its before- and after-state, so
 //! the reversible ones can be undone. A failed step never stops the others.
 
+mod mailbox;
 mod microsoft;
 mod password;
 mod rules;
@@ -78,6 +79,10 @@ pub enum Outcome {
     AlreadySo,
     Skipped,
     Failed,
+    /// Microsoft accepted the change, but reading it back for the whole verification
+    /// schedule did not show it yet: Entra and Exchange are eventually consistent
+    /// (m365-api.md §G 11). Never reported as failed.
+    SentNotVisible,
 }
 
 impl Outcome {
@@ -87,6 +92,7 @@ impl Outcome {
             Outcome::AlreadySo => "already_so",
             Outcome::Skipped => "skipped",
             Outcome::Failed => "failed",
+            Outcome::SentNotVisible => "sent_not_visible",
         }
     }
 
@@ -96,8 +102,27 @@ impl Outcome {
             Outcome::AlreadySo => "already so",
             Outcome::Skipped => "skipped",
             Outcome::Failed => "FAILED",
+            Outcome::SentNotVisible => "sent, not yet visible",
         }
     }
+
+    /// The change went to Microsoft: it can be undone, and a password reset's new
+    /// password must be shown.
+    pub fn sent(self) -> bool {
+        matches!(self, Outcome::Done | Outcome::SentNotVisible)
+    }
+
+    fn sent_str(result: &str) -> bool {
+        [Outcome::Done, Outcome::SentNotVisible]
+            .iter()
+            .any(|o| o.as_str() == result)
+    }
+}
+
+/// How long to wait before each further read-back of a change that does not show yet:
+/// about 1, 2, 4 and 8 s, as Entra's eventual consistency asks (m365-api.md §G 11).
+pub fn default_verify_delays() -> Vec<std::time::Duration> {
+    [1, 2, 4, 8].map(std::time::Duration::from_secs).to_vec()
 }
 
 /// One step the plan offers.
@@ -126,7 +151,13 @@ pub struct Plan {
     pub alert_id: i64,
     pub tenant_id: String,
     pub tenant_name: String,
+    /// The mailbox's UPN, as Microsoft resolved the alert's target.
     pub mailbox: String,
+    /// The alert's own name for the mailbox (a GUID, alias or another address) when it
+    /// is not the UPN: shown as "resolved from …".
+    pub resolved_from: Option<String>,
+    /// The mailbox owner's Entra object id, when Microsoft gave it.
+    pub mailbox_id: Option<String>,
     pub actor: String,
     /// The change was made by another account, offered for containment too.
     pub actor_differs: bool,
@@ -167,6 +198,15 @@ pub enum RemediateError {
          forwarding, delegation). Handle this alert in the Exchange admin center"
     )]
     NotAMailbox { id: i64, target: String },
+    #[error(
+        "alert {id} is about {target}, which does not resolve to exactly one mailbox ({why}). Secure and Remediate \
+         acts only on a mailbox Microsoft confirms; check the mailbox in the Exchange admin center"
+    )]
+    Unresolved {
+        id: i64,
+        target: String,
+        why: String,
+    },
     #[error("no step '{0}' in the plan; the plan lists the steps with their keys")]
     UnknownStep(String),
     #[error("both disable-rule and remove-rule are chosen for rule {0}: choose one")]
@@ -220,6 +260,8 @@ pub struct Remediator<'a> {
     pub operator: Operator,
     /// The steps checked by default ([`default_actions`]).
     pub defaults: Vec<Action>,
+    /// The waits between read-backs of a change ([`default_verify_delays`]).
+    pub verify_delays: Vec<std::time::Duration>,
 }
 
 /// The alert, its tenant's app and context: what every step needs.
@@ -241,6 +283,11 @@ impl Target {
 
 fn is_account(s: &str) -> bool {
     s.contains('@') && !s.contains(char::is_whitespace)
+}
+
+/// The visible text of what an alert names, for messages.
+fn shown(s: &str) -> String {
+    crate::detect::visible_text(s)
 }
 
 fn key(action: Action, account: &str, rule: Option<&str>) -> String {
@@ -271,12 +318,6 @@ fn sync_warning(account: &Account) -> Option<String> {
 impl<'a> Remediator<'a> {
     fn target(&self, alert_id: i64) -> Result<Target, RemediateError> {
         let (alert, _) = self.store.alert_with_record(alert_id)?;
-        if !is_account(&alert.target) {
-            return Err(RemediateError::NotAMailbox {
-                id: alert_id,
-                target: alert.target,
-            });
-        }
         let tenant = self.store.tenant(&alert.tenant_id)?;
         let app = AppIdentity {
             tenant_id: tenant.tenant_id,
@@ -298,8 +339,9 @@ impl<'a> Remediator<'a> {
         })
     }
 
-    fn actor_to_contain(alert: &Alert) -> Option<String> {
-        (is_account(&alert.actor) && !alert.actor.eq_ignore_ascii_case(&alert.target))
+    /// The account that made the change, when it is another than the mailbox's `upn`.
+    fn actor_to_contain(alert: &Alert, upn: &str) -> Option<String> {
+        (is_account(&alert.actor) && !alert.actor.eq_ignore_ascii_case(upn))
             .then(|| alert.actor.clone())
     }
 
@@ -312,8 +354,24 @@ impl<'a> Remediator<'a> {
             api: self.api,
             app: &t.app,
             stats: &stats,
+            verify_delays: &self.verify_delays,
         };
-        let mailbox = t.alert.target.clone();
+        let target = t.alert.target.trim();
+        if !mailbox::is_target(target) {
+            return Err(RemediateError::NotAMailbox {
+                id: alert_id,
+                target: shown(target),
+            });
+        }
+        let resolved =
+            mailbox::resolve(&ms, target)
+                .await
+                .map_err(|why| RemediateError::Unresolved {
+                    id: alert_id,
+                    target: shown(target),
+                    why,
+                })?;
+        let mailbox = resolved.upn.clone();
         let mut problems = Vec::new();
         let mut steps = Vec::new();
 
@@ -323,7 +381,7 @@ impl<'a> Remediator<'a> {
             .map_err(|r| problems.push(r.message))
             .ok();
         self.account_steps(&mailbox, account.as_ref(), Some(defaults), &mut steps);
-        let actor = Self::actor_to_contain(&t.alert);
+        let actor = Self::actor_to_contain(&t.alert, &mailbox);
         if let Some(actor) = &actor {
             let actor_account = ms
                 .account(actor)
@@ -403,6 +461,8 @@ impl<'a> Remediator<'a> {
             alert_id,
             tenant_id: t.alert.tenant_id.clone(),
             tenant_name: t.alert.tenant_name.clone(),
+            resolved_from: (!target.eq_ignore_ascii_case(&mailbox)).then(|| target.to_string()),
+            mailbox_id: resolved.object_id,
             mailbox,
             actor: t.alert.actor.clone(),
             actor_differs: actor.is_some(),
@@ -539,6 +599,7 @@ impl<'a> Remediator<'a> {
             api: self.api,
             app: &t.app,
             stats: &stats,
+            verify_delays: &self.verify_delays,
         };
         let done = match step.action {
             Action::BlockSignIn => self.block(&ms, &step.account, false).await,
@@ -590,9 +651,7 @@ impl<'a> Remediator<'a> {
             outcome: done.outcome,
             detail: done.detail,
             warning: done.warning,
-            reversible: undoes.is_none()
-                && done.outcome == Outcome::Done
-                && step.action.reversible(),
+            reversible: undoes.is_none() && done.outcome.sent() && step.action.reversible(),
             password: done.password,
         })
     }
@@ -624,7 +683,7 @@ impl<'a> Remediator<'a> {
             };
         }
         if let Err(r) = ms
-            .update_account(upn, &json!({"accountEnabled": enable}), &what, GRANT_BLOCK)
+            .update_account(upn, &json!({"accountEnabled": enable}), &what, &GRANT_BLOCK)
             .await
         {
             return StepDone {
@@ -632,7 +691,8 @@ impl<'a> Remediator<'a> {
                 ..StepDone::failed(request, Some(state(&before)), r.message)
             };
         }
-        let verified = ms.account(upn).await;
+        let shows = |a: &Account| a.account_enabled == Some(enable);
+        let verified = ms.read_back(|| ms.account(upn), shows).await;
         StepDone {
             warning,
             ..verify(
@@ -640,7 +700,7 @@ impl<'a> Remediator<'a> {
                 state(&before),
                 verified,
                 state,
-                |a| a.account_enabled == Some(enable),
+                shows,
                 enabled_words,
             )
         }
@@ -682,14 +742,15 @@ impl<'a> Remediator<'a> {
         if let Err(r) = ms.revoke_sessions(upn).await {
             return StepDone::failed(request, Some(state(&before)), r.message);
         }
-        let verified = ms.account(upn).await;
         let old = valid_from(&before);
+        let shows = |a: &Account| valid_from(a) != old || old.is_none();
+        let verified = ms.read_back(|| ms.account(upn), shows).await;
         verify(
             request,
             state(&before),
             verified,
             state,
-            |a| valid_from(a) != old || old.is_none(),
+            shows,
             |_| "sessions revoked; Microsoft takes a few minutes to end them, and access tokens already issued last up to an hour",
         )
     }
@@ -725,22 +786,24 @@ impl<'a> Remediator<'a> {
             json!({"passwordProfile": {"password": password.expose_secret(), "forceChangePasswordNextSignIn": true}})
         };
         let what = format!("resetting the password of {upn}");
-        let sent = ms.update_account(upn, &body, &what, GRANT_PASSWORD).await;
+        let sent = ms.update_account(upn, &body, &what, &GRANT_PASSWORD).await;
         drop(body);
         if let Err(r) = sent {
             return StepDone::failed(request, Some(state(&before)), r.message);
         }
-        let verified = ms.account(upn).await;
         let old = before.last_password_change_date_time.clone();
+        let shows = |a: &Account| a.last_password_change_date_time != old || old.is_none();
+        let verified = ms.read_back(|| ms.account(upn), shows).await;
         let mut done = verify(
             request,
             state(&before),
             verified,
             state,
-            |a| a.last_password_change_date_time != old || old.is_none(),
+            shows,
             |_| "password reset; the user must change it at next sign-in. It is shown once and stored nowhere",
         );
-        if done.outcome == Outcome::Done {
+        // Sent but not visible yet may still take effect: the technician needs the password.
+        if done.outcome.sent() {
             done.password = Some(password);
         }
         done
@@ -753,7 +816,7 @@ impl<'a> Remediator<'a> {
             .into_iter()
             .find(|e| {
                 e.step.action == Action::ResetPassword.as_str()
-                    && e.step.result == Outcome::Done.as_str()
+                    && Outcome::sent_str(&e.step.result)
                     && e.step.mailbox.eq_ignore_ascii_case(upn)
             })
     }
@@ -776,7 +839,7 @@ impl<'a> Remediator<'a> {
                 _ => "ended sessions cannot be restored; the user signs in again",
             }));
         }
-        if entry.step.result != Outcome::Done.as_str() {
+        if !Outcome::sent_str(&entry.step.result) {
             return Err(cannot("it changed nothing (it was not done)"));
         }
         let alert_id = entry
@@ -825,6 +888,7 @@ impl<'a> Remediator<'a> {
             api: self.api,
             app: &t.app,
             stats: &stats,
+            verify_delays: &self.verify_delays,
         };
         let before = entry.step.before.clone().unwrap_or(Value::Null);
         let done = match action {
@@ -873,9 +937,31 @@ impl StepDone {
     fn failed(request: String, before: Option<Value>, detail: String) -> StepDone {
         StepDone::new(Outcome::Failed, request, before, None, detail)
     }
+
+    /// Microsoft accepted the change but reading it back does not show it (or the read
+    /// failed with `unread`): sent, not yet visible (m365-api.md §G 11).
+    pub(crate) fn not_visible(
+        request: String,
+        before: Option<Value>,
+        after: Option<Value>,
+        unread: Option<String>,
+    ) -> StepDone {
+        let detail = match unread {
+            None => "sent, not yet visible — check again: Microsoft accepted the change, but reading it back does not \
+                     show it yet (Microsoft can take a while to show a change everywhere). Run this step again later: \
+                     it says \"already so\" once the change shows"
+                .to_string(),
+            Some(why) => format!(
+                "sent, not yet visible — check again: Microsoft accepted the change, but reading it back failed ({why}). \
+                 Run this step again later to check"
+            ),
+        };
+        StepDone::new(Outcome::SentNotVisible, request, before, after, detail)
+    }
 }
 
-/// Reads the state back: done only when it shows the change.
+/// Reads the state back: done when it shows the change; sent but not yet visible when
+/// Microsoft accepted it and the read-backs ([`Microsoft::read_back`]) never showed it.
 fn verify<T>(
     request: String,
     before: Value,
@@ -885,20 +971,14 @@ fn verify<T>(
     words: impl Fn(&T) -> &'static str,
 ) -> StepDone {
     match read_back {
-        Ok(now) if changed(&now) => StepDone::new(Outcome::Done, request, Some(before), Some(state(&now)), words(&now).into()),
-        Ok(now) => StepDone::new(
-            Outcome::Failed,
+        Ok(now) if changed(&now) => StepDone::new(
+            Outcome::Done,
             request,
             Some(before),
             Some(state(&now)),
-            "Microsoft accepted the change, but reading it back does not show it yet; retry this step".into(),
+            words(&now).into(),
         ),
-        Err(r) => StepDone::new(
-            Outcome::Failed,
-            request,
-            Some(before),
-            None,
-            format!("the change was sent, but it could not be read back to verify: {}", r.message),
-        ),
+        Ok(now) => StepDone::not_visible(request, Some(before), Some(state(&now)), None),
+        Err(r) => StepDone::not_visible(request, Some(before), None, Some(r.message)),
     }
 }

@@ -251,23 +251,36 @@ pub(super) async fn change(
         }
         Err(r) => return StepDone::failed(request, Some(rule), r.message),
     }
-    let after = definitions(ms, mailbox)
-        .await
-        .map(|rules| find(&rules, &exact).cloned());
-    match (action, after) {
-        (Action::RemoveRule, Ok(None)) => StepDone::new(Outcome::Done, request, Some(rule), None, "rule removed".into()),
-        (Action::DisableRule, Ok(Some(now))) if now["Enabled"].as_bool() == Some(false) => {
-            StepDone::new(Outcome::Done, request, Some(rule), Some(now), "rule disabled; it stays in the mailbox as evidence".into())
+    let shows = |now: &Option<Value>| match action {
+        Action::RemoveRule => now.is_none(),
+        _ => now
+            .as_ref()
+            .is_some_and(|r| r["Enabled"].as_bool() == Some(false)),
+    };
+    let after = ms.read_back(|| rule_now(ms, mailbox, &exact), shows).await;
+    match after {
+        Ok(now) if shows(&now) => {
+            let detail = if action == Action::RemoveRule {
+                "rule removed"
+            } else {
+                "rule disabled; it stays in the mailbox as evidence"
+            };
+            StepDone::new(Outcome::Done, request, Some(rule), now, detail.into())
         }
-        (_, Ok(now)) => StepDone::new(
-            Outcome::Failed,
-            request,
-            Some(rule),
-            now,
-            "Exchange accepted the change, but reading the rules back does not show it; retry this step".into(),
-        ),
-        (_, Err(r)) => StepDone::failed(request, Some(rule), format!("the change was sent, but could not be verified: {}", r.message)),
+        Ok(now) => StepDone::not_visible(request, Some(rule), now, None),
+        Err(r) => StepDone::not_visible(request, Some(rule), None, Some(r.message)),
     }
+}
+
+/// The rule `identity` names, as Exchange lists it now.
+async fn rule_now(
+    ms: &Microsoft<'_>,
+    mailbox: &str,
+    identity: &str,
+) -> Result<Option<Value>, Refusal> {
+    definitions(ms, mailbox)
+        .await
+        .map(|rules| find(&rules, identity).cloned())
 }
 
 /// Undo of a disable: enables the rule again.
@@ -286,79 +299,270 @@ pub(super) async fn enable(ms: &Microsoft<'_>, mailbox: &str, before: &Value) ->
     {
         return StepDone::failed(request, None, r.message);
     }
-    match definitions(ms, mailbox)
+    let enabled = |now: &Option<Value>| {
+        now.as_ref()
+            .is_some_and(|r| r["Enabled"].as_bool() == Some(true))
+    };
+    match ms
+        .read_back(|| rule_now(ms, mailbox, &identity), enabled)
         .await
-        .map(|rules| find(&rules, &identity).cloned())
     {
-        Ok(Some(now)) if now["Enabled"].as_bool() == Some(true) => StepDone::new(
+        Ok(now) if enabled(&now) => StepDone::new(
             Outcome::Done,
-            request,
-            None,
-            Some(now),
-            "rule enabled again".into(),
-        ),
-        Ok(now) => StepDone::new(
-            Outcome::Failed,
             request,
             None,
             now,
-            "the rule does not show as enabled; retry".into(),
+            "rule enabled again".into(),
         ),
-        Err(r) => StepDone::failed(
-            request,
-            None,
-            format!("could not be verified: {}", r.message),
-        ),
+        Ok(now) => StepDone::not_visible(request, None, now, None),
+        Err(r) => StepDone::not_visible(request, None, None, Some(r.message)),
     }
 }
 
-/// Undo of a removal: creates the rule again from its recorded definition.
+/// What New-InboxRule takes to rebuild a rule's conditions, exceptions and actions: its
+/// `Identity` parameter set in Exchange Online (MicrosoftDocs/office-docs-powershell
+/// `exchange/exchange-ps/ExchangePowerShell/New-InboxRule.md`), less `Name` and `Mailbox`
+/// (set apart), `Priority` (the mailbox's rules may have changed since) and the switches
+/// `AlwaysDeleteOutlookRulesBlob`, `Confirm`, `Force`, `WhatIf`. Anything else
+/// `Get-InboxRule` shows (`Enabled`, `RuleIdentity`, `IsValid`, …) makes Exchange refuse
+/// the whole call (m365-api.md §G 7).
+const RULE_CONTENT: [&str; 61] = [
+    "ApplyCategory",
+    "ApplySystemCategory",
+    "BodyContainsWords",
+    "CopyToFolder",
+    "DeleteMessage",
+    "DeleteSystemCategory",
+    "ExceptIfBodyContainsWords",
+    "ExceptIfFlaggedForAction",
+    "ExceptIfFrom",
+    "ExceptIfFromAddressContainsWords",
+    "ExceptIfHasAttachment",
+    "ExceptIfHasClassification",
+    "ExceptIfHeaderContainsWords",
+    "ExceptIfMessageTypeMatches",
+    "ExceptIfMyNameInCcBox",
+    "ExceptIfMyNameInToBox",
+    "ExceptIfMyNameInToOrCcBox",
+    "ExceptIfMyNameNotInToBox",
+    "ExceptIfReceivedAfterDate",
+    "ExceptIfReceivedBeforeDate",
+    "ExceptIfRecipientAddressContainsWords",
+    "ExceptIfSentOnlyToMe",
+    "ExceptIfSentTo",
+    "ExceptIfSubjectContainsWords",
+    "ExceptIfSubjectOrBodyContainsWords",
+    "ExceptIfWithImportance",
+    "ExceptIfWithinSizeRangeMaximum",
+    "ExceptIfWithinSizeRangeMinimum",
+    "ExceptIfWithSensitivity",
+    "FlaggedForAction",
+    "ForwardAsAttachmentTo",
+    "ForwardTo",
+    "From",
+    "FromAddressContainsWords",
+    "HasAttachment",
+    "HasClassification",
+    "HeaderContainsWords",
+    "MarkAsRead",
+    "MarkImportance",
+    "MessageTypeMatches",
+    "MoveToFolder",
+    "MyNameInCcBox",
+    "MyNameInToBox",
+    "MyNameInToOrCcBox",
+    "MyNameNotInToBox",
+    "PinMessage",
+    "ReceivedAfterDate",
+    "ReceivedBeforeDate",
+    "RecipientAddressContainsWords",
+    "RedirectTo",
+    "SendTextMessageNotificationTo",
+    "SentOnlyToMe",
+    "SentTo",
+    "SoftDeleteMessage",
+    "StopProcessingRules",
+    "SubjectContainsWords",
+    "SubjectOrBodyContainsWords",
+    "WithImportance",
+    "WithinSizeRangeMaximum",
+    "WithinSizeRangeMinimum",
+    "WithSensitivity",
+];
+
+/// The parameters among [`RULE_CONTENT`] that name recipients (`RecipientIdParameter[]`).
+const RECIPIENTS: [&str; 7] = [
+    "ForwardTo",
+    "ForwardAsAttachmentTo",
+    "RedirectTo",
+    "From",
+    "SentTo",
+    "ExceptIfFrom",
+    "ExceptIfSentTo",
+];
+
+/// A plain SMTP address: one `@`, something on both sides, a dotted domain, nothing that
+/// could carry a second value or a display name.
+fn bare_address(s: &str) -> Option<&str> {
+    let (local, domain) = s.split_once('@')?;
+    let clean = |p: &str| {
+        !p.is_empty()
+            && !p
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "\"'[]<>;,:@()\\".contains(c))
+    };
+    (clean(local) && clean(domain) && domain.contains('.')).then_some(s)
+}
+
+/// The bare SMTP address of one recipient as Get-InboxRule shows it (§G 7): `"Name"
+/// [SMTP:x@y]`, `smtp:x@y` or `x@y`. Only the bracket counts, never the display name,
+/// which whoever made the rule chose. `Err` holds the value when it has no SMTP address
+/// (`"Name" [EX:/o=…]`, an internal recipient shown only by its Exchange DN).
+fn smtp_recipient(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    let inner = match v.rfind('[') {
+        Some(open) if v.ends_with(']') => &v[open + 1..v.len() - 1],
+        _ => v,
+    };
+    let address = match inner.split_once(':') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("smtp") => rest,
+        Some(_) => return Err(v.to_string()),
+        None => inner,
+    };
+    bare_address(address.trim())
+        .map(str::to_string)
+        .ok_or_else(|| v.to_string())
+}
+
+/// New-InboxRule's parameters for a recorded rule: only [`RULE_CONTENT`], no empty or
+/// unset values, recipients as bare SMTP addresses. `Err` lists the recipients that
+/// cannot be named so.
+fn recreate_parameters(before: &Value) -> Result<Map<String, Value>, Vec<String>> {
+    let mut parameters = Map::new();
+    let mut unnamed = Vec::new();
+    for (key, value) in before.as_object().into_iter().flatten() {
+        let Some(name) = RULE_CONTENT.iter().find(|p| p.eq_ignore_ascii_case(key)) else {
+            continue;
+        };
+        let value = match value {
+            Value::Null | Value::Bool(false) => continue,
+            Value::String(s) if s.trim().is_empty() => continue,
+            Value::Array(items) => {
+                let items: Vec<Value> = items
+                    .iter()
+                    .filter(|i| i.as_str().is_none_or(|s| !s.trim().is_empty()))
+                    .cloned()
+                    .collect();
+                if items.is_empty() {
+                    continue;
+                }
+                Value::Array(items)
+            }
+            other => other.clone(),
+        };
+        let value = if RECIPIENTS.contains(name) {
+            let listed: Vec<&str> = match &value {
+                Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+                single => single.as_str().into_iter().collect(),
+            };
+            let mut addresses = Vec::new();
+            for recipient in listed {
+                match smtp_recipient(recipient) {
+                    Ok(a) => addresses.push(Value::String(a)),
+                    Err(v) => unnamed.push(v),
+                }
+            }
+            Value::Array(addresses)
+        } else {
+            value
+        };
+        parameters.insert((*name).to_string(), value);
+    }
+    if unnamed.is_empty() {
+        Ok(parameters)
+    } else {
+        Err(unnamed)
+    }
+}
+
+/// Undo of a removal: creates the rule again from its recorded definition with
+/// New-InboxRule's own parameters, then disables it if it was disabled (§G 7).
 pub(super) async fn recreate(ms: &Microsoft<'_>, mailbox: &str, before: &Value) -> StepDone {
     let name = before["Name"].as_str().unwrap_or_default().to_string();
-    let mut parameters: Map<String, Value> = before
-        .as_object()
-        .into_iter()
-        .flatten()
-        // What the rule does, and its name and state, rebuild it.
-        .filter(|(k, v)| {
-            (!METADATA.contains(&k.as_str()) || *k == "Name" || *k == "Enabled") && !v.is_null()
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    parameters.insert("Mailbox".into(), mailbox.into());
     let request = format!(
         "InvokeCommand New-InboxRule Mailbox={mailbox} Name={name} (from the recorded definition)"
     );
+    if name.trim().is_empty() {
+        return StepDone::failed(
+            request,
+            None,
+            "the recorded rule has no name; it cannot be re-created".into(),
+        );
+    }
+    let mut parameters = match recreate_parameters(before) {
+        Ok(p) => p,
+        Err(unnamed) => {
+            let shown: Vec<String> = unnamed.iter().map(|v| visible_text(v)).collect();
+            let detail = format!(
+                "the rule cannot be re-created: Exchange showed {} without an SMTP address (an internal recipient \
+                 named only by its Exchange DN), and Rulewatch sends nothing it cannot name exactly. Re-create the \
+                 rule by hand in Outlook or the Exchange admin center",
+                shown.join(", ")
+            );
+            return StepDone::failed(request, None, detail);
+        }
+    };
+    parameters.insert("Name".into(), name.clone().into());
+    parameters.insert("Mailbox".into(), mailbox.into());
     let what = format!("re-creating inbox rule {name}");
-    if let Err(r) = ms
+    let created = match ms
         .cmdlet(mailbox, "New-InboxRule", Value::Object(parameters), &what)
         .await
     {
-        return StepDone::failed(request, None, r.message);
+        Ok(rows) => rows,
+        Err(r) => return StepDone::failed(request, None, r.message),
+    };
+    let identity = created
+        .first()
+        .and_then(|r| r["Identity"].as_str())
+        .unwrap_or(&name)
+        .to_string();
+    let was_enabled = before["Enabled"].as_bool().unwrap_or(true);
+    if !was_enabled {
+        let what = format!("disabling the re-created inbox rule {identity}");
+        if let Err(r) = ms
+            .cmdlet(
+                mailbox,
+                "Disable-InboxRule",
+                json!({"Identity": identity, "Confirm": false}),
+                &what,
+            )
+            .await
+        {
+            let detail = format!(
+                "the rule was re-created but is enabled, not disabled as it was: {}",
+                r.message
+            );
+            return StepDone::failed(request, None, detail);
+        }
     }
-    match definitions(ms, mailbox)
+    let as_it_was = |now: &Option<Value>| {
+        now.as_ref()
+            .is_some_and(|r| r["Enabled"].as_bool().unwrap_or(true) == was_enabled)
+    };
+    match ms
+        .read_back(|| rule_now(ms, mailbox, &identity), as_it_was)
         .await
-        .map(|rules| find(&rules, &name).cloned())
     {
-        Ok(Some(now)) => StepDone::new(
+        Ok(now) if as_it_was(&now) => StepDone::new(
             Outcome::Done,
             request,
             None,
-            Some(now),
+            now,
             "rule re-created as it was".into(),
         ),
-        Ok(None) => StepDone::new(
-            Outcome::Failed,
-            request,
-            None,
-            None,
-            "the rule does not show in the mailbox; retry".into(),
-        ),
-        Err(r) => StepDone::failed(
-            request,
-            None,
-            format!("could not be verified: {}", r.message),
-        ),
+        Ok(now) => StepDone::not_visible(request, None, now, None),
+        Err(r) => StepDone::not_visible(request, None, None, Some(r.message)),
     }
 }
 
@@ -404,7 +608,10 @@ async fn set_forwarding(
     if let Err(r) = ms.cmdlet(mailbox, "Set-Mailbox", parameters, &what).await {
         return StepDone::failed(request, before, r.message);
     }
-    match forwarding(ms, mailbox).await {
+    match ms
+        .read_back(|| forwarding(ms, mailbox), |now| now == to)
+        .await
+    {
         Ok(now) if &now == to => StepDone::new(
             Outcome::Done,
             request,
@@ -412,24 +619,8 @@ async fn set_forwarding(
             Some(now.state()),
             now.words(),
         ),
-        Ok(now) => StepDone::new(
-            Outcome::Failed,
-            request,
-            before,
-            Some(now.state()),
-            format!(
-                "Exchange accepted the change, but the mailbox still shows: {}; retry",
-                now.words()
-            ),
-        ),
-        Err(r) => StepDone::failed(
-            request,
-            before,
-            format!(
-                "the change was sent, but could not be verified: {}",
-                r.message
-            ),
-        ),
+        Ok(now) => StepDone::not_visible(request, before, Some(now.state()), None),
+        Err(r) => StepDone::not_visible(request, before, None, Some(r.message)),
     }
 }
 
@@ -477,4 +668,72 @@ pub(super) async fn restore_forwarding(
         to.words()
     );
     set_forwarding(ms, mailbox, &to, request, None).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A removed rule as Get-InboxRule showed it (§G 7).
+    fn recorded() -> Value {
+        serde_json::from_str(
+            r#"{"Identity": "6e1c0b9a-3f0e-4c44-9d5e-1b2f3a4c5d6e\\18158125012442873857",
+                "RuleIdentity": 18158125012442873857, "Name": "sync", "Enabled": false, "Priority": 2,
+                "Description": "…", "MailboxOwnerId": "megan@contoso.com", "InError": false, "ErrorType": "None",
+                "IsValid": true, "ObjectState": "Unchanged", "SupportedByTask": true,
+                "ForwardTo": ["\"ceo@contoso.com\" [SMTP:x@evil.example]", "smtp:b@evil.example"],
+                "RedirectTo": null, "DeleteMessage": false, "MarkAsRead": true, "MoveToFolder": "RSS Feeds",
+                "SubjectContainsWords": ["invoice", ""], "BodyContainsWords": [], "From": ""}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn only_new_inbox_rule_parameters_with_values_and_bare_addresses() {
+        let p = recreate_parameters(&recorded()).unwrap();
+        assert_eq!(
+            Value::Object(p),
+            json!({"ForwardTo": ["x@evil.example", "b@evil.example"], "MarkAsRead": true, "MoveToFolder": "RSS Feeds",
+                   "SubjectContainsWords": ["invoice"]})
+        );
+    }
+
+    #[test]
+    fn the_big_rule_identity_keeps_every_digit() {
+        assert_eq!(
+            recorded()["RuleIdentity"].to_string(),
+            "18158125012442873857"
+        );
+        assert_eq!(
+            recorded()["RuleIdentity"].as_u64(),
+            Some(18158125012442873857)
+        );
+    }
+
+    #[test]
+    fn recipients_without_an_smtp_address_are_named_not_sent() {
+        let mut rule = recorded();
+        rule["RedirectTo"] = json!([
+            "\"Megan Bowen\" [EX:/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=ab-megan]"
+        ]);
+        let unnamed = recreate_parameters(&rule).unwrap_err();
+        assert_eq!(unnamed.len(), 1);
+        assert!(unnamed[0].contains("[EX:"), "{unnamed:?}");
+        for junk in [
+            "Megan Bowen",
+            "\"a@b.com\" [SMTP:]",
+            "x@y.org;z@evil.example",
+            "[SMTP:a@b.com] extra",
+        ] {
+            assert!(smtp_recipient(junk).is_err(), "{junk}");
+        }
+        assert_eq!(
+            smtp_recipient("\"x@evil.example\" [SMTP:x@evil.example]"),
+            Ok("x@evil.example".into())
+        );
+        assert_eq!(
+            smtp_recipient("SMTP:Bob@Fabrikam.com"),
+            Ok("Bob@Fabrikam.com".into())
+        );
+    }
 }

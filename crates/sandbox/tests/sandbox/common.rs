@@ -190,7 +190,12 @@ impl Api {
             ))
             .bearer_auth(token)
             .json(&json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}));
+        // A bare address anchors by UPN, as clients send it (B7).
         if let Some(anchor) = anchor {
+            let anchor = match anchor.contains(':') {
+                true => anchor.to_string(),
+                false => format!("UPN:{anchor}"),
+            };
             request = request.header("X-AnchorMailbox", anchor);
         }
         request.send().await.unwrap()

@@ -817,3 +817,75 @@ async fn faults_reach_the_partner_endpoints() {
     );
     sandbox.shutdown().await;
 }
+
+/// m365-api.md §G 5: in delegated mode a password change needs `Directory.AccessAsUser.All`
+/// (or `User-PasswordProfile.ReadWrite.All`) in the token's `scp`, and so does changing
+/// `accountEnabled` of a privileged user; Graph answers 403 without it.
+#[tokio::test]
+async fn delegated_password_resets_and_privileged_users_need_directory_access_as_user() {
+    let without = json!([
+        "ActivityFeed.Read",
+        "Domain.Read.All",
+        "User.ReadWrite.All",
+        "Exchange.Manage"
+    ]);
+    let password_only = json!(["User.ReadWrite.All", "User-PasswordProfile.ReadWrite.All"]);
+    for (scopes, password, privileged) in [
+        (Some(without), false, false),
+        (Some(password_only), true, false),
+        (None, true, true),
+    ] {
+        let mut tenants = tenants();
+        tenants[0]["users"][0]["directory_roles"] = json!(["Global Administrator"]);
+        let mut partner = json!({"tenant_id": PARTNER, "client_id": APP, "users": [{"upn": TECH}], "customers": [CONTOSO]});
+        if let Some(scopes) = &scopes {
+            partner["delegated_scopes"] = scopes.clone();
+        }
+        let sandbox = sandbox_with(tenants, json!({"partner": partner})).await;
+        let api = Api::new(&sandbox);
+        let rt = sign_in(&api).await;
+        let (graph, _) = delegated(&api, CONTOSO, &rt, GRAPH).await;
+        let patch = |user: &'static str, body: Value| {
+            let (api, graph) = (&api, &graph);
+            async move {
+                api.graph(Method::PATCH, graph, &format!("users/{user}"), Some(body))
+                    .await
+            }
+        };
+        let expect = |allowed: bool| {
+            if allowed {
+                StatusCode::NO_CONTENT
+            } else {
+                StatusCode::FORBIDDEN
+            }
+        };
+        let reset = json!({"passwordProfile": {"password": "Tr0ub4dor&3-horse", "forceChangePasswordNextSignIn": true}});
+        let answered = patch("megan@contoso.com", reset).await;
+        assert_eq!(answered.status(), expect(password), "{scopes:?}");
+        if !password {
+            api_error(
+                answered,
+                StatusCode::FORBIDDEN,
+                "Authorization_RequestDenied",
+            )
+            .await;
+        }
+        let block = json!({"accountEnabled": false});
+        assert_eq!(
+            patch("megan@contoso.com", block.clone()).await.status(),
+            StatusCode::NO_CONTENT,
+            "not privileged"
+        );
+        let admin = patch("adele@contoso.com", block).await;
+        assert_eq!(admin.status(), expect(privileged), "{scopes:?}");
+        if !privileged {
+            let message =
+                api_error(admin, StatusCode::FORBIDDEN, "Authorization_RequestDenied").await;
+            assert_eq!(
+                message,
+                "Insufficient privileges to complete the operation."
+            );
+        }
+        sandbox.shutdown().await;
+    }
+}

@@ -43,20 +43,27 @@ async fn values(response: Response) -> Vec<Value> {
     body["value"].as_array().unwrap().clone()
 }
 
-/// The message a client shows for an EXO error: `details[0]`'s, after the exception name.
-async fn exo_failure(response: Response, status: StatusCode) -> String {
+/// The cmdlet's words in an EXO error, as §G 6 shows them on the wire: `error.message` is
+/// only "Invalid Operation"; the words and the exception type sit in the lowercase
+/// `innererror.internalexception`, and in `details[0]` (`id|Type|text`) when present.
+async fn exo_failure(response: Response, status: StatusCode) -> (String, String) {
     assert_eq!(response.status(), status);
     let body: Value = response.json().await.unwrap();
-    let detail = body["error"]["details"][0]["message"].as_str().unwrap();
-    assert_eq!(
-        body["error"]["innererror"]["type"],
-        "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"
+    let error = &body["error"];
+    assert_eq!(error["message"], "Invalid Operation");
+    assert!(
+        error["innererror"].get("internalException").is_none(),
+        "the key is lowercase: {body}"
     );
-    assert_eq!(
-        body["error"]["innererror"]["internalException"]["message"],
-        body["error"]["message"]
+    let internal = &error["innererror"]["internalexception"];
+    let (kind, message) = (
+        internal["type"].as_str().unwrap(),
+        internal["message"].as_str().unwrap(),
     );
-    detail.rsplit('|').next().unwrap().to_string()
+    if let Some(detail) = error["details"][0]["message"].as_str() {
+        assert!(detail.ends_with(&format!("|{kind}|{message}")), "{detail}");
+    }
+    (kind.to_string(), message.to_string())
 }
 
 async fn user_state(api: &Api, tenant: &str, upn: &str) -> Response {
@@ -155,11 +162,17 @@ async fn released_audit_records_build_rules_and_forwarding() {
     assert_eq!(rules[0]["stop_processing_rules"], true);
     assert_eq!(rules[0]["enabled"], true);
     let rule_identity = rules[0]["rule_identity"].as_str().unwrap();
-    assert_eq!(
-        rules[0]["identity"],
-        format!("diego@contoso.com\\{rule_identity}")
+    let (mailbox, id) = rules[0]["identity"]
+        .as_str()
+        .unwrap()
+        .split_once('\\')
+        .unwrap();
+    assert!(
+        Uuid::parse_str(mailbox).is_ok() && id == rule_identity,
+        "{}",
+        rules[0]
     );
-    rule_identity.parse::<u64>().unwrap();
+    assert!(rule_identity.parse::<u64>().unwrap() > i64::MAX as u64);
 
     let adele = state(&api, "adele@contoso.com").await;
     assert_eq!(adele["forwarding_smtp_address"], "smtp:x@evil.example");
@@ -189,7 +202,8 @@ async fn released_audit_records_build_rules_and_forwarding() {
         .await,
     )
     .await;
-    assert_eq!(listed.len(), 1);
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[1]["Name"], "Junk E-mail Rule");
     assert_eq!(listed[0]["Name"], ".");
     assert_eq!(listed[0]["DeleteMessage"], true);
     assert_eq!(listed[0]["MailboxOwnerId"], "megan@contoso.com");
@@ -255,17 +269,39 @@ async fn inbox_rules_are_disabled_enabled_removed_and_restored() {
          on this message\r\n"
     );
     let all = values(get(true).await).await;
-    assert_eq!(all.len(), 2);
+    assert_eq!(
+        all.len(),
+        3,
+        "the hidden rule and the junk-mail rule: {all:?}"
+    );
+    assert_eq!(all[2]["Name"], "Junk E-mail Rule");
     let sync = all[1].clone();
     assert_eq!(sync["Name"], "sync");
     assert_eq!(sync["Priority"], 2);
+    // Recipients come back in display form, which does not bind back (§G 7).
     assert_eq!(
         sync["ForwardTo"],
-        json!(["a@evil.example", "b@evil.example"])
+        json!([
+            "\"a@evil.example\" [SMTP:a@evil.example]",
+            "\"b@evil.example\" [SMTP:b@evil.example]"
+        ])
     );
+    for (field, value) in [
+        ("ErrorType", json!("None")),
+        ("IsValid", json!(true)),
+        ("ObjectState", json!("Unchanged")),
+        ("SupportedByTask", json!(true)),
+    ] {
+        assert_eq!(sync[field], value, "{field}");
+    }
+    // RuleIdentity is a JSON number above i64::MAX; Identity is `<mailbox GUID>\<id>`.
+    let sync_number = sync["RuleIdentity"].as_u64().expect("a JSON number");
+    assert!(sync_number > i64::MAX as u64, "{sync_number}");
+    let sync_id = sync_number.to_string();
     let sync_identity = sync["Identity"].as_str().unwrap().to_string();
-    let sync_id = sync["RuleIdentity"].as_str().unwrap().to_string();
-    assert_eq!(sync_identity, format!("megan@contoso.com\\{sync_id}"));
+    let (mailbox, id) = sync_identity.split_once('\\').unwrap();
+    assert!(Uuid::parse_str(mailbox).is_ok(), "{sync_identity}");
+    assert_eq!(id, sync_id);
 
     // Disable by the full Identity, enable by name, remove by RuleIdentity.
     let changed = api
@@ -317,12 +353,46 @@ async fn inbox_rules_are_disabled_enabled_removed_and_restored() {
             json!({"Identity": sync_identity, "Confirm": false}),
         )
         .await;
-    let message = exo_failure(again, StatusCode::NOT_FOUND).await;
+    let (_, message) = exo_failure(again, StatusCode::BAD_REQUEST).await;
     assert!(
         message.starts_with(&format!(
             "The operation couldn't be performed because object '{sync_identity}' couldn't be found on '"
         )),
         "{message}"
+    );
+
+    // New-InboxRule takes only its own parameters, each with a value, recipients as
+    // addresses: no `Enabled`, no display forms, no empty lists (§G 7).
+    for (parameters, kind, words) in [
+        (
+            json!({"Mailbox": "megan@contoso.com", "Name": "sync", "Enabled": true}),
+            "AmbiguousParameterSetException",
+            "Invalid cmdlet parameters specified",
+        ),
+        (
+            json!({"Mailbox": "megan@contoso.com", "Name": "sync", "ForwardTo": sync["ForwardTo"]}),
+            "ManagementObjectNotFoundException",
+            "couldn't be found",
+        ),
+        (
+            json!({"Mailbox": "megan@contoso.com", "Name": "sync", "ForwardTo": ["a@evil.example"], "From": []}),
+            "ParameterBindingValidationException",
+            "The argument is null or empty",
+        ),
+    ] {
+        let refused = api
+            .invoke(&token, anchor, "New-InboxRule", parameters.clone())
+            .await;
+        let (exception, message) = exo_failure(refused, StatusCode::BAD_REQUEST).await;
+        assert!(
+            exception.ends_with(kind) && message.contains(words),
+            "{parameters}: {exception}: {message}"
+        );
+    }
+    assert_eq!(
+        rule_names(&state(&api, "megan@contoso.com").await),
+        ["Invoices"],
+        "nothing was created"
     );
 
     // Undo: New-InboxRule puts the rule back, under a new id.
@@ -341,7 +411,7 @@ async fn inbox_rules_are_disabled_enabled_removed_and_restored() {
     assert_eq!(created[0]["Name"], "sync");
     assert_eq!(created[0]["Enabled"], true);
     assert_eq!(created[0]["StopProcessingRules"], true);
-    assert_ne!(created[0]["RuleIdentity"], sync_id);
+    assert_ne!(created[0]["RuleIdentity"], sync["RuleIdentity"]);
     let megan = state(&api, "megan@contoso.com").await;
     assert_eq!(rule_names(&megan), ["Invoices", "sync"]);
     assert_eq!(
@@ -415,7 +485,11 @@ async fn mailbox_forwarding_is_read_and_cleared() {
             json!({"Identity": "nobody@contoso.com"}),
         )
         .await;
-    let message = exo_failure(unknown, StatusCode::NOT_FOUND).await;
+    let (kind, message) = exo_failure(unknown, StatusCode::BAD_REQUEST).await;
+    assert_eq!(
+        kind,
+        "Microsoft.Exchange.Management.Tasks.ManagementObjectNotFoundException"
+    );
     assert!(
         message.contains("'nobody@contoso.com' couldn't be found"),
         "{message}"
@@ -439,7 +513,7 @@ async fn mailbox_forwarding_is_read_and_cleared() {
     let unknown_cmdlet = api
         .invoke(&token, Some(org), "Get-Nothing", json!({}))
         .await;
-    let message = exo_failure(unknown_cmdlet, StatusCode::BAD_REQUEST).await;
+    let (_, message) = exo_failure(unknown_cmdlet, StatusCode::BAD_REQUEST).await;
     assert!(
         message.starts_with("The term 'Get-Nothing' is not recognized as the name of a cmdlet"),
         "{message}"
@@ -448,14 +522,8 @@ async fn mailbox_forwarding_is_read_and_cleared() {
     let no_anchor = api
         .invoke(&token, None, "Get-AcceptedDomain", json!({}))
         .await;
-    assert_eq!(no_anchor.status(), StatusCode::BAD_REQUEST);
-    let body: Value = no_anchor.json().await.unwrap();
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("X-AnchorMailbox")
-    );
+    let (_, message) = exo_failure(no_anchor, StatusCode::BAD_REQUEST).await;
+    assert!(message.contains("X-AnchorMailbox"), "{message}");
     sandbox.shutdown().await;
 }
 
@@ -479,15 +547,13 @@ async fn invoke_command_checks_audience_tenant_and_roles() {
     unauthorized(call(api.token(FABRIKAM, OUTLOOK).await).await).await;
     unauthorized(call("not-a-token".into()).await).await;
 
+    // Without an Exchange role: 403 and a body of NUL bytes (§G 6).
     api.update_tenant(CONTOSO, json!({"directory_roles": ["User Administrator"]}))
         .await;
-    let message = unauthorized(call(api.token(CONTOSO, OUTLOOK).await).await).await;
-    assert!(
-        message.starts_with(&format!(
-            "The role assigned to application {CLIENT_ID} isn't supported in this scenario."
-        )),
-        "{message}"
-    );
+    let refused = call(api.token(CONTOSO, OUTLOOK).await).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body = refused.bytes().await.unwrap();
+    assert!(!body.is_empty() && body.iter().all(|b| *b == 0), "{body:?}");
     let restored = api
         .update_tenant(
             CONTOSO,
@@ -745,5 +811,183 @@ async fn scripted_faults_hit_user_calls_and_invoke_command() {
     assert_eq!(stats["requests"]["invoke_command"], 3);
     assert_eq!(stats["faults"]["throttle"], 2);
     assert_eq!(stats["faults"]["server_error"], 1);
+    sandbox.shutdown().await;
+}
+
+/// Contoso with Megan's mailbox known by another primary address and an alias (§G 12), and
+/// two mailboxes that share the display name "Finance".
+fn named_tenants() -> Value {
+    let mut tenants = remediation_tenants();
+    let megan = &mut tenants[0]["users"][1];
+    megan["primary_smtp_address"] = json!("megan.bowen@contoso.com");
+    megan["alias"] = json!("meganb");
+    megan["proxy_addresses"] = json!(["mb@contoso.com"]);
+    megan["mailbox_guid"] = json!("311b45d6-1a3e-46ac-8434-721367961e19");
+    for upn in ["finance1@contoso.com", "finance2@contoso.com"] {
+        tenants[0]["users"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"upn": upn, "display_name": "Finance"}));
+    }
+    tenants
+}
+
+#[tokio::test]
+async fn mailboxes_are_found_by_any_of_their_names_in_exchange_and_only_by_upn_or_id_in_graph() {
+    let sandbox = sandbox_with(named_tenants(), json!({})).await;
+    let api = Api::new(&sandbox);
+    let outlook = api.token(CONTOSO, OUTLOOK).await;
+    let org = "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com";
+    let graph = api.token(CONTOSO, GRAPH).await;
+    let megan: Value = api
+        .graph_get(&graph, "users/megan@contoso.com")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let object_id = megan["id"].as_str().unwrap().to_string();
+
+    for name in [
+        "311b45d6-1a3e-46ac-8434-721367961e19",
+        "megan.bowen@contoso.com",
+        "MB@contoso.com",
+        "meganb",
+        &object_id,
+    ] {
+        let found = values(
+            api.invoke(
+                &outlook,
+                Some(org),
+                "Get-Mailbox",
+                json!({"Identity": name}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(found.len(), 1, "{name}");
+        let m = &found[0];
+        assert_eq!(m["UserPrincipalName"], "megan@contoso.com", "{name}");
+        assert_eq!(m["PrimarySmtpAddress"], "megan.bowen@contoso.com");
+        assert_eq!(m["ExternalDirectoryObjectId"], object_id.as_str());
+        assert_eq!(m["Guid"], "311b45d6-1a3e-46ac-8434-721367961e19");
+        assert_eq!(
+            m["EmailAddresses"],
+            json!([
+                "SMTP:megan.bowen@contoso.com",
+                "smtp:megan@contoso.com",
+                "smtp:mb@contoso.com"
+            ])
+        );
+    }
+    // Graph takes an object id or UPN only: another address is not a user there.
+    for name in [
+        "megan.bowen@contoso.com",
+        "meganb",
+        "311b45d6-1a3e-46ac-8434-721367961e19",
+    ] {
+        api_error(
+            api.graph_get(&graph, &format!("users/{name}")).await,
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+        )
+        .await;
+    }
+    // A name two mailboxes share names neither.
+    let both = api
+        .invoke(
+            &outlook,
+            Some(org),
+            "Get-Mailbox",
+            json!({"Identity": "Finance"}),
+        )
+        .await;
+    let (kind, message) = exo_failure(both, StatusCode::BAD_REQUEST).await;
+    assert!(
+        kind.ends_with("ManagementObjectAmbiguousException"),
+        "{kind}"
+    );
+    assert!(
+        message.contains("'Finance' matches multiple entries"),
+        "{message}"
+    );
+    // X-AnchorMailbox routes by UPN: another address in a UPN anchor names no mailbox.
+    let routed = api
+        .invoke(
+            &outlook,
+            Some("UPN:megan.bowen@contoso.com"),
+            "Get-InboxRule",
+            json!({}),
+        )
+        .await;
+    let (_, message) = exo_failure(routed, StatusCode::BAD_REQUEST).await;
+    assert!(message.contains("X-AnchorMailbox"), "{message}");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_write_shows_in_reads_only_after_the_tenants_delay() {
+    let mut tenants = remediation_tenants();
+    tenants[0]["write_visible_after_ms"] = json!(800);
+    let sandbox = sandbox_with(tenants, json!({})).await;
+    let api = Api::new(&sandbox);
+    let graph = api.token(CONTOSO, GRAPH).await;
+    let enabled = || async {
+        let megan: Value = api
+            .graph_get(&graph, "users/megan@contoso.com")
+            .await
+            .json()
+            .await
+            .unwrap();
+        megan["accountEnabled"].clone()
+    };
+    let blocked = api
+        .graph(
+            Method::PATCH,
+            &graph,
+            "users/megan@contoso.com",
+            Some(json!({"accountEnabled": false})),
+        )
+        .await;
+    assert_eq!(blocked.status(), StatusCode::NO_CONTENT);
+    assert_eq!(enabled().await, true, "not visible yet");
+    assert_eq!(
+        state(&api, "megan@contoso.com").await["account_enabled"],
+        false,
+        "but made"
+    );
+    let outlook = api.token(CONTOSO, OUTLOOK).await;
+    let cleared = api
+        .invoke(
+            &outlook,
+            Some("megan@contoso.com"),
+            "Set-Mailbox",
+            json!({"Identity": "megan@contoso.com", "ForwardingSmtpAddress": null}),
+        )
+        .await;
+    values(cleared).await;
+    let read = api
+        .invoke(
+            &outlook,
+            Some("megan@contoso.com"),
+            "Get-Mailbox",
+            json!({"Identity": "megan@contoso.com"}),
+        )
+        .await;
+    assert_eq!(
+        values(read).await[0]["ForwardingSmtpAddress"],
+        "smtp:x@evil.example",
+        "Exchange too"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(enabled().await, false, "visible after the delay");
+    let read = api
+        .invoke(
+            &outlook,
+            Some("megan@contoso.com"),
+            "Get-Mailbox",
+            json!({"Identity": "megan@contoso.com"}),
+        )
+        .await;
+    assert_eq!(values(read).await[0]["ForwardingSmtpAddress"], Value::Null);
     sandbox.shutdown().await;
 }
