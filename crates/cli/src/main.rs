@@ -98,8 +98,6 @@ enum Command {
     Geo(geo::GeoCommand),
     /// Watch planted attacks arrive from a built-in sandbox tenant (nothing to configure)
     Demo,
-    /// Run detection over exported audit records (JSON array, JSON lines or a CSV with
-    /// an AuditData column); exit 1 when some records could not be read
     /// Secure and Remediate an alert's mailbox: shows the plan with the live state, asks,
     /// then runs each step and verifies it (exit 4 when a step failed)
     Remediate {
@@ -141,6 +139,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run detection over exported audit records (JSON array, JSON lines or a CSV with
+    /// an AuditData column); exit 1 when some records could not be read
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
