@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::{ArgGroup, Subcommand};
 use rulewatch_core::allowlist::{TrustKind, normalize_destination, normalize_rule_name};
-use rulewatch_core::detect::visible_text;
+use rulewatch_core::shown::shown;
 use rulewatch_core::tenants::parse_guid;
 
 use crate::Global;
@@ -56,7 +56,7 @@ pub fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
                 e.id,
                 e.tenant_id,
                 kind.as_str().replace('_', " "),
-                visible_text(&e.value)
+                shown(&e.value)
             );
         }
         AllowCommand::List { tenant_id, json } => {
@@ -71,20 +71,20 @@ pub fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
                 writeln!(out, "The allowlist is empty. Add to it with `rulewatch allow add`.")?;
             }
             for e in entries.iter().filter(|_| !json) {
-                let note = e.note.as_deref().map(|n| format!(" — {}", visible_text(n))).unwrap_or_default();
+                let note = e.note.as_deref().map(|n| format!(" — {}", shown(n))).unwrap_or_default();
                 writeln!(
                     out,
                     "{}  {}  {} {}{note}",
                     e.id,
                     e.tenant_id,
                     e.kind.as_str().replace('_', " "),
-                    visible_text(&e.value)
+                    shown(&e.value)
                 )?;
             }
         }
         AllowCommand::Remove { id } => {
             let e = store.remove_trust(id)?;
-            eprintln!("Removed allowlist entry {} ({} {}).", e.id, e.kind.as_str().replace('_', " "), visible_text(&e.value));
+            eprintln!("Removed allowlist entry {} ({} {}).", e.id, e.kind.as_str().replace('_', " "), shown(&e.value));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use rulewatch_core::detect::fan_in::FanIn;
 use rulewatch_core::detect::input::{self, CheckedAlert, Records};
-use rulewatch_core::detect::{TenantContext, visible_text};
+use rulewatch_core::detect::TenantContext;
+use rulewatch_core::shown::shown;
 use serde_json::json;
 
 pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Result<ExitCode> {
@@ -32,7 +33,7 @@ pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Res
             if assumed.is_empty() {
                 eprintln!("No --accepted-domains given and none found in the records: every address counts as outside.");
             } else {
-                eprintln!("No --accepted-domains given; assumed the organisation's domains are: {}.", assumed.join(", "));
+                eprintln!("No --accepted-domains given; assumed the organisation's domains are: {}.", shown(&assumed.join(", ")));
             }
             assumed
         }
@@ -44,7 +45,7 @@ pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Res
     let mut found = Vec::new();
     for (file, records) in &read {
         for bad in &records.unreadable {
-            eprintln!("{file}: {}: skipped, cannot be read: {}", bad.position, visible_text(&bad.reason));
+            eprintln!("{file}: {}: skipped, cannot be read: {}", bad.position, shown(&bad.reason));
             complete = false;
         }
         for (position, record) in &records.records {
@@ -72,14 +73,14 @@ fn write(out: &mut impl Write, file: &str, checked: &CheckedAlert, json: bool) -
         return writeln!(out);
     }
     let (a, f) = (&checked.alert, &checked.alert.finding);
-    writeln!(out, "{} {} — {file}, {}", f.severity.as_str().to_uppercase(), f.rule, checked.position)?;
-    writeln!(out, "    {}", f.summary)?;
+    writeln!(out, "{} {} — {}, {}", f.severity.as_str().to_uppercase(), f.rule, shown(file), checked.position)?;
+    writeln!(out, "    {}", shown(&f.summary))?;
     writeln!(
         out,
         "    {} changed by {} from {} at {}",
-        visible_text(&f.target),
-        visible_text(&f.actor),
-        a.client_ip.as_deref().map(visible_text).unwrap_or_else(|| "an unknown address".into()),
+        shown(&f.target),
+        shown(&f.actor),
+        a.client_ip.as_deref().map(shown).unwrap_or_else(|| "an unknown address".into()),
         a.event_time.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string()).unwrap_or_else(|| "an unknown time".into())
     )
 }
@@ -104,5 +105,5 @@ fn write_fan_in(out: &mut impl Write, campaign: &FanIn, json: bool) -> std::io::
         return writeln!(out);
     }
     writeln!(out, "{} {} — across the records checked", f.severity.as_str().to_uppercase(), f.rule)?;
-    writeln!(out, "    {}", f.summary)
+    writeln!(out, "    {}", shown(&f.summary))
 }

@@ -35,7 +35,7 @@ pub async fn run(g: &Global) -> Result<ExitCode> {
     let engine = Engine::new(store.clone(), secrets, config)?;
     let report = engine.scan().await?;
     for t in &report.tenants {
-        eprintln!("{}: {} records in {} blobs, {} alerts", t.name, t.records, t.blobs, t.new_alerts);
+        eprintln!("{}: {} records in {} blobs, {} alerts", rulewatch_core::shown::shown(&t.name), t.records, t.blobs, t.new_alerts);
     }
     eprintln!();
     scan::print_new_alerts(&store, false)?;

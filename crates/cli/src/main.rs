@@ -210,7 +210,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors carry Microsoft's texts and names from audit records: each line shown safely.
+            let text = format!("{e:#}");
+            let lines: Vec<String> = text.lines().map(rulewatch_core::shown::shown).collect();
+            eprintln!("error: {}", lines.join("\n"));
             ExitCode::FAILURE
         }
     }

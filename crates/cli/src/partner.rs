@@ -10,6 +10,7 @@ use clap::Subcommand;
 use rulewatch_core::engine::Engine;
 use rulewatch_core::partner::{self, Customer};
 use rulewatch_core::secrets::Keychain;
+use rulewatch_core::shown::shown;
 use serde_json::json;
 
 use crate::Global;
@@ -67,7 +68,7 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
             let engine = engine(g)?;
             let partner = engine.partner();
             let account = if device_code {
-                partner.sign_in_device(&tenant, &client_id, |message| eprintln!("{message}")).await?
+                partner.sign_in_device(&tenant, &client_id, |message| eprintln!("{}", shown(message))).await?
             } else {
                 partner
                     .sign_in_browser(&tenant, &client_id, |url| {
@@ -78,11 +79,15 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
                     })
                     .await?
             };
-            eprintln!("Signed in as {} (partner tenant {}). The refresh token is in the OS keychain.", account.upn, account.tenant_id);
+            eprintln!(
+                "Signed in as {} (partner tenant {}). The refresh token is in the OS keychain.",
+                shown(&account.upn),
+                account.tenant_id
+            );
             let found = engine.discover().await?;
             eprintln!("{} customer(s) found; {} now watched.", found.customers, found.now_watched.len());
             for c in &found.now_watched {
-                eprintln!("  watching {} ({})", c.name, c.tenant_id);
+                eprintln!("  watching {} ({})", shown(&c.name), shown(&c.tenant_id));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -98,10 +103,10 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
                 bail!("{tenant_id} is not one of the partner's customers; `rulewatch partner customers` lists them");
             };
             if c.watched {
-                eprintln!("{} is already watched.", c.name);
+                eprintln!("{} is already watched.", shown(&c.name));
             } else {
                 partner::watch(&store, &account, &Customer { tenant_id: c.tenant_id, name: c.name.clone() })?;
-                eprintln!("Watching {}.", c.name);
+                eprintln!("Watching {}.", shown(&c.name));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -127,7 +132,11 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
                 match account {
                     Some(a) => println!(
                         "Signed in as {} (partner tenant {}, app {}) since {}; last refreshed {}.",
-                        a.upn, a.tenant_id, a.client_id, a.signed_in_at, a.refreshed_at
+                        shown(&a.upn),
+                        a.tenant_id,
+                        a.client_id,
+                        a.signed_in_at,
+                        a.refreshed_at
                     ),
                     None => println!("No partner account is signed in."),
                 }
@@ -153,11 +162,12 @@ fn customers(store: &rulewatch_core::store::Store, json: bool) -> Result<ExitCod
         for c in &rows {
             let watch = if c.watched { "watched" } else if c.excluded { "excluded" } else { "not watched" };
             let access = match c.access {
-                Some(state) => format!("{state:?}{}", c.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()),
+                Some(state) => format!("{state:?}{}", c.message.as_deref().map(|m| format!(": {}", shown(m))).unwrap_or_default()),
                 None => "not scanned yet".into(),
             };
-            let roles = c.gdap_roles.as_ref().map_or("roles unknown".into(), |r| if r.is_empty() { "no GDAP roles".into() } else { r.join(", ") });
-            writeln!(out, "{}  {}  {watch}  {access}  [{roles}]", c.tenant_id, c.name)?;
+            let roles =
+                c.gdap_roles.as_ref().map_or("roles unknown".into(), |r| if r.is_empty() { "no GDAP roles".into() } else { shown(&r.join(", ")) });
+            writeln!(out, "{}  {}  {watch}  {access}  [{roles}]", shown(&c.tenant_id), shown(&c.name))?;
         }
     }
     Ok(ExitCode::SUCCESS)

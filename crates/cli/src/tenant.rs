@@ -64,7 +64,8 @@ pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
             let row = tokio::task::spawn_blocking(move || tenants::add_tenant(&store, &Keychain, new)).await??;
             eprintln!(
                 "Added tenant {} ({}); its secret is in the OS keychain. Run `rulewatch scan` to check it.",
-                row.name, row.tenant_id
+                rulewatch_core::shown::shown(&row.name),
+                row.tenant_id
             );
         }
         TenantCommand::List { json } => output::tenants(&store.tenants()?, json)?,

@@ -12,3 +12,4 @@ mod keychain;
 mod partner;
 mod remediate;
 mod scan;
+mod terminal;
