@@ -25,7 +25,8 @@ pub fn deliver(app: &AppHandle, store: &Store, prefs: &NotifyPrefs) {
             return;
         }
     };
-    let (wanted, muted): (Vec<Alert>, Vec<Alert>) = pending.into_iter().partition(|a| prefs.allows(&a.severity));
+    let (wanted, muted): (Vec<Alert>, Vec<Alert>) =
+        pending.into_iter().partition(|a| prefs.allows(&a.severity));
     let mut delivered: Vec<i64> = muted.iter().map(|a| a.id).collect();
     if wanted.len() > SUMMARY_ABOVE {
         if show(app, summary(&wanted), View::Current) {
@@ -66,7 +67,10 @@ fn rule_words(rule: &str) -> &str {
 
 fn capitalised(word: &str) -> String {
     let mut chars = word.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 pub fn single(a: &Alert) -> Message {
@@ -74,15 +78,27 @@ pub fn single(a: &Alert) -> Message {
         .as_array()
         .map(|d| d.iter().filter_map(|v| v.as_str()).map(shown).collect())
         .unwrap_or_default();
-    let action = if destinations.is_empty() { shown(&a.summary) } else { format!("to {}", destinations.join(", ")) };
-    let place = a.origin.as_ref().and_then(|o| o["location"]["country"].as_str().map(shown));
+    let action = if destinations.is_empty() {
+        shown(&a.summary)
+    } else {
+        format!("to {}", destinations.join(", "))
+    };
+    let place = a
+        .origin
+        .as_ref()
+        .and_then(|o| o["location"]["country"].as_str().map(shown));
     let from = match (a.client_ip.as_deref().map(shown), place) {
         (Some(ip), Some(country)) => format!("from {ip} ({country})"),
         (Some(ip), None) => format!("from {ip}"),
         (None, _) => "from an unknown address".into(),
     };
     Message {
-        title: format!("{}: {} — {}", capitalised(&a.severity), shown(rule_words(&a.rule)), shown(&a.tenant_name)),
+        title: format!(
+            "{}: {} — {}",
+            capitalised(&a.severity),
+            shown(rule_words(&a.rule)),
+            shown(&a.tenant_name)
+        ),
         body: format!("{}\n{action}\n{from}", shown(&a.target)),
         critical: a.severity == "critical",
     }
@@ -98,29 +114,43 @@ pub fn summary(alerts: &[Alert]) -> Message {
             "medium" => 2,
             _ => 3,
         };
-        by_severity.entry(rank).or_insert((a.severity.as_str(), 0)).1 += 1;
+        by_severity
+            .entry(rank)
+            .or_insert((a.severity.as_str(), 0))
+            .1 += 1;
         if !tenants.contains(&a.tenant_name.as_str()) {
             tenants.push(&a.tenant_name);
         }
     }
-    let counts: Vec<String> = by_severity.values().map(|(s, n)| format!("{n} {s}")).collect();
+    let counts: Vec<String> = by_severity
+        .values()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
     Message {
         title: format!("{} new alerts: {}", alerts.len(), counts.join(", ")),
-        body: format!("In {}. Open Rulewatch to review them.", shown(&tenants.join(", "))),
+        body: format!(
+            "In {}. Open Rulewatch to review them.",
+            shown(&tenants.join(", "))
+        ),
         critical: by_severity.contains_key(&0),
     }
 }
 
 /// Notification bodies may carry markup; attacker-chosen text must show as written.
 fn escape_markup(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Customers the partner account reaches that Rulewatch now watches.
 pub fn coverage_grew(app: &AppHandle, names: &[String]) {
     let m = Message {
         title: format!("Rulewatch now watches {} more customer(s)", names.len()),
-        body: format!("New through your partner account: {}.", shown(&names.join(", "))),
+        body: format!(
+            "New through your partner account: {}.",
+            shown(&names.join(", "))
+        ),
         critical: false,
     };
     show(app, m, View::Page("tenants"));
@@ -130,7 +160,10 @@ pub fn coverage_grew(app: &AppHandle, names: &[String]) {
 pub fn sign_in_needed(app: &AppHandle, why: &str) {
     let m = Message {
         title: "Partner sign-in needed".into(),
-        body: format!("{} Click to sign in again; until then the customers reached through it are not watched.", shown(why)),
+        body: format!(
+            "{} Click to sign in again; until then the customers reached through it are not watched.",
+            shown(why)
+        ),
         critical: true,
     };
     show(app, m, View::Page("tenants"));
@@ -147,14 +180,21 @@ fn show(app: &AppHandle, m: Message, view: View) -> bool {
         .icon("mail-unread")
         .timeout(Timeout::Milliseconds(if m.critical { 0 } else { 15_000 }));
     #[cfg(all(unix, not(target_os = "macos")))]
-    n.urgency(if m.critical { notify_rust::Urgency::Critical } else { notify_rust::Urgency::Normal }).action("default", "Review");
+    n.urgency(if m.critical {
+        notify_rust::Urgency::Critical
+    } else {
+        notify_rust::Urgency::Normal
+    })
+    .action("default", "Review");
     match n.show() {
         Ok(handle) => {
             wait_for_click(app.clone(), handle, view);
             true
         }
         Err(e) => {
-            tracing::warn!("no notification daemon took the alert; it stays queued for the next scan: {e}");
+            tracing::warn!(
+                "no notification daemon took the alert; it stays queued for the next scan: {e}"
+            );
             false
         }
     }
@@ -209,16 +249,27 @@ mod tests {
     fn one_alert_names_severity_rule_tenant_mailbox_destination_and_place() {
         let m = single(&alert("high", "Contoso"));
         assert_eq!(m.title, "High: mail forwarded outside — Contoso");
-        assert_eq!(m.body, "adele@contoso.com\nto x@evil.example\nfrom 41.58.1.1 (Nigeria)");
+        assert_eq!(
+            m.body,
+            "adele@contoso.com\nto x@evil.example\nfrom 41.58.1.1 (Nigeria)"
+        );
         assert!(!m.critical);
     }
 
     #[test]
     fn many_alerts_are_counted_by_severity_and_tenant() {
-        let alerts = [alert("high", "Contoso"), alert("critical", "Fabrikam"), alert("high", "Contoso"), alert("low", "Contoso")];
+        let alerts = [
+            alert("high", "Contoso"),
+            alert("critical", "Fabrikam"),
+            alert("high", "Contoso"),
+            alert("low", "Contoso"),
+        ];
         let m = summary(&alerts);
         assert_eq!(m.title, "4 new alerts: 1 critical, 2 high, 1 low");
-        assert_eq!(m.body, "In Contoso, Fabrikam. Open Rulewatch to review them.");
+        assert_eq!(
+            m.body,
+            "In Contoso, Fabrikam. Open Rulewatch to review them."
+        );
         assert!(m.critical);
     }
 
@@ -231,16 +282,34 @@ mod tests {
         a.details = json!({"destinations": [format!("x{hostile}@evil.example")]});
         let m = single(&a);
         for text in [&m.title, &m.body] {
-            assert_eq!(text.chars().filter(|c| c.is_control() && *c != '\n').count(), 0, "{text:?}");
-            assert!(!text.contains('\u{202E}') && text.contains("<U+202E>") && text.contains("\\u{1b}[2K"), "{text:?}");
+            assert_eq!(
+                text.chars()
+                    .filter(|c| c.is_control() && *c != '\n')
+                    .count(),
+                0,
+                "{text:?}"
+            );
+            assert!(
+                !text.contains('\u{202E}')
+                    && text.contains("<U+202E>")
+                    && text.contains("\\u{1b}[2K"),
+                "{text:?}"
+            );
         }
         assert_eq!(m.body.lines().count(), 3, "{:?}", m.body);
         let s = summary(&[a.clone(), a.clone(), a.clone(), a]);
-        assert!(!s.body.contains('\u{1b}') && s.body.contains("Contoso\\u{1b}"), "{:?}", s.body);
+        assert!(
+            !s.body.contains('\u{1b}') && s.body.contains("Contoso\\u{1b}"),
+            "{:?}",
+            s.body
+        );
     }
 
     #[test]
     fn markup_in_attacker_text_is_shown_not_interpreted() {
-        assert_eq!(escape_markup("<b>x</b> & <img src=x>"), "&lt;b&gt;x&lt;/b&gt; &amp; &lt;img src=x&gt;");
+        assert_eq!(
+            escape_markup("<b>x</b> & <img src=x>"),
+            "&lt;b&gt;x&lt;/b&gt; &amp; &lt;img src=x&gt;"
+        );
     }
 }

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use rulewatch_core::detect::TenantContext;
 use rulewatch_core::detect::fan_in::FanIn;
 use rulewatch_core::detect::input::{self, CheckedAlert, Records};
-use rulewatch_core::detect::TenantContext;
 use rulewatch_core::shown::shown;
 use serde_json::json;
 
@@ -27,25 +27,44 @@ pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Res
         }
     }
     let accepted: Vec<String> = match accepted_domains {
-        Some(list) => list.split(',').map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty()).collect(),
+        Some(list) => list
+            .split(',')
+            .map(|d| d.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect(),
         None => {
-            let assumed = input::assumed_domains(read.iter().flat_map(|(_, r)| r.records.iter().map(|(_, rec)| rec)));
+            let assumed = input::assumed_domains(
+                read.iter()
+                    .flat_map(|(_, r)| r.records.iter().map(|(_, rec)| rec)),
+            );
             if assumed.is_empty() {
-                eprintln!("No --accepted-domains given and none found in the records: every address counts as outside.");
+                eprintln!(
+                    "No --accepted-domains given and none found in the records: every address counts as outside."
+                );
             } else {
-                eprintln!("No --accepted-domains given; assumed the organisation's domains are: {}.", shown(&assumed.join(", ")));
+                eprintln!(
+                    "No --accepted-domains given; assumed the organisation's domains are: {}.",
+                    shown(&assumed.join(", "))
+                );
             }
             assumed
         }
     };
-    let ctx = TenantContext { accepted_domains: accepted, ..Default::default() };
+    let ctx = TenantContext {
+        accepted_domains: accepted,
+        ..Default::default()
+    };
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut found = Vec::new();
     for (file, records) in &read {
         for bad in &records.unreadable {
-            eprintln!("{file}: {}: skipped, cannot be read: {}", bad.position, shown(&bad.reason));
+            eprintln!(
+                "{file}: {}: skipped, cannot be read: {}",
+                bad.position,
+                shown(&bad.reason)
+            );
             complete = false;
         }
         for (position, record) in &records.records {
@@ -62,10 +81,19 @@ pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Res
     if !json && found.is_empty() {
         writeln!(out, "No alerts.")?;
     }
-    Ok(if complete { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
-fn write(out: &mut impl Write, file: &str, checked: &CheckedAlert, json: bool) -> std::io::Result<()> {
+fn write(
+    out: &mut impl Write,
+    file: &str,
+    checked: &CheckedAlert,
+    json: bool,
+) -> std::io::Result<()> {
     if json {
         let mut value = serde_json::to_value(checked)?;
         value["file"] = json!(file);
@@ -73,15 +101,27 @@ fn write(out: &mut impl Write, file: &str, checked: &CheckedAlert, json: bool) -
         return writeln!(out);
     }
     let (a, f) = (&checked.alert, &checked.alert.finding);
-    writeln!(out, "{} {} — {}, {}", f.severity.as_str().to_uppercase(), f.rule, shown(file), checked.position)?;
+    writeln!(
+        out,
+        "{} {} — {}, {}",
+        f.severity.as_str().to_uppercase(),
+        f.rule,
+        shown(file),
+        checked.position
+    )?;
     writeln!(out, "    {}", shown(&f.summary))?;
     writeln!(
         out,
         "    {} changed by {} from {} at {}",
         shown(&f.target),
         shown(&f.actor),
-        a.client_ip.as_deref().map(shown).unwrap_or_else(|| "an unknown address".into()),
-        a.event_time.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string()).unwrap_or_else(|| "an unknown time".into())
+        a.client_ip
+            .as_deref()
+            .map(shown)
+            .unwrap_or_else(|| "an unknown address".into()),
+        a.event_time
+            .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+            .unwrap_or_else(|| "an unknown time".into())
     )
 }
 
@@ -104,6 +144,11 @@ fn write_fan_in(out: &mut impl Write, campaign: &FanIn, json: bool) -> std::io::
         serde_json::to_writer(&mut *out, &value)?;
         return writeln!(out);
     }
-    writeln!(out, "{} {} — across the records checked", f.severity.as_str().to_uppercase(), f.rule)?;
+    writeln!(
+        out,
+        "{} {} — across the records checked",
+        f.severity.as_str().to_uppercase(),
+        f.rule
+    )?;
     writeln!(out, "    {}", shown(&f.summary))
 }

@@ -30,7 +30,11 @@ pub async fn scan(g: &Global, json: bool) -> Result<ExitCode> {
     Ok(exit_code(&report))
 }
 
-pub async fn run_scan(store: Arc<Store>, secrets: Arc<dyn SecretStore>, g: &Global) -> Result<ScanReport> {
+pub async fn run_scan(
+    store: Arc<Store>,
+    secrets: Arc<dyn SecretStore>,
+    g: &Global,
+) -> Result<ScanReport> {
     let engine = Engine::new(store, secrets, g.engine_config()?)?;
     let report = engine.scan().await?;
     summarise(&report);
@@ -50,7 +54,11 @@ pub fn print_new_alerts(store: &Store, json: bool) -> Result<()> {
 }
 
 pub fn exit_code(report: &ScanReport) -> ExitCode {
-    if report.all_scanned() { ExitCode::SUCCESS } else { ExitCode::from(TENANT_FAILED) }
+    if report.all_scanned() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(TENANT_FAILED)
+    }
 }
 
 fn summarise(report: &ScanReport) {
@@ -64,12 +72,18 @@ fn summarise(report: &ScanReport) {
                 );
             }
         }
-        Some(Err(p)) => eprintln!("The partner's customers could not be listed: {}", shown(&p.to_string())),
+        Some(Err(p)) => eprintln!(
+            "The partner's customers could not be listed: {}",
+            shown(&p.to_string())
+        ),
         None => {}
     }
     for t in &report.tenants {
         let retries = if t.throttled + t.retried > 0 {
-            format!(", {} throttled and {} failed requests retried", t.throttled, t.retried)
+            format!(
+                ", {} throttled and {} failed requests retried",
+                t.throttled, t.retried
+            )
         } else {
             String::new()
         };
@@ -92,5 +106,9 @@ fn summarise(report: &ScanReport) {
 }
 
 fn join(problems: &[rulewatch_core::problem::Problem]) -> String {
-    problems.iter().map(|p| shown(&p.message)).collect::<Vec<_>>().join("; ")
+    problems
+        .iter()
+        .map(|p| shown(&p.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -57,14 +57,20 @@ mod tests {
     fn escape_sequences_never_pass_raw() {
         let hostile = "a\u{1b}[2Kb\rc\u{1b}]8;;http://evil\u{7}d\u{9b}31m\u{7f}\n";
         let out = shown(hostile);
-        assert_eq!(out, "a\\u{1b}[2Kb\\u{d}c\\u{1b}]8;;http://evil\\u{7}d\\u{9b}31m\\u{7f}\\u{a}");
+        assert_eq!(
+            out,
+            "a\\u{1b}[2Kb\\u{d}c\\u{1b}]8;;http://evil\\u{7}d\\u{9b}31m\\u{7f}\\u{a}"
+        );
         assert!(!out.chars().any(char::is_control), "{out:?}");
     }
 
     #[test]
     fn bidi_and_zero_width_characters_are_named() {
         assert_eq!(shown("ceo@\u{202E}moc.live"), "ceo@<U+202E>moc.live");
-        for c in ['\u{202A}', '\u{202D}', '\u{2066}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{200B}', '\u{200D}', '\u{2060}', '\u{FEFF}'] {
+        for c in [
+            '\u{202A}', '\u{202D}', '\u{2066}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+            '\u{200B}', '\u{200D}', '\u{2060}', '\u{FEFF}',
+        ] {
             let out = shown(&format!("x{c}y"));
             assert_eq!(out, format!("x<U+{:04X}>y", u32::from(c)));
         }

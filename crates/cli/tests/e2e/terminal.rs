@@ -95,9 +95,18 @@ fn escape_sequences_in_records_and_names_never_reach_the_terminal_raw() {
     assert_shown("remediate", &format!("{}{}", run.stdout, run.stderr));
 
     // Undo shows the recorded rule, hostile name and all, before asking.
-    let step = rw.run(&["audit", "--json"]).json_lines().into_iter().find(|e| e["action"] == "disable-rule").unwrap();
+    let step = rw
+        .run(&["audit", "--json"])
+        .json_lines()
+        .into_iter()
+        .find(|e| e["action"] == "disable-rule")
+        .unwrap();
     let undo = rw.run_with_stdin(&["undo", &step["id"].to_string()], "n\n");
-    assert!(undo.stderr.contains("Sync\\u001b[2K") && undo.stderr.contains("<U+202E>"), "{}", undo.stderr);
+    assert!(
+        undo.stderr.contains("Sync\\u001b[2K") && undo.stderr.contains("<U+202E>"),
+        "{}",
+        undo.stderr
+    );
     assert_shown("undo", &undo.stderr);
 
     let audit = rw.run(&["audit"]);

@@ -44,7 +44,9 @@ fn object_id_mailbox(r: &AuditRecord) -> Option<&str> {
         .or_else(|| split_rule_identity(id).map(|(mailbox, _)| mailbox))?;
     let mailbox = match head.find(HOSTED) {
         // After the organisation's own segment.
-        Some(at) => head[at + HOSTED.len()..].split_once('/').map_or("", |(_, m)| m),
+        Some(at) => head[at + HOSTED.len()..]
+            .split_once('/')
+            .map_or("", |(_, m)| m),
         None => head.rsplit('/').next().unwrap_or(head),
     };
     (!mailbox.trim().is_empty()).then_some(mailbox)
@@ -70,11 +72,22 @@ fn resolve(r: &AuditRecord, mailbox: &str) -> String {
     if mailbox.contains('@') {
         return mailbox.to_string();
     }
-    let actor_local = r.user_id.split('@').next().unwrap_or("").to_ascii_lowercase();
+    let actor_local = r
+        .user_id
+        .split('@')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let m = mailbox.to_ascii_lowercase();
     let own = !actor_local.is_empty()
-        && (m == actor_local || m.strip_prefix(&actor_local).is_some_and(|rest| rest.starts_with('_')));
-    if own { r.user_id.clone() } else { mailbox.to_string() }
+        && (m == actor_local
+            || m.strip_prefix(&actor_local)
+                .is_some_and(|rest| rest.starts_with('_')));
+    if own {
+        r.user_id.clone()
+    } else {
+        mailbox.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -87,17 +100,28 @@ mod tests {
 
     #[test]
     fn owa_alias_is_the_actor() {
-        let r = rec(r#"{"Id":"1","UserId":"stinger@contoso.com","ObjectId":"APC/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/stinger_b5cd7fb7af\\."}"#);
+        let r = rec(
+            r#"{"Id":"1","UserId":"stinger@contoso.com","ObjectId":"APC/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/stinger_b5cd7fb7af\\."}"#,
+        );
         assert_eq!(inbox_rule_mailbox(&r), "stinger@contoso.com");
     }
 
     #[test]
     fn another_mailbox_is_the_target() {
-        let r = rec(r#"{"Id":"1","UserId":"admin@contoso.com","Parameters":[{"Name":"Mailbox","Value":"adele@contoso.com"}]}"#);
+        let r = rec(
+            r#"{"Id":"1","UserId":"admin@contoso.com","Parameters":[{"Name":"Mailbox","Value":"adele@contoso.com"}]}"#,
+        );
         assert_eq!(inbox_rule_mailbox(&r), "adele@contoso.com");
-        let r = rec(r#"{"Id":"1","UserId":"stinger@contoso.onmicrosoft.com","ObjectId":"X/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/311b45d6-1a3e-46ac-8434-721367961e19\\Direct"}"#);
-        assert_eq!(inbox_rule_mailbox(&r), "311b45d6-1a3e-46ac-8434-721367961e19");
-        let r = rec(r#"{"Id":"1","UserId":"matt@contoso.com","ObjectId":"x","Parameters":[{"Name":"Identity","Value":"A/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/311b45d6"}]}"#);
+        let r = rec(
+            r#"{"Id":"1","UserId":"stinger@contoso.onmicrosoft.com","ObjectId":"X/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/311b45d6-1a3e-46ac-8434-721367961e19\\Direct"}"#,
+        );
+        assert_eq!(
+            inbox_rule_mailbox(&r),
+            "311b45d6-1a3e-46ac-8434-721367961e19"
+        );
+        let r = rec(
+            r#"{"Id":"1","UserId":"matt@contoso.com","ObjectId":"x","Parameters":[{"Name":"Identity","Value":"A/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/311b45d6"}]}"#,
+        );
         assert_eq!(mailbox(&r), "311b45d6");
     }
 
@@ -105,7 +129,10 @@ mod tests {
     const CRAFTED: &str = "Invoices/ceo@contoso.com\\x";
 
     fn rule_record(actor: &str, object_id: Option<String>, params: &[(&str, &str)]) -> AuditRecord {
-        let params: Vec<_> = params.iter().map(|(n, v)| serde_json::json!({"Name": n, "Value": v})).collect();
+        let params: Vec<_> = params
+            .iter()
+            .map(|(n, v)| serde_json::json!({"Name": n, "Value": v}))
+            .collect();
         serde_json::from_value(serde_json::json!({
             "Id": "1", "Operation": "New-InboxRule", "UserId": actor, "ObjectId": object_id, "Parameters": params,
         }))
@@ -115,20 +142,36 @@ mod tests {
     #[test]
     fn a_crafted_rule_name_never_names_the_mailbox() {
         let path = "EX/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com";
-        let r = rule_record("adele@contoso.com", Some(format!("{path}/adele\\{CRAFTED}")), &[("Name", CRAFTED)]);
+        let r = rule_record(
+            "adele@contoso.com",
+            Some(format!("{path}/adele\\{CRAFTED}")),
+            &[("Name", CRAFTED)],
+        );
         assert_eq!(inbox_rule_mailbox(&r), "adele@contoso.com");
         // Logged by an admin, the mailbox stays the name Exchange wrote.
-        let r = rule_record("admin@contoso.com", Some(format!("{path}/AdeleV\\{CRAFTED}")), &[("Name", CRAFTED)]);
+        let r = rule_record(
+            "admin@contoso.com",
+            Some(format!("{path}/AdeleV\\{CRAFTED}")),
+            &[("Name", CRAFTED)],
+        );
         assert_eq!(inbox_rule_mailbox(&r), "AdeleV");
         // Without a logged name the ObjectId is cut at its first backslash.
         let guid = "311b45d6-1a3e-46ac-8434-721367961e19";
         let r = rule_record("admin@contoso.com", Some(format!("{guid}\\{CRAFTED}")), &[]);
         assert_eq!(inbox_rule_mailbox(&r), guid);
         // So is Identity, when Microsoft wrote no ObjectId.
-        let r = rule_record("admin@contoso.com", None, &[("Identity", &format!("adele@contoso.com\\{CRAFTED}"))]);
+        let r = rule_record(
+            "admin@contoso.com",
+            None,
+            &[("Identity", &format!("adele@contoso.com\\{CRAFTED}"))],
+        );
         assert_eq!(inbox_rule_mailbox(&r), "adele@contoso.com");
         // A bare rule name as Identity names no mailbox: the ObjectId's GUID does.
-        let r = rule_record("admin@contoso.com", Some(format!("{guid}\\17639250888751054849")), &[("Identity", CRAFTED)]);
+        let r = rule_record(
+            "admin@contoso.com",
+            Some(format!("{guid}\\17639250888751054849")),
+            &[("Identity", CRAFTED)],
+        );
         assert_eq!(inbox_rule_mailbox(&r), guid);
     }
 }
