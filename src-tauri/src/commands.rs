@@ -513,17 +513,18 @@ pub async fn alert_history(shared: AppState<'_>, alert_id: i64) -> Reply<Vec<Log
         .map_err(text)
 }
 
-/// Reports go beside the database, in `reports/`, where the panel says they are.
+/// Reports go beside the database, in `reports/`, where the panel says they are: one
+/// per customer the alert concerns.
 #[tauri::command]
-pub async fn export_report(shared: AppState<'_>, alert_id: i64) -> Reply<String> {
+pub async fn export_report(shared: AppState<'_>, alert_id: i64) -> Reply<Vec<String>> {
     let store = shared.mode.read().await.store.clone();
     let dir = shared.launch.data_dir.join("reports");
-    let path =
-        tokio::task::spawn_blocking(move || report::write_incident_report(&store, alert_id, &dir))
+    let paths =
+        tokio::task::spawn_blocking(move || report::write_incident_reports(&store, alert_id, &dir))
             .await
             .map_err(text)?
             .map_err(text)?;
-    Ok(path.display().to_string())
+    Ok(paths.iter().map(|p| p.display().to_string()).collect())
 }
 
 #[derive(Serialize)]

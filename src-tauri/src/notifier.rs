@@ -1,11 +1,13 @@
 //! Native notifications for new alerts, delivered from the store's outbox: an alert is
 //! marked delivered only once the notification daemon took it, so one found just before
 //! a crash is notified after the restart, and none twice. More than three at once
-//! become one summary.
+//! become one summary. Every field an attacker or Microsoft wrote goes through
+//! [`shown`], so no control character or bidi override reaches the notification daemon.
 
 use std::collections::BTreeMap;
 
 use notify_rust::{Notification, Timeout};
+use rulewatch_core::shown::shown;
 use rulewatch_core::store::{Alert, Store};
 use tauri::AppHandle;
 
@@ -72,20 +74,20 @@ fn capitalised(word: &str) -> String {
 }
 
 pub fn single(a: &Alert) -> Message {
-    let destinations: Vec<&str> = a.details["destinations"]
+    let destinations: Vec<String> = a.details["destinations"]
         .as_array()
-        .map(|d| d.iter().filter_map(|v| v.as_str()).collect())
+        .map(|d| d.iter().filter_map(|v| v.as_str()).map(shown).collect())
         .unwrap_or_default();
     let action = if destinations.is_empty() {
-        a.summary.clone()
+        shown(&a.summary)
     } else {
         format!("to {}", destinations.join(", "))
     };
     let place = a
         .origin
         .as_ref()
-        .and_then(|o| o["location"]["country"].as_str().map(str::to_string));
-    let from = match (&a.client_ip, place) {
+        .and_then(|o| o["location"]["country"].as_str().map(shown));
+    let from = match (a.client_ip.as_deref().map(shown), place) {
         (Some(ip), Some(country)) => format!("from {ip} ({country})"),
         (Some(ip), None) => format!("from {ip}"),
         (None, _) => "from an unknown address".into(),
@@ -94,10 +96,10 @@ pub fn single(a: &Alert) -> Message {
         title: format!(
             "{}: {} — {}",
             capitalised(&a.severity),
-            rule_words(&a.rule),
-            a.tenant_name
+            shown(rule_words(&a.rule)),
+            shown(&a.tenant_name)
         ),
-        body: format!("{}\n{action}\n{from}", a.target),
+        body: format!("{}\n{action}\n{from}", shown(&a.target)),
         critical: a.severity == "critical",
     }
 }
@@ -126,7 +128,10 @@ pub fn summary(alerts: &[Alert]) -> Message {
         .collect();
     Message {
         title: format!("{} new alerts: {}", alerts.len(), counts.join(", ")),
-        body: format!("In {}. Open Rulewatch to review them.", tenants.join(", ")),
+        body: format!(
+            "In {}. Open Rulewatch to review them.",
+            shown(&tenants.join(", "))
+        ),
         critical: by_severity.contains_key(&0),
     }
 }
@@ -142,7 +147,10 @@ fn escape_markup(text: &str) -> String {
 pub fn coverage_grew(app: &AppHandle, names: &[String]) {
     let m = Message {
         title: format!("Rulewatch now watches {} more customer(s)", names.len()),
-        body: format!("New through your partner account: {}.", names.join(", ")),
+        body: format!(
+            "New through your partner account: {}.",
+            shown(&names.join(", "))
+        ),
         critical: false,
     };
     show(app, m, View::Page("tenants"));
@@ -153,7 +161,8 @@ pub fn sign_in_needed(app: &AppHandle, why: &str) {
     let m = Message {
         title: "Partner sign-in needed".into(),
         body: format!(
-            "{why} Click to sign in again; until then the customers reached through it are not watched."
+            "{} Click to sign in again; until then the customers reached through it are not watched.",
+            shown(why)
         ),
         critical: true,
     };
@@ -262,6 +271,38 @@ mod tests {
             "In Contoso, Fabrikam. Open Rulewatch to review them."
         );
         assert!(m.critical);
+    }
+
+    #[test]
+    fn escape_sequences_and_bidi_overrides_in_fields_are_shown_not_sent() {
+        let hostile = "\u{1b}[2K\r\u{1b}]8;;http://evil.example/\u{7}\u{202E}";
+        let mut a = alert("critical", &format!("Contoso{hostile}"));
+        a.target = format!("adele{hostile}@contoso.com");
+        a.client_ip = Some(format!("41.58.1.1{hostile}"));
+        a.details = json!({"destinations": [format!("x{hostile}@evil.example")]});
+        let m = single(&a);
+        for text in [&m.title, &m.body] {
+            assert_eq!(
+                text.chars()
+                    .filter(|c| c.is_control() && *c != '\n')
+                    .count(),
+                0,
+                "{text:?}"
+            );
+            assert!(
+                !text.contains('\u{202E}')
+                    && text.contains("<U+202E>")
+                    && text.contains("\\u{1b}[2K"),
+                "{text:?}"
+            );
+        }
+        assert_eq!(m.body.lines().count(), 3, "{:?}", m.body);
+        let s = summary(&[a.clone(), a.clone(), a.clone(), a]);
+        assert!(
+            !s.body.contains('\u{1b}') && s.body.contains("Contoso\\u{1b}"),
+            "{:?}",
+            s.body
+        );
     }
 
     #[test]

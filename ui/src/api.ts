@@ -182,6 +182,8 @@ export interface Plan {
   actor: string;
   /** The change was made by another account; its steps are offered unchecked. */
   actor_differs: boolean;
+  /** Why the account that made the change is not offered (another tenant's: GDAP, guest). */
+  actor_not_offered: string | null;
   account_enabled: boolean | null;
   synced_from_on_premises: boolean;
   forwarding: Forwarding | null;
@@ -292,7 +294,8 @@ export const api = {
   /** Every remediation step recorded for the alert, oldest first. */
   alertHistory: (alertId: number) => invoke<LogEntry[]>("alert_history", { alertId }),
   /** Writes the HTML incident report; answers the file's path. */
-  exportReport: (alertId: number) => invoke<string>("export_report", { alertId }),
+  /** One report per customer the alert concerns (a fan-in across tenants has several). */
+  exportReport: (alertId: number) => invoke<string[]>("export_report", { alertId }),
   partnerState: () => invoke<PartnerState>("partner_state"),
   /** Opens Microsoft's sign-in in the default browser; resolves once signed in (up to 5 minutes). */
   partnerSignIn: (tenantId: string, clientId: string) => invoke<PartnerAccount>("partner_sign_in", { tenantId, clientId }),

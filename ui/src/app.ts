@@ -2,7 +2,7 @@
 // area, and the page shown. Pages are built once and refreshed in place, so a refresh
 // never throws away what the user is typing.
 import { api, onChanged, onOpenAlert, onOpenPage, type Overview } from "./api";
-import { h, replace } from "./h";
+import { h, replace, setText } from "./h";
 import { scanStateText } from "./format";
 import { createAlertsPage } from "./pages/alerts";
 import { createTenantsPage } from "./pages/tenants";
@@ -102,7 +102,7 @@ export function startApp(root: HTMLElement): App {
       }
     },
     showError(message: string) {
-      errorText.textContent = message;
+      setText(errorText, message);
       errorBox.hidden = false;
     },
     clearError() {

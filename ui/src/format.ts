@@ -1,6 +1,49 @@
 // Words and times as a technician reads them. Pure functions, no DOM.
 import type { AlertStatus, Location, Origin, Outcome, Overview, RemediationAction, Severity, TenantState } from "./api";
 
+/**
+ * Characters that reorder or hide text: bidi embeddings, overrides, isolates and marks,
+ * zero-width characters, the BOM, and the line and paragraph separators. Mirrors
+ * `rulewatch_core::shown::is_invisible`.
+ */
+export function isInvisible(cp: number): boolean {
+  return (
+    (cp >= 0x202a && cp <= 0x202e) ||
+    (cp >= 0x2066 && cp <= 0x2069) ||
+    cp === 0x200e ||
+    cp === 0x200f ||
+    cp === 0x061c ||
+    (cp >= 0x200b && cp <= 0x200d) ||
+    cp === 0x2060 ||
+    cp === 0xfeff ||
+    cp === 0x2028 ||
+    cp === 0x2029
+  );
+}
+
+/** C0, DEL and C1 control characters (Rust's `char::is_control`). */
+const isControl = (cp: number): boolean => cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f);
+
+function showChars(text: string, controls: boolean): string {
+  let out = "";
+  for (const ch of text) {
+    const cp = ch.codePointAt(0) ?? 0;
+    if (controls && isControl(cp)) out += `\\u{${cp.toString(16)}}`;
+    else if (isInvisible(cp)) out += `<U+${cp.toString(16).toUpperCase().padStart(4, "0")}>`;
+    else out += ch;
+  }
+  return out;
+}
+
+/**
+ * Attacker-written text as it is safe to show, exactly as `rulewatch_core::shown::shown`
+ * shows it: control characters escaped (`\u{1b}`), invisible characters named (`<U+202E>`).
+ */
+export const shown = (text: string): string => showChars(text, true);
+
+/** Only the invisible characters named: for a `<pre>`, whose line breaks stay (h.ts). */
+export const markInvisible = (text: string): string => showChars(text, false);
+
 /** A tenant or client id as Entra shows it. */
 export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -1,6 +1,9 @@
 // The only way the panel builds DOM. Text goes in as text nodes (never parsed as HTML),
 // attributes through setAttribute, listeners only as functions. Every string an audit
-// record carries is attacker-chosen, so nothing here can turn a string into markup or code.
+// record carries is attacker-chosen, so nothing here can turn a string into markup or code,
+// and every text node and tooltip shows control characters escaped and names the
+// characters that would reorder or hide text (format.ts `shown`, as the CLI prints them).
+import { markInvisible, shown } from "./format";
 
 export type Child = Node | string | number | null | undefined | false | Child[];
 export type AttrValue = string | number | boolean | null | undefined;
@@ -30,7 +33,9 @@ export function h<K extends keyof HTMLElementTagNameMap>(
       if (PROPS.has(name)) {
         (el as unknown as Record<string, unknown>)[name] = value;
       } else {
-        el.setAttribute(name === "className" ? "class" : name, value === true ? "" : String(value));
+        const text = value === true ? "" : String(value);
+        // Tooltips and labels are read by people; ids, keys and data attributes by code.
+        el.setAttribute(name === "className" ? "class" : name, name === "title" || name === "aria-label" ? shown(text) : text);
       }
     }
     const on = attrs.on as Record<string, EventListener> | undefined;
@@ -45,13 +50,18 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
+/** Text as shown inside `parent`: a `<pre>` keeps its line breaks (the raw record's). */
+function showIn(parent: Node, text: string): string {
+  return parent instanceof Element && parent.closest("pre") ? markInvisible(text) : shown(text);
+}
+
 /** Appends children; strings and numbers become text nodes. */
 export function append(parent: Node, ...children: Child[]): void {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;
     if (Array.isArray(c)) append(parent, ...c);
     else if (c instanceof Node) parent.appendChild(c);
-    else parent.appendChild(document.createTextNode(String(c)));
+    else parent.appendChild(document.createTextNode(showIn(parent, String(c))));
   }
 }
 
@@ -63,5 +73,5 @@ export function replace(parent: Node, ...children: Child[]): void {
 
 /** Sets an element's text (textContent: never parsed). */
 export function setText(el: Element, text: string): void {
-  el.textContent = text;
+  el.textContent = showIn(el, text);
 }

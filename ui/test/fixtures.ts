@@ -213,7 +213,7 @@ export function defaultHandlers(): void {
     undo_step: () =>
       stepResult({ key: `block-sign-in:${MAILBOX}`, action: "undo-block-sign-in", action_id: 200, reversible: false, detail: "sign-in is allowed again" }),
     alert_history: () => [],
-    export_report: () => "/home/tech/Rulewatch/reports/alert-5.html",
+    export_report: () => ["/home/tech/Rulewatch/reports/alert-5.html"],
     partner_state: () => partnerState(),
     partner_sign_in: () => partnerAccount(),
     partner_sign_out: () => null,
@@ -311,6 +311,7 @@ export function plan(over: Partial<Plan> = {}): Plan {
     mailbox_id: null,
     actor: MAILBOX,
     actor_differs: false,
+    actor_not_offered: null,
     account_enabled: true,
     synced_from_on_premises: false,
     forwarding: { forwarding_smtp_address: "smtp:evil@example.net", forwarding_address: null, deliver_to_mailbox_and_forward: true },

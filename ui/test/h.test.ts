@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { h, replace } from "../src/h";
+import { h, replace, setText } from "../src/h";
+import { shown } from "../src/format";
 
 describe("h()", () => {
   it("puts strings in as text, never as markup", () => {
@@ -38,5 +39,30 @@ describe("h()", () => {
     replace(el, "<b>new</b>", 3);
     expect(el.children.length).toBe(0);
     expect(el.textContent).toBe("<b>new</b>3");
+  });
+});
+
+describe("shown() and the invisible characters", () => {
+  it("escapes control characters and names bidi and zero-width ones, as the CLI does", () => {
+    expect(shown("a\u001b[2Kb\rc\u001b]8;;http://evil\u0007d\u009b\u007f")).toBe(
+      "a\\u{1b}[2Kb\\u{d}c\\u{1b}]8;;http://evil\\u{7}d\\u{9b}\\u{7f}",
+    );
+    expect(shown("ceo@\u202Emoc.live")).toBe("ceo@<U+202E>moc.live");
+    for (const c of ["\u202A", "\u202D", "\u2066", "\u2069", "\u200E", "\u200F", "\u061C", "\u200B", "\u200D", "\u2060", "\uFEFF"]) {
+      const hex = c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+      expect(shown(`x${c}y`)).toBe(`x<U+${hex}>y`);
+    }
+    expect(shown("Zoë 山田 محمد")).toBe("Zoë 山田 محمد");
+  });
+
+  it("every text node and tooltip of the panel shows them; a <pre>'s line breaks and ids stay", () => {
+    const el = h("div", { title: "a\u202Eb\r", "data-key": "k\u200Bk" }, "rule \u202Egnp.exe\u001b[2K", h("span", null, "\u200B\n"));
+    expect(el.textContent).toBe("rule <U+202E>gnp.exe\\u{1b}[2K<U+200B>\\u{a}");
+    expect(el.getAttribute("title")).toBe("a<U+202E>b\\u{d}");
+    expect(el.getAttribute("data-key")).toBe("k\u200Bk");
+    setText(el, "\u2066x");
+    expect(el.textContent).toBe("<U+2066>x");
+    const pre = h("pre", null, "{\n  \"Name\": \"\u202Etxt\"\n}");
+    expect(pre.textContent).toBe('{\n  "Name": "<U+202E>txt"\n}');
   });
 });

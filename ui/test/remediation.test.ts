@@ -424,6 +424,23 @@ describe("remediation log and report", () => {
     expect($("#report-path").textContent).toBe("Report written to /home/tech/Rulewatch/reports/alert-5.html");
     expect(visible($("#report-path"))).toBe(true);
   });
+
+  it("lists one report per customer for an alert spanning customers", async () => {
+    await openAlert(() => (state.handlers.export_report = () => ["/r/alert-5-a.html", "/r/alert-5-b.html"]));
+    $("#export-report").click();
+    await flush();
+    expect($("#report-path").textContent).toBe("One report per customer written to /r/alert-5-a.html, /r/alert-5-b.html");
+  });
+
+  it("says why a partner technician who made the change is not offered", async () => {
+    await openPlan(() => {
+      state.handlers.remediation_plan = () =>
+        plan({ actor: "user_4b1f@msp.onmicrosoft.com", actor_not_offered: "user_4b1f@msp.onmicrosoft.com is not an account of Contoso" });
+    });
+    expect(document.querySelector("#plan-actor")).toBeNull();
+    expect($("#plan-actor-not-offered").textContent).toContain("not offered here: user_4b1f@msp.onmicrosoft.com is not an account of Contoso");
+    expect($$("#plan-steps [data-testid=plan-step]").some((s) => s.textContent!.includes("msp.onmicrosoft.com"))).toBe(false);
+  });
 });
 
 describe("settings: remediation defaults", () => {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::{ArgGroup, Subcommand};
 use rulewatch_core::allowlist::{TrustKind, normalize_destination, normalize_rule_name};
-use rulewatch_core::detect::visible_text;
+use rulewatch_core::shown::shown;
 use rulewatch_core::tenants::parse_guid;
 
 use crate::Global;
@@ -61,7 +61,7 @@ pub fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
                 e.id,
                 e.tenant_id,
                 kind.as_str().replace('_', " "),
-                visible_text(&e.value)
+                shown(&e.value)
             );
         }
         AllowCommand::List { tenant_id, json } => {
@@ -84,7 +84,7 @@ pub fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
                 let note = e
                     .note
                     .as_deref()
-                    .map(|n| format!(" — {}", visible_text(n)))
+                    .map(|n| format!(" — {}", shown(n)))
                     .unwrap_or_default();
                 writeln!(
                     out,
@@ -92,7 +92,7 @@ pub fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
                     e.id,
                     e.tenant_id,
                     e.kind.as_str().replace('_', " "),
-                    visible_text(&e.value)
+                    shown(&e.value)
                 )?;
             }
         }
@@ -102,7 +102,7 @@ pub fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
                 "Removed allowlist entry {} ({} {}).",
                 e.id,
                 e.kind.as_str().replace('_', " "),
-                visible_text(&e.value)
+                shown(&e.value)
             );
         }
     }

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use rulewatch_core::detect::TenantContext;
 use rulewatch_core::detect::fan_in::FanIn;
 use rulewatch_core::detect::input::{self, CheckedAlert, Records};
-use rulewatch_core::detect::{TenantContext, visible_text};
+use rulewatch_core::shown::shown;
 use serde_json::json;
 
 pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Result<ExitCode> {
@@ -43,7 +44,7 @@ pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Res
             } else {
                 eprintln!(
                     "No --accepted-domains given; assumed the organisation's domains are: {}.",
-                    assumed.join(", ")
+                    shown(&assumed.join(", "))
                 );
             }
             assumed
@@ -62,7 +63,7 @@ pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Res
             eprintln!(
                 "{file}: {}: skipped, cannot be read: {}",
                 bad.position,
-                visible_text(&bad.reason)
+                shown(&bad.reason)
             );
             complete = false;
         }
@@ -102,20 +103,21 @@ fn write(
     let (a, f) = (&checked.alert, &checked.alert.finding);
     writeln!(
         out,
-        "{} {} — {file}, {}",
+        "{} {} — {}, {}",
         f.severity.as_str().to_uppercase(),
         f.rule,
+        shown(file),
         checked.position
     )?;
-    writeln!(out, "    {}", f.summary)?;
+    writeln!(out, "    {}", shown(&f.summary))?;
     writeln!(
         out,
         "    {} changed by {} from {} at {}",
-        visible_text(&f.target),
-        visible_text(&f.actor),
+        shown(&f.target),
+        shown(&f.actor),
         a.client_ip
             .as_deref()
-            .map(visible_text)
+            .map(shown)
             .unwrap_or_else(|| "an unknown address".into()),
         a.event_time
             .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
@@ -148,5 +150,5 @@ fn write_fan_in(out: &mut impl Write, campaign: &FanIn, json: bool) -> std::io::
         f.severity.as_str().to_uppercase(),
         f.rule
     )?;
-    writeln!(out, "    {}", f.summary)
+    writeln!(out, "    {}", shown(&f.summary))
 }

@@ -44,7 +44,10 @@ pub async fn run(g: &Global) -> Result<ExitCode> {
     for t in &report.tenants {
         eprintln!(
             "{}: {} records in {} blobs, {} alerts",
-            t.name, t.records, t.blobs, t.new_alerts
+            rulewatch_core::shown::shown(&t.name),
+            t.records,
+            t.blobs,
+            t.new_alerts
         );
     }
     eprintln!();

@@ -84,7 +84,10 @@ pub async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
             }
             println!("ipstack API key: {key}");
             println!("cached locations: {cached}");
-            println!("last problem: {}", problem.as_deref().unwrap_or("none"));
+            println!(
+                "last problem: {}",
+                rulewatch_core::shown::shown(problem.as_deref().unwrap_or("none"))
+            );
         }
         GeoCommand::Ipstack => {
             let mut line = String::new();
@@ -155,7 +158,9 @@ pub async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
                 );
             } else {
                 match (location, reason) {
-                    (Some(l), _) => println!("{}: {}", l.ip, l.describe()),
+                    (Some(l), _) => {
+                        println!("{}: {}", l.ip, rulewatch_core::shown::shown(&l.describe()))
+                    }
                     (None, reason) => println!("{ip}: {}", reason.unwrap_or_default()),
                 }
             }

@@ -111,8 +111,6 @@ enum Command {
     Geo(geo::GeoCommand),
     /// Watch planted attacks arrive from a built-in sandbox tenant (nothing to configure)
     Demo,
-    /// Run detection over exported audit records (JSON array, JSON lines or a CSV with
-    /// an AuditData column); exit 1 when some records could not be read
     /// Secure and Remediate an alert's mailbox: shows the plan with the live state, asks,
     /// then runs each step and verifies it (exit 4 when a step failed)
     Remediate {
@@ -154,6 +152,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run detection over exported audit records (JSON array, JSON lines or a CSV with
+    /// an AuditData column); exit 1 when some records could not be read
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -260,7 +260,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors carry Microsoft's texts and names from audit records: each line shown safely.
+            let text = format!("{e:#}");
+            let lines: Vec<String> = text.lines().map(rulewatch_core::shown::shown).collect();
+            eprintln!("error: {}", lines.join("\n"));
             ExitCode::FAILURE
         }
     }

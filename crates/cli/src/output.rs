@@ -5,6 +5,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
+use rulewatch_core::shown::shown;
 use rulewatch_core::store::{Alert, TenantRow, TenantStatus};
 
 fn when(t: Option<DateTime<Utc>>) -> String {
@@ -22,21 +23,21 @@ pub fn write_alert(out: &mut impl Write, a: &Alert, json: bool) -> std::io::Resu
         "#{} {} {} — {} ({}) at {}",
         a.id,
         a.severity.to_uppercase(),
-        a.rule,
-        a.tenant_name,
-        a.tenant_id,
+        shown(&a.rule),
+        shown(&a.tenant_name),
+        shown(&a.tenant_id),
         when(a.event_time)
     )?;
-    writeln!(out, "    {}", a.summary)?;
+    writeln!(out, "    {}", shown(&a.summary))?;
     writeln!(
         out,
         "    mailbox {} changed by {} from {}",
-        a.target,
-        a.actor,
-        a.client_ip.as_deref().unwrap_or("an unknown address")
+        shown(&a.target),
+        shown(&a.actor),
+        shown(a.client_ip.as_deref().unwrap_or("an unknown address"))
     )?;
     match &a.suppressed_by {
-        Some(why) => writeln!(out, "    suppressed: {why}"),
+        Some(why) => writeln!(out, "    suppressed: {}", shown(why)),
         None => Ok(()),
     }
 }
@@ -75,7 +76,10 @@ pub fn tenants(tenants: &[TenantRow], json: bool) -> Result<()> {
         writeln!(
             out,
             "{}  {}  client {}  ({})",
-            t.tenant_id, t.name, t.client_id, method
+            shown(&t.tenant_id),
+            shown(&t.name),
+            shown(&t.client_id),
+            method
         )?;
     }
     Ok(())
@@ -99,15 +103,15 @@ pub fn statuses(statuses: &[TenantStatus], json: bool) -> Result<()> {
         writeln!(
             out,
             "{} ({}): {}; last successful scan {}; data complete up to {}; {} open alerts",
-            s.name,
-            s.tenant_id,
+            shown(&s.name),
+            shown(&s.tenant_id),
             s.state.as_str(),
             when(s.last_success_at),
             when(s.data_complete_until),
             s.open_alerts
         )?;
         if let Some(m) = &s.message {
-            writeln!(out, "    {}", m)?;
+            writeln!(out, "    {}", shown(m))?;
         }
     }
     Ok(())

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use rulewatch_core::engine::Engine;
 use rulewatch_core::partner::{self, Customer};
+use rulewatch_core::shown::shown;
 use serde_json::json;
 
 use crate::Global;
@@ -71,7 +72,9 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
             let partner = engine.partner();
             let account = if device_code {
                 partner
-                    .sign_in_device(&tenant, &client_id, |message| eprintln!("{message}"))
+                    .sign_in_device(&tenant, &client_id, |message| {
+                        eprintln!("{}", shown(message))
+                    })
                     .await?
             } else {
                 partner
@@ -85,7 +88,8 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
             };
             eprintln!(
                 "Signed in as {} (partner tenant {}). The refresh token is in the OS keychain.",
-                account.upn, account.tenant_id
+                shown(&account.upn),
+                account.tenant_id
             );
             let found = engine.discover().await?;
             eprintln!(
@@ -94,7 +98,7 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
                 found.now_watched.len()
             );
             for c in &found.now_watched {
-                eprintln!("  watching {} ({})", c.name, c.tenant_id);
+                eprintln!("  watching {} ({})", shown(&c.name), shown(&c.tenant_id));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -117,7 +121,7 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
                 );
             };
             if c.watched {
-                eprintln!("{} is already watched.", c.name);
+                eprintln!("{} is already watched.", shown(&c.name));
             } else {
                 partner::watch(
                     &store,
@@ -127,7 +131,7 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
                         name: c.name.clone(),
                     },
                 )?;
-                eprintln!("Watching {}.", c.name);
+                eprintln!("Watching {}.", shown(&c.name));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -164,7 +168,11 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
                 match account {
                     Some(a) => println!(
                         "Signed in as {} (partner tenant {}, app {}) since {}; last refreshed {}.",
-                        a.upn, a.tenant_id, a.client_id, a.signed_in_at, a.refreshed_at
+                        shown(&a.upn),
+                        a.tenant_id,
+                        a.client_id,
+                        a.signed_in_at,
+                        a.refreshed_at
                     ),
                     None => println!("No partner account is signed in."),
                 }
@@ -200,7 +208,7 @@ fn customers(store: &rulewatch_core::store::Store, json: bool) -> Result<ExitCod
                     "{state:?}{}",
                     c.message
                         .as_deref()
-                        .map(|m| format!(": {m}"))
+                        .map(|m| format!(": {}", shown(m)))
                         .unwrap_or_default()
                 ),
                 None => "not scanned yet".into(),
@@ -209,13 +217,14 @@ fn customers(store: &rulewatch_core::store::Store, json: bool) -> Result<ExitCod
                 if r.is_empty() {
                     "no GDAP roles".into()
                 } else {
-                    r.join(", ")
+                    shown(&r.join(", "))
                 }
             });
             writeln!(
                 out,
                 "{}  {}  {watch}  {access}  [{roles}]",
-                c.tenant_id, c.name
+                shown(&c.tenant_id),
+                shown(&c.name)
             )?;
         }
     }

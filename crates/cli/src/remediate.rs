@@ -11,6 +11,7 @@ use rulewatch_core::engine::Engine;
 use rulewatch_core::remediate::{
     Action, Operator, Outcome, Plan, Remediator, StepResult, default_actions,
 };
+use rulewatch_core::shown::shown;
 use rulewatch_core::store::LogEntry;
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -76,7 +77,9 @@ fn confirm(question: &str) -> Result<bool> {
 fn print_plan(plan: &Plan, chosen: &[String]) {
     eprintln!(
         "Secure and Remediate alert {} in {} ({})",
-        plan.alert_id, plan.tenant_name, plan.tenant_id
+        plan.alert_id,
+        shown(&plan.tenant_name),
+        shown(&plan.tenant_id)
     );
     let sign_in = match plan.account_enabled {
         Some(true) => "sign-in allowed",
@@ -86,17 +89,23 @@ fn print_plan(plan: &Plan, chosen: &[String]) {
     let resolved = plan
         .resolved_from
         .as_deref()
-        .map(|from| format!(", resolved from {from}"))
+        .map(|from| format!(", resolved from {}", shown(from)))
         .unwrap_or_default();
-    eprintln!("  Mailbox: {} ({sign_in}{resolved})", plan.mailbox);
+    eprintln!("  Mailbox: {} ({sign_in}{resolved})", shown(&plan.mailbox));
     if plan.actor_differs {
         eprintln!(
             "  The change was made by another account, {}; add --contain-actor to contain it too.",
-            plan.actor
+            shown(&plan.actor)
+        );
+    }
+    if let Some(why) = &plan.actor_not_offered {
+        eprintln!(
+            "  The change was made by another account, not offered for containment: {}.",
+            shown(why)
         );
     }
     if let Some(f) = &plan.forwarding {
-        eprintln!("  Mailbox forwarding: {}", f.words());
+        eprintln!("  Mailbox forwarding: {}", shown(&f.words()));
     }
     eprintln!("  Inbox rules ({}):", plan.rules.len());
     for r in &plan.rules {
@@ -106,19 +115,19 @@ fn print_plan(plan: &Plan, chosen: &[String]) {
         } else {
             ""
         };
-        eprintln!("    - {} [{state}]{about}", r.description);
+        eprintln!("    - {} [{state}]{about}", shown(&r.description));
         for mark in &r.marks {
-            eprintln!("        ! {mark}");
+            eprintln!("        ! {}", shown(mark));
         }
     }
     for p in &plan.problems {
-        eprintln!("  Could not read: {p}");
+        eprintln!("  Could not read: {}", shown(p));
     }
     eprintln!("  Steps:");
     for s in plan.steps.iter().filter(|s| chosen.contains(&s.key)) {
-        eprintln!("    [x] {} (now: {})", s.label, s.current);
+        eprintln!("    [x] {} (now: {})", shown(&s.label), shown(&s.current));
         if let Some(w) = &s.warning {
-            eprintln!("        warning: {w}");
+            eprintln!("        warning: {}", shown(w));
         }
     }
 }
@@ -135,25 +144,24 @@ fn print_result(r: &StepResult, json: bool) -> Result<()> {
         let rule = r
             .rule_name
             .as_deref()
-            .map(|n| format!(" rule \"{n}\""))
+            .map(|n| format!(" rule \"{}\"", shown(n)))
             .unwrap_or_default();
+        let account = shown(&r.account);
         writeln!(
             out,
-            "{:<11} {} {}{rule}: {} (step {})",
+            "{:<11} {} {account}{rule}: {} (step {})",
             r.outcome.words(),
             r.action,
-            r.account,
-            r.detail,
+            shown(&r.detail),
             r.action_id
         )?;
         if let Some(w) = &r.warning {
-            writeln!(out, "            warning: {w}")?;
+            writeln!(out, "            warning: {}", shown(w))?;
         }
         if let Some(p) = &r.password {
             writeln!(
                 out,
-                "            New password for {} (shown once, stored nowhere): {}",
-                r.account,
+                "            New password for {account} (shown once, stored nowhere): {}",
                 p.expose_secret()
             )?;
         }
@@ -182,10 +190,13 @@ pub async fn remediate(
             .collect(),
     };
     if contain_actor {
+        if let Some(why) = &plan.actor_not_offered {
+            bail!("--contain-actor: {}", shown(why));
+        }
         if !plan.actor_differs {
             bail!(
                 "--contain-actor: the change was made by {}, not by another account",
-                plan.actor
+                shown(&plan.actor)
             );
         }
         chosen.extend(
@@ -207,8 +218,8 @@ pub async fn remediate(
     let question = format!(
         "Run these {} step(s) on tenant {}, mailbox {}?",
         chosen.len(),
-        plan.tenant_name,
-        plan.mailbox
+        shown(&plan.tenant_name),
+        shown(&plan.mailbox)
     );
     if !yes && !confirm(&question)? {
         eprintln!("Nothing was changed.");
@@ -237,16 +248,16 @@ pub async fn undo(g: &Global, action_id: i64, yes: bool, json: bool) -> Result<E
     let entry = engine.store().log_entry(action_id)?;
     eprintln!(
         "Undo step {action_id}: {} on {} in tenant {} ({} at {}). Before it: {}",
-        entry.step.action,
-        entry.step.mailbox,
-        entry.step.tenant_id,
-        entry.step.result,
-        entry.at,
+        shown(&entry.step.action),
+        shown(&entry.step.mailbox),
+        shown(&entry.step.tenant_id),
+        shown(&entry.step.result),
+        shown(&entry.at),
         entry
             .step
             .before
             .as_ref()
-            .map_or("not recorded".into(), |b| b.to_string())
+            .map_or("not recorded".into(), |b| shown(&b.to_string()))
     );
     if !yes && !confirm("Restore that state?")? {
         eprintln!("Nothing was changed.");
@@ -265,8 +276,9 @@ pub async fn undo(g: &Global, action_id: i64, yes: bool, json: bool) -> Result<E
 }
 
 pub fn report(g: &Global, alert_id: i64, dir: &Path) -> Result<ExitCode> {
-    let path = rulewatch_core::report::write_incident_report(&*g.store()?, alert_id, dir)?;
-    println!("{}", path.display());
+    for path in rulewatch_core::report::write_incident_reports(&*g.store()?, alert_id, dir)? {
+        println!("{}", path.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -293,14 +305,14 @@ pub fn audit(g: &Global, cmd: Option<AuditCommand>, json: bool) -> Result<ExitCo
                         out,
                         "{:>4} {} {}@{} {} {}{alert} {} {}: {}",
                         e.id,
-                        e.at,
-                        e.step.os_user,
-                        e.step.machine,
-                        e.step.tenant_id,
-                        e.step.mailbox,
-                        e.step.action,
-                        e.step.result,
-                        e.step.detail
+                        shown(&e.at),
+                        shown(&e.step.os_user),
+                        shown(&e.step.machine),
+                        shown(&e.step.tenant_id),
+                        shown(&e.step.mailbox),
+                        shown(&e.step.action),
+                        shown(&e.step.result),
+                        shown(&e.step.detail)
                     )?;
                 }
             }
@@ -319,7 +331,7 @@ pub fn audit(g: &Global, cmd: Option<AuditCommand>, json: bool) -> Result<ExitCo
                 println!(
                     "The remediation log is BROKEN from row {}: {}.",
                     report.broken_at.unwrap_or_default(),
-                    report.reason.as_deref().unwrap_or("unknown")
+                    shown(report.reason.as_deref().unwrap_or("unknown"))
                 );
             }
             Ok(if report.intact {

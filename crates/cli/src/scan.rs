@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use rulewatch_core::engine::{Engine, ScanReport, deliver_outbox};
 use rulewatch_core::secrets::SecretStore;
+use rulewatch_core::shown::shown;
 use rulewatch_core::store::{Store, TenantState};
 
 use crate::{Global, output};
@@ -66,11 +67,15 @@ fn summarise(report: &ScanReport) {
             for c in &d.now_watched {
                 eprintln!(
                     "Coverage grew: now watching {} ({}), a new customer of the partner account.",
-                    c.name, c.tenant_id
+                    shown(&c.name),
+                    shown(&c.tenant_id)
                 );
             }
         }
-        Some(Err(p)) => eprintln!("The partner's customers could not be listed: {p}"),
+        Some(Err(p)) => eprintln!(
+            "The partner's customers could not be listed: {}",
+            shown(&p.to_string())
+        ),
         None => {}
     }
     for t in &report.tenants {
@@ -82,20 +87,20 @@ fn summarise(report: &ScanReport) {
         } else {
             String::new()
         };
+        let name = shown(&t.name);
         match t.state {
             TenantState::Ok => eprintln!(
-                "{}: scanned {} blobs, {} records, {} new alerts{retries}",
-                t.name, t.blobs, t.records, t.new_alerts
+                "{name}: scanned {} blobs, {} records, {} new alerts{retries}",
+                t.blobs, t.records, t.new_alerts
             ),
             TenantState::Partial => eprintln!(
-                "{}: INCOMPLETE: scanned {} blobs, {} records, {} new alerts{retries}; {}",
-                t.name,
+                "{name}: INCOMPLETE: scanned {} blobs, {} records, {} new alerts{retries}; {}",
                 t.blobs,
                 t.records,
                 t.new_alerts,
                 join(&t.problems)
             ),
-            _ => eprintln!("{}: FAILED{retries}: {}", t.name, join(&t.problems)),
+            _ => eprintln!("{name}: FAILED{retries}: {}", join(&t.problems)),
         }
     }
 }
@@ -103,7 +108,7 @@ fn summarise(report: &ScanReport) {
 fn join(problems: &[rulewatch_core::problem::Problem]) -> String {
     problems
         .iter()
-        .map(|p| p.message.as_str())
+        .map(|p| shown(&p.message))
         .collect::<Vec<_>>()
         .join("; ")
 }

@@ -77,7 +77,8 @@ pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
                     .await??;
             eprintln!(
                 "Added tenant {} ({}); its secret is in the OS keychain. Run `rulewatch scan` to check it.",
-                row.name, row.tenant_id
+                rulewatch_core::shown::shown(&row.name),
+                row.tenant_id
             );
         }
         TenantCommand::List { json } => output::tenants(&store.tenants()?, json)?,

@@ -20,6 +20,7 @@ pub mod problem;
 pub mod remediate;
 pub mod report;
 pub mod secrets;
+pub mod shown;
 pub mod sign_ins;
 pub mod store;
 pub mod tenants;

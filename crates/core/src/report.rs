@@ -1,13 +1,17 @@
 //! The incident report for the customer: one self-contained HTML file saying what
 //! happened, the evidence, and what was done and when. Every value is escaped: rule
-//! names and addresses come from the attacker.
+//! names and addresses come from the attacker. A report goes to one customer, so it
+//! names only that customer's mailboxes: a fan-in across tenants gets one report per
+//! tenant, each counting the other organisations' mailboxes without naming them.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use crate::detect::fan_in::Forward;
+use crate::detect::{FORWARDING_FAN_IN, visible_text};
 use crate::store::{Alert, ChainReport, LogEntry, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -177,29 +181,117 @@ pub fn incident_html(
     h
 }
 
-/// Writes the report of `alert_id` into `dir`; answers the file's path.
-pub fn write_incident_report(
+/// The alert as each customer it concerns may read it, with its evidence: the alert
+/// itself, or for a fan-in one view per tenant naming only that tenant's mailboxes.
+pub fn per_customer(alert: &Alert, raw_record: &str) -> Vec<(Alert, String)> {
+    let forwards: Vec<Forward> =
+        serde_json::from_value(alert.details["forwards"].clone()).unwrap_or_default();
+    if alert.rule != FORWARDING_FAN_IN || forwards.is_empty() {
+        return vec![(alert.clone(), raw_record.to_string())];
+    }
+    let key = |f: &Forward| (f.tenant_id.to_lowercase(), f.mailbox.to_lowercase());
+    let mut all_mailboxes: Vec<(String, String)> = Vec::new();
+    let mut tenants: Vec<(String, String)> = Vec::new();
+    for f in &forwards {
+        if !all_mailboxes.contains(&key(f)) {
+            all_mailboxes.push(key(f));
+        }
+        if !tenants
+            .iter()
+            .any(|(id, _)| id.eq_ignore_ascii_case(&f.tenant_id))
+        {
+            tenants.push((f.tenant_id.clone(), f.tenant_name.clone()));
+        }
+    }
+    tenants
+        .into_iter()
+        .map(|(tenant_id, tenant_name)| {
+            let own: Vec<&Forward> = forwards.iter().filter(|f| f.tenant_id.eq_ignore_ascii_case(&tenant_id)).collect();
+            let mut mailboxes: Vec<String> = Vec::new();
+            let mut actors: Vec<String> = Vec::new();
+            for f in &own {
+                if !mailboxes.iter().any(|m| m.eq_ignore_ascii_case(&f.mailbox)) {
+                    mailboxes.push(f.mailbox.clone());
+                }
+                if !actors.contains(&f.actor) {
+                    actors.push(f.actor.clone());
+                }
+            }
+            let others = all_mailboxes.len() - mailboxes.len();
+            let elsewhere = match others {
+                0 => String::new(),
+                1 => ", and from 1 mailbox in other organisations you watch".to_string(),
+                n => format!(", and from {n} mailboxes in other organisations you watch"),
+            };
+            let shown: Vec<String> = mailboxes.iter().map(|m| visible_text(m)).collect();
+            let summary = format!(
+                "Outside address {} receives mail forwarded from {} of {}'s mailboxes ({}){elsewhere}, within 7 days.",
+                visible_text(&alert.target),
+                mailboxes.len(),
+                visible_text(&tenant_name),
+                shown.join(", "),
+            );
+            let details = json!({
+                "destination": alert.target,
+                "destinations": [alert.target],
+                "mailboxes": mailboxes.len(),
+                "mailboxes_in_other_organisations": others,
+                "forwards": own,
+            });
+            let view = Alert {
+                tenant_id,
+                tenant_name,
+                summary,
+                actor: actors.join(", "),
+                details: details.clone(),
+                ..alert.clone()
+            };
+            (view, details.to_string())
+        })
+        .collect()
+}
+
+/// Writes the report(s) of `alert_id` into `dir`, one per customer it concerns;
+/// answers the files' paths.
+pub fn write_incident_reports(
     store: &Store,
     alert_id: i64,
     dir: &Path,
-) -> Result<PathBuf, ReportError> {
+) -> Result<Vec<PathBuf>, ReportError> {
     let (alert, raw) = store.alert_with_record(alert_id)?;
     let steps = store.log_for_alert(alert_id)?;
     let chain = store.verify_log()?;
     let now = Utc::now();
-    let html = incident_html(&alert, &raw, &steps, &chain, now);
-    let path = dir.join(format!(
-        "rulewatch-incident-{alert_id}-{}.html",
-        now.format("%Y%m%d-%H%M%S")
-    ));
-    // The report names mailboxes and attackers' addresses: the user's eyes only.
-    std::fs::create_dir_all(dir)
-        .and_then(|()| crate::folder::write_private(&path, html.as_bytes()))
-        .map_err(|source| ReportError::Write {
+    let views = per_customer(&alert, &raw);
+    let several = views.len() > 1;
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut paths = Vec::new();
+    for (view, evidence) in views {
+        let own_steps: Vec<LogEntry> = steps
+            .iter()
+            .filter(|s| s.step.tenant_id.eq_ignore_ascii_case(&view.tenant_id))
+            .cloned()
+            .collect();
+        let html = incident_html(&view, &evidence, &own_steps, &chain, now);
+        let customer = if several {
+            format!("-{}", view.tenant_id)
+        } else {
+            String::new()
+        };
+        let path = dir.join(format!(
+            "rulewatch-incident-{alert_id}{customer}-{}.html",
+            now.format("%Y%m%d-%H%M%S")
+        ));
+        crate::folder::write_private(&path, html.as_bytes()).map_err(|source| ReportError::Write {
             path: path.clone(),
             source,
         })?;
-    Ok(path)
+        paths.push(path);
+    }
+    Ok(paths)
 }
 
 #[cfg(test)]
@@ -261,5 +353,64 @@ mod tests {
                 && html.contains("tech@desk")
                 && html.contains("intact")
         );
+    }
+
+    #[test]
+    fn a_fan_in_across_customers_gives_each_a_report_naming_only_its_own_mailboxes() {
+        let forward = |id: i64, tenant: &str, name: &str, mailbox: &str| {
+            json!({"alert_id": id, "tenant_id": tenant, "tenant_name": name, "mailbox": mailbox, "actor": mailbox,
+                   "operation": "New-InboxRule", "event_time": "2026-11-27T10:00:00Z"})
+        };
+        let forwards = json!([
+            forward(1, "t-a", "Contoso", "adele@contoso.example"),
+            forward(2, "t-b", "Fabrikam", "bob@fabrikam.example"),
+            forward(3, "t-a", "Contoso", "carol@contoso.example"),
+        ]);
+        let details = json!({"destination": "eve@evil.example", "destinations": ["eve@evil.example"], "mailboxes": 3, "tenants": 2,
+                             "forwards": forwards});
+        let alert: Alert = serde_json::from_value(json!({
+            "id": 7, "tenant_id": "t-a", "tenant_name": "Contoso + Fabrikam", "rule": "forwarding-fan-in", "severity": "critical",
+            "record_id": "fan-in:eve@evil.example", "operation": "New-InboxRule", "target": "eve@evil.example",
+            "actor": "adele@contoso.example, bob@fabrikam.example, carol@contoso.example", "client_ip": null,
+            "summary": "Outside address eve@evil.example receives mail forwarded from 3 mailboxes in 2 tenants within 7 days: \
+                        adele@contoso.example (Contoso), bob@fabrikam.example (Fabrikam) and carol@contoso.example (Contoso).",
+            "details": details, "event_time": "2026-11-27T10:00:00Z", "detected_at": "2026-11-27T10:05:00Z", "status": "open",
+            "content_id": null, "suppressed_by": null, "origin": null, "status_note": null
+        }))
+        .unwrap();
+        let chain = ChainReport {
+            rows: 0,
+            intact: true,
+            broken_at: None,
+            reason: None,
+        };
+        let views = per_customer(&alert, &details.to_string());
+        assert_eq!(views.len(), 2);
+        let html: Vec<String> = views
+            .iter()
+            .map(|(a, raw)| incident_html(a, raw, &[], &chain, Utc::now()))
+            .collect();
+        let (contoso, fabrikam) = (&html[0], &html[1]);
+        assert!(
+            contoso.contains("adele@contoso.example") && contoso.contains("carol@contoso.example"),
+            "{contoso}"
+        );
+        assert!(
+            !contoso.contains("bob@fabrikam") && !contoso.contains("Fabrikam"),
+            "{contoso}"
+        );
+        assert!(
+            contoso.contains("and from 1 mailbox in other organisations you watch"),
+            "{contoso}"
+        );
+        assert!(
+            fabrikam.contains("bob@fabrikam.example")
+                && fabrikam.contains("and from 2 mailboxes in other organisations you watch")
+        );
+        assert!(
+            !fabrikam.contains("@contoso.example") && !fabrikam.contains("Contoso"),
+            "{fabrikam}"
+        );
+        assert_eq!(views[1].0.tenant_id, "t-b");
     }
 }

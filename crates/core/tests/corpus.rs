@@ -159,3 +159,39 @@ fn the_whole_corpus_is_read() {
         files.len()
     );
 }
+
+/// A real rule record renamed as an attacker would name the rule (issue 11, item 15):
+/// Exchange logs the name in `Name` and at the end of `ObjectId`, and the alert must
+/// still name the mailbox the rule is in, never the address hidden in the name.
+#[test]
+fn a_real_rule_renamed_to_hold_another_address_still_names_its_own_mailbox() {
+    let crafted = "Invoices/ceo@contoso.com\\x";
+    let ctx = TenantContext {
+        accepted_domains: vec!["contoso.com".into(), "contoso.onmicrosoft.com".into()],
+        ..Default::default()
+    };
+    let text =
+        std::fs::read_to_string(corpus_dir().join("new-inboxrule-subject-delete.json")).unwrap();
+    let mut records: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let real = &mut records[0];
+    let object_id = real["ObjectId"].as_str().unwrap().to_string();
+    let (mailbox_path, old_name) = object_id.rsplit_once('\\').unwrap();
+    assert_eq!(old_name, "Direct");
+    real["ObjectId"] = format!("{mailbox_path}\\{crafted}").into();
+    for p in real["Parameters"].as_array_mut().unwrap() {
+        if p["Name"] == "Name" {
+            p["Value"] = crafted.into();
+        }
+    }
+    let f = detect(
+        &serde_json::from_value::<AuditRecord>(real.clone()).unwrap(),
+        &ctx,
+    );
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].target, "311b45d6-1a3e-46ac-8434-721367961e19");
+    assert!(
+        !f[0].summary.contains(" on ceo@contoso.com"),
+        "{}",
+        f[0].summary
+    );
+}

@@ -5,7 +5,7 @@
 // the two input fields, so a half-typed id survives a change event.
 import { api, type Customer, type PartnerAccount, type PartnerState } from "../api";
 import { errorMessage, type Ctx } from "../app";
-import { h, replace } from "../h";
+import { h, replace, setText } from "../h";
 import { localDateTime } from "../format";
 import { checkId, fieldErrors, idInput, labelled } from "../fields";
 
@@ -189,7 +189,7 @@ export function createPartnerSection(ctx: Ctx): PartnerSection {
     const lapsed = signInLapsed(s);
     const problem = s.problem ?? (lapsed ? "The partner sign-in lapsed: sign in again to keep watching the customers." : null);
     problemBox.hidden = !problem;
-    problemText.textContent = problem ?? "";
+    setText(problemText, problem ?? "");
     signInAgainBtn.hidden = !(lapsed && (a ?? lastAccount));
     signInAgainBtn.disabled = signingIn;
 
@@ -325,7 +325,7 @@ export function createPartnerSection(ctx: Ctx): PartnerSection {
       await api.partnerSignIn(tenantId, clientId);
     } catch (e) {
       setSigningIn(false);
-      signInError.textContent = errorMessage(e);
+      setText(signInError, errorMessage(e));
       signInError.hidden = false;
       return;
     }

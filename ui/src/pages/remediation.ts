@@ -17,7 +17,7 @@ import {
 } from "../api";
 import type { Ctx } from "../app";
 import { errorMessage } from "../app";
-import { h, replace, type Child } from "../h";
+import { h, replace, setText, type Child } from "../h";
 import { OUTCOME_WORDS, localDateTime } from "../format";
 
 export interface Remediation {
@@ -281,7 +281,7 @@ export function createRemediation(ctx: Ctx, alertId: number): Remediation {
         if (row && row.dataset.outcome === "running") showNoAnswer(row, failure ?? "no result came back for this step");
       }
       if (failure !== null) {
-        runError.textContent = failure;
+        setText(runError, failure);
         runError.hidden = false;
       }
       sync();
@@ -425,6 +425,9 @@ export function createRemediation(ctx: Ctx, alertId: number): Remediation {
             ". Its steps are listed unchecked: check them if that account is compromised too.",
           )
         : null,
+      p.actor_not_offered
+        ? h("p", { id: "plan-actor-not-offered", class: "note wrap" }, "The change was made by another account, not offered here: ", p.actor_not_offered, ".")
+        : null,
       p.problems.length
         ? h(
             "div",
@@ -542,10 +545,10 @@ export function createRemediation(ctx: Ctx, alertId: number): Remediation {
     ctx.clearError();
     exportBtn.disabled = true;
     reportPath.hidden = true;
-    const path = await ctx.run(api.exportReport(alertId));
+    const paths = await ctx.run(api.exportReport(alertId));
     exportBtn.disabled = false;
-    if (path === undefined || disposed) return;
-    reportPath.textContent = `Report written to ${path}`;
+    if (paths === undefined || disposed) return;
+    setText(reportPath, paths.length === 1 ? `Report written to ${paths[0]}` : `One report per customer written to ${paths.join(", ")}`);
     reportPath.hidden = false;
   }
 

@@ -267,3 +267,25 @@ fn one_destination_fed_from_two_mailboxes_across_files_is_a_fan_in() {
             .all(|x| x["rule"] != "forwarding-fan-in")
     );
 }
+
+#[test]
+fn help_gives_check_and_remediate_each_their_own_description() {
+    let out = Command::new(bin()).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    let line = |command: &str| {
+        help.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{command} ")))
+            .unwrap_or_else(|| panic!("no `{command}` in:\n{help}"))
+            .to_string()
+    };
+    assert!(
+        line("check").contains("Run detection over exported audit records"),
+        "{help}"
+    );
+    assert!(
+        line("remediate").contains("Secure and Remediate an alert's mailbox"),
+        "{help}"
+    );
+    assert!(!line("remediate").contains("exported"), "{help}");
+}

@@ -15,3 +15,4 @@ mod network;
 mod partner;
 mod remediate;
 mod scan;
+mod terminal;

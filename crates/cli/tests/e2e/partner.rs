@@ -511,3 +511,32 @@ fn a_partner_password_reset_or_block_of_an_admin_without_the_delegated_permissio
         true
     );
 }
+
+#[test]
+fn customer_names_with_escape_sequences_are_printed_escaped() {
+    let _turn = one_partner();
+    let (w, mut scenario) = World::new();
+    scenario["tenants"][0]["name"] = json!(format!("Fabrikam{}", crate::terminal::HOSTILE));
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::new(&sandbox);
+    let said = device_sign_in(&rw, &w, &sandbox);
+    crate::terminal::assert_shown("partner login", &said);
+
+    let scan = rw.run(&["scan", "--discovery-hours", "0"]);
+    crate::terminal::assert_shown("scan", &format!("{}{}", scan.stdout, scan.stderr));
+    let customers = rw.run(&["partner", "customers"]);
+    assert_eq!(customers.code, 0, "{}", customers.stderr);
+    assert!(
+        customers.stdout.contains("Fabrikam\\u{1b}[2K\\u{d}"),
+        "{}",
+        customers.stdout
+    );
+    assert!(
+        customers.stdout.contains(&w.customers[1].tenant_id),
+        "the customer without consent is listed: {}",
+        customers.stdout
+    );
+    crate::terminal::assert_shown("partner customers", &customers.stdout);
+
+    assert_eq!(rw.run(&["partner", "logout"]).code, 0);
+}

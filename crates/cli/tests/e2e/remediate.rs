@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-fn planted(t: &TenantSpec, record: Value) -> Value {
+pub fn planted(t: &TenantSpec, record: Value) -> Value {
     json!({"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record})
 }
 
@@ -775,4 +775,178 @@ fn a_change_that_shows_late_is_done_and_one_that_never_shows_is_sent_not_yet_vis
         ["sent_not_visible", "sent_not_visible"],
         "recorded as such"
     );
+}
+
+/// Issue 11, item 15: a rule named to hold another mailbox's address (`…/ceo@…\x`)
+/// makes neither the alert nor the plan name that mailbox.
+#[test]
+fn a_crafted_rule_name_never_chooses_the_mailbox_of_the_alert_or_the_plan() {
+    let t = TenantSpec::new(0);
+    let (adele, megan) = (&t.users[0], &t.users[1]);
+    let crafted = format!("Invoices/{adele}\\x");
+    let scenario = json!({
+        "tenants": [t.scenario_json()],
+        "records": [planted(&t, attacks::new_inbox_rule_forward(&t.ctx(1, 1), &crafted, &[&t.drop_box("inv")], ForwardKind::ForwardTo))],
+    });
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
+    assert_eq!(rw.scan().code, 0);
+    let alerts = rw.alerts();
+    assert!(
+        alerts.iter().all(|a| a["target"] != adele.as_str()),
+        "{alerts:?}"
+    );
+    let id = alert_id(&rw, "inbox-rule-external-forward", megan);
+
+    let plan = rw.run_with_stdin(&["remediate", &id], "n\n");
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stderr.contains(&format!("Mailbox: {megan}")),
+        "{}",
+        plan.stderr
+    );
+    assert!(
+        !plan.stderr.contains(&format!("for {adele}")),
+        "no step touches {adele}: {}",
+        plan.stderr
+    );
+}
+
+/// Issue 11, item 22: alerts without one mailbox of the tenant to contain say what to do
+/// instead, and an account of another tenant is never offered for containment.
+#[test]
+fn fan_in_mail_flow_and_partner_actor_alerts_offer_only_what_fits() {
+    let t = TenantSpec::new(0);
+    let (adele, megan) = (&t.users[0], &t.users[1]);
+    let drop_box = t.drop_box("campaign");
+    let mut transport = attacks::set_mailbox_forwarding(&t.ctx(3, 3), None, None, false);
+    transport["Operation"] = json!("New-TransportRule");
+    transport["ObjectId"] = json!("Archive copy");
+    transport["Parameters"] = json!([{"Name": "Name", "Value": "Archive copy"}, {"Name": "BlindCopyTo", "Value": drop_box}]);
+    let mut technician = t.ctx(1, 1);
+    technician.actor_upn =
+        "user_4b1f2a9c7d6e5f408a3b2c1d0e9f8a7b@msppartner.onmicrosoft.com".into();
+    let scenario = json!({
+        "tenants": [t.scenario_json()],
+        "records": [
+            planted(&t, attacks::new_inbox_rule_forward(&t.ctx(0, 0), "Sync", &[&drop_box], ForwardKind::ForwardTo)),
+            planted(&t, attacks::set_mailbox_forwarding(&technician, Some(&drop_box), None, false)),
+            planted(&t, transport),
+        ],
+    });
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
+    assert_eq!(rw.scan().code, 0);
+
+    // Fan-in: the outside address is no mailbox; each member's own alert is named.
+    let fan_in = alert_id(&rw, "forwarding-fan-in", &drop_box);
+    let member = alert_id(&rw, "inbox-rule-external-forward", adele);
+    let refused = rw.run(&["remediate", &fan_in, "--yes"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("no mailbox of it to contain"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("alert {member} ({adele} in {})", t.name)),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("Block sign-in"),
+        "{}",
+        refused.stderr
+    );
+
+    // A mail-flow rule: what to do in the Exchange admin center.
+    let rule = alert_id(&rw, "transport-rule-redirect", "the whole organisation");
+    let refused = rw.run(&["remediate", &rule, "--yes"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("Exchange admin center")
+            && refused.stderr.contains("\"Archive copy\""),
+        "{}",
+        refused.stderr
+    );
+
+    // A partner technician's change: the mailbox is contained, the technician never.
+    let forwarded = alert_id(&rw, "mailbox-external-forward", megan);
+    let plan = rw.run_with_stdin(&["remediate", &forwarded], "n\n");
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stderr.contains("not offered for containment")
+            && plan.stderr.contains("Partner Center"),
+        "{}",
+        plan.stderr
+    );
+    assert!(
+        !plan.stderr.contains("add --contain-actor"),
+        "{}",
+        plan.stderr
+    );
+    let refused = rw.run(&["remediate", &forwarded, "--yes", "--contain-actor"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("--contain-actor") && refused.stderr.contains("accepted domains"),
+        "{}",
+        refused.stderr
+    );
+    let technician_account = sandbox.user(&t.tenant_id, &technician.actor_upn);
+    assert_eq!(
+        technician_account["account_enabled"], true,
+        "nothing was run"
+    );
+}
+
+/// Issue 11, item 19: a fan-in spanning two customers gives each its own report, naming
+/// only its own mailboxes and counting the other's.
+#[test]
+fn a_fan_in_across_customers_is_reported_to_each_without_the_others_names() {
+    let (a, b) = (TenantSpec::new(0), TenantSpec::new(1));
+    let drop_box = a.drop_box("shared");
+    let scenario = json!({
+        "tenants": [a.scenario_json(), b.scenario_json()],
+        "records": [
+            planted(&a, attacks::new_inbox_rule_forward(&a.ctx(0, 0), "Sync", &[&drop_box], ForwardKind::ForwardTo)),
+            planted(&b, attacks::new_inbox_rule_forward(&b.ctx(1, 1), "Sync", &[&drop_box], ForwardKind::ForwardTo)),
+        ],
+    });
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &[a.clone(), b.clone()]);
+    assert_eq!(rw.scan().code, 0);
+    let fan_in = alert_id(&rw, "forwarding-fan-in", &drop_box);
+    let dir = rw.data_dir().join("reports");
+    let written = rw.run(&["report", &fan_in, "--dir", dir.to_str().unwrap()]);
+    assert_eq!(written.code, 0, "{}", written.stderr);
+    let paths: Vec<&str> = written.stdout.lines().collect();
+    assert_eq!(
+        paths.len(),
+        2,
+        "one report per customer: {}",
+        written.stdout
+    );
+    for (own, other) in [(&a, &b), (&b, &a)] {
+        let path = paths
+            .iter()
+            .find(|p| p.contains(&own.tenant_id))
+            .unwrap_or_else(|| panic!("no report for {}", own.name));
+        let html = std::fs::read_to_string(path).unwrap();
+        assert!(
+            html.contains(&own.name) && html.contains(&drop_box),
+            "{path}"
+        );
+        assert!(
+            html.contains("1 mailbox in other organisations you watch"),
+            "{html}"
+        );
+        assert!(
+            !html.contains(&other.name)
+                && !html.contains(&other.domain)
+                && !html.contains(&other.tenant_id),
+            "{path} names the other customer: {html}"
+        );
+    }
 }

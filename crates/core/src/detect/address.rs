@@ -31,6 +31,12 @@ pub fn addresses(value: &str) -> Vec<String> {
     found
 }
 
+/// Whether `value` is exactly one mail address and nothing else: no display name, no
+/// second address, no path, space or control character around it.
+pub fn is_one_address(value: &str) -> bool {
+    matches!(addresses(value).as_slice(), [one] if one.eq_ignore_ascii_case(value))
+}
+
 /// The domain of an address, lower-cased.
 pub fn domain_of(address: &str) -> &str {
     address.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
@@ -62,6 +68,23 @@ mod tests {
             addresses("EX:/o=ExchangeLabs/ou=Exchange Administrative Group/cn=Recipients/cn=abc")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn one_address_is_nothing_but_an_address() {
+        assert!(is_one_address("Adele.Vance@Contoso.com"));
+        for not_one in [
+            "Invoices/ceo@contoso.com\\x",
+            "ceo@contoso.com;eve@evil.example",
+            "\"CEO\" [SMTP:ceo@contoso.com]",
+            " ceo@contoso.com",
+            "ceo@contoso.com\u{1b}[2K",
+            "the whole organisation",
+            "311b45d6-1a3e-46ac-8434-721367961e19",
+            "ceo@localhost",
+        ] {
+            assert!(!is_one_address(not_one), "{not_one:?}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::address::{addresses, is_external};
 use super::record::AuditRecord;
 use super::signals::{Keyword, hidden_folder, keyword};
-use super::target::inbox_rule_mailbox;
+use super::target::{inbox_rule_mailbox, split_rule_identity};
 use super::text::{list, quoted, visible};
 use super::{Finding, INBOX_RULE_EXTERNAL_FORWARD, Severity, TenantContext};
 
@@ -84,14 +84,9 @@ impl InboxRule {
             .or_else(|| {
                 record
                     .param("Identity")
-                    .map(|i| i.rsplit('\\').next().unwrap_or(i).to_string())
+                    .map(|i| split_rule_identity(i).map_or(i, |(_, n)| n).to_string())
             })
-            .or_else(|| {
-                record
-                    .object_id
-                    .rsplit_once('\\')
-                    .map(|(_, n)| n.to_string())
-            })
+            .or_else(|| split_rule_identity(&record.object_id).map(|(_, n)| n.to_string()))
             .unwrap_or_default();
         let conditions = record
             .parameters

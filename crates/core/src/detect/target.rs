@@ -4,20 +4,52 @@
 
 use super::record::AuditRecord;
 
-/// The mailbox an inbox-rule record changed.
+/// Where Exchange Online's rule ObjectIds name the organisation; the mailbox follows it.
+const HOSTED: &str = "/Microsoft Exchange Hosted Organizations/";
+
+/// The mailbox an inbox-rule record changed. The rule's name is the attacker's free
+/// text and may hold `\`, `/` and addresses, so it never supplies the mailbox: the
+/// `Mailbox` parameter (an identity Exchange resolved, or the cmdlet failed), then the
+/// ObjectId Microsoft writes, then `Identity`, then the actor.
 pub fn inbox_rule_mailbox(r: &AuditRecord) -> String {
     if let Some(m) = r.param("Mailbox").filter(|m| !m.trim().is_empty()) {
         return resolve(r, m);
     }
-    // Set-InboxRule -Identity "mailbox\rule" names the mailbox too.
-    if let Some((mailbox, _)) = r.param("Identity").and_then(|i| i.rsplit_once('\\')) {
+    if let Some(mailbox) = object_id_mailbox(r) {
         return resolve(r, mailbox);
     }
-    // ObjectId is `…/<tenant>.onmicrosoft.com/<mailbox>\<rule>` or `<mailbox>\<rule id>`.
-    if let Some((path, _)) = r.object_id.rsplit_once('\\') {
-        return resolve(r, path.rsplit('/').next().unwrap_or(path));
+    // Set-InboxRule -Identity "mailbox\rule" names the mailbox too; a bare rule name
+    // (no `\`) names none.
+    if let Some((mailbox, _)) = r.param("Identity").and_then(split_rule_identity) {
+        return resolve(r, mailbox);
     }
     r.user_id.clone()
+}
+
+/// `<mailbox>\<rule>`: the mailbox ends at the first `\`, since the rule's name may
+/// hold more of them. `None` without a `\`.
+pub(super) fn split_rule_identity(identity: &str) -> Option<(&str, &str)> {
+    identity.split_once('\\')
+}
+
+/// The mailbox in a rule record's ObjectId: `…/<org>/<mailbox>\<rule name>` (New-InboxRule)
+/// or `<mailbox GUID>\<rule id>` (Set-InboxRule). The logged `Name` is stripped from the
+/// end as a whole; without it the ObjectId is cut at its first `\`.
+fn object_id_mailbox(r: &AuditRecord) -> Option<&str> {
+    let id = r.object_id.trim();
+    let head = r
+        .param("Name")
+        .filter(|n| !n.is_empty())
+        .and_then(|n| id.strip_suffix(n)?.strip_suffix('\\'))
+        .or_else(|| split_rule_identity(id).map(|(mailbox, _)| mailbox))?;
+    let mailbox = match head.find(HOSTED) {
+        // After the organisation's own segment.
+        Some(at) => head[at + HOSTED.len()..]
+            .split_once('/')
+            .map_or("", |(_, m)| m),
+        None => head.rsplit('/').next().unwrap_or(head),
+    };
+    (!mailbox.trim().is_empty()).then_some(mailbox)
 }
 
 /// The mailbox a Set-Mailbox record changed.
@@ -91,5 +123,55 @@ mod tests {
             r#"{"Id":"1","UserId":"matt@contoso.com","ObjectId":"x","Parameters":[{"Name":"Identity","Value":"A/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/311b45d6"}]}"#,
         );
         assert_eq!(mailbox(&r), "311b45d6");
+    }
+
+    /// A rule name holding `\`, `/` and another mailbox's address (issue 11, item 15).
+    const CRAFTED: &str = "Invoices/ceo@contoso.com\\x";
+
+    fn rule_record(actor: &str, object_id: Option<String>, params: &[(&str, &str)]) -> AuditRecord {
+        let params: Vec<_> = params
+            .iter()
+            .map(|(n, v)| serde_json::json!({"Name": n, "Value": v}))
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "Id": "1", "Operation": "New-InboxRule", "UserId": actor, "ObjectId": object_id, "Parameters": params,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_crafted_rule_name_never_names_the_mailbox() {
+        let path = "EX/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com";
+        let r = rule_record(
+            "adele@contoso.com",
+            Some(format!("{path}/adele\\{CRAFTED}")),
+            &[("Name", CRAFTED)],
+        );
+        assert_eq!(inbox_rule_mailbox(&r), "adele@contoso.com");
+        // Logged by an admin, the mailbox stays the name Exchange wrote.
+        let r = rule_record(
+            "admin@contoso.com",
+            Some(format!("{path}/AdeleV\\{CRAFTED}")),
+            &[("Name", CRAFTED)],
+        );
+        assert_eq!(inbox_rule_mailbox(&r), "AdeleV");
+        // Without a logged name the ObjectId is cut at its first backslash.
+        let guid = "311b45d6-1a3e-46ac-8434-721367961e19";
+        let r = rule_record("admin@contoso.com", Some(format!("{guid}\\{CRAFTED}")), &[]);
+        assert_eq!(inbox_rule_mailbox(&r), guid);
+        // So is Identity, when Microsoft wrote no ObjectId.
+        let r = rule_record(
+            "admin@contoso.com",
+            None,
+            &[("Identity", &format!("adele@contoso.com\\{CRAFTED}"))],
+        );
+        assert_eq!(inbox_rule_mailbox(&r), "adele@contoso.com");
+        // A bare rule name as Identity names no mailbox: the ObjectId's GUID does.
+        let r = rule_record(
+            "admin@contoso.com",
+            Some(format!("{guid}\\17639250888751054849")),
+            &[("Identity", CRAFTED)],
+        );
+        assert_eq!(inbox_rule_mailbox(&r), guid);
     }
 }

@@ -1,5 +1,7 @@
 //! Attacker-chosen text (rule names, folder names, keywords) made safe to print in a
-//! one-line summary: control characters shown as escapes, long values cut.
+//! one-line summary: shown as [`crate::shown`] shows it, long values cut.
+
+use crate::shown::push_shown;
 
 const MAX_CHARS: usize = 120;
 
@@ -14,11 +16,7 @@ pub fn visible(value: &str) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
+        push_shown(&mut out, c);
     }
     out
 }
@@ -39,6 +37,7 @@ mod tests {
     #[test]
     fn control_characters_are_shown_not_sent() {
         assert_eq!(visible("a\u{0}b\u{1b}[31m"), "a\\u{0}b\\u{1b}[31m");
+        assert_eq!(visible("\u{202E}x"), "<U+202E>x");
         assert_eq!(visible(&"x".repeat(200)).chars().count(), MAX_CHARS + 1);
         assert_eq!(list(&["a".into(), "b".into(), "c".into()]), "a, b and c");
     }

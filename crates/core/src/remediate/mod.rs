@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 
 use crate::api::Api;
 use crate::auth::{AppIdentity, AuthMethod};
-use crate::detect::TenantContext;
+use crate::detect::address::{domain_of, is_one_address};
+use crate::detect::{FORWARDING_FAN_IN, TRANSPORT_RULE_REDIRECT, TenantContext, visible_text};
 use crate::http::RetryStats;
 use crate::store::{Alert, LogEntry, NewLogEntry, Store, StoreError, parse_ts};
 
@@ -161,6 +162,9 @@ pub struct Plan {
     pub actor: String,
     /// The change was made by another account, offered for containment too.
     pub actor_differs: bool,
+    /// Why the account that made the change is not offered, when it is another account
+    /// that is none of this tenant's (a partner technician through GDAP, a guest).
+    pub actor_not_offered: Option<String>,
     pub account_enabled: Option<bool>,
     pub synced_from_on_premises: bool,
     pub forwarding: Option<Forwarding>,
@@ -206,6 +210,34 @@ pub enum RemediateError {
         id: i64,
         target: String,
         why: String,
+    },
+    #[error(
+        "alert {id} is about the outside address {destination}, which receives mail forwarded from several mailboxes: \
+         there is no mailbox of it to contain. Secure and Remediate each forwarding mailbox through its own alert: {members}"
+    )]
+    FanIn {
+        id: i64,
+        destination: String,
+        members: String,
+    },
+    #[error(
+        "alert {id} is about the mail-flow rule {rule}, which applies to the whole organisation; Rulewatch does not change \
+         mail-flow rules. In the Exchange admin center, open Mail flow > Rules, disable or remove {rule}, then check the \
+         account that made it, {actor}"
+    )]
+    MailFlowRule {
+        id: i64,
+        rule: String,
+        actor: String,
+    },
+    #[error(
+        "alert {id} names {target}, whose domain is none of {tenant}'s accepted domains: it is no mailbox of this tenant, \
+         so Secure and Remediate has nothing to contain here"
+    )]
+    OutsideTenant {
+        id: i64,
+        target: String,
+        tenant: String,
     },
     #[error("no step '{0}' in the plan; the plan lists the steps with their keys")]
     UnknownStep(String),
@@ -281,8 +313,71 @@ impl Target {
     }
 }
 
-fn is_account(s: &str) -> bool {
-    s.contains('@') && !s.contains(char::is_whitespace)
+/// Whether `address` belongs to the tenant; unknown domains (not read yet) do not refuse.
+fn in_tenant(address: &str, accepted_domains: &[String]) -> bool {
+    accepted_domains.is_empty()
+        || accepted_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain_of(address)))
+}
+
+/// Only an alert about one of the tenant's mailboxes, named by one valid address, is
+/// contained; the others say what to do instead. (The target is the attacker's text
+/// until checked: a rule name must never choose the mailbox a step changes.)
+fn containable(alert: &Alert, accepted_domains: &[String]) -> Result<(), RemediateError> {
+    let id = alert.id;
+    if alert.rule == FORWARDING_FAN_IN {
+        let members: Vec<String> = alert.details["forwards"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| {
+                let alert = f["alert_id"]
+                    .as_i64()
+                    .map_or("an alert".to_string(), |a| format!("alert {a}"));
+                let mailbox = visible_text(f["mailbox"].as_str().unwrap_or_default());
+                format!(
+                    "{alert} ({mailbox} in {})",
+                    visible_text(f["tenant_name"].as_str().unwrap_or_default())
+                )
+            })
+            .collect();
+        return Err(RemediateError::FanIn {
+            id,
+            destination: visible_text(&alert.target),
+            members: members.join(", "),
+        });
+    }
+    if alert.rule == TRANSPORT_RULE_REDIRECT {
+        let rule = format!(
+            "\"{}\"",
+            visible_text(alert.details["rule_name"].as_str().unwrap_or_default())
+        );
+        return Err(RemediateError::MailFlowRule {
+            id,
+            rule,
+            actor: visible_text(&alert.actor),
+        });
+    }
+    // A GUID or alias is resolved through Exchange when planning; an address must be
+    // one address, of this tenant.
+    if !alert.target.contains('@') {
+        return Ok(());
+    }
+    if !is_one_address(&alert.target) {
+        return Err(RemediateError::NotAMailbox {
+            id,
+            target: visible_text(&alert.target),
+        });
+    }
+    if !in_tenant(&alert.target, accepted_domains) {
+        return Err(RemediateError::OutsideTenant {
+            id,
+            target: visible_text(&alert.target),
+            tenant: visible_text(&alert.tenant_name),
+        });
+    }
+    Ok(())
 }
 
 /// The visible text of what an alert names, for messages.
@@ -318,17 +413,18 @@ fn sync_warning(account: &Account) -> Option<String> {
 impl<'a> Remediator<'a> {
     fn target(&self, alert_id: i64) -> Result<Target, RemediateError> {
         let (alert, _) = self.store.alert_with_record(alert_id)?;
+        let accepted_domains = self
+            .store
+            .accepted_domains(&alert.tenant_id)?
+            .map(|(d, _)| d)
+            .unwrap_or_default();
+        containable(&alert, &accepted_domains)?;
         let tenant = self.store.tenant(&alert.tenant_id)?;
         let app = AppIdentity {
             tenant_id: tenant.tenant_id,
             client_id: tenant.client_id,
             method: tenant.auth_method,
         };
-        let accepted_domains = self
-            .store
-            .accepted_domains(&alert.tenant_id)?
-            .map(|(d, _)| d)
-            .unwrap_or_default();
         Ok(Target {
             alert,
             app,
@@ -339,10 +435,32 @@ impl<'a> Remediator<'a> {
         })
     }
 
-    /// The account that made the change, when it is another than the mailbox's `upn`.
-    fn actor_to_contain(alert: &Alert, upn: &str) -> Option<String> {
-        (is_account(&alert.actor) && !alert.actor.eq_ignore_ascii_case(upn))
-            .then(|| alert.actor.clone())
+    /// The account that made the change, when it is another account of this tenant than
+    /// the mailbox (named `target` in the alert, `upn` once resolved);
+    /// otherwise, for another account, why it is not offered.
+    fn actor_to_contain(t: &Target, upn: &str) -> Result<Option<String>, String> {
+        let (actor, target) = (&t.alert.actor, &t.alert.target);
+        if actor.trim().is_empty()
+            || actor.eq_ignore_ascii_case(target)
+            || actor.eq_ignore_ascii_case(upn)
+        {
+            return Ok(None);
+        }
+        let actor_shown = visible_text(actor);
+        if !is_one_address(actor) {
+            return Err(format!(
+                "{actor_shown} is not an account Rulewatch can contain (not one mail address)"
+            ));
+        }
+        if !in_tenant(actor, &t.ctx.accepted_domains) {
+            return Err(format!(
+                "{actor_shown} is not an account of {}: its domain is none of the tenant's accepted domains. A partner \
+                 technician (GDAP) or a guest is contained in its own tenant: remove its access to this customer in \
+                 Partner Center, or block it where it signs in",
+                visible_text(&t.alert.tenant_name)
+            ));
+        }
+        Ok(Some(actor.clone()))
     }
 
     /// Reads the live state and lays out the steps, the default ones checked.
@@ -381,7 +499,10 @@ impl<'a> Remediator<'a> {
             .map_err(|r| problems.push(r.message))
             .ok();
         self.account_steps(&mailbox, account.as_ref(), Some(defaults), &mut steps);
-        let actor = Self::actor_to_contain(&t.alert, &mailbox);
+        let (actor, actor_not_offered) = match Self::actor_to_contain(&t, &mailbox) {
+            Ok(actor) => (actor, None),
+            Err(why) => (None, Some(why)),
+        };
         if let Some(actor) = &actor {
             let actor_account = ms
                 .account(actor)
@@ -466,6 +587,7 @@ impl<'a> Remediator<'a> {
             mailbox,
             actor: t.alert.actor.clone(),
             actor_differs: actor.is_some(),
+            actor_not_offered,
             account_enabled: account.as_ref().and_then(|a| a.account_enabled),
             synced_from_on_premises: account
                 .as_ref()
