@@ -275,8 +275,14 @@ impl Engine {
             return steps;
         }
         steps.push(ConnectionStep::ok("token", format!("signed in to tenant {} as app {}", t.tenant_id, t.client_id)));
-        let publisher = self.config.publisher_id.as_deref().unwrap_or(&t.tenant_id);
-        let activity = ActivityApi { api: &self.api, app: &app, publisher, stats: &stats, attempts: self.config.blob_attempts };
+        let publisher = match self.publisher(t) {
+            Ok(p) => p,
+            Err(p) => {
+                steps.push(ConnectionStep::failed("subscription", p.message));
+                return steps;
+            }
+        };
+        let activity = ActivityApi { api: &self.api, app: &app, publisher: &publisher, stats: &stats, attempts: self.config.blob_attempts };
         let now = Utc::now();
         let subscription = match activity.list_content(AUDIT_EXCHANGE, now - Duration::hours(1), now).await {
             Ok(Some(_)) => Ok(format!("the {AUDIT_EXCHANGE} subscription is on")),
@@ -295,6 +301,11 @@ impl Engine {
             Err(p) => ConnectionStep::failed("domains", p.message),
         });
         steps
+    }
+
+    /// The `PublisherIdentifier` for `t`'s Management API calls (see [`crate::tenants::publisher_id`]).
+    fn publisher(&self, t: &TenantRow) -> Result<String, Problem> {
+        crate::tenants::publisher_id(&self.store, self.config.publisher_id.as_deref(), &t.tenant_id).map_err(store_problem)
     }
 
     async fn accepted_domains(&self, t: &TenantRow, app: &AppIdentity, stats: &RetryStats) -> Result<Vec<String>, Problem> {
@@ -333,8 +344,8 @@ impl Engine {
             accepted_domains: self.accepted_domains(t, &app, stats).await?,
             allowlist: self.store.allowlist(&t.tenant_id).map_err(store_problem)?,
         };
-        let publisher = self.config.publisher_id.as_deref().unwrap_or(&t.tenant_id);
-        let activity = ActivityApi { api: &self.api, app: &app, publisher, stats, attempts: self.config.blob_attempts };
+        let publisher = self.publisher(t)?;
+        let activity = ActivityApi { api: &self.api, app: &app, publisher: &publisher, stats, attempts: self.config.blob_attempts };
         let now = Utc::now().duration_trunc(Duration::seconds(1)).unwrap_or_else(|_| Utc::now());
         let mut out = Collected::default();
         // Sign-ins first, so a rule made minutes after its author signed in is judged

@@ -10,5 +10,6 @@ mod geo;
 mod harness;
 mod keychain;
 mod partner;
+mod publisher;
 mod remediate;
 mod scan;

@@ -53,8 +53,8 @@ pub struct TokenProvider {
     endpoints: Endpoints,
     secrets: Arc<dyn SecretStore>,
     cache: Mutex<HashMap<(String, Resource), Cached>>,
-    /// Each partner exchange rotates the refresh token the next one uses: one at a time.
-    partner: tokio::sync::Mutex<()>,
+    /// The partner refresh token: exchanges run at once, the newest is kept (m365-api.md §G 9).
+    partner: Arc<crate::partner::RefreshKeeper>,
 }
 
 #[derive(Deserialize)]
@@ -86,7 +86,8 @@ struct AssertionClaims<'a> {
 
 impl TokenProvider {
     pub fn new(http: Http, endpoints: Endpoints, secrets: Arc<dyn SecretStore>) -> Self {
-        TokenProvider { http, endpoints, secrets, cache: Mutex::new(HashMap::new()), partner: tokio::sync::Mutex::new(()) }
+        let partner = Arc::new(crate::partner::RefreshKeeper::new(secrets.clone()));
+        TokenProvider { http, endpoints, secrets, cache: Mutex::new(HashMap::new()), partner }
     }
 
     fn resource_url(&self, resource: Resource) -> &str {
@@ -161,9 +162,8 @@ impl TokenProvider {
         stats: &RetryStats,
     ) -> Result<(SecretString, Duration), Problem> {
         if app.method == AuthMethod::Partner {
-            let _one_at_a_time = self.partner.lock().await;
             let resource = self.resource_url(resource);
-            return crate::partner::exchange(&self.http, &self.endpoints, self.secrets.clone(), &app.client_id, &app.tenant_id, resource, stats)
+            return crate::partner::exchange(&self.http, &self.endpoints, self.partner.clone(), &app.client_id, &app.tenant_id, resource, stats)
                 .await;
         }
         let url = format!("{}/{}/oauth2/v2.0/token", self.endpoints.login, app.tenant_id);
