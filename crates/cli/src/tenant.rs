@@ -52,7 +52,9 @@ pub enum TenantCommand {
 /// Whether a `PublisherIdentifier` other than each tenant's own id is known: given by
 /// `--publisher-id`, stored at setup, or the signed-in partner account's tenant.
 fn msp_tenant_known(g: &Global, store: &rulewatch_core::store::Store) -> Result<bool> {
-    Ok(g.publisher_id.is_some() || tenants::msp_tenant(store)?.is_some() || rulewatch_core::partner::account(store)?.is_some())
+    Ok(g.publisher_id.is_some()
+        || tenants::msp_tenant(store)?.is_some()
+        || rulewatch_core::partner::account(store)?.is_some())
 }
 
 /// Asks at the terminal for the MSP's own tenant id; `None` when skipped.
@@ -62,14 +64,24 @@ fn ask_msp_tenant() -> Result<Option<String>> {
          Enter to skip): "
     );
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading your MSP's tenant id")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading your MSP's tenant id")?;
     Ok(Some(line.trim().to_string()).filter(|l| !l.is_empty()))
 }
 
 pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
     let store = g.store()?;
     match cmd {
-        TenantCommand::Add { tenant_id, name, client_id, client_secret_stdin, certificate, msp_tenant_id } => {
+        TenantCommand::Add {
+            tenant_id,
+            name,
+            client_id,
+            client_secret_stdin,
+            certificate,
+            msp_tenant_id,
+        } => {
             let credential = match (client_secret_stdin, certificate) {
                 (true, _) => {
                     let mut text = String::new();
@@ -88,10 +100,19 @@ pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
                 None if !client_secret_stdin && std::io::stdin().is_terminal() => ask_msp_tenant()?,
                 None => None,
             };
-            let msp = asked.map(|id| tenants::parse_guid(&id, "--msp-tenant-id")).transpose()?;
-            let new = NewTenant { tenant_id, name, client_id, credential };
+            let msp = asked
+                .map(|id| tenants::parse_guid(&id, "--msp-tenant-id"))
+                .transpose()?;
+            let new = NewTenant {
+                tenant_id,
+                name,
+                client_id,
+                credential,
+            };
             let added = store.clone();
-            let row = tokio::task::spawn_blocking(move || tenants::add_tenant(&added, &Keychain, new)).await??;
+            let row =
+                tokio::task::spawn_blocking(move || tenants::add_tenant(&added, &Keychain, new))
+                    .await??;
             eprintln!(
                 "Added tenant {} ({}); its secret is in the OS keychain. Run `rulewatch scan` to check it.",
                 row.name, row.tenant_id
@@ -111,7 +132,8 @@ pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
         TenantCommand::List { json } => output::tenants(&store.tenants()?, json)?,
         TenantCommand::Remove { tenant_id } => {
             let id = tenant_id.clone();
-            tokio::task::spawn_blocking(move || tenants::remove_tenant(&store, &Keychain, &id)).await??;
+            tokio::task::spawn_blocking(move || tenants::remove_tenant(&store, &Keychain, &id))
+                .await??;
             eprintln!("Removed tenant {tenant_id} and its keychain entries; its alerts are kept.");
         }
     }

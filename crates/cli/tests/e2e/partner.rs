@@ -38,8 +38,16 @@ impl World {
     /// consented to the app. Each has a forwarding rule planted.
     fn new() -> (World, Value) {
         let customers: Vec<TenantSpec> = (0..3).map(TenantSpec::new).collect();
-        let world = World { partner_tenant: Uuid::new_v4().to_string(), client_id: Uuid::new_v4().to_string(), customers };
-        let mut tenants: Vec<Value> = world.customers.iter().map(TenantSpec::scenario_json).collect();
+        let world = World {
+            partner_tenant: Uuid::new_v4().to_string(),
+            client_id: Uuid::new_v4().to_string(),
+            customers,
+        };
+        let mut tenants: Vec<Value> = world
+            .customers
+            .iter()
+            .map(TenantSpec::scenario_json)
+            .collect();
         tenants[1]["consented"] = json!(false);
         let records: Vec<Value> = world
             .customers
@@ -65,8 +73,18 @@ impl World {
 
 /// Runs `rulewatch partner login …` and hands each stderr line to `on_line` until it
 /// returns false (the line it needed); the process keeps running.
-fn login(rw: &Rulewatch, args: &[&str], mut on_line: impl FnMut(&str) -> bool) -> (Child, JoinHandle<String>) {
-    let mut child = rw.command(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+fn login(
+    rw: &Rulewatch,
+    args: &[&str],
+    mut on_line: impl FnMut(&str) -> bool,
+) -> (Child, JoinHandle<String>) {
+    let mut child = rw
+        .command(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = String::new();
     for line in lines.by_ref() {
@@ -77,14 +95,21 @@ fn login(rw: &Rulewatch, args: &[&str], mut on_line: impl FnMut(&str) -> bool) -
             break;
         }
     }
-    let rest = std::thread::spawn(move || lines.map_while(Result::ok).fold(seen, |acc, l| acc + &l + "\n"));
+    let rest = std::thread::spawn(move || {
+        lines
+            .map_while(Result::ok)
+            .fold(seen, |acc, l| acc + &l + "\n")
+    });
     (child, rest)
 }
 
 fn finish(child: Child, rest: JoinHandle<String>) -> String {
     let (succeeded, stderr) = outcome(child, rest);
     assert!(succeeded, "login failed: {stderr}");
-    assert!(!stderr.contains("unknown account"), "Entra named the account: {stderr}");
+    assert!(
+        !stderr.contains("unknown account"),
+        "Entra named the account: {stderr}"
+    );
     stderr
 }
 
@@ -96,7 +121,13 @@ fn outcome(child: Child, rest: JoinHandle<String>) -> (bool, String) {
 
 fn keychain_token() -> Option<String> {
     let out = Command::new("secret-tool")
-        .args(["lookup", "service", "rulewatch", "username", "partner/refresh-token"])
+        .args([
+            "lookup",
+            "service",
+            "rulewatch",
+            "username",
+            "partner/refresh-token",
+        ])
         .output()
         .expect("secret-tool (libsecret-tools) is needed by this test");
     let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -114,7 +145,15 @@ fn browser_sign_in_after(rw: &Rulewatch, w: &World, before_redirect: impl FnOnce
     let mut url = None;
     let (child, rest) = login(
         rw,
-        &["partner", "login", "--tenant", &w.partner_tenant, "--client-id", &w.client_id, "--no-browser"],
+        &[
+            "partner",
+            "login",
+            "--tenant",
+            &w.partner_tenant,
+            "--client-id",
+            &w.client_id,
+            "--no-browser",
+        ],
         |line| {
             if line.starts_with("http") {
                 url = Some(line.trim().to_string());
@@ -124,16 +163,39 @@ fn browser_sign_in_after(rw: &Rulewatch, w: &World, before_redirect: impl FnOnce
         },
     );
     let url = url.expect("the sign-in address is printed");
-    assert!(url.contains("code_challenge=") && url.contains("code_challenge_method=S256"), "PKCE: {url}");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    assert!(
+        url.contains("code_challenge=") && url.contains("code_challenge_method=S256"),
+        "PKCE: {url}"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let page = rt.block_on(browser.get(&url).send()).unwrap();
-    assert_eq!(page.status(), 302, "Microsoft's page signs the user in and redirects");
+    assert_eq!(
+        page.status(),
+        302,
+        "Microsoft's page signs the user in and redirects"
+    );
     let back = page.headers()["location"].to_str().unwrap().to_string();
-    let port = back.strip_prefix("http://localhost:").and_then(|rest| rest.split('/').next()).and_then(|p| p.parse().ok());
-    before_redirect(port.unwrap_or_else(|| panic!("back to the registered host's loopback port: {back}")));
+    let port = back
+        .strip_prefix("http://localhost:")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok());
+    before_redirect(
+        port.unwrap_or_else(|| panic!("back to the registered host's loopback port: {back}")),
+    );
     rt.block_on(async {
-        let done = browser.get(&back).timeout(std::time::Duration::from_secs(60)).send().await.unwrap();
+        let done = browser
+            .get(&back)
+            .timeout(std::time::Duration::from_secs(60))
+            .send()
+            .await
+            .unwrap();
         assert!(done.status().is_success());
         assert!(done.text().await.unwrap().contains("return to Rulewatch"));
     });
@@ -147,22 +209,51 @@ fn device_sign_in(rw: &Rulewatch, w: &World, sandbox: &Sandbox) -> String {
 
 /// Starts a device code sign-in and answers Microsoft's page (`answer` is added to its
 /// query, e.g. `&decline=true`; `None` leaves the code unused).
-fn device_code_login(rw: &Rulewatch, w: &World, sandbox: &Sandbox, answer: impl Into<Option<&'static str>>) -> (Child, JoinHandle<String>) {
+fn device_code_login(
+    rw: &Rulewatch,
+    w: &World,
+    sandbox: &Sandbox,
+    answer: impl Into<Option<&'static str>>,
+) -> (Child, JoinHandle<String>) {
     let mut message = None;
-    let (child, rest) =
-        login(rw, &["partner", "login", "--tenant", &w.partner_tenant, "--client-id", &w.client_id, "--device-code"], |line| {
+    let (child, rest) = login(
+        rw,
+        &[
+            "partner",
+            "login",
+            "--tenant",
+            &w.partner_tenant,
+            "--client-id",
+            &w.client_id,
+            "--device-code",
+        ],
+        |line| {
             if line.contains("enter the code") {
                 message = Some(line.to_string());
                 return false;
             }
             true
-        });
+        },
+    );
     let message = message.expect("Microsoft's message is printed");
-    assert!(message.contains(&format!("{}/devicelogin", sandbox.url)), "{message}");
-    let code = message.split("enter the code ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert!(
+        message.contains(&format!("{}/devicelogin", sandbox.url)),
+        "{message}"
+    );
+    let code = message
+        .split("enter the code ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
     if let Some(answer) = answer.into() {
         let page = format!("{}/devicelogin?user_code={code}{answer}", sandbox.url);
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         assert!(rt.block_on(async { reqwest::get(page).await.unwrap().status().is_success() }));
     }
     (child, rest)
@@ -181,57 +272,121 @@ fn browser_sign_in_watches_every_customer_and_the_refresh_token_lives_only_in_th
 
     let said = browser_sign_in(&rw, &w);
     assert!(said.contains(&format!("Signed in as {TECH}")), "{said}");
-    assert!(said.contains("2 customer(s) found; 2 now watched"), "{said}");
+    assert!(
+        said.contains("2 customer(s) found; 2 now watched"),
+        "{said}"
+    );
     let first = keychain_token().expect("the refresh token is in the keychain");
     for entry in std::fs::read_dir(rw.data_dir()).unwrap().flatten() {
         let bytes = std::fs::read(entry.path()).unwrap();
-        assert!(!bytes.windows(first.len()).any(|w| w == first.as_bytes()), "the token is in {}", entry.path().display());
+        assert!(
+            !bytes.windows(first.len()).any(|w| w == first.as_bytes()),
+            "the token is in {}",
+            entry.path().display()
+        );
     }
 
     let listed = rw.run(&["partner", "customers", "--json"]);
     assert_eq!(listed.code, 0, "{}", listed.stderr);
     let customers = listed.json();
-    let names: Vec<&str> = customers.as_array().unwrap().iter().filter(|c| c["watched"] == true).map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = customers
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["watched"] == true)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names.len(), 2, "{customers}");
     let roles = &customers[0]["gdap_roles"];
-    assert!(roles.as_array().unwrap().contains(&json!("Exchange Administrator")), "each customer's GDAP roles: {customers}");
+    assert!(
+        roles
+            .as_array()
+            .unwrap()
+            .contains(&json!("Exchange Administrator")),
+        "each customer's GDAP roles: {customers}"
+    );
 
     // The consented customer is scanned; the other is named as lacking consent.
     let scan = rw.scan();
-    assert_eq!(scan.code, 3, "one customer could not be scanned: {}", scan.stderr);
+    assert_eq!(
+        scan.code, 3,
+        "one customer could not be scanned: {}",
+        scan.stderr
+    );
     let alerts = scan.json_lines();
-    assert!(alerts.iter().any(|a| a["tenant_id"] == w.customers[0].tenant_id.as_str()), "{alerts:?}");
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["tenant_id"] == w.customers[0].tenant_id.as_str()),
+        "{alerts:?}"
+    );
     let statuses = rw.status();
     assert_eq!(status_of(&statuses, &w.customers[0])["state"], "ok");
     let refused = status_of(&statuses, &w.customers[1]);
     assert_eq!(refused["problem"], "consent_missing", "{refused}");
-    assert!(refused["message"].as_str().unwrap().contains("consent"), "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("consent"),
+        "{refused}"
+    );
 
     let status = rw.run(&["partner", "status", "--json"]).json();
     let account = &status["account"];
-    assert!(account["refreshed_at"].as_str() > account["signed_in_at"].as_str(), "the scan used the token: {status}");
+    assert!(
+        account["refreshed_at"].as_str() > account["signed_in_at"].as_str(),
+        "the scan used the token: {status}"
+    );
     assert_eq!(status["watch_all"], true);
 
     // Each exchange rotated the refresh token; the keychain holds the newest, which works.
     let rotated = keychain_token().unwrap();
-    assert_ne!(rotated, first, "the rotated refresh token replaced the first");
+    assert_ne!(
+        rotated, first,
+        "the rotated refresh token replaced the first"
+    );
     assert_eq!(rw.scan().code, 3);
 
     // Remediation through the partner account records that account.
-    let id = rw.alerts().iter().find(|a| a["tenant_id"] == w.customers[0].tenant_id.as_str()).unwrap()["id"].to_string();
-    let fixed = rw.run(&["remediate", &id, "--yes", "--json", "--actions", "block-sign-in"]);
+    let id = rw
+        .alerts()
+        .iter()
+        .find(|a| a["tenant_id"] == w.customers[0].tenant_id.as_str())
+        .unwrap()["id"]
+        .to_string();
+    let fixed = rw.run(&[
+        "remediate",
+        &id,
+        "--yes",
+        "--json",
+        "--actions",
+        "block-sign-in",
+    ]);
     assert_eq!(fixed.code, 0, "{}\n{}", fixed.stdout, fixed.stderr);
     let log = rw.run(&["audit", "--json"]).json_lines();
     assert_eq!(log.last().unwrap()["operator"], TECH);
 
     // Revoked sessions: every partner tenant asks for a new sign-in.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async { reqwest::Client::new().post(format!("{}/_sandbox/partner/revoke", sandbox.url)).send().await.unwrap() });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/_sandbox/partner/revoke", sandbox.url))
+            .send()
+            .await
+            .unwrap()
+    });
     assert_eq!(rw.scan().code, 3);
     let statuses = rw.status();
     let lapsed = status_of(&statuses, &w.customers[0]);
     assert_eq!(lapsed["problem"], "sign_in_needed", "{lapsed}");
-    assert!(lapsed["message"].as_str().unwrap().contains("sign in again"), "{lapsed}");
+    assert!(
+        lapsed["message"]
+            .as_str()
+            .unwrap()
+            .contains("sign in again"),
+        "{lapsed}"
+    );
 
     let out = rw.run(&["partner", "logout"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -248,13 +403,19 @@ fn a_device_code_sign_in_then_a_new_customer_between_two_scans_is_scanned_and_re
     assert!(said.contains(&format!("Signed in as {TECH}")), "{said}");
 
     let first = rw.run(&["scan", "--json", "--discovery-hours", "0"]);
-    assert!(!first.stdout.contains(&w.customers[2].tenant_id), "not a customer yet");
+    assert!(
+        !first.stdout.contains(&w.customers[2].tenant_id),
+        "not a customer yet"
+    );
     // The partner's own tenant is the PublisherIdentifier of every customer's calls.
     let publishers = sandbox.stats()["publisher_identifiers"].clone();
     let sent: Vec<&String> = publishers.as_object().unwrap().keys().collect();
     assert_eq!(sent, [&w.partner_tenant], "{publishers}");
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let added = rt.block_on(async {
         reqwest::Client::new()
             .post(format!("{}/_sandbox/partner/customers", sandbox.url))
@@ -267,17 +428,42 @@ fn a_device_code_sign_in_then_a_new_customer_between_two_scans_is_scanned_and_re
     assert!(added.is_success());
 
     let second = rw.run(&["scan", "--json", "--discovery-hours", "0"]);
-    assert!(second.stderr.contains(&format!("Coverage grew: now watching {}", w.customers[2].name)), "{}", second.stderr);
+    assert!(
+        second.stderr.contains(&format!(
+            "Coverage grew: now watching {}",
+            w.customers[2].name
+        )),
+        "{}",
+        second.stderr
+    );
     let new_alerts = second.json_lines();
-    assert!(new_alerts.iter().any(|a| a["tenant_id"] == w.customers[2].tenant_id.as_str()), "{new_alerts:?}");
+    assert!(
+        new_alerts
+            .iter()
+            .any(|a| a["tenant_id"] == w.customers[2].tenant_id.as_str()),
+        "{new_alerts:?}"
+    );
 
     // Removing a customer keeps it out of "watch all": the next listing does not add it back.
-    assert_eq!(rw.run(&["tenant", "remove", &w.customers[2].tenant_id]).code, 0);
+    assert_eq!(
+        rw.run(&["tenant", "remove", &w.customers[2].tenant_id])
+            .code,
+        0
+    );
     let third = rw.run(&["scan", "--json", "--discovery-hours", "0"]);
     assert!(!third.stderr.contains("Coverage grew"), "{}", third.stderr);
     let listed = rw.run(&["partner", "customers", "--json"]).json();
-    let removed = listed.as_array().unwrap().iter().find(|c| c["tenant_id"] == w.customers[2].tenant_id.as_str()).unwrap();
-    assert_eq!((&removed["watched"], &removed["excluded"]), (&json!(false), &json!(true)), "{removed}");
+    let removed = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["tenant_id"] == w.customers[2].tenant_id.as_str())
+        .unwrap();
+    assert_eq!(
+        (&removed["watched"], &removed["excluded"]),
+        (&json!(false), &json!(true)),
+        "{removed}"
+    );
 
     assert_eq!(rw.run(&["partner", "logout"]).code, 0);
 }
@@ -299,12 +485,16 @@ fn a_refresh_token_that_lapses_asks_for_a_new_sign_in_by_name() {
     let lapsed = status_of(&statuses, &w.customers[0]);
     assert_eq!(lapsed["problem"], "sign_in_needed", "{lapsed}");
     let message = lapsed["message"].as_str().unwrap();
-    assert!(message.contains("AADSTS700082") && message.contains("sign in again"), "{message}");
+    assert!(
+        message.contains("AADSTS700082") && message.contains("sign in again"),
+        "{message}"
+    );
     assert_eq!(rw.run(&["partner", "logout"]).code, 0);
 }
 
 #[test]
-fn the_sign_in_port_outlasts_a_silent_connection_and_refuses_a_forged_answer_before_using_its_code() {
+fn the_sign_in_port_outlasts_a_silent_connection_and_refuses_a_forged_answer_before_using_its_code()
+{
     let _turn = one_partner();
     let (w, scenario) = World::new();
     let sandbox = Sandbox::start(&scenario);
@@ -315,9 +505,17 @@ fn the_sign_in_port_outlasts_a_silent_connection_and_refuses_a_forged_answer_bef
         // A browser's pre-connect or a port scanner: connected, sending nothing, kept open.
         silent = Some(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
         let forged = format!("http://localhost:{port}/?code=forged-code&state=not-this-sign-in");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let (status, page) = rt.block_on(async {
-            let r = reqwest::Client::new().get(forged).timeout(std::time::Duration::from_secs(60)).send().await.unwrap();
+            let r = reqwest::Client::new()
+                .get(forged)
+                .timeout(std::time::Duration::from_secs(60))
+                .send()
+                .await
+                .unwrap();
             (r.status(), r.text().await.unwrap())
         });
         assert_eq!(status, 400, "{page}");
@@ -325,7 +523,11 @@ fn the_sign_in_port_outlasts_a_silent_connection_and_refuses_a_forged_answer_bef
     });
     assert!(said.contains(&format!("Signed in as {TECH}")), "{said}");
     drop(silent);
-    assert_eq!(sandbox.stats()["token_grants"]["authorization_code"], 1, "only the real code was redeemed");
+    assert_eq!(
+        sandbox.stats()["token_grants"]["authorization_code"],
+        1,
+        "only the real code was redeemed"
+    );
     assert_eq!(rw.run(&["partner", "logout"]).code, 0);
 }
 
@@ -341,12 +543,18 @@ fn a_device_code_left_unused_or_declined_says_what_happened() {
     let (succeeded, said) = outcome(child, rest);
     assert!(!succeeded, "{said}");
     assert!(said.contains("the code was not entered in time"), "{said}");
-    assert!(!said.contains("Check the partner app's registration"), "{said}");
+    assert!(
+        !said.contains("Check the partner app's registration"),
+        "{said}"
+    );
 
     let (child, rest) = device_code_login(&rw, &w, &sandbox, "&decline=true");
     let (succeeded, said) = outcome(child, rest);
     assert!(!succeeded, "{said}");
-    assert!(said.contains("the sign-in was declined on Microsoft's page"), "{said}");
+    assert!(
+        said.contains("the sign-in was declined on Microsoft's page"),
+        "{said}"
+    );
 }
 
 #[test]
@@ -357,16 +565,25 @@ fn customers_token_exchanges_run_at_once() {
     // never overlap.
     let slow: Vec<Value> = w.customers[..2]
         .iter()
-        .map(|c| json!({"endpoint": "token", "tenant_id": c.tenant_id, "fault": "slow", "count": 4}))
+        .map(
+            |c| json!({"endpoint": "token", "tenant_id": c.tenant_id, "fault": "slow", "count": 4}),
+        )
         .collect();
     scenario["faults"] = json!({"slow_ms": 500, "script": slow});
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::new(&sandbox);
     device_sign_in(&rw, &w, &sandbox);
 
-    assert_eq!(rw.scan().code, 3, "the customer without consent is reported");
+    assert_eq!(
+        rw.scan().code,
+        3,
+        "the customer without consent is reported"
+    );
     let stats = sandbox.stats();
-    assert!(stats["token_requests_peak_in_flight"].as_u64().unwrap() >= 2, "{stats}");
+    assert!(
+        stats["token_requests_peak_in_flight"].as_u64().unwrap() >= 2,
+        "{stats}"
+    );
     assert_eq!(status_of(&rw.status(), &w.customers[0])["state"], "ok");
     assert_eq!(rw.run(&["partner", "logout"]).code, 0);
 }
