@@ -214,6 +214,29 @@ pub struct NewTenant {
     client_id: String,
     client_secret: Option<String>,
     certificate_pem: Option<String>,
+    /// The MSP's own tenant id, asked once (see `msp_tenant`); stored, never per tenant.
+    #[serde(default)]
+    msp_tenant_id: Option<String>,
+}
+
+/// Whether the add form asks for the MSP's own tenant id, sent as `PublisherIdentifier`:
+/// only while none is known (stored, set by `RULEWATCH_PUBLISHER_ID`, or a signed-in
+/// partner account's tenant).
+#[derive(Serialize)]
+pub struct MspTenant {
+    msp_tenant_id: Option<String>,
+    ask: bool,
+}
+
+#[tauri::command]
+pub async fn msp_tenant(shared: AppState<'_>) -> Reply<MspTenant> {
+    let stored = tenants::msp_tenant(&shared.home).map_err(text)?;
+    let partner = partner::account(&shared.home).map_err(text)?;
+    let ask = stored.is_none() && partner.is_none() && shared.launch.publisher_id.is_none();
+    Ok(MspTenant {
+        msp_tenant_id: stored,
+        ask,
+    })
 }
 
 #[tauri::command]
@@ -226,6 +249,15 @@ pub async fn add_tenant(app: AppHandle, shared: AppState<'_>, tenant: NewTenant)
         },
         _ => return Err("give either a client secret or a certificate file, not both".into()),
     };
+    let msp = tenant
+        .msp_tenant_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty());
+    let msp = msp
+        .map(|id| tenants::parse_guid(id, "your MSP's own tenant id"))
+        .transpose()
+        .map_err(text)?;
     let new = CoreTenant {
         tenant_id: tenant.tenant_id,
         name: tenant.name,
@@ -238,6 +270,9 @@ pub async fn add_tenant(app: AppHandle, shared: AppState<'_>, tenant: NewTenant)
         .await
         .map_err(text)?
         .map_err(text)?;
+    if let Some(id) = msp {
+        tenants::set_msp_tenant(&shared.home, &id).map_err(text)?;
+    }
     // A real tenant ends the sandbox: from now on the user's own tenants are watched.
     shared.leave_sandbox().await.map_err(text)?;
     shared.wake.notify_one();

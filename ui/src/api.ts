@@ -95,6 +95,15 @@ export interface NewTenant {
   /** Exactly one of the two. Sent once, straight to the OS keychain; never returned. */
   client_secret: string | null;
   certificate_pem: string | null;
+  /** The MSP's own tenant id, sent only while `mspTenant()` asks for it; stored once. */
+  msp_tenant_id?: string;
+}
+
+/** Whether the add form asks for the MSP's own tenant id (Microsoft's PublisherIdentifier). */
+export interface MspTenant {
+  msp_tenant_id: string | null;
+  /** True while none is known: not stored, not set by the environment, no partner sign-in. */
+  ask: boolean;
 }
 
 export interface ConnectionStep {
@@ -281,6 +290,7 @@ export const api = {
   scanNow: () => invoke<void>("scan_now"),
   listTenants: () => invoke<TenantStatus[]>("list_tenants"),
   addTenant: (tenant: NewTenant) => invoke<void>("add_tenant", { tenant }),
+  mspTenant: () => invoke<MspTenant>("msp_tenant"),
   testConnection: (tenantId: string) => invoke<ConnectionStep[]>("test_connection", { tenantId }),
   removeTenant: (tenantId: string) => invoke<void>("remove_tenant", { tenantId }),
   getSettings: () => invoke<Settings>("get_settings"),

@@ -202,6 +202,7 @@ export function defaultHandlers(): void {
     scan_now: () => null,
     list_tenants: () => tenants(),
     add_tenant: () => null,
+    msp_tenant: () => ({ msp_tenant_id: null, ask: true }),
     test_connection: () => [],
     remove_tenant: () => null,
     get_settings: () => settings(),

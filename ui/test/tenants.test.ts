@@ -149,6 +149,35 @@ describe("add tenant", () => {
     expect($("#credential-error").textContent).toMatch(/not a PEM/);
   });
 
+  it("asks once for the MSP's own tenant id and sends it with the tenant", async () => {
+    const MSP = "99999999-8888-4777-8666-555555555555";
+    await openTenants();
+    expect(visible($("#msp-tenant-field"))).toBe(true);
+    fill({ "tenant-id": GOOD_TENANT, "tenant-name": "Contoso", "client-id": GOOD_CLIENT, "client-secret": "s3cret", "msp-tenant-id": "msp.onmicrosoft.com" });
+    await submit();
+    expect(callsOf("add_tenant")).toHaveLength(0);
+    expect($("#msp-tenant-id-error").textContent).toMatch(/GUID/);
+
+    fill({ "msp-tenant-id": ` ${MSP} ` });
+    state.handlers.msp_tenant = () => ({ msp_tenant_id: MSP, ask: false });
+    await submit();
+    expect(callsOf("add_tenant")[0].args).toEqual({
+      tenant: { tenant_id: GOOD_TENANT, name: "Contoso", client_id: GOOD_CLIENT, client_secret: "s3cret", certificate_pem: null, msp_tenant_id: MSP },
+    });
+    // Stored: the next tenant is added without the question.
+    expect(visible($("#msp-tenant-field"))).toBe(false);
+  });
+
+  it("does not ask when the MSP's tenant is known", async () => {
+    await openTenants(() => (state.handlers.msp_tenant = () => ({ msp_tenant_id: null, ask: false })));
+    expect(visible($("#msp-tenant-field"))).toBe(false);
+    fill({ "tenant-id": GOOD_TENANT, "tenant-name": "Contoso", "client-id": GOOD_CLIENT, "client-secret": "s3cret", "msp-tenant-id": "not-a-guid" });
+    await submit();
+    expect(callsOf("add_tenant")[0].args).toEqual({
+      tenant: { tenant_id: GOOD_TENANT, name: "Contoso", client_id: GOOD_CLIENT, client_secret: "s3cret", certificate_pem: null },
+    });
+  });
+
   it("shows the command's refusal in #error and adds nothing", async () => {
     await openTenants(() => (state.handlers.add_tenant = () => Promise.reject("The keychain is locked")));
     fill({ "tenant-id": GOOD_TENANT, "tenant-name": "Contoso", "client-id": GOOD_CLIENT, "client-secret": "s3cret" });

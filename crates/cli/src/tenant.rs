@@ -1,6 +1,6 @@
 //! `rulewatch tenant add|list|remove`.
 
-use std::io::Read;
+use std::io::{BufRead, IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,6 +32,10 @@ pub enum TenantCommand {
         /// A PEM file with the app's certificate and its RSA private key
         #[arg(long, value_name = "FILE.pem")]
         certificate: Option<PathBuf>,
+        /// Your MSP's own tenant id, sent as PublisherIdentifier so Microsoft counts the
+        /// calls against your quota; asked once (when stdin is a terminal) and stored
+        #[arg(long, value_name = "GUID")]
+        msp_tenant_id: Option<String>,
     },
     /// List the configured tenants
     List {
@@ -45,6 +49,28 @@ pub enum TenantCommand {
     },
 }
 
+/// Whether a `PublisherIdentifier` other than each tenant's own id is known: given by
+/// `--publisher-id`, stored at setup, or the signed-in partner account's tenant.
+fn msp_tenant_known(g: &Global, store: &rulewatch_core::store::Store) -> Result<bool> {
+    Ok(g.publisher_id.is_some()
+        || tenants::msp_tenant(store)?.is_some()
+        || rulewatch_core::partner::account(store)?.is_some())
+}
+
+/// Asks at the terminal for the MSP's own tenant id; `None` when skipped.
+fn ask_msp_tenant() -> Result<Option<String>> {
+    eprint!(
+        "Your MSP's own tenant id (Microsoft counts Management API calls against it as PublisherIdentifier; \
+         Enter to skip): "
+    );
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading your MSP's tenant id")?;
+    Ok(Some(line.trim().to_string()).filter(|l| !l.is_empty()))
+}
+
 pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
     let store = g.store()?;
     match cmd {
@@ -54,6 +80,7 @@ pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
             client_id,
             client_secret_stdin,
             certificate,
+            msp_tenant_id,
         } => {
             let credential = match (client_secret_stdin, certificate) {
                 (true, _) => {
@@ -66,20 +93,42 @@ pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
                 (false, Some(path)) => NewCredential::CertificateFile(path),
                 (false, None) => bail!("give --client-secret-stdin or --certificate FILE.pem"),
             };
+            let asked = match msp_tenant_id {
+                Some(id) => Some(id),
+                None if msp_tenant_known(g, &store)? => None,
+                // stdin is free for the question only when the secret did not come through it.
+                None if !client_secret_stdin && std::io::stdin().is_terminal() => ask_msp_tenant()?,
+                None => None,
+            };
+            let msp = asked
+                .map(|id| tenants::parse_guid(&id, "--msp-tenant-id"))
+                .transpose()?;
             let new = NewTenant {
                 tenant_id,
                 name,
                 client_id,
                 credential,
             };
+            let added = store.clone();
             let row =
-                tokio::task::spawn_blocking(move || tenants::add_tenant(&store, &Keychain, new))
+                tokio::task::spawn_blocking(move || tenants::add_tenant(&added, &Keychain, new))
                     .await??;
             eprintln!(
                 "Added tenant {} ({}); its secret is in the OS keychain. Run `rulewatch scan` to check it.",
                 rulewatch_core::shown::shown(&row.name),
                 row.tenant_id
             );
+            match msp {
+                Some(id) => {
+                    tenants::set_msp_tenant(&store, &id)?;
+                    eprintln!("Your MSP's tenant {id} is sent as PublisherIdentifier from now on.");
+                }
+                None if !msp_tenant_known(g, &store)? => eprintln!(
+                    "Each tenant's own id is sent as PublisherIdentifier, so each spends its own Microsoft quota. \
+                     Give your MSP's own tenant id once with `--msp-tenant-id`."
+                ),
+                None => {}
+            }
         }
         TenantCommand::List { json } => output::tenants(&store.tenants()?, json)?,
         TenantCommand::Remove { tenant_id } => {

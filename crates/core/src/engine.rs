@@ -365,11 +365,17 @@ impl Engine {
             "token",
             format!("signed in to tenant {} as app {}", t.tenant_id, t.client_id),
         ));
-        let publisher = self.config.publisher_id.as_deref().unwrap_or(&t.tenant_id);
+        let publisher = match self.publisher(t) {
+            Ok(p) => p,
+            Err(p) => {
+                steps.push(ConnectionStep::failed("subscription", p.message));
+                return steps;
+            }
+        };
         let activity = ActivityApi {
             api: &self.api,
             app: &app,
-            publisher,
+            publisher: &publisher,
             stats: &stats,
             attempts: self.config.blob_attempts,
         };
@@ -402,6 +408,16 @@ impl Engine {
             },
         );
         steps
+    }
+
+    /// The `PublisherIdentifier` for `t`'s Management API calls (see [`crate::tenants::publisher_id`]).
+    fn publisher(&self, t: &TenantRow) -> Result<String, Problem> {
+        crate::tenants::publisher_id(
+            &self.store,
+            self.config.publisher_id.as_deref(),
+            &t.tenant_id,
+        )
+        .map_err(store_problem)
     }
 
     async fn accepted_domains(
@@ -453,11 +469,11 @@ impl Engine {
             accepted_domains: self.accepted_domains(t, &app, stats).await?,
             allowlist: self.store.allowlist(&t.tenant_id).map_err(store_problem)?,
         };
-        let publisher = self.config.publisher_id.as_deref().unwrap_or(&t.tenant_id);
+        let publisher = self.publisher(t)?;
         let activity = ActivityApi {
             api: &self.api,
             app: &app,
-            publisher,
+            publisher: &publisher,
             stats,
             attempts: self.config.blob_attempts,
         };

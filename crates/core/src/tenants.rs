@@ -172,3 +172,36 @@ pub fn remove_tenant(
     store.remove_tenant(&tenant_id)?;
     Ok(())
 }
+
+/// Where the MSP's own tenant id is kept, given once at setup: Microsoft counts
+/// Management API calls against the `PublisherIdentifier` sent (m365-api.md A8).
+pub const MSP_TENANT_SETTING: &str = "msp_tenant_id";
+
+/// Stores the MSP's own tenant id; answers it in canonical form.
+pub fn set_msp_tenant(store: &Store, value: &str) -> Result<String, TenantError> {
+    let id = parse_guid(value, "your MSP's own tenant id")?;
+    store.set_setting(MSP_TENANT_SETTING, &id)?;
+    Ok(id)
+}
+
+pub fn msp_tenant(store: &Store) -> Result<Option<String>, StoreError> {
+    store.setting(MSP_TENANT_SETTING)
+}
+
+/// The `PublisherIdentifier` sent for `tenant_id`'s Management API calls: the override
+/// (`--publisher-id`), else the MSP's tenant id given at setup, else the signed-in partner
+/// account's tenant, else the tenant's own id (A8: without the MSP's own id each customer
+/// spends its own quota).
+pub fn publisher_id(
+    store: &Store,
+    override_id: Option<&str>,
+    tenant_id: &str,
+) -> Result<String, StoreError> {
+    if let Some(id) = override_id {
+        return Ok(id.to_string());
+    }
+    if let Some(id) = msp_tenant(store)? {
+        return Ok(id);
+    }
+    Ok(crate::partner::account(store)?.map_or_else(|| tenant_id.to_string(), |a| a.tenant_id))
+}

@@ -131,14 +131,15 @@ fn authorize(
     }
     // Microsoft accepts calls without it (shared quota, A8); the sandbox refuses them so a
     // client that forgets it is caught in tests.
-    if query.get("PublisherIdentifier").is_none() {
+    let Some(publisher) = query.get("PublisherIdentifier") else {
         app.stats.missing_publisher_identifier();
         return Err(af_error(
             StatusCode::BAD_REQUEST,
             "AF20001",
             "Missing parameter: PublisherIdentifier.",
         ));
-    }
+    };
+    app.stats.publisher_identifier(publisher);
     if !token_tenant.live().audit_enabled {
         // Guess: the status code; the message is the one reported for tenants without auditing (A1).
         return Err(af_error(

@@ -1,7 +1,13 @@
 //! Endpoints for tests, not Microsoft's: counters, and changing a tenant while running.
+//!
+//! `/_sandbox/stats` also shows `publisher_identifiers` (Management API calls per
+//! `PublisherIdentifier` sent, A8 and m365-api.md §G: a test asserts whose quota a client
+//! spends) and `token_requests_peak_in_flight` (the most token requests answered at once,
+//! §G 9: partner token exchanges need not be serialised).
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -46,6 +52,22 @@ pub(crate) struct Stats {
     ipstack_requests: AtomicU64,
     /// Lookups answered with a location or nulls: what counts against the quota.
     pub ipstack_answered: AtomicU64,
+    /// Management API calls per `PublisherIdentifier` sent (lower-case), so a test sees
+    /// whose quota a client spends (A8).
+    publishers: Mutex<BTreeMap<String, u64>>,
+    /// Token requests being answered now, and the most at once: a client that serialises
+    /// its partner token exchanges never has two in flight (§G 9).
+    token_in_flight: AtomicU64,
+    token_peak_in_flight: AtomicU64,
+}
+
+/// One token request in flight, until dropped.
+pub(crate) struct InFlight<'a>(&'a Stats);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.token_in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn bump(counter: &AtomicU64) {
@@ -108,6 +130,21 @@ impl Stats {
         bump(&self.missing_publisher_identifier);
     }
 
+    pub fn publisher_identifier(&self, publisher: &str) {
+        *self
+            .publishers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(publisher.to_ascii_lowercase())
+            .or_default() += 1;
+    }
+
+    pub fn token_request_started(&self) -> InFlight<'_> {
+        let now = self.token_in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.token_peak_in_flight.fetch_max(now, Ordering::Relaxed);
+        InFlight(self)
+    }
+
     pub fn tokens_issued(&self) {
         bump(&self.tokens_issued);
     }
@@ -151,6 +188,8 @@ impl Stats {
                 "hostile": read(&self.hostile),
             },
             "missing_publisher_identifier": read(&self.missing_publisher_identifier),
+            "publisher_identifiers": *self.publishers.lock().unwrap_or_else(PoisonError::into_inner),
+            "token_requests_peak_in_flight": read(&self.token_peak_in_flight),
             "tokens_issued": read(&self.tokens_issued),
             "subscriptions_started": read(&self.subscriptions_started),
             "ipstack": {

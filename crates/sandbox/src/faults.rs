@@ -133,6 +133,7 @@ pub(crate) async fn inject(
     next: Next,
 ) -> Response {
     app.stats.request(endpoint);
+    let _in_flight = (endpoint == Endpoint::Token).then(|| app.stats.token_request_started());
     let path_param = |name: &str| {
         path.iter()
             .find(|(key, _)| *key == name)

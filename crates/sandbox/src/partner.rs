@@ -2,6 +2,17 @@
 //! the partner's multi-tenant app with the authorization code flow (PKCE) or the device code
 //! flow, then redeems the refresh token at each customer tenant's token endpoint per resource.
 //! Also Graph's `delegatedAdminCustomers`, which lists those customers.
+//!
+//! Behaving as Entra does (m365-api.md §G):
+//! - The redirect URI must match one registered on the app (`partner.redirect_uris`, by
+//!   default `http://localhost`): for a loopback URI the port is ignored but the host is not,
+//!   so `localhost` and `127.0.0.1` do not match each other, and `[::1]` is never accepted;
+//!   a mismatch is the `AADSTS50011` error page (§G 10).
+//! - An `id_token` comes back only when `openid` was asked for (§G 10).
+//! - A refresh token is replaced on each use, but the old one stays valid (§G 9); several
+//!   exchanges may run at once.
+//! - The device code flow answers `expired_token` once the code has lapsed and
+//!   `authorization_declined` once the user cancelled at the device login page.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -79,20 +90,28 @@ struct RefreshGrant {
     /// The sign-in, kept across rotation so that revoking reaches every descendant.
     auth_time: DateTime<Utc>,
     issued: DateTime<Utc>,
-    redeemed: bool,
+}
+
+/// What the technician did at the device login page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DeviceAnswer {
+    Approved(usize),
+    Declined,
 }
 
 struct DeviceAuth {
     user_code: String,
     scope: String,
     expires: DateTime<Utc>,
-    approved_by: Option<usize>,
+    answer: Option<DeviceAnswer>,
 }
 
 /// The requested scopes: one resource (Graph when none is named) plus OpenID scopes.
 struct Scopes {
     audience: Audience,
     offline: bool,
+    /// Asks for an ID token (§G 10).
+    openid: bool,
     /// Echoed as the token response's `scope`.
     text: String,
 }
@@ -128,6 +147,7 @@ fn parse_scopes(scope: &str) -> Result<Scopes, EntraError> {
     Ok(Scopes {
         audience,
         offline: oidc.contains(&"offline_access"),
+        openid: oidc.contains(&"openid"),
         text,
     })
 }
@@ -309,11 +329,29 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Entra lets native apps use any port on a loopback redirect URI over plain HTTP.
-fn loopback_redirect(uri: &str) -> Option<Url> {
+/// The redirect URI if it matches one registered on the app. Entra ignores the port of a
+/// loopback URI but compares everything else, the host included: `localhost` does not
+/// match `127.0.0.1`, and `[::1]` is not supported at all (m365-api.md §G 10, [ER]).
+fn registered_redirect(uri: &str, registered: &[String]) -> Option<Url> {
     let url = Url::parse(uri).ok()?;
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    (url.scheme() == "http" && loopback && url.fragment().is_none()).then_some(url)
+    if url.fragment().is_some() || url.host_str() == Some("[::1]") {
+        return None;
+    }
+    let loopback =
+        url.scheme() == "http" && matches!(url.host_str(), Some("localhost" | "127.0.0.1"));
+    let matches = |r: &String| {
+        let Ok(r) = Url::parse(r) else { return false };
+        let same_port = loopback || r.port_or_known_default() == url.port_or_known_default();
+        // Guess: Entra treats `http://localhost` and `http://localhost/` alike, because
+        // its portal stores what it was given and URL parsers add the `/` to an empty path.
+        r.scheme() == url.scheme()
+            && r.host_str().map(str::to_ascii_lowercase)
+                == url.host_str().map(str::to_ascii_lowercase)
+            && same_port
+            && r.path() == url.path()
+            && r.query() == url.query()
+    };
+    registered.iter().any(matches).then_some(url)
 }
 
 /// A refused sign-in sent back to the app, as Entra does once the redirect URI is trusted.
@@ -376,7 +414,9 @@ pub(crate) async fn authorize(
             "The request body must contain the following parameter: 'client_id'.",
         );
     };
-    let Some(redirect) = param("redirect_uri").and_then(loopback_redirect) else {
+    let Some(redirect) = param("redirect_uri")
+        .and_then(|uri| registered_redirect(uri, &partner.config.redirect_uris))
+    else {
         return error_page(
             50011,
             &format!(
@@ -499,7 +539,7 @@ pub(crate) async fn device_code(
             user_code: user_code.clone(),
             scope: scope.to_string(),
             expires: Utc::now() + seconds(lifetime),
-            approved_by: None,
+            answer: None,
         },
     );
     let verification_uri = format!("{}/devicelogin", app.base_url);
@@ -518,24 +558,34 @@ pub(crate) async fn device_code(
 }
 
 /// `GET /devicelogin?user_code=CODE`: stands in for the first technician entering the code
-/// and signing in.
+/// and signing in; with `&decline=true` for the technician answering "No" to "Are you
+/// trying to sign in to …?".
 pub(crate) async fn device_login(
     State(app): State<Arc<App>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     app.stats.device_login();
     let code = query.get("user_code").map_or("", |c| c.trim());
-    let approved = app.partner.as_ref().and_then(|partner| {
+    let declined = query.get("decline").is_some_and(|d| d == "true");
+    let answered = app.partner.as_ref().and_then(|partner| {
         let now = Utc::now();
         let mut live = partner.live();
-        let device = live
-            .devices
-            .values_mut()
-            .find(|d| d.user_code.eq_ignore_ascii_case(code) && d.expires > now)?;
-        device.approved_by = Some(0);
+        let device = live.devices.values_mut().find(|d| {
+            d.user_code.eq_ignore_ascii_case(code) && d.expires > now && d.answer.is_none()
+        })?;
+        device.answer = Some(if declined {
+            DeviceAnswer::Declined
+        } else {
+            DeviceAnswer::Approved(0)
+        });
         Some(partner.config.app_name.clone())
     });
-    match approved {
+    match answered {
+        Some(app_name) if declined => page(
+            StatusCode::OK,
+            &app_name,
+            "You have declined to sign in to the application on your device. You may now close this window.",
+        ),
         Some(app_name) => page(
             StatusCode::OK,
             &app_name,
@@ -627,9 +677,11 @@ pub(crate) fn redeem(
                     "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
                 ));
             }
-            let scopes = parse_scopes(field("scope").unwrap_or(&entry.scope))?;
-            // offline_access consented at sign-in is enough for a refresh token.
-            let offline = scopes.offline || parse_scopes(&entry.scope)?.offline;
+            let mut scopes = parse_scopes(field("scope").unwrap_or(&entry.scope))?;
+            // offline_access and openid asked at sign-in hold for the redemption.
+            let signed_in = parse_scopes(&entry.scope)?;
+            scopes.openid |= signed_in.openid;
+            let offline = scopes.offline || signed_in.offline;
             entry.redeemed = true;
             (entry.user, now, scopes, offline)
         }
@@ -649,13 +701,26 @@ pub(crate) fn redeem(
                      expired.",
                 ));
             }
-            let Some(user) = device.approved_by else {
-                return Err(entra_error(
-                    StatusCode::BAD_REQUEST,
-                    "authorization_pending",
-                    70016,
-                    "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
-                ));
+            let user = match device.answer {
+                Some(DeviceAnswer::Approved(user)) => user,
+                // Guess: the AADSTS number; Entra's device code doc names only the error
+                // `authorization_declined` ("the end user denied the authorization request").
+                Some(DeviceAnswer::Declined) => {
+                    return Err(entra_error(
+                        StatusCode::BAD_REQUEST,
+                        "authorization_declined",
+                        70000,
+                        "The user has declined the authorization request.",
+                    ));
+                }
+                None => {
+                    return Err(entra_error(
+                        StatusCode::BAD_REQUEST,
+                        "authorization_pending",
+                        70016,
+                        "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+                    ));
+                }
             };
             let scopes = parse_scopes(&device.scope)?;
             let offline = scopes.offline;
@@ -670,12 +735,6 @@ pub(crate) fn redeem(
             let Some(grant) = live.refresh_tokens.get(token) else {
                 return Err(malformed_grant());
             };
-            if grant.redeemed {
-                return Err(invalid_grant(
-                    70000,
-                    "The provided value for the input parameter 'refresh_token' or 'assertion' is not valid.",
-                ));
-            }
             if let Some(valid_from) = valid_from.filter(|v| grant.auth_time < *v) {
                 return Err(invalid_grant(
                     50173,
@@ -711,11 +770,7 @@ pub(crate) fn redeem(
                     user,
                 )?;
             }
-            if partner.config.rotate_refresh_tokens
-                && let Some(grant) = live.refresh_tokens.get_mut(token)
-            {
-                grant.redeemed = true;
-            }
+            // The redeemed token stays valid: Entra does not revoke it (§G 9).
             (user, auth_time, scopes, true)
         }
         GrantKind::ClientCredentials => unreachable!("served by token::issue"),
@@ -742,7 +797,6 @@ pub(crate) fn redeem(
                 user,
                 auth_time,
                 issued: now,
-                redeemed: false,
             },
         );
         token
@@ -844,20 +898,23 @@ fn user_tokens(
         "name": name,
         "ver": "2.0",
     });
-    let id_token = jsonwebtoken::encode(
-        &Header::default(),
-        &claims,
-        &EncodingKey::from_secret(ID_TOKEN_KEY),
-    )
-    .expect("HS256 over JSON claims cannot fail");
     let mut body = json!({
         "token_type": "Bearer",
         "scope": scopes.text,
         "expires_in": lifetime,
         "ext_expires_in": lifetime,
         "access_token": access_token,
-        "id_token": id_token,
     });
+    // Only a sign-in that asked for `openid` gets an ID token (§G 10).
+    if scopes.openid {
+        let id_token = jsonwebtoken::encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(ID_TOKEN_KEY),
+        )
+        .expect("HS256 over JSON claims cannot fail");
+        body["id_token"] = json!(id_token);
+    }
     if let Some(refresh_token) = refresh_token {
         body["refresh_token"] = json!(refresh_token);
     }
@@ -1017,10 +1074,21 @@ mod tests {
     }
 
     #[test]
-    fn loopback_redirects_only() {
-        assert!(loopback_redirect("http://localhost/cb").is_some());
-        assert!(loopback_redirect("http://127.0.0.1:53121/").is_some());
-        assert!(loopback_redirect("https://evil.example/cb").is_none());
-        assert!(loopback_redirect("http://localhost.evil.example/").is_none());
+    fn redirects_match_a_registered_uri_on_any_loopback_port_but_the_same_host() {
+        let localhost = ["http://localhost".to_string()];
+        assert!(registered_redirect("http://localhost:53121/", &localhost).is_some());
+        assert!(registered_redirect("http://LOCALHOST/", &localhost).is_some());
+        assert!(registered_redirect("http://127.0.0.1:53121/", &localhost).is_none());
+        assert!(registered_redirect("http://[::1]:53121/", &localhost).is_none());
+        assert!(registered_redirect("http://localhost:53121/cb", &localhost).is_none());
+        assert!(registered_redirect("http://localhost.evil.example/", &localhost).is_none());
+        assert!(registered_redirect("https://evil.example/", &localhost).is_none());
+        let ip = ["http://127.0.0.1/cb".to_string()];
+        assert!(registered_redirect("http://127.0.0.1:9/cb", &ip).is_some());
+        assert!(registered_redirect("http://localhost:9/cb", &ip).is_none());
+        let web = ["https://app.example/cb".to_string()];
+        assert!(registered_redirect("https://app.example/cb", &web).is_some());
+        assert!(registered_redirect("https://app.example:8443/cb", &web).is_none());
+        assert!(registered_redirect("http://[::1]/", &["http://[::1]".to_string()]).is_none());
     }
 }

@@ -63,9 +63,6 @@ pub struct Partner {
     /// Inactivity lifetime of each refresh token.
     #[serde(default = "default_refresh_token_lifetime_s")]
     pub refresh_token_lifetime_s: u64,
-    /// A redeemed refresh token stops working, so a client must keep the new one.
-    #[serde(default = "yes")]
-    pub rotate_refresh_tokens: bool,
     /// The polling interval the device code flow asks for.
     #[serde(default = "default_device_interval_s")]
     pub device_interval_s: u64,
@@ -75,6 +72,10 @@ pub struct Partner {
     /// (m365-api.md §G 5). See `default_delegated_scopes`.
     #[serde(default = "default_delegated_scopes")]
     pub delegated_scopes: Vec<String>,
+    /// The app's registered redirect URIs (mobile and desktop platform). Rulewatch's README
+    /// registers `http://localhost`; m365-api.md §G 10.
+    #[serde(default = "default_redirect_uris")]
+    pub redirect_uris: Vec<String>,
 }
 
 /// A partner technician.
@@ -622,6 +623,14 @@ impl Partner {
                 return Err(invalid(at(field), "must be at least 1"));
             }
         }
+        for (i, uri) in self.redirect_uris.iter().enumerate() {
+            if url::Url::parse(uri).is_err() {
+                return Err(invalid(
+                    at(&format!("redirect_uris[{i}]")),
+                    format!("`{uri}` is not an absolute URI"),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -768,6 +777,10 @@ pub(crate) fn default_roles() -> Vec<String> {
 fn default_app_name() -> String {
     "Rulewatch".into()
 }
+fn default_redirect_uris() -> Vec<String> {
+    vec!["http://localhost".into()]
+}
+
 fn default_refresh_token_lifetime_s() -> u64 {
     90 * 24 * 3600
 }

@@ -135,9 +135,15 @@ fn a_tenant_added_in_the_panel_goes_to_the_keychain_and_passes_the_connection_te
     app.type_into("#tenant-name", "Fabrikam");
     app.type_into("#client-id", &t.client_id);
     app.type_into("#client-secret", &t.secret);
+    // Asked once: the MSP's own tenant, sent as PublisherIdentifier from then on.
+    let msp = "99999999-8888-4777-8666-555555555555";
+    app.type_into("#msp-tenant-id", msp);
     app.click("#save-tenant");
     wait_until("the tenant to be added", Duration::from_secs(20), || {
         app.text("#tenant-message").contains("keychain")
+    });
+    wait_until("the MSP question to go", Duration::from_secs(10), || {
+        app.script("return document.getElementById('msp-tenant-field').hidden") == json!(true)
     });
 
     let lookup = Command::new("secret-tool")
@@ -175,4 +181,10 @@ fn a_tenant_added_in_the_panel_goes_to_the_keychain_and_passes_the_connection_te
         let text = app.text(&format!("{steps}[data-step={step}]"));
         assert!(text.contains('✓') && text.contains(words), "{step}: {text}");
     }
+    let publishers = app.stats()["publisher_identifiers"].clone();
+    assert_eq!(
+        publishers.as_object().unwrap().keys().collect::<Vec<_>>(),
+        [msp],
+        "{publishers}"
+    );
 }

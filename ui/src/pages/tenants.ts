@@ -20,6 +20,8 @@ export interface TenantFormInput {
   client_id: string;
   secret: string;
   hasCertificate: boolean;
+  /** The MSP's own tenant id, when the form asks for it; empty skips it. */
+  msp_tenant_id?: string;
 }
 
 /** Field id → message, for every problem in the add form. Empty when it can be sent. */
@@ -31,6 +33,7 @@ export function validateTenant(f: TenantFormInput): Record<string, string> {
   const hasSecret = f.secret.length > 0;
   if (hasSecret && f.hasCertificate) errors["credential"] = "Give either a client secret or a certificate, not both.";
   else if (!hasSecret && !f.hasCertificate) errors["credential"] = "Give the app's client secret or its certificate.";
+  if (f.msp_tenant_id?.trim()) checkId(errors, "msp-tenant-id", f.msp_tenant_id, "tenant id", "");
   return errors;
 }
 
@@ -182,6 +185,16 @@ export function createTenantsPage(ctx: Ctx): Page {
   const clientId = idInput("client-id");
   const secret = h("input", { id: "client-secret", type: "password", autocomplete: "new-password", "aria-describedby": "credential-error" });
   const certFile = h("input", { id: "certificate-file", type: "file", accept: ".pem,.crt,.cer,.key,application/x-pem-file", "aria-describedby": "credential-error" });
+  const mspTenant = idInput("msp-tenant-id");
+  const mspField = h(
+    "div",
+    { id: "msp-tenant-field", hidden: true },
+    labelled(
+      "Your MSP's own tenant id (asked once)",
+      mspTenant,
+      "Microsoft counts the audit log calls against this tenant (PublisherIdentifier), not against each client's quota. Leave empty to skip.",
+    ),
+  );
   const message = h("p", { id: "tenant-message", class: "ok-message", role: "status" });
   const saveBtn = h("button", { id: "save-tenant", type: "submit", class: "primary" }, "Add tenant");
   const errs = fieldErrors({
@@ -189,6 +202,7 @@ export function createTenantsPage(ctx: Ctx): Page {
     "tenant-name": [tenantName],
     "client-id": [clientId],
     credential: [secret, certFile],
+    "msp-tenant-id": [mspTenant],
   });
 
   const form = h(
@@ -216,6 +230,8 @@ export function createTenantsPage(ctx: Ctx): Page {
       labelled("Certificate (PEM file with the private key)", certFile),
       errs.boxes.credential,
     ),
+    mspField,
+    errs.boxes["msp-tenant-id"],
     h("div", { class: "actions" }, saveBtn),
     message,
   );
@@ -234,6 +250,7 @@ export function createTenantsPage(ctx: Ctx): Page {
       client_id: clientId.value,
       secret: secret.value,
       hasCertificate: !!file,
+      msp_tenant_id: mspField.hidden ? "" : mspTenant.value,
     });
     let pem: string | null = null;
     if (file && !found.credential) {
@@ -256,6 +273,8 @@ export function createTenantsPage(ctx: Ctx): Page {
       client_secret: pem === null ? secret.value : null,
       certificate_pem: pem,
     };
+    const msp = mspField.hidden ? "" : mspTenant.value.trim();
+    if (msp) tenant.msp_tenant_id = msp;
     saveBtn.disabled = true;
     const ok = await ctx.run(api.addTenant(tenant).then(() => true));
     // The only copy of the credential in JS was `tenant`; drop it whatever happened.
@@ -285,7 +304,12 @@ export function createTenantsPage(ctx: Ctx): Page {
 
   async function refresh(): Promise<void> {
     sandboxBox.hidden = !ctx.overview()?.sandbox;
-    await Promise.all([partner.refresh(), refreshTenants()]);
+    await Promise.all([partner.refresh(), refreshTenants(), refreshMsp()]);
+  }
+
+  async function refreshMsp(): Promise<void> {
+    const known = await ctx.run(api.mspTenant());
+    if (known) mspField.hidden = !known.ask;
   }
 
   async function refreshTenants(): Promise<void> {

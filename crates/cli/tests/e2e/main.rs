@@ -13,6 +13,7 @@ mod harness;
 mod keychain;
 mod network;
 mod partner;
+mod publisher;
 mod remediate;
 mod scan;
 mod terminal;

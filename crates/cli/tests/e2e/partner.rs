@@ -2,7 +2,11 @@
 //! by the test (following the authorization URL to the loopback port), the device code
 //! flow, the rotated refresh token only in the real keychain, customers discovered and
 //! watched (a new one between two scans is scanned and reported), a customer without
-//! consent named as such while the others are scanned, revocation, and sign-out.
+//! consent named as such while the others are scanned, revocation, and sign-out. Also
+//! (m365-api.md §G 9, 10): the redirect to `localhost`, the account named from the ID
+//! token, a loopback port that a silent connection or a forged answer cannot derail, a
+//! lapsed or declined device code in plain words, customers' token exchanges at once, and
+//! the partner's tenant as `PublisherIdentifier`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -100,10 +104,19 @@ fn login(
 }
 
 fn finish(child: Child, rest: JoinHandle<String>) -> String {
-    let status = child.wait_with_output().unwrap().status;
-    let stderr = rest.join().unwrap();
-    assert!(status.success(), "login failed: {stderr}");
+    let (succeeded, stderr) = outcome(child, rest);
+    assert!(succeeded, "login failed: {stderr}");
+    assert!(
+        !stderr.contains("unknown account"),
+        "Entra named the account: {stderr}"
+    );
     stderr
+}
+
+/// Whether the login succeeded, and all it wrote to stderr.
+fn outcome(child: Child, rest: JoinHandle<String>) -> (bool, String) {
+    let status = child.wait_with_output().unwrap().status;
+    (status.success(), rest.join().unwrap())
 }
 
 fn keychain_token() -> Option<String> {
@@ -123,6 +136,12 @@ fn keychain_token() -> Option<String> {
 
 /// Signs in with the browser flow, the test playing the browser.
 fn browser_sign_in(rw: &Rulewatch, w: &World) -> String {
+    browser_sign_in_after(rw, w, |_| {})
+}
+
+/// Signs in with the browser flow; `before_redirect` gets the loopback port before the
+/// browser is sent back to it.
+fn browser_sign_in_after(rw: &Rulewatch, w: &World, before_redirect: impl FnOnce(u16)) -> String {
     let mut url = None;
     let (child, rest) = login(
         rw,
@@ -152,23 +171,31 @@ fn browser_sign_in(rw: &Rulewatch, w: &World) -> String {
         .enable_all()
         .build()
         .unwrap();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = rt.block_on(browser.get(&url).send()).unwrap();
+    assert_eq!(
+        page.status(),
+        302,
+        "Microsoft's page signs the user in and redirects"
+    );
+    let back = page.headers()["location"].to_str().unwrap().to_string();
+    let port = back
+        .strip_prefix("http://localhost:")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|p| p.parse().ok());
+    before_redirect(
+        port.unwrap_or_else(|| panic!("back to the registered host's loopback port: {back}")),
+    );
     rt.block_on(async {
-        let browser = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
+        let done = browser
+            .get(&back)
+            .timeout(std::time::Duration::from_secs(60))
+            .send()
+            .await
             .unwrap();
-        let page = browser.get(&url).send().await.unwrap();
-        assert_eq!(
-            page.status(),
-            302,
-            "Microsoft's page signs the user in and redirects"
-        );
-        let back = page.headers()["location"].to_str().unwrap().to_string();
-        assert!(
-            back.starts_with("http://127.0.0.1:"),
-            "back to the loopback port: {back}"
-        );
-        let done = browser.get(&back).send().await.unwrap();
         assert!(done.status().is_success());
         assert!(done.text().await.unwrap().contains("return to Rulewatch"));
     });
@@ -176,6 +203,18 @@ fn browser_sign_in(rw: &Rulewatch, w: &World) -> String {
 }
 
 fn device_sign_in(rw: &Rulewatch, w: &World, sandbox: &Sandbox) -> String {
+    let (child, rest) = device_code_login(rw, w, sandbox, "");
+    finish(child, rest)
+}
+
+/// Starts a device code sign-in and answers Microsoft's page (`answer` is added to its
+/// query, e.g. `&decline=true`; `None` leaves the code unused).
+fn device_code_login(
+    rw: &Rulewatch,
+    w: &World,
+    sandbox: &Sandbox,
+    answer: impl Into<Option<&'static str>>,
+) -> (Child, JoinHandle<String>) {
     let mut message = None;
     let (child, rest) = login(
         rw,
@@ -209,13 +248,15 @@ fn device_sign_in(rw: &Rulewatch, w: &World, sandbox: &Sandbox) -> String {
         .next()
         .unwrap()
         .to_string();
-    let approve = format!("{}/devicelogin?user_code={code}", sandbox.url);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    assert!(rt.block_on(async { reqwest::get(approve).await.unwrap().status().is_success() }));
-    finish(child, rest)
+    if let Some(answer) = answer.into() {
+        let page = format!("{}/devicelogin?user_code={code}{answer}", sandbox.url);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        assert!(rt.block_on(async { reqwest::get(page).await.unwrap().status().is_success() }));
+    }
+    (child, rest)
 }
 
 fn status_of<'a>(statuses: &'a [Value], t: &TenantSpec) -> &'a Value {
@@ -366,6 +407,10 @@ fn a_device_code_sign_in_then_a_new_customer_between_two_scans_is_scanned_and_re
         !first.stdout.contains(&w.customers[2].tenant_id),
         "not a customer yet"
     );
+    // The partner's own tenant is the PublisherIdentifier of every customer's calls.
+    let publishers = sandbox.stats()["publisher_identifiers"].clone();
+    let sent: Vec<&String> = publishers.as_object().unwrap().keys().collect();
+    assert_eq!(sent, [&w.partner_tenant], "{publishers}");
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -538,5 +583,101 @@ fn customer_names_with_escape_sequences_are_printed_escaped() {
     );
     crate::terminal::assert_shown("partner customers", &customers.stdout);
 
+    assert_eq!(rw.run(&["partner", "logout"]).code, 0);
+}
+
+#[test]
+fn the_sign_in_port_outlasts_a_silent_connection_and_refuses_a_forged_answer_before_using_its_code()
+{
+    let _turn = one_partner();
+    let (w, scenario) = World::new();
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::new(&sandbox);
+
+    let mut silent = None;
+    let said = browser_sign_in_after(&rw, &w, |port| {
+        // A browser's pre-connect or a port scanner: connected, sending nothing, kept open.
+        silent = Some(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+        let forged = format!("http://localhost:{port}/?code=forged-code&state=not-this-sign-in");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (status, page) = rt.block_on(async {
+            let r = reqwest::Client::new()
+                .get(forged)
+                .timeout(std::time::Duration::from_secs(60))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        });
+        assert_eq!(status, 400, "{page}");
+        assert!(page.contains("does not belong to the sign-in"), "{page}");
+    });
+    assert!(said.contains(&format!("Signed in as {TECH}")), "{said}");
+    drop(silent);
+    assert_eq!(
+        sandbox.stats()["token_grants"]["authorization_code"],
+        1,
+        "only the real code was redeemed"
+    );
+    assert_eq!(rw.run(&["partner", "logout"]).code, 0);
+}
+
+#[test]
+fn a_device_code_left_unused_or_declined_says_what_happened() {
+    let _turn = one_partner();
+    let (w, mut scenario) = World::new();
+    scenario["partner"]["device_code_lifetime_s"] = json!(2);
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::new(&sandbox);
+
+    let (child, rest) = device_code_login(&rw, &w, &sandbox, None);
+    let (succeeded, said) = outcome(child, rest);
+    assert!(!succeeded, "{said}");
+    assert!(said.contains("the code was not entered in time"), "{said}");
+    assert!(
+        !said.contains("Check the partner app's registration"),
+        "{said}"
+    );
+
+    let (child, rest) = device_code_login(&rw, &w, &sandbox, "&decline=true");
+    let (succeeded, said) = outcome(child, rest);
+    assert!(!succeeded, "{said}");
+    assert!(
+        said.contains("the sign-in was declined on Microsoft's page"),
+        "{said}"
+    );
+}
+
+#[test]
+fn customers_token_exchanges_run_at_once() {
+    let _turn = one_partner();
+    let (w, mut scenario) = World::new();
+    // Each customer's token requests take a while, so exchanges that wait for each other
+    // never overlap.
+    let slow: Vec<Value> = w.customers[..2]
+        .iter()
+        .map(
+            |c| json!({"endpoint": "token", "tenant_id": c.tenant_id, "fault": "slow", "count": 4}),
+        )
+        .collect();
+    scenario["faults"] = json!({"slow_ms": 500, "script": slow});
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::new(&sandbox);
+    device_sign_in(&rw, &w, &sandbox);
+
+    assert_eq!(
+        rw.scan().code,
+        3,
+        "the customer without consent is reported"
+    );
+    let stats = sandbox.stats();
+    assert!(
+        stats["token_requests_peak_in_flight"].as_u64().unwrap() >= 2,
+        "{stats}"
+    );
+    assert_eq!(status_of(&rw.status(), &w.customers[0])["state"], "ok");
     assert_eq!(rw.run(&["partner", "logout"]).code, 0);
 }

@@ -55,8 +55,8 @@ pub struct TokenProvider {
     endpoints: Endpoints,
     secrets: Arc<dyn SecretStore>,
     cache: Mutex<HashMap<(String, Resource), Cached>>,
-    /// Each partner exchange rotates the refresh token the next one uses: one at a time.
-    partner: tokio::sync::Mutex<()>,
+    /// The partner refresh token: exchanges run at once, the newest is kept (m365-api.md §G 9).
+    partner: Arc<crate::partner::RefreshKeeper>,
 }
 
 #[derive(Deserialize)]
@@ -88,12 +88,13 @@ struct AssertionClaims<'a> {
 
 impl TokenProvider {
     pub fn new(http: Http, endpoints: Endpoints, secrets: Arc<dyn SecretStore>) -> Self {
+        let partner = Arc::new(crate::partner::RefreshKeeper::new(secrets.clone()));
         TokenProvider {
             http,
             endpoints,
             secrets,
             cache: Mutex::new(HashMap::new()),
-            partner: tokio::sync::Mutex::new(()),
+            partner,
         }
     }
 
@@ -194,12 +195,11 @@ impl TokenProvider {
         stats: &RetryStats,
     ) -> Result<(SecretString, Duration), Problem> {
         if app.method == AuthMethod::Partner {
-            let _one_at_a_time = self.partner.lock().await;
             let resource = self.resource_url(resource);
             return crate::partner::exchange(
                 &self.http,
                 &self.endpoints,
-                self.secrets.clone(),
+                self.partner.clone(),
                 &app.client_id,
                 &app.tenant_id,
                 resource,

@@ -2,11 +2,13 @@
 //! (authorization code with PKCE, answered on a loopback port) or with a device code;
 //! the refresh token goes to the keychain and is exchanged at each customer tenant's
 //! token endpoint for that tenant's tokens (m365-api.md C2). Rotated refresh tokens
-//! replace the stored one at once.
+//! replace the stored one at once; the old ones stay valid (§G 9), so customers'
+//! exchanges run at once and the keychain keeps the newest.
 
 pub mod oauth;
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -17,7 +19,8 @@ use oauth2::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
 
 use crate::cloud::Endpoints;
 use crate::http::{Http, RetryStats};
@@ -31,6 +34,10 @@ pub const ACCOUNT_SETTING: &str = "partner.account";
 
 /// How long a browser sign-in may take before Rulewatch stops waiting.
 const SIGN_IN_WAIT: Duration = Duration::from_secs(300);
+
+/// How long one connection to the loopback port may take to send its request: a
+/// browser's pre-connect or a port scanner may open one and send nothing.
+const CONNECTION_WAIT: Duration = Duration::from_secs(10);
 
 /// The signed-in partner account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,12 +69,14 @@ pub fn account(store: &Store) -> Result<Option<PartnerAccount>, StoreError> {
     store.setting(ACCOUNT_SETTING)
 }
 
-/// The scopes a sign-in asks for: Graph (to list customers) and a refresh token.
+/// The scopes a sign-in asks for: Graph (to list customers), a refresh token, and an ID
+/// token naming who signed in (Entra sends one only for `openid`, m365-api.md §G 10).
 fn sign_in_scopes(endpoints: &Endpoints) -> Vec<Scope> {
-    vec![
-        Scope::new(format!("{}/.default", endpoints.graph_resource)),
-        Scope::new("offline_access".into()),
-    ]
+    ["offline_access", "openid", "profile"]
+        .into_iter()
+        .map(|s| Scope::new(s.into()))
+        .chain([Scope::new(format!("{}/.default", endpoints.graph_resource))])
+        .collect()
 }
 
 fn client(endpoints: &Endpoints, tenant_id: &str, client_id: &str) -> Result<EntraClient, Problem> {
@@ -158,7 +167,9 @@ impl Partner<'_> {
 
     /// Signs in in the browser: `open` is given the sign-in page's address (and may
     /// fail: the address is also for the user to open by hand); Microsoft sends the
-    /// browser back to a loopback port Rulewatch listens on for one request.
+    /// browser back to `http://localhost:PORT/`, the host the README has technicians
+    /// register (Entra matches the host, not the port: m365-api.md §G 10), answered on
+    /// 127.0.0.1 until a request carries this sign-in's `state`.
     pub async fn sign_in_browser(
         &self,
         tenant_id: &str,
@@ -175,7 +186,7 @@ impl Partner<'_> {
             .local_addr()
             .map_err(|e| Problem::new(ProblemKind::Unreachable, e.to_string()))?
             .port();
-        let redirect = format!("http://127.0.0.1:{port}/");
+        let redirect = format!("http://localhost:{port}/");
         let auth_url = AuthUrl::new(format!(
             "{}/{tenant_id}/oauth2/v2.0/authorize",
             self.endpoints.login
@@ -195,30 +206,23 @@ impl Partner<'_> {
             .add_extra_param("prompt", "select_account")
             .url();
         open(url.as_str());
-        let query = tokio::time::timeout(SIGN_IN_WAIT, answer_one_redirect(&listener))
-            .await
-            .map_err(|_| {
-                Problem::new(
-                    ProblemKind::SignInNeeded,
-                    "the sign-in was not finished within 5 minutes; start it again",
-                )
-            })??;
-        let param = |name: &str| {
-            url::form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.into_owned())
-        };
+        let query = tokio::time::timeout(
+            SIGN_IN_WAIT,
+            wait_for_redirect(listener, state.secret().clone()),
+        )
+        .await
+        .map_err(|_| {
+            Problem::new(
+                ProblemKind::SignInNeeded,
+                "the sign-in was not finished within 5 minutes; start it again",
+            )
+        })??;
+        let param = |name: &str| query_param(&query, name);
         if let Some(error) = param("error") {
             let description = param("error_description").unwrap_or_default();
             return Err(Problem::new(
                 ProblemKind::SignInNeeded,
                 format!("Microsoft did not sign you in: {error}: {description}"),
-            ));
-        }
-        if param("state").as_deref() != Some(state.secret().as_str()) {
-            return Err(Problem::new(
-                ProblemKind::SignInNeeded,
-                "the sign-in answer does not belong to this sign-in; start it again",
             ));
         }
         let code = param("code").ok_or_else(|| {
@@ -295,20 +299,47 @@ impl Partner<'_> {
     }
 }
 
+/// The partner refresh token in the keychain, replaced only by a newer one: the one Entra
+/// answered last. Old refresh tokens stay valid (m365-api.md §G 9), so exchanges need not
+/// wait for each other; this only keeps one answered earlier from overwriting a newer token.
+pub struct RefreshKeeper {
+    secrets: Arc<dyn SecretStore>,
+    kept_at: Mutex<Option<Instant>>,
+}
+
+impl RefreshKeeper {
+    pub fn new(secrets: Arc<dyn SecretStore>) -> RefreshKeeper {
+        RefreshKeeper {
+            secrets,
+            kept_at: Mutex::new(None),
+        }
+    }
+
+    /// Runs `write` for a token Entra answered at `answered`, unless a newer one is kept.
+    fn keep<E>(&self, answered: Instant, write: impl FnOnce() -> Result<(), E>) -> Result<(), E> {
+        let mut kept = self.kept_at.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.is_some_and(|k| k > answered) {
+            return Ok(());
+        }
+        write()?;
+        *kept = Some(answered);
+        Ok(())
+    }
+}
+
 /// Exchanges the stored refresh token at `tenant_id`'s token endpoint for `resource`,
-/// keeping the rotated refresh token. Callers serialise these exchanges: each one
-/// replaces the token the next one uses.
+/// keeping the rotated refresh token if it is the newest.
 pub async fn exchange(
     http: &Http,
     endpoints: &Endpoints,
-    secrets: std::sync::Arc<dyn SecretStore>,
+    keeper: Arc<RefreshKeeper>,
     client_id: &str,
     tenant_id: &str,
     resource: &str,
     stats: &RetryStats,
 ) -> Result<(SecretString, Duration), Problem> {
     // Keychain calls block on D-Bus or the platform API.
-    let keychain = secrets.clone();
+    let keychain = keeper.secrets.clone();
     let stored = tokio::task::spawn_blocking(move || {
         keychain.get(NO_TENANT, SecretKind::PartnerRefreshToken)
     })
@@ -344,9 +375,13 @@ pub async fn exchange(
     transport.count_into(stats);
     let tokens = answer.map_err(|e| token_problem(e, &what))?;
     if let Some(rotated) = tokens.refresh_token() {
-        let rotated = rotated.secret().clone().into_bytes();
+        let (rotated, answered) = (rotated.secret().clone().into_bytes(), Instant::now());
         tokio::task::spawn_blocking(move || {
-            secrets.set(NO_TENANT, SecretKind::PartnerRefreshToken, &rotated)
+            keeper.keep(answered, || {
+                keeper
+                    .secrets
+                    .set(NO_TENANT, SecretKind::PartnerRefreshToken, &rotated)
+            })
         })
         .await
         .map_err(|e| {
@@ -364,50 +399,88 @@ pub async fn exchange(
     ))
 }
 
-/// Reads one HTTP request on the loopback port and answers it with a page telling the
-/// user to go back to Rulewatch; returns the query string.
-async fn answer_one_redirect(listener: &TcpListener) -> Result<String, Problem> {
+fn query_param(query: &str, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Serves the loopback port, each connection on its own and for at most
+/// [`CONNECTION_WAIT`], until a request carries `state`; returns that request's query.
+/// A silent connection (a browser's pre-connect, a port scanner) or a request for
+/// another sign-in cannot hold up the real redirect.
+async fn wait_for_redirect(listener: TcpListener, state: String) -> Result<String, Problem> {
+    let state = Arc::new(state);
+    // Dropping the set (once the redirect came) ends the connections still open.
+    let mut connections = JoinSet::new();
     loop {
-        let (mut socket, _) = listener
-            .accept()
-            .await
-            .map_err(|e| Problem::new(ProblemKind::Unreachable, e.to_string()))?;
-        let mut buf = vec![0u8; 16 * 1024];
-        let mut read = 0;
-        while read < buf.len() {
-            match socket.read(&mut buf[read..]).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => read += n,
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (socket, _) = accepted.map_err(|e| Problem::new(ProblemKind::Unreachable, e.to_string()))?;
+                let state = state.clone();
+                connections.spawn(async move {
+                    tokio::time::timeout(CONNECTION_WAIT, answer_redirect(socket, &state)).await.ok().flatten()
+                });
             }
-            if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-                break;
+            Some(done) = connections.join_next() => {
+                if let Ok(Some(query)) = done {
+                    return Ok(query);
+                }
             }
         }
-        let head = String::from_utf8_lossy(&buf[..read]);
-        let target = head
-            .lines()
-            .next()
-            .and_then(|line| line.split_whitespace().nth(1))
-            .unwrap_or_default()
-            .to_string();
-        // Browsers also ask for /favicon.ico: only the redirect carries a query.
-        let Some((_, query)) = target.split_once('?') else {
-            let _ = socket
-                .write_all(
-                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                )
-                .await;
-            continue;
-        };
-        let page = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Rulewatch</title></head><body>\
-                    <p>Sign-in received. You can close this tab and return to Rulewatch.</p></body></html>";
-        let response = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
-            page.len()
-        );
-        let _ = socket.write_all(response.as_bytes()).await;
-        return Ok(query.to_string());
     }
+}
+
+/// Reads one HTTP request and answers it; returns its query if it carries `state`,
+/// checked before anything else in it is looked at.
+async fn answer_redirect(mut socket: TcpStream, state: &str) -> Option<String> {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut read = 0;
+    while read < buf.len() {
+        match socket.read(&mut buf[read..]).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => read += n,
+        }
+        if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    let head = String::from_utf8_lossy(&buf[..read]);
+    let target = head
+        .lines()
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .unwrap_or_default()
+        .to_string();
+    let query = target.split_once('?').map(|(_, q)| q.to_string());
+    let (status, text, found) = match query {
+        // Browsers also ask for /favicon.ico: only the redirect carries a query.
+        None => ("404 Not Found", "", None),
+        Some(q) if query_param(&q, "state").as_deref() == Some(state) => (
+            "200 OK",
+            "Sign-in received. You can close this tab and return to Rulewatch.",
+            Some(q),
+        ),
+        Some(_) => (
+            "400 Bad Request",
+            "This answer does not belong to the sign-in Rulewatch is waiting for, and was ignored. \
+             If you did not start it, close this tab.",
+            None,
+        ),
+    };
+    let page = if text.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Rulewatch</title></head><body><p>{text}</p></body></html>"
+        )
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+        page.len()
+    );
+    let _ = socket.write_all(response.as_bytes()).await;
+    found
 }
 
 /// One customer of the partner (Graph `delegatedAdminCustomers`).
@@ -685,6 +758,25 @@ mod tests {
             refreshed_at: now - chrono::Duration::days(refreshed_days_ago),
             refresh_expires_at: expires_in_days.map(|d| now + chrono::Duration::days(d)),
         }
+    }
+
+    #[test]
+    fn a_refresh_token_answered_earlier_never_replaces_a_newer_one() {
+        let keeper = RefreshKeeper::new(Arc::new(crate::secrets::MemorySecrets::default()));
+        let (earlier, later) = (Instant::now(), Instant::now() + Duration::from_millis(1));
+        let mut written = Vec::new();
+        keeper
+            .keep(later, || Ok::<_, ()>(written.push("later")))
+            .unwrap();
+        keeper
+            .keep(earlier, || Ok::<_, ()>(written.push("earlier")))
+            .unwrap();
+        keeper
+            .keep(later + Duration::from_millis(1), || {
+                Ok::<_, ()>(written.push("newest"))
+            })
+            .unwrap();
+        assert_eq!(written, ["later", "newest"]);
     }
 
     #[test]

@@ -126,6 +126,23 @@ pub fn aadsts(description: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// What ended a device code sign-in, in plain words, for the errors that end the polling
+/// (Entra's device code flow: `expired_token`, `authorization_declined`; RFC 8628's
+/// `access_denied`).
+fn device_code_ended(error: &str) -> Option<&'static str> {
+    match error {
+        "expired_token" => Some(
+            "the code was not entered in time: Microsoft accepts a device code for 15 minutes only. \
+             Start the sign-in again and enter the new code promptly",
+        ),
+        "authorization_declined" | "access_denied" => Some(
+            "the sign-in was declined on Microsoft's page (someone answered that they were not trying to sign in). \
+             Start the sign-in again if that was a mistake; if nobody at your MSP started it, tell whoever looks after security",
+        ),
+        _ => None,
+    }
+}
+
 /// Entra refused or failed a token request of the partner account.
 pub fn token_problem<T: ErrorResponseType + Display + 'static>(
     e: RequestTokenError<Problem, StandardErrorResponse<T>>,
@@ -141,6 +158,12 @@ pub fn token_problem<T: ErrorResponseType + Display + 'static>(
                 .unwrap_or(&error)
                 .trim()
                 .to_string();
+            if let Some(happened) = device_code_ended(&error) {
+                return Problem::new(
+                    ProblemKind::SignInNeeded,
+                    format!("{what}: {happened} (Microsoft said: {said})"),
+                );
+            }
             let (kind, advice) = match aadsts(&description) {
                 // Expired for inactivity, revoked, or the user must sign in again (MFA, password change).
                 Some(700082 | 50173 | 70008 | 700084 | 50076 | 50079 | 50078 | 50133 | 50089) => (
@@ -182,6 +205,15 @@ pub fn token_problem<T: ErrorResponseType + Display + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lapsed_or_declined_device_code_says_what_happened() {
+        let lapsed = device_code_ended("expired_token").unwrap();
+        assert!(lapsed.contains("not entered in time"), "{lapsed}");
+        let declined = device_code_ended("authorization_declined").unwrap();
+        assert!(declined.contains("declined"), "{declined}");
+        assert_eq!(device_code_ended("authorization_pending"), None);
+    }
 
     #[test]
     fn aadsts_numbers_are_read_from_the_start_of_the_description() {

@@ -1,5 +1,7 @@
 //! Partner (GDAP) sign-in: authorization code with PKCE, device code, refresh tokens redeemed
-//! at customer tenants, delegated rights, `delegatedAdminCustomers` and the control endpoints.
+//! at customers (old ones staying valid), delegated rights, `delegatedAdminCustomers` and the
+//! control endpoints; redirect URIs matched by host, ID tokens only for `openid`, and a device
+//! code that lapses or is declined (m365-api.md §G 9, 10).
 
 use std::time::Duration;
 
@@ -19,7 +21,8 @@ const PARTNER: &str = "3c4d5e6f-3333-4444-8555-b66677778888";
 const NORTHWIND: &str = "8f3e4c5d-4444-4555-a666-c77788889999";
 const APP: &str = "22222222-3333-4444-8555-666666666666";
 const TECH: &str = "tech@msp.example";
-const REDIRECT: &str = "http://127.0.0.1:53682/callback";
+/// What Rulewatch sends: the README registers `http://localhost`, any port.
+const REDIRECT: &str = "http://localhost:53682/";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-0123456789";
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -255,10 +258,23 @@ async fn authorization_code_with_pkce_signs_the_technician_in() {
     let response = redeem(
         &api,
         &other,
-        &[("redirect_uri", "http://localhost:1/other"), ("scope", "")],
+        &[("redirect_uri", "http://localhost:1/"), ("scope", "")],
     )
     .await;
     bad_request(response, "invalid_grant", 50011).await;
+
+    // Without openid there is no ID token, at sign-in or at redemption.
+    let code = self::code(
+        &api,
+        &[(
+            "scope",
+            "https://graph.microsoft.com/.default offline_access",
+        )],
+    )
+    .await;
+    let body = ok_json(redeem(&api, &code, &[("scope", "")]).await).await;
+    assert!(body.get("id_token").is_none(), "{body}");
+    assert!(body["refresh_token"].is_string());
 
     // Without offline_access there is no refresh token; login_hint picks the technician.
     let code = self::code(
@@ -276,8 +292,8 @@ async fn authorization_code_with_pkce_signs_the_technician_in() {
     assert_eq!(id["name"], "second@msp.example");
 
     let stats = api.stats().await;
-    assert_eq!(stats["requests"]["authorize"], 3);
-    assert_eq!(stats["token_grants"]["authorization_code"], 5);
+    assert_eq!(stats["requests"]["authorize"], 4);
+    assert_eq!(stats["token_grants"]["authorization_code"], 6);
     sandbox.shutdown().await;
 }
 
@@ -286,8 +302,16 @@ async fn authorize_refuses_like_entra() {
     let sandbox = partner_sandbox(json!({})).await;
     let api = Api::new(&sandbox);
 
-    // Not a loopback redirect URI: an error page, never a redirect.
-    for uri in ["https://evil.example/cb", "http://evil.example/cb", ""] {
+    // Not a registered redirect URI: an error page, never a redirect. The port of a
+    // loopback URI is free, its host and path are not; IPv6 loopback is not supported.
+    for uri in [
+        "https://evil.example/cb",
+        "http://evil.example/cb",
+        "",
+        "http://127.0.0.1:53682/",
+        "http://[::1]:53682/",
+        "http://localhost:53682/callback",
+    ] {
         let response = authorize(&api, &[("redirect_uri", uri)]).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
         assert!(
@@ -348,9 +372,19 @@ async fn authorize_refuses_like_entra() {
         assert_eq!(param(&pairs, "state"), Some("st4te"));
         assert!(param(&pairs, "code").is_none());
     }
-    // localhost with any port is a loopback redirect too.
+    // localhost with any port matches the registered http://localhost.
     let response = authorize(&api, &[("redirect_uri", "http://localhost:8400/")]).await;
     assert_eq!(response.status(), StatusCode::FOUND);
+    sandbox.shutdown().await;
+
+    // An app that registered 127.0.0.1 (through its manifest) gets that host, not localhost.
+    let sandbox = partner_sandbox(json!({"redirect_uris": ["http://127.0.0.1/cb"]})).await;
+    let api = Api::new(&sandbox);
+    let response = authorize(&api, &[("redirect_uri", "http://127.0.0.1:8400/cb")]).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let response = authorize(&api, &[("redirect_uri", "http://localhost:8400/cb")]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("AADSTS50011"));
     sandbox.shutdown().await;
 }
 
@@ -360,7 +394,12 @@ async fn refresh_at_a_customer_reads_its_feed_and_domains() {
 
     let body = ok_json(refresh(&api, CONTOSO, &rt, MANAGE).await).await;
     assert_eq!(body["scope"], MANAGE);
-    assert_eq!(id_claims(&body)["tid"], CONTOSO);
+    assert!(
+        body.get("id_token").is_none(),
+        "no openid, no ID token: {body}"
+    );
+    let with_openid = ok_json(refresh(&api, CONTOSO, &rt, &format!("{MANAGE} openid")).await).await;
+    assert_eq!(id_claims(&with_openid)["tid"], CONTOSO);
     let manage = body["access_token"].as_str().unwrap();
     let rt = body["refresh_token"].as_str().unwrap();
     let list = api.feed(manage, CONTOSO, "subscriptions/list", &[]).await;
@@ -391,33 +430,48 @@ async fn refresh_at_a_customer_reads_its_feed_and_domains() {
     assert_eq!(user.status(), StatusCode::OK);
 
     let stats = api.stats().await;
-    assert_eq!(stats["token_grants"]["refresh_token"], 2);
-    assert_eq!(stats["tokens_issued"], 3);
+    assert_eq!(stats["token_grants"]["refresh_token"], 3);
+    assert_eq!(stats["tokens_issued"], 4);
+    // Calls are counted per PublisherIdentifier (the tenant mismatch is refused before).
+    assert_eq!(stats["publisher_identifiers"], json!({PUBLISHER: 2}));
     sandbox.shutdown().await;
 }
 
 #[tokio::test]
-async fn rotation_invalidates_the_old_refresh_token() {
-    let (sandbox, api, first) = signed_in(json!({})).await;
-    let (_, second) = delegated(&api, CONTOSO, &first, GRAPH).await;
+async fn a_rotated_refresh_token_stays_valid_and_exchanges_may_overlap() {
+    // Each token request at Contoso takes a while, so two sent together overlap.
+    let mut tenants = tenants();
+    tenants.as_array_mut().unwrap().truncate(2);
+    let sandbox = sandbox_with(
+        tenants,
+        json!({
+            "partner": {"tenant_id": PARTNER, "client_id": APP, "users": [{"upn": TECH}],
+                        "customers": [CONTOSO, FABRIKAM]},
+            "faults": {"slow_ms": 300, "script": [
+                {"endpoint": "token", "tenant_id": CONTOSO, "fault": "slow", "count": 2}
+            ]}
+        }),
+    )
+    .await;
+    let api = Api::new(&sandbox);
+    let first = sign_in(&api).await;
+    let (a, b) = tokio::join!(
+        refresh(&api, CONTOSO, &first, GRAPH),
+        refresh(&api, CONTOSO, &first, MANAGE)
+    );
+    let (a, b) = (ok_json(a).await, ok_json(b).await);
+    assert_ne!(a["refresh_token"], b["refresh_token"]);
+    assert_eq!(api.stats().await["token_requests_peak_in_flight"], 2);
+    // The redeemed token keeps working, and so do the ones it was replaced by.
+    let (_, second) = delegated(&api, FABRIKAM, &first, GRAPH).await;
     assert_ne!(first, second);
-    let reused = refresh(&api, FABRIKAM, &first, GRAPH).await;
-    bad_request(reused, "invalid_grant", 70000).await;
+    delegated(&api, FABRIKAM, &first, GRAPH).await;
     let (_, third) = delegated(&api, FABRIKAM, &second, GRAPH).await;
     let garbage = refresh(&api, FABRIKAM, "not-a-refresh-token", GRAPH).await;
     bad_request(garbage, "invalid_grant", 9002313).await;
-    // A failed redemption does not use the token up.
     let bad_scope = refresh(&api, FABRIKAM, &third, "User.Read").await;
     bad_request(bad_scope, "invalid_scope", 70011).await;
     delegated(&api, FABRIKAM, &third, GRAPH).await;
-    sandbox.shutdown().await;
-
-    // Without rotation the old token keeps working.
-    let (sandbox, api, first) = signed_in(json!({"rotate_refresh_tokens": false})).await;
-    let (_, second) = delegated(&api, CONTOSO, &first, GRAPH).await;
-    assert_ne!(first, second);
-    delegated(&api, CONTOSO, &first, GRAPH).await;
-    delegated(&api, CONTOSO, &second, GRAPH).await;
     sandbox.shutdown().await;
 }
 
@@ -701,7 +755,11 @@ async fn device_login(api: &Api, user_code: &str) -> Response {
 async fn device_code_flow_pends_until_approved() {
     let sandbox = partner_sandbox(json!({"device_interval_s": 2})).await;
     let api = Api::new(&sandbox);
-    let flow = device_code(&api, "https://graph.microsoft.com/.default offline_access").await;
+    let flow = device_code(
+        &api,
+        "https://graph.microsoft.com/.default offline_access openid profile",
+    )
+    .await;
     let user_code = flow["user_code"].as_str().unwrap();
     let device = flow["device_code"].as_str().unwrap();
     let uri = format!("{}/devicelogin", api.base);
@@ -760,6 +818,41 @@ async fn device_codes_expire() {
     );
     let wrong_app = device_code_response(&api, CLIENT_ID, GRAPH).await;
     bad_request(wrong_app, "unauthorized_client", 700016).await;
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_declined_device_code_ends_the_polling() {
+    let sandbox = partner_sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let flow = device_code(&api, &format!("{GRAPH} offline_access")).await;
+    let (user_code, device) = (
+        flow["user_code"].as_str().unwrap(),
+        flow["device_code"].as_str().unwrap(),
+    );
+    let declined = api
+        .http
+        .get(format!("{}/devicelogin", api.base))
+        .query(&[("user_code", user_code), ("decline", "true")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declined.status(), StatusCode::OK);
+    assert!(declined.text().await.unwrap().contains("declined"));
+    let d = bad_request(poll(&api, device).await, "authorization_declined", 70000).await;
+    assert!(d.contains("declined the authorization request"), "{d}");
+    // Answered once: approving afterwards does not turn it into a sign-in.
+    assert_eq!(
+        device_login(&api, user_code).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    bad_request(poll(&api, device).await, "authorization_declined", 70000).await;
+
+    // Without openid the approved device code gives no ID token.
+    let flow = device_code(&api, GRAPH).await;
+    device_login(&api, flow["user_code"].as_str().unwrap()).await;
+    let body = ok_json(poll(&api, flow["device_code"].as_str().unwrap()).await).await;
+    assert!(body.get("id_token").is_none(), "{body}");
     sandbox.shutdown().await;
 }
 
