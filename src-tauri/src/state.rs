@@ -76,7 +76,9 @@ impl Launch {
     pub fn from_env() -> Result<Launch> {
         let data_dir = match std::env::var_os("RULEWATCH_DATA_DIR") {
             Some(d) => PathBuf::from(d),
-            None => rulewatch_core::default_data_dir().context("no home folder for the database; set RULEWATCH_DATA_DIR")?,
+            None => {
+                rulewatch_core::default_data_dir().context("no home folder for the database; set RULEWATCH_DATA_DIR")?
+            }
         };
         let endpoints = match std::env::var("RULEWATCH_ENDPOINTS") {
             Ok(url) => Endpoints::single(&url).map_err(anyhow::Error::msg)?,
@@ -130,6 +132,8 @@ pub struct ScanState {
 pub struct Progress {
     pub done: usize,
     pub total: usize,
+    /// Microsoft is throttling and the scan waits until then.
+    pub throttled_until: Option<DateTime<Utc>>,
 }
 
 pub struct Shared {
@@ -212,10 +216,12 @@ impl Shared {
             return Ok(());
         }
         let scenario = live_demo();
-        let sandbox = m365_sandbox::start("127.0.0.1:0".parse()?, scenario.clone()).await.context("starting the sandbox")?;
+        let sandbox =
+            m365_sandbox::start("127.0.0.1:0".parse()?, scenario.clone()).await.context("starting the sandbox")?;
         let dir = self.launch.data_dir.join("sandbox");
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).with_context(|| format!("clearing the previous sandbox folder {}", dir.display()))?;
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("clearing the previous sandbox folder {}", dir.display()))?;
         }
         let store = Arc::new(Store::open(&dir)?);
         // The sandbox's credentials are public test values: kept in memory, not the keychain.
@@ -231,7 +237,9 @@ impl Shared {
     /// Back to the user's own tenants.
     pub async fn leave_sandbox(&self) -> Result<()> {
         let mut mode = self.mode.write().await;
-        let Some(sandbox) = mode.sandbox.take() else { return Ok(()) };
+        let Some(sandbox) = mode.sandbox.take() else {
+            return Ok(());
+        };
         let secrets: Arc<dyn SecretStore> = Arc::new(Keychain);
         let engine = engine(&self.home, secrets.clone(), &self.launch, self.launch.endpoints.clone())?;
         *mode = Mode { store: self.home.clone(), engine, secrets, sandbox: None };
@@ -241,7 +249,12 @@ impl Shared {
     }
 }
 
-fn engine(store: &Arc<Store>, secrets: Arc<dyn SecretStore>, launch: &Launch, endpoints: Endpoints) -> Result<Arc<Engine>> {
+fn engine(
+    store: &Arc<Store>,
+    secrets: Arc<dyn SecretStore>,
+    launch: &Launch,
+    endpoints: Endpoints,
+) -> Result<Arc<Engine>> {
     let settings: DesktopSettings = store.setting(SETTINGS_KEY).ok().flatten().unwrap_or_default();
     let mut config = EngineConfig::new(endpoints);
     config.publisher_id = launch.publisher_id.clone();

@@ -58,6 +58,11 @@ struct Global {
     #[arg(long, env = "RULEWATCH_DISCOVERY_HOURS", global = true, default_value_t = 24,
           value_parser = clap::value_parser!(u16).range(0..=168))]
     discovery_hours: u16,
+    /// Seconds to wait after throttling that names no wait [default: 61, to outlast a
+    /// per-minute quota]; tests shorten it
+    #[arg(long, env = "RULEWATCH_THROTTLE_WAIT_SECS", global = true, hide = true,
+          value_parser = clap::value_parser!(u16).range(1..=600))]
+    throttle_wait_secs: Option<u16>,
     /// More detail on stderr (-v: retries and progress, -vv: debugging)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
@@ -182,6 +187,9 @@ impl Global {
         config.backfill = chrono::Duration::hours(self.backfill_hours.into());
         config.concurrency = self.concurrency.into();
         config.discovery_every = chrono::Duration::hours(self.discovery_hours.into());
+        if let Some(secs) = self.throttle_wait_secs {
+            config.retry.throttle_floor = std::time::Duration::from_secs(secs.into());
+        }
         Ok(config)
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use futures::StreamExt;
 use serde_json::value::RawValue;
 
-use crate::activity::{AUDIT_EXCHANGE, ActivityApi, BlobError, ContentBlob};
+use crate::activity::{AUDIT_EXCHANGE, ActivityApi, BlobError, ContentBlob, Listing};
 use crate::api::Api;
 use crate::auth::{AppIdentity, TokenProvider};
 use crate::cloud::Endpoints;
@@ -28,6 +28,8 @@ pub mod split;
 const RETENTION: Duration = Duration::days(7);
 /// Listing windows are at most 24 hours (A4).
 const MAX_WINDOW: Duration = Duration::hours(24);
+/// Microsoft allows one subscription start per content type every 15 minutes (A3).
+const SUBSCRIPTION_START_SPACING: Duration = Duration::minutes(15);
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -130,7 +132,11 @@ struct Collected {
 }
 
 impl Engine {
-    pub fn new(store: Arc<Store>, secrets: Arc<dyn SecretStore>, mut config: EngineConfig) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        store: Arc<Store>,
+        secrets: Arc<dyn SecretStore>,
+        mut config: EngineConfig,
+    ) -> Result<Self, reqwest::Error> {
         config.backfill = config.backfill.clamp(Duration::minutes(1), RETENTION - Duration::minutes(10));
         config.concurrency = config.concurrency.max(1);
         let http = Http::new(config.retry.clone())?;
@@ -170,7 +176,8 @@ impl Engine {
         let total = tenants.len();
         progress(0, total);
         let mut reports = Vec::with_capacity(total);
-        let mut stream = futures::stream::iter(tenants).map(|t| self.scan_tenant(t)).buffer_unordered(self.config.concurrency);
+        let mut stream =
+            futures::stream::iter(tenants).map(|t| self.scan_tenant(t)).buffer_unordered(self.config.concurrency);
         while let Some(report) = stream.next().await {
             reports.push(report);
             progress(reports.len(), total);
@@ -183,14 +190,20 @@ impl Engine {
 
     /// Lists the partner's customers when a partner account is signed in and the last
     /// listing is older than `discovery_every`, so new customers are scanned at once.
-    async fn discover_if_due(&self) -> Result<Option<Result<crate::partner::Discovery, Problem>>, crate::store::StoreError> {
-        let Some(account) = crate::partner::account(&self.store)? else { return Ok(None) };
+    async fn discover_if_due(
+        &self,
+    ) -> Result<Option<Result<crate::partner::Discovery, Problem>>, crate::store::StoreError> {
+        let Some(account) = crate::partner::account(&self.store)? else {
+            return Ok(None);
+        };
         if !crate::partner::discovery_due(&self.store, self.config.discovery_every)? {
             return Ok(None);
         }
         let found = crate::partner::discover(&self.api, &self.store, &account, &RetryStats::default()).await;
         match &found {
-            Ok(d) if !d.now_watched.is_empty() => tracing::info!("coverage grew: {} new customer(s) watched", d.now_watched.len()),
+            Ok(d) if !d.now_watched.is_empty() => {
+                tracing::info!("coverage grew: {} new customer(s) watched", d.now_watched.len())
+            }
             Ok(_) => {}
             Err(p) => tracing::warn!("listing the partner's customers failed: {p}"),
         }
@@ -200,7 +213,9 @@ impl Engine {
     /// Records that the partner refresh token was used (and rotated) when a tenant
     /// reached through it was scanned, so the panel can say when it last worked.
     fn note_partner_refresh(&self, reports: &[TenantReport]) -> Result<(), crate::store::StoreError> {
-        let Some(mut account) = crate::partner::account(&self.store)? else { return Ok(()) };
+        let Some(mut account) = crate::partner::account(&self.store)? else {
+            return Ok(());
+        };
         let partner_tenants = self.store.partner_tenants()?;
         if reports.iter().any(|r| r.state != TenantState::Error && partner_tenants.contains(&r.tenant_id)) {
             account.refreshed_at = Utc::now();
@@ -211,15 +226,25 @@ impl Engine {
 
     /// The partner account's connection, for sign-in and sign-out.
     pub fn partner(&self) -> crate::partner::Partner<'_> {
-        crate::partner::Partner { http: &self.api.http, endpoints: &self.api.endpoints, secrets: self.secrets.as_ref(), store: &self.store }
+        crate::partner::Partner {
+            http: &self.api.http,
+            endpoints: &self.api.endpoints,
+            secrets: self.secrets.as_ref(),
+            store: &self.store,
+        }
     }
 
     /// Lists the partner's customers now (after sign-in, or when asked).
     pub async fn discover(&self) -> Result<crate::partner::Discovery, Problem> {
-        let account = crate::partner::account(&self.store)
-            .map_err(store_problem)?
-            .ok_or_else(|| Problem::new(ProblemKind::SignInNeeded, crate::secrets::SecretError::NotSignedIn.to_string()))?;
+        let account = crate::partner::account(&self.store).map_err(store_problem)?.ok_or_else(|| {
+            Problem::new(ProblemKind::SignInNeeded, crate::secrets::SecretError::NotSignedIn.to_string())
+        })?;
         crate::partner::discover(&self.api, &self.store, &account, &RetryStats::default()).await
+    }
+
+    /// When the throttling wait in progress ends, for the panel's progress.
+    pub fn throttled_until(&self) -> Option<DateTime<Utc>> {
+        self.api.http.throttled_until()
     }
 
     /// Forgets every cached token (after the partner account signed out).
@@ -265,7 +290,11 @@ impl Engine {
     /// permission or setting is missing: a token, the audit subscription, the domains.
     pub async fn test_connection(&self, t: &TenantRow) -> Vec<ConnectionStep> {
         let stats = RetryStats::default();
-        let app = AppIdentity { tenant_id: t.tenant_id.clone(), client_id: t.client_id.clone(), method: t.auth_method.clone() };
+        let app = AppIdentity {
+            tenant_id: t.tenant_id.clone(),
+            client_id: t.client_id.clone(),
+            method: t.auth_method.clone(),
+        };
         let mut steps = Vec::new();
         if let Err(p) = self.api.tokens.token(&app, crate::auth::Resource::Management, &stats).await {
             steps.push(ConnectionStep::failed("token", p.message));
@@ -276,28 +305,32 @@ impl Engine {
         }
         steps.push(ConnectionStep::ok("token", format!("signed in to tenant {} as app {}", t.tenant_id, t.client_id)));
         let publisher = self.config.publisher_id.as_deref().unwrap_or(&t.tenant_id);
-        let activity = ActivityApi { api: &self.api, app: &app, publisher, stats: &stats, attempts: self.config.blob_attempts };
+        let activity =
+            ActivityApi { api: &self.api, app: &app, publisher, stats: &stats, attempts: self.config.blob_attempts };
         let now = Utc::now();
-        let subscription = match activity.list_content(AUDIT_EXCHANGE, now - Duration::hours(1), now).await {
-            Ok(Some(_)) => Ok(format!("the {AUDIT_EXCHANGE} subscription is on")),
-            Ok(None) => activity
-                .start_subscription(AUDIT_EXCHANGE)
-                .await
-                .map(|()| format!("the {AUDIT_EXCHANGE} subscription was off and has been started")),
-            Err(p) => Err(p),
-        };
+        let subscription = self
+            .list_window(&t.tenant_id, &activity, AUDIT_EXCHANGE, now - Duration::hours(1), now)
+            .await
+            .map(|_| format!("the {AUDIT_EXCHANGE} subscription is on"));
         steps.push(match subscription {
             Ok(detail) => ConnectionStep::ok("subscription", detail),
             Err(p) => ConnectionStep::failed("subscription", p.message),
         });
         steps.push(match graph::accepted_domains(&self.api, &app, &stats).await {
-            Ok(domains) => ConnectionStep::ok("domains", format!("{} verified domain(s): {}", domains.len(), domains.join(", "))),
+            Ok(domains) => {
+                ConnectionStep::ok("domains", format!("{} verified domain(s): {}", domains.len(), domains.join(", ")))
+            }
             Err(p) => ConnectionStep::failed("domains", p.message),
         });
         steps
     }
 
-    async fn accepted_domains(&self, t: &TenantRow, app: &AppIdentity, stats: &RetryStats) -> Result<Vec<String>, Problem> {
+    async fn accepted_domains(
+        &self,
+        t: &TenantRow,
+        app: &AppIdentity,
+        stats: &RetryStats,
+    ) -> Result<Vec<String>, Problem> {
         let cached = self.store.accepted_domains(&t.tenant_id).map_err(store_problem)?;
         if let Some((domains, at)) = &cached
             && Utc::now() - *at < self.config.domains_max_age
@@ -381,18 +414,7 @@ impl Engine {
         let mut window_start = start;
         while window_start < now {
             let window_end = (window_start + MAX_WINDOW).min(now);
-            let mut blobs = match activity.list_content(ct, window_start, window_end).await? {
-                Some(b) => b,
-                None => {
-                    activity.start_subscription(ct).await?;
-                    activity.list_content(ct, window_start, window_end).await?.ok_or_else(|| {
-                        Problem::new(
-                            ProblemKind::SubscriptionDisabled,
-                            format!("the {ct} subscription of tenant {} did not start; try again in 15 minutes", t.tenant_id),
-                        )
-                    })?
-                }
-            };
+            let mut blobs = self.list_window(&t.tenant_id, activity, ct, window_start, window_end).await?;
             blobs.sort_by_key(|b| b.content_created);
             blobs.dedup_by(|a, b| a.content_id == b.content_id);
             for blob in &blobs {
@@ -435,7 +457,10 @@ impl Engine {
                     }
                     Err(BlobError::Unreadable(why)) => {
                         held = true;
-                        let msg = format!("{ct} blob {} could not be read and will be tried again next scan: {why}", blob.content_id);
+                        let msg = format!(
+                            "{ct} blob {} could not be read and will be tried again next scan: {why}",
+                            blob.content_id
+                        );
                         tracing::warn!("{}: {msg}", t.name);
                         self.store
                             .record_event(&t.tenant_id, "blob_failed", Some(&blob.content_id), &msg)
@@ -451,6 +476,82 @@ impl Engine {
             window_start = window_end;
         }
         Ok(())
+    }
+
+    /// Lists one window. A subscription never started (AF20022) or stopped (AF20023) is
+    /// started, at most once every 15 minutes, then listed again (m365-api.md A3, §G 2).
+    async fn list_window(
+        &self,
+        tenant_id: &str,
+        activity: &ActivityApi<'_>,
+        ct: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<ContentBlob>, Problem> {
+        let off = match activity.list_content(ct, start, end).await? {
+            Listing::Blobs(blobs) => return Ok(blobs),
+            Listing::NotStarted => {
+                format!("the {ct} subscription of tenant {tenant_id} was not started")
+            }
+            Listing::Stopped(said) => {
+                format!("the {ct} subscription of tenant {tenant_id} is stopped (Microsoft said: {said})")
+            }
+        };
+        let started = self.start_subscription(tenant_id, activity, ct, &off).await?;
+        match activity.list_content(ct, start, end).await? {
+            Listing::Blobs(blobs) => Ok(blobs),
+            // Seen for a while right after a start (§G 2).
+            _ => Err(Problem::new(
+                ProblemKind::SubscriptionDisabled,
+                format!(
+                    "{off}; Rulewatch started it at {} but Microsoft still reports it off, as it can for a few minutes \
+                     after a start. The next scan lists it again, and starts it again after {} if it is still off",
+                    hm(started),
+                    hm(started + SUBSCRIPTION_START_SPACING)
+                ),
+            )),
+        }
+    }
+
+    /// Starts a subscription unless the last start was under 15 minutes ago; answers when
+    /// it started. `off` says why it is needed, for the message when it must wait.
+    async fn start_subscription(
+        &self,
+        tenant_id: &str,
+        activity: &ActivityApi<'_>,
+        ct: &str,
+        off: &str,
+    ) -> Result<DateTime<Utc>, Problem> {
+        let now = Utc::now();
+        if let Some(last) = self.store.subscription_start(tenant_id, ct).map_err(store_problem)?
+            && now - last.at < SUBSCRIPTION_START_SPACING
+        {
+            let next = hm(last.at + SUBSCRIPTION_START_SPACING);
+            return Err(match last.failed {
+                Some((kind, message)) => Problem::new(
+                    serde_json::from_value(serde_json::Value::String(kind)).unwrap_or(ProblemKind::BadResponse),
+                    format!(
+                        "{message} (when the {ct} subscription was last started, at {}; tried again after {next})",
+                        hm(last.at)
+                    ),
+                ),
+                None => Problem::new(
+                    ProblemKind::SubscriptionDisabled,
+                    format!(
+                        "{off}. Rulewatch started it at {} and Microsoft allows one start every 15 minutes, so it starts \
+                         it again after {next}. If it keeps stopping, ask the tenant's admin whether someone turns it off",
+                        hm(last.at)
+                    ),
+                ),
+            });
+        }
+        let result = activity.start_subscription(ct).await;
+        // A start that never reached Microsoft does not count towards its spacing.
+        if !matches!(&result, Err(p) if p.kind == ProblemKind::Unreachable) {
+            let failed = result.as_ref().err().map(|p| (p.kind.as_str(), p.message.as_str()));
+            self.store.record_subscription_start(tenant_id, ct, now, failed).map_err(store_problem)?;
+        }
+        result.map(|()| now)
     }
 
     /// Downloads a blob (again while it arrives malformed) and reads its records:
@@ -530,6 +631,11 @@ pub fn judge<'a>(
         }
     }
     Ok((count, alerts))
+}
+
+/// A time of day for messages.
+fn hm(t: DateTime<Utc>) -> String {
+    t.format("%H:%M UTC").to_string()
 }
 
 fn store_problem(e: crate::store::StoreError) -> Problem {

@@ -1,10 +1,10 @@
 //! Why a tenant could not be scanned, in words that tell the technician what to do.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::http::HttpError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     /// The client secret or certificate was refused.
@@ -30,6 +30,12 @@ pub enum ProblemKind {
     BlobFailed,
     /// Content expired before it could be read: events in that range are lost.
     DataGap,
+    /// A service's principal is disabled in the tenant (AADSTS500014).
+    ServiceDisabled,
+    /// The tenant has no such service at all, e.g. no Office 365 (AADSTS500011).
+    ServiceMissing,
+    /// The app itself is disabled (AADSTS7000112).
+    AppDisabled,
 }
 
 impl ProblemKind {
@@ -48,6 +54,9 @@ impl ProblemKind {
             ProblemKind::BadResponse => "bad_response",
             ProblemKind::BlobFailed => "blob_failed",
             ProblemKind::DataGap => "data_gap",
+            ProblemKind::ServiceDisabled => "service_disabled",
+            ProblemKind::ServiceMissing => "service_missing",
+            ProblemKind::AppDisabled => "app_disabled",
         }
     }
 }
@@ -70,16 +79,17 @@ impl From<HttpError> for Problem {
         match &e {
             HttpError::GaveUp { throttled: true, .. } => Problem::new(
                 ProblemKind::Throttled,
-                format!("{e}. Microsoft is throttling this tenant; Rulewatch will resume from where it stopped on the next scan"),
+                format!(
+                    "{e}. Microsoft is throttling this tenant; Rulewatch will resume from where it stopped on the next scan"
+                ),
             ),
             HttpError::GaveUp { .. } => Problem::new(
                 ProblemKind::Unreachable,
                 format!("{e}. Check the network; the next scan resumes from where this one stopped"),
             ),
-            HttpError::Status { reply, .. } => Problem::new(
-                ProblemKind::BadResponse,
-                format!("{e}: {}", crate::http::short(&reply.text())),
-            ),
+            HttpError::Status { reply, .. } => {
+                Problem::new(ProblemKind::BadResponse, format!("{e}: {}", crate::http::short(&reply.text())))
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::faults::FaultInjector;
 use crate::feed::Feed;
 use crate::ipstack::GeoScenario;
 use crate::partner::PartnerState;
-use crate::scenario::{ContentType, Scenario, SubscriptionState, Tenant};
+use crate::scenario::{ContentType, Scenario, SubscriptionState, Tenant, TokenRefusal};
 use crate::token::TokenStore;
 
 pub(crate) struct App {
@@ -49,6 +49,9 @@ pub(crate) struct Live {
     pub directory_roles: Vec<String>,
     /// Indexed by `ContentType::index`.
     pub subscriptions: [SubscriptionState; ContentType::ALL.len()],
+    pub token_refusal: Option<TokenRefusal>,
+    /// The last `subscriptions/start` per content type, for Microsoft's 15-minute spacing.
+    pub started_at: [Option<DateTime<Utc>>; ContentType::ALL.len()],
 }
 
 impl App {
@@ -87,6 +90,8 @@ impl App {
                         roles: config.roles.clone(),
                         directory_roles: config.directory_roles.clone(),
                         subscriptions: [config.subscription; ContentType::ALL.len()],
+                        token_refusal: config.token_refusal,
+                        started_at: [None; ContentType::ALL.len()],
                     }),
                     config,
                 }

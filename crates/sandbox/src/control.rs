@@ -39,6 +39,7 @@ pub(crate) struct Stats {
     cut_connection: AtomicU64,
     slow: AtomicU64,
     expired: AtomicU64,
+    subscription_stopped: AtomicU64,
     missing_publisher_identifier: AtomicU64,
     tokens_issued: AtomicU64,
     subscriptions_started: AtomicU64,
@@ -79,6 +80,7 @@ impl Stats {
             FaultKind::CutConnection => &self.cut_connection,
             FaultKind::Slow => &self.slow,
             FaultKind::Expired => &self.expired,
+            FaultKind::SubscriptionStopped => &self.subscription_stopped,
         });
     }
 
@@ -144,6 +146,7 @@ impl Stats {
                 "cut_connection": read(&self.cut_connection),
                 "slow": read(&self.slow),
                 "expired": read(&self.expired),
+                "subscription_stopped": read(&self.subscription_stopped),
             },
             "missing_publisher_identifier": read(&self.missing_publisher_identifier),
             "tokens_issued": read(&self.tokens_issued),

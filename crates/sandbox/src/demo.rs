@@ -33,6 +33,7 @@ fn tenant(tenant_id: &str, name: &str, domains: &[&str], users: &[(&str, &str)])
         consented: true,
         roles: default_roles(),
         directory_roles: default_directory_roles(),
+        token_refusal: None,
     }
 }
 

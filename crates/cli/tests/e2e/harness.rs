@@ -47,9 +47,8 @@ impl Sandbox {
     /// Changes a tenant mid-test (secret, audit switch, subscription…).
     pub fn patch_tenant(&self, tenant_id: &str, patch: Value) {
         let url = format!("{}/_sandbox/tenants/{tenant_id}", self.url);
-        let status = self.rt.block_on(async {
-            reqwest::Client::new().post(url).json(&patch).send().await.unwrap().status()
-        });
+        let status =
+            self.rt.block_on(async { reqwest::Client::new().post(url).json(&patch).send().await.unwrap().status() });
         assert!(status.is_success(), "patching tenant {tenant_id}: {status}");
     }
 }
@@ -135,7 +134,12 @@ pub fn plant_attacks(t: &TenantSpec, release_after_s: i64, records: &mut Vec<Val
                             "release_after_s": release_after_s, "record": record}));
     };
     plant(
-        attacks::new_inbox_rule_forward(&t.ctx(0, 0), "Sync", &[&t.drop_box("bob"), &t.drop_box("exfil")], ForwardKind::ForwardTo),
+        attacks::new_inbox_rule_forward(
+            &t.ctx(0, 0),
+            "Sync",
+            &[&t.drop_box("bob"), &t.drop_box("exfil")],
+            ForwardKind::ForwardTo,
+        ),
         &["inbox-rule-external-forward"],
     );
     plant(attacks::new_inbox_rule_delete_all(&t.ctx(1, 1), "."), &["inbox-rule-hides-mail"]);
@@ -220,6 +224,8 @@ impl Rulewatch {
         c.args(args)
             .env("RULEWATCH_DATA_DIR", self.dir.path())
             .env("RULEWATCH_ENDPOINTS", &self.endpoints)
+            // Throttling without Retry-After waits a minute by default; tests wait a second.
+            .env("RULEWATCH_THROTTLE_WAIT_SECS", "1")
             .env_remove("RULEWATCH_LOG");
         c
     }
@@ -229,14 +235,25 @@ impl Rulewatch {
     }
 
     pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        let mut child = self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child =
+            self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
         Run::from(child.wait_with_output().unwrap())
     }
 
     pub fn add_tenant(&self, t: &TenantSpec) {
         let r = self.run_with_stdin(
-            &["tenant", "add", "--tenant-id", &t.tenant_id, "--name", &t.name, "--client-id", &t.client_id, "--client-secret-stdin"],
+            &[
+                "tenant",
+                "add",
+                "--tenant-id",
+                &t.tenant_id,
+                "--name",
+                &t.name,
+                "--client-id",
+                &t.client_id,
+                "--client-secret-stdin",
+            ],
             &t.secret,
         );
         assert_eq!(r.code, 0, "tenant add failed: {}", r.stderr);

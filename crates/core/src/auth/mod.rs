@@ -26,12 +26,25 @@ pub enum Resource {
     Exchange,
 }
 
+impl Resource {
+    /// The service's name, for messages.
+    pub fn service(self) -> &'static str {
+        match self {
+            Resource::Management => "the Office 365 Management API",
+            Resource::Graph => "Microsoft Graph",
+            Resource::Exchange => "Exchange Online",
+        }
+    }
+}
+
 /// How a tenant's app proves itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMethod {
     ClientSecret,
     /// `thumbprint_s256` is the certificate's base64url SHA-256 thumbprint.
-    Certificate { thumbprint_s256: String },
+    Certificate {
+        thumbprint_s256: String,
+    },
     /// Delegated, through the signed-in partner account's refresh token (GDAP).
     Partner,
 }
@@ -86,7 +99,13 @@ struct AssertionClaims<'a> {
 
 impl TokenProvider {
     pub fn new(http: Http, endpoints: Endpoints, secrets: Arc<dyn SecretStore>) -> Self {
-        TokenProvider { http, endpoints, secrets, cache: Mutex::new(HashMap::new()), partner: tokio::sync::Mutex::new(()) }
+        TokenProvider {
+            http,
+            endpoints,
+            secrets,
+            cache: Mutex::new(HashMap::new()),
+            partner: tokio::sync::Mutex::new(()),
+        }
     }
 
     fn resource_url(&self, resource: Resource) -> &str {
@@ -122,20 +141,26 @@ impl TokenProvider {
         let (token, lifetime) = self.request(app, resource, stats).await?;
         // Renew five minutes early, or half-way through for short-lived tokens.
         let renew_after = lifetime.saturating_sub(Duration::from_secs(300)).max(lifetime / 2);
-        self.cache.lock().expect("token cache poisoned").insert(
-            key,
-            Cached { token: token.clone(), renew_at: Instant::now() + renew_after },
-        );
+        self.cache
+            .lock()
+            .expect("token cache poisoned")
+            .insert(key, Cached { token: token.clone(), renew_at: Instant::now() + renew_after });
         Ok(token)
     }
 
-    async fn credential_fields(&self, app: &AppIdentity, token_url: &str) -> Result<Vec<(&'static str, String)>, Problem> {
+    async fn credential_fields(
+        &self,
+        app: &AppIdentity,
+        token_url: &str,
+    ) -> Result<Vec<(&'static str, String)>, Problem> {
         let secrets = self.secrets.clone();
         let tenant = app.tenant_id.clone();
         let kind = match app.method {
             AuthMethod::ClientSecret => SecretKind::ClientSecret,
             AuthMethod::Certificate { .. } => SecretKind::CertificateKey,
-            AuthMethod::Partner => unreachable!("request() exchanges the partner refresh token instead"),
+            AuthMethod::Partner => {
+                unreachable!("request() exchanges the partner refresh token instead")
+            }
         };
         // Keychain calls block on D-Bus or the platform API.
         let secret = tokio::task::spawn_blocking(move || secrets.get(&tenant, kind))
@@ -143,7 +168,9 @@ impl TokenProvider {
             .map_err(|e| Problem::new(ProblemKind::Keychain, format!("keychain lookup failed ({e})")))??;
         match &app.method {
             AuthMethod::ClientSecret => Ok(vec![("client_secret", secret_text(&secret)?)]),
-            AuthMethod::Partner => unreachable!("request() exchanges the partner refresh token instead"),
+            AuthMethod::Partner => {
+                unreachable!("request() exchanges the partner refresh token instead")
+            }
             AuthMethod::Certificate { thumbprint_s256 } => {
                 let assertion = client_assertion(app, thumbprint_s256, secret.expose_secret(), token_url)?;
                 Ok(vec![
@@ -163,8 +190,16 @@ impl TokenProvider {
         if app.method == AuthMethod::Partner {
             let _one_at_a_time = self.partner.lock().await;
             let resource = self.resource_url(resource);
-            return crate::partner::exchange(&self.http, &self.endpoints, self.secrets.clone(), &app.client_id, &app.tenant_id, resource, stats)
-                .await;
+            return crate::partner::exchange(
+                &self.http,
+                &self.endpoints,
+                self.secrets.clone(),
+                &app.client_id,
+                &app.tenant_id,
+                resource,
+                stats,
+            )
+            .await;
         }
         let url = format!("{}/{}/oauth2/v2.0/token", self.endpoints.login, app.tenant_id);
         let mut form = vec![
@@ -183,15 +218,17 @@ impl TokenProvider {
             }
             Err(HttpError::Status { reply, .. }) => {
                 let err: EntraError = serde_json::from_slice(&reply.body).unwrap_or_default();
-                Err(entra_problem(app, &err, reply.status.as_u16()))
+                Err(entra_problem(app, resource, &err, reply.status.as_u16()))
             }
             Err(e) => Err(e.into()),
         }
     }
 }
 
+/// A client assertion signed PS256 and naming the certificate by `x5t#S256`, the form
+/// Microsoft's current certificate-credentials doc recommends (m365-api.md §G 4).
 fn client_assertion(app: &AppIdentity, thumbprint: &str, key_pkcs1: &[u8], token_url: &str) -> Result<String, Problem> {
-    let mut header = Header::new(Algorithm::RS256);
+    let mut header = Header::new(Algorithm::PS256);
     header.x5t_s256 = Some(thumbprint.to_string());
     let now = Utc::now().timestamp();
     let claims = AssertionClaims {
@@ -214,14 +251,13 @@ fn client_assertion(app: &AppIdentity, thumbprint: &str, key_pkcs1: &[u8], token
 
 /// Turns Entra's error answer into what the technician must do. AADSTS codes:
 /// https://learn.microsoft.com/entra/identity-platform/reference-error-codes
-fn entra_problem(app: &AppIdentity, err: &EntraError, status: u16) -> Problem {
+fn entra_problem(app: &AppIdentity, resource: Resource, err: &EntraError, status: u16) -> Problem {
+    let service = resource.service();
     let code = err.error_codes.first().copied().unwrap_or(0);
     // Entra's description ends with trace ids; the first line carries the meaning.
     let said = err.error_description.lines().next().unwrap_or(&err.error).trim().to_string();
-    let consent_url = format!(
-        "https://login.microsoftonline.com/{}/adminconsent?client_id={}",
-        app.tenant_id, app.client_id
-    );
+    let consent_url =
+        format!("https://login.microsoftonline.com/{}/adminconsent?client_id={}", app.tenant_id, app.client_id);
     match code {
         7000215 | 7000222 | 7000218 | 700027 | 700024 | 50013 | 700023 => Problem::new(
             ProblemKind::BadCredentials,
@@ -239,6 +275,34 @@ fn entra_problem(app: &AppIdentity, err: &EntraError, status: u16) -> Problem {
                 app.client_id, app.tenant_id
             ),
         ),
+        // m365-api.md §G 13: refusals no retry or new secret cures, each in its own words.
+        500014 => Problem::new(
+            ProblemKind::ServiceDisabled,
+            format!(
+                "Microsoft will not issue tokens for {service} in tenant {}: its service principal is disabled \
+                 there (AADSTS500014). The tenant's subscription may have lapsed, or an admin disabled the service's \
+                 enterprise application; ask the tenant's admin to check its licences and re-enable it",
+                app.tenant_id
+            ),
+        ),
+        500011 => Problem::new(
+            ProblemKind::ServiceMissing,
+            format!(
+                "tenant {} does not have {service} at all (AADSTS500011): it probably has no Office 365 or \
+                 Exchange Online subscription, so there is no audit log to read. Check the tenant's licences, or \
+                 remove the tenant from Rulewatch",
+                app.tenant_id
+            ),
+        ),
+        7000112 => Problem::new(
+            ProblemKind::AppDisabled,
+            format!(
+                "the app {} is disabled (AADSTS7000112), so Microsoft refuses to sign it in to tenant {}. An admin \
+                 turned it off: in the Entra admin center, Enterprise applications → the app → Properties, set \
+                 'Enabled for users to sign-in' back to Yes (in that tenant, or in your own for the app registration)",
+                app.client_id, app.tenant_id
+            ),
+        ),
         90002 | 900023 | 90072 => Problem::new(
             ProblemKind::TenantNotFound,
             format!("Microsoft does not know tenant {} ({said}); check the tenant id", app.tenant_id),
@@ -247,5 +311,27 @@ fn entra_problem(app: &AppIdentity, err: &EntraError, status: u16) -> Problem {
             ProblemKind::BadResponse,
             format!("the token request for tenant {} failed with HTTP {status}: {said}", app.tenant_id),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+
+    #[test]
+    fn the_client_assertion_is_ps256_with_the_sha256_thumbprint_only() {
+        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+        let der = key.to_pkcs1_der().unwrap();
+        let app = AppIdentity {
+            tenant_id: "6f1c2a3b-1111-4222-8333-944455556666".into(),
+            client_id: "11111111-2222-4333-8444-555555555555".into(),
+            method: AuthMethod::Certificate { thumbprint_s256: "thumb".into() },
+        };
+        let jwt = client_assertion(&app, "thumb", der.as_bytes(), "https://login.example/t/oauth2/v2.0/token").unwrap();
+        let head = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!(head.alg, Algorithm::PS256);
+        assert_eq!(head.x5t_s256.as_deref(), Some("thumb"));
+        assert_eq!(head.x5t, None, "the SHA-1 thumbprint is the older form");
     }
 }

@@ -7,6 +7,7 @@ mod geo;
 mod models;
 mod partner;
 mod remediation;
+mod subscriptions;
 #[cfg(test)]
 mod tests;
 
@@ -23,12 +24,17 @@ pub use geo::CacheHit;
 pub use models::{Alert, NewAlert, TenantRow, TenantState, TenantStatus};
 pub use partner::CustomerRow;
 pub use remediation::{ChainReport, LogEntry, NewLogEntry};
+pub use subscriptions::SubscriptionStart;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the Rulewatch database {path} cannot be opened: {source}. Check that the folder is writable, or choose another with --data-dir")]
+    #[error(
+        "the Rulewatch database {path} cannot be opened: {source}. Check that the folder is writable, or choose another with --data-dir"
+    )]
     Open { path: PathBuf, source: rusqlite::Error },
-    #[error("the Rulewatch database {path} cannot be upgraded: {detail}. It may come from a newer Rulewatch; nothing in it was changed")]
+    #[error(
+        "the Rulewatch database {path} cannot be upgraded: {detail}. It may come from a newer Rulewatch; nothing in it was changed"
+    )]
     Migrate { path: PathBuf, detail: String },
     #[error("tenant {0} is already configured; remove it first with `rulewatch tenant remove {0}`")]
     TenantExists(String),
@@ -40,7 +46,9 @@ pub enum StoreError {
     BadStatus(String),
     #[error("no allowlist entry {0}; `rulewatch allow list` shows the entries")]
     NoTrustEntry(i64),
-    #[error("the setting {key} in the database cannot be read ({detail}); set it again (for geolocation: `rulewatch geo off`, then choose a provider)")]
+    #[error(
+        "the setting {key} in the database cannot be read ({detail}); set it again (for geolocation: `rulewatch geo off`, then choose a provider)"
+    )]
     BadSetting { key: String, detail: String },
     #[error("no remediation step {0}; `rulewatch audit` lists the recorded steps")]
     NoLogEntry(i64),
@@ -71,6 +79,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("review.sql")),
         M::up(include_str!("remediation.sql")),
         M::up(include_str!("partner.sql")).foreign_key_check(),
+        M::up(include_str!("subscriptions.sql")).foreign_key_check(),
     ])
 }
 
@@ -108,7 +117,9 @@ impl Store {
         self.with(|c| {
             let tx = c.transaction()?;
             let exists: bool =
-                tx.query_row("SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = ?1)", [&t.tenant_id], |r| r.get(0))?;
+                tx.query_row("SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = ?1)", [&t.tenant_id], |r| {
+                    r.get(0)
+                })?;
             if exists {
                 return Err(StoreError::TenantExists(t.tenant_id.clone()));
             }
@@ -161,11 +172,9 @@ impl Store {
     pub fn accepted_domains(&self, tenant_id: &str) -> Result<Option<(Vec<String>, DateTime<Utc>)>> {
         self.with(|c| {
             let row: Option<(String, String)> = c
-                .query_row(
-                    "SELECT domains, fetched_at FROM accepted_domains WHERE tenant_id = ?1",
-                    [tenant_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+                .query_row("SELECT domains, fetched_at FROM accepted_domains WHERE tenant_id = ?1", [tenant_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()?;
             Ok(row.and_then(|(d, at)| Some((serde_json::from_str(&d).ok()?, parse_ts(&at)?))))
         })
@@ -409,7 +418,9 @@ impl Store {
     }
 
     pub fn open_alert_count(&self) -> Result<u64> {
-        self.with(|c| Ok(c.query_row("SELECT COUNT(*) FROM alerts WHERE status = 'open'", [], |r| r.get::<_, i64>(0))? as u64))
+        self.with(|c| {
+            Ok(c.query_row("SELECT COUNT(*) FROM alerts WHERE status = 'open'", [], |r| r.get::<_, i64>(0))? as u64)
+        })
     }
 
     /// Alerts queued and not yet delivered, oldest first.
