@@ -66,22 +66,48 @@ pub fn api_time(t: DateTime<Utc>) -> String {
 
 impl ActivityApi<'_> {
     fn feed_url(&self, path: &str) -> String {
-        format!("{}/api/v1.0/{}/activity/feed/{path}", self.api.endpoints.management, self.app.tenant_id)
+        format!(
+            "{}/api/v1.0/{}/activity/feed/{path}",
+            self.api.endpoints.management, self.app.tenant_id
+        )
     }
 
     fn with_publisher(&self, url: &str) -> Result<String, Problem> {
         let mut parsed = url::Url::parse(url).map_err(|e| {
-            Problem::new(ProblemKind::BadResponse, format!("Microsoft returned an unusable URL '{url}' ({e})"))
+            Problem::new(
+                ProblemKind::BadResponse,
+                format!("Microsoft returned an unusable URL '{url}' ({e})"),
+            )
         })?;
-        if !parsed.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("PublisherIdentifier")) {
-            parsed.query_pairs_mut().append_pair("PublisherIdentifier", self.publisher);
+        if !parsed
+            .query_pairs()
+            .any(|(k, _)| k.eq_ignore_ascii_case("PublisherIdentifier"))
+        {
+            parsed
+                .query_pairs_mut()
+                .append_pair("PublisherIdentifier", self.publisher);
         }
         Ok(parsed.into())
     }
 
-    async fn call(&self, method: Method, url: &str, what: &str) -> Result<crate::http::Reply, CallError> {
+    async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        what: &str,
+    ) -> Result<crate::http::Reply, CallError> {
         let url = self.with_publisher(url)?;
-        self.api.send(self.app, Resource::Management, method, &url, what, self.stats, Request::default()).await
+        self.api
+            .send(
+                self.app,
+                Resource::Management,
+                method,
+                &url,
+                what,
+                self.stats,
+                Request::default(),
+            )
+            .await
     }
 
     /// GETs `url` until `parse` accepts the answer: a body cut short by the network
@@ -95,11 +121,16 @@ impl ActivityApi<'_> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let reply = self.call(Method::GET, url, what).await.map_err(Fetch::Call)?;
+            let reply = self
+                .call(Method::GET, url, what)
+                .await
+                .map_err(Fetch::Call)?;
             match parse(&reply) {
                 Ok(v) => return Ok(v),
                 Err(e) if attempt < self.attempts => {
-                    self.stats.transient.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.stats
+                        .transient
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let wait = self.api.http.backoff(attempt);
                     tracing::info!(
                         "{what}: answer malformed ({e}); downloading it again in {:.1} s",
@@ -108,7 +139,9 @@ impl ActivityApi<'_> {
                     tokio::time::sleep(wait).await;
                 }
                 Err(e) => {
-                    return Err(Fetch::Malformed(format!("it was malformed {attempt} times in a row (last: {e})")));
+                    return Err(Fetch::Malformed(format!(
+                        "it was malformed {attempt} times in a row (last: {e})"
+                    )));
                 }
             }
         }
@@ -118,7 +151,10 @@ impl ActivityApi<'_> {
     /// (AF20024) is success (m365-api.md §G 2).
     pub async fn start_subscription(&self, content_type: &str) -> Result<(), Problem> {
         let url = self.feed_url(&format!("subscriptions/start?contentType={content_type}"));
-        let what = format!("starting the {content_type} subscription of tenant {}", self.app.tenant_id);
+        let what = format!(
+            "starting the {content_type} subscription of tenant {}",
+            self.app.tenant_id
+        );
         match self.call(Method::POST, &url, &what).await {
             Ok(_) => {
                 tracing::info!("{what}: started");
@@ -166,7 +202,10 @@ impl ActivityApi<'_> {
                 }
                 Err(Fetch::Call(e)) => return Err(self.problem(e, &what)),
                 Err(Fetch::Malformed(why)) => {
-                    return Err(Problem::new(ProblemKind::BadResponse, format!("{what}: the listing {why}")));
+                    return Err(Problem::new(
+                        ProblemKind::BadResponse,
+                        format!("{what}: the listing {why}"),
+                    ));
                 }
             };
             blobs.extend(page);
@@ -184,8 +223,14 @@ impl ActivityApi<'_> {
         blob: &ContentBlob,
         parse: impl Fn(&[u8]) -> Result<T, E>,
     ) -> Result<T, BlobError> {
-        let what = format!("downloading blob {} of tenant {}", blob.content_id, self.app.tenant_id);
-        match self.get_parsed(&blob.content_uri, &what, |reply| parse(&reply.body)).await {
+        let what = format!(
+            "downloading blob {} of tenant {}",
+            blob.content_id, self.app.tenant_id
+        );
+        match self
+            .get_parsed(&blob.content_uri, &what, |reply| parse(&reply.body))
+            .await
+        {
             Ok(v) => Ok(v),
             Err(Fetch::Malformed(why)) => Err(BlobError::Unreadable(why)),
             Err(Fetch::Call(CallError::Api(e))) if e.code == "AF20051" => Err(BlobError::Expired),
@@ -212,7 +257,8 @@ impl ActivityApi<'_> {
 /// "Tenant … does not exist." out of "…] failed. Exception: …DataServiceException: Tenant
 /// … does not exist.".
 fn data_service_words(line: &str) -> &str {
-    line.split_once("DataServiceException:").map_or(line, |(_, words)| words.trim())
+    line.split_once("DataServiceException:")
+        .map_or(line, |(_, words)| words.trim())
 }
 
 /// The next page's URL. The reference calls the header NextPageUri, the
@@ -264,7 +310,10 @@ fn api_problem(e: &ApiError, what: &str, app: &AppIdentity) -> Problem {
         ),
         _ => Problem::new(
             ProblemKind::BadResponse,
-            format!("{what}: Microsoft answered HTTP {}: {detail}", e.status.as_u16()),
+            format!(
+                "{what}: Microsoft answered HTTP {}: {detail}",
+                e.status.as_u16()
+            ),
         ),
     }
 }

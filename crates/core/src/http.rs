@@ -76,7 +76,12 @@ impl Reply {
 pub enum HttpError {
     /// Still throttled or failing after every attempt.
     #[error("{what}: gave up after {attempts} attempts; last answer: {last}")]
-    GaveUp { what: String, attempts: u32, last: String, throttled: bool },
+    GaveUp {
+        what: String,
+        attempts: u32,
+        last: String,
+        throttled: bool,
+    },
     /// A definite answer that is not success and not worth retrying here.
     #[error("{what}: HTTP {}", .reply.status)]
     Status { what: String, reply: Reply },
@@ -125,7 +130,9 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
     }
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .ok()
 }
 
 impl Http {
@@ -135,7 +142,11 @@ impl Http {
             .timeout(policy.request_timeout)
             .connect_timeout(Duration::from_secs(15))
             .build()?;
-        Ok(Http { client, policy: Arc::new(policy), throttled_until: Arc::default() })
+        Ok(Http {
+            client,
+            policy: Arc::new(policy),
+            throttled_until: Arc::default(),
+        })
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -148,7 +159,10 @@ impl Http {
 
     /// When the throttling wait in progress ends, if one is.
     pub fn throttled_until(&self) -> Option<DateTime<Utc>> {
-        let until = *self.throttled_until.lock().unwrap_or_else(PoisonError::into_inner);
+        let until = *self
+            .throttled_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         until.filter(|u| *u > Utc::now())
     }
 
@@ -161,8 +175,11 @@ impl Http {
 
     /// Exponential backoff with equal jitter for attempt `n` (1-based).
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp =
-            self.policy.base_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(self.policy.max_delay);
+        let exp = self
+            .policy
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.policy.max_delay);
         let half = exp / 2;
         half + half.mul_f64(rand::rng().random::<f64>())
     }
@@ -186,20 +203,35 @@ impl Http {
                     match resp.bytes().await {
                         Ok(body) => {
                             let verdict = classify(status, &body);
-                            let reply = Reply { status, headers, body };
+                            let reply = Reply {
+                                status,
+                                headers,
+                                body,
+                            };
                             match verdict {
                                 Verdict::Done => return Ok(reply),
                                 Verdict::Final => {
-                                    return Err(HttpError::Status { what: what.into(), reply });
+                                    return Err(HttpError::Status {
+                                        what: what.into(),
+                                        reply,
+                                    });
                                 }
                                 v => {
                                     let hint = retry_after(&reply.headers);
-                                    let last = format!("HTTP {} {}", status.as_u16(), short(&reply.text()));
+                                    let last = format!(
+                                        "HTTP {} {}",
+                                        status.as_u16(),
+                                        short(&reply.text())
+                                    );
                                     (v, hint, last)
                                 }
                             }
                         }
-                        Err(e) => (Verdict::Transient, None, format!("connection cut while reading the answer ({e})")),
+                        Err(e) => (
+                            Verdict::Transient,
+                            None,
+                            format!("connection cut while reading the answer ({e})"),
+                        ),
                     }
                 }
                 Err(e) => (Verdict::Transient, None, describe_send_error(&e)),
@@ -212,14 +244,23 @@ impl Http {
             }
             if attempt >= self.policy.max_attempts {
                 tracing::warn!("{what}: giving up after {attempt} attempts: {last}");
-                return Err(HttpError::GaveUp { what: what.into(), attempts: attempt, last, throttled });
+                return Err(HttpError::GaveUp {
+                    what: what.into(),
+                    attempts: attempt,
+                    last,
+                    throttled,
+                });
             }
             let wait = match wait_hint {
                 Some(hint) => hint.min(self.policy.max_retry_after),
                 None if matches!(verdict, Verdict::Throttled) => self.throttle_wait(),
                 None => self.backoff(attempt),
             };
-            let retry = format!("retry {attempt} of {} in {:.1} s", self.policy.max_attempts - 1, wait.as_secs_f64());
+            let retry = format!(
+                "retry {attempt} of {} in {:.1} s",
+                self.policy.max_attempts - 1,
+                wait.as_secs_f64()
+            );
             match (&verdict, wait_hint) {
                 (Verdict::Throttled, None) => tracing::info!(
                     "{what}: throttled without Retry-After ({last}); {retry}, long enough for a per-minute quota to reset"
@@ -232,7 +273,10 @@ impl Http {
             }
             if throttled {
                 let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
-                let mut latest = self.throttled_until.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut latest = self
+                    .throttled_until
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
                 *latest = Some(latest.map_or(until, |l| l.max(until)));
             }
             tokio::time::sleep(wait).await;
@@ -265,10 +309,22 @@ mod tests {
 
     #[test]
     fn af429_on_403_is_throttling_but_other_403_is_final() {
-        assert!(matches!(classify(StatusCode::FORBIDDEN, br#"{"error":{"code":"AF429"}}"#), Verdict::Throttled));
-        assert!(matches!(classify(StatusCode::FORBIDDEN, br#"{"error":{"code":"AF10001"}}"#), Verdict::Final));
-        assert!(matches!(classify(StatusCode::TOO_MANY_REQUESTS, b""), Verdict::Throttled));
-        assert!(matches!(classify(StatusCode::BAD_GATEWAY, b""), Verdict::Transient));
+        assert!(matches!(
+            classify(StatusCode::FORBIDDEN, br#"{"error":{"code":"AF429"}}"#),
+            Verdict::Throttled
+        ));
+        assert!(matches!(
+            classify(StatusCode::FORBIDDEN, br#"{"error":{"code":"AF10001"}}"#),
+            Verdict::Final
+        ));
+        assert!(matches!(
+            classify(StatusCode::TOO_MANY_REQUESTS, b""),
+            Verdict::Throttled
+        ));
+        assert!(matches!(
+            classify(StatusCode::BAD_GATEWAY, b""),
+            Verdict::Transient
+        ));
         assert!(matches!(classify(StatusCode::OK, b""), Verdict::Done));
     }
 
@@ -286,10 +342,16 @@ mod tests {
         let http = Http::new(RetryPolicy::default()).unwrap();
         for _ in 0..20 {
             let wait = http.throttle_wait();
-            assert!(wait > Duration::from_secs(60) && wait <= Duration::from_secs(77), "{wait:?}");
+            assert!(
+                wait > Duration::from_secs(60) && wait <= Duration::from_secs(77),
+                "{wait:?}"
+            );
         }
-        let short =
-            Http::new(RetryPolicy { throttle_floor: Duration::from_millis(40), ..RetryPolicy::default() }).unwrap();
+        let short = Http::new(RetryPolicy {
+            throttle_floor: Duration::from_millis(40),
+            ..RetryPolicy::default()
+        })
+        .unwrap();
         assert!(short.throttle_wait() <= Duration::from_millis(50));
     }
 

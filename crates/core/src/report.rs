@@ -15,7 +15,10 @@ pub enum ReportError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the report cannot be written to {path}: {source}. Check that the folder is writable")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Text made safe for HTML content and quoted attributes.
@@ -41,16 +44,26 @@ th{width:14rem;color:#57606a;font-weight:600}pre{white-space:pre-wrap;word-break
 .failed{color:#cf222e}.done{color:#1a7f37}.muted{color:#57606a}";
 
 fn row(out: &mut String, label: &str, value: &str) {
-    let _ = write!(out, "<tr><th>{}</th><td>{}</td></tr>", escape(label), escape(value));
+    let _ = write!(
+        out,
+        "<tr><th>{}</th><td>{}</td></tr>",
+        escape(label),
+        escape(value)
+    );
 }
 
 fn when(t: Option<DateTime<Utc>>) -> String {
-    t.map_or("unknown".into(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+    t.map_or("unknown".into(), |t| {
+        t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    })
 }
 
 fn location(origin: &Option<Value>) -> Option<String> {
     let l = &origin.as_ref()?["location"];
-    let parts: Vec<&str> = ["city", "region", "country"].iter().filter_map(|k| l[*k].as_str()).collect();
+    let parts: Vec<&str> = ["city", "region", "country"]
+        .iter()
+        .filter_map(|k| l[*k].as_str())
+        .collect();
     let mut s = parts.join(", ");
     if let Some(n) = l["network"].as_str() {
         s.push_str(&format!(" · {n}"));
@@ -59,7 +72,13 @@ fn location(origin: &Option<Value>) -> Option<String> {
 }
 
 /// The report as HTML.
-pub fn incident_html(alert: &Alert, raw_record: &str, steps: &[LogEntry], chain: &ChainReport, generated: DateTime<Utc>) -> String {
+pub fn incident_html(
+    alert: &Alert,
+    raw_record: &str,
+    steps: &[LogEntry],
+    chain: &ChainReport,
+    generated: DateTime<Utc>,
+) -> String {
     let mut h = String::new();
     let title = format!("Incident report: {} — {}", alert.target, alert.tenant_name);
     let _ = write!(
@@ -67,11 +86,20 @@ pub fn incident_html(alert: &Alert, raw_record: &str, steps: &[LogEntry], chain:
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>",
         escape(&title)
     );
-    let _ = write!(h, "<h1>{}</h1><p class=\"muted\">Written by Rulewatch on {}.</p>", escape(&title), when(Some(generated)));
+    let _ = write!(
+        h,
+        "<h1>{}</h1><p class=\"muted\">Written by Rulewatch on {}.</p>",
+        escape(&title),
+        when(Some(generated))
+    );
 
     h.push_str("<h2>What happened</h2>");
     let _ = write!(h, "<p>{}</p><table>", escape(&alert.summary));
-    row(&mut h, "Organisation", &format!("{} ({})", alert.tenant_name, alert.tenant_id));
+    row(
+        &mut h,
+        "Organisation",
+        &format!("{} ({})", alert.tenant_name, alert.tenant_id),
+    );
     row(&mut h, "Mailbox", &alert.target);
     row(&mut h, "Changed by", &alert.actor);
     row(&mut h, "Severity", &alert.severity);
@@ -79,7 +107,11 @@ pub fn incident_html(alert: &Alert, raw_record: &str, steps: &[LogEntry], chain:
     row(&mut h, "Operation", &alert.operation);
     row(&mut h, "When it happened", &when(alert.event_time));
     row(&mut h, "When Rulewatch found it", &when(alert.detected_at));
-    row(&mut h, "From address", alert.client_ip.as_deref().unwrap_or("not recorded"));
+    row(
+        &mut h,
+        "From address",
+        alert.client_ip.as_deref().unwrap_or("not recorded"),
+    );
     if let Some(l) = location(&alert.origin) {
         row(&mut h, "Location of that address", &l);
     }
@@ -94,14 +126,22 @@ pub fn incident_html(alert: &Alert, raw_record: &str, steps: &[LogEntry], chain:
     if steps.is_empty() {
         h.push_str("<p>No containment step has been recorded for this incident.</p>");
     } else {
-        h.push_str("<table><tr><th>Time</th><th>Step</th><th>Account</th><th>Result</th><th>By</th></tr>");
+        h.push_str(
+            "<table><tr><th>Time</th><th>Step</th><th>Account</th><th>Result</th><th>By</th></tr>",
+        );
         for s in steps {
             let e = &s.step;
             let by = match &e.operator {
                 Some(op) => format!("{}@{} (signed in as {op})", e.os_user, e.machine),
                 None => format!("{}@{}", e.os_user, e.machine),
             };
-            let class = if e.result == "failed" { "failed" } else if e.result == "done" { "done" } else { "" };
+            let class = if e.result == "failed" {
+                "failed"
+            } else if e.result == "done" {
+                "done"
+            } else {
+                ""
+            };
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}: {}</td><td>{}</td></tr>",
@@ -116,7 +156,10 @@ pub fn incident_html(alert: &Alert, raw_record: &str, steps: &[LogEntry], chain:
         h.push_str("</table>");
     }
     let chain_words = if chain.intact {
-        format!("The remediation record is intact ({} step(s) in all, each chained to the one before).", chain.rows)
+        format!(
+            "The remediation record is intact ({} step(s) in all, each chained to the one before).",
+            chain.rows
+        )
     } else {
         format!(
             "Warning: the remediation record is broken from step {}: {}.",
@@ -135,16 +178,26 @@ pub fn incident_html(alert: &Alert, raw_record: &str, steps: &[LogEntry], chain:
 }
 
 /// Writes the report of `alert_id` into `dir`; answers the file's path.
-pub fn write_incident_report(store: &Store, alert_id: i64, dir: &Path) -> Result<PathBuf, ReportError> {
+pub fn write_incident_report(
+    store: &Store,
+    alert_id: i64,
+    dir: &Path,
+) -> Result<PathBuf, ReportError> {
     let (alert, raw) = store.alert_with_record(alert_id)?;
     let steps = store.log_for_alert(alert_id)?;
     let chain = store.verify_log()?;
     let now = Utc::now();
     let html = incident_html(&alert, &raw, &steps, &chain, now);
-    let path = dir.join(format!("rulewatch-incident-{alert_id}-{}.html", now.format("%Y%m%d-%H%M%S")));
+    let path = dir.join(format!(
+        "rulewatch-incident-{alert_id}-{}.html",
+        now.format("%Y%m%d-%H%M%S")
+    ));
     std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(&path, html))
-        .map_err(|source| ReportError::Write { path: path.clone(), source })?;
+        .map_err(|source| ReportError::Write {
+            path: path.clone(),
+            source,
+        })?;
     Ok(path)
 }
 
@@ -188,11 +241,24 @@ mod tests {
             prev_hash: String::new(),
             hash: String::new(),
         };
-        let chain = ChainReport { rows: 1, intact: true, broken_at: None, reason: None };
+        let chain = ChainReport {
+            rows: 1,
+            intact: true,
+            broken_at: None,
+            reason: None,
+        };
         let raw = json!({"Parameters": [{"Name": "Name", "Value": hostile}]}).to_string();
         let html = incident_html(&alert, &raw, &[step], &chain, Utc::now());
         assert!(!html.contains("<img"), "{html}");
-        assert_eq!(html.matches("&lt;img src=x onerror=alert(1)&gt;").count(), 3, "summary, step and record");
-        assert!(html.contains("Lagos, Nigeria") && html.contains("tech@desk") && html.contains("intact"));
+        assert_eq!(
+            html.matches("&lt;img src=x onerror=alert(1)&gt;").count(),
+            3,
+            "summary, step and record"
+        );
+        assert!(
+            html.contains("Lagos, Nigeria")
+                && html.contains("tech@desk")
+                && html.contains("intact")
+        );
     }
 }

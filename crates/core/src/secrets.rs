@@ -51,9 +51,10 @@ impl SecretKind {
         match self {
             SecretKind::IpstackKey => SecretError::MissingIpstackKey,
             SecretKind::PartnerRefreshToken => SecretError::NotSignedIn,
-            SecretKind::ClientSecret | SecretKind::CertificateKey => {
-                SecretError::Missing { tenant_id: tenant_id.into(), what: describe(self) }
-            }
+            SecretKind::ClientSecret | SecretKind::CertificateKey => SecretError::Missing {
+                tenant_id: tenant_id.into(),
+                what: describe(self),
+            },
         }
     }
 }
@@ -67,11 +68,20 @@ pub enum SecretError {
          `gnome-keyring-daemon --unlock` for a headless machine; then try again"
     )]
     Unavailable { detail: String },
-    #[error("the keychain has no {what} for tenant {tenant_id}: add the tenant again with `rulewatch tenant add`")]
-    Missing { tenant_id: String, what: &'static str },
-    #[error("the keychain has no ipstack API key: store one with `rulewatch geo ipstack` (it reads the key from standard input)")]
+    #[error(
+        "the keychain has no {what} for tenant {tenant_id}: add the tenant again with `rulewatch tenant add`"
+    )]
+    Missing {
+        tenant_id: String,
+        what: &'static str,
+    },
+    #[error(
+        "the keychain has no ipstack API key: store one with `rulewatch geo ipstack` (it reads the key from standard input)"
+    )]
     MissingIpstackKey,
-    #[error("no partner account is signed in: sign in with `rulewatch partner login` or on the Tenants page")]
+    #[error(
+        "no partner account is signed in: sign in with `rulewatch partner login` or on the Tenants page"
+    )]
     NotSignedIn,
     #[error("the keychain refused the operation ({detail})")]
     Failed { detail: String },
@@ -107,18 +117,26 @@ impl Keychain {
 // keyring's error texts never contain the secret itself, only platform diagnostics.
 fn map_keyring_error(e: keyring::Error) -> SecretError {
     match e {
-        keyring::Error::NoStorageAccess(inner) => SecretError::Unavailable { detail: inner.to_string() },
+        keyring::Error::NoStorageAccess(inner) => SecretError::Unavailable {
+            detail: inner.to_string(),
+        },
         keyring::Error::NoDefaultStore => SecretError::Unavailable {
             detail: "no credential store could be opened".into(),
         },
-        keyring::Error::PlatformFailure(inner) => SecretError::Unavailable { detail: inner.to_string() },
-        other => SecretError::Failed { detail: other.to_string() },
+        keyring::Error::PlatformFailure(inner) => SecretError::Unavailable {
+            detail: inner.to_string(),
+        },
+        other => SecretError::Failed {
+            detail: other.to_string(),
+        },
     }
 }
 
 impl SecretStore for Keychain {
     fn set(&self, tenant_id: &str, kind: SecretKind, secret: &[u8]) -> Result<(), SecretError> {
-        Self::entry(tenant_id, kind)?.set_secret(secret).map_err(map_keyring_error)
+        Self::entry(tenant_id, kind)?
+            .set_secret(secret)
+            .map_err(map_keyring_error)
     }
 
     fn get(&self, tenant_id: &str, kind: SecretKind) -> Result<SecretSlice<u8>, SecretError> {
@@ -163,7 +181,10 @@ impl SecretStore for MemorySecrets {
     }
 
     fn delete(&self, tenant_id: &str, kind: SecretKind) -> Result<(), SecretError> {
-        self.entries.lock().expect("secret map poisoned").remove(&(kind.owner(tenant_id).to_string(), kind));
+        self.entries
+            .lock()
+            .expect("secret map poisoned")
+            .remove(&(kind.owner(tenant_id).to_string(), kind));
         Ok(())
     }
 }
@@ -182,14 +203,34 @@ mod tests {
     #[test]
     fn the_ipstack_key_belongs_to_no_tenant() {
         let secrets = MemorySecrets::default();
-        secrets.set("tenant-a", SecretKind::IpstackKey, b"key-1").unwrap();
-        assert_eq!(secret_text(&secrets.get(NO_TENANT, SecretKind::IpstackKey).unwrap()).unwrap(), "key-1");
-        assert_eq!(SecretKind::IpstackKey.account("tenant-b"), "geo/ipstack-api-key");
-        assert!(!SecretKind::PER_TENANT.contains(&SecretKind::IpstackKey), "removing a tenant must keep the key");
+        secrets
+            .set("tenant-a", SecretKind::IpstackKey, b"key-1")
+            .unwrap();
+        assert_eq!(
+            secret_text(&secrets.get(NO_TENANT, SecretKind::IpstackKey).unwrap()).unwrap(),
+            "key-1"
+        );
+        assert_eq!(
+            SecretKind::IpstackKey.account("tenant-b"),
+            "geo/ipstack-api-key"
+        );
+        assert!(
+            !SecretKind::PER_TENANT.contains(&SecretKind::IpstackKey),
+            "removing a tenant must keep the key"
+        );
         secrets.delete("tenant-b", SecretKind::IpstackKey).unwrap();
-        let e = secrets.get(NO_TENANT, SecretKind::IpstackKey).unwrap_err().to_string();
-        assert!(e.contains("no ipstack API key") && e.contains("rulewatch geo ipstack"), "{e}");
-        let e = secrets.get("t1", SecretKind::ClientSecret).unwrap_err().to_string();
+        let e = secrets
+            .get(NO_TENANT, SecretKind::IpstackKey)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no ipstack API key") && e.contains("rulewatch geo ipstack"),
+            "{e}"
+        );
+        let e = secrets
+            .get("t1", SecretKind::ClientSecret)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("client secret for tenant t1"), "{e}");
     }
 }

@@ -123,7 +123,10 @@ impl TokenProvider {
 
     /// Drops a cached token, e.g. after the API answered 401.
     pub fn invalidate(&self, tenant_id: &str, resource: Resource) {
-        self.cache.lock().expect("token cache poisoned").remove(&(tenant_id.to_string(), resource));
+        self.cache
+            .lock()
+            .expect("token cache poisoned")
+            .remove(&(tenant_id.to_string(), resource));
     }
 
     pub async fn token(
@@ -140,11 +143,16 @@ impl TokenProvider {
         }
         let (token, lifetime) = self.request(app, resource, stats).await?;
         // Renew five minutes early, or half-way through for short-lived tokens.
-        let renew_after = lifetime.saturating_sub(Duration::from_secs(300)).max(lifetime / 2);
-        self.cache
-            .lock()
-            .expect("token cache poisoned")
-            .insert(key, Cached { token: token.clone(), renew_at: Instant::now() + renew_after });
+        let renew_after = lifetime
+            .saturating_sub(Duration::from_secs(300))
+            .max(lifetime / 2);
+        self.cache.lock().expect("token cache poisoned").insert(
+            key,
+            Cached {
+                token: token.clone(),
+                renew_at: Instant::now() + renew_after,
+            },
+        );
         Ok(token)
     }
 
@@ -165,16 +173,25 @@ impl TokenProvider {
         // Keychain calls block on D-Bus or the platform API.
         let secret = tokio::task::spawn_blocking(move || secrets.get(&tenant, kind))
             .await
-            .map_err(|e| Problem::new(ProblemKind::Keychain, format!("keychain lookup failed ({e})")))??;
+            .map_err(|e| {
+                Problem::new(
+                    ProblemKind::Keychain,
+                    format!("keychain lookup failed ({e})"),
+                )
+            })??;
         match &app.method {
             AuthMethod::ClientSecret => Ok(vec![("client_secret", secret_text(&secret)?)]),
             AuthMethod::Partner => {
                 unreachable!("request() exchanges the partner refresh token instead")
             }
             AuthMethod::Certificate { thumbprint_s256 } => {
-                let assertion = client_assertion(app, thumbprint_s256, secret.expose_secret(), token_url)?;
+                let assertion =
+                    client_assertion(app, thumbprint_s256, secret.expose_secret(), token_url)?;
                 Ok(vec![
-                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+                    ),
                     ("client_assertion", assertion),
                 ])
             }
@@ -201,7 +218,10 @@ impl TokenProvider {
             )
             .await;
         }
-        let url = format!("{}/{}/oauth2/v2.0/token", self.endpoints.login, app.tenant_id);
+        let url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.endpoints.login, app.tenant_id
+        );
         let mut form = vec![
             ("grant_type", "client_credentials".to_string()),
             ("client_id", app.client_id.clone()),
@@ -209,12 +229,22 @@ impl TokenProvider {
         ];
         form.extend(self.credential_fields(app, &url).await?);
         let what = format!("token request for tenant {}", app.tenant_id);
-        match self.http.send(&what, stats, || self.http.client().post(&url).form(&form)).await {
+        match self
+            .http
+            .send(&what, stats, || self.http.client().post(&url).form(&form))
+            .await
+        {
             Ok(reply) => {
                 let answer: TokenAnswer = serde_json::from_slice(&reply.body).map_err(|e| {
-                    Problem::new(ProblemKind::BadResponse, format!("{what}: the token answer cannot be read ({e})"))
+                    Problem::new(
+                        ProblemKind::BadResponse,
+                        format!("{what}: the token answer cannot be read ({e})"),
+                    )
                 })?;
-                Ok((SecretString::from(answer.access_token), Duration::from_secs(answer.expires_in.max(1))))
+                Ok((
+                    SecretString::from(answer.access_token),
+                    Duration::from_secs(answer.expires_in.max(1)),
+                ))
             }
             Err(HttpError::Status { reply, .. }) => {
                 let err: EntraError = serde_json::from_slice(&reply.body).unwrap_or_default();
@@ -227,7 +257,12 @@ impl TokenProvider {
 
 /// A client assertion signed PS256 and naming the certificate by `x5t#S256`, the form
 /// Microsoft's current certificate-credentials doc recommends (m365-api.md §G 4).
-fn client_assertion(app: &AppIdentity, thumbprint: &str, key_pkcs1: &[u8], token_url: &str) -> Result<String, Problem> {
+fn client_assertion(
+    app: &AppIdentity,
+    thumbprint: &str,
+    key_pkcs1: &[u8],
+    token_url: &str,
+) -> Result<String, Problem> {
     let mut header = Header::new(Algorithm::PS256);
     header.x5t_s256 = Some(thumbprint.to_string());
     let now = Utc::now().timestamp();
@@ -255,9 +290,17 @@ fn entra_problem(app: &AppIdentity, resource: Resource, err: &EntraError, status
     let service = resource.service();
     let code = err.error_codes.first().copied().unwrap_or(0);
     // Entra's description ends with trace ids; the first line carries the meaning.
-    let said = err.error_description.lines().next().unwrap_or(&err.error).trim().to_string();
-    let consent_url =
-        format!("https://login.microsoftonline.com/{}/adminconsent?client_id={}", app.tenant_id, app.client_id);
+    let said = err
+        .error_description
+        .lines()
+        .next()
+        .unwrap_or(&err.error)
+        .trim()
+        .to_string();
+    let consent_url = format!(
+        "https://login.microsoftonline.com/{}/adminconsent?client_id={}",
+        app.tenant_id, app.client_id
+    );
     match code {
         7000215 | 7000222 | 7000218 | 700027 | 700024 | 50013 | 700023 => Problem::new(
             ProblemKind::BadCredentials,
@@ -305,11 +348,17 @@ fn entra_problem(app: &AppIdentity, resource: Resource, err: &EntraError, status
         ),
         90002 | 900023 | 90072 => Problem::new(
             ProblemKind::TenantNotFound,
-            format!("Microsoft does not know tenant {} ({said}); check the tenant id", app.tenant_id),
+            format!(
+                "Microsoft does not know tenant {} ({said}); check the tenant id",
+                app.tenant_id
+            ),
         ),
         _ => Problem::new(
             ProblemKind::BadResponse,
-            format!("the token request for tenant {} failed with HTTP {status}: {said}", app.tenant_id),
+            format!(
+                "the token request for tenant {} failed with HTTP {status}: {said}",
+                app.tenant_id
+            ),
         ),
     }
 }
@@ -326,9 +375,17 @@ mod tests {
         let app = AppIdentity {
             tenant_id: "6f1c2a3b-1111-4222-8333-944455556666".into(),
             client_id: "11111111-2222-4333-8444-555555555555".into(),
-            method: AuthMethod::Certificate { thumbprint_s256: "thumb".into() },
+            method: AuthMethod::Certificate {
+                thumbprint_s256: "thumb".into(),
+            },
         };
-        let jwt = client_assertion(&app, "thumb", der.as_bytes(), "https://login.example/t/oauth2/v2.0/token").unwrap();
+        let jwt = client_assertion(
+            &app,
+            "thumb",
+            der.as_bytes(),
+            "https://login.example/t/oauth2/v2.0/token",
+        )
+        .unwrap();
         let head = jsonwebtoken::decode_header(&jwt).unwrap();
         assert_eq!(head.alg, Algorithm::PS256);
         assert_eq!(head.x5t_s256.as_deref(), Some("thumb"));

@@ -72,8 +72,22 @@ fn hash_of(s: &Stored<'_>) -> String {
     let e = s.e;
     // A JSON array gives every field an unambiguous boundary.
     let canonical = json!([
-        s.id, s.at, e.os_user, e.machine, e.operator, e.tenant_id, e.mailbox, e.alert_id, e.action, e.request,
-        s.before, s.after, e.result, e.detail, e.undoes, s.prev_hash
+        s.id,
+        s.at,
+        e.os_user,
+        e.machine,
+        e.operator,
+        e.tenant_id,
+        e.mailbox,
+        e.alert_id,
+        e.action,
+        e.request,
+        s.before,
+        s.after,
+        e.result,
+        e.detail,
+        e.undoes,
+        s.prev_hash
     ]);
     let digest = Sha256::digest(canonical.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -132,11 +146,16 @@ impl Raw {
     }
 
     fn into_entry(self) -> LogEntry {
-        let parse = |t: Option<String>| t.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t)));
+        let parse =
+            |t: Option<String>| t.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t)));
         LogEntry {
             id: self.id,
             at: self.at,
-            step: NewLogEntry { before: parse(self.before), after: parse(self.after), ..self.entry },
+            step: NewLogEntry {
+                before: parse(self.before),
+                after: parse(self.after),
+                ..self.entry
+            },
             prev_hash: self.prev_hash,
             hash: self.hash,
         }
@@ -144,10 +163,16 @@ impl Raw {
 }
 
 fn raw_rows(c: &Connection, filter: &str, arg: Option<i64>) -> Result<Vec<Raw>> {
-    let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM remediation_log {filter} ORDER BY id"))?;
+    let mut stmt = c.prepare(&format!(
+        "SELECT {COLUMNS} FROM remediation_log {filter} ORDER BY id"
+    ))?;
     let rows = match arg {
-        Some(a) => stmt.query_map([a], Raw::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
-        None => stmt.query_map([], Raw::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
+        Some(a) => stmt
+            .query_map([a], Raw::from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        None => stmt
+            .query_map([], Raw::from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
     };
     Ok(rows)
 }
@@ -182,20 +207,41 @@ impl Store {
 
     /// The whole log, oldest first.
     pub fn log(&self) -> Result<Vec<LogEntry>> {
-        self.with(|c| Ok(raw_rows(c, "", None)?.into_iter().map(Raw::into_entry).collect()))
+        self.with(|c| {
+            Ok(raw_rows(c, "", None)?
+                .into_iter()
+                .map(Raw::into_entry)
+                .collect())
+        })
     }
 
     pub fn log_for_alert(&self, alert_id: i64) -> Result<Vec<LogEntry>> {
-        self.with(|c| Ok(raw_rows(c, "WHERE alert_id = ?1", Some(alert_id))?.into_iter().map(Raw::into_entry).collect()))
+        self.with(|c| {
+            Ok(raw_rows(c, "WHERE alert_id = ?1", Some(alert_id))?
+                .into_iter()
+                .map(Raw::into_entry)
+                .collect())
+        })
     }
 
     pub fn log_entry(&self, id: i64) -> Result<LogEntry> {
-        self.with(|c| raw_rows(c, "WHERE id = ?1", Some(id))?.into_iter().next().map(Raw::into_entry).ok_or(StoreError::NoLogEntry(id)))
+        self.with(|c| {
+            raw_rows(c, "WHERE id = ?1", Some(id))?
+                .into_iter()
+                .next()
+                .map(Raw::into_entry)
+                .ok_or(StoreError::NoLogEntry(id))
+        })
     }
 
     /// The rows that undo `id`.
     pub fn undos_of(&self, id: i64) -> Result<Vec<LogEntry>> {
-        self.with(|c| Ok(raw_rows(c, "WHERE undoes = ?1", Some(id))?.into_iter().map(Raw::into_entry).collect()))
+        self.with(|c| {
+            Ok(raw_rows(c, "WHERE undoes = ?1", Some(id))?
+                .into_iter()
+                .map(Raw::into_entry)
+                .collect())
+        })
     }
 
     /// Walks the chain: every row must follow the one before it and hash to what it says,
@@ -266,7 +312,13 @@ mod tests {
     fn logged() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        for a in ["block-sign-in", "revoke-sessions", "reset-password", "disable-rule", "clear-forwarding"] {
+        for a in [
+            "block-sign-in",
+            "revoke-sessions",
+            "reset-password",
+            "disable-rule",
+            "clear-forwarding",
+        ] {
             store.append_log(&entry(a)).unwrap();
         }
         (dir, store)
@@ -280,19 +332,33 @@ mod tests {
     fn an_untouched_log_verifies_and_reads_back_as_written() {
         let (_dir, store) = logged();
         let report = store.verify_log().unwrap();
-        assert_eq!(report, ChainReport { rows: 5, intact: true, broken_at: None, reason: None });
+        assert_eq!(
+            report,
+            ChainReport {
+                rows: 5,
+                intact: true,
+                broken_at: None,
+                reason: None
+            }
+        );
         let log = store.log().unwrap();
         assert_eq!(log[0].prev_hash, GENESIS);
         assert_eq!(log[1].prev_hash, log[0].hash);
         assert_eq!(log[3].step.before, Some(json!({"account_enabled": true})));
         assert_eq!(store.log_for_alert(7).unwrap().len(), 5);
-        assert!(matches!(store.log_entry(99), Err(StoreError::NoLogEntry(99))));
+        assert!(matches!(
+            store.log_entry(99),
+            Err(StoreError::NoLogEntry(99))
+        ));
     }
 
     #[test]
     fn an_edited_row_breaks_the_chain_at_that_row() {
         let (_dir, store) = logged();
-        sql(&store, "UPDATE remediation_log SET result = 'failed' WHERE id = 3");
+        sql(
+            &store,
+            "UPDATE remediation_log SET result = 'failed' WHERE id = 3",
+        );
         let report = store.verify_log().unwrap();
         assert_eq!((report.intact, report.broken_at), (false, Some(3)));
         assert!(report.reason.unwrap().contains("row 3 was changed"));
@@ -312,7 +378,12 @@ mod tests {
             after: e.after.as_ref().map(Value::to_string),
             prev_hash: &forged.prev_hash,
         });
-        sql(&store, &format!("UPDATE remediation_log SET detail = 'nothing happened', hash = '{hash}' WHERE id = 2"));
+        sql(
+            &store,
+            &format!(
+                "UPDATE remediation_log SET detail = 'nothing happened', hash = '{hash}' WHERE id = 2"
+            ),
+        );
         let report = store.verify_log().unwrap();
         assert_eq!((report.intact, report.broken_at), (false, Some(3)));
         assert!(report.reason.unwrap().contains("does not follow row 2"));

@@ -14,7 +14,11 @@ pub struct SubscriptionStart {
 }
 
 impl Store {
-    pub fn subscription_start(&self, tenant_id: &str, content_type: &str) -> Result<Option<SubscriptionStart>> {
+    pub fn subscription_start(
+        &self,
+        tenant_id: &str,
+        content_type: &str,
+    ) -> Result<Option<SubscriptionStart>> {
         self.with(|c| {
             let row: Option<(String, Option<String>, Option<String>)> = c
                 .query_row(
@@ -25,7 +29,10 @@ impl Store {
                 )
                 .optional()?;
             Ok(row.and_then(|(at, problem, message)| {
-                Some(SubscriptionStart { at: parse_ts(&at)?, failed: problem.zip(message) })
+                Some(SubscriptionStart {
+                    at: parse_ts(&at)?,
+                    failed: problem.zip(message),
+                })
             }))
         })
     }
