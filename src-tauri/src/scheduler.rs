@@ -80,12 +80,33 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
         let mode = shared.mode.read().await;
         (mode.engine.clone(), mode.store.clone())
     };
-    let progress = |done, total| {
-        shared.update_scan(|s| s.scanning = Some(Progress { done, total }));
+    let show = |done, total, throttled_until| {
+        shared.update_scan(|s| {
+            s.scanning = Some(Progress {
+                done,
+                total,
+                throttled_until,
+            })
+        });
         tray::refresh(app);
         let _ = app.emit(CHANGED, ());
     };
-    let report = engine.scan_with_progress(progress).await;
+    let progress = |done, total| show(done, total, engine.throttled_until());
+    let scan = engine.scan_with_progress(progress);
+    tokio::pin!(scan);
+    // A throttling wait can last a minute or more (m365-api.md §G 14): show it while it lasts.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let report = loop {
+        tokio::select! {
+            report = &mut scan => break report,
+            _ = tick.tick() => {
+                let until = engine.throttled_until();
+                if let Some(p) = shared.scan_state().scanning.filter(|p| p.throttled_until != until) {
+                    show(p.done, p.total, until);
+                }
+            }
+        }
+    };
     let error = match &report {
         Ok(r) => r.tenants.iter().any(|t| t.state == TenantState::Error),
         Err(e) => {

@@ -171,6 +171,8 @@ pub struct ScanState {
 pub struct Progress {
     pub done: usize,
     pub total: usize,
+    /// Microsoft is throttling and the scan waits until then.
+    pub throttled_until: Option<DateTime<Utc>>,
 }
 
 pub struct Shared {

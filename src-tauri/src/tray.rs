@@ -66,7 +66,15 @@ fn local_time(t: DateTime<Utc>) -> String {
 /// The status line: "Last scan 10:42 · 3 open alerts".
 pub fn status_line(s: &ScanState) -> String {
     let activity = match (&s.scanning, paused(s), s.last_scan_at) {
-        (Some(p), _, _) => format!("Scanning {}/{} tenants", p.done, p.total),
+        (Some(p), _, _) => match p.throttled_until {
+            Some(until) => format!(
+                "Scanning {}/{} tenants, throttled by Microsoft until {}",
+                p.done,
+                p.total,
+                until.with_timezone(&Local).format("%H:%M:%S")
+            ),
+            None => format!("Scanning {}/{} tenants", p.done, p.total),
+        },
         (None, Some(until), _) => format!("Paused until {}", local_time(until)),
         (None, None, Some(last)) => format!("Last scan {}", local_time(last)),
         (None, None, None) => "Not scanned yet".to_string(),
@@ -219,8 +227,25 @@ mod tests {
             ..ScanState::default()
         };
         assert_eq!(status_line(&s), "Not scanned yet · 3 open alerts");
-        s.scanning = Some(Progress { done: 2, total: 5 });
+        s.scanning = Some(Progress {
+            done: 2,
+            total: 5,
+            throttled_until: None,
+        });
         assert_eq!(status_line(&s), "Scanning 2/5 tenants · 3 open alerts");
+        let until = Utc::now() + chrono::Duration::seconds(61);
+        s.scanning = Some(Progress {
+            done: 2,
+            total: 5,
+            throttled_until: Some(until),
+        });
+        assert_eq!(
+            status_line(&s),
+            format!(
+                "Scanning 2/5 tenants, throttled by Microsoft until {} · 3 open alerts",
+                until.with_timezone(&Local).format("%H:%M:%S")
+            )
+        );
         s.scanning = None;
         s.open_alerts = 1;
         s.error = true;

@@ -76,7 +76,8 @@ export interface Overview {
   sandbox: boolean;
   tenants: number;
   open_alerts: number;
-  scanning: { done: number; total: number } | null;
+  /** `throttled_until`: Microsoft is throttling and the scan waits until then. */
+  scanning: { done: number; total: number; throttled_until?: string | null } | null;
   last_scan_at: string | null;
   next_scan_at: string | null;
   paused_until: string | null;

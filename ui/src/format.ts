@@ -105,8 +105,18 @@ export function localTime(iso: string | null | undefined): string {
   return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
 }
 
+/** Hours, minutes and seconds in local time, e.g. "10:42:07". */
+function localSeconds(iso: string): string {
+  const d = parse(iso);
+  return d ? d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" }) : iso;
+}
+
 export function scanStateText(o: Overview): { text: string; error: boolean } {
-  if (o.scanning) return { text: `Scanning ${o.scanning.done}/${o.scanning.total} tenants…`, error: false };
+  if (o.scanning) {
+    const { done, total, throttled_until } = o.scanning;
+    const wait = throttled_until ? ` Microsoft is throttling: waiting until ${localSeconds(throttled_until)}.` : "";
+    return { text: `Scanning ${done}/${total} tenants…${wait}`, error: false };
+  }
   if (o.paused_until) return { text: `Paused until ${localTime(o.paused_until)}`, error: false };
   if (o.error) return { text: "Error: a tenant cannot be scanned", error: true };
   if (o.last_scan_at) {

@@ -68,6 +68,8 @@ describe("header", () => {
   it("shows the scan state in words", async () => {
     await mount(() => (state.handlers.overview = () => overview({ scanning: { done: 2, total: 5 } })));
     expect($("#scan-state").textContent).toBe("Scanning 2/5 tenants…");
+    const throttled = scanStateText(overview({ scanning: { done: 2, total: 5, throttled_until: "2026-11-27T11:42:07Z" } }));
+    expect(throttled.text).toMatch(/^Scanning 2\/5 tenants… Microsoft is throttling: waiting until \d\d?[:.]\d\d[:.]07/);
     expect($<HTMLButtonElement>("#scan-now").disabled).toBe(true);
     expect(scanStateText(overview()).text).toMatch(/^Last scan \d\d?[:.]\d\d.*· next \d\d?[:.]\d\d/);
     expect(scanStateText(overview({ paused_until: "2026-11-27T11:42:00Z" })).text).toMatch(/^Paused until /);

@@ -71,6 +71,11 @@ struct Global {
     /// show yet, comma-separated [default: 1,2,4,8]
     #[arg(long, env = "RULEWATCH_VERIFY_DELAYS", global = true)]
     verify_delays: Option<String>,
+    /// Seconds to wait after throttling that names no wait [default: 61, to outlast a
+    /// per-minute quota]; tests shorten it
+    #[arg(long, env = "RULEWATCH_THROTTLE_WAIT_SECS", global = true, hide = true,
+          value_parser = clap::value_parser!(u16).range(1..=600))]
+    throttle_wait_secs: Option<u16>,
     /// More detail on stderr (-v: retries and progress, -vv: debugging)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
@@ -208,6 +213,9 @@ impl Global {
         config.discovery_every = chrono::Duration::hours(self.discovery_hours.into());
         if let Some(delays) = &self.verify_delays {
             config.verify_delays = parse_delays(delays)?;
+        }
+        if let Some(secs) = self.throttle_wait_secs {
+            config.retry.throttle_floor = std::time::Duration::from_secs(secs.into());
         }
         Ok(config)
     }

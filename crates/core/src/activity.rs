@@ -21,6 +21,16 @@ pub struct ContentBlob {
     pub content_created: DateTime<Utc>,
 }
 
+/// What a content listing found.
+#[derive(Debug)]
+pub enum Listing {
+    Blobs(Vec<ContentBlob>),
+    /// AF20022: the subscription was never started.
+    NotStarted,
+    /// AF20023: the subscription was stopped (by an admin, or briefly after set-up, §G 2).
+    Stopped(String),
+}
+
 /// Why a blob could not be read.
 #[derive(Debug)]
 pub enum BlobError {
@@ -140,7 +150,8 @@ impl ActivityApi<'_> {
         }
     }
 
-    /// Starts the subscription for a content type (after AF20022).
+    /// Starts (or restarts) the subscription for a content type. "Already enabled"
+    /// (AF20024) is success (m365-api.md §G 2).
     pub async fn start_subscription(&self, content_type: &str) -> Result<(), Problem> {
         let url = self.feed_url(&format!("subscriptions/start?contentType={content_type}"));
         let what = format!(
@@ -152,18 +163,21 @@ impl ActivityApi<'_> {
                 tracing::info!("{what}: started");
                 Ok(())
             }
+            Err(CallError::Api(e)) if e.code == "AF20024" => {
+                tracing::info!("{what}: it was already enabled");
+                Ok(())
+            }
             Err(e) => Err(self.problem(e, &what)),
         }
     }
 
     /// Lists every blob created in `[start, end)` (at most 24 h), following all pages.
-    /// `Ok(None)` means there is no subscription yet (AF20022).
     pub async fn list_content(
         &self,
         content_type: &str,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
-    ) -> Result<Option<Vec<ContentBlob>>, Problem> {
+    ) -> Result<Listing, Problem> {
         let mut url = self.feed_url(&format!(
             "subscriptions/content?contentType={content_type}&startTime={}&endTime={}",
             api_time(start),
@@ -183,7 +197,12 @@ impl ActivityApi<'_> {
             });
             let (page, next) = match page.await {
                 Ok(p) => p,
-                Err(Fetch::Call(CallError::Api(e))) if e.code == "AF20022" => return Ok(None),
+                Err(Fetch::Call(CallError::Api(e))) if e.code == "AF20022" => {
+                    return Ok(Listing::NotStarted);
+                }
+                Err(Fetch::Call(CallError::Api(e))) if e.code == "AF20023" => {
+                    return Ok(Listing::Stopped(first_line(&e.message).to_string()));
+                }
                 Err(Fetch::Call(e)) => return Err(self.problem(e, &what)),
                 Err(Fetch::Malformed(why)) => {
                     return Err(Problem::new(
@@ -195,7 +214,7 @@ impl ActivityApi<'_> {
             blobs.extend(page);
             match next {
                 Some(n) => url = n,
-                None => return Ok(Some(blobs)),
+                None => return Ok(Listing::Blobs(blobs)),
             }
         }
     }
@@ -246,6 +265,13 @@ impl ActivityApi<'_> {
     }
 }
 
+/// "Tenant … does not exist." out of "…] failed. Exception: …DataServiceException: Tenant
+/// … does not exist.".
+fn data_service_words(line: &str) -> &str {
+    line.split_once("DataServiceException:")
+        .map_or(line, |(_, words)| words.trim())
+}
+
 /// The next page's URL. The reference calls the header NextPageUri, the
 /// troubleshooting page NextPageUrl (A5); header lookups ignore case.
 fn next_page(headers: &reqwest::header::HeaderMap) -> Option<String> {
@@ -257,17 +283,14 @@ fn next_page(headers: &reqwest::header::HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The first line of Microsoft's message: what follows is a stack trace or trace ids.
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default().trim()
+}
+
 fn api_problem(e: &ApiError, what: &str, app: &AppIdentity) -> Problem {
-    let detail = format!("{} {}", e.code, e.message);
+    let detail = format!("{} {}", e.code, first_line(&e.message));
     match e.code.as_str() {
-        "AF20023" => Problem::new(
-            ProblemKind::SubscriptionDisabled,
-            format!(
-                "{what}: the subscription was disabled by an admin of tenant {} ({detail}). \
-                 Rulewatch cannot restart it; ask the tenant's admin why, then re-enable it",
-                app.tenant_id
-            ),
-        ),
         "AF10001" => Problem::new(
             ProblemKind::PermissionMissing,
             format!(
@@ -277,12 +300,15 @@ fn api_problem(e: &ApiError, what: &str, app: &AppIdentity) -> Problem {
                 app.tenant_id, app.tenant_id, app.client_id
             ),
         ),
+        // The audit-off answer's code is a long "StartSubscription [CorrId=…]…" context and
+        // its message ends in a stack trace (§G 1): only the exception's own sentence is shown.
         _ if e.message.contains("DataServiceException") || e.code == "AF20011" => Problem::new(
             ProblemKind::AuditDisabled,
             format!(
-                "audit logging is off in tenant {} ({detail}). Turn it on in Microsoft Purview → Audit → \
+                "audit logging is off in tenant {} (Microsoft said: {}). Turn it on in Microsoft Purview → Audit → \
                  'Start recording user and admin activity'; it can take up to 60 minutes to apply",
-                app.tenant_id
+                app.tenant_id,
+                data_service_words(first_line(&e.message))
             ),
         ),
         _ if e.message.contains("service principal for resource") => Problem::new(

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use futures::StreamExt;
 use serde_json::value::RawValue;
 
-use crate::activity::{AUDIT_EXCHANGE, ActivityApi, BlobError, ContentBlob};
+use crate::activity::{AUDIT_EXCHANGE, ActivityApi, BlobError, ContentBlob, Listing};
 use crate::api::Api;
 use crate::auth::{AppIdentity, TokenProvider};
 use crate::cloud::Endpoints;
@@ -28,6 +28,8 @@ pub mod split;
 const RETENTION: Duration = Duration::days(7);
 /// Listing windows are at most 24 hours (A4).
 const MAX_WINDOW: Duration = Duration::hours(24);
+/// Microsoft allows one subscription start per content type every 15 minutes (A3).
+const SUBSCRIPTION_START_SPACING: Duration = Duration::minutes(15);
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -236,10 +238,12 @@ impl Engine {
             crate::partner::discover(&self.api, &self.store, &account, &RetryStats::default())
                 .await;
         match &found {
-            Ok(d) if !d.now_watched.is_empty() => tracing::info!(
-                "coverage grew: {} new customer(s) watched",
-                d.now_watched.len()
-            ),
+            Ok(d) if !d.now_watched.is_empty() => {
+                tracing::info!(
+                    "coverage grew: {} new customer(s) watched",
+                    d.now_watched.len()
+                )
+            }
             Ok(_) => {}
             Err(p) => tracing::warn!("listing the partner's customers failed: {p}"),
         }
@@ -288,6 +292,11 @@ impl Engine {
                 )
             })?;
         crate::partner::discover(&self.api, &self.store, &account, &RetryStats::default()).await
+    }
+
+    /// When the throttling wait in progress ends, for the panel's progress.
+    pub fn throttled_until(&self) -> Option<DateTime<Utc>> {
+        self.api.http.throttled_until()
     }
 
     /// Forgets every cached token (after the partner account signed out).
@@ -380,16 +389,16 @@ impl Engine {
             attempts: self.config.blob_attempts,
         };
         let now = Utc::now();
-        let subscription = match activity
-            .list_content(AUDIT_EXCHANGE, now - Duration::hours(1), now)
+        let subscription = self
+            .list_window(
+                &t.tenant_id,
+                &activity,
+                AUDIT_EXCHANGE,
+                now - Duration::hours(1),
+                now,
+            )
             .await
-        {
-            Ok(Some(_)) => Ok(format!("the {AUDIT_EXCHANGE} subscription is on")),
-            Ok(None) => activity.start_subscription(AUDIT_EXCHANGE).await.map(|()| {
-                format!("the {AUDIT_EXCHANGE} subscription was off and has been started")
-            }),
-            Err(p) => Err(p),
-        };
+            .map(|_| format!("the {AUDIT_EXCHANGE} subscription is on"));
         steps.push(match subscription {
             Ok(detail) => ConnectionStep::ok("subscription", detail),
             Err(p) => ConnectionStep::failed("subscription", p.message),
@@ -529,18 +538,9 @@ impl Engine {
         let mut window_start = start;
         while window_start < now {
             let window_end = (window_start + MAX_WINDOW).min(now);
-            let mut blobs = match activity.list_content(ct, window_start, window_end).await? {
-                Some(b) => b,
-                None => {
-                    activity.start_subscription(ct).await?;
-                    activity.list_content(ct, window_start, window_end).await?.ok_or_else(|| {
-                        Problem::new(
-                            ProblemKind::SubscriptionDisabled,
-                            format!("the {ct} subscription of tenant {} did not start; try again in 15 minutes", t.tenant_id),
-                        )
-                    })?
-                }
-            };
+            let mut blobs = self
+                .list_window(&t.tenant_id, activity, ct, window_start, window_end)
+                .await?;
             blobs.sort_by_key(|b| b.content_created);
             blobs.dedup_by(|a, b| a.content_id == b.content_id);
             for blob in &blobs {
@@ -616,6 +616,95 @@ impl Engine {
             window_start = window_end;
         }
         Ok(())
+    }
+
+    /// Lists one window. A subscription never started (AF20022) or stopped (AF20023) is
+    /// started, at most once every 15 minutes, then listed again (m365-api.md A3, §G 2).
+    async fn list_window(
+        &self,
+        tenant_id: &str,
+        activity: &ActivityApi<'_>,
+        ct: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<ContentBlob>, Problem> {
+        let off = match activity.list_content(ct, start, end).await? {
+            Listing::Blobs(blobs) => return Ok(blobs),
+            Listing::NotStarted => {
+                format!("the {ct} subscription of tenant {tenant_id} was not started")
+            }
+            Listing::Stopped(said) => {
+                format!(
+                    "the {ct} subscription of tenant {tenant_id} is stopped (Microsoft said: {said})"
+                )
+            }
+        };
+        let started = self
+            .start_subscription(tenant_id, activity, ct, &off)
+            .await?;
+        match activity.list_content(ct, start, end).await? {
+            Listing::Blobs(blobs) => Ok(blobs),
+            // Seen for a while right after a start (§G 2).
+            _ => Err(Problem::new(
+                ProblemKind::SubscriptionDisabled,
+                format!(
+                    "{off}; Rulewatch started it at {} but Microsoft still reports it off, as it can for a few minutes \
+                     after a start. The next scan lists it again, and starts it again after {} if it is still off",
+                    hm(started),
+                    hm(started + SUBSCRIPTION_START_SPACING)
+                ),
+            )),
+        }
+    }
+
+    /// Starts a subscription unless the last start was under 15 minutes ago; answers when
+    /// it started. `off` says why it is needed, for the message when it must wait.
+    async fn start_subscription(
+        &self,
+        tenant_id: &str,
+        activity: &ActivityApi<'_>,
+        ct: &str,
+        off: &str,
+    ) -> Result<DateTime<Utc>, Problem> {
+        let now = Utc::now();
+        if let Some(last) = self
+            .store
+            .subscription_start(tenant_id, ct)
+            .map_err(store_problem)?
+            && now - last.at < SUBSCRIPTION_START_SPACING
+        {
+            let next = hm(last.at + SUBSCRIPTION_START_SPACING);
+            return Err(match last.failed {
+                Some((kind, message)) => Problem::new(
+                    serde_json::from_value(serde_json::Value::String(kind))
+                        .unwrap_or(ProblemKind::BadResponse),
+                    format!(
+                        "{message} (when the {ct} subscription was last started, at {}; tried again after {next})",
+                        hm(last.at)
+                    ),
+                ),
+                None => Problem::new(
+                    ProblemKind::SubscriptionDisabled,
+                    format!(
+                        "{off}. Rulewatch started it at {} and Microsoft allows one start every 15 minutes, so it starts \
+                         it again after {next}. If it keeps stopping, ask the tenant's admin whether someone turns it off",
+                        hm(last.at)
+                    ),
+                ),
+            });
+        }
+        let result = activity.start_subscription(ct).await;
+        // A start that never reached Microsoft does not count towards its spacing.
+        if !matches!(&result, Err(p) if p.kind == ProblemKind::Unreachable) {
+            let failed = result
+                .as_ref()
+                .err()
+                .map(|p| (p.kind.as_str(), p.message.as_str()));
+            self.store
+                .record_subscription_start(tenant_id, ct, now, failed)
+                .map_err(store_problem)?;
+        }
+        result.map(|()| now)
     }
 
     /// Downloads a blob (again while it arrives malformed) and reads its records:
@@ -706,6 +795,11 @@ pub fn judge<'a>(
         }
     }
     Ok((count, alerts))
+}
+
+/// A time of day for messages.
+fn hm(t: DateTime<Utc>) -> String {
+    t.format("%H:%M UTC").to_string()
 }
 
 fn store_problem(e: crate::store::StoreError) -> Problem {

@@ -1,7 +1,8 @@
 //! HTTP with Microsoft's failure modes handled once: throttling (429, 503, and `AF429`
-//! on HTTP 403) honours `Retry-After` or backs off exponentially with jitter; other 5xx,
-//! timeouts and cut connections back off too. Every retry is counted and logged, so
-//! throttling is never silent.
+//! on HTTP 403) honours `Retry-After`, and without it waits out a per-minute quota on
+//! Rulewatch's own clock (m365-api.md §G 14); other 5xx, timeouts and cut connections back
+//! off exponentially with jitter. Every retry is counted and logged, so throttling is never
+//! silent, and the end of the current throttling wait can be read while it lasts.
 //!
 //! Two limits keep a hostile or broken answer from doing harm: a redirect to another
 //! origin (scheme, host or port) is never followed, so neither a bearer token nor a
@@ -9,9 +10,11 @@
 //! an answer's body is read in chunks up to a cap ([`PAGE_LIMIT`], [`BLOB_LIMIT`]), so a
 //! huge body is refused without ever being held whole.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use rand::Rng;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
@@ -26,6 +29,10 @@ pub struct RetryPolicy {
     /// Upper bound on a server-given `Retry-After`, so one answer cannot stall a scan.
     pub max_retry_after: Duration,
     pub request_timeout: Duration,
+    /// The least wait after throttling without `Retry-After`: the Management API's `AF429`
+    /// and Exchange's throttling come without it (§G 14), and their quotas count per
+    /// minute, so the default outlasts a minute. Tests set it short.
+    pub throttle_floor: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -36,6 +43,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(20),
             max_retry_after: Duration::from_secs(120),
             request_timeout: Duration::from_secs(60),
+            throttle_floor: Duration::from_secs(61),
         }
     }
 }
@@ -106,11 +114,16 @@ pub enum HttpError {
 pub struct Http {
     client: reqwest::Client,
     policy: Arc<RetryPolicy>,
+    /// When the latest throttling wait ends, for progress displays.
+    throttled_until: Arc<Mutex<Option<DateTime<Utc>>>>,
 }
 
 enum Verdict {
     Done,
+    /// A quota ran out (429, or `AF429` on 403): without `Retry-After`, wait it out.
     Throttled,
+    /// 503: busy, counted as throttling but backed off like a failure without a hint.
+    Busy,
     Transient,
     Final,
 }
@@ -120,7 +133,8 @@ fn classify(status: StatusCode, body: &[u8]) -> Verdict {
         return Verdict::Done;
     }
     match status.as_u16() {
-        429 | 503 => Verdict::Throttled,
+        429 => Verdict::Throttled,
+        503 => Verdict::Busy,
         // The Management Activity API sends AF429 on HTTP 403 (m365-api.md A8).
         403 if contains(body, b"AF429") => Verdict::Throttled,
         500 | 502 | 504 => Verdict::Transient,
@@ -198,6 +212,7 @@ impl Http {
         Ok(Http {
             client,
             policy: Arc::new(policy),
+            throttled_until: Arc::default(),
         })
     }
 
@@ -207,6 +222,22 @@ impl Http {
 
     pub fn policy(&self) -> &RetryPolicy {
         &self.policy
+    }
+
+    /// When the throttling wait in progress ends, if one is.
+    pub fn throttled_until(&self) -> Option<DateTime<Utc>> {
+        let until = *self
+            .throttled_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        until.filter(|u| *u > Utc::now())
+    }
+
+    /// After throttling without `Retry-After`: the floor plus up to a quarter more, so
+    /// requests throttled together do not return together.
+    pub fn throttle_wait(&self) -> Duration {
+        let floor = self.policy.throttle_floor;
+        floor + floor.mul_f64(rand::rng().random::<f64>() / 4.0)
     }
 
     /// Exponential backoff with equal jitter for attempt `n` (1-based).
@@ -299,7 +330,7 @@ impl Http {
                 }
                 Err(e) => (Verdict::Transient, None, describe_send_error(&e)),
             };
-            let throttled = matches!(verdict, Verdict::Throttled);
+            let throttled = matches!(verdict, Verdict::Throttled | Verdict::Busy);
             if throttled {
                 stats.throttled.fetch_add(1, Ordering::Relaxed);
             } else {
@@ -316,14 +347,32 @@ impl Http {
             }
             let wait = match wait_hint {
                 Some(hint) => hint.min(self.policy.max_retry_after),
+                None if matches!(verdict, Verdict::Throttled) => self.throttle_wait(),
                 None => self.backoff(attempt),
             };
-            tracing::info!(
-                "{what}: {} ({last}); retry {attempt} of {} in {:.1} s",
-                if throttled { "throttled" } else { "failed" },
+            let retry = format!(
+                "retry {attempt} of {} in {:.1} s",
                 self.policy.max_attempts - 1,
                 wait.as_secs_f64()
             );
+            match (&verdict, wait_hint) {
+                (Verdict::Throttled, None) => tracing::info!(
+                    "{what}: throttled without Retry-After ({last}); {retry}, long enough for a per-minute quota to reset"
+                ),
+                (_, Some(_)) if throttled => {
+                    tracing::info!("{what}: throttled ({last}); {retry}, as Microsoft asked")
+                }
+                _ if throttled => tracing::info!("{what}: throttled ({last}); {retry}"),
+                _ => tracing::info!("{what}: failed ({last}); {retry}"),
+            }
+            if throttled {
+                let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                let mut latest = self
+                    .throttled_until
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                *latest = Some(latest.map_or(until, |l| l.max(until)));
+            }
             tokio::time::sleep(wait).await;
         }
     }
@@ -380,6 +429,24 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
         h.insert(RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn throttling_without_retry_after_waits_out_a_minute_by_default() {
+        let http = Http::new(RetryPolicy::default()).unwrap();
+        for _ in 0..20 {
+            let wait = http.throttle_wait();
+            assert!(
+                wait > Duration::from_secs(60) && wait <= Duration::from_secs(77),
+                "{wait:?}"
+            );
+        }
+        let short = Http::new(RetryPolicy {
+            throttle_floor: Duration::from_millis(40),
+            ..RetryPolicy::default()
+        })
+        .unwrap();
+        assert!(short.throttle_wait() <= Duration::from_millis(50));
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! Why a tenant could not be scanned, in words that tell the technician what to do.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::http::HttpError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     /// The client secret or certificate was refused.
@@ -34,6 +34,12 @@ pub enum ProblemKind {
     TooLarge,
     /// A URL in Microsoft's answer, or a redirect, pointed outside the tenant's cloud.
     ForeignHost,
+    /// A service's principal is disabled in the tenant (AADSTS500014).
+    ServiceDisabled,
+    /// The tenant has no such service at all, e.g. no Office 365 (AADSTS500011).
+    ServiceMissing,
+    /// The app itself is disabled (AADSTS7000112).
+    AppDisabled,
 }
 
 impl ProblemKind {
@@ -54,6 +60,9 @@ impl ProblemKind {
             ProblemKind::DataGap => "data_gap",
             ProblemKind::TooLarge => "too_large",
             ProblemKind::ForeignHost => "foreign_host",
+            ProblemKind::ServiceDisabled => "service_disabled",
+            ProblemKind::ServiceMissing => "service_missing",
+            ProblemKind::AppDisabled => "app_disabled",
         }
     }
 }

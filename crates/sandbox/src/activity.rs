@@ -1,5 +1,17 @@
 //! The Office 365 Management Activity API under `/api/v1.0/{tenant}/activity/feed/` (A3–A9).
+//!
+//! Behaviours taken from m365-api.md §G:
+//! - Starting a subscription that is already enabled answers HTTP 400 `AF20024` "The
+//!   subscription is already enabled. No property change." (§G 2).
+//! - A stopped (`AF20023`) subscription is enabled again by `subscriptions/start` (§G 2).
+//! - A start less than 15 minutes after the previous one for the same content type answers
+//!   HTTP 429 "Too many frequent subscription start requests. Please retry again after …"
+//!   (A3; the words from elastic/integrations #15476).
+//! - With audit logging off, `subscriptions/start` answers HTTP 400 with the
+//!   `StartSubscription […]` code and a `DataServiceException` message followed by a .NET
+//!   stack trace (§G 1); the tenant then has no subscription to list.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::Json;
@@ -11,7 +23,7 @@ use serde_json::{Value, json};
 use url::form_urlencoded;
 use uuid::Uuid;
 
-use crate::app::App;
+use crate::app::{App, TenantEntry};
 use crate::feed::RETENTION;
 use crate::scenario::{ContentType, SubscriptionState};
 use crate::times::{content_time, now_ms, parse_window_time};
@@ -26,7 +38,8 @@ pub(crate) enum AfError {
     Unauthorized,
     Api {
         status: StatusCode,
-        code: &'static str,
+        /// Built per request only for the audit-off answer (§G 1).
+        code: Cow<'static, str>,
         message: String,
     },
 }
@@ -38,7 +51,7 @@ pub(crate) fn af_error(
 ) -> AfError {
     AfError::Api {
         status,
-        code,
+        code: Cow::Borrowed(code),
         message: message.into(),
     }
 }
@@ -140,17 +153,6 @@ fn authorize(
         ));
     };
     app.stats.publisher_identifier(publisher);
-    if !token_tenant.live().audit_enabled {
-        // Guess: the status code; the message is the one reported for tenants without auditing (A1).
-        return Err(af_error(
-            StatusCode::BAD_REQUEST,
-            "AF20011",
-            format!(
-                "Microsoft.Office.Compliance.Audit.DataServiceException: Tenant {} does not exist.",
-                token_tenant.id
-            ),
-        ));
-    }
     Ok(grant.tenant)
 }
 
@@ -180,7 +182,7 @@ fn subscription_json(content_type: ContentType, state: SubscriptionState) -> Val
     json!({"contentType": content_type.as_str(), "status": status, "webhook": null})
 }
 
-fn disabled() -> AfError {
+pub(crate) fn disabled() -> AfError {
     // Guess: which admin Microsoft names; the reference only says "a tenant admin" or "a service admin".
     af_error(
         StatusCode::BAD_REQUEST,
@@ -188,6 +190,9 @@ fn disabled() -> AfError {
         "The subscription was disabled by a tenant admin.",
     )
 }
+
+/// Microsoft allows one start per content type every 15 minutes (A3).
+const START_SPACING: Duration = Duration::minutes(15);
 
 /// `POST subscriptions/start?contentType=…`. Webhooks are not simulated: any body is ignored.
 pub(crate) async fn start_subscription(
@@ -199,15 +204,65 @@ pub(crate) async fn start_subscription(
     let query = Query::parse(raw.as_deref());
     let t = authorize(&app, &headers, &tenant, &query)?;
     let content_type = content_type(&query)?;
-    let mut live = app.tenants[t].live_mut();
+    let entry = &app.tenants[t];
+    let mut live = entry.live_mut();
+    let now = Utc::now();
+    if let Some(last) = live.started_at[content_type.index()]
+        && now - last < START_SPACING
+    {
+        let left = START_SPACING - (now - last);
+        // Guess: the code; the status and words are from elastic/integrations #15476.
+        return Err(af_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "AF429",
+            format!(
+                "Too many frequent subscription start requests. Please retry again after {}m {}s",
+                left.num_minutes(),
+                left.num_seconds() % 60
+            ),
+        ));
+    }
+    live.started_at[content_type.index()] = Some(now);
+    app.stats.subscription_started();
+    if !live.audit_enabled {
+        return Err(audit_off(entry, content_type, &query));
+    }
     let state = &mut live.subscriptions[content_type.index()];
-    // Guess: starting does not override a subscription an admin disabled.
-    if *state == SubscriptionState::Disabled {
-        return Err(disabled());
+    if *state == SubscriptionState::Enabled {
+        return Err(af_error(
+            StatusCode::BAD_REQUEST,
+            "AF20024",
+            "The subscription is already enabled. No property change.",
+        ));
     }
     *state = SubscriptionState::Enabled;
-    app.stats.subscription_started();
     Ok(Json(subscription_json(content_type, SubscriptionState::Enabled)).into_response())
+}
+
+/// The answer to a start in a tenant without audit logging (m365-api.md §G 1): the code
+/// names the call's context and is cut off where Microsoft cuts it; the message carries the
+/// rest of it, the exception and a stack trace.
+fn audit_off(entry: &TenantEntry, content_type: ContentType, query: &Query) -> AfError {
+    let publisher = query.get("PublisherIdentifier").unwrap_or_default();
+    let client_id = &entry.config.client_id;
+    AfError::Api {
+        status: StatusCode::BAD_REQUEST,
+        code: Cow::Owned(format!(
+            "StartSubscription [CorrId={}][TenantId={},ContentType={},ApplicationId={client_id},PublisherId={publisher}][AppId",
+            Uuid::new_v4(),
+            entry.id,
+            content_type.as_str()
+        )),
+        // Guess: the frames of the stack trace; the reports quote only its first lines.
+        message: format!(
+            "{client_id}] failed. Exception: Microsoft.Office.Compliance.Audit.DataServiceException: Tenant {} does \
+             not exist.\r\n   at Microsoft.Office.Compliance.Audit.API.AuditApiDataService.GetTenantInfo(Guid tenantId)\r\n   \
+             at Microsoft.Office.Compliance.Audit.API.SubscriptionManager.StartSubscription(Guid tenantId, String \
+             contentType, Webhook webhook)\r\n   at Microsoft.Office.Compliance.Audit.API.Controllers.\
+             SubscriptionsController.Start(String tenantId, String contentType)",
+            entry.id
+        ),
+    }
 }
 
 /// `GET subscriptions/list`.
@@ -222,6 +277,7 @@ pub(crate) async fn list_subscriptions(
     let live = app.tenants[t].live();
     let list: Vec<Value> = ContentType::ALL
         .into_iter()
+        .filter(|_| live.audit_enabled)
         .filter(|ct| live.subscriptions[ct.index()] != SubscriptionState::Absent)
         .map(|ct| subscription_json(ct, live.subscriptions[ct.index()]))
         .collect();
@@ -283,7 +339,13 @@ pub(crate) async fn list_content(
     let content_type = content_type(&query)?;
     let now = now_ms();
     let window = window(&query, now)?;
-    match app.tenants[t].live().subscriptions[content_type.index()] {
+    let live = app.tenants[t].live().clone();
+    // Guess: with auditing off no subscription can exist (its start fails, §G 1).
+    let state = match live.audit_enabled {
+        true => live.subscriptions[content_type.index()],
+        false => SubscriptionState::Absent,
+    };
+    match state {
         SubscriptionState::Enabled => {}
         SubscriptionState::Absent => {
             return Err(af_error(

@@ -13,7 +13,7 @@ use crate::faults::FaultInjector;
 use crate::feed::Feed;
 use crate::ipstack::GeoScenario;
 use crate::partner::PartnerState;
-use crate::scenario::{ContentType, Scenario, SubscriptionState, Tenant};
+use crate::scenario::{ContentType, Scenario, SubscriptionState, Tenant, TokenRefusal};
 use crate::token::TokenStore;
 
 pub(crate) struct App {
@@ -54,6 +54,9 @@ pub(crate) struct Live {
     pub write_visible_after_ms: u64,
     /// Indexed by `ContentType::index`.
     pub subscriptions: [SubscriptionState; ContentType::ALL.len()],
+    pub token_refusal: Option<TokenRefusal>,
+    /// The last `subscriptions/start` per content type, for Microsoft's 15-minute spacing.
+    pub started_at: [Option<DateTime<Utc>>; ContentType::ALL.len()],
 }
 
 impl App {
@@ -93,6 +96,8 @@ impl App {
                         directory_roles: config.directory_roles.clone(),
                         write_visible_after_ms: config.write_visible_after_ms,
                         subscriptions: [config.subscription; ContentType::ALL.len()],
+                        token_refusal: config.token_refusal,
+                        started_at: [None; ContentType::ALL.len()],
                     }),
                     config,
                 }

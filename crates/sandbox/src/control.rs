@@ -46,6 +46,7 @@ pub(crate) struct Stats {
     slow: AtomicU64,
     expired: AtomicU64,
     hostile: AtomicU64,
+    subscription_stopped: AtomicU64,
     missing_publisher_identifier: AtomicU64,
     tokens_issued: AtomicU64,
     subscriptions_started: AtomicU64,
@@ -105,6 +106,7 @@ impl Stats {
             FaultKind::RedirectElsewhere | FaultKind::ForeignLinks | FaultKind::HugeBody => {
                 &self.hostile
             }
+            FaultKind::SubscriptionStopped => &self.subscription_stopped,
         });
     }
 
@@ -186,6 +188,7 @@ impl Stats {
                 "slow": read(&self.slow),
                 "expired": read(&self.expired),
                 "hostile": read(&self.hostile),
+                "subscription_stopped": read(&self.subscription_stopped),
             },
             "missing_publisher_identifier": read(&self.missing_publisher_identifier),
             "publisher_identifiers": *self.publishers.lock().unwrap_or_else(PoisonError::into_inner),

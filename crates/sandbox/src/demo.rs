@@ -34,6 +34,7 @@ fn tenant(tenant_id: &str, name: &str, domains: &[&str], users: &[(&str, &str)])
         roles: default_roles(),
         directory_roles: default_directory_roles(),
         write_visible_after_ms: 0,
+        token_refusal: None,
     }
 }
 

@@ -3,6 +3,13 @@
 //! Scripted faults come first (the first N matching requests); then each random fault
 //! that can happen on the endpoint is drawn in turn from a seeded RNG, first hit wins.
 //! Faults change only the answer to the request they hit, never the feed itself.
+//!
+//! Throttling answers carry `Retry-After` from Entra, Graph and the Management API's 429s,
+//! but not from the Management API's `AF429` on HTTP 403 nor from Exchange's
+//! `InvokeCommand`, whose live captures showed none (m365-api.md §G 14).
+//!
+//! `subscription_stopped` answers a content listing with AF20023 while the subscription is
+//! enabled, as Microsoft has been seen to right after set-up (m365-api.md §G 2).
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -163,6 +170,7 @@ pub(crate) async fn inject(
         FaultKind::Expired => {
             activity::expired(&path_param("content_id").unwrap_or_default()).into_response()
         }
+        FaultKind::SubscriptionStopped => activity::disabled().into_response(),
         FaultKind::Slow => {
             tokio::time::sleep(Duration::from_millis(app.faults.config.slow_ms)).await;
             next.run(request).await
@@ -175,7 +183,7 @@ pub(crate) async fn inject(
     }
 }
 
-/// Each service's own throttling answer, with `Retry-After`.
+/// Each service's own throttling answer, with `Retry-After` where that service sends it.
 fn throttled(app: &App, endpoint: Endpoint, pick: Pick, request: &Request) -> Response {
     let mut response = match endpoint {
         // Guess: Entra's throttling answer (its tenant-throttling code).
@@ -195,7 +203,7 @@ fn throttled(app: &App, endpoint: Endpoint, pick: Pick, request: &Request) -> Re
         Endpoint::InvokeCommand => exo_error(
             StatusCode::TOO_MANY_REQUESTS,
             "TooManyRequests",
-            "The request was throttled. Please retry after the time in the Retry-After header.",
+            "The request was throttled.",
         )
         .into_response(),
         _ => {
@@ -210,10 +218,13 @@ fn throttled(app: &App, endpoint: Endpoint, pick: Pick, request: &Request) -> Re
             af_error(app.faults.throttle_status(pick), "AF429", message).into_response()
         }
     };
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from(app.faults.config.retry_after_s),
-    );
+    // m365-api.md §G 14: AF429 on 403 "probably" and Exchange "showed no" Retry-After.
+    if endpoint != Endpoint::InvokeCommand && response.status() != StatusCode::FORBIDDEN {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(app.faults.config.retry_after_s),
+        );
+    }
     response
 }
 

@@ -119,6 +119,21 @@ pub struct Tenant {
     /// Reads show a remediation write only this long after it (m365-api.md §G 11).
     #[serde(default)]
     pub write_visible_after_ms: u64,
+    /// A refusal the token endpoint answers this tenant's app with (m365-api.md §G 13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_refusal: Option<TokenRefusal>,
+}
+
+/// Token-endpoint refusals that no request can cure (m365-api.md §G 13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenRefusal {
+    /// AADSTS500014: the Management API's service principal is disabled in the tenant.
+    ServicePrincipalDisabled,
+    /// AADSTS500011: the tenant has no Management API principal (no Office 365).
+    ResourceNotFound,
+    /// AADSTS7000112: the app itself is disabled.
+    ApplicationDisabled,
 }
 
 /// A mailbox user; noise records are about these people.
@@ -381,6 +396,9 @@ pub enum FaultKind {
     ForeignLinks,
     /// A streamed answer of `huge_body_mb` MiB (elsewhere.rs).
     HugeBody,
+    /// A content listing answers AF20023 although the subscription is enabled, as seen
+    /// right after set-up (m365-api.md §G 2).
+    SubscriptionStopped,
 }
 
 impl FaultKind {
@@ -398,6 +416,7 @@ impl FaultKind {
                 !matches!(endpoint, Endpoint::Token | Endpoint::DeviceCode)
             }
             FaultKind::Expired => matches!(endpoint, Endpoint::Blob | Endpoint::Any),
+            FaultKind::SubscriptionStopped => matches!(endpoint, Endpoint::Content | Endpoint::Any),
         }
     }
 }

@@ -1,5 +1,15 @@
 //! Entra ID's v2 token endpoint for the client-credentials grant, and the bearer tokens it
 //! issues; the partner's user grants are in `partner.rs`.
+//!
+//! Behaviours taken from m365-api.md §G:
+//! - Certificate client assertions are accepted signed with PS256 (the current form) or
+//!   RS256, naming their certificate by `x5t#S256` or the older SHA-1 `x5t`; every
+//!   thumbprint given must be the registered certificate's (§G 4).
+//! - A tenant's `token_refusal` makes the endpoint answer its app, once its credential is
+//!   checked, with AADSTS500014 (the Management API's service principal disabled),
+//!   AADSTS500011 (no Management API principal: a tenant without Office 365), both for
+//!   Management API tokens only, or AADSTS7000112 (the app disabled) for every resource
+//!   (§G 13).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,7 +30,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::app::{App, TenantEntry};
+use crate::certs::RegisteredCert;
 use crate::partner;
+use crate::scenario::TokenRefusal;
 use crate::times::entra_time;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -277,6 +289,9 @@ pub(crate) async fn issue(
             ));
         }
     }
+    if let Some(refusal) = live.token_refusal {
+        refuse(refusal, audience, client_id, entry)?;
+    }
     let lifetime = app.token_lifetime_s;
     let token = app.tokens.issue(Grant {
         tenant,
@@ -307,8 +322,9 @@ struct AssertionClaims {
     jti: Option<String>,
 }
 
-/// Verifies a certificate client assertion: RS256, signed by a registered certificate named
-/// by its `x5t#S256` header, for this token endpoint, from this app, and currently valid.
+/// Verifies a certificate client assertion: PS256 or RS256 (m365-api.md §G 4), signed by a
+/// registered certificate named by its `x5t#S256` or `x5t` header, for this token endpoint,
+/// from this app, and currently valid.
 fn check_assertion(
     entry: &TenantEntry,
     client_id: &str,
@@ -325,11 +341,24 @@ fn check_assertion(
     };
     let head = jsonwebtoken::decode_header(assertion)
         .map_err(|_| malformed("The header cannot be read."))?;
-    if head.alg != Algorithm::RS256 {
-        return Err(malformed("Client assertions must be signed with RS256."));
+    // Guess: the code and words for another algorithm; Entra's docs name only these two.
+    if !matches!(head.alg, Algorithm::PS256 | Algorithm::RS256) {
+        return Err(malformed(
+            "Client assertions must be signed with PS256 or RS256.",
+        ));
     }
-    let thumbprint = head.x5t_s256.unwrap_or_default();
-    let Some(cert) = entry.certs.iter().find(|c| c.x5t_s256 == thumbprint) else {
+    // A thumbprint the header gives must name the certificate; at least one must be given.
+    let names = |cert: &RegisteredCert| {
+        (head.x5t_s256.is_some() || head.x5t.is_some())
+            && head.x5t_s256.as_ref().is_none_or(|t| *t == cert.x5t_s256)
+            && head.x5t.as_ref().is_none_or(|t| *t == cert.x5t)
+    };
+    let Some(cert) = entry.certs.iter().find(|c| names(c)) else {
+        let thumbprint = head
+            .x5t_s256
+            .as_deref()
+            .or(head.x5t.as_deref())
+            .unwrap_or_default();
         return Err(bad_client(
             700027,
             &format!(
@@ -341,7 +370,7 @@ fn check_assertion(
         ));
     };
     // Claims are checked below, one by one, to answer with Entra's specific codes.
-    let mut validation = Validation::new(Algorithm::RS256);
+    let mut validation = Validation::new(head.alg);
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
@@ -411,6 +440,51 @@ fn check_assertion(
         return Err(malformed("The 'jti' claim is missing."));
     }
     Ok(())
+}
+
+/// The refusals of m365-api.md §G 13; descriptions as quoted in public issue threads
+/// (AzureAD/microsoft-authentication-library-for-dotnet #3150, gbwisx/msal_mobile #6,
+/// Worklytics/psoxy #74).
+fn refuse(
+    refusal: TokenRefusal,
+    audience: Audience,
+    client_id: &str,
+    entry: &TenantEntry,
+) -> Result<(), EntraError> {
+    let resource = audience.default_scope().trim_end_matches("/.default");
+    match refusal {
+        // Guess: the `error` value and status; the threads quote only the description.
+        TokenRefusal::ServicePrincipalDisabled if audience == Audience::Manage => Err(entra_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            500014,
+            &format!(
+                "The service principal for resource '{resource}' is disabled. This indicate that a subscription \
+                 within the tenant has lapsed, or that the administrator for this tenant has disabled the \
+                 application, preventing tokens from being issued for it."
+            ),
+        )),
+        // Guess: the status; `invalid_resource` is quoted.
+        TokenRefusal::ResourceNotFound if audience == Audience::Manage => Err(entra_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_resource",
+            500011,
+            &format!(
+                "The resource principal named {resource} was not found in the tenant named {}. This can happen if \
+                 the application has not been installed by the administrator of the tenant or consented to by any \
+                 user in the tenant. You might have sent your authentication request to the wrong tenant.",
+                entry.config.name
+            ),
+        )),
+        // Guess: the status; `unauthorized_client` is quoted.
+        TokenRefusal::ApplicationDisabled => Err(entra_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            7000112,
+            &format!("Application '{client_id}'(Rulewatch) is disabled."),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn bad_client(code: u32, description: &str) -> EntraError {

@@ -36,6 +36,42 @@ fn throttling_is_retried_and_reported() {
 }
 
 #[test]
+fn throttling_without_retry_after_waits_on_our_own_clock_and_says_so() {
+    // AF429 on 403 comes without Retry-After, a 429 with it (m365-api.md §G 14).
+    let (scenario, tenants, expected) = world(
+        1,
+        20,
+        json!({"script": [{"endpoint": "content", "fault": "throttle_af429", "count": 1},
+                          {"endpoint": "blob", "fault": "throttle", "count": 1}]}),
+    );
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let run = rw.run(&["-v", "scan", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_exactly(&run.json_lines(), &expected);
+    assert_eq!(sandbox.stats()["faults"]["throttle"], 2);
+    let own = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("throttled without Retry-After"))
+        .unwrap_or_else(|| panic!("the wait on our own clock must show at -v: {}", run.stderr));
+    assert!(
+        own.contains("AF429") && own.contains("per-minute quota"),
+        "{own}"
+    );
+    // The harness sets the floor to one second (the default is 61).
+    let secs: f64 = own
+        .split("retry 1 of 9 in ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1.0..=1.25).contains(&secs), "{own}");
+    assert!(run.stderr.contains("as Microsoft asked"), "{}", run.stderr);
+}
+
+#[test]
 fn server_errors_and_cut_connections_are_retried() {
     // Scripted for the same reason as the truncated bodies: a random draw per request
     // could fail one request on every attempt.

@@ -306,6 +306,8 @@ impl Rulewatch {
         c.args(args)
             .env("RULEWATCH_DATA_DIR", self.dir.path())
             .env("RULEWATCH_ENDPOINTS", &self.endpoints)
+            // Throttling without Retry-After waits a minute by default; tests wait a second.
+            .env("RULEWATCH_THROTTLE_WAIT_SECS", "1")
             .env_remove("RULEWATCH_LOG");
         c
     }

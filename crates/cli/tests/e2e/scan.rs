@@ -112,8 +112,62 @@ fn a_missing_subscription_is_started() {
 }
 
 #[test]
+fn a_stopped_subscription_is_restarted_at_most_every_15_minutes() {
+    let (mut scenario, tenants, expected) = world(1, 20, json!({}));
+    scenario["tenants"][0]["subscription"] = json!("disabled");
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let first = rw.scan();
+    assert_eq!(
+        first.code, 0,
+        "a stopped subscription is started again: {}",
+        first.stderr
+    );
+    assert_exactly(&first.json_lines(), &expected);
+    assert_eq!(sandbox.stats()["subscriptions_started"], 1);
+
+    // Stopped again minutes later: Microsoft allows one start every 15 minutes, so the
+    // tenant is reported, saying when Rulewatch will start it again.
+    sandbox.patch_tenant(&tenants[0].tenant_id, json!({"subscription": "disabled"}));
+    let second = rw.scan();
+    assert_eq!(second.code, 3, "{}", second.stderr);
+    assert_eq!(
+        sandbox.stats()["subscriptions_started"],
+        1,
+        "started again within 15 minutes"
+    );
+    let s = rw.status();
+    let s = tenant_status(&s, &tenants[0]);
+    assert_eq!(s["problem"], "subscription_disabled", "{s}");
+    let message = s["message"].as_str().unwrap();
+    assert!(
+        message.contains("is stopped") && message.contains("starts it again after"),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_subscription_briefly_reported_stopped_is_already_enabled_when_started() {
+    // Right after set-up Microsoft can list a subscription as stopped (AF20023) and then
+    // answer its start with "already enabled" (AF20024), which is success (§G 2).
+    let (scenario, tenants, expected) = world(
+        1,
+        20,
+        json!({"script": [{"endpoint": "content", "fault": "subscription_stopped", "count": 1}]}),
+    );
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let run = rw.scan();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_exactly(&run.json_lines(), &expected);
+    assert_eq!(sandbox.stats()["subscriptions_started"], 1);
+    assert_eq!(sandbox.stats()["faults"]["subscription_stopped"], 1);
+}
+
+#[test]
 fn each_failing_tenant_says_what_to_do_while_the_others_are_scanned() {
     let (mut scenario, tenants, expected) = world(6, 20, json!({}));
+    // A tenant whose subscription was stopped is started again (§G 2) and scanned.
     scenario["tenants"][1]["subscription"] = json!("disabled");
     scenario["tenants"][2]["audit_enabled"] = json!(false);
     scenario["tenants"][3]["consented"] = json!(false);
@@ -134,15 +188,15 @@ fn each_failing_tenant_says_what_to_do_while_the_others_are_scanned() {
     );
     let healthy: Expected = expected
         .iter()
-        .filter(|e| e.0 == tenants[0].tenant_id)
+        .filter(|e| e.0 == tenants[0].tenant_id || e.0 == tenants[1].tenant_id)
         .cloned()
         .collect();
     assert_exactly(&run.json_lines(), &healthy);
 
     let statuses = rw.status();
     assert_eq!(tenant_status(&statuses, &tenants[0])["state"], "ok");
+    assert_eq!(tenant_status(&statuses, &tenants[1])["state"], "ok");
     let cases = [
-        (1, "subscription_disabled", "disabled by an admin"),
         (
             2,
             "audit_disabled",
@@ -164,12 +218,68 @@ fn each_failing_tenant_says_what_to_do_while_the_others_are_scanned() {
             run.stderr
         );
     }
+    // Audit off answers with a code full of context and a stack trace (§G 1): the status
+    // is one readable line.
+    let audit = tenant_status(&statuses, &tenants[2])["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !audit.contains('\n') && !audit.contains("   at ") && !audit.contains("CorrId"),
+        "{audit}"
+    );
+    assert!(
+        audit.contains(&format!("Tenant {} does not exist", tenants[2].tenant_id)),
+        "{audit}"
+    );
     let text = rw.run(&["status"]);
     assert!(
         text.stdout.contains("error; last successful scan never"),
         "{}",
         text.stdout
     );
+}
+
+#[test]
+fn token_refusals_each_get_their_own_plain_words() {
+    let (mut scenario, tenants, _) = world(4, 0, json!({}));
+    let cases = [
+        (
+            1,
+            "service_principal_disabled",
+            "service_disabled",
+            "service principal is disabled",
+        ),
+        (
+            2,
+            "resource_not_found",
+            "service_missing",
+            "no Office 365 or Exchange Online subscription",
+        ),
+        (
+            3,
+            "application_disabled",
+            "app_disabled",
+            "Enabled for users to sign-in",
+        ),
+    ];
+    for (i, refusal, _, _) in cases {
+        scenario["tenants"][i]["token_refusal"] = json!(refusal);
+    }
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let run = rw.scan();
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let statuses = rw.status();
+    assert_eq!(tenant_status(&statuses, &tenants[0])["state"], "ok");
+    for (i, _, problem, words) in cases {
+        let s = tenant_status(&statuses, &tenants[i]);
+        assert_eq!(s["state"], "error", "{s}");
+        assert_eq!(s["problem"], problem, "{s}");
+        let message = s["message"].as_str().unwrap();
+        assert!(message.contains(words), "{s}");
+        assert!(!message.contains("Trace ID"), "{s}");
+    }
 }
 
 #[test]

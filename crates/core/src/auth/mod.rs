@@ -26,6 +26,17 @@ pub enum Resource {
     Exchange,
 }
 
+impl Resource {
+    /// The service's name, for messages.
+    pub fn service(self) -> &'static str {
+        match self {
+            Resource::Management => "the Office 365 Management API",
+            Resource::Graph => "Microsoft Graph",
+            Resource::Exchange => "Exchange Online",
+        }
+    }
+}
+
 /// How a tenant's app proves itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMethod {
@@ -237,20 +248,22 @@ impl TokenProvider {
             }
             Err(HttpError::Status { reply, .. }) => {
                 let err: EntraError = serde_json::from_slice(&reply.body).unwrap_or_default();
-                Err(entra_problem(app, &err, reply.status.as_u16()))
+                Err(entra_problem(app, resource, &err, reply.status.as_u16()))
             }
             Err(e) => Err(e.into()),
         }
     }
 }
 
+/// A client assertion signed PS256 and naming the certificate by `x5t#S256`, the form
+/// Microsoft's current certificate-credentials doc recommends (m365-api.md §G 4).
 fn client_assertion(
     app: &AppIdentity,
     thumbprint: &str,
     key_pkcs1: &[u8],
     token_url: &str,
 ) -> Result<String, Problem> {
-    let mut header = Header::new(Algorithm::RS256);
+    let mut header = Header::new(Algorithm::PS256);
     header.x5t_s256 = Some(thumbprint.to_string());
     let now = Utc::now().timestamp();
     let claims = AssertionClaims {
@@ -273,7 +286,8 @@ fn client_assertion(
 
 /// Turns Entra's error answer into what the technician must do. AADSTS codes:
 /// https://learn.microsoft.com/entra/identity-platform/reference-error-codes
-fn entra_problem(app: &AppIdentity, err: &EntraError, status: u16) -> Problem {
+fn entra_problem(app: &AppIdentity, resource: Resource, err: &EntraError, status: u16) -> Problem {
+    let service = resource.service();
     let code = err.error_codes.first().copied().unwrap_or(0);
     // Entra's description ends with trace ids; the first line carries the meaning.
     let said = err
@@ -304,6 +318,34 @@ fn entra_problem(app: &AppIdentity, err: &EntraError, status: u16) -> Problem {
                 app.client_id, app.tenant_id
             ),
         ),
+        // m365-api.md §G 13: refusals no retry or new secret cures, each in its own words.
+        500014 => Problem::new(
+            ProblemKind::ServiceDisabled,
+            format!(
+                "Microsoft will not issue tokens for {service} in tenant {}: its service principal is disabled \
+                 there (AADSTS500014). The tenant's subscription may have lapsed, or an admin disabled the service's \
+                 enterprise application; ask the tenant's admin to check its licences and re-enable it",
+                app.tenant_id
+            ),
+        ),
+        500011 => Problem::new(
+            ProblemKind::ServiceMissing,
+            format!(
+                "tenant {} does not have {service} at all (AADSTS500011): it probably has no Office 365 or \
+                 Exchange Online subscription, so there is no audit log to read. Check the tenant's licences, or \
+                 remove the tenant from Rulewatch",
+                app.tenant_id
+            ),
+        ),
+        7000112 => Problem::new(
+            ProblemKind::AppDisabled,
+            format!(
+                "the app {} is disabled (AADSTS7000112), so Microsoft refuses to sign it in to tenant {}. An admin \
+                 turned it off: in the Entra admin center, Enterprise applications → the app → Properties, set \
+                 'Enabled for users to sign-in' back to Yes (in that tenant, or in your own for the app registration)",
+                app.client_id, app.tenant_id
+            ),
+        ),
         90002 | 900023 | 90072 => Problem::new(
             ProblemKind::TenantNotFound,
             format!(
@@ -318,5 +360,35 @@ fn entra_problem(app: &AppIdentity, err: &EntraError, status: u16) -> Problem {
                 app.tenant_id
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+
+    #[test]
+    fn the_client_assertion_is_ps256_with_the_sha256_thumbprint_only() {
+        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+        let der = key.to_pkcs1_der().unwrap();
+        let app = AppIdentity {
+            tenant_id: "6f1c2a3b-1111-4222-8333-944455556666".into(),
+            client_id: "11111111-2222-4333-8444-555555555555".into(),
+            method: AuthMethod::Certificate {
+                thumbprint_s256: "thumb".into(),
+            },
+        };
+        let jwt = client_assertion(
+            &app,
+            "thumb",
+            der.as_bytes(),
+            "https://login.example/t/oauth2/v2.0/token",
+        )
+        .unwrap();
+        let head = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!(head.alg, Algorithm::PS256);
+        assert_eq!(head.x5t_s256.as_deref(), Some("thumb"));
+        assert_eq!(head.x5t, None, "the SHA-1 thumbprint is the older form");
     }
 }

@@ -7,6 +7,7 @@ mod geo;
 mod models;
 mod partner;
 mod remediation;
+mod subscriptions;
 #[cfg(test)]
 mod tests;
 
@@ -23,6 +24,7 @@ pub use geo::CacheHit;
 pub use models::{Alert, NewAlert, TenantRow, TenantState, TenantStatus};
 pub use partner::CustomerRow;
 pub use remediation::{ChainReport, LogEntry, NewLogEntry};
+pub use subscriptions::SubscriptionStart;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -84,6 +86,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("review.sql")),
         M::up(include_str!("remediation.sql")),
         M::up(include_str!("partner.sql")).foreign_key_check(),
+        M::up(include_str!("subscriptions.sql")).foreign_key_check(),
     ])
 }
 
@@ -139,7 +142,9 @@ impl Store {
         self.with(|c| {
             let tx = c.transaction()?;
             let exists: bool =
-                tx.query_row("SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = ?1)", [&t.tenant_id], |r| r.get(0))?;
+                tx.query_row("SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = ?1)", [&t.tenant_id], |r| {
+                    r.get(0)
+                })?;
             if exists {
                 return Err(StoreError::TenantExists(t.tenant_id.clone()));
             }

@@ -99,18 +99,32 @@ async fn feed_calls_need_a_manage_token_for_the_tenant_and_a_publisher_id() {
         ("startTime", start.as_str()),
         ("endTime", end.as_str()),
     ];
-    let m = api_error(
+    // Without auditing there is no subscription, and starting one fails as in §G 1.
+    api_error(
         api.feed(&token, CONTOSO, "subscriptions/content", &query)
             .await,
         StatusCode::BAD_REQUEST,
-        "AF20011",
+        "AF20022",
     )
     .await;
-    assert_eq!(
-        m,
-        format!(
-            "Microsoft.Office.Compliance.Audit.DataServiceException: Tenant {CONTOSO} does not exist."
-        )
+    let started = api
+        .start_subscription(&token, CONTOSO, "Audit.Exchange")
+        .await;
+    assert_eq!(started.status(), StatusCode::BAD_REQUEST);
+    let body: Value = started.json().await.unwrap();
+    let code = body["error"]["code"].as_str().unwrap();
+    assert!(
+        code.starts_with("StartSubscription [CorrId=")
+            && code.contains(&format!("[TenantId={CONTOSO},ContentType=Audit.Exchange,"))
+            && code.ends_with("][AppId"),
+        "{code}"
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "Microsoft.Office.Compliance.Audit.DataServiceException: Tenant {CONTOSO} does not exist.\r\n   at "
+        )),
+        "{message}"
     );
     sandbox.shutdown().await;
 }
@@ -189,16 +203,10 @@ async fn subscriptions_start_list_and_gate_the_content_listing() {
     )
     .await;
 
+    // A stopped subscription is started again (§G 2).
     let fabrikam = api.token(FABRIKAM, MANAGE).await;
     api_error(
         api.feed(&fabrikam, FABRIKAM, "subscriptions/content", &query)
-            .await,
-        StatusCode::BAD_REQUEST,
-        "AF20023",
-    )
-    .await;
-    api_error(
-        api.start_subscription(&fabrikam, FABRIKAM, "Audit.Exchange")
             .await,
         StatusCode::BAD_REQUEST,
         "AF20023",
@@ -217,8 +225,10 @@ async fn subscriptions_start_list_and_gate_the_content_listing() {
             .iter()
             .all(|s| s["status"] == "disabled")
     );
-    api.update_tenant(FABRIKAM, json!({"subscription": "enabled"}))
+    let restarted = api
+        .start_subscription(&fabrikam, FABRIKAM, "Audit.Exchange")
         .await;
+    assert_eq!(restarted.status(), StatusCode::OK);
     assert_eq!(
         api.feed(&fabrikam, FABRIKAM, "subscriptions/content", &query)
             .await
@@ -226,13 +236,64 @@ async fn subscriptions_start_list_and_gate_the_content_listing() {
         StatusCode::OK
     );
 
-    assert_eq!(api.stats().await["subscriptions_started"], 1);
+    assert_eq!(api.stats().await["subscriptions_started"], 2);
     assert_eq!(
         api.update_tenant("00000000-0000-4000-8000-000000000000", json!({}))
             .await
             .status(),
         StatusCode::NOT_FOUND
     );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn starting_an_enabled_subscription_is_no_change_and_starts_are_spaced() {
+    let sandbox = sandbox(json!({})).await;
+    let api = Api::new(&sandbox);
+    let contoso = api.token(CONTOSO, MANAGE).await;
+    // Already enabled: "no property change" (§G 2).
+    let m = api_error(
+        api.start_subscription(&contoso, CONTOSO, "Audit.Exchange")
+            .await,
+        StatusCode::BAD_REQUEST,
+        "AF20024",
+    )
+    .await;
+    assert_eq!(
+        m,
+        "The subscription is already enabled. No property change."
+    );
+    // That start still counts: the next one within 15 minutes is refused as too frequent.
+    let m = api_error(
+        api.start_subscription(&contoso, CONTOSO, "Audit.Exchange")
+            .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "AF429",
+    )
+    .await;
+    assert!(
+        m.starts_with(
+            "Too many frequent subscription start requests. Please retry again after 14m "
+        ),
+        "{m}"
+    );
+    // The spacing is per tenant and content type.
+    api_error(
+        api.start_subscription(&contoso, CONTOSO, "Audit.General")
+            .await,
+        StatusCode::BAD_REQUEST,
+        "AF20024",
+    )
+    .await;
+    let fabrikam = api.token(FABRIKAM, MANAGE).await;
+    api_error(
+        api.start_subscription(&fabrikam, FABRIKAM, "Audit.Exchange")
+            .await,
+        StatusCode::BAD_REQUEST,
+        "AF20024",
+    )
+    .await;
+    assert_eq!(api.stats().await["subscriptions_started"], 3);
     sandbox.shutdown().await;
 }
 

@@ -799,7 +799,8 @@ async fn scripted_faults_hit_user_calls_and_invoke_command() {
     };
     let throttled = call().await;
     assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(throttled.headers()["retry-after"], "3");
+    // Exchange's throttling showed no Retry-After in live captures (m365-api.md §G 14).
+    assert!(throttled.headers().get("retry-after").is_none());
     let failed = call().await;
     assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(failed.headers().get("retry-after").is_none());

@@ -187,6 +187,7 @@ struct KeyPair {
     cert_pem: String,
     key_pem: Vec<u8>,
     x5t_s256: String,
+    x5t: String,
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -235,6 +236,7 @@ fn key_pair(dir: &Path, name: &str) -> KeyPair {
         cert_pem: std::fs::read_to_string(dir.join(&cert)).unwrap(),
         key_pem: std::fs::read(dir.join(&key)).unwrap(),
         x5t_s256: URL_SAFE_NO_PAD.encode(Sha256::digest(std::fs::read(dir.join(&der)).unwrap())),
+        x5t: URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(std::fs::read(dir.join(&der)).unwrap())),
     }
 }
 
@@ -437,6 +439,125 @@ async fn certificate_assertions_are_verified() {
     sandbox.shutdown().await;
 }
 
+/// An assertion signed with `alg` by `signer`, naming a certificate by either thumbprint.
+fn signed(
+    signer: &KeyPair,
+    alg: Algorithm,
+    x5t_s256: Option<&str>,
+    x5t: Option<&str>,
+    aud: &str,
+) -> String {
+    let mut header = Header::new(alg);
+    header.x5t_s256 = x5t_s256.map(str::to_string);
+    header.x5t = x5t.map(str::to_string);
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"aud": aud, "iss": CLIENT_ID, "sub": CLIENT_ID, "jti": uuid::Uuid::new_v4().to_string(), "nbf": now - 10, "exp": now + 600});
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_rsa_pem(&signer.key_pem).unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn ps256_and_rs256_assertions_are_accepted_by_either_thumbprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let registered = key_pair(dir.path(), "registered");
+    let stranger = key_pair(dir.path(), "stranger");
+    let mut tenants = tenants();
+    tenants[0]["certificates"] = json!([registered.cert_pem]);
+    let sandbox = sandbox_with(tenants, json!({})).await;
+    let api = Api::new(&sandbox);
+    let aud = format!("{}/{CONTOSO}/oauth2/v2.0/token", api.base);
+    let send = |jwt: String| {
+        let api = &api;
+        async move {
+            api.token_response(
+                CONTOSO,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", CLIENT_ID),
+                    ("scope", MANAGE),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", &jwt),
+                ],
+            )
+            .await
+        }
+    };
+    let r = &registered;
+    // The current form (PS256 with x5t#S256), the older one (RS256 with x5t), and mixes.
+    for (alg, s256, sha1) in [
+        (Algorithm::PS256, Some(r.x5t_s256.as_str()), None),
+        (Algorithm::RS256, None, Some(r.x5t.as_str())),
+        (Algorithm::PS256, None, Some(r.x5t.as_str())),
+        (
+            Algorithm::RS256,
+            Some(r.x5t_s256.as_str()),
+            Some(r.x5t.as_str()),
+        ),
+    ] {
+        let response = send(signed(r, alg, s256, sha1, &aud)).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{alg:?} x5t#S256={s256:?} x5t={sha1:?}: {}",
+            response.text().await.unwrap()
+        );
+    }
+    // An x5t naming another certificate, even beside the right x5t#S256.
+    for (s256, sha1) in [
+        (None, Some(stranger.x5t.as_str())),
+        (Some(r.x5t_s256.as_str()), Some(stranger.x5t.as_str())),
+        (None, None),
+    ] {
+        entra(
+            send(signed(r, Algorithm::PS256, s256, sha1, &aud)).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            700027,
+        )
+        .await;
+    }
+    // PS256 signed by another key while naming the registered certificate.
+    let d = entra(
+        send(signed(
+            &stranger,
+            Algorithm::PS256,
+            Some(&r.x5t_s256),
+            None,
+            &aud,
+        ))
+        .await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        700027,
+    )
+    .await;
+    assert!(d.contains("signature"), "{d}");
+    // Another algorithm is refused whatever it names.
+    let mut header = Header::new(Algorithm::HS256);
+    header.x5t_s256 = Some(r.x5t_s256.clone());
+    let hs = jsonwebtoken::encode(
+        &header,
+        &json!({"aud": aud, "iss": CLIENT_ID, "sub": CLIENT_ID, "jti": "x", "exp": chrono::Utc::now().timestamp() + 600}),
+        &EncodingKey::from_secret(b"guessable"),
+    )
+    .unwrap();
+    entra(
+        send(hs).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        50027,
+    )
+    .await;
+    sandbox.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_bad_certificate_in_the_scenario_is_named() {
     let mut tenants = tenants();
@@ -448,4 +569,52 @@ async fn a_bad_certificate_in_the_scenario_is_named() {
         err.to_string().contains("tenants[1].certificates[0]"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn token_refusals_answer_like_entra() {
+    // (refusal, code, error, whether a Graph token is refused too)
+    let cases = [
+        (
+            "service_principal_disabled",
+            500014,
+            "invalid_request",
+            false,
+        ),
+        ("resource_not_found", 500011, "invalid_resource", false),
+        ("application_disabled", 7000112, "unauthorized_client", true),
+    ];
+    for (refusal, code, error, graph_too) in cases {
+        let mut tenants = tenants();
+        tenants[0]["token_refusal"] = json!(refusal);
+        let sandbox = sandbox_with(tenants, json!({})).await;
+        let api = Api::new(&sandbox);
+        let d = entra(
+            api.token_response(CONTOSO, &secret_form(CLIENT_ID, SECRET, MANAGE))
+                .await,
+            StatusCode::BAD_REQUEST,
+            error,
+            code,
+        )
+        .await;
+        assert!(
+            d.contains("https://manage.office.com") || d.contains(CLIENT_ID),
+            "{d}"
+        );
+        let graph = api
+            .token_response(CONTOSO, &secret_form(CLIENT_ID, SECRET, GRAPH))
+            .await;
+        assert_eq!(graph.status() != StatusCode::OK, graph_too, "{refusal}");
+        // The credential is checked first, and other tenants are untouched.
+        entra(
+            api.token_response(CONTOSO, &secret_form(CLIENT_ID, "wrong", MANAGE))
+                .await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            7000215,
+        )
+        .await;
+        api.token(FABRIKAM, MANAGE).await;
+        sandbox.shutdown().await;
+    }
 }
