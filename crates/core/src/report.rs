@@ -285,9 +285,11 @@ pub fn write_incident_reports(
             "rulewatch-incident-{alert_id}{customer}-{}.html",
             now.format("%Y%m%d-%H%M%S")
         ));
-        crate::folder::write_private(&path, html.as_bytes()).map_err(|source| ReportError::Write {
-            path: path.clone(),
-            source,
+        crate::folder::write_private(&path, html.as_bytes()).map_err(|source| {
+            ReportError::Write {
+                path: path.clone(),
+                source,
+            }
         })?;
         paths.push(path);
     }

@@ -154,11 +154,6 @@ impl Directory {
         self.accounts.get(&key)
     }
 
-    pub fn account_mut(&mut self, key: &str) -> Option<&mut Account> {
-        let key = self.key(key)?;
-        self.accounts.get_mut(&key)
-    }
-
     /// The account as a Graph or Exchange read shows it: while a write is not yet
     /// visible, as it was before (m365-api.md §G 11: Entra is eventually consistent and
     /// Exchange's REST calls are not pinned to one backend).

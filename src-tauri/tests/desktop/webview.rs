@@ -137,6 +137,9 @@ fn a_tenant_added_in_the_panel_goes_to_the_keychain_and_passes_the_connection_te
     app.type_into("#client-secret", &t.secret);
     // Asked once: the MSP's own tenant, sent as PublisherIdentifier from then on.
     let msp = "99999999-8888-4777-8666-555555555555";
+    wait_until("the MSP question", Duration::from_secs(10), || {
+        app.script("return document.getElementById('msp-tenant-field').hidden") == json!(false)
+    });
     app.type_into("#msp-tenant-id", msp);
     app.click("#save-tenant");
     wait_until("the tenant to be added", Duration::from_secs(20), || {

@@ -223,7 +223,7 @@ async fn scripted_faults_hit_the_first_matching_requests_only() {
     let faults = api.stats().await["faults"].clone();
     assert_eq!(
         faults,
-        json!({"throttle": 3, "server_error": 2, "truncated_body": 0, "cut_connection": 0, "slow": 0, "expired": 1, "subscription_stopped": 0})
+        json!({"throttle": 3, "server_error": 2, "truncated_body": 0, "cut_connection": 0, "slow": 0, "expired": 1, "subscription_stopped": 0, "hostile": 0})
     );
     sandbox.shutdown().await;
 }
@@ -365,7 +365,14 @@ async fn hostile_network_faults_point_elsewhere_and_the_recorder_keeps_what_it_g
     let got = &control["received"][0];
     assert_eq!(got["method"], "POST");
     assert_eq!(got["authorization"], "Bearer tok");
-    assert!(got["body"].as_str().unwrap().contains(SECRET), "{got}");
+    let form: Vec<(String, String)> =
+        url::form_urlencoded::parse(got["body"].as_str().unwrap().as_bytes())
+            .into_owned()
+            .collect();
+    assert!(
+        form.contains(&("client_secret".to_string(), SECRET.to_string())),
+        "{got}"
+    );
 
     let token = api.token(CONTOSO, MANAGE).await;
     let listed: Value = listing(&api, &token).await.json().await.unwrap();

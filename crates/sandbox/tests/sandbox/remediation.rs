@@ -438,13 +438,33 @@ async fn mailbox_forwarding_is_read_and_cleared() {
         .await,
     )
     .await;
+    assert_eq!(mailbox.len(), 1, "{mailbox:?}");
+    let forwarding = [
+        "UserPrincipalName",
+        "PrimarySmtpAddress",
+        "Identity",
+        "RecipientTypeDetails",
+        "ForwardingSmtpAddress",
+        "ForwardingAddress",
+        "DeliverToMailboxAndForward",
+    ]
+    .map(|field| mailbox[0][field].clone());
     assert_eq!(
-        mailbox,
+        forwarding,
         [
-            json!({"UserPrincipalName": "megan@contoso.com", "PrimarySmtpAddress": "megan@contoso.com",
-                "Identity": "megan", "ForwardingSmtpAddress": "smtp:x@evil.example",
-                "ForwardingAddress": null, "DeliverToMailboxAndForward": false})
+            json!("megan@contoso.com"),
+            json!("megan@contoso.com"),
+            json!("megan"),
+            json!("UserMailbox"),
+            json!("smtp:x@evil.example"),
+            Value::Null,
+            json!(false)
         ]
+    );
+    // What resolving a mailbox reads (m365-api.md §G 12): its Entra object id.
+    assert!(
+        mailbox[0]["ExternalDirectoryObjectId"].is_string(),
+        "{mailbox:?}"
     );
 
     values(
