@@ -152,8 +152,8 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(launch: Launch) -> Result<Shared> {
-        let home = Arc::new(Store::open(&launch.data_dir)?);
         let secrets: Arc<dyn SecretStore> = Arc::new(Keychain);
+        let home = Arc::new(Store::open(&launch.data_dir)?.sign_record_with(secrets.clone()));
         let engine = engine(&home, secrets.clone(), &launch, launch.endpoints.clone())?;
         Ok(Shared {
             mode: RwLock::new(Mode { store: home.clone(), engine, secrets, sandbox: None }),
@@ -217,9 +217,9 @@ impl Shared {
         if dir.exists() {
             std::fs::remove_dir_all(&dir).with_context(|| format!("clearing the previous sandbox folder {}", dir.display()))?;
         }
-        let store = Arc::new(Store::open(&dir)?);
         // The sandbox's credentials are public test values: kept in memory, not the keychain.
         let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecrets::default());
+        let store = Arc::new(Store::open(&dir)?.sign_record_with(secrets.clone()));
         let credentials = scenario.tenants.iter().map(|t| (&*t.tenant_id, &*t.name, &*t.client_id, &*t.client_secret));
         add_test_tenants(&store, secrets.as_ref(), credentials)?;
         let endpoints = Endpoints::single(sandbox.base_url()).map_err(anyhow::Error::msg)?;

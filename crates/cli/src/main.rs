@@ -163,7 +163,7 @@ impl Global {
     }
 
     fn store(&self) -> Result<Arc<Store>> {
-        Ok(Arc::new(Store::open(&self.data_dir()?)?))
+        Ok(Arc::new(Store::open(&self.data_dir()?)?.sign_record_with(Arc::new(rulewatch_core::secrets::Keychain))))
     }
 
     fn endpoints(&self) -> Result<Endpoints> {

@@ -20,6 +20,7 @@ use crate::store::{Alert, LogEntry, NewLogEntry, Store, StoreError, parse_ts};
 
 use microsoft::{Account, GRANT_BLOCK, GRANT_PASSWORD, Microsoft, Refusal};
 pub use rules::{Forwarding, LiveRule};
+pub(crate) use rules::read_rule;
 
 /// What a step does. The names are the CLI's `--actions` words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -590,7 +591,7 @@ impl<'a> Remediator<'a> {
 
     /// Reverses a recorded step from its before-state, after the technician confirmed.
     pub async fn undo(&self, action_id: i64) -> Result<StepResult, RemediateError> {
-        let entry = self.store.log_entry(action_id)?;
+        let entry = self.store.verified_log_entry(action_id)?;
         let cannot = |why: &str| RemediateError::CannotUndo { id: action_id, action: entry.step.action.clone(), why: why.into() };
         let action = Action::parse(&entry.step.action).ok_or_else(|| cannot("it is itself an undo"))?;
         if !action.reversible() {

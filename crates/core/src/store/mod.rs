@@ -22,7 +22,7 @@ use serde_json::Value;
 pub use geo::CacheHit;
 pub use models::{Alert, NewAlert, TenantRow, TenantState, TenantStatus};
 pub use partner::CustomerRow;
-pub use remediation::{ChainReport, LogEntry, NewLogEntry};
+pub use remediation::{CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, ChainReport, LogEntry, NewLogEntry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -44,6 +44,15 @@ pub enum StoreError {
     BadSetting { key: String, detail: String },
     #[error("no remediation step {0}; `rulewatch audit` lists the recorded steps")]
     NoLogEntry(i64),
+    #[error(transparent)]
+    Keychain(#[from] crate::secrets::SecretError),
+    #[error("this Rulewatch database was opened without the keychain that signs its remediation record; nothing was recorded")]
+    RecordUnsigned,
+    #[error(
+        "step {id} of the remediation record does not check out ({reason}), so Rulewatch will not act on it. \
+         `rulewatch audit verify` checks the whole record; reverse the change by hand in the admin centre if it is still needed"
+    )]
+    TamperedStep { id: i64, reason: String },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
 }
@@ -52,6 +61,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 pub struct Store {
     conn: Mutex<Connection>,
+    record: remediation::Record,
 }
 
 pub fn ts(t: DateTime<Utc>) -> String {
@@ -71,6 +81,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("review.sql")),
         M::up(include_str!("remediation.sql")),
         M::up(include_str!("partner.sql")).foreign_key_check(),
+        M::up(include_str!("remediation_signed.sql")),
     ])
 }
 
@@ -94,7 +105,7 @@ impl Store {
             .to_latest(&mut conn)
             .map_err(|e| StoreError::Migrate { path: path.clone(), detail: e.to_string() })?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
-        Ok(Store { conn: Mutex::new(conn) })
+        Ok(Store { conn: Mutex::new(conn), record: remediation::Record::new(dir) })
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
