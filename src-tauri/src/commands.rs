@@ -102,7 +102,9 @@ fn fields(raw: &str) -> Vec<Field> {
     let mut out = Vec::new();
     for (name, value) in &map {
         let entries = match value {
-            Value::Array(items) if name == "Parameters" || name == "OperationProperties" => Some(items),
+            Value::Array(items) if name == "Parameters" || name == "OperationProperties" => {
+                Some(items)
+            }
             _ => None,
         };
         match entries {
@@ -110,7 +112,10 @@ fn fields(raw: &str) -> Vec<Field> {
                 name: format!("{name} · {}", as_text(&p["Name"])),
                 value: as_text(&p["Value"]),
             })),
-            None => out.push(Field { name: name.clone(), value: as_text(value) }),
+            None => out.push(Field {
+                name: name.clone(),
+                value: as_text(value),
+            }),
         }
     }
     out
@@ -130,7 +135,12 @@ pub async fn get_alert(shared: AppState<'_>, id: i64) -> Reply<AlertDetail> {
     let raw_record = serde_json::from_str::<Value>(&raw)
         .and_then(|v| serde_json::to_string_pretty(&v))
         .unwrap_or_else(|_| raw.clone());
-    Ok(AlertDetail { parameters: fields(&raw), raw_record, related, alert })
+    Ok(AlertDetail {
+        parameters: fields(&raw),
+        raw_record,
+        related,
+        alert,
+    })
 }
 
 #[tauri::command]
@@ -145,19 +155,30 @@ pub async fn set_alert_status(
     let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
     {
         let mode = shared.mode.read().await;
-        let alert = mode.store.set_alert_status(id, &status, note.as_deref()).map_err(text)?;
+        let alert = mode
+            .store
+            .set_alert_status(id, &status, note.as_deref())
+            .map_err(text)?;
         if trust_destination && status == "false_positive" {
             let destinations: Vec<String> = alert.details["destinations"]
                 .as_array()
-                .map(|d| d.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .map(|d| {
+                    d.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             if destinations.is_empty() {
                 return Err("this alert names no destination to trust".into());
             }
-            let why = note.clone().unwrap_or_else(|| format!("marked a false positive on alert {id}"));
+            let why = note
+                .clone()
+                .unwrap_or_else(|| format!("marked a false positive on alert {id}"));
             for d in destinations {
                 let value = normalize_destination(&d).map_err(text)?;
-                mode.store.add_trust(&alert.tenant_id, TrustKind::Destination, &value, Some(&why)).map_err(text)?;
+                mode.store
+                    .add_trust(&alert.tenant_id, TrustKind::Destination, &value, Some(&why))
+                    .map_err(text)?;
             }
         }
     }
@@ -189,12 +210,18 @@ pub struct NewTenant {
 pub async fn add_tenant(app: AppHandle, shared: AppState<'_>, tenant: NewTenant) -> Reply<()> {
     let credential = match (tenant.client_secret, tenant.certificate_pem) {
         (Some(secret), None) => NewCredential::ClientSecret(SecretString::from(secret)),
-        (None, Some(pem)) => {
-            NewCredential::CertificatePem { pem: SecretString::from(pem), source: "the chosen certificate file".into() }
-        }
+        (None, Some(pem)) => NewCredential::CertificatePem {
+            pem: SecretString::from(pem),
+            source: "the chosen certificate file".into(),
+        },
         _ => return Err("give either a client secret or a certificate file, not both".into()),
     };
-    let new = CoreTenant { tenant_id: tenant.tenant_id, name: tenant.name, client_id: tenant.client_id, credential };
+    let new = CoreTenant {
+        tenant_id: tenant.tenant_id,
+        name: tenant.name,
+        client_id: tenant.client_id,
+        credential,
+    };
     let home = shared.home.clone();
     // The keychain is reached over D-Bus or the platform's API: blocking calls.
     tokio::task::spawn_blocking(move || tenants::add_tenant(&home, &Keychain, new))
@@ -209,7 +236,10 @@ pub async fn add_tenant(app: AppHandle, shared: AppState<'_>, tenant: NewTenant)
 }
 
 #[tauri::command]
-pub async fn test_connection(shared: AppState<'_>, tenant_id: String) -> Reply<Vec<ConnectionStep>> {
+pub async fn test_connection(
+    shared: AppState<'_>,
+    tenant_id: String,
+) -> Reply<Vec<ConnectionStep>> {
     let (engine, store) = {
         let mode = shared.mode.read().await;
         (mode.engine.clone(), mode.store.clone())
@@ -224,10 +254,12 @@ pub async fn remove_tenant(app: AppHandle, shared: AppState<'_>, tenant_id: Stri
         let mode = shared.mode.read().await;
         (mode.store.clone(), mode.secrets.clone())
     };
-    tokio::task::spawn_blocking(move || tenants::remove_tenant(&store, secrets.as_ref(), &tenant_id))
-        .await
-        .map_err(text)?
-        .map_err(text)?;
+    tokio::task::spawn_blocking(move || {
+        tenants::remove_tenant(&store, secrets.as_ref(), &tenant_id)
+    })
+    .await
+    .map_err(text)?
+    .map_err(text)?;
     changed(&app, &shared).await;
     Ok(())
 }
@@ -257,9 +289,11 @@ pub async fn get_settings(app: AppHandle, shared: AppState<'_>) -> Reply<Setting
     let geo = match shared.home.geo_provider().map_err(text)? {
         GeoProvider::Off => GeoSetting::Off,
         GeoProvider::Ipstack => {
-            let key_stored = tokio::task::spawn_blocking(|| Keychain.get(NO_TENANT, SecretKind::IpstackKey).is_ok())
-                .await
-                .map_err(text)?;
+            let key_stored = tokio::task::spawn_blocking(|| {
+                Keychain.get(NO_TENANT, SecretKind::IpstackKey).is_ok()
+            })
+            .await
+            .map_err(text)?;
             GeoSetting::Ipstack { key_stored }
         }
         GeoProvider::Mmdb { city, asn } => GeoSetting::Mmdb {
@@ -298,42 +332,64 @@ pub struct SettingsUpdate {
 }
 
 #[tauri::command]
-pub async fn save_settings(app: AppHandle, shared: AppState<'_>, settings: SettingsUpdate) -> Reply<()> {
+pub async fn save_settings(
+    app: AppHandle,
+    shared: AppState<'_>,
+    settings: SettingsUpdate,
+) -> Reply<()> {
     if !(1..=1440).contains(&settings.scan_interval_minutes) {
         return Err("the scan interval must be 1 to 1440 minutes".into());
     }
     if !(1..=167).contains(&settings.backfill_hours) {
-        return Err("the first-run backfill must be 1 to 167 hours (Microsoft keeps 7 days)".into());
+        return Err(
+            "the first-run backfill must be 1 to 167 hours (Microsoft keeps 7 days)".into(),
+        );
     }
     let provider = match settings.geo {
         GeoUpdate::Off => GeoProvider::Off,
         GeoUpdate::Ipstack { key } => {
             let key = key.map(|k| k.trim().to_string()).filter(|k| !k.is_empty());
             let stored = tokio::task::spawn_blocking(move || match key {
-                Some(k) => Keychain.set(NO_TENANT, SecretKind::IpstackKey, k.as_bytes()).map(|()| true),
+                Some(k) => Keychain
+                    .set(NO_TENANT, SecretKind::IpstackKey, k.as_bytes())
+                    .map(|()| true),
                 None => Ok(Keychain.get(NO_TENANT, SecretKind::IpstackKey).is_ok()),
             })
             .await
             .map_err(text)?
             .map_err(text)?;
             if !stored {
-                return Err("ipstack needs an API key: type it once; it is kept in the OS keychain".into());
+                return Err(
+                    "ipstack needs an API key: type it once; it is kept in the OS keychain".into(),
+                );
             }
             GeoProvider::Ipstack
         }
         GeoUpdate::Mmdb { city, asn } => {
             let city = std::path::PathBuf::from(city.trim());
-            let asn = asn.map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).map(std::path::PathBuf::from);
+            let asn = asn
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .map(std::path::PathBuf::from);
             geo::check_mmdb(&city, asn.as_deref()).map_err(text)?;
             GeoProvider::Mmdb { city, asn }
         }
     };
     if provider == GeoProvider::Off {
-        tokio::task::spawn_blocking(|| Keychain.delete(NO_TENANT, SecretKind::IpstackKey)).await.map_err(text)?.map_err(text)?;
+        tokio::task::spawn_blocking(|| Keychain.delete(NO_TENANT, SecretKind::IpstackKey))
+            .await
+            .map_err(text)?
+            .map_err(text)?;
     }
     shared.home.set_geo_provider(&provider).map_err(text)?;
-    shared.home.set_setting(sign_ins::SETTING, &settings.sign_ins).map_err(text)?;
-    shared.home.set_setting(remediate::DEFAULTS_SETTING, &settings.remediation_defaults).map_err(text)?;
+    shared
+        .home
+        .set_setting(sign_ins::SETTING, &settings.sign_ins)
+        .map_err(text)?;
+    shared
+        .home
+        .set_setting(remediate::DEFAULTS_SETTING, &settings.remediation_defaults)
+        .map_err(text)?;
     shared
         .save_settings(&DesktopSettings {
             scan_interval_minutes: settings.scan_interval_minutes,
@@ -342,7 +398,11 @@ pub async fn save_settings(app: AppHandle, shared: AppState<'_>, settings: Setti
         })
         .map_err(text)?;
     let launcher = app.autolaunch();
-    let result = if settings.start_at_login { launcher.enable() } else { launcher.disable() };
+    let result = if settings.start_at_login {
+        launcher.enable()
+    } else {
+        launcher.disable()
+    };
     result.map_err(|e| format!("cannot change start at login: {e}"))?;
     // The engine reads the backfill and the geolocation provider when it is built.
     shared.rebuild_engine().await.map_err(text)?;
@@ -362,13 +422,18 @@ pub struct StepView {
 
 impl From<StepResult> for StepView {
     fn from(mut result: StepResult) -> StepView {
-        let password = result.password.take().map(|p| p.expose_secret().to_string());
+        let password = result
+            .password
+            .take()
+            .map(|p| p.expose_secret().to_string());
         StepView { result, password }
     }
 }
 
 /// The engine of the watched tenants and the remediation defaults.
-async fn remediator_parts(shared: &Shared) -> Reply<(Arc<rulewatch_core::engine::Engine>, Vec<Action>)> {
+async fn remediator_parts(
+    shared: &Shared,
+) -> Reply<(Arc<rulewatch_core::engine::Engine>, Vec<Action>)> {
     let engine = shared.mode.read().await.engine.clone();
     Ok((engine, default_actions(&shared.home).map_err(text)?))
 }
@@ -376,13 +441,26 @@ async fn remediator_parts(shared: &Shared) -> Reply<(Arc<rulewatch_core::engine:
 #[tauri::command]
 pub async fn remediation_plan(shared: AppState<'_>, alert_id: i64) -> Reply<Plan> {
     let (engine, defaults) = remediator_parts(&shared).await?;
-    let plan = engine.remediator(Operator::current(), defaults).plan(alert_id).await.map_err(text)?;
-    shared.plans.lock().unwrap_or_else(PoisonError::into_inner).insert(alert_id, plan.clone());
+    let plan = engine
+        .remediator(Operator::current(), defaults)
+        .plan(alert_id)
+        .await
+        .map_err(text)?;
+    shared
+        .plans
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(alert_id, plan.clone());
     Ok(plan)
 }
 
 #[tauri::command]
-pub async fn remediate(app: AppHandle, shared: AppState<'_>, alert_id: i64, keys: Vec<String>) -> Reply<Vec<StepView>> {
+pub async fn remediate(
+    app: AppHandle,
+    shared: AppState<'_>,
+    alert_id: i64,
+    keys: Vec<String>,
+) -> Reply<Vec<StepView>> {
     let plan = shared
         .plans
         .lock()
@@ -404,21 +482,34 @@ pub async fn remediate(app: AppHandle, shared: AppState<'_>, alert_id: i64, keys
 
 /// What undoing a step puts back, for the confirmation; an edited record is refused.
 #[tauri::command]
-pub async fn undo_preview(shared: AppState<'_>, action_id: i64) -> Reply<rulewatch_core::undo::UndoPreview> {
+pub async fn undo_preview(
+    shared: AppState<'_>,
+    action_id: i64,
+) -> Reply<rulewatch_core::undo::UndoPreview> {
     rulewatch_core::undo::undo_preview(&shared.mode.read().await.store, action_id).map_err(text)
 }
 
 #[tauri::command]
 pub async fn undo_step(app: AppHandle, shared: AppState<'_>, action_id: i64) -> Reply<StepView> {
     let (engine, defaults) = remediator_parts(&shared).await?;
-    let result = engine.remediator(Operator::current(), defaults).undo(action_id).await.map_err(text)?;
+    let result = engine
+        .remediator(Operator::current(), defaults)
+        .undo(action_id)
+        .await
+        .map_err(text)?;
     changed(&app, &shared).await;
     Ok(result.into())
 }
 
 #[tauri::command]
 pub async fn alert_history(shared: AppState<'_>, alert_id: i64) -> Reply<Vec<LogEntry>> {
-    shared.mode.read().await.store.log_for_alert(alert_id).map_err(text)
+    shared
+        .mode
+        .read()
+        .await
+        .store
+        .log_for_alert(alert_id)
+        .map_err(text)
 }
 
 /// Reports go beside the database, in `reports/`, where the panel says they are.
@@ -426,10 +517,11 @@ pub async fn alert_history(shared: AppState<'_>, alert_id: i64) -> Reply<Vec<Log
 pub async fn export_report(shared: AppState<'_>, alert_id: i64) -> Reply<String> {
     let store = shared.mode.read().await.store.clone();
     let dir = shared.launch.data_dir.join("reports");
-    let path = tokio::task::spawn_blocking(move || report::write_incident_report(&store, alert_id, &dir))
-        .await
-        .map_err(text)?
-        .map_err(text)?;
+    let path =
+        tokio::task::spawn_blocking(move || report::write_incident_report(&store, alert_id, &dir))
+            .await
+            .map_err(text)?
+            .map_err(text)?;
     Ok(path.display().to_string())
 }
 
@@ -447,7 +539,11 @@ fn partner_view(shared: &Shared) -> Reply<PartnerState> {
         account: partner::account(store).map_err(text)?,
         watch_all: partner::watch_all(store).map_err(text)?,
         customers: store.customers().map_err(text)?,
-        problem: shared.partner_problem.lock().unwrap_or_else(PoisonError::into_inner).clone(),
+        problem: shared
+            .partner_problem
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone(),
     })
 }
 
@@ -460,7 +556,10 @@ pub async fn partner_state(shared: AppState<'_>) -> Reply<PartnerState> {
 async fn discover(app: &AppHandle, shared: &Shared) -> Reply<()> {
     let engine = shared.mode.read().await.engine.clone();
     let found = engine.discover().await;
-    *shared.partner_problem.lock().unwrap_or_else(PoisonError::into_inner) = found.as_ref().err().map(|p| p.message.clone());
+    *shared
+        .partner_problem
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = found.as_ref().err().map(|p| p.message.clone());
     let found = found.map_err(text)?;
     if !found.now_watched.is_empty() {
         shared.wake.notify_one();
@@ -473,7 +572,12 @@ async fn discover(app: &AppHandle, shared: &Shared) -> Reply<()> {
 /// a loopback port), then lists and watches its customers. The user's own tenants are
 /// watched from then on, so the sandbox ends.
 #[tauri::command]
-pub async fn partner_sign_in(app: AppHandle, shared: AppState<'_>, tenant_id: String, client_id: String) -> Reply<PartnerAccount> {
+pub async fn partner_sign_in(
+    app: AppHandle,
+    shared: AppState<'_>,
+    tenant_id: String,
+    client_id: String,
+) -> Reply<PartnerAccount> {
     let tenant_id = tenants::parse_guid(&tenant_id, "the partner tenant id").map_err(text)?;
     let client_id = tenants::parse_guid(&client_id, "the partner app's client id").map_err(text)?;
     shared.leave_sandbox().await.map_err(text)?;
@@ -487,7 +591,9 @@ pub async fn partner_sign_in(app: AppHandle, shared: AppState<'_>, tenant_id: St
         })
         .await
         .map_err(text)?;
-    shared.partner_warned.store(false, std::sync::atomic::Ordering::Relaxed);
+    shared
+        .partner_warned
+        .store(false, std::sync::atomic::Ordering::Relaxed);
     discover(&app, &shared).await?;
     shared.wake.notify_one();
     Ok(account)
@@ -504,7 +610,10 @@ pub async fn partner_sign_out(app: AppHandle, shared: AppState<'_>) -> Reply<()>
     .await
     .map_err(text)?
     .map_err(text)?;
-    *shared.partner_problem.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    *shared
+        .partner_problem
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = None;
     changed(&app, &shared).await;
     Ok(())
 }
@@ -517,7 +626,10 @@ pub async fn refresh_customers(app: AppHandle, shared: AppState<'_>) -> Reply<Pa
 
 #[tauri::command]
 pub async fn set_watch_all(app: AppHandle, shared: AppState<'_>, on: bool) -> Reply<()> {
-    shared.home.set_setting(partner::WATCH_ALL_SETTING, &on).map_err(text)?;
+    shared
+        .home
+        .set_setting(partner::WATCH_ALL_SETTING, &on)
+        .map_err(text)?;
     if on {
         discover(&app, &shared).await?;
     }
@@ -528,7 +640,9 @@ pub async fn set_watch_all(app: AppHandle, shared: AppState<'_>, on: bool) -> Re
 #[tauri::command]
 pub async fn watch_customer(app: AppHandle, shared: AppState<'_>, tenant_id: String) -> Reply<()> {
     let store = &shared.home;
-    let account = partner::account(store).map_err(text)?.ok_or("no partner account is signed in")?;
+    let account = partner::account(store)
+        .map_err(text)?
+        .ok_or("no partner account is signed in")?;
     let c = store
         .customers()
         .map_err(text)?
@@ -536,7 +650,15 @@ pub async fn watch_customer(app: AppHandle, shared: AppState<'_>, tenant_id: Str
         .find(|c| c.tenant_id == tenant_id)
         .ok_or("not one of the partner's customers: refresh the list")?;
     if !c.watched {
-        partner::watch(store, &account, &partner::Customer { tenant_id: c.tenant_id, name: c.name }).map_err(text)?;
+        partner::watch(
+            store,
+            &account,
+            &partner::Customer {
+                tenant_id: c.tenant_id,
+                name: c.name,
+            },
+        )
+        .map_err(text)?;
         shared.wake.notify_one();
     }
     changed(&app, &shared).await;
@@ -544,7 +666,11 @@ pub async fn watch_customer(app: AppHandle, shared: AppState<'_>, tenant_id: Str
 }
 
 #[tauri::command]
-pub async fn exclude_customer(app: AppHandle, shared: AppState<'_>, tenant_id: String) -> Reply<()> {
+pub async fn exclude_customer(
+    app: AppHandle,
+    shared: AppState<'_>,
+    tenant_id: String,
+) -> Reply<()> {
     partner::exclude(&shared.home, &tenant_id).map_err(text)?;
     changed(&app, &shared).await;
     Ok(())
@@ -575,10 +701,17 @@ mod tests {
         let raw = r#"{"Operation":"New-InboxRule","ResultStatus":"True","RecordType":1,
                       "Parameters":[{"Name":"Name","Value":"<img src=x onerror=alert(1)>"},{"Name":"DeleteMessage","Value":"True"}]}"#;
         let rows = fields(raw);
-        let row = |name: &str| rows.iter().find(|f| f.name == name).map(|f| f.value.as_str());
+        let row = |name: &str| {
+            rows.iter()
+                .find(|f| f.name == name)
+                .map(|f| f.value.as_str())
+        };
         assert_eq!(row("Operation"), Some("New-InboxRule"));
         assert_eq!(row("RecordType"), Some("1"));
-        assert_eq!(row("Parameters · Name"), Some("<img src=x onerror=alert(1)>"));
+        assert_eq!(
+            row("Parameters · Name"),
+            Some("<img src=x onerror=alert(1)>")
+        );
         assert_eq!(row("Parameters · DeleteMessage"), Some("True"));
         assert!(fields("not json").is_empty());
     }

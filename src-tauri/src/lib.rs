@@ -25,7 +25,11 @@ const SANDBOX: &str = "--sandbox";
 pub fn run() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RULEWATCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 
     let shared = match Launch::from_env().and_then(Shared::new) {
         Ok(s) => Arc::new(s),
@@ -40,8 +44,13 @@ pub fn run() {
 
     let result = tauri::Builder::default()
         // First, so a second launch is caught before anything else starts.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| window::open(app, View::Current)))
-        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, Some(vec![MINIMIZED])))
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            window::open(app, View::Current)
+        }))
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec![MINIMIZED]),
+        ))
         .manage(shared)
         .invoke_handler(tauri::generate_handler![
             commands::overview,

@@ -23,7 +23,8 @@ pub fn deliver(app: &AppHandle, store: &Store, prefs: &NotifyPrefs) {
             return;
         }
     };
-    let (wanted, muted): (Vec<Alert>, Vec<Alert>) = pending.into_iter().partition(|a| prefs.allows(&a.severity));
+    let (wanted, muted): (Vec<Alert>, Vec<Alert>) =
+        pending.into_iter().partition(|a| prefs.allows(&a.severity));
     let mut delivered: Vec<i64> = muted.iter().map(|a| a.id).collect();
     if wanted.len() > SUMMARY_ABOVE {
         if show(app, summary(&wanted), View::Current) {
@@ -64,7 +65,10 @@ fn rule_words(rule: &str) -> &str {
 
 fn capitalised(word: &str) -> String {
     let mut chars = word.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 pub fn single(a: &Alert) -> Message {
@@ -72,15 +76,27 @@ pub fn single(a: &Alert) -> Message {
         .as_array()
         .map(|d| d.iter().filter_map(|v| v.as_str()).collect())
         .unwrap_or_default();
-    let action = if destinations.is_empty() { a.summary.clone() } else { format!("to {}", destinations.join(", ")) };
-    let place = a.origin.as_ref().and_then(|o| o["location"]["country"].as_str().map(str::to_string));
+    let action = if destinations.is_empty() {
+        a.summary.clone()
+    } else {
+        format!("to {}", destinations.join(", "))
+    };
+    let place = a
+        .origin
+        .as_ref()
+        .and_then(|o| o["location"]["country"].as_str().map(str::to_string));
     let from = match (&a.client_ip, place) {
         (Some(ip), Some(country)) => format!("from {ip} ({country})"),
         (Some(ip), None) => format!("from {ip}"),
         (None, _) => "from an unknown address".into(),
     };
     Message {
-        title: format!("{}: {} — {}", capitalised(&a.severity), rule_words(&a.rule), a.tenant_name),
+        title: format!(
+            "{}: {} — {}",
+            capitalised(&a.severity),
+            rule_words(&a.rule),
+            a.tenant_name
+        ),
         body: format!("{}\n{action}\n{from}", a.target),
         critical: a.severity == "critical",
     }
@@ -96,12 +112,18 @@ pub fn summary(alerts: &[Alert]) -> Message {
             "medium" => 2,
             _ => 3,
         };
-        by_severity.entry(rank).or_insert((a.severity.as_str(), 0)).1 += 1;
+        by_severity
+            .entry(rank)
+            .or_insert((a.severity.as_str(), 0))
+            .1 += 1;
         if !tenants.contains(&a.tenant_name.as_str()) {
             tenants.push(&a.tenant_name);
         }
     }
-    let counts: Vec<String> = by_severity.values().map(|(s, n)| format!("{n} {s}")).collect();
+    let counts: Vec<String> = by_severity
+        .values()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
     Message {
         title: format!("{} new alerts: {}", alerts.len(), counts.join(", ")),
         body: format!("In {}. Open Rulewatch to review them.", tenants.join(", ")),
@@ -111,7 +133,9 @@ pub fn summary(alerts: &[Alert]) -> Message {
 
 /// Notification bodies may carry markup; attacker-chosen text must show as written.
 fn escape_markup(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Customers the partner account reaches that Rulewatch now watches.
@@ -128,7 +152,9 @@ pub fn coverage_grew(app: &AppHandle, names: &[String]) {
 pub fn sign_in_needed(app: &AppHandle, why: &str) {
     let m = Message {
         title: "Partner sign-in needed".into(),
-        body: format!("{why} Click to sign in again; until then the customers reached through it are not watched."),
+        body: format!(
+            "{why} Click to sign in again; until then the customers reached through it are not watched."
+        ),
         critical: true,
     };
     show(app, m, View::Page("tenants"));
@@ -145,14 +171,21 @@ fn show(app: &AppHandle, m: Message, view: View) -> bool {
         .icon("mail-unread")
         .timeout(Timeout::Milliseconds(if m.critical { 0 } else { 15_000 }));
     #[cfg(all(unix, not(target_os = "macos")))]
-    n.urgency(if m.critical { notify_rust::Urgency::Critical } else { notify_rust::Urgency::Normal }).action("default", "Review");
+    n.urgency(if m.critical {
+        notify_rust::Urgency::Critical
+    } else {
+        notify_rust::Urgency::Normal
+    })
+    .action("default", "Review");
     match n.show() {
         Ok(handle) => {
             wait_for_click(app.clone(), handle, view);
             true
         }
         Err(e) => {
-            tracing::warn!("no notification daemon took the alert; it stays queued for the next scan: {e}");
+            tracing::warn!(
+                "no notification daemon took the alert; it stays queued for the next scan: {e}"
+            );
             false
         }
     }
@@ -207,21 +240,35 @@ mod tests {
     fn one_alert_names_severity_rule_tenant_mailbox_destination_and_place() {
         let m = single(&alert("high", "Contoso"));
         assert_eq!(m.title, "High: mail forwarded outside — Contoso");
-        assert_eq!(m.body, "adele@contoso.com\nto x@evil.example\nfrom 41.58.1.1 (Nigeria)");
+        assert_eq!(
+            m.body,
+            "adele@contoso.com\nto x@evil.example\nfrom 41.58.1.1 (Nigeria)"
+        );
         assert!(!m.critical);
     }
 
     #[test]
     fn many_alerts_are_counted_by_severity_and_tenant() {
-        let alerts = [alert("high", "Contoso"), alert("critical", "Fabrikam"), alert("high", "Contoso"), alert("low", "Contoso")];
+        let alerts = [
+            alert("high", "Contoso"),
+            alert("critical", "Fabrikam"),
+            alert("high", "Contoso"),
+            alert("low", "Contoso"),
+        ];
         let m = summary(&alerts);
         assert_eq!(m.title, "4 new alerts: 1 critical, 2 high, 1 low");
-        assert_eq!(m.body, "In Contoso, Fabrikam. Open Rulewatch to review them.");
+        assert_eq!(
+            m.body,
+            "In Contoso, Fabrikam. Open Rulewatch to review them."
+        );
         assert!(m.critical);
     }
 
     #[test]
     fn markup_in_attacker_text_is_shown_not_interpreted() {
-        assert_eq!(escape_markup("<b>x</b> & <img src=x>"), "&lt;b&gt;x&lt;/b&gt; &amp; &lt;img src=x&gt;");
+        assert_eq!(
+            escape_markup("<b>x</b> & <img src=x>"),
+            "&lt;b&gt;x&lt;/b&gt; &amp; &lt;img src=x&gt;"
+        );
     }
 }

@@ -30,7 +30,10 @@ pub const CHANGED: &str = "rulewatch://changed";
 
 pub async fn run(app: AppHandle) {
     let shared = app.state::<Arc<Shared>>().inner().clone();
-    shared.update_scan(|s| s.next_scan_at = Some(Utc::now() + chrono::Duration::from_std(FIRST_SCAN).unwrap_or_default()));
+    shared.update_scan(|s| {
+        s.next_scan_at =
+            Some(Utc::now() + chrono::Duration::from_std(FIRST_SCAN).unwrap_or_default())
+    });
     loop {
         let wait = until_next(&shared);
         tokio::select! {
@@ -67,7 +70,8 @@ async fn schedule_next(shared: &Shared) {
         Duration::from_secs(u64::from(shared.settings().scan_interval_minutes.clamp(1, 1440)) * 60)
     };
     let jitter = rand::rng().random_range(0.95..1.05);
-    let next = Utc::now() + chrono::Duration::from_std(interval.mul_f64(jitter)).unwrap_or_default();
+    let next =
+        Utc::now() + chrono::Duration::from_std(interval.mul_f64(jitter)).unwrap_or_default();
     shared.update_scan(|s| s.next_scan_at = Some(next));
 }
 
@@ -106,29 +110,50 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
 /// What the partner account's part of a scan means for the technician: coverage that
 /// grew, and a sign-in that lapsed or is about to (said once until signed in again).
 fn partner_news(app: &AppHandle, shared: &Shared, store: &Store, report: &ScanReport) {
-    let mut problem = shared.partner_problem.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut problem = shared
+        .partner_problem
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     match &report.discovery {
         Some(Ok(d)) => {
             *problem = None;
             if !d.now_watched.is_empty() {
-                notifier::coverage_grew(app, &d.now_watched.iter().map(|c| c.name.clone()).collect::<Vec<_>>());
+                notifier::coverage_grew(
+                    app,
+                    &d.now_watched
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect::<Vec<_>>(),
+                );
             }
         }
         Some(Err(p)) => *problem = Some(p.message.clone()),
         None => {}
     }
-    let lapsed = report.tenants.iter().flat_map(|t| &t.problems).find(|p| p.kind == ProblemKind::SignInNeeded);
-    let expiring = partner::account(store).ok().flatten().and_then(|a| a.lapses_soon(Utc::now()));
+    let lapsed = report
+        .tenants
+        .iter()
+        .flat_map(|t| &t.problems)
+        .find(|p| p.kind == ProblemKind::SignInNeeded);
+    let expiring = partner::account(store)
+        .ok()
+        .flatten()
+        .and_then(|a| a.lapses_soon(Utc::now()));
     let why = match (lapsed, expiring) {
         (Some(p), _) => {
             *problem = Some(p.message.clone());
             Some("Your partner sign-in has lapsed or was revoked.".to_string())
         }
-        (None, Some(at)) => Some(format!("Your partner sign-in expires on {}.", at.format("%Y-%m-%d %H:%M UTC"))),
+        (None, Some(at)) => Some(format!(
+            "Your partner sign-in expires on {}.",
+            at.format("%Y-%m-%d %H:%M UTC")
+        )),
         (None, None) => None,
     };
     match why {
-        Some(why) if !shared.partner_warned.swap(true, Ordering::Relaxed) => notifier::sign_in_needed(app, &why),
+        Some(why) if !shared.partner_warned.swap(true, Ordering::Relaxed) => {
+            notifier::sign_in_needed(app, &why)
+        }
         Some(_) => {}
         None => shared.partner_warned.store(false, Ordering::Relaxed),
     }

@@ -31,7 +31,11 @@ pub struct DesktopSettings {
 
 impl Default for DesktopSettings {
     fn default() -> Self {
-        DesktopSettings { scan_interval_minutes: 5, backfill_hours: 24, notify: NotifyPrefs::default() }
+        DesktopSettings {
+            scan_interval_minutes: 5,
+            backfill_hours: 24,
+            notify: NotifyPrefs::default(),
+        }
     }
 }
 
@@ -47,7 +51,12 @@ pub struct NotifyPrefs {
 
 impl Default for NotifyPrefs {
     fn default() -> Self {
-        NotifyPrefs { low: true, medium: true, high: true, critical: true }
+        NotifyPrefs {
+            low: true,
+            medium: true,
+            high: true,
+            critical: true,
+        }
     }
 }
 
@@ -76,7 +85,8 @@ impl Launch {
     pub fn from_env() -> Result<Launch> {
         let data_dir = match std::env::var_os("RULEWATCH_DATA_DIR") {
             Some(d) => PathBuf::from(d),
-            None => rulewatch_core::default_data_dir().context("no home folder for the database; set RULEWATCH_DATA_DIR")?,
+            None => rulewatch_core::default_data_dir()
+                .context("no home folder for the database; set RULEWATCH_DATA_DIR")?,
         };
         let endpoints = match std::env::var("RULEWATCH_ENDPOINTS") {
             Ok(url) => Endpoints::single(&url).map_err(anyhow::Error::msg)?,
@@ -98,10 +108,17 @@ impl Launch {
                 .parse::<u16>()
                 .ok()
                 .filter(|h| *h <= 168)
-                .with_context(|| format!("RULEWATCH_DISCOVERY_HOURS is '{h}': give whole hours from 0 to 168"))?,
+                .with_context(|| {
+                    format!("RULEWATCH_DISCOVERY_HOURS is '{h}': give whole hours from 0 to 168")
+                })?,
             Err(_) => 24,
         };
-        Ok(Launch { data_dir, endpoints, publisher_id, discovery_hours })
+        Ok(Launch {
+            data_dir,
+            endpoints,
+            publisher_id,
+            discovery_hours,
+        })
     }
 }
 
@@ -156,7 +173,12 @@ impl Shared {
         let home = Arc::new(Store::open(&launch.data_dir)?.sign_record_with(secrets.clone()));
         let engine = engine(&home, secrets.clone(), &launch, launch.endpoints.clone())?;
         Ok(Shared {
-            mode: RwLock::new(Mode { store: home.clone(), engine, secrets, sandbox: None }),
+            mode: RwLock::new(Mode {
+                store: home.clone(),
+                engine,
+                secrets,
+                sandbox: None,
+            }),
             home,
             launch,
             scan: Mutex::new(ScanState::default()),
@@ -169,7 +191,11 @@ impl Shared {
     }
 
     pub fn settings(&self) -> DesktopSettings {
-        self.home.setting(SETTINGS_KEY).ok().flatten().unwrap_or_default()
+        self.home
+            .setting(SETTINGS_KEY)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
     }
 
     pub fn save_settings(&self, s: &DesktopSettings) -> Result<()> {
@@ -212,37 +238,70 @@ impl Shared {
             return Ok(());
         }
         let scenario = live_demo();
-        let sandbox = m365_sandbox::start("127.0.0.1:0".parse()?, scenario.clone()).await.context("starting the sandbox")?;
+        let sandbox = m365_sandbox::start("127.0.0.1:0".parse()?, scenario.clone())
+            .await
+            .context("starting the sandbox")?;
         let dir = self.launch.data_dir.join("sandbox");
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).with_context(|| format!("clearing the previous sandbox folder {}", dir.display()))?;
+            std::fs::remove_dir_all(&dir).with_context(|| {
+                format!("clearing the previous sandbox folder {}", dir.display())
+            })?;
         }
         // The sandbox's credentials are public test values: kept in memory, not the keychain.
         let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecrets::default());
         let store = Arc::new(Store::open(&dir)?.sign_record_with(secrets.clone()));
-        let credentials = scenario.tenants.iter().map(|t| (&*t.tenant_id, &*t.name, &*t.client_id, &*t.client_secret));
+        let credentials = scenario
+            .tenants
+            .iter()
+            .map(|t| (&*t.tenant_id, &*t.name, &*t.client_id, &*t.client_secret));
         add_test_tenants(&store, secrets.as_ref(), credentials)?;
         let endpoints = Endpoints::single(sandbox.base_url()).map_err(anyhow::Error::msg)?;
         let engine = engine(&store, secrets.clone(), &self.launch, endpoints)?;
-        *mode = Mode { store, engine, secrets, sandbox: Some(sandbox) };
+        *mode = Mode {
+            store,
+            engine,
+            secrets,
+            sandbox: Some(sandbox),
+        };
         Ok(())
     }
 
     /// Back to the user's own tenants.
     pub async fn leave_sandbox(&self) -> Result<()> {
         let mut mode = self.mode.write().await;
-        let Some(sandbox) = mode.sandbox.take() else { return Ok(()) };
+        let Some(sandbox) = mode.sandbox.take() else {
+            return Ok(());
+        };
         let secrets: Arc<dyn SecretStore> = Arc::new(Keychain);
-        let engine = engine(&self.home, secrets.clone(), &self.launch, self.launch.endpoints.clone())?;
-        *mode = Mode { store: self.home.clone(), engine, secrets, sandbox: None };
+        let engine = engine(
+            &self.home,
+            secrets.clone(),
+            &self.launch,
+            self.launch.endpoints.clone(),
+        )?;
+        *mode = Mode {
+            store: self.home.clone(),
+            engine,
+            secrets,
+            sandbox: None,
+        };
         drop(mode);
         sandbox.shutdown().await;
         Ok(())
     }
 }
 
-fn engine(store: &Arc<Store>, secrets: Arc<dyn SecretStore>, launch: &Launch, endpoints: Endpoints) -> Result<Arc<Engine>> {
-    let settings: DesktopSettings = store.setting(SETTINGS_KEY).ok().flatten().unwrap_or_default();
+fn engine(
+    store: &Arc<Store>,
+    secrets: Arc<dyn SecretStore>,
+    launch: &Launch,
+    endpoints: Endpoints,
+) -> Result<Arc<Engine>> {
+    let settings: DesktopSettings = store
+        .setting(SETTINGS_KEY)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let mut config = EngineConfig::new(endpoints);
     config.publisher_id = launch.publisher_id.clone();
     config.discovery_every = chrono::Duration::hours(launch.discovery_hours.into());

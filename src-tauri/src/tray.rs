@@ -75,7 +75,11 @@ pub fn status_line(s: &ScanState) -> String {
         1 => "1 open alert".to_string(),
         n => format!("{n} open alerts"),
     };
-    let error = if s.error { " · a tenant cannot be scanned" } else { "" };
+    let error = if s.error {
+        " · a tenant cannot be scanned"
+    } else {
+        ""
+    };
     format!("{activity} · {alerts}{error}")
 }
 
@@ -85,7 +89,14 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
     let open = MenuItem::with_id(app, "open", "Open Rulewatch", true, None::<&str>)?;
     let pause = MenuItem::with_id(app, "pause", "Pause for 1 hour", true, None::<&str>)?;
     let at_login = app.autolaunch().is_enabled().unwrap_or(false);
-    let autostart = CheckMenuItem::with_id(app, "autostart", "Start at login", true, at_login, None::<&str>)?;
+    let autostart = CheckMenuItem::with_id(
+        app,
+        "autostart",
+        "Start at login",
+        true,
+        at_login,
+        None::<&str>,
+    )?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
     let menu = Menu::with_items(
         app,
@@ -107,12 +118,21 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
         .show_menu_on_left_click(false)
         .on_menu_event(|app, event| on_menu(app, event.id.as_ref()))
         .on_tray_icon_event(|tray, event| {
-            if let TrayIconEvent::Click { button: MouseButton::Left, button_state: MouseButtonState::Up, .. } = event {
+            if let TrayIconEvent::Click {
+                button: MouseButton::Left,
+                button_state: MouseButtonState::Up,
+                ..
+            } = event
+            {
                 window::open(tray.app_handle(), View::Current);
             }
         })
         .build(app)?;
-    app.manage(TrayItems { status, pause, autostart });
+    app.manage(TrayItems {
+        status,
+        pause,
+        autostart,
+    });
     Ok(())
 }
 
@@ -123,13 +143,23 @@ fn on_menu(app: &AppHandle, id: &str) {
         "open" => window::open(app, View::Current),
         "pause" => {
             let now_paused = paused(&shared.scan_state()).is_some();
-            shared.update_scan(|s| s.paused_until = if now_paused { None } else { Some(Utc::now() + PAUSE) });
+            shared.update_scan(|s| {
+                s.paused_until = if now_paused {
+                    None
+                } else {
+                    Some(Utc::now() + PAUSE)
+                }
+            });
             shared.reschedule.notify_one();
             refresh(app);
         }
         "autostart" => {
             let launcher = app.autolaunch();
-            let result = if launcher.is_enabled().unwrap_or(false) { launcher.disable() } else { launcher.enable() };
+            let result = if launcher.is_enabled().unwrap_or(false) {
+                launcher.disable()
+            } else {
+                launcher.enable()
+            };
             if let Err(e) = result {
                 tracing::error!("cannot change start at login: {e}");
             }
@@ -152,8 +182,14 @@ pub fn refresh(app: &AppHandle) {
     }
     if let Some(items) = app.try_state::<TrayItems>() {
         let _ = items.status.set_text(&line);
-        let _ = items.pause.set_text(if paused(&state).is_some() { "Resume" } else { "Pause for 1 hour" });
-        let _ = items.autostart.set_checked(app.autolaunch().is_enabled().unwrap_or(false));
+        let _ = items.pause.set_text(if paused(&state).is_some() {
+            "Resume"
+        } else {
+            "Pause for 1 hour"
+        });
+        let _ = items
+            .autostart
+            .set_checked(app.autolaunch().is_enabled().unwrap_or(false));
     }
 }
 
@@ -178,7 +214,10 @@ mod tests {
 
     #[test]
     fn the_status_line_tells_progress_and_count() {
-        let mut s = ScanState { open_alerts: 3, ..ScanState::default() };
+        let mut s = ScanState {
+            open_alerts: 3,
+            ..ScanState::default()
+        };
         assert_eq!(status_line(&s), "Not scanned yet · 3 open alerts");
         s.scanning = Some(Progress { done: 2, total: 5 });
         assert_eq!(status_line(&s), "Scanning 2/5 tenants · 3 open alerts");

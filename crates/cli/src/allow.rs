@@ -43,7 +43,12 @@ pub enum AllowCommand {
 pub fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
     let store = g.store()?;
     match cmd {
-        AllowCommand::Add { tenant_id, destination, rule_name, note } => {
+        AllowCommand::Add {
+            tenant_id,
+            destination,
+            rule_name,
+            note,
+        } => {
             let tenant_id = parse_guid(&tenant_id, "the tenant id")?;
             let (kind, value) = match (destination, rule_name) {
                 (Some(d), None) => (TrustKind::Destination, normalize_destination(&d)?),
@@ -60,7 +65,9 @@ pub fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
             );
         }
         AllowCommand::List { tenant_id, json } => {
-            let tenant_id = tenant_id.map(|t| parse_guid(&t, "--tenant-id")).transpose()?;
+            let tenant_id = tenant_id
+                .map(|t| parse_guid(&t, "--tenant-id"))
+                .transpose()?;
             let entries = store.trust_entries(tenant_id.as_deref())?;
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
@@ -68,10 +75,17 @@ pub fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
                 serde_json::to_writer_pretty(&mut out, &entries)?;
                 writeln!(out)?;
             } else if entries.is_empty() {
-                writeln!(out, "The allowlist is empty. Add to it with `rulewatch allow add`.")?;
+                writeln!(
+                    out,
+                    "The allowlist is empty. Add to it with `rulewatch allow add`."
+                )?;
             }
             for e in entries.iter().filter(|_| !json) {
-                let note = e.note.as_deref().map(|n| format!(" — {}", visible_text(n))).unwrap_or_default();
+                let note = e
+                    .note
+                    .as_deref()
+                    .map(|n| format!(" — {}", visible_text(n)))
+                    .unwrap_or_default();
                 writeln!(
                     out,
                     "{}  {}  {} {}{note}",
@@ -84,7 +98,12 @@ pub fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
         }
         AllowCommand::Remove { id } => {
             let e = store.remove_trust(id)?;
-            eprintln!("Removed allowlist entry {} ({} {}).", e.id, e.kind.as_str().replace('_', " "), visible_text(&e.value));
+            eprintln!(
+                "Removed allowlist entry {} ({} {}).",
+                e.id,
+                e.kind.as_str().replace('_', " "),
+                visible_text(&e.value)
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -17,7 +17,10 @@ pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Res
     let mut read: Vec<(String, Records)> = Vec::new();
     for path in files {
         let name = path.display().to_string();
-        match std::fs::read(path).map_err(|e| e.to_string()).and_then(|bytes| input::decode(&bytes)) {
+        match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| input::decode(&bytes))
+        {
             Ok(text) => read.push((name, input::read(&text))),
             Err(e) => {
                 eprintln!("error: cannot read {name}: {e}");
@@ -26,25 +29,44 @@ pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Res
         }
     }
     let accepted: Vec<String> = match accepted_domains {
-        Some(list) => list.split(',').map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty()).collect(),
+        Some(list) => list
+            .split(',')
+            .map(|d| d.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect(),
         None => {
-            let assumed = input::assumed_domains(read.iter().flat_map(|(_, r)| r.records.iter().map(|(_, rec)| rec)));
+            let assumed = input::assumed_domains(
+                read.iter()
+                    .flat_map(|(_, r)| r.records.iter().map(|(_, rec)| rec)),
+            );
             if assumed.is_empty() {
-                eprintln!("No --accepted-domains given and none found in the records: every address counts as outside.");
+                eprintln!(
+                    "No --accepted-domains given and none found in the records: every address counts as outside."
+                );
             } else {
-                eprintln!("No --accepted-domains given; assumed the organisation's domains are: {}.", assumed.join(", "));
+                eprintln!(
+                    "No --accepted-domains given; assumed the organisation's domains are: {}.",
+                    assumed.join(", ")
+                );
             }
             assumed
         }
     };
-    let ctx = TenantContext { accepted_domains: accepted, ..Default::default() };
+    let ctx = TenantContext {
+        accepted_domains: accepted,
+        ..Default::default()
+    };
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut found = Vec::new();
     for (file, records) in &read {
         for bad in &records.unreadable {
-            eprintln!("{file}: {}: skipped, cannot be read: {}", bad.position, visible_text(&bad.reason));
+            eprintln!(
+                "{file}: {}: skipped, cannot be read: {}",
+                bad.position,
+                visible_text(&bad.reason)
+            );
             complete = false;
         }
         for (position, record) in &records.records {
@@ -61,10 +83,19 @@ pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Res
     if !json && found.is_empty() {
         writeln!(out, "No alerts.")?;
     }
-    Ok(if complete { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
-fn write(out: &mut impl Write, file: &str, checked: &CheckedAlert, json: bool) -> std::io::Result<()> {
+fn write(
+    out: &mut impl Write,
+    file: &str,
+    checked: &CheckedAlert,
+    json: bool,
+) -> std::io::Result<()> {
     if json {
         let mut value = serde_json::to_value(checked)?;
         value["file"] = json!(file);
@@ -72,15 +103,26 @@ fn write(out: &mut impl Write, file: &str, checked: &CheckedAlert, json: bool) -
         return writeln!(out);
     }
     let (a, f) = (&checked.alert, &checked.alert.finding);
-    writeln!(out, "{} {} — {file}, {}", f.severity.as_str().to_uppercase(), f.rule, checked.position)?;
+    writeln!(
+        out,
+        "{} {} — {file}, {}",
+        f.severity.as_str().to_uppercase(),
+        f.rule,
+        checked.position
+    )?;
     writeln!(out, "    {}", f.summary)?;
     writeln!(
         out,
         "    {} changed by {} from {} at {}",
         visible_text(&f.target),
         visible_text(&f.actor),
-        a.client_ip.as_deref().map(visible_text).unwrap_or_else(|| "an unknown address".into()),
-        a.event_time.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string()).unwrap_or_else(|| "an unknown time".into())
+        a.client_ip
+            .as_deref()
+            .map(visible_text)
+            .unwrap_or_else(|| "an unknown address".into()),
+        a.event_time
+            .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+            .unwrap_or_else(|| "an unknown time".into())
     )
 }
 
@@ -103,6 +145,11 @@ fn write_fan_in(out: &mut impl Write, campaign: &FanIn, json: bool) -> std::io::
         serde_json::to_writer(&mut *out, &value)?;
         return writeln!(out);
     }
-    writeln!(out, "{} {} — across the records checked", f.severity.as_str().to_uppercase(), f.rule)?;
+    writeln!(
+        out,
+        "{} {} — across the records checked",
+        f.severity.as_str().to_uppercase(),
+        f.rule
+    )?;
     writeln!(out, "    {}", f.summary)
 }

@@ -23,7 +23,10 @@ pub async fn run(g: &Global) -> Result<ExitCode> {
     let store = Arc::new(Store::open(dir.path())?);
     // The sandbox's credentials are public test values: kept in memory, not the keychain.
     let secrets = Arc::new(MemorySecrets::default());
-    let credentials = scenario.tenants.iter().map(|t| (&*t.tenant_id, &*t.name, &*t.client_id, &*t.client_secret));
+    let credentials = scenario
+        .tenants
+        .iter()
+        .map(|t| (&*t.tenant_id, &*t.name, &*t.client_id, &*t.client_secret));
     add_test_tenants(&store, secrets.as_ref(), credentials)?;
     eprintln!(
         "Rulewatch demo: scanning {} sandbox tenants served at {} (not Microsoft; nothing real is touched).\n",
@@ -35,7 +38,10 @@ pub async fn run(g: &Global) -> Result<ExitCode> {
     let engine = Engine::new(store.clone(), secrets, config)?;
     let report = engine.scan().await?;
     for t in &report.tenants {
-        eprintln!("{}: {} records in {} blobs, {} alerts", t.name, t.records, t.blobs, t.new_alerts);
+        eprintln!(
+            "{}: {} records in {} blobs, {} alerts",
+            t.name, t.records, t.blobs, t.new_alerts
+        );
     }
     eprintln!();
     scan::print_new_alerts(&store, false)?;

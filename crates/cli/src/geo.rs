@@ -54,7 +54,8 @@ pub async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
     match cmd {
         GeoCommand::Show { json } => {
             let provider = store.geo_provider()?;
-            let key = match keychain(|k| k.get(NO_TENANT, SecretKind::IpstackKey).map(|_| ())).await {
+            let key = match keychain(|k| k.get(NO_TENANT, SecretKind::IpstackKey).map(|_| ())).await
+            {
                 Ok(()) => "in the keychain".to_string(),
                 Err(e) => match e.downcast_ref::<SecretError>() {
                     Some(SecretError::MissingIpstackKey) => "not in the keychain".to_string(),
@@ -75,7 +76,11 @@ pub async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
                 GeoProvider::Mmdb { city, asn } => {
                     println!("provider: offline databases");
                     println!("city database: {}", city.display());
-                    println!("ASN database: {}", asn.as_ref().map_or("none".into(), |a| a.display().to_string()));
+                    println!(
+                        "ASN database: {}",
+                        asn.as_ref()
+                            .map_or("none".into(), |a| a.display().to_string())
+                    );
                 }
             }
             println!("ipstack API key: {key}");
@@ -84,25 +89,38 @@ pub async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
         }
         GeoCommand::Ipstack => {
             let mut line = String::new();
-            std::io::stdin().read_line(&mut line).context("reading the ipstack API key from standard input")?;
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the ipstack API key from standard input")?;
             let key = line.trim().to_string();
             if key.is_empty() {
-                bail!("no ipstack API key on standard input: pipe it in, e.g. `rulewatch geo ipstack < ipstack-key.txt`");
+                bail!(
+                    "no ipstack API key on standard input: pipe it in, e.g. `rulewatch geo ipstack < ipstack-key.txt`"
+                );
             }
             keychain(move |k| k.set(NO_TENANT, SecretKind::IpstackKey, key.as_bytes())).await?;
             store.set_geo_provider(&GeoProvider::Ipstack)?;
             // A new key: whatever the old one ran into no longer applies.
             store.set_geo_problem(None)?;
-            eprintln!("ipstack now locates alerts' addresses; its key is in the OS keychain. Try `rulewatch geo lookup 8.8.8.8`.");
+            eprintln!(
+                "ipstack now locates alerts' addresses; its key is in the OS keychain. Try `rulewatch geo lookup 8.8.8.8`."
+            );
         }
         GeoCommand::Mmdb { city, asn } => {
             let (c, a) = (city.clone(), asn.clone());
             tokio::task::spawn_blocking(move || geo::check_mmdb(&c, a.as_deref())).await??;
             // Absolute paths, so the setting holds whatever folder Rulewatch runs from.
-            let absolute = |p: PathBuf| std::fs::canonicalize(&p).with_context(|| format!("resolving {}", p.display()));
-            let provider = GeoProvider::Mmdb { city: absolute(city)?, asn: asn.map(absolute).transpose()? };
+            let absolute = |p: PathBuf| {
+                std::fs::canonicalize(&p).with_context(|| format!("resolving {}", p.display()))
+            };
+            let provider = GeoProvider::Mmdb {
+                city: absolute(city)?,
+                asn: asn.map(absolute).transpose()?,
+            };
             store.set_geo_provider(&provider)?;
-            eprintln!("The offline databases now locate alerts' addresses. Try `rulewatch geo lookup 8.8.8.8`.");
+            eprintln!(
+                "The offline databases now locate alerts' addresses. Try `rulewatch geo lookup 8.8.8.8`."
+            );
         }
         GeoCommand::Off => {
             store.set_geo_provider(&GeoProvider::Off)?;
@@ -115,10 +133,16 @@ pub async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
             let geo = Geo::new(store, Arc::new(Keychain), &g.endpoints()?);
             let (location, reason) = match geo.resolve(&ip).await {
                 Answer::Found(location) => (Some(location), None),
-                Answer::Unknown => (None, Some("the provider knows nothing of this address".to_string())),
-                Answer::NotPublic(addr) => {
-                    (None, Some(format!("{addr} is in a private or reserved range, which is never looked up")))
-                }
+                Answer::Unknown => (
+                    None,
+                    Some("the provider knows nothing of this address".to_string()),
+                ),
+                Answer::NotPublic(addr) => (
+                    None,
+                    Some(format!(
+                        "{addr} is in a private or reserved range, which is never looked up"
+                    )),
+                ),
                 Answer::NotAnIp => bail!("'{ip}' is not an IP address"),
                 Answer::Off => bail!(
                     "geolocation is off: choose a provider with `rulewatch geo ipstack` or `rulewatch geo mmdb CITY_FILE`"
@@ -126,7 +150,10 @@ pub async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
                 Answer::Failed(problem) => bail!("no location for {ip}: {problem}"),
             };
             if json {
-                println!("{}", json!({"ip": ip, "location": location, "reason": reason}));
+                println!(
+                    "{}",
+                    json!({"ip": ip, "location": location, "reason": reason})
+                );
             } else {
                 match (location, reason) {
                     (Some(l), _) => println!("{}: {}", l.ip, l.describe()),

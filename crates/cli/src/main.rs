@@ -38,7 +38,12 @@ struct Global {
     #[arg(long, env = "RULEWATCH_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
     /// One base URL serving every Microsoft endpoint (the sandbox)
-    #[arg(long, env = "RULEWATCH_ENDPOINTS", global = true, conflicts_with = "cloud")]
+    #[arg(
+        long,
+        env = "RULEWATCH_ENDPOINTS",
+        global = true,
+        conflicts_with = "cloud"
+    )]
     endpoints: Option<String>,
     /// Microsoft cloud: global, gcc, gcchigh or dod
     #[arg(long, env = "RULEWATCH_CLOUD", global = true)]
@@ -157,20 +162,28 @@ impl Global {
     fn data_dir(&self) -> Result<PathBuf> {
         match &self.data_dir {
             Some(d) => Ok(d.clone()),
-            None => rulewatch_core::default_data_dir()
-                .ok_or_else(|| anyhow!("no home folder found for the database; give one with --data-dir")),
+            None => rulewatch_core::default_data_dir().ok_or_else(|| {
+                anyhow!("no home folder found for the database; give one with --data-dir")
+            }),
         }
     }
 
     fn store(&self) -> Result<Arc<Store>> {
-        Ok(Arc::new(Store::open(&self.data_dir()?)?.sign_record_with(Arc::new(rulewatch_core::secrets::Keychain))))
+        Ok(Arc::new(Store::open(&self.data_dir()?)?.sign_record_with(
+            Arc::new(rulewatch_core::secrets::Keychain),
+        )))
     }
 
     fn endpoints(&self) -> Result<Endpoints> {
         if let Some(url) = &self.endpoints {
             return Endpoints::single(url).map_err(|e| anyhow!(e));
         }
-        let cloud: Cloud = self.cloud.as_deref().unwrap_or("global").parse().map_err(|e: String| anyhow!(e))?;
+        let cloud: Cloud = self
+            .cloud
+            .as_deref()
+            .unwrap_or("global")
+            .parse()
+            .map_err(|e: String| anyhow!(e))?;
         Ok(Endpoints::for_cloud(cloud))
     }
 
@@ -194,7 +207,11 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RULEWATCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 fn main() -> ExitCode {
@@ -232,17 +249,32 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status { json } => {
             let store = g.store()?;
-            output::statuses(&store.statuses().context("reading the tenants' status")?, json)?;
+            output::statuses(
+                &store.statuses().context("reading the tenants' status")?,
+                json,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Geo(cmd) => geo::run(g, cmd).await,
         Command::Demo => demo::run(g).await,
-        Command::Remediate { alert_id, actions, contain_actor, yes, json } => {
-            remediate::remediate(g, alert_id, actions, contain_actor, yes, json).await
-        }
-        Command::Undo { action_id, yes, json } => remediate::undo(g, action_id, yes, json).await,
+        Command::Remediate {
+            alert_id,
+            actions,
+            contain_actor,
+            yes,
+            json,
+        } => remediate::remediate(g, alert_id, actions, contain_actor, yes, json).await,
+        Command::Undo {
+            action_id,
+            yes,
+            json,
+        } => remediate::undo(g, action_id, yes, json).await,
         Command::Report { alert_id, dir } => remediate::report(g, alert_id, &dir),
         Command::Audit { command, json } => remediate::audit(g, command, json),
-        Command::Check { files, accepted_domains, json } => check::run(&files, accepted_domains.as_deref(), json),
+        Command::Check {
+            files,
+            accepted_domains,
+            json,
+        } => check::run(&files, accepted_domains.as_deref(), json),
     }
 }

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use rulewatch_core::store::{Alert, TenantRow, TenantStatus};
 
 fn when(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string()).unwrap_or_else(|| "never".into())
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
+        .unwrap_or_else(|| "never".into())
 }
 
 pub fn write_alert(out: &mut impl Write, a: &Alert, json: bool) -> std::io::Result<()> {
@@ -61,11 +62,21 @@ pub fn tenants(tenants: &[TenantRow], json: bool) -> Result<()> {
         return Ok(());
     }
     if tenants.is_empty() {
-        writeln!(out, "No tenant is configured. Add one with `rulewatch tenant add`.")?;
+        writeln!(
+            out,
+            "No tenant is configured. Add one with `rulewatch tenant add`."
+        )?;
     }
     for t in tenants {
-        let method = serde_json::to_value(t)?["auth_method"].as_str().unwrap_or_default().to_string();
-        writeln!(out, "{}  {}  client {}  ({})", t.tenant_id, t.name, t.client_id, method)?;
+        let method = serde_json::to_value(t)?["auth_method"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        writeln!(
+            out,
+            "{}  {}  client {}  ({})",
+            t.tenant_id, t.name, t.client_id, method
+        )?;
     }
     Ok(())
 }
@@ -79,7 +90,10 @@ pub fn statuses(statuses: &[TenantStatus], json: bool) -> Result<()> {
         return Ok(());
     }
     if statuses.is_empty() {
-        writeln!(out, "No tenant is configured. Add one with `rulewatch tenant add`.")?;
+        writeln!(
+            out,
+            "No tenant is configured. Add one with `rulewatch tenant add`."
+        )?;
     }
     for s in statuses {
         writeln!(

@@ -56,18 +56,29 @@ pub enum PartnerCommand {
 }
 
 fn engine(g: &Global) -> Result<Engine> {
-    Ok(Engine::new(g.store()?, Arc::new(Keychain), g.engine_config()?)?)
+    Ok(Engine::new(
+        g.store()?,
+        Arc::new(Keychain),
+        g.engine_config()?,
+    )?)
 }
 
 pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
     match cmd {
-        PartnerCommand::Login { tenant, client_id, device_code, no_browser } => {
+        PartnerCommand::Login {
+            tenant,
+            client_id,
+            device_code,
+            no_browser,
+        } => {
             let tenant = rulewatch_core::tenants::parse_guid(&tenant, "--tenant")?;
             let client_id = rulewatch_core::tenants::parse_guid(&client_id, "--client-id")?;
             let engine = engine(g)?;
             let partner = engine.partner();
             let account = if device_code {
-                partner.sign_in_device(&tenant, &client_id, |message| eprintln!("{message}")).await?
+                partner
+                    .sign_in_device(&tenant, &client_id, |message| eprintln!("{message}"))
+                    .await?
             } else {
                 partner
                     .sign_in_browser(&tenant, &client_id, |url| {
@@ -78,9 +89,16 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
                     })
                     .await?
             };
-            eprintln!("Signed in as {} (partner tenant {}). The refresh token is in the OS keychain.", account.upn, account.tenant_id);
+            eprintln!(
+                "Signed in as {} (partner tenant {}). The refresh token is in the OS keychain.",
+                account.upn, account.tenant_id
+            );
             let found = engine.discover().await?;
-            eprintln!("{} customer(s) found; {} now watched.", found.customers, found.now_watched.len());
+            eprintln!(
+                "{} customer(s) found; {} now watched.",
+                found.customers,
+                found.now_watched.len()
+            );
             for c in &found.now_watched {
                 eprintln!("  watching {} ({})", c.name, c.tenant_id);
             }
@@ -93,14 +111,28 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
         }
         PartnerCommand::Watch { tenant_id } => {
             let store = g.store()?;
-            let account = partner::account(&store)?.context("no partner account is signed in: run `rulewatch partner login`")?;
-            let Some(c) = store.customers()?.into_iter().find(|c| c.tenant_id.eq_ignore_ascii_case(&tenant_id)) else {
-                bail!("{tenant_id} is not one of the partner's customers; `rulewatch partner customers` lists them");
+            let account = partner::account(&store)?
+                .context("no partner account is signed in: run `rulewatch partner login`")?;
+            let Some(c) = store
+                .customers()?
+                .into_iter()
+                .find(|c| c.tenant_id.eq_ignore_ascii_case(&tenant_id))
+            else {
+                bail!(
+                    "{tenant_id} is not one of the partner's customers; `rulewatch partner customers` lists them"
+                );
             };
             if c.watched {
                 eprintln!("{} is already watched.", c.name);
             } else {
-                partner::watch(&store, &account, &Customer { tenant_id: c.tenant_id, name: c.name.clone() })?;
+                partner::watch(
+                    &store,
+                    &account,
+                    &Customer {
+                        tenant_id: c.tenant_id,
+                        name: c.name.clone(),
+                    },
+                )?;
                 eprintln!("Watching {}.", c.name);
             }
             Ok(ExitCode::SUCCESS)
@@ -108,21 +140,32 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
         PartnerCommand::Exclude { tenant_id } => {
             let store = g.store()?;
             if !partner::exclude(&store, &tenant_id.to_ascii_lowercase())? {
-                bail!("{tenant_id} is not one of the partner's customers; `rulewatch partner customers` lists them");
+                bail!(
+                    "{tenant_id} is not one of the partner's customers; `rulewatch partner customers` lists them"
+                );
             }
-            eprintln!("{tenant_id} is no longer watched, and stays out of \"watch all\"; its alerts are kept.");
+            eprintln!(
+                "{tenant_id} is no longer watched, and stays out of \"watch all\"; its alerts are kept."
+            );
             Ok(ExitCode::SUCCESS)
         }
         PartnerCommand::WatchAll { state } => {
-            g.store()?.set_setting(partner::WATCH_ALL_SETTING, &(state == "on"))?;
-            eprintln!("New customers are {} watched automatically.", if state == "on" { "now" } else { "no longer" });
+            g.store()?
+                .set_setting(partner::WATCH_ALL_SETTING, &(state == "on"))?;
+            eprintln!(
+                "New customers are {} watched automatically.",
+                if state == "on" { "now" } else { "no longer" }
+            );
             Ok(ExitCode::SUCCESS)
         }
         PartnerCommand::Status { json } => {
             let store = g.store()?;
             let account = partner::account(&store)?;
             if json {
-                println!("{}", json!({"account": account, "watch_all": partner::watch_all(&store)?}));
+                println!(
+                    "{}",
+                    json!({"account": account, "watch_all": partner::watch_all(&store)?})
+                );
             } else {
                 match account {
                     Some(a) => println!(
@@ -151,13 +194,35 @@ fn customers(store: &rulewatch_core::store::Store, json: bool) -> Result<ExitCod
         writeln!(out, "{}", serde_json::to_string(&rows)?)?;
     } else {
         for c in &rows {
-            let watch = if c.watched { "watched" } else if c.excluded { "excluded" } else { "not watched" };
+            let watch = if c.watched {
+                "watched"
+            } else if c.excluded {
+                "excluded"
+            } else {
+                "not watched"
+            };
             let access = match c.access {
-                Some(state) => format!("{state:?}{}", c.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()),
+                Some(state) => format!(
+                    "{state:?}{}",
+                    c.message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                ),
                 None => "not scanned yet".into(),
             };
-            let roles = c.gdap_roles.as_ref().map_or("roles unknown".into(), |r| if r.is_empty() { "no GDAP roles".into() } else { r.join(", ") });
-            writeln!(out, "{}  {}  {watch}  {access}  [{roles}]", c.tenant_id, c.name)?;
+            let roles = c.gdap_roles.as_ref().map_or("roles unknown".into(), |r| {
+                if r.is_empty() {
+                    "no GDAP roles".into()
+                } else {
+                    r.join(", ")
+                }
+            });
+            writeln!(
+                out,
+                "{}  {}  {watch}  {access}  [{roles}]",
+                c.tenant_id, c.name
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Subcommand, ValueEnum};
 use rulewatch_core::engine::Engine;
-use rulewatch_core::remediate::{Action, Operator, Outcome, Plan, Remediator, StepResult, default_actions};
+use rulewatch_core::remediate::{
+    Action, Operator, Outcome, Plan, Remediator, StepResult, default_actions,
+};
 use rulewatch_core::secrets::Keychain;
 use rulewatch_core::store::{CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, LogEntry};
 use secrecy::ExposeSecret;
@@ -47,18 +49,34 @@ pub enum ExportFormat {
 }
 
 fn engine(g: &Global) -> Result<Engine> {
-    Ok(Engine::new(g.store()?, Arc::new(Keychain), g.engine_config()?)?)
+    Ok(Engine::new(
+        g.store()?,
+        Arc::new(Keychain),
+        g.engine_config()?,
+    )?)
 }
 
 fn parse_head(s: &str) -> std::result::Result<ChainHead, String> {
-    let bad = || format!("'{s}' is not a head: give ID:HASH as `rulewatch audit verify` printed it, e.g. 14:3f9a…");
+    let bad = || {
+        format!(
+            "'{s}' is not a head: give ID:HASH as `rulewatch audit verify` printed it, e.g. 14:3f9a…"
+        )
+    };
     let (id, hash) = s.split_once(':').ok_or_else(bad)?;
-    let id = id.trim().trim_start_matches("row").trim().parse().map_err(|_| bad())?;
+    let id = id
+        .trim()
+        .trim_start_matches("row")
+        .trim()
+        .parse()
+        .map_err(|_| bad())?;
     let hash = hash.trim();
     if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad());
     }
-    Ok(ChainHead { id, hash: hash.to_ascii_lowercase() })
+    Ok(ChainHead {
+        id,
+        hash: hash.to_ascii_lowercase(),
+    })
 }
 
 fn parse_actions(list: &[String]) -> Result<Vec<Action>> {
@@ -77,12 +95,21 @@ fn confirm(question: &str) -> Result<bool> {
     eprint!("{question} [y/N] ");
     std::io::stderr().flush()?;
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).context("reading the answer")?;
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("reading the answer")?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 fn print_plan(plan: &Plan, chosen: &[String]) {
-    eprintln!("Secure and Remediate alert {} in {} ({})", plan.alert_id, plan.tenant_name, plan.tenant_id);
+    eprintln!(
+        "Secure and Remediate alert {} in {} ({})",
+        plan.alert_id, plan.tenant_name, plan.tenant_id
+    );
     let sign_in = match plan.account_enabled {
         Some(true) => "sign-in allowed",
         Some(false) => "sign-in blocked",
@@ -90,7 +117,10 @@ fn print_plan(plan: &Plan, chosen: &[String]) {
     };
     eprintln!("  Mailbox: {} ({sign_in})", plan.mailbox);
     if plan.actor_differs {
-        eprintln!("  The change was made by another account, {}; add --contain-actor to contain it too.", plan.actor);
+        eprintln!(
+            "  The change was made by another account, {}; add --contain-actor to contain it too.",
+            plan.actor
+        );
     }
     if let Some(f) = &plan.forwarding {
         eprintln!("  Mailbox forwarding: {}", f.words());
@@ -98,7 +128,11 @@ fn print_plan(plan: &Plan, chosen: &[String]) {
     eprintln!("  Inbox rules ({}):", plan.rules.len());
     for r in &plan.rules {
         let state = if r.enabled { "enabled" } else { "disabled" };
-        let about = if r.about_alert { "  <- the alert's rule" } else { "" };
+        let about = if r.about_alert {
+            "  <- the alert's rule"
+        } else {
+            ""
+        };
         eprintln!("    - {} [{state}]{about}", r.description);
         for mark in &r.marks {
             eprintln!("        ! {mark}");
@@ -125,13 +159,30 @@ fn print_result(r: &StepResult, json: bool) -> Result<()> {
         }
         writeln!(out, "{v}")?;
     } else {
-        let rule = r.rule_name.as_deref().map(|n| format!(" rule \"{n}\"")).unwrap_or_default();
-        writeln!(out, "{:<11} {} {}{rule}: {} (step {})", r.outcome.words(), r.action, r.account, r.detail, r.action_id)?;
+        let rule = r
+            .rule_name
+            .as_deref()
+            .map(|n| format!(" rule \"{n}\""))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{:<11} {} {}{rule}: {} (step {})",
+            r.outcome.words(),
+            r.action,
+            r.account,
+            r.detail,
+            r.action_id
+        )?;
         if let Some(w) = &r.warning {
             writeln!(out, "            warning: {w}")?;
         }
         if let Some(p) = &r.password {
-            writeln!(out, "            New password for {} (shown once, stored nowhere): {}", r.account, p.expose_secret())?;
+            writeln!(
+                out,
+                "            New password for {} (shown once, stored nowhere): {}",
+                r.account,
+                p.expose_secret()
+            )?;
         }
     }
     Ok(())
@@ -150,22 +201,42 @@ pub async fn remediate(
     let plan = remediator.plan(alert_id).await?;
     let mut chosen = match actions {
         Some(list) => Remediator::choose(&plan, &parse_actions(&list)?),
-        None => plan.steps.iter().filter(|s| s.selected).map(|s| s.key.clone()).collect(),
+        None => plan
+            .steps
+            .iter()
+            .filter(|s| s.selected)
+            .map(|s| s.key.clone())
+            .collect(),
     };
     if contain_actor {
         if !plan.actor_differs {
-            bail!("--contain-actor: the change was made by {}, not by another account", plan.actor);
+            bail!(
+                "--contain-actor: the change was made by {}, not by another account",
+                plan.actor
+            );
         }
         chosen.extend(
-            plan.steps.iter().filter(|s| s.account.eq_ignore_ascii_case(&plan.actor) && s.rule_identity.is_none()).map(|s| s.key.clone()),
+            plan.steps
+                .iter()
+                .filter(|s| {
+                    s.account.eq_ignore_ascii_case(&plan.actor) && s.rule_identity.is_none()
+                })
+                .map(|s| s.key.clone()),
         );
     }
     print_plan(&plan, &chosen);
     if chosen.is_empty() {
-        eprintln!("Nothing to do: every chosen step's state is already as it should be. Choose steps with --actions.");
+        eprintln!(
+            "Nothing to do: every chosen step's state is already as it should be. Choose steps with --actions."
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    let question = format!("Run these {} step(s) on tenant {}, mailbox {}?", chosen.len(), plan.tenant_name, plan.mailbox);
+    let question = format!(
+        "Run these {} step(s) on tenant {}, mailbox {}?",
+        chosen.len(),
+        plan.tenant_name,
+        plan.mailbox
+    );
     if !yes && !confirm(&question)? {
         eprintln!("Nothing was changed.");
         return Ok(ExitCode::SUCCESS);
@@ -181,7 +252,11 @@ pub async fn remediate(
         })
         .await?;
     printing?;
-    Ok(if failed { ExitCode::from(STEP_FAILED) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(STEP_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub async fn undo(g: &Global, action_id: i64, yes: bool, json: bool) -> Result<ExitCode> {
@@ -190,22 +265,37 @@ pub async fn undo(g: &Global, action_id: i64, yes: bool, json: bool) -> Result<E
     let preview = rulewatch_core::undo::undo_preview(engine.store(), action_id)?;
     eprintln!(
         "Undo step {action_id}: {} on {} in tenant {} ({} at {}). This will {}.",
-        entry.step.action, entry.step.mailbox, entry.step.tenant_id, entry.step.result, entry.at, preview.restores
+        entry.step.action,
+        entry.step.mailbox,
+        entry.step.tenant_id,
+        entry.step.result,
+        entry.at,
+        preview.restores
     );
     if !yes && !confirm("Restore that state?")? {
         eprintln!("Nothing was changed.");
         return Ok(ExitCode::SUCCESS);
     }
     if !preview.outside.is_empty() {
-        let question = format!("Mail will go outside the organisation again, to {}. Are you sure?", preview.outside.join(", "));
+        let question = format!(
+            "Mail will go outside the organisation again, to {}. Are you sure?",
+            preview.outside.join(", ")
+        );
         if !yes && !confirm(&question)? {
             eprintln!("Nothing was changed.");
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let r = engine.remediator(Operator::current(), Vec::new()).undo(action_id).await?;
+    let r = engine
+        .remediator(Operator::current(), Vec::new())
+        .undo(action_id)
+        .await?;
     print_result(&r, json)?;
-    Ok(if r.outcome == Outcome::Failed { ExitCode::from(STEP_FAILED) } else { ExitCode::SUCCESS })
+    Ok(if r.outcome == Outcome::Failed {
+        ExitCode::from(STEP_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub fn report(g: &Global, alert_id: i64, dir: &Path) -> Result<ExitCode> {
@@ -228,11 +318,23 @@ pub fn audit(g: &Global, cmd: Option<AuditCommand>, json: bool) -> Result<ExitCo
                 eprintln!("No remediation has been recorded.");
             } else {
                 for e in &log {
-                    let alert = e.step.alert_id.map(|a| format!(" alert {a}")).unwrap_or_default();
+                    let alert = e
+                        .step
+                        .alert_id
+                        .map(|a| format!(" alert {a}"))
+                        .unwrap_or_default();
                     writeln!(
                         out,
                         "{:>4} {} {}@{} {} {}{alert} {} {}: {}",
-                        e.id, e.at, e.step.os_user, e.step.machine, e.step.tenant_id, e.step.mailbox, e.step.action, e.step.result, e.step.detail
+                        e.id,
+                        e.at,
+                        e.step.os_user,
+                        e.step.machine,
+                        e.step.tenant_id,
+                        e.step.mailbox,
+                        e.step.action,
+                        e.step.result,
+                        e.step.detail
                     )?;
                 }
             }
@@ -252,7 +354,11 @@ pub fn audit(g: &Global, cmd: Option<AuditCommand>, json: bool) -> Result<ExitCo
                 }
                 println!("{CHAIN_PROVES}\n{CHAIN_DOES_NOT_PROVE}");
             }
-            Ok(if report.intact { ExitCode::SUCCESS } else { ExitCode::from(CHAIN_BROKEN) })
+            Ok(if report.intact {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(CHAIN_BROKEN)
+            })
         }
         Some(AuditCommand::Export { format, file }) => {
             let log = store.log()?;
@@ -269,10 +375,27 @@ fn export(log: &[LogEntry], format: ExportFormat, file: &Path) -> Result<()> {
         ExportFormat::Csv => {
             let mut w = csv::Writer::from_path(file)?;
             w.write_record([
-                "id", "at", "os_user", "machine", "operator", "tenant_id", "mailbox", "alert_id", "action", "request", "before",
-                "after", "result", "detail", "undoes", "prev_hash", "hash",
+                "id",
+                "at",
+                "os_user",
+                "machine",
+                "operator",
+                "tenant_id",
+                "mailbox",
+                "alert_id",
+                "action",
+                "request",
+                "before",
+                "after",
+                "result",
+                "detail",
+                "undoes",
+                "prev_hash",
+                "hash",
             ])?;
-            let json_text = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
+            let json_text = |v: &Option<serde_json::Value>| {
+                v.as_ref().map(|v| v.to_string()).unwrap_or_default()
+            };
             let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
             for e in log {
                 w.write_record([

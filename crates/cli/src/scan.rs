@@ -29,7 +29,11 @@ pub async fn scan(g: &Global, json: bool) -> Result<ExitCode> {
     Ok(exit_code(&report))
 }
 
-pub async fn run_scan(store: Arc<Store>, secrets: Arc<dyn SecretStore>, g: &Global) -> Result<ScanReport> {
+pub async fn run_scan(
+    store: Arc<Store>,
+    secrets: Arc<dyn SecretStore>,
+    g: &Global,
+) -> Result<ScanReport> {
     let engine = Engine::new(store, secrets, g.engine_config()?)?;
     let report = engine.scan().await?;
     summarise(&report);
@@ -49,14 +53,21 @@ pub fn print_new_alerts(store: &Store, json: bool) -> Result<()> {
 }
 
 pub fn exit_code(report: &ScanReport) -> ExitCode {
-    if report.all_scanned() { ExitCode::SUCCESS } else { ExitCode::from(TENANT_FAILED) }
+    if report.all_scanned() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(TENANT_FAILED)
+    }
 }
 
 fn summarise(report: &ScanReport) {
     match &report.discovery {
         Some(Ok(d)) => {
             for c in &d.now_watched {
-                eprintln!("Coverage grew: now watching {} ({}), a new customer of the partner account.", c.name, c.tenant_id);
+                eprintln!(
+                    "Coverage grew: now watching {} ({}), a new customer of the partner account.",
+                    c.name, c.tenant_id
+                );
             }
         }
         Some(Err(p)) => eprintln!("The partner's customers could not be listed: {p}"),
@@ -64,7 +75,10 @@ fn summarise(report: &ScanReport) {
     }
     for t in &report.tenants {
         let retries = if t.throttled + t.retried > 0 {
-            format!(", {} throttled and {} failed requests retried", t.throttled, t.retried)
+            format!(
+                ", {} throttled and {} failed requests retried",
+                t.throttled, t.retried
+            )
         } else {
             String::new()
         };
@@ -87,5 +101,9 @@ fn summarise(report: &ScanReport) {
 }
 
 fn join(problems: &[rulewatch_core::problem::Problem]) -> String {
-    problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; ")
+    problems
+        .iter()
+        .map(|p| p.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
 }

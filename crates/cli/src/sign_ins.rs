@@ -35,7 +35,14 @@ pub fn run(g: &Global, cmd: SignInsCommand) -> Result<ExitCode> {
         }
         SignInsCommand::Show => {
             let on = sign_ins::enabled(&store)?;
-            println!("sign-ins are {}", if on { "read on every scan" } else { "not read (turn on with `rulewatch sign-ins on`)" });
+            println!(
+                "sign-ins are {}",
+                if on {
+                    "read on every scan"
+                } else {
+                    "not read (turn on with `rulewatch sign-ins on`)"
+                }
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -48,7 +48,13 @@ pub enum TenantCommand {
 pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
     let store = g.store()?;
     match cmd {
-        TenantCommand::Add { tenant_id, name, client_id, client_secret_stdin, certificate } => {
+        TenantCommand::Add {
+            tenant_id,
+            name,
+            client_id,
+            client_secret_stdin,
+            certificate,
+        } => {
             let credential = match (client_secret_stdin, certificate) {
                 (true, _) => {
                     let mut text = String::new();
@@ -60,8 +66,15 @@ pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
                 (false, Some(path)) => NewCredential::CertificateFile(path),
                 (false, None) => bail!("give --client-secret-stdin or --certificate FILE.pem"),
             };
-            let new = NewTenant { tenant_id, name, client_id, credential };
-            let row = tokio::task::spawn_blocking(move || tenants::add_tenant(&store, &Keychain, new)).await??;
+            let new = NewTenant {
+                tenant_id,
+                name,
+                client_id,
+                credential,
+            };
+            let row =
+                tokio::task::spawn_blocking(move || tenants::add_tenant(&store, &Keychain, new))
+                    .await??;
             eprintln!(
                 "Added tenant {} ({}); its secret is in the OS keychain. Run `rulewatch scan` to check it.",
                 row.name, row.tenant_id
@@ -70,7 +83,8 @@ pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
         TenantCommand::List { json } => output::tenants(&store.tenants()?, json)?,
         TenantCommand::Remove { tenant_id } => {
             let id = tenant_id.clone();
-            tokio::task::spawn_blocking(move || tenants::remove_tenant(&store, &Keychain, &id)).await??;
+            tokio::task::spawn_blocking(move || tenants::remove_tenant(&store, &Keychain, &id))
+                .await??;
             eprintln!("Removed tenant {tenant_id} and its keychain entries; its alerts are kept.");
         }
     }

@@ -124,10 +124,18 @@ const CLIENTS: [&str; 5] = [
     "Client=Microsoft Outlook 16.0.17928.20114",
 ];
 
-const FOLDERS: [&str; 6] = ["Inbox", "Sent Items", "Deleted Items", "Drafts", "Calendar", "Archive"];
+const FOLDERS: [&str; 6] = [
+    "Inbox",
+    "Sent Items",
+    "Deleted Items",
+    "Drafts",
+    "Calendar",
+    "Archive",
+];
 
 const USERS: [&str; 12] = [
-    "adele", "alexw", "meganb", "leeg", "nestorw", "pradeepg", "isaiahl", "joni", "lidiah", "lynner", "miriamg", "diegos",
+    "adele", "alexw", "meganb", "leeg", "nestorw", "pradeepg", "isaiahl", "joni", "lidiah",
+    "lynner", "miriamg", "diegos",
 ];
 
 /// Writes into a `String`, which cannot fail.
@@ -173,10 +181,18 @@ impl Generator {
                 ),
                 mailbox_guid: guid(&mut rng),
                 ip: format!("192.0.2.{}", 10 + i * 7),
-                folder_ids: FOLDERS.iter().map(|_| format!("LgAAAAA{}", STANDARD.encode(rng.random::<[u8; 27]>()))).collect(),
+                folder_ids: FOLDERS
+                    .iter()
+                    .map(|_| format!("LgAAAAA{}", STANDARD.encode(rng.random::<[u8; 27]>())))
+                    .collect(),
             })
             .collect();
-        Generator { rng, people, written: 0, threats: 0 }
+        Generator {
+            rng,
+            people,
+            written: 0,
+            threats: 0,
+        }
     }
 
     /// One blob: a JSON array of `records` records, compact as the API serves it.
@@ -229,7 +245,11 @@ impl Generator {
                 // A delegate (an assistant, a team mate) opening a shared calendar.
                 let delegate = self.rng.random_range(0..self.people.len());
                 self.mailbox_header(out, "FolderBind", 3, owner, delegate);
-                put!(out, r#","CrossMailboxOperation":{},"Folder":"#, owner != delegate);
+                put!(
+                    out,
+                    r#","CrossMailboxOperation":{},"Folder":"#,
+                    owner != delegate
+                );
                 self.folder(out, owner, 4);
                 out.push('}');
             }
@@ -241,13 +261,22 @@ impl Generator {
             }
             _ => {
                 self.mailbox_header(out, "MailboxLogin", 2, owner, owner);
-                out.push_str(r#","ClientProcessName":"OUTLOOK.EXE","ClientVersion":"16.0.17928.20114"}"#);
+                out.push_str(
+                    r#","ClientProcessName":"OUTLOOK.EXE","ClientVersion":"16.0.17928.20114"}"#,
+                );
             }
         }
     }
 
     /// The fields every mailbox-audit record carries; `actor` differs from `owner` for delegates.
-    fn mailbox_header(&mut self, out: &mut String, operation: &str, record_type: u32, owner: usize, actor: usize) {
+    fn mailbox_header(
+        &mut self,
+        out: &mut String,
+        operation: &str,
+        record_type: u32,
+        owner: usize,
+        actor: usize,
+    ) {
         let time = self.time();
         let id = guid(&mut self.rng);
         let session = guid(&mut self.rng);
@@ -258,7 +287,14 @@ impl Generator {
         put!(
             out,
             r#"{{"CreationTime":"{time}","Id":"{id}","Operation":"{operation}","OrganizationId":"{TENANT_ID}","RecordType":{record_type},"ResultStatus":"Succeeded","UserKey":"{}","UserType":0,"Version":1,"Workload":"Exchange","ClientIP":"{}","UserId":"{}","AppId":"{EXCHANGE_APP_ID}","ClientAppId":"","ClientIPAddress":"{}","ClientInfoString":"{client}","ExternalAccess":false,"InternalLogonType":0,"LogonType":{logon_type},"LogonUserSid":"{}","MailboxGuid":"{}","MailboxOwnerSid":"{}","MailboxOwnerUPN":"{}","OrganizationName":"{INITIAL_DOMAIN}","OriginatingServer":"{server} (15.20.8857.021)\r\n","SessionId":"{session}""#,
-            a.puid, a.ip, a.upn, a.ip, a.sid, o.mailbox_guid, o.sid, o.upn,
+            a.puid,
+            a.ip,
+            a.upn,
+            a.ip,
+            a.sid,
+            o.mailbox_guid,
+            o.sid,
+            o.upn,
         );
     }
 
@@ -267,9 +303,19 @@ impl Generator {
         self.mailbox_header(out, "MailItemsAccessed", 50, owner, owner);
         let folders = self.rng.random_range(1..=3);
         let counts: Vec<usize> = (0..folders)
-            .map(|_| if self.rng.random_bool(0.1) { self.rng.random_range(10..=40) } else { self.rng.random_range(1..=6) })
+            .map(|_| {
+                if self.rng.random_bool(0.1) {
+                    self.rng.random_range(10..=40)
+                } else {
+                    self.rng.random_range(1..=6)
+                }
+            })
             .collect();
-        let access = if self.rng.random_bool(0.8) { "Bind" } else { "Sync" };
+        let access = if self.rng.random_bool(0.8) {
+            "Bind"
+        } else {
+            "Sync"
+        };
         put!(
             out,
             r#","OperationCount":{},"OperationProperties":[{{"Name":"MailAccessType","Value":"{access}"}},{{"Name":"IsThrottled","Value":"False"}}],"Folders":["#,
@@ -285,10 +331,19 @@ impl Generator {
                     out.push(',');
                 }
                 let message_id = self.message_id();
-                put!(out, r#"{{"InternetMessageId":"{message_id}","SizeInBytes":{}}}"#, self.rng.random_range(4_000..400_000));
+                put!(
+                    out,
+                    r#"{{"InternetMessageId":"{message_id}","SizeInBytes":{}}}"#,
+                    self.rng.random_range(4_000..400_000)
+                );
             }
             let folder = [0, 5, 1][f];
-            put!(out, r#"],"Id":"{}","Path":"\\{}"}}"#, self.people[owner].folder_ids[folder], FOLDERS[folder]);
+            put!(
+                out,
+                r#"],"Id":"{}","Path":"\\{}"}}"#,
+                self.people[owner].folder_ids[folder],
+                FOLDERS[folder]
+            );
         }
         out.push_str("]}");
     }
@@ -317,27 +372,48 @@ impl Generator {
         let message_id = self.message_id();
         let size = self.rng.random_range(2_000..250_000);
         let subject = SUBJECTS[self.rng.random_range(0..SUBJECTS.len())];
-        put!(out, r#"{{"Id":"RgAAAAA{id}","InternetMessageId":"{message_id}","ParentFolder":"#);
+        put!(
+            out,
+            r#"{{"Id":"RgAAAAA{id}","InternetMessageId":"{message_id}","ParentFolder":"#
+        );
         self.folder(out, owner, folder);
         put!(out, r#","SizeInBytes":{size},"Subject":"{subject}"}}"#);
     }
 
     fn folder(&self, out: &mut String, owner: usize, folder: usize) {
-        put!(out, r#"{{"Id":"{}","Path":"\\{}"}}"#, self.people[owner].folder_ids[folder], FOLDERS[folder]);
+        put!(
+            out,
+            r#"{{"Id":"{}","Path":"\\{}"}}"#,
+            self.people[owner].folder_ids[folder],
+            FOLDERS[folder]
+        );
     }
 
     fn message_id(&mut self) -> String {
-        format!("<{:032X}@{}.eurprd04.prod.outlook.com>", self.rng.random::<u128>(), self.server())
+        format!(
+            "<{:032X}@{}.eurprd04.prod.outlook.com>",
+            self.rng.random::<u128>(),
+            self.server()
+        )
     }
 
     fn server(&mut self) -> String {
-        format!("AM{}PR04MB{:04}", self.rng.random_range(0..10), self.rng.random_range(0..10_000))
+        format!(
+            "AM{}PR04MB{:04}",
+            self.rng.random_range(0..10),
+            self.rng.random_range(0..10_000)
+        )
     }
 
     /// Creation times move forward through one day, a few records a second.
     fn time(&self) -> String {
         let s = (8 * 3600 + self.written / 3) % 86_400;
-        format!("2026-11-27T{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+        format!(
+            "2026-11-27T{:02}:{:02}:{:02}",
+            s / 3600,
+            s / 60 % 60,
+            s % 60
+        )
     }
 
     /// Threats, in turn: an inbox rule forwarding out, mailbox forwarding set by an
@@ -345,7 +421,12 @@ impl Generator {
     fn threat(&mut self, out: &mut String, k: u64) {
         let victim = 1 + (k as usize) % (self.people.len() - 1);
         let upn = self.people[victim].upn.clone();
-        let header = || vec![("AlwaysDeleteOutlookRulesBlob", "False".to_string()), ("Force", "False".to_string())];
+        let header = || {
+            vec![
+                ("AlwaysDeleteOutlookRulesBlob", "False".to_string()),
+                ("Force", "False".to_string()),
+            ]
+        };
         match k % 4 {
             0 => {
                 let mut params = header();
@@ -361,7 +442,10 @@ impl Generator {
             1 => {
                 let params = [
                     ("Identity", upn),
-                    ("ForwardingSmtpAddress", format!("smtp:exfil{k}@mail.example")),
+                    (
+                        "ForwardingSmtpAddress",
+                        format!("smtp:exfil{k}@mail.example"),
+                    ),
                     ("DeliverToMailboxAndForward", "True".to_string()),
                 ];
                 let object_id = self.people[victim].mailbox_guid.clone();
@@ -369,8 +453,14 @@ impl Generator {
             }
             2 => {
                 let mut params = header();
-                params.extend([("Identity", "Accounts".to_string()), ("RedirectTo", format!("backup{k}@evil.example"))]);
-                let object_id = format!("{}\\\\1763925088875105{k:04}", self.people[victim].mailbox_guid);
+                params.extend([
+                    ("Identity", "Accounts".to_string()),
+                    ("RedirectTo", format!("backup{k}@evil.example")),
+                ]);
+                let object_id = format!(
+                    "{}\\\\1763925088875105{k:04}",
+                    self.people[victim].mailbox_guid
+                );
                 self.admin_record(out, "Set-InboxRule", victim, &object_id, &params, "True");
             }
             _ => {
@@ -392,7 +482,12 @@ impl Generator {
     fn benign_admin(&mut self, out: &mut String, k: u64) {
         let owner = (k as usize) % self.people.len();
         let colleague = (owner + 1) % self.people.len();
-        let header = || vec![("AlwaysDeleteOutlookRulesBlob", "False".to_string()), ("Force", "False".to_string())];
+        let header = || {
+            vec![
+                ("AlwaysDeleteOutlookRulesBlob", "False".to_string()),
+                ("Force", "False".to_string()),
+            ]
+        };
         match k % 3 {
             0 => {
                 let mut params = header();
@@ -407,7 +502,10 @@ impl Generator {
             1 => {
                 let params = [
                     ("Identity", self.people[owner].upn.clone()),
-                    ("ForwardingSmtpAddress", format!("smtp:{}", self.people[colleague].upn)),
+                    (
+                        "ForwardingSmtpAddress",
+                        format!("smtp:{}", self.people[colleague].upn),
+                    ),
                     ("DeliverToMailboxAndForward", "True".to_string()),
                 ];
                 let object_id = self.people[owner].mailbox_guid.clone();
@@ -415,7 +513,10 @@ impl Generator {
             }
             _ => {
                 let mut params = header();
-                params.extend([("Name", "Forward to personal".to_string()), ("ForwardTo", format!("user{k}.personal@mail.example"))]);
+                params.extend([
+                    ("Name", "Forward to personal".to_string()),
+                    ("ForwardTo", format!("user{k}.personal@mail.example")),
+                ]);
                 let object_id = self.rule_object_id(owner, "Forward to personal");
                 self.admin_record(out, "New-InboxRule", owner, &object_id, &params, "False");
             }
@@ -424,7 +525,9 @@ impl Generator {
 
     fn rule_object_id(&self, owner: usize, rule: &str) -> String {
         let alias = self.people[owner].upn.split('@').next().unwrap_or_default();
-        format!("NAMPR04A001.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/{INITIAL_DOMAIN}/{alias}\\\\{rule}")
+        format!(
+            "NAMPR04A001.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/{INITIAL_DOMAIN}/{alias}\\\\{rule}"
+        )
     }
 
     /// An Exchange admin (cmdlet) record, RecordType 1, shaped like the real samples.
@@ -440,14 +543,23 @@ impl Generator {
         let time = self.time();
         let id = guid(&mut self.rng);
         let session = guid(&mut self.rng);
-        let token: String = (0..22).map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[self.rng.random_range(0..36)])).collect();
+        let token: String = (0..22)
+            .map(|_| {
+                char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[self.rng.random_range(0..36)])
+            })
+            .collect();
         let server = self.server();
-        let ip = format!("203.0.113.{}:{}", self.rng.random_range(1..255), self.rng.random_range(49_152..65_535));
+        let ip = format!(
+            "203.0.113.{}:{}",
+            self.rng.random_range(1..255),
+            self.rng.random_range(49_152..65_535)
+        );
         let a = &self.people[actor];
         put!(
             out,
             r#"{{"AppAccessContext":{{"IssuedAtTime":"{time}","UniqueTokenId":"{token}"}},"CreationTime":"{time}","Id":"{id}","Operation":"{operation}","OrganizationId":"{TENANT_ID}","RecordType":1,"ResultStatus":"{result}","UserKey":"{}","UserType":2,"Version":1,"Workload":"Exchange","ClientIP":"{ip}","ObjectId":"{object_id}","UserId":"{}","AppId":"{EXCHANGE_APP_ID}","AppPoolName":"MSExchangeOWAAppPool","ClientAppId":"","ExternalAccess":false,"OrganizationName":"{INITIAL_DOMAIN}","OriginatingServer":"{server} (15.20.8857.021)","Parameters":["#,
-            a.puid, a.upn,
+            a.puid,
+            a.upn,
         );
         for (i, (name, value)) in params.iter().enumerate() {
             if i > 0 {
@@ -460,7 +572,9 @@ impl Generator {
 }
 
 fn guid(rng: &mut StdRng) -> String {
-    uuid::Builder::from_random_bytes(rng.random()).into_uuid().to_string()
+    uuid::Builder::from_random_bytes(rng.random())
+        .into_uuid()
+        .to_string()
 }
 
 struct Corpus {
@@ -497,7 +611,10 @@ struct Judge {
 impl Judge {
     fn new() -> Judge {
         Judge {
-            ctx: TenantContext { accepted_domains: vec![DOMAIN.into(), INITIAL_DOMAIN.into()], ..Default::default() },
+            ctx: TenantContext {
+                accepted_domains: vec![DOMAIN.into(), INITIAL_DOMAIN.into()],
+                ..Default::default()
+            },
             tenant: TenantRow {
                 tenant_id: TENANT_ID.into(),
                 name: "Contoso".into(),
@@ -510,18 +627,24 @@ impl Judge {
     /// The real pipeline for one blob, as `Engine` runs it: (records, alerts).
     fn pipeline(&self, body: &[u8]) -> (usize, usize) {
         let (records, alerts) =
-            engine::judge(engine::split::records(body), &self.ctx, &self.tenant).expect("generated blobs are JSON arrays");
+            engine::judge(engine::split::records(body), &self.ctx, &self.tenant)
+                .expect("generated blobs are JSON arrays");
         (records, black_box(alerts).len())
     }
 
     /// Every record parsed into a `Value`; those whose `Operation` is watched are then
     /// read as audit records and judged.
     fn naive_value(&self, body: &[u8]) -> (usize, usize) {
-        let records: Vec<Value> = serde_json::from_slice(body).expect("generated blobs are JSON arrays");
+        let records: Vec<Value> =
+            serde_json::from_slice(body).expect("generated blobs are JSON arrays");
         let count = records.len();
         let mut alerts = 0;
         for value in records {
-            if !value.get("Operation").and_then(Value::as_str).is_some_and(detect::is_candidate) {
+            if !value
+                .get("Operation")
+                .and_then(Value::as_str)
+                .is_some_and(detect::is_candidate)
+            {
                 continue;
             }
             if let Ok(record) = serde_json::from_value::<AuditRecord>(value) {
@@ -575,7 +698,11 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test` passes nothing, `cargo bench -- --test` both.
     let args: Vec<String> = std::env::args().collect();
     let full = args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test");
-    let (min_bytes, records_per_blob) = if full { (200_000_000, 2000) } else { (2_000_000, 500) };
+    let (min_bytes, records_per_blob) = if full {
+        (200_000_000, 2000)
+    } else {
+        (2_000_000, 500)
+    };
     let corpus = Corpus::generate(min_bytes, records_per_blob);
     let judge = Judge::new();
 
@@ -583,8 +710,14 @@ fn main() {
     assert!(corpus.expected_alerts > 0);
     let pipeline = |body: &[u8]| judge.pipeline(body);
     let naive = |body: &[u8]| judge.naive_value(body);
-    assert_eq!(all(&corpus, pipeline), (corpus.records, corpus.expected_alerts));
-    assert_eq!(all(&corpus, naive), (corpus.records, corpus.expected_alerts));
+    assert_eq!(
+        all(&corpus, pipeline),
+        (corpus.records, corpus.expected_alerts)
+    );
+    assert_eq!(
+        all(&corpus, naive),
+        (corpus.records, corpus.expected_alerts)
+    );
 
     let mut criterion = Criterion::default()
         .sample_size(10)
@@ -603,11 +736,13 @@ fn main() {
     // The split alone is the floor under any pre-filter; serde_json's, which validates
     // every record, is what the pipeline used before.
     let split = |body: &[u8]| {
-        let records = engine::split::records(body).map(|r| black_box(r.expect("generated blobs are JSON arrays")));
+        let records = engine::split::records(body)
+            .map(|r| black_box(r.expect("generated blobs are JSON arrays")));
         (records.count(), 0)
     };
     let serde_split = |body: &[u8]| {
-        let records: Vec<&RawValue> = serde_json::from_slice(body).expect("generated blobs are JSON arrays");
+        let records: Vec<&RawValue> =
+            serde_json::from_slice(body).expect("generated blobs are JSON arrays");
         (records.len(), 0)
     };
     // The paths take turns, so all see the same load on a shared machine.
@@ -630,7 +765,10 @@ fn main() {
         corpus.expected_alerts,
         corpus.bytes as f64 / 1e6,
     );
-    println!("{:<12} {:>10} {:>10} {:>14} {:>26}", "", "seconds", "MB/s", "records/s", "peak memory / blob size");
+    println!(
+        "{:<12} {:>10} {:>10} {:>14} {:>26}",
+        "", "seconds", "MB/s", "records/s", "peak memory / blob size"
+    );
     for (name, pass) in [("pipeline", &pipeline), ("naive_value", &naive)] {
         println!(
             "{name:<12} {:>10.3} {:>10.1} {:>14.0} {:>25.2}x",
@@ -638,8 +776,16 @@ fn main() {
         );
     }
     for (name, best, what) in [
-        ("split_only", split_best, "engine::split into raw records only"),
-        ("serde_split", serde_split_best, "serde_json into Vec<&RawValue>, the split used before"),
+        (
+            "split_only",
+            split_best,
+            "engine::split into raw records only",
+        ),
+        (
+            "serde_split",
+            serde_split_best,
+            "serde_json into Vec<&RawValue>, the split used before",
+        ),
     ] {
         println!(
             "{name:<12} {best:>10.3} {:>10.1} {:>14.0}   ({what})",
@@ -660,6 +806,10 @@ fn main() {
         "pipeline peak memory for one {:.1} MB blob: {:.2}x its size (target < 3x: {})",
         corpus.blobs[0].len() as f64 / 1e6,
         pipeline.peak_ratio,
-        if pipeline.peak_ratio < 3.0 { "met" } else { "NOT met" }
+        if pipeline.peak_ratio < 3.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
 }

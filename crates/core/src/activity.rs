@@ -56,22 +56,48 @@ pub fn api_time(t: DateTime<Utc>) -> String {
 
 impl ActivityApi<'_> {
     fn feed_url(&self, path: &str) -> String {
-        format!("{}/api/v1.0/{}/activity/feed/{path}", self.api.endpoints.management, self.app.tenant_id)
+        format!(
+            "{}/api/v1.0/{}/activity/feed/{path}",
+            self.api.endpoints.management, self.app.tenant_id
+        )
     }
 
     fn with_publisher(&self, url: &str) -> Result<String, Problem> {
         let mut parsed = url::Url::parse(url).map_err(|e| {
-            Problem::new(ProblemKind::BadResponse, format!("Microsoft returned an unusable URL '{url}' ({e})"))
+            Problem::new(
+                ProblemKind::BadResponse,
+                format!("Microsoft returned an unusable URL '{url}' ({e})"),
+            )
         })?;
-        if !parsed.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("PublisherIdentifier")) {
-            parsed.query_pairs_mut().append_pair("PublisherIdentifier", self.publisher);
+        if !parsed
+            .query_pairs()
+            .any(|(k, _)| k.eq_ignore_ascii_case("PublisherIdentifier"))
+        {
+            parsed
+                .query_pairs_mut()
+                .append_pair("PublisherIdentifier", self.publisher);
         }
         Ok(parsed.into())
     }
 
-    async fn call(&self, method: Method, url: &str, what: &str) -> Result<crate::http::Reply, CallError> {
+    async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        what: &str,
+    ) -> Result<crate::http::Reply, CallError> {
         let url = self.with_publisher(url)?;
-        self.api.send(self.app, Resource::Management, method, &url, what, self.stats, Request::default()).await
+        self.api
+            .send(
+                self.app,
+                Resource::Management,
+                method,
+                &url,
+                what,
+                self.stats,
+                Request::default(),
+            )
+            .await
     }
 
     /// GETs `url` until `parse` accepts the answer: a body cut short by the network
@@ -85,16 +111,28 @@ impl ActivityApi<'_> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let reply = self.call(Method::GET, url, what).await.map_err(Fetch::Call)?;
+            let reply = self
+                .call(Method::GET, url, what)
+                .await
+                .map_err(Fetch::Call)?;
             match parse(&reply) {
                 Ok(v) => return Ok(v),
                 Err(e) if attempt < self.attempts => {
-                    self.stats.transient.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.stats
+                        .transient
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let wait = self.api.http.backoff(attempt);
-                    tracing::info!("{what}: answer malformed ({e}); downloading it again in {:.1} s", wait.as_secs_f64());
+                    tracing::info!(
+                        "{what}: answer malformed ({e}); downloading it again in {:.1} s",
+                        wait.as_secs_f64()
+                    );
                     tokio::time::sleep(wait).await;
                 }
-                Err(e) => return Err(Fetch::Malformed(format!("it was malformed {attempt} times in a row (last: {e})"))),
+                Err(e) => {
+                    return Err(Fetch::Malformed(format!(
+                        "it was malformed {attempt} times in a row (last: {e})"
+                    )));
+                }
             }
         }
     }
@@ -102,7 +140,10 @@ impl ActivityApi<'_> {
     /// Starts the subscription for a content type (after AF20022).
     pub async fn start_subscription(&self, content_type: &str) -> Result<(), Problem> {
         let url = self.feed_url(&format!("subscriptions/start?contentType={content_type}"));
-        let what = format!("starting the {content_type} subscription of tenant {}", self.app.tenant_id);
+        let what = format!(
+            "starting the {content_type} subscription of tenant {}",
+            self.app.tenant_id
+        );
         match self.call(Method::POST, &url, &what).await {
             Ok(_) => {
                 tracing::info!("{what}: started");
@@ -142,7 +183,10 @@ impl ActivityApi<'_> {
                 Err(Fetch::Call(CallError::Api(e))) if e.code == "AF20022" => return Ok(None),
                 Err(Fetch::Call(e)) => return Err(self.problem(e, &what)),
                 Err(Fetch::Malformed(why)) => {
-                    return Err(Problem::new(ProblemKind::BadResponse, format!("{what}: the listing {why}")));
+                    return Err(Problem::new(
+                        ProblemKind::BadResponse,
+                        format!("{what}: the listing {why}"),
+                    ));
                 }
             };
             blobs.extend(page);
@@ -160,15 +204,23 @@ impl ActivityApi<'_> {
         blob: &ContentBlob,
         parse: impl Fn(&[u8]) -> Result<T, E>,
     ) -> Result<T, BlobError> {
-        let what = format!("downloading blob {} of tenant {}", blob.content_id, self.app.tenant_id);
-        match self.get_parsed(&blob.content_uri, &what, |reply| parse(&reply.body)).await {
+        let what = format!(
+            "downloading blob {} of tenant {}",
+            blob.content_id, self.app.tenant_id
+        );
+        match self
+            .get_parsed(&blob.content_uri, &what, |reply| parse(&reply.body))
+            .await
+        {
             Ok(v) => Ok(v),
             Err(Fetch::Malformed(why)) => Err(BlobError::Unreadable(why)),
             Err(Fetch::Call(CallError::Api(e))) if e.code == "AF20051" => Err(BlobError::Expired),
             Err(Fetch::Call(CallError::Api(e))) if e.code == "AF20050" || e.code == "AF20052" => {
                 Err(BlobError::Unreadable(format!("{} ({})", e.message, e.code)))
             }
-            Err(Fetch::Call(CallError::Problem(p))) if matches!(p.kind, ProblemKind::Unreachable | ProblemKind::Throttled) => {
+            Err(Fetch::Call(CallError::Problem(p)))
+                if matches!(p.kind, ProblemKind::Unreachable | ProblemKind::Throttled) =>
+            {
                 Err(BlobError::Unreadable(p.message))
             }
             Err(Fetch::Call(e)) => Err(BlobError::Tenant(self.problem(e, &what))),
@@ -232,7 +284,10 @@ fn api_problem(e: &ApiError, what: &str, app: &AppIdentity) -> Problem {
         ),
         _ => Problem::new(
             ProblemKind::BadResponse,
-            format!("{what}: Microsoft answered HTTP {}: {detail}", e.status.as_u16()),
+            format!(
+                "{what}: Microsoft answered HTTP {}: {detail}",
+                e.status.as_u16()
+            ),
         ),
     }
 }

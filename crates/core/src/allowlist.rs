@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::detect::address::{addresses, domain_of};
 use crate::detect::{
-    INBOX_RULE_EXTERNAL_FORWARD, INBOX_RULE_HIDES_MAIL, MAILBOX_EXTERNAL_FORWARD, TRANSPORT_RULE_REDIRECT,
+    INBOX_RULE_EXTERNAL_FORWARD, INBOX_RULE_HIDES_MAIL, MAILBOX_EXTERNAL_FORWARD,
+    TRANSPORT_RULE_REDIRECT,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -51,7 +52,9 @@ pub struct TrustEntry {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TrustError {
-    #[error("'{0}' is neither a mail address nor a domain; give an address such as accountant@partner.example or a domain such as partner.example")]
+    #[error(
+        "'{0}' is neither a mail address nor a domain; give an address such as accountant@partner.example or a domain such as partner.example"
+    )]
     NotADestination(String),
     #[error(
         "trusting all of {0} would also hide an attacker's forwarding to any {0} mailbox; trust the one address instead (for example name@{0})"
@@ -83,7 +86,10 @@ const PUBLIC_MAIL_DOMAINS: [&str; 16] = [
 
 /// The stored form of a destination: a lower-cased address, or a lower-cased domain.
 pub fn normalize_destination(input: &str) -> Result<String, TrustError> {
-    let text = input.trim().trim_start_matches("smtp:").trim_start_matches("SMTP:");
+    let text = input
+        .trim()
+        .trim_start_matches("smtp:")
+        .trim_start_matches("SMTP:");
     if text.contains('@') {
         let found = addresses(text);
         return match found.as_slice() {
@@ -107,7 +113,11 @@ pub fn normalize_destination(input: &str) -> Result<String, TrustError> {
 
 pub fn normalize_rule_name(input: &str) -> Result<String, TrustError> {
     let name = input.trim();
-    if name.is_empty() { Err(TrustError::EmptyRuleName) } else { Ok(name.to_string()) }
+    if name.is_empty() {
+        Err(TrustError::EmptyRuleName)
+    } else {
+        Ok(name.to_string())
+    }
 }
 
 /// A tenant's allowlist, ready to judge alerts.
@@ -123,15 +133,20 @@ impl Allowlist {
 
     fn trusted_destination(&self, address: &str) -> Option<&TrustEntry> {
         let domain = domain_of(address);
-        self.entries.iter().filter(|e| e.kind == TrustKind::Destination).find(|e| {
-            if e.value.contains('@') {
-                e.value.eq_ignore_ascii_case(address)
-            } else {
-                domain.eq_ignore_ascii_case(&e.value)
-                    || domain.len() > e.value.len()
-                        && domain.to_ascii_lowercase().ends_with(&format!(".{}", e.value))
-            }
-        })
+        self.entries
+            .iter()
+            .filter(|e| e.kind == TrustKind::Destination)
+            .find(|e| {
+                if e.value.contains('@') {
+                    e.value.eq_ignore_ascii_case(address)
+                } else {
+                    domain.eq_ignore_ascii_case(&e.value)
+                        || domain.len() > e.value.len()
+                            && domain
+                                .to_ascii_lowercase()
+                                .ends_with(&format!(".{}", e.value))
+                }
+            })
     }
 
     fn trusted_rule_name(&self, name: &str) -> Option<&TrustEntry> {
@@ -149,22 +164,34 @@ impl Allowlist {
             .as_array()
             .map(|d| d.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let forwards = [INBOX_RULE_EXTERNAL_FORWARD, MAILBOX_EXTERNAL_FORWARD, TRANSPORT_RULE_REDIRECT].contains(&rule);
+        let forwards = [
+            INBOX_RULE_EXTERNAL_FORWARD,
+            MAILBOX_EXTERNAL_FORWARD,
+            TRANSPORT_RULE_REDIRECT,
+        ]
+        .contains(&rule);
         if forwards && !destinations.is_empty() {
             let mut reasons = Vec::new();
             for d in &destinations {
                 let entry = self.trusted_destination(d)?;
-                let reason = format!("trusted destination {} (allowlist entry {})", entry.value, entry.id);
+                let reason = format!(
+                    "trusted destination {} (allowlist entry {})",
+                    entry.value, entry.id
+                );
                 if !reasons.contains(&reason) {
                     reasons.push(reason);
                 }
             }
             return Some(reasons.join(", "));
         }
-        let keeps_mail_inside = rule == INBOX_RULE_HIDES_MAIL || (rule == TRANSPORT_RULE_REDIRECT && destinations.is_empty());
+        let keeps_mail_inside = rule == INBOX_RULE_HIDES_MAIL
+            || (rule == TRANSPORT_RULE_REDIRECT && destinations.is_empty());
         if keeps_mail_inside {
             let entry = self.trusted_rule_name(details["rule_name"].as_str()?)?;
-            return Some(format!("trusted rule name \"{}\" (allowlist entry {})", entry.value, entry.id));
+            return Some(format!(
+                "trusted rule name \"{}\" (allowlist entry {})",
+                entry.value, entry.id
+            ));
         }
         None
     }
@@ -177,19 +204,50 @@ mod tests {
     use super::*;
 
     fn entry(id: i64, kind: TrustKind, value: &str) -> TrustEntry {
-        TrustEntry { id, tenant_id: "t".into(), kind, value: value.into(), note: None, added_at: None }
+        TrustEntry {
+            id,
+            tenant_id: "t".into(),
+            kind,
+            value: value.into(),
+            note: None,
+            added_at: None,
+        }
     }
 
     #[test]
     fn destinations_are_addresses_or_domains() {
-        assert_eq!(normalize_destination(" Accountant@Partner.Example ").unwrap(), "accountant@partner.example");
-        assert_eq!(normalize_destination("smtp:a@b.example").unwrap(), "a@b.example");
-        assert_eq!(normalize_destination("Partner.Example.").unwrap(), "partner.example");
-        assert!(matches!(normalize_destination("partner"), Err(TrustError::NotADestination(_))));
-        assert!(matches!(normalize_destination("a@b.example;c@d.example"), Err(TrustError::NotADestination(_))));
-        assert!(matches!(normalize_destination("bad domain.example"), Err(TrustError::NotADestination(_))));
-        assert_eq!(normalize_destination("GMAIL.com"), Err(TrustError::PublicMailDomain("gmail.com".into())));
-        assert_eq!(normalize_destination("me.myself@gmail.com").unwrap(), "me.myself@gmail.com");
+        assert_eq!(
+            normalize_destination(" Accountant@Partner.Example ").unwrap(),
+            "accountant@partner.example"
+        );
+        assert_eq!(
+            normalize_destination("smtp:a@b.example").unwrap(),
+            "a@b.example"
+        );
+        assert_eq!(
+            normalize_destination("Partner.Example.").unwrap(),
+            "partner.example"
+        );
+        assert!(matches!(
+            normalize_destination("partner"),
+            Err(TrustError::NotADestination(_))
+        ));
+        assert!(matches!(
+            normalize_destination("a@b.example;c@d.example"),
+            Err(TrustError::NotADestination(_))
+        ));
+        assert!(matches!(
+            normalize_destination("bad domain.example"),
+            Err(TrustError::NotADestination(_))
+        ));
+        assert_eq!(
+            normalize_destination("GMAIL.com"),
+            Err(TrustError::PublicMailDomain("gmail.com".into()))
+        );
+        assert_eq!(
+            normalize_destination("me.myself@gmail.com").unwrap(),
+            "me.myself@gmail.com"
+        );
         assert_eq!(normalize_rule_name("   "), Err(TrustError::EmptyRuleName));
     }
 
@@ -201,13 +259,49 @@ mod tests {
             entry(3, TrustKind::RuleName, "To accountant"),
         ]);
         let forward = |d: Value| json!({"rule_name": "To accountant", "destinations": d});
-        assert!(list.covers(INBOX_RULE_EXTERNAL_FORWARD, &forward(json!(["x@partner.example"]))).is_some());
-        assert!(list.covers(INBOX_RULE_EXTERNAL_FORWARD, &forward(json!(["x@eu.partner.example"]))).is_some());
-        assert!(list.covers(MAILBOX_EXTERNAL_FORWARD, &forward(json!(["bob@gmail.com"]))).is_some());
-        assert!(list.covers(MAILBOX_EXTERNAL_FORWARD, &forward(json!(["eve@gmail.com"]))).is_none());
-        assert!(list.covers(INBOX_RULE_EXTERNAL_FORWARD, &forward(json!(["x@partner.example", "eve@evil.example"]))).is_none());
-        assert!(list.covers(INBOX_RULE_EXTERNAL_FORWARD, &forward(json!(["x@notpartner.example"]))).is_none());
-        assert!(list.covers(INBOX_RULE_EXTERNAL_FORWARD, &forward(json!(["x@partner.example.evil"]))).is_none());
+        assert!(
+            list.covers(
+                INBOX_RULE_EXTERNAL_FORWARD,
+                &forward(json!(["x@partner.example"]))
+            )
+            .is_some()
+        );
+        assert!(
+            list.covers(
+                INBOX_RULE_EXTERNAL_FORWARD,
+                &forward(json!(["x@eu.partner.example"]))
+            )
+            .is_some()
+        );
+        assert!(
+            list.covers(MAILBOX_EXTERNAL_FORWARD, &forward(json!(["bob@gmail.com"])))
+                .is_some()
+        );
+        assert!(
+            list.covers(MAILBOX_EXTERNAL_FORWARD, &forward(json!(["eve@gmail.com"])))
+                .is_none()
+        );
+        assert!(
+            list.covers(
+                INBOX_RULE_EXTERNAL_FORWARD,
+                &forward(json!(["x@partner.example", "eve@evil.example"]))
+            )
+            .is_none()
+        );
+        assert!(
+            list.covers(
+                INBOX_RULE_EXTERNAL_FORWARD,
+                &forward(json!(["x@notpartner.example"]))
+            )
+            .is_none()
+        );
+        assert!(
+            list.covers(
+                INBOX_RULE_EXTERNAL_FORWARD,
+                &forward(json!(["x@partner.example.evil"]))
+            )
+            .is_none()
+        );
     }
 
     #[test]
@@ -218,9 +312,18 @@ mod tests {
             list.covers(INBOX_RULE_HIDES_MAIL, &hides).as_deref(),
             Some("trusted rule name \"Newsletters\" (allowlist entry 3)")
         );
-        assert!(list.covers(INBOX_RULE_HIDES_MAIL, &json!({"rule_name": "Other"})).is_none());
+        assert!(
+            list.covers(INBOX_RULE_HIDES_MAIL, &json!({"rule_name": "Other"}))
+                .is_none()
+        );
         let forwards = json!({"rule_name": "Newsletters", "destinations": ["eve@evil.example"]});
-        assert!(list.covers(INBOX_RULE_EXTERNAL_FORWARD, &forwards).is_none());
-        assert!(list.covers(crate::detect::MAILBOX_DELEGATION, &hides).is_none());
+        assert!(
+            list.covers(INBOX_RULE_EXTERNAL_FORWARD, &forwards)
+                .is_none()
+        );
+        assert!(
+            list.covers(crate::detect::MAILBOX_DELEGATION, &hides)
+                .is_none()
+        );
     }
 }

@@ -34,10 +34,19 @@ impl ApiError {
     /// (m365-api.md B7).
     fn from_reply(reply: &Reply) -> Self {
         let Ok(body) = serde_json::from_slice::<Value>(&reply.body) else {
-            return ApiError { status: reply.status, code: String::new(), message: crate::http::short(&reply.text()) };
+            return ApiError {
+                status: reply.status,
+                code: String::new(),
+                message: crate::http::short(&reply.text()),
+            };
         };
         let error = &body["error"];
-        let text = |v: &Value| v.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let text = |v: &Value| {
+            v.as_str()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
         let detail = match &error["details"] {
             Value::Array(items) => items.iter().find_map(|d| text(&d["message"])),
             d => text(&d["message"]),
@@ -47,7 +56,11 @@ impl ApiError {
             .or_else(|| text(&error["innererror"]["internalException"]["message"]))
             .or_else(|| text(&error["message"]))
             .unwrap_or_else(|| crate::http::short(&reply.text()));
-        ApiError { status: reply.status, code: text(&error["code"]).unwrap_or_default(), message }
+        ApiError {
+            status: reply.status,
+            code: text(&error["code"]).unwrap_or_default(),
+            message,
+        }
     }
 }
 
@@ -93,7 +106,11 @@ impl Api {
             let result = self
                 .http
                 .send(what, stats, || {
-                    let mut req = self.http.client().request(method.clone(), url).bearer_auth(token.expose_secret());
+                    let mut req = self
+                        .http
+                        .client()
+                        .request(method.clone(), url)
+                        .bearer_auth(token.expose_secret());
                     for (name, value) in &request.headers {
                         req = req.header(*name, value);
                     }
@@ -107,7 +124,9 @@ impl Api {
                 .await;
             match result {
                 Ok(reply) => return Ok(reply),
-                Err(HttpError::Status { reply, .. }) if reply.status == StatusCode::UNAUTHORIZED && !refreshed => {
+                Err(HttpError::Status { reply, .. })
+                    if reply.status == StatusCode::UNAUTHORIZED && !refreshed =>
+                {
                     let err = ApiError::from_reply(&reply);
                     // A missing permission is not cured by a new token.
                     if err.code == "AF10001" {
@@ -117,7 +136,9 @@ impl Api {
                     self.tokens.invalidate(&app.tenant_id, resource);
                     refreshed = true;
                 }
-                Err(HttpError::Status { reply, .. }) => return Err(CallError::Api(ApiError::from_reply(&reply))),
+                Err(HttpError::Status { reply, .. }) => {
+                    return Err(CallError::Api(ApiError::from_reply(&reply)));
+                }
                 Err(e) => return Err(CallError::Problem(e.into())),
             }
         }

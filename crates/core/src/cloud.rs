@@ -112,7 +112,11 @@ impl Endpoints {
 
 impl fmt::Display for Endpoints {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "login {}, audit {}, graph {}", self.login, self.management, self.graph)
+        write!(
+            f,
+            "login {}, audit {}, graph {}",
+            self.login, self.management, self.graph
+        )
     }
 }
 

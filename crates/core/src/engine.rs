@@ -92,11 +92,19 @@ pub struct ConnectionStep {
 
 impl ConnectionStep {
     fn ok(step: &'static str, detail: String) -> Self {
-        ConnectionStep { step, ok: true, detail }
+        ConnectionStep {
+            step,
+            ok: true,
+            detail,
+        }
     }
 
     fn failed(step: &'static str, detail: String) -> Self {
-        ConnectionStep { step, ok: false, detail }
+        ConnectionStep {
+            step,
+            ok: false,
+            detail,
+        }
     }
 }
 
@@ -130,14 +138,34 @@ struct Collected {
 }
 
 impl Engine {
-    pub fn new(store: Arc<Store>, secrets: Arc<dyn SecretStore>, mut config: EngineConfig) -> Result<Self, reqwest::Error> {
-        config.backfill = config.backfill.clamp(Duration::minutes(1), RETENTION - Duration::minutes(10));
+    pub fn new(
+        store: Arc<Store>,
+        secrets: Arc<dyn SecretStore>,
+        mut config: EngineConfig,
+    ) -> Result<Self, reqwest::Error> {
+        config.backfill = config
+            .backfill
+            .clamp(Duration::minutes(1), RETENTION - Duration::minutes(10));
         config.concurrency = config.concurrency.max(1);
         let http = Http::new(config.retry.clone())?;
-        let tokens = Arc::new(TokenProvider::new(http.clone(), config.endpoints.clone(), secrets.clone()));
-        let api = Api { http, endpoints: config.endpoints.clone(), tokens };
+        let tokens = Arc::new(TokenProvider::new(
+            http.clone(),
+            config.endpoints.clone(),
+            secrets.clone(),
+        ));
+        let api = Api {
+            http,
+            endpoints: config.endpoints.clone(),
+            tokens,
+        };
         let geo = Geo::new(store.clone(), secrets.clone(), &config.endpoints);
-        Ok(Engine { store, secrets, api, geo, config })
+        Ok(Engine {
+            store,
+            secrets,
+            api,
+            geo,
+            config,
+        })
     }
 
     pub fn store(&self) -> &Store {
@@ -151,7 +179,12 @@ impl Engine {
         operator: crate::remediate::Operator,
         defaults: Vec<crate::remediate::Action>,
     ) -> crate::remediate::Remediator<'_> {
-        crate::remediate::Remediator { api: &self.api, store: &self.store, operator, defaults }
+        crate::remediate::Remediator {
+            api: &self.api,
+            store: &self.store,
+            operator,
+            defaults,
+        }
     }
 
     /// Scans every configured tenant, a bounded number at once. A failing tenant never
@@ -170,7 +203,9 @@ impl Engine {
         let total = tenants.len();
         progress(0, total);
         let mut reports = Vec::with_capacity(total);
-        let mut stream = futures::stream::iter(tenants).map(|t| self.scan_tenant(t)).buffer_unordered(self.config.concurrency);
+        let mut stream = futures::stream::iter(tenants)
+            .map(|t| self.scan_tenant(t))
+            .buffer_unordered(self.config.concurrency);
         while let Some(report) = stream.next().await {
             reports.push(report);
             progress(reports.len(), total);
@@ -183,14 +218,23 @@ impl Engine {
 
     /// Lists the partner's customers when a partner account is signed in and the last
     /// listing is older than `discovery_every`, so new customers are scanned at once.
-    async fn discover_if_due(&self) -> Result<Option<Result<crate::partner::Discovery, Problem>>, crate::store::StoreError> {
-        let Some(account) = crate::partner::account(&self.store)? else { return Ok(None) };
+    async fn discover_if_due(
+        &self,
+    ) -> Result<Option<Result<crate::partner::Discovery, Problem>>, crate::store::StoreError> {
+        let Some(account) = crate::partner::account(&self.store)? else {
+            return Ok(None);
+        };
         if !crate::partner::discovery_due(&self.store, self.config.discovery_every)? {
             return Ok(None);
         }
-        let found = crate::partner::discover(&self.api, &self.store, &account, &RetryStats::default()).await;
+        let found =
+            crate::partner::discover(&self.api, &self.store, &account, &RetryStats::default())
+                .await;
         match &found {
-            Ok(d) if !d.now_watched.is_empty() => tracing::info!("coverage grew: {} new customer(s) watched", d.now_watched.len()),
+            Ok(d) if !d.now_watched.is_empty() => tracing::info!(
+                "coverage grew: {} new customer(s) watched",
+                d.now_watched.len()
+            ),
             Ok(_) => {}
             Err(p) => tracing::warn!("listing the partner's customers failed: {p}"),
         }
@@ -199,26 +243,45 @@ impl Engine {
 
     /// Records that the partner refresh token was used (and rotated) when a tenant
     /// reached through it was scanned, so the panel can say when it last worked.
-    fn note_partner_refresh(&self, reports: &[TenantReport]) -> Result<(), crate::store::StoreError> {
-        let Some(mut account) = crate::partner::account(&self.store)? else { return Ok(()) };
+    fn note_partner_refresh(
+        &self,
+        reports: &[TenantReport],
+    ) -> Result<(), crate::store::StoreError> {
+        let Some(mut account) = crate::partner::account(&self.store)? else {
+            return Ok(());
+        };
         let partner_tenants = self.store.partner_tenants()?;
-        if reports.iter().any(|r| r.state != TenantState::Error && partner_tenants.contains(&r.tenant_id)) {
+        if reports
+            .iter()
+            .any(|r| r.state != TenantState::Error && partner_tenants.contains(&r.tenant_id))
+        {
             account.refreshed_at = Utc::now();
-            self.store.set_setting(crate::partner::ACCOUNT_SETTING, &account)?;
+            self.store
+                .set_setting(crate::partner::ACCOUNT_SETTING, &account)?;
         }
         Ok(())
     }
 
     /// The partner account's connection, for sign-in and sign-out.
     pub fn partner(&self) -> crate::partner::Partner<'_> {
-        crate::partner::Partner { http: &self.api.http, endpoints: &self.api.endpoints, secrets: self.secrets.as_ref(), store: &self.store }
+        crate::partner::Partner {
+            http: &self.api.http,
+            endpoints: &self.api.endpoints,
+            secrets: self.secrets.as_ref(),
+            store: &self.store,
+        }
     }
 
     /// Lists the partner's customers now (after sign-in, or when asked).
     pub async fn discover(&self) -> Result<crate::partner::Discovery, Problem> {
         let account = crate::partner::account(&self.store)
             .map_err(store_problem)?
-            .ok_or_else(|| Problem::new(ProblemKind::SignInNeeded, crate::secrets::SecretError::NotSignedIn.to_string()))?;
+            .ok_or_else(|| {
+                Problem::new(
+                    ProblemKind::SignInNeeded,
+                    crate::secrets::SecretError::NotSignedIn.to_string(),
+                )
+            })?;
         crate::partner::discover(&self.api, &self.store, &account, &RetryStats::default()).await
     }
 
@@ -235,7 +298,11 @@ impl Engine {
             Ok(mut c) => (TenantState::Partial, std::mem::take(&mut c.issues), c),
             Err(p) => (TenantState::Error, vec![p], Collected::default()),
         };
-        let message = problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; ");
+        let message = problems
+            .iter()
+            .map(|p| p.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
         let update = StatusUpdate {
             tenant_id: &t.tenant_id,
             state,
@@ -246,7 +313,10 @@ impl Engine {
         };
         let mut problems = problems;
         if let Err(e) = self.store.set_status(&update) {
-            problems.push(Problem::new(ProblemKind::BadResponse, format!("could not save the tenant's status: {e}")));
+            problems.push(Problem::new(
+                ProblemKind::BadResponse,
+                format!("could not save the tenant's status: {e}"),
+            ));
         }
         TenantReport {
             tenant_id: t.tenant_id,
@@ -265,40 +335,80 @@ impl Engine {
     /// permission or setting is missing: a token, the audit subscription, the domains.
     pub async fn test_connection(&self, t: &TenantRow) -> Vec<ConnectionStep> {
         let stats = RetryStats::default();
-        let app = AppIdentity { tenant_id: t.tenant_id.clone(), client_id: t.client_id.clone(), method: t.auth_method.clone() };
+        let app = AppIdentity {
+            tenant_id: t.tenant_id.clone(),
+            client_id: t.client_id.clone(),
+            method: t.auth_method.clone(),
+        };
         let mut steps = Vec::new();
-        if let Err(p) = self.api.tokens.token(&app, crate::auth::Resource::Management, &stats).await {
+        if let Err(p) = self
+            .api
+            .tokens
+            .token(&app, crate::auth::Resource::Management, &stats)
+            .await
+        {
             steps.push(ConnectionStep::failed("token", p.message));
             for step in ["subscription", "domains"] {
-                steps.push(ConnectionStep::failed(step, "not tried: Rulewatch could not sign in".into()));
+                steps.push(ConnectionStep::failed(
+                    step,
+                    "not tried: Rulewatch could not sign in".into(),
+                ));
             }
             return steps;
         }
-        steps.push(ConnectionStep::ok("token", format!("signed in to tenant {} as app {}", t.tenant_id, t.client_id)));
+        steps.push(ConnectionStep::ok(
+            "token",
+            format!("signed in to tenant {} as app {}", t.tenant_id, t.client_id),
+        ));
         let publisher = self.config.publisher_id.as_deref().unwrap_or(&t.tenant_id);
-        let activity = ActivityApi { api: &self.api, app: &app, publisher, stats: &stats, attempts: self.config.blob_attempts };
+        let activity = ActivityApi {
+            api: &self.api,
+            app: &app,
+            publisher,
+            stats: &stats,
+            attempts: self.config.blob_attempts,
+        };
         let now = Utc::now();
-        let subscription = match activity.list_content(AUDIT_EXCHANGE, now - Duration::hours(1), now).await {
+        let subscription = match activity
+            .list_content(AUDIT_EXCHANGE, now - Duration::hours(1), now)
+            .await
+        {
             Ok(Some(_)) => Ok(format!("the {AUDIT_EXCHANGE} subscription is on")),
-            Ok(None) => activity
-                .start_subscription(AUDIT_EXCHANGE)
-                .await
-                .map(|()| format!("the {AUDIT_EXCHANGE} subscription was off and has been started")),
+            Ok(None) => activity.start_subscription(AUDIT_EXCHANGE).await.map(|()| {
+                format!("the {AUDIT_EXCHANGE} subscription was off and has been started")
+            }),
             Err(p) => Err(p),
         };
         steps.push(match subscription {
             Ok(detail) => ConnectionStep::ok("subscription", detail),
             Err(p) => ConnectionStep::failed("subscription", p.message),
         });
-        steps.push(match graph::accepted_domains(&self.api, &app, &stats).await {
-            Ok(domains) => ConnectionStep::ok("domains", format!("{} verified domain(s): {}", domains.len(), domains.join(", "))),
-            Err(p) => ConnectionStep::failed("domains", p.message),
-        });
+        steps.push(
+            match graph::accepted_domains(&self.api, &app, &stats).await {
+                Ok(domains) => ConnectionStep::ok(
+                    "domains",
+                    format!(
+                        "{} verified domain(s): {}",
+                        domains.len(),
+                        domains.join(", ")
+                    ),
+                ),
+                Err(p) => ConnectionStep::failed("domains", p.message),
+            },
+        );
         steps
     }
 
-    async fn accepted_domains(&self, t: &TenantRow, app: &AppIdentity, stats: &RetryStats) -> Result<Vec<String>, Problem> {
-        let cached = self.store.accepted_domains(&t.tenant_id).map_err(store_problem)?;
+    async fn accepted_domains(
+        &self,
+        t: &TenantRow,
+        app: &AppIdentity,
+        stats: &RetryStats,
+    ) -> Result<Vec<String>, Problem> {
+        let cached = self
+            .store
+            .accepted_domains(&t.tenant_id)
+            .map_err(store_problem)?;
         if let Some((domains, at)) = &cached
             && Utc::now() - *at < self.config.domains_max_age
         {
@@ -306,12 +416,17 @@ impl Engine {
         }
         match graph::accepted_domains(&self.api, app, stats).await {
             Ok(domains) if !domains.is_empty() => {
-                self.store.set_accepted_domains(&t.tenant_id, &domains).map_err(store_problem)?;
+                self.store
+                    .set_accepted_domains(&t.tenant_id, &domains)
+                    .map_err(store_problem)?;
                 Ok(domains)
             }
             Ok(_) => Err(Problem::new(
                 ProblemKind::BadResponse,
-                format!("Graph lists no verified domain for tenant {}; cannot tell inside from outside", t.tenant_id),
+                format!(
+                    "Graph lists no verified domain for tenant {}; cannot tell inside from outside",
+                    t.tenant_id
+                ),
             )),
             Err(p) => match cached {
                 Some((domains, _)) => {
@@ -334,15 +449,25 @@ impl Engine {
             allowlist: self.store.allowlist(&t.tenant_id).map_err(store_problem)?,
         };
         let publisher = self.config.publisher_id.as_deref().unwrap_or(&t.tenant_id);
-        let activity = ActivityApi { api: &self.api, app: &app, publisher, stats, attempts: self.config.blob_attempts };
-        let now = Utc::now().duration_trunc(Duration::seconds(1)).unwrap_or_else(|_| Utc::now());
+        let activity = ActivityApi {
+            api: &self.api,
+            app: &app,
+            publisher,
+            stats,
+            attempts: self.config.blob_attempts,
+        };
+        let now = Utc::now()
+            .duration_trunc(Duration::seconds(1))
+            .unwrap_or_else(|_| Utc::now());
         let mut out = Collected::default();
         // Sign-ins first, so a rule made minutes after its author signed in is judged
         // against that sign-in.
         if sign_ins::enabled(&self.store).map_err(store_problem)? {
-            self.collect_feed(t, &activity, AUDIT_AZURE_AD, now, &ctx, &mut out).await?;
+            self.collect_feed(t, &activity, AUDIT_AZURE_AD, now, &ctx, &mut out)
+                .await?;
         }
-        self.collect_feed(t, &activity, AUDIT_EXCHANGE, now, &ctx, &mut out).await?;
+        self.collect_feed(t, &activity, AUDIT_EXCHANGE, now, &ctx, &mut out)
+            .await?;
         Ok(out)
     }
 
@@ -369,7 +494,9 @@ impl Engine {
                     crate::store::ts(c),
                     crate::store::ts(earliest)
                 );
-                self.store.record_event(&t.tenant_id, "data_gap", None, &msg).map_err(store_problem)?;
+                self.store
+                    .record_event(&t.tenant_id, "data_gap", None, &msg)
+                    .map_err(store_problem)?;
                 out.issues.push(Problem::new(ProblemKind::DataGap, msg));
             }
             start = earliest;
@@ -396,7 +523,11 @@ impl Engine {
             blobs.sort_by_key(|b| b.content_created);
             blobs.dedup_by(|a, b| a.content_id == b.content_id);
             for blob in &blobs {
-                if self.store.is_processed(&t.tenant_id, &blob.content_id).map_err(store_problem)? {
+                if self
+                    .store
+                    .is_processed(&t.tenant_id, &blob.content_id)
+                    .map_err(store_problem)?
+                {
                     continue;
                 }
                 let commit = |records, expired, alerts, sign_ins| BlobCommit {
@@ -412,10 +543,16 @@ impl Engine {
                 };
                 match self.read_blob(activity, blob, ct, ctx, t).await {
                     Ok(mut content) => {
-                        enrich::enrich(&mut content.alerts, &t.tenant_id, &self.store, &self.geo).await;
+                        enrich::enrich(&mut content.alerts, &t.tenant_id, &self.store, &self.geo)
+                            .await;
                         let new = self
                             .store
-                            .commit_blob(commit(content.records, false, &content.alerts, &content.sign_ins))
+                            .commit_blob(commit(
+                                content.records,
+                                false,
+                                &content.alerts,
+                                &content.sign_ins,
+                            ))
                             .map_err(store_problem)?;
                         out.blobs += 1;
                         out.records += content.records;
@@ -427,7 +564,9 @@ impl Engine {
                             blob.content_id,
                             crate::store::ts(blob.content_created)
                         );
-                        self.store.commit_blob(commit(0, true, &[], &[])).map_err(store_problem)?;
+                        self.store
+                            .commit_blob(commit(0, true, &[], &[]))
+                            .map_err(store_problem)?;
                         self.store
                             .record_event(&t.tenant_id, "data_gap", Some(&blob.content_id), &msg)
                             .map_err(store_problem)?;
@@ -435,7 +574,10 @@ impl Engine {
                     }
                     Err(BlobError::Unreadable(why)) => {
                         held = true;
-                        let msg = format!("{ct} blob {} could not be read and will be tried again next scan: {why}", blob.content_id);
+                        let msg = format!(
+                            "{ct} blob {} could not be read and will be tried again next scan: {why}",
+                            blob.content_id
+                        );
                         tracing::warn!("{}: {msg}", t.name);
                         self.store
                             .record_event(&t.tenant_id, "blob_failed", Some(&blob.content_id), &msg)
@@ -446,7 +588,9 @@ impl Engine {
                 }
             }
             if !held {
-                self.store.advance_cursor(&t.tenant_id, ct, window_end).map_err(store_problem)?;
+                self.store
+                    .advance_cursor(&t.tenant_id, ct, window_end)
+                    .map_err(store_problem)?;
             }
             window_start = window_end;
         }
@@ -467,10 +611,18 @@ impl Engine {
             .fetch_blob(blob, |body| -> Result<BlobContent, split::Malformed> {
                 if ct == AUDIT_AZURE_AD {
                     let (records, sign_ins) = sign_ins::sign_ins(split::records(body))?;
-                    Ok(BlobContent { records, alerts: Vec::new(), sign_ins })
+                    Ok(BlobContent {
+                        records,
+                        alerts: Vec::new(),
+                        sign_ins,
+                    })
                 } else {
                     let (records, alerts) = judge(split::records(body), ctx, t)?;
-                    Ok(BlobContent { records, alerts, sign_ins: Vec::new() })
+                    Ok(BlobContent {
+                        records,
+                        alerts,
+                        sign_ins: Vec::new(),
+                    })
                 }
             })
             .await
@@ -506,7 +658,10 @@ pub fn judge<'a>(
                 // Only text that is not JSON at all fails the blob; a record too deep for
                 // serde_json or of another shape is skipped, as before.
                 serde_json::from_str::<&RawValue>(raw)?;
-                tracing::warn!("{}: skipped an audit record that cannot be read ({e})", t.name);
+                tracing::warn!(
+                    "{}: skipped an audit record that cannot be read ({e})",
+                    t.name
+                );
                 continue;
             }
         };
@@ -533,7 +688,10 @@ pub fn judge<'a>(
 }
 
 fn store_problem(e: crate::store::StoreError) -> Problem {
-    Problem::new(ProblemKind::BadResponse, format!("the local database failed: {e}"))
+    Problem::new(
+        ProblemKind::BadResponse,
+        format!("the local database failed: {e}"),
+    )
 }
 
 /// Delivers the outbox through `deliver` and marks each alert delivered once it

@@ -41,8 +41,17 @@ fn compare(location: Option<&Location>, seen: &[Location]) -> Familiarity {
         return Familiarity::NewCountry;
     }
     match here.asn {
-        Some(asn) if placed.iter().filter(|l| l.asn.is_some()).all(|l| l.asn != Some(asn)) => {
-            if placed.iter().any(|l| l.asn.is_some()) { Familiarity::NewNetwork } else { Familiarity::KnownNetwork }
+        Some(asn)
+            if placed
+                .iter()
+                .filter(|l| l.asn.is_some())
+                .all(|l| l.asn != Some(asn)) =>
+        {
+            if placed.iter().any(|l| l.asn.is_some()) {
+                Familiarity::NewNetwork
+            } else {
+                Familiarity::KnownNetwork
+            }
         }
         _ => Familiarity::KnownNetwork,
     }
@@ -53,12 +62,16 @@ fn compare(location: Option<&Location>, seen: &[Location]) -> Familiarity {
 pub async fn enrich(alerts: &mut [NewAlert], tenant_id: &str, store: &Store, geo: &Geo) {
     // Suppressed alerts are never shown, so they spend no lookups (ipstack counts them).
     for alert in alerts.iter_mut().filter(|a| a.suppressed_by.is_none()) {
-        let Some(ip) = alert.client_ip.clone() else { continue };
+        let Some(ip) = alert.client_ip.clone() else {
+            continue;
+        };
         let location = geo.locate(&ip).await;
-        let history = store.sign_in_ips(tenant_id, &alert.actor, HISTORY).unwrap_or_else(|e| {
-            tracing::warn!("sign-in history unreadable: {e}");
-            Vec::new()
-        });
+        let history = store
+            .sign_in_ips(tenant_id, &alert.actor, HISTORY)
+            .unwrap_or_else(|e| {
+                tracing::warn!("sign-in history unreadable: {e}");
+                Vec::new()
+            });
         let familiarity = if history.is_empty() {
             Familiarity::Unknown
         } else if history.contains(&ip) {
@@ -80,13 +93,22 @@ fn apply(alert: &mut NewAlert, location: Option<Location>, familiarity: Familiar
     }
     let ip = alert.client_ip.clone().unwrap_or_default();
     if let Some(l) = &location {
-        alert.summary.push_str(&format!(" Made from {} ({}).", visible(&ip), visible(&l.describe())));
+        alert.summary.push_str(&format!(
+            " Made from {} ({}).",
+            visible(&ip),
+            visible(&l.describe())
+        ));
     }
     let actor = visible(&alert.actor);
     let new = match (familiarity, &location) {
         (Familiarity::NewCountry, Some(l)) => Some(format!(
             " {actor} has never signed in from {}.",
-            visible(l.country.as_deref().or(l.country_code.as_deref()).unwrap_or("that country"))
+            visible(
+                l.country
+                    .as_deref()
+                    .or(l.country_code.as_deref())
+                    .unwrap_or("that country")
+            )
         )),
         (Familiarity::NewNetwork, Some(l)) => Some(format!(
             " {actor} has never signed in from network AS{}.",
@@ -125,9 +147,18 @@ mod tests {
     #[test]
     fn country_then_network_decide() {
         let seen = [at("GB", 2856), at("GB", 5089)];
-        assert_eq!(compare(Some(&at("NG", 36873)), &seen), Familiarity::NewCountry);
-        assert_eq!(compare(Some(&at("GB", 9009)), &seen), Familiarity::NewNetwork);
-        assert_eq!(compare(Some(&at("GB", 5089)), &seen), Familiarity::KnownNetwork);
+        assert_eq!(
+            compare(Some(&at("NG", 36873)), &seen),
+            Familiarity::NewCountry
+        );
+        assert_eq!(
+            compare(Some(&at("GB", 9009)), &seen),
+            Familiarity::NewNetwork
+        );
+        assert_eq!(
+            compare(Some(&at("GB", 5089)), &seen),
+            Familiarity::KnownNetwork
+        );
         assert_eq!(compare(None, &seen), Familiarity::Unknown);
         assert_eq!(compare(Some(&at("NG", 36873)), &[]), Familiarity::Unknown);
     }

@@ -22,10 +22,25 @@ struct Domain {
 }
 
 /// The tenant's verified domain names, lower-cased (B5: `GET /domains`).
-pub async fn accepted_domains(api: &Api, app: &AppIdentity, stats: &RetryStats) -> Result<Vec<String>, Problem> {
+pub async fn accepted_domains(
+    api: &Api,
+    app: &AppIdentity,
+    stats: &RetryStats,
+) -> Result<Vec<String>, Problem> {
     let url = format!("{}/v1.0/domains", api.endpoints.graph);
     let what = format!("reading the domains of tenant {}", app.tenant_id);
-    let reply = match api.send(app, Resource::Graph, Method::GET, &url, &what, stats, Request::default()).await {
+    let reply = match api
+        .send(
+            app,
+            Resource::Graph,
+            Method::GET,
+            &url,
+            &what,
+            stats,
+            Request::default(),
+        )
+        .await
+    {
         Ok(r) => r,
         Err(CallError::Problem(p)) => return Err(p),
         Err(CallError::Api(e)) if e.status.as_u16() == 403 => {
@@ -42,11 +57,25 @@ pub async fn accepted_domains(api: &Api, app: &AppIdentity, stats: &RetryStats) 
         Err(CallError::Api(e)) => {
             return Err(Problem::new(
                 ProblemKind::BadResponse,
-                format!("{what}: HTTP {} {} {}", e.status.as_u16(), e.code, e.message),
+                format!(
+                    "{what}: HTTP {} {} {}",
+                    e.status.as_u16(),
+                    e.code,
+                    e.message
+                ),
             ));
         }
     };
-    let list: DomainList = serde_json::from_slice(&reply.body)
-        .map_err(|e| Problem::new(ProblemKind::BadResponse, format!("{what}: the answer cannot be read ({e})")))?;
-    Ok(list.value.into_iter().filter(|d| d.is_verified).map(|d| d.id.to_ascii_lowercase()).collect())
+    let list: DomainList = serde_json::from_slice(&reply.body).map_err(|e| {
+        Problem::new(
+            ProblemKind::BadResponse,
+            format!("{what}: the answer cannot be read ({e})"),
+        )
+    })?;
+    Ok(list
+        .value
+        .into_iter()
+        .filter(|d| d.is_verified)
+        .map(|d| d.id.to_ascii_lowercase())
+        .collect())
 }

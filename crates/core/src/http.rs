@@ -68,7 +68,12 @@ impl Reply {
 pub enum HttpError {
     /// Still throttled or failing after every attempt.
     #[error("{what}: gave up after {attempts} attempts; last answer: {last}")]
-    GaveUp { what: String, attempts: u32, last: String, throttled: bool },
+    GaveUp {
+        what: String,
+        attempts: u32,
+        last: String,
+        throttled: bool,
+    },
     /// A definite answer that is not success and not worth retrying here.
     #[error("{what}: HTTP {}", .reply.status)]
     Status { what: String, reply: Reply },
@@ -111,7 +116,9 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
     }
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .ok()
 }
 
 impl Http {
@@ -121,7 +128,10 @@ impl Http {
             .timeout(policy.request_timeout)
             .connect_timeout(Duration::from_secs(15))
             .build()?;
-        Ok(Http { client, policy: Arc::new(policy) })
+        Ok(Http {
+            client,
+            policy: Arc::new(policy),
+        })
     }
 
     pub fn client(&self) -> &reqwest::Client {
@@ -162,20 +172,35 @@ impl Http {
                     match resp.bytes().await {
                         Ok(body) => {
                             let verdict = classify(status, &body);
-                            let reply = Reply { status, headers, body };
+                            let reply = Reply {
+                                status,
+                                headers,
+                                body,
+                            };
                             match verdict {
                                 Verdict::Done => return Ok(reply),
                                 Verdict::Final => {
-                                    return Err(HttpError::Status { what: what.into(), reply });
+                                    return Err(HttpError::Status {
+                                        what: what.into(),
+                                        reply,
+                                    });
                                 }
                                 v => {
                                     let hint = retry_after(&reply.headers);
-                                    let last = format!("HTTP {} {}", status.as_u16(), short(&reply.text()));
+                                    let last = format!(
+                                        "HTTP {} {}",
+                                        status.as_u16(),
+                                        short(&reply.text())
+                                    );
                                     (v, hint, last)
                                 }
                             }
                         }
-                        Err(e) => (Verdict::Transient, None, format!("connection cut while reading the answer ({e})")),
+                        Err(e) => (
+                            Verdict::Transient,
+                            None,
+                            format!("connection cut while reading the answer ({e})"),
+                        ),
                     }
                 }
                 Err(e) => (Verdict::Transient, None, describe_send_error(&e)),
@@ -188,7 +213,12 @@ impl Http {
             }
             if attempt >= self.policy.max_attempts {
                 tracing::warn!("{what}: giving up after {attempt} attempts: {last}");
-                return Err(HttpError::GaveUp { what: what.into(), attempts: attempt, last, throttled });
+                return Err(HttpError::GaveUp {
+                    what: what.into(),
+                    attempts: attempt,
+                    last,
+                    throttled,
+                });
             }
             let wait = match wait_hint {
                 Some(hint) => hint.min(self.policy.max_retry_after),
@@ -230,10 +260,22 @@ mod tests {
 
     #[test]
     fn af429_on_403_is_throttling_but_other_403_is_final() {
-        assert!(matches!(classify(StatusCode::FORBIDDEN, br#"{"error":{"code":"AF429"}}"#), Verdict::Throttled));
-        assert!(matches!(classify(StatusCode::FORBIDDEN, br#"{"error":{"code":"AF10001"}}"#), Verdict::Final));
-        assert!(matches!(classify(StatusCode::TOO_MANY_REQUESTS, b""), Verdict::Throttled));
-        assert!(matches!(classify(StatusCode::BAD_GATEWAY, b""), Verdict::Transient));
+        assert!(matches!(
+            classify(StatusCode::FORBIDDEN, br#"{"error":{"code":"AF429"}}"#),
+            Verdict::Throttled
+        ));
+        assert!(matches!(
+            classify(StatusCode::FORBIDDEN, br#"{"error":{"code":"AF10001"}}"#),
+            Verdict::Final
+        ));
+        assert!(matches!(
+            classify(StatusCode::TOO_MANY_REQUESTS, b""),
+            Verdict::Throttled
+        ));
+        assert!(matches!(
+            classify(StatusCode::BAD_GATEWAY, b""),
+            Verdict::Transient
+        ));
         assert!(matches!(classify(StatusCode::OK, b""), Verdict::Done));
     }
 

@@ -61,20 +61,29 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(kind: ProblemKind, message: impl Into<String>) -> Self {
-        Problem { kind, message: message.into() }
+        Problem {
+            kind,
+            message: message.into(),
+        }
     }
 }
 
 impl From<HttpError> for Problem {
     fn from(e: HttpError) -> Self {
         match &e {
-            HttpError::GaveUp { throttled: true, .. } => Problem::new(
+            HttpError::GaveUp {
+                throttled: true, ..
+            } => Problem::new(
                 ProblemKind::Throttled,
-                format!("{e}. Microsoft is throttling this tenant; Rulewatch will resume from where it stopped on the next scan"),
+                format!(
+                    "{e}. Microsoft is throttling this tenant; Rulewatch will resume from where it stopped on the next scan"
+                ),
             ),
             HttpError::GaveUp { .. } => Problem::new(
                 ProblemKind::Unreachable,
-                format!("{e}. Check the network; the next scan resumes from where this one stopped"),
+                format!(
+                    "{e}. Check the network; the next scan resumes from where this one stopped"
+                ),
             ),
             HttpError::Status { reply, .. } => Problem::new(
                 ProblemKind::BadResponse,

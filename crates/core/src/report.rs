@@ -8,14 +8,19 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::store::{Alert, CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainReport, LogEntry, Store, StoreError};
+use crate::store::{
+    Alert, CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainReport, LogEntry, Store, StoreError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the report cannot be written to {path}: {source}. Check that the folder is writable")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Text made safe for HTML content and quoted attributes.
@@ -41,16 +46,26 @@ th{width:14rem;color:#57606a;font-weight:600}pre{white-space:pre-wrap;word-break
 .failed{color:#cf222e}.done{color:#1a7f37}.muted{color:#57606a}";
 
 fn row(out: &mut String, label: &str, value: &str) {
-    let _ = write!(out, "<tr><th>{}</th><td>{}</td></tr>", escape(label), escape(value));
+    let _ = write!(
+        out,
+        "<tr><th>{}</th><td>{}</td></tr>",
+        escape(label),
+        escape(value)
+    );
 }
 
 fn when(t: Option<DateTime<Utc>>) -> String {
-    t.map_or("unknown".into(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+    t.map_or("unknown".into(), |t| {
+        t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    })
 }
 
 fn location(origin: &Option<Value>) -> Option<String> {
     let l = &origin.as_ref()?["location"];
-    let parts: Vec<&str> = ["city", "region", "country"].iter().filter_map(|k| l[*k].as_str()).collect();
+    let parts: Vec<&str> = ["city", "region", "country"]
+        .iter()
+        .filter_map(|k| l[*k].as_str())
+        .collect();
     let mut s = parts.join(", ");
     if let Some(n) = l["network"].as_str() {
         s.push_str(&format!(" · {n}"));
@@ -59,7 +74,13 @@ fn location(origin: &Option<Value>) -> Option<String> {
 }
 
 /// The report as HTML.
-pub fn incident_html(alert: &Alert, raw_record: &str, steps: &[LogEntry], chain: &ChainReport, generated: DateTime<Utc>) -> String {
+pub fn incident_html(
+    alert: &Alert,
+    raw_record: &str,
+    steps: &[LogEntry],
+    chain: &ChainReport,
+    generated: DateTime<Utc>,
+) -> String {
     let mut h = String::new();
     let title = format!("Incident report: {} — {}", alert.target, alert.tenant_name);
     let _ = write!(
@@ -67,11 +88,20 @@ pub fn incident_html(alert: &Alert, raw_record: &str, steps: &[LogEntry], chain:
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>",
         escape(&title)
     );
-    let _ = write!(h, "<h1>{}</h1><p class=\"muted\">Written by Rulewatch on {}.</p>", escape(&title), when(Some(generated)));
+    let _ = write!(
+        h,
+        "<h1>{}</h1><p class=\"muted\">Written by Rulewatch on {}.</p>",
+        escape(&title),
+        when(Some(generated))
+    );
 
     h.push_str("<h2>What happened</h2>");
     let _ = write!(h, "<p>{}</p><table>", escape(&alert.summary));
-    row(&mut h, "Organisation", &format!("{} ({})", alert.tenant_name, alert.tenant_id));
+    row(
+        &mut h,
+        "Organisation",
+        &format!("{} ({})", alert.tenant_name, alert.tenant_id),
+    );
     row(&mut h, "Mailbox", &alert.target);
     row(&mut h, "Changed by", &alert.actor);
     row(&mut h, "Severity", &alert.severity);
@@ -79,7 +109,11 @@ pub fn incident_html(alert: &Alert, raw_record: &str, steps: &[LogEntry], chain:
     row(&mut h, "Operation", &alert.operation);
     row(&mut h, "When it happened", &when(alert.event_time));
     row(&mut h, "When Rulewatch found it", &when(alert.detected_at));
-    row(&mut h, "From address", alert.client_ip.as_deref().unwrap_or("not recorded"));
+    row(
+        &mut h,
+        "From address",
+        alert.client_ip.as_deref().unwrap_or("not recorded"),
+    );
     if let Some(l) = location(&alert.origin) {
         row(&mut h, "Location of that address", &l);
     }
@@ -94,14 +128,22 @@ pub fn incident_html(alert: &Alert, raw_record: &str, steps: &[LogEntry], chain:
     if steps.is_empty() {
         h.push_str("<p>No containment step has been recorded for this incident.</p>");
     } else {
-        h.push_str("<table><tr><th>Time</th><th>Step</th><th>Account</th><th>Result</th><th>By</th></tr>");
+        h.push_str(
+            "<table><tr><th>Time</th><th>Step</th><th>Account</th><th>Result</th><th>By</th></tr>",
+        );
         for s in steps {
             let e = &s.step;
             let by = match &e.operator {
                 Some(op) => format!("{}@{} (signed in as {op})", e.os_user, e.machine),
                 None => format!("{}@{}", e.os_user, e.machine),
             };
-            let class = if e.result == "failed" { "failed" } else if e.result == "done" { "done" } else { "" };
+            let class = if e.result == "failed" {
+                "failed"
+            } else if e.result == "done" {
+                "done"
+            } else {
+                ""
+            };
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}: {}</td><td>{}</td></tr>",
@@ -119,7 +161,12 @@ pub fn incident_html(alert: &Alert, raw_record: &str, steps: &[LogEntry], chain:
     if let Some(head) = chain.head_words() {
         let _ = write!(h, " {}", escape(&head));
     }
-    let _ = write!(h, "</p><p class=\"muted\">{} {}</p>", escape(CHAIN_PROVES), escape(CHAIN_DOES_NOT_PROVE));
+    let _ = write!(
+        h,
+        "</p><p class=\"muted\">{} {}</p>",
+        escape(CHAIN_PROVES),
+        escape(CHAIN_DOES_NOT_PROVE)
+    );
 
     h.push_str("<h2>Evidence: the audit record</h2>");
     let pretty = serde_json::from_str::<Value>(raw_record)
@@ -130,16 +177,26 @@ pub fn incident_html(alert: &Alert, raw_record: &str, steps: &[LogEntry], chain:
 }
 
 /// Writes the report of `alert_id` into `dir`; answers the file's path.
-pub fn write_incident_report(store: &Store, alert_id: i64, dir: &Path) -> Result<PathBuf, ReportError> {
+pub fn write_incident_report(
+    store: &Store,
+    alert_id: i64,
+    dir: &Path,
+) -> Result<PathBuf, ReportError> {
     let (alert, raw) = store.alert_with_record(alert_id)?;
     let steps = store.log_for_alert(alert_id)?;
     let chain = store.verify_log()?;
     let now = Utc::now();
     let html = incident_html(&alert, &raw, &steps, &chain, now);
-    let path = dir.join(format!("rulewatch-incident-{alert_id}-{}.html", now.format("%Y%m%d-%H%M%S")));
+    let path = dir.join(format!(
+        "rulewatch-incident-{alert_id}-{}.html",
+        now.format("%Y%m%d-%H%M%S")
+    ));
     std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(&path, html))
-        .map_err(|source| ReportError::Write { path: path.clone(), source })?;
+        .map_err(|source| ReportError::Write {
+            path: path.clone(),
+            source,
+        })?;
     Ok(path)
 }
 
@@ -183,14 +240,37 @@ mod tests {
             prev_hash: String::new(),
             hash: String::new(),
         };
-        let head = ChainHead { id: 1, hash: "ab".repeat(32) };
-        let chain = ChainReport { rows: 1, intact: true, head: Some(head), signed_from: Some(1), ..Default::default() };
+        let head = ChainHead {
+            id: 1,
+            hash: "ab".repeat(32),
+        };
+        let chain = ChainReport {
+            rows: 1,
+            intact: true,
+            head: Some(head),
+            signed_from: Some(1),
+            ..Default::default()
+        };
         let raw = json!({"Parameters": [{"Name": "Name", "Value": hostile}]}).to_string();
         let html = incident_html(&alert, &raw, &[step], &chain, Utc::now());
         assert!(!html.contains("<img"), "{html}");
-        assert_eq!(html.matches("&lt;img src=x onerror=alert(1)&gt;").count(), 3, "summary, step and record");
-        assert!(html.contains("Lagos, Nigeria") && html.contains("tech@desk") && html.contains("intact"));
-        assert!(html.contains(&format!("Head: row 1, hash {}", "ab".repeat(32))), "the head, to keep elsewhere");
-        assert!(html.contains("proves nothing against someone who can use the key"), "what the record does not prove");
+        assert_eq!(
+            html.matches("&lt;img src=x onerror=alert(1)&gt;").count(),
+            3,
+            "summary, step and record"
+        );
+        assert!(
+            html.contains("Lagos, Nigeria")
+                && html.contains("tech@desk")
+                && html.contains("intact")
+        );
+        assert!(
+            html.contains(&format!("Head: row 1, hash {}", "ab".repeat(32))),
+            "the head, to keep elsewhere"
+        );
+        assert!(
+            html.contains("proves nothing against someone who can use the key"),
+            "what the record does not prove"
+        );
     }
 }

@@ -47,7 +47,9 @@ impl SecretKind {
     fn owner(self, tenant_id: &str) -> &str {
         match self {
             SecretKind::IpstackKey | SecretKind::PartnerRefreshToken => NO_TENANT,
-            SecretKind::ClientSecret | SecretKind::CertificateKey | SecretKind::RecordKey => tenant_id,
+            SecretKind::ClientSecret | SecretKind::CertificateKey | SecretKind::RecordKey => {
+                tenant_id
+            }
         }
     }
 
@@ -56,9 +58,10 @@ impl SecretKind {
             SecretKind::IpstackKey => SecretError::MissingIpstackKey,
             SecretKind::PartnerRefreshToken => SecretError::NotSignedIn,
             SecretKind::RecordKey => SecretError::MissingRecordKey,
-            SecretKind::ClientSecret | SecretKind::CertificateKey => {
-                SecretError::Missing { tenant_id: tenant_id.into(), what: describe(self) }
-            }
+            SecretKind::ClientSecret | SecretKind::CertificateKey => SecretError::Missing {
+                tenant_id: tenant_id.into(),
+                what: describe(self),
+            },
         }
     }
 }
@@ -72,11 +75,20 @@ pub enum SecretError {
          `gnome-keyring-daemon --unlock` for a headless machine; then try again"
     )]
     Unavailable { detail: String },
-    #[error("the keychain has no {what} for tenant {tenant_id}: add the tenant again with `rulewatch tenant add`")]
-    Missing { tenant_id: String, what: &'static str },
-    #[error("the keychain has no ipstack API key: store one with `rulewatch geo ipstack` (it reads the key from standard input)")]
+    #[error(
+        "the keychain has no {what} for tenant {tenant_id}: add the tenant again with `rulewatch tenant add`"
+    )]
+    Missing {
+        tenant_id: String,
+        what: &'static str,
+    },
+    #[error(
+        "the keychain has no ipstack API key: store one with `rulewatch geo ipstack` (it reads the key from standard input)"
+    )]
     MissingIpstackKey,
-    #[error("no partner account is signed in: sign in with `rulewatch partner login` or on the Tenants page")]
+    #[error(
+        "no partner account is signed in: sign in with `rulewatch partner login` or on the Tenants page"
+    )]
     NotSignedIn,
     #[error(
         "the keychain holds no key for this remediation record, so its signed rows cannot be checked: \
@@ -118,18 +130,26 @@ impl Keychain {
 // keyring's error texts never contain the secret itself, only platform diagnostics.
 fn map_keyring_error(e: keyring::Error) -> SecretError {
     match e {
-        keyring::Error::NoStorageAccess(inner) => SecretError::Unavailable { detail: inner.to_string() },
+        keyring::Error::NoStorageAccess(inner) => SecretError::Unavailable {
+            detail: inner.to_string(),
+        },
         keyring::Error::NoDefaultStore => SecretError::Unavailable {
             detail: "no credential store could be opened".into(),
         },
-        keyring::Error::PlatformFailure(inner) => SecretError::Unavailable { detail: inner.to_string() },
-        other => SecretError::Failed { detail: other.to_string() },
+        keyring::Error::PlatformFailure(inner) => SecretError::Unavailable {
+            detail: inner.to_string(),
+        },
+        other => SecretError::Failed {
+            detail: other.to_string(),
+        },
     }
 }
 
 impl SecretStore for Keychain {
     fn set(&self, tenant_id: &str, kind: SecretKind, secret: &[u8]) -> Result<(), SecretError> {
-        Self::entry(tenant_id, kind)?.set_secret(secret).map_err(map_keyring_error)
+        Self::entry(tenant_id, kind)?
+            .set_secret(secret)
+            .map_err(map_keyring_error)
     }
 
     fn get(&self, tenant_id: &str, kind: SecretKind) -> Result<SecretSlice<u8>, SecretError> {
@@ -174,7 +194,10 @@ impl SecretStore for MemorySecrets {
     }
 
     fn delete(&self, tenant_id: &str, kind: SecretKind) -> Result<(), SecretError> {
-        self.entries.lock().expect("secret map poisoned").remove(&(kind.owner(tenant_id).to_string(), kind));
+        self.entries
+            .lock()
+            .expect("secret map poisoned")
+            .remove(&(kind.owner(tenant_id).to_string(), kind));
         Ok(())
     }
 }
@@ -182,11 +205,19 @@ impl SecretStore for MemorySecrets {
 /// The key that signs the remediation record `record_id`. With `create`, a missing key is
 /// made (32 random bytes) and stored; the keychain's copy is what is answered, so the row
 /// signed is checked with the key that stays.
-pub fn record_key(secrets: &dyn SecretStore, record_id: &str, create: bool) -> Result<Option<SecretSlice<u8>>, SecretError> {
+pub fn record_key(
+    secrets: &dyn SecretStore,
+    record_id: &str,
+    create: bool,
+) -> Result<Option<SecretSlice<u8>>, SecretError> {
     match secrets.get(record_id, SecretKind::RecordKey) {
         Ok(key) => Ok(Some(key)),
         Err(SecretError::MissingRecordKey) if create => {
-            secrets.set(record_id, SecretKind::RecordKey, &rand::random::<[u8; 32]>())?;
+            secrets.set(
+                record_id,
+                SecretKind::RecordKey,
+                &rand::random::<[u8; 32]>(),
+            )?;
             secrets.get(record_id, SecretKind::RecordKey).map(Some)
         }
         Err(SecretError::MissingRecordKey) => Ok(None),
@@ -208,27 +239,61 @@ mod tests {
     #[test]
     fn the_ipstack_key_belongs_to_no_tenant() {
         let secrets = MemorySecrets::default();
-        secrets.set("tenant-a", SecretKind::IpstackKey, b"key-1").unwrap();
-        assert_eq!(secret_text(&secrets.get(NO_TENANT, SecretKind::IpstackKey).unwrap()).unwrap(), "key-1");
-        assert_eq!(SecretKind::IpstackKey.account("tenant-b"), "geo/ipstack-api-key");
-        assert!(!SecretKind::PER_TENANT.contains(&SecretKind::IpstackKey), "removing a tenant must keep the key");
+        secrets
+            .set("tenant-a", SecretKind::IpstackKey, b"key-1")
+            .unwrap();
+        assert_eq!(
+            secret_text(&secrets.get(NO_TENANT, SecretKind::IpstackKey).unwrap()).unwrap(),
+            "key-1"
+        );
+        assert_eq!(
+            SecretKind::IpstackKey.account("tenant-b"),
+            "geo/ipstack-api-key"
+        );
+        assert!(
+            !SecretKind::PER_TENANT.contains(&SecretKind::IpstackKey),
+            "removing a tenant must keep the key"
+        );
         secrets.delete("tenant-b", SecretKind::IpstackKey).unwrap();
-        let e = secrets.get(NO_TENANT, SecretKind::IpstackKey).unwrap_err().to_string();
-        assert!(e.contains("no ipstack API key") && e.contains("rulewatch geo ipstack"), "{e}");
-        let e = secrets.get("t1", SecretKind::ClientSecret).unwrap_err().to_string();
+        let e = secrets
+            .get(NO_TENANT, SecretKind::IpstackKey)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no ipstack API key") && e.contains("rulewatch geo ipstack"),
+            "{e}"
+        );
+        let e = secrets
+            .get("t1", SecretKind::ClientSecret)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("client secret for tenant t1"), "{e}");
     }
 
     #[test]
     fn a_record_key_is_made_once_and_only_when_asked() {
         let secrets = MemorySecrets::default();
-        assert!(record_key(&secrets, "r1", false).unwrap().is_none(), "checking never makes a key");
+        assert!(
+            record_key(&secrets, "r1", false).unwrap().is_none(),
+            "checking never makes a key"
+        );
         let made = record_key(&secrets, "r1", true).unwrap().unwrap();
         assert_eq!(made.expose_secret().len(), 32);
         let again = record_key(&secrets, "r1", true).unwrap().unwrap();
-        assert_eq!(made.expose_secret(), again.expose_secret(), "an existing key is kept");
+        assert_eq!(
+            made.expose_secret(),
+            again.expose_secret(),
+            "an existing key is kept"
+        );
         let other = record_key(&secrets, "r2", true).unwrap().unwrap();
-        assert_ne!(made.expose_secret(), other.expose_secret(), "each record has its own key");
-        assert_eq!(SecretKind::RecordKey.account("r1"), "remediation/r1/record-key");
+        assert_ne!(
+            made.expose_secret(),
+            other.expose_secret(),
+            "each record has its own key"
+        );
+        assert_eq!(
+            SecretKind::RecordKey.account("r1"),
+            "remediation/r1/record-key"
+        );
     }
 }

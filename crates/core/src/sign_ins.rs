@@ -60,12 +60,18 @@ pub fn sign_ins<'a>(
     let found = texts
         .into_iter()
         .filter_map(|r| serde_json::from_str::<Raw>(r).ok())
-        .filter(|r| r.operation == "UserLoggedIn" && r.result_status.eq_ignore_ascii_case("success"))
+        .filter(|r| {
+            r.operation == "UserLoggedIn" && r.result_status.eq_ignore_ascii_case("success")
+        })
         .filter_map(|r| {
             let ip = normalize_ip(&r.client_ip).or_else(|| normalize_ip(&r.actor_ip))?;
             let at = crate::detect::record::parse_creation_time(&r.creation_time)?;
             let user = r.user_id.trim().to_lowercase();
-            (!user.is_empty() && ip.parse::<std::net::IpAddr>().is_ok()).then_some(SignIn { user, ip, at })
+            (!user.is_empty() && ip.parse::<std::net::IpAddr>().is_ok()).then_some(SignIn {
+                user,
+                ip,
+                at,
+            })
         })
         .collect();
     Ok((count, found))
@@ -88,7 +94,10 @@ mod tests {
         let (count, found) = sign_ins(crate::engine::split::records(body.as_bytes())).unwrap();
         assert_eq!(count, 5);
         assert_eq!(found.len(), 2);
-        assert_eq!((found[0].user.as_str(), found[0].ip.as_str()), ("lidia@contoso.com", "104.28.196.199"));
+        assert_eq!(
+            (found[0].user.as_str(), found[0].ip.as_str()),
+            ("lidia@contoso.com", "104.28.196.199")
+        );
         assert_eq!(found[0].at.to_rfc3339(), "2023-06-18T12:26:59+00:00");
         assert_eq!(found[1].ip, "2001:db8::1");
     }

@@ -15,7 +15,10 @@ pub enum NewCredential {
     /// A PEM file with the certificate and its RSA private key.
     CertificateFile(std::path::PathBuf),
     /// The same PEM text, as the desktop panel reads it from the chosen file.
-    CertificatePem { pem: SecretString, source: String },
+    CertificatePem {
+        pem: SecretString,
+        source: String,
+    },
 }
 
 pub struct NewTenant {
@@ -70,13 +73,18 @@ pub fn add_test_tenants<'a>(
     Ok(())
 }
 
-pub fn add_tenant(store: &Store, secrets: &dyn SecretStore, t: NewTenant) -> Result<TenantRow, TenantError> {
+pub fn add_tenant(
+    store: &Store,
+    secrets: &dyn SecretStore,
+    t: NewTenant,
+) -> Result<TenantRow, TenantError> {
     let tenant_id = parse_guid(&t.tenant_id, "tenant id")?;
     let client_id = parse_guid(&t.client_id, "client id")?;
     let name = t.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(TenantError::Invalid(
-            "the tenant name must be 1 to 200 printable characters, e.g. --name \"Contoso Ltd\"".into(),
+            "the tenant name must be 1 to 200 printable characters, e.g. --name \"Contoso Ltd\""
+                .into(),
         ));
     }
     if store.tenant(&tenant_id).is_ok() {
@@ -92,14 +100,24 @@ pub fn add_tenant(store: &Store, secrets: &dyn SecretStore, t: NewTenant) -> Res
                         .into(),
                 ));
             }
-            (SecretKind::ClientSecret, text.as_bytes().to_vec(), AuthMethod::ClientSecret)
+            (
+                SecretKind::ClientSecret,
+                text.as_bytes().to_vec(),
+                AuthMethod::ClientSecret,
+            )
         }
         NewCredential::CertificateFile(path) => certificate_secret(read_certificate(path)?),
         NewCredential::CertificatePem { pem, source } => certificate_secret(
-            parse_pem_bundle(pem.expose_secret(), source).map_err(|e| TenantError::Invalid(e.to_string()))?,
+            parse_pem_bundle(pem.expose_secret(), source)
+                .map_err(|e| TenantError::Invalid(e.to_string()))?,
         ),
     };
-    let row = TenantRow { tenant_id: tenant_id.clone(), name, client_id, auth_method };
+    let row = TenantRow {
+        tenant_id: tenant_id.clone(),
+        name,
+        client_id,
+        auth_method,
+    };
     secrets.set(&tenant_id, kind, &secret)?;
     if let Err(e) = store.add_tenant(&row) {
         secrets.delete(&tenant_id, kind)?;
@@ -109,24 +127,38 @@ pub fn add_tenant(store: &Store, secrets: &dyn SecretStore, t: NewTenant) -> Res
 }
 
 /// The certificate's private key goes to the keychain; its thumbprint to the database.
-fn certificate_secret(cred: crate::auth::certificate::CertificateCredential) -> (SecretKind, Vec<u8>, AuthMethod) {
+fn certificate_secret(
+    cred: crate::auth::certificate::CertificateCredential,
+) -> (SecretKind, Vec<u8>, AuthMethod) {
     (
         SecretKind::CertificateKey,
         cred.private_key_pkcs1.expose_secret().to_vec(),
-        AuthMethod::Certificate { thumbprint_s256: cred.thumbprint_s256 },
+        AuthMethod::Certificate {
+            thumbprint_s256: cred.thumbprint_s256,
+        },
     )
 }
 
-fn read_certificate(path: &Path) -> Result<crate::auth::certificate::CertificateCredential, TenantError> {
+fn read_certificate(
+    path: &Path,
+) -> Result<crate::auth::certificate::CertificateCredential, TenantError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        TenantError::Invalid(format!("cannot read the certificate file {} ({e})", path.display()))
+        TenantError::Invalid(format!(
+            "cannot read the certificate file {} ({e})",
+            path.display()
+        ))
     })?;
-    parse_pem_bundle(&text, &path.display().to_string()).map_err(|e| TenantError::Invalid(e.to_string()))
+    parse_pem_bundle(&text, &path.display().to_string())
+        .map_err(|e| TenantError::Invalid(e.to_string()))
 }
 
 /// Removes the tenant's configuration, scan state and keychain entries. Its alerts
 /// stay as history.
-pub fn remove_tenant(store: &Store, secrets: &dyn SecretStore, tenant_id: &str) -> Result<(), TenantError> {
+pub fn remove_tenant(
+    store: &Store,
+    secrets: &dyn SecretStore,
+    tenant_id: &str,
+) -> Result<(), TenantError> {
     let tenant_id = parse_guid(tenant_id, "tenant id")?;
     if store.tenant(&tenant_id)?.auth_method == AuthMethod::Partner {
         // A customer reached through the partner account has no secret of its own; kept

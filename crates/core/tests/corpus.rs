@@ -11,8 +11,12 @@ fn corpus_dir() -> PathBuf {
 
 fn findings(file: &str) -> Vec<Finding> {
     let path = corpus_dir().join(file);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{} is needed by this test ({e}); see README.md", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{} is needed by this test ({e}); see README.md",
+            path.display()
+        )
+    });
     let raw: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&text).unwrap();
     let ctx = TenantContext {
         accepted_domains: vec!["contoso.com".into(), "contoso.onmicrosoft.com".into()],
@@ -26,7 +30,10 @@ fn findings(file: &str) -> Vec<Finding> {
 
 /// (rule, severity) of each finding, in order.
 fn verdicts(file: &str) -> Vec<(&'static str, &'static str)> {
-    findings(file).iter().map(|f| (f.rule, f.severity.as_str())).collect()
+    findings(file)
+        .iter()
+        .map(|f| (f.rule, f.severity.as_str()))
+        .collect()
 }
 
 #[test]
@@ -54,14 +61,24 @@ fn mailbox_forwarding_with_smtp_prefix_names_target_and_actor() {
     // Matt changed the mailbox with this id; the alert is about the mailbox, not Matt.
     assert_eq!(f[0].target, "311b45d6-1a3e-46ac-8434-721367961e19");
     assert_eq!(f[0].actor, "Matt@contoso.onmicrosoft.com");
-    assert_eq!(f[0].details["destinations"], serde_json::json!(["bla@bla.com"]));
-    assert!(f[0].summary.contains("forwards all mail to bla@bla.com"), "{}", f[0].summary);
+    assert_eq!(
+        f[0].details["destinations"],
+        serde_json::json!(["bla@bla.com"])
+    );
+    assert!(
+        f[0].summary.contains("forwards all mail to bla@bla.com"),
+        "{}",
+        f[0].summary
+    );
     assert!(f[0].summary.contains("a copy is kept"), "{}", f[0].summary);
 }
 
 #[test]
 fn rule_deleting_mail_on_an_ordinary_subject_word_is_medium() {
-    assert_eq!(verdicts("new-inboxrule-subject-delete.json"), vec![("inbox-rule-hides-mail", "medium")]);
+    assert_eq!(
+        verdicts("new-inboxrule-subject-delete.json"),
+        vec![("inbox-rule-hides-mail", "medium")]
+    );
     let f = findings("new-inboxrule-subject-delete.json");
     assert_eq!(
         f[0].summary,
@@ -72,7 +89,10 @@ fn rule_deleting_mail_on_an_ordinary_subject_word_is_medium() {
 #[test]
 fn changed_rule_moving_invoices_to_deleted_items_is_high() {
     let f = findings("set-inboxrule-move-deleted-items.json");
-    assert_eq!(verdicts("set-inboxrule-move-deleted-items.json"), vec![("inbox-rule-hides-mail", "high")]);
+    assert_eq!(
+        verdicts("set-inboxrule-move-deleted-items.json"),
+        vec![("inbox-rule-hides-mail", "high")]
+    );
     assert_eq!(f[0].actor, "Matt@contoso.onmicrosoft.com");
     assert_eq!(f[0].details["keyword"], "invoice");
     assert_eq!(
@@ -86,14 +106,20 @@ fn sentinel_lab_rules_hiding_warnings_and_deleting_mail() {
     // rule2 files "do not open" warnings into Junk Email; my_rule1 deletes on "covid-19".
     assert_eq!(
         verdicts("new-inboxrule-sentinel-lab-junk-and-delete.json"),
-        vec![("inbox-rule-hides-mail", "critical"), ("inbox-rule-hides-mail", "medium")]
+        vec![
+            ("inbox-rule-hides-mail", "critical"),
+            ("inbox-rule-hides-mail", "medium")
+        ]
     );
 }
 
 #[test]
 fn send_as_right_is_delegation_of_the_mailbox() {
     let f = findings("add-recipientpermission-sendas.json");
-    assert_eq!(verdicts("add-recipientpermission-sendas.json"), vec![("mailbox-delegation", "medium")]);
+    assert_eq!(
+        verdicts("add-recipientpermission-sendas.json"),
+        vec![("mailbox-delegation", "medium")]
+    );
     assert_eq!(f[0].target, "e4ad2d28-703e-4189-9752-6b827ef9107d");
     assert_eq!(
         f[0].summary,
@@ -104,20 +130,32 @@ fn send_as_right_is_delegation_of_the_mailbox() {
 #[test]
 fn audit_bypass_is_audit_tampering() {
     let f = findings("set-mailboxauditbypassassociation.json");
-    assert_eq!(verdicts("set-mailboxauditbypassassociation.json"), vec![("audit-tampering", "high")]);
+    assert_eq!(
+        verdicts("set-mailboxauditbypassassociation.json"),
+        vec![("audit-tampering", "high")]
+    );
     assert_eq!(f[0].target, "Alex@contoso.onmicrosoft.com");
     assert_eq!(f[0].actor, "stinger@contoso.onmicrosoft.com");
 }
 
 #[test]
 fn protocol_changes_and_sign_ins_raise_nothing() {
-    for file in ["set-casmailbox-enable-pop-imap.json", "userloggedin-azurehound.json"] {
+    for file in [
+        "set-casmailbox-enable-pop-imap.json",
+        "userloggedin-azurehound.json",
+    ] {
         assert!(findings(file).is_empty(), "{file}: {:?}", findings(file));
     }
 }
 
 #[test]
 fn the_whole_corpus_is_read() {
-    let files: Vec<_> = std::fs::read_dir(corpus_dir()).expect("corpus folder").collect();
-    assert!(files.len() >= 9, "expected the 9 corpus files, found {}", files.len());
+    let files: Vec<_> = std::fs::read_dir(corpus_dir())
+        .expect("corpus folder")
+        .collect();
+    assert!(
+        files.len() >= 9,
+        "expected the 9 corpus files, found {}",
+        files.len()
+    );
 }

@@ -23,9 +23,22 @@ const OPERATIONS: [&str; 14] = [
 ];
 
 const NAMES: [&str; 16] = [
-    "Name", "ForwardTo", "RedirectTo", "DeleteMessage", "MoveToFolder", "BodyContainsWords",
-    "WithinSizeRangeMinimum", "AccessRights", "Identity", "RuleActions", "ServerRule", "RuleOperation",
-    "AuditLogAgeLimit", "RedirectMessageTo", "User", "GrantSendOnBehalfTo",
+    "Name",
+    "ForwardTo",
+    "RedirectTo",
+    "DeleteMessage",
+    "MoveToFolder",
+    "BodyContainsWords",
+    "WithinSizeRangeMinimum",
+    "AccessRights",
+    "Identity",
+    "RuleActions",
+    "ServerRule",
+    "RuleOperation",
+    "AuditLogAgeLimit",
+    "RedirectMessageTo",
+    "User",
+    "GrantSendOnBehalfTo",
 ];
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -39,7 +52,8 @@ fn json_value() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map("[A-Za-z]{1,8}", inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map("[A-Za-z]{1,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -47,7 +61,8 @@ fn json_value() -> impl Strategy<Value = Value> {
 fn params() -> impl Strategy<Value = Value> {
     let pairs = || {
         prop::collection::vec(
-            (prop::sample::select(NAMES.to_vec()), json_value()).prop_map(|(n, v)| json!({"Name": n, "Value": v})),
+            (prop::sample::select(NAMES.to_vec()), json_value())
+                .prop_map(|(n, v)| json!({"Name": n, "Value": v})),
             0..8,
         )
     };

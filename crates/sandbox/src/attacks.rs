@@ -123,8 +123,17 @@ pub fn set_mailbox_forwarding(
 /// (which carry the address without a port).
 pub fn user_logged_in(ctx: &RecordCtx) -> Value {
     let id = ctx.record_id.as_bytes().as_slice();
-    let user_key = ids::guid(&[b"user", ctx.tenant_id.as_bytes(), ctx.actor_upn.to_ascii_lowercase().as_bytes()]).to_string();
-    let ip = ctx.client_ip.rsplit_once(':').filter(|(host, _)| !host.contains(':')).map_or(ctx.client_ip.as_str(), |(host, _)| host);
+    let user_key = ids::guid(&[
+        b"user",
+        ctx.tenant_id.as_bytes(),
+        ctx.actor_upn.to_ascii_lowercase().as_bytes(),
+    ])
+    .to_string();
+    let ip = ctx
+        .client_ip
+        .rsplit_once(':')
+        .filter(|(host, _)| !host.contains(':'))
+        .map_or(ctx.client_ip.as_str(), |(host, _)| host);
     let ip = ip.trim_start_matches('[').trim_end_matches(']');
     json!({
         "CreationTime": record_time(ctx.creation_time),

@@ -60,9 +60,16 @@ struct AsnRecord {
 pub fn write_city(path: &Path, places: &[Place]) -> std::io::Result<()> {
     let records = places.iter().map(|p| {
         let record = CityRecord {
-            city: Named { names: Names { en: p.city } },
-            country: Country { iso_code: p.country_code, names: Names { en: p.country } },
-            subdivisions: vec![Named { names: Names { en: p.region } }],
+            city: Named {
+                names: Names { en: p.city },
+            },
+            country: Country {
+                iso_code: p.country_code,
+                names: Names { en: p.country },
+            },
+            subdivisions: vec![Named {
+                names: Names { en: p.region },
+            }],
         };
         (p.network, record)
     });
@@ -72,13 +79,23 @@ pub fn write_city(path: &Path, places: &[Place]) -> std::io::Result<()> {
 /// Writes a `GeoLite2-ASN` database.
 pub fn write_asn(path: &Path, networks: &[Network]) -> std::io::Result<()> {
     let records = networks.iter().map(|n| {
-        (n.network, AsnRecord { autonomous_system_number: n.asn, autonomous_system_organization: n.organization })
+        (
+            n.network,
+            AsnRecord {
+                autonomous_system_number: n.asn,
+                autonomous_system_organization: n.organization,
+            },
+        )
     });
     write(path, "GeoLite2-ASN", records)
 }
 
 /// An IPv6 tree with IPv4 networks where the format puts them (`::a.b.c.d`).
-fn write<T: Serialize>(path: &Path, kind: &str, records: impl Iterator<Item = (&'static str, T)>) -> std::io::Result<()> {
+fn write<T: Serialize>(
+    path: &Path,
+    kind: &str,
+    records: impl Iterator<Item = (&'static str, T)>,
+) -> std::io::Result<()> {
     let invalid = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
     let mut db = Database::default();
     db.metadata.ip_version = IpVersion::V6;
@@ -86,18 +103,28 @@ fn write<T: Serialize>(path: &Path, kind: &str, records: impl Iterator<Item = (&
     db.metadata.languages = vec!["en".into()];
     db.metadata.binary_format_major_version = 2;
     db.metadata.build_epoch = 1_760_000_000;
-    db.metadata.description = [("en".to_string(), format!("{kind} written by m365-sandbox"))].into();
+    db.metadata.description =
+        [("en".to_string(), format!("{kind} written by m365-sandbox"))].into();
     for (network, record) in records {
-        let (addr, len) = network.split_once('/').ok_or_else(|| invalid(format!("{network} is not a CIDR network")))?;
-        let addr: IpAddr = addr.parse().map_err(|_| invalid(format!("{network} has no valid address")))?;
-        let len: u8 = len.parse().map_err(|_| invalid(format!("{network} has no valid prefix length")))?;
-        let data = db.insert_value(record).map_err(|e| invalid(e.to_string()))?;
+        let (addr, len) = network
+            .split_once('/')
+            .ok_or_else(|| invalid(format!("{network} is not a CIDR network")))?;
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| invalid(format!("{network} has no valid address")))?;
+        let len: u8 = len
+            .parse()
+            .map_err(|_| invalid(format!("{network} has no valid prefix length")))?;
+        let data = db
+            .insert_value(record)
+            .map_err(|e| invalid(e.to_string()))?;
         let path = match addr {
             IpAddr::V4(v4) => IpAddrWithMask::new(IpAddr::V6(v4.to_ipv6_compatible()), len + 96),
             v6 => IpAddrWithMask::new(v6, len),
         };
         db.insert_node(path, data);
     }
-    db.write_to(std::fs::File::create(path)?).map_err(|e| std::io::Error::other(e.to_string()))?;
+    db.write_to(std::fs::File::create(path)?)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(())
 }

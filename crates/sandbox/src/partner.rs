@@ -865,14 +865,29 @@ fn user_tokens(
 
 /// Entra's role template ids (a GDAP relationship names roles by them).
 pub(crate) const ROLE_TEMPLATES: [(&str, &str); 8] = [
-    ("Global Administrator", "62e90394-69f5-4237-9190-012177145e10"),
-    ("Exchange Administrator", "29232cdf-9323-42fd-ade2-1d097af3e4de"),
+    (
+        "Global Administrator",
+        "62e90394-69f5-4237-9190-012177145e10",
+    ),
+    (
+        "Exchange Administrator",
+        "29232cdf-9323-42fd-ade2-1d097af3e4de",
+    ),
     ("User Administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1"),
     ("Security Reader", "5d6b6bb7-de71-4623-b4af-96380a352509"),
-    ("Security Administrator", "194ae4cb-b126-40b2-bd5b-6091b380977d"),
+    (
+        "Security Administrator",
+        "194ae4cb-b126-40b2-bd5b-6091b380977d",
+    ),
     ("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451"),
-    ("Helpdesk Administrator", "729827e3-9c14-49f7-bb1b-9608f156bbb8"),
-    ("Privileged Authentication Administrator", "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"),
+    (
+        "Helpdesk Administrator",
+        "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+    ),
+    (
+        "Privileged Authentication Administrator",
+        "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+    ),
 ];
 
 /// The partner's current customers (scenario tenant indexes), for a technician's
@@ -892,16 +907,27 @@ fn partner_customers(app: &App, headers: &HeaderMap) -> Result<Vec<usize>, Refus
         return Err(Refused::Forbidden);
     }
     let customers = partner.live().customers.clone();
-    Ok(customers.iter().filter_map(|id| app.tenant_by_id(id)).collect())
+    Ok(customers
+        .iter()
+        .filter_map(|id| app.tenant_by_id(id))
+        .collect())
 }
 
 /// A `tenantRelationships` collection with one item per current customer.
-fn per_customer(app: &App, headers: &HeaderMap, collection: &str, item: impl Fn(&TenantEntry) -> Value) -> Response {
+fn per_customer(
+    app: &App,
+    headers: &HeaderMap,
+    collection: &str,
+    item: impl Fn(&TenantEntry) -> Value,
+) -> Response {
     let customers = match partner_customers(app, headers) {
         Ok(c) => c,
         Err(refused) => return refused.into_response(),
     };
-    let value: Vec<Value> = customers.into_iter().map(|t| item(&app.tenants[t])).collect();
+    let value: Vec<Value> = customers
+        .into_iter()
+        .map(|t| item(&app.tenants[t]))
+        .collect();
     Json(json!({
         "@odata.context": format!("https://graph.microsoft.com/v1.0/$metadata#tenantRelationships/{collection}"),
         "value": value,

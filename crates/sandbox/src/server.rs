@@ -132,7 +132,10 @@ fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/v1.0/tenantRelationships/delegatedAdminRelationships",
-            faulty(get(partner::delegated_admin_relationships), Endpoint::Customers),
+            faulty(
+                get(partner::delegated_admin_relationships),
+                Endpoint::Customers,
+            ),
         )
         .route(
             "/adminapi/beta/{tenant}/InvokeCommand",

@@ -27,12 +27,20 @@ pub fn one_app() -> MutexGuard<'static, ()> {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn tool(name: &str, hint: &str) -> String {
     let home = std::env::var("HOME").unwrap_or_default();
-    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain([format!("{home}/.cargo/bin").as_str(), "/usr/bin"]) {
+    for dir in std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .chain([format!("{home}/.cargo/bin").as_str(), "/usr/bin"])
+    {
         let p = Path::new(dir).join(name);
         if p.is_file() {
             return p.display().to_string();
@@ -45,14 +53,33 @@ pub fn tool(name: &str, hint: &str) -> String {
 pub fn notification_daemon() {
     static DUNST: OnceLock<Mutex<Child>> = OnceLock::new();
     DUNST.get_or_init(|| {
-        assert!(std::env::var_os("DISPLAY").is_some(), "no DISPLAY: run the tests under xvfb-run (scripts/test.sh does)");
-        let dunst = tool("dunst", "install the dunst package (scripts/install-deps.sh test)");
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "no DISPLAY: run the tests under xvfb-run (scripts/test.sh does)"
+        );
+        let dunst = tool(
+            "dunst",
+            "install the dunst package (scripts/install-deps.sh test)",
+        );
         let config = std::env::temp_dir().join(format!("rulewatch-dunstrc-{}", std::process::id()));
         std::fs::write(&config, "[global]\n    history_length = 100\n").unwrap();
-        let child = Command::new(dunst).arg("-config").arg(&config).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        wait_until("dunst to take the notification service", Duration::from_secs(10), || {
-            Command::new("dunstctl").arg("is-paused").output().is_ok_and(|o| o.status.success())
-        });
+        let child = Command::new(dunst)
+            .arg("-config")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until(
+            "dunst to take the notification service",
+            Duration::from_secs(10),
+            || {
+                Command::new("dunstctl")
+                    .arg("is-paused")
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            },
+        );
         Mutex::new(child)
     });
 }
@@ -61,11 +88,19 @@ pub fn notification_daemon() {
 /// (`ActionInvoked`), read through the bus's own statistics interface.
 pub fn action_listeners() -> usize {
     let out = Command::new("dbus-send")
-        .args(["--session", "--dest=org.freedesktop.DBus", "--type=method_call", "--print-reply", "/org/freedesktop/DBus"])
+        .args([
+            "--session",
+            "--dest=org.freedesktop.DBus",
+            "--type=method_call",
+            "--print-reply",
+            "/org/freedesktop/DBus",
+        ])
         .arg("org.freedesktop.DBus.Debug.Stats.GetAllMatchRules")
         .output()
         .expect("dbus-send (the dbus package) is needed by this test");
-    String::from_utf8_lossy(&out.stdout).matches("member='ActionInvoked'").count()
+    String::from_utf8_lossy(&out.stdout)
+        .matches("member='ActionInvoked'")
+        .count()
 }
 
 /// Every notification dunst has shown or holds, as (title, body).
@@ -78,7 +113,12 @@ pub fn notifications() -> Vec<(String, String)> {
         .map(|items| {
             items
                 .iter()
-                .map(|n| (n["summary"]["data"].as_str().unwrap_or("").into(), n["body"]["data"].as_str().unwrap_or("").into()))
+                .map(|n| {
+                    (
+                        n["summary"]["data"].as_str().unwrap_or("").into(),
+                        n["body"]["data"].as_str().unwrap_or("").into(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -101,7 +141,10 @@ pub struct Tenant {
 
 impl Tenant {
     pub fn new() -> Self {
-        let domain = format!("client-{}.example.com", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let domain = format!(
+            "client-{}.example.com",
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        );
         Tenant {
             id: uuid::Uuid::new_v4().to_string(),
             client_id: uuid::Uuid::new_v4().to_string(),
@@ -155,16 +198,33 @@ impl Desktop {
         notification_daemon();
         // Nothing left on screen from an earlier test's app (critical ones never expire).
         let _ = Command::new("dunstctl").arg("close-all").status();
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         let scenario = Scenario::from_json(&scenario.to_string()).expect("valid scenario");
-        let sandbox = rt.block_on(m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario)).unwrap();
+        let sandbox = rt
+            .block_on(m365_sandbox::start(
+                "127.0.0.1:0".parse().unwrap(),
+                scenario,
+            ))
+            .unwrap();
         let data = tempfile::tempdir().unwrap();
         let home = tempfile::tempdir().unwrap();
         // The app's "browser": it notes each address it is asked to open, for a test to
         // follow (and no real browser ever starts).
         let browser = home.path().join("browser");
-        std::fs::write(&browser, "#!/bin/sh\necho \"$1\" >> \"$(dirname \"$0\")/opened\"\n").unwrap();
-        std::fs::set_permissions(&browser, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::write(
+            &browser,
+            "#!/bin/sh\necho \"$1\" >> \"$(dirname \"$0\")/opened\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &browser,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let store = Store::open(data.path()).unwrap();
         for (t, name) in tenants {
             let new = NewTenant {
@@ -176,7 +236,15 @@ impl Desktop {
             add_tenant(&store, &Keychain, new).expect("tenant added to the real keychain");
         }
         drop(store);
-        let mut app = Desktop { rt, sandbox: Some(sandbox), driver: None, client: None, data, home, _turn: turn };
+        let mut app = Desktop {
+            rt,
+            sandbox: Some(sandbox),
+            driver: None,
+            client: None,
+            data,
+            home,
+            _turn: turn,
+        };
         app.launch();
         app
     }
@@ -185,7 +253,10 @@ impl Desktop {
     pub fn env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
         vec![
             ("RULEWATCH_DATA_DIR", self.data.path().into()),
-            ("RULEWATCH_ENDPOINTS", self.sandbox.as_ref().unwrap().base_url().into()),
+            (
+                "RULEWATCH_ENDPOINTS",
+                self.sandbox.as_ref().unwrap().base_url().into(),
+            ),
             ("HOME", self.home.path().into()),
             ("XDG_CONFIG_HOME", self.home.path().join(".config").into()),
             ("BROWSER", self.home.path().join("browser").into()),
@@ -207,12 +278,17 @@ impl Desktop {
     /// session (where single-instance holds), so a parallel run elsewhere is not counted.
     pub fn app_pids() -> Vec<u32> {
         let binary = std::fs::canonicalize(Self::binary()).unwrap();
-        let bus = format!("DBUS_SESSION_BUS_ADDRESS={}", std::env::var("DBUS_SESSION_BUS_ADDRESS").unwrap_or_default());
+        let bus = format!(
+            "DBUS_SESSION_BUS_ADDRESS={}",
+            std::env::var("DBUS_SESSION_BUS_ADDRESS").unwrap_or_default()
+        );
         std::fs::read_dir("/proc")
             .unwrap()
             .flatten()
             .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary))
+            .filter(|pid| {
+                std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary)
+            })
             .filter(|pid| {
                 std::fs::read(format!("/proc/{pid}/environ"))
                     .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == bus.as_bytes()))
@@ -223,15 +299,26 @@ impl Desktop {
     /// Starts the app through tauri-driver and connects to it.
     fn launch(&mut self) {
         let (port, native) = (free_port(), free_port());
-        let driver = Command::new(tool("tauri-driver", "cargo install tauri-driver --locked (scripts/install-deps.sh test)"))
-            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-            .arg("--native-driver")
-            .arg(tool("WebKitWebDriver", "install the webkit2gtk-driver package (scripts/install-deps.sh test)"))
-            .envs(self.env())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let driver = Command::new(tool(
+            "tauri-driver",
+            "cargo install tauri-driver --locked (scripts/install-deps.sh test)",
+        ))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .arg("--native-driver")
+        .arg(tool(
+            "WebKitWebDriver",
+            "install the webkit2gtk-driver package (scripts/install-deps.sh test)",
+        ))
+        .envs(self.env())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
         self.driver = Some(driver);
         let caps = json!({"browserName": "wry", "tauri:options": {"application": Self::binary()}});
         let client = self.rt.block_on(async {
@@ -242,7 +329,9 @@ impl Desktop {
                 match builder.connect(&format!("http://127.0.0.1:{port}")).await {
                     Ok(c) => break c,
                     // tauri-driver takes a moment to listen.
-                    Err(_) if start.elapsed() < Duration::from_secs(30) => tokio::time::sleep(Duration::from_millis(300)).await,
+                    Err(_) if start.elapsed() < Duration::from_secs(30) => {
+                        tokio::time::sleep(Duration::from_millis(300)).await
+                    }
                     Err(e) => panic!("tauri-driver did not start the app: {e}"),
                 }
             }
@@ -278,19 +367,39 @@ impl Desktop {
     }
 
     pub fn stats(&self) -> Value {
-        let url = format!("{}/_sandbox/stats", self.sandbox.as_ref().unwrap().base_url());
-        self.rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+        let url = format!(
+            "{}/_sandbox/stats",
+            self.sandbox.as_ref().unwrap().base_url()
+        );
+        self.rt
+            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
     }
 
     /// A user's account and mailbox as the sandbox holds them now.
     pub fn user(&self, tenant_id: &str, upn: &str) -> Value {
-        let url = format!("{}/_sandbox/tenants/{tenant_id}/users/{upn}", self.sandbox.as_ref().unwrap().base_url());
-        self.rt.block_on(async { reqwest::get(url).await.unwrap().error_for_status().unwrap().json().await.unwrap() })
+        let url = format!(
+            "{}/_sandbox/tenants/{tenant_id}/users/{upn}",
+            self.sandbox.as_ref().unwrap().base_url()
+        );
+        self.rt.block_on(async {
+            reqwest::get(url)
+                .await
+                .unwrap()
+                .error_for_status()
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        })
     }
 
     /// The addresses the app asked the browser to open, oldest first.
     pub fn opened(&self) -> Vec<String> {
-        std::fs::read_to_string(self.home.path().join("opened")).unwrap_or_default().lines().map(str::to_string).collect()
+        std::fs::read_to_string(self.home.path().join("opened"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     /// The sandbox's base URL.
@@ -306,7 +415,12 @@ impl Desktop {
     /// Waits for an element, up to `limit`.
     pub fn wait_for(&self, css: &str, limit: Duration) -> fantoccini::elements::Element {
         self.rt
-            .block_on(self.client().wait().at_most(limit).for_element(Locator::Css(css)))
+            .block_on(
+                self.client()
+                    .wait()
+                    .at_most(limit)
+                    .for_element(Locator::Css(css)),
+            )
             .unwrap_or_else(|e| panic!("{css} did not appear within {limit:?}: {e}"))
     }
 
@@ -316,7 +430,11 @@ impl Desktop {
             let el = self.wait_for(css, Duration::from_secs(10));
             match self.rt.block_on(el.click()) {
                 Ok(()) => return,
-                Err(e) if e.to_string().contains("not found") || e.to_string().contains("stale") => continue,
+                Err(e)
+                    if e.to_string().contains("not found") || e.to_string().contains("stale") =>
+                {
+                    continue;
+                }
                 Err(e) => panic!("clicking {css}: {e}"),
             }
         }
@@ -327,7 +445,10 @@ impl Desktop {
     /// change, so an element found a moment earlier may be gone.
     pub fn text(&self, css: &str) -> String {
         self.wait_for(css, Duration::from_secs(10));
-        let js = format!("return document.querySelector({})?.textContent ?? ''", json!(css));
+        let js = format!(
+            "return document.querySelector({})?.textContent ?? ''",
+            json!(css)
+        );
         self.script(&js).as_str().unwrap_or_default().to_string()
     }
 
@@ -337,7 +458,10 @@ impl Desktop {
     }
 
     pub fn count(&self, css: &str) -> usize {
-        self.rt.block_on(self.client().find_all(Locator::Css(css))).unwrap().len()
+        self.rt
+            .block_on(self.client().find_all(Locator::Css(css)))
+            .unwrap()
+            .len()
     }
 
     /// Opens the alert whose list row mentions `text`.
@@ -347,8 +471,12 @@ impl Desktop {
             json!(text)
         );
         let id = self.script(&js);
-        let id = id.as_str().unwrap_or_else(|| panic!("no alert row mentions {text}"));
-        self.click(&format!("[data-testid=alert-row][data-alert-id='{id}'] [data-testid=open-alert]"));
+        let id = id
+            .as_str()
+            .unwrap_or_else(|| panic!("no alert row mentions {text}"));
+        self.click(&format!(
+            "[data-testid=alert-row][data-alert-id='{id}'] [data-testid=open-alert]"
+        ));
     }
 
     pub fn script(&self, js: &str) -> Value {
@@ -358,7 +486,11 @@ impl Desktop {
     /// A property of the element (`value`, `checked`…), read in one script call.
     pub fn prop(&self, css: &str, name: &str) -> Value {
         self.wait_for(css, Duration::from_secs(10));
-        let js = format!("return document.querySelector({})?.[{}] ?? null", json!(css), json!(name));
+        let js = format!(
+            "return document.querySelector({})?.[{}] ?? null",
+            json!(css),
+            json!(name)
+        );
         self.script(&js)
     }
 
@@ -375,7 +507,10 @@ impl Desktop {
     pub fn invoke(&self, command: &str, args: Value) -> Result<Value, Value> {
         let js = "const [command, args, done] = arguments; \
                   window.__TAURI_INTERNALS__.invoke(command, args).then(ok => done({ok}), err => done({err}));";
-        let reply = self.rt.block_on(self.client().execute_async(js, vec![json!(command), args])).unwrap();
+        let reply = self
+            .rt
+            .block_on(self.client().execute_async(js, vec![json!(command), args]))
+            .unwrap();
         match reply.get("err") {
             Some(err) => Err(err.clone()),
             None => Ok(reply.get("ok").cloned().unwrap_or(Value::Null)),

@@ -16,7 +16,13 @@ const TECH: &str = "tech@msp.example";
 
 fn keychain_token() -> String {
     let out = Command::new("secret-tool")
-        .args(["lookup", "service", "rulewatch", "username", "partner/refresh-token"])
+        .args([
+            "lookup",
+            "service",
+            "rulewatch",
+            "username",
+            "partner/refresh-token",
+        ])
         .output()
         .expect("secret-tool (libsecret-tools) is needed by this test");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -26,7 +32,12 @@ fn keychain_token() -> String {
 fn a_technician_signs_in_once_in_the_browser_and_every_customer_is_watched() {
     let (t, later) = (Tenant::new(), Tenant::new());
     let (partner_tenant, client_id) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
-    let record = attacks::new_inbox_rule_forward(&t.ctx("megan"), "Sync", &["drop@evil.example"], ForwardKind::ForwardTo);
+    let record = attacks::new_inbox_rule_forward(
+        &t.ctx("megan"),
+        "Sync",
+        &["drop@evil.example"],
+        ForwardKind::ForwardTo,
+    );
     let scenario = json!({
         "tenants": [t.scenario("Contoso"), later.scenario("Northwind")],
         "records": [{"tenant_id": t.id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record}],
@@ -40,34 +51,74 @@ fn a_technician_signs_in_once_in_the_browser_and_every_customer_is_watched() {
     app.click("#partner-sign-in");
 
     // The app opened Microsoft's sign-in page; the test is the browser.
-    wait_until("the sign-in page to be opened", Duration::from_secs(20), || !app.opened().is_empty());
+    wait_until(
+        "the sign-in page to be opened",
+        Duration::from_secs(20),
+        || !app.opened().is_empty(),
+    );
     let url = app.opened().remove(0);
-    assert!(url.starts_with(app.sandbox_url()) && url.contains("code_challenge_method=S256"), "{url}");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    assert!(
+        url.starts_with(app.sandbox_url()) && url.contains("code_challenge_method=S256"),
+        "{url}"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
         let page = browser.get(&url).send().await.unwrap();
         let back = page.headers()["location"].to_str().unwrap().to_string();
         assert!(back.starts_with("http://127.0.0.1:"), "{back}");
-        assert!(browser.get(&back).send().await.unwrap().status().is_success());
+        assert!(
+            browser
+                .get(&back)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .is_success()
+        );
     });
 
-    wait_until("the account to show", Duration::from_secs(30), || app.text("#partner-account").contains(TECH));
+    wait_until("the account to show", Duration::from_secs(30), || {
+        app.text("#partner-account").contains(TECH)
+    });
     let token = keychain_token();
     assert!(!token.is_empty(), "the refresh token is in the keychain");
-    for entry in std::fs::read_dir(app.data_dir()).unwrap().flatten().filter(|e| e.path().is_file()) {
+    for entry in std::fs::read_dir(app.data_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file())
+    {
         let bytes = std::fs::read(entry.path()).unwrap();
-        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the token is in {}", entry.path().display());
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "the token is in {}",
+            entry.path().display()
+        );
     }
     let page = app.script("return document.documentElement.outerHTML");
-    assert!(!page.as_str().unwrap().contains(&token), "the token never reaches the page");
+    assert!(
+        !page.as_str().unwrap().contains(&token),
+        "the token never reaches the page"
+    );
 
     // The customer is watched, and its attack arrives without anyone asking.
     let row = format!("[data-testid=customer-row][data-tenant-id='{}']", t.id);
     wait_until("the customer watched", Duration::from_secs(20), || {
-        app.count(&row) == 1 && app.text(&format!("{row} [data-testid=customer-watch]")).contains("watched")
+        app.count(&row) == 1
+            && app
+                .text(&format!("{row} [data-testid=customer-watch]"))
+                .contains("watched")
     });
-    assert!(app.text(&format!("{row} [data-testid=customer-roles]")).contains("Exchange Administrator"));
+    assert!(
+        app.text(&format!("{row} [data-testid=customer-roles]"))
+            .contains("Exchange Administrator")
+    );
     app.click("#nav-alerts");
     app.wait_for("[data-testid=alert-row]", Duration::from_secs(40));
     assert!(app.text("#alert-list").contains("Contoso"));
@@ -84,13 +135,21 @@ fn a_technician_signs_in_once_in_the_browser_and_every_customer_is_watched() {
     });
     app.click("#scan-now");
     wait_until("the coverage notification", Duration::from_secs(40), || {
-        notifications().iter().any(|(title, body)| title.contains("watches 1 more customer") && body.contains("Northwind"))
+        notifications().iter().any(|(title, body)| {
+            title.contains("watches 1 more customer") && body.contains("Northwind")
+        })
     });
 
     // Signing out removes the refresh token.
     app.click("#nav-tenants");
     app.click("#partner-sign-out");
     app.click("#partner-confirm-sign-out");
-    wait_until("the token gone from the keychain", Duration::from_secs(20), || keychain_token().is_empty());
-    wait_until("the sign-in form back", Duration::from_secs(20), || app.count("#partner-sign-in") == 1);
+    wait_until(
+        "the token gone from the keychain",
+        Duration::from_secs(20),
+        || keychain_token().is_empty(),
+    );
+    wait_until("the sign-in form back", Duration::from_secs(20), || {
+        app.count("#partner-sign-in") == 1
+    });
 }

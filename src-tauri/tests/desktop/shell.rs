@@ -16,9 +16,19 @@ const TITLE: &str = "Rulewatch";
 
 /// The X11 windows named `TITLE`, with whether each is mapped (shown) now.
 fn panel_windows() -> Vec<(String, bool)> {
-    let xwininfo = tool("xwininfo", "install the x11-utils package (scripts/install-deps.sh test)");
-    let tree = Command::new(&xwininfo).args(["-root", "-tree"]).output().unwrap();
-    assert!(tree.status.success(), "xwininfo: {}", String::from_utf8_lossy(&tree.stderr));
+    let xwininfo = tool(
+        "xwininfo",
+        "install the x11-utils package (scripts/install-deps.sh test)",
+    );
+    let tree = Command::new(&xwininfo)
+        .args(["-root", "-tree"])
+        .output()
+        .unwrap();
+    assert!(
+        tree.status.success(),
+        "xwininfo: {}",
+        String::from_utf8_lossy(&tree.stderr)
+    );
     let needle = format!(" \"{TITLE}\": ");
     String::from_utf8_lossy(&tree.stdout)
         .lines()
@@ -62,7 +72,13 @@ struct XEvent {
 unsafe extern "C" {
     fn XOpenDisplay(name: *const c_char) -> *mut c_void;
     fn XInternAtom(display: *mut c_void, name: *const c_char, only_if_exists: c_int) -> c_ulong;
-    fn XSendEvent(display: *mut c_void, window: c_ulong, propagate: c_int, mask: c_long, event: *mut XEvent) -> c_int;
+    fn XSendEvent(
+        display: *mut c_void,
+        window: c_ulong,
+        propagate: c_int,
+        mask: c_long,
+        event: *mut XEvent,
+    ) -> c_int;
     fn XFlush(display: *mut c_void) -> c_int;
     fn XCloseDisplay(display: *mut c_void) -> c_int;
 }
@@ -84,7 +100,11 @@ fn close_window(id: &str) {
         event.message.format = 32;
         event.message.data[0] = XInternAtom(display, delete.as_ptr(), 0) as c_long;
         event.message.data[1] = 0; // CurrentTime
-        assert_ne!(XSendEvent(display, window, 0, 0, &mut event), 0, "XSendEvent failed");
+        assert_ne!(
+            XSendEvent(display, window, 0, 0, &mut event),
+            0,
+            "XSendEvent failed"
+        );
         XFlush(display);
         XCloseDisplay(display);
     }
@@ -93,22 +113,41 @@ fn close_window(id: &str) {
 #[test]
 fn a_second_launch_shows_the_running_app_and_exits() {
     let t = Tenant::new();
-    let app = Desktop::start(json!({"tenants": [t.scenario("Contoso")]}), &[(&t, "Contoso")]);
+    let app = Desktop::start(
+        json!({"tenants": [t.scenario("Contoso")]}),
+        &[(&t, "Contoso")],
+    );
     app.wait_for("#nav-alerts", Duration::from_secs(20));
     wait_until("the panel on screen", Duration::from_secs(10), panel_shown);
 
     // Closing the panel hides it; the app keeps running.
-    let (id, _) = panel_windows().into_iter().find(|(_, shown)| *shown).unwrap();
+    let (id, _) = panel_windows()
+        .into_iter()
+        .find(|(_, shown)| *shown)
+        .unwrap();
     close_window(&id);
-    wait_until("the panel to be hidden", Duration::from_secs(10), || !panel_shown());
-    assert_eq!(Desktop::app_pids().len(), 1, "closing the panel keeps the app running");
+    wait_until("the panel to be hidden", Duration::from_secs(10), || {
+        !panel_shown()
+    });
+    assert_eq!(
+        Desktop::app_pids().len(),
+        1,
+        "closing the panel keeps the app running"
+    );
 
     // A second launch, as from the application menu: it hands over and leaves at once.
     let took = handed_over(launch(&app, Desktop::binary(), &[]));
-    assert!(took < Duration::from_secs(15), "the second launch took {took:?}");
+    assert!(
+        took < Duration::from_secs(15),
+        "the second launch took {took:?}"
+    );
 
     // The running app's panel is back, still working, and it is still the only one.
-    wait_until("the panel to be shown again", Duration::from_secs(10), panel_shown);
+    wait_until(
+        "the panel to be shown again",
+        Duration::from_secs(10),
+        panel_shown,
+    );
     assert_eq!(Desktop::app_pids().len(), 1, "one app process");
     app.click("#nav-settings");
     app.wait_for("#scan-interval", Duration::from_secs(10));
@@ -147,38 +186,71 @@ fn handed_over(mut second: Child) -> Duration {
         status.is_some()
     });
     let mut err = String::new();
-    second.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    second
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let status = status.unwrap();
-    assert!(status.success(), "the second launch failed: {status}\n{err}");
+    assert!(
+        status.success(),
+        "the second launch failed: {status}\n{err}"
+    );
     started.elapsed()
 }
 
 #[test]
 fn start_at_login_writes_an_entry_that_starts_the_app_in_the_tray_and_unticking_removes_it() {
     let t = Tenant::new();
-    let mut app = Desktop::start(json!({"tenants": [t.scenario("Contoso")]}), &[(&t, "Contoso")]);
+    let mut app = Desktop::start(
+        json!({"tenants": [t.scenario("Contoso")]}),
+        &[(&t, "Contoso")],
+    );
     let entry = app.home().join(".config/autostart/Rulewatch.desktop");
     app.click("#nav-settings");
-    wait_until("the settings to load", Duration::from_secs(10), || app.value("#scan-interval") == json!("5"));
+    wait_until("the settings to load", Duration::from_secs(10), || {
+        app.value("#scan-interval") == json!("5")
+    });
     assert_eq!(app.prop("#start-at-login", "checked"), json!(false));
     assert!(!entry.exists());
 
     app.click("#start-at-login");
     app.click("#save-settings");
-    wait_until("the settings to be saved", Duration::from_secs(10), || app.text("#settings-message") == "Settings saved.");
+    wait_until("the settings to be saved", Duration::from_secs(10), || {
+        app.text("#settings-message") == "Settings saved."
+    });
     let desktop = std::fs::read_to_string(&entry)
         .unwrap_or_else(|e| panic!("no autostart entry at {}: {e}", entry.display()));
-    let exec: Vec<&str> = desktop.lines().filter_map(|l| l.strip_prefix("Exec=")).collect();
+    let exec: Vec<&str> = desktop
+        .lines()
+        .filter_map(|l| l.strip_prefix("Exec="))
+        .collect();
     let binary = std::fs::canonicalize(Desktop::binary()).unwrap();
-    assert_eq!(exec, [format!("{} --minimized", binary.display())], "{desktop}");
-    assert!(desktop.lines().any(|l| l == "Type=Application"), "{desktop}");
-    assert_eq!(app.prop("#start-at-login", "checked"), json!(true), "the page reads the login item back");
+    assert_eq!(
+        exec,
+        [format!("{} --minimized", binary.display())],
+        "{desktop}"
+    );
+    assert!(
+        desktop.lines().any(|l| l == "Type=Application"),
+        "{desktop}"
+    );
+    assert_eq!(
+        app.prop("#start-at-login", "checked"),
+        json!(true),
+        "the page reads the login item back"
+    );
     let exec = exec[0].to_string();
 
     app.click("#start-at-login");
     app.click("#save-settings");
-    wait_until("the entry to be removed", Duration::from_secs(10), || !entry.exists());
-    wait_until("the settings to be saved", Duration::from_secs(10), || app.text("#settings-message") == "Settings saved.");
+    wait_until("the entry to be removed", Duration::from_secs(10), || {
+        !entry.exists()
+    });
+    wait_until("the settings to be saved", Duration::from_secs(10), || {
+        app.text("#settings-message") == "Settings saved."
+    });
     assert_eq!(app.prop("#start-at-login", "checked"), json!(false));
 
     // What the session runs at login starts the app in the tray, the panel hidden.
@@ -194,7 +266,11 @@ fn start_at_login_writes_an_entry_that_starts_the_app_in_the_tray_and_unticking_
             }
         }
     });
-    wait_until("the app started at login to be up", Duration::from_secs(20), || ready.try_recv().is_ok());
+    wait_until(
+        "the app started at login to be up",
+        Duration::from_secs(20),
+        || ready.try_recv().is_ok(),
+    );
     // The panel would be shown right after "tray ready", within milliseconds: watch
     // for a while that it is not (it is not even realized yet, so it has no X window).
     let watched = Instant::now();
@@ -202,10 +278,17 @@ fn start_at_login_writes_an_entry_that_starts_the_app_in_the_tray_and_unticking_
         assert!(!panel_shown(), "a start at login opened the panel");
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(login.0.try_wait().unwrap().is_none(), "the app started at login keeps running");
+    assert!(
+        login.0.try_wait().unwrap().is_none(),
+        "the app started at login keeps running"
+    );
     // Opening Rulewatch from the menu then shows it.
     handed_over(launch(&app, Desktop::binary(), &[]));
-    wait_until("the panel to be shown", Duration::from_secs(10), panel_shown);
+    wait_until(
+        "the panel to be shown",
+        Duration::from_secs(10),
+        panel_shown,
+    );
     assert_eq!(Desktop::app_pids(), [login.0.id()]);
 }
 
@@ -213,41 +296,70 @@ fn start_at_login_writes_an_entry_that_starts_the_app_in_the_tray_and_unticking_
 fn settings_survive_a_restart_and_a_bad_interval_is_refused() {
     let mut app = Desktop::start(json!({"tenants": []}), &[]);
     app.click("#nav-settings");
-    wait_until("the settings to load", Duration::from_secs(10), || app.value("#scan-interval") == json!("5"));
+    wait_until("the settings to load", Duration::from_secs(10), || {
+        app.value("#scan-interval") == json!("5")
+    });
     assert_eq!(app.prop("#notify-low", "checked"), json!(true));
     app.clear("#scan-interval");
     app.type_into("#scan-interval", "17");
     app.click("#notify-low");
     app.click("#save-settings");
-    wait_until("the settings to be saved", Duration::from_secs(10), || app.text("#settings-message") == "Settings saved.");
+    wait_until("the settings to be saved", Duration::from_secs(10), || {
+        app.text("#settings-message") == "Settings saved."
+    });
 
     // Quit (the tray menu cannot be driven) and start again on the same data folder.
     app.restart();
     app.click("#nav-settings");
-    wait_until("the saved settings", Duration::from_secs(10), || app.value("#scan-interval") == json!("17"));
-    for (severity, on) in [("low", false), ("medium", true), ("high", true), ("critical", true)] {
-        assert_eq!(app.prop(&format!("#notify-{severity}"), "checked"), json!(on), "{severity}");
+    wait_until("the saved settings", Duration::from_secs(10), || {
+        app.value("#scan-interval") == json!("17")
+    });
+    for (severity, on) in [
+        ("low", false),
+        ("medium", true),
+        ("high", true),
+        ("critical", true),
+    ] {
+        assert_eq!(
+            app.prop(&format!("#notify-{severity}"), "checked"),
+            json!(on),
+            "{severity}"
+        );
     }
     // And the scheduler runs on it: after the first scan, the next is 17 minutes out
     // (give or take its 5% jitter).
     let mut overview = json!(null);
-    wait_until("the first scan after the restart", Duration::from_secs(20), || {
-        overview = app.invoke("overview", json!({})).unwrap();
-        overview["last_scan_at"].is_string() && overview["scanning"].is_null()
-    });
-    let at = |field: &str| chrono::DateTime::parse_from_rfc3339(overview[field].as_str().unwrap()).unwrap();
+    wait_until(
+        "the first scan after the restart",
+        Duration::from_secs(20),
+        || {
+            overview = app.invoke("overview", json!({})).unwrap();
+            overview["last_scan_at"].is_string() && overview["scanning"].is_null()
+        },
+    );
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(overview[field].as_str().unwrap()).unwrap()
+    };
     let gap = (at("next_scan_at") - at("last_scan_at")).num_seconds();
-    assert!((17 * 57..=17 * 63).contains(&gap), "next scan {gap} s after the last: {overview}");
+    assert!(
+        (17 * 57..=17 * 63).contains(&gap),
+        "next scan {gap} s after the last: {overview}"
+    );
 
     // A bad interval is refused in plain words and the stored one stays.
     for bad in ["0", "abc"] {
         app.clear("#scan-interval");
         app.type_into("#scan-interval", bad);
         app.click("#save-settings");
-        wait_until("the interval to be refused", Duration::from_secs(10), || {
-            app.text("#settings-message").contains("from 1 to 1440")
-        });
-        assert_eq!(app.prop("#settings-message", "className"), json!("field-error"));
+        wait_until(
+            "the interval to be refused",
+            Duration::from_secs(10),
+            || app.text("#settings-message").contains("from 1 to 1440"),
+        );
+        assert_eq!(
+            app.prop("#settings-message", "className"),
+            json!("field-error")
+        );
     }
     // The app refuses it too, should anything but the form send it.
     let refused = app.invoke(
@@ -257,11 +369,16 @@ fn settings_survive_a_restart_and_a_bad_interval_is_refused() {
             "start_at_login": false, "sign_ins": false, "geo": {"provider": "off"},
             "remediation_defaults": ["block-sign-in"]}}),
     );
-    assert_eq!(refused, Err(json!("the scan interval must be 1 to 1440 minutes")));
+    assert_eq!(
+        refused,
+        Err(json!("the scan interval must be 1 to 1440 minutes"))
+    );
     let stored = app.invoke("get_settings", json!({})).unwrap();
     assert_eq!(stored["scan_interval_minutes"], json!(17));
     assert_eq!(stored["notify"]["low"], json!(false));
     app.click("#nav-alerts");
     app.click("#nav-settings");
-    wait_until("the stored interval", Duration::from_secs(10), || app.value("#scan-interval") == json!("17"));
+    wait_until("the stored interval", Duration::from_secs(10), || {
+        app.value("#scan-interval") == json!("17")
+    });
 }

@@ -30,19 +30,38 @@ fn an_attack_arrives_is_notified_opened_from_the_notification_and_reviewed_as_te
 
     // The first background scan finds both attacks without anyone touching anything.
     app.wait_for("[data-testid=alert-row]", Duration::from_secs(40));
-    wait_until("both alerts in the list", Duration::from_secs(20), || app.count("[data-testid=alert-row]") == 2);
+    wait_until("both alerts in the list", Duration::from_secs(20), || {
+        app.count("[data-testid=alert-row]") == 2
+    });
 
     // Clicking a notification opens the panel on its alert.
     wait_until("notifications on screen", Duration::from_secs(20), || {
-        Command::new("dunstctl").arg("count").arg("displayed").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() != "0")
+        Command::new("dunstctl")
+            .arg("count")
+            .arg("displayed")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() != "0")
     });
     // The app hears a click through a D-Bus match rule it adds just after showing each
     // notification; a click before that would be lost, so wait until the bus has both.
-    wait_until("the app to listen for clicks", Duration::from_secs(20), || action_listeners() >= 2);
+    wait_until(
+        "the app to listen for clicks",
+        Duration::from_secs(20),
+        || action_listeners() >= 2,
+    );
     app.click("#nav-settings");
-    assert!(Command::new("dunstctl").args(["action", "0"]).status().unwrap().success());
+    assert!(
+        Command::new("dunstctl")
+            .args(["action", "0"])
+            .status()
+            .unwrap()
+            .success()
+    );
     app.wait_for("#alert-detail", Duration::from_secs(10));
-    assert!(app.text("#alert-summary").contains(&t.user("")[1..]), "the detail of a notified alert");
+    assert!(
+        app.text("#alert-summary").contains(&t.user("")[1..]),
+        "the detail of a notified alert"
+    );
 
     // Each raised a native notification through the real daemon.
     let shown = {
@@ -54,30 +73,54 @@ fn an_attack_arrives_is_notified_opened_from_the_notification_and_reviewed_as_te
         shown
     };
     let titles: Vec<&str> = shown.iter().map(|(title, _)| title.as_str()).collect();
-    assert!(titles.contains(&"Critical: inbox rule hides mail — Contoso"), "{titles:?}");
-    assert!(titles.contains(&"Critical: inbox rule forwards mail outside — Contoso"), "{titles:?}");
-    let forward = shown.iter().find(|(title, _)| title.contains("forwards")).unwrap();
-    assert!(forward.1.contains(&t.user("megan")) && forward.1.contains("drop@evil.example"), "{forward:?}");
+    assert!(
+        titles.contains(&"Critical: inbox rule hides mail — Contoso"),
+        "{titles:?}"
+    );
+    assert!(
+        titles.contains(&"Critical: inbox rule forwards mail outside — Contoso"),
+        "{titles:?}"
+    );
+    let forward = shown
+        .iter()
+        .find(|(title, _)| title.contains("forwards"))
+        .unwrap();
+    assert!(
+        forward.1.contains(&t.user("megan")) && forward.1.contains("drop@evil.example"),
+        "{forward:?}"
+    );
 
     // The hostile rule name is shown as the characters it is and runs nothing.
     app.click("#back-to-alerts");
     app.open_row("inbox-rule-hides-mail");
     let summary = app.text("#alert-summary");
     assert!(summary.contains(HOSTILE), "{summary}");
-    assert!(app.text("#alert-raw").contains("onerror"), "the raw record is shown");
-    assert_eq!(app.script("return document.querySelectorAll('img').length"), json!(0));
+    assert!(
+        app.text("#alert-raw").contains("onerror"),
+        "the raw record is shown"
+    );
+    assert_eq!(
+        app.script("return document.querySelectorAll('img').length"),
+        json!(0)
+    );
     assert_ne!(app.script("return document.title"), json!("pwned"));
 
     // Marked a false positive, with a note.
     app.click("#mark-false-positive");
     app.type_into("#status-note", "the user's own cleanup rule");
     app.click("#confirm-status");
-    wait_until("the status to show", Duration::from_secs(10), || app.text("#alert-status").to_lowercase().contains("false positive"));
+    wait_until("the status to show", Duration::from_secs(10), || {
+        app.text("#alert-status")
+            .to_lowercase()
+            .contains("false positive")
+    });
 
     // Scan now reaches the sandbox again.
     let listed = app.stats()["requests"]["content"].as_u64().unwrap();
     app.click("#scan-now");
-    wait_until("a scan after Scan now", Duration::from_secs(30), || app.stats()["requests"]["content"].as_u64().unwrap() > listed);
+    wait_until("a scan after Scan now", Duration::from_secs(30), || {
+        app.stats()["requests"]["content"].as_u64().unwrap() > listed
+    });
 }
 
 #[test]
@@ -93,21 +136,42 @@ fn a_tenant_added_in_the_panel_goes_to_the_keychain_and_passes_the_connection_te
     app.type_into("#client-id", &t.client_id);
     app.type_into("#client-secret", &t.secret);
     app.click("#save-tenant");
-    wait_until("the tenant to be added", Duration::from_secs(20), || app.text("#tenant-message").contains("keychain"));
+    wait_until("the tenant to be added", Duration::from_secs(20), || {
+        app.text("#tenant-message").contains("keychain")
+    });
 
     let lookup = Command::new("secret-tool")
-        .args(["lookup", "service", "rulewatch", "username", &format!("tenant/{}/client-secret", t.id)])
+        .args([
+            "lookup",
+            "service",
+            "rulewatch",
+            "username",
+            &format!("tenant/{}/client-secret", t.id),
+        ])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&lookup.stdout), t.secret, "the secret is in the keychain");
+    assert_eq!(
+        String::from_utf8_lossy(&lookup.stdout),
+        t.secret,
+        "the secret is in the keychain"
+    );
     let page = app.script("return document.documentElement.outerHTML");
-    assert!(!page.as_str().unwrap().contains(&t.secret), "the secret stays out of the page once sent");
+    assert!(
+        !page.as_str().unwrap().contains(&t.secret),
+        "the secret stays out of the page once sent"
+    );
 
     let row = format!("[data-testid=tenant-row][data-tenant-id='{}']", t.id);
     app.click(&format!("{row} [data-testid=test-connection]"));
     let steps = format!("{row} [data-testid=connection-result] li");
-    wait_until("three connection steps", Duration::from_secs(30), || app.count(&steps) == 3);
-    for (step, words) in [("token", "signed in"), ("subscription", "subscription"), ("domains", "verified domain")] {
+    wait_until("three connection steps", Duration::from_secs(30), || {
+        app.count(&steps) == 3
+    });
+    for (step, words) in [
+        ("token", "signed in"),
+        ("subscription", "subscription"),
+        ("domains", "verified domain"),
+    ] {
         let text = app.text(&format!("{steps}[data-step={step}]"));
         assert!(text.contains('✓') && text.contains(words), "{step}: {text}");
     }

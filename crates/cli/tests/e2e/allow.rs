@@ -16,11 +16,43 @@ fn trusted_alerts_are_kept_quiet_and_a_shared_drop_box_is_one_alert() {
     let (a, b) = (TenantSpec::new(0), TenantSpec::new(1));
     let drop_box = "collect@dropbox-mail.example";
     let records = vec![
-        planted(&a, attacks::set_mailbox_forwarding(&a.ctx(3, 2), Some("smtp:books@accountant.example"), None, true)),
+        planted(
+            &a,
+            attacks::set_mailbox_forwarding(
+                &a.ctx(3, 2),
+                Some("smtp:books@accountant.example"),
+                None,
+                true,
+            ),
+        ),
         planted(&a, attacks::new_inbox_rule_delete_all(&a.ctx(1, 1), "Tidy")),
-        planted(&a, attacks::new_inbox_rule_forward(&a.ctx(1, 1), "Tidy", &["x@evil.example"], ForwardKind::ForwardTo)),
-        planted(&a, attacks::new_inbox_rule_forward(&a.ctx(0, 0), "Sync", &[drop_box], ForwardKind::ForwardTo)),
-        planted(&b, attacks::set_mailbox_forwarding(&b.ctx(3, 2), Some(&format!("smtp:{drop_box}")), None, false)),
+        planted(
+            &a,
+            attacks::new_inbox_rule_forward(
+                &a.ctx(1, 1),
+                "Tidy",
+                &["x@evil.example"],
+                ForwardKind::ForwardTo,
+            ),
+        ),
+        planted(
+            &a,
+            attacks::new_inbox_rule_forward(
+                &a.ctx(0, 0),
+                "Sync",
+                &[drop_box],
+                ForwardKind::ForwardTo,
+            ),
+        ),
+        planted(
+            &b,
+            attacks::set_mailbox_forwarding(
+                &b.ctx(3, 2),
+                Some(&format!("smtp:{drop_box}")),
+                None,
+                false,
+            ),
+        ),
     ];
     let scenario = json!({
         "tenants": [a.scenario_json(), b.scenario_json()],
@@ -32,12 +64,39 @@ fn trusted_alerts_are_kept_quiet_and_a_shared_drop_box_is_one_alert() {
 
     let public = rw.run(&["allow", "add", &a.tenant_id, "--destination", "Gmail.com"]);
     assert_ne!(public.code, 0);
-    assert!(public.stderr.contains("trust the one address instead"), "{}", public.stderr);
-    let unknown = rw.run(&["allow", "add", "0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001", "--rule-name", "x"]);
+    assert!(
+        public.stderr.contains("trust the one address instead"),
+        "{}",
+        public.stderr
+    );
+    let unknown = rw.run(&[
+        "allow",
+        "add",
+        "0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001",
+        "--rule-name",
+        "x",
+    ]);
     assert_ne!(unknown.code, 0);
-    assert!(unknown.stderr.contains("no tenant 0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001 is configured"), "{}", unknown.stderr);
-    for args in [["--destination", "accountant.example"], ["--rule-name", "tidy"]] {
-        let added = rw.run(&["allow", "add", &a.tenant_id, args[0], args[1], "--note", "agreed with the customer"]);
+    assert!(
+        unknown
+            .stderr
+            .contains("no tenant 0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001 is configured"),
+        "{}",
+        unknown.stderr
+    );
+    for args in [
+        ["--destination", "accountant.example"],
+        ["--rule-name", "tidy"],
+    ] {
+        let added = rw.run(&[
+            "allow",
+            "add",
+            &a.tenant_id,
+            args[0],
+            args[1],
+            "--note",
+            "agreed with the customer",
+        ]);
         assert_eq!(added.code, 0, "{}", added.stderr);
     }
 
@@ -46,22 +105,54 @@ fn trusted_alerts_are_kept_quiet_and_a_shared_drop_box_is_one_alert() {
     let printed: Vec<(String, String, String)> = scan
         .json_lines()
         .iter()
-        .map(|a| (a["tenant_id"].as_str().unwrap().into(), a["rule"].as_str().unwrap().into(), a["target"].as_str().unwrap().into()))
+        .map(|a| {
+            (
+                a["tenant_id"].as_str().unwrap().into(),
+                a["rule"].as_str().unwrap().into(),
+                a["target"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     let mut expected = vec![
-        (a.tenant_id.clone(), "inbox-rule-external-forward".to_string(), a.users[1].clone()),
-        (a.tenant_id.clone(), "inbox-rule-external-forward".to_string(), a.users[0].clone()),
-        (b.tenant_id.clone(), "mailbox-external-forward".to_string(), b.users[2].clone()),
+        (
+            a.tenant_id.clone(),
+            "inbox-rule-external-forward".to_string(),
+            a.users[1].clone(),
+        ),
+        (
+            a.tenant_id.clone(),
+            "inbox-rule-external-forward".to_string(),
+            a.users[0].clone(),
+        ),
+        (
+            b.tenant_id.clone(),
+            "mailbox-external-forward".to_string(),
+            b.users[2].clone(),
+        ),
     ];
-    let fan_in_tenant = if printed.iter().any(|p| p.1 == "forwarding-fan-in" && p.0 == b.tenant_id) { &b } else { &a };
-    expected.push((fan_in_tenant.tenant_id.clone(), "forwarding-fan-in".into(), drop_box.into()));
+    let fan_in_tenant = if printed
+        .iter()
+        .any(|p| p.1 == "forwarding-fan-in" && p.0 == b.tenant_id)
+    {
+        &b
+    } else {
+        &a
+    };
+    expected.push((
+        fan_in_tenant.tenant_id.clone(),
+        "forwarding-fan-in".into(),
+        drop_box.into(),
+    ));
     let mut got = printed.clone();
     got.sort();
     expected.sort();
     assert_eq!(got, expected);
 
     let stored = rw.alerts();
-    let fan_in = stored.iter().find(|x| x["rule"] == "forwarding-fan-in").unwrap();
+    let fan_in = stored
+        .iter()
+        .find(|x| x["rule"] == "forwarding-fan-in")
+        .unwrap();
     assert_eq!(fan_in["severity"], "critical");
     let summary = fan_in["summary"].as_str().unwrap();
     for part in [
@@ -71,19 +162,41 @@ fn trusted_alerts_are_kept_quiet_and_a_shared_drop_box_is_one_alert() {
     ] {
         assert!(summary.contains(&part), "{summary} lacks {part}");
     }
-    let suppressed: Vec<&Value> = stored.iter().filter(|x| x["status"] == "suppressed").collect();
+    let suppressed: Vec<&Value> = stored
+        .iter()
+        .filter(|x| x["status"] == "suppressed")
+        .collect();
     assert_eq!(suppressed.len(), 2, "{stored:?}");
-    assert!(suppressed.iter().any(|x| x["rule"] == "mailbox-external-forward"
-        && x["suppressed_by"].as_str().unwrap().contains("trusted destination accountant.example")));
-    assert!(suppressed.iter().any(|x| x["rule"] == "inbox-rule-hides-mail"
-        && x["suppressed_by"].as_str().unwrap().contains("trusted rule name \"tidy\"")));
+    assert!(suppressed.iter().any(|x| {
+        x["rule"] == "mailbox-external-forward"
+            && x["suppressed_by"]
+                .as_str()
+                .unwrap()
+                .contains("trusted destination accountant.example")
+    }));
+    assert!(suppressed.iter().any(|x| {
+        x["rule"] == "inbox-rule-hides-mail"
+            && x["suppressed_by"]
+                .as_str()
+                .unwrap()
+                .contains("trusted rule name \"tidy\"")
+    }));
     let text = rw.run(&["alerts"]);
-    assert!(text.stdout.contains("suppressed: trusted destination accountant.example"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("suppressed: trusted destination accountant.example"),
+        "{}",
+        text.stdout
+    );
 
     let status = rw.status();
     // Two forwarding alerts, and the fan-in when it is filed under this tenant.
     let open = 2 + usize::from(fan_in_tenant.tenant_id == a.tenant_id);
-    assert_eq!(tenant_status(&status, &a)["open_alerts"], open, "suppressed alerts are not open");
+    assert_eq!(
+        tenant_status(&status, &a)["open_alerts"],
+        open,
+        "suppressed alerts are not open"
+    );
 
     let again = rw.scan();
     assert_eq!(again.stdout, "", "a second scan printed alerts again");
@@ -96,5 +209,9 @@ fn trusted_alerts_are_kept_quiet_and_a_shared_drop_box_is_one_alert() {
     assert_eq!(rw.run(&["allow", "remove", &id]).code, 0);
     let gone = rw.run(&["allow", "remove", &id]);
     assert_ne!(gone.code, 0);
-    assert!(gone.stderr.contains(&format!("no allowlist entry {id}")), "{}", gone.stderr);
+    assert!(
+        gone.stderr.contains(&format!("no allowlist entry {id}")),
+        "{}",
+        gone.stderr
+    );
 }

@@ -17,7 +17,12 @@ fn killed_at_random_instants_loses_nothing_and_repeats_nothing() {
     let faults = json!({"slow": 0.3, "slow_ms": 150, "throttle": 0.05, "duplicate_records": 0.2, "seed": 21});
     let (mut scenario, tenants, expected) = world(6, 1500, faults);
     // Spread the planted records over the noise so kills fall between them.
-    for (i, r) in scenario["records"].as_array_mut().unwrap().iter_mut().enumerate() {
+    for (i, r) in scenario["records"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
         r["release_after_s"] = json!(-(i as i64 * 97 % 3600) - 10);
     }
     let sandbox = Sandbox::start(&scenario);
@@ -28,7 +33,12 @@ fn killed_at_random_instants_loses_nothing_and_repeats_nothing() {
     let mut kills = 0;
     let started = Instant::now();
     loop {
-        let mut child = rw.command(&["scan", "--json"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = rw
+            .command(&["scan", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let kill_after = Duration::from_millis(rng.random_range(30..1200));
         let deadline = Instant::now() + kill_after;
         let finished = loop {
@@ -46,20 +56,34 @@ fn killed_at_random_instants_loses_nothing_and_repeats_nothing() {
             kills += 1;
         }
         let mut out = String::new();
-        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
         // A kill can cut the last line short; whole lines are alerts.
-        printed.extend(out.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()));
+        printed.extend(
+            out.lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok()),
+        );
         if let Some(status) = finished {
             assert!(status.success(), "the scan that ran to its end failed");
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(240), "scans never finished");
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "scans never finished"
+        );
     }
     assert!(kills >= 3, "only {kills} kills landed inside a scan");
 
     assert_exactly(&rw.alerts(), &expected);
     let printed_keys: BTreeSet<_> = keys(&printed).into_iter().collect();
-    assert_eq!(&printed_keys, &expected, "every stored alert must have been printed by some run");
+    assert_eq!(
+        &printed_keys, &expected,
+        "every stored alert must have been printed by some run"
+    );
     let rescan = rw.scan();
     assert_eq!(rescan.code, 0);
     assert!(rescan.json_lines().is_empty());

@@ -26,9 +26,24 @@ fn a_change_from_a_country_never_signed_in_from_is_raised_and_located() {
     let t = TenantSpec::new(0);
     let key = format!("ipstack-{}", uuid::Uuid::new_v4().simple());
     let forward = |actor: usize, ip: &str| {
-        planted(&t, "Audit.Exchange", attacks::set_mailbox_forwarding(&from(t.ctx(actor, actor), ip), Some("smtp:x@evil.example"), None, true))
+        planted(
+            &t,
+            "Audit.Exchange",
+            attacks::set_mailbox_forwarding(
+                &from(t.ctx(actor, actor), ip),
+                Some("smtp:x@evil.example"),
+                None,
+                true,
+            ),
+        )
     };
-    let sign_in = |user: usize, ip: &str| planted(&t, "Audit.AzureActiveDirectory", attacks::user_logged_in(&from(t.ctx(user, user), ip)));
+    let sign_in = |user: usize, ip: &str| {
+        planted(
+            &t,
+            "Audit.AzureActiveDirectory",
+            attacks::user_logged_in(&from(t.ctx(user, user), ip)),
+        )
+    };
     let scenario = json!({
         "tenants": [t.scenario_json()],
         "records": [
@@ -44,17 +59,29 @@ fn a_change_from_a_country_never_signed_in_from_is_raised_and_located() {
     });
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
-    assert_eq!(rw.run_with_stdin(&["geo", "ipstack"], &format!("{key}\n")).code, 0);
+    assert_eq!(
+        rw.run_with_stdin(&["geo", "ipstack"], &format!("{key}\n"))
+            .code,
+        0
+    );
     let on = rw.run(&["sign-ins", "on"]);
     assert_eq!(on.code, 0, "{}", on.stderr);
 
     let scan = rw.scan();
     assert_eq!(scan.code, 0, "{}", scan.stderr);
     let alerts = scan.json_lines();
-    let of = |user: usize| alerts.iter().find(|a| a["target"] == t.users[user].as_str()).unwrap_or_else(|| panic!("no alert for {}", t.users[user]));
+    let of = |user: usize| {
+        alerts
+            .iter()
+            .find(|a| a["target"] == t.users[user].as_str())
+            .unwrap_or_else(|| panic!("no alert for {}", t.users[user]))
+    };
 
     let stranger = of(0);
-    assert_eq!(stranger["severity"], "critical", "high raised one step: {stranger}");
+    assert_eq!(
+        stranger["severity"], "critical",
+        "high raised one step: {stranger}"
+    );
     assert!(
         stranger["summary"].as_str().unwrap().ends_with(&format!(
             "Made from {LAGOS} (Lagos, Nigeria (NG) · AS36873 Airtel Networks · VPN/proxy). {} has never signed in from Nigeria.",
@@ -69,10 +96,19 @@ fn a_change_from_a_country_never_signed_in_from_is_raised_and_located() {
     let familiar = of(1);
     assert_eq!(familiar["severity"], "high");
     assert_eq!(familiar["origin"]["familiarity"], "known_address");
-    assert!(familiar["summary"].as_str().unwrap().ends_with("(London, England, United Kingdom (GB) · AS2856 British Telecommunications)."), "{}", familiar["summary"]);
+    assert!(
+        familiar["summary"].as_str().unwrap().ends_with(
+            "(London, England, United Kingdom (GB) · AS2856 British Telecommunications)."
+        ),
+        "{}",
+        familiar["summary"]
+    );
 
     let unknown = of(2);
-    assert_eq!(unknown["severity"], "high", "no sign-in history is no evidence either way");
+    assert_eq!(
+        unknown["severity"], "high",
+        "no sign-in history is no evidence either way"
+    );
     assert_eq!(unknown["origin"]["familiarity"], "unknown");
 
     // Each address was asked of ipstack once; the rest came from the cache.

@@ -22,8 +22,16 @@ fn throttling_is_retried_and_reported() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_exactly(&run.json_lines(), &expected);
     assert!(sandbox.stats()["faults"]["throttle"].as_u64().unwrap() > 0);
-    assert!(run.stderr.contains("throttled and"), "throttling must show in the summary: {}", run.stderr);
-    let throttled: u64 = rw.status().iter().map(|s| s["throttled_last_scan"].as_u64().unwrap()).sum();
+    assert!(
+        run.stderr.contains("throttled and"),
+        "throttling must show in the summary: {}",
+        run.stderr
+    );
+    let throttled: u64 = rw
+        .status()
+        .iter()
+        .map(|s| s["throttled_last_scan"].as_u64().unwrap())
+        .sum();
     assert!(throttled > 0);
 }
 
@@ -42,7 +50,11 @@ fn server_errors_and_cut_connections_are_retried() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_exactly(&run.json_lines(), &expected);
     let faults = &sandbox.stats()["faults"];
-    assert!(faults["server_error"].as_u64().unwrap() > 0 && faults["cut_connection"].as_u64().unwrap() > 0, "{faults}");
+    assert!(
+        faults["server_error"].as_u64().unwrap() > 0
+            && faults["cut_connection"].as_u64().unwrap() > 0,
+        "{faults}"
+    );
 }
 
 #[test]
@@ -53,7 +65,12 @@ fn truncated_bodies_are_fetched_again() {
         scan_with(json!({"script": [{"endpoint": "blob", "fault": "truncated_body", "count": 3}]}));
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_exactly(&run.json_lines(), &expected);
-    assert_eq!(sandbox.stats()["faults"]["truncated_body"].as_u64().unwrap(), 3);
+    assert_eq!(
+        sandbox.stats()["faults"]["truncated_body"]
+            .as_u64()
+            .unwrap(),
+        3
+    );
 }
 
 #[test]
@@ -67,12 +84,16 @@ fn duplicate_records_across_blobs_alert_once() {
 #[test]
 fn a_blob_listed_late_inside_a_window_already_read_is_still_found() {
     // Planted 5 s before start, listable only 10 s after creation: 5 s after start.
-    let (scenario, tenants, expected) = world(1, 40, json!({"late_blobs": 1.0, "late_delay_s": 10}));
+    let (scenario, tenants, expected) =
+        world(1, 40, json!({"late_blobs": 1.0, "late_delay_s": 10}));
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let early = rw.scan();
     assert_eq!(early.code, 0, "{}", early.stderr);
-    assert!(early.json_lines().is_empty(), "the planted blob was not listable yet");
+    assert!(
+        early.json_lines().is_empty(),
+        "the planted blob was not listable yet"
+    );
     std::thread::sleep(Duration::from_secs(6));
     let late = rw.scan();
     assert_eq!(late.code, 0, "{}", late.stderr);
@@ -90,13 +111,23 @@ fn expired_content_is_recorded_as_a_data_gap() {
     let rw = Rulewatch::new(&sandbox);
     rw.add_tenant(t);
     let run = rw.scan();
-    assert_eq!(run.code, 3, "a data gap must not look like a clean scan: {}", run.stderr);
+    assert_eq!(
+        run.code, 3,
+        "a data gap must not look like a clean scan: {}",
+        run.stderr
+    );
     assert_exactly(&run.json_lines(), &expected);
     let s = rw.status();
     let s = tenant_status(&s, t);
     assert_eq!(s["state"], "partial", "{s}");
     assert_eq!(s["problem"], "data_gap");
-    assert!(s["message"].as_str().unwrap().contains("expired before it could be read"), "{s}");
+    assert!(
+        s["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired before it could be read"),
+        "{s}"
+    );
     // The gap is recorded once; the next scan is clean.
     assert_eq!(rw.scan().code, 0);
 }
@@ -111,18 +142,29 @@ fn a_blob_that_stays_malformed_is_named_and_read_on_a_later_scan() {
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let first = rw.scan();
     assert_eq!(first.code, 3, "{}", first.stderr);
-    let others: Expected = expected.iter().filter(|e| e.0 != bad.tenant_id).cloned().collect();
+    let others: Expected = expected
+        .iter()
+        .filter(|e| e.0 != bad.tenant_id)
+        .cloned()
+        .collect();
     assert_exactly(&first.json_lines(), &others);
     let statuses = rw.status();
     let s = tenant_status(&statuses, bad);
     assert_eq!(s["state"], "partial", "{s}");
     assert_eq!(s["problem"], "blob_failed");
-    assert!(s["message"].as_str().unwrap().contains("malformed 4 times"), "{s}");
+    assert!(
+        s["message"].as_str().unwrap().contains("malformed 4 times"),
+        "{s}"
+    );
     assert_eq!(tenant_status(&statuses, &tenants[1])["state"], "ok");
 
     let second = rw.scan();
     assert_eq!(second.code, 0, "{}", second.stderr);
-    let mine: Expected = expected.iter().filter(|e| e.0 == bad.tenant_id).cloned().collect();
+    let mine: Expected = expected
+        .iter()
+        .filter(|e| e.0 == bad.tenant_id)
+        .cloned()
+        .collect();
     assert_exactly(&second.json_lines(), &mine);
     assert_exactly(&rw.alerts(), &expected);
 }
@@ -143,8 +185,15 @@ fn fifty_tenants_with_every_fault_mixed_in() {
     assert_exactly(&first.json_lines(), &expected);
     let second = rw.scan();
     assert_eq!(second.code, 0, "{}", second.stderr);
-    assert!(second.json_lines().is_empty(), "second scan repeated alerts");
+    assert!(
+        second.json_lines().is_empty(),
+        "second scan repeated alerts"
+    );
     let statuses = rw.status();
     assert_eq!(statuses.len(), 50);
-    assert!(statuses.iter().all(|s| s["state"] == "ok" && s["last_success_at"].is_string()));
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s["state"] == "ok" && s["last_success_at"].is_string())
+    );
 }

@@ -26,29 +26,58 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn start(scenario: &Value) -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         let scenario = Scenario::from_json(&scenario.to_string()).expect("valid scenario");
-        let running = rt.block_on(m365_sandbox::start("127.0.0.1:0".parse().unwrap(), scenario)).unwrap();
+        let running = rt
+            .block_on(m365_sandbox::start(
+                "127.0.0.1:0".parse().unwrap(),
+                scenario,
+            ))
+            .unwrap();
         let url = running.base_url().to_string();
-        Sandbox { rt, running: Some(running), url }
+        Sandbox {
+            rt,
+            running: Some(running),
+            url,
+        }
     }
 
     pub fn stats(&self) -> Value {
         let url = format!("{}/_sandbox/stats", self.url);
-        self.rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+        self.rt
+            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
     }
 
     /// A user's account and mailbox as the sandbox holds them now.
     pub fn user(&self, tenant_id: &str, upn: &str) -> Value {
         let url = format!("{}/_sandbox/tenants/{tenant_id}/users/{upn}", self.url);
-        self.rt.block_on(async { reqwest::get(url).await.unwrap().error_for_status().unwrap().json().await.unwrap() })
+        self.rt.block_on(async {
+            reqwest::get(url)
+                .await
+                .unwrap()
+                .error_for_status()
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        })
     }
 
     /// Changes a tenant mid-test (secret, audit switch, subscription…).
     pub fn patch_tenant(&self, tenant_id: &str, patch: Value) {
         let url = format!("{}/_sandbox/tenants/{tenant_id}", self.url);
         let status = self.rt.block_on(async {
-            reqwest::Client::new().post(url).json(&patch).send().await.unwrap().status()
+            reqwest::Client::new()
+                .post(url)
+                .json(&patch)
+                .send()
+                .await
+                .unwrap()
+                .status()
         });
         assert!(status.is_success(), "patching tenant {tenant_id}: {status}");
     }
@@ -76,14 +105,20 @@ pub struct TenantSpec {
 
 impl TenantSpec {
     pub fn new(i: usize) -> Self {
-        let domain = format!("client{i}-{}.example.com", &Uuid::new_v4().simple().to_string()[..6]);
+        let domain = format!(
+            "client{i}-{}.example.com",
+            &Uuid::new_v4().simple().to_string()[..6]
+        );
         let initial_domain = format!("client{i}x.onmicrosoft.com");
         TenantSpec {
             tenant_id: Uuid::new_v4().to_string(),
             name: format!("Client {i:02}"),
             client_id: Uuid::new_v4().to_string(),
             secret: format!("s3cr3t~{}", Uuid::new_v4().simple()),
-            users: ["adele", "megan", "lidia", "admin"].iter().map(|u| format!("{u}@{domain}")).collect(),
+            users: ["adele", "megan", "lidia", "admin"]
+                .iter()
+                .map(|u| format!("{u}@{domain}"))
+                .collect(),
             domain,
             initial_domain,
         }
@@ -104,7 +139,10 @@ impl TenantSpec {
     /// An attacker's address of this tenant's own: tenants of one world share no
     /// destination, so no forwarding-fan-in arises unless a test plants one.
     pub fn drop_box(&self, name: &str) -> String {
-        format!("{name}.{}@evil.example", self.domain.split('.').next().unwrap_or_default())
+        format!(
+            "{name}.{}@evil.example",
+            self.domain.split('.').next().unwrap_or_default()
+        )
     }
 
     pub fn ctx(&self, actor: usize, target: usize) -> RecordCtx {
@@ -125,30 +163,63 @@ pub type Expected = BTreeSet<(String, String, String)>;
 
 /// Planted records, one of each kind the detection rules cover, for one tenant; each
 /// released at `release_after_s`.
-pub fn plant_attacks(t: &TenantSpec, release_after_s: i64, records: &mut Vec<Value>, expected: &mut Expected) {
+pub fn plant_attacks(
+    t: &TenantSpec,
+    release_after_s: i64,
+    records: &mut Vec<Value>,
+    expected: &mut Expected,
+) {
     let mut plant = |record: Value, rules: &[&str]| {
         let id = record["Id"].as_str().unwrap().to_string();
         for rule in rules {
             expected.insert((t.tenant_id.clone(), id.clone(), rule.to_string()));
         }
-        records.push(json!({"tenant_id": t.tenant_id, "content_type": "Audit.Exchange",
-                            "release_after_s": release_after_s, "record": record}));
+        records.push(
+            json!({"tenant_id": t.tenant_id, "content_type": "Audit.Exchange",
+                            "release_after_s": release_after_s, "record": record}),
+        );
     };
     plant(
-        attacks::new_inbox_rule_forward(&t.ctx(0, 0), "Sync", &[&t.drop_box("bob"), &t.drop_box("exfil")], ForwardKind::ForwardTo),
+        attacks::new_inbox_rule_forward(
+            &t.ctx(0, 0),
+            "Sync",
+            &[&t.drop_box("bob"), &t.drop_box("exfil")],
+            ForwardKind::ForwardTo,
+        ),
         &["inbox-rule-external-forward"],
     );
-    plant(attacks::new_inbox_rule_delete_all(&t.ctx(1, 1), "."), &["inbox-rule-hides-mail"]);
     plant(
-        attacks::set_mailbox_forwarding(&t.ctx(3, 2), Some(&format!("smtp:{}", t.drop_box("drop"))), None, false),
+        attacks::new_inbox_rule_delete_all(&t.ctx(1, 1), "."),
+        &["inbox-rule-hides-mail"],
+    );
+    plant(
+        attacks::set_mailbox_forwarding(
+            &t.ctx(3, 2),
+            Some(&format!("smtp:{}", t.drop_box("drop"))),
+            None,
+            false,
+        ),
         &["mailbox-external-forward"],
     );
     plant(
-        attacks::set_inbox_rule_forward(&t.ctx(3, 0), "Sync", &[&t.drop_box("relay")], ForwardKind::RedirectTo),
+        attacks::set_inbox_rule_forward(
+            &t.ctx(3, 0),
+            "Sync",
+            &[&t.drop_box("relay")],
+            ForwardKind::RedirectTo,
+        ),
         &["inbox-rule-external-forward"],
     );
     // Internal forwarding must stay quiet.
-    plant(attacks::new_inbox_rule_forward(&t.ctx(2, 2), "Team", &[&t.users[0]], ForwardKind::ForwardTo), &[]);
+    plant(
+        attacks::new_inbox_rule_forward(
+            &t.ctx(2, 2),
+            "Team",
+            &[&t.users[0]],
+            ForwardKind::ForwardTo,
+        ),
+        &[],
+    );
 }
 
 /// A scenario of `tenants` tenants, each with every attack kind and `noise` records.
@@ -193,7 +264,10 @@ impl Run {
     }
 
     pub fn json_lines(&self) -> Vec<Value> {
-        self.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
     }
 
     pub fn json(&self) -> Value {
@@ -203,7 +277,10 @@ impl Run {
 
 impl Rulewatch {
     pub fn new(sandbox: &Sandbox) -> Self {
-        Rulewatch { dir: tempfile::tempdir().unwrap(), endpoints: sandbox.url.clone() }
+        Rulewatch {
+            dir: tempfile::tempdir().unwrap(),
+            endpoints: sandbox.url.clone(),
+        }
     }
 
     /// A data folder with every one of `tenants` added.
@@ -229,14 +306,35 @@ impl Rulewatch {
     }
 
     pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        let mut child = self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         Run::from(child.wait_with_output().unwrap())
     }
 
     pub fn add_tenant(&self, t: &TenantSpec) {
         let r = self.run_with_stdin(
-            &["tenant", "add", "--tenant-id", &t.tenant_id, "--name", &t.name, "--client-id", &t.client_id, "--client-secret-stdin"],
+            &[
+                "tenant",
+                "add",
+                "--tenant-id",
+                &t.tenant_id,
+                "--name",
+                &t.name,
+                "--client-id",
+                &t.client_id,
+                "--client-secret-stdin",
+            ],
             &t.secret,
         );
         assert_eq!(r.code, 0, "tenant add failed: {}", r.stderr);
@@ -289,9 +387,15 @@ pub fn assert_exactly(alerts: &[Value], expected: &Expected) {
     assert_eq!(got.len(), unique.len(), "duplicate alerts: {got:#?}");
     let missing: Vec<_> = expected.difference(&unique).collect();
     let extra: Vec<_> = unique.difference(expected).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing {missing:#?}\nunexpected {extra:#?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:#?}\nunexpected {extra:#?}"
+    );
 }
 
 pub fn tenant_status<'a>(statuses: &'a [Value], t: &TenantSpec) -> &'a Value {
-    statuses.iter().find(|s| s["tenant_id"] == t.tenant_id.as_str()).expect("tenant in status")
+    statuses
+        .iter()
+        .find(|s| s["tenant_id"] == t.tenant_id.as_str())
+        .expect("tenant in status")
 }

@@ -13,7 +13,9 @@ pub fn keychain_lookup(account: &str) -> Option<String> {
         .args(["lookup", "service", "rulewatch", "username", account])
         .output()
         .expect("secret-tool (libsecret-tools) is needed by this test");
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Every file under `dir`, searched for `needle` as bytes.
@@ -23,7 +25,11 @@ pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
         let path = entry.unwrap().path();
         if path.is_dir() {
             hits.extend(files_containing(&path, needle));
-        } else if std::fs::read(&path).unwrap().windows(needle.len()).any(|w| w == needle) {
+        } else if std::fs::read(&path)
+            .unwrap()
+            .windows(needle.len())
+            .any(|w| w == needle)
+        {
             hits.push(path.display().to_string());
         }
     }
@@ -38,11 +44,18 @@ fn the_secret_lives_in_the_keychain_only_and_leaves_with_the_tenant() {
     let t = &tenants[0];
     rw.add_tenant(t);
     let account = format!("tenant/{}/client-secret", t.tenant_id);
-    assert_eq!(keychain_lookup(&account).as_deref(), Some(t.secret.as_str()));
+    assert_eq!(
+        keychain_lookup(&account).as_deref(),
+        Some(t.secret.as_str())
+    );
     assert!(files_containing(rw.data_dir(), t.secret.as_bytes()).is_empty());
 
     rw.remove_tenant(t);
-    assert_eq!(keychain_lookup(&account), None, "tenant remove must delete the keychain entry");
+    assert_eq!(
+        keychain_lookup(&account),
+        None,
+        "tenant remove must delete the keychain entry"
+    );
     assert_eq!(rw.run(&["tenant", "list", "--json"]).json(), json!([]));
 }
 
@@ -52,16 +65,34 @@ fn without_a_keychain_the_command_says_how_to_fix_it_and_stores_nothing() {
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::new(&sandbox);
     let t = &tenants[0];
-    let mut cmd = rw.command(&["tenant", "add", "--tenant-id", &t.tenant_id, "--name", &t.name, "--client-id", &t.client_id, "--client-secret-stdin"]);
-    cmd.env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/rulewatch-bus");
-    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut cmd = rw.command(&[
+        "tenant",
+        "add",
+        "--tenant-id",
+        &t.tenant_id,
+        "--name",
+        &t.name,
+        "--client-id",
+        &t.client_id,
+        "--client-secret-stdin",
+    ]);
+    cmd.env(
+        "DBUS_SESSION_BUS_ADDRESS",
+        "unix:path=/nonexistent/rulewatch-bus",
+    );
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), t.secret.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no OS keychain is reachable"), "{stderr}");
-    assert!(stderr.contains("gnome-keyring"), "the error must say how to fix it: {stderr}");
+    assert!(
+        stderr.contains("gnome-keyring"),
+        "the error must say how to fix it: {stderr}"
+    );
     assert_eq!(rw.run(&["tenant", "list", "--json"]).json(), json!([]));
 }
 
@@ -69,7 +100,17 @@ fn openssl_bundle(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
     let key = dir.join(format!("{name}.key"));
     let cert = dir.join(format!("{name}.crt"));
     let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=rulewatch-test"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=rulewatch-test",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -80,7 +121,11 @@ fn openssl_bundle(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
     assert!(status.success());
     let cert_pem = std::fs::read_to_string(&cert).unwrap();
     let bundle = dir.join(format!("{name}.pem"));
-    std::fs::write(&bundle, format!("{cert_pem}{}", std::fs::read_to_string(&key).unwrap())).unwrap();
+    std::fs::write(
+        &bundle,
+        format!("{cert_pem}{}", std::fs::read_to_string(&key).unwrap()),
+    )
+    .unwrap();
     (bundle, cert_pem)
 }
 
@@ -97,17 +142,39 @@ fn certificate_sign_in_works_and_no_secret_leaks_anywhere() {
     let rw = Rulewatch::with_tenants(&sandbox, &tenants[..1]);
     let mut outputs = Vec::new();
     for (t, bundle) in [(&tenants[1], &good), (&tenants[2], &other)] {
-        let r = rw.run(&["tenant", "add", "--tenant-id", &t.tenant_id, "--name", &t.name, "--client-id", &t.client_id, "--certificate", bundle.to_str().unwrap()]);
+        let r = rw.run(&[
+            "tenant",
+            "add",
+            "--tenant-id",
+            &t.tenant_id,
+            "--name",
+            &t.name,
+            "--client-id",
+            &t.client_id,
+            "--certificate",
+            bundle.to_str().unwrap(),
+        ]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         outputs.push(r);
     }
     let run = rw.run(&["-v", "scan", "--json"]);
-    assert_eq!(run.code, 3, "the tenant holding the wrong certificate must fail: {}", run.stderr);
-    let signed_in: Expected = expected.iter().filter(|e| e.0 != tenants[2].tenant_id).cloned().collect();
+    assert_eq!(
+        run.code, 3,
+        "the tenant holding the wrong certificate must fail: {}",
+        run.stderr
+    );
+    let signed_in: Expected = expected
+        .iter()
+        .filter(|e| e.0 != tenants[2].tenant_id)
+        .cloned()
+        .collect();
     assert_exactly(&run.json_lines(), &signed_in);
     let statuses = rw.status();
     assert_eq!(tenant_status(&statuses, &tenants[1])["state"], "ok");
-    assert_eq!(tenant_status(&statuses, &tenants[2])["problem"], "bad_credentials");
+    assert_eq!(
+        tenant_status(&statuses, &tenants[2])["problem"],
+        "bad_credentials"
+    );
     outputs.push(run);
     outputs.push(rw.run(&["status", "--json"]));
     outputs.push(rw.run(&["alerts", "--json"]));
@@ -121,9 +188,15 @@ fn certificate_sign_in_works_and_no_secret_leaks_anywhere() {
     };
     let needles = [tenants[0].secret.clone(), key_b64(&good), key_b64(&other)];
     for needle in &needles {
-        assert!(files_containing(rw.data_dir(), needle.as_bytes()).is_empty(), "secret found in the data folder");
+        assert!(
+            files_containing(rw.data_dir(), needle.as_bytes()).is_empty(),
+            "secret found in the data folder"
+        );
         for o in &outputs {
-            assert!(!o.stdout.contains(needle.as_str()) && !o.stderr.contains(needle.as_str()), "secret found in output");
+            assert!(
+                !o.stdout.contains(needle.as_str()) && !o.stderr.contains(needle.as_str()),
+                "secret found in output"
+            );
         }
     }
 }
@@ -144,9 +217,20 @@ fn the_standalone_sandbox_binary_serves_a_scenario_file() {
         .spawn()
         .unwrap_or_else(|e| panic!("{} ({e}): build the workspace first", sandbox_bin.display()));
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
-    let rw = Rulewatch { dir: tempfile::tempdir().unwrap(), endpoints: url };
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    let rw = Rulewatch {
+        dir: tempfile::tempdir().unwrap(),
+        endpoints: url,
+    };
     rw.add_tenant(&tenants[0]);
     let run = rw.scan();
     child.kill().unwrap();

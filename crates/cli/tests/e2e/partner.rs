@@ -34,8 +34,16 @@ impl World {
     /// consented to the app. Each has a forwarding rule planted.
     fn new() -> (World, Value) {
         let customers: Vec<TenantSpec> = (0..3).map(TenantSpec::new).collect();
-        let world = World { partner_tenant: Uuid::new_v4().to_string(), client_id: Uuid::new_v4().to_string(), customers };
-        let mut tenants: Vec<Value> = world.customers.iter().map(TenantSpec::scenario_json).collect();
+        let world = World {
+            partner_tenant: Uuid::new_v4().to_string(),
+            client_id: Uuid::new_v4().to_string(),
+            customers,
+        };
+        let mut tenants: Vec<Value> = world
+            .customers
+            .iter()
+            .map(TenantSpec::scenario_json)
+            .collect();
         tenants[1]["consented"] = json!(false);
         let records: Vec<Value> = world
             .customers
@@ -61,8 +69,18 @@ impl World {
 
 /// Runs `rulewatch partner login …` and hands each stderr line to `on_line` until it
 /// returns false (the line it needed); the process keeps running.
-fn login(rw: &Rulewatch, args: &[&str], mut on_line: impl FnMut(&str) -> bool) -> (Child, JoinHandle<String>) {
-    let mut child = rw.command(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+fn login(
+    rw: &Rulewatch,
+    args: &[&str],
+    mut on_line: impl FnMut(&str) -> bool,
+) -> (Child, JoinHandle<String>) {
+    let mut child = rw
+        .command(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = String::new();
     for line in lines.by_ref() {
@@ -73,7 +91,11 @@ fn login(rw: &Rulewatch, args: &[&str], mut on_line: impl FnMut(&str) -> bool) -
             break;
         }
     }
-    let rest = std::thread::spawn(move || lines.map_while(Result::ok).fold(seen, |acc, l| acc + &l + "\n"));
+    let rest = std::thread::spawn(move || {
+        lines
+            .map_while(Result::ok)
+            .fold(seen, |acc, l| acc + &l + "\n")
+    });
     (child, rest)
 }
 
@@ -86,7 +108,13 @@ fn finish(child: Child, rest: JoinHandle<String>) -> String {
 
 fn keychain_token() -> Option<String> {
     let out = Command::new("secret-tool")
-        .args(["lookup", "service", "rulewatch", "username", "partner/refresh-token"])
+        .args([
+            "lookup",
+            "service",
+            "rulewatch",
+            "username",
+            "partner/refresh-token",
+        ])
         .output()
         .expect("secret-tool (libsecret-tools) is needed by this test");
     let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -98,7 +126,15 @@ fn browser_sign_in(rw: &Rulewatch, w: &World) -> String {
     let mut url = None;
     let (child, rest) = login(
         rw,
-        &["partner", "login", "--tenant", &w.partner_tenant, "--client-id", &w.client_id, "--no-browser"],
+        &[
+            "partner",
+            "login",
+            "--tenant",
+            &w.partner_tenant,
+            "--client-id",
+            &w.client_id,
+            "--no-browser",
+        ],
         |line| {
             if line.starts_with("http") {
                 url = Some(line.trim().to_string());
@@ -108,14 +144,30 @@ fn browser_sign_in(rw: &Rulewatch, w: &World) -> String {
         },
     );
     let url = url.expect("the sign-in address is printed");
-    assert!(url.contains("code_challenge=") && url.contains("code_challenge_method=S256"), "PKCE: {url}");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    assert!(
+        url.contains("code_challenge=") && url.contains("code_challenge_method=S256"),
+        "PKCE: {url}"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
         let page = browser.get(&url).send().await.unwrap();
-        assert_eq!(page.status(), 302, "Microsoft's page signs the user in and redirects");
+        assert_eq!(
+            page.status(),
+            302,
+            "Microsoft's page signs the user in and redirects"
+        );
         let back = page.headers()["location"].to_str().unwrap().to_string();
-        assert!(back.starts_with("http://127.0.0.1:"), "back to the loopback port: {back}");
+        assert!(
+            back.starts_with("http://127.0.0.1:"),
+            "back to the loopback port: {back}"
+        );
         let done = browser.get(&back).send().await.unwrap();
         assert!(done.status().is_success());
         assert!(done.text().await.unwrap().contains("return to Rulewatch"));
@@ -125,19 +177,43 @@ fn browser_sign_in(rw: &Rulewatch, w: &World) -> String {
 
 fn device_sign_in(rw: &Rulewatch, w: &World, sandbox: &Sandbox) -> String {
     let mut message = None;
-    let (child, rest) =
-        login(rw, &["partner", "login", "--tenant", &w.partner_tenant, "--client-id", &w.client_id, "--device-code"], |line| {
+    let (child, rest) = login(
+        rw,
+        &[
+            "partner",
+            "login",
+            "--tenant",
+            &w.partner_tenant,
+            "--client-id",
+            &w.client_id,
+            "--device-code",
+        ],
+        |line| {
             if line.contains("enter the code") {
                 message = Some(line.to_string());
                 return false;
             }
             true
-        });
+        },
+    );
     let message = message.expect("Microsoft's message is printed");
-    assert!(message.contains(&format!("{}/devicelogin", sandbox.url)), "{message}");
-    let code = message.split("enter the code ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert!(
+        message.contains(&format!("{}/devicelogin", sandbox.url)),
+        "{message}"
+    );
+    let code = message
+        .split("enter the code ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
     let approve = format!("{}/devicelogin?user_code={code}", sandbox.url);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     assert!(rt.block_on(async { reqwest::get(approve).await.unwrap().status().is_success() }));
     finish(child, rest)
 }
@@ -155,57 +231,121 @@ fn browser_sign_in_watches_every_customer_and_the_refresh_token_lives_only_in_th
 
     let said = browser_sign_in(&rw, &w);
     assert!(said.contains(&format!("Signed in as {TECH}")), "{said}");
-    assert!(said.contains("2 customer(s) found; 2 now watched"), "{said}");
+    assert!(
+        said.contains("2 customer(s) found; 2 now watched"),
+        "{said}"
+    );
     let first = keychain_token().expect("the refresh token is in the keychain");
     for entry in std::fs::read_dir(rw.data_dir()).unwrap().flatten() {
         let bytes = std::fs::read(entry.path()).unwrap();
-        assert!(!bytes.windows(first.len()).any(|w| w == first.as_bytes()), "the token is in {}", entry.path().display());
+        assert!(
+            !bytes.windows(first.len()).any(|w| w == first.as_bytes()),
+            "the token is in {}",
+            entry.path().display()
+        );
     }
 
     let listed = rw.run(&["partner", "customers", "--json"]);
     assert_eq!(listed.code, 0, "{}", listed.stderr);
     let customers = listed.json();
-    let names: Vec<&str> = customers.as_array().unwrap().iter().filter(|c| c["watched"] == true).map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = customers
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["watched"] == true)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names.len(), 2, "{customers}");
     let roles = &customers[0]["gdap_roles"];
-    assert!(roles.as_array().unwrap().contains(&json!("Exchange Administrator")), "each customer's GDAP roles: {customers}");
+    assert!(
+        roles
+            .as_array()
+            .unwrap()
+            .contains(&json!("Exchange Administrator")),
+        "each customer's GDAP roles: {customers}"
+    );
 
     // The consented customer is scanned; the other is named as lacking consent.
     let scan = rw.scan();
-    assert_eq!(scan.code, 3, "one customer could not be scanned: {}", scan.stderr);
+    assert_eq!(
+        scan.code, 3,
+        "one customer could not be scanned: {}",
+        scan.stderr
+    );
     let alerts = scan.json_lines();
-    assert!(alerts.iter().any(|a| a["tenant_id"] == w.customers[0].tenant_id.as_str()), "{alerts:?}");
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["tenant_id"] == w.customers[0].tenant_id.as_str()),
+        "{alerts:?}"
+    );
     let statuses = rw.status();
     assert_eq!(status_of(&statuses, &w.customers[0])["state"], "ok");
     let refused = status_of(&statuses, &w.customers[1]);
     assert_eq!(refused["problem"], "consent_missing", "{refused}");
-    assert!(refused["message"].as_str().unwrap().contains("consent"), "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("consent"),
+        "{refused}"
+    );
 
     let status = rw.run(&["partner", "status", "--json"]).json();
     let account = &status["account"];
-    assert!(account["refreshed_at"].as_str() > account["signed_in_at"].as_str(), "the scan used the token: {status}");
+    assert!(
+        account["refreshed_at"].as_str() > account["signed_in_at"].as_str(),
+        "the scan used the token: {status}"
+    );
     assert_eq!(status["watch_all"], true);
 
     // Each exchange rotated the refresh token; the keychain holds the newest, which works.
     let rotated = keychain_token().unwrap();
-    assert_ne!(rotated, first, "the rotated refresh token replaced the first");
+    assert_ne!(
+        rotated, first,
+        "the rotated refresh token replaced the first"
+    );
     assert_eq!(rw.scan().code, 3);
 
     // Remediation through the partner account records that account.
-    let id = rw.alerts().iter().find(|a| a["tenant_id"] == w.customers[0].tenant_id.as_str()).unwrap()["id"].to_string();
-    let fixed = rw.run(&["remediate", &id, "--yes", "--json", "--actions", "block-sign-in"]);
+    let id = rw
+        .alerts()
+        .iter()
+        .find(|a| a["tenant_id"] == w.customers[0].tenant_id.as_str())
+        .unwrap()["id"]
+        .to_string();
+    let fixed = rw.run(&[
+        "remediate",
+        &id,
+        "--yes",
+        "--json",
+        "--actions",
+        "block-sign-in",
+    ]);
     assert_eq!(fixed.code, 0, "{}\n{}", fixed.stdout, fixed.stderr);
     let log = rw.run(&["audit", "--json"]).json_lines();
     assert_eq!(log.last().unwrap()["operator"], TECH);
 
     // Revoked sessions: every partner tenant asks for a new sign-in.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async { reqwest::Client::new().post(format!("{}/_sandbox/partner/revoke", sandbox.url)).send().await.unwrap() });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/_sandbox/partner/revoke", sandbox.url))
+            .send()
+            .await
+            .unwrap()
+    });
     assert_eq!(rw.scan().code, 3);
     let statuses = rw.status();
     let lapsed = status_of(&statuses, &w.customers[0]);
     assert_eq!(lapsed["problem"], "sign_in_needed", "{lapsed}");
-    assert!(lapsed["message"].as_str().unwrap().contains("sign in again"), "{lapsed}");
+    assert!(
+        lapsed["message"]
+            .as_str()
+            .unwrap()
+            .contains("sign in again"),
+        "{lapsed}"
+    );
 
     let out = rw.run(&["partner", "logout"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -222,9 +362,15 @@ fn a_device_code_sign_in_then_a_new_customer_between_two_scans_is_scanned_and_re
     assert!(said.contains(&format!("Signed in as {TECH}")), "{said}");
 
     let first = rw.run(&["scan", "--json", "--discovery-hours", "0"]);
-    assert!(!first.stdout.contains(&w.customers[2].tenant_id), "not a customer yet");
+    assert!(
+        !first.stdout.contains(&w.customers[2].tenant_id),
+        "not a customer yet"
+    );
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let added = rt.block_on(async {
         reqwest::Client::new()
             .post(format!("{}/_sandbox/partner/customers", sandbox.url))
@@ -237,17 +383,42 @@ fn a_device_code_sign_in_then_a_new_customer_between_two_scans_is_scanned_and_re
     assert!(added.is_success());
 
     let second = rw.run(&["scan", "--json", "--discovery-hours", "0"]);
-    assert!(second.stderr.contains(&format!("Coverage grew: now watching {}", w.customers[2].name)), "{}", second.stderr);
+    assert!(
+        second.stderr.contains(&format!(
+            "Coverage grew: now watching {}",
+            w.customers[2].name
+        )),
+        "{}",
+        second.stderr
+    );
     let new_alerts = second.json_lines();
-    assert!(new_alerts.iter().any(|a| a["tenant_id"] == w.customers[2].tenant_id.as_str()), "{new_alerts:?}");
+    assert!(
+        new_alerts
+            .iter()
+            .any(|a| a["tenant_id"] == w.customers[2].tenant_id.as_str()),
+        "{new_alerts:?}"
+    );
 
     // Removing a customer keeps it out of "watch all": the next listing does not add it back.
-    assert_eq!(rw.run(&["tenant", "remove", &w.customers[2].tenant_id]).code, 0);
+    assert_eq!(
+        rw.run(&["tenant", "remove", &w.customers[2].tenant_id])
+            .code,
+        0
+    );
     let third = rw.run(&["scan", "--json", "--discovery-hours", "0"]);
     assert!(!third.stderr.contains("Coverage grew"), "{}", third.stderr);
     let listed = rw.run(&["partner", "customers", "--json"]).json();
-    let removed = listed.as_array().unwrap().iter().find(|c| c["tenant_id"] == w.customers[2].tenant_id.as_str()).unwrap();
-    assert_eq!((&removed["watched"], &removed["excluded"]), (&json!(false), &json!(true)), "{removed}");
+    let removed = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["tenant_id"] == w.customers[2].tenant_id.as_str())
+        .unwrap();
+    assert_eq!(
+        (&removed["watched"], &removed["excluded"]),
+        (&json!(false), &json!(true)),
+        "{removed}"
+    );
 
     assert_eq!(rw.run(&["partner", "logout"]).code, 0);
 }
@@ -269,6 +440,9 @@ fn a_refresh_token_that_lapses_asks_for_a_new_sign_in_by_name() {
     let lapsed = status_of(&statuses, &w.customers[0]);
     assert_eq!(lapsed["problem"], "sign_in_needed", "{lapsed}");
     let message = lapsed["message"].as_str().unwrap();
-    assert!(message.contains("AADSTS700082") && message.contains("sign in again"), "{message}");
+    assert!(
+        message.contains("AADSTS700082") && message.contains("sign in again"),
+        "{message}"
+    );
     assert_eq!(rw.run(&["partner", "logout"]).code, 0);
 }

@@ -27,11 +27,18 @@ fn steps(run: &Run) -> Vec<Value> {
 }
 
 fn step<'a>(steps: &'a [Value], action: &str) -> &'a Value {
-    steps.iter().find(|s| s["action"] == action).unwrap_or_else(|| panic!("no {action} step in {steps:?}"))
+    steps
+        .iter()
+        .find(|s| s["action"] == action)
+        .unwrap_or_else(|| panic!("no {action} step in {steps:?}"))
 }
 
 fn rule<'a>(user: &'a Value, name: &str) -> Option<&'a Value> {
-    user["inbox_rules"].as_array().unwrap().iter().find(|r| r["name"] == name)
+    user["inbox_rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
 }
 
 /// Every file in the data folder, as bytes.
@@ -40,7 +47,12 @@ fn data_files(rw: &Rulewatch) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .flatten()
         .filter(|e| e.path().is_file())
-        .map(|e| (e.path().display().to_string(), std::fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.path().display().to_string(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -57,14 +69,31 @@ fn a_forwarding_rule_is_contained_verified_repeated_undone_and_recorded() {
     let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
     assert_eq!(rw.scan().code, 0);
     let id = alert_id(&rw, "inbox-rule-external-forward", megan);
-    assert_eq!(rule(&sandbox.user(&t.tenant_id, megan), "Sync").unwrap()["enabled"], true, "the released record left the rule");
+    assert_eq!(
+        rule(&sandbox.user(&t.tenant_id, megan), "Sync").unwrap()["enabled"],
+        true,
+        "the released record left the rule"
+    );
 
     // Declining the plan changes nothing.
     let declined = rw.run_with_stdin(&["remediate", &id], "n\n");
     assert_eq!(declined.code, 0, "{}", declined.stderr);
-    assert!(declined.stderr.contains(&format!("mailbox {megan}")) && declined.stderr.contains("Nothing was changed"), "{}", declined.stderr);
-    assert!(declined.stderr.contains("<- the alert's rule") && declined.stderr.contains(&drop_box), "the plan shows the live rule: {}", declined.stderr);
-    assert!(declined.stderr.contains("client-only rules"), "rule steps warn what Exchange deletes besides: {}", declined.stderr);
+    assert!(
+        declined.stderr.contains(&format!("mailbox {megan}"))
+            && declined.stderr.contains("Nothing was changed"),
+        "{}",
+        declined.stderr
+    );
+    assert!(
+        declined.stderr.contains("<- the alert's rule") && declined.stderr.contains(&drop_box),
+        "the plan shows the live rule: {}",
+        declined.stderr
+    );
+    assert!(
+        declined.stderr.contains("client-only rules"),
+        "rule steps warn what Exchange deletes besides: {}",
+        declined.stderr
+    );
     assert_eq!(sandbox.user(&t.tenant_id, megan)["account_enabled"], true);
 
     // Confirmed: every default step done and verified in the sandbox.
@@ -72,62 +101,141 @@ fn a_forwarding_rule_is_contained_verified_repeated_undone_and_recorded() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let done = steps(&run);
     let actions: Vec<&str> = done.iter().map(|s| s["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["block-sign-in", "revoke-sessions", "reset-password", "disable-rule"], "in containment order");
+    assert_eq!(
+        actions,
+        [
+            "block-sign-in",
+            "revoke-sessions",
+            "reset-password",
+            "disable-rule"
+        ],
+        "in containment order"
+    );
     for s in &done {
         assert_eq!(s["outcome"], "done", "{s}");
     }
     let user = sandbox.user(&t.tenant_id, megan);
     assert_eq!(user["account_enabled"], false);
-    assert!(user["sessions_revoked_at"].is_string() && user["password_changed_at"].is_string(), "{user}");
+    assert!(
+        user["sessions_revoked_at"].is_string() && user["password_changed_at"].is_string(),
+        "{user}"
+    );
     assert_eq!(user["force_change_password"], true);
-    assert_eq!(rule(&user, "Sync").unwrap()["enabled"], false, "disabled, kept as evidence");
+    assert_eq!(
+        rule(&user, "Sync").unwrap()["enabled"],
+        false,
+        "disabled, kept as evidence"
+    );
 
     // The password is shown once, in the output, and written nowhere.
-    let password = step(&done, "reset-password")["password"].as_str().unwrap().to_string();
+    let password = step(&done, "reset-password")["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(password.len() >= 16);
     assert_eq!(run.stdout.matches(&password).count(), 1);
     assert!(!run.stderr.contains(&password));
     for (file, bytes) in data_files(&rw) {
-        assert!(!bytes.windows(password.len()).any(|w| w == password.as_bytes()), "the password is in {file}");
+        assert!(
+            !bytes
+                .windows(password.len())
+                .any(|w| w == password.as_bytes()),
+            "the password is in {file}"
+        );
     }
     let audit = rw.run(&["audit", "--json"]);
-    assert!(!audit.stdout.contains(&password) && audit.stdout.contains("passwordProfile"), "{}", audit.stdout);
+    assert!(
+        !audit.stdout.contains(&password) && audit.stdout.contains("passwordProfile"),
+        "{}",
+        audit.stdout
+    );
 
     // A repeat finds everything already so and resets nothing.
-    let again = rw.run(&["remediate", &id, "--yes", "--json", "--actions", "block-sign-in,revoke-sessions,reset-password,disable-rule"]);
+    let again = rw.run(&[
+        "remediate",
+        &id,
+        "--yes",
+        "--json",
+        "--actions",
+        "block-sign-in,revoke-sessions,reset-password,disable-rule",
+    ]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     for s in steps(&again) {
         assert_eq!(s["outcome"], "already_so", "{s}");
         assert!(s.get("password").is_none());
     }
-    assert_eq!(sandbox.user(&t.tenant_id, megan)["password_changed_at"], user["password_changed_at"]);
+    assert_eq!(
+        sandbox.user(&t.tenant_id, megan)["password_changed_at"],
+        user["password_changed_at"]
+    );
 
     // Undo re-enables the rule and sign-in; a second undo is already so; a reset cannot be undone.
     let disable_id = step(&done, "disable-rule")["action_id"].to_string();
     let undo = rw.run(&["undo", &disable_id, "--yes", "--json"]);
     assert_eq!(undo.code, 0, "{}", undo.stderr);
     assert_eq!(undo.json_lines()[0]["outcome"], "done");
-    assert_eq!(rule(&sandbox.user(&t.tenant_id, megan), "Sync").unwrap()["enabled"], true);
-    assert_eq!(rw.run(&["undo", &disable_id, "--yes", "--json"]).json_lines()[0]["outcome"], "already_so");
+    assert_eq!(
+        rule(&sandbox.user(&t.tenant_id, megan), "Sync").unwrap()["enabled"],
+        true
+    );
+    assert_eq!(
+        rw.run(&["undo", &disable_id, "--yes", "--json"])
+            .json_lines()[0]["outcome"],
+        "already_so"
+    );
     let block_id = step(&done, "block-sign-in")["action_id"].to_string();
     assert_eq!(rw.run(&["undo", &block_id, "--yes", "--json"]).code, 0);
     assert_eq!(sandbox.user(&t.tenant_id, megan)["account_enabled"], true);
     let reset_id = step(&done, "reset-password")["action_id"].to_string();
     let refused = rw.run(&["undo", &reset_id, "--yes"]);
     assert_ne!(refused.code, 0);
-    assert!(refused.stderr.contains("cannot be undone") && refused.stderr.contains("old password is not kept"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("cannot be undone")
+            && refused.stderr.contains("old password is not kept"),
+        "{}",
+        refused.stderr
+    );
 
     // Removing the rule; a second removal is already so (the rule is gone).
-    let removed = rw.run(&["remediate", &id, "--yes", "--json", "--actions", "remove-rule"]);
-    assert_eq!(step(&steps(&removed), "remove-rule")["outcome"], "done", "{}", removed.stdout);
+    let removed = rw.run(&[
+        "remediate",
+        &id,
+        "--yes",
+        "--json",
+        "--actions",
+        "remove-rule",
+    ]);
+    assert_eq!(
+        step(&steps(&removed), "remove-rule")["outcome"],
+        "done",
+        "{}",
+        removed.stdout
+    );
     assert!(rule(&sandbox.user(&t.tenant_id, megan), "Sync").is_none());
-    let twice = rw.run(&["remediate", &id, "--yes", "--json", "--actions", "remove-rule"]);
+    let twice = rw.run(&[
+        "remediate",
+        &id,
+        "--yes",
+        "--json",
+        "--actions",
+        "remove-rule",
+    ]);
     let second = step(&steps(&twice), "remove-rule").clone();
     assert_eq!(second["outcome"], "already_so", "{second}");
-    assert!(second["detail"].as_str().unwrap().contains("no longer in the mailbox"), "{second}");
+    assert!(
+        second["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no longer in the mailbox"),
+        "{second}"
+    );
     // Undoing the removal re-creates the rule from its recorded definition.
     let remove_id = step(&steps(&removed), "remove-rule")["action_id"].to_string();
-    assert_eq!(rw.run(&["undo", &remove_id, "--yes", "--json"]).json_lines()[0]["outcome"], "done");
+    assert_eq!(
+        rw.run(&["undo", &remove_id, "--yes", "--json"])
+            .json_lines()[0]["outcome"],
+        "done"
+    );
     let back = sandbox.user(&t.tenant_id, megan);
     let recreated = rule(&back, "Sync").expect("the rule is back");
     assert_eq!(recreated["forward_to"], json!([drop_box]), "{recreated}");
@@ -135,14 +243,42 @@ fn a_forwarding_rule_is_contained_verified_repeated_undone_and_recorded() {
     // Every step is in the log; the chain verifies; both exports hold every row.
     let log = rw.run(&["audit", "--json"]).json_lines();
     assert_eq!(log.len(), 4 + 4 + 3 + 2 + 1, "{log:?}");
-    assert!(log.iter().all(|e| e["os_user"].as_str().is_some_and(|u| !u.is_empty()) && e["tenant_id"] == t.tenant_id.as_str()));
+    assert!(
+        log.iter()
+            .all(|e| e["os_user"].as_str().is_some_and(|u| !u.is_empty())
+                && e["tenant_id"] == t.tenant_id.as_str())
+    );
     let verify = rw.run(&["audit", "verify"]);
     assert_eq!(verify.code, 0, "{}", verify.stdout);
-    assert!(verify.stdout.contains("intact: 14 row(s)"), "{}", verify.stdout);
+    assert!(
+        verify.stdout.contains("intact: 14 row(s)"),
+        "{}",
+        verify.stdout
+    );
     let csv_path = rw.data_dir().join("log.csv");
     let json_path = rw.data_dir().join("log.json");
-    assert_eq!(rw.run(&["audit", "export", "--format", "csv", csv_path.to_str().unwrap()]).code, 0);
-    assert_eq!(rw.run(&["audit", "export", "--format", "json", json_path.to_str().unwrap()]).code, 0);
+    assert_eq!(
+        rw.run(&[
+            "audit",
+            "export",
+            "--format",
+            "csv",
+            csv_path.to_str().unwrap()
+        ])
+        .code,
+        0
+    );
+    assert_eq!(
+        rw.run(&[
+            "audit",
+            "export",
+            "--format",
+            "json",
+            json_path.to_str().unwrap()
+        ])
+        .code,
+        0
+    );
     let csv_rows = csv::Reader::from_path(&csv_path).unwrap().records().count();
     let json_rows: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
     assert_eq!((csv_rows, json_rows.as_array().unwrap().len()), (14, 14));
@@ -154,7 +290,13 @@ fn a_forwarding_rule_is_contained_verified_repeated_undone_and_recorded() {
     let written = rw.run(&["report", &id, "--dir", reports.to_str().unwrap()]);
     assert_eq!(written.code, 0, "{}", written.stderr);
     let html = std::fs::read_to_string(written.stdout.trim()).unwrap();
-    for expected in [megan.as_str(), drop_box.as_str(), "block-sign-in", "reset-password", "remediation record is intact"] {
+    for expected in [
+        megan.as_str(),
+        drop_box.as_str(),
+        "block-sign-in",
+        "reset-password",
+        "remediation record is intact",
+    ] {
         assert!(html.contains(expected), "the report lacks {expected}");
     }
     assert!(!html.contains(&password));
@@ -178,9 +320,22 @@ fn mailbox_forwarding_is_cleared_and_restored() {
     // contain the mailbox, and --contain-actor adds the admin's account.
     let run = rw.run(&["remediate", &id, "--yes", "--json", "--contain-actor"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains(&format!("made by another account, {}", t.users[3])), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("made by another account, {}", t.users[3])),
+        "{}",
+        run.stderr
+    );
     let results = steps(&run);
-    let done: Vec<(&str, &str)> = results.iter().map(|s| (s["action"].as_str().unwrap(), s["account"].as_str().unwrap())).collect();
+    let done: Vec<(&str, &str)> = results
+        .iter()
+        .map(|s| {
+            (
+                s["action"].as_str().unwrap(),
+                s["account"].as_str().unwrap(),
+            )
+        })
+        .collect();
     let (admin, lidia_s) = (t.users[3].as_str(), lidia.as_str());
     assert_eq!(
         done,
@@ -194,11 +349,26 @@ fn mailbox_forwarding_is_cleared_and_restored() {
             ("clear-forwarding", lidia_s)
         ]
     );
-    assert!(results.iter().all(|s| s["outcome"] == "done"), "{results:?}");
+    assert!(
+        results.iter().all(|s| s["outcome"] == "done"),
+        "{results:?}"
+    );
     let clear = step(&results, "clear-forwarding").clone();
     let user = sandbox.user(&t.tenant_id, lidia);
-    assert_eq!((&user["forwarding_smtp_address"], &user["deliver_to_mailbox_and_forward"]), (&Value::Null, &json!(false)));
-    assert_eq!((&user["account_enabled"], &sandbox.user(&t.tenant_id, admin)["account_enabled"]), (&json!(false), &json!(false)));
+    assert_eq!(
+        (
+            &user["forwarding_smtp_address"],
+            &user["deliver_to_mailbox_and_forward"]
+        ),
+        (&Value::Null, &json!(false))
+    );
+    assert_eq!(
+        (
+            &user["account_enabled"],
+            &sandbox.user(&t.tenant_id, admin)["account_enabled"]
+        ),
+        (&json!(false), &json!(false))
+    );
 
     let undo = rw.run(&["undo", &clear["action_id"].to_string(), "--yes", "--json"]);
     assert_eq!(undo.json_lines()[0]["outcome"], "done", "{}", undo.stdout);
@@ -213,7 +383,12 @@ fn refusals_and_throttling_are_readable_step_results_and_never_stop_the_others()
     let adele = &t.users[0];
     let mut tenant = t.scenario_json();
     // The app may read users and revoke sessions, but not block sign-in; no Exchange role.
-    tenant["roles"] = json!(["ActivityFeed.Read", "Domain.Read.All", "User.Read.All", "User.RevokeSessions.All"]);
+    tenant["roles"] = json!([
+        "ActivityFeed.Read",
+        "Domain.Read.All",
+        "User.Read.All",
+        "User.RevokeSessions.All"
+    ]);
     tenant["directory_roles"] = json!([]);
     let scenario = json!({
         "tenants": [tenant],
@@ -228,26 +403,70 @@ fn refusals_and_throttling_are_readable_step_results_and_never_stop_the_others()
     assert_eq!(rw.scan().code, 0);
     let id = alert_id(&rw, "inbox-rule-hides-mail", adele);
 
-    let run = rw.run(&["remediate", &id, "--yes", "--json", "-v", "--actions", "block-sign-in,revoke-sessions,disable-rule"]);
-    assert_eq!(run.code, 4, "a failed step exits 4: {}\n{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("throttled"), "throttling is retried and said: {}", run.stderr);
-    assert!(run.stderr.contains("failed (HTTP 50"), "an outage is retried and said: {}", run.stderr);
+    let run = rw.run(&[
+        "remediate",
+        &id,
+        "--yes",
+        "--json",
+        "-v",
+        "--actions",
+        "block-sign-in,revoke-sessions,disable-rule",
+    ]);
+    assert_eq!(
+        run.code, 4,
+        "a failed step exits 4: {}\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stderr.contains("throttled"),
+        "throttling is retried and said: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("failed (HTTP 50"),
+        "an outage is retried and said: {}",
+        run.stderr
+    );
     let results = steps(&run);
     let block = step(&results, "block-sign-in");
     assert_eq!(block["outcome"], "failed");
     let why = block["detail"].as_str().unwrap();
-    assert!(why.contains("permission denied") && why.contains("User.EnableDisableAccount.All"), "{why}");
-    assert_eq!(step(&results, "revoke-sessions")["outcome"], "done", "a failed step does not stop the others");
+    assert!(
+        why.contains("permission denied") && why.contains("User.EnableDisableAccount.All"),
+        "{why}"
+    );
+    assert_eq!(
+        step(&results, "revoke-sessions")["outcome"],
+        "done",
+        "a failed step does not stop the others"
+    );
     let rule_step = step(&results, "disable-rule");
     assert_eq!(rule_step["outcome"], "failed");
-    assert!(rule_step["detail"].as_str().unwrap().contains("Exchange.ManageAsApp"), "{rule_step}");
+    assert!(
+        rule_step["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Exchange.ManageAsApp"),
+        "{rule_step}"
+    );
     assert_eq!(sandbox.user(&t.tenant_id, adele)["account_enabled"], true);
 
     // Granted, the failed steps succeed on retry.
     sandbox.patch_tenant(&t.tenant_id, json!({"roles": ["ActivityFeed.Read", "Domain.Read.All", "User.ReadWrite.All", "Exchange.ManageAsApp"], "directory_roles": ["Exchange Administrator"]}));
-    let retry = rw.run(&["remediate", &id, "--yes", "--json", "--actions", "block-sign-in,disable-rule"]);
+    let retry = rw.run(&[
+        "remediate",
+        &id,
+        "--yes",
+        "--json",
+        "--actions",
+        "block-sign-in,disable-rule",
+    ]);
     assert_eq!(retry.code, 0, "{}\n{}", retry.stdout, retry.stderr);
-    assert!(steps(&retry).iter().all(|s| s["outcome"] == "done"), "{}", retry.stdout);
+    assert!(
+        steps(&retry).iter().all(|s| s["outcome"] == "done"),
+        "{}",
+        retry.stdout
+    );
     let user = sandbox.user(&t.tenant_id, adele);
     assert_eq!(user["account_enabled"], false);
     assert_eq!(rule(&user, ".").unwrap()["enabled"], false);
@@ -266,18 +485,48 @@ fn undo_refuses_a_step_whose_record_was_edited_and_verify_prints_the_head() {
     let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
     assert_eq!(rw.scan().code, 0);
     let id = alert_id(&rw, "mailbox-external-forward", lidia);
-    let run = rw.run(&["remediate", &id, "--yes", "--json", "--actions", "clear-forwarding"]);
+    let run = rw.run(&[
+        "remediate",
+        &id,
+        "--yes",
+        "--json",
+        "--actions",
+        "clear-forwarding",
+    ]);
     let clear = step(&steps(&run), "clear-forwarding").clone();
     assert_eq!(clear["outcome"], "done", "{}", run.stderr);
     let step_id = clear["action_id"].as_i64().unwrap();
 
     let verify = rw.run(&["audit", "verify"]);
     assert_eq!(verify.code, 0, "{}", verify.stdout);
-    let head_line = verify.stdout.lines().find(|l| l.starts_with("Head: row ")).unwrap_or_else(|| panic!("{}", verify.stdout));
-    let hash = head_line.split("hash ").nth(1).unwrap().split('.').next().unwrap().to_string();
+    let head_line = verify
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Head: row "))
+        .unwrap_or_else(|| panic!("{}", verify.stdout));
+    let hash = head_line
+        .split("hash ")
+        .nth(1)
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .to_string();
     assert_eq!(hash.len(), 64, "{head_line}");
-    assert!(verify.stdout.contains("proves nothing against someone who can use the key"), "{}", verify.stdout);
-    assert!(verify.stdout.contains("nor that Microsoft did what a step says"), "{}", verify.stdout);
+    assert!(
+        verify
+            .stdout
+            .contains("proves nothing against someone who can use the key"),
+        "{}",
+        verify.stdout
+    );
+    assert!(
+        verify
+            .stdout
+            .contains("nor that Microsoft did what a step says"),
+        "{}",
+        verify.stdout
+    );
     let since = format!("{step_id}:{hash}");
     assert_eq!(rw.run(&["audit", "verify", "--since", &since]).code, 0);
     let db = rw.data_dir().join("rulewatch.db");
@@ -285,32 +534,76 @@ fn undo_refuses_a_step_whose_record_was_edited_and_verify_prints_the_head() {
     // Undo says what it would restore and asks a second time before forwarding outside.
     let declined = rw.run_with_stdin(&["undo", &step_id.to_string()], "y\nn\n");
     assert_eq!(declined.code, 0, "{}", declined.stderr);
-    assert!(declined.stderr.contains(&format!("This will forward all mail from {lidia} to {outside} again")), "{}", declined.stderr);
-    assert!(declined.stderr.contains(&format!("Mail will go outside the organisation again, to {outside}")), "{}", declined.stderr);
-    assert!(declined.stderr.contains("Nothing was changed"), "{}", declined.stderr);
-    assert_eq!(sandbox.user(&t.tenant_id, lidia)["forwarding_smtp_address"], Value::Null);
+    assert!(
+        declined.stderr.contains(&format!(
+            "This will forward all mail from {lidia} to {outside} again"
+        )),
+        "{}",
+        declined.stderr
+    );
+    assert!(
+        declined.stderr.contains(&format!(
+            "Mail will go outside the organisation again, to {outside}"
+        )),
+        "{}",
+        declined.stderr
+    );
+    assert!(
+        declined.stderr.contains("Nothing was changed"),
+        "{}",
+        declined.stderr
+    );
+    assert_eq!(
+        sandbox.user(&t.tenant_id, lidia)["forwarding_smtp_address"],
+        Value::Null
+    );
 
     // Someone edits the recorded before-state so that an undo would forward mail to them.
     let theirs = t.drop_box("theirs");
     let c = rusqlite::Connection::open(&db).unwrap();
-    let before: String = c.query_row("SELECT before_state FROM remediation_log WHERE id = ?1", [step_id], |r| r.get(0)).unwrap();
+    let before: String = c
+        .query_row(
+            "SELECT before_state FROM remediation_log WHERE id = ?1",
+            [step_id],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert!(before.contains(&outside), "{before}");
-    c.execute("UPDATE remediation_log SET before_state = ?2 WHERE id = ?1", rusqlite::params![step_id, before.replace(&outside, &theirs)]).unwrap();
+    c.execute(
+        "UPDATE remediation_log SET before_state = ?2 WHERE id = ?1",
+        rusqlite::params![step_id, before.replace(&outside, &theirs)],
+    )
+    .unwrap();
     drop(c);
 
     let refused = rw.run(&["undo", &step_id.to_string(), "--yes"]);
     assert_ne!(refused.code, 0);
     assert!(
-        refused.stderr.contains(&format!("step {step_id} of the remediation record does not check out"))
-            && refused.stderr.contains("was changed after it was written")
+        refused.stderr.contains(&format!(
+            "step {step_id} of the remediation record does not check out"
+        )) && refused.stderr.contains("was changed after it was written")
             && refused.stderr.contains("will not act on it"),
         "{}",
         refused.stderr
     );
-    assert_eq!(sandbox.user(&t.tenant_id, lidia)["forwarding_smtp_address"], Value::Null, "nothing was restored");
+    assert_eq!(
+        sandbox.user(&t.tenant_id, lidia)["forwarding_smtp_address"],
+        Value::Null,
+        "nothing was restored"
+    );
     let verify = rw.run(&["audit", "verify", "--since", &since]);
     assert_eq!(verify.code, 5, "{}", verify.stdout);
-    assert!(verify.stdout.contains(&format!("BROKEN from row {step_id}")), "{}", verify.stdout);
+    assert!(
+        verify
+            .stdout
+            .contains(&format!("BROKEN from row {step_id}")),
+        "{}",
+        verify.stdout
+    );
     let bad = rw.run(&["audit", "verify", "--since", "14"]);
-    assert!(bad.code != 0 && bad.stderr.contains("give ID:HASH"), "{}", bad.stderr);
+    assert!(
+        bad.code != 0 && bad.stderr.contains("give ID:HASH"),
+        "{}",
+        bad.stderr
+    );
 }

@@ -16,13 +16,28 @@ fn every_planted_threat_once_then_nothing_new() {
     let alerts = first.json_lines();
     assert_exactly(&alerts, &expected);
     for a in &alerts {
-        for field in ["id", "tenant_id", "rule", "severity", "record_id", "target", "actor", "client_ip", "summary", "event_time"] {
+        for field in [
+            "id",
+            "tenant_id",
+            "rule",
+            "severity",
+            "record_id",
+            "target",
+            "actor",
+            "client_ip",
+            "summary",
+            "event_time",
+        ] {
             assert!(!a[field].is_null(), "alert lacks {field}: {a}");
         }
         assert_eq!(a["client_ip"], "203.0.113.77");
     }
     for t in &tenants {
-        assert!(first.stderr.contains(&format!("{}: scanned", t.name)), "{}", first.stderr);
+        assert!(
+            first.stderr.contains(&format!("{}: scanned", t.name)),
+            "{}",
+            first.stderr
+        );
     }
 
     let second = rw.scan();
@@ -35,9 +50,16 @@ fn every_planted_threat_once_then_nothing_new() {
         let s = tenant_status(&statuses, t);
         assert_eq!(s["state"], "ok", "{s}");
         assert!(s["last_success_at"].is_string());
-        let complete: chrono::DateTime<chrono::Utc> = s["data_complete_until"].as_str().unwrap().parse().unwrap();
-        assert!(chrono::Utc::now() - complete < chrono::Duration::minutes(2), "{s}");
-        assert_eq!(s["open_alerts"], expected.iter().filter(|e| e.0 == t.tenant_id).count());
+        let complete: chrono::DateTime<chrono::Utc> =
+            s["data_complete_until"].as_str().unwrap().parse().unwrap();
+        assert!(
+            chrono::Utc::now() - complete < chrono::Duration::minutes(2),
+            "{s}"
+        );
+        assert_eq!(
+            s["open_alerts"],
+            expected.iter().filter(|e| e.0 == t.tenant_id).count()
+        );
     }
     assert_eq!(sandbox.stats()["missing_publisher_identifier"], 0);
 }
@@ -49,7 +71,10 @@ fn the_summary_names_mailbox_destination_and_actor() {
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let alerts = rw.scan().json_lines();
     let t = &tenants[0];
-    let forwarding = alerts.iter().find(|a| a["rule"] == "mailbox-external-forward").expect("mailbox forwarding alert");
+    let forwarding = alerts
+        .iter()
+        .find(|a| a["rule"] == "mailbox-external-forward")
+        .expect("mailbox forwarding alert");
     assert_eq!(forwarding["severity"], "critical");
     assert_eq!(forwarding["target"], t.users[2].as_str());
     assert_eq!(forwarding["actor"], t.users[3].as_str());
@@ -66,7 +91,10 @@ fn the_summary_names_mailbox_destination_and_actor() {
         .find(|a| a["rule"] == "inbox-rule-external-forward" && a["operation"] == "New-InboxRule")
         .expect("rule forwarding alert");
     // Both outside addresses are named, whichever comes first.
-    assert_eq!(rule["details"]["destinations"], json!([t.drop_box("bob"), t.drop_box("exfil")]));
+    assert_eq!(
+        rule["details"]["destinations"],
+        json!([t.drop_box("bob"), t.drop_box("exfil")])
+    );
     let text = rw.run(&["alerts"]);
     assert!(text.stdout.contains("changed by"), "{}", text.stdout);
 }
@@ -93,18 +121,33 @@ fn each_failing_tenant_says_what_to_do_while_the_others_are_scanned() {
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     // Tenant 5's secret was rotated in Entra after it was added here.
-    sandbox.patch_tenant(&tenants[5].tenant_id, json!({"client_secret": "rotated-elsewhere"}));
+    sandbox.patch_tenant(
+        &tenants[5].tenant_id,
+        json!({"client_secret": "rotated-elsewhere"}),
+    );
 
     let run = rw.scan();
-    assert_eq!(run.code, 3, "a failed tenant must fail the scan: {}", run.stderr);
-    let healthy: Expected = expected.iter().filter(|e| e.0 == tenants[0].tenant_id).cloned().collect();
+    assert_eq!(
+        run.code, 3,
+        "a failed tenant must fail the scan: {}",
+        run.stderr
+    );
+    let healthy: Expected = expected
+        .iter()
+        .filter(|e| e.0 == tenants[0].tenant_id)
+        .cloned()
+        .collect();
     assert_exactly(&run.json_lines(), &healthy);
 
     let statuses = rw.status();
     assert_eq!(tenant_status(&statuses, &tenants[0])["state"], "ok");
     let cases = [
         (1, "subscription_disabled", "disabled by an admin"),
-        (2, "audit_disabled", "Start recording user and admin activity"),
+        (
+            2,
+            "audit_disabled",
+            "Start recording user and admin activity",
+        ),
         (3, "consent_missing", "adminconsent?client_id="),
         (4, "permission_missing", "ActivityFeed.Read"),
         (5, "bad_credentials", "Create a new client secret"),
@@ -115,10 +158,18 @@ fn each_failing_tenant_says_what_to_do_while_the_others_are_scanned() {
         assert_eq!(s["problem"], problem, "{s}");
         assert!(s["message"].as_str().unwrap().contains(hint), "{s}");
         assert!(s["last_success_at"].is_null(), "{s}");
-        assert!(run.stderr.contains(&format!("{}: FAILED", tenants[i].name)), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{}: FAILED", tenants[i].name)),
+            "{}",
+            run.stderr
+        );
     }
     let text = rw.run(&["status"]);
-    assert!(text.stdout.contains("error; last successful scan never"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("error; last successful scan never"),
+        "{}",
+        text.stdout
+    );
 }
 
 #[test]
@@ -130,25 +181,71 @@ fn bad_input_is_refused_clearly_and_loses_nothing() {
     rw.add_tenant(t);
 
     let bad_guid = rw.run_with_stdin(
-        &["tenant", "add", "--tenant-id", "contoso.com", "--name", "X", "--client-id", &t.client_id, "--client-secret-stdin"],
+        &[
+            "tenant",
+            "add",
+            "--tenant-id",
+            "contoso.com",
+            "--name",
+            "X",
+            "--client-id",
+            &t.client_id,
+            "--client-secret-stdin",
+        ],
         "x",
     );
     assert_eq!(bad_guid.code, 1);
-    assert!(bad_guid.stderr.contains("tenant id 'contoso.com' is not a GUID"), "{}", bad_guid.stderr);
+    assert!(
+        bad_guid
+            .stderr
+            .contains("tenant id 'contoso.com' is not a GUID"),
+        "{}",
+        bad_guid.stderr
+    );
 
     let again = rw.run_with_stdin(
-        &["tenant", "add", "--tenant-id", &t.tenant_id, "--name", "Again", "--client-id", &t.client_id, "--client-secret-stdin"],
+        &[
+            "tenant",
+            "add",
+            "--tenant-id",
+            &t.tenant_id,
+            "--name",
+            "Again",
+            "--client-id",
+            &t.client_id,
+            "--client-secret-stdin",
+        ],
         "a-different-secret",
     );
     assert_eq!(again.code, 1);
-    assert!(again.stderr.contains("already configured"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("already configured"),
+        "{}",
+        again.stderr
+    );
 
     let empty = rw.run_with_stdin(
-        &["tenant", "add", "--tenant-id", &uuid::Uuid::new_v4().to_string(), "--name", "Y", "--client-id", &t.client_id, "--client-secret-stdin"],
+        &[
+            "tenant",
+            "add",
+            "--tenant-id",
+            &uuid::Uuid::new_v4().to_string(),
+            "--name",
+            "Y",
+            "--client-id",
+            &t.client_id,
+            "--client-secret-stdin",
+        ],
         "\n",
     );
     assert_eq!(empty.code, 1);
-    assert!(empty.stderr.contains("client secret read from standard input is empty"), "{}", empty.stderr);
+    assert!(
+        empty
+            .stderr
+            .contains("client secret read from standard input is empty"),
+        "{}",
+        empty.stderr
+    );
 
     // The refused attempts changed nothing: the original tenant and secret still work.
     let listed = rw.run(&["tenant", "list", "--json"]).json();
@@ -170,7 +267,12 @@ fn demo_shows_planted_attacks_without_configuration() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    for rule in ["inbox-rule-external-forward", "inbox-rule-hides-mail", "mailbox-external-forward", "forwarding-fan-in"] {
+    for rule in [
+        "inbox-rule-external-forward",
+        "inbox-rule-hides-mail",
+        "mailbox-external-forward",
+        "forwarding-fan-in",
+    ] {
         assert!(stdout.contains(rule), "demo output lacks {rule}:\n{stdout}");
     }
     assert!(stderr.contains("not Microsoft"), "{stderr}");
@@ -190,11 +292,18 @@ fn a_long_backfill_is_read_in_windows_of_at_most_a_day() {
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let short = rw.scan();
     assert_eq!(short.code, 0, "{}", short.stderr);
-    assert!(short.json_lines().is_empty(), "the default backfill is 24 hours");
+    assert!(
+        short.json_lines().is_empty(),
+        "the default backfill is 24 hours"
+    );
 
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let long = rw.run(&["--backfill-hours", "72", "scan", "--json"]);
-    assert_eq!(long.code, 0, "the sandbox refuses windows over 24 h: {}", long.stderr);
+    assert_eq!(
+        long.code, 0,
+        "the sandbox refuses windows over 24 h: {}",
+        long.stderr
+    );
     assert_exactly(&long.json_lines(), &expected);
 }
 
@@ -210,5 +319,8 @@ fn tokens_are_renewed_before_they_expire() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_exactly(&run.json_lines(), &expected);
     let issued = sandbox.stats()["tokens_issued"].as_u64().unwrap();
-    assert!(issued > 2, "only {issued} tokens for a scan longer than a token's life");
+    assert!(
+        issued > 2,
+        "only {issued} tokens for a scan longer than a token's life"
+    );
 }

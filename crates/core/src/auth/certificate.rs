@@ -34,9 +34,15 @@ fn invalid(msg: impl Into<String>) -> CertificateError {
 
 /// Parses a PEM bundle holding one `CERTIFICATE` and one RSA private key
 /// (`PRIVATE KEY` or `RSA PRIVATE KEY`), and checks that they belong together.
-pub fn parse_pem_bundle(text: &str, source: &str) -> Result<CertificateCredential, CertificateError> {
-    let blocks = pem::parse_many(text)
-        .map_err(|e| invalid(format!("{source} is not a PEM file ({e}); give the certificate and its private key in PEM")))?;
+pub fn parse_pem_bundle(
+    text: &str,
+    source: &str,
+) -> Result<CertificateCredential, CertificateError> {
+    let blocks = pem::parse_many(text).map_err(|e| {
+        invalid(format!(
+            "{source} is not a PEM file ({e}); give the certificate and its private key in PEM"
+        ))
+    })?;
     let mut cert_der = None;
     let mut key = None;
     for block in &blocks {
@@ -61,8 +67,10 @@ pub fn parse_pem_bundle(text: &str, source: &str) -> Result<CertificateCredentia
             _ => {}
         }
     }
-    let cert_der = cert_der.ok_or_else(|| invalid(format!("{source} holds no CERTIFICATE block")))?;
-    let key = key.ok_or_else(|| invalid(format!("{source} holds no private key (PRIVATE KEY block)")))?;
+    let cert_der =
+        cert_der.ok_or_else(|| invalid(format!("{source} holds no CERTIFICATE block")))?;
+    let key =
+        key.ok_or_else(|| invalid(format!("{source} holds no private key (PRIVATE KEY block)")))?;
 
     let cert = Certificate::from_der(&cert_der)
         .map_err(|e| invalid(format!("the certificate in {source} cannot be read ({e})")))?;
@@ -71,8 +79,11 @@ pub fn parse_pem_bundle(text: &str, source: &str) -> Result<CertificateCredentia
         .subject_public_key_info
         .to_der()
         .map_err(|e| invalid(format!("the certificate in {source} cannot be read ({e})")))?;
-    let cert_key = RsaPublicKey::from_public_key_der(&spki_der)
-        .map_err(|_| invalid(format!("the certificate in {source} does not hold an RSA public key")))?;
+    let cert_key = RsaPublicKey::from_public_key_der(&spki_der).map_err(|_| {
+        invalid(format!(
+            "the certificate in {source} does not hold an RSA public key"
+        ))
+    })?;
     if cert_key.n() != key.n() || cert_key.e() != key.e() {
         return Err(invalid(format!(
             "the private key in {source} does not belong to its certificate"

@@ -31,7 +31,9 @@ pub enum Resource {
 pub enum AuthMethod {
     ClientSecret,
     /// `thumbprint_s256` is the certificate's base64url SHA-256 thumbprint.
-    Certificate { thumbprint_s256: String },
+    Certificate {
+        thumbprint_s256: String,
+    },
     /// Delegated, through the signed-in partner account's refresh token (GDAP).
     Partner,
 }
@@ -86,7 +88,13 @@ struct AssertionClaims<'a> {
 
 impl TokenProvider {
     pub fn new(http: Http, endpoints: Endpoints, secrets: Arc<dyn SecretStore>) -> Self {
-        TokenProvider { http, endpoints, secrets, cache: Mutex::new(HashMap::new()), partner: tokio::sync::Mutex::new(()) }
+        TokenProvider {
+            http,
+            endpoints,
+            secrets,
+            cache: Mutex::new(HashMap::new()),
+            partner: tokio::sync::Mutex::new(()),
+        }
     }
 
     fn resource_url(&self, resource: Resource) -> &str {
@@ -104,7 +112,10 @@ impl TokenProvider {
 
     /// Drops a cached token, e.g. after the API answered 401.
     pub fn invalidate(&self, tenant_id: &str, resource: Resource) {
-        self.cache.lock().expect("token cache poisoned").remove(&(tenant_id.to_string(), resource));
+        self.cache
+            .lock()
+            .expect("token cache poisoned")
+            .remove(&(tenant_id.to_string(), resource));
     }
 
     pub async fn token(
@@ -121,33 +132,55 @@ impl TokenProvider {
         }
         let (token, lifetime) = self.request(app, resource, stats).await?;
         // Renew five minutes early, or half-way through for short-lived tokens.
-        let renew_after = lifetime.saturating_sub(Duration::from_secs(300)).max(lifetime / 2);
+        let renew_after = lifetime
+            .saturating_sub(Duration::from_secs(300))
+            .max(lifetime / 2);
         self.cache.lock().expect("token cache poisoned").insert(
             key,
-            Cached { token: token.clone(), renew_at: Instant::now() + renew_after },
+            Cached {
+                token: token.clone(),
+                renew_at: Instant::now() + renew_after,
+            },
         );
         Ok(token)
     }
 
-    async fn credential_fields(&self, app: &AppIdentity, token_url: &str) -> Result<Vec<(&'static str, String)>, Problem> {
+    async fn credential_fields(
+        &self,
+        app: &AppIdentity,
+        token_url: &str,
+    ) -> Result<Vec<(&'static str, String)>, Problem> {
         let secrets = self.secrets.clone();
         let tenant = app.tenant_id.clone();
         let kind = match app.method {
             AuthMethod::ClientSecret => SecretKind::ClientSecret,
             AuthMethod::Certificate { .. } => SecretKind::CertificateKey,
-            AuthMethod::Partner => unreachable!("request() exchanges the partner refresh token instead"),
+            AuthMethod::Partner => {
+                unreachable!("request() exchanges the partner refresh token instead")
+            }
         };
         // Keychain calls block on D-Bus or the platform API.
         let secret = tokio::task::spawn_blocking(move || secrets.get(&tenant, kind))
             .await
-            .map_err(|e| Problem::new(ProblemKind::Keychain, format!("keychain lookup failed ({e})")))??;
+            .map_err(|e| {
+                Problem::new(
+                    ProblemKind::Keychain,
+                    format!("keychain lookup failed ({e})"),
+                )
+            })??;
         match &app.method {
             AuthMethod::ClientSecret => Ok(vec![("client_secret", secret_text(&secret)?)]),
-            AuthMethod::Partner => unreachable!("request() exchanges the partner refresh token instead"),
+            AuthMethod::Partner => {
+                unreachable!("request() exchanges the partner refresh token instead")
+            }
             AuthMethod::Certificate { thumbprint_s256 } => {
-                let assertion = client_assertion(app, thumbprint_s256, secret.expose_secret(), token_url)?;
+                let assertion =
+                    client_assertion(app, thumbprint_s256, secret.expose_secret(), token_url)?;
                 Ok(vec![
-                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+                    ),
                     ("client_assertion", assertion),
                 ])
             }
@@ -163,10 +196,21 @@ impl TokenProvider {
         if app.method == AuthMethod::Partner {
             let _one_at_a_time = self.partner.lock().await;
             let resource = self.resource_url(resource);
-            return crate::partner::exchange(&self.http, &self.endpoints, self.secrets.clone(), &app.client_id, &app.tenant_id, resource, stats)
-                .await;
+            return crate::partner::exchange(
+                &self.http,
+                &self.endpoints,
+                self.secrets.clone(),
+                &app.client_id,
+                &app.tenant_id,
+                resource,
+                stats,
+            )
+            .await;
         }
-        let url = format!("{}/{}/oauth2/v2.0/token", self.endpoints.login, app.tenant_id);
+        let url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.endpoints.login, app.tenant_id
+        );
         let mut form = vec![
             ("grant_type", "client_credentials".to_string()),
             ("client_id", app.client_id.clone()),
@@ -174,12 +218,22 @@ impl TokenProvider {
         ];
         form.extend(self.credential_fields(app, &url).await?);
         let what = format!("token request for tenant {}", app.tenant_id);
-        match self.http.send(&what, stats, || self.http.client().post(&url).form(&form)).await {
+        match self
+            .http
+            .send(&what, stats, || self.http.client().post(&url).form(&form))
+            .await
+        {
             Ok(reply) => {
                 let answer: TokenAnswer = serde_json::from_slice(&reply.body).map_err(|e| {
-                    Problem::new(ProblemKind::BadResponse, format!("{what}: the token answer cannot be read ({e})"))
+                    Problem::new(
+                        ProblemKind::BadResponse,
+                        format!("{what}: the token answer cannot be read ({e})"),
+                    )
                 })?;
-                Ok((SecretString::from(answer.access_token), Duration::from_secs(answer.expires_in.max(1))))
+                Ok((
+                    SecretString::from(answer.access_token),
+                    Duration::from_secs(answer.expires_in.max(1)),
+                ))
             }
             Err(HttpError::Status { reply, .. }) => {
                 let err: EntraError = serde_json::from_slice(&reply.body).unwrap_or_default();
@@ -190,7 +244,12 @@ impl TokenProvider {
     }
 }
 
-fn client_assertion(app: &AppIdentity, thumbprint: &str, key_pkcs1: &[u8], token_url: &str) -> Result<String, Problem> {
+fn client_assertion(
+    app: &AppIdentity,
+    thumbprint: &str,
+    key_pkcs1: &[u8],
+    token_url: &str,
+) -> Result<String, Problem> {
     let mut header = Header::new(Algorithm::RS256);
     header.x5t_s256 = Some(thumbprint.to_string());
     let now = Utc::now().timestamp();
@@ -217,7 +276,13 @@ fn client_assertion(app: &AppIdentity, thumbprint: &str, key_pkcs1: &[u8], token
 fn entra_problem(app: &AppIdentity, err: &EntraError, status: u16) -> Problem {
     let code = err.error_codes.first().copied().unwrap_or(0);
     // Entra's description ends with trace ids; the first line carries the meaning.
-    let said = err.error_description.lines().next().unwrap_or(&err.error).trim().to_string();
+    let said = err
+        .error_description
+        .lines()
+        .next()
+        .unwrap_or(&err.error)
+        .trim()
+        .to_string();
     let consent_url = format!(
         "https://login.microsoftonline.com/{}/adminconsent?client_id={}",
         app.tenant_id, app.client_id
@@ -241,11 +306,17 @@ fn entra_problem(app: &AppIdentity, err: &EntraError, status: u16) -> Problem {
         ),
         90002 | 900023 | 90072 => Problem::new(
             ProblemKind::TenantNotFound,
-            format!("Microsoft does not know tenant {} ({said}); check the tenant id", app.tenant_id),
+            format!(
+                "Microsoft does not know tenant {} ({said}); check the tenant id",
+                app.tenant_id
+            ),
         ),
         _ => Problem::new(
             ProblemKind::BadResponse,
-            format!("the token request for tenant {} failed with HTTP {status}: {said}", app.tenant_id),
+            format!(
+                "the token request for tenant {} failed with HTTP {status}: {said}",
+                app.tenant_id
+            ),
         ),
     }
 }

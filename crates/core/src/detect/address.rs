@@ -39,7 +39,9 @@ pub fn domain_of(address: &str) -> &str {
 /// Outside the tenant: the domain is none of its accepted domains.
 pub fn is_external(address: &str, accepted_domains: &[String]) -> bool {
     let domain = domain_of(address);
-    !accepted_domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    !accepted_domains
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(domain))
 }
 
 #[cfg(test)]
@@ -50,16 +52,24 @@ mod tests {
     fn every_address_in_every_format() {
         assert_eq!(addresses("smtp:bla@bla.com"), vec!["bla@bla.com"]);
         assert_eq!(
-            addresses(r#""Vance, Adele" [SMTP:adele@contoso.com];eve@Evil.example, "x" [SMTP:x@y.org]"#),
+            addresses(
+                r#""Vance, Adele" [SMTP:adele@contoso.com];eve@Evil.example, "x" [SMTP:x@y.org]"#
+            ),
             vec!["adele@contoso.com", "eve@evil.example", "x@y.org"]
         );
         assert!(addresses("Adele Vance").is_empty());
-        assert!(addresses("EX:/o=ExchangeLabs/ou=Exchange Administrative Group/cn=Recipients/cn=abc").is_empty());
+        assert!(
+            addresses("EX:/o=ExchangeLabs/ou=Exchange Administrative Group/cn=Recipients/cn=abc")
+                .is_empty()
+        );
     }
 
     #[test]
     fn external_is_not_an_accepted_domain() {
-        let accepted = vec!["contoso.com".to_string(), "contoso.onmicrosoft.com".to_string()];
+        let accepted = vec![
+            "contoso.com".to_string(),
+            "contoso.onmicrosoft.com".to_string(),
+        ];
         assert!(!is_external("a@CONTOSO.com", &accepted));
         assert!(is_external("a@contoso.com.evil.example", &accepted));
         assert!(is_external("a@sub.contoso.com", &accepted));

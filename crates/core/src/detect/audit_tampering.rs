@@ -13,7 +13,12 @@ use super::{AUDIT_TAMPERING, Finding, Severity};
 const DEFAULT_AGE_LIMIT_DAYS: u64 = 90;
 
 fn is_false(value: Option<&str>) -> bool {
-    value.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "false" | "$false" | "0"))
+    value.is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "false" | "$false" | "0"
+        )
+    })
 }
 
 /// `90`, `90.00:00:00` or `30.12:00:00` to whole days.
@@ -35,7 +40,9 @@ pub(super) fn detect(record: &AuditRecord, findings: &mut Vec<Finding>) {
             }),
         })
     };
-    if record.is("Set-AdminAuditLogConfig") && is_false(record.param("UnifiedAuditLogIngestionEnabled")) {
+    if record.is("Set-AdminAuditLogConfig")
+        && is_false(record.param("UnifiedAuditLogIngestionEnabled"))
+    {
         found(
             Severity::Critical,
             "the whole organisation".to_string(),
@@ -47,19 +54,33 @@ pub(super) fn detect(record: &AuditRecord, findings: &mut Vec<Finding>) {
         found(
             Severity::High,
             target.clone(),
-            format!("Account {} was exempted from mailbox auditing: what it does in any mailbox is no longer logged.", visible(&target)),
+            format!(
+                "Account {} was exempted from mailbox auditing: what it does in any mailbox is no longer logged.",
+                visible(&target)
+            ),
         );
     }
     if record.is("Set-Mailbox") {
         let target = mailbox(record);
         if is_false(record.param("AuditEnabled")) {
-            found(Severity::High, target.clone(), format!("Mailbox auditing was turned off for {}.", visible(&target)));
+            found(
+                Severity::High,
+                target.clone(),
+                format!("Mailbox auditing was turned off for {}.", visible(&target)),
+            );
         }
-        if let Some(limit) = record.param("AuditLogAgeLimit").and_then(days).filter(|d| *d < DEFAULT_AGE_LIMIT_DAYS) {
+        if let Some(limit) = record
+            .param("AuditLogAgeLimit")
+            .and_then(days)
+            .filter(|d| *d < DEFAULT_AGE_LIMIT_DAYS)
+        {
             found(
                 Severity::Medium,
                 target.clone(),
-                format!("The mailbox audit log of {} is now kept for only {limit} days.", visible(&target)),
+                format!(
+                    "The mailbox audit log of {} is now kept for only {limit} days.",
+                    visible(&target)
+                ),
             );
         }
     }

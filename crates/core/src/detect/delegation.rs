@@ -32,15 +32,22 @@ pub(super) fn detect(record: &AuditRecord, ctx: &TenantContext, findings: &mut V
     let Some(mut grant) = grant(record) else {
         return;
     };
-    let outside: Vec<String> =
-        addresses(&grant.grantee).into_iter().filter(|a| is_external(a, &ctx.accepted_domains)).collect();
+    let outside: Vec<String> = addresses(&grant.grantee)
+        .into_iter()
+        .filter(|a| is_external(a, &ctx.accepted_domains))
+        .collect();
     if !outside.is_empty() {
         grant.severity = Severity::High;
     }
     findings.push(Finding {
         rule: MAILBOX_DELEGATION,
         severity: grant.severity,
-        summary: format!("{} was given {} {}.", visible(&grant.grantee), grant.what, visible(&grant.target)),
+        summary: format!(
+            "{} was given {} {}.",
+            visible(&grant.grantee),
+            grant.what,
+            visible(&grant.target)
+        ),
         details: json!({
             "operation": record.operation,
             "grantee": grant.grantee,
@@ -53,17 +60,26 @@ pub(super) fn detect(record: &AuditRecord, ctx: &TenantContext, findings: &mut V
 }
 
 fn grant(record: &AuditRecord) -> Option<Grant> {
-    let rights = record.param("AccessRights").unwrap_or("").to_ascii_lowercase();
+    let rights = record
+        .param("AccessRights")
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let grantee = |param: &str| record.param(param).unwrap_or("").trim().to_string();
     if record.is("Add-MailboxPermission") && !record.flag("Deny") {
-        let (severity, what) = if rights.contains("changeowner") || rights.contains("changepermission") {
-            (Severity::High, "control over the permissions of mailbox")
-        } else if rights.contains("fullaccess") {
-            (Severity::Medium, "full access to mailbox")
-        } else {
-            return None;
-        };
-        return Some(Grant { severity, target: mailbox(record), grantee: grantee("User"), what: what.into() });
+        let (severity, what) =
+            if rights.contains("changeowner") || rights.contains("changepermission") {
+                (Severity::High, "control over the permissions of mailbox")
+            } else if rights.contains("fullaccess") {
+                (Severity::Medium, "full access to mailbox")
+            } else {
+                return None;
+            };
+        return Some(Grant {
+            severity,
+            target: mailbox(record),
+            grantee: grantee("User"),
+            what: what.into(),
+        });
     }
     if record.is("Add-RecipientPermission") && rights.contains("sendas") {
         return Some(Grant {
@@ -77,7 +93,8 @@ fn grant(record: &AuditRecord) -> Option<Grant> {
         let to = grantee("GrantSendOnBehalfTo");
         let lower = to.to_ascii_lowercase();
         // `@{Remove="bob"}` takes the right away; `$null` clears it.
-        if to.is_empty() || lower == "$null" || (lower.contains("remove") && !lower.contains("add")) {
+        if to.is_empty() || lower == "$null" || (lower.contains("remove") && !lower.contains("add"))
+        {
             return None;
         }
         return Some(Grant {
@@ -94,21 +111,44 @@ fn grant(record: &AuditRecord) -> Option<Grant> {
         if !is_inbox(folder) || !EVERYONE.contains(&member.as_str()) || !reads(&rights) {
             return None;
         }
-        let target = if owner.trim().is_empty() { record.user_id.clone() } else { owner.trim().to_string() };
+        let target = if owner.trim().is_empty() {
+            record.user_id.clone()
+        } else {
+            owner.trim().to_string()
+        };
         let what = inbox_words(record.param("AccessRights").unwrap_or(""));
-        return Some(Grant { severity: Severity::High, target, grantee: grantee("User"), what });
+        return Some(Grant {
+            severity: Severity::High,
+            target,
+            grantee: grantee("User"),
+            what,
+        });
     }
     if record.is("ModifyFolderPermissions") || record.is("AddFolderPermissions") {
         let folder = &record.item["ParentFolder"];
         let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
-        let name = if folder["Name"].is_string() { text(&folder["Name"]) } else { text(&folder["Path"]) };
+        let name = if folder["Name"].is_string() {
+            text(&folder["Name"])
+        } else {
+            text(&folder["Path"])
+        };
         let member = text(&folder["MemberUpn"]);
         let member_rights = text(&folder["MemberRights"]);
-        if !is_inbox(&name) || !EVERYONE.contains(&fold(&member).as_str()) || !reads(&member_rights.to_ascii_lowercase()) {
+        if !is_inbox(&name)
+            || !EVERYONE.contains(&fold(&member).as_str())
+            || !reads(&member_rights.to_ascii_lowercase())
+        {
             return None;
         }
-        let target = [record.mailbox_owner_upn.trim(), record.user_id.trim()].into_iter().find(|m| !m.is_empty())?;
-        return Some(Grant { severity: Severity::High, target: target.to_string(), grantee: member, what: inbox_words(&member_rights) });
+        let target = [record.mailbox_owner_upn.trim(), record.user_id.trim()]
+            .into_iter()
+            .find(|m| !m.is_empty())?;
+        return Some(Grant {
+            severity: Severity::High,
+            target: target.to_string(),
+            grantee: member,
+            what: inbox_words(&member_rights),
+        });
     }
     None
 }

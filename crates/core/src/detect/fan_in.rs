@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::text::{list, visible};
-use super::{FORWARDING_FAN_IN, Finding, INBOX_RULE_EXTERNAL_FORWARD, MAILBOX_EXTERNAL_FORWARD, Severity};
+use super::{
+    FORWARDING_FAN_IN, Finding, INBOX_RULE_EXTERNAL_FORWARD, MAILBOX_EXTERNAL_FORWARD, Severity,
+};
 
 /// Forwarding from different mailboxes this close together counts as one campaign.
 pub const WINDOW: Duration = Duration::days(7);
@@ -69,7 +71,11 @@ impl FanIn {
 /// Groups forwards to one destination into campaigns (each forward within [`WINDOW`]
 /// of the previous one) and returns those reaching more than one mailbox.
 pub fn campaigns(destination: &str, mut forwards: Vec<Forward>) -> Vec<FanIn> {
-    forwards.sort_by(|a, b| a.event_time.cmp(&b.event_time).then(a.alert_id.cmp(&b.alert_id)));
+    forwards.sort_by(|a, b| {
+        a.event_time
+            .cmp(&b.event_time)
+            .then(a.alert_id.cmp(&b.alert_id))
+    });
     forwards.dedup();
     let mut groups: Vec<Vec<Forward>> = Vec::new();
     for f in forwards {
@@ -78,7 +84,10 @@ pub fn campaigns(destination: &str, mut forwards: Vec<Forward>) -> Vec<FanIn> {
             _ => groups.push(vec![f]),
         }
     }
-    groups.into_iter().filter_map(|g| judge(destination, g)).collect()
+    groups
+        .into_iter()
+        .filter_map(|g| judge(destination, g))
+        .collect()
 }
 
 fn judge(destination: &str, forwards: Vec<Forward>) -> Option<FanIn> {
@@ -89,7 +98,11 @@ fn judge(destination: &str, forwards: Vec<Forward>) -> Option<FanIn> {
     for f in &forwards {
         if !mailboxes.contains(&f.mailbox_key()) {
             mailboxes.push(f.mailbox_key());
-            shown.push(format!("{} ({})", visible(&f.mailbox), visible(&f.tenant_name)));
+            shown.push(format!(
+                "{} ({})",
+                visible(&f.mailbox),
+                visible(&f.tenant_name)
+            ));
         }
         if !actors.contains(&f.actor) {
             actors.push(f.actor.clone());
@@ -101,8 +114,16 @@ fn judge(destination: &str, forwards: Vec<Forward>) -> Option<FanIn> {
     if mailboxes.len() < 2 {
         return None;
     }
-    let severity = if mailboxes.len() >= 3 || tenants.len() > 1 { Severity::Critical } else { Severity::High };
-    let across = if tenants.len() > 1 { format!(" in {} tenants", tenants.len()) } else { String::new() };
+    let severity = if mailboxes.len() >= 3 || tenants.len() > 1 {
+        Severity::Critical
+    } else {
+        Severity::High
+    };
+    let across = if tenants.len() > 1 {
+        format!(" in {} tenants", tenants.len())
+    } else {
+        String::new()
+    };
     let finding = Finding {
         rule: FORWARDING_FAN_IN,
         severity,
@@ -122,7 +143,11 @@ fn judge(destination: &str, forwards: Vec<Forward>) -> Option<FanIn> {
             "forwards": forwards,
         }),
     };
-    Some(FanIn { destination: destination.to_string(), forwards, finding })
+    Some(FanIn {
+        destination: destination.to_string(),
+        forwards,
+        finding,
+    })
 }
 
 #[cfg(test)]
@@ -137,20 +162,28 @@ mod tests {
             mailbox: mailbox.into(),
             actor: mailbox.into(),
             operation: "New-InboxRule".into(),
-            event_time: DateTime::parse_from_rfc3339("2026-11-01T10:00:00Z").unwrap().with_timezone(&Utc)
+            event_time: DateTime::parse_from_rfc3339("2026-11-01T10:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc)
                 + Duration::days(day),
         }
     }
 
     #[test]
     fn one_mailbox_twice_is_no_campaign() {
-        let found = campaigns("eve@evil.example", vec![fwd(1, "a", "x@a.example", 0), fwd(2, "a", "X@a.example", 1)]);
+        let found = campaigns(
+            "eve@evil.example",
+            vec![fwd(1, "a", "x@a.example", 0), fwd(2, "a", "X@a.example", 1)],
+        );
         assert!(found.is_empty());
     }
 
     #[test]
     fn two_mailboxes_in_one_tenant_are_high_and_named() {
-        let found = campaigns("eve@evil.example", vec![fwd(1, "a", "x@a.example", 0), fwd(2, "a", "y@a.example", 6)]);
+        let found = campaigns(
+            "eve@evil.example",
+            vec![fwd(1, "a", "x@a.example", 0), fwd(2, "a", "y@a.example", 6)],
+        );
         assert_eq!(found.len(), 1);
         let f = &found[0].finding;
         assert_eq!(f.severity, Severity::High);
@@ -163,15 +196,26 @@ mod tests {
 
     #[test]
     fn across_tenants_is_critical() {
-        let found = campaigns("eve@evil.example", vec![fwd(2, "b", "y@b.example", 1), fwd(1, "a", "x@a.example", 0)]);
+        let found = campaigns(
+            "eve@evil.example",
+            vec![fwd(2, "b", "y@b.example", 1), fwd(1, "a", "x@a.example", 0)],
+        );
         assert_eq!(found[0].finding.severity, Severity::Critical);
         assert_eq!(found[0].tenant_names(), "a Ltd + b Ltd");
-        assert!(found[0].finding.summary.contains("2 mailboxes in 2 tenants"));
+        assert!(
+            found[0]
+                .finding
+                .summary
+                .contains("2 mailboxes in 2 tenants")
+        );
     }
 
     #[test]
     fn forwards_more_than_a_week_apart_are_separate() {
-        let found = campaigns("eve@evil.example", vec![fwd(1, "a", "x@a.example", 0), fwd(2, "a", "y@a.example", 8)]);
+        let found = campaigns(
+            "eve@evil.example",
+            vec![fwd(1, "a", "x@a.example", 0), fwd(2, "a", "y@a.example", 8)],
+        );
         assert!(found.is_empty());
     }
 }

@@ -11,7 +11,12 @@ use super::record::AuditRecord;
 use super::signals::{Keyword, suspicious_name};
 use super::{Finding, INBOX_RULE_HIDES_MAIL, Severity, TenantContext};
 
-pub(super) fn detect(rule: &InboxRule, record: &AuditRecord, ctx: &TenantContext, findings: &mut Vec<Finding>) {
+pub(super) fn detect(
+    rule: &InboxRule,
+    record: &AuditRecord,
+    ctx: &TenantContext,
+    findings: &mut Vec<Finding>,
+) {
     let removes = rule.deletes || rule.hides_in_folder();
     if !removes && !rule.marks_read {
         return;

@@ -46,8 +46,11 @@ const CONDITIONS: [&str; 26] = [
 pub(super) const FORWARD: &str = "forwards it to";
 pub(super) const FORWARD_AS_ATTACHMENT: &str = "forwards it as an attachment to";
 pub(super) const REDIRECT: &str = "redirects it to";
-const FORWARDS: [(&str, &str); 3] =
-    [("ForwardTo", FORWARD), ("ForwardAsAttachmentTo", FORWARD_AS_ATTACHMENT), ("RedirectTo", REDIRECT)];
+const FORWARDS: [(&str, &str); 3] = [
+    ("ForwardTo", FORWARD),
+    ("ForwardAsAttachmentTo", FORWARD_AS_ATTACHMENT),
+    ("RedirectTo", REDIRECT),
+];
 
 const DELETES: [&str; 3] = ["DeleteMessage", "SoftDeleteMessage", "PermanentDelete"];
 
@@ -78,13 +81,24 @@ impl InboxRule {
         let name = record
             .param("Name")
             .map(str::to_string)
-            .or_else(|| record.param("Identity").map(|i| i.rsplit('\\').next().unwrap_or(i).to_string()))
-            .or_else(|| record.object_id.rsplit_once('\\').map(|(_, n)| n.to_string()))
+            .or_else(|| {
+                record
+                    .param("Identity")
+                    .map(|i| i.rsplit('\\').next().unwrap_or(i).to_string())
+            })
+            .or_else(|| {
+                record
+                    .object_id
+                    .rsplit_once('\\')
+                    .map(|(_, n)| n.to_string())
+            })
             .unwrap_or_default();
         let conditions = record
             .parameters
             .iter()
-            .filter(|p| CONDITIONS.iter().any(|c| c.eq_ignore_ascii_case(&p.name)) && !p.value.is_empty())
+            .filter(|p| {
+                CONDITIONS.iter().any(|c| c.eq_ignore_ascii_case(&p.name)) && !p.value.is_empty()
+            })
             .map(|p| (p.name.clone(), p.value.clone()))
             .collect();
         let exceptions = record
@@ -108,7 +122,10 @@ impl InboxRule {
             conditions,
             exceptions,
             forwards,
-            move_to: record.param("MoveToFolder").filter(|f| !f.is_empty()).map(str::to_string),
+            move_to: record
+                .param("MoveToFolder")
+                .filter(|f| !f.is_empty())
+                .map(str::to_string),
             deletes: DELETES.iter().any(|d| record.flag(d)),
             deletes_permanently: record.flag("PermanentDelete"),
             marks_read: record.flag("MarkAsRead"),
@@ -122,7 +139,8 @@ impl InboxRule {
         !self.conditions.is_empty()
             && self.conditions.iter().all(|(name, value)| {
                 value.contains('\0')
-                    || (name.eq_ignore_ascii_case("WithinSizeRangeMinimum") && size_in_bytes(value).is_some_and(|b| b <= 1023))
+                    || (name.eq_ignore_ascii_case("WithinSizeRangeMinimum")
+                        && size_in_bytes(value).is_some_and(|b| b <= 1023))
             })
     }
 
@@ -138,15 +156,30 @@ impl InboxRule {
 
     /// The most telling sensitive word in the conditions, security before finance.
     pub fn keyword(&self) -> Option<(Keyword, &'static str)> {
-        let found: Vec<_> = self.conditions.iter().filter_map(|(_, v)| keyword(v)).collect();
-        found.iter().find(|(k, _)| *k == Keyword::Security).or(found.first()).copied()
+        let found: Vec<_> = self
+            .conditions
+            .iter()
+            .filter_map(|(_, v)| keyword(v))
+            .collect();
+        found
+            .iter()
+            .find(|(k, _)| *k == Keyword::Security)
+            .or(found.first())
+            .copied()
     }
 
     pub fn external(&self, ctx: &TenantContext) -> Vec<(&'static str, Vec<String>)> {
         self.forwards
             .iter()
             .map(|(verb, addrs)| {
-                (*verb, addrs.iter().filter(|a| is_external(a, &ctx.accepted_domains)).cloned().collect::<Vec<_>>())
+                (
+                    *verb,
+                    addrs
+                        .iter()
+                        .filter(|a| is_external(a, &ctx.accepted_domains))
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                )
             })
             .filter(|(_, addrs)| !addrs.is_empty())
             .collect()
@@ -156,18 +189,32 @@ impl InboxRule {
         if self.applies_to_all() {
             let mut s = "applies to every incoming message".to_string();
             if self.catch_all() {
-                let parts: Vec<String> = self.conditions.iter().map(|(n, v)| condition_words(n, v)).collect();
-                s.push_str(&format!(" (its condition, messages {}, matches everything)", list(&parts)));
+                let parts: Vec<String> = self
+                    .conditions
+                    .iter()
+                    .map(|(n, v)| condition_words(n, v))
+                    .collect();
+                s.push_str(&format!(
+                    " (its condition, messages {}, matches everything)",
+                    list(&parts)
+                ));
             }
             if !self.exceptions.is_empty() {
-                s.push_str(&format!(" (except by {})", visible(&self.exceptions.join(", "))));
+                s.push_str(&format!(
+                    " (except by {})",
+                    visible(&self.exceptions.join(", "))
+                ));
             }
             return s;
         }
         if self.conditions.is_empty() {
             return "was changed".to_string();
         }
-        let parts: Vec<String> = self.conditions.iter().map(|(n, v)| condition_words(n, v)).collect();
+        let parts: Vec<String> = self
+            .conditions
+            .iter()
+            .map(|(n, v)| condition_words(n, v))
+            .collect();
         format!("applies to messages {}", list(&parts))
     }
 
@@ -196,8 +243,17 @@ impl InboxRule {
 
     /// The one sentence both rule checks show.
     pub fn sentence(&self, ctx: &TenantContext) -> String {
-        let name = if self.name.is_empty() { "(no name logged)".to_string() } else { quoted(&self.name) };
-        format!("Rule {name} on {} {}: {}.", visible(&self.target), self.scope(), self.actions(&self.external(ctx)).join(", "))
+        let name = if self.name.is_empty() {
+            "(no name logged)".to_string()
+        } else {
+            quoted(&self.name)
+        };
+        format!(
+            "Rule {name} on {} {}: {}.",
+            visible(&self.target),
+            self.scope(),
+            self.actions(&self.external(ctx)).join(", ")
+        )
     }
 
     pub fn details(&self, operation: &str, destinations: Vec<String>) -> Value {
@@ -220,7 +276,11 @@ impl InboxRule {
 fn size_in_bytes(value: &str) -> Option<u64> {
     let v = value.trim().to_ascii_lowercase();
     if let Some((_, inner)) = v.split_once('(') {
-        let digits: String = inner.chars().take_while(|c| c.is_ascii_digit() || *c == ',').filter(|c| *c != ',').collect();
+        let digits: String = inner
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ',')
+            .filter(|c| *c != ',')
+            .collect();
         return digits.parse().ok();
     }
     let digits: String = v.chars().take_while(|c| c.is_ascii_digit()).collect();
@@ -254,16 +314,26 @@ fn condition_words(name: &str, value: &str) -> String {
 
 /// Forwarding outside the organisation. Critical when it takes all mail, also deletes or
 /// hides it, or filters on security or finance words; high otherwise.
-pub(super) fn detect(rule: &InboxRule, record: &AuditRecord, ctx: &TenantContext, findings: &mut Vec<Finding>) {
+pub(super) fn detect(
+    rule: &InboxRule,
+    record: &AuditRecord,
+    ctx: &TenantContext,
+    findings: &mut Vec<Finding>,
+) {
     let external = rule.external(ctx);
     if external.is_empty() {
         return;
     }
     let destinations: Vec<String> = external.iter().flat_map(|(_, a)| a.clone()).collect();
-    let aggravated = rule.applies_to_all() || rule.deletes || rule.hides_in_folder() || rule.keyword().is_some();
+    let aggravated =
+        rule.applies_to_all() || rule.deletes || rule.hides_in_folder() || rule.keyword().is_some();
     findings.push(Finding {
         rule: INBOX_RULE_EXTERNAL_FORWARD,
-        severity: if aggravated { Severity::Critical } else { Severity::High },
+        severity: if aggravated {
+            Severity::Critical
+        } else {
+            Severity::High
+        },
         target: rule.target.clone(),
         actor: record.user_id.clone(),
         summary: rule.sentence(ctx),

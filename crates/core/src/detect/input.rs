@@ -66,7 +66,10 @@ fn record(value: Value) -> Result<AuditRecord, String> {
         return Err("not a JSON object".into());
     };
     for field in ["Id", "Operation"] {
-        if map.get(field).is_none_or(|v| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty())) {
+        if map
+            .get(field)
+            .is_none_or(|v| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty()))
+        {
             return Err(format!("no {field}"));
         }
     }
@@ -109,11 +112,21 @@ pub fn read(text: &str) -> Records {
                     out.take(Position::Record(i + 1), Ok(v));
                 }
             }
-            Err(e) => out.unreadable.push(Unreadable { position: Position::Line(e.line()), reason: format!("not a JSON array of records: {e}") }),
+            Err(e) => out.unreadable.push(Unreadable {
+                position: Position::Line(e.line()),
+                reason: format!("not a JSON array of records: {e}"),
+            }),
         },
         Some('{') => {
-            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                out.take(Position::Line(i + 1), serde_json::from_str(line).map_err(|e| format!("not JSON: {e}")));
+            for (i, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                out.take(
+                    Position::Line(i + 1),
+                    serde_json::from_str(line).map_err(|e| format!("not JSON: {e}")),
+                );
             }
         }
         Some(_) => read_csv(text, &mut out),
@@ -122,11 +135,18 @@ pub fn read(text: &str) -> Records {
 }
 
 fn read_csv(text: &str, out: &mut Records) {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let column = match reader.headers() {
-        Ok(h) => h.iter().position(|name| name.trim().eq_ignore_ascii_case("AuditData")),
+        Ok(h) => h
+            .iter()
+            .position(|name| name.trim().eq_ignore_ascii_case("AuditData")),
         Err(e) => {
-            out.unreadable.push(Unreadable { position: Position::Line(1), reason: format!("not CSV: {e}") });
+            out.unreadable.push(Unreadable {
+                position: Position::Line(1),
+                reason: format!("not CSV: {e}"),
+            });
             return;
         }
     };
@@ -142,14 +162,18 @@ fn read_csv(text: &str, out: &mut Records) {
             Ok(row) => {
                 let line = row.position().map_or(0, |p| p.line() as usize);
                 let value = match row.get(column) {
-                    Some(data) => serde_json::from_str(data).map_err(|e| format!("AuditData is not JSON: {e}")),
+                    Some(data) => serde_json::from_str(data)
+                        .map_err(|e| format!("AuditData is not JSON: {e}")),
                     None => Err("no AuditData value".into()),
                 };
                 out.take(Position::Line(line), value);
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
-                out.unreadable.push(Unreadable { position: Position::Line(line), reason: format!("bad CSV row: {e}") });
+                out.unreadable.push(Unreadable {
+                    position: Position::Line(line),
+                    reason: format!("bad CSV row: {e}"),
+                });
             }
         }
     }
@@ -161,7 +185,11 @@ pub fn assumed_domains<'a>(records: impl IntoIterator<Item = &'a AuditRecord>) -
     let mut domains: Vec<String> = Vec::new();
     for r in records {
         let org = r.organization_name.trim();
-        let actor = if r.by_system() { None } else { r.user_id.rsplit_once('@').map(|(_, d)| d) };
+        let actor = if r.by_system() {
+            None
+        } else {
+            r.user_id.rsplit_once('@').map(|(_, d)| d)
+        };
         for d in [Some(org), actor].into_iter().flatten() {
             let d = d.trim().to_ascii_lowercase();
             if d.contains('.') && !d.contains(['\\', ' ', '@']) && !domains.contains(&d) {
@@ -204,22 +232,36 @@ pub fn judge(position: Position, record: &AuditRecord, ctx: &TenantContext) -> V
 /// `forwarding-fan-in` over every alert found in the files checked together.
 pub fn fan_ins(found: &[CheckedAlert]) -> Vec<FanIn> {
     let mut by_destination: std::collections::BTreeMap<String, Vec<Forward>> = Default::default();
-    for c in found.iter().filter(|c| fan_in::is_forwarding(c.alert.finding.rule)) {
-        let Some(event_time) = c.alert.event_time else { continue };
-        let destinations = c.alert.finding.details["destinations"].as_array().cloned().unwrap_or_default();
+    for c in found
+        .iter()
+        .filter(|c| fan_in::is_forwarding(c.alert.finding.rule))
+    {
+        let Some(event_time) = c.alert.event_time else {
+            continue;
+        };
+        let destinations = c.alert.finding.details["destinations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         for d in destinations.iter().filter_map(Value::as_str) {
-            by_destination.entry(d.to_lowercase()).or_default().push(Forward {
-                alert_id: None,
-                tenant_id: c.tenant_id.clone(),
-                tenant_name: c.tenant_name.clone(),
-                mailbox: c.alert.finding.target.clone(),
-                actor: c.alert.finding.actor.clone(),
-                operation: c.alert.operation.clone(),
-                event_time,
-            });
+            by_destination
+                .entry(d.to_lowercase())
+                .or_default()
+                .push(Forward {
+                    alert_id: None,
+                    tenant_id: c.tenant_id.clone(),
+                    tenant_name: c.tenant_name.clone(),
+                    mailbox: c.alert.finding.target.clone(),
+                    actor: c.alert.finding.actor.clone(),
+                    operation: c.alert.operation.clone(),
+                    event_time,
+                });
         }
     }
-    by_destination.into_iter().flat_map(|(d, forwards)| fan_in::campaigns(&d, forwards)).collect()
+    by_destination
+        .into_iter()
+        .flat_map(|(d, forwards)| fan_in::campaigns(&d, forwards))
+        .collect()
 }
 
 #[cfg(test)]
@@ -232,13 +274,20 @@ mod tests {
         assert_eq!(array.records.len(), 2);
         assert_eq!(array.records[1].0, Position::Record(2));
 
-        let lines = read("{\"Id\":\"1\",\"Operation\":\"Send\"}\n\nnot json\n{\"Operation\":\"Send\"}\n");
+        let lines =
+            read("{\"Id\":\"1\",\"Operation\":\"Send\"}\n\nnot json\n{\"Operation\":\"Send\"}\n");
         assert_eq!(lines.records.len(), 1);
-        let bad: Vec<_> = lines.unreadable.iter().map(|u| (u.position, u.reason.as_str())).collect();
+        let bad: Vec<_> = lines
+            .unreadable
+            .iter()
+            .map(|u| (u.position, u.reason.as_str()))
+            .collect();
         assert_eq!(bad[0].0, Position::Line(3));
         assert_eq!(bad[1], (Position::Line(4), "no Id"));
 
-        let csv = read("CreationDate,UserIds,Operations,AuditData\n2026-11-27,a,Send,\"{\"\"Id\"\":\"\"1\"\",\"\"Operation\"\":\"\"Send\"\"}\"\n");
+        let csv = read(
+            "CreationDate,UserIds,Operations,AuditData\n2026-11-27,a,Send,\"{\"\"Id\"\":\"\"1\"\",\"\"Operation\"\":\"\"Send\"\"}\"\n",
+        );
         assert_eq!(csv.records.len(), 1);
         assert_eq!(csv.records[0].0, Position::Line(2));
 
@@ -253,7 +302,10 @@ mod tests {
         let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
         for (name, bytes) in [
             ("UTF-8", text.as_bytes().to_vec()),
-            ("UTF-8 with BOM", [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat()),
+            (
+                "UTF-8 with BOM",
+                [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat(),
+            ),
             ("UTF-16LE with BOM", [&[0xFF, 0xFE][..], &le].concat()),
             ("UTF-16BE with BOM", [&[0xFE, 0xFF][..], &be].concat()),
             ("UTF-16LE without BOM", le.clone()),
@@ -262,18 +314,30 @@ mod tests {
         }
         let latin1 = b"[{\"UserId\":\"zo\xEB@contoso.com\"}]";
         let e = decode(latin1).unwrap_err();
-        assert!(e.contains("not valid UTF-8 text") && e.contains("export it again"), "{e}");
+        assert!(
+            e.contains("not valid UTF-8 text") && e.contains("export it again"),
+            "{e}"
+        );
         let cut = [&[0xFF, 0xFE][..], &le[..le.len() - 1]].concat();
-        assert!(decode(&cut).unwrap_err().contains("not valid UTF-16LE text"));
+        assert!(
+            decode(&cut)
+                .unwrap_err()
+                .contains("not valid UTF-16LE text")
+        );
     }
 
     #[test]
     fn domains_of_the_organisation_and_its_people_not_of_the_system() {
         let r = |v: &str| serde_json::from_str::<AuditRecord>(v).unwrap();
         let records = [
-            r(r#"{"Id":"1","OrganizationName":"contoso.onmicrosoft.com","UserId":"adele@Contoso.com"}"#),
+            r(
+                r#"{"Id":"1","OrganizationName":"contoso.onmicrosoft.com","UserId":"adele@Contoso.com"}"#,
+            ),
             r(r#"{"Id":"2","UserId":"NT AUTHORITY\\SYSTEM (Microsoft.Exchange.ServiceHost)"}"#),
         ];
-        assert_eq!(assumed_domains(&records), vec!["contoso.com", "contoso.onmicrosoft.com"]);
+        assert_eq!(
+            assumed_domains(&records),
+            vec!["contoso.com", "contoso.onmicrosoft.com"]
+        );
     }
 }

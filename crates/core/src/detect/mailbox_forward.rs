@@ -22,7 +22,9 @@ pub(super) fn detect(record: &AuditRecord, ctx: &TenantContext, findings: &mut V
     if outside.is_empty() {
         return;
     }
-    let keep_copy = record.param("DeliverToMailboxAndForward").map(|v| v.trim().eq_ignore_ascii_case("true"));
+    let keep_copy = record
+        .param("DeliverToMailboxAndForward")
+        .map(|v| v.trim().eq_ignore_ascii_case("true"));
     let (severity, copy) = match keep_copy {
         Some(false) => (Severity::Critical, "no copy is kept in the mailbox"),
         Some(true) => (Severity::High, "a copy is kept in the mailbox"),

@@ -14,10 +14,10 @@ mod outlook_rule;
 pub mod record;
 mod signals;
 mod target;
-mod text;
-mod transport_rule;
 #[cfg(test)]
 mod tests;
+mod text;
+mod transport_rule;
 
 use std::sync::LazyLock;
 
@@ -50,7 +50,14 @@ pub enum Severity {
 
 impl Severity {
     pub fn parse(s: &str) -> Option<Self> {
-        [Severity::Low, Severity::Medium, Severity::High, Severity::Critical].into_iter().find(|v| v.as_str() == s)
+        [
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 
     /// One step graver; critical stays critical.
@@ -177,7 +184,9 @@ impl TailSearch {
     /// The leftmost tail starting at or after `from`: where it starts, and whose it is.
     fn find(&self, text: &[u8], from: usize) -> Option<(usize, usize)> {
         let found = match self {
-            TailSearch::Vectorised(searcher) => searcher.find_in(text, Span::from(from..text.len())),
+            TailSearch::Vectorised(searcher) => {
+                searcher.find_in(text, Span::from(from..text.len()))
+            }
             TailSearch::Automaton(automaton) => automaton.find(Input::new(text).range(from..)),
         };
         found.map(|m| (m.start(), m.pattern().as_usize()))
@@ -189,7 +198,9 @@ impl TailSearch {
         let mut from = 0;
         while let Some((at, i)) = self.find(folded, from) {
             let (needle, tail) = WATCHED[i];
-            if at.checked_sub(tail).is_some_and(|start| text[start..start + needle.len()].eq_ignore_ascii_case(needle.as_bytes())) {
+            if at.checked_sub(tail).is_some_and(|start| {
+                text[start..start + needle.len()].eq_ignore_ascii_case(needle.as_bytes())
+            }) {
                 return true;
             }
             from = at + 1;
@@ -239,11 +250,24 @@ fn is_candidate_with(search: &TailSearch, raw_json: &str) -> bool {
 /// A rule as it stands in a mailbox now, given as its cmdlet parameters (what
 /// `Get-InboxRule` shows), read as a new rule is read: its sentence, and what the rules
 /// find in it.
-pub fn live_rule(mailbox: &str, name: &str, parameters: Vec<(String, String)>, ctx: &TenantContext) -> (String, Vec<Finding>) {
-    let mut parameters: Vec<record::Param> =
-        parameters.into_iter().map(|(name, value)| record::Param { name, value }).collect();
-    parameters.push(record::Param { name: "Mailbox".into(), value: mailbox.into() });
-    parameters.push(record::Param { name: "Name".into(), value: name.into() });
+pub fn live_rule(
+    mailbox: &str,
+    name: &str,
+    parameters: Vec<(String, String)>,
+    ctx: &TenantContext,
+) -> (String, Vec<Finding>) {
+    let mut parameters: Vec<record::Param> = parameters
+        .into_iter()
+        .map(|(name, value)| record::Param { name, value })
+        .collect();
+    parameters.push(record::Param {
+        name: "Mailbox".into(),
+        value: mailbox.into(),
+    });
+    parameters.push(record::Param {
+        name: "Name".into(),
+        value: name.into(),
+    });
     let record = AuditRecord {
         id: String::new(),
         creation_time: String::new(),
@@ -259,7 +283,9 @@ pub fn live_rule(mailbox: &str, name: &str, parameters: Vec<(String, String)>, c
         organization_id: String::new(),
         organization_name: String::new(),
     };
-    let sentence = inbox_rule::InboxRule::from_cmdlet(&record).map(|r| r.sentence(ctx)).unwrap_or_default();
+    let sentence = inbox_rule::InboxRule::from_cmdlet(&record)
+        .map(|r| r.sentence(ctx))
+        .unwrap_or_default();
     (sentence, detect(&record, ctx))
 }
 
@@ -269,7 +295,9 @@ pub fn detect(record: &AuditRecord, ctx: &TenantContext) -> Vec<Finding> {
         return Vec::new();
     }
     let mut findings = Vec::new();
-    if let Some(rule) = inbox_rule::InboxRule::from_cmdlet(record).or_else(|| outlook_rule::read(record)) {
+    if let Some(rule) =
+        inbox_rule::InboxRule::from_cmdlet(record).or_else(|| outlook_rule::read(record))
+    {
         inbox_rule::detect(&rule, record, ctx, &mut findings);
         hides_mail::detect(&rule, record, ctx, &mut findings);
     }

@@ -14,7 +14,11 @@ pub(super) fn read(record: &AuditRecord) -> Option<InboxRule> {
     if !record.is("UpdateInboxRules") {
         return None;
     }
-    let operation = record.property("RuleOperation").unwrap_or("").trim().to_ascii_lowercase();
+    let operation = record
+        .property("RuleOperation")
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if operation.contains("remove") || operation.contains("delete") {
         return None;
     }
@@ -23,15 +27,18 @@ pub(super) fn read(record: &AuditRecord) -> Option<InboxRule> {
         .find(|m| !m.is_empty())
         .unwrap_or_default()
         .to_string();
-    let mut rule = if record.property("RuleActions").is_some() || record.property("RuleName").is_some() {
-        mapi(record)
-    } else {
-        ews(record)
-    };
+    let mut rule =
+        if record.property("RuleActions").is_some() || record.property("RuleName").is_some() {
+            mapi(record)
+        } else {
+            ews(record)
+        };
     rule.target = target;
     rule.created = operation == "addmailboxrule"
         || operation == "create"
-        || record.property("IsNew").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        || record
+            .property("IsNew")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     Some(rule)
 }
 
@@ -41,12 +48,21 @@ fn mapi(record: &AuditRecord) -> InboxRule {
     let mut rule = InboxRule {
         name: record.property("RuleName").unwrap_or("").to_string(),
         conditions: condition(record.property("RuleCondition")),
-        stops_other_rules: record.property("RuleState").is_some_and(|s| s.to_ascii_lowercase().contains("exitafterexecution")),
+        stops_other_rules: record
+            .property("RuleState")
+            .is_some_and(|s| s.to_ascii_lowercase().contains("exitafterexecution")),
         ..InboxRule::default()
     };
-    let actions: Vec<Value> = record.property("RuleActions").and_then(|a| serde_json::from_str(a).ok()).unwrap_or_default();
+    let actions: Vec<Value> = record
+        .property("RuleActions")
+        .and_then(|a| serde_json::from_str(a).ok())
+        .unwrap_or_default();
     for action in &actions {
-        let kind = action.get("ActionType").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+        let kind = action
+            .get("ActionType")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_ascii_lowercase();
         apply(&mut rule, &kind, recipients(action));
     }
     rule
@@ -55,7 +71,10 @@ fn mapi(record: &AuditRecord) -> InboxRule {
 /// EWS: `Name`, `Actions` naming the action types, `Conditions`, and `ServerRule`, a JSON
 /// string with the recipients at `Actions[].Recipients[].Values[].Value`.
 fn ews(record: &AuditRecord) -> InboxRule {
-    let server_rule: Value = record.property("ServerRule").and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Value::Null);
+    let server_rule: Value = record
+        .property("ServerRule")
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or(Value::Null);
     let conditions_text = server_rule
         .get("Conditions")
         .map(|c| leaves(c).join(" "))
@@ -66,9 +85,19 @@ fn ews(record: &AuditRecord) -> InboxRule {
         conditions: condition(conditions_text.as_deref()),
         ..InboxRule::default()
     };
-    let kinds = format!("{} {}", record.property("Actions").unwrap_or(""), server_rule.get("Actions").map(Value::to_string).unwrap_or_default())
-        .to_ascii_lowercase();
-    let found = server_rule.get("Actions").map(recipients).unwrap_or_default();
+    let kinds = format!(
+        "{} {}",
+        record.property("Actions").unwrap_or(""),
+        server_rule
+            .get("Actions")
+            .map(Value::to_string)
+            .unwrap_or_default()
+    )
+    .to_ascii_lowercase();
+    let found = server_rule
+        .get("Actions")
+        .map(recipients)
+        .unwrap_or_default();
     apply(&mut rule, &kinds, found);
     rule
 }
@@ -117,7 +146,9 @@ fn collect_recipients(value: &Value, inside: bool, found: &mut Vec<String>) {
                 }
             }
         }
-        Value::Array(items) => items.iter().for_each(|v| collect_recipients(v, inside, found)),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| collect_recipients(v, inside, found)),
         Value::Object(map) => {
             for (k, v) in map {
                 collect_recipients(v, inside || k.eq_ignore_ascii_case("Recipients"), found);

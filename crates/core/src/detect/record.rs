@@ -27,9 +27,17 @@ fn value_as_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 /// serialised into a string.
 fn params<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Param>, D::Error> {
     match Value::deserialize(d)? {
-        Value::Array(items) => Ok(items.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect()),
+        Value::Array(items) => Ok(items
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect()),
         Value::String(s) => Ok(serde_json::from_str::<Vec<Value>>(&s)
-            .map(|items| items.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect())
+            .map(|items| {
+                items
+                    .into_iter()
+                    .filter_map(|v| serde_json::from_value(v).ok())
+                    .collect()
+            })
             .unwrap_or_default()),
         _ => Ok(Vec::new()),
     }
@@ -64,11 +72,23 @@ pub struct AuditRecord {
     /// The item a mailbox-audit record acted on (for folder permissions, the folder).
     #[serde(rename = "Item", default)]
     pub item: Value,
-    #[serde(rename = "MailboxOwnerUPN", default, deserialize_with = "lenient_string")]
+    #[serde(
+        rename = "MailboxOwnerUPN",
+        default,
+        deserialize_with = "lenient_string"
+    )]
     pub mailbox_owner_upn: String,
-    #[serde(rename = "OrganizationId", default, deserialize_with = "lenient_string")]
+    #[serde(
+        rename = "OrganizationId",
+        default,
+        deserialize_with = "lenient_string"
+    )]
     pub organization_id: String,
-    #[serde(rename = "OrganizationName", default, deserialize_with = "lenient_string")]
+    #[serde(
+        rename = "OrganizationName",
+        default,
+        deserialize_with = "lenient_string"
+    )]
     pub organization_name: String,
 }
 
@@ -79,17 +99,24 @@ impl AuditRecord {
 
     /// The value of a parameter (names compared without case, as PowerShell does).
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.parameters.iter().find(|p| p.name.eq_ignore_ascii_case(name)).map(|p| p.value.as_str())
+        self.parameters
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+            .map(|p| p.value.as_str())
     }
 
     /// The value of an `OperationProperties` entry.
     pub fn property(&self, name: &str) -> Option<&str> {
-        self.operation_properties.iter().find(|p| p.name.eq_ignore_ascii_case(name)).map(|p| p.value.as_str())
+        self.operation_properties
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+            .map(|p| p.value.as_str())
     }
 
     /// A switch parameter set to true (`"True"`, as Exchange logs it).
     pub fn flag(&self, name: &str) -> bool {
-        self.param(name).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        self.param(name)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     }
 
     /// Exchange logs cmdlet failures as `"False"`; other workloads use `Failed`.
@@ -100,7 +127,10 @@ impl AuditRecord {
 
     /// Changes made by Exchange itself, not by a person.
     pub fn by_system(&self) -> bool {
-        self.user_id.trim_start().to_ascii_uppercase().starts_with("NT AUTHORITY\\SYSTEM")
+        self.user_id
+            .trim_start()
+            .to_ascii_uppercase()
+            .starts_with("NT AUTHORITY\\SYSTEM")
     }
 
     pub fn event_time(&self) -> Option<DateTime<Utc>> {
@@ -119,7 +149,9 @@ pub fn parse_creation_time(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Some(dt.with_timezone(&Utc));
     }
-    NaiveDateTime::parse_from_str(t.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc())
+    NaiveDateTime::parse_from_str(t.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|n| n.and_utc())
 }
 
 /// `a.b.c.d`, `a.b.c.d:port`, `[v6]:port` and bare v6 to the bare address.
@@ -129,7 +161,11 @@ pub fn normalize_ip(raw: &str) -> Option<String> {
         return None;
     }
     if let Some(rest) = s.strip_prefix('[') {
-        return rest.split(']').next().map(str::to_string).filter(|v| !v.is_empty());
+        return rest
+            .split(']')
+            .next()
+            .map(str::to_string)
+            .filter(|v| !v.is_empty());
     }
     if s.matches(':').count() == 1 {
         return s.split(':').next().map(str::to_string);
@@ -143,10 +179,22 @@ mod tests {
 
     #[test]
     fn client_ip_forms() {
-        assert_eq!(normalize_ip("104.28.196.199:9808").as_deref(), Some("104.28.196.199"));
-        assert_eq!(normalize_ip("[2a09:bac5:110:105::1a:98]:52629").as_deref(), Some("2a09:bac5:110:105::1a:98"));
-        assert_eq!(normalize_ip("2a09:bac5::1").as_deref(), Some("2a09:bac5::1"));
-        assert_eq!(normalize_ip("104.28.196.199").as_deref(), Some("104.28.196.199"));
+        assert_eq!(
+            normalize_ip("104.28.196.199:9808").as_deref(),
+            Some("104.28.196.199")
+        );
+        assert_eq!(
+            normalize_ip("[2a09:bac5:110:105::1a:98]:52629").as_deref(),
+            Some("2a09:bac5:110:105::1a:98")
+        );
+        assert_eq!(
+            normalize_ip("2a09:bac5::1").as_deref(),
+            Some("2a09:bac5::1")
+        );
+        assert_eq!(
+            normalize_ip("104.28.196.199").as_deref(),
+            Some("104.28.196.199")
+        );
         assert_eq!(normalize_ip(" "), None);
     }
 
@@ -168,6 +216,9 @@ mod tests {
     fn creation_time_without_zone_is_utc() {
         let r: AuditRecord =
             serde_json::from_str(r#"{"Id":"1","CreationTime":"2023-05-29T12:29:35"}"#).unwrap();
-        assert_eq!(r.event_time().unwrap().to_rfc3339(), "2023-05-29T12:29:35+00:00");
+        assert_eq!(
+            r.event_time().unwrap().to_rfc3339(),
+            "2023-05-29T12:29:35+00:00"
+        );
     }
 }

@@ -94,21 +94,64 @@ pub fn fold(text: &str) -> String {
 
 fn lookalike(c: char) -> char {
     const PAIRS: [(char, char); 40] = [
-        ('А', 'A'), ('В', 'B'), ('Е', 'E'), ('К', 'K'), ('М', 'M'), ('Н', 'H'), ('О', 'O'),
-        ('Р', 'P'), ('С', 'C'), ('Т', 'T'), ('Х', 'X'), ('Ј', 'J'), ('Ѕ', 'S'), ('І', 'I'),
-        ('а', 'a'), ('е', 'e'), ('о', 'o'), ('р', 'p'), ('с', 'c'), ('х', 'x'), ('у', 'y'),
-        ('і', 'i'), ('ј', 'j'), ('ѕ', 's'), ('ԁ', 'd'), ('ո', 'n'), ('ս', 'u'), ('ɡ', 'g'),
-        ('Α', 'A'), ('Β', 'B'), ('Ε', 'E'), ('Ι', 'I'), ('Κ', 'K'), ('Μ', 'M'), ('Ν', 'N'),
-        ('Ο', 'O'), ('Ρ', 'P'), ('Τ', 'T'), ('ο', 'o'), ('ν', 'v'),
+        ('А', 'A'),
+        ('В', 'B'),
+        ('Е', 'E'),
+        ('К', 'K'),
+        ('М', 'M'),
+        ('Н', 'H'),
+        ('О', 'O'),
+        ('Р', 'P'),
+        ('С', 'C'),
+        ('Т', 'T'),
+        ('Х', 'X'),
+        ('Ј', 'J'),
+        ('Ѕ', 'S'),
+        ('І', 'I'),
+        ('а', 'a'),
+        ('е', 'e'),
+        ('о', 'o'),
+        ('р', 'p'),
+        ('с', 'c'),
+        ('х', 'x'),
+        ('у', 'y'),
+        ('і', 'i'),
+        ('ј', 'j'),
+        ('ѕ', 's'),
+        ('ԁ', 'd'),
+        ('ո', 'n'),
+        ('ս', 'u'),
+        ('ɡ', 'g'),
+        ('Α', 'A'),
+        ('Β', 'B'),
+        ('Ε', 'E'),
+        ('Ι', 'I'),
+        ('Κ', 'K'),
+        ('Μ', 'M'),
+        ('Ν', 'N'),
+        ('Ο', 'O'),
+        ('Ρ', 'P'),
+        ('Τ', 'T'),
+        ('ο', 'o'),
+        ('ν', 'v'),
     ];
-    PAIRS.iter().find(|(from, _)| *from == c).map(|(_, to)| *to).unwrap_or(c)
+    PAIRS
+        .iter()
+        .find(|(from, _)| *from == c)
+        .map(|(_, to)| *to)
+        .unwrap_or(c)
 }
 
 /// The folder a `MoveToFolder` value names, when it is one where mail goes unseen.
 /// Values look like `Junk Email`, `:\Deleted Items` or `Inbox\RSS Feeds`.
 pub fn hidden_folder(value: &str) -> bool {
     let folded = fold(value);
-    let last = folded.rsplit(['\\', '/']).next().unwrap_or("").trim_start_matches(':').trim();
+    let last = folded
+        .rsplit(['\\', '/'])
+        .next()
+        .unwrap_or("")
+        .trim_start_matches(':')
+        .trim();
     HIDDEN_FOLDERS.contains(&last)
 }
 
@@ -164,7 +207,11 @@ pub fn suspicious_name(name: &str) -> bool {
         return false;
     }
     let len = chars.len() as f64;
-    let entropy: f64 = counts.iter().map(|(_, n)| *n as f64 / len).map(|p| -p * p.log2()).sum();
+    let entropy: f64 = counts
+        .iter()
+        .map(|(_, n)| *n as f64 / len)
+        .map(|p| -p * p.log2())
+        .sum();
     entropy <= 2.0
 }
 
@@ -179,15 +226,23 @@ mod tests {
         assert!(hidden_folder("ＲＳＳ Ｆｅｅｄｓ"));
         assert!(hidden_folder(":\\Deleted Items"));
         assert!(hidden_folder("Inbox\\RSS  Feeds"));
-        assert!(hidden_folder("adele@contoso.com:\\Conversation\u{200b} History"));
+        assert!(hidden_folder(
+            "adele@contoso.com:\\Conversation\u{200b} History"
+        ));
         assert!(!hidden_folder("Newsletters"));
         assert!(!hidden_folder("Archive 2024"));
     }
 
     #[test]
     fn keywords_match_words_not_fragments() {
-        assert_eq!(keyword("Invoices overdue"), Some((Keyword::Finance, "invoice")));
-        assert_eq!(keyword("do not OPEN"), Some((Keyword::Security, "do not open")));
+        assert_eq!(
+            keyword("Invoices overdue"),
+            Some((Keyword::Finance, "invoice"))
+        );
+        assert_eq!(
+            keyword("do not OPEN"),
+            Some((Keyword::Security, "do not open"))
+        );
         assert_eq!(keyword("ACH"), Some((Keyword::Finance, "ach")));
         assert_eq!(keyword("each attachment"), None);
         assert_eq!(keyword("Рhishing"), Some((Keyword::Security, "phish")));

@@ -40,11 +40,22 @@ fn resolve(r: &AuditRecord, mailbox: &str) -> String {
     if mailbox.contains('@') {
         return mailbox.to_string();
     }
-    let actor_local = r.user_id.split('@').next().unwrap_or("").to_ascii_lowercase();
+    let actor_local = r
+        .user_id
+        .split('@')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let m = mailbox.to_ascii_lowercase();
     let own = !actor_local.is_empty()
-        && (m == actor_local || m.strip_prefix(&actor_local).is_some_and(|rest| rest.starts_with('_')));
-    if own { r.user_id.clone() } else { mailbox.to_string() }
+        && (m == actor_local
+            || m.strip_prefix(&actor_local)
+                .is_some_and(|rest| rest.starts_with('_')));
+    if own {
+        r.user_id.clone()
+    } else {
+        mailbox.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -57,17 +68,28 @@ mod tests {
 
     #[test]
     fn owa_alias_is_the_actor() {
-        let r = rec(r#"{"Id":"1","UserId":"stinger@contoso.com","ObjectId":"APC/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/stinger_b5cd7fb7af\\."}"#);
+        let r = rec(
+            r#"{"Id":"1","UserId":"stinger@contoso.com","ObjectId":"APC/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/stinger_b5cd7fb7af\\."}"#,
+        );
         assert_eq!(inbox_rule_mailbox(&r), "stinger@contoso.com");
     }
 
     #[test]
     fn another_mailbox_is_the_target() {
-        let r = rec(r#"{"Id":"1","UserId":"admin@contoso.com","Parameters":[{"Name":"Mailbox","Value":"adele@contoso.com"}]}"#);
+        let r = rec(
+            r#"{"Id":"1","UserId":"admin@contoso.com","Parameters":[{"Name":"Mailbox","Value":"adele@contoso.com"}]}"#,
+        );
         assert_eq!(inbox_rule_mailbox(&r), "adele@contoso.com");
-        let r = rec(r#"{"Id":"1","UserId":"stinger@contoso.onmicrosoft.com","ObjectId":"X/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/311b45d6-1a3e-46ac-8434-721367961e19\\Direct"}"#);
-        assert_eq!(inbox_rule_mailbox(&r), "311b45d6-1a3e-46ac-8434-721367961e19");
-        let r = rec(r#"{"Id":"1","UserId":"matt@contoso.com","ObjectId":"x","Parameters":[{"Name":"Identity","Value":"A/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/311b45d6"}]}"#);
+        let r = rec(
+            r#"{"Id":"1","UserId":"stinger@contoso.onmicrosoft.com","ObjectId":"X/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/311b45d6-1a3e-46ac-8434-721367961e19\\Direct"}"#,
+        );
+        assert_eq!(
+            inbox_rule_mailbox(&r),
+            "311b45d6-1a3e-46ac-8434-721367961e19"
+        );
+        let r = rec(
+            r#"{"Id":"1","UserId":"matt@contoso.com","ObjectId":"x","Parameters":[{"Name":"Identity","Value":"A/Microsoft Exchange Hosted Organizations/contoso.onmicrosoft.com/311b45d6"}]}"#,
+        );
         assert_eq!(mailbox(&r), "311b45d6");
     }
 }

@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 use super::*;
 
 fn ctx() -> TenantContext {
-    TenantContext { accepted_domains: vec!["contoso.com".into(), "contoso.onmicrosoft.com".into()], ..Default::default() }
+    TenantContext {
+        accepted_domains: vec!["contoso.com".into(), "contoso.onmicrosoft.com".into()],
+        ..Default::default()
+    }
 }
 
 fn record(operation: &str, user: &str, params: &[(&str, &str)]) -> Value {
@@ -31,7 +34,11 @@ fn every_forward_address_is_judged_not_only_the_first() {
     let v = record(
         "New-InboxRule",
         "adele@contoso.com",
-        &[("Name", "Sync"), ("ForwardTo", "bob@contoso.com;eve@evil.example"), ("SubjectContainsWords", "invoice")],
+        &[
+            ("Name", "Sync"),
+            ("ForwardTo", "bob@contoso.com;eve@evil.example"),
+            ("SubjectContainsWords", "invoice"),
+        ],
     );
     let f = run(&v);
     assert_eq!(f.len(), 1);
@@ -47,9 +54,33 @@ fn every_forward_address_is_judged_not_only_the_first() {
 
 #[test]
 fn internal_forwarding_and_internal_mailbox_forwarding_raise_nothing() {
-    assert!(run(&record("New-InboxRule", "adele@contoso.com", &[("Name", "x"), ("RedirectTo", "Bob Smith;bob@CONTOSO.com")])).is_empty());
-    assert!(run(&record("Set-Mailbox", "adele@contoso.com", &[("Identity", "adele"), ("ForwardingSmtpAddress", "smtp:bob@contoso.com")])).is_empty());
-    assert!(run(&record("Set-Mailbox", "adele@contoso.com", &[("Identity", "adele"), ("RetainDeletedItemsFor", "30")])).is_empty());
+    assert!(
+        run(&record(
+            "New-InboxRule",
+            "adele@contoso.com",
+            &[("Name", "x"), ("RedirectTo", "Bob Smith;bob@CONTOSO.com")]
+        ))
+        .is_empty()
+    );
+    assert!(
+        run(&record(
+            "Set-Mailbox",
+            "adele@contoso.com",
+            &[
+                ("Identity", "adele"),
+                ("ForwardingSmtpAddress", "smtp:bob@contoso.com")
+            ]
+        ))
+        .is_empty()
+    );
+    assert!(
+        run(&record(
+            "Set-Mailbox",
+            "adele@contoso.com",
+            &[("Identity", "adele"), ("RetainDeletedItemsFor", "30")]
+        ))
+        .is_empty()
+    );
 }
 
 #[test]
@@ -57,11 +88,18 @@ fn redirect_of_all_mail_that_also_deletes_is_critical_and_hides_mail() {
     let v = record(
         "New-InboxRule",
         "adele@contoso.com",
-        &[("Name", "."), ("RedirectTo", "\"Eve\" [SMTP:eve@evil.example]"), ("DeleteMessage", "True")],
+        &[
+            ("Name", "."),
+            ("RedirectTo", "\"Eve\" [SMTP:eve@evil.example]"),
+            ("DeleteMessage", "True"),
+        ],
     );
     let f = run(&v);
     let rules: Vec<&str> = f.iter().map(|f| f.rule).collect();
-    assert_eq!(rules, vec![INBOX_RULE_EXTERNAL_FORWARD, INBOX_RULE_HIDES_MAIL]);
+    assert_eq!(
+        rules,
+        vec![INBOX_RULE_EXTERNAL_FORWARD, INBOX_RULE_HIDES_MAIL]
+    );
     assert_eq!(f[0].severity, Severity::Critical);
 }
 
@@ -70,12 +108,19 @@ fn admin_on_another_mailbox_alerts_on_the_mailbox() {
     let v = record(
         "New-InboxRule",
         "admin@contoso.com",
-        &[("Mailbox", "adele@contoso.com"), ("Name", "f"), ("ForwardAsAttachmentTo", "x@evil.example")],
+        &[
+            ("Mailbox", "adele@contoso.com"),
+            ("Name", "f"),
+            ("ForwardAsAttachmentTo", "x@evil.example"),
+        ],
     );
     let f = run(&v);
     assert_eq!(f[0].target, "adele@contoso.com");
     assert_eq!(f[0].actor, "admin@contoso.com");
-    assert!(f[0].summary.contains("forwards it as an attachment to x@evil.example"));
+    assert!(
+        f[0].summary
+            .contains("forwards it as an attachment to x@evil.example")
+    );
 }
 
 #[test]
@@ -83,7 +128,11 @@ fn mailbox_forwarding_address_outside_and_no_copy_is_critical() {
     let v = record(
         "set-mailbox",
         "admin@contoso.com",
-        &[("Identity", "lidia@contoso.com"), ("ForwardingAddress", "eve@evil.example"), ("DeliverToMailboxAndForward", "False")],
+        &[
+            ("Identity", "lidia@contoso.com"),
+            ("ForwardingAddress", "eve@evil.example"),
+            ("DeliverToMailboxAndForward", "False"),
+        ],
     );
     let f = run(&v);
     assert_eq!(f.len(), 1);
@@ -94,8 +143,18 @@ fn mailbox_forwarding_address_outside_and_no_copy_is_critical() {
 
 #[test]
 fn system_actor_and_failed_operations_raise_nothing() {
-    let fwd = [("Identity", "adele"), ("ForwardingSmtpAddress", "eve@evil.example")];
-    assert!(run(&record("Set-Mailbox", "NT AUTHORITY\\SYSTEM (Microsoft.Exchange.ServiceHost)", &fwd)).is_empty());
+    let fwd = [
+        ("Identity", "adele"),
+        ("ForwardingSmtpAddress", "eve@evil.example"),
+    ];
+    assert!(
+        run(&record(
+            "Set-Mailbox",
+            "NT AUTHORITY\\SYSTEM (Microsoft.Exchange.ServiceHost)",
+            &fwd
+        ))
+        .is_empty()
+    );
     let mut failed = record("Set-Mailbox", "adele@contoso.com", &fwd);
     failed["ResultStatus"] = json!("False");
     assert!(run(&failed).is_empty());
@@ -105,12 +164,22 @@ fn system_actor_and_failed_operations_raise_nothing() {
 fn set_inbox_rule_without_conditions_is_not_taken_as_all_mail() {
     // Set-InboxRule logs only what changed, so the rule may well have conditions: a
     // rule turned into a deleting one is worth a look, not an all-mail alarm.
-    let v = record("Set-InboxRule", "adele@contoso.com", &[("Identity", "Sync"), ("DeleteMessage", "True")]);
+    let v = record(
+        "Set-InboxRule",
+        "adele@contoso.com",
+        &[("Identity", "Sync"), ("DeleteMessage", "True")],
+    );
     let f = run(&v);
     assert_eq!(f.len(), 1, "{f:?}");
-    assert_eq!((f[0].rule, f[0].severity), (INBOX_RULE_HIDES_MAIL, Severity::Medium));
+    assert_eq!(
+        (f[0].rule, f[0].severity),
+        (INBOX_RULE_HIDES_MAIL, Severity::Medium)
+    );
     assert_eq!(f[0].details["applies_to_all"], json!(false));
-    assert_eq!(f[0].summary, r#"Rule "Sync" on adele@contoso.com was changed: deletes it."#);
+    assert_eq!(
+        f[0].summary,
+        r#"Rule "Sync" on adele@contoso.com was changed: deletes it."#
+    );
 }
 
 #[test]
@@ -118,10 +187,18 @@ fn hostile_rule_names_are_shown_not_obeyed() {
     let v = record(
         "New-InboxRule",
         "adele@contoso.com",
-        &[("Name", "\u{1b}[2J<img src=x onerror=alert(1)>"), ("DeleteMessage", "True")],
+        &[
+            ("Name", "\u{1b}[2J<img src=x onerror=alert(1)>"),
+            ("DeleteMessage", "True"),
+        ],
     );
     let f = run(&v);
-    assert!(f[0].summary.starts_with(r#"Rule "\u{1b}[2J<img src=x onerror=alert(1)>" on"#), "{}", f[0].summary);
+    assert!(
+        f[0].summary
+            .starts_with(r#"Rule "\u{1b}[2J<img src=x onerror=alert(1)>" on"#),
+        "{}",
+        f[0].summary
+    );
 }
 
 #[test]
@@ -140,7 +217,9 @@ fn prefilter_ignores_case_finds_needles_anywhere_and_passes_mail_access_noise() 
     assert!(is_candidate("inboxrule\"}"));
     assert!(is_candidate("{\"x\":\"SET-MAILBOX"));
     // Outside Operation too: a watched word in any field keeps the record.
-    assert!(is_candidate(r#"{"Operation":"Custom","Cmdlet":"Remove-TransportRule"}"#));
+    assert!(is_candidate(
+        r#"{"Operation":"Custom","Cmdlet":"Remove-TransportRule"}"#
+    ));
     // Near misses: split words and subjects that talk about rules.
     assert!(!is_candidate("inbox rule set mailbox transport-rule"));
     // Folding maps `\r` onto `-`; the check on the raw text must still say no.
@@ -160,7 +239,11 @@ fn prefilter_ignores_case_finds_needles_anywhere_and_passes_mail_access_noise() 
 
 /// The pre-filter's meaning, written plainly: any watched needle anywhere, ASCII case ignored.
 fn has_watched_needle(text: &str) -> bool {
-    WATCHED.iter().any(|(needle, _)| text.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes())))
+    WATCHED.iter().any(|(needle, _)| {
+        text.as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    })
 }
 
 #[test]
@@ -170,7 +253,10 @@ fn prefilter_finds_needles_across_its_windows() {
         text.push_str("AdminAuditLogConfig");
         text.push_str(&"b".repeat(100));
         assert!(is_candidate(&text), "needle at {at}");
-        assert!(!is_candidate(&text.replace("AdminAuditLogConfig", "AdminAuditLog Config")), "near miss at {at}");
+        assert!(
+            !is_candidate(&text.replace("AdminAuditLogConfig", "AdminAuditLog Config")),
+            "near miss at {at}"
+        );
     }
 }
 
@@ -209,28 +295,59 @@ fn nul_character_condition_is_all_mail() {
     let v = record(
         "New-InboxRule",
         "adele@contoso.com",
-        &[("Name", "Archive sync"), ("BodyContainsWords", "\u{0}"), ("MoveToFolder", "Archive")],
+        &[
+            ("Name", "Archive sync"),
+            ("BodyContainsWords", "\u{0}"),
+            ("MoveToFolder", "Archive"),
+        ],
     );
     let f = one(&v);
-    assert_eq!((f.rule, f.severity), (INBOX_RULE_HIDES_MAIL, Severity::Critical));
+    assert_eq!(
+        (f.rule, f.severity),
+        (INBOX_RULE_HIDES_MAIL, Severity::Critical)
+    );
     assert_eq!(
         f.summary,
         r#"Rule "Archive sync" on adele@contoso.com applies to every incoming message (its condition, messages whose body contains "\u{0}", matches everything): moves it to "Archive"."#
     );
-    let tiny = record("Set-InboxRule", "adele@contoso.com", &[("Identity", "x1"), ("WithinSizeRangeMinimum", "1"), ("SoftDeleteMessage", "True")]);
+    let tiny = record(
+        "Set-InboxRule",
+        "adele@contoso.com",
+        &[
+            ("Identity", "x1"),
+            ("WithinSizeRangeMinimum", "1"),
+            ("SoftDeleteMessage", "True"),
+        ],
+    );
     assert_eq!(one(&tiny).severity, Severity::Critical);
 }
 
 #[test]
 fn lookalike_folder_names_still_hide_mail() {
-    for folder in ["Junk \u{415}mail", "\u{408}unk Email", "ＲＳＳ Ｆｅｅｄｓ", ":\\Deleted Items", "Inbox\\RSS Subscriptions", "Conversation\u{a0}History"] {
+    for folder in [
+        "Junk \u{415}mail",
+        "\u{408}unk Email",
+        "ＲＳＳ Ｆｅｅｄｓ",
+        ":\\Deleted Items",
+        "Inbox\\RSS Subscriptions",
+        "Conversation\u{a0}History",
+    ] {
         let v = record(
             "New-InboxRule",
             "adele@contoso.com",
-            &[("Name", "Vendor mail"), ("From", "billing@vendor.example"), ("MoveToFolder", folder), ("MarkAsRead", "True")],
+            &[
+                ("Name", "Vendor mail"),
+                ("From", "billing@vendor.example"),
+                ("MoveToFolder", folder),
+                ("MarkAsRead", "True"),
+            ],
         );
         let f = one(&v);
-        assert_eq!((f.rule, f.severity), (INBOX_RULE_HIDES_MAIL, Severity::Medium), "{folder}");
+        assert_eq!(
+            (f.rule, f.severity),
+            (INBOX_RULE_HIDES_MAIL, Severity::Medium),
+            "{folder}"
+        );
     }
 }
 
@@ -243,18 +360,54 @@ fn mixed_case_operations_and_string_parameters_are_read() {
     });
     assert!(is_candidate(&v.to_string()));
     let f = one(&v);
-    assert_eq!((f.rule, f.severity), (INBOX_RULE_HIDES_MAIL, Severity::Critical));
+    assert_eq!(
+        (f.rule, f.severity),
+        (INBOX_RULE_HIDES_MAIL, Severity::Critical)
+    );
     assert_eq!(f.details["keyword"], json!("phish"));
 }
 
 #[test]
 fn hiding_severity_follows_keywords_and_names() {
-    let sev = |params: &[(&str, &str)]| one(&record("New-InboxRule", "adele@contoso.com", params)).severity;
-    assert_eq!(sev(&[("Name", "Accounts"), ("SubjectContainsWords", "Wire transfer"), ("DeleteMessage", "True")]), Severity::High);
-    assert_eq!(sev(&[("Name", "zz"), ("From", "bob@contoso.com"), ("DeleteMessage", "True")]), Severity::High);
-    assert_eq!(sev(&[("Name", "Cleanup"), ("From", "bob@contoso.com"), ("DeleteMessage", "True")]), Severity::Medium);
-    assert_eq!(sev(&[("Name", "."), ("MarkAsRead", "True")]), Severity::High);
-    assert_eq!(sev(&[("Name", "Alerts"), ("SubjectContainsWords", "security alert"), ("MarkAsRead", "True")]), Severity::High);
+    let sev = |params: &[(&str, &str)]| {
+        one(&record("New-InboxRule", "adele@contoso.com", params)).severity
+    };
+    assert_eq!(
+        sev(&[
+            ("Name", "Accounts"),
+            ("SubjectContainsWords", "Wire transfer"),
+            ("DeleteMessage", "True")
+        ]),
+        Severity::High
+    );
+    assert_eq!(
+        sev(&[
+            ("Name", "zz"),
+            ("From", "bob@contoso.com"),
+            ("DeleteMessage", "True")
+        ]),
+        Severity::High
+    );
+    assert_eq!(
+        sev(&[
+            ("Name", "Cleanup"),
+            ("From", "bob@contoso.com"),
+            ("DeleteMessage", "True")
+        ]),
+        Severity::Medium
+    );
+    assert_eq!(
+        sev(&[("Name", "."), ("MarkAsRead", "True")]),
+        Severity::High
+    );
+    assert_eq!(
+        sev(&[
+            ("Name", "Alerts"),
+            ("SubjectContainsWords", "security alert"),
+            ("MarkAsRead", "True")
+        ]),
+        Severity::High
+    );
 }
 
 #[test]
@@ -264,17 +417,88 @@ fn everyday_noise_raises_nothing() {
     let noise = [
         mail_access,
         record("Send", "adele@contoso.com", &[]),
-        record("New-InboxRule", "adele@contoso.com", &[("Name", "Newsletters"), ("From", "newsletter@contoso.com"), ("MoveToFolder", "Newsletters")]),
-        record("New-InboxRule", "adele@contoso.com", &[("Name", "Team News"), ("From", "communications@contoso.com"), ("MoveToFolder", "Team News"), ("MarkAsRead", "True")]),
-        record("New-InboxRule", "adele@contoso.com", &[("Name", "To Bob"), ("ForwardTo", "bob@contoso.com")]),
-        record("Set-Mailbox", "admin@contoso.com", &[("Identity", "adele@contoso.com"), ("MaxSendSize", "150 MB (157,286,400 bytes)")]),
-        record("Set-Mailbox", "admin@contoso.com", &[("Identity", "adele@contoso.com"), ("AuditLogAgeLimit", "180.00:00:00"), ("AuditEnabled", "True")]),
-        record("Set-Mailbox", "admin@contoso.com", &[("Identity", "adele@contoso.com"), ("ForwardingSmtpAddress", "smtp:bob@contoso.com")]),
-        record("New-TransportRule", "admin@contoso.com", &[("Name", "Legal copy"), ("BlindCopyTo", "legal@contoso.com")]),
-        record("Set-MailboxFolderPermission", "adele@contoso.com", &[("Identity", "adele@contoso.com:\\Calendar"), ("User", "Default"), ("AccessRights", "Reviewer")]),
-        record("Add-MailboxPermission", "admin@contoso.com", &[("Identity", "adele"), ("User", "bob"), ("AccessRights", "ReadPermission")]),
-        record("Remove-InboxRule", "adele@contoso.com", &[("Identity", "."), ("Confirm", "False")]),
-        record("Set-CASMailbox", "admin@contoso.com", &[("Identity", "adele"), ("PopEnabled", "False")]),
+        record(
+            "New-InboxRule",
+            "adele@contoso.com",
+            &[
+                ("Name", "Newsletters"),
+                ("From", "newsletter@contoso.com"),
+                ("MoveToFolder", "Newsletters"),
+            ],
+        ),
+        record(
+            "New-InboxRule",
+            "adele@contoso.com",
+            &[
+                ("Name", "Team News"),
+                ("From", "communications@contoso.com"),
+                ("MoveToFolder", "Team News"),
+                ("MarkAsRead", "True"),
+            ],
+        ),
+        record(
+            "New-InboxRule",
+            "adele@contoso.com",
+            &[("Name", "To Bob"), ("ForwardTo", "bob@contoso.com")],
+        ),
+        record(
+            "Set-Mailbox",
+            "admin@contoso.com",
+            &[
+                ("Identity", "adele@contoso.com"),
+                ("MaxSendSize", "150 MB (157,286,400 bytes)"),
+            ],
+        ),
+        record(
+            "Set-Mailbox",
+            "admin@contoso.com",
+            &[
+                ("Identity", "adele@contoso.com"),
+                ("AuditLogAgeLimit", "180.00:00:00"),
+                ("AuditEnabled", "True"),
+            ],
+        ),
+        record(
+            "Set-Mailbox",
+            "admin@contoso.com",
+            &[
+                ("Identity", "adele@contoso.com"),
+                ("ForwardingSmtpAddress", "smtp:bob@contoso.com"),
+            ],
+        ),
+        record(
+            "New-TransportRule",
+            "admin@contoso.com",
+            &[("Name", "Legal copy"), ("BlindCopyTo", "legal@contoso.com")],
+        ),
+        record(
+            "Set-MailboxFolderPermission",
+            "adele@contoso.com",
+            &[
+                ("Identity", "adele@contoso.com:\\Calendar"),
+                ("User", "Default"),
+                ("AccessRights", "Reviewer"),
+            ],
+        ),
+        record(
+            "Add-MailboxPermission",
+            "admin@contoso.com",
+            &[
+                ("Identity", "adele"),
+                ("User", "bob"),
+                ("AccessRights", "ReadPermission"),
+            ],
+        ),
+        record(
+            "Remove-InboxRule",
+            "adele@contoso.com",
+            &[("Identity", "."), ("Confirm", "False")],
+        ),
+        record(
+            "Set-CASMailbox",
+            "admin@contoso.com",
+            &[("Identity", "adele"), ("PopEnabled", "False")],
+        ),
     ];
     for v in &noise {
         assert!(run(v).is_empty(), "{}: {:?}", v["Operation"], run(v));
@@ -286,35 +510,100 @@ fn transport_rule_redirecting_outside_is_organisation_wide() {
     let v = record(
         "New-TransportRule",
         "admin@contoso.com",
-        &[("Name", "Journal"), ("RedirectMessageTo", "drop@evil.example"), ("SentToScope", "InOrganization")],
+        &[
+            ("Name", "Journal"),
+            ("RedirectMessageTo", "drop@evil.example"),
+            ("SentToScope", "InOrganization"),
+        ],
     );
     let f = one(&v);
-    assert_eq!((f.rule, f.severity), (TRANSPORT_RULE_REDIRECT, Severity::Critical));
+    assert_eq!(
+        (f.rule, f.severity),
+        (TRANSPORT_RULE_REDIRECT, Severity::Critical)
+    );
     assert_eq!(f.target, "the whole organisation");
-    assert_eq!(f.summary, r#"Mail-flow rule "Journal" for the whole organisation redirects messages to drop@evil.example (outside the organisation)."#);
+    assert_eq!(
+        f.summary,
+        r#"Mail-flow rule "Journal" for the whole organisation redirects messages to drop@evil.example (outside the organisation)."#
+    );
     let bcc = record(
         "Set-TransportRule",
         "admin@contoso.com",
-        &[("Identity", "Copy"), ("BlindCopyTo", "bob@contoso.com;x@evil.example"), ("RedirectMessageTo", "legal@contoso.com")],
+        &[
+            ("Identity", "Copy"),
+            ("BlindCopyTo", "bob@contoso.com;x@evil.example"),
+            ("RedirectMessageTo", "legal@contoso.com"),
+        ],
     );
     assert_eq!(one(&bcc).severity, Severity::High);
-    let drop = record("New-TransportRule", "admin@contoso.com", &[("Name", "Quiet"), ("DeleteMessage", "True")]);
+    let drop = record(
+        "New-TransportRule",
+        "admin@contoso.com",
+        &[("Name", "Quiet"), ("DeleteMessage", "True")],
+    );
     assert_eq!(one(&drop).severity, Severity::Critical);
 }
 
 #[test]
 fn delegation_names_mailbox_and_grantee() {
-    let full = one(&record("Add-MailboxPermission", "admin@contoso.com", &[("Identity", "ceo@contoso.com"), ("User", "adele@contoso.com"), ("AccessRights", "FullAccess"), ("InheritanceType", "All")]));
-    assert_eq!((full.rule, full.severity), (MAILBOX_DELEGATION, Severity::Medium));
+    let full = one(&record(
+        "Add-MailboxPermission",
+        "admin@contoso.com",
+        &[
+            ("Identity", "ceo@contoso.com"),
+            ("User", "adele@contoso.com"),
+            ("AccessRights", "FullAccess"),
+            ("InheritanceType", "All"),
+        ],
+    ));
+    assert_eq!(
+        (full.rule, full.severity),
+        (MAILBOX_DELEGATION, Severity::Medium)
+    );
     assert_eq!(full.target, "ceo@contoso.com");
-    assert_eq!(full.summary, "adele@contoso.com was given full access to mailbox ceo@contoso.com.");
-    let outside = one(&record("Add-MailboxPermission", "admin@contoso.com", &[("Identity", "ceo@contoso.com"), ("User", "eve@evil.example"), ("AccessRights", "FullAccess")]));
+    assert_eq!(
+        full.summary,
+        "adele@contoso.com was given full access to mailbox ceo@contoso.com."
+    );
+    let outside = one(&record(
+        "Add-MailboxPermission",
+        "admin@contoso.com",
+        &[
+            ("Identity", "ceo@contoso.com"),
+            ("User", "eve@evil.example"),
+            ("AccessRights", "FullAccess"),
+        ],
+    ));
     assert_eq!(outside.severity, Severity::High);
-    let behalf = one(&record("set-mailbox", "admin@contoso.com", &[("Identity", "ceo@contoso.com"), ("GrantSendOnBehalfTo", "adele")]));
-    assert_eq!((behalf.rule, behalf.severity), (MAILBOX_DELEGATION, Severity::Low));
-    let inbox = one(&record("Add-MailboxFolderPermission", "adele@contoso.com", &[("Identity", "adele@contoso.com:\\Inbox"), ("User", "Default"), ("AccessRights", "Reviewer")]));
-    assert_eq!((inbox.severity, inbox.target.as_str()), (Severity::High, "adele@contoso.com"));
-    assert_eq!(inbox.summary, "Default was given Reviewer access to the inbox of adele@contoso.com.");
+    let behalf = one(&record(
+        "set-mailbox",
+        "admin@contoso.com",
+        &[
+            ("Identity", "ceo@contoso.com"),
+            ("GrantSendOnBehalfTo", "adele"),
+        ],
+    ));
+    assert_eq!(
+        (behalf.rule, behalf.severity),
+        (MAILBOX_DELEGATION, Severity::Low)
+    );
+    let inbox = one(&record(
+        "Add-MailboxFolderPermission",
+        "adele@contoso.com",
+        &[
+            ("Identity", "adele@contoso.com:\\Inbox"),
+            ("User", "Default"),
+            ("AccessRights", "Reviewer"),
+        ],
+    ));
+    assert_eq!(
+        (inbox.severity, inbox.target.as_str()),
+        (Severity::High, "adele@contoso.com")
+    );
+    assert_eq!(
+        inbox.summary,
+        "Default was given Reviewer access to the inbox of adele@contoso.com."
+    );
     let mut audited = record("ModifyFolderPermissions", "adele@contoso.com", &[]);
     audited["MailboxOwnerUPN"] = json!("adele@contoso.com");
     audited["Item"] = json!({"ParentFolder": {"Name": "Inbox", "Path": "\\Inbox", "MemberUpn": "Everyone", "MemberRights": "ReadAny"}});
@@ -324,13 +613,45 @@ fn delegation_names_mailbox_and_grantee() {
 
 #[test]
 fn audit_tampering_by_how_much_it_blinds() {
-    let off = one(&record("Set-AdminAuditLogConfig", "admin@contoso.com", &[("UnifiedAuditLogIngestionEnabled", "False")]));
-    assert_eq!((off.rule, off.severity), (AUDIT_TAMPERING, Severity::Critical));
-    assert!(is_candidate(&record("Set-AdminAuditLogConfig", "a", &[]).to_string()));
-    let mailbox = one(&record("Set-Mailbox", "admin@contoso.com", &[("Identity", "ceo@contoso.com"), ("AuditEnabled", "False")]));
-    assert_eq!((mailbox.severity, mailbox.summary.as_str()), (Severity::High, "Mailbox auditing was turned off for ceo@contoso.com."));
-    let short = one(&record("Set-Mailbox", "admin@contoso.com", &[("Identity", "ceo@contoso.com"), ("AuditLogAgeLimit", "7.00:00:00")]));
-    assert_eq!((short.severity, short.summary.as_str()), (Severity::Medium, "The mailbox audit log of ceo@contoso.com is now kept for only 7 days."));
+    let off = one(&record(
+        "Set-AdminAuditLogConfig",
+        "admin@contoso.com",
+        &[("UnifiedAuditLogIngestionEnabled", "False")],
+    ));
+    assert_eq!(
+        (off.rule, off.severity),
+        (AUDIT_TAMPERING, Severity::Critical)
+    );
+    assert!(is_candidate(
+        &record("Set-AdminAuditLogConfig", "a", &[]).to_string()
+    ));
+    let mailbox = one(&record(
+        "Set-Mailbox",
+        "admin@contoso.com",
+        &[("Identity", "ceo@contoso.com"), ("AuditEnabled", "False")],
+    ));
+    assert_eq!(
+        (mailbox.severity, mailbox.summary.as_str()),
+        (
+            Severity::High,
+            "Mailbox auditing was turned off for ceo@contoso.com."
+        )
+    );
+    let short = one(&record(
+        "Set-Mailbox",
+        "admin@contoso.com",
+        &[
+            ("Identity", "ceo@contoso.com"),
+            ("AuditLogAgeLimit", "7.00:00:00"),
+        ],
+    ));
+    assert_eq!(
+        (short.severity, short.summary.as_str()),
+        (
+            Severity::Medium,
+            "The mailbox audit log of ceo@contoso.com is now kept for only 7 days."
+        )
+    );
 }
 
 fn outlook(properties: Value) -> Value {
@@ -352,9 +673,18 @@ fn outlook_rules_in_both_layouts() {
     ]));
     assert!(is_candidate(&ews.to_string()));
     let f = one(&ews);
-    assert_eq!((f.rule, f.severity), (INBOX_RULE_EXTERNAL_FORWARD, Severity::Critical));
-    assert_eq!((f.target.as_str(), f.actor.as_str()), ("adele@contoso.com", "admin@contoso.com"));
-    assert_eq!(f.summary, r#"Rule "Backup" on adele@contoso.com applies to every incoming message: redirects it to eve@evil.example (outside the organisation)."#);
+    assert_eq!(
+        (f.rule, f.severity),
+        (INBOX_RULE_EXTERNAL_FORWARD, Severity::Critical)
+    );
+    assert_eq!(
+        (f.target.as_str(), f.actor.as_str()),
+        ("adele@contoso.com", "admin@contoso.com")
+    );
+    assert_eq!(
+        f.summary,
+        r#"Rule "Backup" on adele@contoso.com applies to every incoming message: redirects it to eve@evil.example (outside the organisation)."#
+    );
 
     let actions = json!([{"ActionType": "Forward", "Recipients": [{"SmtpAddress": "x@evil.example"}]}, {"ActionType": "Delete"}]);
     let mapi = outlook(json!([
@@ -365,8 +695,19 @@ fn outlook_rules_in_both_layouts() {
     ]));
     let f = run(&mapi);
     let rules: Vec<_> = f.iter().map(|f| (f.rule, f.severity)).collect();
-    assert_eq!(rules, vec![(INBOX_RULE_EXTERNAL_FORWARD, Severity::Critical), (INBOX_RULE_HIDES_MAIL, Severity::High)]);
-    assert!(f[0].summary.starts_with("Rule (no name logged) on adele@contoso.com applies to messages matching"), "{}", f[0].summary);
+    assert_eq!(
+        rules,
+        vec![
+            (INBOX_RULE_EXTERNAL_FORWARD, Severity::Critical),
+            (INBOX_RULE_HIDES_MAIL, Severity::High)
+        ]
+    );
+    assert!(
+        f[0].summary
+            .starts_with("Rule (no name logged) on adele@contoso.com applies to messages matching"),
+        "{}",
+        f[0].summary
+    );
 }
 
 #[test]

@@ -35,7 +35,10 @@ pub(super) fn detect(record: &AuditRecord, ctx: &TenantContext, findings: &mut V
             .collect();
         if !outside.is_empty() {
             redirects |= param == "RedirectMessageTo";
-            actions.push(format!("{verb} {} (outside the organisation)", list(&outside)));
+            actions.push(format!(
+                "{verb} {} (outside the organisation)",
+                list(&outside)
+            ));
             destinations.extend(outside);
         }
     }
@@ -46,7 +49,10 @@ pub(super) fn detect(record: &AuditRecord, ctx: &TenantContext, findings: &mut V
     if actions.is_empty() {
         return;
     }
-    let name = record.param("Name").or_else(|| record.param("Identity")).unwrap_or(&record.object_id);
+    let name = record
+        .param("Name")
+        .or_else(|| record.param("Identity"))
+        .unwrap_or(&record.object_id);
     // Redirecting takes the mail away; copying leaks it while everyone still gets theirs.
     let severity = if redirects || deletes {
         Severity::Critical
@@ -58,7 +64,11 @@ pub(super) fn detect(record: &AuditRecord, ctx: &TenantContext, findings: &mut V
         severity,
         target: ORGANISATION.to_string(),
         actor: record.user_id.clone(),
-        summary: format!("Mail-flow rule {} for {ORGANISATION} {}.", quoted(name), list(&actions)),
+        summary: format!(
+            "Mail-flow rule {} for {ORGANISATION} {}.",
+            quoted(name),
+            list(&actions)
+        ),
         details: json!({
             "rule_name": name,
             "operation": record.operation,

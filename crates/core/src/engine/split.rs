@@ -19,7 +19,12 @@ pub enum Malformed {
 /// any body cut short: an open string or bracket, a missing `]`. Inside an object or
 /// array only strings and brackets are checked; a full parse of candidates does the rest.
 pub fn records(body: &[u8]) -> Records<'_> {
-    Records { b: body, i: 0, started: false, done: false }
+    Records {
+        b: body,
+        i: 0,
+        started: false,
+        done: false,
+    }
 }
 
 /// The iterator [`records`] returns; it ends after its first error.
@@ -85,7 +90,11 @@ impl<'a> Records<'a> {
 
     fn finish(&self, after: usize) -> Result<Option<&'a str>, Malformed> {
         let i = skip_ws(self.b, after);
-        if i == self.b.len() { Ok(None) } else { Err(Malformed::Shape("characters after the array", i)) }
+        if i == self.b.len() {
+            Ok(None)
+        } else {
+            Err(Malformed::Shape("characters after the array", i))
+        }
     }
 }
 
@@ -99,7 +108,8 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// One past the string, number or literal at `start`; rare in a blob, so serde_json
 /// reads it.
 fn scalar_end(b: &[u8], start: usize) -> Result<usize, Malformed> {
-    let mut values = serde_json::Deserializer::from_slice(&b[start..]).into_iter::<serde::de::IgnoredAny>();
+    let mut values =
+        serde_json::Deserializer::from_slice(&b[start..]).into_iter::<serde::de::IgnoredAny>();
     match values.next() {
         Some(Ok(_)) => Ok(start + values.byte_offset()),
         Some(Err(e)) => Err(e.into()),
@@ -224,7 +234,9 @@ fn prefix_xor(mut x: u64) -> u64 {
 
 #[cfg(target_arch = "x86_64")]
 fn classify(block: &[u8; 64]) -> Masks {
-    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
     let mut m = Masks::default();
     for k in 0..4 {
         // SAFETY: SSE2 is part of every x86_64 CPU; the load reads 16 of the block's 64

@@ -5,7 +5,10 @@ use crate::store::TenantRow;
 use super::{judge, split};
 
 fn judged(body: &str) -> Result<usize, split::Malformed> {
-    let ctx = TenantContext { accepted_domains: vec!["contoso.com".into()], ..Default::default() };
+    let ctx = TenantContext {
+        accepted_domains: vec!["contoso.com".into()],
+        ..Default::default()
+    };
     let tenant = TenantRow {
         tenant_id: "t".into(),
         name: "Contoso".into(),
@@ -24,11 +27,18 @@ fn a_candidate_that_is_not_json_fails_the_blob() {
 #[test]
 fn a_candidate_that_is_json_but_no_audit_record_is_skipped() {
     assert_eq!(judged(r#"[{"Operation":"New-InboxRule"}]"#).unwrap(), 0);
-    let deep = format!(r#"[{{"Operation":"New-InboxRule","Id":"1","Item":{}{}}}]"#, "[".repeat(200), "]".repeat(200));
+    let deep = format!(
+        r#"[{{"Operation":"New-InboxRule","Id":"1","Item":{}{}}}]"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
     assert_eq!(judged(&deep).unwrap(), 0);
 }
 
 #[test]
 fn noise_is_not_parsed_so_its_inner_syntax_is_not_checked() {
-    assert_eq!(judged(r#"[{"Operation":"MailItemsAccessed","Id":tru}]"#).unwrap(), 0);
+    assert_eq!(
+        judged(r#"[{"Operation":"MailItemsAccessed","Id":tru}]"#).unwrap(),
+        0
+    );
 }

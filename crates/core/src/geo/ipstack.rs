@@ -24,7 +24,10 @@ impl Ipstack {
             .timeout(timeout)
             .connect_timeout(timeout)
             .build()?;
-        Ok(Ipstack { http, base: base.trim_end_matches('/').to_string() })
+        Ok(Ipstack {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+        })
     }
 
     /// `Ok(None)`: ipstack knows nothing of `ip`. One retry after a network error or a
@@ -35,7 +38,12 @@ impl Ipstack {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            let sent = self.http.get(format!("{}/{ip}", self.base)).query(&[("access_key", key)]).send().await;
+            let sent = self
+                .http
+                .get(format!("{}/{ip}", self.base))
+                .query(&[("access_key", key)])
+                .send()
+                .await;
             let response = match sent {
                 Ok(r) => r,
                 Err(e) => {
@@ -72,17 +80,29 @@ impl Ipstack {
 
 fn describe_error(e: reqwest::Error, key: &str) -> String {
     let e = e.without_url();
-    let text = if e.is_timeout() { "timed out".to_string() } else { e.to_string() };
+    let text = if e.is_timeout() {
+        "timed out".to_string()
+    } else {
+        e.to_string()
+    };
     scrub(&text, key)
 }
 
 /// Removes the key from text that came from elsewhere, in case it was echoed back.
 fn scrub(text: &str, key: &str) -> String {
-    if key.is_empty() { text.to_string() } else { text.replace(key, "[API key]") }
+    if key.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(key, "[API key]")
+    }
 }
 
 fn text(v: &Value, pointer: &str) -> Option<String> {
-    v.pointer(pointer).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 fn flag(v: &Value, pointer: &str) -> Option<bool> {
@@ -110,7 +130,11 @@ pub(super) fn parse(body: &str, ip: IpAddr, key: &str) -> Result<Option<Location
         country: text(&v, "/country_name"),
         region: text(&v, "/region_name"),
         city: text(&v, "/city"),
-        asn: v.pointer("/connection/asn").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).filter(|&n| n > 0),
+        asn: v
+            .pointer("/connection/asn")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|&n| n > 0),
         network: text(&v, "/connection/isp"),
         hosting: flag(&v, "/security/hosting_facility"),
         proxy,
@@ -121,9 +145,14 @@ pub(super) fn parse(body: &str, ip: IpAddr, key: &str) -> Result<Option<Location
 
 /// ipstack's documented error codes, in words that say what to do.
 fn refusal(v: &Value, key: &str) -> Failure {
-    let code = v.pointer("/error/code").and_then(Value::as_i64).unwrap_or(0);
+    let code = v
+        .pointer("/error/code")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     let kind = text(v, "/error/type").unwrap_or_default();
-    let info = text(v, "/error/info").map(|i| scrub(&i, key)).unwrap_or_default();
+    let info = text(v, "/error/info")
+        .map(|i| scrub(&i, key))
+        .unwrap_or_default();
     let unaffected = "alerts are not affected";
     match code {
         101 => Failure::refused(format!(
@@ -147,6 +176,9 @@ fn refusal(v: &Value, key: &str) -> Failure {
 
 impl Failure {
     fn refused(message: String) -> Self {
-        Failure { message, pause: Some(REFUSAL_PAUSE) }
+        Failure {
+            message,
+            pause: Some(REFUSAL_PAUSE),
+        }
     }
 }

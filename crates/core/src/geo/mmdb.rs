@@ -36,22 +36,34 @@ fn open(path: &Path, kinds: &[&str], wanted: &str) -> Result<Reader<Vec<u8>>, St
     let reader = Reader::open_readfile(path).map_err(|e| e.to_string())?;
     let kind = reader.metadata().database_type.to_ascii_lowercase();
     if !kinds.iter().any(|k| kind.contains(k)) {
-        return Err(format!("it is a {} database, not {wanted}", reader.metadata().database_type));
+        return Err(format!(
+            "it is a {} database, not {wanted}",
+            reader.metadata().database_type
+        ));
     }
     Ok(reader)
 }
 
 impl Databases {
     pub fn open(city: &Path, asn: Option<&Path>) -> Result<Self, MmdbError> {
-        let city_db = open(city, &["city", "enterprise"], "a City database")
-            .map_err(|detail| MmdbError::City { path: city.to_path_buf(), detail })?;
+        let city_db = open(city, &["city", "enterprise"], "a City database").map_err(|detail| {
+            MmdbError::City {
+                path: city.to_path_buf(),
+                detail,
+            }
+        })?;
         let asn_db = asn
             .map(|p| {
-                open(p, &["asn", "isp"], "an ASN database")
-                    .map_err(|detail| MmdbError::Asn { path: p.to_path_buf(), detail })
+                open(p, &["asn", "isp"], "an ASN database").map_err(|detail| MmdbError::Asn {
+                    path: p.to_path_buf(),
+                    detail,
+                })
             })
             .transpose()?;
-        Ok(Databases { city: city_db, asn: asn_db })
+        Ok(Databases {
+            city: city_db,
+            asn: asn_db,
+        })
     }
 
     /// `Ok(None)`: neither file knows `ip`.
@@ -60,7 +72,11 @@ impl Databases {
         if let Some(city) = decode::<geoip2::City>(&self.city, ip)? {
             location.country_code = city.country.iso_code.map(str::to_string);
             location.country = city.country.names.english.map(str::to_string);
-            location.region = city.subdivisions.first().and_then(|s| s.names.english).map(str::to_string);
+            location.region = city
+                .subdivisions
+                .first()
+                .and_then(|s| s.names.english)
+                .map(str::to_string);
             location.city = city.city.names.english.map(str::to_string);
         }
         if let Some(asn_db) = &self.asn
@@ -73,11 +89,18 @@ impl Databases {
     }
 }
 
-fn decode<'a, T: serde::Deserialize<'a>>(reader: &'a Reader<Vec<u8>>, ip: IpAddr) -> Result<Option<T>, String> {
+fn decode<'a, T: serde::Deserialize<'a>>(
+    reader: &'a Reader<Vec<u8>>,
+    ip: IpAddr,
+) -> Result<Option<T>, String> {
     // An IPv4-only file cannot know an IPv6 address; that is no error.
     if ip.is_ipv6() && reader.metadata().ip_version == 4 {
         return Ok(None);
     }
-    let found = reader.lookup(ip).map_err(|e| format!("the database cannot be read at {ip} ({e})"))?;
-    found.decode::<T>().map_err(|e| format!("the database's record for {ip} cannot be read ({e})"))
+    let found = reader
+        .lookup(ip)
+        .map_err(|e| format!("the database cannot be read at {ip} ({e})"))?;
+    found
+        .decode::<T>()
+        .map_err(|e| format!("the database's record for {ip} cannot be read ({e})"))
 }

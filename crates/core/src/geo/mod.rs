@@ -76,7 +76,10 @@ impl Location {
     }
 
     fn knows_something(&self) -> bool {
-        self.country_code.is_some() || self.country.is_some() || self.city.is_some() || self.asn.is_some()
+        self.country_code.is_some()
+            || self.country.is_some()
+            || self.city.is_some()
+            || self.asn.is_some()
     }
 
     /// A short plain text, e.g. `Lagos, Nigeria (NG) · AS36873 Airtel Networks · VPN/proxy`,
@@ -121,7 +124,11 @@ impl Location {
         if self.hosting == Some(true) {
             parts.push("hosting".into());
         }
-        if parts.is_empty() { "location unknown".into() } else { parts.join(" · ") }
+        if parts.is_empty() {
+            "location unknown".into()
+        } else {
+            parts.join(" · ")
+        }
     }
 }
 
@@ -162,7 +169,10 @@ struct Failure {
 
 impl Failure {
     fn outage(message: String) -> Self {
-        Failure { message, pause: Some(OUTAGE_PAUSE) }
+        Failure {
+            message,
+            pause: Some(OUTAGE_PAUSE),
+        }
     }
 }
 
@@ -198,12 +208,16 @@ impl Geo {
             Ok(GeoProvider::Off) => Backend::Off,
             Ok(GeoProvider::Ipstack) => match ipstack::Ipstack::new(&endpoints.ipstack, DEADLINE) {
                 Ok(client) => Backend::Ipstack(client),
-                Err(e) => Backend::Broken(format!("the HTTP client for ipstack cannot start ({e}); alerts are not affected")),
+                Err(e) => Backend::Broken(format!(
+                    "the HTTP client for ipstack cannot start ({e}); alerts are not affected"
+                )),
             },
-            Ok(GeoProvider::Mmdb { city, asn }) => match mmdb::Databases::open(&city, asn.as_deref()) {
-                Ok(dbs) => Backend::Mmdb(Box::new(dbs)),
-                Err(e) => Backend::Broken(format!("{e}; alerts are not affected")),
-            },
+            Ok(GeoProvider::Mmdb { city, asn }) => {
+                match mmdb::Databases::open(&city, asn.as_deref()) {
+                    Ok(dbs) => Backend::Mmdb(Box::new(dbs)),
+                    Err(e) => Backend::Broken(format!("{e}; alerts are not affected")),
+                }
+            }
             Err(e) => Backend::Broken(format!("{e}; alerts are not affected")),
         };
         let problem = match &backend {
@@ -218,13 +232,20 @@ impl Geo {
             secrets,
             backend,
             key: tokio::sync::Mutex::new(None),
-            health: Mutex::new(Health { paused_until: None, problem }),
+            health: Mutex::new(Health {
+                paused_until: None,
+                problem,
+            }),
         }
     }
 
     /// The provider's last problem in plain words, with what to do.
     pub fn problem(&self) -> Option<String> {
-        self.health.lock().expect("geo health poisoned").problem.clone()
+        self.health
+            .lock()
+            .expect("geo health poisoned")
+            .problem
+            .clone()
     }
 
     /// The location of a `ClientIP` in any of its forms, or `None`.
@@ -254,7 +275,10 @@ impl Geo {
             // than any cache, so it is asked every time.
             Backend::Mmdb(dbs) => match dbs.lookup(ip) {
                 Ok(found) => self.succeeded(found),
-                Err(message) => self.failed(Failure { message, pause: None }),
+                Err(message) => self.failed(Failure {
+                    message,
+                    pause: None,
+                }),
             },
             Backend::Ipstack(client) => self.ask_ipstack(client, ip).await,
         }
@@ -286,8 +310,15 @@ impl Geo {
                 )));
             }
         };
-        let ttl = if found.is_some() { FOUND_TTL } else { UNKNOWN_TTL };
-        if let Err(e) = self.store.cache_location(&cache_key, ipstack::SOURCE, found.as_ref(), now, ttl) {
+        let ttl = if found.is_some() {
+            FOUND_TTL
+        } else {
+            UNKNOWN_TTL
+        };
+        if let Err(e) =
+            self.store
+                .cache_location(&cache_key, ipstack::SOURCE, found.as_ref(), now, ttl)
+        {
             tracing::warn!("geolocation cache not written: {e}");
         }
         self.succeeded(found)
@@ -301,15 +332,24 @@ impl Geo {
         let secrets = self.secrets.clone();
         // The keychain is reached over D-Bus or the platform's API: blocking calls.
         let read = tokio::task::spawn_blocking(move || {
-            secrets.get(NO_TENANT, SecretKind::IpstackKey).and_then(|s| secret_text(&s))
+            secrets
+                .get(NO_TENANT, SecretKind::IpstackKey)
+                .and_then(|s| secret_text(&s))
         })
         .await;
         let key = match read {
             Ok(Ok(text)) => SecretString::from(text),
             Ok(Err(e)) => {
-                return Err(Failure { message: format!("{e}; alerts are not affected"), pause: Some(REFUSAL_PAUSE) });
+                return Err(Failure {
+                    message: format!("{e}; alerts are not affected"),
+                    pause: Some(REFUSAL_PAUSE),
+                });
             }
-            Err(e) => return Err(Failure::outage(format!("reading the keychain failed ({e}); alerts are not affected"))),
+            Err(e) => {
+                return Err(Failure::outage(format!(
+                    "reading the keychain failed ({e}); alerts are not affected"
+                )));
+            }
         };
         *cached = Some(key.clone());
         Ok(key)
@@ -320,7 +360,11 @@ impl Geo {
         match health.paused_until {
             Some(until) if Instant::now() < until => {
                 let mut message = health.problem.clone().unwrap_or_default();
-                let _ = write!(message, " (ipstack is not asked again for {} min)", (until - Instant::now()).as_secs().div_ceil(60));
+                let _ = write!(
+                    message,
+                    " (ipstack is not asked again for {} min)",
+                    (until - Instant::now()).as_secs().div_ceil(60)
+                );
                 Some(message)
             }
             _ => None,

@@ -87,17 +87,26 @@ fn lagos() -> Location {
 
 #[test]
 fn describe_leaves_out_what_is_unknown() {
-    assert_eq!(lagos().describe(), "Lagos, Nigeria (NG) · AS36873 Airtel Networks · VPN/proxy");
+    assert_eq!(
+        lagos().describe(),
+        "Lagos, Nigeria (NG) · AS36873 Airtel Networks · VPN/proxy"
+    );
     let mut l = lagos();
     l.city = Some("Ikeja".into());
     l.proxy = Some(false);
     l.hosting = Some(true);
-    assert_eq!(l.describe(), "Ikeja, Lagos, Nigeria (NG) · AS36873 Airtel Networks · hosting");
+    assert_eq!(
+        l.describe(),
+        "Ikeja, Lagos, Nigeria (NG) · AS36873 Airtel Networks · hosting"
+    );
     let mut l = Location::unknown(ip("8.8.8.8"), "mmdb");
     l.country_code = Some("US".into());
     l.asn = Some(15169);
     assert_eq!(l.describe(), "US · AS15169");
-    assert_eq!(Location::unknown(ip("8.8.8.8"), "mmdb").describe(), "location unknown");
+    assert_eq!(
+        Location::unknown(ip("8.8.8.8"), "mmdb").describe(),
+        "location unknown"
+    );
 }
 
 // ---- ipstack answers ---------------------------------------------------------------
@@ -118,7 +127,9 @@ fn ipstack_found() -> serde_json::Value {
 
 #[test]
 fn ipstack_answer_with_connection_and_security() {
-    let found = ipstack::parse(&ipstack_found().to_string(), ip("41.58.1.1"), KEY).unwrap().unwrap();
+    let found = ipstack::parse(&ipstack_found().to_string(), ip("41.58.1.1"), KEY)
+        .unwrap()
+        .unwrap();
     assert_eq!(found, lagos());
 }
 
@@ -127,7 +138,9 @@ fn ipstack_free_plan_answer_leaves_flags_unknown() {
     let mut body = ipstack_found();
     body.as_object_mut().unwrap().remove("security");
     body.as_object_mut().unwrap().remove("connection");
-    let found = ipstack::parse(&body.to_string(), ip("41.58.1.1"), KEY).unwrap().unwrap();
+    let found = ipstack::parse(&body.to_string(), ip("41.58.1.1"), KEY)
+        .unwrap()
+        .unwrap();
     assert_eq!((found.proxy, found.hosting, found.asn), (None, None, None));
     assert_eq!(found.describe(), "Lagos, Nigeria (NG)");
 }
@@ -136,7 +149,10 @@ fn ipstack_free_plan_answer_leaves_flags_unknown() {
 fn ipstack_null_fields_mean_unknown() {
     let body = json!({"ip": "2a09:bac5::1", "type": "ipv6", "continent_code": null, "country_code": null,
                       "country_name": null, "region_name": null, "city": null, "latitude": null});
-    assert_eq!(ipstack::parse(&body.to_string(), ip("2a09:bac5::1"), KEY).unwrap(), None);
+    assert_eq!(
+        ipstack::parse(&body.to_string(), ip("2a09:bac5::1"), KEY).unwrap(),
+        None
+    );
 }
 
 #[test]
@@ -144,47 +160,94 @@ fn ipstack_errors_pause_the_provider_and_never_show_the_key() {
     let quota = json!({"success": false, "error": {"code": 104, "type": "usage_limit_reached",
         "info": "Your monthly usage limit has been reached. Please upgrade your Subscription Plan."}});
     let f = ipstack::parse(&quota.to_string(), ip("8.8.8.8"), KEY).unwrap_err();
-    assert!(f.message.contains("monthly quota is used up (code 104)"), "{}", f.message);
+    assert!(
+        f.message.contains("monthly quota is used up (code 104)"),
+        "{}",
+        f.message
+    );
     assert!(f.message.contains("alerts are not affected"));
     assert_eq!(f.pause, Some(REFUSAL_PAUSE));
 
     let invalid = json!({"success": false, "error": {"code": 101, "type": "invalid_access_key",
         "info": format!("You have not supplied a valid API Access Key ({KEY}).")}});
     let f = ipstack::parse(&invalid.to_string(), ip("8.8.8.8"), KEY).unwrap_err();
-    assert!(f.message.contains("refused the API key") && f.message.contains("rulewatch geo ipstack"), "{}", f.message);
+    assert!(
+        f.message.contains("refused the API key") && f.message.contains("rulewatch geo ipstack"),
+        "{}",
+        f.message
+    );
     assert_eq!(f.pause, Some(REFUSAL_PAUSE));
 
     let restricted = json!({"success": false, "error": {"code": 105, "type": "function_access_restricted",
         "info": format!("Access Restricted - key {KEY} does not support HTTPS Encryption.")}});
     let f = ipstack::parse(&restricted.to_string(), ip("8.8.8.8"), KEY).unwrap_err();
-    assert!(f.message.contains("code 105") && !f.message.contains(KEY), "{}", f.message);
+    assert!(
+        f.message.contains("code 105") && !f.message.contains(KEY),
+        "{}",
+        f.message
+    );
 
     let other = json!({"success": false, "error": {"code": 106, "type": "invalid_ip_address"}});
-    assert_eq!(ipstack::parse(&other.to_string(), ip("8.8.8.8"), KEY).unwrap_err().pause, Some(OUTAGE_PAUSE));
+    assert_eq!(
+        ipstack::parse(&other.to_string(), ip("8.8.8.8"), KEY)
+            .unwrap_err()
+            .pause,
+        Some(OUTAGE_PAUSE)
+    );
     assert!(ipstack::parse("<html>", ip("8.8.8.8"), KEY).is_err());
 }
 
 // ---- MaxMind files -----------------------------------------------------------------
 
-const LAGOS: Place =
-    Place { network: "41.58.0.0/16", city: "Lagos", region: "Lagos", country_code: "NG", country: "Nigeria" };
+const LAGOS: Place = Place {
+    network: "41.58.0.0/16",
+    city: "Lagos",
+    region: "Lagos",
+    country_code: "NG",
+    country: "Nigeria",
+};
 
 fn write_city(path: &Path) {
-    mmdb::write_city(path, &[LAGOS, Place { network: "2a09:bac5::/32", city: "Ikeja", ..LAGOS }]).unwrap();
+    mmdb::write_city(
+        path,
+        &[
+            LAGOS,
+            Place {
+                network: "2a09:bac5::/32",
+                city: "Ikeja",
+                ..LAGOS
+            },
+        ],
+    )
+    .unwrap();
 }
 
 fn write_asn(path: &Path) {
-    let airtel = |network| Network { network, asn: 36873, organization: "Airtel Networks" };
+    let airtel = |network| Network {
+        network,
+        asn: 36873,
+        organization: "Airtel Networks",
+    };
     mmdb::write_asn(path, &[airtel("41.58.0.0/16"), airtel("2a09:bac5::/32")]).unwrap();
 }
 
-fn geo_with(provider: GeoProvider, dir: &Path, base: &str) -> (Geo, Arc<Store>, Arc<MemorySecrets>) {
+fn geo_with(
+    provider: GeoProvider,
+    dir: &Path,
+    base: &str,
+) -> (Geo, Arc<Store>, Arc<MemorySecrets>) {
     let store = Arc::new(Store::open(dir).unwrap());
     store.set_geo_provider(&provider).unwrap();
     let secrets = Arc::new(MemorySecrets::default());
-    secrets.set("ignored", SecretKind::IpstackKey, KEY.as_bytes()).unwrap();
+    secrets
+        .set("ignored", SecretKind::IpstackKey, KEY.as_bytes())
+        .unwrap();
     let endpoints = Endpoints::single(base).unwrap();
-    (Geo::new(store.clone(), secrets.clone(), &endpoints), store, secrets)
+    (
+        Geo::new(store.clone(), secrets.clone(), &endpoints),
+        store,
+        secrets,
+    )
 }
 
 #[tokio::test]
@@ -194,46 +257,87 @@ async fn mmdb_files_give_place_and_network() {
     write_city(&city);
     write_asn(&asn);
     check_mmdb(&city, Some(&asn)).unwrap();
-    let provider = GeoProvider::Mmdb { city: city.clone(), asn: Some(asn) };
+    let provider = GeoProvider::Mmdb {
+        city: city.clone(),
+        asn: Some(asn),
+    };
     let (geo, _, _) = geo_with(provider, dir.path(), "http://127.0.0.1:9");
     let found = geo.locate("41.58.1.1:51234").await.unwrap();
-    assert_eq!(found.describe(), "Lagos, Nigeria (NG) · AS36873 Airtel Networks");
+    assert_eq!(
+        found.describe(),
+        "Lagos, Nigeria (NG) · AS36873 Airtel Networks"
+    );
     assert_eq!(found.source, "mmdb");
-    let v6 = geo.locate("[2a09:bac5:110:105::1a:98]:52629").await.unwrap();
-    assert_eq!(v6.describe(), "Ikeja, Lagos, Nigeria (NG) · AS36873 Airtel Networks");
+    let v6 = geo
+        .locate("[2a09:bac5:110:105::1a:98]:52629")
+        .await
+        .unwrap();
+    assert_eq!(
+        v6.describe(),
+        "Ikeja, Lagos, Nigeria (NG) · AS36873 Airtel Networks"
+    );
     assert_eq!(geo.resolve("8.8.8.8").await, Answer::Unknown);
-    assert_eq!(geo.resolve("10.0.0.1").await, Answer::NotPublic(ip("10.0.0.1")));
+    assert_eq!(
+        geo.resolve("10.0.0.1").await,
+        Answer::NotPublic(ip("10.0.0.1"))
+    );
     assert_eq!(geo.resolve("XXX").await, Answer::NotAnIp);
     assert_eq!(geo.resolve("").await, Answer::NotAnIp);
     assert_eq!(geo.problem(), None);
 
     // Without the ASN file the place is still known.
     let dir2 = tempfile::tempdir().unwrap();
-    let (geo, _, _) = geo_with(GeoProvider::Mmdb { city, asn: None }, dir2.path(), "http://127.0.0.1:9");
-    assert_eq!(geo.locate("41.58.1.1").await.unwrap().describe(), "Lagos, Nigeria (NG)");
+    let (geo, _, _) = geo_with(
+        GeoProvider::Mmdb { city, asn: None },
+        dir2.path(),
+        "http://127.0.0.1:9",
+    );
+    assert_eq!(
+        geo.locate("41.58.1.1").await.unwrap().describe(),
+        "Lagos, Nigeria (NG)"
+    );
 }
 
 #[test]
 fn wrong_or_unreadable_files_say_what_to_download() {
     let dir = tempfile::tempdir().unwrap();
-    let (city, asn, junk) = (dir.path().join("city.mmdb"), dir.path().join("asn.mmdb"), dir.path().join("junk.mmdb"));
+    let (city, asn, junk) = (
+        dir.path().join("city.mmdb"),
+        dir.path().join("asn.mmdb"),
+        dir.path().join("junk.mmdb"),
+    );
     write_city(&city);
     write_asn(&asn);
     std::fs::write(&junk, b"not a database").unwrap();
     let e = check_mmdb(&asn, None).unwrap_err().to_string();
-    assert!(e.contains("GeoLite2-ASN database, not a City database") && e.contains("GeoLite2-City.mmdb"), "{e}");
+    assert!(
+        e.contains("GeoLite2-ASN database, not a City database")
+            && e.contains("GeoLite2-City.mmdb"),
+        "{e}"
+    );
     let e = check_mmdb(&junk, None).unwrap_err().to_string();
-    assert!(e.contains("cannot open") && e.contains("junk.mmdb") && e.contains("dbip-city-lite.mmdb"), "{e}");
+    assert!(
+        e.contains("cannot open") && e.contains("junk.mmdb") && e.contains("dbip-city-lite.mmdb"),
+        "{e}"
+    );
     let e = check_mmdb(&city, Some(&city)).unwrap_err().to_string();
-    assert!(e.contains("not an ASN database") && e.contains("GeoLite2-ASN.mmdb"), "{e}");
-    let e = check_mmdb(&dir.path().join("missing.mmdb"), None).unwrap_err().to_string();
+    assert!(
+        e.contains("not an ASN database") && e.contains("GeoLite2-ASN.mmdb"),
+        "{e}"
+    );
+    let e = check_mmdb(&dir.path().join("missing.mmdb"), None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("missing.mmdb"), "{e}");
 }
 
 #[tokio::test]
 async fn a_vanished_database_is_a_problem_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let provider = GeoProvider::Mmdb { city: dir.path().join("gone.mmdb"), asn: None };
+    let provider = GeoProvider::Mmdb {
+        city: dir.path().join("gone.mmdb"),
+        asn: None,
+    };
     let (geo, _, _) = geo_with(provider, dir.path(), "http://127.0.0.1:9");
     assert!(geo.problem().unwrap().contains("gone.mmdb"));
     assert!(matches!(geo.resolve("41.58.1.1").await, Answer::Failed(_)));
@@ -251,14 +355,18 @@ struct FakeIpstack {
 
 impl FakeIpstack {
     async fn start(body: Option<String>) -> Self {
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let hits = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
         let (h, r) = (hits.clone(), requests.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((mut socket, _)) = listener.accept().await else { return };
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
                 h.fetch_add(1, Ordering::SeqCst);
                 let body = body.clone();
                 let r = r.clone();
@@ -266,7 +374,9 @@ impl FakeIpstack {
                     let mut buf = vec![0u8; 4096];
                     let n = socket.read(&mut buf).await.unwrap_or(0);
                     let text = String::from_utf8_lossy(&buf[..n]).to_string();
-                    r.lock().unwrap().push(text.lines().next().unwrap_or_default().to_string());
+                    r.lock()
+                        .unwrap()
+                        .push(text.lines().next().unwrap_or_default().to_string());
                     match body {
                         Some(body) => {
                             let reply = format!(
@@ -280,7 +390,11 @@ impl FakeIpstack {
                 });
             }
         });
-        FakeIpstack { base, hits, requests }
+        FakeIpstack {
+            base,
+            hits,
+            requests,
+        }
     }
 
     fn hits(&self) -> usize {
@@ -297,16 +411,38 @@ async fn ipstack_answers_are_cached_and_private_addresses_never_sent() {
     assert_eq!(geo.locate("41.58.1.1:443").await, Some(lagos()));
     assert_eq!(server.hits(), 1);
     let line = server.requests.lock().unwrap()[0].clone();
-    assert!(line.starts_with("GET /ipstack/41.58.1.1?access_key=") && line.contains(KEY), "{line}");
-    assert_eq!(geo.locate("41.58.1.1").await, Some(lagos()), "second lookup from the cache");
+    assert!(
+        line.starts_with("GET /ipstack/41.58.1.1?access_key=") && line.contains(KEY),
+        "{line}"
+    );
+    assert_eq!(
+        geo.locate("41.58.1.1").await,
+        Some(lagos()),
+        "second lookup from the cache"
+    );
     assert_eq!(server.hits(), 1);
-    for private in ["10.1.1.1", "192.168.0.1:80", "[fe80::1]:443", "203.0.113.7", "XXX", ""] {
+    for private in [
+        "10.1.1.1",
+        "192.168.0.1:80",
+        "[fe80::1]:443",
+        "203.0.113.7",
+        "XXX",
+        "",
+    ] {
         assert_eq!(geo.locate(private).await, None);
     }
-    assert_eq!(server.hits(), 1, "private and malformed addresses must never be sent");
+    assert_eq!(
+        server.hits(),
+        1,
+        "private and malformed addresses must never be sent"
+    );
 
     // A fresh Geo over the same store answers from SQLite.
-    let again = Geo::new(store.clone(), Arc::new(MemorySecrets::default()), &Endpoints::single(&server.base).unwrap());
+    let again = Geo::new(
+        store.clone(),
+        Arc::new(MemorySecrets::default()),
+        &Endpoints::single(&server.base).unwrap(),
+    );
     assert_eq!(again.locate("41.58.1.1").await, Some(lagos()));
     assert_eq!(server.hits(), 1);
 
@@ -321,14 +457,25 @@ async fn exhausted_quota_pauses_ipstack_and_is_explained() {
     let server = FakeIpstack::start(Some(quota.to_string())).await;
     let dir = tempfile::tempdir().unwrap();
     let (geo, store, _) = geo_with(GeoProvider::Ipstack, dir.path(), &server.base);
-    let Answer::Failed(why) = geo.resolve("8.8.8.8").await else { panic!("quota must fail") };
+    let Answer::Failed(why) = geo.resolve("8.8.8.8").await else {
+        panic!("quota must fail")
+    };
     assert!(why.contains("code 104") && !why.contains(KEY), "{why}");
     assert_eq!(server.hits(), 1);
-    assert!(matches!(geo.resolve("1.1.1.1").await, Answer::Failed(w) if w.contains("not asked again")));
+    assert!(
+        matches!(geo.resolve("1.1.1.1").await, Answer::Failed(w) if w.contains("not asked again"))
+    );
     assert_eq!(server.hits(), 1, "a paused provider is not called");
     assert!(geo.problem().unwrap().contains("monthly quota is used up"));
-    assert!(store.geo_problem().unwrap().unwrap().contains("code 104"), "the problem is kept for `geo show`");
-    assert_eq!(store.location_cache_size(chrono::Utc::now()).unwrap(), 0, "failures are not cached");
+    assert!(
+        store.geo_problem().unwrap().unwrap().contains("code 104"),
+        "the problem is kept for `geo show`"
+    );
+    assert_eq!(
+        store.location_cache_size(chrono::Utc::now()).unwrap(),
+        0,
+        "failures are not cached"
+    );
 }
 
 #[tokio::test]
@@ -337,11 +484,20 @@ async fn a_silent_provider_costs_at_most_the_deadline() {
     let dir = tempfile::tempdir().unwrap();
     let (geo, _, _) = geo_with(GeoProvider::Ipstack, dir.path(), &server.base);
     let started = Instant::now();
-    assert!(matches!(geo.resolve("8.8.8.8").await, Answer::Failed(w) if w.contains("did not answer")));
-    assert!(started.elapsed() < DEADLINE + Duration::from_millis(500), "{:?}", started.elapsed());
+    assert!(
+        matches!(geo.resolve("8.8.8.8").await, Answer::Failed(w) if w.contains("did not answer"))
+    );
+    assert!(
+        started.elapsed() < DEADLINE + Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
     let started = Instant::now();
     assert!(geo.locate("8.8.4.4").await.is_none());
-    assert!(started.elapsed() < Duration::from_millis(100), "after a timeout the provider is paused");
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "after a timeout the provider is paused"
+    );
 }
 
 #[tokio::test]
@@ -350,7 +506,9 @@ async fn a_missing_key_is_explained_and_off_means_off() {
     let dir = tempfile::tempdir().unwrap();
     let (geo, _, secrets) = geo_with(GeoProvider::Ipstack, dir.path(), &server.base);
     secrets.delete(NO_TENANT, SecretKind::IpstackKey).unwrap();
-    let Answer::Failed(why) = geo.resolve("8.8.8.8").await else { panic!("no key must fail") };
+    let Answer::Failed(why) = geo.resolve("8.8.8.8").await else {
+        panic!("no key must fail")
+    };
     assert!(why.contains("rulewatch geo ipstack"), "{why}");
     assert_eq!(server.hits(), 0);
 
@@ -362,8 +520,17 @@ async fn a_missing_key_is_explained_and_off_means_off() {
 
 #[test]
 fn provider_setting_round_trips_as_json() {
-    let p = GeoProvider::Mmdb { city: "/data/GeoLite2-City.mmdb".into(), asn: None };
+    let p = GeoProvider::Mmdb {
+        city: "/data/GeoLite2-City.mmdb".into(),
+        asn: None,
+    };
     let text = serde_json::to_string(&p).unwrap();
-    assert_eq!(text, r#"{"provider":"mmdb","city":"/data/GeoLite2-City.mmdb","asn":null}"#);
-    assert_eq!(serde_json::from_str::<GeoProvider>(r#"{"provider":"ipstack"}"#).unwrap(), GeoProvider::Ipstack);
+    assert_eq!(
+        text,
+        r#"{"provider":"mmdb","city":"/data/GeoLite2-City.mmdb","asn":null}"#
+    );
+    assert_eq!(
+        serde_json::from_str::<GeoProvider>(r#"{"provider":"ipstack"}"#).unwrap(),
+        GeoProvider::Ipstack
+    );
 }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, CsrfToken, DeviceAuthorizationUrl, EndpointNotSet, PkceCodeChallenge, RedirectUrl, RefreshToken,
-    Scope, TokenResponse, TokenUrl,
+    AuthUrl, AuthorizationCode, ClientId, CsrfToken, DeviceAuthorizationUrl, EndpointNotSet,
+    PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -51,7 +51,9 @@ impl PartnerAccount {
     /// else 90 days after its last use (Entra's inactivity limit; every scan of a
     /// partner customer uses and renews it).
     pub fn lapses_soon(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let at = self.refresh_expires_at.unwrap_or(self.refreshed_at + chrono::Duration::days(90));
+        let at = self
+            .refresh_expires_at
+            .unwrap_or(self.refreshed_at + chrono::Duration::days(90));
         (at - now < chrono::Duration::days(3)).then_some(at)
     }
 }
@@ -62,22 +64,40 @@ pub fn account(store: &Store) -> Result<Option<PartnerAccount>, StoreError> {
 
 /// The scopes a sign-in asks for: Graph (to list customers) and a refresh token.
 fn sign_in_scopes(endpoints: &Endpoints) -> Vec<Scope> {
-    vec![Scope::new(format!("{}/.default", endpoints.graph_resource)), Scope::new("offline_access".into())]
+    vec![
+        Scope::new(format!("{}/.default", endpoints.graph_resource)),
+        Scope::new("offline_access".into()),
+    ]
 }
 
 fn client(endpoints: &Endpoints, tenant_id: &str, client_id: &str) -> Result<EntraClient, Problem> {
     let url = |path: &str| format!("{}/{tenant_id}/oauth2/v2.0/{path}", endpoints.login);
-    let token_url = TokenUrl::new(url("token")).map_err(|e| Problem::new(ProblemKind::BadResponse, format!("bad token URL ({e})")))?;
-    Ok(EntraClient::<EndpointNotSet, EndpointNotSet, EndpointNotSet>::new(ClientId::new(client_id.into())).set_token_uri(token_url))
+    let token_url = TokenUrl::new(url("token"))
+        .map_err(|e| Problem::new(ProblemKind::BadResponse, format!("bad token URL ({e})")))?;
+    Ok(
+        EntraClient::<EndpointNotSet, EndpointNotSet, EndpointNotSet>::new(ClientId::new(
+            client_id.into(),
+        ))
+        .set_token_uri(token_url),
+    )
 }
 
 /// The claims of an ID token, read without checking its signature: it came straight
 /// from Entra's token endpoint over TLS, and only names who signed in.
 fn signed_in_user(tokens: &Tokens) -> String {
-    let claims = tokens.extra_fields().id_token.as_deref().and_then(|t| t.split('.').nth(1)).and_then(|payload| {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()
-    });
-    let claims: serde_json::Value = claims.and_then(|c| serde_json::from_slice(&c).ok()).unwrap_or_default();
+    let claims = tokens
+        .extra_fields()
+        .id_token
+        .as_deref()
+        .and_then(|t| t.split('.').nth(1))
+        .and_then(|payload| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload.trim_end_matches('='))
+                .ok()
+        });
+    let claims: serde_json::Value = claims
+        .and_then(|c| serde_json::from_slice(&c).ok())
+        .unwrap_or_default();
     ["preferred_username", "upn", "email", "name"]
         .iter()
         .find_map(|k| claims[*k].as_str().map(str::to_string))
@@ -94,12 +114,24 @@ pub struct Partner<'a> {
 
 impl Partner<'_> {
     /// Keeps the new refresh token in the keychain and the account in the settings.
-    fn keep(&self, tenant_id: &str, client_id: &str, tokens: &Tokens) -> Result<PartnerAccount, Problem> {
+    fn keep(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+        tokens: &Tokens,
+    ) -> Result<PartnerAccount, Problem> {
         let refresh = tokens.refresh_token().ok_or_else(|| {
-            Problem::new(ProblemKind::BadResponse, "Microsoft gave no refresh token; the sign-in must ask for offline_access")
+            Problem::new(
+                ProblemKind::BadResponse,
+                "Microsoft gave no refresh token; the sign-in must ask for offline_access",
+            )
         })?;
         self.secrets
-            .set(NO_TENANT, SecretKind::PartnerRefreshToken, refresh.secret().as_bytes())
+            .set(
+                NO_TENANT,
+                SecretKind::PartnerRefreshToken,
+                refresh.secret().as_bytes(),
+            )
             .map_err(|e| Problem::new(ProblemKind::Keychain, e.to_string()))?;
         let now = Utc::now();
         let account = PartnerAccount {
@@ -108,11 +140,19 @@ impl Partner<'_> {
             upn: signed_in_user(tokens),
             signed_in_at: now,
             refreshed_at: now,
-            refresh_expires_at: tokens.extra_fields().refresh_token_expires_in.map(|s| now + chrono::Duration::seconds(s as i64)),
+            refresh_expires_at: tokens
+                .extra_fields()
+                .refresh_token_expires_in
+                .map(|s| now + chrono::Duration::seconds(s as i64)),
         };
         self.store
             .set_setting(ACCOUNT_SETTING, &account)
-            .map_err(|e| Problem::new(ProblemKind::BadResponse, format!("could not save the partner account: {e}")))?;
+            .map_err(|e| {
+                Problem::new(
+                    ProblemKind::BadResponse,
+                    format!("could not save the partner account: {e}"),
+                )
+            })?;
         Ok(account)
     }
 
@@ -125,16 +165,28 @@ impl Partner<'_> {
         client_id: &str,
         open: impl FnOnce(&str),
     ) -> Result<PartnerAccount, Problem> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| Problem::new(ProblemKind::Unreachable, format!("cannot listen on a loopback port for the sign-in ({e})")))?;
-        let port = listener.local_addr().map_err(|e| Problem::new(ProblemKind::Unreachable, e.to_string()))?.port();
+        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| {
+            Problem::new(
+                ProblemKind::Unreachable,
+                format!("cannot listen on a loopback port for the sign-in ({e})"),
+            )
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| Problem::new(ProblemKind::Unreachable, e.to_string()))?
+            .port();
         let redirect = format!("http://127.0.0.1:{port}/");
-        let auth_url = AuthUrl::new(format!("{}/{tenant_id}/oauth2/v2.0/authorize", self.endpoints.login))
-            .map_err(|e| Problem::new(ProblemKind::BadResponse, format!("bad sign-in URL ({e})")))?;
+        let auth_url = AuthUrl::new(format!(
+            "{}/{tenant_id}/oauth2/v2.0/authorize",
+            self.endpoints.login
+        ))
+        .map_err(|e| Problem::new(ProblemKind::BadResponse, format!("bad sign-in URL ({e})")))?;
         let client = client(self.endpoints, tenant_id, client_id)?
             .set_auth_uri(auth_url)
-            .set_redirect_uri(RedirectUrl::new(redirect).map_err(|e| Problem::new(ProblemKind::BadResponse, e.to_string()))?);
+            .set_redirect_uri(
+                RedirectUrl::new(redirect)
+                    .map_err(|e| Problem::new(ProblemKind::BadResponse, e.to_string()))?,
+            );
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state) = client
             .authorize_url(CsrfToken::new_random)
@@ -143,18 +195,38 @@ impl Partner<'_> {
             .add_extra_param("prompt", "select_account")
             .url();
         open(url.as_str());
-        let query = tokio::time::timeout(SIGN_IN_WAIT, answer_one_redirect(&listener)).await.map_err(|_| {
-            Problem::new(ProblemKind::SignInNeeded, "the sign-in was not finished within 5 minutes; start it again")
-        })??;
-        let param = |name: &str| url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+        let query = tokio::time::timeout(SIGN_IN_WAIT, answer_one_redirect(&listener))
+            .await
+            .map_err(|_| {
+                Problem::new(
+                    ProblemKind::SignInNeeded,
+                    "the sign-in was not finished within 5 minutes; start it again",
+                )
+            })??;
+        let param = |name: &str| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
         if let Some(error) = param("error") {
             let description = param("error_description").unwrap_or_default();
-            return Err(Problem::new(ProblemKind::SignInNeeded, format!("Microsoft did not sign you in: {error}: {description}")));
+            return Err(Problem::new(
+                ProblemKind::SignInNeeded,
+                format!("Microsoft did not sign you in: {error}: {description}"),
+            ));
         }
         if param("state").as_deref() != Some(state.secret().as_str()) {
-            return Err(Problem::new(ProblemKind::SignInNeeded, "the sign-in answer does not belong to this sign-in; start it again"));
+            return Err(Problem::new(
+                ProblemKind::SignInNeeded,
+                "the sign-in answer does not belong to this sign-in; start it again",
+            ));
         }
-        let code = param("code").ok_or_else(|| Problem::new(ProblemKind::SignInNeeded, "the sign-in answer carries no code"))?;
+        let code = param("code").ok_or_else(|| {
+            Problem::new(
+                ProblemKind::SignInNeeded,
+                "the sign-in answer carries no code",
+            )
+        })?;
         let what = "signing in the partner account";
         let tokens = client
             .exchange_code(AuthorizationCode::new(code))
@@ -167,10 +239,24 @@ impl Partner<'_> {
 
     /// Signs in with a device code: `show` gets Microsoft's sentence naming the page and
     /// the code; Rulewatch polls until the user approved.
-    pub async fn sign_in_device(&self, tenant_id: &str, client_id: &str, show: impl FnOnce(&str)) -> Result<PartnerAccount, Problem> {
-        let device_url = DeviceAuthorizationUrl::new(format!("{}/{tenant_id}/oauth2/v2.0/devicecode", self.endpoints.login))
-            .map_err(|e| Problem::new(ProblemKind::BadResponse, format!("bad device code URL ({e})")))?;
-        let client = client(self.endpoints, tenant_id, client_id)?.set_device_authorization_url(device_url);
+    pub async fn sign_in_device(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+        show: impl FnOnce(&str),
+    ) -> Result<PartnerAccount, Problem> {
+        let device_url = DeviceAuthorizationUrl::new(format!(
+            "{}/{tenant_id}/oauth2/v2.0/devicecode",
+            self.endpoints.login
+        ))
+        .map_err(|e| {
+            Problem::new(
+                ProblemKind::BadResponse,
+                format!("bad device code URL ({e})"),
+            )
+        })?;
+        let client =
+            client(self.endpoints, tenant_id, client_id)?.set_device_authorization_url(device_url);
         let what = "asking Microsoft for a device code";
         let details: oauth2::DeviceAuthorizationResponse<DeviceMessage> = client
             .exchange_device_code()
@@ -179,7 +265,11 @@ impl Partner<'_> {
             .await
             .map_err(|e| token_problem(e, what))?;
         let message = details.extra_fields().message.clone().unwrap_or_else(|| {
-            format!("To sign in, open {} and enter the code {}", details.verification_uri().as_str(), details.user_code().secret())
+            format!(
+                "To sign in, open {} and enter the code {}",
+                details.verification_uri().as_str(),
+                details.user_code().secret()
+            )
         });
         show(&message);
         let what = "waiting for the device sign-in";
@@ -196,9 +286,12 @@ impl Partner<'_> {
         self.secrets
             .delete(NO_TENANT, SecretKind::PartnerRefreshToken)
             .map_err(|e| Problem::new(ProblemKind::Keychain, e.to_string()))?;
-        self.store
-            .remove_setting(ACCOUNT_SETTING)
-            .map_err(|e| Problem::new(ProblemKind::BadResponse, format!("could not forget the partner account: {e}")))
+        self.store.remove_setting(ACCOUNT_SETTING).map_err(|e| {
+            Problem::new(
+                ProblemKind::BadResponse,
+                format!("could not forget the partner account: {e}"),
+            )
+        })
     }
 }
 
@@ -216,17 +309,30 @@ pub async fn exchange(
 ) -> Result<(SecretString, Duration), Problem> {
     // Keychain calls block on D-Bus or the platform API.
     let keychain = secrets.clone();
-    let stored = tokio::task::spawn_blocking(move || keychain.get(NO_TENANT, SecretKind::PartnerRefreshToken))
-        .await
-        .map_err(|e| Problem::new(ProblemKind::Keychain, format!("keychain lookup failed ({e})")))?
-        .map_err(|e| match e {
-        crate::secrets::SecretError::NotSignedIn => Problem::new(ProblemKind::SignInNeeded, e.to_string()),
+    let stored = tokio::task::spawn_blocking(move || {
+        keychain.get(NO_TENANT, SecretKind::PartnerRefreshToken)
+    })
+    .await
+    .map_err(|e| {
+        Problem::new(
+            ProblemKind::Keychain,
+            format!("keychain lookup failed ({e})"),
+        )
+    })?
+    .map_err(|e| match e {
+        crate::secrets::SecretError::NotSignedIn => {
+            Problem::new(ProblemKind::SignInNeeded, e.to_string())
+        }
         other => Problem::new(ProblemKind::Keychain, other.to_string()),
     })?;
-    let refresh = RefreshToken::new(
-        String::from_utf8(stored.expose_secret().to_vec())
-            .map_err(|_| Problem::new(ProblemKind::Keychain, "the stored partner refresh token is not text; sign in again"))?,
-    );
+    let refresh = RefreshToken::new(String::from_utf8(stored.expose_secret().to_vec()).map_err(
+        |_| {
+            Problem::new(
+                ProblemKind::Keychain,
+                "the stored partner refresh token is not text; sign in again",
+            )
+        },
+    )?);
     let what = format!("getting a partner token for tenant {tenant_id}");
     let transport = Transport::new(http, &what);
     let answer = client(endpoints, tenant_id, client_id)?
@@ -236,24 +342,36 @@ pub async fn exchange(
         .request_async(&transport)
         .await;
     transport.count_into(stats);
-    let tokens = answer
-        .map_err(|e| token_problem(e, &what))?;
+    let tokens = answer.map_err(|e| token_problem(e, &what))?;
     if let Some(rotated) = tokens.refresh_token() {
         let rotated = rotated.secret().clone().into_bytes();
-        tokio::task::spawn_blocking(move || secrets.set(NO_TENANT, SecretKind::PartnerRefreshToken, &rotated))
-            .await
-            .map_err(|e| Problem::new(ProblemKind::Keychain, format!("keychain update failed ({e})")))?
-            .map_err(|e| Problem::new(ProblemKind::Keychain, e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            secrets.set(NO_TENANT, SecretKind::PartnerRefreshToken, &rotated)
+        })
+        .await
+        .map_err(|e| {
+            Problem::new(
+                ProblemKind::Keychain,
+                format!("keychain update failed ({e})"),
+            )
+        })?
+        .map_err(|e| Problem::new(ProblemKind::Keychain, e.to_string()))?;
     }
     let lifetime = tokens.expires_in().unwrap_or(Duration::from_secs(3600));
-    Ok((SecretString::from(tokens.access_token().secret().clone()), lifetime))
+    Ok((
+        SecretString::from(tokens.access_token().secret().clone()),
+        lifetime,
+    ))
 }
 
 /// Reads one HTTP request on the loopback port and answers it with a page telling the
 /// user to go back to Rulewatch; returns the query string.
 async fn answer_one_redirect(listener: &TcpListener) -> Result<String, Problem> {
     loop {
-        let (mut socket, _) = listener.accept().await.map_err(|e| Problem::new(ProblemKind::Unreachable, e.to_string()))?;
+        let (mut socket, _) = listener
+            .accept()
+            .await
+            .map_err(|e| Problem::new(ProblemKind::Unreachable, e.to_string()))?;
         let mut buf = vec![0u8; 16 * 1024];
         let mut read = 0;
         while read < buf.len() {
@@ -266,10 +384,19 @@ async fn answer_one_redirect(listener: &TcpListener) -> Result<String, Problem> 
             }
         }
         let head = String::from_utf8_lossy(&buf[..read]);
-        let target = head.lines().next().and_then(|line| line.split_whitespace().nth(1)).unwrap_or_default().to_string();
+        let target = head
+            .lines()
+            .next()
+            .and_then(|line| line.split_whitespace().nth(1))
+            .unwrap_or_default()
+            .to_string();
         // Browsers also ask for /favicon.ico: only the redirect carries a query.
         let Some((_, query)) = target.split_once('?') else {
-            let _ = socket.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+            let _ = socket
+                .write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+                .await;
             continue;
         };
         let page = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Rulewatch</title></head><body>\
@@ -312,7 +439,10 @@ async fn partner_collection(
         client_id: account.client_id.clone(),
         method: crate::auth::AuthMethod::Partner,
     };
-    let mut url = format!("{}/v1.0/tenantRelationships/{collection}", api.endpoints.graph);
+    let mut url = format!(
+        "{}/v1.0/tenantRelationships/{collection}",
+        api.endpoints.graph
+    );
     let mut found = Vec::new();
     loop {
         let reply = api
@@ -331,8 +461,12 @@ async fn partner_collection(
                     ),
                 ),
             })?;
-        let page: Page = serde_json::from_slice(&reply.body)
-            .map_err(|e| Problem::new(ProblemKind::BadResponse, format!("{what}: the answer cannot be read ({e})")))?;
+        let page: Page = serde_json::from_slice(&reply.body).map_err(|e| {
+            Problem::new(
+                ProblemKind::BadResponse,
+                format!("{what}: the answer cannot be read ({e})"),
+            )
+        })?;
         found.extend(page.value);
         match page.next {
             Some(next) => url = next,
@@ -342,13 +476,27 @@ async fn partner_collection(
 }
 
 /// Every customer the partner account reaches through GDAP.
-pub async fn customers(api: &crate::api::Api, account: &PartnerAccount, stats: &RetryStats) -> Result<Vec<Customer>, Problem> {
-    let items = partner_collection(api, account, "delegatedAdminCustomers", "listing the partner's customers", stats).await?;
+pub async fn customers(
+    api: &crate::api::Api,
+    account: &PartnerAccount,
+    stats: &RetryStats,
+) -> Result<Vec<Customer>, Problem> {
+    let items = partner_collection(
+        api,
+        account,
+        "delegatedAdminCustomers",
+        "listing the partner's customers",
+        stats,
+    )
+    .await?;
     Ok(items
         .iter()
         .filter_map(|c| {
             let tenant_id = c["tenantId"].as_str()?.to_ascii_lowercase();
-            let name = c["displayName"].as_str().filter(|n| !n.is_empty()).map_or_else(|| tenant_id.clone(), str::to_string);
+            let name = c["displayName"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .map_or_else(|| tenant_id.clone(), str::to_string);
             Some(Customer { tenant_id, name })
         })
         .collect())
@@ -356,14 +504,29 @@ pub async fn customers(api: &crate::api::Api, account: &PartnerAccount, stats: &
 
 /// Entra's role template ids, for naming the roles a GDAP relationship grants.
 const ROLE_NAMES: [(&str, &str); 8] = [
-    ("62e90394-69f5-4237-9190-012177145e10", "Global Administrator"),
-    ("29232cdf-9323-42fd-ade2-1d097af3e4de", "Exchange Administrator"),
+    (
+        "62e90394-69f5-4237-9190-012177145e10",
+        "Global Administrator",
+    ),
+    (
+        "29232cdf-9323-42fd-ade2-1d097af3e4de",
+        "Exchange Administrator",
+    ),
     ("fe930be7-5e62-47db-91af-98c3a49a38b1", "User Administrator"),
     ("5d6b6bb7-de71-4623-b4af-96380a352509", "Security Reader"),
-    ("194ae4cb-b126-40b2-bd5b-6091b380977d", "Security Administrator"),
+    (
+        "194ae4cb-b126-40b2-bd5b-6091b380977d",
+        "Security Administrator",
+    ),
     ("f2ef992c-3afb-46b9-b7cf-a126ee74c451", "Global Reader"),
-    ("729827e3-9c14-49f7-bb1b-9608f156bbb8", "Helpdesk Administrator"),
-    ("7be44c8a-adaf-4e2a-84d6-ab2649e08a13", "Privileged Authentication Administrator"),
+    (
+        "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+        "Helpdesk Administrator",
+    ),
+    (
+        "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+        "Privileged Authentication Administrator",
+    ),
 ];
 
 /// The roles each customer's active GDAP relationships grant, by customer tenant id.
@@ -372,13 +535,32 @@ pub async fn gdap_roles(
     account: &PartnerAccount,
     stats: &RetryStats,
 ) -> Result<std::collections::HashMap<String, Vec<String>>, Problem> {
-    let items = partner_collection(api, account, "delegatedAdminRelationships", "reading the GDAP relationships", stats).await?;
-    let mut roles: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    let items = partner_collection(
+        api,
+        account,
+        "delegatedAdminRelationships",
+        "reading the GDAP relationships",
+        stats,
+    )
+    .await?;
+    let mut roles: std::collections::HashMap<String, Vec<String>> =
+        std::collections::HashMap::new();
     for r in items.iter().filter(|r| r["status"] == "active") {
-        let Some(tenant) = r["customer"]["tenantId"].as_str() else { continue };
+        let Some(tenant) = r["customer"]["tenantId"].as_str() else {
+            continue;
+        };
         let granted = roles.entry(tenant.to_ascii_lowercase()).or_default();
-        for id in r["accessDetails"]["unifiedRoles"].as_array().into_iter().flatten().filter_map(|u| u["roleDefinitionId"].as_str()) {
-            let name = ROLE_NAMES.iter().find(|(t, _)| t.eq_ignore_ascii_case(id)).map_or(id, |(_, n)| n).to_string();
+        for id in r["accessDetails"]["unifiedRoles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|u| u["roleDefinitionId"].as_str())
+        {
+            let name = ROLE_NAMES
+                .iter()
+                .find(|(t, _)| t.eq_ignore_ascii_case(id))
+                .map_or(id, |(_, n)| n)
+                .to_string();
             if !granted.contains(&name) {
                 granted.push(name);
             }
@@ -405,32 +587,59 @@ pub struct Discovery {
 }
 
 fn store_problem(e: StoreError) -> Problem {
-    Problem::new(ProblemKind::BadResponse, format!("the partner's customers could not be saved: {e}"))
+    Problem::new(
+        ProblemKind::BadResponse,
+        format!("the partner's customers could not be saved: {e}"),
+    )
 }
 
 /// Lists the customers, records them, and with "watch all" on starts watching each one
 /// not excluded and not watched yet.
-pub async fn discover(api: &crate::api::Api, store: &Store, account: &PartnerAccount, stats: &RetryStats) -> Result<Discovery, Problem> {
+pub async fn discover(
+    api: &crate::api::Api,
+    store: &Store,
+    account: &PartnerAccount,
+    stats: &RetryStats,
+) -> Result<Discovery, Problem> {
     let listed = customers(api, account, stats).await?;
     // Roles are shown, not needed: a failure to read them leaves them unknown.
-    let roles = gdap_roles(api, account, stats).await.map_err(|p| tracing::warn!("reading the GDAP roles failed: {p}")).ok();
+    let roles = gdap_roles(api, account, stats)
+        .await
+        .map_err(|p| tracing::warn!("reading the GDAP roles failed: {p}"))
+        .ok();
     let rows: Vec<(String, String, Option<Vec<String>>)> = listed
         .iter()
-        .map(|c| (c.tenant_id.clone(), c.name.clone(), roles.as_ref().map(|r| r.get(&c.tenant_id).cloned().unwrap_or_default())))
+        .map(|c| {
+            (
+                c.tenant_id.clone(),
+                c.name.clone(),
+                roles
+                    .as_ref()
+                    .map(|r| r.get(&c.tenant_id).cloned().unwrap_or_default()),
+            )
+        })
         .collect();
     store.record_customers(&rows).map_err(store_problem)?;
-    store.set_setting(DISCOVERED_AT_SETTING, &Utc::now()).map_err(store_problem)?;
+    store
+        .set_setting(DISCOVERED_AT_SETTING, &Utc::now())
+        .map_err(store_problem)?;
     let mut now_watched = Vec::new();
     if watch_all(store).map_err(store_problem)? {
         let rows = store.customers().map_err(store_problem)?;
         for c in &listed {
-            if rows.iter().any(|r| r.tenant_id == c.tenant_id && !r.excluded && !r.watched) {
+            if rows
+                .iter()
+                .any(|r| r.tenant_id == c.tenant_id && !r.excluded && !r.watched)
+            {
                 watch(store, account, c).map_err(store_problem)?;
                 now_watched.push(c.clone());
             }
         }
     }
-    Ok(Discovery { customers: listed.len(), now_watched })
+    Ok(Discovery {
+        customers: listed.len(),
+        now_watched,
+    })
 }
 
 /// Starts watching one customer through the partner account.
@@ -463,7 +672,11 @@ pub fn discovery_due(store: &Store, every: chrono::Duration) -> Result<bool, Sto
 mod tests {
     use super::*;
 
-    fn account(refreshed_days_ago: i64, expires_in_days: Option<i64>, now: DateTime<Utc>) -> PartnerAccount {
+    fn account(
+        refreshed_days_ago: i64,
+        expires_in_days: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> PartnerAccount {
         PartnerAccount {
             tenant_id: "p".into(),
             client_id: "c".into(),
@@ -477,9 +690,18 @@ mod tests {
     #[test]
     fn a_token_unused_for_almost_90_days_or_near_its_stated_expiry_lapses_soon() {
         let now = Utc::now();
-        assert!(account(1, None, now).lapses_soon(now).is_none(), "used yesterday");
-        assert_eq!(account(88, None, now).lapses_soon(now), Some(now + chrono::Duration::days(2)));
-        assert!(account(1, Some(2), now).lapses_soon(now).is_some(), "Entra's own expiry wins");
+        assert!(
+            account(1, None, now).lapses_soon(now).is_none(),
+            "used yesterday"
+        );
+        assert_eq!(
+            account(88, None, now).lapses_soon(now),
+            Some(now + chrono::Duration::days(2))
+        );
+        assert!(
+            account(1, Some(2), now).lapses_soon(now).is_some(),
+            "Entra's own expiry wins"
+        );
         assert!(account(88, Some(30), now).lapses_soon(now).is_none());
     }
 }

@@ -8,10 +8,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
 use oauth2::{
-    AsyncHttpClient, Client, EndpointNotSet, EndpointSet, ErrorResponseType, ExtraDeviceAuthorizationFields, ExtraTokenFields, HttpRequest,
-    HttpResponse, RequestTokenError, StandardErrorResponse, StandardRevocableToken, StandardTokenResponse,
+    AsyncHttpClient, Client, EndpointNotSet, EndpointSet, ErrorResponseType,
+    ExtraDeviceAuthorizationFields, ExtraTokenFields, HttpRequest, HttpResponse, RequestTokenError,
+    StandardErrorResponse, StandardRevocableToken, StandardTokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -64,13 +68,21 @@ pub struct Transport {
 
 impl Transport {
     pub fn new(http: &Http, what: impl Into<String>) -> Transport {
-        Transport { http: http.clone(), stats: Arc::default(), what: what.into() }
+        Transport {
+            http: http.clone(),
+            stats: Arc::default(),
+            what: what.into(),
+        }
     }
 
     /// Adds this transport's retries to a caller's counts.
     pub fn count_into(&self, stats: &RetryStats) {
-        stats.throttled.fetch_add(self.stats.throttled(), Ordering::Relaxed);
-        stats.transient.fetch_add(self.stats.transient(), Ordering::Relaxed);
+        stats
+            .throttled
+            .fetch_add(self.stats.throttled(), Ordering::Relaxed);
+        stats
+            .transient
+            .fetch_add(self.stats.transient(), Ordering::Relaxed);
     }
 }
 
@@ -85,7 +97,11 @@ impl<'c> AsyncHttpClient<'c> for Transport {
             let sent = self
                 .http
                 .send(&self.what, &self.stats, || {
-                    self.http.client().request(parts.method.clone(), &url).headers(parts.headers.clone()).body(body.clone())
+                    self.http
+                        .client()
+                        .request(parts.method.clone(), &url)
+                        .headers(parts.headers.clone())
+                        .body(body.clone())
                 })
                 .await;
             let reply = match sent {
@@ -102,7 +118,11 @@ impl<'c> AsyncHttpClient<'c> for Transport {
 
 /// The AADSTS number at the start of Entra's error description.
 pub fn aadsts(description: &str) -> Option<u32> {
-    let digits: String = description.strip_prefix("AADSTS")?.chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = description
+        .strip_prefix("AADSTS")?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     digits.parse().ok()
 }
 
@@ -115,7 +135,12 @@ pub fn token_problem<T: ErrorResponseType + Display + 'static>(
         RequestTokenError::ServerResponse(answer) => {
             let error = answer.error().to_string();
             let description = answer.error_description().cloned().unwrap_or_default();
-            let said = description.lines().next().unwrap_or(&error).trim().to_string();
+            let said = description
+                .lines()
+                .next()
+                .unwrap_or(&error)
+                .trim()
+                .to_string();
             let (kind, advice) = match aadsts(&description) {
                 // Expired for inactivity, revoked, or the user must sign in again (MFA, password change).
                 Some(700082 | 50173 | 70008 | 700084 | 50076 | 50079 | 50078 | 50133 | 50089) => (
@@ -132,16 +157,25 @@ pub fn token_problem<T: ErrorResponseType + Display + 'static>(
                     "The partner account has no access to this customer: check that a GDAP relationship is active and \
                      that the account is in a security group with roles in it",
                 ),
-                _ => (ProblemKind::BadResponse, "Check the partner app's registration and try again"),
+                _ => (
+                    ProblemKind::BadResponse,
+                    "Check the partner app's registration and try again",
+                ),
             };
-            Problem::new(kind, format!("{what}: Microsoft refused ({said}). {advice}"))
+            Problem::new(
+                kind,
+                format!("{what}: Microsoft refused ({said}). {advice}"),
+            )
         }
         RequestTokenError::Request(problem) => problem,
         // The unreadable body may hold tokens: it is dropped, never shown.
-        RequestTokenError::Parse(e, _body) => {
-            Problem::new(ProblemKind::BadResponse, format!("{what}: Microsoft's answer cannot be read ({})", e.path()))
+        RequestTokenError::Parse(e, _body) => Problem::new(
+            ProblemKind::BadResponse,
+            format!("{what}: Microsoft's answer cannot be read ({})", e.path()),
+        ),
+        RequestTokenError::Other(e) => {
+            Problem::new(ProblemKind::BadResponse, format!("{what}: {e}"))
         }
-        RequestTokenError::Other(e) => Problem::new(ProblemKind::BadResponse, format!("{what}: {e}")),
     }
 }
 
@@ -151,8 +185,14 @@ mod tests {
 
     #[test]
     fn aadsts_numbers_are_read_from_the_start_of_the_description() {
-        assert_eq!(aadsts("AADSTS700082: The refresh token has expired due to inactivity."), Some(700082));
-        assert_eq!(aadsts("AADSTS65001: The user or administrator has not consented"), Some(65001));
+        assert_eq!(
+            aadsts("AADSTS700082: The refresh token has expired due to inactivity."),
+            Some(700082)
+        );
+        assert_eq!(
+            aadsts("AADSTS65001: The user or administrator has not consented"),
+            Some(65001)
+        );
         assert_eq!(aadsts("something else"), None);
     }
 }

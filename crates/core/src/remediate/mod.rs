@@ -19,8 +19,8 @@ use crate::http::RetryStats;
 use crate::store::{Alert, LogEntry, NewLogEntry, Store, StoreError, parse_ts};
 
 use microsoft::{Account, GRANT_BLOCK, GRANT_PASSWORD, Microsoft, Refusal};
-pub use rules::{Forwarding, LiveRule};
 pub(crate) use rules::read_rule;
+pub use rules::{Forwarding, LiveRule};
 
 /// What a step does. The names are the CLI's `--actions` words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -173,7 +173,11 @@ pub enum RemediateError {
     #[error("both disable-rule and remove-rule are chosen for rule {0}: choose one")]
     Conflict(String),
     #[error("step {id} ({action}) cannot be undone: {why}")]
-    CannotUndo { id: i64, action: String, why: String },
+    CannotUndo {
+        id: i64,
+        action: String,
+        why: String,
+    },
     #[error("nothing was chosen; choose at least one step")]
     NothingChosen,
 }
@@ -185,7 +189,10 @@ pub const DEFAULTS_SETTING: &str = "remediation.defaults";
 /// destroys evidence.
 pub fn default_actions(store: &Store) -> Result<Vec<Action>, StoreError> {
     Ok(store.setting(DEFAULTS_SETTING)?.unwrap_or_else(|| {
-        Action::ALL.into_iter().filter(|a| *a != Action::RemoveRule).collect()
+        Action::ALL
+            .into_iter()
+            .filter(|a| *a != Action::RemoveRule)
+            .collect()
     }))
 }
 
@@ -225,7 +232,11 @@ struct Target {
 
 impl Target {
     fn alert_rule_names(&self) -> Vec<String> {
-        self.alert.details["rule_name"].as_str().filter(|n| !n.is_empty()).map(|n| vec![n.to_string()]).unwrap_or_default()
+        self.alert.details["rule_name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .map(|n| vec![n.to_string()])
+            .unwrap_or_default()
     }
 }
 
@@ -262,16 +273,35 @@ impl<'a> Remediator<'a> {
     fn target(&self, alert_id: i64) -> Result<Target, RemediateError> {
         let (alert, _) = self.store.alert_with_record(alert_id)?;
         if !is_account(&alert.target) {
-            return Err(RemediateError::NotAMailbox { id: alert_id, target: alert.target });
+            return Err(RemediateError::NotAMailbox {
+                id: alert_id,
+                target: alert.target,
+            });
         }
         let tenant = self.store.tenant(&alert.tenant_id)?;
-        let app = AppIdentity { tenant_id: tenant.tenant_id, client_id: tenant.client_id, method: tenant.auth_method };
-        let accepted_domains = self.store.accepted_domains(&alert.tenant_id)?.map(|(d, _)| d).unwrap_or_default();
-        Ok(Target { alert, app, ctx: TenantContext { accepted_domains, ..TenantContext::default() } })
+        let app = AppIdentity {
+            tenant_id: tenant.tenant_id,
+            client_id: tenant.client_id,
+            method: tenant.auth_method,
+        };
+        let accepted_domains = self
+            .store
+            .accepted_domains(&alert.tenant_id)?
+            .map(|(d, _)| d)
+            .unwrap_or_default();
+        Ok(Target {
+            alert,
+            app,
+            ctx: TenantContext {
+                accepted_domains,
+                ..TenantContext::default()
+            },
+        })
     }
 
     fn actor_to_contain(alert: &Alert) -> Option<String> {
-        (is_account(&alert.actor) && !alert.actor.eq_ignore_ascii_case(&alert.target)).then(|| alert.actor.clone())
+        (is_account(&alert.actor) && !alert.actor.eq_ignore_ascii_case(&alert.target))
+            .then(|| alert.actor.clone())
     }
 
     /// Reads the live state and lays out the steps, the default ones checked.
@@ -279,16 +309,28 @@ impl<'a> Remediator<'a> {
         let t = self.target(alert_id)?;
         let defaults = &self.defaults;
         let stats = RetryStats::default();
-        let ms = Microsoft { api: self.api, app: &t.app, stats: &stats };
+        let ms = Microsoft {
+            api: self.api,
+            app: &t.app,
+            stats: &stats,
+        };
         let mailbox = t.alert.target.clone();
         let mut problems = Vec::new();
         let mut steps = Vec::new();
 
-        let account = ms.account(&mailbox).await.map_err(|r| problems.push(r.message)).ok();
+        let account = ms
+            .account(&mailbox)
+            .await
+            .map_err(|r| problems.push(r.message))
+            .ok();
         self.account_steps(&mailbox, account.as_ref(), Some(defaults), &mut steps);
         let actor = Self::actor_to_contain(&t.alert);
         if let Some(actor) = &actor {
-            let actor_account = ms.account(actor).await.map_err(|r| problems.push(r.message)).ok();
+            let actor_account = ms
+                .account(actor)
+                .await
+                .map_err(|r| problems.push(r.message))
+                .ok();
             self.account_steps(actor, actor_account.as_ref(), None, &mut steps);
         }
 
@@ -325,7 +367,11 @@ impl<'a> Remediator<'a> {
                     rule_identity: Some(rule.identity.clone()),
                     rule_name: Some(rule.name.clone()),
                     label: rules::label(action, &rule.name),
-                    current: format!("{}: {}", if rule.enabled { "enabled" } else { "disabled" }, rule.description),
+                    current: format!(
+                        "{}: {}",
+                        if rule.enabled { "enabled" } else { "disabled" },
+                        rule.description
+                    ),
                     selected: rule.about_alert && defaults.contains(&action),
                     warning: Some(rules::CLIENT_ONLY_RULES.into()),
                 });
@@ -346,8 +392,11 @@ impl<'a> Remediator<'a> {
             rule_identity: None,
             rule_name: None,
             label: format!("Clear mailbox forwarding of {mailbox}"),
-            current: forwarding.as_ref().map_or("forwarding unknown".into(), Forwarding::words),
-            selected: defaults.contains(&Action::ClearForwarding) && forwarding.as_ref().is_none_or(|f| !f.is_clear()),
+            current: forwarding
+                .as_ref()
+                .map_or("forwarding unknown".into(), Forwarding::words),
+            selected: defaults.contains(&Action::ClearForwarding)
+                && forwarding.as_ref().is_none_or(|f| !f.is_clear()),
             warning: None,
         });
 
@@ -359,7 +408,9 @@ impl<'a> Remediator<'a> {
             actor: t.alert.actor.clone(),
             actor_differs: actor.is_some(),
             account_enabled: account.as_ref().and_then(|a| a.account_enabled),
-            synced_from_on_premises: account.as_ref().is_some_and(|a| a.on_premises_sync_enabled == Some(true)),
+            synced_from_on_premises: account
+                .as_ref()
+                .is_some_and(|a| a.on_premises_sync_enabled == Some(true)),
             forwarding,
             rules,
             problems,
@@ -368,13 +419,34 @@ impl<'a> Remediator<'a> {
     }
 
     /// The account steps for `upn`: the mailbox's with `defaults`, the actor's unchecked.
-    fn account_steps(&self, upn: &str, account: Option<&Account>, defaults: Option<&[Action]>, steps: &mut Vec<PlannedStep>) {
-        let whose = if defaults.is_some() { "" } else { " (the account that made the change)" };
-        let current = account.map_or("account state unknown".into(), |a| enabled_words(a).to_string());
+    fn account_steps(
+        &self,
+        upn: &str,
+        account: Option<&Account>,
+        defaults: Option<&[Action]>,
+        steps: &mut Vec<PlannedStep>,
+    ) {
+        let whose = if defaults.is_some() {
+            ""
+        } else {
+            " (the account that made the change)"
+        };
+        let current = account.map_or("account state unknown".into(), |a| {
+            enabled_words(a).to_string()
+        });
         for (action, label) in [
-            (Action::BlockSignIn, format!("Block sign-in for {upn}{whose}")),
-            (Action::RevokeSessions, format!("Revoke every session of {upn}{whose}")),
-            (Action::ResetPassword, format!("Reset the password of {upn}{whose}, to be changed at next sign-in")),
+            (
+                Action::BlockSignIn,
+                format!("Block sign-in for {upn}{whose}"),
+            ),
+            (
+                Action::RevokeSessions,
+                format!("Revoke every session of {upn}{whose}"),
+            ),
+            (
+                Action::ResetPassword,
+                format!("Reset the password of {upn}{whose}, to be changed at next sign-in"),
+            ),
         ] {
             steps.push(PlannedStep {
                 key: key(action, upn, None),
@@ -385,7 +457,11 @@ impl<'a> Remediator<'a> {
                 label,
                 current: current.clone(),
                 selected: defaults.is_some_and(|d| d.contains(&action)),
-                warning: if action == Action::BlockSignIn { account.and_then(sync_warning) } else { None },
+                warning: if action == Action::BlockSignIn {
+                    account.and_then(sync_warning)
+                } else {
+                    None
+                },
             });
         }
     }
@@ -395,13 +471,21 @@ impl<'a> Remediator<'a> {
     pub fn choose(plan: &Plan, actions: &[Action]) -> Vec<String> {
         plan.steps
             .iter()
-            .filter(|s| actions.contains(&s.action) && s.account.eq_ignore_ascii_case(&plan.mailbox))
+            .filter(|s| {
+                actions.contains(&s.action) && s.account.eq_ignore_ascii_case(&plan.mailbox)
+            })
             // Account steps; rule steps for the alert's rule, also when it is no longer in
             // the mailbox (so a repeat says "already so").
             .filter(|s| {
                 s.rule_identity.is_none()
-                    || plan.rules.iter().any(|r| r.about_alert && Some(&r.identity) == s.rule_identity.as_ref())
-                    || !plan.rules.iter().any(|r| Some(&r.identity) == s.rule_identity.as_ref())
+                    || plan
+                        .rules
+                        .iter()
+                        .any(|r| r.about_alert && Some(&r.identity) == s.rule_identity.as_ref())
+                    || !plan
+                        .rules
+                        .iter()
+                        .any(|r| Some(&r.identity) == s.rule_identity.as_ref())
             })
             .map(|s| s.key.clone())
             .collect()
@@ -422,12 +506,20 @@ impl<'a> Remediator<'a> {
                 return Err(RemediateError::UnknownStep(k.clone()));
             }
         }
-        let chosen: Vec<&PlannedStep> = plan.steps.iter().filter(|s| keys.contains(&s.key)).collect();
+        let chosen: Vec<&PlannedStep> = plan
+            .steps
+            .iter()
+            .filter(|s| keys.contains(&s.key))
+            .collect();
         for s in &chosen {
             if s.action == Action::DisableRule
-                && chosen.iter().any(|o| o.action == Action::RemoveRule && o.rule_identity == s.rule_identity)
+                && chosen
+                    .iter()
+                    .any(|o| o.action == Action::RemoveRule && o.rule_identity == s.rule_identity)
             {
-                return Err(RemediateError::Conflict(s.rule_name.clone().unwrap_or_default()));
+                return Err(RemediateError::Conflict(
+                    s.rule_name.clone().unwrap_or_default(),
+                ));
             }
         }
         let t = self.target(plan.alert_id)?;
@@ -444,7 +536,11 @@ impl<'a> Remediator<'a> {
 
     async fn run_step(&self, t: &Target, step: &PlannedStep) -> Result<StepResult, RemediateError> {
         let stats = RetryStats::default();
-        let ms = Microsoft { api: self.api, app: &t.app, stats: &stats };
+        let ms = Microsoft {
+            api: self.api,
+            app: &t.app,
+            stats: &stats,
+        };
         let done = match step.action {
             Action::BlockSignIn => self.block(&ms, &step.account, false).await,
             Action::RevokeSessions => self.revoke(&ms, &step.account, t.alert.event_time).await,
@@ -495,14 +591,20 @@ impl<'a> Remediator<'a> {
             outcome: done.outcome,
             detail: done.detail,
             warning: done.warning,
-            reversible: undoes.is_none() && done.outcome == Outcome::Done && step.action.reversible(),
+            reversible: undoes.is_none()
+                && done.outcome == Outcome::Done
+                && step.action.reversible(),
             password: done.password,
         })
     }
 
     async fn block(&self, ms: &Microsoft<'_>, upn: &str, enable: bool) -> StepDone {
         let request = format!("PATCH /v1.0/users/{upn} accountEnabled={enable}");
-        let verb = if enable { "allowing sign-in for" } else { "blocking sign-in for" };
+        let verb = if enable {
+            "allowing sign-in for"
+        } else {
+            "blocking sign-in for"
+        };
         let what = format!("{verb} {upn}");
         let before = match ms.account(upn).await {
             Ok(a) => a,
@@ -513,50 +615,107 @@ impl<'a> Remediator<'a> {
         if before.account_enabled == Some(enable) {
             return StepDone {
                 warning,
-                ..StepDone::new(Outcome::AlreadySo, request, Some(state(&before)), Some(state(&before)), enabled_words(&before).into())
+                ..StepDone::new(
+                    Outcome::AlreadySo,
+                    request,
+                    Some(state(&before)),
+                    Some(state(&before)),
+                    enabled_words(&before).into(),
+                )
             };
         }
-        if let Err(r) = ms.update_account(upn, &json!({"accountEnabled": enable}), &what, GRANT_BLOCK).await {
-            return StepDone { warning, ..StepDone::failed(request, Some(state(&before)), r.message) };
+        if let Err(r) = ms
+            .update_account(upn, &json!({"accountEnabled": enable}), &what, GRANT_BLOCK)
+            .await
+        {
+            return StepDone {
+                warning,
+                ..StepDone::failed(request, Some(state(&before)), r.message)
+            };
         }
         let verified = ms.account(upn).await;
-        StepDone { warning, ..verify(request, state(&before), verified, state, |a| a.account_enabled == Some(enable), enabled_words) }
+        StepDone {
+            warning,
+            ..verify(
+                request,
+                state(&before),
+                verified,
+                state,
+                |a| a.account_enabled == Some(enable),
+                enabled_words,
+            )
+        }
     }
 
-    async fn revoke(&self, ms: &Microsoft<'_>, upn: &str, event: Option<DateTime<Utc>>) -> StepDone {
+    async fn revoke(
+        &self,
+        ms: &Microsoft<'_>,
+        upn: &str,
+        event: Option<DateTime<Utc>>,
+    ) -> StepDone {
         let request = format!("POST /v1.0/users/{upn}/revokeSignInSessions");
         let before = match ms.account(upn).await {
             Ok(a) => a,
             Err(r) => return StepDone::failed(request, None, r.message),
         };
-        let valid_from = |a: &Account| a.sign_in_sessions_valid_from_date_time.as_deref().and_then(parse_ts);
-        let state = |a: &Account| json!({"sessions_valid_from": a.sign_in_sessions_valid_from_date_time});
+        let valid_from = |a: &Account| {
+            a.sign_in_sessions_valid_from_date_time
+                .as_deref()
+                .and_then(parse_ts)
+        };
+        let state =
+            |a: &Account| json!({"sessions_valid_from": a.sign_in_sessions_valid_from_date_time});
         if let (Some(from), Some(event)) = (valid_from(&before), event)
             && from > event
         {
-            let detail = format!("every session from before {} was already revoked (after the alert's event)", from.to_rfc3339());
-            return StepDone::new(Outcome::AlreadySo, request, Some(state(&before)), Some(state(&before)), detail);
+            let detail = format!(
+                "every session from before {} was already revoked (after the alert's event)",
+                from.to_rfc3339()
+            );
+            return StepDone::new(
+                Outcome::AlreadySo,
+                request,
+                Some(state(&before)),
+                Some(state(&before)),
+                detail,
+            );
         }
         if let Err(r) = ms.revoke_sessions(upn).await {
             return StepDone::failed(request, Some(state(&before)), r.message);
         }
         let verified = ms.account(upn).await;
         let old = valid_from(&before);
-        verify(request, state(&before), verified, state, |a| valid_from(a) != old || old.is_none(), |_| {
-            "sessions revoked; Microsoft takes a few minutes to end them, and access tokens already issued last up to an hour"
-        })
+        verify(
+            request,
+            state(&before),
+            verified,
+            state,
+            |a| valid_from(a) != old || old.is_none(),
+            |_| "sessions revoked; Microsoft takes a few minutes to end them, and access tokens already issued last up to an hour",
+        )
     }
 
     async fn reset(&self, ms: &Microsoft<'_>, upn: &str, t: &Target) -> StepDone {
-        let request = format!("PATCH /v1.0/users/{upn} passwordProfile (new password, change at next sign-in)");
+        let request = format!(
+            "PATCH /v1.0/users/{upn} passwordProfile (new password, change at next sign-in)"
+        );
         let before = match ms.account(upn).await {
             Ok(a) => a,
             Err(r) => return StepDone::failed(request, None, r.message),
         };
         let state = |a: &Account| json!({"password_changed_at": a.last_password_change_date_time});
         if let Some(earlier) = self.reset_since_alert(t, upn) {
-            let detail = format!("Rulewatch already reset this password for this alert at {} (step {})", earlier.at, earlier.id);
-            return StepDone::new(Outcome::AlreadySo, request, Some(state(&before)), Some(state(&before)), detail);
+            let detail = format!(
+                "Rulewatch already reset this password for this alert at {} (step {})",
+                earlier.at, earlier.id
+            );
+            return StepDone::new(
+                Outcome::AlreadySo,
+                request,
+                Some(state(&before)),
+                Some(state(&before)),
+                detail,
+            );
         }
         let password = match password::generate() {
             Ok(p) => p,
@@ -574,9 +733,14 @@ impl<'a> Remediator<'a> {
         }
         let verified = ms.account(upn).await;
         let old = before.last_password_change_date_time.clone();
-        let mut done = verify(request, state(&before), verified, state, |a| a.last_password_change_date_time != old || old.is_none(), |_| {
-            "password reset; the user must change it at next sign-in. It is shown once and stored nowhere"
-        });
+        let mut done = verify(
+            request,
+            state(&before),
+            verified,
+            state,
+            |a| a.last_password_change_date_time != old || old.is_none(),
+            |_| "password reset; the user must change it at next sign-in. It is shown once and stored nowhere",
+        );
         if done.outcome == Outcome::Done {
             done.password = Some(password);
         }
@@ -584,28 +748,49 @@ impl<'a> Remediator<'a> {
     }
 
     fn reset_since_alert(&self, t: &Target, upn: &str) -> Option<LogEntry> {
-        self.store.log_for_alert(t.alert.id).ok()?.into_iter().find(|e| {
-            e.step.action == Action::ResetPassword.as_str() && e.step.result == Outcome::Done.as_str() && e.step.mailbox.eq_ignore_ascii_case(upn)
-        })
+        self.store
+            .log_for_alert(t.alert.id)
+            .ok()?
+            .into_iter()
+            .find(|e| {
+                e.step.action == Action::ResetPassword.as_str()
+                    && e.step.result == Outcome::Done.as_str()
+                    && e.step.mailbox.eq_ignore_ascii_case(upn)
+            })
     }
 
     /// Reverses a recorded step from its before-state, after the technician confirmed.
     pub async fn undo(&self, action_id: i64) -> Result<StepResult, RemediateError> {
         let entry = self.store.verified_log_entry(action_id)?;
-        let cannot = |why: &str| RemediateError::CannotUndo { id: action_id, action: entry.step.action.clone(), why: why.into() };
-        let action = Action::parse(&entry.step.action).ok_or_else(|| cannot("it is itself an undo"))?;
+        let cannot = |why: &str| RemediateError::CannotUndo {
+            id: action_id,
+            action: entry.step.action.clone(),
+            why: why.into(),
+        };
+        let action =
+            Action::parse(&entry.step.action).ok_or_else(|| cannot("it is itself an undo"))?;
         if !action.reversible() {
             return Err(cannot(match action {
-                Action::ResetPassword => "the old password is not kept anywhere; reset it again if needed",
+                Action::ResetPassword => {
+                    "the old password is not kept anywhere; reset it again if needed"
+                }
                 _ => "ended sessions cannot be restored; the user signs in again",
             }));
         }
         if entry.step.result != Outcome::Done.as_str() {
             return Err(cannot("it changed nothing (it was not done)"));
         }
-        let alert_id = entry.step.alert_id.ok_or_else(|| cannot("it is not tied to an alert"))?;
+        let alert_id = entry
+            .step
+            .alert_id
+            .ok_or_else(|| cannot("it is not tied to an alert"))?;
         let t = self.target(alert_id)?;
-        let rule_name = entry.step.before.as_ref().and_then(|b| b["Name"].as_str()).map(str::to_string);
+        let rule_name = entry
+            .step
+            .before
+            .as_ref()
+            .and_then(|b| b["Name"].as_str())
+            .map(str::to_string);
         let step = PlannedStep {
             key: format!("undo:{action_id}"),
             action,
@@ -618,18 +803,38 @@ impl<'a> Remediator<'a> {
             warning: None,
         };
         let name = action.undo_name();
-        if let Some(earlier) = self.store.undos_of(action_id)?.into_iter().find(|e| e.step.result == Outcome::Done.as_str()) {
-            let detail = format!("step {action_id} was already undone at {} (step {})", earlier.at, earlier.id);
-            return self.record(&t, &name, &step, StepDone::new(Outcome::AlreadySo, String::new(), None, None, detail), Some(action_id));
+        if let Some(earlier) = self
+            .store
+            .undos_of(action_id)?
+            .into_iter()
+            .find(|e| e.step.result == Outcome::Done.as_str())
+        {
+            let detail = format!(
+                "step {action_id} was already undone at {} (step {})",
+                earlier.at, earlier.id
+            );
+            return self.record(
+                &t,
+                &name,
+                &step,
+                StepDone::new(Outcome::AlreadySo, String::new(), None, None, detail),
+                Some(action_id),
+            );
         }
         let stats = RetryStats::default();
-        let ms = Microsoft { api: self.api, app: &t.app, stats: &stats };
+        let ms = Microsoft {
+            api: self.api,
+            app: &t.app,
+            stats: &stats,
+        };
         let before = entry.step.before.clone().unwrap_or(Value::Null);
         let done = match action {
             Action::BlockSignIn => self.block(&ms, &entry.step.mailbox, true).await,
             Action::DisableRule => rules::enable(&ms, &entry.step.mailbox, &before).await,
             Action::RemoveRule => rules::recreate(&ms, &entry.step.mailbox, &before).await,
-            Action::ClearForwarding => rules::restore_forwarding(&ms, &entry.step.mailbox, &before).await,
+            Action::ClearForwarding => {
+                rules::restore_forwarding(&ms, &entry.step.mailbox, &before).await
+            }
             Action::RevokeSessions | Action::ResetPassword => unreachable!("refused above"),
         };
         self.record(&t, &name, &step, done, Some(action_id))
@@ -648,8 +853,22 @@ pub(crate) struct StepDone {
 }
 
 impl StepDone {
-    fn new(outcome: Outcome, request: String, before: Option<Value>, after: Option<Value>, detail: String) -> StepDone {
-        StepDone { outcome, request, before, after, detail, warning: None, password: None }
+    fn new(
+        outcome: Outcome,
+        request: String,
+        before: Option<Value>,
+        after: Option<Value>,
+        detail: String,
+    ) -> StepDone {
+        StepDone {
+            outcome,
+            request,
+            before,
+            after,
+            detail,
+            warning: None,
+            password: None,
+        }
     }
 
     fn failed(request: String, before: Option<Value>, detail: String) -> StepDone {

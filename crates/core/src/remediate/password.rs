@@ -26,7 +26,9 @@ fn below(n: usize) -> Result<usize, rand::rand_core::OsError> {
 pub fn generate() -> Result<SecretString, String> {
     let all: Vec<u8> = [LOWER, UPPER, DIGITS, SYMBOLS].concat();
     let pick = |set: &[u8]| below(set.len()).map(|i| set[i]);
-    let fail = |e: rand::rand_core::OsError| format!("the operating system gave no randomness for a password ({e})");
+    let fail = |e: rand::rand_core::OsError| {
+        format!("the operating system gave no randomness for a password ({e})")
+    };
     let mut chars = Vec::with_capacity(LENGTH);
     for set in [LOWER, UPPER, DIGITS, SYMBOLS] {
         chars.push(pick(set).map_err(fail)?);
@@ -59,7 +61,10 @@ mod tests {
             for set in [LOWER, UPPER, DIGITS, SYMBOLS] {
                 assert!(p.bytes().any(|b| set.contains(&b)), "{p} lacks a class");
             }
-            assert!(!p.contains(['0', 'O', 'l', 'I', '1']), "{p} has a look-alike");
+            assert!(
+                !p.contains(['0', 'O', 'l', 'I', '1']),
+                "{p} has a look-alike"
+            );
             assert!(seen.insert(p.to_string()), "a password repeated");
         }
     }

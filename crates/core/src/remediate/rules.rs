@@ -39,17 +39,26 @@ pub struct Forwarding {
 
 impl Forwarding {
     pub fn is_clear(&self) -> bool {
-        self.forwarding_smtp_address.is_none() && self.forwarding_address.is_none() && !self.deliver_to_mailbox_and_forward
+        self.forwarding_smtp_address.is_none()
+            && self.forwarding_address.is_none()
+            && !self.deliver_to_mailbox_and_forward
     }
 
     pub fn words(&self) -> String {
-        let to: Vec<String> =
-            [&self.forwarding_smtp_address, &self.forwarding_address].into_iter().flatten().map(|a| visible_text(a)).collect();
+        let to: Vec<String> = [&self.forwarding_smtp_address, &self.forwarding_address]
+            .into_iter()
+            .flatten()
+            .map(|a| visible_text(a))
+            .collect();
         match (to.is_empty(), self.deliver_to_mailbox_and_forward) {
             (true, false) => "no forwarding".into(),
             (true, true) => "no forwarding address (keep-a-copy still set)".into(),
             (false, keep) => {
-                format!("forwards all mail to {}{}", to.join(" and "), if keep { ", keeping a copy" } else { "" })
+                format!(
+                    "forwards all mail to {}{}",
+                    to.join(" and "),
+                    if keep { ", keeping a copy" } else { "" }
+                )
             }
         }
     }
@@ -84,7 +93,13 @@ fn text_of(v: &Value) -> Option<String> {
         Value::String(s) if s.is_empty() => None,
         Value::String(s) => Some(s.clone()),
         Value::Array(items) if items.is_empty() => None,
-        Value::Array(items) => Some(items.iter().filter_map(text_of).collect::<Vec<_>>().join(";")),
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(text_of)
+                .collect::<Vec<_>>()
+                .join(";"),
+        ),
         other => Some(other.to_string()),
     }
 }
@@ -95,7 +110,12 @@ fn is_system(name: &str) -> bool {
         || name.to_ascii_lowercase().starts_with("delegate rule")
 }
 
-pub(crate) fn read_rule(v: &Value, mailbox: &str, ctx: &TenantContext, alert_rules: &[String]) -> LiveRule {
+pub(crate) fn read_rule(
+    v: &Value,
+    mailbox: &str,
+    ctx: &TenantContext,
+    alert_rules: &[String],
+) -> LiveRule {
     let name = v["Name"].as_str().unwrap_or_default().to_string();
     let parameters = v
         .as_object()
@@ -106,10 +126,16 @@ pub(crate) fn read_rule(v: &Value, mailbox: &str, ctx: &TenantContext, alert_rul
         .collect();
     let (sentence, findings) = live_rule(mailbox, &name, parameters, ctx);
     LiveRule {
-        identity: v["Identity"].as_str().map(str::to_string).unwrap_or_else(|| name.clone()),
+        identity: v["Identity"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| name.clone()),
         enabled: v["Enabled"].as_bool().unwrap_or(true),
         description: sentence,
-        marks: findings.iter().map(|f| format!("{}: {}", f.rule, f.summary)).collect(),
+        marks: findings
+            .iter()
+            .map(|f| format!("{}: {}", f.rule, f.summary))
+            .collect(),
         about_alert: alert_rules.iter().any(|a| a == &name),
         system: is_system(&name),
         name,
@@ -124,29 +150,53 @@ pub(super) async fn list(
     alert_rules: &[String],
 ) -> Result<Vec<LiveRule>, Refusal> {
     let rows = definitions(ms, mailbox).await?;
-    Ok(rows.iter().map(|r| read_rule(r, mailbox, ctx, alert_rules)).collect())
+    Ok(rows
+        .iter()
+        .map(|r| read_rule(r, mailbox, ctx, alert_rules))
+        .collect())
 }
 
 async fn definitions(ms: &Microsoft<'_>, mailbox: &str) -> Result<Vec<Value>, Refusal> {
     let what = format!("listing the inbox rules of {mailbox}");
-    ms.cmdlet(mailbox, "Get-InboxRule", json!({"Mailbox": mailbox, "IncludeHidden": true}), &what).await
+    ms.cmdlet(
+        mailbox,
+        "Get-InboxRule",
+        json!({"Mailbox": mailbox, "IncludeHidden": true}),
+        &what,
+    )
+    .await
 }
 
 /// The rule `identity` names: its Exchange identity, or its name.
 fn find<'v>(rules: &'v [Value], identity: &str) -> Option<&'v Value> {
-    rules.iter().find(|r| r["Identity"].as_str() == Some(identity)).or_else(|| rules.iter().find(|r| r["Name"].as_str() == Some(identity)))
+    rules
+        .iter()
+        .find(|r| r["Identity"].as_str() == Some(identity))
+        .or_else(|| rules.iter().find(|r| r["Name"].as_str() == Some(identity)))
 }
 
 pub(super) fn label(action: Action, name: &str) -> String {
     match action {
         Action::RemoveRule => format!("Remove inbox rule \"{}\"", visible_text(name)),
-        _ => format!("Disable inbox rule \"{}\" (keeps it as evidence)", visible_text(name)),
+        _ => format!(
+            "Disable inbox rule \"{}\" (keeps it as evidence)",
+            visible_text(name)
+        ),
     }
 }
 
 /// Disables or removes one rule, keeping its whole definition as the before-state.
-pub(super) async fn change(ms: &Microsoft<'_>, mailbox: &str, identity: &str, action: Action) -> StepDone {
-    let cmdlet = if action == Action::RemoveRule { "Remove-InboxRule" } else { "Disable-InboxRule" };
+pub(super) async fn change(
+    ms: &Microsoft<'_>,
+    mailbox: &str,
+    identity: &str,
+    action: Action,
+) -> StepDone {
+    let cmdlet = if action == Action::RemoveRule {
+        "Remove-InboxRule"
+    } else {
+        "Disable-InboxRule"
+    };
     let rules = match definitions(ms, mailbox).await {
         Ok(r) => r,
         Err(r) => return StepDone::failed(format!("InvokeCommand {cmdlet}"), None, r.message),
@@ -154,22 +204,61 @@ pub(super) async fn change(ms: &Microsoft<'_>, mailbox: &str, identity: &str, ac
     let Some(rule) = find(&rules, identity).cloned() else {
         let request = format!("InvokeCommand {cmdlet} Identity={identity}");
         let detail = "the rule is no longer in the mailbox".to_string();
-        return StepDone::new(if action == Action::RemoveRule { Outcome::AlreadySo } else { Outcome::Skipped }, request, None, None, detail);
+        return StepDone::new(
+            if action == Action::RemoveRule {
+                Outcome::AlreadySo
+            } else {
+                Outcome::Skipped
+            },
+            request,
+            None,
+            None,
+            detail,
+        );
     };
     let exact = rule["Identity"].as_str().unwrap_or(identity).to_string();
     let request = format!("InvokeCommand {cmdlet} Identity={exact}");
     if action == Action::DisableRule && rule["Enabled"].as_bool() == Some(false) {
-        return StepDone::new(Outcome::AlreadySo, request, Some(rule.clone()), Some(rule), "the rule is already disabled".into());
+        return StepDone::new(
+            Outcome::AlreadySo,
+            request,
+            Some(rule.clone()),
+            Some(rule),
+            "the rule is already disabled".into(),
+        );
     }
-    let what = format!("{} inbox rule {exact}", if action == Action::RemoveRule { "removing" } else { "disabling" });
-    match ms.cmdlet(mailbox, cmdlet, json!({"Identity": exact, "Confirm": false}), &what).await {
+    let what = format!(
+        "{} inbox rule {exact}",
+        if action == Action::RemoveRule {
+            "removing"
+        } else {
+            "disabling"
+        }
+    );
+    match ms
+        .cmdlet(
+            mailbox,
+            cmdlet,
+            json!({"Identity": exact, "Confirm": false}),
+            &what,
+        )
+        .await
+    {
         Ok(_) => {}
         Err(r) if r.not_found && action == Action::RemoveRule => {
-            return StepDone::new(Outcome::AlreadySo, request, Some(rule), None, format!("the rule was already gone ({})", r.message));
+            return StepDone::new(
+                Outcome::AlreadySo,
+                request,
+                Some(rule),
+                None,
+                format!("the rule was already gone ({})", r.message),
+            );
         }
         Err(r) => return StepDone::failed(request, Some(rule), r.message),
     }
-    let after = definitions(ms, mailbox).await.map(|rules| find(&rules, &exact).cloned());
+    let after = definitions(ms, mailbox)
+        .await
+        .map(|rules| find(&rules, &exact).cloned());
     match (action, after) {
         (Action::RemoveRule, Ok(None)) => StepDone::new(Outcome::Done, request, Some(rule), None, "rule removed".into()),
         (Action::DisableRule, Ok(Some(now))) if now["Enabled"].as_bool() == Some(false) => {
@@ -191,15 +280,40 @@ pub(super) async fn enable(ms: &Microsoft<'_>, mailbox: &str, before: &Value) ->
     let identity = before["Identity"].as_str().unwrap_or_default().to_string();
     let request = format!("InvokeCommand Enable-InboxRule Identity={identity}");
     let what = format!("enabling inbox rule {identity}");
-    if let Err(r) = ms.cmdlet(mailbox, "Enable-InboxRule", json!({"Identity": identity, "Confirm": false}), &what).await {
+    if let Err(r) = ms
+        .cmdlet(
+            mailbox,
+            "Enable-InboxRule",
+            json!({"Identity": identity, "Confirm": false}),
+            &what,
+        )
+        .await
+    {
         return StepDone::failed(request, None, r.message);
     }
-    match definitions(ms, mailbox).await.map(|rules| find(&rules, &identity).cloned()) {
-        Ok(Some(now)) if now["Enabled"].as_bool() == Some(true) => {
-            StepDone::new(Outcome::Done, request, None, Some(now), "rule enabled again".into())
-        }
-        Ok(now) => StepDone::new(Outcome::Failed, request, None, now, "the rule does not show as enabled; retry".into()),
-        Err(r) => StepDone::failed(request, None, format!("could not be verified: {}", r.message)),
+    match definitions(ms, mailbox)
+        .await
+        .map(|rules| find(&rules, &identity).cloned())
+    {
+        Ok(Some(now)) if now["Enabled"].as_bool() == Some(true) => StepDone::new(
+            Outcome::Done,
+            request,
+            None,
+            Some(now),
+            "rule enabled again".into(),
+        ),
+        Ok(now) => StepDone::new(
+            Outcome::Failed,
+            request,
+            None,
+            now,
+            "the rule does not show as enabled; retry".into(),
+        ),
+        Err(r) => StepDone::failed(
+            request,
+            None,
+            format!("could not be verified: {}", r.message),
+        ),
     }
 }
 
@@ -211,30 +325,66 @@ pub(super) async fn recreate(ms: &Microsoft<'_>, mailbox: &str, before: &Value) 
         .into_iter()
         .flatten()
         // What the rule does, and its name and state, rebuild it.
-        .filter(|(k, v)| (!METADATA.contains(&k.as_str()) || *k == "Name" || *k == "Enabled") && !v.is_null())
+        .filter(|(k, v)| {
+            (!METADATA.contains(&k.as_str()) || *k == "Name" || *k == "Enabled") && !v.is_null()
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     parameters.insert("Mailbox".into(), mailbox.into());
-    let request = format!("InvokeCommand New-InboxRule Mailbox={mailbox} Name={name} (from the recorded definition)");
+    let request = format!(
+        "InvokeCommand New-InboxRule Mailbox={mailbox} Name={name} (from the recorded definition)"
+    );
     let what = format!("re-creating inbox rule {name}");
-    if let Err(r) = ms.cmdlet(mailbox, "New-InboxRule", Value::Object(parameters), &what).await {
+    if let Err(r) = ms
+        .cmdlet(mailbox, "New-InboxRule", Value::Object(parameters), &what)
+        .await
+    {
         return StepDone::failed(request, None, r.message);
     }
-    match definitions(ms, mailbox).await.map(|rules| find(&rules, &name).cloned()) {
-        Ok(Some(now)) => StepDone::new(Outcome::Done, request, None, Some(now), "rule re-created as it was".into()),
-        Ok(None) => StepDone::new(Outcome::Failed, request, None, None, "the rule does not show in the mailbox; retry".into()),
-        Err(r) => StepDone::failed(request, None, format!("could not be verified: {}", r.message)),
+    match definitions(ms, mailbox)
+        .await
+        .map(|rules| find(&rules, &name).cloned())
+    {
+        Ok(Some(now)) => StepDone::new(
+            Outcome::Done,
+            request,
+            None,
+            Some(now),
+            "rule re-created as it was".into(),
+        ),
+        Ok(None) => StepDone::new(
+            Outcome::Failed,
+            request,
+            None,
+            None,
+            "the rule does not show in the mailbox; retry".into(),
+        ),
+        Err(r) => StepDone::failed(
+            request,
+            None,
+            format!("could not be verified: {}", r.message),
+        ),
     }
 }
 
 fn address(v: &Value) -> Option<String> {
-    v.as_str().filter(|s| !s.is_empty()).map(|s| s.strip_prefix("smtp:").or_else(|| s.strip_prefix("SMTP:")).unwrap_or(s).to_string())
+    v.as_str().filter(|s| !s.is_empty()).map(|s| {
+        s.strip_prefix("smtp:")
+            .or_else(|| s.strip_prefix("SMTP:"))
+            .unwrap_or(s)
+            .to_string()
+    })
 }
 
 pub(super) async fn forwarding(ms: &Microsoft<'_>, mailbox: &str) -> Result<Forwarding, Refusal> {
     let what = format!("reading the forwarding of {mailbox}");
-    let rows = ms.cmdlet(mailbox, "Get-Mailbox", json!({"Identity": mailbox}), &what).await?;
-    let m = rows.first().ok_or_else(|| Refusal { message: format!("{what}: Exchange returned no mailbox"), not_found: true })?;
+    let rows = ms
+        .cmdlet(mailbox, "Get-Mailbox", json!({"Identity": mailbox}), &what)
+        .await?;
+    let m = rows.first().ok_or_else(|| Refusal {
+        message: format!("{what}: Exchange returned no mailbox"),
+        not_found: true,
+    })?;
     Ok(Forwarding {
         forwarding_smtp_address: address(&m["ForwardingSmtpAddress"]),
         forwarding_address: address(&m["ForwardingAddress"]),
@@ -242,7 +392,13 @@ pub(super) async fn forwarding(ms: &Microsoft<'_>, mailbox: &str) -> Result<Forw
     })
 }
 
-async fn set_forwarding(ms: &Microsoft<'_>, mailbox: &str, to: &Forwarding, request: String, before: Option<Value>) -> StepDone {
+async fn set_forwarding(
+    ms: &Microsoft<'_>,
+    mailbox: &str,
+    to: &Forwarding,
+    request: String,
+    before: Option<Value>,
+) -> StepDone {
     let what = format!("setting the forwarding of {mailbox}");
     let parameters = json!({
         "Identity": mailbox,
@@ -254,15 +410,31 @@ async fn set_forwarding(ms: &Microsoft<'_>, mailbox: &str, to: &Forwarding, requ
         return StepDone::failed(request, before, r.message);
     }
     match forwarding(ms, mailbox).await {
-        Ok(now) if &now == to => StepDone::new(Outcome::Done, request, before, Some(now.state()), now.words()),
+        Ok(now) if &now == to => StepDone::new(
+            Outcome::Done,
+            request,
+            before,
+            Some(now.state()),
+            now.words(),
+        ),
         Ok(now) => StepDone::new(
             Outcome::Failed,
             request,
             before,
             Some(now.state()),
-            format!("Exchange accepted the change, but the mailbox still shows: {}; retry", now.words()),
+            format!(
+                "Exchange accepted the change, but the mailbox still shows: {}; retry",
+                now.words()
+            ),
         ),
-        Err(r) => StepDone::failed(request, before, format!("the change was sent, but could not be verified: {}", r.message)),
+        Err(r) => StepDone::failed(
+            request,
+            before,
+            format!(
+                "the change was sent, but could not be verified: {}",
+                r.message
+            ),
+        ),
     }
 }
 
@@ -276,17 +448,38 @@ pub(super) async fn clear_forwarding(ms: &Microsoft<'_>, mailbox: &str) -> StepD
         Err(r) => return StepDone::failed(request, None, r.message),
     };
     if before.is_clear() {
-        return StepDone::new(Outcome::AlreadySo, request, Some(before.state()), Some(before.state()), before.words());
+        return StepDone::new(
+            Outcome::AlreadySo,
+            request,
+            Some(before.state()),
+            Some(before.state()),
+            before.words(),
+        );
     }
-    let clear = Forwarding { forwarding_smtp_address: None, forwarding_address: None, deliver_to_mailbox_and_forward: false };
+    let clear = Forwarding {
+        forwarding_smtp_address: None,
+        forwarding_address: None,
+        deliver_to_mailbox_and_forward: false,
+    };
     set_forwarding(ms, mailbox, &clear, request, Some(before.state())).await
 }
 
 /// Undo of a clear: puts the recorded forwarding back.
-pub(super) async fn restore_forwarding(ms: &Microsoft<'_>, mailbox: &str, before: &Value) -> StepDone {
+pub(super) async fn restore_forwarding(
+    ms: &Microsoft<'_>,
+    mailbox: &str,
+    before: &Value,
+) -> StepDone {
     let Ok(to) = serde_json::from_value::<Forwarding>(before.clone()) else {
-        return StepDone::failed(String::new(), None, "the recorded forwarding cannot be read".into());
+        return StepDone::failed(
+            String::new(),
+            None,
+            "the recorded forwarding cannot be read".into(),
+        );
     };
-    let request = format!("InvokeCommand Set-Mailbox Identity={mailbox} (the recorded forwarding: {})", to.words());
+    let request = format!(
+        "InvokeCommand Set-Mailbox Identity={mailbox} (the recorded forwarding: {})",
+        to.words()
+    );
     set_forwarding(ms, mailbox, &to, request, None).await
 }

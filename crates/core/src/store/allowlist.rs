@@ -11,7 +11,13 @@ use crate::detect::fan_in::{self, FanIn, Forward};
 
 impl Store {
     /// Adds an entry (already normalised); adding one that exists returns it unchanged.
-    pub fn add_trust(&self, tenant_id: &str, kind: TrustKind, value: &str, note: Option<&str>) -> Result<TrustEntry> {
+    pub fn add_trust(
+        &self,
+        tenant_id: &str,
+        kind: TrustKind,
+        value: &str,
+        note: Option<&str>,
+    ) -> Result<TrustEntry> {
         self.with(|c| {
             let tx = c.transaction()?;
             let exists: bool =
@@ -37,8 +43,12 @@ impl Store {
     /// Every entry, or one tenant's.
     pub fn trust_entries(&self, tenant_id: Option<&str>) -> Result<Vec<TrustEntry>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!("{TRUST_SELECT} WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY tenant_id, id"))?;
-            let rows = stmt.query_map([tenant_id], trust_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut stmt = c.prepare(&format!(
+                "{TRUST_SELECT} WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY tenant_id, id"
+            ))?;
+            let rows = stmt
+                .query_map([tenant_id], trust_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -51,7 +61,11 @@ impl Store {
     pub fn remove_trust(&self, id: i64) -> Result<TrustEntry> {
         self.with(|c| {
             let entry = c
-                .query_row(&format!("{TRUST_SELECT} WHERE id = ?1"), [id], trust_from_row)
+                .query_row(
+                    &format!("{TRUST_SELECT} WHERE id = ?1"),
+                    [id],
+                    trust_from_row,
+                )
                 .optional()?
                 .ok_or(StoreError::NoTrustEntry(id))?;
             c.execute("DELETE FROM allowlist WHERE id = ?1", [id])?;
@@ -75,13 +89,25 @@ fn trust_from_row(r: &Row<'_>) -> rusqlite::Result<TrustEntry> {
 }
 
 /// Indexes the outside destinations of a new forwarding alert; returns them.
-pub(super) fn index_forwards(c: &Connection, alert_id: i64, details: &Value) -> rusqlite::Result<Vec<String>> {
+pub(super) fn index_forwards(
+    c: &Connection,
+    alert_id: i64,
+    details: &Value,
+) -> rusqlite::Result<Vec<String>> {
     let destinations: Vec<String> = details["destinations"]
         .as_array()
-        .map(|d| d.iter().filter_map(Value::as_str).map(str::to_lowercase).collect())
+        .map(|d| {
+            d.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_lowercase)
+                .collect()
+        })
         .unwrap_or_default();
     for d in &destinations {
-        c.execute("INSERT OR IGNORE INTO forwards (alert_id, destination) VALUES (?1, ?2)", params![alert_id, d])?;
+        c.execute(
+            "INSERT OR IGNORE INTO forwards (alert_id, destination) VALUES (?1, ?2)",
+            params![alert_id, d],
+        )?;
     }
     Ok(destinations)
 }
@@ -89,7 +115,12 @@ pub(super) fn index_forwards(c: &Connection, alert_id: i64, details: &Value) -> 
 /// Raises or widens the fan-in alert of `destination` around `at`. Returns the id of
 /// a newly created alert (queued for delivery); a widened one is not notified again,
 /// because each new mailbox's own forwarding alert already was.
-pub(super) fn update_fan_in(c: &Connection, destination: &str, at: DateTime<Utc>, now: &str) -> Result<Option<i64>> {
+pub(super) fn update_fan_in(
+    c: &Connection,
+    destination: &str,
+    at: DateTime<Utc>,
+    now: &str,
+) -> Result<Option<i64>> {
     let window = fan_in::WINDOW;
     let mut stmt = c.prepare(
         "SELECT a.id, a.tenant_id, a.tenant_name, a.target, a.actor, a.operation, COALESCE(a.event_time, a.detected_at)
@@ -98,17 +129,20 @@ pub(super) fn update_fan_in(c: &Connection, destination: &str, at: DateTime<Utc>
            AND COALESCE(a.event_time, a.detected_at) BETWEEN ?2 AND ?3",
     )?;
     let forwards = stmt
-        .query_map(params![destination, ts(at - window), ts(at + window)], |r| {
-            Ok(Forward {
-                alert_id: Some(r.get(0)?),
-                tenant_id: r.get(1)?,
-                tenant_name: r.get(2)?,
-                mailbox: r.get(3)?,
-                actor: r.get(4)?,
-                operation: r.get(5)?,
-                event_time: r.get::<_, String>(6).map(|s| parse_ts(&s).unwrap_or(at))?,
-            })
-        })?
+        .query_map(
+            params![destination, ts(at - window), ts(at + window)],
+            |r| {
+                Ok(Forward {
+                    alert_id: Some(r.get(0)?),
+                    tenant_id: r.get(1)?,
+                    tenant_name: r.get(2)?,
+                    mailbox: r.get(3)?,
+                    actor: r.get(4)?,
+                    operation: r.get(5)?,
+                    event_time: r.get::<_, String>(6).map(|s| parse_ts(&s).unwrap_or(at))?,
+                })
+            },
+        )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let existing: Option<(i64, String)> = c
         .query_row(
@@ -185,6 +219,9 @@ fn insert_fan_in(c: &Connection, campaign: &FanIn, now: &str) -> Result<i64> {
         ],
         |r| r.get(0),
     )?;
-    c.execute("INSERT INTO outbox (alert_id, queued_at) VALUES (?1, ?2)", params![id, now])?;
+    c.execute(
+        "INSERT INTO outbox (alert_id, queued_at) VALUES (?1, ?2)",
+        params![id, now],
+    )?;
     Ok(id)
 }

@@ -18,17 +18,25 @@ pub struct CacheHit {
 }
 
 pub(super) fn read_setting<T: DeserializeOwned>(c: &Connection, key: &str) -> Result<Option<T>> {
-    let text: Option<String> =
-        c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?;
+    let text: Option<String> = c
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?;
     text.map(|t| {
-        serde_json::from_str(&t).map_err(|e| StoreError::BadSetting { key: key.into(), detail: e.to_string() })
+        serde_json::from_str(&t).map_err(|e| StoreError::BadSetting {
+            key: key.into(),
+            detail: e.to_string(),
+        })
     })
     .transpose()
 }
 
 pub(super) fn write_setting<T: Serialize>(c: &Connection, key: &str, value: &T) -> Result<()> {
-    let json = serde_json::to_string(value)
-        .map_err(|e| StoreError::BadSetting { key: key.into(), detail: e.to_string() })?;
+    let json = serde_json::to_string(value).map_err(|e| StoreError::BadSetting {
+        key: key.into(),
+        detail: e.to_string(),
+    })?;
     c.execute(
         "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -99,7 +107,11 @@ impl Store {
                 .optional()?;
             let Some(location) = row else { return Ok(None) };
             // A row this version cannot read is a miss: the provider is asked again.
-            Ok(location.map(|l| serde_json::from_str::<Location>(&l)).transpose().ok().map(|location| CacheHit { location }))
+            Ok(location
+                .map(|l| serde_json::from_str::<Location>(&l))
+                .transpose()
+                .ok()
+                .map(|location| CacheHit { location }))
         })
     }
 
@@ -131,7 +143,11 @@ impl Store {
     /// Unexpired entries in the cache.
     pub fn location_cache_size(&self, now: DateTime<Utc>) -> Result<u64> {
         self.with(|c| {
-            let n: i64 = c.query_row("SELECT COUNT(*) FROM geo_cache WHERE expires_at > ?1", [ts(now)], |r| r.get(0))?;
+            let n: i64 = c.query_row(
+                "SELECT COUNT(*) FROM geo_cache WHERE expires_at > ?1",
+                [ts(now)],
+                |r| r.get(0),
+            )?;
             Ok(n as u64)
         })
     }

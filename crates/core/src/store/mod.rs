@@ -22,13 +22,22 @@ use serde_json::Value;
 pub use geo::CacheHit;
 pub use models::{Alert, NewAlert, TenantRow, TenantState, TenantStatus};
 pub use partner::CustomerRow;
-pub use remediation::{CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, ChainReport, LogEntry, NewLogEntry};
+pub use remediation::{
+    CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, ChainReport, LogEntry, NewLogEntry,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the Rulewatch database {path} cannot be opened: {source}. Check that the folder is writable, or choose another with --data-dir")]
-    Open { path: PathBuf, source: rusqlite::Error },
-    #[error("the Rulewatch database {path} cannot be upgraded: {detail}. It may come from a newer Rulewatch; nothing in it was changed")]
+    #[error(
+        "the Rulewatch database {path} cannot be opened: {source}. Check that the folder is writable, or choose another with --data-dir"
+    )]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the Rulewatch database {path} cannot be upgraded: {detail}. It may come from a newer Rulewatch; nothing in it was changed"
+    )]
     Migrate { path: PathBuf, detail: String },
     #[error("tenant {0} is already configured; remove it first with `rulewatch tenant remove {0}`")]
     TenantExists(String),
@@ -40,13 +49,17 @@ pub enum StoreError {
     BadStatus(String),
     #[error("no allowlist entry {0}; `rulewatch allow list` shows the entries")]
     NoTrustEntry(i64),
-    #[error("the setting {key} in the database cannot be read ({detail}); set it again (for geolocation: `rulewatch geo off`, then choose a provider)")]
+    #[error(
+        "the setting {key} in the database cannot be read ({detail}); set it again (for geolocation: `rulewatch geo off`, then choose a provider)"
+    )]
     BadSetting { key: String, detail: String },
     #[error("no remediation step {0}; `rulewatch audit` lists the recorded steps")]
     NoLogEntry(i64),
     #[error(transparent)]
     Keychain(#[from] crate::secrets::SecretError),
-    #[error("this Rulewatch database was opened without the keychain that signs its remediation record; nothing was recorded")]
+    #[error(
+        "this Rulewatch database was opened without the keychain that signs its remediation record; nothing was recorded"
+    )]
     RecordUnsigned,
     #[error(
         "step {id} of the remediation record does not check out ({reason}), so Rulewatch will not act on it. \
@@ -69,7 +82,9 @@ pub fn ts(t: DateTime<Utc>) -> String {
 }
 
 pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 fn migrations() -> Migrations<'static> {
@@ -93,19 +108,33 @@ impl Store {
             path: path.clone(),
             source: rusqlite::Error::InvalidPath(PathBuf::from(e.to_string())),
         })?;
-        let open_err = |source| StoreError::Open { path: path.clone(), source };
+        let open_err = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
         let mut conn = Connection::open(&path).map_err(open_err)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
         // Off while migrating: a table rebuilt to change a CHECK must not cascade its
         // drop into the tables that refer to it. Each migration checks the keys after.
-        conn.pragma_update(None, "foreign_keys", "OFF").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "OFF")
+            .map_err(open_err)?;
         migrations()
             .to_latest(&mut conn)
-            .map_err(|e| StoreError::Migrate { path: path.clone(), detail: e.to_string() })?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
-        Ok(Store { conn: Mutex::new(conn), record: remediation::Record::new(dir) })
+            .map_err(|e| StoreError::Migrate {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            record: remediation::Record::new(dir),
+        })
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
@@ -163,13 +192,20 @@ impl Store {
     pub fn remove_tenant(&self, tenant_id: &str) -> Result<()> {
         self.with(|c| {
             let n = c.execute("DELETE FROM tenants WHERE tenant_id = ?1", [tenant_id])?;
-            if n == 0 { Err(StoreError::NoTenant(tenant_id.to_string())) } else { Ok(()) }
+            if n == 0 {
+                Err(StoreError::NoTenant(tenant_id.to_string()))
+            } else {
+                Ok(())
+            }
         })
     }
 
     // ---- scan state ----------------------------------------------------------
 
-    pub fn accepted_domains(&self, tenant_id: &str) -> Result<Option<(Vec<String>, DateTime<Utc>)>> {
+    pub fn accepted_domains(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Option<(Vec<String>, DateTime<Utc>)>> {
         self.with(|c| {
             let row: Option<(String, String)> = c
                 .query_row(
@@ -206,7 +242,12 @@ impl Store {
         })
     }
 
-    pub fn advance_cursor(&self, tenant_id: &str, content_type: &str, to: DateTime<Utc>) -> Result<()> {
+    pub fn advance_cursor(
+        &self,
+        tenant_id: &str,
+        content_type: &str,
+        to: DateTime<Utc>,
+    ) -> Result<()> {
         self.with(|c| Ok(advance_cursor(c, tenant_id, content_type, to)?))
     }
 
@@ -321,7 +362,13 @@ impl Store {
         })
     }
 
-    pub fn record_event(&self, tenant_id: &str, kind: &str, content_id: Option<&str>, message: &str) -> Result<()> {
+    pub fn record_event(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+        content_id: Option<&str>,
+        message: &str,
+    ) -> Result<()> {
         self.with(|c| {
             c.execute(
                 "INSERT INTO tenant_events (tenant_id, at, kind, content_id, message) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -374,8 +421,12 @@ impl Store {
 
     pub fn alerts(&self) -> Result<Vec<Alert>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!("{ALERT_SELECT} ORDER BY a.event_time DESC, a.id DESC"))?;
-            let rows = stmt.query_map([], Alert::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut stmt = c.prepare(&format!(
+                "{ALERT_SELECT} ORDER BY a.event_time DESC, a.id DESC"
+            ))?;
+            let rows = stmt
+                .query_map([], Alert::from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -383,9 +434,11 @@ impl Store {
     /// One alert and the audit record it came from, as Microsoft served it.
     pub fn alert_with_record(&self, id: i64) -> Result<(Alert, String)> {
         self.with(|c| {
-            c.query_row(&format!("SELECT {ALERT_COLUMNS}, a.raw_record FROM alerts a WHERE a.id = ?1"), [id], |r| {
-                Ok((Alert::from_row(r)?, r.get(ALERT_COLUMN_COUNT)?))
-            })
+            c.query_row(
+                &format!("SELECT {ALERT_COLUMNS}, a.raw_record FROM alerts a WHERE a.id = ?1"),
+                [id],
+                |r| Ok((Alert::from_row(r)?, r.get(ALERT_COLUMN_COUNT)?)),
+            )
             .optional()?
             .ok_or(StoreError::NoAlert(id))
         })
@@ -420,7 +473,13 @@ impl Store {
     }
 
     pub fn open_alert_count(&self) -> Result<u64> {
-        self.with(|c| Ok(c.query_row("SELECT COUNT(*) FROM alerts WHERE status = 'open'", [], |r| r.get::<_, i64>(0))? as u64))
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM alerts WHERE status = 'open'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+        })
     }
 
     /// Alerts queued and not yet delivered, oldest first.
@@ -439,7 +498,10 @@ impl Store {
             let tx = c.transaction()?;
             let now = ts(Utc::now());
             for id in alert_ids {
-                tx.execute("UPDATE outbox SET delivered_at = ?2 WHERE alert_id = ?1", params![id, now])?;
+                tx.execute(
+                    "UPDATE outbox SET delivered_at = ?2 WHERE alert_id = ?1",
+                    params![id, now],
+                )?;
             }
             tx.commit()?;
             Ok(())
@@ -471,7 +533,12 @@ pub struct StatusUpdate<'a> {
 }
 
 /// Moves the cursor forward only: a later, smaller value never rewinds it.
-fn advance_cursor(c: &Connection, tenant_id: &str, content_type: &str, to: DateTime<Utc>) -> rusqlite::Result<()> {
+fn advance_cursor(
+    c: &Connection,
+    tenant_id: &str,
+    content_type: &str,
+    to: DateTime<Utc>,
+) -> rusqlite::Result<()> {
     c.execute(
         "INSERT INTO cursors (tenant_id, content_type, complete_until) VALUES (?1, ?2, ?3)
          ON CONFLICT (tenant_id, content_type) DO UPDATE SET complete_until = MAX(complete_until, excluded.complete_until)",
@@ -493,5 +560,9 @@ const ALERT_COLUMN_COUNT: usize = 19;
 const ALERT_SELECT: &str = concat!("SELECT ", alert_columns!(), " FROM alerts a");
 
 fn alert_by_id(c: &Connection, id: i64) -> Result<Alert> {
-    Ok(c.query_row(&format!("{ALERT_SELECT} WHERE a.id = ?1"), [id], Alert::from_row)?)
+    Ok(c.query_row(
+        &format!("{ALERT_SELECT} WHERE a.id = ?1"),
+        [id],
+        Alert::from_row,
+    )?)
 }

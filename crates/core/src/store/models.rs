@@ -50,7 +50,9 @@ impl TenantRow {
             name: r.get(1)?,
             client_id: r.get(2)?,
             auth_method: match (method.as_str(), thumbprint) {
-                ("certificate", Some(thumbprint_s256)) => AuthMethod::Certificate { thumbprint_s256 },
+                ("certificate", Some(thumbprint_s256)) => {
+                    AuthMethod::Certificate { thumbprint_s256 }
+                }
                 ("partner", _) => AuthMethod::Partner,
                 _ => AuthMethod::ClientSecret,
             },
@@ -201,7 +203,9 @@ impl Alert {
             status: r.get(14)?,
             content_id: r.get(15)?,
             suppressed_by: r.get(16)?,
-            origin: r.get::<_, Option<String>>(17)?.and_then(|o| serde_json::from_str(&o).ok()),
+            origin: r
+                .get::<_, Option<String>>(17)?
+                .and_then(|o| serde_json::from_str(&o).ok()),
             status_note: r.get(18)?,
         })
     }

@@ -82,11 +82,21 @@ impl Store {
 
     /// Excludes a customer from "watch all" (or includes it again).
     pub fn set_customer_excluded(&self, tenant_id: &str, excluded: bool) -> Result<bool> {
-        self.with(|c| Ok(c.execute("UPDATE partner_customers SET excluded = ?2 WHERE tenant_id = ?1", params![tenant_id, excluded])? == 1))
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE partner_customers SET excluded = ?2 WHERE tenant_id = ?1",
+                params![tenant_id, excluded],
+            )? == 1)
+        })
     }
 
     /// The tenants reached through the partner account.
     pub fn partner_tenants(&self) -> Result<Vec<String>> {
-        Ok(self.tenants()?.into_iter().filter(|t| t.auth_method == AuthMethod::Partner).map(|t| t.tenant_id).collect())
+        Ok(self
+            .tenants()?
+            .into_iter()
+            .filter(|t| t.auth_method == AuthMethod::Partner)
+            .map(|t| t.tenant_id)
+            .collect())
     }
 }

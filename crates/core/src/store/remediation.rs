@@ -97,8 +97,13 @@ impl ChainReport {
     /// One sentence: intact, or where and why not.
     pub fn summary(&self) -> String {
         match (&self.broken_at, &self.reason) {
-            (Some(at), Some(reason)) => format!("The remediation record is BROKEN from row {at}: {reason}."),
-            _ => format!("The remediation record is intact: {} row(s), each chained to the one before and signed.", self.rows),
+            (Some(at), Some(reason)) => {
+                format!("The remediation record is BROKEN from row {at}: {reason}.")
+            }
+            _ => format!(
+                "The remediation record is intact: {} row(s), each chained to the one before and signed.",
+                self.rows
+            ),
         }
     }
 
@@ -130,7 +135,10 @@ pub(super) struct Record {
 
 impl Record {
     pub(super) fn new(dir: &Path) -> Record {
-        Record { secrets: None, head_file: dir.join(HEAD_FILE) }
+        Record {
+            secrets: None,
+            head_file: dir.join(HEAD_FILE),
+        }
     }
 
     /// The record's key; with `create`, the record's id and key are made when missing.
@@ -149,7 +157,11 @@ impl Record {
     }
 
     fn write_head_file(&self, key: &SecretSlice<u8>, head: &ChainHead) -> std::io::Result<()> {
-        let copy = HeadCopy { id: head.id, hash: head.hash.clone(), tag: head_tag(key, head) };
+        let copy = HeadCopy {
+            id: head.id,
+            hash: head.hash.clone(),
+            tag: head_tag(key, head),
+        };
         let text = serde_json::to_vec(&copy).expect("the head serialises");
         let tmp = self.head_file.with_extension("json.tmp");
         let mut options = std::fs::OpenOptions::new();
@@ -165,11 +177,17 @@ impl Record {
     /// The outside copy: `Ok(None)` when there is none, `Err` with why when it is unreadable.
     fn read_head_file(&self) -> std::result::Result<Option<HeadCopy>, String> {
         match std::fs::read(&self.head_file) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|_| format!("the head copy {} was altered: it is no longer a head record", self.head_file.display())),
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|_| {
+                format!(
+                    "the head copy {} was altered: it is no longer a head record",
+                    self.head_file.display()
+                )
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("the head copy {} cannot be read ({e})", self.head_file.display())),
+            Err(e) => Err(format!(
+                "the head copy {} cannot be read ({e})",
+                self.head_file.display()
+            )),
         }
     }
 }
@@ -187,13 +205,17 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn mac(key: &SecretSlice<u8>, text: &str) -> String {
-    let mut m = Hmac::<Sha256>::new_from_slice(key.expose_secret()).expect("HMAC takes a key of any length");
+    let mut m = Hmac::<Sha256>::new_from_slice(key.expose_secret())
+        .expect("HMAC takes a key of any length");
     m.update(text.as_bytes());
     hex(&m.finalize().into_bytes())
 }
 
 fn head_tag(key: &SecretSlice<u8>, head: &ChainHead) -> String {
-    mac(key, &json!(["rulewatch remediation head", head.id, head.hash]).to_string())
+    mac(
+        key,
+        &json!(["rulewatch remediation head", head.id, head.hash]).to_string(),
+    )
 }
 
 /// The stored text of each field, as hashed.
@@ -211,8 +233,22 @@ impl Stored<'_> {
     fn canonical(&self) -> Value {
         let e = self.e;
         json!([
-            self.id, self.at, e.os_user, e.machine, e.operator, e.tenant_id, e.mailbox, e.alert_id, e.action, e.request,
-            self.before, self.after, e.result, e.detail, e.undoes, self.prev_hash
+            self.id,
+            self.at,
+            e.os_user,
+            e.machine,
+            e.operator,
+            e.tenant_id,
+            e.mailbox,
+            e.alert_id,
+            e.action,
+            e.request,
+            self.before,
+            self.after,
+            e.result,
+            e.detail,
+            e.undoes,
+            self.prev_hash
         ])
     }
 
@@ -282,11 +318,16 @@ impl Raw {
     }
 
     fn into_entry(self) -> LogEntry {
-        let parse = |t: Option<String>| t.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t)));
+        let parse =
+            |t: Option<String>| t.map(|t| serde_json::from_str(&t).unwrap_or(Value::String(t)));
         LogEntry {
             id: self.id,
             at: self.at,
-            step: NewLogEntry { before: parse(self.before), after: parse(self.after), ..self.entry },
+            step: NewLogEntry {
+                before: parse(self.before),
+                after: parse(self.after),
+                ..self.entry
+            },
             prev_hash: self.prev_hash,
             hash: self.hash,
         }
@@ -294,10 +335,16 @@ impl Raw {
 }
 
 fn raw_rows(c: &Connection, filter: &str, arg: Option<i64>) -> Result<Vec<Raw>> {
-    let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM remediation_log {filter} ORDER BY id"))?;
+    let mut stmt = c.prepare(&format!(
+        "SELECT {COLUMNS} FROM remediation_log {filter} ORDER BY id"
+    ))?;
     let rows = match arg {
-        Some(a) => stmt.query_map([a], Raw::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
-        None => stmt.query_map([], Raw::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
+        Some(a) => stmt
+            .query_map([a], Raw::from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        None => stmt
+            .query_map([], Raw::from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
     };
     Ok(rows)
 }
@@ -315,24 +362,53 @@ fn walk(rows: &[Raw], key: Option<&SecretSlice<u8>>) -> std::result::Result<(), 
                     "row {} does not follow row {}: a row between them was deleted, or row {} was inserted or changed",
                     row.id, p.id, row.id
                 ),
-                None => format!("row {} is not the start of the log: the rows before it were deleted", row.id),
+                None => format!(
+                    "row {} is not the start of the log: the rows before it were deleted",
+                    row.id
+                ),
             };
             return Err((row.id, reason));
         }
         let computed = match (row.scheme.as_str(), key) {
             (PLAIN, _) if signed => {
-                return Err((row.id, format!("row {} claims the old unsigned form after signed rows began: it was replaced", row.id)));
+                return Err((
+                    row.id,
+                    format!(
+                        "row {} claims the old unsigned form after signed rows began: it was replaced",
+                        row.id
+                    ),
+                ));
             }
             (PLAIN, _) => row.stored().plain_hash(),
             (SIGNED, Some(key)) => {
                 signed = true;
                 row.stored().signed_hash(key)
             }
-            (SIGNED, None) => return Err((row.id, format!("row {} onwards cannot be checked: {}", row.id, crate::secrets::SecretError::MissingRecordKey))),
-            (other, _) => return Err((row.id, format!("row {} names an unknown scheme '{other}': it was changed", row.id))),
+            (SIGNED, None) => {
+                return Err((
+                    row.id,
+                    format!(
+                        "row {} onwards cannot be checked: {}",
+                        row.id,
+                        crate::secrets::SecretError::MissingRecordKey
+                    ),
+                ));
+            }
+            (other, _) => {
+                return Err((
+                    row.id,
+                    format!(
+                        "row {} names an unknown scheme '{other}': it was changed",
+                        row.id
+                    ),
+                ));
+            }
         };
         if computed != row.hash {
-            return Err((row.id, format!("row {} was changed after it was written", row.id)));
+            return Err((
+                row.id,
+                format!("row {} was changed after it was written", row.id),
+            ));
         }
         prev = Some(row);
     }
@@ -383,11 +459,21 @@ impl Store {
 
     /// The whole log, oldest first.
     pub fn log(&self) -> Result<Vec<LogEntry>> {
-        self.with(|c| Ok(raw_rows(c, "", None)?.into_iter().map(Raw::into_entry).collect()))
+        self.with(|c| {
+            Ok(raw_rows(c, "", None)?
+                .into_iter()
+                .map(Raw::into_entry)
+                .collect())
+        })
     }
 
     pub fn log_for_alert(&self, alert_id: i64) -> Result<Vec<LogEntry>> {
-        self.with(|c| Ok(raw_rows(c, "WHERE alert_id = ?1", Some(alert_id))?.into_iter().map(Raw::into_entry).collect()))
+        self.with(|c| {
+            Ok(raw_rows(c, "WHERE alert_id = ?1", Some(alert_id))?
+                .into_iter()
+                .map(Raw::into_entry)
+                .collect())
+        })
     }
 
     pub fn log_entry(&self, id: i64) -> Result<LogEntry> {
@@ -401,9 +487,15 @@ impl Store {
             let entry = one_entry(c, id)?;
             let report = self.check(c)?;
             let plain = report.signed_from.is_none_or(|s| id < s);
-            let must_hold_to = if plain { report.signed_from.unwrap_or(i64::MAX) } else { id };
+            let must_hold_to = if plain {
+                report.signed_from.unwrap_or(i64::MAX)
+            } else {
+                id
+            };
             match (report.broken_at, report.reason) {
-                (Some(at), Some(reason)) if at <= must_hold_to => Err(StoreError::TamperedStep { id, reason }),
+                (Some(at), Some(reason)) if at <= must_hold_to => {
+                    Err(StoreError::TamperedStep { id, reason })
+                }
                 _ => Ok(entry),
             }
         })
@@ -411,7 +503,12 @@ impl Store {
 
     /// The rows that undo `id`.
     pub fn undos_of(&self, id: i64) -> Result<Vec<LogEntry>> {
-        self.with(|c| Ok(raw_rows(c, "WHERE undoes = ?1", Some(id))?.into_iter().map(Raw::into_entry).collect()))
+        self.with(|c| {
+            Ok(raw_rows(c, "WHERE undoes = ?1", Some(id))?
+                .into_iter()
+                .map(Raw::into_entry)
+                .collect())
+        })
     }
 
     /// Walks the chain: every row must follow the one before it and hash to what it says,
@@ -443,8 +540,15 @@ impl Store {
         let rows = raw_rows(c, "", None)?;
         let signed_from = rows.iter().find(|r| r.scheme != PLAIN).map(|r| r.id);
         let file = self.record.read_head_file();
-        let key = if signed_from.is_some() || !matches!(file, Ok(None)) { self.record.key(c, false)? } else { None };
-        let last = rows.last().map(|r| ChainHead { id: r.id, hash: r.hash.clone() });
+        let key = if signed_from.is_some() || !matches!(file, Ok(None)) {
+            self.record.key(c, false)?
+        } else {
+            None
+        };
+        let last = rows.last().map(|r| ChainHead {
+            id: r.id,
+            hash: r.hash.clone(),
+        });
         let report = |broken: Option<(i64, String)>| ChainReport {
             rows: rows.len(),
             intact: broken.is_none(),
@@ -461,14 +565,22 @@ impl Store {
             (None, None) => {}
             (Some(h), Some(l)) if h == l => {}
             (Some(h), _) => {
-                let reason = format!("the log ends before row {}, the last one written: newer rows were deleted or replaced", h.id);
+                let reason = format!(
+                    "the log ends before row {}, the last one written: newer rows were deleted or replaced",
+                    h.id
+                );
                 return Ok(report(Some((h.id, reason))));
             }
             (None, Some(l)) => {
-                return Ok(report(Some((l.id, "the log's head record is missing: it was removed from the settings".into()))));
+                return Ok(report(Some((
+                    l.id,
+                    "the log's head record is missing: it was removed from the settings".into(),
+                ))));
             }
         }
-        Ok(report(outside_head(&self.record, file, key.as_ref(), &rows, signed_from).err()))
+        Ok(report(
+            outside_head(&self.record, file, key.as_ref(), &rows, signed_from).err(),
+        ))
     }
 }
 
@@ -486,29 +598,57 @@ fn outside_head(
         Ok(Some(copy)) => copy,
         Ok(None) if signed_from.is_none() => return Ok(()),
         Ok(None) => {
-            return Err((first_signed, format!("the head copy {} beside the database is missing: it was deleted", record.head_file.display())));
+            return Err((
+                first_signed,
+                format!(
+                    "the head copy {} beside the database is missing: it was deleted",
+                    record.head_file.display()
+                ),
+            ));
         }
         Err(why) => return Err((first_signed, why)),
     };
-    let head = ChainHead { id: copy.id, hash: copy.hash };
+    let head = ChainHead {
+        id: copy.id,
+        hash: copy.hash,
+    };
     let Some(key) = key else {
-        return Err((head.id, crate::secrets::SecretError::MissingRecordKey.to_string()));
+        return Err((
+            head.id,
+            crate::secrets::SecretError::MissingRecordKey.to_string(),
+        ));
     };
     if head_tag(key, &head) != copy.tag {
-        return Err((head.id, format!("the head copy {} was altered", record.head_file.display())));
+        return Err((
+            head.id,
+            format!("the head copy {} was altered", record.head_file.display()),
+        ));
     }
     match rows.iter().find(|r| r.id == head.id) {
         Some(r) if r.hash == head.hash => Ok(()),
-        Some(_) => Err((head.id, format!("row {} is not the row the head copy beside the database names: it was replaced", head.id))),
+        Some(_) => Err((
+            head.id,
+            format!(
+                "row {} is not the row the head copy beside the database names: it was replaced",
+                head.id
+            ),
+        )),
         None => Err((
             head.id,
-            format!("the log ends before row {}, the newest one the head copy beside the database names: newer rows were deleted", head.id),
+            format!(
+                "the log ends before row {}, the newest one the head copy beside the database names: newer rows were deleted",
+                head.id
+            ),
         )),
     }
 }
 
 fn one_entry(c: &Connection, id: i64) -> Result<LogEntry> {
-    raw_rows(c, "WHERE id = ?1", Some(id))?.into_iter().next().map(Raw::into_entry).ok_or(StoreError::NoLogEntry(id))
+    raw_rows(c, "WHERE id = ?1", Some(id))?
+        .into_iter()
+        .next()
+        .map(Raw::into_entry)
+        .ok_or(StoreError::NoLogEntry(id))
 }
 
 #[cfg(test)]
@@ -534,7 +674,13 @@ mod tests {
         }
     }
 
-    const ACTIONS: [&str; 5] = ["block-sign-in", "revoke-sessions", "reset-password", "disable-rule", "clear-forwarding"];
+    const ACTIONS: [&str; 5] = [
+        "block-sign-in",
+        "revoke-sessions",
+        "reset-password",
+        "disable-rule",
+        "clear-forwarding",
+    ];
 
     /// A store with five chained rows, its keys in `secrets`.
     fn logged_with(secrets: Arc<MemorySecrets>) -> (tempfile::TempDir, Store) {
@@ -586,19 +732,37 @@ mod tests {
         let (_dir, store) = logged();
         let report = store.verify_log().unwrap();
         let log = store.log().unwrap();
-        let head = ChainHead { id: 5, hash: log[4].hash.clone() };
-        assert_eq!(report, ChainReport { rows: 5, intact: true, head: Some(head), signed_from: Some(1), ..Default::default() });
+        let head = ChainHead {
+            id: 5,
+            hash: log[4].hash.clone(),
+        };
+        assert_eq!(
+            report,
+            ChainReport {
+                rows: 5,
+                intact: true,
+                head: Some(head),
+                signed_from: Some(1),
+                ..Default::default()
+            }
+        );
         assert_eq!(log[0].prev_hash, GENESIS);
         assert_eq!(log[1].prev_hash, log[0].hash);
         assert_eq!(log[3].step.before, Some(json!({"account_enabled": true})));
         assert_eq!(store.log_for_alert(7).unwrap().len(), 5);
-        assert!(matches!(store.log_entry(99), Err(StoreError::NoLogEntry(99))));
+        assert!(matches!(
+            store.log_entry(99),
+            Err(StoreError::NoLogEntry(99))
+        ));
     }
 
     #[test]
     fn an_edited_row_breaks_the_chain_at_that_row() {
         let (_dir, store) = logged();
-        sql(&store, "UPDATE remediation_log SET result = 'failed' WHERE id = 3");
+        sql(
+            &store,
+            "UPDATE remediation_log SET result = 'failed' WHERE id = 3",
+        );
         let (at, reason) = broken(&store);
         assert_eq!(at, Some(3));
         assert!(reason.contains("row 3 was changed"), "{reason}");
@@ -608,7 +772,10 @@ mod tests {
     fn an_edit_re_signed_without_the_record_key_breaks_at_that_row() {
         let (_dir, store) = logged();
         let forged = store.log_entry(2).unwrap();
-        let e = NewLogEntry { detail: "nothing happened".into(), ..forged.step.clone() };
+        let e = NewLogEntry {
+            detail: "nothing happened".into(),
+            ..forged.step.clone()
+        };
         let stored = Stored {
             id: 2,
             at: &forged.at,
@@ -619,14 +786,25 @@ mod tests {
         };
         // With a key of the forger's own: the row no longer checks out.
         let hash = stored.signed_hash(&SecretSlice::from(vec![7u8; 32]));
-        sql(&store, &format!("UPDATE remediation_log SET detail = 'nothing happened', hash = '{hash}' WHERE id = 2"));
+        sql(
+            &store,
+            &format!(
+                "UPDATE remediation_log SET detail = 'nothing happened', hash = '{hash}' WHERE id = 2"
+            ),
+        );
         assert_eq!(broken(&store).0, Some(2));
         // Passed off as a row from before signing: refused after signed rows began.
         let hash = stored.plain_hash();
-        sql(&store, &format!("UPDATE remediation_log SET hash = '{hash}', scheme = 'sha256' WHERE id = 2"));
+        sql(
+            &store,
+            &format!("UPDATE remediation_log SET hash = '{hash}', scheme = 'sha256' WHERE id = 2"),
+        );
         let (at, reason) = broken(&store);
         assert_eq!(at, Some(2));
-        assert!(reason.contains("old unsigned form after signed rows began"), "{reason}");
+        assert!(
+            reason.contains("old unsigned form after signed rows began"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -636,11 +814,17 @@ mod tests {
         rewrite_unsigned(&store);
         let (at, reason) = broken(&store);
         assert_eq!(at, Some(5));
-        assert!(reason.contains("row 5 is not the row the head copy beside the database names"), "{reason}");
+        assert!(
+            reason.contains("row 5 is not the row the head copy beside the database names"),
+            "{reason}"
+        );
         // Deleting the copy too: it is missing, and the printed head differs from one kept elsewhere.
         std::fs::remove_file(dir.path().join(HEAD_FILE)).unwrap();
         let report = store.verify_log().unwrap();
-        assert!(report.intact, "without any signed row nor head copy, only an outside copy shows it: {report:?}");
+        assert!(
+            report.intact,
+            "without any signed row nor head copy, only an outside copy shows it: {report:?}"
+        );
         assert_ne!(report.head.unwrap().hash, before.hash);
     }
 
@@ -649,9 +833,17 @@ mod tests {
         let (dir, store) = logged();
         let path = dir.path().join(HEAD_FILE);
         #[cfg(unix)]
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions()) & 0o777, 0o600);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(&path).unwrap().permissions()
+            ) & 0o777,
+            0o600
+        );
         let copy: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        assert_eq!((copy["id"].as_i64(), copy["hash"].as_str()), (Some(5), Some(store.log().unwrap()[4].hash.as_str())));
+        assert_eq!(
+            (copy["id"].as_i64(), copy["hash"].as_str()),
+            (Some(5), Some(store.log().unwrap()[4].hash.as_str()))
+        );
 
         let mut edited = copy.clone();
         edited["id"] = json!(4);
@@ -669,15 +861,26 @@ mod tests {
     fn a_head_copied_elsewhere_catches_a_record_cut_back_to_an_older_backup() {
         let (dir, store) = logged();
         let backup = tempfile::tempdir().unwrap();
-        sql(&store, &format!("VACUUM INTO '{}'", backup.path().join("rulewatch.db").display()));
+        sql(
+            &store,
+            &format!(
+                "VACUUM INTO '{}'",
+                backup.path().join("rulewatch.db").display()
+            ),
+        );
         std::fs::copy(dir.path().join(HEAD_FILE), backup.path().join(HEAD_FILE)).unwrap();
         let secrets = store.record.secrets.clone().unwrap();
         store.append_log(&entry("remove-rule")).unwrap();
         let copied = store.verify_log().unwrap().head.unwrap();
         assert!(store.verify_log_since(&copied).unwrap().intact);
         drop(store);
-        let restored = Store::open(backup.path()).unwrap().sign_record_with(secrets);
-        assert!(restored.verify_log().unwrap().intact, "the backup is consistent in itself");
+        let restored = Store::open(backup.path())
+            .unwrap()
+            .sign_record_with(secrets);
+        assert!(
+            restored.verify_log().unwrap().intact,
+            "the backup is consistent in itself"
+        );
         let report = restored.verify_log_since(&copied).unwrap();
         assert_eq!((report.intact, report.broken_at), (false, Some(6)));
         assert!(report.reason.unwrap().contains("no longer holds row 6"));
@@ -710,40 +913,74 @@ mod tests {
         let (at, reason) = broken(&store);
         assert_eq!(at, Some(5));
         assert!(reason.contains("newer rows were deleted"), "{reason}");
-        let head3 = ChainHead { id: 3, hash: store.log().unwrap()[2].hash.clone() };
+        let head3 = ChainHead {
+            id: 3,
+            hash: store.log().unwrap()[2].hash.clone(),
+        };
         store.with(|c| write_setting(c, HEAD, &head3)).unwrap();
         let (at, reason) = broken(&store);
         assert_eq!(at, Some(5));
-        assert!(reason.contains("the head copy beside the database names"), "{reason}");
+        assert!(
+            reason.contains("the head copy beside the database names"),
+            "{reason}"
+        );
     }
 
     #[test]
     fn without_the_record_key_signed_rows_cannot_be_checked() {
         let (dir, store) = logged();
         drop(store);
-        let elsewhere = Store::open(dir.path()).unwrap().sign_record_with(Arc::new(MemorySecrets::default()));
+        let elsewhere = Store::open(dir.path())
+            .unwrap()
+            .sign_record_with(Arc::new(MemorySecrets::default()));
         let (at, reason) = broken(&elsewhere);
         assert_eq!(at, Some(1));
-        assert!(reason.contains("keychain holds no key for this remediation record"), "{reason}");
-        assert!(matches!(elsewhere.verified_log_entry(3), Err(StoreError::TamperedStep { id: 3, .. })));
+        assert!(
+            reason.contains("keychain holds no key for this remediation record"),
+            "{reason}"
+        );
+        assert!(matches!(
+            elsewhere.verified_log_entry(3),
+            Err(StoreError::TamperedStep { id: 3, .. })
+        ));
     }
 
     #[test]
     fn a_store_opened_without_a_keychain_records_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        assert!(matches!(store.append_log(&entry("block-sign-in")), Err(StoreError::RecordUnsigned)));
+        assert!(matches!(
+            store.append_log(&entry("block-sign-in")),
+            Err(StoreError::RecordUnsigned)
+        ));
         assert!(store.log().unwrap().is_empty());
     }
 
     #[test]
     fn undo_reads_only_a_step_that_checks_out() {
         let (_dir, store) = logged();
-        sql(&store, r#"UPDATE remediation_log SET before_state = '{"account_enabled":false}' WHERE id = 4"#);
+        sql(
+            &store,
+            r#"UPDATE remediation_log SET before_state = '{"account_enabled":false}' WHERE id = 4"#,
+        );
         let refused = store.verified_log_entry(4).unwrap_err().to_string();
-        assert!(refused.contains("step 4 of the remediation record does not check out") && refused.contains("row 4 was changed"), "{refused}");
-        assert!(matches!(store.verified_log_entry(5), Err(StoreError::TamperedStep { id: 5, .. })), "a later row rests on the changed one");
-        assert_eq!(store.verified_log_entry(2).unwrap().step.action, "revoke-sessions", "an earlier signed row still checks out");
+        assert!(
+            refused.contains("step 4 of the remediation record does not check out")
+                && refused.contains("row 4 was changed"),
+            "{refused}"
+        );
+        assert!(
+            matches!(
+                store.verified_log_entry(5),
+                Err(StoreError::TamperedStep { id: 5, .. })
+            ),
+            "a later row rests on the changed one"
+        );
+        assert_eq!(
+            store.verified_log_entry(2).unwrap().step.action,
+            "revoke-sessions",
+            "an earlier signed row still checks out"
+        );
     }
 
     /// Writes rows as Rulewatch did before it signed the record, in a database at that version.
@@ -754,7 +991,14 @@ mod tests {
         for (i, a) in ACTIONS.iter().take(rows).enumerate() {
             let e = entry(a);
             let id = i as i64 + 1;
-            let stored = Stored { id, at: "2026-11-01T10:00:00.000Z", e: &e, before: e.before.as_ref().map(Value::to_string), after: e.after.as_ref().map(Value::to_string), prev_hash: &prev };
+            let stored = Stored {
+                id,
+                at: "2026-11-01T10:00:00.000Z",
+                e: &e,
+                before: e.before.as_ref().map(Value::to_string),
+                after: e.after.as_ref().map(Value::to_string),
+                prev_hash: &prev,
+            };
             let hash = stored.plain_hash();
             c.execute(
                 "INSERT INTO remediation_log (id, at, os_user, machine, operator, tenant_id, mailbox, alert_id, action, request, \
@@ -763,7 +1007,15 @@ mod tests {
                         stored.before, stored.after, e.result, e.detail, e.undoes, prev, hash],
             )
             .unwrap();
-            write_setting(&c, HEAD, &ChainHead { id, hash: hash.clone() }).unwrap();
+            write_setting(
+                &c,
+                HEAD,
+                &ChainHead {
+                    id,
+                    hash: hash.clone(),
+                },
+            )
+            .unwrap();
             prev = hash;
         }
     }
@@ -772,24 +1024,41 @@ mod tests {
     fn rows_from_before_signing_keep_verifying_and_the_first_signed_row_anchors_them() {
         let dir = tempfile::tempdir().unwrap();
         old_database(dir.path(), 3);
-        let store = Store::open(dir.path()).unwrap().sign_record_with(Arc::new(MemorySecrets::default()));
+        let store = Store::open(dir.path())
+            .unwrap()
+            .sign_record_with(Arc::new(MemorySecrets::default()));
         let report = store.verify_log().unwrap();
-        assert!(report.intact && report.rows == 3 && report.signed_from.is_none(), "{report:?}");
-        assert_eq!(store.verified_log_entry(2).unwrap().step.action, "revoke-sessions");
+        assert!(
+            report.intact && report.rows == 3 && report.signed_from.is_none(),
+            "{report:?}"
+        );
+        assert_eq!(
+            store.verified_log_entry(2).unwrap().step.action,
+            "revoke-sessions"
+        );
 
         store.append_log(&entry("disable-rule")).unwrap();
         let report = store.verify_log().unwrap();
-        assert!(report.intact && report.rows == 4 && report.signed_from == Some(4), "{report:?}");
+        assert!(
+            report.intact && report.rows == 4 && report.signed_from == Some(4),
+            "{report:?}"
+        );
 
         // An old row edited and the plain chain recomputed: the signed row no longer follows.
-        sql(&store, "UPDATE remediation_log SET detail = 'nothing happened' WHERE id = 2");
+        sql(
+            &store,
+            "UPDATE remediation_log SET detail = 'nothing happened' WHERE id = 2",
+        );
         store
             .with(|c| {
                 let mut prev = GENESIS.to_string();
                 for mut row in raw_rows(c, "WHERE id <= 3", None)? {
                     row.prev_hash = prev;
                     let hash = row.stored().plain_hash();
-                    c.execute("UPDATE remediation_log SET prev_hash = ?2, hash = ?3 WHERE id = ?1", params![row.id, row.prev_hash, hash])?;
+                    c.execute(
+                        "UPDATE remediation_log SET prev_hash = ?2, hash = ?3 WHERE id = ?1",
+                        params![row.id, row.prev_hash, hash],
+                    )?;
                     prev = hash;
                 }
                 Ok(())
@@ -798,7 +1067,19 @@ mod tests {
         let (at, reason) = broken(&store);
         assert_eq!(at, Some(4));
         assert!(reason.contains("does not follow row 3"), "{reason}");
-        assert!(matches!(store.verified_log_entry(1), Err(StoreError::TamperedStep { id: 1, .. })), "old rows rest on their anchor");
-        assert!(matches!(store.verified_log_entry(4), Err(StoreError::TamperedStep { id: 4, .. })), "and the anchor on them");
+        assert!(
+            matches!(
+                store.verified_log_entry(1),
+                Err(StoreError::TamperedStep { id: 1, .. })
+            ),
+            "old rows rest on their anchor"
+        );
+        assert!(
+            matches!(
+                store.verified_log_entry(4),
+                Err(StoreError::TamperedStep { id: 4, .. })
+            ),
+            "and the anchor on them"
+        );
     }
 }

@@ -55,15 +55,25 @@ fn recommitting_a_blob_inserts_and_queues_nothing_twice() {
         sign_ins: &[],
         cursor: Some(created),
     };
-    assert_eq!(store.commit_blob(commit("blob-1", &alerts)).unwrap().len(), 2);
+    assert_eq!(
+        store.commit_blob(commit("blob-1", &alerts)).unwrap().len(),
+        2
+    );
     // The same records again in another blob (Microsoft duplicates them).
-    assert!(store.commit_blob(commit("blob-2", &alerts[..1])).unwrap().is_empty());
+    assert!(
+        store
+            .commit_blob(commit("blob-2", &alerts[..1]))
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.is_processed(&t.tenant_id, "blob-1").unwrap());
     assert!(store.is_processed(&t.tenant_id, "blob-2").unwrap());
     assert_eq!(store.alerts().unwrap().len(), 2);
 
     assert_eq!(store.pending_outbox().unwrap().len(), 2);
-    store.mark_delivered(&[store.pending_outbox().unwrap()[0].id]).unwrap();
+    store
+        .mark_delivered(&[store.pending_outbox().unwrap()[0].id])
+        .unwrap();
     assert_eq!(store.pending_outbox().unwrap().len(), 1);
 }
 
@@ -73,11 +83,18 @@ fn the_cursor_only_moves_forward_and_survives_reopening() {
     let store = Store::open(dir.path()).unwrap();
     let t = tenant(&store);
     let later = Utc::now();
-    store.advance_cursor(&t.tenant_id, "Audit.Exchange", later).unwrap();
-    store.advance_cursor(&t.tenant_id, "Audit.Exchange", later - Duration::hours(3)).unwrap();
+    store
+        .advance_cursor(&t.tenant_id, "Audit.Exchange", later)
+        .unwrap();
+    store
+        .advance_cursor(&t.tenant_id, "Audit.Exchange", later - Duration::hours(3))
+        .unwrap();
     drop(store);
     let store = Store::open(dir.path()).unwrap();
-    let got = store.cursor(&t.tenant_id, "Audit.Exchange").unwrap().unwrap();
+    let got = store
+        .cursor(&t.tenant_id, "Audit.Exchange")
+        .unwrap()
+        .unwrap();
     assert_eq!(ts(got), ts(later));
 }
 
@@ -100,14 +117,24 @@ fn removing_a_tenant_keeps_its_alerts_and_refuses_unknown_ids() {
             cursor: None,
         })
         .unwrap();
-    assert!(matches!(store.add_tenant(&t), Err(StoreError::TenantExists(_))));
+    assert!(matches!(
+        store.add_tenant(&t),
+        Err(StoreError::TenantExists(_))
+    ));
     store.remove_tenant(&t.tenant_id).unwrap();
     assert!(store.tenants().unwrap().is_empty());
     assert_eq!(store.alerts().unwrap().len(), 1);
-    assert!(matches!(store.remove_tenant(&t.tenant_id), Err(StoreError::NoTenant(_))));
+    assert!(matches!(
+        store.remove_tenant(&t.tenant_id),
+        Err(StoreError::NoTenant(_))
+    ));
 }
 
-fn commit_one<'a>(tenant_id: &'a str, content_id: &'a str, alerts: &'a [NewAlert]) -> BlobCommit<'a> {
+fn commit_one<'a>(
+    tenant_id: &'a str,
+    content_id: &'a str,
+    alerts: &'a [NewAlert],
+) -> BlobCommit<'a> {
     BlobCommit {
         tenant_id,
         content_type: "Audit.Exchange",
@@ -121,7 +148,13 @@ fn commit_one<'a>(tenant_id: &'a str, content_id: &'a str, alerts: &'a [NewAlert
     }
 }
 
-fn forward(tenant: &TenantRow, record_id: &str, mailbox: &str, to: &str, days_ago: i64) -> NewAlert {
+fn forward(
+    tenant: &TenantRow,
+    record_id: &str,
+    mailbox: &str,
+    to: &str,
+    days_ago: i64,
+) -> NewAlert {
     NewAlert {
         tenant_name: tenant.name.clone(),
         target: mailbox.into(),
@@ -137,14 +170,30 @@ fn a_suppressed_alert_is_kept_but_never_queued() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let t = tenant(&store);
-    let quiet = NewAlert { suppressed_by: Some("trusted destination partner.example (allowlist entry 1)".into()), ..alert("r1") };
-    store.commit_blob(commit_one(&t.tenant_id, "b", &[quiet, alert("r2")])).unwrap();
+    let quiet = NewAlert {
+        suppressed_by: Some("trusted destination partner.example (allowlist entry 1)".into()),
+        ..alert("r1")
+    };
+    store
+        .commit_blob(commit_one(&t.tenant_id, "b", &[quiet, alert("r2")]))
+        .unwrap();
     let stored = store.alerts().unwrap();
     let suppressed: Vec<_> = stored.iter().filter(|a| a.status == "suppressed").collect();
     assert_eq!(suppressed.len(), 1);
     assert_eq!(suppressed[0].record_id, "r1");
-    assert!(suppressed[0].suppressed_by.as_deref().unwrap().contains("partner.example"));
-    let queued: Vec<_> = store.pending_outbox().unwrap().into_iter().map(|a| a.record_id).collect();
+    assert!(
+        suppressed[0]
+            .suppressed_by
+            .as_deref()
+            .unwrap()
+            .contains("partner.example")
+    );
+    let queued: Vec<_> = store
+        .pending_outbox()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.record_id)
+        .collect();
     assert_eq!(queued, ["r2"]);
     assert_eq!(store.statuses().unwrap()[0].open_alerts, 1);
 }
@@ -154,37 +203,116 @@ fn forwarding_from_several_mailboxes_to_one_address_raises_one_fan_in_alert() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let contoso = tenant(&store);
-    let fabrikam = TenantRow { tenant_id: "0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001".into(), name: "Fabrikam".into(), ..contoso.clone() };
+    let fabrikam = TenantRow {
+        tenant_id: "0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001".into(),
+        name: "Fabrikam".into(),
+        ..contoso.clone()
+    };
     store.add_tenant(&fabrikam).unwrap();
     let fan_ins = |store: &Store| -> Vec<Alert> {
-        store.alerts().unwrap().into_iter().filter(|a| a.rule == crate::detect::FORWARDING_FAN_IN).collect()
+        store
+            .alerts()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.rule == crate::detect::FORWARDING_FAN_IN)
+            .collect()
     };
 
-    let first = [forward(&contoso, "r1", "adele@contoso.com", "Eve@Evil.example", 3)];
-    store.commit_blob(commit_one(&contoso.tenant_id, "b1", &first)).unwrap();
-    let other = [forward(&contoso, "r0", "lee@contoso.com", "other@evil.example", 3)];
-    store.commit_blob(commit_one(&contoso.tenant_id, "b0", &other)).unwrap();
-    assert!(fan_ins(&store).is_empty(), "one mailbox per destination is no fan-in");
+    let first = [forward(
+        &contoso,
+        "r1",
+        "adele@contoso.com",
+        "Eve@Evil.example",
+        3,
+    )];
+    store
+        .commit_blob(commit_one(&contoso.tenant_id, "b1", &first))
+        .unwrap();
+    let other = [forward(
+        &contoso,
+        "r0",
+        "lee@contoso.com",
+        "other@evil.example",
+        3,
+    )];
+    store
+        .commit_blob(commit_one(&contoso.tenant_id, "b0", &other))
+        .unwrap();
+    assert!(
+        fan_ins(&store).is_empty(),
+        "one mailbox per destination is no fan-in"
+    );
 
-    let second = [forward(&fabrikam, "r2", "bob@fabrikam.com", "eve@evil.example", 1)];
-    let new = store.commit_blob(commit_one(&fabrikam.tenant_id, "b2", &second)).unwrap();
-    assert_eq!(new.len(), 2, "the forwarding alert and the fan-in alert are new");
+    let second = [forward(
+        &fabrikam,
+        "r2",
+        "bob@fabrikam.com",
+        "eve@evil.example",
+        1,
+    )];
+    let new = store
+        .commit_blob(commit_one(&fabrikam.tenant_id, "b2", &second))
+        .unwrap();
+    assert_eq!(
+        new.len(),
+        2,
+        "the forwarding alert and the fan-in alert are new"
+    );
     let fan = &fan_ins(&store)[0];
     assert_eq!(fan.target, "eve@evil.example");
     assert_eq!(fan.severity, "critical");
     assert_eq!(fan.tenant_name, "Contoso + Fabrikam");
-    assert!(fan.summary.contains("adele@contoso.com (Contoso) and bob@fabrikam.com (Fabrikam)"), "{}", fan.summary);
-    assert!(store.pending_outbox().unwrap().iter().any(|a| a.id == fan.id));
+    assert!(
+        fan.summary
+            .contains("adele@contoso.com (Contoso) and bob@fabrikam.com (Fabrikam)"),
+        "{}",
+        fan.summary
+    );
+    assert!(
+        store
+            .pending_outbox()
+            .unwrap()
+            .iter()
+            .any(|a| a.id == fan.id)
+    );
 
     // The same records again, and a third mailbox: one alert, widened, not queued again.
-    store.commit_blob(commit_one(&fabrikam.tenant_id, "b2-again", &second)).unwrap();
-    store.mark_delivered(&store.pending_outbox().unwrap().iter().map(|a| a.id).collect::<Vec<_>>()).unwrap();
-    let third = [forward(&contoso, "r3", "carol@contoso.com", "eve@evil.example", 0)];
-    store.commit_blob(commit_one(&contoso.tenant_id, "b3", &third)).unwrap();
+    store
+        .commit_blob(commit_one(&fabrikam.tenant_id, "b2-again", &second))
+        .unwrap();
+    store
+        .mark_delivered(
+            &store
+                .pending_outbox()
+                .unwrap()
+                .iter()
+                .map(|a| a.id)
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    let third = [forward(
+        &contoso,
+        "r3",
+        "carol@contoso.com",
+        "eve@evil.example",
+        0,
+    )];
+    store
+        .commit_blob(commit_one(&contoso.tenant_id, "b3", &third))
+        .unwrap();
     let all = fan_ins(&store);
     assert_eq!(all.len(), 1);
-    assert!(all[0].summary.contains("from 3 mailboxes in 2 tenants"), "{}", all[0].summary);
-    let queued: Vec<String> = store.pending_outbox().unwrap().into_iter().map(|a| a.record_id).collect();
+    assert!(
+        all[0].summary.contains("from 3 mailboxes in 2 tenants"),
+        "{}",
+        all[0].summary
+    );
+    let queued: Vec<String> = store
+        .pending_outbox()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.record_id)
+        .collect();
     assert_eq!(queued, ["r3"]);
 }
 
@@ -203,8 +331,16 @@ fn suppressed_and_distant_forwards_make_no_fan_in() {
         forward(&t, "r3", "carol@contoso.com", "eve@evil.example", 20),
         forward(&t, "r4", "dan@contoso.com", "eve@evil.example", 0),
     ];
-    store.commit_blob(commit_one(&t.tenant_id, "b", &alerts)).unwrap();
-    assert!(store.alerts().unwrap().iter().all(|a| a.rule != crate::detect::FORWARDING_FAN_IN));
+    store
+        .commit_blob(commit_one(&t.tenant_id, "b", &alerts))
+        .unwrap();
+    assert!(
+        store
+            .alerts()
+            .unwrap()
+            .iter()
+            .all(|a| a.rule != crate::detect::FORWARDING_FAN_IN)
+    );
 }
 
 #[test]
@@ -213,19 +349,46 @@ fn allowlist_entries_belong_to_a_configured_tenant() {
     let store = Store::open(dir.path()).unwrap();
     let t = tenant(&store);
     use crate::allowlist::TrustKind;
-    let e = store.add_trust(&t.tenant_id, TrustKind::Destination, "partner.example", Some("their accountant")).unwrap();
-    let again = store.add_trust(&t.tenant_id, TrustKind::Destination, "PARTNER.example", None).unwrap();
+    let e = store
+        .add_trust(
+            &t.tenant_id,
+            TrustKind::Destination,
+            "partner.example",
+            Some("their accountant"),
+        )
+        .unwrap();
+    let again = store
+        .add_trust(
+            &t.tenant_id,
+            TrustKind::Destination,
+            "PARTNER.example",
+            None,
+        )
+        .unwrap();
     assert_eq!(e.id, again.id, "the same entry is not added twice");
     assert!(matches!(
-        store.add_trust("0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001", TrustKind::RuleName, "x", None),
+        store.add_trust(
+            "0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001",
+            TrustKind::RuleName,
+            "x",
+            None
+        ),
         Err(StoreError::NoTenant(_))
     ));
     assert_eq!(store.trust_entries(None).unwrap().len(), 1);
     store.remove_trust(e.id).unwrap();
-    assert!(matches!(store.remove_trust(e.id), Err(StoreError::NoTrustEntry(_))));
-    store.add_trust(&t.tenant_id, TrustKind::RuleName, "News", None).unwrap();
+    assert!(matches!(
+        store.remove_trust(e.id),
+        Err(StoreError::NoTrustEntry(_))
+    ));
+    store
+        .add_trust(&t.tenant_id, TrustKind::RuleName, "News", None)
+        .unwrap();
     store.remove_tenant(&t.tenant_id).unwrap();
-    assert!(store.trust_entries(None).unwrap().is_empty(), "a removed tenant's entries go with it");
+    assert!(
+        store.trust_entries(None).unwrap().is_empty(),
+        "a removed tenant's entries go with it"
+    );
 }
 
 fn location(ip: &str) -> crate::geo::Location {
@@ -248,23 +411,56 @@ fn geo_cache_answers_until_expiry_and_remembers_unknown_addresses() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let now = Utc::now();
-    store.cache_location("41.58.1.1", "ipstack", Some(&location("41.58.1.1")), now, Duration::days(30)).unwrap();
-    store.cache_location("2a09:bac5::1", "ipstack", None, now, Duration::days(1)).unwrap();
+    store
+        .cache_location(
+            "41.58.1.1",
+            "ipstack",
+            Some(&location("41.58.1.1")),
+            now,
+            Duration::days(30),
+        )
+        .unwrap();
+    store
+        .cache_location("2a09:bac5::1", "ipstack", None, now, Duration::days(1))
+        .unwrap();
 
-    let hit = store.cached_location("41.58.1.1", now + Duration::days(29)).unwrap().unwrap();
+    let hit = store
+        .cached_location("41.58.1.1", now + Duration::days(29))
+        .unwrap()
+        .unwrap();
     assert_eq!(hit.location, Some(location("41.58.1.1")));
-    let unknown = store.cached_location("2a09:bac5::1", now + Duration::hours(23)).unwrap().unwrap();
-    assert_eq!(unknown.location, None, "an unknown address is a hit with no location");
+    let unknown = store
+        .cached_location("2a09:bac5::1", now + Duration::hours(23))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        unknown.location, None,
+        "an unknown address is a hit with no location"
+    );
     assert_eq!(store.location_cache_size(now).unwrap(), 2);
 
-    assert_eq!(store.cached_location("2a09:bac5::1", now + Duration::hours(25)).unwrap(), None);
-    assert_eq!(store.cached_location("41.58.1.1", now + Duration::days(31)).unwrap(), None);
+    assert_eq!(
+        store
+            .cached_location("2a09:bac5::1", now + Duration::hours(25))
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .cached_location("41.58.1.1", now + Duration::days(31))
+            .unwrap(),
+        None
+    );
     assert_eq!(store.cached_location("8.8.8.8", now).unwrap(), None);
 
     // The next write drops what expired.
     let later = now + Duration::days(2);
-    store.cache_location("8.8.8.8", "ipstack", None, later, Duration::days(1)).unwrap();
-    let rows: i64 = store.with(|c| Ok(c.query_row("SELECT COUNT(*) FROM geo_cache", [], |r| r.get(0))?)).unwrap();
+    store
+        .cache_location("8.8.8.8", "ipstack", None, later, Duration::days(1))
+        .unwrap();
+    let rows: i64 = store
+        .with(|c| Ok(c.query_row("SELECT COUNT(*) FROM geo_cache", [], |r| r.get(0))?))
+        .unwrap();
     assert_eq!(rows, 2);
 
     // Reopening keeps the cache: it is in the file.
@@ -281,22 +477,47 @@ fn changing_the_geo_provider_empties_the_cache_and_forgets_its_problem() {
     assert_eq!(store.geo_provider().unwrap(), GeoProvider::Off);
     store.set_geo_provider(&GeoProvider::Ipstack).unwrap();
     let now = Utc::now();
-    store.cache_location("41.58.1.1", "ipstack", Some(&location("41.58.1.1")), now, Duration::days(30)).unwrap();
-    store.set_geo_problem(Some("ipstack says the monthly quota is used up (code 104)")).unwrap();
+    store
+        .cache_location(
+            "41.58.1.1",
+            "ipstack",
+            Some(&location("41.58.1.1")),
+            now,
+            Duration::days(30),
+        )
+        .unwrap();
+    store
+        .set_geo_problem(Some("ipstack says the monthly quota is used up (code 104)"))
+        .unwrap();
 
     store.set_geo_provider(&GeoProvider::Ipstack).unwrap();
-    assert_eq!(store.location_cache_size(now).unwrap(), 1, "saving the same provider keeps the cache");
+    assert_eq!(
+        store.location_cache_size(now).unwrap(),
+        1,
+        "saving the same provider keeps the cache"
+    );
     assert!(store.geo_problem().unwrap().is_some());
 
-    let mmdb = GeoProvider::Mmdb { city: "/x/GeoLite2-City.mmdb".into(), asn: Some("/x/GeoLite2-ASN.mmdb".into()) };
+    let mmdb = GeoProvider::Mmdb {
+        city: "/x/GeoLite2-City.mmdb".into(),
+        asn: Some("/x/GeoLite2-ASN.mmdb".into()),
+    };
     store.set_geo_provider(&mmdb).unwrap();
     assert_eq!(store.location_cache_size(now).unwrap(), 0);
     assert_eq!(store.geo_problem().unwrap(), None);
     assert_eq!(store.geo_provider().unwrap(), mmdb);
 
-    store.set_setting("geo.provider", &serde_json::json!({"provider": "carrier-pigeon"})).unwrap();
+    store
+        .set_setting(
+            "geo.provider",
+            &serde_json::json!({"provider": "carrier-pigeon"}),
+        )
+        .unwrap();
     let e = store.geo_provider().unwrap_err().to_string();
-    assert!(e.contains("geo.provider") && e.contains("rulewatch geo off"), "{e}");
+    assert!(
+        e.contains("geo.provider") && e.contains("rulewatch geo off"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -316,9 +537,22 @@ fn the_partner_migration_keeps_tenants_and_their_data_and_cascades_as_before() {
     }
     let store = Store::open(dir.path()).unwrap();
     let kept = store.tenant("t1").unwrap();
-    assert_eq!(kept.auth_method, AuthMethod::Certificate { thumbprint_s256: "thumb".into() });
-    assert!(store.cursor("t1", "Audit.Exchange").unwrap().is_some(), "the cursor survived the rebuild");
-    let partner = TenantRow { tenant_id: "t2".into(), name: "Fabrikam".into(), client_id: "c2".into(), auth_method: AuthMethod::Partner };
+    assert_eq!(
+        kept.auth_method,
+        AuthMethod::Certificate {
+            thumbprint_s256: "thumb".into()
+        }
+    );
+    assert!(
+        store.cursor("t1", "Audit.Exchange").unwrap().is_some(),
+        "the cursor survived the rebuild"
+    );
+    let partner = TenantRow {
+        tenant_id: "t2".into(),
+        name: "Fabrikam".into(),
+        client_id: "c2".into(),
+        auth_method: AuthMethod::Partner,
+    };
     store.add_tenant(&partner).unwrap();
     assert_eq!(store.tenant("t2").unwrap().auth_method, AuthMethod::Partner);
     // The rebuilt table is still the one the others refer to: removal cascades.

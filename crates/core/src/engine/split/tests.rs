@@ -10,7 +10,9 @@ fn records(body: &[u8]) -> Result<Vec<&str>, Malformed> {
 
 /// What serde_json finds in the same body, element by element.
 fn serde_split(body: &str) -> Option<Vec<&str>> {
-    serde_json::from_str::<Vec<&RawValue>>(body).ok().map(|r| r.iter().map(|v| v.get()).collect())
+    serde_json::from_str::<Vec<&RawValue>>(body)
+        .ok()
+        .map(|r| r.iter().map(|v| v.get()).collect())
 }
 
 fn same_as_serde(body: &str) {
@@ -28,19 +30,23 @@ fn value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         text().prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::vec((text(), inner), 0..6).prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+            prop::collection::vec((text(), inner), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
         ]
     })
 }
 
 fn record() -> impl Strategy<Value = Value> {
-    prop::collection::vec((text(), value()), 0..8).prop_map(|kv| Value::Object(kv.into_iter().collect()))
+    prop::collection::vec((text(), value()), 0..8)
+        .prop_map(|kv| Value::Object(kv.into_iter().collect()))
 }
 
 proptest! {
@@ -81,7 +87,8 @@ fn backslash_runs_and_quotes_across_block_edges() {
     for pad in 0..140 {
         for run in 0..6 {
             let s = format!("{}{}\"}}]", "x".repeat(pad), "\\".repeat(run));
-            let body = serde_json::to_string(&json!([{ "k": s, "n": [{ "m": s }] }, { "k": 1 }])).unwrap();
+            let body =
+                serde_json::to_string(&json!([{ "k": s, "n": [{ "m": s }] }, { "k": 1 }])).unwrap();
             same_as_serde(&body);
             // The same bytes left raw: an odd run escapes the quote, an even run does not.
             let raw = format!("[{{\"k\":\"{}{}\"}}]", "x".repeat(pad), "\\".repeat(run));
@@ -95,7 +102,11 @@ fn a_small_array_is_rejected_at_every_cut() {
     let body = r#"[{"a":"x\"}]","b":[1,{"c":"\\"}],"d":"é😀"},{"e":[]},"s",3,null]"#;
     assert_eq!(records(body.as_bytes()).unwrap().len(), 5);
     for cut in 0..body.len() {
-        assert!(records(&body.as_bytes()[..cut]).is_err(), "accepted {:?}", &body.as_bytes()[..cut]);
+        assert!(
+            records(&body.as_bytes()[..cut]).is_err(),
+            "accepted {:?}",
+            &body.as_bytes()[..cut]
+        );
     }
 }
 
@@ -121,7 +132,11 @@ fn malformed_bodies_are_rejected() {
         b"[{\"a\":\"\xff\"}]",
     ];
     for body in bad {
-        assert!(records(body).is_err(), "accepted {:?}", String::from_utf8_lossy(body));
+        assert!(
+            records(body).is_err(),
+            "accepted {:?}",
+            String::from_utf8_lossy(body)
+        );
     }
 }
 
@@ -133,13 +148,24 @@ fn any_depth_is_split_as_serde_json_does() {
         same_as_serde(&arrays);
         same_as_serde(&mixed);
         let wrong = format!("[{}1{}]", "{\"a\":[".repeat(depth), "}]".repeat(depth));
-        assert!(matches!(records(wrong.as_bytes()), Err(Malformed::Shape("mismatched bracket", _))), "{depth}");
+        assert!(
+            matches!(
+                records(wrong.as_bytes()),
+                Err(Malformed::Shape("mismatched bracket", _))
+            ),
+            "{depth}"
+        );
     }
 }
 
 #[test]
 fn whitespace_and_empty_arrays_are_accepted() {
-    for body in ["[]", " [ ] \n", "\t[\r\n{ } ,\n[ ]\n]\n", "[\"a\" , 1,{\"b\":\"\\\\\"}]"] {
+    for body in [
+        "[]",
+        " [ ] \n",
+        "\t[\r\n{ } ,\n[ ]\n]\n",
+        "[\"a\" , 1,{\"b\":\"\\\\\"}]",
+    ] {
         same_as_serde(body);
     }
 }
