@@ -525,6 +525,15 @@ pub async fn remediate(
     Ok(results.into_iter().map(StepView::from).collect())
 }
 
+/// What undoing a step puts back, for the confirmation; an edited record is refused.
+#[tauri::command]
+pub async fn undo_preview(
+    shared: AppState<'_>,
+    action_id: i64,
+) -> Reply<rulewatch_core::undo::UndoPreview> {
+    rulewatch_core::undo::undo_preview(&shared.mode.read().await.store, action_id).map_err(text)
+}
+
 #[tauri::command]
 pub async fn undo_step(app: AppHandle, shared: AppState<'_>, action_id: i64) -> Reply<StepView> {
     let (engine, defaults) = remediator_parts(&shared).await?;

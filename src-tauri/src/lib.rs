@@ -67,6 +67,7 @@ pub fn run() {
             commands::leave_sandbox,
             commands::remediation_plan,
             commands::remediate,
+            commands::undo_preview,
             commands::undo_step,
             commands::alert_history,
             commands::export_report,

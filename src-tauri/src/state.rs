@@ -195,8 +195,8 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(launch: Launch) -> Result<Shared> {
-        let home = Arc::new(Store::open(&launch.data_dir)?);
         let secrets = launch.keychain();
+        let home = Arc::new(Store::open(&launch.data_dir)?.sign_record_with(secrets.clone()));
         let engine = engine(&home, secrets.clone(), &launch, launch.endpoints.clone())?;
         Ok(Shared {
             mode: RwLock::new(Mode {
@@ -268,9 +268,9 @@ impl Shared {
             .await
             .context("starting the sandbox")?;
         let dir = m365_sandbox::folder::throwaway_folder(&self.launch.data_dir)?;
-        let store = Arc::new(Store::open(&dir)?);
         // The sandbox's credentials are public test values: kept in memory, not the keychain.
         let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecrets::default());
+        let store = Arc::new(Store::open(&dir)?.sign_record_with(secrets.clone()));
         let credentials = scenario
             .tenants
             .iter()

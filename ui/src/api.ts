@@ -222,6 +222,16 @@ export interface StepResult {
   password: string | null;
 }
 
+/** What undoing a step puts back, read from its verified record. */
+export interface UndoPreview {
+  action_id: number;
+  mailbox: string;
+  /** e.g. "forward all mail from … to x@evil.example again". */
+  restores: string;
+  /** Outside addresses mail goes to again: asked a second time. */
+  outside: string[];
+}
+
 /** One row of the hash-chained remediation log. */
 export interface LogEntry {
   id: number;
@@ -301,6 +311,8 @@ export const api = {
   remediationPlan: (alertId: number) => invoke<Plan>("remediation_plan", { alertId }),
   /** Runs the chosen steps in order; each also arrives as an `onRemediationStep` event. */
   remediate: (alertId: number, keys: string[]) => invoke<StepResult[]>("remediate", { alertId, keys }),
+  /** Refused (rejects) when the step's record was changed. */
+  undoPreview: (actionId: number) => invoke<UndoPreview>("undo_preview", { actionId }),
   undoStep: (actionId: number) => invoke<StepResult>("undo_step", { actionId }),
   /** Every remediation step recorded for the alert, oldest first. */
   alertHistory: (alertId: number) => invoke<LogEntry[]>("alert_history", { alertId }),

@@ -211,6 +211,7 @@ export function defaultHandlers(): void {
     leave_sandbox: () => null,
     remediation_plan: (a) => plan({ alert_id: a!.alertId as number }),
     remediate: (a) => (a!.keys as string[]).map((key, i) => stepResult({ key, action_id: 100 + i })),
+    undo_preview: (a) => ({ action_id: a!.actionId as number, mailbox: MAILBOX, restores: `allow ${MAILBOX} to sign in again`, outside: [] }),
     undo_step: () =>
       stepResult({ key: `block-sign-in:${MAILBOX}`, action: "undo-block-sign-in", action_id: 200, reversible: false, detail: "sign-in is allowed again" }),
     alert_history: () => [],

@@ -288,13 +288,16 @@ describe("Secure and Remediate: running", () => {
     await runChecked();
     const row = resultRow(K.block)!;
     row.querySelector<HTMLButtonElement>("[data-testid=undo-step]")!.click();
-    expect(row.querySelector("[data-testid=confirm-undo]")).not.toBeNull();
+    await flush();
+    expect(callsOf("undo_preview")).toEqual([{ cmd: "undo_preview", args: { actionId: 100 } }]);
+    expect(row.querySelector("[data-testid=undo-question]")!.textContent).toContain(`It will allow ${MAILBOX} to sign in again.`);
     row.querySelector<HTMLButtonElement>("[data-testid=cancel-undo]")!.click();
     expect(row.querySelector("[data-testid=confirm-undo]")).toBeNull();
     expect(callsOf("undo_step")).toHaveLength(0);
 
     const history = callsOf("alert_history").length;
     row.querySelector<HTMLButtonElement>("[data-testid=undo-step]")!.click();
+    await flush();
     row.querySelector<HTMLButtonElement>("[data-testid=confirm-undo]")!.click();
     await flush();
     expect(callsOf("undo_step")).toEqual([{ cmd: "undo_step", args: { actionId: 100 } }]);
@@ -304,6 +307,49 @@ describe("Secure and Remediate: running", () => {
     expect(undone.textContent).toContain("log #200");
     expect(row.querySelector("[data-testid=undo-step]")).toBeNull();
     expect(callsOf("alert_history").length).toBe(history + 1);
+  });
+
+  it("asks a second time before an undo forwards mail outside again, in the record's words", async () => {
+    const hostile = "x@evil.example<img src=x onerror=alert(1)>";
+    await openPlan(() => {
+      state.handlers.undo_preview = (a) => ({
+        action_id: a!.actionId as number,
+        mailbox: MAILBOX,
+        restores: `forward all mail from ${MAILBOX} to ${hostile} again`,
+        outside: [hostile],
+      });
+    });
+    await runChecked();
+    const row = resultRow(K.block)!;
+    row.querySelector<HTMLButtonElement>("[data-testid=undo-step]")!.click();
+    await flush();
+    expect(row.querySelector("[data-testid=undo-question]")!.textContent).toContain(`forward all mail from ${MAILBOX} to ${hostile} again`);
+    row.querySelector<HTMLButtonElement>("[data-testid=confirm-undo]")!.click();
+    expect(callsOf("undo_step")).toHaveLength(0);
+    expect(row.querySelector("[data-testid=undo-outside-question]")!.textContent).toContain(`outside the organisation again, to ${hostile}`);
+    noMarkup();
+    row.querySelector<HTMLButtonElement>("[data-testid=cancel-undo]")!.click();
+    expect(callsOf("undo_step")).toHaveLength(0);
+
+    row.querySelector<HTMLButtonElement>("[data-testid=undo-step]")!.click();
+    await flush();
+    row.querySelector<HTMLButtonElement>("[data-testid=confirm-undo]")!.click();
+    row.querySelector<HTMLButtonElement>("[data-testid=confirm-undo-outside]")!.click();
+    await flush();
+    expect(callsOf("undo_step")).toEqual([{ cmd: "undo_step", args: { actionId: 100 } }]);
+  });
+
+  it("refuses an undo whose record was changed, saying why, and changes nothing", async () => {
+    await openPlan(() => (state.handlers.undo_preview = () => Promise.reject("step 100 of the remediation record does not check out (row 100 was changed after it was written)")));
+    await runChecked();
+    const row = resultRow(K.block)!;
+    row.querySelector<HTMLButtonElement>("[data-testid=undo-step]")!.click();
+    await flush();
+    const refused = row.querySelector<HTMLElement>("[data-testid=undo-result]")!;
+    expect(refused.dataset.outcome).toBe("refused");
+    expect(refused.textContent).toContain("does not check out");
+    expect(row.querySelector("[data-testid=confirm-undo]")).toBeNull();
+    expect(callsOf("undo_step")).toHaveLength(0);
   });
 
   it("keeps the view and its results through a change event", async () => {

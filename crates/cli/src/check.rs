@@ -18,7 +18,10 @@ pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Res
     let mut read: Vec<(String, Records)> = Vec::new();
     for path in files {
         let name = path.display().to_string();
-        match std::fs::read_to_string(path) {
+        match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| input::decode(&bytes))
+        {
             Ok(text) => read.push((name, input::read(&text))),
             Err(e) => {
                 eprintln!("error: cannot read {name}: {e}");

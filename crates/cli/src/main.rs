@@ -182,7 +182,9 @@ impl Global {
     }
 
     fn store(&self) -> Result<Arc<Store>> {
-        Ok(Arc::new(Store::open(&self.data_dir()?)?))
+        Ok(Arc::new(Store::open(&self.data_dir()?)?.sign_record_with(
+            Arc::new(rulewatch_core::secrets::Keychain),
+        )))
     }
 
     /// The keychain, withholding its secrets from an untrusted override on another machine.

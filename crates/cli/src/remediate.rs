@@ -12,7 +12,7 @@ use rulewatch_core::remediate::{
     Action, Operator, Outcome, Plan, Remediator, StepResult, default_actions,
 };
 use rulewatch_core::shown::shown;
-use rulewatch_core::store::LogEntry;
+use rulewatch_core::store::{CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, LogEntry};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -25,10 +25,13 @@ pub const CHAIN_BROKEN: u8 = 5;
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Check that no recorded step was changed, deleted or inserted
+    /// Check that no recorded step was changed, deleted or inserted, and print the head to keep elsewhere
     Verify {
         #[arg(long)]
         json: bool,
+        /// A head printed by an earlier `audit verify` (ID:HASH): the record must still hold it
+        #[arg(long, value_name = "ID:HASH", value_parser = parse_head)]
+        since: Option<ChainHead>,
     },
     /// Write the whole log to FILE
     Export {
@@ -46,6 +49,29 @@ pub enum ExportFormat {
 
 fn engine(g: &Global) -> Result<Engine> {
     Ok(Engine::new(g.store()?, g.keychain(), g.engine_config()?)?)
+}
+
+fn parse_head(s: &str) -> std::result::Result<ChainHead, String> {
+    let bad = || {
+        format!(
+            "'{s}' is not a head: give ID:HASH as `rulewatch audit verify` printed it, e.g. 14:3f9a…"
+        )
+    };
+    let (id, hash) = s.split_once(':').ok_or_else(bad)?;
+    let id = id
+        .trim()
+        .trim_start_matches("row")
+        .trim()
+        .parse()
+        .map_err(|_| bad())?;
+    let hash = hash.trim();
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    Ok(ChainHead {
+        id,
+        hash: hash.to_ascii_lowercase(),
+    })
 }
 
 fn parse_actions(list: &[String]) -> Result<Vec<Action>> {
@@ -245,23 +271,30 @@ pub async fn remediate(
 
 pub async fn undo(g: &Global, action_id: i64, yes: bool, json: bool) -> Result<ExitCode> {
     let engine = engine(g)?;
-    let entry = engine.store().log_entry(action_id)?;
+    let entry = engine.store().verified_log_entry(action_id)?;
+    let preview = rulewatch_core::undo::undo_preview(engine.store(), action_id)?;
     eprintln!(
-        "Undo step {action_id}: {} on {} in tenant {} ({} at {}). Before it: {}",
+        "Undo step {action_id}: {} on {} in tenant {} ({} at {}). This will {}.",
         shown(&entry.step.action),
         shown(&entry.step.mailbox),
         shown(&entry.step.tenant_id),
         shown(&entry.step.result),
         shown(&entry.at),
-        entry
-            .step
-            .before
-            .as_ref()
-            .map_or("not recorded".into(), |b| shown(&b.to_string()))
+        shown(&preview.restores)
     );
     if !yes && !confirm("Restore that state?")? {
         eprintln!("Nothing was changed.");
         return Ok(ExitCode::SUCCESS);
+    }
+    if !preview.outside.is_empty() {
+        let question = format!(
+            "Mail will go outside the organisation again, to {}. Are you sure?",
+            preview.outside.join(", ")
+        );
+        if !yes && !confirm(&question)? {
+            eprintln!("Nothing was changed.");
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     let r = engine
         .remediator(Operator::current(), Vec::new())
@@ -318,21 +351,19 @@ pub fn audit(g: &Global, cmd: Option<AuditCommand>, json: bool) -> Result<ExitCo
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(AuditCommand::Verify { json }) => {
-            let report = store.verify_log()?;
+        Some(AuditCommand::Verify { json, since }) => {
+            let report = match &since {
+                Some(head) => store.verify_log_since(head)?,
+                None => store.verify_log()?,
+            };
             if json {
                 println!("{}", serde_json::to_string(&report)?);
-            } else if report.intact {
-                println!(
-                    "The remediation log is intact: {} row(s), each chained to the one before.",
-                    report.rows
-                );
             } else {
-                println!(
-                    "The remediation log is BROKEN from row {}: {}.",
-                    report.broken_at.unwrap_or_default(),
-                    shown(report.reason.as_deref().unwrap_or("unknown"))
-                );
+                println!("{}", shown(&report.summary()));
+                if let Some(head) = report.head_words() {
+                    println!("{head}");
+                }
+                println!("{CHAIN_PROVES}\n{CHAIN_DOES_NOT_PROVE}");
             }
             Ok(if report.intact {
                 ExitCode::SUCCESS

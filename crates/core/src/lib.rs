@@ -24,6 +24,7 @@ pub mod shown;
 pub mod sign_ins;
 pub mod store;
 pub mod tenants;
+pub mod undo;
 
 /// The default data directory: the platform's per-user data folder.
 pub fn default_data_dir() -> Option<std::path::PathBuf> {

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 
 use crate::detect::fan_in::Forward;
 use crate::detect::{FORWARDING_FAN_IN, visible_text};
-use crate::store::{Alert, ChainReport, LogEntry, Store, StoreError};
+use crate::store::{
+    Alert, CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainReport, LogEntry, Store, StoreError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -159,19 +161,16 @@ pub fn incident_html(
         }
         h.push_str("</table>");
     }
-    let chain_words = if chain.intact {
-        format!(
-            "The remediation record is intact ({} step(s) in all, each chained to the one before).",
-            chain.rows
-        )
-    } else {
-        format!(
-            "Warning: the remediation record is broken from step {}: {}.",
-            chain.broken_at.unwrap_or_default(),
-            chain.reason.as_deref().unwrap_or("unknown")
-        )
-    };
-    let _ = write!(h, "<p class=\"muted\">{}</p>", escape(&chain_words));
+    let _ = write!(h, "<p class=\"muted\">{}", escape(&chain.summary()));
+    if let Some(head) = chain.head_words() {
+        let _ = write!(h, " {}", escape(&head));
+    }
+    let _ = write!(
+        h,
+        "</p><p class=\"muted\">{} {}</p>",
+        escape(CHAIN_PROVES),
+        escape(CHAIN_DOES_NOT_PROVE)
+    );
 
     h.push_str("<h2>Evidence: the audit record</h2>");
     let pretty = serde_json::from_str::<Value>(raw_record)
@@ -301,7 +300,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::store::NewLogEntry;
+    use crate::store::{ChainHead, NewLogEntry};
 
     #[test]
     fn attacker_chosen_text_is_escaped_and_every_step_is_listed() {
@@ -336,11 +335,16 @@ mod tests {
             prev_hash: String::new(),
             hash: String::new(),
         };
+        let head = ChainHead {
+            id: 1,
+            hash: "ab".repeat(32),
+        };
         let chain = ChainReport {
             rows: 1,
             intact: true,
-            broken_at: None,
-            reason: None,
+            head: Some(head),
+            signed_from: Some(1),
+            ..Default::default()
         };
         let raw = json!({"Parameters": [{"Name": "Name", "Value": hostile}]}).to_string();
         let html = incident_html(&alert, &raw, &[step], &chain, Utc::now());
@@ -354,6 +358,14 @@ mod tests {
             html.contains("Lagos, Nigeria")
                 && html.contains("tech@desk")
                 && html.contains("intact")
+        );
+        assert!(
+            html.contains(&format!("Head: row 1, hash {}", "ab".repeat(32))),
+            "the head, to keep elsewhere"
+        );
+        assert!(
+            html.contains("proves nothing against someone who can use the key"),
+            "what the record does not prove"
         );
     }
 

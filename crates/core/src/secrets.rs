@@ -21,6 +21,9 @@ pub enum SecretKind {
     /// The signed-in partner account's refresh token; one per installation, like the
     /// ipstack key.
     PartnerRefreshToken,
+    /// The key that signs the remediation record (HMAC-SHA256). One per record: the id
+    /// given with it is the record's own id, not a tenant's.
+    RecordKey,
 }
 
 /// The tenant id to pass with secrets that belong to no tenant.
@@ -36,6 +39,7 @@ impl SecretKind {
             SecretKind::CertificateKey => format!("tenant/{tenant_id}/certificate-key"),
             SecretKind::IpstackKey => "geo/ipstack-api-key".into(),
             SecretKind::PartnerRefreshToken => "partner/refresh-token".into(),
+            SecretKind::RecordKey => format!("remediation/{tenant_id}/record-key"),
         }
     }
 
@@ -43,7 +47,9 @@ impl SecretKind {
     fn owner(self, tenant_id: &str) -> &str {
         match self {
             SecretKind::IpstackKey | SecretKind::PartnerRefreshToken => NO_TENANT,
-            SecretKind::ClientSecret | SecretKind::CertificateKey => tenant_id,
+            SecretKind::ClientSecret | SecretKind::CertificateKey | SecretKind::RecordKey => {
+                tenant_id
+            }
         }
     }
 
@@ -51,6 +57,7 @@ impl SecretKind {
         match self {
             SecretKind::IpstackKey => SecretError::MissingIpstackKey,
             SecretKind::PartnerRefreshToken => SecretError::NotSignedIn,
+            SecretKind::RecordKey => SecretError::MissingRecordKey,
             SecretKind::ClientSecret | SecretKind::CertificateKey => SecretError::Missing {
                 tenant_id: tenant_id.into(),
                 what: describe(self),
@@ -83,6 +90,11 @@ pub enum SecretError {
         "no partner account is signed in: sign in with `rulewatch partner login` or on the Tenants page"
     )]
     NotSignedIn,
+    #[error(
+        "the keychain holds no key for this remediation record, so its signed rows cannot be checked: \
+         the keychain was reset or replaced, or the database was copied from another computer or account"
+    )]
+    MissingRecordKey,
     #[error("the keychain refused the operation ({detail})")]
     Failed { detail: String },
     #[error(
@@ -107,6 +119,7 @@ fn describe(kind: SecretKind) -> &'static str {
         SecretKind::CertificateKey => "certificate key",
         SecretKind::IpstackKey => "ipstack API key",
         SecretKind::PartnerRefreshToken => "partner refresh token",
+        SecretKind::RecordKey => "remediation record key",
     }
 }
 
@@ -247,6 +260,29 @@ pub fn keychain_for(
     }
 }
 
+/// The key that signs the remediation record `record_id`. With `create`, a missing key is
+/// made (32 random bytes) and stored; the keychain's copy is what is answered, so the row
+/// signed is checked with the key that stays.
+pub fn record_key(
+    secrets: &dyn SecretStore,
+    record_id: &str,
+    create: bool,
+) -> Result<Option<SecretSlice<u8>>, SecretError> {
+    match secrets.get(record_id, SecretKind::RecordKey) {
+        Ok(key) => Ok(Some(key)),
+        Err(SecretError::MissingRecordKey) if create => {
+            secrets.set(
+                record_id,
+                SecretKind::RecordKey,
+                &rand::random::<[u8; 32]>(),
+            )?;
+            secrets.get(record_id, SecretKind::RecordKey).map(Some)
+        }
+        Err(SecretError::MissingRecordKey) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads a secret as UTF-8 text (client secrets are text).
 pub fn secret_text(secret: &SecretSlice<u8>) -> Result<String, SecretError> {
     String::from_utf8(secret.expose_secret().to_vec()).map_err(|_| SecretError::Failed {
@@ -323,5 +359,32 @@ mod tests {
         );
         withheld.delete("t1", SecretKind::ClientSecret).unwrap();
         assert!(withheld.inner.get("t1", SecretKind::ClientSecret).is_err());
+    }
+
+    #[test]
+    fn a_record_key_is_made_once_and_only_when_asked() {
+        let secrets = MemorySecrets::default();
+        assert!(
+            record_key(&secrets, "r1", false).unwrap().is_none(),
+            "checking never makes a key"
+        );
+        let made = record_key(&secrets, "r1", true).unwrap().unwrap();
+        assert_eq!(made.expose_secret().len(), 32);
+        let again = record_key(&secrets, "r1", true).unwrap().unwrap();
+        assert_eq!(
+            made.expose_secret(),
+            again.expose_secret(),
+            "an existing key is kept"
+        );
+        let other = record_key(&secrets, "r2", true).unwrap().unwrap();
+        assert_ne!(
+            made.expose_secret(),
+            other.expose_secret(),
+            "each record has its own key"
+        );
+        assert_eq!(
+            SecretKind::RecordKey.account("r1"),
+            "remediation/r1/record-key"
+        );
     }
 }

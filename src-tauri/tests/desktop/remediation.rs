@@ -92,10 +92,28 @@ fn a_mailbox_is_contained_from_the_panel_with_one_confirmation_and_the_report_wr
         );
     }
 
-    // Undo the rule step after confirming it: the rule is enabled again.
+    // Undo the rule step: the confirmation says in plain words what comes back, and as
+    // the rule forwards outside, a second question names where mail would go.
     let undo = "[data-testid=step-result][data-key^='disable-rule'] [data-testid=undo-step]";
     app.click(undo);
+    app.wait_for("[data-testid=undo-question]", Duration::from_secs(10));
+    let question = app.text("[data-testid=undo-question]");
+    assert!(
+        question.contains("turn this inbox rule back on") && question.contains("drop@evil.example"),
+        "{question}"
+    );
     app.click("[data-testid=confirm-undo]");
+    let outside = app.text("[data-testid=undo-outside-question]");
+    assert!(
+        outside.contains("outside the organisation again, to drop@evil.example"),
+        "{outside}"
+    );
+    assert_eq!(
+        rule_enabled(&app, &t, &megan, "Sync"),
+        Some(false),
+        "nothing is restored before the second answer"
+    );
+    app.click("[data-testid=confirm-undo-outside]");
     wait_until("the undo's result", Duration::from_secs(30), || {
         app.count("[data-testid=undo-result][data-outcome=done]") == 1
     });
@@ -122,6 +140,68 @@ fn a_mailbox_is_contained_from_the_panel_with_one_confirmation_and_the_report_wr
     app.click("#remediation-close");
     let page = app.script("return document.documentElement.outerHTML");
     assert!(!page.as_str().unwrap().contains(&password));
+}
+
+#[test]
+fn undoing_a_cleared_forwarding_says_where_mail_would_go_and_asks_a_second_time() {
+    let t = Tenant::new();
+    let adele = t.user("adele");
+    let record =
+        attacks::set_mailbox_forwarding(&t.ctx("adele"), Some("smtp:x@evil.example"), None, true);
+    let scenario = json!({
+        "tenants": [t.scenario("Contoso")],
+        "records": [{"tenant_id": t.id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record}],
+    });
+    let app = Desktop::start(scenario, &[(&t, "Contoso")]);
+    app.wait_for("[data-testid=alert-row]", Duration::from_secs(40));
+    app.open_row(&adele);
+    app.click("#secure-remediate");
+    app.wait_for("#plan-steps", Duration::from_secs(30));
+    app.click("#remediate-run");
+    app.click("#remediate-confirm-yes");
+    let cleared = "[data-testid=step-result][data-key^='clear-forwarding'][data-outcome=done]";
+    app.wait_for(cleared, Duration::from_secs(60));
+    assert_eq!(
+        app.user(&t.id, &adele)["forwarding_smtp_address"],
+        serde_json::Value::Null
+    );
+
+    // The question says, in plain words, where mail would go; the second one names it
+    // as outside; cancelling there restores nothing.
+    let undo = format!("{cleared} [data-testid=undo-step]");
+    app.click(&undo);
+    let question = app.text("[data-testid=undo-question]");
+    assert!(
+        question.contains(&format!(
+            "forward all mail from {adele} to x@evil.example again"
+        )),
+        "{question}"
+    );
+    app.click("[data-testid=confirm-undo]");
+    let outside = app.text("[data-testid=undo-outside-question]");
+    assert!(
+        outside.contains("outside the organisation again, to x@evil.example"),
+        "{outside}"
+    );
+    app.click("[data-testid=cancel-undo]");
+    assert_eq!(app.count("[data-testid=undo-result]"), 0);
+    assert_eq!(
+        app.user(&t.id, &adele)["forwarding_smtp_address"],
+        serde_json::Value::Null,
+        "cancelled: nothing restored"
+    );
+
+    // Both answered: the forwarding is back.
+    app.click(&undo);
+    app.click("[data-testid=confirm-undo]");
+    app.click("[data-testid=confirm-undo-outside]");
+    wait_until("the undo's result", Duration::from_secs(30), || {
+        app.count("[data-testid=undo-result][data-outcome=done]") == 1
+    });
+    assert_eq!(
+        app.user(&t.id, &adele)["forwarding_smtp_address"],
+        "smtp:x@evil.example"
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -14,6 +14,7 @@ import {
   type Plan,
   type PlannedStep,
   type StepResult,
+  type UndoPreview,
 } from "../api";
 import type { Ctx } from "../app";
 import { errorMessage } from "../app";
@@ -328,22 +329,55 @@ export function createRemediation(ctx: Ctx, alertId: number): Remediation {
       if (r.reversible) {
         const undoBtn: HTMLButtonElement = h(
           "button",
-          { type: "button", "data-testid": "undo-step", on: { click: () => askUndo() } },
+          { type: "button", "data-testid": "undo-step", on: { click: () => void askUndo() } },
           "Undo",
         );
-        const askUndo = () => {
-          const cancel = h(
-            "button",
-            { type: "button", "data-testid": "cancel-undo", on: { click: () => { replace(controls, undoBtn); undoBtn.focus(); } } },
-            "Cancel",
-          );
+        // The confirmation says what comes back, read from the step's verified record;
+        // restoring forwarding to outside addresses is asked a second time.
+        const askUndo = async () => {
+          replace(controls, h("span", { class: "muted" }, "reading what the undo puts back…"));
+          let preview: UndoPreview;
+          try {
+            preview = await api.undoPreview(r.action_id);
+          } catch (e) {
+            if (g !== gen || disposed) return;
+            replace(controls, undoBtn);
+            replace(undoArea, h("div", { "data-testid": "undo-result", "data-outcome": "refused", class: "field-error wrap" }, "Undo refused: ", errorMessage(e)));
+            return;
+          }
+          if (g !== gen || disposed) return;
+          const cancelButton = () =>
+            h(
+              "button",
+              { type: "button", "data-testid": "cancel-undo", on: { click: () => { replace(controls, undoBtn); undoBtn.focus(); } } },
+              "Cancel",
+            );
+          const askOutside = () => {
+            const cancel = cancelButton();
+            replace(
+              controls,
+              h(
+                "span",
+                { class: "confirm", "data-testid": "undo-outside-question" },
+                h("span", { class: "wrap" }, `Mail will go outside the organisation again, to ${preview.outside.join(", ")}. Are you sure?`),
+                h("button", { type: "button", class: "danger", "data-testid": "confirm-undo-outside", on: { click: () => void doUndo() } }, "Forward outside again"),
+                cancel,
+              ),
+            );
+            cancel.focus();
+          };
+          const cancel = cancelButton();
           replace(
             controls,
             h(
               "span",
-              { class: "confirm" },
-              "Undo this step? It puts back the state read before it.",
-              h("button", { type: "button", class: "danger", "data-testid": "confirm-undo", on: { click: () => void doUndo() } }, "Undo"),
+              { class: "confirm", "data-testid": "undo-question" },
+              h("span", { class: "wrap" }, `Undo this step? It will ${preview.restores}.`),
+              h(
+                "button",
+                { type: "button", class: "danger", "data-testid": "confirm-undo", on: { click: () => (preview.outside.length > 0 ? askOutside() : void doUndo()) } },
+                "Undo",
+              ),
               cancel,
             ),
           );

@@ -135,8 +135,8 @@ fn json_lines_without_domains_assumes_them_and_says_so() {
     assert!(stdout.contains("export.jsonl, line 2"), "{stdout}");
 }
 
-#[test]
-fn purview_csv_export_is_read_from_its_audit_data_column() {
+/// The records as a Purview / `Search-UnifiedAuditLog` CSV export.
+fn purview_csv() -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer
         .write_record(["CreationDate", "UserIds", "Operations", "auditdata"])
@@ -154,12 +154,13 @@ fn purview_csv_export_is_read_from_its_audit_data_column() {
             ])
             .unwrap();
     }
+    String::from_utf8(writer.into_inner().unwrap()).unwrap()
+}
+
+#[test]
+fn purview_csv_export_is_read_from_its_audit_data_column() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "purview.csv",
-        &String::from_utf8(writer.into_inner().unwrap()).unwrap(),
-    );
+    let file = write(dir.path(), "purview.csv", &purview_csv());
     let out = check(&["--json", "--accepted-domains", "contoso.com", &file]);
     assert_eq!(
         out.status.code(),
@@ -173,6 +174,87 @@ fn purview_csv_export_is_read_from_its_audit_data_column() {
             ("inbox-rule-hides-mail".into(), "line 2".into()),
             ("mailbox-external-forward".into(), "line 3".into())
         ]
+    );
+}
+
+/// Text in the encodings Windows writes: Purview's UTF-8 with a byte-order mark, and
+/// Windows PowerShell's "Unicode" (UTF-16LE) and BigEndianUnicode, each with its mark.
+fn windows_encodings(text: &str) -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (
+            "utf8-bom",
+            [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat(),
+        ),
+        (
+            "utf16le",
+            [
+                vec![0xFF, 0xFE],
+                text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+            ]
+            .concat(),
+        ),
+        (
+            "utf16be",
+            [
+                vec![0xFE, 0xFF],
+                text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+            ]
+            .concat(),
+        ),
+    ]
+}
+
+#[test]
+fn exports_written_on_windows_are_read_in_each_encoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let array = serde_json::to_string_pretty(&records()).unwrap();
+    for (layout, text, first, second) in [
+        ("json", array, "record 1", "record 2"),
+        ("csv", purview_csv(), "line 2", "line 3"),
+    ] {
+        for (encoding, bytes) in windows_encodings(&text) {
+            let path = dir.path().join(format!("export-{encoding}.{layout}"));
+            std::fs::write(&path, bytes).unwrap();
+            let out = check(&[
+                "--json",
+                "--accepted-domains",
+                "contoso.com",
+                path.to_str().unwrap(),
+            ]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{layout} {encoding}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let found = alerts(&out);
+            assert_eq!(
+                rules(&found),
+                vec![
+                    ("inbox-rule-hides-mail".into(), first.into()),
+                    ("mailbox-external-forward".into(), second.into())
+                ],
+                "{layout} {encoding}"
+            );
+            assert_eq!(
+                found[0]["target"], "stinger@contoso.com",
+                "{layout} {encoding}"
+            );
+        }
+    }
+    // Latin-1 is neither: refused with what to do, never read with replaced characters.
+    let latin1 = write(dir.path(), "latin1.json", "");
+    std::fs::write(
+        &latin1,
+        b"[{\"Id\":\"1\",\"Operation\":\"Set-Mailbox\",\"UserId\":\"zo\xEB@contoso.com\"}]",
+    )
+    .unwrap();
+    let out = check(&[&latin1]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("latin1.json: the file is not valid UTF-8 text; export it again as UTF-8"),
+        "{stderr}"
     );
 }
 

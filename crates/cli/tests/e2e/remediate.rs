@@ -950,3 +950,139 @@ fn a_fan_in_across_customers_is_reported_to_each_without_the_others_names() {
         );
     }
 }
+
+#[test]
+fn undo_refuses_a_step_whose_record_was_edited_and_verify_prints_the_head() {
+    let t = TenantSpec::new(0);
+    let lidia = &t.users[2];
+    let outside = t.drop_box("books");
+    let scenario = json!({
+        "tenants": [t.scenario_json()],
+        "records": [planted(&t, attacks::set_mailbox_forwarding(&t.ctx(2, 2), Some(&format!("smtp:{outside}")), None, true))],
+    });
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
+    assert_eq!(rw.scan().code, 0);
+    let id = alert_id(&rw, "mailbox-external-forward", lidia);
+    let run = rw.run(&[
+        "remediate",
+        &id,
+        "--yes",
+        "--json",
+        "--actions",
+        "clear-forwarding",
+    ]);
+    let clear = step(&steps(&run), "clear-forwarding").clone();
+    assert_eq!(clear["outcome"], "done", "{}", run.stderr);
+    let step_id = clear["action_id"].as_i64().unwrap();
+
+    let verify = rw.run(&["audit", "verify"]);
+    assert_eq!(verify.code, 0, "{}", verify.stdout);
+    let head_line = verify
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Head: row "))
+        .unwrap_or_else(|| panic!("{}", verify.stdout));
+    let hash = head_line
+        .split("hash ")
+        .nth(1)
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(hash.len(), 64, "{head_line}");
+    assert!(
+        verify
+            .stdout
+            .contains("proves nothing against someone who can use the key"),
+        "{}",
+        verify.stdout
+    );
+    assert!(
+        verify
+            .stdout
+            .contains("nor that Microsoft did what a step says"),
+        "{}",
+        verify.stdout
+    );
+    let since = format!("{step_id}:{hash}");
+    assert_eq!(rw.run(&["audit", "verify", "--since", &since]).code, 0);
+    let db = rw.data_dir().join("rulewatch.db");
+
+    // Undo says what it would restore and asks a second time before forwarding outside.
+    let declined = rw.run_with_stdin(&["undo", &step_id.to_string()], "y\nn\n");
+    assert_eq!(declined.code, 0, "{}", declined.stderr);
+    assert!(
+        declined.stderr.contains(&format!(
+            "This will forward all mail from {lidia} to {outside} again"
+        )),
+        "{}",
+        declined.stderr
+    );
+    assert!(
+        declined.stderr.contains(&format!(
+            "Mail will go outside the organisation again, to {outside}"
+        )),
+        "{}",
+        declined.stderr
+    );
+    assert!(
+        declined.stderr.contains("Nothing was changed"),
+        "{}",
+        declined.stderr
+    );
+    assert_eq!(
+        sandbox.user(&t.tenant_id, lidia)["forwarding_smtp_address"],
+        Value::Null
+    );
+
+    // Someone edits the recorded before-state so that an undo would forward mail to them.
+    let theirs = t.drop_box("theirs");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let before: String = c
+        .query_row(
+            "SELECT before_state FROM remediation_log WHERE id = ?1",
+            [step_id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(before.contains(&outside), "{before}");
+    c.execute(
+        "UPDATE remediation_log SET before_state = ?2 WHERE id = ?1",
+        rusqlite::params![step_id, before.replace(&outside, &theirs)],
+    )
+    .unwrap();
+    drop(c);
+
+    let refused = rw.run(&["undo", &step_id.to_string(), "--yes"]);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains(&format!(
+            "step {step_id} of the remediation record does not check out"
+        )) && refused.stderr.contains("was changed after it was written")
+            && refused.stderr.contains("will not act on it"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        sandbox.user(&t.tenant_id, lidia)["forwarding_smtp_address"],
+        Value::Null,
+        "nothing was restored"
+    );
+    let verify = rw.run(&["audit", "verify", "--since", &since]);
+    assert_eq!(verify.code, 5, "{}", verify.stdout);
+    assert!(
+        verify
+            .stdout
+            .contains(&format!("BROKEN from row {step_id}")),
+        "{}",
+        verify.stdout
+    );
+    let bad = rw.run(&["audit", "verify", "--since", "14"]);
+    assert!(
+        bad.code != 0 && bad.stderr.contains("give ID:HASH"),
+        "{}",
+        bad.stderr
+    );
+}

@@ -1,7 +1,8 @@
 //! Audit records a technician already has, read for `rulewatch check`: a JSON array of
 //! records, JSON lines, or a CSV export (Purview audit search, `Search-UnifiedAuditLog`)
-//! whose `AuditData` column holds each record. Records that cannot be read are reported
-//! one by one so the rest are still judged.
+//! whose `AuditData` column holds each record, in UTF-8 (with or without a byte-order
+//! mark) or UTF-16 as Windows PowerShell and the Purview portal write them. Records that
+//! cannot be read are reported one by one so the rest are still judged.
 
 use std::fmt;
 
@@ -73,6 +74,30 @@ fn record(value: Value) -> Result<AuditRecord, String> {
         }
     }
     serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+/// A file's bytes as text: UTF-16 (LE or BE) or UTF-8, by the byte-order mark; without
+/// one, UTF-16 is known by the NUL beside the first character (every layout starts with
+/// an ASCII character: `[`, `{` or a CSV header), else UTF-8. Malformed text is refused
+/// whole, never read with replacement characters that would change what is judged.
+pub fn decode(bytes: &[u8]) -> Result<String, String> {
+    let (encoding, bom) = match encoding_rs::Encoding::for_bom(bytes) {
+        Some(found) => found,
+        None => match bytes {
+            [b, 0, ..] if b.is_ascii() && *b != 0 => (encoding_rs::UTF_16LE, 0),
+            [0, b, ..] if b.is_ascii() && *b != 0 => (encoding_rs::UTF_16BE, 0),
+            _ => (encoding_rs::UTF_8, 0),
+        },
+    };
+    encoding
+        .decode_without_bom_handling_and_without_replacement(&bytes[bom..])
+        .map(|text| text.into_owned())
+        .ok_or_else(|| {
+            format!(
+                "the file is not valid {} text; export it again as UTF-8 or as Unicode (UTF-16), as Purview and PowerShell's `Export-Csv -Encoding UTF8` do",
+                encoding.name()
+            )
+        })
 }
 
 /// Reads a file's text in whichever of the three layouts it is.
@@ -268,6 +293,37 @@ mod tests {
 
         let wrong = read("a,b\n1,2\n");
         assert_eq!(wrong.unreadable[0].position, Position::Line(1));
+    }
+
+    #[test]
+    fn text_from_windows_in_every_encoding_it_is_written_in() {
+        let text = "[{\"Id\":\"1\",\"Operation\":\"Set-Mailbox\",\"UserId\":\"zoë@contoso.com\"}]";
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        for (name, bytes) in [
+            ("UTF-8", text.as_bytes().to_vec()),
+            (
+                "UTF-8 with BOM",
+                [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat(),
+            ),
+            ("UTF-16LE with BOM", [&[0xFF, 0xFE][..], &le].concat()),
+            ("UTF-16BE with BOM", [&[0xFE, 0xFF][..], &be].concat()),
+            ("UTF-16LE without BOM", le.clone()),
+        ] {
+            assert_eq!(decode(&bytes).as_deref(), Ok(text), "{name}");
+        }
+        let latin1 = b"[{\"UserId\":\"zo\xEB@contoso.com\"}]";
+        let e = decode(latin1).unwrap_err();
+        assert!(
+            e.contains("not valid UTF-8 text") && e.contains("export it again"),
+            "{e}"
+        );
+        let cut = [&[0xFF, 0xFE][..], &le[..le.len() - 1]].concat();
+        assert!(
+            decode(&cut)
+                .unwrap_err()
+                .contains("not valid UTF-16LE text")
+        );
     }
 
     #[test]

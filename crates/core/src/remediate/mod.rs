@@ -21,6 +21,7 @@ use crate::http::RetryStats;
 use crate::store::{Alert, LogEntry, NewLogEntry, Store, StoreError, parse_ts};
 
 use microsoft::{Account, GRANT_BLOCK, GRANT_PASSWORD, Microsoft, Refusal};
+pub(crate) use rules::read_rule;
 pub use rules::{Forwarding, LiveRule};
 
 /// What a step does. The names are the CLI's `--actions` words.
@@ -945,7 +946,7 @@ impl<'a> Remediator<'a> {
 
     /// Reverses a recorded step from its before-state, after the technician confirmed.
     pub async fn undo(&self, action_id: i64) -> Result<StepResult, RemediateError> {
-        let entry = self.store.log_entry(action_id)?;
+        let entry = self.store.verified_log_entry(action_id)?;
         let cannot = |why: &str| RemediateError::CannotUndo {
             id: action_id,
             action: entry.step.action.clone(),

@@ -110,7 +110,12 @@ fn is_system(name: &str) -> bool {
         || name.to_ascii_lowercase().starts_with("delegate rule")
 }
 
-fn read_rule(v: &Value, mailbox: &str, ctx: &TenantContext, alert_rules: &[String]) -> LiveRule {
+pub(crate) fn read_rule(
+    v: &Value,
+    mailbox: &str,
+    ctx: &TenantContext,
+    alert_rules: &[String],
+) -> LiveRule {
     let name = v["Name"].as_str().unwrap_or_default().to_string();
     let parameters = v
         .as_object()

@@ -23,7 +23,9 @@ use serde_json::Value;
 pub use geo::CacheHit;
 pub use models::{Alert, NewAlert, TenantRow, TenantState, TenantStatus};
 pub use partner::CustomerRow;
-pub use remediation::{ChainReport, LogEntry, NewLogEntry};
+pub use remediation::{
+    CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, ChainReport, LogEntry, NewLogEntry,
+};
 pub use subscriptions::SubscriptionStart;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,17 @@ pub enum StoreError {
     BadSetting { key: String, detail: String },
     #[error("no remediation step {0}; `rulewatch audit` lists the recorded steps")]
     NoLogEntry(i64),
+    #[error(transparent)]
+    Keychain(#[from] crate::secrets::SecretError),
+    #[error(
+        "this Rulewatch database was opened without the keychain that signs its remediation record; nothing was recorded"
+    )]
+    RecordUnsigned,
+    #[error(
+        "step {id} of the remediation record does not check out ({reason}), so Rulewatch will not act on it. \
+         `rulewatch audit verify` checks the whole record; reverse the change by hand in the admin centre if it is still needed"
+    )]
+    TamperedStep { id: i64, reason: String },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error(transparent)]
@@ -65,6 +78,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 pub struct Store {
     conn: Mutex<Connection>,
+    record: remediation::Record,
 }
 
 pub fn ts(t: DateTime<Utc>) -> String {
@@ -87,6 +101,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("remediation.sql")),
         M::up(include_str!("partner.sql")).foreign_key_check(),
         M::up(include_str!("subscriptions.sql")).foreign_key_check(),
+        M::up(include_str!("remediation_signed.sql")),
     ])
 }
 
@@ -128,6 +143,7 @@ impl Store {
             .map_err(open_err)?;
         Ok(Store {
             conn: Mutex::new(conn),
+            record: remediation::Record::new(dir),
         })
     }
 
