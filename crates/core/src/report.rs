@@ -395,8 +395,7 @@ mod tests {
         let chain = ChainReport {
             rows: 0,
             intact: true,
-            broken_at: None,
-            reason: None,
+            ..Default::default()
         };
         let views = per_customer(&alert, &details.to_string());
         assert_eq!(views.len(), 2);
