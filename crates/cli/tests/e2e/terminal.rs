@@ -103,7 +103,7 @@ fn escape_sequences_in_records_and_names_never_reach_the_terminal_raw() {
         .unwrap();
     let undo = rw.run_with_stdin(&["undo", &step["id"].to_string()], "n\n");
     assert!(
-        undo.stderr.contains("Sync\\u001b[2K") && undo.stderr.contains("<U+202E>"),
+        undo.stderr.contains("Sync\\u{1b}[2K") && undo.stderr.contains("<U+202E>"),
         "{}",
         undo.stderr
     );

@@ -306,11 +306,13 @@ async fn late_blobs_appear_inside_an_already_read_window() {
 
 #[tokio::test]
 async fn hostile_network_faults_point_elsewhere_and_the_recorder_keeps_what_it_got() {
-    let sandbox = sandbox(json!({"faults": {"huge_body_mb": 2, "script": [
-        {"endpoint": "token", "fault": "redirect_elsewhere", "count": 1},
-        {"endpoint": "content", "fault": "foreign_links", "count": 1},
-        {"endpoint": "blob", "fault": "huge_body", "count": 1},
-    ]}}))
+    let sandbox = sandbox(
+        json!({"records": [planted(CONTOSO, "r", 0)], "faults": {"huge_body_mb": 2, "script": [
+            {"endpoint": "token", "fault": "redirect_elsewhere", "count": 1},
+            {"endpoint": "content", "fault": "foreign_links", "count": 1},
+            {"endpoint": "blob", "fault": "huge_body", "count": 1},
+        ]}}),
+    )
     .await;
     let api = Api::new(&sandbox);
     let no_redirects = reqwest::Client::builder()
