@@ -248,12 +248,9 @@ fn a_forwarding_rule_is_contained_verified_repeated_undone_and_recorded() {
         "{second}"
     );
     // The record keeps Exchange's RuleIdentity, a number above i64::MAX, digit for digit.
-    let remove_id = step(&steps(&removed), "remove-rule")["action_id"].to_string();
+    let remove_id = step(&steps(&removed), "remove-rule")["action_id"].clone();
     let log = rw.run(&["audit", "--json"]).json_lines();
-    let row = log
-        .iter()
-        .find(|e| e["id"].to_string() == remove_id)
-        .unwrap();
+    let row = log.iter().find(|e| e["id"] == remove_id).unwrap();
     assert_eq!(
         row["before"]["RuleIdentity"].to_string(),
         rule_number,
@@ -262,7 +259,7 @@ fn a_forwarding_rule_is_contained_verified_repeated_undone_and_recorded() {
     // Undoing the removal re-creates the rule from its recorded definition with
     // New-InboxRule's own parameters (the recipient as a bare address), then disables it
     // again, as it was (§G 7).
-    let undone = rw.run(&["undo", &remove_id, "--yes", "--json"]);
+    let undone = rw.run(&["undo", &remove_id.to_string(), "--yes", "--json"]);
     assert_eq!(
         undone.json_lines()[0]["outcome"],
         "done",

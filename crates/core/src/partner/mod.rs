@@ -765,16 +765,14 @@ mod tests {
         let keeper = RefreshKeeper::new(Arc::new(crate::secrets::MemorySecrets::default()));
         let (earlier, later) = (Instant::now(), Instant::now() + Duration::from_millis(1));
         let mut written = Vec::new();
+        let mut write = |what| {
+            written.push(what);
+            Ok::<_, ()>(())
+        };
+        keeper.keep(later, || write("later")).unwrap();
+        keeper.keep(earlier, || write("earlier")).unwrap();
         keeper
-            .keep(later, || Ok::<_, ()>(written.push("later")))
-            .unwrap();
-        keeper
-            .keep(earlier, || Ok::<_, ()>(written.push("earlier")))
-            .unwrap();
-        keeper
-            .keep(later + Duration::from_millis(1), || {
-                Ok::<_, ()>(written.push("newest"))
-            })
+            .keep(later + Duration::from_millis(1), || write("newest"))
             .unwrap();
         assert_eq!(written, ["later", "newest"]);
     }
