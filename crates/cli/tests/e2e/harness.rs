@@ -113,6 +113,21 @@ pub struct TenantSpec {
 }
 
 impl TenantSpec {
+    /// `tenant add` for this tenant, its secret to come on stdin.
+    pub fn add_args(&self) -> Vec<&str> {
+        vec![
+            "tenant",
+            "add",
+            "--tenant-id",
+            &self.tenant_id,
+            "--name",
+            &self.name,
+            "--client-id",
+            &self.client_id,
+            "--client-secret-stdin",
+        ]
+    }
+
     pub fn new(i: usize) -> Self {
         let domain = format!(
             "client{i}-{}.example.com",
@@ -334,20 +349,7 @@ impl Rulewatch {
     }
 
     pub fn add_tenant(&self, t: &TenantSpec) {
-        let r = self.run_with_stdin(
-            &[
-                "tenant",
-                "add",
-                "--tenant-id",
-                &t.tenant_id,
-                "--name",
-                &t.name,
-                "--client-id",
-                &t.client_id,
-                "--client-secret-stdin",
-            ],
-            &t.secret,
-        );
+        let r = self.run_with_stdin(&t.add_args(), &t.secret);
         assert_eq!(r.code, 0, "tenant add failed: {}", r.stderr);
     }
 

@@ -65,17 +65,7 @@ fn without_a_keychain_the_command_says_how_to_fix_it_and_stores_nothing() {
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::new(&sandbox);
     let t = &tenants[0];
-    let mut cmd = rw.command(&[
-        "tenant",
-        "add",
-        "--tenant-id",
-        &t.tenant_id,
-        "--name",
-        &t.name,
-        "--client-id",
-        &t.client_id,
-        "--client-secret-stdin",
-    ]);
+    let mut cmd = rw.command(&t.add_args());
     cmd.env(
         "DBUS_SESSION_BUS_ADDRESS",
         "unix:path=/nonexistent/rulewatch-bus",

@@ -17,21 +17,26 @@ fn scan_with_script(script: Value, faults: Value) -> (Sandbox, TenantSpec, Rulew
     (sandbox, tenants[0].clone(), rw, run)
 }
 
+/// Nothing reached the other host and the scan failed for the tenant: its status message.
+fn refused(sandbox: &Sandbox, t: &TenantSpec, rw: &Rulewatch, run: &Run) -> String {
+    let received = sandbox.elsewhere();
+    assert!(received.is_empty(), "the other host received {received:#?}");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let status = rw.status();
+    tenant_status(&status, t)["message"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 #[test]
 fn a_token_request_redirected_to_another_host_does_not_send_the_secret_there() {
     let (sandbox, t, rw, run) = scan_with_script(
         json!([{"endpoint": "token", "fault": "redirect_elsewhere", "count": 1}]),
         json!({}),
     );
-    let received = sandbox.elsewhere();
-    assert!(received.is_empty(), "the other host received {received:#?}");
     assert!(!run.stderr.contains(&t.secret));
-    assert_eq!(run.code, 3, "{}", run.stderr);
-    let status = rw.status();
-    let message = tenant_status(&status, &t)["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let message = refused(&sandbox, &t, &rw, &run);
     assert!(
         message.contains("redirected to http://127.0.0.1:") && message.contains("another host"),
         "{message}"
@@ -44,14 +49,7 @@ fn an_api_call_redirected_to_another_host_does_not_send_the_token_there() {
         json!([{"endpoint": "content", "fault": "redirect_elsewhere", "count": 1}]),
         json!({}),
     );
-    let received = sandbox.elsewhere();
-    assert!(received.is_empty(), "the other host received {received:#?}");
-    assert_eq!(run.code, 3, "{}", run.stderr);
-    let status = rw.status();
-    let message = tenant_status(&status, &t)["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let message = refused(&sandbox, &t, &rw, &run);
     assert!(
         message.contains("redirected to") && message.contains("does not follow"),
         "{message}"
@@ -64,14 +62,7 @@ fn content_links_to_another_host_are_refused() {
         json!([{"endpoint": "content", "fault": "foreign_links", "count": 1}]),
         json!({}),
     );
-    let received = sandbox.elsewhere();
-    assert!(received.is_empty(), "the other host received {received:#?}");
-    assert_eq!(run.code, 3, "{}", run.stderr);
-    let status = rw.status();
-    let message = tenant_status(&status, &t)["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let message = refused(&sandbox, &t, &rw, &run);
     assert!(
         message.contains("not one of this tenant's Microsoft hosts"),
         "{message}"
@@ -83,19 +74,14 @@ fn content_links_to_another_host_are_refused() {
 
 #[test]
 fn a_huge_listing_or_blob_is_refused_with_the_limit_named() {
-    let (_sandbox, t, rw, run) = scan_with_script(
+    let (sandbox, t, rw, run) = scan_with_script(
         json!([
             {"endpoint": "content", "fault": "huge_body", "count": 1},
             {"endpoint": "blob", "fault": "huge_body", "count": 4},
         ]),
         json!({"huge_body_mb": 200}),
     );
-    assert_eq!(run.code, 3, "{}", run.stderr);
-    let status = rw.status();
-    let message = tenant_status(&status, &t)["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let message = refused(&sandbox, &t, &rw, &run);
     assert!(
         message.contains("larger than 16 MiB"),
         "the listing's limit: {message}"
