@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+use fantoccini::error::{CmdError, ErrorStatus};
 use fantoccini::{Client, ClientBuilder, Locator};
 use m365_sandbox::RunningSandbox;
 use m365_sandbox::Scenario;
@@ -428,14 +429,23 @@ impl Desktop {
     pub fn click(&self, css: &str) {
         for _ in 0..5 {
             let el = self.wait_for(css, Duration::from_secs(10));
+            // WebKitWebDriver often sends these with an empty message, so the
+            // status decides, and a panic shows it.
             match self.rt.block_on(el.click()) {
                 Ok(()) => return,
-                Err(e)
-                    if e.to_string().contains("not found") || e.to_string().contains("stale") =>
+                Err(CmdError::Standard(w))
+                    if matches!(
+                        w.error,
+                        ErrorStatus::StaleElementReference
+                            | ErrorStatus::NoSuchElement
+                            | ErrorStatus::ElementNotInteractable
+                            | ErrorStatus::ElementClickIntercepted
+                    ) =>
                 {
+                    std::thread::sleep(Duration::from_millis(200));
                     continue;
                 }
-                Err(e) => panic!("clicking {css}: {e}"),
+                Err(e) => panic!("clicking {css}: {e:?}"),
             }
         }
         panic!("{css} kept being replaced before it could be clicked");
