@@ -5,6 +5,7 @@ use std::sync::{Arc, PoisonError};
 
 use chrono::{DateTime, Utc};
 use rulewatch_core::allowlist::{TrustKind, normalize_destination};
+use rulewatch_core::cloud::Cloud;
 use rulewatch_core::engine::ConnectionStep;
 use rulewatch_core::geo::{self, GeoProvider};
 use rulewatch_core::partner::{self, PartnerAccount};
@@ -217,6 +218,9 @@ pub struct NewTenant {
     /// The MSP's own tenant id, asked once (see `msp_tenant`); stored, never per tenant.
     #[serde(default)]
     msp_tenant_id: Option<String>,
+    /// The tenant's cloud as the technician chose it; absent: asked of Microsoft.
+    #[serde(default)]
+    cloud: Option<String>,
 }
 
 /// Whether the add form asks for the MSP's own tenant id, sent as `PublisherIdentifier`:
@@ -240,7 +244,8 @@ pub async fn msp_tenant(shared: AppState<'_>) -> Reply<MspTenant> {
 }
 
 #[tauri::command]
-pub async fn add_tenant(app: AppHandle, shared: AppState<'_>, tenant: NewTenant) -> Reply<()> {
+/// Answers where the tenant is read, in words: "in the GCC cloud".
+pub async fn add_tenant(app: AppHandle, shared: AppState<'_>, tenant: NewTenant) -> Reply<String> {
     let credential = match (tenant.client_secret, tenant.certificate_pem) {
         (Some(secret), None) => NewCredential::ClientSecret(SecretString::from(secret)),
         (None, Some(pem)) => NewCredential::CertificatePem {
@@ -258,18 +263,41 @@ pub async fn add_tenant(app: AppHandle, shared: AppState<'_>, tenant: NewTenant)
         .map(|id| tenants::parse_guid(id, "your MSP's own tenant id"))
         .transpose()
         .map_err(text)?;
+    let chosen: Option<Cloud> = match tenant.cloud.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => Some(c.parse()?),
+        None => None,
+    };
+    // The tenant's own cloud decides its endpoints (m365-api.md §G 3).
+    let endpoints = &shared.launch.endpoints;
+    let (cloud, unread) = match chosen {
+        Some(cloud) => (Some(cloud), None),
+        None => match tenants::detect_cloud(endpoints, &tenant.tenant_id).await {
+            Ok(cloud) => (Some(cloud), None),
+            Err(why) => (None, Some(why)),
+        },
+    };
     let new = CoreTenant {
         tenant_id: tenant.tenant_id,
         name: tenant.name,
         client_id: tenant.client_id,
         credential,
+        cloud,
     };
     let home = shared.home.clone();
     // The keychain is reached over D-Bus or the platform's API: blocking calls.
-    tokio::task::spawn_blocking(move || tenants::add_tenant(&home, &Keychain, new))
+    let row = tokio::task::spawn_blocking(move || tenants::add_tenant(&home, &Keychain, new))
         .await
         .map_err(text)?
         .map_err(text)?;
+    let place = match (row.cloud, unread) {
+        (Some(cloud), _) => format!("in the {cloud} cloud"),
+        (None, why) => format!(
+            "read in the {} cloud: its own could not be read ({}); if it is a GCC, GCC High or DoD tenant, \
+             remove it and add it again with its cloud chosen",
+            endpoints.cloud_for(None),
+            why.unwrap_or_default()
+        ),
+    };
     if let Some(id) = msp {
         tenants::set_msp_tenant(&shared.home, &id).map_err(text)?;
     }
@@ -277,7 +305,7 @@ pub async fn add_tenant(app: AppHandle, shared: AppState<'_>, tenant: NewTenant)
     shared.leave_sandbox().await.map_err(text)?;
     shared.wake.notify_one();
     changed(&app, &shared).await;
-    Ok(())
+    Ok(place)
 }
 
 #[tauri::command]

@@ -69,7 +69,11 @@ export interface TenantStatus {
   open_alerts: number;
   /** Reached through the partner account: removing it excludes the customer. */
   partner: boolean;
+  /** The tenant's Microsoft cloud; null when none was recorded (the installation's). */
+  cloud: Cloud | null;
 }
+
+export type Cloud = "global" | "gcc" | "gcchigh" | "dod";
 
 export interface Overview {
   /** The embedded sandbox tenant is being watched instead of real tenants. */
@@ -98,6 +102,8 @@ export interface NewTenant {
   certificate_pem: string | null;
   /** The MSP's own tenant id, sent only while `mspTenant()` asks for it; stored once. */
   msp_tenant_id?: string;
+  /** The tenant's cloud; absent: Rulewatch asks Microsoft. */
+  cloud?: Cloud;
 }
 
 /** Whether the add form asks for the MSP's own tenant id (Microsoft's PublisherIdentifier). */
@@ -300,7 +306,8 @@ export const api = {
     invoke<void>("set_alert_status", { id, status, note, trustDestination }),
   scanNow: () => invoke<void>("scan_now"),
   listTenants: () => invoke<TenantStatus[]>("list_tenants"),
-  addTenant: (tenant: NewTenant) => invoke<void>("add_tenant", { tenant }),
+  /** Answers where the tenant is read, in words ("in the GCC cloud"). */
+  addTenant: (tenant: NewTenant) => invoke<string>("add_tenant", { tenant }),
   mspTenant: () => invoke<MspTenant>("msp_tenant"),
   testConnection: (tenantId: string) => invoke<ConnectionStep[]>("test_connection", { tenantId }),
   removeTenant: (tenantId: string) => invoke<void>("remove_tenant", { tenantId }),

@@ -64,6 +64,14 @@ export const SEVERITY_LABEL: Record<Severity, string> = {
   critical: "Critical",
 };
 
+/** Microsoft's clouds as technicians name them. */
+export const CLOUD_LABEL: Record<string, string> = {
+  global: "Commercial",
+  gcc: "GCC",
+  gcchigh: "GCC High",
+  dod: "DoD",
+};
+
 export const TENANT_STATE_LABEL: Record<TenantState, string> = {
   ok: "OK",
   partial: "Partial",

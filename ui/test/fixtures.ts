@@ -114,6 +114,7 @@ export function tenants(): TenantStatus[] {
       data_complete_until: "2026-11-27T10:30:00Z",
       open_alerts: 1,
       partner: false,
+      cloud: "global",
     },
     {
       tenant_id: T2,
@@ -126,6 +127,7 @@ export function tenants(): TenantStatus[] {
       data_complete_until: null,
       open_alerts: 1,
       partner: true,
+      cloud: "gcc",
     },
   ];
 }
@@ -201,7 +203,7 @@ export function defaultHandlers(): void {
     set_alert_status: () => null,
     scan_now: () => null,
     list_tenants: () => tenants(),
-    add_tenant: () => null,
+    add_tenant: () => "in the commercial (global) cloud",
     msp_tenant: () => ({ msp_tenant_id: null, ask: true }),
     test_connection: () => [],
     remove_tenant: () => null,

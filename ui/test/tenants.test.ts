@@ -30,6 +30,9 @@ describe("tenants page", () => {
     expect(rows[1].querySelector("[data-testid=tenant-state]")!.textContent).toBe("Error");
     expect(rows[1].querySelector("[data-testid=tenant-problem]")!.textContent).toBe("Admin consent was revoked");
     expect(rows[1].querySelector("[data-testid=tenant-open-alerts]")!.textContent).toBe("1");
+    // Only a tenant outside the commercial cloud is marked with its cloud.
+    expect(rows[0].querySelector("[data-testid=tenant-cloud]")).toBeNull();
+    expect(rows[1].querySelector("[data-testid=tenant-cloud]")!.textContent).toBe("GCC");
     expect(visible($("#leave-sandbox"))).toBe(false);
   });
 
@@ -125,8 +128,24 @@ describe("add tenant", () => {
       tenant: { tenant_id: GOOD_TENANT, name: "Contoso <Ltd>", client_id: GOOD_CLIENT, client_secret: "s3cret", certificate_pem: null },
     });
     expect($<HTMLInputElement>("#client-secret").value).toBe("");
-    expect($("#tenant-message").textContent).toBe("Added Contoso <Ltd>; its secret is in the OS keychain.");
+    expect($("#tenant-message").textContent).toBe(
+      "Added Contoso <Ltd>, in the commercial (global) cloud; its secret is in the OS keychain.",
+    );
     expect(callsOf("list_tenants").length).toBeGreaterThan(listed);
+  });
+
+  it("sends the cloud only when the technician chose one", async () => {
+    await openTenants(() => (state.handlers.add_tenant = () => "in the GCC cloud"));
+    fill({ "tenant-id": GOOD_TENANT, "tenant-name": "Contoso", "client-id": GOOD_CLIENT, "client-secret": "s3cret" });
+    expect($<HTMLSelectElement>("#tenant-cloud").value).toBe("");
+    $<HTMLSelectElement>("#tenant-cloud").value = "gcc";
+    await submit();
+    expect(callsOf("add_tenant")[0].args).toEqual({
+      tenant: { tenant_id: GOOD_TENANT, name: "Contoso", client_id: GOOD_CLIENT, client_secret: "s3cret", certificate_pem: null, cloud: "gcc" },
+    });
+    expect($("#tenant-message").textContent).toBe("Added Contoso, in the GCC cloud; its secret is in the OS keychain.");
+    // The form is reset: the next tenant's cloud is found out again.
+    expect($<HTMLSelectElement>("#tenant-cloud").value).toBe("");
   });
 
   it("reads a certificate file and sends its PEM text", async () => {

@@ -39,17 +39,14 @@ struct Global {
     #[arg(long, env = "RULEWATCH_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
     /// One base URL serving every Microsoft endpoint (the sandbox)
-    #[arg(
-        long,
-        env = "RULEWATCH_ENDPOINTS",
-        global = true,
-        conflicts_with = "cloud"
-    )]
+    #[arg(long, env = "RULEWATCH_ENDPOINTS", global = true)]
     endpoints: Option<String>,
     /// Send the keychain's secrets to an --endpoints URL on another machine
     #[arg(long, env = "RULEWATCH_TRUST_ENDPOINTS", global = true)]
     trust_endpoints: bool,
-    /// Microsoft cloud: global, gcc, gcchigh or dod
+    /// Microsoft cloud: global, gcc, gcchigh or dod. With `tenant add`, the tenant's own
+    /// instead of asking Microsoft; otherwise the cloud of tenants with none recorded
+    /// (with --endpoints, every cloud is served from that one URL)
     #[arg(long, env = "RULEWATCH_CLOUD", global = true)]
     cloud: Option<String>,
     /// Your MSP's own tenant id, sent as PublisherIdentifier [default: each tenant's id]
@@ -196,13 +193,14 @@ impl Global {
         if let Some(url) = &self.endpoints {
             return Endpoints::single(url).map_err(|e| anyhow!(e));
         }
-        let cloud: Cloud = self
-            .cloud
+        Ok(Endpoints::for_cloud(self.cloud()?.unwrap_or(Cloud::Global)))
+    }
+
+    fn cloud(&self) -> Result<Option<Cloud>> {
+        self.cloud
             .as_deref()
-            .unwrap_or("global")
-            .parse()
-            .map_err(|e: String| anyhow!(e))?;
-        Ok(Endpoints::for_cloud(cloud))
+            .map(|c| c.parse().map_err(|e: String| anyhow!(e)))
+            .transpose()
     }
 
     fn engine_config(&self) -> Result<EngineConfig> {

@@ -73,13 +73,13 @@ pub fn tenants(tenants: &[TenantRow], json: bool) -> Result<()> {
             .as_str()
             .unwrap_or_default()
             .to_string();
+        let cloud = t.cloud.map(|c| format!(", {c}")).unwrap_or_default();
         writeln!(
             out,
-            "{}  {}  client {}  ({})",
+            "{}  {}  client {}  ({method}{cloud})",
             shown(&t.tenant_id),
             shown(&t.name),
             shown(&t.client_id),
-            method
         )?;
     }
     Ok(())

@@ -620,6 +620,7 @@ impl Judge {
                 name: "Contoso".into(),
                 client_id: "11111111-2222-4333-8444-555555555555".into(),
                 auth_method: AuthMethod::ClientSecret,
+                cloud: None,
             },
         }
     }

@@ -68,7 +68,8 @@ impl ActivityApi<'_> {
     fn feed_url(&self, path: &str) -> String {
         format!(
             "{}/api/v1.0/{}/activity/feed/{path}",
-            self.api.endpoints.management, self.app.tenant_id
+            self.api.endpoints_of(self.app).management,
+            self.app.tenant_id
         )
     }
 
@@ -260,7 +261,7 @@ impl ActivityApi<'_> {
     fn problem(&self, e: CallError, what: &str) -> Problem {
         match e {
             CallError::Problem(p) => p,
-            CallError::Api(e) => api_problem(&e, what, self.app),
+            CallError::Api(e) => api_problem(&e, what, self.api, self.app),
         }
     }
 }
@@ -288,16 +289,30 @@ fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default().trim()
 }
 
-fn api_problem(e: &ApiError, what: &str, app: &AppIdentity) -> Problem {
+fn api_problem(e: &ApiError, what: &str, api: &Api, app: &AppIdentity) -> Problem {
     let detail = format!("{} {}", e.code, first_line(&e.message));
+    let consent_url = api.consent_url(app);
     match e.code.as_str() {
+        // An empty permission set: a token for another cloud's (or another) resource, or
+        // no consent at all (m365-api.md §G 3).
+        "AF10001" if e.message.contains("permission set ()") => Problem::new(
+            ProblemKind::ConsentMissing,
+            format!(
+                "the Office 365 Management API refused tenant {}'s token with an empty permission set ({detail}): \
+                 wrong cloud or consent missing. Rulewatch reads this tenant in the {} cloud; if it is in another \
+                 (GCC, GCC High, DoD), remove it and add it again with `rulewatch tenant add … --cloud gcc` (or \
+                 gcchigh, dod). Otherwise a Global Administrator of the tenant grants admin consent at {consent_url}",
+                app.tenant_id,
+                api.endpoints.cloud_for(app.cloud)
+            ),
+        ),
         "AF10001" => Problem::new(
             ProblemKind::PermissionMissing,
             format!(
                 "the app lacks the ActivityFeed.Read permission in tenant {} ({detail}). In the app registration add \
                  Office 365 Management APIs → Application permissions → ActivityFeed.Read, then grant admin \
-                 consent at https://login.microsoftonline.com/{}/adminconsent?client_id={}",
-                app.tenant_id, app.tenant_id, app.client_id
+                 consent at {consent_url}",
+                app.tenant_id
             ),
         ),
         // The audit-off answer's code is a long "StartSubscription [CorrId=…]…" context and

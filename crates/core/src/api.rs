@@ -147,6 +147,18 @@ pub struct Request<'a> {
 }
 
 impl Api {
+    /// The tenant's endpoints: those of its own cloud.
+    pub fn endpoints_of(&self, app: &AppIdentity) -> Endpoints {
+        self.endpoints.in_cloud(app.cloud)
+    }
+
+    /// Where the tenant's admin grants the app consent, on its cloud's login host.
+    pub fn consent_url(&self, app: &AppIdentity) -> String {
+        self.endpoints
+            .cloud_for(app.cloud)
+            .admin_consent_url(&app.tenant_id, &app.client_id)
+    }
+
     /// Sends an authenticated request, reading at most [`PAGE_LIMIT`] of the answer.
     #[allow(clippy::too_many_arguments)]
     pub async fn send(
@@ -178,14 +190,15 @@ impl Api {
         request: Request<'_>,
         limit: usize,
     ) -> Result<Reply, CallError> {
-        if !self.endpoints.owns(url) {
+        let endpoints = self.endpoints_of(app);
+        if !endpoints.owns(url) {
             return Err(CallError::Problem(Problem::new(
                 ProblemKind::ForeignHost,
                 format!(
                     "{what}: Microsoft's answer pointed to {}, which is not one of this tenant's Microsoft hosts ({}); \
                      Rulewatch refused to send the tenant's token there",
                     crate::cloud::origin(url),
-                    self.endpoints.hosts().join(", ")
+                    endpoints.hosts().join(", ")
                 ),
             )));
         }

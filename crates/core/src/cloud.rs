@@ -29,6 +29,67 @@ impl FromStr for Cloud {
     }
 }
 
+impl Cloud {
+    const ALL: [Cloud; 4] = [Cloud::Global, Cloud::Gcc, Cloud::GccHigh, Cloud::Dod];
+
+    /// The name `--cloud` takes and the database keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cloud::Global => "global",
+            Cloud::Gcc => "gcc",
+            Cloud::GccHigh => "gcchigh",
+            Cloud::Dod => "dod",
+        }
+    }
+
+    /// Where a Global Administrator of `tenant_id` grants the app consent: on the cloud's
+    /// own login host (m365-api.md §G 13).
+    pub fn admin_consent_url(self, tenant_id: &str, client_id: &str) -> String {
+        format!(
+            "{}/{tenant_id}/adminconsent?client_id={client_id}",
+            Endpoints::for_cloud(self).login
+        )
+    }
+
+    /// The cloud a tenant's OpenID metadata names. GCC tenants say
+    /// `tenant_region_sub_scope: "GCC"` (m365-api.md §G 3); GCC High says `DODCON` and
+    /// DoD `DOD` under the `USGov` scope, as public clients that read it found live.
+    pub fn from_openid(metadata: &serde_json::Value) -> Cloud {
+        let field = |name: &str| {
+            metadata[name]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_uppercase()
+        };
+        match (
+            field("tenant_region_scope").as_str(),
+            field("tenant_region_sub_scope").as_str(),
+        ) {
+            (_, "GCC") => Cloud::Gcc,
+            (_, "DOD") => Cloud::Dod,
+            ("USGOV", _) | (_, "DODCON") => Cloud::GccHigh,
+            _ => Cloud::Global,
+        }
+    }
+}
+
+impl fmt::Display for Cloud {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Cloud::Global => "commercial (global)",
+            Cloud::Gcc => "GCC",
+            Cloud::GccHigh => "GCC High",
+            Cloud::Dod => "DoD",
+        })
+    }
+}
+
+impl serde::Serialize for Cloud {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Base URLs (no trailing slash) and token resources for every service Rulewatch calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
@@ -168,6 +229,50 @@ pub fn origin(url: &str) -> String {
     }
 }
 
+impl Endpoints {
+    /// The cloud these are Microsoft's hosts for; `None` for one base URL (the sandbox).
+    pub fn cloud(&self) -> Option<Cloud> {
+        Cloud::ALL
+            .into_iter()
+            .find(|c| *self == Endpoints::for_cloud(*c))
+    }
+
+    /// A tenant's cloud: its own when recorded, else the installation's.
+    pub fn cloud_for(&self, tenant: Option<Cloud>) -> Cloud {
+        tenant.or(self.cloud()).unwrap_or(Cloud::Global)
+    }
+
+    /// The endpoints of a tenant in `cloud` (`None`: the installation's). One base URL
+    /// serves every cloud, one other than the global one under its own path prefix
+    /// (`/gcc`) and with that cloud's token resources, as the sandbox expects.
+    pub fn in_cloud(&self, cloud: Option<Cloud>) -> Endpoints {
+        match (cloud, self.cloud()) {
+            (None, _) | (Some(Cloud::Global), None) => self.clone(),
+            (Some(c), Some(_)) => Endpoints::for_cloud(c),
+            (Some(c), None) => {
+                let real = Endpoints::for_cloud(c);
+                let prefixed = format!("{}/{}", self.management, c.as_str());
+                // GCC signs in, and reaches Graph and Exchange, at the commercial hosts (§G 3).
+                let own = |shared: &String| {
+                    if c == Cloud::Gcc {
+                        shared.clone()
+                    } else {
+                        prefixed.clone()
+                    }
+                };
+                Endpoints {
+                    login: own(&self.login),
+                    graph: own(&self.graph),
+                    exchange: own(&self.exchange),
+                    management: prefixed.clone(),
+                    ipstack: self.ipstack.clone(),
+                    ..real
+                }
+            }
+        }
+    }
+}
+
 impl fmt::Display for Endpoints {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -241,6 +346,72 @@ mod tests {
             !sandbox.owns("http://127.0.0.1:10/api/v1.0/x"),
             "another port is another host"
         );
+    }
+
+    #[test]
+    fn a_tenant_in_another_cloud_gets_that_clouds_endpoints() {
+        let global = Endpoints::for_cloud(Cloud::Global);
+        assert_eq!(global.cloud(), Some(Cloud::Global));
+        assert_eq!(global.in_cloud(None), global);
+        let gcc = global.in_cloud(Some(Cloud::Gcc));
+        assert_eq!(gcc.management, "https://manage-gcc.office.com");
+        assert_eq!(gcc.login, "https://login.microsoftonline.com");
+        assert!(gcc.owns("https://manage-gcc.office.com/api/v1.0/t/activity/feed/audit/1"));
+        assert!(!gcc.owns("https://manage.office.com/api/v1.0/t/activity/feed/audit/1"));
+        assert_eq!(
+            Endpoints::for_cloud(Cloud::Dod).in_cloud(Some(Cloud::Global)),
+            global
+        );
+        assert_eq!(Endpoints::for_cloud(Cloud::Dod).cloud_for(None), Cloud::Dod);
+
+        let sandbox = Endpoints::single("http://127.0.0.1:9").unwrap();
+        assert_eq!(
+            (sandbox.cloud(), sandbox.cloud_for(None)),
+            (None, Cloud::Global)
+        );
+        assert_eq!(sandbox.in_cloud(Some(Cloud::Global)), sandbox);
+        let gcc = sandbox.in_cloud(Some(Cloud::Gcc));
+        assert_eq!(gcc.management, "http://127.0.0.1:9/gcc");
+        assert_eq!(gcc.management_resource, "https://manage-gcc.office.com");
+        assert_eq!(
+            (gcc.login.as_str(), gcc.graph.as_str()),
+            ("http://127.0.0.1:9", "http://127.0.0.1:9")
+        );
+        assert_eq!(gcc.graph_resource, "https://graph.microsoft.com");
+        let high = sandbox.in_cloud(Some(Cloud::GccHigh));
+        assert_eq!(high.login, "http://127.0.0.1:9/gcchigh");
+        assert_eq!(high.graph_resource, "https://graph.microsoft.us");
+    }
+
+    #[test]
+    fn the_openid_metadata_names_the_cloud() {
+        let cloud = |v: serde_json::Value| Cloud::from_openid(&v);
+        use serde_json::json;
+        assert_eq!(
+            cloud(json!({"tenant_region_scope": "NA", "tenant_region_sub_scope": "GCC"})),
+            Cloud::Gcc
+        );
+        assert_eq!(cloud(json!({"tenant_region_scope": "EU"})), Cloud::Global);
+        assert_eq!(
+            cloud(json!({"tenant_region_scope": "USGov", "tenant_region_sub_scope": "DODCON"})),
+            Cloud::GccHigh
+        );
+        assert_eq!(
+            cloud(json!({"tenant_region_scope": "USGov", "tenant_region_sub_scope": "DOD"})),
+            Cloud::Dod
+        );
+        assert_eq!(cloud(json!({"tenant_region_scope": 7})), Cloud::Global);
+        assert_eq!(
+            Cloud::Gcc.admin_consent_url("t", "c"),
+            "https://login.microsoftonline.com/t/adminconsent?client_id=c"
+        );
+        assert_eq!(
+            Cloud::GccHigh.admin_consent_url("t", "c"),
+            "https://login.microsoftonline.us/t/adminconsent?client_id=c"
+        );
+        for c in Cloud::ALL {
+            assert_eq!(c.as_str().parse::<Cloud>(), Ok(c));
+        }
     }
 
     #[test]

@@ -349,11 +349,7 @@ impl Engine {
     /// permission or setting is missing: a token, the audit subscription, the domains.
     pub async fn test_connection(&self, t: &TenantRow) -> Vec<ConnectionStep> {
         let stats = RetryStats::default();
-        let app = AppIdentity {
-            tenant_id: t.tenant_id.clone(),
-            client_id: t.client_id.clone(),
-            method: t.auth_method.clone(),
-        };
+        let app = t.app();
         let mut steps = Vec::new();
         if let Err(p) = self
             .api
@@ -469,11 +465,7 @@ impl Engine {
     }
 
     async fn collect(&self, t: &TenantRow, stats: &RetryStats) -> Result<Collected, Problem> {
-        let app = AppIdentity {
-            tenant_id: t.tenant_id.clone(),
-            client_id: t.client_id.clone(),
-            method: t.auth_method.clone(),
-        };
+        let app = t.app();
         let ctx = TenantContext {
             accepted_domains: self.accepted_domains(t, &app, stats).await?,
             allowlist: self.store.allowlist(&t.tenant_id).map_err(store_problem)?,

@@ -27,7 +27,7 @@ pub async fn accepted_domains(
     app: &AppIdentity,
     stats: &RetryStats,
 ) -> Result<Vec<String>, Problem> {
-    let url = format!("{}/v1.0/domains", api.endpoints.graph);
+    let url = format!("{}/v1.0/domains", api.endpoints_of(app).graph);
     let what = format!("reading the domains of tenant {}", app.tenant_id);
     let reply = match api
         .send(
@@ -48,9 +48,10 @@ pub async fn accepted_domains(
                 ProblemKind::PermissionMissing,
                 format!(
                     "{what}: the app lacks Domain.Read.All ({} {}). In the app registration add Microsoft Graph → \
-                     Application permissions → Domain.Read.All, then grant admin consent at \
-                     https://login.microsoftonline.com/{}/adminconsent?client_id={}",
-                    e.code, e.message, app.tenant_id, app.client_id
+                     Application permissions → Domain.Read.All, then grant admin consent at {}",
+                    e.code,
+                    e.message,
+                    api.consent_url(app)
                 ),
             ));
         }

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use crate::auth::AuthMethod;
 use crate::auth::certificate::parse_pem_bundle;
+use crate::cloud::{Cloud, Endpoints};
+use crate::http::{Http, HttpError, RetryPolicy, RetryStats};
 use crate::secrets::{SecretKind, SecretStore};
 use crate::store::{Store, StoreError, TenantRow};
 use secrecy::{ExposeSecret, SecretString};
@@ -26,6 +28,8 @@ pub struct NewTenant {
     pub name: String,
     pub client_id: String,
     pub credential: NewCredential,
+    /// The tenant's Microsoft cloud, from [`detect_cloud`] or the technician.
+    pub cloud: Option<Cloud>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +71,7 @@ pub fn add_test_tenants<'a>(
                 name: name.into(),
                 client_id: client_id.into(),
                 credential: NewCredential::ClientSecret(SecretString::from(secret.to_string())),
+                cloud: None,
             },
         )?;
     }
@@ -117,6 +122,7 @@ pub fn add_tenant(
         name,
         client_id,
         auth_method,
+        cloud: t.cloud,
     };
     secrets.set(&tenant_id, kind, &secret)?;
     if let Err(e) = store.add_tenant(&row) {
@@ -124,6 +130,52 @@ pub fn add_tenant(
         return Err(e.into());
     }
     Ok(row)
+}
+
+/// The cloud the tenant lives in, read from its OpenID metadata on the login host of
+/// `endpoints` (m365-api.md §G 3: every cloud's tenants answer there). The error says
+/// why it could not be read; an id that is not a GUID is left to [`add_tenant`] to refuse.
+pub async fn detect_cloud(endpoints: &Endpoints, tenant_id: &str) -> Result<Cloud, String> {
+    let Ok(id) = parse_guid(tenant_id, "tenant id") else {
+        return Err("the tenant id is not a GUID".into());
+    };
+    let url = format!(
+        "{}/{id}/v2.0/.well-known/openid-configuration",
+        endpoints.login
+    );
+    let http = Http::new(RetryPolicy {
+        max_attempts: 3,
+        ..RetryPolicy::default()
+    })
+    .map_err(|e| format!("no HTTP client ({e})"))?;
+    let what = format!("reading the OpenID metadata of tenant {id}");
+    // Metadata is a few kilobytes; anything near this is not Entra's answer.
+    const LIMIT: usize = 256 << 10;
+    let reply = match http
+        .send_capped(&what, &RetryStats::default(), LIMIT, || {
+            http.client().get(&url)
+        })
+        .await
+    {
+        Ok(reply) => reply,
+        Err(HttpError::Status { reply, .. }) => {
+            let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_default();
+            // Entra's description: its first line says what is wrong (an unknown tenant).
+            let said = body["error_description"]
+                .as_str()
+                .and_then(|d| d.lines().next())
+                .unwrap_or_default();
+            return Err(format!(
+                "Microsoft answered HTTP {}: {}",
+                reply.status.as_u16(),
+                crate::detect::visible_text(said)
+            ));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let metadata: serde_json::Value = serde_json::from_slice(&reply.body)
+        .map_err(|e| format!("the answer of {url} cannot be read ({e})"))?;
+    Ok(Cloud::from_openid(&metadata))
 }
 
 /// The certificate's private key goes to the keychain; its thumbprint to the database.

@@ -155,6 +155,7 @@ mod tests {
             name: "Contoso".into(),
             client_id: "c1".into(),
             auth_method: crate::auth::AuthMethod::ClientSecret,
+            cloud: None,
         };
         store.add_tenant(&tenant).unwrap();
         store

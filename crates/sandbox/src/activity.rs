@@ -10,12 +10,17 @@
 //! - With audit logging off, `subscriptions/start` answers HTTP 400 with the
 //!   `StartSubscription […]` code and a `DataServiceException` message followed by a .NET
 //!   stack trace (§G 1); the tenant then has no subscription to list.
+//! - Two clouds' Management APIs are served: the commercial one at the root, GCC's under
+//!   `/gcc` (a tenant's scenario `cloud`). Guess, because one base URL cannot have two
+//!   hosts: the path prefix stands for `manage-gcc.office.com`. Each answers a token for
+//!   another resource, or for a tenant of the other cloud, with HTTP 401 `AF10001` and an
+//!   empty permission set "()" (§G 3).
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
@@ -25,7 +30,7 @@ use uuid::Uuid;
 
 use crate::app::{App, TenantEntry};
 use crate::feed::RETENTION;
-use crate::scenario::{ContentType, SubscriptionState};
+use crate::scenario::{ContentType, SubscriptionState, TenantCloud};
 use crate::times::{content_time, now_ms, parse_window_time};
 use crate::token::{Audience, Bearer};
 
@@ -104,14 +109,27 @@ impl Query {
 /// The checks every operation makes, in order; answers the tenant's index.
 fn authorize(
     app: &App,
+    service: TenantCloud,
     headers: &HeaderMap,
     url_tenant: &str,
     query: &Query,
 ) -> Result<usize, AfError> {
-    let grant = match app.tokens.bearer(headers) {
-        Bearer::Valid(grant) if grant.audience == Audience::Manage => grant,
-        _ => return Err(AfError::Unauthorized),
+    let Bearer::Valid(grant) = app.tokens.bearer(headers) else {
+        return Err(AfError::Unauthorized);
     };
+    let audience = match service {
+        TenantCloud::Global => Audience::Manage,
+        TenantCloud::Gcc => Audience::ManageGcc,
+    };
+    // §G 3: a token for another resource or cloud: "wrong cloud or no consent".
+    if grant.audience != audience || app.tenants[grant.tenant].config.cloud != service {
+        return Err(af_error(
+            StatusCode::UNAUTHORIZED,
+            "AF10001",
+            "The permission set () sent in the request does not include the expected permission \
+             ActivityFeed.Read.",
+        ));
+    }
     if Uuid::parse_str(url_tenant).is_err() {
         return Err(af_error(
             StatusCode::BAD_REQUEST,
@@ -197,12 +215,13 @@ const START_SPACING: Duration = Duration::minutes(15);
 /// `POST subscriptions/start?contentType=…`. Webhooks are not simulated: any body is ignored.
 pub(crate) async fn start_subscription(
     State(app): State<Arc<App>>,
+    Extension(service): Extension<TenantCloud>,
     Path(tenant): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AfError> {
     let query = Query::parse(raw.as_deref());
-    let t = authorize(&app, &headers, &tenant, &query)?;
+    let t = authorize(&app, service, &headers, &tenant, &query)?;
     let content_type = content_type(&query)?;
     let entry = &app.tenants[t];
     let mut live = entry.live_mut();
@@ -268,12 +287,13 @@ fn audit_off(entry: &TenantEntry, content_type: ContentType, query: &Query) -> A
 /// `GET subscriptions/list`.
 pub(crate) async fn list_subscriptions(
     State(app): State<Arc<App>>,
+    Extension(service): Extension<TenantCloud>,
     Path(tenant): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AfError> {
     let query = Query::parse(raw.as_deref());
-    let t = authorize(&app, &headers, &tenant, &query)?;
+    let t = authorize(&app, service, &headers, &tenant, &query)?;
     let live = app.tenants[t].live();
     let list: Vec<Value> = ContentType::ALL
         .into_iter()
@@ -330,12 +350,13 @@ fn window(query: &Query, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<
 /// `GET subscriptions/content?contentType=…&startTime=…&endTime=…[&nextPage=…]`.
 pub(crate) async fn list_content(
     State(app): State<Arc<App>>,
+    Extension(service): Extension<TenantCloud>,
     Path(tenant): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AfError> {
     let query = Query::parse(raw.as_deref());
-    let t = authorize(&app, &headers, &tenant, &query)?;
+    let t = authorize(&app, service, &headers, &tenant, &query)?;
     let content_type = content_type(&query)?;
     let now = now_ms();
     let window = window(&query, now)?;
@@ -379,7 +400,12 @@ pub(crate) async fn list_content(
             json!({
                 "contentType": b.content_type.as_str(),
                 "contentId": b.id,
-                "contentUri": format!("{}/api/v1.0/{tenant_id}/activity/feed/audit/{}", app.base_url, b.id),
+                "contentUri": format!(
+                    "{}{}/api/v1.0/{tenant_id}/activity/feed/audit/{}",
+                    app.base_url,
+                    service.management_prefix(),
+                    b.id
+                ),
                 "contentCreated": content_time(b.created),
                 "contentExpiration": content_time(b.expires()),
             })
@@ -397,8 +423,9 @@ pub(crate) async fn list_content(
         }
         params.append_pair("nextPage", &next.page_token());
         let url = format!(
-            "{}/api/v1.0/{tenant_id}/activity/feed/subscriptions/content?{}",
+            "{}{}/api/v1.0/{tenant_id}/activity/feed/subscriptions/content?{}",
             app.base_url,
+            service.management_prefix(),
             params.finish()
         );
         response.headers_mut().insert(
@@ -412,12 +439,13 @@ pub(crate) async fn list_content(
 /// `GET audit/{contentId}`: the blob's records.
 pub(crate) async fn fetch_blob(
     State(app): State<Arc<App>>,
+    Extension(service): Extension<TenantCloud>,
     Path((tenant, content_id)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AfError> {
     let query = Query::parse(raw.as_deref());
-    let t = authorize(&app, &headers, &tenant, &query)?;
+    let t = authorize(&app, service, &headers, &tenant, &query)?;
     let now = now_ms();
     let Some(blob) = app
         .feed

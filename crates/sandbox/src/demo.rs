@@ -8,8 +8,8 @@ use serde_json::Value;
 use crate::attacks::{self, ForwardKind, RecordCtx};
 use crate::ids;
 use crate::scenario::{
-    ContentType, Faults, Noise, PlantedRecord, Scenario, SubscriptionState, Tenant, User,
-    default_directory_roles, default_roles,
+    ContentType, Faults, Noise, PlantedRecord, Scenario, SubscriptionState, Tenant, TenantCloud,
+    User, default_directory_roles, default_roles,
 };
 
 /// One multi-tenant app consented in both tenants, as an MSP's would be.
@@ -35,6 +35,7 @@ fn tenant(tenant_id: &str, name: &str, domains: &[&str], users: &[(&str, &str)])
         directory_roles: default_directory_roles(),
         write_visible_after_ms: 0,
         token_refusal: None,
+        cloud: TenantCloud::Global,
     }
 }
 

@@ -20,6 +20,7 @@ mod ids;
 mod ipstack;
 pub mod mmdb;
 mod noise;
+mod openid;
 mod partner;
 mod scenario;
 mod server;

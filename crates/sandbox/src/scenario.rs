@@ -122,6 +122,32 @@ pub struct Tenant {
     /// A refusal the token endpoint answers this tenant's app with (m365-api.md §G 13).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_refusal: Option<TokenRefusal>,
+    /// The Microsoft cloud the tenant lives in (m365-api.md §G 3).
+    #[serde(default)]
+    pub cloud: TenantCloud,
+}
+
+/// The clouds the sandbox serves from its one base URL: GCC's Management API under the
+/// path prefix `/gcc` (see activity.rs); Entra, Graph and Exchange are shared, as GCC
+/// shares the commercial ones (m365-api.md §G 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantCloud {
+    #[default]
+    Global,
+    Gcc,
+}
+
+impl TenantCloud {
+    pub const ALL: [TenantCloud; 2] = [TenantCloud::Global, TenantCloud::Gcc];
+
+    /// Where this cloud's Management API is served, below the base URL.
+    pub fn management_prefix(self) -> &'static str {
+        match self {
+            TenantCloud::Global => "",
+            TenantCloud::Gcc => "/gcc",
+        }
+    }
 }
 
 /// Token-endpoint refusals that no request can cure (m365-api.md §G 13).

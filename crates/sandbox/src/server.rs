@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, delete, get, post};
+use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -16,9 +16,9 @@ use tokio::task::JoinHandle;
 use crate::activity::{self, AfError, af_error};
 use crate::app::App;
 use crate::elsewhere::{self, Recorder};
-use crate::scenario::{Endpoint, Scenario};
+use crate::scenario::{Endpoint, Scenario, TenantCloud};
 use crate::times::now_ms;
-use crate::{control, exchange, faults, graph, ipstack, partner, token, users};
+use crate::{control, exchange, faults, graph, ipstack, openid, partner, token, users};
 
 /// How long `shutdown` lets in-flight requests (a slow fault, say) finish.
 const GRACE: Duration = Duration::from_secs(5);
@@ -105,8 +105,7 @@ fn router(app: Arc<App>) -> Router {
     let faulty = |route: MethodRouter<Arc<App>>, endpoint: Endpoint| {
         route.layer(from_fn_with_state((app.clone(), endpoint), faults::inject))
     };
-    let feed = "/api/v1.0/{tenant}/activity/feed";
-    Router::new()
+    let router = Router::new()
         .route(
             "/{tenant}/oauth2/v2.0/token",
             faulty(post(token::issue), Endpoint::Token),
@@ -119,20 +118,8 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/devicelogin", get(partner::device_login))
         .route(
-            &format!("{feed}/subscriptions/start"),
-            faulty(post(activity::start_subscription), Endpoint::Subscriptions),
-        )
-        .route(
-            &format!("{feed}/subscriptions/list"),
-            faulty(get(activity::list_subscriptions), Endpoint::Subscriptions),
-        )
-        .route(
-            &format!("{feed}/subscriptions/content"),
-            faulty(get(activity::list_content), Endpoint::Content),
-        )
-        .route(
-            &format!("{feed}/audit/{{content_id}}"),
-            faulty(get(activity::fetch_blob), Endpoint::Blob),
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(openid::configuration),
         )
         .route(
             "/v1.0/domains",
@@ -179,7 +166,36 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/_sandbox/partner/revoke", post(control::revoke_partner))
         .route("/_sandbox/partner/gdap", post(control::set_gdap_roles))
-        .fallback(not_found)
+        .fallback(not_found);
+    // Each cloud's Management API, GCC's under its path prefix (activity.rs).
+    TenantCloud::ALL
+        .into_iter()
+        .fold(router, |router, cloud| {
+            let feed = format!(
+                "{}/api/v1.0/{{tenant}}/activity/feed",
+                cloud.management_prefix()
+            );
+            let serving = |route: MethodRouter<Arc<App>>, endpoint| {
+                faulty(route, endpoint).layer(Extension(cloud))
+            };
+            router
+                .route(
+                    &format!("{feed}/subscriptions/start"),
+                    serving(post(activity::start_subscription), Endpoint::Subscriptions),
+                )
+                .route(
+                    &format!("{feed}/subscriptions/list"),
+                    serving(get(activity::list_subscriptions), Endpoint::Subscriptions),
+                )
+                .route(
+                    &format!("{feed}/subscriptions/content"),
+                    serving(get(activity::list_content), Endpoint::Content),
+                )
+                .route(
+                    &format!("{feed}/audit/{{content_id}}"),
+                    serving(get(activity::fetch_blob), Endpoint::Blob),
+                )
+        })
         .with_state(app)
 }
 

@@ -10,6 +10,10 @@
 //!   AADSTS500011 (no Management API principal: a tenant without Office 365), both for
 //!   Management API tokens only, or AADSTS7000112 (the app disabled) for every resource
 //!   (§G 13).
+//! - Tokens for GCC's Management API (`https://manage-gcc.office.com`) are issued as for
+//!   the commercial one: GCC tenants sign in at the commercial Entra (§G 3). Guess: Entra
+//!   issues either resource to a tenant of either cloud and leaves the refusal to the API,
+//!   as the "()" answers in §G 3 suggest.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -44,6 +48,8 @@ const SKEW_S: i64 = 300;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Audience {
     Manage,
+    /// The GCC cloud's Management API (m365-api.md A2, §G 3).
+    ManageGcc,
     Graph,
     Outlook,
 }
@@ -52,16 +58,23 @@ impl Audience {
     pub(crate) fn from_scope(scope: &str) -> Option<Audience> {
         match scope.trim() {
             "https://manage.office.com/.default" => Some(Audience::Manage),
+            "https://manage-gcc.office.com/.default" => Some(Audience::ManageGcc),
             "https://graph.microsoft.com/.default" => Some(Audience::Graph),
             "https://outlook.office365.com/.default" => Some(Audience::Outlook),
             _ => None,
         }
     }
 
+    /// A Management API of either cloud.
+    pub(crate) fn is_manage(self) -> bool {
+        matches!(self, Audience::Manage | Audience::ManageGcc)
+    }
+
     /// The `.default` scope naming this resource.
     pub(crate) fn default_scope(self) -> &'static str {
         match self {
             Audience::Manage => "https://manage.office.com/.default",
+            Audience::ManageGcc => "https://manage-gcc.office.com/.default",
             Audience::Graph => "https://graph.microsoft.com/.default",
             Audience::Outlook => "https://outlook.office365.com/.default",
         }
@@ -454,7 +467,7 @@ fn refuse(
     let resource = audience.default_scope().trim_end_matches("/.default");
     match refusal {
         // Guess: the `error` value and status; the threads quote only the description.
-        TokenRefusal::ServicePrincipalDisabled if audience == Audience::Manage => Err(entra_error(
+        TokenRefusal::ServicePrincipalDisabled if audience.is_manage() => Err(entra_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             500014,
@@ -465,7 +478,7 @@ fn refuse(
             ),
         )),
         // Guess: the status; `invalid_resource` is quoted.
-        TokenRefusal::ResourceNotFound if audience == Audience::Manage => Err(entra_error(
+        TokenRefusal::ResourceNotFound if audience.is_manage() => Err(entra_error(
             StatusCode::BAD_REQUEST,
             "invalid_resource",
             500011,

@@ -233,6 +233,7 @@ impl Desktop {
                 name: name.to_string(),
                 client_id: t.client_id.clone(),
                 credential: NewCredential::ClientSecret(SecretString::from(t.secret.clone())),
+                cloud: None,
             };
             add_tenant(&store, &Keychain, new).expect("tenant added to the real keychain");
         }

@@ -126,7 +126,10 @@ fn an_attack_arrives_is_notified_opened_from_the_notification_and_reviewed_as_te
 #[test]
 fn a_tenant_added_in_the_panel_goes_to_the_keychain_and_passes_the_connection_test() {
     let t = Tenant::new();
-    let app = Desktop::start(json!({"tenants": [t.scenario("Fabrikam")]}), &[]);
+    // A GCC tenant: its cloud is read from Microsoft, and its audit log at GCC's host.
+    let mut fabrikam = t.scenario("Fabrikam");
+    fabrikam["cloud"] = json!("gcc");
+    let app = Desktop::start(json!({"tenants": [fabrikam]}), &[]);
 
     // Nothing configured: the first-run screen, which leads to the Tenants page.
     app.wait_for("#first-run", Duration::from_secs(20));
@@ -145,6 +148,8 @@ fn a_tenant_added_in_the_panel_goes_to_the_keychain_and_passes_the_connection_te
     wait_until("the tenant to be added", Duration::from_secs(20), || {
         app.text("#tenant-message").contains("keychain")
     });
+    let said = app.text("#tenant-message");
+    assert!(said.contains("Fabrikam, in the GCC cloud"), "{said}");
     wait_until("the MSP question to go", Duration::from_secs(10), || {
         app.script("return document.getElementById('msp-tenant-field').hidden") == json!(true)
     });
@@ -171,6 +176,10 @@ fn a_tenant_added_in_the_panel_goes_to_the_keychain_and_passes_the_connection_te
     );
 
     let row = format!("[data-testid=tenant-row][data-tenant-id='{}']", t.id);
+    assert_eq!(
+        app.text(&format!("{row} [data-testid=tenant-cloud]")),
+        "GCC"
+    );
     app.click(&format!("{row} [data-testid=test-connection]"));
     let steps = format!("{row} [data-testid=connection-result] li");
     wait_until("three connection steps", Duration::from_secs(30), || {

@@ -1,10 +1,10 @@
 // Tenants: each watched tenant's scan state, a connection test, removal with a confirm
 // step, the add form (the secret goes straight to the command, then to the OS keychain),
 // and leaving the sandbox.
-import { api, type ConnectionStep, type NewTenant, type TenantStatus } from "../api";
+import { api, type Cloud, type ConnectionStep, type NewTenant, type TenantStatus } from "../api";
 import type { Ctx, Page } from "../app";
 import { h, replace } from "../h";
-import { TENANT_STATE_LABEL, localDateTime } from "../format";
+import { CLOUD_LABEL, TENANT_STATE_LABEL, localDateTime } from "../format";
 import { checkId, fieldErrors, idInput, labelled } from "../fields";
 import { createPartnerSection } from "./partner";
 
@@ -160,6 +160,9 @@ export function createTenantsPage(ctx: Ctx): Page {
         { class: "tenant-head" },
         h("h3", { class: "wrap" }, t.name),
         h("span", { class: `state state-${t.state}`, "data-testid": "tenant-state" }, TENANT_STATE_LABEL[t.state] ?? t.state),
+        t.cloud && t.cloud !== "global"
+          ? h("span", { class: "tag", "data-testid": "tenant-cloud", "data-cloud": t.cloud }, CLOUD_LABEL[t.cloud] ?? t.cloud)
+          : null,
       ),
       h("div", { class: "muted mono" }, t.tenant_id),
       showMessage ? h("p", { class: `tenant-message state-${t.state}`, "data-testid": "tenant-problem" }, t.message) : null,
@@ -186,6 +189,12 @@ export function createTenantsPage(ctx: Ctx): Page {
   const secret = h("input", { id: "client-secret", type: "password", autocomplete: "new-password", "aria-describedby": "credential-error" });
   const certFile = h("input", { id: "certificate-file", type: "file", accept: ".pem,.crt,.cer,.key,application/x-pem-file", "aria-describedby": "credential-error" });
   const mspTenant = idInput("msp-tenant-id");
+  const cloud = h(
+    "select",
+    { id: "tenant-cloud" },
+    h("option", { value: "" }, "Find out from Microsoft"),
+    ...Object.entries(CLOUD_LABEL).map(([value, label]) => h("option", { value }, label)),
+  ) as HTMLSelectElement;
   const mspField = h(
     "div",
     { id: "msp-tenant-field", hidden: true },
@@ -230,6 +239,7 @@ export function createTenantsPage(ctx: Ctx): Page {
       labelled("Certificate (PEM file with the private key)", certFile),
       errs.boxes.credential,
     ),
+    labelled("Cloud", cloud, "GCC, GCC High and DoD tenants are read at their own cloud's hosts."),
     mspField,
     errs.boxes["msp-tenant-id"],
     h("div", { class: "actions" }, saveBtn),
@@ -275,18 +285,19 @@ export function createTenantsPage(ctx: Ctx): Page {
     };
     const msp = mspField.hidden ? "" : mspTenant.value.trim();
     if (msp) tenant.msp_tenant_id = msp;
+    if (cloud.value) tenant.cloud = cloud.value as Cloud;
     saveBtn.disabled = true;
-    const ok = await ctx.run(api.addTenant(tenant).then(() => true));
+    const place = await ctx.run(api.addTenant(tenant));
     // The only copy of the credential in JS was `tenant`; drop it whatever happened.
     tenant.client_secret = null;
     tenant.certificate_pem = null;
     pem = null;
     saveBtn.disabled = false;
-    if (!ok) return;
+    if (place === undefined) return;
     form.reset();
     secret.value = "";
     certFile.value = "";
-    message.textContent = `Added ${name}; its secret is in the OS keychain.`;
+    message.textContent = `Added ${name}, ${place}; its secret is in the OS keychain.`;
     await ctx.refreshAll();
   }
 

@@ -3,6 +3,7 @@
 
 mod allow;
 mod check;
+mod clouds;
 mod crash;
 mod endpoint_override;
 mod enrich;

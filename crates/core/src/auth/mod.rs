@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::Endpoints;
+use crate::cloud::{Cloud, Endpoints};
 use crate::http::{Http, HttpError, RetryStats};
 use crate::problem::{Problem, ProblemKind};
 use crate::secrets::{SecretKind, SecretStore, secret_text};
@@ -54,6 +54,8 @@ pub struct AppIdentity {
     pub tenant_id: String,
     pub client_id: String,
     pub method: AuthMethod,
+    /// The tenant's own cloud; `None`: the installation's.
+    pub cloud: Option<Cloud>,
 }
 
 struct Cached {
@@ -106,14 +108,6 @@ impl TokenProvider {
             secrets,
             cache: Mutex::new(HashMap::new()),
             partner,
-        }
-    }
-
-    fn resource_url(&self, resource: Resource) -> &str {
-        match resource {
-            Resource::Management => &self.endpoints.management_resource,
-            Resource::Graph => &self.endpoints.graph_resource,
-            Resource::Exchange => &self.endpoints.exchange_resource,
         }
     }
 
@@ -205,27 +199,30 @@ impl TokenProvider {
         resource: Resource,
         stats: &RetryStats,
     ) -> Result<(SecretString, Duration), Problem> {
+        // The tenant's own cloud: its sign-in host and its services' resources.
+        let endpoints = self.endpoints.in_cloud(app.cloud);
+        let resource_url = match resource {
+            Resource::Management => &endpoints.management_resource,
+            Resource::Graph => &endpoints.graph_resource,
+            Resource::Exchange => &endpoints.exchange_resource,
+        };
         if app.method == AuthMethod::Partner {
-            let resource = self.resource_url(resource);
             return crate::partner::exchange(
                 &self.http,
-                &self.endpoints,
+                &endpoints,
                 self.partner.clone(),
                 &app.client_id,
                 &app.tenant_id,
-                resource,
+                resource_url,
                 stats,
             )
             .await;
         }
-        let url = format!(
-            "{}/{}/oauth2/v2.0/token",
-            self.endpoints.login, app.tenant_id
-        );
+        let url = format!("{}/{}/oauth2/v2.0/token", endpoints.login, app.tenant_id);
         let mut form = vec![
             ("grant_type", "client_credentials".to_string()),
             ("client_id", app.client_id.clone()),
-            ("scope", format!("{}/.default", self.resource_url(resource))),
+            ("scope", format!("{resource_url}/.default")),
         ];
         form.extend(self.credential_fields(app, &url).await?);
         let what = format!("token request for tenant {}", app.tenant_id);
@@ -248,7 +245,17 @@ impl TokenProvider {
             }
             Err(HttpError::Status { reply, .. }) => {
                 let err: EntraError = serde_json::from_slice(&reply.body).unwrap_or_default();
-                Err(entra_problem(app, resource, &err, reply.status.as_u16()))
+                let consent_url = self
+                    .endpoints
+                    .cloud_for(app.cloud)
+                    .admin_consent_url(&app.tenant_id, &app.client_id);
+                Err(entra_problem(
+                    app,
+                    &consent_url,
+                    resource,
+                    &err,
+                    reply.status.as_u16(),
+                ))
             }
             Err(e) => Err(e.into()),
         }
@@ -286,7 +293,13 @@ fn client_assertion(
 
 /// Turns Entra's error answer into what the technician must do. AADSTS codes:
 /// https://learn.microsoft.com/entra/identity-platform/reference-error-codes
-fn entra_problem(app: &AppIdentity, resource: Resource, err: &EntraError, status: u16) -> Problem {
+fn entra_problem(
+    app: &AppIdentity,
+    consent_url: &str,
+    resource: Resource,
+    err: &EntraError,
+    status: u16,
+) -> Problem {
     let service = resource.service();
     let code = err.error_codes.first().copied().unwrap_or(0);
     // Entra's description ends with trace ids; the first line carries the meaning.
@@ -297,10 +310,6 @@ fn entra_problem(app: &AppIdentity, resource: Resource, err: &EntraError, status
         .unwrap_or(&err.error)
         .trim()
         .to_string();
-    let consent_url = format!(
-        "https://login.microsoftonline.com/{}/adminconsent?client_id={}",
-        app.tenant_id, app.client_id
-    );
     match code {
         7000215 | 7000222 | 7000218 | 700027 | 700024 | 50013 | 700023 => Problem::new(
             ProblemKind::BadCredentials,
@@ -378,6 +387,7 @@ mod tests {
             method: AuthMethod::Certificate {
                 thumbprint_s256: "thumb".into(),
             },
+            cloud: None,
         };
         let jwt = client_assertion(
             &app,

@@ -14,6 +14,7 @@ fn judged(body: &str) -> Result<usize, split::Malformed> {
         name: "Contoso".into(),
         client_id: "c".into(),
         auth_method: AuthMethod::ClientSecret,
+        cloud: None,
     };
     judge(split::records(body.as_bytes()), &ctx, &tenant).map(|(_, alerts)| alerts.len())
 }

@@ -511,6 +511,7 @@ async fn partner_collection(
         tenant_id: account.tenant_id.clone(),
         client_id: account.client_id.clone(),
         method: crate::auth::AuthMethod::Partner,
+        cloud: None,
     };
     let mut url = format!(
         "{}/v1.0/tenantRelationships/{collection}",
@@ -723,6 +724,7 @@ pub fn watch(store: &Store, account: &PartnerAccount, c: &Customer) -> Result<()
         name: c.name.clone(),
         client_id: account.client_id.clone(),
         auth_method: crate::auth::AuthMethod::Partner,
+        cloud: None,
     })
 }
 

@@ -179,7 +179,7 @@ impl Microsoft<'_> {
     fn user_url(&self, upn: &str) -> String {
         format!(
             "{}/v1.0/users/{}",
-            self.api.endpoints.graph,
+            self.api.endpoints_of(self.app).graph,
             path_segment(upn)
         )
     }
@@ -290,7 +290,8 @@ impl Microsoft<'_> {
         let body = json!({"CmdletInput": {"CmdletName": name, "Parameters": parameters}});
         let mut url = format!(
             "{}/adminapi/beta/{}/InvokeCommand",
-            self.api.endpoints.exchange, self.app.tenant_id
+            self.api.endpoints_of(self.app).exchange,
+            self.app.tenant_id
         );
         let mut rows = Vec::new();
         loop {

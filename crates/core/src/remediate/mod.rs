@@ -421,11 +421,7 @@ impl<'a> Remediator<'a> {
             .unwrap_or_default();
         containable(&alert, &accepted_domains)?;
         let tenant = self.store.tenant(&alert.tenant_id)?;
-        let app = AppIdentity {
-            tenant_id: tenant.tenant_id,
-            client_id: tenant.client_id,
-            method: tenant.auth_method,
-        };
+        let app = tenant.app();
         Ok(Target {
             alert,
             app,

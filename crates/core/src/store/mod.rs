@@ -20,6 +20,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 use serde_json::Value;
 
+use crate::cloud::Cloud;
+
 pub use geo::CacheHit;
 pub use models::{Alert, NewAlert, TenantRow, TenantState, TenantStatus};
 pub use partner::CustomerRow;
@@ -102,6 +104,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("partner.sql")).foreign_key_check(),
         M::up(include_str!("subscriptions.sql")).foreign_key_check(),
         M::up(include_str!("remediation_signed.sql")),
+        M::up(include_str!("clouds.sql")),
     ])
 }
 
@@ -165,9 +168,17 @@ impl Store {
                 return Err(StoreError::TenantExists(t.tenant_id.clone()));
             }
             tx.execute(
-                "INSERT INTO tenants (tenant_id, name, client_id, auth_method, cert_thumbprint, added_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![t.tenant_id, t.name, t.client_id, t.auth_method_str(), t.cert_thumbprint(), ts(Utc::now())],
+                "INSERT INTO tenants (tenant_id, name, client_id, auth_method, cert_thumbprint, added_at, cloud)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    t.tenant_id,
+                    t.name,
+                    t.client_id,
+                    t.auth_method_str(),
+                    t.cert_thumbprint(),
+                    ts(Utc::now()),
+                    t.cloud.map(Cloud::as_str)
+                ],
             )?;
             tx.execute(
                 "INSERT INTO tenant_status (tenant_id, state) VALUES (?1, ?2)",
@@ -181,9 +192,12 @@ impl Store {
     pub fn tenants(&self) -> Result<Vec<TenantRow>> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT tenant_id, name, client_id, auth_method, cert_thumbprint FROM tenants ORDER BY name, tenant_id",
+                "SELECT tenant_id, name, client_id, auth_method, cert_thumbprint, cloud FROM tenants
+                 ORDER BY name, tenant_id",
             )?;
-            let rows = stmt.query_map([], TenantRow::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let rows = stmt
+                .query_map([], TenantRow::from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -191,7 +205,8 @@ impl Store {
     pub fn tenant(&self, tenant_id: &str) -> Result<TenantRow> {
         self.with(|c| {
             c.query_row(
-                "SELECT tenant_id, name, client_id, auth_method, cert_thumbprint FROM tenants WHERE tenant_id = ?1",
+                "SELECT tenant_id, name, client_id, auth_method, cert_thumbprint, cloud FROM tenants
+                 WHERE tenant_id = ?1",
                 [tenant_id],
                 TenantRow::from_row,
             )
@@ -420,7 +435,7 @@ impl Store {
                         s.throttled, s.retried,
                         (SELECT MIN(complete_until) FROM cursors k WHERE k.tenant_id = t.tenant_id),
                         (SELECT COUNT(*) FROM alerts a WHERE a.tenant_id = t.tenant_id AND a.status = 'open'),
-                        t.auth_method = 'partner'
+                        t.auth_method = 'partner', t.cloud
                  FROM tenants t JOIN tenant_status s USING (tenant_id)
                  ORDER BY t.name, t.tenant_id",
             )?;

@@ -6,7 +6,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::parse_ts;
-use crate::auth::AuthMethod;
+use crate::auth::{AppIdentity, AuthMethod};
+use crate::cloud::Cloud;
 
 /// A configured tenant (no secret: those are in the keychain).
 #[derive(Debug, Clone, Serialize)]
@@ -16,6 +17,8 @@ pub struct TenantRow {
     pub client_id: String,
     #[serde(serialize_with = "method_name")]
     pub auth_method: AuthMethod,
+    /// The tenant's Microsoft cloud; `None` (before it was recorded): the installation's.
+    pub cloud: Option<Cloud>,
 }
 
 fn method_name<S: serde::Serializer>(m: &AuthMethod, s: S) -> Result<S::Ok, S::Error> {
@@ -31,6 +34,16 @@ fn method_str(m: &AuthMethod) -> &'static str {
 }
 
 impl TenantRow {
+    /// How Rulewatch signs in to this tenant.
+    pub fn app(&self) -> AppIdentity {
+        AppIdentity {
+            tenant_id: self.tenant_id.clone(),
+            client_id: self.client_id.clone(),
+            method: self.auth_method.clone(),
+            cloud: self.cloud,
+        }
+    }
+
     pub(super) fn auth_method_str(&self) -> &'static str {
         method_str(&self.auth_method)
     }
@@ -56,6 +69,7 @@ impl TenantRow {
                 ("partner", _) => AuthMethod::Partner,
                 _ => AuthMethod::ClientSecret,
             },
+            cloud: r.get::<_, Option<String>>(5)?.and_then(|c| c.parse().ok()),
         })
     }
 }
@@ -108,6 +122,8 @@ pub struct TenantStatus {
     pub open_alerts: u64,
     /// Reached through the partner account (removing it excludes the customer).
     pub partner: bool,
+    /// The tenant's Microsoft cloud, when recorded.
+    pub cloud: Option<Cloud>,
 }
 
 impl TenantStatus {
@@ -129,6 +145,7 @@ impl TenantStatus {
             data_complete_until: at(9)?,
             open_alerts: r.get::<_, i64>(10)? as u64,
             partner: r.get(11)?,
+            cloud: r.get::<_, Option<String>>(12)?.and_then(|c| c.parse().ok()),
         })
     }
 }

@@ -13,6 +13,7 @@ fn tenant(store: &Store) -> TenantRow {
         name: "Contoso".into(),
         client_id: "11111111-2222-3333-4444-555555555555".into(),
         auth_method: AuthMethod::ClientSecret,
+        cloud: None,
     };
     store.add_tenant(&t).unwrap();
     t
@@ -552,9 +553,18 @@ fn the_partner_migration_keeps_tenants_and_their_data_and_cascades_as_before() {
         name: "Fabrikam".into(),
         client_id: "c2".into(),
         auth_method: AuthMethod::Partner,
+        cloud: Some(crate::cloud::Cloud::Gcc),
     };
     store.add_tenant(&partner).unwrap();
-    assert_eq!(store.tenant("t2").unwrap().auth_method, AuthMethod::Partner);
+    let added = store.tenant("t2").unwrap();
+    assert_eq!(
+        (added.auth_method, added.cloud),
+        (AuthMethod::Partner, Some(crate::cloud::Cloud::Gcc))
+    );
+    assert_eq!(
+        kept.cloud, None,
+        "a tenant from before is read in the installation's cloud"
+    );
     // The rebuilt table is still the one the others refer to: removal cascades.
     store.remove_tenant("t1").unwrap();
     assert!(store.cursor("t1", "Audit.Exchange").unwrap().is_none());

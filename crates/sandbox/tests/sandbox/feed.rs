@@ -39,13 +39,15 @@ async fn feed_calls_need_a_manage_token_for_the_tenant_and_a_publisher_id() {
         .await
         .unwrap();
     assert_eq!(made_up.status(), StatusCode::UNAUTHORIZED);
+    // A token for another resource: the empty permission set of §G 3.
     let graph = api.token(CONTOSO, GRAPH).await;
-    assert_eq!(
-        api.feed(&graph, CONTOSO, "subscriptions/list", &[])
-            .await
-            .status(),
-        StatusCode::UNAUTHORIZED
-    );
+    let m = api_error(
+        api.feed(&graph, CONTOSO, "subscriptions/list", &[]).await,
+        StatusCode::UNAUTHORIZED,
+        "AF10001",
+    )
+    .await;
+    assert!(m.starts_with("The permission set () "), "{m}");
 
     let token = api.token(CONTOSO, MANAGE).await;
     let m = api_error(
@@ -711,5 +713,115 @@ async fn fifty_tenants_with_five_thousand_noise_records_start_quickly() {
     }
     assert_eq!(unique.len(), 5000, "every noise record is served");
     assert!(total > 5000, "with duplicates: {total}");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_gcc_tenant_is_read_at_the_gcc_host_and_its_metadata_says_gcc() {
+    let mut tenants = tenants();
+    tenants[1]["cloud"] = json!("gcc");
+    let sandbox = sandbox_with(
+        tenants,
+        json!({"records": [planted(FABRIKAM, "gcc-1", 0)], "rebase_times": true}),
+    )
+    .await;
+    let api = Api::new(&sandbox);
+    let metadata = |tenant: &str| {
+        api.http
+            .get(format!(
+                "{}/{tenant}/v2.0/.well-known/openid-configuration",
+                api.base
+            ))
+            .send()
+    };
+    let gcc: Value = metadata(FABRIKAM).await.unwrap().json().await.unwrap();
+    assert_eq!(gcc["tenant_region_sub_scope"], "GCC", "{gcc}");
+    assert!(gcc["token_endpoint"].as_str().unwrap().contains(FABRIKAM));
+    let by_domain: Value = metadata("fabrikam.onmicrosoft.com")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_domain["tenant_region_sub_scope"], "GCC");
+    let commercial: Value = metadata(CONTOSO).await.unwrap().json().await.unwrap();
+    assert_eq!(commercial["tenant_region_scope"], "NA");
+    assert!(
+        commercial.get("tenant_region_sub_scope").is_none(),
+        "{commercial}"
+    );
+    let unknown = metadata("00000000-1111-4222-8333-000000000000")
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    let body: Value = unknown.json().await.unwrap();
+    assert_eq!(body["error_codes"][0], 90002, "{body}");
+
+    const GCC_MANAGE: &str = "https://manage-gcc.office.com/.default";
+    let list = |prefix: &'static str, token: String, tenant: &'static str| {
+        let (start, end) = around_now();
+        api.http
+            .get(format!(
+                "{}{prefix}/api/v1.0/{tenant}/activity/feed/subscriptions/content",
+                api.base
+            ))
+            .query(&[
+                ("contentType", "Audit.Exchange"),
+                ("startTime", start.as_str()),
+                ("endTime", end.as_str()),
+                ("PublisherIdentifier", PUBLISHER),
+            ])
+            .bearer_auth(token)
+            .send()
+    };
+    let gcc_token = api.token(FABRIKAM, GCC_MANAGE).await;
+    let listed = list("/gcc", gcc_token.clone(), FABRIKAM).await.unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+    let listed: Vec<Value> = listed.json().await.unwrap();
+    let uri = listed[0]["contentUri"].as_str().unwrap();
+    assert!(
+        uri.starts_with(&format!("{}/gcc/api/v1.0/{FABRIKAM}/", api.base)),
+        "the blob is on the GCC host: {uri}"
+    );
+    let blob = api.blob(&gcc_token, uri).await;
+    assert_eq!(blob.status(), StatusCode::OK);
+    let records: Vec<Value> = blob.json().await.unwrap();
+    assert_eq!(records[0]["Id"], "gcc-1");
+
+    // A commercial token, the commercial host, or a commercial tenant on the GCC host:
+    // "wrong cloud or no consent" (§G 3).
+    let commercial_token = api.token(FABRIKAM, MANAGE).await;
+    for (prefix, token, tenant) in [
+        ("", commercial_token.clone(), FABRIKAM),
+        ("/gcc", commercial_token, FABRIKAM),
+        ("", gcc_token.clone(), FABRIKAM),
+        ("/gcc", api.token(CONTOSO, GCC_MANAGE).await, CONTOSO),
+    ] {
+        let m = api_error(
+            list(prefix, token, tenant).await.unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "AF10001",
+        )
+        .await;
+        assert_eq!(
+            m,
+            "The permission set () sent in the request does not include the expected permission \
+             ActivityFeed.Read.",
+            "{prefix} {tenant}"
+        );
+    }
+    let blob = api
+        .blob(
+            &api.token(FABRIKAM, MANAGE).await,
+            &uri.replace("/gcc/", "/"),
+        )
+        .await;
+    assert_eq!(blob.status(), StatusCode::UNAUTHORIZED);
+    // The commercial tenant is still read at the root.
+    let contoso = api.token(CONTOSO, MANAGE).await;
+    assert_eq!(
+        list("", contoso, CONTOSO).await.unwrap().status(),
+        StatusCode::OK
+    );
     sandbox.shutdown().await;
 }
