@@ -29,8 +29,9 @@ pub enum TenantCommand {
         /// Read the client secret from standard input (never from the command line)
         #[arg(long)]
         client_secret_stdin: bool,
-        /// A PEM file with the app's certificate and its RSA private key
-        #[arg(long, value_name = "FILE.pem")]
+        /// The app's certificate with its RSA private key: a PEM file, or a .pfx/.p12 file
+        /// (as Windows exports it) whose password is read from standard input
+        #[arg(long, value_name = "FILE.pem|FILE.pfx")]
         certificate: Option<PathBuf>,
         /// Your MSP's own tenant id, sent as PublisherIdentifier so Microsoft counts the
         /// calls against your quota; asked once (when stdin is a terminal) and stored
@@ -71,6 +72,13 @@ fn ask_msp_tenant() -> Result<Option<String>> {
     Ok(Some(line.trim().to_string()).filter(|l| !l.is_empty()))
 }
 
+/// Windows exports a certificate with its key as .pfx (or .p12).
+fn is_pkcs12(path: &std::path::Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("pfx") || e.eq_ignore_ascii_case("p12"))
+}
+
 pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
     let store = g.store()?;
     match cmd {
@@ -82,6 +90,7 @@ pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
             certificate,
             msp_tenant_id,
         } => {
+            let stdin_taken = client_secret_stdin || certificate.as_deref().is_some_and(is_pkcs12);
             let credential = match (client_secret_stdin, certificate) {
                 (true, _) => {
                     let mut text = String::new();
@@ -90,14 +99,31 @@ pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
                         .context("reading the client secret from standard input")?;
                     NewCredential::ClientSecret(SecretString::from(text))
                 }
+                (false, Some(path)) if is_pkcs12(&path) => {
+                    let mut text = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut text)
+                        .with_context(|| {
+                            format!(
+                                "reading the password of {} from standard input",
+                                path.display()
+                            )
+                        })?;
+                    NewCredential::CertificatePkcs12 {
+                        path,
+                        password: SecretString::from(text),
+                    }
+                }
                 (false, Some(path)) => NewCredential::CertificateFile(path),
-                (false, None) => bail!("give --client-secret-stdin or --certificate FILE.pem"),
+                (false, None) => bail!(
+                    "give --client-secret-stdin, or --certificate with a .pem file or a .pfx/.p12 file (its password on standard input)"
+                ),
             };
             let asked = match msp_tenant_id {
                 Some(id) => Some(id),
                 None if msp_tenant_known(g, &store)? => None,
                 // stdin is free for the question only when the secret did not come through it.
-                None if !client_secret_stdin && std::io::stdin().is_terminal() => ask_msp_tenant()?,
+                None if !stdin_taken && std::io::stdin().is_terminal() => ask_msp_tenant()?,
                 None => None,
             };
             let msp = asked

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::auth::AuthMethod;
-use crate::auth::certificate::parse_pem_bundle;
+use crate::auth::certificate::{CertificateCredential, parse_pem_bundle, parse_pkcs12};
 use crate::cloud::{Cloud, Endpoints};
 use crate::http::{Http, HttpError, RetryPolicy, RetryStats};
 use crate::secrets::{SecretKind, SecretStore};
@@ -16,6 +16,11 @@ pub enum NewCredential {
     ClientSecret(SecretString),
     /// A PEM file with the certificate and its RSA private key.
     CertificateFile(std::path::PathBuf),
+    /// A PKCS#12 (.pfx/.p12) file and the password it was exported with.
+    CertificatePkcs12 {
+        path: std::path::PathBuf,
+        password: SecretString,
+    },
     /// The same PEM text, as the desktop panel reads it from the chosen file.
     CertificatePem {
         pem: SecretString,
@@ -112,6 +117,9 @@ pub fn add_tenant(
             )
         }
         NewCredential::CertificateFile(path) => certificate_secret(read_certificate(path)?),
+        NewCredential::CertificatePkcs12 { path, password } => {
+            certificate_secret(read_pkcs12(path, password)?)
+        }
         NewCredential::CertificatePem { pem, source } => certificate_secret(
             parse_pem_bundle(pem.expose_secret(), source)
                 .map_err(|e| TenantError::Invalid(e.to_string()))?,
@@ -179,9 +187,7 @@ pub async fn detect_cloud(endpoints: &Endpoints, tenant_id: &str) -> Result<Clou
 }
 
 /// The certificate's private key goes to the keychain; its thumbprint to the database.
-fn certificate_secret(
-    cred: crate::auth::certificate::CertificateCredential,
-) -> (SecretKind, Vec<u8>, AuthMethod) {
+fn certificate_secret(cred: CertificateCredential) -> (SecretKind, Vec<u8>, AuthMethod) {
     (
         SecretKind::CertificateKey,
         cred.private_key_pkcs1.expose_secret().to_vec(),
@@ -191,17 +197,32 @@ fn certificate_secret(
     )
 }
 
-fn read_certificate(
-    path: &Path,
-) -> Result<crate::auth::certificate::CertificateCredential, TenantError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+fn read_certificate(path: &Path) -> Result<CertificateCredential, TenantError> {
+    let bytes = read_file(path)?;
+    let text = String::from_utf8(bytes).map_err(|_| {
         TenantError::Invalid(format!(
-            "cannot read the certificate file {} ({e})",
+            "{} is not a PEM file (it is not text); a certificate exported on Windows is read from a file \
+             named .pfx or .p12",
             path.display()
         ))
     })?;
     parse_pem_bundle(&text, &path.display().to_string())
         .map_err(|e| TenantError::Invalid(e.to_string()))
+}
+
+fn read_pkcs12(path: &Path, password: &SecretString) -> Result<CertificateCredential, TenantError> {
+    let password = password.expose_secret().trim_end_matches(['\r', '\n']);
+    parse_pkcs12(&read_file(path)?, password, &path.display().to_string())
+        .map_err(|e| TenantError::Invalid(e.to_string()))
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, TenantError> {
+    std::fs::read(path).map_err(|e| {
+        TenantError::Invalid(format!(
+            "cannot read the certificate file {} ({e})",
+            path.display()
+        ))
+    })
 }
 
 /// Removes the tenant's configuration, scan state and keychain entries. Its alerts

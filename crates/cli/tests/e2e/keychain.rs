@@ -119,6 +119,102 @@ fn openssl_bundle(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
     (bundle, cert_pem)
 }
 
+/// The bundle's certificate and key exported as Windows does: a password-protected .pfx,
+/// with extra `openssl pkcs12 -export` arguments choosing its ciphers.
+fn openssl_pfx(
+    dir: &Path,
+    name: &str,
+    password: &str,
+    ciphers: &[&str],
+) -> (std::path::PathBuf, String) {
+    let (bundle, cert_pem) = openssl_bundle(dir, name);
+    let pfx = dir.join(format!("{name}.pfx"));
+    let status = Command::new("openssl")
+        .args(["pkcs12", "-export", "-in"])
+        .arg(&bundle)
+        .arg("-out")
+        .arg(&pfx)
+        .args(["-passout", &format!("pass:{password}")])
+        .args(ciphers)
+        .status()
+        .expect("openssl is needed by this test");
+    assert!(status.success());
+    (pfx, cert_pem)
+}
+
+#[test]
+fn a_pfx_exported_on_windows_signs_in_and_a_wrong_password_stores_nothing() {
+    let keys = tempfile::tempdir().unwrap();
+    let password = "Pfx-Passw0rd!";
+    // OpenSSL 3's default (AES-256, SHA-256 MAC), as Windows exports since 2017, and the
+    // older TripleDES-SHA1 export.
+    let (aes, aes_cert) = openssl_pfx(keys.path(), "aes", password, &[]);
+    let (des, des_cert) = openssl_pfx(
+        keys.path(),
+        "des",
+        password,
+        &[
+            "-keypbe",
+            "PBE-SHA1-3DES",
+            "-certpbe",
+            "PBE-SHA1-3DES",
+            "-macalg",
+            "sha1",
+        ],
+    );
+    let (mut scenario, tenants, expected) = world(2, 10, json!({}));
+    scenario["tenants"][0]["certificates"] = json!([aes_cert]);
+    scenario["tenants"][1]["certificates"] = json!([des_cert]);
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::new(&sandbox);
+    let add = |t: &TenantSpec, pfx: &Path, stdin: &str| {
+        let mut args = t.add_args();
+        args.pop();
+        args.extend(["--certificate", pfx.to_str().unwrap()]);
+        rw.run_with_stdin(&args, stdin)
+    };
+
+    // A wrong password: a clear error, and neither the database nor the keychain holds anything.
+    let wrong = add(&tenants[0], &aes, "not-the-password\n");
+    assert_eq!(wrong.code, 1, "{}", wrong.stderr);
+    assert!(
+        wrong
+            .stderr
+            .contains(&format!("the password does not open {}", aes.display())),
+        "{}",
+        wrong.stderr
+    );
+    assert!(!wrong.stderr.contains("not-the-password"));
+    assert_eq!(rw.run(&["tenant", "list", "--json"]).json(), json!([]));
+    assert_eq!(
+        keychain_lookup(&format!("tenant/{}/certificate-key", tenants[0].tenant_id)),
+        None
+    );
+
+    let mut outputs = vec![wrong];
+    // Piped from Windows, the password may end in CR LF.
+    for (t, pfx) in [(&tenants[0], &aes), (&tenants[1], &des)] {
+        let r = add(t, pfx, &format!("{password}\r\n"));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        outputs.push(r);
+    }
+    let run = rw.scan();
+    assert_eq!(
+        run.code, 0,
+        "both tenants sign in with their .pfx certificates: {}",
+        run.stderr
+    );
+    assert_exactly(&run.json_lines(), &expected);
+    outputs.push(run);
+    assert!(files_containing(rw.data_dir(), password.as_bytes()).is_empty());
+    for o in &outputs {
+        assert!(
+            !o.stdout.contains(password) && !o.stderr.contains(password),
+            "the password was printed"
+        );
+    }
+}
+
 #[test]
 fn certificate_sign_in_works_and_no_secret_leaks_anywhere() {
     let keys = tempfile::tempdir().unwrap();

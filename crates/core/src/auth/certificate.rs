@@ -1,4 +1,5 @@
-//! Reading the certificate a tenant's app authenticates with: the PEM file holds the
+//! Reading the certificate a tenant's app authenticates with: a PEM file, or a
+//! password-protected PKCS#12 (.pfx/.p12) file as Windows exports it, holds the
 //! certificate and its RSA private key. The certificate's SHA-256 thumbprint goes into
 //! the client assertion's `x5t#S256` header; the key signs the assertion.
 
@@ -71,8 +72,58 @@ pub fn parse_pem_bundle(
         cert_der.ok_or_else(|| invalid(format!("{source} holds no CERTIFICATE block")))?;
     let key =
         key.ok_or_else(|| invalid(format!("{source} holds no private key (PRIVATE KEY block)")))?;
+    credential(&cert_der, &key, source)
+}
 
-    let cert = Certificate::from_der(&cert_der)
+/// Reads a PKCS#12 (.pfx/.p12) file opened with `password`: its private key and the
+/// certificate in it that belongs to that key.
+pub fn parse_pkcs12(
+    data: &[u8],
+    password: &str,
+    source: &str,
+) -> Result<CertificateCredential, CertificateError> {
+    use p12_keystore::error::Error as P12;
+    let store = p12_keystore::KeyStore::from_pkcs12(data, password).map_err(|e| match e {
+        // A wrong password fails the MAC, or, without one, the decryption's padding.
+        P12::MacError(_) | P12::UnpadError | P12::Pkcs5Error(_) => invalid(format!(
+            "the password does not open {source}; give the password the certificate was exported with on \
+             standard input"
+        )),
+        P12::UnsupportedEncryptionScheme | P12::UnsupportedMacAlgorithm => invalid(format!(
+            "{source} is protected with a cipher Rulewatch cannot read; export it again with AES-256 (Windows: \
+             Export-PfxCertificate -CryptoAlgorithmOption AES256_SHA256) or as PEM"
+        )),
+        other => invalid(format!(
+            "{source} is not a PKCS#12 (.pfx/.p12) file ({other}); export the certificate with its private key"
+        )),
+    })?;
+    let (_, chain) = store.private_key_chain().ok_or_else(|| {
+        invalid(format!(
+            "{source} holds no private key; export the certificate with its private key"
+        ))
+    })?;
+    let key = RsaPrivateKey::from_pkcs8_der(chain.key()).map_err(|_| {
+        invalid(format!(
+            "the private key in {source} is not an RSA key; Entra app certificates need RSA"
+        ))
+    })?;
+    let mut last = invalid(format!("{source} holds no certificate for its private key"));
+    for cert in chain.chain() {
+        match credential(cert.as_der(), &key, source) {
+            Ok(c) => return Ok(c),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// The credential of `cert_der` and `key`, once they are shown to belong together.
+fn credential(
+    cert_der: &[u8],
+    key: &RsaPrivateKey,
+    source: &str,
+) -> Result<CertificateCredential, CertificateError> {
+    let cert = Certificate::from_der(cert_der)
         .map_err(|e| invalid(format!("the certificate in {source} cannot be read ({e})")))?;
     let spki_der = cert
         .tbs_certificate
@@ -93,7 +144,7 @@ pub fn parse_pem_bundle(
         .to_pkcs1_der()
         .map_err(|e| invalid(format!("cannot encode the private key ({e})")))?;
     Ok(CertificateCredential {
-        thumbprint_s256: URL_SAFE_NO_PAD.encode(Sha256::digest(&cert_der)),
+        thumbprint_s256: URL_SAFE_NO_PAD.encode(Sha256::digest(cert_der)),
         private_key_pkcs1: SecretSlice::from(pkcs1.as_bytes().to_vec()),
     })
 }
