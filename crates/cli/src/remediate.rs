@@ -334,9 +334,15 @@ pub fn audit(g: &Global, cmd: Option<AuditCommand>, json: bool) -> Result<ExitCo
                         .alert_id
                         .map(|a| format!(" alert {a}"))
                         .unwrap_or_default();
+                    // A rule step's row names the rule it touched, as recorded before it.
+                    let rule = Some(&e.step.before)
+                        .filter(|_| e.step.action.ends_with("-rule"))
+                        .and_then(|b| b.as_ref()?["Name"].as_str())
+                        .map(|n| format!(" '{}'", shown(n)))
+                        .unwrap_or_default();
                     writeln!(
                         out,
-                        "{:>4} {} {}@{} {} {}{alert} {} {}: {}",
+                        "{:>4} {} {}@{} {} {}{alert} {}{rule} {}: {}",
                         e.id,
                         shown(&e.at),
                         shown(&e.step.os_user),

@@ -3,9 +3,11 @@
 //! the data folder's `logs/` at the `-v` level, a week kept. Nothing logged carries a
 //! secret (see secrets.rs); the file is the user's alone like the rest of the folder.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
@@ -28,7 +30,9 @@ pub fn init(stderr_level: &str, data_dir: Option<&Path>) -> Option<PathBuf> {
     let stderr_filter =
         EnvFilter::try_from_env("RULEWATCH_LOG").unwrap_or_else(|_| EnvFilter::new(stderr_level));
     let stderr = fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(Shown(std::io::stderr))
+        // Colours would be escaped like any other control sequence.
+        .with_ansi(false)
         .with_target(false)
         .with_filter(stderr_filter);
     let file = data_dir.and_then(|d| match daily_file(d) {
@@ -41,7 +45,7 @@ pub fn init(stderr_level: &str, data_dir: Option<&Path>) -> Option<PathBuf> {
     let (dir, appender) = file.unzip();
     let file_layer = appender.map(|a| {
         fmt::layer()
-            .with_writer(a)
+            .with_writer(Shown(a))
             .with_ansi(false)
             .with_target(false)
             .with_filter(EnvFilter::new(FILE_LEVEL))
@@ -51,6 +55,41 @@ pub fn init(stderr_level: &str, data_dir: Option<&Path>) -> Option<PathBuf> {
         .with(file_layer)
         .init();
     dir
+}
+
+/// Log lines carry audit data, which attackers write: every event is written as
+/// [`crate::shown::shown`] shows text, its own closing newline kept. tracing-subscriber
+/// escapes ESC and C1 itself, but not a carriage return, a newline that forges another
+/// line, or characters that reorder or hide text.
+struct Shown<M>(M);
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Shown<M> {
+    type Writer = ShownWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        ShownWriter(self.0.make_writer())
+    }
+}
+
+struct ShownWriter<W>(W);
+
+impl<W: Write> Write for ShownWriter<W> {
+    /// The formatter hands over each event whole, in one call.
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (body, end) = match text.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (text.as_ref(), ""),
+        };
+        let mut out = crate::shown::shown(body);
+        out.push_str(end);
+        self.0.write_all(out.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 fn daily_file(data_dir: &Path) -> Result<tracing_appender::rolling::RollingFileAppender, String> {
@@ -64,4 +103,20 @@ fn daily_file(data_dir: &Path) -> Result<tracing_appender::rolling::RollingFileA
         .max_log_files(KEEP_DAYS)
         .build(&dir)
         .map_err(|e| format!("cannot open a log file in {} ({e})", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_line_cannot_return_the_cursor_forge_a_line_or_reorder_text() {
+        let mut out = ShownWriter(Vec::new());
+        out.write_all(b"INFO Contoso \xe2\x80\xaeltd: rule 'a\r\nERROR forged\x1b[2K'\n")
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out.0).unwrap(),
+            "INFO Contoso <U+202E>ltd: rule 'a\\u{d}\\u{a}ERROR forged\\u{1b}[2K'\n"
+        );
+    }
 }

@@ -111,7 +111,11 @@ fn escape_sequences_in_records_and_names_never_reach_the_terminal_raw() {
 
     let audit = rw.run(&["audit"]);
     assert_eq!(audit.code, 0, "{}", audit.stderr);
-    assert!(audit.stdout.contains("disable-rule"), "{}", audit.stdout);
+    assert!(
+        audit.stdout.contains("disable-rule") && audit.stdout.contains("Sync\\u{1b}[2K"),
+        "the step's row names the rule, escaped: {}",
+        audit.stdout
+    );
     assert_shown("audit", &audit.stdout);
     let tenants = rw.run(&["status"]);
     assert!(
@@ -120,4 +124,41 @@ fn escape_sequences_in_records_and_names_never_reach_the_terminal_raw() {
         tenants.stdout
     );
     assert_shown("status", &tenants.stdout);
+}
+
+#[test]
+fn log_lines_show_attacker_chosen_names_safe_on_the_terminal_and_in_the_log_file() {
+    let mut t = TenantSpec::new(0);
+    t.name = "Contoso \u{202E}ltd".into();
+    let (mut scenario, _, _) = world(1, 0, json!({}));
+    scenario["tenants"] = json!([t.scenario_json()]);
+    scenario["records"] = json!([planted(
+        &t,
+        attacks::new_inbox_rule_forward(
+            &t.ctx(1, 1),
+            "x",
+            &[&t.drop_box("x")],
+            ForwardKind::ForwardTo
+        )
+    )]);
+    // Every attempt gets a cut-off body, so the scan warns, naming the tenant.
+    scenario["faults"] =
+        json!({"script": [{"endpoint": "blob", "fault": "truncated_body", "count": 4}]});
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
+    let scan = rw.run(&["scan", "-v"]);
+    assert_eq!(scan.code, 3, "{}", scan.stderr);
+    let warned = "WARN Contoso <U+202E>ltd: Audit.Exchange blob";
+    assert!(scan.stderr.contains(warned), "{}", scan.stderr);
+    assert_shown("scan -v", &scan.stderr);
+    let logs = rw.data_dir().join("logs");
+    let file = std::fs::read_dir(&logs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let logged = std::fs::read_to_string(file).unwrap();
+    assert!(logged.contains(warned), "{logged}");
+    assert_shown("the log file", &logged);
 }
