@@ -3,11 +3,9 @@
 //! shell are thin front ends over [`engine::Engine`].
 
 pub mod activity;
-pub mod allowlist;
 pub mod api;
 pub mod auth;
 pub mod cloud;
-pub mod detect;
 pub mod engine;
 pub mod enrich;
 pub mod folder;
@@ -20,7 +18,6 @@ pub mod problem;
 pub mod remediate;
 pub mod report;
 pub mod secrets;
-pub mod shown;
 pub mod sign_ins;
 pub mod store;
 pub mod tenants;
@@ -30,3 +27,8 @@ pub mod undo;
 pub fn default_data_dir() -> Option<std::path::PathBuf> {
     directories::ProjectDirs::from("", "", "Rulewatch").map(|d| d.data_dir().to_path_buf())
 }
+
+// Detection lives in its own crate, so nothing there can do I/O; these keep its
+// modules where the rest of core and the front ends have always found them.
+pub use rulewatch_detect as detect;
+pub use rulewatch_detect::{allowlist, shown};

@@ -9,8 +9,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::detect::address::{addresses, domain_of};
-use crate::detect::{
+use crate::address::{addresses, domain_of};
+use crate::{
     INBOX_RULE_EXTERNAL_FORWARD, INBOX_RULE_HIDES_MAIL, MAILBOX_EXTERNAL_FORWARD,
     TRANSPORT_RULE_REDIRECT,
 };
@@ -321,9 +321,6 @@ mod tests {
             list.covers(INBOX_RULE_EXTERNAL_FORWARD, &forwards)
                 .is_none()
         );
-        assert!(
-            list.covers(crate::detect::MAILBOX_DELEGATION, &hides)
-                .is_none()
-        );
+        assert!(list.covers(crate::MAILBOX_DELEGATION, &hides).is_none());
     }
 }

@@ -2,7 +2,7 @@
 //! pre-filter answer without panicking.
 
 use proptest::prelude::*;
-use rulewatch_core::detect::{AuditRecord, TenantContext, detect, is_candidate};
+use rulewatch_detect::{AuditRecord, TenantContext, detect, is_candidate};
 use serde_json::{Value, json};
 
 const OPERATIONS: [&str; 14] = [

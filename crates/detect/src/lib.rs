@@ -1,8 +1,14 @@
 //! Detection: a pure function from one audit record and the tenant's context to the
 //! threats it shows. Each rule lives in its own module and adds its findings; a new
 //! rule is a new module listed in [`detect`].
+//!
+//! This crate does no I/O and depends on nothing that could: the compiler, not a
+//! habit, keeps detection pure. Around the rules it holds what they share with the
+//! rest of Rulewatch: the record model, the allowlist's matching, the `check` input
+//! formats, and [`shown`], how attacker-written text is made safe to show.
 
 pub mod address;
+pub mod allowlist;
 mod audit_tampering;
 mod delegation;
 pub mod fan_in;
@@ -12,6 +18,7 @@ pub mod input;
 mod mailbox_forward;
 mod outlook_rule;
 pub mod record;
+pub mod shown;
 mod signals;
 mod target;
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use rulewatch_core::detect::{AuditRecord, Finding, TenantContext, detect, is_candidate};
+use rulewatch_detect::{AuditRecord, Finding, TenantContext, detect, is_candidate};
 
 fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/records")
