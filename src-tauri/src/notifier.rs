@@ -52,17 +52,9 @@ pub struct Message {
     pub critical: bool,
 }
 
+/// The rule's own words, from the registry; an id it does not know is shown as it is.
 fn rule_words(rule: &str) -> &str {
-    match rule {
-        "inbox-rule-external-forward" => "inbox rule forwards mail outside",
-        "inbox-rule-hides-mail" => "inbox rule hides mail",
-        "mailbox-external-forward" => "mail forwarded outside",
-        "transport-rule-redirect" => "transport rule redirects mail",
-        "mailbox-delegation" => "mailbox access granted",
-        "audit-tampering" => "auditing weakened",
-        "forwarding-fan-in" => "several mailboxes forward to one address",
-        other => other,
-    }
+    rulewatch_core::detect::rules::rule(rule).map_or(rule, |r| r.notification)
 }
 
 fn capitalised(word: &str) -> String {

@@ -10,10 +10,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::address::{addresses, domain_of};
-use crate::{
-    INBOX_RULE_EXTERNAL_FORWARD, INBOX_RULE_HIDES_MAIL, MAILBOX_EXTERNAL_FORWARD,
-    TRANSPORT_RULE_REDIRECT,
-};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -164,13 +160,8 @@ impl Allowlist {
             .as_array()
             .map(|d| d.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let forwards = [
-            INBOX_RULE_EXTERNAL_FORWARD,
-            MAILBOX_EXTERNAL_FORWARD,
-            TRANSPORT_RULE_REDIRECT,
-        ]
-        .contains(&rule);
-        if forwards && !destinations.is_empty() {
+        let quieted_by = crate::rules::rule(rule).map_or(&[][..], |r| r.quieted_by);
+        if quieted_by.contains(&TrustKind::Destination) && !destinations.is_empty() {
             let mut reasons = Vec::new();
             for d in &destinations {
                 let entry = self.trusted_destination(d)?;
@@ -184,9 +175,8 @@ impl Allowlist {
             }
             return Some(reasons.join(", "));
         }
-        let keeps_mail_inside = rule == INBOX_RULE_HIDES_MAIL
-            || (rule == TRANSPORT_RULE_REDIRECT && destinations.is_empty());
-        if keeps_mail_inside {
+        // Reached only when no mail leaves: a trusted name never quiets forwarding.
+        if quieted_by.contains(&TrustKind::RuleName) {
             let entry = self.trusted_rule_name(details["rule_name"].as_str()?)?;
             return Some(format!(
                 "trusted rule name \"{}\" (allowlist entry {})",
@@ -202,6 +192,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::{INBOX_RULE_EXTERNAL_FORWARD, INBOX_RULE_HIDES_MAIL, MAILBOX_EXTERNAL_FORWARD};
 
     fn entry(id: i64, kind: TrustKind, value: &str) -> TrustEntry {
         TrustEntry {

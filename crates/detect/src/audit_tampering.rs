@@ -8,6 +8,28 @@ use super::record::AuditRecord;
 use super::target::mailbox;
 use super::text::visible;
 use super::{AUDIT_TAMPERING, Finding, Severity};
+use crate::rules::{Corpus, Rule};
+
+/// Changes that blind the audit log.
+pub const RULE: Rule = Rule {
+    id: "audit-tampering",
+    title: "Auditing weakened",
+    notification: "auditing weakened",
+    description: "Unified audit ingestion was switched off, an account was exempted from mailbox auditing, \
+                  or a mailbox's auditing was turned off or shortened: what an attacker does next may not \
+                  be recorded at all.",
+    false_positives: "Service accounts exempted from auditing on purpose to cut noise; confirm with whoever \
+                      runs the tenant.",
+    attack: "T1562.008",
+    severity: "ingestion off: critical; an account exempted or a mailbox's auditing off: high; a shorter log: \
+               medium",
+    quieted_by: &[],
+    references: &[
+        "https://attack.mitre.org/techniques/T1562/008/",
+        "https://learn.microsoft.com/powershell/module/exchange/set-mailboxauditbypassassociation",
+    ],
+    corpus: Corpus::Records(&["set-mailboxauditbypassassociation.json"]),
+};
 
 /// Exchange Online's default mailbox audit retention.
 const DEFAULT_AGE_LIMIT_DAYS: u64 = 90;

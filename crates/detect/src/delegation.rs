@@ -13,6 +13,28 @@ use super::signals::fold;
 use super::target::mailbox;
 use super::text::visible;
 use super::{Finding, MAILBOX_DELEGATION, Severity, TenantContext};
+use crate::rules::{Corpus, Rule};
+
+/// Access to a mailbox handed to someone else.
+pub const RULE: Rule = Rule {
+    id: "mailbox-delegation",
+    title: "Mailbox access granted",
+    notification: "mailbox access granted",
+    description: "Someone was given full access, control of permissions, send-as or send-on-behalf rights \
+                  to a mailbox, or its inbox was opened to everyone: a way back in that survives a password \
+                  reset.",
+    false_positives: "Assistants and shared mailboxes are granted these rights every day; check who granted \
+                      them and to whom.",
+    attack: "T1098.002",
+    severity: "control of permissions, an inbox readable by everyone, or any grant outside the organisation: \
+               high; full access and send-as: medium; send-on-behalf: low",
+    quieted_by: &[],
+    references: &[
+        "https://attack.mitre.org/techniques/T1098/002/",
+        "https://learn.microsoft.com/powershell/module/exchange/add-mailboxpermission",
+    ],
+    corpus: Corpus::Records(&["add-recipientpermission-sendas.json"]),
+};
 
 /// Members that stand for every user (or anyone at all).
 const EVERYONE: [&str; 3] = ["default", "anonymous", "everyone"];

@@ -10,6 +10,25 @@ use super::text::{list, visible};
 use super::{
     FORWARDING_FAN_IN, Finding, INBOX_RULE_EXTERNAL_FORWARD, MAILBOX_EXTERNAL_FORWARD, Severity,
 };
+use crate::rules::{Corpus, Rule};
+
+/// One outside address receiving forwarded mail from several mailboxes.
+pub const RULE: Rule = Rule {
+    id: "forwarding-fan-in",
+    title: "Several mailboxes forward to one address",
+    notification: "several mailboxes forward to one address",
+    description: "Mail of several mailboxes, in one tenant or across the tenants Rulewatch watches, is \
+                  forwarded to the same outside address: the drop box of a phishing kit that took over many \
+                  accounts.",
+    false_positives: "A department forwarding to one outside service, such as a ticketing or CRM inbox.",
+    attack: "T1114.003",
+    severity: "critical for three or more mailboxes or more than one tenant; high for two",
+    quieted_by: &[],
+    references: &["https://attack.mitre.org/techniques/T1114/003/"],
+    corpus: Corpus::Missing(
+        "it correlates many forwarding alerts; the corpus holds one forwarding record",
+    ),
+};
 
 /// Forwarding from different mailboxes this close together counts as one campaign.
 pub const WINDOW: Duration = Duration::days(7);

@@ -10,6 +10,33 @@ use super::inbox_rule::InboxRule;
 use super::record::AuditRecord;
 use super::signals::{Keyword, suspicious_name};
 use super::{Finding, INBOX_RULE_HIDES_MAIL, Severity, TenantContext};
+use crate::allowlist::TrustKind;
+use crate::rules::{Corpus, Rule};
+
+/// Inbox rules that delete, hide or mark read the owner's mail.
+pub const RULE: Rule = Rule {
+    id: "inbox-rule-hides-mail",
+    title: "Inbox rule hides mail",
+    notification: "inbox rule hides mail",
+    description: "An inbox rule deletes mail, moves it to a folder nobody opens, or marks it read, so the \
+                  owner does not see replies, bank warnings or security notices while an attacker works.",
+    false_positives: "Users' own clean-up rules for newsletters or notifications; trust the rule's name once \
+                      it is confirmed with the user.",
+    attack: "T1564.008",
+    severity: "deleting or hiding: critical for all mail or behind a security word, high behind a finance word \
+               or under a machine-made name, medium otherwise; marking read alone a step lower",
+    quieted_by: &[TrustKind::RuleName],
+    references: &[
+        "https://attack.mitre.org/techniques/T1564/008/",
+        "https://learn.microsoft.com/powershell/module/exchange/new-inboxrule",
+    ],
+    corpus: Corpus::Records(&[
+        "new-inboxrule-noconditions-delete-markasread.json",
+        "new-inboxrule-subject-delete.json",
+        "set-inboxrule-move-deleted-items.json",
+        "new-inboxrule-sentinel-lab-junk-and-delete.json",
+    ]),
+};
 
 pub(super) fn detect(
     rule: &InboxRule,

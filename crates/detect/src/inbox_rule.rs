@@ -10,6 +10,29 @@ use super::signals::{Keyword, hidden_folder, keyword};
 use super::target::{inbox_rule_mailbox, split_rule_identity};
 use super::text::{list, quoted, visible};
 use super::{Finding, INBOX_RULE_EXTERNAL_FORWARD, Severity, TenantContext};
+use crate::allowlist::TrustKind;
+use crate::rules::{Corpus, Rule};
+
+/// Forwarding or redirecting by inbox rule to an address outside the organisation.
+pub const RULE: Rule = Rule {
+    id: "inbox-rule-external-forward",
+    title: "Inbox rule forwards mail outside",
+    notification: "inbox rule forwards mail outside",
+    description: "An inbox rule forwards, redirects or sends as an attachment to an address outside the \
+                  tenant's accepted domains. Attackers who took over a mailbox use it to keep reading the \
+                  owner's mail after the password is changed.",
+    false_positives: "A user forwarding to their own private mailbox, or to an accountant or partner; trust \
+                      that destination once it is confirmed.",
+    attack: "T1114.003",
+    severity: "critical when the rule takes all mail, deletes it, hides it in a folder or acts on a finance or \
+               security word; high otherwise",
+    quieted_by: &[TrustKind::Destination],
+    references: &[
+        "https://attack.mitre.org/techniques/T1114/003/",
+        "https://learn.microsoft.com/powershell/module/exchange/new-inboxrule",
+    ],
+    corpus: Corpus::Missing("the corpus's rule records delete or move mail; none forwards outside"),
+};
 
 /// Condition parameters of New-/Set-InboxRule (Exchange docs). A rule with none of
 /// them applies to every message; `ExceptIf*` only narrows that.

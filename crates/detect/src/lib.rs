@@ -18,6 +18,7 @@ pub mod input;
 mod mailbox_forward;
 mod outlook_rule;
 pub mod record;
+pub mod rules;
 pub mod shown;
 mod signals;
 mod target;
@@ -127,13 +128,13 @@ pub fn alerts(record: &AuditRecord, ctx: &TenantContext) -> Vec<RecordAlert> {
         .collect()
 }
 
-pub const INBOX_RULE_EXTERNAL_FORWARD: &str = "inbox-rule-external-forward";
-pub const INBOX_RULE_HIDES_MAIL: &str = "inbox-rule-hides-mail";
-pub const MAILBOX_EXTERNAL_FORWARD: &str = "mailbox-external-forward";
-pub const TRANSPORT_RULE_REDIRECT: &str = "transport-rule-redirect";
-pub const MAILBOX_DELEGATION: &str = "mailbox-delegation";
-pub const AUDIT_TAMPERING: &str = "audit-tampering";
-pub const FORWARDING_FAN_IN: &str = "forwarding-fan-in";
+pub const INBOX_RULE_EXTERNAL_FORWARD: &str = inbox_rule::RULE.id;
+pub const INBOX_RULE_HIDES_MAIL: &str = hides_mail::RULE.id;
+pub const MAILBOX_EXTERNAL_FORWARD: &str = mailbox_forward::RULE.id;
+pub const TRANSPORT_RULE_REDIRECT: &str = transport_rule::RULE.id;
+pub const MAILBOX_DELEGATION: &str = delegation::RULE.id;
+pub const AUDIT_TAMPERING: &str = audit_tampering::RULE.id;
+pub const FORWARDING_FAN_IN: &str = fan_in::RULE.id;
 
 /// Operations any rule looks at, lower-cased; the cheap pre-filter in
 /// [`is_candidate`] keys on them.

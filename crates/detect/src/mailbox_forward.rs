@@ -8,6 +8,27 @@ use super::record::AuditRecord;
 use super::target::mailbox;
 use super::text::{list, visible};
 use super::{Finding, MAILBOX_EXTERNAL_FORWARD, Severity, TenantContext};
+use crate::allowlist::TrustKind;
+use crate::rules::{Corpus, Rule};
+
+/// Mailbox forwarding set to an outside address.
+pub const RULE: Rule = Rule {
+    id: "mailbox-external-forward",
+    title: "Mail forwarded outside",
+    notification: "mail forwarded outside",
+    description: "The mailbox's own forwarding (`Set-Mailbox` ForwardingSmtpAddress or ForwardingAddress) \
+                  sends every message to an address outside the tenant's accepted domains.",
+    false_positives: "An admin forwarding a leaver's mail to a successor's outside address; trust that \
+                      destination once it is confirmed.",
+    attack: "T1114.003",
+    severity: "critical when no copy stays in the mailbox; high otherwise",
+    quieted_by: &[TrustKind::Destination],
+    references: &[
+        "https://attack.mitre.org/techniques/T1114/003/",
+        "https://learn.microsoft.com/powershell/module/exchange/set-mailbox",
+    ],
+    corpus: Corpus::Records(&["set-mailbox-forwardingsmtpaddress-smtp-prefix.json"]),
+};
 
 pub(super) fn detect(record: &AuditRecord, ctx: &TenantContext, findings: &mut Vec<Finding>) {
     if !record.is("Set-Mailbox") {

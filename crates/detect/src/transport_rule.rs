@@ -7,6 +7,29 @@ use super::address::{addresses, is_external};
 use super::record::AuditRecord;
 use super::text::{list, quoted};
 use super::{Finding, Severity, TRANSPORT_RULE_REDIRECT, TenantContext};
+use crate::allowlist::TrustKind;
+use crate::rules::{Corpus, Rule};
+
+/// Mail-flow rules that copy, redirect or drop the organisation's mail.
+pub const RULE: Rule = Rule {
+    id: "transport-rule-redirect",
+    title: "Transport rule redirects mail",
+    notification: "transport rule redirects mail",
+    description: "A mail-flow (transport) rule copies or redirects messages to an address outside the \
+                  organisation, or deletes them. One rule acts on every mailbox of the tenant.",
+    false_positives: "Journaling or archiving services and compliance copies to a vendor; trust the \
+                      destination, or the rule's name for a rule that only deletes.",
+    attack: "T1114.003",
+    severity: "critical when it redirects or deletes; high when it copies",
+    quieted_by: &[TrustKind::Destination, TrustKind::RuleName],
+    references: &[
+        "https://attack.mitre.org/techniques/T1114/003/",
+        "https://learn.microsoft.com/powershell/module/exchange/new-transportrule",
+    ],
+    corpus: Corpus::Missing(
+        "no real New-TransportRule or Set-TransportRule record is public in the corpus's sources",
+    ),
+};
 
 const ORGANISATION: &str = "the whole organisation";
 

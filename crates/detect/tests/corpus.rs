@@ -195,3 +195,73 @@ fn a_real_rule_renamed_to_hold_another_address_still_names_its_own_mailbox() {
         f[0].summary
     );
 }
+
+/// Every rule in the registry describes itself completely, and finds the real records
+/// it names; a rule without one says why.
+#[test]
+fn every_rule_is_described_and_finds_its_corpus_records() {
+    use rulewatch_detect::rules::{Corpus, RULES, rule};
+    let mut ids: Vec<&str> = RULES.iter().map(|r| r.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), RULES.len(), "rule ids are unique");
+    for r in RULES {
+        assert_eq!(rule(r.id).map(|found| found.id), Some(r.id));
+        assert!(
+            r.id.split('-')
+                .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase())),
+            "{}: ids are lower-case words joined by '-'",
+            r.id
+        );
+        for (field, text) in [
+            ("title", r.title),
+            ("notification", r.notification),
+            ("description", r.description),
+            ("false_positives", r.false_positives),
+            ("severity", r.severity),
+        ] {
+            assert!(text.trim().len() > 3, "{}: {field} is empty", r.id);
+        }
+        assert_eq!(
+            r.notification,
+            r.title.to_lowercase(),
+            "{}: the notification words are the title's",
+            r.id
+        );
+        let technique = r.attack.strip_prefix('T').unwrap_or_default();
+        let (base, sub) = technique.split_once('.').unwrap_or((technique, "000"));
+        assert!(
+            base.len() == 4
+                && sub.len() == 3
+                && (base.to_owned() + sub).bytes().all(|b| b.is_ascii_digit()),
+            "{}: '{}' is not an ATT&CK technique id",
+            r.id,
+            r.attack
+        );
+        assert!(
+            r.references
+                .iter()
+                .any(|u| u.contains(&technique.replace('.', "/"))),
+            "{}: the ATT&CK technique's page is among the references",
+            r.id
+        );
+        assert!(
+            r.references.iter().all(|u| u.starts_with("https://")),
+            "{}",
+            r.id
+        );
+        match r.corpus {
+            Corpus::Records(files) => {
+                assert!(!files.is_empty(), "{}", r.id);
+                for file in files {
+                    assert!(
+                        findings(file).iter().any(|f| f.rule == r.id),
+                        "{}: finds nothing in {file}",
+                        r.id
+                    );
+                }
+            }
+            Corpus::Missing(why) => assert!(why.len() > 10, "{}: say why", r.id),
+        }
+    }
+}
