@@ -3,6 +3,7 @@
 const COMMANDS: &[&str] = &[
     "overview",
     "list_alerts",
+    "rules",
     "get_alert",
     "set_alert_status",
     "scan_now",

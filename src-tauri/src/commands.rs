@@ -85,6 +85,12 @@ pub async fn list_alerts(shared: AppState<'_>) -> Reply<Vec<Alert>> {
     shared.mode.read().await.store.alerts().map_err(text)
 }
 
+/// Every detection rule as it describes itself: the panel's words for alerts.
+#[tauri::command]
+pub fn rules() -> Vec<&'static rulewatch_core::detect::rules::Rule> {
+    rulewatch_core::detect::rules::RULES.to_vec()
+}
+
 #[derive(Serialize)]
 pub struct AlertDetail {
     #[serde(flatten)]

@@ -58,6 +58,7 @@ pub fn run() {
             commands::scan_now,
             commands::list_tenants,
             commands::add_tenant,
+            commands::rules,
             commands::msp_tenant,
             commands::test_connection,
             commands::remove_tenant,

@@ -298,7 +298,22 @@ export interface PartnerState {
   problem: string | null;
 }
 
+/** A detection rule as it describes itself (the registry in crates/detect). */
+export interface RuleInfo {
+  id: string;
+  title: string;
+  notification: string;
+  description: string;
+  false_positives: string;
+  /** MITRE ATT&CK technique id, e.g. T1114.003. */
+  attack: string;
+  severity: string;
+  quieted_by: string[];
+  references: string[];
+}
+
 export const api = {
+  rules: () => invoke<RuleInfo[]>("rules"),
   overview: () => invoke<Overview>("overview"),
   listAlerts: () => invoke<AlertSummary[]>("list_alerts"),
   getAlert: (id: number) => invoke<AlertDetail>("get_alert", { id }),

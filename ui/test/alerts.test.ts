@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { $, $$, HOSTILE_RAW, HOSTILE_RULE, HOSTILE_SUMMARY, T2, alert, detail, flush, mount, rowIds, setValue, unmount, visible } from "./fixtures";
+import { $, $$, HIDES_MAIL, HOSTILE_RAW, HOSTILE_RULE, HOSTILE_SUMMARY, T2, alert, detail, flush, mount, rowIds, setValue, unmount, visible } from "./fixtures";
 import { callsOf, emit, state } from "./tauri-mock";
 import { matches } from "../src/pages/alerts";
 
@@ -17,7 +17,8 @@ describe("alert list", () => {
     const row = $(`[data-testid=alert-row][data-alert-id="4"]`);
     expect(row.textContent).toContain("Fabrikam");
     expect(row.textContent).toContain("ap@fabrikam.com");
-    expect(row.textContent).toContain("delete_rule");
+    // The rule's own title, from the registry.
+    expect(row.querySelector(".row-open")!.textContent).toBe("Inbox rule hides mail");
     expect(row.textContent).toContain("Medium");
     expect(row.textContent).toContain("Open");
   });
@@ -90,6 +91,17 @@ describe("alert list", () => {
 });
 
 describe("alert detail", () => {
+  it("says what the rule looks for and what else makes it fire", async () => {
+    await mount();
+    $(`[data-testid=alert-row][data-alert-id="4"]`).click();
+    await flush();
+    expect($("#alert-rule").textContent).toBe("Inbox rule hides mail (inbox-rule-hides-mail)");
+    expect($("[data-testid=rule-description]").textContent).toBe(HIDES_MAIL.description);
+    expect($("[data-testid=rule-false-positives]").textContent).toBe(`Also fires for: ${HIDES_MAIL.false_positives}`);
+    expect($("#about-rule").textContent).toContain("T1564.008");
+    expect(callsOf("rules")).toHaveLength(1);
+  });
+
   it("opens on a row click and shows every field as text", async () => {
     await mount();
     $(`[data-testid=alert-row][data-alert-id="5"]`).click();
@@ -99,7 +111,9 @@ describe("alert detail", () => {
     expect(visible($("#alert-list"))).toBe(false);
     noMarkup();
     expect($("#alert-summary").textContent).toBe(HOSTILE_SUMMARY);
-    expect($("#alert-rule").textContent).toBe(HOSTILE_RULE);
+    // An id the registry does not know is shown as it is.
+    expect($("#alert-rule").textContent).toBe(`${HOSTILE_RULE} (${HOSTILE_RULE})`);
+    expect(document.getElementById("about-rule")).toBeNull();
     expect($("#alert-raw").tagName).toBe("PRE");
     expect($("#alert-raw").textContent).toBe(HOSTILE_RAW);
     expect($("#alert-raw").children.length).toBe(0);

@@ -8,6 +8,7 @@ import type {
   PartnerState,
   Plan,
   PlannedStep,
+  RuleInfo,
   Settings,
   StepResult,
   TenantStatus,
@@ -16,6 +17,19 @@ import { startApp, type App } from "../src/app";
 import { resetMock, state } from "./tauri-mock";
 
 export const HOSTILE_RULE = "<img src=x onerror=alert(1)>";
+
+/** One rule as the registry describes it. */
+export const HIDES_MAIL: RuleInfo = {
+  id: "inbox-rule-hides-mail",
+  title: "Inbox rule hides mail",
+  notification: "inbox rule hides mail",
+  description: "An inbox rule deletes mail, moves it to a folder nobody opens, or marks it read.",
+  false_positives: "Users' own clean-up rules for newsletters.",
+  attack: "T1564.008",
+  severity: "critical for all mail",
+  quieted_by: ["rule_name"],
+  references: ["https://attack.mitre.org/techniques/T1564/008/"],
+};
 export const HOSTILE_SUMMARY = '<script>alert("summary")</script> forwards mail to evil@example.net';
 export const HOSTILE_RAW = '{\n  "Name": "</pre><img src=x onerror=alert(2)>"\n}';
 
@@ -63,7 +77,7 @@ export function alert(over: Partial<AlertSummary> & { id: number }): AlertSummar
 export function alerts(): AlertSummary[] {
   return [
     alert({ id: 5, severity: "critical", rule: HOSTILE_RULE, summary: HOSTILE_SUMMARY, target: "cfo@contoso.com" }),
-    alert({ id: 4, severity: "medium", tenant_id: T2, tenant_name: "Fabrikam", target: "ap@fabrikam.com", client_ip: "198.51.100.7", rule: "delete_rule" }),
+    alert({ id: 4, severity: "medium", tenant_id: T2, tenant_name: "Fabrikam", target: "ap@fabrikam.com", client_ip: "198.51.100.7", rule: "inbox-rule-hides-mail" }),
     alert({ id: 3, severity: "low", status: "acknowledged", target: "hr@contoso.com", rule: "mark_read_rule" }),
     alert({ id: 2, severity: "high", status: "false_positive", target: "sales@contoso.com" }),
     alert({ id: 1, severity: "critical", status: "suppressed", suppressed_by: "destination partner.example", target: "ceo@contoso.com" }),
@@ -199,6 +213,7 @@ export function defaultHandlers(): void {
   state.handlers = {
     overview: () => overview(),
     list_alerts: () => alerts(),
+    rules: () => [HIDES_MAIL],
     get_alert: (a) => detail({ id: a!.id as number }),
     set_alert_status: () => null,
     scan_now: () => null,

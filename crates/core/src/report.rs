@@ -109,7 +109,17 @@ pub fn incident_html(
     row(&mut h, "Mailbox", &alert.target);
     row(&mut h, "Changed by", &alert.actor);
     row(&mut h, "Severity", &alert.severity);
-    row(&mut h, "Detection", &alert.rule);
+    match crate::detect::rules::rule(&alert.rule) {
+        Some(rule) => {
+            row(
+                &mut h,
+                "Detection",
+                &format!("{} ({})", rule.title, rule.id),
+            );
+            row(&mut h, "What this means", rule.description);
+        }
+        None => row(&mut h, "Detection", &alert.rule),
+    }
     row(&mut h, "Operation", &alert.operation);
     row(&mut h, "When it happened", &when(alert.event_time));
     row(&mut h, "When Rulewatch found it", &when(alert.detected_at));
@@ -358,6 +368,12 @@ mod tests {
             html.contains("Lagos, Nigeria")
                 && html.contains("tech@desk")
                 && html.contains("intact")
+        );
+        // The customer reads the rule's title and what it means, not its id alone.
+        assert!(
+            html.contains("<td>Inbox rule hides mail (inbox-rule-hides-mail)</td>")
+                && html.contains("An inbox rule deletes mail"),
+            "{html}"
         );
         assert!(
             html.contains(&format!("Head: row 1, hash {}", "ab".repeat(32))),

@@ -3,10 +3,12 @@
 //! allowlist's reach and the tests over every rule read this list, never a list of
 //! their own.
 
+use serde::Serialize;
+
 use crate::allowlist::TrustKind;
 
 /// What a rule is, for the technician and for the code around it.
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 pub struct Rule {
     /// Stored with every alert; never changes once released.
     pub id: &'static str,
@@ -26,6 +28,7 @@ pub struct Rule {
     pub quieted_by: &'static [TrustKind],
     pub references: &'static [&'static str],
     /// Real records in `../shared/corpus/records` that this rule must find.
+    #[serde(skip)]
     pub corpus: Corpus,
 }
 

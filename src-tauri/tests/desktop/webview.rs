@@ -92,9 +92,15 @@ fn an_attack_arrives_is_notified_opened_from_the_notification_and_reviewed_as_te
 
     // The hostile rule name is shown as the characters it is and runs nothing.
     app.click("#back-to-alerts");
-    app.open_row("inbox-rule-hides-mail");
+    // Rows and the detail name the rule by the registry's title.
+    app.open_row("Inbox rule hides mail");
     let summary = app.text("#alert-summary");
     assert!(summary.contains(HOSTILE), "{summary}");
+    assert_eq!(
+        app.text("#alert-rule"),
+        "Inbox rule hides mail (inbox-rule-hides-mail)"
+    );
+    assert!(app.text("#about-rule").contains("T1564.008"));
     assert!(
         app.text("#alert-raw").contains("onerror"),
         "the raw record is shown"

@@ -1,5 +1,5 @@
 // Alerts: the first-run screen (no tenant yet), the filtered list, and one alert's detail.
-import { api, type AlertDetail, type AlertStatus, type AlertSummary, type Severity } from "../api";
+import { api, type AlertDetail, type AlertStatus, type AlertSummary, type RuleInfo, type Severity } from "../api";
 import type { Ctx, Page } from "../app";
 import { h, replace, type Child } from "../h";
 import {
@@ -60,6 +60,9 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   const filters: Filters = { status: "active", severity: "any", tenant: "", search: "" };
   let alerts: AlertSummary[] = [];
   let loaded = false;
+  /** The rules by id, read once: they change only with the app. */
+  let rules: Map<string, RuleInfo> | null = null;
+  const ruleTitle = (id: string): string => rules?.get(id)?.title ?? id;
   let detailId: number | null = null;
   let detailSeq = 0;
   /** Secure and Remediate and the remediation log of the alert shown; kept across re-renders. */
@@ -234,7 +237,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
         const open = h(
           "button",
           { type: "button", class: "row-open", "data-testid": "open-alert", title: a.summary, on: { click: (e) => { e.stopPropagation(); void openDetail(a.id); } } },
-          a.rule,
+          ruleTitle(a.rule),
         );
         const tr = h(
           "tr",
@@ -285,6 +288,19 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     showSection();
     const a = await ctx.run(api.getAlert(id));
     if (a && seq === detailSeq) renderDetail(a);
+  }
+
+  /** What the rule looks for and what else makes it fire, in its own words. */
+  function aboutRule(r: RuleInfo | undefined): Child {
+    if (!r) return null;
+    return h(
+      "section",
+      { id: "about-rule", "aria-labelledby": "about-rule-title" },
+      h("h3", { id: "about-rule-title" }, "About this rule"),
+      h("p", { "data-testid": "rule-description" }, r.description),
+      h("p", { "data-testid": "rule-false-positives" }, h("strong", null, "Also fires for: "), r.false_positives),
+      h("p", { class: "muted" }, `Severity: ${r.severity}. MITRE ATT&CK ${r.attack}.`),
+    );
   }
 
   function row(label: string, id: string, ...value: Child[]): HTMLElement[] {
@@ -423,7 +439,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
                 " ",
                 localDateTime(r.event_time),
                 " · ",
-                r.rule,
+                ruleTitle(r.rule),
                 " · ",
                 STATUS_LABEL[r.status] ?? r.status,
               ),
@@ -450,7 +466,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
         "dl",
         { class: "facts" },
         row("Severity", "alert-severity", SEVERITY_LABEL[a.severity] ?? a.severity),
-        row("Rule", "alert-rule", a.rule),
+        row("Rule", "alert-rule", ruleTitle(a.rule), " ", h("span", { class: "muted" }, `(${a.rule})`)),
         row("Status", "alert-status", STATUS_LABEL[a.status] ?? a.status),
         a.status === "suppressed" && a.suppressed_by ? row("Suppressed by", "alert-suppressed-by", a.suppressed_by) : [],
         a.status_note ? row("Note", "alert-status-note", a.status_note) : [],
@@ -465,6 +481,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
         row("Detected", "alert-detected-at", localDateTime(a.detected_at)),
         row("Record id", "alert-record-id", a.record_id),
       ),
+      aboutRule(rules?.get(a.rule)),
       rem.history,
       h("h3", null, "Other alerts for this mailbox"),
       related,
@@ -502,6 +519,10 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   }
 
   async function reloadList(): Promise<void> {
+    if (rules === null) {
+      const all = await ctx.run(api.rules());
+      if (all) rules = new Map(all.map((r) => [r.id, r]));
+    }
     const list = await ctx.run(api.listAlerts());
     if (list) {
       alerts = list;
