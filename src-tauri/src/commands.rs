@@ -611,19 +611,24 @@ pub struct PartnerState {
     watch_all: bool,
     customers: Vec<CustomerRow>,
     problem: Option<String>,
+    /// What kind of problem, for the panel to act on: `sign_in_needed` offers a new
+    /// sign-in.
+    problem_kind: Option<&'static str>,
 }
 
 fn partner_view(shared: &Shared) -> Reply<PartnerState> {
     let store = &shared.home;
+    let problem = shared
+        .partner_problem
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
     Ok(PartnerState {
         account: partner::account(store).map_err(text)?,
         watch_all: partner::watch_all(store).map_err(text)?,
         customers: store.customers().map_err(text)?,
-        problem: shared
-            .partner_problem
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone(),
+        problem_kind: problem.as_ref().map(|p| p.kind.as_str()),
+        problem: problem.map(|p| p.message),
     })
 }
 
@@ -639,7 +644,7 @@ async fn discover(app: &AppHandle, shared: &Shared) -> Reply<()> {
     *shared
         .partner_problem
         .lock()
-        .unwrap_or_else(PoisonError::into_inner) = found.as_ref().err().map(|p| p.message.clone());
+        .unwrap_or_else(PoisonError::into_inner) = found.as_ref().err().cloned();
     let found = found.map_err(text)?;
     if !found.now_watched.is_empty() {
         shared.wake.notify_one();
@@ -719,26 +724,8 @@ pub async fn set_watch_all(app: AppHandle, shared: AppState<'_>, on: bool) -> Re
 
 #[tauri::command]
 pub async fn watch_customer(app: AppHandle, shared: AppState<'_>, tenant_id: String) -> Reply<()> {
-    let store = &shared.home;
-    let account = partner::account(store)
-        .map_err(text)?
-        .ok_or("no partner account is signed in")?;
-    let c = store
-        .customers()
-        .map_err(text)?
-        .into_iter()
-        .find(|c| c.tenant_id == tenant_id)
-        .ok_or("not one of the partner's customers: refresh the list")?;
-    if !c.watched {
-        partner::watch(
-            store,
-            &account,
-            &partner::Customer {
-                tenant_id: c.tenant_id,
-                name: c.name,
-            },
-        )
-        .map_err(text)?;
+    let (_, already) = partner::watch_customer(&shared.home, &tenant_id).map_err(customer_error)?;
+    if !already {
         shared.wake.notify_one();
     }
     changed(&app, &shared).await;
@@ -751,9 +738,18 @@ pub async fn exclude_customer(
     shared: AppState<'_>,
     tenant_id: String,
 ) -> Reply<()> {
-    partner::exclude(&shared.home, &tenant_id).map_err(text)?;
+    partner::exclude_customer(&shared.home, &tenant_id).map_err(customer_error)?;
     changed(&app, &shared).await;
     Ok(())
+}
+
+/// The panel's words for a customer that cannot be watched or excluded.
+fn customer_error(e: partner::CustomerError) -> String {
+    match e {
+        partner::CustomerError::NotACustomer(_) => format!("{e}: refresh the list"),
+        partner::CustomerError::NotSignedIn => format!("{e}: sign in first"),
+        partner::CustomerError::Store(_) => e.to_string(),
+    }
 }
 
 #[tauri::command]

@@ -148,7 +148,7 @@ fn partner_news(app: &AppHandle, shared: &Shared, store: &Store, report: &ScanRe
                 );
             }
         }
-        Some(Err(p)) => *problem = Some(p.message.clone()),
+        Some(Err(p)) => *problem = Some(p.clone()),
         None => {}
     }
     let lapsed = report
@@ -162,7 +162,7 @@ fn partner_news(app: &AppHandle, shared: &Shared, store: &Store, report: &ScanRe
         .and_then(|a| a.lapses_soon(Utc::now()));
     let why = match (lapsed, expiring) {
         (Some(p), _) => {
-            *problem = Some(p.message.clone());
+            *problem = Some(p.clone());
             Some("Your partner sign-in has lapsed or was revoked.".to_string())
         }
         (None, Some(at)) => Some(format!(

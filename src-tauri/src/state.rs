@@ -188,7 +188,7 @@ pub struct Shared {
     /// The last Secure and Remediate plan read per alert: the steps the panel may run.
     pub plans: Mutex<HashMap<i64, Plan>>,
     /// Why the partner's customers could not be listed, or its sign-in lapsed.
-    pub partner_problem: Mutex<Option<String>>,
+    pub partner_problem: Mutex<Option<rulewatch_core::problem::Problem>>,
     /// The technician was told the partner sign-in lapsed (or is about to): once.
     pub partner_warned: std::sync::atomic::AtomicBool,
 }

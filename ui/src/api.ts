@@ -296,6 +296,8 @@ export interface PartnerState {
   customers: Customer[];
   /** Why the customers could not be listed last time, or the sign-in lapsed. */
   problem: string | null;
+  /** The problem's kind; "sign_in_needed" when only a new sign-in helps. */
+  problem_kind: string | null;
 }
 
 /** A detection rule as it describes itself (the registry in crates/detect). */

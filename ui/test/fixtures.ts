@@ -192,7 +192,7 @@ export function customer(over: Partial<Customer> & { tenant_id: string }): Custo
 
 /** Signed out, watch all on (the default), nothing listed: what partner_state answers at first. */
 export function partnerState(over: Partial<PartnerState> = {}): PartnerState {
-  return { account: null, watch_all: true, customers: [], problem: null, ...over };
+  return { account: null, watch_all: true, customers: [], problem: null, problem_kind: null, ...over };
 }
 
 /** Signed in with three customers: watched, excluded, and new and not scanned yet. */

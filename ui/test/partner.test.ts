@@ -294,7 +294,7 @@ describe("lapsed partner sign-in", () => {
     await openTenants(() => {
       state.handlers.partner_state = () =>
         lapsed
-          ? signedIn({ problem, customers: [customer({ tenant_id: C1, access: "error", problem: "sign_in_needed", message: "sign in again" })] })
+          ? signedIn({ problem, problem_kind: "sign_in_needed", customers: [customer({ tenant_id: C1, access: "error", problem: "sign_in_needed", message: "sign in again" })] })
           : signedIn();
       state.handlers.partner_sign_in = () => {
         lapsed = false;
@@ -315,7 +315,10 @@ describe("lapsed partner sign-in", () => {
   it("offers sign in again when only a customer says the sign-in is needed", async () => {
     const s = signedIn({ customers: [customer({ tenant_id: C1, access: "error", problem: "sign_in_needed", message: null })] });
     expect(signInLapsed(s)).toBe(true);
-    expect(signInLapsed(signedIn({ problem: "Microsoft could not be reached" }))).toBe(false);
+    expect(signInLapsed(signedIn({ problem: "Microsoft could not be reached", problem_kind: "unreachable" }))).toBe(false);
+    // The kind decides, never the words.
+    expect(signInLapsed(signedIn({ problem: "sign in again", problem_kind: "bad_response" }))).toBe(false);
+    expect(signInLapsed(signedIn({ problem: "anything", problem_kind: "sign_in_needed" }))).toBe(true);
     await openTenants(() => (state.handlers.partner_state = () => s));
     expect(visible($("#partner-problem"))).toBe(true);
     expect($("#partner-problem").textContent).toMatch(/sign in again/i);
@@ -331,7 +334,7 @@ describe("lapsed partner sign-in", () => {
 
 describe("open page", () => {
   it("onOpenPage(\"tenants\") navigates to the Tenants page", async () => {
-    await mount(() => (state.handlers.partner_state = () => signedIn({ problem: "sign in again" })));
+    await mount(() => (state.handlers.partner_state = () => signedIn({ problem: "sign in again", problem_kind: "sign_in_needed" })));
     expect($("#nav-alerts").getAttribute("aria-current")).toBe("page");
     emit("rulewatch://open-page", "tenants");
     await flush();

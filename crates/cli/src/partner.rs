@@ -4,10 +4,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, anyhow};
 use clap::Subcommand;
 use rulewatch_core::engine::Engine;
-use rulewatch_core::partner::{self, Customer};
+use rulewatch_core::partner;
 use rulewatch_core::shown::shown;
 use serde_json::json;
 
@@ -108,42 +108,17 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
             customers(engine.store(), json)
         }
         PartnerCommand::Watch { tenant_id } => {
-            let store = g.store()?;
-            let account = partner::account(&store)?
-                .context("no partner account is signed in: run `rulewatch partner login`")?;
-            let Some(c) = store
-                .customers()?
-                .into_iter()
-                .find(|c| c.tenant_id.eq_ignore_ascii_case(&tenant_id))
-            else {
-                bail!(
-                    "{tenant_id} is not one of the partner's customers; `rulewatch partner customers` lists them"
-                );
-            };
-            if c.watched {
-                eprintln!("{} is already watched.", shown(&c.name));
-            } else {
-                partner::watch(
-                    &store,
-                    &account,
-                    &Customer {
-                        tenant_id: c.tenant_id,
-                        name: c.name.clone(),
-                    },
-                )?;
-                eprintln!("Watching {}.", shown(&c.name));
+            match partner::watch_customer(&*g.store()?, &tenant_id).map_err(customer_error)? {
+                (c, true) => eprintln!("{} is already watched.", shown(&c.name)),
+                (c, false) => eprintln!("Watching {}.", shown(&c.name)),
             }
             Ok(ExitCode::SUCCESS)
         }
         PartnerCommand::Exclude { tenant_id } => {
-            let store = g.store()?;
-            if !partner::exclude(&store, &tenant_id.to_ascii_lowercase())? {
-                bail!(
-                    "{tenant_id} is not one of the partner's customers; `rulewatch partner customers` lists them"
-                );
-            }
+            let c = partner::exclude_customer(&*g.store()?, &tenant_id).map_err(customer_error)?;
             eprintln!(
-                "{tenant_id} is no longer watched, and stays out of \"watch all\"; its alerts are kept."
+                "{} is no longer watched, and stays out of \"watch all\"; its alerts are kept.",
+                c.tenant_id
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -229,4 +204,15 @@ fn customers(store: &rulewatch_core::store::Store, json: bool) -> Result<ExitCod
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Core's refusal, with the command that helps.
+fn customer_error(e: partner::CustomerError) -> anyhow::Error {
+    match e {
+        partner::CustomerError::NotACustomer(_) => {
+            anyhow!("{e}; `rulewatch partner customers` lists them")
+        }
+        partner::CustomerError::NotSignedIn => anyhow!("{e}: run `rulewatch partner login`"),
+        partner::CustomerError::Store(e) => e.into(),
+    }
 }

@@ -328,7 +328,7 @@ impl Engine {
         let mut problems = problems;
         if let Err(e) = self.store.set_status(&update) {
             problems.push(Problem::new(
-                ProblemKind::BadResponse,
+                ProblemKind::LocalDatabase,
                 format!("could not save the tenant's status: {e}"),
             ));
         }
@@ -796,7 +796,7 @@ fn hm(t: DateTime<Utc>) -> String {
 
 fn store_problem(e: crate::store::StoreError) -> Problem {
     Problem::new(
-        ProblemKind::BadResponse,
+        ProblemKind::LocalDatabase,
         format!("the local database failed: {e}"),
     )
 }

@@ -40,6 +40,8 @@ pub enum ProblemKind {
     ServiceMissing,
     /// The app itself is disabled (AADSTS7000112).
     AppDisabled,
+    /// Rulewatch's own database on this machine failed: nothing Microsoft said.
+    LocalDatabase,
 }
 
 impl ProblemKind {
@@ -63,6 +65,7 @@ impl ProblemKind {
             ProblemKind::ServiceDisabled => "service_disabled",
             ProblemKind::ServiceMissing => "service_missing",
             ProblemKind::AppDisabled => "app_disabled",
+            ProblemKind::LocalDatabase => "local_database",
         }
     }
 }

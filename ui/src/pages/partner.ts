@@ -25,7 +25,7 @@ export function validatePartner(tenantId: string, clientId: string): Record<stri
 
 /** The sign-in lapsed (or was revoked): only a new browser sign-in helps. */
 export function signInLapsed(s: PartnerState): boolean {
-  return (!!s.problem && /sign in again/i.test(s.problem)) || s.customers.some((c) => c.problem === "sign_in_needed");
+  return s.problem_kind === "sign_in_needed" || s.customers.some((c) => c.problem === "sign_in_needed");
 }
 
 export function watchState(c: Customer): { key: "watched" | "excluded" | "not_watched"; text: string } {

@@ -54,13 +54,14 @@ pub struct PartnerAccount {
 }
 
 impl PartnerAccount {
-    /// When the refresh token lapses, if within 3 days of `now`: when Entra said, or
-    /// else 90 days after its last use (Entra's inactivity limit; every scan of a
-    /// partner customer uses and renews it).
+    /// When the refresh token lapses, if within 3 days of `now`: 90 days after its last
+    /// use (Entra's inactivity limit; every scan of a partner customer uses and renews
+    /// it), or earlier when Entra said so.
     pub fn lapses_soon(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let unused = self.refreshed_at + chrono::Duration::days(90);
         let at = self
             .refresh_expires_at
-            .unwrap_or(self.refreshed_at + chrono::Duration::days(90));
+            .map_or(unused, |stated| stated.min(unused));
         (at - now < chrono::Duration::days(3)).then_some(at)
     }
 }
@@ -662,7 +663,7 @@ pub struct Discovery {
 
 fn store_problem(e: StoreError) -> Problem {
     Problem::new(
-        ProblemKind::BadResponse,
+        ProblemKind::LocalDatabase,
         format!("the partner's customers could not be saved: {e}"),
     )
 }
@@ -728,6 +729,57 @@ pub fn watch(store: &Store, account: &PartnerAccount, c: &Customer) -> Result<()
     })
 }
 
+/// Why a customer could not be watched or excluded.
+#[derive(Debug, thiserror::Error)]
+pub enum CustomerError {
+    #[error("no partner account is signed in")]
+    NotSignedIn,
+    #[error("{0} is not one of the partner's customers")]
+    NotACustomer(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The listed customer with this tenant id, in any case.
+fn listed_customer(
+    store: &Store,
+    tenant_id: &str,
+) -> Result<crate::store::CustomerRow, CustomerError> {
+    store
+        .customers()?
+        .into_iter()
+        .find(|c| c.tenant_id.eq_ignore_ascii_case(tenant_id.trim()))
+        .ok_or_else(|| CustomerError::NotACustomer(crate::shown::shown(tenant_id)))
+}
+
+/// Watches a listed customer (again); answers it, and whether it was watched already.
+pub fn watch_customer(
+    store: &Store,
+    tenant_id: &str,
+) -> Result<(crate::store::CustomerRow, bool), CustomerError> {
+    let account = account(store)?.ok_or(CustomerError::NotSignedIn)?;
+    let c = listed_customer(store, tenant_id)?;
+    if !c.watched {
+        let customer = Customer {
+            tenant_id: c.tenant_id.clone(),
+            name: c.name.clone(),
+        };
+        watch(store, &account, &customer)?;
+    }
+    let already = c.watched;
+    Ok((c, already))
+}
+
+/// Stops watching a listed customer and keeps it out of "watch all"; its alerts stay.
+pub fn exclude_customer(
+    store: &Store,
+    tenant_id: &str,
+) -> Result<crate::store::CustomerRow, CustomerError> {
+    let c = listed_customer(store, tenant_id)?;
+    exclude(store, &c.tenant_id)?;
+    Ok(c)
+}
+
 /// Stops watching one customer and keeps it out of "watch all"; its alerts stay.
 pub fn exclude(store: &Store, tenant_id: &str) -> Result<bool, StoreError> {
     let known = store.set_customer_excluded(tenant_id, true)?;
@@ -763,6 +815,36 @@ mod tests {
     }
 
     #[test]
+    fn a_customer_is_watched_and_excluded_by_its_id_in_any_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let id = "0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001";
+        store
+            .record_customers(&[(id.into(), "Northwind".into(), None)])
+            .unwrap();
+        assert!(matches!(
+            watch_customer(&store, id),
+            Err(CustomerError::NotSignedIn)
+        ));
+        store
+            .set_setting(ACCOUNT_SETTING, &account(1, None, Utc::now()))
+            .unwrap();
+        let upper = id.to_ascii_uppercase();
+        let (c, already) = watch_customer(&store, &format!(" {upper} ")).unwrap();
+        assert_eq!((c.name.as_str(), already), ("Northwind", false));
+        assert_eq!(store.partner_tenants().unwrap(), [id]);
+        assert!(watch_customer(&store, id).unwrap().1, "already watched");
+        exclude_customer(&store, &upper).unwrap();
+        assert!(store.partner_tenants().unwrap().is_empty());
+        assert!(store.customers().unwrap()[0].excluded);
+        let unknown = exclude_customer(&store, "nobody").unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "nobody is not one of the partner's customers"
+        );
+    }
+
+    #[test]
     fn a_refresh_token_answered_earlier_never_replaces_a_newer_one() {
         let keeper = RefreshKeeper::new(Arc::new(crate::secrets::MemorySecrets::default()));
         let (earlier, later) = (Instant::now(), Instant::now() + Duration::from_millis(1));
@@ -794,6 +876,11 @@ mod tests {
             account(1, Some(2), now).lapses_soon(now).is_some(),
             "Entra's own expiry wins"
         );
-        assert!(account(88, Some(30), now).lapses_soon(now).is_none());
+        assert_eq!(
+            account(88, Some(30), now).lapses_soon(now),
+            Some(now + chrono::Duration::days(2)),
+            "unused for 88 days, it lapses in 2 whatever Entra stated"
+        );
+        assert!(account(1, Some(30), now).lapses_soon(now).is_none());
     }
 }
