@@ -70,6 +70,13 @@ pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Res
             );
             complete = false;
         }
+        // "No alerts" for a file that held nothing would read as a clean bill.
+        if records.records.is_empty() && records.unreadable.is_empty() {
+            eprintln!(
+                "{file}: holds no audit records; check that the export finished and is the right file"
+            );
+            complete = false;
+        }
         for (position, record) in &records.records {
             for alert in input::judge(*position, record, &ctx) {
                 write(&mut out, file, &alert, json)?;

@@ -282,6 +282,36 @@ fn a_bad_line_is_named_and_the_rest_still_judged() {
 }
 
 #[test]
+fn an_empty_export_and_a_bad_audit_data_cell_are_named_not_taken_as_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "empty.json", "");
+    let bom_only = dir.path().join("bom-only.csv");
+    std::fs::write(&bom_only, b"\xEF\xBB\xBF").unwrap();
+    let bad_cell = write(
+        dir.path(),
+        "bad-cell.csv",
+        &purview_csv().replacen("\"{\"\"", "\"{oops\"\"", 1),
+    );
+    let out = check(&[&empty, bom_only.to_str().unwrap(), &bad_cell]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for file in ["empty.json", "bom-only.csv"] {
+        assert!(
+            stderr.contains(&format!("{file}: holds no audit records")),
+            "{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("bad-cell.csv: line 2: skipped, cannot be read: AuditData is not JSON"),
+        "{stderr}"
+    );
+    // The good row after the bad cell is still judged.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("mailbox-external-forward"), "{stdout}");
+    assert!(!stdout.contains("No alerts"), "{stdout}");
+}
+
+#[test]
 fn missing_file_and_wrong_columns_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let wrong = write(dir.path(), "wrong.csv", "Date,User\n2024-01-01,a\n");

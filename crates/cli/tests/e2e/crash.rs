@@ -6,7 +6,8 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use crate::harness::*;
@@ -28,7 +29,14 @@ fn killed_at_random_instants_loses_nothing_and_repeats_nothing() {
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
 
-    let mut rng = rand::rng();
+    // New instants each run, yet any failure can be replayed: the seed is printed, and
+    // RULEWATCH_CRASH_SEED=N runs those instants again.
+    let seed = std::env::var("RULEWATCH_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::rng().random::<u64>());
+    println!("kill instants from RULEWATCH_CRASH_SEED={seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut printed: Vec<Value> = Vec::new();
     let mut kills = 0;
     let started = Instant::now();
