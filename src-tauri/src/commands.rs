@@ -13,7 +13,7 @@ use rulewatch_core::remediate::{self, Action, Operator, Plan, StepResult, defaul
 use rulewatch_core::report;
 use rulewatch_core::secrets::{Keychain, NO_TENANT, SecretKind, SecretStore};
 use rulewatch_core::sign_ins;
-use rulewatch_core::store::{Alert, CustomerRow, LogEntry, TenantStatus};
+use rulewatch_core::store::{Alert, AlertStatus, CustomerRow, LogEntry, TenantStatus};
 use rulewatch_core::tenants::{self, NewCredential, NewTenant as CoreTenant};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -170,13 +170,16 @@ pub async fn set_alert_status(
     trust_destination: bool,
 ) -> Reply<()> {
     let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+    let status = AlertStatus::parse(&status)
+        .filter(|s| s.settable())
+        .ok_or_else(|| format!("'{status}' is not a status an alert can be given"))?;
     {
         let mode = shared.mode.read().await;
         let alert = mode
             .store
-            .set_alert_status(id, &status, note.as_deref())
+            .set_alert_status(id, status, note.as_deref())
             .map_err(text)?;
-        if trust_destination && status == "false_positive" {
+        if trust_destination && status == AlertStatus::FalsePositive {
             let destinations: Vec<String> = alert.details["destinations"]
                 .as_array()
                 .map(|d| {

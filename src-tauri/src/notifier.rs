@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use notify_rust::{Notification, Timeout};
+use rulewatch_core::detect::Severity;
 use rulewatch_core::shown::shown;
 use rulewatch_core::store::{Alert, Store};
 use tauri::AppHandle;
@@ -26,7 +27,7 @@ pub fn deliver(app: &AppHandle, store: &Store, prefs: &NotifyPrefs) {
         }
     };
     let (wanted, muted): (Vec<Alert>, Vec<Alert>) =
-        pending.into_iter().partition(|a| prefs.allows(&a.severity));
+        pending.into_iter().partition(|a| prefs.allows(a.severity));
     let mut delivered: Vec<i64> = muted.iter().map(|a| a.id).collect();
     if wanted.len() > SUMMARY_ABOVE {
         if show(app, summary(&wanted), View::Current) {
@@ -87,36 +88,30 @@ pub fn single(a: &Alert) -> Message {
     Message {
         title: format!(
             "{}: {} — {}",
-            capitalised(&a.severity),
+            capitalised(a.severity.as_str()),
             shown(rule_words(&a.rule)),
             shown(&a.tenant_name)
         ),
         body: format!("{}\n{action}\n{from}", shown(&a.target)),
-        critical: a.severity == "critical",
+        critical: a.severity == Severity::Critical,
     }
 }
 
 pub fn summary(alerts: &[Alert]) -> Message {
-    let mut by_severity: BTreeMap<u8, (&str, usize)> = BTreeMap::new();
+    // Gravest first.
+    let mut by_severity: BTreeMap<std::cmp::Reverse<Severity>, usize> = BTreeMap::new();
     let mut tenants: Vec<&str> = Vec::new();
     for a in alerts {
-        let rank = match a.severity.as_str() {
-            "critical" => 0,
-            "high" => 1,
-            "medium" => 2,
-            _ => 3,
-        };
-        by_severity
-            .entry(rank)
-            .or_insert((a.severity.as_str(), 0))
-            .1 += 1;
+        *by_severity
+            .entry(std::cmp::Reverse(a.severity))
+            .or_insert(0) += 1;
         if !tenants.contains(&a.tenant_name.as_str()) {
             tenants.push(&a.tenant_name);
         }
     }
     let counts: Vec<String> = by_severity
-        .values()
-        .map(|(s, n)| format!("{n} {s}"))
+        .iter()
+        .map(|(s, n)| format!("{n} {}", s.0.as_str()))
         .collect();
     Message {
         title: format!("{} new alerts: {}", alerts.len(), counts.join(", ")),
@@ -124,7 +119,7 @@ pub fn summary(alerts: &[Alert]) -> Message {
             "In {}. Open Rulewatch to review them.",
             shown(&tenants.join(", "))
         ),
-        critical: by_severity.contains_key(&0),
+        critical: by_severity.contains_key(&std::cmp::Reverse(Severity::Critical)),
     }
 }
 
@@ -209,6 +204,7 @@ fn wait_for_click(_app: AppHandle, _handle: notify_rust::NotificationHandle, _vi
 
 #[cfg(test)]
 mod tests {
+    use rulewatch_core::store::AlertStatus;
     use serde_json::json;
 
     use super::*;
@@ -219,7 +215,7 @@ mod tests {
             tenant_id: "t".into(),
             tenant_name: tenant.into(),
             rule: "mailbox-external-forward".into(),
-            severity: severity.into(),
+            severity: Severity::parse(severity).unwrap(),
             record_id: "r".into(),
             operation: "Set-Mailbox".into(),
             target: "adele@contoso.com".into(),
@@ -229,7 +225,7 @@ mod tests {
             details: json!({"destinations": ["x@evil.example"]}),
             event_time: None,
             detected_at: None,
-            status: "open".into(),
+            status: AlertStatus::Open,
             content_id: None,
             suppressed_by: None,
             origin: Some(json!({"location": {"country": "Nigeria"}})),

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use m365_sandbox::{RunningSandbox, Scenario};
 use rulewatch_core::cloud::{Cloud, Endpoints};
+use rulewatch_core::detect::Severity;
 use rulewatch_core::engine::{Engine, EngineConfig};
 use rulewatch_core::remediate::Plan;
 use rulewatch_core::secrets::{MemorySecrets, SecretStore, keychain_for};
@@ -61,12 +62,12 @@ impl Default for NotifyPrefs {
 }
 
 impl NotifyPrefs {
-    pub fn allows(&self, severity: &str) -> bool {
+    pub fn allows(&self, severity: Severity) -> bool {
         match severity {
-            "low" => self.low,
-            "medium" => self.medium,
-            "high" => self.high,
-            _ => self.critical,
+            Severity::Low => self.low,
+            Severity::Medium => self.medium,
+            Severity::High => self.high,
+            Severity::Critical => self.critical,
         }
     }
 }

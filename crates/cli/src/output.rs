@@ -22,7 +22,7 @@ pub fn write_alert(out: &mut impl Write, a: &Alert, json: bool) -> std::io::Resu
         out,
         "#{} {} {} — {} ({}) at {}",
         a.id,
-        a.severity.to_uppercase(),
+        a.severity.as_str().to_uppercase(),
         shown(&a.rule),
         shown(&a.tenant_name),
         shown(&a.tenant_id),

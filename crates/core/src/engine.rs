@@ -774,7 +774,7 @@ pub fn judge<'a>(
                 tenant_name: t.name.clone(),
                 record_id: a.record_id,
                 rule: a.finding.rule.to_string(),
-                severity: a.finding.severity.as_str().to_string(),
+                severity: a.finding.severity,
                 operation: a.operation,
                 target: a.finding.target,
                 actor: a.finding.actor,

@@ -5,7 +5,6 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::detect::Severity;
 use crate::detect::visible_text as visible;
 use crate::geo::{Geo, Location};
 use crate::store::{NewAlert, Store};
@@ -118,9 +117,7 @@ fn apply(alert: &mut NewAlert, location: Option<Location>, familiarity: Familiar
     };
     if let Some(sentence) = new {
         alert.summary.push_str(&sentence);
-        if let Some(s) = Severity::parse(&alert.severity) {
-            alert.severity = s.raised().as_str().to_string();
-        }
+        alert.severity = alert.severity.raised();
     }
     alert.origin = Some(json!({"location": location, "familiarity": familiarity}));
 }

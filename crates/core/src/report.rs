@@ -108,7 +108,7 @@ pub fn incident_html(
     );
     row(&mut h, "Mailbox", &alert.target);
     row(&mut h, "Changed by", &alert.actor);
-    row(&mut h, "Severity", &alert.severity);
+    row(&mut h, "Severity", alert.severity.as_str());
     match crate::detect::rules::rule(&alert.rule) {
         Some(rule) => {
             row(
@@ -132,8 +132,8 @@ pub fn incident_html(
         row(&mut h, "Location of that address", &l);
     }
     let status = match &alert.status_note {
-        Some(n) => format!("{} ({n})", alert.status),
-        None => alert.status.clone(),
+        Some(n) => format!("{} ({n})", alert.status.words()),
+        None => alert.status.words().to_string(),
     };
     row(&mut h, "Status", &status);
     h.push_str("</table>");

@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::cloud::Cloud;
 
 pub use geo::CacheHit;
-pub use models::{Alert, NewAlert, TenantRow, TenantState, TenantStatus};
+pub use models::{Alert, AlertStatus, NewAlert, TenantRow, TenantState, TenantStatus};
 pub use partner::CustomerRow;
 pub use remediation::{
     CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, ChainReport, LogEntry, NewLogEntry,
@@ -312,7 +312,7 @@ impl Store {
                             a.tenant_name,
                             a.record_id,
                             a.rule,
-                            a.severity,
+                            a.severity.as_str(),
                             a.operation,
                             a.target,
                             a.actor,
@@ -483,10 +483,16 @@ impl Store {
     }
 
     /// Records the technician's decision. Suppressed alerts can be reviewed too.
-    pub fn set_alert_status(&self, id: i64, status: &str, note: Option<&str>) -> Result<Alert> {
-        if !["open", "acknowledged", "false_positive"].contains(&status) {
-            return Err(StoreError::BadStatus(status.to_string()));
+    pub fn set_alert_status(
+        &self,
+        id: i64,
+        status: AlertStatus,
+        note: Option<&str>,
+    ) -> Result<Alert> {
+        if !status.settable() {
+            return Err(StoreError::BadStatus(status.as_str().to_string()));
         }
+        let status = status.as_str();
         self.with(|c| {
             let n = c.execute(
                 "UPDATE alerts SET status = ?2, status_note = ?3, status_changed_at = ?4 WHERE id = ?1",

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::parse_ts;
 use crate::auth::{AppIdentity, AuthMethod};
 use crate::cloud::Cloud;
+use crate::detect::Severity;
 
 /// A configured tenant (no secret: those are in the keychain).
 #[derive(Debug, Clone, Serialize)]
@@ -156,7 +157,7 @@ pub struct NewAlert {
     pub tenant_name: String,
     pub record_id: String,
     pub rule: String,
-    pub severity: String,
+    pub severity: Severity,
     pub operation: String,
     pub target: String,
     pub actor: String,
@@ -171,6 +172,64 @@ pub struct NewAlert {
     pub origin: Option<Value>,
 }
 
+/// Where an alert stands, stored and serialised as its snake-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Open,
+    Acknowledged,
+    FalsePositive,
+    /// Covered by the allowlist: stored, never notified.
+    Suppressed,
+}
+
+impl AlertStatus {
+    pub const ALL: [AlertStatus; 4] = [
+        AlertStatus::Open,
+        AlertStatus::Acknowledged,
+        AlertStatus::FalsePositive,
+        AlertStatus::Suppressed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "open",
+            AlertStatus::Acknowledged => "acknowledged",
+            AlertStatus::FalsePositive => "false_positive",
+            AlertStatus::Suppressed => "suppressed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        AlertStatus::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// For people: "false positive".
+    pub fn words(self) -> &'static str {
+        match self {
+            AlertStatus::FalsePositive => "false positive",
+            other => other.as_str(),
+        }
+    }
+
+    /// What a technician may set: suppression is the allowlist's alone.
+    pub fn settable(self) -> bool {
+        self != AlertStatus::Suppressed
+    }
+}
+
+/// A column holding one of an enum's names; another text is a damaged database.
+fn named<T>(r: &Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let text: String = r.get(i)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("'{text}' is not a known value").into(),
+        )
+    })
+}
+
 /// A stored alert, as `scan --json` and `alerts --json` print it.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Alert {
@@ -178,7 +237,7 @@ pub struct Alert {
     pub tenant_id: String,
     pub tenant_name: String,
     pub rule: String,
-    pub severity: String,
+    pub severity: Severity,
     pub record_id: String,
     pub operation: String,
     pub target: String,
@@ -188,7 +247,7 @@ pub struct Alert {
     pub details: Value,
     pub event_time: Option<DateTime<Utc>>,
     pub detected_at: Option<DateTime<Utc>>,
-    pub status: String,
+    pub status: AlertStatus,
     pub content_id: Option<String>,
     pub suppressed_by: Option<String>,
     pub origin: Option<Value>,
@@ -207,7 +266,7 @@ impl Alert {
             tenant_id: r.get(1)?,
             tenant_name: r.get(2)?,
             rule: r.get(3)?,
-            severity: r.get(4)?,
+            severity: named(r, 4, Severity::parse)?,
             record_id: r.get(5)?,
             operation: r.get(6)?,
             target: r.get(7)?,
@@ -217,7 +276,7 @@ impl Alert {
             details: serde_json::from_str(&details).unwrap_or(Value::Null),
             event_time: at(12)?,
             detected_at: at(13)?,
-            status: r.get(14)?,
+            status: named(r, 14, AlertStatus::parse)?,
             content_id: r.get(15)?,
             suppressed_by: r.get(16)?,
             origin: r

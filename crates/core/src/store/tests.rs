@@ -24,7 +24,7 @@ fn alert(record_id: &str) -> NewAlert {
         tenant_name: "Contoso".into(),
         record_id: record_id.into(),
         rule: "mailbox-external-forward".into(),
-        severity: "high".into(),
+        severity: crate::detect::Severity::High,
         operation: "Set-Mailbox".into(),
         target: "adele@contoso.com".into(),
         actor: "adele@contoso.com".into(),
@@ -179,7 +179,10 @@ fn a_suppressed_alert_is_kept_but_never_queued() {
         .commit_blob(commit_one(&t.tenant_id, "b", &[quiet, alert("r2")]))
         .unwrap();
     let stored = store.alerts().unwrap();
-    let suppressed: Vec<_> = stored.iter().filter(|a| a.status == "suppressed").collect();
+    let suppressed: Vec<_> = stored
+        .iter()
+        .filter(|a| a.status == AlertStatus::Suppressed)
+        .collect();
     assert_eq!(suppressed.len(), 1);
     assert_eq!(suppressed[0].record_id, "r1");
     assert!(
@@ -261,7 +264,7 @@ fn forwarding_from_several_mailboxes_to_one_address_raises_one_fan_in_alert() {
     );
     let fan = &fan_ins(&store)[0];
     assert_eq!(fan.target, "eve@evil.example");
-    assert_eq!(fan.severity, "critical");
+    assert_eq!(fan.severity, crate::detect::Severity::Critical);
     assert_eq!(fan.tenant_name, "Contoso + Fabrikam");
     assert!(
         fan.summary
