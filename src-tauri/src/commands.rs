@@ -4,16 +4,19 @@
 use std::sync::{Arc, PoisonError};
 
 use chrono::{DateTime, Utc};
-use rulewatch_core::allowlist::{TrustKind, normalize_destination};
+use rulewatch_core::allowlist::{TrustError, TrustKind, normalize_destination};
 use rulewatch_core::cloud::Cloud;
 use rulewatch_core::engine::ConnectionStep;
 use rulewatch_core::geo::{self, GeoProvider};
 use rulewatch_core::partner::{self, PartnerAccount};
+use rulewatch_core::problem::Problem;
 use rulewatch_core::remediate::{self, Action, Operator, Plan, StepResult, default_actions};
 use rulewatch_core::report;
+use rulewatch_core::secrets::SecretError;
 use rulewatch_core::secrets::{Keychain, NO_TENANT, SecretKind, SecretStore};
 use rulewatch_core::sign_ins;
-use rulewatch_core::store::{Alert, AlertStatus, CustomerRow, LogEntry, TenantStatus};
+use rulewatch_core::store::{Alert, AlertStatus, CustomerRow, LogEntry, StoreError, TenantStatus};
+use rulewatch_core::tenants::TenantError;
 use rulewatch_core::tenants::{self, NewCredential, NewTenant as CoreTenant};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -29,10 +32,134 @@ type AppState<'a> = State<'a, Arc<Shared>>;
 
 /// One remediation step finished: `{alert_id, result}`, never the password.
 const REMEDIATION_STEP: &str = "rulewatch://remediation-step";
-type Reply<T> = Result<T, String>;
+type Reply<T> = Result<T, CommandError>;
 
-fn text(e: impl std::fmt::Display) -> String {
-    e.to_string()
+/// A refused or failed command as the panel receives it, `{kind, message}`: the panel
+/// decides on `kind` (one of `ProblemKind`'s names, or `local_database`, `keychain`,
+/// `invalid_input`, `not_signed_in`, `not_a_customer`, `failed`) and shows `message`.
+#[derive(Debug, Serialize)]
+pub struct CommandError {
+    kind: &'static str,
+    message: String,
+}
+
+impl CommandError {
+    fn new(kind: &'static str, message: impl std::fmt::Display) -> Self {
+        CommandError {
+            kind,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// A failure with no kind of its own.
+fn text(e: impl std::fmt::Display) -> CommandError {
+    CommandError::new("failed", e)
+}
+
+/// The command's own refusal of what the panel sent.
+impl From<&str> for CommandError {
+    fn from(message: &str) -> Self {
+        CommandError::new("invalid_input", message)
+    }
+}
+
+impl From<String> for CommandError {
+    fn from(message: String) -> Self {
+        CommandError::new("invalid_input", message)
+    }
+}
+
+impl From<Problem> for CommandError {
+    fn from(p: Problem) -> Self {
+        CommandError::new(p.kind.as_str(), p.message)
+    }
+}
+
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> Self {
+        CommandError::new("local_database", e)
+    }
+}
+
+impl From<SecretError> for CommandError {
+    fn from(e: SecretError) -> Self {
+        CommandError::new("keychain", e)
+    }
+}
+
+impl From<TenantError> for CommandError {
+    fn from(e: TenantError) -> Self {
+        match e {
+            TenantError::Invalid(_) => CommandError::new("invalid_input", e),
+            TenantError::Store(e) => e.into(),
+            TenantError::Secret(e) => e.into(),
+        }
+    }
+}
+
+impl From<TrustError> for CommandError {
+    fn from(e: TrustError) -> Self {
+        CommandError::new("invalid_input", e)
+    }
+}
+
+impl From<geo::MmdbError> for CommandError {
+    fn from(e: geo::MmdbError) -> Self {
+        CommandError::new("invalid_input", e)
+    }
+}
+
+impl From<tokio::task::JoinError> for CommandError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        text(e)
+    }
+}
+
+impl From<anyhow::Error> for CommandError {
+    fn from(e: anyhow::Error) -> Self {
+        CommandError::new("failed", format!("{e:#}"))
+    }
+}
+
+impl From<report::ReportError> for CommandError {
+    fn from(e: report::ReportError) -> Self {
+        match e {
+            report::ReportError::Store(e) => e.into(),
+            report::ReportError::Write { .. } => CommandError::new("failed", e),
+        }
+    }
+}
+
+impl From<remediate::RemediateError> for CommandError {
+    fn from(e: remediate::RemediateError) -> Self {
+        use remediate::RemediateError as R;
+        let kind = match &e {
+            R::Store(_) => "local_database",
+            R::NotAMailbox { .. }
+            | R::Unresolved { .. }
+            | R::FanIn { .. }
+            | R::MailFlowRule { .. }
+            | R::OutsideTenant { .. } => "not_containable",
+            R::CannotUndo { .. } => "cannot_undo",
+            R::UnknownStep(_) | R::Conflict(_) | R::NothingChosen => "invalid_input",
+        };
+        CommandError::new(kind, e)
+    }
+}
+
+impl From<partner::CustomerError> for CommandError {
+    fn from(e: partner::CustomerError) -> Self {
+        match e {
+            partner::CustomerError::NotACustomer(_) => {
+                CommandError::new("not_a_customer", format!("{e}: refresh the list"))
+            }
+            partner::CustomerError::NotSignedIn => {
+                CommandError::new("not_signed_in", format!("{e}: sign in first"))
+            }
+            partner::CustomerError::Store(e) => e.into(),
+        }
+    }
 }
 
 /// Something stored changed: the tray and every open view refresh.
@@ -64,8 +191,8 @@ pub async fn overview(shared: AppState<'_>) -> Reply<Overview> {
     let state = shared.scan_state();
     Ok(Overview {
         sandbox: mode.sandbox.is_some(),
-        tenants: mode.store.tenants().map_err(text)?.len(),
-        open_alerts: mode.store.open_alert_count().map_err(text)?,
+        tenants: mode.store.tenants()?.len(),
+        open_alerts: mode.store.open_alert_count()?,
         scanning: state.scanning,
         last_scan_at: state.last_scan_at,
         next_scan_at: state.next_scan_at,
@@ -82,7 +209,13 @@ pub async fn overview(shared: AppState<'_>) -> Reply<Overview> {
 
 #[tauri::command]
 pub async fn list_alerts(shared: AppState<'_>) -> Reply<Vec<Alert>> {
-    shared.mode.read().await.store.alerts().map_err(text)
+    shared
+        .mode
+        .read()
+        .await
+        .store
+        .alerts()
+        .map_err(CommandError::from)
 }
 
 /// Every detection rule as it describes itself: the panel's words for alerts.
@@ -141,11 +274,10 @@ fn fields(raw: &str) -> Vec<Field> {
 #[tauri::command]
 pub async fn get_alert(shared: AppState<'_>, id: i64) -> Reply<AlertDetail> {
     let mode = shared.mode.read().await;
-    let (alert, raw) = mode.store.alert_with_record(id).map_err(text)?;
+    let (alert, raw) = mode.store.alert_with_record(id)?;
     let related = mode
         .store
-        .alerts_about(&alert.tenant_id, &alert.target)
-        .map_err(text)?
+        .alerts_about(&alert.tenant_id, &alert.target)?
         .into_iter()
         .filter(|a| a.id != id)
         .collect();
@@ -175,10 +307,7 @@ pub async fn set_alert_status(
         .ok_or_else(|| format!("'{status}' is not a status an alert can be given"))?;
     {
         let mode = shared.mode.read().await;
-        let alert = mode
-            .store
-            .set_alert_status(id, status, note.as_deref())
-            .map_err(text)?;
+        let alert = mode.store.set_alert_status(id, status, note.as_deref())?;
         if trust_destination && status == AlertStatus::FalsePositive {
             let destinations: Vec<String> = alert.details["destinations"]
                 .as_array()
@@ -195,10 +324,13 @@ pub async fn set_alert_status(
                 .clone()
                 .unwrap_or_else(|| format!("marked a false positive on alert {id}"));
             for d in destinations {
-                let value = normalize_destination(&d).map_err(text)?;
-                mode.store
-                    .add_trust(&alert.tenant_id, TrustKind::Destination, &value, Some(&why))
-                    .map_err(text)?;
+                let value = normalize_destination(&d)?;
+                mode.store.add_trust(
+                    &alert.tenant_id,
+                    TrustKind::Destination,
+                    &value,
+                    Some(&why),
+                )?;
             }
         }
     }
@@ -214,7 +346,13 @@ pub async fn scan_now(shared: AppState<'_>) -> Reply<()> {
 
 #[tauri::command]
 pub async fn list_tenants(shared: AppState<'_>) -> Reply<Vec<TenantStatus>> {
-    shared.mode.read().await.store.statuses().map_err(text)
+    shared
+        .mode
+        .read()
+        .await
+        .store
+        .statuses()
+        .map_err(CommandError::from)
 }
 
 #[derive(Deserialize)]
@@ -243,8 +381,8 @@ pub struct MspTenant {
 
 #[tauri::command]
 pub async fn msp_tenant(shared: AppState<'_>) -> Reply<MspTenant> {
-    let stored = tenants::msp_tenant(&shared.home).map_err(text)?;
-    let partner = partner::account(&shared.home).map_err(text)?;
+    let stored = tenants::msp_tenant(&shared.home)?;
+    let partner = partner::account(&shared.home)?;
     let ask = stored.is_none() && partner.is_none() && shared.launch.publisher_id.is_none();
     Ok(MspTenant {
         msp_tenant_id: stored,
@@ -270,8 +408,7 @@ pub async fn add_tenant(app: AppHandle, shared: AppState<'_>, tenant: NewTenant)
         .filter(|id| !id.is_empty());
     let msp = msp
         .map(|id| tenants::parse_guid(id, "your MSP's own tenant id"))
-        .transpose()
-        .map_err(text)?;
+        .transpose()?;
     let chosen: Option<Cloud> = match tenant.cloud.as_deref().filter(|c| !c.is_empty()) {
         Some(c) => Some(c.parse()?),
         None => None,
@@ -294,10 +431,8 @@ pub async fn add_tenant(app: AppHandle, shared: AppState<'_>, tenant: NewTenant)
     };
     let home = shared.home.clone();
     // The keychain is reached over D-Bus or the platform's API: blocking calls.
-    let row = tokio::task::spawn_blocking(move || tenants::add_tenant(&home, &Keychain, new))
-        .await
-        .map_err(text)?
-        .map_err(text)?;
+    let row =
+        tokio::task::spawn_blocking(move || tenants::add_tenant(&home, &Keychain, new)).await??;
     let place = match (row.cloud, unread) {
         (Some(cloud), _) => format!("in the {cloud} cloud"),
         (None, why) => format!(
@@ -308,10 +443,10 @@ pub async fn add_tenant(app: AppHandle, shared: AppState<'_>, tenant: NewTenant)
         ),
     };
     if let Some(id) = msp {
-        tenants::set_msp_tenant(&shared.home, &id).map_err(text)?;
+        tenants::set_msp_tenant(&shared.home, &id)?;
     }
     // A real tenant ends the sandbox: from now on the user's own tenants are watched.
-    shared.leave_sandbox().await.map_err(text)?;
+    shared.leave_sandbox().await?;
     shared.wake.notify_one();
     changed(&app, &shared).await;
     Ok(place)
@@ -326,7 +461,7 @@ pub async fn test_connection(
         let mode = shared.mode.read().await;
         (mode.engine.clone(), mode.store.clone())
     };
-    let tenant = store.tenant(&tenant_id).map_err(text)?;
+    let tenant = store.tenant(&tenant_id)?;
     Ok(engine.test_connection(&tenant).await)
 }
 
@@ -339,9 +474,7 @@ pub async fn remove_tenant(app: AppHandle, shared: AppState<'_>, tenant_id: Stri
     tokio::task::spawn_blocking(move || {
         tenants::remove_tenant(&store, secrets.as_ref(), &tenant_id)
     })
-    .await
-    .map_err(text)?
-    .map_err(text)?;
+    .await??;
     changed(&app, &shared).await;
     Ok(())
 }
@@ -368,14 +501,13 @@ pub struct Settings {
 #[tauri::command]
 pub async fn get_settings(app: AppHandle, shared: AppState<'_>) -> Reply<Settings> {
     let desktop = shared.settings();
-    let geo = match shared.home.geo_provider().map_err(text)? {
+    let geo = match shared.home.geo_provider()? {
         GeoProvider::Off => GeoSetting::Off,
         GeoProvider::Ipstack => {
             let key_stored = tokio::task::spawn_blocking(|| {
                 Keychain.get(NO_TENANT, SecretKind::IpstackKey).is_ok()
             })
-            .await
-            .map_err(text)?;
+            .await?;
             GeoSetting::Ipstack { key_stored }
         }
         GeoProvider::Mmdb { city, asn } => GeoSetting::Mmdb {
@@ -388,9 +520,9 @@ pub async fn get_settings(app: AppHandle, shared: AppState<'_>) -> Reply<Setting
         backfill_hours: desktop.backfill_hours,
         notify: desktop.notify,
         start_at_login: app.autolaunch().is_enabled().unwrap_or(false),
-        sign_ins: sign_ins::enabled(&shared.home).map_err(text)?,
+        sign_ins: sign_ins::enabled(&shared.home)?,
         geo,
-        remediation_defaults: default_actions(&shared.home).map_err(text)?,
+        remediation_defaults: default_actions(&shared.home)?,
     })
 }
 
@@ -437,9 +569,7 @@ pub async fn save_settings(
                     .map(|()| true),
                 None => Ok(Keychain.get(NO_TENANT, SecretKind::IpstackKey).is_ok()),
             })
-            .await
-            .map_err(text)?
-            .map_err(text)?;
+            .await??;
             if !stored {
                 return Err(
                     "ipstack needs an API key: type it once; it is kept in the OS keychain".into(),
@@ -453,41 +583,36 @@ pub async fn save_settings(
                 .map(|a| a.trim().to_string())
                 .filter(|a| !a.is_empty())
                 .map(std::path::PathBuf::from);
-            geo::check_mmdb(&city, asn.as_deref()).map_err(text)?;
+            geo::check_mmdb(&city, asn.as_deref())?;
             GeoProvider::Mmdb { city, asn }
         }
     };
     if provider == GeoProvider::Off {
         tokio::task::spawn_blocking(|| Keychain.delete(NO_TENANT, SecretKind::IpstackKey))
-            .await
-            .map_err(text)?
-            .map_err(text)?;
+            .await??;
     }
-    shared.home.set_geo_provider(&provider).map_err(text)?;
+    shared.home.set_geo_provider(&provider)?;
     shared
         .home
-        .set_setting(sign_ins::SETTING, &settings.sign_ins)
-        .map_err(text)?;
+        .set_setting(sign_ins::SETTING, &settings.sign_ins)?;
     shared
         .home
-        .set_setting(remediate::DEFAULTS_SETTING, &settings.remediation_defaults)
-        .map_err(text)?;
-    shared
-        .save_settings(&DesktopSettings {
-            scan_interval_minutes: settings.scan_interval_minutes,
-            backfill_hours: settings.backfill_hours,
-            notify: settings.notify,
-        })
-        .map_err(text)?;
+        .set_setting(remediate::DEFAULTS_SETTING, &settings.remediation_defaults)?;
+    shared.save_settings(&DesktopSettings {
+        scan_interval_minutes: settings.scan_interval_minutes,
+        backfill_hours: settings.backfill_hours,
+        notify: settings.notify,
+    })?;
     let launcher = app.autolaunch();
     let result = if settings.start_at_login {
         launcher.enable()
     } else {
         launcher.disable()
     };
-    result.map_err(|e| format!("cannot change start at login: {e}"))?;
+    result
+        .map_err(|e| CommandError::new("failed", format!("cannot change start at login: {e}")))?;
     // The engine reads the backfill and the geolocation provider when it is built.
-    shared.rebuild_engine().await.map_err(text)?;
+    shared.rebuild_engine().await?;
     shared.reschedule.notify_one();
     changed(&app, &shared).await;
     Ok(())
@@ -517,7 +642,7 @@ async fn remediator_parts(
     shared: &Shared,
 ) -> Reply<(Arc<rulewatch_core::engine::Engine>, Vec<Action>)> {
     let engine = shared.mode.read().await.engine.clone();
-    Ok((engine, default_actions(&shared.home).map_err(text)?))
+    Ok((engine, default_actions(&shared.home)?))
 }
 
 #[tauri::command]
@@ -526,8 +651,7 @@ pub async fn remediation_plan(shared: AppState<'_>, alert_id: i64) -> Reply<Plan
     let plan = engine
         .remediator(Operator::current(), defaults)
         .plan(alert_id)
-        .await
-        .map_err(text)?;
+        .await?;
     shared
         .plans
         .lock()
@@ -556,8 +680,7 @@ pub async fn remediate(
         .run(&plan, &keys, |r| {
             let _ = app.emit(REMEDIATION_STEP, json!({"alert_id": alert_id, "result": r}));
         })
-        .await
-        .map_err(text)?;
+        .await?;
     changed(&app, &shared).await;
     Ok(results.into_iter().map(StepView::from).collect())
 }
@@ -568,7 +691,8 @@ pub async fn undo_preview(
     shared: AppState<'_>,
     action_id: i64,
 ) -> Reply<rulewatch_core::undo::UndoPreview> {
-    rulewatch_core::undo::undo_preview(&shared.mode.read().await.store, action_id).map_err(text)
+    rulewatch_core::undo::undo_preview(&shared.mode.read().await.store, action_id)
+        .map_err(CommandError::from)
 }
 
 #[tauri::command]
@@ -577,8 +701,7 @@ pub async fn undo_step(app: AppHandle, shared: AppState<'_>, action_id: i64) -> 
     let result = engine
         .remediator(Operator::current(), defaults)
         .undo(action_id)
-        .await
-        .map_err(text)?;
+        .await?;
     changed(&app, &shared).await;
     Ok(result.into())
 }
@@ -591,7 +714,7 @@ pub async fn alert_history(shared: AppState<'_>, alert_id: i64) -> Reply<Vec<Log
         .await
         .store
         .log_for_alert(alert_id)
-        .map_err(text)
+        .map_err(CommandError::from)
 }
 
 /// Reports go beside the database, in `reports/`, where the panel says they are: one
@@ -602,9 +725,7 @@ pub async fn export_report(shared: AppState<'_>, alert_id: i64) -> Reply<Vec<Str
     let dir = shared.launch.data_dir.join("reports");
     let paths =
         tokio::task::spawn_blocking(move || report::write_incident_reports(&store, alert_id, &dir))
-            .await
-            .map_err(text)?
-            .map_err(text)?;
+            .await??;
     Ok(paths.iter().map(|p| p.display().to_string()).collect())
 }
 
@@ -627,9 +748,9 @@ fn partner_view(shared: &Shared) -> Reply<PartnerState> {
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
     Ok(PartnerState {
-        account: partner::account(store).map_err(text)?,
-        watch_all: partner::watch_all(store).map_err(text)?,
-        customers: store.customers().map_err(text)?,
+        account: partner::account(store)?,
+        watch_all: partner::watch_all(store)?,
+        customers: store.customers()?,
         problem_kind: problem.as_ref().map(|p| p.kind.as_str()),
         problem: problem.map(|p| p.message),
     })
@@ -648,7 +769,7 @@ async fn discover(app: &AppHandle, shared: &Shared) -> Reply<()> {
         .partner_problem
         .lock()
         .unwrap_or_else(PoisonError::into_inner) = found.as_ref().err().cloned();
-    let found = found.map_err(text)?;
+    let found = found?;
     if !found.now_watched.is_empty() {
         shared.wake.notify_one();
     }
@@ -666,9 +787,9 @@ pub async fn partner_sign_in(
     tenant_id: String,
     client_id: String,
 ) -> Reply<PartnerAccount> {
-    let tenant_id = tenants::parse_guid(&tenant_id, "the partner tenant id").map_err(text)?;
-    let client_id = tenants::parse_guid(&client_id, "the partner app's client id").map_err(text)?;
-    shared.leave_sandbox().await.map_err(text)?;
+    let tenant_id = tenants::parse_guid(&tenant_id, "the partner tenant id")?;
+    let client_id = tenants::parse_guid(&client_id, "the partner app's client id")?;
+    shared.leave_sandbox().await?;
     let engine = shared.mode.read().await.engine.clone();
     let account = engine
         .partner()
@@ -677,8 +798,7 @@ pub async fn partner_sign_in(
                 tracing::warn!("the browser could not be started for the partner sign-in: {e}");
             }
         })
-        .await
-        .map_err(text)?;
+        .await?;
     shared
         .partner_warned
         .store(false, std::sync::atomic::Ordering::Relaxed);
@@ -695,9 +815,7 @@ pub async fn partner_sign_out(app: AppHandle, shared: AppState<'_>) -> Reply<()>
         engine.forget_tokens();
         Ok::<_, rulewatch_core::problem::Problem>(())
     })
-    .await
-    .map_err(text)?
-    .map_err(text)?;
+    .await??;
     *shared
         .partner_problem
         .lock()
@@ -714,10 +832,7 @@ pub async fn refresh_customers(app: AppHandle, shared: AppState<'_>) -> Reply<Pa
 
 #[tauri::command]
 pub async fn set_watch_all(app: AppHandle, shared: AppState<'_>, on: bool) -> Reply<()> {
-    shared
-        .home
-        .set_setting(partner::WATCH_ALL_SETTING, &on)
-        .map_err(text)?;
+    shared.home.set_setting(partner::WATCH_ALL_SETTING, &on)?;
     if on {
         discover(&app, &shared).await?;
     }
@@ -727,7 +842,7 @@ pub async fn set_watch_all(app: AppHandle, shared: AppState<'_>, on: bool) -> Re
 
 #[tauri::command]
 pub async fn watch_customer(app: AppHandle, shared: AppState<'_>, tenant_id: String) -> Reply<()> {
-    let (_, already) = partner::watch_customer(&shared.home, &tenant_id).map_err(customer_error)?;
+    let (_, already) = partner::watch_customer(&shared.home, &tenant_id)?;
     if !already {
         shared.wake.notify_one();
     }
@@ -741,23 +856,14 @@ pub async fn exclude_customer(
     shared: AppState<'_>,
     tenant_id: String,
 ) -> Reply<()> {
-    partner::exclude_customer(&shared.home, &tenant_id).map_err(customer_error)?;
+    partner::exclude_customer(&shared.home, &tenant_id)?;
     changed(&app, &shared).await;
     Ok(())
 }
 
-/// The panel's words for a customer that cannot be watched or excluded.
-fn customer_error(e: partner::CustomerError) -> String {
-    match e {
-        partner::CustomerError::NotACustomer(_) => format!("{e}: refresh the list"),
-        partner::CustomerError::NotSignedIn => format!("{e}: sign in first"),
-        partner::CustomerError::Store(_) => e.to_string(),
-    }
-}
-
 #[tauri::command]
 pub async fn start_sandbox(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
-    shared.start_sandbox().await.map_err(|e| format!("{e:#}"))?;
+    shared.start_sandbox().await?;
     shared.wake.notify_one();
     changed(&app, &shared).await;
     Ok(())
@@ -765,7 +871,7 @@ pub async fn start_sandbox(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
 
 #[tauri::command]
 pub async fn leave_sandbox(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
-    shared.leave_sandbox().await.map_err(text)?;
+    shared.leave_sandbox().await?;
     shared.reschedule.notify_one();
     changed(&app, &shared).await;
     Ok(())
@@ -773,6 +879,8 @@ pub async fn leave_sandbox(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
 
 #[cfg(test)]
 mod tests {
+    use rulewatch_core::problem::ProblemKind;
+
     use super::*;
 
     #[test]
@@ -793,5 +901,28 @@ mod tests {
         );
         assert_eq!(row("Parameters · DeleteMessage"), Some("True"));
         assert!(fields("not json").is_empty());
+    }
+
+    #[test]
+    fn a_command_error_reaches_the_panel_as_its_kind_and_message() {
+        let sent = |e: CommandError| serde_json::to_value(e).unwrap();
+        assert_eq!(
+            sent(TenantError::Invalid("the tenant id is not a GUID".into()).into()),
+            json!({"kind": "invalid_input", "message": "the tenant id is not a GUID"})
+        );
+        let lapsed = Problem::new(ProblemKind::SignInNeeded, "sign in again");
+        assert_eq!(sent(lapsed.into())["kind"], "sign_in_needed");
+        assert_eq!(
+            sent(StoreError::NoAlert(7).into())["kind"],
+            "local_database"
+        );
+        assert_eq!(
+            sent(partner::CustomerError::NotSignedIn.into())["kind"],
+            "not_signed_in"
+        );
+        assert_eq!(
+            sent(remediate::RemediateError::NothingChosen.into())["kind"],
+            "invalid_input"
+        );
     }
 }

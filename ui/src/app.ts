@@ -23,7 +23,8 @@ export interface Page {
 export interface Ctx {
   /** Runs a command; a rejection shows its message in #error and resolves to undefined. */
   run<T>(p: Promise<T>): Promise<T | undefined>;
-  showError(message: string): void;
+  /** `kind`: the command error's kind, kept on the box (`data-kind`) for the panel to act on. */
+  showError(message: string, kind?: string | null): void;
   clearError(): void;
   navigate(page: PageName): void;
   openAlert(id: number): void;
@@ -41,6 +42,14 @@ export interface App {
 
 export const HEADER_POLL_MS = 5000;
 export const CHANGE_DEBOUNCE_MS = 200;
+
+/** A command's error kind (`{kind, message}` from the desktop), for the panel to act on. */
+export function errorKind(e: unknown): string | null {
+  if (e && typeof e === "object" && "kind" in e && typeof (e as { kind: unknown }).kind === "string") {
+    return (e as { kind: string }).kind;
+  }
+  return null;
+}
 
 export function errorMessage(e: unknown): string {
   if (typeof e === "string") return e;
@@ -97,16 +106,18 @@ export function startApp(root: HTMLElement): App {
       try {
         return await p;
       } catch (e) {
-        ctx.showError(errorMessage(e));
+        ctx.showError(errorMessage(e), errorKind(e));
         return undefined;
       }
     },
-    showError(message: string) {
+    showError(message: string, kind: string | null = null) {
       setText(errorText, message);
+      errorBox.dataset.kind = kind ?? "";
       errorBox.hidden = false;
     },
     clearError() {
       errorText.textContent = "";
+      delete errorBox.dataset.kind;
       errorBox.hidden = true;
     },
     navigate: (p) => navigate(p),
@@ -132,7 +143,7 @@ export function startApp(root: HTMLElement): App {
     try {
       o = await api.overview();
     } catch (e) {
-      ctx.showError(errorMessage(e));
+      ctx.showError(errorMessage(e), errorKind(e));
       return;
     }
     ov = o;
@@ -183,17 +194,17 @@ export function startApp(root: HTMLElement): App {
     debounce = setTimeout(() => void refreshAll(), CHANGE_DEBOUNCE_MS);
   })
     .then((u) => (destroyed ? u() : unlisten.push(u)))
-    .catch((e) => ctx.showError(errorMessage(e)));
+    .catch((e) => ctx.showError(errorMessage(e), errorKind(e)));
   onOpenAlert((id) => ctx.openAlert(id))
     .then((u) => (destroyed ? u() : unlisten.push(u)))
-    .catch((e) => ctx.showError(errorMessage(e)));
+    .catch((e) => ctx.showError(errorMessage(e), errorKind(e)));
   // A notification names a page (e.g. "tenants" when the partner sign-in lapsed); an
   // unknown name is ignored rather than trusted.
   onOpenPage((page) => {
     if (isPageName(page)) navigate(page);
   })
     .then((u) => (destroyed ? u() : unlisten.push(u)))
-    .catch((e) => ctx.showError(errorMessage(e)));
+    .catch((e) => ctx.showError(errorMessage(e), errorKind(e)));
   const poll = setInterval(() => void refreshHeader(), HEADER_POLL_MS);
 
   // The alerts page decides between the list and the first-run screen from the overview.

@@ -111,6 +111,18 @@ describe("header", () => {
     expect($("#error-text").textContent).toBe("The alert no longer exists");
   });
 
+  it("keeps a desktop error's kind on the box and shows only its message", async () => {
+    await mount(() => {
+      state.handlers.scan_now = () => Promise.reject({ kind: "local_database", message: "the local database failed: disk full" });
+    });
+    $("#scan-now").click();
+    await flush();
+    expect($("#error-text").textContent).toBe("the local database failed: disk full");
+    expect($("#error").dataset.kind).toBe("local_database");
+    $("#error-dismiss").click();
+    expect($("#error").dataset.kind).toBeUndefined();
+  });
+
   it("shows a failed load in #error", async () => {
     await mount(() => (state.handlers.list_alerts = () => Promise.reject("The database is locked")));
     expect($("#error-text").textContent).toBe("The database is locked");

@@ -371,7 +371,9 @@ fn settings_survive_a_restart_and_a_bad_interval_is_refused() {
     );
     assert_eq!(
         refused,
-        Err(json!("the scan interval must be 1 to 1440 minutes"))
+        Err(
+            json!({"kind": "invalid_input", "message": "the scan interval must be 1 to 1440 minutes"})
+        )
     );
     let stored = app.invoke("get_settings", json!({})).unwrap();
     assert_eq!(stored["scan_interval_minutes"], json!(17));

@@ -17,7 +17,7 @@ import {
   type UndoPreview,
 } from "../api";
 import type { Ctx } from "../app";
-import { errorMessage } from "../app";
+import { errorKind, errorMessage } from "../app";
 import { h, replace, setText, type Child } from "../h";
 import { OUTCOME_WORDS, localDateTime } from "../format";
 
@@ -89,7 +89,7 @@ export function createRemediation(ctx: Ctx, alertId: number): Remediation {
     if (row && row.dataset.outcome === "running") showResult(row, withoutPassword(e.result));
   })
     .then((u) => (disposed ? u() : (unlisten = u)))
-    .catch((e) => ctx.showError(errorMessage(e)));
+    .catch((e) => ctx.showError(errorMessage(e), errorKind(e)));
 
   // ---- view --------------------------------------------------------------------------
   const closeBtn = (): HTMLButtonElement =>
