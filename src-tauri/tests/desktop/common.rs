@@ -107,6 +107,11 @@ pub fn action_listeners() -> usize {
 /// Every notification dunst has shown or holds, as (title, body).
 pub fn notifications() -> Vec<(String, String)> {
     let _ = Command::new("dunstctl").arg("close-all").status();
+    history().into_iter().map(|(_, n)| n).collect()
+}
+
+/// dunst's history, newest first: (id, (title, body)) of each closed notification.
+pub fn history() -> Vec<(i64, (String, String))> {
     let out = Command::new("dunstctl").arg("history").output().unwrap();
     let history: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     history["data"][0]
@@ -116,8 +121,11 @@ pub fn notifications() -> Vec<(String, String)> {
                 .iter()
                 .map(|n| {
                     (
-                        n["summary"]["data"].as_str().unwrap_or("").into(),
-                        n["body"]["data"].as_str().unwrap_or("").into(),
+                        n["id"]["data"].as_i64().unwrap_or(-1),
+                        (
+                            n["summary"]["data"].as_str().unwrap_or("").into(),
+                            n["body"]["data"].as_str().unwrap_or("").into(),
+                        ),
                     )
                 })
                 .collect()
