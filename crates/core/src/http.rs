@@ -449,6 +449,73 @@ mod tests {
         assert!(short.throttle_wait() <= Duration::from_millis(50));
     }
 
+    /// A loopback server answering each request with the next of `answers` (raw HTTP
+    /// head lines after the status line), then 200 with `[]`.
+    async fn scripted(answers: Vec<&'static str>) -> (String, Arc<Mutex<usize>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let served = Arc::new(Mutex::new(0usize));
+        let count = served.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && socket.read(&mut byte).await.unwrap() == 1 {
+                    head.push(byte[0]);
+                }
+                let n = {
+                    let mut n = count.lock().unwrap();
+                    *n += 1;
+                    *n
+                };
+                let answer = answers
+                    .get(n - 1)
+                    .copied()
+                    .unwrap_or("200 OK\r\nContent-Type: application/json");
+                let reply = format!(
+                    "HTTP/1.1 {answer}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]"
+                );
+                socket.write_all(reply.as_bytes()).await.unwrap();
+            }
+        });
+        (base, served)
+    }
+
+    /// How long, on tokio's paused clock, a request throttled once with `answer` takes.
+    async fn throttled_once(answer: &'static str) -> Duration {
+        let (base, served) = scripted(vec![answer]).await;
+        let http = Http::new(RetryPolicy::default()).unwrap();
+        let started = tokio::time::Instant::now();
+        let reply = http
+            .send("listing", &RetryStats::default(), || {
+                http.client().get(&base)
+            })
+            .await
+            .unwrap();
+        assert_eq!((reply.status, *served.lock().unwrap()), (StatusCode::OK, 2));
+        started.elapsed()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_request_waits_what_microsoft_asks_and_no_longer_than_the_cap() {
+        assert_eq!(
+            throttled_once("429 Too Many Requests\r\nRetry-After: 30").await,
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            throttled_once("429 Too Many Requests\r\nRetry-After: 86400").await,
+            RetryPolicy::default().max_retry_after,
+            "a day's wait is cut to the cap"
+        );
+        let own = throttled_once("429 Too Many Requests").await;
+        assert!(
+            own >= Duration::from_secs(61) && own <= Duration::from_secs(77),
+            "without Retry-After, a minute's quota is waited out: {own:?}"
+        );
+    }
+
     #[test]
     fn backoff_grows_and_is_capped() {
         let http = Http::new(RetryPolicy::default()).unwrap();
