@@ -554,10 +554,15 @@ pub async fn save_settings(
     if !(1..=1440).contains(&settings.scan_interval_minutes) {
         return Err("the scan interval must be 1 to 1440 minutes".into());
     }
-    if !(1..=167).contains(&settings.backfill_hours) {
-        return Err(
-            "the first-run backfill must be 1 to 167 hours (Microsoft keeps 7 days)".into(),
-        );
+    let backfill = rulewatch_core::engine::BACKFILL_HOURS;
+    let within = u16::try_from(settings.backfill_hours).is_ok_and(|h| backfill.contains(&h));
+    if !within {
+        return Err(format!(
+            "the first-run backfill must be {} to {} hours (Microsoft keeps 7 days)",
+            backfill.start(),
+            backfill.end()
+        )
+        .into());
     }
     let provider = match settings.geo {
         GeoUpdate::Off => GeoProvider::Off,

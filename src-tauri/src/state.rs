@@ -327,7 +327,11 @@ fn engine(
     let mut config = EngineConfig::new(endpoints);
     config.publisher_id = launch.publisher_id.clone();
     config.discovery_every = chrono::Duration::hours(launch.discovery_hours.into());
-    config.backfill = chrono::Duration::hours(settings.backfill_hours.clamp(1, 167).into());
+    let bounds = rulewatch_core::engine::BACKFILL_HOURS;
+    let hours = settings
+        .backfill_hours
+        .clamp(u32::from(*bounds.start()), u32::from(*bounds.end()));
+    config.backfill = chrono::Duration::hours(hours.into());
     Ok(Arc::new(Engine::new(store.clone(), secrets, config)?))
 }
 

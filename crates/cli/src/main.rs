@@ -18,7 +18,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, Parser, Subcommand};
 use rulewatch_core::cloud::{Cloud, Endpoints};
-use rulewatch_core::engine::EngineConfig;
+use rulewatch_core::engine::{BACKFILL_HOURS, EngineConfig};
 use rulewatch_core::secrets::{SecretStore, keychain_for};
 use rulewatch_core::store::Store;
 
@@ -54,7 +54,8 @@ struct Global {
     publisher_id: Option<String>,
     /// Hours of audit history a tenant's first scan reads (1 to 167)
     #[arg(long, env = "RULEWATCH_BACKFILL_HOURS", global = true, default_value_t = 24,
-          value_parser = clap::value_parser!(u16).range(1..=167))]
+          value_parser = clap::value_parser!(u16).range(
+              i64::from(*BACKFILL_HOURS.start())..=i64::from(*BACKFILL_HOURS.end())))]
     backfill_hours: u16,
     /// Tenants scanned at once
     #[arg(long, env = "RULEWATCH_CONCURRENCY", global = true, default_value_t = 8,

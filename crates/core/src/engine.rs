@@ -142,6 +142,10 @@ struct Collected {
     issues: Vec<Problem>,
 }
 
+/// The look-back a technician may choose for a tenant's first scan, in whole hours:
+/// Microsoft keeps content for 7 days (m365-api.md A4), and the scan stays inside them.
+pub const BACKFILL_HOURS: std::ops::RangeInclusive<u16> = 1..=167;
+
 impl Engine {
     pub fn new(
         store: Arc<Store>,

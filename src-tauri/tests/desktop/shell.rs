@@ -375,6 +375,19 @@ fn settings_survive_a_restart_and_a_bad_interval_is_refused() {
             json!({"kind": "invalid_input", "message": "the scan interval must be 1 to 1440 minutes"})
         )
     );
+    // So is a look-back past the 7 days Microsoft keeps.
+    let refused = app.invoke(
+        "save_settings",
+        json!({"settings": {"scan_interval_minutes": 5, "backfill_hours": 168,
+            "notify": {"low": true, "medium": true, "high": true, "critical": true},
+            "start_at_login": false, "sign_ins": false, "geo": {"provider": "off"},
+            "remediation_defaults": ["block-sign-in"]}}),
+    );
+    assert_eq!(
+        refused,
+        Err(json!({"kind": "invalid_input",
+            "message": "the first-run backfill must be 1 to 167 hours (Microsoft keeps 7 days)"}))
+    );
     let stored = app.invoke("get_settings", json!({})).unwrap();
     assert_eq!(stored["scan_interval_minutes"], json!(17));
     assert_eq!(stored["notify"]["low"], json!(false));

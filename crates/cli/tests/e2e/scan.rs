@@ -408,6 +408,12 @@ fn a_long_backfill_is_read_in_windows_of_at_most_a_day() {
     );
 
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let too_long = rw.run(&["--backfill-hours", "168", "scan"]);
+    assert!(
+        too_long.code != 0 && too_long.stderr.contains("168 is not in 1..=167"),
+        "Microsoft keeps 7 days: {}",
+        too_long.stderr
+    );
     let long = rw.run(&["--backfill-hours", "72", "scan", "--json"]);
     assert_eq!(
         long.code, 0,
