@@ -361,33 +361,30 @@ fn settings_survive_a_restart_and_a_bad_interval_is_refused() {
             json!("field-error")
         );
     }
-    // The app refuses it too, should anything but the form send it.
-    let refused = app.invoke(
-        "save_settings",
-        json!({"settings": {"scan_interval_minutes": 0, "backfill_hours": 24,
-            "notify": {"low": true, "medium": true, "high": true, "critical": true},
-            "start_at_login": false, "sign_ins": false, "geo": {"provider": "off"},
-            "remediation_defaults": ["block-sign-in"]}}),
-    );
-    assert_eq!(
-        refused,
-        Err(
-            json!({"kind": "invalid_input", "message": "the scan interval must be 1 to 1440 minutes"})
+    // The app refuses it too, should anything but the form send it, and a look-back
+    // past the 7 days Microsoft keeps.
+    let save = |interval: u32, backfill: u32| {
+        app.invoke(
+            "save_settings",
+            json!({"settings": {"scan_interval_minutes": interval, "backfill_hours": backfill,
+                "notify": {"low": true, "medium": true, "high": true, "critical": true},
+                "start_at_login": false, "sign_ins": false, "geo": {"provider": "off"},
+                "remediation_defaults": ["block-sign-in"]}}),
         )
-    );
-    // So is a look-back past the 7 days Microsoft keeps.
-    let refused = app.invoke(
-        "save_settings",
-        json!({"settings": {"scan_interval_minutes": 5, "backfill_hours": 168,
-            "notify": {"low": true, "medium": true, "high": true, "critical": true},
-            "start_at_login": false, "sign_ins": false, "geo": {"provider": "off"},
-            "remediation_defaults": ["block-sign-in"]}}),
-    );
-    assert_eq!(
-        refused,
-        Err(json!({"kind": "invalid_input",
-            "message": "the first-run backfill must be 1 to 167 hours (Microsoft keeps 7 days)"}))
-    );
+    };
+    for (interval, backfill, message) in [
+        (0, 24, "the scan interval must be 1 to 1440 minutes"),
+        (
+            5,
+            168,
+            "the first-run backfill must be 1 to 167 hours (Microsoft keeps 7 days)",
+        ),
+    ] {
+        assert_eq!(
+            save(interval, backfill),
+            Err(json!({"kind": "invalid_input", "message": message}))
+        );
+    }
     let stored = app.invoke("get_settings", json!({})).unwrap();
     assert_eq!(stored["scan_interval_minutes"], json!(17));
     assert_eq!(stored["notify"]["low"], json!(false));
