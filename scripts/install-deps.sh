@@ -46,6 +46,12 @@ if [[ ! -f node_modules/.package-lock.json ]] || ! cmp -s package-lock.json node
     cp package-lock.json node_modules/.rulewatch-lock
 fi
 
+# The suite checks formatting first (scripts/test.sh).
+if [[ "$purpose" == test ]] && ! cargo fmt --version >/dev/null 2>&1; then
+    echo "Installing rustfmt (the suite checks formatting)" >&2
+    rustup component add rustfmt >&2
+fi
+
 if [[ "$purpose" == test ]] && ! command -v tauri-driver >/dev/null && [[ ! -x "$HOME/.cargo/bin/tauri-driver" ]]; then
     echo "Installing tauri-driver (drives the real webview through WebKitWebDriver)" >&2
     cargo install tauri-driver --locked --version 2.1.0 >&2

@@ -9,6 +9,11 @@ if [[ ! -d ../shared/corpus/records ]]; then
     exit 1
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
+# Formatting is policy (rustfmt.toml), checked before anything is built.
+if ! cargo fmt --all --check >/dev/null; then
+    echo "The Rust code is not formatted as rustfmt.toml says: run \`cargo fmt --all\`, then test again." >&2
+    exit 1
+fi
 # The panel first: its checks, and the build the desktop binary embeds.
 npm run typecheck
 npm run test:ui
