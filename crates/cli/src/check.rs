@@ -55,7 +55,6 @@ pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Res
     };
     let ctx = TenantContext {
         accepted_domains: accepted,
-        ..Default::default()
     };
 
     let stdout = std::io::stdout();

@@ -605,6 +605,7 @@ impl Corpus {
 
 struct Judge {
     ctx: TenantContext,
+    allowlist: rulewatch_core::allowlist::Allowlist,
     tenant: TenantRow,
 }
 
@@ -613,8 +614,8 @@ impl Judge {
         Judge {
             ctx: TenantContext {
                 accepted_domains: vec![DOMAIN.into(), INITIAL_DOMAIN.into()],
-                ..Default::default()
             },
+            allowlist: Default::default(),
             tenant: TenantRow {
                 tenant_id: TENANT_ID.into(),
                 name: "Contoso".into(),
@@ -627,9 +628,12 @@ impl Judge {
 
     /// The real pipeline for one blob, as `Engine` runs it: (records, alerts).
     fn pipeline(&self, body: &[u8]) -> (usize, usize) {
-        let (records, alerts) =
-            engine::judge(engine::split::records(body), &self.ctx, &self.tenant)
-                .expect("generated blobs are JSON arrays");
+        let judging = engine::Judging {
+            ctx: &self.ctx,
+            allowlist: &self.allowlist,
+        };
+        let (records, alerts) = engine::judge(engine::split::records(body), &judging, &self.tenant)
+            .expect("generated blobs are JSON arrays");
         (records, black_box(alerts).len())
     }
 

@@ -472,7 +472,12 @@ impl Engine {
         let app = t.app();
         let ctx = TenantContext {
             accepted_domains: self.accepted_domains(t, &app, stats).await?,
-            allowlist: self.store.allowlist(&t.tenant_id).map_err(store_problem)?,
+        };
+        // What the technician trusts: applied to the findings, never seen by the rules.
+        let allowlist = self.store.allowlist(&t.tenant_id).map_err(store_problem)?;
+        let judging = Judging {
+            ctx: &ctx,
+            allowlist: &allowlist,
         };
         let publisher = self.publisher(t)?;
         let activity = ActivityApi {
@@ -489,10 +494,10 @@ impl Engine {
         // Sign-ins first, so a rule made minutes after its author signed in is judged
         // against that sign-in.
         if sign_ins::enabled(&self.store).map_err(store_problem)? {
-            self.collect_feed(t, &activity, AUDIT_AZURE_AD, now, &ctx, &mut out)
+            self.collect_feed(t, &activity, AUDIT_AZURE_AD, now, &judging, &mut out)
                 .await?;
         }
-        self.collect_feed(t, &activity, AUDIT_EXCHANGE, now, &ctx, &mut out)
+        self.collect_feed(t, &activity, AUDIT_EXCHANGE, now, &judging, &mut out)
             .await?;
         Ok(out)
     }
@@ -504,7 +509,7 @@ impl Engine {
         activity: &ActivityApi<'_>,
         ct: &str,
         now: DateTime<Utc>,
-        ctx: &TenantContext,
+        judging: &Judging<'_>,
         out: &mut Collected,
     ) -> Result<(), Problem> {
         let earliest = now - RETENTION + Duration::minutes(10);
@@ -558,7 +563,7 @@ impl Engine {
                     sign_ins,
                     cursor: (!held).then_some(blob.content_created),
                 };
-                match self.read_blob(activity, blob, ct, ctx, t).await {
+                match self.read_blob(activity, blob, ct, judging, t).await {
                     Ok(mut content) => {
                         enrich::enrich(&mut content.alerts, &t.tenant_id, &self.store, &self.geo)
                             .await;
@@ -710,7 +715,7 @@ impl Engine {
         activity: &ActivityApi<'_>,
         blob: &ContentBlob,
         ct: &str,
-        ctx: &TenantContext,
+        judging: &Judging<'_>,
         t: &TenantRow,
     ) -> Result<BlobContent, BlobError> {
         activity
@@ -723,7 +728,7 @@ impl Engine {
                         sign_ins,
                     })
                 } else {
-                    let (records, alerts) = judge(split::records(body), ctx, t)?;
+                    let (records, alerts) = judge(split::records(body), judging, t)?;
                     Ok(BlobContent {
                         records,
                         alerts,
@@ -741,13 +746,20 @@ struct BlobContent {
     sign_ins: Vec<SignIn>,
 }
 
+/// What judging a tenant's records takes: detection's context, and the technician's
+/// allowlist, which marks findings as suppressed after detection made them.
+pub struct Judging<'a> {
+    pub ctx: &'a TenantContext,
+    pub allowlist: &'a crate::allowlist::Allowlist,
+}
+
 /// Cuts a blob's records (from [`split::records`]) to candidates and runs detection on
 /// them: (records, alerts). A blob cut short, or a candidate that is not JSON, is
 /// malformed, as the full parse of the blob used to find; a candidate that is JSON but
 /// no audit record is skipped.
 pub fn judge<'a>(
     records: impl IntoIterator<Item = Result<&'a str, split::Malformed>>,
-    ctx: &TenantContext,
+    judging: &Judging<'_>,
     t: &TenantRow,
 ) -> Result<(usize, Vec<NewAlert>), split::Malformed> {
     let mut count = 0;
@@ -771,9 +783,9 @@ pub fn judge<'a>(
                 continue;
             }
         };
-        for a in detect::alerts(&record, ctx) {
+        for a in detect::alerts(&record, judging.ctx) {
             alerts.push(NewAlert {
-                suppressed_by: ctx.allowlist.covers(a.finding.rule, &a.finding.details),
+                suppressed_by: judging.allowlist.covers(a.finding.rule, &a.finding.details),
                 origin: None,
                 tenant_name: t.name.clone(),
                 record_id: a.record_id,

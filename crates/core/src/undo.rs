@@ -44,7 +44,6 @@ pub fn undo_preview(store: &Store, action_id: i64) -> Result<UndoPreview, StoreE
             .accepted_domains(&step.tenant_id)?
             .map(|(d, _)| d)
             .unwrap_or_default(),
-        ..Default::default()
     };
     let outside = |found: Vec<String>| -> Vec<String> {
         let mut out: Vec<String> = Vec::new();

@@ -42,9 +42,6 @@ pub use text::visible as visible_text;
 pub struct TenantContext {
     /// Accepted (verified) domains, lower-cased. Anything else is outside.
     pub accepted_domains: Vec<String>,
-    /// What the technician trusts. Rules never read it: findings stay true, and the
-    /// engine stores the ones it covers as suppressed.
-    pub allowlist: crate::allowlist::Allowlist,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

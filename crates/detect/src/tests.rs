@@ -8,7 +8,6 @@ use super::*;
 fn ctx() -> TenantContext {
     TenantContext {
         accepted_domains: vec!["contoso.com".into(), "contoso.onmicrosoft.com".into()],
-        ..Default::default()
     }
 }
 

@@ -20,7 +20,6 @@ fn findings(file: &str) -> Vec<Finding> {
     let raw: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&text).unwrap();
     let ctx = TenantContext {
         accepted_domains: vec!["contoso.com".into(), "contoso.onmicrosoft.com".into()],
-        ..Default::default()
     };
     raw.iter()
         .filter(|r| is_candidate(r.get()))
@@ -168,7 +167,6 @@ fn a_real_rule_renamed_to_hold_another_address_still_names_its_own_mailbox() {
     let crafted = "Invoices/ceo@contoso.com\\x";
     let ctx = TenantContext {
         accepted_domains: vec!["contoso.com".into(), "contoso.onmicrosoft.com".into()],
-        ..Default::default()
     };
     let text =
         std::fs::read_to_string(corpus_dir().join("new-inboxrule-subject-delete.json")).unwrap();

@@ -89,7 +89,7 @@ proptest! {
         });
         is_candidate(&record.to_string());
         if let Ok(r) = serde_json::from_value::<AuditRecord>(record) {
-            let ctx = TenantContext { accepted_domains: vec!["contoso.com".into()], ..Default::default() };
+            let ctx = TenantContext { accepted_domains: vec!["contoso.com".into()] };
             for f in detect(&r, &ctx) {
                 prop_assert!(!f.summary.chars().any(char::is_control), "{}", f.summary);
             }

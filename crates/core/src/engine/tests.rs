@@ -2,12 +2,11 @@ use crate::auth::AuthMethod;
 use crate::detect::TenantContext;
 use crate::store::TenantRow;
 
-use super::{judge, split};
+use super::{Judging, judge, split};
 
 fn judged(body: &str) -> Result<usize, split::Malformed> {
     let ctx = TenantContext {
         accepted_domains: vec!["contoso.com".into()],
-        ..Default::default()
     };
     let tenant = TenantRow {
         tenant_id: "t".into(),
@@ -16,7 +15,12 @@ fn judged(body: &str) -> Result<usize, split::Malformed> {
         auth_method: AuthMethod::ClientSecret,
         cloud: None,
     };
-    judge(split::records(body.as_bytes()), &ctx, &tenant).map(|(_, alerts)| alerts.len())
+    let allowlist = crate::allowlist::Allowlist::default();
+    let judging = Judging {
+        ctx: &ctx,
+        allowlist: &allowlist,
+    };
+    judge(split::records(body.as_bytes()), &judging, &tenant).map(|(_, alerts)| alerts.len())
 }
 
 #[test]

@@ -425,10 +425,7 @@ impl<'a> Remediator<'a> {
         Ok(Target {
             alert,
             app,
-            ctx: TenantContext {
-                accepted_domains,
-                ..TenantContext::default()
-            },
+            ctx: TenantContext { accepted_domains },
         })
     }
 
