@@ -309,14 +309,7 @@ pub async fn set_alert_status(
         let mode = shared.mode.read().await;
         let alert = mode.store.set_alert_status(id, status, note.as_deref())?;
         if trust_destination && status == AlertStatus::FalsePositive {
-            let destinations: Vec<String> = alert.details["destinations"]
-                .as_array()
-                .map(|d| {
-                    d.iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let destinations = rulewatch_core::detect::destinations(&alert.details);
             if destinations.is_empty() {
                 return Err("this alert names no destination to trust".into());
             }
@@ -324,7 +317,7 @@ pub async fn set_alert_status(
                 .clone()
                 .unwrap_or_else(|| format!("marked a false positive on alert {id}"));
             for d in destinations {
-                let value = normalize_destination(&d)?;
+                let value = normalize_destination(d)?;
                 mode.store.add_trust(
                     &alert.tenant_id,
                     TrustKind::Destination,

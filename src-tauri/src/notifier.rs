@@ -67,10 +67,10 @@ fn capitalised(word: &str) -> String {
 }
 
 pub fn single(a: &Alert) -> Message {
-    let destinations: Vec<String> = a.details["destinations"]
-        .as_array()
-        .map(|d| d.iter().filter_map(|v| v.as_str()).map(shown).collect())
-        .unwrap_or_default();
+    let destinations: Vec<String> = rulewatch_core::detect::destinations(&a.details)
+        .into_iter()
+        .map(shown)
+        .collect();
     let action = if destinations.is_empty() {
         shown(&a.summary)
     } else {

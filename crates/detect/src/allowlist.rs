@@ -156,10 +156,7 @@ impl Allowlist {
     /// Why the allowlist covers an alert of `rule` with these `details`, or `None`
     /// when it does not.
     pub fn covers(&self, rule: &str, details: &Value) -> Option<String> {
-        let destinations: Vec<&str> = details["destinations"]
-            .as_array()
-            .map(|d| d.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
+        let destinations = crate::destinations(details);
         let quieted_by = crate::rules::rule(rule).map_or(&[][..], |r| r.quieted_by);
         if quieted_by.contains(&TrustKind::Destination) && !destinations.is_empty() {
             let mut reasons = Vec::new();

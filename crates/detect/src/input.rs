@@ -239,11 +239,7 @@ pub fn fan_ins(found: &[CheckedAlert]) -> Vec<FanIn> {
         let Some(event_time) = c.alert.event_time else {
             continue;
         };
-        let destinations = c.alert.finding.details["destinations"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        for d in destinations.iter().filter_map(Value::as_str) {
+        for d in crate::destinations(&c.alert.finding.details) {
             by_destination
                 .entry(d.to_lowercase())
                 .or_default()

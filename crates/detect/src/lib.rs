@@ -99,6 +99,15 @@ pub struct Finding {
     pub details: Value,
 }
 
+/// The outside addresses a finding's evidence names (its `details.destinations`), as
+/// written; empty when it names none. The one reader of that field.
+pub fn destinations(details: &Value) -> Vec<&str> {
+    details["destinations"]
+        .as_array()
+        .map(|d| d.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
 /// A finding with the facts of the record that showed it: what `scan` stores and
 /// `check` prints.
 #[derive(Debug, Clone, Serialize)]

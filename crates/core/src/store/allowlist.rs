@@ -94,15 +94,10 @@ pub(super) fn index_forwards(
     alert_id: i64,
     details: &Value,
 ) -> rusqlite::Result<Vec<String>> {
-    let destinations: Vec<String> = details["destinations"]
-        .as_array()
-        .map(|d| {
-            d.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_lowercase)
-                .collect()
-        })
-        .unwrap_or_default();
+    let destinations: Vec<String> = crate::detect::destinations(details)
+        .into_iter()
+        .map(str::to_lowercase)
+        .collect();
     for d in &destinations {
         c.execute(
             "INSERT OR IGNORE INTO forwards (alert_id, destination) VALUES (?1, ?2)",
