@@ -19,6 +19,13 @@ use crate::window::{self, View};
 const SUMMARY_ABOVE: usize = 3;
 
 pub fn deliver(app: &AppHandle, store: &Store, prefs: &NotifyPrefs) {
+    deliver_with(store, prefs, |m, view| show(app, m, view));
+}
+
+/// Notifies what waits in the outbox through `show`, which says whether a notification
+/// daemon took it: an alert not taken stays queued for the next scan, a muted one is
+/// marked delivered without a word.
+fn deliver_with(store: &Store, prefs: &NotifyPrefs, mut show: impl FnMut(Message, View) -> bool) {
     let pending = match store.pending_outbox() {
         Ok(p) => p,
         Err(e) => {
@@ -30,12 +37,12 @@ pub fn deliver(app: &AppHandle, store: &Store, prefs: &NotifyPrefs) {
         pending.into_iter().partition(|a| prefs.allows(a.severity));
     let mut delivered: Vec<i64> = muted.iter().map(|a| a.id).collect();
     if wanted.len() > SUMMARY_ABOVE {
-        if show(app, summary(&wanted), View::Current) {
+        if show(summary(&wanted), View::Current) {
             delivered.extend(wanted.iter().map(|a| a.id));
         }
     } else {
         for alert in &wanted {
-            if !show(app, single(alert), View::Alert(alert.id)) {
+            if !show(single(alert), View::Alert(alert.id)) {
                 break;
             }
             delivered.push(alert.id);
@@ -231,6 +238,122 @@ mod tests {
             origin: Some(json!({"location": {"country": "Nigeria"}})),
             status_note: None,
         }
+    }
+
+    /// A store whose outbox holds alerts of these severities, in order.
+    fn outbox(dir: &std::path::Path, severities: &[Severity]) -> Store {
+        use rulewatch_core::store::{BlobCommit, NewAlert, TenantRow};
+        let store = Store::open(dir).unwrap();
+        store
+            .add_tenant(&TenantRow {
+                tenant_id: "t".into(),
+                name: "Contoso".into(),
+                client_id: "c".into(),
+                auth_method: rulewatch_core::auth::AuthMethod::ClientSecret,
+                cloud: None,
+            })
+            .unwrap();
+        let alerts: Vec<NewAlert> = severities
+            .iter()
+            .enumerate()
+            .map(|(i, s)| NewAlert {
+                tenant_name: "Contoso".into(),
+                record_id: format!("r{i}"),
+                rule: "inbox-rule-hides-mail".into(),
+                severity: *s,
+                operation: "New-InboxRule".into(),
+                target: format!("user{i}@contoso.com"),
+                actor: format!("user{i}@contoso.com"),
+                client_ip: None,
+                summary: format!("rule {i}"),
+                details: json!({}),
+                event_time: None,
+                raw_record: "{}".into(),
+                suppressed_by: None,
+                origin: None,
+            })
+            .collect();
+        store
+            .commit_blob(BlobCommit {
+                tenant_id: "t",
+                content_type: "Audit.Exchange",
+                content_id: "b1",
+                content_created: chrono::Utc::now(),
+                records: alerts.len(),
+                expired: false,
+                alerts: &alerts,
+                sign_ins: &[],
+                cursor: None,
+            })
+            .unwrap();
+        store
+    }
+
+    #[test]
+    fn more_than_three_become_one_summary_and_muted_severities_are_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = outbox(
+            dir.path(),
+            &[
+                Severity::High,
+                Severity::Low,
+                Severity::Critical,
+                Severity::High,
+                Severity::Medium,
+            ],
+        );
+        let prefs = NotifyPrefs {
+            low: false,
+            ..NotifyPrefs::default()
+        };
+        let mut shown = Vec::new();
+        deliver_with(&store, &prefs, |m, view| {
+            shown.push((m.title, format!("{view:?}")));
+            true
+        });
+        assert_eq!(
+            shown,
+            [(
+                "4 new alerts: 1 critical, 2 high, 1 medium".to_string(),
+                "Current".to_string()
+            )]
+        );
+        assert!(
+            store.pending_outbox().unwrap().is_empty(),
+            "the muted low one is done too"
+        );
+    }
+
+    #[test]
+    fn alerts_no_daemon_took_wait_for_the_next_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = outbox(dir.path(), &[Severity::High, Severity::Critical]);
+        let prefs = NotifyPrefs::default();
+        let mut tried = 0;
+        deliver_with(&store, &prefs, |_, _| {
+            tried += 1;
+            false
+        });
+        assert_eq!(tried, 1, "no daemon: the rest are not even tried");
+        assert_eq!(store.pending_outbox().unwrap().len(), 2);
+        let mut views = Vec::new();
+        deliver_with(&store, &prefs, |m, view| {
+            views.push((m.critical, format!("{view:?}")));
+            true
+        });
+        let ids: Vec<String> = store
+            .alerts()
+            .unwrap()
+            .iter()
+            .rev()
+            .map(|a| format!("Alert({})", a.id))
+            .collect();
+        assert_eq!(
+            views,
+            [(false, ids[0].clone()), (true, ids[1].clone())],
+            "each opens its own alert"
+        );
+        assert!(store.pending_outbox().unwrap().is_empty());
     }
 
     #[test]
