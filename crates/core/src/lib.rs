@@ -19,6 +19,7 @@ pub mod remediate;
 pub mod report;
 pub mod secrets;
 pub mod sign_ins;
+pub mod split;
 pub mod store;
 pub mod tenants;
 pub mod undo;

@@ -2,11 +2,11 @@
 //! records when sign-in collection is on. An inbox rule made from an address, country
 //! or network the user has never signed in from is more likely an intruder's.
 
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::detect::record::normalize_ip;
-use crate::engine::split::Malformed;
+use crate::split::Malformed;
+pub use crate::store::SignIn;
 use crate::store::Store;
 
 pub const AUDIT_AZURE_AD: &str = "Audit.AzureActiveDirectory";
@@ -16,15 +16,6 @@ pub const SETTING: &str = "sign_ins.collect";
 
 pub fn enabled(store: &Store) -> crate::store::Result<bool> {
     Ok(store.setting::<bool>(SETTING)?.unwrap_or(false))
-}
-
-/// One successful sign-in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignIn {
-    /// Lower-cased UPN.
-    pub user: String,
-    pub ip: String,
-    pub at: DateTime<Utc>,
 }
 
 #[derive(Deserialize)]
@@ -91,7 +82,7 @@ mod tests {
             r#"{"Operation":"MailItemsAccessed","UserId":"c@contoso.com"}"#,
         ];
         let body = format!("[{}]", records.join(","));
-        let (count, found) = sign_ins(crate::engine::split::records(body.as_bytes())).unwrap();
+        let (count, found) = sign_ins(crate::split::records(body.as_bytes())).unwrap();
         assert_eq!(count, 5);
         assert_eq!(found.len(), 2);
         assert_eq!(

@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::cloud::Cloud;
 
 pub use geo::CacheHit;
-pub use models::{Alert, AlertStatus, NewAlert, TenantRow, TenantState, TenantStatus};
+pub use models::{Alert, AlertStatus, NewAlert, SignIn, TenantRow, TenantState, TenantStatus};
 pub use partner::CustomerRow;
 pub use remediation::{
     CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, ChainReport, LogEntry, NewLogEntry,
@@ -552,7 +552,7 @@ pub struct BlobCommit<'a> {
     /// The blob expired before it could be read: marked done, nothing inserted.
     pub expired: bool,
     pub alerts: &'a [NewAlert],
-    pub sign_ins: &'a [crate::sign_ins::SignIn],
+    pub sign_ins: &'a [SignIn],
     pub cursor: Option<DateTime<Utc>>,
 }
 

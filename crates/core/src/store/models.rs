@@ -172,6 +172,15 @@ pub struct NewAlert {
     pub origin: Option<Value>,
 }
 
+/// One successful sign-in, as collected from `Audit.AzureActiveDirectory`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    /// Lower-cased UPN.
+    pub user: String,
+    pub ip: String,
+    pub at: DateTime<Utc>,
+}
+
 /// Where an alert stands, stored and serialised as its snake-case name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
