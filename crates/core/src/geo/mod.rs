@@ -12,18 +12,18 @@ mod tests;
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 
 use crate::cloud::Endpoints;
 use crate::detect::record::normalize_ip;
 use crate::secrets::{NO_TENANT, SecretKind, SecretStore, secret_text};
 use crate::store::Store;
+// The store keeps them; geolocation finds and chooses them.
+pub use crate::store::{GeoProvider, Location};
 
 pub use ip::is_public;
 pub use mmdb::MmdbError;
@@ -40,24 +40,6 @@ pub const REFUSAL_PAUSE: Duration = Duration::from_secs(3600);
 /// After a network failure or a timeout: long enough that a burst of alerts does not
 /// each wait for the deadline.
 pub const OUTAGE_PAUSE: Duration = Duration::from_secs(60);
-
-/// Where an address is, as far as the source knows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Location {
-    pub ip: String,
-    pub country_code: Option<String>,
-    pub country: Option<String>,
-    pub region: Option<String>,
-    pub city: Option<String>,
-    pub asn: Option<u32>,
-    /// The AS organisation or ISP.
-    pub network: Option<String>,
-    pub hosting: Option<bool>,
-    /// VPN, proxy or Tor.
-    pub proxy: Option<bool>,
-    /// "ipstack" or "mmdb".
-    pub source: String,
-}
 
 impl Location {
     fn unknown(ip: IpAddr, source: &str) -> Self {
@@ -130,20 +112,6 @@ impl Location {
             parts.join(" · ")
         }
     }
-}
-
-/// The chosen source of locations, kept as a setting.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "provider", rename_all = "snake_case")]
-pub enum GeoProvider {
-    #[default]
-    Off,
-    Ipstack,
-    Mmdb {
-        city: PathBuf,
-        #[serde(default)]
-        asn: Option<PathBuf>,
-    },
 }
 
 /// The outcome of one lookup, with the reason when there is no location.

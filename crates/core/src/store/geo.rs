@@ -1,12 +1,45 @@
 //! The geolocation cache and the settings table.
 
+use std::path::PathBuf;
+
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::{Result, Store, StoreError, ts};
-use crate::geo::{GeoProvider, Location};
+
+/// Where an address is, as far as the source knows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub ip: String,
+    pub country_code: Option<String>,
+    pub country: Option<String>,
+    pub region: Option<String>,
+    pub city: Option<String>,
+    pub asn: Option<u32>,
+    /// The AS organisation or ISP.
+    pub network: Option<String>,
+    pub hosting: Option<bool>,
+    /// VPN, proxy or Tor.
+    pub proxy: Option<bool>,
+    /// "ipstack" or "mmdb".
+    pub source: String,
+}
+
+/// The chosen source of locations, kept as a setting.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "provider", rename_all = "snake_case")]
+pub enum GeoProvider {
+    #[default]
+    Off,
+    Ipstack,
+    Mmdb {
+        city: PathBuf,
+        #[serde(default)]
+        asn: Option<PathBuf>,
+    },
+}
 
 const PROVIDER: &str = "geo.provider";
 const PROBLEM: &str = "geo.problem";

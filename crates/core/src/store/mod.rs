@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::cloud::Cloud;
 
-pub use geo::CacheHit;
+pub use geo::{CacheHit, GeoProvider, Location};
 pub use models::{Alert, AlertStatus, NewAlert, SignIn, TenantRow, TenantState, TenantStatus};
 pub use partner::CustomerRow;
 pub use remediation::{

@@ -395,8 +395,8 @@ fn allowlist_entries_belong_to_a_configured_tenant() {
     );
 }
 
-fn location(ip: &str) -> crate::geo::Location {
-    crate::geo::Location {
+fn location(ip: &str) -> Location {
+    Location {
         ip: ip.into(),
         country_code: Some("NG".into()),
         country: Some("Nigeria".into()),
@@ -475,7 +475,6 @@ fn geo_cache_answers_until_expiry_and_remembers_unknown_addresses() {
 
 #[test]
 fn changing_the_geo_provider_empties_the_cache_and_forgets_its_problem() {
-    use crate::geo::GeoProvider;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.geo_provider().unwrap(), GeoProvider::Off);
