@@ -3,7 +3,12 @@
 //! Behaviours taken from m365-api.md §G:
 //! - `GET /{tenant}/v2.0/.well-known/openid-configuration` answers the tenant's metadata
 //!   with `tenant_region_scope` and, for a GCC tenant, `tenant_region_sub_scope: "GCC"`
-//!   (§G 3); an unknown tenant answers Entra's AADSTS90002 error.
+//!   (§G 3). The tenant is named by GUID or by one of its domains, as public clients
+//!   that read it do.
+//! - Guess: an unknown tenant gets the token endpoint's AADSTS90002 answer (HTTP 400,
+//!   `invalid_request`); the metadata endpoint's own `error` value is not seen here.
+//! - Guess: only the fields a client reads are served; real metadata has more
+//!   (`claims_supported`, `kerberos_endpoint`, …).
 
 use std::sync::Arc;
 
