@@ -406,35 +406,19 @@ pub async fn add_tenant(app: AppHandle, shared: AppState<'_>, tenant: NewTenant)
         Some(c) => Some(c.parse()?),
         None => None,
     };
-    // The tenant's own cloud decides its endpoints (m365-api.md §G 3).
     let endpoints = &shared.launch.endpoints;
-    let (cloud, unread) = match chosen {
-        Some(cloud) => (Some(cloud), None),
-        None => match tenants::detect_cloud(endpoints, &tenant.tenant_id).await {
-            Ok(cloud) => (Some(cloud), None),
-            Err(why) => (None, Some(why)),
-        },
-    };
+    let choice = tenants::CloudChoice::decide(endpoints, &tenant.tenant_id, chosen).await;
     let new = CoreTenant {
         tenant_id: tenant.tenant_id,
         name: tenant.name,
         client_id: tenant.client_id,
         credential,
-        cloud,
+        cloud: choice.cloud,
     };
     let home = shared.home.clone();
     // The keychain is reached over D-Bus or the platform's API: blocking calls.
-    let row =
-        tokio::task::spawn_blocking(move || tenants::add_tenant(&home, &Keychain, new)).await??;
-    let place = match (row.cloud, unread) {
-        (Some(cloud), _) => format!("in the {cloud} cloud"),
-        (None, why) => format!(
-            "read in the {} cloud: its own could not be read ({}); if it is a GCC, GCC High or DoD tenant, \
-             remove it and add it again with its cloud chosen",
-            endpoints.cloud_for(None),
-            why.unwrap_or_default()
-        ),
-    };
+    tokio::task::spawn_blocking(move || tenants::add_tenant(&home, &Keychain, new)).await??;
+    let place = choice.words(endpoints, "with its cloud chosen");
     if let Some(id) = msp {
         tenants::set_msp_tenant(&shared.home, &id)?;
     }

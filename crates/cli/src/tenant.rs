@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{ArgGroup, Subcommand};
 use rulewatch_core::secrets::Keychain;
-use rulewatch_core::tenants::{self, NewCredential, NewTenant};
+use rulewatch_core::tenants::{self, CloudChoice, NewCredential, NewTenant};
 use secrecy::SecretString;
 
 use crate::{Global, output};
@@ -129,34 +129,20 @@ pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
             let msp = asked
                 .map(|id| tenants::parse_guid(&id, "--msp-tenant-id"))
                 .transpose()?;
-            // The tenant's own cloud decides its endpoints (m365-api.md §G 3).
-            let (cloud, unread) = match g.cloud()? {
-                Some(cloud) => (Some(cloud), None),
-                None => match tenants::detect_cloud(&g.endpoints()?, &tenant_id).await {
-                    Ok(cloud) => (Some(cloud), None),
-                    Err(why) => (None, Some(why)),
-                },
-            };
+            let endpoints = g.endpoints()?;
+            let choice = CloudChoice::decide(&endpoints, &tenant_id, g.cloud()?).await;
             let new = NewTenant {
                 tenant_id,
                 name,
                 client_id,
                 credential,
-                cloud,
+                cloud: choice.cloud,
             };
             let added = store.clone();
             let row =
                 tokio::task::spawn_blocking(move || tenants::add_tenant(&added, &Keychain, new))
                     .await??;
-            let cloud = match (row.cloud, unread) {
-                (Some(cloud), _) => format!("in the {cloud} cloud"),
-                (None, why) => format!(
-                    "read in the {} cloud: its own could not be read ({}); if it is a GCC, GCC High or DoD tenant, \
-                     remove it and add it again with --cloud",
-                    g.endpoints()?.cloud_for(None),
-                    rulewatch_core::shown::shown(&why.unwrap_or_default())
-                ),
-            };
+            let cloud = rulewatch_core::shown::shown(&choice.words(&endpoints, "with --cloud"));
             eprintln!(
                 "Added tenant {} ({}), {cloud}; its secret is in the OS keychain. Run `rulewatch scan` to check it.",
                 rulewatch_core::shown::shown(&row.name),

@@ -291,7 +291,7 @@ fn first_line(text: &str) -> &str {
 
 fn api_problem(e: &ApiError, what: &str, api: &Api, app: &AppIdentity) -> Problem {
     let detail = format!("{} {}", e.code, first_line(&e.message));
-    let consent_url = api.consent_url(app);
+    let consent_url = app.consent_url(&api.endpoints);
     match e.code.as_str() {
         // An empty permission set: a token for another cloud's (or another) resource, or
         // no consent at all (m365-api.md §G 3).

@@ -152,13 +152,6 @@ impl Api {
         self.endpoints.in_cloud(app.cloud)
     }
 
-    /// Where the tenant's admin grants the app consent, on its cloud's login host.
-    pub fn consent_url(&self, app: &AppIdentity) -> String {
-        self.endpoints
-            .cloud_for(app.cloud)
-            .admin_consent_url(&app.tenant_id, &app.client_id)
-    }
-
     /// Sends an authenticated request, reading at most [`PAGE_LIMIT`] of the answer.
     #[allow(clippy::too_many_arguments)]
     pub async fn send(

@@ -51,7 +51,7 @@ pub async fn accepted_domains(
                      Application permissions → Domain.Read.All, then grant admin consent at {}",
                     e.code,
                     e.message,
-                    api.consent_url(app)
+                    app.consent_url(&api.endpoints)
                 ),
             ));
         }

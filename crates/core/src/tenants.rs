@@ -33,7 +33,7 @@ pub struct NewTenant {
     pub name: String,
     pub client_id: String,
     pub credential: NewCredential,
-    /// The tenant's Microsoft cloud, from [`detect_cloud`] or the technician.
+    /// The tenant's Microsoft cloud, from [`CloudChoice::decide`].
     pub cloud: Option<Cloud>,
 }
 
@@ -143,7 +143,7 @@ pub fn add_tenant(
 /// The cloud the tenant lives in, read from its OpenID metadata on the login host of
 /// `endpoints` (m365-api.md §G 3: every cloud's tenants answer there). The error says
 /// why it could not be read; an id that is not a GUID is left to [`add_tenant`] to refuse.
-pub async fn detect_cloud(endpoints: &Endpoints, tenant_id: &str) -> Result<Cloud, String> {
+async fn detect_cloud(endpoints: &Endpoints, tenant_id: &str) -> Result<Cloud, String> {
     let Ok(id) = parse_guid(tenant_id, "tenant id") else {
         return Err("the tenant id is not a GUID".into());
     };
@@ -184,6 +184,42 @@ pub async fn detect_cloud(endpoints: &Endpoints, tenant_id: &str) -> Result<Clou
     let metadata: serde_json::Value = serde_json::from_slice(&reply.body)
         .map_err(|e| format!("the answer of {url} cannot be read ({e})"))?;
     Ok(Cloud::from_openid(&metadata))
+}
+
+/// The cloud a new tenant is read in, and whether it could be asked of Microsoft.
+pub struct CloudChoice {
+    /// `None`: the installation's, as its own could not be read.
+    pub cloud: Option<Cloud>,
+    unread: Option<String>,
+}
+
+impl CloudChoice {
+    /// The cloud the technician gave, else the one the tenant's metadata names
+    /// (m365-api.md §G 3): the tenant's own cloud decides its endpoints.
+    pub async fn decide(endpoints: &Endpoints, tenant_id: &str, given: Option<Cloud>) -> Self {
+        let (cloud, unread) = match given {
+            Some(cloud) => (Some(cloud), None),
+            None => match detect_cloud(endpoints, tenant_id).await {
+                Ok(cloud) => (Some(cloud), None),
+                Err(why) => (None, Some(why)),
+            },
+        };
+        CloudChoice { cloud, unread }
+    }
+
+    /// Where the tenant is read, in words: "in the GCC cloud". `choose` says how the
+    /// technician gives a tenant its cloud, for when its own could not be read.
+    pub fn words(&self, installation: &Endpoints, choose: &str) -> String {
+        match self.cloud {
+            Some(cloud) => format!("in the {cloud} cloud"),
+            None => format!(
+                "read in the {} cloud: its own could not be read ({}); if it is a GCC, GCC High or DoD tenant, \
+                 remove it and add it again {choose}",
+                installation.cloud_for(None),
+                self.unread.as_deref().unwrap_or_default()
+            ),
+        }
+    }
 }
 
 /// The certificate's private key goes to the keychain; its thumbprint to the database.

@@ -58,6 +58,16 @@ pub struct AppIdentity {
     pub cloud: Option<Cloud>,
 }
 
+impl AppIdentity {
+    /// Where the tenant's admin grants the app consent, on the login host of the
+    /// tenant's cloud (`installation`'s when the tenant has none recorded).
+    pub fn consent_url(&self, installation: &Endpoints) -> String {
+        installation
+            .cloud_for(self.cloud)
+            .admin_consent_url(&self.tenant_id, &self.client_id)
+    }
+}
+
 struct Cached {
     token: SecretString,
     renew_at: Instant,
@@ -245,10 +255,7 @@ impl TokenProvider {
             }
             Err(HttpError::Status { reply, .. }) => {
                 let err: EntraError = serde_json::from_slice(&reply.body).unwrap_or_default();
-                let consent_url = self
-                    .endpoints
-                    .cloud_for(app.cloud)
-                    .admin_consent_url(&app.tenant_id, &app.client_id);
+                let consent_url = app.consent_url(&self.endpoints);
                 Err(entra_problem(
                     app,
                     &consent_url,

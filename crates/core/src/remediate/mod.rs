@@ -789,13 +789,7 @@ impl<'a> Remediator<'a> {
         if before.account_enabled == Some(enable) {
             return StepDone {
                 warning,
-                ..StepDone::new(
-                    Outcome::AlreadySo,
-                    request,
-                    Some(state(&before)),
-                    Some(state(&before)),
-                    enabled_words(&before).into(),
-                )
+                ..StepDone::already(request, state(&before), enabled_words(&before).into())
             };
         }
         if let Err(r) = ms
@@ -847,13 +841,7 @@ impl<'a> Remediator<'a> {
                 "every session from before {} was already revoked (after the alert's event)",
                 from.to_rfc3339()
             );
-            return StepDone::new(
-                Outcome::AlreadySo,
-                request,
-                Some(state(&before)),
-                Some(state(&before)),
-                detail,
-            );
+            return StepDone::already(request, state(&before), detail);
         }
         if let Err(r) = ms.revoke_sessions(upn).await {
             return StepDone::failed(request, Some(state(&before)), r.message);
@@ -885,13 +873,7 @@ impl<'a> Remediator<'a> {
                 "Rulewatch already reset this password for this alert at {} (step {})",
                 earlier.at, earlier.id
             );
-            return StepDone::new(
-                Outcome::AlreadySo,
-                request,
-                Some(state(&before)),
-                Some(state(&before)),
-                detail,
-            );
+            return StepDone::already(request, state(&before), detail);
         }
         let password = match password::generate() {
             Ok(p) => p,
@@ -1048,6 +1030,17 @@ impl StepDone {
             warning: None,
             password: None,
         }
+    }
+
+    /// Nothing to do: the state read is already what the step would make it.
+    pub(crate) fn already(request: String, state: Value, detail: String) -> StepDone {
+        StepDone::new(
+            Outcome::AlreadySo,
+            request,
+            Some(state.clone()),
+            Some(state),
+            detail,
+        )
     }
 
     fn failed(request: String, before: Option<Value>, detail: String) -> StepDone {

@@ -219,13 +219,7 @@ pub(super) async fn change(
     let exact = rule["Identity"].as_str().unwrap_or(identity).to_string();
     let request = format!("InvokeCommand {cmdlet} Identity={exact}");
     if action == Action::DisableRule && rule["Enabled"].as_bool() == Some(false) {
-        return StepDone::new(
-            Outcome::AlreadySo,
-            request,
-            Some(rule.clone()),
-            Some(rule),
-            "the rule is already disabled".into(),
-        );
+        return StepDone::already(request, rule, "the rule is already disabled".into());
     }
     let what = format!(
         "{} inbox rule {exact}",
@@ -639,13 +633,7 @@ pub(super) async fn clear_forwarding(ms: &Microsoft<'_>, mailbox: &str) -> StepD
         Err(r) => return StepDone::failed(request, None, r.message),
     };
     if before.is_clear() {
-        return StepDone::new(
-            Outcome::AlreadySo,
-            request,
-            Some(before.state()),
-            Some(before.state()),
-            before.words(),
-        );
+        return StepDone::already(request, before.state(), before.words());
     }
     let clear = Forwarding {
         forwarding_smtp_address: None,
