@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use tauri::{Manager, WindowEvent};
 
-use crate::state::{Launch, Shared};
+use rulewatch_core::app::{Config, Session};
+
+use crate::state::Shared;
 use crate::window::View;
 
 /// Passed by the login item, so a start at login stays in the tray.
@@ -23,20 +25,25 @@ const MINIMIZED: &str = "--minimized";
 const SANDBOX: &str = "--sandbox";
 
 pub fn run() {
-    let mut launch = Launch::from_env();
-    let log_dir =
-        rulewatch_core::logging::init("warn", launch.as_ref().ok().map(|l| l.data_dir.as_path()));
-    if let Ok(l) = &mut launch {
-        l.log_dir = log_dir;
+    let mut config = Config::from_env();
+    let log_dir = rulewatch_core::app::start_logging(
+        "warn",
+        config.as_ref().ok().map(|c| c.data_dir.as_path()),
+    );
+    if let Ok(c) = &mut config {
+        c.log_dir = log_dir;
     }
-    let shared = match launch.and_then(Shared::new) {
-        Ok(s) => Arc::new(s),
+    let session = config.map_err(Into::into).and_then(Session::open);
+    let shared = match session {
+        Ok(s) => Arc::new(Shared::new(s)),
         Err(e) => {
-            eprintln!("error: Rulewatch cannot start: {e:#}");
+            eprintln!("error: Rulewatch cannot start: {e}");
             std::process::exit(1);
         }
     };
-    let first_run = shared.home.tenants().map(|t| t.is_empty()).unwrap_or(true);
+    let first_run = tauri::async_runtime::block_on(shared.session.tenants())
+        .map(|t| t.is_empty())
+        .unwrap_or(true);
     let minimized = std::env::args().any(|a| a == MINIMIZED);
     let sandbox = std::env::args().any(|a| a == SANDBOX);
 
@@ -93,8 +100,8 @@ pub fn run() {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let shared = handle.state::<Arc<Shared>>().inner().clone();
-                if sandbox && let Err(e) = shared.start_sandbox().await {
-                    tracing::error!("cannot start the sandbox tenant: {e:#}");
+                if sandbox && let Err(e) = shared.session.start_sandbox().await {
+                    tracing::error!("cannot start the sandbox tenant: {e}");
                 }
                 shared.recount().await;
                 tray::refresh(&handle);

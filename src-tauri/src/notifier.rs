@@ -7,32 +7,29 @@
 use std::collections::BTreeMap;
 
 use notify_rust::{Notification, Timeout};
+use rulewatch_core::app::{Alert, NotifyPrefs};
 use rulewatch_core::detect::Severity;
 use rulewatch_core::shown::shown;
-use rulewatch_core::store::{Alert, Store};
 use tauri::AppHandle;
 
-use crate::state::NotifyPrefs;
 use crate::window::{self, View};
 
 /// Above this many new alerts, one summary notification instead of one each.
 const SUMMARY_ABOVE: usize = 3;
 
-pub fn deliver(app: &AppHandle, store: &Store, prefs: &NotifyPrefs) {
-    deliver_with(store, prefs, |m, view| show(app, m, view));
+/// Notifies the new alerts; answers the ids done with (shown, or muted).
+pub fn deliver(app: &AppHandle, pending: Vec<Alert>, prefs: &NotifyPrefs) -> Vec<i64> {
+    deliver_with(pending, prefs, |m, view| show(app, m, view))
 }
 
-/// Notifies what waits in the outbox through `show`, which says whether a notification
-/// daemon took it: an alert not taken stays queued for the next scan, a muted one is
-/// marked delivered without a word.
-fn deliver_with(store: &Store, prefs: &NotifyPrefs, mut show: impl FnMut(Message, View) -> bool) {
-    let pending = match store.pending_outbox() {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!("cannot read the alerts waiting to be notified: {e}");
-            return;
-        }
-    };
+/// Notifies `pending` through `show`, which says whether a notification daemon took
+/// it; answers the ids done with. An alert not taken is left out, so it stays queued
+/// for the next scan; a muted one is done with, without a word.
+fn deliver_with(
+    pending: Vec<Alert>,
+    prefs: &NotifyPrefs,
+    mut show: impl FnMut(Message, View) -> bool,
+) -> Vec<i64> {
     let (wanted, muted): (Vec<Alert>, Vec<Alert>) =
         pending.into_iter().partition(|a| prefs.allows(a.severity));
     let mut delivered: Vec<i64> = muted.iter().map(|a| a.id).collect();
@@ -48,9 +45,7 @@ fn deliver_with(store: &Store, prefs: &NotifyPrefs, mut show: impl FnMut(Message
             delivered.push(alert.id);
         }
     }
-    if let Err(e) = store.mark_delivered(&delivered) {
-        tracing::error!("cannot record the notified alerts: {e}");
-    }
+    delivered
 }
 
 /// What one notification says.
@@ -211,7 +206,7 @@ fn wait_for_click(_app: AppHandle, _handle: notify_rust::NotificationHandle, _vi
 
 #[cfg(test)]
 mod tests {
-    use rulewatch_core::store::AlertStatus;
+    use rulewatch_core::app::AlertStatus;
     use serde_json::json;
 
     use super::*;
@@ -240,74 +235,34 @@ mod tests {
         }
     }
 
-    /// A store whose outbox holds alerts of these severities, in order.
-    fn outbox(dir: &std::path::Path, severities: &[Severity]) -> Store {
-        use rulewatch_core::store::{BlobCommit, NewAlert, TenantRow};
-        let store = Store::open(dir).unwrap();
-        store
-            .add_tenant(&TenantRow {
-                tenant_id: "t".into(),
-                name: "Contoso".into(),
-                client_id: "c".into(),
-                auth_method: rulewatch_core::auth::AuthMethod::ClientSecret,
-                cloud: None,
-            })
-            .unwrap();
-        let alerts: Vec<NewAlert> = severities
+    /// New alerts of these severities, in order, each with its own id.
+    fn outbox(severities: &[Severity]) -> Vec<Alert> {
+        severities
             .iter()
             .enumerate()
-            .map(|(i, s)| NewAlert {
-                tenant_name: "Contoso".into(),
-                record_id: format!("r{i}"),
-                rule: "inbox-rule-hides-mail".into(),
+            .map(|(i, s)| Alert {
+                id: 10 + i as i64,
                 severity: *s,
-                operation: "New-InboxRule".into(),
-                target: format!("user{i}@contoso.com"),
-                actor: format!("user{i}@contoso.com"),
-                client_ip: None,
-                summary: format!("rule {i}"),
-                details: json!({}),
-                event_time: None,
-                raw_record: "{}".into(),
-                suppressed_by: None,
-                origin: None,
+                ..alert("high", "Contoso")
             })
-            .collect();
-        store
-            .commit_blob(BlobCommit {
-                tenant_id: "t",
-                content_type: "Audit.Exchange",
-                content_id: "b1",
-                content_created: chrono::Utc::now(),
-                records: alerts.len(),
-                expired: false,
-                alerts: &alerts,
-                sign_ins: &[],
-                cursor: None,
-            })
-            .unwrap();
-        store
+            .collect()
     }
 
     #[test]
     fn more_than_three_become_one_summary_and_muted_severities_are_never_shown() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = outbox(
-            dir.path(),
-            &[
-                Severity::High,
-                Severity::Low,
-                Severity::Critical,
-                Severity::High,
-                Severity::Medium,
-            ],
-        );
+        let pending = outbox(&[
+            Severity::High,
+            Severity::Low,
+            Severity::Critical,
+            Severity::High,
+            Severity::Medium,
+        ]);
         let prefs = NotifyPrefs {
             low: false,
             ..NotifyPrefs::default()
         };
         let mut shown = Vec::new();
-        deliver_with(&store, &prefs, |m, view| {
+        let mut done = deliver_with(pending, &prefs, |m, view| {
             shown.push((m.title, format!("{view:?}")));
             true
         });
@@ -318,42 +273,35 @@ mod tests {
                 "Current".to_string()
             )]
         );
-        assert!(
-            store.pending_outbox().unwrap().is_empty(),
-            "the muted low one is done too"
-        );
+        done.sort_unstable();
+        assert_eq!(done, [10, 11, 12, 13, 14], "the muted low one is done too");
     }
 
     #[test]
     fn alerts_no_daemon_took_wait_for_the_next_scan() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = outbox(dir.path(), &[Severity::High, Severity::Critical]);
+        let pending = outbox(&[Severity::High, Severity::Critical]);
         let prefs = NotifyPrefs::default();
         let mut tried = 0;
-        deliver_with(&store, &prefs, |_, _| {
+        let done = deliver_with(pending.clone(), &prefs, |_, _| {
             tried += 1;
             false
         });
         assert_eq!(tried, 1, "no daemon: the rest are not even tried");
-        assert_eq!(store.pending_outbox().unwrap().len(), 2);
+        assert!(done.is_empty(), "both stay queued: {done:?}");
         let mut views = Vec::new();
-        deliver_with(&store, &prefs, |m, view| {
+        let done = deliver_with(pending, &prefs, |m, view| {
             views.push((m.critical, format!("{view:?}")));
             true
         });
-        let ids: Vec<String> = store
-            .alerts()
-            .unwrap()
-            .iter()
-            .rev()
-            .map(|a| format!("Alert({})", a.id))
-            .collect();
         assert_eq!(
             views,
-            [(false, ids[0].clone()), (true, ids[1].clone())],
+            [
+                (false, "Alert(10)".to_string()),
+                (true, "Alert(11)".to_string())
+            ],
             "each opens its own alert"
         );
-        assert!(store.pending_outbox().unwrap().is_empty());
+        assert_eq!(done, [10, 11]);
     }
 
     #[test]

@@ -10,13 +10,9 @@ use chrono::Utc;
 use rand::Rng;
 use tauri::{AppHandle, Emitter, Manager};
 
-use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 
-use rulewatch_core::engine::ScanReport;
-use rulewatch_core::partner;
-use rulewatch_core::problem::ProblemKind;
-use rulewatch_core::store::{Store, TenantState};
+use rulewatch_core::app::{ProblemKind, ScanReport, TenantState};
 
 use crate::state::{Progress, Shared};
 use crate::{notifier, tray};
@@ -64,10 +60,10 @@ fn until_next(shared: &Shared) -> Duration {
 }
 
 async fn schedule_next(shared: &Shared) {
-    let interval = if shared.mode.read().await.sandbox.is_some() {
+    let interval = if shared.session.in_sandbox().await {
         SANDBOX_INTERVAL
     } else {
-        Duration::from_secs(u64::from(shared.settings().scan_interval_minutes.clamp(1, 1440)) * 60)
+        shared.session.preferences().interval()
     };
     let jitter = rand::rng().random_range(0.95..1.05);
     let next =
@@ -76,10 +72,7 @@ async fn schedule_next(shared: &Shared) {
 }
 
 async fn scan_once(app: &AppHandle, shared: &Shared) {
-    let (engine, store) = {
-        let mode = shared.mode.read().await;
-        (mode.engine.clone(), mode.store.clone())
-    };
+    let session = &shared.session;
     let show = |done, total, throttled_until| {
         shared.update_scan(|s| {
             s.scanning = Some(Progress {
@@ -91,8 +84,12 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
         tray::refresh(app);
         let _ = app.emit(CHANGED, ());
     };
-    let progress = |done, total| show(done, total, engine.throttled_until());
-    let scan = engine.scan_with_progress(progress);
+    // The throttling wait is read by the tick below; progress keeps the one shown.
+    let progress = |done, total| {
+        let throttled = shared.scan_state().scanning.and_then(|p| p.throttled_until);
+        show(done, total, throttled)
+    };
+    let scan = session.scan(progress);
     tokio::pin!(scan);
     // A throttling wait can last a minute or more (m365-api.md §G 14): show it while it lasts.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -100,7 +97,7 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
         tokio::select! {
             report = &mut scan => break report,
             _ = tick.tick() => {
-                let until = engine.throttled_until();
+                let until = session.throttled_until().await;
                 if let Some(p) = shared.scan_state().scanning.filter(|p| p.throttled_until != until) {
                     show(p.done, p.total, until);
                 }
@@ -120,9 +117,15 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
         s.error = error;
     });
     if let Ok(r) = &report {
-        partner_news(app, shared, &store, r);
+        partner_news(app, shared, r);
     }
-    notifier::deliver(app, &store, &shared.settings().notify);
+    let prefs = session.preferences().notify;
+    let delivered = session
+        .deliver_new_alerts(|pending| notifier::deliver(app, pending, &prefs))
+        .await;
+    if let Err(e) = delivered {
+        tracing::error!("cannot notify the new alerts: {e}");
+    }
     shared.recount().await;
     tray::refresh(app);
     let _ = app.emit(CHANGED, ());
@@ -130,46 +133,36 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
 
 /// What the partner account's part of a scan means for the technician: coverage that
 /// grew, and a sign-in that lapsed or is about to (said once until signed in again).
-fn partner_news(app: &AppHandle, shared: &Shared, store: &Store, report: &ScanReport) {
-    let mut problem = shared
-        .partner_problem
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    match &report.discovery {
-        Some(Ok(d)) => {
-            *problem = None;
-            if !d.now_watched.is_empty() {
-                notifier::coverage_grew(
-                    app,
-                    &d.now_watched
-                        .iter()
-                        .map(|c| c.name.clone())
-                        .collect::<Vec<_>>(),
-                );
-            }
-        }
-        Some(Err(p)) => *problem = Some(p.clone()),
-        None => {}
+fn partner_news(app: &AppHandle, shared: &Shared, report: &ScanReport) {
+    if let Some(Ok(d)) = &report.discovery
+        && !d.now_watched.is_empty()
+    {
+        notifier::coverage_grew(
+            app,
+            &d.now_watched
+                .iter()
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>(),
+        );
     }
     let lapsed = report
         .tenants
         .iter()
         .flat_map(|t| &t.problems)
-        .find(|p| p.kind == ProblemKind::SignInNeeded);
-    let expiring = partner::account(store)
+        .any(|p| p.kind == ProblemKind::SignInNeeded);
+    let expiring = shared
+        .session
+        .partner_account()
         .ok()
         .flatten()
         .and_then(|a| a.lapses_soon(Utc::now()));
     let why = match (lapsed, expiring) {
-        (Some(p), _) => {
-            *problem = Some(p.clone());
-            Some("Your partner sign-in has lapsed or was revoked.".to_string())
-        }
-        (None, Some(at)) => Some(format!(
+        (true, _) => Some("Your partner sign-in has lapsed or was revoked.".to_string()),
+        (false, Some(at)) => Some(format!(
             "Your partner sign-in expires on {}.",
             at.format("%Y-%m-%d %H:%M UTC")
         )),
-        (None, None) => None,
+        (false, None) => None,
     };
     match why {
         Some(why) if !shared.partner_warned.swap(true, Ordering::Relaxed) => {

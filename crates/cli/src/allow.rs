@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::{ArgGroup, Subcommand};
-use rulewatch_core::allowlist::{TrustKind, normalize_destination, normalize_rule_name};
+use rulewatch_core::app::TrustKind;
 use rulewatch_core::shown::shown;
-use rulewatch_core::tenants::parse_guid;
 
 use crate::Global;
 
@@ -40,8 +39,8 @@ pub enum AllowCommand {
     Remove { id: i64 },
 }
 
-pub fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
-    let store = g.store()?;
+pub async fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
+    let session = g.session()?;
     match cmd {
         AllowCommand::Add {
             tenant_id,
@@ -49,13 +48,14 @@ pub fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
             rule_name,
             note,
         } => {
-            let tenant_id = parse_guid(&tenant_id, "the tenant id")?;
             let (kind, value) = match (destination, rule_name) {
-                (Some(d), None) => (TrustKind::Destination, normalize_destination(&d)?),
-                (None, Some(n)) => (TrustKind::RuleName, normalize_rule_name(&n)?),
+                (Some(d), None) => (TrustKind::Destination, d),
+                (None, Some(n)) => (TrustKind::RuleName, n),
                 _ => bail!("give either --destination or --rule-name"),
             };
-            let e = store.add_trust(&tenant_id, kind, &value, note.as_deref())?;
+            let e = session
+                .trust(&tenant_id, kind, &value, note.as_deref())
+                .await?;
             eprintln!(
                 "Allowlist entry {} for tenant {}: {} {}. Alerts it covers from now on are stored as suppressed.",
                 e.id,
@@ -65,10 +65,7 @@ pub fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
             );
         }
         AllowCommand::List { tenant_id, json } => {
-            let tenant_id = tenant_id
-                .map(|t| parse_guid(&t, "--tenant-id"))
-                .transpose()?;
-            let entries = store.trust_entries(tenant_id.as_deref())?;
+            let entries = session.trusted(tenant_id.as_deref()).await?;
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             if json {
@@ -97,7 +94,7 @@ pub fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
             }
         }
         AllowCommand::Remove { id } => {
-            let e = store.remove_trust(id)?;
+            let e = session.untrust(id).await?;
             eprintln!(
                 "Removed allowlist entry {} ({} {}).",
                 e.id,

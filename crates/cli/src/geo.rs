@@ -3,10 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use rulewatch_core::geo::{self, Answer, Geo, GeoProvider};
-use rulewatch_core::secrets::{Keychain, NO_TENANT, SecretError, SecretKind, SecretStore};
+use rulewatch_core::app::{Answer, GeoProvider, GeoUpdate, KeyState};
 use serde_json::json;
 
 use crate::Global;
@@ -41,29 +40,18 @@ pub enum GeoCommand {
     },
 }
 
-/// Runs a keychain call off the async runtime: it blocks on D-Bus or the platform API.
-async fn keychain<T: Send + 'static>(
-    f: impl FnOnce(&Keychain) -> Result<T, SecretError> + Send + 'static,
-) -> Result<T> {
-    Ok(tokio::task::spawn_blocking(move || f(&Keychain)).await??)
-}
-
 pub async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
-    let store = g.store()?;
+    let session = g.session()?;
     match cmd {
         GeoCommand::Show { json } => {
-            let provider = store.geo_provider()?;
-            let key = match keychain(|k| k.get(NO_TENANT, SecretKind::IpstackKey).map(|_| ())).await
-            {
-                Ok(()) => "in the keychain".to_string(),
-                Err(e) => match e.downcast_ref::<SecretError>() {
-                    Some(SecretError::MissingIpstackKey) => "not in the keychain".to_string(),
-                    _ => format!("unknown: {e}"),
-                },
+            let status = session.geo_status().await?;
+            let key = match status.ipstack_key {
+                KeyState::Stored => "in the keychain".to_string(),
+                KeyState::Missing => "not in the keychain".to_string(),
+                KeyState::Unknown(e) => format!("unknown: {e}"),
             };
-            let cached = store.location_cache_size(chrono::Utc::now())?;
-            // Opening the provider finds today's problems too (a database file gone since).
-            let problem = Geo::new(store.clone(), g.keychain(), &g.endpoints()?).problem();
+            let (provider, cached, problem) =
+                (status.provider, status.cached_locations, status.problem);
             if json {
                 let view = json!({"provider": provider, "ipstack_key": key, "cached_locations": cached, "problem": problem});
                 println!("{view}");
@@ -100,40 +88,34 @@ pub async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
                     "no ipstack API key on standard input: pipe it in, e.g. `rulewatch geo ipstack < ipstack-key.txt`"
                 );
             }
-            keychain(move |k| k.set(NO_TENANT, SecretKind::IpstackKey, key.as_bytes())).await?;
-            store.set_geo_provider(&GeoProvider::Ipstack)?;
-            // A new key: whatever the old one ran into no longer applies.
-            store.set_geo_problem(None)?;
+            session
+                .set_geo(GeoUpdate::Ipstack { key: Some(key) })
+                .await?;
             eprintln!(
                 "ipstack now locates alerts' addresses; its key is in the OS keychain. Try `rulewatch geo lookup 8.8.8.8`."
             );
         }
         GeoCommand::Mmdb { city, asn } => {
-            let (c, a) = (city.clone(), asn.clone());
-            tokio::task::spawn_blocking(move || geo::check_mmdb(&c, a.as_deref())).await??;
-            // Absolute paths, so the setting holds whatever folder Rulewatch runs from.
-            let absolute = |p: PathBuf| {
-                std::fs::canonicalize(&p).with_context(|| format!("resolving {}", p.display()))
+            let text = |p: PathBuf| {
+                p.into_os_string().into_string().map_err(|p| {
+                    anyhow::anyhow!("{} is not a path in plain characters", p.display())
+                })
             };
-            let provider = GeoProvider::Mmdb {
-                city: absolute(city)?,
-                asn: asn.map(absolute).transpose()?,
+            let update = GeoUpdate::Mmdb {
+                city: text(city)?,
+                asn: asn.map(text).transpose()?,
             };
-            store.set_geo_provider(&provider)?;
+            session.set_geo(update).await?;
             eprintln!(
                 "The offline databases now locate alerts' addresses. Try `rulewatch geo lookup 8.8.8.8`."
             );
         }
         GeoCommand::Off => {
-            store.set_geo_provider(&GeoProvider::Off)?;
-            keychain(|k| k.delete(NO_TENANT, SecretKind::IpstackKey)).await.map_err(|e| {
-                anyhow!("geolocation is off, but the ipstack key could not be removed from the keychain: {e}")
-            })?;
+            session.set_geo(GeoUpdate::Off).await?;
             eprintln!("Geolocation is off; no ipstack key is left in the keychain.");
         }
         GeoCommand::Lookup { ip, json } => {
-            let geo = Geo::new(store, g.keychain(), &g.endpoints()?);
-            let (location, reason) = match geo.resolve(&ip).await {
+            let (location, reason) = match session.locate(&ip).await {
                 Answer::Found(location) => (Some(location), None),
                 Answer::Unknown => (
                     None,

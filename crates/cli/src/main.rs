@@ -11,16 +11,16 @@ mod scan;
 mod sign_ins;
 mod tenant;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use rulewatch_core::cloud::{Cloud, Endpoints};
-use rulewatch_core::engine::{BACKFILL_HOURS, EngineConfig};
-use rulewatch_core::secrets::{SecretStore, keychain_for};
-use rulewatch_core::store::Store;
+use rulewatch_core::app::{
+    BACKFILL_HOURS, CONCURRENCY, Config, DISCOVERY_HOURS, ErrorKind, Session, THROTTLE_WAIT_SECS,
+    Var,
+};
 
 /// Watches the Microsoft 365 audit log of every client tenant for inbox rules and
 /// forwarding that leak or hide mail.
@@ -53,18 +53,21 @@ struct Global {
     #[arg(long, env = "RULEWATCH_PUBLISHER_ID", global = true)]
     publisher_id: Option<String>,
     /// Hours of audit history a tenant's first scan reads (1 to 167)
-    #[arg(long, env = "RULEWATCH_BACKFILL_HOURS", global = true, default_value_t = 24,
+    /// [default: the panel's setting, else 24]
+    #[arg(long, env = "RULEWATCH_BACKFILL_HOURS", global = true,
           value_parser = clap::value_parser!(u16).range(
               i64::from(*BACKFILL_HOURS.start())..=i64::from(*BACKFILL_HOURS.end())))]
-    backfill_hours: u16,
-    /// Tenants scanned at once
-    #[arg(long, env = "RULEWATCH_CONCURRENCY", global = true, default_value_t = 8,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    concurrency: u16,
-    /// Hours between listings of the partner's customers (0: before every scan)
-    #[arg(long, env = "RULEWATCH_DISCOVERY_HOURS", global = true, default_value_t = 24,
-          value_parser = clap::value_parser!(u16).range(0..=168))]
-    discovery_hours: u16,
+    backfill_hours: Option<u16>,
+    /// Tenants scanned at once [default: 8]
+    #[arg(long, env = "RULEWATCH_CONCURRENCY", global = true,
+          value_parser = clap::value_parser!(u16).range(
+              i64::from(*CONCURRENCY.start())..=i64::from(*CONCURRENCY.end())))]
+    concurrency: Option<u16>,
+    /// Hours between listings of the partner's customers (0: before every scan) [default: 24]
+    #[arg(long, env = "RULEWATCH_DISCOVERY_HOURS", global = true,
+          value_parser = clap::value_parser!(u16).range(
+              i64::from(*DISCOVERY_HOURS.start())..=i64::from(*DISCOVERY_HOURS.end())))]
+    discovery_hours: Option<u16>,
     /// Seconds to wait before each further read-back of a remediation change that does not
     /// show yet, comma-separated [default: 1,2,4,8]
     #[arg(long, env = "RULEWATCH_VERIFY_DELAYS", global = true)]
@@ -72,7 +75,8 @@ struct Global {
     /// Seconds to wait after throttling that names no wait [default: 61, to outlast a
     /// per-minute quota]; tests shorten it
     #[arg(long, env = "RULEWATCH_THROTTLE_WAIT_SECS", global = true, hide = true,
-          value_parser = clap::value_parser!(u16).range(1..=600))]
+          value_parser = clap::value_parser!(u16).range(
+              i64::from(*THROTTLE_WAIT_SECS.start())..=i64::from(*THROTTLE_WAIT_SECS.end())))]
     throttle_wait_secs: Option<u16>,
     /// More detail on stderr (-v: retries and progress, -vv: debugging)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -170,70 +174,47 @@ enum Command {
 }
 
 impl Global {
-    fn data_dir(&self) -> Result<PathBuf> {
-        match &self.data_dir {
-            Some(d) => Ok(d.clone()),
-            None => rulewatch_core::default_data_dir().ok_or_else(|| {
-                anyhow!("no home folder found for the database; give one with --data-dir")
-            }),
-        }
+    /// The configuration, checked by core as the desktop's is: each value from its flag,
+    /// which clap fills from the environment variable of the same name when not given.
+    fn config(&self) -> Result<Config> {
+        self.config_in(self.data_dir.clone())
     }
 
-    fn store(&self) -> Result<Arc<Store>> {
-        Ok(Arc::new(Store::open(&self.data_dir()?)?.sign_record_with(
-            Arc::new(rulewatch_core::secrets::Keychain),
-        )))
+    /// The demo's: it keeps nothing in the data folder, so it runs without one.
+    fn demo_config(&self) -> Result<Config> {
+        self.config_in(self.data_dir.clone().or_else(|| Some(std::env::temp_dir())))
     }
 
-    /// The keychain, withholding its secrets from an untrusted override on another machine.
-    fn keychain(&self) -> Arc<dyn SecretStore> {
-        keychain_for(self.endpoints.as_deref(), self.trust_endpoints)
+    fn config_in(&self, data_dir: Option<PathBuf>) -> Result<Config> {
+        let number = |n: Option<u16>| n.map(|n| OsString::from(n.to_string()));
+        let text = |t: &Option<String>| t.as_ref().map(OsString::from);
+        Ok(Config::read(|var| match var {
+            Var::DataDir => data_dir.as_ref().map(OsString::from),
+            Var::Endpoints => text(&self.endpoints),
+            Var::TrustEndpoints => self.trust_endpoints.then(|| "1".into()),
+            Var::Cloud => text(&self.cloud),
+            Var::PublisherId => text(&self.publisher_id),
+            Var::BackfillHours => number(self.backfill_hours),
+            Var::Concurrency => number(self.concurrency),
+            Var::DiscoveryHours => number(self.discovery_hours),
+            Var::VerifyDelays => text(&self.verify_delays),
+            Var::ThrottleWaitSecs => number(self.throttle_wait_secs),
+        })?)
     }
 
-    fn endpoints(&self) -> Result<Endpoints> {
-        if let Some(url) = &self.endpoints {
-            return Endpoints::single(url).map_err(|e| anyhow!(e));
-        }
-        Ok(Endpoints::for_cloud(self.cloud()?.unwrap_or(Cloud::Global)))
-    }
-
-    fn cloud(&self) -> Result<Option<Cloud>> {
-        self.cloud
-            .as_deref()
-            .map(|c| c.parse().map_err(|e: String| anyhow!(e)))
-            .transpose()
-    }
-
-    fn engine_config(&self) -> Result<EngineConfig> {
-        let mut config = EngineConfig::new(self.endpoints()?);
-        if let Some(p) = &self.publisher_id {
-            config.publisher_id = Some(rulewatch_core::tenants::parse_guid(p, "--publisher-id")?);
-        }
-        config.backfill = chrono::Duration::hours(self.backfill_hours.into());
-        config.concurrency = self.concurrency.into();
-        config.discovery_every = chrono::Duration::hours(self.discovery_hours.into());
-        if let Some(delays) = &self.verify_delays {
-            config.verify_delays = parse_delays(delays)?;
-        }
-        if let Some(secs) = self.throttle_wait_secs {
-            config.retry.throttle_floor = std::time::Duration::from_secs(secs.into());
-        }
-        Ok(config)
+    /// The session over the technician's own store.
+    fn session(&self) -> Result<Session> {
+        Ok(Session::open(self.config()?)?)
     }
 }
 
-/// `--verify-delays`: seconds, comma-separated, each from 0 to 60.
-fn parse_delays(text: &str) -> Result<Vec<std::time::Duration>> {
-    text.split(',')
-        .map(|d| {
-            d.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|s| (0.0..=60.0).contains(s))
-                .map(std::time::Duration::from_secs_f64)
-                .ok_or_else(|| anyhow!("--verify-delays: '{}' is not a number of seconds from 0 to 60; write e.g. 1,2,4,8", d.trim()))
-        })
-        .collect()
+/// What to run to get past a refusal, by its kind.
+fn hint(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::NotACustomer => "; `rulewatch partner customers` lists them",
+        ErrorKind::NotSignedIn => ": run `rulewatch partner login`",
+        _ => "",
+    }
 }
 
 /// Diagnostics on stderr at the `-v` level; a scan (the command run on a schedule)
@@ -245,9 +226,10 @@ fn init_logging(cli: &Cli) {
         _ => "debug",
     };
     let data_dir = matches!(cli.command, Command::Scan { .. })
-        .then(|| cli.global.data_dir().ok())
-        .flatten();
-    rulewatch_core::logging::init(level, data_dir.as_deref());
+        .then(|| cli.global.config().ok())
+        .flatten()
+        .map(|c| c.data_dir);
+    rulewatch_core::app::start_logging(level, data_dir.as_deref());
 }
 
 fn main() -> ExitCode {
@@ -256,7 +238,7 @@ fn main() -> ExitCode {
     if let Some(url) = &cli.global.endpoints {
         eprintln!(
             "warning: RULEWATCH_ENDPOINTS (--endpoints) is set: Rulewatch is not talking to Microsoft; every call goes to {}",
-            rulewatch_core::cloud::override_host(url)
+            rulewatch_core::app::override_host(url)
         );
     }
     let runtime = match tokio::runtime::Runtime::new() {
@@ -269,8 +251,11 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
+            let hint = e
+                .downcast_ref::<rulewatch_core::app::Error>()
+                .map_or("", |e| hint(e.kind()));
             // Errors carry Microsoft's texts and names from audit records: each line shown safely.
-            let text = format!("{e:#}");
+            let text = format!("{e:#}{hint}");
             let lines: Vec<String> = text.lines().map(rulewatch_core::shown::shown).collect();
             eprintln!("error: {}", lines.join("\n"));
             ExitCode::FAILURE
@@ -283,21 +268,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Tenant(cmd) => tenant::run(g, cmd).await,
         Command::Scan { json } => scan::scan(g, json).await,
-        Command::Allow(cmd) => allow::run(g, cmd),
+        Command::Allow(cmd) => allow::run(g, cmd).await,
         Command::Partner(cmd) => partner::run(g, cmd).await,
         Command::SignIns(cmd) => sign_ins::run(g, cmd),
         Command::Alerts { json } => {
-            let store = g.store()?;
-            let alerts = store.alerts().context("reading the alerts")?;
+            let alerts = g.session()?.alerts().await.context("reading the alerts")?;
             output::alerts(&alerts, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { json } => {
-            let store = g.store()?;
-            output::statuses(
-                &store.statuses().context("reading the tenants' status")?,
-                json,
-            )?;
+            let statuses = g.session()?.statuses().await;
+            output::statuses(&statuses.context("reading the tenants' status")?, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Geo(cmd) => geo::run(g, cmd).await,
@@ -314,8 +295,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             yes,
             json,
         } => remediate::undo(g, action_id, yes, json).await,
-        Command::Report { alert_id, dir } => remediate::report(g, alert_id, &dir),
-        Command::Audit { command, json } => remediate::audit(g, command, json),
+        Command::Report { alert_id, dir } => remediate::report(g, alert_id, &dir).await,
+        Command::Audit { command, json } => remediate::audit(g, command, json).await,
         Command::Check {
             files,
             accepted_domains,

@@ -4,10 +4,9 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use clap::Subcommand;
-use rulewatch_core::engine::Engine;
-use rulewatch_core::partner;
+use rulewatch_core::app::{CustomerRow, SignInWith};
 use rulewatch_core::shown::shown;
 use serde_json::json;
 
@@ -54,10 +53,6 @@ pub enum PartnerCommand {
     Logout,
 }
 
-fn engine(g: &Global) -> Result<Engine> {
-    Ok(Engine::new(g.store()?, g.keychain(), g.engine_config()?)?)
-}
-
 pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
     match cmd {
         PartnerCommand::Login {
@@ -66,32 +61,28 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
             device_code,
             no_browser,
         } => {
-            let tenant = rulewatch_core::tenants::parse_guid(&tenant, "--tenant")?;
-            let client_id = rulewatch_core::tenants::parse_guid(&client_id, "--client-id")?;
-            let engine = engine(g)?;
-            let partner = engine.partner();
-            let account = if device_code {
-                partner
-                    .sign_in_device(&tenant, &client_id, |message| {
-                        eprintln!("{}", shown(message))
-                    })
-                    .await?
-            } else {
-                partner
-                    .sign_in_browser(&tenant, &client_id, |url| {
-                        eprintln!("Sign in to Microsoft in your browser. If it does not open, visit:\n{url}");
-                        if !no_browser && let Err(e) = opener::open_browser(url) {
-                            eprintln!("(the browser could not be started: {e})");
-                        }
-                    })
-                    .await?
+            let session = g.session()?;
+            let mut open = |url: &str| {
+                eprintln!(
+                    "Sign in to Microsoft in your browser. If it does not open, visit:\n{url}"
+                );
+                if !no_browser && let Err(e) = opener::open_browser(url) {
+                    eprintln!("(the browser could not be started: {e})");
+                }
             };
+            let mut show = |message: &str| eprintln!("{}", shown(message));
+            let with = if device_code {
+                SignInWith::DeviceCode(&mut show)
+            } else {
+                SignInWith::Browser(&mut open)
+            };
+            let account = session.partner_sign_in(&tenant, &client_id, with).await?;
             eprintln!(
                 "Signed in as {} (partner tenant {}). The refresh token is in the OS keychain.",
                 shown(&account.upn),
                 account.tenant_id
             );
-            let found = engine.discover().await?;
+            let found = session.discover().await?;
             eprintln!(
                 "{} customer(s) found; {} now watched.",
                 found.customers,
@@ -103,19 +94,19 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PartnerCommand::Customers { json } => {
-            let engine = engine(g)?;
-            engine.discover().await?;
-            customers(engine.store(), json)
+            let session = g.session()?;
+            session.discover().await?;
+            customers(&session.customers()?, json)
         }
         PartnerCommand::Watch { tenant_id } => {
-            match partner::watch_customer(&*g.store()?, &tenant_id).map_err(customer_error)? {
+            match g.session()?.watch_customer(&tenant_id)? {
                 (c, true) => eprintln!("{} is already watched.", shown(&c.name)),
                 (c, false) => eprintln!("Watching {}.", shown(&c.name)),
             }
             Ok(ExitCode::SUCCESS)
         }
         PartnerCommand::Exclude { tenant_id } => {
-            let c = partner::exclude_customer(&*g.store()?, &tenant_id).map_err(customer_error)?;
+            let c = g.session()?.exclude_customer(&tenant_id)?;
             eprintln!(
                 "{} is no longer watched, and stays out of \"watch all\"; its alerts are kept.",
                 c.tenant_id
@@ -123,8 +114,7 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PartnerCommand::WatchAll { state } => {
-            g.store()?
-                .set_setting(partner::WATCH_ALL_SETTING, &(state == "on"))?;
+            g.session()?.set_watch_all(state == "on")?;
             eprintln!(
                 "New customers are {} watched automatically.",
                 if state == "on" { "now" } else { "no longer" }
@@ -132,12 +122,12 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PartnerCommand::Status { json } => {
-            let store = g.store()?;
-            let account = partner::account(&store)?;
+            let state = g.session()?.partner_state()?;
+            let account = state.account;
             if json {
                 println!(
                     "{}",
-                    json!({"account": account, "watch_all": partner::watch_all(&store)?})
+                    json!({"account": account, "watch_all": state.watch_all})
                 );
             } else {
                 match account {
@@ -155,22 +145,19 @@ pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PartnerCommand::Logout => {
-            let engine = engine(g)?;
-            engine.partner().sign_out()?;
-            engine.forget_tokens();
+            g.session()?.partner_sign_out().await?;
             eprintln!("Signed out: the refresh token is removed from the keychain.");
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn customers(store: &rulewatch_core::store::Store, json: bool) -> Result<ExitCode> {
-    let rows = store.customers()?;
+fn customers(rows: &[CustomerRow], json: bool) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", serde_json::to_string(&rows)?)?;
     } else {
-        for c in &rows {
+        for c in rows {
             let watch = if c.watched {
                 "watched"
             } else if c.excluded {
@@ -204,15 +191,4 @@ fn customers(store: &rulewatch_core::store::Store, json: bool) -> Result<ExitCod
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Core's refusal, with the command that helps.
-fn customer_error(e: partner::CustomerError) -> anyhow::Error {
-    match e {
-        partner::CustomerError::NotACustomer(_) => {
-            anyhow!("{e}; `rulewatch partner customers` lists them")
-        }
-        partner::CustomerError::NotSignedIn => anyhow!("{e}: run `rulewatch partner login`"),
-        partner::CustomerError::Store(e) => e.into(),
-    }
 }

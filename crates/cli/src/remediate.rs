@@ -5,14 +5,12 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use clap::{Subcommand, ValueEnum};
-use rulewatch_core::engine::Engine;
-use rulewatch_core::remediate::{
-    Action, Operator, Outcome, Plan, Remediator, StepResult, default_actions,
+use rulewatch_core::app::{
+    CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, LogEntry, Outcome, Plan, Session, StepResult,
 };
 use rulewatch_core::shown::shown;
-use rulewatch_core::store::{CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, LogEntry};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -47,10 +45,6 @@ pub enum ExportFormat {
     Json,
 }
 
-fn engine(g: &Global) -> Result<Engine> {
-    Ok(Engine::new(g.store()?, g.keychain(), g.engine_config()?)?)
-}
-
 fn parse_head(s: &str) -> std::result::Result<ChainHead, String> {
     let bad = || {
         format!(
@@ -72,17 +66,6 @@ fn parse_head(s: &str) -> std::result::Result<ChainHead, String> {
         id,
         hash: hash.to_ascii_lowercase(),
     })
-}
-
-fn parse_actions(list: &[String]) -> Result<Vec<Action>> {
-    list.iter()
-        .map(|a| {
-            Action::parse(a).ok_or_else(|| {
-                let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
-                anyhow!("unknown action '{a}': use {}", known.join(", "))
-            })
-        })
-        .collect()
 }
 
 /// Asks on the terminal; anything but yes declines.
@@ -203,36 +186,12 @@ pub async fn remediate(
     yes: bool,
     json: bool,
 ) -> Result<ExitCode> {
-    let engine = engine(g)?;
-    let remediator = engine.remediator(Operator::current(), default_actions(engine.store())?);
-    let plan = remediator.plan(alert_id).await?;
-    let mut chosen = match actions {
-        Some(list) => Remediator::choose(&plan, &parse_actions(&list)?),
-        None => plan
-            .steps
-            .iter()
-            .filter(|s| s.selected)
-            .map(|s| s.key.clone())
-            .collect(),
-    };
+    let session = g.session()?;
+    let plan = session.remediation_plan(alert_id).await?;
+    let mut chosen = Session::choose_steps(&plan, actions.as_deref())?;
     if contain_actor {
-        if let Some(why) = &plan.actor_not_offered {
-            bail!("--contain-actor: {}", shown(why));
-        }
-        if !plan.actor_differs {
-            bail!(
-                "--contain-actor: the change was made by {}, not by another account",
-                shown(&plan.actor)
-            );
-        }
-        chosen.extend(
-            plan.steps
-                .iter()
-                .filter(|s| {
-                    s.account.eq_ignore_ascii_case(&plan.actor) && s.rule_identity.is_none()
-                })
-                .map(|s| s.key.clone()),
-        );
+        let actor = Session::actor_steps(&plan).map_err(|e| anyhow!("--contain-actor: {e}"))?;
+        chosen.extend(actor);
     }
     print_plan(&plan, &chosen);
     if chosen.is_empty() {
@@ -253,8 +212,8 @@ pub async fn remediate(
     }
     let mut failed = false;
     let mut printing = Ok(());
-    remediator
-        .run(&plan, &chosen, |r| {
+    session
+        .remediate(alert_id, &chosen, |r| {
             failed |= r.outcome == Outcome::Failed;
             if printing.is_ok() {
                 printing = print_result(r, json);
@@ -270,9 +229,9 @@ pub async fn remediate(
 }
 
 pub async fn undo(g: &Global, action_id: i64, yes: bool, json: bool) -> Result<ExitCode> {
-    let engine = engine(g)?;
-    let entry = engine.store().verified_log_entry(action_id)?;
-    let preview = rulewatch_core::undo::undo_preview(engine.store(), action_id)?;
+    let session = g.session()?;
+    let step = session.undo_preview(action_id).await?;
+    let (entry, preview) = (step.entry, step.preview);
     eprintln!(
         "Undo step {action_id}: {} on {} in tenant {} ({} at {}). This will {}.",
         shown(&entry.step.action),
@@ -296,10 +255,7 @@ pub async fn undo(g: &Global, action_id: i64, yes: bool, json: bool) -> Result<E
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let r = engine
-        .remediator(Operator::current(), Vec::new())
-        .undo(action_id)
-        .await?;
+    let r = session.undo(action_id).await?;
     print_result(&r, json)?;
     Ok(if r.outcome == Outcome::Failed {
         ExitCode::from(STEP_FAILED)
@@ -308,18 +264,18 @@ pub async fn undo(g: &Global, action_id: i64, yes: bool, json: bool) -> Result<E
     })
 }
 
-pub fn report(g: &Global, alert_id: i64, dir: &Path) -> Result<ExitCode> {
-    for path in rulewatch_core::report::write_incident_reports(&*g.store()?, alert_id, dir)? {
+pub async fn report(g: &Global, alert_id: i64, dir: &Path) -> Result<ExitCode> {
+    for path in g.session()?.write_reports(alert_id, Some(dir)).await? {
         println!("{}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn audit(g: &Global, cmd: Option<AuditCommand>, json: bool) -> Result<ExitCode> {
-    let store = g.store()?;
+pub async fn audit(g: &Global, cmd: Option<AuditCommand>, json: bool) -> Result<ExitCode> {
+    let session = g.session()?;
     match cmd {
         None => {
-            let log = store.log()?;
+            let log = session.remediation_log().await?;
             let mut out = std::io::stdout().lock();
             if json {
                 for e in &log {
@@ -358,10 +314,7 @@ pub fn audit(g: &Global, cmd: Option<AuditCommand>, json: bool) -> Result<ExitCo
             Ok(ExitCode::SUCCESS)
         }
         Some(AuditCommand::Verify { json, since }) => {
-            let report = match &since {
-                Some(head) => store.verify_log_since(head)?,
-                None => store.verify_log()?,
-            };
+            let report = session.verify_log(since.as_ref()).await?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
@@ -378,7 +331,7 @@ pub fn audit(g: &Global, cmd: Option<AuditCommand>, json: bool) -> Result<ExitCo
             })
         }
         Some(AuditCommand::Export { format, file }) => {
-            let log = store.log()?;
+            let log = session.remediation_log().await?;
             export(&log, format, &file).with_context(|| format!("writing {}", file.display()))?;
             eprintln!("Wrote {} step(s) to {}.", log.len(), file.display());
             Ok(ExitCode::SUCCESS)

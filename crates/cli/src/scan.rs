@@ -3,13 +3,10 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Result;
-use rulewatch_core::engine::{Engine, ScanReport, deliver_outbox};
-use rulewatch_core::secrets::SecretStore;
+use rulewatch_core::app::{Problem, ScanReport, Session, TenantState};
 use rulewatch_core::shown::shown;
-use rulewatch_core::store::{Store, TenantState};
 
 use crate::{Global, output};
 
@@ -17,39 +14,44 @@ use crate::{Global, output};
 pub const TENANT_FAILED: u8 = 3;
 
 pub async fn scan(g: &Global, json: bool) -> Result<ExitCode> {
-    let store = g.store()?;
-    if store.tenants()?.is_empty() && rulewatch_core::partner::account(&store)?.is_none() {
+    let session = g.session()?;
+    if !session.has_anything_to_scan().await? {
         eprintln!(
             "No tenant is configured. Add one with `rulewatch tenant add`, sign in as your partner account with \
              `rulewatch partner login`, or try `rulewatch demo`."
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let report = run_scan(store.clone(), g.keychain(), g).await?;
-    print_new_alerts(&store, json)?;
+    let report = run_scan(&session).await?;
+    print_new_alerts(&session, json).await?;
     Ok(exit_code(&report))
 }
 
-pub async fn run_scan(
-    store: Arc<Store>,
-    secrets: Arc<dyn SecretStore>,
-    g: &Global,
-) -> Result<ScanReport> {
-    let engine = Engine::new(store, secrets, g.engine_config()?)?;
-    let report = engine.scan().await?;
+/// Scans once, with a summary per tenant on stderr.
+pub async fn run_scan(session: &Session) -> Result<ScanReport> {
+    let report = session.scan(|_, _| {}).await?;
     summarise(&report);
     Ok(report)
 }
 
-/// Prints what the outbox holds (this scan's alerts, and any an interrupted run
-/// stored but did not print) and marks each printed.
-pub fn print_new_alerts(store: &Store, json: bool) -> Result<()> {
+/// Prints what waits to be delivered (this scan's alerts, and any an interrupted run
+/// stored but did not print); each printed one is marked delivered.
+pub async fn print_new_alerts(session: &Session, json: bool) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    deliver_outbox(store, |alert| {
-        output::write_alert(&mut out, alert, json)?;
-        out.flush()
-    })?;
+    session
+        .deliver_new_alerts(|pending| {
+            let mut printed = Vec::new();
+            for alert in &pending {
+                let written = output::write_alert(&mut out, alert, json).and_then(|()| out.flush());
+                if written.is_err() {
+                    break;
+                }
+                printed.push(alert.id);
+            }
+            printed
+        })
+        .await?;
     Ok(())
 }
 
@@ -105,7 +107,7 @@ fn summarise(report: &ScanReport) {
     }
 }
 
-fn join(problems: &[rulewatch_core::problem::Problem]) -> String {
+fn join(problems: &[Problem]) -> String {
     problems
         .iter()
         .map(|p| shown(&p.message))

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
-use rulewatch_core::sign_ins::{self, AUDIT_AZURE_AD, SETTING};
+use rulewatch_core::app::AUDIT_AZURE_AD;
 
 use crate::Global;
 
@@ -20,21 +20,21 @@ pub enum SignInsCommand {
 }
 
 pub fn run(g: &Global, cmd: SignInsCommand) -> Result<ExitCode> {
-    let store = g.store()?;
+    let session = g.session()?;
     match cmd {
         SignInsCommand::On => {
-            store.set_setting(SETTING, &true)?;
+            session.set_sign_ins(true)?;
             eprintln!(
                 "Scans now read {AUDIT_AZURE_AD} sign-ins too. The app registration needs no other permission \
                  (ActivityFeed.Read covers it); the first scan reads the same backfill as for mail."
             );
         }
         SignInsCommand::Off => {
-            store.set_setting(SETTING, &false)?;
+            session.set_sign_ins(false)?;
             eprintln!("Scans no longer read sign-ins; those already read still inform alerts.");
         }
         SignInsCommand::Show => {
-            let on = sign_ins::enabled(&store)?;
+            let on = session.sign_ins()?;
             println!(
                 "sign-ins are {}",
                 if on {

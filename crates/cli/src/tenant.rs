@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{ArgGroup, Subcommand};
-use rulewatch_core::secrets::Keychain;
-use rulewatch_core::tenants::{self, CloudChoice, NewCredential, NewTenant};
+use rulewatch_core::app::{NewCredential, TenantInput};
+use rulewatch_core::shown::shown;
 use secrecy::SecretString;
 
 use crate::{Global, output};
@@ -50,14 +50,6 @@ pub enum TenantCommand {
     },
 }
 
-/// Whether a `PublisherIdentifier` other than each tenant's own id is known: given by
-/// `--publisher-id`, stored at setup, or the signed-in partner account's tenant.
-fn msp_tenant_known(g: &Global, store: &rulewatch_core::store::Store) -> Result<bool> {
-    Ok(g.publisher_id.is_some()
-        || tenants::msp_tenant(store)?.is_some()
-        || rulewatch_core::partner::account(store)?.is_some())
-}
-
 /// Asks at the terminal for the MSP's own tenant id; `None` when skipped.
 fn ask_msp_tenant() -> Result<Option<String>> {
     eprint!(
@@ -80,7 +72,7 @@ fn is_pkcs12(path: &std::path::Path) -> bool {
 }
 
 pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
-    let store = g.store()?;
+    let session = g.session()?;
     match cmd {
         TenantCommand::Add {
             tenant_id,
@@ -121,50 +113,40 @@ pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
             };
             let asked = match msp_tenant_id {
                 Some(id) => Some(id),
-                None if msp_tenant_known(g, &store)? => None,
+                None if !session.msp_tenant()?.ask => None,
                 // stdin is free for the question only when the secret did not come through it.
                 None if !stdin_taken && std::io::stdin().is_terminal() => ask_msp_tenant()?,
                 None => None,
             };
-            let msp = asked
-                .map(|id| tenants::parse_guid(&id, "--msp-tenant-id"))
-                .transpose()?;
-            let endpoints = g.endpoints()?;
-            let choice = CloudChoice::decide(&endpoints, &tenant_id, g.cloud()?).await;
-            let new = NewTenant {
+            let input = TenantInput {
                 tenant_id,
                 name,
                 client_id,
                 credential,
-                cloud: choice.cloud,
+                cloud: session.config().cloud,
+                msp_tenant_id: asked,
             };
-            let added = store.clone();
-            let row =
-                tokio::task::spawn_blocking(move || tenants::add_tenant(&added, &Keychain, new))
-                    .await??;
-            let cloud = rulewatch_core::shown::shown(&choice.words(&endpoints, "with --cloud"));
+            let added = session.add_tenant(input, "with --cloud").await?;
             eprintln!(
-                "Added tenant {} ({}), {cloud}; its secret is in the OS keychain. Run `rulewatch scan` to check it.",
-                rulewatch_core::shown::shown(&row.name),
-                row.tenant_id
+                "Added tenant {} ({}), {}; its secret is in the OS keychain. Run `rulewatch scan` to check it.",
+                shown(&added.tenant.name),
+                added.tenant.tenant_id,
+                shown(&added.place)
             );
-            match msp {
+            match added.msp_tenant_id {
                 Some(id) => {
-                    tenants::set_msp_tenant(&store, &id)?;
-                    eprintln!("Your MSP's tenant {id} is sent as PublisherIdentifier from now on.");
+                    eprintln!("Your MSP's tenant {id} is sent as PublisherIdentifier from now on.")
                 }
-                None if !msp_tenant_known(g, &store)? => eprintln!(
+                None if session.msp_tenant()?.ask => eprintln!(
                     "Each tenant's own id is sent as PublisherIdentifier, so each spends its own Microsoft quota. \
                      Give your MSP's own tenant id once with `--msp-tenant-id`."
                 ),
                 None => {}
             }
         }
-        TenantCommand::List { json } => output::tenants(&store.tenants()?, json)?,
+        TenantCommand::List { json } => output::tenants(&session.tenants().await?, json)?,
         TenantCommand::Remove { tenant_id } => {
-            let id = tenant_id.clone();
-            tokio::task::spawn_blocking(move || tenants::remove_tenant(&store, &Keychain, &id))
-                .await??;
+            session.remove_tenant(&tenant_id).await?;
             eprintln!("Removed tenant {tenant_id} and its keychain entries; its alerts are kept.");
         }
     }

@@ -20,7 +20,7 @@ use crate::http::{Http, RetryPolicy, RetryStats};
 use crate::problem::{Problem, ProblemKind};
 use crate::secrets::SecretStore;
 use crate::sign_ins::{self, AUDIT_AZURE_AD, SignIn};
-use crate::store::{Alert, BlobCommit, NewAlert, StatusUpdate, Store, TenantRow, TenantState};
+use crate::store::{BlobCommit, NewAlert, StatusUpdate, Store, TenantRow, TenantState};
 
 // The blob splitter sits below the engine, which sign-in collection uses too.
 pub use crate::split;
@@ -816,24 +816,6 @@ fn store_problem(e: crate::store::StoreError) -> Problem {
         ProblemKind::LocalDatabase,
         format!("the local database failed: {e}"),
     )
-}
-
-/// Delivers the outbox through `deliver` and marks each alert delivered once it
-/// returns; an alert whose delivery failed stays queued for the next call.
-pub fn deliver_outbox(
-    store: &Store,
-    mut deliver: impl FnMut(&Alert) -> std::io::Result<()>,
-) -> Result<usize, crate::store::StoreError> {
-    let pending = store.pending_outbox()?;
-    let mut done = Vec::new();
-    for alert in &pending {
-        if deliver(alert).is_err() {
-            break;
-        }
-        done.push(alert.id);
-    }
-    store.mark_delivered(&done)?;
-    Ok(done.len())
 }
 
 #[cfg(test)]

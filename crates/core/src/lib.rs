@@ -4,6 +4,7 @@
 
 pub mod activity;
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod cloud;
 pub mod engine;

@@ -1,0 +1,196 @@
+//! Alerts and their review: the list, one alert's evidence, its status (a false
+//! positive may trust its destinations), the allowlist, and the customer's report.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Error, Session};
+use crate::allowlist::{TrustEntry, TrustKind, normalize_destination, normalize_rule_name};
+use crate::store::{Alert, AlertStatus};
+
+/// One alert with its evidence: every field of its audit record, the record itself,
+/// and the other alerts about the same mailbox.
+#[derive(Debug, Serialize)]
+pub struct AlertDetail {
+    #[serde(flatten)]
+    pub alert: Alert,
+    pub parameters: Vec<Field>,
+    pub raw_record: String,
+    pub related: Vec<Alert>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Field {
+    pub name: String,
+    pub value: String,
+}
+
+/// Every field of an audit record as name and text; `Parameters` and
+/// `OperationProperties` entries each get a row of their own.
+fn fields(raw: &str) -> Vec<Field> {
+    let as_text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(raw) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, value) in &map {
+        match value {
+            Value::Array(items) if name == "Parameters" || name == "OperationProperties" => {
+                out.extend(items.iter().map(|p| Field {
+                    name: format!("{name} · {}", as_text(&p["Name"])),
+                    value: as_text(&p["Value"]),
+                }));
+            }
+            _ => out.push(Field {
+                name: name.clone(),
+                value: as_text(value),
+            }),
+        }
+    }
+    out
+}
+
+impl Session {
+    /// Every stored alert, newest first.
+    pub async fn alerts(&self) -> Result<Vec<Alert>, Error> {
+        Ok(self.store().await.alerts()?)
+    }
+
+    pub async fn open_alert_count(&self) -> Result<u64, Error> {
+        Ok(self.store().await.open_alert_count()?)
+    }
+
+    pub async fn alert_detail(&self, id: i64) -> Result<AlertDetail, Error> {
+        let store = self.store().await;
+        let (alert, raw) = store.alert_with_record(id)?;
+        let related = store
+            .alerts_about(&alert.tenant_id, &alert.target)?
+            .into_iter()
+            .filter(|a| a.id != id)
+            .collect();
+        let raw_record = serde_json::from_str::<Value>(&raw)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| raw.clone());
+        Ok(AlertDetail {
+            parameters: fields(&raw),
+            raw_record,
+            related,
+            alert,
+        })
+    }
+
+    /// Gives an alert a status a technician may set, with an optional note. A false
+    /// positive with `trust_destination` also trusts each destination it names, for its
+    /// own tenant only (the alert's, never one an audit field names).
+    pub async fn set_alert_status(
+        &self,
+        id: i64,
+        status: &str,
+        note: Option<&str>,
+        trust_destination: bool,
+    ) -> Result<Alert, Error> {
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        let status = AlertStatus::parse(status)
+            .filter(|s| s.settable())
+            .ok_or_else(|| {
+                Error::Invalid(format!("'{status}' is not a status an alert can be given"))
+            })?;
+        let store = self.store().await;
+        let alert = store.set_alert_status(id, status, note)?;
+        if trust_destination && status == AlertStatus::FalsePositive {
+            let destinations = crate::detect::destinations(&alert.details);
+            if destinations.is_empty() {
+                return Err(Error::Invalid(
+                    "this alert names no destination to trust".into(),
+                ));
+            }
+            let why = note
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("marked a false positive on alert {id}"));
+            for d in destinations {
+                let value = normalize_destination(d)?;
+                store.add_trust(&alert.tenant_id, TrustKind::Destination, &value, Some(&why))?;
+            }
+        }
+        Ok(alert)
+    }
+
+    /// Trusts a destination (an address or a whole domain) or a rule name for one tenant.
+    pub async fn trust(
+        &self,
+        tenant_id: &str,
+        kind: TrustKind,
+        value: &str,
+        note: Option<&str>,
+    ) -> Result<TrustEntry, Error> {
+        let tenant_id = crate::tenants::parse_guid(tenant_id, "the tenant id")?;
+        let value = match kind {
+            TrustKind::Destination => normalize_destination(value)?,
+            TrustKind::RuleName => normalize_rule_name(value)?,
+        };
+        Ok(self
+            .store()
+            .await
+            .add_trust(&tenant_id, kind, &value, note)?)
+    }
+
+    /// The allowlist, of every tenant or of one.
+    pub async fn trusted(&self, tenant_id: Option<&str>) -> Result<Vec<TrustEntry>, Error> {
+        let tenant_id = tenant_id
+            .map(|t| crate::tenants::parse_guid(t, "the tenant id"))
+            .transpose()?;
+        Ok(self.store().await.trust_entries(tenant_id.as_deref())?)
+    }
+
+    /// Removes an allowlist entry by its number; the alerts it suppressed stay so.
+    pub async fn untrust(&self, id: i64) -> Result<TrustEntry, Error> {
+        Ok(self.store().await.remove_trust(id)?)
+    }
+
+    /// Writes the alert's HTML incident report, one per customer it concerns, in `dir`
+    /// (beside the database, in `reports/`, when `None`).
+    pub async fn write_reports(
+        &self,
+        alert_id: i64,
+        dir: Option<&Path>,
+    ) -> Result<Vec<PathBuf>, Error> {
+        let store = self.store().await;
+        let dir = dir.map_or_else(|| self.config.data_dir.join("reports"), Path::to_path_buf);
+        tokio::task::spawn_blocking(move || {
+            crate::report::write_incident_reports(&store, alert_id, &dir)
+        })
+        .await
+        .map_err(|e| Error::Failed(format!("writing the report stopped: {e}")))?
+        .map_err(Error::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_record_field_and_parameter_is_a_row_of_text() {
+        let raw = r#"{"Operation":"New-InboxRule","ResultStatus":"True","RecordType":1,
+                      "Parameters":[{"Name":"Name","Value":"<img src=x onerror=alert(1)>"},{"Name":"DeleteMessage","Value":"True"}]}"#;
+        let rows = fields(raw);
+        let row = |name: &str| {
+            rows.iter()
+                .find(|f| f.name == name)
+                .map(|f| f.value.as_str())
+        };
+        assert_eq!(row("Operation"), Some("New-InboxRule"));
+        assert_eq!(row("RecordType"), Some("1"));
+        assert_eq!(
+            row("Parameters · Name"),
+            Some("<img src=x onerror=alert(1)>")
+        );
+        assert_eq!(row("Parameters · DeleteMessage"), Some("True"));
+        assert!(fields("not json").is_empty());
+    }
+}

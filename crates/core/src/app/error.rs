@@ -1,0 +1,137 @@
+//! Every way a use case fails, with a kind a front end acts on: the desktop sends it to
+//! the panel, the CLI adds the command that helps. The messages name no front end's
+//! commands.
+
+use crate::allowlist::TrustError;
+use crate::geo::MmdbError;
+use crate::partner::CustomerError;
+use crate::problem::Problem;
+use crate::remediate::RemediateError;
+use crate::report::ReportError;
+use crate::secrets::SecretError;
+use crate::store::StoreError;
+use crate::tenants::TenantError;
+
+use super::config::ConfigError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Tenant(#[from] TenantError),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    #[error(transparent)]
+    Mmdb(#[from] MmdbError),
+    #[error(transparent)]
+    Remediate(#[from] RemediateError),
+    #[error(transparent)]
+    Customer(#[from] CustomerError),
+    /// Microsoft, the network or the keychain, as a scan would report it.
+    #[error(transparent)]
+    Problem(#[from] Problem),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// What was asked is refused: why, and what to give instead.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something on this machine failed: the sandbox did not start, a task stopped.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What kind of failure: a front end decides on this, never on the message's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A problem Microsoft or the network reported, by its own kind's name.
+    Problem(crate::problem::ProblemKind),
+    LocalDatabase,
+    Keychain,
+    InvalidInput,
+    /// The partner account is not signed in.
+    NotSignedIn,
+    /// The tenant is not among the partner's customers.
+    NotACustomer,
+    /// The alert's account cannot be contained (not a mailbox, outside the tenant, …).
+    NotContainable,
+    /// A recorded step cannot be reversed.
+    CannotUndo,
+    Failed,
+}
+
+impl ErrorKind {
+    /// The kind's name, as the panel receives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Problem(p) => p.as_str(),
+            ErrorKind::LocalDatabase => "local_database",
+            ErrorKind::Keychain => "keychain",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::NotSignedIn => "not_signed_in",
+            ErrorKind::NotACustomer => "not_a_customer",
+            ErrorKind::NotContainable => "not_containable",
+            ErrorKind::CannotUndo => "cannot_undo",
+            ErrorKind::Failed => "failed",
+        }
+    }
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        use RemediateError as R;
+        match self {
+            Error::Store(_) => ErrorKind::LocalDatabase,
+            Error::Secret(_) => ErrorKind::Keychain,
+            Error::Tenant(TenantError::Invalid(_)) => ErrorKind::InvalidInput,
+            Error::Tenant(TenantError::Store(_)) => ErrorKind::LocalDatabase,
+            Error::Tenant(TenantError::Secret(_)) => ErrorKind::Keychain,
+            Error::Trust(_) | Error::Mmdb(_) | Error::Config(_) | Error::Invalid(_) => {
+                ErrorKind::InvalidInput
+            }
+            Error::Remediate(e) => match e {
+                R::Store(_) => ErrorKind::LocalDatabase,
+                R::NotAMailbox { .. }
+                | R::Unresolved { .. }
+                | R::FanIn { .. }
+                | R::MailFlowRule { .. }
+                | R::OutsideTenant { .. } => ErrorKind::NotContainable,
+                R::CannotUndo { .. } => ErrorKind::CannotUndo,
+                R::UnknownStep(_) | R::Conflict(_) | R::NothingChosen => ErrorKind::InvalidInput,
+            },
+            Error::Customer(CustomerError::NotACustomer(_)) => ErrorKind::NotACustomer,
+            Error::Customer(CustomerError::NotSignedIn) => ErrorKind::NotSignedIn,
+            Error::Customer(CustomerError::Store(_)) => ErrorKind::LocalDatabase,
+            Error::Problem(p) => ErrorKind::Problem(p.kind),
+            Error::Report(ReportError::Store(_)) => ErrorKind::LocalDatabase,
+            Error::Report(ReportError::Write { .. }) | Error::Failed(_) => ErrorKind::Failed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problem::ProblemKind;
+
+    #[test]
+    fn each_failure_has_the_kind_a_front_end_acts_on() {
+        let kind = |e: Error| e.kind().as_str();
+        assert_eq!(
+            kind(TenantError::Invalid("not a GUID".into()).into()),
+            "invalid_input"
+        );
+        assert_eq!(
+            kind(Problem::new(ProblemKind::SignInNeeded, "sign in again").into()),
+            "sign_in_needed"
+        );
+        assert_eq!(kind(StoreError::NoAlert(7).into()), "local_database");
+        assert_eq!(kind(CustomerError::NotSignedIn.into()), "not_signed_in");
+        assert_eq!(kind(RemediateError::NothingChosen.into()), "invalid_input");
+        assert_eq!(kind(Error::Failed("x".into())), "failed");
+    }
+}

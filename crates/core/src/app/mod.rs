@@ -1,0 +1,204 @@
+//! The use cases both front ends share, behind one door: [`Session`]. The CLI's
+//! subcommands and the desktop's commands parse what they were given, make one call
+//! here, and print or serialise the answer; neither reaches the store or Microsoft's
+//! clients itself, so a rule (how a customer id is compared, which bounds a setting
+//! has, what trusting an alert's destination stores) lives once.
+//!
+//! A session watches the technician's own tenants, or the embedded sandbox's planted
+//! attacks in a throwaway folder ([`Session::start_sandbox`], [`Session::demo`]).
+
+mod alerts;
+mod config;
+mod error;
+mod partner;
+mod remediation;
+mod sandbox;
+mod settings;
+mod tenants;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::RwLock;
+
+use crate::cloud::Endpoints;
+use crate::engine::Engine;
+use crate::secrets::SecretStore;
+use crate::store::Store;
+
+pub use alerts::{AlertDetail, Field};
+pub use config::{
+    BACKFILL_HOURS, CONCURRENCY, Config, ConfigError, DISCOVERY_HOURS, THROTTLE_WAIT_SECS, Var,
+};
+pub use error::{Error, ErrorKind};
+pub use partner::{PartnerState, SignInWith};
+pub use remediation::UndoStep;
+pub use settings::{
+    GeoSetting, GeoUpdate, KeyState, NotifyPrefs, Preferences, SCAN_INTERVAL_MINUTES, Settings,
+    SettingsUpdate,
+};
+pub use tenants::{Added, MspTenant, TenantInput};
+
+// The model and error types the front ends show, named from here so they need no
+// other door into core.
+pub use crate::allowlist::{TrustEntry, TrustError, TrustKind};
+pub use crate::cloud::{Cloud, override_host};
+pub use crate::engine::{ConnectionStep, ScanReport};
+pub use crate::geo::{Answer, Location};
+pub use crate::logging::init as start_logging;
+pub use crate::partner::{CustomerError, Discovery, PartnerAccount};
+pub use crate::problem::{Problem, ProblemKind};
+pub use crate::remediate::{Action, Outcome, Plan, RemediateError, StepResult};
+pub use crate::secrets::SecretError;
+pub use crate::sign_ins::AUDIT_AZURE_AD;
+pub use crate::store::{
+    Alert, AlertStatus, CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, ChainReport, CustomerRow,
+    GeoProvider, LogEntry, StoreError, TenantRow, TenantState, TenantStatus,
+};
+pub use crate::tenants::{NewCredential, TenantError};
+pub use crate::undo::UndoPreview;
+
+/// The tenants being watched: the technician's, or the embedded sandbox's.
+struct Mode {
+    store: Arc<Store>,
+    engine: Arc<Engine>,
+    secrets: Arc<dyn SecretStore>,
+    /// Running while the sandbox's tenants are watched.
+    sandbox: Option<sandbox::Running>,
+}
+
+/// One installation's use cases: its configuration, the technician's own store (every
+/// setting lives there, sandbox or not) and the tenants watched now.
+pub struct Session {
+    config: Config,
+    home: Arc<Store>,
+    mode: RwLock<Mode>,
+    /// The last Secure and Remediate plan read per alert: the steps that may be run.
+    plans: Mutex<HashMap<i64, Plan>>,
+    /// Why the partner's customers could not be listed, or its sign-in lapsed.
+    partner_problem: Mutex<Option<Problem>>,
+}
+
+impl Session {
+    /// Opens the technician's store in the configured folder, its remediation record
+    /// signed with a key from the keychain.
+    pub fn open(config: Config) -> Result<Session, Error> {
+        let secrets = config.keychain();
+        let home = Arc::new(Store::open(&config.data_dir)?.sign_record_with(secrets.clone()));
+        let engine = build_engine(&config, &home, &home, secrets.clone(), config.endpoints())?;
+        Ok(Session::with_mode(
+            config,
+            home.clone(),
+            Mode {
+                store: home,
+                engine,
+                secrets,
+                sandbox: None,
+            },
+        ))
+    }
+
+    fn with_mode(config: Config, home: Arc<Store>, mode: Mode) -> Session {
+        Session {
+            config,
+            home,
+            mode: RwLock::new(mode),
+            plans: Mutex::new(HashMap::new()),
+            partner_problem: Mutex::new(None),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The engine and store of the tenants watched now.
+    async fn current(&self) -> (Arc<Engine>, Arc<Store>) {
+        let mode = self.mode.read().await;
+        (mode.engine.clone(), mode.store.clone())
+    }
+
+    async fn store(&self) -> Arc<Store> {
+        self.mode.read().await.store.clone()
+    }
+
+    /// Builds the engine of the tenants watched now again, after settings it reads changed.
+    async fn rebuild_engine(&self) -> Result<(), Error> {
+        let mut mode = self.mode.write().await;
+        let endpoints = match &mode.sandbox {
+            Some(s) => s.endpoints()?,
+            None => self.config.endpoints(),
+        };
+        mode.engine = build_engine(
+            &self.config,
+            &self.home,
+            &mode.store,
+            mode.secrets.clone(),
+            endpoints,
+        )?;
+        Ok(())
+    }
+
+    /// Scans every watched tenant once, calling `progress(done, total)` as each finishes.
+    pub async fn scan(&self, progress: impl Fn(usize, usize)) -> Result<ScanReport, Error> {
+        let (engine, _) = self.current().await;
+        let report = engine.scan_with_progress(progress).await?;
+        let lapsed = report
+            .tenants
+            .iter()
+            .flat_map(|t| &t.problems)
+            .find(|p| p.kind == ProblemKind::SignInNeeded);
+        match (lapsed, &report.discovery) {
+            (Some(p), _) => self.note_partner_problem(Some(p.clone())),
+            (None, Some(listed)) => self.note_partner_problem(listed.as_ref().err().cloned()),
+            (None, None) => {}
+        }
+        Ok(report)
+    }
+
+    /// Until when Microsoft's throttling holds the running scan back.
+    pub async fn throttled_until(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.mode.read().await.engine.throttled_until()
+    }
+
+    /// Hands the new alerts (and any an interrupted run stored but did not hand over)
+    /// to `deliver`, which answers the ids it delivered; those are marked delivered, the
+    /// others stay queued for the next call. Answers how many were delivered.
+    pub async fn deliver_new_alerts(
+        &self,
+        deliver: impl FnOnce(Vec<Alert>) -> Vec<i64>,
+    ) -> Result<usize, Error> {
+        let store = self.store().await;
+        let done = deliver(store.pending_outbox()?);
+        store.mark_delivered(&done)?;
+        Ok(done.len())
+    }
+
+    /// Whether anything is configured to scan: a tenant or a partner account.
+    pub async fn has_anything_to_scan(&self) -> Result<bool, Error> {
+        let store = self.store().await;
+        Ok(!store.tenants()?.is_empty() || crate::partner::account(&store)?.is_some())
+    }
+
+    fn note_partner_problem(&self, problem: Option<Problem>) {
+        *self
+            .partner_problem
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = problem;
+    }
+}
+
+/// An engine over `store`, with the look-back saved in `home` unless one was given.
+fn build_engine(
+    config: &Config,
+    home: &Store,
+    store: &Arc<Store>,
+    secrets: Arc<dyn SecretStore>,
+    endpoints: Endpoints,
+) -> Result<Arc<Engine>, Error> {
+    let stored = settings::preferences_in(home);
+    let engine_config = config.engine(endpoints, stored.backfill());
+    Engine::new(store.clone(), secrets, engine_config)
+        .map(Arc::new)
+        .map_err(|e| Error::Failed(format!("cannot start the HTTP client: {e}")))
+}

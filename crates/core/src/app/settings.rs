@@ -1,0 +1,333 @@
+//! The technician's settings, typed and checked in one place with their bounds: how
+//! often to scan, the first scan's look-back, which severities notify, sign-ins,
+//! geolocation and the remediation steps checked by default.
+
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Error, Session};
+use crate::detect::Severity;
+use crate::geo::{self, GeoProvider};
+use crate::remediate::{self, Action};
+use crate::secrets::{Keychain, NO_TENANT, SecretError, SecretKind, SecretStore};
+
+/// Minutes between background scans.
+pub const SCAN_INTERVAL_MINUTES: RangeInclusive<u32> = 1..=1440;
+
+/// Where the schedule and notification choices live in the settings table (the key
+/// the desktop has always used, so existing choices are kept).
+const PREFERENCES_KEY: &str = "desktop.settings";
+
+/// The preferences saved in `store`; the defaults when none were saved or the saved
+/// row cannot be read.
+pub(super) fn preferences_in(store: &crate::store::Store) -> Preferences {
+    store
+        .setting(PREFERENCES_KEY)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// How often to scan, how far the first scan reads back, and what notifies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Preferences {
+    pub scan_interval_minutes: u32,
+    pub backfill_hours: u32,
+    pub notify: NotifyPrefs,
+}
+
+impl Default for Preferences {
+    fn default() -> Self {
+        Preferences {
+            scan_interval_minutes: 5,
+            backfill_hours: 24,
+            notify: NotifyPrefs::default(),
+        }
+    }
+}
+
+impl Preferences {
+    /// The first scan's look-back within the bounds, whatever an old row holds.
+    pub fn backfill(&self) -> u16 {
+        let bounds = super::config::BACKFILL_HOURS;
+        u16::try_from(self.backfill_hours)
+            .unwrap_or(*bounds.end())
+            .clamp(*bounds.start(), *bounds.end())
+    }
+
+    /// The scan interval within the bounds.
+    pub fn interval(&self) -> std::time::Duration {
+        let minutes = self
+            .scan_interval_minutes
+            .clamp(*SCAN_INTERVAL_MINUTES.start(), *SCAN_INTERVAL_MINUTES.end());
+        std::time::Duration::from_secs(u64::from(minutes) * 60)
+    }
+}
+
+/// Which severities raise a notification.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotifyPrefs {
+    pub low: bool,
+    pub medium: bool,
+    pub high: bool,
+    pub critical: bool,
+}
+
+impl Default for NotifyPrefs {
+    fn default() -> Self {
+        NotifyPrefs {
+            low: true,
+            medium: true,
+            high: true,
+            critical: true,
+        }
+    }
+}
+
+impl NotifyPrefs {
+    pub fn allows(&self, severity: Severity) -> bool {
+        match severity {
+            Severity::Low => self.low,
+            Severity::Medium => self.medium,
+            Severity::High => self.high,
+            Severity::Critical => self.critical,
+        }
+    }
+}
+
+/// The geolocation provider as shown: never the ipstack key, only whether one is kept.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "provider", rename_all = "snake_case")]
+pub enum GeoSetting {
+    Off,
+    Ipstack { key_stored: bool },
+    Mmdb { city: String, asn: Option<String> },
+}
+
+/// A change of geolocation provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "provider", rename_all = "snake_case")]
+pub enum GeoUpdate {
+    Off,
+    /// ipstack, with a new key or (absent) the one already kept.
+    Ipstack {
+        key: Option<String>,
+    },
+    /// Offline MaxMind-format databases.
+    Mmdb {
+        city: String,
+        asn: Option<String>,
+    },
+}
+
+/// Every setting, as the panel shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    #[serde(flatten)]
+    pub preferences: Preferences,
+    pub sign_ins: bool,
+    pub geo: GeoSetting,
+    pub remediation_defaults: Vec<Action>,
+}
+
+/// Every setting, as the panel saves them.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SettingsUpdate {
+    #[serde(flatten)]
+    pub preferences: Preferences,
+    pub sign_ins: bool,
+    pub geo: GeoUpdate,
+    pub remediation_defaults: Vec<Action>,
+}
+
+/// Whether the ipstack key is in the keychain.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    Stored,
+    Missing,
+    /// The keychain could not be asked.
+    Unknown(String),
+}
+
+/// The geolocation provider with its state, for `rulewatch geo show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct GeoStatus {
+    pub provider: GeoProvider,
+    pub ipstack_key: KeyState,
+    pub cached_locations: u64,
+    /// The provider's last problem, or today's (a database file gone since).
+    pub problem: Option<String>,
+}
+
+/// The keychain is reached over D-Bus or the platform's API: blocking calls, run off
+/// the async runtime.
+async fn keychain<T: Send + 'static>(
+    f: impl FnOnce(&Keychain) -> Result<T, SecretError> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(move || f(&Keychain))
+        .await
+        .map_err(|e| Error::Failed(format!("the keychain call stopped: {e}")))?
+        .map_err(Error::from)
+}
+
+impl Session {
+    /// The schedule and notification choices; the defaults when none were saved or the
+    /// saved row cannot be read.
+    pub fn preferences(&self) -> Preferences {
+        preferences_in(&self.home)
+    }
+
+    pub async fn settings(&self) -> Result<Settings, Error> {
+        Ok(Settings {
+            preferences: self.preferences(),
+            sign_ins: self.sign_ins()?,
+            geo: self.geo_setting().await?,
+            remediation_defaults: remediate::default_actions(&self.home)?,
+        })
+    }
+
+    /// Checks and saves every setting; the engine is rebuilt, as it reads the look-back
+    /// and the geolocation provider when built.
+    pub async fn save_settings(&self, update: SettingsUpdate) -> Result<(), Error> {
+        let p = &update.preferences;
+        if !SCAN_INTERVAL_MINUTES.contains(&p.scan_interval_minutes) {
+            return Err(Error::Invalid(format!(
+                "the scan interval must be {} to {} minutes",
+                SCAN_INTERVAL_MINUTES.start(),
+                SCAN_INTERVAL_MINUTES.end()
+            )));
+        }
+        let bounds = super::config::BACKFILL_HOURS;
+        if !u16::try_from(p.backfill_hours).is_ok_and(|h| bounds.contains(&h)) {
+            return Err(Error::Invalid(format!(
+                "the first-run backfill must be {} to {} hours (Microsoft keeps 7 days)",
+                bounds.start(),
+                bounds.end()
+            )));
+        }
+        self.set_geo(update.geo).await?;
+        self.home
+            .set_setting(crate::sign_ins::SETTING, &update.sign_ins)?;
+        self.home
+            .set_setting(remediate::DEFAULTS_SETTING, &update.remediation_defaults)?;
+        self.home
+            .set_setting(PREFERENCES_KEY, &update.preferences)?;
+        self.rebuild_engine().await
+    }
+
+    /// Whether scans read Entra sign-ins.
+    pub fn sign_ins(&self) -> Result<bool, Error> {
+        Ok(crate::sign_ins::enabled(&self.home)?)
+    }
+
+    pub fn set_sign_ins(&self, on: bool) -> Result<(), Error> {
+        Ok(self.home.set_setting(crate::sign_ins::SETTING, &on)?)
+    }
+
+    /// Whether the ipstack key is in the keychain.
+    pub async fn ipstack_key(&self) -> KeyState {
+        match keychain(|k| k.get(NO_TENANT, SecretKind::IpstackKey).map(|_| ())).await {
+            Ok(()) => KeyState::Stored,
+            Err(Error::Secret(SecretError::MissingIpstackKey)) => KeyState::Missing,
+            Err(e) => KeyState::Unknown(e.to_string()),
+        }
+    }
+
+    pub async fn geo_status(&self) -> Result<GeoStatus, Error> {
+        Ok(GeoStatus {
+            provider: self.home.geo_provider()?,
+            ipstack_key: self.ipstack_key().await,
+            cached_locations: self.home.location_cache_size(chrono::Utc::now())?,
+            problem: self.geo().problem(),
+        })
+    }
+
+    /// Locates one address now, through the cache and the chosen provider.
+    pub async fn locate(&self, ip: &str) -> geo::Answer {
+        self.geo().resolve(ip).await
+    }
+
+    fn geo(&self) -> geo::Geo {
+        geo::Geo::new(
+            self.home.clone(),
+            self.config.keychain(),
+            &self.config.endpoints(),
+        )
+    }
+
+    async fn geo_setting(&self) -> Result<GeoSetting, Error> {
+        Ok(match self.home.geo_provider()? {
+            GeoProvider::Off => GeoSetting::Off,
+            GeoProvider::Ipstack => GeoSetting::Ipstack {
+                key_stored: self.ipstack_key().await == KeyState::Stored,
+            },
+            GeoProvider::Mmdb { city, asn } => GeoSetting::Mmdb {
+                city: city.display().to_string(),
+                asn: asn.map(|a| a.display().to_string()),
+            },
+        })
+    }
+
+    /// Chooses the geolocation provider. A new ipstack key goes to the keychain and
+    /// clears the old key's problem; database files are checked and kept as absolute
+    /// paths; off removes the key from the keychain.
+    pub async fn set_geo(&self, update: GeoUpdate) -> Result<(), Error> {
+        let provider = match update {
+            GeoUpdate::Off => {
+                self.home.set_geo_provider(&GeoProvider::Off)?;
+                return keychain(|k| k.delete(NO_TENANT, SecretKind::IpstackKey))
+                    .await
+                    .map_err(|e| {
+                        Error::Failed(format!(
+                            "geolocation is off, but the ipstack key could not be removed from the keychain: {e}"
+                        ))
+                    });
+            }
+            GeoUpdate::Ipstack { key } => {
+                match key.map(|k| k.trim().to_string()).filter(|k| !k.is_empty()) {
+                    Some(k) => {
+                        keychain(move |c| c.set(NO_TENANT, SecretKind::IpstackKey, k.as_bytes()))
+                            .await?;
+                        // A new key: whatever the old one ran into no longer applies.
+                        self.home.set_geo_problem(None)?;
+                    }
+                    None if self.ipstack_key().await == KeyState::Stored => {}
+                    None => {
+                        return Err(Error::Invalid(
+                            "ipstack needs an API key: give it once; it is kept in the OS keychain"
+                                .into(),
+                        ));
+                    }
+                }
+                GeoProvider::Ipstack
+            }
+            GeoUpdate::Mmdb { city, asn } => {
+                let city = PathBuf::from(city.trim());
+                let asn = asn
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty())
+                    .map(PathBuf::from);
+                let (c, a) = (city.clone(), asn.clone());
+                tokio::task::spawn_blocking(move || geo::check_mmdb(&c, a.as_deref()))
+                    .await
+                    .map_err(|e| Error::Failed(format!("checking the databases stopped: {e}")))??;
+                // Absolute paths, so the setting holds whatever folder Rulewatch runs from.
+                let absolute = |p: PathBuf| {
+                    std::fs::canonicalize(&p)
+                        .map_err(|e| Error::Invalid(format!("cannot resolve {}: {e}", p.display())))
+                };
+                GeoProvider::Mmdb {
+                    city: absolute(city)?,
+                    asn: asn.map(absolute).transpose()?,
+                }
+            }
+        };
+        self.home.set_geo_provider(&provider)?;
+        Ok(())
+    }
+}
