@@ -5,8 +5,8 @@ use std::io::Write;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
+use rulewatch_core::app::{Alert, TenantRow, TenantStatus};
 use rulewatch_core::shown::shown;
-use rulewatch_core::store::{Alert, TenantRow, TenantStatus};
 
 fn when(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())

@@ -68,7 +68,7 @@ impl ApiError {
         let Ok(body) = serde_json::from_slice::<Value>(&reply.body) else {
             let readable = raw.chars().any(|c| !c.is_control() && !c.is_whitespace());
             let message = if readable {
-                crate::http::short(&raw)
+                crate::shown::short(&raw)
             } else {
                 String::new()
             };
@@ -103,7 +103,7 @@ impl ApiError {
             .or_else(|| text(field(error, "message")).filter(|m| m != EXCHANGE_NO_REASON))
             .unwrap_or_else(|| match text(field(error, "message")) {
                 Some(_) => "Exchange gave no reason beyond \"Invalid Operation\"".into(),
-                None => crate::http::short(&raw),
+                None => crate::shown::short(&raw),
             });
         ApiError {
             status: reply.status,

@@ -214,9 +214,9 @@ pub fn override_host(base: &str) -> String {
         Ok(u) => match (u.host_str(), u.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_string(),
-            _ => crate::http::short(base),
+            _ => crate::shown::short(base),
         },
-        Err(_) => crate::http::short(base),
+        Err(_) => crate::shown::short(base),
     }
 }
 
@@ -225,7 +225,7 @@ pub fn override_host(base: &str) -> String {
 pub fn origin(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(u) => u.origin().ascii_serialization(),
-        Err(_) => crate::http::short(url),
+        Err(_) => crate::shown::short(url),
     }
 }
 

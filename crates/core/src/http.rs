@@ -20,6 +20,9 @@ use rand::Rng;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{RequestBuilder, StatusCode};
 
+use crate::problem::{Problem, ProblemKind};
+use crate::shown::short;
+
 /// How hard to retry.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -388,12 +391,31 @@ fn describe_send_error(e: &reqwest::Error) -> String {
     }
 }
 
-/// The first 300 characters of an answer, for messages.
-pub fn short(text: &str) -> String {
-    let t = text.trim();
-    match t.char_indices().nth(300) {
-        Some((i, _)) => format!("{}…", &t[..i]),
-        None => t.to_string(),
+/// How a request that failed is reported in a scan.
+impl From<HttpError> for Problem {
+    fn from(e: HttpError) -> Self {
+        match &e {
+            HttpError::GaveUp {
+                throttled: true, ..
+            } => Problem::new(
+                ProblemKind::Throttled,
+                format!(
+                    "{e}. Microsoft is throttling this tenant; Rulewatch will resume from where it stopped on the next scan"
+                ),
+            ),
+            HttpError::GaveUp { .. } => Problem::new(
+                ProblemKind::Unreachable,
+                format!(
+                    "{e}. Check the network; the next scan resumes from where this one stopped"
+                ),
+            ),
+            HttpError::Status { reply, .. } => Problem::new(
+                ProblemKind::BadResponse,
+                format!("{e}: {}", short(&reply.text())),
+            ),
+            HttpError::Redirected { .. } => Problem::new(ProblemKind::ForeignHost, e.to_string()),
+            HttpError::TooLarge { .. } => Problem::new(ProblemKind::TooLarge, e.to_string()),
+        }
     }
 }
 

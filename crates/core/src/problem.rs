@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::http::HttpError;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
@@ -82,33 +80,6 @@ impl Problem {
         Problem {
             kind,
             message: message.into(),
-        }
-    }
-}
-
-impl From<HttpError> for Problem {
-    fn from(e: HttpError) -> Self {
-        match &e {
-            HttpError::GaveUp {
-                throttled: true, ..
-            } => Problem::new(
-                ProblemKind::Throttled,
-                format!(
-                    "{e}. Microsoft is throttling this tenant; Rulewatch will resume from where it stopped on the next scan"
-                ),
-            ),
-            HttpError::GaveUp { .. } => Problem::new(
-                ProblemKind::Unreachable,
-                format!(
-                    "{e}. Check the network; the next scan resumes from where this one stopped"
-                ),
-            ),
-            HttpError::Status { reply, .. } => Problem::new(
-                ProblemKind::BadResponse,
-                format!("{e}: {}", crate::http::short(&reply.text())),
-            ),
-            HttpError::Redirected { .. } => Problem::new(ProblemKind::ForeignHost, e.to_string()),
-            HttpError::TooLarge { .. } => Problem::new(ProblemKind::TooLarge, e.to_string()),
         }
     }
 }

@@ -49,6 +49,15 @@ pub fn shown(text: &str) -> String {
     out
 }
 
+/// The first 300 characters of an answer, for messages.
+pub fn short(text: &str) -> String {
+    let t = text.trim();
+    match t.char_indices().nth(300) {
+        Some((i, _)) => format!("{}…", &t[..i]),
+        None => t.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

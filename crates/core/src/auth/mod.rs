@@ -3,6 +3,8 @@
 //! and renewed before they expire.
 
 pub mod certificate;
+pub(crate) mod oauth;
+pub(crate) mod partner;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -79,7 +81,7 @@ pub struct TokenProvider {
     secrets: Arc<dyn SecretStore>,
     cache: Mutex<HashMap<(String, Resource), Cached>>,
     /// The partner refresh token: exchanges run at once, the newest is kept (m365-api.md §G 9).
-    partner: Arc<crate::partner::RefreshKeeper>,
+    partner: Arc<partner::RefreshKeeper>,
 }
 
 #[derive(Deserialize)]
@@ -111,7 +113,7 @@ struct AssertionClaims<'a> {
 
 impl TokenProvider {
     pub fn new(http: Http, endpoints: Endpoints, secrets: Arc<dyn SecretStore>) -> Self {
-        let partner = Arc::new(crate::partner::RefreshKeeper::new(secrets.clone()));
+        let partner = Arc::new(partner::RefreshKeeper::new(secrets.clone()));
         TokenProvider {
             http,
             endpoints,
@@ -217,7 +219,7 @@ impl TokenProvider {
             Resource::Exchange => &endpoints.exchange_resource,
         };
         if app.method == AuthMethod::Partner {
-            return crate::partner::exchange(
+            return partner::exchange(
                 &self.http,
                 &endpoints,
                 self.partner.clone(),

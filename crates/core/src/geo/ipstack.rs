@@ -67,7 +67,7 @@ impl Ipstack {
                 return Err(Failure::outage(format!(
                     "ipstack answered HTTP {} ({}); locations are skipped for now; alerts are not affected",
                     status.as_u16(),
-                    scrub(&crate::http::short(&body), key)
+                    scrub(&crate::shown::short(&body), key)
                 )));
             }
             return parse(&body, ip, key);
