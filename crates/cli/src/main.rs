@@ -18,9 +18,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use rulewatch_core::app::{
-    BACKFILL_HOURS, CONCURRENCY, Config, DISCOVERY_HOURS, ErrorKind, Session, THROTTLE_WAIT_SECS,
-    Var,
+    BACKFILL_HOURS, CONCURRENCY, Config, DISCOVERY_HOURS, Remedy, Session, THROTTLE_WAIT_SECS, Var,
 };
+use rulewatch_core::shown::shown;
 
 /// Watches the Microsoft 365 audit log of every client tenant for inbox rules and
 /// forwarding that leak or hide mail.
@@ -208,12 +208,29 @@ impl Global {
     }
 }
 
-/// What to run to get past a refusal, by its kind.
-fn hint(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::NotACustomer => "; `rulewatch partner customers` lists them",
-        ErrorKind::NotSignedIn => ": run `rulewatch partner login`",
-        _ => "",
+/// The command that gets past a refusal: core says what to do, the CLI names how.
+pub(crate) fn hint(remedy: &Remedy) -> String {
+    match remedy {
+        Remedy::AddTenantAgain { tenant_id } => format!(
+            " (`rulewatch tenant remove {}`, then `rulewatch tenant add`)",
+            shown(tenant_id)
+        ),
+        Remedy::RemoveTenantFirst { tenant_id } => {
+            format!(" (`rulewatch tenant remove {}`)", shown(tenant_id))
+        }
+        Remedy::SignInPartner => " (`rulewatch partner login`)".into(),
+        Remedy::GiveIpstackKey => {
+            " (`rulewatch geo ipstack`, which reads the key from standard input)".into()
+        }
+        Remedy::SetAgain { key } if key.starts_with("geo.") => {
+            " (`rulewatch geo off`, then choose a provider)".into()
+        }
+        Remedy::SetAgain { .. } => String::new(),
+        Remedy::ListTenants => "; `rulewatch tenant list` shows the configured ones".into(),
+        Remedy::ListCustomers => "; `rulewatch partner customers` lists them".into(),
+        Remedy::ListAllowlist => "; `rulewatch allow list` shows the entries".into(),
+        Remedy::ListSteps => "; `rulewatch audit` lists the recorded steps".into(),
+        Remedy::VerifyRecord => " (`rulewatch audit verify`)".into(),
     }
 }
 
@@ -253,10 +270,12 @@ fn main() -> ExitCode {
         Err(e) => {
             let hint = e
                 .downcast_ref::<rulewatch_core::app::Error>()
-                .map_or("", |e| hint(e.kind()));
+                .and_then(|e| e.remedy())
+                .map(|r| hint(&r))
+                .unwrap_or_default();
             // Errors carry Microsoft's texts and names from audit records: each line shown safely.
             let text = format!("{e:#}{hint}");
-            let lines: Vec<String> = text.lines().map(rulewatch_core::shown::shown).collect();
+            let lines: Vec<String> = text.lines().map(shown).collect();
             eprintln!("error: {}", lines.join("\n"));
             ExitCode::FAILURE
         }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use rulewatch_core::app::{Problem, ScanReport, Session, TenantState};
+use rulewatch_core::app::{Problem, Remedy, ScanReport, Session, TenantState};
 use rulewatch_core::shown::shown;
 
 use crate::{Global, output};
@@ -110,7 +110,10 @@ fn summarise(report: &ScanReport) {
 fn join(problems: &[Problem]) -> String {
     problems
         .iter()
-        .map(|p| shown(&p.message))
+        .map(|p| {
+            let hint = Remedy::for_problem(p).map(|r| crate::hint(&r));
+            shown(&p.message) + &hint.unwrap_or_default()
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }

@@ -75,20 +75,14 @@ pub enum SecretError {
          `gnome-keyring-daemon --unlock` for a headless machine; then try again"
     )]
     Unavailable { detail: String },
-    #[error(
-        "the keychain has no {what} for tenant {tenant_id}: add the tenant again with `rulewatch tenant add`"
-    )]
+    #[error("the keychain has no {what} for tenant {tenant_id}: add the tenant again")]
     Missing {
         tenant_id: String,
         what: &'static str,
     },
-    #[error(
-        "the keychain has no ipstack API key: store one with `rulewatch geo ipstack` (it reads the key from standard input)"
-    )]
+    #[error("the keychain has no ipstack API key: give one again")]
     MissingIpstackKey,
-    #[error(
-        "no partner account is signed in: sign in with `rulewatch partner login` or on the Tenants page"
-    )]
+    #[error("no partner account is signed in: sign in first")]
     NotSignedIn,
     #[error(
         "the keychain holds no key for this remediation record, so its signed rows cannot be checked: \
@@ -318,7 +312,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("no ipstack API key") && e.contains("rulewatch geo ipstack"),
+            e.contains("no ipstack API key") && e.contains("give one again"),
             "{e}"
         );
         let e = secrets

@@ -215,3 +215,50 @@ fn trusted_alerts_are_kept_quiet_and_a_shared_drop_box_is_one_alert() {
         gone.stderr
     );
 }
+
+#[test]
+fn a_refusal_names_the_command_that_helps() {
+    let t = TenantSpec::new(0);
+    let sandbox = Sandbox::start(&json!({"tenants": [t.scenario_json()]}));
+    let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
+    let cases: [(&[&str], &str, &str); 4] = [
+        (
+            &["allow", "remove", "999"],
+            "no allowlist entry 999",
+            "`rulewatch allow list` shows the entries",
+        ),
+        (
+            &["undo", "999", "--yes"],
+            "no remediation step 999",
+            "`rulewatch audit` lists the recorded steps",
+        ),
+        (
+            &["partner", "watch", &t.tenant_id],
+            "no partner account is signed in",
+            "(`rulewatch partner login`)",
+        ),
+        (
+            &[
+                "tenant",
+                "add",
+                "--tenant-id",
+                &t.tenant_id,
+                "--name",
+                "Again",
+                "--client-id",
+                &t.client_id,
+                "--client-secret-stdin",
+            ],
+            "is already configured; remove it first",
+            "(`rulewatch tenant remove ",
+        ),
+    ];
+    for (args, says, hint) in cases {
+        let r = rw.run_with_stdin(args, "secret");
+        assert!(
+            r.code != 0 && r.stderr.contains(says) && r.stderr.contains(hint),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+}

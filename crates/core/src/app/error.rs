@@ -81,7 +81,81 @@ impl ErrorKind {
     }
 }
 
+/// What the technician does next, for a front end to say its own way: the CLI names
+/// its command, the panel its page or button.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remedy {
+    /// The tenant's secret is gone from the keychain: add the tenant again.
+    AddTenantAgain {
+        tenant_id: String,
+    },
+    /// A tenant of that id is configured already: remove it first.
+    RemoveTenantFirst {
+        tenant_id: String,
+    },
+    /// The partner account must sign in (again).
+    SignInPartner,
+    /// The ipstack key is gone from the keychain: give it again.
+    GiveIpstackKey,
+    /// A stored setting cannot be read: set it again (geolocation's: turn it off first).
+    SetAgain {
+        key: String,
+    },
+    /// The id names nothing: list the tenants, the customers, the allowlist or the steps.
+    ListTenants,
+    ListCustomers,
+    ListAllowlist,
+    ListSteps,
+    /// The remediation record does not check out: verify it whole.
+    VerifyRecord,
+}
+
+impl Remedy {
+    /// What to do about a problem a scan met, when there is a step to name.
+    pub fn for_problem(p: &crate::problem::Problem) -> Option<Remedy> {
+        (p.kind == crate::problem::ProblemKind::SignInNeeded).then_some(Remedy::SignInPartner)
+    }
+}
+
 impl Error {
+    /// What to do next, when there is a step to name.
+    pub fn remedy(&self) -> Option<Remedy> {
+        let store = |e: &StoreError| match e {
+            StoreError::TenantExists(id) => Some(Remedy::RemoveTenantFirst {
+                tenant_id: id.clone(),
+            }),
+            StoreError::NoTenant(_) => Some(Remedy::ListTenants),
+            StoreError::NoTrustEntry(_) => Some(Remedy::ListAllowlist),
+            StoreError::NoLogEntry(_) => Some(Remedy::ListSteps),
+            StoreError::TamperedStep { .. } => Some(Remedy::VerifyRecord),
+            StoreError::BadSetting { key, .. } => Some(Remedy::SetAgain { key: key.clone() }),
+            StoreError::Keychain(e) => secret(e),
+            _ => None,
+        };
+        fn secret(e: &SecretError) -> Option<Remedy> {
+            match e {
+                SecretError::Missing { tenant_id, .. } => Some(Remedy::AddTenantAgain {
+                    tenant_id: tenant_id.clone(),
+                }),
+                SecretError::MissingIpstackKey => Some(Remedy::GiveIpstackKey),
+                SecretError::NotSignedIn => Some(Remedy::SignInPartner),
+                _ => None,
+            }
+        }
+        match self {
+            Error::Store(e)
+            | Error::Tenant(TenantError::Store(e))
+            | Error::Customer(CustomerError::Store(e))
+            | Error::Report(ReportError::Store(e))
+            | Error::Remediate(RemediateError::Store(e)) => store(e),
+            Error::Secret(e) | Error::Tenant(TenantError::Secret(e)) => secret(e),
+            Error::Customer(CustomerError::NotSignedIn) => Some(Remedy::SignInPartner),
+            Error::Customer(CustomerError::NotACustomer(_)) => Some(Remedy::ListCustomers),
+            Error::Problem(p) => Remedy::for_problem(p),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> ErrorKind {
         use RemediateError as R;
         match self {
@@ -133,5 +207,30 @@ mod tests {
         assert_eq!(kind(CustomerError::NotSignedIn.into()), "not_signed_in");
         assert_eq!(kind(RemediateError::NothingChosen.into()), "invalid_input");
         assert_eq!(kind(Error::Failed("x".into())), "failed");
+    }
+
+    #[test]
+    fn a_failure_with_a_next_step_names_it_without_naming_a_front_end() {
+        let missing: Error = SecretError::Missing {
+            tenant_id: "t1".into(),
+            what: "client secret",
+        }
+        .into();
+        assert_eq!(
+            missing.remedy(),
+            Some(Remedy::AddTenantAgain {
+                tenant_id: "t1".into()
+            })
+        );
+        let inside: Error = TenantError::Store(StoreError::NoTenant("t2".into())).into();
+        assert_eq!(inside.remedy(), Some(Remedy::ListTenants));
+        assert_eq!(
+            Error::from(CustomerError::NotSignedIn).remedy(),
+            Some(Remedy::SignInPartner)
+        );
+        assert_eq!(Error::Invalid("x".into()).remedy(), None);
+        for e in [missing, inside, Error::from(CustomerError::NotSignedIn)] {
+            assert!(!e.to_string().contains("rulewatch "), "{e}");
+        }
     }
 }

@@ -30,7 +30,7 @@ pub use alerts::{AlertDetail, Field};
 pub use config::{
     BACKFILL_HOURS, CONCURRENCY, Config, ConfigError, DISCOVERY_HOURS, THROTTLE_WAIT_SECS, Var,
 };
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, Remedy};
 pub use partner::{PartnerState, SignInWith};
 pub use remediation::UndoStep;
 pub use settings::{

@@ -168,7 +168,7 @@ pub fn token_problem<T: ErrorResponseType + Display + 'static>(
                 // Expired for inactivity, revoked, or the user must sign in again (MFA, password change).
                 Some(700082 | 50173 | 70008 | 700084 | 50076 | 50079 | 50078 | 50133 | 50089) => (
                     ProblemKind::SignInNeeded,
-                    "The partner sign-in has lapsed: sign in again (`rulewatch partner login`, or Sign in on the Tenants page)",
+                    "The partner sign-in has lapsed: sign in again",
                 ),
                 Some(65001 | 700016 | 7000229 | 650052) => (
                     ProblemKind::ConsentMissing,

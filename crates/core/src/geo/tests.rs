@@ -508,7 +508,7 @@ async fn a_missing_key_is_explained_and_off_means_off() {
     let Answer::Failed(why) = geo.resolve("8.8.8.8").await else {
         panic!("no key must fail")
     };
-    assert!(why.contains("rulewatch geo ipstack"), "{why}");
+    assert!(why.contains("no ipstack API key: give one again"), "{why}");
     assert_eq!(server.hits(), 0);
 
     let dir = tempfile::tempdir().unwrap();

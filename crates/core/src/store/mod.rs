@@ -43,21 +43,19 @@ pub enum StoreError {
         "the Rulewatch database {path} cannot be upgraded: {detail}. It may come from a newer Rulewatch; nothing in it was changed"
     )]
     Migrate { path: PathBuf, detail: String },
-    #[error("tenant {0} is already configured; remove it first with `rulewatch tenant remove {0}`")]
+    #[error("tenant {0} is already configured; remove it first")]
     TenantExists(String),
-    #[error("no tenant {0} is configured; `rulewatch tenant list` shows the configured ones")]
+    #[error("no tenant {0} is configured")]
     NoTenant(String),
     #[error("no alert {0}; it may have been removed")]
     NoAlert(i64),
     #[error("an alert cannot be set to '{0}': use open, acknowledged or false_positive")]
     BadStatus(String),
-    #[error("no allowlist entry {0}; `rulewatch allow list` shows the entries")]
+    #[error("no allowlist entry {0}")]
     NoTrustEntry(i64),
-    #[error(
-        "the setting {key} in the database cannot be read ({detail}); set it again (for geolocation: `rulewatch geo off`, then choose a provider)"
-    )]
+    #[error("the setting {key} in the database cannot be read ({detail}); set it again")]
     BadSetting { key: String, detail: String },
-    #[error("no remediation step {0}; `rulewatch audit` lists the recorded steps")]
+    #[error("no remediation step {0}")]
     NoLogEntry(i64),
     #[error(transparent)]
     Keychain(#[from] crate::secrets::SecretError),
@@ -67,7 +65,7 @@ pub enum StoreError {
     RecordUnsigned,
     #[error(
         "step {id} of the remediation record does not check out ({reason}), so Rulewatch will not act on it. \
-         `rulewatch audit verify` checks the whole record; reverse the change by hand in the admin centre if it is still needed"
+         Verify the whole record; reverse the change by hand in the admin centre if it is still needed"
     )]
     TamperedStep { id: i64, reason: String },
     #[error("database error: {0}")]

@@ -518,7 +518,7 @@ fn changing_the_geo_provider_empties_the_cache_and_forgets_its_problem() {
         .unwrap();
     let e = store.geo_provider().unwrap_err().to_string();
     assert!(
-        e.contains("geo.provider") && e.contains("rulewatch geo off"),
+        e.contains("geo.provider") && e.contains("set it again"),
         "{e}"
     );
 }
