@@ -46,11 +46,15 @@ if [[ ! -f node_modules/.package-lock.json ]] || ! cmp -s package-lock.json node
     cp package-lock.json node_modules/.rulewatch-lock
 fi
 
-# The suite checks formatting (scripts/test.sh); rustup may be unable to fetch it on a
-# machine that reaches only package registries, and the suite then says so.
+# The suite checks formatting and lints (scripts/test.sh); rustup may be unable to fetch
+# them on a machine that reaches only package registries, and the suite then says so.
 if [[ "$purpose" == test ]] && ! cargo fmt --version >/dev/null 2>&1; then
     echo "Installing rustfmt (the suite checks formatting)" >&2
     rustup component add rustfmt >&2 || echo "rustfmt could not be installed" >&2
+fi
+if [[ "$purpose" == test ]] && ! cargo clippy --version >/dev/null 2>&1; then
+    echo "Installing clippy (the suite checks the lints)" >&2
+    rustup component add clippy >&2 || echo "clippy could not be installed" >&2
 fi
 
 if [[ "$purpose" == test ]] && ! command -v tauri-driver >/dev/null && [[ ! -x "$HOME/.cargo/bin/tauri-driver" ]]; then

@@ -16,6 +16,12 @@ elif ! cargo fmt --all --check >/dev/null; then
     echo "The Rust code is not formatted as rustfmt.toml says: run \`cargo fmt --all\`, then test again." >&2
     exit 1
 fi
+# Lints are policy too ([workspace.lints] in Cargo.toml): refused before the tests run.
+if ! cargo clippy --version >/dev/null 2>&1; then
+    echo "warning: clippy is not installed, so the lints are not checked (rustup component add clippy)" >&2
+else
+    cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
+fi
 # The panel first: its checks, and the build the desktop binary embeds.
 npm run typecheck
 npm run test:ui

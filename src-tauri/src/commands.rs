@@ -29,7 +29,7 @@ type Reply<T> = Result<T, CommandError>;
 /// A refused or failed command as the panel receives it, `{kind, message}`: the panel
 /// decides on `kind` (an [`ErrorKind`]'s name) and shows `message`.
 #[derive(Debug, Serialize)]
-pub struct CommandError {
+pub(crate) struct CommandError {
     kind: &'static str,
     message: String,
 }
@@ -66,7 +66,7 @@ async fn changed(app: &AppHandle, shared: &Shared) {
 }
 
 #[derive(Serialize)]
-pub struct Overview {
+pub(crate) struct Overview {
     sandbox: bool,
     tenants: usize,
     open_alerts: u64,
@@ -82,7 +82,7 @@ pub struct Overview {
 }
 
 #[tauri::command]
-pub async fn overview(shared: AppState<'_>) -> Reply<Overview> {
+pub(crate) async fn overview(shared: AppState<'_>) -> Reply<Overview> {
     let session = &shared.session;
     let state = shared.scan_state();
     Ok(Overview {
@@ -104,23 +104,23 @@ pub async fn overview(shared: AppState<'_>) -> Reply<Overview> {
 }
 
 #[tauri::command]
-pub async fn list_alerts(shared: AppState<'_>) -> Reply<Vec<Alert>> {
+pub(crate) async fn list_alerts(shared: AppState<'_>) -> Reply<Vec<Alert>> {
     Ok(shared.session.alerts().await?)
 }
 
 /// Every detection rule as it describes itself: the panel's words for alerts.
 #[tauri::command]
-pub fn rules() -> Vec<&'static Rule> {
+pub(crate) fn rules() -> Vec<&'static Rule> {
     RULES.to_vec()
 }
 
 #[tauri::command]
-pub async fn get_alert(shared: AppState<'_>, id: i64) -> Reply<AlertDetail> {
+pub(crate) async fn get_alert(shared: AppState<'_>, id: i64) -> Reply<AlertDetail> {
     Ok(shared.session.alert_detail(id).await?)
 }
 
 #[tauri::command]
-pub async fn set_alert_status(
+pub(crate) async fn set_alert_status(
     app: AppHandle,
     shared: AppState<'_>,
     id: i64,
@@ -137,18 +137,18 @@ pub async fn set_alert_status(
 }
 
 #[tauri::command]
-pub async fn scan_now(shared: AppState<'_>) -> Reply<()> {
+pub(crate) async fn scan_now(shared: AppState<'_>) -> Reply<()> {
     shared.wake.notify_one();
     Ok(())
 }
 
 #[tauri::command]
-pub async fn list_tenants(shared: AppState<'_>) -> Reply<Vec<TenantStatus>> {
+pub(crate) async fn list_tenants(shared: AppState<'_>) -> Reply<Vec<TenantStatus>> {
     Ok(shared.session.statuses().await?)
 }
 
 #[derive(Deserialize)]
-pub struct NewTenant {
+pub(crate) struct NewTenant {
     tenant_id: String,
     name: String,
     client_id: String,
@@ -164,13 +164,17 @@ pub struct NewTenant {
 
 /// Whether the add form asks for the MSP's own tenant id, sent as `PublisherIdentifier`.
 #[tauri::command]
-pub async fn msp_tenant(shared: AppState<'_>) -> Reply<rulewatch_core::app::MspTenant> {
+pub(crate) async fn msp_tenant(shared: AppState<'_>) -> Reply<rulewatch_core::app::MspTenant> {
     Ok(shared.session.msp_tenant()?)
 }
 
 #[tauri::command]
 /// Answers where the tenant is read, in words: "in the GCC cloud".
-pub async fn add_tenant(app: AppHandle, shared: AppState<'_>, tenant: NewTenant) -> Reply<String> {
+pub(crate) async fn add_tenant(
+    app: AppHandle,
+    shared: AppState<'_>,
+    tenant: NewTenant,
+) -> Reply<String> {
     let credential = match (tenant.client_secret, tenant.certificate_pem) {
         (Some(secret), None) => NewCredential::ClientSecret(SecretString::from(secret)),
         (None, Some(pem)) => NewCredential::CertificatePem {
@@ -205,7 +209,7 @@ pub async fn add_tenant(app: AppHandle, shared: AppState<'_>, tenant: NewTenant)
 }
 
 #[tauri::command]
-pub async fn test_connection(
+pub(crate) async fn test_connection(
     shared: AppState<'_>,
     tenant_id: String,
 ) -> Reply<Vec<ConnectionStep>> {
@@ -213,7 +217,11 @@ pub async fn test_connection(
 }
 
 #[tauri::command]
-pub async fn remove_tenant(app: AppHandle, shared: AppState<'_>, tenant_id: String) -> Reply<()> {
+pub(crate) async fn remove_tenant(
+    app: AppHandle,
+    shared: AppState<'_>,
+    tenant_id: String,
+) -> Reply<()> {
     shared.session.remove_tenant(&tenant_id).await?;
     changed(&app, &shared).await;
     Ok(())
@@ -221,14 +229,14 @@ pub async fn remove_tenant(app: AppHandle, shared: AppState<'_>, tenant_id: Stri
 
 /// Every setting, and whether the app starts at login (the desktop's own).
 #[derive(Serialize)]
-pub struct Settings {
+pub(crate) struct Settings {
     #[serde(flatten)]
     settings: CoreSettings,
     start_at_login: bool,
 }
 
 #[tauri::command]
-pub async fn get_settings(app: AppHandle, shared: AppState<'_>) -> Reply<Settings> {
+pub(crate) async fn get_settings(app: AppHandle, shared: AppState<'_>) -> Reply<Settings> {
     Ok(Settings {
         settings: shared.session.settings().await?,
         start_at_login: app.autolaunch().is_enabled().unwrap_or(false),
@@ -236,14 +244,14 @@ pub async fn get_settings(app: AppHandle, shared: AppState<'_>) -> Reply<Setting
 }
 
 #[derive(Deserialize)]
-pub struct SettingsUpdate {
+pub(crate) struct SettingsUpdate {
     #[serde(flatten)]
     settings: CoreUpdate,
     start_at_login: bool,
 }
 
 #[tauri::command]
-pub async fn save_settings(
+pub(crate) async fn save_settings(
     app: AppHandle,
     shared: AppState<'_>,
     settings: SettingsUpdate,
@@ -267,7 +275,7 @@ pub async fn save_settings(
 /// What a remediation step did, as the panel shows it: the new password, for the one
 /// display, only here (never in an event, the log or the store).
 #[derive(Serialize)]
-pub struct StepView {
+pub(crate) struct StepView {
     #[serde(flatten)]
     result: StepResult,
     password: Option<String>,
@@ -284,12 +292,12 @@ impl From<StepResult> for StepView {
 }
 
 #[tauri::command]
-pub async fn remediation_plan(shared: AppState<'_>, alert_id: i64) -> Reply<Plan> {
+pub(crate) async fn remediation_plan(shared: AppState<'_>, alert_id: i64) -> Reply<Plan> {
     Ok(shared.session.remediation_plan(alert_id).await?)
 }
 
 #[tauri::command]
-pub async fn remediate(
+pub(crate) async fn remediate(
     app: AppHandle,
     shared: AppState<'_>,
     alert_id: i64,
@@ -307,32 +315,36 @@ pub async fn remediate(
 
 /// What undoing a step puts back, for the confirmation; an edited record is refused.
 #[tauri::command]
-pub async fn undo_preview(shared: AppState<'_>, action_id: i64) -> Reply<UndoPreview> {
+pub(crate) async fn undo_preview(shared: AppState<'_>, action_id: i64) -> Reply<UndoPreview> {
     Ok(shared.session.undo_preview(action_id).await?.preview)
 }
 
 #[tauri::command]
-pub async fn undo_step(app: AppHandle, shared: AppState<'_>, action_id: i64) -> Reply<StepView> {
+pub(crate) async fn undo_step(
+    app: AppHandle,
+    shared: AppState<'_>,
+    action_id: i64,
+) -> Reply<StepView> {
     let result = shared.session.undo(action_id).await?;
     changed(&app, &shared).await;
     Ok(result.into())
 }
 
 #[tauri::command]
-pub async fn alert_history(shared: AppState<'_>, alert_id: i64) -> Reply<Vec<LogEntry>> {
+pub(crate) async fn alert_history(shared: AppState<'_>, alert_id: i64) -> Reply<Vec<LogEntry>> {
     Ok(shared.session.alert_history(alert_id).await?)
 }
 
 /// Reports go beside the database, in `reports/`, where the panel says they are: one
 /// per customer the alert concerns.
 #[tauri::command]
-pub async fn export_report(shared: AppState<'_>, alert_id: i64) -> Reply<Vec<String>> {
+pub(crate) async fn export_report(shared: AppState<'_>, alert_id: i64) -> Reply<Vec<String>> {
     let paths = shared.session.write_reports(alert_id, None).await?;
     Ok(paths.iter().map(|p| p.display().to_string()).collect())
 }
 
 #[tauri::command]
-pub async fn partner_state(shared: AppState<'_>) -> Reply<PartnerState> {
+pub(crate) async fn partner_state(shared: AppState<'_>) -> Reply<PartnerState> {
     Ok(shared.session.partner_state()?)
 }
 
@@ -350,7 +362,7 @@ async fn discover(app: &AppHandle, shared: &Shared) -> Reply<()> {
 /// a loopback port), then lists and watches its customers. The user's own tenants are
 /// watched from then on, so the sandbox ends.
 #[tauri::command]
-pub async fn partner_sign_in(
+pub(crate) async fn partner_sign_in(
     app: AppHandle,
     shared: AppState<'_>,
     tenant_id: String,
@@ -374,20 +386,20 @@ pub async fn partner_sign_in(
 }
 
 #[tauri::command]
-pub async fn partner_sign_out(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
+pub(crate) async fn partner_sign_out(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
     shared.session.partner_sign_out().await?;
     changed(&app, &shared).await;
     Ok(())
 }
 
 #[tauri::command]
-pub async fn refresh_customers(app: AppHandle, shared: AppState<'_>) -> Reply<PartnerState> {
+pub(crate) async fn refresh_customers(app: AppHandle, shared: AppState<'_>) -> Reply<PartnerState> {
     discover(&app, &shared).await?;
     Ok(shared.session.partner_state()?)
 }
 
 #[tauri::command]
-pub async fn set_watch_all(app: AppHandle, shared: AppState<'_>, on: bool) -> Reply<()> {
+pub(crate) async fn set_watch_all(app: AppHandle, shared: AppState<'_>, on: bool) -> Reply<()> {
     shared.session.set_watch_all(on)?;
     if on {
         discover(&app, &shared).await?;
@@ -397,7 +409,11 @@ pub async fn set_watch_all(app: AppHandle, shared: AppState<'_>, on: bool) -> Re
 }
 
 #[tauri::command]
-pub async fn watch_customer(app: AppHandle, shared: AppState<'_>, tenant_id: String) -> Reply<()> {
+pub(crate) async fn watch_customer(
+    app: AppHandle,
+    shared: AppState<'_>,
+    tenant_id: String,
+) -> Reply<()> {
     let (_, already) = shared.session.watch_customer(&tenant_id)?;
     if !already {
         shared.wake.notify_one();
@@ -407,7 +423,7 @@ pub async fn watch_customer(app: AppHandle, shared: AppState<'_>, tenant_id: Str
 }
 
 #[tauri::command]
-pub async fn exclude_customer(
+pub(crate) async fn exclude_customer(
     app: AppHandle,
     shared: AppState<'_>,
     tenant_id: String,
@@ -418,7 +434,7 @@ pub async fn exclude_customer(
 }
 
 #[tauri::command]
-pub async fn start_sandbox(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
+pub(crate) async fn start_sandbox(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
     shared.session.start_sandbox().await?;
     shared.wake.notify_one();
     changed(&app, &shared).await;
@@ -426,7 +442,7 @@ pub async fn start_sandbox(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
 }
 
 #[tauri::command]
-pub async fn leave_sandbox(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
+pub(crate) async fn leave_sandbox(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
     shared.session.leave_sandbox().await?;
     shared.reschedule.notify_one();
     changed(&app, &shared).await;

@@ -18,7 +18,7 @@ use crate::window::{self, View};
 const SUMMARY_ABOVE: usize = 3;
 
 /// Notifies the new alerts; answers the ids done with (shown, or muted).
-pub fn deliver(app: &AppHandle, pending: Vec<Alert>, prefs: &NotifyPrefs) -> Vec<i64> {
+pub(crate) fn deliver(app: &AppHandle, pending: Vec<Alert>, prefs: &NotifyPrefs) -> Vec<i64> {
     deliver_with(pending, prefs, |m, view| show(app, m, view))
 }
 
@@ -49,7 +49,7 @@ fn deliver_with(
 }
 
 /// What one notification says.
-pub struct Message {
+pub(crate) struct Message {
     pub title: String,
     pub body: String,
     pub critical: bool,
@@ -68,7 +68,7 @@ fn capitalised(word: &str) -> String {
         .unwrap_or_default()
 }
 
-pub fn single(a: &Alert) -> Message {
+pub(crate) fn single(a: &Alert) -> Message {
     let destinations: Vec<String> = rulewatch_core::detect::destinations(&a.details)
         .into_iter()
         .map(shown)
@@ -99,7 +99,7 @@ pub fn single(a: &Alert) -> Message {
     }
 }
 
-pub fn summary(alerts: &[Alert]) -> Message {
+pub(crate) fn summary(alerts: &[Alert]) -> Message {
     // Gravest first.
     let mut by_severity: BTreeMap<std::cmp::Reverse<Severity>, usize> = BTreeMap::new();
     let mut tenants: Vec<&str> = Vec::new();
@@ -133,7 +133,7 @@ fn escape_markup(text: &str) -> String {
 }
 
 /// Customers the partner account reaches that Rulewatch now watches.
-pub fn coverage_grew(app: &AppHandle, names: &[String]) {
+pub(crate) fn coverage_grew(app: &AppHandle, names: &[String]) {
     let m = Message {
         title: format!("Rulewatch now watches {} more customer(s)", names.len()),
         body: format!(
@@ -146,7 +146,7 @@ pub fn coverage_grew(app: &AppHandle, names: &[String]) {
 }
 
 /// The partner sign-in lapsed (expired or revoked), or is about to.
-pub fn sign_in_needed(app: &AppHandle, why: &str) {
+pub(crate) fn sign_in_needed(app: &AppHandle, why: &str) {
     let m = Message {
         title: "Partner sign-in needed".into(),
         body: format!(

@@ -22,9 +22,9 @@ const FIRST_SCAN: Duration = Duration::from_secs(2);
 /// The sandbox's attacks arrive a minute apart; it is scanned often enough to show it.
 const SANDBOX_INTERVAL: Duration = Duration::from_secs(20);
 
-pub const CHANGED: &str = "rulewatch://changed";
+pub(crate) const CHANGED: &str = "rulewatch://changed";
 
-pub async fn run(app: AppHandle) {
+pub(crate) async fn run(app: AppHandle) {
     let shared = app.state::<Arc<Shared>>().inner().clone();
     shared.update_scan(|s| {
         s.next_scan_at =
@@ -91,7 +91,7 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
     };
     let scan = session.scan(progress);
     tokio::pin!(scan);
-    // A throttling wait can last a minute or more (m365-api.md §G 14): show it while it lasts.
+    // A throttling wait can last a minute or more (../shared/reference/m365-api.md §G 14): show it while it lasts.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let report = loop {
         tokio::select! {

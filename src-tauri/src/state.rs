@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 /// What the tray and the panel show of the scanner.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct ScanState {
+pub(crate) struct ScanState {
     pub scanning: Option<Progress>,
     pub last_scan_at: Option<DateTime<Utc>>,
     pub next_scan_at: Option<DateTime<Utc>>,
@@ -22,14 +22,14 @@ pub struct ScanState {
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Progress {
+pub(crate) struct Progress {
     pub done: usize,
     pub total: usize,
     /// Microsoft is throttling and the scan waits until then.
     pub throttled_until: Option<DateTime<Utc>>,
 }
 
-pub struct Shared {
+pub(crate) struct Shared {
     pub session: Session,
     pub scan: Mutex<ScanState>,
     /// Asks the scheduler for a scan now; one request waits if a scan is running.
@@ -41,7 +41,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(session: Session) -> Shared {
+    pub(crate) fn new(session: Session) -> Shared {
         Shared {
             session,
             scan: Mutex::new(ScanState::default()),
@@ -51,16 +51,16 @@ impl Shared {
         }
     }
 
-    pub fn scan_state(&self) -> ScanState {
+    pub(crate) fn scan_state(&self) -> ScanState {
         self.scan.lock().expect("scan state poisoned").clone()
     }
 
-    pub fn update_scan(&self, f: impl FnOnce(&mut ScanState)) {
+    pub(crate) fn update_scan(&self, f: impl FnOnce(&mut ScanState)) {
         f(&mut self.scan.lock().expect("scan state poisoned"));
     }
 
     /// Counts the open alerts again, for the tray.
-    pub async fn recount(&self) {
+    pub(crate) async fn recount(&self) {
         match self.session.open_alert_count().await {
             Ok(n) => self.update_scan(|s| s.open_alerts = n),
             Err(e) => tracing::error!("cannot count the open alerts: {e}"),

@@ -17,14 +17,14 @@ const TRAY_ID: &str = "main";
 const PAUSE: chrono::Duration = chrono::Duration::hours(1);
 
 /// The menu items whose text changes.
-pub struct TrayItems {
+pub(crate) struct TrayItems {
     status: MenuItem<Wry>,
     pause: MenuItem<Wry>,
     autostart: CheckMenuItem<Wry>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Look {
+pub(crate) enum Look {
     Clear,
     Alerts,
     Error,
@@ -47,7 +47,7 @@ fn paused(s: &ScanState) -> Option<DateTime<Utc>> {
 }
 
 /// Threats first: an open alert outranks a tenant that could not be scanned.
-pub fn look(s: &ScanState) -> Look {
+pub(crate) fn look(s: &ScanState) -> Look {
     if paused(s).is_some() {
         Look::Paused
     } else if s.open_alerts > 0 {
@@ -64,7 +64,7 @@ fn local_time(t: DateTime<Utc>) -> String {
 }
 
 /// The status line: "Last scan 10:42 · 3 open alerts".
-pub fn status_line(s: &ScanState) -> String {
+pub(crate) fn status_line(s: &ScanState) -> String {
     let activity = match (&s.scanning, paused(s), s.last_scan_at) {
         (Some(p), _, _) => match p.throttled_until {
             Some(until) => format!(
@@ -91,7 +91,7 @@ pub fn status_line(s: &ScanState) -> String {
     format!("{activity} · {alerts}{error}")
 }
 
-pub fn build(app: &AppHandle) -> tauri::Result<()> {
+pub(crate) fn build(app: &AppHandle) -> tauri::Result<()> {
     let status = MenuItem::with_id(app, "status", "Starting…", false, None::<&str>)?;
     let scan = MenuItem::with_id(app, "scan", "Scan now", true, None::<&str>)?;
     let open = MenuItem::with_id(app, "open", "Open Rulewatch", true, None::<&str>)?;
@@ -179,7 +179,7 @@ fn on_menu(app: &AppHandle, id: &str) {
 }
 
 /// Brings icon, tooltip and menu up to date with the scan state.
-pub fn refresh(app: &AppHandle) {
+pub(crate) fn refresh(app: &AppHandle) {
     let state = app.state::<Arc<Shared>>().scan_state();
     let line = status_line(&state);
     if let Some(tray) = app.tray_by_id(TRAY_ID) {

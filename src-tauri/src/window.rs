@@ -3,12 +3,12 @@
 
 use tauri::{AppHandle, Emitter, Manager};
 
-pub const OPEN_ALERT: &str = "rulewatch://open-alert";
-pub const OPEN_PAGE: &str = "rulewatch://open-page";
+pub(crate) const OPEN_ALERT: &str = "rulewatch://open-alert";
+pub(crate) const OPEN_PAGE: &str = "rulewatch://open-page";
 
 /// What the panel opens on.
 #[derive(Debug, Clone, Copy)]
-pub enum View {
+pub(crate) enum View {
     Current,
     Alert(i64),
     /// A page by its name in the panel ("tenants").
@@ -16,7 +16,7 @@ pub enum View {
 }
 
 /// Shows the panel, on `view`.
-pub fn open(app: &AppHandle, view: View) {
+pub(crate) fn open(app: &AppHandle, view: View) {
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.show();
         let _ = w.unminimize();

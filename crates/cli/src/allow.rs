@@ -11,7 +11,7 @@ use rulewatch_core::shown::shown;
 use crate::Global;
 
 #[derive(Subcommand)]
-pub enum AllowCommand {
+pub(crate) enum AllowCommand {
     /// Trust a forwarding destination or a rule name for one tenant; matching alerts
     /// are stored as suppressed and never notified
     #[command(group(ArgGroup::new("what").required(true).args(["destination", "rule_name"])))]
@@ -39,7 +39,7 @@ pub enum AllowCommand {
     Remove { id: i64 },
 }
 
-pub async fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
+pub(crate) async fn run(g: &Global, cmd: AllowCommand) -> Result<ExitCode> {
     let session = g.session()?;
     match cmd {
         AllowCommand::Add {

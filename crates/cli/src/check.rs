@@ -13,7 +13,11 @@ use rulewatch_core::detect::input::{self, CheckedAlert, Records};
 use rulewatch_core::shown::shown;
 use serde_json::json;
 
-pub fn run(files: &[PathBuf], accepted_domains: Option<&str>, json: bool) -> Result<ExitCode> {
+pub(crate) fn run(
+    files: &[PathBuf],
+    accepted_domains: Option<&str>,
+    json: bool,
+) -> Result<ExitCode> {
     let mut complete = true;
     let mut read: Vec<(String, Records)> = Vec::new();
     for path in files {

@@ -9,7 +9,7 @@ use rulewatch_core::shown::shown;
 
 use crate::{Global, scan};
 
-pub async fn run(g: &Global) -> Result<ExitCode> {
+pub(crate) async fn run(g: &Global) -> Result<ExitCode> {
     let session = Session::demo(g.demo_config()?).await?;
     let tenants = session.tenants().await?;
     eprintln!(

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::Global;
 
 #[derive(Subcommand)]
-pub enum GeoCommand {
+pub(crate) enum GeoCommand {
     /// The provider, its files or whether its key is in the keychain, the cache and the
     /// last problem
     Show {
@@ -40,7 +40,7 @@ pub enum GeoCommand {
     },
 }
 
-pub async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
+pub(crate) async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
     let session = g.session()?;
     match cmd {
         GeoCommand::Show { json } => {

@@ -13,7 +13,7 @@ fn when(t: Option<DateTime<Utc>>) -> String {
         .unwrap_or_else(|| "never".into())
 }
 
-pub fn write_alert(out: &mut impl Write, a: &Alert, json: bool) -> std::io::Result<()> {
+pub(crate) fn write_alert(out: &mut impl Write, a: &Alert, json: bool) -> std::io::Result<()> {
     if json {
         serde_json::to_writer(&mut *out, a)?;
         return writeln!(out);
@@ -42,7 +42,7 @@ pub fn write_alert(out: &mut impl Write, a: &Alert, json: bool) -> std::io::Resu
     }
 }
 
-pub fn alerts(alerts: &[Alert], json: bool) -> Result<()> {
+pub(crate) fn alerts(alerts: &[Alert], json: bool) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if alerts.is_empty() && !json {
@@ -54,7 +54,7 @@ pub fn alerts(alerts: &[Alert], json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn tenants(tenants: &[TenantRow], json: bool) -> Result<()> {
+pub(crate) fn tenants(tenants: &[TenantRow], json: bool) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
@@ -85,7 +85,7 @@ pub fn tenants(tenants: &[TenantRow], json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn statuses(statuses: &[TenantStatus], json: bool) -> Result<()> {
+pub(crate) fn statuses(statuses: &[TenantStatus], json: bool) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {

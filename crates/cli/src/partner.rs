@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::Global;
 
 #[derive(Subcommand)]
-pub enum PartnerCommand {
+pub(crate) enum PartnerCommand {
     /// Sign in as the partner account: in the browser (Microsoft sends it back to a
     /// loopback port), or with --device-code on a machine without one
     Login {
@@ -53,7 +53,7 @@ pub enum PartnerCommand {
     Logout,
 }
 
-pub async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
+pub(crate) async fn run(g: &Global, cmd: PartnerCommand) -> Result<ExitCode> {
     match cmd {
         PartnerCommand::Login {
             tenant,

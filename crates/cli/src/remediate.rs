@@ -17,12 +17,12 @@ use serde_json::json;
 use crate::Global;
 
 /// Exit status when a step failed (the others still ran).
-pub const STEP_FAILED: u8 = 4;
+pub(crate) const STEP_FAILED: u8 = 4;
 /// Exit status when the remediation log's chain is broken.
-pub const CHAIN_BROKEN: u8 = 5;
+pub(crate) const CHAIN_BROKEN: u8 = 5;
 
 #[derive(Subcommand)]
-pub enum AuditCommand {
+pub(crate) enum AuditCommand {
     /// Check that no recorded step was changed, deleted or inserted, and print the head to keep elsewhere
     Verify {
         #[arg(long)]
@@ -40,7 +40,7 @@ pub enum AuditCommand {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-pub enum ExportFormat {
+pub(crate) enum ExportFormat {
     Csv,
     Json,
 }
@@ -178,7 +178,7 @@ fn print_result(r: &StepResult, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub async fn remediate(
+pub(crate) async fn remediate(
     g: &Global,
     alert_id: i64,
     actions: Option<Vec<String>>,
@@ -228,7 +228,7 @@ pub async fn remediate(
     })
 }
 
-pub async fn undo(g: &Global, action_id: i64, yes: bool, json: bool) -> Result<ExitCode> {
+pub(crate) async fn undo(g: &Global, action_id: i64, yes: bool, json: bool) -> Result<ExitCode> {
     let session = g.session()?;
     let step = session.undo_preview(action_id).await?;
     let (entry, preview) = (step.entry, step.preview);
@@ -264,14 +264,14 @@ pub async fn undo(g: &Global, action_id: i64, yes: bool, json: bool) -> Result<E
     })
 }
 
-pub async fn report(g: &Global, alert_id: i64, dir: &Path) -> Result<ExitCode> {
+pub(crate) async fn report(g: &Global, alert_id: i64, dir: &Path) -> Result<ExitCode> {
     for path in g.session()?.write_reports(alert_id, Some(dir)).await? {
         println!("{}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn audit(g: &Global, cmd: Option<AuditCommand>, json: bool) -> Result<ExitCode> {
+pub(crate) async fn audit(g: &Global, cmd: Option<AuditCommand>, json: bool) -> Result<ExitCode> {
     let session = g.session()?;
     match cmd {
         None => {

@@ -11,9 +11,9 @@ use rulewatch_core::shown::shown;
 use crate::{Global, output};
 
 /// Exit status when any tenant could not be scanned completely.
-pub const TENANT_FAILED: u8 = 3;
+pub(crate) const TENANT_FAILED: u8 = 3;
 
-pub async fn scan(g: &Global, json: bool) -> Result<ExitCode> {
+pub(crate) async fn scan(g: &Global, json: bool) -> Result<ExitCode> {
     let session = g.session()?;
     if !session.has_anything_to_scan().await? {
         eprintln!(
@@ -28,7 +28,7 @@ pub async fn scan(g: &Global, json: bool) -> Result<ExitCode> {
 }
 
 /// Scans once, with a summary per tenant on stderr.
-pub async fn run_scan(session: &Session) -> Result<ScanReport> {
+pub(crate) async fn run_scan(session: &Session) -> Result<ScanReport> {
     let report = session.scan(|_, _| {}).await?;
     summarise(&report);
     Ok(report)
@@ -36,7 +36,7 @@ pub async fn run_scan(session: &Session) -> Result<ScanReport> {
 
 /// Prints what waits to be delivered (this scan's alerts, and any an interrupted run
 /// stored but did not print); each printed one is marked delivered.
-pub async fn print_new_alerts(session: &Session, json: bool) -> Result<()> {
+pub(crate) async fn print_new_alerts(session: &Session, json: bool) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     session
@@ -55,7 +55,7 @@ pub async fn print_new_alerts(session: &Session, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn exit_code(report: &ScanReport) -> ExitCode {
+pub(crate) fn exit_code(report: &ScanReport) -> ExitCode {
     if report.all_scanned() {
         ExitCode::SUCCESS
     } else {

@@ -10,7 +10,7 @@ use rulewatch_core::app::AUDIT_AZURE_AD;
 use crate::Global;
 
 #[derive(Subcommand)]
-pub enum SignInsCommand {
+pub(crate) enum SignInsCommand {
     /// Read Audit.AzureActiveDirectory sign-ins on every scan from now on
     On,
     /// Stop reading sign-ins (those already read are kept)
@@ -19,7 +19,7 @@ pub enum SignInsCommand {
     Show,
 }
 
-pub fn run(g: &Global, cmd: SignInsCommand) -> Result<ExitCode> {
+pub(crate) fn run(g: &Global, cmd: SignInsCommand) -> Result<ExitCode> {
     let session = g.session()?;
     match cmd {
         SignInsCommand::On => {

@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use crate::{Global, output};
 
 #[derive(Subcommand)]
-pub enum TenantCommand {
+pub(crate) enum TenantCommand {
     /// Add a client tenant reached by an Entra app registration (app-only)
     #[command(group(ArgGroup::new("credential").required(true).args(["client_secret_stdin", "certificate"])))]
     Add {
@@ -71,7 +71,7 @@ fn is_pkcs12(path: &std::path::Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("pfx") || e.eq_ignore_ascii_case("p12"))
 }
 
-pub async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
+pub(crate) async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
     let session = g.session()?;
     match cmd {
         TenantCommand::Add {

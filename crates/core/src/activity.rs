@@ -1,5 +1,5 @@
 //! The Office 365 Management Activity API: subscriptions, content listing (windows of
-//! at most 24 h, every page) and content blobs (m365-api.md A3–A9).
+//! at most 24 h, every page) and content blobs (../shared/reference/m365-api.md A3–A9).
 
 use chrono::{DateTime, Utc};
 use reqwest::Method;
@@ -152,7 +152,7 @@ impl ActivityApi<'_> {
     }
 
     /// Starts (or restarts) the subscription for a content type. "Already enabled"
-    /// (AF20024) is success (m365-api.md §G 2).
+    /// (AF20024) is success (../shared/reference/m365-api.md §G 2).
     pub async fn start_subscription(&self, content_type: &str) -> Result<(), Problem> {
         let url = self.feed_url(&format!("subscriptions/start?contentType={content_type}"));
         let what = format!(
@@ -294,7 +294,7 @@ fn api_problem(e: &ApiError, what: &str, api: &Api, app: &AppIdentity) -> Proble
     let consent_url = app.consent_url(&api.endpoints);
     match e.code.as_str() {
         // An empty permission set: a token for another cloud's (or another) resource, or
-        // no consent at all (m365-api.md §G 3).
+        // no consent at all (../shared/reference/m365-api.md §G 3).
         "AF10001" if e.message.contains("permission set ()") => Problem::new(
             ProblemKind::ConsentMissing,
             format!(

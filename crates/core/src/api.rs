@@ -24,7 +24,7 @@ pub struct Api {
 pub struct ApiError {
     pub status: StatusCode,
     pub code: String,
-    /// Empty when the body held nothing readable (Exchange's NUL-byte 403, m365-api.md §G 6).
+    /// Empty when the body held nothing readable (Exchange's NUL-byte 403, ../shared/reference/m365-api.md §G 6).
     pub message: String,
     /// The .NET exception Exchange names, e.g. `…ManagementObjectNotFoundException`.
     pub exception: Option<String>,
@@ -62,7 +62,7 @@ impl ApiError {
     /// `InvokeCommand` the cmdlet's own words, which sit in `error.details[].message`
     /// (as `Ex6F9304|Type|text`, absent on some errors) or
     /// `error.innererror.internalexception.message`, never the bare "Invalid Operation"
-    /// of `error.message` (m365-api.md §G 6).
+    /// of `error.message` (../shared/reference/m365-api.md §G 6).
     fn from_reply(reply: &Reply) -> Self {
         let raw = reply.text();
         let Ok(body) = serde_json::from_slice::<Value>(&reply.body) else {

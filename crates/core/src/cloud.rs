@@ -43,7 +43,7 @@ impl Cloud {
     }
 
     /// Where a Global Administrator of `tenant_id` grants the app consent: on the cloud's
-    /// own login host (m365-api.md §G 13).
+    /// own login host (../shared/reference/m365-api.md §G 13).
     pub fn admin_consent_url(self, tenant_id: &str, client_id: &str) -> String {
         format!(
             "{}/{tenant_id}/adminconsent?client_id={client_id}",
@@ -52,7 +52,7 @@ impl Cloud {
     }
 
     /// The cloud a tenant's OpenID metadata names. GCC tenants say
-    /// `tenant_region_sub_scope: "GCC"` (m365-api.md §G 3); GCC High says `DODCON` and
+    /// `tenant_region_sub_scope: "GCC"` (../shared/reference/m365-api.md §G 3); GCC High says `DODCON` and
     /// DoD `DOD` under the `USGov` scope, as public clients that read it found live.
     pub fn from_openid(metadata: &serde_json::Value) -> Cloud {
         let field = |name: &str| {
@@ -106,7 +106,7 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    /// Microsoft's hosts for a cloud (m365-api.md A2; Graph and Exchange national hosts).
+    /// Microsoft's hosts for a cloud (../shared/reference/m365-api.md A2; Graph and Exchange national hosts).
     pub fn for_cloud(cloud: Cloud) -> Self {
         let (login, management, graph, exchange) = match cloud {
             Cloud::Global => (

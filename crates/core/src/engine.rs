@@ -144,7 +144,7 @@ struct Collected {
 }
 
 /// The look-back a technician may choose for a tenant's first scan, in whole hours:
-/// Microsoft keeps content for 7 days (m365-api.md A4), and the scan stays inside them.
+/// Microsoft keeps content for 7 days (../shared/reference/m365-api.md A4), and the scan stays inside them.
 pub const BACKFILL_HOURS: std::ops::RangeInclusive<u16> = 1..=167;
 
 impl Engine {
@@ -621,7 +621,7 @@ impl Engine {
     }
 
     /// Lists one window. A subscription never started (AF20022) or stopped (AF20023) is
-    /// started, at most once every 15 minutes, then listed again (m365-api.md A3, §G 2).
+    /// started, at most once every 15 minutes, then listed again (../shared/reference/m365-api.md A3, §G 2).
     async fn list_window(
         &self,
         tenant_id: &str,

@@ -1,6 +1,6 @@
 //! HTTP with Microsoft's failure modes handled once: throttling (429, 503, and `AF429`
 //! on HTTP 403) honours `Retry-After`, and without it waits out a per-minute quota on
-//! Rulewatch's own clock (m365-api.md §G 14); other 5xx, timeouts and cut connections back
+//! Rulewatch's own clock (../shared/reference/m365-api.md §G 14); other 5xx, timeouts and cut connections back
 //! off exponentially with jitter. Every retry is counted and logged, so throttling is never
 //! silent, and the end of the current throttling wait can be read while it lasts.
 //!
@@ -138,7 +138,7 @@ fn classify(status: StatusCode, body: &[u8]) -> Verdict {
     match status.as_u16() {
         429 => Verdict::Throttled,
         503 => Verdict::Busy,
-        // The Management Activity API sends AF429 on HTTP 403 (m365-api.md A8).
+        // The Management Activity API sends AF429 on HTTP 403 (../shared/reference/m365-api.md A8).
         403 if contains(body, b"AF429") => Verdict::Throttled,
         500 | 502 | 504 => Verdict::Transient,
         _ if contains(body, b"AF50000") => Verdict::Transient,

@@ -1,6 +1,30 @@
-//! Rulewatch's engine without a window: authentication, the Management Activity API
-//! collector, detection, the SQLite store and the keychain. The CLI and the desktop
-//! shell are thin front ends over [`engine::Engine`].
+//! Rulewatch's engine without a window. The front ends (the `rulewatch` CLI and the
+//! desktop tray app) go through one door, [`app::Session`]; everything else here is
+//! the layers behind it, each using only those below (`tests/layers.rs` checks it):
+//!
+//! 1. **Model and errors**: [`cloud`], [`problem`], [`secrets`], [`split`], [`folder`],
+//!    [`logging`] (and detection, its own pure crate: [`detect`], [`allowlist`], [`shown`]).
+//! 2. **Microsoft's clients**: [`http`] (retries, throttling), [`auth`] (app-only and
+//!    partner tokens), [`api`] (Graph and Exchange), [`activity`] (the Management
+//!    Activity API), [`graph`].
+//! 3. **The store**: [`store`], one SQLite file.
+//! 4. **Collection, enrichment, remediation, the partner**: [`engine`], [`sign_ins`],
+//!    [`enrich`], [`geo`], [`remediate`], [`undo`], [`report`], [`tenants`], [`partner`].
+//! 5. **The application layer**: [`app`].
+//!
+//! # One record, from blob to notification
+//!
+//! A scan ([`app::Session::scan`] → [`engine::Engine`]) lists each tenant's new content
+//! blobs for `Audit.Exchange` ([`activity`]), downloads one, and [`split`] cuts it into
+//! records without parsing them all. Detection's prefilter keeps the few that can matter;
+//! [`detect`] reads each (`New-InboxRule` with `DeleteMessage`, `Set-Mailbox
+//! -ForwardingSmtpAddress`, …) against the tenant's accepted domains and says what the rule
+//! does in plain words. The allowlist may quiet a finding; [`enrich`] adds where the
+//! change came from ([`geo`], [`sign_ins`]). The blob's alerts, its cursor and an outbox
+//! row per alert are committed in one transaction ([`store`]), so a crash repeats a blob
+//! but never loses or doubles an alert. The front end then takes the outbox
+//! ([`app::Session::deliver_new_alerts`]): the CLI prints each alert, the desktop raises
+//! a native notification, and each is marked delivered only once shown.
 
 pub mod activity;
 pub mod api;

@@ -141,7 +141,7 @@ pub fn add_tenant(
 }
 
 /// The cloud the tenant lives in, read from its OpenID metadata on the login host of
-/// `endpoints` (m365-api.md §G 3: every cloud's tenants answer there). The error says
+/// `endpoints` (../shared/reference/m365-api.md §G 3: every cloud's tenants answer there). The error says
 /// why it could not be read; an id that is not a GUID is left to [`add_tenant`] to refuse.
 async fn detect_cloud(endpoints: &Endpoints, tenant_id: &str) -> Result<Cloud, String> {
     let Ok(id) = parse_guid(tenant_id, "tenant id") else {
@@ -195,7 +195,7 @@ pub struct CloudChoice {
 
 impl CloudChoice {
     /// The cloud the technician gave, else the one the tenant's metadata names
-    /// (m365-api.md §G 3): the tenant's own cloud decides its endpoints.
+    /// (../shared/reference/m365-api.md §G 3): the tenant's own cloud decides its endpoints.
     pub async fn decide(endpoints: &Endpoints, tenant_id: &str, given: Option<Cloud>) -> Self {
         let (cloud, unread) = match given {
             Some(cloud) => (Some(cloud), None),
@@ -283,7 +283,7 @@ pub fn remove_tenant(
 }
 
 /// Where the MSP's own tenant id is kept, given once at setup: Microsoft counts
-/// Management API calls against the `PublisherIdentifier` sent (m365-api.md A8).
+/// Management API calls against the `PublisherIdentifier` sent (../shared/reference/m365-api.md A8).
 pub const MSP_TENANT_SETTING: &str = "msp_tenant_id";
 
 /// Stores the MSP's own tenant id; answers it in canonical form.

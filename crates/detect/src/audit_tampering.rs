@@ -11,7 +11,7 @@ use super::{AUDIT_TAMPERING, Finding, Severity};
 use crate::rules::{Corpus, Rule};
 
 /// Changes that blind the audit log.
-pub const RULE: Rule = Rule {
+pub(crate) const RULE: Rule = Rule {
     id: "audit-tampering",
     title: "Auditing weakened",
     notification: "auditing weakened",

@@ -16,7 +16,7 @@ use super::{Finding, MAILBOX_DELEGATION, Severity, TenantContext};
 use crate::rules::{Corpus, Rule};
 
 /// Access to a mailbox handed to someone else.
-pub const RULE: Rule = Rule {
+pub(crate) const RULE: Rule = Rule {
     id: "mailbox-delegation",
     title: "Mailbox access granted",
     notification: "mailbox access granted",

@@ -14,7 +14,7 @@ use crate::allowlist::TrustKind;
 use crate::rules::{Corpus, Rule};
 
 /// Inbox rules that delete, hide or mark read the owner's mail.
-pub const RULE: Rule = Rule {
+pub(crate) const RULE: Rule = Rule {
     id: "inbox-rule-hides-mail",
     title: "Inbox rule hides mail",
     notification: "inbox rule hides mail",

@@ -14,7 +14,7 @@ use crate::allowlist::TrustKind;
 use crate::rules::{Corpus, Rule};
 
 /// Forwarding or redirecting by inbox rule to an address outside the organisation.
-pub const RULE: Rule = Rule {
+pub(crate) const RULE: Rule = Rule {
     id: "inbox-rule-external-forward",
     title: "Inbox rule forwards mail outside",
     notification: "inbox rule forwards mail outside",
@@ -97,7 +97,7 @@ pub(super) struct InboxRule {
 
 impl InboxRule {
     /// A `New-InboxRule` / `Set-InboxRule` record; `None` for other operations.
-    pub fn from_cmdlet(record: &AuditRecord) -> Option<Self> {
+    pub(crate) fn from_cmdlet(record: &AuditRecord) -> Option<Self> {
         if !(record.is("New-InboxRule") || record.is("Set-InboxRule")) {
             return None;
         }
@@ -163,17 +163,17 @@ impl InboxRule {
     }
 
     /// Only a new rule's record shows all its conditions; Set-InboxRule logs the
-    /// parameters that changed (m365-api.md A11). A catch-all condition counts either way.
-    pub fn applies_to_all(&self) -> bool {
+    /// parameters that changed (../shared/reference/m365-api.md A11). A catch-all condition counts either way.
+    pub(crate) fn applies_to_all(&self) -> bool {
         (self.created && self.conditions.is_empty()) || self.catch_all()
     }
 
-    pub fn hides_in_folder(&self) -> bool {
+    pub(crate) fn hides_in_folder(&self) -> bool {
         self.move_to.as_deref().is_some_and(hidden_folder)
     }
 
     /// The most telling sensitive word in the conditions, security before finance.
-    pub fn keyword(&self) -> Option<(Keyword, &'static str)> {
+    pub(crate) fn keyword(&self) -> Option<(Keyword, &'static str)> {
         let found: Vec<_> = self
             .conditions
             .iter()
@@ -186,7 +186,7 @@ impl InboxRule {
             .copied()
     }
 
-    pub fn external(&self, ctx: &TenantContext) -> Vec<(&'static str, Vec<String>)> {
+    pub(crate) fn external(&self, ctx: &TenantContext) -> Vec<(&'static str, Vec<String>)> {
         self.forwards
             .iter()
             .map(|(verb, addrs)| {
@@ -260,7 +260,7 @@ impl InboxRule {
     }
 
     /// The one sentence both rule checks show.
-    pub fn sentence(&self, ctx: &TenantContext) -> String {
+    pub(crate) fn sentence(&self, ctx: &TenantContext) -> String {
         let name = if self.name.is_empty() {
             "(no name logged)".to_string()
         } else {
@@ -274,7 +274,7 @@ impl InboxRule {
         )
     }
 
-    pub fn details(&self, operation: &str, destinations: Vec<String>) -> Value {
+    pub(crate) fn details(&self, operation: &str, destinations: Vec<String>) -> Value {
         json!({
             "rule_name": self.name,
             "operation": operation,

@@ -12,7 +12,7 @@ use crate::allowlist::TrustKind;
 use crate::rules::{Corpus, Rule};
 
 /// Mailbox forwarding set to an outside address.
-pub const RULE: Rule = Rule {
+pub(crate) const RULE: Rule = Rule {
     id: "mailbox-external-forward",
     title: "Mail forwarded outside",
     notification: "mail forwarded outside",

@@ -1,6 +1,6 @@
 //! `UpdateInboxRules`: rules made in desktop Outlook or through EWS, logged by mailbox
 //! auditing with everything in `OperationProperties`, in one of two layouts
-//! (m365-api.md A12). No complete real record is public, so every field is optional.
+//! (../shared/reference/m365-api.md A12). No complete real record is public, so every field is optional.
 
 use serde_json::Value;
 

@@ -72,7 +72,7 @@ const HIDDEN_FOLDERS: [&str; 10] = [
 /// Text folded so lookalikes compare equal: full-width forms to ASCII, Cyrillic and
 /// Greek letters that look Latin to Latin, invisible characters dropped, runs of
 /// white space to one space, lower case.
-pub fn fold(text: &str) -> String {
+pub(crate) fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         let c = match c {
@@ -144,7 +144,7 @@ fn lookalike(c: char) -> char {
 
 /// The folder a `MoveToFolder` value names, when it is one where mail goes unseen.
 /// Values look like `Junk Email`, `:\Deleted Items` or `Inbox\RSS Feeds`.
-pub fn hidden_folder(value: &str) -> bool {
+pub(crate) fn hidden_folder(value: &str) -> bool {
     let folded = fold(value);
     let last = folded
         .rsplit(['\\', '/'])
@@ -157,13 +157,13 @@ pub fn hidden_folder(value: &str) -> bool {
 
 /// Which kind of sensitive word a condition names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Keyword {
+pub(crate) enum Keyword {
     Security,
     Finance,
 }
 
 /// The security or finance words in a condition value, security first.
-pub fn keyword(value: &str) -> Option<(Keyword, &'static str)> {
+pub(crate) fn keyword(value: &str) -> Option<(Keyword, &'static str)> {
     let folded = fold(value);
     let find = |words: &[&'static str]| words.iter().copied().find(|w| contains_word(&folded, w));
     find(&SECURITY_WORDS)
@@ -186,7 +186,7 @@ fn contains_word(text: &str, word: &str) -> bool {
 /// A rule name that looks made to go unnoticed: punctuation only, three characters or
 /// fewer, or little variety (Shannon entropy of at most 2 bits per character with
 /// characters repeated: four different letters are exactly 2 bits, and "Sync" is fine).
-pub fn suspicious_name(name: &str) -> bool {
+pub(crate) fn suspicious_name(name: &str) -> bool {
     let name = name.trim();
     if name.is_empty() {
         // No name logged (common for Outlook rules) says nothing about the rule.

@@ -11,7 +11,7 @@ const HOSTED: &str = "/Microsoft Exchange Hosted Organizations/";
 /// text and may hold `\`, `/` and addresses, so it never supplies the mailbox: the
 /// `Mailbox` parameter (an identity Exchange resolved, or the cmdlet failed), then the
 /// ObjectId Microsoft writes, then `Identity`, then the actor.
-pub fn inbox_rule_mailbox(r: &AuditRecord) -> String {
+pub(crate) fn inbox_rule_mailbox(r: &AuditRecord) -> String {
     if let Some(m) = r.param("Mailbox").filter(|m| !m.trim().is_empty()) {
         return resolve(r, m);
     }
@@ -53,7 +53,7 @@ fn object_id_mailbox(r: &AuditRecord) -> Option<&str> {
 }
 
 /// The mailbox a Set-Mailbox record changed.
-pub fn mailbox(r: &AuditRecord) -> String {
+pub(crate) fn mailbox(r: &AuditRecord) -> String {
     let identity = r
         .param("Identity")
         .filter(|i| !i.trim().is_empty())

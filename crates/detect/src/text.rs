@@ -5,7 +5,7 @@ use crate::shown::push_shown;
 
 const MAX_CHARS: usize = 120;
 
-pub fn quoted(value: &str) -> String {
+pub(crate) fn quoted(value: &str) -> String {
     format!("\"{}\"", visible(value))
 }
 
@@ -22,7 +22,7 @@ pub fn visible(value: &str) -> String {
 }
 
 /// "a", "a and b", "a, b and c".
-pub fn list(items: &[String]) -> String {
+pub(crate) fn list(items: &[String]) -> String {
     match items {
         [] => String::new(),
         [one] => one.clone(),

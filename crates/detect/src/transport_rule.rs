@@ -11,7 +11,7 @@ use crate::allowlist::TrustKind;
 use crate::rules::{Corpus, Rule};
 
 /// Mail-flow rules that copy, redirect or drop the organisation's mail.
-pub const RULE: Rule = Rule {
+pub(crate) const RULE: Rule = Rule {
     id: "transport-rule-redirect",
     title: "Transport rule redirects mail",
     notification: "transport rule redirects mail",

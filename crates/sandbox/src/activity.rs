@@ -1,6 +1,6 @@
 //! The Office 365 Management Activity API under `/api/v1.0/{tenant}/activity/feed/` (A3–A9).
 //!
-//! Behaviours taken from m365-api.md §G:
+//! Behaviours taken from ../shared/reference/m365-api.md §G:
 //! - Starting a subscription that is already enabled answers HTTP 400 `AF20024` "The
 //!   subscription is already enabled. No property change." (§G 2).
 //! - A stopped (`AF20023`) subscription is enabled again by `subscriptions/start` (§G 2).
@@ -90,7 +90,7 @@ impl IntoResponse for AfError {
 pub(crate) struct Query(Vec<(String, String)>);
 
 impl Query {
-    pub fn parse(raw: Option<&str>) -> Query {
+    pub(crate) fn parse(raw: Option<&str>) -> Query {
         Query(
             form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
                 .into_owned()
@@ -98,7 +98,7 @@ impl Query {
         )
     }
 
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_empty())
@@ -258,7 +258,7 @@ pub(crate) async fn start_subscription(
     Ok(Json(subscription_json(content_type, SubscriptionState::Enabled)).into_response())
 }
 
-/// The answer to a start in a tenant without audit logging (m365-api.md §G 1): the code
+/// The answer to a start in a tenant without audit logging (../shared/reference/m365-api.md §G 1): the code
 /// names the call's context and is cut off where Microsoft cuts it; the message carries the
 /// rest of it, the exception and a stack trace.
 fn audit_off(entry: &TenantEntry, content_type: ContentType, query: &Query) -> AfError {

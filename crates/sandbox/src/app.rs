@@ -61,7 +61,7 @@ pub(crate) struct Live {
 
 impl App {
     /// `scenario` must have passed `Scenario::validate`.
-    pub fn new(scenario: Scenario, base_url: String, start: DateTime<Utc>) -> App {
+    pub(crate) fn new(scenario: Scenario, base_url: String, start: DateTime<Utc>) -> App {
         let feed = Feed::build(&scenario, start);
         let faults = FaultInjector::new(&scenario.faults);
         let records = &scenario.records;
@@ -121,14 +121,14 @@ impl App {
     }
 
     /// By tenant GUID, ignoring case.
-    pub fn tenant_by_id(&self, id: &str) -> Option<usize> {
+    pub(crate) fn tenant_by_id(&self, id: &str) -> Option<usize> {
         self.tenants
             .iter()
             .position(|t| t.id.eq_ignore_ascii_case(id))
     }
 
     /// By GUID or by one of its domains, as Entra's token endpoint accepts either.
-    pub fn tenant_by_name(&self, name: &str) -> Option<usize> {
+    pub(crate) fn tenant_by_name(&self, name: &str) -> Option<usize> {
         self.tenant_by_id(name).or_else(|| {
             self.tenants.iter().position(|t| {
                 t.config
@@ -141,16 +141,16 @@ impl App {
 }
 
 impl TenantEntry {
-    pub fn live(&self) -> RwLockReadGuard<'_, Live> {
+    pub(crate) fn live(&self) -> RwLockReadGuard<'_, Live> {
         self.live.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn live_mut(&self) -> RwLockWriteGuard<'_, Live> {
+    pub(crate) fn live_mut(&self) -> RwLockWriteGuard<'_, Live> {
         self.live.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Accounts and mailboxes, with every planted record released by now applied.
-    pub fn directory(&self) -> MutexGuard<'_, Directory> {
+    pub(crate) fn directory(&self) -> MutexGuard<'_, Directory> {
         let mut directory = self
             .directory
             .lock()
@@ -160,7 +160,7 @@ impl TenantEntry {
         directory
     }
 
-    pub fn has_directory_role(&self, role: &str) -> bool {
+    pub(crate) fn has_directory_role(&self, role: &str) -> bool {
         self.live()
             .directory_roles
             .iter()

@@ -9,7 +9,7 @@ use x509_cert::Certificate;
 use x509_cert::der::{DecodePem, Encode, oid::db::rfc5912::RSA_ENCRYPTION};
 
 /// A parsed certificate: the thumbprints a client assertion names it by (`x5t#S256`, the
-/// current form, and the older SHA-1 `x5t`; m365-api.md §G 4), and its key.
+/// current form, and the older SHA-1 `x5t`; ../shared/reference/m365-api.md §G 4), and its key.
 pub(crate) struct RegisteredCert {
     pub x5t_s256: String,
     pub x5t: String,
@@ -17,7 +17,7 @@ pub(crate) struct RegisteredCert {
 }
 
 impl RegisteredCert {
-    pub fn from_pem(pem: &str) -> Result<RegisteredCert, String> {
+    pub(crate) fn from_pem(pem: &str) -> Result<RegisteredCert, String> {
         let cert = Certificate::from_pem(pem.trim())
             .map_err(|err| format!("not a PEM certificate: {err}"))?;
         let der = cert

@@ -1,7 +1,7 @@
 //! Endpoints for tests, not Microsoft's: counters, and changing a tenant while running.
 //!
 //! `/_sandbox/stats` also shows `publisher_identifiers` (Management API calls per
-//! `PublisherIdentifier` sent, A8 and m365-api.md §G: a test asserts whose quota a client
+//! `PublisherIdentifier` sent, A8 and ../shared/reference/m365-api.md §G: a test asserts whose quota a client
 //! spends) and `token_requests_peak_in_flight` (the most token requests answered at once,
 //! §G 9: partner token exchanges need not be serialised).
 
@@ -80,7 +80,7 @@ fn read(counter: &AtomicU64) -> u64 {
 }
 
 impl Stats {
-    pub fn request(&self, endpoint: Endpoint) {
+    pub(crate) fn request(&self, endpoint: Endpoint) {
         match endpoint {
             Endpoint::Token => bump(&self.token),
             Endpoint::Subscriptions => bump(&self.subscriptions),
@@ -95,7 +95,7 @@ impl Stats {
         }
     }
 
-    pub fn fault(&self, fault: FaultKind) {
+    pub(crate) fn fault(&self, fault: FaultKind) {
         bump(match fault {
             FaultKind::Throttle | FaultKind::ThrottleAf429 => &self.throttle,
             FaultKind::ServerError => &self.server_error,
@@ -111,7 +111,7 @@ impl Stats {
     }
 
     /// Token requests by grant type, whatever their outcome.
-    pub fn token_grant(&self, kind: GrantKind) {
+    pub(crate) fn token_grant(&self, kind: GrantKind) {
         bump(match kind {
             GrantKind::ClientCredentials => &self.client_credentials,
             GrantKind::AuthorizationCode => &self.authorization_code,
@@ -120,19 +120,19 @@ impl Stats {
         });
     }
 
-    pub fn authorize(&self) {
+    pub(crate) fn authorize(&self) {
         bump(&self.authorize);
     }
 
-    pub fn device_login(&self) {
+    pub(crate) fn device_login(&self) {
         bump(&self.device_login);
     }
 
-    pub fn missing_publisher_identifier(&self) {
+    pub(crate) fn missing_publisher_identifier(&self) {
         bump(&self.missing_publisher_identifier);
     }
 
-    pub fn publisher_identifier(&self, publisher: &str) {
+    pub(crate) fn publisher_identifier(&self, publisher: &str) {
         *self
             .publishers
             .lock()
@@ -141,21 +141,21 @@ impl Stats {
             .or_default() += 1;
     }
 
-    pub fn token_request_started(&self) -> InFlight<'_> {
+    pub(crate) fn token_request_started(&self) -> InFlight<'_> {
         let now = self.token_in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         self.token_peak_in_flight.fetch_max(now, Ordering::Relaxed);
         InFlight(self)
     }
 
-    pub fn tokens_issued(&self) {
+    pub(crate) fn tokens_issued(&self) {
         bump(&self.tokens_issued);
     }
 
-    pub fn subscription_started(&self) {
+    pub(crate) fn subscription_started(&self) {
         bump(&self.subscriptions_started);
     }
 
-    pub fn ipstack_request(&self) {
+    pub(crate) fn ipstack_request(&self) {
         bump(&self.ipstack_requests);
     }
 

@@ -6,7 +6,7 @@
 //!
 //! Users carry an object id, a mailbox GUID, an alias, a primary SMTP address (which the
 //! scenario can set apart from the UPN) and further addresses, as real mailboxes do
-//! (m365-api.md §G 12). With the tenant's `write_visible_after_ms`, a remediation write is
+//! (../shared/reference/m365-api.md §G 12). With the tenant's `write_visible_after_ms`, a remediation write is
 //! made at once but reads keep showing the account as it was until that long after the
 //! latest write (§G 11: Entra is eventually consistent; Exchange's REST calls are not
 //! pinned to one backend).
@@ -47,7 +47,7 @@ pub(crate) struct Account {
     pub mailbox_guid: Uuid,
     /// The mail nickname: the UPN's local part unless the scenario says otherwise.
     pub alias: String,
-    /// Where mail is sent from; differs from the UPN for some users (m365-api.md §G 12).
+    /// Where mail is sent from; differs from the UPN for some users (../shared/reference/m365-api.md §G 12).
     pub primary_smtp: String,
     /// Further SMTP addresses the mailbox receives at.
     pub proxy_addresses: Vec<String>,
@@ -84,7 +84,7 @@ pub(crate) struct Rule {
 
 impl Directory {
     /// `released` are the tenant's planted records with their release times.
-    pub fn new(
+    pub(crate) fn new(
         tenant: &Tenant,
         tenant_id: &str,
         mut released: Vec<(DateTime<Utc>, Value)>,
@@ -132,7 +132,7 @@ impl Directory {
     }
 
     /// Applies every planted record released by `now`.
-    pub fn catch_up(&mut self, now: DateTime<Utc>) {
+    pub(crate) fn catch_up(&mut self, now: DateTime<Utc>) {
         while self.pending.front().is_some_and(|(at, _)| *at <= now) {
             let (_, record) = self.pending.pop_front().expect("checked above");
             self.apply(&record);
@@ -140,24 +140,24 @@ impl Directory {
     }
 
     /// When sessions and passwords date from if never changed in the sandbox.
-    pub fn baseline(&self) -> DateTime<Utc> {
+    pub(crate) fn baseline(&self) -> DateTime<Utc> {
         self.baseline
     }
 
-    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+    pub(crate) fn accounts(&self) -> impl Iterator<Item = &Account> {
         self.accounts.values()
     }
 
     /// By UPN or object id, ignoring case.
-    pub fn account(&self, key: &str) -> Option<&Account> {
+    pub(crate) fn account(&self, key: &str) -> Option<&Account> {
         let key = self.key(key)?;
         self.accounts.get(&key)
     }
 
     /// The account as a Graph or Exchange read shows it: while a write is not yet
-    /// visible, as it was before (m365-api.md §G 11: Entra is eventually consistent and
+    /// visible, as it was before (../shared/reference/m365-api.md §G 11: Entra is eventually consistent and
     /// Exchange's REST calls are not pinned to one backend).
-    pub fn visible(&self, key: &str) -> Option<&Account> {
+    pub(crate) fn visible(&self, key: &str) -> Option<&Account> {
         let key = self.key(key)?;
         match self.stale.get(&key) {
             Some((before, until)) if Utc::now() < *until => Some(before),
@@ -167,7 +167,7 @@ impl Directory {
 
     /// The account for a remediation write: with a write delay, reads keep showing it as
     /// it is now until the delay has passed since the latest write.
-    pub fn write(&mut self, key: &str) -> Option<&mut Account> {
+    pub(crate) fn write(&mut self, key: &str) -> Option<&mut Account> {
         let key = self.key(key)?;
         if self.write_delay > Duration::zero() {
             let now = Utc::now();
@@ -196,14 +196,14 @@ impl Directory {
     }
 
     /// A mailbox named as Exchange accepts it, else `None` (not found or ambiguous).
-    pub fn mailbox_key(&self, identity: &str) -> Option<String> {
+    pub(crate) fn mailbox_key(&self, identity: &str) -> Option<String> {
         self.find_mailbox(identity).ok()
     }
 
     /// A mailbox named as Exchange accepts it: UPN, object id, mailbox GUID, any of its
     /// SMTP addresses, alias or display name, or a distinguished name ending in one of
     /// those (as real `Set-Mailbox` records show). An alias or name can match several.
-    pub fn find_mailbox(&self, identity: &str) -> Result<String, Lookup> {
+    pub(crate) fn find_mailbox(&self, identity: &str) -> Result<String, Lookup> {
         let identity = identity.trim();
         if let Some(key) = self.key(identity) {
             return Ok(key);
@@ -379,7 +379,7 @@ impl Account {
     }
 
     /// Adds a rule at the lowest priority and returns its position.
-    pub fn add_rule(&mut self, spec: InboxRule) -> usize {
+    pub(crate) fn add_rule(&mut self, spec: InboxRule) -> usize {
         // The first rule of a name gets the id `attacks::set_inbox_rule_forward` puts in
         // its ObjectId; a re-created one gets a fresh id, as in Exchange.
         let upn = self.upn.to_ascii_lowercase();
@@ -392,7 +392,7 @@ impl Account {
     }
 
     /// A rule by id or name, as `Identity` takes either.
-    pub fn rule_index(&self, identity: &str) -> Option<usize> {
+    pub(crate) fn rule_index(&self, identity: &str) -> Option<usize> {
         let identity = identity.trim();
         self.inbox_rules
             .iter()
@@ -405,19 +405,19 @@ impl Account {
     }
 
     /// `<mailbox GUID>\<rule id>`, the rule `Identity` Exchange shows (§G 7).
-    pub fn rule_identity(&self, rule: &Rule) -> String {
+    pub(crate) fn rule_identity(&self, rule: &Rule) -> String {
         format!("{}\\{}", self.mailbox_guid, rule.id)
     }
 
     /// Every SMTP address the mailbox receives at, the primary one first.
-    pub fn smtp_addresses(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn smtp_addresses(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.primary_smtp.as_str())
             .chain(std::iter::once(self.upn.as_str()))
             .chain(self.proxy_addresses.iter().map(String::as_str))
     }
 
     /// Exchange's `EmailAddresses`: `SMTP:` marks the primary address, `smtp:` the others.
-    pub fn email_addresses(&self) -> Vec<String> {
+    pub(crate) fn email_addresses(&self) -> Vec<String> {
         let mut seen = HashSet::new();
         self.smtp_addresses()
             .filter(|a| seen.insert(a.to_ascii_lowercase()))
@@ -427,12 +427,12 @@ impl Account {
     }
 
     /// Whether the user holds an Entra admin role (§G 5).
-    pub fn privileged(&self) -> bool {
+    pub(crate) fn privileged(&self) -> bool {
         !self.directory_roles.is_empty()
     }
 
     /// For `GET /_sandbox/tenants/{id}/users/{upn}`; never holds a password.
-    pub fn state(&self) -> Value {
+    pub(crate) fn state(&self) -> Value {
         #[derive(Serialize)]
         struct RuleState<'a> {
             identity: String,

@@ -43,7 +43,7 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(url: String) -> Recorder {
+    pub(crate) fn new(url: String) -> Recorder {
         Recorder {
             url,
             received: Mutex::default(),

@@ -1,7 +1,7 @@
 //! Exchange Online's admin REST `InvokeCommand` (B7): the cmdlets remediation runs on inbox
 //! rules, mailbox forwarding and accepted domains, against the state audit records built.
 //!
-//! As the real service answers (m365-api.md §G):
+//! As the real service answers (../shared/reference/m365-api.md §G):
 //! - Errors (§G 6): every cmdlet failure is HTTP 400 with `error.message` "Invalid
 //!   Operation"; the words and the .NET type are in the lowercase
 //!   `error.innererror.internalexception`, and in `error.details[].message` (`id|Type|text`)
@@ -67,7 +67,7 @@ struct Exception {
     type_name: &'static str,
 }
 
-/// EXO's OData error body (m365-api.md §G 6): `error.message` is always "Invalid
+/// EXO's OData error body (../shared/reference/m365-api.md §G 6): `error.message` is always "Invalid
 /// Operation"; the words are in `error.innererror.internalexception` (lowercase on the wire)
 /// and, for exceptions with an Exchange error id, in `error.details[].message` as
 /// `id|Type|text`. Refusals of the token itself keep their own 401 message.
@@ -347,7 +347,7 @@ fn run(app: &App, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<Vec<
 
 /// The mailbox `X-AnchorMailbox` routes to: `UPN:x@y` must be a user principal name and
 /// `SMTP:x@y` one of a mailbox's addresses; `APP:SystemMailbox{…}@tenant` is the
-/// organization (m365-api.md B7). Guess: a `UPN:` anchor that names no user principal is
+/// organization (../shared/reference/m365-api.md B7). Guess: a `UPN:` anchor that names no user principal is
 /// refused, because EXO routes by it and CIPP anchors by the resolved UPN (§G 12); the
 /// wording is ours.
 fn anchor_mailbox(directory: &Directory, anchor: &str) -> Result<Option<String>, ExoError> {
@@ -441,7 +441,7 @@ impl Call<'_> {
         Ok(rules)
     }
 
-    /// Only New-InboxRule's own parameters, each with a value (m365-api.md §G 7).
+    /// Only New-InboxRule's own parameters, each with a value (../shared/reference/m365-api.md §G 7).
     fn new_inbox_rule(&mut self, params: &Params) -> Result<Vec<Value>, ExoError> {
         check_new_inbox_rule(self.directory, params)?;
         let name = params.required("Name", "New-InboxRule")?;
@@ -544,7 +544,7 @@ impl Call<'_> {
 }
 
 /// A mailbox as `Get-Mailbox` shows it: the UPN and Entra object id Graph takes, and
-/// the primary SMTP address, which can differ from the UPN (m365-api.md §G 12).
+/// the primary SMTP address, which can differ from the UPN (../shared/reference/m365-api.md §G 12).
 fn mailbox_json(account: &Account) -> Value {
     json!({
         "UserPrincipalName": account.upn,

@@ -6,10 +6,10 @@
 //!
 //! Throttling answers carry `Retry-After` from Entra, Graph and the Management API's 429s,
 //! but not from the Management API's `AF429` on HTTP 403 nor from Exchange's
-//! `InvokeCommand`, whose live captures showed none (m365-api.md §G 14).
+//! `InvokeCommand`, whose live captures showed none (../shared/reference/m365-api.md §G 14).
 //!
 //! `subscription_stopped` answers a content listing with AF20023 while the subscription is
-//! enabled, as Microsoft has been seen to right after set-up (m365-api.md §G 2).
+//! enabled, as Microsoft has been seen to right after set-up (../shared/reference/m365-api.md §G 2).
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,7 +48,7 @@ pub(crate) struct FaultInjector {
 }
 
 impl FaultInjector {
-    pub fn new(config: &Faults) -> FaultInjector {
+    pub(crate) fn new(config: &Faults) -> FaultInjector {
         FaultInjector {
             rng: Mutex::new(StdRng::seed_from_u64(config.seed ^ REQUEST_STREAM)),
             script: Mutex::new(config.script.iter().map(|s| (s.clone(), s.count)).collect()),
@@ -218,7 +218,7 @@ fn throttled(app: &App, endpoint: Endpoint, pick: Pick, request: &Request) -> Re
             af_error(app.faults.throttle_status(pick), "AF429", message).into_response()
         }
     };
-    // m365-api.md §G 14: AF429 on 403 "probably" and Exchange "showed no" Retry-After.
+    // ../shared/reference/m365-api.md §G 14: AF429 on 403 "probably" and Exchange "showed no" Retry-After.
     if endpoint != Endpoint::InvokeCommand && response.status() != StatusCode::FORBIDDEN {
         response.headers_mut().insert(
             header::RETRY_AFTER,

@@ -49,12 +49,12 @@ pub(crate) struct Blob {
 }
 
 impl Blob {
-    pub fn expires(&self) -> DateTime<Utc> {
+    pub(crate) fn expires(&self) -> DateTime<Utc> {
         self.created + RETENTION
     }
 
     /// The `nextPage` token that resumes a listing at this blob: digits, like Microsoft's.
-    pub fn page_token(&self) -> String {
+    pub(crate) fn page_token(&self) -> String {
         format!("{}{:010}", self.created.format("%Y%m%d%H%M%S%3f"), self.seq)
     }
 }
@@ -80,7 +80,7 @@ struct Draft {
 
 impl Feed {
     /// Lays the feed out. `scenario` must have passed `Scenario::validate`.
-    pub fn build(scenario: &Scenario, start: DateTime<Utc>) -> Feed {
+    pub(crate) fn build(scenario: &Scenario, start: DateTime<Utc>) -> Feed {
         let tenant_index: HashMap<String, usize> = scenario
             .tenants
             .iter()
@@ -210,7 +210,7 @@ impl Feed {
     }
 
     /// Blobs of one tenant and content type created in `[from, to)` and listable at `now`.
-    pub fn listable(
+    pub(crate) fn listable(
         &self,
         tenant: usize,
         content_type: ContentType,
@@ -227,12 +227,12 @@ impl Feed {
             })
     }
 
-    pub fn blob(&self, content_id: &str) -> Option<&Blob> {
+    pub(crate) fn blob(&self, content_id: &str) -> Option<&Blob> {
         self.by_id.get(content_id).map(|&i| &self.blobs[i])
     }
 
     /// The blob's records as the JSON array Microsoft serves.
-    pub fn body(&self, blob: &Blob) -> Vec<u8> {
+    pub(crate) fn body(&self, blob: &Blob) -> Vec<u8> {
         let mut out = Vec::with_capacity(blob.items.len() * 1500);
         out.push(b'[');
         for (i, item) in blob.items.iter().enumerate() {

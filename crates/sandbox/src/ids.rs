@@ -91,7 +91,7 @@ pub(crate) fn forest(parts: &[&[u8]]) -> String {
     )
 }
 
-/// An inbox rule's `RuleIdentity`: Exchange's are numbers above `i64::MAX` (m365-api.md §G 7),
+/// An inbox rule's `RuleIdentity`: Exchange's are numbers above `i64::MAX` (../shared/reference/m365-api.md §G 7),
 /// so a client that reads them through `i64` or `f64` breaks here as it would there.
 pub(crate) fn rule_id(parts: &[&[u8]]) -> u64 {
     seed(parts) | 1 << 63

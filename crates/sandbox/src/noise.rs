@@ -88,7 +88,7 @@ pub(crate) struct Population {
 }
 
 impl Population {
-    pub fn new(tenant: &Tenant) -> Population {
+    pub(crate) fn new(tenant: &Tenant) -> Population {
         let tenant_id = tenant.tenant_id.to_ascii_lowercase();
         let upns: Vec<String> = if tenant.users.is_empty() {
             STAND_IN_USERS
@@ -119,7 +119,7 @@ impl Population {
     }
 
     /// Noise record number `n`, first placed in a blob created at `blob_created`.
-    pub fn record(&self, seed: u64, n: u32, blob_created: DateTime<Utc>) -> Value {
+    pub(crate) fn record(&self, seed: u64, n: u32, blob_created: DateTime<Utc>) -> Value {
         let mut rng = StdRng::seed_from_u64(ids::seed(&[
             &seed.to_le_bytes(),
             self.tenant_id.as_bytes(),

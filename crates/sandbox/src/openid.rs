@@ -1,6 +1,6 @@
 //! Entra's OpenID metadata per tenant, which tells a client the tenant's cloud.
 //!
-//! Behaviours taken from m365-api.md §G:
+//! Behaviours taken from ../shared/reference/m365-api.md §G:
 //! - `GET /{tenant}/v2.0/.well-known/openid-configuration` answers the tenant's metadata
 //!   with `tenant_region_scope` and, for a GCC tenant, `tenant_region_sub_scope: "GCC"`
 //!   (§G 3). The tenant is named by GUID or by one of its domains, as public clients

@@ -3,7 +3,7 @@
 //! flow, then redeems the refresh token at each customer tenant's token endpoint per resource.
 //! Also Graph's `delegatedAdminCustomers`, which lists those customers.
 //!
-//! Behaving as Entra does (m365-api.md §G):
+//! Behaving as Entra does (../shared/reference/m365-api.md §G):
 //! - The redirect URI must match one registered on the app (`partner.redirect_uris`, by
 //!   default `http://localhost`): for a loopback URI the port is ignored but the host is not,
 //!   so `localhost` and `127.0.0.1` do not match each other, and `[::1]` is never accepted;
@@ -207,7 +207,7 @@ fn permissions(directory_roles: &[String]) -> Vec<String> {
 }
 
 impl PartnerState {
-    pub fn new(config: Partner) -> PartnerState {
+    pub(crate) fn new(config: Partner) -> PartnerState {
         let customers = config
             .customers
             .iter()
@@ -233,7 +233,7 @@ impl PartnerState {
     }
 
     /// Whether `tenant` (from a URL) is the partner's own tenant.
-    pub fn is_home(&self, tenant: &str) -> bool {
+    pub(crate) fn is_home(&self, tenant: &str) -> bool {
         self.id.eq_ignore_ascii_case(tenant)
     }
 
@@ -253,7 +253,7 @@ impl PartnerState {
     }
 
     /// Adds a customer (idempotent); `tenant` must be a scenario tenant other than the partner.
-    pub fn add_customer(&self, tenant: &str) {
+    pub(crate) fn add_customer(&self, tenant: &str) {
         let mut live = self.live();
         if !live.customers.iter().any(|c| c == tenant) {
             live.customers.push(tenant.to_string());
@@ -261,7 +261,7 @@ impl PartnerState {
     }
 
     /// Ends a relationship; false if `tenant` was no customer.
-    pub fn remove_customer(&self, tenant: &str) -> bool {
+    pub(crate) fn remove_customer(&self, tenant: &str) -> bool {
         let mut live = self.live();
         let before = live.customers.len();
         live.customers.retain(|c| c != tenant);
@@ -269,16 +269,16 @@ impl PartnerState {
     }
 
     /// Revokes every refresh token issued so far, as revoking the technician's sessions does.
-    pub fn revoke(&self) {
+    pub(crate) fn revoke(&self) {
         self.live().valid_from = Some(Utc::now());
     }
 
-    pub fn set_gdap_roles(&self, tenant: &str, roles: Vec<String>) {
+    pub(crate) fn set_gdap_roles(&self, tenant: &str, roles: Vec<String>) {
         self.live().gdap_roles.insert(tenant.to_string(), roles);
     }
 
     /// For the control endpoints' answers.
-    pub fn state(&self) -> Value {
+    pub(crate) fn state(&self) -> Value {
         let live = self.live();
         let roles: HashMap<&str, Vec<String>> = live
             .customers
@@ -331,7 +331,7 @@ fn escape(text: &str) -> String {
 
 /// The redirect URI if it matches one registered on the app. Entra ignores the port of a
 /// loopback URI but compares everything else, the host included: `localhost` does not
-/// match `127.0.0.1`, and `[::1]` is not supported at all (m365-api.md §G 10, [ER]).
+/// match `127.0.0.1`, and `[::1]` is not supported at all (../shared/reference/m365-api.md §G 10, [ER]).
 fn registered_redirect(uri: &str, registered: &[String]) -> Option<Url> {
     let url = Url::parse(uri).ok()?;
     if url.fragment().is_some() || url.host_str() == Some("[::1]") {

@@ -69,11 +69,11 @@ pub struct Partner {
     #[serde(default = "default_device_code_lifetime_s")]
     pub device_code_lifetime_s: u64,
     /// The delegated permissions consented for the app: a delegated token's `scp`
-    /// (m365-api.md §G 5). See `default_delegated_scopes`.
+    /// (../shared/reference/m365-api.md §G 5). See `default_delegated_scopes`.
     #[serde(default = "default_delegated_scopes")]
     pub delegated_scopes: Vec<String>,
     /// The app's registered redirect URIs (mobile and desktop platform). Rulewatch's README
-    /// registers `http://localhost`; m365-api.md §G 10.
+    /// registers `http://localhost`; ../shared/reference/m365-api.md §G 10.
     #[serde(default = "default_redirect_uris")]
     pub redirect_uris: Vec<String>,
 }
@@ -116,20 +116,20 @@ pub struct Tenant {
     /// Entra roles held by the app's service principal, checked on each call (B3, B7).
     #[serde(default = "default_directory_roles")]
     pub directory_roles: Vec<String>,
-    /// Reads show a remediation write only this long after it (m365-api.md §G 11).
+    /// Reads show a remediation write only this long after it (../shared/reference/m365-api.md §G 11).
     #[serde(default)]
     pub write_visible_after_ms: u64,
-    /// A refusal the token endpoint answers this tenant's app with (m365-api.md §G 13).
+    /// A refusal the token endpoint answers this tenant's app with (../shared/reference/m365-api.md §G 13).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_refusal: Option<TokenRefusal>,
-    /// The Microsoft cloud the tenant lives in (m365-api.md §G 3).
+    /// The Microsoft cloud the tenant lives in (../shared/reference/m365-api.md §G 3).
     #[serde(default)]
     pub cloud: TenantCloud,
 }
 
 /// The clouds the sandbox serves from its one base URL: GCC's Management API under the
 /// path prefix `/gcc` (see activity.rs); Entra, Graph and Exchange are shared, as GCC
-/// shares the commercial ones (m365-api.md §G 3).
+/// shares the commercial ones (../shared/reference/m365-api.md §G 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantCloud {
@@ -150,7 +150,7 @@ impl TenantCloud {
     }
 }
 
-/// Token-endpoint refusals that no request can cure (m365-api.md §G 13).
+/// Token-endpoint refusals that no request can cure (../shared/reference/m365-api.md §G 13).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenRefusal {
@@ -179,7 +179,7 @@ pub struct User {
     /// Inbox rules at start, in priority order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inbox_rules: Vec<InboxRule>,
-    /// The mailbox's primary SMTP address when it is not the UPN (m365-api.md §G 12).
+    /// The mailbox's primary SMTP address when it is not the UPN (../shared/reference/m365-api.md §G 12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_smtp_address: Option<String>,
     /// The mail nickname when it is not the UPN's local part.
@@ -423,7 +423,7 @@ pub enum FaultKind {
     /// A streamed answer of `huge_body_mb` MiB (elsewhere.rs).
     HugeBody,
     /// A content listing answers AF20023 although the subscription is enabled, as seen
-    /// right after set-up (m365-api.md §G 2).
+    /// right after set-up (../shared/reference/m365-api.md §G 2).
     SubscriptionStopped,
 }
 
@@ -838,7 +838,7 @@ fn default_device_code_lifetime_s() -> u64 {
 }
 /// The delegated permissions the README asks the partner app for, with
 /// `Directory.AccessAsUser.All`, which password resets and changes to privileged users
-/// need in delegated mode (m365-api.md §G 5; CIPP's SAM manifest carries it).
+/// need in delegated mode (../shared/reference/m365-api.md §G 5; CIPP's SAM manifest carries it).
 pub(crate) fn default_delegated_scopes() -> Vec<String> {
     [
         "ActivityFeed.Read",

@@ -1,7 +1,7 @@
 //! Entra ID's v2 token endpoint for the client-credentials grant, and the bearer tokens it
 //! issues; the partner's user grants are in `partner.rs`.
 //!
-//! Behaviours taken from m365-api.md §G:
+//! Behaviours taken from ../shared/reference/m365-api.md §G:
 //! - Certificate client assertions are accepted signed with PS256 (the current form) or
 //!   RS256, naming their certificate by `x5t#S256` or the older SHA-1 `x5t`; every
 //!   thumbprint given must be the registered certificate's (§G 4).
@@ -48,7 +48,7 @@ const SKEW_S: i64 = 300;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Audience {
     Manage,
-    /// The GCC cloud's Management API (m365-api.md A2, §G 3).
+    /// The GCC cloud's Management API (../shared/reference/m365-api.md A2, §G 3).
     ManageGcc,
     Graph,
     Outlook,
@@ -104,13 +104,13 @@ pub(crate) struct Delegation {
 }
 
 impl Delegation {
-    pub fn has_role(&self, role: &str) -> bool {
+    pub(crate) fn has_role(&self, role: &str) -> bool {
         self.directory_roles
             .iter()
             .any(|r| r.eq_ignore_ascii_case(role))
     }
 
-    pub fn has_scope(&self, scopes: &[&str]) -> bool {
+    pub(crate) fn has_scope(&self, scopes: &[&str]) -> bool {
         self.scopes
             .iter()
             .any(|s| scopes.iter().any(|w| s.eq_ignore_ascii_case(w)))
@@ -119,7 +119,7 @@ impl Delegation {
 
 impl Grant {
     /// The app's service principal holds the role, or for a delegated token the technician.
-    pub fn has_directory_role(&self, entry: &TenantEntry, role: &str) -> bool {
+    pub(crate) fn has_directory_role(&self, entry: &TenantEntry, role: &str) -> bool {
         match &self.delegated {
             Some(delegation) => delegation.has_role(role),
             None => entry.has_directory_role(role),
@@ -180,15 +180,15 @@ impl TokenStore {
         token
     }
 
-    pub fn issue(&self, grant: Grant) -> String {
+    pub(crate) fn issue(&self, grant: Grant) -> String {
         self.remember(Issued::Tenant(grant))
     }
 
-    pub fn issue_home(&self, home: HomeGrant) -> String {
+    pub(crate) fn issue_home(&self, home: HomeGrant) -> String {
         self.remember(Issued::PartnerHome(home))
     }
 
-    pub fn bearer(&self, headers: &HeaderMap) -> Bearer {
+    pub(crate) fn bearer(&self, headers: &HeaderMap) -> Bearer {
         let Some(token) = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -335,7 +335,7 @@ struct AssertionClaims {
     jti: Option<String>,
 }
 
-/// Verifies a certificate client assertion: PS256 or RS256 (m365-api.md §G 4), signed by a
+/// Verifies a certificate client assertion: PS256 or RS256 (../shared/reference/m365-api.md §G 4), signed by a
 /// registered certificate named by its `x5t#S256` or `x5t` header, for this token endpoint,
 /// from this app, and currently valid.
 fn check_assertion(
@@ -455,7 +455,7 @@ fn check_assertion(
     Ok(())
 }
 
-/// The refusals of m365-api.md §G 13; descriptions as quoted in public issue threads
+/// The refusals of ../shared/reference/m365-api.md §G 13; descriptions as quoted in public issue threads
 /// (AzureAD/microsoft-authentication-library-for-dotnet #3150, gbwisx/msal_mobile #6,
 /// Worklytics/psoxy #74).
 fn refuse(

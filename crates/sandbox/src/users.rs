@@ -1,7 +1,7 @@
 //! Graph's user calls remediation makes (B1–B3): read a user, block sign-in or reset the
 //! password (`PATCH`), and revoke sign-in sessions. The user is looked up in the token's tenant.
 //!
-//! As Graph answers (m365-api.md §G): `/users/{x}` takes an object id or UPN only, so a
+//! As Graph answers (../shared/reference/m365-api.md §G): `/users/{x}` takes an object id or UPN only, so a
 //! primary SMTP address that is not the UPN, or an alias, is 404 (§G 12). A delegated
 //! token needs `Directory.AccessAsUser.All` or `User-PasswordProfile.ReadWrite.All` in its
 //! `scp` to change a password, and `Directory.AccessAsUser.All` to change
@@ -148,7 +148,7 @@ pub(crate) async fn update(
         None => return not_found(&user),
     };
     if let Some(delegation) = &grant.delegated {
-        // m365-api.md §G 5: in delegated mode, a password needs `Directory.AccessAsUser.All`
+        // ../shared/reference/m365-api.md §G 5: in delegated mode, a password needs `Directory.AccessAsUser.All`
         // or `User-PasswordProfile.ReadWrite.All` in `scp`, and a privileged user's
         // `accountEnabled` needs `Directory.AccessAsUser.All`.
         if update.password_profile.is_some() && !delegation.has_scope(&DELEGATED_PASSWORD_SCOPES) {

@@ -22,12 +22,12 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 /// One app at a time: it is single-instance per D-Bus session.
-pub fn one_app() -> MutexGuard<'static, ()> {
+pub(crate) fn one_app() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -35,7 +35,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-pub fn tool(name: &str, hint: &str) -> String {
+pub(crate) fn tool(name: &str, hint: &str) -> String {
     let home = std::env::var("HOME").unwrap_or_default();
     for dir in std::env::var("PATH")
         .unwrap_or_default()
@@ -51,7 +51,7 @@ pub fn tool(name: &str, hint: &str) -> String {
 }
 
 /// dunst, started once for every test in this D-Bus session; it goes with the session.
-pub fn notification_daemon() {
+pub(crate) fn notification_daemon() {
     static DUNST: OnceLock<Mutex<Child>> = OnceLock::new();
     DUNST.get_or_init(|| {
         assert!(
@@ -87,7 +87,7 @@ pub fn notification_daemon() {
 
 /// How many match rules on the session bus listen for notification clicks
 /// (`ActionInvoked`), read through the bus's own statistics interface.
-pub fn action_listeners() -> usize {
+pub(crate) fn action_listeners() -> usize {
     let out = Command::new("dbus-send")
         .args([
             "--session",
@@ -105,13 +105,13 @@ pub fn action_listeners() -> usize {
 }
 
 /// Every notification dunst has shown or holds, as (title, body).
-pub fn notifications() -> Vec<(String, String)> {
+pub(crate) fn notifications() -> Vec<(String, String)> {
     let _ = Command::new("dunstctl").arg("close-all").status();
     history().into_iter().map(|(_, n)| n).collect()
 }
 
 /// dunst's history, newest first: (id, (title, body)) of each closed notification.
-pub fn history() -> Vec<(i64, (String, String))> {
+pub(crate) fn history() -> Vec<(i64, (String, String))> {
     let out = Command::new("dunstctl").arg("history").output().unwrap();
     let history: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     history["data"][0]
@@ -133,7 +133,7 @@ pub fn history() -> Vec<(i64, (String, String))> {
         .unwrap_or_default()
 }
 
-pub fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ok() {
         assert!(start.elapsed() < limit, "gave up waiting for {what}");
@@ -141,7 +141,7 @@ pub fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
     }
 }
 
-pub struct Tenant {
+pub(crate) struct Tenant {
     pub id: String,
     pub client_id: String,
     pub secret: String,
@@ -149,7 +149,7 @@ pub struct Tenant {
 }
 
 impl Tenant {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let domain = format!(
             "client-{}.example.com",
             &uuid::Uuid::new_v4().simple().to_string()[..6]
@@ -162,11 +162,11 @@ impl Tenant {
         }
     }
 
-    pub fn user(&self, name: &str) -> String {
+    pub(crate) fn user(&self, name: &str) -> String {
         format!("{name}@{}", self.domain)
     }
 
-    pub fn ctx(&self, user: &str) -> RecordCtx {
+    pub(crate) fn ctx(&self, user: &str) -> RecordCtx {
         RecordCtx {
             tenant_id: self.id.clone(),
             tenant_initial_domain: "clientx.onmicrosoft.com".into(),
@@ -178,7 +178,7 @@ impl Tenant {
         }
     }
 
-    pub fn scenario(&self, name: &str) -> Value {
+    pub(crate) fn scenario(&self, name: &str) -> Value {
         json!({
             "tenant_id": self.id, "name": name, "domains": [self.domain, "clientx.onmicrosoft.com"],
             "client_id": self.client_id, "client_secret": self.secret, "audit_enabled": true,
@@ -189,7 +189,7 @@ impl Tenant {
 
 /// The app, its sandbox, its data folder and its home folder, driven through
 /// tauri-driver.
-pub struct Desktop {
+pub(crate) struct Desktop {
     rt: tokio::runtime::Runtime,
     sandbox: Option<RunningSandbox>,
     driver: Option<Child>,
@@ -202,7 +202,7 @@ pub struct Desktop {
 }
 
 impl Desktop {
-    pub fn start(scenario: Value, tenants: &[(&Tenant, &str)]) -> Desktop {
+    pub(crate) fn start(scenario: Value, tenants: &[(&Tenant, &str)]) -> Desktop {
         let turn = one_app();
         notification_daemon();
         // Nothing left on screen from an earlier test's app (critical ones never expire).
@@ -260,7 +260,7 @@ impl Desktop {
     }
 
     /// The environment the app runs with: a second launch by hand uses it too.
-    pub fn env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+    pub(crate) fn env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
         vec![
             ("RULEWATCH_DATA_DIR", self.data.path().into()),
             (
@@ -275,18 +275,18 @@ impl Desktop {
         ]
     }
 
-    pub fn home(&self) -> &Path {
+    pub(crate) fn home(&self) -> &Path {
         self.home.path()
     }
 
     /// The app binary under test.
-    pub fn binary() -> &'static str {
+    pub(crate) fn binary() -> &'static str {
         env!("CARGO_BIN_EXE_rulewatch-desktop")
     }
 
     /// Every running process of the app binary under test in this test's D-Bus
     /// session (where single-instance holds), so a parallel run elsewhere is not counted.
-    pub fn app_pids() -> Vec<u32> {
+    pub(crate) fn app_pids() -> Vec<u32> {
         let binary = std::fs::canonicalize(Self::binary()).unwrap();
         let bus = format!(
             "DBUS_SESSION_BUS_ADDRESS={}",
@@ -351,7 +351,7 @@ impl Desktop {
 
     /// Ends the app (the WebDriver session takes it along) and its driver, and waits
     /// until it is gone: the next app would otherwise hand over to it and exit.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(c) = self.client.take() {
             let _ = self.rt.block_on(c.close());
         }
@@ -366,17 +366,17 @@ impl Desktop {
     }
 
     /// Quits the app and starts it again on the same data and home folders.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.stop();
         assert!(Self::app_pids().is_empty(), "the app did not quit");
         self.launch();
     }
 
-    pub fn client(&self) -> &Client {
+    pub(crate) fn client(&self) -> &Client {
         self.client.as_ref().unwrap()
     }
 
-    pub fn stats(&self) -> Value {
+    pub(crate) fn stats(&self) -> Value {
         let url = format!(
             "{}/_sandbox/stats",
             self.sandbox.as_ref().unwrap().base_url()
@@ -386,7 +386,7 @@ impl Desktop {
     }
 
     /// A user's account and mailbox as the sandbox holds them now.
-    pub fn user(&self, tenant_id: &str, upn: &str) -> Value {
+    pub(crate) fn user(&self, tenant_id: &str, upn: &str) -> Value {
         let url = format!(
             "{}/_sandbox/tenants/{tenant_id}/users/{upn}",
             self.sandbox.as_ref().unwrap().base_url()
@@ -404,7 +404,7 @@ impl Desktop {
     }
 
     /// The addresses the app asked the browser to open, oldest first.
-    pub fn opened(&self) -> Vec<String> {
+    pub(crate) fn opened(&self) -> Vec<String> {
         std::fs::read_to_string(self.home.path().join("opened"))
             .unwrap_or_default()
             .lines()
@@ -413,17 +413,17 @@ impl Desktop {
     }
 
     /// The sandbox's base URL.
-    pub fn sandbox_url(&self) -> &str {
+    pub(crate) fn sandbox_url(&self) -> &str {
         self.sandbox.as_ref().unwrap().base_url()
     }
 
     /// The app's data folder.
-    pub fn data_dir(&self) -> &Path {
+    pub(crate) fn data_dir(&self) -> &Path {
         self.data.path()
     }
 
     /// Waits for an element, up to `limit`.
-    pub fn wait_for(&self, css: &str, limit: Duration) -> fantoccini::elements::Element {
+    pub(crate) fn wait_for(&self, css: &str, limit: Duration) -> fantoccini::elements::Element {
         self.rt
             .block_on(
                 self.client()
@@ -435,7 +435,7 @@ impl Desktop {
     }
 
     /// Clicks, finding the element again if a re-render replaced it meanwhile.
-    pub fn click(&self, css: &str) {
+    pub(crate) fn click(&self, css: &str) {
         for _ in 0..5 {
             let el = self.wait_for(css, Duration::from_secs(10));
             // WebKitWebDriver often sends these with an empty message, so the
@@ -462,7 +462,7 @@ impl Desktop {
 
     /// The element's text, read in one script call: the panel re-renders on every
     /// change, so an element found a moment earlier may be gone.
-    pub fn text(&self, css: &str) -> String {
+    pub(crate) fn text(&self, css: &str) -> String {
         self.wait_for(css, Duration::from_secs(10));
         let js = format!(
             "return document.querySelector({})?.textContent ?? ''",
@@ -471,12 +471,12 @@ impl Desktop {
         self.script(&js).as_str().unwrap_or_default().to_string()
     }
 
-    pub fn type_into(&self, css: &str, text: &str) {
+    pub(crate) fn type_into(&self, css: &str, text: &str) {
         let el = self.wait_for(css, Duration::from_secs(10));
         self.rt.block_on(el.send_keys(text)).unwrap();
     }
 
-    pub fn count(&self, css: &str) -> usize {
+    pub(crate) fn count(&self, css: &str) -> usize {
         self.rt
             .block_on(self.client().find_all(Locator::Css(css)))
             .unwrap()
@@ -484,7 +484,7 @@ impl Desktop {
     }
 
     /// Opens the alert whose list row mentions `text`.
-    pub fn open_row(&self, text: &str) {
+    pub(crate) fn open_row(&self, text: &str) {
         let js = format!(
             "return [...document.querySelectorAll('[data-testid=alert-row]')].find(r => r.textContent.includes({}))?.dataset.alertId ?? null",
             json!(text)
@@ -498,12 +498,12 @@ impl Desktop {
         ));
     }
 
-    pub fn script(&self, js: &str) -> Value {
+    pub(crate) fn script(&self, js: &str) -> Value {
         self.rt.block_on(self.client().execute(js, vec![])).unwrap()
     }
 
     /// A property of the element (`value`, `checked`…), read in one script call.
-    pub fn prop(&self, css: &str, name: &str) -> Value {
+    pub(crate) fn prop(&self, css: &str, name: &str) -> Value {
         self.wait_for(css, Duration::from_secs(10));
         let js = format!(
             "return document.querySelector({})?.[{}] ?? null",
@@ -513,17 +513,17 @@ impl Desktop {
         self.script(&js)
     }
 
-    pub fn value(&self, css: &str) -> Value {
+    pub(crate) fn value(&self, css: &str) -> Value {
         self.prop(css, "value")
     }
 
-    pub fn clear(&self, css: &str) {
+    pub(crate) fn clear(&self, css: &str) {
         let el = self.wait_for(css, Duration::from_secs(10));
         self.rt.block_on(el.clear()).unwrap();
     }
 
     /// Calls one of the app's commands as the panel does: its reply, or its error.
-    pub fn invoke(&self, command: &str, args: Value) -> Result<Value, Value> {
+    pub(crate) fn invoke(&self, command: &str, args: Value) -> Result<Value, Value> {
         let js = "const [command, args, done] = arguments; \
                   window.__TAURI_INTERNALS__.invoke(command, args).then(ok => done({ok}), err => done({err}));";
         let reply = self

@@ -72,7 +72,7 @@ fn a_technician_signs_in_once_in_the_browser_and_every_customer_is_watched() {
             .unwrap();
         let page = browser.get(&url).send().await.unwrap();
         let back = page.headers()["location"].to_str().unwrap().to_string();
-        // The host the README registers (m365-api.md §G 10); the sandbox refuses 127.0.0.1.
+        // The host the README registers (../shared/reference/m365-api.md §G 10); the sandbox refuses 127.0.0.1.
         assert!(back.starts_with("http://localhost:"), "{back}");
         assert!(
             browser

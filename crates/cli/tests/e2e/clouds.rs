@@ -1,5 +1,5 @@
 //! A cloud per tenant: commercial and GCC customers watched from one install, each read
-//! at its own cloud's Management API (m365-api.md §G 3).
+//! at its own cloud's Management API (../shared/reference/m365-api.md §G 3).
 
 use serde_json::json;
 

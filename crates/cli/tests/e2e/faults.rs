@@ -37,7 +37,7 @@ fn throttling_is_retried_and_reported() {
 
 #[test]
 fn throttling_without_retry_after_waits_on_our_own_clock_and_says_so() {
-    // AF429 on 403 comes without Retry-After, a 429 with it (m365-api.md §G 14).
+    // AF429 on 403 comes without Retry-After, a 429 with it (../shared/reference/m365-api.md §G 14).
     let (scenario, tenants, expected) = world(
         1,
         20,

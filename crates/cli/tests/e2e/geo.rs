@@ -15,7 +15,7 @@ const ACCOUNT: &str = "geo/ipstack-api-key";
 /// The ipstack key is one per keychain, so tests that set it take turns.
 static IPSTACK_KEY: Mutex<()> = Mutex::new(());
 
-pub fn ipstack_key_turn() -> MutexGuard<'static, ()> {
+pub(crate) fn ipstack_key_turn() -> MutexGuard<'static, ()> {
     IPSTACK_KEY.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

@@ -13,19 +13,19 @@ use m365_sandbox::{RunningSandbox, Scenario};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-pub fn bin() -> &'static str {
+pub(crate) fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_rulewatch")
 }
 
 /// The sandbox on a free loopback port, with a runtime of its own.
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     rt: tokio::runtime::Runtime,
     running: Option<RunningSandbox>,
     pub url: String,
 }
 
 impl Sandbox {
-    pub fn start(scenario: &Value) -> Self {
+    pub(crate) fn start(scenario: &Value) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -46,14 +46,14 @@ impl Sandbox {
         }
     }
 
-    pub fn stats(&self) -> Value {
+    pub(crate) fn stats(&self) -> Value {
         let url = format!("{}/_sandbox/stats", self.url);
         self.rt
             .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
     }
 
     /// What the sandbox's hostile-network recorder received (another host than the sandbox's).
-    pub fn elsewhere(&self) -> Vec<Value> {
+    pub(crate) fn elsewhere(&self) -> Vec<Value> {
         let url = format!("{}/_sandbox/elsewhere", self.url);
         let got: Value = self
             .rt
@@ -62,7 +62,7 @@ impl Sandbox {
     }
 
     /// A user's account and mailbox as the sandbox holds them now.
-    pub fn user(&self, tenant_id: &str, upn: &str) -> Value {
+    pub(crate) fn user(&self, tenant_id: &str, upn: &str) -> Value {
         let url = format!("{}/_sandbox/tenants/{tenant_id}/users/{upn}", self.url);
         self.rt.block_on(async {
             reqwest::get(url)
@@ -77,7 +77,7 @@ impl Sandbox {
     }
 
     /// Changes a tenant mid-test (secret, audit switch, subscription…).
-    pub fn patch_tenant(&self, tenant_id: &str, patch: Value) {
+    pub(crate) fn patch_tenant(&self, tenant_id: &str, patch: Value) {
         let url = format!("{}/_sandbox/tenants/{tenant_id}", self.url);
         let status = self.rt.block_on(async {
             reqwest::Client::new()
@@ -102,7 +102,7 @@ impl Drop for Sandbox {
 
 /// One sandbox tenant and what was planted in it.
 #[derive(Clone)]
-pub struct TenantSpec {
+pub(crate) struct TenantSpec {
     pub tenant_id: String,
     pub name: String,
     pub client_id: String,
@@ -114,7 +114,7 @@ pub struct TenantSpec {
 
 impl TenantSpec {
     /// `tenant add` for this tenant, its secret to come on stdin.
-    pub fn add_args(&self) -> Vec<&str> {
+    pub(crate) fn add_args(&self) -> Vec<&str> {
         vec![
             "tenant",
             "add",
@@ -128,7 +128,7 @@ impl TenantSpec {
         ]
     }
 
-    pub fn new(i: usize) -> Self {
+    pub(crate) fn new(i: usize) -> Self {
         let domain = format!(
             "client{i}-{}.example.com",
             &Uuid::new_v4().simple().to_string()[..6]
@@ -148,7 +148,7 @@ impl TenantSpec {
         }
     }
 
-    pub fn scenario_json(&self) -> Value {
+    pub(crate) fn scenario_json(&self) -> Value {
         json!({
             "tenant_id": self.tenant_id,
             "name": self.name,
@@ -162,14 +162,14 @@ impl TenantSpec {
 
     /// An attacker's address of this tenant's own: tenants of one world share no
     /// destination, so no forwarding-fan-in arises unless a test plants one.
-    pub fn drop_box(&self, name: &str) -> String {
+    pub(crate) fn drop_box(&self, name: &str) -> String {
         format!(
             "{name}.{}@evil.example",
             self.domain.split('.').next().unwrap_or_default()
         )
     }
 
-    pub fn ctx(&self, actor: usize, target: usize) -> RecordCtx {
+    pub(crate) fn ctx(&self, actor: usize, target: usize) -> RecordCtx {
         RecordCtx {
             tenant_id: self.tenant_id.clone(),
             tenant_initial_domain: self.initial_domain.clone(),
@@ -183,11 +183,11 @@ impl TenantSpec {
 }
 
 /// A threat the scan must report: (tenant, record id, rule).
-pub type Expected = BTreeSet<(String, String, String)>;
+pub(crate) type Expected = BTreeSet<(String, String, String)>;
 
 /// Planted records, one of each kind the detection rules cover, for one tenant; each
 /// released at `release_after_s`.
-pub fn plant_attacks(
+pub(crate) fn plant_attacks(
     t: &TenantSpec,
     release_after_s: i64,
     records: &mut Vec<Value>,
@@ -247,7 +247,11 @@ pub fn plant_attacks(
 }
 
 /// A scenario of `tenants` tenants, each with every attack kind and `noise` records.
-pub fn world(tenants: usize, noise: usize, faults: Value) -> (Value, Vec<TenantSpec>, Expected) {
+pub(crate) fn world(
+    tenants: usize,
+    noise: usize,
+    faults: Value,
+) -> (Value, Vec<TenantSpec>, Expected) {
     let specs: Vec<TenantSpec> = (0..tenants).map(TenantSpec::new).collect();
     let mut records = Vec::new();
     let mut expected = Expected::new();
@@ -267,12 +271,12 @@ pub fn world(tenants: usize, noise: usize, faults: Value) -> (Value, Vec<TenantS
 }
 
 /// A data folder with the sandbox's endpoints, and the binary run against them.
-pub struct Rulewatch {
+pub(crate) struct Rulewatch {
     pub dir: tempfile::TempDir,
     pub endpoints: String,
 }
 
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -287,20 +291,20 @@ impl Run {
         }
     }
 
-    pub fn json_lines(&self) -> Vec<Value> {
+    pub(crate) fn json_lines(&self) -> Vec<Value> {
         self.stdout
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
             .collect()
     }
 
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
     }
 }
 
 impl Rulewatch {
-    pub fn new(sandbox: &Sandbox) -> Self {
+    pub(crate) fn new(sandbox: &Sandbox) -> Self {
         Rulewatch {
             dir: tempfile::tempdir().unwrap(),
             endpoints: sandbox.url.clone(),
@@ -308,7 +312,7 @@ impl Rulewatch {
     }
 
     /// A data folder with every one of `tenants` added.
-    pub fn with_tenants(sandbox: &Sandbox, tenants: &[TenantSpec]) -> Self {
+    pub(crate) fn with_tenants(sandbox: &Sandbox, tenants: &[TenantSpec]) -> Self {
         let rw = Rulewatch::new(sandbox);
         for t in tenants {
             rw.add_tenant(t);
@@ -316,7 +320,7 @@ impl Rulewatch {
         rw
     }
 
-    pub fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(bin());
         c.args(args)
             .env("RULEWATCH_DATA_DIR", self.dir.path())
@@ -327,11 +331,11 @@ impl Rulewatch {
         c
     }
 
-    pub fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         Run::from(self.command(args).stdin(Stdio::null()).output().unwrap())
     }
 
-    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
+    pub(crate) fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
         let mut child = self
             .command(args)
             .stdin(Stdio::piped())
@@ -348,39 +352,39 @@ impl Rulewatch {
         Run::from(child.wait_with_output().unwrap())
     }
 
-    pub fn add_tenant(&self, t: &TenantSpec) {
+    pub(crate) fn add_tenant(&self, t: &TenantSpec) {
         let r = self.run_with_stdin(&t.add_args(), &t.secret);
         assert_eq!(r.code, 0, "tenant add failed: {}", r.stderr);
     }
 
-    pub fn remove_tenant(&self, t: &TenantSpec) {
+    pub(crate) fn remove_tenant(&self, t: &TenantSpec) {
         let r = self.run(&["tenant", "remove", &t.tenant_id]);
         assert_eq!(r.code, 0, "tenant remove failed: {}", r.stderr);
     }
 
-    pub fn scan(&self) -> Run {
+    pub(crate) fn scan(&self) -> Run {
         self.run(&["scan", "--json"])
     }
 
-    pub fn alerts(&self) -> Vec<Value> {
+    pub(crate) fn alerts(&self) -> Vec<Value> {
         let r = self.run(&["alerts", "--json"]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         r.json_lines()
     }
 
-    pub fn status(&self) -> Vec<Value> {
+    pub(crate) fn status(&self) -> Vec<Value> {
         let r = self.run(&["status", "--json"]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         r.json().as_array().unwrap().clone()
     }
 
-    pub fn data_dir(&self) -> &Path {
+    pub(crate) fn data_dir(&self) -> &Path {
         self.dir.path()
     }
 }
 
 /// The (tenant, record, rule) triples of alert objects.
-pub fn keys(alerts: &[Value]) -> Vec<(String, String, String)> {
+pub(crate) fn keys(alerts: &[Value]) -> Vec<(String, String, String)> {
     alerts
         .iter()
         .map(|a| {
@@ -394,7 +398,7 @@ pub fn keys(alerts: &[Value]) -> Vec<(String, String, String)> {
 }
 
 /// Asserts that `alerts` are exactly `expected`, each once.
-pub fn assert_exactly(alerts: &[Value], expected: &Expected) {
+pub(crate) fn assert_exactly(alerts: &[Value], expected: &Expected) {
     let got = keys(alerts);
     let unique: Expected = got.iter().cloned().collect();
     assert_eq!(got.len(), unique.len(), "duplicate alerts: {got:#?}");
@@ -406,7 +410,7 @@ pub fn assert_exactly(alerts: &[Value], expected: &Expected) {
     );
 }
 
-pub fn tenant_status<'a>(statuses: &'a [Value], t: &TenantSpec) -> &'a Value {
+pub(crate) fn tenant_status<'a>(statuses: &'a [Value], t: &TenantSpec) -> &'a Value {
     statuses
         .iter()
         .find(|s| s["tenant_id"] == t.tenant_id.as_str())

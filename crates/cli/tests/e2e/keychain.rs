@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::harness::*;
 
-pub fn keychain_lookup(account: &str) -> Option<String> {
+pub(crate) fn keychain_lookup(account: &str) -> Option<String> {
     let out = Command::new("secret-tool")
         .args(["lookup", "service", "rulewatch", "username", account])
         .output()
@@ -19,7 +19,7 @@ pub fn keychain_lookup(account: &str) -> Option<String> {
 }
 
 /// Every file under `dir`, searched for `needle` as bytes.
-pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+pub(crate) fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
     let mut hits = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();

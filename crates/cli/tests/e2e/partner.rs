@@ -3,7 +3,7 @@
 //! flow, the rotated refresh token only in the real keychain, customers discovered and
 //! watched (a new one between two scans is scanned and reported), a customer without
 //! consent named as such while the others are scanned, revocation, and sign-out. Also
-//! (m365-api.md §G 9, 10): the redirect to `localhost`, the account named from the ID
+//! (../shared/reference/m365-api.md §G 9, 10): the redirect to `localhost`, the account named from the ID
 //! token, a loopback port that a silent connection or a forged answer cannot derail, a
 //! lapsed or declined device code in plain words, customers' token exchanges at once, and
 //! the partner's tenant as `PublisherIdentifier`.

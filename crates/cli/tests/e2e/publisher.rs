@@ -1,4 +1,4 @@
-//! `PublisherIdentifier` (m365-api.md A8): the MSP's own tenant id, given once at
+//! `PublisherIdentifier` (../shared/reference/m365-api.md A8): the MSP's own tenant id, given once at
 //! `tenant add` and stored, is what every tenant's Management API calls send; the
 //! `--publisher-id` (`RULEWATCH_PUBLISHER_ID`) override still wins. The sandbox counts calls per publisher.
 

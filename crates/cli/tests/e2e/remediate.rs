@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-pub fn planted(t: &TenantSpec, record: Value) -> Value {
+pub(crate) fn planted(t: &TenantSpec, record: Value) -> Value {
     json!({"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record})
 }
 
@@ -688,7 +688,7 @@ fn a_change_that_shows_late_is_done_and_one_that_never_shows_is_sent_not_yet_vis
     let t = TenantSpec::new(0);
     let megan = &t.users[1];
     let mut tenant = t.scenario_json();
-    // Each write shows in reads only a second later (m365-api.md §G 11).
+    // Each write shows in reads only a second later (../shared/reference/m365-api.md §G 11).
     tenant["write_visible_after_ms"] = json!(1000);
     let scenario = json!({
         "tenants": [tenant],

@@ -9,10 +9,11 @@ use crate::harness::*;
 use crate::remediate::planted;
 
 /// Erases the line, returns the cursor, opens an OSC 8 link, and reverses the rest.
-pub const HOSTILE: &str = "\u{1b}[2K\r\u{1b}]8;;http://evil.example/\u{7}x\u{1b}]8;;\u{7}\u{202E}";
+pub(crate) const HOSTILE: &str =
+    "\u{1b}[2K\r\u{1b}]8;;http://evil.example/\u{7}x\u{1b}]8;;\u{7}\u{202E}";
 
 /// What no output may contain raw: ESC, CR, BEL, the C1 CSI and the bidi override.
-pub fn assert_shown(what: &str, text: &str) {
+pub(crate) fn assert_shown(what: &str, text: &str) {
     for raw in ['\u{1b}', '\r', '\u{7}', '\u{9b}', '\u{202E}'] {
         assert!(!text.contains(raw), "{what} printed {raw:?} raw:\n{text:?}");
     }

@@ -80,7 +80,7 @@ pub struct TokenProvider {
     endpoints: Endpoints,
     secrets: Arc<dyn SecretStore>,
     cache: Mutex<HashMap<(String, Resource), Cached>>,
-    /// The partner refresh token: exchanges run at once, the newest is kept (m365-api.md §G 9).
+    /// The partner refresh token: exchanges run at once, the newest is kept (../shared/reference/m365-api.md §G 9).
     partner: Arc<partner::RefreshKeeper>,
 }
 
@@ -272,7 +272,7 @@ impl TokenProvider {
 }
 
 /// A client assertion signed PS256 and naming the certificate by `x5t#S256`, the form
-/// Microsoft's current certificate-credentials doc recommends (m365-api.md §G 4).
+/// Microsoft's current certificate-credentials doc recommends (../shared/reference/m365-api.md §G 4).
 fn client_assertion(
     app: &AppIdentity,
     thumbprint: &str,
@@ -336,7 +336,7 @@ fn entra_problem(
                 app.client_id, app.tenant_id
             ),
         ),
-        // m365-api.md §G 13: refusals no retry or new secret cures, each in its own words.
+        // ../shared/reference/m365-api.md §G 13: refusals no retry or new secret cures, each in its own words.
         500014 => Problem::new(
             ProblemKind::ServiceDisabled,
             format!(

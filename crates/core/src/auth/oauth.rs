@@ -24,7 +24,7 @@ use crate::problem::{Problem, ProblemKind};
 
 /// Entra adds the ID token to the token answer; it names who signed in.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct IdToken {
+pub(crate) struct IdToken {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
     /// Seconds the refresh token lives, when Entra says.
@@ -35,39 +35,40 @@ impl ExtraTokenFields for IdToken {}
 
 /// Entra's device-code answer carries the sentence to show the user.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct DeviceMessage {
+pub(crate) struct DeviceMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 impl ExtraDeviceAuthorizationFields for DeviceMessage {}
 
-pub type Tokens = StandardTokenResponse<IdToken, BasicTokenType>;
+pub(crate) type Tokens = StandardTokenResponse<IdToken, BasicTokenType>;
 
 /// A public client (no secret: a desktop app cannot keep one) of one Entra tenant.
-pub type EntraClient<Auth = EndpointNotSet, Device = EndpointNotSet, Token = EndpointSet> = Client<
-    BasicErrorResponse,
-    Tokens,
-    BasicTokenIntrospectionResponse,
-    StandardRevocableToken,
-    BasicRevocationErrorResponse,
-    Auth,
-    Device,
-    EndpointNotSet,
-    EndpointNotSet,
-    Token,
->;
+pub(crate) type EntraClient<Auth = EndpointNotSet, Device = EndpointNotSet, Token = EndpointSet> =
+    Client<
+        BasicErrorResponse,
+        Tokens,
+        BasicTokenIntrospectionResponse,
+        StandardRevocableToken,
+        BasicRevocationErrorResponse,
+        Auth,
+        Device,
+        EndpointNotSet,
+        EndpointNotSet,
+        Token,
+    >;
 
 /// What `oauth2` sends through: Rulewatch's retrying HTTP. Error answers are handed
 /// back as answers, for `oauth2` to read Entra's error. It owns what it uses (no
 /// lifetimes), so the futures stay `Send` wherever the desktop's tasks need them.
-pub struct Transport {
+pub(crate) struct Transport {
     pub http: Http,
     pub stats: Arc<RetryStats>,
     pub what: String,
 }
 
 impl Transport {
-    pub fn new(http: &Http, what: impl Into<String>) -> Transport {
+    pub(crate) fn new(http: &Http, what: impl Into<String>) -> Transport {
         Transport {
             http: http.clone(),
             stats: Arc::default(),
@@ -76,7 +77,7 @@ impl Transport {
     }
 
     /// Adds this transport's retries to a caller's counts.
-    pub fn count_into(&self, stats: &RetryStats) {
+    pub(crate) fn count_into(&self, stats: &RetryStats) {
         stats
             .throttled
             .fetch_add(self.stats.throttled(), Ordering::Relaxed);
@@ -117,7 +118,7 @@ impl<'c> AsyncHttpClient<'c> for Transport {
 }
 
 /// The AADSTS number at the start of Entra's error description.
-pub fn aadsts(description: &str) -> Option<u32> {
+pub(crate) fn aadsts(description: &str) -> Option<u32> {
     let digits: String = description
         .strip_prefix("AADSTS")?
         .chars()
@@ -144,7 +145,7 @@ fn device_code_ended(error: &str) -> Option<&'static str> {
 }
 
 /// Entra refused or failed a token request of the partner account.
-pub fn token_problem<T: ErrorResponseType + Display + 'static>(
+pub(crate) fn token_problem<T: ErrorResponseType + Display + 'static>(
     e: RequestTokenError<Problem, StandardErrorResponse<T>>,
     what: &str,
 ) -> Problem {

@@ -34,7 +34,7 @@ pub(crate) fn client(
 }
 
 /// The partner refresh token in the keychain, replaced only by a newer one: the one Entra
-/// answered last. Old refresh tokens stay valid (m365-api.md §G 9), so exchanges need not
+/// answered last. Old refresh tokens stay valid (../shared/reference/m365-api.md §G 9), so exchanges need not
 /// wait for each other; this only keeps one answered earlier from overwriting a newer token.
 pub(crate) struct RefreshKeeper {
     secrets: Arc<dyn SecretStore>,

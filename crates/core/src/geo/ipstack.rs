@@ -18,7 +18,7 @@ pub(super) struct Ipstack {
 }
 
 impl Ipstack {
-    pub fn new(base: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+    pub(super) fn new(base: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("Rulewatch/", env!("CARGO_PKG_VERSION")))
             .timeout(timeout)
@@ -32,7 +32,7 @@ impl Ipstack {
 
     /// `Ok(None)`: ipstack knows nothing of `ip`. One retry after a network error or a
     /// 5xx; the caller's deadline bounds the whole.
-    pub async fn lookup(&self, ip: IpAddr, key: &str) -> Result<Option<Location>, Failure> {
+    pub(super) async fn lookup(&self, ip: IpAddr, key: &str) -> Result<Option<Location>, Failure> {
         let mut last = String::new();
         for attempt in 0..2 {
             if attempt > 0 {

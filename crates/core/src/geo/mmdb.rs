@@ -45,7 +45,7 @@ fn open(path: &Path, kinds: &[&str], wanted: &str) -> Result<Reader<Vec<u8>>, St
 }
 
 impl Databases {
-    pub fn open(city: &Path, asn: Option<&Path>) -> Result<Self, MmdbError> {
+    pub(super) fn open(city: &Path, asn: Option<&Path>) -> Result<Self, MmdbError> {
         let city_db = open(city, &["city", "enterprise"], "a City database").map_err(|detail| {
             MmdbError::City {
                 path: city.to_path_buf(),
@@ -67,7 +67,7 @@ impl Databases {
     }
 
     /// `Ok(None)`: neither file knows `ip`.
-    pub fn lookup(&self, ip: IpAddr) -> Result<Option<Location>, String> {
+    pub(super) fn lookup(&self, ip: IpAddr) -> Result<Option<Location>, String> {
         let mut location = Location::unknown(ip, SOURCE);
         if let Some(city) = decode::<geoip2::City>(&self.city, ip)? {
             location.country_code = city.country.iso_code.map(str::to_string);

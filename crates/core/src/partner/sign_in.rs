@@ -25,7 +25,7 @@ use crate::store::Store;
 const SIGN_IN_WAIT: Duration = Duration::from_secs(300);
 
 /// The scopes a sign-in asks for: Graph (to list customers), a refresh token, and an ID
-/// token naming who signed in (Entra sends one only for `openid`, m365-api.md §G 10).
+/// token naming who signed in (Entra sends one only for `openid`, ../shared/reference/m365-api.md §G 10).
 fn sign_in_scopes(endpoints: &Endpoints) -> Vec<Scope> {
     ["offline_access", "openid", "profile"]
         .into_iter()
@@ -111,7 +111,7 @@ impl Partner<'_> {
     /// Signs in in the browser: `open` is given the sign-in page's address (and may
     /// fail: the address is also for the user to open by hand); Microsoft sends the
     /// browser back to `http://localhost:PORT/`, the host the README has technicians
-    /// register (Entra matches the host, not the port: m365-api.md §G 10), answered on
+    /// register (Entra matches the host, not the port: ../shared/reference/m365-api.md §G 10), answered on
     /// 127.0.0.1 until a request carries this sign-in's `state`.
     pub async fn sign_in_browser(
         &self,

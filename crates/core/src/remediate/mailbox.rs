@@ -1,5 +1,5 @@
 //! Which mailbox an alert is about. Audit records name mailboxes by UPN, by a primary SMTP
-//! address that is not the UPN, by alias or by GUID (m365-api.md §G 12); Graph takes only a
+//! address that is not the UPN, by alias or by GUID (../shared/reference/m365-api.md §G 12); Graph takes only a
 //! UPN or object id. So the alert's target is resolved through Exchange `Get-Mailbox`
 //! (Graph `/users/{id}` when Exchange cannot answer) to exactly one mailbox before any
 //! step is planned, and every step then names that mailbox by its UPN. The target is text
@@ -12,7 +12,7 @@ use super::microsoft::Microsoft;
 
 /// The mailbox every step acts on.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Resolved {
+pub(super) struct Resolved {
     pub upn: String,
     /// The Entra object id (Exchange's `ExternalDirectoryObjectId`), when known.
     pub object_id: Option<String>,

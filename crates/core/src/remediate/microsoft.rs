@@ -14,7 +14,7 @@ use crate::http::RetryStats;
 
 /// What a refused or failed call means for the technician.
 #[derive(Debug, Clone)]
-pub struct Refusal {
+pub(super) struct Refusal {
     pub message: String,
     /// Microsoft says the object is not there (Graph's 404, Exchange's
     /// `ManagementObjectNotFoundException`): a rule already removed.
@@ -76,7 +76,7 @@ impl Refusal {
 /// The account fields remediation reads (Graph `user`).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Account {
+pub(super) struct Account {
     #[serde(default)]
     pub id: String,
     #[serde(default)]
@@ -94,34 +94,34 @@ pub struct Account {
 const ACCOUNT_FIELDS: &str = "id,userPrincipalName,accountEnabled,onPremisesSyncEnabled,signInSessionsValidFromDateTime,lastPasswordChangeDateTime";
 /// What to grant for a call, in the words of each way of signing in: an app's own
 /// (application) permissions and Entra roles, or the partner app's delegated
-/// permissions and the technician's GDAP roles (m365-api.md B1–B3, B7, §G 5).
-pub struct Grant {
+/// permissions and the technician's GDAP roles (../shared/reference/m365-api.md B1–B3, B7, §G 5).
+pub(super) struct Grant {
     application: &'static str,
     delegated: &'static str,
 }
 
-pub const GRANT_READ_USER: Grant = Grant {
+pub(super) const GRANT_READ_USER: Grant = Grant {
     application: "the Microsoft Graph application permission User.Read.All",
     delegated: "the delegated Microsoft Graph permission User.ReadWrite.All (or User.Read.All) and a GDAP role that may read users",
 };
-pub const GRANT_BLOCK: Grant = Grant {
+pub(super) const GRANT_BLOCK: Grant = Grant {
     application: "the Microsoft Graph application permission User.EnableDisableAccount.All (for an admin account, also a \
          privileged Entra role on the app)",
     delegated: "the delegated Microsoft Graph permission User.ReadWrite.All and the User Administrator GDAP role; for an \
          admin account, the delegated permission Directory.AccessAsUser.All and a privileged GDAP role",
 };
-pub const GRANT_REVOKE: Grant = Grant {
+pub(super) const GRANT_REVOKE: Grant = Grant {
     application: "the Microsoft Graph application permission User.RevokeSessions.All",
     delegated: "the delegated Microsoft Graph permission User.ReadWrite.All and the User Administrator GDAP role",
 };
-pub const GRANT_PASSWORD: Grant = Grant {
+pub(super) const GRANT_PASSWORD: Grant = Grant {
     application: "the Microsoft Graph application permission User-PasswordProfile.ReadWrite.All and the User \
          Administrator role (Privileged Authentication Administrator for an admin's password)",
     delegated: "the delegated Microsoft Graph permission Directory.AccessAsUser.All (or \
          User-PasswordProfile.ReadWrite.All) and the User Administrator GDAP role (Privileged Authentication \
          Administrator for an admin's password)",
 };
-pub const GRANT_EXCHANGE: Grant = Grant {
+pub(super) const GRANT_EXCHANGE: Grant = Grant {
     application: "the Office 365 Exchange Online application permission Exchange.ManageAsApp and the Exchange \
          Administrator role",
     delegated: "the delegated Office 365 Exchange Online permission Exchange.Manage and the Exchange Administrator GDAP role",
@@ -138,7 +138,7 @@ impl Grant {
 }
 
 /// Microsoft's calls for one tenant.
-pub struct Microsoft<'a> {
+pub(super) struct Microsoft<'a> {
     pub api: &'a Api,
     pub app: &'a AppIdentity,
     pub stats: &'a RetryStats,
@@ -155,8 +155,8 @@ fn path_segment(s: &str) -> String {
 impl Microsoft<'_> {
     /// Reads a change back until it `shows`, waiting each of `verify_delays` in turn
     /// before reading again: Entra and Exchange show a write everywhere only after a
-    /// while (m365-api.md §G 11). Answers the last read.
-    pub async fn read_back<T, F: Future<Output = Result<T, Refusal>>>(
+    /// while (../shared/reference/m365-api.md §G 11). Answers the last read.
+    pub(super) async fn read_back<T, F: Future<Output = Result<T, Refusal>>>(
         &self,
         read: impl Fn() -> F,
         shows: impl Fn(&T) -> bool,
@@ -184,7 +184,7 @@ impl Microsoft<'_> {
         )
     }
 
-    pub async fn account(&self, upn: &str) -> Result<Account, Refusal> {
+    pub(super) async fn account(&self, upn: &str) -> Result<Account, Refusal> {
         let what = format!("reading the account {upn}");
         let url = format!("{}?$select={ACCOUNT_FIELDS}", self.user_url(upn));
         let reply = self
@@ -207,7 +207,7 @@ impl Microsoft<'_> {
     }
 
     /// `PATCH /users/{upn}`; `body` may hold a new password, which goes nowhere else.
-    pub async fn update_account(
+    pub(super) async fn update_account(
         &self,
         upn: &str,
         body: &Value,
@@ -233,7 +233,7 @@ impl Microsoft<'_> {
             .map_err(|e| Refusal::from_call(e, what, grant.words(self.app)))
     }
 
-    pub async fn revoke_sessions(&self, upn: &str) -> Result<(), Refusal> {
+    pub(super) async fn revoke_sessions(&self, upn: &str) -> Result<(), Refusal> {
         let what = format!("revoking the sessions of {upn}");
         let url = format!("{}/revokeSignInSessions", self.user_url(upn));
         self.api
@@ -254,7 +254,7 @@ impl Microsoft<'_> {
     /// Runs one Exchange cmdlet against `mailbox` (a resolved UPN, which also routes the
     /// call: `X-AnchorMailbox: UPN:…`), following `@odata.nextLink` pages (B7: the same
     /// body is POSTed again to the next link).
-    pub async fn cmdlet(
+    pub(super) async fn cmdlet(
         &self,
         mailbox: &str,
         name: &str,
@@ -267,7 +267,7 @@ impl Microsoft<'_> {
 
     /// Runs one Exchange cmdlet at the organization level, anchored on its system mailbox
     /// as CIPP does for tenant-level calls (B7): for finding a mailbox not yet resolved.
-    pub async fn org_cmdlet(
+    pub(super) async fn org_cmdlet(
         &self,
         name: &str,
         parameters: Value,

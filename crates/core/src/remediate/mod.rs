@@ -83,7 +83,7 @@ pub enum Outcome {
     Failed,
     /// Microsoft accepted the change, but reading it back for the whole verification
     /// schedule did not show it yet: Entra and Exchange are eventually consistent
-    /// (m365-api.md §G 11). Never reported as failed.
+    /// (../shared/reference/m365-api.md §G 11). Never reported as failed.
     SentNotVisible,
 }
 
@@ -122,7 +122,7 @@ impl Outcome {
 }
 
 /// How long to wait before each further read-back of a change that does not show yet:
-/// about 1, 2, 4 and 8 s, as Entra's eventual consistency asks (m365-api.md §G 11).
+/// about 1, 2, 4 and 8 s, as Entra's eventual consistency asks (../shared/reference/m365-api.md §G 11).
 pub fn default_verify_delays() -> Vec<std::time::Duration> {
     [1, 2, 4, 8].map(std::time::Duration::from_secs).to_vec()
 }
@@ -1048,7 +1048,7 @@ impl StepDone {
     }
 
     /// Microsoft accepted the change but reading it back does not show it (or the read
-    /// failed with `unread`): sent, not yet visible (m365-api.md §G 11).
+    /// failed with `unread`): sent, not yet visible (../shared/reference/m365-api.md §G 11).
     pub(crate) fn not_visible(
         request: String,
         before: Option<Value>,

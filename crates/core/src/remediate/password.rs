@@ -23,7 +23,7 @@ fn below(n: usize) -> Result<usize, rand::rand_core::OsError> {
 }
 
 /// Fails only when the OS cannot give randomness; then no password is better than a weak one.
-pub fn generate() -> Result<SecretString, String> {
+pub(super) fn generate() -> Result<SecretString, String> {
     let all: Vec<u8> = [LOWER, UPPER, DIGITS, SYMBOLS].concat();
     let pick = |set: &[u8]| below(set.len()).map(|i| set[i]);
     let fail = |e: rand::rand_core::OsError| {

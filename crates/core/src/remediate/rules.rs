@@ -25,7 +25,7 @@ pub struct LiveRule {
     pub system: bool,
 }
 
-/// What changing any rule through Exchange does besides (m365-api.md B7).
+/// What changing any rule through Exchange does besides (../shared/reference/m365-api.md B7).
 pub(super) const CLIENT_ONLY_RULES: &str = "Changing a rule through Exchange also deletes the rules this mailbox's \
      desktop Outlook keeps only on the computer (client-only rules); the user may need to recreate those";
 
@@ -324,7 +324,7 @@ pub(super) async fn enable(ms: &Microsoft<'_>, mailbox: &str, before: &Value) ->
 /// (set apart), `Priority` (the mailbox's rules may have changed since) and the switches
 /// `AlwaysDeleteOutlookRulesBlob`, `Confirm`, `Force`, `WhatIf`. Anything else
 /// `Get-InboxRule` shows (`Enabled`, `RuleIdentity`, `IsValid`, …) makes Exchange refuse
-/// the whole call (m365-api.md §G 7).
+/// the whole call (../shared/reference/m365-api.md §G 7).
 const RULE_CONTENT: [&str; 61] = [
     "ApplyCategory",
     "ApplySystemCategory",

@@ -28,7 +28,7 @@ const HEAD: &str = "remediation.head";
 /// The record's own id, naming its key in the keychain.
 const RECORD_ID: &str = "remediation.record_id";
 /// The head's copy outside the database, in the data folder.
-pub const HEAD_FILE: &str = "remediation-head.json";
+pub(super) const HEAD_FILE: &str = "remediation-head.json";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 const PLAIN: &str = "sha256";
 const SIGNED: &str = "hmac-sha256";

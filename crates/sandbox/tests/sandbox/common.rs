@@ -4,16 +4,16 @@ use m365_sandbox::{RunningSandbox, Scenario};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-pub const CONTOSO: &str = "6f1c2a3b-1111-4222-8333-944455556666";
-pub const FABRIKAM: &str = "7e2d3b4c-2222-4333-9444-a55566667777";
-pub const CLIENT_ID: &str = "11111111-2222-4333-8444-555555555555";
-pub const SECRET: &str = "s3cret~value";
-pub const PUBLISHER: &str = "99999999-8888-4777-8666-555555555555";
-pub const MANAGE: &str = "https://manage.office.com/.default";
-pub const GRAPH: &str = "https://graph.microsoft.com/.default";
-pub const OUTLOOK: &str = "https://outlook.office365.com/.default";
+pub(crate) const CONTOSO: &str = "6f1c2a3b-1111-4222-8333-944455556666";
+pub(crate) const FABRIKAM: &str = "7e2d3b4c-2222-4333-9444-a55566667777";
+pub(crate) const CLIENT_ID: &str = "11111111-2222-4333-8444-555555555555";
+pub(crate) const SECRET: &str = "s3cret~value";
+pub(crate) const PUBLISHER: &str = "99999999-8888-4777-8666-555555555555";
+pub(crate) const MANAGE: &str = "https://manage.office.com/.default";
+pub(crate) const GRAPH: &str = "https://graph.microsoft.com/.default";
+pub(crate) const OUTLOOK: &str = "https://outlook.office365.com/.default";
 
-pub fn tenants() -> Value {
+pub(crate) fn tenants() -> Value {
     json!([
         {"tenant_id": CONTOSO, "name": "Contoso", "domains": ["contoso.com", "contoso.onmicrosoft.com"],
          "client_id": CLIENT_ID, "client_secret": SECRET,
@@ -25,7 +25,7 @@ pub fn tenants() -> Value {
 }
 
 /// A sandbox of `tenants` plus `extra` top-level fields.
-pub async fn sandbox_with(tenants: Value, extra: Value) -> RunningSandbox {
+pub(crate) async fn sandbox_with(tenants: Value, extra: Value) -> RunningSandbox {
     let mut text = json!({"tenants": tenants});
     text.as_object_mut()
         .unwrap()
@@ -36,31 +36,31 @@ pub async fn sandbox_with(tenants: Value, extra: Value) -> RunningSandbox {
         .unwrap()
 }
 
-pub async fn sandbox(extra: Value) -> RunningSandbox {
+pub(crate) async fn sandbox(extra: Value) -> RunningSandbox {
     sandbox_with(tenants(), extra).await
 }
 
 /// A planted record with a recognisable Id.
-pub fn planted(tenant: &str, id: &str, release_after_s: i64) -> Value {
+pub(crate) fn planted(tenant: &str, id: &str, release_after_s: i64) -> Value {
     json!({"tenant_id": tenant, "content_type": "Audit.Exchange", "release_after_s": release_after_s,
            "record": {"Id": id, "Operation": "New-InboxRule", "OrganizationId": "00000000-0000-0000-0000-000000000000",
                       "CreationTime": "2020-01-01T00:00:00", "RecordType": 1}})
 }
 
-pub struct Api {
+pub(crate) struct Api {
     pub http: Client,
     pub base: String,
 }
 
 impl Api {
-    pub fn new(sandbox: &RunningSandbox) -> Api {
+    pub(crate) fn new(sandbox: &RunningSandbox) -> Api {
         Api {
             http: Client::new(),
             base: sandbox.base_url().to_string(),
         }
     }
 
-    pub async fn token_response(&self, tenant: &str, form: &[(&str, &str)]) -> Response {
+    pub(crate) async fn token_response(&self, tenant: &str, form: &[(&str, &str)]) -> Response {
         self.http
             .post(format!("{}/{tenant}/oauth2/v2.0/token", self.base))
             .form(form)
@@ -69,7 +69,7 @@ impl Api {
             .unwrap()
     }
 
-    pub async fn token(&self, tenant: &str, scope: &str) -> String {
+    pub(crate) async fn token(&self, tenant: &str, scope: &str) -> String {
         let response = self
             .token_response(
                 tenant,
@@ -89,7 +89,7 @@ impl Api {
     }
 
     /// GET a feed operation with `PublisherIdentifier` added.
-    pub async fn feed(
+    pub(crate) async fn feed(
         &self,
         token: &str,
         tenant: &str,
@@ -110,7 +110,7 @@ impl Api {
             .unwrap()
     }
 
-    pub async fn start_subscription(
+    pub(crate) async fn start_subscription(
         &self,
         token: &str,
         tenant: &str,
@@ -132,7 +132,7 @@ impl Api {
     }
 
     /// GET a contentUri exactly as listed, with `PublisherIdentifier` appended as clients do.
-    pub async fn blob(&self, token: &str, content_uri: &str) -> Response {
+    pub(crate) async fn blob(&self, token: &str, content_uri: &str) -> Response {
         self.http
             .get(format!("{content_uri}?PublisherIdentifier={PUBLISHER}"))
             .bearer_auth(token)
@@ -141,7 +141,7 @@ impl Api {
             .unwrap()
     }
 
-    pub async fn stats(&self) -> Value {
+    pub(crate) async fn stats(&self) -> Value {
         self.http
             .get(format!("{}/_sandbox/stats", self.base))
             .send()
@@ -153,7 +153,7 @@ impl Api {
     }
 
     /// A Graph call to `/v1.0/{path}`, with `body` as JSON if given.
-    pub async fn graph(
+    pub(crate) async fn graph(
         &self,
         method: Method,
         token: &str,
@@ -170,12 +170,12 @@ impl Api {
         request.send().await.unwrap()
     }
 
-    pub async fn graph_get(&self, token: &str, path: &str) -> Response {
+    pub(crate) async fn graph_get(&self, token: &str, path: &str) -> Response {
         self.graph(Method::GET, token, path, None).await
     }
 
     /// Contoso's Exchange `InvokeCommand`, routed by `anchor` as `X-AnchorMailbox`.
-    pub async fn invoke(
+    pub(crate) async fn invoke(
         &self,
         token: &str,
         anchor: Option<&str>,
@@ -201,7 +201,7 @@ impl Api {
         request.send().await.unwrap()
     }
 
-    pub async fn update_tenant(&self, tenant: &str, change: Value) -> Response {
+    pub(crate) async fn update_tenant(&self, tenant: &str, change: Value) -> Response {
         self.http
             .post(format!("{}/_sandbox/tenants/{tenant}", self.base))
             .json(&change)
@@ -212,7 +212,7 @@ impl Api {
 }
 
 /// The window `[now - 1 h, now + 1 h)` in the API's format.
-pub fn around_now() -> (String, String) {
+pub(crate) fn around_now() -> (String, String) {
     let now = chrono::Utc::now();
     let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
     (
@@ -223,7 +223,7 @@ pub fn around_now() -> (String, String) {
 
 /// Asserts an error in the shape the Management API, Graph and Exchange share
 /// (`{"error": {"code", "message"}}`) and returns its message.
-pub async fn api_error(response: Response, status: StatusCode, code: &str) -> String {
+pub(crate) async fn api_error(response: Response, status: StatusCode, code: &str) -> String {
     assert_eq!(response.status(), status, "expected {code}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], code, "{body}");

@@ -28,7 +28,7 @@ async fn throttling_alternates_429_with_retry_after_and_403_without() {
     for _ in 0..4 {
         let response = api.feed(&token, CONTOSO, "subscriptions/list", &[]).await;
         statuses.push(response.status());
-        // AF429 on 403 comes without Retry-After (m365-api.md §G 14).
+        // AF429 on 403 comes without Retry-After (../shared/reference/m365-api.md §G 14).
         let retry_after = response.headers().get("retry-after").cloned();
         match response.status() {
             StatusCode::FORBIDDEN => assert_eq!(retry_after, None),

@@ -1,7 +1,7 @@
 //! Partner (GDAP) sign-in: authorization code with PKCE, device code, refresh tokens redeemed
 //! at customers (old ones staying valid), delegated rights, `delegatedAdminCustomers` and the
 //! control endpoints; redirect URIs matched by host, ID tokens only for `openid`, and a device
-//! code that lapses or is declined (m365-api.md §G 9, 10).
+//! code that lapses or is declined (../shared/reference/m365-api.md §G 9, 10).
 
 use std::time::Duration;
 
@@ -911,7 +911,7 @@ async fn faults_reach_the_partner_endpoints() {
     sandbox.shutdown().await;
 }
 
-/// m365-api.md §G 5: in delegated mode a password change needs `Directory.AccessAsUser.All`
+/// ../shared/reference/m365-api.md §G 5: in delegated mode a password change needs `Directory.AccessAsUser.All`
 /// (or `User-PasswordProfile.ReadWrite.All`) in the token's `scp`, and so does changing
 /// `accountEnabled` of a privileged user; Graph answers 403 without it.
 #[tokio::test]

@@ -461,7 +461,7 @@ async fn mailbox_forwarding_is_read_and_cleared() {
             json!(false)
         ]
     );
-    // What resolving a mailbox reads (m365-api.md §G 12): its Entra object id.
+    // What resolving a mailbox reads (../shared/reference/m365-api.md §G 12): its Entra object id.
     assert!(
         mailbox[0]["ExternalDirectoryObjectId"].is_string(),
         "{mailbox:?}"
@@ -819,7 +819,7 @@ async fn scripted_faults_hit_user_calls_and_invoke_command() {
     };
     let throttled = call().await;
     assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
-    // Exchange's throttling showed no Retry-After in live captures (m365-api.md §G 14).
+    // Exchange's throttling showed no Retry-After in live captures (../shared/reference/m365-api.md §G 14).
     assert!(throttled.headers().get("retry-after").is_none());
     let failed = call().await;
     assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);

@@ -13,7 +13,12 @@ use sha2::{Digest, Sha256};
 use crate::common::*;
 
 /// Asserts Entra's error JSON and returns its description.
-pub async fn entra(response: Response, status: StatusCode, error: &str, code: u32) -> String {
+pub(crate) async fn entra(
+    response: Response,
+    status: StatusCode,
+    error: &str,
+    code: u32,
+) -> String {
     assert_eq!(response.status(), status, "expected AADSTS{code}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], error, "{body}");
