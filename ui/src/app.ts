@@ -2,37 +2,12 @@
 // area, and the page shown. Pages are built once and refreshed in place, so a refresh
 // never throws away what the user is typing.
 import { api, onChanged, onOpenAlert, onOpenPage, type Overview } from "./api";
+import { errorKind, errorMessage, type Ctx, type Page, type PageName } from "./ctx";
 import { h, replace, setText } from "./h";
 import { scanStateText } from "./format";
 import { createAlertsPage } from "./pages/alerts";
 import { createTenantsPage } from "./pages/tenants";
 import { createSettingsPage } from "./pages/settings";
-
-export type PageName = "alerts" | "tenants" | "settings";
-
-export interface Page {
-  el: HTMLElement;
-  /** Re-reads what the page shows. Called on entering the page and on every change. */
-  refresh(): Promise<void>;
-  /** Called when the page is entered (defaults to refresh). */
-  enter?(): Promise<void>;
-  /** Called when another page is shown instead (drop anything secret on screen). */
-  leave?(): void;
-}
-
-export interface Ctx {
-  /** Runs a command; a rejection shows its message in #error and resolves to undefined. */
-  run<T>(p: Promise<T>): Promise<T | undefined>;
-  /** `kind`: the command error's kind, kept on the box (`data-kind`) for the panel to act on. */
-  showError(message: string, kind?: string | null): void;
-  clearError(): void;
-  navigate(page: PageName): void;
-  openAlert(id: number): void;
-  /** The latest overview (null until the first one arrived). */
-  overview(): Overview | null;
-  /** Refreshes header and the current page now. */
-  refreshAll(): Promise<void>;
-}
 
 export interface App {
   ctx: Ctx;
@@ -42,21 +17,6 @@ export interface App {
 
 export const HEADER_POLL_MS = 5000;
 export const CHANGE_DEBOUNCE_MS = 200;
-
-/** A command's error kind (`{kind, message}` from the desktop), for the panel to act on. */
-export function errorKind(e: unknown): string | null {
-  if (e && typeof e === "object" && "kind" in e && typeof (e as { kind: unknown }).kind === "string") {
-    return (e as { kind: string }).kind;
-  }
-  return null;
-}
-
-export function errorMessage(e: unknown): string {
-  if (typeof e === "string") return e;
-  if (e instanceof Error) return e.message;
-  if (e && typeof e === "object" && "message" in e) return String((e as { message: unknown }).message);
-  return String(e);
-}
 
 export function startApp(root: HTMLElement): App {
   let current: PageName = "alerts";

@@ -1,6 +1,6 @@
 // Alerts: the first-run screen (no tenant yet), the filtered list, and one alert's detail.
 import { api, type AlertDetail, type AlertStatus, type AlertSummary, type RuleInfo, type Severity } from "../api";
-import type { Ctx, Page } from "../app";
+import type { Ctx, Page } from "../ctx";
 import { h, replace, type Child } from "../h";
 import {
   FAMILIARITY_TEXT,

@@ -4,7 +4,7 @@
 // The section is built once; a refresh re-renders the account and the customers but never
 // the two input fields, so a half-typed id survives a change event.
 import { api, type Customer, type PartnerAccount, type PartnerState } from "../api";
-import { errorMessage, type Ctx } from "../app";
+import { errorMessage, type Ctx } from "../ctx";
 import { h, replace, setText } from "../h";
 import { localDateTime } from "../format";
 import { checkId, fieldErrors, idInput, labelled } from "../fields";

@@ -16,8 +16,8 @@ import {
   type StepResult,
   type UndoPreview,
 } from "../api";
-import type { Ctx } from "../app";
-import { errorKind, errorMessage } from "../app";
+import type { Ctx } from "../ctx";
+import { errorKind, errorMessage } from "../ctx";
 import { h, replace, setText, type Child } from "../h";
 import { OUTCOME_WORDS, localDateTime } from "../format";
 

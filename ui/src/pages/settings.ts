@@ -2,7 +2,7 @@
 // geolocation provider, and the steps Secure and Remediate checks by default. The form is filled when the page is entered, never while the
 // user edits it. The ipstack key is sent only when a new one was typed.
 import { api, type RemediationAction, type Settings, type SettingsUpdate, type Severity } from "../api";
-import type { Ctx, Page } from "../app";
+import type { Ctx, Page } from "../ctx";
 import { h } from "../h";
 import { REMEDIATION_ACTIONS, REMEDIATION_ACTION_LABEL, SEVERITIES, SEVERITY_LABEL } from "../format";
 import { labelled } from "../fields";

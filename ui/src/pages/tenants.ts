@@ -2,7 +2,7 @@
 // step, the add form (the secret goes straight to the command, then to the OS keychain),
 // and leaving the sandbox.
 import { api, type Cloud, type ConnectionStep, type NewTenant, type TenantStatus } from "../api";
-import type { Ctx, Page } from "../app";
+import type { Ctx, Page } from "../ctx";
 import { h, replace } from "../h";
 import { CLOUD_LABEL, TENANT_STATE_LABEL, localDateTime } from "../format";
 import { checkId, fieldErrors, idInput, labelled } from "../fields";
