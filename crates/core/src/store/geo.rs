@@ -1,13 +1,12 @@
-//! The geolocation cache and the settings table.
+//! The geolocation provider and its cache of answers.
 
 use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
-use serde::de::DeserializeOwned;
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Result, Store, StoreError, ts};
+use super::{Result, Store, ts};
 
 /// Where an address is, as far as the source knows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +40,8 @@ pub enum GeoProvider {
     },
 }
 
+use super::settings::{read_setting, write_setting};
+
 const PROVIDER: &str = "geo.provider";
 const PROBLEM: &str = "geo.problem";
 
@@ -50,50 +51,7 @@ pub struct CacheHit {
     pub location: Option<Location>,
 }
 
-pub(super) fn read_setting<T: DeserializeOwned>(c: &Connection, key: &str) -> Result<Option<T>> {
-    let text: Option<String> = c
-        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    text.map(|t| {
-        serde_json::from_str(&t).map_err(|e| StoreError::BadSetting {
-            key: key.into(),
-            detail: e.to_string(),
-        })
-    })
-    .transpose()
-}
-
-pub(super) fn write_setting<T: Serialize>(c: &Connection, key: &str, value: &T) -> Result<()> {
-    let json = serde_json::to_string(value).map_err(|e| StoreError::BadSetting {
-        key: key.into(),
-        detail: e.to_string(),
-    })?;
-    c.execute(
-        "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        params![key, json, ts(Utc::now())],
-    )?;
-    Ok(())
-}
-
 impl Store {
-    pub fn setting<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        self.with(|c| read_setting(c, key))
-    }
-
-    pub fn set_setting<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
-        self.with(|c| write_setting(c, key, value))
-    }
-
-    pub fn remove_setting(&self, key: &str) -> Result<()> {
-        self.with(|c| {
-            c.execute("DELETE FROM settings WHERE key = ?1", [key])?;
-            Ok(())
-        })
-    }
-
     /// The chosen geolocation provider; `Off` until one is chosen.
     pub fn geo_provider(&self) -> Result<GeoProvider> {
         Ok(self.setting(PROVIDER)?.unwrap_or(GeoProvider::Off))

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::geo::{read_setting, write_setting};
+use super::settings::{read_setting, write_setting};
 use super::{Result, Store, StoreError, ts};
 use crate::secrets::{SecretStore, record_key};
 

@@ -1,0 +1,260 @@
+//! Scan state: cursors, processed blobs, one blob's commit, sign-ins, and each
+//! tenant's status.
+
+use super::alerts::alert_by_id;
+use super::*;
+
+impl Store {
+    pub fn accepted_domains(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Option<(Vec<String>, DateTime<Utc>)>> {
+        self.with(|c| {
+            let row: Option<(String, String)> = c
+                .query_row(
+                    "SELECT domains, fetched_at FROM accepted_domains WHERE tenant_id = ?1",
+                    [tenant_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            Ok(row.and_then(|(d, at)| Some((serde_json::from_str(&d).ok()?, parse_ts(&at)?))))
+        })
+    }
+
+    pub fn set_accepted_domains(&self, tenant_id: &str, domains: &[String]) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO accepted_domains (tenant_id, domains, fetched_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant_id) DO UPDATE SET domains = excluded.domains, fetched_at = excluded.fetched_at",
+                params![tenant_id, serde_json::to_string(domains).expect("strings serialise"), ts(Utc::now())],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn cursor(&self, tenant_id: &str, content_type: &str) -> Result<Option<DateTime<Utc>>> {
+        self.with(|c| {
+            let s: Option<String> = c
+                .query_row(
+                    "SELECT complete_until FROM cursors WHERE tenant_id = ?1 AND content_type = ?2",
+                    [tenant_id, content_type],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(s.as_deref().and_then(parse_ts))
+        })
+    }
+
+    pub fn advance_cursor(
+        &self,
+        tenant_id: &str,
+        content_type: &str,
+        to: DateTime<Utc>,
+    ) -> Result<()> {
+        self.with(|c| Ok(advance_cursor(c, tenant_id, content_type, to)?))
+    }
+
+    pub fn is_processed(&self, tenant_id: &str, content_id: &str) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM processed_blobs WHERE tenant_id = ?1 AND content_id = ?2)",
+                [tenant_id, content_id],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// Commits one processed blob: new alerts (duplicates ignored) with their outbox
+    /// entries (none for suppressed alerts), any forwarding-fan-in they complete, the
+    /// blob's mark, and optionally the cursor. Returns the alerts that were new.
+    pub fn commit_blob(&self, commit: BlobCommit<'_>) -> Result<Vec<Alert>> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let now = ts(Utc::now());
+            let mut inserted = Vec::new();
+            let mut forwarded: Vec<(String, DateTime<Utc>)> = Vec::new();
+            for a in commit.alerts {
+                let id: Option<i64> = tx
+                    .query_row(
+                        "INSERT INTO alerts (tenant_id, tenant_name, record_id, rule, severity, operation, target, actor,
+                                             client_ip, summary, details, event_time, detected_at, content_id, raw_record,
+                                             status, suppressed_by, origin)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                                 CASE WHEN ?16 IS NULL THEN 'open' ELSE 'suppressed' END, ?16, ?17)
+                         ON CONFLICT (tenant_id, record_id, rule) DO NOTHING
+                         RETURNING id",
+                        params![
+                            commit.tenant_id,
+                            a.tenant_name,
+                            a.record_id,
+                            a.rule,
+                            a.severity.as_str(),
+                            a.operation,
+                            a.target,
+                            a.actor,
+                            a.client_ip,
+                            a.summary,
+                            a.details.to_string(),
+                            a.event_time.map(ts),
+                            now,
+                            commit.content_id,
+                            a.raw_record,
+                            a.suppressed_by,
+                            a.origin.as_ref().map(Value::to_string),
+                        ],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let Some(id) = id else { continue };
+                inserted.push(id);
+                if a.suppressed_by.is_some() {
+                    continue;
+                }
+                tx.execute("INSERT INTO outbox (alert_id, queued_at) VALUES (?1, ?2)", params![id, now])?;
+                if crate::detect::fan_in::is_forwarding(&a.rule) {
+                    let at = a.event_time.unwrap_or_else(Utc::now);
+                    for d in allowlist::index_forwards(&tx, id, &a.details)? {
+                        forwarded.push((d, at));
+                    }
+                }
+            }
+            for s in commit.sign_ins {
+                tx.execute(
+                    "INSERT INTO sign_ins (tenant_id, user, ip, first_seen, last_seen, sign_ins) VALUES (?1, ?2, ?3, ?4, ?4, 1)
+                     ON CONFLICT (tenant_id, user, ip) DO UPDATE SET
+                        first_seen = MIN(first_seen, excluded.first_seen),
+                        last_seen = MAX(last_seen, excluded.last_seen),
+                        sign_ins = sign_ins + 1",
+                    params![commit.tenant_id, s.user, s.ip, ts(s.at)],
+                )?;
+            }
+            for (destination, at) in forwarded {
+                inserted.extend(allowlist::update_fan_in(&tx, &destination, at, &now)?);
+            }
+            tx.execute(
+                "INSERT INTO processed_blobs (tenant_id, content_id, content_created, processed_at, records, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                params![
+                    commit.tenant_id,
+                    commit.content_id,
+                    ts(commit.content_created),
+                    now,
+                    commit.records as i64,
+                    if commit.expired { "expired" } else { "processed" }
+                ],
+            )?;
+            if let Some(to) = commit.cursor {
+                advance_cursor(&tx, commit.tenant_id, commit.content_type, to)?;
+            }
+            let alerts = inserted.iter().map(|id| alert_by_id(&tx, *id)).collect::<Result<Vec<_>>>()?;
+            tx.commit()?;
+            Ok(alerts)
+        })
+    }
+
+    /// The addresses `user` signed in from, most recent first.
+    pub fn sign_in_ips(&self, tenant_id: &str, user: &str, limit: usize) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT ip FROM sign_ins WHERE tenant_id = ?1 AND user = ?2 ORDER BY last_seen DESC LIMIT ?3",
+            )?;
+            let rows = stmt
+                .query_map(params![tenant_id, user.trim().to_lowercase(), limit as i64], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(rows)
+        })
+    }
+
+    pub fn record_event(
+        &self,
+        tenant_id: &str,
+        kind: &str,
+        content_id: Option<&str>,
+        message: &str,
+    ) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO tenant_events (tenant_id, at, kind, content_id, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![tenant_id, ts(Utc::now()), kind, content_id, message],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn set_status(&self, s: &StatusUpdate<'_>) -> Result<()> {
+        self.with(|c| {
+            let now = ts(Utc::now());
+            c.execute(
+                "UPDATE tenant_status SET state = ?2, problem = ?3, message = ?4, last_attempt_at = ?5,
+                        last_success_at = CASE WHEN ?6 THEN ?5 ELSE last_success_at END,
+                        throttled = ?7, retried = ?8
+                 WHERE tenant_id = ?1",
+                params![
+                    s.tenant_id,
+                    s.state.as_str(),
+                    s.problem,
+                    s.message,
+                    now,
+                    s.state != TenantState::Error,
+                    s.throttled as i64,
+                    s.retried as i64
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn statuses(&self) -> Result<Vec<TenantStatus>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT t.tenant_id, t.name, s.state, s.problem, s.message, s.last_attempt_at, s.last_success_at,
+                        s.throttled, s.retried,
+                        (SELECT MIN(complete_until) FROM cursors k WHERE k.tenant_id = t.tenant_id),
+                        (SELECT COUNT(*) FROM alerts a WHERE a.tenant_id = t.tenant_id AND a.status = 'open'),
+                        t.auth_method = 'partner', t.cloud
+                 FROM tenants t JOIN tenant_status s USING (tenant_id)
+                 ORDER BY t.name, t.tenant_id",
+            )?;
+            let rows = stmt.query_map([], TenantStatus::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+}
+
+/// What [`Store::commit_blob`] writes.
+pub struct BlobCommit<'a> {
+    pub tenant_id: &'a str,
+    pub content_type: &'a str,
+    pub content_id: &'a str,
+    pub content_created: DateTime<Utc>,
+    pub records: usize,
+    /// The blob expired before it could be read: marked done, nothing inserted.
+    pub expired: bool,
+    pub alerts: &'a [NewAlert],
+    pub sign_ins: &'a [SignIn],
+    pub cursor: Option<DateTime<Utc>>,
+}
+
+pub struct StatusUpdate<'a> {
+    pub tenant_id: &'a str,
+    pub state: TenantState,
+    pub problem: Option<&'a str>,
+    pub message: Option<&'a str>,
+    pub throttled: u64,
+    pub retried: u64,
+}
+
+/// Moves the cursor forward only: a later, smaller value never rewinds it.
+fn advance_cursor(
+    c: &Connection,
+    tenant_id: &str,
+    content_type: &str,
+    to: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO cursors (tenant_id, content_type, complete_until) VALUES (?1, ?2, ?3)
+         ON CONFLICT (tenant_id, content_type) DO UPDATE SET complete_until = MAX(complete_until, excluded.complete_until)",
+        params![tenant_id, content_type, ts(to)],
+    )?;
+    Ok(())
+}
