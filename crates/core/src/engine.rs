@@ -271,7 +271,7 @@ impl Engine {
         {
             account.refreshed_at = Utc::now();
             self.store
-                .set_setting(crate::partner::ACCOUNT_SETTING, &account)?;
+                .set_setting(&crate::partner::ACCOUNT_SETTING, &account)?;
         }
         Ok(())
     }

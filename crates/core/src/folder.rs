@@ -200,7 +200,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
         let store = crate::store::Store::open(&dir).unwrap();
-        store.set_setting("probe", &serde_json::json!(1)).unwrap();
+        store
+            .set_setting(&crate::store::Key::new("probe"), &serde_json::json!(1))
+            .unwrap();
         assert_eq!(mode(&dir), 0o700);
         for file in ["rulewatch.db", "rulewatch.db-wal", "rulewatch.db-shm"] {
             assert_eq!(mode(&dir.join(file)), 0o600, "{file}");

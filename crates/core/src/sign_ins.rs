@@ -12,10 +12,10 @@ use crate::store::Store;
 pub const AUDIT_AZURE_AD: &str = "Audit.AzureActiveDirectory";
 
 /// The setting that turns collection on (a JSON boolean; off when absent).
-pub const SETTING: &str = "sign_ins.collect";
+pub const SETTING: crate::store::Key<bool> = crate::store::Key::new("sign_ins.collect");
 
 pub fn enabled(store: &Store) -> crate::store::Result<bool> {
-    Ok(store.setting::<bool>(SETTING)?.unwrap_or(false))
+    Ok(store.setting(&SETTING)?.unwrap_or(false))
 }
 
 #[derive(Deserialize)]

@@ -284,17 +284,17 @@ pub fn remove_tenant(
 
 /// Where the MSP's own tenant id is kept, given once at setup: Microsoft counts
 /// Management API calls against the `PublisherIdentifier` sent (../shared/reference/m365-api.md A8).
-pub const MSP_TENANT_SETTING: &str = "msp_tenant_id";
+pub const MSP_TENANT_SETTING: crate::store::Key<String> = crate::store::Key::new("msp_tenant_id");
 
 /// Stores the MSP's own tenant id; answers it in canonical form.
 pub fn set_msp_tenant(store: &Store, value: &str) -> Result<String, TenantError> {
     let id = parse_guid(value, "your MSP's own tenant id")?;
-    store.set_setting(MSP_TENANT_SETTING, &id)?;
+    store.set_setting(&MSP_TENANT_SETTING, &id)?;
     Ok(id)
 }
 
 pub fn msp_tenant(store: &Store) -> Result<Option<String>, StoreError> {
-    store.setting(MSP_TENANT_SETTING)
+    store.setting(&MSP_TENANT_SETTING)
 }
 
 /// The `PublisherIdentifier` sent for `tenant_id`'s Management API calls: the override

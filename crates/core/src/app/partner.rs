@@ -108,7 +108,7 @@ impl Session {
 
     /// Whether new customers are watched automatically.
     pub fn set_watch_all(&self, on: bool) -> Result<(), Error> {
-        Ok(self.home.set_setting(partner::WATCH_ALL_SETTING, &on)?)
+        Ok(self.home.set_setting(&partner::WATCH_ALL_SETTING, &on)?)
     }
 
     /// Watches one customer (again); answers it, and whether it was watched already.

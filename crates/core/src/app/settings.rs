@@ -12,19 +12,20 @@ use crate::detect::Severity;
 use crate::geo::{self, GeoProvider};
 use crate::remediate::{self, Action};
 use crate::secrets::{Keychain, NO_TENANT, SecretError, SecretKind, SecretStore};
+use crate::store::Key;
 
 /// Minutes between background scans.
 pub const SCAN_INTERVAL_MINUTES: RangeInclusive<u32> = 1..=1440;
 
 /// Where the schedule and notification choices live in the settings table (the key
 /// the desktop has always used, so existing choices are kept).
-const PREFERENCES_KEY: &str = "desktop.settings";
+const PREFERENCES_KEY: Key<Preferences> = Key::new("desktop.settings");
 
 /// The preferences saved in `store`; the defaults when none were saved or the saved
 /// row cannot be read.
 pub(super) fn preferences_in(store: &crate::store::Store) -> Preferences {
     store
-        .setting(PREFERENCES_KEY)
+        .setting(&PREFERENCES_KEY)
         .ok()
         .flatten()
         .unwrap_or_default()
@@ -212,11 +213,11 @@ impl Session {
         }
         self.set_geo(update.geo).await?;
         self.home
-            .set_setting(crate::sign_ins::SETTING, &update.sign_ins)?;
+            .set_setting(&crate::sign_ins::SETTING, &update.sign_ins)?;
         self.home
-            .set_setting(remediate::DEFAULTS_SETTING, &update.remediation_defaults)?;
+            .set_setting(&remediate::DEFAULTS_SETTING, &update.remediation_defaults)?;
         self.home
-            .set_setting(PREFERENCES_KEY, &update.preferences)?;
+            .set_setting(&PREFERENCES_KEY, &update.preferences)?;
         self.rebuild_engine().await
     }
 
@@ -226,7 +227,7 @@ impl Session {
     }
 
     pub fn set_sign_ins(&self, on: bool) -> Result<(), Error> {
-        Ok(self.home.set_setting(crate::sign_ins::SETTING, &on)?)
+        Ok(self.home.set_setting(&crate::sign_ins::SETTING, &on)?)
     }
 
     /// Whether the ipstack key is in the keychain.

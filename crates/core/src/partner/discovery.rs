@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{PartnerAccount, account};
 use crate::http::RetryStats;
 use crate::problem::{Problem, ProblemKind};
-use crate::store::{Store, StoreError};
+use crate::store::{Key, Store, StoreError};
 
 /// One customer of the partner (Graph `delegatedAdminCustomers`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,12 +170,12 @@ pub async fn gdap_roles(
 }
 
 /// Whether every customer is watched unless excluded (on unless turned off).
-pub const WATCH_ALL_SETTING: &str = "partner.watch_all";
+pub const WATCH_ALL_SETTING: Key<bool> = Key::new("partner.watch_all");
 /// When the customers were last listed.
-pub const DISCOVERED_AT_SETTING: &str = "partner.discovered_at";
+pub const DISCOVERED_AT_SETTING: Key<DateTime<Utc>> = Key::new("partner.discovered_at");
 
 pub fn watch_all(store: &Store) -> Result<bool, StoreError> {
-    Ok(store.setting(WATCH_ALL_SETTING)?.unwrap_or(true))
+    Ok(store.setting(&WATCH_ALL_SETTING)?.unwrap_or(true))
 }
 
 /// What one listing of the customers changed.
@@ -221,7 +221,7 @@ pub async fn discover(
         .collect();
     store.record_customers(&rows).map_err(store_problem)?;
     store
-        .set_setting(DISCOVERED_AT_SETTING, &Utc::now())
+        .set_setting(&DISCOVERED_AT_SETTING, &Utc::now())
         .map_err(store_problem)?;
     let mut now_watched = Vec::new();
     if watch_all(store).map_err(store_problem)? {
@@ -316,7 +316,7 @@ pub fn exclude(store: &Store, tenant_id: &str) -> Result<bool, StoreError> {
 
 /// Whether the customers should be listed again: never listed, or `every` ago.
 pub fn discovery_due(store: &Store, every: chrono::Duration) -> Result<bool, StoreError> {
-    let last: Option<DateTime<Utc>> = store.setting(DISCOVERED_AT_SETTING)?;
+    let last: Option<DateTime<Utc>> = store.setting(&DISCOVERED_AT_SETTING)?;
     Ok(last.is_none_or(|at| Utc::now() - at >= every))
 }
 
@@ -339,7 +339,7 @@ mod tests {
             Err(CustomerError::NotSignedIn)
         ));
         store
-            .set_setting(ACCOUNT_SETTING, &account(1, None, Utc::now()))
+            .set_setting(&ACCOUNT_SETTING, &account(1, None, Utc::now()))
             .unwrap();
         let upper = id.to_ascii_uppercase();
         let (c, already) = watch_customer(&store, &format!(" {upper} ")).unwrap();

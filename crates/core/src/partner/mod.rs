@@ -12,7 +12,7 @@ mod sign_in;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Store, StoreError};
+use crate::store::{Key, Store, StoreError};
 
 pub use discovery::{
     Customer, CustomerError, DISCOVERED_AT_SETTING, Discovery, WATCH_ALL_SETTING, customers,
@@ -22,7 +22,7 @@ pub use discovery::{
 pub use sign_in::Partner;
 
 /// Where the signed-in partner account is described (never its tokens).
-pub const ACCOUNT_SETTING: &str = "partner.account";
+pub const ACCOUNT_SETTING: Key<PartnerAccount> = Key::new("partner.account");
 
 /// The signed-in partner account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,7 +52,7 @@ impl PartnerAccount {
 }
 
 pub fn account(store: &Store) -> Result<Option<PartnerAccount>, StoreError> {
-    store.setting(ACCOUNT_SETTING)
+    store.setting(&ACCOUNT_SETTING)
 }
 
 #[cfg(test)]

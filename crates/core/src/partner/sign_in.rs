@@ -98,7 +98,7 @@ impl Partner<'_> {
                 .map(|s| now + chrono::Duration::seconds(s as i64)),
         };
         self.store
-            .set_setting(ACCOUNT_SETTING, &account)
+            .set_setting(&ACCOUNT_SETTING, &account)
             .map_err(|e| {
                 Problem::new(
                     ProblemKind::BadResponse,
@@ -233,7 +233,7 @@ impl Partner<'_> {
         self.secrets
             .delete(NO_TENANT, SecretKind::PartnerRefreshToken)
             .map_err(|e| Problem::new(ProblemKind::Keychain, e.to_string()))?;
-        self.store.remove_setting(ACCOUNT_SETTING).map_err(|e| {
+        self.store.remove_setting(&ACCOUNT_SETTING).map_err(|e| {
             Problem::new(
                 ProblemKind::BadResponse,
                 format!("could not forget the partner account: {e}"),

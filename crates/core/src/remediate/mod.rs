@@ -261,12 +261,13 @@ pub enum RemediateError {
 }
 
 /// The setting naming the steps checked by default.
-pub const DEFAULTS_SETTING: &str = "remediation.defaults";
+pub const DEFAULTS_SETTING: crate::store::Key<Vec<Action>> =
+    crate::store::Key::new("remediation.defaults");
 
 /// Checked unless the technician chose otherwise: everything but removing rules, which
 /// destroys evidence.
 pub fn default_actions(store: &Store) -> Result<Vec<Action>, StoreError> {
-    Ok(store.setting(DEFAULTS_SETTING)?.unwrap_or_else(|| {
+    Ok(store.setting(&DEFAULTS_SETTING)?.unwrap_or_else(|| {
         Action::ALL
             .into_iter()
             .filter(|a| *a != Action::RemoveRule)

@@ -40,10 +40,10 @@ pub enum GeoProvider {
     },
 }
 
-use super::settings::{read_setting, write_setting};
+use super::settings::{Key, read_setting, write_setting};
 
-const PROVIDER: &str = "geo.provider";
-const PROBLEM: &str = "geo.problem";
+const PROVIDER: Key<GeoProvider> = Key::new("geo.provider");
+const PROBLEM: Key<String> = Key::new("geo.problem");
 
 /// An unexpired cache entry: `location` is `None` when the provider knew nothing of the IP.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +54,7 @@ pub struct CacheHit {
 impl Store {
     /// The chosen geolocation provider; `Off` until one is chosen.
     pub fn geo_provider(&self) -> Result<GeoProvider> {
-        Ok(self.setting(PROVIDER)?.unwrap_or(GeoProvider::Off))
+        Ok(self.setting(&PROVIDER)?.unwrap_or(GeoProvider::Off))
     }
 
     /// Saves the provider. A different provider empties the cache (its answers came from
@@ -63,12 +63,12 @@ impl Store {
         self.with(|c| {
             let tx = c.transaction()?;
             // An unreadable old value counts as different.
-            let old: Option<GeoProvider> = read_setting(&tx, PROVIDER).unwrap_or(None);
+            let old: Option<GeoProvider> = read_setting(&tx, &PROVIDER).unwrap_or(None);
             if old.as_ref() != Some(provider) {
                 tx.execute("DELETE FROM geo_cache", [])?;
-                tx.execute("DELETE FROM settings WHERE key = ?1", [PROBLEM])?;
+                tx.execute("DELETE FROM settings WHERE key = ?1", [PROBLEM.name()])?;
             }
-            write_setting(&tx, PROVIDER, provider)?;
+            write_setting(&tx, &PROVIDER, provider)?;
             tx.commit()?;
             Ok(())
         })
@@ -76,13 +76,13 @@ impl Store {
 
     /// The provider's last problem, kept so that `rulewatch geo show` can tell it.
     pub fn geo_problem(&self) -> Result<Option<String>> {
-        self.setting(PROBLEM)
+        self.setting(&PROBLEM)
     }
 
     pub fn set_geo_problem(&self, problem: Option<&str>) -> Result<()> {
         match problem {
-            Some(p) => self.set_setting(PROBLEM, &p),
-            None => self.remove_setting(PROBLEM),
+            Some(p) => self.set_setting(&PROBLEM, &p.to_string()),
+            None => self.remove_setting(&PROBLEM),
         }
     }
 

@@ -33,6 +33,7 @@ pub use remediation::{
     CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, ChainReport, LogEntry, NewLogEntry,
 };
 pub use scan_state::{BlobCommit, StatusUpdate};
+pub use settings::Key;
 pub use subscriptions::SubscriptionStart;
 
 #[derive(Debug, thiserror::Error)]

@@ -20,13 +20,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::settings::{read_setting, write_setting};
+use super::settings::{Key, read_setting, write_setting};
 use super::{Result, Store, StoreError, ts};
 use crate::secrets::{SecretStore, record_key};
 
-const HEAD: &str = "remediation.head";
+const HEAD: Key<ChainHead> = Key::new("remediation.head");
 /// The record's own id, naming its key in the keychain.
-const RECORD_ID: &str = "remediation.record_id";
+const RECORD_ID: Key<String> = Key::new("remediation.record_id");
 /// The head's copy outside the database, in the data folder.
 pub(super) const HEAD_FILE: &str = "remediation-head.json";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -144,11 +144,11 @@ impl Record {
     /// The record's key; with `create`, the record's id and key are made when missing.
     fn key(&self, c: &Connection, create: bool) -> Result<Option<SecretSlice<u8>>> {
         let secrets = self.secrets.as_ref().ok_or(StoreError::RecordUnsigned)?;
-        let id = match read_setting::<String>(c, RECORD_ID)? {
+        let id = match read_setting(c, &RECORD_ID)? {
             Some(id) => id,
             None if create => {
                 let id = uuid::Uuid::new_v4().simple().to_string();
-                write_setting(c, RECORD_ID, &id)?;
+                write_setting(c, &RECORD_ID, &id)?;
                 id
             }
             None => return Ok(None),
@@ -446,7 +446,7 @@ impl Store {
                 ],
             )?;
             let head = ChainHead { id, hash: hash.clone() };
-            write_setting(&tx, HEAD, &head)?;
+            write_setting(&tx, &HEAD, &head)?;
             tx.commit()?;
             // The step is recorded; a head copy left behind shows in `audit verify` as
             // rows after the copy, which only the key holder could have signed.
@@ -560,7 +560,7 @@ impl Store {
         if let Err(broken) = walk(&rows, key.as_ref()) {
             return Ok(report(Some(broken)));
         }
-        let head: Option<ChainHead> = read_setting(c, HEAD).unwrap_or(None);
+        let head: Option<ChainHead> = read_setting(c, &HEAD).unwrap_or(None);
         match (&head, &last) {
             (None, None) => {}
             (Some(h), Some(l)) if h == l => {}
@@ -719,7 +719,7 @@ mod tests {
                         "UPDATE remediation_log SET prev_hash = ?2, hash = ?3, scheme = 'sha256' WHERE id = ?1",
                         params![row.id, row.prev_hash, hash],
                     )?;
-                    write_setting(c, HEAD, &ChainHead { id: row.id, hash: hash.clone() })?;
+                    write_setting(c, &HEAD, &ChainHead { id: row.id, hash: hash.clone() })?;
                     prev = hash;
                 }
                 Ok(())
@@ -917,7 +917,7 @@ mod tests {
             id: 3,
             hash: store.log().unwrap()[2].hash.clone(),
         };
-        store.with(|c| write_setting(c, HEAD, &head3)).unwrap();
+        store.with(|c| write_setting(c, &HEAD, &head3)).unwrap();
         let (at, reason) = broken(&store);
         assert_eq!(at, Some(5));
         assert!(
@@ -1009,7 +1009,7 @@ mod tests {
             .unwrap();
             write_setting(
                 &c,
-                HEAD,
+                &HEAD,
                 &ChainHead {
                     id,
                     hash: hash.clone(),

@@ -1,4 +1,7 @@
-//! Settings: one JSON value per key, read and written whole.
+//! Settings: one JSON value per key, read and written whole. Each key is a [`Key`]
+//! naming its value's type, defined beside the code that owns the setting.
+
+use std::marker::PhantomData;
 
 use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -7,7 +10,28 @@ use serde::de::DeserializeOwned;
 
 use super::{Result, Store, StoreError, ts};
 
-pub(super) fn read_setting<T: DeserializeOwned>(c: &Connection, key: &str) -> Result<Option<T>> {
+/// A setting's name and the type of its value: reading or writing it as another type
+/// does not compile.
+pub struct Key<T> {
+    name: &'static str,
+    value: PhantomData<fn() -> T>,
+}
+
+impl<T> Key<T> {
+    pub const fn new(name: &'static str) -> Self {
+        Key {
+            name,
+            value: PhantomData,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+pub(super) fn read_setting<T: DeserializeOwned>(c: &Connection, key: &Key<T>) -> Result<Option<T>> {
+    let key = key.name;
     let text: Option<String> = c
         .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
             r.get(0)
@@ -22,7 +46,8 @@ pub(super) fn read_setting<T: DeserializeOwned>(c: &Connection, key: &str) -> Re
     .transpose()
 }
 
-pub(super) fn write_setting<T: Serialize>(c: &Connection, key: &str, value: &T) -> Result<()> {
+pub(super) fn write_setting<T: Serialize>(c: &Connection, key: &Key<T>, value: &T) -> Result<()> {
+    let key = key.name;
     let json = serde_json::to_string(value).map_err(|e| StoreError::BadSetting {
         key: key.into(),
         detail: e.to_string(),
@@ -36,17 +61,17 @@ pub(super) fn write_setting<T: Serialize>(c: &Connection, key: &str, value: &T) 
 }
 
 impl Store {
-    pub fn setting<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+    pub fn setting<T: DeserializeOwned>(&self, key: &Key<T>) -> Result<Option<T>> {
         self.with(|c| read_setting(c, key))
     }
 
-    pub fn set_setting<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+    pub fn set_setting<T: Serialize>(&self, key: &Key<T>, value: &T) -> Result<()> {
         self.with(|c| write_setting(c, key, value))
     }
 
-    pub fn remove_setting(&self, key: &str) -> Result<()> {
+    pub fn remove_setting<T>(&self, key: &Key<T>) -> Result<()> {
         self.with(|c| {
-            c.execute("DELETE FROM settings WHERE key = ?1", [key])?;
+            c.execute("DELETE FROM settings WHERE key = ?1", [key.name])?;
             Ok(())
         })
     }

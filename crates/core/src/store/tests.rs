@@ -512,7 +512,7 @@ fn changing_the_geo_provider_empties_the_cache_and_forgets_its_problem() {
 
     store
         .set_setting(
-            "geo.provider",
+            &Key::<serde_json::Value>::new("geo.provider"),
             &serde_json::json!({"provider": "carrier-pigeon"}),
         )
         .unwrap();
