@@ -450,7 +450,7 @@ pub(crate) async fn fetch_blob(
     let Some(blob) = app
         .feed
         .blob(&content_id)
-        .filter(|b| b.tenant == t && b.listable_at <= now)
+        .filter(|b| b.tenant == t && app.feed.is_listable(b, now))
     else {
         return Err(af_error(
             StatusCode::NOT_FOUND,

@@ -328,6 +328,13 @@ pub(crate) async fn remove_customer(
     }
 }
 
+/// `POST /_sandbox/late/release`: the late blobs arrive now, so a test need not wait
+/// out their delay on the clock.
+pub(crate) async fn release_late(State(app): State<Arc<App>>) -> StatusCode {
+    app.feed.release_late();
+    StatusCode::NO_CONTENT
+}
+
 /// `POST /_sandbox/partner/revoke`: the technician's sessions were revoked.
 pub(crate) async fn revoke_partner(State(app): State<Arc<App>>) -> Response {
     match app.partner.as_ref() {

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
@@ -67,6 +68,9 @@ pub(crate) struct Feed {
     planted: Vec<Value>,
     populations: Vec<Population>,
     noise_seed: u64,
+    /// A test said the late blobs have arrived (`POST /_sandbox/late/release`), so it
+    /// need not wait out `late_delay_s` on the clock.
+    late_released: AtomicBool,
 }
 
 /// A blob before ids are assigned.
@@ -206,6 +210,7 @@ impl Feed {
             planted,
             populations: scenario.tenants.iter().map(Population::new).collect(),
             noise_seed: noise.seed,
+            late_released: AtomicBool::new(false),
         }
     }
 
@@ -222,9 +227,19 @@ impl Feed {
             .map_or_else(Vec::new, |list| {
                 list.iter()
                     .map(|&i| &self.blobs[i])
-                    .filter(|b| b.created >= from && b.created < to && b.listable_at <= now)
+                    .filter(|b| b.created >= from && b.created < to && self.is_listable(b, now))
                     .collect()
             })
+    }
+
+    /// Whether `b` is listed (and served) at `now`.
+    pub(crate) fn is_listable(&self, b: &Blob, now: DateTime<Utc>) -> bool {
+        b.listable_at <= now || self.late_released.load(Ordering::Relaxed)
+    }
+
+    /// Every late blob is listable from now on.
+    pub(crate) fn release_late(&self) {
+        self.late_released.store(true, Ordering::Relaxed);
     }
 
     pub(crate) fn blob(&self, content_id: &str) -> Option<&Blob> {

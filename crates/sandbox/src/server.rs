@@ -165,6 +165,7 @@ fn router(app: Arc<App>) -> Router {
             delete(control::remove_customer),
         )
         .route("/_sandbox/partner/revoke", post(control::revoke_partner))
+        .route("/_sandbox/late/release", post(control::release_late))
         .route("/_sandbox/partner/gdap", post(control::set_gdap_roles))
         .fallback(not_found);
     // Each cloud's Management API, GCC's under its path prefix (activity.rs).

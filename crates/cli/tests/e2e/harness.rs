@@ -77,6 +77,20 @@ impl Sandbox {
     }
 
     /// Changes a tenant mid-test (secret, audit switch, subscription…).
+    /// Every late blob is listable from now on.
+    pub(crate) fn release_late_blobs(&self) {
+        let url = format!("{}/_sandbox/late/release", self.url);
+        let status = self.rt.block_on(async {
+            reqwest::Client::new()
+                .post(url)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+        assert!(status.is_success(), "releasing the late blobs: {status}");
+    }
+
     pub(crate) fn patch_tenant(&self, tenant_id: &str, patch: Value) {
         let url = format!("{}/_sandbox/tenants/{tenant_id}", self.url);
         let status = self.rt.block_on(async {
