@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { $, $$, HIDES_MAIL, HOSTILE_RAW, HOSTILE_RULE, HOSTILE_SUMMARY, T2, alert, detail, flush, mount, rowIds, setValue, unmount, visible } from "./fixtures";
+import { $, $$, alert, changed, detail, flush, HIDES_MAIL, HOSTILE_RAW, HOSTILE_RULE, HOSTILE_SUMMARY, mount, rowIds, setValue, T2, unmount, visible } from "./fixtures";
 import { callsOf, emit, state } from "./tauri-mock";
 import { matches } from "../src/pages/alerts";
 
@@ -80,11 +80,7 @@ describe("alert list", () => {
     setValue($<HTMLSelectElement>("#filter-severity"), "critical");
     expect(rowIds()).toEqual([5]);
     const before = callsOf("list_alerts").length;
-    emit("rulewatch://changed");
-    emit("rulewatch://changed");
-    emit("rulewatch://changed");
-    await new Promise((r) => setTimeout(r, 260));
-    await flush();
+    await changed(3, () => expect(callsOf("list_alerts").length).toBe(before));
     expect(callsOf("list_alerts").length).toBe(before + 1);
     expect(rowIds()).toEqual([5]);
   });
@@ -251,9 +247,7 @@ describe("refresh while reviewing", () => {
     $<HTMLTextAreaElement>("#status-note").value = "checking with the client";
     $<HTMLInputElement>("#trust-destination").click();
     const fetched = callsOf("get_alert").length;
-    emit("rulewatch://changed");
-    await new Promise((r) => setTimeout(r, 260));
-    await flush();
+    await changed();
     expect(callsOf("get_alert").length).toBe(fetched + 1);
     expect(visible($("#status-note"))).toBe(true);
     expect($<HTMLTextAreaElement>("#status-note").value).toBe("checking with the client");

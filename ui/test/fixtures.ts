@@ -13,7 +13,9 @@ import type {
   StepResult,
   TenantStatus,
 } from "../src/api";
-import { startApp, type App } from "../src/app";
+import { vi } from "vitest";
+import { CHANGE_DEBOUNCE_MS, startApp, type App } from "../src/app";
+import { emit } from "./tauri-mock";
 import { resetMock, state } from "./tauri-mock";
 
 export const HOSTILE_RULE = "<img src=x onerror=alert(1)>";
@@ -244,6 +246,23 @@ export function defaultHandlers(): void {
 }
 
 /** Lets every pending promise and zero-delay timer run. */
+/**
+ * Sends `times` change events on a fake clock and runs out the panel's debounce;
+ * `justBefore` runs a millisecond before it ends. No test waits on the wall clock.
+ */
+export async function changed(times = 1, justBefore?: () => void): Promise<void> {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+  try {
+    for (let i = 0; i < times; i++) emit("rulewatch://changed");
+    await vi.advanceTimersByTimeAsync(CHANGE_DEBOUNCE_MS - 1);
+    justBefore?.();
+    await vi.advanceTimersByTimeAsync(1);
+  } finally {
+    vi.useRealTimers();
+  }
+  await flush();
+}
+
 export async function flush(): Promise<void> {
   for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
 }

@@ -1,23 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  $,
-  $$,
-  C1,
-  C2,
-  C3,
-  PARTNER_CLIENT,
-  PARTNER_TENANT,
-  customer,
-  fill,
-  flush,
-  mount,
-  openTenants,
-  partnerAccount,
-  partnerState,
-  signedIn,
-  unmount,
-  visible,
-} from "./fixtures";
+import { $, $$, C1, C2, C3, changed, customer, fill, flush, mount, openTenants, PARTNER_CLIENT, PARTNER_TENANT, partnerAccount, partnerState, signedIn, unmount, visible } from "./fixtures";
 import { callsOf, emit, state } from "./tauri-mock";
 import { signInLapsed, validatePartner } from "../src/pages/partner";
 
@@ -116,9 +98,7 @@ describe("partner sign-in form (signed out)", () => {
     input.value = "aaaaaaaa-bb";
     input.dispatchEvent(new Event("input", { bubbles: true }));
     const before = callsOf("partner_state").length;
-    emit("rulewatch://changed");
-    await new Promise((r) => setTimeout(r, 260));
-    await flush();
+    await changed();
     expect(callsOf("partner_state").length).toBeGreaterThan(before);
     expect($<HTMLInputElement>("#partner-tenant-id").value).toBe("aaaaaaaa-bb");
   });
@@ -237,9 +217,7 @@ describe("partner signed in", () => {
 
     inRow(C1, "exclude-customer")!.click();
     // A change event re-renders the list; the open confirm step stays open.
-    emit("rulewatch://changed");
-    await new Promise((r) => setTimeout(r, 260));
-    await flush();
+    await changed();
     expect(visible(inRow(C1, "confirm-exclude"))).toBe(true);
     inRow(C1, "confirm-exclude")!.click();
     await flush();

@@ -1,20 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import {
-  $,
-  $$,
-  HOSTILE_RULE,
-  MAILBOX,
-  RULE_ID,
-  detail,
-  flush,
-  logEntry,
-  mount,
-  plan,
-  settings,
-  stepResult,
-  unmount,
-  visible,
-} from "./fixtures";
+import { $, $$, changed, detail, flush, HOSTILE_RULE, logEntry, MAILBOX, mount, plan, RULE_ID, settings, stepResult, unmount, visible } from "./fixtures";
 import { callsOf, emit, state } from "./tauri-mock";
 import type { StepResult } from "../src/api";
 
@@ -355,9 +340,7 @@ describe("Secure and Remediate: running", () => {
   it("keeps the view and its results through a change event", async () => {
     await openPlan();
     await runChecked();
-    emit("rulewatch://changed");
-    await new Promise((r) => setTimeout(r, 260));
-    await flush();
+    await changed();
     expect(visible($("#remediation"))).toBe(true);
     expect(resultRow(K.block)!.dataset.outcome).toBe("done");
   });

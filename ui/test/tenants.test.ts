@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { $, $$, T1, T2, fill, flush, openTenants, overview, unmount, visible } from "./fixtures";
+import { $, $$, changed, fill, flush, openTenants, overview, T1, T2, unmount, visible } from "./fixtures";
 import { callsOf, state } from "./tauri-mock";
 import { validateTenant } from "../src/pages/tenants";
 
@@ -214,10 +214,7 @@ describe("refresh during a connection test", () => {
     });
     ($$("[data-testid=tenant-row]")[0].querySelector("[data-testid=test-connection]") as HTMLElement).click();
     await flush();
-    const { emit } = await import("./tauri-mock");
-    emit("rulewatch://changed");
-    await new Promise((r) => setTimeout(r, 260));
-    await flush();
+    await changed();
     const row = $$("[data-testid=tenant-row]")[0];
     expect(row.querySelector("[data-testid=connection-result]")!.textContent).toBe("Testing…");
     expect((row.querySelector("[data-testid=test-connection]") as HTMLButtonElement).disabled).toBe(true);
