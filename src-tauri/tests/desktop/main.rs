@@ -8,4 +8,5 @@ mod common;
 mod partner;
 mod remediation;
 mod shell;
+mod tray;
 mod webview;
