@@ -24,6 +24,8 @@ mod openid;
 mod partner;
 mod scenario;
 mod server;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod times;
 mod token;
 mod users;

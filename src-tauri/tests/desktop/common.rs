@@ -14,7 +14,6 @@ use fantoccini::error::{CmdError, ErrorStatus};
 use fantoccini::{Client, ClientBuilder, Locator};
 use m365_sandbox::RunningSandbox;
 use m365_sandbox::Scenario;
-use m365_sandbox::attacks::RecordCtx;
 use rulewatch_core::secrets::Keychain;
 use rulewatch_core::store::Store;
 use rulewatch_core::tenants::{NewCredential, NewTenant, add_tenant};
@@ -141,49 +140,16 @@ pub(crate) fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bo
     }
 }
 
-pub(crate) struct Tenant {
-    pub id: String,
-    pub client_id: String,
-    pub secret: String,
-    pub domain: String,
+pub(crate) use m365_sandbox::testkit::TestTenant as Tenant;
+
+/// A test tenant's scenario entry under the name the panel shows.
+pub(crate) trait Named {
+    fn scenario(&self, name: &str) -> Value;
 }
 
-impl Tenant {
-    pub(crate) fn new() -> Self {
-        let domain = format!(
-            "client-{}.example.com",
-            &uuid::Uuid::new_v4().simple().to_string()[..6]
-        );
-        Tenant {
-            id: uuid::Uuid::new_v4().to_string(),
-            client_id: uuid::Uuid::new_v4().to_string(),
-            secret: format!("s3cr3t~{}", uuid::Uuid::new_v4().simple()),
-            domain,
-        }
-    }
-
-    pub(crate) fn user(&self, name: &str) -> String {
-        format!("{name}@{}", self.domain)
-    }
-
-    pub(crate) fn ctx(&self, user: &str) -> RecordCtx {
-        RecordCtx {
-            tenant_id: self.id.clone(),
-            tenant_initial_domain: "clientx.onmicrosoft.com".into(),
-            actor_upn: self.user(user),
-            target_upn: self.user(user),
-            client_ip: "203.0.113.77:50123".into(),
-            creation_time: chrono::Utc::now() - chrono::Duration::minutes(30),
-            record_id: uuid::Uuid::new_v4(),
-        }
-    }
-
-    pub(crate) fn scenario(&self, name: &str) -> Value {
-        json!({
-            "tenant_id": self.id, "name": name, "domains": [self.domain, "clientx.onmicrosoft.com"],
-            "client_id": self.client_id, "client_secret": self.secret, "audit_enabled": true,
-            "users": (["adele", "megan"].iter().map(|u| json!({"upn": self.user(u), "display_name": u})).collect::<Vec<_>>()),
-        })
+impl Named for Tenant {
+    fn scenario(&self, name: &str) -> Value {
+        self.clone().named(name).scenario_json()
     }
 }
 
@@ -237,7 +203,7 @@ impl Desktop {
         let store = Store::open(data.path()).unwrap();
         for (t, name) in tenants {
             let new = NewTenant {
-                tenant_id: t.id.clone(),
+                tenant_id: t.tenant_id.clone(),
                 name: name.to_string(),
                 client_id: t.client_id.clone(),
                 credential: NewCredential::ClientSecret(SecretString::from(t.secret.clone())),

@@ -7,7 +7,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{Desktop, Tenant, notifications, wait_until};
+use crate::common::{Desktop, Named, Tenant, notifications, wait_until};
 use m365_sandbox::attacks::{self, ForwardKind};
 use serde_json::json;
 use uuid::Uuid;
@@ -30,18 +30,18 @@ fn keychain_token() -> String {
 
 #[test]
 fn a_technician_signs_in_once_in_the_browser_and_every_customer_is_watched() {
-    let (t, later) = (Tenant::new(), Tenant::new());
+    let (t, later) = (Tenant::new(0), Tenant::new(0));
     let (partner_tenant, client_id) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
     let record = attacks::new_inbox_rule_forward(
-        &t.ctx("megan"),
+        &t.own("megan"),
         "Sync",
         &["drop@evil.example"],
         ForwardKind::ForwardTo,
     );
     let scenario = json!({
         "tenants": [t.scenario("Contoso"), later.scenario("Northwind")],
-        "records": [{"tenant_id": t.id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record}],
-        "partner": {"tenant_id": partner_tenant, "client_id": client_id, "users": [{"upn": TECH}], "customers": [t.id]},
+        "records": [{"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record}],
+        "partner": {"tenant_id": partner_tenant, "client_id": client_id, "users": [{"upn": TECH}], "customers": [t.tenant_id]},
     });
     let app = Desktop::start(scenario, &[]);
     app.wait_for("#first-run", Duration::from_secs(20));
@@ -113,7 +113,10 @@ fn a_technician_signs_in_once_in_the_browser_and_every_customer_is_watched() {
     );
 
     // The customer is watched, and its attack arrives without anyone asking.
-    let row = format!("[data-testid=customer-row][data-tenant-id='{}']", t.id);
+    let row = format!(
+        "[data-testid=customer-row][data-tenant-id='{}']",
+        t.tenant_id
+    );
     wait_until("the customer watched", Duration::from_secs(20), || {
         app.count(&row) == 1
             && app
@@ -132,7 +135,7 @@ fn a_technician_signs_in_once_in_the_browser_and_every_customer_is_watched() {
     rt.block_on(async {
         let added = reqwest::Client::new()
             .post(format!("{}/_sandbox/partner/customers", app.sandbox_url()))
-            .json(&json!({"tenant_id": later.id}))
+            .json(&json!({"tenant_id": later.tenant_id}))
             .send()
             .await
             .unwrap();

@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use crate::common::{Desktop, Tenant, wait_until};
+use crate::common::{Desktop, Named, Tenant, wait_until};
 use m365_sandbox::attacks::{self, ForwardKind};
 use serde_json::json;
 
 fn rule_enabled(app: &Desktop, t: &Tenant, upn: &str, name: &str) -> Option<bool> {
-    let user = app.user(&t.id, upn);
+    let user = app.user(&t.tenant_id, upn);
     user["inbox_rules"]
         .as_array()
         .unwrap()
@@ -21,17 +21,17 @@ fn rule_enabled(app: &Desktop, t: &Tenant, upn: &str, name: &str) -> Option<bool
 
 #[test]
 fn a_mailbox_is_contained_from_the_panel_with_one_confirmation_and_the_report_written() {
-    let t = Tenant::new();
+    let t = Tenant::new(0);
     let megan = t.user("megan");
     let record = attacks::new_inbox_rule_forward(
-        &t.ctx("megan"),
+        &t.own("megan"),
         "Sync",
         &["drop@evil.example"],
         ForwardKind::ForwardTo,
     );
     let scenario = json!({
         "tenants": [t.scenario("Contoso")],
-        "records": [{"tenant_id": t.id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record}],
+        "records": [{"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record}],
     });
     let app = Desktop::start(scenario, &[(&t, "Contoso")]);
     app.wait_for("[data-testid=alert-row]", Duration::from_secs(40));
@@ -70,7 +70,7 @@ fn a_mailbox_is_contained_from_the_panel_with_one_confirmation_and_the_report_wr
     wait_until("four verified steps", Duration::from_secs(60), || {
         app.count("[data-testid=step-result][data-outcome=done]") == 4
     });
-    let user = app.user(&t.id, &megan);
+    let user = app.user(&t.tenant_id, &megan);
     assert_eq!(user["account_enabled"], false);
     assert!(
         user["sessions_revoked_at"].is_string() && user["password_changed_at"].is_string(),
@@ -144,13 +144,13 @@ fn a_mailbox_is_contained_from_the_panel_with_one_confirmation_and_the_report_wr
 
 #[test]
 fn undoing_a_cleared_forwarding_says_where_mail_would_go_and_asks_a_second_time() {
-    let t = Tenant::new();
+    let t = Tenant::new(0);
     let adele = t.user("adele");
     let record =
-        attacks::set_mailbox_forwarding(&t.ctx("adele"), Some("smtp:x@evil.example"), None, true);
+        attacks::set_mailbox_forwarding(&t.own("adele"), Some("smtp:x@evil.example"), None, true);
     let scenario = json!({
         "tenants": [t.scenario("Contoso")],
-        "records": [{"tenant_id": t.id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record}],
+        "records": [{"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record}],
     });
     let app = Desktop::start(scenario, &[(&t, "Contoso")]);
     app.wait_for("[data-testid=alert-row]", Duration::from_secs(40));
@@ -162,7 +162,7 @@ fn undoing_a_cleared_forwarding_says_where_mail_would_go_and_asks_a_second_time(
     let cleared = "[data-testid=step-result][data-key^='clear-forwarding'][data-outcome=done]";
     app.wait_for(cleared, Duration::from_secs(60));
     assert_eq!(
-        app.user(&t.id, &adele)["forwarding_smtp_address"],
+        app.user(&t.tenant_id, &adele)["forwarding_smtp_address"],
         serde_json::Value::Null
     );
 
@@ -186,7 +186,7 @@ fn undoing_a_cleared_forwarding_says_where_mail_would_go_and_asks_a_second_time(
     app.click("[data-testid=cancel-undo]");
     assert_eq!(app.count("[data-testid=undo-result]"), 0);
     assert_eq!(
-        app.user(&t.id, &adele)["forwarding_smtp_address"],
+        app.user(&t.tenant_id, &adele)["forwarding_smtp_address"],
         serde_json::Value::Null,
         "cancelled: nothing restored"
     );
@@ -199,7 +199,7 @@ fn undoing_a_cleared_forwarding_says_where_mail_would_go_and_asks_a_second_time(
         app.count("[data-testid=undo-result][data-outcome=done]") == 1
     });
     assert_eq!(
-        app.user(&t.id, &adele)["forwarding_smtp_address"],
+        app.user(&t.tenant_id, &adele)["forwarding_smtp_address"],
         "smtp:x@evil.example"
     );
 }

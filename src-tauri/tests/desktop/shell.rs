@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{Desktop, Tenant, tool, wait_until};
+use crate::common::{Desktop, Named, Tenant, tool, wait_until};
 use serde_json::json;
 
 const TITLE: &str = "Rulewatch";
@@ -112,7 +112,7 @@ fn close_window(id: &str) {
 
 #[test]
 fn a_second_launch_shows_the_running_app_and_exits() {
-    let t = Tenant::new();
+    let t = Tenant::new(0);
     let app = Desktop::start(
         json!({"tenants": [t.scenario("Contoso")]}),
         &[(&t, "Contoso")],
@@ -202,7 +202,7 @@ fn handed_over(mut second: Child) -> Duration {
 
 #[test]
 fn start_at_login_writes_an_entry_that_starts_the_app_in_the_tray_and_unticking_removes_it() {
-    let t = Tenant::new();
+    let t = Tenant::new(0);
     let mut app = Desktop::start(
         json!({"tenants": [t.scenario("Contoso")]}),
         &[(&t, "Contoso")],

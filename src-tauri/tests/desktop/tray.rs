@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{Desktop, Tenant, wait_until};
+use crate::common::{Desktop, Named, Tenant, wait_until};
 
 /// Where AppIndicator exports the menu of the tray icon with id "main".
 const MENU_PATH: &str = "/org/ayatana/NotificationItem/tray_icon_tray_app_main/Menu";
@@ -120,7 +120,7 @@ impl TrayMenu {
 
 #[test]
 fn the_tray_menu_pauses_resumes_scans_now_and_quits() {
-    let t = Tenant::new();
+    let t = Tenant::new(0);
     let scenario = json!({
         "tenants": [t.scenario("Contoso")],
         "noise": {"records_per_tenant": 20, "seed": 9},

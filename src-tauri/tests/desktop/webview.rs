@@ -5,24 +5,24 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{Desktop, Tenant, action_listeners, history, notifications, wait_until};
+use crate::common::{Desktop, Named, Tenant, action_listeners, history, notifications, wait_until};
 use m365_sandbox::attacks::{self, ForwardKind};
 use serde_json::{Value, json};
 
 const HOSTILE: &str = "<img src=x onerror=\"document.title='pwned'\">";
 
 fn planted(t: &Tenant, record: Value) -> Value {
-    json!({"tenant_id": t.id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record})
+    json!({"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record})
 }
 
 #[test]
 fn an_attack_arrives_is_notified_opened_from_the_notification_and_reviewed_as_text() {
-    let t = Tenant::new();
+    let t = Tenant::new(0);
     let scenario = json!({
         "tenants": [t.scenario("Contoso")],
         "records": [
-            planted(&t, attacks::new_inbox_rule_delete_all(&t.ctx("adele"), HOSTILE)),
-            planted(&t, attacks::new_inbox_rule_forward(&t.ctx("megan"), "Sync", &["drop@evil.example"], ForwardKind::ForwardTo)),
+            planted(&t, attacks::new_inbox_rule_delete_all(&t.own("adele"), HOSTILE)),
+            planted(&t, attacks::new_inbox_rule_forward(&t.own("megan"), "Sync", &["drop@evil.example"], ForwardKind::ForwardTo)),
         ],
         "noise": {"records_per_tenant": 30, "seed": 5},
     });
@@ -165,7 +165,7 @@ fn an_attack_arrives_is_notified_opened_from_the_notification_and_reviewed_as_te
 
 #[test]
 fn a_tenant_added_in_the_panel_goes_to_the_keychain_and_passes_the_connection_test() {
-    let t = Tenant::new();
+    let t = Tenant::new(0);
     // A GCC tenant: its cloud is read from Microsoft, and its audit log at GCC's host.
     let mut fabrikam = t.scenario("Fabrikam");
     fabrikam["cloud"] = json!("gcc");
@@ -174,7 +174,7 @@ fn a_tenant_added_in_the_panel_goes_to_the_keychain_and_passes_the_connection_te
     // Nothing configured: the first-run screen, which leads to the Tenants page.
     app.wait_for("#first-run", Duration::from_secs(20));
     app.click("#first-run-tenants");
-    app.type_into("#tenant-id", &t.id);
+    app.type_into("#tenant-id", &t.tenant_id);
     app.type_into("#tenant-name", "Fabrikam");
     app.type_into("#client-id", &t.client_id);
     app.type_into("#client-secret", &t.secret);
@@ -200,7 +200,7 @@ fn a_tenant_added_in_the_panel_goes_to_the_keychain_and_passes_the_connection_te
             "service",
             "rulewatch",
             "username",
-            &format!("tenant/{}/client-secret", t.id),
+            &format!("tenant/{}/client-secret", t.tenant_id),
         ])
         .output()
         .unwrap();
@@ -215,7 +215,7 @@ fn a_tenant_added_in_the_panel_goes_to_the_keychain_and_passes_the_connection_te
         "the secret stays out of the page once sent"
     );
 
-    let row = format!("[data-testid=tenant-row][data-tenant-id='{}']", t.id);
+    let row = format!("[data-testid=tenant-row][data-tenant-id='{}']", t.tenant_id);
     assert_eq!(
         app.text(&format!("{row} [data-testid=tenant-cloud]")),
         "GCC"

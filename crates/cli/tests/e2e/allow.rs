@@ -7,13 +7,13 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-fn planted(t: &TenantSpec, record: Value) -> Value {
+fn planted(t: &TestTenant, record: Value) -> Value {
     json!({"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record})
 }
 
 #[test]
 fn trusted_alerts_are_kept_quiet_and_a_shared_drop_box_is_one_alert() {
-    let (a, b) = (TenantSpec::new(0), TenantSpec::new(1));
+    let (a, b) = (TestTenant::new(0), TestTenant::new(1));
     let drop_box = "collect@dropbox-mail.example";
     let records = vec![
         planted(
@@ -218,7 +218,7 @@ fn trusted_alerts_are_kept_quiet_and_a_shared_drop_box_is_one_alert() {
 
 #[test]
 fn a_refusal_names_the_command_that_helps() {
-    let t = TenantSpec::new(0);
+    let t = TestTenant::new(0);
     let sandbox = Sandbox::start(&json!({"tenants": [t.scenario_json()]}));
     let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
     let cases: [(&[&str], &str, &str); 4] = [

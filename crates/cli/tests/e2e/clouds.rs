@@ -76,7 +76,7 @@ fn a_tenant_whose_cloud_cannot_be_read_is_added_and_says_so() {
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::new(&sandbox);
     // A tenant the sandbox's Entra does not know: its metadata answers AADSTS90002.
-    let stranger = TenantSpec::new(7);
+    let stranger = TestTenant::new(7);
     let added = rw.run_with_stdin(&stranger.add_args(), &stranger.secret);
     assert_eq!(added.code, 0, "{}", added.stderr);
     for words in [

@@ -16,14 +16,14 @@ fn from(mut ctx: RecordCtx, ip: &str) -> RecordCtx {
     ctx
 }
 
-fn planted(t: &TenantSpec, content_type: &str, record: Value) -> Value {
+fn planted(t: &TestTenant, content_type: &str, record: Value) -> Value {
     json!({"tenant_id": t.tenant_id, "content_type": content_type, "release_after_s": -5, "record": record})
 }
 
 #[test]
 fn a_change_from_a_country_never_signed_in_from_is_raised_and_located() {
     let _turn = ipstack_key_turn();
-    let t = TenantSpec::new(0);
+    let t = TestTenant::new(0);
     let key = format!("ipstack-{}", uuid::Uuid::new_v4().simple());
     let forward = |actor: usize, ip: &str| {
         planted(

@@ -7,11 +7,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use chrono::Utc;
-use m365_sandbox::attacks::{self, ForwardKind, RecordCtx};
+use m365_sandbox::attacks::{self, ForwardKind};
 use m365_sandbox::{RunningSandbox, Scenario};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 pub(crate) fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_rulewatch")
@@ -114,21 +112,16 @@ impl Drop for Sandbox {
     }
 }
 
-/// One sandbox tenant and what was planted in it.
-#[derive(Clone)]
-pub(crate) struct TenantSpec {
-    pub tenant_id: String,
-    pub name: String,
-    pub client_id: String,
-    pub secret: String,
-    pub domain: String,
-    pub initial_domain: String,
-    pub users: Vec<String>,
+pub(crate) use m365_sandbox::testkit::TestTenant;
+
+/// How the CLI is told of a test tenant.
+pub(crate) trait CliTenant {
+    /// `tenant add` for this tenant, its secret to come on stdin.
+    fn add_args(&self) -> Vec<&str>;
 }
 
-impl TenantSpec {
-    /// `tenant add` for this tenant, its secret to come on stdin.
-    pub(crate) fn add_args(&self) -> Vec<&str> {
+impl CliTenant for TestTenant {
+    fn add_args(&self) -> Vec<&str> {
         vec![
             "tenant",
             "add",
@@ -141,59 +134,6 @@ impl TenantSpec {
             "--client-secret-stdin",
         ]
     }
-
-    pub(crate) fn new(i: usize) -> Self {
-        let domain = format!(
-            "client{i}-{}.example.com",
-            &Uuid::new_v4().simple().to_string()[..6]
-        );
-        let initial_domain = format!("client{i}x.onmicrosoft.com");
-        TenantSpec {
-            tenant_id: Uuid::new_v4().to_string(),
-            name: format!("Client {i:02}"),
-            client_id: Uuid::new_v4().to_string(),
-            secret: format!("s3cr3t~{}", Uuid::new_v4().simple()),
-            users: ["adele", "megan", "lidia", "admin"]
-                .iter()
-                .map(|u| format!("{u}@{domain}"))
-                .collect(),
-            domain,
-            initial_domain,
-        }
-    }
-
-    pub(crate) fn scenario_json(&self) -> Value {
-        json!({
-            "tenant_id": self.tenant_id,
-            "name": self.name,
-            "domains": [self.domain, self.initial_domain],
-            "client_id": self.client_id,
-            "client_secret": self.secret,
-            "audit_enabled": true,
-            "users": self.users.iter().map(|u| json!({"upn": u, "display_name": u})).collect::<Vec<_>>(),
-        })
-    }
-
-    /// An attacker's address of this tenant's own: tenants of one world share no
-    /// destination, so no forwarding-fan-in arises unless a test plants one.
-    pub(crate) fn drop_box(&self, name: &str) -> String {
-        format!(
-            "{name}.{}@evil.example",
-            self.domain.split('.').next().unwrap_or_default()
-        )
-    }
-
-    pub(crate) fn ctx(&self, actor: usize, target: usize) -> RecordCtx {
-        RecordCtx {
-            tenant_id: self.tenant_id.clone(),
-            tenant_initial_domain: self.initial_domain.clone(),
-            actor_upn: self.users[actor].clone(),
-            target_upn: self.users[target].clone(),
-            client_ip: "203.0.113.77:50123".into(),
-            creation_time: Utc::now() - chrono::Duration::minutes(30),
-            record_id: Uuid::new_v4(),
-        }
-    }
 }
 
 /// A threat the scan must report: (tenant, record id, rule).
@@ -202,7 +142,7 @@ pub(crate) type Expected = BTreeSet<(String, String, String)>;
 /// Planted records, one of each kind the detection rules cover, for one tenant; each
 /// released at `release_after_s`.
 pub(crate) fn plant_attacks(
-    t: &TenantSpec,
+    t: &TestTenant,
     release_after_s: i64,
     records: &mut Vec<Value>,
     expected: &mut Expected,
@@ -265,8 +205,8 @@ pub(crate) fn world(
     tenants: usize,
     noise: usize,
     faults: Value,
-) -> (Value, Vec<TenantSpec>, Expected) {
-    let specs: Vec<TenantSpec> = (0..tenants).map(TenantSpec::new).collect();
+) -> (Value, Vec<TestTenant>, Expected) {
+    let specs: Vec<TestTenant> = (0..tenants).map(TestTenant::new).collect();
     let mut records = Vec::new();
     let mut expected = Expected::new();
     for t in &specs {
@@ -274,7 +214,7 @@ pub(crate) fn world(
         plant_attacks(t, -5, &mut records, &mut expected);
     }
     let scenario = json!({
-        "tenants": specs.iter().map(TenantSpec::scenario_json).collect::<Vec<_>>(),
+        "tenants": specs.iter().map(TestTenant::scenario_json).collect::<Vec<_>>(),
         "records": records,
         "noise": {"records_per_tenant": noise, "seed": 7},
         "page_size": 20,
@@ -326,7 +266,7 @@ impl Rulewatch {
     }
 
     /// A data folder with every one of `tenants` added.
-    pub(crate) fn with_tenants(sandbox: &Sandbox, tenants: &[TenantSpec]) -> Self {
+    pub(crate) fn with_tenants(sandbox: &Sandbox, tenants: &[TestTenant]) -> Self {
         let rw = Rulewatch::new(sandbox);
         for t in tenants {
             rw.add_tenant(t);
@@ -366,12 +306,12 @@ impl Rulewatch {
         Run::from(child.wait_with_output().unwrap())
     }
 
-    pub(crate) fn add_tenant(&self, t: &TenantSpec) {
+    pub(crate) fn add_tenant(&self, t: &TestTenant) {
         let r = self.run_with_stdin(&t.add_args(), &t.secret);
         assert_eq!(r.code, 0, "tenant add failed: {}", r.stderr);
     }
 
-    pub(crate) fn remove_tenant(&self, t: &TenantSpec) {
+    pub(crate) fn remove_tenant(&self, t: &TestTenant) {
         let r = self.run(&["tenant", "remove", &t.tenant_id]);
         assert_eq!(r.code, 0, "tenant remove failed: {}", r.stderr);
     }
@@ -424,7 +364,7 @@ pub(crate) fn assert_exactly(alerts: &[Value], expected: &Expected) {
     );
 }
 
-pub(crate) fn tenant_status<'a>(statuses: &'a [Value], t: &TenantSpec) -> &'a Value {
+pub(crate) fn tenant_status<'a>(statuses: &'a [Value], t: &TestTenant) -> &'a Value {
     statuses
         .iter()
         .find(|s| s["tenant_id"] == t.tenant_id.as_str())

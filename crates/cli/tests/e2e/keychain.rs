@@ -167,7 +167,7 @@ fn a_pfx_exported_on_windows_signs_in_and_a_wrong_password_stores_nothing() {
     scenario["tenants"][1]["certificates"] = json!([des_cert]);
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::new(&sandbox);
-    let add = |t: &TenantSpec, pfx: &Path, stdin: &str| {
+    let add = |t: &TestTenant, pfx: &Path, stdin: &str| {
         let mut args = t.add_args();
         args.pop();
         args.extend(["--certificate", pfx.to_str().unwrap()]);

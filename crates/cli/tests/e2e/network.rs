@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::harness::*;
 
 /// One tenant with its attacks planted, scanned once with `script` played.
-fn scan_with_script(script: Value, faults: Value) -> (Sandbox, TenantSpec, Rulewatch, Run) {
+fn scan_with_script(script: Value, faults: Value) -> (Sandbox, TestTenant, Rulewatch, Run) {
     let mut faults = faults;
     faults["script"] = script;
     let (scenario, tenants, _) = world(1, 20, faults);
@@ -18,7 +18,7 @@ fn scan_with_script(script: Value, faults: Value) -> (Sandbox, TenantSpec, Rulew
 }
 
 /// Nothing reached the other host and the scan failed for the tenant: its status message.
-fn refused(sandbox: &Sandbox, t: &TenantSpec, rw: &Rulewatch, run: &Run) -> String {
+fn refused(sandbox: &Sandbox, t: &TestTenant, rw: &Rulewatch, run: &Run) -> String {
     let received = sandbox.elsewhere();
     assert!(received.is_empty(), "the other host received {received:#?}");
     assert_eq!(run.code, 3, "{}", run.stderr);

@@ -30,14 +30,14 @@ const TECH: &str = "tech@msp.example";
 struct World {
     partner_tenant: String,
     client_id: String,
-    customers: Vec<TenantSpec>,
+    customers: Vec<TestTenant>,
 }
 
 impl World {
     /// Customers 0 and 1 are the partner's from the start; 2 becomes one later; 1 never
     /// consented to the app. Each has a forwarding rule planted.
     fn new() -> (World, Value) {
-        let customers: Vec<TenantSpec> = (0..3).map(TenantSpec::new).collect();
+        let customers: Vec<TestTenant> = (0..3).map(TestTenant::new).collect();
         let world = World {
             partner_tenant: Uuid::new_v4().to_string(),
             client_id: Uuid::new_v4().to_string(),
@@ -46,7 +46,7 @@ impl World {
         let mut tenants: Vec<Value> = world
             .customers
             .iter()
-            .map(TenantSpec::scenario_json)
+            .map(TestTenant::scenario_json)
             .collect();
         tenants[1]["consented"] = json!(false);
         let records: Vec<Value> = world
@@ -259,7 +259,7 @@ fn device_code_login(
     (child, rest)
 }
 
-fn status_of<'a>(statuses: &'a [Value], t: &TenantSpec) -> &'a Value {
+fn status_of<'a>(statuses: &'a [Value], t: &TestTenant) -> &'a Value {
     tenant_status(statuses, t)
 }
 

@@ -9,7 +9,7 @@ use crate::harness::*;
 const MSP: &str = "99999999-8888-4777-8666-555555555555";
 const OVERRIDE: &str = "12121212-3434-4565-8787-909090909090";
 
-fn add(rw: &Rulewatch, t: &TenantSpec, extra: &[&str]) -> Run {
+fn add(rw: &Rulewatch, t: &TestTenant, extra: &[&str]) -> Run {
     let mut args = t.add_args();
     args.extend_from_slice(extra);
     rw.run_with_stdin(&args, &t.secret)

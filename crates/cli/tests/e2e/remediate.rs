@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-pub(crate) fn planted(t: &TenantSpec, record: Value) -> Value {
+pub(crate) fn planted(t: &TestTenant, record: Value) -> Value {
     json!({"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record})
 }
 
@@ -58,7 +58,7 @@ fn data_files(rw: &Rulewatch) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn a_forwarding_rule_is_contained_verified_repeated_undone_and_recorded() {
-    let t = TenantSpec::new(0);
+    let t = TestTenant::new(0);
     let megan = &t.users[1];
     let drop_box = t.drop_box("sync");
     let scenario = json!({
@@ -335,7 +335,7 @@ fn a_forwarding_rule_is_contained_verified_repeated_undone_and_recorded() {
 
 #[test]
 fn mailbox_forwarding_is_cleared_and_restored() {
-    let t = TenantSpec::new(0);
+    let t = TestTenant::new(0);
     let lidia = &t.users[2];
     let outside = t.drop_box("books");
     let scenario = json!({
@@ -410,7 +410,7 @@ fn mailbox_forwarding_is_cleared_and_restored() {
 
 #[test]
 fn refusals_and_throttling_are_readable_step_results_and_never_stop_the_others() {
-    let t = TenantSpec::new(0);
+    let t = TestTenant::new(0);
     let adele = &t.users[0];
     let mut tenant = t.scenario_json();
     // The app may read users and revoke sessions, but not block sign-in; no Exchange role.
@@ -525,7 +525,7 @@ fn refusals_and_throttling_are_readable_step_results_and_never_stop_the_others()
 
 /// The corpus's own Set-Mailbox record (its mailbox named by GUID), planted in `t` as a
 /// change its admin made.
-fn corpus_set_mailbox(t: &TenantSpec) -> Value {
+fn corpus_set_mailbox(t: &TestTenant) -> Value {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/corpus/records/set-mailbox-forwardingsmtpaddress-smtp-prefix.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
@@ -545,7 +545,7 @@ fn corpus_set_mailbox(t: &TenantSpec) -> Value {
 fn a_mailbox_named_by_guid_or_by_an_address_that_is_not_the_upn_is_resolved_before_anything_is_planned()
  {
     const GUID: &str = "311b45d6-1a3e-46ac-8434-721367961e19";
-    let t = TenantSpec::new(0);
+    let t = TestTenant::new(0);
     let lidia = &t.users[2];
     let primary = format!("lidia.b@{}", t.domain);
     let mut tenant = t.scenario_json();
@@ -685,7 +685,7 @@ fn a_mailbox_named_by_guid_or_by_an_address_that_is_not_the_upn_is_resolved_befo
 
 #[test]
 fn a_change_that_shows_late_is_done_and_one_that_never_shows_is_sent_not_yet_visible() {
-    let t = TenantSpec::new(0);
+    let t = TestTenant::new(0);
     let megan = &t.users[1];
     let mut tenant = t.scenario_json();
     // Each write shows in reads only a second later (../shared/reference/m365-api.md §G 11).
@@ -778,7 +778,7 @@ fn a_change_that_shows_late_is_done_and_one_that_never_shows_is_sent_not_yet_vis
 /// makes neither the alert nor the plan name that mailbox.
 #[test]
 fn a_crafted_rule_name_never_chooses_the_mailbox_of_the_alert_or_the_plan() {
-    let t = TenantSpec::new(0);
+    let t = TestTenant::new(0);
     let (adele, megan) = (&t.users[0], &t.users[1]);
     let crafted = format!("Invoices/{adele}\\x");
     let scenario = json!({
@@ -813,7 +813,7 @@ fn a_crafted_rule_name_never_chooses_the_mailbox_of_the_alert_or_the_plan() {
 /// instead, and an account of another tenant is never offered for containment.
 #[test]
 fn fan_in_mail_flow_and_partner_actor_alerts_offer_only_what_fits() {
-    let t = TenantSpec::new(0);
+    let t = TestTenant::new(0);
     let (adele, megan) = (&t.users[0], &t.users[1]);
     let drop_box = t.drop_box("campaign");
     let mut transport = attacks::set_mailbox_forwarding(&t.ctx(3, 3), None, None, false);
@@ -902,7 +902,7 @@ fn fan_in_mail_flow_and_partner_actor_alerts_offer_only_what_fits() {
 /// only its own mailboxes and counting the other's.
 #[test]
 fn a_fan_in_across_customers_is_reported_to_each_without_the_others_names() {
-    let (a, b) = (TenantSpec::new(0), TenantSpec::new(1));
+    let (a, b) = (TestTenant::new(0), TestTenant::new(1));
     let drop_box = a.drop_box("shared");
     let scenario = json!({
         "tenants": [a.scenario_json(), b.scenario_json()],
@@ -950,7 +950,7 @@ fn a_fan_in_across_customers_is_reported_to_each_without_the_others_names() {
 
 #[test]
 fn undo_refuses_a_step_whose_record_was_edited_and_verify_prints_the_head() {
-    let t = TenantSpec::new(0);
+    let t = TestTenant::new(0);
     let lidia = &t.users[2];
     let outside = t.drop_box("books");
     let scenario = json!({

@@ -21,7 +21,7 @@ pub(crate) fn assert_shown(what: &str, text: &str) {
 
 #[test]
 fn escape_sequences_in_records_and_names_never_reach_the_terminal_raw() {
-    let mut t = TenantSpec::new(0);
+    let mut t = TestTenant::new(0);
     // `tenant add` refuses control characters in a name, not a bidi override.
     t.name = "Contoso \u{202E}ltd".into();
     let megan = t.users[1].clone();
@@ -129,7 +129,7 @@ fn escape_sequences_in_records_and_names_never_reach_the_terminal_raw() {
 
 #[test]
 fn log_lines_show_attacker_chosen_names_safe_on_the_terminal_and_in_the_log_file() {
-    let mut t = TenantSpec::new(0);
+    let mut t = TestTenant::new(0);
     t.name = "Contoso \u{202E}ltd".into();
     let (mut scenario, _, _) = world(1, 0, json!({}));
     scenario["tenants"] = json!([t.scenario_json()]);

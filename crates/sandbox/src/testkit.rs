@@ -1,0 +1,102 @@
+//! Builders every test suite shares (the CLI's end-to-end tests, the desktop's), behind
+//! the `testkit` feature so no shipped binary carries them: a sandbox tenant with its
+//! own ids, secret, domains and users, its scenario entry, and the context a planted
+//! record of it needs.
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::attacks::RecordCtx;
+
+/// The users every test tenant has, by the name before the `@`.
+pub const USERS: [&str; 4] = ["adele", "megan", "lidia", "admin"];
+
+/// One sandbox tenant: fresh ids, a secret and a domain of its own per call, so tests
+/// running at once never share a keychain entry or a destination.
+#[derive(Debug, Clone)]
+pub struct TestTenant {
+    pub tenant_id: String,
+    pub name: String,
+    pub client_id: String,
+    pub secret: String,
+    pub domain: String,
+    pub initial_domain: String,
+    /// The users' addresses, in [`USERS`] order.
+    pub users: Vec<String>,
+}
+
+impl TestTenant {
+    /// The `i`th tenant of a test: "Client 01" and so on.
+    pub fn new(i: usize) -> TestTenant {
+        let domain = format!(
+            "client{i}-{}.example.com",
+            &Uuid::new_v4().simple().to_string()[..6]
+        );
+        TestTenant {
+            tenant_id: Uuid::new_v4().to_string(),
+            name: format!("Client {i:02}"),
+            client_id: Uuid::new_v4().to_string(),
+            secret: format!("s3cr3t~{}", Uuid::new_v4().simple()),
+            users: USERS.iter().map(|u| format!("{u}@{domain}")).collect(),
+            initial_domain: format!("client{i}x.onmicrosoft.com"),
+            domain,
+        }
+    }
+
+    /// The same tenant under another display name.
+    pub fn named(mut self, name: &str) -> TestTenant {
+        self.name = name.to_string();
+        self
+    }
+
+    /// A user's address: `user("adele")`.
+    pub fn user(&self, name: &str) -> String {
+        format!("{name}@{}", self.domain)
+    }
+
+    /// The tenant's entry in a scenario's `tenants`.
+    pub fn scenario_json(&self) -> Value {
+        json!({
+            "tenant_id": self.tenant_id,
+            "name": self.name,
+            "domains": [self.domain, self.initial_domain],
+            "client_id": self.client_id,
+            "client_secret": self.secret,
+            "audit_enabled": true,
+            "users": self.users.iter().map(|u| json!({"upn": u, "display_name": u})).collect::<Vec<_>>(),
+        })
+    }
+
+    /// An attacker's address of this tenant's own: tenants of one test share no
+    /// destination, so no forwarding fan-in arises unless a test plants one.
+    pub fn drop_box(&self, name: &str) -> String {
+        format!(
+            "{name}.{}@evil.example",
+            self.domain.split('.').next().unwrap_or_default()
+        )
+    }
+
+    /// A record's context: `actor` changed `target`'s mailbox (indexes into [`USERS`]),
+    /// half an hour ago, from a documentation address.
+    pub fn ctx(&self, actor: usize, target: usize) -> RecordCtx {
+        RecordCtx {
+            tenant_id: self.tenant_id.clone(),
+            tenant_initial_domain: self.initial_domain.clone(),
+            actor_upn: self.users[actor].clone(),
+            target_upn: self.users[target].clone(),
+            client_ip: "203.0.113.77:50123".into(),
+            creation_time: Utc::now() - chrono::Duration::minutes(30),
+            record_id: Uuid::new_v4(),
+        }
+    }
+
+    /// A record's context for a user changing their own mailbox: `own("adele")`.
+    pub fn own(&self, user: &str) -> RecordCtx {
+        let i = USERS
+            .iter()
+            .position(|u| *u == user)
+            .unwrap_or_else(|| panic!("{user} is none of the test tenant's users {USERS:?}"));
+        self.ctx(i, i)
+    }
+}
