@@ -10,6 +10,13 @@ use uuid::Uuid;
 use crate::certs;
 use crate::ipstack::GeoScenario;
 
+mod faults;
+mod partner;
+
+pub use faults::{Endpoint, FaultKind, Faults, ScriptedFault};
+pub(crate) use partner::default_gdap_roles;
+pub use partner::{Partner, PartnerUser};
+
 /// Everything the sandbox serves, read from a JSON scenario file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,51 +47,6 @@ pub struct Scenario {
     /// A partner (GDAP) tenant whose technicians sign in and act in customer tenants.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partner: Option<Partner>,
-}
-
-/// The MSP's tenant, its multi-tenant app and technicians, and its GDAP customers (C1, C2).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Partner {
-    pub tenant_id: String,
-    /// The partner's multi-tenant app, a public client signing technicians in.
-    pub client_id: String,
-    /// How Entra names the app in its error messages.
-    #[serde(default = "default_app_name")]
-    pub app_name: String,
-    /// Technicians; the first signs in unless `login_hint` names another.
-    pub users: Vec<PartnerUser>,
-    /// Tenants of this scenario with an active GDAP relationship at start.
-    #[serde(default)]
-    pub customers: Vec<String>,
-    /// The technicians' Entra roles per customer tenant; see `default_gdap_roles`.
-    #[serde(default)]
-    pub gdap_roles: BTreeMap<String, Vec<String>>,
-    /// Inactivity lifetime of each refresh token.
-    #[serde(default = "default_refresh_token_lifetime_s")]
-    pub refresh_token_lifetime_s: u64,
-    /// The polling interval the device code flow asks for.
-    #[serde(default = "default_device_interval_s")]
-    pub device_interval_s: u64,
-    #[serde(default = "default_device_code_lifetime_s")]
-    pub device_code_lifetime_s: u64,
-    /// The delegated permissions consented for the app: a delegated token's `scp`
-    /// (../shared/reference/m365-api.md §G 5). See `default_delegated_scopes`.
-    #[serde(default = "default_delegated_scopes")]
-    pub delegated_scopes: Vec<String>,
-    /// The app's registered redirect URIs (mobile and desktop platform). Rulewatch's README
-    /// registers `http://localhost`; ../shared/reference/m365-api.md §G 10.
-    #[serde(default = "default_redirect_uris")]
-    pub redirect_uris: Vec<String>,
-}
-
-/// A partner technician.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PartnerUser {
-    pub upn: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
 }
 
 /// One customer tenant with its app registration as seen from that tenant.
@@ -280,52 +242,6 @@ pub struct Noise {
     pub spread_s: u64,
 }
 
-/// Fault probabilities (per request unless noted) and scripted faults.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Faults {
-    #[serde(default)]
-    pub throttle: f64,
-    #[serde(default)]
-    pub server_error: f64,
-    #[serde(default)]
-    pub truncated_body: f64,
-    #[serde(default)]
-    pub cut_connection: f64,
-    #[serde(default)]
-    pub slow: f64,
-    /// Per record, at build time: the record also appears in a later blob.
-    #[serde(default)]
-    pub duplicate_records: f64,
-    /// Per blob, at build time: listable only `late_delay_s` after its contentCreated.
-    #[serde(default)]
-    pub late_blobs: f64,
-    #[serde(default)]
-    pub seed: u64,
-    #[serde(default = "default_retry_after_s")]
-    pub retry_after_s: u64,
-    #[serde(default = "default_slow_ms")]
-    pub slow_ms: u64,
-    #[serde(default = "default_late_delay_s")]
-    pub late_delay_s: u64,
-    #[serde(default)]
-    pub script: Vec<ScriptedFault>,
-    /// Size of a `huge_body` answer (elsewhere.rs).
-    #[serde(default = "default_huge_body_mb")]
-    pub huge_body_mb: u64,
-}
-
-/// The first `count` requests matching `endpoint` (and `tenant_id` if given) get `fault`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScriptedFault {
-    pub endpoint: Endpoint,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant_id: Option<String>,
-    pub fault: FaultKind,
-    pub count: u32,
-}
-
 /// The Management Activity API's content types (A7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ContentType {
@@ -380,71 +296,6 @@ pub enum SubscriptionState {
     Enabled,
     Absent,
     Disabled,
-}
-
-/// Which endpoint a scripted fault targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Endpoint {
-    Token,
-    Subscriptions,
-    Content,
-    Blob,
-    Domains,
-    /// Graph's user calls: read, update, revokeSignInSessions.
-    Users,
-    /// Exchange's admin REST `InvokeCommand`.
-    InvokeCommand,
-    /// Entra's device authorization endpoint (`devicecode`).
-    DeviceCode,
-    /// Graph's `tenantRelationships` collections (customers and their relationships).
-    Customers,
-    Any,
-}
-
-/// A fault a script can play; see each variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultKind {
-    /// HTTP 429 with an AF429 body (Graph: TooManyRequests).
-    Throttle,
-    /// HTTP 403 with an AF429 body, as in Microsoft's own example.
-    ThrottleAf429,
-    ServerError,
-    TruncatedBody,
-    CutConnection,
-    Slow,
-    /// A blob GET answers AF20051.
-    Expired,
-    /// Scripted only, a hostile network's answers (elsewhere.rs): HTTP 307 to the recorder.
-    RedirectElsewhere,
-    /// The real answer with its links moved to the recorder (elsewhere.rs).
-    ForeignLinks,
-    /// A streamed answer of `huge_body_mb` MiB (elsewhere.rs).
-    HugeBody,
-    /// A content listing answers AF20023 although the subscription is enabled, as seen
-    /// right after set-up (../shared/reference/m365-api.md §G 2).
-    SubscriptionStopped,
-}
-
-impl FaultKind {
-    /// Whether this fault can be played on a request to `endpoint` (never `Any`).
-    pub(crate) fn applies_to(self, endpoint: Endpoint) -> bool {
-        match self {
-            FaultKind::Throttle
-            | FaultKind::ThrottleAf429
-            | FaultKind::ServerError
-            | FaultKind::Slow
-            | FaultKind::RedirectElsewhere
-            | FaultKind::ForeignLinks
-            | FaultKind::HugeBody => true,
-            FaultKind::TruncatedBody | FaultKind::CutConnection => {
-                !matches!(endpoint, Endpoint::Token | Endpoint::DeviceCode)
-            }
-            FaultKind::Expired => matches!(endpoint, Endpoint::Blob | Endpoint::Any),
-            FaultKind::SubscriptionStopped => matches!(endpoint, Endpoint::Content | Endpoint::Any),
-        }
-    }
 }
 
 /// A scenario that cannot be used, naming the offending field.
@@ -599,129 +450,6 @@ impl Scenario {
     }
 }
 
-impl Partner {
-    fn validate(&self, tenant_ids: &HashSet<String>) -> Result<(), ScenarioError> {
-        let at = |field: &str| format!("partner.{field}");
-        for (field, value) in [
-            ("tenant_id", &self.tenant_id),
-            ("client_id", &self.client_id),
-        ] {
-            if Uuid::parse_str(value).is_err() {
-                return Err(invalid(at(field), format!("`{value}` is not a GUID")));
-            }
-        }
-        if self.users.is_empty() {
-            return Err(invalid(at("users"), "needs at least one technician"));
-        }
-        let mut upns = HashSet::new();
-        for (i, user) in self.users.iter().enumerate() {
-            if !user.upn.contains('@') {
-                return Err(invalid(
-                    at(&format!("users[{i}].upn")),
-                    "is not a user principal name",
-                ));
-            }
-            if !upns.insert(user.upn.to_ascii_lowercase()) {
-                return Err(invalid(
-                    at(&format!("users[{i}].upn")),
-                    format!("`{}` is listed twice", user.upn),
-                ));
-            }
-        }
-        let mut customers = HashSet::new();
-        for (i, customer) in self.customers.iter().enumerate() {
-            let id = customer.to_ascii_lowercase();
-            if !tenant_ids.contains(&id) {
-                return Err(invalid(
-                    at(&format!("customers[{i}]")),
-                    format!("no tenant `{customer}`"),
-                ));
-            }
-            if id.eq_ignore_ascii_case(&self.tenant_id) {
-                return Err(invalid(
-                    at(&format!("customers[{i}]")),
-                    "the partner cannot be its own customer",
-                ));
-            }
-            if !customers.insert(id) {
-                return Err(invalid(
-                    at(&format!("customers[{i}]")),
-                    format!("`{customer}` is listed twice"),
-                ));
-            }
-        }
-        if let Some(tenant) = self
-            .gdap_roles
-            .keys()
-            .find(|t| !tenant_ids.contains(&t.to_ascii_lowercase()))
-        {
-            return Err(invalid(
-                at(&format!("gdap_roles.{tenant}")),
-                format!("no tenant `{tenant}`"),
-            ));
-        }
-        for (field, value) in [
-            ("refresh_token_lifetime_s", self.refresh_token_lifetime_s),
-            ("device_code_lifetime_s", self.device_code_lifetime_s),
-        ] {
-            if value == 0 {
-                return Err(invalid(at(field), "must be at least 1"));
-            }
-        }
-        for (i, uri) in self.redirect_uris.iter().enumerate() {
-            if url::Url::parse(uri).is_err() {
-                return Err(invalid(
-                    at(&format!("redirect_uris[{i}]")),
-                    format!("`{uri}` is not an absolute URI"),
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Faults {
-    fn validate(&self, tenant_ids: &HashSet<String>) -> Result<(), ScenarioError> {
-        let probabilities = [
-            ("throttle", self.throttle),
-            ("server_error", self.server_error),
-            ("truncated_body", self.truncated_body),
-            ("cut_connection", self.cut_connection),
-            ("slow", self.slow),
-            ("duplicate_records", self.duplicate_records),
-            ("late_blobs", self.late_blobs),
-        ];
-        for (name, p) in probabilities {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(invalid(
-                    format!("faults.{name}"),
-                    "must be a probability between 0 and 1",
-                ));
-            }
-        }
-        for (i, entry) in self.script.iter().enumerate() {
-            if let Some(tenant) = &entry.tenant_id
-                && !tenant_ids.contains(&tenant.to_ascii_lowercase())
-            {
-                return Err(invalid(
-                    format!("faults.script[{i}].tenant_id"),
-                    format!("no tenant `{tenant}`"),
-                ));
-            }
-            if !entry.fault.applies_to(entry.endpoint) {
-                return Err(invalid(
-                    format!("faults.script[{i}].fault"),
-                    format!(
-                        "{:?} cannot happen on the {:?} endpoint",
-                        entry.fault, entry.endpoint
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
 impl Tenant {
     /// The `*.onmicrosoft.com` domain, which Exchange records name as the organization.
     pub fn initial_domain(&self) -> &str {
@@ -756,26 +484,6 @@ impl Default for Noise {
     }
 }
 
-impl Default for Faults {
-    fn default() -> Self {
-        Faults {
-            throttle: 0.0,
-            server_error: 0.0,
-            truncated_body: 0.0,
-            cut_connection: 0.0,
-            slow: 0.0,
-            duplicate_records: 0.0,
-            late_blobs: 0.0,
-            seed: 0,
-            retry_after_s: default_retry_after_s(),
-            slow_ms: default_slow_ms(),
-            late_delay_s: default_late_delay_s(),
-            script: Vec::new(),
-            huge_body_mb: default_huge_body_mb(),
-        }
-    }
-}
-
 fn yes() -> bool {
     true
 }
@@ -794,18 +502,6 @@ fn default_next_page_header() -> String {
 fn default_spread_s() -> u64 {
     21600
 }
-fn default_retry_after_s() -> u64 {
-    1
-}
-fn default_huge_body_mb() -> u64 {
-    1024
-}
-fn default_slow_ms() -> u64 {
-    1500
-}
-fn default_late_delay_s() -> u64 {
-    4
-}
 pub(crate) fn default_roles() -> Vec<String> {
     [
         "ActivityFeed.Read",
@@ -819,48 +515,7 @@ pub(crate) fn default_roles() -> Vec<String> {
     .map(String::from)
     .to_vec()
 }
-fn default_app_name() -> String {
-    "Rulewatch".into()
-}
-fn default_redirect_uris() -> Vec<String> {
-    vec!["http://localhost".into()]
-}
 
-fn default_refresh_token_lifetime_s() -> u64 {
-    90 * 24 * 3600
-}
-fn default_device_interval_s() -> u64 {
-    1
-}
-/// Entra's device codes live 15 minutes.
-fn default_device_code_lifetime_s() -> u64 {
-    900
-}
-/// The delegated permissions the README asks the partner app for, with
-/// `Directory.AccessAsUser.All`, which password resets and changes to privileged users
-/// need in delegated mode (../shared/reference/m365-api.md §G 5; CIPP's SAM manifest carries it).
-pub(crate) fn default_delegated_scopes() -> Vec<String> {
-    [
-        "ActivityFeed.Read",
-        "DelegatedAdminRelationship.Read.All",
-        "Domain.Read.All",
-        "User.ReadWrite.All",
-        "Directory.AccessAsUser.All",
-        "Exchange.Manage",
-    ]
-    .map(String::from)
-    .to_vec()
-}
-/// What a GDAP relationship grants a customer unless the scenario says otherwise.
-pub(crate) fn default_gdap_roles() -> Vec<String> {
-    [
-        "Exchange Administrator",
-        "User Administrator",
-        "Security Reader",
-    ]
-    .map(String::from)
-    .to_vec()
-}
 pub(crate) fn default_directory_roles() -> Vec<String> {
     vec!["User Administrator".into(), "Exchange Administrator".into()]
 }
