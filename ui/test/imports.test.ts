@@ -24,6 +24,15 @@ describe("import direction", () => {
     expect(offenders).toEqual([]);
   });
 
+  it("sections build parts of a page and import neither pages nor the shell", () => {
+    const sections = Object.entries(sources).filter(([name]) => name.includes("/sections/"));
+    expect(sections.length).toBeGreaterThanOrEqual(2);
+    for (const [name, text] of sections) {
+      const wrong = imports(text).filter((i) => i.startsWith("../pages") || i === "../app" || i.startsWith("./"));
+      expect(wrong, name).toEqual([]);
+    }
+  });
+
   it("ctx.ts imports nothing but types", () => {
     const ctx = sources["../src/ctx.ts"];
     for (const line of ctx.split("\n").filter((l) => l.startsWith("import"))) {

@@ -1,17 +1,9 @@
 // Alerts: the first-run screen (no tenant yet), the filtered list, and one alert's detail.
 import { api, type AlertDetail, type AlertStatus, type AlertSummary, type RuleInfo, type Severity } from "../api";
 import type { Ctx, Page } from "../ctx";
-import { h, replace, type Child } from "../h";
-import {
-  FAMILIARITY_TEXT,
-  SEVERITIES,
-  SEVERITY_LABEL,
-  STATUS_LABEL,
-  localDateTime,
-  locationText,
-  shortDateTime,
-  severityRank,
-} from "../format";
+import { h, replace } from "../h";
+import { SEVERITIES, SEVERITY_LABEL, localDateTime, shortDateTime, severityRank } from "../format";
+import { aboutRule, evidenceFacts, parametersTable, relatedList, severityTag, statusTag } from "../sections/evidence";
 import { createRemediation, type Remediation } from "./remediation";
 
 export type StatusFilter = "active" | "all" | AlertStatus;
@@ -43,11 +35,6 @@ export function destinationsOf(details: unknown): string[] {
   if (!Array.isArray(d)) return [];
   return d.map((x) => (typeof x === "string" ? x : JSON.stringify(x)));
 }
-
-const severityTag = (s: Severity): HTMLElement =>
-  h("span", { class: `sev sev-${SEVERITIES.includes(s) ? s : "low"}` }, SEVERITY_LABEL[s] ?? String(s));
-const statusTag = (s: AlertStatus): HTMLElement =>
-  h("span", { class: `status status-${s}` }, STATUS_LABEL[s] ?? String(s));
 
 export interface AlertsPage extends Page {
   openDetail(id: number): Promise<void>;
@@ -290,23 +277,6 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     if (a && seq === detailSeq) renderDetail(a);
   }
 
-  /** What the rule looks for and what else makes it fire, in its own words. */
-  function aboutRule(r: RuleInfo | undefined): Child {
-    if (!r) return null;
-    return h(
-      "section",
-      { id: "about-rule", "aria-labelledby": "about-rule-title" },
-      h("h3", { id: "about-rule-title" }, "About this rule"),
-      h("p", { "data-testid": "rule-description" }, r.description),
-      h("p", { "data-testid": "rule-false-positives" }, h("strong", null, "Also fires for: "), r.false_positives),
-      h("p", { class: "muted" }, `Severity: ${r.severity}. MITRE ATT&CK ${r.attack}.`),
-    );
-  }
-
-  function row(label: string, id: string, ...value: Child[]): HTMLElement[] {
-    return [h("dt", null, label), h("dd", { id }, ...value)];
-  }
-
   function renderDetail(a: AlertDetail): void {
     const wasOpen = !detailView.hidden && detailView.dataset.alertId === String(a.id);
     const focused = wasOpen && detailView.contains(document.activeElement) ? document.activeElement : null;
@@ -316,7 +286,6 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     const prevNote = wasOpen ? detailView.querySelector<HTMLTextAreaElement>("#status-note") : null;
     const prevTrust = wasOpen ? detailView.querySelector<HTMLInputElement>("#trust-destination") : null;
     detailView.dataset.alertId = String(a.id);
-    const loc = a.origin?.location ?? null;
     const destinations = destinationsOf(a.details);
     if (remediation && remediation.alertId !== a.id) dropRemediation();
     const rem = remediation ?? (remediation = createRemediation(ctx, a.id));
@@ -413,42 +382,6 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
         ),
       );
 
-    const params = h(
-      "table",
-      { id: "alert-parameters", class: "params" },
-      h("thead", null, h("tr", null, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Value"))),
-      h(
-        "tbody",
-        null,
-        a.parameters.map((p) => h("tr", null, h("th", { scope: "row" }, p.name), h("td", null, p.value))),
-      ),
-    );
-
-    const related = h(
-      "ul",
-      { id: "alert-related", class: "related" },
-      a.related.length
-        ? a.related.map((r) =>
-            h(
-              "li",
-              null,
-              h(
-                "button",
-                { type: "button", class: "link", "data-testid": "related-alert", "data-alert-id": r.id, on: { click: () => void openDetail(r.id) } },
-                severityTag(r.severity),
-                " ",
-                localDateTime(r.event_time),
-                " · ",
-                ruleTitle(r.rule),
-                " · ",
-                STATUS_LABEL[r.status] ?? r.status,
-              ),
-              h("div", { class: "muted wrap" }, r.summary),
-            ),
-          )
-        : h("li", { class: "muted" }, "No other alert about this mailbox."),
-    );
-
     replace(
       detailView,
       h(
@@ -462,31 +395,13 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
       actions,
       fpForm,
       rem.panel,
-      h(
-        "dl",
-        { class: "facts" },
-        row("Severity", "alert-severity", SEVERITY_LABEL[a.severity] ?? a.severity),
-        row("Rule", "alert-rule", ruleTitle(a.rule), " ", h("span", { class: "muted" }, `(${a.rule})`)),
-        row("Status", "alert-status", STATUS_LABEL[a.status] ?? a.status),
-        a.status === "suppressed" && a.suppressed_by ? row("Suppressed by", "alert-suppressed-by", a.suppressed_by) : [],
-        a.status_note ? row("Note", "alert-status-note", a.status_note) : [],
-        row("Tenant", "alert-tenant", a.tenant_name, " ", h("span", { class: "muted" }, `(${a.tenant_id})`)),
-        row("Mailbox", "alert-target", a.target),
-        row("Changed by", "alert-actor", a.actor),
-        row("Operation", "alert-operation", a.operation),
-        row("IP address", "alert-ip", a.client_ip ?? "—"),
-        loc ? row("Location", "alert-location", locationText(loc)) : [],
-        a.origin && a.client_ip ? row("Familiarity", "alert-familiarity", FAMILIARITY_TEXT[a.origin.familiarity] ?? a.origin.familiarity) : [],
-        row("Event time", "alert-event-time", localDateTime(a.event_time)),
-        row("Detected", "alert-detected-at", localDateTime(a.detected_at)),
-        row("Record id", "alert-record-id", a.record_id),
-      ),
+      evidenceFacts(a, ruleTitle),
       aboutRule(rules?.get(a.rule)),
       rem.history,
       h("h3", null, "Other alerts for this mailbox"),
-      related,
+      relatedList(a, ruleTitle, (id) => void openDetail(id)),
       h("h3", null, "Parameters"),
-      h("div", { class: "table-wrap" }, params),
+      h("div", { class: "table-wrap" }, parametersTable(a)),
       h("h3", null, "Raw audit record"),
       h("pre", { id: "alert-raw", class: "raw", tabindex: 0 }, a.raw_record),
     );
