@@ -11,14 +11,18 @@ use serde_json::Value;
 
 use crate::address::{addresses, domain_of};
 
+/// What an allowlist entry trusts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TrustKind {
+    /// A forwarding destination: an address, or a whole domain.
     Destination,
+    /// An inbox rule's name: quiets rules that keep mail inside.
     RuleName,
 }
 
 impl TrustKind {
+    /// The name stored and shown (`destination`, `rule_name`).
     pub fn as_str(self) -> &'static str {
         match self {
             TrustKind::Destination => "destination",
@@ -26,6 +30,7 @@ impl TrustKind {
         }
     }
 
+    /// The kind stored as `s`, if it is one.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "destination" => Some(TrustKind::Destination),
@@ -38,24 +43,34 @@ impl TrustKind {
 /// One stored allowlist entry.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrustEntry {
+    /// The entry's number, which `allow remove` takes.
     pub id: i64,
+    /// The tenant the entry applies to; never another's.
     pub tenant_id: String,
+    /// What it trusts.
     pub kind: TrustKind,
+    /// The destination or rule name, normalised.
     pub value: String,
+    /// Why it is trusted, as the technician wrote it.
     pub note: Option<String>,
+    /// When it was added.
     pub added_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// Why a value cannot be trusted.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TrustError {
+    /// Neither an address nor a domain.
     #[error(
         "'{0}' is neither a mail address nor a domain; give an address such as accountant@partner.example or a domain such as partner.example"
     )]
     NotADestination(String),
+    /// A public mail domain, which anyone can register an address at.
     #[error(
         "trusting all of {0} would also hide an attacker's forwarding to any {0} mailbox; trust the one address instead (for example name@{0})"
     )]
     PublicMailDomain(String),
+    /// An empty rule name.
     #[error("a rule name cannot be empty")]
     EmptyRuleName,
 }
@@ -107,6 +122,7 @@ pub fn normalize_destination(input: &str) -> Result<String, TrustError> {
     Ok(domain)
 }
 
+/// A rule name as the allowlist keeps it: trimmed, never empty.
 pub fn normalize_rule_name(input: &str) -> Result<String, TrustError> {
     let name = input.trim();
     if name.is_empty() {
@@ -123,6 +139,7 @@ pub struct Allowlist {
 }
 
 impl Allowlist {
+    /// The allowlist of `entries`, all of one tenant.
     pub fn new(entries: Vec<TrustEntry>) -> Self {
         Allowlist { entries }
     }

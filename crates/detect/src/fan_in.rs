@@ -43,11 +43,17 @@ pub fn is_forwarding(rule: &str) -> bool {
 pub struct Forward {
     /// The stored alert that showed it (none for `rulewatch check`).
     pub alert_id: Option<i64>,
+    /// The tenant of the mailbox.
     pub tenant_id: String,
+    /// The tenant's display name, for the alert's words.
     pub tenant_name: String,
+    /// The mailbox that forwards.
     pub mailbox: String,
+    /// Who set the forwarding up.
     pub actor: String,
+    /// The operation that did, e.g. `Set-Mailbox`.
     pub operation: String,
+    /// When it was set up.
     pub event_time: DateTime<Utc>,
 }
 
@@ -60,17 +66,21 @@ impl Forward {
 /// A destination fed by more than one mailbox.
 #[derive(Debug, Clone)]
 pub struct FanIn {
+    /// The outside address several mailboxes forward to.
     pub destination: String,
     /// Every forward of the campaign, oldest first.
     pub forwards: Vec<Forward>,
+    /// The alert of the campaign as a whole.
     pub finding: Finding,
 }
 
 impl FanIn {
+    /// When the first of the forwards was set up.
     pub fn first_event(&self) -> DateTime<Utc> {
         self.forwards[0].event_time
     }
 
+    /// When the last of the forwards was set up.
     pub fn last_event(&self) -> DateTime<Utc> {
         self.forwards[self.forwards.len() - 1].event_time
     }

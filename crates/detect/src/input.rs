@@ -40,14 +40,18 @@ impl Serialize for Position {
 /// A record that could not be read, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreadable {
+    /// Where the record was in the file.
     pub position: Position,
+    /// Why it could not be read, in words.
     pub reason: String,
 }
 
 /// The records of one file.
 #[derive(Debug, Default)]
 pub struct Records {
+    /// Every readable record, with where it was.
     pub records: Vec<(Position, AuditRecord)>,
+    /// Every record that could not be read.
     pub unreadable: Vec<Unreadable>,
 }
 
@@ -204,11 +208,14 @@ pub fn assumed_domains<'a>(records: impl IntoIterator<Item = &'a AuditRecord>) -
 /// An alert of `check`: the tenant the record names and where the record was read.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckedAlert {
+    /// The tenant the record names (`OrganizationId`).
     pub tenant_id: String,
     /// The record's `OrganizationName`, or its tenant id when it has none.
     pub tenant_name: String,
+    /// What was found.
     #[serde(flatten)]
     pub alert: RecordAlert,
+    /// Where the record was in the file.
     pub position: Position,
 }
 

@@ -7,6 +7,10 @@
 //! rest of Rulewatch: the record model, the allowlist's matching, the `check` input
 //! formats, and [`shown`], how attacker-written text is made safe to show.
 
+// Every public item of the pure crate says what it is; core and the sandbox follow
+// (issue 12 item 7).
+#![warn(missing_docs)]
+
 pub mod address;
 pub mod allowlist;
 mod audit_tampering;
@@ -44,16 +48,22 @@ pub struct TenantContext {
     pub accepted_domains: Vec<String>,
 }
 
+/// How urgent a finding is; ordered, so the most urgent sorts last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// The lowest.
     Low,
+    /// Above low.
     Medium,
+    /// Above medium.
     High,
+    /// The highest.
     Critical,
 }
 
 impl Severity {
+    /// The severity named in lower case, as stored (`"high"`).
     pub fn parse(s: &str) -> Option<Self> {
         [
             Severity::Low,
@@ -74,6 +84,7 @@ impl Severity {
         }
     }
 
+    /// The name stored and sent to the panel (`"high"`).
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Low => "low",
@@ -87,7 +98,9 @@ impl Severity {
 /// One threat shown by one record.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    /// The id of the rule that found it (see [`rules`]).
     pub rule: &'static str,
+    /// How urgent it is.
     pub severity: Severity,
     /// The mailbox that was changed.
     pub target: String,
@@ -112,10 +125,15 @@ pub fn destinations(details: &Value) -> Vec<&str> {
 /// `check` prints.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordAlert {
+    /// The audit record's `Id`.
     pub record_id: String,
+    /// The record's `Operation`, e.g. `New-InboxRule`.
     pub operation: String,
+    /// Where the change came from, as the record gives it (with a port, sometimes).
     pub client_ip: Option<String>,
+    /// When the change was made (`CreationTime`), when it can be read.
     pub event_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// What was found.
     #[serde(flatten)]
     pub finding: Finding,
 }
@@ -134,12 +152,19 @@ pub fn alerts(record: &AuditRecord, ctx: &TenantContext) -> Vec<RecordAlert> {
         .collect()
 }
 
+/// The rule id of an inbox rule that sends mail outside.
 pub const INBOX_RULE_EXTERNAL_FORWARD: &str = inbox_rule::RULE.id;
+/// The rule id of an inbox rule that deletes, moves or marks mail read.
 pub const INBOX_RULE_HIDES_MAIL: &str = hides_mail::RULE.id;
+/// The rule id of mailbox forwarding to an outside address.
 pub const MAILBOX_EXTERNAL_FORWARD: &str = mailbox_forward::RULE.id;
+/// The rule id of a transport (mail flow) rule that redirects or copies mail out.
 pub const TRANSPORT_RULE_REDIRECT: &str = transport_rule::RULE.id;
+/// The rule id of mailbox delegation (full access, send as, folder permissions).
 pub const MAILBOX_DELEGATION: &str = delegation::RULE.id;
+/// The rule id of audit logging turned off or bypassed.
 pub const AUDIT_TAMPERING: &str = audit_tampering::RULE.id;
+/// The rule id of several mailboxes forwarding to one destination.
 pub const FORWARDING_FAN_IN: &str = fan_in::RULE.id;
 
 /// Operations any rule looks at, lower-cased; the cheap pre-filter in
@@ -303,6 +328,8 @@ pub fn live_rule(
     (sentence, detect(&record, ctx))
 }
 
+/// Every finding `record` shows, by every rule, in `ctx` (the tenant's accepted domains); the
+/// allowlist is applied by the caller.
 pub fn detect(record: &AuditRecord, ctx: &TenantContext) -> Vec<Finding> {
     // Failed attempts changed nothing, and Exchange's own housekeeping is no threat.
     if record.failed() || record.by_system() {

@@ -5,10 +5,13 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+/// One `Name`/`Value` pair of a cmdlet's `Parameters` or a record's `OperationProperties`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Param {
+    /// The parameter's name, e.g. `ForwardTo`.
     #[serde(rename = "Name")]
     pub name: String,
+    /// Its value as text (numbers and booleans written as JSON writes them).
     #[serde(rename = "Value", default, deserialize_with = "value_as_text")]
     pub value: String,
 }
@@ -47,22 +50,32 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     value_as_text(d)
 }
 
+/// One unified audit log record, with the fields detection reads; every field is text an
+/// attacker may have chosen.
 #[derive(Debug, Clone, Deserialize)]
 pub struct AuditRecord {
+    /// The record's `Id`: the same record listed twice has the same one.
     #[serde(rename = "Id", deserialize_with = "lenient_string")]
     pub id: String,
+    /// `CreationTime`, as the record writes it (UTC, without a zone).
     #[serde(rename = "CreationTime", default, deserialize_with = "lenient_string")]
     pub creation_time: String,
+    /// `Operation`, e.g. `New-InboxRule`.
     #[serde(rename = "Operation", default, deserialize_with = "lenient_string")]
     pub operation: String,
+    /// `UserId`: who made the change.
     #[serde(rename = "UserId", default, deserialize_with = "lenient_string")]
     pub user_id: String,
+    /// `ClientIP`, with a port sometimes.
     #[serde(rename = "ClientIP", default, deserialize_with = "lenient_string")]
     pub client_ip: String,
+    /// `ObjectId`: the mailbox or object the cmdlet changed.
     #[serde(rename = "ObjectId", default, deserialize_with = "lenient_string")]
     pub object_id: String,
+    /// `ResultStatus`: whether the operation succeeded.
     #[serde(rename = "ResultStatus", default, deserialize_with = "lenient_string")]
     pub result_status: String,
+    /// The cmdlet's `Parameters`.
     #[serde(rename = "Parameters", default, deserialize_with = "params")]
     pub parameters: Vec<Param>,
     /// Mailbox-audit records (`UpdateInboxRules`, `ModifyFolderPermissions`) carry their
@@ -72,18 +85,21 @@ pub struct AuditRecord {
     /// The item a mailbox-audit record acted on (for folder permissions, the folder).
     #[serde(rename = "Item", default)]
     pub item: Value,
+    /// `MailboxOwnerUPN` of mailbox-audit records.
     #[serde(
         rename = "MailboxOwnerUPN",
         default,
         deserialize_with = "lenient_string"
     )]
     pub mailbox_owner_upn: String,
+    /// `OrganizationId`: the tenant.
     #[serde(
         rename = "OrganizationId",
         default,
         deserialize_with = "lenient_string"
     )]
     pub organization_id: String,
+    /// `OrganizationName`: the tenant's initial domain.
     #[serde(
         rename = "OrganizationName",
         default,
@@ -93,6 +109,7 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
+    /// Whether the record's operation is `operation` (without case, as Exchange compares).
     pub fn is(&self, operation: &str) -> bool {
         self.operation.trim().eq_ignore_ascii_case(operation)
     }
@@ -133,6 +150,7 @@ impl AuditRecord {
             .starts_with("NT AUTHORITY\\SYSTEM")
     }
 
+    /// When the change was made, when `CreationTime` can be read.
     pub fn event_time(&self) -> Option<DateTime<Utc>> {
         parse_creation_time(&self.creation_time)
     }

@@ -16,6 +16,7 @@ pub struct Rule {
     pub title: &'static str,
     /// The few words a notification's title gives it, lower-case.
     pub notification: &'static str,
+    /// What the rule looks for, in a few sentences.
     pub description: &'static str,
     /// What else makes it fire, and what to check before acting.
     pub false_positives: &'static str,
@@ -26,6 +27,7 @@ pub struct Rule {
     /// What an allowlist entry may quiet: a trusted destination only quiets mail that
     /// goes to trusted destinations alone; a trusted rule name only what stays inside.
     pub quieted_by: &'static [TrustKind],
+    /// Where the behaviour and its detection are documented.
     pub references: &'static [&'static str],
     /// Real records in `../shared/corpus/records` that this rule must find.
     #[serde(skip)]

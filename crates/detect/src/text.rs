@@ -9,6 +9,8 @@ pub(crate) fn quoted(value: &str) -> String {
     format!("\"{}\"", visible(value))
 }
 
+/// `value` made safe for a one-line summary: shown as [`crate::shown`] shows it, cut after a
+/// length a line can hold.
 pub fn visible(value: &str) -> String {
     let mut out = String::new();
     for (i, c) in value.chars().enumerate() {
