@@ -127,6 +127,8 @@ export type GeoSetting =
 export interface Settings {
   scan_interval_minutes: number;
   backfill_hours: number;
+  /** What saving accepts, lowest and highest: the form offers and checks the same. */
+  bounds: { scan_interval_minutes: [number, number]; backfill_hours: [number, number] };
   notify: Record<Severity, boolean>;
   start_at_login: boolean;
   sign_ins: boolean;
@@ -136,7 +138,7 @@ export interface Settings {
 }
 
 /** What the Settings page sends: the ipstack key only when the user typed a new one. */
-export interface SettingsUpdate extends Omit<Settings, "geo"> {
+export interface SettingsUpdate extends Omit<Settings, "geo" | "bounds"> {
   geo: { provider: "off" } | { provider: "ipstack"; key: string | null } | { provider: "mmdb"; city: string; asn: string | null };
 }
 

@@ -1,7 +1,7 @@
 // Form pieces the panel's forms share (add tenant, partner sign-in, settings): labelled
 // fields, id fields, their error boxes and how a validation's messages are shown. One copy,
 // so the forms keep the same attributes, messages and aria-describedby / aria-invalid use.
-import { h, type Listeners } from "./h";
+import { h, type Child, type Listeners } from "./h";
 import { GUID } from "./format";
 
 /** A text input for a tenant or client id, described by its error box `#ID-error`. */
@@ -10,7 +10,7 @@ export function idInput(id: string, on?: Listeners): HTMLInputElement {
 }
 
 /** Label, input (or select) and an optional hint, as one field. */
-export function labelled(label: string, input: HTMLElement, hint?: string): HTMLElement {
+export function labelled(label: string, input: HTMLElement, hint?: Child): HTMLElement {
   return h("div", { class: "field" }, h("label", { for: input.id }, label), input, hint ? h("div", { class: "hint" }, hint) : null);
 }
 

@@ -31,6 +31,22 @@ describe("settings", () => {
     expect($<HTMLInputElement>("#ipstack-key").placeholder).toMatch(/stored in the keychain/);
   });
 
+  it("offers and checks the bounds core sends, not its own", async () => {
+    await openSettings(() => (state.handlers.get_settings = () => settings({ bounds: { scan_interval_minutes: [2, 60], backfill_hours: [1, 48] } })));
+    const interval = $<HTMLInputElement>("#scan-interval");
+    expect([interval.min, interval.max]).toEqual(["2", "60"]);
+    expect($<HTMLInputElement>("#backfill-hours").max).toBe("48");
+    expect(interval.parentElement!.textContent).toContain("2 to 60");
+    interval.value = "90";
+    await save();
+    expect($("#settings-message").textContent).toBe("Scan every: a whole number of minutes from 2 to 60.");
+    interval.value = "30";
+    $<HTMLInputElement>("#backfill-hours").value = "72";
+    await save();
+    expect($("#settings-message").textContent).toBe("Look back: a whole number of hours from 1 to 48.");
+    expect(callsOf("save_settings")).toHaveLength(0);
+  });
+
   it("shows where the log files are", async () => {
     await openSettings();
     expect(visible($("#log-file"))).toBe(true);

@@ -8,8 +8,12 @@ import { REMEDIATION_ACTIONS, REMEDIATION_ACTION_LABEL, SEVERITIES, SEVERITY_LAB
 import { labelled } from "../fields";
 
 export function createSettingsPage(ctx: Ctx): Page {
-  const interval = h("input", { id: "scan-interval", type: "number", min: 1, max: 1440, step: 1, required: true });
-  const backfill = h("input", { id: "backfill-hours", type: "number", min: 1, max: 167, step: 1, required: true });
+  const interval = h("input", { id: "scan-interval", type: "number", step: 1, required: true });
+  const backfill = h("input", { id: "backfill-hours", type: "number", step: 1, required: true });
+  const intervalHint = h("span", null);
+  const backfillHint = h("span", null);
+  // Core's bounds, from the last settings read; the form is saved only after one.
+  let bounds: Settings["bounds"] = { scan_interval_minutes: [1, 1], backfill_hours: [1, 1] };
   const notify = Object.fromEntries(
     SEVERITIES.map((s) => [s, h("input", { id: `notify-${s}`, type: "checkbox" })]),
   ) as Record<Severity, HTMLInputElement>;
@@ -55,8 +59,8 @@ export function createSettingsPage(ctx: Ctx): Page {
       "fieldset",
       null,
       h("legend", null, "Scanning"),
-      labelled("Scan every (minutes)", interval, "1 to 1440"),
-      labelled("On a new tenant, look back (hours)", backfill, "1 to 167; Microsoft keeps 7 days of audit content"),
+      labelled("Scan every (minutes)", interval, intervalHint),
+      labelled("On a new tenant, look back (hours)", backfill, backfillHint),
       check(signIns, "Read Entra sign-ins", "Tells whether an address is new for a mailbox; needs the sign-in audit content"),
     ),
     h(
@@ -83,6 +87,15 @@ export function createSettingsPage(ctx: Ctx): Page {
   });
 
   function fill(s: Settings): void {
+    bounds = s.bounds;
+    const [iMin, iMax] = bounds.scan_interval_minutes;
+    const [bMin, bMax] = bounds.backfill_hours;
+    interval.min = String(iMin);
+    interval.max = String(iMax);
+    backfill.min = String(bMin);
+    backfill.max = String(bMax);
+    intervalHint.textContent = `${iMin} to ${iMax}`;
+    backfillHint.textContent = `${bMin} to ${bMax}; Microsoft keeps 7 days of audit content`;
     interval.value = String(s.scan_interval_minutes);
     backfill.value = String(s.backfill_hours);
     for (const sev of SEVERITIES) notify[sev].checked = !!s.notify[sev];
@@ -115,10 +128,12 @@ export function createSettingsPage(ctx: Ctx): Page {
       message.classList.add("field-error");
       focus.focus();
     };
-    const minutes = intIn(interval, 1, 1440);
-    if (minutes === null) return fail("Scan every: a whole number of minutes from 1 to 1440.", interval);
-    const hours = intIn(backfill, 1, 167);
-    if (hours === null) return fail("Look back: a whole number of hours from 1 to 167.", backfill);
+    const [iMin, iMax] = bounds.scan_interval_minutes;
+    const minutes = intIn(interval, iMin, iMax);
+    if (minutes === null) return fail(`Scan every: a whole number of minutes from ${iMin} to ${iMax}.`, interval);
+    const [bMin, bMax] = bounds.backfill_hours;
+    const hours = intIn(backfill, bMin, bMax);
+    if (hours === null) return fail(`Look back: a whole number of hours from ${bMin} to ${bMax}.`, backfill);
     let geo: SettingsUpdate["geo"];
     if (provider.value === "ipstack") {
       const key = ipstackKey.value.trim();

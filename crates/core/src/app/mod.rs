@@ -34,8 +34,8 @@ pub use error::{Error, ErrorKind, Remedy};
 pub use partner::{PartnerState, SignInWith};
 pub use remediation::UndoStep;
 pub use settings::{
-    GeoSetting, GeoUpdate, KeyState, NotifyPrefs, Preferences, SCAN_INTERVAL_MINUTES, Settings,
-    SettingsUpdate,
+    Bounds, GeoSetting, GeoUpdate, KeyState, NotifyPrefs, Preferences, SCAN_INTERVAL_MINUTES,
+    Settings, SettingsUpdate,
 };
 pub use tenants::{Added, MspTenant, TenantInput};
 

@@ -125,11 +125,31 @@ pub enum GeoUpdate {
     },
 }
 
+/// The bounds the numbers are checked against, lowest and highest, for a form to offer
+/// and check the same ones.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bounds {
+    pub scan_interval_minutes: (u32, u32),
+    pub backfill_hours: (u16, u16),
+}
+
+impl Bounds {
+    fn new() -> Bounds {
+        let backfill = super::config::BACKFILL_HOURS;
+        Bounds {
+            scan_interval_minutes: (*SCAN_INTERVAL_MINUTES.start(), *SCAN_INTERVAL_MINUTES.end()),
+            backfill_hours: (*backfill.start(), *backfill.end()),
+        }
+    }
+}
+
 /// Every setting, as the panel shows them.
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
     #[serde(flatten)]
     pub preferences: Preferences,
+    /// What [`Session::save_settings`] accepts.
+    pub bounds: Bounds,
     pub sign_ins: bool,
     pub geo: GeoSetting,
     pub remediation_defaults: Vec<Action>,
@@ -186,6 +206,7 @@ impl Session {
     pub async fn settings(&self) -> Result<Settings, Error> {
         Ok(Settings {
             preferences: self.preferences(),
+            bounds: Bounds::new(),
             sign_ins: self.sign_ins()?,
             geo: self.geo_setting().await?,
             remediation_defaults: remediate::default_actions(&self.home)?,
