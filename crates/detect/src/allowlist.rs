@@ -10,35 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::address::{addresses, domain_of};
-
-/// What an allowlist entry trusts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TrustKind {
-    /// A forwarding destination: an address, or a whole domain.
-    Destination,
-    /// An inbox rule's name: quiets rules that keep mail inside.
-    RuleName,
-}
-
-impl TrustKind {
-    /// The name stored and shown (`destination`, `rule_name`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TrustKind::Destination => "destination",
-            TrustKind::RuleName => "rule_name",
-        }
-    }
-
-    /// The kind stored as `s`, if it is one.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "destination" => Some(TrustKind::Destination),
-            "rule_name" => Some(TrustKind::RuleName),
-            _ => None,
-        }
-    }
-}
+// The kind lives with the rule type, which says what each kind may quiet.
+pub use crate::rule::TrustKind;
 
 /// One stored allowlist entry.
 #[derive(Debug, Clone, Serialize)]

@@ -8,7 +8,7 @@ use super::record::AuditRecord;
 use super::target::mailbox;
 use super::text::visible;
 use super::{AUDIT_TAMPERING, Finding, Severity};
-use crate::rules::{Corpus, Rule};
+use crate::rule::{Corpus, Rule};
 
 /// Changes that blind the audit log.
 pub(crate) const RULE: Rule = Rule {

@@ -13,7 +13,7 @@ use super::signals::fold;
 use super::target::mailbox;
 use super::text::visible;
 use super::{Finding, MAILBOX_DELEGATION, Severity, TenantContext};
-use crate::rules::{Corpus, Rule};
+use crate::rule::{Corpus, Rule};
 
 /// Access to a mailbox handed to someone else.
 pub(crate) const RULE: Rule = Rule {

@@ -10,7 +10,7 @@ use super::text::{list, visible};
 use super::{
     FORWARDING_FAN_IN, Finding, INBOX_RULE_EXTERNAL_FORWARD, MAILBOX_EXTERNAL_FORWARD, Severity,
 };
-use crate::rules::{Corpus, Rule};
+use crate::rule::{Corpus, Rule};
 
 /// One outside address receiving forwarded mail from several mailboxes.
 pub const RULE: Rule = Rule {

@@ -10,8 +10,7 @@ use super::inbox_rule::InboxRule;
 use super::record::AuditRecord;
 use super::signals::{Keyword, suspicious_name};
 use super::{Finding, INBOX_RULE_HIDES_MAIL, Severity, TenantContext};
-use crate::allowlist::TrustKind;
-use crate::rules::{Corpus, Rule};
+use crate::rule::{Corpus, Rule, TrustKind};
 
 /// Inbox rules that delete, hide or mark read the owner's mail.
 pub(crate) const RULE: Rule = Rule {

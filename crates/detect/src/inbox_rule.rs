@@ -10,8 +10,7 @@ use super::signals::{Keyword, hidden_folder, keyword};
 use super::target::{inbox_rule_mailbox, split_rule_identity};
 use super::text::{list, quoted, visible};
 use super::{Finding, INBOX_RULE_EXTERNAL_FORWARD, Severity, TenantContext};
-use crate::allowlist::TrustKind;
-use crate::rules::{Corpus, Rule};
+use crate::rule::{Corpus, Rule, TrustKind};
 
 /// Forwarding or redirecting by inbox rule to an address outside the organisation.
 pub(crate) const RULE: Rule = Rule {

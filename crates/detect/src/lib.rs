@@ -22,6 +22,7 @@ pub mod input;
 mod mailbox_forward;
 mod outlook_rule;
 pub mod record;
+pub mod rule;
 pub mod rules;
 pub mod shown;
 mod signals;

@@ -8,8 +8,7 @@ use super::record::AuditRecord;
 use super::target::mailbox;
 use super::text::{list, visible};
 use super::{Finding, MAILBOX_EXTERNAL_FORWARD, Severity, TenantContext};
-use crate::allowlist::TrustKind;
-use crate::rules::{Corpus, Rule};
+use crate::rule::{Corpus, Rule, TrustKind};
 
 /// Mailbox forwarding set to an outside address.
 pub(crate) const RULE: Rule = Rule {

@@ -7,8 +7,7 @@ use super::address::{addresses, is_external};
 use super::record::AuditRecord;
 use super::text::{list, quoted};
 use super::{Finding, Severity, TRANSPORT_RULE_REDIRECT, TenantContext};
-use crate::allowlist::TrustKind;
-use crate::rules::{Corpus, Rule};
+use crate::rule::{Corpus, Rule, TrustKind};
 
 /// Mail-flow rules that copy, redirect or drop the organisation's mail.
 pub(crate) const RULE: Rule = Rule {
