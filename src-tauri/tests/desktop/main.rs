@@ -5,6 +5,7 @@
 //! daemon (dunst) in the test's D-Bus session.
 
 mod common;
+mod notify;
 mod partner;
 mod remediation;
 mod shell;
