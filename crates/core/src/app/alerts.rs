@@ -14,16 +14,23 @@ use crate::store::{Alert, AlertStatus};
 /// and the other alerts about the same mailbox.
 #[derive(Debug, Serialize)]
 pub struct AlertDetail {
+    /// The alert as stored.
     #[serde(flatten)]
     pub alert: Alert,
+    /// Every field of its audit record as name and text.
     pub parameters: Vec<Field>,
+    /// The audit record, indented for reading.
     pub raw_record: String,
+    /// The other alerts about the same mailbox, newest first.
     pub related: Vec<Alert>,
 }
 
+/// One field of an audit record, as text.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Field {
+    /// The field's name; a parameter's is `Parameters · Name`.
     pub name: String,
+    /// Its value as text.
     pub value: String,
 }
 
@@ -61,10 +68,12 @@ impl Session {
         Ok(self.store().await.alerts()?)
     }
 
+    /// How many alerts are open, for the tray.
     pub async fn open_alert_count(&self) -> Result<u64, Error> {
         Ok(self.store().await.open_alert_count()?)
     }
 
+    /// One alert with its evidence.
     pub async fn alert_detail(&self, id: i64) -> Result<AlertDetail, Error> {
         let store = self.store().await;
         let (alert, raw) = store.alert_with_record(id)?;

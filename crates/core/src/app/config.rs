@@ -25,15 +25,25 @@ pub const THROTTLE_WAIT_SECS: RangeInclusive<u16> = 1..=600;
 /// One value of the configuration, named as the environment and the CLI name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Var {
+    /// Where the database lives.
     DataDir,
+    /// One base URL serving every Microsoft endpoint.
     Endpoints,
+    /// Whether the keychain's secrets may go to an override on another machine.
     TrustEndpoints,
+    /// The Microsoft cloud.
     Cloud,
+    /// The MSP's own tenant id, sent as `PublisherIdentifier`.
     PublisherId,
+    /// Hours of audit history a tenant's first scan reads.
     BackfillHours,
+    /// Tenants scanned at once.
     Concurrency,
+    /// Hours between listings of the partner's customers.
     DiscoveryHours,
+    /// Seconds between read-backs of a remediation change not yet visible.
     VerifyDelays,
+    /// Seconds waited after throttling that names no wait.
     ThrottleWaitSecs,
 }
 
@@ -96,6 +106,7 @@ impl ConfigError {
 /// The installation's configuration, checked.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Where the database and the daily log live.
     pub data_dir: PathBuf,
     /// One base URL serving every Microsoft endpoint (the sandbox), when set.
     pub endpoints_override: Option<String>,
@@ -108,9 +119,13 @@ pub struct Config {
     pub publisher_id: Option<String>,
     /// The first scan's look-back; the stored setting's when not given.
     pub backfill_hours: Option<u16>,
+    /// Tenants scanned at once.
     pub concurrency: u16,
+    /// Hours between listings of the partner's customers (0: before every scan).
     pub discovery_hours: u16,
+    /// Waits between read-backs of a change not yet visible; the default when not given.
     pub verify_delays: Option<Vec<Duration>>,
+    /// The least wait after throttling that names none; the default when not given.
     pub throttle_wait: Option<Duration>,
     /// Where the daily log file is written, when it is.
     pub log_dir: Option<PathBuf>,

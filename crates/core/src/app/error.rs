@@ -14,27 +14,37 @@ use crate::tenants::TenantError;
 
 use super::config::ConfigError;
 
+/// Why a use case failed; [`Error::kind`] says what kind, [`Error::remedy`] what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The local database.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The OS keychain.
     #[error(transparent)]
     Secret(#[from] SecretError),
+    /// A tenant could not be added or removed.
     #[error(transparent)]
     Tenant(#[from] TenantError),
+    /// An allowlist entry was refused.
     #[error(transparent)]
     Trust(#[from] TrustError),
+    /// A geolocation database was refused.
     #[error(transparent)]
     Mmdb(#[from] MmdbError),
+    /// Secure and Remediate refused or failed.
     #[error(transparent)]
     Remediate(#[from] RemediateError),
+    /// A partner customer could not be watched or excluded.
     #[error(transparent)]
     Customer(#[from] CustomerError),
     /// Microsoft, the network or the keychain, as a scan would report it.
     #[error(transparent)]
     Problem(#[from] Problem),
+    /// An incident report could not be written.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// The configuration is unusable.
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// What was asked is refused: why, and what to give instead.
@@ -50,8 +60,11 @@ pub enum Error {
 pub enum ErrorKind {
     /// A problem Microsoft or the network reported, by its own kind's name.
     Problem(crate::problem::ProblemKind),
+    /// The local database failed.
     LocalDatabase,
+    /// The OS keychain failed or lacks a secret.
     Keychain,
+    /// What was given is refused.
     InvalidInput,
     /// The partner account is not signed in.
     NotSignedIn,
@@ -61,6 +74,7 @@ pub enum ErrorKind {
     NotContainable,
     /// A recorded step cannot be reversed.
     CannotUndo,
+    /// Anything else.
     Failed,
 }
 
@@ -87,10 +101,12 @@ impl ErrorKind {
 pub enum Remedy {
     /// The tenant's secret is gone from the keychain: add the tenant again.
     AddTenantAgain {
+        /// The tenant whose secret is gone.
         tenant_id: String,
     },
     /// A tenant of that id is configured already: remove it first.
     RemoveTenantFirst {
+        /// The tenant already configured.
         tenant_id: String,
     },
     /// The partner account must sign in (again).
@@ -99,12 +115,16 @@ pub enum Remedy {
     GiveIpstackKey,
     /// A stored setting cannot be read: set it again (geolocation's: turn it off first).
     SetAgain {
+        /// The setting's key.
         key: String,
     },
-    /// The id names nothing: list the tenants, the customers, the allowlist or the steps.
+    /// The id names no tenant: list them.
     ListTenants,
+    /// The id names no customer: list them.
     ListCustomers,
+    /// The id names no entry: list them.
     ListAllowlist,
+    /// The id names no step: list them.
     ListSteps,
     /// The remediation record does not check out: verify it whole.
     VerifyRecord,
@@ -156,6 +176,7 @@ impl Error {
         }
     }
 
+    /// What kind of failure, for a front end to act on.
     pub fn kind(&self) -> ErrorKind {
         use RemediateError as R;
         match self {

@@ -7,6 +7,9 @@
 //! A session watches the technician's own tenants, or the embedded sandbox's planted
 //! attacks in a throwaway folder ([`Session::start_sandbox`], [`Session::demo`]).
 
+// The door the front ends use says what each thing is (issue 12 item 7).
+#![warn(missing_docs)]
+
 mod alerts;
 mod config;
 mod error;
@@ -108,6 +111,7 @@ impl Session {
         }
     }
 
+    /// The configuration the session was opened with.
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -20,9 +20,13 @@ pub enum SignInWith<'a> {
 /// The partner account, its customers and what went wrong last, for the panel.
 #[derive(Debug, Serialize)]
 pub struct PartnerState {
+    /// The signed-in account, when there is one.
     pub account: Option<PartnerAccount>,
+    /// Whether new customers are watched automatically.
     pub watch_all: bool,
+    /// The customers as last listed.
     pub customers: Vec<CustomerRow>,
+    /// Why the customers could not be listed, or the sign-in lapsed.
     pub problem: Option<String>,
     /// What kind of problem, to act on: `sign_in_needed` offers a new sign-in.
     pub problem_kind: Option<&'static str>,
@@ -34,6 +38,7 @@ impl Session {
         Ok(partner::account(&self.home)?)
     }
 
+    /// The partner account, its customers and its last problem.
     pub fn partner_state(&self) -> Result<PartnerState, Error> {
         let problem = self
             .partner_problem

@@ -12,7 +12,9 @@ use crate::undo::UndoPreview;
 /// A recorded step about to be undone: its verified row and what undoing puts back.
 #[derive(Debug)]
 pub struct UndoStep {
+    /// The step's row, checked against the chain.
     pub entry: LogEntry,
+    /// What undoing it puts back, in words.
     pub preview: UndoPreview,
 }
 

@@ -35,8 +35,11 @@ pub(super) fn preferences_in(store: &crate::store::Store) -> Preferences {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Preferences {
+    /// Minutes between background scans.
     pub scan_interval_minutes: u32,
+    /// Hours of audit history a tenant's first scan reads.
     pub backfill_hours: u32,
+    /// Which severities notify.
     pub notify: NotifyPrefs,
 }
 
@@ -72,9 +75,13 @@ impl Preferences {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NotifyPrefs {
+    /// Notify low-severity alerts.
     pub low: bool,
+    /// Notify medium-severity alerts.
     pub medium: bool,
+    /// Notify high-severity alerts.
     pub high: bool,
+    /// Notify critical alerts.
     pub critical: bool,
 }
 
@@ -90,6 +97,7 @@ impl Default for NotifyPrefs {
 }
 
 impl NotifyPrefs {
+    /// Whether an alert of `severity` is notified.
     pub fn allows(&self, severity: Severity) -> bool {
         match severity {
             Severity::Low => self.low,
@@ -104,23 +112,38 @@ impl NotifyPrefs {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "provider", rename_all = "snake_case")]
 pub enum GeoSetting {
+    /// No address is located.
     Off,
-    Ipstack { key_stored: bool },
-    Mmdb { city: String, asn: Option<String> },
+    /// ipstack locates addresses.
+    Ipstack {
+        /// Whether its key is in the keychain.
+        key_stored: bool,
+    },
+    /// Offline MaxMind-format databases locate addresses.
+    Mmdb {
+        /// The City database's path.
+        city: String,
+        /// The ASN database's path, if one is used.
+        asn: Option<String>,
+    },
 }
 
 /// A change of geolocation provider.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "provider", rename_all = "snake_case")]
 pub enum GeoUpdate {
+    /// Locating is turned off.
     Off,
     /// ipstack, with a new key or (absent) the one already kept.
     Ipstack {
+        /// A new key, or `None` to keep the one in the keychain.
         key: Option<String>,
     },
     /// Offline MaxMind-format databases.
     Mmdb {
+        /// The City database's path.
         city: String,
+        /// The ASN database's path, if one is used.
         asn: Option<String>,
     },
 }
@@ -129,7 +152,9 @@ pub enum GeoUpdate {
 /// and check the same ones.
 #[derive(Debug, Clone, Serialize)]
 pub struct Bounds {
+    /// Minutes between scans, lowest and highest.
     pub scan_interval_minutes: (u32, u32),
+    /// Hours a first scan reads back, lowest and highest.
     pub backfill_hours: (u16, u16),
 }
 
@@ -146,22 +171,30 @@ impl Bounds {
 /// Every setting, as the panel shows them.
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
+    /// How often to scan, how far back, and what notifies.
     #[serde(flatten)]
     pub preferences: Preferences,
     /// What [`Session::save_settings`] accepts.
     pub bounds: Bounds,
+    /// Whether scans read Entra sign-ins.
     pub sign_ins: bool,
+    /// The geolocation provider.
     pub geo: GeoSetting,
+    /// The steps Secure and Remediate checks by default.
     pub remediation_defaults: Vec<Action>,
 }
 
 /// Every setting, as the panel saves them.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SettingsUpdate {
+    /// How often to scan, how far back, and what notifies.
     #[serde(flatten)]
     pub preferences: Preferences,
+    /// Whether scans read Entra sign-ins.
     pub sign_ins: bool,
+    /// The geolocation provider to use.
     pub geo: GeoUpdate,
+    /// The steps Secure and Remediate checks by default.
     pub remediation_defaults: Vec<Action>,
 }
 
@@ -169,7 +202,9 @@ pub struct SettingsUpdate {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
+    /// The key is in the keychain.
     Stored,
+    /// No key is in the keychain.
     Missing,
     /// The keychain could not be asked.
     Unknown(String),
@@ -203,6 +238,7 @@ impl Session {
         preferences_in(&self.home)
     }
 
+    /// Every setting, as the panel shows them.
     pub async fn settings(&self) -> Result<Settings, Error> {
         Ok(Settings {
             preferences: self.preferences(),
@@ -247,6 +283,7 @@ impl Session {
         Ok(crate::sign_ins::enabled(&self.home)?)
     }
 
+    /// Turns the reading of Entra sign-ins on or off.
     pub fn set_sign_ins(&self, on: bool) -> Result<(), Error> {
         Ok(self.home.set_setting(&crate::sign_ins::SETTING, &on)?)
     }
@@ -260,6 +297,7 @@ impl Session {
         }
     }
 
+    /// The geolocation provider, its key's state, its cache and its last problem.
     pub async fn geo_status(&self) -> Result<GeoStatus, Error> {
         Ok(GeoStatus {
             provider: self.home.geo_provider()?,

@@ -12,9 +12,13 @@ use crate::tenants::{self, CloudChoice, NewCredential, NewTenant};
 
 /// A tenant to add, as the technician gave it.
 pub struct TenantInput {
+    /// The tenant's id (a GUID).
     pub tenant_id: String,
+    /// The name the technician knows it by.
     pub name: String,
+    /// The app registration's client id.
     pub client_id: String,
+    /// Its client secret or certificate.
     pub credential: NewCredential,
     /// The tenant's cloud as chosen; `None`: asked of Microsoft.
     pub cloud: Option<Cloud>,
@@ -25,6 +29,7 @@ pub struct TenantInput {
 /// What adding a tenant did.
 #[derive(Debug)]
 pub struct Added {
+    /// The tenant as stored.
     pub tenant: TenantRow,
     /// Where the tenant is read, in words: "in the GCC cloud".
     pub place: String,
@@ -37,11 +42,14 @@ pub struct Added {
 /// tenant).
 #[derive(Debug, Serialize)]
 pub struct MspTenant {
+    /// The MSP's tenant id, when one is stored.
     pub msp_tenant_id: Option<String>,
+    /// Whether to ask for it.
     pub ask: bool,
 }
 
 impl Session {
+    /// The watched tenants.
     pub async fn tenants(&self) -> Result<Vec<TenantRow>, Error> {
         Ok(self.store().await.tenants()?)
     }
@@ -51,6 +59,7 @@ impl Session {
         Ok(self.store().await.statuses()?)
     }
 
+    /// Whether to ask for the MSP's own tenant id.
     pub fn msp_tenant(&self) -> Result<MspTenant, Error> {
         let stored = tenants::msp_tenant(&self.home)?;
         let known = stored.is_some()
