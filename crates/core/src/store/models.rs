@@ -1,4 +1,6 @@
-//! Rows as the rest of Rulewatch sees them.
+//! Rows as the rest of Rulewatch sees them: the model the front ends show, every
+//! public item documented.
+#![warn(missing_docs)]
 
 use chrono::{DateTime, Utc};
 use rusqlite::Row;
@@ -13,9 +15,13 @@ use crate::detect::Severity;
 /// A configured tenant (no secret: those are in the keychain).
 #[derive(Debug, Clone, Serialize)]
 pub struct TenantRow {
+    /// The tenant's id (a lower-case GUID).
     pub tenant_id: String,
+    /// The name the technician gave it.
     pub name: String,
+    /// The app registration's client id.
     pub client_id: String,
+    /// How Rulewatch signs in to it: client secret, certificate, or the partner account.
     #[serde(serialize_with = "method_name")]
     pub auth_method: AuthMethod,
     /// The tenant's Microsoft cloud; `None` (before it was recorded): the installation's.
@@ -75,9 +81,11 @@ impl TenantRow {
     }
 }
 
+/// How a tenant's last scan went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantState {
+    /// Not scanned yet.
     NotScanned,
     /// Scanned completely.
     Ok,
@@ -88,6 +96,7 @@ pub enum TenantState {
 }
 
 impl TenantState {
+    /// The name stored and serialised (`not_scanned`, `ok`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             TenantState::NotScanned => "not_scanned",
@@ -107,19 +116,30 @@ impl TenantState {
     }
 }
 
+/// A tenant's scan state, as `rulewatch status` and the panel show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TenantStatus {
+    /// The tenant's id.
     pub tenant_id: String,
+    /// Its name.
     pub name: String,
+    /// How its last scan went.
     pub state: TenantState,
+    /// The kind of problem of its last scan, if any.
     pub problem: Option<String>,
+    /// What went wrong, in words.
     pub message: Option<String>,
+    /// When it was last scanned.
     pub last_attempt_at: Option<DateTime<Utc>>,
+    /// When it was last scanned completely.
     pub last_success_at: Option<DateTime<Utc>>,
     /// Every content blob created before this instant has been read.
     pub data_complete_until: Option<DateTime<Utc>>,
+    /// Requests throttled in its last scan.
     pub throttled_last_scan: u64,
+    /// Requests retried in its last scan.
     pub retried_last_scan: u64,
+    /// Its open alerts.
     pub open_alerts: u64,
     /// Reached through the partner account (removing it excludes the customer).
     pub partner: bool,
@@ -154,17 +174,29 @@ impl TenantStatus {
 /// An alert about to be stored.
 #[derive(Debug, Clone)]
 pub struct NewAlert {
+    /// The tenant's name when it was found.
     pub tenant_name: String,
+    /// The audit record's `Id`.
     pub record_id: String,
+    /// The rule that found it.
     pub rule: String,
+    /// How urgent it is.
     pub severity: Severity,
+    /// The record's operation.
     pub operation: String,
+    /// The mailbox that was changed.
     pub target: String,
+    /// Who made the change.
     pub actor: String,
+    /// Where the change came from.
     pub client_ip: Option<String>,
+    /// One plain sentence for the technician.
     pub summary: String,
+    /// The rule's evidence.
     pub details: Value,
+    /// When the change was made.
     pub event_time: Option<DateTime<Utc>>,
+    /// The audit record as Microsoft served it.
     pub raw_record: String,
     /// Why the allowlist covers it: stored as suppressed and never delivered.
     pub suppressed_by: Option<String>,
@@ -177,7 +209,9 @@ pub struct NewAlert {
 pub struct SignIn {
     /// Lower-cased UPN.
     pub user: String,
+    /// The address signed in from.
     pub ip: String,
+    /// When.
     pub at: DateTime<Utc>,
 }
 
@@ -185,14 +219,18 @@ pub struct SignIn {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
+    /// New, not reviewed.
     Open,
+    /// Seen by a technician, still active.
     Acknowledged,
+    /// Reviewed and judged harmless.
     FalsePositive,
     /// Covered by the allowlist: stored, never notified.
     Suppressed,
 }
 
 impl AlertStatus {
+    /// Every status.
     pub const ALL: [AlertStatus; 4] = [
         AlertStatus::Open,
         AlertStatus::Acknowledged,
@@ -200,6 +238,7 @@ impl AlertStatus {
         AlertStatus::Suppressed,
     ];
 
+    /// The name stored and serialised.
     pub fn as_str(self) -> &'static str {
         match self {
             AlertStatus::Open => "open",
@@ -209,6 +248,7 @@ impl AlertStatus {
         }
     }
 
+    /// The status named `s`, if it is one.
     pub fn parse(s: &str) -> Option<Self> {
         AlertStatus::ALL.into_iter().find(|v| v.as_str() == s)
     }
@@ -242,23 +282,41 @@ fn named<T>(r: &Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Re
 /// A stored alert, as `scan --json` and `alerts --json` print it.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Alert {
+    /// The alert's number.
     pub id: i64,
+    /// The tenant's id.
     pub tenant_id: String,
+    /// The tenant's name when it was found.
     pub tenant_name: String,
+    /// The rule that found it.
     pub rule: String,
+    /// How urgent it is.
     pub severity: Severity,
+    /// The audit record's `Id`.
     pub record_id: String,
+    /// The record's operation.
     pub operation: String,
+    /// The mailbox that was changed.
     pub target: String,
+    /// Who made the change.
     pub actor: String,
+    /// Where the change came from, as the record gives it.
     pub client_ip: Option<String>,
+    /// One plain sentence for the technician.
     pub summary: String,
+    /// The rule's evidence (destinations, rule name, actions…).
     pub details: Value,
+    /// When the change was made.
     pub event_time: Option<DateTime<Utc>>,
+    /// When Rulewatch found it.
     pub detected_at: Option<DateTime<Utc>>,
+    /// Where it stands.
     pub status: AlertStatus,
+    /// The content blob it came from.
     pub content_id: Option<String>,
+    /// Why the allowlist covers it, when it does.
     pub suppressed_by: Option<String>,
+    /// Where the change came from: location and familiarity (see `enrich`).
     pub origin: Option<Value>,
     /// The technician's note when they marked it (a false positive's reason).
     pub status_note: Option<String>,
