@@ -12,7 +12,7 @@ use tauri::{AppHandle, Emitter, Manager};
 
 use std::sync::atomic::Ordering;
 
-use rulewatch_core::app::{ProblemKind, ScanReport, TenantState};
+use rulewatch_core::app::{ScanReport, TenantState};
 
 use crate::state::{Progress, Shared};
 use crate::{notifier, tray};
@@ -145,11 +145,7 @@ fn partner_news(app: &AppHandle, shared: &Shared, report: &ScanReport) {
                 .collect::<Vec<_>>(),
         );
     }
-    let lapsed = report
-        .tenants
-        .iter()
-        .flat_map(|t| &t.problems)
-        .any(|p| p.kind == ProblemKind::SignInNeeded);
+    let lapsed = report.partner_lapsed().is_some();
     let expiring = shared
         .session
         .partner_account()

@@ -125,6 +125,15 @@ impl ScanReport {
     pub fn all_scanned(&self) -> bool {
         self.tenants.iter().all(|t| t.state == TenantState::Ok)
     }
+
+    /// The problem of a tenant reached through the partner account whose sign-in
+    /// lapsed or was revoked, if any tenant met one.
+    pub fn partner_lapsed(&self) -> Option<&Problem> {
+        self.tenants
+            .iter()
+            .flat_map(|t| &t.problems)
+            .find(|p| p.kind == ProblemKind::SignInNeeded)
+    }
 }
 
 pub struct Engine {

@@ -221,6 +221,7 @@ fn a_refusal_names_the_command_that_helps() {
     let t = TestTenant::new(0);
     let sandbox = Sandbox::start(&json!({"tenants": [t.scenario_json()]}));
     let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
+    let add_again = t.add_args();
     let cases: [(&[&str], &str, &str); 4] = [
         (
             &["allow", "remove", "999"],
@@ -238,17 +239,7 @@ fn a_refusal_names_the_command_that_helps() {
             "(`rulewatch partner login`)",
         ),
         (
-            &[
-                "tenant",
-                "add",
-                "--tenant-id",
-                &t.tenant_id,
-                "--name",
-                "Again",
-                "--client-id",
-                &t.client_id,
-                "--client-secret-stdin",
-            ],
+            &add_again,
             "is already configured; remove it first",
             "(`rulewatch tenant remove ",
         ),

@@ -147,12 +147,7 @@ impl Session {
     pub async fn scan(&self, progress: impl Fn(usize, usize)) -> Result<ScanReport, Error> {
         let (engine, _) = self.current().await;
         let report = engine.scan_with_progress(progress).await?;
-        let lapsed = report
-            .tenants
-            .iter()
-            .flat_map(|t| &t.problems)
-            .find(|p| p.kind == ProblemKind::SignInNeeded);
-        match (lapsed, &report.discovery) {
+        match (report.partner_lapsed(), &report.discovery) {
             (Some(p), _) => self.note_partner_problem(Some(p.clone())),
             (None, Some(listed)) => self.note_partner_problem(listed.as_ref().err().cloned()),
             (None, None) => {}

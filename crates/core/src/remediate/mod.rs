@@ -311,6 +311,18 @@ struct Target {
     ctx: TenantContext,
 }
 
+impl Remediator<'_> {
+    /// The Microsoft calls for the target's tenant, counted in `stats`.
+    fn microsoft<'s>(&'s self, t: &'s Target, stats: &'s RetryStats) -> Microsoft<'s> {
+        Microsoft {
+            api: self.api,
+            app: &t.app,
+            stats,
+            verify_delays: &self.verify_delays,
+        }
+    }
+}
+
 impl Target {
     fn alert_rule_names(&self) -> Vec<String> {
         self.alert.details["rule_name"]

@@ -154,12 +154,7 @@ impl Remediator<'_> {
         let t = self.target(alert_id)?;
         let defaults = &self.defaults;
         let stats = RetryStats::default();
-        let ms = Microsoft {
-            api: self.api,
-            app: &t.app,
-            stats: &stats,
-            verify_delays: &self.verify_delays,
-        };
+        let ms = self.microsoft(&t, &stats);
         let target = t.alert.target.trim();
         if !mailbox::is_target(target) {
             return Err(RemediateError::NotAMailbox {

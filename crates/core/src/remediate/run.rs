@@ -52,12 +52,7 @@ impl Remediator<'_> {
         step: &PlannedStep,
     ) -> Result<StepResult, RemediateError> {
         let stats = RetryStats::default();
-        let ms = Microsoft {
-            api: self.api,
-            app: &t.app,
-            stats: &stats,
-            verify_delays: &self.verify_delays,
-        };
+        let ms = self.microsoft(t, &stats);
         let done = match step.action {
             Action::BlockSignIn => self.block(&ms, &step.account, false).await,
             Action::RevokeSessions => self.revoke(&ms, &step.account, t.alert.event_time).await,

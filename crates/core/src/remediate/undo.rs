@@ -66,12 +66,7 @@ impl Remediator<'_> {
             );
         }
         let stats = RetryStats::default();
-        let ms = Microsoft {
-            api: self.api,
-            app: &t.app,
-            stats: &stats,
-            verify_delays: &self.verify_delays,
-        };
+        let ms = self.microsoft(&t, &stats);
         let before = entry.step.before.clone().unwrap_or(Value::Null);
         let done = match action {
             Action::BlockSignIn => self.block(&ms, &entry.step.mailbox, true).await,
