@@ -1,13 +1,14 @@
-//! Native notifications for new alerts, delivered from the store's outbox: an alert is
-//! marked delivered only once the notification daemon took it, so one found just before
-//! a crash is notified after the restart, and none twice. More than three at once
-//! become one summary. Every field an attacker or Microsoft wrote goes through
-//! [`shown`], so no control character or bidi override reaches the notification daemon.
+//! Native notifications for new alerts, delivered from this desktop's own queue in the
+//! store: an alert is marked delivered only once the notification daemon took it, so one
+//! found just before a crash is notified after the restart, and none twice. More than
+//! three at once become one summary. Every field an attacker or Microsoft wrote goes
+//! through [`shown`], so no control character or bidi override reaches the notification
+//! daemon.
 
 use std::collections::BTreeMap;
 
 use notify_rust::{Notification, Timeout};
-use rulewatch_core::app::{Alert, NotifyPrefs};
+use rulewatch_core::app::{Alert, Delivered, NotifyPrefs};
 use rulewatch_core::detect::Severity;
 use rulewatch_core::shown::shown;
 use tauri::AppHandle;
@@ -18,7 +19,7 @@ use crate::window::{self, View};
 const SUMMARY_ABOVE: usize = 3;
 
 /// Notifies the new alerts; answers the ids done with (shown, or muted).
-pub(crate) fn deliver(app: &AppHandle, pending: Vec<Alert>, prefs: &NotifyPrefs) -> Vec<i64> {
+pub(crate) fn deliver(app: &AppHandle, pending: Vec<Alert>, prefs: &NotifyPrefs) -> Delivered {
     deliver_with(pending, prefs, |m, view| show(app, m, view))
 }
 
@@ -29,20 +30,27 @@ fn deliver_with(
     pending: Vec<Alert>,
     prefs: &NotifyPrefs,
     mut show: impl FnMut(Message, View) -> bool,
-) -> Vec<i64> {
+) -> Delivered {
     let (wanted, muted): (Vec<Alert>, Vec<Alert>) =
         pending.into_iter().partition(|a| prefs.allows(a.severity));
-    let mut delivered: Vec<i64> = muted.iter().map(|a| a.id).collect();
+    let mut delivered = Delivered {
+        ids: muted.iter().map(|a| a.id).collect(),
+        error: None,
+    };
+    let refused = || Some("no notification daemon took the notification".to_string());
     if wanted.len() > SUMMARY_ABOVE {
         if show(summary(&wanted), View::Current) {
-            delivered.extend(wanted.iter().map(|a| a.id));
+            delivered.ids.extend(wanted.iter().map(|a| a.id));
+        } else {
+            delivered.error = refused();
         }
     } else {
         for alert in &wanted {
             if !show(single(alert), View::Alert(alert.id)) {
+                delivered.error = refused();
                 break;
             }
-            delivered.push(alert.id);
+            delivered.ids.push(alert.id);
         }
     }
     delivered
@@ -69,10 +77,7 @@ fn capitalised(word: &str) -> String {
 }
 
 pub(crate) fn single(a: &Alert) -> Message {
-    let destinations: Vec<String> = rulewatch_core::detect::destinations(&a.details)
-        .into_iter()
-        .map(shown)
-        .collect();
+    let destinations: Vec<String> = a.details.destinations().into_iter().map(shown).collect();
     let action = if destinations.is_empty() {
         shown(&a.summary)
     } else {
@@ -207,9 +212,20 @@ fn wait_for_click(_app: AppHandle, _handle: notify_rust::NotificationHandle, _vi
 #[cfg(test)]
 mod tests {
     use rulewatch_core::app::AlertStatus;
+    use rulewatch_core::detect::evidence::{Evidence, MailboxForwardEvidence};
     use serde_json::json;
 
     use super::*;
+
+    /// The evidence of mailbox forwarding to `to`.
+    fn forwarding_to(to: &str) -> Evidence {
+        Evidence::MailboxForward(MailboxForwardEvidence {
+            destinations: vec![to.to_string()],
+            deliver_to_mailbox_and_forward: Some(false),
+            forwarding_smtp_address: Some(format!("smtp:{to}")),
+            forwarding_address: None,
+        })
+    }
 
     fn alert(severity: &str, tenant: &str) -> Alert {
         Alert {
@@ -224,7 +240,7 @@ mod tests {
             actor: "adele@contoso.com".into(),
             client_ip: Some("41.58.1.1".into()),
             summary: "s".into(),
-            details: json!({"destinations": ["x@evil.example"]}),
+            details: forwarding_to("x@evil.example"),
             event_time: None,
             detected_at: None,
             status: AlertStatus::Open,
@@ -232,11 +248,12 @@ mod tests {
             suppressed_by: None,
             origin: Some(json!({"location": {"country": "Nigeria"}})),
             status_note: None,
+            incident_id: Some(1),
         }
     }
 
     /// New alerts of these severities, in order, each with its own id.
-    fn outbox(severities: &[Severity]) -> Vec<Alert> {
+    fn queue(severities: &[Severity]) -> Vec<Alert> {
         severities
             .iter()
             .enumerate()
@@ -250,7 +267,7 @@ mod tests {
 
     #[test]
     fn more_than_three_become_one_summary_and_muted_severities_are_never_shown() {
-        let pending = outbox(&[
+        let pending = queue(&[
             Severity::High,
             Severity::Low,
             Severity::Critical,
@@ -273,13 +290,18 @@ mod tests {
                 "Current".to_string()
             )]
         );
-        done.sort_unstable();
-        assert_eq!(done, [10, 11, 12, 13, 14], "the muted low one is done too");
+        done.ids.sort_unstable();
+        assert_eq!(
+            done.ids,
+            [10, 11, 12, 13, 14],
+            "the muted low one is done too"
+        );
+        assert_eq!(done.error, None);
     }
 
     #[test]
     fn alerts_no_daemon_took_wait_for_the_next_scan() {
-        let pending = outbox(&[Severity::High, Severity::Critical]);
+        let pending = queue(&[Severity::High, Severity::Critical]);
         let prefs = NotifyPrefs::default();
         let mut tried = 0;
         let done = deliver_with(pending.clone(), &prefs, |_, _| {
@@ -287,7 +309,12 @@ mod tests {
             false
         });
         assert_eq!(tried, 1, "no daemon: the rest are not even tried");
-        assert!(done.is_empty(), "both stay queued: {done:?}");
+        assert!(done.ids.is_empty(), "both stay queued: {done:?}");
+        assert_eq!(
+            done.error.as_deref(),
+            Some("no notification daemon took the notification"),
+            "the queue says why it waits"
+        );
         let mut views = Vec::new();
         let done = deliver_with(pending, &prefs, |m, view| {
             views.push((m.critical, format!("{view:?}")));
@@ -301,7 +328,7 @@ mod tests {
             ],
             "each opens its own alert"
         );
-        assert_eq!(done, [10, 11]);
+        assert_eq!(done.ids, [10, 11]);
     }
 
     #[test]
@@ -338,7 +365,7 @@ mod tests {
         let mut a = alert("critical", &format!("Contoso{hostile}"));
         a.target = format!("adele{hostile}@contoso.com");
         a.client_ip = Some(format!("41.58.1.1{hostile}"));
-        a.details = json!({"destinations": [format!("x{hostile}@evil.example")]});
+        a.details = forwarding_to(&format!("x{hostile}@evil.example"));
         let m = single(&a);
         for text in [&m.title, &m.body] {
             assert_eq!(

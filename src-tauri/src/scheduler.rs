@@ -12,7 +12,7 @@ use tauri::{AppHandle, Emitter, Manager};
 
 use std::sync::atomic::Ordering;
 
-use rulewatch_core::app::{ScanReport, TenantState};
+use rulewatch_core::app::{FrontEnd, ScanReport, TenantState};
 
 use crate::state::{Progress, Shared};
 use crate::{notifier, tray};
@@ -121,7 +121,9 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
     }
     let prefs = session.preferences().notify;
     let delivered = session
-        .deliver_new_alerts(|pending| notifier::deliver(app, pending, &prefs))
+        .deliver_new_alerts(FrontEnd::Desktop, |pending| {
+            notifier::deliver(app, pending, &prefs)
+        })
         .await;
     if let Err(e) = delivered {
         tracing::error!("cannot notify the new alerts: {e}");

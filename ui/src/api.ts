@@ -47,6 +47,8 @@ export interface AlertSummary {
 export interface AlertDetail extends AlertSummary {
   record_id: string;
   details: unknown;
+  /** The outside addresses its evidence names: what a false positive can trust. */
+  destinations: string[];
   /** Every top-level field of the audit record, and each entry of Parameters, as text. */
   parameters: { name: string; value: string }[];
   /** The audit record as Microsoft served it, pretty-printed. */

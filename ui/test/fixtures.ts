@@ -92,6 +92,7 @@ export function detail(over: Partial<AlertDetail> & { id: number }): AlertDetail
     ...base,
     record_id: `rec-${over.id}`,
     details: { destinations: ["evil@example.net"] },
+    destinations: ["evil@example.net"],
     parameters: [
       { name: "Name", value: HOSTILE_RULE },
       { name: "ForwardTo", value: "evil@example.net" },

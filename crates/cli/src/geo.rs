@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use rulewatch_core::app::{Answer, GeoProvider, GeoUpdate, KeyState};
+use rulewatch_core::app::{Answer, GeoFix, GeoProvider, GeoUpdate, KeyState};
 use serde_json::json;
 
 use crate::Global;
@@ -53,7 +53,10 @@ pub(crate) async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
             let (provider, cached, problem) =
                 (status.provider, status.cached_locations, status.problem);
             if json {
-                let view = json!({"provider": provider, "ipstack_key": key, "cached_locations": cached, "problem": problem});
+                // `problem` stays the words, as before; what helps is beside it.
+                let (words, fix) = problem.map_or((None, None), |p| (Some(p.message), p.fix));
+                let view = json!({"provider": provider, "ipstack_key": key, "cached_locations": cached,
+                                  "problem": words, "problem_fix": fix});
                 println!("{view}");
                 return Ok(ExitCode::SUCCESS);
             }
@@ -72,10 +75,14 @@ pub(crate) async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
             }
             println!("ipstack API key: {key}");
             println!("cached locations: {cached}");
-            println!(
-                "last problem: {}",
-                rulewatch_core::shown::shown(problem.as_deref().unwrap_or("none"))
-            );
+            match problem {
+                Some(p) => println!(
+                    "last problem: {}{}",
+                    rulewatch_core::shown::shown(&p.message),
+                    fix_hint(p.fix)
+                ),
+                None => println!("last problem: none"),
+            }
         }
         GeoCommand::Ipstack => {
             let mut line = String::new();
@@ -131,7 +138,11 @@ pub(crate) async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
                 Answer::Off => bail!(
                     "geolocation is off: choose a provider with `rulewatch geo ipstack` or `rulewatch geo mmdb CITY_FILE`"
                 ),
-                Answer::Failed(problem) => bail!("no location for {ip}: {problem}"),
+                Answer::Failed(problem) => bail!(
+                    "no location for {ip}: {}{}",
+                    problem.message,
+                    fix_hint(problem.fix)
+                ),
             };
             if json {
                 println!(
@@ -149,4 +160,17 @@ pub(crate) async fn run(g: &Global, cmd: GeoCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The command that applies a geolocation fix: core says what helps, the CLI names how.
+fn fix_hint(fix: Option<GeoFix>) -> &'static str {
+    match fix {
+        Some(GeoFix::NewIpstackKey) => {
+            " (`rulewatch geo ipstack` reads a new key from standard input)"
+        }
+        Some(GeoFix::OfflineDatabases) => {
+            " (`rulewatch geo mmdb CITY_FILE` uses offline databases instead)"
+        }
+        None => "",
+    }
 }

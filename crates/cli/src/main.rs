@@ -108,7 +108,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Each tenant's state, last successful scan and how far its data is complete
+    /// Alerts grouped by incident: one mailbox's alerts within a day (a fan-in's, one
+    /// outside address's), the most recently active first
+    Incidents {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each tenant's state, last successful scan and how far its data is complete, and
+    /// each delivery channel's queue
     Status {
         #[arg(long)]
         json: bool,
@@ -295,9 +302,23 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             output::alerts(&alerts, json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Incidents { json } => {
+            let incidents = g
+                .session()?
+                .incidents()
+                .await
+                .context("reading the incidents")?;
+            output::incidents(&incidents, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Status { json } => {
-            let statuses = g.session()?.statuses().await;
+            let session = g.session()?;
+            let statuses = session.statuses().await;
             output::statuses(&statuses.context("reading the tenants' status")?, json)?;
+            if !json {
+                let channels = session.channels().await;
+                output::channels(&channels.context("reading the delivery queues")?)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Geo(cmd) => geo::run(g, cmd).await,

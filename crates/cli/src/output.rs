@@ -5,7 +5,9 @@ use std::io::Write;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rulewatch_core::app::{Alert, TenantRow, TenantStatus};
+use rulewatch_core::app::{
+    Alert, ChannelHealth, Incident, IncidentStatus, TenantRow, TenantStatus,
+};
 use rulewatch_core::shown::shown;
 
 fn when(t: Option<DateTime<Utc>>) -> String {
@@ -54,6 +56,50 @@ pub(crate) fn alerts(alerts: &[Alert], json: bool) -> Result<()> {
     Ok(())
 }
 
+/// Incidents, the most recently active first: one JSON line each, or a heading per
+/// incident with one line per alert.
+pub(crate) fn incidents(incidents: &[Incident], json: bool) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if incidents.is_empty() && !json {
+        writeln!(out, "No incidents.")?;
+    }
+    for i in incidents {
+        if json {
+            serde_json::to_writer(&mut out, i)?;
+            writeln!(out)?;
+            continue;
+        }
+        let status = match i.status {
+            IncidentStatus::Open => "open",
+            IncidentStatus::Resolved => "resolved",
+        };
+        writeln!(
+            out,
+            "Incident {} {} — {} ({}), {status}, {} to {}",
+            i.id,
+            i.severity.as_str().to_uppercase(),
+            shown(&i.tenant_name),
+            shown(&i.tenant_id),
+            when(i.first_event),
+            when(i.last_event)
+        )?;
+        writeln!(out, "    {}", shown(&i.title))?;
+        for a in &i.alerts {
+            writeln!(
+                out,
+                "    #{} {} {} at {}: {}",
+                a.id,
+                a.severity.as_str(),
+                shown(&a.rule),
+                when(a.event_time),
+                shown(&a.summary)
+            )?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn tenants(tenants: &[TenantRow], json: bool) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -81,6 +127,26 @@ pub(crate) fn tenants(tenants: &[TenantRow], json: bool) -> Result<()> {
             shown(&t.name),
             shown(&t.client_id),
         )?;
+    }
+    Ok(())
+}
+
+/// Each delivery channel's queue, after the tenants in `rulewatch status`.
+pub(crate) fn channels(channels: &[ChannelHealth]) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(out, "Delivery:")?;
+    for c in channels {
+        writeln!(
+            out,
+            "  {}: {} queued; last delivered {}",
+            shown(&c.name),
+            c.queued,
+            when(c.last_delivered_at)
+        )?;
+        if let Some(e) = &c.last_error {
+            writeln!(out, "    last error: {}", shown(e))?;
+        }
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use rulewatch_core::app::{Problem, Remedy, ScanReport, Session, TenantState};
+use rulewatch_core::app::{Delivered, FrontEnd, Problem, Remedy, ScanReport, Session, TenantState};
 use rulewatch_core::shown::shown;
 
 use crate::{Global, output};
@@ -40,14 +40,15 @@ pub(crate) async fn print_new_alerts(session: &Session, json: bool) -> Result<()
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     session
-        .deliver_new_alerts(|pending| {
-            let mut printed = Vec::new();
+        .deliver_new_alerts(FrontEnd::Scan, |pending| {
+            let mut printed = Delivered::default();
             for alert in &pending {
                 let written = output::write_alert(&mut out, alert, json).and_then(|()| out.flush());
-                if written.is_err() {
+                if let Err(e) = written {
+                    printed.error = Some(format!("cannot write to standard output: {e}"));
                     break;
                 }
-                printed.push(alert.id);
+                printed.ids.push(alert.id);
             }
             printed
         })

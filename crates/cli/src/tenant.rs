@@ -89,6 +89,12 @@ pub(crate) async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
                     std::io::stdin()
                         .read_to_string(&mut text)
                         .context("reading the client secret from standard input")?;
+                    if text.trim().is_empty() {
+                        bail!(
+                            "the client secret read from standard input is empty; pipe the secret's value, e.g. \
+                             `printf %s \"$SECRET\" | rulewatch tenant add … --client-secret-stdin`"
+                        );
+                    }
                     NewCredential::ClientSecret(SecretString::from(text))
                 }
                 (false, Some(path)) if is_pkcs12(&path) => {

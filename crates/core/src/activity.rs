@@ -1,5 +1,6 @@
 //! The Office 365 Management Activity API: subscriptions, content listing (windows of
 //! at most 24 h, every page) and content blobs (../shared/reference/m365-api.md A3–A9).
+#![warn(missing_docs)]
 
 use chrono::{DateTime, Utc};
 use reqwest::Method;
@@ -10,24 +11,32 @@ use crate::auth::{AppIdentity, Resource};
 use crate::http::{BLOB_LIMIT, PAGE_LIMIT, RetryStats};
 use crate::problem::{Problem, ProblemKind};
 
+/// The content type of Exchange's audit records: the inbox rules and forwarding Rulewatch
+/// watches.
 pub const AUDIT_EXCHANGE: &str = "Audit.Exchange";
 
 /// One content blob as listed.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentBlob {
+    /// Microsoft's opaque id of the blob; a scan's cursor and error messages name it.
     pub content_id: String,
+    /// Where the blob is downloaded from; refused unless on one of the tenant's Microsoft
+    /// hosts, so the token never leaves them.
     pub content_uri: String,
+    /// When Microsoft made the blob available; a listing's window selects blobs by it.
     pub content_created: DateTime<Utc>,
 }
 
 /// What a content listing found.
 #[derive(Debug)]
 pub enum Listing {
+    /// Every blob in the window, all pages read, in Microsoft's order.
     Blobs(Vec<ContentBlob>),
     /// AF20022: the subscription was never started.
     NotStarted,
     /// AF20023: the subscription was stopped (by an admin, or briefly after set-up, §G 2).
+    /// Holds the first line of Microsoft's message.
     Stopped(String),
 }
 
@@ -42,11 +51,17 @@ pub enum BlobError {
     Tenant(Problem),
 }
 
+/// The Management Activity API of one tenant, as a scan calls it: every call carries the
+/// publisher id, and an answer that arrives malformed is downloaded again.
 pub struct ActivityApi<'a> {
+    /// The authenticated client the calls go through.
     pub api: &'a Api,
+    /// The tenant and app the calls are made as; the tenant's cloud picks the host.
     pub app: &'a AppIdentity,
     /// The MSP's own tenant id, sent as `PublisherIdentifier` on every call.
     pub publisher: &'a str,
+    /// Where retries are counted: throttling, and transient failures including
+    /// malformed answers downloaded again.
     pub stats: &'a RetryStats,
     /// Downloads of an answer that arrives malformed (cut short) before giving up.
     pub attempts: u32,
@@ -300,8 +315,8 @@ fn api_problem(e: &ApiError, what: &str, api: &Api, app: &AppIdentity) -> Proble
             format!(
                 "the Office 365 Management API refused tenant {}'s token with an empty permission set ({detail}): \
                  wrong cloud or consent missing. Rulewatch reads this tenant in the {} cloud; if it is in another \
-                 (GCC, GCC High, DoD), remove it and add it again with `rulewatch tenant add … --cloud gcc` (or \
-                 gcchigh, dod). Otherwise a Global Administrator of the tenant grants admin consent at {consent_url}",
+                 (GCC, GCC High, DoD), remove it and add it again in its cloud (gcc, gcchigh or dod). \
+                 Otherwise a Global Administrator of the tenant grants admin consent at {consent_url}",
                 app.tenant_id,
                 api.endpoints.cloud_for(app.cloud)
             ),

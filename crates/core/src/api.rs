@@ -1,5 +1,6 @@
 //! Authenticated calls to Microsoft APIs: a token for the tenant and resource, the
 //! retrying HTTP layer, and one retry with a fresh token when the API answers 401.
+#![warn(missing_docs)]
 
 use std::sync::Arc;
 
@@ -12,17 +13,25 @@ use crate::cloud::Endpoints;
 use crate::http::{Http, HttpError, PAGE_LIMIT, Reply, RetryStats};
 use crate::problem::{Problem, ProblemKind};
 
+/// Microsoft's APIs as every scan and remediation calls them; clones share the HTTP
+/// client and the token cache.
 #[derive(Clone)]
 pub struct Api {
+    /// The retrying HTTP layer every call goes through.
     pub http: Http,
+    /// The installation's endpoints; [`Api::endpoints_of`] gives a tenant's own cloud's.
     pub endpoints: Endpoints,
+    /// Where the tenants' tokens come from, cached per tenant and resource.
     pub tokens: Arc<TokenProvider>,
 }
 
 /// A definite error answer from an API, with its code when the body had one.
 #[derive(Debug)]
 pub struct ApiError {
+    /// The answer's HTTP status.
     pub status: StatusCode,
+    /// Microsoft's `error.code` (e.g. `AF20023`, `Request_ResourceNotFound`); empty when
+    /// the body had none.
     pub code: String,
     /// Empty when the body held nothing readable (Exchange's NUL-byte 403, ../shared/reference/m365-api.md §G 6).
     pub message: String,
@@ -143,6 +152,8 @@ pub struct Request<'a> {
     /// Sent as `application/json`. May hold a secret (a new password): it is never
     /// logged or put in an error.
     pub json: Option<&'a serde_json::Value>,
+    /// Extra headers as (name, value), sent with every attempt (e.g. Exchange's
+    /// `X-AnchorMailbox`).
     pub headers: Vec<(&'static str, String)>,
 }
 

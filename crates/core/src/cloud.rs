@@ -1,5 +1,6 @@
 //! Where Microsoft's services live: the real hosts of each cloud, or one base URL
 //! serving all of them (the sandbox).
+#![warn(missing_docs)]
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,9 +8,14 @@ use std::str::FromStr;
 /// The Microsoft cloud a tenant lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cloud {
+    /// The commercial cloud, worldwide.
     Global,
+    /// US Government Community Cloud: commercial sign-in, Graph and Exchange, its own
+    /// Management API host.
     Gcc,
+    /// US Government GCC High, on the `.us` hosts.
     GccHigh,
+    /// US Department of Defense, on the `.us` hosts and a `.mil` Management API host.
     Dod,
 }
 
@@ -93,13 +99,20 @@ impl serde::Serialize for Cloud {
 /// Base URLs (no trailing slash) and token resources for every service Rulewatch calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
+    /// Entra's sign-in host: token, authorisation and device-code endpoints, and tenants'
+    /// OpenID metadata.
     pub login: String,
+    /// The Office 365 Management Activity API.
     pub management: String,
+    /// Microsoft Graph.
     pub graph: String,
+    /// Exchange Online's admin REST API (`InvokeCommand`).
     pub exchange: String,
     /// Resource the Management Activity API token is requested for (`{resource}/.default`).
     pub management_resource: String,
+    /// Resource Graph tokens are requested for.
     pub graph_resource: String,
+    /// Resource Exchange Online tokens are requested for.
     pub exchange_resource: String,
     /// ipstack's geolocation API; not Microsoft's, but the sandbox stands in for it too.
     pub ipstack: String,
@@ -148,7 +161,9 @@ impl Endpoints {
     }
 
     /// One base URL serving every endpoint (the sandbox, ipstack under `/ipstack`); tokens
-    /// are still requested for the global cloud's resources, as the sandbox expects.
+    /// are still requested for the global cloud's resources, as the sandbox expects. The
+    /// error, worded for `--endpoints`, refuses a text that is not a URL, a scheme other
+    /// than http(s), and plain http to another machine.
     pub fn single(base: &str) -> Result<Self, String> {
         let parsed = url::Url::parse(base).map_err(|e| {
             format!("--endpoints '{base}' is not a URL ({e}): give e.g. http://127.0.0.1:8080")

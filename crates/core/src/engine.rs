@@ -32,8 +32,11 @@ const MAX_WINDOW: Duration = Duration::hours(24);
 /// Microsoft allows one subscription start per content type every 15 minutes (A3).
 const SUBSCRIPTION_START_SPACING: Duration = Duration::minutes(15);
 
+/// How the engine scans: Microsoft's endpoints, the look-back, concurrency, retries and
+/// the other tunables. [`EngineConfig::new`] gives the defaults.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
+    /// The Microsoft cloud's sign-in and service addresses.
     pub endpoints: Endpoints,
     /// The MSP's own tenant id for `PublisherIdentifier`; each tenant's own id when unset.
     pub publisher_id: Option<String>,
@@ -43,6 +46,7 @@ pub struct EngineConfig {
     pub overlap: Duration,
     /// Tenants scanned at once.
     pub concurrency: usize,
+    /// How requests are retried, and how long throttling and each attempt may take.
     pub retry: RetryPolicy,
     /// Accepted domains are read again after this long.
     pub domains_max_age: Duration,
@@ -55,6 +59,8 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
+    /// The defaults for `endpoints`: a 24-hour first look-back, 4 hours of overlap, 8 tenants
+    /// at once, 4 download attempts, and domains and the partner's customers read again daily.
     pub fn new(endpoints: Endpoints) -> Self {
         EngineConfig {
             endpoints,
@@ -74,15 +80,23 @@ impl EngineConfig {
 /// How one tenant's scan went.
 #[derive(Debug, Clone)]
 pub struct TenantReport {
+    /// The tenant's id.
     pub tenant_id: String,
+    /// The tenant's name, as configured.
     pub name: String,
+    /// How the scan went: complete, partial or failed.
     pub state: TenantState,
     /// Why the tenant failed, or what was incomplete.
     pub problems: Vec<Problem>,
+    /// Content blobs read and committed (expired and unreadable ones not counted).
     pub blobs: usize,
+    /// Audit records in those blobs.
     pub records: usize,
+    /// Alerts this scan stored, not counting those the allowlist suppressed.
     pub new_alerts: usize,
+    /// Requests Microsoft throttled during this tenant's scan.
     pub throttled: u64,
+    /// Requests retried after another failure (a timeout, a 5xx) during this tenant's scan.
     pub retried: u64,
 }
 
@@ -91,6 +105,7 @@ pub struct TenantReport {
 pub struct ConnectionStep {
     /// "token", "subscription" or "domains".
     pub step: &'static str,
+    /// Whether the step succeeded.
     pub ok: bool,
     /// What was found, or what is missing and how to grant it.
     pub detail: String,
@@ -114,14 +129,17 @@ impl ConnectionStep {
     }
 }
 
+/// What one scan of every tenant found.
 #[derive(Debug, Default)]
 pub struct ScanReport {
+    /// One report per configured tenant, by name, then id.
     pub tenants: Vec<TenantReport>,
     /// The partner's customers listed before this scan (when due), or why they could not be.
     pub discovery: Option<Result<crate::partner::Discovery, Problem>>,
 }
 
 impl ScanReport {
+    /// Whether every tenant was scanned completely (none partial or failed).
     pub fn all_scanned(&self) -> bool {
         self.tenants.iter().all(|t| t.state == TenantState::Ok)
     }
@@ -136,6 +154,8 @@ impl ScanReport {
     }
 }
 
+/// The scanner: signs in to each tenant, reads its audit feeds into the store and judges
+/// them. Also the door to remediation, the partner account and connection tests.
 pub struct Engine {
     store: Arc<Store>,
     secrets: Arc<dyn SecretStore>,
@@ -157,6 +177,9 @@ struct Collected {
 pub const BACKFILL_HOURS: std::ops::RangeInclusive<u16> = 1..=167;
 
 impl Engine {
+    /// An engine over `store`, signing in with the secrets in `secrets`. The first look-back
+    /// is kept inside what Microsoft still serves (1 minute to just under 7 days) and the
+    /// concurrency at 1 or more. Fails only when the HTTP client cannot be built.
     pub fn new(
         store: Arc<Store>,
         secrets: Arc<dyn SecretStore>,
@@ -187,6 +210,7 @@ impl Engine {
         })
     }
 
+    /// The store the engine reads and writes.
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -759,7 +783,9 @@ struct BlobContent {
 /// What judging a tenant's records takes: detection's context, and the technician's
 /// allowlist, which marks findings as suppressed after detection made them.
 pub struct Judging<'a> {
+    /// Detection's view of the tenant: its accepted domains, which tell inside from outside.
     pub ctx: &'a TenantContext,
+    /// The tenant's allowlist, which marks findings as suppressed but never changes them.
     pub allowlist: &'a crate::allowlist::Allowlist,
 }
 

@@ -1,6 +1,7 @@
 //! Where a change came from: the location of its address and whether its author had
 //! signed in from there before. A change made from a country or network the user has
 //! never signed in from is raised one severity step; the location joins the summary.
+#![warn(missing_docs)]
 
 use serde::Serialize;
 use serde_json::json;

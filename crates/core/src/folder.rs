@@ -3,32 +3,63 @@
 //! reports 0600. An existing folder that another user owns or others may write is
 //! refused: whoever can write there can swap the database Rulewatch trusts.
 //! Windows keeps its per-user ACLs on the profile folders; nothing is changed there.
+#![warn(missing_docs)]
 
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// Why the data folder, or a file in it, cannot be kept private; each message says what
+/// to do.
 #[derive(Debug, thiserror::Error)]
 pub enum FolderError {
+    /// The folder could not be created, or its details read.
     #[error(
         "cannot create the data folder {path}: {source}. Choose another with --data-dir (RULEWATCH_DATA_DIR)"
     )]
-    Create { path: PathBuf, source: io::Error },
+    Create {
+        /// The folder.
+        path: PathBuf,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// Something other than a folder is at the path.
     #[error(
         "the data folder {path} is not a folder: remove it or choose another with --data-dir (RULEWATCH_DATA_DIR)"
     )]
-    NotAFolder { path: PathBuf },
+    NotAFolder {
+        /// The path given as the folder.
+        path: PathBuf,
+    },
+    /// Another user owns the folder (Unix).
     #[error(
         "the data folder {path} belongs to another user (uid {owner}), who could change what Rulewatch reads: \
          use a folder of your own with --data-dir, or take it over with `sudo chown -R $(id -u) {path}`"
     )]
-    OtherOwner { path: PathBuf, owner: u32 },
+    OtherOwner {
+        /// The folder.
+        path: PathBuf,
+        /// The owner's user id.
+        owner: u32,
+    },
+    /// The folder's group or others may write in it (Unix).
     #[error(
         "the data folder {path} can be written by other users (mode {mode:o}), who could change what Rulewatch \
          reads: run `chmod 700 {path}` and start again"
     )]
-    WritableByOthers { path: PathBuf, mode: u32 },
+    WritableByOthers {
+        /// The folder.
+        path: PathBuf,
+        /// Its permission bits (`mode & 0o7777`).
+        mode: u32,
+    },
+    /// A file could not be created or made owner-only (0600).
     #[error("cannot make {path} private to you: {source}")]
-    Private { path: PathBuf, source: io::Error },
+    Private {
+        /// The file.
+        path: PathBuf,
+        /// The system's error.
+        source: io::Error,
+    },
 }
 
 /// Creates the data folder (0700), or checks that an existing one is the user's own and
@@ -132,15 +163,20 @@ pub fn private_file(path: &Path) -> Result<(), FolderError> {
     Ok(())
 }
 
-/// Writes `contents` to a new file readable by its owner only (a report).
+/// Writes `contents` to a file readable by its owner only (a report), replacing one
+/// there: an older file's looser mode is narrowed before anything is written into it.
 pub fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         options.mode(0o600);
+        // `mode` applies to a new file only.
+        if path.exists() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
     }
     options.open(path)?.write_all(contents)
 }
@@ -237,6 +273,11 @@ mod tests {
         let report = tmp.path().join("report.html");
         write_private(&report, b"<html>").unwrap();
         assert_eq!(mode(&report), 0o600);
+        // A report written again over one a user had opened up is private again.
+        std::fs::set_permissions(&report, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&report, b"<html>again").unwrap();
+        assert_eq!(mode(&report), 0o600);
+        assert_eq!(std::fs::read_to_string(&report).unwrap(), "<html>again");
         assert_eq!(
             std::fs::metadata(&report).unwrap().uid(),
             std::fs::metadata(tmp.path()).unwrap().uid()

@@ -1,4 +1,5 @@
 //! Microsoft Graph calls: the tenant's domains, which decide what "outside" means.
+#![warn(missing_docs)]
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -21,7 +22,9 @@ struct Domain {
     is_verified: bool,
 }
 
-/// The tenant's verified domain names, lower-cased (B5: `GET /domains`).
+/// The tenant's verified domain names, lower-cased (B5: `GET /domains`). A refusal (HTTP
+/// 403) is [`ProblemKind::PermissionMissing`], naming the `Domain.Read.All` permission and
+/// where to grant consent.
 pub async fn accepted_domains(
     api: &Api,
     app: &AppIdentity,

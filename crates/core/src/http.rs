@@ -9,6 +9,7 @@
 //! form's client secret (which reqwest re-sends on 307/308) leaves for another host; and
 //! an answer's body is read in chunks up to a cap ([`PAGE_LIMIT`], [`BLOB_LIMIT`]), so a
 //! huge body is refused without ever being held whole.
+#![warn(missing_docs)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,11 +27,17 @@ use crate::shown::short;
 /// How hard to retry.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
+    /// Attempts in all, the first included, before a request gives up
+    /// ([`HttpError::GaveUp`]).
     pub max_attempts: u32,
+    /// The backoff after the first failure; it doubles with each further one, and each
+    /// wait is jittered between half and all of it ([`Http::backoff`]).
     pub base_delay: Duration,
+    /// The most one backoff grows to.
     pub max_delay: Duration,
     /// Upper bound on a server-given `Retry-After`, so one answer cannot stall a scan.
     pub max_retry_after: Duration,
+    /// The time one attempt may take, from sending to the answer's last byte.
     pub request_timeout: Duration,
     /// The least wait after throttling without `Retry-After`: the Management API's `AF429`
     /// and Exchange's throttling come without it (§G 14), and their quotas count per
@@ -54,14 +61,18 @@ impl Default for RetryPolicy {
 /// Retry counters of one scan of one tenant.
 #[derive(Debug, Default)]
 pub struct RetryStats {
+    /// Failed attempts that were throttling: 429, 503, or `AF429` on 403.
     pub throttled: AtomicU64,
+    /// Other failed attempts: 5xx, timeouts, cut connections, answers read malformed.
     pub transient: AtomicU64,
 }
 
 impl RetryStats {
+    /// Throttled attempts so far.
     pub fn throttled(&self) -> u64 {
         self.throttled.load(Ordering::Relaxed)
     }
+    /// Other failed attempts so far.
     pub fn transient(&self) -> u64 {
         self.transient.load(Ordering::Relaxed)
     }
@@ -70,12 +81,16 @@ impl RetryStats {
 /// A complete answer: status, headers and the whole body.
 #[derive(Debug)]
 pub struct Reply {
+    /// The HTTP status.
     pub status: StatusCode,
+    /// The answer's headers.
     pub headers: HeaderMap,
+    /// The whole body, no larger than the cap it was read with.
     pub body: bytes::Bytes,
 }
 
 impl Reply {
+    /// The body as text, with invalid UTF-8 replaced.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
@@ -88,31 +103,55 @@ pub const PAGE_LIMIT: usize = 16 << 20;
 /// documents no size; blobs seen in production hold a few MB.
 pub const BLOB_LIMIT: usize = 64 << 20;
 
+/// Why a request gave no successful answer; each message starts with what the request
+/// was for.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     /// Still throttled or failing after every attempt.
     #[error("{what}: gave up after {attempts} attempts; last answer: {last}")]
     GaveUp {
+        /// What the request was for, as the caller named it.
         what: String,
+        /// The attempts made.
         attempts: u32,
+        /// The last failure, e.g. `HTTP 503 …` or `timed out`.
         last: String,
+        /// Whether the last failure was throttling (429, 503 or `AF429`).
         throttled: bool,
     },
     /// A definite answer that is not success and not worth retrying here.
     #[error("{what}: HTTP {}", .reply.status)]
-    Status { what: String, reply: Reply },
+    Status {
+        /// What the request was for.
+        what: String,
+        /// The answer, for the caller to read Microsoft's error from.
+        reply: Reply,
+    },
     /// The answer sent us to another origin; not followed, so no credential went there.
     #[error(
         "{what}: the answer redirected to {to}, another host than the one asked; Rulewatch does not follow \
          redirects to another host, so that no token or secret leaves for it. Check for a proxy or a \
          wrong --endpoints"
     )]
-    Redirected { what: String, to: String },
+    Redirected {
+        /// What the request was for.
+        what: String,
+        /// The origin redirected to (`scheme://host[:port]`, never its path or query).
+        to: String,
+    },
     /// The body was larger than the cap for its kind of answer.
     #[error("{what}: the answer is larger than {} MiB, the most Rulewatch reads of such an answer; it was not read", .limit >> 20)]
-    TooLarge { what: String, limit: usize },
+    TooLarge {
+        /// What the request was for.
+        what: String,
+        /// The cap, in bytes.
+        limit: usize,
+    },
 }
 
+/// The HTTP client every Microsoft call goes through: retries per its [`RetryPolicy`],
+/// redirects kept to the origin asked, answers read up to a cap. Clones share the client
+/// and the throttling clock.
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
@@ -171,7 +210,7 @@ fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
 /// Follows a redirect only within the origin first asked. reqwest's default drops the
 /// `Authorization` header across hosts but re-sends the body of a POST on 307/308,
 /// which for a token request holds the client secret or assertion.
-fn redirect_policy() -> reqwest::redirect::Policy {
+pub(crate) fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         let first = attempt.previous().first().cloned();
         match first {
@@ -182,14 +221,14 @@ fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
-enum Read {
+pub(crate) enum Read {
     Body(bytes::Bytes),
     TooLarge,
     Cut(reqwest::Error),
 }
 
 /// Reads the body chunk by chunk and stops at `limit`, so a huge answer is never held whole.
-async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Read {
+pub(crate) async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Read {
     if resp.content_length().is_some_and(|n| n > limit as u64) {
         return Read::TooLarge;
     }
@@ -205,6 +244,8 @@ async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Read {
 }
 
 impl Http {
+    /// A client with `policy`'s timeouts and retries and Rulewatch's user agent. Fails only
+    /// when reqwest cannot build its client (e.g. no TLS backend).
     pub fn new(policy: RetryPolicy) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("Rulewatch/", env!("CARGO_PKG_VERSION")))
@@ -219,10 +260,12 @@ impl Http {
         })
     }
 
+    /// The underlying reqwest client, to build the requests [`Http::send`] sends.
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
 
+    /// The retry policy in force.
     pub fn policy(&self) -> &RetryPolicy {
         &self.policy
     }

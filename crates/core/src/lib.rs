@@ -20,11 +20,15 @@
 //! [`detect`] reads each (`New-InboxRule` with `DeleteMessage`, `Set-Mailbox
 //! -ForwardingSmtpAddress`, …) against the tenant's accepted domains and says what the rule
 //! does in plain words. The allowlist may quiet a finding; [`enrich`] adds where the
-//! change came from ([`geo`], [`sign_ins`]). The blob's alerts, its cursor and an outbox
-//! row per alert are committed in one transaction ([`store`]), so a crash repeats a blob
-//! but never loses or doubles an alert. The front end then takes the outbox
-//! ([`app::Session::deliver_new_alerts`]): the CLI prints each alert, the desktop raises
-//! a native notification, and each is marked delivered only once shown.
+//! change came from ([`geo`], [`sign_ins`]). The blob's alerts, its cursor and a delivery
+//! row per alert and channel are committed in one transaction ([`store`]), so a crash
+//! repeats a blob but never loses or doubles an alert. Each front end then takes its own
+//! queue ([`app::Session::deliver_new_alerts`]): the CLI prints each alert, the desktop
+//! raises a native notification, and each is marked delivered, for that channel only,
+//! once shown.
+
+// Every public item says what it is (issue 12 item 7).
+#![warn(missing_docs)]
 
 pub mod activity;
 pub mod api;

@@ -2,6 +2,7 @@
 //! `RULEWATCH_LOG`), and for the desktop app and long CLI runs also a daily log file in
 //! the data folder's `logs/` at the `-v` level, a week kept. Nothing logged carries a
 //! secret (see secrets.rs); the file is the user's alone like the rest of the folder.
+#![warn(missing_docs)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,8 @@ pub fn log_dir(data_dir: &Path) -> PathBuf {
 /// Sends diagnostics to stderr (`RULEWATCH_LOG`, else `stderr_level`) and, when
 /// `data_dir` is given and usable, to a daily file in its `logs/`. Answers the folder
 /// the file is in; `None` when there is none (the store then reports why the data
-/// folder cannot be used).
+/// folder cannot be used). Call it once per process: it installs the global subscriber,
+/// and panics if one is already installed.
 pub fn init(stderr_level: &str, data_dir: Option<&Path>) -> Option<PathBuf> {
     let stderr_filter =
         EnvFilter::try_from_env("RULEWATCH_LOG").unwrap_or_else(|_| EnvFilter::new(stderr_level));

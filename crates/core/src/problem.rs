@@ -1,7 +1,10 @@
 //! Why a tenant could not be scanned, in words that tell the technician what to do.
+#![warn(missing_docs)]
 
 use serde::{Deserialize, Serialize};
 
+/// What kind of problem it is, so a front end or the next scan can react to it; serialised
+/// (and stored) by its snake_case name, the one [`ProblemKind::as_str`] gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
@@ -11,8 +14,12 @@ pub enum ProblemKind {
     ConsentMissing,
     /// Consented, but an API permission is not granted.
     PermissionMissing,
+    /// Entra does not know the tenant id (AADSTS90002, 900023, 90072).
     TenantNotFound,
+    /// Audit logging is off in the tenant, so there is no audit log to read.
     AuditDisabled,
+    /// The tenant's Management Activity subscription is off, and Rulewatch cannot start
+    /// it yet (one start every 15 minutes) or Microsoft still reports it off after a start.
     SubscriptionDisabled,
     /// Still throttled after every retry.
     Throttled,
@@ -43,6 +50,7 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
+    /// The kind's stable snake_case name, e.g. `consent_missing`: the serialised form.
     pub fn as_str(self) -> &'static str {
         match self {
             ProblemKind::BadCredentials => "bad_credentials",
@@ -68,14 +76,18 @@ impl ProblemKind {
     }
 }
 
+/// A problem with one tenant or one call; it displays as its message.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct Problem {
+    /// What kind of problem it is.
     pub kind: ProblemKind,
+    /// What happened, in plain words, and what the technician can do about it.
     pub message: String,
 }
 
 impl Problem {
+    /// A problem of `kind`, explained by `message`.
     pub fn new(kind: ProblemKind, message: impl Into<String>) -> Self {
         Problem {
             kind,

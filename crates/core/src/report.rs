@@ -8,21 +8,27 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use crate::detect::evidence::{Evidence, FanInEvidence};
 use crate::detect::fan_in::Forward;
 use crate::detect::{FORWARDING_FAN_IN, visible_text};
 use crate::store::{
     Alert, CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainReport, LogEntry, Store, StoreError,
 };
 
+/// Why an incident report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// The alert, its steps or the remediation record could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A report file, or the folder for it, could not be written.
     #[error("the report cannot be written to {path}: {source}. Check that the folder is writable")]
     Write {
+        /// The file or folder.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
 }
@@ -193,15 +199,14 @@ pub fn incident_html(
 /// The alert as each customer it concerns may read it, with its evidence: the alert
 /// itself, or for a fan-in one view per tenant naming only that tenant's mailboxes.
 pub fn per_customer(alert: &Alert, raw_record: &str) -> Vec<(Alert, String)> {
-    let forwards: Vec<Forward> =
-        serde_json::from_value(alert.details["forwards"].clone()).unwrap_or_default();
+    let forwards = alert.details.forwards();
     if alert.rule != FORWARDING_FAN_IN || forwards.is_empty() {
         return vec![(alert.clone(), raw_record.to_string())];
     }
     let key = |f: &Forward| (f.tenant_id.to_lowercase(), f.mailbox.to_lowercase());
     let mut all_mailboxes: Vec<(String, String)> = Vec::new();
     let mut tenants: Vec<(String, String)> = Vec::new();
-    for f in &forwards {
+    for f in forwards {
         if !all_mailboxes.contains(&key(f)) {
             all_mailboxes.push(key(f));
         }
@@ -240,22 +245,24 @@ pub fn per_customer(alert: &Alert, raw_record: &str) -> Vec<(Alert, String)> {
                 visible_text(&tenant_name),
                 shown.join(", "),
             );
-            let details = json!({
-                "destination": alert.target,
-                "destinations": [alert.target],
-                "mailboxes": mailboxes.len(),
-                "mailboxes_in_other_organisations": others,
-                "forwards": own,
+            let details = Evidence::FanIn(FanInEvidence {
+                destination: alert.target.clone(),
+                destinations: vec![alert.target.clone()],
+                mailboxes: mailboxes.len(),
+                tenants: None,
+                mailboxes_in_other_organisations: Some(others),
+                forwards: own.into_iter().cloned().collect(),
             });
+            let evidence = details.to_json();
             let view = Alert {
                 tenant_id,
                 tenant_name,
                 summary,
                 actor: actors.join(", "),
-                details: details.clone(),
+                details,
                 ..alert.clone()
             };
-            (view, details.to_string())
+            (view, evidence)
         })
         .collect()
 }
@@ -310,20 +317,44 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::store::{ChainHead, NewLogEntry};
+    use crate::store::{AlertStatus, ChainHead, NewLogEntry};
+
+    /// An open critical alert of `rule` with this stored evidence, read back as the store
+    /// reads it.
+    fn sample(id: i64, rule: &str, details: Value) -> Alert {
+        let at = |s: &str| Some(s.parse().expect("a time"));
+        Alert {
+            id,
+            tenant_id: "t".into(),
+            tenant_name: "Contoso".into(),
+            rule: rule.into(),
+            severity: crate::detect::Severity::Critical,
+            record_id: "r".into(),
+            operation: "New-InboxRule".into(),
+            target: "adele@contoso.example".into(),
+            actor: "adele@contoso.example".into(),
+            client_ip: Some("203.0.113.7".into()),
+            summary: String::new(),
+            details: Evidence::read(rule, details),
+            event_time: at("2026-11-27T10:00:00Z"),
+            detected_at: at("2026-11-27T10:05:00Z"),
+            status: AlertStatus::Open,
+            content_id: None,
+            suppressed_by: None,
+            origin: None,
+            status_note: None,
+            incident_id: Some(1),
+        }
+    }
 
     #[test]
     fn attacker_chosen_text_is_escaped_and_every_step_is_listed() {
         let hostile = "<img src=x onerror=alert(1)>";
-        let alert: Alert = serde_json::from_value(json!({
-            "id": 3, "tenant_id": "t", "tenant_name": "Contoso", "rule": "inbox-rule-hides-mail", "severity": "critical",
-            "record_id": "r", "operation": "New-InboxRule", "target": "adele@contoso.example", "actor": "adele@contoso.example",
-            "client_ip": "203.0.113.7", "summary": format!("Rule \"{hostile}\" deletes every message."), "details": {},
-            "event_time": "2026-11-27T10:00:00Z", "detected_at": "2026-11-27T10:05:00Z", "status": "open",
-            "content_id": null, "suppressed_by": null, "origin": {"location": {"city": "Lagos", "country": "Nigeria"}},
-            "status_note": null
-        }))
-        .unwrap();
+        let alert = Alert {
+            summary: format!("Rule \"{hostile}\" deletes every message."),
+            origin: Some(json!({"location": {"city": "Lagos", "country": "Nigeria"}})),
+            ..sample(3, "inbox-rule-hides-mail", json!({}))
+        };
         let step = LogEntry {
             id: 1,
             at: "2026-11-27T10:10:00.000Z".into(),
@@ -398,16 +429,23 @@ mod tests {
         ]);
         let details = json!({"destination": "eve@evil.example", "destinations": ["eve@evil.example"], "mailboxes": 3, "tenants": 2,
                              "forwards": forwards});
-        let alert: Alert = serde_json::from_value(json!({
-            "id": 7, "tenant_id": "t-a", "tenant_name": "Contoso + Fabrikam", "rule": "forwarding-fan-in", "severity": "critical",
-            "record_id": "fan-in:eve@evil.example", "operation": "New-InboxRule", "target": "eve@evil.example",
-            "actor": "adele@contoso.example, bob@fabrikam.example, carol@contoso.example", "client_ip": null,
-            "summary": "Outside address eve@evil.example receives mail forwarded from 3 mailboxes in 2 tenants within 7 days: \
-                        adele@contoso.example (Contoso), bob@fabrikam.example (Fabrikam) and carol@contoso.example (Contoso).",
-            "details": details, "event_time": "2026-11-27T10:00:00Z", "detected_at": "2026-11-27T10:05:00Z", "status": "open",
-            "content_id": null, "suppressed_by": null, "origin": null, "status_note": null
-        }))
-        .unwrap();
+        let alert = Alert {
+            tenant_id: "t-a".into(),
+            tenant_name: "Contoso + Fabrikam".into(),
+            record_id: "fan-in:eve@evil.example".into(),
+            target: "eve@evil.example".into(),
+            actor: "adele@contoso.example, bob@fabrikam.example, carol@contoso.example".into(),
+            client_ip: None,
+            summary: "Outside address eve@evil.example receives mail forwarded from 3 mailboxes in 2 tenants within 7 days: \
+                      adele@contoso.example (Contoso), bob@fabrikam.example (Fabrikam) and carol@contoso.example (Contoso)."
+                .into(),
+            ..sample(7, "forwarding-fan-in", details.clone())
+        };
+        assert!(
+            matches!(alert.details, Evidence::FanIn(_)),
+            "a fan-in's stored evidence reads as its type: {:?}",
+            alert.details
+        );
         let chain = ChainReport {
             rows: 0,
             intact: true,

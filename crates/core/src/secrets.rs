@@ -1,6 +1,7 @@
 //! Secrets (client secrets, certificate keys, the ipstack API key) live only in the OS keychain: Windows
 //! Credential Manager, macOS Keychain, the Secret Service on Linux. Nothing here ever
 //! formats a secret into an error or log line.
+#![warn(missing_docs)]
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,6 +13,7 @@ const SERVICE: &str = "rulewatch";
 /// Which secret an entry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SecretKind {
+    /// A tenant app's client secret, as text.
     ClientSecret,
     /// The certificate's RSA private key, PKCS#1 DER.
     CertificateKey,
@@ -66,42 +68,68 @@ impl SecretKind {
     }
 }
 
+/// Why a secret could not be stored, read or removed. No message ever holds a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
+    /// No keychain can be reached (none running, or none for this session).
     #[error(
         "no OS keychain is reachable ({detail}). Rulewatch keeps secrets only in the keychain. \
          On Linux start a Secret Service provider (for example gnome-keyring or KeePassXC) in \
          your desktop session, or run inside `dbus-run-session` with \
          `gnome-keyring-daemon --unlock` for a headless machine; then try again"
     )]
-    Unavailable { detail: String },
+    Unavailable {
+        /// The platform's diagnostic.
+        detail: String,
+    },
+    /// The keychain has no such secret for the tenant.
     #[error("the keychain has no {what} for tenant {tenant_id}: add the tenant again")]
     Missing {
+        /// The tenant.
         tenant_id: String,
+        /// Which secret, in words, e.g. "client secret".
         what: &'static str,
     },
+    /// No ipstack API key is stored.
     #[error("the keychain has no ipstack API key: give one again")]
     MissingIpstackKey,
+    /// No partner refresh token is stored: nobody is signed in.
     #[error("no partner account is signed in: sign in first")]
     NotSignedIn,
+    /// The key that signs a remediation record is not in the keychain, so the record's
+    /// signed rows cannot be checked.
     #[error(
         "the keychain holds no key for this remediation record, so its signed rows cannot be checked: \
          the keychain was reset or replaced, or the database was copied from another computer or account"
     )]
     MissingRecordKey,
+    /// The keychain refused, or a stored secret is unusable.
     #[error("the keychain refused the operation ({detail})")]
-    Failed { detail: String },
+    Failed {
+        /// The keychain's diagnostic, or what is wrong with the secret.
+        detail: String,
+    },
+    /// A secret that travels was asked for while every request goes to an endpoint
+    /// override on another machine the user has not trusted.
     #[error(
         "the endpoint override (RULEWATCH_ENDPOINTS or --endpoints) points at {host}, which is neither Microsoft \
          nor this machine: Rulewatch does not send the keychain's secrets there unless you trust it with \
          --trust-endpoints (RULEWATCH_TRUST_ENDPOINTS=1)"
     )]
-    Withheld { host: String },
+    Withheld {
+        /// The override's host (and port).
+        host: String,
+    },
 }
 
 /// Where secrets are kept. The keychain in normal use; memory for the throwaway demo.
 pub trait SecretStore: Send + Sync {
+    /// Stores `secret` as the `kind` of `tenant_id` (or of a record), replacing any there.
+    /// Kinds that belong to no tenant ignore the id.
     fn set(&self, tenant_id: &str, kind: SecretKind, secret: &[u8]) -> Result<(), SecretError>;
+    /// The stored secret. A missing one is the kind's own error: [`SecretError::Missing`],
+    /// [`SecretError::MissingIpstackKey`], [`SecretError::NotSignedIn`] or
+    /// [`SecretError::MissingRecordKey`].
     fn get(&self, tenant_id: &str, kind: SecretKind) -> Result<SecretSlice<u8>, SecretError>;
     /// Removes the entry; an absent entry is not an error.
     fn delete(&self, tenant_id: &str, kind: SecretKind) -> Result<(), SecretError>;
@@ -207,6 +235,7 @@ impl SecretStore for MemorySecrets {
 /// endpoint override on another machine the user has not said to trust. Writing and
 /// removing still work, so `tenant add` and `tenant remove` do.
 pub struct Withheld<S> {
+    /// The keychain written to, removed from, and read for secrets that do not travel.
     pub inner: S,
     /// The override's host, named in the refusal.
     pub host: String,

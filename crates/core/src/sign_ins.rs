@@ -1,6 +1,7 @@
 //! Where each user signs in from, read from `Audit.AzureActiveDirectory` `UserLoggedIn`
 //! records when sign-in collection is on. An inbox rule made from an address, country
 //! or network the user has never signed in from is more likely an intruder's.
+#![warn(missing_docs)]
 
 use serde::Deserialize;
 
@@ -9,11 +10,13 @@ use crate::split::Malformed;
 pub use crate::store::SignIn;
 use crate::store::Store;
 
+/// The content type whose `UserLoggedIn` records are the sign-ins.
 pub const AUDIT_AZURE_AD: &str = "Audit.AzureActiveDirectory";
 
 /// The setting that turns collection on (a JSON boolean; off when absent).
 pub const SETTING: crate::store::Key<bool> = crate::store::Key::new("sign_ins.collect");
 
+/// Whether sign-in collection is on (off until turned on).
 pub fn enabled(store: &Store) -> crate::store::Result<bool> {
     Ok(store.setting(&SETTING)?.unwrap_or(false))
 }

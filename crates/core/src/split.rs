@@ -1,12 +1,15 @@
 //! Cuts a blob, a JSON array, into the raw text of its elements without parsing them.
 //! Strings and brackets are tracked 64 bytes at a time, so a noise record costs a
 //! fraction of a full parse; the few candidates are parsed, and so validated, later.
+#![warn(missing_docs)]
 
 /// Why a body is not one whole JSON array; the blob is downloaded again.
 #[derive(Debug, thiserror::Error)]
 pub enum Malformed {
+    /// What is wrong with the body, and the byte offset where it was found.
     #[error("{0} at byte {1}")]
     Shape(&'static str, usize),
+    /// serde_json rejected an element that is not an object or array.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
 }

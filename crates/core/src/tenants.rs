@@ -1,5 +1,6 @@
 //! Adding and removing tenants: validation, the secret into the keychain, the rest into
 //! the database. A failure leaves neither half behind.
+#![warn(missing_docs)]
 
 use std::path::Path;
 
@@ -13,36 +14,50 @@ use secrecy::{ExposeSecret, SecretString};
 
 /// How the new tenant's app authenticates.
 pub enum NewCredential {
+    /// A client secret's value; line breaks at its end are dropped.
     ClientSecret(SecretString),
     /// A PEM file with the certificate and its RSA private key.
     CertificateFile(std::path::PathBuf),
     /// A PKCS#12 (.pfx/.p12) file and the password it was exported with.
     CertificatePkcs12 {
+        /// The file.
         path: std::path::PathBuf,
+        /// Its export password; line breaks at its end are dropped.
         password: SecretString,
     },
     /// The same PEM text, as the desktop panel reads it from the chosen file.
     CertificatePem {
+        /// The file's text.
         pem: SecretString,
+        /// The file's name, for messages.
         source: String,
     },
 }
 
+/// A tenant to add, as the technician gave it; [`add_tenant`] checks it.
 pub struct NewTenant {
+    /// The tenant's id: a GUID, in any case, spaces around it ignored.
     pub tenant_id: String,
+    /// The name to show: 1 to 200 printable characters once trimmed.
     pub name: String,
+    /// The app registration's client id (a GUID).
     pub client_id: String,
+    /// How the app authenticates.
     pub credential: NewCredential,
     /// The tenant's Microsoft cloud, from [`CloudChoice::decide`].
     pub cloud: Option<Cloud>,
 }
 
+/// Why a tenant could not be added, removed or set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TenantError {
+    /// What was given is unusable: what is wrong, and what to give instead.
     #[error("{0}")]
     Invalid(String),
+    /// The database failed, or the tenant is already added (or is not).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The keychain failed.
     #[error(transparent)]
     Secret(#[from] crate::secrets::SecretError),
 }
@@ -83,6 +98,11 @@ pub fn add_test_tenants<'a>(
     Ok(())
 }
 
+/// Checks `t`, stores its secret (or certificate key) in `secrets` and the rest in the
+/// database, and answers the row stored. Refuses ids that are not GUIDs, a bad name, an
+/// empty secret, an unusable certificate ([`TenantError::Invalid`]) and a tenant already
+/// added ([`StoreError::TenantExists`]); if the database refuses the row, the secret is
+/// removed again.
 pub fn add_tenant(
     store: &Store,
     secrets: &dyn SecretStore,
@@ -93,8 +113,7 @@ pub fn add_tenant(
     let name = t.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(TenantError::Invalid(
-            "the tenant name must be 1 to 200 printable characters, e.g. --name \"Contoso Ltd\""
-                .into(),
+            "the tenant name must be 1 to 200 printable characters, such as \"Contoso Ltd\"".into(),
         ));
     }
     if store.tenant(&tenant_id).is_ok() {
@@ -105,8 +124,8 @@ pub fn add_tenant(
             let text = s.expose_secret().trim_end_matches(['\r', '\n']);
             if text.trim().is_empty() {
                 return Err(TenantError::Invalid(
-                    "the client secret read from standard input is empty; pipe the secret's value, e.g. \
-                     `printf %s \"$SECRET\" | rulewatch tenant add … --client-secret-stdin`"
+                    "the client secret is empty; give the secret's Value (not its Secret ID) from the app \
+                     registration's Certificates & secrets"
                         .into(),
                 ));
             }
@@ -293,6 +312,7 @@ pub fn set_msp_tenant(store: &Store, value: &str) -> Result<String, TenantError>
     Ok(id)
 }
 
+/// The MSP's own tenant id, if it was given at setup.
 pub fn msp_tenant(store: &Store) -> Result<Option<String>, StoreError> {
     store.setting(&MSP_TENANT_SETTING)
 }

@@ -1,6 +1,7 @@
 //! What undoing a recorded step puts back, in plain words, for the confirmation the
 //! technician answers. Read from the step's verified row only: a row someone edited is
 //! refused here as it is by the undo itself.
+#![warn(missing_docs)]
 
 use serde::Serialize;
 use serde_json::Value;
@@ -13,9 +14,12 @@ use crate::store::{Store, StoreError};
 /// Rule fields that send mail on.
 const RULE_DESTINATIONS: [&str; 3] = ["ForwardTo", "ForwardAsAttachmentTo", "RedirectTo"];
 
+/// What undoing one recorded step would put back, for the technician to confirm.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct UndoPreview {
+    /// The recorded step's id.
     pub action_id: i64,
+    /// The mailbox (or account) the step changed, as recorded.
     pub mailbox: String,
     /// What the undo puts back, e.g. "forward all mail from … to x@evil.example again".
     pub restores: String,

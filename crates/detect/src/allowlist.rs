@@ -7,9 +7,9 @@
 //! is trusted, so an attacker who copies a trusted rule's name still gets noticed.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::address::{addresses, domain_of};
+use crate::evidence::Evidence;
 // The kind lives with the rule type, which says what each kind may quiet.
 pub use crate::rule::TrustKind;
 
@@ -145,8 +145,8 @@ impl Allowlist {
 
     /// Why the allowlist covers an alert of `rule` with these `details`, or `None`
     /// when it does not.
-    pub fn covers(&self, rule: &str, details: &Value) -> Option<String> {
-        let destinations = crate::destinations(details);
+    pub fn covers(&self, rule: &str, details: &Evidence) -> Option<String> {
+        let destinations = details.destinations();
         let quieted_by = crate::rules::rule(rule).map_or(&[][..], |r| r.quieted_by);
         if quieted_by.contains(&TrustKind::Destination) && !destinations.is_empty() {
             let mut reasons = Vec::new();
@@ -164,7 +164,7 @@ impl Allowlist {
         }
         // Reached only when no mail leaves: a trusted name never quiets forwarding.
         if quieted_by.contains(&TrustKind::RuleName) {
-            let entry = self.trusted_rule_name(details["rule_name"].as_str()?)?;
+            let entry = self.trusted_rule_name(details.rule_name()?)?;
             return Some(format!(
                 "trusted rule name \"{}\" (allowlist entry {})",
                 entry.value, entry.id
@@ -176,7 +176,7 @@ impl Allowlist {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::{INBOX_RULE_EXTERNAL_FORWARD, INBOX_RULE_HIDES_MAIL, MAILBOX_EXTERNAL_FORWARD};
@@ -236,7 +236,8 @@ mod tests {
             entry(2, TrustKind::Destination, "bob@gmail.com"),
             entry(3, TrustKind::RuleName, "To accountant"),
         ]);
-        let forward = |d: Value| json!({"rule_name": "To accountant", "destinations": d});
+        let forward =
+            |d: Value| Evidence::Other(json!({"rule_name": "To accountant", "destinations": d}));
         assert!(
             list.covers(
                 INBOX_RULE_EXTERNAL_FORWARD,
@@ -285,16 +286,21 @@ mod tests {
     #[test]
     fn rule_names_quiet_only_what_stays_in_the_mailbox() {
         let list = Allowlist::new(vec![entry(3, TrustKind::RuleName, "Newsletters")]);
-        let hides = json!({"rule_name": "NEWSLETTERS ", "destinations": []});
+        let hides = Evidence::Other(json!({"rule_name": "NEWSLETTERS ", "destinations": []}));
         assert_eq!(
             list.covers(INBOX_RULE_HIDES_MAIL, &hides).as_deref(),
             Some("trusted rule name \"Newsletters\" (allowlist entry 3)")
         );
         assert!(
-            list.covers(INBOX_RULE_HIDES_MAIL, &json!({"rule_name": "Other"}))
-                .is_none()
+            list.covers(
+                INBOX_RULE_HIDES_MAIL,
+                &Evidence::Other(json!({"rule_name": "Other"}))
+            )
+            .is_none()
         );
-        let forwards = json!({"rule_name": "Newsletters", "destinations": ["eve@evil.example"]});
+        let forwards = Evidence::Other(
+            json!({"rule_name": "Newsletters", "destinations": ["eve@evil.example"]}),
+        );
         assert!(
             list.covers(INBOX_RULE_EXTERNAL_FORWARD, &forwards)
                 .is_none()

@@ -2,12 +2,11 @@
 //! own source), exempting an account from mailbox auditing, turning a mailbox's auditing
 //! off or shortening how long its audit log is kept.
 
-use serde_json::json;
-
 use super::record::AuditRecord;
 use super::target::mailbox;
 use super::text::visible;
 use super::{AUDIT_TAMPERING, Finding, Severity};
+use crate::evidence::{AuditTamperingEvidence, Condition, Evidence};
 use crate::rule::{Corpus, Rule};
 
 /// Changes that blind the audit log.
@@ -56,9 +55,16 @@ pub(super) fn detect(record: &AuditRecord, findings: &mut Vec<Finding>) {
             target,
             actor: record.user_id.clone(),
             summary,
-            details: json!({
-                "operation": record.operation,
-                "parameters": record.parameters.iter().map(|p| json!({"name": p.name, "value": p.value})).collect::<Vec<_>>(),
+            details: Evidence::AuditTampering(AuditTamperingEvidence {
+                operation: record.operation.clone(),
+                parameters: record
+                    .parameters
+                    .iter()
+                    .map(|p| Condition {
+                        name: p.name.clone(),
+                        value: p.value.clone(),
+                    })
+                    .collect(),
             }),
         })
     };

@@ -5,14 +5,13 @@
 //! high; full access and send-as are medium (admins grant them to assistants daily);
 //! send-on-behalf is low. Any grant to an address outside the organisation is high.
 
-use serde_json::json;
-
 use super::address::{addresses, is_external};
 use super::record::AuditRecord;
 use super::signals::fold;
 use super::target::mailbox;
 use super::text::visible;
 use super::{Finding, MAILBOX_DELEGATION, Severity, TenantContext};
+use crate::evidence::{DelegationEvidence, Evidence};
 use crate::rule::{Corpus, Rule};
 
 /// Access to a mailbox handed to someone else.
@@ -70,11 +69,11 @@ pub(super) fn detect(record: &AuditRecord, ctx: &TenantContext, findings: &mut V
             grant.what,
             visible(&grant.target)
         ),
-        details: json!({
-            "operation": record.operation,
-            "grantee": grant.grantee,
-            "grantee_outside": !outside.is_empty(),
-            "access_rights": record.param("AccessRights"),
+        details: Evidence::Delegation(DelegationEvidence {
+            operation: record.operation.clone(),
+            grantee: grant.grantee,
+            grantee_outside: !outside.is_empty(),
+            access_rights: record.param("AccessRights").map(str::to_string),
         }),
         target: grant.target,
         actor: record.user_id.clone(),

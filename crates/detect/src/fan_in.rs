@@ -3,13 +3,13 @@
 //! that compromised many mailboxes usually forwards them all to the same drop box.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::text::{list, visible};
 use super::{
     FORWARDING_FAN_IN, Finding, INBOX_RULE_EXTERNAL_FORWARD, MAILBOX_EXTERNAL_FORWARD, Severity,
 };
+pub use crate::evidence::Forward;
+use crate::evidence::{Evidence, FanInEvidence};
 use crate::rule::{Corpus, Rule};
 
 /// One outside address receiving forwarded mail from several mailboxes.
@@ -36,31 +36,6 @@ pub const WINDOW: Duration = Duration::days(7);
 /// The rules whose alerts mean "this mailbox's mail goes to that outside address".
 pub fn is_forwarding(rule: &str) -> bool {
     rule == INBOX_RULE_EXTERNAL_FORWARD || rule == MAILBOX_EXTERNAL_FORWARD
-}
-
-/// One mailbox forwarding to the destination, as one alert showed it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Forward {
-    /// The stored alert that showed it (none for `rulewatch check`).
-    pub alert_id: Option<i64>,
-    /// The tenant of the mailbox.
-    pub tenant_id: String,
-    /// The tenant's display name, for the alert's words.
-    pub tenant_name: String,
-    /// The mailbox that forwards.
-    pub mailbox: String,
-    /// Who set the forwarding up.
-    pub actor: String,
-    /// The operation that did, e.g. `Set-Mailbox`.
-    pub operation: String,
-    /// When it was set up.
-    pub event_time: DateTime<Utc>,
-}
-
-impl Forward {
-    fn mailbox_key(&self) -> (String, String) {
-        (self.tenant_id.to_lowercase(), self.mailbox.to_lowercase())
-    }
 }
 
 /// A destination fed by more than one mailbox.
@@ -164,12 +139,13 @@ fn judge(destination: &str, forwards: Vec<Forward>) -> Option<FanIn> {
             mailboxes.len(),
             list(&shown)
         ),
-        details: json!({
-            "destination": destination,
-            "destinations": [destination],
-            "mailboxes": mailboxes.len(),
-            "tenants": tenants.len(),
-            "forwards": forwards,
+        details: Evidence::FanIn(FanInEvidence {
+            destination: destination.to_string(),
+            destinations: vec![destination.to_string()],
+            mailboxes: mailboxes.len(),
+            tenants: Some(tenants.len()),
+            mailboxes_in_other_organisations: None,
+            forwards: forwards.clone(),
         }),
     };
     Some(FanIn {

@@ -10,6 +10,7 @@ use super::inbox_rule::InboxRule;
 use super::record::AuditRecord;
 use super::signals::{Keyword, suspicious_name};
 use super::{Finding, INBOX_RULE_HIDES_MAIL, Severity, TenantContext};
+use crate::evidence::{Evidence, InboxRuleEvidence};
 use crate::rule::{Corpus, Rule, TrustKind};
 
 /// Inbox rules that delete, hide or mark read the owner's mail.
@@ -56,9 +57,11 @@ pub(super) fn detect(
         (true, false, false) | (false, false, true) => Severity::Medium,
         (false, false, false) => return,
     };
-    let mut details = rule.details(&record.operation, Vec::new());
-    details["hidden_folder"] = rule.hides_in_folder().into();
-    details["suspicious_name"] = suspicious_name(&rule.name).into();
+    let details = Evidence::InboxRule(InboxRuleEvidence {
+        hidden_folder: Some(rule.hides_in_folder()),
+        suspicious_name: Some(suspicious_name(&rule.name)),
+        ..rule.details(&record.operation, Vec::new())
+    });
     findings.push(Finding {
         rule: INBOX_RULE_HIDES_MAIL,
         severity,

@@ -2,14 +2,13 @@
 //! or in Outlook (`UpdateInboxRules`, see [`outlook_rule`](super::outlook_rule)), and
 //! the forwarding check: every address outside the organisation, not only the first.
 
-use serde_json::{Value, json};
-
 use super::address::{addresses, is_external};
 use super::record::AuditRecord;
 use super::signals::{Keyword, hidden_folder, keyword};
 use super::target::{inbox_rule_mailbox, split_rule_identity};
 use super::text::{list, quoted, visible};
 use super::{Finding, INBOX_RULE_EXTERNAL_FORWARD, Severity, TenantContext};
+use crate::evidence::{Condition, Evidence, InboxRuleEvidence};
 use crate::rule::{Corpus, Rule, TrustKind};
 
 /// Forwarding or redirecting by inbox rule to an address outside the organisation.
@@ -273,19 +272,28 @@ impl InboxRule {
         )
     }
 
-    pub(crate) fn details(&self, operation: &str, destinations: Vec<String>) -> Value {
-        json!({
-            "rule_name": self.name,
-            "operation": operation,
-            "applies_to_all": self.applies_to_all(),
-            "conditions": self.conditions.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>(),
-            "destinations": destinations,
-            "move_to_folder": self.move_to,
-            "deletes": self.deletes,
-            "marks_as_read": self.marks_read,
-            "stops_other_rules": self.stops_other_rules,
-            "keyword": self.keyword().map(|(_, w)| w),
-        })
+    pub(crate) fn details(&self, operation: &str, destinations: Vec<String>) -> InboxRuleEvidence {
+        InboxRuleEvidence {
+            rule_name: self.name.clone(),
+            operation: operation.to_string(),
+            applies_to_all: self.applies_to_all(),
+            conditions: self
+                .conditions
+                .iter()
+                .map(|(name, value)| Condition {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            destinations,
+            move_to_folder: self.move_to.clone(),
+            deletes: self.deletes,
+            marks_as_read: self.marks_read,
+            stops_other_rules: self.stops_other_rules,
+            keyword: self.keyword().map(|(_, w)| w.to_string()),
+            hidden_folder: None,
+            suspicious_name: None,
+        }
     }
 }
 
@@ -354,7 +362,7 @@ pub(super) fn detect(
         target: rule.target.clone(),
         actor: record.user_id.clone(),
         summary: rule.sentence(ctx),
-        details: rule.details(&record.operation, destinations),
+        details: Evidence::InboxRule(rule.details(&record.operation, destinations)),
     });
 }
 

@@ -246,7 +246,7 @@ pub fn fan_ins(found: &[CheckedAlert]) -> Vec<FanIn> {
         let Some(event_time) = c.alert.event_time else {
             continue;
         };
-        for d in crate::destinations(&c.alert.finding.details) {
+        for d in c.alert.finding.details.destinations() {
             by_destination
                 .entry(d.to_lowercase())
                 .or_default()

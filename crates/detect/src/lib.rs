@@ -15,6 +15,7 @@ pub mod address;
 pub mod allowlist;
 mod audit_tampering;
 mod delegation;
+pub mod evidence;
 pub mod fan_in;
 mod hides_mail;
 mod inbox_rule;
@@ -37,8 +38,8 @@ use std::sync::LazyLock;
 use aho_corasick::packed;
 use aho_corasick::{AhoCorasick, Input, MatchKind, Span};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
+pub use evidence::Evidence;
 pub use record::AuditRecord;
 pub use text::visible as visible_text;
 
@@ -109,17 +110,8 @@ pub struct Finding {
     pub actor: String,
     /// One plain sentence for the technician.
     pub summary: String,
-    /// Rule-specific evidence (destinations, rule name, actions…).
-    pub details: Value,
-}
-
-/// The outside addresses a finding's evidence names (its `details.destinations`), as
-/// written; empty when it names none. The one reader of that field.
-pub fn destinations(details: &Value) -> Vec<&str> {
-    details["destinations"]
-        .as_array()
-        .map(|d| d.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
+    /// What the record showed, typed by rule (destinations, rule name, actions…).
+    pub details: Evidence,
 }
 
 /// A finding with the facts of the record that showed it: what `scan` stores and
@@ -318,7 +310,7 @@ pub fn live_rule(
         result_status: "True".into(),
         parameters,
         operation_properties: Vec::new(),
-        item: Value::Null,
+        item: serde_json::Value::Null,
         mailbox_owner_upn: mailbox.into(),
         organization_id: String::new(),
         organization_name: String::new(),

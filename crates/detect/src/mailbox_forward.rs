@@ -1,13 +1,12 @@
 //! `Set-Mailbox` forwarding every message to an outside address, through
 //! `ForwardingSmtpAddress` (with or without `smtp:`) or `ForwardingAddress`.
 
-use serde_json::json;
-
 use super::address::{addresses, is_external};
 use super::record::AuditRecord;
 use super::target::mailbox;
 use super::text::{list, visible};
 use super::{Finding, MAILBOX_EXTERNAL_FORWARD, Severity, TenantContext};
+use crate::evidence::{Evidence, MailboxForwardEvidence};
 use crate::rule::{Corpus, Rule, TrustKind};
 
 /// Mailbox forwarding set to an outside address.
@@ -61,11 +60,11 @@ pub(super) fn detect(record: &AuditRecord, ctx: &TenantContext, findings: &mut V
         ),
         target,
         actor: record.user_id.clone(),
-        details: json!({
-            "destinations": outside,
-            "deliver_to_mailbox_and_forward": keep_copy,
-            "forwarding_smtp_address": record.param("ForwardingSmtpAddress"),
-            "forwarding_address": record.param("ForwardingAddress"),
+        details: Evidence::MailboxForward(MailboxForwardEvidence {
+            destinations: outside,
+            deliver_to_mailbox_and_forward: keep_copy,
+            forwarding_smtp_address: record.param("ForwardingSmtpAddress").map(str::to_string),
+            forwarding_address: record.param("ForwardingAddress").map(str::to_string),
         }),
     });
 }

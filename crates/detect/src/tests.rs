@@ -44,7 +44,7 @@ fn every_forward_address_is_judged_not_only_the_first() {
     assert_eq!(f[0].rule, INBOX_RULE_EXTERNAL_FORWARD);
     // Forwarding filtered on a finance word is how invoice fraud starts.
     assert_eq!(f[0].severity, Severity::Critical);
-    assert_eq!(f[0].details["destinations"], json!(["eve@evil.example"]));
+    assert_eq!(f[0].details.destinations(), ["eve@evil.example"]);
     assert_eq!(
         f[0].summary,
         r#"Rule "Sync" on adele@contoso.com applies to messages whose subject contains "invoice": forwards it to eve@evil.example (outside the organisation)."#
@@ -174,7 +174,10 @@ fn set_inbox_rule_without_conditions_is_not_taken_as_all_mail() {
         (f[0].rule, f[0].severity),
         (INBOX_RULE_HIDES_MAIL, Severity::Medium)
     );
-    assert_eq!(f[0].details["applies_to_all"], json!(false));
+    let Evidence::InboxRule(rule) = &f[0].details else {
+        panic!("an inbox rule's evidence: {:?}", f[0].details)
+    };
+    assert!(!rule.applies_to_all);
     assert_eq!(
         f[0].summary,
         r#"Rule "Sync" on adele@contoso.com was changed: deletes it."#
@@ -363,7 +366,10 @@ fn mixed_case_operations_and_string_parameters_are_read() {
         (f.rule, f.severity),
         (INBOX_RULE_HIDES_MAIL, Severity::Critical)
     );
-    assert_eq!(f.details["keyword"], json!("phish"));
+    let Evidence::InboxRule(rule) = &f.details else {
+        panic!("an inbox rule's evidence: {:?}", f.details)
+    };
+    assert_eq!(rule.keyword.as_deref(), Some("phish"));
 }
 
 #[test]

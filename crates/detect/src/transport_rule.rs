@@ -1,12 +1,11 @@
 //! Mail-flow (transport) rules: tenant-wide, so one rule can copy or redirect every
 //! message of the organisation outside it, or silently drop mail.
 
-use serde_json::json;
-
 use super::address::{addresses, is_external};
 use super::record::AuditRecord;
 use super::text::{list, quoted};
 use super::{Finding, Severity, TRANSPORT_RULE_REDIRECT, TenantContext};
+use crate::evidence::{Evidence, TransportConditions, TransportRuleEvidence};
 use crate::rule::{Corpus, Rule, TrustKind};
 
 /// Mail-flow rules that copy, redirect or drop the organisation's mail.
@@ -91,15 +90,15 @@ pub(super) fn detect(record: &AuditRecord, ctx: &TenantContext, findings: &mut V
             quoted(name),
             list(&actions)
         ),
-        details: json!({
-            "rule_name": name,
-            "operation": record.operation,
-            "destinations": destinations,
-            "deletes": deletes,
-            "conditions": {
-                "from": record.param("From"),
-                "sent_to": record.param("SentTo"),
-                "sent_to_scope": record.param("SentToScope"),
+        details: Evidence::TransportRule(TransportRuleEvidence {
+            rule_name: name.to_string(),
+            operation: record.operation.clone(),
+            destinations,
+            deletes,
+            conditions: TransportConditions {
+                from: record.param("From").map(str::to_string),
+                sent_to: record.param("SentTo").map(str::to_string),
+                sent_to_scope: record.param("SentToScope").map(str::to_string),
             },
         }),
     });

@@ -60,10 +60,7 @@ fn mailbox_forwarding_with_smtp_prefix_names_target_and_actor() {
     // Matt changed the mailbox with this id; the alert is about the mailbox, not Matt.
     assert_eq!(f[0].target, "311b45d6-1a3e-46ac-8434-721367961e19");
     assert_eq!(f[0].actor, "Matt@contoso.onmicrosoft.com");
-    assert_eq!(
-        f[0].details["destinations"],
-        serde_json::json!(["bla@bla.com"])
-    );
+    assert_eq!(f[0].details.destinations(), ["bla@bla.com"]);
     assert!(
         f[0].summary.contains("forwards all mail to bla@bla.com"),
         "{}",
@@ -93,7 +90,10 @@ fn changed_rule_moving_invoices_to_deleted_items_is_high() {
         vec![("inbox-rule-hides-mail", "high")]
     );
     assert_eq!(f[0].actor, "Matt@contoso.onmicrosoft.com");
-    assert_eq!(f[0].details["keyword"], "invoice");
+    let rulewatch_detect::Evidence::InboxRule(rule) = &f[0].details else {
+        panic!("an inbox rule's evidence: {:?}", f[0].details)
+    };
+    assert_eq!(rule.keyword.as_deref(), Some("invoice"));
     assert_eq!(
         f[0].summary,
         r#"Rule "Accounts" on 311b45d6-1a3e-46ac-8434-721367961e19 applies to messages whose subject contains "invoice": moves it to "Deleted Items", stops other rules."#

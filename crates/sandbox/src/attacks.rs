@@ -15,6 +15,7 @@ const EXCHANGE_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
 /// Who did what to whom, where and when: the parts of a record that vary between attacks.
 #[derive(Debug, Clone)]
 pub struct RecordCtx {
+    /// The tenant's GUID (`OrganizationId`).
     pub tenant_id: String,
     /// The tenant's `*.onmicrosoft.com` domain (`OrganizationName`, and part of rule ObjectIds).
     pub tenant_initial_domain: String,
@@ -24,15 +25,20 @@ pub struct RecordCtx {
     pub target_upn: String,
     /// As real records show it, with a port: `203.0.113.7:51234` or `[2001:db8::7]:51234`.
     pub client_ip: String,
+    /// When the cmdlet ran (`CreationTime`).
     pub creation_time: DateTime<Utc>,
+    /// The record's `Id`, from which its other identifiers are derived.
     pub record_id: Uuid,
 }
 
 /// The inbox-rule action that sends mail on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ForwardKind {
+    /// `ForwardTo`: each message is forwarded as it is.
     ForwardTo,
+    /// `ForwardAsAttachmentTo`: each message is forwarded as an attachment.
     ForwardAsAttachmentTo,
+    /// `RedirectTo`: each message is redirected, keeping its original sender.
     RedirectTo,
 }
 

@@ -33,20 +33,29 @@ pub struct GeoScenario {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IpLocation {
+    /// The country's ISO 3166-1 alpha-2 code, e.g. `NG`.
     #[serde(default)]
     pub country_code: Option<String>,
+    /// The country's English name.
     #[serde(default)]
     pub country_name: Option<String>,
+    /// The region (state, province) the address is in.
     #[serde(default)]
     pub region_name: Option<String>,
+    /// The city the address is in.
     #[serde(default)]
     pub city: Option<String>,
+    /// The autonomous system number announcing the address (`connection.asn`).
     #[serde(default)]
     pub asn: Option<u32>,
+    /// The internet service provider's name (`connection.isp`).
     #[serde(default)]
     pub isp: Option<String>,
+    /// A known proxy or VPN exit (`security.is_proxy`); the answer then also says
+    /// `proxy_type` `vpn` and threat level `high`.
     #[serde(default)]
     pub is_proxy: bool,
+    /// In a hosting facility or data centre (`security.hosting_facility`).
     #[serde(default)]
     pub hosting: bool,
 }

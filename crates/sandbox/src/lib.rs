@@ -3,6 +3,9 @@
 //! Exchange's admin `InvokeCommand` for remediation, playing a
 //! scenario of tenants, planted audit records, background noise and injected faults.
 
+// Every public item of the library crates says what it is (issue 12 item 7).
+#![warn(missing_docs)]
+
 mod activity;
 mod app;
 pub mod attacks;

@@ -14,16 +14,23 @@ use serde::Serialize;
 pub struct Place {
     /// CIDR, e.g. `41.58.0.0/16` or `2a09:bac5::/32`.
     pub network: &'static str,
+    /// The city's English name (`city.names.en`).
     pub city: &'static str,
+    /// The first subdivision's English name (`subdivisions[0].names.en`).
     pub region: &'static str,
+    /// The country's ISO 3166-1 alpha-2 code (`country.iso_code`).
     pub country_code: &'static str,
+    /// The country's English name (`country.names.en`).
     pub country: &'static str,
 }
 
 /// One network of an ASN database.
 pub struct Network {
+    /// CIDR, e.g. `41.58.0.0/16` or `2a09:bac5::/32`.
     pub network: &'static str,
+    /// The autonomous system number (`autonomous_system_number`).
     pub asn: u32,
+    /// The autonomous system's organisation (`autonomous_system_organization`).
     pub organization: &'static str,
 }
 
@@ -57,6 +64,7 @@ struct AsnRecord {
 }
 
 /// Writes a `GeoLite2-City` database.
+/// Overwrites `path`; a network that is not a CIDR fails with `InvalidInput`.
 pub fn write_city(path: &Path, places: &[Place]) -> std::io::Result<()> {
     let records = places.iter().map(|p| {
         let record = CityRecord {
@@ -77,6 +85,7 @@ pub fn write_city(path: &Path, places: &[Place]) -> std::io::Result<()> {
 }
 
 /// Writes a `GeoLite2-ASN` database.
+/// Overwrites `path`; a network that is not a CIDR fails with `InvalidInput`.
 pub fn write_asn(path: &Path, networks: &[Network]) -> std::io::Result<()> {
     let records = networks.iter().map(|n| {
         (

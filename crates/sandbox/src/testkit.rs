@@ -16,11 +16,17 @@ pub const USERS: [&str; 4] = ["adele", "megan", "lidia", "admin"];
 /// running at once never share a keychain entry or a destination.
 #[derive(Debug, Clone)]
 pub struct TestTenant {
+    /// The tenant's GUID, random per call.
     pub tenant_id: String,
+    /// The display name: "Client 01" and so on, or what [`TestTenant::named`] set.
     pub name: String,
+    /// The app's client GUID, random per call.
     pub client_id: String,
+    /// The app's client secret, random per call.
     pub secret: String,
+    /// The vanity domain the users live in, `client{i}-xxxxxx.example.com`, unique per call.
     pub domain: String,
+    /// The initial domain, `client{i}x.onmicrosoft.com`: the same for every tenant numbered `i`.
     pub initial_domain: String,
     /// The users' addresses, in [`USERS`] order.
     pub users: Vec<String>,
@@ -79,6 +85,7 @@ impl TestTenant {
 
     /// A record's context: `actor` changed `target`'s mailbox (indexes into [`USERS`]),
     /// half an hour ago, from a documentation address.
+    /// Panics if an index is out of range.
     pub fn ctx(&self, actor: usize, target: usize) -> RecordCtx {
         RecordCtx {
             tenant_id: self.tenant_id.clone(),
@@ -92,6 +99,7 @@ impl TestTenant {
     }
 
     /// A record's context for a user changing their own mailbox: `own("adele")`.
+    /// Panics if `user` is not one of [`USERS`].
     pub fn own(&self, user: &str) -> RecordCtx {
         let i = USERS
             .iter()

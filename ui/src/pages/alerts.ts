@@ -28,14 +28,6 @@ export function matches(a: AlertSummary, f: Filters): boolean {
   return true;
 }
 
-/** Destinations a false positive can trust: `details.destinations`, when a non-empty array. */
-export function destinationsOf(details: unknown): string[] {
-  if (!details || typeof details !== "object") return [];
-  const d = (details as Record<string, unknown>).destinations;
-  if (!Array.isArray(d)) return [];
-  return d.map((x) => (typeof x === "string" ? x : JSON.stringify(x)));
-}
-
 export interface AlertsPage extends Page {
   openDetail(id: number): Promise<void>;
   /** Re-reads the list (for when the detail was opened from outside the page). */
@@ -286,7 +278,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     const prevNote = wasOpen ? detailView.querySelector<HTMLTextAreaElement>("#status-note") : null;
     const prevTrust = wasOpen ? detailView.querySelector<HTMLInputElement>("#trust-destination") : null;
     detailView.dataset.alertId = String(a.id);
-    const destinations = destinationsOf(a.details);
+    const destinations = a.destinations;
     if (remediation && remediation.alertId !== a.id) dropRemediation();
     const rem = remediation ?? (remediation = createRemediation(ctx, a.id));
     if (wasOpen) void rem.refreshHistory();

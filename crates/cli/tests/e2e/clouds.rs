@@ -59,7 +59,7 @@ fn commercial_and_gcc_tenants_are_watched_from_one_install() {
     let message = s["message"].as_str().unwrap();
     for words in [
         "wrong cloud or consent missing",
-        "--cloud gcc",
+        "add it again in its cloud (gcc, gcchigh or dod)",
         &format!(
             "https://login.microsoftonline.com/{}/adminconsent",
             gcc.tenant_id

@@ -131,7 +131,8 @@ fn ipstack_key_stays_in_the_keychain_and_lookups_are_cached() {
     let show = rw.run(&["geo", "show", "--json"]);
     assert_eq!(
         show.json(),
-        json!({"provider": {"provider": "ipstack"}, "ipstack_key": "in the keychain", "cached_locations": 2, "problem": null})
+        json!({"provider": {"provider": "ipstack"}, "ipstack_key": "in the keychain", "cached_locations": 2, "problem": null,
+               "problem_fix": null})
     );
     runs.extend([unknown, show, not_ip]);
     runs.push(rw.run(&["geo", "show"]));
@@ -181,6 +182,18 @@ fn an_exhausted_quota_or_a_wrong_key_is_explained_without_the_key() {
             .contains("last problem: ipstack says the monthly quota is used up"),
         "{}",
         show.stdout
+    );
+    assert!(
+        show.stdout
+            .contains("(`rulewatch geo ipstack` reads a new key from standard input)"),
+        "the CLI names its command for what helps: {}",
+        show.stdout
+    );
+    let json = rw.run(&["geo", "show", "--json"]).json();
+    assert_eq!(json["problem_fix"], "new_ipstack_key", "{json}");
+    assert!(
+        !json["problem"].as_str().unwrap().contains("rulewatch"),
+        "core's words name no command: {json}"
     );
     // Cached answers still come while the quota is out.
     let cached = rw.run(&["geo", "lookup", "41.58.1.1"]);

@@ -65,6 +65,84 @@ fn every_planted_threat_once_then_nothing_new() {
 }
 
 #[test]
+fn what_scan_printed_still_waits_for_the_desktop_s_notification() {
+    let (scenario, tenants, expected) = world(1, 0, json!({}));
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    assert_exactly(&rw.scan().json_lines(), &expected);
+    let status = rw.run(&["status"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(
+        status
+            .stdout
+            .contains("  scan: 0 queued; last delivered 20"),
+        "scan printed its queue: {}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains(&format!(
+            "  desktop: {} queued; last delivered never",
+            expected.len()
+        )),
+        "the desktop's queue keeps every alert scan printed: {}",
+        status.stdout
+    );
+}
+
+#[test]
+fn every_alert_is_in_one_incident_of_its_own_mailbox() {
+    let (scenario, tenants, expected) = world(2, 50, json!({}));
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let alerts = rw.scan().json_lines();
+    assert_exactly(&alerts, &expected);
+    let incidents = rw.run(&["incidents", "--json"]);
+    assert_eq!(incidents.code, 0, "{}", incidents.stderr);
+    let incidents = incidents.json_lines();
+    let mut seen: Vec<i64> = Vec::new();
+    for i in &incidents {
+        let members = i["alerts"].as_array().unwrap();
+        assert!(!members.is_empty(), "{i}");
+        for a in members {
+            assert_eq!(a["tenant_id"], i["tenant_id"], "{i}");
+            assert_eq!(
+                a["target"].as_str().unwrap().to_lowercase(),
+                i["subject"],
+                "{i}"
+            );
+            assert_eq!(a["incident_id"], i["id"], "{i}");
+            seen.push(a["id"].as_i64().unwrap());
+        }
+        let gravest = members
+            .iter()
+            .map(|a| severity_rank(a["severity"].as_str().unwrap()))
+            .max();
+        assert_eq!(
+            Some(severity_rank(i["severity"].as_str().unwrap())),
+            gravest,
+            "{i}"
+        );
+    }
+    seen.sort_unstable();
+    let mut all: Vec<i64> = alerts.iter().map(|a| a["id"].as_i64().unwrap()).collect();
+    all.sort_unstable();
+    assert_eq!(seen, all, "each alert in exactly one incident");
+    assert!(
+        incidents.len() < alerts.len(),
+        "the planted attacks put several alerts on one mailbox: {} incidents for {} alerts",
+        incidents.len(),
+        alerts.len()
+    );
+}
+
+fn severity_rank(s: &str) -> u8 {
+    ["low", "medium", "high", "critical"]
+        .iter()
+        .position(|x| *x == s)
+        .unwrap_or_else(|| panic!("unknown severity {s}")) as u8
+}
+
+#[test]
 fn the_summary_names_mailbox_destination_and_actor() {
     let (scenario, tenants, _) = world(1, 0, json!({}));
     let sandbox = Sandbox::start(&scenario);

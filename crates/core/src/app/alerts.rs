@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{Error, Session};
 use crate::allowlist::{TrustEntry, TrustKind, normalize_destination, normalize_rule_name};
-use crate::store::{Alert, AlertStatus};
+use crate::store::{Alert, AlertStatus, Incident};
 
 /// One alert with its evidence: every field of its audit record, the record itself,
 /// and the other alerts about the same mailbox.
@@ -17,6 +17,8 @@ pub struct AlertDetail {
     /// The alert as stored.
     #[serde(flatten)]
     pub alert: Alert,
+    /// The outside addresses its evidence names: what a false positive can trust.
+    pub destinations: Vec<String>,
     /// Every field of its audit record as name and text.
     pub parameters: Vec<Field>,
     /// The audit record, indented for reading.
@@ -68,6 +70,11 @@ impl Session {
         Ok(self.store().await.alerts()?)
     }
 
+    /// Every incident with its alerts, the most recently active first.
+    pub async fn incidents(&self) -> Result<Vec<Incident>, Error> {
+        Ok(self.store().await.incidents()?)
+    }
+
     /// How many alerts are open, for the tray.
     pub async fn open_alert_count(&self) -> Result<u64, Error> {
         Ok(self.store().await.open_alert_count()?)
@@ -86,6 +93,12 @@ impl Session {
             .and_then(|v| serde_json::to_string_pretty(&v))
             .unwrap_or_else(|_| raw.clone());
         Ok(AlertDetail {
+            destinations: alert
+                .details
+                .destinations()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
             parameters: fields(&raw),
             raw_record,
             related,
@@ -112,7 +125,7 @@ impl Session {
         let store = self.store().await;
         let alert = store.set_alert_status(id, status, note)?;
         if trust_destination && status == AlertStatus::FalsePositive {
-            let destinations = crate::detect::destinations(&alert.details);
+            let destinations = alert.details.destinations();
             if destinations.is_empty() {
                 return Err(Error::Invalid(
                     "this alert names no destination to trust".into(),

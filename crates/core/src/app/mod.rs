@@ -42,6 +42,15 @@ pub use settings::{
 };
 pub use tenants::{Added, MspTenant, TenantInput};
 
+/// What a front end did with the alerts handed to it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// The alerts it delivered (or deliberately left unsaid, such as muted ones).
+    pub ids: Vec<i64>,
+    /// Why the others were not delivered, when something failed; they stay queued.
+    pub error: Option<String>,
+}
+
 // The model and error types the front ends show, named from here so they need no
 // other door into core.
 pub use crate::allowlist::{TrustEntry, TrustError, TrustKind};
@@ -55,8 +64,9 @@ pub use crate::remediate::{Action, Outcome, Plan, RemediateError, StepResult};
 pub use crate::secrets::SecretError;
 pub use crate::sign_ins::AUDIT_AZURE_AD;
 pub use crate::store::{
-    Alert, AlertStatus, CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, ChainReport, CustomerRow,
-    GeoProvider, LogEntry, StoreError, TenantRow, TenantState, TenantStatus,
+    Alert, AlertStatus, CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, ChainReport, ChannelHealth,
+    CustomerRow, FrontEnd, GeoFix, GeoProblem, GeoProvider, INCIDENT_WINDOW, Incident,
+    IncidentStatus, LogEntry, StoreError, TenantRow, TenantState, TenantStatus,
 };
 pub use crate::tenants::{NewCredential, TenantError};
 pub use crate::undo::UndoPreview;
@@ -160,17 +170,36 @@ impl Session {
         self.mode.read().await.engine.throttled_until()
     }
 
-    /// Hands the new alerts (and any an interrupted run stored but did not hand over)
-    /// to `deliver`, which answers the ids it delivered; those are marked delivered, the
-    /// others stay queued for the next call. Answers how many were delivered.
+    /// Hands `to`'s queue, the alerts it has not received yet (this scan's, and any an
+    /// interrupted run stored but did not hand over), to `deliver`. What it delivered is
+    /// marked so for `to` alone: the other front end's queue keeps every alert. The rest
+    /// stay queued for the next call, with the error when there was one. Answers how many
+    /// were delivered.
     pub async fn deliver_new_alerts(
         &self,
-        deliver: impl FnOnce(Vec<Alert>) -> Vec<i64>,
+        to: FrontEnd,
+        deliver: impl FnOnce(Vec<Alert>) -> Delivered,
     ) -> Result<usize, Error> {
         let store = self.store().await;
-        let done = deliver(store.pending_outbox()?);
-        store.mark_delivered(&done)?;
-        Ok(done.len())
+        let channel = to.channel();
+        let pending = store.pending_deliveries(channel)?;
+        let queued: Vec<i64> = pending.iter().map(|a| a.id).collect();
+        let done = deliver(pending);
+        store.mark_delivered(channel, &done.ids)?;
+        if let Some(error) = &done.error {
+            let left: Vec<i64> = queued
+                .into_iter()
+                .filter(|id| !done.ids.contains(id))
+                .collect();
+            store.delivery_failed(channel, &left, error)?;
+        }
+        Ok(done.ids.len())
+    }
+
+    /// Every delivery channel's queue: how many alerts wait, when it last received
+    /// one, and its latest error.
+    pub async fn channels(&self) -> Result<Vec<ChannelHealth>, Error> {
+        Ok(self.store().await.channel_health()?)
     }
 
     /// Whether anything is configured to scan: a tenant or a partner account.

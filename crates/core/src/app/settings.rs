@@ -12,6 +12,7 @@ use crate::detect::Severity;
 use crate::geo::{self, GeoProvider};
 use crate::remediate::{self, Action};
 use crate::secrets::{Keychain, NO_TENANT, SecretError, SecretKind, SecretStore};
+use crate::store::GeoProblem;
 use crate::store::Key;
 
 /// Minutes between background scans.
@@ -217,7 +218,7 @@ pub struct GeoStatus {
     pub ipstack_key: KeyState,
     pub cached_locations: u64,
     /// The provider's last problem, or today's (a database file gone since).
-    pub problem: Option<String>,
+    pub problem: Option<GeoProblem>,
 }
 
 /// The keychain is reached over D-Bus or the platform's API: blocking calls, run off

@@ -2,6 +2,7 @@
 //! password-protected PKCS#12 (.pfx/.p12) file as Windows exports it, holds the
 //! certificate and its RSA private key. The certificate's SHA-256 thumbprint goes into
 //! the client assertion's `x5t#S256` header; the key signs the assertion.
+#![warn(missing_docs)]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,8 +24,10 @@ pub struct CertificateCredential {
     pub private_key_pkcs1: SecretSlice<u8>,
 }
 
+/// Why a certificate file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum CertificateError {
+    /// The file, its password or its key is unusable: what is wrong, and what to do.
     #[error("{0}")]
     Invalid(String),
 }
@@ -34,7 +37,8 @@ fn invalid(msg: impl Into<String>) -> CertificateError {
 }
 
 /// Parses a PEM bundle holding one `CERTIFICATE` and one RSA private key
-/// (`PRIVATE KEY` or `RSA PRIVATE KEY`), and checks that they belong together.
+/// (`PRIVATE KEY` or `RSA PRIVATE KEY`), and checks that they belong together. `source`
+/// names the file in errors; an encrypted key is refused with how to export it plain.
 pub fn parse_pem_bundle(
     text: &str,
     source: &str,
@@ -76,7 +80,8 @@ pub fn parse_pem_bundle(
 }
 
 /// Reads a PKCS#12 (.pfx/.p12) file opened with `password`: its private key and the
-/// certificate in it that belongs to that key.
+/// certificate in it that belongs to that key. `source` names the file in errors; a wrong
+/// password and an unsupported cipher are told apart.
 pub fn parse_pkcs12(
     data: &[u8],
     password: &str,

@@ -1,6 +1,7 @@
 //! App-only tokens (OAuth 2.0 client credentials, v2 endpoint) per tenant and resource,
 //! with a client secret or a certificate's signed client assertion. Tokens are cached
 //! and renewed before they expire.
+#![warn(missing_docs)]
 
 pub mod certificate;
 pub(crate) mod oauth;
@@ -20,9 +21,12 @@ use crate::http::{Http, HttpError, RetryStats};
 use crate::problem::{Problem, ProblemKind};
 use crate::secrets::{SecretKind, SecretStore, secret_text};
 
+/// A Microsoft service a token is for; tokens are cached per tenant and resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resource {
+    /// The Office 365 Management Activity API: the audit log.
     Management,
+    /// Microsoft Graph.
     Graph,
     /// Exchange Online admin REST (`InvokeCommand`).
     Exchange,
@@ -42,19 +46,25 @@ impl Resource {
 /// How a tenant's app proves itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMethod {
+    /// App-only, with a client secret kept in the keychain.
     ClientSecret,
     /// `thumbprint_s256` is the certificate's base64url SHA-256 thumbprint.
     Certificate {
+        /// Sent as the client assertion's `x5t#S256`; the private key is in the keychain.
         thumbprint_s256: String,
     },
     /// Delegated, through the signed-in partner account's refresh token (GDAP).
     Partner,
 }
 
+/// Who Rulewatch signs in to a tenant as: the tenant, the app, and how it proves itself.
 #[derive(Debug, Clone)]
 pub struct AppIdentity {
+    /// The tenant signed in to (a lower-case GUID); tokens are cached by it.
     pub tenant_id: String,
+    /// The app's client id: the tenant's own app registration, or the partner app.
     pub client_id: String,
+    /// How the app proves itself.
     pub method: AuthMethod,
     /// The tenant's own cloud; `None`: the installation's.
     pub cloud: Option<Cloud>,
@@ -75,6 +85,9 @@ struct Cached {
     renew_at: Instant,
 }
 
+/// Access tokens per tenant and resource: app-only ones with a client secret or a
+/// certificate from the keychain, or the partner account's delegated ones. Each is cached
+/// and renewed five minutes before it expires (half-way for short-lived ones).
 pub struct TokenProvider {
     http: Http,
     endpoints: Endpoints,
@@ -112,6 +125,8 @@ struct AssertionClaims<'a> {
 }
 
 impl TokenProvider {
+    /// A provider with an empty cache. `endpoints` are the installation's (a tenant in
+    /// another cloud signs in at its own); credentials are read from `secrets` when needed.
     pub fn new(http: Http, endpoints: Endpoints, secrets: Arc<dyn SecretStore>) -> Self {
         let partner = Arc::new(partner::RefreshKeeper::new(secrets.clone()));
         TokenProvider {
@@ -136,6 +151,10 @@ impl TokenProvider {
             .remove(&(tenant_id.to_string(), resource));
     }
 
+    /// A token for `app` at `resource`: the cached one while it is fresh, else a new one.
+    /// Errors say what to do: refused credentials, missing consent, a disabled service or
+    /// app, an unknown tenant, a lapsed partner sign-in, a secret missing from the keychain,
+    /// or Entra unreachable.
     pub async fn token(
         &self,
         app: &AppIdentity,
@@ -324,7 +343,7 @@ fn entra_problem(
             ProblemKind::BadCredentials,
             format!(
                 "Microsoft refused the app's credentials ({said}). Create a new client secret or upload the \
-                 certificate in the app registration, then run `rulewatch tenant add` again for {}",
+                 certificate in the app registration, then add tenant {} again with it",
                 app.tenant_id
             ),
         ),

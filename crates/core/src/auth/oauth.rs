@@ -1,6 +1,7 @@
 //! The `oauth2` crate's flows against Entra, sent through Rulewatch's own HTTP layer
 //! (its retries, its reqwest), with Entra's answers turned into plain words. Token
 //! bodies never reach an error: a parse failure drops the body it could not read.
+#![warn(missing_docs)]
 
 use std::fmt::Display;
 use std::future::Future;
@@ -25,6 +26,7 @@ use crate::problem::{Problem, ProblemKind};
 /// Entra adds the ID token to the token answer; it names who signed in.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub(crate) struct IdToken {
+    /// The ID token (a JWT), present when `openid` was asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
     /// Seconds the refresh token lives, when Entra says.
@@ -36,11 +38,13 @@ impl ExtraTokenFields for IdToken {}
 /// Entra's device-code answer carries the sentence to show the user.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub(crate) struct DeviceMessage {
+    /// Entra's sentence naming the page to open and the code to enter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 impl ExtraDeviceAuthorizationFields for DeviceMessage {}
 
+/// Entra's token answer, with its ID token.
 pub(crate) type Tokens = StandardTokenResponse<IdToken, BasicTokenType>;
 
 /// A public client (no secret: a desktop app cannot keep one) of one Entra tenant.
@@ -62,8 +66,11 @@ pub(crate) type EntraClient<Auth = EndpointNotSet, Device = EndpointNotSet, Toke
 /// back as answers, for `oauth2` to read Entra's error. It owns what it uses (no
 /// lifetimes), so the futures stay `Send` wherever the desktop's tasks need them.
 pub(crate) struct Transport {
+    /// The retrying HTTP layer requests go through.
     pub http: Http,
+    /// This transport's own retry counts; [`Transport::count_into`] passes them on.
     pub stats: Arc<RetryStats>,
+    /// What the requests are for, in messages.
     pub what: String,
 }
 

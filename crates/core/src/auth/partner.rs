@@ -3,6 +3,7 @@
 //! (`../shared/reference/m365-api.md` §C2). Rotated refresh tokens replace the stored
 //! one at once; the old ones stay valid (§G 9), so customers' exchanges run at once and
 //! the keychain keeps the newest. Sign-in itself is in `crate::partner`.
+#![warn(missing_docs)]
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};

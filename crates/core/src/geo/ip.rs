@@ -1,6 +1,7 @@
 //! Which addresses may be looked up: only those routed on the public internet. Private,
 //! shared, documentation and other special-purpose ranges (IANA's registries) are
 //! never sent to a provider: they locate nothing and would leak internal addressing.
+#![warn(missing_docs)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

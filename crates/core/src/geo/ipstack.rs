@@ -2,15 +2,20 @@
 //! `{"success":false,"error":{"code":104,"type":"usage_limit_reached","info":"…"}}`.
 //! The key travels in the query string, so no error text here is ever built from a
 //! URL, and text the service sends back is scrubbed of the key before it is shown.
+#![warn(missing_docs)]
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Failure, Location, OUTAGE_PAUSE, REFUSAL_PAUSE};
+use super::{Failure, GeoFix, GeoProblem, Location, REFUSAL_PAUSE};
+use crate::http::{Read, read_capped};
 
 pub(super) const SOURCE: &str = "ipstack";
+
+/// A location answer is about 1 KiB; anything near this is not one.
+const MAX_ANSWER: usize = 64 << 10;
 
 pub(super) struct Ipstack {
     http: reqwest::Client,
@@ -19,7 +24,9 @@ pub(super) struct Ipstack {
 
 impl Ipstack {
     pub(super) fn new(base: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+        // The key rides in the query: no redirect may carry it to another host.
         let http = reqwest::Client::builder()
+            .redirect(crate::http::redirect_policy())
             .user_agent(concat!("Rulewatch/", env!("CARGO_PKG_VERSION")))
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -56,9 +63,16 @@ impl Ipstack {
                 last = format!("HTTP {}", status.as_u16());
                 continue;
             }
-            let body = match response.text().await {
-                Ok(b) => b,
-                Err(e) => {
+            let body = match read_capped(response, MAX_ANSWER).await {
+                Read::Body(b) => String::from_utf8_lossy(&b).into_owned(),
+                Read::TooLarge => {
+                    return Err(Failure::outage(format!(
+                        "ipstack's answer is larger than {} KiB, more than a location takes; it was not read; \
+                         alerts are not affected",
+                        MAX_ANSWER >> 10
+                    )));
+                }
+                Read::Cut(e) => {
                     last = describe_error(e, key);
                     continue;
                 }
@@ -155,29 +169,43 @@ fn refusal(v: &Value, key: &str) -> Failure {
         .unwrap_or_default();
     let unaffected = "alerts are not affected";
     match code {
-        101 => Failure::refused(format!(
-            "ipstack refused the API key (code 101 {kind}); store a valid key with `rulewatch geo ipstack`; {unaffected}"
+        101 => Failure::refused(
+            format!(
+                "ipstack refused the API key (code 101 {kind}); give a valid key; {unaffected}"
+            ),
+            GeoFix::NewIpstackKey,
+        ),
+        102 => Failure::refused(
+            format!(
+                "ipstack says the account is inactive (code 102); reactivate it at ipstack or give another key; {unaffected}"
+            ),
+            GeoFix::NewIpstackKey,
+        ),
+        104 => Failure::refused(
+            format!(
+                "ipstack says the monthly quota is used up (code 104); locations resume next month or with another key; {unaffected}"
+            ),
+            GeoFix::NewIpstackKey,
+        ),
+        105 => Failure::refused(
+            format!(
+                "ipstack's plan does not allow this request (code 105 {kind}: {info}); upgrade the plan or use offline databases instead; {unaffected}"
+            ),
+            GeoFix::OfflineDatabases,
+        ),
+        _ => Failure::outage(format!(
+            "ipstack reported error {code} {kind} ({info}); {unaffected}"
         )),
-        102 => Failure::refused(format!(
-            "ipstack says the account is inactive (code 102); reactivate it at ipstack or store another key with `rulewatch geo ipstack`; {unaffected}"
-        )),
-        104 => Failure::refused(format!(
-            "ipstack says the monthly quota is used up (code 104); locations resume next month or with another key (`rulewatch geo ipstack`); {unaffected}"
-        )),
-        105 => Failure::refused(format!(
-            "ipstack's plan does not allow this request (code 105 {kind}: {info}); upgrade the plan or use an offline database with `rulewatch geo mmdb`; {unaffected}"
-        )),
-        _ => Failure {
-            message: format!("ipstack reported error {code} {kind} ({info}); {unaffected}"),
-            pause: Some(OUTAGE_PAUSE),
-        },
     }
 }
 
 impl Failure {
-    fn refused(message: String) -> Self {
+    fn refused(message: String, fix: GeoFix) -> Self {
         Failure {
-            message,
+            problem: GeoProblem {
+                message,
+                fix: Some(fix),
+            },
             pause: Some(REFUSAL_PAUSE),
         }
     }

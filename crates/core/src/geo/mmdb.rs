@@ -1,5 +1,6 @@
 //! Offline MaxMind-format databases (GeoLite2, DB-IP Lite): a City file for the place,
 //! and optionally an ASN file for the network. Both are read whole into memory once.
+#![warn(missing_docs)]
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -13,16 +14,28 @@ pub(super) const SOURCE: &str = "mmdb";
 /// A file that cannot serve as the database it was given as.
 #[derive(Debug, thiserror::Error)]
 pub enum MmdbError {
+    /// The City database cannot be read, or is another kind of database.
     #[error(
         "cannot open {} as a MaxMind database: {detail}; download GeoLite2-City.mmdb or DB-IP's \
          dbip-city-lite.mmdb and give its path", .path.display()
     )]
-    City { path: PathBuf, detail: String },
+    City {
+        /// The file given.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The ASN database cannot be read, or is another kind of database.
     #[error(
         "cannot open {} as a MaxMind ASN database: {detail}; download GeoLite2-ASN.mmdb or DB-IP's \
          dbip-asn-lite.mmdb and give its path, or leave out --asn", .path.display()
     )]
-    Asn { path: PathBuf, detail: String },
+    Asn {
+        /// The file given.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
 }
 
 pub(super) struct Databases {

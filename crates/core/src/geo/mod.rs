@@ -3,6 +3,7 @@
 //! keychain, and an offline MaxMind-format database file. ipstack's answers are cached
 //! in SQLite. A provider that fails or runs out of quota costs an alert at most
 //! [`DEADLINE`] and never drops it: the location is simply left out.
+#![warn(missing_docs)]
 
 mod ip;
 mod ipstack;
@@ -21,7 +22,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::cloud::Endpoints;
 use crate::detect::record::normalize_ip;
 use crate::secrets::{NO_TENANT, SecretKind, SecretStore, secret_text};
-use crate::store::Store;
+use crate::store::{GeoFix, GeoProblem, Store};
 // The store keeps them; geolocation finds and chooses them.
 pub use crate::store::{GeoProvider, Location};
 
@@ -117,28 +118,31 @@ impl Location {
 /// The outcome of one lookup, with the reason when there is no location.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
+    /// Where the address is, as far as the provider knows.
     Found(Location),
     /// The provider knows nothing of this address.
     Unknown,
+    /// The text is not an IP address in any form `ClientIP` takes.
     NotAnIp,
     /// Private, shared, documentation or another special-purpose range: never looked up.
     NotPublic(IpAddr),
+    /// Geolocation is turned off.
     Off,
-    /// The provider failed or is paused after failing; in plain words, with what to do.
-    Failed(String),
+    /// The provider failed or is paused after failing; in plain words, with what helps.
+    Failed(GeoProblem),
 }
 
 /// Why the provider gave no answer; `pause` keeps it from being asked for a while.
 #[derive(Debug)]
 struct Failure {
-    message: String,
+    problem: GeoProblem,
     pause: Option<Duration>,
 }
 
 impl Failure {
     fn outage(message: String) -> Self {
         Failure {
-            message,
+            problem: GeoProblem::plain(message),
             pause: Some(OUTAGE_PAUSE),
         }
     }
@@ -149,13 +153,13 @@ enum Backend {
     Ipstack(ipstack::Ipstack),
     Mmdb(Box<mmdb::Databases>),
     /// Configured, but cannot work (unreadable setting, database file gone…).
-    Broken(String),
+    Broken(GeoProblem),
 }
 
 #[derive(Default)]
 struct Health {
     paused_until: Option<Instant>,
-    problem: Option<String>,
+    problem: Option<GeoProblem>,
 }
 
 /// Locates addresses with the provider the user chose.
@@ -176,22 +180,24 @@ impl Geo {
             Ok(GeoProvider::Off) => Backend::Off,
             Ok(GeoProvider::Ipstack) => match ipstack::Ipstack::new(&endpoints.ipstack, DEADLINE) {
                 Ok(client) => Backend::Ipstack(client),
-                Err(e) => Backend::Broken(format!(
+                Err(e) => Backend::Broken(GeoProblem::plain(format!(
                     "the HTTP client for ipstack cannot start ({e}); alerts are not affected"
-                )),
+                ))),
             },
             Ok(GeoProvider::Mmdb { city, asn }) => {
                 match mmdb::Databases::open(&city, asn.as_deref()) {
                     Ok(dbs) => Backend::Mmdb(Box::new(dbs)),
-                    Err(e) => Backend::Broken(format!("{e}; alerts are not affected")),
+                    Err(e) => {
+                        Backend::Broken(GeoProblem::plain(format!("{e}; alerts are not affected")))
+                    }
                 }
             }
-            Err(e) => Backend::Broken(format!("{e}; alerts are not affected")),
+            Err(e) => Backend::Broken(GeoProblem::plain(format!("{e}; alerts are not affected"))),
         };
         let problem = match &backend {
-            Backend::Broken(message) => {
-                tracing::warn!("geolocation: {message}");
-                Some(message.clone())
+            Backend::Broken(problem) => {
+                tracing::warn!("geolocation: {}", problem.message);
+                Some(problem.clone())
             }
             _ => store.geo_problem().ok().flatten(),
         };
@@ -207,8 +213,8 @@ impl Geo {
         }
     }
 
-    /// The provider's last problem in plain words, with what to do.
-    pub fn problem(&self) -> Option<String> {
+    /// The provider's last problem in plain words, with what helps.
+    pub fn problem(&self) -> Option<GeoProblem> {
         self.health
             .lock()
             .expect("geo health poisoned")
@@ -238,13 +244,13 @@ impl Geo {
         }
         match &self.backend {
             Backend::Off => Answer::Off,
-            Backend::Broken(message) => Answer::Failed(message.clone()),
+            Backend::Broken(problem) => Answer::Failed(problem.clone()),
             // The file answers in microseconds and, once the user updates it, is fresher
             // than any cache, so it is asked every time.
             Backend::Mmdb(dbs) => match dbs.lookup(ip) {
                 Ok(found) => self.succeeded(found),
                 Err(message) => self.failed(Failure {
-                    message,
+                    problem: GeoProblem::plain(message),
                     pause: None,
                 }),
             },
@@ -309,7 +315,10 @@ impl Geo {
             Ok(Ok(text)) => SecretString::from(text),
             Ok(Err(e)) => {
                 return Err(Failure {
-                    message: format!("{e}; alerts are not affected"),
+                    problem: GeoProblem {
+                        message: format!("{e}; alerts are not affected"),
+                        fix: Some(GeoFix::NewIpstackKey),
+                    },
                     pause: Some(REFUSAL_PAUSE),
                 });
             }
@@ -323,17 +332,20 @@ impl Geo {
         Ok(key)
     }
 
-    fn paused(&self) -> Option<String> {
+    fn paused(&self) -> Option<GeoProblem> {
         let health = self.health.lock().expect("geo health poisoned");
         match health.paused_until {
             Some(until) if Instant::now() < until => {
-                let mut message = health.problem.clone().unwrap_or_default();
+                let mut problem = health
+                    .problem
+                    .clone()
+                    .unwrap_or_else(|| GeoProblem::plain(String::new()));
                 let _ = write!(
-                    message,
+                    problem.message,
                     " (ipstack is not asked again for {} min)",
                     (until - Instant::now()).as_secs().div_ceil(60)
                 );
-                Some(message)
+                Some(problem)
             }
             _ => None,
         }
@@ -352,16 +364,16 @@ impl Geo {
     }
 
     fn failed(&self, failure: Failure) -> Answer {
-        tracing::warn!("geolocation: {}", failure.message);
+        tracing::warn!("geolocation: {}", failure.problem.message);
         {
             let mut health = self.health.lock().expect("geo health poisoned");
             health.paused_until = failure.pause.map(|p| Instant::now() + p);
-            health.problem = Some(failure.message.clone());
+            health.problem = Some(failure.problem.clone());
         }
-        if let Err(e) = self.store.set_geo_problem(Some(&failure.message)) {
+        if let Err(e) = self.store.set_geo_problem(Some(&failure.problem)) {
             tracing::warn!("geolocation: cannot record the problem: {e}");
         }
-        Answer::Failed(failure.message)
+        Answer::Failed(failure.problem)
     }
 }
 

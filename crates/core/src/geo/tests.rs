@@ -161,20 +161,28 @@ fn ipstack_errors_pause_the_provider_and_never_show_the_key() {
         "info": "Your monthly usage limit has been reached. Please upgrade your Subscription Plan."}});
     let f = ipstack::parse(&quota.to_string(), ip("8.8.8.8"), KEY).unwrap_err();
     assert!(
-        f.message.contains("monthly quota is used up (code 104)"),
+        f.problem
+            .message
+            .contains("monthly quota is used up (code 104)"),
         "{}",
-        f.message
+        f.problem.message
     );
-    assert!(f.message.contains("alerts are not affected"));
+    assert!(f.problem.message.contains("alerts are not affected"));
     assert_eq!(f.pause, Some(REFUSAL_PAUSE));
 
     let invalid = json!({"success": false, "error": {"code": 101, "type": "invalid_access_key",
         "info": format!("You have not supplied a valid API Access Key ({KEY}).")}});
     let f = ipstack::parse(&invalid.to_string(), ip("8.8.8.8"), KEY).unwrap_err();
     assert!(
-        f.message.contains("refused the API key") && f.message.contains("rulewatch geo ipstack"),
+        f.problem.message.contains("refused the API key")
+            && !f.problem.message.contains("rulewatch"),
         "{}",
-        f.message
+        f.problem.message
+    );
+    assert_eq!(
+        f.problem.fix,
+        Some(GeoFix::NewIpstackKey),
+        "a new key helps"
     );
     assert_eq!(f.pause, Some(REFUSAL_PAUSE));
 
@@ -182,10 +190,11 @@ fn ipstack_errors_pause_the_provider_and_never_show_the_key() {
         "info": format!("Access Restricted - key {KEY} does not support HTTPS Encryption.")}});
     let f = ipstack::parse(&restricted.to_string(), ip("8.8.8.8"), KEY).unwrap_err();
     assert!(
-        f.message.contains("code 105") && !f.message.contains(KEY),
+        f.problem.message.contains("code 105") && !f.problem.message.contains(KEY),
         "{}",
-        f.message
+        f.problem.message
     );
+    assert_eq!(f.problem.fix, Some(GeoFix::OfflineDatabases));
 
     let other = json!({"success": false, "error": {"code": 106, "type": "invalid_ip_address"}});
     assert_eq!(
@@ -339,7 +348,7 @@ async fn a_vanished_database_is_a_problem_not_an_error() {
         asn: None,
     };
     let (geo, _, _) = geo_with(provider, dir.path(), "http://127.0.0.1:9");
-    assert!(geo.problem().unwrap().contains("gone.mmdb"));
+    assert!(geo.problem().unwrap().message.contains("gone.mmdb"));
     assert!(matches!(geo.resolve("41.58.1.1").await, Answer::Failed(_)));
 }
 
@@ -354,7 +363,19 @@ struct FakeIpstack {
 }
 
 impl FakeIpstack {
+    /// Answers every request with `body` as JSON, or never when `None`.
     async fn start(body: Option<String>) -> Self {
+        Self::answering(body.map(|body| {
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        }))
+        .await
+    }
+
+    /// Answers every request with this raw HTTP `reply`, or never when `None`.
+    async fn answering(reply: Option<String>) -> Self {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .unwrap();
@@ -368,7 +389,7 @@ impl FakeIpstack {
                     return;
                 };
                 h.fetch_add(1, Ordering::SeqCst);
-                let body = body.clone();
+                let reply = reply.clone();
                 let r = r.clone();
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 4096];
@@ -377,12 +398,8 @@ impl FakeIpstack {
                     r.lock()
                         .unwrap()
                         .push(text.lines().next().unwrap_or_default().to_string());
-                    match body {
-                        Some(body) => {
-                            let reply = format!(
-                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                                body.len()
-                            );
+                    match reply {
+                        Some(reply) => {
                             let _ = socket.write_all(reply.as_bytes()).await;
                         }
                         None => tokio::time::sleep(Duration::from_secs(30)).await,
@@ -457,18 +474,28 @@ async fn exhausted_quota_pauses_ipstack_and_is_explained() {
     let server = FakeIpstack::start(Some(quota.to_string())).await;
     let dir = tempfile::tempdir().unwrap();
     let (geo, store, _) = geo_with(GeoProvider::Ipstack, dir.path(), &server.base);
-    let Answer::Failed(why) = geo.resolve("8.8.8.8").await else {
+    let Answer::Failed(GeoProblem { message: why, .. }) = geo.resolve("8.8.8.8").await else {
         panic!("quota must fail")
     };
     assert!(why.contains("code 104") && !why.contains(KEY), "{why}");
     assert_eq!(server.hits(), 1);
     assert!(
-        matches!(geo.resolve("1.1.1.1").await, Answer::Failed(w) if w.contains("not asked again"))
+        matches!(geo.resolve("1.1.1.1").await, Answer::Failed(w) if w.message.contains("not asked again"))
     );
     assert_eq!(server.hits(), 1, "a paused provider is not called");
-    assert!(geo.problem().unwrap().contains("monthly quota is used up"));
     assert!(
-        store.geo_problem().unwrap().unwrap().contains("code 104"),
+        geo.problem()
+            .unwrap()
+            .message
+            .contains("monthly quota is used up")
+    );
+    assert!(
+        store
+            .geo_problem()
+            .unwrap()
+            .unwrap()
+            .message
+            .contains("code 104"),
         "the problem is kept for `geo show`"
     );
     assert_eq!(
@@ -487,7 +514,7 @@ async fn a_silent_provider_costs_at_most_the_deadline() {
     let (geo, _, _) = geo_with(GeoProvider::Ipstack, dir.path(), &server.base);
     let started = tokio::time::Instant::now();
     assert!(
-        matches!(geo.resolve("8.8.8.8").await, Answer::Failed(w) if w.contains("did not answer"))
+        matches!(geo.resolve("8.8.8.8").await, Answer::Failed(w) if w.message.contains("did not answer"))
     );
     assert!(started.elapsed() <= DEADLINE, "{:?}", started.elapsed());
     let started = tokio::time::Instant::now();
@@ -505,9 +532,10 @@ async fn a_missing_key_is_explained_and_off_means_off() {
     let dir = tempfile::tempdir().unwrap();
     let (geo, _, secrets) = geo_with(GeoProvider::Ipstack, dir.path(), &server.base);
     secrets.delete(NO_TENANT, SecretKind::IpstackKey).unwrap();
-    let Answer::Failed(why) = geo.resolve("8.8.8.8").await else {
+    let Answer::Failed(GeoProblem { message: why, fix }) = geo.resolve("8.8.8.8").await else {
         panic!("no key must fail")
     };
+    assert_eq!(fix, Some(GeoFix::NewIpstackKey));
     assert!(why.contains("no ipstack API key: give one again"), "{why}");
     assert_eq!(server.hits(), 0);
 
@@ -532,4 +560,31 @@ fn provider_setting_round_trips_as_json() {
         serde_json::from_str::<GeoProvider>(r#"{"provider":"ipstack"}"#).unwrap(),
         GeoProvider::Ipstack
     );
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_not_read_and_a_redirect_elsewhere_is_not_followed() {
+    let huge = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {n}\r\nconnection: close\r\n\r\n{}",
+        "x".repeat(200 << 10),
+        n = 200 << 10
+    );
+    let server = FakeIpstack::answering(Some(huge)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (geo, _, _) = geo_with(GeoProvider::Ipstack, dir.path(), &server.base);
+    let Answer::Failed(why) = geo.resolve("8.8.8.8").await else {
+        panic!("an oversized answer must fail")
+    };
+    assert!(why.message.contains("larger than 64 KiB"), "{why:?}");
+
+    let elsewhere = FakeIpstack::start(Some(ipstack_found().to_string())).await;
+    let moved = format!(
+        "HTTP/1.1 302 Found\r\nlocation: {}/8.8.8.8\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        elsewhere.base.replace("127.0.0.1", "localhost")
+    );
+    let server = FakeIpstack::answering(Some(moved)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (geo, _, _) = geo_with(GeoProvider::Ipstack, dir.path(), &server.base);
+    assert!(matches!(geo.resolve("8.8.8.8").await, Answer::Failed(_)));
+    assert_eq!(elsewhere.hits(), 0, "another host is never asked");
 }

@@ -1,5 +1,6 @@
 //! The partner's customers (Graph `delegatedAdminCustomers`) and their GDAP roles:
 //! listed, recorded, and watched or excluded.
+#![warn(missing_docs)]
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,7 +13,9 @@ use crate::store::{Key, Store, StoreError};
 /// One customer of the partner (Graph `delegatedAdminCustomers`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Customer {
+    /// The customer's tenant id, lower-cased.
     pub tenant_id: String,
+    /// Its display name; the tenant id when Graph gives none.
     pub name: String,
 }
 
@@ -75,7 +78,8 @@ async fn partner_collection(
     }
 }
 
-/// Every customer the partner account reaches through GDAP.
+/// Every customer the partner account reaches through GDAP. A refusal is
+/// [`ProblemKind::PermissionMissing`], naming the permission and role the account needs.
 pub async fn customers(
     api: &crate::api::Api,
     account: &PartnerAccount,
@@ -174,6 +178,8 @@ pub const WATCH_ALL_SETTING: Key<bool> = Key::new("partner.watch_all");
 /// When the customers were last listed.
 pub const DISCOVERED_AT_SETTING: Key<DateTime<Utc>> = Key::new("partner.discovered_at");
 
+/// Whether "watch all" is on: every listed customer not excluded is watched. On unless
+/// turned off.
 pub fn watch_all(store: &Store) -> Result<bool, StoreError> {
     Ok(store.setting(&WATCH_ALL_SETTING)?.unwrap_or(true))
 }
@@ -181,6 +187,7 @@ pub fn watch_all(store: &Store) -> Result<bool, StoreError> {
 /// What one listing of the customers changed.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Discovery {
+    /// How many customers were listed.
     pub customers: usize,
     /// Customers Rulewatch started watching: coverage grew.
     pub now_watched: Vec<Customer>,
@@ -257,10 +264,13 @@ pub fn watch(store: &Store, account: &PartnerAccount, c: &Customer) -> Result<()
 /// Why a customer could not be watched or excluded.
 #[derive(Debug, thiserror::Error)]
 pub enum CustomerError {
+    /// No partner account is signed in.
     #[error("no partner account is signed in")]
     NotSignedIn,
+    /// No listed customer has this tenant id (the id as given, made safe to show).
     #[error("{0} is not one of the partner's customers")]
     NotACustomer(String),
+    /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -283,15 +293,16 @@ pub fn watch_customer(
     tenant_id: &str,
 ) -> Result<(crate::store::CustomerRow, bool), CustomerError> {
     let account = account(store)?.ok_or(CustomerError::NotSignedIn)?;
-    let c = listed_customer(store, tenant_id)?;
-    if !c.watched {
+    let mut c = listed_customer(store, tenant_id)?;
+    let already = c.watched;
+    if !already {
         let customer = Customer {
             tenant_id: c.tenant_id.clone(),
             name: c.name.clone(),
         };
         watch(store, &account, &customer)?;
+        c.watched = true;
     }
-    let already = c.watched;
     Ok((c, already))
 }
 
@@ -305,7 +316,9 @@ pub fn exclude_customer(
     Ok(c)
 }
 
-/// Stops watching one customer and keeps it out of "watch all"; its alerts stay.
+/// Stops watching one customer and keeps it out of "watch all"; its alerts stay. Answers
+/// whether the customer was among those listed. `tenant_id` is matched exactly: give it
+/// lower-cased, as the store keeps it.
 pub fn exclude(store: &Store, tenant_id: &str) -> Result<bool, StoreError> {
     let known = store.set_customer_excluded(tenant_id, true)?;
     if store.partner_tenants()?.iter().any(|t| t == tenant_id) {

@@ -1,4 +1,5 @@
 //! The loopback port Microsoft sends the browser back to after a partner sign-in.
+#![warn(missing_docs)]
 
 use std::sync::Arc;
 use std::time::Duration;

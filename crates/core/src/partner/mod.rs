@@ -4,6 +4,7 @@
 //! token endpoint for that tenant's tokens (`../shared/reference/m365-api.md` §C2). Rotated refresh tokens
 //! replace the stored one at once; the old ones stay valid (§G 9), so customers'
 //! exchanges run at once and the keychain keeps the newest.
+#![warn(missing_docs)]
 
 mod discovery;
 mod loopback;
@@ -27,10 +28,13 @@ pub const ACCOUNT_SETTING: Key<PartnerAccount> = Key::new("partner.account");
 /// The signed-in partner account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartnerAccount {
+    /// The partner's (the MSP's) own tenant, where the account signed in.
     pub tenant_id: String,
+    /// The partner app's client id, used for every customer's tokens too.
     pub client_id: String,
     /// Who signed in (the ID token's `preferred_username`).
     pub upn: String,
+    /// When the account signed in.
     pub signed_in_at: DateTime<Utc>,
     /// When the refresh token was last used (and rotated).
     pub refreshed_at: DateTime<Utc>,
@@ -51,6 +55,7 @@ impl PartnerAccount {
     }
 }
 
+/// The signed-in partner account, or `None` when nobody is signed in.
 pub fn account(store: &Store) -> Result<Option<PartnerAccount>, StoreError> {
     store.setting(&ACCOUNT_SETTING)
 }

@@ -1,5 +1,6 @@
 //! Signing the partner account in (in the browser with PKCE, or with a device code)
 //! and out.
+#![warn(missing_docs)]
 
 use std::time::Duration;
 
@@ -58,9 +59,13 @@ fn signed_in_user(tokens: &Tokens) -> String {
 
 /// The partner account's connection: sign-in, refresh, sign-out.
 pub struct Partner<'a> {
+    /// The HTTP layer the sign-in's requests go through.
     pub http: &'a Http,
+    /// The installation's endpoints: the account signs in at their login host.
     pub endpoints: &'a Endpoints,
+    /// Where the refresh token is kept.
     pub secrets: &'a dyn SecretStore,
+    /// Where the account is described ([`crate::partner::ACCOUNT_SETTING`]).
     pub store: &'a Store,
 }
 
@@ -101,7 +106,7 @@ impl Partner<'_> {
             .set_setting(&ACCOUNT_SETTING, &account)
             .map_err(|e| {
                 Problem::new(
-                    ProblemKind::BadResponse,
+                    ProblemKind::LocalDatabase,
                     format!("could not save the partner account: {e}"),
                 )
             })?;
@@ -235,7 +240,7 @@ impl Partner<'_> {
             .map_err(|e| Problem::new(ProblemKind::Keychain, e.to_string()))?;
         self.store.remove_setting(&ACCOUNT_SETTING).map_err(|e| {
             Problem::new(
-                ProblemKind::BadResponse,
+                ProblemKind::LocalDatabase,
                 format!("could not forget the partner account: {e}"),
             )
         })

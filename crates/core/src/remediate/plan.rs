@@ -20,18 +20,18 @@ pub(super) fn containable(
 ) -> Result<(), RemediateError> {
     let id = alert.id;
     if alert.rule == FORWARDING_FAN_IN {
-        let members: Vec<String> = alert.details["forwards"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let members: Vec<String> = alert
+            .details
+            .forwards()
+            .iter()
             .map(|f| {
-                let alert = f["alert_id"]
-                    .as_i64()
+                let alert = f
+                    .alert_id
                     .map_or("an alert".to_string(), |a| format!("alert {a}"));
-                let mailbox = visible_text(f["mailbox"].as_str().unwrap_or_default());
                 format!(
-                    "{alert} ({mailbox} in {})",
-                    visible_text(f["tenant_name"].as_str().unwrap_or_default())
+                    "{alert} ({} in {})",
+                    visible_text(&f.mailbox),
+                    visible_text(&f.tenant_name)
                 )
             })
             .collect();
@@ -44,7 +44,7 @@ pub(super) fn containable(
     if alert.rule == TRANSPORT_RULE_REDIRECT {
         let rule = format!(
             "\"{}\"",
-            visible_text(alert.details["rule_name"].as_str().unwrap_or_default())
+            visible_text(alert.details.rule_name().unwrap_or_default())
         );
         return Err(RemediateError::MailFlowRule {
             id,

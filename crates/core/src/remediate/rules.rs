@@ -13,7 +13,9 @@ use crate::detect::{TenantContext, live_rule, visible_text};
 pub struct LiveRule {
     /// Exchange's identity (`mailbox\number`), what the cmdlets take.
     pub identity: String,
+    /// The rule's name, as Exchange lists it (the attacker's text).
     pub name: String,
+    /// Whether the rule runs now (taken as yes when Exchange does not say).
     pub enabled: bool,
     /// What the rule does, in Rulewatch's words.
     pub description: String,
@@ -32,18 +34,25 @@ pub(super) const CLIENT_ONLY_RULES: &str = "Changing a rule through Exchange als
 /// Mailbox-level forwarding (`Get-Mailbox`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Forwarding {
+    /// `ForwardingSmtpAddress`: any address, outside ones included, without its `smtp:`
+    /// prefix.
     pub forwarding_smtp_address: Option<String>,
+    /// `ForwardingAddress`: a recipient of the organisation's directory (often a mail contact
+    /// for an outside address).
     pub forwarding_address: Option<String>,
+    /// Whether the mailbox keeps a copy of what it forwards.
     pub deliver_to_mailbox_and_forward: bool,
 }
 
 impl Forwarding {
+    /// Whether nothing is forwarded and keep-a-copy is off.
     pub fn is_clear(&self) -> bool {
         self.forwarding_smtp_address.is_none()
             && self.forwarding_address.is_none()
             && !self.deliver_to_mailbox_and_forward
     }
 
+    /// The forwarding in words, for the plan ("forwards all mail to …, keeping a copy").
     pub fn words(&self) -> String {
         let to: Vec<String> = [&self.forwarding_smtp_address, &self.forwarding_address]
             .into_iter()

@@ -1,4 +1,4 @@
-//! Alerts, their review status, and the outbox of alerts not yet delivered.
+//! Alerts and their review status.
 
 use super::*;
 
@@ -7,12 +7,12 @@ macro_rules! alert_columns {
     () => {
         "a.id, a.tenant_id, a.tenant_name, a.rule, a.severity, a.record_id, a.operation, a.target, a.actor,
          a.client_ip, a.summary, a.details, a.event_time, a.detected_at, a.status, a.content_id, a.suppressed_by,
-         a.origin, a.status_note"
+         a.origin, a.status_note, a.incident_id"
     };
 }
 const ALERT_COLUMNS: &str = alert_columns!();
-const ALERT_COLUMN_COUNT: usize = 19;
-const ALERT_SELECT: &str = concat!("SELECT ", alert_columns!(), " FROM alerts a");
+const ALERT_COLUMN_COUNT: usize = 20;
+pub(super) const ALERT_SELECT: &str = concat!("SELECT ", alert_columns!(), " FROM alerts a");
 
 pub(super) fn alert_by_id(c: &Connection, id: i64) -> Result<Alert> {
     Ok(c.query_row(
@@ -23,6 +23,7 @@ pub(super) fn alert_by_id(c: &Connection, id: i64) -> Result<Alert> {
 }
 
 impl Store {
+    /// Every alert, suppressed ones included, the newest event first.
     pub fn alerts(&self) -> Result<Vec<Alert>> {
         self.with(|c| {
             let mut stmt = c.prepare(&format!(
@@ -82,6 +83,8 @@ impl Store {
         })
     }
 
+    /// How many alerts await review (status `open`), across every tenant, removed tenants'
+    /// included.
     pub fn open_alert_count(&self) -> Result<u64> {
         self.with(|c| {
             Ok(c.query_row(
@@ -89,32 +92,6 @@ impl Store {
                 [],
                 |r| r.get::<_, i64>(0),
             )? as u64)
-        })
-    }
-
-    /// Alerts queued and not yet delivered, oldest first.
-    pub fn pending_outbox(&self) -> Result<Vec<Alert>> {
-        self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "{ALERT_SELECT} JOIN outbox o ON o.alert_id = a.id WHERE o.delivered_at IS NULL ORDER BY a.id"
-            ))?;
-            let rows = stmt.query_map([], Alert::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
-        })
-    }
-
-    pub fn mark_delivered(&self, alert_ids: &[i64]) -> Result<()> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            let now = ts(Utc::now());
-            for id in alert_ids {
-                tx.execute(
-                    "UPDATE outbox SET delivered_at = ?2 WHERE alert_id = ?1",
-                    params![id, now],
-                )?;
-            }
-            tx.commit()?;
-            Ok(())
         })
     }
 }

@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::{Result, Store, StoreError, parse_ts, ts};
 use crate::allowlist::{Allowlist, TrustEntry, TrustKind};
-use crate::detect::FORWARDING_FAN_IN;
 use crate::detect::fan_in::{self, FanIn, Forward};
+use crate::detect::{Evidence, FORWARDING_FAN_IN};
 
 impl Store {
     /// Adds an entry (already normalised); adding one that exists returns it unchanged.
@@ -53,6 +53,7 @@ impl Store {
         })
     }
 
+    /// The tenant's allowlist, ready to judge findings against.
     pub fn allowlist(&self, tenant_id: &str) -> Result<Allowlist> {
         Ok(Allowlist::new(self.trust_entries(Some(tenant_id))?))
     }
@@ -92,9 +93,10 @@ fn trust_from_row(r: &Row<'_>) -> rusqlite::Result<TrustEntry> {
 pub(super) fn index_forwards(
     c: &Connection,
     alert_id: i64,
-    details: &Value,
+    details: &Evidence,
 ) -> rusqlite::Result<Vec<String>> {
-    let destinations: Vec<String> = crate::detect::destinations(details)
+    let destinations: Vec<String> = details
+        .destinations()
         .into_iter()
         .map(str::to_lowercase)
         .collect();
@@ -149,11 +151,10 @@ pub(super) fn update_fan_in(
         .optional()?;
     let mut all = forwards;
     if let Some((_, details)) = &existing {
-        let earlier: Vec<Forward> = serde_json::from_str::<Value>(details)
-            .ok()
-            .and_then(|d| serde_json::from_value(d["forwards"].clone()).ok())
-            .unwrap_or_default();
-        all.extend(earlier);
+        let earlier = serde_json::from_str(details)
+            .map(|d| Evidence::read(FORWARDING_FAN_IN, d))
+            .unwrap_or(Evidence::Other(Value::Null));
+        all.extend_from_slice(earlier.forwards());
     }
     let Some(campaign) = fan_in::campaigns(destination, all)
         .into_iter()
@@ -171,12 +172,13 @@ pub(super) fn update_fan_in(
                     id,
                     f.severity.as_str(),
                     f.summary,
-                    f.details.to_string(),
+                    f.details.to_json(),
                     f.actor,
                     campaign.tenant_names(),
                     ts(campaign.last_event())
                 ],
             )?;
+            super::incidents::attach(c, id, now)?;
             Ok(None)
         }
         None => insert_fan_in(c, &campaign, now).map(Some),
@@ -207,16 +209,14 @@ fn insert_fan_in(c: &Connection, campaign: &FanIn, now: &str) -> Result<i64> {
             f.target,
             f.actor,
             f.summary,
-            f.details.to_string(),
+            f.details.to_json(),
             ts(campaign.last_event()),
             now,
-            f.details.to_string(),
+            f.details.to_json(),
         ],
         |r| r.get(0),
     )?;
-    c.execute(
-        "INSERT INTO outbox (alert_id, queued_at) VALUES (?1, ?2)",
-        params![id, now],
-    )?;
+    super::incidents::attach(c, id, now)?;
+    super::deliveries::queue(c, id, now)?;
     Ok(id)
 }

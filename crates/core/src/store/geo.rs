@@ -11,14 +11,22 @@ use super::{Result, Store, ts};
 /// Where an address is, as far as the source knows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Location {
+    /// The address looked up.
     pub ip: String,
+    /// The country's ISO 3166-1 alpha-2 code (`GB`).
     pub country_code: Option<String>,
+    /// The country's name, in English.
     pub country: Option<String>,
+    /// The region (a state, province or county), in English.
     pub region: Option<String>,
+    /// The city, in English.
     pub city: Option<String>,
+    /// The network's autonomous system number.
     pub asn: Option<u32>,
     /// The AS organisation or ISP.
     pub network: Option<String>,
+    /// Whether the address belongs to a hosting provider or data centre; `None` when the
+    /// source does not say.
     pub hosting: Option<bool>,
     /// VPN, proxy or Tor.
     pub proxy: Option<bool>,
@@ -30,11 +38,16 @@ pub struct Location {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "provider", rename_all = "snake_case")]
 pub enum GeoProvider {
+    /// No lookups: alerts carry no location.
     #[default]
     Off,
+    /// ipstack's web API, with its key in the keychain.
     Ipstack,
+    /// Offline MaxMind-format database files (GeoLite2 or GeoIP2).
     Mmdb {
+        /// The City database file.
         city: PathBuf,
+        /// The ASN database file, for the network; without it, no network is known.
         #[serde(default)]
         asn: Option<PathBuf>,
     },
@@ -43,11 +56,41 @@ pub enum GeoProvider {
 use super::settings::{Key, read_setting, write_setting};
 
 const PROVIDER: Key<GeoProvider> = Key::new("geo.provider");
-const PROBLEM: Key<String> = Key::new("geo.problem");
+const PROBLEM: Key<GeoProblem> = Key::new("geo.last_problem");
+/// Where versions before [`GeoProblem`] kept the problem's words alone.
+const PROBLEM_TEXT: Key<String> = Key::new("geo.problem");
+
+/// Why the geolocation provider gives no answer, in plain words that name no front end's
+/// commands, and what helps: the CLI names its command for the fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeoProblem {
+    /// What went wrong and what it means, e.g. the quota is used up.
+    pub message: String,
+    /// What the technician can change, when something helps.
+    pub fix: Option<GeoFix>,
+}
+
+impl GeoProblem {
+    /// A problem no setting fixes (an outage, a file gone).
+    pub fn plain(message: String) -> Self {
+        GeoProblem { message, fix: None }
+    }
+}
+
+/// What the technician can change when the geolocation provider fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GeoFix {
+    /// Give another ipstack key (refused, inactive, or its quota used up).
+    NewIpstackKey,
+    /// Use offline MaxMind databases instead (the ipstack plan does not allow it).
+    OfflineDatabases,
+}
 
 /// An unexpired cache entry: `location` is `None` when the provider knew nothing of the IP.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheHit {
+    /// The location cached; `None` when the provider knew nothing of the address.
     pub location: Option<Location>,
 }
 
@@ -66,7 +109,9 @@ impl Store {
             let old: Option<GeoProvider> = read_setting(&tx, &PROVIDER).unwrap_or(None);
             if old.as_ref() != Some(provider) {
                 tx.execute("DELETE FROM geo_cache", [])?;
-                tx.execute("DELETE FROM settings WHERE key = ?1", [PROBLEM.name()])?;
+                for key in [PROBLEM.name(), PROBLEM_TEXT.name()] {
+                    tx.execute("DELETE FROM settings WHERE key = ?1", [key])?;
+                }
             }
             write_setting(&tx, &PROVIDER, provider)?;
             tx.commit()?;
@@ -75,13 +120,20 @@ impl Store {
     }
 
     /// The provider's last problem, kept so that `rulewatch geo show` can tell it.
-    pub fn geo_problem(&self) -> Result<Option<String>> {
-        self.setting(&PROBLEM)
+    /// (An older version's words alone are read as a problem without a fix.)
+    pub fn geo_problem(&self) -> Result<Option<GeoProblem>> {
+        match self.setting(&PROBLEM)? {
+            Some(p) => Ok(Some(p)),
+            None => Ok(self.setting(&PROBLEM_TEXT)?.map(GeoProblem::plain)),
+        }
     }
 
-    pub fn set_geo_problem(&self, problem: Option<&str>) -> Result<()> {
+    /// Records the provider's latest problem, or with `None` forgets it; either way an older
+    /// version's copy of it goes.
+    pub fn set_geo_problem(&self, problem: Option<&GeoProblem>) -> Result<()> {
+        self.remove_setting(&PROBLEM_TEXT)?;
         match problem {
-            Some(p) => self.set_setting(&PROBLEM, &p.to_string()),
+            Some(p) => self.set_setting(&PROBLEM, p),
             None => self.remove_setting(&PROBLEM),
         }
     }

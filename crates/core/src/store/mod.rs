@@ -1,10 +1,13 @@
 //! The SQLite store: one file, WAL, versioned migrations, foreign keys on. Processing a
-//! blob commits its alerts, their outbox entries, the blob's "processed" mark and the
-//! cursor in one transaction, so a crash at any instant loses and repeats nothing.
+//! blob commits its alerts, their incidents and deliveries (one per channel), the blob's
+//! "processed" mark and the cursor in one transaction, so a crash at any instant loses
+//! and repeats nothing.
 
 mod alerts;
 mod allowlist;
+mod deliveries;
 mod geo;
+mod incidents;
 mod models;
 mod partner;
 mod remediation;
@@ -26,7 +29,9 @@ use serde_json::Value;
 
 use crate::cloud::Cloud;
 
-pub use geo::{CacheHit, GeoProvider, Location};
+pub use deliveries::{ChannelHealth, FrontEnd};
+pub use geo::{CacheHit, GeoFix, GeoProblem, GeoProvider, Location};
+pub use incidents::{INCIDENT_WINDOW, Incident, IncidentStatus};
 pub use models::{Alert, AlertStatus, NewAlert, SignIn, TenantRow, TenantState, TenantStatus};
 pub use partner::CustomerRow;
 pub use remediation::{
@@ -36,61 +41,105 @@ pub use scan_state::{BlobCommit, StatusUpdate};
 pub use settings::Key;
 pub use subscriptions::SubscriptionStart;
 
+/// What can go wrong with the store; each message says what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database file could not be opened or set up.
     #[error(
         "the Rulewatch database {path} cannot be opened: {source}. Check that the folder is writable, or choose another with --data-dir"
     )]
     Open {
+        /// The database file.
         path: PathBuf,
+        /// SQLite's error.
         source: rusqlite::Error,
     },
+    /// The database could not be brought to this version's schema.
     #[error(
         "the Rulewatch database {path} cannot be upgraded: {detail}. It may come from a newer Rulewatch; nothing in it was changed"
     )]
-    Migrate { path: PathBuf, detail: String },
+    Migrate {
+        /// The database file.
+        path: PathBuf,
+        /// Why, from the migration.
+        detail: String,
+    },
+    /// A tenant with this id is already configured; holds the id.
     #[error("tenant {0} is already configured; remove it first")]
     TenantExists(String),
+    /// No tenant with this id is configured; holds the id.
     #[error("no tenant {0} is configured")]
     NoTenant(String),
+    /// No alert has this id.
     #[error("no alert {0}; it may have been removed")]
     NoAlert(i64),
+    /// No incident has this id.
+    #[error("no incident {0}")]
+    NoIncident(i64),
+    /// A status a technician may not set (suppression is the allowlist's); holds its name.
     #[error("an alert cannot be set to '{0}': use open, acknowledged or false_positive")]
     BadStatus(String),
+    /// No allowlist entry has this id.
     #[error("no allowlist entry {0}")]
     NoTrustEntry(i64),
+    /// A setting's stored value is not of its key's type, or a value could not be written
+    /// as JSON.
     #[error("the setting {key} in the database cannot be read ({detail}); set it again")]
-    BadSetting { key: String, detail: String },
+    BadSetting {
+        /// The setting's name.
+        key: String,
+        /// What JSON (de)serialisation said.
+        detail: String,
+    },
+    /// No remediation step has this id.
     #[error("no remediation step {0}")]
     NoLogEntry(i64),
+    /// The keychain holding the remediation record's key failed.
     #[error(transparent)]
     Keychain(#[from] crate::secrets::SecretError),
+    /// The store was opened without the keychain ([`Store::sign_record_with`]), so the
+    /// remediation record can be neither signed nor checked.
     #[error(
         "this Rulewatch database was opened without the keychain that signs its remediation record; nothing was recorded"
     )]
     RecordUnsigned,
+    /// A remediation step, or a row its proof rests on, does not check out, so Rulewatch does
+    /// not act on it.
     #[error(
         "step {id} of the remediation record does not check out ({reason}), so Rulewatch will not act on it. \
          Verify the whole record; reverse the change by hand in the admin centre if it is still needed"
     )]
-    TamperedStep { id: i64, reason: String },
+    TamperedStep {
+        /// The step asked for.
+        id: i64,
+        /// What does not check out, as [`Store::verify_log`] says it.
+        reason: String,
+    },
+    /// SQLite failed.
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// The data folder could not be prepared or made private.
     #[error(transparent)]
     Folder(#[from] crate::folder::FolderError),
 }
 
+/// The store's result.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// The Rulewatch database, `rulewatch.db` in the data folder: one connection behind a
+/// lock, and the remediation record's signing.
 pub struct Store {
     conn: Mutex<Connection>,
     record: remediation::Record,
 }
 
+/// A time as the store writes it: RFC 3339 in UTC, with milliseconds and `Z`, so that
+/// stored times sort as text.
 pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Reads an RFC 3339 time (as [`ts`] writes it) in UTC; `None` when `s` is not one.
 pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
@@ -109,6 +158,12 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("subscriptions.sql")).foreign_key_check(),
         M::up(include_str!("remediation_signed.sql")),
         M::up(include_str!("clouds.sql")),
+        M::up(include_str!("deliveries.sql")).foreign_key_check(),
+        M::up_with_hook(
+            include_str!("incidents.sql"),
+            |tx: &rusqlite::Transaction<'_>| Ok(incidents::attach_stored(tx)?),
+        )
+        .foreign_key_check(),
     ])
 }
 

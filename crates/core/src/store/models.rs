@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::parse_ts;
 use crate::auth::{AppIdentity, AuthMethod};
 use crate::cloud::Cloud;
-use crate::detect::Severity;
+use crate::detect::{Evidence, Severity};
 
 /// A configured tenant (no secret: those are in the keychain).
 #[derive(Debug, Clone, Serialize)]
@@ -193,7 +193,7 @@ pub struct NewAlert {
     /// One plain sentence for the technician.
     pub summary: String,
     /// The rule's evidence.
-    pub details: Value,
+    pub details: Evidence,
     /// When the change was made.
     pub event_time: Option<DateTime<Utc>>,
     /// The audit record as Microsoft served it.
@@ -268,7 +268,7 @@ impl AlertStatus {
 }
 
 /// A column holding one of an enum's names; another text is a damaged database.
-fn named<T>(r: &Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+pub(super) fn named<T>(r: &Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
     let text: String = r.get(i)?;
     parse(&text).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
@@ -280,7 +280,7 @@ fn named<T>(r: &Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Re
 }
 
 /// A stored alert, as `scan --json` and `alerts --json` print it.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Alert {
     /// The alert's number.
     pub id: i64,
@@ -305,7 +305,7 @@ pub struct Alert {
     /// One plain sentence for the technician.
     pub summary: String,
     /// The rule's evidence (destinations, rule name, actions…).
-    pub details: Value,
+    pub details: Evidence,
     /// When the change was made.
     pub event_time: Option<DateTime<Utc>>,
     /// When Rulewatch found it.
@@ -320,10 +320,13 @@ pub struct Alert {
     pub origin: Option<Value>,
     /// The technician's note when they marked it (a false positive's reason).
     pub status_note: Option<String>,
+    /// The incident it belongs to (none when suppressed).
+    pub incident_id: Option<i64>,
 }
 
 impl Alert {
     pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        let rule: String = r.get(3)?;
         let details: String = r.get(11)?;
         let at = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
             Ok(r.get::<_, Option<String>>(i)?.as_deref().and_then(parse_ts))
@@ -332,7 +335,8 @@ impl Alert {
             id: r.get(0)?,
             tenant_id: r.get(1)?,
             tenant_name: r.get(2)?,
-            rule: r.get(3)?,
+            details: Evidence::read(&rule, serde_json::from_str(&details).unwrap_or(Value::Null)),
+            rule,
             severity: named(r, 4, Severity::parse)?,
             record_id: r.get(5)?,
             operation: r.get(6)?,
@@ -340,7 +344,6 @@ impl Alert {
             actor: r.get(8)?,
             client_ip: r.get(9)?,
             summary: r.get(10)?,
-            details: serde_json::from_str(&details).unwrap_or(Value::Null),
             event_time: at(12)?,
             detected_at: at(13)?,
             status: named(r, 14, AlertStatus::parse)?,
@@ -350,6 +353,7 @@ impl Alert {
                 .get::<_, Option<String>>(17)?
                 .and_then(|o| serde_json::from_str(&o).ok()),
             status_note: r.get(18)?,
+            incident_id: r.get(19)?,
         })
     }
 }

@@ -10,8 +10,11 @@ use crate::auth::AuthMethod;
 /// One customer as the Tenants page and `rulewatch partner customers` show it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CustomerRow {
+    /// The customer's tenant id.
     pub tenant_id: String,
+    /// The customer's name, as last listed.
     pub name: String,
+    /// The technician excluded it from "watch all".
     pub excluded: bool,
     /// The GDAP roles granted in it; `None` when they could not be read.
     pub gdap_roles: Option<Vec<String>>,
@@ -21,8 +24,11 @@ pub struct CustomerRow {
     pub access: Option<TenantState>,
     /// The last scan's problem code and what to do about it.
     pub problem: Option<String>,
+    /// The last scan's message: what went wrong, in words.
     pub message: Option<String>,
+    /// When the customer was first listed (RFC 3339, UTC).
     pub first_seen_at: String,
+    /// When the customer was last listed (RFC 3339, UTC).
     pub last_seen_at: String,
 }
 

@@ -46,46 +46,70 @@ head copy kept elsewhere.";
 /// One step to record.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct NewLogEntry {
+    /// The OS account that ran the step.
     pub os_user: String,
+    /// The computer it ran on.
     pub machine: String,
+    /// The partner account's UPN, when the tenant is reached through it.
     pub operator: Option<String>,
+    /// The tenant changed.
     pub tenant_id: String,
+    /// The account or mailbox changed.
     pub mailbox: String,
+    /// The alert the step answers, if any.
     pub alert_id: Option<i64>,
+    /// The action's name (`block-sign-in`, `undo-block-sign-in`, …).
     pub action: String,
+    /// The call made, in short (`PATCH /v1.0/users/… accountEnabled=false`); never a secret.
     pub request: String,
+    /// The state read before acting: what Undo puts back.
     pub before: Option<Value>,
+    /// The state read back after acting, when it could be read.
     pub after: Option<Value>,
+    /// How the step ended: an outcome's name (`done`, `already_so`, `failed`, …).
     pub result: String,
+    /// What was found or done, or why it failed, in words.
     pub detail: String,
+    /// For an undo, the step it undoes.
     pub undoes: Option<i64>,
 }
 
 /// One recorded step.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct LogEntry {
+    /// The row's number: 1 for the first, then one more for each row.
     pub id: i64,
+    /// When it was recorded (RFC 3339, UTC).
     pub at: String,
+    /// What was done.
     #[serde(flatten)]
     pub step: NewLogEntry,
+    /// The hash of the row before (all zeros for the first row).
     pub prev_hash: String,
+    /// This row's hash: HMAC-SHA256 under the record's key (plain SHA-256 in rows from
+    /// before the record was signed).
     pub hash: String,
 }
 
 /// The newest row: what a copy kept elsewhere must match.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ChainHead {
+    /// The newest row's number.
     pub id: i64,
+    /// Its hash.
     pub hash: String,
 }
 
 /// What `verify` found.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct ChainReport {
+    /// Rows in the record.
     pub rows: usize,
+    /// Whether every check passed.
     pub intact: bool,
     /// The first row that does not check out.
     pub broken_at: Option<i64>,
+    /// Why the first broken row does not check out.
     pub reason: Option<String>,
     /// The newest row.
     pub head: Option<ChainHead>,
@@ -467,6 +491,8 @@ impl Store {
         })
     }
 
+    /// The steps taken for one alert, oldest first, as stored: not verified (see
+    /// [`Store::verified_log_entry`]).
     pub fn log_for_alert(&self, alert_id: i64) -> Result<Vec<LogEntry>> {
         self.with(|c| {
             Ok(raw_rows(c, "WHERE alert_id = ?1", Some(alert_id))?
@@ -476,6 +502,8 @@ impl Store {
         })
     }
 
+    /// One step, as stored: not verified (see [`Store::verified_log_entry`]);
+    /// [`StoreError::NoLogEntry`] when there is none.
     pub fn log_entry(&self, id: i64) -> Result<LogEntry> {
         self.with(|c| one_entry(c, id))
     }

@@ -5,6 +5,8 @@ use super::alerts::alert_by_id;
 use super::*;
 
 impl Store {
+    /// The tenant's accepted domains as last read, and when; `None` when never read (or the
+    /// stored row cannot be read).
     pub fn accepted_domains(
         &self,
         tenant_id: &str,
@@ -21,6 +23,7 @@ impl Store {
         })
     }
 
+    /// Stores the tenant's accepted domains, read now.
     pub fn set_accepted_domains(&self, tenant_id: &str, domains: &[String]) -> Result<()> {
         self.with(|c| {
             c.execute(
@@ -32,6 +35,8 @@ impl Store {
         })
     }
 
+    /// Up to when the tenant's `content_type` feed has been read completely; `None` before
+    /// its first scan.
     pub fn cursor(&self, tenant_id: &str, content_type: &str) -> Result<Option<DateTime<Utc>>> {
         self.with(|c| {
             let s: Option<String> = c
@@ -45,6 +50,7 @@ impl Store {
         })
     }
 
+    /// Moves the feed's cursor forward to `to`; an earlier time leaves it where it is.
     pub fn advance_cursor(
         &self,
         tenant_id: &str,
@@ -54,6 +60,7 @@ impl Store {
         self.with(|c| Ok(advance_cursor(c, tenant_id, content_type, to)?))
     }
 
+    /// Whether the tenant's blob `content_id` was already committed (read, or expired).
     pub fn is_processed(&self, tenant_id: &str, content_id: &str) -> Result<bool> {
         self.with(|c| {
             Ok(c.query_row(
@@ -64,8 +71,8 @@ impl Store {
         })
     }
 
-    /// Commits one processed blob: new alerts (duplicates ignored) with their outbox
-    /// entries (none for suppressed alerts), any forwarding-fan-in they complete, the
+    /// Commits one processed blob: new alerts (duplicates ignored) queued for every
+    /// channel (suppressed alerts for none), any forwarding-fan-in they complete, the
     /// blob's mark, and optionally the cursor. Returns the alerts that were new.
     pub fn commit_blob(&self, commit: BlobCommit<'_>) -> Result<Vec<Alert>> {
         self.with(|c| {
@@ -94,7 +101,7 @@ impl Store {
                             a.actor,
                             a.client_ip,
                             a.summary,
-                            a.details.to_string(),
+                            a.details.to_json(),
                             a.event_time.map(ts),
                             now,
                             commit.content_id,
@@ -110,7 +117,8 @@ impl Store {
                 if a.suppressed_by.is_some() {
                     continue;
                 }
-                tx.execute("INSERT INTO outbox (alert_id, queued_at) VALUES (?1, ?2)", params![id, now])?;
+                incidents::attach(&tx, id, &now)?;
+                deliveries::queue(&tx, id, &now)?;
                 if crate::detect::fan_in::is_forwarding(&a.rule) {
                     let at = a.event_time.unwrap_or_else(Utc::now);
                     for d in allowlist::index_forwards(&tx, id, &a.details)? {
@@ -165,6 +173,8 @@ impl Store {
         })
     }
 
+    /// Adds an event to the tenant's history (`data_gap`, `blob_failed`), with the blob it
+    /// concerns, if any, and a message.
     pub fn record_event(
         &self,
         tenant_id: &str,
@@ -181,6 +191,8 @@ impl Store {
         })
     }
 
+    /// Saves how the tenant's scan went, as of now; any state but `error` also updates the
+    /// last success.
     pub fn set_status(&self, s: &StatusUpdate<'_>) -> Result<()> {
         self.with(|c| {
             let now = ts(Utc::now());
@@ -204,6 +216,7 @@ impl Store {
         })
     }
 
+    /// Every configured tenant's scan state, by name.
     pub fn statuses(&self) -> Result<Vec<TenantStatus>> {
         self.with(|c| {
             let mut stmt = c.prepare(
@@ -223,24 +236,39 @@ impl Store {
 
 /// What [`Store::commit_blob`] writes.
 pub struct BlobCommit<'a> {
+    /// The tenant.
     pub tenant_id: &'a str,
+    /// The feed (`Audit.Exchange`, `Audit.AzureActiveDirectory`).
     pub content_type: &'a str,
+    /// The blob's content id.
     pub content_id: &'a str,
+    /// When Microsoft created the blob.
     pub content_created: DateTime<Utc>,
+    /// Audit records read from it.
     pub records: usize,
     /// The blob expired before it could be read: marked done, nothing inserted.
     pub expired: bool,
+    /// The alerts judged from it, suppressed ones included.
     pub alerts: &'a [NewAlert],
+    /// The sign-ins read from it.
     pub sign_ins: &'a [SignIn],
+    /// Where to move the feed's cursor; `None` while an earlier unreadable blob holds it.
     pub cursor: Option<DateTime<Utc>>,
 }
 
+/// How a tenant's scan went, for [`Store::set_status`].
 pub struct StatusUpdate<'a> {
+    /// The tenant.
     pub tenant_id: &'a str,
+    /// How the scan went.
     pub state: TenantState,
+    /// The first problem's kind, if any.
     pub problem: Option<&'a str>,
+    /// Every problem's message, in words.
     pub message: Option<&'a str>,
+    /// Requests throttled during the scan.
     pub throttled: u64,
+    /// Requests retried after another failure during the scan.
     pub retried: u64,
 }
 

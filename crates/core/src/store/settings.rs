@@ -18,6 +18,7 @@ pub struct Key<T> {
 }
 
 impl<T> Key<T> {
+    /// The key stored as `name`; `const`, so each setting is declared once, as a constant.
     pub const fn new(name: &'static str) -> Self {
         Key {
             name,
@@ -25,6 +26,7 @@ impl<T> Key<T> {
         }
     }
 
+    /// The setting's name in the database.
     pub fn name(&self) -> &'static str {
         self.name
     }
@@ -61,14 +63,18 @@ pub(super) fn write_setting<T: Serialize>(c: &Connection, key: &Key<T>, value: &
 }
 
 impl Store {
+    /// Reads a setting: `None` when it is not set; [`StoreError::BadSetting`] when the stored
+    /// value is not a `T`.
     pub fn setting<T: DeserializeOwned>(&self, key: &Key<T>) -> Result<Option<T>> {
         self.with(|c| read_setting(c, key))
     }
 
+    /// Writes a setting, replacing its value whole.
     pub fn set_setting<T: Serialize>(&self, key: &Key<T>, value: &T) -> Result<()> {
         self.with(|c| write_setting(c, key, value))
     }
 
+    /// Removes a setting, which then reads as not set; removing an unset one is no error.
     pub fn remove_setting<T>(&self, key: &Key<T>) -> Result<()> {
         self.with(|c| {
             c.execute("DELETE FROM settings WHERE key = ?1", [key.name])?;

@@ -8,12 +8,15 @@ use super::{Result, Store, parse_ts, ts};
 /// The last `subscriptions/start` of one tenant's content type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriptionStart {
+    /// When the start was made.
     pub at: DateTime<Utc>,
     /// The problem's kind and message when Microsoft refused it.
     pub failed: Option<(String, String)>,
 }
 
 impl Store {
+    /// The last start of the tenant's `content_type` subscription; `None` when none was
+    /// recorded.
     pub fn subscription_start(
         &self,
         tenant_id: &str,

@@ -3,6 +3,8 @@
 use super::*;
 
 impl Store {
+    /// Adds a tenant, not scanned yet; [`StoreError::TenantExists`] when its id is already
+    /// configured.
     pub fn add_tenant(&self, t: &TenantRow) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
@@ -35,6 +37,7 @@ impl Store {
         })
     }
 
+    /// Every configured tenant, by name.
     pub fn tenants(&self) -> Result<Vec<TenantRow>> {
         self.with(|c| {
             let mut stmt = c.prepare(
@@ -48,6 +51,7 @@ impl Store {
         })
     }
 
+    /// The tenant with this id; [`StoreError::NoTenant`] when there is none.
     pub fn tenant(&self, tenant_id: &str) -> Result<TenantRow> {
         self.with(|c| {
             c.query_row(

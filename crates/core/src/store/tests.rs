@@ -1,11 +1,11 @@
 //! The store on a real SQLite file: a blob committed twice inserts nothing twice, the
-//! cursor never rewinds, and the outbox hands each alert out until it is delivered.
+//! cursor never rewinds, and each channel's queue hands each alert out until it is delivered there.
 
 use chrono::{Duration, Utc};
-use serde_json::json;
 
 use super::*;
 use crate::auth::AuthMethod;
+use crate::detect::evidence::{Evidence, MailboxForwardEvidence};
 
 fn tenant(store: &Store) -> TenantRow {
     let t = TenantRow {
@@ -19,6 +19,16 @@ fn tenant(store: &Store) -> TenantRow {
     t
 }
 
+/// The evidence of mailbox forwarding to `to`, without a copy kept.
+fn forwarding_to(to: &str) -> Evidence {
+    Evidence::MailboxForward(MailboxForwardEvidence {
+        destinations: vec![to.to_string()],
+        deliver_to_mailbox_and_forward: Some(false),
+        forwarding_smtp_address: Some(format!("smtp:{to}")),
+        forwarding_address: None,
+    })
+}
+
 fn alert(record_id: &str) -> NewAlert {
     NewAlert {
         tenant_name: "Contoso".into(),
@@ -30,7 +40,7 @@ fn alert(record_id: &str) -> NewAlert {
         actor: "adele@contoso.com".into(),
         client_ip: Some("203.0.113.9".into()),
         summary: "s".into(),
-        details: json!({}),
+        details: forwarding_to("eve@evil.example"),
         event_time: Some(Utc::now()),
         raw_record: "{}".into(),
         suppressed_by: None,
@@ -71,11 +81,78 @@ fn recommitting_a_blob_inserts_and_queues_nothing_twice() {
     assert!(store.is_processed(&t.tenant_id, "blob-2").unwrap());
     assert_eq!(store.alerts().unwrap().len(), 2);
 
-    assert_eq!(store.pending_outbox().unwrap().len(), 2);
+    assert_eq!(store.pending_deliveries("scan").unwrap().len(), 2);
     store
-        .mark_delivered(&[store.pending_outbox().unwrap()[0].id])
+        .mark_delivered("scan", &[store.pending_deliveries("scan").unwrap()[0].id])
         .unwrap();
-    assert_eq!(store.pending_outbox().unwrap().len(), 1);
+    assert_eq!(store.pending_deliveries("scan").unwrap().len(), 1);
+    assert_eq!(
+        store.pending_deliveries("desktop").unwrap().len(),
+        2,
+        "what `scan` printed still waits for the desktop's notification"
+    );
+}
+
+#[test]
+fn each_channel_has_its_own_queue_and_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = tenant(&store);
+    let alerts = [alert("r1"), alert("r2")];
+    let created = Utc::now();
+    store
+        .commit_blob(BlobCommit {
+            tenant_id: &t.tenant_id,
+            content_type: "Audit.Exchange",
+            content_id: "blob-1",
+            content_created: created,
+            records: 2,
+            expired: false,
+            alerts: &alerts,
+            sign_ins: &[],
+            cursor: Some(created),
+        })
+        .unwrap();
+    let ids: Vec<i64> = store
+        .pending_deliveries("desktop")
+        .unwrap()
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    store.mark_delivered("desktop", &ids[..1]).unwrap();
+    store
+        .delivery_failed(
+            "desktop",
+            &ids[1..],
+            "no notification daemon took the notification",
+        )
+        .unwrap();
+    let health = store.channel_health().unwrap();
+    let desktop = health.iter().find(|h| h.name == "desktop").unwrap();
+    assert_eq!(desktop.queued, 1);
+    assert!(desktop.last_delivered_at.is_some());
+    assert_eq!(
+        desktop.last_error.as_deref(),
+        Some("no notification daemon took the notification")
+    );
+    let scan = health.iter().find(|h| h.name == "scan").unwrap();
+    assert_eq!(
+        (
+            scan.queued,
+            scan.last_delivered_at,
+            scan.last_error.as_deref()
+        ),
+        (2, None, None)
+    );
+
+    // Delivered at last: the error is history, not health.
+    store.mark_delivered("desktop", &ids[1..]).unwrap();
+    let health = store.channel_health().unwrap();
+    let desktop = health.iter().find(|h| h.name == "desktop").unwrap();
+    assert_eq!((desktop.queued, desktop.last_error.as_deref()), (0, None));
+    // Marking again changes nothing (a front end that crashed after showing).
+    store.mark_delivered("desktop", &ids).unwrap();
+    assert!(store.pending_deliveries("desktop").unwrap().is_empty());
 }
 
 #[test]
@@ -160,7 +237,7 @@ fn forward(
         tenant_name: tenant.name.clone(),
         target: mailbox.into(),
         actor: mailbox.into(),
-        details: json!({"destinations": [to]}),
+        details: forwarding_to(to),
         event_time: Some(Utc::now() - Duration::days(days_ago)),
         ..alert(record_id)
     }
@@ -193,7 +270,7 @@ fn a_suppressed_alert_is_kept_but_never_queued() {
             .contains("partner.example")
     );
     let queued: Vec<_> = store
-        .pending_outbox()
+        .pending_deliveries("scan")
         .unwrap()
         .into_iter()
         .map(|a| a.record_id)
@@ -274,7 +351,7 @@ fn forwarding_from_several_mailboxes_to_one_address_raises_one_fan_in_alert() {
     );
     assert!(
         store
-            .pending_outbox()
+            .pending_deliveries("scan")
             .unwrap()
             .iter()
             .any(|a| a.id == fan.id)
@@ -286,8 +363,9 @@ fn forwarding_from_several_mailboxes_to_one_address_raises_one_fan_in_alert() {
         .unwrap();
     store
         .mark_delivered(
+            "scan",
             &store
-                .pending_outbox()
+                .pending_deliveries("scan")
                 .unwrap()
                 .iter()
                 .map(|a| a.id)
@@ -312,7 +390,7 @@ fn forwarding_from_several_mailboxes_to_one_address_raises_one_fan_in_alert() {
         all[0].summary
     );
     let queued: Vec<String> = store
-        .pending_outbox()
+        .pending_deliveries("scan")
         .unwrap()
         .into_iter()
         .map(|a| a.record_id)
@@ -490,7 +568,10 @@ fn changing_the_geo_provider_empties_the_cache_and_forgets_its_problem() {
         )
         .unwrap();
     store
-        .set_geo_problem(Some("ipstack says the monthly quota is used up (code 104)"))
+        .set_geo_problem(Some(&GeoProblem {
+            message: "ipstack says the monthly quota is used up (code 104)".into(),
+            fix: Some(GeoFix::NewIpstackKey),
+        }))
         .unwrap();
 
     store.set_geo_provider(&GeoProvider::Ipstack).unwrap();
@@ -571,4 +652,186 @@ fn the_partner_migration_keeps_tenants_and_their_data_and_cascades_as_before() {
     store.remove_tenant("t1").unwrap();
     assert!(store.cursor("t1", "Audit.Exchange").unwrap().is_none());
     assert_eq!(store.statuses().unwrap().len(), 1);
+}
+
+#[test]
+fn the_outbox_s_waiting_alerts_wait_for_both_front_ends_after_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // A database as the release with one shared outbox left it.
+        let mut conn = Connection::open(dir.path().join("rulewatch.db")).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrations().to_version(&mut conn, 10).unwrap();
+        for (id, delivered) in [(1, Some("2026-11-02T00:00:00.000Z")), (2, None)] {
+            conn.execute(
+                "INSERT INTO alerts (id, tenant_id, tenant_name, record_id, rule, severity, operation, target,
+                                     actor, summary, details, detected_at, raw_record)
+                 VALUES (?1, 't1', 'Contoso', ?2, 'mailbox-external-forward', 'high', 'Set-Mailbox',
+                         'adele@contoso.com', 'adele@contoso.com', 's', '{}', '2026-11-01T00:00:00.000Z', '{}')",
+                params![id, format!("r{id}")],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO outbox (alert_id, queued_at, delivered_at) VALUES (?1, '2026-11-01T00:00:00.000Z', ?2)",
+                params![id, delivered],
+            )
+            .unwrap();
+        }
+    }
+    let store = Store::open(dir.path()).unwrap();
+    for channel in ["desktop", "scan"] {
+        let waiting: Vec<String> = store
+            .pending_deliveries(channel)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.record_id)
+            .collect();
+        assert_eq!(waiting, ["r2"], "{channel}");
+    }
+}
+
+#[test]
+fn one_mailbox_s_alerts_within_a_day_are_one_incident_at_their_gravest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = tenant(&store);
+    let at = |hours_ago: i64| Some(Utc::now() - Duration::hours(hours_ago));
+    let on = |record_id: &str, mailbox: &str, hours_ago: i64| NewAlert {
+        target: mailbox.into(),
+        event_time: at(hours_ago),
+        ..alert(record_id)
+    };
+    let first = [
+        on("r1", "adele@contoso.com", 100),
+        NewAlert {
+            severity: crate::detect::Severity::Critical,
+            rule: "inbox-rule-hides-mail".into(),
+            ..on("r2", "Adele@Contoso.com", 90)
+        },
+        on("r3", "adele@contoso.com", 70),
+        // Another mailbox, to another address (one address would be a fan-in).
+        NewAlert {
+            details: forwarding_to("mallory@evil.example"),
+            ..on("r4", "bob@contoso.com", 70)
+        },
+        // Three days on: the same mailbox again is a new incident.
+        on("r5", "adele@contoso.com", 2),
+        NewAlert {
+            suppressed_by: Some("trusted destination".into()),
+            ..on("r6", "adele@contoso.com", 1)
+        },
+    ];
+    store
+        .commit_blob(commit_one(&t.tenant_id, "b1", &first))
+        .unwrap();
+    let incidents = store.incidents().unwrap();
+    let of =
+        |i: &Incident| -> Vec<String> { i.alerts.iter().map(|a| a.record_id.clone()).collect() };
+    let shape: Vec<(String, Vec<String>, crate::detect::Severity)> = incidents
+        .iter()
+        .map(|i| (i.subject.clone(), of(i), i.severity))
+        .collect();
+    use crate::detect::Severity::{Critical, High};
+    assert_eq!(
+        shape,
+        [
+            (
+                "adele@contoso.com".to_string(),
+                vec!["r5".to_string()],
+                High
+            ),
+            ("bob@contoso.com".to_string(), vec!["r4".to_string()], High),
+            (
+                "adele@contoso.com".to_string(),
+                vec!["r1".to_string(), "r2".to_string(), "r3".to_string()],
+                Critical
+            ),
+        ],
+        "most recently active first; the suppressed alert joins none"
+    );
+    let adele = &incidents[2];
+    assert_eq!(
+        adele.title,
+        "Inbox rule hides mail: adele@contoso.com (and 2 more alerts)"
+    );
+    assert_eq!(
+        (adele.first_event, adele.last_event),
+        (adele.alerts[0].event_time, adele.alerts[2].event_time)
+    );
+    assert_eq!(adele.status, IncidentStatus::Open);
+    assert!(uuid::Uuid::parse_str(&adele.key).is_ok(), "{}", adele.key);
+    assert!(adele.alerts.iter().all(|a| a.incident_id == Some(adele.id)));
+
+    // A later alert 20 hours after the last joins, and keeps the incident's key.
+    let later = [on("r7", "adele@contoso.com", 50)];
+    store
+        .commit_blob(commit_one(&t.tenant_id, "b2", &later))
+        .unwrap();
+    let again = store.incident(adele.id).unwrap();
+    assert_eq!(again.key, adele.key);
+    assert_eq!(of(&again), ["r1", "r2", "r3", "r7"]);
+    assert_eq!(store.incidents().unwrap().len(), 3);
+}
+
+#[test]
+fn alerts_stored_before_incidents_existed_are_grouped_by_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut conn = Connection::open(dir.path().join("rulewatch.db")).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        migrations().to_version(&mut conn, 11).unwrap();
+        for (id, mailbox, at, status) in [
+            (1, "adele@contoso.com", "2026-11-01T08:00:00.000Z", "open"),
+            (
+                2,
+                "adele@contoso.com",
+                "2026-11-01T09:00:00.000Z",
+                "acknowledged",
+            ),
+            (
+                3,
+                "bob@contoso.com",
+                "2026-11-01T09:00:00.000Z",
+                "suppressed",
+            ),
+        ] {
+            conn.execute(
+                "INSERT INTO alerts (id, tenant_id, tenant_name, record_id, rule, severity, operation, target,
+                                     actor, summary, details, event_time, detected_at, raw_record, status)
+                 VALUES (?1, 't1', 'Contoso', ?2, 'mailbox-external-forward', 'high', 'Set-Mailbox',
+                         ?3, ?3, 's', '{}', ?4, ?4, '{}', ?5)",
+                params![id, format!("r{id}"), mailbox, at, status],
+            )
+            .unwrap();
+        }
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let incidents = store.incidents().unwrap();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    let ids: Vec<i64> = incidents[0].alerts.iter().map(|a| a.id).collect();
+    assert_eq!(ids, [1, 2]);
+}
+
+#[test]
+fn an_older_version_s_geolocation_problem_is_still_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .set_setting(
+            &Key::<String>::new("geo.problem"),
+            &"ipstack refused the API key (code 101)".to_string(),
+        )
+        .unwrap();
+    assert_eq!(
+        store.geo_problem().unwrap(),
+        Some(GeoProblem::plain(
+            "ipstack refused the API key (code 101)".into()
+        ))
+    );
+    store.set_geo_problem(None).unwrap();
+    assert_eq!(
+        store.geo_problem().unwrap(),
+        None,
+        "cleared, the old words too"
+    );
 }

@@ -6,14 +6,23 @@ use super::*;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Faults {
+    /// Chance of a throttling answer, on every [`Endpoint`] but `Token` and `DeviceCode`;
+    /// the Management API's answers alternate between HTTP 429 and HTTP 403, both with AF429.
     #[serde(default)]
     pub throttle: f64,
+    /// Chance of an HTTP 500 or 503 (alternately) in the service's own shape, on every
+    /// [`Endpoint`] but `Token` and `DeviceCode`.
     #[serde(default)]
     pub server_error: f64,
+    /// Chance of half the body with a matching `Content-Length`, on content listings and
+    /// blob fetches only.
     #[serde(default)]
     pub truncated_body: f64,
+    /// Chance of half the promised body and then an aborted connection, on every
+    /// [`Endpoint`] but `Token` and `DeviceCode`.
     #[serde(default)]
     pub cut_connection: f64,
+    /// Chance of the real answer held back `slow_ms`, on every [`Endpoint`].
     #[serde(default)]
     pub slow: f64,
     /// Per record, at build time: the record also appears in a later blob.
@@ -22,14 +31,19 @@ pub struct Faults {
     /// Per blob, at build time: listable only `late_delay_s` after its contentCreated.
     #[serde(default)]
     pub late_blobs: f64,
+    /// Seeds every draw: the per-request faults and the build-time duplicates and late blobs.
     #[serde(default)]
     pub seed: u64,
+    /// The `Retry-After` seconds on throttling answers that carry one (default 1).
     #[serde(default = "default_retry_after_s")]
     pub retry_after_s: u64,
+    /// Milliseconds a `slow` answer is held back (default 1500).
     #[serde(default = "default_slow_ms")]
     pub slow_ms: u64,
+    /// Seconds after its contentCreated a late blob becomes listable (default 4).
     #[serde(default = "default_late_delay_s")]
     pub late_delay_s: u64,
+    /// Faults played before any random one, each on the first requests it matches.
     #[serde(default)]
     pub script: Vec<ScriptedFault>,
     /// Size of a `huge_body` answer (elsewhere.rs).
@@ -41,10 +55,15 @@ pub struct Faults {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedFault {
+    /// The endpoint whose requests get the fault; `Any` matches every endpoint.
     pub endpoint: Endpoint,
+    /// Limits the fault to requests for this tenant (its GUID), so a request whose tenant
+    /// the sandbox cannot tell never matches; none: any tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
+    /// The fault played; it must be able to happen on `endpoint`.
     pub fault: FaultKind,
+    /// How many matching requests get the fault.
     pub count: u32,
 }
 
@@ -52,10 +71,15 @@ pub struct ScriptedFault {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Endpoint {
+    /// Entra's token endpoint (`oauth2/v2.0/token`).
     Token,
+    /// The Management API's `subscriptions/start` and `subscriptions/list`.
     Subscriptions,
+    /// The Management API's content listing, `subscriptions/content`.
     Content,
+    /// The Management API's blob fetch, `audit/{contentId}`.
     Blob,
+    /// Graph's domain list, `/v1.0/domains`.
     Domains,
     /// Graph's user calls: read, update, revokeSignInSessions.
     Users,
@@ -65,6 +89,7 @@ pub enum Endpoint {
     DeviceCode,
     /// Graph's `tenantRelationships` collections (customers and their relationships).
     Customers,
+    /// Every endpoint above.
     Any,
 }
 
@@ -76,9 +101,14 @@ pub enum FaultKind {
     Throttle,
     /// HTTP 403 with an AF429 body, as in Microsoft's own example.
     ThrottleAf429,
+    /// HTTP 500 or 503 (alternately) in the service's own error shape, without `Retry-After`.
     ServerError,
+    /// The real status and headers with half the body and a `Content-Length` matching it.
     TruncatedBody,
+    /// The real status and headers promising the whole body, half of it, then an aborted
+    /// connection.
     CutConnection,
+    /// The real answer, after `slow_ms`.
     Slow,
     /// A blob GET answers AF20051.
     Expired,

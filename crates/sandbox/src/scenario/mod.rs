@@ -21,9 +21,12 @@ pub use partner::{Partner, PartnerUser};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
+    /// The customer tenants served, each with its app registration and users.
     pub tenants: Vec<Tenant>,
+    /// Audit records planted in the tenants' feeds, served verbatim.
     #[serde(default)]
     pub records: Vec<PlantedRecord>,
+    /// Background Exchange records mixed into every tenant's feed.
     #[serde(default)]
     pub noise: Noise,
     /// Blobs per page of `subscriptions/content`.
@@ -32,10 +35,15 @@ pub struct Scenario {
     /// Set each planted record's `CreationTime` to its release time.
     #[serde(default)]
     pub rebase_times: bool,
+    /// Faults injected into the answers, at random and scripted.
     #[serde(default)]
     pub faults: Faults,
+    /// The most records a content blob holds (default 100), not counting the copies
+    /// `faults.duplicate_records` adds.
     #[serde(default = "default_records_per_blob")]
     pub records_per_blob: usize,
+    /// Seconds each access token the sandbox issues stays valid, its `expires_in`
+    /// (default 3599).
     #[serde(default = "default_token_lifetime_s")]
     pub token_lifetime_s: u64,
     /// Name of the pagination header; Microsoft's pages disagree (A5).
@@ -53,20 +61,30 @@ pub struct Scenario {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tenant {
+    /// The tenant's GUID, unique in the scenario.
     pub tenant_id: String,
+    /// The organisation's display name, as Entra's error messages and GDAP listings show it.
     pub name: String,
+    /// The verified domains, vanity and `*.onmicrosoft.com` (at least one); the token
+    /// endpoint accepts any of them in place of the GUID.
     #[serde(default)]
     pub domains: Vec<String>,
+    /// The app registration's application (client) GUID.
     pub client_id: String,
+    /// The app's client secret; empty means the app has none, so only a certificate signs in.
     #[serde(default)]
     pub client_secret: String,
+    /// Whether unified audit logging is on (default yes); when off, starting a subscription
+    /// fails as Microsoft's does and no subscription is listed.
     #[serde(default = "yes")]
     pub audit_enabled: bool,
+    /// The mailbox users at start.
     #[serde(default)]
     pub users: Vec<User>,
     /// PEM `CERTIFICATE`s registered on the app, for client-assertion sign-in.
     #[serde(default)]
     pub certificates: Vec<String>,
+    /// The feed subscription at start, the same for every content type.
     #[serde(default)]
     pub subscription: SubscriptionState,
     /// Whether the tenant's admin consented to the app.
@@ -95,12 +113,15 @@ pub struct Tenant {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantCloud {
+    /// The commercial cloud, its Management API at the root of the base URL.
     #[default]
     Global,
+    /// GCC (US Government Community Cloud), its Management API under `/gcc`.
     Gcc,
 }
 
 impl TenantCloud {
+    /// Every cloud the sandbox serves.
     pub const ALL: [TenantCloud; 2] = [TenantCloud::Global, TenantCloud::Gcc];
 
     /// Where this cloud's Management API is served, below the base URL.
@@ -128,8 +149,11 @@ pub enum TokenRefusal {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct User {
+    /// The user principal name, unique in the tenant regardless of case.
     pub upn: String,
+    /// The name Graph and Exchange show for the user.
     pub display_name: String,
+    /// Whether the account may sign in at start (Graph's `accountEnabled`, default yes).
     #[serde(default = "yes")]
     pub account_enabled: bool,
     /// Synced from on-premises AD (Graph's `onPremisesSyncEnabled`).
@@ -182,34 +206,48 @@ impl User {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InboxRule {
+    /// The rule's name (`Name`), not empty.
     pub name: String,
+    /// Whether the rule runs (`Enabled`, default yes).
     #[serde(default = "yes")]
     pub enabled: bool,
     /// Listed by `Get-InboxRule` only with `IncludeHidden`.
     #[serde(default)]
     pub hidden: bool,
+    /// Recipients each message is forwarded to (`ForwardTo`).
     #[serde(default)]
     pub forward_to: Vec<String>,
+    /// Recipients each message is forwarded to as an attachment (`ForwardAsAttachmentTo`).
     #[serde(default)]
     pub forward_as_attachment_to: Vec<String>,
+    /// Recipients each message is redirected to, keeping its sender (`RedirectTo`).
     #[serde(default)]
     pub redirect_to: Vec<String>,
+    /// Moves each message to Deleted Items (`DeleteMessage`).
     #[serde(default)]
     pub delete_message: bool,
+    /// Soft-deletes each message (`SoftDeleteMessage`).
     #[serde(default)]
     pub soft_delete_message: bool,
+    /// The folder each message is moved to (`MoveToFolder`).
     #[serde(default)]
     pub move_to_folder: Option<String>,
+    /// Marks each message as read (`MarkAsRead`).
     #[serde(default)]
     pub mark_as_read: bool,
+    /// Later rules are not run on a message this rule handled (`StopProcessingRules`).
     #[serde(default)]
     pub stop_processing_rules: bool,
+    /// Condition: the message is from one of these senders (`From`).
     #[serde(default)]
     pub from: Vec<String>,
+    /// Condition: the subject holds one of these words (`SubjectContainsWords`).
     #[serde(default)]
     pub subject_contains_words: Vec<String>,
+    /// Condition: the subject or body holds one of these words (`SubjectOrBodyContainsWords`).
     #[serde(default)]
     pub subject_or_body_contains_words: Vec<String>,
+    /// Condition: the body holds one of these words (`BodyContainsWords`).
     #[serde(default)]
     pub body_contains_words: Vec<String>,
 }
@@ -218,11 +256,14 @@ pub struct InboxRule {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlantedRecord {
+    /// The GUID of the scenario tenant whose feed serves the record.
     pub tenant_id: String,
+    /// The content type whose listing holds the record's blob.
     pub content_type: ContentType,
     /// Seconds after sandbox start when the record's blob is created (may be negative).
     #[serde(default)]
     pub release_after_s: i64,
+    /// The audit record, a JSON object served as given (but see `Scenario::rebase_times`).
     pub record: Value,
     /// The blob is listed but fetching it answers AF20051.
     #[serde(default)]
@@ -233,8 +274,11 @@ pub struct PlantedRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Noise {
+    /// How many background records each tenant's feed holds (default none).
     #[serde(default)]
     pub records_per_tenant: usize,
+    /// Seeds the blob layout and the records' content: one seed, the same noise (relative
+    /// to the sandbox's start).
     #[serde(default)]
     pub seed: u64,
     /// Noise blobs are created over `[start - spread_s, start]`.
@@ -245,19 +289,25 @@ pub struct Noise {
 /// The Management Activity API's content types (A7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ContentType {
+    /// `Audit.AzureActiveDirectory`: Entra sign-ins and directory changes.
     #[serde(rename = "Audit.AzureActiveDirectory")]
     AzureActiveDirectory,
+    /// `Audit.Exchange`: Exchange admin and mailbox activity; the noise is of this type.
     #[serde(rename = "Audit.Exchange")]
     Exchange,
+    /// `Audit.SharePoint`: SharePoint and OneDrive activity.
     #[serde(rename = "Audit.SharePoint")]
     SharePoint,
+    /// `Audit.General`: every other workload.
     #[serde(rename = "Audit.General")]
     General,
+    /// `DLP.All`: data loss prevention events.
     #[serde(rename = "DLP.All")]
     Dlp,
 }
 
 impl ContentType {
+    /// Every content type, in declaration order.
     pub const ALL: [ContentType; 5] = [
         ContentType::AzureActiveDirectory,
         ContentType::Exchange,
@@ -266,6 +316,7 @@ impl ContentType {
         ContentType::Dlp,
     ];
 
+    /// The name the API uses, e.g. `Audit.Exchange`.
     pub fn as_str(self) -> &'static str {
         match self {
             ContentType::AzureActiveDirectory => "Audit.AzureActiveDirectory",
@@ -292,19 +343,34 @@ impl ContentType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriptionState {
+    /// Started: listed as enabled, and its content can be listed.
     #[default]
     Enabled,
+    /// Never started: not listed, and a content listing answers AF20022.
     Absent,
+    /// Stopped: listed as disabled, and a content listing answers AF20023.
     Disabled,
 }
 
 /// A scenario that cannot be used, naming the offending field.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
+    /// The text is not JSON or does not have a scenario's shape.
     #[error("scenario field `{path}`: {message}")]
-    Parse { path: String, message: String },
+    Parse {
+        /// Where the parser stopped, e.g. `tenants[0].users`; `.` for the whole text.
+        path: String,
+        /// The parser's complaint.
+        message: String,
+    },
+    /// A field's value the sandbox cannot use.
     #[error("scenario field `{field}`: {message}")]
-    Invalid { field: String, message: String },
+    Invalid {
+        /// The field's path, e.g. `tenants[0].tenant_id`.
+        field: String,
+        /// What is wrong with the value.
+        message: String,
+    },
 }
 
 pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> ScenarioError {

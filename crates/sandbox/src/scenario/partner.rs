@@ -6,6 +6,7 @@ use super::*;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Partner {
+    /// The partner tenant's GUID, where technicians sign in.
     pub tenant_id: String,
     /// The partner's multi-tenant app, a public client signing technicians in.
     pub client_id: String,
@@ -26,6 +27,7 @@ pub struct Partner {
     /// The polling interval the device code flow asks for.
     #[serde(default = "default_device_interval_s")]
     pub device_interval_s: u64,
+    /// Seconds a device code can be redeemed (default 900, as Entra's).
     #[serde(default = "default_device_code_lifetime_s")]
     pub device_code_lifetime_s: u64,
     /// The delegated permissions consented for the app: a delegated token's `scp`
@@ -42,7 +44,9 @@ pub struct Partner {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerUser {
+    /// The technician's user principal name, unique regardless of case.
     pub upn: String,
+    /// The name in the technician's ID token; the UPN when none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
 }

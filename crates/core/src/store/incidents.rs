@@ -1,0 +1,253 @@
+//! Incidents: the alerts about one mailbox of one tenant within a day form one incident
+//! (a fan-in's, about one outside address, too), so a channel reports an account's
+//! takeover once and later alerts update it instead of starting anew.
+
+use rusqlite::Transaction;
+use serde::Serialize;
+
+use super::alerts::ALERT_SELECT;
+use super::models::named;
+use super::*;
+use crate::detect::Severity;
+
+/// An alert this close to an incident's first or last alert joins it.
+pub const INCIDENT_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+/// Where an incident stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentStatus {
+    /// Alerts may still join it.
+    Open,
+    /// A technician closed it; a later alert about the mailbox opens a new one.
+    Resolved,
+}
+
+impl IncidentStatus {
+    /// The status as stored (`"open"`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(IncidentStatus::Open),
+            "resolved" => Some(IncidentStatus::Resolved),
+            _ => None,
+        }
+    }
+}
+
+/// One incident with its alerts, oldest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Incident {
+    /// The incident's number in this store.
+    pub id: i64,
+    /// Its stable key (a UUID), the idempotency key channels and tickets carry.
+    pub key: String,
+    /// The tenant of its mailbox (a fan-in's: of its first mailbox).
+    pub tenant_id: String,
+    /// That tenant's display name, as the newest alert gives it.
+    pub tenant_name: String,
+    /// The mailbox it is about (a fan-in's: the outside address), lower-cased.
+    pub subject: String,
+    /// One line: what its gravest alert found, about whom, and how many more alerts it
+    /// holds. Attacker-influenced text: show it through `shown` like any field.
+    pub title: String,
+    /// The gravest of its alerts' severities.
+    pub severity: Severity,
+    /// Where it stands.
+    pub status: IncidentStatus,
+    /// When its first alert's change was made.
+    pub first_event: Option<DateTime<Utc>>,
+    /// When its latest alert's change was made.
+    pub last_event: Option<DateTime<Utc>>,
+    /// Its alerts, oldest first.
+    pub alerts: Vec<Alert>,
+}
+
+/// What the gravest alert (the first of equals) found, about whom, and how many more
+/// alerts there are.
+fn title(subject: &str, alerts: &[Alert]) -> String {
+    let gravest = alerts
+        .iter()
+        .max_by_key(|a| (a.severity, std::cmp::Reverse(a.id)));
+    let what = gravest.map_or("Alerts", |a| {
+        crate::detect::rules::rule(&a.rule).map_or(a.rule.as_str(), |r| r.title)
+    });
+    let more = match alerts.len() {
+        0 | 1 => String::new(),
+        2 => " (and 1 more alert)".to_string(),
+        n => format!(" (and {} more alerts)", n - 1),
+    };
+    format!("{what}: {subject}{more}")
+}
+
+/// Puts alert `alert_id` into the open incident about its mailbox within
+/// [`INCIDENT_WINDOW`], or opens one; an alert already in one brings that incident's
+/// severity and times up to date (a fan-in that widened). Answers whether it opened one.
+pub(super) fn attach(c: &Connection, alert_id: i64, now: &str) -> rusqlite::Result<bool> {
+    let (tenant_id, tenant_name, target, severity, at, current): (
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<i64>,
+    ) = c.query_row(
+        "SELECT tenant_id, tenant_name, target, severity, COALESCE(event_time, detected_at), incident_id
+         FROM alerts WHERE id = ?1",
+        [alert_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+    )?;
+    if let Some(id) = current {
+        refresh(c, id, now)?;
+        return Ok(false);
+    }
+    let subject = target.to_lowercase();
+    let at = parse_ts(&at).unwrap_or_else(Utc::now);
+    let near: Option<i64> = c
+        .query_row(
+            "SELECT id FROM incidents
+             WHERE status = 'open' AND tenant_id = ?1 AND subject = ?2 AND last_event >= ?3 AND first_event <= ?4
+             ORDER BY last_event DESC LIMIT 1",
+            params![
+                tenant_id,
+                subject,
+                ts(at - INCIDENT_WINDOW),
+                ts(at + INCIDENT_WINDOW)
+            ],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let (id, opened) = match near {
+        Some(id) => (id, false),
+        None => {
+            let id = c.query_row(
+                "INSERT INTO incidents (key, tenant_id, tenant_name, subject, severity, first_event, last_event,
+                                        opened_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?7) RETURNING id",
+                params![
+                    uuid::Uuid::new_v4().to_string(),
+                    tenant_id,
+                    tenant_name,
+                    subject,
+                    severity,
+                    ts(at),
+                    now
+                ],
+                |r| r.get(0),
+            )?;
+            (id, true)
+        }
+    };
+    c.execute(
+        "UPDATE alerts SET incident_id = ?2 WHERE id = ?1",
+        params![alert_id, id],
+    )?;
+    refresh(c, id, now)?;
+    Ok(opened)
+}
+
+/// Brings an incident's severity, tenant name and times in line with its alerts.
+fn refresh(c: &Connection, id: i64, now: &str) -> rusqlite::Result<()> {
+    let mut stmt = c.prepare(
+        "SELECT severity, COALESCE(event_time, detected_at), tenant_name FROM alerts
+         WHERE incident_id = ?1 ORDER BY id",
+    )?;
+    let alerts = stmt
+        .query_map([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let severity = alerts
+        .iter()
+        .filter_map(|(s, _, _)| Severity::parse(s))
+        .max();
+    // Every time here was written by `ts`, whose text sorts as the instants do.
+    let first = alerts.iter().map(|(_, at, _)| at).min();
+    let last = alerts.iter().map(|(_, at, _)| at).max();
+    let newest_name = alerts.last().map(|(_, _, name)| name);
+    if let (Some(severity), Some(first), Some(last), Some(name)) =
+        (severity, first, last, newest_name)
+    {
+        c.execute(
+            "UPDATE incidents SET severity = ?2, first_event = ?3, last_event = ?4, tenant_name = ?5, updated_at = ?6
+             WHERE id = ?1",
+            params![id, severity.as_str(), first, last, name, now],
+        )?;
+    }
+    Ok(())
+}
+
+/// The migration's hook: every alert stored before incidents existed joins one, in the
+/// order the changes were made. Suppressed alerts stay out, as they do when new.
+pub(super) fn attach_stored(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let now = ts(Utc::now());
+    let ids: Vec<i64> = tx
+        .prepare(
+            "SELECT id FROM alerts WHERE status <> 'suppressed' AND incident_id IS NULL
+             ORDER BY COALESCE(event_time, detected_at), id",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in ids {
+        attach(tx, id, &now)?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Every incident with its alerts, the most recently active first.
+    pub fn incidents(&self) -> Result<Vec<Incident>> {
+        self.with(|c| {
+            let ids: Vec<i64> = c
+                .prepare("SELECT id FROM incidents ORDER BY last_event DESC, id DESC")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            ids.into_iter().map(|id| incident_by_id(c, id)).collect()
+        })
+    }
+
+    /// One incident with its alerts.
+    pub fn incident(&self, id: i64) -> Result<Incident> {
+        self.with(|c| incident_by_id(c, id))
+    }
+}
+
+fn incident_by_id(c: &Connection, id: i64) -> Result<Incident> {
+    let mut incident = c
+        .query_row(
+            "SELECT id, key, tenant_id, tenant_name, subject, severity, status, first_event, last_event
+             FROM incidents WHERE id = ?1",
+            [id],
+            |r| {
+                let at = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+                    Ok(r.get::<_, Option<String>>(i)?.as_deref().and_then(parse_ts))
+                };
+                Ok(Incident {
+                    id: r.get(0)?,
+                    key: r.get(1)?,
+                    tenant_id: r.get(2)?,
+                    tenant_name: r.get(3)?,
+                    subject: r.get(4)?,
+                    title: String::new(),
+                    severity: named(r, 5, Severity::parse)?,
+                    status: named(r, 6, IncidentStatus::parse)?,
+                    first_event: at(7)?,
+                    last_event: at(8)?,
+                    alerts: Vec::new(),
+                })
+            },
+        )
+        .optional()?
+        .ok_or(StoreError::NoIncident(id))?;
+    incident.alerts = c
+        .prepare(&format!(
+            "{ALERT_SELECT} WHERE a.incident_id = ?1 ORDER BY COALESCE(a.event_time, a.detected_at), a.id"
+        ))?
+        .query_map([id], Alert::from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    incident.title = title(&incident.subject, &incident.alerts);
+    Ok(incident)
+}
