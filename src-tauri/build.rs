@@ -3,6 +3,7 @@
 const COMMANDS: &[&str] = &[
     "overview",
     "list_alerts",
+    "delivery_channels",
     "rules",
     "get_alert",
     "set_alert_status",

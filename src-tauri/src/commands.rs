@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rulewatch_core::app::{
-    Alert, AlertDetail, Cloud, ConnectionStep, Error, ErrorKind, LogEntry, NewCredential,
-    PartnerAccount, PartnerState, Plan, Settings as CoreSettings, SettingsUpdate as CoreUpdate,
-    SignInWith, StepResult, TenantInput, TenantStatus, UndoPreview,
+    Alert, AlertDetail, ChannelHealth, Cloud, ConnectionStep, Error, ErrorKind, LogEntry,
+    NewCredential, PartnerAccount, PartnerState, Plan, Settings as CoreSettings,
+    SettingsUpdate as CoreUpdate, SignInWith, StepResult, TenantInput, TenantStatus, UndoPreview,
 };
 use rulewatch_core::detect::rules::{RULES, Rule};
 use secrecy::{ExposeSecret, SecretString};
@@ -106,6 +106,12 @@ pub(crate) async fn overview(shared: AppState<'_>) -> Reply<Overview> {
 #[tauri::command]
 pub(crate) async fn list_alerts(shared: AppState<'_>) -> Reply<Vec<Alert>> {
     Ok(shared.session.alerts().await?)
+}
+
+/// Each delivery channel's queue: alerts waiting, the last delivery, the last error.
+#[tauri::command]
+pub(crate) async fn delivery_channels(shared: AppState<'_>) -> Reply<Vec<ChannelHealth>> {
+    Ok(shared.session.channels().await?)
 }
 
 /// Every detection rule as it describes itself: the panel's words for alerts.

@@ -60,6 +60,7 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::overview,
             commands::list_alerts,
+            commands::delivery_channels,
             commands::get_alert,
             commands::set_alert_status,
             commands::scan_now,

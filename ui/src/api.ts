@@ -24,6 +24,17 @@ export interface Origin {
   familiarity: "unknown" | "known_address" | "known_network" | "new_network" | "new_country";
 }
 
+/** One delivery channel's queue (this desktop's notifications, `rulewatch scan`'s output). */
+export interface ChannelHealth {
+  name: string;
+  kind: string;
+  /** Alerts waiting for it. */
+  queued: number;
+  last_delivered_at: string | null;
+  /** Its latest failure, when it came after its last success. */
+  last_error: string | null;
+}
+
 /** One alert as the list shows it. Every string may come from an attacker. */
 export interface AlertSummary {
   id: number;
@@ -38,6 +49,8 @@ export interface AlertSummary {
   summary: string;
   event_time: string | null;
   detected_at: string | null;
+  /** The incident it belongs to: one mailbox's alerts within a day (null when suppressed). */
+  incident_id: number | null;
   status: AlertStatus;
   status_note: string | null;
   suppressed_by: string | null;
@@ -322,6 +335,7 @@ export const api = {
   rules: () => invoke<RuleInfo[]>("rules"),
   overview: () => invoke<Overview>("overview"),
   listAlerts: () => invoke<AlertSummary[]>("list_alerts"),
+  deliveryChannels: () => invoke<ChannelHealth[]>("delivery_channels"),
   getAlert: (id: number) => invoke<AlertDetail>("get_alert", { id }),
   setAlertStatus: (id: number, status: Exclude<AlertStatus, "suppressed">, note: string | null, trustDestination: boolean) =>
     invoke<void>("set_alert_status", { id, status, note, trustDestination }),

@@ -23,6 +23,32 @@ describe("alert list", () => {
     expect(row.textContent).toContain("Open");
   });
 
+  it("groups the alerts under a heading per incident, at its gravest", async () => {
+    await mount(() => {
+      state.handlers.list_alerts = () => [
+        alert({ id: 9, severity: "medium", incident_id: 7, target: "adele@contoso.com", rule: HIDES_MAIL.id }),
+        alert({ id: 8, severity: "high", incident_id: 3, target: "bob@contoso.com" }),
+        alert({ id: 6, severity: "critical", incident_id: 7, target: "adele@contoso.com" }),
+        alert({ id: 2, severity: "low", status: "suppressed", incident_id: null, target: "carol@contoso.com" }),
+      ];
+    });
+    expect($$("[data-testid=incident-row]")).toEqual([]);
+    setValue($<HTMLSelectElement>("#filter-status"), "all");
+    setValue($<HTMLSelectElement>("#filter-group"), "incidents");
+    const rows = $$("#alerts-table tbody tr").map((r) =>
+      r.dataset.testid === "incident-row" ? `incident ${r.dataset.incidentId}` : `alert ${r.dataset.alertId}`,
+    );
+    expect(rows).toEqual(["incident 7", "alert 9", "alert 6", "incident 3", "alert 8", "incident ", "alert 2"]);
+    const adele = $(`[data-testid=incident-row][data-incident-id="7"]`);
+    expect(adele.textContent).toContain("Critical");
+    expect(adele.textContent).toContain("adele@contoso.com");
+    expect(adele.textContent).toContain("2 alerts");
+    // A member still opens its alert.
+    $(`[data-testid=alert-row][data-alert-id="9"]`).click();
+    await flush();
+    expect(visible($("#alert-detail"))).toBe(true);
+  });
+
   it("shows a hostile rule name and summary as literal text", async () => {
     await mount();
     noMarkup();
@@ -63,7 +89,7 @@ describe("alert list", () => {
 
   it("search covers summary, target, actor, tenant, rule and IP", () => {
     const a = alert({ id: 1, summary: "S-one", target: "t@x", actor: "act@y", tenant_name: "TenantZ", rule: "RuleQ", client_ip: "10.9.8.7" });
-    const f = { status: "all" as const, severity: "any" as const, tenant: "" };
+    const f = { group: "alerts" as const, status: "all" as const, severity: "any" as const, tenant: "" };
     for (const q of ["s-ONE", "T@X", "act@", "tenantz", "ruleq", "10.9.8"]) expect(matches(a, { ...f, search: q })).toBe(true);
     expect(matches(a, { ...f, search: "absent" })).toBe(false);
   });

@@ -71,6 +71,7 @@ export function alert(over: Partial<AlertSummary> & { id: number }): AlertSummar
     status_note: null,
     suppressed_by: null,
     origin: null,
+    incident_id: over.id,
     ...over,
   };
 }
@@ -217,6 +218,10 @@ export function defaultHandlers(): void {
   state.handlers = {
     overview: () => overview(),
     list_alerts: () => alerts(),
+    delivery_channels: () => [
+      { name: "desktop", kind: "desktop", queued: 0, last_delivered_at: "2026-11-27T10:42:00Z", last_error: null },
+      { name: "scan", kind: "scan", queued: 5, last_delivered_at: null, last_error: null },
+    ],
     rules: () => [HIDES_MAIL],
     get_alert: (a) => detail({ id: a!.id as number }),
     set_alert_status: () => null,

@@ -16,6 +16,25 @@ const save = async () => {
 };
 
 describe("settings", () => {
+  it("shows each delivery channel's queue, a hostile error as text", async () => {
+    const error = "<img src=x onerror=alert(1)> no notification daemon";
+    await openSettings(
+      () =>
+        (state.handlers.delivery_channels = () => [
+          { name: "desktop", kind: "desktop", queued: 2, last_delivered_at: "2026-11-27T10:42:00Z", last_error: error },
+          { name: "scan", kind: "scan", queued: 0, last_delivered_at: null, last_error: null },
+        ]),
+    );
+    const desktop = $(`[data-testid=channel-row][data-channel="desktop"]`);
+    expect(desktop.textContent).toContain("This desktop's notifications");
+    expect(desktop.textContent).toContain("2");
+    expect(desktop.textContent).toContain(error);
+    expect(desktop.querySelector("img")).toBeNull();
+    const scan = $(`[data-testid=channel-row][data-channel="scan"]`);
+    expect(scan.textContent).toContain("never");
+    expect(scan.textContent).toContain("none");
+  });
+
   it("fills the form from the stored settings", async () => {
     await openSettings();
     expect($<HTMLInputElement>("#scan-interval").value).toBe("5");

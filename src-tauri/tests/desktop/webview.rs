@@ -161,6 +161,18 @@ fn an_attack_arrives_is_notified_opened_from_the_notification_and_reviewed_as_te
     wait_until("a scan after Scan now", Duration::from_secs(30), || {
         app.stats()["requests"]["content"].as_u64().unwrap() > listed
     });
+
+    // Notifying took the alerts from the desktop's queue only: `rulewatch scan` on this
+    // data folder would still print both.
+    app.click("#nav-settings");
+    let waiting = |channel: &str| {
+        app.text(&format!(
+            "[data-testid=channel-row][data-channel={channel}] td:nth-child(2)"
+        ))
+    };
+    wait_until("the delivery queues", Duration::from_secs(10), || {
+        waiting("desktop") == "0" && waiting("scan") == "2"
+    });
 }
 
 #[test]

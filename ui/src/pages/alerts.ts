@@ -8,6 +8,8 @@ import { createRemediation, type Remediation } from "./remediation";
 
 export type StatusFilter = "active" | "all" | AlertStatus;
 export interface Filters {
+  /** One row per alert, or the alerts under a heading per incident. */
+  group: "alerts" | "incidents";
   status: StatusFilter;
   severity: "any" | Severity;
   tenant: string; // "" = every tenant
@@ -28,6 +30,33 @@ export function matches(a: AlertSummary, f: Filters): boolean {
   return true;
 }
 
+/** An incident as the list shows it: its alerts that pass the filters, newest first. */
+export interface IncidentGroup {
+  /** The incident's number; null for an alert in none (a suppressed one). */
+  id: number | null;
+  alerts: AlertSummary[];
+  /** The gravest of its alerts. */
+  gravest: AlertSummary;
+}
+
+/** Groups `alerts` (in list order) by incident, each group where its newest alert sits. */
+export function byIncident(alerts: AlertSummary[]): IncidentGroup[] {
+  const groups: IncidentGroup[] = [];
+  const index = new Map<number, IncidentGroup>();
+  for (const a of alerts) {
+    const known = a.incident_id === null ? undefined : index.get(a.incident_id);
+    if (known) {
+      known.alerts.push(a);
+      if (severityRank(a.severity) > severityRank(known.gravest.severity)) known.gravest = a;
+      continue;
+    }
+    const group: IncidentGroup = { id: a.incident_id, alerts: [a], gravest: a };
+    groups.push(group);
+    if (a.incident_id !== null) index.set(a.incident_id, group);
+  }
+  return groups;
+}
+
 export interface AlertsPage extends Page {
   openDetail(id: number): Promise<void>;
   /** Re-reads the list (for when the detail was opened from outside the page). */
@@ -36,7 +65,7 @@ export interface AlertsPage extends Page {
 }
 
 export function createAlertsPage(ctx: Ctx): AlertsPage {
-  const filters: Filters = { status: "active", severity: "any", tenant: "", search: "" };
+  const filters: Filters = { group: "alerts", status: "active", severity: "any", tenant: "", search: "" };
   let alerts: AlertSummary[] = [];
   let loaded = false;
   /** The rules by id, read once: they change only with the app. */
@@ -133,6 +162,16 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     ...SEVERITIES.map((s) => h("option", { value: s }, `${SEVERITY_LABEL[s]} or worse`)),
   );
   const tenantSel = h("select", { id: "filter-tenant" }, h("option", { value: "" }, "All tenants"));
+  const groupSel = h(
+    "select",
+    { id: "filter-group" },
+    h("option", { value: "alerts" }, "Each alert"),
+    h("option", { value: "incidents" }, "By incident"),
+  );
+  groupSel.addEventListener("change", () => {
+    filters.group = groupSel.value as Filters["group"];
+    renderList();
+  });
   const search = h("input", { id: "search", type: "search", placeholder: "Mailbox, rule, IP, tenant…", autocomplete: "off" });
   statusSel.value = filters.status;
   statusSel.addEventListener("change", () => {
@@ -182,6 +221,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     h(
       "div",
       { class: "filters" },
+      field("Show", groupSel),
       field("Status", statusSel),
       field("Severity", severitySel),
       field("Tenant", tenantSel),
@@ -210,26 +250,46 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     const focused = tbody.contains(document.activeElement)
       ? document.activeElement?.closest<HTMLElement>("[data-testid=alert-row]")?.dataset.alertId
       : undefined;
+    const row = (a: AlertSummary, member: boolean): HTMLElement => {
+      const open = h(
+        "button",
+        { type: "button", class: "row-open", "data-testid": "open-alert", title: a.summary, on: { click: (e) => { e.stopPropagation(); void openDetail(a.id); } } },
+        ruleTitle(a.rule),
+      );
+      return h(
+        "tr",
+        {
+          "data-testid": "alert-row",
+          "data-alert-id": a.id,
+          class: `status-row-${a.status}${member ? " incident-member" : ""}`,
+          on: { click: () => void openDetail(a.id) },
+        },
+        h("td", null, severityTag(a.severity)),
+        h("td", null, a.tenant_name),
+        h("td", { class: "wrap" }, a.target),
+        h("td", { class: "wrap" }, open),
+        h("td", { class: "nowrap", title: localDateTime(a.event_time) }, shortDateTime(a.event_time)),
+        h("td", null, statusTag(a.status)),
+      );
+    };
+    const heading = (g: IncidentGroup): HTMLElement => {
+      const n = g.alerts.length;
+      return h(
+        "tr",
+        { "data-testid": "incident-row", "data-incident-id": g.id ?? "", class: "incident-row" },
+        h("td", null, severityTag(g.gravest.severity)),
+        h("td", null, g.gravest.tenant_name),
+        h("td", { class: "wrap" }, g.gravest.target),
+        h("td", { class: "wrap" }, `${ruleTitle(g.gravest.rule)}: ${n} alert${n === 1 ? "" : "s"}`),
+        h("td", { class: "nowrap", title: localDateTime(g.alerts[0].event_time) }, shortDateTime(g.alerts[0].event_time)),
+        h("td", null),
+      );
+    };
     replace(
       tbody,
-      shown.map((a) => {
-        const open = h(
-          "button",
-          { type: "button", class: "row-open", "data-testid": "open-alert", title: a.summary, on: { click: (e) => { e.stopPropagation(); void openDetail(a.id); } } },
-          ruleTitle(a.rule),
-        );
-        const tr = h(
-          "tr",
-          { "data-testid": "alert-row", "data-alert-id": a.id, class: `status-row-${a.status}`, on: { click: () => void openDetail(a.id) } },
-          h("td", null, severityTag(a.severity)),
-          h("td", null, a.tenant_name),
-          h("td", { class: "wrap" }, a.target),
-          h("td", { class: "wrap" }, open),
-          h("td", { class: "nowrap", title: localDateTime(a.event_time) }, shortDateTime(a.event_time)),
-          h("td", null, statusTag(a.status)),
-        );
-        return tr;
-      }),
+      filters.group === "incidents"
+        ? byIncident(shown).flatMap((g) => [heading(g), ...g.alerts.map((a) => row(a, true))])
+        : shown.map((a) => row(a, false)),
     );
     if (focused) {
       const again = Array.from(tbody.querySelectorAll<HTMLElement>("[data-testid=alert-row]")).find((r) => r.dataset.alertId === focused);

@@ -4,7 +4,14 @@
 import { api, type RemediationAction, type Settings, type SettingsUpdate, type Severity } from "../api";
 import type { Ctx, Page } from "../ctx";
 import { h } from "../h";
-import { REMEDIATION_ACTIONS, REMEDIATION_ACTION_LABEL, SEVERITIES, SEVERITY_LABEL } from "../format";
+import {
+  REMEDIATION_ACTIONS,
+  REMEDIATION_ACTION_LABEL,
+  SEVERITIES,
+  SEVERITY_LABEL,
+  localDateTime,
+  shortDateTime,
+} from "../format";
 import { labelled } from "../fields";
 
 export function createSettingsPage(ctx: Ctx): Page {
@@ -167,9 +174,49 @@ export function createSettingsPage(ctx: Ctx): Page {
     if (s) fill(s);
   }
 
+  // Read-only: how each channel's queue stands, refreshed with the rest of the panel.
+  const channels = h("tbody", { id: "delivery-channels" });
+  const delivery = h(
+    "section",
+    { class: "card", "aria-labelledby": "delivery-title" },
+    h("h3", { id: "delivery-title" }, "Delivery"),
+    h(
+      "p",
+      { class: "hint" },
+      "Each channel receives every alert on its own: what this desktop notifies and what `rulewatch scan` prints never take alerts from each other.",
+    ),
+    h(
+      "table",
+      null,
+      h(
+        "thead",
+        null,
+        h("tr", null, h("th", { scope: "col" }, "Channel"), h("th", { scope: "col" }, "Waiting"), h("th", { scope: "col" }, "Last delivered"), h("th", { scope: "col" }, "Last error")),
+      ),
+      channels,
+    ),
+  );
+  const CHANNEL_LABEL: Record<string, string> = { desktop: "This desktop's notifications", scan: "rulewatch scan" };
+  async function loadChannels(): Promise<void> {
+    const list = await ctx.run(api.deliveryChannels());
+    if (!list) return;
+    channels.replaceChildren(
+      ...list.map((c) =>
+        h(
+          "tr",
+          { "data-testid": "channel-row", "data-channel": c.name },
+          h("td", null, CHANNEL_LABEL[c.kind] ?? c.name),
+          h("td", null, String(c.queued)),
+          h("td", { title: localDateTime(c.last_delivered_at) }, c.last_delivered_at ? shortDateTime(c.last_delivered_at) : "never"),
+          h("td", { class: c.last_error ? "state-error" : "muted" }, c.last_error ?? "none"),
+        ),
+      ),
+    );
+  }
+
   const logDir = h("code", { id: "log-dir" });
   const logs = h("p", { id: "log-file", class: "card hint" }, "Log files (one a day, a week kept): ", logDir);
-  const el = h("div", { id: "settings-page" }, h("h2", null, "Settings"), form, logs);
+  const el = h("div", { id: "settings-page" }, h("h2", null, "Settings"), form, delivery, logs);
   function showLogDir(): void {
     const dir = ctx.overview()?.log_dir ?? null;
     logs.hidden = dir === null;
@@ -177,12 +224,13 @@ export function createSettingsPage(ctx: Ctx): Page {
   }
   return {
     el,
-    // Changes elsewhere (alerts, scans) do not touch the form being edited.
-    refresh: async () => {},
+    // Changes elsewhere (alerts, scans) do not touch the form being edited; only the
+    // delivery queues are read again.
+    refresh: loadChannels,
     enter: async () => {
       message.textContent = "";
       showLogDir();
-      await load();
+      await Promise.all([load(), loadChannels()]);
     },
   };
 }
