@@ -78,7 +78,9 @@ impl Remediator<'_> {
             return StepDone::failed(request, Some(state(&before)), r.message);
         }
         let old = valid_from(&before);
-        let shows = |a: &Account| valid_from(a) != old || old.is_none();
+        // Seen only as a new time: an account that had none must now show one, or the
+        // step would count as verified without anything read back.
+        let shows = |a: &Account| valid_from(a).is_some_and(|now| Some(now) != old);
         let verified = ms.read_back(|| ms.account(upn), shows).await;
         verify(
             request,
@@ -121,7 +123,10 @@ impl Remediator<'_> {
             return StepDone::failed(request, Some(state(&before)), r.message);
         }
         let old = before.last_password_change_date_time.clone();
-        let shows = |a: &Account| a.last_password_change_date_time != old || old.is_none();
+        // As for sessions: a change is seen only as a new time, never assumed.
+        let shows = |a: &Account| {
+            a.last_password_change_date_time.is_some() && a.last_password_change_date_time != old
+        };
         let verified = ms.read_back(|| ms.account(upn), shows).await;
         let mut done = verify(
             request,
