@@ -128,6 +128,21 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
     if let Err(e) = delivered {
         tracing::error!("cannot notify the new alerts: {e}");
     }
+    // The channels the technician added; a failure waits for its retry, and shows in
+    // Settings → Delivery.
+    match session.deliver_to_channels(false).await {
+        Ok(passes) => {
+            for p in passes.iter().filter(|p| p.error.is_some()) {
+                tracing::warn!(
+                    "channel {}: {} delivered, then failed: {}",
+                    p.channel,
+                    p.delivered,
+                    p.error.as_deref().unwrap_or_default()
+                );
+            }
+        }
+        Err(e) => tracing::error!("cannot deliver to the channels: {e}"),
+    }
     shared.recount().await;
     tray::refresh(app);
     let _ = app.emit(CHANGED, ());

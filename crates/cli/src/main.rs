@@ -1,6 +1,7 @@
 //! `rulewatch`: Rulewatch's engine without a window.
 
 mod allow;
+mod channel;
 mod check;
 mod demo;
 mod geo;
@@ -103,6 +104,9 @@ enum Command {
     /// Trusted forwarding destinations and rule names, per tenant
     #[command(subcommand)]
     Allow(allow::AllowCommand),
+    /// Where alerts go besides this terminal and the desktop: webhooks
+    #[command(subcommand)]
+    Channel(channel::ChannelCommand),
     /// Every stored alert, newest first
     Alerts {
         #[arg(long)]
@@ -295,6 +299,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tenant(cmd) => tenant::run(g, cmd).await,
         Command::Scan { json } => scan::scan(g, json).await,
         Command::Allow(cmd) => allow::run(g, cmd).await,
+        Command::Channel(cmd) => channel::run(g, cmd).await,
         Command::Partner(cmd) => partner::run(g, cmd).await,
         Command::SignIns(cmd) => sign_ins::run(g, cmd),
         Command::Alerts { json } => {

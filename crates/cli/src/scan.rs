@@ -24,6 +24,7 @@ pub(crate) async fn scan(g: &Global, json: bool) -> Result<ExitCode> {
     }
     let report = run_scan(&session).await?;
     print_new_alerts(&session, json).await?;
+    crate::channel::deliver(&session).await;
     Ok(exit_code(&report))
 }
 

@@ -9,7 +9,8 @@
 //!    Activity API), [`graph`].
 //! 3. **The store**: [`store`], one SQLite file.
 //! 4. **Collection, enrichment, remediation, the partner**: [`engine`], [`sign_ins`],
-//!    [`enrich`], [`geo`], [`remediate`], [`undo`], [`report`], [`tenants`], [`partner`].
+//!    [`enrich`], [`geo`], [`remediate`], [`undo`], [`report`], [`tenants`], [`partner`],
+//!    [`deliver`] (webhooks).
 //! 5. **The application layer**: [`app`].
 //!
 //! # One record, from blob to notification
@@ -35,6 +36,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cloud;
+pub mod deliver;
 pub mod engine;
 pub mod enrich;
 pub mod folder;

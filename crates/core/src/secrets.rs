@@ -26,6 +26,9 @@ pub enum SecretKind {
     /// The key that signs the remediation record (HMAC-SHA256). One per record: the id
     /// given with it is the record's own id, not a tenant's.
     RecordKey,
+    /// The key a webhook channel signs its deliveries with (HMAC-SHA256). The id given with
+    /// it is the channel's name, not a tenant's.
+    ChannelSecret,
 }
 
 /// The tenant id to pass with secrets that belong to no tenant.
@@ -42,6 +45,7 @@ impl SecretKind {
             SecretKind::IpstackKey => "geo/ipstack-api-key".into(),
             SecretKind::PartnerRefreshToken => "partner/refresh-token".into(),
             SecretKind::RecordKey => format!("remediation/{tenant_id}/record-key"),
+            SecretKind::ChannelSecret => format!("channel/{tenant_id}/secret"),
         }
     }
 
@@ -49,9 +53,10 @@ impl SecretKind {
     fn owner(self, tenant_id: &str) -> &str {
         match self {
             SecretKind::IpstackKey | SecretKind::PartnerRefreshToken => NO_TENANT,
-            SecretKind::ClientSecret | SecretKind::CertificateKey | SecretKind::RecordKey => {
-                tenant_id
-            }
+            SecretKind::ClientSecret
+            | SecretKind::CertificateKey
+            | SecretKind::RecordKey
+            | SecretKind::ChannelSecret => tenant_id,
         }
     }
 
@@ -60,6 +65,9 @@ impl SecretKind {
             SecretKind::IpstackKey => SecretError::MissingIpstackKey,
             SecretKind::PartnerRefreshToken => SecretError::NotSignedIn,
             SecretKind::RecordKey => SecretError::MissingRecordKey,
+            SecretKind::ChannelSecret => SecretError::MissingChannelSecret {
+                channel: tenant_id.into(),
+            },
             SecretKind::ClientSecret | SecretKind::CertificateKey => SecretError::Missing {
                 tenant_id: tenant_id.into(),
                 what: describe(self),
@@ -89,6 +97,12 @@ pub enum SecretError {
         tenant_id: String,
         /// Which secret, in words, e.g. "client secret".
         what: &'static str,
+    },
+    /// A webhook channel's signing secret is not in the keychain.
+    #[error("the keychain has no signing secret for channel {channel}: remove it and add it again")]
+    MissingChannelSecret {
+        /// The channel.
+        channel: String,
     },
     /// No ipstack API key is stored.
     #[error("the keychain has no ipstack API key: give one again")]
@@ -142,6 +156,7 @@ fn describe(kind: SecretKind) -> &'static str {
         SecretKind::IpstackKey => "ipstack API key",
         SecretKind::PartnerRefreshToken => "partner refresh token",
         SecretKind::RecordKey => "remediation record key",
+        SecretKind::ChannelSecret => "webhook signing secret",
     }
 }
 

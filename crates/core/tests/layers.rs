@@ -31,6 +31,7 @@ const LAYERS: [(&str, &[&str]); 5] = [
             "report",
             "tenants",
             "engine",
+            "deliver",
         ],
     ),
     ("the application layer", &["app"]),

@@ -11,6 +11,7 @@ use crate::directory::Directory;
 use crate::elsewhere::Recorder;
 use crate::faults::FaultInjector;
 use crate::feed::Feed;
+use crate::hooks::Receiver;
 use crate::ipstack::GeoScenario;
 use crate::partner::PartnerState;
 use crate::scenario::{ContentType, Scenario, SubscriptionState, Tenant, TokenRefusal};
@@ -31,6 +32,8 @@ pub(crate) struct App {
     pub partner: Option<PartnerState>,
     /// The hostile-network recorder (elsewhere.rs).
     pub elsewhere: Arc<Recorder>,
+    /// The webhook receiver (hooks.rs).
+    pub hooks: Receiver,
 }
 
 pub(crate) struct TenantEntry {
@@ -117,6 +120,7 @@ impl App {
             geo: scenario.geo,
             partner: scenario.partner.map(PartnerState::new),
             elsewhere: Arc::default(),
+            hooks: Receiver::default(),
         }
     }
 

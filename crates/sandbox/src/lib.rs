@@ -19,6 +19,7 @@ mod faults;
 mod feed;
 pub mod folder;
 mod graph;
+mod hooks;
 mod ids;
 mod ipstack;
 pub mod mmdb;

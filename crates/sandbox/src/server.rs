@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::elsewhere::{self, Recorder};
 use crate::scenario::{Endpoint, Scenario, TenantCloud};
 use crate::times::now_ms;
-use crate::{control, exchange, faults, graph, ipstack, openid, partner, token, users};
+use crate::{control, exchange, faults, graph, hooks, ipstack, openid, partner, token, users};
 
 /// How long `shutdown` lets in-flight requests (a slow fault, say) finish.
 const GRACE: Duration = Duration::from_secs(5);
@@ -167,6 +167,9 @@ fn router(app: Arc<App>) -> Router {
         .route("/_sandbox/partner/revoke", post(control::revoke_partner))
         .route("/_sandbox/late/release", post(control::release_late))
         .route("/_sandbox/partner/gdap", post(control::set_gdap_roles))
+        .route("/_sandbox/hooks/{name}", post(hooks::receive))
+        .route("/_sandbox/hooks/{name}/received", get(hooks::received))
+        .route("/_sandbox/hooks/{name}/fail", post(hooks::fail))
         .fallback(not_found);
     // Each cloud's Management API, GCC's under its path prefix (activity.rs).
     TenantCloud::ALL

@@ -59,6 +59,27 @@ impl Sandbox {
         got["received"].as_array().unwrap().clone()
     }
 
+    /// What the sandbox's webhook receiver `name` accepted, and how many it refused.
+    pub(crate) fn hook(&self, name: &str) -> Value {
+        let url = format!("{}/_sandbox/hooks/{name}/received", self.url);
+        self.rt
+            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+    }
+
+    /// The webhook receiver `name` answers 503 to its next `count` requests.
+    pub(crate) fn fail_hook(&self, name: &str, count: u32) {
+        let url = format!("{}/_sandbox/hooks/{name}/fail?count={count}", self.url);
+        let status = self.rt.block_on(async {
+            reqwest::Client::new()
+                .post(url)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+        assert!(status.is_success(), "failing the hook: {status}");
+    }
+
     /// A user's account and mailbox as the sandbox holds them now.
     pub(crate) fn user(&self, tenant_id: &str, upn: &str) -> Value {
         let url = format!("{}/_sandbox/tenants/{tenant_id}/users/{upn}", self.url);

@@ -2,6 +2,7 @@
 //! with a real SQLite file and the real keychain (run under scripts/with-keyring.sh).
 
 mod allow;
+mod channels;
 mod check;
 mod clouds;
 mod crash;

@@ -3,6 +3,7 @@
 //! commands.
 
 use crate::allowlist::TrustError;
+use crate::deliver::ChannelError;
 use crate::geo::MmdbError;
 use crate::partner::CustomerError;
 use crate::problem::Problem;
@@ -41,6 +42,9 @@ pub enum Error {
     /// Microsoft, the network or the keychain, as a scan would report it.
     #[error(transparent)]
     Problem(#[from] Problem),
+    /// A delivery channel was refused.
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
     /// An incident report could not be written.
     #[error(transparent)]
     Report(#[from] ReportError),
@@ -203,6 +207,9 @@ impl Error {
             Error::Customer(CustomerError::Store(_)) => ErrorKind::LocalDatabase,
             Error::Problem(p) => ErrorKind::Problem(p.kind),
             Error::Report(ReportError::Store(_)) => ErrorKind::LocalDatabase,
+            Error::Channel(ChannelError::Invalid(_)) => ErrorKind::InvalidInput,
+            Error::Channel(ChannelError::Store(_)) => ErrorKind::LocalDatabase,
+            Error::Channel(ChannelError::Secret(_)) => ErrorKind::Keychain,
             Error::Report(ReportError::Write { .. }) | Error::Failed(_) => ErrorKind::Failed,
         }
     }

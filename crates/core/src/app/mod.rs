@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod alerts;
+mod channels;
 mod config;
 mod error;
 mod partner;
@@ -55,6 +56,7 @@ pub struct Delivered {
 // other door into core.
 pub use crate::allowlist::{TrustEntry, TrustError, TrustKind};
 pub use crate::cloud::{Cloud, override_host};
+pub use crate::deliver::{ChannelError, Pass, SCHEMA as WEBHOOK_SCHEMA, signature};
 pub use crate::engine::{ConnectionStep, ScanReport};
 pub use crate::geo::{Answer, Location};
 pub use crate::logging::init as start_logging;
@@ -65,7 +67,7 @@ pub use crate::secrets::SecretError;
 pub use crate::sign_ins::AUDIT_AZURE_AD;
 pub use crate::store::{
     Alert, AlertStatus, CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, ChainReport, ChannelHealth,
-    CustomerRow, FrontEnd, GeoFix, GeoProblem, GeoProvider, INCIDENT_WINDOW, Incident,
+    ChannelRow, CustomerRow, FrontEnd, GeoFix, GeoProblem, GeoProvider, INCIDENT_WINDOW, Incident,
     IncidentStatus, LogEntry, StoreError, TenantRow, TenantState, TenantStatus,
 };
 pub use crate::tenants::{NewCredential, TenantError};
@@ -191,7 +193,7 @@ impl Session {
                 .into_iter()
                 .filter(|id| !done.ids.contains(id))
                 .collect();
-            store.delivery_failed(channel, &left, error)?;
+            store.delivery_failed(channel, &left, error, None)?;
         }
         Ok(done.ids.len())
     }

@@ -10,8 +10,8 @@ macro_rules! alert_columns {
          a.origin, a.status_note, a.incident_id"
     };
 }
-const ALERT_COLUMNS: &str = alert_columns!();
-const ALERT_COLUMN_COUNT: usize = 20;
+pub(super) const ALERT_COLUMNS: &str = alert_columns!();
+pub(super) const ALERT_COLUMN_COUNT: usize = 20;
 pub(super) const ALERT_SELECT: &str = concat!("SELECT ", alert_columns!(), " FROM alerts a");
 
 pub(super) fn alert_by_id(c: &Connection, id: i64) -> Result<Alert> {

@@ -2,7 +2,7 @@
 //! transaction that stores it, and each channel marks only its own rows delivered, so
 //! one consumer never takes an alert from another.
 
-use super::alerts::ALERT_SELECT;
+use super::alerts::{ALERT_COLUMN_COUNT, ALERT_COLUMNS, ALERT_SELECT};
 use serde::Serialize;
 
 use super::*;
@@ -39,6 +39,37 @@ pub struct ChannelHealth {
     pub last_delivered_at: Option<DateTime<Utc>>,
     /// Its latest failed attempt's error, when that came after its last success.
     pub last_error: Option<String>,
+}
+
+/// A channel as configured: a front end, or one the technician added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelRow {
+    /// The channel's name, chosen by the technician (`desktop` and `scan` are built in).
+    pub name: String,
+    /// What kind of channel it is (`desktop`, `scan`, `webhook`).
+    pub kind: String,
+    /// Its settings as JSON (a webhook's URL); never a secret.
+    pub config: Option<serde_json::Value>,
+}
+
+impl ChannelRow {
+    /// Whether it is one of the front ends, which every installation has.
+    pub fn built_in(&self) -> bool {
+        [FrontEnd::Desktop, FrontEnd::Scan]
+            .iter()
+            .any(|f| f.channel() == self.name)
+    }
+}
+
+/// An alert waiting for a channel.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    /// The alert.
+    pub alert: Alert,
+    /// How often delivering it failed.
+    pub attempts: u32,
+    /// Not to be tried before this, after a failure.
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 /// Queues alert `alert_id` for every channel, inside the caller's transaction.
@@ -85,20 +116,101 @@ impl Store {
         })
     }
 
-    /// Records a failed attempt to deliver these alerts to `channel`: they stay queued.
-    pub fn delivery_failed(&self, channel: &str, alert_ids: &[i64], error: &str) -> Result<()> {
+    /// Records a failed attempt to deliver these alerts to `channel`: they stay queued,
+    /// not tried again before `retry_at` when one is given.
+    pub fn delivery_failed(
+        &self,
+        channel: &str,
+        alert_ids: &[i64],
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             let now = ts(Utc::now());
             for id in alert_ids {
                 tx.execute(
-                    "UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = ?3, last_error = ?4
+                    "UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = ?3, last_error = ?4,
+                                           next_attempt_at = ?5
                      WHERE channel = ?1 AND alert_id = ?2 AND delivered_at IS NULL",
-                    params![channel, id, now, error],
+                    params![channel, id, now, error, retry_at.map(ts)],
                 )?;
             }
             tx.commit()?;
             Ok(())
+        })
+    }
+
+    /// The alerts waiting for `channel`, oldest first, each with how often it was tried
+    /// and when it may be tried again.
+    pub fn queued_deliveries(&self, channel: &str) -> Result<Vec<Queued>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {ALERT_COLUMNS}, d.attempts, d.next_attempt_at FROM alerts a
+                 JOIN deliveries d ON d.alert_id = a.id
+                 WHERE d.channel = ?1 AND d.delivered_at IS NULL ORDER BY a.id"
+            ))?;
+            let rows = stmt
+                .query_map(params![channel], |r| {
+                    Ok(Queued {
+                        alert: Alert::from_row(r)?,
+                        attempts: r.get(ALERT_COLUMN_COUNT)?,
+                        retry_at: r
+                            .get::<_, Option<String>>(ALERT_COLUMN_COUNT + 1)?
+                            .as_deref()
+                            .and_then(parse_ts),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Adds a channel; it receives the alerts stored from now on.
+    pub fn add_channel(&self, name: &str, kind: &str, config: &serde_json::Value) -> Result<()> {
+        self.with(|c| {
+            let added = c.execute(
+                "INSERT INTO channels (name, kind, added_at, config) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO NOTHING",
+                params![name, kind, ts(Utc::now()), config.to_string()],
+            )?;
+            if added == 0 {
+                return Err(StoreError::ChannelExists(name.to_string()));
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes a channel the technician added, with its queue.
+    pub fn remove_channel(&self, name: &str) -> Result<()> {
+        self.with(|c| {
+            let removed = c.execute(
+                "DELETE FROM channels WHERE name = ?1 AND kind NOT IN ('desktop', 'scan')",
+                [name],
+            )?;
+            if removed == 0 {
+                return Err(StoreError::NoChannel(name.to_string()));
+            }
+            Ok(())
+        })
+    }
+
+    /// Every channel as configured, by name.
+    pub fn channels(&self) -> Result<Vec<ChannelRow>> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT name, kind, config FROM channels ORDER BY name")?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(ChannelRow {
+                        name: r.get(0)?,
+                        kind: r.get(1)?,
+                        config: r
+                            .get::<_, Option<String>>(2)?
+                            .and_then(|c| serde_json::from_str(&c).ok()),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
         })
     }
 

@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use crate::cloud::Cloud;
 
-pub use deliveries::{ChannelHealth, FrontEnd};
+pub use deliveries::{ChannelHealth, ChannelRow, FrontEnd, Queued};
 pub use geo::{CacheHit, GeoFix, GeoProblem, GeoProvider, Location};
 pub use incidents::{INCIDENT_WINDOW, Incident, IncidentStatus};
 pub use models::{Alert, AlertStatus, NewAlert, SignIn, TenantRow, TenantState, TenantStatus};
@@ -76,6 +76,12 @@ pub enum StoreError {
     /// No incident has this id.
     #[error("no incident {0}")]
     NoIncident(i64),
+    /// A channel of that name is configured already.
+    #[error("a channel named {0} exists already; remove it first or choose another name")]
+    ChannelExists(String),
+    /// No channel of that name is configured (or it is built in and cannot be changed).
+    #[error("no channel named {0} can be changed")]
+    NoChannel(String),
     /// A status a technician may not set (suppression is the allowlist's); holds its name.
     #[error("an alert cannot be set to '{0}': use open, acknowledged or false_positive")]
     BadStatus(String),
@@ -164,6 +170,7 @@ fn migrations() -> Migrations<'static> {
             |tx: &rusqlite::Transaction<'_>| Ok(incidents::attach_stored(tx)?),
         )
         .foreign_key_check(),
+        M::up(include_str!("channels.sql")),
     ])
 }
 

@@ -125,6 +125,7 @@ fn each_channel_has_its_own_queue_and_health() {
             "desktop",
             &ids[1..],
             "no notification daemon took the notification",
+            None,
         )
         .unwrap();
     let health = store.channel_health().unwrap();

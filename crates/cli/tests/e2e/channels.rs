@@ -1,0 +1,169 @@
+//! Webhook channels: every alert's incident reaches the receiver once, signed, with a
+//! stable idempotency key; a receiver that is down is retried after a backoff, not
+//! hammered; an address that would send alerts unencrypted is refused.
+
+use std::collections::BTreeSet;
+
+use rulewatch_core::app::{WEBHOOK_SCHEMA, signature};
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+const SECRET: &str = "a shared secret of more than sixteen characters";
+
+#[test]
+fn every_alert_reaches_the_webhook_once_signed_and_an_outage_waits_for_its_retry() {
+    let (scenario, tenants, expected) = world(1, 20, json!({}));
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let url = format!("{}/_sandbox/hooks/psa", sandbox.url);
+    let add = |name: &str, url: &str| {
+        rw.run_with_stdin(
+            &[
+                "channel",
+                "add",
+                "webhook",
+                "--name",
+                name,
+                "--url",
+                url,
+                "--secret-stdin",
+            ],
+            SECRET,
+        )
+    };
+    let added = add("psa", &url);
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let refused = add("elsewhere", "http://hooks.example.com/T0KEN");
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("unencrypted") && !refused.stderr.contains("T0KEN"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(add("psa", &url).code, 1, "a name is taken once");
+
+    // The receiver is down: the first alert fails and the channel stops for this pass.
+    sandbox.fail_hook("psa", 1);
+    let first = rw.scan();
+    assert_exactly(&first.json_lines(), &expected);
+    assert!(
+        first
+            .stderr
+            .contains("channel psa: 0 delivered, then FAILED: the webhook at http://127.0.0.1:"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first.stderr.contains("answered HTTP 503"),
+        "{}",
+        first.stderr
+    );
+    let listed = rw.run(&["channel", "list", "--json"]).json();
+    let psa = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "psa")
+        .unwrap()
+        .clone();
+    assert_eq!(psa["queued"], expected.len(), "{psa}");
+    assert!(psa["last_error"].as_str().unwrap().contains("503"), "{psa}");
+
+    // A scan right after waits for the backoff instead of knocking again.
+    let again = rw.scan();
+    assert!(
+        again.stderr.contains("channel psa: 0 delivered"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(sandbox.hook("psa")["refused"], 1);
+    assert!(
+        sandbox.hook("psa")["received"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // The technician's retry delivers everything, each alert once.
+    let retry = rw.run(&["channel", "retry"]);
+    assert_eq!(retry.code, 0, "{}", retry.stderr);
+    assert!(
+        retry
+            .stderr
+            .contains(&format!("channel psa: {} delivered", expected.len())),
+        "{}",
+        retry.stderr
+    );
+    let got = sandbox.hook("psa")["received"].as_array().unwrap().clone();
+    assert_eq!(got.len(), expected.len());
+    let mut keys = BTreeSet::new();
+    let mut opened = BTreeSet::new();
+    let mut incidents = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    for delivery in &got {
+        let body = delivery["body"].as_str().unwrap();
+        assert_eq!(
+            delivery["signature"].as_str().unwrap(),
+            signature(SECRET.as_bytes(), body.as_bytes()),
+            "signed over the raw body"
+        );
+        assert_eq!(delivery["content_type"], "application/json");
+        let key = delivery["delivery"].as_str().unwrap().to_string();
+        assert!(
+            keys.insert(key.clone()),
+            "one idempotency key per delivery: {key}"
+        );
+        let v: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["schema"], WEBHOOK_SCHEMA);
+        let incident = &v["incident"];
+        let incident_key = incident["key"].as_str().unwrap().to_string();
+        assert!(key.starts_with(&format!("{incident_key}:")), "{key}");
+        incidents.insert(incident_key.clone());
+        match v["event"].as_str().unwrap() {
+            "incident.opened" => assert!(opened.insert(incident_key), "opened once: {v}"),
+            "incident.updated" => {}
+            other => panic!("unexpected event {other}"),
+        }
+        let alerts = incident["alerts"].as_array().unwrap();
+        for a in alerts {
+            assert_eq!(
+                a["target"].as_str().unwrap().to_lowercase(),
+                incident["mailbox"]
+            );
+        }
+        let id = key.rsplit(':').next().unwrap().parse::<i64>().unwrap();
+        assert!(alerts.iter().any(|a| a["id"] == id), "{v}");
+        seen.insert((
+            incident["tenant_id"].as_str().unwrap().to_string(),
+            alerts.iter().find(|a| a["id"] == id).unwrap()["record_id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        ));
+    }
+    assert_eq!(opened, incidents, "each incident opened exactly once");
+    assert!(
+        incidents.len() < got.len(),
+        "two alerts share a mailbox's incident"
+    );
+    let want: BTreeSet<(String, String)> = expected
+        .iter()
+        .map(|(tenant, record, _)| (tenant.clone(), record.clone()))
+        .collect();
+    assert_eq!(seen, want, "every alert, by its record");
+
+    // Nothing new: nothing sent again.
+    rw.scan();
+    assert_eq!(
+        sandbox.hook("psa")["received"].as_array().unwrap().len(),
+        expected.len()
+    );
+    let removed = rw.run(&["channel", "remove", "psa"]);
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    assert_eq!(
+        rw.run(&["channel", "remove", "desktop"]).code,
+        1,
+        "built in"
+    );
+}

@@ -1,0 +1,394 @@
+//! Delivery to the channels a technician adds: today webhooks. Each channel takes its own
+//! queue (store `deliveries`), oldest alert first, one POST per alert about its incident,
+//! at least once: an alert is marked delivered only after the receiver answered 2xx, and
+//! every retry of it carries the same idempotency key (`X-Rulewatch-Delivery`), so a
+//! receiver can drop what it already has. A failure stops that channel for this pass
+//! (a receiver that is down is not hammered) and the alert is tried again after a backoff
+//! that doubles, from 30 seconds up to an hour.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use sha2::Sha256;
+
+use crate::cloud::is_loopback;
+use crate::secrets::{SecretError, SecretKind, SecretStore};
+use crate::store::{Alert, ChannelRow, Incident, Queued, Store, StoreError};
+
+/// The webhook payload's schema name; a receiver dispatches on it.
+pub const SCHEMA: &str = "rulewatch.incident/v1";
+
+/// How long one POST may take before it counts as failed.
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A receiver's answer is read only to quote it in an error.
+const QUOTED: usize = 200;
+
+/// Why a webhook cannot be added.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    /// The URL is not one Rulewatch sends alerts to.
+    #[error("{0}")]
+    Invalid(String),
+    /// The local database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The keychain.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+/// Checks a webhook's URL: `https://`, or `http://` only on this machine (a receiver
+/// there is not reached over a network anyone else can read).
+pub fn check_url(url: &str) -> Result<url::Url, ChannelError> {
+    let parsed = url::Url::parse(url).map_err(|e| {
+        ChannelError::Invalid(format!(
+            "'{}' is not a URL ({e}); give the receiver's https:// address",
+            crate::shown::short(url)
+        ))
+    })?;
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if is_loopback(&parsed) => Ok(parsed),
+        "http" => Err(ChannelError::Invalid(format!(
+            "the webhook URL {} is plain http:// to another machine, so alerts and their signature would \
+             travel unencrypted: use https://, or http:// only on this machine (127.0.0.1, [::1] or localhost)",
+            crate::cloud::origin(url)
+        ))),
+        other => Err(ChannelError::Invalid(format!(
+            "the webhook URL has the scheme '{other}'; give an https:// address"
+        ))),
+    }
+}
+
+/// Adds a webhook channel: its URL in the store, its secret in the keychain. A name
+/// already taken is refused before the secret is stored.
+pub fn add_webhook(
+    store: &Store,
+    secrets: &dyn SecretStore,
+    name: &str,
+    url: &str,
+    secret: &SecretString,
+) -> Result<(), ChannelError> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ChannelError::Invalid(
+            "a channel's name is 1 to 64 letters, digits, '-' or '_', such as psa-bridge".into(),
+        ));
+    }
+    let url = check_url(url)?;
+    if secret.expose_secret().trim().len() < 16 {
+        return Err(ChannelError::Invalid(
+            "the webhook secret is shorter than 16 characters; give the receiver's shared secret"
+                .into(),
+        ));
+    }
+    if store.channels()?.iter().any(|c| c.name == name) {
+        return Err(StoreError::ChannelExists(name.to_string()).into());
+    }
+    secrets.set(
+        name,
+        SecretKind::ChannelSecret,
+        secret.expose_secret().trim().as_bytes(),
+    )?;
+    if let Err(e) = store.add_channel(name, "webhook", &serde_json::json!({"url": url.as_str()})) {
+        // Nothing half-added stays behind: the secret leaves with the refusal.
+        let _ = secrets.delete(name, SecretKind::ChannelSecret);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Removes a channel the technician added, its queue and its secret.
+pub fn remove(store: &Store, secrets: &dyn SecretStore, name: &str) -> Result<(), ChannelError> {
+    store.remove_channel(name)?;
+    secrets.delete(name, SecretKind::ChannelSecret)?;
+    Ok(())
+}
+
+/// What a webhook receives for one alert.
+#[derive(Debug, Serialize)]
+struct Payload<'a> {
+    schema: &'static str,
+    /// `incident.opened` for an incident's first alert, `incident.updated` after.
+    event: &'static str,
+    incident: IncidentView<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct IncidentView<'a> {
+    key: &'a str,
+    tenant_id: &'a str,
+    tenant_name: &'a str,
+    mailbox: &'a str,
+    severity: &'static str,
+    title: &'a str,
+    alerts: Vec<AlertView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct AlertView<'a> {
+    id: i64,
+    rule: &'a str,
+    severity: &'static str,
+    record_id: &'a str,
+    target: &'a str,
+    actor: &'a str,
+    client_ip: Option<&'a str>,
+    summary: &'a str,
+    event_time: Option<DateTime<Utc>>,
+}
+
+/// The JSON body for `alert`, part of `incident` (the incident as it stands now).
+fn payload(alert: &Alert, incident: &Incident) -> Vec<u8> {
+    let first = incident.alerts.iter().map(|a| a.id).min();
+    let body = Payload {
+        schema: SCHEMA,
+        event: if first == Some(alert.id) {
+            "incident.opened"
+        } else {
+            "incident.updated"
+        },
+        incident: IncidentView {
+            key: &incident.key,
+            tenant_id: &incident.tenant_id,
+            tenant_name: &incident.tenant_name,
+            mailbox: &incident.subject,
+            severity: incident.severity.as_str(),
+            title: &incident.title,
+            alerts: incident
+                .alerts
+                .iter()
+                .map(|a| AlertView {
+                    id: a.id,
+                    rule: &a.rule,
+                    severity: a.severity.as_str(),
+                    record_id: &a.record_id,
+                    target: &a.target,
+                    actor: &a.actor,
+                    client_ip: a.client_ip.as_deref(),
+                    summary: &a.summary,
+                    event_time: a.event_time,
+                })
+                .collect(),
+        },
+    };
+    serde_json::to_vec(&body).expect("the payload is plain data, always serialisable")
+}
+
+/// `sha256=<hex>` of HMAC-SHA256 over the raw body, as GitHub's and Slack's webhooks sign.
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    // Hex by hand: 32 bytes do not need a crate.
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+/// The wait before the `attempt`-th retry: 30 s doubling, at most an hour.
+fn backoff(attempt: u32) -> chrono::Duration {
+    let secs = 30u64.saturating_mul(1 << attempt.min(7)).min(3600);
+    chrono::Duration::seconds(secs as i64)
+}
+
+/// How one channel's pass went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pass {
+    /// The channel.
+    pub channel: String,
+    /// Alerts it received in this pass.
+    pub delivered: usize,
+    /// Why the pass stopped early, when it did; the rest wait for the next pass.
+    pub error: Option<String>,
+}
+
+/// Delivers what waits for every channel the technician added. `now` chooses what is
+/// due (`None`: everything waiting, whatever its backoff, as a technician's retry asks).
+pub async fn deliver_all(
+    store: &Store,
+    secrets: Arc<dyn SecretStore>,
+    now: Option<DateTime<Utc>>,
+) -> Result<Vec<Pass>, StoreError> {
+    let mut passes = Vec::new();
+    let client = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("Rulewatch/", env!("CARGO_PKG_VERSION")))
+        .build();
+    for channel in store.channels()? {
+        if channel.built_in() || channel.kind != "webhook" {
+            continue;
+        }
+        let pass = match &client {
+            Ok(client) => webhook_pass(store, secrets.clone(), client, &channel, now).await?,
+            Err(e) => Pass {
+                channel: channel.name.clone(),
+                delivered: 0,
+                error: Some(format!("the HTTP client cannot start ({e})")),
+            },
+        };
+        passes.push(pass);
+    }
+    Ok(passes)
+}
+
+async fn webhook_pass(
+    store: &Store,
+    secrets: Arc<dyn SecretStore>,
+    client: &reqwest::Client,
+    channel: &ChannelRow,
+    now: Option<DateTime<Utc>>,
+) -> Result<Pass, StoreError> {
+    let mut pass = Pass {
+        channel: channel.name.clone(),
+        delivered: 0,
+        error: None,
+    };
+    let queued = store.queued_deliveries(&channel.name)?;
+    if queued.is_empty() {
+        return Ok(pass);
+    }
+    let url = channel
+        .config
+        .as_ref()
+        .and_then(|c| c["url"].as_str())
+        .map(str::to_string);
+    // The keychain is reached over D-Bus or the platform's API: a blocking call.
+    let name = channel.name.clone();
+    let secret = tokio::task::spawn_blocking(move || secrets.get(&name, SecretKind::ChannelSecret))
+        .await
+        .unwrap_or_else(|e| {
+            Err(SecretError::Failed {
+                detail: e.to_string(),
+            })
+        });
+    for Queued {
+        alert,
+        attempts,
+        retry_at,
+    } in queued
+    {
+        // In order or not at all: an incident's update never overtakes its opening, so
+        // the whole channel waits while its oldest alert waits for its retry.
+        if let (Some(now), Some(at)) = (now, retry_at)
+            && at > now
+        {
+            break;
+        }
+        let sent = match (&url, &secret) {
+            (Some(url), Ok(secret)) => {
+                post(store, client, url, secret.expose_secret(), &alert).await
+            }
+            (None, _) => Err("the channel has no URL; remove it and add it again".to_string()),
+            (_, Err(e)) => Err(e.to_string()),
+        };
+        match sent {
+            Ok(()) => {
+                store.mark_delivered(&channel.name, &[alert.id])?;
+                pass.delivered += 1;
+            }
+            Err(error) => {
+                let retry_at = Utc::now() + backoff(attempts);
+                store.delivery_failed(&channel.name, &[alert.id], &error, Some(retry_at))?;
+                pass.error = Some(error);
+                break;
+            }
+        }
+    }
+    Ok(pass)
+}
+
+/// One POST of `alert`'s incident; `Err` says why it did not arrive, in words that hold
+/// no secret (the URL is shown as its origin only: its path may be a token).
+async fn post(
+    store: &Store,
+    client: &reqwest::Client,
+    url: &str,
+    secret: &[u8],
+    alert: &Alert,
+) -> Result<(), String> {
+    let Some(incident_id) = alert.incident_id else {
+        return Err(format!("alert {} belongs to no incident", alert.id));
+    };
+    let incident = store.incident(incident_id).map_err(|e| e.to_string())?;
+    let body = payload(alert, &incident);
+    let origin = crate::cloud::origin(url);
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-rulewatch-signature", signature(secret, &body))
+        .header(
+            "x-rulewatch-delivery",
+            format!("{}:{}", incident.key, alert.id),
+        )
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| {
+            let e = e.without_url();
+            let why = if e.is_timeout() {
+                format!("no answer within {} s", TIMEOUT.as_secs())
+            } else {
+                e.to_string()
+            };
+            format!("the webhook at {origin} could not be reached ({why})")
+        })?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let said = response.text().await.unwrap_or_default();
+    let said: String = said.chars().take(QUOTED).collect();
+    Err(format!(
+        "the webhook at {origin} answered HTTP {}{}",
+        status.as_u16(),
+        if said.trim().is_empty() {
+            String::new()
+        } else {
+            format!(": {}", crate::shown::short(said.trim()))
+        }
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_hmac_sha256_over_the_raw_body() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_for_this_machine_only() {
+        assert!(check_url("https://hooks.example.com/x").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(check_url("http://localhost/x").is_ok());
+        let e = check_url("http://hooks.example.com/T0KEN")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unencrypted") && !e.contains("T0KEN"), "{e}");
+        assert!(check_url("ftp://x").is_err());
+        assert!(check_url("not a url").is_err());
+    }
+
+    #[test]
+    fn retries_back_off_from_half_a_minute_to_an_hour() {
+        let waits: Vec<i64> = (0..10).map(|a| backoff(a).num_seconds()).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
+    }
+}
