@@ -24,6 +24,8 @@ pub(crate) enum ChannelCommand {
     },
     /// Remove a channel you added, with what waited for it and its secret
     Remove { name: String },
+    /// Send a channel a signed test delivery ("event": "channel.test")
+    Test { name: String },
     /// Deliver what waits now, without waiting for the retry backoff
     Retry,
 }
@@ -68,6 +70,10 @@ pub(crate) async fn run(g: &Global, cmd: ChannelCommand) -> Result<ExitCode> {
             } else {
                 crate::output::channels(&health)?;
             }
+        }
+        ChannelCommand::Test { name } => {
+            session.test_channel(&name).await?;
+            eprintln!("Channel {} took the test delivery.", shown(&name));
         }
         ChannelCommand::Remove { name } => {
             session.remove_channel(&name).await?;

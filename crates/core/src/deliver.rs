@@ -40,6 +40,9 @@ pub enum ChannelError {
     /// The keychain.
     #[error(transparent)]
     Secret(#[from] SecretError),
+    /// The receiver did not take a test delivery.
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 /// Checks a webhook's URL: `https://`, or `http://` only on this machine (a receiver
@@ -113,6 +116,58 @@ pub fn remove(store: &Store, secrets: &dyn SecretStore, name: &str) -> Result<()
     store.remove_channel(name)?;
     secrets.delete(name, SecretKind::ChannelSecret)?;
     Ok(())
+}
+
+/// Sends channel `name` a signed test delivery (`"event": "channel.test"`), so a
+/// technician sees the receiver and the shared secret work before an alert depends on it.
+pub async fn test(
+    store: &Store,
+    secrets: Arc<dyn SecretStore>,
+    name: &str,
+) -> Result<(), ChannelError> {
+    let channel = store
+        .channels()?
+        .into_iter()
+        .find(|c| c.name == name && !c.built_in())
+        .ok_or_else(|| StoreError::NoChannel(name.to_string()))?;
+    let url = channel
+        .config
+        .as_ref()
+        .and_then(|c| c["url"].as_str())
+        .ok_or_else(|| {
+            ChannelError::Unreachable("the channel has no URL; remove it and add it again".into())
+        })?
+        .to_string();
+    let owned = name.to_string();
+    let secret =
+        tokio::task::spawn_blocking(move || secrets.get(&owned, SecretKind::ChannelSecret))
+            .await
+            .map_err(|e| SecretError::Failed {
+                detail: e.to_string(),
+            })??;
+    let body = serde_json::to_vec(&serde_json::json!({
+        "schema": SCHEMA,
+        "event": "channel.test",
+        "channel": name,
+        "sent_at": Utc::now(),
+    }))
+    .expect("plain data, always serialisable");
+    let client = client()
+        .map_err(|e| ChannelError::Unreachable(format!("the HTTP client cannot start ({e})")))?;
+    let delivery = format!("test:{}", uuid::Uuid::new_v4());
+    send(&client, &url, secret.expose_secret(), delivery, body)
+        .await
+        .map_err(ChannelError::Unreachable)
+}
+
+/// The client every delivery goes through: bounded in time, and never redirected (a
+/// receiver's redirect would carry the signed body somewhere unchecked).
+fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("Rulewatch/", env!("CARGO_PKG_VERSION")))
+        .build()
 }
 
 /// What a webhook receives for one alert.
@@ -220,11 +275,7 @@ pub async fn deliver_all(
     now: Option<DateTime<Utc>>,
 ) -> Result<Vec<Pass>, StoreError> {
     let mut passes = Vec::new();
-    let client = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("Rulewatch/", env!("CARGO_PKG_VERSION")))
-        .build();
+    let client = client();
     for channel in store.channels()? {
         if channel.built_in() || channel.kind != "webhook" {
             continue;
@@ -322,15 +373,30 @@ async fn post(
     };
     let incident = store.incident(incident_id).map_err(|e| e.to_string())?;
     let body = payload(alert, &incident);
+    send(
+        client,
+        url,
+        secret,
+        format!("{}:{}", incident.key, alert.id),
+        body,
+    )
+    .await
+}
+
+/// One signed POST of `body`; `Err` says why it did not arrive.
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    secret: &[u8],
+    delivery: String,
+    body: Vec<u8>,
+) -> Result<(), String> {
     let origin = crate::cloud::origin(url);
     let response = client
         .post(url)
         .header("content-type", "application/json")
         .header("x-rulewatch-signature", signature(secret, &body))
-        .header(
-            "x-rulewatch-delivery",
-            format!("{}:{}", incident.key, alert.id),
-        )
+        .header("x-rulewatch-delivery", delivery)
         .body(body)
         .send()
         .await

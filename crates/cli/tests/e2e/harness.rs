@@ -68,7 +68,12 @@ impl Sandbox {
 
     /// The webhook receiver `name` answers 503 to its next `count` requests.
     pub(crate) fn fail_hook(&self, name: &str, count: u32) {
-        let url = format!("{}/_sandbox/hooks/{name}/fail?count={count}", self.url);
+        self.control(&format!("hooks/{name}/fail?count={count}"));
+    }
+
+    /// POSTs to the sandbox's control endpoint `/_sandbox/{path}`, which must accept it.
+    fn control(&self, path: &str) {
+        let url = format!("{}/_sandbox/{path}", self.url);
         let status = self.rt.block_on(async {
             reqwest::Client::new()
                 .post(url)
@@ -77,7 +82,7 @@ impl Sandbox {
                 .unwrap()
                 .status()
         });
-        assert!(status.is_success(), "failing the hook: {status}");
+        assert!(status.is_success(), "POST /_sandbox/{path}: {status}");
     }
 
     /// A user's account and mailbox as the sandbox holds them now.
@@ -98,16 +103,7 @@ impl Sandbox {
     /// Changes a tenant mid-test (secret, audit switch, subscription…).
     /// Every late blob is listable from now on.
     pub(crate) fn release_late_blobs(&self) {
-        let url = format!("{}/_sandbox/late/release", self.url);
-        let status = self.rt.block_on(async {
-            reqwest::Client::new()
-                .post(url)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        });
-        assert!(status.is_success(), "releasing the late blobs: {status}");
+        self.control("late/release");
     }
 
     pub(crate) fn patch_tenant(&self, tenant_id: &str, patch: Value) {

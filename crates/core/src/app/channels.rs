@@ -43,6 +43,15 @@ impl Session {
         Ok(())
     }
 
+    /// Sends channel `name` a signed test delivery; `Err` says why it did not arrive.
+    pub async fn test_channel(&self, name: &str) -> Result<(), Error> {
+        let (store, secrets) = {
+            let mode = self.mode.read().await;
+            (mode.store.clone(), mode.secrets.clone())
+        };
+        Ok(deliver::test(&store, secrets, name).await?)
+    }
+
     /// Delivers what waits for the channels the technician added: what is due after its
     /// backoff, or everything waiting when `retry_now`. Answers how each channel went.
     pub async fn deliver_to_channels(&self, retry_now: bool) -> Result<Vec<Pass>, Error> {

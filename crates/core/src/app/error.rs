@@ -208,6 +208,7 @@ impl Error {
             Error::Problem(p) => ErrorKind::Problem(p.kind),
             Error::Report(ReportError::Store(_)) => ErrorKind::LocalDatabase,
             Error::Channel(ChannelError::Invalid(_)) => ErrorKind::InvalidInput,
+            Error::Channel(ChannelError::Unreachable(_)) => ErrorKind::Failed,
             Error::Channel(ChannelError::Store(_)) => ErrorKind::LocalDatabase,
             Error::Channel(ChannelError::Secret(_)) => ErrorKind::Keychain,
             Error::Report(ReportError::Write { .. }) | Error::Failed(_) => ErrorKind::Failed,
