@@ -1,5 +1,6 @@
-//! `kill -9` at random instants, then restart: no alert lost, none stored twice, and
-//! every alert still printed by a later run.
+//! `kill -9` at random instants, then restart: no alert lost, none stored twice, every
+//! alert still printed by a later run, and every alert posted to a webhook under one
+//! idempotency key (a kill between the POST and its mark repeats it with the same key).
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -28,6 +29,21 @@ fn killed_at_random_instants_loses_nothing_and_repeats_nothing() {
     }
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let hook = format!("{}/_sandbox/hooks/crash", sandbox.url);
+    let added = rw.run_with_stdin(
+        &[
+            "channel",
+            "add",
+            "webhook",
+            "--name",
+            "crash",
+            "--url",
+            &hook,
+            "--secret-stdin",
+        ],
+        "a secret long enough to sign with",
+    );
+    assert_eq!(added.code, 0, "{}", added.stderr);
 
     // New instants each run, yet any failure can be replayed: the seed is printed, and
     // RULEWATCH_CRASH_SEED=N runs those instants again.
@@ -95,4 +111,28 @@ fn killed_at_random_instants_loses_nothing_and_repeats_nothing() {
     let rescan = rw.scan();
     assert_eq!(rescan.code, 0);
     assert!(rescan.json_lines().is_empty());
+
+    // Anything a kill left in its backoff goes now; then each alert was posted, and any
+    // repeat carries the key of the first.
+    assert_eq!(rw.run(&["channel", "retry"]).code, 0);
+    let received = sandbox.hook("crash")["received"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let delivered: BTreeSet<String> = received
+        .iter()
+        .map(|r| r["delivery"].as_str().unwrap().to_string())
+        .collect();
+    let stored: BTreeSet<String> = rw.alerts().iter().map(|a| a["id"].to_string()).collect();
+    let ids: BTreeSet<String> = delivered
+        .iter()
+        .map(|k| k.rsplit(':').next().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, stored, "every stored alert posted");
+    assert_eq!(
+        delivered.len(),
+        stored.len(),
+        "one idempotency key per alert, whatever was repeated ({} posts)",
+        received.len()
+    );
 }
