@@ -108,6 +108,32 @@ pub(crate) async fn list_alerts(shared: AppState<'_>) -> Reply<Vec<Alert>> {
     Ok(shared.session.alerts().await?)
 }
 
+/// Adds a webhook channel; the secret goes to the keychain and is never sent back.
+#[tauri::command]
+pub(crate) async fn add_webhook(
+    shared: AppState<'_>,
+    name: String,
+    url: String,
+    secret: String,
+) -> Reply<()> {
+    Ok(shared
+        .session
+        .add_webhook(&name, &url, SecretString::from(secret))
+        .await?)
+}
+
+/// Sends a channel a signed test delivery.
+#[tauri::command]
+pub(crate) async fn test_channel(shared: AppState<'_>, name: String) -> Reply<()> {
+    Ok(shared.session.test_channel(&name).await?)
+}
+
+/// Removes a channel the technician added.
+#[tauri::command]
+pub(crate) async fn remove_channel(shared: AppState<'_>, name: String) -> Reply<()> {
+    Ok(shared.session.remove_channel(&name).await?)
+}
+
 /// Each delivery channel's queue: alerts waiting, the last delivery, the last error.
 #[tauri::command]
 pub(crate) async fn delivery_channels(shared: AppState<'_>) -> Reply<Vec<ChannelHealth>> {

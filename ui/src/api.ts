@@ -336,6 +336,9 @@ export const api = {
   overview: () => invoke<Overview>("overview"),
   listAlerts: () => invoke<AlertSummary[]>("list_alerts"),
   deliveryChannels: () => invoke<ChannelHealth[]>("delivery_channels"),
+  addWebhook: (name: string, url: string, secret: string) => invoke<null>("add_webhook", { name, url, secret }),
+  testChannel: (name: string) => invoke<null>("test_channel", { name }),
+  removeChannel: (name: string) => invoke<null>("remove_channel", { name }),
   getAlert: (id: number) => invoke<AlertDetail>("get_alert", { id }),
   setAlertStatus: (id: number, status: Exclude<AlertStatus, "suppressed">, note: string | null, trustDestination: boolean) =>
     invoke<void>("set_alert_status", { id, status, note, trustDestination }),

@@ -16,6 +16,45 @@ const save = async () => {
 };
 
 describe("settings", () => {
+  it("adds, tests and removes a webhook; a refused one keeps what was typed but the secret", async () => {
+    const webhook = { name: "psa", kind: "webhook", queued: 0, last_delivered_at: null, last_error: null };
+    await openSettings(() => {
+      const base = state.handlers.delivery_channels;
+      state.handlers.delivery_channels = (a) => [...(base(a) as object[]), webhook];
+    });
+    expect($(`[data-testid=channel-row][data-channel="desktop"]`).querySelector("button")).toBeNull();
+    const row = $(`[data-testid=channel-row][data-channel="psa"]`);
+    row.querySelector<HTMLButtonElement>("[data-testid=test-channel]")!.click();
+    await flush();
+    expect(callsOf("test_channel")[0].args).toEqual({ name: "psa" });
+    expect($("#channel-message").textContent).toBe("psa took the test delivery.");
+
+    state.handlers.add_webhook = () => {
+      throw { kind: "invalid_input", message: "the webhook URL http://hooks.example.com is plain http:// to another machine" };
+    };
+    $<HTMLInputElement>("#webhook-name").value = "bridge";
+    $<HTMLInputElement>("#webhook-url").value = "http://hooks.example.com/x";
+    $<HTMLInputElement>("#webhook-secret").value = "sixteen characters or more";
+    $("#add-webhook").click();
+    await flush();
+    expect(callsOf("add_webhook")[0].args).toEqual({ name: "bridge", url: "http://hooks.example.com/x", secret: "sixteen characters or more" });
+    expect($("#error").textContent).toContain("plain http://");
+    expect($<HTMLInputElement>("#webhook-url").value).toBe("http://hooks.example.com/x");
+    expect($<HTMLInputElement>("#webhook-secret").value).toBe("");
+
+    state.handlers.add_webhook = () => null;
+    $<HTMLInputElement>("#webhook-url").value = "https://hooks.example.com/x";
+    $<HTMLInputElement>("#webhook-secret").value = "sixteen characters or more";
+    $("#add-webhook").click();
+    await flush();
+    expect($("#channel-message").textContent).toBe("bridge added: new alerts are posted to it.");
+    expect($<HTMLInputElement>("#webhook-name").value).toBe("");
+
+    $(`[data-testid=channel-row][data-channel="psa"] [data-testid=remove-channel]`).click();
+    await flush();
+    expect(callsOf("remove_channel")[0].args).toEqual({ name: "psa" });
+  });
+
   it("shows each delivery channel's queue, a hostile error as text", async () => {
     const error = "<img src=x onerror=alert(1)> no notification daemon";
     await openSettings(

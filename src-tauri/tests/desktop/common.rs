@@ -351,6 +351,16 @@ impl Desktop {
             .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
     }
 
+    /// What the sandbox's webhook receiver `name` accepted.
+    pub(crate) fn hook(&self, name: &str) -> Value {
+        let url = format!(
+            "{}/_sandbox/hooks/{name}/received",
+            self.sandbox.as_ref().unwrap().base_url()
+        );
+        self.rt
+            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+    }
+
     /// A user's account and mailbox as the sandbox holds them now.
     pub(crate) fn user(&self, tenant_id: &str, upn: &str) -> Value {
         let url = format!(

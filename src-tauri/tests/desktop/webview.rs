@@ -173,6 +173,31 @@ fn an_attack_arrives_is_notified_opened_from_the_notification_and_reviewed_as_te
     wait_until("the delivery queues", Duration::from_secs(10), || {
         waiting("desktop") == "0" && waiting("scan") == "2"
     });
+
+    // A webhook added in Settings (its secret to the keychain) takes a signed test.
+    app.type_into("#webhook-name", "psa");
+    app.type_into(
+        "#webhook-url",
+        &format!("{}/_sandbox/hooks/psa", app.sandbox_url()),
+    );
+    app.type_into("#webhook-secret", "a shared secret for the test");
+    app.click("#add-webhook");
+    app.wait_for(
+        "[data-testid=channel-row][data-channel=psa] [data-testid=test-channel]",
+        Duration::from_secs(10),
+    );
+    app.click("[data-testid=channel-row][data-channel=psa] [data-testid=test-channel]");
+    wait_until("the test delivery", Duration::from_secs(10), || {
+        app.hook("psa")["received"].as_array().unwrap().len() == 1
+    });
+    let test = app.hook("psa")["received"][0].clone();
+    let body = test["body"].as_str().unwrap();
+    assert!(body.contains("\"event\":\"channel.test\""), "{body}");
+    assert_eq!(
+        test["signature"].as_str().unwrap(),
+        rulewatch_core::app::signature(b"a shared secret for the test", body.as_bytes())
+    );
+    assert_eq!(app.text("#channel-message"), "psa took the test delivery.");
 }
 
 #[test]

@@ -174,8 +174,33 @@ export function createSettingsPage(ctx: Ctx): Page {
     if (s) fill(s);
   }
 
-  // Read-only: how each channel's queue stands, refreshed with the rest of the panel.
+  // How each channel's queue stands, refreshed with the rest of the panel; the add form
+  // below it is never redrawn, so a refresh keeps what is being typed.
   const channels = h("tbody", { id: "delivery-channels" });
+  const hookName = h("input", { id: "webhook-name", type: "text", spellcheck: "false", placeholder: "psa-bridge", autocomplete: "off" });
+  const hookUrl = h("input", { id: "webhook-url", type: "url", spellcheck: "false", placeholder: "https://hooks.example.com/rulewatch" });
+  const hookSecret = h("input", { id: "webhook-secret", type: "password", autocomplete: "off" });
+  const channelMessage = h("p", { id: "channel-message", role: "status" });
+  const webhookForm = h(
+    "form",
+    { id: "webhook-form", novalidate: true },
+    h("h4", null, "Add a webhook"),
+    labelled("Name", hookName),
+    labelled("URL (https://, or http:// on this machine)", hookUrl),
+    labelled("Shared secret (signs each delivery; kept in the keychain)", hookSecret),
+    h("div", { class: "actions" }, h("button", { id: "add-webhook", type: "submit" }, "Add webhook")),
+  );
+  webhookForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const name = hookName.value.trim();
+    void channelAction(`${name} added: new alerts are posted to it.`, api.addWebhook(name, hookUrl.value.trim(), hookSecret.value)).then(() => {
+      if (channelMessage.textContent) {
+        hookName.value = "";
+        hookUrl.value = "";
+      }
+      hookSecret.value = "";
+    });
+  });
   const delivery = h(
     "section",
     { class: "card", "aria-labelledby": "delivery-title" },
@@ -191,12 +216,28 @@ export function createSettingsPage(ctx: Ctx): Page {
       h(
         "thead",
         null,
-        h("tr", null, h("th", { scope: "col" }, "Channel"), h("th", { scope: "col" }, "Waiting"), h("th", { scope: "col" }, "Last delivered"), h("th", { scope: "col" }, "Last error")),
+        h(
+          "tr",
+          null,
+          h("th", { scope: "col" }, "Channel"),
+          h("th", { scope: "col" }, "Waiting"),
+          h("th", { scope: "col" }, "Last delivered"),
+          h("th", { scope: "col" }, "Last error"),
+          h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")),
+        ),
       ),
       channels,
     ),
+    webhookForm,
+    channelMessage,
   );
   const CHANNEL_LABEL: Record<string, string> = { desktop: "This desktop's notifications", scan: "rulewatch scan" };
+  const BUILT_IN = new Set(["desktop", "scan"]);
+  async function channelAction(done: string, action: Promise<null>): Promise<void> {
+    channelMessage.textContent = "";
+    if ((await ctx.run(action.then(() => true))) === true) channelMessage.textContent = done;
+    await loadChannels();
+  }
   async function loadChannels(): Promise<void> {
     const list = await ctx.run(api.deliveryChannels());
     if (!list) return;
@@ -209,6 +250,25 @@ export function createSettingsPage(ctx: Ctx): Page {
           h("td", null, String(c.queued)),
           h("td", { title: localDateTime(c.last_delivered_at) }, c.last_delivered_at ? shortDateTime(c.last_delivered_at) : "never"),
           h("td", { class: c.last_error ? "state-error" : "muted" }, c.last_error ?? "none"),
+          h(
+            "td",
+            null,
+            BUILT_IN.has(c.kind)
+              ? null
+              : [
+                  h(
+                    "button",
+                    { type: "button", "data-testid": "test-channel", on: { click: () => void channelAction(`${c.name} took the test delivery.`, api.testChannel(c.name)) } },
+                    "Send a test",
+                  ),
+                  " ",
+                  h(
+                    "button",
+                    { type: "button", "data-testid": "remove-channel", on: { click: () => void channelAction(`${c.name} removed.`, api.removeChannel(c.name)) } },
+                    "Remove",
+                  ),
+                ],
+          ),
         ),
       ),
     );
