@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use rulewatch_core::app::{Pass, Session};
+use rulewatch_core::app::{Chat, Pass, Session};
 use rulewatch_core::shown::shown;
 use secrecy::SecretString;
 
@@ -45,6 +45,25 @@ pub(crate) enum AddChannel {
         #[arg(long, required = true)]
         secret_stdin: bool,
     },
+    /// A Microsoft Teams channel, through a Workflows webhook ("Send webhook alerts to a
+    /// channel"): an Adaptive Card per incident change
+    Teams {
+        /// The channel's name, e.g. soc-teams
+        #[arg(long)]
+        name: String,
+        /// Read the workflow's URL from standard input (it is the credential: kept in the keychain)
+        #[arg(long, required = true)]
+        url_stdin: bool,
+    },
+    /// A Slack channel, through an incoming webhook: a message per incident change
+    Slack {
+        /// The channel's name, e.g. soc-slack
+        #[arg(long)]
+        name: String,
+        /// Read the incoming webhook's URL from standard input (it is the credential)
+        #[arg(long, required = true)]
+        url_stdin: bool,
+    },
 }
 
 pub(crate) async fn run(g: &Global, cmd: ChannelCommand) -> Result<ExitCode> {
@@ -62,6 +81,12 @@ pub(crate) async fn run(g: &Global, cmd: ChannelCommand) -> Result<ExitCode> {
                 "Channel {} added: each new alert's incident is posted to it, signed; the secret is in the keychain.",
                 shown(&name)
             );
+        }
+        ChannelCommand::Add(AddChannel::Teams { name, .. }) => {
+            add_chat(&session, Chat::Teams, &name).await?;
+        }
+        ChannelCommand::Add(AddChannel::Slack { name, .. }) => {
+            add_chat(&session, Chat::Slack, &name).await?;
         }
         ChannelCommand::List { json } => {
             let health = session.channels().await?;
@@ -88,6 +113,22 @@ pub(crate) async fn run(g: &Global, cmd: ChannelCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Adds a Teams or Slack channel with the URL read from standard input.
+async fn add_chat(session: &Session, chat: Chat, name: &str) -> Result<()> {
+    let mut url = String::new();
+    std::io::stdin()
+        .read_to_string(&mut url)
+        .context("reading the webhook URL from standard input")?;
+    session
+        .add_chat(chat, name, SecretString::from(url))
+        .await?;
+    eprintln!(
+        "Channel {} added: each new alert's incident is posted to it; its URL is in the keychain.",
+        shown(name)
+    );
+    Ok(())
 }
 
 /// One line per channel on stderr: what it received, or why it stopped.

@@ -4,6 +4,18 @@
 //! next requests. Not Microsoft: its only contract is Rulewatch's documented webhook
 //! schema. Guess, marked as such: receivers answer 2xx on success and 5xx while down,
 //! as most HTTP services do.
+//!
+//! Beside it, stand-ins for the two chat services' webhooks, which refuse a message of
+//! the wrong shape as the services do:
+//! - Teams Workflows ("When a Teams webhook request is received"): a `message` whose first
+//!   attachment is an Adaptive Card (`application/vnd.microsoft.card.adaptive`, `type`
+//!   `AdaptiveCard`, a `version`, a non-empty `body`); accepted with 202, as the flow's
+//!   HTTP trigger answers. Microsoft does not document the refusal's body: 400 with a
+//!   line of text is a guess.
+//! - Slack incoming webhooks: `text` or `blocks` (at most 50; a `header` is `plain_text`
+//!   of at most 150 characters, a `section`'s text at most 3,000); 200 `ok`, or 400
+//!   `invalid_payload` / `invalid_blocks` / `no_text` as api.slack.com/messaging/webhooks
+//!   lists its errors.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -65,20 +77,114 @@ pub(crate) async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    app.hooks.with(&name, |hook| {
+    if take(&app, &name, &headers, &body) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+/// Records a request for hook `name`; `false` while the hook is told to fail.
+fn take(app: &App, name: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    app.hooks.with(name, |hook| {
         if hook.fail_next > 0 {
             hook.fail_next -= 1;
             hook.refused += 1;
-            return StatusCode::SERVICE_UNAVAILABLE;
+            return false;
         }
         hook.received.push(Received {
-            delivery: header(&headers, "x-rulewatch-delivery"),
-            signature: header(&headers, "x-rulewatch-signature"),
-            content_type: header(&headers, "content-type"),
-            body: String::from_utf8_lossy(&body).into_owned(),
+            delivery: header(headers, "x-rulewatch-delivery"),
+            signature: header(headers, "x-rulewatch-signature"),
+            content_type: header(headers, "content-type"),
+            body: String::from_utf8_lossy(body).into_owned(),
         });
-        StatusCode::NO_CONTENT
+        true
     })
+}
+
+/// Which chat service's webhook a request stands in for.
+#[derive(Clone, Copy)]
+enum Chat {
+    Teams,
+    Slack,
+}
+
+/// Why the service would refuse `v`, or `None` when it takes it.
+fn refusal(chat: Chat, v: &serde_json::Value) -> Option<&'static str> {
+    match chat {
+        Chat::Teams => {
+            let card = &v["attachments"][0];
+            let ok = v["type"] == "message"
+                && card["contentType"] == "application/vnd.microsoft.card.adaptive"
+                && card["content"]["type"] == "AdaptiveCard"
+                && card["content"]["version"].is_string()
+                && card["content"]["body"]
+                    .as_array()
+                    .is_some_and(|b| !b.is_empty() && b.iter().all(|e| e["type"].is_string()));
+            (!ok).then_some("the request is not a message carrying an Adaptive Card")
+        }
+        Chat::Slack => {
+            let text = v["text"].as_str().is_some_and(|t| !t.is_empty());
+            let Some(blocks) = v["blocks"].as_array() else {
+                return (!text).then_some("no_text");
+            };
+            let chars =
+                |b: &serde_json::Value| b["text"]["text"].as_str().map(|t| t.chars().count());
+            let fine = blocks.len() <= 50
+                && blocks.iter().all(|b| match b["type"].as_str() {
+                    Some("header") => {
+                        b["text"]["type"] == "plain_text" && chars(b).is_some_and(|n| n <= 150)
+                    }
+                    Some("section") => {
+                        (b["text"]["type"] == "plain_text" || b["text"]["type"] == "mrkdwn")
+                            && chars(b).is_some_and(|n| n <= 3000)
+                    }
+                    Some("divider") => true,
+                    _ => false,
+                });
+            (!fine).then_some("invalid_blocks")
+        }
+    }
+}
+
+fn chat_message(
+    app: &App,
+    chat: Chat,
+    name: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> (StatusCode, String) {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return (StatusCode::BAD_REQUEST, "invalid_payload".into());
+    };
+    if let Some(why) = refusal(chat, &v) {
+        return (StatusCode::BAD_REQUEST, why.into());
+    }
+    match (take(app, name, headers, body), chat) {
+        (true, Chat::Teams) => (StatusCode::ACCEPTED, String::new()),
+        (true, Chat::Slack) => (StatusCode::OK, "ok".into()),
+        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, String::new()),
+    }
+}
+
+/// `POST /_sandbox/teams/{name}`: a Teams Workflows webhook.
+pub(crate) async fn teams(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    chat_message(&app, Chat::Teams, &name, &headers, &body)
+}
+
+/// `POST /_sandbox/slack/{name}`: a Slack incoming webhook.
+pub(crate) async fn slack(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    chat_message(&app, Chat::Slack, &name, &headers, &body)
 }
 
 /// What a hook holds, for `GET /_sandbox/hooks/{name}/received`.

@@ -170,6 +170,8 @@ fn router(app: Arc<App>) -> Router {
         .route("/_sandbox/hooks/{name}", post(hooks::receive))
         .route("/_sandbox/hooks/{name}/received", get(hooks::received))
         .route("/_sandbox/hooks/{name}/fail", post(hooks::fail))
+        .route("/_sandbox/teams/{name}", post(hooks::teams))
+        .route("/_sandbox/slack/{name}", post(hooks::slack))
         .fallback(not_found);
     // Each cloud's Management API, GCC's under its path prefix (activity.rs).
     TenantCloud::ALL

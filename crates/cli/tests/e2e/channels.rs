@@ -178,3 +178,71 @@ fn every_alert_reaches_the_webhook_once_signed_and_an_outage_waits_for_its_retry
         "built in"
     );
 }
+
+#[test]
+fn teams_and_slack_take_a_message_per_alert_in_their_own_shape() {
+    let (scenario, tenants, expected) = world(1, 0, json!({}));
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    for (kind, path) in [("teams", "teams/soc"), ("slack", "slack/soc")] {
+        // The URL is the credential: its path stands for the token.
+        let url = format!("{}/_sandbox/{path}?sig=T0KEN-{kind}", sandbox.url);
+        let added = rw.run_with_stdin(
+            &["channel", "add", kind, "--name", kind, "--url-stdin"],
+            &url,
+        );
+        assert_eq!(added.code, 0, "{}", added.stderr);
+        let tested = rw.run(&["channel", "test", kind]);
+        assert_eq!(tested.code, 0, "{kind}: {}", tested.stderr);
+    }
+    let run = rw.scan();
+    assert_exactly(&run.json_lines(), &expected);
+    for kind in ["teams", "slack"] {
+        assert!(
+            run.stderr
+                .contains(&format!("channel {kind}: {} delivered", expected.len())),
+            "{}",
+            run.stderr
+        );
+    }
+    // Both receivers record under the name in their path.
+    let got = sandbox.hook("soc")["received"].as_array().unwrap().clone();
+    assert_eq!(
+        got.len(),
+        2 * (1 + expected.len()),
+        "each took its test and every alert"
+    );
+    let bodies: Vec<Value> = got
+        .iter()
+        .map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap())
+        .collect();
+    let cards: Vec<&Value> = bodies.iter().filter(|b| b["type"] == "message").collect();
+    let slack: Vec<&Value> = bodies.iter().filter(|b| b["blocks"].is_array()).collect();
+    assert_eq!(
+        (cards.len(), slack.len()),
+        (1 + expected.len(), 1 + expected.len())
+    );
+    for c in cards.iter().skip(1) {
+        let title = c["attachments"][0]["content"]["body"][0]["text"]
+            .as_str()
+            .unwrap();
+        assert!(title.contains(&tenants[0].name), "{title}");
+    }
+    assert!(
+        slack
+            .iter()
+            .skip(1)
+            .any(|m| m["blocks"][1]["text"]["text"] == "New incident"),
+        "{slack:?}"
+    );
+    // The store keeps the origin only, never the URL's token.
+    let listed = rw.run(&["channel", "list", "--json"]).stdout;
+    assert!(!listed.contains("T0KEN"), "{listed}");
+    for file in ["rulewatch.db", "rulewatch.db-wal"] {
+        let bytes = std::fs::read(rw.dir.path().join(file)).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("T0KEN"),
+            "the webhook URL never enters {file}"
+        );
+    }
+}

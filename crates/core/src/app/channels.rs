@@ -4,7 +4,7 @@ use chrono::Utc;
 use secrecy::SecretString;
 
 use super::{Error, Session};
-use crate::deliver::{self, Pass};
+use crate::deliver::{self, Chat, Pass};
 
 impl Session {
     /// Adds a webhook channel: its URL is checked (`https://`, or `http://` on this
@@ -24,6 +24,22 @@ impl Session {
         // The keychain is reached over D-Bus or the platform's API: blocking calls.
         tokio::task::spawn_blocking(move || {
             deliver::add_webhook(&store, secrets.as_ref(), &name, &url, &secret)
+        })
+        .await
+        .map_err(|e| Error::Failed(format!("adding the channel stopped: {e}")))??;
+        Ok(())
+    }
+
+    /// Adds a Teams or Slack channel; its webhook URL, the credential itself, goes to the
+    /// keychain.
+    pub async fn add_chat(&self, chat: Chat, name: &str, url: SecretString) -> Result<(), Error> {
+        let (store, secrets) = {
+            let mode = self.mode.read().await;
+            (mode.store.clone(), mode.secrets.clone())
+        };
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || {
+            deliver::add_chat(&store, secrets.as_ref(), chat, &name, &url)
         })
         .await
         .map_err(|e| Error::Failed(format!("adding the channel stopped: {e}")))??;

@@ -6,6 +6,8 @@
 //! (a receiver that is down is not hammered) and the alert is tried again after a backoff
 //! that doubles, from 30 seconds up to an hour.
 
+mod chat;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +16,8 @@ use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use sha2::Sha256;
+
+pub use chat::Chat;
 
 use crate::cloud::is_loopback;
 use crate::secrets::{SecretError, SecretKind, SecretStore};
@@ -77,17 +81,7 @@ pub fn add_webhook(
     url: &str,
     secret: &SecretString,
 ) -> Result<(), ChannelError> {
-    let name = name.trim();
-    if name.is_empty()
-        || name.len() > 64
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(ChannelError::Invalid(
-            "a channel's name is 1 to 64 letters, digits, '-' or '_', such as psa-bridge".into(),
-        ));
-    }
+    let name = checked_name(name)?;
     let url = check_url(url)?;
     if secret.expose_secret().trim().len() < 16 {
         return Err(ChannelError::Invalid(
@@ -111,6 +105,44 @@ pub fn add_webhook(
     Ok(())
 }
 
+/// Adds a Teams or Slack channel. Their webhook URL is the credential itself, so it goes
+/// to the keychain; the store keeps only its origin, for display.
+pub fn add_chat(
+    store: &Store,
+    secrets: &dyn SecretStore,
+    chat: Chat,
+    name: &str,
+    url: &SecretString,
+) -> Result<(), ChannelError> {
+    let name = checked_name(name)?;
+    let url = check_url(url.expose_secret().trim())?;
+    if store.channels()?.iter().any(|c| c.name == name) {
+        return Err(StoreError::ChannelExists(name.to_string()).into());
+    }
+    secrets.set(name, SecretKind::ChannelSecret, url.as_str().as_bytes())?;
+    let config = serde_json::json!({"origin": url.origin().ascii_serialization()});
+    if let Err(e) = store.add_channel(name, chat.kind(), &config) {
+        let _ = secrets.delete(name, SecretKind::ChannelSecret);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+fn checked_name(name: &str) -> Result<&str, ChannelError> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ChannelError::Invalid(
+            "a channel's name is 1 to 64 letters, digits, '-' or '_', such as psa-bridge".into(),
+        ));
+    }
+    Ok(name)
+}
+
 /// Removes a channel the technician added, its queue and its secret.
 pub fn remove(store: &Store, secrets: &dyn SecretStore, name: &str) -> Result<(), ChannelError> {
     store.remove_channel(name)?;
@@ -130,34 +162,31 @@ pub async fn test(
         .into_iter()
         .find(|c| c.name == name && !c.built_in())
         .ok_or_else(|| StoreError::NoChannel(name.to_string()))?;
-    let url = channel
-        .config
-        .as_ref()
-        .and_then(|c| c["url"].as_str())
-        .ok_or_else(|| {
-            ChannelError::Unreachable("the channel has no URL; remove it and add it again".into())
-        })?
-        .to_string();
-    let owned = name.to_string();
-    let secret =
-        tokio::task::spawn_blocking(move || secrets.get(&owned, SecretKind::ChannelSecret))
-            .await
-            .map_err(|e| SecretError::Failed {
-                detail: e.to_string(),
-            })??;
-    let body = serde_json::to_vec(&serde_json::json!({
-        "schema": SCHEMA,
-        "event": "channel.test",
-        "channel": name,
-        "sent_at": Utc::now(),
-    }))
-    .expect("plain data, always serialisable");
+    let target = target(&channel, secrets)
+        .await
+        .map_err(ChannelError::Unreachable)?;
     let client = client()
         .map_err(|e| ChannelError::Unreachable(format!("the HTTP client cannot start ({e})")))?;
     let delivery = format!("test:{}", uuid::Uuid::new_v4());
-    send(&client, &url, secret.expose_secret(), delivery, body)
-        .await
-        .map_err(ChannelError::Unreachable)
+    let sent = match &target {
+        Target::Webhook { url, secret } => {
+            let body = serde_json::to_vec(&serde_json::json!({
+                "schema": SCHEMA,
+                "event": "channel.test",
+                "channel": name,
+                "sent_at": Utc::now(),
+            }))
+            .expect("plain data, always serialisable");
+            let signed = signature(secret, &body);
+            send(&client, url, Some(signed), delivery, body).await
+        }
+        Target::Chat { chat, url } => {
+            let body = serde_json::to_vec(&chat::test_message(*chat))
+                .expect("plain data, always serialisable");
+            send(&client, url, None, delivery, body).await
+        }
+    };
+    sent.map_err(ChannelError::Unreachable)
 }
 
 /// The client every delivery goes through: bounded in time, and never redirected (a
@@ -277,7 +306,7 @@ pub async fn deliver_all(
     let mut passes = Vec::new();
     let client = client();
     for channel in store.channels()? {
-        if channel.built_in() || channel.kind != "webhook" {
+        if channel.built_in() {
             continue;
         }
         let pass = match &client {
@@ -309,20 +338,7 @@ async fn webhook_pass(
     if queued.is_empty() {
         return Ok(pass);
     }
-    let url = channel
-        .config
-        .as_ref()
-        .and_then(|c| c["url"].as_str())
-        .map(str::to_string);
-    // The keychain is reached over D-Bus or the platform's API: a blocking call.
-    let name = channel.name.clone();
-    let secret = tokio::task::spawn_blocking(move || secrets.get(&name, SecretKind::ChannelSecret))
-        .await
-        .unwrap_or_else(|e| {
-            Err(SecretError::Failed {
-                detail: e.to_string(),
-            })
-        });
+    let target = target(channel, secrets).await;
     for Queued {
         alert,
         attempts,
@@ -336,12 +352,9 @@ async fn webhook_pass(
         {
             break;
         }
-        let sent = match (&url, &secret) {
-            (Some(url), Ok(secret)) => {
-                post(store, client, url, secret.expose_secret(), &alert).await
-            }
-            (None, _) => Err("the channel has no URL; remove it and add it again".to_string()),
-            (_, Err(e)) => Err(e.to_string()),
+        let sent = match &target {
+            Ok(target) => post(store, client, target, &alert).await,
+            Err(e) => Err(e.clone()),
         };
         match sent {
             Ok(()) => {
@@ -359,56 +372,103 @@ async fn webhook_pass(
     Ok(pass)
 }
 
+/// Where `channel`'s deliveries go, read from the store and the keychain; `Err` says why
+/// nothing can be sent to it.
+async fn target(channel: &ChannelRow, secrets: Arc<dyn SecretStore>) -> Result<Target, String> {
+    // The keychain is reached over D-Bus or the platform's API: a blocking call.
+    let name = channel.name.clone();
+    let secret = tokio::task::spawn_blocking(move || secrets.get(&name, SecretKind::ChannelSecret))
+        .await
+        .unwrap_or_else(|e| {
+            Err(SecretError::Failed {
+                detail: e.to_string(),
+            })
+        })
+        .map_err(|e| e.to_string())?;
+    match channel.kind.as_str() {
+        "webhook" => channel
+            .config
+            .as_ref()
+            .and_then(|c| c["url"].as_str())
+            .map(|url| Target::Webhook {
+                url: url.to_string(),
+                secret: secret.expose_secret().to_vec(),
+            })
+            .ok_or_else(|| "the channel has no URL; remove it and add it again".to_string()),
+        kind => match Chat::of_kind(kind) {
+            Some(chat) => String::from_utf8(secret.expose_secret().to_vec())
+                .map(|url| Target::Chat { chat, url })
+                .map_err(|_| {
+                    "the channel's stored URL is not text; remove it and add it again".to_string()
+                }),
+            None => Err(format!(
+                "this version cannot deliver to a channel of kind '{kind}'"
+            )),
+        },
+    }
+}
+
+/// Where a channel's deliveries go, and how they are made.
+enum Target {
+    /// Rulewatch's own schema, signed with the shared secret.
+    Webhook { url: String, secret: Vec<u8> },
+    /// A Teams or Slack message; the URL is the credential.
+    Chat { chat: Chat, url: String },
+}
+
 /// One POST of `alert`'s incident; `Err` says why it did not arrive, in words that hold
 /// no secret (the URL is shown as its origin only: its path may be a token).
 async fn post(
     store: &Store,
     client: &reqwest::Client,
-    url: &str,
-    secret: &[u8],
+    target: &Target,
     alert: &Alert,
 ) -> Result<(), String> {
     let Some(incident_id) = alert.incident_id else {
         return Err(format!("alert {} belongs to no incident", alert.id));
     };
     let incident = store.incident(incident_id).map_err(|e| e.to_string())?;
-    let body = payload(alert, &incident);
-    send(
-        client,
-        url,
-        secret,
-        format!("{}:{}", incident.key, alert.id),
-        body,
-    )
-    .await
+    let delivery = format!("{}:{}", incident.key, alert.id);
+    match target {
+        Target::Webhook { url, secret } => {
+            let body = payload(alert, &incident);
+            let signed = signature(secret, &body);
+            send(client, url, Some(signed), delivery, body).await
+        }
+        Target::Chat { chat, url } => {
+            let opened = incident.alerts.iter().map(|a| a.id).min() == Some(alert.id);
+            let body = serde_json::to_vec(&chat::message(*chat, alert, &incident, opened))
+                .expect("a message is plain data, always serialisable");
+            send(client, url, None, delivery, body).await
+        }
+    }
 }
 
-/// One signed POST of `body`; `Err` says why it did not arrive.
+/// One POST of `body`, signed when a signature is given; `Err` says why it did not arrive.
 async fn send(
     client: &reqwest::Client,
     url: &str,
-    secret: &[u8],
+    signed: Option<String>,
     delivery: String,
     body: Vec<u8>,
 ) -> Result<(), String> {
     let origin = crate::cloud::origin(url);
-    let response = client
+    let mut request = client
         .post(url)
         .header("content-type", "application/json")
-        .header("x-rulewatch-signature", signature(secret, &body))
-        .header("x-rulewatch-delivery", delivery)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| {
-            let e = e.without_url();
-            let why = if e.is_timeout() {
-                format!("no answer within {} s", TIMEOUT.as_secs())
-            } else {
-                e.to_string()
-            };
-            format!("the webhook at {origin} could not be reached ({why})")
-        })?;
+        .header("x-rulewatch-delivery", delivery);
+    if let Some(signed) = signed {
+        request = request.header("x-rulewatch-signature", signed);
+    }
+    let response = request.body(body).send().await.map_err(|e| {
+        let e = e.without_url();
+        let why = if e.is_timeout() {
+            format!("no answer within {} s", TIMEOUT.as_secs())
+        } else {
+            e.to_string()
+        };
+        format!("the webhook at {origin} could not be reached ({why})")
+    })?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
