@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rulewatch_core::app::{
     Alert, AlertDetail, ChannelHealth, Cloud, ConnectionStep, Error, ErrorKind, LogEntry,
-    NewCredential, PartnerAccount, PartnerState, Plan, Settings as CoreSettings,
+    NewCredential, PartnerAccount, PartnerState, Plan, Route, Settings as CoreSettings,
     SettingsUpdate as CoreUpdate, SignInWith, StepResult, TenantInput, TenantStatus, UndoPreview,
 };
 use rulewatch_core::detect::rules::{RULES, Rule};
@@ -118,7 +118,7 @@ pub(crate) async fn add_webhook(
 ) -> Reply<()> {
     Ok(shared
         .session
-        .add_webhook(&name, &url, SecretString::from(secret))
+        .add_webhook(&name, &url, SecretString::from(secret), Route::default())
         .await?)
 }
 

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use rulewatch_core::app::{Chat, Pass, Session};
+use rulewatch_core::app::{Chat, Pass, Route, Session};
+use rulewatch_core::detect::Severity;
 use rulewatch_core::shown::shown;
 use secrecy::SecretString;
 
@@ -44,6 +45,8 @@ pub(crate) enum AddChannel {
         /// Read the shared signing secret (16 characters or more) from standard input
         #[arg(long, required = true)]
         secret_stdin: bool,
+        #[command(flatten)]
+        route: RouteArgs,
     },
     /// A Microsoft Teams channel, through a Workflows webhook ("Send webhook alerts to a
     /// channel"): an Adaptive Card per incident change
@@ -54,6 +57,8 @@ pub(crate) enum AddChannel {
         /// Read the workflow's URL from standard input (it is the credential: kept in the keychain)
         #[arg(long, required = true)]
         url_stdin: bool,
+        #[command(flatten)]
+        route: RouteArgs,
     },
     /// A Slack channel, through an incoming webhook: a message per incident change
     Slack {
@@ -63,30 +68,58 @@ pub(crate) enum AddChannel {
         /// Read the incoming webhook's URL from standard input (it is the credential)
         #[arg(long, required = true)]
         url_stdin: bool,
+        #[command(flatten)]
+        route: RouteArgs,
     },
+}
+
+/// Which incidents a channel receives.
+#[derive(clap::Args)]
+pub(crate) struct RouteArgs {
+    /// Only incidents at least this grave: low, medium, high or critical
+    #[arg(long, value_parser = ["low", "medium", "high", "critical"])]
+    min_severity: Option<String>,
+    /// Only this tenant's incidents (repeat for several)
+    #[arg(long = "tenant")]
+    tenants: Vec<String>,
+    /// Never this tenant's incidents (repeat for several)
+    #[arg(long = "exclude-tenant")]
+    exclude_tenants: Vec<String>,
+}
+
+impl RouteArgs {
+    fn route(self) -> Route {
+        Route {
+            min_severity: self.min_severity.as_deref().and_then(Severity::parse),
+            tenants: self.tenants,
+            exclude_tenants: self.exclude_tenants,
+        }
+    }
 }
 
 pub(crate) async fn run(g: &Global, cmd: ChannelCommand) -> Result<ExitCode> {
     let session = g.session()?;
     match cmd {
-        ChannelCommand::Add(AddChannel::Webhook { name, url, .. }) => {
+        ChannelCommand::Add(AddChannel::Webhook {
+            name, url, route, ..
+        }) => {
             let mut secret = String::new();
             std::io::stdin()
                 .read_to_string(&mut secret)
                 .context("reading the webhook secret from standard input")?;
             session
-                .add_webhook(&name, &url, SecretString::from(secret))
+                .add_webhook(&name, &url, SecretString::from(secret), route.route())
                 .await?;
             eprintln!(
                 "Channel {} added: each new alert's incident is posted to it, signed; the secret is in the keychain.",
                 shown(&name)
             );
         }
-        ChannelCommand::Add(AddChannel::Teams { name, .. }) => {
-            add_chat(&session, Chat::Teams, &name).await?;
+        ChannelCommand::Add(AddChannel::Teams { name, route, .. }) => {
+            add_chat(&session, Chat::Teams, &name, route.route()).await?;
         }
-        ChannelCommand::Add(AddChannel::Slack { name, .. }) => {
-            add_chat(&session, Chat::Slack, &name).await?;
+        ChannelCommand::Add(AddChannel::Slack { name, route, .. }) => {
+            add_chat(&session, Chat::Slack, &name, route.route()).await?;
         }
         ChannelCommand::List { json } => {
             let health = session.channels().await?;
@@ -116,13 +149,13 @@ pub(crate) async fn run(g: &Global, cmd: ChannelCommand) -> Result<ExitCode> {
 }
 
 /// Adds a Teams or Slack channel with the URL read from standard input.
-async fn add_chat(session: &Session, chat: Chat, name: &str) -> Result<()> {
+async fn add_chat(session: &Session, chat: Chat, name: &str, route: Route) -> Result<()> {
     let mut url = String::new();
     std::io::stdin()
         .read_to_string(&mut url)
         .context("reading the webhook URL from standard input")?;
     session
-        .add_chat(chat, name, SecretString::from(url))
+        .add_chat(chat, name, SecretString::from(url), route)
         .await?;
     eprintln!(
         "Channel {} added: each new alert's incident is posted to it; its URL is in the keychain.",

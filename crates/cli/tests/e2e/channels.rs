@@ -246,3 +246,82 @@ fn teams_and_slack_take_a_message_per_alert_in_their_own_shape() {
         );
     }
 }
+
+#[test]
+fn a_channel_receives_only_what_its_route_lets_through() {
+    let (scenario, tenants, expected) = world(2, 0, json!({}));
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let slack = format!("{}/_sandbox/slack/grave", sandbox.url);
+    let added = rw.run_with_stdin(
+        &[
+            "channel",
+            "add",
+            "slack",
+            "--name",
+            "grave",
+            "--url-stdin",
+            "--min-severity",
+            "critical",
+            "--tenant",
+            &tenants[0].tenant_id.to_uppercase(),
+        ],
+        &slack,
+    );
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let hook = format!("{}/_sandbox/hooks/others", sandbox.url);
+    let added = rw.run_with_stdin(
+        &[
+            "channel",
+            "add",
+            "webhook",
+            "--name",
+            "others",
+            "--url",
+            &hook,
+            "--secret-stdin",
+            "--exclude-tenant",
+            &tenants[0].tenant_id,
+        ],
+        SECRET,
+    );
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let alerts = rw.scan().json_lines();
+    assert_exactly(&alerts, &expected);
+    let incidents = rw.run(&["incidents", "--json"]).json_lines();
+    let want = |keep: &dyn Fn(&Value) -> bool| -> usize {
+        incidents
+            .iter()
+            .filter(|i| keep(i))
+            .map(|i| i["alerts"].as_array().unwrap().len())
+            .sum()
+    };
+    let grave =
+        want(&|i| i["tenant_id"] == tenants[0].tenant_id.as_str() && i["severity"] == "critical");
+    let others = want(&|i| i["tenant_id"] != tenants[0].tenant_id.as_str());
+    assert!(
+        grave > 0 && grave < alerts.len(),
+        "{grave} of {}",
+        alerts.len()
+    );
+    assert_eq!(
+        sandbox.hook("grave")["received"].as_array().unwrap().len(),
+        grave
+    );
+    let got = sandbox.hook("others")["received"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(got.len(), others);
+    for r in &got {
+        let v: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+        assert_ne!(v["incident"]["tenant_id"], tenants[0].tenant_id.as_str());
+    }
+    // What a route held back is done with, not left waiting.
+    let listed = rw.run(&["channel", "list", "--json"]).json();
+    for c in listed.as_array().unwrap() {
+        if c["name"] == "grave" || c["name"] == "others" {
+            assert_eq!(c["queued"], 0, "{c}");
+        }
+    }
+}

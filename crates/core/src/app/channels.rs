@@ -4,17 +4,18 @@ use chrono::Utc;
 use secrecy::SecretString;
 
 use super::{Error, Session};
-use crate::deliver::{self, Chat, Pass};
+use crate::deliver::{self, Chat, Pass, Route};
 
 impl Session {
     /// Adds a webhook channel: its URL is checked (`https://`, or `http://` on this
     /// machine only), its signing secret goes to the keychain. It receives the alerts
-    /// stored from now on.
+    /// stored from now on, those `route` lets through.
     pub async fn add_webhook(
         &self,
         name: &str,
         url: &str,
         secret: SecretString,
+        route: Route,
     ) -> Result<(), Error> {
         let (store, secrets) = {
             let mode = self.mode.read().await;
@@ -23,7 +24,7 @@ impl Session {
         let (name, url) = (name.to_string(), url.to_string());
         // The keychain is reached over D-Bus or the platform's API: blocking calls.
         tokio::task::spawn_blocking(move || {
-            deliver::add_webhook(&store, secrets.as_ref(), &name, &url, &secret)
+            deliver::add_webhook(&store, secrets.as_ref(), &name, &url, &secret, &route)
         })
         .await
         .map_err(|e| Error::Failed(format!("adding the channel stopped: {e}")))??;
@@ -32,14 +33,20 @@ impl Session {
 
     /// Adds a Teams or Slack channel; its webhook URL, the credential itself, goes to the
     /// keychain.
-    pub async fn add_chat(&self, chat: Chat, name: &str, url: SecretString) -> Result<(), Error> {
+    pub async fn add_chat(
+        &self,
+        chat: Chat,
+        name: &str,
+        url: SecretString,
+        route: Route,
+    ) -> Result<(), Error> {
         let (store, secrets) = {
             let mode = self.mode.read().await;
             (mode.store.clone(), mode.secrets.clone())
         };
         let name = name.to_string();
         tokio::task::spawn_blocking(move || {
-            deliver::add_chat(&store, secrets.as_ref(), chat, &name, &url)
+            deliver::add_chat(&store, secrets.as_ref(), chat, &name, &url, &route)
         })
         .await
         .map_err(|e| Error::Failed(format!("adding the channel stopped: {e}")))??;

@@ -56,7 +56,7 @@ pub struct Delivered {
 // other door into core.
 pub use crate::allowlist::{TrustEntry, TrustError, TrustKind};
 pub use crate::cloud::{Cloud, override_host};
-pub use crate::deliver::{ChannelError, Chat, Pass, SCHEMA as WEBHOOK_SCHEMA, signature};
+pub use crate::deliver::{ChannelError, Chat, Pass, Route, SCHEMA as WEBHOOK_SCHEMA, signature};
 pub use crate::engine::{ConnectionStep, ScanReport};
 pub use crate::geo::{Answer, Location};
 pub use crate::logging::init as start_logging;

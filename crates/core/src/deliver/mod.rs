@@ -14,12 +14,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 pub use chat::Chat;
 
 use crate::cloud::is_loopback;
+use crate::detect::Severity;
 use crate::secrets::{SecretError, SecretKind, SecretStore};
 use crate::store::{Alert, ChannelRow, Incident, Queued, Store, StoreError};
 
@@ -31,6 +32,33 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A receiver's answer is read only to quote it in an error.
 const QUOTED: usize = 200;
+
+/// Which incidents a channel receives; by default every one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    /// Only incidents at least this grave; `None`: every one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_severity: Option<Severity>,
+    /// Only these tenants (ids, any case); empty: every tenant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<String>,
+    /// Never these tenants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_tenants: Vec<String>,
+}
+
+impl Route {
+    /// Whether the channel receives `incident` as it stands now (its gravest severity).
+    pub fn takes(&self, incident: &Incident) -> bool {
+        let tenant = |ids: &[String]| {
+            ids.iter()
+                .any(|t| t.eq_ignore_ascii_case(&incident.tenant_id))
+        };
+        self.min_severity.is_none_or(|min| incident.severity >= min)
+            && (self.tenants.is_empty() || tenant(&self.tenants))
+            && !tenant(&self.exclude_tenants)
+    }
+}
 
 /// Why a webhook cannot be added.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +108,7 @@ pub fn add_webhook(
     name: &str,
     url: &str,
     secret: &SecretString,
+    route: &Route,
 ) -> Result<(), ChannelError> {
     let name = checked_name(name)?;
     let url = check_url(url)?;
@@ -97,7 +126,8 @@ pub fn add_webhook(
         SecretKind::ChannelSecret,
         secret.expose_secret().trim().as_bytes(),
     )?;
-    if let Err(e) = store.add_channel(name, "webhook", &serde_json::json!({"url": url.as_str()})) {
+    let config = serde_json::json!({"url": url.as_str(), "route": route});
+    if let Err(e) = store.add_channel(name, "webhook", &config) {
         // Nothing half-added stays behind: the secret leaves with the refusal.
         let _ = secrets.delete(name, SecretKind::ChannelSecret);
         return Err(e.into());
@@ -113,6 +143,7 @@ pub fn add_chat(
     chat: Chat,
     name: &str,
     url: &SecretString,
+    route: &Route,
 ) -> Result<(), ChannelError> {
     let name = checked_name(name)?;
     let url = check_url(url.expose_secret().trim())?;
@@ -120,7 +151,7 @@ pub fn add_chat(
         return Err(StoreError::ChannelExists(name.to_string()).into());
     }
     secrets.set(name, SecretKind::ChannelSecret, url.as_str().as_bytes())?;
-    let config = serde_json::json!({"origin": url.origin().ascii_serialization()});
+    let config = serde_json::json!({"origin": url.origin().ascii_serialization(), "route": route});
     if let Err(e) = store.add_channel(name, chat.kind(), &config) {
         let _ = secrets.delete(name, SecretKind::ChannelSecret);
         return Err(e.into());
@@ -339,6 +370,11 @@ async fn webhook_pass(
         return Ok(pass);
     }
     let target = target(channel, secrets).await;
+    let route: Route = channel
+        .config
+        .as_ref()
+        .and_then(|c| serde_json::from_value(c["route"].clone()).ok())
+        .unwrap_or_default();
     for Queued {
         alert,
         attempts,
@@ -352,9 +388,21 @@ async fn webhook_pass(
         {
             break;
         }
-        let sent = match &target {
-            Ok(target) => post(store, client, target, &alert).await,
-            Err(e) => Err(e.clone()),
+        let incident = match alert.incident_id {
+            Some(id) => Some(store.incident(id)?),
+            None => None,
+        };
+        if let Some(incident) = &incident
+            && !route.takes(incident)
+        {
+            // Not this channel's: done with, unsent.
+            store.mark_delivered(&channel.name, &[alert.id])?;
+            continue;
+        }
+        let sent = match (&target, &incident) {
+            (Ok(target), Some(incident)) => post(client, target, &alert, incident).await,
+            (Err(e), _) => Err(e.clone()),
+            (_, None) => Err(format!("alert {} belongs to no incident", alert.id)),
         };
         match sent {
             Ok(()) => {
@@ -419,25 +467,21 @@ enum Target {
 /// One POST of `alert`'s incident; `Err` says why it did not arrive, in words that hold
 /// no secret (the URL is shown as its origin only: its path may be a token).
 async fn post(
-    store: &Store,
     client: &reqwest::Client,
     target: &Target,
     alert: &Alert,
+    incident: &Incident,
 ) -> Result<(), String> {
-    let Some(incident_id) = alert.incident_id else {
-        return Err(format!("alert {} belongs to no incident", alert.id));
-    };
-    let incident = store.incident(incident_id).map_err(|e| e.to_string())?;
     let delivery = format!("{}:{}", incident.key, alert.id);
     match target {
         Target::Webhook { url, secret } => {
-            let body = payload(alert, &incident);
+            let body = payload(alert, incident);
             let signed = signature(secret, &body);
             send(client, url, Some(signed), delivery, body).await
         }
         Target::Chat { chat, url } => {
             let opened = incident.alerts.iter().map(|a| a.id).min() == Some(alert.id);
-            let body = serde_json::to_vec(&chat::message(*chat, alert, &incident, opened))
+            let body = serde_json::to_vec(&chat::message(*chat, alert, incident, opened))
                 .expect("a message is plain data, always serialisable");
             send(client, url, None, delivery, body).await
         }
