@@ -17,21 +17,7 @@ fn every_alert_reaches_the_webhook_once_signed_and_an_outage_waits_for_its_retry
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let url = format!("{}/_sandbox/hooks/psa", sandbox.url);
-    let add = |name: &str, url: &str| {
-        rw.run_with_stdin(
-            &[
-                "channel",
-                "add",
-                "webhook",
-                "--name",
-                name,
-                "--url",
-                url,
-                "--secret-stdin",
-            ],
-            SECRET,
-        )
-    };
+    let add = |name: &str, url: &str| rw.add_webhook(name, url, SECRET, &[]);
     let added = add("psa", &url);
     assert_eq!(added.code, 0, "{}", added.stderr);
     let refused = add("elsewhere", "http://hooks.example.com/T0KEN");
@@ -187,10 +173,7 @@ fn teams_and_slack_take_a_message_per_alert_in_their_own_shape() {
     for (kind, path) in [("teams", "teams/soc"), ("slack", "slack/soc")] {
         // The URL is the credential: its path stands for the token.
         let url = format!("{}/_sandbox/{path}?sig=T0KEN-{kind}", sandbox.url);
-        let added = rw.run_with_stdin(
-            &["channel", "add", kind, "--name", kind, "--url-stdin"],
-            &url,
-        );
+        let added = rw.add_chat(kind, kind, &url, &[]);
         assert_eq!(added.code, 0, "{}", added.stderr);
         let tested = rw.run(&["channel", "test", kind]);
         assert_eq!(tested.code, 0, "{kind}: {}", tested.stderr);
@@ -253,37 +236,20 @@ fn a_channel_receives_only_what_its_route_lets_through() {
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let slack = format!("{}/_sandbox/slack/grave", sandbox.url);
-    let added = rw.run_with_stdin(
-        &[
-            "channel",
-            "add",
-            "slack",
-            "--name",
-            "grave",
-            "--url-stdin",
-            "--min-severity",
-            "critical",
-            "--tenant",
-            &tenants[0].tenant_id.to_uppercase(),
-        ],
+    let first = tenants[0].tenant_id.to_uppercase();
+    let added = rw.add_chat(
+        "slack",
+        "grave",
         &slack,
+        &["--min-severity", "critical", "--tenant", &first],
     );
     assert_eq!(added.code, 0, "{}", added.stderr);
     let hook = format!("{}/_sandbox/hooks/others", sandbox.url);
-    let added = rw.run_with_stdin(
-        &[
-            "channel",
-            "add",
-            "webhook",
-            "--name",
-            "others",
-            "--url",
-            &hook,
-            "--secret-stdin",
-            "--exclude-tenant",
-            &tenants[0].tenant_id,
-        ],
+    let added = rw.add_webhook(
+        "others",
+        &hook,
         SECRET,
+        &["--exclude-tenant", &tenants[0].tenant_id],
     );
     assert_eq!(added.code, 0, "{}", added.stderr);
     let alerts = rw.scan().json_lines();

@@ -30,19 +30,7 @@ fn killed_at_random_instants_loses_nothing_and_repeats_nothing() {
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
     let hook = format!("{}/_sandbox/hooks/crash", sandbox.url);
-    let added = rw.run_with_stdin(
-        &[
-            "channel",
-            "add",
-            "webhook",
-            "--name",
-            "crash",
-            "--url",
-            &hook,
-            "--secret-stdin",
-        ],
-        "a secret long enough to sign with",
-    );
+    let added = rw.add_webhook("crash", &hook, "a secret long enough to sign with", &[]);
     assert_eq!(added.code, 0, "{}", added.stderr);
 
     // New instants each run, yet any failure can be replayed: the seed is printed, and

@@ -306,6 +306,27 @@ impl Rulewatch {
         Run::from(self.command(args).stdin(Stdio::null()).output().unwrap())
     }
 
+    /// `channel add webhook NAME` to `url`, the secret on standard input, then `extra`.
+    pub(crate) fn add_webhook(&self, name: &str, url: &str, secret: &str, extra: &[&str]) -> Run {
+        let args = [
+            "channel",
+            "add",
+            "webhook",
+            "--name",
+            name,
+            "--url",
+            url,
+            "--secret-stdin",
+        ];
+        self.run_with_stdin(&[&args[..], extra].concat(), secret)
+    }
+
+    /// `channel add teams|slack NAME`, the URL on standard input, then `extra`.
+    pub(crate) fn add_chat(&self, kind: &str, name: &str, url: &str, extra: &[&str]) -> Run {
+        let args = ["channel", "add", kind, "--name", name, "--url-stdin"];
+        self.run_with_stdin(&[&args[..], extra].concat(), url)
+    }
+
     pub(crate) fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
         let mut child = self
             .command(args)
