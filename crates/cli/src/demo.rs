@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use rulewatch_core::app::Session;
+use rulewatch_core::app::{FrontEnd, Session};
 use rulewatch_core::shown::shown;
 
 use crate::{Global, scan};
@@ -28,7 +28,7 @@ pub(crate) async fn run(g: &Global) -> Result<ExitCode> {
         );
     }
     eprintln!();
-    scan::print_new_alerts(&session, false).await?;
+    scan::print_new_alerts(&session, FrontEnd::Scan, false).await?;
     eprintln!(
         "\nTo watch your own tenants: register an Entra app with ActivityFeed.Read and Domain.Read.All,\n\
          grant admin consent in each client tenant, then `rulewatch tenant add` (see README.md)."

@@ -11,6 +11,7 @@ mod remediate;
 mod scan;
 mod sign_ins;
 mod tenant;
+mod watch;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -91,6 +92,16 @@ enum Command {
     Tenant(tenant::TenantCommand),
     /// Scan every tenant once now; new alerts go to stdout
     Scan {
+        /// One JSON object per new alert per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Scan at once and then at the interval, print new alerts, deliver to the channels;
+    /// stops on SIGTERM or Ctrl-C (for a server covering the nights)
+    Watch {
+        /// Minutes between scans; the panel's setting when not given
+        #[arg(long)]
+        every: Option<u32>,
         /// One JSON object per new alert per line
         #[arg(long)]
         json: bool,
@@ -298,6 +309,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Tenant(cmd) => tenant::run(g, cmd).await,
         Command::Scan { json } => scan::scan(g, json).await,
+        Command::Watch { every, json } => watch::run(g, every, json).await,
         Command::Allow(cmd) => allow::run(g, cmd).await,
         Command::Channel(cmd) => channel::run(g, cmd).await,
         Command::Partner(cmd) => partner::run(g, cmd).await,

@@ -23,7 +23,7 @@ pub(crate) async fn scan(g: &Global, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let report = run_scan(&session).await?;
-    print_new_alerts(&session, json).await?;
+    print_new_alerts(&session, FrontEnd::Scan, json).await?;
     crate::channel::deliver(&session).await;
     Ok(exit_code(&report))
 }
@@ -37,11 +37,11 @@ pub(crate) async fn run_scan(session: &Session) -> Result<ScanReport> {
 
 /// Prints what waits to be delivered (this scan's alerts, and any an interrupted run
 /// stored but did not print); each printed one is marked delivered.
-pub(crate) async fn print_new_alerts(session: &Session, json: bool) -> Result<()> {
+pub(crate) async fn print_new_alerts(session: &Session, to: FrontEnd, json: bool) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     session
-        .deliver_new_alerts(FrontEnd::Scan, |pending| {
+        .deliver_new_alerts(to, |pending| {
             let mut printed = Delivered::default();
             for alert in &pending {
                 let written = output::write_alert(&mut out, alert, json).and_then(|()| out.flush());

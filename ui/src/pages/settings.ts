@@ -231,8 +231,8 @@ export function createSettingsPage(ctx: Ctx): Page {
     webhookForm,
     channelMessage,
   );
-  const CHANNEL_LABEL: Record<string, string> = { desktop: "This desktop's notifications", scan: "rulewatch scan" };
-  const BUILT_IN = new Set(["desktop", "scan"]);
+  const CHANNEL_LABEL: Record<string, string> = { desktop: "This desktop's notifications", scan: "rulewatch scan", watch: "rulewatch watch" };
+  const BUILT_IN = new Set(["desktop", "scan", "watch"]);
   async function channelAction(done: string, action: Promise<null>): Promise<void> {
     channelMessage.textContent = "";
     if ((await ctx.run(action.then(() => true))) === true) channelMessage.textContent = done;

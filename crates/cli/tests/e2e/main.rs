@@ -19,3 +19,4 @@ mod publisher;
 mod remediate;
 mod scan;
 mod terminal;
+mod watch;

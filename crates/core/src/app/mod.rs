@@ -198,6 +198,12 @@ impl Session {
         Ok(done.ids.len())
     }
 
+    /// Gives front end `to` its own queue, if it has none yet (the watcher's, on its first
+    /// start): it receives the alerts stored from now on.
+    pub async fn register(&self, to: FrontEnd) -> Result<(), Error> {
+        Ok(self.store().await.ensure_front_end(to)?)
+    }
+
     /// Every delivery channel's queue: how many alerts wait, when it last received
     /// one, and its latest error.
     pub async fn channels(&self) -> Result<Vec<ChannelHealth>, Error> {

@@ -14,6 +14,9 @@ pub enum FrontEnd {
     Desktop,
     /// What `rulewatch scan` prints.
     Scan,
+    /// What `rulewatch watch` prints, the headless watcher; its queue exists from the
+    /// watcher's first start.
+    Watch,
 }
 
 impl FrontEnd {
@@ -22,6 +25,7 @@ impl FrontEnd {
         match self {
             FrontEnd::Desktop => "desktop",
             FrontEnd::Scan => "scan",
+            FrontEnd::Watch => "watch",
         }
     }
 }
@@ -55,7 +59,7 @@ pub struct ChannelRow {
 impl ChannelRow {
     /// Whether it is one of the front ends, which every installation has.
     pub fn built_in(&self) -> bool {
-        [FrontEnd::Desktop, FrontEnd::Scan]
+        [FrontEnd::Desktop, FrontEnd::Scan, FrontEnd::Watch]
             .iter()
             .any(|f| f.channel() == self.name)
     }
@@ -181,11 +185,22 @@ impl Store {
         })
     }
 
+    /// Makes sure front end `to` has its queue; alerts stored from now on wait in it.
+    pub fn ensure_front_end(&self, to: FrontEnd) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO channels (name, kind, added_at) VALUES (?1, ?1, ?2) ON CONFLICT (name) DO NOTHING",
+                params![to.channel(), ts(Utc::now())],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Removes a channel the technician added, with its queue.
     pub fn remove_channel(&self, name: &str) -> Result<()> {
         self.with(|c| {
             let removed = c.execute(
-                "DELETE FROM channels WHERE name = ?1 AND kind NOT IN ('desktop', 'scan')",
+                "DELETE FROM channels WHERE name = ?1 AND kind NOT IN ('desktop', 'scan', 'watch')",
                 [name],
             )?;
             if removed == 0 {

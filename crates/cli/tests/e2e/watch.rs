@@ -1,0 +1,107 @@
+//! `rulewatch watch`: scans at once, prints each alert from its own queue, stops on
+//! SIGTERM with exit 0, and a restart repeats nothing; `rulewatch scan` on the same data
+//! folder still prints every alert.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+/// Starts `watch --json` and waits until each of `tenants` is scanned (its summary on
+/// stderr) and `want` alerts are printed (a minute at most), then a little more for any
+/// extra line, then stops it with SIGTERM; answers the alerts and the watcher's stderr.
+fn watch_until(rw: &Rulewatch, tenants: &[TestTenant], want: usize) -> (Vec<Value>, String) {
+    let mut child = rw
+        .command(&["watch", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    for (out, stream) in [
+        (
+            true,
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        ),
+        (false, Box::new(child.stderr.take().unwrap())),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if tx.send((out, line)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    // The readers hold the only senders: the channel ends when both streams do.
+    drop(tx);
+    let (mut alerts, mut stderr) = (Vec::new(), String::new());
+    let scanned = |stderr: &str| {
+        tenants
+            .iter()
+            .all(|t| stderr.contains(&format!("{}: scanned", t.name)))
+    };
+    while !(scanned(&stderr) && alerts.len() >= want) {
+        let got = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the watcher scanned and printed its alerts");
+        take(&mut alerts, &mut stderr, got);
+    }
+    // Anything more than wanted would show here before the stop.
+    std::thread::sleep(Duration::from_millis(500));
+    for got in rx.try_iter() {
+        take(&mut alerts, &mut stderr, got);
+    }
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "a SIGTERM is a clean stop: {status:?}");
+    while let Ok(got) = rx.recv_timeout(Duration::from_secs(5)) {
+        take(&mut alerts, &mut stderr, got);
+    }
+    (alerts, stderr)
+}
+
+/// One line from the watcher: an alert from stdout, or a line of stderr.
+fn take(alerts: &mut Vec<Value>, stderr: &mut String, (out, line): (bool, String)) {
+    if out {
+        alerts.push(serde_json::from_str::<Value>(&line).unwrap());
+    } else {
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
+}
+
+#[test]
+fn the_watcher_prints_from_its_own_queue_and_stops_cleanly_on_sigterm() {
+    let (scenario, tenants, expected) = world(2, 30, json!({}));
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let (alerts, stderr) = watch_until(&rw, &tenants, expected.len());
+    assert_exactly(&alerts, &expected);
+    assert!(
+        stderr.contains("stopped; the next start resumes"),
+        "{stderr}"
+    );
+
+    // A restart scans again and repeats nothing.
+    let (again, _) = watch_until(&rw, &tenants, 0);
+    assert!(again.is_empty(), "{again:?}");
+    // The watcher took nothing from `rulewatch scan`'s queue.
+    assert_exactly(&rw.scan().json_lines(), &expected);
+    let refused = rw.run(&["watch", "--every", "0"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("out of range"),
+        "{}",
+        refused.stderr
+    );
+}
