@@ -291,3 +291,70 @@ fn a_channel_receives_only_what_its_route_lets_through() {
         }
     }
 }
+
+#[test]
+fn a_tenant_that_breaks_is_news_once_and_so_is_its_recovery() {
+    let (scenario, tenants, expected) = world(2, 0, json!({}));
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let hook = format!("{}/_sandbox/hooks/noc", sandbox.url);
+    assert_eq!(rw.add_webhook("noc", &hook, SECRET, &[]).code, 0);
+    let slack = format!("{}/_sandbox/slack/noc-chat", sandbox.url);
+    assert_eq!(rw.add_chat("slack", "noc-chat", &slack, &[]).code, 0);
+    assert_exactly(&rw.scan().json_lines(), &expected);
+    let events = |name: &str| -> Vec<Value> {
+        sandbox.hook(name)["received"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::from_str::<Value>(r["body"].as_str().unwrap()).unwrap())
+            .filter(|v| {
+                v["event"]
+                    .as_str()
+                    .is_some_and(|e| e.starts_with("tenant."))
+                    || v["text"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("Monitoring"))
+            })
+            .collect()
+    };
+    assert!(events("noc").is_empty(), "healthy tenants are no news");
+
+    // Consent revoked: broken, said once however many scans fail.
+    sandbox.patch_tenant(&tenants[0].tenant_id, json!({"consented": false}));
+    assert_eq!(rw.scan().code, 3);
+    assert_eq!(rw.scan().code, 3);
+    let broken = events("noc");
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert_eq!(broken[0]["event"], "tenant.broken");
+    assert_eq!(
+        broken[0]["tenant"]["tenant_id"],
+        tenants[0].tenant_id.as_str()
+    );
+    assert_eq!(broken[0]["tenant"]["problem"], "consent_missing");
+    assert!(
+        broken[0]["tenant"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("adminconsent")
+    );
+    let chat = events("noc-chat");
+    assert_eq!(chat.len(), 1, "{chat:?}");
+    assert!(
+        chat[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Monitoring broken: "),
+        "{chat:?}"
+    );
+
+    // Consent given again: recovered, once.
+    sandbox.patch_tenant(&tenants[0].tenant_id, json!({"consented": true}));
+    assert_eq!(rw.scan().code, 0);
+    assert_eq!(rw.scan().code, 0);
+    let all = events("noc");
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[1]["event"], "tenant.recovered");
+    assert!(all[1]["tenant"]["message"].is_null());
+    assert_eq!(events("noc-chat").len(), 2);
+}

@@ -14,7 +14,7 @@
 use serde_json::{Value, json};
 
 use crate::shown::shown;
-use crate::store::{Alert, Incident};
+use crate::store::{Alert, Incident, MonitoringEvent};
 
 /// The chat services a channel can post to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +155,37 @@ fn teams_card(body: Vec<Value>) -> Value {
             },
         }],
     })
+}
+
+/// The message that a tenant's monitoring broke or recovered.
+pub(super) fn event_message(chat: Chat, event: &MonitoringEvent) -> Value {
+    let broken = event.event == "tenant.broken";
+    let title = format!(
+        "Monitoring {}: {}",
+        if broken { "broken" } else { "recovered" },
+        shown(&event.tenant_name)
+    );
+    let body = if broken {
+        format!(
+            "Rulewatch cannot scan this tenant: {}",
+            shown(event.message.as_deref().unwrap_or("no reason given"))
+        )
+    } else {
+        "Rulewatch scans this tenant again.".to_string()
+    };
+    match chat {
+        Chat::Teams => teams_card(vec![
+            json!({"type": "TextBlock", "text": teams_text(&title), "weight": "Bolder", "wrap": true}),
+            json!({"type": "TextBlock", "text": teams_text(&body), "wrap": true}),
+        ]),
+        Chat::Slack => json!({
+            "text": slack_text(&title),
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": title.chars().take(150).collect::<String>()}},
+                {"type": "section", "text": {"type": "plain_text", "text": body.chars().take(3000).collect::<String>()}},
+            ],
+        }),
+    }
 }
 
 /// A message saying the channel works, sent by `rulewatch channel test`.

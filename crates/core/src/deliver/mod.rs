@@ -22,7 +22,7 @@ pub use chat::Chat;
 use crate::cloud::is_loopback;
 use crate::detect::Severity;
 use crate::secrets::{SecretError, SecretKind, SecretStore};
-use crate::store::{Alert, ChannelRow, Incident, Queued, Store, StoreError};
+use crate::store::{Alert, ChannelRow, Incident, MonitoringEvent, Queued, Store, StoreError};
 
 /// The webhook payload's schema name; a receiver dispatches on it.
 pub const SCHEMA: &str = "rulewatch.incident/v1";
@@ -50,13 +50,15 @@ pub struct Route {
 impl Route {
     /// Whether the channel receives `incident` as it stands now (its gravest severity).
     pub fn takes(&self, incident: &Incident) -> bool {
-        let tenant = |ids: &[String]| {
-            ids.iter()
-                .any(|t| t.eq_ignore_ascii_case(&incident.tenant_id))
-        };
         self.min_severity.is_none_or(|min| incident.severity >= min)
-            && (self.tenants.is_empty() || tenant(&self.tenants))
-            && !tenant(&self.exclude_tenants)
+            && self.takes_tenant(&incident.tenant_id)
+    }
+
+    /// Whether the channel receives news of tenant `tenant_id` (its monitoring breaking
+    /// or recovering, whatever the minimum severity).
+    pub fn takes_tenant(&self, tenant_id: &str) -> bool {
+        let listed = |ids: &[String]| ids.iter().any(|t| t.eq_ignore_ascii_case(tenant_id));
+        (self.tenants.is_empty() || listed(&self.tenants)) && !listed(&self.exclude_tenants)
     }
 }
 
@@ -366,7 +368,8 @@ async fn webhook_pass(
         error: None,
     };
     let queued = store.queued_deliveries(&channel.name)?;
-    if queued.is_empty() {
+    let events = store.queued_events(&channel.name)?;
+    if queued.is_empty() && events.is_empty() {
         return Ok(pass);
     }
     let target = target(channel, secrets).await;
@@ -383,10 +386,8 @@ async fn webhook_pass(
     {
         // In order or not at all: an incident's update never overtakes its opening, so
         // the whole channel waits while its oldest alert waits for its retry.
-        if let (Some(now), Some(at)) = (now, retry_at)
-            && at > now
-        {
-            break;
+        if waiting(now, retry_at) {
+            return Ok(pass);
         }
         let incident = match alert.incident_id {
             Some(id) => Some(store.incident(id)?),
@@ -413,11 +414,74 @@ async fn webhook_pass(
                 let retry_at = Utc::now() + backoff(attempts);
                 store.delivery_failed(&channel.name, &[alert.id], &error, Some(retry_at))?;
                 pass.error = Some(error);
+                return Ok(pass);
+            }
+        }
+    }
+    // Then monitoring's news, in order too: a recovery never overtakes its breaking.
+    for event in events {
+        if waiting(now, event.retry_at) {
+            break;
+        }
+        if !route.takes_tenant(&event.tenant_id) {
+            store.event_delivery(&channel.name, event.id, None)?;
+            continue;
+        }
+        let sent = match &target {
+            Ok(target) => post_event(client, target, &event).await,
+            Err(e) => Err(e.clone()),
+        };
+        match sent {
+            Ok(()) => {
+                store.event_delivery(&channel.name, event.id, None)?;
+                pass.delivered += 1;
+            }
+            Err(error) => {
+                let retry_at = Utc::now() + backoff(event.attempts);
+                store.event_delivery(&channel.name, event.id, Some((&error, retry_at)))?;
+                pass.error = Some(error);
                 break;
             }
         }
     }
     Ok(pass)
+}
+
+/// Whether an item's retry time is still ahead (`now` is `None` on a technician's retry).
+fn waiting(now: Option<DateTime<Utc>>, retry_at: Option<DateTime<Utc>>) -> bool {
+    matches!((now, retry_at), (Some(now), Some(at)) if at > now)
+}
+
+/// One POST of a monitoring event; the idempotency key is the event's.
+async fn post_event(
+    client: &reqwest::Client,
+    target: &Target,
+    event: &MonitoringEvent,
+) -> Result<(), String> {
+    let delivery = format!("tenant-event:{}:{}", event.tenant_id, event.id);
+    match target {
+        Target::Webhook { url, secret } => {
+            let body = serde_json::to_vec(&serde_json::json!({
+                "schema": SCHEMA,
+                "event": event.event,
+                "tenant": {
+                    "tenant_id": event.tenant_id,
+                    "tenant_name": event.tenant_name,
+                    "problem": event.problem,
+                    "message": event.message,
+                    "at": event.at,
+                },
+            }))
+            .expect("plain data, always serialisable");
+            let signed = signature(secret, &body);
+            send(client, url, Some(signed), delivery, body).await
+        }
+        Target::Chat { chat, url } => {
+            let body = serde_json::to_vec(&chat::event_message(*chat, event))
+                .expect("plain data, always serialisable");
+            send(client, url, None, delivery, body).await
+        }
+    }
 }
 
 /// Where `channel`'s deliveries go, read from the store and the keychain; `Err` says why

@@ -37,7 +37,7 @@ pub struct ChannelHealth {
     pub name: String,
     /// What kind of channel it is (`desktop`, `scan`).
     pub kind: String,
-    /// Alerts queued for it and not yet delivered.
+    /// Alerts and monitoring events queued for it and not yet delivered.
     pub queued: u64,
     /// When it last received an alert.
     pub last_delivered_at: Option<DateTime<Utc>>,
@@ -74,6 +74,63 @@ pub struct Queued {
     pub attempts: u32,
     /// Not to be tried before this, after a failure.
     pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// A tenant's monitoring breaking or recovering, as the channels receive it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MonitoringEvent {
+    /// The event's number in this store.
+    pub id: i64,
+    /// The tenant.
+    pub tenant_id: String,
+    /// Its display name.
+    pub tenant_name: String,
+    /// `tenant.broken` or `tenant.recovered`.
+    pub event: String,
+    /// The problem's kind (`consent_missing`, …), when broken.
+    pub problem: Option<String>,
+    /// What is wrong and what to do, when broken.
+    pub message: Option<String>,
+    /// When the scan that saw the change ended.
+    pub at: Option<DateTime<Utc>>,
+    /// How often delivering it to the channel failed.
+    pub attempts: u32,
+    /// Not to be tried before this, after a failure.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// Records that `s`'s tenant broke (or recovered) and queues it for every channel the
+/// technician added, inside the caller's transaction. The front ends show a tenant's
+/// state themselves.
+pub(super) fn monitoring_event(
+    c: &Connection,
+    s: &super::StatusUpdate<'_>,
+    broken: bool,
+    now: &str,
+) -> rusqlite::Result<()> {
+    let id: i64 = c.query_row(
+        "INSERT INTO monitoring_events (tenant_id, tenant_name, event, problem, message, at)
+         SELECT tenant_id, name, ?2, ?3, ?4, ?5 FROM tenants WHERE tenant_id = ?1
+         RETURNING id",
+        params![
+            s.tenant_id,
+            if broken {
+                "tenant.broken"
+            } else {
+                "tenant.recovered"
+            },
+            s.problem.filter(|_| broken),
+            s.message.filter(|_| broken),
+            now
+        ],
+        |r| r.get(0),
+    )?;
+    c.execute(
+        "INSERT INTO event_deliveries (channel, event_id, queued_at)
+         SELECT name, ?1, ?2 FROM channels WHERE kind NOT IN ('desktop', 'scan', 'watch')",
+        params![id, now],
+    )?;
+    Ok(())
 }
 
 /// Queues alert `alert_id` for every channel, inside the caller's transaction.
@@ -170,6 +227,64 @@ impl Store {
         })
     }
 
+    /// The monitoring events waiting for `channel`, oldest first.
+    pub fn queued_events(&self, channel: &str) -> Result<Vec<MonitoringEvent>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT e.id, e.tenant_id, e.tenant_name, e.event, e.problem, e.message, e.at,
+                        d.attempts, d.next_attempt_at
+                 FROM monitoring_events e JOIN event_deliveries d ON d.event_id = e.id
+                 WHERE d.channel = ?1 AND d.delivered_at IS NULL ORDER BY e.id",
+            )?;
+            let at = |r: &rusqlite::Row<'_>, i| -> rusqlite::Result<Option<DateTime<Utc>>> {
+                Ok(r.get::<_, Option<String>>(i)?.as_deref().and_then(parse_ts))
+            };
+            let rows = stmt
+                .query_map([channel], |r| {
+                    Ok(MonitoringEvent {
+                        id: r.get(0)?,
+                        tenant_id: r.get(1)?,
+                        tenant_name: r.get(2)?,
+                        event: r.get(3)?,
+                        problem: r.get(4)?,
+                        message: r.get(5)?,
+                        at: at(r, 6)?,
+                        attempts: r.get(7)?,
+                        retry_at: at(r, 8)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Records how delivering event `event_id` to `channel` went: delivered, or failed
+    /// with `error` and not to be tried again before `retry_at`.
+    pub fn event_delivery(
+        &self,
+        channel: &str,
+        event_id: i64,
+        failed: Option<(&str, DateTime<Utc>)>,
+    ) -> Result<()> {
+        self.with(|c| {
+            let now = ts(Utc::now());
+            match failed {
+                None => c.execute(
+                    "UPDATE event_deliveries SET delivered_at = ?3, attempts = attempts + 1, last_attempt_at = ?3
+                     WHERE channel = ?1 AND event_id = ?2 AND delivered_at IS NULL",
+                    params![channel, event_id, now],
+                )?,
+                Some((error, retry_at)) => c.execute(
+                    "UPDATE event_deliveries SET attempts = attempts + 1, last_attempt_at = ?3, last_error = ?4,
+                                                 next_attempt_at = ?5
+                     WHERE channel = ?1 AND event_id = ?2 AND delivered_at IS NULL",
+                    params![channel, event_id, now, error, ts(retry_at)],
+                )?,
+            };
+            Ok(())
+        })
+    }
+
     /// Adds a channel; it receives the alerts stored from now on.
     pub fn add_channel(&self, name: &str, kind: &str, config: &serde_json::Value) -> Result<()> {
         self.with(|c| {
@@ -234,7 +349,8 @@ impl Store {
         self.with(|c| {
             let mut stmt = c.prepare(
                 "SELECT ch.name, ch.kind,
-                        (SELECT COUNT(*) FROM deliveries d WHERE d.channel = ch.name AND d.delivered_at IS NULL),
+                        (SELECT COUNT(*) FROM deliveries d WHERE d.channel = ch.name AND d.delivered_at IS NULL)
+                        + (SELECT COUNT(*) FROM event_deliveries d WHERE d.channel = ch.name AND d.delivered_at IS NULL),
                         (SELECT MAX(delivered_at) FROM deliveries d WHERE d.channel = ch.name),
                         (SELECT last_error FROM deliveries d
                           WHERE d.channel = ch.name AND d.delivered_at IS NULL AND d.last_error IS NOT NULL

@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use crate::cloud::Cloud;
 
-pub use deliveries::{ChannelHealth, ChannelRow, FrontEnd, Queued};
+pub use deliveries::{ChannelHealth, ChannelRow, FrontEnd, MonitoringEvent, Queued};
 pub use geo::{CacheHit, GeoFix, GeoProblem, GeoProvider, Location};
 pub use incidents::{INCIDENT_WINDOW, Incident, IncidentStatus};
 pub use models::{Alert, AlertStatus, NewAlert, SignIn, TenantRow, TenantState, TenantStatus};
@@ -171,6 +171,7 @@ fn migrations() -> Migrations<'static> {
         )
         .foreign_key_check(),
         M::up(include_str!("channels.sql")),
+        M::up(include_str!("monitoring.sql")).foreign_key_check(),
     ])
 }
 

@@ -192,11 +192,25 @@ impl Store {
     }
 
     /// Saves how the tenant's scan went, as of now; any state but `error` also updates the
-    /// last success.
+    /// last success. A change into `error`, or out of it, is a monitoring event queued for
+    /// the channels the technician added, in the same transaction.
     pub fn set_status(&self, s: &StatusUpdate<'_>) -> Result<()> {
         self.with(|c| {
+            let tx = c.transaction()?;
             let now = ts(Utc::now());
-            c.execute(
+            let before: Option<String> = tx
+                .query_row(
+                    "SELECT state FROM tenant_status WHERE tenant_id = ?1",
+                    [s.tenant_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let was_broken = before.as_deref() == Some(TenantState::Error.as_str());
+            let broken = s.state == TenantState::Error;
+            if was_broken != broken && before.is_some() {
+                deliveries::monitoring_event(&tx, s, broken, &now)?;
+            }
+            tx.execute(
                 "UPDATE tenant_status SET state = ?2, problem = ?3, message = ?4, last_attempt_at = ?5,
                         last_success_at = CASE WHEN ?6 THEN ?5 ELSE last_success_at END,
                         throttled = ?7, retried = ?8
@@ -212,6 +226,7 @@ impl Store {
                     s.retried as i64
                 ],
             )?;
+            tx.commit()?;
             Ok(())
         })
     }
