@@ -66,6 +66,12 @@ pub(crate) fn exit_code(report: &ScanReport) -> ExitCode {
 }
 
 fn summarise(report: &ScanReport) {
+    for name in &report.busy {
+        eprintln!(
+            "{}: skipped, another Rulewatch on this data folder is scanning it",
+            shown(name)
+        );
+    }
     match &report.discovery {
         Some(Ok(d)) => {
             for c in &d.now_watched {

@@ -136,6 +136,9 @@ pub struct ScanReport {
     pub tenants: Vec<TenantReport>,
     /// The partner's customers listed before this scan (when due), or why they could not be.
     pub discovery: Option<Result<crate::partner::Discovery, Problem>>,
+    /// Tenants left to another Rulewatch on this data folder that was scanning them
+    /// (the desktop app, `rulewatch watch`): names, by name.
+    pub busy: Vec<String>,
 }
 
 impl ScanReport {
@@ -157,6 +160,8 @@ impl ScanReport {
 /// The scanner: signs in to each tenant, reads its audit feeds into the store and judges
 /// them. Also the door to remediation, the partner account and connection tests.
 pub struct Engine {
+    /// This engine's name in the scan leases: one per process and engine.
+    holder: String,
     store: Arc<Store>,
     secrets: Arc<dyn SecretStore>,
     api: Api,
@@ -171,6 +176,10 @@ struct Collected {
     new_alerts: usize,
     issues: Vec<Problem>,
 }
+
+/// How long a tenant's scan lease lasts: longer than a scan under throttling takes, short
+/// enough that a process that died hands its tenants on within a few scan intervals.
+const SCAN_LEASE: Duration = Duration::minutes(30);
 
 /// The look-back a technician may choose for a tenant's first scan, in whole hours:
 /// Microsoft keeps content for 7 days (../shared/reference/m365-api.md A4), and the scan stays inside them.
@@ -202,6 +211,7 @@ impl Engine {
         };
         let geo = Geo::new(store.clone(), secrets.clone(), &config.endpoints);
         Ok(Engine {
+            holder: uuid::Uuid::new_v4().to_string(),
             store,
             secrets,
             api,
@@ -248,17 +258,49 @@ impl Engine {
         let total = tenants.len();
         progress(0, total);
         let mut reports = Vec::with_capacity(total);
+        let mut busy = Vec::new();
+        let mut done = 0;
         let mut stream = futures::stream::iter(tenants)
-            .map(|t| self.scan_tenant(t))
+            .map(|t| self.scan_leased(t))
             .buffer_unordered(self.config.concurrency);
-        while let Some(report) = stream.next().await {
-            reports.push(report);
-            progress(reports.len(), total);
+        while let Some(outcome) = stream.next().await {
+            match outcome {
+                Ok(report) => reports.push(report),
+                Err(name) => busy.push(name),
+            }
+            done += 1;
+            progress(done, total);
         }
         let mut tenants = reports;
         tenants.sort_by(|a, b| a.name.cmp(&b.name).then(a.tenant_id.cmp(&b.tenant_id)));
+        busy.sort();
         self.note_partner_refresh(&tenants)?;
-        Ok(ScanReport { tenants, discovery })
+        Ok(ScanReport {
+            tenants,
+            discovery,
+            busy,
+        })
+    }
+
+    /// Scans `t` while holding its lease; `Err(name)` when another process on this data
+    /// folder holds it. A lease the store cannot record does not stop the scan: the
+    /// lease spares Microsoft a second reader, and each blob commits once either way.
+    async fn scan_leased(&self, t: TenantRow) -> Result<TenantReport, String> {
+        let now = Utc::now();
+        let id = t.tenant_id.clone();
+        match self
+            .store
+            .take_scan_lease(&id, &self.holder, now, now + SCAN_LEASE)
+        {
+            Ok(false) => return Err(t.name),
+            Ok(true) => {}
+            Err(e) => tracing::warn!("the scan lease of tenant {id} is not recorded: {e}"),
+        }
+        let report = self.scan_tenant(t).await;
+        if let Err(e) = self.store.release_scan_lease(&id, &self.holder) {
+            tracing::warn!("the scan lease of tenant {id} stays until it expires: {e}");
+        }
+        Ok(report)
     }
 
     /// Lists the partner's customers when a partner account is signed in and the last

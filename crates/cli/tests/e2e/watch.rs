@@ -105,3 +105,45 @@ fn the_watcher_prints_from_its_own_queue_and_stops_cleanly_on_sigterm() {
         refused.stderr
     );
 }
+
+#[test]
+fn a_tenant_another_process_is_scanning_is_left_to_it_until_its_lease_ends() {
+    let (scenario, tenants, expected) = world(2, 0, json!({}));
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let db = rusqlite::Connection::open(rw.dir.path().join("rulewatch.db")).unwrap();
+    let lease = |expires: chrono::DateTime<chrono::Utc>| {
+        db.execute(
+            "INSERT INTO scan_leases (tenant_id, holder, expires_at) VALUES (?1, 'another process', ?2)
+             ON CONFLICT (tenant_id) DO UPDATE SET expires_at = excluded.expires_at",
+            rusqlite::params![
+                tenants[0].tenant_id,
+                expires.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            ],
+        )
+        .unwrap();
+    };
+    lease(chrono::Utc::now() + chrono::Duration::minutes(10));
+    let first = rw.scan();
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first.stderr.contains(&format!(
+            "{}: skipped, another Rulewatch on this data folder is scanning it",
+            tenants[0].name
+        )),
+        "{}",
+        first.stderr
+    );
+    let mine: Vec<Value> = first.json_lines();
+    assert!(
+        mine.iter()
+            .all(|a| a["tenant_id"] == tenants[1].tenant_id.as_str()),
+        "only the free tenant was scanned"
+    );
+    // The other process died: its lease ends, and the tenant is scanned.
+    lease(chrono::Utc::now() - chrono::Duration::seconds(1));
+    let second = rw.scan();
+    let mut all = mine;
+    all.extend(second.json_lines());
+    assert_exactly(&all, &expected);
+}

@@ -172,6 +172,7 @@ fn migrations() -> Migrations<'static> {
         .foreign_key_check(),
         M::up(include_str!("channels.sql")),
         M::up(include_str!("monitoring.sql")).foreign_key_check(),
+        M::up(include_str!("leases.sql")),
     ])
 }
 

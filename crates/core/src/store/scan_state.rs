@@ -173,6 +173,38 @@ impl Store {
         })
     }
 
+    /// Takes tenant `tenant_id`'s scan lease for `holder` until `until`: `false` when
+    /// another holder's lease has not expired by `now`. One statement, so two processes
+    /// asking at once cannot both win.
+    pub fn take_scan_lease(
+        &self,
+        tenant_id: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.with(|c| {
+            let taken = c.execute(
+                "INSERT INTO scan_leases (tenant_id, holder, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                 WHERE scan_leases.expires_at <= ?4 OR scan_leases.holder = excluded.holder",
+                params![tenant_id, holder, ts(until), ts(now)],
+            )?;
+            Ok(taken > 0)
+        })
+    }
+
+    /// Gives back `holder`'s lease on the tenant, after its scan.
+    pub fn release_scan_lease(&self, tenant_id: &str, holder: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM scan_leases WHERE tenant_id = ?1 AND holder = ?2",
+                params![tenant_id, holder],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Adds an event to the tenant's history (`data_gap`, `blob_failed`), with the blob it
     /// concerns, if any, and a message.
     pub fn record_event(

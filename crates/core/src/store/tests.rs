@@ -836,3 +836,35 @@ fn an_older_version_s_geolocation_problem_is_still_told() {
         "cleared, the old words too"
     );
 }
+
+#[test]
+fn a_tenant_s_scan_lease_has_one_holder_until_released_or_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let now = Utc::now();
+    let until = now + Duration::minutes(30);
+    assert!(store.take_scan_lease("t1", "desktop", now, until).unwrap());
+    assert!(!store.take_scan_lease("t1", "watch", now, until).unwrap());
+    assert!(
+        store.take_scan_lease("t2", "watch", now, until).unwrap(),
+        "per tenant"
+    );
+    assert!(
+        store.take_scan_lease("t1", "desktop", now, until).unwrap(),
+        "renewed"
+    );
+    store.release_scan_lease("t1", "watch").unwrap();
+    assert!(
+        !store.take_scan_lease("t1", "watch", now, until).unwrap(),
+        "not its to release"
+    );
+    store.release_scan_lease("t1", "desktop").unwrap();
+    assert!(store.take_scan_lease("t1", "watch", now, until).unwrap());
+    // A holder that died: its lease passes on once expired.
+    let later = until + Duration::seconds(1);
+    assert!(
+        store
+            .take_scan_lease("t1", "desktop", later, later + Duration::minutes(30))
+            .unwrap()
+    );
+}
