@@ -4,7 +4,7 @@ const COMMANDS: &[&str] = &[
     "overview",
     "list_alerts",
     "delivery_channels",
-    "add_webhook",
+    "add_channel",
     "test_channel",
     "remove_channel",
     "rules",

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rulewatch_core::app::{
-    Alert, AlertDetail, ChannelHealth, Cloud, ConnectionStep, Error, ErrorKind, LogEntry,
+    Alert, AlertDetail, ChannelHealth, Chat, Cloud, ConnectionStep, Error, ErrorKind, LogEntry,
     NewCredential, PartnerAccount, PartnerState, Plan, Route, Settings as CoreSettings,
     SettingsUpdate as CoreUpdate, SignInWith, StepResult, TenantInput, TenantStatus, UndoPreview,
 };
@@ -108,18 +108,38 @@ pub(crate) async fn list_alerts(shared: AppState<'_>) -> Reply<Vec<Alert>> {
     Ok(shared.session.alerts().await?)
 }
 
-/// Adds a webhook channel; the secret goes to the keychain and is never sent back.
+/// Adds a channel: a webhook (its signing secret), or Teams or Slack (whose URL is the
+/// credential). Secrets and such URLs go to the keychain and are never sent back.
 #[tauri::command]
-pub(crate) async fn add_webhook(
+pub(crate) async fn add_channel(
     shared: AppState<'_>,
+    kind: String,
     name: String,
     url: String,
-    secret: String,
+    secret: Option<String>,
+    route: Route,
 ) -> Reply<()> {
-    Ok(shared
-        .session
-        .add_webhook(&name, &url, SecretString::from(secret), Route::default())
-        .await?)
+    let chat = match kind.as_str() {
+        "webhook" => None,
+        "teams" => Some(Chat::Teams),
+        "slack" => Some(Chat::Slack),
+        other => return Err(invalid(format!("'{other}' is not a kind of channel"))),
+    };
+    match chat {
+        None => Ok(shared
+            .session
+            .add_webhook(
+                &name,
+                &url,
+                SecretString::from(secret.unwrap_or_default()),
+                route,
+            )
+            .await?),
+        Some(chat) => Ok(shared
+            .session
+            .add_chat(chat, &name, SecretString::from(url), route)
+            .await?),
+    }
 }
 
 /// Sends a channel a signed test delivery.

@@ -61,7 +61,7 @@ pub fn run() {
             commands::overview,
             commands::list_alerts,
             commands::delivery_channels,
-            commands::add_webhook,
+            commands::add_channel,
             commands::test_channel,
             commands::remove_channel,
             commands::get_alert,

@@ -24,6 +24,15 @@ export interface Origin {
   familiarity: "unknown" | "known_address" | "known_network" | "new_network" | "new_country";
 }
 
+export type ChannelKind = "webhook" | "teams" | "slack";
+
+/** Which incidents a channel receives; empty lists mean every tenant. */
+export interface ChannelRoute {
+  min_severity?: Severity;
+  tenants: string[];
+  exclude_tenants: string[];
+}
+
 /** One delivery channel's queue (this desktop's notifications, `rulewatch scan`'s output). */
 export interface ChannelHealth {
   name: string;
@@ -336,7 +345,8 @@ export const api = {
   overview: () => invoke<Overview>("overview"),
   listAlerts: () => invoke<AlertSummary[]>("list_alerts"),
   deliveryChannels: () => invoke<ChannelHealth[]>("delivery_channels"),
-  addWebhook: (name: string, url: string, secret: string) => invoke<null>("add_webhook", { name, url, secret }),
+  addChannel: (kind: ChannelKind, name: string, url: string, secret: string | null, route: ChannelRoute) =>
+    invoke<null>("add_channel", { kind, name, url, secret, route }),
   testChannel: (name: string) => invoke<null>("test_channel", { name }),
   removeChannel: (name: string) => invoke<null>("remove_channel", { name }),
   getAlert: (id: number) => invoke<AlertDetail>("get_alert", { id }),

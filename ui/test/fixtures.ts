@@ -222,7 +222,7 @@ export function defaultHandlers(): void {
       { name: "desktop", kind: "desktop", queued: 0, last_delivered_at: "2026-11-27T10:42:00Z", last_error: null },
       { name: "scan", kind: "scan", queued: 5, last_delivered_at: null, last_error: null },
     ],
-    add_webhook: () => null,
+    add_channel: () => null,
     test_channel: () => null,
     remove_channel: () => null,
     rules: () => [HIDES_MAIL],

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { $, flush, mount, settings, unmount, visible } from "./fixtures";
+import { $, flush, mount, setValue, settings, unmount, visible } from "./fixtures";
 import { callsOf, state } from "./tauri-mock";
 
 afterEach(() => unmount());
@@ -29,7 +29,7 @@ describe("settings", () => {
     expect(callsOf("test_channel")[0].args).toEqual({ name: "psa" });
     expect($("#channel-message").textContent).toBe("psa took the test delivery.");
 
-    state.handlers.add_webhook = () => {
+    state.handlers.add_channel = () => {
       throw { kind: "invalid_input", message: "the webhook URL http://hooks.example.com is plain http:// to another machine" };
     };
     $<HTMLInputElement>("#webhook-name").value = "bridge";
@@ -37,18 +37,41 @@ describe("settings", () => {
     $<HTMLInputElement>("#webhook-secret").value = "sixteen characters or more";
     $("#add-webhook").click();
     await flush();
-    expect(callsOf("add_webhook")[0].args).toEqual({ name: "bridge", url: "http://hooks.example.com/x", secret: "sixteen characters or more" });
+    expect(callsOf("add_channel")[0].args).toEqual({
+      kind: "webhook",
+      name: "bridge",
+      url: "http://hooks.example.com/x",
+      secret: "sixteen characters or more",
+      route: { tenants: [], exclude_tenants: [] },
+    });
     expect($("#error").textContent).toContain("plain http://");
     expect($<HTMLInputElement>("#webhook-url").value).toBe("http://hooks.example.com/x");
     expect($<HTMLInputElement>("#webhook-secret").value).toBe("");
 
-    state.handlers.add_webhook = () => null;
+    state.handlers.add_channel = () => null;
     $<HTMLInputElement>("#webhook-url").value = "https://hooks.example.com/x";
     $<HTMLInputElement>("#webhook-secret").value = "sixteen characters or more";
     $("#add-webhook").click();
     await flush();
     expect($("#channel-message").textContent).toBe("bridge added: new alerts are posted to it.");
     expect($<HTMLInputElement>("#webhook-name").value).toBe("");
+
+    // Slack: the URL is the credential (no secret field), with a route.
+    setValue($<HTMLSelectElement>("#channel-kind"), "slack");
+    expect(visible($("#webhook-secret"))).toBe(false);
+    $<HTMLInputElement>("#webhook-name").value = "soc";
+    $<HTMLInputElement>("#webhook-url").value = "https://hooks.slack.com/services/T/B/X";
+    setValue($<HTMLSelectElement>("#channel-min-severity"), "high");
+    $<HTMLInputElement>("#channel-exclude-tenants").value = " t1 , ,T2";
+    $("#add-webhook").click();
+    await flush();
+    expect(callsOf("add_channel")[2].args).toEqual({
+      kind: "slack",
+      name: "soc",
+      url: "https://hooks.slack.com/services/T/B/X",
+      secret: null,
+      route: { min_severity: "high", tenants: [], exclude_tenants: ["t1", "T2"] },
+    });
 
     $(`[data-testid=channel-row][data-channel="psa"] [data-testid=remove-channel]`).click();
     await flush();

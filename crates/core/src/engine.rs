@@ -160,7 +160,8 @@ impl ScanReport {
 /// The scanner: signs in to each tenant, reads its audit feeds into the store and judges
 /// them. Also the door to remediation, the partner account and connection tests.
 pub struct Engine {
-    /// This engine's name in the scan leases: one per process and engine.
+    /// This engine's name in the scan leases, `<pid>:<uuid>`: the process id lets another
+    /// process see that a holder killed mid-scan is gone.
     holder: String,
     store: Arc<Store>,
     secrets: Arc<dyn SecretStore>,
@@ -211,7 +212,7 @@ impl Engine {
         };
         let geo = Geo::new(store.clone(), secrets.clone(), &config.endpoints);
         Ok(Engine {
-            holder: uuid::Uuid::new_v4().to_string(),
+            holder: format!("{}:{}", std::process::id(), uuid::Uuid::new_v4()),
             store,
             secrets,
             api,

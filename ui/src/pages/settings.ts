@@ -1,7 +1,15 @@
 // Settings: scan interval, backfill, notifications, start at login, sign-ins and the
 // geolocation provider, and the steps Secure and Remediate checks by default. The form is filled when the page is entered, never while the
 // user edits it. The ipstack key is sent only when a new one was typed.
-import { api, type RemediationAction, type Settings, type SettingsUpdate, type Severity } from "../api";
+import {
+  api,
+  type ChannelKind,
+  type ChannelRoute,
+  type RemediationAction,
+  type Settings,
+  type SettingsUpdate,
+  type Severity,
+} from "../api";
 import type { Ctx, Page } from "../ctx";
 import { h } from "../h";
 import {
@@ -180,23 +188,57 @@ export function createSettingsPage(ctx: Ctx): Page {
   const hookName = h("input", { id: "webhook-name", type: "text", spellcheck: "false", placeholder: "psa-bridge", autocomplete: "off" });
   const hookUrl = h("input", { id: "webhook-url", type: "url", spellcheck: "false", placeholder: "https://hooks.example.com/rulewatch" });
   const hookSecret = h("input", { id: "webhook-secret", type: "password", autocomplete: "off" });
+  const hookKind = h(
+    "select",
+    { id: "channel-kind" },
+    h("option", { value: "webhook" }, "Webhook (signed JSON)"),
+    h("option", { value: "teams" }, "Microsoft Teams (Workflows webhook)"),
+    h("option", { value: "slack" }, "Slack (incoming webhook)"),
+  );
+  const hookMin = h(
+    "select",
+    { id: "channel-min-severity" },
+    h("option", { value: "" }, "Every incident"),
+    ...SEVERITIES.map((s) => h("option", { value: s }, `${SEVERITY_LABEL[s]} or worse`)),
+  );
+  const hookTenants = h("input", { id: "channel-tenants", type: "text", spellcheck: "false", placeholder: "tenant ids, comma-separated (empty: all)" });
+  const hookExclude = h("input", { id: "channel-exclude-tenants", type: "text", spellcheck: "false", placeholder: "tenant ids, comma-separated" });
+  const secretField = labelled("Shared secret (signs each delivery; kept in the keychain)", hookSecret);
+  const ids = (text: string): string[] =>
+    text
+      .split(",")
+      .map((t) => t.trim())
+      .filter((t) => t.length > 0);
+  // Teams and Slack URLs are the credential themselves: no separate secret.
+  hookKind.addEventListener("change", () => {
+    secretField.hidden = hookKind.value !== "webhook";
+  });
   const channelMessage = h("p", { id: "channel-message", role: "status" });
   const webhookForm = h(
     "form",
     { id: "webhook-form", novalidate: true },
-    h("h4", null, "Add a webhook"),
+    h("h4", null, "Add a channel"),
+    labelled("Kind", hookKind),
     labelled("Name", hookName),
-    labelled("URL (https://, or http:// on this machine)", hookUrl),
-    labelled("Shared secret (signs each delivery; kept in the keychain)", hookSecret),
-    h("div", { class: "actions" }, h("button", { id: "add-webhook", type: "submit" }, "Add webhook")),
+    labelled("URL (https://, or http:// on this machine; Teams' and Slack's go to the keychain)", hookUrl),
+    secretField,
+    labelled("Send", hookMin),
+    labelled("Only these tenants", hookTenants),
+    labelled("Never these tenants", hookExclude),
+    h("div", { class: "actions" }, h("button", { id: "add-webhook", type: "submit" }, "Add channel")),
   );
   webhookForm.addEventListener("submit", (e) => {
     e.preventDefault();
     const name = hookName.value.trim();
-    void channelAction(`${name} added: new alerts are posted to it.`, api.addWebhook(name, hookUrl.value.trim(), hookSecret.value)).then(() => {
+    const kind = hookKind.value as ChannelKind;
+    const route: ChannelRoute = { tenants: ids(hookTenants.value), exclude_tenants: ids(hookExclude.value) };
+    if (hookMin.value) route.min_severity = hookMin.value as Severity;
+    const secret = kind === "webhook" ? hookSecret.value : null;
+    const added = api.addChannel(kind, name, hookUrl.value.trim(), secret, route);
+    void channelAction(`${name} added: new alerts are posted to it.`, added).then(() => {
       if (channelMessage.textContent) {
-        hookName.value = "";
-        hookUrl.value = "";
+        for (const input of [hookName, hookUrl, hookTenants, hookExclude]) input.value = "";
+        hookMin.value = "";
       }
       hookSecret.value = "";
     });

@@ -173,9 +173,12 @@ impl Store {
         })
     }
 
-    /// Takes tenant `tenant_id`'s scan lease for `holder` until `until`: `false` when
-    /// another holder's lease has not expired by `now`. One statement, so two processes
-    /// asking at once cannot both win.
+    /// Takes tenant `tenant_id`'s scan lease for `holder` until `until`: `false` while
+    /// another holder's lease has not expired by `now` and that holder still runs. A
+    /// holder named `<pid>:<anything>` whose process is gone (killed mid-scan) loses its
+    /// lease at once, where the system says which processes run (Linux); elsewhere the
+    /// lease waits for its expiry. The write lock is taken first, so two processes asking
+    /// at once cannot both win.
     pub fn take_scan_lease(
         &self,
         tenant_id: &str,
@@ -184,13 +187,28 @@ impl Store {
         until: DateTime<Utc>,
     ) -> Result<bool> {
         self.with(|c| {
-            let taken = c.execute(
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let held: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT holder, expires_at FROM scan_leases WHERE tenant_id = ?1",
+                    [tenant_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((other, expires)) = held
+                && other != holder
+                && parse_ts(&expires).is_some_and(|e| e > now)
+                && holder_runs(&other)
+            {
+                return Ok(false);
+            }
+            tx.execute(
                 "INSERT INTO scan_leases (tenant_id, holder, expires_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (tenant_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-                 WHERE scan_leases.expires_at <= ?4 OR scan_leases.holder = excluded.holder",
-                params![tenant_id, holder, ts(until), ts(now)],
+                 ON CONFLICT (tenant_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at",
+                params![tenant_id, holder, ts(until)],
             )?;
-            Ok(taken > 0)
+            tx.commit()?;
+            Ok(true)
         })
     }
 
@@ -317,6 +335,19 @@ pub struct StatusUpdate<'a> {
     pub throttled: u64,
     /// Requests retried after another failure during the scan.
     pub retried: u64,
+}
+
+/// Whether the process a lease holder names (`<pid>:…`) still runs. Unknown (another
+/// form, or a system without `/proc`): assumed running, so only the expiry frees it.
+fn holder_runs(holder: &str) -> bool {
+    let Some(pid) = holder.split(':').next().and_then(|p| p.parse::<u32>().ok()) else {
+        return true;
+    };
+    if cfg!(target_os = "linux") {
+        std::path::Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
 }
 
 /// Moves the cursor forward only: a later, smaller value never rewinds it.

@@ -867,4 +867,23 @@ fn a_tenant_s_scan_lease_has_one_holder_until_released_or_expired() {
             .take_scan_lease("t1", "desktop", later, later + Duration::minutes(30))
             .unwrap()
     );
+    // A holder whose process is gone (a pid no process has) loses it at once; a running
+    // one keeps it.
+    let running = format!("{}:me", std::process::id());
+    assert!(store.take_scan_lease("t3", &running, now, until).unwrap());
+    assert!(
+        !store
+            .take_scan_lease("t3", "4194305:other", now, until)
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_scan_lease("t4", "4194305:killed", now, until)
+            .unwrap()
+    );
+    assert_eq!(
+        store.take_scan_lease("t4", &running, now, until).unwrap(),
+        cfg!(target_os = "linux"),
+        "where the system tells, a killed holder's lease is free at once"
+    );
 }
