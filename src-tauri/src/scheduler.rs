@@ -132,6 +132,8 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
     // Settings → Delivery.
     match session.deliver_to_channels(false).await {
         Ok(passes) => {
+            let failing = passes.iter().filter(|p| p.error.is_some()).count();
+            shared.update_scan(|s| s.failing_channels = failing);
             for p in passes.iter().filter(|p| p.error.is_some()) {
                 tracing::warn!(
                     "channel {}: {} delivered, then failed: {}",

@@ -19,6 +19,8 @@ pub(crate) struct ScanState {
     /// A tenant could not be scanned at the last scan.
     pub error: bool,
     pub open_alerts: u64,
+    /// Channels the technician added whose last delivery failed (their alerts wait).
+    pub failing_channels: usize,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]

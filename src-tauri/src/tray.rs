@@ -88,7 +88,12 @@ pub(crate) fn status_line(s: &ScanState) -> String {
     } else {
         ""
     };
-    format!("{activity} · {alerts}{error}")
+    let channels = match s.failing_channels {
+        0 => String::new(),
+        1 => " · a channel's delivery fails".to_string(),
+        n => format!(" · {n} channels' deliveries fail"),
+    };
+    format!("{activity} · {alerts}{error}{channels}")
 }
 
 pub(crate) fn build(app: &AppHandle) -> tauri::Result<()> {
@@ -252,5 +257,12 @@ mod tests {
         s.last_scan_at = Some(Utc::now());
         assert!(status_line(&s).starts_with("Last scan "));
         assert!(status_line(&s).ends_with(" · 1 open alert · a tenant cannot be scanned"));
+        s.failing_channels = 2;
+        assert!(
+            status_line(&s)
+                .ends_with(" · a tenant cannot be scanned · 2 channels' deliveries fail"),
+            "{}",
+            status_line(&s)
+        );
     }
 }
