@@ -15,6 +15,24 @@ trap 'rm -rf "$keyring_home"' EXIT
 export XDG_DATA_HOME="$keyring_home"
 # --unlock reads the new login keyring's password from stdin and creates the
 # default collection the keyring crate writes to.
-eval "$(printf 'rulewatch-test' | gnome-keyring-daemon --unlock --components=secrets)"
-export GNOME_KEYRING_CONTROL
+start_keyring() {
+    eval "$(printf 'rulewatch-test' | gnome-keyring-daemon --replace --unlock --components=secrets 2>/dev/null)"
+    export GNOME_KEYRING_CONTROL
+    keyring_pid=$(pgrep -n -x gnome-keyring-d || true)
+}
+start_keyring
+# gnome-keyring can abort (a GLib assertion) when a client is killed in the middle of a
+# call, which the kill -9 tests do on purpose. D-Bus would then start a locked one that
+# no test can use; this watchdog starts it again, unlocked with the same password, on the
+# same keyring file, so the stored secrets are still there.
+(
+    while sleep 0.2; do
+        if [[ -n "$keyring_pid" ]] && ! kill -0 "$keyring_pid" 2>/dev/null; then
+            echo "with-keyring: gnome-keyring-daemon stopped; starting it again" >&2
+            start_keyring
+        fi
+    done
+) &
+watchdog=$!
+trap 'kill "$watchdog" 2>/dev/null; rm -rf "$keyring_home"' EXIT
 "$@"
