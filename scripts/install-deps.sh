@@ -15,9 +15,10 @@ case "$purpose" in
     # secret-tool to look inside it, openssl to make test certificates, and drive the
     # real webview (WebKitWebDriver) on a virtual display with a real notification
     # daemon (dunst); the shell tests look at the app's windows on that display
-    # (xwininfo, in x11-utils) and click its tray menu over D-Bus (gdbus, in libglib2.0-bin).
+    # (xwininfo, in x11-utils) and click its tray menu over D-Bus (gdbus, in libglib2.0-bin);
+    # with-keyring.sh watches its keyring daemon with pgrep (procps).
     test) packages+=(gnome-keyring dbus dbus-daemon dbus-x11 libsecret-tools openssl xvfb xauth
-                     webkit2gtk-driver dunst x11-utils libglib2.0-bin) ;;
+                     webkit2gtk-driver dunst x11-utils libglib2.0-bin procps) ;;
     *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 
