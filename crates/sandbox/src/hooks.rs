@@ -12,18 +12,31 @@
 //!   `AdaptiveCard`, a `version`, a non-empty `body`); accepted with 202, as the flow's
 //!   HTTP trigger answers. Microsoft does not document the refusal's body: 400 with a
 //!   line of text is a guess.
-//! - Slack incoming webhooks: `text` or `blocks` (at most 50; a `header` is `plain_text`
-//!   of at most 150 characters, a `section`'s text at most 3,000); 200 `ok`, or 400
-//!   `invalid_payload` / `invalid_blocks` / `no_text` as api.slack.com/messaging/webhooks
-//!   lists its errors.
+//!   Sources: learn.microsoft.com/microsoftteams/platform/webhooks-and-connectors/how-to/
+//!   add-incoming-webhook (the Workflows payload), and
+//!   learn.microsoft.com/azure/connectors/connectors-native-reqres (a Request trigger
+//!   without a Response action answers 202 Accepted). Workflows' own throttling is not
+//!   modelled: its limits depend on the flow's licence.
+//! - Slack incoming webhooks: `text` or `blocks`; 200 `ok`, or 400 `invalid_payload` /
+//!   `invalid_blocks` / `no_text` as api.slack.com/messaging/webhooks lists its errors.
+//!   Block limits (at most 50 blocks, a `header`'s `plain_text` at most 150 characters, a
+//!   `section`'s text at most 3,000) from Slack's Block Kit reference
+//!   (api.slack.com/reference/block-kit/blocks). Rate: "1 per second, short bursts >1
+//!   allowed", answered with 429 and `Retry-After` (api.slack.com/docs/rate-limits).
+//!   The burst Slack allows is not documented, so this stand-in allows none (stricter, a
+//!   guess): a second message within a second of the last is refused with 429 and
+//!   `Retry-After: 1`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
+use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
@@ -44,6 +57,10 @@ pub(crate) struct Received {
 #[derive(Default)]
 struct Hook {
     received: Vec<Received>,
+    /// When the last chat message was taken, for Slack's one a second.
+    last_message: Option<Instant>,
+    /// Messages answered 429 for coming too soon.
+    rate_limited: u32,
     /// Requests still to answer 503 before accepting again.
     fail_next: u32,
     /// Requests answered 503, for the tests' counts.
@@ -147,23 +164,39 @@ fn refusal(chat: Chat, v: &serde_json::Value) -> Option<&'static str> {
     }
 }
 
-fn chat_message(
-    app: &App,
-    chat: Chat,
-    name: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> (StatusCode, String) {
+fn chat_message(app: &App, chat: Chat, name: &str, headers: &HeaderMap, body: &Bytes) -> Response {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return (StatusCode::BAD_REQUEST, "invalid_payload".into());
+        return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
     };
     if let Some(why) = refusal(chat, &v) {
-        return (StatusCode::BAD_REQUEST, why.into());
+        return (StatusCode::BAD_REQUEST, why).into_response();
+    }
+    if matches!(chat, Chat::Slack) {
+        let too_soon = app.hooks.with(name, |hook| {
+            let now = Instant::now();
+            let soon = hook
+                .last_message
+                .is_some_and(|at| now.duration_since(at) < Duration::from_secs(1));
+            if soon {
+                hook.rate_limited += 1;
+            } else {
+                hook.last_message = Some(now);
+            }
+            soon
+        });
+        if too_soon {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(RETRY_AFTER, "1")],
+                "rate_limited",
+            )
+                .into_response();
+        }
     }
     match (take(app, name, headers, body), chat) {
-        (true, Chat::Teams) => (StatusCode::ACCEPTED, String::new()),
-        (true, Chat::Slack) => (StatusCode::OK, "ok".into()),
-        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, String::new()),
+        (true, Chat::Teams) => StatusCode::ACCEPTED.into_response(),
+        (true, Chat::Slack) => (StatusCode::OK, "ok").into_response(),
+        (false, _) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
 
@@ -173,7 +206,7 @@ pub(crate) async fn teams(
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> (StatusCode, String) {
+) -> Response {
     chat_message(&app, Chat::Teams, &name, &headers, &body)
 }
 
@@ -183,7 +216,7 @@ pub(crate) async fn slack(
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> (StatusCode, String) {
+) -> Response {
     chat_message(&app, Chat::Slack, &name, &headers, &body)
 }
 
@@ -192,6 +225,7 @@ pub(crate) async fn slack(
 pub(crate) struct Record {
     received: Vec<Received>,
     refused: u32,
+    rate_limited: u32,
 }
 
 /// `GET /_sandbox/hooks/{name}/received`: every delivery accepted, oldest first.
@@ -202,6 +236,7 @@ pub(crate) async fn received(
     Json(app.hooks.with(&name, |hook| Record {
         received: hook.received.clone(),
         refused: hook.refused,
+        rate_limited: hook.rate_limited,
     }))
 }
 

@@ -195,6 +195,10 @@ fn teams_and_slack_take_a_message_per_alert_in_their_own_shape() {
         2 * (1 + expected.len()),
         "each took its test and every alert"
     );
+    assert!(
+        sandbox.hook("soc")["rate_limited"].as_u64().unwrap() > 0,
+        "Slack's one message a second was met by waiting out its 429s"
+    );
     let bodies: Vec<Value> = got
         .iter()
         .map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap())

@@ -30,6 +30,12 @@ pub const SCHEMA: &str = "rulewatch.incident/v1";
 /// How long one POST may take before it counts as failed.
 const TIMEOUT: Duration = Duration::from_secs(15);
 
+/// The longest `Retry-After` on a 429 that a pass waits out before trying again.
+const MAX_RATE_WAIT: Duration = Duration::from_secs(10);
+
+/// How many 429s in a row one delivery waits out before it counts as failed.
+const RATE_RETRIES: u32 = 3;
+
 /// A receiver's answer is read only to quote it in an error.
 const QUOTED: usize = 200;
 
@@ -561,22 +567,36 @@ async fn send(
     body: Vec<u8>,
 ) -> Result<(), String> {
     let origin = crate::cloud::origin(url);
-    let mut request = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("x-rulewatch-delivery", delivery);
-    if let Some(signed) = signed {
-        request = request.header("x-rulewatch-signature", signed);
-    }
-    let response = request.body(body).send().await.map_err(|e| {
-        let e = e.without_url();
-        let why = if e.is_timeout() {
-            format!("no answer within {} s", TIMEOUT.as_secs())
-        } else {
-            e.to_string()
-        };
-        format!("the webhook at {origin} could not be reached ({why})")
-    })?;
+    let mut throttled = 0;
+    let response = loop {
+        let mut request = client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-rulewatch-delivery", &delivery);
+        if let Some(signed) = &signed {
+            request = request.header("x-rulewatch-signature", signed);
+        }
+        let response = request.body(body.clone()).send().await.map_err(|e| {
+            let e = e.without_url();
+            let why = if e.is_timeout() {
+                format!("no answer within {} s", TIMEOUT.as_secs())
+            } else {
+                e.to_string()
+            };
+            format!("the webhook at {origin} could not be reached ({why})")
+        })?;
+        // A receiver's rate limit (Slack posts one message a second) is waited out in
+        // this pass when it names a short wait; a long or unnamed one is a failure that
+        // the channel's backoff handles.
+        let wait = crate::http::retry_after(response.headers()).filter(|w| *w <= MAX_RATE_WAIT);
+        match wait {
+            Some(wait) if response.status().as_u16() == 429 && throttled < RATE_RETRIES => {
+                throttled += 1;
+                tokio::time::sleep(wait).await;
+            }
+            _ => break response,
+        }
+    };
     let status = response.status();
     if status.is_success() {
         return Ok(());
