@@ -50,27 +50,22 @@ pub(crate) enum AddChannel {
     },
     /// A Microsoft Teams channel, through a Workflows webhook ("Send webhook alerts to a
     /// channel"): an Adaptive Card per incident change
-    Teams {
-        /// The channel's name, e.g. soc-teams
-        #[arg(long)]
-        name: String,
-        /// Read the workflow's URL from standard input (it is the credential: kept in the keychain)
-        #[arg(long, required = true)]
-        url_stdin: bool,
-        #[command(flatten)]
-        route: RouteArgs,
-    },
+    Teams(ChatArgs),
     /// A Slack channel, through an incoming webhook: a message per incident change
-    Slack {
-        /// The channel's name, e.g. soc-slack
-        #[arg(long)]
-        name: String,
-        /// Read the incoming webhook's URL from standard input (it is the credential)
-        #[arg(long, required = true)]
-        url_stdin: bool,
-        #[command(flatten)]
-        route: RouteArgs,
-    },
+    Slack(ChatArgs),
+}
+
+/// A chat channel: its webhook URL is the credential, read from standard input.
+#[derive(clap::Args)]
+pub(crate) struct ChatArgs {
+    /// The channel's name, e.g. soc-chat
+    #[arg(long)]
+    name: String,
+    /// Read the webhook's URL from standard input (it is the credential: kept in the keychain)
+    #[arg(long, required = true)]
+    url_stdin: bool,
+    #[command(flatten)]
+    route: RouteArgs,
 }
 
 /// Which incidents a channel receives.
@@ -115,11 +110,11 @@ pub(crate) async fn run(g: &Global, cmd: ChannelCommand) -> Result<ExitCode> {
                 shown(&name)
             );
         }
-        ChannelCommand::Add(AddChannel::Teams { name, route, .. }) => {
-            add_chat(&session, Chat::Teams, &name, route.route()).await?;
+        ChannelCommand::Add(AddChannel::Teams(chat)) => {
+            add_chat(&session, Chat::Teams, chat).await?
         }
-        ChannelCommand::Add(AddChannel::Slack { name, route, .. }) => {
-            add_chat(&session, Chat::Slack, &name, route.route()).await?;
+        ChannelCommand::Add(AddChannel::Slack(chat)) => {
+            add_chat(&session, Chat::Slack, chat).await?
         }
         ChannelCommand::List { json } => {
             let health = session.channels().await?;
@@ -149,17 +144,18 @@ pub(crate) async fn run(g: &Global, cmd: ChannelCommand) -> Result<ExitCode> {
 }
 
 /// Adds a Teams or Slack channel with the URL read from standard input.
-async fn add_chat(session: &Session, chat: Chat, name: &str, route: Route) -> Result<()> {
+async fn add_chat(session: &Session, chat: Chat, args: ChatArgs) -> Result<()> {
+    let (name, route) = (args.name, args.route.route());
     let mut url = String::new();
     std::io::stdin()
         .read_to_string(&mut url)
         .context("reading the webhook URL from standard input")?;
     session
-        .add_chat(chat, name, SecretString::from(url), route)
+        .add_chat(chat, &name, SecretString::from(url), route)
         .await?;
     eprintln!(
         "Channel {} added: each new alert's incident is posted to it; its URL is in the keychain.",
-        shown(name)
+        shown(&name)
     );
     Ok(())
 }
