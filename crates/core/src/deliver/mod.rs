@@ -355,7 +355,7 @@ pub async fn deliver_all(
     let client = client();
     for channel in added {
         let pass = match &client {
-            Ok(client) => webhook_pass(store, secrets.clone(), client, &channel, now).await?,
+            Ok(client) => channel_pass(store, secrets.clone(), client, &channel, now).await?,
             Err(e) => Pass {
                 channel: channel.name.clone(),
                 delivered: 0,
@@ -367,7 +367,7 @@ pub async fn deliver_all(
     Ok(passes)
 }
 
-async fn webhook_pass(
+async fn channel_pass(
     store: &Store,
     secrets: Arc<dyn SecretStore>,
     client: &reqwest::Client,
