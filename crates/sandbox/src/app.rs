@@ -14,6 +14,7 @@ use crate::feed::Feed;
 use crate::hooks::Receiver;
 use crate::ipstack::GeoScenario;
 use crate::partner::PartnerState;
+use crate::psa::Psa;
 use crate::scenario::{ContentType, Scenario, SubscriptionState, Tenant, TokenRefusal};
 use crate::token::TokenStore;
 
@@ -34,6 +35,8 @@ pub(crate) struct App {
     pub elsewhere: Arc<Recorder>,
     /// The webhook receiver (hooks.rs).
     pub hooks: Receiver,
+    /// The PSA stand-ins (psa/).
+    pub psa: Psa,
 }
 
 pub(crate) struct TenantEntry {
@@ -121,6 +124,7 @@ impl App {
             partner: scenario.partner.map(PartnerState::new),
             elsewhere: Arc::default(),
             hooks: Receiver::default(),
+            psa: Psa::default(),
         }
     }
 

@@ -26,6 +26,7 @@ pub mod mmdb;
 mod noise;
 mod openid;
 mod partner;
+pub mod psa;
 mod scenario;
 mod server;
 #[cfg(feature = "testkit")]

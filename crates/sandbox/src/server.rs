@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::elsewhere::{self, Recorder};
 use crate::scenario::{Endpoint, Scenario, TenantCloud};
 use crate::times::now_ms;
-use crate::{control, exchange, faults, graph, hooks, ipstack, openid, partner, token, users};
+use crate::{control, exchange, faults, graph, hooks, ipstack, openid, partner, psa, token, users};
 
 /// How long `shutdown` lets in-flight requests (a slow fault, say) finish.
 const GRACE: Duration = Duration::from_secs(5);
@@ -172,6 +172,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/_sandbox/hooks/{name}/fail", post(hooks::fail))
         .route("/_sandbox/teams/{name}", post(hooks::teams))
         .route("/_sandbox/slack/{name}", post(hooks::slack))
+        .merge(psa::router())
         .fallback(not_found);
     // Each cloud's Management API, GCC's under its path prefix (activity.rs).
     TenantCloud::ALL

@@ -7,5 +7,6 @@ mod folder;
 mod graph_control;
 mod ipstack;
 mod partner;
+mod psa;
 mod remediation;
 mod token;
