@@ -5,6 +5,7 @@ const COMMANDS: &[&str] = &[
     "list_alerts",
     "delivery_channels",
     "add_channel",
+    "add_email_channel",
     "test_channel",
     "remove_channel",
     "rules",

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rulewatch_core::app::{
-    Alert, AlertDetail, ChannelHealth, Chat, Cloud, ConnectionStep, Error, ErrorKind, LogEntry,
-    NewCredential, PartnerAccount, PartnerState, Plan, Route, Settings as CoreSettings,
+    Alert, AlertDetail, ChannelHealth, Chat, Cloud, ConnectionStep, EmailConfig, Error, ErrorKind,
+    LogEntry, NewCredential, PartnerAccount, PartnerState, Plan, Route, Settings as CoreSettings,
     SettingsUpdate as CoreUpdate, SignInWith, StepResult, TenantInput, TenantStatus, UndoPreview,
 };
 use rulewatch_core::detect::rules::{RULES, Rule};
@@ -140,6 +140,22 @@ pub(crate) async fn add_channel(
             .add_chat(chat, &name, SecretString::from(url), route)
             .await?),
     }
+}
+
+/// Adds an e-mail channel; the relay's password, when given, goes to the keychain.
+#[tauri::command]
+pub(crate) async fn add_email_channel(
+    shared: AppState<'_>,
+    name: String,
+    config: EmailConfig,
+    password: Option<String>,
+    route: Route,
+) -> Reply<()> {
+    let password = password.filter(|p| !p.is_empty()).map(SecretString::from);
+    Ok(shared
+        .session
+        .add_email(&name, config, password, route)
+        .await?)
 }
 
 /// Sends a channel a signed test delivery.

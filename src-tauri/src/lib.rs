@@ -62,6 +62,7 @@ pub fn run() {
             commands::list_alerts,
             commands::delivery_channels,
             commands::add_channel,
+            commands::add_email_channel,
             commands::test_channel,
             commands::remove_channel,
             commands::get_alert,

@@ -26,11 +26,27 @@ export interface Origin {
 
 export type ChannelKind = "webhook" | "teams" | "slack";
 
+/** An e-mail channel's relay and addresses; its password travels apart and goes to the keychain. */
+export interface EmailChannel {
+  host: string;
+  port: number;
+  security: "starttls" | "tls" | "none";
+  username: string | null;
+  from: string;
+  to: string[];
+  /** Local time of day ("07:30") for one digest a day; null: a message per change. */
+  digest_at: string | null;
+  /** A CA certificate (PEM) trusted for this relay besides the system's. */
+  ca_pem?: string;
+}
+
 /** Which incidents a channel receives; empty lists mean every tenant. */
 export interface ChannelRoute {
   min_severity?: Severity;
   tenants: string[];
   exclude_tenants: string[];
+  /** Local hours when only critical incidents are sent ("22:00" to "07:00"). */
+  quiet_hours?: { start: string; end: string };
 }
 
 /** One delivery channel's queue (this desktop's notifications, `rulewatch scan`'s output). */
@@ -347,6 +363,8 @@ export const api = {
   deliveryChannels: () => invoke<ChannelHealth[]>("delivery_channels"),
   addChannel: (kind: ChannelKind, name: string, url: string, secret: string | null, route: ChannelRoute) =>
     invoke<null>("add_channel", { kind, name, url, secret, route }),
+  addEmailChannel: (name: string, config: EmailChannel, password: string | null, route: ChannelRoute) =>
+    invoke<null>("add_email_channel", { name, config, password, route }),
   testChannel: (name: string) => invoke<null>("test_channel", { name }),
   removeChannel: (name: string) => invoke<null>("remove_channel", { name }),
   getAlert: (id: number) => invoke<AlertDetail>("get_alert", { id }),

@@ -223,6 +223,7 @@ export function defaultHandlers(): void {
       { name: "scan", kind: "scan", queued: 5, last_delivered_at: null, last_error: null },
     ],
     add_channel: () => null,
+    add_email_channel: () => null,
     test_channel: () => null,
     remove_channel: () => null,
     rules: () => [HIDES_MAIL],

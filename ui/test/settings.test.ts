@@ -78,6 +78,44 @@ describe("settings", () => {
     expect(callsOf("remove_channel")[0].args).toEqual({ name: "psa" });
   });
 
+  it("adds an e-mail channel with its relay, recipients, digest and quiet hours; the password is not kept in the form", async () => {
+    await openSettings();
+    setValue($<HTMLSelectElement>("#channel-kind"), "email");
+    expect(visible($("#webhook-url"))).toBe(false);
+    expect(visible($("#webhook-secret"))).toBe(false);
+    expect(visible($("#email-host"))).toBe(true);
+    $<HTMLInputElement>("#webhook-name").value = "soc-mail";
+    $<HTMLInputElement>("#email-host").value = " smtp.office365.com ";
+    setValue($<HTMLSelectElement>("#email-security"), "tls");
+    $<HTMLInputElement>("#email-username").value = "alerts@msp.example";
+    $<HTMLInputElement>("#email-password").value = "relay password";
+    $<HTMLInputElement>("#email-from").value = "Rulewatch <alerts@msp.example>";
+    $<HTMLInputElement>("#email-to").value = "soc@msp.example, ,oncall@msp.example";
+    $<HTMLInputElement>("#email-digest-at").value = "07:30";
+    $<HTMLInputElement>("#channel-quiet-start").value = "22:00";
+    $<HTMLInputElement>("#channel-quiet-end").value = "07:00";
+    $("#add-webhook").click();
+    await flush();
+    expect(callsOf("add_email_channel")[0].args).toEqual({
+      name: "soc-mail",
+      config: {
+        host: "smtp.office365.com",
+        port: 465,
+        security: "tls",
+        username: "alerts@msp.example",
+        from: "Rulewatch <alerts@msp.example>",
+        to: ["soc@msp.example", "oncall@msp.example"],
+        digest_at: "07:30",
+      },
+      password: "relay password",
+      route: { tenants: [], exclude_tenants: [], quiet_hours: { start: "22:00", end: "07:00" } },
+    });
+    expect(callsOf("add_channel")).toHaveLength(0);
+    expect($("#channel-message").textContent).toBe("soc-mail added: a digest is mailed daily at 07:30.");
+    expect($<HTMLInputElement>("#email-password").value).toBe("");
+    expect($<HTMLInputElement>("#email-host").value).toBe("");
+  });
+
   it("shows each delivery channel's queue, a hostile error as text", async () => {
     const error = "<img src=x onerror=alert(1)> no notification daemon";
     await openSettings(

@@ -361,3 +361,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => check::run(&files, accepted_domains.as_deref(), json),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_line_is_well_formed() {
+        // Clap checks option clashes (two `--tenant`s in one command) only when that
+        // command is parsed; this checks every command at once.
+        super::Cli::command().debug_assert();
+    }
+}

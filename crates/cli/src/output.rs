@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use rulewatch_core::app::{
-    Alert, ChannelHealth, Incident, IncidentStatus, TenantRow, TenantStatus,
+    Alert, ChannelHealth, Company, CompanyMatch, Incident, IncidentStatus, TenantRow, TenantStatus,
 };
 use rulewatch_core::shown::shown;
 
@@ -147,6 +147,32 @@ pub(crate) fn channels(channels: &[ChannelHealth]) -> Result<()> {
         if let Some(e) = &c.last_error {
             writeln!(out, "    last error: {}", shown(e))?;
         }
+    }
+    Ok(())
+}
+
+/// Each tenant's company in a PSA channel: confirmed, or what its name suggests.
+pub(crate) fn companies(matches: &[CompanyMatch]) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let named = |c: &Company| format!("{} ({})", shown(&c.name), c.id);
+    for m in matches {
+        let state = match (&m.mapped, &m.suggested) {
+            (Some(c), _) => format!("files under {}", named(c)),
+            (None, Some(c)) => format!(
+                "default company for now; suggested: {} (confirm with --accept-suggestions or --tenant/--company)",
+                named(c)
+            ),
+            (None, None) => {
+                "default company; no company's name matches: map it with --tenant/--company".into()
+            }
+        };
+        writeln!(
+            out,
+            "{} ({}): {state}",
+            shown(&m.tenant_name),
+            shown(&m.tenant_id)
+        )?;
     }
     Ok(())
 }

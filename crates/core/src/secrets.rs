@@ -98,8 +98,9 @@ pub enum SecretError {
         /// Which secret, in words, e.g. "client secret".
         what: &'static str,
     },
-    /// A webhook channel's signing secret is not in the keychain.
-    #[error("the keychain has no signing secret for channel {channel}: remove it and add it again")]
+    /// A channel's secret (a webhook's signing secret, a chat webhook's URL, a mail
+    /// relay's password) is not in the keychain.
+    #[error("the keychain has no secret for channel {channel}: remove it and add it again")]
     MissingChannelSecret {
         /// The channel.
         channel: String,
@@ -156,7 +157,7 @@ fn describe(kind: SecretKind) -> &'static str {
         SecretKind::IpstackKey => "ipstack API key",
         SecretKind::PartnerRefreshToken => "partner refresh token",
         SecretKind::RecordKey => "remediation record key",
-        SecretKind::ChannelSecret => "webhook signing secret",
+        SecretKind::ChannelSecret => "channel secret (signing secret, webhook URL or password)",
     }
 }
 

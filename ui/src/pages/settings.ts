@@ -5,6 +5,7 @@ import {
   api,
   type ChannelKind,
   type ChannelRoute,
+  type EmailChannel,
   type RemediationAction,
   type Settings,
   type SettingsUpdate,
@@ -194,6 +195,7 @@ export function createSettingsPage(ctx: Ctx): Page {
     h("option", { value: "webhook" }, "Webhook (signed JSON)"),
     h("option", { value: "teams" }, "Microsoft Teams (Workflows webhook)"),
     h("option", { value: "slack" }, "Slack (incoming webhook)"),
+    h("option", { value: "email" }, "E-mail (SMTP)"),
   );
   const hookMin = h(
     "select",
@@ -204,6 +206,39 @@ export function createSettingsPage(ctx: Ctx): Page {
   const hookTenants = h("input", { id: "channel-tenants", type: "text", spellcheck: "false", placeholder: "tenant ids, comma-separated (empty: all)" });
   const hookExclude = h("input", { id: "channel-exclude-tenants", type: "text", spellcheck: "false", placeholder: "tenant ids, comma-separated" });
   const secretField = labelled("Shared secret (signs each delivery; kept in the keychain)", hookSecret);
+  const urlField = labelled("URL (https://, or http:// on this machine; Teams' and Slack's go to the keychain)", hookUrl);
+  const quietStart = h("input", { id: "channel-quiet-start", type: "time" });
+  const quietEnd = h("input", { id: "channel-quiet-end", type: "time" });
+  // E-mail: the relay, the addresses, and a message per change or a daily digest.
+  const mailHost = h("input", { id: "email-host", type: "text", spellcheck: "false", placeholder: "smtp.office365.com" });
+  const mailSecurity = h(
+    "select",
+    { id: "email-security" },
+    h("option", { value: "starttls" }, "STARTTLS (port 587)"),
+    h("option", { value: "tls" }, "TLS (port 465)"),
+    h("option", { value: "none" }, "None (a relay on this machine only)"),
+  );
+  const mailPort = h("input", { id: "email-port", type: "number", min: "1", max: "65535", placeholder: "587" });
+  const mailUser = h("input", { id: "email-username", type: "text", spellcheck: "false", autocomplete: "off" });
+  const mailPassword = h("input", { id: "email-password", type: "password", autocomplete: "off" });
+  const mailFrom = h("input", { id: "email-from", type: "text", spellcheck: "false", placeholder: "Rulewatch <alerts@msp.example>" });
+  const mailTo = h("input", { id: "email-to", type: "text", spellcheck: "false", placeholder: "soc@msp.example, oncall@msp.example" });
+  const mailDigest = h("input", { id: "email-digest-at", type: "time" });
+  const mailCa = h("textarea", { id: "email-ca", rows: "3", spellcheck: "false", placeholder: "-----BEGIN CERTIFICATE-----" });
+  const mailFields = h(
+    "div",
+    { id: "email-fields", hidden: true },
+    labelled("SMTP relay", mailHost),
+    labelled("Encryption", mailSecurity),
+    labelled("Port (empty: the encryption's usual port)", mailPort),
+    labelled("User name (empty: the relay takes mail without signing in)", mailUser),
+    labelled("Password (kept in the keychain)", mailPassword),
+    labelled("From", mailFrom),
+    labelled("To (comma-separated)", mailTo),
+    labelled("Daily digest at (empty: a message per change)", mailDigest),
+    labelled("CA certificate for an in-house relay (PEM, optional)", mailCa),
+  );
+  const DEFAULT_PORT = { starttls: 587, tls: 465, none: 25 } as const;
   const ids = (text: string): string[] =>
     text
       .split(",")
@@ -212,6 +247,8 @@ export function createSettingsPage(ctx: Ctx): Page {
   // Teams and Slack URLs are the credential themselves: no separate secret.
   hookKind.addEventListener("change", () => {
     secretField.hidden = hookKind.value !== "webhook";
+    urlField.hidden = hookKind.value === "email";
+    mailFields.hidden = hookKind.value !== "email";
   });
   const channelMessage = h("p", { id: "channel-message", role: "status" });
   const webhookForm = h(
@@ -220,27 +257,50 @@ export function createSettingsPage(ctx: Ctx): Page {
     h("h4", null, "Add a channel"),
     labelled("Kind", hookKind),
     labelled("Name", hookName),
-    labelled("URL (https://, or http:// on this machine; Teams' and Slack's go to the keychain)", hookUrl),
+    urlField,
     secretField,
+    mailFields,
     labelled("Send", hookMin),
     labelled("Only these tenants", hookTenants),
     labelled("Never these tenants", hookExclude),
+    labelled("Quiet hours from (only critical incidents are sent; the rest when they end)", quietStart),
+    labelled("Quiet hours to", quietEnd),
     h("div", { class: "actions" }, h("button", { id: "add-webhook", type: "submit" }, "Add channel")),
   );
   webhookForm.addEventListener("submit", (e) => {
     e.preventDefault();
     const name = hookName.value.trim();
-    const kind = hookKind.value as ChannelKind;
     const route: ChannelRoute = { tenants: ids(hookTenants.value), exclude_tenants: ids(hookExclude.value) };
     if (hookMin.value) route.min_severity = hookMin.value as Severity;
-    const secret = kind === "webhook" ? hookSecret.value : null;
-    const added = api.addChannel(kind, name, hookUrl.value.trim(), secret, route);
-    void channelAction(`${name} added: new alerts are posted to it.`, added).then(() => {
+    if (quietStart.value || quietEnd.value) route.quiet_hours = { start: quietStart.value, end: quietEnd.value };
+    let added: Promise<null>;
+    let done = `${name} added: new alerts are posted to it.`;
+    if (hookKind.value === "email") {
+      const security = mailSecurity.value as EmailChannel["security"];
+      const port = mailPort.value.trim();
+      const config: EmailChannel = {
+        host: mailHost.value.trim(),
+        port: port ? Number(port) : DEFAULT_PORT[security],
+        security,
+        username: mailUser.value.trim() || null,
+        from: mailFrom.value.trim(),
+        to: ids(mailTo.value),
+        digest_at: mailDigest.value || null,
+      };
+      if (mailCa.value.trim()) config.ca_pem = mailCa.value.trim();
+      added = api.addEmailChannel(name, config, mailPassword.value || null, route);
+      done = config.digest_at ? `${name} added: a digest is mailed daily at ${config.digest_at}.` : `${name} added: new alerts are mailed to it.`;
+    } else {
+      const kind = hookKind.value as ChannelKind;
+      added = api.addChannel(kind, name, hookUrl.value.trim(), kind === "webhook" ? hookSecret.value : null, route);
+    }
+    void channelAction(done, added).then(() => {
       if (channelMessage.textContent) {
-        for (const input of [hookName, hookUrl, hookTenants, hookExclude]) input.value = "";
+        for (const input of [hookName, hookUrl, hookTenants, hookExclude, quietStart, quietEnd, mailHost, mailPort, mailUser, mailFrom, mailTo, mailDigest, mailCa]) input.value = "";
         hookMin.value = "";
       }
       hookSecret.value = "";
+      mailPassword.value = "";
     });
   });
   const delivery = h(

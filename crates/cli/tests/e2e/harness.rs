@@ -71,6 +71,18 @@ impl Sandbox {
         self.control(&format!("hooks/{name}/fail?count={count}"));
     }
 
+    /// What the PSA stand-in `vendor` lists: its `tickets` or its `companies`.
+    pub(crate) fn psa(&self, vendor: &str, what: &str) -> Value {
+        let url = format!("{}/_sandbox/psa/{vendor}/{what}", self.url);
+        self.rt
+            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+    }
+
+    /// The PSA stand-in `vendor`'s next `count` API requests `fail` (503) or `throttle` (429).
+    pub(crate) fn psa_trouble(&self, vendor: &str, trouble: &str, count: u32) {
+        self.control(&format!("psa/{vendor}/{trouble}?count={count}"));
+    }
+
     /// POSTs to the sandbox's control endpoint `/_sandbox/{path}`, which must accept it.
     fn control(&self, path: &str) {
         let url = format!("{}/_sandbox/{path}", self.url);
@@ -215,6 +227,25 @@ pub(crate) fn plant_attacks(
         ),
         &[],
     );
+}
+
+/// Adds `record` of tenant `t`, which `rule` reports, to a scenario.
+pub(crate) fn plant(
+    scenario: &mut Value,
+    expected: &mut Expected,
+    t: &TestTenant,
+    record: Value,
+    rule: &str,
+) {
+    expected.insert((
+        t.tenant_id.clone(),
+        record["Id"].as_str().unwrap().to_string(),
+        rule.to_string(),
+    ));
+    scenario["records"].as_array_mut().unwrap().push(json!({
+        "tenant_id": t.tenant_id, "content_type": "Audit.Exchange",
+        "release_after_s": -5, "record": record,
+    }));
 }
 
 /// A scenario of `tenants` tenants, each with every attack kind and `noise` records.

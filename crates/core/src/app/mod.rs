@@ -56,7 +56,10 @@ pub struct Delivered {
 // other door into core.
 pub use crate::allowlist::{TrustEntry, TrustError, TrustKind};
 pub use crate::cloud::{Cloud, override_host};
-pub use crate::deliver::{ChannelError, Chat, Pass, Route, SCHEMA as WEBHOOK_SCHEMA, signature};
+pub use crate::deliver::{
+    ChannelError, Chat, Company, CompanyMatch, EmailConfig, Pass, PsaAccount, PsaConfig,
+    QuietHours, Route, SCHEMA as WEBHOOK_SCHEMA, Security, Vendor, signature,
+};
 pub use crate::engine::{ConnectionStep, ScanReport};
 pub use crate::geo::{Answer, Location};
 pub use crate::logging::init as start_logging;

@@ -1,23 +1,31 @@
-//! Delivery to the channels a technician adds: today webhooks. Each channel takes its own
-//! queue (store `deliveries`), oldest alert first, one POST per alert about its incident,
-//! at least once: an alert is marked delivered only after the receiver answered 2xx, and
-//! every retry of it carries the same idempotency key (`X-Rulewatch-Delivery`), so a
-//! receiver can drop what it already has. A failure stops that channel for this pass
+//! Delivery to the channels a technician adds: webhooks, Teams, Slack and e-mail. Each
+//! channel takes its own queue (store `deliveries`), oldest alert first, one message per
+//! alert about its incident (or, for an e-mail digest, one a day), at least once: an
+//! alert is marked delivered only after the receiver took it, and every retry of it
+//! carries the same idempotency key (`X-Rulewatch-Delivery`, an e-mail's Message-ID), so
+//! a receiver can drop what it already has. A failure stops that channel for this pass
 //! (a receiver that is down is not hammered) and the alert is tried again after a backoff
 //! that doubles, from 30 seconds up to an hour.
 
 mod chat;
+mod email;
+mod psa;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Local, NaiveTime, Utc};
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 pub use chat::Chat;
+pub use email::{EmailConfig, Security};
+pub use psa::{
+    Account as PsaAccount, Company, CompanyMatch, PsaConfig, Vendor, add as add_psa,
+    companies as psa_companies, map_companies,
+};
 
 use crate::cloud::is_loopback;
 use crate::detect::Severity;
@@ -36,6 +44,10 @@ const MAX_RATE_WAIT: Duration = Duration::from_secs(10);
 /// How many 429s in a row one delivery waits out before it counts as failed.
 const RATE_RETRIES: u32 = 3;
 
+/// How long one process may hold a channel's delivery before another may take it over
+/// (a pass that long is stuck; a killed process's lease is freed at once on Linux).
+const LEASE: chrono::Duration = chrono::Duration::minutes(10);
+
 /// A receiver's answer is read only to quote it in an error.
 const QUOTED: usize = 200;
 
@@ -51,6 +63,45 @@ pub struct Route {
     /// Never these tenants.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude_tenants: Vec<String>,
+    /// Local hours when only critical incidents are sent; the rest wait for their end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHours>,
+}
+
+/// A span of the local day, such as 22:00 to 07:00 (it may pass midnight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuietHours {
+    /// When it starts.
+    pub start: NaiveTime,
+    /// When it ends, the first moment outside it.
+    pub end: NaiveTime,
+}
+
+impl QuietHours {
+    /// Reads `22:00-07:00` (seconds may be given: `22:00:00-07:00:30`).
+    pub fn parse(s: &str) -> Result<QuietHours, ChannelError> {
+        let time = |t: &str| {
+            NaiveTime::parse_from_str(t.trim(), "%H:%M:%S")
+                .or_else(|_| NaiveTime::parse_from_str(t.trim(), "%H:%M"))
+                .ok()
+        };
+        match s.split_once('-').map(|(a, b)| (time(a), time(b))) {
+            Some((Some(start), Some(end))) if start != end => Ok(QuietHours { start, end }),
+            _ => Err(ChannelError::Invalid(format!(
+                "'{}' is not a span of hours; give local start and end such as 22:00-07:00",
+                crate::shown::short(s)
+            ))),
+        }
+    }
+
+    /// Whether the local time `t` falls in it.
+    pub fn contains(&self, t: NaiveTime) -> bool {
+        if self.start < self.end {
+            self.start <= t && t < self.end
+        } else {
+            t >= self.start || t < self.end
+        }
+    }
 }
 
 impl Route {
@@ -58,6 +109,15 @@ impl Route {
     pub fn takes(&self, incident: &Incident) -> bool {
         self.min_severity.is_none_or(|min| incident.severity >= min)
             && self.takes_tenant(&incident.tenant_id)
+    }
+
+    /// Whether something of `severity` waits at `now` for the quiet hours to end (what is
+    /// critical never does).
+    pub fn holds(&self, severity: Severity, now: DateTime<Utc>) -> bool {
+        severity < Severity::Critical
+            && self
+                .quiet_hours
+                .is_some_and(|q| q.contains(now.with_timezone(&Local).time()))
     }
 
     /// Whether the channel receives news of tenant `tenant_id` (its monitoring breaking
@@ -126,21 +186,9 @@ pub fn add_webhook(
                 .into(),
         ));
     }
-    if store.channels()?.iter().any(|c| c.name == name) {
-        return Err(StoreError::ChannelExists(name.to_string()).into());
-    }
-    secrets.set(
-        name,
-        SecretKind::ChannelSecret,
-        secret.expose_secret().trim().as_bytes(),
-    )?;
     let config = serde_json::json!({"url": url.as_str(), "route": route});
-    if let Err(e) = store.add_channel(name, "webhook", &config) {
-        // Nothing half-added stays behind: the secret leaves with the refusal.
-        let _ = secrets.delete(name, SecretKind::ChannelSecret);
-        return Err(e.into());
-    }
-    Ok(())
+    let secret = secret.expose_secret().trim().as_bytes();
+    store_channel(store, secrets, name, "webhook", &config, Some(secret))
 }
 
 /// Adds a Teams or Slack channel. Their webhook URL is the credential itself, so it goes
@@ -155,13 +203,63 @@ pub fn add_chat(
 ) -> Result<(), ChannelError> {
     let name = checked_name(name)?;
     let url = check_url(url.expose_secret().trim())?;
+    let config = serde_json::json!({"origin": url.origin().ascii_serialization(), "route": route});
+    let secret = url.as_str().as_bytes();
+    store_channel(store, secrets, name, chat.kind(), &config, Some(secret))
+}
+
+/// Adds an e-mail channel: its settings in the store, the relay's password (when it
+/// signs in) in the keychain. A relay that does not take mail is found by
+/// `rulewatch channel test`, not here.
+pub fn add_email(
+    store: &Store,
+    secrets: &dyn SecretStore,
+    name: &str,
+    config: &EmailConfig,
+    password: Option<&SecretString>,
+    route: &Route,
+) -> Result<(), ChannelError> {
+    let name = checked_name(name)?;
+    config.check()?;
+    match (&config.username, password) {
+        (Some(_), None) => {
+            return Err(ChannelError::Invalid(
+                "a user name was given without its password; give the password on standard input (--password-stdin)".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ChannelError::Invalid(
+                "a password was given without a user name; give the relay's --username".into(),
+            ));
+        }
+        _ => {}
+    }
+    let stored = serde_json::json!({"email": config, "route": route});
+    let secret = password.map(|p| p.expose_secret().as_bytes());
+    store_channel(store, secrets, name, "email", &stored, secret)
+}
+
+/// Stores a new channel: its secret (when it has one) in the keychain, then its row; a
+/// name already taken is refused before the secret is stored, and a row that cannot be
+/// added takes its secret with it, so nothing half-added stays behind.
+fn store_channel(
+    store: &Store,
+    secrets: &dyn SecretStore,
+    name: &str,
+    kind: &str,
+    config: &serde_json::Value,
+    secret: Option<&[u8]>,
+) -> Result<(), ChannelError> {
     if store.channels()?.iter().any(|c| c.name == name) {
         return Err(StoreError::ChannelExists(name.to_string()).into());
     }
-    secrets.set(name, SecretKind::ChannelSecret, url.as_str().as_bytes())?;
-    let config = serde_json::json!({"origin": url.origin().ascii_serialization(), "route": route});
-    if let Err(e) = store.add_channel(name, chat.kind(), &config) {
-        let _ = secrets.delete(name, SecretKind::ChannelSecret);
+    if let Some(secret) = secret {
+        secrets.set(name, SecretKind::ChannelSecret, secret)?;
+    }
+    if let Err(e) = store.add_channel(name, kind, config) {
+        if secret.is_some() {
+            let _ = secrets.delete(name, SecretKind::ChannelSecret);
+        }
         return Err(e.into());
     }
     Ok(())
@@ -224,6 +322,11 @@ pub async fn test(
                 .expect("plain data, always serialisable");
             send(&client, url, None, delivery, body).await
         }
+        Target::Email { config, password } => match email::test_message(config, &delivery[5..]) {
+            Ok(message) => email::send(config, password.as_ref(), message).await,
+            Err(e) => Err(e),
+        },
+        Target::Psa(desk) => desk.test().await,
     };
     sent.map_err(ChannelError::Unreachable)
 }
@@ -271,12 +374,12 @@ struct AlertView<'a> {
     event_time: Option<DateTime<Utc>>,
 }
 
-/// The JSON body for `alert`, part of `incident` (the incident as it stands now).
-fn payload(alert: &Alert, incident: &Incident) -> Vec<u8> {
-    let first = incident.alerts.iter().map(|a| a.id).min();
+/// The JSON body for a change of `incident` (as it stands now, every alert in it);
+/// `opened` when it is the first the channel is sent about it.
+fn payload(incident: &Incident, opened: bool) -> Vec<u8> {
     let body = Payload {
         schema: SCHEMA,
-        event: if first == Some(alert.id) {
+        event: if opened {
             "incident.opened"
         } else {
             "incident.updated"
@@ -353,16 +456,25 @@ pub async fn deliver_all(
         return Ok(passes);
     }
     let client = client();
+    // One process delivers a channel at a time (the desktop app and `rulewatch watch`
+    // share a data folder): two at once could both open a PSA ticket for one incident.
+    let holder = format!("{}:{}", std::process::id(), uuid::Uuid::new_v4());
     for channel in added {
+        let lease = format!("channel:{}", channel.name);
+        let start = Utc::now();
+        if !store.take_scan_lease(&lease, &holder, start, start + LEASE)? {
+            continue;
+        }
         let pass = match &client {
-            Ok(client) => channel_pass(store, secrets.clone(), client, &channel, now).await?,
-            Err(e) => Pass {
+            Ok(client) => channel_pass(store, secrets.clone(), client, &channel, now).await,
+            Err(e) => Ok(Pass {
                 channel: channel.name.clone(),
                 delivered: 0,
                 error: Some(format!("the HTTP client cannot start ({e})")),
-            },
+            }),
         };
-        passes.push(pass);
+        store.release_scan_lease(&lease, &holder)?;
+        passes.push(pass?);
     }
     Ok(passes)
 }
@@ -390,6 +502,19 @@ async fn channel_pass(
         .as_ref()
         .and_then(|c| serde_json::from_value(c["route"].clone()).ok())
         .unwrap_or_default();
+    // Quiet hours are the technician's rule, not a backoff: a retry asked for now keeps them.
+    let clock = now.unwrap_or_else(Utc::now);
+    if let Ok(Target::Email { config, password }) = &target
+        && let Some(at) = config.digest_at
+    {
+        let digest = Digest {
+            config,
+            password: password.as_ref(),
+            at,
+            route: &route,
+        };
+        return digest.pass(store, pass, queued, events, now).await;
+    }
     for Queued {
         alert,
         attempts,
@@ -405,15 +530,29 @@ async fn channel_pass(
             Some(id) => Some(store.incident(id)?),
             None => None,
         };
-        if let Some(incident) = &incident
-            && !route.takes(incident)
-        {
-            // Not this channel's: done with, unsent.
-            store.mark_delivered(&channel.name, &[alert.id])?;
-            continue;
+        if let Some(incident) = &incident {
+            if !route.takes(incident) {
+                // Not this channel's: done with, unsent.
+                store.mark_passed_over(&channel.name, &[alert.id])?;
+                continue;
+            }
+            // Held for the end of the quiet hours; the incident's later alerts are held
+            // with it (the decision is the incident's), so the order holds.
+            if route.holds(incident.severity, clock) {
+                continue;
+            }
         }
         let sent = match (&target, &incident) {
-            (Ok(target), Some(incident)) => post(client, target, &alert, incident).await,
+            (Ok(target), Some(incident)) => {
+                let opened = !store.sent_about(&channel.name, incident.id)?;
+                let to = To {
+                    client,
+                    store,
+                    channel: &channel.name,
+                    target,
+                };
+                to.post(&alert, incident, opened).await
+            }
             (Err(e), _) => Err(e.clone()),
             (_, None) => Err(format!("alert {} belongs to no incident", alert.id)),
         };
@@ -432,7 +571,7 @@ async fn channel_pass(
     }
     // Then monitoring's news, in order too: a recovery never overtakes its breaking.
     for event in events {
-        if waiting(now, event.retry_at) {
+        if waiting(now, event.retry_at) || route.holds(Severity::High, clock) {
             break;
         }
         if !route.takes_tenant(&event.tenant_id) {
@@ -440,7 +579,15 @@ async fn channel_pass(
             continue;
         }
         let sent = match &target {
-            Ok(target) => post_event(client, target, &event).await,
+            Ok(target) => {
+                let to = To {
+                    client,
+                    store,
+                    channel: &channel.name,
+                    target,
+                };
+                to.post_event(&event).await
+            }
             Err(e) => Err(e.clone()),
         };
         match sent {
@@ -459,56 +606,124 @@ async fn channel_pass(
     Ok(pass)
 }
 
+/// An e-mail channel in digest mode: what waited since the last digest goes in one
+/// message once a day, at the local time chosen.
+struct Digest<'a> {
+    config: &'a EmailConfig,
+    password: Option<&'a SecretString>,
+    at: NaiveTime,
+    route: &'a Route,
+}
+
+impl Digest<'_> {
+    /// Sends the digest when its time has come since the last one (or at once, on a
+    /// technician's retry: `now` is `None`).
+    async fn pass(
+        &self,
+        store: &Store,
+        mut pass: Pass,
+        queued: Vec<Queued>,
+        events: Vec<MonitoringEvent>,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<Pass, StoreError> {
+        let clock = now.unwrap_or_else(Utc::now);
+        let slot = email::digest_slot(self.at, clock);
+        let last = store.digest_sent_at(&pass.channel)?;
+        let due = now.is_none() || last.is_none_or(|last| last < slot);
+        let backing_off = queued.iter().any(|q| waiting(now, q.retry_at))
+            || events.iter().any(|e| waiting(now, e.retry_at));
+        if !due || backing_off {
+            return Ok(pass);
+        }
+        let mut incidents: Vec<crate::store::Incident> = Vec::new();
+        let mut alert_ids = Vec::new();
+        let mut attempts = 0;
+        for q in &queued {
+            let Some(id) = q.alert.incident_id else {
+                continue;
+            };
+            let incident = store.incident(id)?;
+            if !self.route.takes(&incident) {
+                store.mark_passed_over(&pass.channel, &[q.alert.id])?;
+                continue;
+            }
+            attempts = attempts.max(q.attempts);
+            alert_ids.push(q.alert.id);
+            if !incidents.iter().any(|i| i.id == incident.id) {
+                incidents.push(incident);
+            }
+        }
+        let mut news = Vec::new();
+        for e in events {
+            if self.route.takes_tenant(&e.tenant_id) {
+                attempts = attempts.max(e.attempts);
+                news.push(e);
+            } else {
+                store.event_delivery(&pass.channel, e.id, None)?;
+            }
+        }
+        if incidents.is_empty() && news.is_empty() {
+            store.digest_sent(&pass.channel, clock)?;
+            return Ok(pass);
+        }
+        let day = slot
+            .with_timezone(&Local)
+            .date_naive()
+            .format("%Y-%m-%d")
+            .to_string();
+        let sent = match email::digest_message(self.config, &pass.channel, &day, &incidents, &news)
+        {
+            Ok(message) => email::send(self.config, self.password, message).await,
+            Err(e) => Err(e),
+        };
+        match sent {
+            Ok(()) => {
+                store.mark_delivered(&pass.channel, &alert_ids)?;
+                for e in &news {
+                    store.event_delivery(&pass.channel, e.id, None)?;
+                }
+                store.digest_sent(&pass.channel, clock)?;
+                pass.delivered += alert_ids.len() + news.len();
+            }
+            Err(error) => {
+                let retry_at = Utc::now() + backoff(attempts);
+                store.delivery_failed(&pass.channel, &alert_ids, &error, Some(retry_at))?;
+                for e in &news {
+                    store.event_delivery(&pass.channel, e.id, Some((&error, retry_at)))?;
+                }
+                pass.error = Some(error);
+            }
+        }
+        Ok(pass)
+    }
+}
+
 /// Whether an item's retry time is still ahead (`now` is `None` on a technician's retry).
 fn waiting(now: Option<DateTime<Utc>>, retry_at: Option<DateTime<Utc>>) -> bool {
     matches!((now, retry_at), (Some(now), Some(at)) if at > now)
 }
 
-/// One POST of a monitoring event; the idempotency key is the event's.
-async fn post_event(
-    client: &reqwest::Client,
-    target: &Target,
-    event: &MonitoringEvent,
-) -> Result<(), String> {
-    let delivery = format!("tenant-event:{}:{}", event.tenant_id, event.id);
-    match target {
-        Target::Webhook { url, secret } => {
-            let body = serde_json::to_vec(&serde_json::json!({
-                "schema": SCHEMA,
-                "event": event.event,
-                "tenant": {
-                    "tenant_id": event.tenant_id,
-                    "tenant_name": event.tenant_name,
-                    "problem": event.problem,
-                    "message": event.message,
-                    "at": event.at,
-                },
-            }))
-            .expect("plain data, always serialisable");
-            let signed = signature(secret, &body);
-            send(client, url, Some(signed), delivery, body).await
-        }
-        Target::Chat { chat, url } => {
-            let body = serde_json::to_vec(&chat::event_message(*chat, event))
-                .expect("plain data, always serialisable");
-            send(client, url, None, delivery, body).await
-        }
-    }
-}
-
 /// Where `channel`'s deliveries go, read from the store and the keychain; `Err` says why
 /// nothing can be sent to it.
 async fn target(channel: &ChannelRow, secrets: Arc<dyn SecretStore>) -> Result<Target, String> {
-    // The keychain is reached over D-Bus or the platform's API: a blocking call.
-    let name = channel.name.clone();
-    let secret = tokio::task::spawn_blocking(move || secrets.get(&name, SecretKind::ChannelSecret))
-        .await
-        .unwrap_or_else(|e| {
-            Err(SecretError::Failed {
-                detail: e.to_string(),
-            })
-        })
-        .map_err(|e| e.to_string())?;
+    if Vendor::of_kind(&channel.kind).is_some() {
+        return Ok(Target::Psa(Box::new(
+            psa::Desk::open(channel, secrets).await?,
+        )));
+    }
+    if channel.kind == "email" {
+        let config: EmailConfig = channel
+            .config
+            .as_ref()
+            .and_then(|c| serde_json::from_value(c["email"].clone()).ok())
+            .ok_or("the channel's settings cannot be read; remove it and add it again")?;
+        let password = match config.username {
+            Some(_) => Some(secret_text(&channel.name, secrets).await?),
+            None => None,
+        };
+        return Ok(Target::Email { config, password });
+    }
+    let secret = channel_secret(&channel.name, secrets).await?;
     match channel.kind.as_str() {
         "webhook" => channel
             .config
@@ -532,34 +747,111 @@ async fn target(channel: &ChannelRow, secrets: Arc<dyn SecretStore>) -> Result<T
     }
 }
 
+/// Channel `name`'s secret from the keychain; `Err` says why it cannot be read.
+async fn channel_secret(
+    name: &str,
+    secrets: Arc<dyn SecretStore>,
+) -> Result<secrecy::SecretSlice<u8>, String> {
+    // The keychain is reached over D-Bus or the platform's API: a blocking call.
+    let name = name.to_string();
+    tokio::task::spawn_blocking(move || secrets.get(&name, SecretKind::ChannelSecret))
+        .await
+        .unwrap_or_else(|e| {
+            Err(SecretError::Failed {
+                detail: e.to_string(),
+            })
+        })
+        .map_err(|e| e.to_string())
+}
+
+/// Channel `name`'s secret that is text (a password, a PSA's key), from the keychain.
+async fn secret_text(name: &str, secrets: Arc<dyn SecretStore>) -> Result<SecretString, String> {
+    let secret = channel_secret(name, secrets).await?;
+    String::from_utf8(secret.expose_secret().to_vec())
+        .map(SecretString::from)
+        .map_err(|_| "the channel's stored secret is not text; remove it and add it again".into())
+}
+
 /// Where a channel's deliveries go, and how they are made.
 enum Target {
     /// Rulewatch's own schema, signed with the shared secret.
     Webhook { url: String, secret: Vec<u8> },
     /// A Teams or Slack message; the URL is the credential.
     Chat { chat: Chat, url: String },
+    /// Mail through an SMTP relay.
+    Email {
+        config: EmailConfig,
+        password: Option<SecretString>,
+    },
+    /// Tickets in a PSA, signed in for this pass.
+    Psa(Box<psa::Desk>),
 }
 
-/// One POST of `alert`'s incident; `Err` says why it did not arrive, in words that hold
-/// no secret (the URL is shown as its origin only: its path may be a token).
-async fn post(
-    client: &reqwest::Client,
-    target: &Target,
-    alert: &Alert,
-    incident: &Incident,
-) -> Result<(), String> {
-    let delivery = format!("{}:{}", incident.key, alert.id);
-    match target {
-        Target::Webhook { url, secret } => {
-            let body = payload(alert, incident);
-            let signed = signature(secret, &body);
-            send(client, url, Some(signed), delivery, body).await
+/// Where one channel's delivery goes, with what a PSA needs to record its tickets.
+struct To<'a> {
+    client: &'a reqwest::Client,
+    store: &'a Store,
+    channel: &'a str,
+    target: &'a Target,
+}
+
+impl To<'_> {
+    /// One message about `alert`'s incident (`opened`: the first this channel is sent
+    /// about it); `Err` says why it did not arrive, in words that hold
+    /// no secret (the URL is shown as its origin only: its path may be a token).
+    async fn post(&self, alert: &Alert, incident: &Incident, opened: bool) -> Result<(), String> {
+        let client = self.client;
+        let delivery = format!("{}:{}", incident.key, alert.id);
+        match self.target {
+            Target::Webhook { url, secret } => {
+                let body = payload(incident, opened);
+                let signed = signature(secret, &body);
+                send(client, url, Some(signed), delivery, body).await
+            }
+            Target::Chat { chat, url } => {
+                let body = serde_json::to_vec(&chat::message(*chat, alert, incident, opened))
+                    .expect("a message is plain data, always serialisable");
+                send(client, url, None, delivery, body).await
+            }
+            Target::Email { config, password } => {
+                let message = email::alert_message(config, alert, incident, opened)?;
+                email::send(config, password.as_ref(), message).await
+            }
+            Target::Psa(desk) => desk.alert(self.store, self.channel, alert, incident).await,
         }
-        Target::Chat { chat, url } => {
-            let opened = incident.alerts.iter().map(|a| a.id).min() == Some(alert.id);
-            let body = serde_json::to_vec(&chat::message(*chat, alert, incident, opened))
-                .expect("a message is plain data, always serialisable");
-            send(client, url, None, delivery, body).await
+    }
+
+    /// One message of a monitoring event; the idempotency key is the event's.
+    async fn post_event(&self, event: &MonitoringEvent) -> Result<(), String> {
+        let client = self.client;
+        let delivery = format!("tenant-event:{}:{}", event.tenant_id, event.id);
+        match self.target {
+            Target::Webhook { url, secret } => {
+                let body = serde_json::to_vec(&serde_json::json!({
+                    "schema": SCHEMA,
+                    "event": event.event,
+                    "tenant": {
+                        "tenant_id": event.tenant_id,
+                        "tenant_name": event.tenant_name,
+                        "problem": event.problem,
+                        "message": event.message,
+                        "at": event.at,
+                    },
+                }))
+                .expect("plain data, always serialisable");
+                let signed = signature(secret, &body);
+                send(client, url, Some(signed), delivery, body).await
+            }
+            Target::Chat { chat, url } => {
+                let body = serde_json::to_vec(&chat::event_message(*chat, event))
+                    .expect("plain data, always serialisable");
+                send(client, url, None, delivery, body).await
+            }
+            Target::Email { config, password } => {
+                let message = email::event_message(config, event)?;
+                email::send(config, password.as_ref(), message).await
+            }
+            Target::Psa(desk) => desk.event(self.store, self.channel, event).await,
         }
     }
 }
@@ -644,6 +936,35 @@ mod tests {
         assert!(e.contains("unencrypted") && !e.contains("T0KEN"), "{e}");
         assert!(check_url("ftp://x").is_err());
         assert!(check_url("not a url").is_err());
+    }
+
+    #[test]
+    fn quiet_hours_may_pass_midnight_and_hold_all_but_critical() {
+        let t = |s: &str| NaiveTime::parse_from_str(s, "%H:%M").unwrap();
+        let night = QuietHours::parse("22:00-07:00").unwrap();
+        assert!(night.contains(t("23:30")) && night.contains(t("06:59")));
+        assert!(!night.contains(t("07:00")) && !night.contains(t("12:00")));
+        let lunch = QuietHours::parse(" 12:00 - 13:00:30 ").unwrap();
+        assert!(lunch.contains(t("13:00")) && !lunch.contains(t("11:59")));
+        for bad in ["late", "22:00", "22:00-22:00", "25:00-07:00"] {
+            let e = QuietHours::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("22:00-07:00"), "{bad}: {e}");
+        }
+        // As the panel sends them: times of day without seconds.
+        let route: Route = serde_json::from_value(serde_json::json!({
+            "quiet_hours": {"start": "00:00", "end": "23:59"},
+        }))
+        .unwrap();
+        let noon = Local::now()
+            .date_naive()
+            .and_time(t("12:00"))
+            .and_local_timezone(Local)
+            .earliest()
+            .unwrap()
+            .with_timezone(&Utc);
+        assert!(route.holds(Severity::High, noon));
+        assert!(!route.holds(Severity::Critical, noon));
+        assert!(!Route::default().holds(Severity::Low, noon));
     }
 
     #[test]

@@ -177,6 +177,119 @@ impl Store {
         })
     }
 
+    /// Marks these alerts done with for `channel` without sending them: its route
+    /// passed them over.
+    pub fn mark_passed_over(&self, channel: &str, alert_ids: &[i64]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let now = ts(Utc::now());
+            for id in alert_ids {
+                tx.execute(
+                    "UPDATE deliveries SET delivered_at = ?3, sent = 0
+                     WHERE channel = ?1 AND alert_id = ?2 AND delivered_at IS NULL",
+                    params![channel, id, now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Whether `channel` was already sent an alert of incident `incident_id`.
+    pub fn sent_about(&self, channel: &str, incident_id: i64) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+                 WHERE d.channel = ?1 AND a.incident_id = ?2 AND d.delivered_at IS NOT NULL AND d.sent = 1)",
+                params![channel, incident_id],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// When `channel` last sent its digest, or was added when it never has.
+    pub fn digest_sent_at(&self, channel: &str) -> Result<Option<DateTime<Utc>>> {
+        self.with(|c| {
+            let at: Option<String> = c
+                .query_row(
+                    "SELECT COALESCE(digest_sent_at, added_at) FROM channels WHERE name = ?1",
+                    [channel],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            Ok(at.as_deref().and_then(parse_ts))
+        })
+    }
+
+    /// Records that `channel` sent its digest at `at`.
+    pub fn digest_sent(&self, channel: &str, at: DateTime<Utc>) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE channels SET digest_sent_at = ?2 WHERE name = ?1",
+                params![channel, ts(at)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The PSA ticket `thread` (an incident's key) opened in PSA channel `channel`, and
+    /// the alert whose delivery opened it.
+    pub fn psa_ticket(&self, channel: &str, thread: &str) -> Result<Option<(i64, Option<i64>)>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT ticket_id, opened_by_alert FROM psa_tickets WHERE channel = ?1 AND thread = ?2",
+                params![channel, thread],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+        })
+    }
+
+    /// Records the PSA ticket `thread` opened in `channel`.
+    pub fn set_psa_ticket(
+        &self,
+        channel: &str,
+        thread: &str,
+        ticket: i64,
+        opened_by_alert: Option<i64>,
+    ) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO psa_tickets (channel, thread, ticket_id, opened_by_alert, opened_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (channel, thread) DO UPDATE SET ticket_id = ?3, opened_by_alert = ?4, opened_at = ?5",
+                params![channel, thread, ticket, opened_by_alert, ts(Utc::now())],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Forgets `thread`'s ticket in `channel` (gone from the PSA, or done with).
+    pub fn forget_psa_ticket(&self, channel: &str, thread: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM psa_tickets WHERE channel = ?1 AND thread = ?2",
+                params![channel, thread],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Replaces a channel's settings (never a secret).
+    pub fn set_channel_config(&self, name: &str, config: &serde_json::Value) -> Result<()> {
+        self.with(|c| {
+            let changed = c.execute(
+                "UPDATE channels SET config = ?2 WHERE name = ?1",
+                params![name, config.to_string()],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::NoChannel(name.to_string()));
+            }
+            Ok(())
+        })
+    }
+
     /// Records a failed attempt to deliver these alerts to `channel`: they stay queued,
     /// not tried again before `retry_at` when one is given.
     pub fn delivery_failed(
@@ -351,7 +464,7 @@ impl Store {
                 "SELECT ch.name, ch.kind,
                         (SELECT COUNT(*) FROM deliveries d WHERE d.channel = ch.name AND d.delivered_at IS NULL)
                         + (SELECT COUNT(*) FROM event_deliveries d WHERE d.channel = ch.name AND d.delivered_at IS NULL),
-                        (SELECT MAX(delivered_at) FROM deliveries d WHERE d.channel = ch.name),
+                        (SELECT MAX(delivered_at) FROM deliveries d WHERE d.channel = ch.name AND d.sent = 1),
                         (SELECT last_error FROM deliveries d
                           WHERE d.channel = ch.name AND d.delivered_at IS NULL AND d.last_error IS NOT NULL
                           ORDER BY d.last_attempt_at DESC LIMIT 1)

@@ -173,6 +173,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("channels.sql")),
         M::up(include_str!("monitoring.sql")).foreign_key_check(),
         M::up(include_str!("leases.sql")),
+        M::up(include_str!("outbound.sql")),
     ])
 }
 
