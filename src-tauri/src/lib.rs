@@ -52,6 +52,8 @@ pub fn run() {
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             window::open(app, View::Current)
         }))
+        // After single-instance, which hands a second launch's link to this one.
+        .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec![MINIMIZED]),
@@ -101,6 +103,7 @@ pub fn run() {
         })
         .setup(move |app| {
             tray::build(app.handle())?;
+            window::follow_links(app.handle());
             tracing::info!("tray ready");
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {

@@ -1,7 +1,9 @@
 //! The panel window: shown and focused on demand, hidden (never closed) by its close
 //! button so the app keeps watching from the tray.
 
+use rulewatch_core::shown::shown;
 use tauri::{AppHandle, Emitter, Manager};
+use tauri_plugin_deep_link::DeepLinkExt;
 
 pub(crate) const OPEN_ALERT: &str = "rulewatch://open-alert";
 pub(crate) const OPEN_PAGE: &str = "rulewatch://open-page";
@@ -13,6 +15,52 @@ pub(crate) enum View {
     Alert(i64),
     /// A page by its name in the panel ("tenants").
     Page(&'static str),
+}
+
+/// What a `rulewatch://` link may do: open the panel on one alert, nothing else. Any
+/// web page or message can fire such a link, so it never acts, and anything else in it
+/// (another path, a query, a fragment, credentials, a port) makes it ignored.
+pub(crate) fn alert_link(link: &str) -> Option<i64> {
+    let url = url::Url::parse(link).ok()?;
+    let plain = url.scheme() == "rulewatch"
+        && url.host_str() == Some("alert")
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.port().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none();
+    let id = url.path().strip_prefix('/')?;
+    if !plain || id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    id.parse().ok().filter(|id| *id > 0)
+}
+
+/// Registers `rulewatch://` with the desktop (where it is done at run time: Linux,
+/// Windows) and opens the panel on the alert of each link the app is started or handed
+/// by a second launch with.
+pub(crate) fn follow_links(app: &AppHandle) {
+    let links = app.deep_link();
+    #[cfg(any(target_os = "linux", windows))]
+    if let Err(e) = links.register_all() {
+        tracing::warn!("rulewatch:// links cannot be registered with the desktop: {e}");
+    }
+    let handle = app.clone();
+    let follow = move |urls: Vec<url::Url>| {
+        for url in urls {
+            match alert_link(url.as_str()) {
+                Some(id) => open(&handle, View::Alert(id)),
+                None => tracing::warn!(
+                    "ignored the link {}: a rulewatch:// link only opens an alert (rulewatch://alert/ID)",
+                    shown(url.as_str())
+                ),
+            }
+        }
+    };
+    if let Ok(Some(urls)) = links.get_current() {
+        follow(urls);
+    }
+    links.on_open_url(move |event| follow(event.urls()));
 }
 
 /// Shows the panel, on `view`.
@@ -27,4 +75,30 @@ pub(crate) fn open(app: &AppHandle, view: View) {
         View::Alert(id) => app.emit(OPEN_ALERT, id),
         View::Page(page) => app.emit(OPEN_PAGE, page),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::alert_link;
+
+    #[test]
+    fn a_link_opens_one_alert_and_anything_more_is_ignored() {
+        assert_eq!(alert_link("rulewatch://alert/42"), Some(42));
+        for ignored in [
+            "rulewatch://alert/42?remediate=1",
+            "rulewatch://alert/42#undo",
+            "rulewatch://alert/42/remediate",
+            "rulewatch://remediate/42",
+            "rulewatch://user:pw@alert/42",
+            "rulewatch://alert:8080/42",
+            "rulewatch://alert/",
+            "rulewatch://alert/0",
+            "rulewatch://alert/-1",
+            "rulewatch://alert/99999999999999999999",
+            "https://alert/42",
+            "not a link",
+        ] {
+            assert_eq!(alert_link(ignored), None, "{ignored}");
+        }
+    }
 }

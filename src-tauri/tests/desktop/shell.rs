@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{Desktop, Named, Tenant, tool, wait_until};
+use m365_sandbox::attacks;
 use serde_json::json;
 
 const TITLE: &str = "Rulewatch";
@@ -151,6 +152,53 @@ fn a_second_launch_shows_the_running_app_and_exits() {
     assert_eq!(Desktop::app_pids().len(), 1, "one app process");
     app.click("#nav-settings");
     app.wait_for("#scan-interval", Duration::from_secs(10));
+}
+
+#[test]
+fn a_rulewatch_link_opens_its_alert_and_a_link_that_asks_for_more_does_nothing() {
+    let t = Tenant::new(0);
+    let scenario = json!({
+        "tenants": [t.scenario("Contoso")],
+        "records": [{
+            "tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5,
+            "record": attacks::new_inbox_rule_delete_all(&t.own("adele"), "Tidy"),
+        }],
+    });
+    let app = Desktop::start(scenario, &[(&t, "Contoso")]);
+    let mut id = None;
+    wait_until("the alert", Duration::from_secs(40), || {
+        id = app
+            .invoke("list_alerts", json!({}))
+            .ok()
+            .and_then(|a| a[0]["id"].as_i64());
+        id.is_some()
+    });
+    app.click("#nav-settings");
+    app.wait_for("#scan-interval", Duration::from_secs(10));
+
+    // As a chat message's or an e-mail's link starts it: the running app takes the link.
+    let link = format!("rulewatch://alert/{}", id.unwrap());
+    handed_over(launch(&app, Desktop::binary(), &[&link]));
+    app.wait_for("#alert-detail", Duration::from_secs(15));
+    assert!(
+        app.text("#alert-rule").starts_with("Inbox rule hides mail"),
+        "{}",
+        app.text("#alert-rule")
+    );
+
+    // A link that asks for anything more is ignored: the panel stays where it is.
+    app.click("#nav-settings");
+    app.wait_for("#scan-interval", Duration::from_secs(10));
+    let more = format!("{link}?remediate=all");
+    handed_over(launch(&app, Desktop::binary(), &[&more]));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        app.count("#alert-detail"),
+        0,
+        "a link with a query opened an alert"
+    );
+    assert_eq!(app.count("#scan-interval"), 1);
+    assert_eq!(Desktop::app_pids().len(), 1, "one app process");
 }
 
 /// A process this test started, ended when the test ends however it ends: a stray app

@@ -222,6 +222,17 @@ fn teams_and_slack_take_a_message_per_alert_in_their_own_shape() {
             .any(|m| m["blocks"][1]["text"]["text"] == "New incident"),
         "{slack:?}"
     );
+    // Every message links to its alert in the desktop app.
+    let alerts = rw.alerts();
+    for m in cards.iter().skip(1).chain(slack.iter().skip(1)) {
+        let text = m.to_string();
+        assert!(
+            alerts
+                .iter()
+                .any(|a| text.contains(&format!("rulewatch://alert/{}\"", a["id"]))),
+            "{text}"
+        );
+    }
     // The store keeps the origin only, never the URL's token.
     let listed = rw.run(&["channel", "list", "--json"]).stdout;
     assert!(!listed.contains("T0KEN"), "{listed}");

@@ -69,6 +69,11 @@ fn lines(alert: &Alert, incident: &Incident, opened: bool) -> (String, Vec<Strin
         ),
     ];
     body.push(format!("Incident {}", incident.key));
+    // The desktop app's link to the alert, as text. Guess, marked as such: neither
+    // service documents whether a card's or a block's link may use a custom scheme
+    // (Action.OpenUrl and Slack's button url show only https:// examples), so the link is
+    // a line a technician can open, not a button a service might refuse.
+    body.push(format!("Open in Rulewatch: rulewatch://alert/{}", alert.id));
     (title, body)
 }
 
