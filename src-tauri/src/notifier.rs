@@ -3,9 +3,12 @@
 //! found just before a crash is notified after the restart, and none twice. More than
 //! three at once become one summary. Every field an attacker or Microsoft wrote goes
 //! through [`shown`], so no control character or bidi override reaches the notification
-//! daemon.
+//! daemon. A later alert of an incident already notified replaces that incident's
+//! notification (where the daemon allows it: the freedesktop one) rather than adding one.
 
 use std::collections::BTreeMap;
+#[cfg(all(unix, not(target_os = "macos")))]
+use std::sync::Mutex;
 
 use notify_rust::{Notification, Timeout};
 use rulewatch_core::app::{Alert, Delivered, NotifyPrefs};
@@ -61,6 +64,8 @@ pub(crate) struct Message {
     pub title: String,
     pub body: String,
     pub critical: bool,
+    /// The incident it is about, when it is about one alert.
+    pub incident: Option<i64>,
 }
 
 /// The rule's own words, from the registry; an id it does not know is shown as it is.
@@ -101,6 +106,7 @@ pub(crate) fn single(a: &Alert) -> Message {
         ),
         body: format!("{}\n{action}\n{from}", shown(&a.target)),
         critical: a.severity == Severity::Critical,
+        incident: a.incident_id,
     }
 }
 
@@ -127,6 +133,7 @@ pub(crate) fn summary(alerts: &[Alert]) -> Message {
             shown(&tenants.join(", "))
         ),
         critical: by_severity.contains_key(&std::cmp::Reverse(Severity::Critical)),
+        incident: None,
     }
 }
 
@@ -146,6 +153,7 @@ pub(crate) fn coverage_grew(app: &AppHandle, names: &[String]) {
             shown(&names.join(", "))
         ),
         critical: false,
+        incident: None,
     };
     show(app, m, View::Page("tenants"));
 }
@@ -159,15 +167,40 @@ pub(crate) fn sign_in_needed(app: &AppHandle, why: &str) {
             shown(why)
         ),
         critical: true,
+        incident: None,
     };
     show(app, m, View::Page("tenants"));
 }
 
+/// Each incident notified by this process: its notification's id, and how many of its
+/// alerts that notification has told of.
+#[cfg(all(unix, not(target_os = "macos")))]
+static INCIDENTS: Mutex<BTreeMap<i64, (u32, usize)>> = Mutex::new(BTreeMap::new());
+
+/// What clicking each notification opens now: a replaced notification opens its latest
+/// alert.
+#[cfg(all(unix, not(target_os = "macos")))]
+static VIEWS: Mutex<BTreeMap<u32, View>> = Mutex::new(BTreeMap::new());
+
 /// Shows `m`; clicking it (its default action, labelled **Review** where the daemon
-/// shows actions as buttons) opens the panel on `view`.
+/// shows actions as buttons) opens the panel on `view`. An alert of an incident this
+/// process notified before replaces that notification, counting the incident's alerts.
 /// False when no notification daemon took it.
-fn show(app: &AppHandle, m: Message, view: View) -> bool {
+fn show(app: &AppHandle, mut m: Message, view: View) -> bool {
     let mut n = Notification::new();
+    #[cfg(all(unix, not(target_os = "macos")))]
+    let earlier = m.incident.and_then(|i| {
+        INCIDENTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&i)
+            .copied()
+    });
+    #[cfg(all(unix, not(target_os = "macos")))]
+    if let Some((id, told)) = earlier {
+        n.id(id);
+        m.title = format!("{} ({} alerts in this incident)", m.title, told + 1);
+    }
     n.appname("Rulewatch")
         .summary(&m.title)
         .body(&escape_markup(&m.body))
@@ -182,6 +215,21 @@ fn show(app: &AppHandle, m: Message, view: View) -> bool {
     .action("default", "Review");
     match n.show() {
         Ok(handle) => {
+            #[cfg(all(unix, not(target_os = "macos")))]
+            {
+                let id = handle.id();
+                if let Some(incident) = m.incident {
+                    let told = earlier.map_or(1, |(_, told)| told + 1);
+                    INCIDENTS
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(incident, (id, told));
+                }
+                VIEWS
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(id, view);
+            }
             wait_for_click(app.clone(), handle, view);
             true
         }
@@ -196,11 +244,18 @@ fn show(app: &AppHandle, m: Message, view: View) -> bool {
 
 #[cfg(all(unix, not(target_os = "macos")))]
 fn wait_for_click(app: AppHandle, handle: notify_rust::NotificationHandle, view: View) {
-    // The D-Bus wait blocks until the notification is clicked or closed.
+    // The D-Bus wait blocks until the notification is clicked or closed. A replaced
+    // notification keeps its id, so its click opens what it shows last.
+    let id = handle.id();
     std::thread::spawn(move || {
         handle.wait_for_action(|action| {
             if action == "default" {
-                window::open(&app, view);
+                let latest = VIEWS
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get(&id)
+                    .copied();
+                window::open(&app, latest.unwrap_or(view));
             }
         });
     });

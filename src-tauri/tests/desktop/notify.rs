@@ -1,5 +1,5 @@
-//! Notifications through the real daemon when many alerts arrive at once: one summary
-//! counted by severity, not a notification each.
+//! Notifications through the real daemon: many alerts at once are one summary counted
+//! by severity, not a notification each; alerts of one incident share one notification.
 
 use std::process::Command;
 use std::time::Duration;
@@ -61,5 +61,51 @@ fn more_than_three_alerts_at_once_are_one_summary_notification() {
         shown[0].1.contains("Contoso") && shown[0].1.contains("Open Rulewatch"),
         "{:?}",
         shown[0]
+    );
+}
+
+#[test]
+fn a_later_alert_of_an_incident_replaces_its_notification() {
+    let t = Tenant::new(0);
+    let scenario = json!({
+        "tenants": [t.scenario("Contoso")],
+        "records": [
+            planted(&t, attacks::new_inbox_rule_delete_all(&t.own("adele"), "Clean")),
+            planted(&t, attacks::new_inbox_rule_forward(
+                &t.own("adele"), "Sync", &[&t.drop_box("sync")], ForwardKind::ForwardTo,
+            )),
+        ],
+    });
+    let app = Desktop::start(scenario, &[(&t, "Contoso")]);
+    let earlier = history().iter().map(|(id, _)| *id).max().unwrap_or(-1);
+    app.wait_for("[data-testid=alert-row]", Duration::from_secs(40));
+    wait_until("both alerts", Duration::from_secs(20), || {
+        app.count("[data-testid=alert-row]") == 2
+    });
+    let mut shown = Vec::new();
+    wait_until(
+        "the incident's notification",
+        Duration::from_secs(20),
+        || {
+            let _ = Command::new("dunstctl").arg("close-all").status();
+            shown = history()
+                .into_iter()
+                .filter(|(id, _)| *id > earlier)
+                .map(|(_, n)| n)
+                .collect();
+            shown
+                .iter()
+                .any(|(title, _)| title.ends_with("(2 alerts in this incident)"))
+        },
+    );
+    let titles: Vec<&str> = shown.iter().map(|(title, _)| title.as_str()).collect();
+    assert_eq!(
+        titles.len(),
+        1,
+        "one notification for the incident: {titles:?}"
+    );
+    assert!(
+        titles[0].ends_with("— Contoso (2 alerts in this incident)"),
+        "{titles:?}"
     );
 }
