@@ -13,6 +13,7 @@ Writes DIR/port once it listens and DIR/ca.pem, the CA a client must trust."""
 
 import argparse
 import asyncio
+from datetime import datetime, timezone
 import json
 import logging
 import os
@@ -81,6 +82,8 @@ class Keep:
         text = message.get_body(("plain",))
         html = message.get_body(("html",))
         record = {
+            # When it arrived, for measuring how long delivery takes.
+            "received_at": datetime.now(timezone.utc).isoformat(),
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "login": session.auth_data.login.decode() if session.auth_data else None,

@@ -2,9 +2,10 @@
 // area, and the page shown. Pages are built once and refreshed in place, so a refresh
 // never throws away what the user is typing.
 import { api, onChanged, onOpenAlert, onOpenPage, type Overview } from "./api";
-import { errorKind, errorMessage, type Ctx, type Page, type PageName } from "./ctx";
+import { errorKind, errorMessage, firstRunFor, type Ctx, type Page, type PageName } from "./ctx";
 import { h, replace, setText } from "./h";
 import { scanStateText } from "./format";
+import { createOverviewPage } from "./pages/overview";
 import { createAlertsPage } from "./pages/alerts";
 import { createTenantsPage } from "./pages/tenants";
 import { createSettingsPage } from "./pages/settings";
@@ -19,7 +20,7 @@ export const HEADER_POLL_MS = 5000;
 export const CHANGE_DEBOUNCE_MS = 200;
 
 export function startApp(root: HTMLElement): App {
-  let current: PageName = "alerts";
+  let current: PageName = "overview";
   let ov: Overview | null = null;
   let destroyed = false;
 
@@ -42,6 +43,7 @@ export function startApp(root: HTMLElement): App {
   const scanNow: HTMLButtonElement = h("button", { id: "scan-now", type: "button", on: { click: () => void doScanNow() } }, "Scan now");
   const openCount = h("span", { class: "badge", hidden: true });
   const navButtons: Record<PageName, HTMLButtonElement> = {
+    overview: h("button", { id: "nav-overview", type: "button", on: { click: () => navigate("overview") } }, "Overview"),
     alerts: h("button", { id: "nav-alerts", type: "button", on: { click: () => navigate("alerts") } }, "Alerts", openCount),
     tenants: h("button", { id: "nav-tenants", type: "button", on: { click: () => navigate("tenants") } }, "Tenants"),
     settings: h("button", { id: "nav-settings", type: "button", on: { click: () => navigate("settings") } }, "Settings"),
@@ -56,7 +58,7 @@ export function startApp(root: HTMLElement): App {
       scanState,
       scanNow,
     ),
-    h("nav", { class: "nav", "aria-label": "Pages" }, navButtons.alerts, navButtons.tenants, navButtons.settings),
+    h("nav", { class: "nav", "aria-label": "Pages" }, navButtons.overview, navButtons.alerts, navButtons.tenants, navButtons.settings),
   );
   const main = h("main", { id: "page", class: "page" });
   replace(root, endpointsBanner, sandboxBanner, header, errorBox, main);
@@ -91,6 +93,7 @@ export function startApp(root: HTMLElement): App {
 
   const alerts = createAlertsPage(ctx);
   const pages: Record<PageName, Page> = {
+    overview: createOverviewPage(ctx),
     alerts,
     tenants: createTenantsPage(ctx),
     settings: createSettingsPage(ctx),
@@ -130,7 +133,7 @@ export function startApp(root: HTMLElement): App {
       else b.removeAttribute("aria-current");
     }
     replace(main, pages[page].el);
-    if (page === "alerts" && !enter) return;
+    if (!enter) return;
     const p = pages[page];
     void (p.enter ? p.enter() : p.refresh());
   }
@@ -167,9 +170,15 @@ export function startApp(root: HTMLElement): App {
     .catch((e) => ctx.showError(errorMessage(e), errorKind(e)));
   const poll = setInterval(() => void refreshHeader(), HEADER_POLL_MS);
 
-  // The alerts page decides between the list and the first-run screen from the overview.
-  navigate("alerts", false);
-  void refreshHeader().then(() => alerts.refresh());
+  // The panel opens on the Overview; on a first run (no tenant, no sandbox) on the Alerts
+  // page's welcome screen instead, which offers the sandbox. Both need the header's
+  // overview, so the page is read once it is in (unless a notification or a click has
+  // already chosen another page meanwhile, which is then read again).
+  navigate("overview", false);
+  void refreshHeader().then(() => {
+    if (current === "overview" && firstRunFor(ov)) navigate("alerts");
+    else void pages[current].refresh();
+  });
 
   return {
     ctx,

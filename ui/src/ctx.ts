@@ -3,7 +3,7 @@
 // shell, so the shell (app.ts) can import the pages without a cycle.
 import type { Overview } from "./api";
 
-export type PageName = "alerts" | "tenants" | "settings";
+export type PageName = "overview" | "alerts" | "tenants" | "settings";
 
 export interface Page {
   el: HTMLElement;
@@ -27,6 +27,11 @@ export interface Ctx {
   overview(): Overview | null;
   /** Refreshes header and the current page now. */
   refreshAll(): Promise<void>;
+}
+
+/** No tenant set up and no sandbox: the Alerts page shows its welcome screen, and the panel opens there. */
+export function firstRunFor(o: Overview | null): boolean {
+  return !!o && o.tenants === 0 && !o.sandbox;
 }
 
 /** A command's error kind (`{kind, message}` from the desktop), for the panel to act on. */

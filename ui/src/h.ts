@@ -16,6 +16,11 @@ export interface Attrs {
 // Properties that must be set as properties so the live state follows (not just the default).
 const PROPS = new Set(["value", "checked", "disabled", "hidden", "selected", "multiple", "required", "readOnly"]);
 
+// Handlers from strings are code from strings; inline style is refused by the CSP.
+function refuseAttr(fn: string, name: string): void {
+  if (/^on/i.test(name) || name.toLowerCase() === "style") throw new Error(`${fn}(): refusing attribute ${name}`);
+}
+
 export function h<K extends keyof HTMLElementTagNameMap>(
   tag: K,
   attrs?: Attrs | null,
@@ -25,10 +30,7 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   if (attrs) {
     for (const [name, value] of Object.entries(attrs)) {
       if (name === "on") continue;
-      // Handlers from strings are code from strings; inline style is refused by the CSP.
-      if (/^on/i.test(name) || name.toLowerCase() === "style") {
-        throw new Error(`h(): refusing attribute ${name}`);
-      }
+      refuseAttr("h", name);
       if (value === null || value === undefined || value === false) continue;
       if (PROPS.has(name)) {
         (el as unknown as Record<string, unknown>)[name] = value;
@@ -45,6 +47,29 @@ export function h<K extends keyof HTMLElementTagNameMap>(
         el.addEventListener(type, fn);
       }
     }
+  }
+  append(el, ...children);
+  return el;
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/**
+ * An SVG element (the overview's chart) under h()'s rules: attributes as text, no on* or
+ * style, children as text nodes. No href either: the chart links nothing and loads nothing.
+ */
+export function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs?: Record<string, AttrValue> | null,
+  ...children: Child[]
+): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attrs ?? {})) {
+    refuseAttr("svg", name);
+    if (/href$/i.test(name)) throw new Error(`svg(): refusing attribute ${name}`);
+    if (value === null || value === undefined || value === false) continue;
+    const text = value === true ? "" : String(value);
+    el.setAttribute(name, name === "aria-label" ? shown(text) : text);
   }
   append(el, ...children);
   return el;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { $, $$, alert, changed, detail, flush, HIDES_MAIL, HOSTILE_RAW, HOSTILE_RULE, HOSTILE_SUMMARY, mount, rowIds, setValue, T2, unmount, visible } from "./fixtures";
+import { $, $$, alert, changed, detail, flush, HIDES_MAIL, HOSTILE_RAW, HOSTILE_RULE, HOSTILE_SUMMARY, mount, openAlerts, rowIds, setValue, T2, unmount, visible } from "./fixtures";
 import { callsOf, emit, state } from "./tauri-mock";
 import { matches } from "../src/pages/alerts";
 
@@ -8,8 +8,8 @@ afterEach(() => unmount());
 const noMarkup = () => expect(document.querySelector("img, script, iframe, object")).toBeNull();
 
 describe("alert list", () => {
-  it("is the default page, newest first, open + acknowledged by default", async () => {
-    await mount();
+  it("lists newest first, open + acknowledged by default", async () => {
+    await openAlerts();
     expect(visible($("#alert-list"))).toBe(true);
     expect($("#nav-alerts").getAttribute("aria-current")).toBe("page");
     expect($<HTMLSelectElement>("#filter-status").value).toBe("active");
@@ -24,7 +24,7 @@ describe("alert list", () => {
   });
 
   it("groups the alerts under a heading per incident, at its gravest", async () => {
-    await mount(() => {
+    await openAlerts(() => {
       state.handlers.list_alerts = () => [
         alert({ id: 9, severity: "medium", incident_id: 7, target: "adele@contoso.com", rule: HIDES_MAIL.id }),
         alert({ id: 8, severity: "high", incident_id: 3, target: "bob@contoso.com" }),
@@ -50,7 +50,7 @@ describe("alert list", () => {
   });
 
   it("shows a hostile rule name and summary as literal text", async () => {
-    await mount();
+    await openAlerts();
     noMarkup();
     const row = $(`[data-testid=alert-row][data-alert-id="5"]`);
     expect(row.textContent).toContain(HOSTILE_RULE);
@@ -61,7 +61,7 @@ describe("alert list", () => {
   });
 
   it("narrows by status, severity (at least), tenant and search", async () => {
-    await mount();
+    await openAlerts();
     setValue($<HTMLSelectElement>("#filter-status"), "all");
     expect(rowIds()).toEqual([5, 4, 3, 2, 1]);
     setValue($<HTMLSelectElement>("#filter-status"), "false_positive");
@@ -95,14 +95,14 @@ describe("alert list", () => {
   });
 
   it("says so when there are no alerts at all", async () => {
-    await mount(() => (state.handlers.list_alerts = () => []));
+    await openAlerts(() => (state.handlers.list_alerts = () => []));
     expect(rowIds()).toEqual([]);
     expect(visible($("#alerts-empty"))).toBe(true);
     expect($("#alerts-empty").textContent).toMatch(/No alerts yet/);
   });
 
   it("keeps filters through a change event, debounced", async () => {
-    await mount();
+    await openAlerts();
     setValue($<HTMLSelectElement>("#filter-severity"), "critical");
     expect(rowIds()).toEqual([5]);
     const before = callsOf("list_alerts").length;
@@ -114,7 +114,7 @@ describe("alert list", () => {
 
 describe("alert detail", () => {
   it("says what the rule looks for and what else makes it fire", async () => {
-    await mount();
+    await openAlerts();
     $(`[data-testid=alert-row][data-alert-id="4"]`).click();
     await flush();
     expect($("#alert-rule").textContent).toBe("Inbox rule hides mail (inbox-rule-hides-mail)");
@@ -125,7 +125,7 @@ describe("alert detail", () => {
   });
 
   it("opens on a row click and shows every field as text", async () => {
-    await mount();
+    await openAlerts();
     $(`[data-testid=alert-row][data-alert-id="5"]`).click();
     await flush();
     expect(callsOf("get_alert").at(-1)!.args).toEqual({ id: 5 });
@@ -157,7 +157,7 @@ describe("alert detail", () => {
   });
 
   it("marks a false positive with the note and the trust flag", async () => {
-    await mount();
+    await openAlerts();
     $(`[data-testid=alert-row][data-alert-id="5"]`).click();
     await flush();
     expect(visible(document.querySelector("#status-note"))).toBe(false);
@@ -178,7 +178,7 @@ describe("alert detail", () => {
   });
 
   it("sends no note and no trust when left empty", async () => {
-    await mount();
+    await openAlerts();
     $(`[data-testid=alert-row][data-alert-id="5"]`).click();
     await flush();
     $("#mark-false-positive").click();
@@ -190,7 +190,7 @@ describe("alert detail", () => {
   it("offers trusting a destination only when the alert has destinations", async () => {
     // The evidence's shape is core's to read (`destinations`); odd `details` change nothing.
     for (const details of [null, {}, { destinations: ["x@evil.example"] }]) {
-      await mount(() => (state.handlers.get_alert = (a) => detail({ id: a!.id as number, details, destinations: [] })));
+      await openAlerts(() => (state.handlers.get_alert = (a) => detail({ id: a!.id as number, details, destinations: [] })));
       $(`[data-testid=alert-row][data-alert-id="4"]`).click();
       await flush();
       $("#mark-false-positive").click();
@@ -200,7 +200,7 @@ describe("alert detail", () => {
   });
 
   it("acknowledges and reopens", async () => {
-    await mount();
+    await openAlerts();
     $(`[data-testid=alert-row][data-alert-id="5"]`).click();
     await flush();
     expect(document.querySelector("#mark-open")).toBeNull();
@@ -219,7 +219,7 @@ describe("alert detail", () => {
   });
 
   it("shows who suppressed a suppressed alert", async () => {
-    await mount();
+    await openAlerts();
     setValue($<HTMLSelectElement>("#filter-status"), "all");
     $(`[data-testid=alert-row][data-alert-id="1"]`).click();
     await flush();
@@ -228,7 +228,7 @@ describe("alert detail", () => {
   });
 
   it("lists related alerts and opens one on click", async () => {
-    await mount(() => {
+    await openAlerts(() => {
       state.handlers.get_alert = (a) =>
         detail({ id: a!.id as number, related: a!.id === 5 ? [alert({ id: 1, rule: HOSTILE_RULE, summary: HOSTILE_SUMMARY })] : [] });
     });
@@ -256,7 +256,7 @@ describe("alert detail", () => {
   });
 
   it("goes back to the list", async () => {
-    await mount();
+    await openAlerts();
     $(`[data-testid=alert-row][data-alert-id="5"]`).click();
     await flush();
     $("#back-to-alerts").click();
@@ -267,7 +267,7 @@ describe("alert detail", () => {
 
 describe("refresh while reviewing", () => {
   it("keeps a half-typed false-positive note when a change arrives", async () => {
-    await mount();
+    await openAlerts();
     $(`[data-testid=alert-row][data-alert-id="5"]`).click();
     await flush();
     $("#mark-false-positive").click();

@@ -321,6 +321,13 @@ export function setValue(el: HTMLInputElement | HTMLSelectElement | HTMLTextArea
   el.dispatchEvent(new Event(el instanceof HTMLSelectElement ? "change" : "input", { bubbles: true }));
 }
 
+/** A fresh panel on the Alerts page (it opens on the Overview). */
+export async function openAlerts(configure?: () => void): Promise<void> {
+  await mount(configure);
+  $("#nav-alerts").click();
+  await flush();
+}
+
 /** A fresh panel on the Tenants page (the partner section and the add form live there). */
 export async function openTenants(configure?: () => void): Promise<void> {
   await mount(configure);

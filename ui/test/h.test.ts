@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { h, replace, setText } from "../src/h";
+import { h, replace, setText, svg } from "../src/h";
 import { shown } from "../src/format";
 
 describe("h()", () => {
@@ -39,6 +39,25 @@ describe("h()", () => {
     replace(el, "<b>new</b>", 3);
     expect(el.children.length).toBe(0);
     expect(el.textContent).toBe("<b>new</b>3");
+  });
+});
+
+describe("svg()", () => {
+  it("builds SVG elements with text children and text attributes only", () => {
+    const evil = "<img src=x onerror=alert(1)>\u202E";
+    const r = svg("rect", { width: 4, "aria-label": evil, "data-x": evil }, svg("title", null, evil));
+    expect(r.namespaceURI).toBe("http://www.w3.org/2000/svg");
+    expect(r.querySelector("img")).toBeNull();
+    expect(r.querySelector("title")!.textContent).toBe("<img src=x onerror=alert(1)><U+202E>");
+    expect(r.getAttribute("aria-label")).toBe("<img src=x onerror=alert(1)><U+202E>");
+    expect(r.getAttribute("width")).toBe("4");
+  });
+
+  it("refuses on*, style and href attributes", () => {
+    expect(() => svg("svg", { onload: "alert(1)" })).toThrow(/onload/);
+    expect(() => svg("rect", { style: "fill:red" })).toThrow(/style/);
+    expect(() => svg("use", { href: "#x" })).toThrow(/href/);
+    expect(() => svg("use", { "xlink:href": "#x" })).toThrow(/href/);
   });
 });
 

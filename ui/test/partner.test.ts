@@ -313,7 +313,7 @@ describe("lapsed partner sign-in", () => {
 describe("open page", () => {
   it("onOpenPage(\"tenants\") navigates to the Tenants page", async () => {
     await mount(() => (state.handlers.partner_state = () => signedIn({ problem: "sign in again", problem_kind: "sign_in_needed" })));
-    expect($("#nav-alerts").getAttribute("aria-current")).toBe("page");
+    expect($("#nav-overview").getAttribute("aria-current")).toBe("page");
     emit("rulewatch://open-page", "tenants");
     await flush();
     expect($("#nav-tenants").getAttribute("aria-current")).toBe("page");

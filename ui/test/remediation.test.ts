@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { $, $$, changed, detail, flush, HOSTILE_RULE, logEntry, MAILBOX, mount, plan, RULE_ID, settings, stepResult, unmount, visible } from "./fixtures";
+import { $, $$, changed, detail, flush, HOSTILE_RULE, logEntry, MAILBOX, mount, openAlerts, plan, RULE_ID, settings, stepResult, unmount, visible } from "./fixtures";
 import { callsOf, emit, state } from "./tauri-mock";
 import type { StepResult } from "../src/api";
 
@@ -12,7 +12,7 @@ const PASSWORD = "Kq7#vT2!pLm9@xZ4";
 const noMarkup = () => expect(document.querySelector("img, script, iframe, object")).toBeNull();
 
 async function openAlert(configure?: () => void, id = 5) {
-  await mount(configure);
+  await openAlerts(configure);
   $(`[data-testid=alert-row][data-alert-id="${id}"]`).click();
   await flush();
 }

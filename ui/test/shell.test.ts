@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { $, alerts, flush, mount, overview, rowIds, unmount, visible } from "./fixtures";
+import { $, alerts, flush, mount, openAlerts, overview, rowIds, unmount, visible } from "./fixtures";
 import { callsOf, state } from "./tauri-mock";
 import { scanStateText, locationText } from "../src/format";
 
@@ -44,9 +44,9 @@ describe("first run", () => {
   });
 
   it("is not shown in sandbox mode or once a tenant exists", async () => {
-    await mount(() => (state.handlers.overview = () => overview({ tenants: 0, sandbox: true })));
+    await openAlerts(() => (state.handlers.overview = () => overview({ tenants: 0, sandbox: true })));
     expect(visible($("#first-run"))).toBe(false);
-    await mount();
+    await openAlerts();
     expect(visible($("#first-run"))).toBe(false);
   });
 });
@@ -101,7 +101,7 @@ describe("header", () => {
   });
 
   it("shows a failed status change in #error", async () => {
-    await mount(() => {
+    await openAlerts(() => {
       state.handlers.set_alert_status = () => Promise.reject("The alert no longer exists");
     });
     $(`[data-testid=alert-row][data-alert-id="5"]`).click();
@@ -124,7 +124,7 @@ describe("header", () => {
   });
 
   it("shows a failed load in #error", async () => {
-    await mount(() => (state.handlers.list_alerts = () => Promise.reject("The database is locked")));
+    await openAlerts(() => (state.handlers.list_alerts = () => Promise.reject("The database is locked")));
     expect($("#error-text").textContent).toBe("The database is locked");
   });
 });

@@ -52,6 +52,8 @@ pub(crate) struct Received {
     content_type: Option<String>,
     /// The body exactly as sent, for the signature check.
     body: String,
+    /// When it arrived, for measuring how long delivery takes.
+    received_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Default)]
@@ -114,6 +116,7 @@ fn take(app: &App, name: &str, headers: &HeaderMap, body: &[u8]) -> bool {
             signature: header(headers, "x-rulewatch-signature"),
             content_type: header(headers, "content-type"),
             body: String::from_utf8_lossy(body).into_owned(),
+            received_at: chrono::Utc::now(),
         });
         true
     })

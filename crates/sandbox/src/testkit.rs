@@ -1,7 +1,7 @@
-//! Builders every test suite shares (the CLI's end-to-end tests, the desktop's), behind
-//! the `testkit` feature so no shipped binary carries them: a sandbox tenant with its
-//! own ids, secret, domains and users, its scenario entry, and the context a planted
-//! record of it needs.
+//! Builders every test suite shares (the CLI's end-to-end tests, the desktop's, the
+//! delivery measurement), behind the `testkit` feature so no shipped binary carries
+//! them: a sandbox tenant with its own ids, secret, domains and users, its scenario
+//! entry, and the context a planted record of it needs; and a real SMTP server.
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -56,6 +56,21 @@ impl TestTenant {
         self
     }
 
+    /// `rulewatch tenant add` for this tenant, its secret to come on standard input.
+    pub fn add_args(&self) -> Vec<&str> {
+        vec![
+            "tenant",
+            "add",
+            "--tenant-id",
+            &self.tenant_id,
+            "--name",
+            &self.name,
+            "--client-id",
+            &self.client_id,
+            "--client-secret-stdin",
+        ]
+    }
+
     /// A user's address: `user("adele")`.
     pub fn user(&self, name: &str) -> String {
         format!("{name}@{}", self.domain)
@@ -106,5 +121,86 @@ impl TestTenant {
             .position(|u| *u == user)
             .unwrap_or_else(|| panic!("{user} is none of the test tenant's users {USERS:?}"));
         self.ctx(i, i)
+    }
+}
+
+/// A real SMTP server (aiosmtpd, `scripts/smtp-sink.py`) on loopback for the e-mail
+/// channel: STARTTLS or TLS on a certificate a CA made for this run signed, AUTH
+/// required, every message kept in a folder as JSON. Stopped when dropped.
+pub struct SmtpSink {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    /// The port it listens on at 127.0.0.1.
+    pub port: u16,
+}
+
+impl SmtpSink {
+    /// The user name it takes.
+    pub const USER: &'static str = "rulewatch-relay";
+    /// The password it takes.
+    pub const PASSWORD: &'static str = "relay password, not in any log";
+
+    /// Starts it in `mode` (`starttls` or `tls`). Panics when it cannot start (Debian's
+    /// python3-aiosmtpd missing: `scripts/install-deps.sh test` installs it).
+    pub fn start(mode: &str) -> SmtpSink {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smtp-sink.py");
+        // Debian's python3-aiosmtpd lives in the system interpreter's packages.
+        let child = std::process::Command::new("/usr/bin/python3")
+            .arg(script)
+            .args(["--dir", &dir.path().display().to_string(), "--mode", mode])
+            .args(["--user", Self::USER, "--password", Self::PASSWORD])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("python3-aiosmtpd (scripts/install-deps.sh test installs it)");
+        let port_file = dir.path().join("port");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !port_file.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the SMTP server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let port = std::fs::read_to_string(port_file)
+            .expect("the port file")
+            .parse()
+            .expect("a port number");
+        SmtpSink { child, dir, port }
+    }
+
+    /// The PEM file of the CA that signed the server's certificate.
+    pub fn ca(&self) -> String {
+        self.dir.path().join("ca.pem").display().to_string()
+    }
+
+    /// The next `n` messages are refused with 451, a temporary failure.
+    pub fn fail(&self, n: u32) {
+        std::fs::write(self.dir.path().join("fail"), n.to_string()).expect("the fail file");
+    }
+
+    /// Every message taken, in order: envelope, headers, decoded parts, `received_at`.
+    pub fn messages(&self) -> Vec<Value> {
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(self.dir.path())
+            .expect("the sink's folder")
+            .map(|e| e.expect("a folder entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| {
+                serde_json::from_str(&std::fs::read_to_string(p).expect("a message"))
+                    .expect("the sink writes JSON")
+            })
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

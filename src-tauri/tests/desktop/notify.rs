@@ -38,6 +38,8 @@ fn more_than_three_alerts_at_once_are_one_summary_notification() {
     // dunst keeps earlier tests' notifications in its history: only later ones count.
     // (Alerts this critical never expire, so none of this app's is in the history yet.)
     let earlier = history().iter().map(|(id, _)| *id).max().unwrap_or(-1);
+    // The panel opens on the overview.
+    app.click("#nav-alerts");
     app.wait_for("[data-testid=alert-row]", Duration::from_secs(40));
     wait_until("all four alerts", Duration::from_secs(20), || {
         app.count("[data-testid=alert-row]") == 4
@@ -78,6 +80,8 @@ fn a_later_alert_of_an_incident_replaces_its_notification() {
     });
     let app = Desktop::start(scenario, &[(&t, "Contoso")]);
     let earlier = history().iter().map(|(id, _)| *id).max().unwrap_or(-1);
+    // The panel opens on the overview.
+    app.click("#nav-alerts");
     app.wait_for("[data-testid=alert-row]", Duration::from_secs(40));
     wait_until("both alerts", Duration::from_secs(20), || {
         app.count("[data-testid=alert-row]") == 2

@@ -34,6 +34,8 @@ fn a_mailbox_is_contained_from_the_panel_with_one_confirmation_and_the_report_wr
         "records": [{"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record}],
     });
     let app = Desktop::start(scenario, &[(&t, "Contoso")]);
+    // The panel opens on the overview.
+    app.click("#nav-alerts");
     app.wait_for("[data-testid=alert-row]", Duration::from_secs(40));
     app.open_row(&megan);
     assert_eq!(rule_enabled(&app, &t, &megan, "Sync"), Some(true));
@@ -153,6 +155,8 @@ fn undoing_a_cleared_forwarding_says_where_mail_would_go_and_asks_a_second_time(
         "records": [{"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record}],
     });
     let app = Desktop::start(scenario, &[(&t, "Contoso")]);
+    // The panel opens on the overview.
+    app.click("#nav-alerts");
     app.wait_for("[data-testid=alert-row]", Duration::from_secs(40));
     app.open_row(&adele);
     app.click("#secure-remediate");

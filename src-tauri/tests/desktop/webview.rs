@@ -28,7 +28,19 @@ fn an_attack_arrives_is_notified_opened_from_the_notification_and_reviewed_as_te
     });
     let app = Desktop::start(scenario, &[(&t, "Contoso")]);
 
-    // The first background scan finds both attacks without anyone touching anything.
+    // The panel opens on the overview: the tenant's tile, and once the first background
+    // scan has found both attacks without anyone touching anything, their incidents.
+    app.wait_for("[data-testid=tenant-tile]", Duration::from_secs(20));
+    assert!(app.text("[data-testid=tile-name]").contains("Contoso"));
+    wait_until(
+        "both incidents in the overview",
+        Duration::from_secs(40),
+        || {
+            app.text("#incident-summary")
+                .starts_with("2 incidents in the last 30 days: 2 critical")
+        },
+    );
+    app.click("#nav-alerts");
     app.wait_for("[data-testid=alert-row]", Duration::from_secs(40));
     wait_until("both alerts in the list", Duration::from_secs(20), || {
         app.count("[data-testid=alert-row]") == 2

@@ -1,6 +1,6 @@
 // Alerts: the first-run screen (no tenant yet), the filtered list, and one alert's detail.
 import { api, type AlertDetail, type AlertStatus, type AlertSummary, type RuleInfo, type Severity } from "../api";
-import type { Ctx, Page } from "../ctx";
+import { firstRunFor, type Ctx, type Page } from "../ctx";
 import { h, replace } from "../h";
 import { SEVERITIES, SEVERITY_LABEL, localDateTime, shortDateTime, severityRank } from "../format";
 import { aboutRule, evidenceFacts, parametersTable, relatedList, severityTag, statusTag } from "../sections/evidence";
@@ -325,6 +325,9 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     detailId = id;
     const seq = ++detailSeq;
     showSection();
+    // Opened from a notification or a link before the list was ever shown: the rule
+    // titles are needed first.
+    await loadRules();
     const a = await ctx.run(api.getAlert(id));
     if (a && seq === detailSeq) renderDetail(a);
   }
@@ -473,10 +476,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   // ---- page ------------------------------------------------------------------------
   const el = h("div", { id: "alerts-page" }, firstRun, listView, detailView);
 
-  function isFirstRun(): boolean {
-    const o = ctx.overview();
-    return !!o && o.tenants === 0 && !o.sandbox;
-  }
+  const isFirstRun = (): boolean => firstRunFor(ctx.overview());
 
   function showSection(): void {
     const fr = isFirstRun() && detailId === null;
@@ -485,11 +485,15 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     detailView.hidden = fr || detailId === null;
   }
 
-  async function reloadList(): Promise<void> {
+  async function loadRules(): Promise<void> {
     if (rules === null) {
       const all = await ctx.run(api.rules());
       if (all) rules = new Map(all.map((r) => [r.id, r]));
     }
+  }
+
+  async function reloadList(): Promise<void> {
+    await loadRules();
     const list = await ctx.run(api.listAlerts());
     if (list) {
       alerts = list;

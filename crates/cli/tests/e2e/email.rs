@@ -4,87 +4,19 @@
 //! quiet hours that hold back all but what is critical.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use chrono::Local;
 use m365_sandbox::attacks;
-use m365_sandbox::testkit::TestTenant;
+use m365_sandbox::testkit::{SmtpSink, TestTenant};
 use serde_json::{Value, json};
 
 use crate::harness::*;
 
-const USER: &str = "rulewatch-relay";
-const PASSWORD: &str = "relay password, not in any log";
+const USER: &str = SmtpSink::USER;
+const PASSWORD: &str = SmtpSink::PASSWORD;
 
-/// The SMTP server process and the folder it keeps messages in.
-struct Sink {
-    child: Child,
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Sink {
-    fn start(mode: &str) -> Sink {
-        let dir = tempfile::tempdir().unwrap();
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smtp-sink.py");
-        // Debian's python3-aiosmtpd lives in the system interpreter's packages.
-        let child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .args(["--dir", dir.path().to_str().unwrap(), "--mode", mode])
-            .args(["--user", USER, "--password", PASSWORD])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("python3-aiosmtpd (scripts/install-deps.sh test installs it)");
-        let port_file = dir.path().join("port");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !port_file.exists() {
-            assert!(Instant::now() < deadline, "the SMTP server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let port = std::fs::read_to_string(port_file).unwrap().parse().unwrap();
-        Sink { child, dir, port }
-    }
-
-    /// The CA that signed the server's certificate.
-    fn cert(&self) -> String {
-        self.dir.path().join("ca.pem").display().to_string()
-    }
-
-    /// The next `n` messages are refused with 451.
-    fn fail(&self, n: u32) {
-        std::fs::write(self.dir.path().join("fail"), n.to_string()).unwrap();
-    }
-
-    /// Every message taken, in order.
-    fn messages(&self) -> Vec<Value> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        files.sort();
-        files
-            .iter()
-            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-            .collect()
-    }
-
-    fn port(&self) -> String {
-        self.port.to_string()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn add_email(rw: &Rulewatch, sink: &Sink, name: &str, extra: &[&str]) -> Run {
-    let port = sink.port();
+fn add_email(rw: &Rulewatch, sink: &SmtpSink, name: &str, extra: &[&str]) -> Run {
+    let port = sink.port.to_string();
     let args = [
         "channel",
         "add",
@@ -132,7 +64,7 @@ fn each_incident_is_a_mail_thread_over_starttls_and_a_refusal_is_retried() {
     let (scenario, tenants, expected) = hostile_world();
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
-    let sink = Sink::start("starttls");
+    let sink = SmtpSink::start("starttls");
 
     // Encryption is required to anything but this machine.
     let plain = rw.run_with_stdin(
@@ -173,7 +105,7 @@ fn each_incident_is_a_mail_thread_over_starttls_and_a_refusal_is_retried() {
     assert!(sink.messages().is_empty());
     assert_eq!(rw.run(&["channel", "remove", "untrusted"]).code, 0);
 
-    let added = add_email(&rw, &sink, "soc-mail", &["--ca-file", &sink.cert()]);
+    let added = add_email(&rw, &sink, "soc-mail", &["--ca-file", &sink.ca()]);
     assert_eq!(added.code, 0, "{}", added.stderr);
     let tested = rw.run(&["channel", "test", "soc-mail"]);
     assert_eq!(tested.code, 0, "{}", tested.stderr);
@@ -269,7 +201,7 @@ fn a_digest_channel_mails_once_a_day_and_quiet_hours_hold_all_but_critical() {
     );
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::with_tenants(&sandbox, &tenants);
-    let sink = Sink::start("tls");
+    let sink = SmtpSink::start("tls");
     // The digest's time is a minute ago: its first slot since the channel was added is
     // tomorrow's, so nothing goes out today until a technician asks.
     let minute_ago = (Local::now() - chrono::Duration::minutes(1))
@@ -283,7 +215,7 @@ fn a_digest_channel_mails_once_a_day_and_quiet_hours_hold_all_but_critical() {
             "--security",
             "tls",
             "--ca-file",
-            &sink.cert(),
+            &sink.ca(),
             "--digest-at",
             &minute_ago,
         ],

@@ -143,28 +143,6 @@ impl Drop for Sandbox {
 
 pub(crate) use m365_sandbox::testkit::TestTenant;
 
-/// How the CLI is told of a test tenant.
-pub(crate) trait CliTenant {
-    /// `tenant add` for this tenant, its secret to come on stdin.
-    fn add_args(&self) -> Vec<&str>;
-}
-
-impl CliTenant for TestTenant {
-    fn add_args(&self) -> Vec<&str> {
-        vec![
-            "tenant",
-            "add",
-            "--tenant-id",
-            &self.tenant_id,
-            "--name",
-            &self.name,
-            "--client-id",
-            &self.client_id,
-            "--client-secret-stdin",
-        ]
-    }
-}
-
 /// A threat the scan must report: (tenant, record id, rule).
 pub(crate) type Expected = BTreeSet<(String, String, String)>;
 

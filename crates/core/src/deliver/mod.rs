@@ -459,22 +459,30 @@ pub async fn deliver_all(
     // One process delivers a channel at a time (the desktop app and `rulewatch watch`
     // share a data folder): two at once could both open a PSA ticket for one incident.
     let holder = format!("{}:{}", std::process::id(), uuid::Uuid::new_v4());
-    for channel in added {
-        let lease = format!("channel:{}", channel.name);
-        let start = Utc::now();
-        if !store.take_scan_lease(&lease, &holder, start, start + LEASE)? {
-            continue;
+    // The channels at once: one waiting out a rate limit or a slow receiver never holds
+    // back another.
+    let each = added.iter().map(|channel| {
+        let (secrets, client, holder) = (secrets.clone(), &client, &holder);
+        async move {
+            let lease = format!("channel:{}", channel.name);
+            let start = Utc::now();
+            if !store.take_scan_lease(&lease, holder, start, start + LEASE)? {
+                return Ok(None);
+            }
+            let pass = match client {
+                Ok(client) => channel_pass(store, secrets, client, channel, now).await,
+                Err(e) => Ok(Pass {
+                    channel: channel.name.clone(),
+                    delivered: 0,
+                    error: Some(format!("the HTTP client cannot start ({e})")),
+                }),
+            };
+            store.release_scan_lease(&lease, holder)?;
+            pass.map(Some)
         }
-        let pass = match &client {
-            Ok(client) => channel_pass(store, secrets.clone(), client, &channel, now).await,
-            Err(e) => Ok(Pass {
-                channel: channel.name.clone(),
-                delivered: 0,
-                error: Some(format!("the HTTP client cannot start ({e})")),
-            }),
-        };
-        store.release_scan_lease(&lease, &holder)?;
-        passes.push(pass?);
+    });
+    for pass in futures::future::join_all(each).await {
+        passes.extend(pass?);
     }
     Ok(passes)
 }

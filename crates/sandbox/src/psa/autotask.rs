@@ -484,6 +484,7 @@ async fn create(
         status,
         external_ref,
         notes: Vec::new(),
+        created_at: chrono::Utc::now(),
     });
     Ok(Json(json!({"itemId": id})).into_response())
 }
@@ -546,6 +547,7 @@ async fn add_note(
             title: Some(title),
             text: description,
             kind,
+            created_at: chrono::Utc::now(),
         });
     Ok(Json(json!({"itemId": note_id})).into_response())
 }

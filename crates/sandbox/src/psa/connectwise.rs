@@ -586,6 +586,7 @@ fn new_ticket(desk: &Desk, body: &Value) -> Result<Ticket, Vec<Value>> {
             status: Some(NEW_STATUS.0),
             external_ref,
             notes: Vec::new(),
+            created_at: chrono::Utc::now(),
         }),
         _ => Err(errors),
     }
@@ -689,6 +690,7 @@ async fn add_note(
         title: None,
         text: text.to_string(),
         kind: flags.join(","),
+        created_at: chrono::Utc::now(),
     });
     Ok((
         StatusCode::CREATED,

@@ -297,6 +297,7 @@ fn new_ticket(desk: &Desk, item: &Value) -> Result<Ticket, String> {
         status: Some(NEW_STATUS),
         external_ref: None,
         notes: Vec::new(),
+        created_at: chrono::Utc::now(),
     })
 }
 
@@ -382,6 +383,7 @@ async fn add_action(
                 "{outcome}{}",
                 if hidden { " (hidden from user)" } else { "" }
             ),
+            created_at: chrono::Utc::now(),
         });
     Ok((
         StatusCode::CREATED,

@@ -30,6 +30,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -72,6 +73,8 @@ pub(crate) struct Note {
     pub text: String,
     /// The vendor's visibility and kind, e.g. ConnectWise's flags or Halo's outcome.
     pub kind: String,
+    /// When it was added, for measuring how long delivery takes.
+    pub created_at: DateTime<Utc>,
 }
 
 /// A ticket as created, in the vendor-neutral form the control listing shows.
@@ -91,6 +94,8 @@ pub(crate) struct Ticket {
     /// ConnectWise's `externalXRef`, Autotask's `externalID`; Halo has none.
     pub external_ref: Option<String>,
     pub notes: Vec<Note>,
+    /// When it was opened, for measuring how long delivery takes.
+    pub created_at: DateTime<Utc>,
 }
 
 /// One PSA's state.
