@@ -1,6 +1,8 @@
 //! `kill -9` at random instants, then restart: no alert lost, none stored twice, every
-//! alert still printed by a later run, and every alert posted to a webhook under one
-//! idempotency key (a kill between the POST and its mark repeats it with the same key).
+//! alert still printed by a later run, every alert posted to a webhook under one
+//! idempotency key (a kill between the POST and its mark repeats it with the same key),
+//! and one PSA ticket per incident, however often a kill fell between opening a ticket
+//! and recording it.
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -10,6 +12,8 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
+
+use m365_sandbox::psa::connectwise;
 
 use crate::harness::*;
 
@@ -32,6 +36,33 @@ fn killed_at_random_instants_loses_nothing_and_repeats_nothing() {
     let hook = format!("{}/_sandbox/hooks/crash", sandbox.url);
     let added = rw.add_webhook("crash", &hook, "a secret long enough to sign with", &[]);
     assert_eq!(added.code, 0, "{}", added.stderr);
+    let site = format!("{}/connectwise", sandbox.url);
+    let default = sandbox.psa("connectwise", "companies")[0]["id"].to_string();
+    let psa = rw.run_with_stdin(
+        &[
+            "channel",
+            "add",
+            "connectwise",
+            "--name",
+            "crash-tickets",
+            "--site",
+            &site,
+            "--company-id",
+            connectwise::COMPANY_ID,
+            "--public-key",
+            connectwise::PUBLIC_KEY,
+            "--client-id",
+            connectwise::CLIENT_ID,
+            "--board",
+            "2",
+            "--default-company",
+            &default,
+            "--priority",
+            "critical=1",
+        ],
+        connectwise::PRIVATE_KEY,
+    );
+    assert_eq!(psa.code, 0, "{}", psa.stderr);
 
     // New instants each run, yet any failure can be replayed: the seed is printed, and
     // RULEWATCH_CRASH_SEED=N runs those instants again.
@@ -122,5 +153,27 @@ fn killed_at_random_instants_loses_nothing_and_repeats_nothing() {
         stored.len(),
         "one idempotency key per alert, whatever was repeated ({} posts)",
         received.len()
+    );
+
+    // One ticket per incident; a note may repeat after a kill, never go missing.
+    let tickets = sandbox.psa("connectwise", "tickets");
+    let tickets = tickets.as_array().unwrap();
+    for incident in rw.run(&["incidents", "--json"]).json_lines() {
+        let key = incident["key"].as_str().unwrap();
+        let opened: Vec<&Value> = tickets
+            .iter()
+            .filter(|t| t["summary"].as_str().unwrap().contains(key))
+            .collect();
+        assert_eq!(opened.len(), 1, "incident {key}: {opened:?}");
+        let later = incident["alerts"].as_array().unwrap().len() - 1;
+        assert!(
+            opened[0]["notes"].as_array().unwrap().len() >= later,
+            "incident {key}: {} notes for {later} later alerts",
+            opened[0]["notes"].as_array().unwrap().len()
+        );
+    }
+    assert_eq!(
+        tickets.len(),
+        rw.run(&["incidents", "--json"]).json_lines().len()
     );
 }
