@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rulewatch_core::app::{
-    Alert, AlertDetail, ChannelHealth, Chat, Cloud, ConnectionStep, EmailConfig, Error, ErrorKind,
-    LogEntry, NewCredential, PartnerAccount, PartnerState, Plan, Route, Settings as CoreSettings,
-    SettingsUpdate as CoreUpdate, SignInWith, StepResult, TenantInput, TenantStatus, UndoPreview,
+    Alert, AlertDetail, ChannelHealth, Chat, Cloud, CompanyMatch, ConnectionStep, EmailConfig,
+    Error, ErrorKind, LogEntry, NewCredential, PartnerAccount, PartnerState, Plan, PsaConfig,
+    Route, Settings as CoreSettings, SettingsUpdate as CoreUpdate, SignInWith, StepResult,
+    TenantInput, TenantStatus, UndoPreview,
 };
 use rulewatch_core::detect::rules::{RULES, Rule};
 use secrecy::{ExposeSecret, SecretString};
@@ -156,6 +157,37 @@ pub(crate) async fn add_email_channel(
         .session
         .add_email(&name, config, password, route)
         .await?)
+}
+
+/// Adds a PSA channel (ConnectWise, Autotask, HaloPSA); its secret goes to the keychain.
+#[tauri::command]
+pub(crate) async fn add_psa_channel(
+    shared: AppState<'_>,
+    name: String,
+    config: PsaConfig,
+    secret: String,
+    route: Route,
+) -> Reply<()> {
+    Ok(shared
+        .session
+        .add_psa(&name, config, SecretString::from(secret), route)
+        .await?)
+}
+
+/// Each tenant's company in PSA channel `name`: the confirmed one, and the suggestion.
+#[tauri::command]
+pub(crate) async fn psa_companies(shared: AppState<'_>, name: String) -> Reply<Vec<CompanyMatch>> {
+    Ok(shared.session.psa_companies(&name).await?)
+}
+
+/// Confirms tenants' companies in PSA channel `name`: (tenant id, company id) pairs.
+#[tauri::command]
+pub(crate) async fn map_companies(
+    shared: AppState<'_>,
+    name: String,
+    pairs: Vec<(String, i64)>,
+) -> Reply<()> {
+    Ok(shared.session.map_companies(&name, pairs).await?)
 }
 
 /// Sends a channel a signed test delivery.

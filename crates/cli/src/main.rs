@@ -85,6 +85,20 @@ struct Global {
     verbose: u8,
 }
 
+/// What can be done to an incident.
+#[derive(Subcommand)]
+enum IncidentAction {
+    /// Resolve an incident: a later alert about the mailbox opens a new one, and the
+    /// channels told of it hear it is resolved (a PSA ticket gets a closing note)
+    Resolve {
+        /// The incident's key, from `rulewatch incidents`
+        key: String,
+        /// What was done, for the record and the channels
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Add, list or remove client tenants
@@ -128,6 +142,8 @@ enum Command {
     Incidents {
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        action: Option<IncidentAction>,
     },
     /// Each tenant's state, last successful scan and how far its data is complete, and
     /// each delivery channel's queue
@@ -319,7 +335,19 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             output::alerts(&alerts, json)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Incidents { json } => {
+        Command::Incidents {
+            action: Some(IncidentAction::Resolve { key, note }),
+            ..
+        } => {
+            let incident = g.session()?.resolve_incident(&key, note.as_deref()).await?;
+            eprintln!(
+                "Incident {} resolved: {}. The channels told of it hear so at their next delivery.",
+                incident.key,
+                shown(&incident.title)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Incidents { json, .. } => {
             let incidents = g
                 .session()?
                 .incidents()

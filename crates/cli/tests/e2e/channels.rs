@@ -156,6 +156,28 @@ fn every_alert_reaches_the_webhook_once_signed_and_an_outage_waits_for_its_retry
         sandbox.hook("psa")["received"].as_array().unwrap().len(),
         1 + expected.len()
     );
+
+    // Resolving an incident is news too, signed, under the incident's own key.
+    let key = opened.iter().next().unwrap().clone();
+    let resolved = rw.run(&["incidents", "resolve", &key, "--note", "contained"]);
+    assert_eq!(resolved.code, 0, "{}", resolved.stderr);
+    rw.scan();
+    let received = sandbox.hook("psa")["received"].as_array().unwrap().clone();
+    assert_eq!(received.len(), 2 + expected.len());
+    let last = received.last().unwrap();
+    assert_eq!(
+        last["delivery"].as_str().unwrap(),
+        format!("incident-resolved:{key}")
+    );
+    let body = last["body"].as_str().unwrap();
+    assert_eq!(
+        last["signature"].as_str().unwrap(),
+        signature(SECRET.as_bytes(), body.as_bytes())
+    );
+    let v: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["event"], "incident.resolved");
+    assert_eq!(v["incident"]["key"], key.as_str());
+    assert_eq!(v["resolution"]["note"], "contained");
     let removed = rw.run(&["channel", "remove", "psa"]);
     assert_eq!(removed.code, 0, "{}", removed.stderr);
     assert_eq!(

@@ -179,6 +179,32 @@ fn each_incident_is_a_mail_thread_over_starttls_and_a_refusal_is_retried() {
         .find(|c| c["name"] == "soc-mail")
         .unwrap();
     assert_eq!(soc["queued"], 0, "{soc}");
+
+    // Resolving an incident answers its thread.
+    let key = incidents[0]["key"].as_str().unwrap();
+    let resolved = rw.run(&["incidents", "resolve", key, "--note", "mailbox secured"]);
+    assert_eq!(resolved.code, 0, "{}", resolved.stderr);
+    assert_eq!(rw.run(&["channel", "retry"]).code, 0);
+    let messages = sink.messages();
+    let last = messages.last().unwrap();
+    assert!(
+        last["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("[Rulewatch] Resolved: "),
+        "{last}"
+    );
+    assert_eq!(
+        last["in_reply_to"],
+        format!("<rulewatch.{key}@msp.example>").as_str()
+    );
+    assert!(
+        last["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Resolved: mailbox secured"),
+        "{last}"
+    );
 }
 
 #[test]

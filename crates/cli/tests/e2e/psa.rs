@@ -311,6 +311,54 @@ fn connectwise_files_one_ticket_per_incident_and_rides_out_throttling_and_an_out
     let again = rw.run(&["channel", "retry"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_filed(&sandbox, &rw, "connectwise", &tenants);
+
+    // Resolving the incident closes its ticket with a note; once.
+    let incidents = rw.run(&["incidents", "--json"]).json_lines();
+    let three = incident_of(&incidents, &tenants[0]);
+    let key = three["key"].as_str().unwrap();
+    let resolved = rw.run(&[
+        "incidents",
+        "resolve",
+        key,
+        "--note",
+        "Rule removed, password reset <b>done</b>",
+    ]);
+    assert_eq!(resolved.code, 0, "{}", resolved.stderr);
+    let twice = rw.run(&["incidents", "resolve", key]);
+    assert_eq!(twice.code, 1);
+    assert!(
+        twice.stderr.contains("no open incident"),
+        "{}",
+        twice.stderr
+    );
+    let closed = rw.run(&["channel", "retry"]);
+    assert_eq!(closed.code, 0, "{}", closed.stderr);
+    let (ticket, _) = ticket_of(&sandbox.psa("connectwise", "tickets"), &three);
+    let notes = ticket["notes"].as_array().unwrap();
+    assert_eq!(
+        notes.len(),
+        3,
+        "two alerts, then the closing note: {ticket}"
+    );
+    assert_eq!(
+        notes[2]["text"],
+        "Resolved in Rulewatch: Rule removed, password reset <b>done</b>"
+    );
+    assert!(
+        notes[2]["kind"].as_str().unwrap().contains("resolution"),
+        "{}",
+        notes[2]
+    );
+    let after = incident_of(&rw.run(&["incidents", "--json"]).json_lines(), &tenants[0]);
+    assert_eq!(after["status"], "resolved");
+    assert_eq!(
+        after["resolution_note"],
+        "Rule removed, password reset <b>done</b>"
+    );
+    // Nothing more waits, and a second pass adds nothing.
+    assert_eq!(rw.run(&["channel", "retry"]).code, 0);
+    let (ticket, _) = ticket_of(&sandbox.psa("connectwise", "tickets"), &three);
+    assert_eq!(ticket["notes"].as_array().unwrap().len(), 3);
 }
 
 #[test]

@@ -75,6 +75,14 @@ impl Session {
         Ok(self.store().await.incidents()?)
     }
 
+    /// Resolves the open incident `key`, with the technician's `note`; the channels that
+    /// were told of it are told it is resolved (a PSA ticket gets a closing note) at
+    /// their next delivery. A later alert about the mailbox opens a new incident.
+    pub async fn resolve_incident(&self, key: &str, note: Option<&str>) -> Result<Incident, Error> {
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        Ok(self.store().await.resolve_incident(key, note)?)
+    }
+
     /// How many alerts are open, for the tray.
     pub async fn open_alert_count(&self) -> Result<u64, Error> {
         Ok(self.store().await.open_alert_count()?)

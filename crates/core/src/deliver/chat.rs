@@ -178,19 +178,40 @@ pub(super) fn event_message(chat: Chat, event: &MonitoringEvent) -> Value {
     } else {
         "Rulewatch scans this tenant again.".to_string()
     };
+    headed(chat, &title, &body)
+}
+
+/// A message of a bold title and one line, in `chat`'s shape.
+fn headed(chat: Chat, title: &str, body: &str) -> Value {
     match chat {
         Chat::Teams => teams_card(vec![
-            json!({"type": "TextBlock", "text": teams_text(&title), "weight": "Bolder", "wrap": true}),
-            json!({"type": "TextBlock", "text": teams_text(&body), "wrap": true}),
+            json!({"type": "TextBlock", "text": teams_text(title), "weight": "Bolder", "wrap": true}),
+            json!({"type": "TextBlock", "text": teams_text(body), "wrap": true}),
         ]),
         Chat::Slack => json!({
-            "text": slack_text(&title),
+            "text": slack_text(title),
             "blocks": [
                 {"type": "header", "text": {"type": "plain_text", "text": title.chars().take(150).collect::<String>()}},
                 {"type": "section", "text": {"type": "plain_text", "text": body.chars().take(3000).collect::<String>()}},
             ],
         }),
     }
+}
+
+/// The message that a technician resolved `incident`.
+pub(super) fn resolved_message(chat: Chat, incident: &Incident) -> Value {
+    let title = format!(
+        "Resolved: {} — {}",
+        shown(&incident.title),
+        shown(&incident.tenant_name)
+    );
+    let body = match incident.resolution_note.as_deref() {
+        Some(note) if !note.trim().is_empty() => {
+            format!("Incident {} resolved: {}", incident.key, shown(note))
+        }
+        _ => format!("Incident {} resolved.", incident.key),
+    };
+    headed(chat, &title, &body)
 }
 
 /// A message saying the channel works, sent by `rulewatch channel test`.

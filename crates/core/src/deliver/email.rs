@@ -342,6 +342,32 @@ pub(super) fn alert_message(
     compose(config, &subject, id, answers, text, page(&html))
 }
 
+/// The message that a technician resolved `incident`, answering its thread.
+pub(super) fn resolved_message(
+    config: &EmailConfig,
+    incident: &Incident,
+) -> Result<Message, String> {
+    let subject = format!(
+        "[Rulewatch] Resolved: {} — {}",
+        shown(&incident.title),
+        shown(&incident.tenant_name)
+    );
+    let lead = match incident.resolution_note.as_deref() {
+        Some(note) if !note.trim().is_empty() => format!("Resolved: {}", shown(note)),
+        _ => "Resolved.".to_string(),
+    };
+    let (text, html) = incident_parts(incident, &lead);
+    let id = format!("<rulewatch.{}.resolved@{}>", incident.key, config.domain());
+    compose(
+        config,
+        &subject,
+        id,
+        Some(thread_root(config, incident)),
+        text,
+        page(&html),
+    )
+}
+
 /// The message that a tenant's monitoring broke or recovered.
 pub(super) fn event_message(
     config: &EmailConfig,

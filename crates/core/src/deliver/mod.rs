@@ -341,13 +341,23 @@ fn client() -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-/// What a webhook receives for one alert.
+/// What a webhook receives for one change of an incident.
 #[derive(Debug, Serialize)]
 struct Payload<'a> {
     schema: &'static str,
-    /// `incident.opened` for an incident's first alert, `incident.updated` after.
+    /// `incident.opened` for an incident's first alert, `incident.updated` after,
+    /// `incident.resolved` when a technician resolved it.
     event: &'static str,
     incident: IncidentView<'a>,
+    /// When and why it was resolved (`incident.resolved` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolution: Option<Resolution<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Resolution<'a> {
+    at: Option<DateTime<Utc>>,
+    note: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -374,16 +384,15 @@ struct AlertView<'a> {
     event_time: Option<DateTime<Utc>>,
 }
 
-/// The JSON body for a change of `incident` (as it stands now, every alert in it);
-/// `opened` when it is the first the channel is sent about it.
-fn payload(incident: &Incident, opened: bool) -> Vec<u8> {
+/// The JSON body for `event` of `incident` (as it stands now, every alert in it).
+fn payload(incident: &Incident, event: &'static str) -> Vec<u8> {
     let body = Payload {
         schema: SCHEMA,
-        event: if opened {
-            "incident.opened"
-        } else {
-            "incident.updated"
-        },
+        event,
+        resolution: (event == "incident.resolved").then_some(Resolution {
+            at: incident.resolved_at,
+            note: incident.resolution_note.as_deref(),
+        }),
         incident: IncidentView {
             key: &incident.key,
             tenant_id: &incident.tenant_id,
@@ -501,7 +510,8 @@ async fn channel_pass(
     };
     let queued = store.queued_deliveries(&channel.name)?;
     let events = store.queued_events(&channel.name)?;
-    if queued.is_empty() && events.is_empty() {
+    let resolutions = store.queued_resolutions(&channel.name)?;
+    if queued.is_empty() && events.is_empty() && resolutions.is_empty() {
         return Ok(pass);
     }
     let target = target(channel, secrets).await;
@@ -515,6 +525,11 @@ async fn channel_pass(
     if let Ok(Target::Email { config, password }) = &target
         && let Some(at) = config.digest_at
     {
+        // A digest tells of what arrived; an incident resolved since shows as such in
+        // the panel and the other channels, not in a message of its own.
+        for r in &resolutions {
+            store.resolution_delivery(&channel.name, r.incident_id, None)?;
+        }
         let digest = Digest {
             config,
             password: password.as_ref(),
@@ -523,6 +538,12 @@ async fn channel_pass(
         };
         return digest.pass(store, pass, queued, events, now).await;
     }
+    let to = target.as_ref().map_err(Clone::clone).map(|target| To {
+        client,
+        store,
+        channel: &channel.name,
+        target,
+    });
     for Queued {
         alert,
         attempts,
@@ -550,15 +571,9 @@ async fn channel_pass(
                 continue;
             }
         }
-        let sent = match (&target, &incident) {
-            (Ok(target), Some(incident)) => {
+        let sent = match (&to, &incident) {
+            (Ok(to), Some(incident)) => {
                 let opened = !store.sent_about(&channel.name, incident.id)?;
-                let to = To {
-                    client,
-                    store,
-                    channel: &channel.name,
-                    target,
-                };
                 to.post(&alert, incident, opened).await
             }
             (Err(e), _) => Err(e.clone()),
@@ -586,32 +601,63 @@ async fn channel_pass(
             store.event_delivery(&channel.name, event.id, None)?;
             continue;
         }
-        let sent = match &target {
-            Ok(target) => {
-                let to = To {
-                    client,
-                    store,
-                    channel: &channel.name,
-                    target,
-                };
-                to.post_event(&event).await
-            }
+        let sent = match &to {
+            Ok(to) => to.post_event(&event).await,
             Err(e) => Err(e.clone()),
         };
-        match sent {
-            Ok(()) => {
-                store.event_delivery(&channel.name, event.id, None)?;
-                pass.delivered += 1;
-            }
-            Err(error) => {
-                let retry_at = Utc::now() + backoff(event.attempts);
-                store.event_delivery(&channel.name, event.id, Some((&error, retry_at)))?;
-                pass.error = Some(error);
-                break;
-            }
+        if !settle(&mut pass, sent, event.attempts, |failed| {
+            store.event_delivery(&channel.name, event.id, failed)
+        })? {
+            return Ok(pass);
+        }
+    }
+    // Then incidents resolved, each once every alert of it went out to this channel.
+    for r in resolutions {
+        if waiting(now, r.retry_at) || store.alerts_waiting(&channel.name, r.incident_id)? {
+            continue;
+        }
+        let incident = store.incident(r.incident_id)?;
+        if !store.sent_about(&channel.name, incident.id)? {
+            // Never told of it (its route passed it over): nothing to close.
+            store.resolution_delivery(&channel.name, incident.id, None)?;
+            continue;
+        }
+        if route.holds(incident.severity, clock) {
+            continue;
+        }
+        let sent = match &to {
+            Ok(to) => to.post_resolution(&incident).await,
+            Err(e) => Err(e.clone()),
+        };
+        if !settle(&mut pass, sent, r.attempts, |failed| {
+            store.resolution_delivery(&channel.name, incident.id, failed)
+        })? {
+            break;
         }
     }
     Ok(pass)
+}
+
+/// Counts an item that went, or records its failure with the backoff its attempts
+/// earn; `false` when it failed, which stops the channel's pass.
+fn settle(
+    pass: &mut Pass,
+    sent: Result<(), String>,
+    attempts: u32,
+    record: impl FnOnce(Option<(&str, DateTime<Utc>)>) -> Result<(), StoreError>,
+) -> Result<bool, StoreError> {
+    match sent {
+        Ok(()) => {
+            record(None)?;
+            pass.delivered += 1;
+            Ok(true)
+        }
+        Err(error) => {
+            record(Some((&error, Utc::now() + backoff(attempts))))?;
+            pass.error = Some(error);
+            Ok(false)
+        }
+    }
 }
 
 /// An e-mail channel in digest mode: what waited since the last digest goes in one
@@ -812,7 +858,12 @@ impl To<'_> {
         let delivery = format!("{}:{}", incident.key, alert.id);
         match self.target {
             Target::Webhook { url, secret } => {
-                let body = payload(incident, opened);
+                let event = if opened {
+                    "incident.opened"
+                } else {
+                    "incident.updated"
+                };
+                let body = payload(incident, event);
                 let signed = signature(secret, &body);
                 send(client, url, Some(signed), delivery, body).await
             }
@@ -826,6 +877,28 @@ impl To<'_> {
                 email::send(config, password.as_ref(), message).await
             }
             Target::Psa(desk) => desk.alert(self.store, self.channel, alert, incident).await,
+        }
+    }
+
+    /// The news that `incident` was resolved; the idempotency key is the incident's.
+    async fn post_resolution(&self, incident: &Incident) -> Result<(), String> {
+        let delivery = format!("incident-resolved:{}", incident.key);
+        match self.target {
+            Target::Webhook { url, secret } => {
+                let body = payload(incident, "incident.resolved");
+                let signed = signature(secret, &body);
+                send(self.client, url, Some(signed), delivery, body).await
+            }
+            Target::Chat { chat, url } => {
+                let body = serde_json::to_vec(&chat::resolved_message(*chat, incident))
+                    .expect("plain data, always serialisable");
+                send(self.client, url, None, delivery, body).await
+            }
+            Target::Email { config, password } => {
+                let message = email::resolved_message(config, incident)?;
+                email::send(config, password.as_ref(), message).await
+            }
+            Target::Psa(desk) => desk.resolved(self.store, self.channel, incident).await,
         }
     }
 

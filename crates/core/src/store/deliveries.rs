@@ -76,6 +76,17 @@ pub struct Queued {
     pub retry_at: Option<DateTime<Utc>>,
 }
 
+/// A resolved incident's news waiting for a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedResolution {
+    /// The incident.
+    pub incident_id: i64,
+    /// How often delivering it failed.
+    pub attempts: u32,
+    /// Not to be tried before this, after a failure.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
 /// A tenant's monitoring breaking or recovering, as the channels receive it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MonitoringEvent {
@@ -141,6 +152,38 @@ pub(super) fn queue(c: &Connection, alert_id: i64, now: &str) -> rusqlite::Resul
          ON CONFLICT DO NOTHING",
         params![alert_id, now],
     )?;
+    Ok(())
+}
+
+/// Records an attempt at the row of `table` (one of the channel queues, keyed by
+/// `channel` and `column` = `id`): done with, or failed with `error` and not to be tried
+/// again before `retry_at`.
+fn attempt_done(
+    c: &Connection,
+    table: &'static str,
+    column: &'static str,
+    channel: &str,
+    id: i64,
+    failed: Option<(&str, DateTime<Utc>)>,
+) -> Result<()> {
+    let now = ts(Utc::now());
+    match failed {
+        None => c.execute(
+            &format!(
+                "UPDATE {table} SET delivered_at = ?3, attempts = attempts + 1, last_attempt_at = ?3
+                 WHERE channel = ?1 AND {column} = ?2 AND delivered_at IS NULL"
+            ),
+            params![channel, id, now],
+        )?,
+        Some((error, retry_at)) => c.execute(
+            &format!(
+                "UPDATE {table} SET attempts = attempts + 1, last_attempt_at = ?3, last_error = ?4,
+                                    next_attempt_at = ?5
+                 WHERE channel = ?1 AND {column} = ?2 AND delivered_at IS NULL"
+            ),
+            params![channel, id, now, error, ts(retry_at)],
+        )?,
+    };
     Ok(())
 }
 
@@ -230,6 +273,60 @@ impl Store {
                 params![channel, ts(at)],
             )?;
             Ok(())
+        })
+    }
+
+    /// The resolved incidents whose news waits for `channel`, in the order resolved.
+    pub fn queued_resolutions(&self, channel: &str) -> Result<Vec<QueuedResolution>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT incident_id, attempts, next_attempt_at FROM resolution_deliveries
+                 WHERE channel = ?1 AND delivered_at IS NULL ORDER BY queued_at, incident_id",
+            )?;
+            let rows = stmt
+                .query_map([channel], |r| {
+                    Ok(QueuedResolution {
+                        incident_id: r.get(0)?,
+                        attempts: r.get(1)?,
+                        retry_at: r.get::<_, Option<String>>(2)?.as_deref().and_then(parse_ts),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Records how delivering incident `incident_id`'s resolution to `channel` went:
+    /// done with (sent, or not the channel's), or failed with `error`, not to be tried
+    /// again before `retry_at`.
+    pub fn resolution_delivery(
+        &self,
+        channel: &str,
+        incident_id: i64,
+        failed: Option<(&str, DateTime<Utc>)>,
+    ) -> Result<()> {
+        self.with(|c| {
+            attempt_done(
+                c,
+                "resolution_deliveries",
+                "incident_id",
+                channel,
+                incident_id,
+                failed,
+            )
+        })
+    }
+
+    /// Whether alerts of incident `incident_id` still wait for `channel` (its
+    /// resolution then waits too, so it never arrives before them).
+    pub fn alerts_waiting(&self, channel: &str, incident_id: i64) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+                 WHERE d.channel = ?1 AND a.incident_id = ?2 AND d.delivered_at IS NULL)",
+                params![channel, incident_id],
+                |r| r.get(0),
+            )?)
         })
     }
 
@@ -379,23 +476,7 @@ impl Store {
         event_id: i64,
         failed: Option<(&str, DateTime<Utc>)>,
     ) -> Result<()> {
-        self.with(|c| {
-            let now = ts(Utc::now());
-            match failed {
-                None => c.execute(
-                    "UPDATE event_deliveries SET delivered_at = ?3, attempts = attempts + 1, last_attempt_at = ?3
-                     WHERE channel = ?1 AND event_id = ?2 AND delivered_at IS NULL",
-                    params![channel, event_id, now],
-                )?,
-                Some((error, retry_at)) => c.execute(
-                    "UPDATE event_deliveries SET attempts = attempts + 1, last_attempt_at = ?3, last_error = ?4,
-                                                 next_attempt_at = ?5
-                     WHERE channel = ?1 AND event_id = ?2 AND delivered_at IS NULL",
-                    params![channel, event_id, now, error, ts(retry_at)],
-                )?,
-            };
-            Ok(())
-        })
+        self.with(|c| attempt_done(c, "event_deliveries", "event_id", channel, event_id, failed))
     }
 
     /// Adds a channel; it receives the alerts stored from now on.
@@ -463,7 +544,8 @@ impl Store {
             let mut stmt = c.prepare(
                 "SELECT ch.name, ch.kind,
                         (SELECT COUNT(*) FROM deliveries d WHERE d.channel = ch.name AND d.delivered_at IS NULL)
-                        + (SELECT COUNT(*) FROM event_deliveries d WHERE d.channel = ch.name AND d.delivered_at IS NULL),
+                        + (SELECT COUNT(*) FROM event_deliveries d WHERE d.channel = ch.name AND d.delivered_at IS NULL)
+                        + (SELECT COUNT(*) FROM resolution_deliveries d WHERE d.channel = ch.name AND d.delivered_at IS NULL),
                         (SELECT MAX(delivered_at) FROM deliveries d WHERE d.channel = ch.name AND d.sent = 1),
                         (SELECT last_error FROM deliveries d
                           WHERE d.channel = ch.name AND d.delivered_at IS NULL AND d.last_error IS NOT NULL

@@ -58,6 +58,10 @@ pub struct Incident {
     pub first_event: Option<DateTime<Utc>>,
     /// When its latest alert's change was made.
     pub last_event: Option<DateTime<Utc>>,
+    /// When a technician resolved it.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// What the technician said on resolving it.
+    pub resolution_note: Option<String>,
     /// Its alerts, oldest first.
     pub alerts: Vec<Alert>,
 }
@@ -213,12 +217,39 @@ impl Store {
     pub fn incident(&self, id: i64) -> Result<Incident> {
         self.with(|c| incident_by_id(c, id))
     }
+
+    /// Resolves the open incident `key` with the technician's `note`, and queues the news
+    /// for every channel the technician added; a later alert about the mailbox opens a
+    /// new incident.
+    pub fn resolve_incident(&self, key: &str, note: Option<&str>) -> Result<Incident> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let now = ts(Utc::now());
+            let id: Option<i64> = tx
+                .query_row(
+                    "UPDATE incidents SET status = 'resolved', resolved_at = ?2, resolution_note = ?3
+                     WHERE key = ?1 AND status = 'open' RETURNING id",
+                    params![key.trim().to_ascii_lowercase(), now, note],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let id = id.ok_or_else(|| StoreError::NoOpenIncident(key.to_string()))?;
+            tx.execute(
+                "INSERT INTO resolution_deliveries (channel, incident_id, queued_at)
+                 SELECT name, ?1, ?2 FROM channels WHERE kind NOT IN ('desktop', 'scan', 'watch')",
+                params![id, now],
+            )?;
+            tx.commit()?;
+            incident_by_id(c, id)
+        })
+    }
 }
 
 fn incident_by_id(c: &Connection, id: i64) -> Result<Incident> {
     let mut incident = c
         .query_row(
-            "SELECT id, key, tenant_id, tenant_name, subject, severity, status, first_event, last_event
+            "SELECT id, key, tenant_id, tenant_name, subject, severity, status, first_event, last_event,
+                    resolved_at, resolution_note
              FROM incidents WHERE id = ?1",
             [id],
             |r| {
@@ -236,6 +267,8 @@ fn incident_by_id(c: &Connection, id: i64) -> Result<Incident> {
                     status: named(r, 6, IncidentStatus::parse)?,
                     first_event: at(7)?,
                     last_event: at(8)?,
+                    resolved_at: at(9)?,
+                    resolution_note: r.get(10)?,
                     alerts: Vec::new(),
                 })
             },

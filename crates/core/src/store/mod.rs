@@ -29,7 +29,9 @@ use serde_json::Value;
 
 use crate::cloud::Cloud;
 
-pub use deliveries::{ChannelHealth, ChannelRow, FrontEnd, MonitoringEvent, Queued};
+pub use deliveries::{
+    ChannelHealth, ChannelRow, FrontEnd, MonitoringEvent, Queued, QueuedResolution,
+};
 pub use geo::{CacheHit, GeoFix, GeoProblem, GeoProvider, Location};
 pub use incidents::{INCIDENT_WINDOW, Incident, IncidentStatus};
 pub use models::{Alert, AlertStatus, NewAlert, SignIn, TenantRow, TenantState, TenantStatus};
@@ -76,6 +78,9 @@ pub enum StoreError {
     /// No incident has this id.
     #[error("no incident {0}")]
     NoIncident(i64),
+    /// No incident has this key, or it is resolved already.
+    #[error("no open incident has the key {0}; `rulewatch incidents` lists them")]
+    NoOpenIncident(String),
     /// A channel of that name is configured already.
     #[error("a channel named {0} exists already; remove it first or choose another name")]
     ChannelExists(String),
@@ -174,6 +179,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("monitoring.sql")).foreign_key_check(),
         M::up(include_str!("leases.sql")),
         M::up(include_str!("outbound.sql")),
+        M::up(include_str!("resolutions.sql")),
     ])
 }
 

@@ -498,6 +498,36 @@ impl Desk {
         }
     }
 
+    /// Adds the closing note to `incident`'s ticket, when this channel opened one.
+    pub(super) async fn resolved(
+        &self,
+        store: &Store,
+        channel: &str,
+        incident: &Incident,
+    ) -> Result<(), String> {
+        let Some((ticket, _)) = store
+            .psa_ticket(channel, &incident.key)
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(());
+        };
+        let text = match incident.resolution_note.as_deref() {
+            Some(note) if !note.trim().is_empty() => {
+                format!("Resolved in Rulewatch: {}", shown(note))
+            }
+            _ => "Resolved in Rulewatch.".to_string(),
+        };
+        match self
+            .conn
+            .note(ticket, "Rulewatch: resolved", &text, true)
+            .await
+        {
+            // A ticket gone from the PSA has nothing left to close.
+            Err(f) if !f.gone() => Err(f.message),
+            _ => Ok(()),
+        }
+    }
+
     /// Delivers a tenant's monitoring breaking (a ticket under its company) or
     /// recovering (a note on that ticket, or a ticket of its own when there is none).
     pub(super) async fn event(
