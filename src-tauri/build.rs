@@ -9,6 +9,8 @@ const COMMANDS: &[&str] = &[
     "add_psa_channel",
     "psa_companies",
     "map_companies",
+    "list_incidents",
+    "resolve_incident",
     "test_channel",
     "remove_channel",
     "rules",

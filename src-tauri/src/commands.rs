@@ -6,9 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rulewatch_core::app::{
     Alert, AlertDetail, ChannelHealth, Chat, Cloud, CompanyMatch, ConnectionStep, EmailConfig,
-    Error, ErrorKind, LogEntry, NewCredential, PartnerAccount, PartnerState, Plan, PsaConfig,
-    Route, Settings as CoreSettings, SettingsUpdate as CoreUpdate, SignInWith, StepResult,
-    TenantInput, TenantStatus, UndoPreview,
+    Error, ErrorKind, Incident, LogEntry, NewCredential, PartnerAccount, PartnerState, Plan,
+    PsaConfig, Route, Settings as CoreSettings, SettingsUpdate as CoreUpdate, SignInWith,
+    StepResult, TenantInput, TenantStatus, UndoPreview,
 };
 use rulewatch_core::detect::rules::{RULES, Rule};
 use secrecy::{ExposeSecret, SecretString};
@@ -188,6 +188,25 @@ pub(crate) async fn map_companies(
     pairs: Vec<(String, i64)>,
 ) -> Reply<()> {
     Ok(shared.session.map_companies(&name, pairs).await?)
+}
+
+/// Every incident with its alerts, the most recently active first.
+#[tauri::command]
+pub(crate) async fn list_incidents(shared: AppState<'_>) -> Reply<Vec<Incident>> {
+    Ok(shared.session.incidents().await?)
+}
+
+/// Resolves the open incident `key`; the channels told of it hear so.
+#[tauri::command]
+pub(crate) async fn resolve_incident(
+    shared: AppState<'_>,
+    key: String,
+    note: Option<String>,
+) -> Reply<Incident> {
+    Ok(shared
+        .session
+        .resolve_incident(&key, note.as_deref())
+        .await?)
 }
 
 /// Sends a channel a signed test delivery.

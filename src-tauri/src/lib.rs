@@ -68,6 +68,8 @@ pub fn run() {
             commands::add_psa_channel,
             commands::psa_companies,
             commands::map_companies,
+            commands::list_incidents,
+            commands::resolve_incident,
             commands::test_channel,
             commands::remove_channel,
             commands::get_alert,

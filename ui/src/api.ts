@@ -40,6 +40,50 @@ export interface EmailChannel {
   ca_pem?: string;
 }
 
+/** How Rulewatch signs in to a PSA, less the secret (which goes to the keychain). */
+export type PsaAccount =
+  | { vendor: "connectwise"; company_id: string; public_key: string; client_id: string }
+  | { vendor: "autotask"; username: string; integration_code: string }
+  | { vendor: "halo"; client_id: string; tenant: string | null };
+
+/** The PSA a channel files tickets in; also its channel kind. */
+export type PsaVendor = PsaAccount["vendor"];
+
+/** A PSA channel's settings; every id is the PSA's own. */
+export interface PsaConfig {
+  /** ConnectWise's site (https://api-na.myconnectwise.net), Autotask's zone look-up
+   * (https://webservices.autotask.net), Halo's address (https://msp.halopsa.com). */
+  base_url: string;
+  account: PsaAccount;
+  /** The company a tenant without a confirmed one files under. */
+  default_company: number;
+  /** ConnectWise's board, Autotask's queue, Halo's team. */
+  board: number;
+  /** At least one; a severity without one takes the nearest graver one's. */
+  priorities: Partial<Record<Severity, number>>;
+  ticket_type: number | null;
+  /** Autotask only: a new ticket's status (null: 1, New). */
+  status: number | null;
+  /** Autotask's note type / Halo's action outcome (required by both). */
+  note_kind: number | null;
+  /** Autotask only: the note publish value (required there). */
+  note_publish: number | null;
+}
+
+/** A company as the PSA lists it. Its name is the PSA's text, shown as text. */
+export interface PsaCompany {
+  id: number;
+  name: string;
+}
+
+/** A tenant's company in a PSA channel: the confirmed one, and the one its name suggests. */
+export interface CompanyMatch {
+  tenant_id: string;
+  tenant_name: string;
+  mapped: PsaCompany | null;
+  suggested: PsaCompany | null;
+}
+
 /** Which incidents a channel receives; empty lists mean every tenant. */
 export interface ChannelRoute {
   min_severity?: Severity;
@@ -52,7 +96,7 @@ export interface ChannelRoute {
 /** One delivery channel's queue (this desktop's notifications, `rulewatch scan`'s output). */
 export interface ChannelHealth {
   name: string;
-  kind: string;
+  kind: "desktop" | "scan" | "watch" | ChannelKind | "email" | PsaVendor;
   /** Alerts waiting for it. */
   queued: number;
   last_delivered_at: string | null;
@@ -365,6 +409,13 @@ export const api = {
     invoke<null>("add_channel", { kind, name, url, secret, route }),
   addEmailChannel: (name: string, config: EmailChannel, password: string | null, route: ChannelRoute) =>
     invoke<null>("add_email_channel", { name, config, password, route }),
+  /** `secret`: ConnectWise's private key, Autotask's API user secret, Halo's client secret. */
+  addPsaChannel: (name: string, config: PsaConfig, secret: string, route: ChannelRoute) =>
+    invoke<null>("add_psa_channel", { name, config, secret, route }),
+  /** Signs in to the PSA and lists its companies against each tenant; can fail. */
+  psaCompanies: (name: string) => invoke<CompanyMatch[]>("psa_companies", { name }),
+  /** Confirms (tenant id, company id) pairs in PSA channel `name`. */
+  mapCompanies: (name: string, pairs: [string, number][]) => invoke<null>("map_companies", { name, pairs }),
   testChannel: (name: string) => invoke<null>("test_channel", { name }),
   removeChannel: (name: string) => invoke<null>("remove_channel", { name }),
   getAlert: (id: number) => invoke<AlertDetail>("get_alert", { id }),

@@ -5,14 +5,18 @@ import {
   api,
   type ChannelKind,
   type ChannelRoute,
+  type CompanyMatch,
   type EmailChannel,
+  type PsaAccount,
+  type PsaConfig,
+  type PsaVendor,
   type RemediationAction,
   type Settings,
   type SettingsUpdate,
   type Severity,
 } from "../api";
 import type { Ctx, Page } from "../ctx";
-import { h } from "../h";
+import { h, replace, setText } from "../h";
 import {
   REMEDIATION_ACTIONS,
   REMEDIATION_ACTION_LABEL,
@@ -196,6 +200,9 @@ export function createSettingsPage(ctx: Ctx): Page {
     h("option", { value: "teams" }, "Microsoft Teams (Workflows webhook)"),
     h("option", { value: "slack" }, "Slack (incoming webhook)"),
     h("option", { value: "email" }, "E-mail (SMTP)"),
+    h("option", { value: "connectwise" }, "ConnectWise PSA"),
+    h("option", { value: "autotask" }, "Autotask"),
+    h("option", { value: "halo" }, "HaloPSA"),
   );
   const hookMin = h(
     "select",
@@ -238,6 +245,104 @@ export function createSettingsPage(ctx: Ctx): Page {
     labelled("Daily digest at (empty: a message per change)", mailDigest),
     labelled("CA certificate for an in-house relay (PEM, optional)", mailCa),
   );
+  // A PSA (ConnectWise, Autotask, HaloPSA): where and how to sign in, and the PSA's own ids
+  // for the default company, the board, the priorities and the rest. The secret goes to the
+  // keychain and leaves the form after every attempt.
+  const psaUrl = h("input", { id: "psa-url", type: "url", spellcheck: "false" });
+  const psaCompanyId = h("input", { id: "psa-company-id", type: "text", spellcheck: "false", autocomplete: "off" });
+  const psaPublicKey = h("input", { id: "psa-public-key", type: "text", spellcheck: "false", autocomplete: "off" });
+  const psaClientId = h("input", { id: "psa-client-id", type: "text", spellcheck: "false", autocomplete: "off" });
+  const psaUsername = h("input", { id: "psa-username", type: "text", spellcheck: "false", autocomplete: "off" });
+  const psaIntegrationCode = h("input", { id: "psa-integration-code", type: "text", spellcheck: "false", autocomplete: "off" });
+  const psaHaloTenant = h("input", { id: "psa-halo-tenant", type: "text", spellcheck: "false", autocomplete: "off" });
+  const psaSecret = h("input", { id: "psa-secret", type: "password", autocomplete: "off" });
+  const psaId = (id: string) => h("input", { id, type: "number", min: "0", step: "1" });
+  const psaDefaultCompany = psaId("psa-default-company");
+  const psaBoard = psaId("psa-board");
+  const psaPriority = Object.fromEntries(SEVERITIES.map((s) => [s, psaId(`psa-priority-${s}`)])) as Record<Severity, HTMLInputElement>;
+  const psaTicketType = psaId("psa-ticket-type");
+  const psaStatus = psaId("psa-status");
+  const psaNoteType = psaId("psa-note-type");
+  const psaNotePublish = psaId("psa-note-publish");
+  const psaNoteOutcome = psaId("psa-note-outcome");
+  const PSA: Record<PsaVendor, { name: string; url: string; placeholder: string; secret: string; board: string; clientId: string }> = {
+    connectwise: {
+      name: "ConnectWise PSA",
+      url: "ConnectWise site",
+      placeholder: "https://api-na.myconnectwise.net",
+      secret: "Private key of the API member's key (kept in the keychain)",
+      board: "Board",
+      clientId: "Client id (from developer.connectwise.com)",
+    },
+    autotask: {
+      name: "Autotask",
+      url: "Zone look-up address (empty: https://webservices.autotask.net)",
+      placeholder: "https://webservices.autotask.net",
+      secret: "API user's secret (kept in the keychain)",
+      board: "Queue",
+      clientId: "",
+    },
+    halo: {
+      name: "HaloPSA",
+      url: "HaloPSA address",
+      placeholder: "https://msp.halopsa.com",
+      secret: "Client secret of the API application (kept in the keychain)",
+      board: "Team",
+      clientId: "Client id of the API application",
+    },
+  };
+  const AUTOTASK_ZONES = PSA.autotask.placeholder;
+  const isPsa = (kind: string): kind is PsaVendor => Object.hasOwn(PSA, kind);
+  const psaUrlField = labelled("", psaUrl);
+  const psaSecretField = labelled("", psaSecret);
+  const psaBoardField = labelled("", psaBoard, "Its id in the PSA; new tickets go there");
+  const psaClientIdField = labelled("", psaClientId);
+  const psaIdsHint = h("p", { class: "hint" });
+  const vendorOnly: [HTMLElement, PsaVendor[]][] = [
+    [labelled("Company id (typed at ConnectWise's login)", psaCompanyId), ["connectwise"]],
+    [labelled("Public key of the API member's key", psaPublicKey), ["connectwise"]],
+    [psaClientIdField, ["connectwise", "halo"]],
+    [labelled("API user name", psaUsername), ["autotask"]],
+    [labelled("Integration code (the API tracking identifier)", psaIntegrationCode), ["autotask"]],
+    [labelled("Tenant (hosted HaloPSA only; empty: none)", psaHaloTenant), ["halo"]],
+    [labelled("New ticket status", psaStatus, "Its id in Autotask; empty: 1 (New)"), ["autotask"]],
+    [labelled("Note type", psaNoteType, "Its id in Autotask; required"), ["autotask"]],
+    [labelled("Note publish", psaNotePublish, "Its value in Autotask; required"), ["autotask"]],
+    [labelled("Action outcome for notes", psaNoteOutcome, "Its id in HaloPSA; required"), ["halo"]],
+  ];
+  const psaFields = h(
+    "div",
+    { id: "psa-fields", hidden: true },
+    psaIdsHint,
+    psaUrlField,
+    vendorOnly.slice(0, 6).map(([field]) => field),
+    psaSecretField,
+    labelled("Default company", psaDefaultCompany, "Its id in the PSA; tickets of a tenant without a confirmed company go there"),
+    psaBoardField,
+    h(
+      "fieldset",
+      { id: "psa-priorities" },
+      h("legend", null, "Ticket priority per severity"),
+      h("p", { class: "hint" }, "Each the priority's id in the PSA; give at least one. A severity left empty takes the nearest graver one's."),
+      [...SEVERITIES].reverse().map((s) => labelled(SEVERITY_LABEL[s], psaPriority[s])),
+    ),
+    labelled("Ticket type (optional)", psaTicketType, "Its id in the PSA; empty: the PSA's default"),
+    vendorOnly.slice(6).map(([field]) => field),
+  );
+  const setLabel = (field: HTMLElement, text: string) => {
+    field.querySelector("label")!.textContent = text;
+  };
+  function showPsa(vendor: PsaVendor): void {
+    const v = PSA[vendor];
+    psaIdsHint.textContent = `Every number below is ${v.name}'s own id (a company, a ${v.board.toLowerCase()}, a priority), as its setup screens show it.`;
+    setLabel(psaUrlField, v.url);
+    psaUrl.placeholder = v.placeholder;
+    setLabel(psaSecretField, v.secret);
+    setLabel(psaBoardField, v.board);
+    setLabel(psaClientIdField, v.clientId);
+    for (const [field, vendors] of vendorOnly) field.hidden = !vendors.includes(vendor);
+  }
+  showPsa("connectwise");
   const DEFAULT_PORT = { starttls: 587, tls: 465, none: 25 } as const;
   const ids = (text: string): string[] =>
     text
@@ -246,9 +351,12 @@ export function createSettingsPage(ctx: Ctx): Page {
       .filter((t) => t.length > 0);
   // Teams and Slack URLs are the credential themselves: no separate secret.
   hookKind.addEventListener("change", () => {
-    secretField.hidden = hookKind.value !== "webhook";
-    urlField.hidden = hookKind.value === "email";
-    mailFields.hidden = hookKind.value !== "email";
+    const kind = hookKind.value;
+    secretField.hidden = kind !== "webhook";
+    urlField.hidden = kind === "email" || isPsa(kind);
+    mailFields.hidden = kind !== "email";
+    psaFields.hidden = !isPsa(kind);
+    if (isPsa(kind)) showPsa(kind);
   });
   const channelMessage = h("p", { id: "channel-message", role: "status" });
   const webhookForm = h(
@@ -260,6 +368,7 @@ export function createSettingsPage(ctx: Ctx): Page {
     urlField,
     secretField,
     mailFields,
+    psaFields,
     labelled("Send", hookMin),
     labelled("Only these tenants", hookTenants),
     labelled("Never these tenants", hookExclude),
@@ -267,15 +376,99 @@ export function createSettingsPage(ctx: Ctx): Page {
     labelled("Quiet hours to", quietEnd),
     h("div", { class: "actions" }, h("button", { id: "add-webhook", type: "submit" }, "Add channel")),
   );
+  /** The PSA's settings from the form, or null when a field was refused (said in #channel-message). */
+  function psaConfig(vendor: PsaVendor): PsaConfig | null {
+    const v = PSA[vendor];
+    const fail = (text: string, focus: HTMLElement): null => {
+      channelMessage.textContent = text;
+      channelMessage.classList.add("field-error");
+      focus.focus();
+      return null;
+    };
+    // A whole number, null when empty; undefined when it is not one (a number input holding
+    // what the browser could not read is empty but `badInput`).
+    const wholeOrEmpty = (input: HTMLInputElement): number | null | undefined => {
+      const text = input.value.trim();
+      if (!text) return input.validity.badInput ? undefined : null;
+      const n = Number(text);
+      return /^\d+$/.test(text) && Number.isSafeInteger(n) ? n : undefined;
+    };
+    const defaultCompany = wholeOrEmpty(psaDefaultCompany);
+    if (defaultCompany == null) return fail(`Default company: the company's id in ${v.name}, a whole number.`, psaDefaultCompany);
+    const board = wholeOrEmpty(psaBoard);
+    if (board == null) return fail(`${v.board}: its id in ${v.name}, a whole number.`, psaBoard);
+    const priorities: PsaConfig["priorities"] = {};
+    for (const s of [...SEVERITIES].reverse()) {
+      const p = wholeOrEmpty(psaPriority[s]);
+      if (p === undefined) return fail(`${SEVERITY_LABEL[s]} priority: its id in ${v.name}, a whole number (or empty).`, psaPriority[s]);
+      if (p !== null) priorities[s] = p;
+    }
+    if (Object.keys(priorities).length === 0) return fail("Give the ticket priority for at least one severity.", psaPriority.critical);
+    const optional: [HTMLInputElement, string][] = [[psaTicketType, "Ticket type"]];
+    if (vendor === "autotask") optional.push([psaStatus, "New ticket status"], [psaNoteType, "Note type"], [psaNotePublish, "Note publish"]);
+    if (vendor === "halo") optional.push([psaNoteOutcome, "Action outcome for notes"]);
+    const got = new Map<HTMLInputElement, number | null>();
+    for (const [input, label] of optional) {
+      const n = wholeOrEmpty(input);
+      if (n === undefined) return fail(`${label}: its id in ${v.name}, a whole number (or empty).`, input);
+      got.set(input, n);
+    }
+    const account: PsaAccount =
+      vendor === "connectwise"
+        ? { vendor, company_id: psaCompanyId.value.trim(), public_key: psaPublicKey.value.trim(), client_id: psaClientId.value.trim() }
+        : vendor === "autotask"
+          ? { vendor, username: psaUsername.value.trim(), integration_code: psaIntegrationCode.value.trim() }
+          : { vendor, client_id: psaClientId.value.trim(), tenant: psaHaloTenant.value.trim() || null };
+    return {
+      base_url: psaUrl.value.trim() || (vendor === "autotask" ? AUTOTASK_ZONES : ""),
+      account,
+      default_company: defaultCompany,
+      board,
+      priorities,
+      ticket_type: got.get(psaTicketType) ?? null,
+      status: got.get(psaStatus) ?? null,
+      note_kind: (vendor === "autotask" ? got.get(psaNoteType) : got.get(psaNoteOutcome)) ?? null,
+      note_publish: got.get(psaNotePublish) ?? null,
+    };
+  }
+  const psaInputs = [
+    psaUrl,
+    psaCompanyId,
+    psaPublicKey,
+    psaClientId,
+    psaUsername,
+    psaIntegrationCode,
+    psaHaloTenant,
+    psaDefaultCompany,
+    psaBoard,
+    ...Object.values(psaPriority),
+    psaTicketType,
+    psaStatus,
+    psaNoteType,
+    psaNotePublish,
+    psaNoteOutcome,
+  ];
   webhookForm.addEventListener("submit", (e) => {
     e.preventDefault();
+    ctx.clearError();
+    channelMessage.textContent = "";
+    channelMessage.classList.remove("field-error");
     const name = hookName.value.trim();
     const route: ChannelRoute = { tenants: ids(hookTenants.value), exclude_tenants: ids(hookExclude.value) };
     if (hookMin.value) route.min_severity = hookMin.value as Severity;
     if (quietStart.value || quietEnd.value) route.quiet_hours = { start: quietStart.value, end: quietEnd.value };
     let added: Promise<null>;
     let done = `${name} added: new alerts are posted to it.`;
-    if (hookKind.value === "email") {
+    const kind = hookKind.value;
+    let psa = false;
+    if (isPsa(kind)) {
+      // Refused here: nothing was sent, so the secret stays for the corrected attempt.
+      const config = psaConfig(kind);
+      if (!config) return;
+      added = api.addPsaChannel(name, config, psaSecret.value, route);
+      done = `${name} added: each incident opens a ticket. Confirm each tenant's company below.`;
+      psa = true;
+    } else if (kind === "email") {
       const security = mailSecurity.value as EmailChannel["security"];
       const port = mailPort.value.trim();
       const config: EmailChannel = {
@@ -291,18 +484,180 @@ export function createSettingsPage(ctx: Ctx): Page {
       added = api.addEmailChannel(name, config, mailPassword.value || null, route);
       done = config.digest_at ? `${name} added: a digest is mailed daily at ${config.digest_at}.` : `${name} added: new alerts are mailed to it.`;
     } else {
-      const kind = hookKind.value as ChannelKind;
-      added = api.addChannel(kind, name, hookUrl.value.trim(), kind === "webhook" ? hookSecret.value : null, route);
+      const chat = kind as ChannelKind;
+      added = api.addChannel(chat, name, hookUrl.value.trim(), chat === "webhook" ? hookSecret.value : null, route);
     }
+    // Every secret leaves the form once sent, whatever the answer.
+    hookSecret.value = "";
+    mailPassword.value = "";
+    psaSecret.value = "";
     void channelAction(done, added).then(() => {
       if (channelMessage.textContent) {
-        for (const input of [hookName, hookUrl, hookTenants, hookExclude, quietStart, quietEnd, mailHost, mailPort, mailUser, mailFrom, mailTo, mailDigest, mailCa]) input.value = "";
+        for (const input of [hookName, hookUrl, hookTenants, hookExclude, quietStart, quietEnd, mailHost, mailPort, mailUser, mailFrom, mailTo, mailDigest, mailCa, ...psaInputs]) input.value = "";
         hookMin.value = "";
+        // Its tenants' companies, read from the PSA, to confirm right away.
+        if (psa) void showCompanies(name);
       }
-      hookSecret.value = "";
-      mailPassword.value = "";
     });
   });
+  // A PSA channel's tenants and the company each files under: the confirmed one, else the
+  // default, with the company its name suggests to confirm. Tenant names come from Microsoft,
+  // company names from the PSA: both are shown as text only.
+  const companiesTitle = h("h4", { id: "psa-companies-title" });
+  const companiesList = h("div", { id: "psa-companies-list", class: "table-wrap" });
+  const companiesMessage = h("p", { id: "psa-companies-message", role: "status" });
+  const confirmAll = h("button", { id: "confirm-all-companies", type: "button", disabled: true }, "Confirm every suggestion");
+  const closeCompanies = h("button", { id: "close-companies", type: "button" }, "Close");
+  const companiesBox = h(
+    "section",
+    { id: "psa-companies", hidden: true, "aria-labelledby": "psa-companies-title" },
+    companiesTitle,
+    h(
+      "p",
+      { class: "hint" },
+      "A tenant's tickets go to its confirmed company, else to the channel's default company. A suggestion only matches names: confirm it when it is the right customer.",
+    ),
+    companiesList,
+    h("div", { class: "actions" }, confirmAll, closeCompanies),
+    companiesMessage,
+  );
+  /** The channel whose companies are shown, and a count that drops answers to earlier reads. */
+  let companiesOf: string | null = null;
+  let companiesRead = 0;
+  let suggestions: [string, number][] = [];
+  function hideCompanies(): void {
+    companiesOf = null;
+    companiesRead++;
+    companiesBox.hidden = true;
+    companiesList.replaceChildren();
+    companiesMessage.textContent = "";
+  }
+  closeCompanies.addEventListener("click", hideCompanies);
+  confirmAll.addEventListener("click", () => {
+    const name = companiesOf;
+    const pairs = suggestions;
+    if (name === null || pairs.length === 0) return;
+    void mapCompanies(name, pairs, pairs.length === 1 ? "1 tenant confirmed." : `${pairs.length} tenants confirmed.`);
+  });
+  async function showCompanies(name: string): Promise<void> {
+    const read = ++companiesRead;
+    companiesOf = name;
+    suggestions = [];
+    confirmAll.disabled = true;
+    confirmAll.textContent = "Confirm every suggestion";
+    companiesBox.hidden = false;
+    setText(companiesTitle, `Companies in ${name}`);
+    companiesMessage.textContent = "";
+    companiesMessage.classList.remove("field-error");
+    replace(companiesList, h("p", { class: "muted" }, "Signing in to the PSA and reading its companies…"));
+    const list = await ctx.run(api.psaCompanies(name));
+    if (read !== companiesRead) return;
+    if (!list) {
+      replace(companiesList, h("p", { class: "muted" }, "The companies could not be read."));
+      return;
+    }
+    suggestions = list.flatMap((m): [string, number][] => (!m.mapped && m.suggested ? [[m.tenant_id, m.suggested.id]] : []));
+    confirmAll.disabled = suggestions.length === 0;
+    confirmAll.textContent = `Confirm every suggestion (${suggestions.length})`;
+    if (list.length === 0) {
+      replace(companiesList, h("p", { class: "muted" }, "No tenant is watched yet."));
+      return;
+    }
+    replace(
+      companiesList,
+      h(
+        "table",
+        null,
+        h(
+          "thead",
+          null,
+          h(
+            "tr",
+            null,
+            h("th", { scope: "col" }, "Tenant"),
+            h("th", { scope: "col" }, "Tickets"),
+            h("th", { scope: "col" }, "Suggested company"),
+            h("th", { scope: "col" }, "Another company"),
+          ),
+        ),
+        h("tbody", null, list.map((m) => companyRow(name, m))),
+      ),
+    );
+  }
+  function companyRow(name: string, m: CompanyMatch): HTMLElement {
+    const manual = h("input", { type: "number", min: "0", step: "1", "data-testid": "company-id", "aria-label": `Company id for ${m.tenant_name}` });
+    const map = () => {
+      const text = manual.value.trim();
+      const id = Number(text);
+      if (!/^\d+$/.test(text) || !Number.isSafeInteger(id)) {
+        setText(companiesMessage, `${m.tenant_name}: the company's id in the PSA, a whole number.`);
+        companiesMessage.classList.add("field-error");
+        manual.focus();
+        return;
+      }
+      void mapCompanies(name, [[m.tenant_id, id]], `${m.tenant_name} files under company ${id}.`);
+    };
+    let suggestion: HTMLElement | null = null;
+    if (!m.mapped && m.suggested) {
+      const company = m.suggested;
+      suggestion = h(
+        "span",
+        null,
+        `${company.name} (id ${company.id}) `,
+        h(
+          "button",
+          {
+            type: "button",
+            "data-testid": "confirm-company",
+            on: { click: () => void mapCompanies(name, [[m.tenant_id, company.id]], `${m.tenant_name} files under ${company.name}.`) },
+          },
+          "Confirm",
+        ),
+      );
+    } else if (!m.mapped) {
+      suggestion = h(
+        "span",
+        { class: "hint" },
+        "No company has its name: give the company's id, or map it with ",
+        h("code", null, `rulewatch channel map ${name} --tenant ${m.tenant_id} --company ID`),
+      );
+    }
+    return h(
+      "tr",
+      { "data-testid": "company-row", "data-tenant": m.tenant_id },
+      h("td", null, m.tenant_name),
+      h(
+        "td",
+        { "data-testid": "company-mapped", class: m.mapped ? null : "muted" },
+        m.mapped ? `files under ${m.mapped.name} (id ${m.mapped.id})` : "default company",
+      ),
+      h("td", { "data-testid": "company-suggestion" }, suggestion),
+      h(
+        "td",
+        null,
+        manual,
+        " ",
+        h("button", { type: "button", "data-testid": "map-company", on: { click: map } }, "Map"),
+      ),
+    );
+  }
+  /** Confirms `pairs` in channel `name`, then reads the list again; `done` is said after. */
+  async function mapCompanies(name: string, pairs: [string, number][], done: string): Promise<void> {
+    ctx.clearError();
+    companiesMessage.textContent = "";
+    companiesMessage.classList.remove("field-error");
+    const buttons = Array.from(companiesBox.querySelectorAll<HTMLButtonElement>("button")).filter((b) => !b.disabled && b !== closeCompanies);
+    for (const b of buttons) b.disabled = true;
+    const ok = await ctx.run(api.mapCompanies(name, pairs).then(() => true));
+    if (!ok) {
+      for (const b of buttons) b.disabled = false;
+      return;
+    }
+    if (companiesOf !== name) return;
+    await showCompanies(name);
+    if (companiesOf === name) setText(companiesMessage, done);
+  }
+
   const delivery = h(
     "section",
     { class: "card", "aria-labelledby": "delivery-title" },
@@ -330,6 +685,7 @@ export function createSettingsPage(ctx: Ctx): Page {
       ),
       channels,
     ),
+    companiesBox,
     webhookForm,
     channelMessage,
   );
@@ -337,12 +693,14 @@ export function createSettingsPage(ctx: Ctx): Page {
   const BUILT_IN = new Set(["desktop", "scan", "watch"]);
   async function channelAction(done: string, action: Promise<null>): Promise<void> {
     channelMessage.textContent = "";
+    channelMessage.classList.remove("field-error");
     if ((await ctx.run(action.then(() => true))) === true) channelMessage.textContent = done;
     await loadChannels();
   }
   async function loadChannels(): Promise<void> {
     const list = await ctx.run(api.deliveryChannels());
     if (!list) return;
+    if (companiesOf !== null && !list.some((c) => c.name === companiesOf)) hideCompanies();
     channels.replaceChildren(
       ...list.map((c) =>
         h(
@@ -369,6 +727,16 @@ export function createSettingsPage(ctx: Ctx): Page {
                     { type: "button", "data-testid": "remove-channel", on: { click: () => void channelAction(`${c.name} removed.`, api.removeChannel(c.name)) } },
                     "Remove",
                   ),
+                  isPsa(c.kind)
+                    ? [
+                        " ",
+                        h(
+                          "button",
+                          { type: "button", "data-testid": "psa-companies", on: { click: () => void showCompanies(c.name) } },
+                          "Companies",
+                        ),
+                      ]
+                    : null,
                 ],
           ),
         ),
