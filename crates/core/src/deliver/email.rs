@@ -142,49 +142,67 @@ fn mailbox(address: &str, role: &str) -> Result<Mailbox, ChannelError> {
     })
 }
 
-/// Sends `message` through the relay; `Err` says why it did not go, naming the relay
-/// and never the password.
-pub(super) async fn send(
-    config: &EmailConfig,
-    password: Option<&SecretString>,
-    message: Message,
-) -> Result<(), String> {
-    let relay = format!("{}:{}", shown(&config.host), config.port);
-    let tls = || -> Result<TlsParameters, String> {
-        let mut params = TlsParameters::builder(config.host.clone());
-        if let Some(pem) = &config.ca_pem {
-            let ca = Certificate::from_pem(pem.as_bytes())
-                .map_err(|e| format!("the channel's CA certificate cannot be read ({e})"))?;
-            params = params.add_root_certificate(ca);
+/// A channel's SMTP relay, signed in on first use; the connection is kept for the rest of
+/// a delivery pass (lettre's pool), so a burst of alerts pays for TLS and AUTH once.
+pub(super) struct Relay {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// `host:port`, as errors name it.
+    name: String,
+}
+
+impl Relay {
+    /// The relay of `config`, with its password when it signs in; `Err` says why TLS
+    /// cannot be set up. Nothing is sent yet.
+    pub(super) fn open(
+        config: &EmailConfig,
+        password: Option<&SecretString>,
+    ) -> Result<Relay, String> {
+        let name = format!("{}:{}", shown(&config.host), config.port);
+        let tls = || -> Result<TlsParameters, String> {
+            let mut params = TlsParameters::builder(config.host.clone());
+            if let Some(pem) = &config.ca_pem {
+                let ca = Certificate::from_pem(pem.as_bytes())
+                    .map_err(|e| format!("the channel's CA certificate cannot be read ({e})"))?;
+                params = params.add_root_certificate(ca);
+            }
+            params
+                .build_rustls()
+                .map_err(|e| format!("TLS for {name} cannot be set up ({e})"))
+        };
+        let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
+            .port(config.port)
+            .timeout(Some(TIMEOUT))
+            .tls(match config.security {
+                Security::Starttls => Tls::Required(tls()?),
+                Security::Tls => Tls::Wrapper(tls()?),
+                Security::None => Tls::None,
+            });
+        if let (Some(user), Some(password)) = (&config.username, password) {
+            transport = transport.credentials(Credentials::new(
+                user.clone(),
+                password.expose_secret().to_string(),
+            ));
         }
-        params
-            .build_rustls()
-            .map_err(|e| format!("TLS for {relay} cannot be set up ({e})"))
-    };
-    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
-        .port(config.port)
-        .timeout(Some(TIMEOUT))
-        .tls(match config.security {
-            Security::Starttls => Tls::Required(tls()?),
-            Security::Tls => Tls::Wrapper(tls()?),
-            Security::None => Tls::None,
-        });
-    if let (Some(user), Some(password)) = (&config.username, password) {
-        transport = transport.credentials(Credentials::new(
-            user.clone(),
-            password.expose_secret().to_string(),
-        ));
+        Ok(Relay {
+            transport: transport.build(),
+            name,
+        })
     }
-    let sent = tokio::time::timeout(TIMEOUT * 2, transport.build().send(message)).await;
-    match sent {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(format!(
-            "the mail relay {relay} did not take the message ({e})"
-        )),
-        Err(_) => Err(format!(
-            "the mail relay {relay} did not answer within {} s",
-            (TIMEOUT * 2).as_secs()
-        )),
+
+    /// Sends `message`; `Err` says why it did not go, naming the relay and never the
+    /// password.
+    pub(super) async fn send(&self, message: Message) -> Result<(), String> {
+        let relay = &self.name;
+        match tokio::time::timeout(TIMEOUT * 2, self.transport.send(message)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!(
+                "the mail relay {relay} did not take the message ({e})"
+            )),
+            Err(_) => Err(format!(
+                "the mail relay {relay} did not answer within {} s",
+                (TIMEOUT * 2).as_secs()
+            )),
+        }
     }
 }
 

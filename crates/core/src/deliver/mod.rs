@@ -322,8 +322,8 @@ pub async fn test(
                 .expect("plain data, always serialisable");
             send(&client, url, None, delivery, body).await
         }
-        Target::Email { config, password } => match email::test_message(config, &delivery[5..]) {
-            Ok(message) => email::send(config, password.as_ref(), message).await,
+        Target::Email { config, relay } => match email::test_message(config, &delivery[5..]) {
+            Ok(message) => relay.send(message).await,
             Err(e) => Err(e),
         },
         Target::Psa(desk) => desk.test().await,
@@ -522,7 +522,7 @@ async fn channel_pass(
         .unwrap_or_default();
     // Quiet hours are the technician's rule, not a backoff: a retry asked for now keeps them.
     let clock = now.unwrap_or_else(Utc::now);
-    if let Ok(Target::Email { config, password }) = &target
+    if let Ok(Target::Email { config, relay }) = &target
         && let Some(at) = config.digest_at
     {
         // A digest tells of what arrived; an incident resolved since shows as such in
@@ -532,7 +532,7 @@ async fn channel_pass(
         }
         let digest = Digest {
             config,
-            password: password.as_ref(),
+            relay,
             at,
             route: &route,
         };
@@ -664,7 +664,7 @@ fn settle(
 /// message once a day, at the local time chosen.
 struct Digest<'a> {
     config: &'a EmailConfig,
-    password: Option<&'a SecretString>,
+    relay: &'a email::Relay,
     at: NaiveTime,
     route: &'a Route,
 }
@@ -727,7 +727,7 @@ impl Digest<'_> {
             .to_string();
         let sent = match email::digest_message(self.config, &pass.channel, &day, &incidents, &news)
         {
-            Ok(message) => email::send(self.config, self.password, message).await,
+            Ok(message) => self.relay.send(message).await,
             Err(e) => Err(e),
         };
         match sent {
@@ -775,7 +775,8 @@ async fn target(channel: &ChannelRow, secrets: Arc<dyn SecretStore>) -> Result<T
             Some(_) => Some(secret_text(&channel.name, secrets).await?),
             None => None,
         };
-        return Ok(Target::Email { config, password });
+        let relay = email::Relay::open(&config, password.as_ref())?;
+        return Ok(Target::Email { config, relay });
     }
     let secret = channel_secret(&channel.name, secrets).await?;
     match channel.kind.as_str() {
@@ -835,7 +836,7 @@ enum Target {
     /// Mail through an SMTP relay.
     Email {
         config: EmailConfig,
-        password: Option<SecretString>,
+        relay: email::Relay,
     },
     /// Tickets in a PSA, signed in for this pass.
     Psa(Box<psa::Desk>),
@@ -872,9 +873,9 @@ impl To<'_> {
                     .expect("a message is plain data, always serialisable");
                 send(client, url, None, delivery, body).await
             }
-            Target::Email { config, password } => {
+            Target::Email { config, relay } => {
                 let message = email::alert_message(config, alert, incident, opened)?;
-                email::send(config, password.as_ref(), message).await
+                relay.send(message).await
             }
             Target::Psa(desk) => desk.alert(self.store, self.channel, alert, incident).await,
         }
@@ -894,9 +895,9 @@ impl To<'_> {
                     .expect("plain data, always serialisable");
                 send(self.client, url, None, delivery, body).await
             }
-            Target::Email { config, password } => {
+            Target::Email { config, relay } => {
                 let message = email::resolved_message(config, incident)?;
-                email::send(config, password.as_ref(), message).await
+                relay.send(message).await
             }
             Target::Psa(desk) => desk.resolved(self.store, self.channel, incident).await,
         }
@@ -928,9 +929,9 @@ impl To<'_> {
                     .expect("plain data, always serialisable");
                 send(client, url, None, delivery, body).await
             }
-            Target::Email { config, password } => {
+            Target::Email { config, relay } => {
                 let message = email::event_message(config, event)?;
-                email::send(config, password.as_ref(), message).await
+                relay.send(message).await
             }
             Target::Psa(desk) => desk.event(self.store, self.channel, event).await,
         }
