@@ -126,6 +126,29 @@ export interface AlertSummary {
   origin: Origin | null;
 }
 
+/** One mailbox's alerts within 24 hours, as list_incidents answers it. */
+export interface Incident {
+  /** The incident's number: an alert's `incident_id`. */
+  id: number;
+  /** Its stable key (a UUID): what resolve_incident takes. */
+  key: string;
+  tenant_id: string;
+  tenant_name: string;
+  /** The mailbox (lower-case), or a fan-in's outside address. */
+  subject: string;
+  /** One line about its gravest alert. Attacker-influenced: shown as text. */
+  title: string;
+  severity: Severity;
+  status: "open" | "resolved";
+  first_event: string | null;
+  last_event: string | null;
+  resolved_at: string | null;
+  /** What the technician said on resolving it; shown as text. */
+  resolution_note: string | null;
+  /** Its full alerts, oldest first (core's shape, not AlertSummary): the panel reads list_alerts instead. */
+  alerts: unknown[];
+}
+
 export interface AlertDetail extends AlertSummary {
   record_id: string;
   details: unknown;
@@ -419,6 +442,11 @@ export const api = {
   testChannel: (name: string) => invoke<null>("test_channel", { name }),
   removeChannel: (name: string) => invoke<null>("remove_channel", { name }),
   getAlert: (id: number) => invoke<AlertDetail>("get_alert", { id }),
+  /** Every incident with its alerts, the most recently active first. */
+  listIncidents: () => invoke<Incident[]>("list_incidents"),
+  /** Resolves the open incident `key`; every channel told of it hears so at its next delivery.
+   * Refused (rejects) when no open incident has that key. */
+  resolveIncident: (key: string, note: string | null) => invoke<Incident>("resolve_incident", { key, note }),
   setAlertStatus: (id: number, status: Exclude<AlertStatus, "suppressed">, note: string | null, trustDestination: boolean) =>
     invoke<void>("set_alert_status", { id, status, note, trustDestination }),
   scanNow: () => invoke<void>("scan_now"),

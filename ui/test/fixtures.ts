@@ -2,6 +2,7 @@ import type {
   AlertDetail,
   AlertSummary,
   Customer,
+  Incident,
   LogEntry,
   Overview,
   PartnerAccount,
@@ -85,6 +86,34 @@ export function alerts(): AlertSummary[] {
     alert({ id: 2, severity: "high", status: "false_positive", target: "sales@contoso.com" }),
     alert({ id: 1, severity: "critical", status: "suppressed", suppressed_by: "destination partner.example", target: "ceo@contoso.com" }),
   ];
+}
+
+/** An open incident; its key is a UUID made from its id. */
+export function incident(over: Partial<Incident> & { id: number }): Incident {
+  return {
+    key: `00000000-0000-4000-8000-${String(over.id).padStart(12, "0")}`,
+    tenant_id: T1,
+    tenant_name: "Contoso",
+    subject: "ceo@contoso.com",
+    title: "A rule forwards mail outside the company",
+    severity: "high",
+    status: "open",
+    first_event: "2026-11-27T10:40:00Z",
+    last_event: "2026-11-27T10:40:00Z",
+    resolved_at: null,
+    resolution_note: null,
+    alerts: [],
+    ...over,
+  };
+}
+
+/** One open incident per incident of `alerts()` (each fixture alert is its own), newest first. */
+export function incidents(): Incident[] {
+  return alerts().flatMap((a) =>
+    a.incident_id === null
+      ? []
+      : [incident({ id: a.incident_id, tenant_id: a.tenant_id, tenant_name: a.tenant_name, subject: a.target.toLowerCase(), title: `${a.summary} (${a.target})`, severity: a.severity, first_event: a.event_time, last_event: a.event_time })],
+  );
 }
 
 export function detail(over: Partial<AlertDetail> & { id: number }): AlertDetail {
@@ -215,9 +244,20 @@ export function signedIn(over: Partial<PartnerState> = {}): PartnerState {
 
 /** Default answers for every command; tests override what they look at. */
 export function defaultHandlers(): void {
+  // Incidents resolved in this test, by key: list_incidents answers them resolved after.
+  const resolved = new Map<string, Incident>();
   state.handlers = {
     overview: () => overview(),
     list_alerts: () => alerts(),
+    list_incidents: () => incidents().map((i) => resolved.get(i.key) ?? i),
+    resolve_incident: (a) => {
+      const key = a!.key as string;
+      const open = incidents().find((i) => i.key === key && !resolved.has(key));
+      if (!open) throw { kind: "invalid_input", message: `no open incident has the key ${key}; \`rulewatch incidents\` lists them` };
+      const done: Incident = { ...open, status: "resolved", resolved_at: "2026-11-27T11:00:00Z", resolution_note: (a!.note as string | null) ?? null };
+      resolved.set(key, done);
+      return done;
+    },
     delivery_channels: () => [
       { name: "desktop", kind: "desktop", queued: 0, last_delivered_at: "2026-11-27T10:42:00Z", last_error: null },
       { name: "scan", kind: "scan", queued: 5, last_delivered_at: null, last_error: null },

@@ -210,6 +210,29 @@ fn an_attack_arrives_is_notified_opened_from_the_notification_and_reviewed_as_te
         rulewatch_core::app::signature(b"a shared secret for the test", body.as_bytes())
     );
     assert_eq!(app.text("#channel-message"), "psa took the test delivery.");
+
+    // An incident resolved in the panel is resolved in the store, with its note.
+    app.click("#nav-alerts");
+    app.script(
+        "const s = document.querySelector('#filter-group'); s.value = 'incidents'; \
+         s.dispatchEvent(new Event('change')); return null",
+    );
+    app.wait_for("[data-testid=resolve-incident]", Duration::from_secs(10));
+    app.click("[data-testid=resolve-incident]");
+    app.type_into("[data-testid=resolve-note]", "rule removed, password reset");
+    app.click("[data-testid=resolve-confirm]");
+    wait_until("the incident resolved", Duration::from_secs(10), || {
+        app.invoke("list_incidents", json!({}))
+            .ok()
+            .and_then(|list| {
+                list.as_array()?
+                    .iter()
+                    .find(|i| i["status"] == "resolved")
+                    .map(|i| i["resolution_note"] == "rule removed, password reset")
+            })
+            .unwrap_or(false)
+    });
+    assert!(app.text("#alerts-message").starts_with("Incident resolved"));
 }
 
 #[test]

@@ -1,7 +1,8 @@
-// Alerts: the first-run screen (no tenant yet), the filtered list, and one alert's detail.
-import { api, type AlertDetail, type AlertStatus, type AlertSummary, type RuleInfo, type Severity } from "../api";
+// Alerts: the first-run screen (no tenant yet), the filtered list (or grouped by incident,
+// where an open incident can be resolved), and one alert's detail.
+import { api, type AlertDetail, type AlertStatus, type AlertSummary, type Incident, type RuleInfo, type Severity } from "../api";
 import { firstRunFor, type Ctx, type Page } from "../ctx";
-import { h, replace } from "../h";
+import { h, replace, setText, type Child } from "../h";
 import { SEVERITIES, SEVERITY_LABEL, localDateTime, shortDateTime, severityRank } from "../format";
 import { aboutRule, evidenceFacts, parametersTable, relatedList, severityTag, statusTag } from "../sections/evidence";
 import { createRemediation, type Remediation } from "./remediation";
@@ -75,6 +76,11 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   let detailSeq = 0;
   /** Secure and Remediate and the remediation log of the alert shown; kept across re-renders. */
   let remediation: Remediation | null = null;
+  /** The incidents by id, read only for the "By incident" view: the headings need their key and status. */
+  let incidents = new Map<number, Incident>();
+  /** The open resolve form. Built once and moved into each re-rendered list, so a change
+   * event (which re-renders the rows) keeps a half-typed note. */
+  let resolving: { id: number; form: HTMLElement; note: HTMLTextAreaElement } | null = null;
 
   function dropRemediation(): void {
     remediation?.dispose();
@@ -171,6 +177,8 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   groupSel.addEventListener("change", () => {
     filters.group = groupSel.value as Filters["group"];
     renderList();
+    // The flat view never reads incidents: read them now, they may be stale or not read yet.
+    if (filters.group === "incidents") void loadIncidents();
   });
   const search = h("input", { id: "search", type: "search", placeholder: "Mailbox, rule, IP, tenant…", autocomplete: "off" });
   statusSel.value = filters.status;
@@ -194,6 +202,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   const field = (label: string, control: HTMLElement): HTMLElement =>
     h("label", { class: "filter" }, h("span", null, label), control);
   const count = h("span", { id: "alerts-count", class: "muted" });
+  const message = h("p", { id: "alerts-message", class: "ok-message", role: "status" });
   const tbody = h("tbody");
   const table = h(
     "table",
@@ -228,6 +237,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
       field("Search", search),
     ),
     count,
+    message,
     h("div", { class: "table-wrap" }, table),
     empty,
   );
@@ -274,6 +284,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     };
     const heading = (g: IncidentGroup): HTMLElement => {
       const n = g.alerts.length;
+      const inc = g.id === null ? undefined : incidents.get(g.id);
       return h(
         "tr",
         { "data-testid": "incident-row", "data-incident-id": g.id ?? "", class: "incident-row" },
@@ -282,15 +293,21 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
         h("td", { class: "wrap" }, g.gravest.target),
         h("td", { class: "wrap" }, `${ruleTitle(g.gravest.rule)}: ${n} alert${n === 1 ? "" : "s"}`),
         h("td", { class: "nowrap", title: localDateTime(g.alerts[0].event_time) }, shortDateTime(g.alerts[0].event_time)),
-        h("td", null),
+        h("td", null, inc ? incidentState(inc) : null),
       );
     };
+    // Under its heading, in a row of its own: the members' row clicks would open an alert.
+    const formRow = (g: IncidentGroup): HTMLElement | null =>
+      resolving && g.id === resolving.id ? h("tr", { class: "resolve-row" }, h("td", { colspan: 6 }, resolving.form)) : null;
+    // Moving the form out of the document drops its focus: put it back after.
+    const typing = resolving?.form.contains(document.activeElement) ? document.activeElement : null;
     replace(
       tbody,
       filters.group === "incidents"
-        ? byIncident(shown).flatMap((g) => [heading(g), ...g.alerts.map((a) => row(a, true))])
+        ? byIncident(shown).flatMap((g) => [heading(g), formRow(g), ...g.alerts.map((a) => row(a, true))])
         : shown.map((a) => row(a, false)),
     );
+    if (typing instanceof HTMLElement && typing.isConnected) typing.focus();
     if (focused) {
       const again = Array.from(tbody.querySelectorAll<HTMLElement>("[data-testid=alert-row]")).find((r) => r.dataset.alertId === focused);
       again?.querySelector<HTMLButtonElement>(".row-open")?.focus();
@@ -302,6 +319,93 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
       alerts.length === 0
         ? "No alerts yet. Rulewatch checks each tenant's audit log on every scan and lists suspicious inbox rules and forwarding here."
         : "No alerts match these filters.";
+  }
+
+  // ---- resolving an incident --------------------------------------------------------
+  /** A heading's status cell: open with its Resolve button, or resolved with the note. */
+  function incidentState(inc: Incident): Child {
+    if (inc.status !== "open")
+      return [
+        h("span", { class: "status", "data-testid": "incident-status" }, "Resolved"),
+        inc.resolution_note ? h("div", { class: "incident-note muted wrap", "data-testid": "incident-note" }, inc.resolution_note) : null,
+      ];
+    return [
+      h("span", { class: "status status-open", "data-testid": "incident-status" }, "Open"),
+      " ",
+      h(
+        "button",
+        {
+          type: "button",
+          "data-testid": "resolve-incident",
+          "aria-expanded": resolving?.id === inc.id ? "true" : "false",
+          on: { click: () => openResolve(inc) },
+        },
+        "Resolve…",
+      ),
+    ];
+  }
+
+  function openResolve(inc: Incident): void {
+    message.textContent = "";
+    // Clicked again: keep what was typed.
+    if (resolving?.id !== inc.id) resolving = resolveForm(inc);
+    renderList();
+    resolving?.note.focus();
+  }
+
+  function closeResolve(): void {
+    const id = resolving?.id;
+    resolving = null;
+    renderList();
+    tbody.querySelector<HTMLElement>(`[data-testid=incident-row][data-incident-id="${id}"] [data-testid=resolve-incident]`)?.focus();
+  }
+
+  function resolveForm(inc: Incident): NonNullable<typeof resolving> {
+    const note = h("textarea", { "data-testid": "resolve-note", rows: 2, placeholder: "e.g. rule removed, password reset, client informed" });
+    const buttons = [
+      h("button", { type: "button", class: "primary", "data-testid": "resolve-confirm", on: { click: () => void confirmResolve() } }, "Resolve incident"),
+      h("button", { type: "button", "data-testid": "resolve-cancel", on: { click: () => closeResolve() } }, "Cancel"),
+    ];
+    const form = h(
+      "div",
+      { class: "fp-form", "data-testid": "resolve-form" },
+      h("p", { class: "wrap", "data-testid": "resolve-title" }, inc.title),
+      h("label", null, "What was done? (optional)", note),
+      h("p", { class: "hint" }, "Every channel told of this incident hears that it is resolved; a later alert about the mailbox opens a new incident."),
+      h("div", { class: "actions" }, buttons),
+    );
+    const id = inc.id;
+    async function confirmResolve(): Promise<void> {
+      // The key from the latest read (the incident as the form was opened, failing that).
+      const key = incidents.get(id)?.key ?? inc.key;
+      ctx.clearError();
+      message.textContent = "";
+      for (const b of buttons) b.disabled = true;
+      const done = await ctx.run(api.resolveIncident(key, note.value.trim() || null));
+      for (const b of buttons) b.disabled = false;
+      // Refused (already resolved, say): the error shows in #error and the note stays.
+      if (!done) return;
+      incidents.set(done.id, done);
+      if (resolving?.form === form) resolving = null;
+      renderList();
+      setText(message, "Incident resolved: the channels told of it hear so at their next delivery.");
+      await reloadList();
+    }
+    return { id, form, note };
+  }
+
+  /** Takes a fresh read of the incidents; a form whose incident is no longer open goes. */
+  function setIncidents(list: Incident[]): void {
+    incidents = new Map(list.map((i) => [i.id, i]));
+    if (resolving && incidents.get(resolving.id)?.status !== "open") resolving = null;
+  }
+
+  async function loadIncidents(): Promise<void> {
+    const list = await ctx.run(api.listIncidents());
+    if (list) {
+      setIncidents(list);
+      renderList();
+    }
   }
 
   // ---- detail ----------------------------------------------------------------------
@@ -494,13 +598,18 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
 
   async function reloadList(): Promise<void> {
     await loadRules();
-    const list = await ctx.run(api.listAlerts());
+    // The headings of the "By incident" view need the incidents, read alongside; the flat view does not.
+    const [list, found] = await Promise.all([
+      ctx.run(api.listAlerts()),
+      filters.group === "incidents" ? ctx.run(api.listIncidents()) : undefined,
+    ]);
+    if (found) setIncidents(found);
     if (list) {
       alerts = list;
       loaded = true;
       renderTenantOptions();
-      renderList();
     }
+    if (list || found) renderList();
   }
 
   async function refresh(): Promise<void> {
@@ -516,6 +625,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   }
 
   async function enter(): Promise<void> {
+    message.textContent = "";
     if (detailId !== null) closeDetail();
     await refresh();
   }

@@ -16,7 +16,7 @@ import {
   type Severity,
 } from "../api";
 import type { Ctx, Page } from "../ctx";
-import { h, replace, setText } from "../h";
+import { h, replace, setText, type Child } from "../h";
 import {
   REMEDIATION_ACTIONS,
   REMEDIATION_ACTION_LABEL,
@@ -26,6 +26,10 @@ import {
   shortDateTime,
 } from "../format";
 import { labelled } from "../fields";
+
+/** A table's header: one column heading per label, in order. */
+const columnHeads = (...labels: Child[]): HTMLElement =>
+  h("thead", null, h("tr", null, labels.map((label) => h("th", { scope: "col" }, label))));
 
 export function createSettingsPage(ctx: Ctx): Page {
   const interval = h("input", { id: "scan-interval", type: "number", step: 1, required: true });
@@ -568,18 +572,7 @@ export function createSettingsPage(ctx: Ctx): Page {
       h(
         "table",
         null,
-        h(
-          "thead",
-          null,
-          h(
-            "tr",
-            null,
-            h("th", { scope: "col" }, "Tenant"),
-            h("th", { scope: "col" }, "Tickets"),
-            h("th", { scope: "col" }, "Suggested company"),
-            h("th", { scope: "col" }, "Another company"),
-          ),
-        ),
+        columnHeads("Tenant", "Tickets", "Suggested company", "Another company"),
         h("tbody", null, list.map((m) => companyRow(name, m))),
       ),
     );
@@ -670,19 +663,7 @@ export function createSettingsPage(ctx: Ctx): Page {
     h(
       "table",
       null,
-      h(
-        "thead",
-        null,
-        h(
-          "tr",
-          null,
-          h("th", { scope: "col" }, "Channel"),
-          h("th", { scope: "col" }, "Waiting"),
-          h("th", { scope: "col" }, "Last delivered"),
-          h("th", { scope: "col" }, "Last error"),
-          h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")),
-        ),
-      ),
+      columnHeads("Channel", "Waiting", "Last delivered", "Last error", h("span", { class: "visually-hidden" }, "Actions")),
       channels,
     ),
     companiesBox,

@@ -72,8 +72,7 @@ fn company(sandbox: &Sandbox, vendor: &str, name: &str) -> i64 {
         .unwrap()
 }
 
-/// The channel's name: one per vendor, since the keychain holds channel secrets by name
-/// and the tests share one keychain.
+/// The channel's name: one per vendor, as a technician with several PSAs names them.
 fn channel(vendor: &str) -> String {
     format!("{vendor}-tickets")
 }

@@ -253,12 +253,13 @@ fn store_channel(
     if store.channels()?.iter().any(|c| c.name == name) {
         return Err(StoreError::ChannelExists(name.to_string()).into());
     }
+    let owner = store.channel_secret_owner(name)?;
     if let Some(secret) = secret {
-        secrets.set(name, SecretKind::ChannelSecret, secret)?;
+        secrets.set(&owner, SecretKind::ChannelSecret, secret)?;
     }
     if let Err(e) = store.add_channel(name, kind, config) {
         if secret.is_some() {
-            let _ = secrets.delete(name, SecretKind::ChannelSecret);
+            let _ = secrets.delete(&owner, SecretKind::ChannelSecret);
         }
         return Err(e.into());
     }
@@ -282,7 +283,10 @@ fn checked_name(name: &str) -> Result<&str, ChannelError> {
 
 /// Removes a channel the technician added, its queue and its secret.
 pub fn remove(store: &Store, secrets: &dyn SecretStore, name: &str) -> Result<(), ChannelError> {
+    let owner = store.channel_secret_owner(name)?;
     store.remove_channel(name)?;
+    secrets.delete(&owner, SecretKind::ChannelSecret)?;
+    // Stored by the channel's name alone before secrets were kept per data folder.
     secrets.delete(name, SecretKind::ChannelSecret)?;
     Ok(())
 }
@@ -299,7 +303,7 @@ pub async fn test(
         .into_iter()
         .find(|c| c.name == name && !c.built_in())
         .ok_or_else(|| StoreError::NoChannel(name.to_string()))?;
-    let target = target(&channel, secrets)
+    let target = target(store, &channel, secrets)
         .await
         .map_err(ChannelError::Unreachable)?;
     let client = client()
@@ -514,7 +518,7 @@ async fn channel_pass(
     if queued.is_empty() && events.is_empty() && resolutions.is_empty() {
         return Ok(pass);
     }
-    let target = target(channel, secrets).await;
+    let target = target(store, channel, secrets).await;
     let route: Route = channel
         .config
         .as_ref()
@@ -759,10 +763,14 @@ fn waiting(now: Option<DateTime<Utc>>, retry_at: Option<DateTime<Utc>>) -> bool 
 
 /// Where `channel`'s deliveries go, read from the store and the keychain; `Err` says why
 /// nothing can be sent to it.
-async fn target(channel: &ChannelRow, secrets: Arc<dyn SecretStore>) -> Result<Target, String> {
+async fn target(
+    store: &Store,
+    channel: &ChannelRow,
+    secrets: Arc<dyn SecretStore>,
+) -> Result<Target, String> {
     if Vendor::of_kind(&channel.kind).is_some() {
         return Ok(Target::Psa(Box::new(
-            psa::Desk::open(channel, secrets).await?,
+            psa::Desk::open(store, channel, secrets).await?,
         )));
     }
     if channel.kind == "email" {
@@ -772,13 +780,13 @@ async fn target(channel: &ChannelRow, secrets: Arc<dyn SecretStore>) -> Result<T
             .and_then(|c| serde_json::from_value(c["email"].clone()).ok())
             .ok_or("the channel's settings cannot be read; remove it and add it again")?;
         let password = match config.username {
-            Some(_) => Some(secret_text(&channel.name, secrets).await?),
+            Some(_) => Some(secret_text(store, &channel.name, secrets).await?),
             None => None,
         };
         let relay = email::Relay::open(&config, password.as_ref())?;
         return Ok(Target::Email { config, relay });
     }
-    let secret = channel_secret(&channel.name, secrets).await?;
+    let secret = channel_secret(store, &channel.name, secrets).await?;
     match channel.kind.as_str() {
         "webhook" => channel
             .config
@@ -802,26 +810,46 @@ async fn target(channel: &ChannelRow, secrets: Arc<dyn SecretStore>) -> Result<T
     }
 }
 
-/// Channel `name`'s secret from the keychain; `Err` says why it cannot be read.
+/// Channel `name`'s secret from the keychain; `Err` says why it cannot be read. A
+/// secret stored by the channel's name alone (before secrets were kept per data folder)
+/// moves to this store's name for it.
 async fn channel_secret(
+    store: &Store,
     name: &str,
     secrets: Arc<dyn SecretStore>,
 ) -> Result<secrecy::SecretSlice<u8>, String> {
-    // The keychain is reached over D-Bus or the platform's API: a blocking call.
+    let owner = store
+        .channel_secret_owner(name)
+        .map_err(|e| e.to_string())?;
     let name = name.to_string();
-    tokio::task::spawn_blocking(move || secrets.get(&name, SecretKind::ChannelSecret))
-        .await
-        .unwrap_or_else(|e| {
-            Err(SecretError::Failed {
-                detail: e.to_string(),
-            })
+    // The keychain is reached over D-Bus or the platform's API: blocking calls.
+    tokio::task::spawn_blocking(
+        move || match secrets.get(&owner, SecretKind::ChannelSecret) {
+            Err(SecretError::MissingChannelSecret { .. }) => {
+                let legacy = secrets.get(&name, SecretKind::ChannelSecret)?;
+                secrets.set(&owner, SecretKind::ChannelSecret, legacy.expose_secret())?;
+                secrets.delete(&name, SecretKind::ChannelSecret)?;
+                Ok(legacy)
+            }
+            found => found,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| {
+        Err(SecretError::Failed {
+            detail: e.to_string(),
         })
-        .map_err(|e| e.to_string())
+    })
+    .map_err(|e| e.to_string())
 }
 
 /// Channel `name`'s secret that is text (a password, a PSA's key), from the keychain.
-async fn secret_text(name: &str, secrets: Arc<dyn SecretStore>) -> Result<SecretString, String> {
-    let secret = channel_secret(name, secrets).await?;
+async fn secret_text(
+    store: &Store,
+    name: &str,
+    secrets: Arc<dyn SecretStore>,
+) -> Result<SecretString, String> {
+    let secret = channel_secret(store, name, secrets).await?;
     String::from_utf8(secret.expose_secret().to_vec())
         .map(SecretString::from)
         .map_err(|_| "the channel's stored secret is not text; remove it and add it again".into())
@@ -1047,6 +1075,51 @@ mod tests {
         assert!(route.holds(Severity::High, noon));
         assert!(!route.holds(Severity::Critical, noon));
         assert!(!Route::default().holds(Severity::Low, noon));
+    }
+
+    #[tokio::test]
+    async fn each_data_folder_keeps_its_own_channel_secrets_and_old_ones_move_over() {
+        let secrets: Arc<dyn SecretStore> = Arc::new(crate::secrets::MemorySecrets::default());
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (first, second) = (
+            Store::open(a.path()).unwrap(),
+            Store::open(b.path()).unwrap(),
+        );
+        for (store, secret) in [
+            (&first, "first folder's secret"),
+            (&second, "second folder's one"),
+        ] {
+            let added = add_webhook(
+                store,
+                secrets.as_ref(),
+                "soc",
+                "https://hooks.example.com/x",
+                &SecretString::from(secret),
+                &Route::default(),
+            );
+            added.unwrap();
+        }
+        for (store, want) in [
+            (&first, "first folder's secret"),
+            (&second, "second folder's one"),
+        ] {
+            let s = channel_secret(store, "soc", secrets.clone()).await.unwrap();
+            assert_eq!(s.expose_secret(), want.as_bytes());
+        }
+
+        // A secret kept under the channel's name alone, as before, is found and moved.
+        let (c, moved) = (tempfile::tempdir().unwrap(), "kept by name");
+        let third = Store::open(c.path()).unwrap();
+        secrets
+            .set("legacy", SecretKind::ChannelSecret, moved.as_bytes())
+            .unwrap();
+        let s = channel_secret(&third, "legacy", secrets.clone())
+            .await
+            .unwrap();
+        assert_eq!(s.expose_secret(), moved.as_bytes());
+        assert!(secrets.get("legacy", SecretKind::ChannelSecret).is_err());
+        let owner = third.channel_secret_owner("legacy").unwrap();
+        assert!(secrets.get(&owner, SecretKind::ChannelSecret).is_ok());
     }
 
     #[test]

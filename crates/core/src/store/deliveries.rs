@@ -187,7 +187,30 @@ fn attempt_done(
     Ok(())
 }
 
+/// This store's own id in the keychain names of its channels' secrets, so two data
+/// folders on one machine with a channel of the same name never share a secret.
+const CHANNEL_SECRETS: super::settings::Key<String> =
+    super::settings::Key::new("channels.secret_owner");
+
 impl Store {
+    /// The keychain owner of channel `name`'s secret: `<this store's id>/<name>`, the id
+    /// made on first use.
+    pub fn channel_secret_owner(&self, name: &str) -> Result<String> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let id = match super::settings::read_setting(&tx, &CHANNEL_SECRETS)? {
+                Some(id) => id,
+                None => {
+                    let id = uuid::Uuid::new_v4().simple().to_string();
+                    super::settings::write_setting(&tx, &CHANNEL_SECRETS, &id)?;
+                    id
+                }
+            };
+            tx.commit()?;
+            Ok(format!("{id}/{name}"))
+        })
+    }
+
     /// The alerts queued for `channel` and not yet delivered to it, oldest first.
     pub fn pending_deliveries(&self, channel: &str) -> Result<Vec<Alert>> {
         self.with(|c| {

@@ -286,7 +286,7 @@ pub async fn companies(
     name: &str,
 ) -> Result<Vec<CompanyMatch>, ChannelError> {
     let (config, _) = config_of(store, name)?;
-    let conn = open(&config, name, secrets)
+    let conn = open(store, &config, name, secrets)
         .await
         .map_err(ChannelError::Unreachable)?;
     let listed = conn
@@ -351,11 +351,12 @@ pub fn map_companies(
 
 /// Signs in to the PSA of channel `name`.
 async fn open(
+    store: &Store,
     config: &PsaConfig,
     name: &str,
     secrets: Arc<dyn SecretStore>,
 ) -> Result<api::Conn, String> {
-    let secret = super::secret_text(name, secrets).await?;
+    let secret = super::secret_text(store, name, secrets).await?;
     api::Conn::open(
         config.account.vendor(),
         &config.base_url,
@@ -375,6 +376,7 @@ pub(super) struct Desk {
 impl Desk {
     /// Reads the channel's settings and signs in.
     pub(super) async fn open(
+        store: &Store,
         channel: &crate::store::ChannelRow,
         secrets: Arc<dyn SecretStore>,
     ) -> Result<Desk, String> {
@@ -383,7 +385,7 @@ impl Desk {
             .as_ref()
             .and_then(|c| serde_json::from_value(c["psa"].clone()).ok())
             .ok_or("the channel's settings cannot be read; remove it and add it again")?;
-        let conn = open(&config, &channel.name, secrets).await?;
+        let conn = open(store, &config, &channel.name, secrets).await?;
         Ok(Desk { config, conn })
     }
 
