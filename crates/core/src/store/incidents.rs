@@ -202,14 +202,35 @@ pub(super) fn attach_stored(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 }
 
 impl Store {
-    /// Every incident with its alerts, the most recently active first.
+    /// Every incident with its alerts, the most recently active first: two queries,
+    /// whatever the number of incidents.
     pub fn incidents(&self) -> Result<Vec<Incident>> {
         self.with(|c| {
-            let ids: Vec<i64> = c
-                .prepare("SELECT id FROM incidents ORDER BY last_event DESC, id DESC")?
-                .query_map([], |r| r.get(0))?
+            let mut incidents: Vec<Incident> = c
+                .prepare(&format!(
+                    "{INCIDENT_SELECT} ORDER BY last_event DESC, id DESC"
+                ))?
+                .query_map([], incident_row)?
                 .collect::<rusqlite::Result<_>>()?;
-            ids.into_iter().map(|id| incident_by_id(c, id)).collect()
+            let at: std::collections::HashMap<i64, usize> = incidents
+                .iter()
+                .enumerate()
+                .map(|(i, incident)| (incident.id, i))
+                .collect();
+            let mut stmt = c.prepare(&format!(
+                "{ALERT_SELECT} WHERE a.incident_id IS NOT NULL
+                 ORDER BY COALESCE(a.event_time, a.detected_at), a.id"
+            ))?;
+            for alert in stmt.query_map([], Alert::from_row)? {
+                let alert = alert?;
+                if let Some(&i) = alert.incident_id.and_then(|id| at.get(&id)) {
+                    incidents[i].alerts.push(alert);
+                }
+            }
+            for incident in &mut incidents {
+                incident.title = title(&incident.subject, &incident.alerts);
+            }
+            Ok(incidents)
         })
     }
 
@@ -245,33 +266,40 @@ impl Store {
     }
 }
 
+/// An incident's own columns, as [`incident_row`] reads them.
+const INCIDENT_SELECT: &str =
+    "SELECT id, key, tenant_id, tenant_name, subject, severity, status, first_event, last_event,
+            resolved_at, resolution_note
+     FROM incidents";
+
+/// An incident without its alerts or title, from a row of [`INCIDENT_SELECT`].
+fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Incident> {
+    let at = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        Ok(r.get::<_, Option<String>>(i)?.as_deref().and_then(parse_ts))
+    };
+    Ok(Incident {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        tenant_id: r.get(2)?,
+        tenant_name: r.get(3)?,
+        subject: r.get(4)?,
+        title: String::new(),
+        severity: named(r, 5, Severity::parse)?,
+        status: named(r, 6, IncidentStatus::parse)?,
+        first_event: at(7)?,
+        last_event: at(8)?,
+        resolved_at: at(9)?,
+        resolution_note: r.get(10)?,
+        alerts: Vec::new(),
+    })
+}
+
 fn incident_by_id(c: &Connection, id: i64) -> Result<Incident> {
     let mut incident = c
         .query_row(
-            "SELECT id, key, tenant_id, tenant_name, subject, severity, status, first_event, last_event,
-                    resolved_at, resolution_note
-             FROM incidents WHERE id = ?1",
+            &format!("{INCIDENT_SELECT} WHERE id = ?1"),
             [id],
-            |r| {
-                let at = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
-                    Ok(r.get::<_, Option<String>>(i)?.as_deref().and_then(parse_ts))
-                };
-                Ok(Incident {
-                    id: r.get(0)?,
-                    key: r.get(1)?,
-                    tenant_id: r.get(2)?,
-                    tenant_name: r.get(3)?,
-                    subject: r.get(4)?,
-                    title: String::new(),
-                    severity: named(r, 5, Severity::parse)?,
-                    status: named(r, 6, IncidentStatus::parse)?,
-                    first_event: at(7)?,
-                    last_event: at(8)?,
-                    resolved_at: at(9)?,
-                    resolution_note: r.get(10)?,
-                    alerts: Vec::new(),
-                })
-            },
+            incident_row,
         )
         .optional()?
         .ok_or(StoreError::NoIncident(id))?;

@@ -771,7 +771,16 @@ fn one_mailbox_s_alerts_within_a_day_are_one_incident_at_their_gravest() {
     let again = store.incident(adele.id).unwrap();
     assert_eq!(again.key, adele.key);
     assert_eq!(of(&again), ["r1", "r2", "r3", "r7"]);
-    assert_eq!(store.incidents().unwrap().len(), 3);
+    let all = store.incidents().unwrap();
+    assert_eq!(all.len(), 3);
+    // The list (two queries for all) says what each incident alone says.
+    for listed in &all {
+        let alone = store.incident(listed.id).unwrap();
+        assert_eq!(
+            serde_json::to_value(listed).unwrap(),
+            serde_json::to_value(&alone).unwrap()
+        );
+    }
 }
 
 #[test]
