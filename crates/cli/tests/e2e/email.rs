@@ -307,7 +307,11 @@ fn a_digest_channel_mails_once_a_day_and_quiet_hours_hold_all_but_critical() {
     assert_eq!(queued("night"), alerts.len() - critical);
     assert_eq!(queued("daily"), alerts.len());
 
-    // A technician's retry sends the digest now: one message, every incident in it.
+    // A technician's retry sends the digest now: one message, every incident in it, the
+    // one resolved meanwhile saying so.
+    let first = incidents[0]["key"].as_str().unwrap();
+    let resolved = rw.run(&["incidents", "resolve", first, "--note", "false alarm"]);
+    assert_eq!(resolved.code, 0, "{}", resolved.stderr);
     let retried = rw.run(&["channel", "retry"]);
     assert!(
         retried.stderr.contains("channel daily: "),
@@ -331,11 +335,51 @@ fn a_digest_channel_mails_once_a_day_and_quiet_hours_hold_all_but_critical() {
                 .contains(i["key"].as_str().unwrap())
         );
     }
-    // The quiet hours still hold on a retry; the digest is not sent twice.
     assert_eq!(
-        sandbox.hook("night")["received"].as_array().unwrap().len(),
-        critical
+        d["text"]
+            .as_str()
+            .unwrap()
+            .matches("(resolved: false alarm)")
+            .count(),
+        1,
+        "{d}"
     );
+    // The quiet hours still hold on a retry (a critical incident's resolution is not
+    // held); the digest is not sent twice.
+    let alerts_posted = sandbox.hook("night")["received"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            !r["delivery"]
+                .as_str()
+                .unwrap()
+                .starts_with("incident-resolved:")
+        })
+        .count();
+    assert_eq!(alerts_posted, critical);
     rw.run(&["channel", "retry"]);
     assert_eq!(sink.messages().len(), 1);
+
+    // An incident resolved after the digest told of it is in the next one.
+    let second = incidents[1]["key"].as_str().unwrap();
+    assert_eq!(rw.run(&["incidents", "resolve", second]).code, 0);
+    assert_eq!(rw.run(&["channel", "retry"]).code, 0);
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    let next = &messages[1];
+    assert!(
+        next["subject"]
+            .as_str()
+            .unwrap()
+            .contains("0 incidents, 1 resolved"),
+        "{next}"
+    );
+    assert!(
+        next["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("(incident {second})")),
+        "{next}"
+    );
 }

@@ -432,19 +432,38 @@ pub(super) fn event_words(event: &MonitoringEvent) -> (String, String) {
     }
 }
 
-/// One day's digest: every incident that changed, with its alerts, and monitoring's
-/// news. `day` names it; retries of one digest keep its Message-ID.
+/// What changed since the last digest.
+pub(super) struct Changed<'a> {
+    /// Incidents with new alerts, each as it stands now (resolved ones say so).
+    pub incidents: &'a [Incident],
+    /// Incidents told of in an earlier digest and resolved since.
+    pub resolved: &'a [Incident],
+    /// Monitoring's news.
+    pub events: &'a [MonitoringEvent],
+}
+
+/// One day's digest: every incident that changed, with its alerts, those resolved, and
+/// monitoring's news. `day` names it; retries of one digest keep its Message-ID.
 pub(super) fn digest_message(
     config: &EmailConfig,
     channel: &str,
     day: &str,
-    incidents: &[Incident],
-    events: &[MonitoringEvent],
+    changed: &Changed<'_>,
 ) -> Result<Message, String> {
+    let Changed {
+        incidents,
+        resolved,
+        events,
+    } = changed;
     let subject = format!(
-        "[Rulewatch] Digest {day}: {} incident{}{}",
+        "[Rulewatch] Digest {day}: {} incident{}{}{}",
         incidents.len(),
         if incidents.len() == 1 { "" } else { "s" },
+        if resolved.is_empty() {
+            String::new()
+        } else {
+            format!(", {} resolved", resolved.len())
+        },
         if events.is_empty() {
             String::new()
         } else {
@@ -453,22 +472,41 @@ pub(super) fn digest_message(
     );
     let mut text = String::new();
     let mut html = String::new();
-    for incident in incidents {
-        let lead = format!(
+    for incident in incidents.iter() {
+        let mut lead = format!(
             "{}: {} — {}",
             headline(incident.severity.as_str()),
             shown(&incident.title),
             shown(&incident.tenant_name)
         );
+        if incident.resolved_at.is_some() {
+            lead.push_str(&format!(" (resolved{})", resolution(incident)));
+        }
         let (t, h) = incident_parts(incident, &lead);
         text.push_str(&t);
         text.push('\n');
         html.push_str(&format!("<h2>{}</h2>{h}", escape(&lead)));
     }
+    if !resolved.is_empty() {
+        text.push_str("Resolved:\n");
+        html.push_str("<h2>Resolved</h2><ul>");
+        for incident in resolved.iter() {
+            let line = format!(
+                "{} — {} (incident {}){}",
+                shown(&incident.title),
+                shown(&incident.tenant_name),
+                incident.key,
+                resolution(incident)
+            );
+            text.push_str(&format!("- {line}\n"));
+            html.push_str(&format!("<li>{}</li>", escape(&line)));
+        }
+        html.push_str("</ul>");
+    }
     if !events.is_empty() {
         text.push_str("Monitoring:\n");
         html.push_str("<h2>Monitoring</h2><ul>");
-        for e in events {
+        for e in events.iter() {
             let (_, words) = event_words(e);
             text.push_str(&format!("- {words}\n"));
             html.push_str(&format!("<li>{}</li>", escape(&words)));
@@ -477,6 +515,14 @@ pub(super) fn digest_message(
     }
     let id = format!("<rulewatch.digest.{channel}.{day}@{}>", config.domain());
     compose(config, &subject, id, None, text, page(&html))
+}
+
+/// `: <note>` when the technician said why an incident was resolved.
+fn resolution(incident: &Incident) -> String {
+    match incident.resolution_note.as_deref() {
+        Some(note) if !note.trim().is_empty() => format!(": {}", shown(note)),
+        _ => String::new(),
+    }
 }
 
 /// The message `rulewatch channel test` sends.

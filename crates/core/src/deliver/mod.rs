@@ -30,7 +30,9 @@ pub use psa::{
 use crate::cloud::is_loopback;
 use crate::detect::Severity;
 use crate::secrets::{SecretError, SecretKind, SecretStore};
-use crate::store::{Alert, ChannelRow, Incident, MonitoringEvent, Queued, Store, StoreError};
+use crate::store::{
+    Alert, ChannelRow, Incident, MonitoringEvent, Queued, QueuedResolution, Store, StoreError,
+};
 
 /// The webhook payload's schema name; a receiver dispatches on it.
 pub const SCHEMA: &str = "rulewatch.incident/v1";
@@ -529,18 +531,15 @@ async fn channel_pass(
     if let Ok(Target::Email { config, relay }) = &target
         && let Some(at) = config.digest_at
     {
-        // A digest tells of what arrived; an incident resolved since shows as such in
-        // the panel and the other channels, not in a message of its own.
-        for r in &resolutions {
-            store.resolution_delivery(&channel.name, r.incident_id, None)?;
-        }
         let digest = Digest {
             config,
             relay,
             at,
             route: &route,
         };
-        return digest.pass(store, pass, queued, events, now).await;
+        return digest
+            .pass(store, pass, (queued, events, resolutions), now)
+            .await;
     }
     let to = target.as_ref().map_err(Clone::clone).map(|target| To {
         client,
@@ -680,8 +679,7 @@ impl Digest<'_> {
         &self,
         store: &Store,
         mut pass: Pass,
-        queued: Vec<Queued>,
-        events: Vec<MonitoringEvent>,
+        (queued, events, resolutions): (Vec<Queued>, Vec<MonitoringEvent>, Vec<QueuedResolution>),
         now: Option<DateTime<Utc>>,
     ) -> Result<Pass, StoreError> {
         let clock = now.unwrap_or_else(Utc::now);
@@ -689,7 +687,8 @@ impl Digest<'_> {
         let last = store.digest_sent_at(&pass.channel)?;
         let due = now.is_none() || last.is_none_or(|last| last < slot);
         let backing_off = queued.iter().any(|q| waiting(now, q.retry_at))
-            || events.iter().any(|e| waiting(now, e.retry_at));
+            || events.iter().any(|e| waiting(now, e.retry_at))
+            || resolutions.iter().any(|r| waiting(now, r.retry_at));
         if !due || backing_off {
             return Ok(pass);
         }
@@ -720,7 +719,21 @@ impl Digest<'_> {
                 store.event_delivery(&pass.channel, e.id, None)?;
             }
         }
-        if incidents.is_empty() && news.is_empty() {
+        // Incidents resolved since the last digest: one with alerts in this digest shows
+        // its state in its own entry; one told of in an earlier digest is listed apart.
+        let (mut closed, mut settled) = (Vec::new(), Vec::new());
+        for r in &resolutions {
+            attempts = attempts.max(r.attempts);
+            if incidents.iter().any(|i| i.id == r.incident_id) {
+                settled.push(r.incident_id);
+            } else if store.sent_about(&pass.channel, r.incident_id)? {
+                closed.push(store.incident(r.incident_id)?);
+                settled.push(r.incident_id);
+            } else {
+                store.resolution_delivery(&pass.channel, r.incident_id, None)?;
+            }
+        }
+        if incidents.is_empty() && news.is_empty() && closed.is_empty() {
             store.digest_sent(&pass.channel, clock)?;
             return Ok(pass);
         }
@@ -729,8 +742,12 @@ impl Digest<'_> {
             .date_naive()
             .format("%Y-%m-%d")
             .to_string();
-        let sent = match email::digest_message(self.config, &pass.channel, &day, &incidents, &news)
-        {
+        let changed = email::Changed {
+            incidents: &incidents,
+            resolved: &closed,
+            events: &news,
+        };
+        let sent = match email::digest_message(self.config, &pass.channel, &day, &changed) {
             Ok(message) => self.relay.send(message).await,
             Err(e) => Err(e),
         };
@@ -740,14 +757,20 @@ impl Digest<'_> {
                 for e in &news {
                     store.event_delivery(&pass.channel, e.id, None)?;
                 }
+                for id in &settled {
+                    store.resolution_delivery(&pass.channel, *id, None)?;
+                }
                 store.digest_sent(&pass.channel, clock)?;
-                pass.delivered += alert_ids.len() + news.len();
+                pass.delivered += alert_ids.len() + news.len() + closed.len();
             }
             Err(error) => {
                 let retry_at = Utc::now() + backoff(attempts);
                 store.delivery_failed(&pass.channel, &alert_ids, &error, Some(retry_at))?;
                 for e in &news {
                     store.event_delivery(&pass.channel, e.id, Some((&error, retry_at)))?;
+                }
+                for id in &settled {
+                    store.resolution_delivery(&pass.channel, *id, Some((&error, retry_at)))?;
                 }
                 pass.error = Some(error);
             }
