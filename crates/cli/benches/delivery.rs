@@ -15,7 +15,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use m365_sandbox::attacks::{self, ForwardKind};
 use m365_sandbox::psa::{DEFAULT_COMPANY, connectwise};
-use m365_sandbox::testkit::{SmtpSink, TestTenant};
+use m365_sandbox::testkit::{SmtpSink, TestTenant, connectwise_channel};
 use m365_sandbox::{Scenario, start};
 use serde_json::{Value, json};
 
@@ -147,25 +147,8 @@ fn main() {
         ],
         SmtpSink::PASSWORD,
     );
-    channel(
-        "measure-psa",
-        &[
-            "connectwise",
-            "--site",
-            &site,
-            "--company-id",
-            connectwise::COMPANY_ID,
-            "--public-key",
-            connectwise::PUBLIC_KEY,
-            "--client-id",
-            connectwise::CLIENT_ID,
-            "--board",
-            "2",
-            "--default-company",
-            &default,
-            "--priority",
-            "critical=1",
-        ],
+    run(
+        &connectwise_channel("measure-psa", &site, &default),
         connectwise::PRIVATE_KEY,
     );
 

@@ -1,7 +1,6 @@
 //! `rulewatch channel add|list|remove|retry`: where alerts go besides this terminal and
 //! the desktop's notifications: webhooks, Teams, Slack, e-mail and PSA tickets.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -337,10 +336,7 @@ async fn add_channel(session: &Session, add: AddChannel) -> Result<()> {
         AddChannel::Webhook {
             name, url, route, ..
         } => {
-            let mut secret = String::new();
-            std::io::stdin()
-                .read_to_string(&mut secret)
-                .context("reading the webhook secret from standard input")?;
+            let secret = crate::read_stdin("the webhook secret")?;
             session
                 .add_webhook(&name, &url, SecretString::from(secret), route.route()?)
                 .await?;
@@ -403,10 +399,7 @@ async fn add_channel(session: &Session, add: AddChannel) -> Result<()> {
 /// Adds a Teams or Slack channel with the URL read from standard input.
 async fn add_chat(session: &Session, chat: Chat, args: ChatArgs) -> Result<()> {
     let (name, route) = (args.name, args.route.route()?);
-    let mut url = String::new();
-    std::io::stdin()
-        .read_to_string(&mut url)
-        .context("reading the webhook URL from standard input")?;
+    let url = crate::read_stdin("the webhook URL")?;
     session
         .add_chat(chat, &name, SecretString::from(url), route)
         .await?;
@@ -441,10 +434,7 @@ async fn add_email(session: &Session, args: EmailArgs) -> Result<()> {
         })?),
     };
     let password = if args.password_stdin {
-        let mut password = String::new();
-        std::io::stdin()
-            .read_to_string(&mut password)
-            .context("reading the relay's password from standard input")?;
+        let password = crate::read_stdin("the relay's password")?;
         Some(SecretString::from(
             password.trim_end_matches(['\r', '\n']).to_string(),
         ))
@@ -487,10 +477,7 @@ async fn add_psa(
     extra: (Option<i64>, Option<i64>, Option<i64>),
     args: PsaArgs,
 ) -> Result<()> {
-    let mut secret = String::new();
-    std::io::stdin()
-        .read_to_string(&mut secret)
-        .context("reading the PSA's secret from standard input")?;
+    let secret = crate::read_stdin("the PSA's secret")?;
     let config = PsaConfig {
         base_url: base_url.trim().to_string(),
         account,

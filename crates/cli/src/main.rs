@@ -14,6 +14,7 @@ mod tenant;
 mod watch;
 
 use std::ffi::OsString;
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -83,6 +84,16 @@ struct Global {
     /// More detail on stderr (-v: retries and progress, -vv: debugging)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+}
+
+/// Everything on standard input, where secrets are piped in (never on the command line,
+/// where other users' `ps` would see them); `what` names it in the error.
+pub(crate) fn read_stdin(what: &str) -> Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading {what} from standard input"))?;
+    Ok(text)
 }
 
 /// What can be done to an incident.

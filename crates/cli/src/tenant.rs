@@ -1,6 +1,6 @@
 //! `rulewatch tenant add|list|remove`.
 
-use std::io::{BufRead, IsTerminal, Read};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -85,10 +85,7 @@ pub(crate) async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
             let stdin_taken = client_secret_stdin || certificate.as_deref().is_some_and(is_pkcs12);
             let credential = match (client_secret_stdin, certificate) {
                 (true, _) => {
-                    let mut text = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut text)
-                        .context("reading the client secret from standard input")?;
+                    let text = crate::read_stdin("the client secret")?;
                     if text.trim().is_empty() {
                         bail!(
                             "the client secret read from standard input is empty; pipe the secret's value, e.g. \
@@ -98,15 +95,7 @@ pub(crate) async fn run(g: &Global, cmd: TenantCommand) -> Result<ExitCode> {
                     NewCredential::ClientSecret(SecretString::from(text))
                 }
                 (false, Some(path)) if is_pkcs12(&path) => {
-                    let mut text = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut text)
-                        .with_context(|| {
-                            format!(
-                                "reading the password of {} from standard input",
-                                path.display()
-                            )
-                        })?;
+                    let text = crate::read_stdin(&format!("the password of {}", path.display()))?;
                     NewCredential::CertificatePkcs12 {
                         path,
                         password: SecretString::from(text),

@@ -124,6 +124,35 @@ impl TestTenant {
     }
 }
 
+/// `rulewatch channel add connectwise` for channel `name` on the sandbox's ConnectWise at
+/// `site` (`{base}/connectwise`), filing unmapped tenants under company `default`, every
+/// incident at priority 1; its private key ([`crate::psa::connectwise::PRIVATE_KEY`]) to
+/// come on standard input.
+pub fn connectwise_channel<'a>(name: &'a str, site: &'a str, default: &'a str) -> Vec<&'a str> {
+    use crate::psa::connectwise::{CLIENT_ID, COMPANY_ID, PUBLIC_KEY};
+    vec![
+        "channel",
+        "add",
+        "connectwise",
+        "--name",
+        name,
+        "--site",
+        site,
+        "--company-id",
+        COMPANY_ID,
+        "--public-key",
+        PUBLIC_KEY,
+        "--client-id",
+        CLIENT_ID,
+        "--board",
+        "2",
+        "--default-company",
+        default,
+        "--priority",
+        "critical=1",
+    ]
+}
+
 /// A real SMTP server (aiosmtpd, `scripts/smtp-sink.py`) on loopback for the e-mail
 /// channel: STARTTLS or TLS on a certificate a CA made for this run signed, AUTH
 /// required, every message kept in a folder as JSON. Stopped when dropped.

@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use m365_sandbox::psa::connectwise;
+use m365_sandbox::testkit::connectwise_channel;
 
 use crate::harness::*;
 
@@ -39,27 +40,7 @@ fn killed_at_random_instants_loses_nothing_and_repeats_nothing() {
     let site = format!("{}/connectwise", sandbox.url);
     let default = sandbox.psa("connectwise", "companies")[0]["id"].to_string();
     let psa = rw.run_with_stdin(
-        &[
-            "channel",
-            "add",
-            "connectwise",
-            "--name",
-            "crash-tickets",
-            "--site",
-            &site,
-            "--company-id",
-            connectwise::COMPANY_ID,
-            "--public-key",
-            connectwise::PUBLIC_KEY,
-            "--client-id",
-            connectwise::CLIENT_ID,
-            "--board",
-            "2",
-            "--default-company",
-            &default,
-            "--priority",
-            "critical=1",
-        ],
+        &connectwise_channel("crash-tickets", &site, &default),
         connectwise::PRIVATE_KEY,
     );
     assert_eq!(psa.code, 0, "{}", psa.stderr);

@@ -305,11 +305,11 @@ pub async fn test(
         .into_iter()
         .find(|c| c.name == name && !c.built_in())
         .ok_or_else(|| StoreError::NoChannel(name.to_string()))?;
-    let target = target(store, &channel, secrets)
-        .await
-        .map_err(ChannelError::Unreachable)?;
     let client = client()
         .map_err(|e| ChannelError::Unreachable(format!("the HTTP client cannot start ({e})")))?;
+    let target = target(store, &client, &channel, secrets)
+        .await
+        .map_err(ChannelError::Unreachable)?;
     let delivery = format!("test:{}", uuid::Uuid::new_v4());
     let sent = match &target {
         Target::Webhook { url, secret } => {
@@ -520,7 +520,7 @@ async fn channel_pass(
     if queued.is_empty() && events.is_empty() && resolutions.is_empty() {
         return Ok(pass);
     }
-    let target = target(store, channel, secrets).await;
+    let target = target(store, client, channel, secrets).await;
     let route: Route = channel
         .config
         .as_ref()
@@ -699,17 +699,23 @@ impl Digest<'_> {
             let Some(id) = q.alert.incident_id else {
                 continue;
             };
-            let incident = store.incident(id)?;
-            if !self.route.takes(&incident) {
+            // Each incident is read once, however many of its alerts wait.
+            let at = match incidents.iter().position(|i| i.id == id) {
+                Some(at) => at,
+                None => {
+                    incidents.push(store.incident(id)?);
+                    incidents.len() - 1
+                }
+            };
+            if !self.route.takes(&incidents[at]) {
                 store.mark_passed_over(&pass.channel, &[q.alert.id])?;
                 continue;
             }
             attempts = attempts.max(q.attempts);
             alert_ids.push(q.alert.id);
-            if !incidents.iter().any(|i| i.id == incident.id) {
-                incidents.push(incident);
-            }
         }
+        // Read to be judged; those the route passes over are not the digest's.
+        incidents.retain(|i| self.route.takes(i));
         let mut news = Vec::new();
         for e in events {
             if self.route.takes_tenant(&e.tenant_id) {
@@ -788,12 +794,13 @@ fn waiting(now: Option<DateTime<Utc>>, retry_at: Option<DateTime<Utc>>) -> bool 
 /// nothing can be sent to it.
 async fn target(
     store: &Store,
+    client: &reqwest::Client,
     channel: &ChannelRow,
     secrets: Arc<dyn SecretStore>,
 ) -> Result<Target, String> {
     if Vendor::of_kind(&channel.kind).is_some() {
         return Ok(Target::Psa(Box::new(
-            psa::Desk::open(store, channel, secrets).await?,
+            psa::Desk::open(store, client, channel, secrets).await?,
         )));
     }
     if channel.kind == "email" {

@@ -194,9 +194,13 @@ const CHANNEL_SECRETS: super::settings::Key<String> =
 
 impl Store {
     /// The keychain owner of channel `name`'s secret: `<this store's id>/<name>`, the id
-    /// made on first use.
+    /// made on first use. Every delivery pass reads it, so only its making writes.
     pub fn channel_secret_owner(&self, name: &str) -> Result<String> {
+        if let Some(id) = self.setting(&CHANNEL_SECRETS)? {
+            return Ok(format!("{id}/{name}"));
+        }
         self.with(|c| {
+            // Two processes making it at once: the write lock makes one id win.
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let id = match super::settings::read_setting(&tx, &CHANNEL_SECRETS)? {
                 Some(id) => id,

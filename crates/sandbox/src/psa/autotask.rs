@@ -498,11 +498,7 @@ async fn add_note(
 ) -> Result<Response, Refusal> {
     let mut desk = gate(&app, &headers)?;
     let body = json_object(&headers, &body)?;
-    let Some(ticket_id) = id
-        .parse::<u64>()
-        .ok()
-        .filter(|id| desk.tickets.iter().any(|t| t.id == *id))
-    else {
+    let Some(ticket_id) = desk.ticket_in_path(&id) else {
         return Err(errors(
             StatusCode::NOT_FOUND,
             &format!("No Ticket with id {id} was found."),

@@ -638,11 +638,7 @@ async fn add_note(
 ) -> Result<Response, Refusal> {
     let mut desk = gate(&app, &headers)?;
     let body = json_body(&headers, &body)?;
-    let Some(ticket_id) = id
-        .parse::<u64>()
-        .ok()
-        .filter(|id| desk.tickets.iter().any(|t| t.id == *id))
-    else {
+    let Some(ticket_id) = desk.ticket_in_path(&id) else {
         return Err(error(
             StatusCode::NOT_FOUND,
             "NotFound",

@@ -349,7 +349,7 @@ async fn add_action(
             "ticket_id must be a number.",
         ));
     };
-    if !desk.tickets.iter().any(|t| t.id == ticket_id) {
+    if !desk.has_ticket(ticket_id) {
         return Err(error(
             StatusCode::NOT_FOUND,
             &format!("Ticket {ticket_id} does not exist."),

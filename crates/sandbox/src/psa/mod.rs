@@ -133,6 +133,16 @@ impl Desk {
         self.companies.iter().find(|c| c.id == id)
     }
 
+    /// Whether ticket `id` exists.
+    pub(crate) fn has_ticket(&self, id: u64) -> bool {
+        self.tickets.iter().any(|t| t.id == id)
+    }
+
+    /// The ticket a path segment names, when it is a number and such a ticket exists.
+    pub(crate) fn ticket_in_path(&self, segment: &str) -> Option<u64> {
+        segment.parse().ok().filter(|id| self.has_ticket(*id))
+    }
+
     pub(crate) fn ticket_mut(&mut self, id: u64) -> Option<&mut Ticket> {
         self.tickets.iter_mut().find(|t| t.id == id)
     }
@@ -332,13 +342,7 @@ async fn control_fail(
     Path(vendor): Path<String>,
     Query(count): Query<Count>,
 ) -> Response {
-    match Vendor::parse(&vendor) {
-        Some(v) => {
-            app.psa.desk(&app, v).fail_next = count.count;
-            StatusCode::NO_CONTENT.into_response()
-        }
-        None => unknown_vendor(&vendor),
-    }
+    spoil(&app, &vendor, |desk| desk.fail_next = count.count)
 }
 
 /// `POST /_sandbox/psa/{vendor}/throttle?count=N`: the next N API requests are throttled.
@@ -347,11 +351,16 @@ async fn control_throttle(
     Path(vendor): Path<String>,
     Query(count): Query<Count>,
 ) -> Response {
-    match Vendor::parse(&vendor) {
+    spoil(&app, &vendor, |desk| desk.throttle_next = count.count)
+}
+
+/// Sets how `vendor`'s next API requests are spoiled.
+fn spoil(app: &App, vendor: &str, set: impl FnOnce(&mut Desk)) -> Response {
+    match Vendor::parse(vendor) {
         Some(v) => {
-            app.psa.desk(&app, v).throttle_next = count.count;
+            set(&mut app.psa.desk(app, v));
             StatusCode::NO_CONTENT.into_response()
         }
-        None => unknown_vendor(&vendor),
+        None => unknown_vendor(vendor),
     }
 }

@@ -29,7 +29,8 @@ use serde_json::{Value, json};
 
 use super::{Account, Vendor};
 
-/// How long one PSA call may take.
+/// How long one PSA call may take: longer than a webhook's, as a PSA searches and
+/// writes tickets (set on each request of the deliveries' shared client).
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// ConnectWise cuts a ticket's summary at 100 characters, Autotask a title at 255;
@@ -111,18 +112,14 @@ impl Conn {
     /// Signs in: ConnectWise and Autotask by headers on every call (Autotask after
     /// finding the database's zone), Halo with a token fetched now.
     pub(super) async fn open(
+        client: &reqwest::Client,
         vendor: Vendor,
         base_url: &str,
         account: &Account,
         secret: &SecretString,
         notes: (Option<i64>, Option<i64>),
     ) -> Result<Conn, String> {
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Rulewatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("the HTTP client cannot start ({e})"))?;
+        let client = client.clone();
         let base = base_url.trim_end_matches('/');
         let mut auth = HeaderMap::new();
         let root = match account {
@@ -146,6 +143,7 @@ impl Conn {
                 let zone = format!("{base}/ATServicesRest/V1.0/zoneInformation");
                 let answer = client
                     .get(&zone)
+                    .timeout(TIMEOUT)
                     .query(&[("user", username)])
                     .send()
                     .await
@@ -178,6 +176,7 @@ impl Conn {
                 }
                 let answer = client
                     .post(&token_url)
+                    .timeout(TIMEOUT)
                     .form(&[
                         ("grant_type", "client_credentials"),
                         ("client_id", client_id.as_str()),
@@ -209,6 +208,7 @@ impl Conn {
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client
             .request(method, format!("{}/{path}", self.root))
+            .timeout(TIMEOUT)
             .headers(self.auth.clone())
             .header("accept", "application/json")
     }
@@ -263,7 +263,12 @@ impl Conn {
                     };
                     let next = next.to_string();
                     got = self
-                        .call(self.client.get(next).headers(self.auth.clone()))
+                        .call(
+                            self.client
+                                .get(next)
+                                .timeout(TIMEOUT)
+                                .headers(self.auth.clone()),
+                        )
                         .await?;
                 }
             }

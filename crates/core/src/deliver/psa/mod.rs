@@ -286,7 +286,9 @@ pub async fn companies(
     name: &str,
 ) -> Result<Vec<CompanyMatch>, ChannelError> {
     let (config, _) = config_of(store, name)?;
-    let conn = open(store, &config, name, secrets)
+    let client = super::client()
+        .map_err(|e| ChannelError::Unreachable(format!("the HTTP client cannot start ({e})")))?;
+    let conn = open(store, &client, &config, name, secrets)
         .await
         .map_err(ChannelError::Unreachable)?;
     let listed = conn
@@ -352,12 +354,14 @@ pub fn map_companies(
 /// Signs in to the PSA of channel `name`.
 async fn open(
     store: &Store,
+    client: &reqwest::Client,
     config: &PsaConfig,
     name: &str,
     secrets: Arc<dyn SecretStore>,
 ) -> Result<api::Conn, String> {
     let secret = super::secret_text(store, name, secrets).await?;
     api::Conn::open(
+        client,
         config.account.vendor(),
         &config.base_url,
         &config.account,
@@ -377,6 +381,7 @@ impl Desk {
     /// Reads the channel's settings and signs in.
     pub(super) async fn open(
         store: &Store,
+        client: &reqwest::Client,
         channel: &crate::store::ChannelRow,
         secrets: Arc<dyn SecretStore>,
     ) -> Result<Desk, String> {
@@ -385,7 +390,7 @@ impl Desk {
             .as_ref()
             .and_then(|c| serde_json::from_value(c["psa"].clone()).ok())
             .ok_or("the channel's settings cannot be read; remove it and add it again")?;
-        let conn = open(store, &config, &channel.name, secrets).await?;
+        let conn = open(store, client, &config, &channel.name, secrets).await?;
         Ok(Desk { config, conn })
     }
 
