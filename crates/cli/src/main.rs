@@ -307,6 +307,17 @@ fn main() -> ExitCode {
             rulewatch_core::app::override_host(url)
         );
     }
+    match rulewatch_core::app::clock::init_from_env() {
+        Ok(None) => {}
+        Ok(Some(speed)) => eprintln!(
+            "warning: {} is set: Rulewatch's clock runs {speed} times as fast as the wall clock",
+            rulewatch_core::app::clock::ENV
+        ),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

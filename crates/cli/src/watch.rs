@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
+use rulewatch_core::app::clock;
 use rulewatch_core::app::{FrontEnd, SCAN_INTERVAL_MINUTES};
 
 use crate::{Global, channel, scan};
@@ -46,7 +47,7 @@ pub(crate) async fn run(g: &Global, every: Option<u32>, json: bool) -> Result<Ex
             _ = &mut stop => break,
         }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(u64::from(minutes) * 60)) => {}
+            _ = tokio::time::sleep(clock::wall(Duration::from_secs(u64::from(minutes) * 60))) => {}
             _ = &mut stop => break,
         }
     }

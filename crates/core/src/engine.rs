@@ -345,7 +345,7 @@ impl Engine {
             .iter()
             .any(|r| r.state != TenantState::Error && partner_tenants.contains(&r.tenant_id))
         {
-            account.refreshed_at = Utc::now();
+            account.refreshed_at = crate::clock::now();
             self.store
                 .set_setting(&crate::partner::ACCOUNT_SETTING, &account)?;
         }
@@ -465,7 +465,7 @@ impl Engine {
             stats: &stats,
             attempts: self.config.blob_attempts,
         };
-        let now = Utc::now();
+        let now = crate::clock::now();
         let subscription = self
             .list_window(
                 &t.tenant_id,
@@ -517,7 +517,7 @@ impl Engine {
             .accepted_domains(&t.tenant_id)
             .map_err(store_problem)?;
         if let Some((domains, at)) = &cached
-            && Utc::now() - *at < self.config.domains_max_age
+            && crate::clock::now() - *at < self.config.domains_max_age
         {
             return Ok(domains.clone());
         }
@@ -564,9 +564,9 @@ impl Engine {
             stats,
             attempts: self.config.blob_attempts,
         };
-        let now = Utc::now()
+        let now = crate::clock::now()
             .duration_trunc(Duration::seconds(1))
-            .unwrap_or_else(|_| Utc::now());
+            .unwrap_or_else(|_| crate::clock::now());
         let mut out = Collected::default();
         // Sign-ins first, so a rule made minutes after its author signed in is judged
         // against that sign-in.
@@ -644,6 +644,8 @@ impl Engine {
                     Ok(mut content) => {
                         enrich::enrich(&mut content.alerts, &t.tenant_id, &self.store, &self.geo)
                             .await;
+                        self.name_mailboxes(&mut content.alerts, &t.tenant_id, activity)
+                            .await;
                         let new = self
                             .store
                             .commit_blob(commit(
@@ -696,6 +698,50 @@ impl Engine {
         Ok(())
     }
 
+    /// Names by UPN each mailbox an alert knows only by GUID or alias (a Set-InboxRule
+    /// record's ObjectId is `<mailbox GUID>\<rule id>`, ../shared/reference/m365-api.md),
+    /// asking Exchange once per name and keeping its answer, so one mailbox's alerts form
+    /// one incident whatever each record called it. Never fails: a name Exchange cannot
+    /// place keeps its alert on the name as recorded, and is asked again next time.
+    async fn name_mailboxes(
+        &self,
+        alerts: &mut [NewAlert],
+        tenant_id: &str,
+        activity: &ActivityApi<'_>,
+    ) {
+        for a in alerts
+            .iter_mut()
+            .filter(|a| crate::remediate::named_by_id(&a.target))
+        {
+            match self.store.mailbox_name(tenant_id, &a.target) {
+                Ok(Some(upn)) => a.mailbox = Some(upn),
+                Ok(None) => {
+                    match crate::remediate::upn_of(
+                        activity.api,
+                        activity.app,
+                        activity.stats,
+                        &a.target,
+                    )
+                    .await
+                    {
+                        Ok(upn) => {
+                            if let Err(e) = self.store.set_mailbox_name(tenant_id, &a.target, &upn)
+                            {
+                                tracing::warn!("the name of mailbox {} is not kept: {e}", a.target);
+                            }
+                            a.mailbox = Some(upn);
+                        }
+                        Err(why) => tracing::warn!(
+                            "alerts on mailbox {} stay under that name: {why}",
+                            crate::detect::visible_text(&a.target)
+                        ),
+                    }
+                }
+                Err(e) => tracing::warn!("the name of mailbox {} cannot be read: {e}", a.target),
+            }
+        }
+    }
+
     /// Lists one window. A subscription never started (AF20022) or stopped (AF20023) is
     /// started, at most once every 15 minutes, then listed again (../shared/reference/m365-api.md A3, §G 2).
     async fn list_window(
@@ -744,7 +790,7 @@ impl Engine {
         ct: &str,
         off: &str,
     ) -> Result<DateTime<Utc>, Problem> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         if let Some(last) = self
             .store
             .subscription_start(tenant_id, ct)
@@ -866,6 +912,7 @@ pub fn judge<'a>(
             alerts.push(NewAlert {
                 suppressed_by: judging.allowlist.covers(a.finding.rule, &a.finding.details),
                 origin: None,
+                mailbox: None,
                 tenant_name: t.name.clone(),
                 record_id: a.record_id,
                 rule: a.finding.rule.to_string(),

@@ -35,6 +35,7 @@ pub mod activity;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod clock;
 pub mod cloud;
 pub mod deliver;
 pub mod engine;

@@ -277,7 +277,7 @@ pub fn write_incident_reports(
     let (alert, raw) = store.alert_with_record(alert_id)?;
     let steps = store.log_for_alert(alert_id)?;
     let chain = store.verify_log()?;
-    let now = Utc::now();
+    let now = crate::clock::now();
     let views = per_customer(&alert, &raw);
     let several = views.len() > 1;
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
@@ -388,7 +388,7 @@ mod tests {
             ..Default::default()
         };
         let raw = json!({"Parameters": [{"Name": "Name", "Value": hostile}]}).to_string();
-        let html = incident_html(&alert, &raw, &[step], &chain, Utc::now());
+        let html = incident_html(&alert, &raw, &[step], &chain, crate::clock::now());
         assert!(!html.contains("<img"), "{html}");
         assert_eq!(
             html.matches("&lt;img src=x onerror=alert(1)&gt;").count(),
@@ -455,7 +455,7 @@ mod tests {
         assert_eq!(views.len(), 2);
         let html: Vec<String> = views
             .iter()
-            .map(|(a, raw)| incident_html(a, raw, &[], &chain, Utc::now()))
+            .map(|(a, raw)| incident_html(a, raw, &[], &chain, crate::clock::now()))
             .collect();
         let (contoso, fabrikam) = (&html[0], &html[1]);
         assert!(

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 const LAYERS: [(&str, &[&str]); 5] = [
     (
         "model and errors",
-        &["cloud", "problem", "secrets", "split", "folder", "logging"],
+        &[
+            "clock", "cloud", "problem", "secrets", "split", "folder", "logging",
+        ],
     ),
     (
         "Microsoft's clients",

@@ -31,7 +31,7 @@ use uuid::Uuid;
 use crate::app::{App, TenantEntry};
 use crate::feed::RETENTION;
 use crate::scenario::{ContentType, SubscriptionState, TenantCloud};
-use crate::times::{content_time, now_ms, parse_window_time};
+use crate::times::{content_time, parse_window_time};
 use crate::token::{Audience, Bearer};
 
 const MAX_WINDOW: Duration = Duration::hours(24);
@@ -225,7 +225,7 @@ pub(crate) async fn start_subscription(
     let content_type = content_type(&query)?;
     let entry = &app.tenants[t];
     let mut live = entry.live_mut();
-    let now = Utc::now();
+    let now = app.clock.now();
     if let Some(last) = live.started_at[content_type.index()]
         && now - last < START_SPACING
     {
@@ -358,7 +358,7 @@ pub(crate) async fn list_content(
     let query = Query::parse(raw.as_deref());
     let t = authorize(&app, service, &headers, &tenant, &query)?;
     let content_type = content_type(&query)?;
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let window = window(&query, now)?;
     let live = app.tenants[t].live().clone();
     // Guess: with auditing off no subscription can exist (its start fails, §G 1).
@@ -446,7 +446,7 @@ pub(crate) async fn fetch_blob(
 ) -> Result<Response, AfError> {
     let query = Query::parse(raw.as_deref());
     let t = authorize(&app, service, &headers, &tenant, &query)?;
-    let now = now_ms();
+    let now = app.clock.now_ms();
     let Some(blob) = app
         .feed
         .blob(&content_id)

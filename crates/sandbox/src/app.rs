@@ -16,6 +16,7 @@ use crate::ipstack::GeoScenario;
 use crate::partner::PartnerState;
 use crate::psa::Psa;
 use crate::scenario::{ContentType, Scenario, SubscriptionState, Tenant, TokenRefusal};
+use crate::times::Clock;
 use crate::token::TokenStore;
 
 pub(crate) struct App {
@@ -37,6 +38,8 @@ pub(crate) struct App {
     pub hooks: Receiver,
     /// The PSA stand-ins (psa/).
     pub psa: Psa,
+    /// The wall clock, or the scenario's faster one.
+    pub clock: Clock,
 }
 
 pub(crate) struct TenantEntry {
@@ -44,6 +47,7 @@ pub(crate) struct TenantEntry {
     pub id: String,
     pub config: Tenant,
     pub certs: Vec<RegisteredCert>,
+    pub clock: Clock,
     live: RwLock<Live>,
     directory: Mutex<Directory>,
 }
@@ -67,7 +71,9 @@ pub(crate) struct Live {
 
 impl App {
     /// `scenario` must have passed `Scenario::validate`.
-    pub(crate) fn new(scenario: Scenario, base_url: String, start: DateTime<Utc>) -> App {
+    pub(crate) fn new(scenario: Scenario, base_url: String) -> App {
+        let clock = Clock::start(scenario.clock_speed);
+        let start = clock.now_ms();
         let feed = Feed::build(&scenario, start);
         let faults = FaultInjector::new(&scenario.faults);
         let records = &scenario.records;
@@ -89,6 +95,7 @@ impl App {
                 TenantEntry {
                     directory: Mutex::new(Directory::new(&config, &id, released, start)),
                     id,
+                    clock,
                     certs: config
                         .certificates
                         .iter()
@@ -117,7 +124,7 @@ impl App {
                 .expect("validated scenario"),
             tenants,
             feed,
-            tokens: TokenStore::default(),
+            tokens: TokenStore::new(clock),
             faults,
             stats: Stats::default(),
             geo: scenario.geo,
@@ -125,6 +132,7 @@ impl App {
             elsewhere: Arc::default(),
             hooks: Receiver::default(),
             psa: Psa::default(),
+            clock,
         }
     }
 
@@ -163,7 +171,7 @@ impl TenantEntry {
             .directory
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        directory.catch_up(Utc::now());
+        directory.catch_up(self.clock.now());
         directory.write_delay = Duration::milliseconds(self.live().write_visible_after_ms as i64);
         directory
     }

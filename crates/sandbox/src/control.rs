@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 use crate::app::App;
 use crate::partner::PartnerState;
 use crate::scenario::{ContentType, Endpoint, FaultKind, SubscriptionState};
+use crate::times::content_time;
 use crate::token::GrantKind;
 
 /// Request, fault and action counters since start.
@@ -203,6 +204,17 @@ impl Stats {
     }
 }
 
+/// `GET /_sandbox/clock`: the wall-clock instant the sandbox's clock started from (Unix
+/// milliseconds), its speed, and its time now; a client runs the same clock from these.
+pub(crate) async fn clock(State(app): State<Arc<App>>) -> Json<Value> {
+    let (anchor, speed) = app.clock.anchor();
+    Json(json!({
+        "anchor_ms": anchor.timestamp_millis(),
+        "speed": speed,
+        "now": content_time(app.clock.now()),
+    }))
+}
+
 /// `GET /_sandbox/stats`.
 pub(crate) async fn stats(State(app): State<Arc<App>>) -> Json<Value> {
     Json(app.stats.snapshot())
@@ -339,7 +351,7 @@ pub(crate) async fn release_late(State(app): State<Arc<App>>) -> StatusCode {
 pub(crate) async fn revoke_partner(State(app): State<Arc<App>>) -> Response {
     match app.partner.as_ref() {
         Some(partner) => {
-            partner.revoke();
+            partner.revoke(app.clock.now());
             Json(partner.state()).into_response()
         }
         None => not_found("the scenario has no partner".into()),

@@ -158,6 +158,7 @@ impl Scenario {
             faults: Faults::default(),
             records_per_blob: 100,
             token_lifetime_s: 3599,
+            clock_speed: 1,
             next_page_header: "NextPageUri".into(),
             // The planted attacks come from documentation ranges, which are never located.
             geo: None,

@@ -353,7 +353,7 @@ fn content_id(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::times::now_ms;
+    use crate::times::Clock;
 
     fn scenario(extra: Value) -> Scenario {
         let mut base = json!({
@@ -396,7 +396,7 @@ mod tests {
             json!({"records": planted, "records_per_blob": 2, "rebase_times": true,
                                 "noise": {"records_per_tenant": 40, "seed": 1}}),
         );
-        let start = now_ms();
+        let start = Clock::start(1).now_ms();
         let feed = Feed::build(&s, start);
         let at_start = feed.listable(
             0,
@@ -459,7 +459,7 @@ mod tests {
         let s = scenario(
             json!({"noise": {"records_per_tenant": 1000, "seed": 3, "spread_s": 3600}, "records_per_blob": 50}),
         );
-        let start = now_ms();
+        let start = Clock::start(1).now_ms();
         let feed = Feed::build(&s, start);
         let blobs = feed.listable(
             1,
@@ -483,7 +483,7 @@ mod tests {
         let s = scenario(
             json!({"noise": {"records_per_tenant": 500, "seed": 3}, "faults": {"duplicate_records": 0.1, "seed": 9}}),
         );
-        let feed = Feed::build(&s, now_ms());
+        let feed = Feed::build(&s, Clock::start(1).now_ms());
         let mut seen: HashMap<String, (Value, DateTime<Utc>)> = HashMap::new();
         let mut duplicates = 0;
         for blob in &feed.blobs {

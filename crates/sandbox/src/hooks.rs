@@ -116,7 +116,7 @@ fn take(app: &App, name: &str, headers: &HeaderMap, body: &[u8]) -> bool {
             signature: header(headers, "x-rulewatch-signature"),
             content_type: header(headers, "content-type"),
             body: String::from_utf8_lossy(body).into_owned(),
-            received_at: chrono::Utc::now(),
+            received_at: app.clock.now(),
         });
         true
     })

@@ -17,7 +17,6 @@ use crate::activity::{self, AfError, af_error};
 use crate::app::App;
 use crate::elsewhere::{self, Recorder};
 use crate::scenario::{Endpoint, Scenario, TenantCloud};
-use crate::times::now_ms;
 use crate::{control, exchange, faults, graph, hooks, ipstack, openid, partner, psa, token, users};
 
 /// How long `shutdown` lets in-flight requests (a slow fault, say) finish.
@@ -72,7 +71,7 @@ pub async fn start(listen: SocketAddr, scenario: Scenario) -> anyhow::Result<Run
         .await
         .context("cannot listen for the hostile-network recorder")?;
     let recorder = Arc::new(Recorder::new(format!("http://{}", elsewhere.local_addr()?)));
-    let mut app = App::new(scenario, base_url.clone(), now_ms());
+    let mut app = App::new(scenario, base_url.clone());
     app.elsewhere = recorder.clone();
     let app = Arc::new(app);
     let recorder_task = tokio::spawn(async move {
@@ -150,6 +149,7 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/ipstack/{ip}", get(ipstack::lookup))
         .route("/_sandbox/stats", get(control::stats))
+        .route("/_sandbox/clock", get(control::clock))
         .route("/_sandbox/elsewhere", get(elsewhere::received))
         .route(
             "/_sandbox/tenants/{tenant_id}",

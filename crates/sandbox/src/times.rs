@@ -17,9 +17,43 @@ pub(crate) fn entra_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
-/// Now, at the millisecond precision blob listings show.
-pub(crate) fn now_ms() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(3)
+/// The sandbox's clock: the wall clock, or with `clock_speed` above 1 a scenario clock that
+/// starts at the sandbox's start and runs that many times as fast, so a test lives through a
+/// day of feed, tokens and retries in minutes. A client on the same scenario clock is given
+/// the anchor and speed (`GET /_sandbox/clock`) and computes the same time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    anchor: DateTime<Utc>,
+    speed: u32,
+}
+
+impl Clock {
+    /// A clock that starts now; `speed` 1 is the wall clock.
+    pub(crate) fn start(speed: u32) -> Clock {
+        Clock {
+            anchor: Utc::now().trunc_subsecs(3),
+            speed: speed.max(1),
+        }
+    }
+
+    /// Now, on this clock.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        let wall = Utc::now();
+        if self.speed == 1 {
+            return wall;
+        }
+        self.anchor + (wall - self.anchor) * i32::try_from(self.speed).unwrap_or(i32::MAX)
+    }
+
+    /// Now, at the millisecond precision blob listings show.
+    pub(crate) fn now_ms(&self) -> DateTime<Utc> {
+        self.now().trunc_subsecs(3)
+    }
+
+    /// The wall-clock instant the scenario clock starts from, and its speed.
+    pub(crate) fn anchor(&self) -> (DateTime<Utc>, u32) {
+        (self.anchor, self.speed)
+    }
 }
 
 /// `startTime`/`endTime`: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM` or `YYYY-MM-DDTHH:MM:SS`, UTC;

@@ -37,7 +37,7 @@ use crate::app::{App, TenantEntry};
 use crate::certs::RegisteredCert;
 use crate::partner;
 use crate::scenario::TokenRefusal;
-use crate::times::entra_time;
+use crate::times::{Clock, entra_time};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -159,10 +159,10 @@ pub(crate) enum Bearer {
     PartnerHome(HomeGrant),
 }
 
-/// Issued tokens are opaque random strings remembered here.
-#[derive(Default)]
+/// Issued tokens are opaque random strings remembered here, valid on the sandbox's clock.
 pub(crate) struct TokenStore {
     grants: Mutex<HashMap<String, Issued>>,
+    clock: Clock,
 }
 
 /// An opaque random token.
@@ -171,10 +171,17 @@ pub(crate) fn random_token() -> String {
 }
 
 impl TokenStore {
+    pub(crate) fn new(clock: Clock) -> TokenStore {
+        TokenStore {
+            grants: Mutex::default(),
+            clock,
+        }
+    }
+
     fn remember(&self, issued: Issued) -> String {
         let token = random_token();
         let mut grants = self.grants.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Utc::now();
+        let now = self.clock.now();
         grants.retain(|_, g| g.expires() > now);
         grants.insert(token.clone(), issued);
         token
@@ -205,7 +212,7 @@ impl TokenStore {
             .get(token)
         {
             None => Bearer::Unknown,
-            Some(issued) if issued.expires() <= Utc::now() => Bearer::Expired,
+            Some(issued) if issued.expires() <= self.clock.now() => Bearer::Expired,
             Some(Issued::Tenant(grant)) => Bearer::Valid(grant.clone()),
             Some(Issued::PartnerHome(home)) => Bearer::PartnerHome(home.clone()),
         }
@@ -311,7 +318,7 @@ pub(crate) async fn issue(
         audience,
         roles: live.roles,
         delegated: None,
-        expires: Utc::now() + Duration::seconds(i64::try_from(lifetime).unwrap_or(i64::MAX)),
+        expires: app.clock.now() + Duration::seconds(i64::try_from(lifetime).unwrap_or(i64::MAX)),
     });
     app.stats.tokens_issued();
     Ok(Json(json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}))
@@ -430,7 +437,7 @@ fn check_assertion(
             "Client assertion application identifier doesn't match 'client_id' parameter.",
         ));
     }
-    let now = Utc::now().timestamp();
+    let now = entry.clock.now().timestamp();
     let in_range = claims.exp.is_some_and(|exp| exp > now - SKEW_S)
         && claims.nbf.is_none_or(|nbf| nbf <= now + SKEW_S);
     if !in_range {
@@ -443,7 +450,7 @@ fn check_assertion(
             &format!(
                 "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, \
                  expiry time of assertion {}.",
-                entra_time(Utc::now()),
+                entra_time(entry.clock.now()),
                 show(claims.nbf),
                 show(claims.exp)
             ),

@@ -179,7 +179,7 @@ pub(crate) async fn update(
     }
     // Only the fact and time of the change are kept, never the password.
     if let Some(profile) = update.password_profile {
-        account.password_changed_at = Some(Utc::now());
+        account.password_changed_at = Some(app.clock.now());
         account.force_change_password = profile.force_change_password_next_sign_in;
     }
     StatusCode::NO_CONTENT.into_response()
@@ -198,7 +198,7 @@ pub(crate) async fn revoke_sessions(
         &REVOKE_ROLES,
         Access::Write,
         |account, _| {
-            account.sessions_revoked_at = Some(Utc::now());
+            account.sessions_revoked_at = Some(app.clock.now());
             Json(json!({
                 "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean",
                 "value": true,

@@ -83,6 +83,19 @@ impl Sandbox {
         self.control(&format!("psa/{vendor}/{trouble}?count={count}"));
     }
 
+    /// The sandbox's clock: the wall-clock instant it started from and its speed.
+    pub(crate) fn clock(&self) -> ScenarioClock {
+        let url = format!("{}/_sandbox/clock", self.url);
+        let got: Value = self
+            .rt
+            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() });
+        ScenarioClock {
+            anchor: chrono::DateTime::from_timestamp_millis(got["anchor_ms"].as_i64().unwrap())
+                .unwrap(),
+            speed: u32::try_from(got["speed"].as_u64().unwrap()).unwrap(),
+        }
+    }
+
     /// POSTs to the sandbox's control endpoint `/_sandbox/{path}`, which must accept it.
     fn control(&self, path: &str) {
         let url = format!("{}/_sandbox/{path}", self.url);
@@ -142,6 +155,39 @@ impl Drop for Sandbox {
 }
 
 pub(crate) use m365_sandbox::testkit::TestTenant;
+
+/// A sandbox's scenario clock, computed here as the sandbox and Rulewatch compute it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScenarioClock {
+    pub anchor: chrono::DateTime<chrono::Utc>,
+    pub speed: u32,
+}
+
+impl ScenarioClock {
+    /// The scenario time at wall-clock time `wall`.
+    pub(crate) fn at(&self, wall: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        self.anchor + (wall - self.anchor) * i32::try_from(self.speed).unwrap()
+    }
+
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.at(chrono::Utc::now())
+    }
+
+    /// Sleeps until the scenario clock reads `t`.
+    pub(crate) fn sleep_until(&self, t: chrono::DateTime<chrono::Utc>) {
+        if let Ok(left) = (t - self.now()).to_std() {
+            std::thread::sleep(left / self.speed);
+        }
+    }
+
+    /// `RULEWATCH_SCENARIO_CLOCK`'s value for this clock.
+    pub(crate) fn env(&self) -> (&'static str, String) {
+        (
+            rulewatch_core::app::clock::ENV,
+            format!("{}x{}", self.anchor.timestamp_millis(), self.speed),
+        )
+    }
+}
 
 /// A threat the scan must report: (tenant, record id, rule).
 pub(crate) type Expected = BTreeSet<(String, String, String)>;
@@ -254,6 +300,8 @@ pub(crate) fn world(
 pub(crate) struct Rulewatch {
     pub dir: tempfile::TempDir,
     pub endpoints: String,
+    /// More environment for every run (a scenario clock, a time zone).
+    pub env: Vec<(&'static str, String)>,
 }
 
 pub(crate) struct Run {
@@ -288,6 +336,7 @@ impl Rulewatch {
         Rulewatch {
             dir: tempfile::tempdir().unwrap(),
             endpoints: sandbox.url.clone(),
+            env: Vec::new(),
         }
     }
 
@@ -307,7 +356,8 @@ impl Rulewatch {
             .env("RULEWATCH_ENDPOINTS", &self.endpoints)
             // Throttling without Retry-After waits a minute by default; tests wait a second.
             .env("RULEWATCH_THROTTLE_WAIT_SECS", "1")
-            .env_remove("RULEWATCH_LOG");
+            .env_remove("RULEWATCH_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 

@@ -314,6 +314,7 @@ fn the_standalone_sandbox_binary_serves_a_scenario_file() {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
     let rw = Rulewatch {
+        env: Vec::new(),
         dir: tempfile::tempdir().unwrap(),
         endpoints: url,
     };

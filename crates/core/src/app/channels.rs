@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use secrecy::SecretString;
 
 use super::{Error, Session};
@@ -126,7 +125,7 @@ impl Session {
     /// backoff, or everything waiting when `retry_now`. Answers how each channel went.
     pub async fn deliver_to_channels(&self, retry_now: bool) -> Result<Vec<Pass>, Error> {
         let (store, secrets) = self.channel_parts().await;
-        let now = (!retry_now).then(Utc::now);
+        let now = (!retry_now).then(crate::clock::now);
         Ok(deliver::deliver_all(&store, secrets, now).await?)
     }
 }

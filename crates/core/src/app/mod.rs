@@ -55,6 +55,7 @@ pub struct Delivered {
 // The model and error types the front ends show, named from here so they need no
 // other door into core.
 pub use crate::allowlist::{TrustEntry, TrustError, TrustKind};
+pub use crate::clock;
 pub use crate::cloud::{Cloud, override_host};
 pub use crate::deliver::{
     ChannelError, Chat, Company, CompanyMatch, EmailConfig, Pass, PsaAccount, PsaConfig,

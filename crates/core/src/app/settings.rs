@@ -303,7 +303,7 @@ impl Session {
         Ok(GeoStatus {
             provider: self.home.geo_provider()?,
             ipstack_key: self.ipstack_key().await,
-            cached_locations: self.home.location_cache_size(chrono::Utc::now())?,
+            cached_locations: self.home.location_cache_size(crate::clock::now())?,
             problem: self.geo().problem(),
         })
     }

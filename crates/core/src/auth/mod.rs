@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -176,7 +175,7 @@ impl TokenProvider {
             key,
             Cached {
                 token: token.clone(),
-                renew_at: Instant::now() + renew_after,
+                renew_at: Instant::now() + crate::clock::wall(renew_after),
             },
         );
         Ok(token)
@@ -300,7 +299,7 @@ fn client_assertion(
 ) -> Result<String, Problem> {
     let mut header = Header::new(Algorithm::PS256);
     header.x5t_s256 = Some(thumbprint.to_string());
-    let now = Utc::now().timestamp();
+    let now = crate::clock::now().timestamp();
     let claims = AssertionClaims {
         aud: token_url,
         iss: &app.client_id,

@@ -626,7 +626,7 @@ mod tests {
 
     #[test]
     fn the_digest_slot_is_the_last_time_the_clock_read_it() {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let at = now.with_timezone(&Local).time();
         let slot = digest_slot(at, now);
         assert!(slot <= now && now - slot < chrono::Duration::seconds(1));

@@ -317,7 +317,7 @@ pub async fn test(
                 "schema": SCHEMA,
                 "event": "channel.test",
                 "channel": name,
-                "sent_at": Utc::now(),
+                "sent_at": crate::clock::now(),
             }))
             .expect("plain data, always serialisable");
             let signed = signature(secret, &body);
@@ -527,7 +527,7 @@ async fn channel_pass(
         .and_then(|c| serde_json::from_value(c["route"].clone()).ok())
         .unwrap_or_default();
     // Quiet hours are the technician's rule, not a backoff: a retry asked for now keeps them.
-    let clock = now.unwrap_or_else(Utc::now);
+    let clock = now.unwrap_or_else(crate::clock::now);
     if let Ok(Target::Email { config, relay }) = &target
         && let Some(at) = config.digest_at
     {
@@ -588,7 +588,7 @@ async fn channel_pass(
                 pass.delivered += 1;
             }
             Err(error) => {
-                let retry_at = Utc::now() + backoff(attempts);
+                let retry_at = crate::clock::now() + backoff(attempts);
                 store.delivery_failed(&channel.name, &[alert.id], &error, Some(retry_at))?;
                 pass.error = Some(error);
                 return Ok(pass);
@@ -656,7 +656,7 @@ fn settle(
             Ok(true)
         }
         Err(error) => {
-            record(Some((&error, Utc::now() + backoff(attempts))))?;
+            record(Some((&error, crate::clock::now() + backoff(attempts))))?;
             pass.error = Some(error);
             Ok(false)
         }
@@ -682,7 +682,7 @@ impl Digest<'_> {
         (queued, events, resolutions): (Vec<Queued>, Vec<MonitoringEvent>, Vec<QueuedResolution>),
         now: Option<DateTime<Utc>>,
     ) -> Result<Pass, StoreError> {
-        let clock = now.unwrap_or_else(Utc::now);
+        let clock = now.unwrap_or_else(crate::clock::now);
         let slot = email::digest_slot(self.at, clock);
         let last = store.digest_sent_at(&pass.channel)?;
         let due = now.is_none() || last.is_none_or(|last| last < slot);
@@ -770,7 +770,7 @@ impl Digest<'_> {
                 pass.delivered += alert_ids.len() + news.len() + closed.len();
             }
             Err(error) => {
-                let retry_at = Utc::now() + backoff(attempts);
+                let retry_at = crate::clock::now() + backoff(attempts);
                 store.delivery_failed(&pass.channel, &alert_ids, &error, Some(retry_at))?;
                 for e in &news {
                     store.event_delivery(&pass.channel, e.id, Some((&error, retry_at)))?;

@@ -16,7 +16,6 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cloud::Endpoints;
@@ -260,7 +259,7 @@ impl Geo {
 
     async fn ask_ipstack(&self, client: &ipstack::Ipstack, ip: IpAddr) -> Answer {
         let cache_key = ip.to_string();
-        let now = Utc::now();
+        let now = crate::clock::now();
         match self.store.cached_location(&cache_key, now) {
             Ok(Some(hit)) => return hit.location.map_or(Answer::Unknown, Answer::Found),
             Ok(None) => {}

@@ -228,7 +228,7 @@ pub async fn discover(
         .collect();
     store.record_customers(&rows).map_err(store_problem)?;
     store
-        .set_setting(&DISCOVERED_AT_SETTING, &Utc::now())
+        .set_setting(&DISCOVERED_AT_SETTING, &crate::clock::now())
         .map_err(store_problem)?;
     let mut now_watched = Vec::new();
     if watch_all(store).map_err(store_problem)? {
@@ -330,7 +330,7 @@ pub fn exclude(store: &Store, tenant_id: &str) -> Result<bool, StoreError> {
 /// Whether the customers should be listed again: never listed, or `every` ago.
 pub fn discovery_due(store: &Store, every: chrono::Duration) -> Result<bool, StoreError> {
     let last: Option<DateTime<Utc>> = store.setting(&DISCOVERED_AT_SETTING)?;
-    Ok(last.is_none_or(|at| Utc::now() - at >= every))
+    Ok(last.is_none_or(|at| crate::clock::now() - at >= every))
 }
 
 #[cfg(test)]
@@ -352,7 +352,7 @@ mod tests {
             Err(CustomerError::NotSignedIn)
         ));
         store
-            .set_setting(&ACCOUNT_SETTING, &account(1, None, Utc::now()))
+            .set_setting(&ACCOUNT_SETTING, &account(1, None, crate::clock::now()))
             .unwrap();
         let upper = id.to_ascii_uppercase();
         let (c, already) = watch_customer(&store, &format!(" {upper} ")).unwrap();

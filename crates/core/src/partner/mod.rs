@@ -81,7 +81,7 @@ mod tests {
 
     #[test]
     fn a_token_unused_for_almost_90_days_or_near_its_stated_expiry_lapses_soon() {
-        let now = Utc::now();
+        let now = crate::clock::now();
         assert!(
             account(1, None, now).lapses_soon(now).is_none(),
             "used yesterday"

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use chrono::Utc;
 use oauth2::{
     AuthUrl, AuthorizationCode, CsrfToken, DeviceAuthorizationUrl, PkceCodeChallenge, RedirectUrl,
     Scope, TokenResponse,
@@ -90,7 +89,7 @@ impl Partner<'_> {
                 refresh.secret().as_bytes(),
             )
             .map_err(|e| Problem::new(ProblemKind::Keychain, e.to_string()))?;
-        let now = Utc::now();
+        let now = crate::clock::now();
         let account = PartnerAccount {
             tenant_id: tenant_id.into(),
             client_id: client_id.into(),

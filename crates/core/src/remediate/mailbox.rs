@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::microsoft::Microsoft;
+use crate::api::Api;
+use crate::auth::AppIdentity;
+use crate::http::RetryStats;
 
 /// The mailbox every step acts on.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +56,28 @@ fn form(target: &str) -> Option<Form> {
 /// Whether `target` could name a mailbox at all: one address, alias or GUID.
 pub(super) fn is_target(target: &str) -> bool {
     form(target.trim()).is_some()
+}
+
+/// Whether `target` names a mailbox by GUID or alias, so that only Exchange can say whose.
+pub(crate) fn named_by_id(target: &str) -> bool {
+    matches!(form(target.trim()), Some(Form::Guid | Form::Alias))
+}
+
+/// The UPN of the mailbox `target` names, as Exchange (or Graph) says, for a scan that
+/// groups alerts by mailbox: a read, nothing changed.
+pub(crate) async fn upn_of(
+    api: &Api,
+    app: &AppIdentity,
+    stats: &RetryStats,
+    target: &str,
+) -> Result<String, String> {
+    let ms = Microsoft {
+        api,
+        app,
+        stats,
+        verify_delays: &[],
+    };
+    resolve(&ms, target).await.map(|r| r.upn)
 }
 
 /// A UPN as Exchange or Graph gave it: one plain address.

@@ -24,6 +24,7 @@ use crate::detect::{FORWARDING_FAN_IN, TRANSPORT_RULE_REDIRECT, TenantContext, v
 use crate::http::RetryStats;
 use crate::store::{Alert, LogEntry, NewLogEntry, Store, StoreError, parse_ts};
 
+pub(crate) use mailbox::{named_by_id, upn_of};
 use microsoft::{Account, GRANT_BLOCK, GRANT_PASSWORD, Microsoft, Refusal};
 use plan::{enabled_words, sync_warning};
 pub(crate) use rules::read_rule;

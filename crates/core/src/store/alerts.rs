@@ -74,7 +74,7 @@ impl Store {
         self.with(|c| {
             let n = c.execute(
                 "UPDATE alerts SET status = ?2, status_note = ?3, status_changed_at = ?4 WHERE id = ?1",
-                params![id, status, note, ts(Utc::now())],
+                params![id, status, note, ts(crate::clock::now())],
             )?;
             if n == 0 {
                 return Err(StoreError::NoAlert(id));

@@ -28,7 +28,7 @@ impl Store {
             tx.execute(
                 "INSERT INTO allowlist (tenant_id, kind, value, note, added_at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (tenant_id, kind, value) DO NOTHING",
-                params![tenant_id, kind.as_str(), value, note, ts(Utc::now())],
+                params![tenant_id, kind.as_str(), value, note, ts(crate::clock::now())],
             )?;
             let entry = tx.query_row(
                 &format!("{TRUST_SELECT} WHERE tenant_id = ?1 AND kind = ?2 AND value = ?3"),
@@ -120,7 +120,8 @@ pub(super) fn update_fan_in(
 ) -> Result<Option<i64>> {
     let window = fan_in::WINDOW;
     let mut stmt = c.prepare(
-        "SELECT a.id, a.tenant_id, a.tenant_name, a.target, a.actor, a.operation, COALESCE(a.event_time, a.detected_at)
+        "SELECT a.id, a.tenant_id, a.tenant_name, COALESCE(a.mailbox, a.target), a.actor, a.operation,
+                COALESCE(a.event_time, a.detected_at)
          FROM forwards f JOIN alerts a ON a.id = f.alert_id
          WHERE f.destination = ?1 AND a.status <> 'suppressed'
            AND COALESCE(a.event_time, a.detected_at) BETWEEN ?2 AND ?3",

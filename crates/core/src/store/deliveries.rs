@@ -166,7 +166,7 @@ fn attempt_done(
     id: i64,
     failed: Option<(&str, DateTime<Utc>)>,
 ) -> Result<()> {
-    let now = ts(Utc::now());
+    let now = ts(crate::clock::now());
     match failed {
         None => c.execute(
             &format!(
@@ -234,7 +234,7 @@ impl Store {
     pub fn mark_delivered(&self, channel: &str, alert_ids: &[i64]) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let now = ts(Utc::now());
+            let now = ts(crate::clock::now());
             for id in alert_ids {
                 tx.execute(
                     "UPDATE deliveries SET delivered_at = ?3, attempts = attempts + 1, last_attempt_at = ?3
@@ -252,7 +252,7 @@ impl Store {
     pub fn mark_passed_over(&self, channel: &str, alert_ids: &[i64]) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let now = ts(Utc::now());
+            let now = ts(crate::clock::now());
             for id in alert_ids {
                 tx.execute(
                     "UPDATE deliveries SET delivered_at = ?3, sent = 0
@@ -383,7 +383,7 @@ impl Store {
                 "INSERT INTO psa_tickets (channel, thread, ticket_id, opened_by_alert, opened_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (channel, thread) DO UPDATE SET ticket_id = ?3, opened_by_alert = ?4, opened_at = ?5",
-                params![channel, thread, ticket, opened_by_alert, ts(Utc::now())],
+                params![channel, thread, ticket, opened_by_alert, ts(crate::clock::now())],
             )?;
             Ok(())
         })
@@ -425,7 +425,7 @@ impl Store {
     ) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let now = ts(Utc::now());
+            let now = ts(crate::clock::now());
             for id in alert_ids {
                 tx.execute(
                     "UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = ?3, last_error = ?4,
@@ -512,7 +512,7 @@ impl Store {
             let added = c.execute(
                 "INSERT INTO channels (name, kind, added_at, config) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (name) DO NOTHING",
-                params![name, kind, ts(Utc::now()), config.to_string()],
+                params![name, kind, ts(crate::clock::now()), config.to_string()],
             )?;
             if added == 0 {
                 return Err(StoreError::ChannelExists(name.to_string()));
@@ -526,7 +526,7 @@ impl Store {
         self.with(|c| {
             c.execute(
                 "INSERT INTO channels (name, kind, added_at) VALUES (?1, ?1, ?2) ON CONFLICT (name) DO NOTHING",
-                params![to.channel(), ts(Utc::now())],
+                params![to.channel(), ts(crate::clock::now())],
             )?;
             Ok(())
         })

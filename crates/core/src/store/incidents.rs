@@ -87,6 +87,13 @@ fn title(subject: &str, alerts: &[Alert]) -> String {
 /// [`INCIDENT_WINDOW`], or opens one; an alert already in one brings that incident's
 /// severity and times up to date (a fan-in that widened). Answers whether it opened one.
 pub(super) fn attach(c: &Connection, alert_id: i64, now: &str) -> rusqlite::Result<bool> {
+    attach_by(c, alert_id, now, "COALESCE(mailbox, target)")
+}
+
+/// [`attach`], naming the mailbox by the alerts' column expression `mailbox`: alerts got
+/// the UPN Exchange gave (`mailbox`) after incidents came, so the upgrade that made the
+/// first incidents had only the name in the record (`target`).
+fn attach_by(c: &Connection, alert_id: i64, now: &str, mailbox: &str) -> rusqlite::Result<bool> {
     let (tenant_id, tenant_name, target, severity, at, current): (
         String,
         String,
@@ -95,8 +102,10 @@ pub(super) fn attach(c: &Connection, alert_id: i64, now: &str) -> rusqlite::Resu
         String,
         Option<i64>,
     ) = c.query_row(
-        "SELECT tenant_id, tenant_name, target, severity, COALESCE(event_time, detected_at), incident_id
-         FROM alerts WHERE id = ?1",
+        &format!(
+            "SELECT tenant_id, tenant_name, {mailbox}, severity, COALESCE(event_time, detected_at), incident_id
+             FROM alerts WHERE id = ?1"
+        ),
         [alert_id],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
     )?;
@@ -105,7 +114,7 @@ pub(super) fn attach(c: &Connection, alert_id: i64, now: &str) -> rusqlite::Resu
         return Ok(false);
     }
     let subject = target.to_lowercase();
-    let at = parse_ts(&at).unwrap_or_else(Utc::now);
+    let at = parse_ts(&at).unwrap_or_else(crate::clock::now);
     let near: Option<i64> = c
         .query_row(
             "SELECT id FROM incidents
@@ -187,7 +196,7 @@ fn refresh(c: &Connection, id: i64, now: &str) -> rusqlite::Result<()> {
 /// The migration's hook: every alert stored before incidents existed joins one, in the
 /// order the changes were made. Suppressed alerts stay out, as they do when new.
 pub(super) fn attach_stored(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    let now = ts(Utc::now());
+    let now = ts(crate::clock::now());
     let ids: Vec<i64> = tx
         .prepare(
             "SELECT id FROM alerts WHERE status <> 'suppressed' AND incident_id IS NULL
@@ -196,7 +205,7 @@ pub(super) fn attach_stored(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     for id in ids {
-        attach(tx, id, &now)?;
+        attach_by(tx, id, &now, "target")?;
     }
     Ok(())
 }
@@ -245,7 +254,7 @@ impl Store {
     pub fn resolve_incident(&self, key: &str, note: Option<&str>) -> Result<Incident> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let now = ts(Utc::now());
+            let now = ts(crate::clock::now());
             let id: Option<i64> = tx
                 .query_row(
                     "UPDATE incidents SET status = 'resolved', resolved_at = ?2, resolution_note = ?3

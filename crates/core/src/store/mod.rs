@@ -180,6 +180,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("leases.sql")),
         M::up(include_str!("outbound.sql")),
         M::up(include_str!("resolutions.sql")),
+        M::up(include_str!("mailboxes.sql")),
     ])
 }
 

@@ -202,6 +202,9 @@ pub struct NewAlert {
     pub suppressed_by: Option<String>,
     /// Where the change came from (see `enrich`).
     pub origin: Option<Value>,
+    /// The UPN of `target` when the record named the mailbox by GUID or alias and
+    /// Exchange said whose it is; alerts on one mailbox form one incident by it.
+    pub mailbox: Option<String>,
 }
 
 /// One successful sign-in, as collected from `Audit.AzureActiveDirectory`.

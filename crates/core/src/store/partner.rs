@@ -1,6 +1,5 @@
 //! The partner's customers as last listed, and which of them are watched.
 
-use chrono::Utc;
 use rusqlite::params;
 use serde::Serialize;
 
@@ -37,7 +36,7 @@ impl Store {
     pub fn record_customers(&self, listed: &[(String, String, Option<Vec<String>>)]) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let now = ts(Utc::now());
+            let now = ts(crate::clock::now());
             for (tenant_id, name, roles) in listed {
                 let roles = roles.as_ref().map(|r| serde_json::to_string(r).unwrap_or_default());
                 tx.execute(

@@ -12,7 +12,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::Utc;
 use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use secrecy::{ExposeSecret, SecretSlice};
@@ -458,7 +457,7 @@ impl Store {
                 Some((id, hash)) => (id + 1, hash),
                 None => (1, GENESIS.to_string()),
             };
-            let at = ts(Utc::now());
+            let at = ts(crate::clock::now());
             let text = |v: &Option<Value>| v.as_ref().map(Value::to_string);
             let stored = Stored { id, at: &at, e, before: text(&e.before), after: text(&e.after), prev_hash: &prev_hash };
             let hash = stored.signed_hash(&key);

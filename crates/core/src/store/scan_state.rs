@@ -29,7 +29,32 @@ impl Store {
             c.execute(
                 "INSERT INTO accepted_domains (tenant_id, domains, fetched_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (tenant_id) DO UPDATE SET domains = excluded.domains, fetched_at = excluded.fetched_at",
-                params![tenant_id, serde_json::to_string(domains).expect("strings serialise"), ts(Utc::now())],
+                params![tenant_id, serde_json::to_string(domains).expect("strings serialise"), ts(crate::clock::now())],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The UPN Exchange gave for the mailbox the tenant's records call `name` (a GUID or
+    /// an alias, any case), if it was asked before.
+    pub fn mailbox_name(&self, tenant_id: &str, name: &str) -> Result<Option<String>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT upn FROM mailbox_names WHERE tenant_id = ?1 AND name = ?2",
+                [tenant_id, &name.to_lowercase()],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+    }
+
+    /// Keeps the UPN Exchange gave for the mailbox called `name`.
+    pub fn set_mailbox_name(&self, tenant_id: &str, name: &str, upn: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO mailbox_names (tenant_id, name, upn, resolved_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant_id, name) DO UPDATE SET upn = excluded.upn, resolved_at = excluded.resolved_at",
+                params![tenant_id, name.to_lowercase(), upn, ts(crate::clock::now())],
             )?;
             Ok(())
         })
@@ -77,7 +102,7 @@ impl Store {
     pub fn commit_blob(&self, commit: BlobCommit<'_>) -> Result<Vec<Alert>> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let now = ts(Utc::now());
+            let now = ts(crate::clock::now());
             let mut inserted = Vec::new();
             let mut forwarded: Vec<(String, DateTime<Utc>)> = Vec::new();
             for a in commit.alerts {
@@ -85,9 +110,9 @@ impl Store {
                     .query_row(
                         "INSERT INTO alerts (tenant_id, tenant_name, record_id, rule, severity, operation, target, actor,
                                              client_ip, summary, details, event_time, detected_at, content_id, raw_record,
-                                             status, suppressed_by, origin)
+                                             status, suppressed_by, origin, mailbox)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                                 CASE WHEN ?16 IS NULL THEN 'open' ELSE 'suppressed' END, ?16, ?17)
+                                 CASE WHEN ?16 IS NULL THEN 'open' ELSE 'suppressed' END, ?16, ?17, ?18)
                          ON CONFLICT (tenant_id, record_id, rule) DO NOTHING
                          RETURNING id",
                         params![
@@ -108,6 +133,7 @@ impl Store {
                             a.raw_record,
                             a.suppressed_by,
                             a.origin.as_ref().map(Value::to_string),
+                            a.mailbox,
                         ],
                         |r| r.get(0),
                     )
@@ -120,7 +146,7 @@ impl Store {
                 incidents::attach(&tx, id, &now)?;
                 deliveries::queue(&tx, id, &now)?;
                 if crate::detect::fan_in::is_forwarding(&a.rule) {
-                    let at = a.event_time.unwrap_or_else(Utc::now);
+                    let at = a.event_time.unwrap_or_else(crate::clock::now);
                     for d in allowlist::index_forwards(&tx, id, &a.details)? {
                         forwarded.push((d, at));
                     }
@@ -235,7 +261,7 @@ impl Store {
         self.with(|c| {
             c.execute(
                 "INSERT INTO tenant_events (tenant_id, at, kind, content_id, message) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![tenant_id, ts(Utc::now()), kind, content_id, message],
+                params![tenant_id, ts(crate::clock::now()), kind, content_id, message],
             )?;
             Ok(())
         })
@@ -247,7 +273,7 @@ impl Store {
     pub fn set_status(&self, s: &StatusUpdate<'_>) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let now = ts(Utc::now());
+            let now = ts(crate::clock::now());
             let before: Option<String> = tx
                 .query_row(
                     "SELECT state FROM tenant_status WHERE tenant_id = ?1",

@@ -3,7 +3,6 @@
 
 use std::marker::PhantomData;
 
-use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -57,7 +56,7 @@ pub(super) fn write_setting<T: Serialize>(c: &Connection, key: &Key<T>, value: &
     c.execute(
         "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        params![key, json, ts(Utc::now())],
+        params![key, json, ts(crate::clock::now())],
     )?;
     Ok(())
 }

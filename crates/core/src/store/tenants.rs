@@ -24,7 +24,7 @@ impl Store {
                     t.client_id,
                     t.auth_method_str(),
                     t.cert_thumbprint(),
-                    ts(Utc::now()),
+                    ts(crate::clock::now()),
                     t.cloud.map(Cloud::as_str)
                 ],
             )?;

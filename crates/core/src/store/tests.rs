@@ -45,6 +45,7 @@ fn alert(record_id: &str) -> NewAlert {
         raw_record: "{}".into(),
         suppressed_by: None,
         origin: None,
+        mailbox: None,
     }
 }
 
@@ -709,7 +710,11 @@ fn one_mailbox_s_alerts_within_a_day_are_one_incident_at_their_gravest() {
             rule: "inbox-rule-hides-mail".into(),
             ..on("r2", "Adele@Contoso.com", 90)
         },
-        on("r3", "adele@contoso.com", 70),
+        // Named by its GUID in the record (Set-InboxRule), and Exchange said whose it is.
+        NewAlert {
+            mailbox: Some("adele@contoso.com".into()),
+            ..on("r3", "5f0c1c55-3e0b-4c5e-9c7a-0b1f7e0e0a11", 70)
+        },
         // Another mailbox, to another address (one address would be a fan-in).
         NewAlert {
             details: forwarding_to("mallory@evil.example"),

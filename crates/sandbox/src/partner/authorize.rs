@@ -168,7 +168,7 @@ pub(crate) async fn authorize(
             challenge: challenge.to_string(),
             scope: scope.to_string(),
             user,
-            expires: Utc::now() + CODE_LIFETIME,
+            expires: app.clock.now() + CODE_LIFETIME,
             redeemed: false,
         },
     );

@@ -39,7 +39,7 @@ pub(crate) async fn device_code(
         DeviceAuth {
             user_code: user_code.clone(),
             scope: scope.to_string(),
-            expires: Utc::now() + seconds(lifetime),
+            expires: app.clock.now() + seconds(lifetime),
             answer: None,
         },
     );
@@ -69,7 +69,7 @@ pub(crate) async fn device_login(
     let code = query.get("user_code").map_or("", |c| c.trim());
     let declined = query.get("decline").is_some_and(|d| d == "true");
     let answered = app.partner.as_ref().and_then(|partner| {
-        let now = Utc::now();
+        let now = app.clock.now();
         let mut live = partner.live();
         let device = live.devices.values_mut().find(|d| {
             d.user_code.eq_ignore_ascii_case(code) && d.expires > now && d.answer.is_none()

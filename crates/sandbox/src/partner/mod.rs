@@ -268,9 +268,10 @@ impl PartnerState {
         live.customers.len() != before
     }
 
-    /// Revokes every refresh token issued so far, as revoking the technician's sessions does.
-    pub(crate) fn revoke(&self) {
-        self.live().valid_from = Some(Utc::now());
+    /// Revokes every refresh token issued before `now`, as revoking the technician's
+    /// sessions does.
+    pub(crate) fn revoke(&self, now: DateTime<Utc>) {
+        self.live().valid_from = Some(now);
     }
 
     pub(crate) fn set_gdap_roles(&self, tenant: &str, roles: Vec<String>) {

@@ -34,7 +34,7 @@ pub(crate) fn redeem(
     // The partner may also be a scenario tenant, named by one of its domains.
     let home =
         partner.is_home(tenant_name) || tenant.is_some_and(|t| partner.is_home(&app.tenants[t].id));
-    let now = Utc::now();
+    let now = app.clock.now();
     let mut live = partner.live();
     // Codes and device codes are redeemed where they were issued: at the partner tenant.
     let (user, auth_time, scopes, refresh) = match kind {
@@ -262,7 +262,7 @@ fn user_tokens(
     refresh_token: Option<String>,
 ) -> Response {
     let lifetime = app.token_lifetime_s;
-    let now = Utc::now();
+    let now = app.clock.now();
     let expires = now + seconds(lifetime);
     let upn = partner.config.users[user].upn.clone();
     let access_token = match target.tenant {

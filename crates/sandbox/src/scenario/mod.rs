@@ -46,6 +46,10 @@ pub struct Scenario {
     /// (default 3599).
     #[serde(default = "default_token_lifetime_s")]
     pub token_lifetime_s: u64,
+    /// How many times as fast as the wall clock the sandbox's clock runs from its start
+    /// (default 1): a day of scenario time in minutes for tests of the always-on watcher.
+    #[serde(default = "default_clock_speed")]
+    pub clock_speed: u32,
     /// Name of the pagination header; Microsoft's pages disagree (A5).
     #[serde(default = "default_next_page_header")]
     pub next_page_header: String,
@@ -500,6 +504,12 @@ impl Scenario {
                 return Err(invalid(field, "must be at least 1"));
             }
         }
+        if !(1..=MAX_CLOCK_SPEED).contains(&self.clock_speed) {
+            return Err(invalid(
+                "clock_speed",
+                format!("must be from 1 to {MAX_CLOCK_SPEED}"),
+            ));
+        }
         if self.token_lifetime_s == 0 {
             return Err(invalid("token_lifetime_s", "must be at least 1"));
         }
@@ -559,6 +569,14 @@ fn default_page_size() -> usize {
 fn default_records_per_blob() -> usize {
     100
 }
+/// Faster than this, one HTTP round trip spans scenario minutes and the feed's
+/// one-minute listing granularity stops meaning anything.
+const MAX_CLOCK_SPEED: u32 = 3_600;
+
+fn default_clock_speed() -> u32 {
+    1
+}
+
 fn default_token_lifetime_s() -> u64 {
     3599
 }
