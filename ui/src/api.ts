@@ -4,7 +4,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
 export type Severity = "low" | "medium" | "high" | "critical";
-export type AlertStatus = "open" | "acknowledged" | "false_positive" | "suppressed";
+export type AlertStatus = "open" | "acknowledged" | "false_positive" | "suppressed" | "resolved";
 
 export interface Location {
   ip: string;
@@ -124,6 +124,8 @@ export interface AlertSummary {
   status_note: string | null;
   suppressed_by: string | null;
   origin: Origin | null;
+  /** The technician who took it, while they hold it. */
+  assignee: string | null;
 }
 
 /** One mailbox's alerts within 24 hours, as list_incidents answers it. */

@@ -55,6 +55,7 @@ export const STATUS_LABEL: Record<AlertStatus, string> = {
   acknowledged: "Acknowledged",
   false_positive: "False positive",
   suppressed: "Suppressed",
+  resolved: "Resolved",
 };
 
 export const SEVERITY_LABEL: Record<Severity, string> = {

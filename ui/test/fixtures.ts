@@ -70,6 +70,7 @@ export function alert(over: Partial<AlertSummary> & { id: number }): AlertSummar
     detected_at: "2026-11-27T10:42:00Z",
     status: "open",
     status_note: null,
+    assignee: null,
     suppressed_by: null,
     origin: null,
     incident_id: over.id,

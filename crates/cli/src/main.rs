@@ -1,5 +1,6 @@
 //! `rulewatch`: Rulewatch's engine without a window.
 
+mod alerts;
 mod allow;
 mod channel;
 mod check;
@@ -81,6 +82,9 @@ struct Global {
           value_parser = clap::value_parser!(u16).range(
               i64::from(*THROTTLE_WAIT_SECS.start())..=i64::from(*THROTTLE_WAIT_SECS.end())))]
     throttle_wait_secs: Option<u16>,
+    /// Your name in alerts' history, as colleagues see it [default: your login name]
+    #[arg(long, env = "RULEWATCH_TECHNICIAN", global = true)]
+    technician: Option<String>,
     /// More detail on stderr (-v: retries and progress, -vv: debugging)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
@@ -143,11 +147,9 @@ enum Command {
     /// Where alerts go besides this terminal and the desktop: webhooks
     #[command(subcommand)]
     Channel(channel::ChannelCommand),
-    /// Every stored alert, newest first
-    Alerts {
-        #[arg(long)]
-        json: bool,
-    },
+    /// The stored alerts, newest first (filtered), and the desk's triage: take, release,
+    /// ack, resolve, fp, note, history
+    Alerts(alerts::AlertsArgs),
     /// Alerts grouped by incident: one mailbox's alerts within a day (a fan-in's, one
     /// outside address's), the most recently active first
     Incidents {
@@ -248,6 +250,7 @@ impl Global {
             Var::DiscoveryHours => number(self.discovery_hours),
             Var::VerifyDelays => text(&self.verify_delays),
             Var::ThrottleWaitSecs => number(self.throttle_wait_secs),
+            Var::Technician => text(&self.technician),
         })?)
     }
 
@@ -352,11 +355,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Channel(cmd) => channel::run(g, cmd).await,
         Command::Partner(cmd) => partner::run(g, cmd).await,
         Command::SignIns(cmd) => sign_ins::run(g, cmd),
-        Command::Alerts { json } => {
-            let alerts = g.session()?.alerts().await.context("reading the alerts")?;
-            output::alerts(&alerts, json)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Alerts(args) => alerts::run(g, args).await,
         Command::Incidents {
             action: Some(IncidentAction::Resolve { key, note }),
             ..

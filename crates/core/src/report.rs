@@ -324,6 +324,7 @@ mod tests {
     fn sample(id: i64, rule: &str, details: Value) -> Alert {
         let at = |s: &str| Some(s.parse().expect("a time"));
         Alert {
+            assignee: None,
             id,
             tenant_id: "t".into(),
             tenant_name: "Contoso".into(),

@@ -159,6 +159,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     h("option", { value: "open" }, "Open"),
     h("option", { value: "acknowledged" }, "Acknowledged"),
     h("option", { value: "false_positive" }, "False positive"),
+    h("option", { value: "resolved" }, "Resolved"),
     h("option", { value: "suppressed" }, "Suppressed"),
   );
   const severitySel = h(

@@ -311,7 +311,7 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    fn from(o: Output) -> Self {
+    pub(crate) fn from(o: Output) -> Self {
         Run {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),

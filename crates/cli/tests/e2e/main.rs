@@ -21,4 +21,5 @@ mod publisher;
 mod remediate;
 mod scan;
 mod terminal;
+mod triage;
 mod watch;

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{Error, Session};
 use crate::allowlist::{TrustEntry, TrustKind, normalize_destination, normalize_rule_name};
-use crate::store::{Alert, AlertStatus, Incident};
+use crate::store::{Alert, AlertFilter, AlertStatus, HistoryEntry, Incident};
 
 /// One alert with its evidence: every field of its audit record, the record itself,
 /// and the other alerts about the same mailbox.
@@ -68,6 +68,51 @@ impl Session {
     /// Every stored alert, newest first.
     pub async fn alerts(&self) -> Result<Vec<Alert>, Error> {
         Ok(self.store().await.alerts()?)
+    }
+
+    /// The alerts `filter` lets through, the newest first.
+    pub async fn alerts_where(&self, filter: &AlertFilter) -> Result<Vec<Alert>, Error> {
+        Ok(self.store().await.alerts_where(filter)?)
+    }
+
+    /// The technician at this workstation, as alerts' history names them.
+    pub fn technician(&self) -> &str {
+        &self.config.technician
+    }
+
+    /// This technician takes the alert; one a colleague holds only with `force`.
+    pub async fn take_alert(&self, id: i64, force: bool) -> Result<Alert, Error> {
+        Ok(self
+            .store()
+            .await
+            .take_alert(id, &self.config.technician, force)?)
+    }
+
+    /// This technician lets the alert go; one a colleague holds only with `force`.
+    pub async fn release_alert(&self, id: i64, force: bool) -> Result<Alert, Error> {
+        Ok(self
+            .store()
+            .await
+            .release_alert(id, &self.config.technician, force)?)
+    }
+
+    /// Adds this technician's note to the alert's history.
+    pub async fn note_alert(&self, id: i64, note: &str) -> Result<(), Error> {
+        let note = note.trim();
+        if note.is_empty() {
+            return Err(Error::Invalid(
+                "the note is empty; say what was seen or done".into(),
+            ));
+        }
+        Ok(self
+            .store()
+            .await
+            .note_alert(id, &self.config.technician, note)?)
+    }
+
+    /// Every step of the alert's review, oldest first.
+    pub async fn alert_review(&self, id: i64) -> Result<Vec<HistoryEntry>, Error> {
+        Ok(self.store().await.alert_review(id)?)
     }
 
     /// Every incident with its alerts, the most recently active first.
@@ -131,7 +176,7 @@ impl Session {
                 Error::Invalid(format!("'{status}' is not a status an alert can be given"))
             })?;
         let store = self.store().await;
-        let alert = store.set_alert_status(id, status, note)?;
+        let alert = store.set_alert_status(id, status, note, &self.config.technician)?;
         if trust_destination && status == AlertStatus::FalsePositive {
             let destinations = alert.details.destinations();
             if destinations.is_empty() {

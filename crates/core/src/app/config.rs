@@ -45,10 +45,12 @@ pub enum Var {
     VerifyDelays,
     /// Seconds waited after throttling that names no wait.
     ThrottleWaitSecs,
+    /// The technician's name in alerts' history and the remediation record.
+    Technician,
 }
 
 impl Var {
-    const ALL: [Var; 10] = [
+    const ALL: [Var; 11] = [
         Var::DataDir,
         Var::Endpoints,
         Var::TrustEndpoints,
@@ -59,6 +61,7 @@ impl Var {
         Var::DiscoveryHours,
         Var::VerifyDelays,
         Var::ThrottleWaitSecs,
+        Var::Technician,
     ];
 
     /// The environment variable.
@@ -74,6 +77,7 @@ impl Var {
             Var::DiscoveryHours => "RULEWATCH_DISCOVERY_HOURS",
             Var::VerifyDelays => "RULEWATCH_VERIFY_DELAYS",
             Var::ThrottleWaitSecs => "RULEWATCH_THROTTLE_WAIT_SECS",
+            Var::Technician => "RULEWATCH_TECHNICIAN",
         }
     }
 
@@ -129,6 +133,8 @@ pub struct Config {
     pub throttle_wait: Option<Duration>,
     /// Where the daily log file is written, when it is.
     pub log_dir: Option<PathBuf>,
+    /// Who is at this workstation: the name alerts' history records.
+    pub technician: String,
 }
 
 impl Config {
@@ -202,6 +208,12 @@ impl Config {
         let verify_delays = get(Var::VerifyDelays)
             .map(|d| parse_delays(d.as_str()))
             .transpose()?;
+        let technician = match get(Var::Technician) {
+            Some(name) => {
+                checked_technician(&name).map_err(|why| ConfigError::new(Var::Technician, why))?
+            }
+            None => os_user(),
+        };
         let trust_endpoints = get(Var::TrustEndpoints)
             .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"));
         Ok(Config {
@@ -216,6 +228,7 @@ impl Config {
             verify_delays,
             throttle_wait,
             log_dir: None,
+            technician,
         })
     }
 
@@ -284,6 +297,31 @@ fn parse_delays(text: &str) -> Result<Vec<Duration>, ConfigError> {
                 })
         })
         .collect()
+}
+
+/// The longest technician name taken.
+const TECHNICIAN_MAX: usize = 64;
+
+/// A technician's name as given: printable text of at most 64 characters, since it is
+/// shown to colleagues and written into every record.
+fn checked_technician(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.chars().count() > TECHNICIAN_MAX {
+        return Err(format!("is longer than {TECHNICIAN_MAX} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("holds control characters; give a plain name".into());
+    }
+    Ok(name.to_string())
+}
+
+/// The operating system's user, the default technician name.
+fn os_user() -> String {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find_map(|n| checked_technician(&n).ok().filter(|n| !n.is_empty()))
+        .unwrap_or_else(|| "technician".into())
 }
 
 #[cfg(test)]

@@ -70,9 +70,10 @@ pub use crate::remediate::{Action, Outcome, Plan, RemediateError, StepResult};
 pub use crate::secrets::SecretError;
 pub use crate::sign_ins::AUDIT_AZURE_AD;
 pub use crate::store::{
-    Alert, AlertStatus, CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, ChainReport, ChannelHealth,
-    ChannelRow, CustomerRow, FrontEnd, GeoFix, GeoProblem, GeoProvider, INCIDENT_WINDOW, Incident,
-    IncidentStatus, LogEntry, StoreError, TenantRow, TenantState, TenantStatus,
+    Alert, AlertFilter, AlertStatus, Assignee, CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead,
+    ChainReport, ChannelHealth, ChannelRow, CustomerRow, FrontEnd, GeoFix, GeoProblem, GeoProvider,
+    HistoryEntry, INCIDENT_WINDOW, Incident, IncidentStatus, LogEntry, StoreError, TenantRow,
+    TenantState, TenantStatus,
 };
 pub use crate::tenants::{NewCredential, TenantError};
 pub use crate::undo::UndoPreview;

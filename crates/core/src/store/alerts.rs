@@ -7,12 +7,80 @@ macro_rules! alert_columns {
     () => {
         "a.id, a.tenant_id, a.tenant_name, a.rule, a.severity, a.record_id, a.operation, a.target, a.actor,
          a.client_ip, a.summary, a.details, a.event_time, a.detected_at, a.status, a.content_id, a.suppressed_by,
-         a.origin, a.status_note, a.incident_id"
+         a.origin, a.status_note, a.incident_id, a.assignee"
     };
 }
 pub(super) const ALERT_COLUMNS: &str = alert_columns!();
-pub(super) const ALERT_COLUMN_COUNT: usize = 20;
+pub(super) const ALERT_COLUMN_COUNT: usize = 21;
 pub(super) const ALERT_SELECT: &str = concat!("SELECT ", alert_columns!(), " FROM alerts a");
+
+/// Which alerts `Store::alerts_where` answers; each field left `None` lets every alert by.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    /// A tenant, by id or name (any case).
+    pub tenant: Option<String>,
+    /// One status.
+    pub status: Option<AlertStatus>,
+    /// This severity or graver.
+    pub severity: Option<crate::detect::Severity>,
+    /// Changes made at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Whose they are.
+    pub assignee: Option<Assignee>,
+}
+
+/// Whose alerts a filter asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignee {
+    /// Alerts nobody holds.
+    Nobody,
+    /// Alerts this technician holds (any case).
+    Named(String),
+}
+
+/// One step of an alert's review.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryEntry {
+    /// When, as stored (RFC 3339, UTC).
+    pub at: String,
+    /// Who.
+    pub technician: String,
+    /// `took`, `took over from NAME`, `released`, `note`, or the status given.
+    pub action: String,
+    /// The note, when one was given.
+    pub note: Option<String>,
+}
+
+/// Who holds alert `id` and since when; `NoAlert` when there is no such alert.
+fn holder(c: &Connection, id: i64) -> Result<Option<(String, String)>> {
+    let row: Option<(Option<String>, Option<String>)> = c
+        .query_row(
+            "SELECT assignee, assigned_at FROM alerts WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match row {
+        None => Err(StoreError::NoAlert(id)),
+        Some((Some(who), since)) => Ok(Some((who, since.unwrap_or_default()))),
+        Some((None, _)) => Ok(None),
+    }
+}
+
+fn history(
+    c: &Connection,
+    id: i64,
+    now: &str,
+    technician: &str,
+    action: &str,
+    note: Option<&str>,
+) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO alert_history (alert_id, at, technician, action, note) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, now, technician, action, note],
+    )?;
+    Ok(())
+}
 
 pub(super) fn alert_by_id(c: &Connection, id: i64) -> Result<Alert> {
     Ok(c.query_row(
@@ -60,27 +128,184 @@ impl Store {
         })
     }
 
-    /// Records the technician's decision. Suppressed alerts can be reviewed too.
+    /// Records `technician`'s decision, in the alert and its history. Suppressed alerts
+    /// can be reviewed too.
     pub fn set_alert_status(
         &self,
         id: i64,
         status: AlertStatus,
         note: Option<&str>,
+        technician: &str,
     ) -> Result<Alert> {
         if !status.settable() {
             return Err(StoreError::BadStatus(status.as_str().to_string()));
         }
-        let status = status.as_str();
         self.with(|c| {
-            let n = c.execute(
+            let tx = c.transaction()?;
+            let now = ts(crate::clock::now());
+            let n = tx.execute(
                 "UPDATE alerts SET status = ?2, status_note = ?3, status_changed_at = ?4 WHERE id = ?1",
-                params![id, status, note, ts(crate::clock::now())],
+                params![id, status.as_str(), note, now],
             )?;
             if n == 0 {
                 return Err(StoreError::NoAlert(id));
             }
-            alert_by_id(c, id)
+            history(&tx, id, &now, technician, status.as_str(), note)?;
+            let alert = alert_by_id(&tx, id)?;
+            tx.commit()?;
+            Ok(alert)
         })
+    }
+
+    /// `technician` takes the alert: it is theirs until released. One another technician
+    /// holds is refused, naming them, unless `force` (the history says whose it was).
+    pub fn take_alert(&self, id: i64, technician: &str, force: bool) -> Result<Alert> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let now = ts(crate::clock::now());
+            let action = match holder(&tx, id)? {
+                Some((who, _)) if who == technician => return alert_by_id(&tx, id),
+                Some((who, since)) if !force => {
+                    return Err(StoreError::HeldBy {
+                        id,
+                        technician: who,
+                        since,
+                    });
+                }
+                Some((who, _)) => format!("took over from {who}"),
+                None => "took".to_string(),
+            };
+            tx.execute(
+                "UPDATE alerts SET assignee = ?2, assigned_at = ?3 WHERE id = ?1",
+                params![id, technician, now],
+            )?;
+            history(&tx, id, &now, technician, &action, None)?;
+            let alert = alert_by_id(&tx, id)?;
+            tx.commit()?;
+            Ok(alert)
+        })
+    }
+
+    /// `technician` lets the alert go. One another technician holds is refused unless
+    /// `force`; one nobody holds is left as it is.
+    pub fn release_alert(&self, id: i64, technician: &str, force: bool) -> Result<Alert> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let now = ts(crate::clock::now());
+            match holder(&tx, id)? {
+                None => return alert_by_id(&tx, id),
+                Some((who, since)) if who != technician && !force => {
+                    return Err(StoreError::HeldBy {
+                        id,
+                        technician: who,
+                        since,
+                    });
+                }
+                Some(_) => {}
+            }
+            tx.execute(
+                "UPDATE alerts SET assignee = NULL, assigned_at = NULL WHERE id = ?1",
+                [id],
+            )?;
+            history(&tx, id, &now, technician, "released", None)?;
+            let alert = alert_by_id(&tx, id)?;
+            tx.commit()?;
+            Ok(alert)
+        })
+    }
+
+    /// Adds `technician`'s note to the alert's history.
+    pub fn note_alert(&self, id: i64, technician: &str, note: &str) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            holder(&tx, id)?;
+            history(
+                &tx,
+                id,
+                &ts(crate::clock::now()),
+                technician,
+                "note",
+                Some(note),
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Every step of the alert's review, oldest first.
+    pub fn alert_review(&self, id: i64) -> Result<Vec<HistoryEntry>> {
+        self.with(|c| {
+            holder(c, id)?;
+            let mut stmt = c.prepare(
+                "SELECT at, technician, action, note FROM alert_history WHERE alert_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt
+                .query_map([id], |r| {
+                    Ok(HistoryEntry {
+                        at: r.get::<_, String>(0)?,
+                        technician: r.get(1)?,
+                        action: r.get(2)?,
+                        note: r.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// The alerts `filter` lets through, the newest event first.
+    pub fn alerts_where(&self, filter: &AlertFilter) -> Result<Vec<Alert>> {
+        let (mut clauses, mut args) = (Vec::new(), Vec::new());
+        // Each clause takes the next parameter number for its value.
+        let mut with = |clause: &dyn Fn(usize) -> String, value: String| {
+            args.push(value);
+            clauses.push(clause(args.len()));
+        };
+        if let Some(t) = &filter.tenant {
+            with(
+                &|n| {
+                    format!(
+                        "(a.tenant_id = ?{n} COLLATE NOCASE OR a.tenant_name = ?{n} COLLATE NOCASE)"
+                    )
+                },
+                t.clone(),
+            );
+        }
+        if let Some(s) = filter.status {
+            with(&|n| format!("a.status = ?{n}"), s.as_str().to_string());
+        }
+        if let Some(since) = filter.since {
+            with(
+                &|n| format!("COALESCE(a.event_time, a.detected_at) >= ?{n}"),
+                ts(since),
+            );
+        }
+        match &filter.assignee {
+            Some(Assignee::Nobody) => clauses.push("a.assignee IS NULL".to_string()),
+            Some(Assignee::Named(who)) => with(
+                &|n| format!("a.assignee = ?{n} COLLATE NOCASE"),
+                who.clone(),
+            ),
+            None => {}
+        }
+        let mut sql = ALERT_SELECT.to_string();
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        sql.push_str(" ORDER BY a.event_time DESC, a.id DESC");
+        let alerts = self.with(|c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(&args), Alert::from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })?;
+        // Severity is ranked, not compared as text: filtered here.
+        Ok(alerts
+            .into_iter()
+            .filter(|a| filter.severity.is_none_or(|s| a.severity >= s))
+            .collect())
     }
 
     /// How many alerts await review (status `open`), across every tenant, removed tenants'

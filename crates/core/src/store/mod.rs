@@ -29,6 +29,7 @@ use serde_json::Value;
 
 use crate::cloud::Cloud;
 
+pub use alerts::{AlertFilter, Assignee, HistoryEntry};
 pub use deliveries::{
     ChannelHealth, ChannelRow, FrontEnd, MonitoringEvent, Queued, QueuedResolution,
 };
@@ -87,6 +88,18 @@ pub enum StoreError {
     /// No channel of that name is configured (or it is built in and cannot be changed).
     #[error("no channel named {0} can be changed")]
     NoChannel(String),
+    /// Another technician holds the alert.
+    #[error(
+        "alert {id} is held by {technician} since {since}; ask them, or take it over with --force"
+    )]
+    HeldBy {
+        /// The alert.
+        id: i64,
+        /// Who holds it.
+        technician: String,
+        /// Since when, as stored.
+        since: String,
+    },
     /// A status a technician may not set (suppression is the allowlist's); holds its name.
     #[error("an alert cannot be set to '{0}': use open, acknowledged or false_positive")]
     BadStatus(String),
@@ -181,6 +194,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("outbound.sql")),
         M::up(include_str!("resolutions.sql")),
         M::up(include_str!("mailboxes.sql")),
+        M::up(include_str!("triage.sql")),
     ])
 }
 

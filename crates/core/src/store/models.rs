@@ -230,15 +230,18 @@ pub enum AlertStatus {
     FalsePositive,
     /// Covered by the allowlist: stored, never notified.
     Suppressed,
+    /// Dealt with: the account is safe again.
+    Resolved,
 }
 
 impl AlertStatus {
     /// Every status.
-    pub const ALL: [AlertStatus; 4] = [
+    pub const ALL: [AlertStatus; 5] = [
         AlertStatus::Open,
         AlertStatus::Acknowledged,
         AlertStatus::FalsePositive,
         AlertStatus::Suppressed,
+        AlertStatus::Resolved,
     ];
 
     /// The name stored and serialised.
@@ -248,6 +251,7 @@ impl AlertStatus {
             AlertStatus::Acknowledged => "acknowledged",
             AlertStatus::FalsePositive => "false_positive",
             AlertStatus::Suppressed => "suppressed",
+            AlertStatus::Resolved => "resolved",
         }
     }
 
@@ -325,6 +329,8 @@ pub struct Alert {
     pub status_note: Option<String>,
     /// The incident it belongs to (none when suppressed).
     pub incident_id: Option<i64>,
+    /// The technician who took it, while they hold it.
+    pub assignee: Option<String>,
 }
 
 impl Alert {
@@ -357,6 +363,7 @@ impl Alert {
                 .and_then(|o| serde_json::from_str(&o).ok()),
             status_note: r.get(18)?,
             incident_id: r.get(19)?,
+            assignee: r.get(20)?,
         })
     }
 }

@@ -901,3 +901,132 @@ fn a_tenant_s_scan_lease_has_one_holder_until_released_or_expired() {
         "where the system tells, a killed holder's lease is free at once"
     );
 }
+
+#[test]
+fn an_alert_is_held_by_one_technician_at_a_time_and_its_history_names_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = tenant(&store);
+    let new = store
+        .commit_blob(commit_one(
+            &t.tenant_id,
+            "b1",
+            &[
+                alert("r1"),
+                NewAlert {
+                    severity: crate::detect::Severity::Critical,
+                    ..alert("r2")
+                },
+            ],
+        ))
+        .unwrap();
+    let (one, two) = (new[0].id, new[1].id);
+
+    assert_eq!(
+        store
+            .take_alert(one, "alice", false)
+            .unwrap()
+            .assignee
+            .as_deref(),
+        Some("alice")
+    );
+    // Taking it again is no change; a colleague is told who holds it.
+    store.take_alert(one, "alice", false).unwrap();
+    match store.take_alert(one, "bob", false) {
+        Err(StoreError::HeldBy { id, technician, .. }) => {
+            assert_eq!((id, technician.as_str()), (one, "alice"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        store.release_alert(one, "bob", false),
+        Err(StoreError::HeldBy { .. })
+    ));
+    store
+        .set_alert_status(
+            one,
+            AlertStatus::Acknowledged,
+            Some("calling the user"),
+            "alice",
+        )
+        .unwrap();
+    store.note_alert(one, "alice", "password reset").unwrap();
+    assert_eq!(
+        store
+            .take_alert(one, "bob", true)
+            .unwrap()
+            .assignee
+            .as_deref(),
+        Some("bob")
+    );
+    store
+        .set_alert_status(one, AlertStatus::Resolved, None, "bob")
+        .unwrap();
+    assert_eq!(
+        store.release_alert(one, "bob", false).unwrap().assignee,
+        None
+    );
+    let steps: Vec<(String, String, Option<String>)> = store
+        .alert_review(one)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.technician, e.action, e.note))
+        .collect();
+    let step = |who: &str, what: &str, note: Option<&str>| {
+        (who.to_string(), what.to_string(), note.map(str::to_string))
+    };
+    assert_eq!(
+        steps,
+        [
+            step("alice", "took", None),
+            step("alice", "acknowledged", Some("calling the user")),
+            step("alice", "note", Some("password reset")),
+            step("bob", "took over from alice", None),
+            step("bob", "resolved", None),
+            step("bob", "released", None),
+        ]
+    );
+    assert!(matches!(
+        store.alert_review(999),
+        Err(StoreError::NoAlert(999))
+    ));
+
+    // The desk's filters.
+    store.take_alert(two, "Carol", false).unwrap();
+    let ids = |f: AlertFilter| -> Vec<i64> {
+        store
+            .alerts_where(&f)
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect()
+    };
+    assert_eq!(ids(AlertFilter::default()), [two, one]);
+    let mine = AlertFilter {
+        assignee: Some(Assignee::Named("carol".into())),
+        ..AlertFilter::default()
+    };
+    assert_eq!(ids(mine), [two]);
+    let nobody_s = AlertFilter {
+        assignee: Some(Assignee::Nobody),
+        ..AlertFilter::default()
+    };
+    assert_eq!(ids(nobody_s), [one]);
+    let resolved = AlertFilter {
+        status: Some(AlertStatus::Resolved),
+        tenant: Some("CONTOSO".into()),
+        ..AlertFilter::default()
+    };
+    assert_eq!(ids(resolved), [one]);
+    let critical = AlertFilter {
+        severity: Some(crate::detect::Severity::Critical),
+        ..AlertFilter::default()
+    };
+    assert_eq!(ids(critical), [two]);
+    let future = AlertFilter {
+        since: Some(Utc::now() + Duration::hours(1)),
+        tenant: Some(t.tenant_id.clone()),
+        ..AlertFilter::default()
+    };
+    assert!(ids(future).is_empty());
+}
