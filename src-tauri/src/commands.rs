@@ -6,9 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rulewatch_core::app::{
     Alert, AlertDetail, ChannelHealth, Chat, Cloud, CompanyMatch, ConnectionStep, EmailConfig,
-    Error, ErrorKind, Incident, LogEntry, NewCredential, PartnerAccount, PartnerState, Plan,
-    PsaConfig, Route, Settings as CoreSettings, SettingsUpdate as CoreUpdate, SignInWith,
-    StepResult, TenantInput, TenantStatus, UndoPreview,
+    Error, ErrorKind, HistoryEntry, Incident, LogEntry, NewCredential, PartnerAccount,
+    PartnerState, Plan, PsaConfig, Route, Settings as CoreSettings, SettingsUpdate as CoreUpdate,
+    SignInWith, StepResult, TenantInput, TenantStatus, UndoPreview,
 };
 use rulewatch_core::detect::rules::{RULES, Rule};
 use secrecy::{ExposeSecret, SecretString};
@@ -251,6 +251,62 @@ pub(crate) async fn set_alert_status(
         .session
         .set_alert_status(id, &status, note.as_deref(), trust_destination)
         .await?;
+    changed(&app, &shared).await;
+    Ok(())
+}
+
+/// The technician at this workstation and an alert's review: who holds it, each step.
+#[derive(Serialize)]
+pub(crate) struct Review {
+    technician: String,
+    assignee: Option<String>,
+    history: Vec<HistoryEntry>,
+}
+
+#[tauri::command]
+pub(crate) async fn alert_review(shared: AppState<'_>, id: i64) -> Reply<Review> {
+    let session = &shared.session;
+    Ok(Review {
+        technician: session.technician().to_string(),
+        assignee: session.alert_detail(id).await?.alert.assignee,
+        history: session.alert_review(id).await?,
+    })
+}
+
+/// Takes the alert for this technician (`force`: over a colleague who holds it).
+#[tauri::command]
+pub(crate) async fn take_alert(
+    app: AppHandle,
+    shared: AppState<'_>,
+    id: i64,
+    force: bool,
+) -> Reply<()> {
+    shared.session.take_alert(id, force).await?;
+    changed(&app, &shared).await;
+    Ok(())
+}
+
+/// Lets the alert go (`force`: although a colleague holds it).
+#[tauri::command]
+pub(crate) async fn release_alert(
+    app: AppHandle,
+    shared: AppState<'_>,
+    id: i64,
+    force: bool,
+) -> Reply<()> {
+    shared.session.release_alert(id, force).await?;
+    changed(&app, &shared).await;
+    Ok(())
+}
+
+#[tauri::command]
+pub(crate) async fn note_alert(
+    app: AppHandle,
+    shared: AppState<'_>,
+    id: i64,
+    note: String,
+) -> Reply<()> {
+    shared.session.note_alert(id, &note).await?;
     changed(&app, &shared).await;
     Ok(())
 }

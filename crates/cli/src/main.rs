@@ -283,6 +283,7 @@ pub(crate) fn hint(remedy: &Remedy) -> String {
         Remedy::ListAllowlist => "; `rulewatch allow list` shows the entries".into(),
         Remedy::ListSteps => "; `rulewatch audit` lists the recorded steps".into(),
         Remedy::VerifyRecord => " (`rulewatch audit verify`)".into(),
+        Remedy::TakeOver { id } => format!(" (`rulewatch alerts take {id} --force`)"),
     }
 }
 

@@ -156,3 +156,94 @@ fn two_technicians_take_review_and_annotate_alerts_and_the_history_names_each() 
         serde_json::from_str(&rw.run(&["alerts", "history", &id, "--json"]).stdout).unwrap();
     assert_eq!(after, history, "refused steps left the history as it was");
 }
+
+/// With `stdin` answered to the plan's question, as technician `who`.
+fn as_tech_answering(rw: &Rulewatch, who: &str, args: &[&str], stdin: &str) -> Run {
+    use std::io::Write;
+    let mut child = rw
+        .command(args)
+        .env("RULEWATCH_TECHNICIAN", who)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    Run::from(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn secure_and_remediate_is_refused_under_a_colleague_and_the_record_names_who_ran_it() {
+    use m365_sandbox::attacks::{self, ForwardKind};
+    let t = TestTenant::new(0);
+    let megan = t.users[1].clone();
+    let scenario = json!({
+        "tenants": [t.scenario_json()],
+        "records": [{"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5,
+                     "record": attacks::new_inbox_rule_forward(&t.ctx(1, 1), "Sync", &[&t.drop_box("sync")], ForwardKind::ForwardTo)}],
+    });
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
+    assert_eq!(rw.scan().code, 0);
+    let id = rw.run(&["alerts", "--json"]).json_lines()[0]["id"].to_string();
+    assert_eq!(as_tech(&rw, "alice", &["alerts", "take", &id]).code, 0);
+
+    let refused = as_tech_answering(&rw, "bob", &["remediate", &id], "y\n");
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("alert {id} is held by alice since"))
+            && refused
+                .stderr
+                .contains(&format!("rulewatch alerts take {id} --force")),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        sandbox.user(&t.tenant_id, &megan)["account_enabled"],
+        true,
+        "nothing was changed under alice"
+    );
+
+    // A run of this alert going on in another process (this test's, alive) is named.
+    let db = rusqlite::Connection::open(rw.dir.path().join("rulewatch.db")).unwrap();
+    let lock = format!("remediation:{id}");
+    db.execute(
+        "INSERT INTO scan_leases (tenant_id, holder, expires_at) VALUES (?1, ?2, ?3)",
+        rusqlite::params![
+            lock,
+            format!("{}:run:carol", std::process::id()),
+            (chrono::Utc::now() + chrono::Duration::minutes(5))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        ],
+    )
+    .unwrap();
+    let busy = as_tech_answering(&rw, "alice", &["remediate", &id], "y\n");
+    assert_eq!(busy.code, 1);
+    assert!(
+        busy.stderr.contains(&format!(
+            "Secure and Remediate of alert {id} is running already, started by carol"
+        )),
+        "{}",
+        busy.stderr
+    );
+    assert_eq!(sandbox.user(&t.tenant_id, &megan)["account_enabled"], true);
+    db.execute("DELETE FROM scan_leases WHERE tenant_id = ?1", [&lock])
+        .unwrap();
+
+    let run = as_tech_answering(&rw, "alice", &["remediate", &id, "--json"], "y\n");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(sandbox.user(&t.tenant_id, &megan)["account_enabled"], false);
+    let rows = rw.run(&["audit", "--json"]).json_lines();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|r| r["os_user"] == "alice"),
+        "every step names the technician who ran it: {rows:#?}"
+    );
+}

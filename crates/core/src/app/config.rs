@@ -317,10 +317,10 @@ fn checked_technician(name: &str) -> Result<String, String> {
 
 /// The operating system's user, the default technician name.
 fn os_user() -> String {
-    ["USER", "USERNAME", "LOGNAME"]
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .find_map(|n| checked_technician(&n).ok().filter(|n| !n.is_empty()))
+    whoami::username()
+        .ok()
+        .and_then(|n| checked_technician(&n).ok())
+        .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "technician".into())
 }
 

@@ -78,6 +78,8 @@ pub enum ErrorKind {
     NotContainable,
     /// A recorded step cannot be reversed.
     CannotUndo,
+    /// Another technician holds the alert.
+    HeldByColleague,
     /// Anything else.
     Failed,
 }
@@ -94,6 +96,7 @@ impl ErrorKind {
             ErrorKind::NotACustomer => "not_a_customer",
             ErrorKind::NotContainable => "not_containable",
             ErrorKind::CannotUndo => "cannot_undo",
+            ErrorKind::HeldByColleague => "held_by_colleague",
             ErrorKind::Failed => "failed",
         }
     }
@@ -132,6 +135,11 @@ pub enum Remedy {
     ListSteps,
     /// The remediation record does not check out: verify it whole.
     VerifyRecord,
+    /// A colleague holds the alert: take it over, if they agree.
+    TakeOver {
+        /// The alert.
+        id: i64,
+    },
 }
 
 impl Remedy {
@@ -152,6 +160,7 @@ impl Error {
             StoreError::NoTrustEntry(_) => Some(Remedy::ListAllowlist),
             StoreError::NoLogEntry(_) => Some(Remedy::ListSteps),
             StoreError::TamperedStep { .. } => Some(Remedy::VerifyRecord),
+            StoreError::HeldBy { id, .. } => Some(Remedy::TakeOver { id: *id }),
             StoreError::BadSetting { key, .. } => Some(Remedy::SetAgain { key: key.clone() }),
             StoreError::Keychain(e) => secret(e),
             _ => None,
@@ -184,6 +193,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         use RemediateError as R;
         match self {
+            Error::Store(StoreError::HeldBy { .. }) => ErrorKind::HeldByColleague,
             Error::Store(_) => ErrorKind::LocalDatabase,
             Error::Secret(_) => ErrorKind::Keychain,
             Error::Tenant(TenantError::Invalid(_)) => ErrorKind::InvalidInput,

@@ -18,6 +18,11 @@ pub struct UndoStep {
     pub preview: UndoPreview,
 }
 
+/// How long one alert's Secure and Remediate run may hold its lock: far longer than its
+/// steps and read-backs take, so only a process that died leaves it, and that one's
+/// lock ends at once (its process is gone).
+const REMEDIATION_LEASE: chrono::Duration = chrono::Duration::minutes(30);
+
 impl Session {
     /// The remediation steps checked by default in a plan.
     fn remediation_defaults(&self) -> Result<Vec<Action>, Error> {
@@ -29,7 +34,10 @@ impl Session {
     pub async fn remediation_plan(&self, alert_id: i64) -> Result<Plan, Error> {
         let (engine, _) = self.current().await;
         let plan = engine
-            .remediator(Operator::current(), self.remediation_defaults()?)
+            .remediator(
+                Operator::named(&self.config.technician),
+                self.remediation_defaults()?,
+            )
             .plan(alert_id)
             .await?;
         self.plans
@@ -106,11 +114,38 @@ impl Session {
                         .into(),
                 )
             })?;
+        let store = self.store().await;
+        // A colleague who took the alert is working it: acting under them is refused.
+        store.may_act_on(alert_id, &self.config.technician)?;
+        // One run per alert at a time across the processes on this store: a second
+        // technician's run is told whose is going on.
+        let lease = format!("remediation:{alert_id}");
+        let holder = format!(
+            "{}:{}:{}",
+            std::process::id(),
+            uuid::Uuid::new_v4(),
+            self.config.technician
+        );
+        let now = chrono::Utc::now();
+        if !store.take_scan_lease(&lease, &holder, now, now + REMEDIATION_LEASE)? {
+            let who = store
+                .lease_holder(&lease)?
+                .and_then(|h| h.splitn(3, ':').nth(2).map(str::to_string))
+                .unwrap_or_else(|| "another technician".into());
+            return Err(Error::Invalid(format!(
+                "Secure and Remediate of alert {alert_id} is running already, started by {who}; wait for it to end, then read the plan again"
+            )));
+        }
         let (engine, _) = self.current().await;
-        Ok(engine
-            .remediator(Operator::current(), self.remediation_defaults()?)
+        let run = engine
+            .remediator(
+                Operator::named(&self.config.technician),
+                self.remediation_defaults()?,
+            )
             .run(&plan, keys, progress)
-            .await?)
+            .await;
+        store.release_scan_lease(&lease, &holder)?;
+        Ok(run?)
     }
 
     /// The recorded step, checked against the chain, and what undoing it puts back;
@@ -127,7 +162,7 @@ impl Session {
     pub async fn undo(&self, action_id: i64) -> Result<StepResult, Error> {
         let (engine, _) = self.current().await;
         Ok(engine
-            .remediator(Operator::current(), Vec::new())
+            .remediator(Operator::named(&self.config.technician), Vec::new())
             .undo(action_id)
             .await?)
     }

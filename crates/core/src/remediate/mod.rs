@@ -359,17 +359,18 @@ pub fn default_actions(store: &Store) -> Result<Vec<Action>, StoreError> {
 /// account also records that account.)
 #[derive(Debug, Clone)]
 pub struct Operator {
-    /// The OS account running Rulewatch.
+    /// The technician running the step: their OS login unless they named themselves
+    /// (`--technician`), so a team's shared record says who did what.
     pub os_user: String,
     /// The computer's host name.
     pub machine: String,
 }
 
 impl Operator {
-    /// The OS user and machine running Rulewatch.
-    pub fn current() -> Operator {
+    /// `technician` at this machine.
+    pub fn named(technician: &str) -> Operator {
         Operator {
-            os_user: whoami::username().unwrap_or_else(|_| "unknown user".into()),
+            os_user: technician.to_string(),
             machine: whoami::hostname().unwrap_or_else(|_| "unknown machine".into()),
         }
     }

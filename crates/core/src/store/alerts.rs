@@ -186,6 +186,18 @@ impl Store {
         })
     }
 
+    /// `HeldBy` when a technician other than `technician` holds the alert.
+    pub fn may_act_on(&self, id: i64, technician: &str) -> Result<()> {
+        self.with(|c| match holder(c, id)? {
+            Some((who, since)) if who != technician => Err(StoreError::HeldBy {
+                id,
+                technician: who,
+                since,
+            }),
+            _ => Ok(()),
+        })
+    }
+
     /// `technician` lets the alert go. One another technician holds is refused unless
     /// `force`; one nobody holds is left as it is.
     pub fn release_alert(&self, id: i64, technician: &str, force: bool) -> Result<Alert> {

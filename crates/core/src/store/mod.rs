@@ -89,9 +89,7 @@ pub enum StoreError {
     #[error("no channel named {0} can be changed")]
     NoChannel(String),
     /// Another technician holds the alert.
-    #[error(
-        "alert {id} is held by {technician} since {since}; ask them, or take it over with --force"
-    )]
+    #[error("alert {id} is held by {technician} since {since}; ask them, or take it over")]
     HeldBy {
         /// The alert.
         id: i64,

@@ -45,7 +45,7 @@ head copy kept elsewhere.";
 /// One step to record.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct NewLogEntry {
-    /// The OS account that ran the step.
+    /// The technician who ran the step (their OS login unless they named themselves).
     pub os_user: String,
     /// The computer it ran on.
     pub machine: String,

@@ -238,6 +238,18 @@ impl Store {
         })
     }
 
+    /// Who holds the lease `key`, whether or not it has ended.
+    pub fn lease_holder(&self, key: &str) -> Result<Option<String>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT holder FROM scan_leases WHERE tenant_id = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+    }
+
     /// Gives back `holder`'s lease on the tenant, after its scan.
     pub fn release_scan_lease(&self, tenant_id: &str, holder: &str) -> Result<()> {
         self.with(|c| {
