@@ -311,6 +311,23 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// Runs `command` with `stdin` on its standard input.
+    pub(crate) fn with_stdin(mut command: Command, stdin: &str) -> Run {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    }
+
     pub(crate) fn from(o: Output) -> Self {
         Run {
             code: o.status.code().unwrap_or(-1),
@@ -387,20 +404,7 @@ impl Rulewatch {
     }
 
     pub(crate) fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        Run::from(child.wait_with_output().unwrap())
+        Run::with_stdin(self.command(args), stdin)
     }
 
     pub(crate) fn add_tenant(&self, t: &TestTenant) {

@@ -159,22 +159,9 @@ fn two_technicians_take_review_and_annotate_alerts_and_the_history_names_each() 
 
 /// With `stdin` answered to the plan's question, as technician `who`.
 fn as_tech_answering(rw: &Rulewatch, who: &str, args: &[&str], stdin: &str) -> Run {
-    use std::io::Write;
-    let mut child = rw
-        .command(args)
-        .env("RULEWATCH_TECHNICIAN", who)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    Run::from(child.wait_with_output().unwrap())
+    let mut command = rw.command(args);
+    command.env("RULEWATCH_TECHNICIAN", who);
+    Run::with_stdin(command, stdin)
 }
 
 #[test]
