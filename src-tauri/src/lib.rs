@@ -114,6 +114,7 @@ pub fn run() {
             tray::build(app.handle())?;
             window::follow_links(app.handle());
             tracing::info!("tray ready");
+            tauri::async_runtime::spawn(scheduler::follow_store(app.handle().clone()));
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let shared = handle.state::<Arc<Shared>>().inner().clone();

@@ -59,6 +59,38 @@ fn until_next(shared: &Shared) -> Duration {
     (due - Utc::now()).to_std().unwrap_or(Duration::ZERO)
 }
 
+/// How often the store is checked for what other processes on the data folder committed.
+const LIVE_EVERY: Duration = Duration::from_secs(1);
+
+/// Keeps the panel and the tray live to changes other processes commit to the store (a
+/// colleague's CLI taking an alert, the watcher storing one): within a second of a
+/// commit, the counts are read again and the panel told.
+pub(crate) async fn follow_store(app: AppHandle) {
+    let shared = app.state::<Arc<Shared>>().inner().clone();
+    let (mut seen, mut failing) = (None, false);
+    let mut tick = tokio::time::interval(LIVE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match shared.session.store_version().await {
+            Ok(version) => {
+                failing = false;
+                if seen.replace(version).is_some_and(|s| s != version) {
+                    shared.recount().await;
+                    tray::refresh(&app);
+                    let _ = app.emit(CHANGED, ());
+                }
+            }
+            // Said once per failure, not once a second.
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!("cannot check the store for others' changes: {e}");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
 async fn schedule_next(shared: &Shared) {
     let interval = if shared.session.in_sandbox().await {
         SANDBOX_INTERVAL

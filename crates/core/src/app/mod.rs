@@ -139,6 +139,12 @@ impl Session {
         (mode.engine.clone(), mode.store.clone())
     }
 
+    /// Changes whenever another process commits to this session's store: a colleague's
+    /// CLI taking an alert, the watcher storing one. The panel polls it to stay live.
+    pub async fn store_version(&self) -> Result<i64, Error> {
+        Ok(self.store().await.data_version()?)
+    }
+
     async fn store(&self) -> Arc<Store> {
         self.mode.read().await.store.clone()
     }

@@ -238,6 +238,13 @@ impl Store {
         })
     }
 
+    /// A number that changes whenever another connection (another Rulewatch on this data
+    /// folder: the watcher, the CLI) commits a change, and only then; SQLite's
+    /// `PRAGMA data_version`.
+    pub fn data_version(&self) -> Result<i64> {
+        self.with(|c| Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?))
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut conn = self.conn.lock().expect("database lock poisoned");
         f(&mut conn)

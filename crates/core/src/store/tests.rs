@@ -1030,3 +1030,19 @@ fn an_alert_is_held_by_one_technician_at_a_time_and_its_history_names_each() {
     };
     assert!(ids(future).is_empty());
 }
+
+#[test]
+fn the_data_version_moves_with_another_process_s_commits_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let panel = Store::open(dir.path()).unwrap();
+    let t = tenant(&panel);
+    let cli = Store::open(dir.path()).unwrap();
+    let before = panel.data_version().unwrap();
+    panel
+        .commit_blob(commit_one(&t.tenant_id, "b1", &[alert("r1")]))
+        .unwrap();
+    assert_eq!(panel.data_version().unwrap(), before, "its own commit");
+    let id = cli.alerts().unwrap()[0].id;
+    cli.take_alert(id, "alice", false).unwrap();
+    assert_ne!(panel.data_version().unwrap(), before, "a colleague's commit");
+}
