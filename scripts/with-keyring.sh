@@ -6,33 +6,32 @@ set -euo pipefail
 
 if [[ "${RULEWATCH_IN_KEYRING_SESSION:-}" != 1 ]]; then
     export RULEWATCH_IN_KEYRING_SESSION=1
-    exec dbus-run-session -- "$0" "$@"
+    # gnome-keyring keeps its files under XDG_DATA_HOME/keyrings: a throwaway one here,
+    # set before the bus starts so the bus reads its service files there too.
+    RULEWATCH_KEYRING_HOME=$(mktemp -d)
+    export RULEWATCH_KEYRING_HOME XDG_DATA_HOME="$RULEWATCH_KEYRING_HOME"
+    # The session bus starts the Secret Service on first use. Its own service file (the
+    # user's data folder overrides the system's, per the D-Bus specification's standard
+    # session service directories) starts it unlocked with the test password, and
+    # --unlock creates the default collection the keyring crate writes to. gnome-keyring
+    # can abort (a GLib assertion) when a client is killed in the middle of a call, which
+    # the kill -9 tests do on purpose: the next call then starts it again, unlocked, on
+    # the same keyring file, so the stored secrets are still there.
+    mkdir -p "$XDG_DATA_HOME/dbus-1/services"
+    cat > "$XDG_DATA_HOME/activate-keyring" <<'EOF'
+#!/bin/sh
+printf 'rulewatch-test' | exec gnome-keyring-daemon --unlock --foreground --components=secrets
+EOF
+    chmod +x "$XDG_DATA_HOME/activate-keyring"
+    cat > "$XDG_DATA_HOME/dbus-1/services/org.freedesktop.secrets.service" <<EOF
+[D-BUS Service]
+Name=org.freedesktop.secrets
+Exec=$XDG_DATA_HOME/activate-keyring
+EOF
+    status=0
+    dbus-run-session -- "$0" "$@" || status=$?
+    rm -rf "$RULEWATCH_KEYRING_HOME"
+    exit "$status"
 fi
 
-keyring_home=$(mktemp -d)
-trap 'rm -rf "$keyring_home"' EXIT
-# gnome-keyring keeps its files under XDG_DATA_HOME/keyrings: a throwaway one here.
-export XDG_DATA_HOME="$keyring_home"
-# --unlock reads the new login keyring's password from stdin and creates the
-# default collection the keyring crate writes to.
-start_keyring() {
-    eval "$(printf 'rulewatch-test' | gnome-keyring-daemon --replace --unlock --components=secrets 2>/dev/null)"
-    export GNOME_KEYRING_CONTROL
-    keyring_pid=$(pgrep -n -x gnome-keyring-d || true)
-}
-start_keyring
-# gnome-keyring can abort (a GLib assertion) when a client is killed in the middle of a
-# call, which the kill -9 tests do on purpose. D-Bus would then start a locked one that
-# no test can use; this watchdog starts it again, unlocked with the same password, on the
-# same keyring file, so the stored secrets are still there.
-(
-    while sleep 0.2; do
-        if [[ -n "$keyring_pid" ]] && ! kill -0 "$keyring_pid" 2>/dev/null; then
-            echo "with-keyring: gnome-keyring-daemon stopped; starting it again" >&2
-            start_keyring
-        fi
-    done
-) &
-watchdog=$!
-trap 'kill "$watchdog" 2>/dev/null; rm -rf "$keyring_home"' EXIT
 "$@"

@@ -164,6 +164,24 @@ export interface AlertDetail extends AlertSummary {
   related: AlertSummary[];
 }
 
+/** One step of an alert's review. Names, actions and notes come from a database colleagues
+ * share: shown as text. */
+export interface HistoryEntry {
+  /** RFC 3339, UTC. */
+  at: string;
+  technician: string;
+  /** "took", "took over from NAME", "released", "note", or the status given ("resolved", …). */
+  action: string;
+  note: string | null;
+}
+
+/** Who is at this workstation, who holds the alert, and its review, oldest step first. */
+export interface Review {
+  technician: string;
+  assignee: string | null;
+  history: HistoryEntry[];
+}
+
 export type TenantState = "not_scanned" | "ok" | "partial" | "error";
 
 export interface TenantStatus {
@@ -451,6 +469,13 @@ export const api = {
   resolveIncident: (key: string, note: string | null) => invoke<Incident>("resolve_incident", { key, note }),
   setAlertStatus: (id: number, status: Exclude<AlertStatus, "suppressed">, note: string | null, trustDestination: boolean) =>
     invoke<void>("set_alert_status", { id, status, note, trustDestination }),
+  alertReview: (id: number) => invoke<Review>("alert_review", { id }),
+  /** Refused (kind `held_by_colleague`, the message naming them) when a colleague holds it, unless `force`. */
+  takeAlert: (id: number, force: boolean) => invoke<void>("take_alert", { id, force }),
+  /** Refused like `takeAlert` when a colleague holds it; one nobody holds is left as it is. */
+  releaseAlert: (id: number, force: boolean) => invoke<void>("release_alert", { id, force }),
+  /** Refused (kind `invalid_input`) when the note is empty. */
+  noteAlert: (id: number, note: string) => invoke<void>("note_alert", { id, note }),
   scanNow: () => invoke<void>("scan_now"),
   listTenants: () => invoke<TenantStatus[]>("list_tenants"),
   /** Answers where the tenant is read, in words ("in the GCC cloud"). */

@@ -58,6 +58,20 @@ export const STATUS_LABEL: Record<AlertStatus, string> = {
   resolved: "Resolved",
 };
 
+// A Map, not an object: a stored action such as "constructor" must not find a prototype's member.
+const REVIEW_ACTIONS = new Map<string, string>([
+  ["took", "took it"],
+  ["released", "released it"],
+  ["note", "added a note"],
+  ["open", "reopened it"],
+  ["acknowledged", "acknowledged it"],
+  ["false_positive", "marked it a false positive"],
+  ["resolved", "resolved it"],
+]);
+
+/** A review step's action in words; one not known here ("took over from NAME") as stored. */
+export const reviewActionWords = (action: string): string => REVIEW_ACTIONS.get(action) ?? action;
+
 export const SEVERITY_LABEL: Record<Severity, string> = {
   low: "Low",
   medium: "Medium",

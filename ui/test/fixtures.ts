@@ -2,6 +2,7 @@ import type {
   AlertDetail,
   AlertSummary,
   Customer,
+  HistoryEntry,
   Incident,
   LogEntry,
   Overview,
@@ -243,13 +244,37 @@ export function signedIn(over: Partial<PartnerState> = {}): PartnerState {
   });
 }
 
+/** The technician at this workstation, as the default alert_review answers. */
+export const ME = "me";
+
+/** Who holds each alert and each alert's review steps, as the default triage commands keep
+ * them (and list_alerts and get_alert show). Emptied by `mount`; a test puts a colleague's
+ * hold here, before the panel starts or while it runs. */
+export const desk = { holders: new Map<number, string>(), history: new Map<number, HistoryEntry[]>() };
+
+/** Adds a step to an alert's review, a minute after the one before (from 11:00 UTC). */
+export function deskStep(id: number, technician: string, action: string, note: string | null = null): void {
+  const steps = desk.history.get(id) ?? [];
+  steps.push({ at: new Date(Date.UTC(2026, 10, 27, 11, steps.length)).toISOString(), technician, action, note });
+  desk.history.set(id, steps);
+}
+
+/** The refusal the desktop sends when a colleague holds the alert. */
+export function heldBy(id: number, who: string): { kind: string; message: string } {
+  return { kind: "held_by_colleague", message: `alert ${id} is held by ${who} since 2026-11-27T10:50:00Z; ask them, or take it over` };
+}
+
+const withHolder = <T extends AlertSummary>(a: T): T => ({ ...a, assignee: desk.holders.get(a.id) ?? a.assignee });
+
 /** Default answers for every command; tests override what they look at. */
 export function defaultHandlers(): void {
   // Incidents resolved in this test, by key: list_incidents answers them resolved after.
   const resolved = new Map<string, Incident>();
+  desk.holders.clear();
+  desk.history.clear();
   state.handlers = {
     overview: () => overview(),
-    list_alerts: () => alerts(),
+    list_alerts: () => alerts().map(withHolder),
     list_incidents: () => incidents().map((i) => resolved.get(i.key) ?? i),
     resolve_incident: (a) => {
       const key = a!.key as string;
@@ -271,8 +296,39 @@ export function defaultHandlers(): void {
     test_channel: () => null,
     remove_channel: () => null,
     rules: () => [HIDES_MAIL],
-    get_alert: (a) => detail({ id: a!.id as number }),
-    set_alert_status: () => null,
+    get_alert: (a) => withHolder(detail({ id: a!.id as number })),
+    set_alert_status: (a) => {
+      deskStep(a!.id as number, ME, a!.status as string, (a!.note as string | null) ?? null);
+      return null;
+    },
+    alert_review: (a) => {
+      const id = a!.id as number;
+      return { technician: ME, assignee: desk.holders.get(id) ?? null, history: [...(desk.history.get(id) ?? [])] };
+    },
+    take_alert: (a) => {
+      const id = a!.id as number;
+      const who = desk.holders.get(id);
+      if (who === ME) return null;
+      if (who !== undefined && !a!.force) throw heldBy(id, who);
+      desk.holders.set(id, ME);
+      deskStep(id, ME, who === undefined ? "took" : `took over from ${who}`);
+      return null;
+    },
+    release_alert: (a) => {
+      const id = a!.id as number;
+      const who = desk.holders.get(id);
+      if (who === undefined) return null;
+      if (who !== ME && !a!.force) throw heldBy(id, who);
+      desk.holders.delete(id);
+      deskStep(id, ME, "released");
+      return null;
+    },
+    note_alert: (a) => {
+      const note = a!.note as string;
+      if (!note.trim()) throw { kind: "invalid_input", message: "a note cannot be empty" };
+      deskStep(a!.id as number, ME, "note", note);
+      return null;
+    },
     scan_now: () => null,
     list_tenants: () => tenants(),
     add_tenant: () => "in the commercial (global) cloud",

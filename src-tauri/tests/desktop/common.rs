@@ -436,6 +436,24 @@ impl Desktop {
         panic!("{css} kept being replaced before it could be clicked");
     }
 
+    /// Clicks `css` until `then` appears: a background change (a scan, another process's
+    /// commit) may re-render the panel just after a click and take away what it opened.
+    pub(crate) fn click_for(&self, css: &str, then: &str) {
+        for _ in 0..3 {
+            self.click(css);
+            let shown = self.rt.block_on(
+                self.client()
+                    .wait()
+                    .at_most(Duration::from_secs(5))
+                    .for_element(Locator::Css(then)),
+            );
+            if shown.is_ok() {
+                return;
+            }
+        }
+        panic!("clicking {css} never showed {then}");
+    }
+
     /// The element's text, read in one script call: the panel re-renders on every
     /// change, so an element found a moment earlier may be gone.
     pub(crate) fn text(&self, css: &str) -> String {
@@ -520,4 +538,16 @@ impl Drop for Desktop {
             self.rt.block_on(s.shutdown());
         }
     }
+}
+
+/// Megan's new inbox rule "Sync" forwarding every message outside, planted as readable
+/// now in `t`'s feed: the attack most tests start from.
+pub(crate) fn megan_forwards_outside(t: &Tenant) -> Value {
+    let record = m365_sandbox::attacks::new_inbox_rule_forward(
+        &t.own("megan"),
+        "Sync",
+        &["drop@evil.example"],
+        m365_sandbox::attacks::ForwardKind::ForwardTo,
+    );
+    json!({"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record})
 }

@@ -10,4 +10,5 @@ mod partner;
 mod remediation;
 mod shell;
 mod tray;
+mod triage;
 mod webview;

@@ -7,8 +7,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{Desktop, Named, Tenant, notifications, wait_until};
-use m365_sandbox::attacks::{self, ForwardKind};
+use crate::common::{Desktop, Named, Tenant, megan_forwards_outside, notifications, wait_until};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -32,15 +31,9 @@ fn keychain_token() -> String {
 fn a_technician_signs_in_once_in_the_browser_and_every_customer_is_watched() {
     let (t, later) = (Tenant::new(0), Tenant::new(0));
     let (partner_tenant, client_id) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
-    let record = attacks::new_inbox_rule_forward(
-        &t.own("megan"),
-        "Sync",
-        &["drop@evil.example"],
-        ForwardKind::ForwardTo,
-    );
     let scenario = json!({
         "tenants": [t.scenario("Contoso"), later.scenario("Northwind")],
-        "records": [{"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record}],
+        "records": [megan_forwards_outside(&t)],
         "partner": {"tenant_id": partner_tenant, "client_id": client_id, "users": [{"upn": TECH}], "customers": [t.tenant_id]},
     });
     let app = Desktop::start(scenario, &[]);

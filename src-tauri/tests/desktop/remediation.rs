@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use crate::common::{Desktop, Named, Tenant, wait_until};
-use m365_sandbox::attacks::{self, ForwardKind};
+use crate::common::{Desktop, Named, Tenant, megan_forwards_outside, wait_until};
+use m365_sandbox::attacks;
 use serde_json::json;
 
 fn rule_enabled(app: &Desktop, t: &Tenant, upn: &str, name: &str) -> Option<bool> {
@@ -23,15 +23,9 @@ fn rule_enabled(app: &Desktop, t: &Tenant, upn: &str, name: &str) -> Option<bool
 fn a_mailbox_is_contained_from_the_panel_with_one_confirmation_and_the_report_written() {
     let t = Tenant::new(0);
     let megan = t.user("megan");
-    let record = attacks::new_inbox_rule_forward(
-        &t.own("megan"),
-        "Sync",
-        &["drop@evil.example"],
-        ForwardKind::ForwardTo,
-    );
     let scenario = json!({
         "tenants": [t.scenario("Contoso")],
-        "records": [{"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record}],
+        "records": [megan_forwards_outside(&t)],
     });
     let app = Desktop::start(scenario, &[(&t, "Contoso")]);
     // The panel opens on the overview.
@@ -97,8 +91,7 @@ fn a_mailbox_is_contained_from_the_panel_with_one_confirmation_and_the_report_wr
     // Undo the rule step: the confirmation says in plain words what comes back, and as
     // the rule forwards outside, a second question names where mail would go.
     let undo = "[data-testid=step-result][data-key^='disable-rule'] [data-testid=undo-step]";
-    app.click(undo);
-    app.wait_for("[data-testid=undo-question]", Duration::from_secs(10));
+    app.click_for(undo, "[data-testid=undo-question]");
     let question = app.text("[data-testid=undo-question]");
     assert!(
         question.contains("turn this inbox rule back on") && question.contains("drop@evil.example"),
@@ -173,7 +166,7 @@ fn undoing_a_cleared_forwarding_says_where_mail_would_go_and_asks_a_second_time(
     // The question says, in plain words, where mail would go; the second one names it
     // as outside; cancelling there restores nothing.
     let undo = format!("{cleared} [data-testid=undo-step]");
-    app.click(&undo);
+    app.click_for(&undo, "[data-testid=undo-question]");
     let question = app.text("[data-testid=undo-question]");
     assert!(
         question.contains(&format!(

@@ -5,6 +5,7 @@ import { firstRunFor, type Ctx, type Page } from "../ctx";
 import { h, replace, setText, type Child } from "../h";
 import { SEVERITIES, SEVERITY_LABEL, localDateTime, shortDateTime, severityRank } from "../format";
 import { aboutRule, evidenceFacts, parametersTable, relatedList, severityTag, statusTag } from "../sections/evidence";
+import { createTriage, type Triage } from "../sections/triage";
 import { createRemediation, type Remediation } from "./remediation";
 
 export type StatusFilter = "active" | "all" | AlertStatus;
@@ -28,6 +29,16 @@ export function matches(a: AlertSummary, f: Filters): boolean {
     const hay = [a.summary, a.target, a.actor, a.tenant_name, a.rule, a.client_ip ?? ""];
     if (!hay.some((s) => s.toLocaleLowerCase().includes(q))) return false;
   }
+  return true;
+}
+
+/** The list's "Held by" filter: every alert, those this technician holds, those nobody holds. */
+export type AssigneeFilter = "anyone" | "mine" | "nobody";
+
+/** Whether `a` passes the assignee filter; `me` is this workstation's technician, null while unknown. */
+export function heldMatches(a: AlertSummary, f: AssigneeFilter, me: string | null): boolean {
+  if (f === "mine") return me !== null && a.assignee === me;
+  if (f === "nobody") return a.assignee === null;
   return true;
 }
 
@@ -67,6 +78,13 @@ export interface AlertsPage extends Page {
 
 export function createAlertsPage(ctx: Ctx): AlertsPage {
   const filters: Filters = { group: "alerts", status: "active", severity: "any", tenant: "", search: "" };
+  // Kept apart from `filters`: whether an alert is "mine" depends on who is at this workstation too.
+  let assignee: AssigneeFilter = "anyone";
+  /** This workstation's technician, for the "you" badge and the "Mine" filter. No other command
+   * names them (not overview, not get_settings), so it is learned from alert_review: from the
+   * detail's triage section, or asked once of a held alert when the list first shows one. The
+   * name is the app's configuration, fixed while it runs, so once known it is kept. */
+  let technician: string | null = null;
   let alerts: AlertSummary[] = [];
   let loaded = false;
   /** The rules by id, read once: they change only with the app. */
@@ -76,6 +94,8 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   let detailSeq = 0;
   /** Secure and Remediate and the remediation log of the alert shown; kept across re-renders. */
   let remediation: Remediation | null = null;
+  /** The triage section of the alert shown; kept across re-renders, so a half-typed note stays. */
+  let triage: Triage | null = null;
   /** The incidents by id, read only for the "By incident" view: the headings need their key and status. */
   let incidents = new Map<number, Incident>();
   /** The open resolve form. Built once and moved into each re-rendered list, so a change
@@ -85,6 +105,11 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   function dropRemediation(): void {
     remediation?.dispose();
     remediation = null;
+  }
+
+  function dropTriage(): void {
+    triage?.dispose();
+    triage = null;
   }
 
   // ---- first run -------------------------------------------------------------------
@@ -168,6 +193,18 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     h("option", { value: "any" }, "Any"),
     ...SEVERITIES.map((s) => h("option", { value: s }, `${SEVERITY_LABEL[s]} or worse`)),
   );
+  // The sibling filters are found by id; the desktop tests asked for a test id too.
+  const assigneeSel = h(
+    "select",
+    { id: "filter-assignee", "data-testid": "filter-assignee" },
+    h("option", { value: "anyone" }, "Anyone"),
+    h("option", { value: "mine" }, "Mine"),
+    h("option", { value: "nobody" }, "Nobody's"),
+  );
+  assigneeSel.addEventListener("change", () => {
+    assignee = assigneeSel.value as AssigneeFilter;
+    renderList();
+  });
   const tenantSel = h("select", { id: "filter-tenant" }, h("option", { value: "" }, "All tenants"));
   const groupSel = h(
     "select",
@@ -233,6 +270,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
       { class: "filters" },
       field("Show", groupSel),
       field("Status", statusSel),
+      field("Held by", assigneeSel),
       field("Severity", severitySel),
       field("Tenant", tenantSel),
       field("Search", search),
@@ -257,10 +295,14 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   }
 
   function renderList(): void {
-    const shown = alerts.filter((a) => matches(a, filters));
+    const shown = alerts.filter((a) => matches(a, filters) && heldMatches(a, assignee, technician));
     const focused = tbody.contains(document.activeElement)
       ? document.activeElement?.closest<HTMLElement>("[data-testid=alert-row]")?.dataset.alertId
       : undefined;
+    const assigneeBadge = (who: string): HTMLElement => {
+      const you = who === technician;
+      return h("span", { class: "tag tag-assignee", "data-testid": "row-assignee", title: you ? "Held by you" : `Held by ${who}` }, you ? "you" : who);
+    };
     const row = (a: AlertSummary, member: boolean): HTMLElement => {
       const open = h(
         "button",
@@ -280,7 +322,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
         h("td", { class: "wrap" }, a.target),
         h("td", { class: "wrap" }, open),
         h("td", { class: "nowrap", title: localDateTime(a.event_time) }, shortDateTime(a.event_time)),
-        h("td", null, statusTag(a.status)),
+        h("td", null, statusTag(a.status), a.assignee === null ? null : [" ", assigneeBadge(a.assignee)]),
       );
     };
     const heading = (g: IncidentGroup): HTMLElement => {
@@ -419,6 +461,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     detailId = null;
     detailSeq++;
     dropRemediation();
+    dropTriage();
     detailView.hidden = true;
     delete detailView.dataset.alertId;
     replace(detailView);
@@ -450,6 +493,12 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     if (remediation && remediation.alertId !== a.id) dropRemediation();
     const rem = remediation ?? (remediation = createRemediation(ctx, a.id));
     if (wasOpen) void rem.refreshHistory();
+    if (triage && triage.alertId !== a.id) dropTriage();
+    const tri = triage ?? (triage = createTriage(ctx, a.id, (name) => {
+      technician = name;
+    }));
+    // A new section reads its review itself; a kept one re-reads it (taken, noted, a status given).
+    if (wasOpen) void tri.refresh();
 
     const actions = h("div", { class: "actions", id: "status-actions" });
     const setStatus = async (status: Exclude<AlertStatus, "suppressed">, note: string | null, trust: boolean) => {
@@ -522,6 +571,8 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
       actions.append(
         h("button", { id: "mark-acknowledged", type: "button", on: { click: () => void setStatus("acknowledged", null, false) } }, "Acknowledge"),
       );
+    if (a.status !== "resolved")
+      actions.append(h("button", { id: "mark-resolved", type: "button", on: { click: () => void setStatus("resolved", null, false) } }, "Resolve"));
     if (a.status !== "open")
       actions.append(h("button", { id: "mark-open", type: "button", on: { click: () => void setStatus("open", null, false) } }, "Reopen"));
     if (a.status !== "false_positive")
@@ -555,6 +606,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
       actions,
       fpForm,
       rem.panel,
+      tri.el,
       evidenceFacts(a, ruleTitle),
       aboutRule(rules?.get(a.rule)),
       rem.history,
@@ -609,8 +661,17 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
       alerts = list;
       loaded = true;
       renderTenantOptions();
+      await learnTechnician(list);
     }
     if (list || found) renderList();
+  }
+
+  /** Reads the technician's name once a held alert needs it ("you", "Mine"); see `technician`. */
+  async function learnTechnician(list: AlertSummary[]): Promise<void> {
+    const held = technician === null ? list.find((a) => a.assignee !== null) : undefined;
+    if (!held) return;
+    const review = await ctx.run(api.alertReview(held.id));
+    if (review) technician = review.technician;
   }
 
   async function refresh(): Promise<void> {

@@ -1044,5 +1044,9 @@ fn the_data_version_moves_with_another_process_s_commits_only() {
     assert_eq!(panel.data_version().unwrap(), before, "its own commit");
     let id = cli.alerts().unwrap()[0].id;
     cli.take_alert(id, "alice", false).unwrap();
-    assert_ne!(panel.data_version().unwrap(), before, "a colleague's commit");
+    assert_ne!(
+        panel.data_version().unwrap(),
+        before,
+        "a colleague's commit"
+    );
 }
