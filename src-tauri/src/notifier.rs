@@ -285,6 +285,7 @@ mod tests {
     fn alert(severity: &str, tenant: &str) -> Alert {
         Alert {
             assignee: None,
+            mailbox: None,
             id: 1,
             tenant_id: "t".into(),
             tenant_name: tenant.into(),

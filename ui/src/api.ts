@@ -126,6 +126,8 @@ export interface AlertSummary {
   origin: Origin | null;
   /** The technician who took it, while they hold it. */
   assignee: string | null;
+  /** The UPN Exchange gave when the record named the mailbox by GUID or alias. */
+  mailbox: string | null;
 }
 
 /** One mailbox's alerts within 24 hours, as list_incidents answers it. */

@@ -72,6 +72,7 @@ export function alert(over: Partial<AlertSummary> & { id: number }): AlertSummar
     status: "open",
     status_note: null,
     assignee: null,
+    mailbox: null,
     suppressed_by: null,
     origin: null,
     incident_id: over.id,

@@ -31,10 +31,13 @@ pub(crate) fn write_alert(out: &mut impl Write, a: &Alert, json: bool) -> std::i
         when(a.event_time)
     )?;
     writeln!(out, "    {}", shown(&a.summary))?;
+    let mailbox = match &a.mailbox {
+        Some(upn) => format!("{} ({})", shown(&a.target), shown(upn)),
+        None => shown(&a.target).to_string(),
+    };
     writeln!(
         out,
-        "    mailbox {} changed by {} from {}",
-        shown(&a.target),
+        "    mailbox {mailbox} changed by {} from {}",
         shown(&a.actor),
         shown(a.client_ip.as_deref().unwrap_or("an unknown address"))
     )?;

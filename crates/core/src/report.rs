@@ -325,6 +325,7 @@ mod tests {
         let at = |s: &str| Some(s.parse().expect("a time"));
         Alert {
             assignee: None,
+            mailbox: None,
             id,
             tenant_id: "t".into(),
             tenant_name: "Contoso".into(),

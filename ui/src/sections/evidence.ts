@@ -47,7 +47,7 @@ export function evidenceFacts(a: AlertDetail, ruleTitle: (id: string) => string)
     a.status === "suppressed" && a.suppressed_by ? row("Suppressed by", "alert-suppressed-by", a.suppressed_by) : [],
     a.status_note ? row("Note", "alert-status-note", a.status_note) : [],
     row("Tenant", "alert-tenant", a.tenant_name, " ", h("span", { class: "muted" }, `(${a.tenant_id})`)),
-    row("Mailbox", "alert-target", a.target),
+    row("Mailbox", "alert-target", a.target, a.mailbox ? h("span", { class: "muted", "data-testid": "alert-mailbox-upn" }, ` (${a.mailbox})`) : null),
     row("Changed by", "alert-actor", a.actor),
     row("Operation", "alert-operation", a.operation),
     row("IP address", "alert-ip", a.client_ip ?? "—"),

@@ -437,6 +437,14 @@ fn the_watcher_lives_through_a_day_of_scenario_time_stopped_and_restarted_in_the
     let mut all = morning;
     all.extend(afternoon);
     assert_exactly(&all, &expected);
+    // Set-InboxRule names the mailbox by GUID; Exchange said whose it is.
+    let by_guid: Vec<&Value> = all
+        .iter()
+        .filter(|x| x["operation"] == "Set-InboxRule")
+        .collect();
+    assert_eq!(by_guid.len(), 1);
+    assert!(uuid::Uuid::parse_str(by_guid[0]["target"].as_str().unwrap()).is_ok());
+    assert_eq!(by_guid[0]["mailbox"], a.users[0].as_str());
 
     let received = received();
     let keys: std::collections::BTreeSet<&str> = received

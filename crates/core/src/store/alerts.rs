@@ -7,11 +7,11 @@ macro_rules! alert_columns {
     () => {
         "a.id, a.tenant_id, a.tenant_name, a.rule, a.severity, a.record_id, a.operation, a.target, a.actor,
          a.client_ip, a.summary, a.details, a.event_time, a.detected_at, a.status, a.content_id, a.suppressed_by,
-         a.origin, a.status_note, a.incident_id, a.assignee"
+         a.origin, a.status_note, a.incident_id, a.assignee, a.mailbox"
     };
 }
 pub(super) const ALERT_COLUMNS: &str = alert_columns!();
-pub(super) const ALERT_COLUMN_COUNT: usize = 21;
+pub(super) const ALERT_COLUMN_COUNT: usize = 22;
 pub(super) const ALERT_SELECT: &str = concat!("SELECT ", alert_columns!(), " FROM alerts a");
 
 /// Which alerts `Store::alerts_where` answers; each field left `None` lets every alert by.

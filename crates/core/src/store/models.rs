@@ -331,6 +331,9 @@ pub struct Alert {
     pub incident_id: Option<i64>,
     /// The technician who took it, while they hold it.
     pub assignee: Option<String>,
+    /// The UPN Exchange gave for `target` when the record named the mailbox by GUID or
+    /// alias.
+    pub mailbox: Option<String>,
 }
 
 impl Alert {
@@ -364,6 +367,7 @@ impl Alert {
             status_note: r.get(18)?,
             incident_id: r.get(19)?,
             assignee: r.get(20)?,
+            mailbox: r.get(21)?,
         })
     }
 }
