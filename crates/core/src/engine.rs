@@ -181,6 +181,9 @@ struct Collected {
 /// How long a tenant's scan lease lasts: longer than a scan under throttling takes, short
 /// enough that a process that died hands its tenants on within a few scan intervals.
 const SCAN_LEASE: Duration = Duration::minutes(30);
+/// How long a scan waits for Exchange to name a mailbox a record gave by GUID or alias:
+/// a throttled or slow Exchange must not hold the alert back from the technician.
+const MAILBOX_NAME_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The look-back a technician may choose for a tenant's first scan, in whole hours:
 /// Microsoft keeps content for 7 days (../shared/reference/m365-api.md A4), and the scan stays inside them.
@@ -716,14 +719,23 @@ impl Engine {
             match self.store.mailbox_name(tenant_id, &a.target) {
                 Ok(Some(upn)) => a.mailbox = Some(upn),
                 Ok(None) => {
-                    match crate::remediate::upn_of(
-                        activity.api,
-                        activity.app,
-                        activity.stats,
-                        &a.target,
+                    let asked = tokio::time::timeout(
+                        MAILBOX_NAME_WAIT,
+                        crate::remediate::upn_of(
+                            activity.api,
+                            activity.app,
+                            activity.stats,
+                            &a.target,
+                        ),
                     )
                     .await
-                    {
+                    .unwrap_or_else(|_| {
+                        Err(format!(
+                            "Exchange did not answer within {} s",
+                            MAILBOX_NAME_WAIT.as_secs()
+                        ))
+                    });
+                    match asked {
                         Ok(upn) => {
                             if let Err(e) = self.store.set_mailbox_name(tenant_id, &a.target, &upn)
                             {

@@ -105,11 +105,9 @@ fn every_alert_is_in_one_incident_of_its_own_mailbox() {
         assert!(!members.is_empty(), "{i}");
         for a in members {
             assert_eq!(a["tenant_id"], i["tenant_id"], "{i}");
-            assert_eq!(
-                a["target"].as_str().unwrap().to_lowercase(),
-                i["subject"],
-                "{i}"
-            );
+            // The mailbox by the UPN Exchange gave, else as the record named it.
+            let mailbox = a["mailbox"].as_str().or(a["target"].as_str()).unwrap();
+            assert_eq!(mailbox.to_lowercase(), i["subject"], "{i}");
             assert_eq!(a["incident_id"], i["id"], "{i}");
             seen.push(a["id"].as_i64().unwrap());
         }
@@ -517,4 +515,34 @@ fn tokens_are_renewed_before_they_expire() {
         issued > 2,
         "only {issued} tokens for a scan longer than a token's life"
     );
+}
+
+#[test]
+fn a_mailbox_exchange_cannot_name_keeps_its_alert_under_the_recorded_guid() {
+    use m365_sandbox::attacks::{self, ForwardKind};
+    let t = TestTenant::new(0);
+    let mut tenant = t.scenario_json();
+    // Neither Exchange nor Graph may be read: nobody can say whose the GUID is.
+    tenant["roles"] = json!(["ActivityFeed.Read", "Domain.Read.All"]);
+    let set = attacks::set_inbox_rule_forward(
+        &t.ctx(1, 1),
+        "Sync",
+        &[&t.drop_box("sync")],
+        ForwardKind::ForwardTo,
+    );
+    let scenario = json!({
+        "tenants": [tenant],
+        "records": [{"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": set}],
+    });
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
+    let scan = rw.scan();
+    assert_eq!(scan.code, 0, "{}", scan.stderr);
+    let alerts = scan.json_lines();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let guid = alerts[0]["target"].as_str().unwrap();
+    assert!(uuid::Uuid::parse_str(guid).is_ok(), "{guid}");
+    assert!(alerts[0]["mailbox"].is_null());
+    let incidents = rw.run(&["incidents", "--json"]).json_lines();
+    assert_eq!(incidents[0]["subject"], guid.to_lowercase());
 }
