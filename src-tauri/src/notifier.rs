@@ -21,9 +21,35 @@ use crate::window::{self, View};
 /// Above this many new alerts, one summary notification instead of one each.
 const SUMMARY_ABOVE: usize = 3;
 
+/// Who is at this desktop: their name, and whether they are on duty.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Desk<'a> {
+    pub technician: &'a str,
+    pub on_duty: bool,
+}
+
+impl Desk<'_> {
+    /// Whether `alert` rings this desktop: on duty, a severity the technician wants, and
+    /// not an alert a colleague already holds (unless they want those too).
+    fn wants(&self, alert: &Alert, prefs: &NotifyPrefs) -> bool {
+        self.on_duty
+            && prefs.allows(alert.severity)
+            && (prefs.colleagues_taken
+                || alert
+                    .assignee
+                    .as_deref()
+                    .is_none_or(|who| who == self.technician))
+    }
+}
+
 /// Notifies the new alerts; answers the ids done with (shown, or muted).
-pub(crate) fn deliver(app: &AppHandle, pending: Vec<Alert>, prefs: &NotifyPrefs) -> Delivered {
-    deliver_with(pending, prefs, |m, view| show(app, m, view))
+pub(crate) fn deliver(
+    app: &AppHandle,
+    pending: Vec<Alert>,
+    prefs: &NotifyPrefs,
+    desk: Desk<'_>,
+) -> Delivered {
+    deliver_with(pending, prefs, desk, |m, view| show(app, m, view))
 }
 
 /// Notifies `pending` through `show`, which says whether a notification daemon took
@@ -32,10 +58,11 @@ pub(crate) fn deliver(app: &AppHandle, pending: Vec<Alert>, prefs: &NotifyPrefs)
 fn deliver_with(
     pending: Vec<Alert>,
     prefs: &NotifyPrefs,
+    desk: Desk<'_>,
     mut show: impl FnMut(Message, View) -> bool,
 ) -> Delivered {
     let (wanted, muted): (Vec<Alert>, Vec<Alert>) =
-        pending.into_iter().partition(|a| prefs.allows(a.severity));
+        pending.into_iter().partition(|a| desk.wants(a, prefs));
     let mut delivered = Delivered {
         ids: muted.iter().map(|a| a.id).collect(),
         error: None,
@@ -309,6 +336,52 @@ mod tests {
         }
     }
 
+    const DESK: Desk<'static> = Desk {
+        technician: "bob",
+        on_duty: true,
+    };
+
+    #[test]
+    fn off_duty_nothing_rings_and_a_colleague_s_alert_rings_only_when_asked_for() {
+        let mine = Alert {
+            id: 1,
+            assignee: Some("bob".into()),
+            ..alert("high", "Contoso")
+        };
+        let alice_s = Alert {
+            id: 2,
+            assignee: Some("alice".into()),
+            ..alert("critical", "Contoso")
+        };
+        let nobody_s = Alert {
+            id: 3,
+            ..alert("medium", "Contoso")
+        };
+        let pending = vec![mine, alice_s, nobody_s];
+        let rung = |prefs: &NotifyPrefs, desk: Desk<'_>| {
+            let mut shown = Vec::new();
+            let mut done = deliver_with(pending.clone(), prefs, desk, |_, view| {
+                shown.push(format!("{view:?}"));
+                true
+            });
+            done.ids.sort_unstable();
+            assert_eq!(done.ids, [1, 2, 3], "every alert is done with, rung or not");
+            shown
+        };
+        let prefs = NotifyPrefs::default();
+        assert_eq!(rung(&prefs, DESK), ["Alert(1)", "Alert(3)"]);
+        let all = NotifyPrefs {
+            colleagues_taken: true,
+            ..NotifyPrefs::default()
+        };
+        assert_eq!(rung(&all, DESK), ["Alert(1)", "Alert(2)", "Alert(3)"]);
+        let off = Desk {
+            on_duty: false,
+            ..DESK
+        };
+        assert!(rung(&all, off).is_empty(), "off duty, nothing rings");
+    }
+
     /// New alerts of these severities, in order, each with its own id.
     fn queue(severities: &[Severity]) -> Vec<Alert> {
         severities
@@ -336,7 +409,7 @@ mod tests {
             ..NotifyPrefs::default()
         };
         let mut shown = Vec::new();
-        let mut done = deliver_with(pending, &prefs, |m, view| {
+        let mut done = deliver_with(pending, &prefs, DESK, |m, view| {
             shown.push((m.title, format!("{view:?}")));
             true
         });
@@ -361,7 +434,7 @@ mod tests {
         let pending = queue(&[Severity::High, Severity::Critical]);
         let prefs = NotifyPrefs::default();
         let mut tried = 0;
-        let done = deliver_with(pending.clone(), &prefs, |_, _| {
+        let done = deliver_with(pending.clone(), &prefs, DESK, |_, _| {
             tried += 1;
             false
         });
@@ -373,7 +446,7 @@ mod tests {
             "the queue says why it waits"
         );
         let mut views = Vec::new();
-        let done = deliver_with(pending, &prefs, |m, view| {
+        let done = deliver_with(pending, &prefs, DESK, |m, view| {
             views.push((m.critical, format!("{view:?}")));
             true
         });

@@ -152,9 +152,15 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
         partner_news(app, shared, r);
     }
     let prefs = session.preferences().notify;
+    // A store that cannot say is taken as on duty: an alert missed is worse than one rung.
+    let on_duty = session.on_duty().await.unwrap_or(true);
+    let desk = notifier::Desk {
+        technician: session.technician(),
+        on_duty,
+    };
     let delivered = session
         .deliver_new_alerts(FrontEnd::Desktop, |pending| {
-            notifier::deliver(app, pending, &prefs)
+            notifier::deliver(app, pending, &prefs, desk)
         })
         .await;
     if let Err(e) = delivered {

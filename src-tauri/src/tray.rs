@@ -21,6 +21,7 @@ pub(crate) struct TrayItems {
     status: MenuItem<Wry>,
     pause: MenuItem<Wry>,
     autostart: CheckMenuItem<Wry>,
+    on_duty: CheckMenuItem<Wry>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +111,8 @@ pub(crate) fn build(app: &AppHandle) -> tauri::Result<()> {
         at_login,
         None::<&str>,
     )?;
+    // Read from the store just after: the menu is built before the session is at hand.
+    let on_duty = CheckMenuItem::with_id(app, "on-duty", "On duty", true, true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
     let menu = Menu::with_items(
         app,
@@ -119,6 +122,7 @@ pub(crate) fn build(app: &AppHandle) -> tauri::Result<()> {
             &scan,
             &open,
             &pause,
+            &on_duty,
             &autostart,
             &PredefinedMenuItem::separator(app)?,
             &quit,
@@ -145,7 +149,9 @@ pub(crate) fn build(app: &AppHandle) -> tauri::Result<()> {
         status,
         pause,
         autostart,
+        on_duty,
     });
+    show_duty(app.clone());
     Ok(())
 }
 
@@ -178,9 +184,35 @@ fn on_menu(app: &AppHandle, id: &str) {
             }
             refresh(app);
         }
+        "on-duty" => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                let session = &app.state::<Arc<Shared>>().session;
+                let on = session.on_duty().await.unwrap_or(true);
+                if let Err(e) = session.set_on_duty(!on).await {
+                    tracing::error!("cannot change who is on duty: {e}");
+                }
+                show_duty(app.clone());
+            });
+        }
         "quit" => app.exit(0),
         _ => {}
     }
+}
+
+/// Ticks "On duty" as the store has it: off duty, this desktop notifies nothing.
+fn show_duty(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        let on = app
+            .state::<Arc<Shared>>()
+            .session
+            .on_duty()
+            .await
+            .unwrap_or(true);
+        if let Some(items) = app.try_state::<TrayItems>() {
+            let _ = items.on_duty.set_checked(on);
+        }
+    });
 }
 
 /// Brings icon, tooltip and menu up to date with the scan state.

@@ -258,7 +258,8 @@ export interface Settings {
   backfill_hours: number;
   /** What saving accepts, lowest and highest: the form offers and checks the same. */
   bounds: { scan_interval_minutes: [number, number]; backfill_hours: [number, number] };
-  notify: Record<Severity, boolean>;
+  /** Which severities notify, and whether an alert a colleague has taken does too. */
+  notify: Record<Severity, boolean> & { colleagues_taken: boolean };
   start_at_login: boolean;
   sign_ins: boolean;
   geo: GeoSetting;

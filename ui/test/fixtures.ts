@@ -187,7 +187,7 @@ export function settings(over: Partial<Settings> = {}): Settings {
     scan_interval_minutes: 5,
     backfill_hours: 24,
     bounds: { scan_interval_minutes: [1, 1440], backfill_hours: [1, 167] },
-    notify: { low: false, medium: true, high: true, critical: true },
+    notify: { low: false, medium: true, high: true, critical: true, colleagues_taken: false },
     start_at_login: true,
     sign_ins: false,
     geo: { provider: "ipstack", key_stored: true },

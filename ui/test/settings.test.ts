@@ -177,12 +177,13 @@ describe("settings", () => {
     await openSettings();
     $<HTMLInputElement>("#scan-interval").value = "10";
     $<HTMLInputElement>("#notify-low").click();
+    $<HTMLInputElement>("#notify-colleagues-taken").click();
     await save();
     expect(callsOf("save_settings")[0].args).toEqual({
       settings: {
         scan_interval_minutes: 10,
         backfill_hours: 24,
-        notify: { low: true, medium: true, high: true, critical: true },
+        notify: { low: true, medium: true, high: true, critical: true, colleagues_taken: true },
         start_at_login: true,
         sign_ins: false,
         geo: { provider: "ipstack", key: null },

@@ -155,6 +155,9 @@ impl Named for Tenant {
 
 /// The app, its sandbox, its data folder and its home folder, driven through
 /// tauri-driver.
+/// Who sits at the app under test.
+pub(crate) const TECHNICIAN: &str = "Dana at the desk";
+
 pub(crate) struct Desktop {
     rt: tokio::runtime::Runtime,
     sandbox: Option<RunningSandbox>,
@@ -238,6 +241,7 @@ impl Desktop {
             ("BROWSER", self.home.path().join("browser").into()),
             // A partner's customers are listed before every scan, not daily.
             ("RULEWATCH_DISCOVERY_HOURS", "0".into()),
+            ("RULEWATCH_TECHNICIAN", TECHNICIAN.into()),
         ]
     }
 

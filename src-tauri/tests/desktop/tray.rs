@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{Desktop, Named, Tenant, wait_until};
+use crate::common::{Desktop, Named, TECHNICIAN, Tenant, wait_until};
 
 /// Where AppIndicator exports the menu of the tray icon with id "main".
 const MENU_PATH: &str = "/org/ayatana/NotificationItem/tray_icon_tray_app_main/Menu";
@@ -135,6 +135,7 @@ fn the_tray_menu_pauses_resumes_scans_now_and_quits() {
             "Scan now",
             "Open Rulewatch",
             "Pause for 1 hour",
+            "On duty",
             "Start at login",
             "Quit"
         ]
@@ -162,6 +163,19 @@ fn the_tray_menu_pauses_resumes_scans_now_and_quits() {
     menu.click("Scan now");
     wait_until("a scan from the menu", Duration::from_secs(20), || {
         app.stats()["requests"]["content"].as_u64().unwrap() > listed
+    });
+
+    // Off duty and back: the store says so, for this desktop's notifications (and, in a
+    // team, for colleagues to see).
+    let store = rulewatch_core::store::Store::open(app.data_dir()).unwrap();
+    assert!(store.on_duty(TECHNICIAN).unwrap());
+    menu.click("On duty");
+    wait_until("off duty", Duration::from_secs(10), || {
+        !store.on_duty(TECHNICIAN).unwrap()
+    });
+    menu.click("On duty");
+    wait_until("on duty again", Duration::from_secs(10), || {
+        store.on_duty(TECHNICIAN).unwrap()
     });
 
     // Quit ends the app, tray and all.

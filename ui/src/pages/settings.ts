@@ -44,6 +44,7 @@ export function createSettingsPage(ctx: Ctx): Page {
   const remediationDefaults = Object.fromEntries(
     REMEDIATION_ACTIONS.map((a) => [a, h("input", { id: `remediation-default-${a}`, type: "checkbox" })]),
   ) as Record<RemediationAction, HTMLInputElement>;
+  const colleaguesTaken = h("input", { id: "notify-colleagues-taken", type: "checkbox" });
   const startAtLogin = h("input", { id: "start-at-login", type: "checkbox" });
   const signIns = h("input", { id: "sign-ins", type: "checkbox" });
   const provider = h(
@@ -92,6 +93,7 @@ export function createSettingsPage(ctx: Ctx): Page {
       null,
       h("legend", null, "Notify me about"),
       SEVERITIES.map((s) => check(notify[s], `${SEVERITY_LABEL[s]} alerts`)),
+      check(colleaguesTaken, "Alerts a colleague has already taken", "By default what a colleague holds is theirs and rings no other desktop"),
     ),
     h("fieldset", null, h("legend", null, "Desktop"), check(startAtLogin, "Start Rulewatch when I sign in")),
     h("fieldset", null, h("legend", null, "IP geolocation"), labelled("Provider", provider), ipstackBox, mmdbBox),
@@ -123,6 +125,7 @@ export function createSettingsPage(ctx: Ctx): Page {
     interval.value = String(s.scan_interval_minutes);
     backfill.value = String(s.backfill_hours);
     for (const sev of SEVERITIES) notify[sev].checked = !!s.notify[sev];
+    colleaguesTaken.checked = !!s.notify.colleagues_taken;
     startAtLogin.checked = s.start_at_login;
     signIns.checked = s.sign_ins;
     const defaults = Array.isArray(s.remediation_defaults) ? s.remediation_defaults : [];
@@ -171,7 +174,10 @@ export function createSettingsPage(ctx: Ctx): Page {
     const update: SettingsUpdate = {
       scan_interval_minutes: minutes,
       backfill_hours: hours,
-      notify: Object.fromEntries(SEVERITIES.map((s) => [s, notify[s].checked])) as Record<Severity, boolean>,
+      notify: {
+        ...(Object.fromEntries(SEVERITIES.map((s) => [s, notify[s].checked])) as Record<Severity, boolean>),
+        colleagues_taken: colleaguesTaken.checked,
+      },
       start_at_login: startAtLogin.checked,
       sign_ins: signIns.checked,
       geo,

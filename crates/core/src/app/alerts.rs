@@ -80,6 +80,19 @@ impl Session {
         &self.config.technician
     }
 
+    /// Whether this technician is on duty: off duty, the desktop notifies nothing.
+    pub async fn on_duty(&self) -> Result<bool, Error> {
+        Ok(self.store().await.on_duty(&self.config.technician)?)
+    }
+
+    /// Puts this technician on duty or off it.
+    pub async fn set_on_duty(&self, on: bool) -> Result<(), Error> {
+        Ok(self
+            .store()
+            .await
+            .set_on_duty(&self.config.technician, on)?)
+    }
+
     /// This technician takes the alert; one a colleague holds only with `force`.
     pub async fn take_alert(&self, id: i64, force: bool) -> Result<Alert, Error> {
         Ok(self

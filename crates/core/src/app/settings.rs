@@ -84,6 +84,9 @@ pub struct NotifyPrefs {
     pub high: bool,
     /// Notify critical alerts.
     pub critical: bool,
+    /// Notify an alert a colleague has already taken too (team mode: by default, what a
+    /// colleague holds is theirs and rings no other desktop).
+    pub colleagues_taken: bool,
 }
 
 impl Default for NotifyPrefs {
@@ -93,6 +96,7 @@ impl Default for NotifyPrefs {
             medium: true,
             high: true,
             critical: true,
+            colleagues_taken: false,
         }
     }
 }

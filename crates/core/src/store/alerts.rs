@@ -186,6 +186,31 @@ impl Store {
         })
     }
 
+    /// Whether `technician` is on duty (one never set is).
+    pub fn on_duty(&self, technician: &str) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT on_duty FROM technicians WHERE name = ?1",
+                [technician],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .is_none_or(|on| on != 0))
+        })
+    }
+
+    /// Puts `technician` on duty or off it.
+    pub fn set_on_duty(&self, technician: &str, on: bool) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO technicians (name, on_duty, changed_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET on_duty = excluded.on_duty, changed_at = excluded.changed_at",
+                params![technician, i64::from(on), ts(crate::clock::now())],
+            )?;
+            Ok(())
+        })
+    }
+
     /// `HeldBy` when a technician other than `technician` holds the alert.
     pub fn may_act_on(&self, id: i64, technician: &str) -> Result<()> {
         self.with(|c| match holder(c, id)? {

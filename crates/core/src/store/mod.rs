@@ -193,6 +193,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("resolutions.sql")),
         M::up(include_str!("mailboxes.sql")),
         M::up(include_str!("triage.sql")),
+        M::up(include_str!("technicians.sql")),
     ])
 }
 

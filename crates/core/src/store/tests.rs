@@ -1050,3 +1050,18 @@ fn the_data_version_moves_with_another_process_s_commits_only() {
         "a colleague's commit"
     );
 }
+
+#[test]
+fn a_technician_is_on_duty_until_they_go_off_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(store.on_duty("alice").unwrap(), "never set: on duty");
+    store.set_on_duty("alice", false).unwrap();
+    assert!(!store.on_duty("alice").unwrap());
+    assert!(
+        store.on_duty("bob").unwrap(),
+        "one technician's duty is theirs alone"
+    );
+    store.set_on_duty("alice", true).unwrap();
+    assert!(store.on_duty("alice").unwrap());
+}
