@@ -6,9 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rulewatch_core::app::{
     Alert, AlertDetail, ChannelHealth, Chat, Cloud, CompanyMatch, ConnectionStep, EmailConfig,
-    Error, ErrorKind, HistoryEntry, Incident, LogEntry, NewCredential, PartnerAccount,
-    PartnerState, Plan, PsaConfig, Route, Settings as CoreSettings, SettingsUpdate as CoreUpdate,
-    SignInWith, StepResult, TenantInput, TenantStatus, UndoPreview,
+    Error, ErrorKind, Incident, LogEntry, NewCredential, PartnerAccount, PartnerState, Plan,
+    PsaConfig, Review, Route, Settings as CoreSettings, SettingsUpdate as CoreUpdate, SignInWith,
+    StepResult, TenantInput, TenantStatus, UndoPreview,
 };
 use rulewatch_core::detect::rules::{RULES, Rule};
 use secrecy::{ExposeSecret, SecretString};
@@ -257,19 +257,18 @@ pub(crate) async fn set_alert_status(
 
 /// The technician at this workstation and an alert's review: who holds it, each step.
 #[derive(Serialize)]
-pub(crate) struct Review {
+pub(crate) struct ReviewView {
     technician: String,
-    assignee: Option<String>,
-    history: Vec<HistoryEntry>,
+    #[serde(flatten)]
+    review: Review,
 }
 
 #[tauri::command]
-pub(crate) async fn alert_review(shared: AppState<'_>, id: i64) -> Reply<Review> {
+pub(crate) async fn alert_review(shared: AppState<'_>, id: i64) -> Reply<ReviewView> {
     let session = &shared.session;
-    Ok(Review {
+    Ok(ReviewView {
         technician: session.technician().to_string(),
-        assignee: session.alert_detail(id).await?.alert.assignee,
-        history: session.alert_review(id).await?,
+        review: session.alert_review(id).await?,
     })
 }
 

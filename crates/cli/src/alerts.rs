@@ -116,7 +116,9 @@ pub(crate) async fn run(g: &Global, args: AlertsArgs) -> Result<ExitCode> {
             session.note_alert(id, &text).await?;
             println!("alert {id}: note added by {}", shown(session.technician()));
         }
-        AlertAction::History { id, json } => history(&session.alert_review(id).await?, json)?,
+        AlertAction::History { id, json } => {
+            history(&session.alert_review(id).await?.history, json)?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

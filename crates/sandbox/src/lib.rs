@@ -41,3 +41,4 @@ pub use scenario::{
     PlantedRecord, Scenario, ScenarioError, ScriptedFault, SubscriptionState, Tenant, User,
 };
 pub use server::{RunningSandbox, start};
+pub use times::Clock;

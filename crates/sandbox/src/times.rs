@@ -20,9 +20,10 @@ pub(crate) fn entra_time(t: DateTime<Utc>) -> String {
 /// The sandbox's clock: the wall clock, or with `clock_speed` above 1 a scenario clock that
 /// starts at the sandbox's start and runs that many times as fast, so a test lives through a
 /// day of feed, tokens and retries in minutes. A client on the same scenario clock is given
-/// the anchor and speed (`GET /_sandbox/clock`) and computes the same time.
+/// the anchor and speed (`GET /_sandbox/clock`) and computes the same time; tests build
+/// one from them with [`Clock::from_anchor`].
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Clock {
+pub struct Clock {
     anchor: DateTime<Utc>,
     speed: u32,
 }
@@ -36,13 +37,26 @@ impl Clock {
         }
     }
 
-    /// Now, on this clock.
-    pub(crate) fn now(&self) -> DateTime<Utc> {
-        let wall = Utc::now();
+    /// The clock `GET /_sandbox/clock` describes: `speed` times as fast as the wall clock
+    /// from the wall-clock instant `anchor`.
+    pub fn from_anchor(anchor: DateTime<Utc>, speed: u32) -> Clock {
+        Clock {
+            anchor,
+            speed: speed.max(1),
+        }
+    }
+
+    /// This clock's time when the wall clock reads `wall`.
+    pub fn at(&self, wall: DateTime<Utc>) -> DateTime<Utc> {
         if self.speed == 1 {
             return wall;
         }
         self.anchor + (wall - self.anchor) * i32::try_from(self.speed).unwrap_or(i32::MAX)
+    }
+
+    /// Now, on this clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.at(Utc::now())
     }
 
     /// Now, at the millisecond precision blob listings show.
@@ -51,7 +65,7 @@ impl Clock {
     }
 
     /// The wall-clock instant the scenario clock starts from, and its speed.
-    pub(crate) fn anchor(&self) -> (DateTime<Utc>, u32) {
+    pub fn anchor(&self) -> (DateTime<Utc>, u32) {
         (self.anchor, self.speed)
     }
 }

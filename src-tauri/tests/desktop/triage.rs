@@ -47,9 +47,10 @@ fn a_colleague_s_take_shows_in_the_open_panel_and_a_take_over_is_recorded() {
         Duration::from_secs(10),
         || holder() == "Held by you",
     );
-    let steps: Vec<(String, String)> = colleague
-        .alert_review(id)
-        .unwrap()
+    let review = colleague.alert_review(id).unwrap();
+    assert_eq!(review.assignee.as_deref(), Some(TECHNICIAN));
+    let steps: Vec<(String, String)> = review
+        .history
         .into_iter()
         .map(|e| (e.technician, e.action))
         .collect();

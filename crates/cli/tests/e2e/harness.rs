@@ -84,16 +84,15 @@ impl Sandbox {
     }
 
     /// The sandbox's clock: the wall-clock instant it started from and its speed.
-    pub(crate) fn clock(&self) -> ScenarioClock {
+    pub(crate) fn clock(&self) -> m365_sandbox::Clock {
         let url = format!("{}/_sandbox/clock", self.url);
         let got: Value = self
             .rt
             .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() });
-        ScenarioClock {
-            anchor: chrono::DateTime::from_timestamp_millis(got["anchor_ms"].as_i64().unwrap())
-                .unwrap(),
-            speed: u32::try_from(got["speed"].as_u64().unwrap()).unwrap(),
-        }
+        m365_sandbox::Clock::from_anchor(
+            chrono::DateTime::from_timestamp_millis(got["anchor_ms"].as_i64().unwrap()).unwrap(),
+            u32::try_from(got["speed"].as_u64().unwrap()).unwrap(),
+        )
     }
 
     /// POSTs to the sandbox's control endpoint `/_sandbox/{path}`, which must accept it.
@@ -156,37 +155,20 @@ impl Drop for Sandbox {
 
 pub(crate) use m365_sandbox::testkit::TestTenant;
 
-/// A sandbox's scenario clock, computed here as the sandbox and Rulewatch compute it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ScenarioClock {
-    pub anchor: chrono::DateTime<chrono::Utc>,
-    pub speed: u32,
+/// Sleeps until the sandbox's `clock` reads `t`.
+pub(crate) fn sleep_until(clock: &m365_sandbox::Clock, t: chrono::DateTime<chrono::Utc>) {
+    if let Ok(left) = (t - clock.now()).to_std() {
+        std::thread::sleep(left / clock.anchor().1);
+    }
 }
 
-impl ScenarioClock {
-    /// The scenario time at wall-clock time `wall`.
-    pub(crate) fn at(&self, wall: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-        self.anchor + (wall - self.anchor) * i32::try_from(self.speed).unwrap()
-    }
-
-    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.at(chrono::Utc::now())
-    }
-
-    /// Sleeps until the scenario clock reads `t`.
-    pub(crate) fn sleep_until(&self, t: chrono::DateTime<chrono::Utc>) {
-        if let Ok(left) = (t - self.now()).to_std() {
-            std::thread::sleep(left / self.speed);
-        }
-    }
-
-    /// `RULEWATCH_SCENARIO_CLOCK`'s value for this clock.
-    pub(crate) fn env(&self) -> (&'static str, String) {
-        (
-            rulewatch_core::app::clock::ENV,
-            format!("{}x{}", self.anchor.timestamp_millis(), self.speed),
-        )
-    }
+/// `RULEWATCH_SCENARIO_CLOCK` set to the sandbox's `clock`, for the `rulewatch` runs.
+pub(crate) fn scenario_clock_env(clock: &m365_sandbox::Clock) -> (&'static str, String) {
+    let (anchor, speed) = clock.anchor();
+    (
+        rulewatch_core::app::clock::ENV,
+        format!("{}x{speed}", anchor.timestamp_millis()),
+    )
 }
 
 /// A threat the scan must report: (tenant, record id, rule).

@@ -341,15 +341,15 @@ fn the_watcher_lives_through_a_day_of_scenario_time_stopped_and_restarted_in_the
         "clock_speed": SPEED,
     }));
     let clock = sandbox.clock();
-    assert_eq!(clock.speed, SPEED);
-    let day = clock.anchor;
+    let (day, speed) = clock.anchor();
+    assert_eq!(speed, SPEED);
     let at = |h: f64| day + hour(h);
     // Quiet hours and the digest's time are given to the minute.
     let to_minute = |t: DateTime<Utc>| t.duration_trunc(Span::minutes(1)).unwrap();
     let minute = |t: DateTime<Utc>| t.format("%H:%M").to_string();
 
     let mut rw = Rulewatch::with_tenants(&sandbox, &tenants);
-    rw.env.push(clock.env());
+    rw.env.push(scenario_clock_env(&clock));
     rw.env.push(("TZ", "UTC".into()));
     let (quiet_from, quiet_to) = (to_minute(at(7.0)), to_minute(at(10.0)));
     let quiet = format!("{}-{}", minute(quiet_from), minute(quiet_to));
@@ -396,7 +396,7 @@ fn the_watcher_lives_through_a_day_of_scenario_time_stopped_and_restarted_in_the
 
     let every = ["--every", "15"];
     let first = Watcher::start(&rw, &every);
-    clock.sleep_until(at(12.0));
+    sleep_until(&clock, at(12.0));
     let (morning, stderr) = first.stop();
     assert!(
         stderr.contains("RULEWATCH_SCENARIO_CLOCK is set"),
@@ -409,14 +409,14 @@ fn the_watcher_lives_through_a_day_of_scenario_time_stopped_and_restarted_in_the
         .collect();
     assert_exactly(&morning, &before_noon);
 
-    clock.sleep_until(at(14.0));
+    sleep_until(&clock, at(14.0));
     let restarted = at(14.0);
     let mut second = Watcher::start(&rw, &every);
-    clock.sleep_until(at(16.0));
+    sleep_until(&clock, at(16.0));
     sandbox.patch_tenant(&b.tenant_id, json!({"consented": false}));
-    clock.sleep_until(at(18.0));
+    sleep_until(&clock, at(18.0));
     sandbox.patch_tenant(&b.tenant_id, json!({"consented": true}));
-    clock.sleep_until(at(24.0));
+    sleep_until(&clock, at(24.0));
 
     // Every alert and both monitoring events reached the webhook, and the digest went out.
     let received = || sandbox.hook("day")["received"].as_array().unwrap().clone();

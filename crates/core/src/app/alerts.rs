@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{Error, Session};
 use crate::allowlist::{TrustEntry, TrustKind, normalize_destination, normalize_rule_name};
-use crate::store::{Alert, AlertFilter, AlertStatus, HistoryEntry, Incident};
+use crate::store::{Alert, AlertFilter, AlertStatus, Incident, Review};
 
 /// One alert with its evidence: every field of its audit record, the record itself,
 /// and the other alerts about the same mailbox.
@@ -123,8 +123,8 @@ impl Session {
             .note_alert(id, &self.config.technician, note)?)
     }
 
-    /// Every step of the alert's review, oldest first.
-    pub async fn alert_review(&self, id: i64) -> Result<Vec<HistoryEntry>, Error> {
+    /// Who holds the alert, and every step of its review, oldest first.
+    pub async fn alert_review(&self, id: i64) -> Result<Review, Error> {
         Ok(self.store().await.alert_review(id)?)
     }
 

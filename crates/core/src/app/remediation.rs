@@ -144,7 +144,13 @@ impl Session {
             )
             .run(&plan, keys, progress)
             .await;
-        store.release_scan_lease(&lease, &holder)?;
+        // The steps ran and are recorded: a lock that cannot be given back must not hide
+        // their results (it ends with this process anyway).
+        if let Err(e) = store.release_scan_lease(&lease, &holder) {
+            tracing::warn!(
+                "the Secure and Remediate lock of alert {alert_id} is not given back: {e}"
+            );
+        }
         Ok(run?)
     }
 

@@ -51,6 +51,15 @@ pub struct HistoryEntry {
     pub note: Option<String>,
 }
 
+/// An alert's review: who holds it, and each step so far.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Review {
+    /// The technician who holds it, if anyone does.
+    pub assignee: Option<String>,
+    /// Every step, oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
 /// Who holds alert `id` and since when; `NoAlert` when there is no such alert.
 fn holder(c: &Connection, id: i64) -> Result<Option<(String, String)>> {
     let row: Option<(Option<String>, Option<String>)> = c
@@ -269,10 +278,10 @@ impl Store {
         })
     }
 
-    /// Every step of the alert's review, oldest first.
-    pub fn alert_review(&self, id: i64) -> Result<Vec<HistoryEntry>> {
+    /// Who holds the alert, and every step of its review, oldest first.
+    pub fn alert_review(&self, id: i64) -> Result<Review> {
         self.with(|c| {
-            holder(c, id)?;
+            let assignee = holder(c, id)?.map(|(who, _)| who);
             let mut stmt = c.prepare(
                 "SELECT at, technician, action, note FROM alert_history WHERE alert_id = ?1 ORDER BY id",
             )?;
@@ -286,7 +295,10 @@ impl Store {
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
+            Ok(Review {
+                assignee,
+                history: rows,
+            })
         })
     }
 

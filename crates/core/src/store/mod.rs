@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use crate::cloud::Cloud;
 
-pub use alerts::{AlertFilter, Assignee, HistoryEntry};
+pub use alerts::{AlertFilter, Assignee, HistoryEntry, Review};
 pub use deliveries::{
     ChannelHealth, ChannelRow, FrontEnd, MonitoringEvent, Queued, QueuedResolution,
 };

@@ -966,9 +966,10 @@ fn an_alert_is_held_by_one_technician_at_a_time_and_its_history_names_each() {
         store.release_alert(one, "bob", false).unwrap().assignee,
         None
     );
-    let steps: Vec<(String, String, Option<String>)> = store
-        .alert_review(one)
-        .unwrap()
+    let review = store.alert_review(one).unwrap();
+    assert_eq!(review.assignee, None);
+    let steps: Vec<(String, String, Option<String>)> = review
+        .history
         .into_iter()
         .map(|e| (e.technician, e.action, e.note))
         .collect();
