@@ -18,8 +18,10 @@ case "$purpose" in
     # (xwininfo, in x11-utils) and click its tray menu over D-Bus (gdbus, in libglib2.0-bin);
     # with-keyring.sh watches its keyring daemon with pgrep (procps). The e-mail
     # channel's tests send through a real SMTP server, aiosmtpd (scripts/smtp-sink.py).
+    # The store's tests run on a throwaway PostgreSQL cluster too (scripts/test-postgres.sh).
     test) packages+=(gnome-keyring dbus dbus-daemon dbus-x11 libsecret-tools openssl xvfb xauth
-                     webkit2gtk-driver dunst x11-utils libglib2.0-bin procps python3-aiosmtpd) ;;
+                     webkit2gtk-driver dunst x11-utils libglib2.0-bin procps python3-aiosmtpd
+                     postgresql) ;;
     *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 

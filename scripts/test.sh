@@ -34,7 +34,12 @@ npm run typecheck
 npm run test:ui
 npm run build:ui
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The team's engine: a throwaway PostgreSQL cluster on a private Unix socket, for the
+# store's tests on both engines; stopped and removed at the end, whatever happens.
+pg=$(mktemp -d)
+trap 'scripts/test-postgres.sh stop "$pg"; rm -f "$log"' EXIT
+RULEWATCH_TEST_POSTGRES=$(scripts/test-postgres.sh start "$pg")
+export RULEWATCH_TEST_POSTGRES
 set +e
 # A virtual display for the webview and the notification daemon, inside the private
 # keyring session. --all-targets adds the benchmark, which runs once on a small input.

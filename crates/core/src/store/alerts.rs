@@ -83,7 +83,7 @@ fn history(
     technician: &str,
     action: &str,
     note: Option<&str>,
-) -> rusqlite::Result<()> {
+) -> db::Result<()> {
     c.execute(
         "INSERT INTO alert_history (alert_id, at, technician, action, note) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![id, now, technician, action, note],
@@ -108,7 +108,7 @@ impl Store {
             ))?;
             let rows = stmt
                 .query_map([], Alert::from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<db::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -130,9 +130,9 @@ impl Store {
     pub fn alerts_about(&self, tenant_id: &str, target: &str) -> Result<Vec<Alert>> {
         self.with(|c| {
             let mut stmt = c.prepare(&format!(
-                "{ALERT_SELECT} WHERE a.tenant_id = ?1 AND a.target = ?2 COLLATE NOCASE ORDER BY a.event_time DESC, a.id DESC"
+                "{ALERT_SELECT} WHERE a.tenant_id = ?1 AND lower(a.target) = lower(?2) ORDER BY a.event_time DESC, a.id DESC"
             ))?;
-            let rows = stmt.query_map([tenant_id, target], Alert::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let rows = stmt.query_map([tenant_id, target], Alert::from_row)?.collect::<db::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -159,8 +159,8 @@ impl Store {
             if n == 0 {
                 return Err(StoreError::NoAlert(id));
             }
-            history(&tx, id, &now, technician, status.as_str(), note)?;
-            let alert = alert_by_id(&tx, id)?;
+            history(&*tx, id, &now, technician, status.as_str(), note)?;
+            let alert = alert_by_id(&*tx, id)?;
             tx.commit()?;
             Ok(alert)
         })
@@ -172,8 +172,8 @@ impl Store {
         self.with(|c| {
             let tx = c.transaction()?;
             let now = ts(crate::clock::now());
-            let action = match holder(&tx, id)? {
-                Some((who, _)) if who == technician => return alert_by_id(&tx, id),
+            let action = match holder(&*tx, id)? {
+                Some((who, _)) if who == technician => return alert_by_id(&*tx, id),
                 Some((who, since)) if !force => {
                     return Err(StoreError::HeldBy {
                         id,
@@ -188,8 +188,8 @@ impl Store {
                 "UPDATE alerts SET assignee = ?2, assigned_at = ?3 WHERE id = ?1",
                 params![id, technician, now],
             )?;
-            history(&tx, id, &now, technician, &action, None)?;
-            let alert = alert_by_id(&tx, id)?;
+            history(&*tx, id, &now, technician, &action, None)?;
+            let alert = alert_by_id(&*tx, id)?;
             tx.commit()?;
             Ok(alert)
         })
@@ -238,8 +238,8 @@ impl Store {
         self.with(|c| {
             let tx = c.transaction()?;
             let now = ts(crate::clock::now());
-            match holder(&tx, id)? {
-                None => return alert_by_id(&tx, id),
+            match holder(&*tx, id)? {
+                None => return alert_by_id(&*tx, id),
                 Some((who, since)) if who != technician && !force => {
                     return Err(StoreError::HeldBy {
                         id,
@@ -253,8 +253,8 @@ impl Store {
                 "UPDATE alerts SET assignee = NULL, assigned_at = NULL WHERE id = ?1",
                 [id],
             )?;
-            history(&tx, id, &now, technician, "released", None)?;
-            let alert = alert_by_id(&tx, id)?;
+            history(&*tx, id, &now, technician, "released", None)?;
+            let alert = alert_by_id(&*tx, id)?;
             tx.commit()?;
             Ok(alert)
         })
@@ -264,9 +264,9 @@ impl Store {
     pub fn note_alert(&self, id: i64, technician: &str, note: &str) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            holder(&tx, id)?;
+            holder(&*tx, id)?;
             history(
-                &tx,
+                &*tx,
                 id,
                 &ts(crate::clock::now()),
                 technician,
@@ -294,7 +294,7 @@ impl Store {
                         note: r.get(3)?,
                     })
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<db::Result<Vec<_>>>()?;
             Ok(Review {
                 assignee,
                 history: rows,
@@ -314,7 +314,7 @@ impl Store {
             with(
                 &|n| {
                     format!(
-                        "(a.tenant_id = ?{n} COLLATE NOCASE OR a.tenant_name = ?{n} COLLATE NOCASE)"
+                        "(lower(a.tenant_id) = lower(?{n}) OR lower(a.tenant_name) = lower(?{n}))"
                     )
                 },
                 t.clone(),
@@ -331,10 +331,9 @@ impl Store {
         }
         match &filter.assignee {
             Some(Assignee::Nobody) => clauses.push("a.assignee IS NULL".to_string()),
-            Some(Assignee::Named(who)) => with(
-                &|n| format!("a.assignee = ?{n} COLLATE NOCASE"),
-                who.clone(),
-            ),
+            Some(Assignee::Named(who)) => {
+                with(&|n| format!("lower(a.assignee) = lower(?{n})"), who.clone())
+            }
             None => {}
         }
         let mut sql = ALERT_SELECT.to_string();
@@ -346,8 +345,8 @@ impl Store {
         let alerts = self.with(|c| {
             let mut stmt = c.prepare(&sql)?;
             let rows = stmt
-                .query_map(rusqlite::params_from_iter(&args), Alert::from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .query_map(db::params_from_iter(&args), Alert::from_row)?
+                .collect::<db::Result<Vec<_>>>()?;
             Ok(rows)
         })?;
         // Severity is ranked, not compared as text: filtered here.

@@ -1,7 +1,7 @@
 //! The allowlist, and the forwarding index behind `forwarding-fan-in`.
 
+use super::db::{self, Connection, OptionalExtension, Row, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use super::{Result, Store, StoreError, parse_ts, ts};
@@ -27,11 +27,11 @@ impl Store {
             }
             tx.execute(
                 "INSERT INTO allowlist (tenant_id, kind, value, note, added_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (tenant_id, kind, value) DO NOTHING",
+                 ON CONFLICT DO NOTHING",
                 params![tenant_id, kind.as_str(), value, note, ts(crate::clock::now())],
             )?;
             let entry = tx.query_row(
-                &format!("{TRUST_SELECT} WHERE tenant_id = ?1 AND kind = ?2 AND value = ?3"),
+                &format!("{TRUST_SELECT} WHERE tenant_id = ?1 AND kind = ?2 AND lower(value) = lower(?3)"),
                 params![tenant_id, kind.as_str(), value],
                 trust_from_row,
             )?;
@@ -44,11 +44,11 @@ impl Store {
     pub fn trust_entries(&self, tenant_id: Option<&str>) -> Result<Vec<TrustEntry>> {
         self.with(|c| {
             let mut stmt = c.prepare(&format!(
-                "{TRUST_SELECT} WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY tenant_id, id"
+                "{TRUST_SELECT} WHERE CAST(?1 AS TEXT) IS NULL OR tenant_id = ?1 ORDER BY tenant_id, id"
             ))?;
             let rows = stmt
                 .query_map([tenant_id], trust_from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<db::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -77,7 +77,7 @@ impl Store {
 
 const TRUST_SELECT: &str = "SELECT id, tenant_id, kind, value, note, added_at FROM allowlist";
 
-fn trust_from_row(r: &Row<'_>) -> rusqlite::Result<TrustEntry> {
+fn trust_from_row(r: &Row<'_>) -> db::Result<TrustEntry> {
     let kind: String = r.get(2)?;
     Ok(TrustEntry {
         id: r.get(0)?,
@@ -94,7 +94,7 @@ pub(super) fn index_forwards(
     c: &Connection,
     alert_id: i64,
     details: &Evidence,
-) -> rusqlite::Result<Vec<String>> {
+) -> db::Result<Vec<String>> {
     let destinations: Vec<String> = details
         .destinations()
         .into_iter()
@@ -102,7 +102,7 @@ pub(super) fn index_forwards(
         .collect();
     for d in &destinations {
         c.execute(
-            "INSERT OR IGNORE INTO forwards (alert_id, destination) VALUES (?1, ?2)",
+            "INSERT INTO forwards (alert_id, destination) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![alert_id, d],
         )?;
     }
@@ -141,7 +141,7 @@ pub(super) fn update_fan_in(
                 })
             },
         )?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<db::Result<Vec<_>>>()?;
     let existing: Option<(i64, String)> = c
         .query_row(
             "SELECT id, details FROM alerts WHERE rule = ?1 AND target = ?2 AND event_time >= ?3

@@ -118,7 +118,7 @@ pub(super) fn monitoring_event(
     s: &super::StatusUpdate<'_>,
     broken: bool,
     now: &str,
-) -> rusqlite::Result<()> {
+) -> db::Result<()> {
     let id: i64 = c.query_row(
         "INSERT INTO monitoring_events (tenant_id, tenant_name, event, problem, message, at)
          SELECT tenant_id, name, ?2, ?3, ?4, ?5 FROM tenants WHERE tenant_id = ?1
@@ -145,7 +145,7 @@ pub(super) fn monitoring_event(
 }
 
 /// Queues alert `alert_id` for every channel, inside the caller's transaction.
-pub(super) fn queue(c: &Connection, alert_id: i64, now: &str) -> rusqlite::Result<()> {
+pub(super) fn queue(c: &Connection, alert_id: i64, now: &str) -> db::Result<()> {
     // `WHERE true`: SQLite would read `ON` right after `FROM channels` as a join's.
     c.execute(
         "INSERT INTO deliveries (channel, alert_id, queued_at) SELECT name, ?1, ?2 FROM channels WHERE true
@@ -201,12 +201,12 @@ impl Store {
         }
         self.with(|c| {
             // Two processes making it at once: the write lock makes one id win.
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let id = match super::settings::read_setting(&tx, &CHANNEL_SECRETS)? {
+            let tx = c.transaction_with_behavior(db::TransactionBehavior::Immediate)?;
+            let id = match super::settings::read_setting(&*tx, &CHANNEL_SECRETS)? {
                 Some(id) => id,
                 None => {
                     let id = uuid::Uuid::new_v4().simple().to_string();
-                    super::settings::write_setting(&tx, &CHANNEL_SECRETS, &id)?;
+                    super::settings::write_setting(&*tx, &CHANNEL_SECRETS, &id)?;
                     id
                 }
             };
@@ -224,7 +224,7 @@ impl Store {
             ))?;
             let rows = stmt
                 .query_map([channel], Alert::from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<db::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -318,7 +318,7 @@ impl Store {
                         retry_at: r.get::<_, Option<String>>(2)?.as_deref().and_then(parse_ts),
                     })
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<db::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -459,7 +459,7 @@ impl Store {
                             .and_then(parse_ts),
                     })
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<db::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -473,7 +473,7 @@ impl Store {
                  FROM monitoring_events e JOIN event_deliveries d ON d.event_id = e.id
                  WHERE d.channel = ?1 AND d.delivered_at IS NULL ORDER BY e.id",
             )?;
-            let at = |r: &rusqlite::Row<'_>, i| -> rusqlite::Result<Option<DateTime<Utc>>> {
+            let at = |r: &db::Row<'_>, i| -> db::Result<Option<DateTime<Utc>>> {
                 Ok(r.get::<_, Option<String>>(i)?.as_deref().and_then(parse_ts))
             };
             let rows = stmt
@@ -490,7 +490,7 @@ impl Store {
                         retry_at: at(r, 8)?,
                     })
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<db::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -560,7 +560,7 @@ impl Store {
                             .and_then(|c| serde_json::from_str(&c).ok()),
                     })
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<db::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -592,7 +592,7 @@ impl Store {
                         last_error: r.get(4)?,
                     })
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<db::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use super::db::{OptionalExtension, params};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Result, Store, ts};
@@ -106,14 +106,14 @@ impl Store {
         self.with(|c| {
             let tx = c.transaction()?;
             // An unreadable old value counts as different.
-            let old: Option<GeoProvider> = read_setting(&tx, &PROVIDER).unwrap_or(None);
+            let old: Option<GeoProvider> = read_setting(&*tx, &PROVIDER).unwrap_or(None);
             if old.as_ref() != Some(provider) {
                 tx.execute("DELETE FROM geo_cache", [])?;
                 for key in [PROBLEM.name(), PROBLEM_TEXT.name()] {
                     tx.execute("DELETE FROM settings WHERE key = ?1", [key])?;
                 }
             }
-            write_setting(&tx, &PROVIDER, provider)?;
+            write_setting(&*tx, &PROVIDER, provider)?;
             tx.commit()?;
             Ok(())
         })

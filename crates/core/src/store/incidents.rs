@@ -2,7 +2,6 @@
 //! (a fan-in's, about one outside address, too), so a channel reports an account's
 //! takeover once and later alerts update it instead of starting anew.
 
-use rusqlite::Transaction;
 use serde::Serialize;
 
 use super::alerts::ALERT_SELECT;
@@ -86,14 +85,14 @@ fn title(subject: &str, alerts: &[Alert]) -> String {
 /// Puts alert `alert_id` into the open incident about its mailbox within
 /// [`INCIDENT_WINDOW`], or opens one; an alert already in one brings that incident's
 /// severity and times up to date (a fan-in that widened). Answers whether it opened one.
-pub(super) fn attach(c: &Connection, alert_id: i64, now: &str) -> rusqlite::Result<bool> {
+pub(super) fn attach(c: &Connection, alert_id: i64, now: &str) -> db::Result<bool> {
     attach_by(c, alert_id, now, "COALESCE(mailbox, target)")
 }
 
 /// [`attach`], naming the mailbox by the alerts' column expression `mailbox`: alerts got
 /// the UPN Exchange gave (`mailbox`) after incidents came, so the upgrade that made the
 /// first incidents had only the name in the record (`target`).
-fn attach_by(c: &Connection, alert_id: i64, now: &str, mailbox: &str) -> rusqlite::Result<bool> {
+fn attach_by(c: &Connection, alert_id: i64, now: &str, mailbox: &str) -> db::Result<bool> {
     let (tenant_id, tenant_name, target, severity, at, current): (
         String,
         String,
@@ -159,7 +158,7 @@ fn attach_by(c: &Connection, alert_id: i64, now: &str, mailbox: &str) -> rusqlit
 }
 
 /// Brings an incident's severity, tenant name and times in line with its alerts.
-fn refresh(c: &Connection, id: i64, now: &str) -> rusqlite::Result<()> {
+fn refresh(c: &Connection, id: i64, now: &str) -> db::Result<()> {
     let mut stmt = c.prepare(
         "SELECT severity, COALESCE(event_time, detected_at), tenant_name FROM alerts
          WHERE incident_id = ?1 ORDER BY id",
@@ -172,7 +171,7 @@ fn refresh(c: &Connection, id: i64, now: &str) -> rusqlite::Result<()> {
                 r.get::<_, String>(2)?,
             ))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<db::Result<Vec<_>>>()?;
     let severity = alerts
         .iter()
         .filter_map(|(s, _, _)| Severity::parse(s))
@@ -195,7 +194,7 @@ fn refresh(c: &Connection, id: i64, now: &str) -> rusqlite::Result<()> {
 
 /// The migration's hook: every alert stored before incidents existed joins one, in the
 /// order the changes were made. Suppressed alerts stay out, as they do when new.
-pub(super) fn attach_stored(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+pub(super) fn attach_stored(tx: &Connection) -> db::Result<()> {
     let now = ts(crate::clock::now());
     let ids: Vec<i64> = tx
         .prepare(
@@ -203,7 +202,7 @@ pub(super) fn attach_stored(tx: &Transaction<'_>) -> rusqlite::Result<()> {
              ORDER BY COALESCE(event_time, detected_at), id",
         )?
         .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<db::Result<_>>()?;
     for id in ids {
         attach_by(tx, id, &now, "target")?;
     }
@@ -220,7 +219,7 @@ impl Store {
                     "{INCIDENT_SELECT} ORDER BY last_event DESC, id DESC"
                 ))?
                 .query_map([], incident_row)?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<db::Result<_>>()?;
             let at: std::collections::HashMap<i64, usize> = incidents
                 .iter()
                 .enumerate()
@@ -282,8 +281,8 @@ const INCIDENT_SELECT: &str =
      FROM incidents";
 
 /// An incident without its alerts or title, from a row of [`INCIDENT_SELECT`].
-fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Incident> {
-    let at = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+fn incident_row(r: &db::Row<'_>) -> db::Result<Incident> {
+    let at = |i: usize| -> db::Result<Option<DateTime<Utc>>> {
         Ok(r.get::<_, Option<String>>(i)?.as_deref().and_then(parse_ts))
     };
     Ok(Incident {
@@ -317,7 +316,7 @@ fn incident_by_id(c: &Connection, id: i64) -> Result<Incident> {
             "{ALERT_SELECT} WHERE a.incident_id = ?1 ORDER BY COALESCE(a.event_time, a.detected_at), a.id"
         ))?
         .query_map([id], Alert::from_row)?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<db::Result<_>>()?;
     incident.title = title(&incident.subject, &incident.alerts);
     Ok(incident)
 }

@@ -5,6 +5,7 @@
 
 mod alerts;
 mod allowlist;
+pub mod db;
 mod deliveries;
 mod geo;
 mod incidents;
@@ -23,7 +24,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use db::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 use serde_json::Value;
 
@@ -67,6 +68,11 @@ pub enum StoreError {
         /// Why, from the migration.
         detail: String,
     },
+    /// The team's database could not be brought to this version's schema.
+    #[error(
+        "the team's Rulewatch database cannot be upgraded: {0}. A newer Rulewatch on another workstation may have upgraded it; nothing in it was changed"
+    )]
+    MigrateShared(String),
     /// A tenant with this id is already configured; holds the id.
     #[error("tenant {0} is already configured; remove it first")]
     TenantExists(String),
@@ -139,7 +145,7 @@ pub enum StoreError {
     },
     /// SQLite failed.
     #[error("database error: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(#[from] db::Error),
     /// The data folder could not be prepared or made private.
     #[error(transparent)]
     Folder(#[from] crate::folder::FolderError),
@@ -151,7 +157,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// The Rulewatch database, `rulewatch.db` in the data folder: one connection behind a
 /// lock, and the remediation record's signing.
 pub struct Store {
-    conn: Mutex<Connection>,
+    conn: Mutex<Box<Connection>>,
     record: remediation::Record,
 }
 
@@ -183,7 +189,12 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("deliveries.sql")).foreign_key_check(),
         M::up_with_hook(
             include_str!("incidents.sql"),
-            |tx: &rusqlite::Transaction<'_>| Ok(incidents::attach_stored(tx)?),
+            |tx: &rusqlite::Transaction<'_>| {
+                Ok(incidents::attach_stored(&**tx).map_err(|e| match e {
+                    db::Error::Sqlite(e) => e,
+                    e => rusqlite::Error::ToSqlConversionFailure(e.into()),
+                })?)
+            },
         )
         .foreign_key_check(),
         M::up(include_str!("channels.sql")),
@@ -197,7 +208,68 @@ fn migrations() -> Migrations<'static> {
     ])
 }
 
+/// The PostgreSQL schema's versions, in order; version N is the Nth. Applied by hand
+/// rather than by a migration crate: rusqlite_migration is SQLite's alone, and a list
+/// applied in order under one advisory lock is all the shared schema needs.
+const POSTGRES_MIGRATIONS: &[&str] = &[include_str!("postgres.sql")];
+
+/// The advisory lock that lets one workstation at a time upgrade the shared schema
+/// ("RWSCHEMA" in ASCII).
+const SCHEMA_LOCK: i64 = 0x5257_5343_4845_4d41;
+
+/// Brings the shared schema to [`POSTGRES_MIGRATIONS`]' last version in one transaction
+/// under [`SCHEMA_LOCK`], so workstations starting together apply each version once.
+fn migrate_postgres(c: &mut Connection) -> Result<()> {
+    let shared = |e: db::Error| StoreError::MigrateShared(e.to_string());
+    c.execute_batch("CREATE TABLE IF NOT EXISTS rulewatch_schema (version BIGINT NOT NULL)")
+        .map_err(shared)?;
+    let tx = c.transaction().map_err(shared)?;
+    tx.query_row(
+        "SELECT 1 FROM pg_advisory_xact_lock(?1)",
+        [SCHEMA_LOCK],
+        |_| Ok(()),
+    )
+    .map_err(shared)?;
+    let at: i64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM rulewatch_schema",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(shared)?;
+    let known = POSTGRES_MIGRATIONS.len();
+    let at = usize::try_from(at).unwrap_or(usize::MAX);
+    if at > known {
+        return Err(StoreError::MigrateShared(format!(
+            "it is at schema version {at}, and this Rulewatch knows versions up to {known}"
+        )));
+    }
+    for (version, sql) in POSTGRES_MIGRATIONS.iter().enumerate().skip(at) {
+        tx.execute_batch(sql).map_err(shared)?;
+        tx.execute("DELETE FROM rulewatch_schema", [])
+            .map_err(shared)?;
+        tx.execute(
+            "INSERT INTO rulewatch_schema (version) VALUES (?1)",
+            [version + 1],
+        )
+        .map_err(shared)?;
+    }
+    tx.commit().map_err(shared)
+}
+
 impl Store {
+    /// The team's store on a PostgreSQL connection, its schema brought up to date; `dir`
+    /// is this workstation's data folder.
+    pub fn on_postgres(conn: db::Postgres, dir: &Path) -> Result<Store> {
+        crate::folder::prepare(dir)?;
+        let mut conn: Box<Connection> = Box::new(conn);
+        migrate_postgres(&mut *conn)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            record: remediation::Record::new(dir),
+        })
+    }
+
     /// Opens (creating if needed) `rulewatch.db` in `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
         let path = dir.join("rulewatch.db");
@@ -214,7 +286,7 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let mut conn = Connection::open(&path).map_err(open_err)?;
+        let mut conn = rusqlite::Connection::open(&path).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -234,20 +306,20 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
         Ok(Store {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(Box::new(conn)),
             record: remediation::Record::new(dir),
         })
     }
 
     /// A number that changes whenever another connection (another Rulewatch on this data
     /// folder: the watcher, the CLI) commits a change, and only then; SQLite's
-    /// `PRAGMA data_version`.
+    /// `PRAGMA data_version`; on PostgreSQL, the changes other connections announced.
     pub fn data_version(&self) -> Result<i64> {
-        self.with(|c| Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?))
+        self.with(|c| Ok(c.version()?))
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut conn = self.conn.lock().expect("database lock poisoned");
-        f(&mut conn)
+        f(&mut **conn)
     }
 }

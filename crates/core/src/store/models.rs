@@ -2,8 +2,8 @@
 //! public item documented.
 #![warn(missing_docs)]
 
+use super::db::{self, Row};
 use chrono::{DateTime, Utc};
-use rusqlite::Row;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -62,7 +62,7 @@ impl TenantRow {
         }
     }
 
-    pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+    pub(super) fn from_row(r: &Row<'_>) -> db::Result<Self> {
         let method: String = r.get(3)?;
         let thumbprint: Option<String> = r.get(4)?;
         Ok(TenantRow {
@@ -148,9 +148,9 @@ pub struct TenantStatus {
 }
 
 impl TenantStatus {
-    pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+    pub(super) fn from_row(r: &Row<'_>) -> db::Result<Self> {
         let state: String = r.get(2)?;
-        let at = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        let at = |i: usize| -> db::Result<Option<DateTime<Utc>>> {
             Ok(r.get::<_, Option<String>>(i)?.as_deref().and_then(parse_ts))
         };
         Ok(TenantStatus {
@@ -275,14 +275,11 @@ impl AlertStatus {
 }
 
 /// A column holding one of an enum's names; another text is a damaged database.
-pub(super) fn named<T>(r: &Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+pub(super) fn named<T>(r: &Row<'_>, i: usize, parse: fn(&str) -> Option<T>) -> db::Result<T> {
     let text: String = r.get(i)?;
-    parse(&text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            rusqlite::types::Type::Text,
-            format!("'{text}' is not a known value").into(),
-        )
+    parse(&text).ok_or(db::Error::Unreadable {
+        column: i,
+        value: text,
     })
 }
 
@@ -337,10 +334,10 @@ pub struct Alert {
 }
 
 impl Alert {
-    pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+    pub(super) fn from_row(r: &Row<'_>) -> db::Result<Self> {
         let rule: String = r.get(3)?;
         let details: String = r.get(11)?;
-        let at = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        let at = |i: usize| -> db::Result<Option<DateTime<Utc>>> {
             Ok(r.get::<_, Option<String>>(i)?.as_deref().and_then(parse_ts))
         };
         Ok(Alert {

@@ -1,6 +1,6 @@
 //! The partner's customers as last listed, and which of them are watched.
 
-use rusqlite::params;
+use super::db::{self, params};
 use serde::Serialize;
 
 use super::{Result, Store, TenantState, ts};
@@ -80,7 +80,7 @@ impl Store {
                         last_seen_at: r.get(5)?,
                     })
                 })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<db::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }

@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::db::{self, Connection, OptionalExtension, Row, params};
 use hmac::{Hmac, Mac};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -302,7 +302,7 @@ struct Raw {
 }
 
 impl Raw {
-    fn from_row(r: &Row<'_>) -> rusqlite::Result<Raw> {
+    fn from_row(r: &Row<'_>) -> db::Result<Raw> {
         Ok(Raw {
             id: r.get(0)?,
             at: r.get(1)?,
@@ -364,10 +364,10 @@ fn raw_rows(c: &Connection, filter: &str, arg: Option<i64>) -> Result<Vec<Raw>> 
     let rows = match arg {
         Some(a) => stmt
             .query_map([a], Raw::from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
+            .collect::<db::Result<Vec<_>>>()?,
         None => stmt
             .query_map([], Raw::from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?,
+            .collect::<db::Result<Vec<_>>>()?,
     };
     Ok(rows)
 }
@@ -449,8 +449,8 @@ impl Store {
     /// then updates the head's copy outside the database.
     pub fn append_log(&self, e: &NewLogEntry) -> Result<LogEntry> {
         self.with(|c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let key = self.record.key(&tx, true)?.ok_or(crate::secrets::SecretError::MissingRecordKey)?;
+            let tx = c.transaction_with_behavior(db::TransactionBehavior::Immediate)?;
+            let key = self.record.key(&*tx, true)?.ok_or(crate::secrets::SecretError::MissingRecordKey)?;
             let last: Option<(i64, String)> =
                 tx.query_row("SELECT id, hash FROM remediation_log ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
             let (id, prev_hash) = match last {
@@ -469,7 +469,7 @@ impl Store {
                 ],
             )?;
             let head = ChainHead { id, hash: hash.clone() };
-            write_setting(&tx, &HEAD, &head)?;
+            write_setting(&*tx, &HEAD, &head)?;
             tx.commit()?;
             // The step is recorded; a head copy left behind shows in `audit verify` as
             // rows after the copy, which only the key holder could have signed.
@@ -1012,7 +1012,7 @@ mod tests {
 
     /// Writes rows as Rulewatch did before it signed the record, in a database at that version.
     fn old_database(dir: &Path, rows: usize) {
-        let mut c = Connection::open(dir.join("rulewatch.db")).unwrap();
+        let mut c = rusqlite::Connection::open(dir.join("rulewatch.db")).unwrap();
         super::super::migrations().to_version(&mut c, 6).unwrap();
         let mut prev = GENESIS.to_string();
         for (i, a) in ACTIONS.iter().take(rows).enumerate() {
@@ -1030,7 +1030,7 @@ mod tests {
             c.execute(
                 "INSERT INTO remediation_log (id, at, os_user, machine, operator, tenant_id, mailbox, alert_id, action, request, \
                  before_state, after_state, result, detail, undoes, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-                params![id, stored.at, e.os_user, e.machine, e.operator, e.tenant_id, e.mailbox, e.alert_id, e.action, e.request,
+                rusqlite::params![id, stored.at, e.os_user, e.machine, e.operator, e.tenant_id, e.mailbox, e.alert_id, e.action, e.request,
                         stored.before, stored.after, e.result, e.detail, e.undoes, prev, hash],
             )
             .unwrap();

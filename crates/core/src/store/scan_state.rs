@@ -112,7 +112,7 @@ impl Store {
                                              client_ip, summary, details, event_time, detected_at, content_id, raw_record,
                                              status, suppressed_by, origin, mailbox)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                                 CASE WHEN ?16 IS NULL THEN 'open' ELSE 'suppressed' END, ?16, ?17, ?18)
+                                 CASE WHEN CAST(?16 AS TEXT) IS NULL THEN 'open' ELSE 'suppressed' END, ?16, ?17, ?18)
                          ON CONFLICT (tenant_id, record_id, rule) DO NOTHING
                          RETURNING id",
                         params![
@@ -143,27 +143,27 @@ impl Store {
                 if a.suppressed_by.is_some() {
                     continue;
                 }
-                incidents::attach(&tx, id, &now)?;
-                deliveries::queue(&tx, id, &now)?;
+                incidents::attach(&*tx, id, &now)?;
+                deliveries::queue(&*tx, id, &now)?;
                 if crate::detect::fan_in::is_forwarding(&a.rule) {
                     let at = a.event_time.unwrap_or_else(crate::clock::now);
-                    for d in allowlist::index_forwards(&tx, id, &a.details)? {
+                    for d in allowlist::index_forwards(&*tx, id, &a.details)? {
                         forwarded.push((d, at));
                     }
                 }
             }
             for s in commit.sign_ins {
                 tx.execute(
-                    "INSERT INTO sign_ins (tenant_id, user, ip, first_seen, last_seen, sign_ins) VALUES (?1, ?2, ?3, ?4, ?4, 1)
-                     ON CONFLICT (tenant_id, user, ip) DO UPDATE SET
-                        first_seen = MIN(first_seen, excluded.first_seen),
-                        last_seen = MAX(last_seen, excluded.last_seen),
-                        sign_ins = sign_ins + 1",
+                    "INSERT INTO sign_ins (tenant_id, \"user\", ip, first_seen, last_seen, sign_ins) VALUES (?1, ?2, ?3, ?4, ?4, 1)
+                     ON CONFLICT (tenant_id, \"user\", ip) DO UPDATE SET
+                        first_seen = CASE WHEN excluded.first_seen < sign_ins.first_seen THEN excluded.first_seen ELSE sign_ins.first_seen END,
+                        last_seen = CASE WHEN excluded.last_seen > sign_ins.last_seen THEN excluded.last_seen ELSE sign_ins.last_seen END,
+                        sign_ins = sign_ins.sign_ins + 1",
                     params![commit.tenant_id, s.user, s.ip, ts(s.at)],
                 )?;
             }
             for (destination, at) in forwarded {
-                inserted.extend(allowlist::update_fan_in(&tx, &destination, at, &now)?);
+                inserted.extend(allowlist::update_fan_in(&*tx, &destination, at, &now)?);
             }
             tx.execute(
                 "INSERT INTO processed_blobs (tenant_id, content_id, content_created, processed_at, records, outcome)
@@ -178,9 +178,9 @@ impl Store {
                 ],
             )?;
             if let Some(to) = commit.cursor {
-                advance_cursor(&tx, commit.tenant_id, commit.content_type, to)?;
+                advance_cursor(&*tx, commit.tenant_id, commit.content_type, to)?;
             }
-            let alerts = inserted.iter().map(|id| alert_by_id(&tx, *id)).collect::<Result<Vec<_>>>()?;
+            let alerts = inserted.iter().map(|id| alert_by_id(&*tx, *id)).collect::<Result<Vec<_>>>()?;
             tx.commit()?;
             Ok(alerts)
         })
@@ -190,11 +190,11 @@ impl Store {
     pub fn sign_in_ips(&self, tenant_id: &str, user: &str, limit: usize) -> Result<Vec<String>> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT ip FROM sign_ins WHERE tenant_id = ?1 AND user = ?2 ORDER BY last_seen DESC LIMIT ?3",
+                "SELECT ip FROM sign_ins WHERE tenant_id = ?1 AND \"user\" = ?2 ORDER BY last_seen DESC LIMIT ?3",
             )?;
             let rows = stmt
                 .query_map(params![tenant_id, user.trim().to_lowercase(), limit as i64], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?;
+                .collect::<db::Result<Vec<String>>>()?;
             Ok(rows)
         })
     }
@@ -213,7 +213,7 @@ impl Store {
         until: DateTime<Utc>,
     ) -> Result<bool> {
         self.with(|c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = c.transaction_with_behavior(db::TransactionBehavior::Immediate)?;
             let held: Option<(String, String)> = tx
                 .query_row(
                     "SELECT holder, expires_at FROM scan_leases WHERE tenant_id = ?1",
@@ -296,7 +296,7 @@ impl Store {
             let was_broken = before.as_deref() == Some(TenantState::Error.as_str());
             let broken = s.state == TenantState::Error;
             if was_broken != broken && before.is_some() {
-                deliveries::monitoring_event(&tx, s, broken, &now)?;
+                deliveries::monitoring_event(&*tx, s, broken, &now)?;
             }
             tx.execute(
                 "UPDATE tenant_status SET state = ?2, problem = ?3, message = ?4, last_attempt_at = ?5,
@@ -331,7 +331,7 @@ impl Store {
                  FROM tenants t JOIN tenant_status s USING (tenant_id)
                  ORDER BY t.name, t.tenant_id",
             )?;
-            let rows = stmt.query_map([], TenantStatus::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let rows = stmt.query_map([], TenantStatus::from_row)?.collect::<db::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -394,10 +394,11 @@ fn advance_cursor(
     tenant_id: &str,
     content_type: &str,
     to: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> db::Result<()> {
     c.execute(
         "INSERT INTO cursors (tenant_id, content_type, complete_until) VALUES (?1, ?2, ?3)
-         ON CONFLICT (tenant_id, content_type) DO UPDATE SET complete_until = MAX(complete_until, excluded.complete_until)",
+         ON CONFLICT (tenant_id, content_type) DO UPDATE SET complete_until = CASE WHEN excluded.complete_until > cursors.complete_until
+             THEN excluded.complete_until ELSE cursors.complete_until END",
         params![tenant_id, content_type, ts(to)],
     )?;
     Ok(())

@@ -1,7 +1,7 @@
 //! When each tenant's feed subscriptions were last started, and how that went.
 
+use super::db::{OptionalExtension, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, parse_ts, ts};
 

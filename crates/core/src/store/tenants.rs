@@ -46,7 +46,7 @@ impl Store {
             )?;
             let rows = stmt
                 .query_map([], TenantRow::from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<db::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }

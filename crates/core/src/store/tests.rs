@@ -7,6 +7,102 @@ use super::*;
 use crate::auth::AuthMethod;
 use crate::detect::evidence::{Evidence, MailboxForwardEvidence};
 
+/// Where a test's store lives: a data folder, and on PostgreSQL a database of its own on
+/// the server RULEWATCH_TEST_POSTGRES names (scripts/test.sh starts a throwaway one).
+pub(crate) struct Place {
+    dir: tempfile::TempDir,
+    postgres: Option<::postgres::Config>,
+}
+
+impl Place {
+    pub(crate) fn sqlite() -> Place {
+        Place {
+            dir: tempfile::tempdir().unwrap(),
+            postgres: None,
+        }
+    }
+
+    pub(crate) fn postgres() -> Place {
+        let server = std::env::var("RULEWATCH_TEST_POSTGRES").unwrap_or_else(|_| {
+            panic!(
+                "the store's tests on PostgreSQL need a server: run them through scripts/test.sh, \
+                 which starts a throwaway one, or set RULEWATCH_TEST_POSTGRES to a libpq \
+                 connection string of a server where they may create databases"
+            )
+        });
+        let mut config: ::postgres::Config = server
+            .parse()
+            .expect("RULEWATCH_TEST_POSTGRES is a libpq connection string");
+        let name = format!("rulewatch_{}", uuid::Uuid::new_v4().simple());
+        let admin: Box<Connection> =
+            Box::new(db::Postgres::connect(config.clone(), ::postgres::NoTls).unwrap());
+        admin
+            .execute_batch(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        config.dbname(&name);
+        Place {
+            dir: tempfile::tempdir().unwrap(),
+            postgres: Some(config),
+        }
+    }
+
+    /// A connection to the store; each call opens another, as another process would.
+    pub(crate) fn open(&self) -> Store {
+        match &self.postgres {
+            None => Store::open(self.dir.path()),
+            Some(config) => Store::on_postgres(
+                db::Postgres::connect(config.clone(), ::postgres::NoTls).unwrap(),
+                self.dir.path(),
+            ),
+        }
+        .unwrap()
+    }
+
+    pub(crate) fn engine(&self) -> db::Engine {
+        match self.postgres {
+            None => db::Engine::Sqlite,
+            Some(_) => db::Engine::Postgres,
+        }
+    }
+}
+
+/// Each of these tests runs once on a SQLite file and once on a PostgreSQL database.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::Place::sqlite())
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::Place::postgres())
+            })*
+        }
+    };
+}
+
+on_both_engines!(
+    recommitting_a_blob_inserts_and_queues_nothing_twice,
+    each_channel_has_its_own_queue_and_health,
+    the_cursor_only_moves_forward_and_survives_reopening,
+    removing_a_tenant_keeps_its_alerts_and_refuses_unknown_ids,
+    a_suppressed_alert_is_kept_but_never_queued,
+    forwarding_from_several_mailboxes_to_one_address_raises_one_fan_in_alert,
+    suppressed_and_distant_forwards_make_no_fan_in,
+    allowlist_entries_belong_to_a_configured_tenant,
+    geo_cache_answers_until_expiry_and_remembers_unknown_addresses,
+    changing_the_geo_provider_empties_the_cache_and_forgets_its_problem,
+    one_mailbox_s_alerts_within_a_day_are_one_incident_at_their_gravest,
+    an_older_version_s_geolocation_problem_is_still_told,
+    a_tenant_s_scan_lease_has_one_holder_until_released_or_expired,
+    an_alert_is_held_by_one_technician_at_a_time_and_its_history_names_each,
+    the_data_version_moves_with_another_process_s_commits_only,
+    a_technician_is_on_duty_until_they_go_off_it,
+);
+
 fn tenant(store: &Store) -> TenantRow {
     let t = TenantRow {
         tenant_id: "8d4121ed-0008-406d-bff9-0d5bb312183c".into(),
@@ -49,10 +145,8 @@ fn alert(record_id: &str) -> NewAlert {
     }
 }
 
-#[test]
-fn recommitting_a_blob_inserts_and_queues_nothing_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn recommitting_a_blob_inserts_and_queues_nothing_twice(place: &Place) {
+    let store = place.open();
     let t = tenant(&store);
     let created = Utc::now() - Duration::hours(1);
     let alerts = [alert("r1"), alert("r2")];
@@ -94,10 +188,8 @@ fn recommitting_a_blob_inserts_and_queues_nothing_twice() {
     );
 }
 
-#[test]
-fn each_channel_has_its_own_queue_and_health() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn each_channel_has_its_own_queue_and_health(place: &Place) {
+    let store = place.open();
     let t = tenant(&store);
     let alerts = [alert("r1"), alert("r2")];
     let created = Utc::now();
@@ -157,10 +249,8 @@ fn each_channel_has_its_own_queue_and_health() {
     assert!(store.pending_deliveries("desktop").unwrap().is_empty());
 }
 
-#[test]
-fn the_cursor_only_moves_forward_and_survives_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn the_cursor_only_moves_forward_and_survives_reopening(place: &Place) {
+    let store = place.open();
     let t = tenant(&store);
     let later = Utc::now();
     store
@@ -170,7 +260,7 @@ fn the_cursor_only_moves_forward_and_survives_reopening() {
         .advance_cursor(&t.tenant_id, "Audit.Exchange", later - Duration::hours(3))
         .unwrap();
     drop(store);
-    let store = Store::open(dir.path()).unwrap();
+    let store = place.open();
     let got = store
         .cursor(&t.tenant_id, "Audit.Exchange")
         .unwrap()
@@ -178,10 +268,8 @@ fn the_cursor_only_moves_forward_and_survives_reopening() {
     assert_eq!(ts(got), ts(later));
 }
 
-#[test]
-fn removing_a_tenant_keeps_its_alerts_and_refuses_unknown_ids() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn removing_a_tenant_keeps_its_alerts_and_refuses_unknown_ids(place: &Place) {
+    let store = place.open();
     let t = tenant(&store);
     let alerts = [alert("r1")];
     store
@@ -245,10 +333,8 @@ fn forward(
     }
 }
 
-#[test]
-fn a_suppressed_alert_is_kept_but_never_queued() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn a_suppressed_alert_is_kept_but_never_queued(place: &Place) {
+    let store = place.open();
     let t = tenant(&store);
     let quiet = NewAlert {
         suppressed_by: Some("trusted destination partner.example (allowlist entry 1)".into()),
@@ -281,10 +367,8 @@ fn a_suppressed_alert_is_kept_but_never_queued() {
     assert_eq!(store.statuses().unwrap()[0].open_alerts, 1);
 }
 
-#[test]
-fn forwarding_from_several_mailboxes_to_one_address_raises_one_fan_in_alert() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn forwarding_from_several_mailboxes_to_one_address_raises_one_fan_in_alert(place: &Place) {
+    let store = place.open();
     let contoso = tenant(&store);
     let fabrikam = TenantRow {
         tenant_id: "0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001".into(),
@@ -400,10 +484,8 @@ fn forwarding_from_several_mailboxes_to_one_address_raises_one_fan_in_alert() {
     assert_eq!(queued, ["r3"]);
 }
 
-#[test]
-fn suppressed_and_distant_forwards_make_no_fan_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn suppressed_and_distant_forwards_make_no_fan_in(place: &Place) {
+    let store = place.open();
     let t = tenant(&store);
     let trusted = NewAlert {
         suppressed_by: Some("trusted".into()),
@@ -427,10 +509,8 @@ fn suppressed_and_distant_forwards_make_no_fan_in() {
     );
 }
 
-#[test]
-fn allowlist_entries_belong_to_a_configured_tenant() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn allowlist_entries_belong_to_a_configured_tenant(place: &Place) {
+    let store = place.open();
     let t = tenant(&store);
     use crate::allowlist::TrustKind;
     let e = store
@@ -490,10 +570,8 @@ fn location(ip: &str) -> Location {
     }
 }
 
-#[test]
-fn geo_cache_answers_until_expiry_and_remembers_unknown_addresses() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn geo_cache_answers_until_expiry_and_remembers_unknown_addresses(place: &Place) {
+    let store = place.open();
     let now = Utc::now();
     store
         .cache_location(
@@ -547,16 +625,14 @@ fn geo_cache_answers_until_expiry_and_remembers_unknown_addresses() {
         .unwrap();
     assert_eq!(rows, 2);
 
-    // Reopening keeps the cache: it is in the file.
+    // Reopening keeps the cache: it is stored.
     drop(store);
-    let store = Store::open(dir.path()).unwrap();
+    let store = place.open();
     assert!(store.cached_location("41.58.1.1", later).unwrap().is_some());
 }
 
-#[test]
-fn changing_the_geo_provider_empties_the_cache_and_forgets_its_problem() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn changing_the_geo_provider_empties_the_cache_and_forgets_its_problem(place: &Place) {
+    let store = place.open();
     assert_eq!(store.geo_provider().unwrap(), GeoProvider::Off);
     store.set_geo_provider(&GeoProvider::Ipstack).unwrap();
     let now = Utc::now();
@@ -611,7 +687,7 @@ fn the_partner_migration_keeps_tenants_and_their_data_and_cascades_as_before() {
     let dir = tempfile::tempdir().unwrap();
     {
         // A database as the release before partner sign-in left it.
-        let mut conn = Connection::open(dir.path().join("rulewatch.db")).unwrap();
+        let mut conn = rusqlite::Connection::open(dir.path().join("rulewatch.db")).unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
         migrations().to_version(&mut conn, 6).unwrap();
         conn.execute_batch(
@@ -661,7 +737,7 @@ fn the_outbox_s_waiting_alerts_wait_for_both_front_ends_after_the_upgrade() {
     let dir = tempfile::tempdir().unwrap();
     {
         // A database as the release with one shared outbox left it.
-        let mut conn = Connection::open(dir.path().join("rulewatch.db")).unwrap();
+        let mut conn = rusqlite::Connection::open(dir.path().join("rulewatch.db")).unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
         migrations().to_version(&mut conn, 10).unwrap();
         for (id, delivered) in [(1, Some("2026-11-02T00:00:00.000Z")), (2, None)] {
@@ -670,12 +746,12 @@ fn the_outbox_s_waiting_alerts_wait_for_both_front_ends_after_the_upgrade() {
                                      actor, summary, details, detected_at, raw_record)
                  VALUES (?1, 't1', 'Contoso', ?2, 'mailbox-external-forward', 'high', 'Set-Mailbox',
                          'adele@contoso.com', 'adele@contoso.com', 's', '{}', '2026-11-01T00:00:00.000Z', '{}')",
-                params![id, format!("r{id}")],
+                rusqlite::params![id, format!("r{id}")],
             )
             .unwrap();
             conn.execute(
                 "INSERT INTO outbox (alert_id, queued_at, delivered_at) VALUES (?1, '2026-11-01T00:00:00.000Z', ?2)",
-                params![id, delivered],
+                rusqlite::params![id, delivered],
             )
             .unwrap();
         }
@@ -692,10 +768,8 @@ fn the_outbox_s_waiting_alerts_wait_for_both_front_ends_after_the_upgrade() {
     }
 }
 
-#[test]
-fn one_mailbox_s_alerts_within_a_day_are_one_incident_at_their_gravest() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn one_mailbox_s_alerts_within_a_day_are_one_incident_at_their_gravest(place: &Place) {
+    let store = place.open();
     let t = tenant(&store);
     let at = |hours_ago: i64| Some(Utc::now() - Duration::hours(hours_ago));
     let on = |record_id: &str, mailbox: &str, hours_ago: i64| NewAlert {
@@ -792,7 +866,7 @@ fn one_mailbox_s_alerts_within_a_day_are_one_incident_at_their_gravest() {
 fn alerts_stored_before_incidents_existed_are_grouped_by_the_upgrade() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let mut conn = Connection::open(dir.path().join("rulewatch.db")).unwrap();
+        let mut conn = rusqlite::Connection::open(dir.path().join("rulewatch.db")).unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
         migrations().to_version(&mut conn, 11).unwrap();
         for (id, mailbox, at, status) in [
@@ -815,7 +889,7 @@ fn alerts_stored_before_incidents_existed_are_grouped_by_the_upgrade() {
                                      actor, summary, details, event_time, detected_at, raw_record, status)
                  VALUES (?1, 't1', 'Contoso', ?2, 'mailbox-external-forward', 'high', 'Set-Mailbox',
                          ?3, ?3, 's', '{}', ?4, ?4, '{}', ?5)",
-                params![id, format!("r{id}"), mailbox, at, status],
+                rusqlite::params![id, format!("r{id}"), mailbox, at, status],
             )
             .unwrap();
         }
@@ -827,10 +901,8 @@ fn alerts_stored_before_incidents_existed_are_grouped_by_the_upgrade() {
     assert_eq!(ids, [1, 2]);
 }
 
-#[test]
-fn an_older_version_s_geolocation_problem_is_still_told() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn an_older_version_s_geolocation_problem_is_still_told(place: &Place) {
+    let store = place.open();
     store
         .set_setting(
             &Key::<String>::new("geo.problem"),
@@ -851,10 +923,8 @@ fn an_older_version_s_geolocation_problem_is_still_told() {
     );
 }
 
-#[test]
-fn a_tenant_s_scan_lease_has_one_holder_until_released_or_expired() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn a_tenant_s_scan_lease_has_one_holder_until_released_or_expired(place: &Place) {
+    let store = place.open();
     let now = Utc::now();
     let until = now + Duration::minutes(30);
     assert!(store.take_scan_lease("t1", "desktop", now, until).unwrap());
@@ -902,10 +972,8 @@ fn a_tenant_s_scan_lease_has_one_holder_until_released_or_expired() {
     );
 }
 
-#[test]
-fn an_alert_is_held_by_one_technician_at_a_time_and_its_history_names_each() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn an_alert_is_held_by_one_technician_at_a_time_and_its_history_names_each(place: &Place) {
+    let store = place.open();
     let t = tenant(&store);
     let new = store
         .commit_blob(commit_one(
@@ -1032,30 +1100,35 @@ fn an_alert_is_held_by_one_technician_at_a_time_and_its_history_names_each() {
     assert!(ids(future).is_empty());
 }
 
-#[test]
-fn the_data_version_moves_with_another_process_s_commits_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let panel = Store::open(dir.path()).unwrap();
+fn the_data_version_moves_with_another_process_s_commits_only(place: &Place) {
+    let panel = place.open();
     let t = tenant(&panel);
-    let cli = Store::open(dir.path()).unwrap();
+    let cli = place.open();
     let before = panel.data_version().unwrap();
     panel
         .commit_blob(commit_one(&t.tenant_id, "b1", &[alert("r1")]))
         .unwrap();
+    // PostgreSQL announces a commit to the other connections as it happens, and they
+    // hear it within a fraction of a second; SQLite's version moves at once.
+    let pause = std::time::Duration::from_millis(100);
+    if place.engine() == db::Engine::Postgres {
+        std::thread::sleep(pause * 6);
+    }
     assert_eq!(panel.data_version().unwrap(), before, "its own commit");
     let id = cli.alerts().unwrap()[0].id;
     cli.take_alert(id, "alice", false).unwrap();
-    assert_ne!(
-        panel.data_version().unwrap(),
-        before,
-        "a colleague's commit"
-    );
+    let moved = (0..50).any(|_| {
+        let moved = panel.data_version().unwrap() != before;
+        if !moved {
+            std::thread::sleep(pause);
+        }
+        moved
+    });
+    assert!(moved, "a colleague's commit");
 }
 
-#[test]
-fn a_technician_is_on_duty_until_they_go_off_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn a_technician_is_on_duty_until_they_go_off_it(place: &Place) {
+    let store = place.open();
     assert!(store.on_duty("alice").unwrap(), "never set: on duty");
     store.set_on_duty("alice", false).unwrap();
     assert!(!store.on_duty("alice").unwrap());
