@@ -11,6 +11,7 @@ mod partner;
 mod remediate;
 mod scan;
 mod sign_ins;
+mod team;
 mod tenant;
 mod watch;
 
@@ -138,6 +139,9 @@ enum Command {
     /// Whether scans read Entra sign-ins, to tell changes made from somewhere new
     #[command(subcommand)]
     SignIns(sign_ins::SignInsCommand),
+    /// Share one PostgreSQL database with the rest of the service desk
+    #[command(subcommand)]
+    Team(team::TeamCommand),
     /// Partner sign-in (GDAP): sign in once with MFA and watch every customer
     #[command(subcommand)]
     Partner(partner::PartnerCommand),
@@ -356,6 +360,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Channel(cmd) => channel::run(g, cmd).await,
         Command::Partner(cmd) => partner::run(g, cmd).await,
         Command::SignIns(cmd) => sign_ins::run(g, cmd),
+        Command::Team(cmd) => team::run(g, cmd).await,
         Command::Alerts(args) => alerts::run(g, args).await,
         Command::Incidents {
             action: Some(IncidentAction::Resolve { key, note }),

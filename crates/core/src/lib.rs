@@ -53,6 +53,7 @@ pub mod secrets;
 pub mod sign_ins;
 pub mod split;
 pub mod store;
+pub mod team;
 pub mod tenants;
 pub mod undo;
 

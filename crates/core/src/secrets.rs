@@ -29,6 +29,9 @@ pub enum SecretKind {
     /// The key a webhook channel signs its deliveries with (HMAC-SHA256). The id given with
     /// it is the channel's name, not a tenant's.
     ChannelSecret,
+    /// The password of the team's PostgreSQL database. The id given with it is the
+    /// workstation's (team.json), not a tenant's.
+    TeamPassword,
 }
 
 /// The tenant id to pass with secrets that belong to no tenant.
@@ -46,6 +49,7 @@ impl SecretKind {
             SecretKind::PartnerRefreshToken => "partner/refresh-token".into(),
             SecretKind::RecordKey => format!("remediation/{tenant_id}/record-key"),
             SecretKind::ChannelSecret => format!("channel/{tenant_id}/secret"),
+            SecretKind::TeamPassword => format!("team/{tenant_id}/database-password"),
         }
     }
 
@@ -56,7 +60,8 @@ impl SecretKind {
             SecretKind::ClientSecret
             | SecretKind::CertificateKey
             | SecretKind::RecordKey
-            | SecretKind::ChannelSecret => tenant_id,
+            | SecretKind::ChannelSecret
+            | SecretKind::TeamPassword => tenant_id,
         }
     }
 
@@ -65,6 +70,7 @@ impl SecretKind {
             SecretKind::IpstackKey => SecretError::MissingIpstackKey,
             SecretKind::PartnerRefreshToken => SecretError::NotSignedIn,
             SecretKind::RecordKey => SecretError::MissingRecordKey,
+            SecretKind::TeamPassword => SecretError::MissingTeamPassword,
             SecretKind::ChannelSecret => SecretError::MissingChannelSecret {
                 channel: tenant_id.into(),
             },
@@ -118,6 +124,11 @@ pub enum SecretError {
          the keychain was reset or replaced, or the database was copied from another computer or account"
     )]
     MissingRecordKey,
+    /// The team database's password is not in the keychain; the server may not need one.
+    #[error(
+        "the keychain has no password for the team's database: leave the team and join it again"
+    )]
+    MissingTeamPassword,
     /// The keychain refused, or a stored secret is unusable.
     #[error("the keychain refused the operation ({detail})")]
     Failed {
@@ -158,6 +169,7 @@ fn describe(kind: SecretKind) -> &'static str {
         SecretKind::PartnerRefreshToken => "partner refresh token",
         SecretKind::RecordKey => "remediation record key",
         SecretKind::ChannelSecret => "channel secret (signing secret, webhook URL or password)",
+        SecretKind::TeamPassword => "team database password",
     }
 }
 

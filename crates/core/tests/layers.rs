@@ -34,6 +34,7 @@ const LAYERS: [(&str, &[&str]); 5] = [
             "tenants",
             "engine",
             "deliver",
+            "team",
         ],
     ),
     ("the application layer", &["app"]),

@@ -11,6 +11,7 @@ use crate::remediate::RemediateError;
 use crate::report::ReportError;
 use crate::secrets::SecretError;
 use crate::store::StoreError;
+use crate::team::TeamError;
 use crate::tenants::TenantError;
 
 use super::config::ConfigError;
@@ -51,6 +52,9 @@ pub enum Error {
     /// The configuration is unusable.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Joining, leaving or reaching the team's database failed.
+    #[error(transparent)]
+    Team(#[from] TeamError),
     /// What was asked is refused: why, and what to give instead.
     #[error("{0}")]
     Invalid(String),
@@ -181,7 +185,10 @@ impl Error {
             | Error::Customer(CustomerError::Store(e))
             | Error::Report(ReportError::Store(e))
             | Error::Remediate(RemediateError::Store(e)) => store(e),
-            Error::Secret(e) | Error::Tenant(TenantError::Secret(e)) => secret(e),
+            Error::Secret(e)
+            | Error::Tenant(TenantError::Secret(e))
+            | Error::Team(TeamError::Secret(e)) => secret(e),
+            Error::Team(TeamError::Store(e)) => store(e),
             Error::Customer(CustomerError::NotSignedIn) => Some(Remedy::SignInPartner),
             Error::Customer(CustomerError::NotACustomer(_)) => Some(Remedy::ListCustomers),
             Error::Problem(p) => Remedy::for_problem(p),
@@ -222,6 +229,14 @@ impl Error {
             Error::Channel(ChannelError::Store(_)) => ErrorKind::LocalDatabase,
             Error::Channel(ChannelError::Secret(_)) => ErrorKind::Keychain,
             Error::Report(ReportError::Write { .. }) | Error::Failed(_) => ErrorKind::Failed,
+            Error::Team(TeamError::BadUrl(_) | TeamError::AlreadyJoined(_)) => {
+                ErrorKind::InvalidInput
+            }
+            Error::Team(TeamError::Unreachable { .. } | TeamError::File { .. }) => {
+                ErrorKind::Failed
+            }
+            Error::Team(TeamError::Secret(_)) => ErrorKind::Keychain,
+            Error::Team(TeamError::Store(_)) => ErrorKind::LocalDatabase,
         }
     }
 }

@@ -18,6 +18,7 @@ mod partner;
 mod remediation;
 mod sandbox;
 mod settings;
+mod team;
 mod tenants;
 
 use std::collections::HashMap;
@@ -41,6 +42,7 @@ pub use settings::{
     Bounds, GeoSetting, GeoUpdate, KeyState, NotifyPrefs, Preferences, SCAN_INTERVAL_MINUTES,
     Settings, SettingsUpdate,
 };
+pub use team::{Lease, OnDuty, TeamStatus, TenantScan, join_team, leave_team};
 pub use tenants::{Added, MspTenant, TenantInput};
 
 /// What a front end did with the alerts handed to it.
@@ -100,11 +102,15 @@ pub struct Session {
 }
 
 impl Session {
-    /// Opens the technician's store in the configured folder, its remediation record
-    /// signed with a key from the keychain.
+    /// Opens the technician's store in the configured folder (or the team's, when the
+    /// folder has joined one), its remediation record signed with a key from the keychain.
     pub fn open(config: Config) -> Result<Session, Error> {
         let secrets = config.keychain();
-        let home = Arc::new(Store::open(&config.data_dir)?.sign_record_with(secrets.clone()));
+        let store = match crate::team::open(&config.data_dir, secrets.as_ref())? {
+            Some(shared) => shared,
+            None => Store::open(&config.data_dir)?,
+        };
+        let home = Arc::new(store.sign_record_with(secrets.clone()));
         let engine = build_engine(&config, &home, &home, secrets.clone(), config.endpoints())?;
         Ok(Session::with_mode(
             config,

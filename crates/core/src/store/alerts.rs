@@ -208,6 +208,17 @@ impl Store {
         })
     }
 
+    /// Every technician who has said whether they are on duty: name, on duty, since when.
+    pub fn duty_roster(&self) -> Result<Vec<(String, bool, String)>> {
+        self.with(|c| {
+            Ok(
+                c.prepare("SELECT name, on_duty, changed_at FROM technicians ORDER BY name")?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<db::Result<Vec<_>>>()?,
+            )
+        })
+    }
+
     /// Puts `technician` on duty or off it.
     pub fn set_on_duty(&self, technician: &str, on: bool) -> Result<()> {
         self.with(|c| {

@@ -390,13 +390,18 @@ pub trait Db: Send {
 /// A connection to either engine.
 pub type Connection = dyn Db;
 
+/// The advisory lock [`TransactionBehavior::Immediate`] takes on PostgreSQL ("RWWRITER"
+/// in ASCII); held until the transaction ends.
+pub const WRITER_LOCK: i64 = 0x5257_5752_4954_4552;
+
 /// How a transaction starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransactionBehavior {
     /// Locks are taken as statements need them.
     Deferred,
-    /// SQLite takes the write lock at once, so the transaction cannot fail to upgrade a
-    /// read lock later; PostgreSQL takes row locks as statements run, whatever this says.
+    /// One such transaction at a time: SQLite takes its write lock at once, and
+    /// PostgreSQL a lock every connection to the database shares ([`WRITER_LOCK`]), so
+    /// what it reads cannot change under it before it writes, on either engine.
     Immediate,
 }
 
@@ -440,11 +445,13 @@ impl dyn Db {
         &mut self,
         behavior: TransactionBehavior,
     ) -> Result<Transaction<'_>> {
-        let begin = match (self.engine(), behavior) {
-            (Engine::Sqlite, TransactionBehavior::Immediate) => "BEGIN IMMEDIATE",
-            _ => "BEGIN",
-        };
-        self.batch(begin)?;
+        match (self.engine(), behavior) {
+            (Engine::Sqlite, TransactionBehavior::Immediate) => self.batch("BEGIN IMMEDIATE")?,
+            (Engine::Postgres, TransactionBehavior::Immediate) => self.batch(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK})"
+            ))?,
+            (_, TransactionBehavior::Deferred) => self.batch("BEGIN")?,
+        }
         Ok(Transaction {
             conn: self,
             open: true,

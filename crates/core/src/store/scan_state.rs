@@ -203,8 +203,8 @@ impl Store {
     /// another holder's lease has not expired by `now` and that holder still runs. A
     /// holder named `<pid>:<anything>` whose process is gone (killed mid-scan) loses its
     /// lease at once, where the system says which processes run (Linux); elsewhere the
-    /// lease waits for its expiry. The write lock is taken first, so two processes asking
-    /// at once cannot both win.
+    /// lease waits for its expiry. The write lock is taken first, so two processes (or
+    /// workstations) asking at once cannot both win.
     pub fn take_scan_lease(
         &self,
         tenant_id: &str,
@@ -221,10 +221,12 @@ impl Store {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
+            // A process id names a process on this machine only: in a team, another
+            // workstation's lease ends at its expiry.
             if let Some((other, expires)) = held
                 && other != holder
                 && parse_ts(&expires).is_some_and(|e| e > now)
-                && holder_runs(&other)
+                && (tx.engine() == db::Engine::Postgres || holder_runs(&other))
             {
                 return Ok(false);
             }
@@ -247,6 +249,18 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?)
+        })
+    }
+
+    /// Every lease, ended or not: key (a tenant's id, or `remediation:ID`, `channel:NAME`),
+    /// holder, and until when.
+    pub fn leases(&self) -> Result<Vec<(String, String, String)>> {
+        self.with(|c| {
+            Ok(c.prepare(
+                "SELECT tenant_id, holder, expires_at FROM scan_leases ORDER BY tenant_id",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<db::Result<Vec<_>>>()?)
         })
     }
 

@@ -1,0 +1,200 @@
+//! Team mode: workstations (data folders of their own) join one PostgreSQL database
+//! over TLS with the server's certificate checked, keep its password in the keychain,
+//! and share alerts and who holds them. The server is the throwaway cluster
+//! scripts/test-postgres.sh starts (RULEWATCH_TEST_POSTGRES), which takes TCP
+//! connections over TLS only, with a certificate for "localhost" from its own CA.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::harness::*;
+use crate::keychain::{files_containing, keychain_lookup};
+
+/// The password scripts/test-postgres.sh gives the cluster's user.
+const PASSWORD: &str = "team-test-password";
+
+struct Server {
+    /// The libpq connection string over the Unix socket.
+    socket: String,
+    dir: PathBuf,
+    port: String,
+}
+
+fn server() -> Server {
+    let socket = std::env::var("RULEWATCH_TEST_POSTGRES").unwrap_or_else(|_| {
+        panic!(
+            "the team tests need the throwaway PostgreSQL cluster scripts/test.sh starts \
+             (RULEWATCH_TEST_POSTGRES); run them through scripts/test.sh"
+        )
+    });
+    let field = |name: &str| {
+        socket
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("RULEWATCH_TEST_POSTGRES names no {name}"))
+            .to_string()
+    };
+    let dir = PathBuf::from(field("host"));
+    Server {
+        port: field("port"),
+        dir,
+        socket,
+    }
+}
+
+impl Server {
+    /// A database of the test's own.
+    fn database(&self, name: &str) -> String {
+        let db = format!("rw_{name}_{}", std::process::id());
+        let out = Command::new("psql")
+            .args([&self.socket, "-qc", &format!("CREATE DATABASE {db}")])
+            .output()
+            .expect("psql (postgresql-client) is needed by this test");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        db
+    }
+
+    fn ca(&self) -> String {
+        self.dir.join("tls/ca.pem").display().to_string()
+    }
+}
+
+#[test]
+fn workstations_join_over_checked_tls_and_share_alerts_and_who_holds_them() {
+    let server = server();
+    let db = server.database("join");
+    let (scenario, tenants, expected) = world(1, 0, json!({}));
+    let sandbox = Sandbox::start(&scenario);
+    let desk = Rulewatch::new(&sandbox);
+    let join = |rw: &Rulewatch, url: &str, password: &str| {
+        rw.run_with_stdin(&["team", "join", url, "--password-stdin"], password)
+    };
+
+    // The server's certificate comes from the team's own CA: without it, no join, and
+    // the technician is told what to give.
+    let url = format!("postgres://rulewatch@localhost:{}/{db}", server.port);
+    let refused = join(&desk, &url, PASSWORD);
+    assert_ne!(refused.code, 0);
+    assert!(
+        refused.stderr.contains("UnknownIssuer") && refused.stderr.contains("sslrootcert="),
+        "{}",
+        refused.stderr
+    );
+    // With the CA, but connecting by an address the certificate does not name.
+    let by_address = format!(
+        "postgres://rulewatch@127.0.0.1:{}/{db}?sslrootcert={}",
+        server.port,
+        server.ca()
+    );
+    let refused = join(&desk, &by_address, PASSWORD);
+    assert!(
+        refused.code != 0 && refused.stderr.contains("not valid for name"),
+        "{}",
+        refused.stderr
+    );
+    let verified = format!("{url}?sslrootcert={}", server.ca());
+    let refused = join(&desk, &verified, "not the password");
+    assert!(
+        refused.code != 0 && refused.stderr.contains("password authentication failed"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !desk.data_dir().join("team.json").exists(),
+        "a failed join records nothing"
+    );
+    // Unencrypted is refused before anything is tried, for any server not on this machine.
+    let refused = join(
+        &desk,
+        "postgres://rulewatch@db.msp.example/rw?sslmode=disable",
+        PASSWORD,
+    );
+    assert!(refused.stderr.contains("unencrypted"), "{}", refused.stderr);
+
+    let joined = join(&desk, &verified, PASSWORD);
+    assert_eq!(joined.code, 0, "{}", joined.stderr);
+    assert!(
+        joined.stderr.contains("checked against its name"),
+        "{}",
+        joined.stderr
+    );
+    let membership: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(desk.data_dir().join("team.json")).unwrap()).unwrap();
+    let workstation = membership["workstation"].as_str().unwrap();
+    assert_eq!(
+        keychain_lookup(&format!("team/{workstation}/database-password")).as_deref(),
+        Some(PASSWORD)
+    );
+    assert!(
+        files_containing(desk.data_dir(), PASSWORD.as_bytes()).is_empty(),
+        "the password is in the keychain only"
+    );
+
+    // The desk's workstation scans; the alerts are stored in the team's database.
+    for t in &tenants {
+        desk.add_tenant(t);
+    }
+    assert_exactly(&desk.scan().json_lines(), &expected);
+
+    // A colleague's workstation, another data folder, joins by address with verify-ca.
+    let colleague = Rulewatch::new(&sandbox);
+    let by_address_ca = format!("{by_address}&sslmode=verify-ca");
+    let joined = join(&colleague, &by_address_ca, PASSWORD);
+    assert_eq!(joined.code, 0, "{}", joined.stderr);
+    let theirs = colleague.alerts();
+    assert_eq!(theirs.len(), desk.alerts().len());
+    assert!(!theirs.is_empty());
+    let id = theirs[0]["id"].clone();
+    let took = Run::from(
+        colleague
+            .command(&["alerts", "take", &id.to_string()])
+            .env("RULEWATCH_TECHNICIAN", "Sam at home")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(took.code, 0, "{}", took.stderr);
+    let seen = desk.alerts();
+    let taken = seen.iter().find(|a| a["id"] == id).unwrap();
+    assert_eq!(
+        taken["assignee"], "Sam at home",
+        "the desk sees who holds it"
+    );
+
+    let status = colleague.run(&["team", "status", "--json"]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let status = status.json();
+    assert_eq!(status["sslmode"], "verify-ca");
+    assert_eq!(
+        status["tenants"].as_array().unwrap().len(),
+        tenants.len(),
+        "the tenants the desk added"
+    );
+    assert!(
+        status["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["last_success_at"].is_string()),
+        "{status}"
+    );
+
+    // Leaving returns the colleague to their own (empty) file and forgets the password.
+    let left = colleague.run(&["team", "leave"]);
+    assert_eq!(left.code, 0, "{}", left.stderr);
+    assert!(colleague.alerts().is_empty());
+    let theirs: serde_json::Value = status["workstation"].clone();
+    assert_eq!(
+        keychain_lookup(&format!(
+            "team/{}/database-password",
+            theirs.as_str().unwrap()
+        )),
+        None
+    );
+    assert_eq!(desk.alerts().len(), seen.len(), "the team's alerts stay");
+}
