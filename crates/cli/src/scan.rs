@@ -66,6 +66,12 @@ pub(crate) fn exit_code(report: &ScanReport) -> ExitCode {
 }
 
 fn summarise(report: &ScanReport) {
+    if !report.elsewhere.is_empty() {
+        eprintln!(
+            "{} tenant(s) left to colleagues' workstations: this one holds no credentials for them.",
+            report.elsewhere.len()
+        );
+    }
     for name in &report.busy {
         eprintln!(
             "{}: skipped, another Rulewatch on this data folder is scanning it",

@@ -18,7 +18,7 @@ use crate::geo::Geo;
 use crate::graph;
 use crate::http::{Http, RetryPolicy, RetryStats};
 use crate::problem::{Problem, ProblemKind};
-use crate::secrets::SecretStore;
+use crate::secrets::{NO_TENANT, SecretError, SecretKind, SecretStore};
 use crate::sign_ins::{self, AUDIT_AZURE_AD, SignIn};
 use crate::store::{BlobCommit, NewAlert, StatusUpdate, Store, TenantRow, TenantState};
 
@@ -139,6 +139,9 @@ pub struct ScanReport {
     /// Tenants left to another Rulewatch on this data folder that was scanning them
     /// (the desktop app, `rulewatch watch`): names, by name.
     pub busy: Vec<String>,
+    /// In a team, tenants this workstation holds no credentials for, which colleagues'
+    /// workstations scan: names, by name.
+    pub elsewhere: Vec<String>,
 }
 
 impl ScanReport {
@@ -258,7 +261,16 @@ impl Engine {
         progress: impl Fn(usize, usize),
     ) -> Result<ScanReport, crate::store::StoreError> {
         let discovery = self.discover_if_due().await?;
-        let tenants = self.store.tenants()?;
+        let shared = self.store.is_shared();
+        let (tenants, mut elsewhere): (Vec<_>, Vec<_>) = self
+            .store
+            .tenants()?
+            .into_iter()
+            .partition(|t| !shared || self.holds_credentials(t));
+        let elsewhere: Vec<String> = {
+            elsewhere.sort_by(|a, b| a.name.cmp(&b.name));
+            elsewhere.into_iter().map(|t| t.name).collect()
+        };
         let total = tenants.len();
         progress(0, total);
         let mut reports = Vec::with_capacity(total);
@@ -283,7 +295,27 @@ impl Engine {
             tenants,
             discovery,
             busy,
+            elsewhere,
         })
+    }
+
+    /// Whether this workstation can sign in to `t`: the keychain holds its secret, or the
+    /// partner account's sign-in. A keychain that cannot be asked counts as holding it,
+    /// so the scan reports that problem instead of passing over the tenant in silence.
+    fn holds_credentials(&self, t: &TenantRow) -> bool {
+        let (owner, kind) = match &t.auth_method {
+            crate::auth::AuthMethod::ClientSecret => {
+                (t.tenant_id.as_str(), SecretKind::ClientSecret)
+            }
+            crate::auth::AuthMethod::Certificate { .. } => {
+                (t.tenant_id.as_str(), SecretKind::CertificateKey)
+            }
+            crate::auth::AuthMethod::Partner => (NO_TENANT, SecretKind::PartnerRefreshToken),
+        };
+        !matches!(
+            self.secrets.get(owner, kind),
+            Err(SecretError::Missing { .. } | SecretError::NotSignedIn)
+        )
     }
 
     /// Scans `t` while holding its lease; `Err(name)` when another process on this data

@@ -93,6 +93,9 @@ struct Mode {
 /// setting lives there, sandbox or not) and the tenants watched now.
 pub struct Session {
     config: Config,
+    /// This workstation's id, when its data folder is in a team: its front ends' queues
+    /// are its own.
+    workstation: Option<String>,
     home: Arc<Store>,
     mode: RwLock<Mode>,
     /// The last Secure and Remediate plan read per alert: the steps that may be run.
@@ -106,13 +109,19 @@ impl Session {
     /// folder has joined one), its remediation record signed with a key from the keychain.
     pub fn open(config: Config) -> Result<Session, Error> {
         let secrets = config.keychain();
+        let workstation = crate::team::membership(&config.data_dir)?.map(|m| m.workstation);
         let store = match crate::team::open(&config.data_dir, secrets.as_ref())? {
             Some(shared) => shared,
             None => Store::open(&config.data_dir)?,
         };
+        if let Some(id) = &workstation {
+            for to in [FrontEnd::Desktop, FrontEnd::Scan] {
+                store.ensure_front_end(&queue_name(to, Some(id)), to)?;
+            }
+        }
         let home = Arc::new(store.sign_record_with(secrets.clone()));
         let engine = build_engine(&config, &home, &home, secrets.clone(), config.endpoints())?;
-        Ok(Session::with_mode(
+        let mut session = Session::with_mode(
             config,
             home.clone(),
             Mode {
@@ -121,12 +130,15 @@ impl Session {
                 secrets,
                 sandbox: None,
             },
-        ))
+        );
+        session.workstation = workstation;
+        Ok(session)
     }
 
     fn with_mode(config: Config, home: Arc<Store>, mode: Mode) -> Session {
         Session {
             config,
+            workstation: None,
             home,
             mode: RwLock::new(mode),
             plans: Mutex::new(HashMap::new()),
@@ -200,7 +212,8 @@ impl Session {
         deliver: impl FnOnce(Vec<Alert>) -> Delivered,
     ) -> Result<usize, Error> {
         let store = self.store().await;
-        let channel = to.channel();
+        let name = self.queue(to).await;
+        let channel = name.as_str();
         let pending = store.pending_deliveries(channel)?;
         let queued: Vec<i64> = pending.iter().map(|a| a.id).collect();
         let done = deliver(pending);
@@ -218,7 +231,14 @@ impl Session {
     /// Gives front end `to` its own queue, if it has none yet (the watcher's, on its first
     /// start): it receives the alerts stored from now on.
     pub async fn register(&self, to: FrontEnd) -> Result<(), Error> {
-        Ok(self.store().await.ensure_front_end(to)?)
+        let name = self.queue(to).await;
+        Ok(self.store().await.ensure_front_end(&name, to)?)
+    }
+
+    /// Front end `to`'s queue in the store watched now: in a team, this workstation's.
+    async fn queue(&self, to: FrontEnd) -> String {
+        let shared = self.mode.read().await.sandbox.is_none();
+        queue_name(to, self.workstation.as_deref().filter(|_| shared))
     }
 
     /// Every delivery channel's queue: how many alerts wait, when it last received
@@ -254,4 +274,14 @@ fn build_engine(
     Engine::new(store.clone(), secrets, engine_config)
         .map(Arc::new)
         .map_err(|e| Error::Failed(format!("cannot start the HTTP client: {e}")))
+}
+
+/// The name of front end `to`'s queue: its own name alone, or in a team, with the
+/// workstation's id (`desktop@ID`), so that every technician's front ends receive every
+/// alert.
+fn queue_name(to: FrontEnd, workstation: Option<&str>) -> String {
+    match workstation {
+        Some(id) => format!("{}@{id}", to.channel()),
+        None => to.channel().to_string(),
+    }
 }

@@ -57,11 +57,12 @@ pub struct ChannelRow {
 }
 
 impl ChannelRow {
-    /// Whether it is one of the front ends, which every installation has.
+    /// Whether it is one of the front ends, which every installation (and in a team,
+    /// every workstation) has.
     pub fn built_in(&self) -> bool {
         [FrontEnd::Desktop, FrontEnd::Scan, FrontEnd::Watch]
             .iter()
-            .any(|f| f.channel() == self.name)
+            .any(|f| f.channel() == self.kind)
     }
 }
 
@@ -521,12 +522,13 @@ impl Store {
         })
     }
 
-    /// Makes sure front end `to` has its queue; alerts stored from now on wait in it.
-    pub fn ensure_front_end(&self, to: FrontEnd) -> Result<()> {
+    /// Makes sure front end `to` has its queue, `name`; alerts stored from now on wait
+    /// in it.
+    pub fn ensure_front_end(&self, name: &str, to: FrontEnd) -> Result<()> {
         self.with(|c| {
             c.execute(
-                "INSERT INTO channels (name, kind, added_at) VALUES (?1, ?1, ?2) ON CONFLICT (name) DO NOTHING",
-                params![to.channel(), ts(crate::clock::now())],
+                "INSERT INTO channels (name, kind, added_at) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
+                params![name, to.channel(), ts(crate::clock::now())],
             )?;
             Ok(())
         })

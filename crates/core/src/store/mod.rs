@@ -318,6 +318,11 @@ impl Store {
         self.with(|c| Ok(c.version()?))
     }
 
+    /// Whether this is a team's store, shared with other workstations (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        self.conn.lock().expect("database lock poisoned").engine() == db::Engine::Postgres
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut conn = self.conn.lock().expect("database lock poisoned");
         f(&mut **conn)

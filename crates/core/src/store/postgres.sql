@@ -195,9 +195,8 @@ CREATE TABLE channels (
     config          TEXT COLLATE "C",
     digest_sent_at  TEXT COLLATE "C"
 );
-INSERT INTO channels (name, kind, added_at) VALUES
-    ('desktop', 'desktop', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
-    ('scan', 'scan', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
+-- No front end's queue here: each workstation adds its own (desktop@ID, scan@ID,
+-- watch@ID), so each technician's desktop and terminal receives every alert.
 
 CREATE TABLE deliveries (
     channel          TEXT COLLATE "C" NOT NULL REFERENCES channels (name) ON DELETE CASCADE,
@@ -288,7 +287,8 @@ CREATE TABLE technicians (
 );
 
 -- Every committed change is announced to the other workstations' connections, which
--- refresh their panels from it (LISTEN/NOTIFY: one announcement per transaction).
+-- refresh their panels from it (LISTEN/NOTIFY: one announcement per transaction,
+-- however many rows it changed; a statement that changed no row announces nothing).
 CREATE FUNCTION rulewatch_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('rulewatch_changed', '');
@@ -301,7 +301,7 @@ DECLARE
 BEGIN
     FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'rulewatch_schema' LOOP
         EXECUTE format(
-            'CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I FOR EACH STATEMENT EXECUTE FUNCTION rulewatch_changed()',
+            'CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I FOR EACH ROW EXECUTE FUNCTION rulewatch_changed()',
             t || '_changed', t);
     END LOOP;
 END

@@ -53,7 +53,13 @@ impl Place {
             Some(config) => Store::on_postgres(
                 db::Postgres::connect(config.clone(), ::postgres::NoTls).unwrap(),
                 self.dir.path(),
-            ),
+            )
+            .inspect(|store| {
+                // What a workstation's session adds, under the names SQLite's have.
+                for to in [FrontEnd::Desktop, FrontEnd::Scan] {
+                    store.ensure_front_end(to.channel(), to).unwrap();
+                }
+            }),
         }
         .unwrap()
     }
@@ -965,10 +971,12 @@ fn a_tenant_s_scan_lease_has_one_holder_until_released_or_expired(place: &Place)
             .take_scan_lease("t4", "4194305:killed", now, until)
             .unwrap()
     );
+    // A team's holder may run on another workstation, whose processes this one cannot
+    // see: its lease lasts until it expires.
     assert_eq!(
         store.take_scan_lease("t4", &running, now, until).unwrap(),
-        cfg!(target_os = "linux"),
-        "where the system tells, a killed holder's lease is free at once"
+        cfg!(target_os = "linux") && place.engine() == db::Engine::Sqlite,
+        "where the system tells, a killed holder's lease on this machine is free at once"
     );
 }
 
