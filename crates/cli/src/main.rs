@@ -288,6 +288,11 @@ pub(crate) fn hint(remedy: &Remedy) -> String {
         Remedy::ListSteps => "; `rulewatch audit` lists the recorded steps".into(),
         Remedy::VerifyRecord => " (`rulewatch audit verify`)".into(),
         Remedy::TakeOver { id } => format!(" (`rulewatch alerts take {id} --force`)"),
+        Remedy::AdoptRecordKey => {
+            " (on that colleague's workstation, `rulewatch team record-key`; then here, \
+             `rulewatch team record-key --adopt` with the key on standard input)"
+                .into()
+        }
     }
 }
 

@@ -24,6 +24,13 @@ pub(crate) enum TeamCommand {
     },
     /// Use this data folder's own file again (what the team's database holds stays there)
     Leave,
+    /// Print the key that signs the team's remediation record, for a colleague's
+    /// workstation; or with --adopt, take that key from standard input
+    RecordKey {
+        /// Read the key a colleague's workstation printed from standard input
+        #[arg(long)]
+        adopt: bool,
+    },
     /// Who is on duty, which workstation holds which tenant's scan, each tenant's last scan
     Status {
         /// One JSON object
@@ -65,6 +72,23 @@ pub(crate) async fn run(g: &Global, cmd: TeamCommand) -> Result<ExitCode> {
             ),
             None => eprintln!("This data folder is in no team; nothing changed."),
         },
+        TeamCommand::RecordKey { adopt: false } => {
+            let key = g.session()?.share_record_key().await?;
+            eprintln!(
+                "Whoever holds this key can sign the team's remediation record: hand it over only through a channel \
+                 you trust (for example `rulewatch team record-key | ssh COLLEAGUE rulewatch team record-key --adopt`), \
+                 never by chat or e-mail."
+            );
+            println!("{key}");
+        }
+        TeamCommand::RecordKey { adopt: true } => {
+            let key = crate::read_stdin("the record's key")?;
+            let head = g.session()?.adopt_record_key(key).await?;
+            eprintln!(
+                "The key signs every step of the team's remediation record (up to step {head}); this workstation \
+                 now adds steps to it and checks it."
+            );
+        }
         TeamCommand::Status { json } => {
             let Some(status) = g.session()?.team_status().await? else {
                 bail!(

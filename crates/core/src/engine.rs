@@ -181,9 +181,13 @@ struct Collected {
     issues: Vec<Problem>,
 }
 
-/// How long a tenant's scan lease lasts: longer than a scan under throttling takes, short
-/// enough that a process that died hands its tenants on within a few scan intervals.
-const SCAN_LEASE: Duration = Duration::minutes(30);
+/// How long a tenant's scan lease lasts unless renewed: a workstation of a team that died
+/// mid-scan (whose process this machine cannot see) hands its tenants on within this,
+/// well inside the shortest scan interval (5 minutes).
+const SCAN_LEASE: Duration = Duration::minutes(2);
+
+/// How often a scan renews its lease, however long throttling makes it take.
+const LEASE_RENEWAL: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long a scan waits for Exchange to name a mailbox a record gave by GUID or alias:
 /// a throttled or slow Exchange must not hold the alert back from the technician.
 const MAILBOX_NAME_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -332,7 +336,22 @@ impl Engine {
             Ok(true) => {}
             Err(e) => tracing::warn!("the scan lease of tenant {id} is not recorded: {e}"),
         }
-        let report = self.scan_tenant(t).await;
+        let scan = self.scan_tenant(t);
+        tokio::pin!(scan);
+        let report = loop {
+            tokio::select! {
+                report = &mut scan => break report,
+                () = tokio::time::sleep(LEASE_RENEWAL) => {
+                    let now = Utc::now();
+                    match self.store.take_scan_lease(&id, &self.holder, now, now + SCAN_LEASE) {
+                        Ok(true) => {}
+                        // Each blob still commits once: the other reader's copy is skipped.
+                        Ok(false) => tracing::warn!("the scan lease of tenant {id} was taken over while this scan ran"),
+                        Err(e) => tracing::warn!("the scan lease of tenant {id} is not renewed: {e}"),
+                    }
+                }
+            }
+        };
         if let Err(e) = self.store.release_scan_lease(&id, &self.holder) {
             tracing::warn!("the scan lease of tenant {id} stays until it expires: {e}");
         }

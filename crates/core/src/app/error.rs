@@ -144,6 +144,8 @@ pub enum Remedy {
         /// The alert.
         id: i64,
     },
+    /// Adopt the team record's key from a colleague's workstation that holds it.
+    AdoptRecordKey,
 }
 
 impl Remedy {
@@ -165,6 +167,7 @@ impl Error {
             StoreError::NoLogEntry(_) => Some(Remedy::ListSteps),
             StoreError::TamperedStep { .. } => Some(Remedy::VerifyRecord),
             StoreError::HeldBy { id, .. } => Some(Remedy::TakeOver { id: *id }),
+            StoreError::RecordKeyElsewhere => Some(Remedy::AdoptRecordKey),
             StoreError::BadSetting { key, .. } => Some(Remedy::SetAgain { key: key.clone() }),
             StoreError::Keychain(e) => secret(e),
             _ => None,
@@ -201,6 +204,11 @@ impl Error {
         use RemediateError as R;
         match self {
             Error::Store(StoreError::HeldBy { .. }) => ErrorKind::HeldByColleague,
+            Error::Store(StoreError::RecordKeyElsewhere)
+            | Error::Remediate(RemediateError::Store(StoreError::RecordKeyElsewhere)) => {
+                ErrorKind::Keychain
+            }
+            Error::Store(StoreError::NotTheRecordKey(_)) => ErrorKind::InvalidInput,
             Error::Store(_) => ErrorKind::LocalDatabase,
             Error::Secret(_) => ErrorKind::Keychain,
             Error::Tenant(TenantError::Invalid(_)) => ErrorKind::InvalidInput,

@@ -86,6 +86,39 @@ pub fn leave_team(config: &Config) -> Result<Option<String>, Error> {
 }
 
 impl Session {
+    /// The key that signs the team's remediation record, as text to hand to a colleague's
+    /// workstation over a channel the technicians trust.
+    pub async fn share_record_key(&self) -> Result<String, Error> {
+        use secrecy::ExposeSecret;
+        self.in_team()?;
+        Ok(self
+            .store()
+            .await
+            .share_record_key()?
+            .expose_secret()
+            .to_string())
+    }
+
+    /// Adopts the team record's key a colleague's workstation shared, once it is shown to
+    /// sign every row; answers the step the record ends at.
+    pub async fn adopt_record_key(&self, key: String) -> Result<i64, Error> {
+        self.in_team()?;
+        Ok(self
+            .store()
+            .await
+            .adopt_record_key(&SecretString::from(key))?
+            .id)
+    }
+
+    fn in_team(&self) -> Result<(), Error> {
+        match self.workstation {
+            Some(_) => Ok(()),
+            None => Err(Error::Invalid(
+                "this data folder is in no team: its remediation record's key never leaves this computer".into(),
+            )),
+        }
+    }
+
     /// The team's state, or `None` when this data folder is in no team.
     pub async fn team_status(&self) -> Result<Option<TeamStatus>, Error> {
         let Some(membership) = team::membership(&self.config.data_dir)? else {

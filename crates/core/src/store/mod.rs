@@ -131,6 +131,15 @@ pub enum StoreError {
         "this Rulewatch database was opened without the keychain that signs its remediation record; nothing was recorded"
     )]
     RecordUnsigned,
+    /// A team's remediation record is signed with a key this workstation's keychain lacks.
+    #[error(
+        "this workstation holds no key for the team's remediation record, so it can neither add a step nor check the record; \
+         a colleague whose workstation holds the key can share it, and nothing was recorded"
+    )]
+    RecordKeyElsewhere,
+    /// A key offered for the team's record does not sign it.
+    #[error("{0}")]
+    NotTheRecordKey(String),
     /// A remediation step, or a row its proof rests on, does not check out, so Rulewatch does
     /// not act on it.
     #[error(

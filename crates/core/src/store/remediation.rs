@@ -14,14 +14,14 @@ use std::sync::Arc;
 
 use super::db::{self, Connection, OptionalExtension, Row, params};
 use hmac::{Hmac, Mac};
-use secrecy::{ExposeSecret, SecretSlice};
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::settings::{Key, read_setting, write_setting};
 use super::{Result, Store, StoreError, ts};
-use crate::secrets::{SecretStore, record_key};
+use crate::secrets::{SecretKind, SecretStore, record_key};
 
 const HEAD: Key<ChainHead> = Key::new("remediation.head");
 /// The record's own id, naming its key in the keychain.
@@ -165,18 +165,25 @@ impl Record {
     }
 
     /// The record's key; with `create`, the record's id and key are made when missing.
+    /// A team's record has one key, made by the workstation that wrote its first step:
+    /// another workstation adopts it ([`Store::adopt_record_key`]) and never makes its
+    /// own, which would sign the shared chain with a key the others cannot check.
     fn key(&self, c: &Connection, create: bool) -> Result<Option<SecretSlice<u8>>> {
         let secrets = self.secrets.as_ref().ok_or(StoreError::RecordUnsigned)?;
+        let shared = c.engine() == db::Engine::Postgres;
         let id = match read_setting(c, &RECORD_ID)? {
             Some(id) => id,
             None if create => {
                 let id = uuid::Uuid::new_v4().simple().to_string();
                 write_setting(c, &RECORD_ID, &id)?;
-                id
+                return Ok(record_key(secrets.as_ref(), &id, true)?);
             }
             None => return Ok(None),
         };
-        Ok(record_key(secrets.as_ref(), &id, create)?)
+        match record_key(secrets.as_ref(), &id, create && !shared)? {
+            None if shared => Err(StoreError::RecordKeyElsewhere),
+            key => Ok(key),
+        }
     }
 
     fn write_head_file(&self, key: &SecretSlice<u8>, head: &ChainHead) -> std::io::Result<()> {
@@ -538,6 +545,66 @@ impl Store {
         })
     }
 
+    /// The key that signs the team's record, as base64, for a colleague's workstation to
+    /// adopt ([`Store::adopt_record_key`]).
+    pub fn share_record_key(&self) -> Result<SecretString> {
+        use base64::Engine as _;
+        self.with(|c| {
+            let key = self
+                .record
+                .key(c, false)?
+                .ok_or(StoreError::RecordKeyElsewhere)?;
+            Ok(SecretString::from(
+                base64::engine::general_purpose::STANDARD.encode(key.expose_secret()),
+            ))
+        })
+    }
+
+    /// Keeps `key` (base64, as [`Store::share_record_key`] gives it) in this
+    /// workstation's keychain as the team record's key, once every signed row checks out
+    /// with it; then copies the head beside the database, as a step written here would.
+    pub fn adopt_record_key(&self, key: &SecretString) -> Result<ChainHead> {
+        use base64::Engine as _;
+        let secrets = self
+            .record
+            .secrets
+            .as_ref()
+            .ok_or(StoreError::RecordUnsigned)?;
+        let refused = |why: &str| StoreError::NotTheRecordKey(why.to_string());
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key.expose_secret().trim())
+            .map_err(|_| {
+                refused("the key given is not base64, as a colleague's workstation shares it")
+            })?;
+        let candidate = SecretSlice::from(bytes);
+        self.with(|c| {
+            let Some(id) = read_setting(c, &RECORD_ID)? else {
+                return Err(refused(
+                    "the team's remediation record has no step yet: the first step written makes its key, with nothing to adopt",
+                ));
+            };
+            let rows = raw_rows(c, "", None)?;
+            let Some(last) = rows.last() else {
+                return Err(refused("the team's remediation record has no step yet: nothing to adopt"));
+            };
+            if let Err((row, _)) = walk(&rows, Some(&candidate)) {
+                return Err(refused(&format!(
+                    "the key given does not sign the team's remediation record (row {row} does not check out with it): \
+                     ask for the key again; nothing was kept"
+                )));
+            }
+            secrets.set(&id, SecretKind::RecordKey, candidate.expose_secret())?;
+            let head = ChainHead {
+                id: last.id,
+                hash: last.hash.clone(),
+            };
+            if let Err(e) = self.record.write_head_file(&candidate, &head) {
+                tracing::warn!("the head's copy beside the database is not updated: {e}");
+            }
+            Ok(head)
+        })
+    }
+
     /// Walks the chain: every row must follow the one before it and hash to what it says,
     /// and the newest row must be the head recorded in the settings and, signed, in the
     /// file beside the database.
@@ -567,6 +634,9 @@ impl Store {
         let rows = raw_rows(c, "", None)?;
         let signed_from = rows.iter().find(|r| r.scheme != PLAIN).map(|r| r.id);
         let file = self.record.read_head_file();
+        // A team's workstation keeps a copy of the head only once it has written a step
+        // (or adopted the key); until then only the key can vouch for the rows.
+        let copy_expected = c.engine() == db::Engine::Sqlite;
         let key = if signed_from.is_some() || !matches!(file, Ok(None)) {
             self.record.key(c, false)?
         } else {
@@ -606,7 +676,15 @@ impl Store {
             }
         }
         Ok(report(
-            outside_head(&self.record, file, key.as_ref(), &rows, signed_from).err(),
+            outside_head(
+                &self.record,
+                file,
+                key.as_ref(),
+                &rows,
+                signed_from,
+                copy_expected,
+            )
+            .err(),
         ))
     }
 }
@@ -619,11 +697,12 @@ fn outside_head(
     key: Option<&SecretSlice<u8>>,
     rows: &[Raw],
     signed_from: Option<i64>,
+    copy_expected: bool,
 ) -> std::result::Result<(), (i64, String)> {
     let first_signed = signed_from.unwrap_or(1);
     let copy = match file {
         Ok(Some(copy)) => copy,
-        Ok(None) if signed_from.is_none() => return Ok(()),
+        Ok(None) if signed_from.is_none() || !copy_expected => return Ok(()),
         Ok(None) => {
             return Err((
                 first_signed,

@@ -6,6 +6,7 @@ use chrono::{Duration, Utc};
 use super::*;
 use crate::auth::AuthMethod;
 use crate::detect::evidence::{Evidence, MailboxForwardEvidence};
+use std::sync::Arc;
 
 /// Where a test's store lives: a data folder, and on PostgreSQL a database of its own on
 /// the server RULEWATCH_TEST_POSTGRES names (scripts/test.sh starts a throwaway one).
@@ -1146,4 +1147,85 @@ fn a_technician_is_on_duty_until_they_go_off_it(place: &Place) {
     );
     store.set_on_duty("alice", true).unwrap();
     assert!(store.on_duty("alice").unwrap());
+}
+
+fn step(technician: &str, action: &str) -> NewLogEntry {
+    NewLogEntry {
+        os_user: technician.into(),
+        machine: "desk".into(),
+        operator: None,
+        tenant_id: "t1".into(),
+        mailbox: "adele@contoso.example".into(),
+        alert_id: Some(1),
+        action: action.into(),
+        request: "PATCH /v1.0/users/adele@contoso.example accountEnabled=false".into(),
+        before: None,
+        after: None,
+        result: "done".into(),
+        detail: "sign-in is blocked".into(),
+        undoes: None,
+    }
+}
+
+/// A team's remediation record is one chain with one key: the workstation that wrote the
+/// first step made it; a colleague's workstation (its own keychain) neither signs with a
+/// key of its own nor checks without one, and adopts the key only once it signs the rows.
+#[test]
+fn a_team_s_record_has_one_key_that_a_colleague_adopts() {
+    use crate::secrets::MemorySecrets;
+    let place = Place::postgres();
+    let desk = place
+        .open()
+        .sign_record_with(Arc::new(MemorySecrets::default()));
+    desk.append_log(&step("Dana", "block-sign-in")).unwrap();
+    let colleague = place
+        .open()
+        .sign_record_with(Arc::new(MemorySecrets::default()));
+    for refused in [
+        colleague.append_log(&step("Sam", "revoke-sessions")).err(),
+        colleague.verify_log().err(),
+    ] {
+        assert!(
+            matches!(refused, Some(StoreError::RecordKeyElsewhere)),
+            "{refused:?}"
+        );
+    }
+    let stranger = Store::open(tempfile::tempdir().unwrap().path())
+        .unwrap()
+        .sign_record_with(Arc::new(MemorySecrets::default()));
+    stranger.append_log(&step("Eve", "block-sign-in")).unwrap();
+    let e = colleague
+        .adopt_record_key(&stranger.share_record_key().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("does not sign"), "{e}");
+    assert!(
+        colleague
+            .append_log(&step("Sam", "revoke-sessions"))
+            .is_err()
+    );
+
+    let head = colleague
+        .adopt_record_key(&desk.share_record_key().unwrap())
+        .unwrap();
+    assert_eq!(head.id, 1);
+    colleague
+        .append_log(&step("Sam", "revoke-sessions"))
+        .unwrap();
+    desk.append_log(&step("Dana", "reset-password")).unwrap();
+    for (who, store) in [("desk", &desk), ("colleague", &colleague)] {
+        let report = store.verify_log().unwrap();
+        assert!(report.intact && report.rows == 3, "{who}: {report:?}");
+    }
+    let by: Vec<String> = desk
+        .log()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.step.os_user)
+        .collect();
+    assert_eq!(
+        by,
+        ["Dana", "Sam", "Dana"],
+        "the report names each technician"
+    );
 }
