@@ -24,6 +24,9 @@ pub(crate) enum TeamCommand {
     },
     /// Use this data folder's own file again (what the team's database holds stays there)
     Leave,
+    /// Copy this data folder's own alerts, tenants (not their secrets), allowlist and
+    /// remediation record into the team's database; what it has already is not copied again
+    Migrate,
     /// Print the key that signs the team's remediation record, for a colleague's
     /// workstation; or with --adopt, take that key from standard input
     RecordKey {
@@ -72,6 +75,14 @@ pub(crate) async fn run(g: &Global, cmd: TeamCommand) -> Result<ExitCode> {
             ),
             None => eprintln!("This data folder is in no team; nothing changed."),
         },
+        TeamCommand::Migrate => {
+            let m = g.session()?.migrate_to_team().await?;
+            eprintln!(
+                "Copied into the team's database: {} tenant(s), {} allowlist entr(ies), {} alert(s), {} remediation step(s). \
+                 What it held already was left as it was; the copied alerts are not notified again.",
+                m.tenants, m.allowlist, m.alerts, m.steps
+            );
+        }
         TeamCommand::RecordKey { adopt: false } => {
             let key = g.session()?.share_record_key().await?;
             eprintln!(

@@ -197,4 +197,27 @@ fn workstations_join_over_checked_tls_and_share_alerts_and_who_holds_them() {
         None
     );
     assert_eq!(desk.alerts().len(), seen.len(), "the team's alerts stay");
+
+    // A veteran's folder found the same alerts on its own before the team existed:
+    // migrating it copies its own alert and duplicates nothing.
+    let veteran = Rulewatch::with_tenants(&sandbox, &tenants);
+    assert_exactly(&veteran.scan().json_lines(), &expected);
+    let mine = veteran.run(&["alerts", "--json"]).json_lines();
+    let note = veteran.run(&[
+        "alerts",
+        "note",
+        &mine[0]["id"].to_string(),
+        "seen on my own",
+    ]);
+    assert_eq!(note.code, 0, "{}", note.stderr);
+    let joined = join(&veteran, &verified, PASSWORD);
+    assert_eq!(joined.code, 0, "{}", joined.stderr);
+    let migrated = veteran.run(&["team", "migrate"]);
+    assert_eq!(migrated.code, 0, "{}", migrated.stderr);
+    assert!(
+        migrated.stderr.contains("0 tenant(s)") && migrated.stderr.contains("0 alert(s)"),
+        "{}",
+        migrated.stderr
+    );
+    assert_eq!(veteran.alerts().len(), seen.len());
 }

@@ -74,8 +74,8 @@ pub use crate::sign_ins::AUDIT_AZURE_AD;
 pub use crate::store::{
     Alert, AlertFilter, AlertStatus, Assignee, CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead,
     ChainReport, ChannelHealth, ChannelRow, CustomerRow, FrontEnd, GeoFix, GeoProblem, GeoProvider,
-    HistoryEntry, INCIDENT_WINDOW, Incident, IncidentStatus, LogEntry, Review, StoreError,
-    TenantRow, TenantState, TenantStatus,
+    HistoryEntry, INCIDENT_WINDOW, Incident, IncidentStatus, LogEntry, Migrated, Review,
+    StoreError, TenantRow, TenantState, TenantStatus,
 };
 pub use crate::tenants::{NewCredential, TenantError};
 pub use crate::undo::UndoPreview;

@@ -110,6 +110,14 @@ impl Session {
             .id)
     }
 
+    /// Copies this data folder's own file (its alerts, tenants without secrets,
+    /// allowlist and remediation record) into the team's database, each thing once.
+    pub async fn migrate_to_team(&self) -> Result<crate::store::Migrated, Error> {
+        self.in_team()?;
+        let local = crate::store::Store::open(&self.config.data_dir)?;
+        Ok(self.store().await.migrate_from(&local)?)
+    }
+
     fn in_team(&self) -> Result<(), Error> {
         match self.workstation {
             Some(_) => Ok(()),

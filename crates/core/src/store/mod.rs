@@ -9,6 +9,7 @@ pub mod db;
 mod deliveries;
 mod geo;
 mod incidents;
+mod migrate;
 mod models;
 mod partner;
 mod remediation;
@@ -36,6 +37,7 @@ pub use deliveries::{
 };
 pub use geo::{CacheHit, GeoFix, GeoProblem, GeoProvider, Location};
 pub use incidents::{INCIDENT_WINDOW, Incident, IncidentStatus};
+pub use migrate::Migrated;
 pub use models::{Alert, AlertStatus, NewAlert, SignIn, TenantRow, TenantState, TenantStatus};
 pub use partner::CustomerRow;
 pub use remediation::{

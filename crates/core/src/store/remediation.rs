@@ -455,6 +455,12 @@ impl Store {
     /// Appends one step, chained to the row before it and signed, in one transaction;
     /// then updates the head's copy outside the database.
     pub fn append_log(&self, e: &NewLogEntry) -> Result<LogEntry> {
+        self.append_log_at(e, None)
+    }
+
+    /// [`Store::append_log`], the step recorded as taken at `at` when given (a step
+    /// copied from a workstation's own record into the team's keeps its time).
+    pub(super) fn append_log_at(&self, e: &NewLogEntry, at: Option<&str>) -> Result<LogEntry> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(db::TransactionBehavior::Immediate)?;
             let key = self.record.key(&*tx, true)?.ok_or(crate::secrets::SecretError::MissingRecordKey)?;
@@ -464,7 +470,7 @@ impl Store {
                 Some((id, hash)) => (id + 1, hash),
                 None => (1, GENESIS.to_string()),
             };
-            let at = ts(crate::clock::now());
+            let at = at.map_or_else(|| ts(crate::clock::now()), str::to_string);
             let text = |v: &Option<Value>| v.as_ref().map(Value::to_string);
             let stored = Stored { id, at: &at, e, before: text(&e.before), after: text(&e.after), prev_hash: &prev_hash };
             let hash = stored.signed_hash(&key);

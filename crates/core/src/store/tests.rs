@@ -1229,3 +1229,92 @@ fn a_team_s_record_has_one_key_that_a_colleague_adopts() {
         "the report names each technician"
     );
 }
+
+/// A workstation's own file joins the team's store once: its tenants, allowlist, alerts
+/// (with who holds them and their history) and record, without duplicates, and without
+/// queueing the alerts for anyone again.
+#[test]
+fn migrating_a_folder_into_the_team_copies_each_thing_once() {
+    use crate::secrets::MemorySecrets;
+    let secrets = Arc::new(MemorySecrets::default());
+    let local_dir = tempfile::tempdir().unwrap();
+    let local = Store::open(local_dir.path())
+        .unwrap()
+        .sign_record_with(secrets.clone());
+    let t = tenant(&local);
+    local
+        .add_trust(
+            &t.tenant_id,
+            crate::allowlist::TrustKind::Destination,
+            "Partner.example",
+            Some("our accountant"),
+        )
+        .unwrap();
+    let alerts = local
+        .commit_blob(commit_one(&t.tenant_id, "b1", &[alert("r1"), alert("r2")]))
+        .unwrap();
+    local.take_alert(alerts[0].id, "Dana", false).unwrap();
+    local
+        .append_log(&NewLogEntry {
+            alert_id: Some(alerts[0].id),
+            ..step("Dana", "block-sign-in")
+        })
+        .unwrap();
+
+    let place = Place::postgres();
+    let team = place.open().sign_record_with(secrets);
+    // A colleague stored r2 already, from the same blob.
+    let colleague_tenant = tenant(&team);
+    team.commit_blob(commit_one(
+        &colleague_tenant.tenant_id,
+        "b1",
+        &[alert("r2")],
+    ))
+    .unwrap();
+    let queued = team.pending_deliveries("desktop").unwrap().len();
+
+    let copied = team.migrate_from(&local).unwrap();
+    assert_eq!(
+        copied,
+        Migrated {
+            tenants: 0,
+            allowlist: 1,
+            alerts: 1,
+            steps: 1
+        }
+    );
+    assert_eq!(
+        team.migrate_from(&local).unwrap(),
+        Migrated::default(),
+        "twice copies nothing"
+    );
+    assert_eq!(
+        team.pending_deliveries("desktop").unwrap().len(),
+        queued,
+        "copied alerts are not notified again"
+    );
+    let shared = team.alerts().unwrap();
+    assert_eq!(shared.len(), 2);
+    let held = shared.iter().find(|a| a.record_id == "r1").unwrap();
+    assert_eq!(held.assignee.as_deref(), Some("Dana"));
+    assert!(
+        held.incident_id.is_some(),
+        "it joins an incident in the team"
+    );
+    let review = team.alert_review(held.id).unwrap();
+    assert_eq!(review.history.len(), 1, "{review:?}");
+    assert_eq!(review.history[0].technician, "Dana");
+    let log = team.log().unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        log[0].step.alert_id,
+        Some(held.id),
+        "the step names the team's alert"
+    );
+    assert_eq!(log[0].at, local.log().unwrap()[0].at, "and keeps its time");
+    assert!(team.verify_log().unwrap().intact);
+    assert_eq!(
+        team.trust_entries(None).unwrap()[0].value,
+        "Partner.example"
+    );
+}
