@@ -74,7 +74,7 @@ fn summarise(report: &ScanReport) {
     }
     for name in &report.busy {
         eprintln!(
-            "{}: skipped, another Rulewatch on this data folder is scanning it",
+            "{}: skipped, another Rulewatch (on this data folder, or a colleague's in a team) is scanning it",
             shown(name)
         );
     }

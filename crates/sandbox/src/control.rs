@@ -3,7 +3,12 @@
 //! `/_sandbox/stats` also shows `publisher_identifiers` (Management API calls per
 //! `PublisherIdentifier` sent, A8 and ../shared/reference/m365-api.md §G: a test asserts whose quota a client
 //! spends) and `token_requests_peak_in_flight` (the most token requests answered at once,
-//! §G 9: partner token exchanges need not be serialised).
+//! §G 9: partner token exchanges need not be serialised), `listings_peak_in_flight_per_tenant`
+//! (the most content listings of one tenant answered at once, over all tenants: a team
+//! whose workstations share scan leases never lists one tenant's feed twice at once) and
+//! `blob_reads_peak_per_blob` (the most times one blob was fetched: exactly-once
+//! collection across a team reads each blob once). Both are test instruments, not
+//! Microsoft's behaviour.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +66,27 @@ pub(crate) struct Stats {
     /// its partner token exchanges never has two in flight (§G 9).
     token_in_flight: AtomicU64,
     token_peak_in_flight: AtomicU64,
+    /// Content listings being answered now per tenant, and the most at once.
+    listings: Mutex<BTreeMap<usize, (u64, u64)>>,
+    /// Blob fetches per blob id.
+    blob_reads: Mutex<BTreeMap<String, u64>>,
+}
+
+/// One content listing of a tenant in flight, until dropped.
+pub(crate) struct Listing<'a>(&'a Stats, usize);
+
+impl Drop for Listing<'_> {
+    fn drop(&mut self) {
+        if let Some(entry) = self
+            .0
+            .listings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(&self.1)
+        {
+            entry.0 -= 1;
+        }
+    }
 }
 
 /// One token request in flight, until dropped.
@@ -148,6 +174,23 @@ impl Stats {
         InFlight(self)
     }
 
+    pub(crate) fn listing_started(&self, tenant: usize) -> Listing<'_> {
+        let mut listings = self.listings.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = listings.entry(tenant).or_default();
+        entry.0 += 1;
+        entry.1 = entry.1.max(entry.0);
+        Listing(self, tenant)
+    }
+
+    pub(crate) fn blob_read(&self, content_id: &str) {
+        *self
+            .blob_reads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(content_id.to_string())
+            .or_default() += 1;
+    }
+
     pub(crate) fn tokens_issued(&self) {
         bump(&self.tokens_issued);
     }
@@ -194,6 +237,10 @@ impl Stats {
             "missing_publisher_identifier": read(&self.missing_publisher_identifier),
             "publisher_identifiers": *self.publishers.lock().unwrap_or_else(PoisonError::into_inner),
             "token_requests_peak_in_flight": read(&self.token_peak_in_flight),
+            "listings_peak_in_flight_per_tenant": self.listings.lock().unwrap_or_else(PoisonError::into_inner)
+                .values().map(|(_, peak)| *peak).max().unwrap_or(0),
+            "blob_reads_peak_per_blob": self.blob_reads.lock().unwrap_or_else(PoisonError::into_inner)
+                .values().copied().max().unwrap_or(0),
             "tokens_issued": read(&self.tokens_issued),
             "subscriptions_started": read(&self.subscriptions_started),
             "ipstack": {

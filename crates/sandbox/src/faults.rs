@@ -157,6 +157,14 @@ pub(crate) async fn inject(
         },
         _ => path_param("tenant").and_then(|t| app.tenant_by_id(&t)),
     };
+    let _listing = match (endpoint, tenant) {
+        (Endpoint::Content, Some(t)) => Some(app.stats.listing_started(t)),
+        _ => None,
+    };
+    if endpoint == Endpoint::Blob {
+        app.stats
+            .blob_read(&path_param("content_id").unwrap_or_default());
+    }
     let Some(pick) = app
         .faults
         .pick(endpoint, tenant.map(|t| app.tenants[t].id.as_str()))

@@ -221,3 +221,56 @@ fn workstations_join_over_checked_tls_and_share_alerts_and_who_holds_them() {
     );
     assert_eq!(veteran.alerts().len(), seen.len());
 }
+
+/// Three workstations of one team scan 50 tenants at once: each tenant's feed is listed
+/// by one of them at a time (the scan leases in the shared database), no blob is read
+/// twice, and each planted threat is stored once.
+#[test]
+fn three_workstations_share_fifty_tenants_without_listing_one_twice_at_once() {
+    let server = server();
+    let db = server.database("three");
+    // Slow answers keep scans in flight long enough for the workstations to meet.
+    let (scenario, tenants, expected) = world(50, 5, json!({"slow": 0.5, "slow_ms": 100}));
+    let sandbox = Sandbox::start(&scenario);
+    let url = format!(
+        "postgres://rulewatch@localhost:{}/{db}?sslrootcert={}",
+        server.port,
+        server.ca()
+    );
+    let workstations: Vec<Rulewatch> = (0..3).map(|_| Rulewatch::new(&sandbox)).collect();
+    for rw in &workstations {
+        let joined = rw.run_with_stdin(&["team", "join", &url, "--password-stdin"], PASSWORD);
+        assert_eq!(joined.code, 0, "{}", joined.stderr);
+    }
+    // The tenants are the team's: added once, on the first workstation.
+    for t in &tenants {
+        workstations[0].add_tenant(t);
+    }
+    let running: Vec<_> = workstations
+        .iter()
+        .map(|rw| {
+            rw.command(&["scan", "--json"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let runs: Vec<Run> = running
+        .into_iter()
+        .map(|child| Run::from(child.wait_with_output().unwrap()))
+        .collect();
+    for r in &runs {
+        assert!(r.code == 0, "{}", r.stderr);
+    }
+    assert!(
+        runs.iter().any(|r| r.stderr.contains("skipped")),
+        "the workstations met on some tenant: {:?}",
+        runs.iter().map(|r| &r.stderr).collect::<Vec<_>>()
+    );
+    let stats = sandbox.stats();
+    assert_eq!(stats["listings_peak_in_flight_per_tenant"], 1, "{stats}");
+    assert_eq!(stats["blob_reads_peak_per_blob"], 1, "{stats}");
+    assert_exactly(&workstations[2].alerts(), &expected);
+}

@@ -159,7 +159,7 @@ fn a_tenant_another_process_is_scanning_is_left_to_it_until_its_lease_ends() {
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert!(
         first.stderr.contains(&format!(
-            "{}: skipped, another Rulewatch on this data folder is scanning it",
+            "{}: skipped, another Rulewatch (on this data folder, or a colleague's in a team) is scanning it",
             tenants[0].name
         )),
         "{}",
