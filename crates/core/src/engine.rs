@@ -222,7 +222,7 @@ impl Engine {
         };
         let geo = Geo::new(store.clone(), secrets.clone(), &config.endpoints);
         Ok(Engine {
-            holder: format!("{}:{}", std::process::id(), uuid::Uuid::new_v4()),
+            holder: crate::store::lease_holder(),
             store,
             secrets,
             api,

@@ -274,3 +274,78 @@ fn three_workstations_share_fifty_tenants_without_listing_one_twice_at_once() {
     assert_eq!(stats["blob_reads_peak_per_blob"], 1, "{stats}");
     assert_exactly(&workstations[2].alerts(), &expected);
 }
+
+/// A workstation killed mid-scan (`kill -9`) leaves leases behind; a colleague's
+/// workstation on the same machine sees the process is gone and takes its tenants over
+/// at once (another machine's lease would end at its 2-minute expiry): every threat is
+/// stored once, none lost.
+#[test]
+fn a_workstation_killed_mid_scan_hands_its_tenants_to_a_colleague() {
+    let server = server();
+    let db = server.database("killed");
+    let (scenario, tenants, expected) = world(12, 40, json!({"slow": 1.0, "slow_ms": 150}));
+    let sandbox = Sandbox::start(&scenario);
+    let url = format!(
+        "postgres://rulewatch@localhost:{}/{db}?sslrootcert={}",
+        server.port,
+        server.ca()
+    );
+    let (doomed, survivor) = (Rulewatch::new(&sandbox), Rulewatch::new(&sandbox));
+    for rw in [&doomed, &survivor] {
+        let joined = rw.run_with_stdin(&["team", "join", &url, "--password-stdin"], PASSWORD);
+        assert_eq!(joined.code, 0, "{}", joined.stderr);
+    }
+    for t in &tenants {
+        doomed.add_tenant(t);
+    }
+    let mut child = doomed
+        .command(&["scan"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Until it holds leases, then a little into its scans.
+    let leases = || {
+        let out = Command::new("psql")
+            .args([
+                &server
+                    .socket
+                    .replace("dbname=postgres", &format!("dbname={db}")),
+                "-Atqc",
+                "SELECT count(*) FROM scan_leases",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u32>()
+            .unwrap_or(0)
+    };
+    let started = std::time::Instant::now();
+    while leases() == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no lease was taken"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(leases() > 0, "the killed scan left its leases");
+
+    let scan = survivor.run(&["scan", "--json"]);
+    assert_eq!(scan.code, 0, "{}", scan.stderr);
+    assert!(!scan.stderr.contains("skipped"), "{}", scan.stderr);
+    assert_exactly(&survivor.alerts(), &expected);
+    let status = survivor.run(&["team", "status", "--json"]).json();
+    assert!(
+        status["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["last_success_at"].is_string()),
+        "{status}"
+    );
+}

@@ -121,9 +121,8 @@ impl Session {
         // technician's run is told whose is going on.
         let lease = format!("remediation:{alert_id}");
         let holder = format!(
-            "{}:{}:{}",
-            std::process::id(),
-            uuid::Uuid::new_v4(),
+            "{}:{}",
+            crate::store::lease_holder(),
             self.config.technician
         );
         let now = chrono::Utc::now();

@@ -473,7 +473,7 @@ pub async fn deliver_all(
     let client = client();
     // One process delivers a channel at a time (the desktop app and `rulewatch watch`
     // share a data folder): two at once could both open a PSA ticket for one incident.
-    let holder = format!("{}:{}", std::process::id(), uuid::Uuid::new_v4());
+    let holder = crate::store::lease_holder();
     // The channels at once: one waiting out a rate limit or a slow receiver never holds
     // back another.
     let each = added.iter().map(|channel| {

@@ -43,7 +43,7 @@ pub use partner::CustomerRow;
 pub use remediation::{
     CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, ChainReport, LogEntry, NewLogEntry,
 };
-pub use scan_state::{BlobCommit, StatusUpdate};
+pub use scan_state::{BlobCommit, StatusUpdate, lease_holder};
 pub use settings::Key;
 pub use subscriptions::SubscriptionStart;
 

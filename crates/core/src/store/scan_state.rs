@@ -221,12 +221,12 @@ impl Store {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            // A process id names a process on this machine only: in a team, another
+            // A process id names a process on one machine only: in a team, another
             // workstation's lease ends at its expiry.
             if let Some((other, expires)) = held
                 && other != holder
                 && parse_ts(&expires).is_some_and(|e| e > now)
-                && (tx.engine() == db::Engine::Postgres || holder_runs(&other))
+                && holder_runs(&other, tx.engine() == db::Engine::Postgres)
             {
                 return Ok(false);
             }
@@ -389,12 +389,41 @@ pub struct StatusUpdate<'a> {
     pub retried: u64,
 }
 
-/// Whether the process a lease holder names (`<pid>:…`) still runs. Unknown (another
-/// form, or a system without `/proc`): assumed running, so only the expiry frees it.
-fn holder_runs(holder: &str) -> bool {
-    let Some(pid) = holder.split(':').next().and_then(|p| p.parse::<u32>().ok()) else {
+/// A new lease holder's name: this process and machine, then a run of its own
+/// (`<pid>@<machine>:<uuid>`), so a holder on this machine whose process is gone is seen.
+pub fn lease_holder() -> String {
+    format!(
+        "{}@{}:{}",
+        std::process::id(),
+        this_machine(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// This machine's id (systemd's /etc/machine-id), or `unknown`.
+pub(super) fn this_machine() -> String {
+    std::fs::read_to_string("/etc/machine-id")
+        .map(|id| id.trim().to_string())
+        .ok()
+        .filter(|id| !id.is_empty() && !id.contains([':', '@']))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Whether the process a lease holder names (`<pid>[@<machine>]:…`) still runs. Unknown
+/// (another form, another machine of a team, or a system without `/proc`): assumed
+/// running, so only the expiry frees it.
+fn holder_runs(holder: &str, shared: bool) -> bool {
+    let first = holder.split(':').next().unwrap_or_default();
+    let (pid, machine) = match first.split_once('@') {
+        Some((pid, machine)) => (pid, Some(machine)),
+        None => (first, None),
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
         return true;
     };
+    if shared && machine != Some(this_machine().as_str()) {
+        return true;
+    }
     if cfg!(target_os = "linux") {
         std::path::Path::new("/proc").join(pid.to_string()).exists()
     } else {

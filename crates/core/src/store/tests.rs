@@ -979,6 +979,18 @@ fn a_tenant_s_scan_lease_has_one_holder_until_released_or_expired(place: &Place)
         cfg!(target_os = "linux") && place.engine() == db::Engine::Sqlite,
         "where the system tells, a killed holder's lease on this machine is free at once"
     );
+    // A holder that names this machine is judged by its process on either engine.
+    let killed_here = format!("4194305@{}:killed", scan_state::this_machine());
+    assert!(
+        store
+            .take_scan_lease("t5", &killed_here, now, until)
+            .unwrap()
+    );
+    assert_eq!(
+        store.take_scan_lease("t5", &running, now, until).unwrap(),
+        cfg!(target_os = "linux")
+    );
+    assert!(lease_holder().starts_with(&format!("{}@", std::process::id())));
 }
 
 fn an_alert_is_held_by_one_technician_at_a_time_and_its_history_names_each(place: &Place) {
