@@ -63,6 +63,25 @@ impl Server {
     fn ca(&self) -> String {
         self.dir.join("tls/ca.pem").display().to_string()
     }
+
+    /// `n` workstations (data folders of their own) joined to database `db` with the
+    /// server's certificate checked.
+    fn workstations(&self, db: &str, sandbox: &Sandbox, n: usize) -> Vec<Rulewatch> {
+        let url = format!(
+            "postgres://rulewatch@localhost:{}/{db}?sslrootcert={}",
+            self.port,
+            self.ca()
+        );
+        (0..n)
+            .map(|_| {
+                let rw = Rulewatch::new(sandbox);
+                let joined =
+                    rw.run_with_stdin(&["team", "join", &url, "--password-stdin"], PASSWORD);
+                assert_eq!(joined.code, 0, "{}", joined.stderr);
+                rw
+            })
+            .collect()
+    }
 }
 
 #[test]
@@ -232,16 +251,7 @@ fn three_workstations_share_fifty_tenants_without_listing_one_twice_at_once() {
     // Slow answers keep scans in flight long enough for the workstations to meet.
     let (scenario, tenants, expected) = world(50, 5, json!({"slow": 0.5, "slow_ms": 100}));
     let sandbox = Sandbox::start(&scenario);
-    let url = format!(
-        "postgres://rulewatch@localhost:{}/{db}?sslrootcert={}",
-        server.port,
-        server.ca()
-    );
-    let workstations: Vec<Rulewatch> = (0..3).map(|_| Rulewatch::new(&sandbox)).collect();
-    for rw in &workstations {
-        let joined = rw.run_with_stdin(&["team", "join", &url, "--password-stdin"], PASSWORD);
-        assert_eq!(joined.code, 0, "{}", joined.stderr);
-    }
+    let workstations = server.workstations(&db, &sandbox, 3);
     // The tenants are the team's: added once, on the first workstation.
     for t in &tenants {
         workstations[0].add_tenant(t);
@@ -285,16 +295,8 @@ fn a_workstation_killed_mid_scan_hands_its_tenants_to_a_colleague() {
     let db = server.database("killed");
     let (scenario, tenants, expected) = world(12, 40, json!({"slow": 1.0, "slow_ms": 150}));
     let sandbox = Sandbox::start(&scenario);
-    let url = format!(
-        "postgres://rulewatch@localhost:{}/{db}?sslrootcert={}",
-        server.port,
-        server.ca()
-    );
-    let (doomed, survivor) = (Rulewatch::new(&sandbox), Rulewatch::new(&sandbox));
-    for rw in [&doomed, &survivor] {
-        let joined = rw.run_with_stdin(&["team", "join", &url, "--password-stdin"], PASSWORD);
-        assert_eq!(joined.code, 0, "{}", joined.stderr);
-    }
+    let mut both = server.workstations(&db, &sandbox, 2);
+    let (survivor, doomed) = (both.pop().unwrap(), both.pop().unwrap());
     for t in &tenants {
         doomed.add_tenant(t);
     }
