@@ -475,11 +475,12 @@ pub fn join(
     }
     let (target, in_url) = parse(url)?;
     let password = password.or(in_url);
-    let store = Store::on_postgres(target.connect(password.as_ref())?, dir)?;
+    let workstation = uuid::Uuid::new_v4().simple().to_string();
+    let store = Store::on_postgres(target.connect(password.as_ref())?, dir, &workstation)?;
     drop(store);
     let membership = Membership {
         url: target.url.clone(),
-        workstation: uuid::Uuid::new_v4().simple().to_string(),
+        workstation,
         joined_at: crate::store::ts(Utc::now()),
     };
     if let Some(p) = &password {
@@ -528,6 +529,7 @@ pub fn open(dir: &Path, secrets: &dyn SecretStore) -> Result<Option<Store>, Team
     Ok(Some(Store::on_postgres(
         target.connect(password.as_ref())?,
         dir,
+        &m.workstation,
     )?))
 }
 

@@ -351,3 +351,104 @@ fn a_workstation_killed_mid_scan_hands_its_tenants_to_a_colleague() {
         "{status}"
     );
 }
+
+/// Two technicians on two workstations confirm Secure and Remediate of one alert at the
+/// same instant: one run acts, the other is told whose run is going on. Before that, the
+/// colleague's workstation adopts the record's key through the CLI, and afterwards the
+/// one chain verifies on both workstations and names who ran each step.
+#[test]
+fn two_workstations_remediating_one_alert_at_once_run_it_once() {
+    use m365_sandbox::attacks::{self, ForwardKind};
+    let server = server();
+    let db = server.database("remediate");
+    let t = m365_sandbox::testkit::TestTenant::new(0);
+    let (adele, megan) = (t.users[0].clone(), t.users[1].clone());
+    let planted = |record| json!({"tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5, "record": record});
+    let scenario = json!({
+        "tenants": [t.scenario_json()],
+        "records": [
+            planted(attacks::new_inbox_rule_forward(&t.ctx(0, 0), "Sync", &[&t.drop_box("a")], ForwardKind::ForwardTo)),
+            planted(attacks::new_inbox_rule_forward(&t.ctx(1, 1), "Sync", &[&t.drop_box("m")], ForwardKind::ForwardTo)),
+        ],
+        // Each answer held back, so the winner's run is still going when the other asks.
+        "faults": {"slow": 1.0, "slow_ms": 150},
+    });
+    let sandbox = Sandbox::start(&scenario);
+    let mut both = server.workstations(&db, &sandbox, 2);
+    let (colleague, desk) = (both.pop().unwrap(), both.pop().unwrap());
+    desk.add_tenant(&t);
+    assert_eq!(desk.scan().code, 0);
+    let alerts = desk.alerts();
+    let about = |who: &str| {
+        alerts
+            .iter()
+            .find(|a| a["target"] == who)
+            .unwrap_or_else(|| panic!("no alert about {who}"))["id"]
+            .to_string()
+    };
+    let remediate = |rw: &Rulewatch, who: &str, id: &str| {
+        let mut c = rw.command(&["remediate", id]);
+        c.env("RULEWATCH_TECHNICIAN", who);
+        c
+    };
+    // The desk's first step makes the record's key.
+    let first = Run::with_stdin(remediate(&desk, "Dana", &about(&adele)), "y\n");
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let without = colleague.run(&["audit", "verify"]);
+    assert!(
+        without.code != 0 && without.stderr.contains("team record-key --adopt"),
+        "{}",
+        without.stderr
+    );
+    let key = desk.run(&["team", "record-key"]);
+    assert_eq!(key.code, 0, "{}", key.stderr);
+    let adopted = colleague.run_with_stdin(&["team", "record-key", "--adopt"], &key.stdout);
+    assert_eq!(adopted.code, 0, "{}", adopted.stderr);
+
+    let id = about(&megan);
+    let spawn = |rw: &Rulewatch, who: &str| {
+        let mut c = remediate(rw, who, &id);
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let mut runs = [spawn(&desk, "Dana"), spawn(&colleague, "Sam")];
+    for child in &mut runs {
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(b"y\n").unwrap();
+    }
+    let [dana, sam] = runs.map(|c| Run::from(c.wait_with_output().unwrap()));
+    let (won, lost, loser, winner) = match (dana.code, sam.code) {
+        (0, 1) => (&dana, &sam, "Sam", "Dana"),
+        (1, 0) => (&sam, &dana, "Dana", "Sam"),
+        codes => panic!(
+            "one run, one refusal, not {codes:?}:\n{}\n{}",
+            dana.stderr, sam.stderr
+        ),
+    };
+    assert!(
+        lost.stderr
+            .contains(&format!("is running already, started by {winner}")),
+        "{loser}: {}",
+        lost.stderr
+    );
+    assert!(
+        won.stderr.contains("done") || won.stdout.contains("done"),
+        "{}",
+        won.stderr
+    );
+    assert_eq!(sandbox.user(&t.tenant_id, &megan)["account_enabled"], false);
+
+    for rw in [&desk, &colleague] {
+        let verified = rw.run(&["audit", "verify", "--json"]);
+        assert_eq!(verified.code, 0, "{}", verified.stderr);
+        assert_eq!(verified.json()["intact"], true);
+    }
+    let rows = colleague.run(&["audit", "--json"]).json_lines();
+    let by: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .map(|r| r["os_user"].as_str().unwrap())
+        .collect();
+    assert_eq!(by, [winner, "Dana"].into_iter().collect(), "{rows:#?}");
+}

@@ -270,14 +270,14 @@ fn migrate_postgres(c: &mut Connection) -> Result<()> {
 
 impl Store {
     /// The team's store on a PostgreSQL connection, its schema brought up to date; `dir`
-    /// is this workstation's data folder.
-    pub fn on_postgres(conn: db::Postgres, dir: &Path) -> Result<Store> {
+    /// is this workstation's data folder, `workstation` its id in the team.
+    pub fn on_postgres(conn: db::Postgres, dir: &Path, workstation: &str) -> Result<Store> {
         crate::folder::prepare(dir)?;
         let mut conn: Box<Connection> = Box::new(conn);
         migrate_postgres(&mut *conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
-            record: remediation::Record::new(dir),
+            record: remediation::Record::owned(dir, workstation),
         })
     }
 

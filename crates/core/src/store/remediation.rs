@@ -154,6 +154,9 @@ impl ChainReport {
 pub(super) struct Record {
     secrets: Option<Arc<dyn SecretStore>>,
     head_file: PathBuf,
+    /// In a team, this workstation's id: its keychain entry for the team record's key
+    /// is its own (`<record id>@<workstation>`), as every other secret of it is.
+    owner: Option<String>,
 }
 
 impl Record {
@@ -161,6 +164,23 @@ impl Record {
         Record {
             secrets: None,
             head_file: dir.join(HEAD_FILE),
+            owner: None,
+        }
+    }
+
+    /// The record of a team's workstation `owner`, its head copy in `dir`.
+    pub(super) fn owned(dir: &Path, owner: &str) -> Record {
+        Record {
+            owner: Some(owner.to_string()),
+            ..Record::new(dir)
+        }
+    }
+
+    /// The keychain entry's id for the key of record `id`.
+    fn entry(&self, id: &str) -> String {
+        match &self.owner {
+            Some(owner) => format!("{id}@{owner}"),
+            None => id.to_string(),
         }
     }
 
@@ -176,11 +196,11 @@ impl Record {
             None if create => {
                 let id = uuid::Uuid::new_v4().simple().to_string();
                 write_setting(c, &RECORD_ID, &id)?;
-                return Ok(record_key(secrets.as_ref(), &id, true)?);
+                return Ok(record_key(secrets.as_ref(), &self.entry(&id), true)?);
             }
             None => return Ok(None),
         };
-        match record_key(secrets.as_ref(), &id, create && !shared)? {
+        match record_key(secrets.as_ref(), &self.entry(&id), create && !shared)? {
             None if shared => Err(StoreError::RecordKeyElsewhere),
             key => Ok(key),
         }
@@ -599,7 +619,7 @@ impl Store {
                      ask for the key again; nothing was kept"
                 )));
             }
-            secrets.set(&id, SecretKind::RecordKey, candidate.expose_secret())?;
+            secrets.set(&self.record.entry(&id), SecretKind::RecordKey, candidate.expose_secret())?;
             let head = ChainHead {
                 id: last.id,
                 hash: last.hash.clone(),

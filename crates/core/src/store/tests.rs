@@ -54,6 +54,7 @@ impl Place {
             Some(config) => Store::on_postgres(
                 db::Postgres::connect(config.clone(), ::postgres::NoTls).unwrap(),
                 self.dir.path(),
+                &uuid::Uuid::new_v4().simple().to_string(),
             )
             .inspect(|store| {
                 // What a workstation's session adds, under the names SQLite's have.
