@@ -87,6 +87,7 @@ async fn stats_count_requests_by_endpoint() {
                "faults": {"throttle": 0, "server_error": 0, "truncated_body": 0, "cut_connection": 0, "slow": 0, "expired": 0, "subscription_stopped": 0, "hostile": 0},
                "missing_publisher_identifier": 0, "publisher_identifiers": {}, "tokens_issued": 0,
                "subscriptions_started": 0, "token_requests_peak_in_flight": 0,
+               "listings_peak_in_flight_per_tenant": 0, "blob_reads_peak_per_blob": 0,
                "ipstack": {"requests": 0, "answered": 0}})
     );
     let manage = api.token(CONTOSO, MANAGE).await;
@@ -112,6 +113,10 @@ async fn stats_count_requests_by_endpoint() {
     assert_eq!(stats["token_grants"]["client_credentials"], 2);
     assert_eq!(stats["tokens_issued"], 2);
     assert_eq!(stats["subscriptions_started"], 1);
+    assert_eq!(
+        stats["listings_peak_in_flight_per_tenant"], 1,
+        "one listing, answered alone"
+    );
 
     let unknown = api
         .update_tenant(
