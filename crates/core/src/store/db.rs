@@ -667,6 +667,9 @@ const CHANGED: &str = "rulewatch_changed";
 /// asks for the version every second, so a change shows within about 1.2 s.
 const LISTEN_TICK: Duration = Duration::from_millis(200);
 
+/// The least time between two attempts to open a lost connection again.
+const RECONNECT_PAUSE: Duration = Duration::from_secs(2);
+
 /// At most this many statements are kept prepared per connection; past it the cache
 /// starts again (the store has about 300 distinct statements, and filters built at run
 /// time add a few more).
@@ -676,7 +679,7 @@ impl Postgres {
     /// Connects as `config` says, with `tls` for the connection.
     pub fn connect<T>(config: postgres::Config, tls: T) -> Result<Postgres>
     where
-        T: postgres::tls::MakeTlsConnect<postgres::Socket> + Send + 'static,
+        T: postgres::tls::MakeTlsConnect<postgres::Socket> + Clone + Send + 'static,
         T::Stream: Send,
         T::TlsConnect: Send,
         <T::TlsConnect as postgres::tls::TlsConnect<postgres::Socket>>::Future: Send,
@@ -688,18 +691,21 @@ impl Postgres {
         std::thread::Builder::new()
             .name("rulewatch-postgres".into())
             .spawn(move || {
-                let listening = config
-                    .connect(tls)
-                    .map_err(Error::from)
-                    .and_then(|mut client| {
-                        client.batch_execute(&format!("LISTEN {CHANGED}"))?;
-                        let own: i32 = client.query_one("SELECT pg_backend_pid()", &[])?.get(0);
-                        Ok((client, own))
-                    });
-                let (mut client, own) = match listening {
-                    Ok(listening) => {
+                let connect = || {
+                    config
+                        .connect(tls.clone())
+                        .map_err(Error::from)
+                        .and_then(|mut client| {
+                            client.batch_execute(&format!("LISTEN {CHANGED}"))?;
+                            let own: i32 =
+                                client.query_one("SELECT pg_backend_pid()", &[])?.get(0);
+                            Ok((client, own))
+                        })
+                };
+                let mut link = match connect() {
+                    Ok(link) => {
                         let _ = ready.send(Ok(()));
-                        listening
+                        link
                     }
                     Err(e) => {
                         let _ = ready.send(Err(e));
@@ -707,10 +713,36 @@ impl Postgres {
                     }
                 };
                 let mut prepared = HashMap::new();
+                let mut last_try: Option<std::time::Instant> = None;
                 loop {
                     match queue.recv_timeout(LISTEN_TICK) {
                         Ok((ask, reply)) => {
-                            let _ = reply.send(serve(&mut client, &mut prepared, ask));
+                            // A connection the server closed (a restart, a failover, an
+                            // administrator) is opened again for the next statement, at
+                            // most every RECONNECT_PAUSE; until then each call says why.
+                            if link.0.is_closed()
+                                && last_try.is_none_or(|t| t.elapsed() >= RECONNECT_PAUSE)
+                            {
+                                last_try = Some(std::time::Instant::now());
+                                if let Ok(again) = connect() {
+                                    tracing::info!("the connection to the team's database is back");
+                                    link = again;
+                                    prepared.clear();
+                                    // Whatever changed meanwhile was not announced here.
+                                    counted.fetch_add(1, Ordering::SeqCst);
+                                }
+                            }
+                            let answer = if link.0.is_closed() {
+                                Err(Error::Postgres {
+                                    message: "the connection to the team's database was lost and cannot be opened again yet; \
+                                              Rulewatch keeps trying"
+                                        .into(),
+                                    code: None,
+                                })
+                            } else {
+                                serve(&mut link.0, &mut prepared, ask)
+                            };
+                            let _ = reply.send(answer);
                         }
                         Err(mpsc::RecvTimeoutError::Timeout) => {}
                         Err(mpsc::RecvTimeoutError::Disconnected) => return,
@@ -719,7 +751,8 @@ impl Postgres {
                     // version moves with the others' only, as SQLite's data_version does.
                     // The wait, however short, is what lets the client's runtime read
                     // the socket; the non-blocking iterator only sees what a query read.
-                    let mut notes = client.notifications();
+                    let own = link.1;
+                    let mut notes = link.0.notifications();
                     let mut theirs = 0i64;
                     let mut pending = notes.timeout_iter(Duration::from_millis(1));
                     use postgres::fallible_iterator::FallibleIterator;

@@ -1331,3 +1331,34 @@ fn migrating_a_folder_into_the_team_copies_each_thing_once() {
         "Partner.example"
     );
 }
+
+/// The team's server closes a workstation's connection (a restart, an administrator):
+/// the next call after it notices opens a new one, and nothing stored is lost.
+#[test]
+fn a_connection_the_server_closed_is_opened_again() {
+    let place = Place::postgres();
+    let store = place.open();
+    let t = tenant(&store);
+    let pid: i32 = store
+        .with(|c| Ok(c.query_row("SELECT pg_backend_pid()", [], |r| r.get(0))?))
+        .unwrap();
+    let admin = place.open();
+    let ended: bool = admin
+        .with(|c| Ok(c.query_row("SELECT pg_terminate_backend(?1)", [pid], |r| r.get(0))?))
+        .unwrap();
+    assert!(ended);
+    let before = store.data_version().unwrap();
+    // The first call may be the one that finds the connection gone; within a few
+    // seconds one opens it again.
+    let back = (0..40).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        store.tenant(&t.tenant_id).is_ok()
+    });
+    assert!(back, "the store never reconnected");
+    assert_eq!(store.tenants().unwrap().len(), 1);
+    assert_ne!(
+        store.data_version().unwrap(),
+        before,
+        "changes missed while away count as a change"
+    );
+}
