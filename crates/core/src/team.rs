@@ -511,8 +511,11 @@ pub fn leave(dir: &Path, secrets: &dyn SecretStore) -> Result<Option<Membership>
     Ok(Some(m))
 }
 
-/// The team's store, when the folder is in a team.
-pub fn open(dir: &Path, secrets: &dyn SecretStore) -> Result<Option<Store>, TeamError> {
+/// The team's store and this folder's membership, when the folder is in a team.
+pub fn open(
+    dir: &Path,
+    secrets: &dyn SecretStore,
+) -> Result<Option<(Store, Membership)>, TeamError> {
     let Some(m) = membership(dir)? else {
         return Ok(None);
     };
@@ -526,11 +529,8 @@ pub fn open(dir: &Path, secrets: &dyn SecretStore) -> Result<Option<Store>, Team
         Err(SecretError::MissingTeamPassword) => None,
         Err(e) => return Err(e.into()),
     };
-    Ok(Some(Store::on_postgres(
-        target.connect(password.as_ref())?,
-        dir,
-        &m.workstation,
-    )?))
+    let store = Store::on_postgres(target.connect(password.as_ref())?, dir, &m.workstation)?;
+    Ok(Some((store, m)))
 }
 
 #[cfg(test)]

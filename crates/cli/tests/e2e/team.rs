@@ -84,6 +84,15 @@ impl Server {
     }
 }
 
+/// Whether `team status --json` shows a finished scan for every tenant.
+fn every_tenant_scanned(status: &serde_json::Value) -> bool {
+    status["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["last_success_at"].is_string())
+}
+
 #[test]
 fn workstations_join_over_checked_tls_and_share_alerts_and_who_holds_them() {
     let server = server();
@@ -194,14 +203,7 @@ fn workstations_join_over_checked_tls_and_share_alerts_and_who_holds_them() {
         tenants.len(),
         "the tenants the desk added"
     );
-    assert!(
-        status["tenants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t["last_success_at"].is_string()),
-        "{status}"
-    );
+    assert!(every_tenant_scanned(&status), "{status}");
 
     // Leaving returns the colleague to their own (empty) file and forgets the password.
     let left = colleague.run(&["team", "leave"]);
@@ -342,14 +344,7 @@ fn a_workstation_killed_mid_scan_hands_its_tenants_to_a_colleague() {
     assert!(!scan.stderr.contains("skipped"), "{}", scan.stderr);
     assert_exactly(&survivor.alerts(), &expected);
     let status = survivor.run(&["team", "status", "--json"]).json();
-    assert!(
-        status["tenants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t["last_success_at"].is_string()),
-        "{status}"
-    );
+    assert!(every_tenant_scanned(&status), "{status}");
 }
 
 /// Two technicians on two workstations confirm Secure and Remediate of one alert at the

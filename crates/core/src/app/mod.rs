@@ -109,10 +109,9 @@ impl Session {
     /// folder has joined one), its remediation record signed with a key from the keychain.
     pub fn open(config: Config) -> Result<Session, Error> {
         let secrets = config.keychain();
-        let workstation = crate::team::membership(&config.data_dir)?.map(|m| m.workstation);
-        let store = match crate::team::open(&config.data_dir, secrets.as_ref())? {
-            Some(shared) => shared,
-            None => Store::open(&config.data_dir)?,
+        let (store, workstation) = match crate::team::open(&config.data_dir, secrets.as_ref())? {
+            Some((shared, membership)) => (shared, Some(membership.workstation)),
+            None => (Store::open(&config.data_dir)?, None),
         };
         if let Some(id) = &workstation {
             for to in [FrontEnd::Desktop, FrontEnd::Scan] {

@@ -636,20 +636,17 @@ pub fn numbered(sql: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// One request to the PostgreSQL thread.
-enum Ask {
-    Run(String, Vec<Value>),
-    Fetch(String, Vec<Value>),
-    Batch(String),
-}
+/// One call, run on the connection's thread: given the open connection, or why there
+/// is none; it sends its own answer back.
+type Job = Box<dyn FnOnce(Result<&mut Link>) + Send>;
 
-enum Answer {
-    Count(usize),
-    Rows(Vec<Vec<Value>>),
-    Done,
+/// The connection's thread's own: the client, its server process (whose announcements
+/// are its own changes), and the statements it prepared.
+struct Link {
+    client: postgres::Client,
+    own: i32,
+    prepared: HashMap<String, postgres::Statement>,
 }
-
-type Job = (Ask, mpsc::SyncSender<Result<Answer>>);
 
 /// A PostgreSQL connection. The synchronous client runs its own small async runtime,
 /// which cannot start on a thread that is already inside the application's; so the
@@ -699,7 +696,11 @@ impl Postgres {
                             client.batch_execute(&format!("LISTEN {CHANGED}"))?;
                             let own: i32 =
                                 client.query_one("SELECT pg_backend_pid()", &[])?.get(0);
-                            Ok((client, own))
+                            Ok(Link {
+                                client,
+                                own,
+                                prepared: HashMap::new(),
+                            })
                         })
                 };
                 let mut link = match connect() {
@@ -712,37 +713,34 @@ impl Postgres {
                         return;
                     }
                 };
-                let mut prepared = HashMap::new();
                 let mut last_try: Option<std::time::Instant> = None;
                 loop {
                     match queue.recv_timeout(LISTEN_TICK) {
-                        Ok((ask, reply)) => {
+                        Ok(job) => {
                             // A connection the server closed (a restart, a failover, an
                             // administrator) is opened again for the next statement, at
                             // most every RECONNECT_PAUSE; until then each call says why.
-                            if link.0.is_closed()
+                            if link.client.is_closed()
                                 && last_try.is_none_or(|t| t.elapsed() >= RECONNECT_PAUSE)
                             {
                                 last_try = Some(std::time::Instant::now());
                                 if let Ok(again) = connect() {
                                     tracing::info!("the connection to the team's database is back");
                                     link = again;
-                                    prepared.clear();
                                     // Whatever changed meanwhile was not announced here.
                                     counted.fetch_add(1, Ordering::SeqCst);
                                 }
                             }
-                            let answer = if link.0.is_closed() {
-                                Err(Error::Postgres {
+                            if link.client.is_closed() {
+                                job(Err(Error::Postgres {
                                     message: "the connection to the team's database was lost and cannot be opened again yet; \
                                               Rulewatch keeps trying"
                                         .into(),
                                     code: None,
-                                })
+                                }));
                             } else {
-                                serve(&mut link.0, &mut prepared, ask)
-                            };
-                            let _ = reply.send(answer);
+                                job(Ok(&mut link));
+                            }
                         }
                         Err(mpsc::RecvTimeoutError::Timeout) => {}
                         Err(mpsc::RecvTimeoutError::Disconnected) => return,
@@ -751,8 +749,8 @@ impl Postgres {
                     // version moves with the others' only, as SQLite's data_version does.
                     // The wait, however short, is what lets the client's runtime read
                     // the socket; the non-blocking iterator only sees what a query read.
-                    let own = link.1;
-                    let mut notes = link.0.notifications();
+                    let own = link.own;
+                    let mut notes = link.client.notifications();
                     let mut theirs = 0i64;
                     let mut pending = notes.timeout_iter(Duration::from_millis(1));
                     use postgres::fallible_iterator::FallibleIterator;
@@ -774,9 +772,16 @@ impl Postgres {
         Ok(Postgres { jobs, changes })
     }
 
-    fn ask(&self, ask: Ask) -> Result<Answer> {
+    /// Runs `call` on the connection's thread and waits for its answer.
+    fn ask<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&mut Link) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (reply, answer) = mpsc::sync_channel(1);
-        self.jobs.send((ask, reply)).map_err(|_| gone())?;
+        let job: Job = Box::new(move |link| {
+            let _ = reply.send(link.and_then(call));
+        });
+        self.jobs.send(job).map_err(|_| gone())?;
         answer.recv().map_err(|_| gone())?
     }
 }
@@ -788,55 +793,37 @@ fn gone() -> Error {
     }
 }
 
-fn statement(
-    client: &mut postgres::Client,
-    prepared: &mut HashMap<String, postgres::Statement>,
-    sql: &str,
-) -> Result<postgres::Statement> {
-    if let Some(s) = prepared.get(sql) {
-        return Ok(s.clone());
+impl Link {
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        if self.prepared.len() >= PREPARED_KEPT {
+            self.prepared.clear();
+        }
+        let s = self.client.prepare(&numbered(sql))?;
+        self.prepared.insert(sql.to_string(), s.clone());
+        Ok(s)
     }
-    if prepared.len() >= PREPARED_KEPT {
-        prepared.clear();
+
+    fn run(&mut self, sql: &str, params: &[Value]) -> Result<usize> {
+        let s = self.statement(sql)?;
+        let n = self.client.execute(&s, &to_sql(params))?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
-    let s = client.prepare(&numbered(sql))?;
-    prepared.insert(sql.to_string(), s.clone());
-    Ok(s)
+
+    fn fetch(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+        let s = self.statement(sql)?;
+        self.client
+            .query(&s, &to_sql(params))?
+            .iter()
+            .map(|row| (0..row.len()).map(|i| cell(row, i)).collect())
+            .collect()
+    }
 }
 
-fn serve(
-    client: &mut postgres::Client,
-    prepared: &mut HashMap<String, postgres::Statement>,
-    ask: Ask,
-) -> Result<Answer> {
-    match ask {
-        Ask::Run(sql, params) => {
-            let s = statement(client, prepared, &sql)?;
-            let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                params.iter().map(|p| p as _).collect();
-            let n = client.execute(&s, &refs)?;
-            Ok(Answer::Count(usize::try_from(n).unwrap_or(usize::MAX)))
-        }
-        Ask::Fetch(sql, params) => {
-            let s = statement(client, prepared, &sql)?;
-            let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                params.iter().map(|p| p as _).collect();
-            let rows = client.query(&s, &refs)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in &rows {
-                out.push(
-                    (0..row.len())
-                        .map(|i| cell(row, i))
-                        .collect::<Result<Vec<_>>>()?,
-                );
-            }
-            Ok(Answer::Rows(out))
-        }
-        Ask::Batch(sql) => {
-            client.batch_execute(&sql)?;
-            Ok(Answer::Done)
-        }
-    }
+fn to_sql(params: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    params.iter().map(|p| p as _).collect()
 }
 
 fn cell(row: &postgres::Row, i: usize) -> Result<Value> {
@@ -926,21 +913,18 @@ impl Db for Postgres {
     }
 
     fn run(&self, sql: &str, params: Vec<Value>) -> Result<usize> {
-        match self.ask(Ask::Run(sql.to_string(), params))? {
-            Answer::Count(n) => Ok(n),
-            _ => Ok(0),
-        }
+        let sql = sql.to_string();
+        self.ask(move |link| link.run(&sql, &params))
     }
 
     fn fetch(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Vec<Value>>> {
-        match self.ask(Ask::Fetch(sql.to_string(), params))? {
-            Answer::Rows(rows) => Ok(rows),
-            _ => Ok(Vec::new()),
-        }
+        let sql = sql.to_string();
+        self.ask(move |link| link.fetch(&sql, &params))
     }
 
     fn batch(&self, sql: &str) -> Result<()> {
-        self.ask(Ask::Batch(sql.to_string())).map(|_| ())
+        let sql = sql.to_string();
+        self.ask(move |link| Ok(link.client.batch_execute(&sql)?))
     }
 
     fn version(&self) -> Result<i64> {

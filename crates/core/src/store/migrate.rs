@@ -41,15 +41,19 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
+        let held: std::collections::HashSet<i64> = self
+            .trust_entries(None)?
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
         for entry in local.trust_entries(None)? {
-            let before = self.trust_entries(Some(&entry.tenant_id))?.len();
-            self.add_trust(
+            let kept = self.add_trust(
                 &entry.tenant_id,
                 entry.kind,
                 &entry.value,
                 entry.note.as_deref(),
             )?;
-            if self.trust_entries(Some(&entry.tenant_id))?.len() > before {
+            if !held.contains(&kept.id) {
                 done.allowlist += 1;
             }
         }
@@ -94,6 +98,19 @@ impl Store {
             "INSERT INTO alerts ({ALERT_COPIED}) VALUES ({}) ON CONFLICT (tenant_id, record_id, rule) DO NOTHING RETURNING id",
             placeholders.join(", ")
         );
+        // Every alert's review history at once, by alert.
+        let mut histories: HashMap<i64, Vec<Vec<Value>>> = HashMap::new();
+        let all = local.with(|c| {
+            Ok(c.fetch(
+                "SELECT alert_id, at, technician, action, note FROM alert_history ORDER BY id",
+                Vec::new(),
+            )?)
+        })?;
+        for mut row in all {
+            if let Value::Integer(alert) = row.remove(0) {
+                histories.entry(alert).or_default().push(row);
+            }
+        }
         let mut ids = HashMap::new();
         for row in rows {
             let Some((Value::Integer(local_id), copied)) = row
@@ -102,12 +119,7 @@ impl Store {
             else {
                 continue;
             };
-            let history = local.with(|c| {
-                Ok(c.fetch(
-                    "SELECT at, technician, action, note FROM alert_history WHERE alert_id = ?1 ORDER BY id",
-                    vec![Value::Integer(local_id)],
-                )?)
-            })?;
+            let history = histories.remove(&local_id).unwrap_or_default();
             let id = self.with(|c| {
                 let tx = c.transaction()?;
                 let added: Option<i64> = tx.query_row(&insert, db::params_from_iter(copied.iter()), |r| r.get(0)).optional()?;
