@@ -43,6 +43,10 @@ const COMMANDS: &[&str] = &[
     "set_watch_all",
     "watch_customer",
     "exclude_customer",
+    "team_state",
+    "join_team",
+    "leave_team",
+    "copy_to_team",
 ];
 
 fn main() {

@@ -4,13 +4,15 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use rulewatch_core::app::{self as core_app, Config};
 use rulewatch_core::app::{
     Alert, AlertDetail, ChannelHealth, Chat, Cloud, CompanyMatch, ConnectionStep, EmailConfig,
     Error, ErrorKind, Incident, LogEntry, NewCredential, PartnerAccount, PartnerState, Plan,
-    PsaConfig, Review, Route, Settings as CoreSettings, SettingsUpdate as CoreUpdate, SignInWith,
-    StepResult, TenantInput, TenantStatus, UndoPreview,
+    PsaConfig, Review, Route, Session, Settings as CoreSettings, SettingsUpdate as CoreUpdate,
+    SignInWith, StepResult, TeamStatus, TenantInput, TenantStatus, UndoPreview,
 };
 use rulewatch_core::detect::rules::{RULES, Rule};
+use rulewatch_core::store::Migrated;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -19,7 +21,7 @@ use tauri_plugin_autostart::ManagerExt;
 
 use crate::scheduler::CHANGED;
 use crate::state::{Progress, Shared};
-use crate::tray;
+use crate::{scheduler, tray};
 
 type AppState<'a> = State<'a, Arc<Shared>>;
 
@@ -59,6 +61,18 @@ fn invalid(message: impl Into<String>) -> CommandError {
     }
 }
 
+/// The session open now, or why there is none: the team's database cannot be reached
+/// (the app keeps trying and says so in the tray).
+fn current(shared: &Shared) -> Reply<Arc<Session>> {
+    shared.session().ok_or_else(|| CommandError {
+        kind: ErrorKind::Failed.as_str(),
+        message: shared
+            .scan_state()
+            .offline
+            .unwrap_or_else(|| "Rulewatch's store is not open yet".into()),
+    })
+}
+
 /// Something stored changed: the tray and every open view refresh.
 async fn changed(app: &AppHandle, shared: &Shared) {
     shared.recount().await;
@@ -80,33 +94,42 @@ pub(crate) struct Overview {
     endpoints_override: Option<String>,
     /// The folder of the daily log file.
     log_dir: Option<String>,
+    /// Why the store is not open (the team's database cannot be reached): the app keeps
+    /// trying, and nothing else here is known until it opens.
+    offline: Option<String>,
+    /// Tenants the last scan left to colleagues' workstations (no credentials here).
+    elsewhere: usize,
 }
 
 #[tauri::command]
 pub(crate) async fn overview(shared: AppState<'_>) -> Reply<Overview> {
-    let session = &shared.session;
     let state = shared.scan_state();
-    Ok(Overview {
-        sandbox: session.in_sandbox().await,
-        tenants: session.tenants().await?.len(),
-        open_alerts: session.open_alert_count().await?,
+    let config = &shared.config;
+    let mut overview = Overview {
+        sandbox: false,
+        tenants: 0,
+        open_alerts: 0,
         scanning: state.scanning,
         last_scan_at: state.last_scan_at,
         next_scan_at: state.next_scan_at,
         paused_until: state.paused_until.filter(|p| *p > Utc::now()),
         error: state.error,
-        endpoints_override: session.config().override_host(),
-        log_dir: session
-            .config()
-            .log_dir
-            .as_ref()
-            .map(|d| d.display().to_string()),
-    })
+        endpoints_override: config.override_host(),
+        log_dir: config.log_dir.as_ref().map(|d| d.display().to_string()),
+        offline: state.offline,
+        elsewhere: state.elsewhere,
+    };
+    if let Some(session) = shared.session() {
+        overview.sandbox = session.in_sandbox().await;
+        overview.tenants = session.tenants().await?.len();
+        overview.open_alerts = session.open_alert_count().await?;
+    }
+    Ok(overview)
 }
 
 #[tauri::command]
 pub(crate) async fn list_alerts(shared: AppState<'_>) -> Reply<Vec<Alert>> {
-    Ok(shared.session.alerts().await?)
+    Ok(current(&shared)?.alerts().await?)
 }
 
 /// Adds a channel: a webhook (its signing secret), or Teams or Slack (whose URL is the
@@ -127,8 +150,7 @@ pub(crate) async fn add_channel(
         other => return Err(invalid(format!("'{other}' is not a kind of channel"))),
     };
     match chat {
-        None => Ok(shared
-            .session
+        None => Ok(current(&shared)?
             .add_webhook(
                 &name,
                 &url,
@@ -136,8 +158,7 @@ pub(crate) async fn add_channel(
                 route,
             )
             .await?),
-        Some(chat) => Ok(shared
-            .session
+        Some(chat) => Ok(current(&shared)?
             .add_chat(chat, &name, SecretString::from(url), route)
             .await?),
     }
@@ -153,8 +174,7 @@ pub(crate) async fn add_email_channel(
     route: Route,
 ) -> Reply<()> {
     let password = password.filter(|p| !p.is_empty()).map(SecretString::from);
-    Ok(shared
-        .session
+    Ok(current(&shared)?
         .add_email(&name, config, password, route)
         .await?)
 }
@@ -168,8 +188,7 @@ pub(crate) async fn add_psa_channel(
     secret: String,
     route: Route,
 ) -> Reply<()> {
-    Ok(shared
-        .session
+    Ok(current(&shared)?
         .add_psa(&name, config, SecretString::from(secret), route)
         .await?)
 }
@@ -177,7 +196,7 @@ pub(crate) async fn add_psa_channel(
 /// Each tenant's company in PSA channel `name`: the confirmed one, and the suggestion.
 #[tauri::command]
 pub(crate) async fn psa_companies(shared: AppState<'_>, name: String) -> Reply<Vec<CompanyMatch>> {
-    Ok(shared.session.psa_companies(&name).await?)
+    Ok(current(&shared)?.psa_companies(&name).await?)
 }
 
 /// Confirms tenants' companies in PSA channel `name`: (tenant id, company id) pairs.
@@ -187,13 +206,13 @@ pub(crate) async fn map_companies(
     name: String,
     pairs: Vec<(String, i64)>,
 ) -> Reply<()> {
-    Ok(shared.session.map_companies(&name, pairs).await?)
+    Ok(current(&shared)?.map_companies(&name, pairs).await?)
 }
 
 /// Every incident with its alerts, the most recently active first.
 #[tauri::command]
 pub(crate) async fn list_incidents(shared: AppState<'_>) -> Reply<Vec<Incident>> {
-    Ok(shared.session.incidents().await?)
+    Ok(current(&shared)?.incidents().await?)
 }
 
 /// Resolves the open incident `key`; the channels told of it hear so.
@@ -203,8 +222,7 @@ pub(crate) async fn resolve_incident(
     key: String,
     note: Option<String>,
 ) -> Reply<Incident> {
-    Ok(shared
-        .session
+    Ok(current(&shared)?
         .resolve_incident(&key, note.as_deref())
         .await?)
 }
@@ -212,19 +230,19 @@ pub(crate) async fn resolve_incident(
 /// Sends a channel a signed test delivery.
 #[tauri::command]
 pub(crate) async fn test_channel(shared: AppState<'_>, name: String) -> Reply<()> {
-    Ok(shared.session.test_channel(&name).await?)
+    Ok(current(&shared)?.test_channel(&name).await?)
 }
 
 /// Removes a channel the technician added.
 #[tauri::command]
 pub(crate) async fn remove_channel(shared: AppState<'_>, name: String) -> Reply<()> {
-    Ok(shared.session.remove_channel(&name).await?)
+    Ok(current(&shared)?.remove_channel(&name).await?)
 }
 
 /// Each delivery channel's queue: alerts waiting, the last delivery, the last error.
 #[tauri::command]
 pub(crate) async fn delivery_channels(shared: AppState<'_>) -> Reply<Vec<ChannelHealth>> {
-    Ok(shared.session.channels().await?)
+    Ok(current(&shared)?.channels().await?)
 }
 
 /// Every detection rule as it describes itself: the panel's words for alerts.
@@ -235,7 +253,7 @@ pub(crate) fn rules() -> Vec<&'static Rule> {
 
 #[tauri::command]
 pub(crate) async fn get_alert(shared: AppState<'_>, id: i64) -> Reply<AlertDetail> {
-    Ok(shared.session.alert_detail(id).await?)
+    Ok(current(&shared)?.alert_detail(id).await?)
 }
 
 #[tauri::command]
@@ -247,8 +265,7 @@ pub(crate) async fn set_alert_status(
     note: Option<String>,
     trust_destination: bool,
 ) -> Reply<()> {
-    shared
-        .session
+    current(&shared)?
         .set_alert_status(id, &status, note.as_deref(), trust_destination)
         .await?;
     changed(&app, &shared).await;
@@ -265,7 +282,7 @@ pub(crate) struct ReviewView {
 
 #[tauri::command]
 pub(crate) async fn alert_review(shared: AppState<'_>, id: i64) -> Reply<ReviewView> {
-    let session = &shared.session;
+    let session = current(&shared)?;
     Ok(ReviewView {
         technician: session.technician().to_string(),
         review: session.alert_review(id).await?,
@@ -280,7 +297,7 @@ pub(crate) async fn take_alert(
     id: i64,
     force: bool,
 ) -> Reply<()> {
-    shared.session.take_alert(id, force).await?;
+    current(&shared)?.take_alert(id, force).await?;
     changed(&app, &shared).await;
     Ok(())
 }
@@ -293,7 +310,7 @@ pub(crate) async fn release_alert(
     id: i64,
     force: bool,
 ) -> Reply<()> {
-    shared.session.release_alert(id, force).await?;
+    current(&shared)?.release_alert(id, force).await?;
     changed(&app, &shared).await;
     Ok(())
 }
@@ -305,7 +322,7 @@ pub(crate) async fn note_alert(
     id: i64,
     note: String,
 ) -> Reply<()> {
-    shared.session.note_alert(id, &note).await?;
+    current(&shared)?.note_alert(id, &note).await?;
     changed(&app, &shared).await;
     Ok(())
 }
@@ -318,7 +335,7 @@ pub(crate) async fn scan_now(shared: AppState<'_>) -> Reply<()> {
 
 #[tauri::command]
 pub(crate) async fn list_tenants(shared: AppState<'_>) -> Reply<Vec<TenantStatus>> {
-    Ok(shared.session.statuses().await?)
+    Ok(current(&shared)?.statuses().await?)
 }
 
 #[derive(Deserialize)]
@@ -339,7 +356,7 @@ pub(crate) struct NewTenant {
 /// Whether the add form asks for the MSP's own tenant id, sent as `PublisherIdentifier`.
 #[tauri::command]
 pub(crate) async fn msp_tenant(shared: AppState<'_>) -> Reply<rulewatch_core::app::MspTenant> {
-    Ok(shared.session.msp_tenant()?)
+    Ok(current(&shared)?.msp_tenant()?)
 }
 
 #[tauri::command]
@@ -373,8 +390,7 @@ pub(crate) async fn add_tenant(
         cloud,
         msp_tenant_id: tenant.msp_tenant_id,
     };
-    let added = shared
-        .session
+    let added = current(&shared)?
         .add_tenant(input, "with its cloud chosen")
         .await?;
     shared.wake.notify_one();
@@ -387,7 +403,7 @@ pub(crate) async fn test_connection(
     shared: AppState<'_>,
     tenant_id: String,
 ) -> Reply<Vec<ConnectionStep>> {
-    Ok(shared.session.test_connection(&tenant_id).await?)
+    Ok(current(&shared)?.test_connection(&tenant_id).await?)
 }
 
 #[tauri::command]
@@ -396,7 +412,7 @@ pub(crate) async fn remove_tenant(
     shared: AppState<'_>,
     tenant_id: String,
 ) -> Reply<()> {
-    shared.session.remove_tenant(&tenant_id).await?;
+    current(&shared)?.remove_tenant(&tenant_id).await?;
     changed(&app, &shared).await;
     Ok(())
 }
@@ -412,7 +428,7 @@ pub(crate) struct Settings {
 #[tauri::command]
 pub(crate) async fn get_settings(app: AppHandle, shared: AppState<'_>) -> Reply<Settings> {
     Ok(Settings {
-        settings: shared.session.settings().await?,
+        settings: current(&shared)?.settings().await?,
         start_at_login: app.autolaunch().is_enabled().unwrap_or(false),
     })
 }
@@ -430,7 +446,7 @@ pub(crate) async fn save_settings(
     shared: AppState<'_>,
     settings: SettingsUpdate,
 ) -> Reply<()> {
-    shared.session.save_settings(settings.settings).await?;
+    current(&shared)?.save_settings(settings.settings).await?;
     let launcher = app.autolaunch();
     let result = if settings.start_at_login {
         launcher.enable()
@@ -467,7 +483,7 @@ impl From<StepResult> for StepView {
 
 #[tauri::command]
 pub(crate) async fn remediation_plan(shared: AppState<'_>, alert_id: i64) -> Reply<Plan> {
-    Ok(shared.session.remediation_plan(alert_id).await?)
+    Ok(current(&shared)?.remediation_plan(alert_id).await?)
 }
 
 #[tauri::command]
@@ -477,8 +493,7 @@ pub(crate) async fn remediate(
     alert_id: i64,
     keys: Vec<String>,
 ) -> Reply<Vec<StepView>> {
-    let results = shared
-        .session
+    let results = current(&shared)?
         .remediate(alert_id, &keys, |r| {
             let _ = app.emit(REMEDIATION_STEP, json!({"alert_id": alert_id, "result": r}));
         })
@@ -490,7 +505,7 @@ pub(crate) async fn remediate(
 /// What undoing a step puts back, for the confirmation; an edited record is refused.
 #[tauri::command]
 pub(crate) async fn undo_preview(shared: AppState<'_>, action_id: i64) -> Reply<UndoPreview> {
-    Ok(shared.session.undo_preview(action_id).await?.preview)
+    Ok(current(&shared)?.undo_preview(action_id).await?.preview)
 }
 
 #[tauri::command]
@@ -499,32 +514,32 @@ pub(crate) async fn undo_step(
     shared: AppState<'_>,
     action_id: i64,
 ) -> Reply<StepView> {
-    let result = shared.session.undo(action_id).await?;
+    let result = current(&shared)?.undo(action_id).await?;
     changed(&app, &shared).await;
     Ok(result.into())
 }
 
 #[tauri::command]
 pub(crate) async fn alert_history(shared: AppState<'_>, alert_id: i64) -> Reply<Vec<LogEntry>> {
-    Ok(shared.session.alert_history(alert_id).await?)
+    Ok(current(&shared)?.alert_history(alert_id).await?)
 }
 
 /// Reports go beside the database, in `reports/`, where the panel says they are: one
 /// per customer the alert concerns.
 #[tauri::command]
 pub(crate) async fn export_report(shared: AppState<'_>, alert_id: i64) -> Reply<Vec<String>> {
-    let paths = shared.session.write_reports(alert_id, None).await?;
+    let paths = current(&shared)?.write_reports(alert_id, None).await?;
     Ok(paths.iter().map(|p| p.display().to_string()).collect())
 }
 
 #[tauri::command]
 pub(crate) async fn partner_state(shared: AppState<'_>) -> Reply<PartnerState> {
-    Ok(shared.session.partner_state()?)
+    Ok(current(&shared)?.partner_state()?)
 }
 
 /// Lists the customers now; a scan follows when coverage grew.
 async fn discover(app: &AppHandle, shared: &Shared) -> Reply<()> {
-    let found = shared.session.discover().await?;
+    let found = current(shared)?.discover().await?;
     if !found.now_watched.is_empty() {
         shared.wake.notify_one();
     }
@@ -547,8 +562,7 @@ pub(crate) async fn partner_sign_in(
             tracing::warn!("the browser could not be started for the partner sign-in: {e}");
         }
     };
-    let account = shared
-        .session
+    let account = current(&shared)?
         .partner_sign_in(&tenant_id, &client_id, SignInWith::Browser(&mut open))
         .await?;
     shared
@@ -561,7 +575,7 @@ pub(crate) async fn partner_sign_in(
 
 #[tauri::command]
 pub(crate) async fn partner_sign_out(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
-    shared.session.partner_sign_out().await?;
+    current(&shared)?.partner_sign_out().await?;
     changed(&app, &shared).await;
     Ok(())
 }
@@ -569,12 +583,12 @@ pub(crate) async fn partner_sign_out(app: AppHandle, shared: AppState<'_>) -> Re
 #[tauri::command]
 pub(crate) async fn refresh_customers(app: AppHandle, shared: AppState<'_>) -> Reply<PartnerState> {
     discover(&app, &shared).await?;
-    Ok(shared.session.partner_state()?)
+    Ok(current(&shared)?.partner_state()?)
 }
 
 #[tauri::command]
 pub(crate) async fn set_watch_all(app: AppHandle, shared: AppState<'_>, on: bool) -> Reply<()> {
-    shared.session.set_watch_all(on)?;
+    current(&shared)?.set_watch_all(on)?;
     if on {
         discover(&app, &shared).await?;
     }
@@ -588,7 +602,7 @@ pub(crate) async fn watch_customer(
     shared: AppState<'_>,
     tenant_id: String,
 ) -> Reply<()> {
-    let (_, already) = shared.session.watch_customer(&tenant_id)?;
+    let (_, already) = current(&shared)?.watch_customer(&tenant_id)?;
     if !already {
         shared.wake.notify_one();
     }
@@ -602,14 +616,14 @@ pub(crate) async fn exclude_customer(
     shared: AppState<'_>,
     tenant_id: String,
 ) -> Reply<()> {
-    shared.session.exclude_customer(&tenant_id)?;
+    current(&shared)?.exclude_customer(&tenant_id)?;
     changed(&app, &shared).await;
     Ok(())
 }
 
 #[tauri::command]
 pub(crate) async fn start_sandbox(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
-    shared.session.start_sandbox().await?;
+    current(&shared)?.start_sandbox().await?;
     shared.wake.notify_one();
     changed(&app, &shared).await;
     Ok(())
@@ -617,10 +631,76 @@ pub(crate) async fn start_sandbox(app: AppHandle, shared: AppState<'_>) -> Reply
 
 #[tauri::command]
 pub(crate) async fn leave_sandbox(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
-    shared.session.leave_sandbox().await?;
+    current(&shared)?.leave_sandbox().await?;
     shared.reschedule.notify_one();
     changed(&app, &shared).await;
     Ok(())
+}
+
+/// The team this workstation is in (its database, who is on duty, who scans what), or
+/// `null` when its data folder keeps its own file.
+#[tauri::command]
+pub(crate) async fn team_state(shared: AppState<'_>) -> Reply<Option<TeamStatus>> {
+    Ok(current(&shared)?.team_status().await?)
+}
+
+/// Opens the session `change` leaves the data folder with (in a team, or out of one) on
+/// a blocking thread, as both connect to a server, and puts it in place.
+async fn reopen_with(
+    app: &AppHandle,
+    shared: &Shared,
+    change: impl FnOnce(&Config) -> Result<(), Error> + Send + 'static,
+) -> Reply<()> {
+    let config = shared.config.clone();
+    let session = tauri::async_runtime::spawn_blocking(move || {
+        change(&config)?;
+        Session::open(config)
+    })
+    .await
+    .map_err(|e| CommandError {
+        kind: ErrorKind::Failed.as_str(),
+        message: format!("joining or leaving the team stopped: {e}"),
+    })??;
+    shared.install(session);
+    shared.reschedule.notify_one();
+    scheduler::opened(app).await;
+    Ok(())
+}
+
+/// Joins the team whose database `url` names; `password` (empty: the URL's own) goes to
+/// the keychain. Nothing is recorded unless the server was reached over the URL's TLS,
+/// took the password and has Rulewatch's schema. Answers the team's state.
+#[tauri::command]
+pub(crate) async fn join_team(
+    app: AppHandle,
+    shared: AppState<'_>,
+    url: String,
+    password: String,
+) -> Reply<Option<TeamStatus>> {
+    let password = (!password.is_empty()).then_some(password);
+    reopen_with(&app, &shared, move |config| {
+        core_app::join_team(config, &url, password).map(drop)
+    })
+    .await?;
+    Ok(current(&shared)?.team_status().await?)
+}
+
+/// Leaves the team: this data folder's own file is used again.
+#[tauri::command]
+pub(crate) async fn leave_team(app: AppHandle, shared: AppState<'_>) -> Reply<()> {
+    reopen_with(&app, &shared, |config| {
+        core_app::leave_team(config).map(drop)
+    })
+    .await
+}
+
+/// Copies this workstation's own alerts, tenants (never their secrets), allowlist and
+/// remediation record into the team's database, each thing once.
+#[tauri::command]
+pub(crate) async fn copy_to_team(app: AppHandle, shared: AppState<'_>) -> Reply<Migrated> {
+    let copied = current(&shared)?.migrate_to_team().await?;
+    changed(&app, &shared).await;
+    Ok(copied)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use tauri::{Manager, WindowEvent};
 
-use rulewatch_core::app::{Config, Session};
+use rulewatch_core::app::{Config, Error, Session};
 
 use crate::state::Shared;
 use crate::window::View;
@@ -33,17 +33,29 @@ pub fn run() {
     if let Ok(c) = &mut config {
         c.log_dir = log_dir;
     }
-    let session = config.map_err(Into::into).and_then(Session::open);
-    let shared = match session {
-        Ok(s) => Arc::new(Shared::new(s)),
+    let config = config.unwrap_or_else(|e| {
+        eprintln!("error: Rulewatch cannot start: {e}");
+        std::process::exit(1);
+    });
+    let shared = match Session::open(config.clone()) {
+        Ok(s) => Arc::new(Shared::new(config, Ok(s))),
+        // The team's database may be down or out of reach (a laptop off the office's
+        // network): the tray says so and the app keeps trying, rather than not running.
+        Err(e @ Error::Team(_)) => {
+            tracing::warn!("cannot open the team's database: {e}");
+            Arc::new(Shared::new(config, Err(scheduler::offline(&e))))
+        }
         Err(e) => {
             eprintln!("error: Rulewatch cannot start: {e}");
             std::process::exit(1);
         }
     };
-    let first_run = tauri::async_runtime::block_on(shared.session.tenants())
-        .map(|t| t.is_empty())
-        .unwrap_or(true);
+    let first_run = match shared.session() {
+        Some(s) => tauri::async_runtime::block_on(s.tenants())
+            .map(|t| t.is_empty())
+            .unwrap_or(true),
+        None => false,
+    };
     let minimized = std::env::args().any(|a| a == MINIMIZED);
     let sandbox = std::env::args().any(|a| a == SANDBOX);
 
@@ -102,6 +114,10 @@ pub fn run() {
             commands::set_watch_all,
             commands::watch_customer,
             commands::exclude_customer,
+            commands::team_state,
+            commands::join_team,
+            commands::leave_team,
+            commands::copy_to_team,
         ])
         .on_window_event(|window, event| {
             // Closing the panel hides it; the app keeps watching until Quit.
@@ -118,7 +134,15 @@ pub fn run() {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let shared = handle.state::<Arc<Shared>>().inner().clone();
-                if sandbox && let Err(e) = shared.session.start_sandbox().await {
+                if shared.session().is_none() {
+                    scheduler::reopen(&handle).await;
+                } else {
+                    scheduler::register(&shared).await;
+                }
+                if sandbox
+                    && let Some(s) = shared.session()
+                    && let Err(e) = s.start_sandbox().await
+                {
                     tracing::error!("cannot start the sandbox tenant: {e}");
                 }
                 shared.recount().await;

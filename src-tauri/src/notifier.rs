@@ -213,6 +213,18 @@ static VIEWS: Mutex<BTreeMap<u32, View>> = Mutex::new(BTreeMap::new());
 /// shows actions as buttons) opens the panel on `view`. An alert of an incident this
 /// process notified before replaces that notification, counting the incident's alerts.
 /// False when no notification daemon took it.
+/// The store cannot be opened at launch (the team's database is out of reach): the app
+/// watches nothing until it can, and keeps trying.
+pub(crate) fn store_offline(app: &AppHandle, why: &str) {
+    let m = Message {
+        title: "Rulewatch is not watching".into(),
+        body: shown(why),
+        critical: true,
+        incident: None,
+    };
+    show(app, m, View::Current);
+}
+
 fn show(app: &AppHandle, mut m: Message, view: View) -> bool {
     let mut n = Notification::new();
     #[cfg(all(unix, not(target_os = "macos")))]

@@ -12,7 +12,7 @@ use tauri::{AppHandle, Emitter, Manager};
 
 use std::sync::atomic::Ordering;
 
-use rulewatch_core::app::{FrontEnd, ScanReport, TenantState};
+use rulewatch_core::app::{Error, FrontEnd, ScanReport, Session, TenantState};
 
 use crate::state::{Progress, Shared};
 use crate::{notifier, tray};
@@ -72,7 +72,10 @@ pub(crate) async fn follow_store(app: AppHandle) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match shared.session.store_version().await {
+        let Some(session) = shared.session() else {
+            continue;
+        };
+        match session.store_version().await {
             Ok(version) => {
                 failing = false;
                 if seen.replace(version).is_some_and(|s| s != version) {
@@ -91,11 +94,72 @@ pub(crate) async fn follow_store(app: AppHandle) {
     }
 }
 
+/// The first wait before opening the team's database again; it doubles up to the last.
+const REOPEN_FIRST: Duration = Duration::from_secs(2);
+const REOPEN_MOST: Duration = Duration::from_secs(60);
+
+/// What the tray and the panel say while the store cannot be opened.
+pub(crate) fn offline(e: &Error) -> String {
+    format!("{e}. Rulewatch keeps trying to connect.")
+}
+
+/// Opens the store again until it opens, backing off: the team's database was out of
+/// reach at launch. Said once by a notification, and all along in the tray.
+pub(crate) async fn reopen(app: &AppHandle) {
+    let shared = app.state::<Arc<Shared>>().inner().clone();
+    if let Some(why) = shared.scan_state().offline {
+        notifier::store_offline(app, &why);
+    }
+    tray::refresh(app);
+    let mut wait = REOPEN_FIRST;
+    loop {
+        tokio::time::sleep(wait).await;
+        let config = shared.config.clone();
+        match tauri::async_runtime::spawn_blocking(move || Session::open(config)).await {
+            Ok(Ok(session)) => break shared.install(session),
+            Ok(Err(e)) => {
+                tracing::warn!("cannot open the team's database yet: {e}");
+                shared.update_scan(|s| s.offline = Some(offline(&e)));
+            }
+            Err(e) => tracing::error!("opening the store stopped: {e}"),
+        }
+        tray::refresh(app);
+        let _ = app.emit(CHANGED, ());
+        wait = (wait * 2).min(REOPEN_MOST);
+    }
+    tracing::info!("the store is open");
+    opened(app).await;
+}
+
+/// This desktop's notifications get a queue of their own in the store open now (in a
+/// team, this workstation's), before the first scan stores anything.
+pub(crate) async fn register(shared: &Shared) {
+    if let Some(session) = shared.session()
+        && let Err(e) = session.register(FrontEnd::Desktop).await
+    {
+        tracing::error!("cannot give this desktop's notifications a queue: {e}");
+    }
+}
+
+/// A session was put in place: the tray, the panel and the scanner follow it at once.
+pub(crate) async fn opened(app: &AppHandle) {
+    let shared = app.state::<Arc<Shared>>().inner().clone();
+    register(&shared).await;
+    shared.recount().await;
+    tray::refresh(app);
+    tray::show_duty(app.clone());
+    let _ = app.emit(CHANGED, ());
+    shared.wake.notify_one();
+}
+
 async fn schedule_next(shared: &Shared) {
-    let interval = if shared.session.in_sandbox().await {
+    let Some(session) = shared.session() else {
+        return;
+    };
+    let interval = if session.in_sandbox().await {
         SANDBOX_INTERVAL
     } else {
-        shared.session.preferences().interval()
+        session.preferences().interval()
     };
     let jitter = rand::rng().random_range(0.95..1.05);
     let next =
@@ -104,7 +168,9 @@ async fn schedule_next(shared: &Shared) {
 }
 
 async fn scan_once(app: &AppHandle, shared: &Shared) {
-    let session = &shared.session;
+    let Some(session) = shared.session() else {
+        return;
+    };
     let show = |done, total, throttled_until| {
         shared.update_scan(|s| {
             s.scanning = Some(Progress {
@@ -147,9 +213,10 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
         s.scanning = None;
         s.last_scan_at = Some(Utc::now());
         s.error = error;
+        s.elsewhere = report.as_ref().map_or(0, |r| r.elsewhere.len());
     });
     if let Ok(r) = &report {
-        partner_news(app, shared, r);
+        partner_news(app, shared, &session, r);
     }
     let prefs = session.preferences().notify;
     // A store that cannot say is taken as on duty: an alert missed is worse than one rung.
@@ -190,7 +257,7 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
 
 /// What the partner account's part of a scan means for the technician: coverage that
 /// grew, and a sign-in that lapsed or is about to (said once until signed in again).
-fn partner_news(app: &AppHandle, shared: &Shared, report: &ScanReport) {
+fn partner_news(app: &AppHandle, shared: &Shared, session: &Session, report: &ScanReport) {
     if let Some(Ok(d)) = &report.discovery
         && !d.now_watched.is_empty()
     {
@@ -203,8 +270,7 @@ fn partner_news(app: &AppHandle, shared: &Shared, report: &ScanReport) {
         );
     }
     let lapsed = report.partner_lapsed().is_some();
-    let expiring = shared
-        .session
+    let expiring = session
         .partner_account()
         .ok()
         .flatten()

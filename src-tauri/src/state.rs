@@ -1,11 +1,11 @@
 //! What the app holds while it runs: the session (the watched tenants, real or the
 //! embedded sandbox's, and the settings) and the scan state the tray and panel show.
 
-use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
-use rulewatch_core::app::Session;
+use rulewatch_core::app::{Config, Session};
 use serde::Serialize;
 use tokio::sync::Notify;
 
@@ -21,6 +21,12 @@ pub(crate) struct ScanState {
     pub open_alerts: u64,
     /// Channels the technician added whose last delivery failed (their alerts wait).
     pub failing_channels: usize,
+    /// Tenants the last scan left to colleagues' workstations: in a team, this one holds
+    /// no credentials for them.
+    pub elsewhere: usize,
+    /// Why the store cannot be opened (the team's database cannot be reached); the app
+    /// keeps trying.
+    pub offline: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -32,7 +38,11 @@ pub(crate) struct Progress {
 }
 
 pub(crate) struct Shared {
-    pub session: Session,
+    /// What every session is opened with: joining or leaving a team opens another.
+    pub config: Config,
+    /// `None` until the store opens: a team workstation starts while its database is
+    /// unreachable, and the tray says so instead of the app quitting.
+    session: RwLock<Option<Arc<Session>>>,
     pub scan: Mutex<ScanState>,
     /// Asks the scheduler for a scan now; one request waits if a scan is running.
     pub wake: Notify,
@@ -43,14 +53,37 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(session: Session) -> Shared {
+    pub(crate) fn new(config: Config, session: Result<Session, String>) -> Shared {
+        let (session, offline) = match session {
+            Ok(s) => (Some(Arc::new(s)), None),
+            Err(why) => (None, Some(why)),
+        };
         Shared {
-            session,
-            scan: Mutex::new(ScanState::default()),
+            config,
+            session: RwLock::new(session),
+            scan: Mutex::new(ScanState {
+                offline,
+                ..ScanState::default()
+            }),
             wake: Notify::new(),
             reschedule: Notify::new(),
             partner_warned: AtomicBool::new(false),
         }
+    }
+
+    /// The session open now. A scan or command keeps the one it started with, so a
+    /// session replaced meanwhile ends its work on the store it began on.
+    pub(crate) fn session(&self) -> Option<Arc<Session>> {
+        self.session.read().expect("session lock poisoned").clone()
+    }
+
+    /// Puts `session` in place of the one open (if any): what follows uses it.
+    pub(crate) fn install(&self, session: Session) {
+        *self.session.write().expect("session lock poisoned") = Some(Arc::new(session));
+        self.update_scan(|s| {
+            s.offline = None;
+            s.error = false;
+        });
     }
 
     pub(crate) fn scan_state(&self) -> ScanState {
@@ -63,7 +96,10 @@ impl Shared {
 
     /// Counts the open alerts again, for the tray.
     pub(crate) async fn recount(&self) {
-        match self.session.open_alert_count().await {
+        let Some(session) = self.session() else {
+            return;
+        };
+        match session.open_alert_count().await {
             Ok(n) => self.update_scan(|s| s.open_alerts = n),
             Err(e) => tracing::error!("cannot count the open alerts: {e}"),
         }

@@ -53,7 +53,7 @@ pub(crate) fn look(s: &ScanState) -> Look {
         Look::Paused
     } else if s.open_alerts > 0 {
         Look::Alerts
-    } else if s.error {
+    } else if s.error || s.offline.is_some() {
         Look::Error
     } else {
         Look::Clear
@@ -66,6 +66,9 @@ fn local_time(t: DateTime<Utc>) -> String {
 
 /// The status line: "Last scan 10:42 · 3 open alerts".
 pub(crate) fn status_line(s: &ScanState) -> String {
+    if s.offline.is_some() {
+        return "Cannot reach the team's database · trying again".to_string();
+    }
     let activity = match (&s.scanning, paused(s), s.last_scan_at) {
         (Some(p), _, _) => match p.throttled_until {
             Some(until) => format!(
@@ -89,12 +92,16 @@ pub(crate) fn status_line(s: &ScanState) -> String {
     } else {
         ""
     };
+    let left = match s.elsewhere {
+        0 => String::new(),
+        n => format!(" · {n} left to colleagues"),
+    };
     let channels = match s.failing_channels {
         0 => String::new(),
         1 => " · a channel's delivery fails".to_string(),
         n => format!(" · {n} channels' deliveries fail"),
     };
-    format!("{activity} · {alerts}{error}{channels}")
+    format!("{activity} · {alerts}{left}{error}{channels}")
 }
 
 pub(crate) fn build(app: &AppHandle) -> tauri::Result<()> {
@@ -187,7 +194,9 @@ fn on_menu(app: &AppHandle, id: &str) {
         "on-duty" => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
-                let session = &app.state::<Arc<Shared>>().session;
+                let Some(session) = app.state::<Arc<Shared>>().session() else {
+                    return;
+                };
                 let on = session.on_duty().await.unwrap_or(true);
                 if let Err(e) = session.set_on_duty(!on).await {
                     tracing::error!("cannot change who is on duty: {e}");
@@ -201,14 +210,12 @@ fn on_menu(app: &AppHandle, id: &str) {
 }
 
 /// Ticks "On duty" as the store has it: off duty, this desktop notifies nothing.
-fn show_duty(app: AppHandle) {
+pub(crate) fn show_duty(app: AppHandle) {
     tauri::async_runtime::spawn(async move {
-        let on = app
-            .state::<Arc<Shared>>()
-            .session
-            .on_duty()
-            .await
-            .unwrap_or(true);
+        let Some(session) = app.state::<Arc<Shared>>().session() else {
+            return;
+        };
+        let on = session.on_duty().await.unwrap_or(true);
         if let Some(items) = app.try_state::<TrayItems>() {
             let _ = items.on_duty.set_checked(on);
         }
@@ -296,5 +303,19 @@ mod tests {
             "{}",
             status_line(&s)
         );
+        s.elsewhere = 4;
+        assert!(
+            status_line(&s).contains(" · 1 open alert · 4 left to colleagues · "),
+            "{}",
+            status_line(&s)
+        );
+        s.offline = Some("the team's database at postgres://db/rw cannot be reached".into());
+        assert_eq!(
+            status_line(&s),
+            "Cannot reach the team's database · trying again"
+        );
+        s.open_alerts = 0;
+        s.error = false;
+        assert_eq!(look(&s), Look::Error, "nothing is watched while offline");
     }
 }

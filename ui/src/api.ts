@@ -220,6 +220,30 @@ export interface Overview {
   endpoints_override: string | null;
   /** The folder of the daily log file, when one is written. */
   log_dir: string | null;
+  /** Why the store is not open (the team's database cannot be reached); the app keeps trying. */
+  offline: string | null;
+  /** Tenants the last scan left to colleagues' workstations: this one holds no credentials for them. */
+  elsewhere: number;
+}
+
+/** The team this workstation is in, as `team_state` answers it. */
+export interface TeamStatus {
+  /** The team's database, without its password. */
+  url: string;
+  sslmode: "disable" | "require" | "verify-ca" | "verify-full";
+  workstation: string;
+  joined_at: string;
+  technicians: { technician: string; on_duty: boolean; since: string }[];
+  leases: { key: string; holder: string; until: string }[];
+  tenants: { tenant_id: string; name: string; last_success_at: string | null }[];
+}
+
+/** What copying this computer's records into the team added (what it had already is not counted). */
+export interface Migrated {
+  tenants: number;
+  allowlist: number;
+  alerts: number;
+  steps: number;
 }
 
 export interface NewTenant {
@@ -511,6 +535,12 @@ export const api = {
   watchCustomer: (tenantId: string) => invoke<void>("watch_customer", { tenantId }),
   excludeCustomer: (tenantId: string) => invoke<void>("exclude_customer", { tenantId }),
   leaveSandbox: () => invoke<void>("leave_sandbox"),
+  /** null when this computer keeps its own file. */
+  teamState: () => invoke<TeamStatus | null>("team_state"),
+  /** Connects, signs in and brings the schema up to date before recording anything; `password` empty: the URL's own. */
+  joinTeam: (url: string, password: string) => invoke<TeamStatus | null>("join_team", { url, password }),
+  leaveTeam: () => invoke<void>("leave_team"),
+  copyToTeam: () => invoke<Migrated>("copy_to_team"),
 };
 
 /** Something stored changed (alerts, tenants, scan state): refresh what is shown. */

@@ -135,6 +135,7 @@ function localSeconds(iso: string): string {
 }
 
 export function scanStateText(o: Overview): { text: string; error: boolean } {
+  if (o.offline) return { text: o.offline, error: true };
   if (o.scanning) {
     const { done, total, throttled_until } = o.scanning;
     const wait = throttled_until ? ` Microsoft is throttling: waiting until ${localSeconds(throttled_until)}.` : "";
@@ -144,7 +145,8 @@ export function scanStateText(o: Overview): { text: string; error: boolean } {
   if (o.error) return { text: "Error: a tenant cannot be scanned", error: true };
   if (o.last_scan_at) {
     const next = o.next_scan_at ? ` · next ${localTime(o.next_scan_at)}` : "";
-    return { text: `Last scan ${localTime(o.last_scan_at)}${next}`, error: false };
+    const left = o.elsewhere > 0 ? ` · ${o.elsewhere} tenant(s) left to colleagues` : "";
+    return { text: `Last scan ${localTime(o.last_scan_at)}${next}${left}`, error: false };
   }
   if (o.next_scan_at) return { text: `First scan ${localTime(o.next_scan_at)}`, error: false };
   return { text: "Not scanned yet", error: false };

@@ -13,6 +13,7 @@ import type {
   RuleInfo,
   Settings,
   StepResult,
+  TeamStatus,
   TenantStatus,
 } from "../src/api";
 import { vi } from "vitest";
@@ -52,6 +53,8 @@ export function overview(over: Partial<Overview> = {}): Overview {
     error: false,
     endpoints_override: null,
     log_dir: "/home/tech/.local/share/Rulewatch/logs",
+    offline: null,
+    elsewhere: 0,
     ...over,
   };
 }
@@ -354,6 +357,27 @@ export function defaultHandlers(): void {
     set_watch_all: () => null,
     watch_customer: () => null,
     exclude_customer: () => null,
+    team_state: () => null,
+    join_team: () => teamStatus(),
+    leave_team: () => null,
+    copy_to_team: () => ({ tenants: 1, allowlist: 0, alerts: 3, steps: 2 }),
+  };
+}
+
+/** A workstation in a team, with a colleague's hostile name on duty. */
+export function teamStatus(over: Partial<TeamStatus> = {}): TeamStatus {
+  return {
+    url: "postgres://rulewatch@db.msp.example:5432/rulewatch",
+    sslmode: "verify-full",
+    workstation: "0d6f3c1e-3b0a-4c55-9f0e-6f1d2c3b4a59",
+    joined_at: "2026-11-27T09:00:00Z",
+    technicians: [
+      { technician: HOSTILE_RULE, on_duty: true, since: "2026-11-27T09:00:00Z" },
+      { technician: "bob", on_duty: false, since: "2026-11-27T09:00:00Z" },
+    ],
+    leases: [],
+    tenants: [],
+    ...over,
   };
 }
 

@@ -17,31 +17,21 @@ use std::time::{Duration, Instant};
 
 use m365_sandbox::attacks;
 use m365_sandbox::testkit::TestTenant;
+use m365_sandbox::testkit::{CLUSTER_PASSWORD, TestCluster};
 use m365_sandbox::{Scenario, start};
 use rulewatch_core::app::{Config, Session, Var};
 use serde_json::json;
 
-const PASSWORD: &str = "team-test-password";
+const PASSWORD: &str = CLUSTER_PASSWORD;
 
 fn main() {
     let measuring = std::env::args().any(|a| a == "--bench");
     let count = if measuring { 200 } else { 6 };
-    let server = std::env::var("RULEWATCH_TEST_POSTGRES").expect(
-        "RULEWATCH_TEST_POSTGRES names the throwaway cluster scripts/test.sh starts; run through it",
-    );
-    let field = |name: &str| {
-        server
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-            .expect("the connection string names host and port")
-            .to_string()
-    };
-    let (dir, port) = (field("host"), field("port"));
-    let ca = Path::new(&dir).join("tls/ca.pem").display().to_string();
+    let server = TestCluster::from_env();
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
 
-    let alone = team_scan(&rt, &server, &port, &ca, count, 1, "alone");
-    let shared = team_scan(&rt, &server, &port, &ca, count, 3, "shared");
+    let alone = team_scan(&rt, &server, count, 1, "alone");
+    let shared = team_scan(&rt, &server, count, 3, "shared");
     println!(
         "{count} tenants, 50 ms a request: one workstation {:.2} s, three sharing leases {:.2} s (ratio {:.2})",
         alone.elapsed.as_secs_f64(),
@@ -63,13 +53,10 @@ fn main() {
     };
     let desk = open(shared.folders[0].path());
     let panel = open(shared.folders[1].path());
-    let connections = psql(
-        &server,
-        &format!(
+    let connections = server.psql(&format!(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rulewatch' AND datname = '{}'",
             shared.database
-        ),
-    );
+        ));
     println!("PostgreSQL connections held by two open sessions: {connections}");
     let id = rt.block_on(desk.alerts()).expect("alerts")[0].id;
     let rounds = if measuring { 20 } else { 3 };
@@ -115,9 +102,7 @@ struct Scanned {
 /// then all scan at once. Answers how long the scans took.
 fn team_scan(
     rt: &tokio::runtime::Runtime,
-    server: &str,
-    port: &str,
-    ca: &str,
+    server: &TestCluster,
     count: usize,
     workstations: usize,
     name: &str,
@@ -139,9 +124,8 @@ fn team_scan(
         ))
         .expect("the sandbox starts");
     let base = sandbox.base_url().to_string();
-    let database = format!("rw_bench_{name}_{}", std::process::id());
-    psql(server, &format!("CREATE DATABASE {database}"));
-    let url = format!("postgres://rulewatch@localhost:{port}/{database}?sslrootcert={ca}");
+    let database = server.database(&format!("bench_{name}"));
+    let url = server.url(&database);
     let folders: Vec<tempfile::TempDir> = (0..workstations)
         .map(|_| tempfile::tempdir().expect("a folder"))
         .collect();
@@ -196,10 +180,8 @@ fn team_scan(
         );
     }
     let elapsed = start.elapsed();
-    let never = psql(
-        server
-            .replace("dbname=postgres", &format!("dbname={database}"))
-            .as_str(),
+    let never = server.psql_in(
+        &database,
         "SELECT count(*) FROM tenant_status WHERE last_success_at IS NULL",
     );
     assert_eq!(never.trim(), "0", "every tenant was scanned");
@@ -209,17 +191,4 @@ fn team_scan(
         folders,
         database,
     }
-}
-
-fn psql(server: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([server, "-Atqc", sql])
-        .output()
-        .expect("psql (postgresql-client) runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

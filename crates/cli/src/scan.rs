@@ -22,6 +22,7 @@ pub(crate) async fn scan(g: &Global, json: bool) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    session.register(FrontEnd::Scan).await?;
     let report = run_scan(&session).await?;
     print_new_alerts(&session, FrontEnd::Scan, json).await?;
     crate::channel::deliver(&session).await;

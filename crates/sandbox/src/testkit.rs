@@ -233,3 +233,91 @@ impl Drop for SmtpSink {
         let _ = self.child.wait();
     }
 }
+
+/// The password scripts/test-postgres.sh gives the throwaway cluster's user `rulewatch`.
+pub const CLUSTER_PASSWORD: &str = "team-test-password";
+
+/// The throwaway PostgreSQL cluster scripts/test-postgres.sh starts, as
+/// `RULEWATCH_TEST_POSTGRES` names it (a libpq string over its Unix socket): it also
+/// takes TCP connections on loopback, over TLS only, with a certificate for `localhost`
+/// from a CA of its own.
+#[derive(Debug, Clone)]
+pub struct TestCluster {
+    /// The libpq connection string over the Unix socket, as a superuser.
+    pub socket: String,
+    /// The cluster's folder: its socket, and `tls/ca.pem`.
+    pub dir: std::path::PathBuf,
+    /// The loopback TCP port.
+    pub port: String,
+}
+
+impl TestCluster {
+    /// The cluster `RULEWATCH_TEST_POSTGRES` names; panics saying how to start one.
+    pub fn from_env() -> TestCluster {
+        let socket = std::env::var("RULEWATCH_TEST_POSTGRES").unwrap_or_else(|_| {
+            panic!(
+                "the team tests need the throwaway PostgreSQL cluster scripts/test.sh starts \
+                 (RULEWATCH_TEST_POSTGRES); run them through scripts/test.sh"
+            )
+        });
+        let field = |name: &str| {
+            socket
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("RULEWATCH_TEST_POSTGRES names no {name}"))
+                .to_string()
+        };
+        TestCluster {
+            dir: field("host").into(),
+            port: field("port"),
+            socket,
+        }
+    }
+
+    /// Runs `sql` through psql over the socket; answers its unaligned output.
+    pub fn psql(&self, sql: &str) -> String {
+        self.psql_in("postgres", sql)
+    }
+
+    /// Runs `sql` in database `db` through psql over the socket.
+    pub fn psql_in(&self, db: &str, sql: &str) -> String {
+        let socket = self
+            .socket
+            .split_whitespace()
+            .filter(|kv| !kv.starts_with("dbname="))
+            .chain([format!("dbname={db}").as_str()])
+            .collect::<Vec<_>>()
+            .join(" ");
+        let out = std::process::Command::new("psql")
+            .args([&socket, "-Atqc", sql])
+            .output()
+            .expect("psql (postgresql-client) is needed by this test");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A new database of the caller's own, `rw_NAME_PID`; answers its name.
+    pub fn database(&self, name: &str) -> String {
+        let db = format!("rw_{name}_{}", std::process::id());
+        self.psql(&format!("CREATE DATABASE {db}"));
+        db
+    }
+
+    /// The cluster's CA certificate file.
+    pub fn ca(&self) -> String {
+        self.dir.join("tls/ca.pem").display().to_string()
+    }
+
+    /// Database `db` over loopback TLS, the server's certificate checked against the CA.
+    pub fn url(&self, db: &str) -> String {
+        format!(
+            "postgres://rulewatch@localhost:{}/{db}?sslrootcert={}",
+            self.port,
+            self.ca()
+        )
+    }
+}

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
@@ -16,6 +17,7 @@ use m365_sandbox::RunningSandbox;
 use m365_sandbox::Scenario;
 use rulewatch_core::secrets::Keychain;
 use rulewatch_core::store::Store;
+use rulewatch_core::team;
 use rulewatch_core::tenants::{NewCredential, NewTenant, add_tenant};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -161,17 +163,34 @@ pub(crate) const TECHNICIAN: &str = "Dana at the desk";
 pub(crate) struct Desktop {
     rt: tokio::runtime::Runtime,
     sandbox: Option<RunningSandbox>,
+    /// Where the app's calls go: its own sandbox's, or a colleague's.
+    endpoints: String,
     driver: Option<Child>,
     client: Option<Client>,
     data: tempfile::TempDir,
     /// HOME and XDG_CONFIG_HOME of the app, so a login item or anything else it writes
     /// there never lands in the real ones.
     home: tempfile::TempDir,
-    _turn: MutexGuard<'static, ()>,
+    technician: &'static str,
+    /// A colleague's workstation: the app runs in a D-Bus session and keychain of its
+    /// own (scripts/with-keyring.sh), where this test's single-instance lock and
+    /// secrets do not reach. `None` for the app in this test's own session.
+    own_session: Option<tempfile::TempDir>,
+    _turn: Option<MutexGuard<'static, ()>>,
 }
 
 impl Desktop {
     pub(crate) fn start(scenario: Value, tenants: &[(&Tenant, &str)]) -> Desktop {
+        Self::start_in(scenario, tenants, None)
+    }
+
+    /// Like `start`, with the data folder in the team whose database `team` names (its
+    /// URL and password), joined before the app starts and the tenants added there.
+    pub(crate) fn start_in(
+        scenario: Value,
+        tenants: &[(&Tenant, &str)],
+        team: Option<(&str, &str)>,
+    ) -> Desktop {
         let turn = one_app();
         notification_daemon();
         // Nothing left on screen from an earlier test's app (critical ones never expire).
@@ -203,7 +222,19 @@ impl Desktop {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
-        let store = Store::open(data.path()).unwrap();
+        let store = match team {
+            Some((url, password)) => {
+                team::join(
+                    data.path(),
+                    &Keychain,
+                    url,
+                    Some(SecretString::from(password)),
+                )
+                .expect("the team's database takes this workstation");
+                team::open(data.path(), &Keychain).unwrap().unwrap().0
+            }
+            None => Store::open(data.path()).unwrap(),
+        };
         for (t, name) in tenants {
             let new = NewTenant {
                 tenant_id: t.tenant_id.clone(),
@@ -217,12 +248,47 @@ impl Desktop {
         drop(store);
         let mut app = Desktop {
             rt,
+            endpoints: sandbox.base_url().to_string(),
             sandbox: Some(sandbox),
             driver: None,
             client: None,
             data,
             home,
-            _turn: turn,
+            technician: TECHNICIAN,
+            own_session: None,
+            _turn: Some(turn),
+        };
+        app.launch();
+        app
+    }
+
+    /// A colleague's desktop beside `desk`, on a computer of its own: an empty data
+    /// folder, its own D-Bus session and keychain, the same tenants' endpoints, and
+    /// `technician` at it.
+    pub(crate) fn colleague(desk: &Desktop, technician: &'static str) -> Desktop {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join("browser"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(
+            home.path().join("browser"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let mut app = Desktop {
+            rt,
+            sandbox: None,
+            endpoints: desk.endpoints.clone(),
+            driver: None,
+            client: None,
+            data: tempfile::tempdir().unwrap(),
+            home,
+            technician,
+            own_session: Some(tempfile::tempdir().unwrap()),
+            _turn: None,
         };
         app.launch();
         app
@@ -232,16 +298,13 @@ impl Desktop {
     pub(crate) fn env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
         vec![
             ("RULEWATCH_DATA_DIR", self.data.path().into()),
-            (
-                "RULEWATCH_ENDPOINTS",
-                self.sandbox.as_ref().unwrap().base_url().into(),
-            ),
+            ("RULEWATCH_ENDPOINTS", self.endpoints.clone().into()),
             ("HOME", self.home.path().into()),
             ("XDG_CONFIG_HOME", self.home.path().join(".config").into()),
             ("BROWSER", self.home.path().join("browser").into()),
             // A partner's customers are listed before every scan, not daily.
             ("RULEWATCH_DISCOVERY_HOURS", "0".into()),
-            ("RULEWATCH_TECHNICIAN", TECHNICIAN.into()),
+            ("RULEWATCH_TECHNICIAN", self.technician.into()),
         ]
     }
 
@@ -277,28 +340,45 @@ impl Desktop {
     }
 
     /// Starts the app through tauri-driver and connects to it.
-    fn launch(&mut self) {
+    pub(crate) fn launch(&mut self) {
         let (port, native) = (free_port(), free_port());
-        let driver = Command::new(tool(
+        let tauri_driver = tool(
             "tauri-driver",
             "cargo install tauri-driver --locked (scripts/install-deps.sh test)",
-        ))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native.to_string(),
-        ])
-        .arg("--native-driver")
-        .arg(tool(
-            "WebKitWebDriver",
-            "install the webkit2gtk-driver package (scripts/install-deps.sh test)",
-        ))
-        .envs(self.env())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        );
+        let mut command = match &self.own_session {
+            None => Command::new(tauri_driver),
+            Some(tmp) => {
+                let mut c = Command::new(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../scripts/with-keyring.sh"
+                ));
+                // A session of its own, its files under a folder this test removes; the
+                // driver leads a process group, so stopping it takes the session along.
+                c.arg(tauri_driver)
+                    .env_remove("RULEWATCH_IN_KEYRING_SESSION")
+                    .env("TMPDIR", tmp.path())
+                    .process_group(0);
+                c
+            }
+        };
+        let driver = command
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .arg("--native-driver")
+            .arg(tool(
+                "WebKitWebDriver",
+                "install the webkit2gtk-driver package (scripts/install-deps.sh test)",
+            ))
+            .envs(self.env())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         self.driver = Some(driver);
         let caps = json!({"browserName": "wry", "tauri:options": {"application": Self::binary()}});
         let client = self.rt.block_on(async {
@@ -326,7 +406,14 @@ impl Desktop {
             let _ = self.rt.block_on(c.close());
         }
         if let Some(mut d) = self.driver.take() {
-            let _ = d.kill();
+            if self.own_session.is_some() {
+                let _ = Command::new("kill")
+                    .arg("--")
+                    .arg(format!("-{}", d.id()))
+                    .status();
+            } else {
+                let _ = d.kill();
+            }
             let _ = d.wait();
         }
         let start = Instant::now();
@@ -347,20 +434,14 @@ impl Desktop {
     }
 
     pub(crate) fn stats(&self) -> Value {
-        let url = format!(
-            "{}/_sandbox/stats",
-            self.sandbox.as_ref().unwrap().base_url()
-        );
+        let url = format!("{}/_sandbox/stats", self.endpoints);
         self.rt
             .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
     }
 
     /// What the sandbox's webhook receiver `name` accepted.
     pub(crate) fn hook(&self, name: &str) -> Value {
-        let url = format!(
-            "{}/_sandbox/hooks/{name}/received",
-            self.sandbox.as_ref().unwrap().base_url()
-        );
+        let url = format!("{}/_sandbox/hooks/{name}/received", self.endpoints);
         self.rt
             .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
     }
@@ -369,7 +450,7 @@ impl Desktop {
     pub(crate) fn user(&self, tenant_id: &str, upn: &str) -> Value {
         let url = format!(
             "{}/_sandbox/tenants/{tenant_id}/users/{upn}",
-            self.sandbox.as_ref().unwrap().base_url()
+            self.endpoints
         );
         self.rt.block_on(async {
             reqwest::get(url)
@@ -394,7 +475,7 @@ impl Desktop {
 
     /// The sandbox's base URL.
     pub(crate) fn sandbox_url(&self) -> &str {
-        self.sandbox.as_ref().unwrap().base_url()
+        &self.endpoints
     }
 
     /// The app's data folder.

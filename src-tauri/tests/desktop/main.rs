@@ -9,6 +9,7 @@ mod notify;
 mod partner;
 mod remediation;
 mod shell;
+mod team;
 mod tray;
 mod triage;
 mod webview;

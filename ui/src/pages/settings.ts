@@ -1,5 +1,5 @@
 // Settings: scan interval, backfill, notifications, start at login, sign-ins and the
-// geolocation provider, and the steps Secure and Remediate checks by default. The form is filled when the page is entered, never while the
+// geolocation provider, the team, and the steps Secure and Remediate checks by default. The form is filled when the page is entered, never while the
 // user edits it. The ipstack key is sent only when a new one was typed.
 import {
   api,
@@ -26,6 +26,7 @@ import {
   shortDateTime,
 } from "../format";
 import { labelled } from "../fields";
+import { createTeamSection } from "../sections/team";
 
 /** A table's header: one column heading per label, in order. */
 const columnHeads = (...labels: Child[]): HTMLElement =>
@@ -733,7 +734,8 @@ export function createSettingsPage(ctx: Ctx): Page {
 
   const logDir = h("code", { id: "log-dir" });
   const logs = h("p", { id: "log-file", class: "card hint" }, "Log files (one a day, a week kept): ", logDir);
-  const el = h("div", { id: "settings-page" }, h("h2", null, "Settings"), form, delivery, logs);
+  const team = createTeamSection(ctx);
+  const el = h("div", { id: "settings-page" }, h("h2", null, "Settings"), form, team.el, delivery, logs);
   function showLogDir(): void {
     const dir = ctx.overview()?.log_dir ?? null;
     logs.hidden = dir === null;
@@ -743,11 +745,13 @@ export function createSettingsPage(ctx: Ctx): Page {
     el,
     // Changes elsewhere (alerts, scans) do not touch the form being edited; only the
     // delivery queues are read again.
-    refresh: loadChannels,
+    refresh: async () => {
+      await Promise.all([loadChannels(), team.refresh()]);
+    },
     enter: async () => {
       message.textContent = "";
       showLogDir();
-      await Promise.all([load(), loadChannels()]);
+      await Promise.all([load(), loadChannels(), team.refresh()]);
     },
   };
 }

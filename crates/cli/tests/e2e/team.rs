@@ -4,84 +4,31 @@
 //! scripts/test-postgres.sh starts (RULEWATCH_TEST_POSTGRES), which takes TCP
 //! connections over TLS only, with a certificate for "localhost" from its own CA.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use serde_json::json;
+
+use m365_sandbox::testkit::{CLUSTER_PASSWORD, TestCluster};
 
 use crate::harness::*;
 use crate::keychain::{files_containing, keychain_lookup};
 
-/// The password scripts/test-postgres.sh gives the cluster's user.
-const PASSWORD: &str = "team-test-password";
+const PASSWORD: &str = CLUSTER_PASSWORD;
 
-struct Server {
-    /// The libpq connection string over the Unix socket.
-    socket: String,
-    dir: PathBuf,
-    port: String,
+fn server() -> TestCluster {
+    TestCluster::from_env()
 }
 
-fn server() -> Server {
-    let socket = std::env::var("RULEWATCH_TEST_POSTGRES").unwrap_or_else(|_| {
-        panic!(
-            "the team tests need the throwaway PostgreSQL cluster scripts/test.sh starts \
-             (RULEWATCH_TEST_POSTGRES); run them through scripts/test.sh"
-        )
-    });
-    let field = |name: &str| {
-        socket
-            .split_whitespace()
-            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("RULEWATCH_TEST_POSTGRES names no {name}"))
-            .to_string()
-    };
-    let dir = PathBuf::from(field("host"));
-    Server {
-        port: field("port"),
-        dir,
-        socket,
-    }
-}
-
-impl Server {
-    /// A database of the test's own.
-    fn database(&self, name: &str) -> String {
-        let db = format!("rw_{name}_{}", std::process::id());
-        let out = Command::new("psql")
-            .args([&self.socket, "-qc", &format!("CREATE DATABASE {db}")])
-            .output()
-            .expect("psql (postgresql-client) is needed by this test");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        db
-    }
-
-    fn ca(&self) -> String {
-        self.dir.join("tls/ca.pem").display().to_string()
-    }
-
-    /// `n` workstations (data folders of their own) joined to database `db` with the
-    /// server's certificate checked.
-    fn workstations(&self, db: &str, sandbox: &Sandbox, n: usize) -> Vec<Rulewatch> {
-        let url = format!(
-            "postgres://rulewatch@localhost:{}/{db}?sslrootcert={}",
-            self.port,
-            self.ca()
-        );
-        (0..n)
-            .map(|_| {
-                let rw = Rulewatch::new(sandbox);
-                let joined =
-                    rw.run_with_stdin(&["team", "join", &url, "--password-stdin"], PASSWORD);
-                assert_eq!(joined.code, 0, "{}", joined.stderr);
-                rw
-            })
-            .collect()
-    }
+/// `n` workstations (data folders of their own) joined to database `db` with the
+/// server's certificate checked.
+fn workstations(server: &TestCluster, db: &str, sandbox: &Sandbox, n: usize) -> Vec<Rulewatch> {
+    let url = server.url(db);
+    (0..n)
+        .map(|_| {
+            let rw = Rulewatch::new(sandbox);
+            let joined = rw.run_with_stdin(&["team", "join", &url, "--password-stdin"], PASSWORD);
+            assert_eq!(joined.code, 0, "{}", joined.stderr);
+            rw
+        })
+        .collect()
 }
 
 /// Whether `team status --json` shows a finished scan for every tenant.
@@ -253,7 +200,7 @@ fn three_workstations_share_fifty_tenants_without_listing_one_twice_at_once() {
     // Slow answers keep scans in flight long enough for the workstations to meet.
     let (scenario, tenants, expected) = world(50, 5, json!({"slow": 0.5, "slow_ms": 100}));
     let sandbox = Sandbox::start(&scenario);
-    let workstations = server.workstations(&db, &sandbox, 3);
+    let workstations = workstations(&server, &db, &sandbox, 3);
     // The tenants are the team's: added once, on the first workstation.
     for t in &tenants {
         workstations[0].add_tenant(t);
@@ -297,7 +244,7 @@ fn a_workstation_killed_mid_scan_hands_its_tenants_to_a_colleague() {
     let db = server.database("killed");
     let (scenario, tenants, expected) = world(12, 40, json!({"slow": 1.0, "slow_ms": 150}));
     let sandbox = Sandbox::start(&scenario);
-    let mut both = server.workstations(&db, &sandbox, 2);
+    let mut both = workstations(&server, &db, &sandbox, 2);
     let (survivor, doomed) = (both.pop().unwrap(), both.pop().unwrap());
     for t in &tenants {
         doomed.add_tenant(t);
@@ -311,20 +258,10 @@ fn a_workstation_killed_mid_scan_hands_its_tenants_to_a_colleague() {
         .unwrap();
     // Until it holds leases, then a little into its scans.
     let leases = || {
-        let out = Command::new("psql")
-            .args([
-                &server
-                    .socket
-                    .replace("dbname=postgres", &format!("dbname={db}")),
-                "-Atqc",
-                "SELECT count(*) FROM scan_leases",
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
+        server
+            .psql_in(&db, "SELECT count(*) FROM scan_leases")
             .parse::<u32>()
-            .unwrap_or(0)
+            .unwrap()
     };
     let started = std::time::Instant::now();
     while leases() == 0 {
@@ -369,7 +306,7 @@ fn two_workstations_remediating_one_alert_at_once_run_it_once() {
         "faults": {"slow": 1.0, "slow_ms": 150},
     });
     let sandbox = Sandbox::start(&scenario);
-    let mut both = server.workstations(&db, &sandbox, 2);
+    let mut both = workstations(&server, &db, &sandbox, 2);
     let (colleague, desk) = (both.pop().unwrap(), both.pop().unwrap());
     desk.add_tenant(&t);
     assert_eq!(desk.scan().code, 0);

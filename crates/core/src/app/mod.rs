@@ -113,11 +113,6 @@ impl Session {
             Some((shared, membership)) => (shared, Some(membership.workstation)),
             None => (Store::open(&config.data_dir)?, None),
         };
-        if let Some(id) = &workstation {
-            for to in [FrontEnd::Desktop, FrontEnd::Scan] {
-                store.ensure_front_end(&queue_name(to, Some(id)), to)?;
-            }
-        }
         let home = Arc::new(store.sign_record_with(secrets.clone()));
         let engine = build_engine(&config, &home, &home, secrets.clone(), config.endpoints())?;
         let mut session = Session::with_mode(
@@ -228,7 +223,9 @@ impl Session {
     }
 
     /// Gives front end `to` its own queue, if it has none yet (the watcher's, on its first
-    /// start): it receives the alerts stored from now on.
+    /// start; in a team, each workstation's front ends' own): it receives the alerts
+    /// stored from now on. Each front end registers before it scans, so a team's server
+    /// that only watches gains no desktop queue that nothing would ever empty.
     pub async fn register(&self, to: FrontEnd) -> Result<(), Error> {
         let name = self.queue(to).await;
         Ok(self.store().await.ensure_front_end(&name, to)?)
