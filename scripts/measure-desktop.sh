@@ -1,26 +1,124 @@
 #!/usr/bin/env bash
-# Measures the release desktop app: launch to tray ready, idle memory (RSS summed over
-# the app and its webview processes) and idle CPU between scans.
-# Usage: scripts/with-keyring.sh xvfb-run -a scripts/measure-desktop.sh
-# (after `npm run build:ui && cargo build --release -p rulewatch-desktop`)
+# Measures the release desktop app watching the sandbox's two demo tenants (m365-sandbox
+# --demo over loopback, as a technician's real tenants, at the default scan interval):
+# launch to tray ready; memory as PSS (/proc/PID/smaps_rollup: each shared page counted
+# once across the processes, where RSS counts WebKit's shared libraries in every
+# process) summed over the app and its WebKit processes, with the panel open and closed;
+# reopening a closed panel on an alert until drawn (the app logs it once the panel's
+# first page is drawn); idle CPU with the panel closed; the binary's size.
+# Usage: scripts/with-keyring.sh xvfb-run -a scripts/measure-desktop.sh [IDLE_SECONDS]
+# (after `npm run build:ui && cargo build --release -p rulewatch-desktop -p rulewatch-cli
+# && cargo build -p m365-sandbox`; IDLE_SECONDS defaults to 300, the issue's five minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+idle=${1:-300}
+app=target/release/rulewatch-desktop
+for bin in "$app" target/release/rulewatch target/debug/m365-sandbox; do
+    [[ -x $bin ]] || { echo "$bin is missing: npm run build:ui && cargo build --release -p rulewatch-desktop -p rulewatch-cli && cargo build -p m365-sandbox" >&2; exit 1; }
+done
+command -v xwininfo >/dev/null || { echo "xwininfo is needed (x11-utils; scripts/install-deps.sh test)" >&2; exit 1; }
 data=$(mktemp -d)
 log=$(mktemp)
-trap 'rm -rf "$data" "$log"' EXIT
+pid= sandbox=
+trap '[[ -n $pid ]] && kill $pid 2>/dev/null; [[ -n $sandbox ]] && kill $sandbox 2>/dev/null; rm -rf "$data" "$log"' EXIT
+export RULEWATCH_LOG=info RULEWATCH_DATA_DIR=$data/rulewatch HOME=$data XDG_CONFIG_HOME=$data/config
+
+target/debug/m365-sandbox --listen 127.0.0.1:0 --demo >"$data/sandbox.out" 2>/dev/null &
+sandbox=$!
+until grep -q "listening on" "$data/sandbox.out"; do sleep 0.05; done
+RULEWATCH_ENDPOINTS=$(sed -n 's/^listening on //p' "$data/sandbox.out")
+export RULEWATCH_ENDPOINTS
+# The demo scenario's two tenants and their app's secret (crates/sandbox/src/demo.rs).
+for t in b7e1c3a2-5d4f-4e6a-9c8b-1a2b3c4d5e6f:Contoso 4c8d2e1f-9a3b-4d7c-8e5f-6a1b2c3d4e5f:Fabrikam; do
+    printf %s sandbox-demo-secret | target/release/rulewatch tenant add --tenant-id "${t%%:*}" --name "${t#*:}" \
+        --client-id 9d3f1a2b-6c4e-4f8a-b1d2-3e4f5a6b7c8d --client-secret-stdin >/dev/null
+done
+
 start=$(date +%s.%N)
-RULEWATCH_LOG=info RULEWATCH_DATA_DIR=$data target/release/rulewatch-desktop --minimized >"$log" 2>&1 &
+"$app" >"$log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$data" "$log"' EXIT
 until grep -q "tray ready" "$log"; do sleep 0.01; done
 ready=$(date +%s.%N)
-echo "launch to tray ready: $(echo "$ready - $start" | bc) s"
+printf 'launch to tray ready: %.3f s\n' "$(echo "$ready - $start" | bc)"
+
+# The app and every process under it (WebKit's web and network processes).
+processes() {
+    local todo=("$pid") p
+    while ((${#todo[@]})); do
+        p=${todo[0]}; todo=("${todo[@]:1}")
+        echo "$p"
+        todo+=($(cat "/proc/$p/task/$p/children" 2>/dev/null || true))
+    done
+}
+pss() {
+    local total=0 p k
+    for p in $(processes); do
+        k=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+        total=$((total + ${k:-0}))
+    done
+    echo "$((total / 1024)) MB PSS over $(processes | wc -l) processes ($(for p in $(processes); do cat /proc/$p/comm; done | tr '\n' ' '| sed 's/ $//'))"
+}
+panel() { xwininfo -root -tree | awk '/ "Rulewatch": / {print $1; exit}'; }
+# Presses the panel's close button as a window manager would (WM_DELETE_WINDOW): Xvfb
+# runs none.
+close_panel() {
+    python3 - "$(panel)" <<'EOF'
+import ctypes, sys
+x = ctypes.cdll.LoadLibrary("libX11.so.6")
+x.XOpenDisplay.restype = ctypes.c_void_p
+x.XInternAtom.restype = ctypes.c_ulong
+x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+x.XFlush.argtypes = x.XCloseDisplay.argtypes = [ctypes.c_void_p]
+class Message(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                ("format", ctypes.c_int), ("data", ctypes.c_long * 5), ("rest", ctypes.c_long * 12)]
+d = x.XOpenDisplay(None)
+window = int(sys.argv[1], 16)
+m = Message(type=33, window=window, format=32)  # ClientMessage
+m.message_type = x.XInternAtom(d, b"WM_PROTOCOLS", 0)
+m.data[0] = x.XInternAtom(d, b"WM_DELETE_WINDOW", 0)
+x.XSendEvent(d, window, 0, 0, ctypes.byref(m))
+x.XFlush(d)
+x.XCloseDisplay(d)
+EOF
+    until [[ -z $(panel) ]]; do sleep 0.05; done
+}
+
+# Started by hand, the app opens its panel; the first scan, two seconds in, stores the
+# demo's alerts.
+until [[ -n $(panel) ]]; do sleep 0.1; done
 sleep 20
-processes() { echo "$pid" $(pgrep -P "$pid") $(for c in $(pgrep -P "$pid"); do pgrep -P "$c" || true; done); }
-rss=0
-for p in $(processes); do r=$(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0); rss=$((rss + ${r:-0})); done
-echo "idle RSS: $((rss / 1024)) MB over $(processes | wc -w) processes"
-ticks() { t=0; for p in $(processes); do s=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0); t=$((t + ${s:-0})); done; echo "$t"; }
-before=$(ticks); sleep 60; after=$(ticks)
-echo "idle CPU over 60 s: $(echo "scale=2; ($after - $before) * 100 / $(getconf CLK_TCK) / 60" | bc) % of one core"
-echo "release binary: $(stat -c %s target/release/rulewatch-desktop) bytes"
+echo "panel open: $(pss)"
+close_panel
+sleep 5
+echo "panel closed: $(pss)"
+
+# Reopening: a second launch with a link to the first alert, as a chat message's link
+# or a notification's click does, five times.
+times=()
+for _ in 1 2 3 4 5; do
+    before=$(grep -c "panel drawn" "$log" || true)
+    "$app" "rulewatch://alert/1" >/dev/null 2>&1
+    until (($(grep -c "panel drawn" "$log" || true) > before)); do sleep 0.01; done
+    times+=("$(grep "panel drawn" "$log" | tail -1 | sed -E 's/.*panel drawn ([0-9]+) ms.*/\1/')")
+    sleep 1
+    close_panel
+    sleep 2
+done
+sorted=$(printf '%s\n' "${times[@]}" | sort -n | tr '\n' ' ')
+echo "reopening the panel on an alert to drawn: ${sorted}ms (median $(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p) ms)"
+echo "panel closed again after 5 reopenings: $(pss)"
+
+ticks() {
+    local t=0 p s
+    for p in $(processes); do
+        s=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+        t=$((t + ${s:-0}))
+    done
+    echo "$t"
+}
+before=$(ticks); sleep "$idle"; after=$(ticks)
+echo "idle CPU, panel closed, over $idle s: $(echo "scale=3; ($after - $before) * 100 / $(getconf CLK_TCK) / $idle" | bc) % of one core"
+echo "release binary: $(stat -c %s "$app") bytes"

@@ -47,6 +47,7 @@ const COMMANDS: &[&str] = &[
     "join_team",
     "leave_team",
     "copy_to_team",
+    "panel_drawn",
 ];
 
 fn main() {

@@ -703,6 +703,12 @@ pub(crate) async fn copy_to_team(app: AppHandle, shared: AppState<'_>) -> Reply<
     Ok(copied)
 }
 
+/// The panel drew its first page since it was opened (timed in the log).
+#[tauri::command]
+pub(crate) fn panel_drawn() {
+    crate::window::drawn();
+}
+
 #[cfg(test)]
 mod tests {
     use rulewatch_core::app::{CustomerError, Problem, ProblemKind, StoreError, TenantError};

@@ -11,7 +11,7 @@ mod window;
 
 use std::sync::Arc;
 
-use tauri::{Manager, WindowEvent};
+use tauri::{Manager, RunEvent};
 
 use rulewatch_core::app::{Config, Error, Session};
 
@@ -118,14 +118,8 @@ pub fn run() {
             commands::join_team,
             commands::leave_team,
             commands::copy_to_team,
+            commands::panel_drawn,
         ])
-        .on_window_event(|window, event| {
-            // Closing the panel hides it; the app keeps watching until Quit.
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                api.prevent_close();
-                let _ = window.hide();
-            }
-        })
         .setup(move |app| {
             tray::build(app.handle())?;
             window::follow_links(app.handle());
@@ -155,9 +149,21 @@ pub fn run() {
             }
             Ok(())
         })
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        eprintln!("error: Rulewatch stopped: {e}");
-        std::process::exit(1);
+        .build(tauri::generate_context!());
+    match result {
+        // Closing the panel destroys it; the app keeps watching from the tray until
+        // Quit, which exits with a code where a closed last window has none.
+        Ok(app) => app.run(|_, event| {
+            if let RunEvent::ExitRequested {
+                code: None, api, ..
+            } = event
+            {
+                api.prevent_exit();
+            }
+        }),
+        Err(e) => {
+            eprintln!("error: Rulewatch stopped: {e}");
+            std::process::exit(1);
+        }
     }
 }

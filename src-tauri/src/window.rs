@@ -1,9 +1,20 @@
-//! The panel window: shown and focused on demand, hidden (never closed) by its close
-//! button so the app keeps watching from the tray.
+//! The panel window: made when asked for, destroyed by its close button. Closed, no
+//! webview exists, so the app watching from the tray holds none of WebKit's processes
+//! or memory; the panel's own timers end with it.
+
+use std::sync::Mutex;
+use std::time::Instant;
 
 use rulewatch_core::shown::shown;
-use tauri::{AppHandle, Emitter, Manager};
+use serde_json::json;
+use tauri::{AppHandle, Emitter, Manager, WebviewWindowBuilder};
 use tauri_plugin_deep_link::DeepLinkExt;
+
+/// The panel window's label in tauri.conf.json, where it is not created at start.
+const PANEL: &str = "main";
+
+/// When the panel was last asked for while closed: its first drawing is timed from it.
+static ASKED_AT: Mutex<Option<Instant>> = Mutex::new(None);
 
 pub(crate) const OPEN_ALERT: &str = "rulewatch://open-alert";
 pub(crate) const OPEN_PAGE: &str = "rulewatch://open-page";
@@ -63,18 +74,59 @@ pub(crate) fn follow_links(app: &AppHandle) {
     links.on_open_url(move |event| follow(event.urls()));
 }
 
-/// Shows the panel, on `view`.
+/// Shows the panel, on `view`: the open one, or a new one that starts there.
 pub(crate) fn open(app: &AppHandle, view: View) {
-    if let Some(w) = app.get_webview_window("main") {
+    if let Some(w) = app.get_webview_window(PANEL) {
         let _ = w.show();
         let _ = w.unminimize();
         let _ = w.set_focus();
+        let _ = match view {
+            View::Current => Ok(()),
+            View::Alert(id) => app.emit(OPEN_ALERT, id),
+            View::Page(page) => app.emit(OPEN_PAGE, page),
+        };
+        return;
     }
-    let _ = match view {
-        View::Current => Ok(()),
-        View::Alert(id) => app.emit(OPEN_ALERT, id),
-        View::Page(page) => app.emit(OPEN_PAGE, page),
+    // A new panel is not listening yet when it is made, so what it opens on is handed
+    // to it before its own script runs.
+    let start = match view {
+        View::Current => json!(null),
+        View::Alert(id) => json!({ "alert": id }),
+        View::Page(page) => json!({ "page": page }),
     };
+    let Some(config) = app.config().app.windows.iter().find(|w| w.label == PANEL) else {
+        tracing::error!("tauri.conf.json has no {PANEL} window");
+        return;
+    };
+    *ASKED_AT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+    let made = WebviewWindowBuilder::from_config(app, config).and_then(|b| {
+        b.initialization_script(format!("window.__RULEWATCH_START__ = {start};"))
+            .build()
+    });
+    match made {
+        Ok(w) => {
+            let _ = w.show();
+            let _ = w.set_focus();
+        }
+        Err(e) => tracing::error!("cannot open the panel: {e}"),
+    }
+}
+
+/// The panel drew its first page: how long after it was asked for, in the log (what
+/// scripts/measure-desktop.sh reads).
+pub(crate) fn drawn() {
+    if let Some(at) = ASKED_AT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+    {
+        tracing::info!(
+            "panel drawn {} ms after it was asked for",
+            at.elapsed().as_millis()
+        );
+    }
 }
 
 #[cfg(test)]

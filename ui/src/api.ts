@@ -541,6 +541,8 @@ export const api = {
   joinTeam: (url: string, password: string) => invoke<TeamStatus | null>("join_team", { url, password }),
   leaveTeam: () => invoke<void>("leave_team"),
   copyToTeam: () => invoke<Migrated>("copy_to_team"),
+  /** The first page since the panel opened is drawn (the desktop times its opening). */
+  panelDrawn: () => invoke<null>("panel_drawn"),
 };
 
 /** Something stored changed (alerts, tenants, scan state): refresh what is shown. */

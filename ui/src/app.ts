@@ -170,15 +170,46 @@ export function startApp(root: HTMLElement): App {
     .catch((e) => ctx.showError(errorMessage(e), errorKind(e)));
   const poll = setInterval(() => void refreshHeader(), HEADER_POLL_MS);
 
-  // The panel opens on the Overview; on a first run (no tenant, no sandbox) on the Alerts
-  // page's welcome screen instead, which offers the sandbox. Both need the header's
-  // overview, so the page is read once it is in (unless a notification or a click has
-  // already chosen another page meanwhile, which is then read again).
+  // The panel opens where the desktop asked (a notification's alert, a page), else on
+  // the Overview; on a first run (no tenant, no sandbox) on the Alerts page's welcome
+  // screen instead, which offers the sandbox. All need the header's overview, so the page
+  // is read once it is in (unless a notification or a click has already chosen another
+  // page meanwhile, which is then read again). Once drawn, the desktop is told, which
+  // times the opening.
+  const start = startView();
   navigate("overview", false);
-  void refreshHeader().then(() => {
-    if (current === "overview" && firstRunFor(ov)) navigate("alerts");
-    else void pages[current].refresh();
-  });
+  void refreshHeader()
+    .then(async () => {
+      if (current === "overview" && start.alert !== null) {
+        navigate("alerts", false);
+        await alerts.openDetail(start.alert);
+        await alerts.reloadList();
+      } else if (current === "overview" && start.page !== null) {
+        await enter(start.page);
+      } else if (current === "overview" && firstRunFor(ov)) {
+        await enter("alerts");
+      } else await pages[current].refresh();
+    })
+    .then(() => api.panelDrawn())
+    .catch((e) => ctx.showError(errorMessage(e), errorKind(e)));
+
+  async function enter(page: PageName): Promise<void> {
+    navigate(page, false);
+    const p = pages[page];
+    await (p.enter ? p.enter() : p.refresh());
+  }
+
+  /** What the desktop made this panel to open on, checked: a positive alert id or a page's name. */
+  function startView(): { alert: number | null; page: PageName | null } {
+    const given: unknown = (window as { __RULEWATCH_START__?: unknown }).__RULEWATCH_START__;
+    const field = (name: string): unknown => (given && typeof given === "object" && name in given ? (given as Record<string, unknown>)[name] : null);
+    const alert = field("alert");
+    const page = field("page");
+    return {
+      alert: typeof alert === "number" && Number.isSafeInteger(alert) && alert > 0 ? alert : null,
+      page: isPageName(page) ? page : null,
+    };
+  }
 
   return {
     ctx,

@@ -361,6 +361,7 @@ export function defaultHandlers(): void {
     join_team: () => teamStatus(),
     leave_team: () => null,
     copy_to_team: () => ({ tenants: 1, allowlist: 0, alerts: 3, steps: 2 }),
+    panel_drawn: () => null,
   };
 }
 

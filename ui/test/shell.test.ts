@@ -138,3 +138,34 @@ describe("words", () => {
     );
   });
 });
+
+describe("a panel the desktop makes to open somewhere", () => {
+  const start = (value: unknown) => ((window as { __RULEWATCH_START__?: unknown }).__RULEWATCH_START__ = value);
+  afterEach(() => delete (window as { __RULEWATCH_START__?: unknown }).__RULEWATCH_START__);
+
+  it("opens on the alert a notification named, then says it is drawn", async () => {
+    start({ alert: 4 });
+    await mount();
+    expect(visible($("#alert-detail"))).toBe(true);
+    expect(callsOf("get_alert")[0].args).toEqual({ id: 4 });
+    expect(rowIds()).toEqual([5, 4, 3]);
+    expect(callsOf("panel_drawn")).toHaveLength(1);
+  });
+
+  it("opens on a page by its name", async () => {
+    start({ page: "settings" });
+    await mount();
+    expect(visible($("#settings-form"))).toBe(true);
+    expect(callsOf("panel_drawn")).toHaveLength(1);
+  });
+
+  it("ignores what is not an alert id or a page's name", async () => {
+    for (const odd of [{ alert: "4" }, { alert: -1 }, { alert: 1.5 }, { page: "constructor" }, { page: "__proto__" }, "alerts", 7]) {
+      start(odd);
+      await mount();
+      expect($("#nav-overview").getAttribute("aria-current")).toBe("page");
+      expect(callsOf("get_alert")).toHaveLength(0);
+      unmount();
+    }
+  });
+});

@@ -429,6 +429,21 @@ impl Desktop {
         self.launch();
     }
 
+    /// Drives the panel the app made after the last one was closed: WebDriver sees it as
+    /// a new window of the same session.
+    pub(crate) fn follow_new_panel(&self) {
+        let client = self.client();
+        let mut handles = Vec::new();
+        wait_until("the new panel's webview", Duration::from_secs(10), || {
+            handles = self.rt.block_on(client.windows()).unwrap_or_default();
+            !handles.is_empty()
+        });
+        let newest = handles.pop().unwrap();
+        self.rt
+            .block_on(client.switch_to_window(newest))
+            .expect("the new panel can be driven");
+    }
+
     pub(crate) fn client(&self) -> &Client {
         self.client.as_ref().unwrap()
     }

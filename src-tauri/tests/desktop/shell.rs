@@ -121,15 +121,28 @@ fn a_second_launch_shows_the_running_app_and_exits() {
     app.wait_for("#nav-alerts", Duration::from_secs(20));
     wait_until("the panel on screen", Duration::from_secs(10), panel_shown);
 
-    // Closing the panel hides it; the app keeps running.
+    // Closing the panel destroys it, and its webview's process goes with it; the app
+    // keeps running in the tray.
     let (id, _) = panel_windows()
         .into_iter()
         .find(|(_, shown)| *shown)
         .unwrap();
+    assert!(
+        !webkit_processes().is_empty(),
+        "the open panel has a webview"
+    );
     close_window(&id);
-    wait_until("the panel to be hidden", Duration::from_secs(10), || {
-        !panel_shown()
+    wait_until("the panel to be gone", Duration::from_secs(10), || {
+        panel_windows().is_empty()
     });
+    // WebKit keeps its network process while the app runs, and Tauri keeps its context
+    // on Linux so a new panel reuses it rather than starting another
+    // (tauri-apps/tauri#14626); the web process, the panel's page, goes.
+    wait_until(
+        "the webview's process to end",
+        Duration::from_secs(10),
+        || webkit_processes() == ["WebKitNetworkPr"],
+    );
     assert_eq!(
         Desktop::app_pids().len(),
         1,
@@ -150,8 +163,37 @@ fn a_second_launch_shows_the_running_app_and_exits() {
         panel_shown,
     );
     assert_eq!(Desktop::app_pids().len(), 1, "one app process");
+    app.follow_new_panel();
     app.click("#nav-settings");
     app.wait_for("#scan-interval", Duration::from_secs(10));
+    let mut network = webkit_processes();
+    network.retain(|p| p == "WebKitNetworkPr");
+    assert_eq!(network.len(), 1, "the new panel reuses the network process");
+}
+
+/// The WebKit helper processes (web, network) of the app under test.
+fn webkit_processes() -> Vec<String> {
+    let mut found = Vec::new();
+    for app in Desktop::app_pids() {
+        let mut parents = vec![app];
+        while let Some(parent) = parents.pop() {
+            let children =
+                std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+                    .unwrap_or_default();
+            for child in children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
+                let name =
+                    std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
+                if name.starts_with("WebKit") {
+                    found.push(name.trim().to_string());
+                }
+                parents.push(child);
+            }
+        }
+    }
+    found
 }
 
 #[test]
@@ -176,9 +218,19 @@ fn a_rulewatch_link_opens_its_alert_and_a_link_that_asks_for_more_does_nothing()
     app.click("#nav-settings");
     app.wait_for("#scan-interval", Duration::from_secs(10));
 
-    // As a chat message's or an e-mail's link starts it: the running app takes the link.
+    // As a chat message's or an e-mail's link starts it: the running app takes the link,
+    // and with the panel closed, makes one that opens on the alert.
+    let (panel, _) = panel_windows()
+        .into_iter()
+        .find(|(_, shown)| *shown)
+        .unwrap();
+    close_window(&panel);
+    wait_until("the panel to be gone", Duration::from_secs(10), || {
+        panel_windows().is_empty()
+    });
     let link = format!("rulewatch://alert/{}", id.unwrap());
     handed_over(launch(&app, Desktop::binary(), &[&link]));
+    app.follow_new_panel();
     app.wait_for("#alert-detail", Duration::from_secs(15));
     assert!(
         app.text("#alert-rule").starts_with("Inbox rule hides mail"),
