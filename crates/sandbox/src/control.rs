@@ -53,6 +53,7 @@ pub(crate) struct Stats {
     expired: AtomicU64,
     hostile: AtomicU64,
     subscription_stopped: AtomicU64,
+    over_quota: AtomicU64,
     missing_publisher_identifier: AtomicU64,
     tokens_issued: AtomicU64,
     subscriptions_started: AtomicU64,
@@ -195,6 +196,11 @@ impl Stats {
         bump(&self.tokens_issued);
     }
 
+    /// A Management API request refused over its pool's quota.
+    pub(crate) fn over_quota(&self) {
+        bump(&self.over_quota);
+    }
+
     pub(crate) fn subscription_started(&self) {
         bump(&self.subscriptions_started);
     }
@@ -233,6 +239,7 @@ impl Stats {
                 "expired": read(&self.expired),
                 "hostile": read(&self.hostile),
                 "subscription_stopped": read(&self.subscription_stopped),
+                "over_quota": read(&self.over_quota),
             },
             "missing_publisher_identifier": read(&self.missing_publisher_identifier),
             "publisher_identifiers": *self.publishers.lock().unwrap_or_else(PoisonError::into_inner),

@@ -11,10 +11,11 @@
 //! `subscription_stopped` answers a content listing with AF20023 while the subscription is
 //! enabled, as Microsoft has been seen to right after set-up (../shared/reference/m365-api.md §G 2).
 
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{RawPathParams, Request, State};
@@ -35,6 +36,10 @@ use crate::token::{Bearer, entra_error};
 
 /// Keeps the per-request stream apart from the build-time one seeded with the same number.
 const REQUEST_STREAM: u64 = 0x9e37_79b9_7f4a_7c15;
+/// Keeps the latency's jitter apart from the faults' draws.
+const LATENCY_STREAM: u64 = 0x2545_f491_4f6c_dd1d;
+/// The Management API's quota is counted over a minute (A8).
+const QUOTA_WINDOW: Duration = Duration::from_secs(60);
 
 /// How long a cut response stalls after its first half, so the status and headers reach the client.
 const CUT_PAUSE: Duration = Duration::from_millis(50);
@@ -45,11 +50,16 @@ pub(crate) struct FaultInjector {
     script: Mutex<Vec<(ScriptedFault, u32)>>,
     throttles: AtomicU64,
     server_errors: AtomicU64,
+    jitter: Mutex<StdRng>,
+    /// Per tenant, when its recent Management API requests came.
+    quota: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
 impl FaultInjector {
     pub(crate) fn new(config: &Faults) -> FaultInjector {
         FaultInjector {
+            jitter: Mutex::new(StdRng::seed_from_u64(config.seed ^ LATENCY_STREAM)),
+            quota: Mutex::new(HashMap::new()),
             rng: Mutex::new(StdRng::seed_from_u64(config.seed ^ REQUEST_STREAM)),
             script: Mutex::new(config.script.iter().map(|s| (s.clone(), s.count)).collect()),
             throttles: AtomicU64::new(0),
@@ -95,6 +105,39 @@ impl FaultInjector {
                 fault,
                 scripted: false,
             })
+    }
+
+    /// How long this request's answer is held back for the network's round trip.
+    fn latency(&self) -> Duration {
+        let c = &self.config;
+        let jitter = match c.latency_jitter_ms {
+            0 => 0,
+            most => self
+                .jitter
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .random_range(0..=most),
+        };
+        Duration::from_millis(c.latency_ms + jitter)
+    }
+
+    /// Counts a Management API request against its tenant's quota; `false` when the
+    /// tenant is over it for the last minute.
+    fn within_quota(&self, tenant: &str, now: Instant) -> bool {
+        let limit = self.config.quota_per_minute as usize;
+        if limit == 0 {
+            return true;
+        }
+        let mut pools = self.quota.lock().unwrap_or_else(PoisonError::into_inner);
+        let recent = pools.entry(tenant.to_string()).or_default();
+        while recent
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= QUOTA_WINDOW)
+        {
+            recent.pop_front();
+        }
+        recent.push_back(now);
+        recent.len() <= limit
     }
 
     /// Random throttles alternate 429 and 403 (Microsoft's own example shows AF429 on a 403).
@@ -164,6 +207,21 @@ pub(crate) async fn inject(
     if endpoint == Endpoint::Blob {
         app.stats
             .blob_read(&path_param("content_id").unwrap_or_default());
+    }
+    let latency = app.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if let (Endpoint::Subscriptions | Endpoint::Content | Endpoint::Blob, Some(t)) =
+        (endpoint, tenant)
+        && !app.faults.within_quota(&app.tenants[t].id, Instant::now())
+    {
+        app.stats.over_quota();
+        let pick = Pick {
+            fault: FaultKind::ThrottleAf429,
+            scripted: false,
+        };
+        return throttled(&app, endpoint, pick, &request);
     }
     let Some(pick) = app
         .faults

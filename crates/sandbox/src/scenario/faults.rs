@@ -49,6 +49,23 @@ pub struct Faults {
     /// Size of a `huge_body` answer (elsewhere.rs).
     #[serde(default = "default_huge_body_mb")]
     pub huge_body_mb: u64,
+    /// Milliseconds every answer on every endpoint is held back: the round trip to
+    /// Microsoft's services from a technician's network (0: loopback's own). Guess: a
+    /// flat delay plus uniform jitter, where a real network's has a longer tail.
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// Up to this many milliseconds more per request, drawn uniformly from a stream of
+    /// its own, so setting it never changes which random faults are drawn.
+    #[serde(default)]
+    pub latency_jitter_ms: u64,
+    /// The Management API's quota in requests per minute per tenant (0: none; Microsoft's
+    /// baseline is 2,000). Over it, AF429 on HTTP 403 without `Retry-After`
+    /// (../shared/reference/m365-api.md A8, §G 14). The pool Microsoft shares among all
+    /// tenants' requests without a `PublisherIdentifier` is not modelled: the sandbox
+    /// refuses those requests. Guess: a sliding minute in which the refused requests count
+    /// too, stricter than a fixed window or refusals being free.
+    #[serde(default)]
+    pub quota_per_minute: u32,
 }
 
 /// The first `count` requests matching `endpoint` (and `tenant_id` if given) get `fault`.
@@ -198,6 +215,9 @@ impl Default for Faults {
             seed: 0,
             retry_after_s: default_retry_after_s(),
             slow_ms: default_slow_ms(),
+            latency_ms: 0,
+            latency_jitter_ms: 0,
+            quota_per_minute: 0,
             late_delay_s: default_late_delay_s(),
             script: Vec::new(),
             huge_body_mb: default_huge_body_mb(),

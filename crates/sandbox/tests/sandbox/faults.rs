@@ -162,6 +162,68 @@ async fn slow_answers_are_delayed() {
 }
 
 #[tokio::test]
+async fn every_answer_takes_the_network_s_round_trip_with_its_jitter() {
+    let sandbox =
+        sandbox(json!({"faults": {"latency_ms": 120, "latency_jitter_ms": 60, "seed": 4}})).await;
+    let api = Api::new(&sandbox);
+    let began = Instant::now();
+    let token = api.token(CONTOSO, MANAGE).await;
+    let mut took = vec![began.elapsed()];
+    for _ in 0..6 {
+        let began = Instant::now();
+        assert_eq!(listing(&api, &token).await.status(), StatusCode::OK);
+        took.push(began.elapsed());
+    }
+    assert!(
+        took.iter().all(|t| *t >= Duration::from_millis(120)),
+        "{took:?}"
+    );
+    // The jitter is drawn per request: not every answer takes the same time.
+    let spread = took
+        .iter()
+        .max()
+        .unwrap()
+        .saturating_sub(*took.iter().min().unwrap());
+    assert!(spread >= Duration::from_millis(5), "{took:?}");
+    // Latency is the network, not a fault.
+    assert_eq!(api.stats().await["faults"]["slow"], 0);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn over_the_minute_s_quota_the_management_api_answers_af429_on_403_per_tenant() {
+    let sandbox = sandbox(json!({"faults": {"quota_per_minute": 3}})).await;
+    let api = Api::new(&sandbox);
+    let contoso = api.token(CONTOSO, MANAGE).await;
+    let fabrikam = api.token(FABRIKAM, MANAGE).await;
+    for _ in 0..3 {
+        assert_eq!(listing(&api, &contoso).await.status(), StatusCode::OK);
+    }
+    let refused = listing(&api, &contoso).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(refused.headers().get("retry-after"), None);
+    assert_eq!(
+        af_error_any(refused, "AF429").await,
+        format!("Too many requests. Method=GET, PublisherId={PUBLISHER}")
+    );
+    // A refused request counts too: the pool stays full.
+    assert_eq!(
+        listing(&api, &contoso).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // Each tenant has its own quota.
+    let q = [("contentType", "Audit.Exchange")];
+    assert_eq!(
+        api.feed(&fabrikam, FABRIKAM, "subscriptions/list", &q)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(api.stats().await["faults"]["over_quota"], 2);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn scripted_faults_hit_the_first_matching_requests_only() {
     let script = json!([
         {"endpoint": "token", "tenant_id": FABRIKAM, "fault": "throttle", "count": 1},
@@ -223,7 +285,7 @@ async fn scripted_faults_hit_the_first_matching_requests_only() {
     let faults = api.stats().await["faults"].clone();
     assert_eq!(
         faults,
-        json!({"throttle": 3, "server_error": 2, "truncated_body": 0, "cut_connection": 0, "slow": 0, "expired": 1, "subscription_stopped": 0, "hostile": 0})
+        json!({"throttle": 3, "server_error": 2, "truncated_body": 0, "cut_connection": 0, "slow": 0, "expired": 1, "subscription_stopped": 0, "hostile": 0, "over_quota": 0})
     );
     sandbox.shutdown().await;
 }

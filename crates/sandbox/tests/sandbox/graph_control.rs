@@ -84,7 +84,7 @@ async fn stats_count_requests_by_endpoint() {
                             "device_login": 0, "customers": 0},
                "token_grants": {"client_credentials": 0, "authorization_code": 0, "refresh_token": 0,
                                 "device_code": 0},
-               "faults": {"throttle": 0, "server_error": 0, "truncated_body": 0, "cut_connection": 0, "slow": 0, "expired": 0, "subscription_stopped": 0, "hostile": 0},
+               "faults": {"throttle": 0, "server_error": 0, "truncated_body": 0, "cut_connection": 0, "slow": 0, "expired": 0, "subscription_stopped": 0, "hostile": 0, "over_quota": 0},
                "missing_publisher_identifier": 0, "publisher_identifiers": {}, "tokens_issued": 0,
                "subscriptions_started": 0, "token_requests_peak_in_flight": 0,
                "listings_peak_in_flight_per_tenant": 0, "blob_reads_peak_per_blob": 0,
