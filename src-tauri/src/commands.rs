@@ -7,12 +7,12 @@ use chrono::{DateTime, Utc};
 use rulewatch_core::app::{self as core_app, Config};
 use rulewatch_core::app::{
     Alert, AlertDetail, ChannelHealth, Chat, Cloud, CompanyMatch, ConnectionStep, EmailConfig,
-    Error, ErrorKind, Incident, LogEntry, NewCredential, PartnerAccount, PartnerState, Plan,
-    PsaConfig, Review, Route, Session, Settings as CoreSettings, SettingsUpdate as CoreUpdate,
-    SignInWith, StepResult, TeamStatus, TenantInput, TenantStatus, UndoPreview,
+    Error, ErrorKind, Incident, LogEntry, Migrated, NewCredential, PartnerAccount, PartnerState,
+    Plan, PsaConfig, Review, Route, Session, Settings as CoreSettings,
+    SettingsUpdate as CoreUpdate, SignInWith, StepResult, TeamStatus, TenantInput, TenantStatus,
+    UndoPreview,
 };
 use rulewatch_core::detect::rules::{RULES, Rule};
-use rulewatch_core::store::Migrated;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;

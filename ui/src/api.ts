@@ -280,8 +280,10 @@ export type GeoSetting =
 export interface Settings {
   scan_interval_minutes: number;
   backfill_hours: number;
+  /** Days an alert keeps its raw audit record; the alert itself is kept for ever. */
+  raw_retention_days: number;
   /** What saving accepts, lowest and highest: the form offers and checks the same. */
-  bounds: { scan_interval_minutes: [number, number]; backfill_hours: [number, number] };
+  bounds: { scan_interval_minutes: [number, number]; backfill_hours: [number, number]; raw_retention_days: [number, number] };
   /** Which severities notify, and whether an alert a colleague has taken does too. */
   notify: Record<Severity, boolean> & { colleagues_taken: boolean };
   start_at_login: boolean;

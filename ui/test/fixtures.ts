@@ -189,7 +189,8 @@ export function settings(over: Partial<Settings> = {}): Settings {
   return {
     scan_interval_minutes: 5,
     backfill_hours: 24,
-    bounds: { scan_interval_minutes: [1, 1440], backfill_hours: [1, 167] },
+    raw_retention_days: 180,
+    bounds: { scan_interval_minutes: [1, 1440], backfill_hours: [1, 167], raw_retention_days: [7, 3650] },
     notify: { low: false, medium: true, high: true, critical: true, colleagues_taken: false },
     start_at_login: true,
     sign_ins: false,

@@ -151,7 +151,7 @@ describe("settings", () => {
   });
 
   it("offers and checks the bounds core sends, not its own", async () => {
-    await openSettings(() => (state.handlers.get_settings = () => settings({ bounds: { scan_interval_minutes: [2, 60], backfill_hours: [1, 48] } })));
+    await openSettings(() => (state.handlers.get_settings = () => settings({ bounds: { scan_interval_minutes: [2, 60], backfill_hours: [1, 48], raw_retention_days: [30, 400] } })));
     const interval = $<HTMLInputElement>("#scan-interval");
     expect([interval.min, interval.max]).toEqual(["2", "60"]);
     expect($<HTMLInputElement>("#backfill-hours").max).toBe("48");
@@ -163,6 +163,12 @@ describe("settings", () => {
     $<HTMLInputElement>("#backfill-hours").value = "72";
     await save();
     expect($("#settings-message").textContent).toBe("Look back: a whole number of hours from 1 to 48.");
+    $<HTMLInputElement>("#backfill-hours").value = "24";
+    const raw = $<HTMLInputElement>("#raw-retention-days");
+    expect([raw.min, raw.max]).toEqual(["30", "400"]);
+    raw.value = "401";
+    await save();
+    expect($("#settings-message").textContent).toBe("Raw audit records: a whole number of days from 30 to 400.");
     expect(callsOf("save_settings")).toHaveLength(0);
   });
 
@@ -183,6 +189,7 @@ describe("settings", () => {
       settings: {
         scan_interval_minutes: 10,
         backfill_hours: 24,
+        raw_retention_days: 180,
         notify: { low: true, medium: true, high: true, critical: true, colleagues_taken: true },
         start_at_login: true,
         sign_ins: false,
@@ -228,6 +235,13 @@ describe("settings", () => {
     }
     $<HTMLInputElement>("#scan-interval").value = "5";
     $<HTMLInputElement>("#backfill-hours").value = "24";
+    for (const bad of ["6", "3651", "90.5"]) {
+      $<HTMLInputElement>("#raw-retention-days").value = bad;
+      await save();
+      expect(callsOf("save_settings")).toHaveLength(0);
+      expect($("#settings-message").textContent).toBe("Raw audit records: a whole number of days from 7 to 3650.");
+    }
+    $<HTMLInputElement>("#raw-retention-days").value = "365";
     await save();
     expect(callsOf("save_settings")).toHaveLength(0);
     expect($("#settings-message").textContent).toMatch(/ipstack access key/);

@@ -15,8 +15,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use m365_sandbox::attacks::{self, ForwardKind};
 use m365_sandbox::psa::{DEFAULT_COMPANY, connectwise};
-use m365_sandbox::testkit::{SmtpSink, TestTenant, connectwise_channel};
-use m365_sandbox::{Scenario, start};
+use m365_sandbox::testkit::{SmtpSink, TestTenant, connectwise_channel, get_json, start_on};
 use serde_json::{Value, json};
 
 const SECRET: &str = "a shared secret of more than sixteen characters";
@@ -50,23 +49,9 @@ fn main() {
         "noise": {"records_per_tenant": 20, "seed": 3},
     });
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
-    let sandbox = rt
-        .block_on(start(
-            "127.0.0.1:0".parse().expect("an address"),
-            Scenario::from_json(&scenario.to_string()).expect("a valid scenario"),
-        ))
-        .expect("the sandbox starts");
+    let sandbox = start_on(&rt, &scenario);
     let base = sandbox.base_url().to_string();
-    let get = |path: &str| -> Value {
-        rt.block_on(async {
-            reqwest::get(format!("{base}{path}"))
-                .await
-                .expect("the sandbox answers")
-                .json()
-                .await
-                .expect("JSON")
-        })
-    };
+    let get = |path: &str| -> Value { get_json(&rt, &format!("{base}{path}")) };
     let data = tempfile::tempdir().expect("a temporary folder");
     let run = |args: &[&str], stdin: &str| -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rulewatch"))

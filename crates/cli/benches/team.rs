@@ -15,10 +15,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use m365_sandbox::attacks;
-use m365_sandbox::testkit::TestTenant;
-use m365_sandbox::testkit::{CLUSTER_PASSWORD, TestCluster};
-use m365_sandbox::{Scenario, start};
+use m365_sandbox::testkit::{CLUSTER_PASSWORD, TestCluster, TestTenant, one_attack_each, start_on};
 use rulewatch_core::app::{Config, Session, Var};
 use serde_json::json;
 
@@ -110,19 +107,11 @@ fn team_scan(
     let tenants: Vec<TestTenant> = (0..count).map(TestTenant::new).collect();
     let scenario = json!({
         "tenants": tenants.iter().map(TestTenant::scenario_json).collect::<Vec<_>>(),
-        "records": tenants.iter().map(|t| json!({
-            "tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5,
-            "record": attacks::new_inbox_rule_delete_all(&t.ctx(0, 0), "."),
-        })).collect::<Vec<_>>(),
+        "records": one_attack_each(&tenants, -5),
         "noise": {"records_per_tenant": 20, "seed": 5},
         "faults": {"slow": 1.0, "slow_ms": 50},
     });
-    let sandbox = rt
-        .block_on(start(
-            "127.0.0.1:0".parse().expect("an address"),
-            Scenario::from_json(&scenario.to_string()).expect("a valid scenario"),
-        ))
-        .expect("the sandbox starts");
+    let sandbox = start_on(rt, &scenario);
     let base = sandbox.base_url().to_string();
     let database = server.database(&format!("bench_{name}"));
     let url = server.url(&database);

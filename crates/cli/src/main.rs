@@ -8,6 +8,7 @@ mod demo;
 mod geo;
 mod output;
 mod partner;
+mod progress;
 mod remediate;
 mod scan;
 mod sign_ins;
@@ -63,7 +64,7 @@ struct Global {
           value_parser = clap::value_parser!(u16).range(
               i64::from(*BACKFILL_HOURS.start())..=i64::from(*BACKFILL_HOURS.end())))]
     backfill_hours: Option<u16>,
-    /// Tenants scanned at once [default: 8]
+    /// The most tenants scanned at once; fewer while Microsoft throttles [default: 32]
     #[arg(long, env = "RULEWATCH_CONCURRENCY", global = true,
           value_parser = clap::value_parser!(u16).range(
               i64::from(*CONCURRENCY.start())..=i64::from(*CONCURRENCY.end())))]

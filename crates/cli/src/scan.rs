@@ -8,6 +8,7 @@ use anyhow::Result;
 use rulewatch_core::app::{Delivered, FrontEnd, Problem, Remedy, ScanReport, Session, TenantState};
 use rulewatch_core::shown::shown;
 
+use crate::progress::ScanProgress;
 use crate::{Global, output};
 
 /// Exit status when any tenant could not be scanned completely.
@@ -23,15 +24,27 @@ pub(crate) async fn scan(g: &Global, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     session.register(FrontEnd::Scan).await?;
-    let report = run_scan(&session).await?;
+    let report = run_scan(&session, true).await?;
     print_new_alerts(&session, FrontEnd::Scan, json).await?;
     crate::channel::deliver(&session).await;
     Ok(exit_code(&report))
 }
 
-/// Scans once, with a summary per tenant on stderr.
-pub(crate) async fn run_scan(session: &Session) -> Result<ScanReport> {
-    let report = session.scan(|_, _| {}).await?;
+/// Scans once, with a summary per tenant on stderr; with `progress`, first its progress
+/// (the watcher's log has no use for it every interval).
+pub(crate) async fn run_scan(session: &Session, progress: bool) -> Result<ScanReport> {
+    let progress = progress.then(ScanProgress::new);
+    let report = session
+        .scan(|done, total| {
+            if let Some(p) = &progress {
+                p.update(done, total);
+            }
+        })
+        .await;
+    if let Some(p) = &progress {
+        p.finish();
+    }
+    let report = report?;
     summarise(&report);
     Ok(report)
 }

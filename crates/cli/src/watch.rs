@@ -31,7 +31,7 @@ pub(crate) async fn run(g: &Global, every: Option<u32>, json: bool) -> Result<Ex
         let minutes = every.unwrap_or_else(|| session.preferences().scan_interval_minutes);
         let cycle = async {
             if session.has_anything_to_scan().await? {
-                scan::run_scan(&session).await?;
+                scan::run_scan(&session, false).await?;
             }
             scan::print_new_alerts(&session, FrontEnd::Watch, json).await?;
             channel::deliver(&session).await;

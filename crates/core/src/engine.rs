@@ -31,6 +31,9 @@ const RETENTION: Duration = Duration::days(7);
 const MAX_WINDOW: Duration = Duration::hours(24);
 /// Microsoft allows one subscription start per content type every 15 minutes (A3).
 const SUBSCRIPTION_START_SPACING: Duration = Duration::minutes(15);
+/// Blobs of one tenant's window downloaded at once: enough to overlap round trips, few
+/// enough that a tenant's share of Microsoft's per-tenant quota stays small.
+const BLOB_READS_AT_ONCE: usize = 4;
 
 /// How the engine scans: Microsoft's endpoints, the look-back, concurrency, retries and
 /// the other tunables. [`EngineConfig::new`] gives the defaults.
@@ -44,7 +47,7 @@ pub struct EngineConfig {
     pub backfill: Duration,
     /// How far behind the cursor each scan lists again, for blobs listed late.
     pub overlap: Duration,
-    /// Tenants scanned at once.
+    /// The most tenants scanned at once; fewer while Microsoft throttles ([`AtOnce`]).
     pub concurrency: usize,
     /// How requests are retried, and how long throttling and each attempt may take.
     pub retry: RetryPolicy,
@@ -59,21 +62,60 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// The defaults for `endpoints`: a 24-hour first look-back, 4 hours of overlap, 8 tenants
-    /// at once, 4 download attempts, and domains and the partner's customers read again daily.
+    /// The defaults for `endpoints`: a 24-hour first look-back, 4 hours of overlap, up to
+    /// 32 tenants at once, 4 download attempts, and domains and the partner's customers
+    /// read again daily.
     pub fn new(endpoints: Endpoints) -> Self {
         EngineConfig {
             endpoints,
             publisher_id: None,
             backfill: Duration::hours(24),
             overlap: Duration::hours(4),
-            concurrency: 8,
+            concurrency: 32,
             retry: RetryPolicy::default(),
             domains_max_age: Duration::hours(24),
             blob_attempts: 4,
             discovery_every: Duration::hours(24),
             verify_delays: crate::remediate::default_verify_delays(),
         }
+    }
+}
+
+/// How many tenants are scanned at once: Microsoft's quota is per tenant, so more at
+/// once mostly costs the shared parts (the token service, this machine); a throttled
+/// tenant says those are full. Additive increase, multiplicative decrease, as TCP's
+/// congestion control (RFC 5681) does: one more after each tenant scanned without
+/// throttling, half as many after one that was throttled, never fewer than one nor more
+/// than the ceiling. Written here because it is a counter, not worth a dependency.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AtOnce {
+    now: usize,
+    ceiling: usize,
+}
+
+/// Where a scan starts before it has seen how Microsoft answers.
+const FIRST_AT_ONCE: usize = 8;
+
+impl AtOnce {
+    pub(crate) fn new(ceiling: usize) -> AtOnce {
+        let ceiling = ceiling.max(1);
+        AtOnce {
+            now: FIRST_AT_ONCE.min(ceiling),
+            ceiling,
+        }
+    }
+
+    pub(crate) fn now(&self) -> usize {
+        self.now
+    }
+
+    /// A tenant's scan ended, throttled or not.
+    pub(crate) fn finished(&mut self, throttled: bool) {
+        self.now = if throttled {
+            (self.now / 2).max(1)
+        } else {
+            (self.now + 1).min(self.ceiling)
+        };
     }
 }
 
@@ -280,12 +322,22 @@ impl Engine {
         let mut reports = Vec::with_capacity(total);
         let mut busy = Vec::new();
         let mut done = 0;
-        let mut stream = futures::stream::iter(tenants)
-            .map(|t| self.scan_leased(t))
-            .buffer_unordered(self.config.concurrency);
-        while let Some(outcome) = stream.next().await {
+        let mut at_once = AtOnce::new(self.config.concurrency);
+        let mut waiting = tenants.into_iter();
+        let mut running = futures::stream::FuturesUnordered::new();
+        loop {
+            while running.len() < at_once.now() {
+                let Some(t) = waiting.next() else { break };
+                running.push(self.scan_leased(t));
+            }
+            let Some(outcome) = running.next().await else {
+                break;
+            };
             match outcome {
-                Ok(report) => reports.push(report),
+                Ok(report) => {
+                    at_once.finished(report.throttled > 0);
+                    reports.push(report);
+                }
                 Err(name) => busy.push(name),
             }
             done += 1;
@@ -675,14 +727,29 @@ impl Engine {
                 .await?;
             blobs.sort_by_key(|b| b.content_created);
             blobs.dedup_by(|a, b| a.content_id == b.content_id);
+            let mut unread = Vec::with_capacity(blobs.len());
             for blob in &blobs {
-                if self
+                if !self
                     .store
                     .is_processed(&t.tenant_id, &blob.content_id)
                     .map_err(store_problem)?
                 {
-                    continue;
+                    unread.push(blob);
                 }
+            }
+            // A few downloads overlap, so the round trips wait together; each blob is
+            // still committed on its own, in order, so the cursor moves as before.
+            // By index: with a closure taking the blob by reference, the compiler cannot
+            // prove the scan's future Send (a known limit of higher-ranked lifetimes in
+            // async code).
+            let unread = &unread;
+            let mut reads = futures::stream::iter(0..unread.len())
+                .map(|i| {
+                    let blob: &ContentBlob = unread[i];
+                    async move { (blob, self.read_blob(activity, blob, ct, judging, t).await) }
+                })
+                .buffered(BLOB_READS_AT_ONCE);
+            while let Some((blob, read)) = reads.next().await {
                 let commit = |records, expired, alerts, sign_ins| BlobCommit {
                     tenant_id: &t.tenant_id,
                     content_type: ct,
@@ -694,7 +761,7 @@ impl Engine {
                     sign_ins,
                     cursor: (!held).then_some(blob.content_created),
                 };
-                match self.read_blob(activity, blob, ct, judging, t).await {
+                match read {
                     Ok(mut content) => {
                         enrich::enrich(&mut content.alerts, &t.tenant_id, &self.store, &self.geo)
                             .await;

@@ -189,10 +189,17 @@ pub fn incident_html(
     );
 
     h.push_str("<h2>Evidence: the audit record</h2>");
-    let pretty = serde_json::from_str::<Value>(raw_record)
-        .and_then(|v| serde_json::to_string_pretty(&v))
-        .unwrap_or_else(|_| raw_record.to_string());
-    let _ = write!(h, "<pre>{}</pre></body></html>", escape(&pretty));
+    match crate::store::pruned_record(raw_record) {
+        Some(words) => {
+            let _ = write!(h, "<p>{}</p></body></html>", escape(&words));
+        }
+        None => {
+            let pretty = serde_json::from_str::<Value>(raw_record)
+                .and_then(|v| serde_json::to_string_pretty(&v))
+                .unwrap_or_else(|_| raw_record.to_string());
+            let _ = write!(h, "<pre>{}</pre></body></html>", escape(&pretty));
+        }
+    }
     h
 }
 
@@ -415,6 +422,29 @@ mod tests {
         assert!(
             html.contains("proves nothing against someone who can use the key"),
             "what the record does not prove"
+        );
+    }
+
+    #[test]
+    fn a_pruned_record_is_said_to_be_pruned_instead_of_shown() {
+        let alert = sample(4, "inbox-rule-hides-mail", json!({}));
+        let chain = ChainReport {
+            rows: 0,
+            intact: true,
+            ..Default::default()
+        };
+        // What the store keeps in place of a record pruned after 180 days.
+        let html = incident_html(
+            &alert,
+            r#"{"pruned_after_days":180}"#,
+            &[],
+            &chain,
+            crate::clock::now(),
+        );
+        assert!(
+            html.contains("<p>The raw audit record was pruned after 180 days")
+                && !html.contains("pruned_after_days"),
+            "{html}"
         );
     }
 

@@ -321,3 +321,41 @@ impl TestCluster {
         )
     }
 }
+
+/// Starts a sandbox playing `scenario` (its JSON) on a free loopback port, from code that
+/// is not async itself (the benchmarks).
+pub fn start_on(rt: &tokio::runtime::Runtime, scenario: &Value) -> crate::RunningSandbox {
+    let scenario = crate::Scenario::from_json(&scenario.to_string()).expect("a valid scenario");
+    rt.block_on(crate::start(
+        "127.0.0.1:0".parse().expect("an address"),
+        scenario,
+    ))
+    .expect("the sandbox starts")
+}
+
+/// GETs one of a sandbox's JSON endpoints (`/_sandbox/stats`) from code that is not async.
+pub fn get_json(rt: &tokio::runtime::Runtime, url: &str) -> Value {
+    rt.block_on(async {
+        reqwest::get(url)
+            .await
+            .expect("the sandbox answers")
+            .json()
+            .await
+            .expect("JSON")
+    })
+}
+
+/// One planted delete-all inbox rule per tenant, listable `release_after_s` from the
+/// sandbox's start (negative: already), as scenario records.
+pub fn one_attack_each(tenants: &[TestTenant], release_after_s: i64) -> Vec<Value> {
+    tenants
+        .iter()
+        .map(|t| {
+            json!({
+                "tenant_id": t.tenant_id, "content_type": "Audit.Exchange",
+                "release_after_s": release_after_s,
+                "record": crate::attacks::new_inbox_rule_delete_all(&t.ctx(0, 0), "."),
+            })
+        })
+        .collect()
+}

@@ -35,10 +35,12 @@ const columnHeads = (...labels: Child[]): HTMLElement =>
 export function createSettingsPage(ctx: Ctx): Page {
   const interval = h("input", { id: "scan-interval", type: "number", step: 1, required: true });
   const backfill = h("input", { id: "backfill-hours", type: "number", step: 1, required: true });
+  const rawDays = h("input", { id: "raw-retention-days", type: "number", step: 1, required: true });
+  const rawDaysHint = h("span", null);
   const intervalHint = h("span", null);
   const backfillHint = h("span", null);
   // Core's bounds, from the last settings read; the form is saved only after one.
-  let bounds: Settings["bounds"] = { scan_interval_minutes: [1, 1], backfill_hours: [1, 1] };
+  let bounds: Settings["bounds"] = { scan_interval_minutes: [1, 1], backfill_hours: [1, 1], raw_retention_days: [1, 1] };
   const notify = Object.fromEntries(
     SEVERITIES.map((s) => [s, h("input", { id: `notify-${s}`, type: "checkbox" })]),
   ) as Record<Severity, HTMLInputElement>;
@@ -88,6 +90,7 @@ export function createSettingsPage(ctx: Ctx): Page {
       labelled("Scan every (minutes)", interval, intervalHint),
       labelled("On a new tenant, look back (hours)", backfill, backfillHint),
       check(signIns, "Read Entra sign-ins", "Tells whether an address is new for a mailbox; needs the sign-in audit content"),
+      labelled("Keep each alert's raw audit record (days)", rawDays, rawDaysHint),
     ),
     h(
       "fieldset",
@@ -125,6 +128,11 @@ export function createSettingsPage(ctx: Ctx): Page {
     backfillHint.textContent = `${bMin} to ${bMax}; Microsoft keeps 7 days of audit content`;
     interval.value = String(s.scan_interval_minutes);
     backfill.value = String(s.backfill_hours);
+    const [rMin, rMax] = bounds.raw_retention_days;
+    rawDays.min = String(rMin);
+    rawDays.max = String(rMax);
+    rawDaysHint.textContent = `${rMin} to ${rMax}; alerts, incidents and the remediation record are kept for ever`;
+    rawDays.value = String(s.raw_retention_days);
     for (const sev of SEVERITIES) notify[sev].checked = !!s.notify[sev];
     colleaguesTaken.checked = !!s.notify.colleagues_taken;
     startAtLogin.checked = s.start_at_login;
@@ -162,6 +170,9 @@ export function createSettingsPage(ctx: Ctx): Page {
     const [bMin, bMax] = bounds.backfill_hours;
     const hours = intIn(backfill, bMin, bMax);
     if (hours === null) return fail(`Look back: a whole number of hours from ${bMin} to ${bMax}.`, backfill);
+    const [rMin, rMax] = bounds.raw_retention_days;
+    const days = intIn(rawDays, rMin, rMax);
+    if (days === null) return fail(`Raw audit records: a whole number of days from ${rMin} to ${rMax}.`, rawDays);
     let geo: SettingsUpdate["geo"];
     if (provider.value === "ipstack") {
       const key = ipstackKey.value.trim();
@@ -175,6 +186,7 @@ export function createSettingsPage(ctx: Ctx): Page {
     const update: SettingsUpdate = {
       scan_interval_minutes: minutes,
       backfill_hours: hours,
+      raw_retention_days: days,
       notify: {
         ...(Object.fromEntries(SEVERITIES.map((s) => [s, notify[s].checked])) as Record<Severity, boolean>),
         colleagues_taken: colleaguesTaken.checked,

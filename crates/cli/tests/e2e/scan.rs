@@ -546,3 +546,38 @@ fn a_mailbox_exchange_cannot_name_keeps_its_alert_under_the_recorded_guid() {
     let incidents = rw.run(&["incidents", "--json"]).json_lines();
     assert_eq!(incidents[0]["subject"], guid.to_lowercase());
 }
+
+/// A scan of many tenants shows how far it is: plain lines at each tenth in a log (stderr
+/// not a terminal), a bar on a terminal, which goes before the summary.
+#[test]
+fn a_scan_of_many_tenants_shows_its_progress_as_lines_in_a_log_and_a_bar_on_a_terminal() {
+    let (scenario, tenants, _) = world(10, 0, json!({}));
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &tenants);
+    let logged = rw.run(&["scan"]);
+    assert_eq!(logged.code, 0, "{}", logged.stderr);
+    let lines: Vec<&str> = logged
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("Scanned "))
+        .collect();
+    let expected: Vec<String> = (1..=10)
+        .map(|n| format!("Scanned {n}/10 tenants"))
+        .collect();
+    assert_eq!(lines, expected);
+
+    // On a terminal (util-linux's `script` gives the scan one), a bar instead.
+    let c = rw.command(&["scan"]);
+    let program = c.get_program().to_string_lossy().into_owned();
+    let on_terminal = std::process::Command::new("script")
+        .args(["-qec", &format!("'{program}' scan"), "/dev/null"])
+        .envs(c.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script (util-linux) runs the scan on a terminal");
+    let shown = String::from_utf8_lossy(&on_terminal.stdout);
+    assert!(on_terminal.status.success(), "{shown}");
+    assert!(shown.contains("tenants scanned"), "{shown}");
+    assert!(!shown.contains("Scanned 1/10"), "{shown}");
+}

@@ -21,7 +21,8 @@ pub struct AlertDetail {
     pub destinations: Vec<String>,
     /// Every field of its audit record as name and text.
     pub parameters: Vec<Field>,
-    /// The audit record, indented for reading.
+    /// The audit record, indented for reading; once pruned, words saying after how many
+    /// days.
     pub raw_record: String,
     /// The other alerts about the same mailbox, newest first.
     pub related: Vec<Alert>,
@@ -155,9 +156,16 @@ impl Session {
             .into_iter()
             .filter(|a| a.id != id)
             .collect();
-        let raw_record = serde_json::from_str::<Value>(&raw)
-            .and_then(|v| serde_json::to_string_pretty(&v))
-            .unwrap_or_else(|_| raw.clone());
+        // A pruned record says so in its place, and has no fields to list.
+        let (raw_record, parameters) = match crate::store::pruned_record(&raw) {
+            Some(words) => (words, Vec::new()),
+            None => (
+                serde_json::from_str::<Value>(&raw)
+                    .and_then(|v| serde_json::to_string_pretty(&v))
+                    .unwrap_or_else(|_| raw.clone()),
+                fields(&raw),
+            ),
+        };
         Ok(AlertDetail {
             destinations: alert
                 .details
@@ -165,7 +173,7 @@ impl Session {
                 .into_iter()
                 .map(str::to_string)
                 .collect(),
-            parameters: fields(&raw),
+            parameters,
             raw_record,
             related,
             alert,
@@ -280,5 +288,77 @@ mod tests {
         );
         assert_eq!(row("Parameters · DeleteMessage"), Some("True"));
         assert!(fields("not json").is_empty());
+    }
+
+    /// The panel's detail of an alert whose record was pruned says so, and lists no fields.
+    #[tokio::test]
+    async fn a_pruned_record_is_said_to_be_pruned_in_the_alert_s_detail() {
+        use crate::store::{BlobCommit, NewAlert, Retention, TenantRow};
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().as_os_str().to_owned();
+        let config =
+            crate::app::Config::read(|var| (var == crate::app::Var::DataDir).then(|| data.clone()))
+                .unwrap();
+        let session = Session::open(config).unwrap();
+        let store = session.store().await;
+        let tenant_id = "8d4121ed-0008-406d-bff9-0d5bb312183c";
+        store
+            .add_tenant(&TenantRow {
+                tenant_id: tenant_id.into(),
+                name: "Contoso".into(),
+                client_id: "11111111-2222-3333-4444-555555555555".into(),
+                auth_method: crate::auth::AuthMethod::ClientSecret,
+                cloud: None,
+            })
+            .unwrap();
+        let alert = NewAlert {
+            tenant_name: "Contoso".into(),
+            record_id: "r1".into(),
+            rule: "inbox-rule-hides-mail".into(),
+            severity: crate::detect::Severity::High,
+            operation: "New-InboxRule".into(),
+            target: "adele@contoso.com".into(),
+            actor: "adele@contoso.com".into(),
+            client_ip: None,
+            summary: "s".into(),
+            details: crate::detect::evidence::Evidence::read(
+                "inbox-rule-hides-mail",
+                serde_json::json!({}),
+            ),
+            event_time: None,
+            raw_record: r#"{"Operation":"New-InboxRule","ResultStatus":"True"}"#.into(),
+            suppressed_by: None,
+            origin: None,
+            mailbox: None,
+        };
+        let stored = store
+            .commit_blob(BlobCommit {
+                tenant_id,
+                content_type: "Audit.Exchange",
+                content_id: "b1",
+                content_created: crate::clock::now(),
+                records: 1,
+                expired: false,
+                alerts: &[alert],
+                sign_ins: &[],
+                cursor: None,
+            })
+            .unwrap();
+        let id = stored[0].id;
+        let before = session.alert_detail(id).await.unwrap();
+        assert!(before.raw_record.contains("New-InboxRule") && !before.parameters.is_empty());
+
+        let half_a_year_on = crate::clock::now() + chrono::Duration::days(181);
+        store.prune(half_a_year_on, &Retention::default()).unwrap();
+        let after = session.alert_detail(id).await.unwrap();
+        assert!(
+            after
+                .raw_record
+                .starts_with("The raw audit record was pruned after 180 days"),
+            "{}",
+            after.raw_record
+        );
+        assert!(after.parameters.is_empty());
+        assert_eq!(after.alert.summary, "s", "the alert itself is kept");
     }
 }

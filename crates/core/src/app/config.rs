@@ -15,7 +15,7 @@ use crate::secrets::{SecretStore, keychain_for};
 /// Hours of audit history a tenant's first scan may read: Microsoft keeps content for 7
 /// days (`../shared/reference/m365-api.md` §A4), and the scan stays inside them.
 pub const BACKFILL_HOURS: RangeInclusive<u16> = crate::engine::BACKFILL_HOURS;
-/// Tenants scanned at once.
+/// The most tenants scanned at once (fewer while Microsoft throttles).
 pub const CONCURRENCY: RangeInclusive<u16> = 1..=64;
 /// Hours between listings of the partner's customers; 0 lists before every scan.
 pub const DISCOVERY_HOURS: RangeInclusive<u16> = 0..=168;
@@ -201,7 +201,7 @@ impl Config {
             &BACKFILL_HOURS,
             "; Microsoft keeps 7 days of audit content",
         )?;
-        let concurrency = hours(Var::Concurrency, &CONCURRENCY, "")?.unwrap_or(8);
+        let concurrency = hours(Var::Concurrency, &CONCURRENCY, "")?.unwrap_or(32);
         let discovery_hours = hours(Var::DiscoveryHours, &DISCOVERY_HOURS, "")?.unwrap_or(24);
         let throttle_wait = hours(Var::ThrottleWaitSecs, &THROTTLE_WAIT_SECS, "")?
             .map(|s| Duration::from_secs(s.into()));
@@ -344,7 +344,7 @@ mod tests {
     #[test]
     fn unset_values_take_the_defaults_both_front_ends_had() {
         let c = read(&[]).unwrap();
-        assert_eq!((c.concurrency, c.discovery_hours), (8, 24));
+        assert_eq!((c.concurrency, c.discovery_hours), (32, 24));
         assert_eq!(c.backfill_hours, None);
         assert_eq!(
             c.engine(c.endpoints(), 24).backfill,

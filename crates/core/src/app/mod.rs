@@ -178,15 +178,17 @@ impl Session {
         Ok(())
     }
 
-    /// Scans every watched tenant once, calling `progress(done, total)` as each finishes.
+    /// Scans every watched tenant once, calling `progress(done, total)` as each finishes;
+    /// then, once a day, prunes what the retention setting no longer keeps.
     pub async fn scan(&self, progress: impl Fn(usize, usize)) -> Result<ScanReport, Error> {
-        let (engine, _) = self.current().await;
+        let (engine, store) = self.current().await;
         let report = engine.scan_with_progress(progress).await?;
         match (report.partner_lapsed(), &report.discovery) {
             (Some(p), _) => self.note_partner_problem(Some(p.clone())),
             (None, Some(listed)) => self.note_partner_problem(listed.as_ref().err().cloned()),
             (None, None) => {}
         }
+        self.prune_if_due(store).await;
         Ok(report)
     }
 

@@ -1,9 +1,10 @@
 //! The technician's settings, typed and checked in one place with their bounds: how
-//! often to scan, the first scan's look-back, which severities notify, sign-ins,
-//! geolocation and the remediation steps checked by default.
+//! often to scan, the first scan's look-back, how long raw audit records are kept, which
+//! severities notify, sign-ins, geolocation and the remediation steps checked by default.
 
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -12,11 +13,14 @@ use crate::detect::Severity;
 use crate::geo::{self, GeoProvider};
 use crate::remediate::{self, Action};
 use crate::secrets::{Keychain, NO_TENANT, SecretError, SecretKind, SecretStore};
-use crate::store::GeoProblem;
-use crate::store::Key;
+use crate::store::{GeoProblem, Key, Retention, Store};
 
 /// Minutes between background scans.
 pub const SCAN_INTERVAL_MINUTES: RangeInclusive<u32> = 1..=1440;
+
+/// Days an alert keeps its raw audit record: a week at least, so that the week's alerts
+/// are reviewed with their evidence; ten years at most.
+const RAW_RETENTION_DAYS: RangeInclusive<u32> = 7..=3650;
 
 /// Where the schedule and notification choices live in the settings table (the key
 /// the desktop has always used, so existing choices are kept).
@@ -40,6 +44,8 @@ pub struct Preferences {
     pub scan_interval_minutes: u32,
     /// Hours of audit history a tenant's first scan reads.
     pub backfill_hours: u32,
+    /// Days after its detection that an alert keeps the raw audit record it came from.
+    pub raw_retention_days: u32,
     /// Which severities notify.
     pub notify: NotifyPrefs,
 }
@@ -49,6 +55,7 @@ impl Default for Preferences {
         Preferences {
             scan_interval_minutes: 5,
             backfill_hours: 24,
+            raw_retention_days: Retention::default().raw_days,
             notify: NotifyPrefs::default(),
         }
     }
@@ -70,6 +77,29 @@ impl Preferences {
             .clamp(*SCAN_INTERVAL_MINUTES.start(), *SCAN_INTERVAL_MINUTES.end());
         std::time::Duration::from_secs(u64::from(minutes) * 60)
     }
+
+    /// What the store keeps, and for how long: the raw records' days within the bounds,
+    /// whatever an old row holds, and the defaults for the rest.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            raw_days: self
+                .raw_retention_days
+                .clamp(*RAW_RETENTION_DAYS.start(), *RAW_RETENTION_DAYS.end()),
+            ..Retention::default()
+        }
+    }
+}
+
+/// Refuses a raw-record retention outside [`RAW_RETENTION_DAYS`].
+fn check_raw_retention(days: u32) -> Result<(), Error> {
+    if RAW_RETENTION_DAYS.contains(&days) {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "raw audit records must be kept {} to {} days, not {days}",
+        RAW_RETENTION_DAYS.start(),
+        RAW_RETENTION_DAYS.end()
+    )))
 }
 
 /// Which severities raise a notification.
@@ -161,6 +191,8 @@ pub struct Bounds {
     pub scan_interval_minutes: (u32, u32),
     /// Hours a first scan reads back, lowest and highest.
     pub backfill_hours: (u16, u16),
+    /// Days raw audit records are kept, lowest and highest.
+    pub raw_retention_days: (u32, u32),
 }
 
 impl Bounds {
@@ -169,6 +201,7 @@ impl Bounds {
         Bounds {
             scan_interval_minutes: (*SCAN_INTERVAL_MINUTES.start(), *SCAN_INTERVAL_MINUTES.end()),
             backfill_hours: (*backfill.start(), *backfill.end()),
+            raw_retention_days: (*RAW_RETENTION_DAYS.start(), *RAW_RETENTION_DAYS.end()),
         }
     }
 }
@@ -273,6 +306,7 @@ impl Session {
                 bounds.end()
             )));
         }
+        check_raw_retention(p.raw_retention_days)?;
         self.set_geo(update.geo).await?;
         self.home
             .set_setting(&crate::sign_ins::SETTING, &update.sign_ins)?;
@@ -281,6 +315,35 @@ impl Session {
         self.home
             .set_setting(&PREFERENCES_KEY, &update.preferences)?;
         self.rebuild_engine().await
+    }
+
+    /// Sets how many days alerts keep their raw audit records; the next daily prune
+    /// applies it.
+    pub fn set_raw_retention_days(&self, days: u32) -> Result<(), Error> {
+        check_raw_retention(days)?;
+        let mut preferences = self.preferences();
+        preferences.raw_retention_days = days;
+        Ok(self.home.set_setting(&PREFERENCES_KEY, &preferences)?)
+    }
+
+    /// Prunes `store` (the one just scanned) as the retention setting says, unless it was
+    /// pruned less than a day ago. A failure is logged, never the scan's.
+    pub(super) async fn prune_if_due(&self, store: Arc<Store>) {
+        let policy = self.preferences().retention();
+        let now = crate::clock::now();
+        let pruned = tokio::task::spawn_blocking(move || store.prune_if_due(now, &policy)).await;
+        match pruned {
+            Ok(Ok(Some(p))) if p.removed_anything() => {
+                tracing::info!("pruned old data from the database: {p:?}")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(
+                "pruning old data from the database failed; the scan is not affected, and the prune is tried again later: {e}"
+            ),
+            Err(e) => tracing::warn!(
+                "pruning old data from the database stopped; the scan is not affected, and the prune is tried again later: {e}"
+            ),
+        }
     }
 
     /// Whether scans read Entra sign-ins.
@@ -394,5 +457,88 @@ impl Session {
         };
         self.home.set_geo_provider(&provider)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::{Config, Var};
+
+    /// A session on a fresh data folder; nothing here asks the keychain.
+    fn session(dir: &std::path::Path) -> Session {
+        let dir = dir.as_os_str().to_owned();
+        let config = Config::read(|var| (var == Var::DataDir).then(|| dir.clone())).unwrap();
+        Session::open(config).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_raw_retention_outside_its_bounds_is_refused_naming_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let session = session(dir.path());
+        assert_eq!(session.preferences().raw_retention_days, 180);
+        for days in [6, 3651] {
+            let e = session
+                .set_raw_retention_days(days)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("7 to 3650 days") && e.contains(&format!("not {days}")),
+                "{e}"
+            );
+            let update = SettingsUpdate {
+                preferences: Preferences {
+                    raw_retention_days: days,
+                    ..Preferences::default()
+                },
+                sign_ins: false,
+                geo: GeoUpdate::Off,
+                remediation_defaults: Vec::new(),
+            };
+            let e = session.save_settings(update).await.unwrap_err().to_string();
+            assert!(e.contains("7 to 3650 days"), "{e}");
+        }
+        for days in [7, 3650] {
+            session.set_raw_retention_days(days).unwrap();
+            assert_eq!(session.preferences().retention().raw_days, days);
+        }
+        assert_eq!(
+            session.settings().await.unwrap().bounds.raw_retention_days,
+            (7, 3650)
+        );
+    }
+
+    #[test]
+    fn preferences_saved_before_the_retention_existed_keep_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let session = session(dir.path());
+        let saved: Preferences =
+            serde_json::from_str(r#"{"scan_interval_minutes": 10, "backfill_hours": 48}"#).unwrap();
+        session.home.set_setting(&PREFERENCES_KEY, &saved).unwrap();
+        let read = session.preferences();
+        assert_eq!(
+            (read.scan_interval_minutes, read.retention()),
+            (10, Retention::default())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_scan_prunes_its_store_once_a_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let session = session(dir.path());
+        let store = session.home.clone();
+        let long_ago = crate::clock::now() - chrono::Duration::days(10);
+        let expired = |ip| {
+            store
+                .cache_location(ip, "mmdb", None, long_ago, chrono::Duration::days(1))
+                .unwrap()
+        };
+        let cached = |ip| store.cached_location(ip, long_ago).unwrap().is_some();
+        expired("192.0.2.1");
+        session.scan(|_, _| {}).await.unwrap();
+        assert!(!cached("192.0.2.1"), "the day's first scan prunes");
+        expired("192.0.2.2");
+        session.scan(|_, _| {}).await.unwrap();
+        assert!(cached("192.0.2.2"), "the day's second does not");
     }
 }

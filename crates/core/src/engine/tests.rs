@@ -2,7 +2,7 @@ use crate::auth::AuthMethod;
 use crate::detect::TenantContext;
 use crate::store::TenantRow;
 
-use super::{Judging, judge, split};
+use super::{AtOnce, Judging, judge, split};
 
 fn judged(body: &str) -> Result<usize, split::Malformed> {
     let ctx = TenantContext {
@@ -46,4 +46,24 @@ fn noise_is_not_parsed_so_its_inner_syntax_is_not_checked() {
         judged(r#"[{"Operation":"MailItemsAccessed","Id":tru}]"#).unwrap(),
         0
     );
+}
+
+#[test]
+fn tenants_at_once_grow_one_by_one_and_halve_when_throttled() {
+    let mut at_once = AtOnce::new(12);
+    assert_eq!(at_once.now(), 8, "a scan starts at 8");
+    for _ in 0..10 {
+        at_once.finished(false);
+    }
+    assert_eq!(at_once.now(), 12, "never above the ceiling");
+    at_once.finished(true);
+    assert_eq!(at_once.now(), 6);
+    at_once.finished(false);
+    assert_eq!(at_once.now(), 7);
+    for _ in 0..5 {
+        at_once.finished(true);
+    }
+    assert_eq!(at_once.now(), 1, "never below one");
+    assert_eq!(AtOnce::new(3).now(), 3, "a low ceiling is where it starts");
+    assert_eq!(AtOnce::new(0).now(), 1);
 }

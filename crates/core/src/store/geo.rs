@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::db::{OptionalExtension, params};
+use super::db::{self, Connection, OptionalExtension, params};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -94,6 +94,11 @@ pub struct CacheHit {
     pub location: Option<Location>,
 }
 
+/// Drops every cache entry expired by `now`; how many went.
+pub(super) fn drop_expired(c: &Connection, now: DateTime<Utc>) -> db::Result<usize> {
+    c.execute("DELETE FROM geo_cache WHERE expires_at <= ?1", [ts(now)])
+}
+
 impl Store {
     /// The chosen geolocation provider; `Off` until one is chosen.
     pub fn geo_provider(&self) -> Result<GeoProvider> {
@@ -171,7 +176,7 @@ impl Store {
         let json = location.map(|l| serde_json::to_string(l).expect("a location serialises"));
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute("DELETE FROM geo_cache WHERE expires_at <= ?1", [ts(now)])?;
+            drop_expired(&*tx, now)?;
             tx.execute(
                 "INSERT INTO geo_cache (ip, location, source, fetched_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (ip) DO UPDATE SET location = excluded.location, source = excluded.source,

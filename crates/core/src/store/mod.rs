@@ -13,6 +13,7 @@ mod migrate;
 mod models;
 mod partner;
 mod remediation;
+mod retention;
 mod scan_state;
 mod settings;
 mod subscriptions;
@@ -43,6 +44,7 @@ pub use partner::CustomerRow;
 pub use remediation::{
     CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead, ChainReport, LogEntry, NewLogEntry,
 };
+pub use retention::{Pruned, Retention, pruned_record};
 pub use scan_state::{BlobCommit, StatusUpdate, lease_holder};
 pub use settings::Key;
 pub use subscriptions::SubscriptionStart;
@@ -268,6 +270,34 @@ fn migrate_postgres(c: &mut Connection) -> Result<()> {
     tx.commit().map_err(shared)
 }
 
+/// Switches a file made before pruning (auto_vacuum NONE) to incremental vacuum, once:
+/// the mode of an existing file changes only through VACUUM, which rewrites the whole file
+/// (for a moment it needs as much free disk again). Should that fail (another Rulewatch
+/// busy with the file, a full disk), the file works as before, and the next open tries
+/// again.
+fn vacuum_incrementally(conn: &rusqlite::Connection, path: &Path) -> Result<()> {
+    let mode: i64 = conn
+        .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+        .map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if mode != 0 {
+        return Ok(());
+    }
+    if let Err(e) = conn
+        .pragma_update(None, "auto_vacuum", "INCREMENTAL")
+        .and_then(|()| conn.execute_batch("VACUUM"))
+    {
+        tracing::warn!(
+            "the database {} could not be rewritten to hand back the space pruning frees ({e}); \
+             it works as before, and Rulewatch tries again when it next opens it",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 impl Store {
     /// The team's store on a PostgreSQL connection, its schema brought up to date; `dir`
     /// is this workstation's data folder, `workstation` its id in the team.
@@ -300,6 +330,10 @@ impl Store {
         let mut conn = rusqlite::Connection::open(&path).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_err)?;
+        // Takes effect in a new file only, and there only before its first table and
+        // before WAL mode writes its header: pruning then hands freed pages back.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+            .map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -316,6 +350,7 @@ impl Store {
             })?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
+        vacuum_incrementally(&conn, &path)?;
         Ok(Store {
             conn: Mutex::new(Box::new(conn)),
             record: remediation::Record::new(dir),

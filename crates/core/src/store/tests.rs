@@ -109,6 +109,9 @@ on_both_engines!(
     an_alert_is_held_by_one_technician_at_a_time_and_its_history_names_each,
     the_data_version_moves_with_another_process_s_commits_only,
     a_technician_is_on_duty_until_they_go_off_it,
+    pruning_removes_only_what_the_retention_no_longer_keeps,
+    a_day_s_prune_happens_once_whoever_asks,
+    workstations_pruning_at_once_prune_once,
 );
 
 fn tenant(store: &Store) -> TenantRow {
@@ -1360,5 +1363,398 @@ fn a_connection_the_server_closed_is_opened_again() {
         store.data_version().unwrap(),
         before,
         "changes missed while away count as a change"
+    );
+}
+
+/// Sets the rows `sql` picks to time `at` (its `?1`): the store stamps tenant events,
+/// monitoring events and alerts with the clock, and retention needs rows of other ages.
+fn date(store: &Store, sql: &str, at: chrono::DateTime<Utc>) {
+    store
+        .with(|c| {
+            assert!(c.execute(sql, [ts(at)])? > 0, "no row to date: {sql}");
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn count(store: &Store, sql: &str) -> i64 {
+    store
+        .with(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+        .unwrap()
+}
+
+/// Each table holds rows on both sides of its bound; the prune takes exactly the older
+/// ones, leaves what is still queued, and never an alert, incident, history or
+/// remediation step.
+fn pruning_removes_only_what_the_retention_no_longer_keeps(place: &Place) {
+    let store = place
+        .open()
+        .sign_record_with(Arc::new(crate::secrets::MemorySecrets::default()));
+    let t = tenant(&store);
+    let now = Utc::now();
+    let day = Duration::days(1);
+    let policy = Retention::default();
+    assert_eq!(
+        (policy.raw_days, policy.events_days, policy.sign_ins_days),
+        (180, 30, 180)
+    );
+
+    // A blob Microsoft no longer lists, one just inside the day's margin, and a new one;
+    // the oldest and the newest each brought an alert and a sign-in.
+    let blob = |content_id, created, alerts: &[NewAlert], sign_ins: &[SignIn]| {
+        store
+            .commit_blob(BlobCommit {
+                tenant_id: &t.tenant_id,
+                content_type: "Audit.Exchange",
+                content_id,
+                content_created: created,
+                records: alerts.len() + sign_ins.len(),
+                expired: false,
+                alerts,
+                sign_ins,
+                cursor: None,
+            })
+            .unwrap();
+    };
+    let sign_in = |ip: &str, days_ago: i32| SignIn {
+        user: "adele@contoso.com".into(),
+        ip: ip.into(),
+        at: now - day * days_ago,
+    };
+    blob(
+        "blob-old",
+        now - day * 9,
+        &[alert("r-old")],
+        &[sign_in("198.51.100.1", 181)],
+    );
+    blob("blob-margin", now - day * 8 + Duration::hours(1), &[], &[]);
+    blob(
+        "blob-new",
+        now - Duration::hours(1),
+        &[alert("r-new")],
+        &[sign_in("198.51.100.2", 179)],
+    );
+    date(
+        &store,
+        "UPDATE alerts SET detected_at = ?1 WHERE record_id = 'r-old'",
+        now - day * 181,
+    );
+    date(
+        &store,
+        "UPDATE alerts SET detected_at = ?1 WHERE record_id = 'r-new'",
+        now - day * 179,
+    );
+    let id = |record: &str| {
+        store
+            .alerts()
+            .unwrap()
+            .into_iter()
+            .find(|a| a.record_id == record)
+            .unwrap()
+            .id
+    };
+    let (old_id, new_id) = (id("r-old"), id("r-new"));
+    store.note_alert(old_id, "alice", "looked into it").unwrap();
+    store
+        .append_log(&NewLogEntry {
+            alert_id: Some(old_id),
+            tenant_id: t.tenant_id.clone(),
+            ..step("Dana", "block-sign-in")
+        })
+        .unwrap();
+
+    for message in ["old", "recent"] {
+        store
+            .record_event(&t.tenant_id, "data_gap", None, message)
+            .unwrap();
+    }
+    date(
+        &store,
+        "UPDATE tenant_events SET at = ?1 WHERE message = 'old'",
+        now - day * 31,
+    );
+    date(
+        &store,
+        "UPDATE tenant_events SET at = ?1 WHERE message = 'recent'",
+        now - day * 29,
+    );
+
+    // One answer expired nine days ago, one good for ten more days.
+    store
+        .cache_location("192.0.2.1", "mmdb", None, now - day * 10, day)
+        .unwrap();
+    store
+        .cache_location("192.0.2.2", "mmdb", None, now - day * 10, day * 20)
+        .unwrap();
+
+    // Three monitoring events for two channels: an old one both delivered, an old one
+    // still queued for hook-b, and a recent one both delivered.
+    for hook in ["hook-a", "hook-b"] {
+        store
+            .add_channel(hook, "webhook", &serde_json::json!({}))
+            .unwrap();
+    }
+    for state in [TenantState::Error, TenantState::Ok, TenantState::Error] {
+        store
+            .set_status(&StatusUpdate {
+                tenant_id: &t.tenant_id,
+                state,
+                problem: Some("consent_missing"),
+                message: Some("consent was withdrawn"),
+                throttled: 0,
+                retried: 0,
+            })
+            .unwrap();
+    }
+    let events: Vec<i64> = store
+        .queued_events("hook-a")
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    let [broke, recovered, broke_again] = events[..] else {
+        panic!("three events: {events:?}")
+    };
+    for (hook, event) in [
+        ("hook-a", broke),
+        ("hook-b", broke),
+        ("hook-a", recovered),
+        ("hook-a", broke_again),
+        ("hook-b", broke_again),
+    ] {
+        store.event_delivery(hook, event, None).unwrap();
+    }
+    for event in [broke, recovered] {
+        date(
+            &store,
+            &format!("UPDATE monitoring_events SET at = ?1 WHERE id = {event}"),
+            now - day * 31,
+        );
+    }
+
+    let incidents = store.incidents().unwrap().len();
+    assert_eq!(
+        store.prune(now, &policy).unwrap(),
+        Pruned {
+            processed_blobs: 1,
+            tenant_events: 1,
+            geo_cache: 1,
+            sign_ins: 1,
+            event_deliveries: 2,
+            monitoring_events: 1,
+            raw_records: 1,
+        }
+    );
+
+    let processed: Vec<bool> = ["blob-old", "blob-margin", "blob-new"]
+        .iter()
+        .map(|b| store.is_processed(&t.tenant_id, b).unwrap())
+        .collect();
+    assert_eq!(processed, [false, true, true]);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) FROM tenant_events WHERE message = 'recent'"
+        ),
+        count(&store, "SELECT COUNT(*) FROM tenant_events")
+    );
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM tenant_events"), 1);
+    assert!(
+        store
+            .cached_location("192.0.2.1", now - day * 10)
+            .unwrap()
+            .is_none(),
+        "the expired answer is gone, not only hidden"
+    );
+    assert!(store.cached_location("192.0.2.2", now).unwrap().is_some());
+    assert_eq!(
+        store
+            .sign_in_ips(&t.tenant_id, "adele@contoso.com", 10)
+            .unwrap(),
+        ["198.51.100.2"]
+    );
+    let waiting: Vec<i64> = store
+        .queued_events("hook-b")
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(waiting, [recovered], "still queued for hook-b, so kept");
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM monitoring_events"),
+        2,
+        "the recent event and the queued one"
+    );
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM event_deliveries"), 4);
+
+    // The alert stays, its raw record reads as pruned; the newer one is untouched.
+    assert_eq!(store.alerts().unwrap().len(), 2);
+    let (old, raw) = store.alert_with_record(old_id).unwrap();
+    assert_eq!(old.record_id, "r-old");
+    let words = pruned_record(&raw).expect("the old record reads as pruned");
+    assert!(words.contains("pruned after 180 days"), "{words}");
+    let (_, raw) = store.alert_with_record(new_id).unwrap();
+    assert_eq!((raw.as_str(), pruned_record(&raw)), ("{}", None));
+    assert_eq!(store.incidents().unwrap().len(), incidents);
+    assert_eq!(store.alert_review(old_id).unwrap().history.len(), 1);
+    assert_eq!(store.log().unwrap().len(), 1);
+    assert!(store.verify_log().unwrap().intact);
+
+    assert_eq!(
+        store.prune(now, &policy).unwrap(),
+        Pruned::default(),
+        "nothing is left to prune"
+    );
+    // A longer retention chosen later marks newly pruned records with it; the record
+    // pruned before keeps the days it was kept.
+    let longer = Retention {
+        raw_days: 365,
+        ..policy
+    };
+    assert_eq!(
+        store.prune(now + day * 400, &longer).unwrap().raw_records,
+        1
+    );
+    let said = |id| pruned_record(&store.alert_with_record(id).unwrap().1).unwrap();
+    assert!(said(old_id).contains("after 180 days"));
+    assert!(said(new_id).contains("after 365 days"));
+}
+
+/// The scan's prune runs once a day per store, whichever process or workstation asks.
+fn a_day_s_prune_happens_once_whoever_asks(place: &Place) {
+    let desk = place.open();
+    let colleague = place.open();
+    let now = Utc::now();
+    let policy = Retention::default();
+    let expired = |ip| {
+        desk.cache_location(
+            ip,
+            "mmdb",
+            None,
+            now - Duration::days(10),
+            Duration::days(1),
+        )
+        .unwrap()
+    };
+    expired("192.0.2.1");
+    assert_eq!(
+        desk.prune_if_due(now, &policy)
+            .unwrap()
+            .map(|p| p.geo_cache),
+        Some(1)
+    );
+    expired("192.0.2.2");
+    assert_eq!(
+        colleague
+            .prune_if_due(now + Duration::hours(23), &policy)
+            .unwrap(),
+        None,
+        "pruned less than a day ago"
+    );
+    assert!(
+        desk.cached_location("192.0.2.2", now - Duration::days(10))
+            .unwrap()
+            .is_some(),
+        "left for the next day's prune"
+    );
+    assert_eq!(
+        colleague
+            .prune_if_due(now + Duration::hours(24), &policy)
+            .unwrap()
+            .map(|p| p.geo_cache),
+        Some(1)
+    );
+}
+
+/// Workstations whose scans end together: each looks, finds the day's prune due, and the
+/// writer lock lets exactly one of them do it.
+fn workstations_pruning_at_once_prune_once(place: &Place) {
+    let stores: Vec<Store> = (0..4).map(|_| place.open()).collect();
+    let now = Utc::now();
+    let start = std::sync::Barrier::new(stores.len());
+    let pruned = std::thread::scope(|s| {
+        let runs: Vec<_> = stores
+            .iter()
+            .map(|store| {
+                let start = &start;
+                s.spawn(move || {
+                    start.wait();
+                    store.prune_if_due(now, &Retention::default()).unwrap()
+                })
+            })
+            .collect();
+        runs.into_iter().filter_map(|r| r.join().unwrap()).count()
+    });
+    assert_eq!(pruned, 1);
+}
+
+fn sqlite_number(store: &Store, pragma: &str) -> i64 {
+    store
+        .with(|c| Ok(c.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))?))
+        .unwrap()
+}
+
+#[test]
+fn a_new_file_hands_freed_pages_back_incrementally() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(sqlite_number(&store, "auto_vacuum"), 2, "INCREMENTAL");
+}
+
+#[test]
+fn a_file_from_before_pruning_is_switched_to_incremental_vacuum() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // A database as the first release left it: auto_vacuum NONE.
+        let mut conn = rusqlite::Connection::open(dir.path().join("rulewatch.db")).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        migrations().to_version(&mut conn, 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO tenants VALUES ('t1', 'Contoso', 'c1', 'client_secret', NULL, '2026-11-01T00:00:00.000Z');
+             INSERT INTO tenant_status (tenant_id, state) VALUES ('t1', 'ok');",
+        )
+        .unwrap();
+        let mode: i64 = conn
+            .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, 0);
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(sqlite_number(&store, "auto_vacuum"), 2);
+    assert_eq!(store.tenant("t1").unwrap().name, "Contoso", "kept");
+    drop(store);
+    let again = Store::open(dir.path()).unwrap();
+    assert_eq!(sqlite_number(&again, "auto_vacuum"), 2);
+}
+
+#[test]
+fn pruning_many_rows_shrinks_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = tenant(&store);
+    let long = "x".repeat(4000);
+    for _ in 0..300 {
+        store
+            .record_event(&t.tenant_id, "blob_failed", None, &long)
+            .unwrap();
+    }
+    let file = dir.path().join("rulewatch.db");
+    let checkpointed_size = || {
+        store
+            .with(|c| Ok(c.fetch("PRAGMA wal_checkpoint(TRUNCATE)", Vec::new())?))
+            .unwrap();
+        std::fs::metadata(&file).unwrap().len()
+    };
+    let (pages, size) = (sqlite_number(&store, "page_count"), checkpointed_size());
+    let later = Utc::now() + Duration::days(31);
+    let pruned = store.prune(later, &Retention::default()).unwrap();
+    assert_eq!(pruned.tenant_events, 300);
+    let left = sqlite_number(&store, "page_count");
+    assert!(left < pages - 250, "{pages} pages before, {left} after");
+    assert_eq!(sqlite_number(&store, "freelist_count"), 0);
+    let smaller = checkpointed_size();
+    assert!(
+        smaller < size - 250 * 4096,
+        "{size} bytes before, {smaller} after"
     );
 }

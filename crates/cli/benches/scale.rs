@@ -1,0 +1,159 @@
+//! A cycle over many tenants at a real round trip: the sandbox holds every answer back
+//! 50 ms (plus up to 10 ms of jitter) and enforces Microsoft's per-tenant quota of 2,000
+//! Management API requests a minute (A8), each tenant's feed holds a day of audit
+//! content, nearly all of it noise, and one planted attack. `rulewatch scan` (the release
+//! or debug binary cargo built) runs twice on one data folder: the first run is the
+//! first-run backfill, the second a steady cycle. Each is reported with its wall time,
+//! the floor (requests × mean round trip ÷ the most tenants scanned at once) and their ratio, the
+//! process's peak RSS, requests per tenant, and how long the slowest tenant waited.
+//!
+//! `scripts/with-keyring.sh cargo bench -p rulewatch-cli --bench scale` measures 1,000
+//! tenants (`-- --tenants N` for another count); `cargo test --all-targets` runs it once
+//! on 12, checking that each planted attack was stored once.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use m365_sandbox::testkit::{TestTenant, get_json, one_attack_each, start_on};
+use rulewatch_core::secrets::Keychain;
+use rulewatch_core::store::Store;
+use rulewatch_core::tenants::{NewCredential, NewTenant, add_tenant};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+/// The round trip every answer is held back, and its jitter's most.
+const LATENCY_MS: u64 = 50;
+const JITTER_MS: u64 = 10;
+/// Microsoft's baseline Management API quota per tenant (A8).
+const QUOTA_PER_MINUTE: u32 = 2000;
+/// A day of a small tenant's Exchange audit content, most of it mailbox noise.
+const RECORDS_PER_TENANT: usize = 600;
+const RECORDS_PER_BLOB: usize = 100;
+/// The most tenants the engine scans at once (EngineConfig::new's ceiling).
+const CEILING: usize = 32;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let measuring = args.iter().any(|a| a == "--bench");
+    let count = args
+        .iter()
+        .position(|a| a == "--tenants")
+        .and_then(|i| args.get(i + 1))
+        .map(|n| n.parse().expect("--tenants takes a number"))
+        .unwrap_or(if measuring { 1000 } else { 12 });
+    let rt = tokio::runtime::Runtime::new().expect("a runtime");
+    let tenants: Vec<TestTenant> = (0..count).map(TestTenant::new).collect();
+    let scenario = json!({
+        "tenants": tenants.iter().map(TestTenant::scenario_json).collect::<Vec<_>>(),
+        "records": one_attack_each(&tenants, -3600),
+        "noise": {"records_per_tenant": RECORDS_PER_TENANT, "seed": 15, "spread_s": 86_400},
+        "records_per_blob": RECORDS_PER_BLOB,
+        "faults": {
+            "latency_ms": LATENCY_MS, "latency_jitter_ms": JITTER_MS,
+            "quota_per_minute": QUOTA_PER_MINUTE, "seed": 15,
+        },
+    });
+    let sandbox = start_on(&rt, &scenario);
+    let base = sandbox.base_url().to_string();
+    let data = tempfile::tempdir().expect("a folder");
+    {
+        let store = Store::open(data.path()).expect("the store opens");
+        for t in &tenants {
+            let new = NewTenant {
+                tenant_id: t.tenant_id.clone(),
+                name: t.name.clone(),
+                client_id: t.client_id.clone(),
+                credential: NewCredential::ClientSecret(SecretString::from(t.secret.clone())),
+                cloud: None,
+            };
+            add_tenant(&store, &Keychain, new).expect("tenant added to the keychain");
+        }
+    }
+    let stats = || get_json(&rt, &format!("{base}/_sandbox/stats"));
+    let mut before = requests(&stats());
+    for cycle in ["first-run backfill", "steady cycle"] {
+        let run = scan(data.path(), &base);
+        let after = requests(&stats());
+        let made = after - before;
+        before = after;
+        let mean_rtt = (LATENCY_MS as f64 + JITTER_MS as f64 / 2.0) / 1000.0;
+        let at_once = CEILING.min(count);
+        let floor = made as f64 * mean_rtt / at_once as f64;
+        println!(
+            "{count} tenants, {cycle}: {:.2} s against a floor of {floor:.2} s ({made} requests × {:.0} ms ÷ {at_once} at once), ratio {:.2}; peak RSS {} MB; {:.1} requests per tenant",
+            run.elapsed.as_secs_f64(),
+            mean_rtt * 1000.0,
+            run.elapsed.as_secs_f64() / floor,
+            run.peak_rss_kb / 1024,
+            made as f64 / count as f64,
+        );
+    }
+    let s = stats();
+    println!(
+        "throttled by the quota: {}; most listings of one tenant at once: {}",
+        s["faults"]["over_quota"], s["listings_peak_in_flight_per_tenant"]
+    );
+    let store = Store::open(data.path()).expect("the store opens");
+    let alerts = store.alerts().expect("alerts");
+    assert_eq!(alerts.len(), count, "each planted attack stored once");
+    rt.block_on(sandbox.shutdown());
+}
+
+/// Every request the sandbox counted.
+fn requests(stats: &Value) -> u64 {
+    stats["requests"]
+        .as_object()
+        .expect("request counts")
+        .values()
+        .filter_map(Value::as_u64)
+        .sum()
+}
+
+struct Run {
+    elapsed: Duration,
+    peak_rss_kb: u64,
+}
+
+/// One `rulewatch scan`, its peak RSS read from /proc while it runs (VmHWM only grows).
+fn scan(data: &Path, base: &str) -> Run {
+    let log = data.join("scan.log");
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rulewatch"))
+        .arg("scan")
+        .env("RULEWATCH_DATA_DIR", data)
+        .env("RULEWATCH_ENDPOINTS", base)
+        .env_remove("RULEWATCH_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        // A file, not a pipe: a thousand tenants' summary lines would fill a pipe no one
+        // reads until the end.
+        .stderr(std::fs::File::create(&log).expect("a log file"))
+        .spawn()
+        .expect("rulewatch starts");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_rss_kb = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("rulewatch runs") {
+            break status;
+        }
+        if let Some(kb) = std::fs::read_to_string(&status_file).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        }) {
+            peak_rss_kb = kb;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let elapsed = start.elapsed();
+    assert!(
+        status.success(),
+        "rulewatch scan failed: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    Run {
+        elapsed,
+        peak_rss_kb,
+    }
+}
