@@ -118,9 +118,10 @@ fn summarise(report: &ScanReport) {
             String::new()
         };
         let name = shown(&t.name);
+        let took = t.took.as_secs_f64();
         match t.state {
             TenantState::Ok => eprintln!(
-                "{name}: scanned {} blobs, {} records, {} new alerts{retries}",
+                "{name}: scanned {} blobs, {} records, {} new alerts in {took:.2} s{retries}",
                 t.blobs, t.records, t.new_alerts
             ),
             TenantState::Partial => eprintln!(

@@ -140,6 +140,9 @@ pub struct TenantReport {
     pub throttled: u64,
     /// Requests retried after another failure (a timeout, a 5xx) during this tenant's scan.
     pub retried: u64,
+    /// How long the tenant's scan took, from its first request to its last commit: what
+    /// Rulewatch adds to an attack's wait beyond the poll interval.
+    pub took: std::time::Duration,
 }
 
 /// One step of [`Engine::test_connection`].
@@ -492,6 +495,7 @@ impl Engine {
     }
 
     async fn scan_tenant(&self, t: TenantRow) -> TenantReport {
+        let began = std::time::Instant::now();
         let stats = RetryStats::default();
         let result = self.collect(&t, &stats).await;
         let (state, problems, collected) = match result {
@@ -529,6 +533,7 @@ impl Engine {
             new_alerts: collected.new_alerts,
             throttled: stats.throttled(),
             retried: stats.transient(),
+            took: began.elapsed(),
         }
     }
 

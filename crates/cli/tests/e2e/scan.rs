@@ -565,6 +565,17 @@ fn a_scan_of_many_tenants_shows_its_progress_as_lines_in_a_log_and_a_bar_on_a_te
         .map(|n| format!("Scanned {n}/10 tenants"))
         .collect();
     assert_eq!(lines, expected);
+    // Each tenant's summary says how long its scan took.
+    let timed = logged
+        .stderr
+        .lines()
+        .filter(|l| {
+            l.split_once(" new alerts in ")
+                .and_then(|(_, t)| t.strip_suffix(" s"))
+                .is_some_and(|t| t.parse::<f64>().is_ok())
+        })
+        .count();
+    assert_eq!(timed, 10, "{}", logged.stderr);
 
     // On a terminal (util-linux's `script` gives the scan one), a bar instead.
     let c = rw.command(&["scan"]);
