@@ -3,6 +3,7 @@
 const COMMANDS: &[&str] = &[
     "overview",
     "list_alerts",
+    "alert_page",
     "delivery_channels",
     "add_channel",
     "add_email_channel",

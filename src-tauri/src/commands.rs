@@ -6,11 +6,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rulewatch_core::app::{self as core_app, Config};
 use rulewatch_core::app::{
-    Alert, AlertDetail, ChannelHealth, Chat, Cloud, CompanyMatch, ConnectionStep, EmailConfig,
-    Error, ErrorKind, Incident, LogEntry, Migrated, NewCredential, PartnerAccount, PartnerState,
-    Plan, PsaConfig, Review, Route, Session, Settings as CoreSettings,
-    SettingsUpdate as CoreUpdate, SignInWith, StepResult, TeamStatus, TenantInput, TenantStatus,
-    UndoPreview,
+    Alert, AlertDetail, AlertPage, AlertPageRequest, ChannelHealth, Chat, Cloud, CompanyMatch,
+    ConnectionStep, EmailConfig, Error, ErrorKind, Incident, LogEntry, Migrated, NewCredential,
+    PartnerAccount, PartnerState, Plan, PsaConfig, Review, Route, Session,
+    Settings as CoreSettings, SettingsUpdate as CoreUpdate, SignInWith, StepResult, TeamStatus,
+    TenantInput, TenantStatus, UndoPreview,
 };
 use rulewatch_core::detect::rules::{RULES, Rule};
 use secrecy::{ExposeSecret, SecretString};
@@ -130,6 +130,13 @@ pub(crate) async fn overview(shared: AppState<'_>) -> Reply<Overview> {
 #[tauri::command]
 pub(crate) async fn list_alerts(shared: AppState<'_>) -> Reply<Vec<Alert>> {
     Ok(current(&shared)?.alerts().await?)
+}
+
+/// One page of the alert list, as the panel's filters ask: a year's alerts are never sent
+/// at once.
+#[tauri::command]
+pub(crate) async fn alert_page(shared: AppState<'_>, query: AlertPageRequest) -> Reply<AlertPage> {
+    Ok(current(&shared)?.alert_page(&query).await?)
 }
 
 /// Adds a channel: a webhook (its signing secret), or Teams or Slack (whose URL is the

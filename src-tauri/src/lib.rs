@@ -74,6 +74,7 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::overview,
             commands::list_alerts,
+            commands::alert_page,
             commands::delivery_channels,
             commands::add_channel,
             commands::add_email_channel,

@@ -130,6 +130,40 @@ export interface AlertSummary {
   mailbox: string | null;
 }
 
+/** Which statuses the alert list shows: "active" is open or acknowledged. */
+export type StatusFilter = "active" | "all" | AlertStatus;
+/** Whose alerts the list shows: "mine" is what this workstation's technician holds (the desktop knows who). */
+export type HeldBy = "anyone" | "mine" | "nobody";
+
+/** One page of the alert list and its filters, as alert_page takes it. */
+export interface AlertQuery {
+  status: StatusFilter;
+  /** This severity or graver; null: any. */
+  severity: Severity | null;
+  /** One tenant's id; null: every tenant. */
+  tenant: string | null;
+  /** Found in the summary, mailbox, actor, tenant name, rule id or IP address, ASCII letters in any case;
+   * `%` and `_` are themselves. Blank: no search. */
+  search: string;
+  held_by: HeldBy;
+  /** How many matching alerts come before the page. */
+  offset: number;
+  /** How many alerts the page holds (the desktop gives at most 500). */
+  limit: number;
+}
+
+/** A page of the alert list, as alert_page answers it. */
+export interface AlertPage {
+  /** Newest event first. */
+  alerts: AlertSummary[];
+  /** How many alerts match the filters, on every page. */
+  total: number;
+  /** Where the page starts: the offset asked for, or the last page's when fewer alerts match now. */
+  offset: number;
+  /** Every alert's tenant, whatever the filters: the tenant filter's options. Names come from alerts: text. */
+  tenants: { tenant_id: string; tenant_name: string }[];
+}
+
 /** One mailbox's alerts within 24 hours, as list_incidents answers it. */
 export interface Incident {
   /** The incident's number: an alert's `incident_id`. */
@@ -149,7 +183,7 @@ export interface Incident {
   resolved_at: string | null;
   /** What the technician said on resolving it; shown as text. */
   resolution_note: string | null;
-  /** Its full alerts, oldest first (core's shape, not AlertSummary): the panel reads list_alerts instead. */
+  /** Its full alerts, oldest first (core's shape, not AlertSummary): the panel reads alert_page instead. */
   alerts: unknown[];
 }
 
@@ -475,7 +509,10 @@ export interface RuleInfo {
 export const api = {
   rules: () => invoke<RuleInfo[]>("rules"),
   overview: () => invoke<Overview>("overview"),
+  /** Every alert: the overview's charts read them all; the Alerts page asks for a page at a time. */
   listAlerts: () => invoke<AlertSummary[]>("list_alerts"),
+  /** One page of the alert list, filtered in the desktop's store. */
+  alertPage: (query: AlertQuery) => invoke<AlertPage>("alert_page", { query }),
   deliveryChannels: () => invoke<ChannelHealth[]>("delivery_channels"),
   addChannel: (kind: ChannelKind, name: string, url: string, secret: string | null, route: ChannelRoute) =>
     invoke<null>("add_channel", { kind, name, url, secret, route }),

@@ -1,5 +1,7 @@
 import type {
   AlertDetail,
+  AlertPage,
+  AlertQuery,
   AlertSummary,
   Customer,
   HistoryEntry,
@@ -18,6 +20,8 @@ import type {
 } from "../src/api";
 import { vi } from "vitest";
 import { CHANGE_DEBOUNCE_MS, startApp, type App } from "../src/app";
+import { severityRank } from "../src/format";
+import { SEARCH_DEBOUNCE_MS } from "../src/pages/alerts";
 import { emit } from "./tauri-mock";
 import { resetMock, state } from "./tauri-mock";
 
@@ -83,7 +87,7 @@ export function alert(over: Partial<AlertSummary> & { id: number }): AlertSummar
   };
 }
 
-/** Newest first, as list_alerts returns them. */
+/** Newest first, as list_alerts returns them (and alert_page pages them). */
 export function alerts(): AlertSummary[] {
   return [
     alert({ id: 5, severity: "critical", rule: HOSTILE_RULE, summary: HOSTILE_SUMMARY, target: "cfo@contoso.com" }),
@@ -253,7 +257,7 @@ export function signedIn(over: Partial<PartnerState> = {}): PartnerState {
 export const ME = "me";
 
 /** Who holds each alert and each alert's review steps, as the default triage commands keep
- * them (and list_alerts and get_alert show). Emptied by `mount`; a test puts a colleague's
+ * them (and list_alerts, alert_page and get_alert show). Emptied by `mount`; a test puts a colleague's
  * hold here, before the panel starts or while it runs. */
 export const desk = { holders: new Map<number, string>(), history: new Map<number, HistoryEntry[]>() };
 
@@ -271,6 +275,37 @@ export function heldBy(id: number, who: string): { kind: string; message: string
 
 const withHolder = <T extends AlertSummary>(a: T): T => ({ ...a, assignee: desk.holders.get(a.id) ?? a.assignee });
 
+/** ASCII letters in lower case, the rest as it is: how the store's search ignores case. */
+const asciiLower = (s: string): string => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
+/**
+ * The page of `list` (newest first) that `q` asks for, as the desktop's store answers it
+ * (crates/core/src/store/alerts.rs `alert_page`): "active" is open or acknowledged, severity is
+ * ranked, the tenant is its id, the search finds literal text (ASCII case aside) in the summary,
+ * mailbox, actor, tenant name, rule id or IP, "mine" is what `me` holds; an offset past the
+ * matches gives the last page; the tenants are every alert's, under its newest name.
+ */
+export function alertPageOf(list: AlertSummary[], q: AlertQuery, me = ME): AlertPage {
+  const needle = asciiLower(q.search.trim());
+  const matched = list.filter((a) => {
+    if (q.status === "active" ? a.status !== "open" && a.status !== "acknowledged" : q.status !== "all" && a.status !== q.status) return false;
+    if (q.severity !== null && severityRank(a.severity) < severityRank(q.severity)) return false;
+    if (q.tenant !== null && a.tenant_id !== q.tenant) return false;
+    if (q.held_by === "mine" && asciiLower(a.assignee ?? "") !== asciiLower(me)) return false;
+    if (q.held_by === "nobody" && a.assignee !== null) return false;
+    const fields = [a.summary, a.target, a.actor, a.tenant_name, a.rule, a.client_ip ?? ""];
+    return !needle || fields.some((f) => asciiLower(f).includes(needle));
+  });
+  const limit = Math.max(1, q.limit);
+  const total = matched.length;
+  const offset = q.offset < total ? q.offset : Math.floor(Math.max(total - 1, 0) / limit) * limit;
+  const names = new Map<string, string>();
+  for (const a of list) if (!names.has(a.tenant_id)) names.set(a.tenant_id, a.tenant_name);
+  const tenants = [...names].map(([tenant_id, tenant_name]) => ({ tenant_id, tenant_name }));
+  tenants.sort((x, y) => (x.tenant_name < y.tenant_name ? -1 : x.tenant_name > y.tenant_name ? 1 : x.tenant_id < y.tenant_id ? -1 : 1));
+  return { alerts: matched.slice(offset, offset + limit), total, offset, tenants };
+}
+
 /** Default answers for every command; tests override what they look at. */
 export function defaultHandlers(): void {
   // Incidents resolved in this test, by key: list_incidents answers them resolved after.
@@ -280,6 +315,8 @@ export function defaultHandlers(): void {
   state.handlers = {
     overview: () => overview(),
     list_alerts: () => alerts().map(withHolder),
+    // The page of what list_alerts answers, so that a test's own list_alerts answers the Alerts page too.
+    alert_page: async (a) => alertPageOf((await state.handlers.list_alerts(undefined)) as AlertSummary[], a!.query as AlertQuery),
     list_incidents: () => incidents().map((i) => resolved.get(i.key) ?? i),
     resolve_incident: (a) => {
       const key = a!.key as string;
@@ -446,6 +483,18 @@ export function rowIds(): number[] {
 export function setValue(el: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, value: string): void {
   el.value = value;
   el.dispatchEvent(new Event(el instanceof HTMLSelectElement ? "change" : "input", { bubbles: true }));
+}
+
+/** Types `text` in the Alerts page's search box and lets its debounce run out, on a fake clock. */
+export async function typeSearch(text: string): Promise<void> {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+  try {
+    setValue($<HTMLInputElement>("#search"), text);
+    await vi.advanceTimersByTimeAsync(SEARCH_DEBOUNCE_MS);
+  } finally {
+    vi.useRealTimers();
+  }
+  await flush();
 }
 
 /** A fresh panel on the Alerts page (it opens on the Overview). */

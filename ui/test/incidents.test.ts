@@ -65,14 +65,14 @@ describe("resolving an incident", () => {
     expect(heading(5).nextElementSibling!.contains(form())).toBe(true);
     expect(document.activeElement).toBe(note());
     note().value = "  removed the rule, reset the password \n";
-    const alertsRead = callsOf("list_alerts").length;
+    const alertsRead = callsOf("alert_page").length;
     const incidentsRead = callsOf("list_incidents").length;
     $("[data-testid=resolve-confirm]").click();
     await flush();
     expect(callsOf("resolve_incident")).toEqual([
       { cmd: "resolve_incident", args: { key: "c0ffee00-0000-4000-8000-000000000005", note: "removed the rule, reset the password" } },
     ]);
-    expect(callsOf("list_alerts").length).toBeGreaterThan(alertsRead);
+    expect(callsOf("alert_page").length).toBeGreaterThan(alertsRead);
     expect(callsOf("list_incidents").length).toBeGreaterThan(incidentsRead);
     expect(form()).toBeNull();
     expect(heading(5).querySelector("[data-testid=incident-status]")!.textContent).toBe("Resolved");

@@ -1,6 +1,18 @@
-// Alerts: the first-run screen (no tenant yet), the filtered list (or grouped by incident,
-// where an open incident can be resolved), and one alert's detail.
-import { api, type AlertDetail, type AlertStatus, type AlertSummary, type Incident, type RuleInfo, type Severity } from "../api";
+// Alerts: the first-run screen (no tenant yet), the filtered list a page at a time (or
+// grouped by incident, where an open incident can be resolved), and one alert's detail.
+import {
+  api,
+  type AlertDetail,
+  type AlertPage,
+  type AlertQuery,
+  type AlertStatus,
+  type AlertSummary,
+  type HeldBy,
+  type Incident,
+  type RuleInfo,
+  type Severity,
+  type StatusFilter,
+} from "../api";
 import { firstRunFor, type Ctx, type Page } from "../ctx";
 import { h, replace, setText, type Child } from "../h";
 import { SEVERITIES, SEVERITY_LABEL, localDateTime, shortDateTime, severityRank } from "../format";
@@ -8,7 +20,11 @@ import { aboutRule, evidenceFacts, parametersTable, relatedList, severityTag, st
 import { createTriage, type Triage } from "../sections/triage";
 import { createRemediation, type Remediation } from "./remediation";
 
-export type StatusFilter = "active" | "all" | AlertStatus;
+/** Alerts a page of the list holds: a year's alerts are asked for and drawn a page at a time. */
+export const PAGE_SIZE = 100;
+/** The search box asks once typing pauses this long, not at every key. */
+export const SEARCH_DEBOUNCE_MS = 200;
+
 export interface Filters {
   /** One row per alert, or the alerts under a heading per incident. */
   group: "alerts" | "incidents";
@@ -16,30 +32,6 @@ export interface Filters {
   severity: "any" | Severity;
   tenant: string; // "" = every tenant
   search: string;
-}
-
-export function matches(a: AlertSummary, f: Filters): boolean {
-  if (f.status === "active") {
-    if (a.status !== "open" && a.status !== "acknowledged") return false;
-  } else if (f.status !== "all" && a.status !== f.status) return false;
-  if (f.severity !== "any" && severityRank(a.severity) < severityRank(f.severity)) return false;
-  if (f.tenant && a.tenant_id !== f.tenant) return false;
-  const q = f.search.trim().toLocaleLowerCase();
-  if (q) {
-    const hay = [a.summary, a.target, a.actor, a.tenant_name, a.rule, a.client_ip ?? ""];
-    if (!hay.some((s) => s.toLocaleLowerCase().includes(q))) return false;
-  }
-  return true;
-}
-
-/** The list's "Held by" filter: every alert, those this technician holds, those nobody holds. */
-export type AssigneeFilter = "anyone" | "mine" | "nobody";
-
-/** Whether `a` passes the assignee filter; `me` is this workstation's technician, null while unknown. */
-export function heldMatches(a: AlertSummary, f: AssigneeFilter, me: string | null): boolean {
-  if (f === "mine") return me !== null && a.assignee === me;
-  if (f === "nobody") return a.assignee === null;
-  return true;
 }
 
 /** An incident as the list shows it: its alerts that pass the filters, newest first. */
@@ -51,7 +43,8 @@ export interface IncidentGroup {
   gravest: AlertSummary;
 }
 
-/** Groups `alerts` (in list order) by incident, each group where its newest alert sits. */
+/** Groups `alerts` (in list order) by incident, each group where its newest alert sits. The list
+ * groups one page's alerts, so an incident's older alerts may continue on the next page. */
 export function byIncident(alerts: AlertSummary[]): IncidentGroup[] {
   const groups: IncidentGroup[] = [];
   const index = new Map<number, IncidentGroup>();
@@ -78,15 +71,22 @@ export interface AlertsPage extends Page {
 
 export function createAlertsPage(ctx: Ctx): AlertsPage {
   const filters: Filters = { group: "alerts", status: "active", severity: "any", tenant: "", search: "" };
-  // Kept apart from `filters`: whether an alert is "mine" depends on who is at this workstation too.
-  let assignee: AssigneeFilter = "anyone";
-  /** This workstation's technician, for the "you" badge and the "Mine" filter. No other command
-   * names them (not overview, not get_settings), so it is learned from alert_review: from the
-   * detail's triage section, or asked once of a held alert when the list first shows one. The
-   * name is the app's configuration, fixed while it runs, so once known it is kept. */
+  // Kept apart from `filters`: whose alerts are "mine" the desktop knows, not the panel.
+  let assignee: HeldBy = "anyone";
+  /** This workstation's technician, for the "you" badge. No other command names them (not
+   * overview, not get_settings), so it is learned from alert_review: from the detail's triage
+   * section, or asked once of a held alert when the list first shows one. The name is the
+   * app's configuration, fixed while it runs, so once known it is kept. */
   let technician: string | null = null;
-  let alerts: AlertSummary[] = [];
-  let loaded = false;
+  /** The page shown, as the desktop last answered it; null until the first answer. */
+  let page: AlertPage | null = null;
+  /** Where the page asked for starts; the desktop's answer may move it back. */
+  let offset = 0;
+  /** Numbers each question for a page: an answer overtaken by a later question is dropped. */
+  let pageSeq = 0;
+  let searchTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The tenant filter's options as last drawn, to redraw them only when they change. */
+  let tenantKey = "";
   /** The rules by id, read once: they change only with the app. */
   let rules: Map<string, RuleInfo> | null = null;
   const ruleTitle = (id: string): string => rules?.get(id)?.title ?? id;
@@ -202,8 +202,8 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     h("option", { value: "nobody" }, "Nobody's"),
   );
   assigneeSel.addEventListener("change", () => {
-    assignee = assigneeSel.value as AssigneeFilter;
-    renderList();
+    assignee = assigneeSel.value as HeldBy;
+    refilter();
   });
   const tenantSel = h("select", { id: "filter-tenant" }, h("option", { value: "" }, "All tenants"));
   const groupSel = h(
@@ -214,6 +214,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   );
   groupSel.addEventListener("change", () => {
     filters.group = groupSel.value as Filters["group"];
+    // The same page, grouped or not: only the incidents' headings need reading.
     renderList();
     // The flat view never reads incidents: read them now, they may be stale or not read yet.
     if (filters.group === "incidents") void loadIncidents();
@@ -222,25 +223,44 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   statusSel.value = filters.status;
   statusSel.addEventListener("change", () => {
     filters.status = statusSel.value as StatusFilter;
-    renderList();
+    refilter();
   });
   severitySel.addEventListener("change", () => {
     filters.severity = severitySel.value as Filters["severity"];
-    renderList();
+    refilter();
   });
   tenantSel.addEventListener("change", () => {
     filters.tenant = tenantSel.value;
-    renderList();
+    refilter();
   });
   search.addEventListener("input", () => {
-    filters.search = search.value;
-    renderList();
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(takeSearch, SEARCH_DEBOUNCE_MS);
   });
+
+  /** The search box's text as the filter; asks again when that changes what is searched. */
+  function takeSearch(): void {
+    searchTimer = undefined;
+    const before = filters.search.trim();
+    filters.search = search.value;
+    if (filters.search.trim() !== before) refilter();
+  }
+
+  /** Other filters: their first page. */
+  function refilter(): void {
+    offset = 0;
+    void loadPage();
+  }
 
   const field = (label: string, control: HTMLElement): HTMLElement =>
     h("label", { class: "filter" }, h("span", null, label), control);
   const count = h("span", { id: "alerts-count", class: "muted" });
   const message = h("p", { id: "alerts-message", class: "ok-message", role: "status" });
+  const groupNote = h(
+    "p",
+    { id: "alerts-group-note", class: "hint", hidden: true },
+    "Incidents are grouped within this page: an incident's older alerts may continue on the next page.",
+  );
   const tbody = h("tbody");
   const table = h(
     "table",
@@ -262,6 +282,9 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     tbody,
   );
   const empty = h("p", { id: "alerts-empty", class: "empty", hidden: true });
+  const prev = h("button", { id: "alerts-prev", type: "button", "data-testid": "page-prev", on: { click: () => turn(-1) } }, "← Previous");
+  const next = h("button", { id: "alerts-next", type: "button", "data-testid": "page-next", on: { click: () => turn(1) } }, "Next →");
+  const pager = h("nav", { id: "alerts-pager", class: "actions", "aria-label": "Pages of alerts", hidden: true }, prev, next);
   const listView = h(
     "section",
     { id: "alert-list", class: "alert-list", "aria-label": "Alerts" },
@@ -277,15 +300,26 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     ),
     count,
     message,
+    groupNote,
     h("div", { class: "table-wrap" }, table),
     empty,
+    pager,
   );
 
+  /** The page before or after this one; the list's top comes into view with it. */
+  async function turn(by: -1 | 1): Promise<void> {
+    offset = Math.max(0, offset + by * PAGE_SIZE);
+    if (await loadPage()) listView.scrollIntoView?.({ block: "start" });
+  }
+
   function renderTenantOptions(): void {
-    const names = new Map<string, string>();
-    for (const a of alerts) if (!names.has(a.tenant_id)) names.set(a.tenant_id, a.tenant_name);
+    const names = new Map<string, string>((page?.tenants ?? []).map((t) => [t.tenant_id, t.tenant_name]));
     if (filters.tenant && !names.has(filters.tenant)) names.set(filters.tenant, filters.tenant);
     const sorted = [...names.entries()].sort((x, y) => x[1].localeCompare(y[1]));
+    // Redrawn each second while alerts arrive: only when they changed, so an open select stays open.
+    const key = JSON.stringify(sorted);
+    if (key === tenantKey) return;
+    tenantKey = key;
     replace(
       tenantSel,
       h("option", { value: "" }, "All tenants"),
@@ -295,7 +329,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   }
 
   function renderList(): void {
-    const shown = alerts.filter((a) => matches(a, filters) && heldMatches(a, assignee, technician));
+    const shown = page?.alerts ?? [];
     const focused = tbody.contains(document.activeElement)
       ? document.activeElement?.closest<HTMLElement>("[data-testid=alert-row]")?.dataset.alertId
       : undefined;
@@ -356,10 +390,23 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
       again?.querySelector<HTMLButtonElement>(".row-open")?.focus();
     }
     table.hidden = shown.length === 0;
-    count.textContent = loaded ? `Showing ${shown.length} of ${alerts.length} alert${alerts.length === 1 ? "" : "s"}` : "Loading…";
-    empty.hidden = !loaded || shown.length > 0;
+    const total = page?.total ?? 0;
+    const n = (x: number): string => x.toLocaleString();
+    count.textContent = !page
+      ? "Loading…"
+      : total === 0
+        ? ""
+        : `Showing ${n(page.offset + 1)}–${n(page.offset + shown.length)} of ${n(total)} alert${total === 1 ? "" : "s"}`;
+    groupNote.hidden = filters.group !== "incidents" || total <= PAGE_SIZE;
+    pager.hidden = !page || (page.offset === 0 && total <= shown.length);
+    // A button that goes disabled loses the focus: hand it to the other one.
+    const focusedTurn = document.activeElement === prev ? prev : document.activeElement === next ? next : null;
+    prev.disabled = !page || page.offset === 0;
+    next.disabled = !page || page.offset + shown.length >= total;
+    if (focusedTurn?.disabled) (focusedTurn === prev ? next : prev).focus();
+    empty.hidden = !page || shown.length > 0;
     empty.textContent =
-      alerts.length === 0
+      page?.tenants.length === 0
         ? "No alerts yet. Rulewatch checks each tenant's audit log on every scan and lists suspicious inbox rules and forwarding here."
         : "No alerts match these filters.";
   }
@@ -649,29 +696,59 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     }
   }
 
+  /** The page at `offset` with the filters, as asked now. */
+  function query(): AlertQuery {
+    return {
+      status: filters.status,
+      severity: filters.severity === "any" ? null : filters.severity,
+      tenant: filters.tenant || null,
+      search: filters.search,
+      held_by: assignee,
+      offset,
+      limit: PAGE_SIZE,
+    };
+  }
+
+  /** Asks for the page with the filters; answers whether it is shown (not overtaken by a later question). */
+  async function loadPage(): Promise<boolean> {
+    const seq = ++pageSeq;
+    const answer = await ctx.run(api.alertPage(query()));
+    if (!answer || seq !== pageSeq) return false;
+    await showPage(answer);
+    return true;
+  }
+
+  async function showPage(answer: AlertPage): Promise<void> {
+    page = answer;
+    offset = answer.offset;
+    renderTenantOptions();
+    renderList();
+    if (await learnTechnician(answer.alerts)) renderList();
+  }
+
+  /** Re-reads the page shown, where it is, with the filters (and the incidents, grouped). */
   async function reloadList(): Promise<void> {
     await loadRules();
+    const seq = ++pageSeq;
     // The headings of the "By incident" view need the incidents, read alongside; the flat view does not.
-    const [list, found] = await Promise.all([
-      ctx.run(api.listAlerts()),
+    const [answer, found] = await Promise.all([
+      ctx.run(api.alertPage(query())),
       filters.group === "incidents" ? ctx.run(api.listIncidents()) : undefined,
     ]);
     if (found) setIncidents(found);
-    if (list) {
-      alerts = list;
-      loaded = true;
-      renderTenantOptions();
-      await learnTechnician(list);
-    }
-    if (list || found) renderList();
+    if (answer && seq === pageSeq) await showPage(answer);
+    else if (found) renderList();
   }
 
-  /** Reads the technician's name once a held alert needs it ("you", "Mine"); see `technician`. */
-  async function learnTechnician(list: AlertSummary[]): Promise<void> {
+  /** Reads the technician's name once a held alert needs it (the "you" badge); see `technician`.
+   * Answers whether it was learned now. */
+  async function learnTechnician(list: AlertSummary[]): Promise<boolean> {
     const held = technician === null ? list.find((a) => a.assignee !== null) : undefined;
-    if (!held) return;
+    if (!held) return false;
     const review = await ctx.run(api.alertReview(held.id));
-    if (review) technician = review.technician;
+    if (!review) return false;
+    technician = review.technician;
+    return true;
   }
 
   async function refresh(): Promise<void> {
@@ -695,6 +772,13 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   // Leaving the page forgets the remediation view (and any password it shows).
   function leave(): void {
     remediation?.close();
+    // Typed just before leaving: the search is what the box shows when the page is entered again.
+    if (searchTimer !== undefined) {
+      clearTimeout(searchTimer);
+      searchTimer = undefined;
+      filters.search = search.value;
+      offset = 0;
+    }
   }
 
   renderList();

@@ -3,12 +3,52 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Error, Session};
 use crate::allowlist::{TrustEntry, TrustKind, normalize_destination, normalize_rule_name};
-use crate::store::{Alert, AlertFilter, AlertStatus, Incident, Review};
+use crate::detect::Severity;
+use crate::store::{
+    Alert, AlertFilter, AlertPage, AlertQuery, AlertStatus, Assignee, Incident, Review,
+    StatusFilter,
+};
+
+/// The most alerts one page of the list holds, whatever a front end asks: it reads the
+/// list a page at a time, never all of a year's.
+pub const MAX_PAGE: u32 = 500;
+
+/// Whose alerts a page of the list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeldBy {
+    /// Held or not, by anyone.
+    Anyone,
+    /// Held by the technician at this workstation.
+    Mine,
+    /// Held by nobody.
+    Nobody,
+}
+
+/// A page of the alert list as a front end asks for it (the panel's filters).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlertPageRequest {
+    /// Which statuses: `active` (open or acknowledged), `all`, or one status's name.
+    pub status: StatusFilter,
+    /// This severity or graver; none: any.
+    pub severity: Option<Severity>,
+    /// One tenant's id; none or empty: every tenant.
+    pub tenant: Option<String>,
+    /// Text in the summary, mailbox, actor, tenant name, rule id or IP address (ASCII
+    /// letters in any case); blank: no search.
+    pub search: String,
+    /// Whose.
+    pub held_by: HeldBy,
+    /// How many matching alerts come before the page.
+    pub offset: u64,
+    /// How many alerts the page holds, from 1 to [`MAX_PAGE`].
+    pub limit: u32,
+}
 
 /// One alert with its evidence: every field of its audit record, the record itself,
 /// and the other alerts about the same mailbox.
@@ -74,6 +114,25 @@ impl Session {
     /// The alerts `filter` lets through, the newest first.
     pub async fn alerts_where(&self, filter: &AlertFilter) -> Result<Vec<Alert>, Error> {
         Ok(self.store().await.alerts_where(filter)?)
+    }
+
+    /// One page of the alerts `request` lets through, newest first, how many match, and
+    /// every alert's tenant; "mine" are the alerts this workstation's technician holds.
+    pub async fn alert_page(&self, request: &AlertPageRequest) -> Result<AlertPage, Error> {
+        let query = AlertQuery {
+            status: request.status,
+            severity: request.severity,
+            tenant: request.tenant.clone().filter(|t| !t.is_empty()),
+            search: request.search.clone(),
+            assignee: match request.held_by {
+                HeldBy::Anyone => None,
+                HeldBy::Mine => Some(Assignee::Named(self.config.technician.clone())),
+                HeldBy::Nobody => Some(Assignee::Nobody),
+            },
+            offset: request.offset,
+            limit: request.limit.clamp(1, MAX_PAGE),
+        };
+        Ok(self.store().await.alert_page(&query)?)
     }
 
     /// The technician at this workstation, as alerts' history names them.
@@ -290,60 +349,85 @@ mod tests {
         assert!(fields("not json").is_empty());
     }
 
-    /// The panel's detail of an alert whose record was pruned says so, and lists no fields.
-    #[tokio::test]
-    async fn a_pruned_record_is_said_to_be_pruned_in_the_alert_s_detail() {
-        use crate::store::{BlobCommit, NewAlert, Retention, TenantRow};
+    const CONTOSO: &str = "8d4121ed-0008-406d-bff9-0d5bb312183c";
+
+    /// A session on a folder of its own with `technician` at it and tenant Contoso added.
+    fn with_contoso(technician: &str) -> (tempfile::TempDir, Session) {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().as_os_str().to_owned();
-        let config =
-            crate::app::Config::read(|var| (var == crate::app::Var::DataDir).then(|| data.clone()))
-                .unwrap();
+        let config = crate::app::Config::read(|var| match var {
+            crate::app::Var::DataDir => Some(data.clone()),
+            crate::app::Var::Technician => Some(technician.into()),
+            _ => None,
+        })
+        .unwrap();
         let session = Session::open(config).unwrap();
-        let store = session.store().await;
-        let tenant_id = "8d4121ed-0008-406d-bff9-0d5bb312183c";
-        store
-            .add_tenant(&TenantRow {
-                tenant_id: tenant_id.into(),
+        futures::executor::block_on(session.store())
+            .add_tenant(&crate::store::TenantRow {
+                tenant_id: CONTOSO.into(),
                 name: "Contoso".into(),
                 client_id: "11111111-2222-3333-4444-555555555555".into(),
                 auth_method: crate::auth::AuthMethod::ClientSecret,
                 cloud: None,
             })
             .unwrap();
-        let alert = NewAlert {
+        (dir, session)
+    }
+
+    /// A hides-mail alert on Contoso's user `i`, `i` minutes old, from `raw`.
+    fn hides_mail(i: usize, raw: &str) -> crate::store::NewAlert {
+        crate::store::NewAlert {
             tenant_name: "Contoso".into(),
-            record_id: "r1".into(),
+            record_id: format!("r{i}"),
             rule: "inbox-rule-hides-mail".into(),
-            severity: crate::detect::Severity::High,
+            severity: Severity::High,
             operation: "New-InboxRule".into(),
-            target: "adele@contoso.com".into(),
-            actor: "adele@contoso.com".into(),
+            target: format!("user{i}@contoso.com"),
+            actor: format!("user{i}@contoso.com"),
             client_ip: None,
             summary: "s".into(),
             details: crate::detect::evidence::Evidence::read(
                 "inbox-rule-hides-mail",
                 serde_json::json!({}),
             ),
-            event_time: None,
-            raw_record: r#"{"Operation":"New-InboxRule","ResultStatus":"True"}"#.into(),
+            event_time: Some(crate::clock::now() - chrono::Duration::minutes(i as i64)),
+            raw_record: raw.into(),
             suppressed_by: None,
             origin: None,
             mailbox: None,
-        };
-        let stored = store
-            .commit_blob(BlobCommit {
-                tenant_id,
+        }
+    }
+
+    /// Commits `alerts` to Contoso in one blob; answers them as stored.
+    fn committed(store: &crate::store::Store, alerts: &[crate::store::NewAlert]) -> Vec<Alert> {
+        store
+            .commit_blob(crate::store::BlobCommit {
+                tenant_id: CONTOSO,
                 content_type: "Audit.Exchange",
                 content_id: "b1",
                 content_created: crate::clock::now(),
-                records: 1,
+                records: alerts.len(),
                 expired: false,
-                alerts: &[alert],
+                alerts,
                 sign_ins: &[],
                 cursor: None,
             })
-            .unwrap();
+            .unwrap()
+    }
+
+    /// The panel's detail of an alert whose record was pruned says so, and lists no fields.
+    #[tokio::test]
+    async fn a_pruned_record_is_said_to_be_pruned_in_the_alert_s_detail() {
+        use crate::store::Retention;
+        let (_dir, session) = with_contoso("alice");
+        let store = session.store().await;
+        let stored = committed(
+            &store,
+            &[hides_mail(
+                1,
+                r#"{"Operation":"New-InboxRule","ResultStatus":"True"}"#,
+            )],
+        );
         let id = stored[0].id;
         let before = session.alert_detail(id).await.unwrap();
         assert!(before.raw_record.contains("New-InboxRule") && !before.parameters.is_empty());
@@ -360,5 +444,62 @@ mod tests {
         );
         assert!(after.parameters.is_empty());
         assert_eq!(after.alert.summary, "s", "the alert itself is kept");
+    }
+
+    /// The panel's query as it sends it, and "mine" as this workstation's technician, not
+    /// whoever the panel names; a page holds at least one alert and at most MAX_PAGE.
+    #[tokio::test]
+    async fn a_page_of_mine_is_what_this_technician_holds() {
+        let request: AlertPageRequest = serde_json::from_value(serde_json::json!({
+            "status": "active", "severity": "high", "tenant": null, "search": " x ",
+            "held_by": "mine", "offset": 100, "limit": 100,
+        }))
+        .unwrap();
+        assert_eq!(request.status, StatusFilter::Active);
+        assert_eq!(request.severity, Some(Severity::High));
+        assert_eq!(request.held_by, HeldBy::Mine);
+        assert_eq!(
+            serde_json::from_value::<StatusFilter>(serde_json::json!("false_positive")).unwrap(),
+            StatusFilter::Only(AlertStatus::FalsePositive)
+        );
+        assert!(serde_json::from_value::<StatusFilter>(serde_json::json!("deleted")).is_err());
+
+        let (_dir, session) = with_contoso("alice");
+        let store = session.store().await;
+        let stored = committed(
+            &store,
+            &[
+                hides_mail(0, "{}"),
+                hides_mail(1, "{}"),
+                hides_mail(2, "{}"),
+            ],
+        );
+        let [newest, middle, oldest] = [stored[0].id, stored[1].id, stored[2].id];
+        session.take_alert(middle, false).await.unwrap();
+        store.take_alert(oldest, "bob", false).unwrap();
+        let page = |held_by, limit| AlertPageRequest {
+            status: StatusFilter::All,
+            severity: None,
+            tenant: Some(String::new()),
+            search: String::new(),
+            held_by,
+            offset: 0,
+            limit,
+        };
+        let ids = |p: AlertPage| p.alerts.iter().map(|a| a.id).collect::<Vec<_>>();
+        let mine = session.alert_page(&page(HeldBy::Mine, 100)).await.unwrap();
+        assert_eq!(ids(mine), [middle]);
+        let nobody_s = session
+            .alert_page(&page(HeldBy::Nobody, 100))
+            .await
+            .unwrap();
+        assert_eq!(ids(nobody_s), [newest]);
+        let one = session.alert_page(&page(HeldBy::Anyone, 0)).await.unwrap();
+        assert_eq!((one.total, ids(one)), (3, vec![newest]));
+        let most = session
+            .alert_page(&page(HeldBy::Anyone, u32::MAX))
+            .await
+            .unwrap();
+        assert_eq!(most.alerts.len(), 3);
     }
 }

@@ -31,7 +31,7 @@ use crate::engine::Engine;
 use crate::secrets::SecretStore;
 use crate::store::Store;
 
-pub use alerts::{AlertDetail, Field};
+pub use alerts::{AlertDetail, AlertPageRequest, Field, HeldBy, MAX_PAGE};
 pub use config::{
     BACKFILL_HOURS, CONCURRENCY, Config, ConfigError, DISCOVERY_HOURS, THROTTLE_WAIT_SECS, Var,
 };
@@ -72,10 +72,10 @@ pub use crate::remediate::{Action, Outcome, Plan, RemediateError, StepResult};
 pub use crate::secrets::SecretError;
 pub use crate::sign_ins::AUDIT_AZURE_AD;
 pub use crate::store::{
-    Alert, AlertFilter, AlertStatus, Assignee, CHAIN_DOES_NOT_PROVE, CHAIN_PROVES, ChainHead,
-    ChainReport, ChannelHealth, ChannelRow, CustomerRow, FrontEnd, GeoFix, GeoProblem, GeoProvider,
-    HistoryEntry, INCIDENT_WINDOW, Incident, IncidentStatus, LogEntry, Migrated, Review,
-    StoreError, TenantRow, TenantState, TenantStatus,
+    Alert, AlertFilter, AlertPage, AlertStatus, AlertTenant, Assignee, CHAIN_DOES_NOT_PROVE,
+    CHAIN_PROVES, ChainHead, ChainReport, ChannelHealth, ChannelRow, CustomerRow, FrontEnd, GeoFix,
+    GeoProblem, GeoProvider, HistoryEntry, INCIDENT_WINDOW, Incident, IncidentStatus, LogEntry,
+    Migrated, Review, StatusFilter, StoreError, TenantRow, TenantState, TenantStatus,
 };
 pub use crate::tenants::{NewCredential, TenantError};
 pub use crate::undo::UndoPreview;

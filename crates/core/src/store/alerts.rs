@@ -38,6 +38,183 @@ pub enum Assignee {
     Named(String),
 }
 
+/// Which statuses the alert list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub enum StatusFilter {
+    /// Every status, suppressed included (`all`).
+    All,
+    /// Open or acknowledged: what is still to be dealt with (`active`).
+    Active,
+    /// This one status (its stored name).
+    Only(AlertStatus),
+}
+
+impl TryFrom<String> for StatusFilter {
+    type Error = String;
+
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        match s.as_str() {
+            "all" => Ok(StatusFilter::All),
+            "active" => Ok(StatusFilter::Active),
+            other => AlertStatus::parse(other)
+                .map(StatusFilter::Only)
+                .ok_or_else(|| format!("'{other}' is not a status the alert list can show")),
+        }
+    }
+}
+
+/// Which page of the alert list `Store::alert_page` answers, and the filters it is of.
+#[derive(Debug, Clone)]
+pub struct AlertQuery {
+    /// Which statuses.
+    pub status: StatusFilter,
+    /// This severity or graver.
+    pub severity: Option<crate::detect::Severity>,
+    /// One tenant, by its id exactly.
+    pub tenant: Option<String>,
+    /// Text found, without regard to ASCII case, in the summary, mailbox, actor, tenant
+    /// name, rule id or IP address; `%` and `_` are themselves. Blank: no search.
+    pub search: String,
+    /// Whose they are.
+    pub assignee: Option<Assignee>,
+    /// How many matching alerts come before the page.
+    pub offset: u64,
+    /// The most alerts the page holds (at least one is asked for).
+    pub limit: u32,
+}
+
+impl Default for AlertQuery {
+    /// The first hundred alerts, whatever their status.
+    fn default() -> Self {
+        AlertQuery {
+            status: StatusFilter::All,
+            severity: None,
+            tenant: None,
+            search: String::new(),
+            assignee: None,
+            offset: 0,
+            limit: 100,
+        }
+    }
+}
+
+/// A tenant some alert belongs to: an option of the list's tenant filter.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AlertTenant {
+    /// Its id.
+    pub tenant_id: String,
+    /// Its name, as its newest alert gives it.
+    pub tenant_name: String,
+}
+
+/// A page of the alert list.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AlertPage {
+    /// The page's alerts, the newest event first.
+    pub alerts: Vec<Alert>,
+    /// How many alerts match the filters, on every page.
+    pub total: u64,
+    /// How many matching alerts come before the page: the offset asked for, or the last
+    /// page's when fewer alerts match now than the offset (a colleague resolved some).
+    pub offset: u64,
+    /// Every tenant of every alert, filters aside, by name.
+    pub tenants: Vec<AlertTenant>,
+}
+
+/// `text` as a `LIKE … ESCAPE '\'` pattern that finds it anywhere, ASCII letters in lower
+/// case: the user's `%`, `_` and `\` stand for themselves.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c.to_ascii_lowercase());
+    }
+    pattern.push('%');
+    pattern
+}
+
+impl AlertQuery {
+    /// The query's ` WHERE …` (empty when it lets every alert by) and its parameters,
+    /// numbered from `?1`.
+    fn conditions(&self, engine: db::Engine) -> (String, Vec<db::Value>) {
+        let mut clauses = Vec::new();
+        let mut args = Vec::new();
+        // Each value takes the next parameter number; answers "?N".
+        let mut arg = |value: &str| {
+            args.push(db::Value::Text(value.to_string()));
+            format!("?{}", args.len())
+        };
+        match self.status {
+            StatusFilter::All => {}
+            StatusFilter::Active => clauses.push(format!(
+                "a.status IN ({}, {})",
+                arg(AlertStatus::Open.as_str()),
+                arg(AlertStatus::Acknowledged.as_str())
+            )),
+            StatusFilter::Only(s) => clauses.push(format!("a.status = {}", arg(s.as_str()))),
+        }
+        // Severity is ranked, not compared as text: the names at or above it, so that the
+        // database filters before LIMIT.
+        if let Some(least) = self.severity {
+            let graver: Vec<String> = [
+                crate::detect::Severity::Low,
+                crate::detect::Severity::Medium,
+                crate::detect::Severity::High,
+                crate::detect::Severity::Critical,
+            ]
+            .into_iter()
+            .filter(|s| *s >= least)
+            .map(|s| arg(s.as_str()))
+            .collect();
+            clauses.push(format!("a.severity IN ({})", graver.join(", ")));
+        }
+        if let Some(t) = &self.tenant {
+            clauses.push(format!("a.tenant_id = {}", arg(t)));
+        }
+        let search = self.search.trim();
+        if !search.is_empty() {
+            let n = arg(&contains_pattern(search));
+            // The pattern's ASCII letters are in lower case. SQLite's LIKE ignores ASCII
+            // case itself, and lower() would copy every text it reads (half the time of a
+            // search); PostgreSQL's LIKE heeds case, and its lower() folds ASCII only, as
+            // the columns are COLLATE "C".
+            let found: Vec<String> = [
+                "a.summary",
+                "a.target",
+                "a.actor",
+                "a.tenant_name",
+                "a.rule",
+                "a.client_ip",
+            ]
+            .iter()
+            .map(|column| match engine {
+                db::Engine::Sqlite => format!("{column} LIKE {n} ESCAPE '\\'"),
+                db::Engine::Postgres => format!("lower({column}) LIKE {n} ESCAPE '\\'"),
+            })
+            .collect();
+            clauses.push(format!("({})", found.join(" OR ")));
+        }
+        match &self.assignee {
+            Some(Assignee::Nobody) => clauses.push("a.assignee IS NULL".to_string()),
+            Some(Assignee::Named(who)) => clauses.push(format!(
+                "lower(a.assignee) = {}",
+                arg(&who.to_ascii_lowercase())
+            )),
+            None => {}
+        }
+        let clause = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        (clause, args)
+    }
+}
+
 /// One step of an alert's review.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HistoryEntry {
@@ -365,6 +542,102 @@ impl Store {
             .into_iter()
             .filter(|a| filter.severity.is_none_or(|s| a.severity >= s))
             .collect())
+    }
+
+    /// One page of the alerts `query` lets through, the newest event first (a stable order:
+    /// alerts of one instant by id), how many match in all, and every alert's tenant.
+    pub fn alert_page(&self, query: &AlertQuery) -> Result<AlertPage> {
+        const ORDER: &str = " ORDER BY a.event_time DESC, a.id DESC";
+        let limit = u64::from(query.limit.max(1));
+        // The page asked for, or the last one when fewer alerts match than it skips.
+        let start = |total: u64| {
+            if query.offset < total {
+                query.offset
+            } else {
+                total.saturating_sub(1) / limit * limit
+            }
+        };
+        self.with(|c| {
+            let (clause, mut args) = query.conditions(c.engine());
+            let (total, offset, alerts) = if query.search.trim().is_empty() {
+                // The indexes count the matches and find the page's rows.
+                let total = c.query_row(
+                    &format!("SELECT COUNT(*) FROM alerts a{clause}"),
+                    db::params_from_iter(&args),
+                    |r| r.get::<_, i64>(0),
+                )?
+                .max(0) as u64;
+                let offset = start(total);
+                let n = args.len();
+                args.push(db::Value::Integer(limit as i64));
+                args.push(db::Value::Integer(offset as i64));
+                let alerts = c
+                    .prepare(&format!(
+                        "{ALERT_SELECT}{clause}{ORDER} LIMIT ?{} OFFSET ?{}",
+                        n + 1,
+                        n + 2
+                    ))?
+                    .query_map(db::params_from_iter(&args), Alert::from_row)?
+                    .collect::<db::Result<Vec<_>>>()?;
+                (total, offset, alerts)
+            } else {
+                // No index finds text inside text: a search reads every alert, once, for
+                // its matches' ids in order (their number is the total), then the page's
+                // rows by id; counting and then paging would read them all twice.
+                let ids = c
+                    .prepare(&format!("SELECT a.id FROM alerts a{clause}{ORDER}"))?
+                    .query_map(db::params_from_iter(&args), |r| r.get::<_, i64>(0))?
+                    .collect::<db::Result<Vec<_>>>()?;
+                let total = ids.len() as u64;
+                let offset = start(total);
+                let page: Vec<i64> = ids
+                    .into_iter()
+                    .skip(offset as usize)
+                    .take(limit as usize)
+                    .collect();
+                let alerts = if page.is_empty() {
+                    Vec::new()
+                } else {
+                    let marks: Vec<String> = (1..=page.len()).map(|i| format!("?{i}")).collect();
+                    c.prepare(&format!(
+                        "{ALERT_SELECT} WHERE a.id IN ({}){ORDER}",
+                        marks.join(", ")
+                    ))?
+                    .query_map(db::params_from_iter(&page), Alert::from_row)?
+                    .collect::<db::Result<Vec<_>>>()?
+                };
+                (total, offset, alerts)
+            };
+            // A step along alerts_by_tenant from each tenant to the next, rather than a pass
+            // over every alert.
+            let tenants = c
+                .prepare(
+                    "WITH RECURSIVE t (tenant_id) AS (
+                         SELECT MIN(tenant_id) FROM alerts
+                         UNION ALL
+                         SELECT (SELECT MIN(b.tenant_id) FROM alerts b WHERE b.tenant_id > t.tenant_id)
+                         FROM t WHERE t.tenant_id IS NOT NULL
+                     )
+                     SELECT t.tenant_id,
+                            (SELECT b.tenant_name FROM alerts b WHERE b.tenant_id = t.tenant_id
+                             ORDER BY b.event_time DESC, b.id DESC LIMIT 1)
+                     FROM t WHERE t.tenant_id IS NOT NULL
+                     ORDER BY 2, 1",
+                )?
+                .query_map([], |r| {
+                    Ok(AlertTenant {
+                        tenant_id: r.get(0)?,
+                        tenant_name: r.get(1)?,
+                    })
+                })?
+                .collect::<db::Result<Vec<_>>>()?;
+            Ok(AlertPage {
+                alerts,
+                total,
+                offset,
+                tenants,
+            })
+        })
     }
 
     /// How many alerts await review (status `open`), across every tenant, removed tenants'

@@ -32,7 +32,9 @@ use serde_json::Value;
 
 use crate::cloud::Cloud;
 
-pub use alerts::{AlertFilter, Assignee, HistoryEntry, Review};
+pub use alerts::{
+    AlertFilter, AlertPage, AlertQuery, AlertTenant, Assignee, HistoryEntry, Review, StatusFilter,
+};
 pub use deliveries::{
     ChannelHealth, ChannelRow, FrontEnd, MonitoringEvent, Queued, QueuedResolution,
 };
@@ -218,13 +220,17 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("mailboxes.sql")),
         M::up(include_str!("triage.sql")),
         M::up(include_str!("technicians.sql")),
+        M::up(include_str!("alert_list.sql")),
     ])
 }
 
 /// The PostgreSQL schema's versions, in order; version N is the Nth. Applied by hand
 /// rather than by a migration crate: rusqlite_migration is SQLite's alone, and a list
 /// applied in order under one advisory lock is all the shared schema needs.
-const POSTGRES_MIGRATIONS: &[&str] = &[include_str!("postgres.sql")];
+const POSTGRES_MIGRATIONS: &[&str] = &[
+    include_str!("postgres.sql"),
+    include_str!("postgres_alert_list.sql"),
+];
 
 /// The advisory lock that lets one workstation at a time upgrade the shared schema
 /// ("RWSCHEMA" in ASCII).

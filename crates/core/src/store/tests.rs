@@ -1758,3 +1758,460 @@ fn pruning_many_rows_shrinks_the_file() {
         "{size} bytes before, {smaller} after"
     );
 }
+
+/// The alert list a page at a time (issue 15): each filter's rows and count, pages that
+/// cover every match once in a stable order, search text taken literally, ranked severity.
+mod paging {
+    use super::*;
+    use crate::detect::Severity;
+
+    on_both_engines!(
+        each_filter_answers_its_alerts_and_how_many_match,
+        pages_cover_every_match_once_in_a_stable_order,
+        a_page_past_the_end_is_the_last_page,
+        search_text_is_literal_and_ignores_ascii_case,
+        severity_is_ranked_before_the_limit,
+        the_tenants_are_every_alert_s_under_its_newest_name,
+    );
+
+    const TENANTS: [(&str, &str); 4] = [
+        ("0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001", "Fabrikam"),
+        ("8d4121ed-0008-406d-bff9-0d5bb312183c", "Contoso"),
+        ("5e1c2a77-1111-4c41-9ad2-6f6b51b9a002", "Northwind"),
+        ("c3a8e0f1-2222-4c41-9ad2-6f6b51b9a003", "Tailspin"),
+    ];
+    const SEVERITIES: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+    const STATUSES: [AlertStatus; 5] = [
+        AlertStatus::Open,
+        AlertStatus::Acknowledged,
+        AlertStatus::FalsePositive,
+        AlertStatus::Resolved,
+        AlertStatus::Suppressed,
+    ];
+
+    fn add_tenants(store: &Store) {
+        for (id, name) in TENANTS {
+            store
+                .add_tenant(&TenantRow {
+                    tenant_id: id.into(),
+                    name: name.into(),
+                    client_id: "11111111-2222-3333-4444-555555555555".into(),
+                    auth_method: AuthMethod::ClientSecret,
+                    cloud: None,
+                })
+                .unwrap();
+        }
+    }
+
+    /// An alert about an inbox rule, which names no destination (so none makes a fan-in).
+    fn hiding(record_id: &str) -> NewAlert {
+        NewAlert {
+            rule: "inbox-rule-hides-mail".into(),
+            details: Evidence::read("inbox-rule-hides-mail", serde_json::json!({})),
+            ..alert(record_id)
+        }
+    }
+
+    /// 300 alerts over four tenants, every status, severity and holder (Alice, bob,
+    /// nobody); two at each instant, three without an event time, and Contoso's newest
+    /// under a newer name. Answers them as `Store::alerts` orders them.
+    fn fill(store: &Store) -> Vec<Alert> {
+        add_tenants(store);
+        let start = Utc::now() - Duration::days(1);
+        for (n, (id, name)) in TENANTS.iter().enumerate() {
+            let alerts: Vec<NewAlert> = (0..300usize)
+                .filter(|i| i % 4 == n)
+                .map(|i| NewAlert {
+                    tenant_name: if *name == "Contoso" && i < 20 {
+                        "Contoso Ltd".into()
+                    } else {
+                        (*name).into()
+                    },
+                    severity: SEVERITIES[i / 4 % 4],
+                    target: format!("user{}@{}.example", i % 10, name.to_lowercase()),
+                    actor: format!("admin{}@{}.example", i % 3, name.to_lowercase()),
+                    client_ip: (i % 6 != 0).then(|| format!("203.0.113.{}", i % 50)),
+                    summary: format!("Alert number {i}"),
+                    event_time: (i % 97 != 50).then(|| start - Duration::minutes(i as i64 / 2)),
+                    suppressed_by: (STATUSES[i % 5] == AlertStatus::Suppressed)
+                        .then(|| "trusted destination".into()),
+                    ..hiding(&format!("r{i}"))
+                })
+                .collect();
+            store
+                .commit_blob(commit_one(id, &format!("blob-{n}"), &alerts))
+                .unwrap();
+        }
+        store
+            .with(|c| {
+                let tx = c.transaction()?;
+                let ids = tx
+                    .prepare("SELECT id, record_id FROM alerts")?
+                    .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+                    .collect::<db::Result<Vec<_>>>()?;
+                for (id, record) in ids {
+                    let i: usize = record[1..].parse().unwrap();
+                    let holder = match i % 7 {
+                        0 | 1 => Some("Alice"),
+                        2 => Some("bob"),
+                        _ => None,
+                    };
+                    tx.execute(
+                        "UPDATE alerts SET status = ?2, assignee = ?3 WHERE id = ?1",
+                        params![id, STATUSES[i % 5].as_str(), holder],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .unwrap();
+        let all = store.alerts().unwrap();
+        assert_eq!(all.len(), 300);
+        all
+    }
+
+    /// Whether `q` lets `a` by, written apart from the store's SQL as the panel's filters
+    /// read.
+    fn lets_by(q: &AlertQuery, a: &Alert) -> bool {
+        let status = match q.status {
+            StatusFilter::All => true,
+            StatusFilter::Active => {
+                matches!(a.status, AlertStatus::Open | AlertStatus::Acknowledged)
+            }
+            StatusFilter::Only(s) => a.status == s,
+        };
+        let needle = q.search.trim().to_ascii_lowercase();
+        let fields = [
+            a.summary.as_str(),
+            &a.target,
+            &a.actor,
+            &a.tenant_name,
+            &a.rule,
+            a.client_ip.as_deref().unwrap_or_default(),
+        ];
+        let found = needle.is_empty()
+            || fields
+                .iter()
+                .any(|f| f.to_ascii_lowercase().contains(&needle));
+        let held = match &q.assignee {
+            None => true,
+            Some(Assignee::Nobody) => a.assignee.is_none(),
+            Some(Assignee::Named(who)) => a
+                .assignee
+                .as_deref()
+                .is_some_and(|held| held.eq_ignore_ascii_case(who)),
+        };
+        status
+            && q.severity.is_none_or(|s| a.severity >= s)
+            && q.tenant.as_ref().is_none_or(|t| &a.tenant_id == t)
+            && found
+            && held
+    }
+
+    fn ids(alerts: &[Alert]) -> Vec<i64> {
+        alerts.iter().map(|a| a.id).collect()
+    }
+
+    fn each_filter_answers_its_alerts_and_how_many_match(place: &Place) {
+        let store = place.open();
+        let all = fill(&store);
+        let q = |f: &dyn Fn(&mut AlertQuery)| {
+            let mut q = AlertQuery {
+                limit: 500,
+                ..AlertQuery::default()
+            };
+            f(&mut q);
+            q
+        };
+        let mut queries = vec![
+            q(&|_| {}),
+            q(&|q| q.status = StatusFilter::Active),
+            q(&|q| q.tenant = Some("no-such-tenant".into())),
+            q(&|q| q.assignee = Some(Assignee::Nobody)),
+            q(&|q| q.assignee = Some(Assignee::Named("ALICE".into()))),
+            q(&|q| q.assignee = Some(Assignee::Named("carol".into()))),
+            q(&|q| q.search = "USER3@".into()),
+            q(&|q| q.search = " 203.0.113.4 ".into()),
+            q(&|q| q.search = "northwind".into()),
+            q(&|q| q.search = "admin2@".into()),
+            q(&|q| q.search = "number 1".into()),
+            q(&|q| {
+                q.status = StatusFilter::Active;
+                q.severity = Some(Severity::High);
+                q.tenant = Some(TENANTS[1].0.into());
+                q.assignee = Some(Assignee::Nobody);
+            }),
+            q(&|q| {
+                q.status = StatusFilter::Only(AlertStatus::Resolved);
+                q.search = "contoso".into();
+                q.assignee = Some(Assignee::Named("bob".into()));
+            }),
+        ];
+        queries.extend(STATUSES.map(|s| q(&|q| q.status = StatusFilter::Only(s))));
+        queries.extend(
+            SEVERITIES[1..]
+                .iter()
+                .map(|s| q(&|q| q.severity = Some(*s))),
+        );
+        queries.extend(TENANTS.map(|(id, _)| q(&|q| q.tenant = Some(id.into()))));
+        for query in &queries {
+            let expected: Vec<i64> = all
+                .iter()
+                .filter(|a| lets_by(query, a))
+                .map(|a| a.id)
+                .collect();
+            let page = store.alert_page(query).unwrap();
+            assert_eq!(ids(&page.alerts), expected, "{query:?}");
+            assert_eq!(page.total, expected.len() as u64, "{query:?}");
+            // The first page of a panel's size: the first rows, the same count.
+            let first = store
+                .alert_page(&AlertQuery {
+                    limit: 25,
+                    ..query.clone()
+                })
+                .unwrap();
+            assert_eq!(
+                ids(&first.alerts),
+                expected[..expected.len().min(25)],
+                "{query:?}"
+            );
+            assert_eq!(first.total, expected.len() as u64, "{query:?}");
+        }
+        // Each filter keeps some alerts and drops others, so none is ignored unnoticed.
+        for query in &queries[1..] {
+            let kept = all.iter().filter(|a| lets_by(query, a)).count();
+            assert!(kept < all.len(), "{query:?} drops nothing");
+        }
+        let active = store.alert_page(&queries[1]).unwrap();
+        assert_eq!(
+            active.total, 120,
+            "open and acknowledged: two statuses in five"
+        );
+    }
+
+    fn pages_cover_every_match_once_in_a_stable_order(place: &Place) {
+        let store = place.open();
+        let all = fill(&store);
+        for status in [StatusFilter::All, StatusFilter::Active] {
+            let query = AlertQuery {
+                status,
+                limit: 7,
+                ..AlertQuery::default()
+            };
+            let mut seen = Vec::new();
+            let mut offset = 0;
+            loop {
+                let page = store
+                    .alert_page(&AlertQuery {
+                        offset,
+                        ..query.clone()
+                    })
+                    .unwrap();
+                assert_eq!(page.offset, offset);
+                assert!(page.alerts.len() <= 7);
+                // Read again, the same page.
+                let again = store
+                    .alert_page(&AlertQuery {
+                        offset,
+                        ..query.clone()
+                    })
+                    .unwrap();
+                assert_eq!(ids(&again.alerts), ids(&page.alerts));
+                seen.extend(page.alerts);
+                offset += 7;
+                if offset >= page.total {
+                    break;
+                }
+            }
+            let expected: Vec<i64> = all
+                .iter()
+                .filter(|a| lets_by(&query, a))
+                .map(|a| a.id)
+                .collect();
+            assert_eq!(
+                ids(&seen),
+                expected,
+                "the pages, in order, are every match once"
+            );
+            // Newest event first; alerts of one instant by id, the later stored first.
+            for pair in seen.windows(2) {
+                if let (Some(a), Some(b)) = (pair[0].event_time, pair[1].event_time) {
+                    assert!(a > b || (a == b && pair[0].id > pair[1].id), "{pair:?}");
+                }
+            }
+            assert!(
+                seen.windows(2)
+                    .any(|p| p[0].event_time.is_some() && p[0].event_time == p[1].event_time),
+                "the fill has alerts of one instant"
+            );
+        }
+    }
+
+    fn a_page_past_the_end_is_the_last_page(place: &Place) {
+        let store = place.open();
+        let all = fill(&store);
+        let query = AlertQuery {
+            status: StatusFilter::Only(AlertStatus::Open),
+            limit: 25,
+            ..AlertQuery::default()
+        };
+        let open: Vec<i64> = all
+            .iter()
+            .filter(|a| a.status == AlertStatus::Open)
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(open.len(), 60);
+        // Asked for the fourth page after a colleague resolved some: the third, the last.
+        for asked in [60, 75, 1000] {
+            let page = store
+                .alert_page(&AlertQuery {
+                    offset: asked,
+                    ..query.clone()
+                })
+                .unwrap();
+            assert_eq!(page.offset, 50);
+            assert_eq!(ids(&page.alerts), open[50..]);
+        }
+        let none = store
+            .alert_page(&AlertQuery {
+                tenant: Some("no-such-tenant".into()),
+                offset: 100,
+                ..query.clone()
+            })
+            .unwrap();
+        assert_eq!((none.total, none.offset, none.alerts.len()), (0, 0, 0));
+    }
+
+    fn search_text_is_literal_and_ignores_ascii_case(place: &Place) {
+        let store = place.open();
+        add_tenants(&store);
+        let summaries = [
+            "Half: 50% of the mail",
+            "Five hundred: 500 of the mail",
+            "Rule a_b hides the mail",
+            "Rule axb hides the mail",
+            "Path a\\b hides the mail",
+            "Sends to EVE@Evil.Example",
+        ];
+        let alerts: Vec<NewAlert> = summaries
+            .iter()
+            .enumerate()
+            .map(|(i, s)| NewAlert {
+                summary: (*s).into(),
+                target: format!("user{i}@contoso.com"),
+                actor: format!("user{i}@contoso.com"),
+                client_ip: Some(format!("203.0.113.{i}")),
+                event_time: Some(Utc::now() - Duration::minutes(i as i64)),
+                ..hiding(&format!("r{i}"))
+            })
+            .collect();
+        let stored = store
+            .commit_blob(commit_one(TENANTS[1].0, "b", &alerts))
+            .unwrap();
+        let id = |i: usize| {
+            stored
+                .iter()
+                .find(|a| a.record_id == format!("r{i}"))
+                .unwrap()
+                .id
+        };
+        let found = |text: &str| -> Vec<i64> {
+            let page = store
+                .alert_page(&AlertQuery {
+                    search: text.into(),
+                    ..AlertQuery::default()
+                })
+                .unwrap();
+            assert_eq!(page.total, page.alerts.len() as u64);
+            let mut ids = ids(&page.alerts);
+            ids.sort_unstable();
+            ids
+        };
+        assert_eq!(found("%"), [id(0)], "% is a percent sign, not any text");
+        assert_eq!(found("50%"), [id(0)]);
+        assert_eq!(found("_"), [id(2)], "_ is an underscore, not any letter");
+        assert_eq!(found("a_b"), [id(2)]);
+        assert_eq!(found("a\\b"), [id(4)], "\\ is itself, not an escape");
+        assert_eq!(found("\\"), [id(4)]);
+        assert_eq!(found("eve@EVIL.example"), [id(5)]);
+        assert_eq!(found("  USER3@Contoso  "), [id(3)]);
+        assert_eq!(found("203.0.113.1"), [id(1)]);
+        assert_eq!(found("HIDES-MAIL").len(), 6, "the rule's id");
+        assert_eq!(found("contoso ltd"), Vec::<i64>::new());
+        assert_eq!(found("Contoso").len(), 6, "the tenant's name");
+        assert_eq!(found("' OR '1'='1"), Vec::<i64>::new());
+        assert_eq!(found("'; DELETE FROM alerts; --"), Vec::<i64>::new());
+        assert_eq!(found("   ").len(), 6, "blank: no search");
+        assert_eq!(store.alerts().unwrap().len(), 6);
+    }
+
+    fn severity_is_ranked_before_the_limit(place: &Place) {
+        let store = place.open();
+        let all = fill(&store);
+        for (least, graver) in [
+            (Severity::Low, 300),
+            (Severity::Medium, 224),
+            (Severity::High, 148),
+            (Severity::Critical, 72),
+        ] {
+            let page = store
+                .alert_page(&AlertQuery {
+                    severity: Some(least),
+                    limit: 10,
+                    ..AlertQuery::default()
+                })
+                .unwrap();
+            // As text, "critical" < "high" < "low" < "medium": ranked, high takes critical
+            // and not low.
+            assert_eq!(page.total, graver, "{least:?}");
+            assert_eq!(
+                page.alerts.len(),
+                10,
+                "filtered before the limit, not after"
+            );
+            assert!(page.alerts.iter().all(|a| a.severity >= least));
+            let expected: Vec<i64> = all
+                .iter()
+                .filter(|a| a.severity >= least)
+                .take(10)
+                .map(|a| a.id)
+                .collect();
+            assert_eq!(ids(&page.alerts), expected);
+        }
+    }
+
+    fn the_tenants_are_every_alert_s_under_its_newest_name(place: &Place) {
+        let store = place.open();
+        let empty = store.alert_page(&AlertQuery::default()).unwrap();
+        assert!(empty.tenants.is_empty() && empty.alerts.is_empty() && empty.total == 0);
+        fill(&store);
+        // Whatever the filters, and with no alert matching.
+        let page = store
+            .alert_page(&AlertQuery {
+                tenant: Some(TENANTS[0].0.into()),
+                search: "nothing like this".into(),
+                ..AlertQuery::default()
+            })
+            .unwrap();
+        assert_eq!(page.total, 0);
+        let tenants: Vec<(&str, &str)> = page
+            .tenants
+            .iter()
+            .map(|t| (t.tenant_id.as_str(), t.tenant_name.as_str()))
+            .collect();
+        assert_eq!(
+            tenants,
+            [
+                (TENANTS[1].0, "Contoso Ltd"),
+                TENANTS[0],
+                TENANTS[2],
+                TENANTS[3],
+            ]
+        );
+    }
+}
