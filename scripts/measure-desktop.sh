@@ -37,7 +37,10 @@ done
 start=$(date +%s.%N)
 "$app" >"$log" 2>&1 &
 pid=$!
-until grep -q "tray ready" "$log"; do sleep 0.01; done
+until grep -q "tray ready" "$log"; do
+    kill -0 "$pid" 2>/dev/null || { echo "the app exited before its tray was ready:" >&2; cat "$log" >&2; exit 1; }
+    sleep 0.01
+done
 ready=$(date +%s.%N)
 printf 'launch to tray ready: %.3f s\n' "$(echo "$ready - $start" | bc)"
 
@@ -50,13 +53,17 @@ processes() {
         todo+=($(cat "/proc/$p/task/$p/children" 2>/dev/null || true))
     done
 }
-pss() {
-    local total=0 p k
+# Sums what the awk program prints from /proc/PID/FILE over those processes.
+summed() {
+    local file=$1 program=$2 total=0 p n
     for p in $(processes); do
-        k=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
-        total=$((total + ${k:-0}))
+        n=$(awk "$program" "/proc/$p/$file" 2>/dev/null || echo 0)
+        total=$((total + ${n:-0}))
     done
-    echo "$((total / 1024)) MB PSS over $(processes | wc -l) processes ($(for p in $(processes); do cat /proc/$p/comm; done | tr '\n' ' '| sed 's/ $//'))"
+    echo "$total"
+}
+pss() {
+    echo "$(($(summed smaps_rollup '/^Pss:/ {print $2}') / 1024)) MB PSS over $(processes | wc -l) processes ($(for p in $(processes); do cat /proc/$p/comm; done | tr '\n' ' '| sed 's/ $//'))"
 }
 panel() { xwininfo -root -tree | awk '/ "Rulewatch": / {print $1; exit}'; }
 # Presses the panel's close button as a window manager would (WM_DELETE_WINDOW): Xvfb
@@ -111,14 +118,7 @@ sorted=$(printf '%s\n' "${times[@]}" | sort -n | tr '\n' ' ')
 echo "reopening the panel on an alert to drawn: ${sorted}ms (median $(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p) ms)"
 echo "panel closed again after 5 reopenings: $(pss)"
 
-ticks() {
-    local t=0 p s
-    for p in $(processes); do
-        s=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
-        t=$((t + ${s:-0}))
-    done
-    echo "$t"
-}
+ticks() { summed stat '{print $14 + $15}'; }
 before=$(ticks); sleep "$idle"; after=$(ticks)
 echo "idle CPU, panel closed, over $idle s: $(echo "scale=3; ($after - $before) * 100 / $(getconf CLK_TCK) / $idle" | bc) % of one core"
 echo "release binary: $(stat -c %s "$app") bytes"

@@ -195,11 +195,7 @@ impl Desktop {
         notification_daemon();
         // Nothing left on screen from an earlier test's app (critical ones never expire).
         let _ = Command::new("dunstctl").arg("close-all").status();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let scenario = Scenario::from_json(&scenario.to_string()).expect("valid scenario");
         let sandbox = rt
             .block_on(m365_sandbox::start(
@@ -208,20 +204,7 @@ impl Desktop {
             ))
             .unwrap();
         let data = tempfile::tempdir().unwrap();
-        let home = tempfile::tempdir().unwrap();
-        // The app's "browser": it notes each address it is asked to open, for a test to
-        // follow (and no real browser ever starts).
-        let browser = home.path().join("browser");
-        std::fs::write(
-            &browser,
-            "#!/bin/sh\necho \"$1\" >> \"$(dirname \"$0\")/opened\"\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(
-            &browser,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        let home = home_with_browser();
         let store = match team {
             Some((url, password)) => {
                 team::join(
@@ -266,18 +249,8 @@ impl Desktop {
     /// folder, its own D-Bus session and keychain, the same tenants' endpoints, and
     /// `technician` at it.
     pub(crate) fn colleague(desk: &Desktop, technician: &'static str) -> Desktop {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let home = tempfile::tempdir().unwrap();
-        std::fs::write(home.path().join("browser"), "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(
-            home.path().join("browser"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        let rt = runtime();
+        let home = home_with_browser();
         let mut app = Desktop {
             rt,
             sandbox: None,
@@ -638,6 +611,33 @@ impl Drop for Desktop {
             self.rt.block_on(s.shutdown());
         }
     }
+}
+
+/// The runtime a test's calls to the sandbox and the WebDriver client run on.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A home folder for the app with its "browser": a script that notes each address it
+/// is asked to open, for a test to follow (and no real browser ever starts).
+fn home_with_browser() -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let browser = home.path().join("browser");
+    std::fs::write(
+        &browser,
+        "#!/bin/sh\necho \"$1\" >> \"$(dirname \"$0\")/opened\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    home
 }
 
 /// Megan's new inbox rule "Sync" forwarding every message outside, planted as readable
