@@ -8,7 +8,9 @@
 # first page is drawn); idle CPU with the panel closed; the binary's size.
 # Usage: scripts/with-keyring.sh xvfb-run -a scripts/measure-desktop.sh [IDLE_SECONDS]
 # (after `npm run build:ui && cargo build --release -p rulewatch-desktop -p rulewatch-cli
-# && cargo build -p m365-sandbox`; IDLE_SECONDS defaults to 300, the issue's five minutes)
+# && cargo build -p m365-sandbox`; IDLE_SECONDS defaults to 300, the issue's five minutes).
+# With RULEWATCH_MEASURE_DATA=DIR, the app starts on a copy of the store in DIR, such as a
+# year's from `cargo bench -p rulewatch-cli --bench year -- --keep DIR`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 idle=${1:-300}
@@ -22,6 +24,10 @@ log=$(mktemp)
 pid= sandbox=
 trap '[[ -n $pid ]] && kill $pid 2>/dev/null; [[ -n $sandbox ]] && kill $sandbox 2>/dev/null; rm -rf "$data" "$log"' EXIT
 export RULEWATCH_LOG=info RULEWATCH_DATA_DIR=$data/rulewatch HOME=$data XDG_CONFIG_HOME=$data/config
+if [[ -n ${RULEWATCH_MEASURE_DATA:-} ]]; then
+    mkdir -p "$RULEWATCH_DATA_DIR"
+    cp -r "$RULEWATCH_MEASURE_DATA"/. "$RULEWATCH_DATA_DIR"/
+fi
 
 target/debug/m365-sandbox --listen 127.0.0.1:0 --demo >"$data/sandbox.out" 2>/dev/null &
 sandbox=$!

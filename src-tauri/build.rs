@@ -2,7 +2,7 @@
 // so the panel can call exactly what capabilities/panel.json names.
 const COMMANDS: &[&str] = &[
     "overview",
-    "list_alerts",
+    "recent_incidents",
     "alert_page",
     "delivery_channels",
     "add_channel",

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rulewatch_core::app::{self as core_app, Config};
 use rulewatch_core::app::{
-    Alert, AlertDetail, AlertPage, AlertPageRequest, ChannelHealth, Chat, Cloud, CompanyMatch,
-    ConnectionStep, EmailConfig, Error, ErrorKind, Incident, LogEntry, Migrated, NewCredential,
-    PartnerAccount, PartnerState, Plan, PsaConfig, Review, Route, Session,
+    AlertDetail, AlertPage, AlertPageRequest, ChannelHealth, Chat, Cloud, CompanyMatch,
+    ConnectionStep, EmailConfig, Error, ErrorKind, Incident, IncidentStart, LogEntry, Migrated,
+    NewCredential, PartnerAccount, PartnerState, Plan, PsaConfig, Review, Route, Session,
     Settings as CoreSettings, SettingsUpdate as CoreUpdate, SignInWith, StepResult, TeamStatus,
     TenantInput, TenantStatus, UndoPreview,
 };
@@ -127,9 +127,14 @@ pub(crate) async fn overview(shared: AppState<'_>) -> Reply<Overview> {
     Ok(overview)
 }
 
+/// The incidents begun at or after `since`, for the Overview's chart of the last 30 days:
+/// never every alert of a year.
 #[tauri::command]
-pub(crate) async fn list_alerts(shared: AppState<'_>) -> Reply<Vec<Alert>> {
-    Ok(current(&shared)?.alerts().await?)
+pub(crate) async fn recent_incidents(
+    shared: AppState<'_>,
+    since: DateTime<Utc>,
+) -> Reply<Vec<IncidentStart>> {
+    Ok(current(&shared)?.incidents_since(since).await?)
 }
 
 /// One page of the alert list, as the panel's filters ask: a year's alerts are never sent

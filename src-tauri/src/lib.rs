@@ -73,7 +73,7 @@ pub fn run() {
         .manage(shared)
         .invoke_handler(tauri::generate_handler![
             commands::overview,
-            commands::list_alerts,
+            commands::recent_incidents,
             commands::alert_page,
             commands::delivery_channels,
             commands::add_channel,

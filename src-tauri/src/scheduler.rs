@@ -187,13 +187,23 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
         let throttled = shared.scan_state().scanning.and_then(|p| p.throttled_until);
         show(done, total, throttled)
     };
-    let scan = session.scan(progress);
+    let prefs = session.preferences().notify;
+    // A store that cannot say is taken as on duty: an alert missed is worse than one rung.
+    let on_duty = session.on_duty().await.unwrap_or(true);
+    let desk = notifier::Desk {
+        technician: session.technician(),
+        on_duty,
+    };
+    // Each tenant's alerts are notified as its scan commits, not at the cycle's end.
+    let scan = session.scan_delivering(FrontEnd::Desktop, progress, |pending| {
+        notifier::deliver(app, pending, &prefs, desk)
+    });
     tokio::pin!(scan);
     // A throttling wait can last a minute or more (../shared/reference/m365-api.md §G 14): show it while it lasts.
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let report = loop {
+    let (report, delivered) = loop {
         tokio::select! {
-            report = &mut scan => break report,
+            done = &mut scan => break done,
             _ = tick.tick() => {
                 let until = session.throttled_until().await;
                 if let Some(p) = shared.scan_state().scanning.filter(|p| p.throttled_until != until) {
@@ -218,18 +228,6 @@ async fn scan_once(app: &AppHandle, shared: &Shared) {
     if let Ok(r) = &report {
         partner_news(app, shared, &session, r);
     }
-    let prefs = session.preferences().notify;
-    // A store that cannot say is taken as on duty: an alert missed is worse than one rung.
-    let on_duty = session.on_duty().await.unwrap_or(true);
-    let desk = notifier::Desk {
-        technician: session.technician(),
-        on_duty,
-    };
-    let delivered = session
-        .deliver_new_alerts(FrontEnd::Desktop, |pending| {
-            notifier::deliver(app, pending, &prefs, desk)
-        })
-        .await;
     if let Err(e) = delivered {
         tracing::error!("cannot notify the new alerts: {e}");
     }

@@ -165,6 +165,17 @@ export interface AlertPage {
 }
 
 /** One mailbox's alerts within 24 hours, as list_incidents answers it. */
+/** When an incident began, how grave it is and whose, as recent_incidents answers it. */
+export interface IncidentStart {
+  id: number;
+  tenant_id: string;
+  tenant_name: string;
+  /** The gravest of its alerts'. */
+  severity: Severity;
+  /** When its first alert's change was made. */
+  first_event: string;
+}
+
 export interface Incident {
   /** The incident's number: an alert's `incident_id`. */
   id: number;
@@ -509,8 +520,8 @@ export interface RuleInfo {
 export const api = {
   rules: () => invoke<RuleInfo[]>("rules"),
   overview: () => invoke<Overview>("overview"),
-  /** Every alert: the overview's charts read them all; the Alerts page asks for a page at a time. */
-  listAlerts: () => invoke<AlertSummary[]>("list_alerts"),
+  /** The incidents begun at or after `since` (an ISO instant), oldest first: the overview's chart. */
+  recentIncidents: (since: string) => invoke<IncidentStart[]>("recent_incidents", { since }),
   /** One page of the alert list, filtered in the desktop's store. */
   alertPage: (query: AlertQuery) => invoke<AlertPage>("alert_page", { query }),
   deliveryChannels: () => invoke<ChannelHealth[]>("delivery_channels"),

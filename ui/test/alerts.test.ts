@@ -24,7 +24,7 @@ describe("alert list", () => {
 
   it("groups the alerts under a heading per incident, at its gravest", async () => {
     await openAlerts(() => {
-      state.handlers.list_alerts = () => [
+      state.handlers.stored_alerts = () => [
         alert({ id: 9, severity: "medium", incident_id: 7, target: "adele@contoso.com", rule: HIDES_MAIL.id }),
         alert({ id: 8, severity: "high", incident_id: 3, target: "bob@contoso.com" }),
         alert({ id: 6, severity: "critical", incident_id: 7, target: "adele@contoso.com" }),
@@ -111,7 +111,7 @@ describe("alert list", () => {
   });
 
   it("says so when there are no alerts at all", async () => {
-    await openAlerts(() => (state.handlers.list_alerts = () => []));
+    await openAlerts(() => (state.handlers.stored_alerts = () => []));
     expect(rowIds()).toEqual([]);
     expect(visible($("#alerts-empty"))).toBe(true);
     expect($("#alerts-empty").textContent).toMatch(/No alerts yet/);

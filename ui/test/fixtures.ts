@@ -6,6 +6,7 @@ import type {
   Customer,
   HistoryEntry,
   Incident,
+  IncidentStart,
   LogEntry,
   Overview,
   PartnerAccount,
@@ -87,7 +88,7 @@ export function alert(over: Partial<AlertSummary> & { id: number }): AlertSummar
   };
 }
 
-/** Newest first, as list_alerts returns them (and alert_page pages them). */
+/** Newest first, as the store holds them (alert_page pages them). */
 export function alerts(): AlertSummary[] {
   return [
     alert({ id: 5, severity: "critical", rule: HOSTILE_RULE, summary: HOSTILE_SUMMARY, target: "cfo@contoso.com" }),
@@ -257,7 +258,7 @@ export function signedIn(over: Partial<PartnerState> = {}): PartnerState {
 export const ME = "me";
 
 /** Who holds each alert and each alert's review steps, as the default triage commands keep
- * them (and list_alerts, alert_page and get_alert show). Emptied by `mount`; a test puts a colleague's
+ * them (and alert_page and get_alert show). Emptied by `mount`; a test puts a colleague's
  * hold here, before the panel starts or while it runs. */
 export const desk = { holders: new Map<number, string>(), history: new Map<number, HistoryEntry[]>() };
 
@@ -306,6 +307,36 @@ export function alertPageOf(list: AlertSummary[], q: AlertQuery, me = ME): Alert
   return { alerts: matched.slice(offset, offset + limit), total, offset, tenants };
 }
 
+/**
+ * The incidents of `list` begun at or after `since`, oldest first, as the desktop's store
+ * answers recent_incidents (crates/core/src/store/incidents.rs): an incident begins at its
+ * earliest alert's event time (else when it was detected), is as grave as its gravest
+ * alert and carries its newest alert's tenant name; suppressed alerts belong to none.
+ */
+export function incidentStartsOf(list: AlertSummary[], since: string): IncidentStart[] {
+  const by = new Map<number, IncidentStart & { newest: number }>();
+  for (const a of list) {
+    if (a.incident_id === null) continue;
+    const at = a.event_time ?? a.detected_at;
+    if (at === null) continue;
+    const seen = by.get(a.incident_id);
+    if (!seen) {
+      by.set(a.incident_id, { id: a.incident_id, tenant_id: a.tenant_id, tenant_name: a.tenant_name, severity: a.severity, first_event: at, newest: a.id });
+      continue;
+    }
+    if (Date.parse(at) < Date.parse(seen.first_event)) seen.first_event = at;
+    if (severityRank(a.severity) > severityRank(seen.severity)) seen.severity = a.severity;
+    if (a.id > seen.newest) {
+      seen.newest = a.id;
+      seen.tenant_name = a.tenant_name;
+    }
+  }
+  return [...by.values()]
+    .filter((i) => Date.parse(i.first_event) >= Date.parse(since))
+    .sort((x, y) => Date.parse(x.first_event) - Date.parse(y.first_event) || x.id - y.id)
+    .map(({ newest: _, ...start }) => start);
+}
+
 /** Default answers for every command; tests override what they look at. */
 export function defaultHandlers(): void {
   // Incidents resolved in this test, by key: list_incidents answers them resolved after.
@@ -314,9 +345,11 @@ export function defaultHandlers(): void {
   desk.history.clear();
   state.handlers = {
     overview: () => overview(),
-    list_alerts: () => alerts().map(withHolder),
-    // The page of what list_alerts answers, so that a test's own list_alerts answers the Alerts page too.
-    alert_page: async (a) => alertPageOf((await state.handlers.list_alerts(undefined)) as AlertSummary[], a!.query as AlertQuery),
+    // Not a command: the alerts the desktop's store holds. A test replaces it, and
+    // alert_page and recent_incidents answer from what it gives.
+    stored_alerts: () => alerts().map(withHolder),
+    alert_page: async (a) => alertPageOf((await state.handlers.stored_alerts(undefined)) as AlertSummary[], a!.query as AlertQuery),
+    recent_incidents: async (a) => incidentStartsOf((await state.handlers.stored_alerts(undefined)) as AlertSummary[], a!.since as string),
     list_incidents: () => incidents().map((i) => resolved.get(i.key) ?? i),
     resolve_incident: (a) => {
       const key = a!.key as string;

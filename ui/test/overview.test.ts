@@ -191,7 +191,7 @@ describe("incidents in the last 30 days", () => {
 
   it("counts each incident once, at its gravest, on the day of its first alert", async () => {
     clockAt(nov(30, 12));
-    await mount(() => (state.handlers.list_alerts = incidents));
+    await mount(() => (state.handlers.stored_alerts = incidents));
     const days = $$("[data-testid=chart-day]");
     expect(days).toHaveLength(30);
     expect(days[0].dataset.day).toBe("2026-11-01");
@@ -204,6 +204,8 @@ describe("incidents in the last 30 days", () => {
       "2026-11-30 medium 1",
     ]);
     expect(days.reduce((n, d) => n + Number(d.dataset.total), 0)).toBe(5);
+    // The chart asks for the incidents begun since its first local day, never every alert.
+    expect(callsOf("recent_incidents").at(-1)!.args!.since).toBe(new Date(2026, 10, 1).toISOString());
     const critical = $(`[data-testid=chart-segment][data-day="2026-11-28"]`);
     expect(critical.querySelector("title")!.textContent).toBe("2026-11-28: 1 critical");
     // Critical at the bottom of a stacked bar: the high segment sits below the medium one.
@@ -231,7 +233,7 @@ describe("incidents in the last 30 days", () => {
     try {
       expect(new Date(nov(30, 8)).getUTCDate()).toBe(29);
       clockAt(nov(30, 12));
-      await mount(() => (state.handlers.list_alerts = () => [alert({ id: 1, event_time: nov(30, 8) })]));
+      await mount(() => (state.handlers.stored_alerts = () => [alert({ id: 1, event_time: nov(30, 8) })]));
       expect(segments()).toEqual(["2026-11-30 high 1"]);
       expect($$("[data-testid=chart-day]").at(-1)!.dataset.day).toBe("2026-11-30");
     } finally {
@@ -241,7 +243,7 @@ describe("incidents in the last 30 days", () => {
 
   it("breaks them down by tenant, most first", async () => {
     clockAt(nov(30, 12));
-    await mount(() => (state.handlers.list_alerts = incidents));
+    await mount(() => (state.handlers.stored_alerts = incidents));
     const rows = $$("[data-testid=tenant-incidents]");
     expect(rows.map((r) => r.dataset.tenantId)).toEqual([T1, T2]);
     expect(rows.map((r) => r.querySelector("[data-testid=tenant-incidents-name]")!.textContent)).toEqual(["Contoso", "Fabrikam"]);
@@ -258,7 +260,7 @@ describe("incidents in the last 30 days", () => {
   it("lists only the top 8 tenants", async () => {
     clockAt(nov(30, 12));
     await mount(() => {
-      state.handlers.list_alerts = () =>
+      state.handlers.stored_alerts = () =>
         Array.from({ length: 10 }, (_, i) =>
           Array.from({ length: i + 1 }, (_, j) =>
             alert({ id: i * 100 + j, incident_id: i * 100 + j, tenant_id: `t${i}`, tenant_name: `Tenant ${i}`, event_time: nov(20) }),
@@ -272,7 +274,7 @@ describe("incidents in the last 30 days", () => {
 
   it("shows hostile tenant names in the breakdown and tooltips as text", async () => {
     clockAt(nov(30, 12));
-    await mount(() => (state.handlers.list_alerts = () => [alert({ id: 1, tenant_name: HOSTILE_RULE, event_time: nov(30, 9) })]));
+    await mount(() => (state.handlers.stored_alerts = () => [alert({ id: 1, tenant_name: HOSTILE_RULE, event_time: nov(30, 9) })]));
     noMarkup();
     expect($("[data-testid=tenant-incidents-name]").textContent).toBe(HOSTILE_RULE);
     expect($("[data-testid=tenant-incidents] rect title").textContent).toBe(`${HOSTILE_RULE}: 1 high`);
@@ -280,7 +282,7 @@ describe("incidents in the last 30 days", () => {
 
   it("says so when there is no incident in the last 30 days", async () => {
     clockAt(nov(30, 12));
-    await mount(() => (state.handlers.list_alerts = () => incidents().filter((a) => [8, 9, 20, 21].includes(a.id))));
+    await mount(() => (state.handlers.stored_alerts = () => incidents().filter((a) => [8, 9, 20, 21].includes(a.id))));
     expect(visible($("#incidents-empty"))).toBe(true);
     expect($("#incidents-empty").textContent).toBe("No incidents in the last 30 days.");
     expect(visible($("#incident-chart"))).toBe(false);
@@ -289,7 +291,7 @@ describe("incidents in the last 30 days", () => {
   });
 
   it("says so with no alerts at all", async () => {
-    await mount(() => (state.handlers.list_alerts = () => []));
+    await mount(() => (state.handlers.stored_alerts = () => []));
     expect(visible($("#incidents-empty"))).toBe(true);
     expect(visible($("#incidents-by-tenant"))).toBe(false);
   });

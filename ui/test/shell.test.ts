@@ -10,7 +10,7 @@ describe("first run", () => {
     let started = false;
     await mount(() => {
       state.handlers.overview = () => (started ? overview({ sandbox: true, tenants: 2 }) : overview({ tenants: 0, open_alerts: 0, last_scan_at: null, next_scan_at: null }));
-      state.handlers.list_alerts = () => (started ? alerts() : []);
+      state.handlers.stored_alerts = () => (started ? alerts() : []);
       state.handlers.start_sandbox = () => {
         started = true;
         return null;
@@ -124,7 +124,7 @@ describe("header", () => {
   });
 
   it("shows a failed load in #error", async () => {
-    await openAlerts(() => (state.handlers.list_alerts = () => Promise.reject("The database is locked")));
+    await openAlerts(() => (state.handlers.stored_alerts = () => Promise.reject("The database is locked")));
     expect($("#error-text").textContent).toBe("The database is locked");
   });
 });

@@ -176,7 +176,7 @@ describe("triage in the alert detail", () => {
   });
 
   it("offers no Resolve for a resolved alert", async () => {
-    await openAlerts(() => (state.handlers.list_alerts = () => [alert({ id: 5, status: "resolved" })]));
+    await openAlerts(() => (state.handlers.stored_alerts = () => [alert({ id: 5, status: "resolved" })]));
     setValue($<HTMLSelectElement>("#filter-status"), "resolved");
     await flush();
     expect(rowIds()).toEqual([5]);

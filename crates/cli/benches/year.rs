@@ -8,8 +8,9 @@
 //! scan cycle's database work against the same work on an empty file of the same
 //! tenants (the baseline, measured in the same run).
 //!
-//! `cargo bench -p rulewatch-cli --bench year` measures 300 tenants × 333 alerts;
-//! `cargo test --all-targets` runs it once on 6 × 20.
+//! `cargo bench -p rulewatch-cli --bench year` measures 300 tenants × 333 alerts (`--
+//! --keep DIR` leaves the year's store in DIR, which `scripts/measure-desktop.sh` can start
+//! the app on); `cargo test --all-targets` runs it once on 6 × 20.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -43,9 +44,16 @@ fn main() {
     let rows: Vec<TenantRow> = tenants.iter().map(row).collect();
 
     let year = tempfile::tempdir().expect("a folder");
+    // `--keep DIR` fills DIR instead, for measure-desktop.sh to start the app on.
+    let args: Vec<String> = std::env::args().collect();
+    let keep = args
+        .iter()
+        .position(|a| a == "--keep")
+        .map(|i| Path::new(args.get(i + 1).expect("--keep takes a folder")).to_path_buf());
+    let folder = keep.as_deref().unwrap_or(year.path());
     let began = Instant::now();
-    let store = Store::open(year.path()).expect("the store opens");
-    let made = fill(&store, year.path(), &tenants, &rows, alerts_each, now);
+    let store = Store::open(folder).expect("the store opens");
+    let made = fill(&store, folder, &tenants, &rows, alerts_each, now);
     let pruned = store
         .prune(now, &Retention::default())
         .expect("the prune runs");
@@ -58,10 +66,10 @@ fn main() {
         pruned.processed_blobs,
         pruned.tenant_events
     );
-    println!("file size: {:.1} MB", file_size(year.path()) as f64 / 1e6);
+    println!("file size: {:.1} MB", file_size(folder) as f64 / 1e6);
 
     let start = best(|| {
-        let store = Store::open(year.path()).expect("the store opens");
+        let store = Store::open(folder).expect("the store opens");
         let tenants = store.tenants().expect("tenants");
         let open = store.open_alert_count().expect("a count");
         (tenants.len(), open)
@@ -70,7 +78,7 @@ fn main() {
         "opening the store and reading the tray's counts: {:.1} ms",
         ms(start)
     );
-    let store = Store::open(year.path()).expect("the store opens");
+    let store = Store::open(folder).expect("the store opens");
     // Mailboxes forwarding to one address also raise that address's fan-in alerts.
     let stored = store.alerts().expect("alerts").len();
     assert!(stored >= made, "every alert made is stored");
@@ -79,6 +87,19 @@ fn main() {
     println!(
         "every alert at once, as the panel read them before it paged: {:.1} ms",
         ms(all)
+    );
+    // The Overview's chart: the incidents begun in its 30 days, from their index.
+    let mut begun = 0;
+    let recent = best(|| {
+        begun = store
+            .incidents_since(now - chrono::Duration::days(30))
+            .expect("incidents")
+            .len();
+        begun
+    });
+    println!(
+        "the Overview's incidents of the last 30 days (target < 50 ms): {:.1} ms ({begun} incidents)",
+        ms(recent)
     );
     // The panel's list: a page of 100 with its filters, the count and the tenants.
     let page = |q: AlertQuery| AlertQuery { limit: 100, ..q };

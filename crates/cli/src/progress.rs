@@ -51,6 +51,14 @@ impl ScanProgress {
         }
     }
 
+    /// Runs `f`, which writes to the terminal, with the bar out of its way.
+    pub(crate) fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
+        match self {
+            ScanProgress::Bar(bar) => bar.suspend(f),
+            ScanProgress::Lines(_) => f(),
+        }
+    }
+
     /// The scan ended: the bar goes, so the summary lines follow the command line.
     pub(crate) fn finish(&self) {
         if let ScanProgress::Bar(bar) = self {

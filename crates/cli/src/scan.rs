@@ -5,7 +5,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use rulewatch_core::app::{Delivered, FrontEnd, Problem, Remedy, ScanReport, Session, TenantState};
+use rulewatch_core::app::{
+    Alert, Delivered, FrontEnd, Problem, Remedy, ScanReport, Session, TenantState,
+};
 use rulewatch_core::shown::shown;
 
 use crate::progress::ScanProgress;
@@ -24,51 +26,74 @@ pub(crate) async fn scan(g: &Global, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     session.register(FrontEnd::Scan).await?;
-    let report = run_scan(&session, true).await?;
-    print_new_alerts(&session, FrontEnd::Scan, json).await?;
+    let report = run_scan(&session, FrontEnd::Scan, true, json).await?;
     crate::channel::deliver(&session).await;
     Ok(exit_code(&report))
 }
 
-/// Scans once, with a summary per tenant on stderr; with `progress`, first its progress
+/// Scans once, printing `to`'s new alerts on stdout as each tenant's scan commits (and
+/// any an interrupted run stored but did not print; each printed one is marked
+/// delivered), then a summary per tenant on stderr. With `progress`, its progress too
 /// (the watcher's log has no use for it every interval).
-pub(crate) async fn run_scan(session: &Session, progress: bool) -> Result<ScanReport> {
+pub(crate) async fn run_scan(
+    session: &Session,
+    to: FrontEnd,
+    progress: bool,
+    json: bool,
+) -> Result<ScanReport> {
     let progress = progress.then(ScanProgress::new);
-    let report = session
-        .scan(|done, total| {
-            if let Some(p) = &progress {
-                p.update(done, total);
-            }
-        })
+    let stdout = std::io::stdout();
+    let (report, printed) = session
+        .scan_delivering(
+            to,
+            |done, total| {
+                if let Some(p) = &progress {
+                    p.update(done, total);
+                }
+            },
+            |pending| {
+                let print = || print_alerts(&mut stdout.lock(), &pending, json);
+                match &progress {
+                    Some(p) => p.suspend(print),
+                    None => print(),
+                }
+            },
+        )
         .await;
     if let Some(p) = &progress {
         p.finish();
     }
     let report = report?;
     summarise(&report);
+    printed?;
     Ok(report)
 }
 
-/// Prints what waits to be delivered (this scan's alerts, and any an interrupted run
-/// stored but did not print); each printed one is marked delivered.
+/// Prints what waits to be delivered (alerts an interrupted run or another front end on
+/// this data folder stored but this one did not print); each printed one is marked
+/// delivered.
 pub(crate) async fn print_new_alerts(session: &Session, to: FrontEnd, json: bool) -> Result<()> {
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     session
         .deliver_new_alerts(to, |pending| {
-            let mut printed = Delivered::default();
-            for alert in &pending {
-                let written = output::write_alert(&mut out, alert, json).and_then(|()| out.flush());
-                if let Err(e) = written {
-                    printed.error = Some(format!("cannot write to standard output: {e}"));
-                    break;
-                }
-                printed.ids.push(alert.id);
-            }
-            printed
+            print_alerts(&mut stdout.lock(), &pending, json)
         })
         .await?;
     Ok(())
+}
+
+/// Writes each alert to `out`, up to the first that cannot be written.
+fn print_alerts(out: &mut impl Write, pending: &[Alert], json: bool) -> Delivered {
+    let mut printed = Delivered::default();
+    for alert in pending {
+        let written = output::write_alert(out, alert, json).and_then(|()| out.flush());
+        if let Err(e) = written {
+            printed.error = Some(format!("cannot write to standard output: {e}"));
+            break;
+        }
+        printed.ids.push(alert.id);
+    }
+    printed
 }
 
 pub(crate) fn exit_code(report: &ScanReport) -> ExitCode {

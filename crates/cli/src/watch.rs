@@ -31,9 +31,10 @@ pub(crate) async fn run(g: &Global, every: Option<u32>, json: bool) -> Result<Ex
         let minutes = every.unwrap_or_else(|| session.preferences().scan_interval_minutes);
         let cycle = async {
             if session.has_anything_to_scan().await? {
-                scan::run_scan(&session, false).await?;
+                scan::run_scan(&session, FrontEnd::Watch, false, json).await?;
+            } else {
+                scan::print_new_alerts(&session, FrontEnd::Watch, json).await?;
             }
-            scan::print_new_alerts(&session, FrontEnd::Watch, json).await?;
             channel::deliver(&session).await;
             anyhow::Ok(())
         };

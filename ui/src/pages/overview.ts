@@ -2,10 +2,10 @@
 // broken and late first, with the reason) and the last 30 days of incidents: per day,
 // stacked by severity, and the tenants with the most. The chart is plain SVG built with
 // svg() (h.ts): every name and tooltip is a text node, as in the rest of the panel.
-import { api, type AlertSummary, type Severity, type TenantStatus } from "../api";
+import { api, type IncidentStart, type Severity, type TenantStatus } from "../api";
 import type { Ctx, Page } from "../ctx";
 import { h, replace, svg, type Child } from "../h";
-import { SEVERITIES, SEVERITY_LABEL, TENANT_STATE_LABEL, severityRank, shortDateTime } from "../format";
+import { SEVERITIES, SEVERITY_LABEL, TENANT_STATE_LABEL, shortDateTime } from "../format";
 
 /** The chart's span: today and the 29 days before it. */
 export const DAYS = 30;
@@ -75,35 +75,17 @@ export interface IncidentPoint {
 }
 
 /**
- * The incidents whose earliest alert falls in the chart's days. An alert's time is its
- * event time, else when it was detected (as the store orders incidents); suppressed
- * alerts belong to no incident and are left out.
+ * The incidents whose first alert falls in the chart's local days (the desktop's store
+ * answers from the first of them, in UTC; the chart's days are the technician's).
  */
-export function incidentsOf(alerts: AlertSummary[], now: Date, days = DAYS): IncidentPoint[] {
-  const first = new Map<number, { at: number; a: AlertSummary; severity: Severity }>();
-  for (const a of alerts) {
-    if (a.incident_id === null) continue;
-    const at = Date.parse(a.event_time ?? a.detected_at ?? "");
-    if (Number.isNaN(at)) continue;
-    const sev = knownSeverity(a.severity);
-    const seen = first.get(a.incident_id);
-    if (!seen) {
-      first.set(a.incident_id, { at, a, severity: sev });
-      continue;
-    }
-    if (at < seen.at) {
-      seen.at = at;
-      seen.a = a;
-    }
-    if (severityRank(sev) > severityRank(seen.severity)) seen.severity = sev;
-  }
-  const span = lastDays(now, days);
-  const from = span[0].getTime();
+export function incidentsOf(starts: IncidentStart[], now: Date, days = DAYS): IncidentPoint[] {
+  const from = lastDays(now, days)[0].getTime();
   const until = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1).getTime();
   const out: IncidentPoint[] = [];
-  for (const [id, { at, a, severity }] of first) {
-    if (at < from || at >= until) continue;
-    out.push({ id, day: dayKey(new Date(at)), severity, tenant_id: a.tenant_id, tenant_name: a.tenant_name });
+  for (const i of starts) {
+    const at = Date.parse(i.first_event);
+    if (Number.isNaN(at) || at < from || at >= until) continue;
+    out.push({ id: i.id, day: dayKey(new Date(at)), severity: knownSeverity(i.severity), tenant_id: i.tenant_id, tenant_name: i.tenant_name });
   }
   return out;
 }
@@ -133,11 +115,11 @@ const BOTTOM = 18;
 
 export function createOverviewPage(ctx: Ctx): Page {
   let tenants: TenantStatus[] = [];
-  let alerts: AlertSummary[] = [];
+  let incidents: IncidentStart[] = [];
   let interval: number | null = null;
   /** Until the first answer, the empty states say nothing: "none" is not yet known. */
   let tenantsLoaded = false;
-  let alertsLoaded = false;
+  let incidentsLoaded = false;
   let loadSeq = 0;
 
   const counts = h("p", { id: "health-counts", class: "health-counts" }, "Loading…");
@@ -385,8 +367,8 @@ export function createOverviewPage(ctx: Ctx): Page {
 
   function renderIncidents(): void {
     const now = new Date();
-    const points = incidentsOf(alerts, now);
-    noIncidents.hidden = !alertsLoaded || points.length > 0;
+    const points = incidentsOf(incidents, now);
+    noIncidents.hidden = !incidentsLoaded || points.length > 0;
     chart.hidden = byTenant.hidden = points.length === 0;
     if (points.length === 0) {
       replace(chart);
@@ -399,7 +381,8 @@ export function createOverviewPage(ctx: Ctx): Page {
 
   async function refresh(): Promise<void> {
     const seq = ++loadSeq;
-    const [ts, list, s] = await Promise.all([ctx.run(api.listTenants()), ctx.run(api.listAlerts()), ctx.run(api.getSettings())]);
+    const since = lastDays(new Date())[0].toISOString();
+    const [ts, list, s] = await Promise.all([ctx.run(api.listTenants()), ctx.run(api.recentIncidents(since)), ctx.run(api.getSettings())]);
     // A later refresh answered meanwhile: its answers are the newer ones.
     if (seq !== loadSeq) return;
     // A failed read keeps what was shown (its error is in #error).
@@ -409,11 +392,11 @@ export function createOverviewPage(ctx: Ctx): Page {
       tenantsLoaded = true;
     }
     if (list) {
-      alerts = list;
-      alertsLoaded = true;
+      incidents = list;
+      incidentsLoaded = true;
     }
     if (tenantsLoaded) renderHealth();
-    if (alertsLoaded) renderIncidents();
+    if (incidentsLoaded) renderIncidents();
   }
 
   // Nothing to reset on entering: entering reloads, the Page default.

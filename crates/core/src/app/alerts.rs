@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -10,8 +11,8 @@ use super::{Error, Session};
 use crate::allowlist::{TrustEntry, TrustKind, normalize_destination, normalize_rule_name};
 use crate::detect::Severity;
 use crate::store::{
-    Alert, AlertFilter, AlertPage, AlertQuery, AlertStatus, Assignee, Incident, Review,
-    StatusFilter,
+    Alert, AlertFilter, AlertPage, AlertQuery, AlertStatus, Assignee, Incident, IncidentStart,
+    Review, StatusFilter,
 };
 
 /// The most alerts one page of the list holds, whatever a front end asks: it reads the
@@ -191,6 +192,12 @@ impl Session {
     /// Every incident with its alerts, the most recently active first.
     pub async fn incidents(&self) -> Result<Vec<Incident>, Error> {
         Ok(self.store().await.incidents()?)
+    }
+
+    /// The incidents begun at or after `since`, oldest first, without their alerts: what
+    /// the Overview's chart counts.
+    pub async fn incidents_since(&self, since: DateTime<Utc>) -> Result<Vec<IncidentStart>, Error> {
+        Ok(self.store().await.incidents_since(since)?)
     }
 
     /// Resolves the open incident `key`, with the technician's `note`; the channels that

@@ -157,6 +157,22 @@ fn attach_by(c: &Connection, alert_id: i64, now: &str, mailbox: &str) -> db::Res
     Ok(opened)
 }
 
+/// When an incident began, how grave it is and whose: what the Overview's chart counts,
+/// without the incident's alerts.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentStart {
+    /// Its id.
+    pub id: i64,
+    /// The tenant of its mailbox.
+    pub tenant_id: String,
+    /// That tenant's display name, as the newest alert gives it.
+    pub tenant_name: String,
+    /// The gravest of its alerts' severities.
+    pub severity: Severity,
+    /// When its first alert's change was made.
+    pub first_event: DateTime<Utc>,
+}
+
 /// Brings an incident's severity, tenant name and times in line with its alerts.
 fn refresh(c: &Connection, id: i64, now: &str) -> db::Result<()> {
     let mut stmt = c.prepare(
@@ -210,6 +226,41 @@ pub(super) fn attach_stored(tx: &Connection) -> db::Result<()> {
 }
 
 impl Store {
+    /// The incidents whose first alert's change was made at or after `since`, oldest
+    /// first: an index range, whatever the number of alerts (issue 15: the Overview read
+    /// every alert on each refresh).
+    pub fn incidents_since(&self, since: DateTime<Utc>) -> Result<Vec<IncidentStart>> {
+        self.with(|c| {
+            let rows = c
+                .prepare(
+                    "SELECT id, tenant_id, tenant_name, severity, first_event FROM incidents
+                     WHERE first_event >= ?1 ORDER BY first_event, id",
+                )?
+                .query_map([ts(since)], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        named(r, 3, Severity::parse)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                })?
+                .collect::<db::Result<Vec<_>>>()?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(id, tenant_id, tenant_name, severity, first)| {
+                    Some(IncidentStart {
+                        id,
+                        tenant_id,
+                        tenant_name,
+                        severity,
+                        first_event: parse_ts(&first)?,
+                    })
+                })
+                .collect())
+        })
+    }
+
     /// Every incident with its alerts, the most recently active first: two queries,
     /// whatever the number of incidents.
     pub fn incidents(&self) -> Result<Vec<Incident>> {

@@ -39,7 +39,7 @@ pub use deliveries::{
     ChannelHealth, ChannelRow, FrontEnd, MonitoringEvent, Queued, QueuedResolution,
 };
 pub use geo::{CacheHit, GeoFix, GeoProblem, GeoProvider, Location};
-pub use incidents::{INCIDENT_WINDOW, Incident, IncidentStatus};
+pub use incidents::{INCIDENT_WINDOW, Incident, IncidentStart, IncidentStatus};
 pub use migrate::Migrated;
 pub use models::{Alert, AlertStatus, NewAlert, SignIn, TenantRow, TenantState, TenantStatus};
 pub use partner::CustomerRow;
@@ -221,6 +221,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("triage.sql")),
         M::up(include_str!("technicians.sql")),
         M::up(include_str!("alert_list.sql")),
+        M::up(include_str!("overview.sql")),
     ])
 }
 
@@ -230,6 +231,7 @@ fn migrations() -> Migrations<'static> {
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("postgres.sql"),
     include_str!("postgres_alert_list.sql"),
+    include_str!("postgres_overview.sql"),
 ];
 
 /// The advisory lock that lets one workstation at a time upgrade the shared schema

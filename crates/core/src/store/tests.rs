@@ -871,6 +871,33 @@ fn one_mailbox_s_alerts_within_a_day_are_one_incident_at_their_gravest(place: &P
             serde_json::to_value(&alone).unwrap()
         );
     }
+    // The Overview's chart: the incidents begun since a time, oldest first, each at its
+    // gravest with its tenant; one begun earlier stays out though its later alerts fall in.
+    let begun = |hours_ago: i64| -> Vec<(String, crate::detect::Severity, String)> {
+        store
+            .incidents_since(Utc::now() - Duration::hours(hours_ago))
+            .unwrap()
+            .into_iter()
+            .map(|i| {
+                let subject = all.iter().find(|a| a.id == i.id).unwrap().subject.clone();
+                (subject, i.severity, i.tenant_id)
+            })
+            .collect()
+    };
+    let row = |s: &str, sev| (s.to_string(), sev, t.tenant_id.clone());
+    assert_eq!(
+        begun(101),
+        [
+            row("adele@contoso.com", Critical),
+            row("bob@contoso.com", High),
+            row("adele@contoso.com", High)
+        ]
+    );
+    assert_eq!(
+        begun(95),
+        [row("bob@contoso.com", High), row("adele@contoso.com", High)]
+    );
+    assert_eq!(begun(1), []);
 }
 
 #[test]
