@@ -194,8 +194,19 @@ export interface Incident {
   resolved_at: string | null;
   /** What the technician said on resolving it; shown as text. */
   resolution_note: string | null;
-  /** Its full alerts, oldest first (core's shape, not AlertSummary): the panel reads alert_page instead. */
-  alerts: unknown[];
+  /** Its alerts, oldest first: the detail's timeline reads these fields of core's shape. */
+  alerts: IncidentAlert[];
+}
+
+/** An incident's alert, as its timeline shows it. Summary is attacker-influenced: shown as text. */
+export interface IncidentAlert {
+  id: number;
+  rule: string;
+  severity: Severity;
+  status: AlertStatus;
+  summary: string;
+  event_time: string | null;
+  detected_at: string | null;
 }
 
 export interface AlertDetail extends AlertSummary {
@@ -209,6 +220,8 @@ export interface AlertDetail extends AlertSummary {
   raw_record: string;
   /** Other alerts about the same mailbox, newest first. */
   related: AlertSummary[];
+  /** Its incident with its alerts oldest first (null when suppressed): the timeline. */
+  incident: Incident | null;
 }
 
 /** One step of an alert's review. Names, actions and notes come from a database colleagues

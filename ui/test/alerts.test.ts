@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { $, $$, alert, changed, detail, flush, HIDES_MAIL, HOSTILE_RAW, HOSTILE_RULE, HOSTILE_SUMMARY, mount, openAlerts, rowIds, setValue, T2, typeSearch, unmount, visible } from "./fixtures";
+import { $, $$, alert, changed, detail, flush, HIDES_MAIL, incident, HOSTILE_RAW, HOSTILE_RULE, HOSTILE_SUMMARY, mount, openAlerts, rowIds, setValue, T2, typeSearch, unmount, visible } from "./fixtures";
 import { callsOf, emit, state } from "./tauri-mock";
+import type { Severity } from "../src/api";
 
 afterEach(() => unmount());
 
@@ -140,6 +141,57 @@ describe("alert detail", () => {
     expect($("[data-testid=rule-false-positives]").textContent).toBe(`Also fires for: ${HIDES_MAIL.false_positives}`);
     expect($("#about-rule").textContent).toContain("T1564.008");
     expect(callsOf("rules")).toHaveLength(1);
+  });
+
+  it("shows the alert's incident as a timeline, oldest first, under its chain's title", async () => {
+    const step = (id: number, rule: string, severity: Severity, at: string, summary: string) => ({
+      id,
+      rule,
+      severity,
+      status: "open" as const,
+      summary,
+      event_time: at,
+      detected_at: at,
+    });
+    const chain = `Account takeover: ${HOSTILE_RULE} was used from Nigeria, where it had never signed in, then its MFA was changed and its mail forwarded outside (3 alerts)`;
+    await openAlerts(() => {
+      state.handlers.get_alert = (a) =>
+        detail({
+          id: a!.id as number,
+          incident: incident({
+            id: 7,
+            severity: "critical",
+            title: chain,
+            alerts: [
+              step(3, "mfa-changed", "medium", "2026-11-27T10:00:00Z", HOSTILE_SUMMARY),
+              step(4, HIDES_MAIL.id, "high", "2026-11-27T10:20:00Z", "Hides mail"),
+              step(5, "inbox-rule-external-forward", "high", "2026-11-27T10:40:00Z", "Forwards mail"),
+            ],
+          }),
+        });
+    });
+    $(`[data-testid=alert-row][data-alert-id="5"]`).click();
+    await flush();
+    noMarkup();
+    expect(visible($("#incident-timeline"))).toBe(true);
+    expect($("[data-testid=incident-title]").textContent).toBe(`Critical ${chain}`);
+    const steps = $$("[data-testid=timeline-alert]");
+    expect(steps.map((s) => s.dataset.alertId)).toEqual(["3", "4", "5"]);
+    expect(steps[0].textContent).toContain(HOSTILE_SUMMARY);
+    expect(steps[1].textContent).toContain("Inbox rule hides mail");
+    // This alert is marked and cannot be opened again; another opens its own detail.
+    expect(steps.map((s) => s.getAttribute("aria-current"))).toEqual([null, null, "true"]);
+    expect(steps[2].querySelector("button")!.disabled).toBe(true);
+    steps[0].querySelector("button")!.click();
+    await flush();
+    expect(callsOf("get_alert").at(-1)!.args).toEqual({ id: 3 });
+  });
+
+  it("shows no timeline for an alert alone in its incident", async () => {
+    await openAlerts();
+    $(`[data-testid=alert-row][data-alert-id="5"]`).click();
+    await flush();
+    expect(document.getElementById("incident-timeline")).toBeNull();
   });
 
   it("opens on a row click and shows every field as text", async () => {

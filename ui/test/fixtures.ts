@@ -140,6 +140,7 @@ export function detail(over: Partial<AlertDetail> & { id: number }): AlertDetail
     ],
     raw_record: HOSTILE_RAW,
     related: [],
+    incident: null,
     origin: {
       location: {
         ip: "203.0.113.9",

@@ -14,6 +14,9 @@ use crate::problem::{Problem, ProblemKind};
 /// The content type of Exchange's audit records: the inbox rules and forwarding Rulewatch
 /// watches.
 pub const AUDIT_EXCHANGE: &str = "Audit.Exchange";
+/// The content type of Security & Compliance changes (DLP, retention and alert policies)
+/// and the other workloads' admin activity.
+pub const AUDIT_GENERAL: &str = "Audit.General";
 
 /// One content blob as listed.
 #[derive(Debug, Clone, Deserialize)]

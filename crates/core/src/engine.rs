@@ -8,7 +8,9 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use futures::StreamExt;
 use serde_json::value::RawValue;
 
-use crate::activity::{AUDIT_EXCHANGE, ActivityApi, BlobError, ContentBlob, Listing};
+use crate::activity::{
+    AUDIT_EXCHANGE, AUDIT_GENERAL, ActivityApi, BlobError, ContentBlob, Listing,
+};
 use crate::api::Api;
 use crate::auth::{AppIdentity, TokenProvider};
 use crate::cloud::Endpoints;
@@ -679,14 +681,18 @@ impl Engine {
             .duration_trunc(Duration::seconds(1))
             .unwrap_or_else(|_| crate::clock::now());
         let mut out = Collected::default();
-        // Sign-ins first, so a rule made minutes after its author signed in is judged
-        // against that sign-in.
-        if sign_ins::enabled(&self.store).map_err(store_problem)? {
-            self.collect_feed(t, &activity, AUDIT_AZURE_AD, now, &judging, &mut out)
+        // Entra's feed first: its sign-ins (when collected) come before the changes made
+        // minutes after them, and its directory changes (consents, roles, MFA) before the
+        // mailbox changes they prepare (issue 16).
+        let sign_ins = sign_ins::enabled(&self.store).map_err(store_problem)?;
+        for ct in [AUDIT_AZURE_AD, AUDIT_EXCHANGE, AUDIT_GENERAL] {
+            let feed = Feed {
+                ct,
+                sign_ins: sign_ins && ct == AUDIT_AZURE_AD,
+            };
+            self.collect_feed(t, &activity, feed, now, &judging, &mut out)
                 .await?;
         }
-        self.collect_feed(t, &activity, AUDIT_EXCHANGE, now, &judging, &mut out)
-            .await?;
         Ok(out)
     }
 
@@ -695,11 +701,12 @@ impl Engine {
         &self,
         t: &TenantRow,
         activity: &ActivityApi<'_>,
-        ct: &str,
+        feed: Feed,
         now: DateTime<Utc>,
         judging: &Judging<'_>,
         out: &mut Collected,
     ) -> Result<(), Problem> {
+        let ct = feed.ct;
         let earliest = now - RETENTION + Duration::minutes(10);
         let cursor = self.store.cursor(&t.tenant_id, ct).map_err(store_problem)?;
         let mut start = match cursor {
@@ -751,7 +758,7 @@ impl Engine {
             let mut reads = futures::stream::iter(0..unread.len())
                 .map(|i| {
                     let blob: &ContentBlob = unread[i];
-                    async move { (blob, self.read_blob(activity, blob, ct, judging, t).await) }
+                    async move { (blob, self.read_blob(activity, blob, feed, judging, t).await) }
                 })
                 .buffered(BLOB_READS_AT_ONCE);
             while let Some((blob, read)) = reads.next().await {
@@ -770,6 +777,17 @@ impl Engine {
                     Ok(mut content) => {
                         enrich::enrich(&mut content.alerts, &t.tenant_id, &self.store, &self.geo)
                             .await;
+                        // A sign only when made from somewhere new is dropped otherwise
+                        // (a user's own new MFA method): it needs sign-in collection on.
+                        content.alerts.retain(|a| {
+                            !detect::needs_new_origin(&a.rule, &a.details, &a.actor, &a.target)
+                                || a.origin.as_ref().is_some_and(|o| {
+                                    matches!(
+                                        o["familiarity"].as_str(),
+                                        Some("new_country" | "new_network")
+                                    )
+                                })
+                        });
                         self.name_mailboxes(&mut content.alerts, &t.tenant_id, activity)
                             .await;
                         let new = self
@@ -966,36 +984,40 @@ impl Engine {
         result.map(|()| now)
     }
 
-    /// Downloads a blob (again while it arrives malformed) and reads its records:
-    /// sign-ins from Azure AD content, alerts from Exchange content.
+    /// Downloads a blob (again while it arrives malformed) and reads its records: alerts
+    /// from every feed, and sign-ins from Entra's when they are collected.
     async fn read_blob(
         &self,
         activity: &ActivityApi<'_>,
         blob: &ContentBlob,
-        ct: &str,
+        feed: Feed,
         judging: &Judging<'_>,
         t: &TenantRow,
     ) -> Result<BlobContent, BlobError> {
         activity
             .fetch_blob(blob, |body| -> Result<BlobContent, split::Malformed> {
-                if ct == AUDIT_AZURE_AD {
-                    let (records, sign_ins) = sign_ins::sign_ins(split::records(body))?;
-                    Ok(BlobContent {
-                        records,
-                        alerts: Vec::new(),
-                        sign_ins,
-                    })
+                let (records, alerts) = judge(split::records(body), judging, t)?;
+                let sign_ins = if feed.sign_ins {
+                    sign_ins::sign_ins(split::records(body))?.1
                 } else {
-                    let (records, alerts) = judge(split::records(body), judging, t)?;
-                    Ok(BlobContent {
-                        records,
-                        alerts,
-                        sign_ins: Vec::new(),
-                    })
-                }
+                    Vec::new()
+                };
+                Ok(BlobContent {
+                    records,
+                    alerts,
+                    sign_ins,
+                })
             })
             .await
     }
+}
+
+/// One content type read in a scan, and whether its sign-ins are kept.
+#[derive(Clone, Copy)]
+struct Feed {
+    ct: &'static str,
+    /// Sign-in collection is on and this is Entra's feed.
+    sign_ins: bool,
 }
 
 struct BlobContent {

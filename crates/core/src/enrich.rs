@@ -13,6 +13,15 @@ use crate::store::{NewAlert, Store};
 /// How many of the user's latest sign-in addresses a change is compared with.
 const HISTORY: usize = 10;
 
+/// An address first signed in from this shortly before a change is not yet the user's:
+/// an intruder signs in and makes the change minutes later, and with sign-ins collected
+/// first, that sign-in would otherwise make the intruder's address look familiar (issue
+/// 16). An hour is a judgement, not a cited figure: long enough for a phishing kit's
+/// sign-in-then-change, short enough that a user's own new address settles within a
+/// working session. An intruder who waits longer looks familiar on that address; the
+/// chain of the account's alerts (incidents) still holds the earlier new-country one.
+const SETTLED: chrono::Duration = chrono::Duration::hours(1);
+
 /// What the sign-in history says of the change's address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -66,8 +75,9 @@ pub async fn enrich(alerts: &mut [NewAlert], tenant_id: &str, store: &Store, geo
             continue;
         };
         let location = geo.locate(&ip).await;
+        let made = alert.event_time.unwrap_or_else(crate::clock::now);
         let history = store
-            .sign_in_ips(tenant_id, &alert.actor, HISTORY)
+            .sign_in_ips(tenant_id, &alert.actor, made - SETTLED, HISTORY)
             .unwrap_or_else(|e| {
                 tracing::warn!("sign-in history unreadable: {e}");
                 Vec::new()

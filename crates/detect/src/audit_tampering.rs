@@ -1,12 +1,13 @@
 //! Changes that blind the audit log: switching off unified audit ingestion (Rulewatch's
-//! own source), exempting an account from mailbox auditing, turning a mailbox's auditing
-//! off or shortening how long its audit log is kept.
+//! own source) or mailbox auditing for the whole organisation, exempting an account from
+//! mailbox auditing, turning a mailbox's auditing off, narrowing the actions it logs, or
+//! shortening how long its audit log is kept.
 
-use super::record::AuditRecord;
+use super::record::{AuditRecord, truth};
 use super::target::mailbox;
-use super::text::visible;
+use super::text::{list, visible};
 use super::{AUDIT_TAMPERING, Finding, Severity};
-use crate::evidence::{AuditTamperingEvidence, Condition, Evidence};
+use crate::evidence::{AuditTamperingEvidence, Evidence};
 use crate::rule::{Corpus, Rule};
 
 /// Changes that blind the audit log.
@@ -14,18 +15,23 @@ pub(crate) const RULE: Rule = Rule {
     id: "audit-tampering",
     title: "Auditing weakened",
     notification: "auditing weakened",
-    description: "Unified audit ingestion was switched off, an account was exempted from mailbox auditing, \
-                  or a mailbox's auditing was turned off or shortened: what an attacker does next may not \
-                  be recorded at all.",
-    false_positives: "Service accounts exempted from auditing on purpose to cut noise; confirm with whoever \
-                      runs the tenant.",
+    description: "Unified audit ingestion, or mailbox auditing for the whole organisation \
+                  (`Set-OrganizationConfig -AuditDisabled`), was switched off, an account was exempted from \
+                  mailbox auditing, or a mailbox's auditing was turned off, stopped logging actions \
+                  (`Set-Mailbox -AuditOwner/-AuditDelegate/-AuditAdmin`) or shortened: what an attacker does \
+                  next may not be recorded at all. Records come from Exchange, content type Audit.Exchange.",
+    false_positives: "Service accounts exempted from auditing on purpose to cut noise; audit action lists \
+                      trimmed to save space; confirm with whoever runs the tenant.",
     attack: "T1562.008",
-    severity: "ingestion off: critical; an account exempted or a mailbox's auditing off: high; a shorter log: \
-               medium",
+    severity: "ingestion or organisation-wide mailbox auditing off: critical; an account exempted, a \
+               mailbox's auditing off, or its inbox-rule or mail-access actions no longer logged: high; other \
+               audit actions dropped, or changed in a way the record does not show, and a shorter log: medium",
     quieted_by: &[],
     references: &[
         "https://attack.mitre.org/techniques/T1562/008/",
         "https://learn.microsoft.com/powershell/module/exchange/set-mailboxauditbypassassociation",
+        "https://learn.microsoft.com/purview/audit-mailboxes",
+        "https://learn.microsoft.com/powershell/module/exchange/set-organizationconfig",
     ],
     corpus: Corpus::Records(&["set-mailboxauditbypassassociation.json"]),
 };
@@ -33,13 +39,64 @@ pub(crate) const RULE: Rule = Rule {
 /// Exchange Online's default mailbox audit retention.
 const DEFAULT_AGE_LIMIT_DAYS: u64 = 90;
 
+/// The audit action lists of a mailbox, per kind of sign-in, and what to call them.
+const AUDIT_LISTS: [(&str, &str); 3] = [
+    ("AuditOwner", "owner"),
+    ("AuditDelegate", "delegate"),
+    ("AuditAdmin", "admin"),
+];
+
+/// Logged actions a responder needs, all in Exchange Online's defaults for the three
+/// lists ("Manage mailbox auditing"): rule changes, mail read, deletions and folder
+/// sharing.
+const NEEDED: [&str; 6] = [
+    "UpdateInboxRules",
+    "MailItemsAccessed",
+    "HardDelete",
+    "SoftDelete",
+    "MoveToDeletedItems",
+    "UpdateFolderPermissions",
+];
+
+/// Those whose loss blinds Rulewatch itself: Outlook's inbox rules, and mail read.
+const VITAL: [&str; 2] = ["UpdateInboxRules", "MailItemsAccessed"];
+
 fn is_false(value: Option<&str>) -> bool {
-    value.is_some_and(|v| {
-        matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "false" | "$false" | "0"
-        )
-    })
+    value.and_then(truth) == Some(false)
+}
+
+/// What a new audit action list drops of [`NEEDED`]: `None` when the record cannot say.
+/// A plain list replaces the old one, so what it lacks is dropped (`$null` drops all);
+/// `@{Remove=…}` drops what it names; `@{Add=…}` drops nothing. GUESS: a hashtable may
+/// be logged as its type name, `System.Collections.Hashtable`, which says nothing.
+fn dropped(value: &str) -> Option<Vec<&'static str>> {
+    let lower = value.trim().to_ascii_lowercase();
+    if lower.contains("hashtable") {
+        return None;
+    }
+    let words = |text: &str| -> Vec<String> {
+        text.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty() && *w != "null")
+            .map(str::to_string)
+            .collect()
+    };
+    let hashtable = lower.starts_with("@{") || (lower.starts_with('{') && lower.contains('='));
+    // A list names what stays; a hashtable's `Remove=` names what goes.
+    let (named, names_what_stays) = if hashtable {
+        let removed = lower
+            .split_once("remove")
+            .map_or("", |(_, rest)| rest.split([';', '}']).next().unwrap_or(""));
+        (words(removed), false)
+    } else {
+        (words(&lower), true)
+    };
+    Some(
+        NEEDED
+            .iter()
+            .copied()
+            .filter(|a| named.contains(&a.to_ascii_lowercase()) != names_what_stays)
+            .collect(),
+    )
 }
 
 /// `90`, `90.00:00:00` or `30.12:00:00` to whole days.
@@ -57,14 +114,7 @@ pub(super) fn detect(record: &AuditRecord, findings: &mut Vec<Finding>) {
             summary,
             details: Evidence::AuditTampering(AuditTamperingEvidence {
                 operation: record.operation.clone(),
-                parameters: record
-                    .parameters
-                    .iter()
-                    .map(|p| Condition {
-                        name: p.name.clone(),
-                        value: p.value.clone(),
-                    })
-                    .collect(),
+                parameters: record.conditions(),
             }),
         })
     };
@@ -77,7 +127,18 @@ pub(super) fn detect(record: &AuditRecord, findings: &mut Vec<Finding>) {
             "Unified audit logging was switched off for the whole organisation: no further changes will be seen.".to_string(),
         );
     }
-    if record.is("Set-MailboxAuditBypassAssociation") && record.flag("AuditBypassEnabled") {
+    if record.is("Set-OrganizationConfig")
+        && record.param("AuditDisabled").and_then(truth) == Some(true)
+    {
+        found(
+            Severity::Critical,
+            "the whole organisation".to_string(),
+            "Mailbox auditing was switched off for the whole organisation: what anyone does in any mailbox is no longer logged.".to_string(),
+        );
+    }
+    if record.is("Set-MailboxAuditBypassAssociation")
+        && record.param("AuditBypassEnabled").and_then(truth) == Some(true)
+    {
         let target = mailbox(record);
         found(
             Severity::High,
@@ -96,6 +157,39 @@ pub(super) fn detect(record: &AuditRecord, findings: &mut Vec<Finding>) {
                 target.clone(),
                 format!("Mailbox auditing was turned off for {}.", visible(&target)),
             );
+        }
+        for (param, logon) in AUDIT_LISTS {
+            let Some(value) = record.param(param) else {
+                continue;
+            };
+            match dropped(value) {
+                Some(gone) if gone.is_empty() => {}
+                Some(gone) => {
+                    let severity = if gone.iter().any(|a| VITAL.contains(a)) {
+                        Severity::High
+                    } else {
+                        Severity::Medium
+                    };
+                    let names: Vec<String> = gone.iter().map(|a| a.to_string()).collect();
+                    found(
+                        severity,
+                        target.clone(),
+                        format!(
+                            "Mailbox {} no longer logs {} when its {logon} signs in.",
+                            visible(&target),
+                            list(&names)
+                        ),
+                    );
+                }
+                None => found(
+                    Severity::Medium,
+                    target.clone(),
+                    format!(
+                        "The {logon} audit actions of mailbox {} were changed; the record does not show how.",
+                        visible(&target)
+                    ),
+                ),
+            }
         }
         if let Some(limit) = record
             .param("AuditLogAgeLimit")

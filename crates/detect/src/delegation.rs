@@ -1,12 +1,16 @@
 //! Access to a mailbox handed to someone else: full access or control of its
-//! permissions, sending as or on behalf of its owner, or its inbox opened to everyone.
+//! permissions, sending as or on behalf of its owner, or its inbox opened to everyone;
+//! or access to every mailbox handed to an account or application through an Exchange
+//! management role (`ApplicationImpersonation`, or RBAC for Applications' mail roles).
 //!
-//! Severity: control of the mailbox's permissions and an inbox readable by everyone are
-//! high; full access and send-as are medium (admins grant them to assistants daily);
-//! send-on-behalf is low. Any grant to an address outside the organisation is high.
+//! Severity: control of the mailbox's permissions, an inbox readable by everyone, and a
+//! role over mailboxes are high; full access and send-as are medium (admins grant them
+//! to assistants daily); send-on-behalf and a management role named only by its id (the
+//! record cannot say which) are low and medium. Any grant to an address outside the
+//! organisation is high.
 
 use super::address::{addresses, is_external};
-use super::record::AuditRecord;
+use super::record::{AuditRecord, is_guid};
 use super::signals::fold;
 use super::target::mailbox;
 use super::text::visible;
@@ -20,17 +24,24 @@ pub(crate) const RULE: Rule = Rule {
     title: "Mailbox access granted",
     notification: "mailbox access granted",
     description: "Someone was given full access, control of permissions, send-as or send-on-behalf rights \
-                  to a mailbox, or its inbox was opened to everyone: a way back in that survives a password \
-                  reset.",
-    false_positives: "Assistants and shared mailboxes are granted these rights every day; check who granted \
+                  to a mailbox, or its inbox was opened to everyone, or an account or application was given \
+                  the ApplicationImpersonation role or a mail role of RBAC for Applications over every \
+                  mailbox (`New-ManagementRoleAssignment`): a way back in that survives a password reset. \
+                  Records come from Exchange, content type Audit.Exchange.",
+    false_positives: "Assistants and shared mailboxes are granted these rights every day; backup and \
+                      migration services are given impersonation or application roles. Check who granted \
                       them and to whom.",
     attack: "T1098.002",
-    severity: "control of permissions, an inbox readable by everyone, or any grant outside the organisation: \
-               high; full access and send-as: medium; send-on-behalf: low",
+    severity: "control of permissions, an inbox readable by everyone, a management role over mailboxes, or \
+               any grant outside the organisation: high; full access and send-as: medium; a management role \
+               named by id: medium; send-on-behalf: low",
     quieted_by: &[],
     references: &[
         "https://attack.mitre.org/techniques/T1098/002/",
         "https://learn.microsoft.com/powershell/module/exchange/add-mailboxpermission",
+        "https://learn.microsoft.com/powershell/module/exchange/new-managementroleassignment",
+        "https://learn.microsoft.com/exchange/permissions-exo/application-rbac",
+        "https://github.com/splunk/security_content/blob/develop/detections/cloud/o365_applicationimpersonation_role_assigned.yml",
     ],
     corpus: Corpus::Records(&["add-recipientpermission-sendas.json"]),
 };
@@ -73,7 +84,10 @@ pub(super) fn detect(record: &AuditRecord, ctx: &TenantContext, findings: &mut V
             operation: record.operation.clone(),
             grantee: grant.grantee,
             grantee_outside: !outside.is_empty(),
-            access_rights: record.param("AccessRights").map(str::to_string),
+            access_rights: record
+                .param("AccessRights")
+                .or_else(|| record.param("Role"))
+                .map(str::to_string),
         }),
         target: grant.target,
         actor: record.user_id.clone(),
@@ -145,6 +159,9 @@ fn grant(record: &AuditRecord) -> Option<Grant> {
             what,
         });
     }
+    if record.is("New-ManagementRoleAssignment") {
+        return role_assignment(record);
+    }
     if record.is("ModifyFolderPermissions") || record.is("AddFolderPermissions") {
         let folder = &record.item["ParentFolder"];
         let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
@@ -172,6 +189,69 @@ fn grant(record: &AuditRecord) -> Option<Grant> {
         });
     }
     None
+}
+
+/// The scopes that narrow a management role assignment to some mailboxes.
+const SCOPES: [&str; 5] = [
+    "CustomResourceScope",
+    "CustomRecipientWriteScope",
+    "ExclusiveRecipientWriteScope",
+    "RecipientAdministrativeUnitScope",
+    "RecipientOrganizationalUnitScope",
+];
+
+/// A management role over mailboxes: ApplicationImpersonation (retired from Exchange
+/// Online in 2025, so any grant is odd), RBAC for Applications' mail roles
+/// (`Application Mail.Read`, `Application EWS.AccessAsApp`, `Application Exchange Full
+/// Access`…), or a role named only by its id, which the record cannot resolve. The
+/// assignee is an `App` (service principal), `User`, `SecurityGroup` or `Policy`.
+fn role_assignment(record: &AuditRecord) -> Option<Grant> {
+    let role = record.param("Role").unwrap_or("").trim();
+    let folded = fold(role).replace(' ', "");
+    let application_mail = folded.starts_with("application")
+        && ["mail", "ews", "exchangefullaccess"]
+            .iter()
+            .any(|m| folded.contains(m));
+    // The assignment is named `<role>-<assignee>` unless -Name says otherwise.
+    let impersonation = folded == "applicationimpersonation"
+        || (role.is_empty()
+            && record
+                .object_id
+                .to_ascii_lowercase()
+                .contains("applicationimpersonation"));
+    let severity = if impersonation || application_mail {
+        Severity::High
+    } else if is_guid(role) {
+        Severity::Medium
+    } else {
+        return None;
+    };
+    let grantee = ["App", "User", "SecurityGroup", "Policy"]
+        .iter()
+        .filter_map(|p| record.param(p))
+        .map(str::trim)
+        .find(|g| !g.is_empty())
+        .unwrap_or("")
+        .to_string();
+    let target = SCOPES
+        .iter()
+        .filter_map(|s| record.param(s))
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .map_or("every mailbox in the organisation".to_string(), |scope| {
+            format!("the mailboxes of scope {scope}")
+        });
+    let shown = if role.is_empty() {
+        "ApplicationImpersonation"
+    } else {
+        role
+    };
+    Some(Grant {
+        severity,
+        target,
+        grantee,
+        what: format!("the management role {} over", visible(shown)),
+    })
 }
 
 fn is_inbox(folder: &str) -> bool {

@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    AUDIT_TAMPERING, FORWARDING_FAN_IN, INBOX_RULE_EXTERNAL_FORWARD, INBOX_RULE_HIDES_MAIL,
-    MAILBOX_DELEGATION, MAILBOX_EXTERNAL_FORWARD, TRANSPORT_RULE_REDIRECT,
+    ACCESS_REMOVAL, APP_ACCESS, APP_CONSENT, AUDIT_TAMPERING, CONDITIONAL_ACCESS,
+    FORWARDING_FAN_IN, INBOX_RULE_EXTERNAL_FORWARD, INBOX_RULE_HIDES_MAIL, LEGACY_PROTOCOL,
+    MAILBOX_BULK_SYNC, MAILBOX_DELEGATION, MAILBOX_EXTERNAL_FORWARD, MAILBOX_MASS_DELETION,
+    MFA_CHANGED, PRIVILEGED_ROLE, PROTECTION_POLICY, TRANSPORT_RULE_REDIRECT,
 };
 
 /// The evidence of one finding.
@@ -27,6 +29,20 @@ pub enum Evidence {
     AuditTampering(AuditTamperingEvidence),
     /// Several mailboxes forwarding to one outside address.
     FanIn(FanInEvidence),
+    /// Consent granted to an application.
+    Consent(ConsentEvidence),
+    /// An application given credentials or mail permissions.
+    AppAccess(AppAccessEvidence),
+    /// A directory role given to someone.
+    RoleGrant(RoleGrantEvidence),
+    /// MFA turned off or a sign-in method changed.
+    Mfa(MfaEvidence),
+    /// A security policy removed or weakened.
+    Policy(PolicyEvidence),
+    /// Mail protocols turned on.
+    Protocol(ProtocolEvidence),
+    /// Many events of one kind for one account within the hour.
+    Burst(BurstEvidence),
     /// Stored evidence this version cannot read as its rule's type (an older or newer
     /// version wrote it, or the rule is unknown): kept and shown as stored, never lost.
     Other(Value),
@@ -178,6 +194,118 @@ impl Forward {
     }
 }
 
+/// Consent granted to an application, as the record showed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsentEvidence {
+    /// The application's name, as its publisher (or an attacker) wrote it.
+    pub app_name: String,
+    /// The application's id, when the record gives one.
+    pub app_id: Option<String>,
+    /// Consent for the whole organisation: admin consent, or on behalf of all users.
+    pub tenant_wide: bool,
+    /// Application permissions, used with no user signed in.
+    pub app_only: bool,
+    /// The mail permissions among those granted.
+    pub mail_permissions: Vec<String>,
+    /// Every permission granted, as written.
+    pub permissions: Vec<String>,
+    /// Why the application is on the list of applications abused to take mail, if it is.
+    pub listed: Option<String>,
+}
+
+/// An application given new credentials or a mail permission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppAccessEvidence {
+    /// The operation, e.g. `Add service principal credentials.`.
+    pub operation: String,
+    /// The application, by name when the record gives one.
+    pub app: String,
+    /// The mail permission given, as written (app role assignments).
+    pub permission: Option<String>,
+    /// The credential added, as the record describes it (`KeyDescription`).
+    pub credential: Option<String>,
+    /// A person made the change, not an application.
+    pub by_person: bool,
+}
+
+/// A directory role given to a user, group or application.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleGrantEvidence {
+    /// The operation, e.g. `Add member to role.`.
+    pub operation: String,
+    /// The role's name, as written.
+    pub role: String,
+    /// The role's template id, when the record gives one.
+    pub template_id: Option<String>,
+    /// What was given the role: `user`, `group` or `application`.
+    pub member: String,
+    /// The privileged role whose name this role's imitates with look-alike characters.
+    pub lookalike_of: Option<String>,
+}
+
+/// MFA turned off, or a sign-in method added or removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MfaEvidence {
+    /// The operation, e.g. `Disable Strong Authentication.`.
+    pub operation: String,
+    /// What changed: `mfa disabled`, `method registered`, `methods removed` or
+    /// `temporary access pass`.
+    pub change: String,
+    /// The properties the record changed.
+    pub properties: Vec<String>,
+}
+
+/// A security policy removed, turned off or weakened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyEvidence {
+    /// The operation, e.g. `Remove-DlpCompliancePolicy`.
+    pub operation: String,
+    /// The policy's name, as written.
+    pub policy: String,
+    /// What happened to it, e.g. `removed`, `turned off`, `report-only`, `given new
+    /// exclusions`.
+    pub change: String,
+    /// The cmdlet's parameters (empty for directory records).
+    pub parameters: Vec<Condition>,
+}
+
+/// Mail protocols turned on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolEvidence {
+    /// The operation, e.g. `Set-CASMailbox`.
+    pub operation: String,
+    /// The protocols turned on: `POP`, `IMAP`, `SMTP AUTH`.
+    pub protocols: Vec<String>,
+    /// Where: `mailbox`, `mailbox plan` or `organisation`.
+    pub scope: String,
+}
+
+/// Many events of one kind for one account within the hour.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BurstEvidence {
+    /// The account counted: the mailbox, or the actor of directory changes.
+    pub key: String,
+    /// The count within the window (messages, folders, accounts or admins).
+    pub total: u64,
+    /// How many of them were of the gravest sort (mail purged beyond recovery, Global
+    /// Administrators removed).
+    pub grave: u64,
+    /// How many records made up the count.
+    pub records: usize,
+    /// When the first of them happened.
+    pub first: DateTime<Utc>,
+    /// When the last of them happened.
+    pub last: DateTime<Utc>,
+    /// Who did it.
+    pub actors: Vec<String>,
+    /// Where from: the client addresses the records give.
+    pub addresses: Vec<String>,
+    /// What was touched (accounts, folders, clients), as written, at most a few dozen.
+    pub items: Vec<String>,
+    /// The audit records counted.
+    pub record_ids: Vec<String>,
+}
+
 impl Evidence {
     /// Stored evidence of an alert of `rule`, read as that rule's type; what does not
     /// fit stays as stored ([`Evidence::Other`]).
@@ -200,6 +328,15 @@ impl Evidence {
             MAILBOX_DELEGATION => typed(stored, Evidence::Delegation),
             AUDIT_TAMPERING => typed(stored, Evidence::AuditTampering),
             FORWARDING_FAN_IN => typed(stored, Evidence::FanIn),
+            APP_CONSENT => typed(stored, Evidence::Consent),
+            APP_ACCESS => typed(stored, Evidence::AppAccess),
+            PRIVILEGED_ROLE => typed(stored, Evidence::RoleGrant),
+            MFA_CHANGED => typed(stored, Evidence::Mfa),
+            CONDITIONAL_ACCESS | PROTECTION_POLICY => typed(stored, Evidence::Policy),
+            LEGACY_PROTOCOL => typed(stored, Evidence::Protocol),
+            MAILBOX_MASS_DELETION | MAILBOX_BULK_SYNC | ACCESS_REMOVAL => {
+                typed(stored, Evidence::Burst)
+            }
             _ => Evidence::Other(stored),
         }
     }
@@ -211,13 +348,14 @@ impl Evidence {
             Evidence::MailboxForward(e) => &e.destinations,
             Evidence::TransportRule(e) => &e.destinations,
             Evidence::FanIn(e) => &e.destinations,
-            Evidence::Delegation(_) | Evidence::AuditTampering(_) => return Vec::new(),
             Evidence::Other(v) => {
                 return v["destinations"]
                     .as_array()
                     .map(|d| d.iter().filter_map(Value::as_str).collect())
                     .unwrap_or_default();
             }
+            // Nothing else sends mail to an address.
+            _ => return Vec::new(),
         };
         typed.iter().map(String::as_str).collect()
     }

@@ -27,28 +27,173 @@ fn value_as_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 }
 
 /// `Parameters` is an array of `{Name, Value}`, or in some exports that array
-/// serialised into a string.
+/// serialised into a string, or, in Security & Compliance records, the command line's
+/// own text (see [`command_line`]).
 fn params<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Param>, D::Error> {
     match Value::deserialize(d)? {
-        Value::Array(items) => Ok(items
-            .into_iter()
-            .filter_map(|v| serde_json::from_value(v).ok())
-            .collect()),
-        Value::String(s) => Ok(serde_json::from_str::<Vec<Value>>(&s)
-            .map(|items| {
-                items
-                    .into_iter()
-                    .filter_map(|v| serde_json::from_value(v).ok())
-                    .collect()
-            })
-            .unwrap_or_default()),
+        Value::Array(items) => Ok(entries(items)),
+        Value::String(s) => Ok(match serde_json::from_str::<Vec<Value>>(&s) {
+            Ok(items) => entries(items),
+            Err(_) => command_line(&s),
+        }),
         _ => Ok(Vec::new()),
     }
+}
+
+/// The entries of an array that have the entry's shape; anything else is skipped.
+fn entries<T: for<'de> Deserialize<'de>>(items: Vec<Value>) -> Vec<T> {
+    items
+        .into_iter()
+        .filter_map(|v| serde_json::from_value(v).ok())
+        .collect()
+}
+
+/// An array of entries, leniently: anything but an array is none. Exchange mailbox-audit
+/// records write `ModifiedProperties` as bare names (`["Body","Subject"]`), which are
+/// skipped.
+fn entry_list<'de, D: Deserializer<'de>, T: for<'a> Deserialize<'a>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(items) => entries(items),
+        _ => Vec::new(),
+    })
+}
+
+/// Parameters written as a command line, `-Identity "Default" -Mode Disable -Force`.
+/// GUESS: the schema types Security & Compliance `Parameters` as a string
+/// (office-365-management-activity-api-schema, "Security and Compliance Center schema")
+/// and tools that print them show `-Name "Value"` pairs, but no verbatim public record
+/// was found; so both `-Name value` and `-Name:value` are read, quotes removed, and a
+/// name with no value is a switch, `True`.
+fn command_line(text: &str) -> Vec<Param> {
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    for (word, quoted) in words(text) {
+        let name = word
+            .strip_prefix('-')
+            .filter(|n| !quoted && n.starts_with(|c: char| c.is_ascii_alphabetic()));
+        if let Some(name) = name {
+            let (name, value) = match name.split_once(':') {
+                Some((name, value)) => (name, Some(value.to_string())),
+                None => (name, None),
+            };
+            out.push((name.to_string(), value));
+        } else if let Some((_, value)) = out.last_mut() {
+            match value {
+                Some(v) if !v.is_empty() => {
+                    v.push(' ');
+                    v.push_str(&word);
+                }
+                _ => *value = Some(word),
+            }
+        }
+    }
+    out.into_iter()
+        .map(|(name, value)| Param {
+            name,
+            value: value.unwrap_or_else(|| "True".into()),
+        })
+        .collect()
+}
+
+/// Words split at white space outside quotes, each with whether it began with a quote
+/// (a quoted `-x` is a value, not a parameter's name).
+fn words(text: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => word.push(c),
+            None if c == '"' || c == '\'' => {
+                quoted |= word.is_empty();
+                quote = Some(c);
+            }
+            None if c.is_whitespace() => {
+                if !word.is_empty() || quoted {
+                    out.push((std::mem::take(&mut word), quoted));
+                }
+                quoted = false;
+            }
+            None => word.push(c),
+        }
+    }
+    if !word.is_empty() || quoted {
+        out.push((word, quoted));
+    }
+    out
 }
 
 fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     value_as_text(d)
 }
+
+/// How many entries an array holds; anything else holds none.
+fn count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    Ok(Value::deserialize(d)?.as_array().map_or(0, Vec::len))
+}
+
+/// The `Path` of a folder object.
+fn folder_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(path_of(&Value::deserialize(d)?))
+}
+
+/// The `Path` of each folder in an array.
+fn folder_paths<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(items) => items.iter().map(path_of).collect(),
+        _ => Vec::new(),
+    })
+}
+
+fn path_of(folder: &Value) -> String {
+    folder["Path"].as_str().unwrap_or("").to_string()
+}
+
+/// `Type` of a `Target` or `Actor` entry: a number, or a number written as text.
+fn identity_type<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+/// One change a directory (Entra ID) record lists in `ModifiedProperties`: the
+/// property, and its values after and before, as text.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModifiedProperty {
+    /// The property, e.g. `Role.DisplayName` or `ConsentContext.IsAdminConsent`.
+    #[serde(rename = "Name", default, deserialize_with = "lenient_string")]
+    pub name: String,
+    /// Its value after the change.
+    #[serde(rename = "NewValue", default, deserialize_with = "value_as_text")]
+    pub new_value: String,
+    /// Its value before the change.
+    #[serde(rename = "OldValue", default, deserialize_with = "value_as_text")]
+    pub old_value: String,
+}
+
+/// One identity in a directory record's `Target` or `Actor`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Identity {
+    /// `ID`: a name, an object id, a class such as `User`, a PUID or a UPN.
+    #[serde(rename = "ID", default, deserialize_with = "lenient_string")]
+    pub id: String,
+    /// `Type`, the schema's `IdentityType` in its order: 1 a display name, 2 another id
+    /// (object id or class), 3 a PUID, 4 a service principal, 5 a UPN.
+    #[serde(rename = "Type", default, deserialize_with = "identity_type")]
+    pub kind: Option<i64>,
+}
+
+/// `IdentityType` 1: a display name.
+pub const DISPLAY_NAME: i64 = 1;
+/// `IdentityType` 2: an object id, or the object's class (`User`, `Group`, `ServicePrincipal`).
+pub const OTHER_ID: i64 = 2;
+/// `IdentityType` 5: a user principal name.
+pub const UPN: i64 = 5;
 
 /// One unified audit log record, with the fields detection reads; every field is text an
 /// attacker may have chosen.
@@ -82,6 +227,26 @@ pub struct AuditRecord {
     /// facts here instead of in `Parameters`.
     #[serde(rename = "OperationProperties", default, deserialize_with = "params")]
     pub operation_properties: Vec<Param>,
+    /// What a directory record changed, property by property.
+    #[serde(
+        rename = "ModifiedProperties",
+        default,
+        deserialize_with = "entry_list"
+    )]
+    pub modified_properties: Vec<ModifiedProperty>,
+    /// Who or what a directory record acted on.
+    #[serde(rename = "Target", default, deserialize_with = "entry_list")]
+    pub target: Vec<Identity>,
+    /// How many messages a mailbox-audit record that acts on several at once
+    /// (`HardDelete`, `SoftDelete`) lists in `AffectedItems`.
+    #[serde(rename = "AffectedItems", default, deserialize_with = "count")]
+    pub affected_items: usize,
+    /// The folder such a record acted in (`Folder.Path`).
+    #[serde(rename = "Folder", default, deserialize_with = "folder_path")]
+    pub folder: String,
+    /// The folders a `MailItemsAccessed` record read (`Folders[].Path`).
+    #[serde(rename = "Folders", default, deserialize_with = "folder_paths")]
+    pub folders: Vec<String>,
     /// The item a mailbox-audit record acted on (for folder permissions, the folder).
     #[serde(rename = "Item", default)]
     pub item: Value,
@@ -109,6 +274,17 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
+    /// Every cmdlet parameter as a condition of the evidence, as written.
+    pub fn conditions(&self) -> Vec<crate::evidence::Condition> {
+        self.parameters
+            .iter()
+            .map(|p| crate::evidence::Condition {
+                name: p.name.clone(),
+                value: p.value.clone(),
+            })
+            .collect()
+    }
+
     /// Whether the record's operation is `operation` (without case, as Exchange compares).
     pub fn is(&self, operation: &str) -> bool {
         self.operation.trim().eq_ignore_ascii_case(operation)
@@ -130,16 +306,59 @@ impl AuditRecord {
             .map(|p| p.value.as_str())
     }
 
+    /// The `ModifiedProperties` entry named `name` (without case).
+    pub fn modified(&self, name: &str) -> Option<&ModifiedProperty> {
+        self.modified_properties
+            .iter()
+            .find(|p| p.name.trim().eq_ignore_ascii_case(name))
+    }
+
+    /// The new value of a `ModifiedProperties` entry, as a bare scalar (see [`scalar`]).
+    pub fn new_value(&self, name: &str) -> Option<&str> {
+        self.modified(name).map(|p| scalar(&p.new_value))
+    }
+
+    /// Whether the record is the directory activity `activity`: without case, and with or
+    /// without the trailing period the unified audit log adds to Entra ID's names.
+    pub fn is_activity(&self, activity: &str) -> bool {
+        let bare = |s: &str| s.trim().trim_end_matches('.').trim_end().to_string();
+        bare(&self.operation).eq_ignore_ascii_case(&bare(activity))
+    }
+
+    /// The first `Target` id of the given `IdentityType`.
+    pub fn target_of(&self, kind: i64) -> Option<&str> {
+        self.target
+            .iter()
+            .find(|t| t.kind == Some(kind) && !t.id.trim().is_empty())
+            .map(|t| t.id.trim())
+    }
+
+    /// The account a directory record changed: `ObjectId` (Microsoft writes the user's
+    /// UPN there), else the target's UPN, else its display name, else the actor.
+    pub fn directory_target(&self) -> String {
+        let object = self.object_id.trim();
+        if !object.is_empty() && !object.eq_ignore_ascii_case("Not Available") {
+            return object.to_string();
+        }
+        self.target_of(UPN)
+            .or_else(|| self.target_of(DISPLAY_NAME))
+            .unwrap_or(&self.user_id)
+            .to_string()
+    }
+
     /// A switch parameter set to true (`"True"`, as Exchange logs it).
     pub fn flag(&self, name: &str) -> bool {
         self.param(name)
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     }
 
-    /// Exchange logs cmdlet failures as `"False"`; other workloads use `Failed`.
+    /// Exchange logs cmdlet failures as `"False"`; other workloads use `Failed`, and
+    /// Entra ID `Failure`.
     pub fn failed(&self) -> bool {
         let s = self.result_status.trim();
-        s.eq_ignore_ascii_case("false") || s.eq_ignore_ascii_case("failed")
+        ["false", "failed", "failure"]
+            .iter()
+            .any(|f| s.eq_ignore_ascii_case(f))
     }
 
     /// Changes made by Exchange itself, not by a person.
@@ -159,6 +378,44 @@ impl AuditRecord {
     pub fn client_address(&self) -> Option<String> {
         normalize_ip(&self.client_ip)
     }
+}
+
+/// A parameter or property value read as a boolean the way PowerShell and the audit
+/// log write them: `True`, `$true`, `1`, in any case, quoted or not; `None` for anything
+/// else (empty, `$null`, a list).
+pub fn truth(value: &str) -> Option<bool> {
+    match scalar(value).to_ascii_lowercase().as_str() {
+        "true" | "$true" | "1" => Some(true),
+        "false" | "$false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// A value without the wrapping directory records put around scalars: white space,
+/// one pair of brackets (`["Global Administrator"]`) and one pair of quotes
+/// (`"\"True\""`, as Entra ID writes them).
+pub fn scalar(value: &str) -> &str {
+    let v = value.trim();
+    let v = v
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(v)
+        .trim();
+    v.strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(v)
+        .trim()
+}
+
+/// Whether `value` is a GUID (`62e90394-69f5-4237-9190-012177145e10`), the form
+/// directory and Exchange ids take; surrounding white space and braces allowed.
+pub fn is_guid(value: &str) -> bool {
+    let v = value.trim().trim_start_matches('{').trim_end_matches('}');
+    v.len() == 36
+        && v.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 /// `CreationTime` is UTC without a zone suffix.
@@ -228,6 +485,80 @@ mod tests {
         .unwrap();
         assert!(a.flag("DeleteMessage"));
         assert!(b.flag("DeleteMessage"));
+    }
+
+    #[test]
+    fn security_and_compliance_parameters_as_a_command_line() {
+        let r: AuditRecord = serde_json::from_value(serde_json::json!({
+            "Id": "1",
+            "Parameters": "-Identity \"Block card numbers\" -Mode:Disable -Force -Comment '-Enabled $false' -ExchangeLocation All Finance -ForwardingAddress \"\"",
+        }))
+        .unwrap();
+        let params: Vec<(&str, &str)> = r
+            .parameters
+            .iter()
+            .map(|p| (p.name.as_str(), p.value.as_str()))
+            .collect();
+        assert_eq!(
+            params,
+            [
+                ("Identity", "Block card numbers"),
+                ("Mode", "Disable"),
+                ("Force", "True"),
+                ("Comment", "-Enabled $false"),
+                ("ExchangeLocation", "All Finance"),
+                ("ForwardingAddress", ""),
+            ]
+        );
+        let garbage: AuditRecord =
+            serde_json::from_str(r#"{"Id":"1","Parameters":"not a command line"}"#).unwrap();
+        assert!(garbage.parameters.is_empty());
+    }
+
+    #[test]
+    fn values_as_powershell_and_entra_id_write_them() {
+        for yes in ["True", "$true", "1", " \"True\" ", "[true]", "TRUE"] {
+            assert_eq!(truth(yes), Some(true), "{yes}");
+        }
+        for no in ["False", "$false", "0", "\"false\""] {
+            assert_eq!(truth(no), Some(false), "{no}");
+        }
+        for neither in ["", "$null", "yes", "True, False"] {
+            assert_eq!(truth(neither), None, "{neither}");
+        }
+        assert_eq!(scalar("[\"Global Administrator\"]"), "Global Administrator");
+        assert!(is_guid("{62E90394-69f5-4237-9190-012177145e10}"));
+        assert!(!is_guid("62e90394-69f5-4237-9190-012177145e1"));
+        assert!(!is_guid("62e90394x69f5-4237-9190-012177145e10"));
+    }
+
+    #[test]
+    fn directory_records_read_leniently() {
+        let r: AuditRecord = serde_json::from_value(serde_json::json!({
+            "Id": "1",
+            "Operation": "add member to role",
+            "ObjectId": "Not Available",
+            "ModifiedProperties": [
+                {"Name": "Role.DisplayName", "NewValue": "\"Global Administrator\"", "OldValue": null},
+                "Body",
+                {"Name": "Role.TemplateId", "NewValue": 7},
+            ],
+            "Target": [{"ID": "User", "Type": "2"}, {"ID": "eve@contoso.com", "Type": 5}, 3],
+        }))
+        .unwrap();
+        assert!(r.is_activity("Add member to role."));
+        assert_eq!(
+            r.new_value("role.displayname"),
+            Some("Global Administrator")
+        );
+        assert_eq!(r.new_value("Role.TemplateId"), Some("7"));
+        assert_eq!(r.target_of(OTHER_ID), Some("User"));
+        assert_eq!(r.directory_target(), "eve@contoso.com");
+        let mailbox_audit: AuditRecord = serde_json::from_value(
+            serde_json::json!({"Id": "1", "ModifiedProperties": ["Body", "Subject"], "Target": "x"}),
+        )
+        .unwrap();
+        assert!(mailbox_audit.modified_properties.is_empty() && mailbox_audit.target.is_empty());
     }
 
     #[test]

@@ -6,14 +6,25 @@
 pub use crate::rule::{Corpus, Rule, TrustKind};
 
 /// Every rule, in the order `detect` runs them.
-pub static RULES: [&Rule; 7] = [
+/// The rules over several events (fan-in, bursts) come last: the store runs them.
+pub static RULES: [&Rule; 17] = [
     &crate::inbox_rule::RULE,
     &crate::hides_mail::RULE,
     &crate::mailbox_forward::RULE,
     &crate::transport_rule::RULE,
     &crate::delegation::RULE,
     &crate::audit_tampering::RULE,
+    &crate::legacy_protocol::RULE,
+    &crate::protection_policy::RULE,
+    &crate::app_consent::RULE,
+    &crate::app_access::RULE,
+    &crate::privileged_role::RULE,
+    &crate::mfa_change::RULE,
+    &crate::conditional_access::RULE,
     &crate::fan_in::RULE,
+    &crate::burst::MASS_DELETION,
+    &crate::burst::BULK_SYNC,
+    &crate::burst::ACCESS_REMOVAL,
 ];
 
 /// The rule with this id.

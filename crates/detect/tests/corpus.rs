@@ -138,13 +138,57 @@ fn audit_bypass_is_audit_tampering() {
 }
 
 #[test]
-fn protocol_changes_and_sign_ins_raise_nothing() {
-    for file in [
-        "set-casmailbox-enable-pop-imap.json",
-        "userloggedin-azurehound.json",
-    ] {
-        assert!(findings(file).is_empty(), "{file}: {:?}", findings(file));
-    }
+fn pop_and_imap_turned_on_by_an_admin_is_a_legacy_protocol_finding() {
+    let f = findings("set-casmailbox-enable-pop-imap.json");
+    assert_eq!(
+        verdicts("set-casmailbox-enable-pop-imap.json"),
+        vec![("legacy-protocol-enabled", "medium")]
+    );
+    // The mailbox as Identity names it; ObjectId holds the same account's object id.
+    assert_eq!(f[0].target, "Lidia@contoso.onmicrosoft.com");
+    assert_eq!(f[0].actor, "stinger@contoso.onmicrosoft.com");
+    assert_eq!(
+        f[0].summary,
+        "POP and IMAP were turned on for mailbox Lidia@contoso.onmicrosoft.com by \
+         stinger@contoso.onmicrosoft.com: they take a password alone, with no MFA."
+    );
+}
+
+/// The real record with its protocols given the ways PowerShell also writes them, and
+/// with only IMAP: still found, one protocol a step lower; turned off, nothing.
+#[test]
+fn the_real_protocol_record_rewritten() {
+    let text =
+        std::fs::read_to_string(corpus_dir().join("set-casmailbox-enable-pop-imap.json")).unwrap();
+    let records: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let ctx = TenantContext {
+        accepted_domains: vec!["contoso.com".into(), "contoso.onmicrosoft.com".into()],
+    };
+    let judge = |pop: &str, imap: &str, operation: &str| {
+        let mut r = records[0].clone();
+        r["Operation"] = operation.into();
+        for p in r["Parameters"].as_array_mut().unwrap() {
+            match p["Name"].as_str() {
+                Some("PopEnabled") => p["Value"] = pop.into(),
+                Some("ImapEnabled") => p["Value"] = imap.into(),
+                _ => {}
+            }
+        }
+        assert!(is_candidate(&r.to_string()));
+        detect(&serde_json::from_value::<AuditRecord>(r).unwrap(), &ctx)
+            .iter()
+            .map(|f| f.severity.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(judge("$True", "1", "set-casmailbox"), ["medium"]);
+    assert_eq!(judge("False", "true", "SET-CASMAILBOX"), ["low"]);
+    assert!(judge("False", "$false", "Set-CASMailbox").is_empty());
+}
+
+#[test]
+fn sign_ins_raise_nothing() {
+    let file = "userloggedin-azurehound.json";
+    assert!(findings(file).is_empty(), "{file}: {:?}", findings(file));
 }
 
 #[test]

@@ -5,7 +5,29 @@ use proptest::prelude::*;
 use rulewatch_detect::{AuditRecord, TenantContext, detect, is_candidate};
 use serde_json::{Value, json};
 
-const OPERATIONS: [&str; 14] = [
+const OPERATIONS: [&str; 36] = [
+    "HardDelete",
+    "Delete user.",
+    "Remove member from role.",
+    "Set-CASMailbox",
+    "Set-TransportConfig",
+    "New-ManagementRoleAssignment",
+    "Set-OrganizationConfig",
+    "Set-DlpCompliancePolicy",
+    "Remove-RetentionCompliancePolicy",
+    "Disable-AntiPhishRule",
+    "Consent to application.",
+    "Add service principal credentials.",
+    "Update application \u{2013} Certificates and secrets management ",
+    "Add app role assignment to service principal.",
+    "Add member to role.",
+    "Add eligible member to role in PIM completed (permanent)",
+    "Disable Strong Authentication.",
+    "Update user.",
+    "Admin registered security info",
+    "Update Conditional Access policy",
+    "Update policy.",
+    "Update security defaults",
     "New-InboxRule",
     "set-inboxrule",
     "UpdateInboxRules",
@@ -22,7 +44,19 @@ const OPERATIONS: [&str; 14] = [
     "",
 ];
 
-const NAMES: [&str; 16] = [
+const NAMES: [&str; 28] = [
+    "PopEnabled",
+    "SmtpClientAuthenticationDisabled",
+    "Role",
+    "AuditOwner",
+    "AuditDisabled",
+    "Mode",
+    "ConsentAction.Permissions",
+    "ConsentContext.IsAdminConsent",
+    "Role.DisplayName",
+    "Role.TemplateId",
+    "StrongAuthenticationMethod",
+    "ConditionalAccessPolicy",
     "Name",
     "ForwardTo",
     "RedirectTo",
@@ -73,12 +107,37 @@ fn params() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// `ModifiedProperties` entries, `{Name, NewValue, OldValue}`, or anything else.
+fn changes() -> impl Strategy<Value = Value> {
+    let entry = (
+        prop::sample::select(NAMES.to_vec()),
+        json_value(),
+        json_value(),
+    )
+        .prop_map(|(n, new, old)| json!({"Name": n, "NewValue": new, "OldValue": old}));
+    prop_oneof![
+        prop::collection::vec(entry, 0..6).prop_map(Value::Array),
+        json_value(),
+    ]
+}
+
+/// `Target` entries, `{ID, Type}`, or anything else.
+fn identities() -> impl Strategy<Value = Value> {
+    let entry = (json_value(), json_value()).prop_map(|(id, t)| json!({"ID": id, "Type": t}));
+    prop_oneof![
+        prop::collection::vec(entry, 0..6).prop_map(Value::Array),
+        json_value(),
+    ]
+}
+
 proptest! {
     #[test]
     fn detect_never_panics(
         operation in prop::sample::select(OPERATIONS.to_vec()),
         parameters in params(),
         properties in params(),
+        modified in changes(),
+        target in identities(),
         item in json_value(),
         user in any::<String>(),
         object_id in any::<String>(),
@@ -86,7 +145,9 @@ proptest! {
         let record = json!({
             "Id": "1", "Operation": operation, "UserId": user, "ObjectId": object_id,
             "ResultStatus": "True", "Parameters": parameters, "OperationProperties": properties, "Item": item,
+            "ModifiedProperties": modified, "Target": target, "CreationTime": "2026-11-27T10:00:00",
         });
+        rulewatch_detect::burst::countable(&record.to_string());
         is_candidate(&record.to_string());
         if let Ok(r) = serde_json::from_value::<AuditRecord>(record) {
             let ctx = TenantContext { accepted_domains: vec!["contoso.com".into()] };

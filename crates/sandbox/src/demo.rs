@@ -40,7 +40,8 @@ fn tenant(tenant_id: &str, name: &str, domains: &[&str], users: &[(&str, &str)])
 }
 
 impl Scenario {
-    /// Contoso and Fabrikam, 600 noise records each, and five attacks: forward-all rule,
+    /// Contoso and Fabrikam, 600 Exchange noise records each (with Entra ID and General
+    /// noise in proportion), and five attacks: forward-all rule,
     /// delete-all rule ".", external `Set-Mailbox` forwarding, a `Set-InboxRule` redirect,
     /// and an admin forwarding someone else's mail. Attackers use documentation IP ranges.
     pub fn demo() -> Scenario {

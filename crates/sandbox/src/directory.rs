@@ -354,11 +354,7 @@ impl Account {
         Account {
             upn: upn.to_string(),
             // The same id the sandbox's sign-in records give the user.
-            id: ids::guid(&[
-                b"user",
-                tenant_id.as_bytes(),
-                upn.to_ascii_lowercase().as_bytes(),
-            ]),
+            id: ids::user_object_id(tenant_id, upn),
             mailbox_guid: ids::mailbox_guid(tenant_id, upn),
             alias: ids::alias(upn).to_string(),
             primary_smtp: upn.to_string(),

@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use crate::ids;
-use crate::noise::Population;
+use crate::noise::{NOISE_SHARES, Population};
 use crate::scenario::{ContentType, Scenario};
 use crate::times::record_time;
 
@@ -91,7 +91,6 @@ impl Feed {
             .enumerate()
             .map(|(i, t)| (t.tenant_id.to_ascii_lowercase(), i))
             .collect();
-        let mut layout = StdRng::seed_from_u64(scenario.noise.seed);
         let mut chance = StdRng::seed_from_u64(scenario.faults.seed);
         let per_blob = scenario.records_per_blob;
 
@@ -125,43 +124,57 @@ impl Feed {
         }
 
         let noise = &scenario.noise;
-        let total = u32::try_from(noise.records_per_tenant).expect("fewer than 2^32 noise records");
         let spread_ms = i64::try_from(noise.spread_s.saturating_mul(1000)).unwrap_or(i64::MAX);
         let planted_blobs = drafts.len();
-        for tenant in 0..scenario.tenants.len() {
-            let mut next = 0u32;
-            // A few noise records beside planted ones, so attacks don't sit alone in a blob.
-            for draft in drafts[..planted_blobs].iter_mut().filter(|d| {
-                d.tenant == tenant && d.content_type == ContentType::Exchange && !d.expired
-            }) {
-                let room = per_blob.saturating_sub(draft.items.len());
-                let count = layout
-                    .random_range(1..=MAX_MIXED_NOISE)
-                    .min(room)
-                    .min((total - next) as usize) as u32;
-                draft
-                    .items
-                    .extend((next..next + count).map(|n| Item::Noise {
-                        n,
-                        home: draft.created,
-                    }));
-                draft.items.shuffle(&mut layout);
-                next += count;
-            }
-            while next < total {
-                let size =
-                    (layout.random_range(per_blob.div_ceil(2)..=per_blob) as u32).min(total - next);
-                let created = start - Duration::milliseconds(layout.random_range(0..=spread_ms));
-                drafts.push(Draft {
-                    tenant,
-                    content_type: ContentType::Exchange,
-                    created,
-                    expired: false,
-                    items: (next..next + size)
-                        .map(|n| Item::Noise { n, home: created })
-                        .collect(),
-                });
-                next += size;
+        for (content_type, divisor) in NOISE_SHARES {
+            let total = u32::try_from(noise.records_per_tenant / divisor)
+                .expect("fewer than 2^32 noise records");
+            // Exchange lays its noise out with the seed itself, as before the other types
+            // had noise, so its blobs are unchanged; each other type has a layout of its own.
+            let mut layout = match content_type {
+                ContentType::Exchange => StdRng::seed_from_u64(noise.seed),
+                other => StdRng::seed_from_u64(ids::seed(&[
+                    &noise.seed.to_le_bytes(),
+                    other.as_str().as_bytes(),
+                ])),
+            };
+            for tenant in 0..scenario.tenants.len() {
+                let mut next = 0u32;
+                // A few noise records beside planted ones, so attacks don't sit alone in a blob.
+                for draft in drafts[..planted_blobs]
+                    .iter_mut()
+                    .filter(|d| d.tenant == tenant && d.content_type == content_type && !d.expired)
+                {
+                    let room = per_blob.saturating_sub(draft.items.len());
+                    let count = layout
+                        .random_range(1..=MAX_MIXED_NOISE)
+                        .min(room)
+                        .min((total - next) as usize) as u32;
+                    draft
+                        .items
+                        .extend((next..next + count).map(|n| Item::Noise {
+                            n,
+                            home: draft.created,
+                        }));
+                    draft.items.shuffle(&mut layout);
+                    next += count;
+                }
+                while next < total {
+                    let size = (layout.random_range(per_blob.div_ceil(2)..=per_blob) as u32)
+                        .min(total - next);
+                    let created =
+                        start - Duration::milliseconds(layout.random_range(0..=spread_ms));
+                    drafts.push(Draft {
+                        tenant,
+                        content_type,
+                        created,
+                        expired: false,
+                        items: (next..next + size)
+                            .map(|n| Item::Noise { n, home: created })
+                            .collect(),
+                    });
+                    next += size;
+                }
             }
         }
 
@@ -260,7 +273,12 @@ impl Feed {
                 Item::Planted(p) => serde_json::to_writer(&mut out, &self.planted[p as usize]),
                 Item::Noise { n, home } => serde_json::to_writer(
                     &mut out,
-                    &self.populations[blob.tenant].record(self.noise_seed, n, home),
+                    &self.populations[blob.tenant].record(
+                        blob.content_type,
+                        self.noise_seed,
+                        n,
+                        home,
+                    ),
                 ),
             };
             written.expect("serializing JSON values into memory cannot fail");
@@ -435,8 +453,8 @@ mod tests {
         let ids = all_ids(&feed);
         assert_eq!(
             ids.len(),
-            5 + 80,
-            "every planted and noise record served once"
+            5 + 2 * (40 + 40 / 5 + 40 / 20),
+            "every planted record, and each tenant's Exchange, Entra ID and General noise, served once"
         );
         assert!(
             feed.listable(
@@ -499,8 +517,62 @@ mod tests {
             }
         }
         assert!(
-            (50..=170).contains(&duplicates),
-            "{duplicates} duplicates of 1000 records at 10%"
+            (70..=190).contains(&duplicates),
+            "{duplicates} duplicates of 1250 records (500 Exchange, 100 Entra ID and 25 General a tenant) at 10%"
         );
+    }
+
+    #[test]
+    fn each_content_type_has_its_share_of_noise() {
+        let planted = json!([
+            {"tenant_id": "6f1c2a3b-1111-4222-8333-944455556666", "content_type": "Audit.AzureActiveDirectory",
+             "record": {"Id": "p-aad"}},
+            {"tenant_id": "6f1c2a3b-1111-4222-8333-944455556666", "content_type": "Audit.General",
+             "record": {"Id": "p-general"}},
+        ]);
+        let s =
+            scenario(json!({"records": planted, "noise": {"records_per_tenant": 200, "seed": 4}}));
+        let start = Clock::start(1).now_ms();
+        let feed = Feed::build(&s, start);
+        let window = (start - Duration::days(1), start + Duration::seconds(1));
+        for tenant in 0..2 {
+            for (content_type, workload, count) in [
+                (ContentType::Exchange, "Exchange", 200),
+                (
+                    ContentType::AzureActiveDirectory,
+                    "AzureActiveDirectory",
+                    40,
+                ),
+                (ContentType::General, "SecurityComplianceCenter", 10),
+                (ContentType::SharePoint, "", 0),
+                (ContentType::Dlp, "", 0),
+            ] {
+                let records: Vec<Value> = feed
+                    .listable(tenant, content_type, window, start)
+                    .into_iter()
+                    .flat_map(|b| records(&feed, b))
+                    .filter(|r| !r["Id"].as_str().unwrap().starts_with("p-"))
+                    .collect();
+                assert_eq!(records.len(), count, "{content_type:?} of tenant {tenant}");
+                assert!(
+                    records.iter().all(|r| r["Workload"] == workload),
+                    "{content_type:?}"
+                );
+            }
+        }
+        for (content_type, id) in [
+            (ContentType::AzureActiveDirectory, "p-aad"),
+            (ContentType::General, "p-general"),
+        ] {
+            let blob = feed
+                .listable(0, content_type, window, start)
+                .into_iter()
+                .find(|b| records(&feed, b).iter().any(|r| r["Id"] == id));
+            let blob = blob.unwrap_or_else(|| panic!("{id} is not listed"));
+            assert!(
+                records(&feed, blob).len() > 1,
+                "a planted {content_type:?} record does not sit alone in its blob"
+            );
+        }
     }
 }

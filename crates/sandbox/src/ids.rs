@@ -42,6 +42,16 @@ pub(crate) fn puid(tenant_id: &str, upn: &str) -> String {
     format!("10032000{:02X}{:02X}{:02X}{:02X}", d[0], d[1], d[2], d[3])
 }
 
+/// A user's Entra object id, which sign-in and directory records, Graph and Exchange's
+/// `ExternalDirectoryObjectId` all give the same user.
+pub(crate) fn user_object_id(tenant_id: &str, upn: &str) -> Uuid {
+    guid(&[
+        b"user",
+        tenant_id.as_bytes(),
+        upn.to_ascii_lowercase().as_bytes(),
+    ])
+}
+
 pub(crate) fn mailbox_guid(tenant_id: &str, upn: &str) -> Uuid {
     guid(&[
         b"mailbox",

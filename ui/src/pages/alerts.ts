@@ -16,7 +16,7 @@ import {
 import { firstRunFor, type Ctx, type Page } from "../ctx";
 import { h, replace, setText, type Child } from "../h";
 import { SEVERITIES, SEVERITY_LABEL, localDateTime, shortDateTime, severityRank } from "../format";
-import { aboutRule, evidenceFacts, parametersTable, relatedList, severityTag, statusTag } from "../sections/evidence";
+import { aboutRule, evidenceFacts, parametersTable, incidentTimeline, relatedList, severityTag, statusTag } from "../sections/evidence";
 import { createTriage, type Triage } from "../sections/triage";
 import { createRemediation, type Remediation } from "./remediation";
 
@@ -657,6 +657,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
       evidenceFacts(a, ruleTitle),
       aboutRule(rules?.get(a.rule)),
       rem.history,
+      incidentTimeline(a, ruleTitle, (id) => void openDetail(id)),
       h("h3", null, "Other alerts for this mailbox"),
       relatedList(a, ruleTitle, (id) => void openDetail(id)),
       h("h3", null, "Parameters"),

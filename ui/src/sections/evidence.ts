@@ -74,6 +74,42 @@ export function parametersTable(a: AlertDetail): HTMLElement {
 }
 
 /** The other alerts about the same mailbox; `open` shows one of them. */
+/**
+ * The alert's incident as a timeline, oldest first, under the incident's title (which names
+ * a takeover chain when the incident holds one); this alert is marked. Nothing for an alert
+ * alone in its incident.
+ */
+export function incidentTimeline(a: AlertDetail, ruleTitle: (id: string) => string, open: (id: number) => void): HTMLElement | null {
+  const inc = a.incident;
+  if (!inc || inc.alerts.length < 2) return null;
+  return h(
+    "section",
+    { id: "incident-timeline", "aria-labelledby": "incident-timeline-title" },
+    h("h3", { id: "incident-timeline-title" }, "Incident timeline"),
+    h("p", { "data-testid": "incident-title", class: "wrap" }, severityTag(inc.severity), " ", inc.title),
+    h(
+      "ol",
+      { class: "timeline" },
+      inc.alerts.map((x) =>
+        h(
+          "li",
+          { "data-testid": "timeline-alert", "data-alert-id": x.id, "aria-current": x.id === a.id ? "true" : null },
+          h(
+            "button",
+            { type: "button", class: "link", disabled: x.id === a.id, on: { click: () => open(x.id) } },
+            localDateTime(x.event_time ?? x.detected_at),
+            " · ",
+            severityTag(x.severity),
+            " ",
+            ruleTitle(x.rule),
+          ),
+          h("div", { class: "muted wrap" }, x.summary),
+        ),
+      ),
+    ),
+  );
+}
+
 export function relatedList(a: AlertDetail, ruleTitle: (id: string) => string, open: (id: number) => void): HTMLElement {
   return h(
     "ul",

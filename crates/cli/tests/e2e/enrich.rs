@@ -17,7 +17,11 @@ fn from(mut ctx: RecordCtx, ip: &str) -> RecordCtx {
 }
 
 fn planted(t: &TestTenant, content_type: &str, record: Value) -> Value {
-    json!({"tenant_id": t.tenant_id, "content_type": content_type, "release_after_s": -5, "record": record})
+    planted_at(t, content_type, record, -5)
+}
+
+fn planted_at(t: &TestTenant, content_type: &str, record: Value, release_after_s: i64) -> Value {
+    json!({"tenant_id": t.tenant_id, "content_type": content_type, "release_after_s": release_after_s, "record": record})
 }
 
 #[test]
@@ -37,20 +41,28 @@ fn a_change_from_a_country_never_signed_in_from_is_raised_and_located() {
             ),
         )
     };
-    let sign_in = |user: usize, ip: &str| {
-        planted(
+    // Two hours before the changes: the users' own history.
+    let sign_in_at = |user: usize, ip: &str, release_after_s: i64| {
+        planted_at(
             &t,
             "Audit.AzureActiveDirectory",
             attacks::user_logged_in(&from(t.ctx(user, user), ip)),
+            release_after_s,
         )
     };
+    let sign_in = |user: usize, ip: &str| sign_in_at(user, ip, -7200);
     let scenario = json!({
         "tenants": [t.scenario_json()],
         "records": [
             sign_in(0, LONDON), forward(0, &format!("{LAGOS}:50123")),
             sign_in(1, LONDON), forward(1, &format!("{LONDON}:40000")),
             forward(2, LAGOS),
+            // The intruder signs in from Lagos minutes before the change: that sign-in
+            // does not make Lagos familiar.
+            sign_in(3, LONDON), sign_in_at(3, LAGOS, -300), forward(3, LAGOS),
         ],
+        // Each record made when it was released: the sign-ins hours or minutes before.
+        "rebase_times": true,
         "geo": {"ipstack_key": key, "locations": {
             LONDON: {"country_code": "GB", "country_name": "United Kingdom", "region_name": "England", "city": "London",
                      "asn": 2856, "isp": "British Telecommunications"},
@@ -103,6 +115,10 @@ fn a_change_from_a_country_never_signed_in_from_is_raised_and_located() {
         "{}",
         familiar["summary"]
     );
+
+    let fresh = of(3);
+    assert_eq!(fresh["origin"]["familiarity"], "new_country", "{fresh}");
+    assert_eq!(fresh["severity"], "critical");
 
     let unknown = of(2);
     assert_eq!(

@@ -20,6 +20,7 @@ mod psa;
 mod publisher;
 mod remediate;
 mod scan;
+mod takeover;
 mod team;
 mod terminal;
 mod triage;

@@ -67,6 +67,9 @@ pub struct AlertDetail {
     pub raw_record: String,
     /// The other alerts about the same mailbox, newest first.
     pub related: Vec<Alert>,
+    /// The incident it belongs to, with its title and its alerts oldest first: the
+    /// panel's timeline of the account's takeover (none when suppressed).
+    pub incident: Option<Incident>,
 }
 
 /// One field of an audit record, as text.
@@ -222,6 +225,7 @@ impl Session {
             .into_iter()
             .filter(|a| a.id != id)
             .collect();
+        let incident = alert.incident_id.map(|i| store.incident(i)).transpose()?;
         // A pruned record says so in its place, and has no fields to list.
         let (raw_record, parameters) = match crate::store::pruned_record(&raw) {
             Some(words) => (words, Vec::new()),
@@ -242,6 +246,7 @@ impl Session {
             parameters,
             raw_record,
             related,
+            incident,
             alert,
         })
     }

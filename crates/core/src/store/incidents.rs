@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::alerts::ALERT_SELECT;
+use super::chain::{self, Link};
 use super::models::named;
 use super::*;
 use crate::detect::Severity;
@@ -68,6 +69,19 @@ pub struct Incident {
 /// What the gravest alert (the first of equals) found, about whom, and how many more
 /// alerts there are.
 fn title(subject: &str, alerts: &[Alert]) -> String {
+    let links: Vec<Link<'_>> = alerts
+        .iter()
+        .filter_map(|a| {
+            Some(Link {
+                rule: &a.rule,
+                at: a.event_time.or(a.detected_at)?,
+                origin: a.origin.as_ref(),
+            })
+        })
+        .collect();
+    if let Some(chain) = chain::find(&links) {
+        return format!("{} ({} alerts)", chain.sentence(subject), alerts.len());
+    }
     let gravest = alerts
         .iter()
         .max_by_key(|a| (a.severity, std::cmp::Reverse(a.id)));
@@ -176,7 +190,7 @@ pub struct IncidentStart {
 /// Brings an incident's severity, tenant name and times in line with its alerts.
 fn refresh(c: &Connection, id: i64, now: &str) -> db::Result<()> {
     let mut stmt = c.prepare(
-        "SELECT severity, COALESCE(event_time, detected_at), tenant_name FROM alerts
+        "SELECT severity, COALESCE(event_time, detected_at), tenant_name, rule, origin FROM alerts
          WHERE incident_id = ?1 ORDER BY id",
     )?;
     let alerts = stmt
@@ -185,17 +199,36 @@ fn refresh(c: &Connection, id: i64, now: &str) -> db::Result<()> {
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })?
         .collect::<db::Result<Vec<_>>>()?;
-    let severity = alerts
+    let origins: Vec<Option<serde_json::Value>> = alerts
         .iter()
-        .filter_map(|(s, _, _)| Severity::parse(s))
-        .max();
+        .map(|a| a.4.as_deref().and_then(|o| serde_json::from_str(o).ok()))
+        .collect();
+    let links: Vec<Link<'_>> = alerts
+        .iter()
+        .zip(&origins)
+        .filter_map(|(a, origin)| {
+            Some(Link {
+                rule: &a.3,
+                at: parse_ts(&a.1)?,
+                origin: origin.as_ref(),
+            })
+        })
+        .collect();
+    // The takeover chain makes the incident critical whatever its alerts' own severities.
+    let severity = if chain::find(&links).is_some() {
+        Some(Severity::Critical)
+    } else {
+        alerts.iter().filter_map(|a| Severity::parse(&a.0)).max()
+    };
     // Every time here was written by `ts`, whose text sorts as the instants do.
-    let first = alerts.iter().map(|(_, at, _)| at).min();
-    let last = alerts.iter().map(|(_, at, _)| at).max();
-    let newest_name = alerts.last().map(|(_, _, name)| name);
+    let first = alerts.iter().map(|a| &a.1).min();
+    let last = alerts.iter().map(|a| &a.1).max();
+    let newest_name = alerts.last().map(|a| &a.2);
     if let (Some(severity), Some(first), Some(last), Some(name)) =
         (severity, first, last, newest_name)
     {

@@ -5,6 +5,7 @@
 
 mod alerts;
 mod allowlist;
+mod chain;
 pub mod db;
 mod deliveries;
 mod geo;

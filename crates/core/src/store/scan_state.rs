@@ -186,14 +186,29 @@ impl Store {
         })
     }
 
-    /// The addresses `user` signed in from, most recent first.
-    pub fn sign_in_ips(&self, tenant_id: &str, user: &str, limit: usize) -> Result<Vec<String>> {
+    /// The addresses `user` had first signed in from before `before`, most recent first.
+    pub fn sign_in_ips(
+        &self,
+        tenant_id: &str,
+        user: &str,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT ip FROM sign_ins WHERE tenant_id = ?1 AND \"user\" = ?2 ORDER BY last_seen DESC LIMIT ?3",
+                "SELECT ip FROM sign_ins WHERE tenant_id = ?1 AND \"user\" = ?2 AND first_seen < ?3
+                 ORDER BY last_seen DESC LIMIT ?4",
             )?;
             let rows = stmt
-                .query_map(params![tenant_id, user.trim().to_lowercase(), limit as i64], |r| r.get(0))?
+                .query_map(
+                    params![
+                        tenant_id,
+                        user.trim().to_lowercase(),
+                        ts(before),
+                        limit as i64
+                    ],
+                    |r| r.get(0),
+                )?
                 .collect::<db::Result<Vec<String>>>()?;
             Ok(rows)
         })

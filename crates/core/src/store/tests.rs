@@ -1596,7 +1596,7 @@ fn pruning_removes_only_what_the_retention_no_longer_keeps(place: &Place) {
     assert!(store.cached_location("192.0.2.2", now).unwrap().is_some());
     assert_eq!(
         store
-            .sign_in_ips(&t.tenant_id, "adele@contoso.com", 10)
+            .sign_in_ips(&t.tenant_id, "adele@contoso.com", now, 10)
             .unwrap(),
         ["198.51.100.2"]
     );

@@ -26,7 +26,7 @@ pub struct Scenario {
     /// Audit records planted in the tenants' feeds, served verbatim.
     #[serde(default)]
     pub records: Vec<PlantedRecord>,
-    /// Background Exchange records mixed into every tenant's feed.
+    /// Background records mixed into every tenant's Exchange, Entra ID and General feeds.
     #[serde(default)]
     pub noise: Noise,
     /// Blobs per page of `subscriptions/content`.
@@ -274,11 +274,13 @@ pub struct PlantedRecord {
     pub expired: bool,
 }
 
-/// Background Exchange traffic per tenant, generated from `seed`.
+/// Background traffic per tenant, generated from `seed`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Noise {
-    /// How many background records each tenant's feed holds (default none).
+    /// How many background `Audit.Exchange` records each tenant's feed holds (default
+    /// none). `Audit.AzureActiveDirectory` gets a fifth as many and `Audit.General` a
+    /// twentieth, rounded down; the other content types get none.
     #[serde(default)]
     pub records_per_tenant: usize,
     /// Seeds the blob layout and the records' content: one seed, the same noise (relative
@@ -296,7 +298,7 @@ pub enum ContentType {
     /// `Audit.AzureActiveDirectory`: Entra sign-ins and directory changes.
     #[serde(rename = "Audit.AzureActiveDirectory")]
     AzureActiveDirectory,
-    /// `Audit.Exchange`: Exchange admin and mailbox activity; the noise is of this type.
+    /// `Audit.Exchange`: Exchange admin and mailbox activity.
     #[serde(rename = "Audit.Exchange")]
     Exchange,
     /// `Audit.SharePoint`: SharePoint and OneDrive activity.

@@ -141,6 +141,11 @@ impl Api {
             .unwrap()
     }
 
+    /// The records of the blob at `content_uri`.
+    pub(crate) async fn records(&self, token: &str, content_uri: &str) -> Vec<Value> {
+        self.blob(token, content_uri).await.json().await.unwrap()
+    }
+
     pub(crate) async fn stats(&self) -> Value {
         self.http
             .get(format!("{}/_sandbox/stats", self.base))

@@ -329,11 +329,8 @@ async fn duplicate_records_reappear_in_a_later_blob() {
     let listed: Vec<Value> = listing(&api, &token).await.json().await.unwrap();
     for blob in &listed {
         let records: Vec<Value> = api
-            .blob(&token, blob["contentUri"].as_str().unwrap())
-            .await
-            .json()
-            .await
-            .unwrap();
+            .records(&token, blob["contentUri"].as_str().unwrap())
+            .await;
         seen.extend(
             records
                 .into_iter()

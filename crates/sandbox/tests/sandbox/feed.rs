@@ -692,11 +692,8 @@ async fn fifty_tenants_with_five_thousand_noise_records_list_each_record_once() 
             .unwrap();
         for blob in blobs {
             let records: Vec<Value> = api
-                .blob(&token, blob["contentUri"].as_str().unwrap())
-                .await
-                .json()
-                .await
-                .unwrap();
+                .records(&token, blob["contentUri"].as_str().unwrap())
+                .await;
             total += records.len();
             unique.extend(
                 records
@@ -707,6 +704,50 @@ async fn fifty_tenants_with_five_thousand_noise_records_list_each_record_once() 
     }
     assert_eq!(unique.len(), 5000, "every noise record is served");
     assert!(total > 5000, "with duplicates: {total}");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn each_content_type_lists_and_serves_its_own_noise() {
+    let sandbox =
+        sandbox(json!({"noise": {"records_per_tenant": 100, "seed": 12, "spread_s": 3600}})).await;
+    let api = Api::new(&sandbox);
+    let token = api.token(CONTOSO, MANAGE).await;
+    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let (start, end) = (
+        fmt(Utc::now() - Duration::hours(2)),
+        fmt(Utc::now() + Duration::minutes(1)),
+    );
+    for (content_type, workload, count) in [
+        ("Audit.Exchange", "Exchange", 100),
+        ("Audit.AzureActiveDirectory", "AzureActiveDirectory", 20),
+        ("Audit.General", "SecurityComplianceCenter", 5),
+        ("Audit.SharePoint", "", 0),
+        ("DLP.All", "", 0),
+    ] {
+        let q = [
+            ("contentType", content_type),
+            ("startTime", start.as_str()),
+            ("endTime", end.as_str()),
+        ];
+        let response = api.feed(&token, CONTOSO, "subscriptions/content", &q).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers().get("NextPageUri").is_none());
+        let blobs: Vec<Value> = response.json().await.unwrap();
+        let mut ids = HashSet::new();
+        for blob in blobs {
+            assert_eq!(blob["contentType"], content_type);
+            let records: Vec<Value> = api
+                .records(&token, blob["contentUri"].as_str().unwrap())
+                .await;
+            for r in records {
+                assert_eq!(r["Workload"], workload, "{content_type}: {r}");
+                assert_eq!(r["OrganizationId"], CONTOSO);
+                ids.insert(r["Id"].as_str().unwrap().to_string());
+            }
+        }
+        assert_eq!(ids.len(), count, "{content_type}");
+    }
     sandbox.shutdown().await;
 }
 

@@ -1,0 +1,450 @@
+//! Bursts: many events of one kind for one account within the hour, which no single
+//! record shows. Mail deleted in bulk from a mailbox (covering tracks), a mailbox's
+//! folders synchronised in bulk (a client downloading it), accounts deleted or admins
+//! removed in bulk by one actor (locking the owners out).
+//!
+//! Pure, like [`fan_in`](crate::fan_in): the store keeps what [`countable`] extracts
+//! from each record of a tenant (no other record need be parsed for it) for at least
+//! [`WINDOW`], and hands them to [`bursts`], which decides. Thresholds are named
+//! constants below, with their reasons.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::privileged_role::{Identified, identify};
+use super::record::{AuditRecord, UPN, scalar};
+use super::text::{list, visible};
+use super::{Finding, Needle, Needles, Severity};
+use crate::evidence::{BurstEvidence, Evidence};
+use crate::rule::{Corpus, Rule};
+
+/// Mail deleted in bulk from one mailbox.
+pub const MASS_DELETION: Rule = Rule {
+    id: "mailbox-mass-deletion",
+    title: "Mail deleted in bulk",
+    notification: "mail deleted in bulk",
+    description: "Many messages were permanently deleted from one mailbox within the hour (`HardDelete`, \
+                  `SoftDelete`; Exchange mailbox auditing, content type Audit.Exchange): an attacker \
+                  covering the replies, bounces and warnings their fraud caused, or destroying mail.",
+    false_positives: "A user emptying Deleted Items or the Recoverable Items folder; retention clean-up \
+                      run as the user. Check the folders and the client.",
+    attack: "T1070.008",
+    severity: "50 messages or more within an hour: medium; 50 or more purged beyond recovery \
+               (HardDelete), or 500 or more in all: high",
+    quieted_by: &[],
+    references: &[
+        "https://attack.mitre.org/techniques/T1070/008/",
+        "https://github.com/splunk/security_content/blob/develop/detections/cloud/o365_email_hard_delete_excessive_volume.yml",
+        "https://learn.microsoft.com/purview/audit-log-activities#exchange-mailbox-activities",
+    ],
+    corpus: Corpus::Missing("it counts many deletion records; the corpus holds none"),
+};
+
+/// A mailbox's folders synchronised in bulk.
+pub const BULK_SYNC: Rule = Rule {
+    id: "mailbox-bulk-sync",
+    title: "Mailbox synchronised in bulk",
+    notification: "mailbox synchronised in bulk",
+    description: "Many folders of one mailbox were synchronised within the hour (`MailItemsAccessed` with \
+                  MailAccessType Sync; content type Audit.Exchange, logged only with Audit Premium \
+                  licences; one record per folder per hour): a client downloaded the mailbox. Microsoft's \
+                  guidance is to assume every item of a folder an attacker's client synchronised was \
+                  taken. Weigh it against the account's sign-ins.",
+    false_positives: "A new phone or computer, or Outlook rebuilding its cache, synchronises every folder.",
+    attack: "T1114.002",
+    severity: "25 folders or more within an hour: medium; 100 or more: high",
+    quieted_by: &[],
+    references: &[
+        "https://attack.mitre.org/techniques/T1114/002/",
+        "https://github.com/MicrosoftDocs/microsoft-365-docs/blob/public/microsoft-365/compliance/mailitemsaccessed-forensics-investigations.md",
+        "https://github.com/elastic/detection-rules/blob/main/rules/integrations/o365/collection_exchange_excessive_mail_items_accessed.toml",
+    ],
+    corpus: Corpus::Missing("it counts many MailItemsAccessed records; the corpus holds none"),
+};
+
+/// Accounts deleted, or admins removed from their roles, in bulk by one actor.
+pub const ACCESS_REMOVAL: Rule = Rule {
+    id: "access-removal-burst",
+    title: "Accounts or admins removed in bulk",
+    notification: "accounts or admins removed in bulk",
+    description: "One actor deleted many accounts (`Delete user.`), or removed several members of \
+                  privileged directory roles (`Remove member from role.` and PIM's removals), within the \
+                  hour (Entra ID, content type Audit.AzureActiveDirectory): an attacker locking the \
+                  owners out of their own tenant.",
+    false_positives: "Offboarding scripts and directory clean-up; an admin tidying role assignments.",
+    attack: "T1531",
+    severity: "10 accounts or more, or 2 privileged admins or more, within an hour: high; 2 Global \
+               Administrators or more: critical",
+    quieted_by: &[],
+    references: &[
+        "https://attack.mitre.org/techniques/T1531/",
+        "https://github.com/Azure/Azure-Sentinel/blob/master/Solutions/Microsoft%20Entra%20ID/Analytic%20Rules/MultipleAdmin_membership_removals_from_NewAdmin.yaml",
+        "https://github.com/SigmaHQ/sigma/blob/master/rules/cloud/azure/audit_logs/azure_priviledged_role_assignment_bulk_change.yml",
+        "https://learn.microsoft.com/purview/audit-log-activities#user-administration-activities",
+    ],
+    corpus: Corpus::Missing("it counts many directory records; the corpus holds none"),
+};
+
+/// Events this far apart at most make one burst. Every public rule these follow counts
+/// within the hour: Splunk's excessive hard deletes, Sentinel's admin removals, the SAP
+/// solution's mass user deletions.
+pub const WINDOW: Duration = Duration::hours(1);
+
+/// Messages deleted from one mailbox within the window that make a burst: Splunk's
+/// threshold for hard deletes (LETHAL's per day).
+pub const DELETED_MESSAGES: u64 = 50;
+/// Messages purged beyond recovery (`HardDelete`, from Recoverable Items) that make it
+/// high: users rarely purge, and purged mail needs an admin to recover.
+pub const PURGED_MESSAGES: u64 = 50;
+/// Messages deleted in all that make it high: ten times the threshold, more than any
+/// tidying of Deleted Items by hand.
+pub const DELETED_MESSAGES_HIGH: u64 = 500;
+/// Folders of one mailbox synchronised within the window that make a burst: above a
+/// mailbox's dozen or so default folders, so the client took the user's own as well.
+pub const SYNCED_FOLDERS: u64 = 25;
+/// Folders synchronised that make it high: a large mailbox taken whole.
+pub const SYNCED_FOLDERS_HIGH: u64 = 100;
+/// Accounts deleted by one actor within the window that make a burst: the threshold of
+/// Sentinel's SAP mass-deletion rules and identity-and-account-takeover.md §3.
+pub const DELETED_ACCOUNTS: u64 = 10;
+/// Privileged admins removed by one actor within the window that make a burst:
+/// Sentinel's "more than one".
+pub const REMOVED_ADMINS: u64 = 2;
+
+/// What an event counts towards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Messages deleted from a mailbox (`HardDelete`, `SoftDelete`).
+    MailDeletion,
+    /// Folders of a mailbox synchronised (`MailItemsAccessed`, Sync).
+    MailSync,
+    /// Accounts deleted (`Delete user.`).
+    AccountDeletion,
+    /// Members of privileged directory roles removed.
+    AdminRemoval,
+}
+
+impl Kind {
+    /// The rule a burst of this kind raises.
+    pub fn rule(self) -> &'static Rule {
+        match self {
+            Kind::MailDeletion => &MASS_DELETION,
+            Kind::MailSync => &BULK_SYNC,
+            Kind::AccountDeletion | Kind::AdminRemoval => &ACCESS_REMOVAL,
+        }
+    }
+}
+
+/// One record's part in a possible burst.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Countable {
+    /// What it counts towards.
+    pub kind: Kind,
+    /// Whose count, lower-cased, within the tenant: the mailbox for mail kinds, the
+    /// actor for directory kinds.
+    pub key: String,
+    /// How much it counts: messages deleted, folders synchronised, or one.
+    pub weight: u64,
+    /// Of the gravest sort: mail purged beyond recovery, a Global Administrator removed.
+    pub grave: bool,
+    /// When it happened.
+    pub time: DateTime<Utc>,
+    /// The audit record's `Id`: the same record fed twice counts once.
+    pub record_id: String,
+    /// Who did it (`UserId`).
+    pub actor: String,
+    /// Where from (`ClientIP`, without its port), when the record says: one synchronised
+    /// folder from an address the account never signed in from is already the attacker's
+    /// client, which the store, holding the sign-ins, can tell.
+    pub client_ip: Option<String>,
+    /// What it touched, for the technician: a folder, an account and its role.
+    pub item: String,
+}
+
+/// The operations [`countable`] reads, searched for as [`crate::is_candidate`] searches
+/// (tails at their index, ASCII case ignored). `"sync"`, quotes included, is
+/// MailItemsAccessed's access type as a JSON value: the filter passes the records that
+/// sync, not the far more common binds.
+pub(crate) const COUNTED: [Needle; 5] = [
+    ("harddelete", 2),
+    ("softdelete", 2),
+    ("\"sync\"", 1),
+    ("delete user", 3),
+    ("member from role", 5),
+];
+
+static NEEDLES: LazyLock<Needles> = LazyLock::new(|| Needles::new(COUNTED.to_vec(), true));
+
+/// Removals of members from directory roles. PIM activations expiring, or given up,
+/// are not. GUESS, as for grants (privileged_role.rs): PIM's names are Entra ID's.
+const REMOVALS: [&str; 5] = [
+    "Remove member from role.",
+    "Remove member from role in PIM completed (permanent)",
+    "Remove member from role in PIM completed (timebound)",
+    "Remove eligible member from role in PIM completed (permanent)",
+    "Remove eligible member from role in PIM completed (timebound)",
+];
+
+/// The event a record's raw JSON counts as in a burst, if any: cheap on everything else
+/// (a needle search, as [`crate::is_candidate`], before any parse).
+pub fn countable(raw_json: &str) -> Option<Countable> {
+    if !NEEDLES.in_text(raw_json) {
+        return None;
+    }
+    let record: AuditRecord = serde_json::from_str(raw_json).ok()?;
+    if record.failed() || record.by_system() {
+        return None;
+    }
+    let time = record.event_time()?;
+    let mailbox = || {
+        let owner = record.mailbox_owner_upn.trim();
+        if owner.is_empty() {
+            record.user_id.trim()
+        } else {
+            owner
+        }
+        .to_lowercase()
+    };
+    let event = |kind, key: String, weight: usize, grave, item: String| Countable {
+        kind,
+        key,
+        weight: weight.max(1) as u64,
+        grave,
+        time,
+        record_id: record.id.clone(),
+        actor: record.user_id.clone(),
+        client_ip: record.client_address(),
+        item,
+    };
+    let hard = record.is("HardDelete");
+    if hard || record.is("SoftDelete") {
+        return Some(event(
+            Kind::MailDeletion,
+            mailbox(),
+            record.affected_items,
+            hard,
+            record.folder.clone(),
+        ));
+    }
+    if record.is("MailItemsAccessed")
+        && record
+            .property("MailAccessType")
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("sync"))
+    {
+        return Some(event(
+            Kind::MailSync,
+            mailbox(),
+            record.folders.len(),
+            false,
+            record.folders.join(", "),
+        ));
+    }
+    if record.is_activity("Delete user.") {
+        let account = record.directory_target();
+        return Some(event(
+            Kind::AccountDeletion,
+            record.user_id.trim().to_lowercase(),
+            1,
+            false,
+            account,
+        ));
+    }
+    if REMOVALS.iter().any(|r| record.is_activity(r)) {
+        // The role a member leaves is in the old values.
+        let old = |name| {
+            record
+                .modified(name)
+                .map_or("", |p| scalar(&p.old_value))
+                .to_string()
+        };
+        let name = old("Role.DisplayName");
+        let grave = match identify(
+            &name,
+            &old("Role.TemplateId"),
+            &old("Role.WellKnownObjectName"),
+        ) {
+            Identified::Global => true,
+            Identified::Privileged(_) => false,
+            Identified::Imitation(_) | Identified::Other => return None,
+        };
+        let account = record
+            .target_of(UPN)
+            .map(str::to_string)
+            .unwrap_or_else(|| record.directory_target());
+        return Some(event(
+            Kind::AdminRemoval,
+            record.user_id.trim().to_lowercase(),
+            1,
+            grave,
+            format!("{account} ({name})"),
+        ));
+    }
+    None
+}
+
+/// The bursts among `events`, which may mix kinds, keys and duplicates: for each kind
+/// and key, the window of at most [`WINDOW`] with the gravest, then largest, count, if
+/// it reaches its threshold. The evidence lists the records counted, so a store can tell
+/// a burst it already raised.
+pub fn bursts(events: &[Countable]) -> Vec<Finding> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut index: HashMap<(Kind, &str), usize> = HashMap::new();
+    let mut groups: Vec<Vec<&Countable>> = Vec::new();
+    for e in events {
+        // One record makes one event: the same id twice is the record fed twice.
+        if !seen.insert(&e.record_id) {
+            continue;
+        }
+        match index.get(&(e.kind, e.key.as_str())) {
+            Some(&g) => groups[g].push(e),
+            None => {
+                index.insert((e.kind, &e.key), groups.len());
+                groups.push(vec![e]);
+            }
+        }
+    }
+    groups.into_iter().filter_map(judge).collect()
+}
+
+/// The gravest, then largest, window of one kind and key that reaches its threshold.
+fn judge(mut group: Vec<&Countable>) -> Option<Finding> {
+    group.sort_by(|a, b| a.time.cmp(&b.time).then(a.record_id.cmp(&b.record_id)));
+    let kind = group[0].kind;
+    let mut best: Option<(Severity, u64, usize, usize)> = None;
+    let (mut start, mut total, mut grave) = (0, 0u64, 0u64);
+    for (end, e) in group.iter().enumerate() {
+        total += e.weight;
+        grave += if e.grave { e.weight } else { 0 };
+        while e.time - group[start].time > WINDOW {
+            total -= group[start].weight;
+            grave -= if group[start].grave {
+                group[start].weight
+            } else {
+                0
+            };
+            start += 1;
+        }
+        if let Some(severity) = severity(kind, total, grave)
+            && best.is_none_or(|(s, t, _, _)| (severity, total) > (s, t))
+        {
+            best = Some((severity, total, start, end));
+        }
+    }
+    let (severity, _, start, end) = best?;
+    Some(finding(kind, severity, &group[start..=end]))
+}
+
+/// The severity of a count within one window, or `None` below the threshold.
+fn severity(kind: Kind, total: u64, grave: u64) -> Option<Severity> {
+    match kind {
+        Kind::MailDeletion if grave >= PURGED_MESSAGES || total >= DELETED_MESSAGES_HIGH => {
+            Some(Severity::High)
+        }
+        Kind::MailDeletion if total >= DELETED_MESSAGES => Some(Severity::Medium),
+        Kind::MailSync if total >= SYNCED_FOLDERS_HIGH => Some(Severity::High),
+        Kind::MailSync if total >= SYNCED_FOLDERS => Some(Severity::Medium),
+        Kind::AccountDeletion if total >= DELETED_ACCOUNTS => Some(Severity::High),
+        Kind::AdminRemoval if grave >= REMOVED_ADMINS => Some(Severity::Critical),
+        Kind::AdminRemoval if total >= REMOVED_ADMINS => Some(Severity::High),
+        _ => None,
+    }
+}
+
+/// Items a burst's evidence lists at most.
+const MAX_ITEMS: usize = 50;
+/// Items its summary names at most.
+const SHOWN_ITEMS: usize = 5;
+
+fn finding(kind: Kind, severity: Severity, window: &[&Countable]) -> Finding {
+    let key = window[0].key.clone();
+    let total: u64 = window.iter().map(|e| e.weight).sum();
+    let grave: u64 = window.iter().filter(|e| e.grave).map(|e| e.weight).sum();
+    let (first, last) = (window[0].time, window[window.len() - 1].time);
+    let mut actors: Vec<String> = Vec::new();
+    let mut addresses: Vec<String> = Vec::new();
+    let mut items: Vec<String> = Vec::new();
+    for e in window {
+        if !actors.contains(&e.actor) {
+            actors.push(e.actor.clone());
+        }
+        if let Some(ip) = e.client_ip.as_ref().filter(|ip| !addresses.contains(ip)) {
+            addresses.push(ip.clone());
+        }
+        if !e.item.is_empty() && !items.contains(&e.item) && items.len() < MAX_ITEMS {
+            items.push(e.item.clone());
+        }
+    }
+    let minutes = match (last - first).num_minutes() {
+        0 => "a minute".to_string(),
+        1 => "1 minute".to_string(),
+        m => format!("{m} minutes"),
+    };
+    let by: Vec<String> = actors.iter().map(|a| visible(a)).collect();
+    let mut named: Vec<String> = items.iter().take(SHOWN_ITEMS).map(|i| visible(i)).collect();
+    if items.len() > SHOWN_ITEMS {
+        named.push(format!("{} more", items.len() - SHOWN_ITEMS));
+    }
+    let (target, summary) = match kind {
+        Kind::MailDeletion => (
+            key.clone(),
+            format!(
+                "{total} messages were deleted from mailbox {} within {minutes} by {}{}.",
+                visible(&key),
+                list(&by),
+                if grave > 0 {
+                    format!(", {grave} of them purged beyond recovery")
+                } else {
+                    String::new()
+                }
+            ),
+        ),
+        Kind::MailSync => (
+            key.clone(),
+            format!(
+                "{total} folders of mailbox {} were synchronised within {minutes} by {}: a client \
+                 downloaded the mailbox.",
+                visible(&key),
+                list(&by)
+            ),
+        ),
+        Kind::AccountDeletion => (
+            "the whole organisation".to_string(),
+            format!(
+                "{} deleted {total} accounts within {minutes}: {}.",
+                list(&by),
+                list(&named)
+            ),
+        ),
+        Kind::AdminRemoval => (
+            "the whole organisation".to_string(),
+            format!(
+                "{} removed {total} admins from their roles within {minutes}: {}.",
+                list(&by),
+                list(&named)
+            ),
+        ),
+    };
+    Finding {
+        rule: kind.rule().id,
+        severity,
+        target,
+        actor: actors.join(", "),
+        summary,
+        details: Evidence::Burst(BurstEvidence {
+            key,
+            total,
+            grave,
+            records: window.len(),
+            first,
+            last,
+            actors,
+            addresses,
+            items,
+            record_ids: window.iter().map(|e| e.record_id.clone()).collect(),
+        }),
+    }
+}
