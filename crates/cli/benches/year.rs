@@ -226,8 +226,9 @@ fn sample_alerts(t: &TestTenant, r: &TenantRow, count: usize, now: DateTime<Utc>
         ctx: &ctx,
         allowlist: &allowlist,
     };
-    let (_, alerts) = judge(split::records(&body), &judging, r).expect("the records are JSON");
-    alerts
+    judge(split::records(&body), &judging, r)
+        .expect("the records are JSON")
+        .alerts
 }
 
 /// The year: tenants, their alerts committed a blob of ten at a time, most of them
@@ -257,6 +258,7 @@ fn fill(
                     expired: false,
                     alerts: chunk,
                     sign_ins: &[],
+                    countables: &[],
                     cursor: None,
                 })
                 .expect("a blob committed");
@@ -357,6 +359,7 @@ fn cycle(
                         expired: false,
                         alerts: &alerts,
                         sign_ins: &[],
+                        countables: &[],
                         cursor: Some(now),
                     })
                     .expect("a blob committed");

@@ -632,9 +632,9 @@ impl Judge {
             ctx: &self.ctx,
             allowlist: &self.allowlist,
         };
-        let (records, alerts) = engine::judge(engine::split::records(body), &judging, &self.tenant)
+        let judged = engine::judge(engine::split::records(body), &judging, &self.tenant)
             .expect("generated blobs are JSON arrays");
-        (records, black_box(alerts).len())
+        (judged.records, black_box(judged.alerts).len())
     }
 
     /// Every record parsed into a `Value`; those whose `Operation` is watched are then

@@ -762,7 +762,7 @@ impl Engine {
                 })
                 .buffered(BLOB_READS_AT_ONCE);
             while let Some((blob, read)) = reads.next().await {
-                let commit = |records, expired, alerts, sign_ins| BlobCommit {
+                let commit = |records, expired, alerts, sign_ins, countables| BlobCommit {
                     tenant_id: &t.tenant_id,
                     content_type: ct,
                     content_id: &blob.content_id,
@@ -771,15 +771,21 @@ impl Engine {
                     expired,
                     alerts,
                     sign_ins,
+                    countables,
                     cursor: (!held).then_some(blob.content_created),
                 };
                 match read {
                     Ok(mut content) => {
-                        enrich::enrich(&mut content.alerts, &t.tenant_id, &self.store, &self.geo)
-                            .await;
+                        enrich::enrich(
+                            &mut content.judged.alerts,
+                            &t.tenant_id,
+                            &self.store,
+                            &self.geo,
+                        )
+                        .await;
                         // A sign only when made from somewhere new is dropped otherwise
                         // (a user's own new MFA method): it needs sign-in collection on.
-                        content.alerts.retain(|a| {
+                        content.judged.alerts.retain(|a| {
                             !detect::needs_new_origin(&a.rule, &a.details, &a.actor, &a.target)
                                 || a.origin.as_ref().is_some_and(|o| {
                                     matches!(
@@ -788,19 +794,20 @@ impl Engine {
                                     )
                                 })
                         });
-                        self.name_mailboxes(&mut content.alerts, &t.tenant_id, activity)
+                        self.name_mailboxes(&mut content.judged.alerts, &t.tenant_id, activity)
                             .await;
                         let new = self
                             .store
                             .commit_blob(commit(
-                                content.records,
+                                content.judged.records,
                                 false,
-                                &content.alerts,
+                                &content.judged.alerts,
                                 &content.sign_ins,
+                                &content.judged.countables,
                             ))
                             .map_err(store_problem)?;
                         out.blobs += 1;
-                        out.records += content.records;
+                        out.records += content.judged.records;
                         out.new_alerts += new.iter().filter(|a| a.suppressed_by.is_none()).count();
                     }
                     Err(BlobError::Expired) => {
@@ -810,7 +817,7 @@ impl Engine {
                             crate::store::ts(blob.content_created)
                         );
                         self.store
-                            .commit_blob(commit(0, true, &[], &[]))
+                            .commit_blob(commit(0, true, &[], &[], &[]))
                             .map_err(store_problem)?;
                         self.store
                             .record_event(&t.tenant_id, "data_gap", Some(&blob.content_id), &msg)
@@ -996,17 +1003,13 @@ impl Engine {
     ) -> Result<BlobContent, BlobError> {
         activity
             .fetch_blob(blob, |body| -> Result<BlobContent, split::Malformed> {
-                let (records, alerts) = judge(split::records(body), judging, t)?;
+                let judged = judge(split::records(body), judging, t)?;
                 let sign_ins = if feed.sign_ins {
                     sign_ins::sign_ins(split::records(body))?.1
                 } else {
                     Vec::new()
                 };
-                Ok(BlobContent {
-                    records,
-                    alerts,
-                    sign_ins,
-                })
+                Ok(BlobContent { judged, sign_ins })
             })
             .await
     }
@@ -1021,8 +1024,7 @@ struct Feed {
 }
 
 struct BlobContent {
-    records: usize,
-    alerts: Vec<NewAlert>,
+    judged: Judged,
     sign_ins: Vec<SignIn>,
 }
 
@@ -1043,12 +1045,14 @@ pub fn judge<'a>(
     records: impl IntoIterator<Item = Result<&'a str, split::Malformed>>,
     judging: &Judging<'_>,
     t: &TenantRow,
-) -> Result<(usize, Vec<NewAlert>), split::Malformed> {
+) -> Result<Judged, split::Malformed> {
     let mut count = 0;
     let mut alerts = Vec::new();
+    let mut countables = Vec::new();
     for raw in records {
         let raw = raw?;
         count += 1;
+        countables.extend(detect::burst::countable(raw));
         if !detect::is_candidate(raw) {
             continue;
         }
@@ -1085,7 +1089,21 @@ pub fn judge<'a>(
             });
         }
     }
-    Ok((count, alerts))
+    Ok(Judged {
+        records: count,
+        alerts,
+        countables,
+    })
+}
+
+/// What [`judge`] found in a blob's records.
+pub struct Judged {
+    /// How many records it read.
+    pub records: usize,
+    /// The alerts, suppressed ones included.
+    pub alerts: Vec<NewAlert>,
+    /// What the records count towards bursts, for the store to weigh with the others.
+    pub countables: Vec<detect::burst::Countable>,
 }
 
 /// A time of day for messages.

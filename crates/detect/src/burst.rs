@@ -129,6 +129,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The kind as stored (`mail_deletion`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::MailDeletion => "mail_deletion",
+            Kind::MailSync => "mail_sync",
+            Kind::AccountDeletion => "account_deletion",
+            Kind::AdminRemoval => "admin_removal",
+        }
+    }
+
     /// The rule a burst of this kind raises.
     pub fn rule(self) -> &'static Rule {
         match self {

@@ -221,7 +221,11 @@ impl Feed {
             by_id,
             lists,
             planted,
-            populations: scenario.tenants.iter().map(Population::new).collect(),
+            populations: scenario
+                .tenants
+                .iter()
+                .map(|t| Population::new(t, scenario.noise.alerting_look_alikes))
+                .collect(),
             noise_seed: noise.seed,
             late_released: AtomicBool::new(false),
         }

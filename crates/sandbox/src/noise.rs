@@ -154,6 +154,8 @@ struct Person {
 
 /// One tenant's mailboxes, precomputed once so records are cheap to generate.
 pub(crate) struct Population {
+    /// Noise::alerting_look_alikes.
+    alerting_look_alikes: bool,
     tenant_id: String,
     organization: String,
     domains: Vec<String>,
@@ -161,7 +163,7 @@ pub(crate) struct Population {
 }
 
 impl Population {
-    pub(crate) fn new(tenant: &Tenant) -> Population {
+    pub(crate) fn new(tenant: &Tenant, alerting_look_alikes: bool) -> Population {
         let tenant_id = tenant.tenant_id.to_ascii_lowercase();
         let upns: Vec<String> = if tenant.users.is_empty() {
             STAND_IN_USERS
@@ -184,6 +186,7 @@ impl Population {
             })
             .collect();
         Population {
+            alerting_look_alikes,
             tenant_id,
             organization: tenant.initial_domain().to_string(),
             domains: tenant.domains.clone(),
@@ -457,7 +460,9 @@ impl Population {
         let person = &self.people[owner];
         let ctx = |actor: usize| self.ctx(actor, &person.upn, time, id);
         let own_domain = &self.domains[rng.random_range(0..self.domains.len())];
-        match rng.random_range(0..8) {
+        // The two look-alikes the rules raise by design come last, only when asked for.
+        let variants = if self.alerting_look_alikes { 8 } else { 6 };
+        match rng.random_range(0..variants) {
             0 => {
                 let (folder, sender) = FILING_RULES[rng.random_range(0..FILING_RULES.len())];
                 let ctx = ctx(owner);
@@ -510,15 +515,15 @@ impl Population {
                 record["ResultStatus"] = json!("False");
                 record
             }
+            // Turning POP off: a protocol change that closes a door, not opens one.
+            5 => attacks::set_cas_mailbox_legacy(&ctx(admin), Some(false), None, None),
             // Helpdesk turning IMAP on for the scanner's mailbox, which sends scans by
             // IMAP and SMTP: the same cmdlet an intruder uses to read mail by IMAP.
-            5 => {
+            6 => {
                 let scanner = format!("{SCANNER}@{own_domain}");
                 let ctx = self.ctx(admin, &scanner, time, id);
                 attacks::set_cas_mailbox_legacy(&ctx, None, Some(true), None)
             }
-            // Turning POP off: a protocol change that closes a door, not opens one.
-            6 => attacks::set_cas_mailbox_legacy(&ctx(admin), Some(false), None, None),
             // An assistant inside the organisation given their manager's mailbox.
             _ => {
                 let assistant = &self.people[(owner + 1) % self.people.len()].upn;
@@ -640,7 +645,7 @@ mod tests {
     #[test]
     fn records_are_deterministic_and_well_formed() {
         let t = tenant();
-        let population = Population::new(&t);
+        let population = Population::new(&t, true);
         let (records, operations) = sample(&population, ContentType::Exchange, 3000);
         for r in &records {
             assert_eq!(r["Workload"], "Exchange");
@@ -668,7 +673,7 @@ mod tests {
     #[test]
     fn directory_records_are_deterministic_and_well_formed() {
         let t = tenant();
-        let population = Population::new(&t);
+        let population = Population::new(&t, true);
         let (records, operations) = sample(&population, ContentType::AzureActiveDirectory, 3000);
         for r in &records {
             assert_eq!(r["Workload"], "AzureActiveDirectory");
@@ -696,7 +701,7 @@ mod tests {
     #[test]
     fn compliance_records_are_deterministic_and_well_formed() {
         let t = tenant();
-        let population = Population::new(&t);
+        let population = Population::new(&t, true);
         let (records, operations) = sample(&population, ContentType::General, 400);
         for r in &records {
             assert_eq!(r["Workload"], "SecurityComplianceCenter");

@@ -209,10 +209,12 @@ fn a_rulewatch_link_opens_its_alert_and_a_link_that_asks_for_more_does_nothing()
     let app = Desktop::start(scenario, &[(&t, "Contoso")]);
     let mut id = None;
     wait_until("the alert", Duration::from_secs(40), || {
+        let first = json!({"status": "all", "severity": null, "tenant": null, "search": "",
+                           "held_by": "anyone", "offset": 0, "limit": 1});
         id = app
-            .invoke("list_alerts", json!({}))
+            .invoke("alert_page", json!({ "query": first }))
             .ok()
-            .and_then(|a| a[0]["id"].as_i64());
+            .and_then(|p| p["alerts"][0]["id"].as_i64());
         id.is_some()
     });
     app.click("#nav-settings");

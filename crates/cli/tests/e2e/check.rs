@@ -21,7 +21,7 @@ fn corpus(file: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// The "." rule, the smtp: forwarding and the Set-CASMailbox change (which is no threat).
+/// The "." rule, the smtp: forwarding and the Set-CASMailbox change (POP and IMAP turned on).
 fn records() -> Vec<Value> {
     [
         "new-inboxrule-noconditions-delete-markasread.json",
@@ -91,7 +91,8 @@ fn json_array_alerts_carry_the_record_facts() {
         rules(&a),
         vec![
             ("inbox-rule-hides-mail".into(), "record 1".into()),
-            ("mailbox-external-forward".into(), "record 2".into())
+            ("mailbox-external-forward".into(), "record 2".into()),
+            ("legacy-protocol-enabled".into(), "record 3".into())
         ]
     );
     assert_eq!(a[0]["tenant_id"], "7c1aec86-7bc7-44d0-a01c-72c2f196f29b");
@@ -172,7 +173,8 @@ fn purview_csv_export_is_read_from_its_audit_data_column() {
         rules(&alerts(&out)),
         vec![
             ("inbox-rule-hides-mail".into(), "line 2".into()),
-            ("mailbox-external-forward".into(), "line 3".into())
+            ("mailbox-external-forward".into(), "line 3".into()),
+            ("legacy-protocol-enabled".into(), "line 4".into())
         ]
     );
 }
@@ -208,9 +210,9 @@ fn windows_encodings(text: &str) -> Vec<(&'static str, Vec<u8>)> {
 fn exports_written_on_windows_are_read_in_each_encoding() {
     let dir = tempfile::tempdir().unwrap();
     let array = serde_json::to_string_pretty(&records()).unwrap();
-    for (layout, text, first, second) in [
-        ("json", array, "record 1", "record 2"),
-        ("csv", purview_csv(), "line 2", "line 3"),
+    for (layout, text, first, second, third) in [
+        ("json", array, "record 1", "record 2", "record 3"),
+        ("csv", purview_csv(), "line 2", "line 3", "line 4"),
     ] {
         for (encoding, bytes) in windows_encodings(&text) {
             let path = dir.path().join(format!("export-{encoding}.{layout}"));
@@ -232,7 +234,8 @@ fn exports_written_on_windows_are_read_in_each_encoding() {
                 rules(&found),
                 vec![
                     ("inbox-rule-hides-mail".into(), first.into()),
-                    ("mailbox-external-forward".into(), second.into())
+                    ("mailbox-external-forward".into(), second.into()),
+                    ("legacy-protocol-enabled".into(), third.into())
                 ],
                 "{layout} {encoding}"
             );

@@ -422,6 +422,7 @@ mod tests {
                 expired: false,
                 alerts,
                 sign_ins: &[],
+                countables: &[],
                 cursor: None,
             })
             .unwrap()

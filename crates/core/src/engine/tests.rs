@@ -20,7 +20,7 @@ fn judged(body: &str) -> Result<usize, split::Malformed> {
         ctx: &ctx,
         allowlist: &allowlist,
     };
-    judge(split::records(body.as_bytes()), &judging, &tenant).map(|(_, alerts)| alerts.len())
+    judge(split::records(body.as_bytes()), &judging, &tenant).map(|j| j.alerts.len())
 }
 
 #[test]

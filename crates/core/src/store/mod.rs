@@ -5,6 +5,7 @@
 
 mod alerts;
 mod allowlist;
+mod bursts;
 mod chain;
 pub mod db;
 mod deliveries;
@@ -223,6 +224,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("technicians.sql")),
         M::up(include_str!("alert_list.sql")),
         M::up(include_str!("overview.sql")),
+        M::up(include_str!("bursts.sql")),
     ])
 }
 
@@ -233,6 +235,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("postgres.sql"),
     include_str!("postgres_alert_list.sql"),
     include_str!("postgres_overview.sql"),
+    include_str!("postgres_bursts.sql"),
 ];
 
 /// The advisory lock that lets one workstation at a time upgrade the shared schema

@@ -68,6 +68,8 @@ impl Default for Retention {
 pub struct Pruned {
     /// Marks of blobs older than Microsoft lists.
     pub processed_blobs: usize,
+    /// Records' parts in bursts, kept as long as the marks of their blobs.
+    pub burst_events: usize,
     /// Tenant events (scan errors, data gaps).
     pub tenant_events: usize,
     /// Expired geolocation answers.
@@ -132,6 +134,8 @@ fn prune_in(c: &Connection, now: DateTime<Utc>, policy: &Retention) -> Result<Pr
         "DELETE FROM processed_blobs WHERE content_created < ?1",
         [&blobs_before],
     )?;
+    // A late blob's records still join a burst whose other blobs Microsoft still lists.
+    let burst_events = c.execute("DELETE FROM burst_events WHERE at < ?1", [&blobs_before])?;
     let tenant_events = c.execute("DELETE FROM tenant_events WHERE at < ?1", [&events_before])?;
     let geo_cache = super::geo::drop_expired(c, now)?;
     let sign_ins = c.execute(
@@ -163,6 +167,7 @@ fn prune_in(c: &Connection, now: DateTime<Utc>, policy: &Retention) -> Result<Pr
     )?;
     Ok(Pruned {
         processed_blobs,
+        burst_events,
         tenant_events,
         geo_cache,
         sign_ins,

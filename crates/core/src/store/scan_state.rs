@@ -97,15 +97,17 @@ impl Store {
     }
 
     /// Commits one processed blob: new alerts (duplicates ignored) queued for every
-    /// channel (suppressed alerts for none), any forwarding-fan-in they complete, the
-    /// blob's mark, and optionally the cursor. Returns the alerts that were new.
+    /// channel (suppressed alerts for none), the bursts its records complete with those
+    /// kept from earlier blobs, any forwarding-fan-in they complete, the blob's mark, and
+    /// optionally the cursor. Returns the alerts that were new.
     pub fn commit_blob(&self, commit: BlobCommit<'_>) -> Result<Vec<Alert>> {
         self.with(|c| {
             let tx = c.transaction()?;
             let now = ts(crate::clock::now());
             let mut inserted = Vec::new();
             let mut forwarded: Vec<(String, DateTime<Utc>)> = Vec::new();
-            for a in commit.alerts {
+            let bursts = bursts::raise(&*tx, commit.tenant_id, commit.countables)?;
+            for a in commit.alerts.iter().chain(&bursts) {
                 let id: Option<i64> = tx
                     .query_row(
                         "INSERT INTO alerts (tenant_id, tenant_name, record_id, rule, severity, operation, target, actor,
@@ -384,6 +386,8 @@ pub struct BlobCommit<'a> {
     pub alerts: &'a [NewAlert],
     /// The sign-ins read from it.
     pub sign_ins: &'a [SignIn],
+    /// What its records count towards bursts (mail deleted in bulk, admins removed…).
+    pub countables: &'a [crate::detect::burst::Countable],
     /// Where to move the feed's cursor; `None` while an earlier unreadable blob holds it.
     pub cursor: Option<DateTime<Utc>>,
 }

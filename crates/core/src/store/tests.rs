@@ -104,6 +104,7 @@ on_both_engines!(
     geo_cache_answers_until_expiry_and_remembers_unknown_addresses,
     changing_the_geo_provider_empties_the_cache_and_forgets_its_problem,
     one_mailbox_s_alerts_within_a_day_are_one_incident_at_their_gravest,
+    a_burst_split_across_blobs_is_raised_once_when_it_reaches_its_threshold,
     an_older_version_s_geolocation_problem_is_still_told,
     a_tenant_s_scan_lease_has_one_holder_until_released_or_expired,
     an_alert_is_held_by_one_technician_at_a_time_and_its_history_names_each,
@@ -170,6 +171,7 @@ fn recommitting_a_blob_inserts_and_queues_nothing_twice(place: &Place) {
         expired: false,
         alerts,
         sign_ins: &[],
+        countables: &[],
         cursor: Some(created),
     };
     assert_eq!(
@@ -214,6 +216,7 @@ fn each_channel_has_its_own_queue_and_health(place: &Place) {
             expired: false,
             alerts: &alerts,
             sign_ins: &[],
+            countables: &[],
             cursor: Some(created),
         })
         .unwrap();
@@ -293,6 +296,7 @@ fn removing_a_tenant_keeps_its_alerts_and_refuses_unknown_ids(place: &Place) {
             expired: false,
             alerts: &alerts,
             sign_ins: &[],
+            countables: &[],
             cursor: None,
         })
         .unwrap();
@@ -323,6 +327,7 @@ fn commit_one<'a>(
         expired: false,
         alerts,
         sign_ins: &[],
+        countables: &[],
         cursor: None,
     }
 }
@@ -777,6 +782,60 @@ fn the_outbox_s_waiting_alerts_wait_for_both_front_ends_after_the_upgrade() {
             .collect();
         assert_eq!(waiting, ["r2"], "{channel}");
     }
+}
+
+fn a_burst_split_across_blobs_is_raised_once_when_it_reaches_its_threshold(place: &Place) {
+    use crate::detect::burst::{Countable, Kind};
+    let store = place.open();
+    let t = tenant(&store);
+    let start = Utc::now() - Duration::hours(3);
+    // Purges of `items` messages from Adele's mailbox, `minutes` after the start.
+    let purged = |record: &str, items: u64, minutes: i64| Countable {
+        kind: Kind::MailDeletion,
+        key: "adele@contoso.com".into(),
+        weight: items,
+        grave: true,
+        time: start + Duration::minutes(minutes),
+        record_id: record.into(),
+        actor: "adele@contoso.com".into(),
+        client_ip: Some("198.51.100.7".into()),
+        item: "\\Inbox".into(),
+    };
+    let blob = |content_id: &str, events: &[Countable]| {
+        store
+            .commit_blob(BlobCommit {
+                countables: events,
+                ..commit_one(&t.tenant_id, content_id, &[])
+            })
+            .unwrap()
+    };
+    let raised = |content_id, events: &[Countable]| -> Vec<(String, String, Severity)> {
+        blob(content_id, events)
+            .into_iter()
+            .map(|a| (a.rule, a.target, a.severity))
+            .collect()
+    };
+    use crate::detect::Severity;
+    assert_eq!(raised("b1", &[purged("r1", 30, 0)]), []);
+    // Twenty minutes on, another blob: 60 purged within the hour.
+    assert_eq!(
+        raised("b2", &[purged("r2", 30, 20), purged("r1", 30, 0)]),
+        [(
+            "mailbox-mass-deletion".to_string(),
+            "adele@contoso.com".to_string(),
+            Severity::High
+        )],
+        "the record read again counts once; the burst across two blobs is raised"
+    );
+    // The burst growing raises nothing more, nor does the same blob's records read again.
+    assert_eq!(raised("b3", &[purged("r3", 40, 30)]), []);
+    assert_eq!(raised("b2-again", &[purged("r2", 30, 20)]), []);
+    // Another burst a day later is raised again.
+    assert_eq!(
+        raised("b4", &[purged("r4", 60, 24 * 60)]).len(),
+        1,
+        "a new burst after the window"
+    );
 }
 
 fn one_mailbox_s_alerts_within_a_day_are_one_incident_at_their_gravest(place: &Place) {
@@ -1439,6 +1498,7 @@ fn pruning_removes_only_what_the_retention_no_longer_keeps(place: &Place) {
                 expired: false,
                 alerts,
                 sign_ins,
+                countables: &[],
                 cursor: None,
             })
             .unwrap();
@@ -1564,6 +1624,7 @@ fn pruning_removes_only_what_the_retention_no_longer_keeps(place: &Place) {
         store.prune(now, &policy).unwrap(),
         Pruned {
             processed_blobs: 1,
+            burst_events: 0,
             tenant_events: 1,
             geo_cache: 1,
             sign_ins: 1,

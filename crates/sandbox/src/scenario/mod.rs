@@ -290,6 +290,12 @@ pub struct Noise {
     /// Noise blobs are created over `[start - spread_s, start]`.
     #[serde(default = "default_spread_s")]
     pub spread_s: u64,
+    /// Also the benign changes Rulewatch's rules raise by design, at low or medium
+    /// severity: helpdesk turning IMAP on for a scanner's mailbox, an assistant given their
+    /// manager's mailbox. Off by default, so a test can count exactly what it planted;
+    /// a test of false alarms turns them on.
+    #[serde(default)]
+    pub alerting_look_alikes: bool,
 }
 
 /// The Management Activity API's content types (A7).
@@ -558,6 +564,7 @@ impl Default for Noise {
             records_per_tenant: 0,
             seed: 0,
             spread_s: default_spread_s(),
+            alerting_look_alikes: false,
         }
     }
 }
