@@ -66,7 +66,7 @@ fn main() {
                 json!({
                     "tenant_id": t.tenant_id, "content_type": "Audit.Exchange",
                     "release_after_s": round as i64 * round_s,
-                    "record": attacks::new_inbox_rule_delete_all(&t.ctx(round, round), "."),
+                    "record": attacks::new_inbox_rule_delete_all(&t.ctx(round % t.users.len(), round % t.users.len()), "."),
                 })
             })
         })

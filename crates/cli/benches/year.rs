@@ -225,6 +225,7 @@ fn sample_alerts(t: &TestTenant, r: &TenantRow, count: usize, now: DateTime<Utc>
     let judging = Judging {
         ctx: &ctx,
         allowlist: &allowlist,
+        severities: &Default::default(),
     };
     judge(split::records(&body), &judging, r)
         .expect("the records are JSON")

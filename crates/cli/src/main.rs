@@ -10,6 +10,7 @@ mod output;
 mod partner;
 mod progress;
 mod remediate;
+mod rules;
 mod scan;
 mod sign_ins;
 mod team;
@@ -149,6 +150,9 @@ enum Command {
     /// Trusted forwarding destinations and rule names, per tenant
     #[command(subcommand)]
     Allow(allow::AllowCommand),
+    /// The detection rules, and the severity their alerts get per tenant
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
     /// Where alerts go besides this terminal and the desktop: webhooks
     #[command(subcommand)]
     Channel(channel::ChannelCommand),
@@ -366,6 +370,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Channel(cmd) => channel::run(g, cmd).await,
         Command::Partner(cmd) => partner::run(g, cmd).await,
         Command::SignIns(cmd) => sign_ins::run(g, cmd),
+        Command::Rules(cmd) => rules::run(g, cmd).await,
         Command::Team(cmd) => team::run(g, cmd).await,
         Command::Alerts(args) => alerts::run(g, args).await,
         Command::Incidents {

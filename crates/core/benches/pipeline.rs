@@ -631,6 +631,7 @@ impl Judge {
         let judging = engine::Judging {
             ctx: &self.ctx,
             allowlist: &self.allowlist,
+            severities: &Default::default(),
         };
         let judged = engine::judge(engine::split::records(body), &judging, &self.tenant)
             .expect("generated blobs are JSON arrays");

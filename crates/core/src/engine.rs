@@ -665,9 +665,18 @@ impl Engine {
         };
         // What the technician trusts: applied to the findings, never seen by the rules.
         let allowlist = self.store.allowlist(&t.tenant_id).map_err(store_problem)?;
+        let severities = crate::tuning::Severities::for_tenant(
+            &self
+                .store
+                .setting(&crate::tuning::SETTING)
+                .map_err(store_problem)?
+                .unwrap_or_default(),
+            &t.tenant_id,
+        );
         let judging = Judging {
             ctx: &ctx,
             allowlist: &allowlist,
+            severities: &severities,
         };
         let publisher = self.publisher(t)?;
         let activity = ActivityApi {
@@ -1035,6 +1044,8 @@ pub struct Judging<'a> {
     pub ctx: &'a TenantContext,
     /// The tenant's allowlist, which marks findings as suppressed but never changes them.
     pub allowlist: &'a crate::allowlist::Allowlist,
+    /// The severities the MSP set for the tenant's alerts, by rule.
+    pub severities: &'a crate::tuning::Severities,
 }
 
 /// Cuts a blob's records (from [`split::records`]) to candidates and runs detection on
@@ -1077,7 +1088,10 @@ pub fn judge<'a>(
                 tenant_name: t.name.clone(),
                 record_id: a.record_id,
                 rule: a.finding.rule.to_string(),
-                severity: a.finding.severity,
+                severity: judging
+                    .severities
+                    .of(a.finding.rule)
+                    .unwrap_or(a.finding.severity),
                 operation: a.operation,
                 target: a.finding.target,
                 actor: a.finding.actor,

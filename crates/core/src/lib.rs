@@ -55,6 +55,7 @@ pub mod split;
 pub mod store;
 pub mod team;
 pub mod tenants;
+pub mod tuning;
 pub mod undo;
 
 /// The default data directory: the platform's per-user data folder.

@@ -228,3 +228,114 @@ fn each_sign_alerts_from_its_own_feed_and_the_noise_s_look_alikes_stay_quiet_or_
         "{from_noise:?}"
     );
 }
+
+#[test]
+fn a_rule_s_severity_set_for_every_tenant_or_one_is_what_new_alerts_get() {
+    let (a, b) = (TestTenant::new(0), TestTenant::new(1));
+    let legacy = |t: &TestTenant| {
+        planted(
+            t,
+            EXCHANGE,
+            attacks::set_cas_mailbox_legacy(
+                &from(t.ctx(3, 0), LONDON),
+                Some(true),
+                Some(true),
+                None,
+            ),
+            -60,
+        )
+    };
+    let scenario = json!({
+        "tenants": [a.scenario_json(), b.scenario_json()],
+        "records": [legacy(&a), legacy(&b)],
+    });
+    let sandbox = Sandbox::start(&scenario);
+    let rw = Rulewatch::with_tenants(&sandbox, &[a.clone(), b.clone()]);
+    let none_set = || {
+        let listed = rw.run(&["rules", "list", "--json"]);
+        assert!(
+            listed
+                .json_lines()
+                .iter()
+                .all(|r| r["severity_set"] == json!([])),
+            "{}",
+            listed.stdout
+        );
+    };
+    let set = |args: &[&str]| {
+        let mut all = vec!["rules", "severity"];
+        all.extend_from_slice(args);
+        rw.run(&all)
+    };
+    // Refused with what to give instead, and nothing stored.
+    let unknown = set(&["legacy-protocol", "high"]);
+    assert_ne!(unknown.code, 0);
+    assert!(
+        unknown
+            .stderr
+            .contains("no rule is called legacy-protocol: `rulewatch rules` lists them"),
+        "{}",
+        unknown.stderr
+    );
+    let level = set(&["legacy-protocol-enabled", "severe"]);
+    assert_ne!(level.code, 0);
+    assert!(
+        level
+            .stderr
+            .contains("severe is no severity: give low, medium, high, critical"),
+        "{}",
+        level.stderr
+    );
+    let stranger = set(&[
+        "legacy-protocol-enabled",
+        "low",
+        "--tenant",
+        "00000000-0000-4000-8000-000000000000",
+    ]);
+    assert_ne!(stranger.code, 0);
+    none_set();
+
+    // High for every tenant, low for b.
+    assert_eq!(set(&["legacy-protocol-enabled", "high"]).code, 0);
+    let own = set(&["legacy-protocol-enabled", "low", "--tenant", &b.tenant_id]);
+    assert_eq!(own.code, 0, "{}", own.stderr);
+    let scan = rw.scan();
+    assert_eq!(scan.code, 0, "{}", scan.stderr);
+    let severity_of = |t: &TestTenant| {
+        scan.json_lines()
+            .iter()
+            .find(|x| {
+                x["tenant_id"] == t.tenant_id.as_str() && x["rule"] == "legacy-protocol-enabled"
+            })
+            .map(|x| x["severity"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("an alert for {}: {}", t.name, scan.stdout))
+    };
+    assert_eq!(severity_of(&a), "high", "every tenant's setting");
+    assert_eq!(severity_of(&b), "low", "the tenant's own wins");
+    let listed = rw.run(&["rules", "list"]);
+    assert!(
+        listed.stdout.contains("    set to high: every tenant"),
+        "{}",
+        listed.stdout
+    );
+    assert!(
+        listed
+            .stdout
+            .contains(&format!("    set to low: tenant {}", b.tenant_id)),
+        "{}",
+        listed.stdout
+    );
+    // `default` gives back the rule's own.
+    assert_eq!(set(&["legacy-protocol-enabled", "default"]).code, 0);
+    assert_eq!(
+        set(&[
+            "legacy-protocol-enabled",
+            "default",
+            "--tenant",
+            &b.tenant_id
+        ])
+        .code,
+        0
+    );
+    none_set();
+}

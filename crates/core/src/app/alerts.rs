@@ -14,6 +14,7 @@ use crate::store::{
     Alert, AlertFilter, AlertPage, AlertQuery, AlertStatus, Assignee, Incident, IncidentStart,
     Review, StatusFilter,
 };
+use crate::tuning::{self, SeverityOverride};
 
 /// The most alerts one page of the list holds, whatever a front end asks: it reads the
 /// list a page at a time, never all of a year's.
@@ -312,6 +313,47 @@ impl Session {
             .map(|t| crate::tenants::parse_guid(t, "the tenant id"))
             .transpose()?;
         Ok(self.store().await.trust_entries(tenant_id.as_deref())?)
+    }
+
+    /// Every rule severity the MSP set, for one tenant or for all.
+    pub async fn rule_severities(&self) -> Result<Vec<SeverityOverride>, Error> {
+        Ok(self
+            .store()
+            .await
+            .setting(&tuning::SETTING)?
+            .unwrap_or_default())
+    }
+
+    /// Sets `rule`'s severity for tenant `tenant_id` (every tenant when `None`), or back
+    /// to the rule's own when `severity` is `None`; alerts stored from now on get it.
+    /// Answers every severity set.
+    pub async fn set_rule_severity(
+        &self,
+        rule: &str,
+        tenant_id: Option<&str>,
+        severity: Option<Severity>,
+    ) -> Result<Vec<SeverityOverride>, Error> {
+        if crate::detect::rules::rule(rule).is_none() {
+            return Err(Error::Invalid(format!(
+                "no rule is called {}: `rulewatch rules` lists them",
+                crate::shown::shown(rule)
+            )));
+        }
+        let store = self.store().await;
+        let tenant_id = tenant_id
+            .map(|t| crate::tenants::parse_guid(t, "the tenant id"))
+            .transpose()?;
+        if let Some(t) = &tenant_id {
+            store.tenant(t)?;
+        }
+        let overrides = tuning::with(
+            store.setting(&tuning::SETTING)?.unwrap_or_default(),
+            rule,
+            tenant_id.as_deref(),
+            severity,
+        );
+        store.set_setting(&tuning::SETTING, &overrides)?;
+        Ok(overrides)
     }
 
     /// Removes an allowlist entry by its number; the alerts it suppressed stay so.

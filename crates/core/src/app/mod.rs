@@ -79,6 +79,7 @@ pub use crate::store::{
     TenantStatus,
 };
 pub use crate::tenants::{NewCredential, TenantError};
+pub use crate::tuning::SeverityOverride;
 pub use crate::undo::UndoPreview;
 
 /// The tenants being watched: the technician's, or the embedded sandbox's.
@@ -104,6 +105,11 @@ pub struct Session {
     /// Why the partner's customers could not be listed, or its sign-in lapsed.
     partner_problem: Mutex<Option<Problem>>,
 }
+
+/// How long an alert waits in a front end's queue to be handed over: a desktop away
+/// longer (or a watcher stopped) would otherwise read a year of alerts into memory at
+/// once to ring one summary (issue 15); the older ones are passed over, never lost.
+pub const HAND_OVER_FOR: chrono::Duration = chrono::Duration::days(7);
 
 impl Session {
     /// Opens the technician's store in the configured folder (or the team's, when the
@@ -236,7 +242,8 @@ impl Session {
     }
 
     /// Hands `to`'s queue, the alerts it has not received yet (this scan's, and any an
-    /// interrupted run stored but did not hand over), to `deliver`. What it delivered is
+    /// interrupted run stored but did not hand over, from the last [`HAND_OVER_FOR`]),
+    /// to `deliver`. What it delivered is
     /// marked so for `to` alone: the other front end's queue keeps every alert. The rest
     /// stay queued for the next call, with the error when there was one. Answers how many
     /// were delivered.
@@ -248,6 +255,13 @@ impl Session {
         let store = self.store().await;
         let name = self.queue(to).await;
         let channel = name.as_str();
+        let stale = store.pass_over_stale(channel, crate::clock::now() - HAND_OVER_FOR)?;
+        if stale > 0 {
+            tracing::warn!(
+                "{stale} alert(s) waited for {channel} longer than {} days: not handed over (the panel and `rulewatch alerts` list them)",
+                HAND_OVER_FOR.num_days()
+            );
+        }
         let pending = store.pending_deliveries(channel)?;
         let queued: Vec<i64> = pending.iter().map(|a| a.id).collect();
         let done = deliver(pending);

@@ -19,6 +19,7 @@ fn judged(body: &str) -> Result<usize, split::Malformed> {
     let judging = Judging {
         ctx: &ctx,
         allowlist: &allowlist,
+        severities: &Default::default(),
     };
     judge(split::records(body.as_bytes()), &judging, &tenant).map(|j| j.alerts.len())
 }

@@ -248,6 +248,19 @@ impl Store {
         })
     }
 
+    /// Marks done with, without sending, what waited for `channel` since before
+    /// `before`; answers how many. A front end away that long hands over only the rest
+    /// (the panel and `rulewatch alerts` list them all).
+    pub fn pass_over_stale(&self, channel: &str, before: DateTime<Utc>) -> Result<usize> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE deliveries SET delivered_at = ?3, sent = 0
+                 WHERE channel = ?1 AND delivered_at IS NULL AND queued_at < ?2",
+                params![channel, ts(before), ts(crate::clock::now())],
+            )?)
+        })
+    }
+
     /// Marks these alerts done with for `channel` without sending them: its route
     /// passed them over.
     pub fn mark_passed_over(&self, channel: &str, alert_ids: &[i64]) -> Result<()> {

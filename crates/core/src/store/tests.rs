@@ -199,6 +199,23 @@ fn recommitting_a_blob_inserts_and_queues_nothing_twice(place: &Place) {
         2,
         "what `scan` printed still waits for the desktop's notification"
     );
+    // A queue left waiting too long hands over only what is newer; its other alerts are
+    // done with, unsent, and the other queues keep theirs.
+    assert_eq!(
+        store
+            .pass_over_stale("scan", Utc::now() - Duration::days(7))
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .pass_over_stale("desktop", Utc::now() + Duration::seconds(1))
+            .unwrap(),
+        2
+    );
+    assert!(store.pending_deliveries("desktop").unwrap().is_empty());
+    assert_eq!(store.pending_deliveries("scan").unwrap().len(), 1);
+    assert_eq!(store.alerts().unwrap().len(), 2, "nothing is lost");
 }
 
 fn each_channel_has_its_own_queue_and_health(place: &Place) {
