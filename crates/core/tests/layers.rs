@@ -32,6 +32,7 @@ const LAYERS: [(&str, &[&str]); 5] = [
             "undo",
             "report",
             "tenants",
+            "tuning",
             "engine",
             "deliver",
             "team",
