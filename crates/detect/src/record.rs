@@ -2,6 +2,7 @@
 //! the raw JSON, which is stored with the alert.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -130,26 +131,120 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     value_as_text(d)
 }
 
-/// How many entries an array holds; anything else holds none.
+/// A visitor's answer for every scalar (a bool, number, string or null): `$none`, for
+/// fields that only arrays or objects fill.
+macro_rules! scalars_hold_nothing {
+    ($none:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+    };
+}
+
+/// How many entries an array holds; anything else holds none. Counted as they are read,
+/// never kept: a purge's `AffectedItems` lists hundreds of messages, and building them
+/// as values made reading a deletion record most of the pipeline's time (issue 15).
 fn count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    Ok(Value::deserialize(d)?.as_array().map_or(0, Vec::len))
+    struct Count;
+    impl<'de> Visitor<'de> for Count {
+        type Value = usize;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+            let mut n = 0;
+            while seq.next_element::<IgnoredAny>()?.is_some() {
+                n += 1;
+            }
+            Ok(n)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(0)
+        }
+        scalars_hold_nothing!(0);
+    }
+    d.deserialize_any(Count)
+}
+
+/// The `Path` of a folder object; anything else has none. The folder's other fields are
+/// skipped unread: a sync's folders list every message they hold (`FolderItems`), and
+/// building them as values made reading such records most of the pipeline's time.
+struct FolderPath(String);
+
+impl<'de> Deserialize<'de> for FolderPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct PathOf;
+        impl<'de> Visitor<'de> for PathOf {
+            type Value = FolderPath;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FolderPath, A::Error> {
+                let mut path = String::new();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "Path" {
+                        if let Value::String(p) = map.next_value::<Value>()? {
+                            path = p;
+                        }
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(FolderPath(path))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FolderPath, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FolderPath(String::new()))
+            }
+            scalars_hold_nothing!(FolderPath(String::new()));
+        }
+        d.deserialize_any(PathOf)
+    }
 }
 
 /// The `Path` of a folder object.
 fn folder_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(path_of(&Value::deserialize(d)?))
+    Ok(FolderPath::deserialize(d)?.0)
 }
 
-/// The `Path` of each folder in an array.
+/// The `Path` of each folder in an array; anything else holds none.
 fn folder_paths<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Array(items) => items.iter().map(path_of).collect(),
-        _ => Vec::new(),
-    })
-}
-
-fn path_of(folder: &Value) -> String {
-    folder["Path"].as_str().unwrap_or("").to_string()
+    struct Paths;
+    impl<'de> Visitor<'de> for Paths {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut paths = Vec::new();
+            while let Some(FolderPath(p)) = seq.next_element()? {
+                paths.push(p);
+            }
+            Ok(paths)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(Vec::new())
+        }
+        scalars_hold_nothing!(Vec::new());
+    }
+    d.deserialize_any(Paths)
 }
 
 /// `Type` of a `Target` or `Actor` entry: a number, or a number written as text.

@@ -818,3 +818,34 @@ fn outlook_resyncs_and_deletions_raise_nothing() {
         assert!(run(&outlook(properties.clone())).is_empty(), "{properties}");
     }
 }
+
+#[test]
+fn folders_and_affected_items_are_read_whatever_shape_an_export_gives_them() {
+    let read = |v: Value| -> AuditRecord { serde_json::from_value(v).unwrap() };
+    let sync = read(json!({
+        "Id": "1",
+        "Folders": [
+            {"FolderItems": [{"InternetMessageId": "<a@b>"}, {"InternetMessageId": "<c@d>"}], "Path": "\\Inbox"},
+            {"Path": 7, "Id": "x"},
+            "not a folder",
+            {"Path": "\\Sent Items"}
+        ],
+        "Folder": {"Id": "f", "Path": "\\Deleted Items", "Extra": {"Deep": [1, 2]}},
+        "AffectedItems": [{"Id": "i"}, {}, 3],
+    }));
+    assert_eq!(sync.folders, ["\\Inbox", "", "", "\\Sent Items"]);
+    assert_eq!(sync.folder, "\\Deleted Items");
+    assert_eq!(sync.affected_items, 3);
+    for odd in [
+        json!("text"),
+        json!(3),
+        json!(null),
+        json!({"Path": "x"}),
+        json!(true),
+    ] {
+        let r = read(json!({"Id": "2", "Folders": odd, "AffectedItems": odd, "Folder": odd}));
+        assert!(r.folders.is_empty(), "{odd}");
+        assert_eq!(r.affected_items, 0, "{odd}");
+    }
+    assert_eq!(read(json!({"Id": "3", "Folder": "\\Inbox"})).folder, "");
+}
