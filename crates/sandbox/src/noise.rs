@@ -25,6 +25,8 @@ use crate::times::record_time;
 /// `noise.records_per_tenant` that gives its record count (rounded down): Exchange keeps
 /// the full count, Entra ID a fifth of it (a sign-in per session against many mailbox
 /// events per session) and Audit.General a twentieth (compliance admins rarely act).
+/// GUESS: no source gives these proportions for a small tenant; they only decide how
+/// much look-alike traffic each feed carries, not what any record looks like.
 pub(crate) const NOISE_SHARES: [(ContentType, usize); 3] = [
     (ContentType::Exchange, 1),
     (ContentType::AzureActiveDirectory, 5),
@@ -256,6 +258,8 @@ impl Population {
         let person = &self.people[owner].upn;
         // The first user is the tenant's admin, who also runs its helpdesk.
         let admin = 0;
+        // GUESS: the mix (72 % sign-ins, the rest everyday changes) is no measured
+        // tenant's; each record's shape is its generator's, with that generator's source.
         match rng.random_range(0..1000) {
             0..720 => attacks::user_logged_in(&self.ctx(owner, person, time, id)),
             720..800 => {
