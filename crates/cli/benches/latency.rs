@@ -21,6 +21,8 @@
 //! tenants × 5 rounds (`-- --tenants N`); `cargo test --all-targets` runs it once on 4 × 1,
 //! checking that every planted attack was shown once.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -30,30 +32,12 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::{DateTime, Utc};
 use m365_sandbox::attacks;
 use m365_sandbox::testkit::{TestTenant, get_json, start_on};
-use rulewatch_core::secrets::Keychain;
-use rulewatch_core::store::Store;
-use rulewatch_core::tenants::{NewCredential, NewTenant, add_tenant};
-use secrecy::SecretString;
 use serde_json::{Value, json};
-
-/// The round trip every answer is held back, and its jitter's most.
-const LATENCY_MS: u64 = 50;
-const JITTER_MS: u64 = 10;
-/// Microsoft's baseline Management API quota per tenant (A8).
-const QUOTA_PER_MINUTE: u32 = 2000;
-/// A day of a small tenant's Exchange audit content, most of it mailbox noise.
-const RECORDS_PER_TENANT: usize = 600;
-const RECORDS_PER_BLOB: usize = 100;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let measuring = args.iter().any(|a| a == "--bench");
-    let count = args
-        .iter()
-        .position(|a| a == "--tenants")
-        .and_then(|i| args.get(i + 1))
-        .map(|n| n.parse().expect("--tenants takes a number"))
-        .unwrap_or(if measuring { 200 } else { 4 });
+    let count = common::tenant_count(&args, 200, 4);
     let rounds: usize = if measuring { 5 } else { 1 };
     // Long enough for the backfill and each round's scan to finish before the next
     // round's attacks appear.
@@ -71,40 +55,19 @@ fn main() {
             })
         })
         .collect();
-    let scenario = json!({
-        "tenants": tenants.iter().map(TestTenant::scenario_json).collect::<Vec<_>>(),
-        "records": records,
-        "noise": {"records_per_tenant": RECORDS_PER_TENANT, "seed": 16, "spread_s": 86_400},
-        "records_per_blob": RECORDS_PER_BLOB,
-        "faults": {
-            "latency_ms": LATENCY_MS, "latency_jitter_ms": JITTER_MS,
-            "quota_per_minute": QUOTA_PER_MINUTE, "seed": 16,
-        },
-    });
+    let scenario = common::real_world(&tenants, records, 16);
     let began = Instant::now();
     let sandbox = start_on(&rt, &scenario);
     let base = sandbox.base_url().to_string();
     let data = tempfile::tempdir().expect("a folder");
-    {
-        let store = Store::open(data.path()).expect("the store opens");
-        for t in &tenants {
-            let new = NewTenant {
-                tenant_id: t.tenant_id.clone(),
-                name: t.name.clone(),
-                client_id: t.client_id.clone(),
-                credential: NewCredential::ClientSecret(SecretString::from(t.secret.clone())),
-                cloud: None,
-            };
-            add_tenant(&store, &Keychain, new).expect("tenant added to the keychain");
-        }
-    }
+    common::add_tenants(data.path(), &tenants);
     let backfill = scan(data.path(), &base);
     assert!(
         backfill.shown.is_empty(),
         "the backfill finds no attack: they appear with the rounds"
     );
 
-    let rtt = (LATENCY_MS as f64 + JITTER_MS as f64 / 2.0) / 1000.0;
+    let rtt = common::mean_rtt();
     let mut from_start = Vec::new();
     let mut own = Vec::new();
     for round in 1..=rounds {

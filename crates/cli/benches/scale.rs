@@ -12,65 +12,29 @@
 //! tenants (`-- --tenants N` for another count); `cargo test --all-targets` runs it once
 //! on 12, checking that each planted attack was stored once.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use m365_sandbox::testkit::{TestTenant, get_json, one_attack_each, start_on};
-use rulewatch_core::secrets::Keychain;
 use rulewatch_core::store::Store;
-use rulewatch_core::tenants::{NewCredential, NewTenant, add_tenant};
-use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-/// The round trip every answer is held back, and its jitter's most.
-const LATENCY_MS: u64 = 50;
-const JITTER_MS: u64 = 10;
-/// Microsoft's baseline Management API quota per tenant (A8).
-const QUOTA_PER_MINUTE: u32 = 2000;
-/// A day of a small tenant's Exchange audit content, most of it mailbox noise.
-const RECORDS_PER_TENANT: usize = 600;
-const RECORDS_PER_BLOB: usize = 100;
 /// The most tenants the engine scans at once (EngineConfig::new's ceiling).
 const CEILING: usize = 32;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let measuring = args.iter().any(|a| a == "--bench");
-    let count = args
-        .iter()
-        .position(|a| a == "--tenants")
-        .and_then(|i| args.get(i + 1))
-        .map(|n| n.parse().expect("--tenants takes a number"))
-        .unwrap_or(if measuring { 1000 } else { 12 });
+    let count = common::tenant_count(&args, 1000, 12);
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
     let tenants: Vec<TestTenant> = (0..count).map(TestTenant::new).collect();
-    let scenario = json!({
-        "tenants": tenants.iter().map(TestTenant::scenario_json).collect::<Vec<_>>(),
-        "records": one_attack_each(&tenants, -3600),
-        "noise": {"records_per_tenant": RECORDS_PER_TENANT, "seed": 15, "spread_s": 86_400},
-        "records_per_blob": RECORDS_PER_BLOB,
-        "faults": {
-            "latency_ms": LATENCY_MS, "latency_jitter_ms": JITTER_MS,
-            "quota_per_minute": QUOTA_PER_MINUTE, "seed": 15,
-        },
-    });
+    let scenario = common::real_world(&tenants, one_attack_each(&tenants, -3600), 15);
     let sandbox = start_on(&rt, &scenario);
     let base = sandbox.base_url().to_string();
     let data = tempfile::tempdir().expect("a folder");
-    {
-        let store = Store::open(data.path()).expect("the store opens");
-        for t in &tenants {
-            let new = NewTenant {
-                tenant_id: t.tenant_id.clone(),
-                name: t.name.clone(),
-                client_id: t.client_id.clone(),
-                credential: NewCredential::ClientSecret(SecretString::from(t.secret.clone())),
-                cloud: None,
-            };
-            add_tenant(&store, &Keychain, new).expect("tenant added to the keychain");
-        }
-    }
+    common::add_tenants(data.path(), &tenants);
     let stats = || get_json(&rt, &format!("{base}/_sandbox/stats"));
     let mut before = requests(&stats());
     for cycle in ["first-run backfill", "steady cycle"] {
@@ -78,7 +42,7 @@ fn main() {
         let after = requests(&stats());
         let made = after - before;
         before = after;
-        let mean_rtt = (LATENCY_MS as f64 + JITTER_MS as f64 / 2.0) / 1000.0;
+        let mean_rtt = common::mean_rtt();
         let at_once = CEILING.min(count);
         let floor = made as f64 * mean_rtt / at_once as f64;
         println!(

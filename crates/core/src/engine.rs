@@ -796,12 +796,7 @@ impl Engine {
                         // (a user's own new MFA method): it needs sign-in collection on.
                         content.judged.alerts.retain(|a| {
                             !detect::needs_new_origin(&a.rule, &a.details, &a.actor, &a.target)
-                                || a.origin.as_ref().is_some_and(|o| {
-                                    matches!(
-                                        o["familiarity"].as_str(),
-                                        Some("new_country" | "new_network")
-                                    )
-                                })
+                                || enrich::from_somewhere_new(a)
                         });
                         self.name_mailboxes(&mut content.judged.alerts, &t.tenant_id, activity)
                             .await;
@@ -1012,13 +1007,19 @@ impl Engine {
     ) -> Result<BlobContent, BlobError> {
         activity
             .fetch_blob(blob, |body| -> Result<BlobContent, split::Malformed> {
-                let judged = judge(split::records(body), judging, t)?;
-                let sign_ins = if feed.sign_ins {
-                    sign_ins::sign_ins(split::records(body))?.1
-                } else {
-                    Vec::new()
-                };
-                Ok(BlobContent { judged, sign_ins })
+                if !feed.sign_ins {
+                    let judged = judge(split::records(body), judging, t)?;
+                    return Ok(BlobContent {
+                        judged,
+                        sign_ins: Vec::new(),
+                    });
+                }
+                // Cut once for both readings of Entra's records.
+                let records: Vec<&str> = split::records(body).collect::<Result<_, _>>()?;
+                Ok(BlobContent {
+                    judged: judge(records.iter().copied().map(Ok), judging, t)?,
+                    sign_ins: sign_ins::sign_ins(records.iter().copied().map(Ok))?.1,
+                })
             })
             .await
     }

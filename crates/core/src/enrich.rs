@@ -3,7 +3,7 @@
 //! never signed in from is raised one severity step; the location joins the summary.
 #![warn(missing_docs)]
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::detect::visible_text as visible;
@@ -23,7 +23,7 @@ const HISTORY: usize = 10;
 const SETTLED: chrono::Duration = chrono::Duration::hours(1);
 
 /// What the sign-in history says of the change's address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Familiarity {
     /// No sign-in of the user is known, or the address could not be placed.
@@ -64,6 +64,16 @@ fn compare(location: Option<&Location>, seen: &[Location]) -> Familiarity {
         }
         _ => Familiarity::KnownNetwork,
     }
+}
+
+/// Whether [`enrich`] found the alert made from a country or network its author never
+/// signed in from.
+pub fn from_somewhere_new(alert: &NewAlert) -> bool {
+    alert
+        .origin
+        .as_ref()
+        .and_then(|o| Familiarity::deserialize(&o["familiarity"]).ok())
+        .is_some_and(|f| matches!(f, Familiarity::NewCountry | Familiarity::NewNetwork))
 }
 
 /// Adds the origin to each alert with an address. Never fails: what cannot be learnt

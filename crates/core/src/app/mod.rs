@@ -216,11 +216,12 @@ impl Session {
             committed.notify_one();
         });
         tokio::pin!(scan);
-        let mut delivered = Ok(0);
+        // Once a scan, not at each tenant's hand-over.
+        let mut delivered = self.pass_over_stale(to).await.map(|()| 0);
         let mut hand_over = async |delivered: &mut Result<usize, Error>| {
             // After a failure the rest waits in the queue for the next call.
             if let Ok(n) = delivered {
-                match self.deliver_new_alerts(to, &mut deliver).await {
+                match self.hand_over(to, &mut deliver).await {
                     Ok(more) => *n += more,
                     Err(e) => *delivered = Err(e),
                 }
@@ -243,11 +244,37 @@ impl Session {
 
     /// Hands `to`'s queue, the alerts it has not received yet (this scan's, and any an
     /// interrupted run stored but did not hand over, from the last [`HAND_OVER_FOR`]),
-    /// to `deliver`. What it delivered is
-    /// marked so for `to` alone: the other front end's queue keeps every alert. The rest
-    /// stay queued for the next call, with the error when there was one. Answers how many
-    /// were delivered.
+    /// to `deliver`. What it delivered is marked so for `to` alone: the other front end's
+    /// queue keeps every alert. The rest stay queued for the next call, with the error
+    /// when there was one. Answers how many were delivered.
     pub async fn deliver_new_alerts(
+        &self,
+        to: FrontEnd,
+        deliver: impl FnOnce(Vec<Alert>) -> Delivered,
+    ) -> Result<usize, Error> {
+        self.pass_over_stale(to).await?;
+        self.hand_over(to, deliver).await
+    }
+
+    /// Passes over what waited for `to` longer than [`HAND_OVER_FOR`], saying so in the
+    /// log.
+    async fn pass_over_stale(&self, to: FrontEnd) -> Result<(), Error> {
+        let name = self.queue(to).await;
+        let stale = self
+            .store()
+            .await
+            .pass_over_stale(&name, crate::clock::now() - HAND_OVER_FOR)?;
+        if stale > 0 {
+            tracing::warn!(
+                "{stale} alert(s) waited for {name} longer than {} days: not handed over (the panel and `rulewatch alerts` list them)",
+                HAND_OVER_FOR.num_days()
+            );
+        }
+        Ok(())
+    }
+
+    /// [`Session::deliver_new_alerts`] without passing over the stale ones first.
+    async fn hand_over(
         &self,
         to: FrontEnd,
         deliver: impl FnOnce(Vec<Alert>) -> Delivered,
@@ -255,13 +282,6 @@ impl Session {
         let store = self.store().await;
         let name = self.queue(to).await;
         let channel = name.as_str();
-        let stale = store.pass_over_stale(channel, crate::clock::now() - HAND_OVER_FOR)?;
-        if stale > 0 {
-            tracing::warn!(
-                "{stale} alert(s) waited for {channel} longer than {} days: not handed over (the panel and `rulewatch alerts` list them)",
-                HAND_OVER_FOR.num_days()
-            );
-        }
         let pending = store.pending_deliveries(channel)?;
         let queued: Vec<i64> = pending.iter().map(|a| a.id).collect();
         let done = deliver(pending);

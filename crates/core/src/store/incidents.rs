@@ -48,9 +48,9 @@ pub struct Incident {
     /// The mailbox it is about (a fan-in's: the outside address), lower-cased.
     pub subject: String,
     /// One line: what its gravest alert found, about whom, and how many more alerts it
-    /// holds. Attacker-influenced text: show it through `shown` like any field.
+    /// holds; or, when its alerts make a takeover chain (`chain.rs`), that story. Attacker-influenced text: show it through `shown` like any field.
     pub title: String,
-    /// The gravest of its alerts' severities.
+    /// The gravest of its alerts' severities; critical when they make a takeover chain.
     pub severity: Severity,
     /// Where it stands.
     pub status: IncidentStatus,
@@ -66,8 +66,8 @@ pub struct Incident {
     pub alerts: Vec<Alert>,
 }
 
-/// What the gravest alert (the first of equals) found, about whom, and how many more
-/// alerts there are.
+/// The takeover chain the alerts make, in one sentence; else what the gravest alert (the
+/// first of equals) found, about whom, and how many more alerts there are.
 fn title(subject: &str, alerts: &[Alert]) -> String {
     let links: Vec<Link<'_>> = alerts
         .iter()
@@ -181,7 +181,7 @@ pub struct IncidentStart {
     pub tenant_id: String,
     /// That tenant's display name, as the newest alert gives it.
     pub tenant_name: String,
-    /// The gravest of its alerts' severities.
+    /// The gravest of its alerts' severities; critical when they make a takeover chain.
     pub severity: Severity,
     /// When its first alert's change was made.
     pub first_event: DateTime<Utc>,
