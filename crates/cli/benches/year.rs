@@ -20,7 +20,6 @@ use m365_sandbox::attacks::{self, ForwardKind};
 use m365_sandbox::testkit::TestTenant;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rulewatch_core::allowlist::Allowlist;
 use rulewatch_core::auth::AuthMethod;
 use rulewatch_core::detect::{Severity, TenantContext};
 use rulewatch_core::engine::{Judging, judge, split};
@@ -28,6 +27,7 @@ use rulewatch_core::store::{
     AlertQuery, AlertStatus, Assignee, BlobCommit, NewAlert, Retention, StatusFilter, StatusUpdate,
     Store, TenantRow, TenantState,
 };
+use rulewatch_core::tuning::Tuning;
 
 /// Blobs a tenant's scan commits in a cycle, and how many of the cycle's tenants raise an
 /// alert in it.
@@ -221,11 +221,10 @@ fn sample_alerts(t: &TestTenant, r: &TenantRow, count: usize, now: DateTime<Utc>
     let ctx = TenantContext {
         accepted_domains: vec![t.domain.clone(), t.initial_domain.clone()],
     };
-    let allowlist = Allowlist::default();
+    let tuning = Tuning::default();
     let judging = Judging {
         ctx: &ctx,
-        allowlist: &allowlist,
-        severities: &Default::default(),
+        tuning: &tuning,
     };
     judge(split::records(&body), &judging, r)
         .expect("the records are JSON")
@@ -260,6 +259,7 @@ fn fill(
                     alerts: chunk,
                     sign_ins: &[],
                     countables: &[],
+                    tune: &|_| {},
                     cursor: None,
                 })
                 .expect("a blob committed");
@@ -361,6 +361,7 @@ fn cycle(
                         alerts: &alerts,
                         sign_ins: &[],
                         countables: &[],
+                        tune: &|_| {},
                         cursor: Some(now),
                     })
                     .expect("a blob committed");

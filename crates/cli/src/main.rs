@@ -224,9 +224,14 @@ enum Command {
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// The organisation's domains, comma-separated [default: assumed from the records]
+        /// The organisation's domains, comma-separated [default: the --tenant's as last
+        /// read, else assumed from the records]
         #[arg(long)]
         accepted_domains: Option<String>,
+        /// Replay with this configured tenant's settings: its allowlist and rule
+        /// severities as they stand now, to preview what would have alerted
+        #[arg(long, value_name = "TENANT_ID")]
+        tenant: Option<String>,
         /// One JSON object per alert per line
         #[arg(long)]
         json: bool,
@@ -423,8 +428,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check {
             files,
             accepted_domains,
+            tenant,
             json,
-        } => check::run(&files, accepted_domains.as_deref(), json),
+        } => {
+            let settings = match tenant {
+                Some(t) => Some(g.session()?.tenant_tuning(&t).await?),
+                None => None,
+            };
+            check::run(&files, accepted_domains.as_deref(), settings.as_ref(), json)
+        }
     }
 }
 

@@ -605,7 +605,7 @@ impl Corpus {
 
 struct Judge {
     ctx: TenantContext,
-    allowlist: rulewatch_core::allowlist::Allowlist,
+    tuning: rulewatch_core::tuning::Tuning,
     tenant: TenantRow,
 }
 
@@ -615,7 +615,7 @@ impl Judge {
             ctx: TenantContext {
                 accepted_domains: vec![DOMAIN.into(), INITIAL_DOMAIN.into()],
             },
-            allowlist: Default::default(),
+            tuning: Default::default(),
             tenant: TenantRow {
                 tenant_id: TENANT_ID.into(),
                 name: "Contoso".into(),
@@ -630,8 +630,7 @@ impl Judge {
     fn pipeline(&self, body: &[u8]) -> (usize, usize) {
         let judging = engine::Judging {
             ctx: &self.ctx,
-            allowlist: &self.allowlist,
-            severities: &Default::default(),
+            tuning: &self.tuning,
         };
         let judged = engine::judge(engine::split::records(body), &judging, &self.tenant)
             .expect("generated blobs are JSON arrays");

@@ -664,19 +664,11 @@ impl Engine {
             accepted_domains: self.accepted_domains(t, &app, stats).await?,
         };
         // What the technician trusts: applied to the findings, never seen by the rules.
-        let allowlist = self.store.allowlist(&t.tenant_id).map_err(store_problem)?;
-        let severities = crate::tuning::Severities::for_tenant(
-            &self
-                .store
-                .setting(&crate::tuning::SETTING)
-                .map_err(store_problem)?
-                .unwrap_or_default(),
-            &t.tenant_id,
-        );
+        let tuning =
+            crate::tuning::Tuning::of_tenant(&self.store, &t.tenant_id).map_err(store_problem)?;
         let judging = Judging {
             ctx: &ctx,
-            allowlist: &allowlist,
-            severities: &severities,
+            tuning: &tuning,
         };
         let publisher = self.publisher(t)?;
         let activity = ActivityApi {
@@ -770,6 +762,7 @@ impl Engine {
                     async move { (blob, self.read_blob(activity, blob, feed, judging, t).await) }
                 })
                 .buffered(BLOB_READS_AT_ONCE);
+            let tune = &|a: &mut NewAlert| judging.tuning.tune(a);
             while let Some((blob, read)) = reads.next().await {
                 let commit = |records, expired, alerts, sign_ins, countables| BlobCommit {
                     tenant_id: &t.tenant_id,
@@ -781,6 +774,7 @@ impl Engine {
                     alerts,
                     sign_ins,
                     countables,
+                    tune,
                     cursor: (!held).then_some(blob.content_created),
                 };
                 match read {
@@ -1043,10 +1037,9 @@ struct BlobContent {
 pub struct Judging<'a> {
     /// Detection's view of the tenant: its accepted domains, which tell inside from outside.
     pub ctx: &'a TenantContext,
-    /// The tenant's allowlist, which marks findings as suppressed but never changes them.
-    pub allowlist: &'a crate::allowlist::Allowlist,
-    /// The severities the MSP set for the tenant's alerts, by rule.
-    pub severities: &'a crate::tuning::Severities,
+    /// The tenant's allowlist, which marks findings as suppressed but never changes
+    /// them, and the severities the MSP set for them.
+    pub tuning: &'a crate::tuning::Tuning,
 }
 
 /// Cuts a blob's records (from [`split::records`]) to candidates and runs detection on
@@ -1082,17 +1075,20 @@ pub fn judge<'a>(
             }
         };
         for a in detect::alerts(&record, judging.ctx) {
+            let (severity, suppressed_by) = judging.tuning.apply(
+                a.finding.rule,
+                &a.finding.target,
+                &a.finding.details,
+                a.finding.severity,
+            );
             alerts.push(NewAlert {
-                suppressed_by: judging.allowlist.covers(a.finding.rule, &a.finding.details),
+                suppressed_by,
                 origin: None,
                 mailbox: None,
                 tenant_name: t.name.clone(),
                 record_id: a.record_id,
                 rule: a.finding.rule.to_string(),
-                severity: judging
-                    .severities
-                    .of(a.finding.rule)
-                    .unwrap_or(a.finding.severity),
+                severity,
                 operation: a.operation,
                 target: a.finding.target,
                 actor: a.finding.actor,

@@ -1,5 +1,6 @@
 //! A rule's severity as an MSP sets it (issue 16 item 5): for one tenant or for every
-//! tenant, in the store's settings so a team shares them. Detection keeps its own
+//! tenant, in the store's settings so a team shares them; with the allowlist, what
+//! [`Tuning`] applies to a tenant's findings. Detection keeps its own
 //! severity; judging replaces it before enrichment, which may still raise it a step for a
 //! change made from somewhere new.
 #![warn(missing_docs)]
@@ -8,8 +9,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::detect::Severity;
-use crate::store::Key;
+use crate::allowlist::Allowlist;
+use crate::detect::{Evidence, Severity};
+use crate::store::{Key, NewAlert, Store, StoreError};
 
 /// The overrides, as stored.
 pub const SETTING: Key<Vec<SeverityOverride>> = Key::new("rules.severity");
@@ -49,6 +51,53 @@ impl Severities {
     /// The severity set for `rule`, if any.
     pub fn of(&self, rule: &str) -> Option<Severity> {
         self.0.get(rule).copied()
+    }
+}
+
+/// What the MSP set for one tenant's alerts: the allowlist that applies to it now, and
+/// the severities set for it. Applied to findings after detection made them; the rules
+/// never see it.
+#[derive(Debug, Clone, Default)]
+pub struct Tuning {
+    /// The tenant's allowlist and every tenant's, active entries only.
+    pub allowlist: Allowlist,
+    /// The severities set for the tenant's alerts, by rule.
+    pub severities: Severities,
+}
+
+impl Tuning {
+    /// Tenant `tenant_id`'s, as the store holds them now.
+    pub fn of_tenant(store: &Store, tenant_id: &str) -> Result<Tuning, StoreError> {
+        Ok(Tuning {
+            allowlist: store.allowlist(tenant_id)?,
+            severities: Severities::for_tenant(
+                &store.setting(&SETTING)?.unwrap_or_default(),
+                tenant_id,
+            ),
+        })
+    }
+
+    /// A finding of `rule` about `target` as the MSP wants it: the severity set for the
+    /// rule (else `severity`, detection's), and why the allowlist quiets it, if it does.
+    pub fn apply(
+        &self,
+        rule: &str,
+        target: &str,
+        details: &Evidence,
+        severity: Severity,
+    ) -> (Severity, Option<String>) {
+        (
+            self.severities.of(rule).unwrap_or(severity),
+            self.allowlist.covers(rule, target, details),
+        )
+    }
+
+    /// `alert` as the MSP wants it (see [`Tuning::apply`]).
+    pub fn tune(&self, alert: &mut NewAlert) {
+        let (severity, quiet) =
+            self.apply(&alert.rule, &alert.target, &alert.details, alert.severity);
+        alert.severity = severity;
+        alert.suppressed_by = alert.suppressed_by.take().or(quiet);
     }
 }
 

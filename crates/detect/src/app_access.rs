@@ -11,7 +11,7 @@ use super::record::{AuditRecord, DISPLAY_NAME};
 use super::text::visible;
 use super::{APP_ACCESS, Finding, Severity};
 use crate::evidence::{AppAccessEvidence, Evidence};
-use crate::rule::{Corpus, Rule};
+use crate::rule::{Corpus, Rule, TrustKind};
 
 /// An application given new credentials or a mail permission.
 pub(crate) const RULE: Rule = Rule {
@@ -29,7 +29,7 @@ pub(crate) const RULE: Rule = Rule {
     attack: "T1098.001",
     severity: "full_access_as_app: critical; other mail permissions: high; a credential added by a person: \
                high, by an application: medium",
-    quieted_by: &[],
+    quieted_by: &[TrustKind::Rule],
     references: &[
         "https://attack.mitre.org/techniques/T1098/001/",
         "https://learn.microsoft.com/purview/audit-log-activities#application-administration-activities",

@@ -13,7 +13,7 @@ use super::signals::fold;
 use super::text::{list, visible};
 use super::{APP_CONSENT, Finding, Severity};
 use crate::evidence::{ConsentEvidence, Evidence};
-use crate::rule::{Corpus, Rule};
+use crate::rule::{Corpus, Rule, TrustKind};
 
 /// Consent granted to an application.
 pub(crate) const RULE: Rule = Rule {
@@ -31,7 +31,7 @@ pub(crate) const RULE: Rule = Rule {
     severity: "whole organisation: high, critical with mail permissions or for a listed application; one \
                user: a listed application, or mail permissions with offline_access, high; mail permissions \
                medium; anything else low",
-    quieted_by: &[],
+    quieted_by: &[TrustKind::Application, TrustKind::Rule],
     references: &[
         "https://attack.mitre.org/techniques/T1528/",
         "https://learn.microsoft.com/defender-office-365/detect-and-remediate-illicit-consent-grants",

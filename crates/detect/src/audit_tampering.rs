@@ -8,7 +8,7 @@ use super::target::mailbox;
 use super::text::{list, visible};
 use super::{AUDIT_TAMPERING, Finding, Severity};
 use crate::evidence::{AuditTamperingEvidence, Evidence};
-use crate::rule::{Corpus, Rule};
+use crate::rule::{Corpus, Rule, TrustKind};
 
 /// Changes that blind the audit log.
 pub(crate) const RULE: Rule = Rule {
@@ -26,7 +26,7 @@ pub(crate) const RULE: Rule = Rule {
     severity: "ingestion or organisation-wide mailbox auditing off: critical; an account exempted, a \
                mailbox's auditing off, or its inbox-rule or mail-access actions no longer logged: high; other \
                audit actions dropped, or changed in a way the record does not show, and a shorter log: medium",
-    quieted_by: &[],
+    quieted_by: &[TrustKind::Rule],
     references: &[
         "https://attack.mitre.org/techniques/T1562/008/",
         "https://learn.microsoft.com/powershell/module/exchange/set-mailboxauditbypassassociation",

@@ -19,7 +19,7 @@ use super::record::{AuditRecord, UPN, scalar};
 use super::text::{list, visible};
 use super::{Finding, Needle, Needles, Severity};
 use crate::evidence::{BurstEvidence, Evidence};
-use crate::rule::{Corpus, Rule};
+use crate::rule::{Corpus, Rule, TrustKind};
 
 /// Mail deleted in bulk from one mailbox.
 pub const MASS_DELETION: Rule = Rule {
@@ -34,7 +34,7 @@ pub const MASS_DELETION: Rule = Rule {
     attack: "T1070.008",
     severity: "50 messages or more within an hour: medium; 50 or more purged beyond recovery \
                (HardDelete), or 500 or more in all: high",
-    quieted_by: &[],
+    quieted_by: &[TrustKind::Rule],
     references: &[
         "https://attack.mitre.org/techniques/T1070/008/",
         "https://github.com/splunk/security_content/blob/develop/detections/cloud/o365_email_hard_delete_excessive_volume.yml",
@@ -56,7 +56,7 @@ pub const BULK_SYNC: Rule = Rule {
     false_positives: "A new phone or computer, or Outlook rebuilding its cache, synchronises every folder.",
     attack: "T1114.002",
     severity: "25 folders or more within an hour: medium; 100 or more: high",
-    quieted_by: &[],
+    quieted_by: &[TrustKind::Rule],
     references: &[
         "https://attack.mitre.org/techniques/T1114/002/",
         "https://github.com/MicrosoftDocs/microsoft-365-docs/blob/public/microsoft-365/compliance/mailitemsaccessed-forensics-investigations.md",
@@ -78,7 +78,7 @@ pub const ACCESS_REMOVAL: Rule = Rule {
     attack: "T1531",
     severity: "10 accounts or more, or 2 privileged admins or more, within an hour: high; 2 Global \
                Administrators or more: critical",
-    quieted_by: &[],
+    quieted_by: &[TrustKind::Rule],
     references: &[
         "https://attack.mitre.org/techniques/T1531/",
         "https://github.com/Azure/Azure-Sentinel/blob/master/Solutions/Microsoft%20Entra%20ID/Analytic%20Rules/MultipleAdmin_membership_removals_from_NewAdmin.yaml",
@@ -205,7 +205,12 @@ pub fn countable(raw_json: &str) -> Option<Countable> {
     if !NEEDLES.in_text(raw_json) {
         return None;
     }
-    let record: AuditRecord = serde_json::from_str(raw_json).ok()?;
+    counted(&serde_json::from_str(raw_json).ok()?)
+}
+
+/// The event a record counts as in a burst, if any (what [`countable`] answers once the
+/// record is read).
+pub fn counted(record: &AuditRecord) -> Option<Countable> {
     if record.failed() || record.by_system() {
         return None;
     }

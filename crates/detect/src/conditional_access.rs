@@ -20,7 +20,7 @@ use super::record::{AuditRecord, DISPLAY_NAME, scalar, truth};
 use super::text::visible;
 use super::{CONDITIONAL_ACCESS, Finding, Severity};
 use crate::evidence::{Evidence, PolicyEvidence};
-use crate::rule::{Corpus, Rule};
+use crate::rule::{Corpus, Rule, TrustKind};
 
 /// Conditional access or security defaults weakened.
 pub(crate) const RULE: Rule = Rule {
@@ -37,7 +37,7 @@ pub(crate) const RULE: Rule = Rule {
     attack: "T1556.009",
     severity: "deleted, turned off, report-only, new exclusions, MFA requirement removed, or security \
                defaults off: high; other changes: medium",
-    quieted_by: &[],
+    quieted_by: &[TrustKind::Rule],
     references: &[
         "https://attack.mitre.org/techniques/T1556/009/",
         "https://learn.microsoft.com/entra/identity/monitoring-health/reference-audit-activities#conditional-access",

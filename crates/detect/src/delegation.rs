@@ -16,7 +16,7 @@ use super::target::mailbox;
 use super::text::visible;
 use super::{Finding, MAILBOX_DELEGATION, Severity, TenantContext};
 use crate::evidence::{DelegationEvidence, Evidence};
-use crate::rule::{Corpus, Rule};
+use crate::rule::{Corpus, Rule, TrustKind};
 
 /// Access to a mailbox handed to someone else.
 pub(crate) const RULE: Rule = Rule {
@@ -35,7 +35,7 @@ pub(crate) const RULE: Rule = Rule {
     severity: "control of permissions, an inbox readable by everyone, a management role over mailboxes, or \
                any grant outside the organisation: high; full access and send-as: medium; a management role \
                named by id: medium; send-on-behalf: low",
-    quieted_by: &[],
+    quieted_by: &[TrustKind::Rule],
     references: &[
         "https://attack.mitre.org/techniques/T1098/002/",
         "https://learn.microsoft.com/powershell/module/exchange/add-mailboxpermission",

@@ -25,7 +25,7 @@ pub(crate) const RULE: Rule = Rule {
     attack: "T1564.008",
     severity: "deleting or hiding: critical for all mail or behind a security word, high behind a finance word \
                or under a machine-made name, medium otherwise; marking read alone a step lower",
-    quieted_by: &[TrustKind::RuleName],
+    quieted_by: &[TrustKind::RuleName, TrustKind::Rule],
     references: &[
         "https://attack.mitre.org/techniques/T1564/008/",
         "https://learn.microsoft.com/powershell/module/exchange/new-inboxrule",

@@ -12,7 +12,7 @@ use super::target::mailbox;
 use super::text::{list, visible};
 use super::{Finding, LEGACY_PROTOCOL, Severity};
 use crate::evidence::{Evidence, ProtocolEvidence};
-use crate::rule::{Corpus, Rule};
+use crate::rule::{Corpus, Rule, TrustKind};
 
 /// Mail protocols that bypass MFA turned on.
 pub(crate) const RULE: Rule = Rule {
@@ -29,7 +29,7 @@ pub(crate) const RULE: Rule = Rule {
     attack: "T1114.002",
     severity: "SMTP AUTH for the organisation, or POP/IMAP in a mailbox plan: high; several protocols in \
                one mailbox: medium; one protocol in one mailbox: low",
-    quieted_by: &[],
+    quieted_by: &[TrustKind::Rule],
     references: &[
         "https://attack.mitre.org/techniques/T1114/002/",
         "https://learn.microsoft.com/powershell/module/exchange/set-casmailbox",

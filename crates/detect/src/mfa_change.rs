@@ -14,7 +14,7 @@ use super::record::AuditRecord;
 use super::text::visible;
 use super::{Finding, MFA_CHANGED, Severity};
 use crate::evidence::{Evidence, MfaEvidence};
-use crate::rule::{Corpus, Rule};
+use crate::rule::{Corpus, Rule, TrustKind};
 
 /// MFA turned off, or a sign-in method added or removed.
 pub(crate) const RULE: Rule = Rule {
@@ -31,7 +31,7 @@ pub(crate) const RULE: Rule = Rule {
     attack: "T1556.006",
     severity: "MFA turned off or a Temporary Access Pass issued: high; every method removed, or a method \
                added by someone other than the owner: medium; the owner registering a method: low",
-    quieted_by: &[],
+    quieted_by: &[TrustKind::Rule],
     references: &[
         "https://attack.mitre.org/techniques/T1556/006/",
         "https://attack.mitre.org/techniques/T1098/005/",

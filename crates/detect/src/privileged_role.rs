@@ -17,7 +17,7 @@ use super::signals::fold;
 use super::text::visible;
 use super::{Finding, PRIVILEGED_ROLE, Severity};
 use crate::evidence::{Evidence, RoleGrantEvidence};
-use crate::rule::{Corpus, Rule};
+use crate::rule::{Corpus, Rule, TrustKind};
 
 /// A directory role given to someone.
 pub(crate) const RULE: Rule = Rule {
@@ -35,7 +35,7 @@ pub(crate) const RULE: Rule = Rule {
                SharePoint, User, Authentication, Helpdesk, Security, Application, Cloud Application and \
                Conditional Access Administrator, or a role named to imitate one: high; other admin roles: \
                medium; other roles: low",
-    quieted_by: &[],
+    quieted_by: &[TrustKind::Rule],
     references: &[
         "https://attack.mitre.org/techniques/T1098/003/",
         "https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference",

@@ -18,7 +18,7 @@ use super::record::{AuditRecord, truth};
 use super::text::visible;
 use super::{Finding, PROTECTION_POLICY, Severity};
 use crate::evidence::{Evidence, PolicyEvidence};
-use crate::rule::{Corpus, Rule};
+use crate::rule::{Corpus, Rule, TrustKind};
 
 /// A protection policy removed or turned off.
 pub(crate) const RULE: Rule = Rule {
@@ -36,7 +36,7 @@ pub(crate) const RULE: Rule = Rule {
     severity: "a DLP or retention policy removed or turned off: high; a DLP policy in test mode, or alert, \
                anti-phishing, Safe Links, Safe Attachments or anti-malware policies removed or turned off: \
                medium",
-    quieted_by: &[],
+    quieted_by: &[TrustKind::Rule],
     references: &[
         "https://attack.mitre.org/techniques/T1562/001/",
         "https://github.com/Azure/Azure-Sentinel/blob/master/Solutions/Microsoft%20365/Analytic%20Rules/office_policytampering.yaml",

@@ -2,16 +2,22 @@
 //! ([`Corpus`]), and what an allowlist entry may quiet ([`TrustKind`]). Each rule module
 //! defines its `RULE` with these; the registry ([`crate::rules`]) lists them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What an allowlist entry trusts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TrustKind {
     /// A forwarding destination: an address, or a whole domain.
     Destination,
     /// An inbox rule's name: quiets rules that keep mail inside.
     RuleName,
+    /// An application, by its id: quiets consent to it.
+    Application,
+    /// One of Rulewatch's rules, by id: quiets all its alerts within the entry's scope.
+    /// Never a rule about mail leaving the organisation, which only its trusted
+    /// destinations quiet.
+    Rule,
 }
 
 impl TrustKind {
@@ -20,6 +26,8 @@ impl TrustKind {
         match self {
             TrustKind::Destination => "destination",
             TrustKind::RuleName => "rule_name",
+            TrustKind::Application => "application",
+            TrustKind::Rule => "rule",
         }
     }
 
@@ -28,6 +36,8 @@ impl TrustKind {
         match s {
             "destination" => Some(TrustKind::Destination),
             "rule_name" => Some(TrustKind::RuleName),
+            "application" => Some(TrustKind::Application),
+            "rule" => Some(TrustKind::Rule),
             _ => None,
         }
     }

@@ -62,7 +62,15 @@ fn trusted_alerts_are_kept_quiet_and_a_shared_drop_box_is_one_alert() {
     let sandbox = Sandbox::start(&scenario);
     let rw = Rulewatch::with_tenants(&sandbox, &[a.clone(), b.clone()]);
 
-    let public = rw.run(&["allow", "add", &a.tenant_id, "--destination", "Gmail.com"]);
+    let public = rw.run(&[
+        "allow",
+        "add",
+        &a.tenant_id,
+        "--destination",
+        "Gmail.com",
+        "--reason",
+        "x",
+    ]);
     assert_ne!(public.code, 0);
     assert!(
         public.stderr.contains("trust the one address instead"),
@@ -74,6 +82,8 @@ fn trusted_alerts_are_kept_quiet_and_a_shared_drop_box_is_one_alert() {
         "add",
         "0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001",
         "--rule-name",
+        "x",
+        "--reason",
         "x",
     ]);
     assert_ne!(unknown.code, 0);
@@ -204,7 +214,7 @@ fn trusted_alerts_are_kept_quiet_and_a_shared_drop_box_is_one_alert() {
     let entries = rw.run(&["allow", "list", "--json"]).json();
     let entries = entries.as_array().unwrap();
     assert_eq!(entries.len(), 2);
-    assert_eq!(entries[0]["note"], "agreed with the customer");
+    assert_eq!(entries[0]["reason"], "agreed with the customer");
     let id = entries[0]["id"].to_string();
     assert_eq!(rw.run(&["allow", "remove", &id]).code, 0);
     let gone = rw.run(&["allow", "remove", &id]);

@@ -24,4 +24,5 @@ mod takeover;
 mod team;
 mod terminal;
 mod triage;
+mod tuning;
 mod watch;

@@ -1,5 +1,5 @@
 //! Alerts and their review: the list, one alert's evidence, its status (a false
-//! positive may trust its destinations), the allowlist, and the customer's report.
+//! positive may trust its destinations), and the customer's report.
 
 use std::path::{Path, PathBuf};
 
@@ -8,13 +8,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Error, Session};
-use crate::allowlist::{TrustEntry, TrustKind, normalize_destination, normalize_rule_name};
+use crate::allowlist::{TrustKind, normalize_destination};
 use crate::detect::Severity;
 use crate::store::{
     Alert, AlertFilter, AlertPage, AlertQuery, AlertStatus, Assignee, Incident, IncidentStart,
-    Review, StatusFilter,
+    NewTrust, Review, StatusFilter,
 };
-use crate::tuning::{self, SeverityOverride};
 
 /// The most alerts one page of the list holds, whatever a front end asks: it reads the
 /// list a page at a time, never all of a year's.
@@ -282,83 +281,18 @@ impl Session {
                 .unwrap_or_else(|| format!("marked a false positive on alert {id}"));
             for d in destinations {
                 let value = normalize_destination(d)?;
-                store.add_trust(&alert.tenant_id, TrustKind::Destination, &value, Some(&why))?;
+                store.add_trust(NewTrust {
+                    tenant_id: Some(&alert.tenant_id),
+                    account: None,
+                    kind: TrustKind::Destination,
+                    value: &value,
+                    reason: Some(&why),
+                    added_by: Some(&self.config.technician),
+                    expires_at: None,
+                })?;
             }
         }
         Ok(alert)
-    }
-
-    /// Trusts a destination (an address or a whole domain) or a rule name for one tenant.
-    pub async fn trust(
-        &self,
-        tenant_id: &str,
-        kind: TrustKind,
-        value: &str,
-        note: Option<&str>,
-    ) -> Result<TrustEntry, Error> {
-        let tenant_id = crate::tenants::parse_guid(tenant_id, "the tenant id")?;
-        let value = match kind {
-            TrustKind::Destination => normalize_destination(value)?,
-            TrustKind::RuleName => normalize_rule_name(value)?,
-        };
-        Ok(self
-            .store()
-            .await
-            .add_trust(&tenant_id, kind, &value, note)?)
-    }
-
-    /// The allowlist, of every tenant or of one.
-    pub async fn trusted(&self, tenant_id: Option<&str>) -> Result<Vec<TrustEntry>, Error> {
-        let tenant_id = tenant_id
-            .map(|t| crate::tenants::parse_guid(t, "the tenant id"))
-            .transpose()?;
-        Ok(self.store().await.trust_entries(tenant_id.as_deref())?)
-    }
-
-    /// Every rule severity the MSP set, for one tenant or for all.
-    pub async fn rule_severities(&self) -> Result<Vec<SeverityOverride>, Error> {
-        Ok(self
-            .store()
-            .await
-            .setting(&tuning::SETTING)?
-            .unwrap_or_default())
-    }
-
-    /// Sets `rule`'s severity for tenant `tenant_id` (every tenant when `None`), or back
-    /// to the rule's own when `severity` is `None`; alerts stored from now on get it.
-    /// Answers every severity set.
-    pub async fn set_rule_severity(
-        &self,
-        rule: &str,
-        tenant_id: Option<&str>,
-        severity: Option<Severity>,
-    ) -> Result<Vec<SeverityOverride>, Error> {
-        if crate::detect::rules::rule(rule).is_none() {
-            return Err(Error::Invalid(format!(
-                "no rule is called {}: `rulewatch rules` lists them",
-                crate::shown::shown(rule)
-            )));
-        }
-        let store = self.store().await;
-        let tenant_id = tenant_id
-            .map(|t| crate::tenants::parse_guid(t, "the tenant id"))
-            .transpose()?;
-        if let Some(t) = &tenant_id {
-            store.tenant(t)?;
-        }
-        let overrides = tuning::with(
-            store.setting(&tuning::SETTING)?.unwrap_or_default(),
-            rule,
-            tenant_id.as_deref(),
-            severity,
-        );
-        store.set_setting(&tuning::SETTING, &overrides)?;
-        Ok(overrides)
-    }
-
-    /// Removes an allowlist entry by its number; the alerts it suppressed stay so.
-    pub async fn untrust(&self, id: i64) -> Result<TrustEntry, Error> {
-        Ok(self.store().await.remove_trust(id)?)
     }
 
     /// Writes the alert's HTML incident report, one per customer it concerns, in `dir`
@@ -465,6 +399,7 @@ mod tests {
                 alerts,
                 sign_ins: &[],
                 countables: &[],
+                tune: &|_| {},
                 cursor: None,
             })
             .unwrap()

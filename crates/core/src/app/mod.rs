@@ -20,6 +20,7 @@ mod sandbox;
 mod settings;
 mod team;
 mod tenants;
+mod tuning;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -80,7 +81,9 @@ pub use crate::store::{
 };
 pub use crate::tenants::{NewCredential, TenantError};
 pub use crate::tuning::SeverityOverride;
+pub use crate::tuning::Tuning;
 pub use crate::undo::UndoPreview;
+pub use tuning::{TenantTuning, TrustRequest};
 
 /// The tenants being watched: the technician's, or the embedded sandbox's.
 struct Mode {

@@ -15,11 +15,10 @@ fn judged(body: &str) -> Result<usize, split::Malformed> {
         auth_method: AuthMethod::ClientSecret,
         cloud: None,
     };
-    let allowlist = crate::allowlist::Allowlist::default();
+    let tuning = crate::tuning::Tuning::default();
     let judging = Judging {
         ctx: &ctx,
-        allowlist: &allowlist,
-        severities: &Default::default(),
+        tuning: &tuning,
     };
     judge(split::records(body.as_bytes()), &judging, &tenant).map(|j| j.alerts.len())
 }

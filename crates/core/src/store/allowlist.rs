@@ -9,42 +9,89 @@ use crate::allowlist::{Allowlist, TrustEntry, TrustKind};
 use crate::detect::fan_in::{self, FanIn, Forward};
 use crate::detect::{Evidence, FORWARDING_FAN_IN};
 
+/// An allowlist entry to add, its values already normalised.
+#[derive(Debug, Clone, Copy)]
+pub struct NewTrust<'a> {
+    /// The tenant it applies to; none: every tenant.
+    pub tenant_id: Option<&'a str>,
+    /// The one account it applies to; none: every account.
+    pub account: Option<&'a str>,
+    /// What it trusts.
+    pub kind: TrustKind,
+    /// The destination, rule name, application id or rule id.
+    pub value: &'a str,
+    /// Why.
+    pub reason: Option<&'a str>,
+    /// Who adds it.
+    pub added_by: Option<&'a str>,
+    /// When it stops quieting anything.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Finds the entry of a scope and value: no tenant and no account are scopes too.
+const SAME_ENTRY: &str = "COALESCE(tenant_id, '') = COALESCE(CAST(?1 AS TEXT), '')
+     AND COALESCE(lower(account), '') = COALESCE(lower(CAST(?2 AS TEXT)), '')
+     AND kind = ?3 AND lower(value) = lower(?4)";
+
 impl Store {
-    /// Adds an entry (already normalised); adding one that exists returns it unchanged.
-    pub fn add_trust(
-        &self,
-        tenant_id: &str,
-        kind: TrustKind,
-        value: &str,
-        note: Option<&str>,
-    ) -> Result<TrustEntry> {
+    /// Adds an entry; adding one whose scope and value exist gives that entry this
+    /// reason, expiry and author (the newest word on it wins). Answers the entry and
+    /// whether it is new.
+    pub fn add_trust(&self, new: NewTrust<'_>) -> Result<(TrustEntry, bool)> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let exists: bool =
-                tx.query_row("SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = ?1)", [tenant_id], |r| r.get(0))?;
-            if !exists {
-                return Err(StoreError::NoTenant(tenant_id.to_string()));
+            if let Some(tenant_id) = new.tenant_id {
+                let exists: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = ?1)",
+                    [tenant_id],
+                    |r| r.get(0),
+                )?;
+                if !exists {
+                    return Err(StoreError::NoTenant(tenant_id.to_string()));
+                }
             }
-            tx.execute(
-                "INSERT INTO allowlist (tenant_id, kind, value, note, added_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT DO NOTHING",
-                params![tenant_id, kind.as_str(), value, note, ts(crate::clock::now())],
-            )?;
-            let entry = tx.query_row(
-                &format!("{TRUST_SELECT} WHERE tenant_id = ?1 AND kind = ?2 AND lower(value) = lower(?3)"),
-                params![tenant_id, kind.as_str(), value],
-                trust_from_row,
-            )?;
+            let key = params![new.tenant_id, new.account, new.kind.as_str(), new.value];
+            let existing: Option<i64> = tx
+                .query_row(&format!("SELECT id FROM allowlist WHERE {SAME_ENTRY}"), key, |r| r.get(0))
+                .optional()?;
+            let expires_at = new.expires_at.map(ts);
+            let id: i64 = match existing {
+                Some(id) => {
+                    tx.execute(
+                        "UPDATE allowlist SET note = ?2, added_by = ?3, expires_at = ?4 WHERE id = ?1",
+                        params![id, new.reason, new.added_by, expires_at],
+                    )?;
+                    id
+                }
+                None => tx.query_row(
+                    "INSERT INTO allowlist (tenant_id, account, kind, value, note, added_at, added_by, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+                    params![
+                        new.tenant_id,
+                        new.account,
+                        new.kind.as_str(),
+                        new.value,
+                        new.reason,
+                        ts(crate::clock::now()),
+                        new.added_by,
+                        expires_at
+                    ],
+                    |r| r.get(0),
+                )?,
+            };
+            let entry = tx.query_row(&format!("{TRUST_SELECT} WHERE id = ?1"), [id], trust_from_row)?;
             tx.commit()?;
-            Ok(entry)
+            Ok((entry, existing.is_none()))
         })
     }
 
-    /// Every entry, or one tenant's.
+    /// Every entry, or those that apply to one tenant (its own and every tenant's),
+    /// expired ones included.
     pub fn trust_entries(&self, tenant_id: Option<&str>) -> Result<Vec<TrustEntry>> {
         self.with(|c| {
             let mut stmt = c.prepare(&format!(
-                "{TRUST_SELECT} WHERE CAST(?1 AS TEXT) IS NULL OR tenant_id = ?1 ORDER BY tenant_id, id"
+                "{TRUST_SELECT} WHERE CAST(?1 AS TEXT) IS NULL OR tenant_id = ?1 OR tenant_id IS NULL
+                 ORDER BY tenant_id IS NOT NULL, tenant_id, id"
             ))?;
             let rows = stmt
                 .query_map([tenant_id], trust_from_row)?
@@ -53,9 +100,12 @@ impl Store {
         })
     }
 
-    /// The tenant's allowlist, ready to judge findings against.
+    /// The tenant's allowlist as it stands now, ready to judge findings against.
     pub fn allowlist(&self, tenant_id: &str) -> Result<Allowlist> {
-        Ok(Allowlist::new(self.trust_entries(Some(tenant_id))?))
+        Ok(Allowlist::new(
+            self.trust_entries(Some(tenant_id))?,
+            crate::clock::now(),
+        ))
     }
 
     /// Removes an entry; alerts it suppressed stay suppressed.
@@ -75,17 +125,23 @@ impl Store {
     }
 }
 
-const TRUST_SELECT: &str = "SELECT id, tenant_id, kind, value, note, added_at FROM allowlist";
+const TRUST_SELECT: &str = "SELECT id, tenant_id, account, kind, value, note, added_at, added_by, expires_at FROM allowlist";
 
 fn trust_from_row(r: &Row<'_>) -> db::Result<TrustEntry> {
-    let kind: String = r.get(2)?;
+    let kind: String = r.get(3)?;
+    let time =
+        |i| -> db::Result<_> { Ok(r.get::<_, Option<String>>(i)?.as_deref().and_then(parse_ts)) };
     Ok(TrustEntry {
         id: r.get(0)?,
         tenant_id: r.get(1)?,
+        account: r.get(2)?,
+        // The table's CHECK admits only the kinds this version knows.
         kind: TrustKind::parse(&kind).unwrap_or(TrustKind::Destination),
-        value: r.get(3)?,
-        note: r.get(4)?,
-        added_at: r.get::<_, Option<String>>(5)?.as_deref().and_then(parse_ts),
+        value: r.get(4)?,
+        reason: r.get(5)?,
+        added_at: time(6)?,
+        added_by: r.get(7)?,
+        expires_at: time(8)?,
     })
 }
 

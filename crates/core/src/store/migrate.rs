@@ -41,21 +41,30 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        let held: std::collections::HashSet<i64> = self
-            .trust_entries(None)?
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
+        // An entry the team's store has already keeps its own reason and expiry.
+        let key = |e: &crate::allowlist::TrustEntry| {
+            (
+                e.tenant_id.clone(),
+                e.account.as_deref().map(str::to_lowercase),
+                e.kind,
+                e.value.to_lowercase(),
+            )
+        };
+        let held: Vec<_> = self.trust_entries(None)?.iter().map(key).collect();
         for entry in local.trust_entries(None)? {
-            let kept = self.add_trust(
-                &entry.tenant_id,
-                entry.kind,
-                &entry.value,
-                entry.note.as_deref(),
-            )?;
-            if !held.contains(&kept.id) {
-                done.allowlist += 1;
+            if held.contains(&key(&entry)) {
+                continue;
             }
+            let (_, new) = self.add_trust(NewTrust {
+                tenant_id: entry.tenant_id.as_deref(),
+                account: entry.account.as_deref(),
+                kind: entry.kind,
+                value: &entry.value,
+                reason: entry.reason.as_deref(),
+                added_by: entry.added_by.as_deref(),
+                expires_at: entry.expires_at,
+            })?;
+            done.allowlist += usize::from(new);
         }
         let alert_ids = self.copy_alerts(local, &mut done)?;
         let mut step_ids: HashMap<i64, i64> = HashMap::new();

@@ -37,6 +37,7 @@ use crate::cloud::Cloud;
 pub use alerts::{
     AlertFilter, AlertPage, AlertQuery, AlertTenant, Assignee, HistoryEntry, Review, StatusFilter,
 };
+pub use allowlist::NewTrust;
 pub use deliveries::{
     ChannelHealth, ChannelRow, FrontEnd, MonitoringEvent, Queued, QueuedResolution,
 };
@@ -225,6 +226,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("alert_list.sql")),
         M::up(include_str!("overview.sql")),
         M::up(include_str!("bursts.sql")),
+        M::up(include_str!("allowlist_scope.sql")).foreign_key_check(),
     ])
 }
 
@@ -236,6 +238,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("postgres_alert_list.sql"),
     include_str!("postgres_overview.sql"),
     include_str!("postgres_bursts.sql"),
+    include_str!("postgres_allowlist_scope.sql"),
 ];
 
 /// The advisory lock that lets one workstation at a time upgrade the shared schema

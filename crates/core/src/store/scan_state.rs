@@ -106,7 +106,8 @@ impl Store {
             let now = ts(crate::clock::now());
             let mut inserted = Vec::new();
             let mut forwarded: Vec<(String, DateTime<Utc>)> = Vec::new();
-            let bursts = bursts::raise(&*tx, commit.tenant_id, commit.countables)?;
+            let mut bursts = bursts::raise(&*tx, commit.tenant_id, commit.countables)?;
+            bursts.iter_mut().for_each(commit.tune);
             for a in commit.alerts.iter().chain(&bursts) {
                 let id: Option<i64> = tx
                     .query_row(
@@ -388,6 +389,9 @@ pub struct BlobCommit<'a> {
     pub sign_ins: &'a [SignIn],
     /// What its records count towards bursts (mail deleted in bulk, admins removed…).
     pub countables: &'a [crate::detect::burst::Countable],
+    /// What the MSP's allowlist and severities make of an alert the bursts raise (the
+    /// blob's own alerts come tuned).
+    pub tune: &'a dyn Fn(&mut NewAlert),
     /// Where to move the feed's cursor; `None` while an earlier unreadable blob holds it.
     pub cursor: Option<DateTime<Utc>>,
 }

@@ -101,6 +101,7 @@ on_both_engines!(
     forwarding_from_several_mailboxes_to_one_address_raises_one_fan_in_alert,
     suppressed_and_distant_forwards_make_no_fan_in,
     allowlist_entries_belong_to_a_configured_tenant,
+    allowlist_entries_have_a_scope_and_an_expiry,
     geo_cache_answers_until_expiry_and_remembers_unknown_addresses,
     changing_the_geo_provider_empties_the_cache_and_forgets_its_problem,
     one_mailbox_s_alerts_within_a_day_are_one_incident_at_their_gravest,
@@ -172,6 +173,7 @@ fn recommitting_a_blob_inserts_and_queues_nothing_twice(place: &Place) {
         alerts,
         sign_ins: &[],
         countables: &[],
+        tune: &|_| {},
         cursor: Some(created),
     };
     assert_eq!(
@@ -234,6 +236,7 @@ fn each_channel_has_its_own_queue_and_health(place: &Place) {
             alerts: &alerts,
             sign_ins: &[],
             countables: &[],
+            tune: &|_| {},
             cursor: Some(created),
         })
         .unwrap();
@@ -314,6 +317,7 @@ fn removing_a_tenant_keeps_its_alerts_and_refuses_unknown_ids(place: &Place) {
             alerts: &alerts,
             sign_ins: &[],
             countables: &[],
+            tune: &|_| {},
             cursor: None,
         })
         .unwrap();
@@ -345,6 +349,7 @@ fn commit_one<'a>(
         alerts,
         sign_ins: &[],
         countables: &[],
+        tune: &|_| {},
         cursor: None,
     }
 }
@@ -546,30 +551,58 @@ fn allowlist_entries_belong_to_a_configured_tenant(place: &Place) {
     let store = place.open();
     let t = tenant(&store);
     use crate::allowlist::TrustKind;
-    let e = store
-        .add_trust(
-            &t.tenant_id,
+    fn trust<'a>(
+        tenant_id: Option<&'a str>,
+        kind: TrustKind,
+        value: &'a str,
+        reason: Option<&'a str>,
+    ) -> NewTrust<'a> {
+        NewTrust {
+            tenant_id,
+            account: None,
+            kind,
+            value,
+            reason,
+            added_by: Some("Dana"),
+            expires_at: None,
+        }
+    }
+    let tid = t.tenant_id.as_str();
+    let (e, new) = store
+        .add_trust(trust(
+            Some(tid),
             TrustKind::Destination,
             "partner.example",
             Some("their accountant"),
-        )
+        ))
         .unwrap();
-    let again = store
-        .add_trust(
-            &t.tenant_id,
+    assert!(new);
+    assert_eq!(e.added_by.as_deref(), Some("Dana"));
+    let (again, new) = store
+        .add_trust(trust(
+            Some(tid),
             TrustKind::Destination,
             "PARTNER.example",
-            None,
-        )
+            Some("renewed"),
+        ))
         .unwrap();
-    assert_eq!(e.id, again.id, "the same entry is not added twice");
+    assert_eq!(
+        (e.id, new),
+        (again.id, false),
+        "the same entry is not added twice"
+    );
+    assert_eq!(
+        again.reason.as_deref(),
+        Some("renewed"),
+        "the newest reason wins"
+    );
     assert!(matches!(
-        store.add_trust(
-            "0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001",
+        store.add_trust(trust(
+            Some("0b9d3f53-5b73-4c41-9ad2-6f6b51b9a001"),
             TrustKind::RuleName,
             "x",
             None
-        ),
+        )),
         Err(StoreError::NoTenant(_))
     ));
     assert_eq!(store.trust_entries(None).unwrap().len(), 1);
@@ -579,12 +612,92 @@ fn allowlist_entries_belong_to_a_configured_tenant(place: &Place) {
         Err(StoreError::NoTrustEntry(_))
     ));
     store
-        .add_trust(&t.tenant_id, TrustKind::RuleName, "News", None)
+        .add_trust(trust(Some(tid), TrustKind::RuleName, "News", None))
         .unwrap();
     store.remove_tenant(&t.tenant_id).unwrap();
     assert!(
         store.trust_entries(None).unwrap().is_empty(),
         "a removed tenant's entries go with it"
+    );
+}
+
+fn allowlist_entries_have_a_scope_and_an_expiry(place: &Place) {
+    use crate::allowlist::TrustKind;
+    let store = place.open();
+    let t = tenant(&store);
+    let now = crate::clock::now();
+    fn entry<'a>(
+        tenant_id: Option<&'a str>,
+        account: Option<&'a str>,
+        value: &'a str,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> NewTrust<'a> {
+        NewTrust {
+            tenant_id,
+            account,
+            kind: TrustKind::Rule,
+            value,
+            reason: Some("the scanner reads mail over IMAP"),
+            added_by: None,
+            expires_at,
+        }
+    }
+    let (every, _) = store
+        .add_trust(entry(None, None, "legacy-protocol-enabled", None))
+        .unwrap();
+    assert_eq!(every.tenant_id, None);
+    let (scanner, new) = store
+        .add_trust(entry(
+            Some(&t.tenant_id),
+            Some("scanner@contoso.example"),
+            "legacy-protocol-enabled",
+            Some(now + chrono::Duration::days(30)),
+        ))
+        .unwrap();
+    assert!(new, "another scope of the same value is another entry");
+    let (_, new) = store
+        .add_trust(entry(None, None, "LEGACY-protocol-enabled", None))
+        .unwrap();
+    assert!(!new, "every tenant is one scope, written once");
+    let (expired, _) = store
+        .add_trust(entry(
+            Some(&t.tenant_id),
+            None,
+            "mailbox-delegation",
+            Some(now - chrono::Duration::hours(1)),
+        ))
+        .unwrap();
+    let listed: Vec<i64> = store
+        .trust_entries(Some(&t.tenant_id))
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(
+        listed,
+        [every.id, scanner.id, expired.id],
+        "every tenant's entries first"
+    );
+    assert_eq!(
+        scanner.expires_at.map(|e| e.timestamp()),
+        Some((now + chrono::Duration::days(30)).timestamp())
+    );
+    let list = store.allowlist(&t.tenant_id).unwrap();
+    let other = crate::detect::Evidence::Other(serde_json::Value::Null);
+    assert!(
+        list.covers("mailbox-delegation", "x@contoso.example", &other)
+            .is_none(),
+        "an expired entry quiets nothing"
+    );
+    assert!(
+        list.covers("legacy-protocol-enabled", "x@contoso.example", &other)
+            .is_some()
+    );
+    store.remove_tenant(&t.tenant_id).unwrap();
+    assert_eq!(
+        store.trust_entries(None).unwrap().len(),
+        1,
+        "every tenant's entry stays when one tenant goes"
     );
 }
 
@@ -822,6 +935,7 @@ fn a_burst_split_across_blobs_is_raised_once_when_it_reaches_its_threshold(place
         store
             .commit_blob(BlobCommit {
                 countables: events,
+                tune: &|_| {},
                 ..commit_one(&t.tenant_id, content_id, &[])
             })
             .unwrap()
@@ -1362,12 +1476,15 @@ fn migrating_a_folder_into_the_team_copies_each_thing_once() {
         .sign_record_with(secrets.clone());
     let t = tenant(&local);
     local
-        .add_trust(
-            &t.tenant_id,
-            crate::allowlist::TrustKind::Destination,
-            "Partner.example",
-            Some("our accountant"),
-        )
+        .add_trust(NewTrust {
+            tenant_id: Some(&t.tenant_id),
+            account: None,
+            kind: crate::allowlist::TrustKind::Destination,
+            value: "Partner.example",
+            reason: Some("our accountant"),
+            added_by: None,
+            expires_at: None,
+        })
         .unwrap();
     let alerts = local
         .commit_blob(commit_one(&t.tenant_id, "b1", &[alert("r1"), alert("r2")]))
@@ -1516,6 +1633,7 @@ fn pruning_removes_only_what_the_retention_no_longer_keeps(place: &Place) {
                 alerts,
                 sign_ins,
                 countables: &[],
+                tune: &|_| {},
                 cursor: None,
             })
             .unwrap();
@@ -2319,4 +2437,32 @@ mod paging {
             ]
         );
     }
+}
+
+#[test]
+fn allowlist_entries_from_before_scopes_keep_their_tenant_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // The allowlist as it was before scopes and expiry: every entry of one tenant.
+        let mut conn = rusqlite::Connection::open(dir.path().join("rulewatch.db")).unwrap();
+        migrations().to_version(&mut conn, 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO tenants VALUES ('t1', 'Contoso', 'c1', 'client_secret', NULL, '2026-11-01T00:00:00.000Z');
+             INSERT INTO allowlist (tenant_id, kind, value, note, added_at)
+                 VALUES ('t1', 'destination', 'partner.example', 'their accountant', '2026-11-02T00:00:00.000Z');",
+        )
+        .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let entries = store.trust_entries(None).unwrap();
+    assert_eq!(entries.len(), 1);
+    let e = &entries[0];
+    assert_eq!(e.tenant_id.as_deref(), Some("t1"));
+    assert_eq!(e.reason.as_deref(), Some("their accountant"));
+    assert_eq!((e.account.as_deref(), e.expires_at), (None, None));
+    store.remove_tenant("t1").unwrap();
+    assert!(
+        store.trust_entries(None).unwrap().is_empty(),
+        "the rebuilt table still goes with its tenant"
+    );
 }
