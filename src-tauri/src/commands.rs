@@ -9,9 +9,10 @@ use rulewatch_core::app::{
     AlertDetail, AlertPage, AlertPageRequest, ChannelHealth, Chat, Cloud, CompanyMatch,
     ConnectionStep, EmailConfig, Error, ErrorKind, Incident, IncidentStart, LogEntry, Migrated,
     NewCredential, PartnerAccount, PartnerState, Plan, PsaConfig, Review, Route, Session,
-    Settings as CoreSettings, SettingsUpdate as CoreUpdate, SignInWith, StepResult, TeamStatus,
-    TenantInput, TenantStatus, UndoPreview,
+    Settings as CoreSettings, SettingsUpdate as CoreUpdate, SeverityOverride, SignInWith,
+    StepResult, TeamStatus, TenantInput, TenantStatus, TrustEntry, TrustRequest, UndoPreview,
 };
+use rulewatch_core::detect::Severity;
 use rulewatch_core::detect::rules::{RULES, Rule};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -261,6 +262,47 @@ pub(crate) async fn delivery_channels(shared: AppState<'_>) -> Reply<Vec<Channel
 #[tauri::command]
 pub(crate) fn rules() -> Vec<&'static Rule> {
     RULES.to_vec()
+}
+
+/// What Settings → Rules and allowlist shows: every allowlist entry (expired ones too)
+/// and every rule severity the MSP set.
+#[derive(Debug, Serialize)]
+pub(crate) struct Tuning {
+    allowlist: Vec<TrustEntry>,
+    severities: Vec<SeverityOverride>,
+}
+
+#[tauri::command]
+pub(crate) async fn tuning(shared: AppState<'_>) -> Reply<Tuning> {
+    let session = current(&shared)?;
+    Ok(Tuning {
+        allowlist: session.trusted(None).await?,
+        severities: session.rule_severities().await?,
+    })
+}
+
+/// Sets a rule's severity for every tenant (`tenant_id` null) or one; `severity` null
+/// gives back the rule's own.
+#[tauri::command]
+pub(crate) async fn set_rule_severity(
+    shared: AppState<'_>,
+    rule: String,
+    tenant_id: Option<String>,
+    severity: Option<Severity>,
+) -> Reply<Vec<SeverityOverride>> {
+    Ok(current(&shared)?
+        .set_rule_severity(&rule, tenant_id.as_deref(), severity)
+        .await?)
+}
+
+#[tauri::command]
+pub(crate) async fn trust(shared: AppState<'_>, request: TrustRequest) -> Reply<TrustEntry> {
+    Ok(current(&shared)?.trust(&request).await?)
+}
+
+#[tauri::command]
+pub(crate) async fn untrust(shared: AppState<'_>, id: i64) -> Reply<TrustEntry> {
+    Ok(current(&shared)?.untrust(id).await?)
 }
 
 #[tauri::command]

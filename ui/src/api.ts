@@ -530,8 +530,57 @@ export interface RuleInfo {
   references: string[];
 }
 
+/** What an allowlist entry trusts. */
+export type TrustKind = "destination" | "rule_name" | "application" | "rule";
+
+/** One allowlist entry, as stored. */
+export interface TrustEntry {
+  id: number;
+  /** Null: every tenant. */
+  tenant_id: string | null;
+  /** The one account (mailbox or user) it applies to; null: every account. */
+  account: string | null;
+  kind: TrustKind;
+  value: string;
+  reason: string | null;
+  added_at: string | null;
+  added_by: string | null;
+  /** Null: until it is removed. */
+  expires_at: string | null;
+}
+
+/** An allowlist entry as the technician asks for it; core checks and normalises it. */
+export interface TrustRequest {
+  tenant_id: string | null;
+  account: string | null;
+  kind: TrustKind;
+  value: string;
+  reason: string;
+  /** A date (2027-01-31), a time (RFC 3339) or a span from now (12h, 30d, 2w); null: until removed. */
+  expires: string | null;
+}
+
+/** A rule's severity as the MSP set it, for one tenant or (null) every tenant. */
+export interface SeverityOverride {
+  rule: string;
+  tenant_id: string | null;
+  severity: Severity;
+}
+
+/** Settings → Rules and allowlist. */
+export interface Tuning {
+  allowlist: TrustEntry[];
+  severities: SeverityOverride[];
+}
+
 export const api = {
   rules: () => invoke<RuleInfo[]>("rules"),
+  tuning: () => invoke<Tuning>("tuning"),
+  /** `tenantId` null: every tenant; `severity` null: back to the rule's own. Answers every severity set. */
+  setRuleSeverity: (rule: string, tenantId: string | null, severity: Severity | null) =>
+    invoke<SeverityOverride[]>("set_rule_severity", { rule, tenantId, severity }),
+  trust: (request: TrustRequest) => invoke<TrustEntry>("trust", { request }),
+  untrust: (id: number) => invoke<TrustEntry>("untrust", { id }),
   overview: () => invoke<Overview>("overview"),
   /** The incidents begun at or after `since` (an ISO instant), oldest first: the overview's chart. */
   recentIncidents: (since: string) => invoke<IncidentStart[]>("recent_incidents", { since }),

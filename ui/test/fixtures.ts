@@ -15,6 +15,9 @@ import type {
   PlannedStep,
   RuleInfo,
   Settings,
+  SeverityOverride,
+  TrustEntry,
+  TrustRequest,
   StepResult,
   TeamStatus,
   TenantStatus,
@@ -37,8 +40,20 @@ export const HIDES_MAIL: RuleInfo = {
   false_positives: "Users' own clean-up rules for newsletters.",
   attack: "T1564.008",
   severity: "critical for all mail",
-  quieted_by: ["rule_name"],
+  quieted_by: ["rule_name", "rule"],
   references: ["https://attack.mitre.org/techniques/T1564/008/"],
+};
+/** A rule about mail leaving the organisation: only a trusted destination quiets it. */
+export const FORWARDS: RuleInfo = {
+  id: "inbox-rule-external-forward",
+  title: "Inbox rule forwards mail outside",
+  notification: "inbox rule forwards mail outside",
+  description: "An inbox rule forwards or redirects mail to an address outside the organisation.",
+  false_positives: "A user forwarding to their own private mailbox.",
+  attack: "T1114.003",
+  severity: "high; critical for all mail",
+  quieted_by: ["destination"],
+  references: ["https://attack.mitre.org/techniques/T1114/003/"],
 };
 export const HOSTILE_SUMMARY = '<script>alert("summary")</script> forwards mail to evil@example.net';
 export const HOSTILE_RAW = '{\n  "Name": "</pre><img src=x onerror=alert(2)>"\n}';
@@ -270,6 +285,10 @@ export function deskStep(id: number, technician: string, action: string, note: s
   desk.history.set(id, steps);
 }
 
+/** The allowlist and rule severities the default tuning commands keep, as core would
+ * (scopes and values taken as given: core's checks have their own tests). Emptied by `mount`. */
+export const tuningDesk = { entries: [] as TrustEntry[], severities: [] as SeverityOverride[] };
+
 /** The refusal the desktop sends when a colleague holds the alert. */
 export function heldBy(id: number, who: string): { kind: string; message: string } {
   return { kind: "held_by_colleague", message: `alert ${id} is held by ${who} since 2026-11-27T10:50:00Z; ask them, or take it over` };
@@ -344,6 +363,8 @@ export function defaultHandlers(): void {
   const resolved = new Map<string, Incident>();
   desk.holders.clear();
   desk.history.clear();
+  tuningDesk.entries = [];
+  tuningDesk.severities = [];
   state.handlers = {
     overview: () => overview(),
     // Not a command: the alerts the desktop's store holds. A test replaces it, and
@@ -371,7 +392,36 @@ export function defaultHandlers(): void {
     map_companies: () => null,
     test_channel: () => null,
     remove_channel: () => null,
-    rules: () => [HIDES_MAIL],
+    rules: () => [HIDES_MAIL, FORWARDS],
+    tuning: () => ({ allowlist: [...tuningDesk.entries], severities: [...tuningDesk.severities] }),
+    set_rule_severity: (a) => {
+      const [rule, tenant_id, severity] = [a!.rule as string, a!.tenantId as string | null, a!.severity as SeverityOverride["severity"] | null];
+      tuningDesk.severities = tuningDesk.severities.filter((o) => !(o.rule === rule && o.tenant_id === tenant_id));
+      if (severity !== null) tuningDesk.severities.push({ rule, tenant_id, severity });
+      return [...tuningDesk.severities];
+    },
+    trust: (a) => {
+      const r = a!.request as TrustRequest;
+      const entry: TrustEntry = {
+        id: tuningDesk.entries.length + 1,
+        tenant_id: r.tenant_id,
+        account: r.account,
+        kind: r.kind,
+        value: r.value,
+        reason: r.reason,
+        added_at: "2026-11-27T11:00:00Z",
+        added_by: ME,
+        expires_at: r.expires === null ? null : "2027-01-01T00:00:00Z",
+      };
+      tuningDesk.entries.push(entry);
+      return entry;
+    },
+    untrust: (a) => {
+      const gone = tuningDesk.entries.find((e) => e.id === a!.id);
+      if (!gone) throw { kind: "invalid_input", message: `no allowlist entry ${a!.id as number}` };
+      tuningDesk.entries = tuningDesk.entries.filter((e) => e !== gone);
+      return gone;
+    },
     get_alert: (a) => withHolder(detail({ id: a!.id as number })),
     set_alert_status: (a) => {
       deskStep(a!.id as number, ME, a!.status as string, (a!.note as string | null) ?? null);

@@ -12,4 +12,5 @@ mod shell;
 mod team;
 mod tray;
 mod triage;
+mod tuning;
 mod webview;

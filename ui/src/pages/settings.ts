@@ -1,5 +1,5 @@
 // Settings: scan interval, backfill, notifications, start at login, sign-ins and the
-// geolocation provider, the team, and the steps Secure and Remediate checks by default. The form is filled when the page is entered, never while the
+// geolocation provider, rule severities and the allowlist, the team, and the steps Secure and Remediate checks by default. The form is filled when the page is entered, never while the
 // user edits it. The ipstack key is sent only when a new one was typed.
 import {
   api,
@@ -27,6 +27,7 @@ import {
 } from "../format";
 import { labelled } from "../fields";
 import { createTeamSection } from "../sections/team";
+import { createTuningSection } from "../sections/tuning";
 
 /** A table's header: one column heading per label, in order. */
 const columnHeads = (...labels: Child[]): HTMLElement =>
@@ -747,7 +748,8 @@ export function createSettingsPage(ctx: Ctx): Page {
   const logDir = h("code", { id: "log-dir" });
   const logs = h("p", { id: "log-file", class: "card hint" }, "Log files (one a day, a week kept): ", logDir);
   const team = createTeamSection(ctx);
-  const el = h("div", { id: "settings-page" }, h("h2", null, "Settings"), form, team.el, delivery, logs);
+  const tuning = createTuningSection(ctx);
+  const el = h("div", { id: "settings-page" }, h("h2", null, "Settings"), form, tuning.el, team.el, delivery, logs);
   function showLogDir(): void {
     const dir = ctx.overview()?.log_dir ?? null;
     logs.hidden = dir === null;
@@ -763,7 +765,7 @@ export function createSettingsPage(ctx: Ctx): Page {
     enter: async () => {
       message.textContent = "";
       showLogDir();
-      await Promise.all([load(), loadChannels(), team.refresh()]);
+      await Promise.all([load(), loadChannels(), team.refresh(), tuning.refresh()]);
     },
   };
 }
