@@ -1057,12 +1057,14 @@ pub fn judge<'a>(
     for raw in records {
         let raw = raw?;
         count += 1;
-        countables.extend(detect::burst::countable(raw));
-        if !detect::is_candidate(raw) {
+        let sifted = detect::sift(raw);
+        if !sifted.candidate && !sifted.countable {
             continue;
         }
         let record: AuditRecord = match serde_json::from_str(raw) {
             Ok(r) => r,
+            // Counted events are read when they can be; only a candidate is owed a warning.
+            Err(_) if !sifted.candidate => continue,
             Err(e) => {
                 // Only text that is not JSON at all fails the blob; a record too deep for
                 // serde_json or of another shape is skipped, as before.
@@ -1074,6 +1076,12 @@ pub fn judge<'a>(
                 continue;
             }
         };
+        if sifted.countable {
+            countables.extend(detect::burst::counted(&record));
+        }
+        if !sifted.candidate {
+            continue;
+        }
         for a in detect::alerts(&record, judging.ctx) {
             let (severity, suppressed_by) = judging.tuning.apply(
                 a.finding.rule,

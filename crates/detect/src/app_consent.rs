@@ -39,7 +39,10 @@ pub(crate) const RULE: Rule = Rule {
         "https://github.com/huntresslabs/rogueapps",
     ],
     corpus: Corpus::Missing(
-        "no verbatim Consent to application. record is public in the corpus's sources",
+        "none in the corpus; a real admin consent (User.Read only, to the tenant's own app) is public in \
+         elastic/beats x-pack/filebeat/module/o365/audit/test/08-azuread.log under the Elastic License, \
+         which keeps it out of this repository: run through `rulewatch check` it stays quiet, as a \
+         sign-in-only consent to an unlisted app should",
     ),
 };
 

@@ -9,7 +9,6 @@
 //! constants below, with their reasons.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::privileged_role::{Identified, identify};
 use super::record::{AuditRecord, UPN, scalar};
 use super::text::{list, visible};
-use super::{Finding, Needle, Needles, Severity};
+use super::{Finding, Needle, Severity};
 use crate::evidence::{BurstEvidence, Evidence};
 use crate::rule::{Corpus, Rule, TrustKind};
 
@@ -187,8 +186,6 @@ pub(crate) const COUNTED: [Needle; 5] = [
     ("member from role", 5),
 ];
 
-static NEEDLES: LazyLock<Needles> = LazyLock::new(|| Needles::new(COUNTED.to_vec(), true));
-
 /// Removals of members from directory roles. PIM activations expiring, or given up,
 /// are not. GUESS, as for grants (privileged_role.rs): PIM's names are Entra ID's.
 const REMOVALS: [&str; 5] = [
@@ -200,9 +197,9 @@ const REMOVALS: [&str; 5] = [
 ];
 
 /// The event a record's raw JSON counts as in a burst, if any: cheap on everything else
-/// (a needle search, as [`crate::is_candidate`], before any parse).
+/// (the needle search of [`crate::sift`] before any parse).
 pub fn countable(raw_json: &str) -> Option<Countable> {
-    if !NEEDLES.in_text(raw_json) {
+    if !crate::sift(raw_json).countable {
         return None;
     }
     counted(&serde_json::from_str(raw_json).ok()?)

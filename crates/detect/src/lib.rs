@@ -374,18 +374,24 @@ impl TailSearch {
     }
 }
 
-/// The searches of [`is_candidate`]: [`WATCHED`] with the gates of [`GATED`] after it,
-/// then, where a gate is found, the needles it guards.
-struct Candidates {
+/// The searches of [`sift`]: [`WATCHED`], the gates of [`GATED`] and the events bursts
+/// count ([`burst::COUNTED`]) in one pass, then, where a gate is found, the needles it
+/// guards. One pass, not one per question: each reads every byte of the record.
+struct Sieve {
     first: Needles,
     gated: Vec<Needles>,
 }
 
-impl Candidates {
-    fn new(vectorised: bool) -> Candidates {
+/// Where the gates start among the first search's needles, and where the counted events do.
+const GATES_AT: usize = WATCHED.len();
+const COUNTED_AT: usize = GATES_AT + GATED.len();
+
+impl Sieve {
+    fn new(vectorised: bool) -> Sieve {
         let mut first = WATCHED.to_vec();
         first.extend(GATED.iter().map(|(gate, _)| *gate));
-        Candidates {
+        first.extend(burst::COUNTED);
+        Sieve {
             first: Needles::new(first, vectorised),
             gated: GATED
                 .iter()
@@ -394,21 +400,41 @@ impl Candidates {
         }
     }
 
-    /// Any of [`WATCHED`], or a gate and any needle it guards.
-    fn hold(&self, raw: &str) -> bool {
+    /// Whether `raw` holds any of [`WATCHED`] (or a gate and a needle it guards), and
+    /// whether it holds an event a burst counts. Needles that can no longer change an
+    /// answer are passed over, so the search ends at the text's end or both answers.
+    fn sift(&self, raw: &str) -> Sifted {
+        let mut sifted = Sifted::default();
         let mut passed: Vec<usize> = Vec::new();
         while let Some(i) = self.first.first(raw, &passed) {
-            match i.checked_sub(WATCHED.len()) {
-                None => return true,
-                Some(gate) if self.gated[gate].in_text(raw) => return true,
-                Some(_) => passed.push(i),
+            if i >= COUNTED_AT {
+                sifted.countable = true;
+                passed.extend(COUNTED_AT..COUNTED_AT + burst::COUNTED.len());
+            } else if i < GATES_AT || self.gated[i - GATES_AT].in_text(raw) {
+                sifted.candidate = true;
+                passed.extend(0..COUNTED_AT);
+            } else {
+                passed.push(i);
+            }
+            if sifted.candidate && sifted.countable {
+                break;
             }
         }
-        false
+        sifted
     }
 }
 
-static CANDIDATES: LazyLock<Candidates> = LazyLock::new(|| Candidates::new(true));
+/// What one search of a record's raw JSON says it may hold (see [`sift`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sifted {
+    /// Some rule may fire on it: it holds a watched operation.
+    pub candidate: bool,
+    /// It may be an event a burst counts (mail deleted or synchronised, an account
+    /// deleted, an admin removed): [`burst::counted`] reads it.
+    pub countable: bool,
+}
+
+static SIEVE: LazyLock<Sieve> = LazyLock::new(|| Sieve::new(true));
 
 /// Folding happens in windows of this many bytes on the stack, whatever the record's size.
 const WINDOW: usize = 4096;
@@ -418,10 +444,14 @@ const WINDOW: usize = 4096;
 /// without ASCII case, so a re-cased operation or a watched word in another field cannot
 /// slip past the filter; cmdlets of the newer rules count in records with `Parameters`,
 /// directory operations in records of the Entra ID workload.
-/// (The events [`burst`] counts have a pre-filter of their own, inside
-/// [`burst::countable`].)
 pub fn is_candidate(raw_json: &str) -> bool {
-    CANDIDATES.hold(raw_json)
+    sift(raw_json).candidate
+}
+
+/// [`is_candidate`], and whether the record may be an event a burst counts, from one
+/// search of its raw JSON: what a scan asks of every record.
+pub fn sift(raw_json: &str) -> Sifted {
+    SIEVE.sift(raw_json)
 }
 
 /// Every finding of every rule for one record.
