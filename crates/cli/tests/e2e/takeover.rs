@@ -36,37 +36,81 @@ fn geo(key: &str) -> Value {
                 "asn": 36873, "isp": "Airtel Networks", "is_proxy": true}}})
 }
 
+/// One scan of `records` (times rebased to now) in `t`, with sign-ins on and the sandbox's
+/// ipstack answering for `key`; the sandbox must outlive the runs.
+fn scanned_with_sign_ins(
+    t: &TestTenant,
+    key: &str,
+    records: Vec<Value>,
+) -> (Sandbox, Rulewatch, Run) {
+    let sandbox = Sandbox::start(&json!({
+        "tenants": [t.scenario_json()],
+        "records": records,
+        "rebase_times": true,
+        "geo": geo(key),
+    }));
+    let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(t));
+    let geo = rw.run_with_stdin(&["geo", "ipstack"], &format!("{key}\n"));
+    assert_eq!(geo.code, 0, "{}", geo.stderr);
+    let on = rw.run(&["sign-ins", "on"]);
+    assert_eq!(on.code, 0, "{}", on.stderr);
+    let scan = rw.scan();
+    assert_eq!(scan.code, 0, "{}", scan.stderr);
+    (sandbox, rw, scan)
+}
+
+/// The incident about `subject` among `incidents --json`'s.
+fn incident_of<'a>(incidents: &'a [Value], subject: &str) -> &'a Value {
+    incidents
+        .iter()
+        .find(|i| i["subject"] == subject)
+        .unwrap_or_else(|| panic!("an incident for {subject}: {incidents:?}"))
+}
+
 #[test]
 fn sign_in_abroad_then_new_mfa_then_forwarding_is_one_critical_incident() {
     let _turn = ipstack_key_turn();
     let t = TestTenant::new(0);
     let key = format!("ipstack-{}", uuid::Uuid::new_v4().simple());
     let adele = |ip: &str| from(t.ctx(0, 0), ip);
-    let scenario = json!({
-        "tenants": [t.scenario_json()],
-        "records": [
+    let (_sandbox, rw, scan) = scanned_with_sign_ins(
+        &t,
+        &key,
+        vec![
             // Her own history, then the intruder's sign-in, MFA method and rule.
             planted(&t, AAD, attacks::user_logged_in(&adele(LONDON)), -7200),
             planted(&t, AAD, attacks::user_logged_in(&adele(LAGOS)), -1500),
-            planted(&t, AAD, attacks::register_security_info(&adele(LAGOS), "Authenticator App"), -1200),
-            planted(&t, EXCHANGE, attacks::new_inbox_rule_forward(
-                &adele(LAGOS), "..", &[&t.drop_box("exfil")], ForwardKind::ForwardTo), -600),
+            planted(
+                &t,
+                AAD,
+                attacks::register_security_info(&adele(LAGOS), "Authenticator App"),
+                -1200,
+            ),
+            planted(
+                &t,
+                EXCHANGE,
+                attacks::new_inbox_rule_forward(
+                    &adele(LAGOS),
+                    "..",
+                    &[&t.drop_box("exfil")],
+                    ForwardKind::ForwardTo,
+                ),
+                -600,
+            ),
             // Another mailbox's forwarding alone: an incident of its own, no chain.
-            planted(&t, EXCHANGE, attacks::new_inbox_rule_forward(
-                &from(t.ctx(1, 1), LONDON), "Copy", &[&t.drop_box("other")], ForwardKind::ForwardTo), -600),
+            planted(
+                &t,
+                EXCHANGE,
+                attacks::new_inbox_rule_forward(
+                    &from(t.ctx(1, 1), LONDON),
+                    "Copy",
+                    &[&t.drop_box("other")],
+                    ForwardKind::ForwardTo,
+                ),
+                -600,
+            ),
         ],
-        "rebase_times": true,
-        "geo": geo(&key),
-    });
-    let sandbox = Sandbox::start(&scenario);
-    let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(&t));
-    let geo = rw.run_with_stdin(&["geo", "ipstack"], &format!("{key}\n"));
-    assert_eq!(geo.code, 0, "{}", geo.stderr);
-    let on = rw.run(&["sign-ins", "on"]);
-    assert_eq!(on.code, 0, "{}", on.stderr);
-
-    let scan = rw.scan();
-    assert_eq!(scan.code, 0, "{}", scan.stderr);
+    );
     let alerts = scan.json_lines();
     let rules: Vec<(&str, &str)> = alerts
         .iter()
@@ -82,13 +126,8 @@ fn sign_in_abroad_then_new_mfa_then_forwarding_is_one_critical_incident() {
         "{rules:?}"
     );
 
-    let listed = rw.run(&["incidents", "--json"]);
-    assert_eq!(listed.code, 0, "{}", listed.stderr);
-    let incidents = listed.json_lines();
-    let hers = incidents
-        .iter()
-        .find(|i| i["subject"] == adele_upn)
-        .unwrap_or_else(|| panic!("an incident for {adele_upn}: {incidents:?}"));
+    let incidents = rw.run(&["incidents", "--json"]).json_lines();
+    let hers = incident_of(&incidents, adele_upn);
     assert_eq!(hers["severity"], "critical", "{hers}");
     assert_eq!(
         hers["title"].as_str().unwrap(),
@@ -108,6 +147,48 @@ fn sign_in_abroad_then_new_mfa_then_forwarding_is_one_critical_incident() {
             .unwrap()
             .starts_with("Account takeover"),
         "{other}"
+    );
+}
+
+/// The chain's other shape: the hold is IMAP turned on (a password alone lets the
+/// intruder back in), the taking a rule that hides every message.
+#[test]
+fn sign_in_abroad_then_imap_then_a_hiding_rule_is_a_takeover_too() {
+    let _turn = ipstack_key_turn();
+    let t = TestTenant::new(0);
+    let key = format!("ipstack-{}", uuid::Uuid::new_v4().simple());
+    let adele = |ip: &str| from(t.ctx(0, 0), ip);
+    let (_sandbox, rw, _) = scanned_with_sign_ins(
+        &t,
+        &key,
+        vec![
+            planted(&t, AAD, attacks::user_logged_in(&adele(LONDON)), -7200),
+            planted(&t, AAD, attacks::user_logged_in(&adele(LAGOS)), -1500),
+            planted(
+                &t,
+                EXCHANGE,
+                attacks::set_cas_mailbox_legacy(&adele(LAGOS), None, Some(true), None),
+                -1200,
+            ),
+            planted(
+                &t,
+                EXCHANGE,
+                attacks::new_inbox_rule_delete_all(&adele(LAGOS), "."),
+                -600,
+            ),
+        ],
+    );
+    let adele_upn = t.users[0].as_str();
+    let incidents = rw.run(&["incidents", "--json"]).json_lines();
+    let hers = incident_of(&incidents, adele_upn);
+    assert_eq!(hers["severity"], "critical", "{hers}");
+    assert_eq!(
+        hers["title"].as_str().unwrap(),
+        format!(
+            "Account takeover: {adele_upn} was used from Nigeria, where it had never signed in, then a \
+             password-only mail protocol was turned on for it and its mail hidden by an inbox rule ({} alerts)",
+            hers["alerts"].as_array().unwrap().len()
+        )
     );
 }
 
