@@ -36,18 +36,25 @@ fn geo(key: &str) -> Value {
                 "asn": 36873, "isp": "Airtel Networks", "is_proxy": true}}})
 }
 
-/// One scan of `records` (times rebased to now) in `t`, with sign-ins on and the sandbox's
-/// ipstack answering for `key`; the sandbox must outlive the runs.
-fn scanned_with_sign_ins(
+/// Adele's own sign-in from London two hours ago, an intruder's from Lagos 25 minutes
+/// ago, then `changes`, scanned once (times rebased to now) with sign-ins on and the
+/// sandbox's ipstack answering. Holds the ipstack key's turn and the sandbox for the test.
+fn scanned_after_sign_in_abroad(
     t: &TestTenant,
-    key: &str,
-    records: Vec<Value>,
-) -> (Sandbox, Rulewatch, Run) {
+    changes: Vec<Value>,
+) -> (std::sync::MutexGuard<'static, ()>, Sandbox, Rulewatch, Run) {
+    let turn = ipstack_key_turn();
+    let key = format!("ipstack-{}", uuid::Uuid::new_v4().simple());
+    let mut records = vec![
+        planted(t, AAD, attacks::user_logged_in(&adele(t, LONDON)), -7200),
+        planted(t, AAD, attacks::user_logged_in(&adele(t, LAGOS)), -1500),
+    ];
+    records.extend(changes);
     let sandbox = Sandbox::start(&json!({
         "tenants": [t.scenario_json()],
         "records": records,
         "rebase_times": true,
-        "geo": geo(key),
+        "geo": geo(&key),
     }));
     let rw = Rulewatch::with_tenants(&sandbox, std::slice::from_ref(t));
     let geo = rw.run_with_stdin(&["geo", "ipstack"], &format!("{key}\n"));
@@ -56,7 +63,12 @@ fn scanned_with_sign_ins(
     assert_eq!(on.code, 0, "{}", on.stderr);
     let scan = rw.scan();
     assert_eq!(scan.code, 0, "{}", scan.stderr);
-    (sandbox, rw, scan)
+    (turn, sandbox, rw, scan)
+}
+
+/// A record's context for Adele's own account, from `ip`.
+fn adele(t: &TestTenant, ip: &str) -> RecordCtx {
+    from(t.ctx(0, 0), ip)
 }
 
 /// The incident about `subject` among `incidents --json`'s.
@@ -69,35 +81,29 @@ fn incident_of<'a>(incidents: &'a [Value], subject: &str) -> &'a Value {
 
 #[test]
 fn sign_in_abroad_then_new_mfa_then_forwarding_is_one_critical_incident() {
-    let _turn = ipstack_key_turn();
     let t = TestTenant::new(0);
-    let key = format!("ipstack-{}", uuid::Uuid::new_v4().simple());
-    let adele = |ip: &str| from(t.ctx(0, 0), ip);
-    let (_sandbox, rw, scan) = scanned_with_sign_ins(
+    // The intruder's MFA method and rule; another mailbox's forwarding alone, an
+    // incident of its own with no chain.
+    let (_turn, _sandbox, rw, scan) = scanned_after_sign_in_abroad(
         &t,
-        &key,
         vec![
-            // Her own history, then the intruder's sign-in, MFA method and rule.
-            planted(&t, AAD, attacks::user_logged_in(&adele(LONDON)), -7200),
-            planted(&t, AAD, attacks::user_logged_in(&adele(LAGOS)), -1500),
             planted(
                 &t,
                 AAD,
-                attacks::register_security_info(&adele(LAGOS), "Authenticator App"),
+                attacks::register_security_info(&adele(&t, LAGOS), "Authenticator App"),
                 -1200,
             ),
             planted(
                 &t,
                 EXCHANGE,
                 attacks::new_inbox_rule_forward(
-                    &adele(LAGOS),
+                    &adele(&t, LAGOS),
                     "..",
                     &[&t.drop_box("exfil")],
                     ForwardKind::ForwardTo,
                 ),
                 -600,
             ),
-            // Another mailbox's forwarding alone: an incident of its own, no chain.
             planted(
                 &t,
                 EXCHANGE,
@@ -154,26 +160,20 @@ fn sign_in_abroad_then_new_mfa_then_forwarding_is_one_critical_incident() {
 /// intruder back in), the taking a rule that hides every message.
 #[test]
 fn sign_in_abroad_then_imap_then_a_hiding_rule_is_a_takeover_too() {
-    let _turn = ipstack_key_turn();
     let t = TestTenant::new(0);
-    let key = format!("ipstack-{}", uuid::Uuid::new_v4().simple());
-    let adele = |ip: &str| from(t.ctx(0, 0), ip);
-    let (_sandbox, rw, _) = scanned_with_sign_ins(
+    let (_turn, _sandbox, rw, _) = scanned_after_sign_in_abroad(
         &t,
-        &key,
         vec![
-            planted(&t, AAD, attacks::user_logged_in(&adele(LONDON)), -7200),
-            planted(&t, AAD, attacks::user_logged_in(&adele(LAGOS)), -1500),
             planted(
                 &t,
                 EXCHANGE,
-                attacks::set_cas_mailbox_legacy(&adele(LAGOS), None, Some(true), None),
+                attacks::set_cas_mailbox_legacy(&adele(&t, LAGOS), None, Some(true), None),
                 -1200,
             ),
             planted(
                 &t,
                 EXCHANGE,
-                attacks::new_inbox_rule_delete_all(&adele(LAGOS), "."),
+                attacks::new_inbox_rule_delete_all(&adele(&t, LAGOS), "."),
                 -600,
             ),
         ],
