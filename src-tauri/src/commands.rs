@@ -222,10 +222,11 @@ pub(crate) async fn map_companies(
     Ok(current(&shared)?.map_companies(&name, pairs).await?)
 }
 
-/// Every incident with its alerts, the most recently active first.
+/// The incidents of `ids` with their alerts, the most recently active first: the
+/// headings of the alert list's page, never a year's incidents.
 #[tauri::command]
-pub(crate) async fn list_incidents(shared: AppState<'_>) -> Reply<Vec<Incident>> {
-    Ok(current(&shared)?.incidents().await?)
+pub(crate) async fn list_incidents(shared: AppState<'_>, ids: Vec<i64>) -> Reply<Vec<Incident>> {
+    Ok(current(&shared)?.incidents_of(&ids).await?)
 }
 
 /// Resolves the open incident `key`; the channels told of it hear so.

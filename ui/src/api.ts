@@ -601,8 +601,8 @@ export const api = {
   testChannel: (name: string) => invoke<null>("test_channel", { name }),
   removeChannel: (name: string) => invoke<null>("remove_channel", { name }),
   getAlert: (id: number) => invoke<AlertDetail>("get_alert", { id }),
-  /** Every incident with its alerts, the most recently active first. */
-  listIncidents: () => invoke<Incident[]>("list_incidents"),
+  /** The incidents of `ids` (those that exist) with their alerts, the most recently active first. */
+  listIncidents: (ids: number[]) => invoke<Incident[]>("list_incidents", { ids }),
   /** Resolves the open incident `key`; every channel told of it hears so at its next delivery.
    * Refused (rejects) when no open incident has that key. */
   resolveIncident: (key: string, note: string | null) => invoke<Incident>("resolve_incident", { key, note }),

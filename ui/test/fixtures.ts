@@ -372,7 +372,12 @@ export function defaultHandlers(): void {
     stored_alerts: () => alerts().map(withHolder),
     alert_page: async (a) => alertPageOf((await state.handlers.stored_alerts(undefined)) as AlertSummary[], a!.query as AlertQuery),
     recent_incidents: async (a) => incidentStartsOf((await state.handlers.stored_alerts(undefined)) as AlertSummary[], a!.since as string),
-    list_incidents: () => incidents().map((i) => resolved.get(i.key) ?? i),
+    list_incidents: (a) => {
+      const ids = a!.ids as number[];
+      return incidents()
+        .filter((i) => ids.includes(i.id))
+        .map((i) => resolved.get(i.key) ?? i);
+    },
     resolve_incident: (a) => {
       const key = a!.key as string;
       const open = incidents().find((i) => i.key === key && !resolved.has(key));

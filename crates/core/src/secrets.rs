@@ -183,6 +183,37 @@ impl Keychain {
     }
 }
 
+/// How long to wait before each new try of a keychain that could not be reached. The
+/// Secret Service may be starting: a tray app started at login can ask before the
+/// keyring daemon is up, and gnome-keyring is started again by the next call after a
+/// client died in the middle of one. Two seconds in all, then the refusal stands.
+const UNREACHABLE_RETRIES: [std::time::Duration; 3] = [
+    std::time::Duration::from_millis(100),
+    std::time::Duration::from_millis(400),
+    std::time::Duration::from_millis(1500),
+];
+
+/// `op`, tried again after each of `waits` while the keychain cannot be reached; any
+/// other answer is final at once.
+fn retrying<T>(
+    waits: &[std::time::Duration],
+    op: impl Fn() -> Result<T, SecretError>,
+) -> Result<T, SecretError> {
+    let mut waits = waits.iter();
+    loop {
+        match op() {
+            Err(SecretError::Unavailable { detail }) => match waits.next() {
+                Some(wait) => {
+                    tracing::debug!("the keychain cannot be reached ({detail}); trying again");
+                    std::thread::sleep(*wait);
+                }
+                None => return Err(SecretError::Unavailable { detail }),
+            },
+            answer => return answer,
+        }
+    }
+}
+
 // keyring's error texts never contain the secret itself, only platform diagnostics.
 fn map_keyring_error(e: keyring::Error) -> SecretError {
     match e {
@@ -203,24 +234,30 @@ fn map_keyring_error(e: keyring::Error) -> SecretError {
 
 impl SecretStore for Keychain {
     fn set(&self, tenant_id: &str, kind: SecretKind, secret: &[u8]) -> Result<(), SecretError> {
-        Self::entry(tenant_id, kind)?
-            .set_secret(secret)
-            .map_err(map_keyring_error)
+        retrying(&UNREACHABLE_RETRIES, || {
+            Self::entry(tenant_id, kind)?
+                .set_secret(secret)
+                .map_err(map_keyring_error)
+        })
     }
 
     fn get(&self, tenant_id: &str, kind: SecretKind) -> Result<SecretSlice<u8>, SecretError> {
-        match Self::entry(tenant_id, kind)?.get_secret() {
-            Ok(bytes) => Ok(SecretSlice::from(bytes)),
-            Err(keyring::Error::NoEntry) => Err(kind.missing(tenant_id)),
-            Err(e) => Err(map_keyring_error(e)),
-        }
+        retrying(&UNREACHABLE_RETRIES, || {
+            match Self::entry(tenant_id, kind)?.get_secret() {
+                Ok(bytes) => Ok(SecretSlice::from(bytes)),
+                Err(keyring::Error::NoEntry) => Err(kind.missing(tenant_id)),
+                Err(e) => Err(map_keyring_error(e)),
+            }
+        })
     }
 
     fn delete(&self, tenant_id: &str, kind: SecretKind) -> Result<(), SecretError> {
-        match Self::entry(tenant_id, kind)?.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(map_keyring_error(e)),
-        }
+        retrying(&UNREACHABLE_RETRIES, || {
+            match Self::entry(tenant_id, kind)?.delete_credential() {
+                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+                Err(e) => Err(map_keyring_error(e)),
+            }
+        })
     }
 }
 
@@ -343,6 +380,45 @@ pub fn secret_text(secret: &SecretSlice<u8>) -> Result<String, SecretError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_unreachable_keychain_is_tried_again_and_any_other_answer_is_final() {
+        use std::cell::Cell;
+        let waits = [std::time::Duration::ZERO; 3];
+        let unreachable = || SecretError::Unavailable {
+            detail: "no credential store could be opened".into(),
+        };
+        let calls = Cell::new(0);
+        let back_on_the_third = super::retrying(&waits, || {
+            calls.set(calls.get() + 1);
+            if calls.get() < 3 {
+                Err(unreachable())
+            } else {
+                Ok(7)
+            }
+        });
+        assert_eq!((back_on_the_third.ok(), calls.get()), (Some(7), 3));
+        calls.set(0);
+        let never: Result<(), _> = super::retrying(&waits, || {
+            calls.set(calls.get() + 1);
+            Err(unreachable())
+        });
+        assert!(matches!(never, Err(SecretError::Unavailable { .. })));
+        assert_eq!(calls.get(), 4, "the first try and one after each wait");
+        calls.set(0);
+        let refused: Result<(), _> = super::retrying(&waits, || {
+            calls.set(calls.get() + 1);
+            Err(SecretError::Failed {
+                detail: "denied".into(),
+            })
+        });
+        assert!(matches!(refused, Err(SecretError::Failed { .. })));
+        assert_eq!(
+            calls.get(),
+            1,
+            "only an unreachable keychain is tried again"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -26,8 +26,10 @@ fn an_entry_and_a_severity_set_in_settings_shape_the_next_scan() {
         "tenants": [t.scenario("Contoso")],
         "records": [imap(3), imap(2)],
     });
-    let started = Instant::now();
     let app = Desktop::start(scenario, &[(&t, "Contoso")]);
+    // The sandbox started inside `start`, after waiting for any other test's app: its
+    // records are readable RELEASE_S after a moment before this one.
+    let started = Instant::now();
     app.click("#nav-settings");
     app.wait_for(&format!("#severity-{RULE}"), Duration::from_secs(20));
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::common::{Desktop, Named, Tenant, action_listeners, history, notifications, wait_until};
 use m365_sandbox::attacks::{self, ForwardKind};
+use rulewatch_core::store::{IncidentStatus, Store};
 use serde_json::{Value, json};
 
 const HOSTILE: &str = "<img src=x onerror=\"document.title='pwned'\">";
@@ -221,16 +222,12 @@ fn an_attack_arrives_is_notified_opened_from_the_notification_and_reviewed_as_te
     app.click("[data-testid=resolve-incident]");
     app.type_into("[data-testid=resolve-note]", "rule removed, password reset");
     app.click("[data-testid=resolve-confirm]");
+    let store = Store::open(app.data_dir()).unwrap();
     wait_until("the incident resolved", Duration::from_secs(10), || {
-        app.invoke("list_incidents", json!({}))
-            .ok()
-            .and_then(|list| {
-                list.as_array()?
-                    .iter()
-                    .find(|i| i["status"] == "resolved")
-                    .map(|i| i["resolution_note"] == "rule removed, password reset")
-            })
-            .unwrap_or(false)
+        store.incidents().unwrap().iter().any(|i| {
+            i.status == IncidentStatus::Resolved
+                && i.resolution_note.as_deref() == Some("rule removed, password reset")
+        })
     });
     assert!(app.text("#alerts-message").starts_with("Incident resolved"));
 }

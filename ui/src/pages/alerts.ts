@@ -490,8 +490,13 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     if (resolving && incidents.get(resolving.id)?.status !== "open") resolving = null;
   }
 
+  /** The incidents the alerts of a page belong to: all its headings need. */
+  const incidentIdsOf = (alerts: AlertSummary[]): number[] => [
+    ...new Set(alerts.flatMap((a) => (a.incident_id === null ? [] : [a.incident_id]))),
+  ];
+
   async function loadIncidents(): Promise<void> {
-    const list = await ctx.run(api.listIncidents());
+    const list = await ctx.run(api.listIncidents(incidentIdsOf(page?.alerts ?? [])));
     if (list) {
       setIncidents(list);
       renderList();
@@ -731,14 +736,15 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   async function reloadList(): Promise<void> {
     await loadRules();
     const seq = ++pageSeq;
-    // The headings of the "By incident" view need the incidents, read alongside; the flat view does not.
-    const [answer, found] = await Promise.all([
-      ctx.run(api.alertPage(query())),
-      filters.group === "incidents" ? ctx.run(api.listIncidents()) : undefined,
-    ]);
-    if (found) setIncidents(found);
-    if (answer && seq === pageSeq) await showPage(answer);
-    else if (found) renderList();
+    const answer = await ctx.run(api.alertPage(query()));
+    if (!answer || seq !== pageSeq) return;
+    // The headings of the "By incident" view need the page's incidents; the flat view none.
+    if (filters.group === "incidents") {
+      const found = await ctx.run(api.listIncidents(incidentIdsOf(answer.alerts)));
+      if (seq !== pageSeq) return;
+      if (found) setIncidents(found);
+    }
+    await showPage(answer);
   }
 
   /** Reads the technician's name once a held alert needs it (the "you" badge); see `technician`.

@@ -197,6 +197,12 @@ impl Session {
         Ok(self.store().await.incidents()?)
     }
 
+    /// The incidents of `ids` (those that exist), with their alerts: the headings of one
+    /// page of the alert list.
+    pub async fn incidents_of(&self, ids: &[i64]) -> Result<Vec<Incident>, Error> {
+        Ok(self.store().await.incidents_of(ids)?)
+    }
+
     /// The incidents begun at or after `since`, oldest first, without their alerts: what
     /// the Overview's chart counts.
     pub async fn incidents_since(&self, since: DateTime<Utc>) -> Result<Vec<IncidentStart>, Error> {

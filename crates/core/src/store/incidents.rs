@@ -326,6 +326,26 @@ impl Store {
         })
     }
 
+    /// The incidents of `ids` that exist, each with its alerts, the latest first: the
+    /// headings of one page of the alert list, never a year's incidents.
+    pub fn incidents_of(&self, ids: &[i64]) -> Result<Vec<Incident>> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        self.with(|c| {
+            let mut found = Vec::with_capacity(ids.len());
+            for id in ids {
+                match incident_by_id(c, id) {
+                    Ok(incident) => found.push(incident),
+                    Err(StoreError::NoIncident(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            found.sort_by(|a, b| (&b.last_event, b.id).cmp(&(&a.last_event, a.id)));
+            Ok(found)
+        })
+    }
+
     /// One incident with its alerts.
     pub fn incident(&self, id: i64) -> Result<Incident> {
         self.with(|c| incident_by_id(c, id))

@@ -1030,6 +1030,19 @@ fn one_mailbox_s_alerts_within_a_day_are_one_incident_at_their_gravest(place: &P
         ],
         "most recently active first; the suppressed alert joins none"
     );
+    // A page's headings: the incidents asked for, as the full read gives them, in its order.
+    let some = store
+        .incidents_of(&[incidents[2].id, 999_999, incidents[0].id, incidents[2].id])
+        .unwrap();
+    assert_eq!(
+        some.iter()
+            .map(|i| (i.id, of(i), i.title.clone()))
+            .collect::<Vec<_>>(),
+        [&incidents[0], &incidents[2]]
+            .iter()
+            .map(|i| (i.id, of(i), i.title.clone()))
+            .collect::<Vec<_>>()
+    );
     let adele = &incidents[2];
     assert_eq!(
         adele.title,
