@@ -104,14 +104,9 @@ pub(crate) fn run(
                 found.push((alert, quiet));
             }
             if let Some(c) = burst::counted(record) {
-                let name = if record.organization_name.trim().is_empty() {
-                    &record.organization_id
-                } else {
-                    &record.organization_name
-                };
                 countables
                     .entry(&record.organization_id)
-                    .or_insert_with(|| (name, Vec::new()))
+                    .or_insert_with(|| (record.tenant_name(), Vec::new()))
                     .1
                     .push(c);
             }

@@ -3,7 +3,7 @@
 //! folders synchronised in bulk (a client downloading it), accounts deleted or admins
 //! removed in bulk by one actor (locking the owners out).
 //!
-//! Pure, like [`fan_in`](crate::fan_in): the store keeps what [`countable`] extracts
+//! Pure, like [`fan_in`](crate::fan_in): the store keeps what [`counted`] extracts
 //! from each record of a tenant (no other record need be parsed for it) for at least
 //! [`WINDOW`], and hands them to [`bursts`], which decides. Thresholds are named
 //! constants below, with their reasons.
@@ -174,7 +174,7 @@ pub struct Countable {
     pub item: String,
 }
 
-/// The operations [`countable`] reads, searched for as [`crate::is_candidate`] searches
+/// The operations [`counted`] reads, searched for in [`crate::sift`]'s one search
 /// (tails at their index, ASCII case ignored). `"sync"`, quotes included, is
 /// MailItemsAccessed's access type as a JSON value: the filter passes the records that
 /// sync, not the far more common binds.
@@ -196,17 +196,8 @@ const REMOVALS: [&str; 5] = [
     "Remove eligible member from role in PIM completed (timebound)",
 ];
 
-/// The event a record's raw JSON counts as in a burst, if any: cheap on everything else
-/// (the needle search of [`crate::sift`] before any parse).
-pub fn countable(raw_json: &str) -> Option<Countable> {
-    if !crate::sift(raw_json).countable {
-        return None;
-    }
-    counted(&serde_json::from_str(raw_json).ok()?)
-}
-
-/// The event a record counts as in a burst, if any (what [`countable`] answers once the
-/// record is read).
+/// The event a record counts as in a burst, if any. A scan reads only the records
+/// [`crate::sift`] says may be one.
 pub fn counted(record: &AuditRecord) -> Option<Countable> {
     if record.failed() || record.by_system() {
         return None;

@@ -225,11 +225,7 @@ pub fn judge(position: Position, record: &AuditRecord, ctx: &TenantContext) -> V
         .into_iter()
         .map(|alert| CheckedAlert {
             tenant_id: record.organization_id.clone(),
-            tenant_name: if record.organization_name.trim().is_empty() {
-                record.organization_id.clone()
-            } else {
-                record.organization_name.clone()
-            },
+            tenant_name: record.tenant_name().to_string(),
             alert,
             position,
         })

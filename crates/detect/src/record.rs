@@ -469,6 +469,16 @@ impl AuditRecord {
         parse_creation_time(&self.creation_time)
     }
 
+    /// The tenant's name as the record gives it (`OrganizationName`), or its id when it
+    /// has none.
+    pub fn tenant_name(&self) -> &str {
+        if self.organization_name.trim().is_empty() {
+            &self.organization_id
+        } else {
+            &self.organization_name
+        }
+    }
+
     /// The IP address of `ClientIP` without its port or brackets; `None` when empty.
     pub fn client_address(&self) -> Option<String> {
         normalize_ip(&self.client_ip)

@@ -2,7 +2,7 @@
 //! pre-filter answer without panicking.
 
 use proptest::prelude::*;
-use rulewatch_detect::{AuditRecord, TenantContext, detect, is_candidate};
+use rulewatch_detect::{AuditRecord, TenantContext, detect};
 use serde_json::{Value, json};
 
 const OPERATIONS: [&str; 36] = [
@@ -147,9 +147,9 @@ proptest! {
             "ResultStatus": "True", "Parameters": parameters, "OperationProperties": properties, "Item": item,
             "ModifiedProperties": modified, "Target": target, "CreationTime": "2026-11-27T10:00:00",
         });
-        rulewatch_detect::burst::countable(&record.to_string());
-        is_candidate(&record.to_string());
+        rulewatch_detect::sift(&record.to_string());
         if let Ok(r) = serde_json::from_value::<AuditRecord>(record) {
+            rulewatch_detect::burst::counted(&r);
             let ctx = TenantContext { accepted_domains: vec!["contoso.com".into()] };
             for f in detect(&r, &ctx) {
                 prop_assert!(!f.summary.chars().any(char::is_control), "{}", f.summary);

@@ -52,11 +52,7 @@ impl Session {
     /// Adds an allowlist entry (or gives an existing one of the same scope and value this
     /// reason and expiry); alerts it covers from now on are stored as suppressed.
     pub async fn trust(&self, request: &TrustRequest) -> Result<TrustEntry, Error> {
-        let tenant_id = request
-            .tenant_id
-            .as_deref()
-            .map(|t| crate::tenants::parse_guid(t, "the tenant id"))
-            .transpose()?;
+        let tenant_id = some_tenant(request.tenant_id.as_deref())?;
         let account = request
             .account
             .as_deref()
@@ -92,9 +88,7 @@ impl Session {
     /// The allowlist: every entry, or those that apply to one tenant (its own and every
     /// tenant's). Expired entries are listed too; [`TrustEntry::active`] tells them.
     pub async fn trusted(&self, tenant_id: Option<&str>) -> Result<Vec<TrustEntry>, Error> {
-        let tenant_id = tenant_id
-            .map(|t| crate::tenants::parse_guid(t, "the tenant id"))
-            .transpose()?;
+        let tenant_id = some_tenant(tenant_id)?;
         Ok(self.store().await.trust_entries(tenant_id.as_deref())?)
     }
 
@@ -128,9 +122,7 @@ impl Session {
             )));
         }
         let store = self.store().await;
-        let tenant_id = tenant_id
-            .map(|t| crate::tenants::parse_guid(t, "the tenant id"))
-            .transpose()?;
+        let tenant_id = some_tenant(tenant_id)?;
         if let Some(t) = &tenant_id {
             store.tenant(t)?;
         }
@@ -155,6 +147,13 @@ impl Session {
             accepted_domains: store.accepted_domains(&tenant_id)?.map(|(d, _)| d),
         })
     }
+}
+
+/// A tenant id as given, checked and normalised; none stands for every tenant.
+fn some_tenant(tenant_id: Option<&str>) -> Result<Option<String>, Error> {
+    Ok(tenant_id
+        .map(|t| crate::tenants::parse_guid(t, "the tenant id"))
+        .transpose()?)
 }
 
 fn checked_reason(reason: &str) -> Result<String, Error> {

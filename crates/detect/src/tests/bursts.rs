@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::burst::{Countable, Kind, bursts, countable};
+use crate::burst::{Countable, Kind, bursts};
 
 fn at(minute: i64) -> String {
     (DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z").unwrap() + Duration::minutes(minute))
@@ -63,8 +63,13 @@ fn directory(
     })
 }
 
+/// What a scan makes of the record: the sieve first, then the parse and the count.
 fn counted(v: &Value) -> Option<Countable> {
-    countable(&v.to_string())
+    let raw = v.to_string();
+    if !sift(&raw).countable {
+        return None;
+    }
+    crate::burst::counted(&serde_json::from_str(&raw).ok()?)
 }
 
 #[test]

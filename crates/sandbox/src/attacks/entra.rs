@@ -619,7 +619,7 @@ pub fn reset_user_password(ctx: &RecordCtx) -> Value {
 }
 
 /// `Update user.` changing one ordinary attribute of the target (`property` from `old` to
-/// `new`).
+/// `new`), in the shape of the real update record ([`user_updated`]).
 pub(crate) fn update_user(ctx: &RecordCtx, property: &str, old: &str, new: &str) -> Value {
     user_updated(ctx, property, list(&[new]), list(&[old]))
 }
