@@ -172,19 +172,20 @@ export function startApp(root: HTMLElement): App {
 
   // The panel opens where the desktop asked (a notification's alert, a page), else on
   // the Overview; on a first run (no tenant, no sandbox) on the Alerts page's welcome
-  // screen instead, which offers the sandbox. All need the header's overview, so the page
-  // is read once it is in (unless a notification or a click has already chosen another
-  // page meanwhile, which is then read again). Once drawn, the desktop is told, which
-  // times the opening.
+  // screen instead, which offers the sandbox. A notification's alert needs nothing from
+  // the header, so the alert, its list and the header are read together: each read
+  // waited for the one before it, and they were most of the time a reopened panel took
+  // to draw. The others need the header's overview, so their page is read once it is in
+  // (unless a click has already chosen another page meanwhile, which is then read
+  // again). Once drawn, the desktop is told, which times the opening.
   const start = startView();
-  navigate("overview", false);
-  void refreshHeader()
+  navigate(start.alert === null ? "overview" : "alerts", false);
+  const opened =
+    start.alert === null ? null : Promise.all([refreshHeader(), alerts.openDetail(start.alert), alerts.reloadList()]);
+  void (opened ?? refreshHeader())
     .then(async () => {
-      if (current === "overview" && start.alert !== null) {
-        navigate("alerts", false);
-        await alerts.openDetail(start.alert);
-        await alerts.reloadList();
-      } else if (current === "overview" && start.page !== null) {
+      if (opened !== null) return;
+      if (current === "overview" && start.page !== null) {
         await enter(start.page);
       } else if (current === "overview" && firstRunFor(ov)) {
         await enter("alerts");

@@ -149,6 +149,8 @@ describe("a panel the desktop makes to open somewhere", () => {
     expect(visible($("#alert-detail"))).toBe(true);
     expect(callsOf("get_alert")[0].args).toEqual({ id: 4 });
     expect(rowIds()).toEqual([5, 4, 3]);
+    // The alert and its list, read together, share one read of the rules' titles.
+    expect(callsOf("rules")).toHaveLength(1);
     expect(callsOf("panel_drawn")).toHaveLength(1);
   });
 

@@ -89,6 +89,7 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
   let tenantKey = "";
   /** The rules by id, read once: they change only with the app. */
   let rules: Map<string, RuleInfo> | null = null;
+  let rulesRead: Promise<void> | null = null;
   const ruleTitle = (id: string): string => rules?.get(id)?.title ?? id;
   let detailId: number | null = null;
   let detailSeq = 0;
@@ -695,11 +696,16 @@ export function createAlertsPage(ctx: Ctx): AlertsPage {
     detailView.hidden = fr || detailId === null;
   }
 
-  async function loadRules(): Promise<void> {
-    if (rules === null) {
-      const all = await ctx.run(api.rules());
-      if (all) rules = new Map(all.map((r) => [r.id, r]));
-    }
+  /** Reads the rules' titles once; callers at the same time share the one read. */
+  function loadRules(): Promise<void> {
+    if (rules !== null) return Promise.resolve();
+    rulesRead ??= ctx
+      .run(api.rules())
+      .then((all) => {
+        if (all) rules = new Map(all.map((r) => [r.id, r]));
+      })
+      .finally(() => (rulesRead = null));
+    return rulesRead;
   }
 
   /** The page at `offset` with the filters, as asked now. */
