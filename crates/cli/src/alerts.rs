@@ -205,7 +205,7 @@ fn filter(args: &AlertsArgs, me: &str) -> Result<AlertFilter> {
 }
 
 /// `--since`: `24h`, `7d`, a date (midnight UTC) or an RFC 3339 time.
-fn since(text: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn since(text: &str) -> Result<DateTime<Utc>> {
     let text = text.trim();
     let ago = |n: &str, unit: fn(i64) -> Duration| -> Option<DateTime<Utc>> {
         n.parse::<i64>()

@@ -164,6 +164,10 @@ enum Command {
     Incidents {
         #[arg(long)]
         json: bool,
+        /// Only incidents active since: hours or days ago (24h, 7d), a date (2026-12-01)
+        /// or a time (2026-12-01T08:00:00Z)
+        #[arg(long)]
+        since: Option<String>,
         #[command(subcommand)]
         action: Option<IncidentAction>,
     },
@@ -390,10 +394,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Incidents { json, .. } => {
+        Command::Incidents { json, since, .. } => {
+            let since = since.as_deref().map(alerts::since).transpose()?;
             let incidents = g
                 .session()?
-                .incidents()
+                .incidents(since)
                 .await
                 .context("reading the incidents")?;
             output::incidents(&incidents, json)?;

@@ -224,7 +224,7 @@ fn an_attack_arrives_is_notified_opened_from_the_notification_and_reviewed_as_te
     app.click("[data-testid=resolve-confirm]");
     let store = Store::open(app.data_dir()).unwrap();
     wait_until("the incident resolved", Duration::from_secs(10), || {
-        store.incidents().unwrap().iter().any(|i| {
+        store.incidents(None).unwrap().iter().any(|i| {
             i.status == IncidentStatus::Resolved
                 && i.resolution_note.as_deref() == Some("rule removed, password reset")
         })

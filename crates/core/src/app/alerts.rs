@@ -192,9 +192,13 @@ impl Session {
         Ok(self.store().await.alert_review(id)?)
     }
 
-    /// Every incident with its alerts, the most recently active first.
-    pub async fn incidents(&self) -> Result<Vec<Incident>, Error> {
-        Ok(self.store().await.incidents()?)
+    /// Every incident active at or after `active_since` (every one, without it) with its
+    /// alerts, the most recently active first.
+    pub async fn incidents(
+        &self,
+        active_since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Incident>, Error> {
+        Ok(self.store().await.incidents(active_since)?)
     }
 
     /// The incidents of `ids` (those that exist), with their alerts: the headings of one

@@ -294,15 +294,19 @@ impl Store {
         })
     }
 
-    /// Every incident with its alerts, the most recently active first: two queries,
-    /// whatever the number of incidents.
-    pub fn incidents(&self) -> Result<Vec<Incident>> {
+    /// Every incident active at or after `active_since` (every one, without it) with its
+    /// alerts, the most recently active first: two queries, whatever the number of
+    /// incidents.
+    pub fn incidents(&self, active_since: Option<DateTime<Utc>>) -> Result<Vec<Incident>> {
+        // Incidents without a time are as old as can be: only the whole list has them.
+        let since = active_since.map_or_else(String::new, ts);
+        let active = "(?1 = '' OR last_event >= ?1)";
         self.with(|c| {
             let mut incidents: Vec<Incident> = c
                 .prepare(&format!(
-                    "{INCIDENT_SELECT} ORDER BY last_event DESC, id DESC"
+                    "{INCIDENT_SELECT} WHERE {active} ORDER BY last_event DESC, id DESC"
                 ))?
-                .query_map([], incident_row)?
+                .query_map([&since], incident_row)?
                 .collect::<db::Result<_>>()?;
             let at: std::collections::HashMap<i64, usize> = incidents
                 .iter()
@@ -310,10 +314,10 @@ impl Store {
                 .map(|(i, incident)| (incident.id, i))
                 .collect();
             let mut stmt = c.prepare(&format!(
-                "{ALERT_SELECT} WHERE a.incident_id IS NOT NULL
+                "{ALERT_SELECT} WHERE a.incident_id IN (SELECT id FROM incidents WHERE {active})
                  ORDER BY COALESCE(a.event_time, a.detected_at), a.id"
             ))?;
-            for alert in stmt.query_map([], Alert::from_row)? {
+            for alert in stmt.query_map([&since], Alert::from_row)? {
                 let alert = alert?;
                 if let Some(&i) = alert.incident_id.and_then(|id| at.get(&id)) {
                     incidents[i].alerts.push(alert);

@@ -1005,7 +1005,7 @@ fn one_mailbox_s_alerts_within_a_day_are_one_incident_at_their_gravest(place: &P
     store
         .commit_blob(commit_one(&t.tenant_id, "b1", &first))
         .unwrap();
-    let incidents = store.incidents().unwrap();
+    let incidents = store.incidents(None).unwrap();
     let of =
         |i: &Incident| -> Vec<String> { i.alerts.iter().map(|a| a.record_id.clone()).collect() };
     let shape: Vec<(String, Vec<String>, crate::detect::Severity)> = incidents
@@ -1064,7 +1064,7 @@ fn one_mailbox_s_alerts_within_a_day_are_one_incident_at_their_gravest(place: &P
     let again = store.incident(adele.id).unwrap();
     assert_eq!(again.key, adele.key);
     assert_eq!(of(&again), ["r1", "r2", "r3", "r7"]);
-    let all = store.incidents().unwrap();
+    let all = store.incidents(None).unwrap();
     assert_eq!(all.len(), 3);
     // The list (two queries for all) says what each incident alone says.
     for listed in &all {
@@ -1074,6 +1074,20 @@ fn one_mailbox_s_alerts_within_a_day_are_one_incident_at_their_gravest(place: &P
             serde_json::to_value(&alone).unwrap()
         );
     }
+    // `rulewatch incidents --since`: those active since then, each with all its alerts
+    // (adele's reach back before it), and none when nothing was active.
+    let newest = all[0].last_event.unwrap();
+    let active = store.incidents(Some(newest)).unwrap();
+    assert_eq!(
+        serde_json::to_value(&active).unwrap(),
+        serde_json::to_value(&all[..1]).unwrap()
+    );
+    assert!(
+        store
+            .incidents(Some(newest + chrono::Duration::seconds(1)))
+            .unwrap()
+            .is_empty()
+    );
     // The Overview's chart: the incidents begun since a time, oldest first, each at its
     // gravest with its tenant; one begun earlier stays out though its later alerts fall in.
     let begun = |hours_ago: i64| -> Vec<(String, crate::detect::Severity, String)> {
@@ -1136,7 +1150,7 @@ fn alerts_stored_before_incidents_existed_are_grouped_by_the_upgrade() {
         }
     }
     let store = Store::open(dir.path()).unwrap();
-    let incidents = store.incidents().unwrap();
+    let incidents = store.incidents(None).unwrap();
     assert_eq!(incidents.len(), 1, "{incidents:?}");
     let ids: Vec<i64> = incidents[0].alerts.iter().map(|a| a.id).collect();
     assert_eq!(ids, [1, 2]);
@@ -1767,7 +1781,7 @@ fn pruning_removes_only_what_the_retention_no_longer_keeps(place: &Place) {
         );
     }
 
-    let incidents = store.incidents().unwrap().len();
+    let incidents = store.incidents(None).unwrap().len();
     assert_eq!(
         store.prune(now, &policy).unwrap(),
         Pruned {
@@ -1831,7 +1845,7 @@ fn pruning_removes_only_what_the_retention_no_longer_keeps(place: &Place) {
     assert!(words.contains("pruned after 180 days"), "{words}");
     let (_, raw) = store.alert_with_record(new_id).unwrap();
     assert_eq!((raw.as_str(), pruned_record(&raw)), ("{}", None));
-    assert_eq!(store.incidents().unwrap().len(), incidents);
+    assert_eq!(store.incidents(None).unwrap().len(), incidents);
     assert_eq!(store.alert_review(old_id).unwrap().history.len(), 1);
     assert_eq!(store.log().unwrap().len(), 1);
     assert!(store.verify_log().unwrap().intact);
