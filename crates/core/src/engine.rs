@@ -1058,13 +1058,16 @@ pub fn judge<'a>(
         let raw = raw?;
         count += 1;
         let sifted = detect::sift(raw);
-        if !sifted.candidate && !sifted.countable {
+        if !sifted.candidate {
+            // Counted events are read when they can be, and leanly: they are mostly mail
+            // noise, and only a candidate is owed a warning.
+            if sifted.countable {
+                countables.extend(detect::burst::counted_json(raw));
+            }
             continue;
         }
         let record: AuditRecord = match serde_json::from_str(raw) {
             Ok(r) => r,
-            // Counted events are read when they can be; only a candidate is owed a warning.
-            Err(_) if !sifted.candidate => continue,
             Err(e) => {
                 // Only text that is not JSON at all fails the blob; a record too deep for
                 // serde_json or of another shape is skipped, as before.
@@ -1078,9 +1081,6 @@ pub fn judge<'a>(
         };
         if sifted.countable {
             countables.extend(detect::burst::counted(&record));
-        }
-        if !sifted.candidate {
-            continue;
         }
         for a in detect::alerts(&record, judging.ctx) {
             let (severity, suppressed_by) = judging.tuning.apply(

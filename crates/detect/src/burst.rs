@@ -13,8 +13,11 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::mail_record::MailRecord;
 use super::privileged_role::{Identified, identify};
-use super::record::{AuditRecord, UPN, scalar};
+use super::record::{
+    AuditRecord, UPN, by_system, failed, is_operation, normalize_ip, parse_creation_time, scalar,
+};
 use super::text::{list, visible};
 use super::{Finding, Needle, Severity};
 use crate::evidence::{BurstEvidence, Evidence};
@@ -199,56 +202,16 @@ const REMOVALS: [&str; 5] = [
 /// The event a record counts as in a burst, if any. A scan reads only the records
 /// [`crate::sift`] says may be one.
 pub fn counted(record: &AuditRecord) -> Option<Countable> {
-    if record.failed() || record.by_system() {
-        return None;
-    }
-    let time = record.event_time()?;
-    let mailbox = || {
-        let owner = record.mailbox_owner_upn.trim();
-        if owner.is_empty() {
-            record.user_id.trim()
-        } else {
-            owner
-        }
-        .to_lowercase()
+    let mail = MailRecord::of(record);
+    let time = match mail_event(&mail) {
+        Told::Settled(event) => return event,
+        Told::NoMail(time) => time,
     };
-    let event = |kind, key: String, weight: usize, grave, item: String| Countable {
-        kind,
-        key,
-        weight: weight.max(1) as u64,
-        grave,
-        time,
-        record_id: record.id.clone(),
-        actor: record.user_id.clone(),
-        client_ip: record.client_address(),
-        item,
-    };
-    let hard = record.is("HardDelete");
-    if hard || record.is("SoftDelete") {
-        return Some(event(
-            Kind::MailDeletion,
-            mailbox(),
-            record.affected_items,
-            hard,
-            record.folder.clone(),
-        ));
-    }
-    if record.is("MailItemsAccessed")
-        && record
-            .property("MailAccessType")
-            .is_some_and(|t| t.trim().eq_ignore_ascii_case("sync"))
-    {
-        return Some(event(
-            Kind::MailSync,
-            mailbox(),
-            record.folders.len(),
-            false,
-            record.folders.join(", "),
-        ));
-    }
     if record.is_activity("Delete user.") {
         let account = record.directory_target();
         return Some(event(
+            &mail,
+            time,
             Kind::AccountDeletion,
             record.user_id.trim().to_lowercase(),
             1,
@@ -279,6 +242,8 @@ pub fn counted(record: &AuditRecord) -> Option<Countable> {
             .map(str::to_string)
             .unwrap_or_else(|| record.directory_target());
         return Some(event(
+            &mail,
+            time,
             Kind::AdminRemoval,
             record.user_id.trim().to_lowercase(),
             1,
@@ -287,6 +252,100 @@ pub fn counted(record: &AuditRecord) -> Option<Countable> {
         ));
     }
     None
+}
+
+/// [`counted`] for a record's raw JSON: what a scan asks of each record [`crate::sift`]
+/// says may count. Mail events, nearly all of them, are read leanly, only the fields
+/// counting them needs; any other record, or one the lean reading refuses, is read whole.
+pub fn counted_json(raw: &str) -> Option<Countable> {
+    if let Ok(mail) = serde_json::from_str::<MailRecord>(raw)
+        && let Told::Settled(event) = mail_event(&mail)
+    {
+        return event;
+    }
+    counted(&serde_json::from_str(raw).ok()?)
+}
+
+/// What the fields of a [`MailRecord`] tell of the event a record counts as.
+enum Told {
+    /// All there is to tell: a mail event, or nothing (failed, Exchange's own, or with no
+    /// time that can be read, or mail read but not synchronised).
+    Settled(Option<Countable>),
+    /// No mail event, made at this time; the record may be a directory event.
+    NoMail(DateTime<Utc>),
+}
+
+/// The mail event a record counts as, from the fields a lean reading gives.
+fn mail_event(mail: &MailRecord<'_>) -> Told {
+    if failed(&mail.result_status) || by_system(&mail.user_id) {
+        return Told::Settled(None);
+    }
+    let Some(time) = parse_creation_time(&mail.creation_time) else {
+        return Told::Settled(None);
+    };
+    let mailbox = || {
+        let owner = mail.mailbox_owner_upn.trim();
+        if owner.is_empty() {
+            mail.user_id.trim()
+        } else {
+            owner
+        }
+        .to_lowercase()
+    };
+    let is = |operation| is_operation(&mail.operation, operation);
+    let hard = is("HardDelete");
+    if hard || is("SoftDelete") {
+        return Told::Settled(Some(event(
+            mail,
+            time,
+            Kind::MailDeletion,
+            mailbox(),
+            mail.affected_items,
+            hard,
+            mail.folder.to_string(),
+        )));
+    }
+    if is("MailItemsAccessed") {
+        let sync = mail
+            .mail_access_type
+            .as_ref()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("sync"));
+        return Told::Settled(sync.then(|| {
+            event(
+                mail,
+                time,
+                Kind::MailSync,
+                mailbox(),
+                mail.folders.len(),
+                false,
+                mail.folders.join(", "),
+            )
+        }));
+    }
+    Told::NoMail(time)
+}
+
+/// One event of a record, with the record's facts.
+fn event(
+    mail: &MailRecord<'_>,
+    time: DateTime<Utc>,
+    kind: Kind,
+    key: String,
+    weight: usize,
+    grave: bool,
+    item: String,
+) -> Countable {
+    Countable {
+        kind,
+        key,
+        weight: weight.max(1) as u64,
+        grave,
+        time,
+        record_id: mail.id.to_string(),
+        actor: mail.user_id.to_string(),
+        client_ip: normalize_ip(&mail.client_ip),
+        item,
+    }
 }
 
 /// The bursts among `events`, which may mix kinds, keys and duplicates: for each kind

@@ -1,8 +1,11 @@
 //! A typed view of the audit record fields detection reads. Everything else stays in
 //! the raw JSON, which is stored with the alert.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{IgnoredAny, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -131,6 +134,82 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     value_as_text(d)
 }
 
+/// A JSON value read as [`Value`] reads it, with the same checks (numbers in range, depth,
+/// serde_json's raw-value objects), but a string kept as text, borrowed when it holds no
+/// escape: reading a record for counting copies nothing it does not keep.
+pub(crate) enum Lenient<'de> {
+    /// A string.
+    Text(Cow<'de, str>),
+    /// Anything else.
+    Other(Value),
+}
+
+impl<'de> Lenient<'de> {
+    /// The value as text, as [`value_as_text`] gives it.
+    pub(crate) fn text(self) -> Cow<'de, str> {
+        match self {
+            Lenient::Text(s) => s,
+            Lenient::Other(Value::String(s)) => Cow::Owned(s),
+            Lenient::Other(Value::Null) => Cow::Borrowed(""),
+            Lenient::Other(other) => Cow::Owned(other.to_string()),
+        }
+    }
+
+    /// The string, if the value is one.
+    pub(crate) fn string(self) -> Option<Cow<'de, str>> {
+        match self {
+            Lenient::Text(s) => Some(s),
+            Lenient::Other(Value::String(s)) => Some(Cow::Owned(s)),
+            Lenient::Other(_) => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Lenient<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// Strings are kept; everything else is handed to `Value`'s own visitor, so it is
+        /// read exactly as `Value::deserialize` reads it.
+        struct Read;
+        impl<'de> Visitor<'de> for Read {
+            type Value = Lenient<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Lenient<'de>, E> {
+                Ok(Lenient::Text(Cow::Owned(v)))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Lenient<'de>, E> {
+                Value::deserialize(v.into_deserializer()).map(Lenient::Other)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Lenient<'de>, E> {
+                Value::deserialize(v.into_deserializer()).map(Lenient::Other)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Lenient<'de>, E> {
+                Value::deserialize(v.into_deserializer()).map(Lenient::Other)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Lenient<'de>, E> {
+                Value::deserialize(v.into_deserializer()).map(Lenient::Other)
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Lenient<'de>, E> {
+                Value::deserialize(().into_deserializer()).map(Lenient::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Lenient<'de>, A::Error> {
+                Value::deserialize(SeqAccessDeserializer::new(seq)).map(Lenient::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Lenient<'de>, A::Error> {
+                Value::deserialize(MapAccessDeserializer::new(map)).map(Lenient::Other)
+            }
+        }
+        d.deserialize_any(Read)
+    }
+}
+
 /// A visitor's answer for every scalar (a bool, number, string or null): `$none`, for
 /// fields that only arrays or objects fill.
 macro_rules! scalars_hold_nothing {
@@ -159,7 +238,7 @@ macro_rules! scalars_hold_nothing {
 /// How many entries an array holds; anything else holds none. Counted as they are read,
 /// never kept: a purge's `AffectedItems` lists hundreds of messages, and building them
 /// as values made reading a deletion record most of the pipeline's time (issue 15).
-fn count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+pub(crate) fn count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     struct Count;
     impl<'de> Visitor<'de> for Count {
         type Value = usize;
@@ -185,21 +264,22 @@ fn count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
 /// The `Path` of a folder object; anything else has none. The folder's other fields are
 /// skipped unread: a sync's folders list every message they hold (`FolderItems`), and
 /// building them as values made reading such records most of the pipeline's time.
-struct FolderPath(String);
+pub(crate) struct FolderPath<'de>(pub(crate) Cow<'de, str>);
 
-impl<'de> Deserialize<'de> for FolderPath {
+impl<'de> Deserialize<'de> for FolderPath<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct PathOf;
         impl<'de> Visitor<'de> for PathOf {
-            type Value = FolderPath;
+            type Value = FolderPath<'de>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FolderPath, A::Error> {
-                let mut path = String::new();
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    if key == "Path" {
-                        if let Value::String(p) = map.next_value::<Value>()? {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FolderPath<'de>, A::Error> {
+                let mut path = Cow::Borrowed("");
+                while let Some(IsPath(is_path)) = map.next_key()? {
+                    if is_path {
+                        // A later `Path` that is no string leaves an earlier one in place.
+                        if let Some(p) = map.next_value::<Lenient>()?.string() {
                             path = p;
                         }
                     } else {
@@ -208,43 +288,81 @@ impl<'de> Deserialize<'de> for FolderPath {
                 }
                 Ok(FolderPath(path))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FolderPath, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FolderPath<'de>, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(FolderPath(String::new()))
+                Ok(FolderPath(Cow::Borrowed("")))
             }
-            scalars_hold_nothing!(FolderPath(String::new()));
+            scalars_hold_nothing!(FolderPath(Cow::Borrowed("")));
         }
         d.deserialize_any(PathOf)
     }
 }
 
+/// Whether a folder's key is `Path`, told without copying the key.
+struct IsPath(bool);
+
+impl<'de> Deserialize<'de> for IsPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Key;
+        impl Visitor<'_> for Key {
+            type Value = IsPath;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E>(self, key: &str) -> Result<IsPath, E> {
+                Ok(IsPath(key == "Path"))
+            }
+        }
+        d.deserialize_str(Key)
+    }
+}
+
 /// The `Path` of a folder object.
 fn folder_path<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(FolderPath::deserialize(d)?.0)
+    Ok(FolderPath::deserialize(d)?.0.into_owned())
 }
 
 /// The `Path` of each folder in an array; anything else holds none.
-fn folder_paths<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    struct Paths;
-    impl<'de> Visitor<'de> for Paths {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("any JSON value")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
-            let mut paths = Vec::new();
-            while let Some(FolderPath(p)) = seq.next_element()? {
-                paths.push(p);
+pub(crate) struct FolderPaths<'de>(pub(crate) Vec<Cow<'de, str>>);
+
+impl<'de> Deserialize<'de> for FolderPaths<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Paths;
+        impl<'de> Visitor<'de> for Paths {
+            type Value = FolderPaths<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
             }
-            Ok(paths)
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<FolderPaths<'de>, A::Error> {
+                let mut paths = Vec::new();
+                while let Some(FolderPath(p)) = seq.next_element()? {
+                    paths.push(p);
+                }
+                Ok(FolderPaths(paths))
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<FolderPaths<'de>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(FolderPaths(Vec::new()))
+            }
+            scalars_hold_nothing!(FolderPaths(Vec::new()));
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok(Vec::new())
-        }
-        scalars_hold_nothing!(Vec::new());
+        d.deserialize_any(Paths)
     }
-    d.deserialize_any(Paths)
+}
+
+/// The `Path` of each folder in an array.
+fn folder_paths<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(FolderPaths::deserialize(d)?
+        .0
+        .into_iter()
+        .map(Cow::into_owned)
+        .collect())
 }
 
 /// `Type` of a `Target` or `Actor` entry: a number, or a number written as text.
@@ -382,7 +500,7 @@ impl AuditRecord {
 
     /// Whether the record's operation is `operation` (without case, as Exchange compares).
     pub fn is(&self, operation: &str) -> bool {
-        self.operation.trim().eq_ignore_ascii_case(operation)
+        is_operation(&self.operation, operation)
     }
 
     /// The value of a parameter (names compared without case, as PowerShell does).
@@ -450,18 +568,12 @@ impl AuditRecord {
     /// Exchange logs cmdlet failures as `"False"`; other workloads use `Failed`, and
     /// Entra ID `Failure`.
     pub fn failed(&self) -> bool {
-        let s = self.result_status.trim();
-        ["false", "failed", "failure"]
-            .iter()
-            .any(|f| s.eq_ignore_ascii_case(f))
+        failed(&self.result_status)
     }
 
     /// Changes made by Exchange itself, not by a person.
     pub fn by_system(&self) -> bool {
-        self.user_id
-            .trim_start()
-            .to_ascii_uppercase()
-            .starts_with("NT AUTHORITY\\SYSTEM")
+        by_system(&self.user_id)
     }
 
     /// When the change was made, when `CreationTime` can be read.
@@ -483,6 +595,29 @@ impl AuditRecord {
     pub fn client_address(&self) -> Option<String> {
         normalize_ip(&self.client_ip)
     }
+}
+
+/// Whether `operation` is `name` (without case, as Exchange compares).
+pub(crate) fn is_operation(operation: &str, name: &str) -> bool {
+    operation.trim().eq_ignore_ascii_case(name)
+}
+
+/// Whether a `ResultStatus` says the operation failed (see [`AuditRecord::failed`]).
+pub(crate) fn failed(result_status: &str) -> bool {
+    let s = result_status.trim();
+    ["false", "failed", "failure"]
+        .iter()
+        .any(|f| s.eq_ignore_ascii_case(f))
+}
+
+/// Whether a `UserId` is Exchange itself (see [`AuditRecord::by_system`]).
+pub(crate) fn by_system(user_id: &str) -> bool {
+    const SYSTEM: &[u8] = b"NT AUTHORITY\\SYSTEM";
+    user_id
+        .trim_start()
+        .as_bytes()
+        .get(..SYSTEM.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(SYSTEM))
 }
 
 /// A parameter or property value read as a boolean the way PowerShell and the audit
@@ -526,12 +661,39 @@ pub fn is_guid(value: &str) -> bool {
 /// `CreationTime` is UTC without a zone suffix.
 pub fn parse_creation_time(text: &str) -> Option<DateTime<Utc>> {
     let t = text.trim();
+    if let Some(time) = plain_time(t) {
+        return Some(time);
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Some(dt.with_timezone(&Utc));
     }
     NaiveDateTime::parse_from_str(t.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
         .ok()
         .map(|n| n.and_utc())
+}
+
+/// `2026-11-27T10:00:00`, the form nearly every record writes, read by hand: chrono's
+/// general format parser cost a scan several per cent of its time. Anything else, valid
+/// or not, is left to chrono (`None` here), so this answers only where chrono agrees.
+fn plain_time(t: &str) -> Option<DateTime<Utc>> {
+    let b = t.as_bytes();
+    let shape = b.len() == 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':';
+    if !shape {
+        return None;
+    }
+    let number = |from: usize, to: usize| {
+        b[from..to].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let date = NaiveDate::from_ymd_opt(number(0, 4)? as i32, number(5, 7)?, number(8, 10)?)?;
+    let time = NaiveTime::from_hms_opt(number(11, 13)?, number(14, 16)?, number(17, 19)?)?;
+    Some(date.and_time(time).and_utc())
 }
 
 /// `a.b.c.d`, `a.b.c.d:port`, `[v6]:port` and bare v6 to the bare address.

@@ -5,6 +5,7 @@
 mod bursts;
 mod directory;
 mod exchange;
+mod mail_record;
 
 use serde_json::{Value, json};
 
