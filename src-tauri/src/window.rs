@@ -74,6 +74,11 @@ pub(crate) fn follow_links(app: &AppHandle) {
     links.on_open_url(move |event| follow(event.urls()));
 }
 
+/// Whether the panel is open (shown or not): closed, it has no window.
+pub(crate) fn is_open(app: &AppHandle) -> bool {
+    app.get_webview_window(PANEL).is_some()
+}
+
 /// Shows the panel, on `view`: the open one, or a new one that starts there.
 pub(crate) fn open(app: &AppHandle, view: View) {
     if let Some(w) = app.get_webview_window(PANEL) {
