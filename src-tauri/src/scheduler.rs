@@ -73,28 +73,29 @@ const TRAY_EVERY: Duration = Duration::from_secs(5);
 pub(crate) async fn follow_store(app: AppHandle) {
     let shared = app.state::<Arc<Shared>>().inner().clone();
     let (mut seen, mut failing) = (None, false);
+    // Checked first, then after each wait: what is committed after the first check is a
+    // change, however soon after the start.
     loop {
+        if let Some(session) = shared.session() {
+            match session.store_version().await {
+                Ok(version) => {
+                    failing = false;
+                    if seen.replace(version).is_some_and(|s| s != version) {
+                        shared.recount().await;
+                        tray::refresh(&app);
+                        let _ = app.emit(CHANGED, ());
+                    }
+                }
+                // Said once per failure, not once a second.
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!("cannot check the store for others' changes: {e}");
+                }
+                Err(_) => {}
+            }
+        }
         let open = window::is_open(&app);
         tokio::time::sleep(if open { LIVE_EVERY } else { TRAY_EVERY }).await;
-        let Some(session) = shared.session() else {
-            continue;
-        };
-        match session.store_version().await {
-            Ok(version) => {
-                failing = false;
-                if seen.replace(version).is_some_and(|s| s != version) {
-                    shared.recount().await;
-                    tray::refresh(&app);
-                    let _ = app.emit(CHANGED, ());
-                }
-            }
-            // Said once per failure, not once a second.
-            Err(e) if !failing => {
-                failing = true;
-                tracing::warn!("cannot check the store for others' changes: {e}");
-            }
-            Err(_) => {}
-        }
     }
 }
 
