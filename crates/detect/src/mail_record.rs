@@ -17,7 +17,7 @@ use serde::de::{Error, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::record::{AuditRecord, FolderPath, FolderPaths, Lenient, count};
+use crate::record::{AuditRecord, FolderPath, FolderPaths, Lenient, count, scalars_hold_nothing};
 
 /// The fields of a record that [`counted`](crate::burst::counted) reads for mail events.
 pub(crate) struct MailRecord<'a> {
@@ -247,21 +247,7 @@ impl<'de> Deserialize<'de> for AccessType<'de> {
             fn visit_str<E: Error>(self, _: &str) -> Result<AccessType<'de>, E> {
                 Err(E::custom("properties as text"))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<AccessType<'de>, E> {
-                Ok(AccessType(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<AccessType<'de>, E> {
-                Ok(AccessType(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<AccessType<'de>, E> {
-                Ok(AccessType(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<AccessType<'de>, E> {
-                Ok(AccessType(None))
-            }
-            fn visit_unit<E>(self) -> Result<AccessType<'de>, E> {
-                Ok(AccessType(None))
-            }
+            scalars_hold_nothing!(AccessType(None), but_text);
         }
         d.deserialize_any(Properties)
     }
@@ -296,24 +282,7 @@ impl<'de> Deserialize<'de> for Property<'de> {
             fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Property<'de>, A::Error> {
                 Err(A::Error::custom("a property as an array"))
             }
-            fn visit_str<E>(self, _: &str) -> Result<Property<'de>, E> {
-                Ok(Property(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Property<'de>, E> {
-                Ok(Property(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Property<'de>, E> {
-                Ok(Property(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Property<'de>, E> {
-                Ok(Property(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Property<'de>, E> {
-                Ok(Property(None))
-            }
-            fn visit_unit<E>(self) -> Result<Property<'de>, E> {
-                Ok(Property(None))
-            }
+            scalars_hold_nothing!(Property(None));
         }
         d.deserialize_any(Entry)
     }

@@ -23,11 +23,7 @@ pub struct Param {
 /// Real values are strings (`"True"`), but exports re-typed by other tools carry
 /// booleans, numbers or null.
 fn value_as_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => s,
-        Value::Null => String::new(),
-        other => other.to_string(),
-    })
+    Ok(Lenient::deserialize(d)?.text().into_owned())
 }
 
 /// `Parameters` is an array of `{Name, Value}`, or in some exports that array
@@ -145,7 +141,8 @@ pub(crate) enum Lenient<'de> {
 }
 
 impl<'de> Lenient<'de> {
-    /// The value as text, as [`value_as_text`] gives it.
+    /// The value as text: a string as it is, null as nothing, anything else as JSON
+    /// writes it.
     pub(crate) fn text(self) -> Cow<'de, str> {
         match self {
             Lenient::Text(s) => s,
@@ -214,6 +211,13 @@ impl<'de> Deserialize<'de> for Lenient<'de> {
 /// fields that only arrays or objects fill.
 macro_rules! scalars_hold_nothing {
     ($none:expr) => {
+        scalars_hold_nothing!($none, but_text);
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+    };
+    // Every scalar but a string, for visitors that answer a string otherwise.
+    ($none:expr, but_text) => {
         fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
             Ok($none)
         }
@@ -226,14 +230,12 @@ macro_rules! scalars_hold_nothing {
         fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
             Ok($none)
         }
-        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-            Ok($none)
-        }
         fn visit_unit<E>(self) -> Result<Self::Value, E> {
             Ok($none)
         }
     };
 }
+pub(crate) use scalars_hold_nothing;
 
 /// How many entries an array holds; anything else holds none. Counted as they are read,
 /// never kept: a purge's `AffectedItems` lists hundreds of messages, and building them
