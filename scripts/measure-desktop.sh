@@ -112,6 +112,10 @@ echo "panel open: $(pss)"
 close_panel
 sleep 5
 echo "panel closed: $(pss)"
+# A panel drawn without the GPU should leave no GL driver in the app (Mesa's and LLVM's
+# libraries held 30 MB for the rest of its life; see draw_without_gl in main.rs).
+gl=$(grep -oE '[^/]*(libEGL_mesa|libLLVM|_dri)[^/]*\.so[^ ]*$' "/proc/$pid/maps" | sort -u | tr '\n' ' ')
+echo "GL drivers in the app after the panel closed: ${gl:-none}"
 
 # Reopening: a second launch with a link to the first alert, as a chat message's link
 # or a notification's click does, five times.

@@ -43,8 +43,14 @@ export RULEWATCH_TEST_POSTGRES
 set +e
 # A virtual display for the webview and the notification daemon, inside the private
 # keyring session. --all-targets adds the benchmark, which runs once on a small input.
-scripts/with-keyring.sh xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --all-targets --locked --no-fail-fast 2>&1 | tee "$log"
+# A bound well inside CI's 90 minutes (the whole run takes about 20 on 2 cores, building
+# included), so a test that hangs fails with its name on screen instead of the run
+# ending silently at CI's limit.
+timeout -k 30s 50m scripts/with-keyring.sh xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --all-targets --locked --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
+if [[ $status == 124 ]]; then
+    echo "The tests ran past 50 minutes and were stopped: a test hangs; the last one the log says is running for over 60 seconds is it." >&2
+fi
 exit "$status"

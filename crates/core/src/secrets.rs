@@ -186,11 +186,13 @@ impl Keychain {
 /// How long to wait before each new try of a keychain that could not be reached. The
 /// Secret Service may be starting: a tray app started at login can ask before the
 /// keyring daemon is up, and gnome-keyring is started again by the next call after a
-/// client died in the middle of one. Two seconds in all, then the refusal stands.
-const UNREACHABLE_RETRIES: [std::time::Duration; 3] = [
+/// client died in the middle of one. Five seconds in all, then the refusal stands: two
+/// were once too few for a daemon started again on a busy 2-core machine.
+const UNREACHABLE_RETRIES: [std::time::Duration; 4] = [
     std::time::Duration::from_millis(100),
     std::time::Duration::from_millis(400),
     std::time::Duration::from_millis(1500),
+    std::time::Duration::from_millis(3000),
 ];
 
 /// `op`, tried again after each of `waits` while the keychain cannot be reached; any

@@ -314,6 +314,14 @@ impl Desktop {
 
     /// Starts the app through tauri-driver and connects to it.
     pub(crate) fn launch(&mut self) {
+        if self.own_session.is_none() {
+            // It would take this launch as a second instance and keep it from starting.
+            assert_eq!(
+                Self::app_pids(),
+                Vec::<u32>::new(),
+                "an app from an earlier test still runs in this session"
+            );
+        }
         let (port, native) = (free_port(), free_port());
         let tauri_driver = tool(
             "tauri-driver",
@@ -326,16 +334,17 @@ impl Desktop {
                     env!("CARGO_MANIFEST_DIR"),
                     "/../scripts/with-keyring.sh"
                 ));
-                // A session of its own, its files under a folder this test removes; the
-                // driver leads a process group, so stopping it takes the session along.
+                // A session of its own, its files under a folder this test removes.
                 c.arg(tauri_driver)
                     .env_remove("RULEWATCH_IN_KEYRING_SESSION")
-                    .env("TMPDIR", tmp.path())
-                    .process_group(0);
+                    .env("TMPDIR", tmp.path());
                 c
             }
         };
+        // The driver leads a process group (WebKitWebDriver, the app, and a colleague's
+        // session are in it), so stopping it can take everything along.
         let driver = command
+            .process_group(0)
             .args([
                 "--port",
                 &port.to_string(),
@@ -354,7 +363,7 @@ impl Desktop {
             .unwrap();
         self.driver = Some(driver);
         let caps = json!({"browserName": "wry", "tauri:options": {"application": Self::binary()}});
-        let client = self.rt.block_on(async {
+        let connect = async {
             let start = Instant::now();
             loop {
                 let mut builder = ClientBuilder::rustls().expect("TLS for the WebDriver client");
@@ -368,7 +377,19 @@ impl Desktop {
                     Err(e) => panic!("tauri-driver did not start the app: {e}"),
                 }
             }
-        });
+        };
+        // An app that hands over to another instance and exits leaves WebKitWebDriver
+        // waiting for it without end; this fails instead.
+        let client = self
+            .rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(60), connect).await })
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the app did not come up under WebDriver within 60 s; running in this \
+                     session: {:?}",
+                    Self::app_pids()
+                )
+            });
         self.client = Some(client);
     }
 
@@ -376,23 +397,40 @@ impl Desktop {
     /// until it is gone: the next app would otherwise hand over to it and exit.
     pub(crate) fn stop(&mut self) {
         if let Some(c) = self.client.take() {
-            let _ = self.rt.block_on(c.close());
+            // Ending the session quits the app; with no window left (a test that failed
+            // between closing a panel and following the next) WebKitWebDriver may never
+            // answer, which once held every later test behind this one until CI's limit.
+            let _ = self
+                .rt
+                .block_on(async { tokio::time::timeout(Duration::from_secs(15), c.close()).await });
         }
-        if let Some(mut d) = self.driver.take() {
-            if self.own_session.is_some() {
-                let _ = Command::new("kill")
-                    .arg("--")
-                    .arg(format!("-{}", d.id()))
-                    .status();
-            } else {
-                let _ = d.kill();
+        let gone = |within| {
+            let start = Instant::now();
+            while !Self::app_pids().is_empty() && start.elapsed() < within {
+                std::thread::sleep(Duration::from_millis(100));
             }
+        };
+        if let Some(mut d) = self.driver.take() {
+            if self.own_session.is_none() {
+                gone(Duration::from_secs(10));
+            }
+            // Whatever did not quit goes with the driver's process group; a colleague's
+            // session is asked, so its keyring script can clean up after it.
+            let signal = match self.own_session {
+                Some(_) => "-TERM",
+                None => "-KILL",
+            };
+            let _ = Command::new("kill")
+                .args([signal, "--", &format!("-{}", d.id())])
+                .status();
             let _ = d.wait();
         }
-        let start = Instant::now();
-        while !Self::app_pids().is_empty() && start.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(100));
+        for pid in Self::app_pids() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
         }
+        gone(Duration::from_secs(5));
     }
 
     /// Quits the app and starts it again on the same data and home folders.

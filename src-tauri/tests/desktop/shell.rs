@@ -148,15 +148,6 @@ fn a_second_launch_shows_the_running_app_and_exits() {
         1,
         "closing the panel keeps the app running"
     );
-    // A panel drawn without the GPU leaves no GL driver in the app for the rest of its
-    // life (Mesa's and LLVM's libraries held 30 MB after the panel closed).
-    let maps = std::fs::read_to_string(format!("/proc/{}/maps", Desktop::app_pids()[0])).unwrap();
-    for driver in ["libEGL_mesa", "libLLVM", "_dri.so"] {
-        assert!(
-            !maps.contains(driver),
-            "the app maps {driver} once the panel has been open"
-        );
-    }
 
     // A second launch, as from the application menu: it hands over and leaves at once.
     let took = handed_over(launch(&app, Desktop::binary(), &[]));
