@@ -11,7 +11,7 @@ mod window;
 
 use std::sync::Arc;
 
-use tauri::{Manager, RunEvent};
+use tauri::{Manager, RunEvent, WindowEvent};
 
 use rulewatch_core::app::{Config, Error, Session};
 
@@ -158,13 +158,16 @@ pub fn run() {
     match result {
         // Closing the panel destroys it; the app keeps watching from the tray until
         // Quit, which exits with a code where a closed last window has none.
-        Ok(app) => app.run(|_, event| {
-            if let RunEvent::ExitRequested {
+        Ok(app) => app.run(|app, event| match event {
+            RunEvent::ExitRequested {
                 code: None, api, ..
-            } = event
-            {
-                api.prevent_exit();
-            }
+            } => api.prevent_exit(),
+            RunEvent::WindowEvent {
+                label,
+                event: WindowEvent::Destroyed,
+                ..
+            } if label == window::PANEL => window::closed(app),
+            _ => {}
         }),
         Err(e) => {
             eprintln!("error: Rulewatch stopped: {e}");

@@ -33,12 +33,14 @@ pub(crate) enum Look {
 }
 
 impl Look {
-    fn icon(self) -> &'static [u8] {
+    /// Decoded when the app is built, so the binary carries no PNG decoder of Tauri's
+    /// (issue 15 keeps it under 25 MB).
+    fn icon(self) -> Image<'static> {
         match self {
-            Look::Clear => include_bytes!("../../icons/tray-clear.png"),
-            Look::Alerts => include_bytes!("../../icons/tray-alerts.png"),
-            Look::Error => include_bytes!("../../icons/tray-error.png"),
-            Look::Paused => include_bytes!("../../icons/tray-paused.png"),
+            Look::Clear => tauri::include_image!("../icons/tray-clear.png"),
+            Look::Alerts => tauri::include_image!("../icons/tray-alerts.png"),
+            Look::Error => tauri::include_image!("../icons/tray-error.png"),
+            Look::Paused => tauri::include_image!("../icons/tray-paused.png"),
         }
     }
 }
@@ -136,7 +138,7 @@ pub(crate) fn build(app: &AppHandle) -> tauri::Result<()> {
         ],
     )?;
     TrayIconBuilder::with_id(TRAY_ID)
-        .icon(Image::from_bytes(Look::Clear.icon())?)
+        .icon(Look::Clear.icon())
         .tooltip("Rulewatch")
         .menu(&menu)
         .show_menu_on_left_click(false)
@@ -227,9 +229,7 @@ pub(crate) fn refresh(app: &AppHandle) {
     let state = app.state::<Arc<Shared>>().scan_state();
     let line = status_line(&state);
     if let Some(tray) = app.tray_by_id(TRAY_ID) {
-        if let Ok(image) = Image::from_bytes(look(&state).icon()) {
-            let _ = tray.set_icon(Some(image));
-        }
+        let _ = tray.set_icon(Some(look(&state).icon()));
         let _ = tray.set_tooltip(Some(format!("Rulewatch — {line}")));
     }
     if let Some(items) = app.try_state::<TrayItems>() {
