@@ -173,26 +173,8 @@ fn a_second_launch_shows_the_running_app_and_exits() {
 
 #[test]
 fn a_panel_closed_for_a_while_leaves_no_webkit_process_and_opens_again() {
-    let t = Tenant::new(0);
-    let scenario = json!({
-        "tenants": [t.scenario("Contoso")],
-        "records": [{
-            "tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5,
-            "record": attacks::new_inbox_rule_delete_all(&t.own("adele"), "Tidy"),
-        }],
-    });
-    let mut app = Desktop::start(scenario, &[(&t, "Contoso")]);
-    let mut id = None;
-    wait_until("the alert", Duration::from_secs(40), || {
-        let first = json!({"status": "all", "severity": null, "tenant": null, "search": "",
-                           "held_by": "anyone", "offset": 0, "limit": 1});
-        id = app
-            .invoke("alert_page", json!({ "query": first }))
-            .ok()
-            .and_then(|p| p["alerts"][0]["id"].as_i64());
-        id.is_some()
-    });
-    let link = format!("rulewatch://alert/{}", id.unwrap());
+    let (mut app, id) = with_an_alert();
+    let link = format!("rulewatch://alert/{id}");
 
     // As a technician runs it, without WebDriver: in the tray, its log on stderr.
     app.stop();
@@ -273,25 +255,7 @@ fn webkit_processes() -> Vec<String> {
 
 #[test]
 fn a_rulewatch_link_opens_its_alert_and_a_link_that_asks_for_more_does_nothing() {
-    let t = Tenant::new(0);
-    let scenario = json!({
-        "tenants": [t.scenario("Contoso")],
-        "records": [{
-            "tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5,
-            "record": attacks::new_inbox_rule_delete_all(&t.own("adele"), "Tidy"),
-        }],
-    });
-    let app = Desktop::start(scenario, &[(&t, "Contoso")]);
-    let mut id = None;
-    wait_until("the alert", Duration::from_secs(40), || {
-        let first = json!({"status": "all", "severity": null, "tenant": null, "search": "",
-                           "held_by": "anyone", "offset": 0, "limit": 1});
-        id = app
-            .invoke("alert_page", json!({ "query": first }))
-            .ok()
-            .and_then(|p| p["alerts"][0]["id"].as_i64());
-        id.is_some()
-    });
+    let (app, id) = with_an_alert();
     app.click("#nav-settings");
     app.wait_for("#scan-interval", Duration::from_secs(10));
 
@@ -305,7 +269,7 @@ fn a_rulewatch_link_opens_its_alert_and_a_link_that_asks_for_more_does_nothing()
     wait_until("the panel to be gone", Duration::from_secs(10), || {
         panel_windows().is_empty()
     });
-    let link = format!("rulewatch://alert/{}", id.unwrap());
+    let link = format!("rulewatch://alert/{id}");
     handed_over(launch(&app, Desktop::binary(), &[&link]));
     app.follow_new_panel();
     app.wait_for("#alert-detail", Duration::from_secs(15));
@@ -328,6 +292,31 @@ fn a_rulewatch_link_opens_its_alert_and_a_link_that_asks_for_more_does_nothing()
     );
     assert_eq!(app.count("#scan-interval"), 1);
     assert_eq!(Desktop::app_pids().len(), 1, "one app process");
+}
+
+/// The app on one tenant whose inbox rule hides mail, once its alert is stored; the
+/// alert's id.
+fn with_an_alert() -> (Desktop, i64) {
+    let t = Tenant::new(0);
+    let scenario = json!({
+        "tenants": [t.scenario("Contoso")],
+        "records": [{
+            "tenant_id": t.tenant_id, "content_type": "Audit.Exchange", "release_after_s": -5,
+            "record": attacks::new_inbox_rule_delete_all(&t.own("adele"), "Tidy"),
+        }],
+    });
+    let app = Desktop::start(scenario, &[(&t, "Contoso")]);
+    let mut id = None;
+    wait_until("the alert", Duration::from_secs(40), || {
+        let first = json!({"status": "all", "severity": null, "tenant": null, "search": "",
+                           "held_by": "anyone", "offset": 0, "limit": 1});
+        id = app
+            .invoke("alert_page", json!({ "query": first }))
+            .ok()
+            .and_then(|p| p["alerts"][0]["id"].as_i64());
+        id.is_some()
+    });
+    (app, id.unwrap())
 }
 
 /// A process this test started, ended when the test ends however it ends: a stray app
