@@ -47,6 +47,18 @@ fn panel_shown() -> bool {
     panel_windows().iter().any(|(_, shown)| *shown)
 }
 
+/// Closes the panel on screen as its close button does, and waits until it is gone.
+fn close_shown_panel() {
+    let (panel, _) = panel_windows()
+        .into_iter()
+        .find(|(_, shown)| *shown)
+        .expect("a panel on screen");
+    close_window(&panel);
+    wait_until("the panel to be gone", Duration::from_secs(10), || {
+        panel_windows().is_empty()
+    });
+}
+
 // Just enough of Xlib to ask a window to close the way a window manager does
 // (WM_DELETE_WINDOW): Xvfb runs none, and closing through WebDriver destroys the webview
 // instead of asking the window.
@@ -123,18 +135,11 @@ fn a_second_launch_shows_the_running_app_and_exits() {
 
     // Closing the panel destroys it, and its webview's process goes with it; the app
     // keeps running in the tray.
-    let (id, _) = panel_windows()
-        .into_iter()
-        .find(|(_, shown)| *shown)
-        .unwrap();
     assert!(
         !webkit_processes().is_empty(),
         "the open panel has a webview"
     );
-    close_window(&id);
-    wait_until("the panel to be gone", Duration::from_secs(10), || {
-        panel_windows().is_empty()
-    });
+    close_shown_panel();
     // The panel's page, the web process, goes. Under WebDriver WebKit's network process
     // stays (see window::closed; the next test has it end without WebDriver), and
     // Tauri keeps its context on Linux so a new panel reuses it.
@@ -179,39 +184,14 @@ fn a_panel_closed_for_a_while_leaves_no_webkit_process_and_opens_again() {
     // As a technician runs it, without WebDriver: in the tray, its log on stderr.
     app.stop();
     let mut tray = Started(launch(&app, Desktop::binary(), &["--minimized"]));
-    let stderr = tray.0.stderr.take().unwrap();
-    let (said, log) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = said.send(line);
-        }
-    });
-    let heard = |what: &str, within| {
-        let start = Instant::now();
-        while start.elapsed() < within {
-            if log
-                .recv_timeout(Duration::from_millis(200))
-                .is_ok_and(|l| l.contains(what))
-            {
-                return;
-            }
-        }
-        panic!("the app did not log {what:?} within {within:?}");
-    };
-    heard("tray ready", Duration::from_secs(20));
+    let log = Log::of(&mut tray);
+    log.heard("tray ready", Duration::from_secs(20));
 
     // Twice: the second panel is made after WebKit's network process ended.
     for _ in 0..2 {
         handed_over(launch(&app, Desktop::binary(), &[&link]));
-        heard("panel drawn", Duration::from_secs(20));
-        let (panel, _) = panel_windows()
-            .into_iter()
-            .find(|(_, shown)| *shown)
-            .expect("the link's panel on screen");
-        close_window(&panel);
-        wait_until("the panel to be gone", Duration::from_secs(10), || {
-            panel_windows().is_empty()
-        });
+        log.heard("panel drawn", Duration::from_secs(20));
+        close_shown_panel();
         // The network process lingers 10 s for a quick reopening (window::NETWORK_LINGERS);
         // WebKit's code in the app is let go of then too, and the next panel runs it again.
         wait_until(
@@ -219,7 +199,7 @@ fn a_panel_closed_for_a_while_leaves_no_webkit_process_and_opens_again() {
             Duration::from_secs(30),
             || webkit_processes().is_empty(),
         );
-        heard("of WebKit's code let go of", Duration::from_secs(10));
+        log.heard("of WebKit's code let go of", Duration::from_secs(10));
         assert_eq!(Desktop::app_pids().len(), 1, "the app keeps running");
     }
     assert!(
@@ -261,14 +241,7 @@ fn a_rulewatch_link_opens_its_alert_and_a_link_that_asks_for_more_does_nothing()
 
     // As a chat message's or an e-mail's link starts it: the running app takes the link,
     // and with the panel closed, makes one that opens on the alert.
-    let (panel, _) = panel_windows()
-        .into_iter()
-        .find(|(_, shown)| *shown)
-        .unwrap();
-    close_window(&panel);
-    wait_until("the panel to be gone", Duration::from_secs(10), || {
-        panel_windows().is_empty()
-    });
+    close_shown_panel();
     let link = format!("rulewatch://alert/{id}");
     handed_over(launch(&app, Desktop::binary(), &[&link]));
     app.follow_new_panel();
@@ -327,6 +300,41 @@ impl Drop for Started {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// What a process this test started logs on stderr, line by line as it comes.
+struct Log(std::sync::mpsc::Receiver<String>);
+
+impl Log {
+    fn of(started: &mut Started) -> Log {
+        let stderr = started
+            .0
+            .stderr
+            .take()
+            .expect("stderr piped, as launch does");
+        let (said, heard) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = said.send(line);
+            }
+        });
+        Log(heard)
+    }
+
+    /// Waits for a line with `what`, passing over the lines before it.
+    fn heard(&self, what: &str, within: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < within {
+            if self
+                .0
+                .recv_timeout(Duration::from_millis(200))
+                .is_ok_and(|l| l.contains(what))
+            {
+                return;
+            }
+        }
+        panic!("the app did not log {what:?} within {within:?}");
     }
 }
 
@@ -423,20 +431,7 @@ fn start_at_login_writes_an_entry_that_starts_the_app_in_the_tray_and_unticking_
     app.stop();
     let words: Vec<&str> = exec.split(' ').collect();
     let mut login = Started(launch(&app, words[0], &words[1..]));
-    let stderr = login.0.stderr.take().unwrap();
-    let (ready_tx, ready) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("tray ready") {
-                let _ = ready_tx.send(());
-            }
-        }
-    });
-    wait_until(
-        "the app started at login to be up",
-        Duration::from_secs(20),
-        || ready.try_recv().is_ok(),
-    );
+    Log::of(&mut login).heard("tray ready", Duration::from_secs(20));
     // The panel would be shown right after "tray ready", within milliseconds: watch
     // for a while that it is not (it is not even realized yet, so it has no X window).
     let watched = Instant::now();
