@@ -20,6 +20,10 @@ if [[ "${RULEWATCH_IN_KEYRING_SESSION:-}" != 1 ]]; then
     mkdir -p "$XDG_DATA_HOME/dbus-1/services"
     cat > "$XDG_DATA_HOME/activate-keyring" <<'EOF'
 #!/bin/sh
+# Its control folder goes in the throwaway folder too, not one more ~/.cache/keyring-*
+# per start.
+mkdir -p -m 700 "$XDG_DATA_HOME/run"
+export XDG_RUNTIME_DIR="$XDG_DATA_HOME/run"
 printf 'rulewatch-test' | exec gnome-keyring-daemon --unlock --foreground --components=secrets
 EOF
     chmod +x "$XDG_DATA_HOME/activate-keyring"

@@ -4,8 +4,9 @@
 #![warn(missing_docs)]
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use keyring_core::CredentialStore;
 use secrecy::{ExposeSecret, SecretSlice};
 
 const SERVICE: &str = "rulewatch";
@@ -173,13 +174,68 @@ fn describe(kind: SecretKind) -> &'static str {
     }
 }
 
-/// The OS keychain through the `keyring` crate.
+/// The OS keychain through the Keyring project's stores. Every `Keychain` shares one
+/// connection to the store, opened on first use and again after a failure.
 #[derive(Debug, Default)]
 pub struct Keychain;
 
+/// The store every [`Keychain`] uses. It is forgotten when a call cannot reach it, so the
+/// next try opens a new one: the keyring daemon may have been started again since, and the
+/// new one knows nothing of the old session (gnome-keyring aborts when many clients open
+/// sessions at once, gnome-keyring#196; the session bus then starts it again on the next
+/// call). The `keyring` crate's own front opens its store once per process and keeps a
+/// failure for good, which is why this is done here.
+static STORE: Mutex<Option<Arc<CredentialStore>>> = Mutex::new(None);
+
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+fn open_store() -> keyring_core::Result<Arc<CredentialStore>> {
+    Ok(zbus_secret_service_keyring_store::Store::new()?)
+}
+
+#[cfg(target_os = "macos")]
+fn open_store() -> keyring_core::Result<Arc<CredentialStore>> {
+    Ok(apple_native_keyring_store::keychain::Store::new()?)
+}
+
+#[cfg(target_os = "windows")]
+fn open_store() -> keyring_core::Result<Arc<CredentialStore>> {
+    Ok(windows_native_keyring_store::Store::new()?)
+}
+
 impl Keychain {
-    fn entry(tenant_id: &str, kind: SecretKind) -> Result<keyring::Entry, SecretError> {
-        keyring::Entry::new(SERVICE, &kind.account(tenant_id)).map_err(map_keyring_error)
+    /// `op` on the entry for `kind` of `tenant_id` in the shared store, opening the store
+    /// if none is held; a store found unreachable is let go of.
+    fn with_entry<T>(
+        tenant_id: &str,
+        kind: SecretKind,
+        op: impl FnOnce(keyring_core::Entry) -> Result<T, SecretError>,
+    ) -> Result<T, SecretError> {
+        let store = {
+            // One opening at a time: a burst of sessions opened at once is what brings
+            // gnome-keyring down.
+            let mut held = STORE.lock().unwrap_or_else(PoisonError::into_inner);
+            match &*held {
+                Some(store) => Arc::clone(store),
+                None => {
+                    let store = open_store().map_err(map_keyring_error)?;
+                    *held = Some(Arc::clone(&store));
+                    store
+                }
+            }
+        };
+        let answer = keyring_core::Entry::new_in_store(&store, SERVICE, &kind.account(tenant_id))
+            .map_err(map_keyring_error)
+            .and_then(op);
+        if matches!(answer, Err(SecretError::Unavailable { .. })) {
+            let mut held = STORE.lock().unwrap_or_else(PoisonError::into_inner);
+            if held.as_ref().is_some_and(|h| Arc::ptr_eq(h, &store)) {
+                *held = None;
+            }
+        }
+        answer
     }
 }
 
@@ -217,15 +273,12 @@ fn retrying<T>(
 }
 
 // keyring's error texts never contain the secret itself, only platform diagnostics.
-fn map_keyring_error(e: keyring::Error) -> SecretError {
+fn map_keyring_error(e: keyring_core::Error) -> SecretError {
     match e {
-        keyring::Error::NoStorageAccess(inner) => SecretError::Unavailable {
+        keyring_core::Error::NoStorageAccess(inner) => SecretError::Unavailable {
             detail: inner.to_string(),
         },
-        keyring::Error::NoDefaultStore => SecretError::Unavailable {
-            detail: "no credential store could be opened".into(),
-        },
-        keyring::Error::PlatformFailure(inner) => SecretError::Unavailable {
+        keyring_core::Error::PlatformFailure(inner) => SecretError::Unavailable {
             detail: inner.to_string(),
         },
         other => SecretError::Failed {
@@ -237,28 +290,28 @@ fn map_keyring_error(e: keyring::Error) -> SecretError {
 impl SecretStore for Keychain {
     fn set(&self, tenant_id: &str, kind: SecretKind, secret: &[u8]) -> Result<(), SecretError> {
         retrying(&UNREACHABLE_RETRIES, || {
-            Self::entry(tenant_id, kind)?
-                .set_secret(secret)
-                .map_err(map_keyring_error)
+            Self::with_entry(tenant_id, kind, |entry| {
+                entry.set_secret(secret).map_err(map_keyring_error)
+            })
         })
     }
 
     fn get(&self, tenant_id: &str, kind: SecretKind) -> Result<SecretSlice<u8>, SecretError> {
         retrying(&UNREACHABLE_RETRIES, || {
-            match Self::entry(tenant_id, kind)?.get_secret() {
+            Self::with_entry(tenant_id, kind, |entry| match entry.get_secret() {
                 Ok(bytes) => Ok(SecretSlice::from(bytes)),
-                Err(keyring::Error::NoEntry) => Err(kind.missing(tenant_id)),
+                Err(keyring_core::Error::NoEntry) => Err(kind.missing(tenant_id)),
                 Err(e) => Err(map_keyring_error(e)),
-            }
+            })
         })
     }
 
     fn delete(&self, tenant_id: &str, kind: SecretKind) -> Result<(), SecretError> {
         retrying(&UNREACHABLE_RETRIES, || {
-            match Self::entry(tenant_id, kind)?.delete_credential() {
-                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Self::with_entry(tenant_id, kind, |entry| match entry.delete_credential() {
+                Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
                 Err(e) => Err(map_keyring_error(e)),
-            }
+            })
         })
     }
 }
