@@ -2,7 +2,7 @@ use proptest::prelude::*;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use super::{Malformed, classify, classify_bytes};
+use super::{Malformed, classify, classify_bytes, container_end, prefix_xor, scan};
 
 fn records(body: &[u8]) -> Result<Vec<&str>, Malformed> {
     super::records(body).collect()
@@ -79,6 +79,34 @@ proptest! {
         whole[..32].copy_from_slice(&block);
         whole[32..].copy_from_slice(&other);
         prop_assert_eq!(classify(&whole), classify_bytes(&whole));
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            prop_assert_eq!(unsafe { super::classify_avx2(&whole) }, classify_bytes(&whole));
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn one_multiplication_finds_the_strings_the_shifts_find(quotes in any::<u64>()) {
+        if std::arch::is_x86_feature_detected!("pclmulqdq") {
+            // SAFETY: the CPU has carry-less multiplication, checked just above.
+            prop_assert_eq!(unsafe { super::prefix_xor_clmul(quotes) }, prefix_xor(quotes));
+        }
+    }
+
+    /// The scan a CPU without AVX2 runs ends each element where this CPU's does, and
+    /// rejects the same cuts with the same error.
+    #[test]
+    fn the_portable_scan_agrees_with_the_one_this_cpu_runs(item in record(), pretty in any::<bool>()) {
+        let body = if pretty { serde_json::to_string_pretty(&item) } else { serde_json::to_string(&item) }.unwrap();
+        let body = body.as_bytes();
+        for cut in (0..=body.len()).rev() {
+            prop_assert_eq!(
+                format!("{:?}", scan::<false>(&body[..cut], 0)),
+                format!("{:?}", container_end(&body[..cut], 0))
+            );
+        }
     }
 }
 
