@@ -31,6 +31,7 @@ if [[ -n ${RULEWATCH_MEASURE_DATA:-} ]]; then
     cp -r "$RULEWATCH_MEASURE_DATA"/. "$RULEWATCH_DATA_DIR"/
 fi
 
+: >"$data/sandbox.out"
 target/debug/m365-sandbox --listen 127.0.0.1:0 --demo >"$data/sandbox.out" 2>/dev/null &
 sandbox=$!
 until grep -q "listening on" "$data/sandbox.out"; do sleep 0.05; done

@@ -4,6 +4,7 @@
 
 mod commands;
 mod notifier;
+mod pages;
 mod scheduler;
 mod state;
 mod tray;

@@ -46,6 +46,13 @@ pub(crate) async fn run(app: AppHandle) {
         }
         scan_once(&app, &shared).await;
         schedule_next(&shared).await;
+        // The scan's code (HTTP, TLS, JSON, the store) is not needed until the next one.
+        if !window::is_open(&app) {
+            let _ = tauri::async_runtime::spawn_blocking(|| {
+                crate::pages::let_go("a scan ended");
+            })
+            .await;
+        }
     }
 }
 

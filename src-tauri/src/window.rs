@@ -133,8 +133,8 @@ static CLOSINGS: AtomicU64 = AtomicU64::new(0);
 /// panel reuses it instead of leaking another (tauri-apps/tauri#14626): 17 MB of PSS in
 /// the tray for good once the panel has been open. Once the panel has stayed closed for
 /// NETWORK_LINGERS, the process is ended; WebKit starts a new one for the next panel, as
-/// it does after the process crashes. WebKit's own code, run in the app for the panel,
-/// is let go of then too (`drop_panel_code`).
+/// it does after the process crashes. The code and data the panel read are let go of then
+/// too (`pages::let_go`).
 pub(crate) fn closed(app: &AppHandle) {
     // Under WebDriver (tauri-driver sets this; Tauri reads it to allow automation) the
     // session loses sight of every panel made after the process ended, so it stays
@@ -151,7 +151,7 @@ pub(crate) fn closed(app: &AppHandle) {
         let _ = handle.run_on_main_thread(move || {
             if CLOSINGS.load(Ordering::SeqCst) == closing && !is_open(&app) {
                 end_network_process();
-                drop_panel_code();
+                crate::pages::let_go("the panel stayed closed");
             }
         });
     });
@@ -184,103 +184,6 @@ fn end_network_process() {
 #[cfg(not(target_os = "linux"))]
 fn end_network_process() {}
 
-/// The libraries whose code runs in the app only for a panel.
-#[cfg(target_os = "linux")]
-const PANEL_LIBRARIES: [&str; 2] = ["libwebkit2gtk-4.1.so", "libjavascriptcoregtk-4.1.so"];
-
-/// Takes WebKit's and JavaScriptCore's code out of the app's page tables. Running a panel
-/// maps 24 MB of it into the app (measured with /proc/PID/smaps: 10 MB at start, 34 MB
-/// after a panel), which stays counted against the app, and protected from reclaim as
-/// mapped code, long after the panel is gone. The pages stay in the kernel's page cache,
-/// free to reclaim, and the next panel maps them back as it runs.
-#[cfg(target_os = "linux")]
-fn drop_panel_code() {
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
-        return;
-    };
-    let mut dropped = 0;
-    for mapping in code_mappings(&smaps) {
-        // SAFETY: the range is a whole mapping of a library's code that nothing has
-        // written (read and execute only, no dirty page), so dropping its pages
-        // changes no byte: each comes back from the file when it is next run.
-        if unsafe {
-            libc::madvise(
-                mapping.start as *mut libc::c_void,
-                mapping.len,
-                libc::MADV_DONTNEED,
-            )
-        } == 0
-        {
-            dropped += mapping.resident_kb;
-        }
-    }
-    tracing::info!(
-        "the panel stayed closed: {} MB of WebKit's code let go of",
-        dropped / 1024
-    );
-}
-
-#[cfg(not(target_os = "linux"))]
-fn drop_panel_code() {}
-
-/// A mapping of a panel library's code, from /proc/self/smaps.
-#[cfg(target_os = "linux")]
-#[derive(Debug, PartialEq)]
-struct CodeMapping {
-    start: usize,
-    len: usize,
-    resident_kb: usize,
-}
-
-/// The read-and-execute, private mappings of `PANEL_LIBRARIES` in `smaps` that hold no
-/// dirty page: the only ones safe to drop.
-#[cfg(target_os = "linux")]
-fn code_mappings(smaps: &str) -> Vec<CodeMapping> {
-    let mut found = Vec::new();
-    let mut current: Option<(CodeMapping, bool)> = None;
-    for line in smaps.lines() {
-        let mut words = line.split_whitespace();
-        let first = words.next().unwrap_or_default();
-        if let Some((start, end)) = first.split_once('-')
-            && let (Ok(start), Ok(end)) = (
-                usize::from_str_radix(start, 16),
-                usize::from_str_radix(end, 16),
-            )
-        {
-            found.extend(current.take().filter(|(_, clean)| *clean).map(|(m, _)| m));
-            let perms = words.next().unwrap_or_default();
-            let path = words.nth(3).unwrap_or_default();
-            let name = path.rsplit('/').next().unwrap_or_default();
-            if perms == "r-xp" && PANEL_LIBRARIES.iter().any(|l| name.starts_with(l)) && end > start
-            {
-                current = Some((
-                    CodeMapping {
-                        start,
-                        len: end - start,
-                        resident_kb: 0,
-                    },
-                    true,
-                ));
-            }
-            continue;
-        }
-        let Some((mapping, clean)) = current.as_mut() else {
-            continue;
-        };
-        let kb = words
-            .next()
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(0);
-        match first {
-            "Rss:" => mapping.resident_kb = kb,
-            "Private_Dirty:" | "Shared_Dirty:" | "Anonymous:" if kb > 0 => *clean = false,
-            _ => {}
-        }
-    }
-    found.extend(current.filter(|(_, clean)| *clean).map(|(m, _)| m));
-    found
-}
-
 /// The panel drew its first page: how long after it was asked for, in the log (what
 /// scripts/measure-desktop.sh reads).
 pub(crate) fn drawn() {
@@ -299,65 +202,6 @@ pub(crate) fn drawn() {
 #[cfg(test)]
 mod tests {
     use super::alert_link;
-
-    /// Only a panel library's code that nothing wrote is ever dropped: its data, a
-    /// mapping with a dirty page (a debugger's breakpoint, text relocations), and other
-    /// libraries' code keep their pages.
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn only_clean_code_of_webkit_is_dropped() {
-        use super::{CodeMapping, code_mappings};
-        let entry =
-            |range: &str, perms: &str, path: &str, rss: usize, dirty: usize, anon: usize| {
-                format!(
-                    "{range} {perms} 00000000 fe:00 42    {path}\nSize:  64 kB\nRss:  {rss} kB\n\
-                 Pss:  {rss} kB\nShared_Dirty:  0 kB\nPrivate_Dirty:  {dirty} kB\n\
-                 Anonymous:  {anon} kB\nVmFlags: rd ex mr mw me\n"
-                )
-            };
-        let webkit = "/usr/lib/x86_64-linux-gnu/libwebkit2gtk-4.1.so.0.19.9";
-        let jsc = "/usr/lib/x86_64-linux-gnu/libjavascriptcoregtk-4.1.so.0.9.11";
-        let smaps = [
-            entry("1000-3000", "r-xp", webkit, 8, 0, 0),
-            entry("3000-4000", "r--p", webkit, 4, 4, 0),
-            entry("4000-5000", "rw-p", webkit, 4, 4, 4),
-            entry(
-                "5000-6000",
-                "r-xp",
-                "/usr/lib/x86_64-linux-gnu/libgtk-3.so.0",
-                4,
-                0,
-                0,
-            ),
-            entry("6000-7000", "r-xp", jsc, 4, 4, 0),
-            entry(
-                "7000-9000",
-                "r-xp",
-                "/opt/libwebkit2gtk-4.1.so.0/libx.so",
-                4,
-                0,
-                0,
-            ),
-            entry("a000-c000", "r-xp", jsc, 6, 0, 0),
-        ]
-        .concat();
-        assert_eq!(
-            code_mappings(&smaps),
-            [
-                CodeMapping {
-                    start: 0x1000,
-                    len: 0x2000,
-                    resident_kb: 8
-                },
-                CodeMapping {
-                    start: 0xa000,
-                    len: 0x2000,
-                    resident_kb: 6
-                },
-            ]
-        );
-        assert_eq!(code_mappings(""), []);
-    }
 
     #[test]
     fn a_link_opens_one_alert_and_anything_more_is_ignored() {
