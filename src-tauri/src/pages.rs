@@ -10,6 +10,10 @@
 //! go of, so no byte changes: the kernel reclaims exactly such pages under memory
 //! pressure at any time, and each comes back from the page cache (or the file) the next
 //! time it is read, as they do after such a reclaim.
+//!
+//! Only the app's own binary and shared libraries are let go of, never another file
+//! mapping (a font, a cache): those stay mapped for the process's life, so the range
+//! read from smaps cannot be unmapped and given to other memory before `madvise` runs.
 
 /// After a scan with no panel open, and once a closed panel's network process has ended;
 /// answers how many KB were let go of.
@@ -19,7 +23,8 @@ pub(crate) fn let_go(after: &str) -> usize {
         return 0;
     };
     let mut dropped = 0;
-    for mapping in clean_mappings(&smaps) {
+    let exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
+    for mapping in clean_mappings(&smaps, &exe.to_string_lossy()) {
         // SAFETY: the range is a whole private mapping of a file, readable and never
         // writable, in which no page was written (no dirty, anonymous or swapped page),
         // so dropping its pages changes no byte: each is read again from the file.
@@ -55,10 +60,10 @@ struct Mapping {
     resident_kb: usize,
 }
 
-/// The private `r--p` and `r-xp` mappings of ordinary files in `smaps` that hold pages
-/// (no empty one is worth a call) and no written one.
+/// The private `r--p` and `r-xp` mappings of shared libraries and of `exe` in `smaps`
+/// that hold pages (no empty one is worth a call) and no written one.
 #[cfg(target_os = "linux")]
-fn clean_mappings(smaps: &str) -> Vec<Mapping> {
+fn clean_mappings(smaps: &str, exe: &str) -> Vec<Mapping> {
     let mut found = Vec::new();
     let mut current: Option<(Mapping, bool)> = None;
     let mut finish = |current: Option<(Mapping, bool)>| {
@@ -81,13 +86,15 @@ fn clean_mappings(smaps: &str) -> Vec<Mapping> {
             let perms = words.next().unwrap_or_default();
             // Offset, device and inode, then the path, which may hold spaces.
             let path = words.skip(3).collect::<Vec<_>>().join(" ");
-            // Files only: not the heap, stack or vDSO, nor a memfd's or a deleted
-            // file's pages, which live in memory alone.
-            let file = path.starts_with('/')
+            let name = path.rsplit('/').next().unwrap_or_default();
+            let library = name.ends_with(".so") || name.contains(".so.");
+            // Files only, never the heap, stack or vDSO; a memfd's or a deleted file's
+            // pages live in memory alone.
+            let kept = path.starts_with('/')
+                && (library || path == exe)
                 && !path.starts_with("/memfd:")
-                && !path.starts_with("/dev/")
                 && !path.ends_with(" (deleted)");
-            if matches!(perms, "r--p" | "r-xp") && file && end > start {
+            if matches!(perms, "r--p" | "r-xp") && kept && end > start {
                 current = Some((
                     Mapping {
                         start,
@@ -120,11 +127,12 @@ fn clean_mappings(smaps: &str) -> Vec<Mapping> {
 mod tests {
     use super::{Mapping, clean_mappings};
 
-    /// Only pages read from a file and never written are let go of: a mapping with a
-    /// written page (relocated data, a debugger's breakpoint), a writable or shared one,
-    /// memory with no file behind it, and an empty one keep theirs.
+    /// Only pages of the app's binary and of libraries, read and never written, are let
+    /// go of: a mapping with a written page (relocated data, a debugger's breakpoint), a
+    /// writable or shared one, another file (a font), memory with no file behind it, and
+    /// an empty one keep theirs.
     #[test]
-    fn only_clean_read_only_file_pages_are_let_go_of() {
+    fn only_clean_pages_of_the_binary_and_libraries_are_let_go_of() {
         let entry = |range: &str, perms: &str, path: &str, rss: usize, dirty: usize| {
             format!(
                 "{range} {perms} 00000000 fe:00 42    {path}\nSize:  64 kB\nRss:  {rss} kB\n\
@@ -149,15 +157,29 @@ mod tests {
             ),
             entry("8000-9000", "r--p", "/memfd:wayland-cursor", 4, 0),
             entry("9000-a000", "r--p", "/tmp/gone.so (deleted)", 4, 0),
-            entry("a000-b000", "r--p", "/dev/dri/renderD128", 4, 0),
+            entry(
+                "a000-b000",
+                "r--p",
+                "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+                4,
+                0,
+            ),
             entry("b000-c000", "r--p", "[heap]", 4, 0),
             entry("c000-d000", "r-xp", "[vdso]", 4, 0),
             entry("d000-e000", "r--p", "", 4, 0),
             entry("e000-10000", "r-xp", app, 6, 0),
+            entry("10000-11000", "r--p", "/opt/other/rulewatch-desktop", 4, 0),
+            entry(
+                "11000-12000",
+                "r--p",
+                "/usr/lib/x86_64-linux-gnu/libflite_cmu_us_slt.so.2.2",
+                4,
+                0,
+            ),
         ]
         .concat();
         assert_eq!(
-            clean_mappings(&smaps),
+            clean_mappings(&smaps, app),
             [
                 Mapping {
                     start: 0x1000,
@@ -174,9 +196,14 @@ mod tests {
                     len: 0x2000,
                     resident_kb: 6
                 },
+                Mapping {
+                    start: 0x11000,
+                    len: 0x1000,
+                    resident_kb: 4
+                },
             ]
         );
-        assert_eq!(clean_mappings(""), []);
+        assert_eq!(clean_mappings("", app), []);
     }
 
     /// A process carries on after letting go, with every library this crate links (GTK,
