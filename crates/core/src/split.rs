@@ -245,18 +245,7 @@ impl Strings {
             self.escaped = (code & m.backslash) >> 63;
             escaped
         };
-        let quotes = m.quote & !escaped;
-        #[cfg(target_arch = "x86_64")]
-        let inside = if WIDE {
-            // SAFETY: WIDE is only compiled into `container_end_avx2`, whose caller checked
-            // the CPU has carry-less multiplication.
-            unsafe { prefix_xor_clmul(quotes) }
-        } else {
-            prefix_xor(quotes)
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let inside = prefix_xor(quotes);
-        let inside = inside ^ self.inside;
+        let inside = prefix_xor_as::<WIDE>(m.quote & !escaped) ^ self.inside;
         self.inside = ((inside as i64) >> 63) as u64;
         m.bracket & !inside
     }
@@ -278,6 +267,18 @@ fn prefix_xor_clmul(x: u64) -> u64 {
     use std::arch::x86_64::{_mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi64x};
     let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, x as i64), _mm_set_epi64x(0, -1), 0);
     _mm_cvtsi128_si64(product) as u64
+}
+
+/// The prefix xor `scan` was compiled for.
+#[inline(always)]
+fn prefix_xor_as<const WIDE: bool>(x: u64) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if WIDE {
+        // SAFETY: WIDE is only compiled into `container_end_avx2`, whose caller checked
+        // the CPU has carry-less multiplication.
+        return unsafe { prefix_xor_clmul(x) };
+    }
+    prefix_xor(x)
 }
 
 /// The classifier `scan` was compiled for.
