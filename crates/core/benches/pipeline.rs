@@ -2,27 +2,26 @@
 //! real pipeline: split into raw records, pre-filter, parse and judge candidates only),
 //! against a naive baseline that parses every record into `serde_json::Value`.
 //!
-//! `cargo bench -p rulewatch-core --bench pipeline` generates at least 200 MB of blobs;
-//! under `cargo test` the same code runs once on about 2 MB so the test suite stays quick.
+//! `cargo bench -p rulewatch-core --bench pipeline` renders at least 200 MB of blobs from
+//! the sandbox's own feed (its mailbox noise, with threats planted); under `cargo test`
+//! the same code runs once on about 2 MB so the test suite stays quick.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::fmt::Write;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use criterion::{Criterion, SamplingMode, Throughput};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use serde_json::Value;
+use m365_sandbox::attacks::{self, ForwardKind, RecordCtx};
+use m365_sandbox::testkit::{self, TestTenant, USERS};
 use serde_json::value::RawValue;
+use serde_json::{Value, json};
 
 use rulewatch_core::auth::AuthMethod;
 use rulewatch_core::detect::{self, AuditRecord, TenantContext};
 use rulewatch_core::engine;
 use rulewatch_core::store::TenantRow;
+use uuid::Uuid;
 
 /// Counts heap bytes while [`TRACKING`], to measure one blob's peak; timed runs pay one
 /// relaxed load per call, the same for both paths.
@@ -85,496 +84,66 @@ fn peak_extra(work: impl FnOnce()) -> usize {
     PEAK.load(Relaxed).max(0) as usize
 }
 
-const TENANT_ID: &str = "6f1c2a3b-1111-4222-8333-944455556666";
-const DOMAIN: &str = "contoso.com";
-const INITIAL_DOMAIN: &str = "contoso.onmicrosoft.com";
-const EXCHANGE_APP_ID: &str = "00000002-0000-0ff1-ce00-000000000000";
-/// Of every thousand records one is a threat and one a benign admin change that passes
-/// the pre-filter but raises nothing; the other 998 are mailbox-audit noise.
-const PERIOD: u64 = 1000;
-/// Every threat this generator plants raises exactly one alert.
+/// The benchmark's tenant, with fixed ids so every run reads the same noise.
+fn tenant() -> TestTenant {
+    let mut t = TestTenant::new(1);
+    t.tenant_id = "6f1c2a3b-1111-4222-8333-944455556666".into();
+    t.domain = "contoso.com".into();
+    t.initial_domain = "contoso.onmicrosoft.com".into();
+    t.users = USERS.iter().map(|u| format!("{u}@contoso.com")).collect();
+    t
+}
+
+/// Seeds the sandbox's noise.
+const SEED: u64 = 0x5EED_2026;
+/// Of every thousand records one is a planted threat; the rest are the sandbox's noise,
+/// whose benign admin changes (about one in fifty) pass the pre-filter and raise nothing.
+const PERIOD: usize = 1000;
+/// Every threat planted here raises exactly one alert.
 const ALERTS_PER_THREAT: usize = 1;
 
-/// Mail subjects, several of them near misses that talk about rules and mailboxes in
-/// words the pre-filter must not take for a watched operation.
-const SUBJECTS: [&str; 16] = [
-    "Quarterly review agenda",
-    "Re: Project timeline",
-    "Re: Inbox rules clean-up before the migration",
-    "Updated budget spreadsheet",
-    "Fw: New mailbox rules policy",
-    "Weekly status report",
-    "Transport rules change window tonight",
-    "Re: Invoice 2231 approved",
-    "Set mailbox quotas for the interns",
-    "Folder permissions review",
-    "Re: Mailbox permissions request for Finance",
-    "Rule of thumb for expense claims",
-    "Office closure next Monday",
-    "Re: Server maintenance window",
-    "Draft press release",
-    "Expense report submitted",
-];
-
-const CLIENTS: [&str; 5] = [
-    "Client=OWA;Action=ViaProxy",
-    "Client=MSExchangeRPC",
-    "Client=REST;Client=RESTSystem;;",
-    "Client=OutlookService;Outlook-iOS/2.0;",
-    "Client=Microsoft Outlook 16.0.17928.20114",
-];
-
-const FOLDERS: [&str; 6] = [
-    "Inbox",
-    "Sent Items",
-    "Deleted Items",
-    "Drafts",
-    "Calendar",
-    "Archive",
-];
-
-const USERS: [&str; 12] = [
-    "adele", "alexw", "meganb", "leeg", "nestorw", "pradeepg", "isaiahl", "joni", "lidiah",
-    "lynner", "miriamg", "diegos",
-];
-
-/// Writes into a `String`, which cannot fail.
-macro_rules! put {
-    ($out:expr, $($arg:tt)*) => {
-        $out.write_fmt(format_args!($($arg)*)).expect("a String takes any text")
+/// The `k`th planted threat: forwarding out by an inbox rule, by the mailbox, by a changed
+/// rule, or a rule deleting all mail, each on one of the tenant's users, as scenario
+/// records.
+fn threat(t: &TestTenant, k: usize) -> Value {
+    let victim = k % 3;
+    let admin = USERS.len() - 1;
+    let mut ctx = t.ctx(victim, victim);
+    ctx.record_id = Uuid::from_u128(k as u128);
+    let drop_box = t.drop_box(&format!("eve{k}"));
+    let record = match k % 4 {
+        0 => attacks::new_inbox_rule_forward(&ctx, "Sync", &[&drop_box], ForwardKind::ForwardTo),
+        1 => {
+            let ctx = RecordCtx {
+                actor_upn: t.users[admin].clone(),
+                ..ctx
+            };
+            attacks::set_mailbox_forwarding(&ctx, Some(&format!("smtp:{drop_box}")), None, true)
+        }
+        2 => {
+            attacks::set_inbox_rule_forward(&ctx, "Accounts", &[&drop_box], ForwardKind::RedirectTo)
+        }
+        _ => attacks::new_inbox_rule_delete_all(&ctx, "."),
     };
+    // Each its own blob, among a few noise records, as an attack lands.
+    json!({
+        "tenant_id": t.tenant_id, "content_type": "Audit.Exchange",
+        "release_after_s": -60 * (k as i64 + 1), "record": record,
+    })
 }
 
-struct Person {
-    upn: String,
-    puid: String,
-    sid: String,
-    mailbox_guid: String,
-    ip: String,
-    folder_ids: Vec<String>,
-}
-
-/// Deterministic `Audit.Exchange` content: same seed, same bytes.
-struct Generator {
-    rng: StdRng,
-    people: Vec<Person>,
-    /// Records written so far; decides what the next one is.
-    written: u64,
-    threats: usize,
-}
-
-impl Generator {
-    fn new(seed: u64) -> Generator {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let people = USERS
-            .iter()
-            .enumerate()
-            .map(|(i, alias)| Person {
-                upn: format!("{alias}@{DOMAIN}"),
-                puid: format!("1003200{:09X}", rng.random::<u64>() & 0xF_FFFF_FFFF),
-                sid: format!(
-                    "S-1-5-21-{}-{}-{}-{}",
-                    rng.random_range(1_000_000_000u32..4_000_000_000),
-                    rng.random_range(1_000_000_000u32..4_000_000_000),
-                    rng.random_range(1_000_000_000u32..4_000_000_000),
-                    rng.random_range(10_000..99_999)
-                ),
-                mailbox_guid: guid(&mut rng),
-                ip: format!("192.0.2.{}", 10 + i * 7),
-                folder_ids: FOLDERS
-                    .iter()
-                    .map(|_| format!("LgAAAAA{}", STANDARD.encode(rng.random::<[u8; 27]>())))
-                    .collect(),
-            })
-            .collect();
-        Generator {
-            rng,
-            people,
-            written: 0,
-            threats: 0,
-        }
-    }
-
-    /// One blob: a JSON array of `records` records, compact as the API serves it.
-    fn blob(&mut self, records: usize) -> Vec<u8> {
-        let mut out = String::with_capacity(records * 2600);
-        out.push('[');
-        for i in 0..records {
-            if i > 0 {
-                out.push(',');
-            }
-            self.record(&mut out);
-        }
-        out.push(']');
-        out.into_bytes()
-    }
-
-    fn record(&mut self, out: &mut String) {
-        let n = self.written;
-        self.written += 1;
-        match n % PERIOD {
-            499 => {
-                self.threats += 1;
-                self.threat(out, n / PERIOD);
-            }
-            999 => self.benign_admin(out, n / PERIOD),
-            _ => self.noise(out),
-        }
-    }
-
-    fn noise(&mut self, out: &mut String) {
-        let owner = self.rng.random_range(0..self.people.len());
-        match self.rng.random_range(0..1000) {
-            0..500 => self.mail_items_accessed(out, owner),
-            500..620 => {
-                self.mailbox_header(out, "Send", 2, owner, owner);
-                out.push_str(",\"Item\":");
-                self.item(out, owner, 1);
-                out.push('}');
-            }
-            620..720 => self.deleted(out, "MoveToDeletedItems", owner, Some(2)),
-            720..780 => self.deleted(out, "SoftDelete", owner, None),
-            780..810 => self.deleted(out, "HardDelete", owner, None),
-            810..880 => {
-                self.mailbox_header(out, "Update", 2, owner, owner);
-                out.push_str(",\"Item\":");
-                self.item(out, owner, 3);
-                out.push_str(r#","ModifiedProperties":["Body","Subject","RecipientCollection"]}"#);
-            }
-            880..950 => {
-                // A delegate (an assistant, a team mate) opening a shared calendar.
-                let delegate = self.rng.random_range(0..self.people.len());
-                self.mailbox_header(out, "FolderBind", 3, owner, delegate);
-                put!(
-                    out,
-                    r#","CrossMailboxOperation":{},"Folder":"#,
-                    owner != delegate
-                );
-                self.folder(out, owner, 4);
-                out.push('}');
-            }
-            950..980 => {
-                self.mailbox_header(out, "Create", 2, owner, owner);
-                out.push_str(",\"Item\":");
-                self.item(out, owner, 4);
-                out.push('}');
-            }
-            _ => {
-                self.mailbox_header(out, "MailboxLogin", 2, owner, owner);
-                out.push_str(
-                    r#","ClientProcessName":"OUTLOOK.EXE","ClientVersion":"16.0.17928.20114"}"#,
-                );
-            }
-        }
-    }
-
-    /// The fields every mailbox-audit record carries; `actor` differs from `owner` for delegates.
-    fn mailbox_header(
-        &mut self,
-        out: &mut String,
-        operation: &str,
-        record_type: u32,
-        owner: usize,
-        actor: usize,
-    ) {
-        let time = self.time();
-        let id = guid(&mut self.rng);
-        let session = guid(&mut self.rng);
-        let client = CLIENTS[self.rng.random_range(0..CLIENTS.len())];
-        let server = self.server();
-        let (o, a) = (&self.people[owner], &self.people[actor]);
-        let logon_type = if owner == actor { 0 } else { 2 };
-        put!(
-            out,
-            r#"{{"CreationTime":"{time}","Id":"{id}","Operation":"{operation}","OrganizationId":"{TENANT_ID}","RecordType":{record_type},"ResultStatus":"Succeeded","UserKey":"{}","UserType":0,"Version":1,"Workload":"Exchange","ClientIP":"{}","UserId":"{}","AppId":"{EXCHANGE_APP_ID}","ClientAppId":"","ClientIPAddress":"{}","ClientInfoString":"{client}","ExternalAccess":false,"InternalLogonType":0,"LogonType":{logon_type},"LogonUserSid":"{}","MailboxGuid":"{}","MailboxOwnerSid":"{}","MailboxOwnerUPN":"{}","OrganizationName":"{INITIAL_DOMAIN}","OriginatingServer":"{server} (15.20.8857.021)\r\n","SessionId":"{session}""#,
-            a.puid,
-            a.ip,
-            a.upn,
-            a.ip,
-            a.sid,
-            o.mailbox_guid,
-            o.sid,
-            o.upn,
-        );
-    }
-
-    /// Long `Folders`/`FolderItems` arrays: a sync touches many messages at once.
-    fn mail_items_accessed(&mut self, out: &mut String, owner: usize) {
-        self.mailbox_header(out, "MailItemsAccessed", 50, owner, owner);
-        let folders = self.rng.random_range(1..=3);
-        let counts: Vec<usize> = (0..folders)
-            .map(|_| {
-                if self.rng.random_bool(0.1) {
-                    self.rng.random_range(10..=40)
-                } else {
-                    self.rng.random_range(1..=6)
-                }
-            })
-            .collect();
-        let access = if self.rng.random_bool(0.8) {
-            "Bind"
-        } else {
-            "Sync"
-        };
-        put!(
-            out,
-            r#","OperationCount":{},"OperationProperties":[{{"Name":"MailAccessType","Value":"{access}"}},{{"Name":"IsThrottled","Value":"False"}}],"Folders":["#,
-            counts.iter().sum::<usize>()
-        );
-        for (f, count) in counts.into_iter().enumerate() {
-            if f > 0 {
-                out.push(',');
-            }
-            out.push_str("{\"FolderItems\":[");
-            for i in 0..count {
-                if i > 0 {
-                    out.push(',');
-                }
-                let message_id = self.message_id();
-                put!(
-                    out,
-                    r#"{{"InternetMessageId":"{message_id}","SizeInBytes":{}}}"#,
-                    self.rng.random_range(4_000..400_000)
-                );
-            }
-            let folder = [0, 5, 1][f];
-            put!(
-                out,
-                r#"],"Id":"{}","Path":"\\{}"}}"#,
-                self.people[owner].folder_ids[folder],
-                FOLDERS[folder]
-            );
-        }
-        out.push_str("]}");
-    }
-
-    fn deleted(&mut self, out: &mut String, operation: &str, owner: usize, dest: Option<usize>) {
-        self.mailbox_header(out, operation, 3, owner, owner);
-        out.push_str(",\"AffectedItems\":[");
-        for i in 0..self.rng.random_range(1..=5) {
-            if i > 0 {
-                out.push(',');
-            }
-            self.item(out, owner, 0);
-        }
-        out.push_str("],\"CrossMailboxOperation\":false");
-        if let Some(dest) = dest {
-            out.push_str(",\"DestFolder\":");
-            self.folder(out, owner, dest);
-        }
-        out.push_str(",\"Folder\":");
-        self.folder(out, owner, 0);
-        out.push('}');
-    }
-
-    fn item(&mut self, out: &mut String, owner: usize, folder: usize) {
-        let id = STANDARD.encode(self.rng.random::<[u8; 30]>());
-        let message_id = self.message_id();
-        let size = self.rng.random_range(2_000..250_000);
-        let subject = SUBJECTS[self.rng.random_range(0..SUBJECTS.len())];
-        put!(
-            out,
-            r#"{{"Id":"RgAAAAA{id}","InternetMessageId":"{message_id}","ParentFolder":"#
-        );
-        self.folder(out, owner, folder);
-        put!(out, r#","SizeInBytes":{size},"Subject":"{subject}"}}"#);
-    }
-
-    fn folder(&self, out: &mut String, owner: usize, folder: usize) {
-        put!(
-            out,
-            r#"{{"Id":"{}","Path":"\\{}"}}"#,
-            self.people[owner].folder_ids[folder],
-            FOLDERS[folder]
-        );
-    }
-
-    fn message_id(&mut self) -> String {
-        format!(
-            "<{:032X}@{}.eurprd04.prod.outlook.com>",
-            self.rng.random::<u128>(),
-            self.server()
-        )
-    }
-
-    fn server(&mut self) -> String {
-        format!(
-            "AM{}PR04MB{:04}",
-            self.rng.random_range(0..10),
-            self.rng.random_range(0..10_000)
-        )
-    }
-
-    /// Creation times move forward through one day, a few records a second.
-    fn time(&self) -> String {
-        let s = (8 * 3600 + self.written / 3) % 86_400;
-        format!(
-            "2026-11-27T{:02}:{:02}:{:02}",
-            s / 3600,
-            s / 60 % 60,
-            s % 60
-        )
-    }
-
-    /// Threats, in turn: an inbox rule forwarding out, mailbox forwarding set by an
-    /// admin, an existing rule changed to redirect out, a rule deleting all mail.
-    fn threat(&mut self, out: &mut String, k: u64) {
-        let victim = 1 + (k as usize) % (self.people.len() - 1);
-        let upn = self.people[victim].upn.clone();
-        let header = || {
-            vec![
-                ("AlwaysDeleteOutlookRulesBlob", "False".to_string()),
-                ("Force", "False".to_string()),
-            ]
-        };
-        match k % 4 {
-            0 => {
-                let mut params = header();
-                params.extend([
-                    ("Name", "Sync".to_string()),
-                    ("SubjectContainsWords", "invoice".to_string()),
-                    ("ForwardTo", format!("eve{k}@evil.example")),
-                    ("StopProcessingRules", "True".to_string()),
-                ]);
-                let object_id = self.rule_object_id(victim, "Sync");
-                self.admin_record(out, "New-InboxRule", victim, &object_id, &params, "True");
-            }
-            1 => {
-                let params = [
-                    ("Identity", upn),
-                    (
-                        "ForwardingSmtpAddress",
-                        format!("smtp:exfil{k}@mail.example"),
-                    ),
-                    ("DeliverToMailboxAndForward", "True".to_string()),
-                ];
-                let object_id = self.people[victim].mailbox_guid.clone();
-                self.admin_record(out, "Set-Mailbox", 0, &object_id, &params, "True");
-            }
-            2 => {
-                let mut params = header();
-                params.extend([
-                    ("Identity", "Accounts".to_string()),
-                    ("RedirectTo", format!("backup{k}@evil.example")),
-                ]);
-                let object_id = format!(
-                    "{}\\\\1763925088875105{k:04}",
-                    self.people[victim].mailbox_guid
-                );
-                self.admin_record(out, "Set-InboxRule", victim, &object_id, &params, "True");
-            }
-            _ => {
-                let mut params = header();
-                params.extend([
-                    ("Name", ".".to_string()),
-                    ("DeleteMessage", "True".to_string()),
-                    ("MarkAsRead", "True".to_string()),
-                    ("StopProcessingRules", "True".to_string()),
-                ]);
-                let object_id = self.rule_object_id(victim, ".");
-                self.admin_record(out, "New-InboxRule", victim, &object_id, &params, "True");
-            }
-        }
-    }
-
-    /// Admin changes that look like threats but are not: a filing rule, forwarding to a
-    /// colleague, and an external forward the outbound policy blocked.
-    fn benign_admin(&mut self, out: &mut String, k: u64) {
-        let owner = (k as usize) % self.people.len();
-        let colleague = (owner + 1) % self.people.len();
-        let header = || {
-            vec![
-                ("AlwaysDeleteOutlookRulesBlob", "False".to_string()),
-                ("Force", "False".to_string()),
-            ]
-        };
-        match k % 3 {
-            0 => {
-                let mut params = header();
-                params.extend([
-                    ("Name", "Newsletters".to_string()),
-                    ("From", format!("newsletter@{DOMAIN}")),
-                    ("MoveToFolder", "Newsletters".to_string()),
-                ]);
-                let object_id = self.rule_object_id(owner, "Newsletters");
-                self.admin_record(out, "New-InboxRule", owner, &object_id, &params, "True");
-            }
-            1 => {
-                let params = [
-                    ("Identity", self.people[owner].upn.clone()),
-                    (
-                        "ForwardingSmtpAddress",
-                        format!("smtp:{}", self.people[colleague].upn),
-                    ),
-                    ("DeliverToMailboxAndForward", "True".to_string()),
-                ];
-                let object_id = self.people[owner].mailbox_guid.clone();
-                self.admin_record(out, "Set-Mailbox", 0, &object_id, &params, "True");
-            }
-            _ => {
-                let mut params = header();
-                params.extend([
-                    ("Name", "Forward to personal".to_string()),
-                    ("ForwardTo", format!("user{k}.personal@mail.example")),
-                ]);
-                let object_id = self.rule_object_id(owner, "Forward to personal");
-                self.admin_record(out, "New-InboxRule", owner, &object_id, &params, "False");
-            }
-        }
-    }
-
-    fn rule_object_id(&self, owner: usize, rule: &str) -> String {
-        let alias = self.people[owner].upn.split('@').next().unwrap_or_default();
-        format!(
-            "NAMPR04A001.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/{INITIAL_DOMAIN}/{alias}\\\\{rule}"
-        )
-    }
-
-    /// An Exchange admin (cmdlet) record, RecordType 1, shaped like the real samples.
-    fn admin_record(
-        &mut self,
-        out: &mut String,
-        operation: &str,
-        actor: usize,
-        object_id: &str,
-        params: &[(&str, String)],
-        result: &str,
-    ) {
-        let time = self.time();
-        let id = guid(&mut self.rng);
-        let session = guid(&mut self.rng);
-        let token: String = (0..22)
-            .map(|_| {
-                char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[self.rng.random_range(0..36)])
-            })
-            .collect();
-        let server = self.server();
-        let ip = format!(
-            "203.0.113.{}:{}",
-            self.rng.random_range(1..255),
-            self.rng.random_range(49_152..65_535)
-        );
-        let a = &self.people[actor];
-        put!(
-            out,
-            r#"{{"AppAccessContext":{{"IssuedAtTime":"{time}","UniqueTokenId":"{token}"}},"CreationTime":"{time}","Id":"{id}","Operation":"{operation}","OrganizationId":"{TENANT_ID}","RecordType":1,"ResultStatus":"{result}","UserKey":"{}","UserType":2,"Version":1,"Workload":"Exchange","ClientIP":"{ip}","ObjectId":"{object_id}","UserId":"{}","AppId":"{EXCHANGE_APP_ID}","AppPoolName":"MSExchangeOWAAppPool","ClientAppId":"","ExternalAccess":false,"OrganizationName":"{INITIAL_DOMAIN}","OriginatingServer":"{server} (15.20.8857.021)","Parameters":["#,
-            a.puid,
-            a.upn,
-        );
-        for (i, (name, value)) in params.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            put!(out, r#"{{"Name":"{name}","Value":"{value}"}}"#);
-        }
-        put!(out, r#"],"SessionId":"{session}"}}"#);
-    }
-}
-
-fn guid(rng: &mut StdRng) -> String {
-    uuid::Builder::from_random_bytes(rng.random())
-        .into_uuid()
-        .to_string()
+/// `noise` records of the sandbox's mailbox noise and one threat per [`PERIOD`] of them,
+/// at most `records_per_blob` a blob: (the blobs' bodies, threats planted).
+fn blobs(t: &TestTenant, noise: usize, records_per_blob: usize) -> (Vec<Vec<u8>>, usize) {
+    let threats: Vec<Value> = (0..noise / PERIOD).map(|k| threat(t, k)).collect();
+    let planted = threats.len();
+    let scenario = json!({
+        "tenants": [t.scenario_json()],
+        "records": threats,
+        "noise": {"records_per_tenant": noise, "seed": SEED, "spread_s": 86_400},
+        "records_per_blob": records_per_blob,
+    });
+    (testkit::exchange_bodies(&scenario), planted)
 }
 
 struct Corpus {
@@ -585,18 +154,23 @@ struct Corpus {
 }
 
 impl Corpus {
+    /// At least `min_bytes` of blobs, the noise sized from a sample's mean record.
     fn generate(min_bytes: usize, records_per_blob: usize) -> Corpus {
-        let mut generator = Generator::new(0x5EED_2026);
-        let mut blobs = Vec::new();
-        let mut bytes = 0;
-        while bytes < min_bytes {
-            let blob = generator.blob(records_per_blob);
-            bytes += blob.len();
-            blobs.push(blob);
-        }
+        let t = tenant();
+        const SAMPLE: usize = 2000;
+        let (sample, _) = blobs(&t, SAMPLE, records_per_blob);
+        let mean = sample.iter().map(Vec::len).sum::<usize>() / SAMPLE;
+        // A tenth more, as the sample's mean is only near the whole's.
+        let noise = (min_bytes / mean).max(SAMPLE) * 11 / 10;
+        let (blobs, threats) = blobs(&t, noise, records_per_blob);
+        let bytes = blobs.iter().map(Vec::len).sum();
+        assert!(
+            bytes >= min_bytes,
+            "{bytes} bytes generated, {min_bytes} asked for"
+        );
         Corpus {
-            records: blobs.len() * records_per_blob,
-            expected_alerts: generator.threats * ALERTS_PER_THREAT,
+            records: noise + threats,
+            expected_alerts: threats * ALERTS_PER_THREAT,
             blobs,
             bytes,
         }
@@ -610,16 +184,16 @@ struct Judge {
 }
 
 impl Judge {
-    fn new() -> Judge {
+    fn new(t: &TestTenant) -> Judge {
         Judge {
             ctx: TenantContext {
-                accepted_domains: vec![DOMAIN.into(), INITIAL_DOMAIN.into()],
+                accepted_domains: vec![t.domain.clone(), t.initial_domain.clone()],
             },
             tuning: Default::default(),
             tenant: TenantRow {
-                tenant_id: TENANT_ID.into(),
-                name: "Contoso".into(),
-                client_id: "11111111-2222-4333-8444-555555555555".into(),
+                tenant_id: t.tenant_id.clone(),
+                name: t.name.clone(),
+                client_id: t.client_id.clone(),
                 auth_method: AuthMethod::ClientSecret,
                 cloud: None,
             },
@@ -709,7 +283,7 @@ fn main() {
         (2_000_000, 500)
     };
     let corpus = Corpus::generate(min_bytes, records_per_blob);
-    let judge = Judge::new();
+    let judge = Judge::new(&tenant());
 
     // The benchmark must measure real work: both paths find every planted threat, once.
     assert!(corpus.expected_alerts > 0);

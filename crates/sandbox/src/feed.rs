@@ -265,6 +265,14 @@ impl Feed {
         self.by_id.get(content_id).map(|&i| &self.blobs[i])
     }
 
+    /// Every blob of `content_type`, of every tenant, in `contentCreated` order.
+    #[cfg(feature = "testkit")]
+    pub(crate) fn blobs_of(&self, content_type: ContentType) -> impl Iterator<Item = &Blob> {
+        self.blobs
+            .iter()
+            .filter(move |b| b.content_type == content_type)
+    }
+
     /// The blob's records as the JSON array Microsoft serves.
     pub(crate) fn body(&self, blob: &Blob) -> Vec<u8> {
         let mut out = Vec::with_capacity(blob.items.len() * 1500);

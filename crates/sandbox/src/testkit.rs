@@ -333,6 +333,17 @@ pub fn start_on(rt: &tokio::runtime::Runtime, scenario: &Value) -> crate::Runnin
     .expect("the sandbox starts")
 }
 
+/// The body of every `Audit.Exchange` blob a sandbox playing `scenario` (its JSON) would
+/// serve, rendered in this process: planted records and the sandbox's own noise, for a
+/// benchmark of what reads them that has no use for the HTTP between.
+pub fn exchange_bodies(scenario: &Value) -> Vec<Vec<u8>> {
+    let scenario = crate::Scenario::from_json(&scenario.to_string()).expect("a valid scenario");
+    let feed = crate::feed::Feed::build(&scenario, Utc::now());
+    feed.blobs_of(crate::scenario::ContentType::Exchange)
+        .map(|blob| feed.body(blob))
+        .collect()
+}
+
 /// GETs one of a sandbox's JSON endpoints (`/_sandbox/stats`) from code that is not async.
 pub fn get_json(rt: &tokio::runtime::Runtime, url: &str) -> Value {
     rt.block_on(async {
