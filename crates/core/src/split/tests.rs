@@ -125,6 +125,32 @@ fn backslash_runs_and_quotes_across_block_edges() {
     }
 }
 
+/// The scan tells an element that is all ASCII from one that is not, wherever the first
+/// byte that is not falls: in the element's first block, a later one, or the block
+/// where the element ends and the next begins.
+#[test]
+fn bytes_that_are_not_utf8_are_found_in_every_block() {
+    for pad in 0..140 {
+        let x = "x".repeat(pad);
+        for body in [
+            format!("[{{\"k\":\"{x}\u{ff}\"}},{{\"k\":1}}]"),
+            format!("[{{\"k\":\"{x}\"}},{{\"k\":\"\u{ff}\"}}]"),
+            format!("[{{\"k\":[\"{x}\"]}},{{\"k\":\"\u{c3}\"}}]"),
+        ] {
+            let body: Vec<u8> = body.chars().map(|c| c as u32 as u8).collect();
+            assert!(
+                matches!(
+                    records(&body),
+                    Err(Malformed::Shape("text that is not UTF-8", _))
+                ),
+                "{pad}: {:?}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        same_as_serde(&format!("[{{\"k\":\"{x}é\"}},{{\"k\":\"😀\"}},{{}}]"));
+    }
+}
+
 #[test]
 fn a_small_array_is_rejected_at_every_cut() {
     let body = r#"[{"a":"x\"}]","b":[1,{"c":"\\"}],"d":"é😀"},{"e":[]},"s",3,null]"#;
