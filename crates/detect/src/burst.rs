@@ -178,15 +178,15 @@ pub struct Countable {
 }
 
 /// The operations [`counted`] reads, searched for in [`crate::sift`]'s one search
-/// (tails at their index, ASCII case ignored). `"sync"`, quotes included, is
+/// (marks at their index, ASCII case ignored). `"sync"`, quotes included, is
 /// MailItemsAccessed's access type as a JSON value: the filter passes the records that
 /// sync, not the far more common binds.
 pub(crate) const COUNTED: [Needle; 5] = [
     ("harddelete", 2),
     ("softdelete", 2),
     ("\"sync\"", 1),
-    ("delete user", 3),
-    ("member from role", 5),
+    ("delete user", 5),
+    ("member from role", 10),
 ];
 
 /// Removals of members from directory roles. PIM activations expiring, or given up,
