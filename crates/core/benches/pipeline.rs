@@ -154,15 +154,14 @@ struct Corpus {
 }
 
 impl Corpus {
-    /// At least `min_bytes` of blobs, the noise sized from a sample's mean record.
-    fn generate(min_bytes: usize, records_per_blob: usize) -> Corpus {
-        let t = tenant();
+    /// At least `min_bytes` of `t`'s blobs, the noise sized from a sample's mean record.
+    fn generate(t: &TestTenant, min_bytes: usize, records_per_blob: usize) -> Corpus {
         const SAMPLE: usize = 2000;
-        let (sample, _) = blobs(&t, SAMPLE, records_per_blob);
+        let (sample, _) = blobs(t, SAMPLE, records_per_blob);
         let mean = sample.iter().map(Vec::len).sum::<usize>() / SAMPLE;
         // A tenth more, as the sample's mean is only near the whole's.
         let noise = (min_bytes / mean).max(SAMPLE) * 11 / 10;
-        let (blobs, threats) = blobs(&t, noise, records_per_blob);
+        let (blobs, threats) = blobs(t, noise, records_per_blob);
         let bytes = blobs.iter().map(Vec::len).sum();
         assert!(
             bytes >= min_bytes,
@@ -293,8 +292,9 @@ fn main() {
     } else {
         (2_000_000, 500)
     };
-    let corpus = Corpus::generate(min_bytes, records_per_blob);
-    let judge = Judge::new(&tenant());
+    let tenant = tenant();
+    let corpus = Corpus::generate(&tenant, min_bytes, records_per_blob);
+    let judge = Judge::new(&tenant);
 
     // The benchmark must measure real work: both paths find every planted threat, once.
     assert!(corpus.expected_alerts > 0);
