@@ -256,9 +256,11 @@ pub fn counted(record: &AuditRecord) -> Option<Countable> {
 
 /// [`counted`] for a record's raw JSON: what a scan asks of each record [`crate::sift`]
 /// says may count. Mail events, nearly all of them, are read leanly, only the fields
-/// counting them needs; any other record, or one the lean reading refuses, is read whole.
+/// counting them needs: by a quick scan where it is sure of the record, else by serde.
+/// Any other record, or one the lean reading refuses, is read whole.
 pub fn counted_json(raw: &str) -> Option<Countable> {
-    if let Ok(mail) = serde_json::from_str::<MailRecord>(raw)
+    if let Some(mail) =
+        MailRecord::scan(raw).or_else(|| serde_json::from_str::<MailRecord>(raw).ok())
         && let Told::Settled(event) = mail_event(&mail)
     {
         return event;

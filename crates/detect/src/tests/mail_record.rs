@@ -13,7 +13,18 @@ fn full(raw: &str) -> Option<Countable> {
     counted(&serde_json::from_str::<AuditRecord>(raw).ok()?)
 }
 
+/// The quick scan, where it takes a record, reads what serde's lean reading reads.
+fn scan_agrees(raw: &str) -> Result<(), String> {
+    match MailRecord::scan(raw) {
+        Some(quick) if Some(&quick) != serde_json::from_str::<MailRecord>(raw).ok().as_ref() => {
+            Err(format!("the quick scan read {quick:?} from {raw}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn assert_agrees(raw: &str) {
+    scan_agrees(raw).unwrap();
     assert_eq!(counted_json(raw), full(raw), "{raw}");
 }
 
@@ -51,8 +62,27 @@ fn ordinary_mail_records_are_read_leanly_and_count_alike() {
             serde_json::from_str::<MailRecord>(&raw).is_ok(),
             "read whole: {raw}"
         );
+        assert!(MailRecord::scan(&raw).is_some(), "scanned: {raw}");
         assert!(counted_json(&raw).is_some(), "{raw}");
         assert_agrees(&raw);
+    }
+}
+
+/// Records with every field Exchange writes (as the sandbox renders them) are read by
+/// the quick scan, not left to serde: the scan is what keeps counting cheap.
+#[test]
+fn exchange_records_are_read_by_the_quick_scan() {
+    let deletion = r#"{"AffectedItems":[{"Id":"RgAAAAAkhdSfApDa/4WSWVLCIQNQb1S5cUWeklQJv2GhhPT","InternetMessageId":"<B9DAABEBC142569C63F93B70E4F3FA6B@TY0PR19MB8840.eurprd04.prod.outlook.com>","ParentFolder":{"Id":"LgAAAAAO3qenC/ql8zGLbKaDeC/MY3cExLBvLFiZIgg","Path":"\\Deleted Items"},"SizeInBytes":171662,"Subject":"Quarterly review agenda"}],"AppId":"00000002-0000-0ff1-ce00-000000000000","ClientAppId":"","ClientIP":"192.0.2.10","ClientIPAddress":"192.0.2.10","ClientInfoString":"Client=OWA;Action=ViaProxy","CreationTime":"2026-12-03T18:04:00","CrossMailboxOperation":false,"ExternalAccess":false,"Folder":{"Id":"LgAAAAAO3qenC/ql8zGLbKaDeC/MY3cExLBvLFiZIgg","Path":"\\Deleted Items"},"Id":"bc6a7e16-df43-4d6f-8df7-60dfec20e4c1","InternalLogonType":0,"LogonType":0,"LogonUserSid":"S-1-5-21-4062897487-2240412070-2989095259-49069","MailboxGuid":"9d8289ea-dcaf-4e5f-8325-bed6e801e1c9","MailboxOwnerSid":"S-1-5-21-4062897487-2240412070-2989095259-49069","MailboxOwnerUPN":"adele@contoso.com","Operation":"SoftDelete","OrganizationId":"6f1c2a3b-1111-4222-8333-944455556666","OrganizationName":"contoso.onmicrosoft.com","OriginatingServer":"MW4PR12MB8227 (15.20.8857.021)\r\n","RecordType":3,"ResultStatus":"Succeeded","SessionId":"081e4d70-8933-4aa5-b98b-7a069f0a8b45","UserId":"adele@contoso.com","UserKey":"100320008F0B7BF0","UserType":0,"Version":1,"Workload":"Exchange"}"#;
+    let sync = r#"{"AppId":"00000002-0000-0ff1-ce00-000000000000","ClientAppId":"","ClientIP":"192.0.2.24","ClientIPAddress":"192.0.2.24","ClientInfoString":"Client=MSExchangeRPC","CreationTime":"2026-12-03T18:18:26","ExternalAccess":false,"Folders":[{"FolderItems":[{"InternetMessageId":"<69FA243D498B7889C5A472543DFA9481@TY0PR19MB8840.eurprd04.prod.outlook.com>","SizeInBytes":132684},{"InternetMessageId":"<2719FDBAABF5E87E61C9446C2298D3BF@TY0PR19MB8840.eurprd04.prod.outlook.com>","SizeInBytes":67574}],"Id":"LgAAAAAQ3zoEDvn4pZyHB2JJJqsP324mtLtrgs5N05+","Path":"\\Inbox"}],"Id":"d58ea638-182d-4684-a2fb-c9a95b2163bc","InternalLogonType":0,"LogonType":0,"LogonUserSid":"S-1-5-21-2415669827-3375980260-3869520113-38203","MailboxGuid":"208a31f9-7d9b-4c6b-921c-afad6eba820e","MailboxOwnerSid":"S-1-5-21-2415669827-3375980260-3869520113-38203","MailboxOwnerUPN":"lidia@contoso.com","Operation":"MailItemsAccessed","OperationCount":2,"OperationProperties":[{"Name":"MailAccessType","Value":"Sync"},{"Name":"IsThrottled","Value":"False"}],"OrganizationId":"6f1c2a3b-1111-4222-8333-944455556666","OrganizationName":"contoso.onmicrosoft.com","OriginatingServer":"VI1PR03MB6191 (15.20.8857.021)\r\n","RecordType":50,"ResultStatus":"Succeeded","SessionId":"ee7f8b73-122b-4cdd-a86d-6092244365f9","UserId":"lidia@contoso.com","UserKey":"10032000B21D08D6","UserType":0,"Version":1,"Workload":"Exchange"}"#;
+    let deleted = MailRecord::scan(deletion).expect("scanned");
+    assert_eq!(deleted.folder, "\\Deleted Items");
+    assert_eq!(deleted.affected_items, 1);
+    let synced = MailRecord::scan(sync).expect("scanned");
+    assert_eq!(synced.folders, ["\\Inbox"]);
+    assert_eq!(synced.mail_access_type.as_deref(), Some("Sync"));
+    for raw in [deletion, sync] {
+        assert_agrees(raw);
+        assert!(counted_json(raw).is_some(), "{raw}");
     }
 }
 
@@ -229,6 +259,50 @@ fn hostile_text_counts_alike() {
         r#""HardDelete""#.to_string(),
         String::new(),
     ];
+    // What the quick scan reads itself, or leaves to serde: escapes, control characters,
+    // numbers and literals as JSON writes them or not, depth about its limit.
+    for (field, value) in [
+        ("Unknown", r#""Caf\u00e9 \uD800""#),
+        ("Unknown", r#""\u00g9""#),
+        ("Unknown", r#""\u00e""#),
+        ("Unknown", r#""\x""#),
+        ("Unknown", "\"tab\there\""),
+        ("Unknown", "\"del\u{7f}\""),
+        (
+            "Unknown",
+            r#"{"\u0041":[true,false,null,-0,0.5,2E-3,1e+9,-12.25e1]}"#,
+        ),
+        ("Unknown", "-"),
+        ("Unknown", "1."),
+        ("Unknown", ".5"),
+        ("Unknown", "1e+"),
+        ("Unknown", "-01"),
+        ("Unknown", "nul"),
+        ("Unknown", "[1 2]"),
+        ("Unknown", r#"{"a":1,}"#),
+        ("Unknown", r#"{"a"}"#),
+        ("Unknown", "[,]"),
+        ("Unknown", &deep(14)),
+        ("Unknown", &deep(15)),
+        ("Unknown", &deep(16)),
+        ("Unknown", &deep(100_000)),
+        ("UserId", r#""eve\u0040contoso.com""#),
+        ("UserId", r#""eve\/\"x\"\\\b\f\n\r\t""#),
+        ("Folder", r#"{"Path":"\\A\\\\B\/C\n"}"#),
+        ("Folder", r#"{"Pa\u0074h":"\\A"}"#),
+        ("Folder", r#"{"Path":"\\A\u0042"}"#),
+        ("Folder", "null"),
+        (
+            "AffectedItems",
+            r#"[{"Subject":"\u00e9"},{"Id":{"Deep":[[1]]}}]"#,
+        ),
+        ("AffectedItems", "[1,]"),
+    ] {
+        cases.push(format!(
+            r#"{{{head},"Operation":"HardDelete",{}:{value}}}"#,
+            serde_json::to_string(field).unwrap()
+        ));
+    }
     let sync = r#""Operation":"MailItemsAccessed","Folders":[{"Path":"\\Inbox"}]"#;
     for properties in [
         raw_value.to_string(),
@@ -359,6 +433,7 @@ proptest::proptest! {
                 piece => raw.insert_str(at, piece),
             }
         }
+        proptest::prop_assert_eq!(scan_agrees(&raw), Ok(()));
         proptest::prop_assert_eq!(counted_json(&raw), full(&raw), "{}", raw);
     }
 }
