@@ -75,16 +75,21 @@ impl<'a> Records<'a> {
             }
         }
         let start = self.i;
-        let end = match b.get(start) {
+        let (end, ascii) = match b.get(start) {
             Some(b'{' | b'[') => container_end(b, start)?,
-            Some(_) => scalar_end(b, start)?,
+            Some(_) => (scalar_end(b, start)?, false),
             None => return Err(Malformed::Shape("the body ends inside the array", start)),
         };
         self.i = end;
+        let element = &b[start..end];
+        if ascii {
+            // SAFETY: the scan saw no byte of 0x80 or above in the element, and text of
+            // ASCII bytes only is UTF-8.
+            return Ok(Some(unsafe { std::str::from_utf8_unchecked(element) }));
+        }
         // Every byte outside the elements was matched as ASCII above, so checking each
         // element, while it is in cache, checks the whole body. The vectorised check is
         // several times faster than std's, which then says where a bad byte is.
-        let element = &b[start..end];
         let text = simdutf8::basic::from_utf8(element)
             .or_else(|_| std::str::from_utf8(element))
             .map_err(|e| Malformed::Shape("text that is not UTF-8", start + e.valid_up_to()))?;
@@ -120,8 +125,9 @@ fn scalar_end(b: &[u8], start: usize) -> Result<usize, Malformed> {
     }
 }
 
-/// One past the bracket that closes the object or array opening at `start`.
-fn container_end(b: &[u8], start: usize) -> Result<usize, Malformed> {
+/// One past the bracket that closes the object or array opening at `start`, and whether
+/// every byte up to there is ASCII (so the element needs no UTF-8 check).
+fn container_end(b: &[u8], start: usize) -> Result<(usize, bool), Malformed> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("pclmulqdq")
@@ -136,15 +142,17 @@ fn container_end(b: &[u8], start: usize) -> Result<usize, Malformed> {
 /// string's extent from one multiplication instead of six shifts (simdjson's stage 1).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,pclmulqdq")]
-unsafe fn container_end_avx2(b: &[u8], start: usize) -> Result<usize, Malformed> {
+unsafe fn container_end_avx2(b: &[u8], start: usize) -> Result<(usize, bool), Malformed> {
     scan::<true>(b, start)
 }
 
 /// [`container_end`]'s work, with the AVX2 classifier when `WIDE` (only ever inlined into
 /// a function compiled for it).
 #[inline(always)]
-fn scan<const WIDE: bool>(b: &[u8], start: usize) -> Result<usize, Malformed> {
+fn scan<const WIDE: bool>(b: &[u8], start: usize) -> Result<(usize, bool), Malformed> {
     let mut strings = Strings::default();
+    // The high bits of every block read: none set, the element is ASCII.
+    let mut high = 0;
     let mut open = Open::default();
     let mut pos = start;
     // Spaces are none of the classified bytes: the last block is padded with them.
@@ -159,6 +167,7 @@ fn scan<const WIDE: bool>(b: &[u8], start: usize) -> Result<usize, Malformed> {
         };
         prefetch(b, pos + PREFETCH_AHEAD);
         let masks = classify_as::<WIDE>(block);
+        high |= masks.high;
         let mut brackets = strings.brackets_outside::<WIDE>(&masks);
         while brackets != 0 {
             let at = pos + brackets.trailing_zeros() as usize;
@@ -170,7 +179,7 @@ fn scan<const WIDE: bool>(b: &[u8], start: usize) -> Result<usize, Malformed> {
                         return Err(Malformed::Shape("mismatched bracket", at));
                     }
                     if open.depth == 0 {
-                        return Ok(at + 1);
+                        return Ok((at + 1, high == 0));
                     }
                 }
             }
@@ -241,6 +250,8 @@ struct Masks {
     quote: u64,
     backslash: u64,
     bracket: u64,
+    /// Bytes of 0x80 or above: not ASCII.
+    high: u64,
 }
 
 /// String state carried from one block to the next.
@@ -342,6 +353,7 @@ fn classify_avx2(block: &[u8; 64]) -> Masks {
         m.quote |= u64::from(_mm256_movemask_epi8(quote) as u32) << shift;
         m.backslash |= u64::from(_mm256_movemask_epi8(backslash) as u32) << shift;
         m.bracket |= u64::from(_mm256_movemask_epi8(bracket) as u32) << shift;
+        m.high |= u64::from(_mm256_movemask_epi8(v) as u32) << shift;
     }
     m
 }
@@ -365,6 +377,7 @@ fn classify(block: &[u8; 64]) -> Masks {
             m.quote |= bits(eq(b'"'));
             m.backslash |= bits(eq(b'\\'));
             m.bracket |= bits(_mm_or_si128(fold_eq(b'{'), fold_eq(b'}')));
+            m.high |= bits(v);
         }
     }
     m
@@ -385,6 +398,7 @@ fn classify_bytes(block: &[u8; 64]) -> Masks {
             b'"' => m.quote |= bit,
             b'\\' => m.backslash |= bit,
             b'{' | b'}' | b'[' | b']' => m.bracket |= bit,
+            0x80.. => m.high |= bit,
             _ => {}
         }
     }

@@ -73,6 +73,13 @@ proptest! {
         }
     }
 
+    /// An element skips the UTF-8 check only when it is all ASCII, and one that is does.
+    #[test]
+    fn only_ascii_elements_skip_the_utf8_check(item in record()) {
+        let body = serde_json::to_string(&item).unwrap();
+        prop_assert_eq!(container_end(body.as_bytes(), 0).unwrap(), (body.len(), body.is_ascii()));
+    }
+
     #[test]
     fn the_vector_classifier_agrees_with_the_portable_one(block in prop::array::uniform32(any::<u8>()), other in prop::array::uniform32(any::<u8>())) {
         let mut whole = [0u8; 64];
