@@ -21,10 +21,22 @@ fn panel_windows() -> Vec<(String, bool)> {
         "xwininfo",
         "install the x11-utils package (scripts/install-deps.sh test)",
     );
-    let tree = Command::new(&xwininfo)
-        .args(["-root", "-tree"])
-        .output()
-        .unwrap();
+    // A window destroyed while xwininfo walks the tree (a panel closing) fails the walk
+    // with BadWindow; a walk a moment later sees the tree as it has settled.
+    let walk = || {
+        Command::new(&xwininfo)
+            .args(["-root", "-tree"])
+            .output()
+            .unwrap()
+    };
+    let mut tree = walk();
+    for _ in 0..5 {
+        if tree.status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        tree = walk();
+    }
     assert!(
         tree.status.success(),
         "xwininfo: {}",
