@@ -10,6 +10,9 @@
 //! parse rejects is rejected here too. Shapes it does not read itself (a record written
 //! as an array, properties written as text or as arrays) are errors here, and the
 //! caller then reads the record whole.
+//!
+//! Before it, a quicker scan without serde (`scan.rs`) takes the shapes Exchange writes
+//! and leaves every record it is not sure of to this reading.
 
 use std::borrow::Cow;
 

@@ -1,5 +1,5 @@
 //! A quicker reading of the records Exchange writes for mail deletions and syncs, tried
-//! before the serde reading in [`MailRecord`]'s `Deserialize`. It takes only what it can
+//! before [`MailRecord`]'s serde reading. It takes only what it can
 //! be sure of: strings, numbers and literals as JSON writes them, nesting a few levels
 //! deep, each field the serde reading reads as text written as a string, and no `\u`
 //! escape where a string is kept (serde_json refuses a lone surrogate there). On
