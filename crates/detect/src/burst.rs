@@ -8,15 +8,17 @@
 //! [`WINDOW`], and hands them to [`bursts`], which decides. Thresholds are named
 //! constants below, with their reasons.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::mail_record::MailRecord;
 use super::privileged_role::{Identified, identify};
 use super::record::{
-    AuditRecord, UPN, by_system, failed, is_operation, normalize_ip, parse_creation_time, scalar,
+    AuditRecord, UPN, address_of, by_system, failed, is_operation, parse_creation_time, scalar,
 };
 use super::text::{list, visible};
 use super::{Finding, Needle, Severity};
@@ -152,29 +154,192 @@ impl Kind {
 }
 
 /// One record's part in a possible burst.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Its texts are kept one after another in one string, not in a string each: a scan
+/// makes one for every counted record, and their allocations were a twentieth of the
+/// pipeline's time (issue 15). It is stored as JSON with a field for each text.
+#[derive(Clone, PartialEq)]
 pub struct Countable {
     /// What it counts towards.
     pub kind: Kind,
-    /// Whose count, lower-cased, within the tenant: the mailbox for mail kinds, the
-    /// actor for directory kinds.
-    pub key: String,
     /// How much it counts: messages deleted, folders synchronised, or one.
     pub weight: u64,
     /// Of the gravest sort: mail purged beyond recovery, a Global Administrator removed.
     pub grave: bool,
     /// When it happened.
     pub time: DateTime<Utc>,
+    /// The key, record id, actor, address and item, in that order.
+    text: String,
+    /// Where each of them ends in `text`.
+    ends: [usize; 5],
+    /// Whether the record said where from.
+    has_ip: bool,
+}
+
+/// A [`Countable`]'s texts, as the record gives them.
+#[derive(Debug, Clone, Copy)]
+pub struct Texts<'t> {
+    /// Whose count within the tenant: the mailbox for mail kinds, the actor for
+    /// directory kinds. Lower-cased when kept.
+    pub key: &'t str,
     /// The audit record's `Id`: the same record fed twice counts once.
-    pub record_id: String,
+    pub record_id: &'t str,
     /// Who did it (`UserId`).
-    pub actor: String,
+    pub actor: &'t str,
     /// Where from (`ClientIP`, without its port), when the record says: one synchronised
     /// folder from an address the account never signed in from is already the attacker's
     /// client, which the store, holding the sign-ins, can tell.
-    pub client_ip: Option<String>,
+    pub client_ip: Option<&'t str>,
     /// What it touched, for the technician: a folder, an account and its role.
-    pub item: String,
+    pub item: &'t str,
+}
+
+impl Countable {
+    /// The event `texts` tell of, its key lower-cased.
+    pub fn new(
+        kind: Kind,
+        weight: u64,
+        grave: bool,
+        time: DateTime<Utc>,
+        texts: Texts<'_>,
+    ) -> Countable {
+        let Texts {
+            key,
+            record_id,
+            actor,
+            client_ip,
+            item,
+        } = texts;
+        let ip = client_ip.unwrap_or("");
+        let mut text = String::with_capacity(
+            key.len() + record_id.len() + actor.len() + ip.len() + item.len(),
+        );
+        if key.is_ascii() {
+            text.push_str(key);
+            text.make_ascii_lowercase();
+        } else {
+            text.push_str(&key.to_lowercase());
+        }
+        let mut ends = [text.len(); 5];
+        for (end, part) in ends[1..].iter_mut().zip([record_id, actor, ip, item]) {
+            text.push_str(part);
+            *end = text.len();
+        }
+        Countable {
+            kind,
+            weight,
+            grave,
+            time,
+            text,
+            ends,
+            has_ip: client_ip.is_some(),
+        }
+    }
+
+    fn part(&self, n: usize) -> &str {
+        let start = n.checked_sub(1).map_or(0, |before| self.ends[before]);
+        &self.text[start..self.ends[n]]
+    }
+
+    /// Whose count, lower-cased, within the tenant: the mailbox for mail kinds, the
+    /// actor for directory kinds.
+    pub fn key(&self) -> &str {
+        self.part(0)
+    }
+
+    /// The audit record's `Id`.
+    pub fn record_id(&self) -> &str {
+        self.part(1)
+    }
+
+    /// Who did it (`UserId`).
+    pub fn actor(&self) -> &str {
+        self.part(2)
+    }
+
+    /// Where from, when the record says.
+    pub fn client_ip(&self) -> Option<&str> {
+        self.has_ip.then(|| self.part(3))
+    }
+
+    /// What it touched: a folder, an account and its role.
+    pub fn item(&self) -> &str {
+        self.part(4)
+    }
+
+    fn wire(&self) -> Wire<'_> {
+        Wire {
+            kind: self.kind,
+            key: Cow::Borrowed(self.key()),
+            weight: self.weight,
+            grave: self.grave,
+            time: self.time,
+            record_id: Cow::Borrowed(self.record_id()),
+            actor: Cow::Borrowed(self.actor()),
+            client_ip: self.client_ip().map(Cow::Borrowed),
+            item: Cow::Borrowed(self.item()),
+        }
+    }
+}
+
+/// A [`Countable`] as stored: a field for each text, as it was before they were packed.
+#[derive(Serialize, Deserialize)]
+struct Wire<'t> {
+    kind: Kind,
+    #[serde(borrow)]
+    key: Cow<'t, str>,
+    weight: u64,
+    grave: bool,
+    time: DateTime<Utc>,
+    #[serde(borrow)]
+    record_id: Cow<'t, str>,
+    #[serde(borrow)]
+    actor: Cow<'t, str>,
+    #[serde(borrow)]
+    client_ip: Option<Cow<'t, str>>,
+    #[serde(borrow)]
+    item: Cow<'t, str>,
+}
+
+impl fmt::Debug for Countable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Countable")
+            .field("kind", &self.kind)
+            .field("key", &self.key())
+            .field("weight", &self.weight)
+            .field("grave", &self.grave)
+            .field("time", &self.time)
+            .field("record_id", &self.record_id())
+            .field("actor", &self.actor())
+            .field("client_ip", &self.client_ip())
+            .field("item", &self.item())
+            .finish()
+    }
+}
+
+impl Serialize for Countable {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.wire().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Countable {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Countable, D::Error> {
+        let w = Wire::deserialize(d)?;
+        Ok(Countable::new(
+            w.kind,
+            w.weight,
+            w.grave,
+            w.time,
+            Texts {
+                key: &w.key,
+                record_id: &w.record_id,
+                actor: &w.actor,
+                client_ip: w.client_ip.as_deref(),
+                item: &w.item,
+            },
+        ))
+    }
 }
 
 /// The operations [`counted`] reads, searched for in [`crate::sift`]'s one search
@@ -213,10 +378,10 @@ pub fn counted(record: &AuditRecord) -> Option<Countable> {
             &mail,
             time,
             Kind::AccountDeletion,
-            record.user_id.trim().to_lowercase(),
+            record.user_id.trim(),
             1,
             false,
-            account,
+            &account,
         ));
     }
     if REMOVALS.iter().any(|r| record.is_activity(r)) {
@@ -245,10 +410,10 @@ pub fn counted(record: &AuditRecord) -> Option<Countable> {
             &mail,
             time,
             Kind::AdminRemoval,
-            record.user_id.trim().to_lowercase(),
+            record.user_id.trim(),
             1,
             grave,
-            format!("{account} ({name})"),
+            &format!("{account} ({name})"),
         ));
     }
     None
@@ -292,7 +457,6 @@ fn mail_event(mail: &MailRecord<'_>) -> Told {
         } else {
             owner
         }
-        .to_lowercase()
     };
     let is = |operation| is_operation(&mail.operation, operation);
     let hard = is("HardDelete");
@@ -304,7 +468,7 @@ fn mail_event(mail: &MailRecord<'_>) -> Told {
             mailbox(),
             mail.affected_items,
             hard,
-            mail.folder.to_string(),
+            &mail.folder,
         )));
     }
     if is("MailItemsAccessed") {
@@ -320,7 +484,7 @@ fn mail_event(mail: &MailRecord<'_>) -> Told {
                 mailbox(),
                 mail.folders.len(),
                 false,
-                mail.folders.join(", "),
+                &mail.folders.join(", "),
             )
         }));
     }
@@ -332,22 +496,24 @@ fn event(
     mail: &MailRecord<'_>,
     time: DateTime<Utc>,
     kind: Kind,
-    key: String,
+    key: &str,
     weight: usize,
     grave: bool,
-    item: String,
+    item: &str,
 ) -> Countable {
-    Countable {
+    Countable::new(
         kind,
-        key,
-        weight: weight.max(1) as u64,
+        weight.max(1) as u64,
         grave,
         time,
-        record_id: mail.id.to_string(),
-        actor: mail.user_id.to_string(),
-        client_ip: normalize_ip(&mail.client_ip),
-        item,
-    }
+        Texts {
+            key,
+            record_id: &mail.id,
+            actor: &mail.user_id,
+            client_ip: address_of(&mail.client_ip),
+            item,
+        },
+    )
 }
 
 /// The bursts among `events`, which may mix kinds, keys and duplicates: for each kind
@@ -360,13 +526,13 @@ pub fn bursts(events: &[Countable]) -> Vec<Finding> {
     let mut groups: Vec<Vec<&Countable>> = Vec::new();
     for e in events {
         // One record makes one event: the same id twice is the record fed twice.
-        if !seen.insert(&e.record_id) {
+        if !seen.insert(e.record_id()) {
             continue;
         }
-        match index.get(&(e.kind, e.key.as_str())) {
+        match index.get(&(e.kind, e.key())) {
             Some(&g) => groups[g].push(e),
             None => {
-                index.insert((e.kind, &e.key), groups.len());
+                index.insert((e.kind, e.key()), groups.len());
                 groups.push(vec![e]);
             }
         }
@@ -376,7 +542,7 @@ pub fn bursts(events: &[Countable]) -> Vec<Finding> {
 
 /// The gravest, then largest, window of one kind and key that reaches its threshold.
 fn judge(mut group: Vec<&Countable>) -> Option<Finding> {
-    group.sort_by(|a, b| a.time.cmp(&b.time).then(a.record_id.cmp(&b.record_id)));
+    group.sort_by(|a, b| a.time.cmp(&b.time).then(a.record_id().cmp(b.record_id())));
     let kind = group[0].kind;
     let mut best: Option<(Severity, u64, usize, usize)> = None;
     let (mut start, mut total, mut grave) = (0, 0u64, 0u64);
@@ -424,7 +590,7 @@ const MAX_ITEMS: usize = 50;
 const SHOWN_ITEMS: usize = 5;
 
 fn finding(kind: Kind, severity: Severity, window: &[&Countable]) -> Finding {
-    let key = window[0].key.clone();
+    let key = window[0].key().to_string();
     let total: u64 = window.iter().map(|e| e.weight).sum();
     let grave: u64 = window.iter().filter(|e| e.grave).map(|e| e.weight).sum();
     let (first, last) = (window[0].time, window[window.len() - 1].time);
@@ -432,14 +598,18 @@ fn finding(kind: Kind, severity: Severity, window: &[&Countable]) -> Finding {
     let mut addresses: Vec<String> = Vec::new();
     let mut items: Vec<String> = Vec::new();
     for e in window {
-        if !actors.contains(&e.actor) {
-            actors.push(e.actor.clone());
+        if !actors.iter().any(|a| a == e.actor()) {
+            actors.push(e.actor().to_string());
         }
-        if let Some(ip) = e.client_ip.as_ref().filter(|ip| !addresses.contains(ip)) {
-            addresses.push(ip.clone());
+        if let Some(ip) = e
+            .client_ip()
+            .filter(|ip| !addresses.iter().any(|a| a == ip))
+        {
+            addresses.push(ip.to_string());
         }
-        if !e.item.is_empty() && !items.contains(&e.item) && items.len() < MAX_ITEMS {
-            items.push(e.item.clone());
+        let item = e.item();
+        if !item.is_empty() && !items.iter().any(|i| i == item) && items.len() < MAX_ITEMS {
+            items.push(item.to_string());
         }
     }
     let minutes = match (last - first).num_minutes() {
@@ -508,7 +678,7 @@ fn finding(kind: Kind, severity: Severity, window: &[&Countable]) -> Finding {
             actors,
             addresses,
             items,
-            record_ids: window.iter().map(|e| e.record_id.clone()).collect(),
+            record_ids: window.iter().map(|e| e.record_id().to_string()).collect(),
         }),
     }
 }

@@ -700,21 +700,22 @@ fn plain_time(t: &str) -> Option<DateTime<Utc>> {
 
 /// `a.b.c.d`, `a.b.c.d:port`, `[v6]:port` and bare v6 to the bare address.
 pub fn normalize_ip(raw: &str) -> Option<String> {
+    address_of(raw).map(str::to_string)
+}
+
+/// [`normalize_ip`] as a part of `raw`, for a caller that keeps it where it likes.
+pub fn address_of(raw: &str) -> Option<&str> {
     let s = raw.trim();
     if s.is_empty() {
         return None;
     }
     if let Some(rest) = s.strip_prefix('[') {
-        return rest
-            .split(']')
-            .next()
-            .map(str::to_string)
-            .filter(|v| !v.is_empty());
+        return rest.split(']').next().filter(|v| !v.is_empty());
     }
     if s.matches(':').count() == 1 {
-        return s.split(':').next().map(str::to_string);
+        return s.split(':').next();
     }
-    Some(s.to_string())
+    Some(s)
 }
 
 #[cfg(test)]

@@ -25,16 +25,16 @@ pub(super) fn raise(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (tenant_id, record_id) DO NOTHING",
             params![
                 tenant_id,
-                e.record_id,
+                e.record_id(),
                 e.kind.as_str(),
-                e.key,
+                e.key(),
                 ts(e.time),
                 serde_json::to_string(e).unwrap_or_default()
             ],
         )?;
         match spans
             .iter_mut()
-            .find(|(s, _, _)| s.kind == e.kind && s.key == e.key)
+            .find(|(s, _, _)| s.kind == e.kind && s.key() == e.key())
         {
             Some((_, from, until)) => {
                 *from = (*from).min(e.time);
@@ -62,7 +62,7 @@ pub(super) fn raise(
                 params![
                     tenant_id,
                     e.kind.as_str(),
-                    e.key,
+                    e.key(),
                     ts(from - WINDOW),
                     ts(until + WINDOW)
                 ],

@@ -915,21 +915,25 @@ fn the_outbox_s_waiting_alerts_wait_for_both_front_ends_after_the_upgrade() {
 }
 
 fn a_burst_split_across_blobs_is_raised_once_when_it_reaches_its_threshold(place: &Place) {
-    use crate::detect::burst::{Countable, Kind};
+    use crate::detect::burst::{Countable, Kind, Texts};
     let store = place.open();
     let t = tenant(&store);
     let start = Utc::now() - Duration::hours(3);
     // Purges of `items` messages from Adele's mailbox, `minutes` after the start.
-    let purged = |record: &str, items: u64, minutes: i64| Countable {
-        kind: Kind::MailDeletion,
-        key: "adele@contoso.com".into(),
-        weight: items,
-        grave: true,
-        time: start + Duration::minutes(minutes),
-        record_id: record.into(),
-        actor: "adele@contoso.com".into(),
-        client_ip: Some("198.51.100.7".into()),
-        item: "\\Inbox".into(),
+    let purged = |record: &str, items: u64, minutes: i64| {
+        Countable::new(
+            Kind::MailDeletion,
+            items,
+            true,
+            start + Duration::minutes(minutes),
+            Texts {
+                key: "adele@contoso.com",
+                record_id: record,
+                actor: "adele@contoso.com",
+                client_ip: Some("198.51.100.7"),
+                item: "\\Inbox",
+            },
+        )
     };
     let blob = |content_id: &str, events: &[Countable]| {
         store
