@@ -1008,11 +1008,12 @@ impl Engine {
                         sign_ins: Vec::new(),
                     });
                 }
-                // Cut once for both readings of Entra's records.
-                let records: Vec<&str> = split::records(body).collect::<Result<_, _>>()?;
+                // Cut once for each reading of Entra's records: the judge takes each
+                // record folded as the split hands it over, and a cut is a small part of
+                // judging.
                 Ok(BlobContent {
-                    judged: judge(records.iter().copied().map(Ok), judging, t)?,
-                    sign_ins: sign_ins::sign_ins(records.iter().copied().map(Ok))?.1,
+                    judged: judge(split::records(body), judging, t)?,
+                    sign_ins: sign_ins::sign_ins(split::records(body))?.1,
                 })
             })
             .await
@@ -1046,18 +1047,18 @@ pub struct Judging<'a> {
 /// them: (records, alerts). A blob cut short, or a candidate that is not JSON, is
 /// malformed, as the full parse of the blob used to find; a candidate that is JSON but
 /// no audit record is skipped.
-pub fn judge<'a>(
-    records: impl IntoIterator<Item = Result<&'a str, split::Malformed>>,
+pub fn judge(
+    mut records: split::Records<'_>,
     judging: &Judging<'_>,
     t: &TenantRow,
 ) -> Result<Judged, split::Malformed> {
     let mut count = 0;
     let mut alerts = Vec::new();
     let mut countables = Vec::new();
-    for raw in records {
+    while let Some(raw) = records.next() {
         let raw = raw?;
         count += 1;
-        let sifted = detect::sift(raw);
+        let sifted = detect::sift_folded(raw, records.folded());
         if !sifted.candidate {
             // Counted events are read when they can be, and leanly: they are mostly mail
             // noise, and only a candidate is owed a warning.

@@ -27,6 +27,8 @@ pub fn records(body: &[u8]) -> Records<'_> {
         i: 0,
         started: false,
         done: false,
+        folded: Vec::new(),
+        folded_len: 0,
     }
 }
 
@@ -37,6 +39,11 @@ pub struct Records<'a> {
     i: usize,
     started: bool,
     done: bool,
+    /// The last element, folded, at the start; see [`Records::folded`]. It keeps the
+    /// size of the longest element, so each is folded into room already there.
+    folded: Vec<u8>,
+    /// How long the last element is.
+    folded_len: usize,
 }
 
 impl<'a> Iterator for Records<'a> {
@@ -53,6 +60,14 @@ impl<'a> Iterator for Records<'a> {
 }
 
 impl<'a> Records<'a> {
+    /// The element [`Iterator::next`] returned last, each byte with bit 5 set: ASCII
+    /// letters lower-cased, what `rulewatch_detect::sift_folded` searches. The split
+    /// folds each 64 bytes while it holds them in registers: folding them again in the
+    /// sift, a pass of its own, cost it a tenth of its time (issue 15).
+    pub fn folded(&self) -> &[u8] {
+        &self.folded[..self.folded_len]
+    }
+
     fn step(&mut self) -> Result<Option<&'a str>, Malformed> {
         let b = self.b;
         if self.started {
@@ -76,10 +91,16 @@ impl<'a> Records<'a> {
         }
         let start = self.i;
         let (end, ascii) = match b.get(start) {
-            Some(b'{' | b'[') => container_end(b, start)?,
-            Some(_) => (scalar_end(b, start)?, false),
+            Some(b'{' | b'[') => container_end(b, start, &mut self.folded)?,
+            Some(_) => {
+                let end = scalar_end(b, start)?;
+                self.folded.clear();
+                self.folded.extend(b[start..end].iter().map(|c| c | 0x20));
+                (end, false)
+            }
             None => return Err(Malformed::Shape("the body ends inside the array", start)),
         };
+        self.folded_len = end - start;
         self.i = end;
         let element = &b[start..end];
         if ascii {
@@ -126,30 +147,40 @@ fn scalar_end(b: &[u8], start: usize) -> Result<usize, Malformed> {
 }
 
 /// One past the bracket that closes the object or array opening at `start`, and whether
-/// every byte up to there is ASCII (so the element needs no UTF-8 check).
-fn container_end(b: &[u8], start: usize) -> Result<(usize, bool), Malformed> {
+/// every byte up to there is ASCII (so the element needs no UTF-8 check). The bytes
+/// from `start` are folded (see [`Records::folded`]) into the start of `folded`, which
+/// grows to hold them, in whole blocks of 64: up to the element's end and perhaps past it.
+fn container_end(b: &[u8], start: usize, folded: &mut Vec<u8>) -> Result<(usize, bool), Malformed> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("pclmulqdq")
     {
         // SAFETY: the CPU has both features, checked just above.
-        return unsafe { container_end_avx2(b, start) };
+        return unsafe { container_end_avx2(b, start, folded) };
     }
-    scan::<false>(b, start)
+    scan::<false>(b, start, folded)
 }
 
 /// [`scan`] compiled for AVX2 and carry-less multiplication: 32 bytes a compare, and a
 /// string's extent from one multiplication instead of six shifts (simdjson's stage 1).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,pclmulqdq")]
-unsafe fn container_end_avx2(b: &[u8], start: usize) -> Result<(usize, bool), Malformed> {
-    scan::<true>(b, start)
+unsafe fn container_end_avx2(
+    b: &[u8],
+    start: usize,
+    folded: &mut Vec<u8>,
+) -> Result<(usize, bool), Malformed> {
+    scan::<true>(b, start, folded)
 }
 
 /// [`container_end`]'s work, with the AVX2 classifier when `WIDE` (only ever inlined into
 /// a function compiled for it).
 #[inline(always)]
-fn scan<const WIDE: bool>(b: &[u8], start: usize) -> Result<(usize, bool), Malformed> {
+fn scan<const WIDE: bool>(
+    b: &[u8],
+    start: usize,
+    folded: &mut Vec<u8>,
+) -> Result<(usize, bool), Malformed> {
     let mut strings = Strings::default();
     // The high bits of every block read: none set, the element is ASCII.
     let mut high = 0;
@@ -166,7 +197,14 @@ fn scan<const WIDE: bool>(b: &[u8], start: usize) -> Result<(usize, bool), Malfo
             }
         };
         prefetch(b, pos + PREFETCH_AHEAD);
-        let masks = classify_as::<WIDE>(block);
+        // Folded straight into place: through a block on the stack, the copy cost as
+        // much as the folding.
+        let at = pos - start;
+        if folded.len() < at + 64 {
+            folded.resize((at + 64).max(2 * folded.len()), 0);
+        }
+        let out = (&mut folded[at..at + 64]).try_into().expect("64 bytes");
+        let masks = classify_as::<WIDE>(block, out);
         high |= masks.high;
         let mut brackets = strings.brackets_outside::<WIDE>(&masks);
         while brackets != 0 {
@@ -318,24 +356,24 @@ fn prefix_xor_as<const WIDE: bool>(x: u64) -> u64 {
 
 /// The classifier `scan` was compiled for.
 #[inline(always)]
-fn classify_as<const WIDE: bool>(block: &[u8; 64]) -> Masks {
+fn classify_as<const WIDE: bool>(block: &[u8; 64], folded: &mut [u8; 64]) -> Masks {
     #[cfg(target_arch = "x86_64")]
     if WIDE {
         // SAFETY: WIDE is only compiled into `container_end_avx2`, whose caller checked
         // the CPU has AVX2.
-        return unsafe { classify_avx2(block) };
+        return unsafe { classify_avx2(block, folded) };
     }
-    classify(block)
+    classify(block, folded)
 }
 
 /// [`classify`] 32 bytes at a time.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-fn classify_avx2(block: &[u8; 64]) -> Masks {
+fn classify_avx2(block: &[u8; 64], out: &mut [u8; 64]) -> Masks {
     use std::arch::x86_64::{
         __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
-        _mm256_set1_epi8,
+        _mm256_set1_epi8, _mm256_storeu_si256,
     };
     let mut m = Masks::default();
     for k in 0..2 {
@@ -343,6 +381,8 @@ fn classify_avx2(block: &[u8; 64]) -> Masks {
         let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * k).cast::<__m256i>()) };
         // `[` `]` differ from `{` `}` only in bit 5.
         let folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+        // SAFETY: the store writes 32 of `out`'s 64 bytes and allows any alignment.
+        unsafe { _mm256_storeu_si256(out.as_mut_ptr().add(32 * k).cast::<__m256i>(), folded) };
         let quote = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8));
         let backslash = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8));
         let bracket = _mm256_or_si256(
@@ -358,21 +398,25 @@ fn classify_avx2(block: &[u8; 64]) -> Masks {
     m
 }
 
+/// The block's strings' and brackets' bytes, one mask each, with the block folded into
+/// `out` (see [`Records::folded`]).
 #[cfg(target_arch = "x86_64")]
-fn classify(block: &[u8; 64]) -> Masks {
+fn classify(block: &[u8; 64], out: &mut [u8; 64]) -> Masks {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_storeu_si128,
     };
     let mut m = Masks::default();
     for k in 0..4 {
         // SAFETY: SSE2 is part of every x86_64 CPU; the load reads 16 of the block's 64
-        // bytes and allows any alignment.
+        // bytes, the store writes 16 of `out`'s, and both allow any alignment.
         unsafe {
             let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast::<__m128i>());
             let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
             let bits = |x| u64::from(_mm_movemask_epi8(x) as u16) << (16 * k);
             // `[` `]` differ from `{` `}` only in bit 5.
             let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+            _mm_storeu_si128(out.as_mut_ptr().add(16 * k).cast::<__m128i>(), folded);
             let fold_eq = |c: u8| _mm_cmpeq_epi8(folded, _mm_set1_epi8(c as i8));
             m.quote |= bits(eq(b'"'));
             m.backslash |= bits(eq(b'\\'));
@@ -384,15 +428,16 @@ fn classify(block: &[u8; 64]) -> Masks {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn classify(block: &[u8; 64]) -> Masks {
-    classify_bytes(block)
+fn classify(block: &[u8; 64], out: &mut [u8; 64]) -> Masks {
+    classify_bytes(block, out)
 }
 
 /// The portable classifier, byte by byte; on x86_64 it checks the vector one in tests.
 #[cfg(any(not(target_arch = "x86_64"), test))]
-fn classify_bytes(block: &[u8; 64]) -> Masks {
+fn classify_bytes(block: &[u8; 64], out: &mut [u8; 64]) -> Masks {
     let mut m = Masks::default();
     for (i, &c) in block.iter().enumerate() {
+        out[i] = c | 0x20;
         let bit = 1 << i;
         match c {
             b'"' => m.quote |= bit,

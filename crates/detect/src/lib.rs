@@ -279,75 +279,39 @@ const DIRECTORY: [Needle; 11] = [
 /// A set of needles and the search for their marks; see [`is_candidate`].
 struct Needles {
     needles: Vec<Needle>,
-    /// The longest needle: windows overlap by one byte less.
-    longest: usize,
     search: MarkSearch,
 }
 
 impl Needles {
     fn new(needles: Vec<Needle>, vectorised: bool) -> Needles {
         Needles {
-            longest: needles.iter().map(|(n, _)| n.len()).max().unwrap_or(1),
             search: MarkSearch::new(&needles, vectorised),
             needles,
         }
     }
 
-    /// Whether any needle is anywhere in `raw`, ASCII case ignored; `folded` is room for
-    /// a window of folded text.
-    fn in_text(&self, raw: &str, folded: &mut [u8; WINDOW]) -> bool {
-        self.first(raw, &[], 0, folded).is_some()
+    /// Whether any needle is anywhere in `raw`, ASCII case ignored; `folded` is `raw`
+    /// folded (see [`sift_folded`]).
+    fn in_text(&self, raw: &str, folded: &[u8]) -> bool {
+        self.first(raw, folded, &[], 0).is_some()
     }
 
-    /// The needle found first in `raw` whose mark starts at byte `from` or later, ASCII
-    /// case ignored, passing over the needles `skip`: which it is, and where its mark
-    /// starts. `folded` is room for a window of folded text.
+    /// The first whole needle in `raw` whose mark starts at byte `from` or later, ASCII
+    /// case ignored, found through its mark in `folded` and passing over the needles
+    /// `skip`: which it is, and where its mark starts. No two needles share a mark, so
+    /// trying every mark found in turn misses none.
     fn first(
         &self,
         raw: &str,
-        skip: &[usize],
-        from: usize,
-        folded: &mut [u8; WINDOW],
-    ) -> Option<(usize, usize)> {
-        let bytes = raw.as_bytes();
-        // The first window starts a needle less one byte before `from`, so a needle whose
-        // mark starts at `from` has its head in it.
-        let mut start = from.saturating_sub(self.longest - 1);
-        let mut marks_from = from - start;
-        loop {
-            let end = (start + WINDOW).min(bytes.len());
-            let window = &mut folded[..end - start];
-            // Setting bit 5 lower-cases letters in one vector operation and leaves `-` and
-            // space as they are; only letters fold onto letters, and `\r` onto `-` and NUL
-            // onto space, so the check on the raw text in `needle_in` turns the few extra
-            // hits away.
-            for (f, b) in window.iter_mut().zip(&bytes[start..end]) {
-                *f = b | 0x20;
-            }
-            if let Some((i, at)) = self.needle_in(window, &bytes[start..end], skip, marks_from) {
-                return Some((i, start + at));
-            }
-            if end == bytes.len() {
-                return None;
-            }
-            // Windows overlap by a needle less one byte, so none is cut in two.
-            start = end - (self.longest - 1);
-            marks_from = 0;
-        }
-    }
-
-    /// The first whole needle in `text` whose mark starts at `from` or later, ASCII case
-    /// ignored, found through its mark in `folded`: which it is, and where its mark starts.
-    /// No two needles share a mark, so trying every start in turn misses none.
-    fn needle_in(
-        &self,
         folded: &[u8],
-        text: &[u8],
         skip: &[usize],
         mut from: usize,
     ) -> Option<(usize, usize)> {
+        let text = raw.as_bytes();
         while let Some((at, i)) = self.search.find(folded, from) {
             let (needle, mark) = self.needles[i];
+            // Only letters fold onto letters, and `\r` onto `-` and NUL onto space: the
+            // check on the raw text turns the few extra marks away.
             if !skip.contains(&i)
                 && at.checked_sub(mark).is_some_and(|start| {
                     text.get(start..start + needle.len())
@@ -437,30 +401,28 @@ impl Sieve {
     /// Whether `raw` holds any of [`WATCHED`] (or a gate and a needle it guards), and
     /// whether it holds an event a burst counts. Needles that can no longer change an
     /// answer are passed over, so the search ends at the text's end or both answers.
-    fn sift(&self, raw: &str) -> Sifted {
-        FOLDED.with_borrow_mut(|folded| {
-            let mut sifted = Sifted::default();
-            let mut passed: Vec<usize> = Vec::new();
-            // Every mark before the one found was tried with fewer needles passed over and
-            // turned away, so the next search starts after it: the text is read once.
-            let mut from = 0;
-            while let Some((i, at)) = self.first.first(raw, &passed, from, folded) {
-                from = at + 1;
-                if i >= COUNTED_AT {
-                    sifted.countable = true;
-                    passed.extend(COUNTED_AT..COUNTED_AT + burst::COUNTED.len());
-                } else if i < GATES_AT || self.gated[i - GATES_AT].in_text(raw, folded) {
-                    sifted.candidate = true;
-                    passed.extend(0..COUNTED_AT);
-                } else {
-                    passed.push(i);
-                }
-                if sifted.candidate && sifted.countable {
-                    break;
-                }
+    fn sift(&self, raw: &str, folded: &[u8]) -> Sifted {
+        let mut sifted = Sifted::default();
+        let mut passed: Vec<usize> = Vec::new();
+        // Every mark before the one found was tried with fewer needles passed over and
+        // turned away, so the next search starts after it: the text is read once.
+        let mut from = 0;
+        while let Some((i, at)) = self.first.first(raw, folded, &passed, from) {
+            from = at + 1;
+            if i >= COUNTED_AT {
+                sifted.countable = true;
+                passed.extend(COUNTED_AT..COUNTED_AT + burst::COUNTED.len());
+            } else if i < GATES_AT || self.gated[i - GATES_AT].in_text(raw, folded) {
+                sifted.candidate = true;
+                passed.extend(0..COUNTED_AT);
+            } else {
+                passed.push(i);
             }
-            sifted
-        })
+            if sifted.candidate && sifted.countable {
+                break;
+            }
+        }
+        sifted
     }
 }
 
@@ -476,14 +438,15 @@ pub struct Sifted {
 
 static SIEVE: LazyLock<Sieve> = LazyLock::new(|| Sieve::new(true));
 
-/// Folding happens in windows of this many bytes, whatever the record's size.
-const WINDOW: usize = 4096;
-
 thread_local! {
-    /// The window text is folded into, kept by each thread: zeroing a fresh one for each
+    /// Room for [`sift`] to fold a record in, kept by each thread: a fresh one for each
     /// record cost a scan about a tenth of the sieve's time.
-    static FOLDED: RefCell<[u8; WINDOW]> = const { RefCell::new([0; WINDOW]) };
+    static FOLDED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
+
+/// Room [`FOLDED`] keeps after a record, at most: a rare huge record does not keep its
+/// size of memory for good.
+const FOLDED_KEPT: usize = 64 * 1024;
 
 /// Cheap test on a record's raw JSON: can any rule fire on it? Most of a blob is mail
 /// access noise that never needs a full parse. A needle anywhere in the record counts,
@@ -497,7 +460,30 @@ pub fn is_candidate(raw_json: &str) -> bool {
 /// [`is_candidate`], and whether the record may be an event a burst counts, from one
 /// search of its raw JSON: what a scan asks of every record.
 pub fn sift(raw_json: &str) -> Sifted {
-    SIEVE.sift(raw_json)
+    FOLDED.with_borrow_mut(|folded| {
+        folded.clear();
+        folded.extend(raw_json.bytes().map(|c| c | 0x20));
+        let sifted = sift_folded(raw_json, folded);
+        if folded.capacity() > FOLDED_KEPT {
+            *folded = Vec::new();
+        }
+        sifted
+    })
+}
+
+/// [`sift`], given `raw_json` already folded: each byte with bit 5 set, which lower-cases
+/// ASCII letters in one vector operation (and leaves `-` and space as they are), as the
+/// split of a blob hands each record over.
+///
+/// # Panics
+/// When `folded` is not as long as `raw_json`.
+pub fn sift_folded(raw_json: &str, folded: &[u8]) -> Sifted {
+    assert_eq!(
+        folded.len(),
+        raw_json.len(),
+        "a record and its folded bytes differ in length"
+    );
+    SIEVE.sift(raw_json, folded)
 }
 
 /// Every finding of every rule for one record.

@@ -342,22 +342,32 @@ fn has_watched_needle(text: &str) -> bool {
 }
 
 #[test]
-fn prefilter_finds_needles_across_its_windows() {
-    for at in [WINDOW - 20, WINDOW - 9, WINDOW - 1, WINDOW, 2 * WINDOW - 30] {
-        let mut text = "a".repeat(at);
-        text.push_str("AdminAuditLogConfig");
-        text.push_str(&"b".repeat(100));
-        assert!(is_candidate(&text), "needle at {at}");
-        assert!(
-            !is_candidate(&text.replace("AdminAuditLogConfig", "AdminAuditLog Config")),
-            "near miss at {at}"
-        );
+fn prefilter_finds_a_needle_wherever_it_stands_in_any_case() {
+    // Every offset across the vectorised search's 32-byte steps, with the text ending
+    // right after the needle or well after it.
+    for at in (0..70).chain(4090..4100) {
+        for tail in [0, 5, 100] {
+            for needle in ["AdminAuditLogConfig", "ADMINAUDITLOGCONFIG"] {
+                let mut text = "a".repeat(at);
+                text.push_str(needle);
+                text.push_str(&"b".repeat(tail));
+                assert!(is_candidate(&text), "{needle} at {at}, {tail} after");
+                let apart = text.replace("LogC", "Log C").replace("LOGC", "LOG C");
+                assert!(!is_candidate(&apart), "near miss at {at}");
+            }
+        }
     }
+}
+
+#[test]
+#[should_panic(expected = "a record and its folded bytes differ in length")]
+fn a_record_folded_short_is_refused() {
+    sift_folded("{\"Operation\":\"New-InboxRule\"}", b"{\"operation\"");
 }
 
 proptest::proptest! {
     /// Both searches (vectorised, and the automaton for CPUs without it) agree with the
-    /// plain meaning on text made of needle pieces in any case, across window edges.
+    /// plain meaning on text made of needle pieces in any case, at any offset.
     #[test]
     fn prefilter_means_any_needle_in_any_case(
         pad in 0usize..4200,
@@ -381,7 +391,8 @@ proptest::proptest! {
             countable: has_needle(&text, &burst::COUNTED),
         };
         proptest::prop_assert_eq!(sift(&text), expected);
-        proptest::prop_assert_eq!(Sieve::new(false).sift(&text), expected);
+        let folded: Vec<u8> = text.bytes().map(|c| c | 0x20).collect();
+        proptest::prop_assert_eq!(Sieve::new(false).sift(&text, &folded), expected);
     }
 }
 

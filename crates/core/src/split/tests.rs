@@ -2,7 +2,7 @@ use proptest::prelude::*;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use super::{Malformed, classify, classify_bytes, container_end, prefix_xor, scan};
+use super::{Malformed, Masks, classify, classify_bytes, container_end, prefix_xor, scan};
 
 fn records(body: &[u8]) -> Result<Vec<&str>, Malformed> {
     super::records(body).collect()
@@ -60,6 +60,18 @@ proptest! {
         prop_assert_eq!(Some(got), serde_split(&body));
     }
 
+    /// Each element comes with its own bytes folded, whatever its kind, size or place.
+    #[test]
+    fn each_element_comes_folded(items in prop::collection::vec(value(), 0..12), pretty in any::<bool>()) {
+        let array = Value::Array(items);
+        let body = if pretty { serde_json::to_string_pretty(&array) } else { serde_json::to_string(&array) }.unwrap();
+        let mut split = super::records(body.as_bytes());
+        while let Some(element) = split.next() {
+            let folded: Vec<u8> = element.unwrap().bytes().map(|c| c | 0x20).collect();
+            prop_assert_eq!(split.folded(), &folded[..]);
+        }
+    }
+
     #[test]
     fn elements_of_any_kind_split_as_serde_json_does(items in prop::collection::vec(value(), 0..12)) {
         same_as_serde(&serde_json::to_string_pretty(&Value::Array(items)).unwrap());
@@ -77,7 +89,7 @@ proptest! {
     #[test]
     fn only_ascii_elements_skip_the_utf8_check(item in record()) {
         let body = serde_json::to_string(&item).unwrap();
-        prop_assert_eq!(container_end(body.as_bytes(), 0).unwrap(), (body.len(), body.is_ascii()));
+        prop_assert_eq!(container_end(body.as_bytes(), 0, &mut Vec::new()).unwrap(), (body.len(), body.is_ascii()));
     }
 
     #[test]
@@ -85,11 +97,17 @@ proptest! {
         let mut whole = [0u8; 64];
         whole[..32].copy_from_slice(&block);
         whole[32..].copy_from_slice(&other);
-        prop_assert_eq!(classify(&whole), classify_bytes(&whole));
+        let classified = |f: fn(&[u8; 64], &mut [u8; 64]) -> Masks| {
+            let mut folded = [0; 64];
+            (f(&whole, &mut folded), folded)
+        };
+        let portable = classified(classify_bytes);
+        prop_assert_eq!(portable.1, whole.map(|c| c | 0x20));
+        prop_assert_eq!(&classified(classify), &portable);
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2, checked just above.
-            prop_assert_eq!(unsafe { super::classify_avx2(&whole) }, classify_bytes(&whole));
+            prop_assert_eq!(&classified(|b, f| unsafe { super::classify_avx2(b, f) }), &portable);
         }
     }
 
@@ -110,8 +128,8 @@ proptest! {
         let body = body.as_bytes();
         for cut in (0..=body.len()).rev() {
             prop_assert_eq!(
-                format!("{:?}", scan::<false>(&body[..cut], 0)),
-                format!("{:?}", container_end(&body[..cut], 0))
+                format!("{:?}", scan::<false>(&body[..cut], 0, &mut Vec::new())),
+                format!("{:?}", container_end(&body[..cut], 0, &mut Vec::new()))
             );
         }
     }
